@@ -1,0 +1,1 @@
+"""adapter layer (see DESIGN.md §3)."""

@@ -1,0 +1,1 @@
+"""dataflow layer (see DESIGN.md §3)."""

@@ -1,0 +1,188 @@
+"""The one error hierarchy of steadystate.
+
+Every failure a user can see is a :class:`SteadyError` carrying a PostgreSQL SQLSTATE, a message in
+PostgreSQL's style (lowercase, no trailing period, names in double quotes), and optional detail and hint.
+Lower layers raise these (or their internal subclasses); the pgwire layer turns them into ErrorResponse
+messages and the compute protocol carries them as ``PeekResponse.error``.  Errors are translated at layer
+boundaries and never swallowed.
+
+Subclasses exist per SQLSTATE class so callers can catch what they can handle; each subclass fixes a
+default SQLSTATE that a raiser may override.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class SteadyError(Exception):
+    """Base of every user-facing error."""
+
+    sqlstate: str = "XX000"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        sqlstate: str | None = None,
+        detail: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        if sqlstate is not None:
+            self.sqlstate = sqlstate
+        self.detail = detail
+        self.hint = hint
+
+    @property
+    def severity(self) -> str:
+        return "ERROR"
+
+    def to_wire(self) -> "ErrorFields":
+        return ErrorFields(self.severity, self.sqlstate, self.message, self.detail, self.hint)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.sqlstate}: {self.message})"
+
+
+@dataclass(frozen=True)
+class ErrorFields:
+    """The fields of an error as they travel (pgwire ErrorResponse, compute PeekResponse)."""
+
+    severity: str
+    sqlstate: str
+    message: str
+    detail: str | None = None
+    hint: str | None = None
+
+    def to_error(self) -> SteadyError:
+        return SteadyError(self.message, sqlstate=self.sqlstate, detail=self.detail, hint=self.hint)
+
+
+class InternalError(SteadyError):
+    sqlstate = "XX000"
+
+
+class ProtocolViolation(SteadyError):
+    """A peer broke the wire protocol (pgwire or compute)."""
+
+    sqlstate = "08P01"
+
+
+class ConnectionFailure(SteadyError):
+    sqlstate = "08006"
+
+
+class SyntaxError_(SteadyError):
+    sqlstate = "42601"
+
+
+class UndefinedObject(SteadyError):
+    """Unknown table/view/index/cluster/replica/role (42P01 for relations, 42704 otherwise)."""
+
+    sqlstate = "42704"
+
+
+class UndefinedTable(UndefinedObject):
+    sqlstate = "42P01"
+
+
+class UndefinedColumn(SteadyError):
+    sqlstate = "42703"
+
+
+class UndefinedFunction(SteadyError):
+    sqlstate = "42883"
+
+
+class DuplicateObject(SteadyError):
+    """An object of that name exists (42P07 for relations, 42710 otherwise)."""
+
+    sqlstate = "42710"
+
+
+class DuplicateTable(DuplicateObject):
+    sqlstate = "42P07"
+
+
+class DependentObjectsStillExist(SteadyError):
+    sqlstate = "2BP01"
+
+
+class DatatypeMismatch(SteadyError):
+    sqlstate = "42804"
+
+
+class InvalidTextRepresentation(SteadyError):
+    sqlstate = "22P02"
+
+
+class DivisionByZero(SteadyError):
+    sqlstate = "22012"
+
+
+class NumericValueOutOfRange(SteadyError):
+    sqlstate = "22003"
+
+
+class NotNullViolation(SteadyError):
+    sqlstate = "23502"
+
+
+class FeatureNotSupported(SteadyError):
+    sqlstate = "0A000"
+
+
+class InvalidParameterValue(SteadyError):
+    sqlstate = "22023"
+
+
+class WrongObjectType(SteadyError):
+    sqlstate = "42809"
+
+
+class InsufficientPrivilege(SteadyError):
+    sqlstate = "42501"
+
+
+class ObjectNotInPrerequisiteState(SteadyError):
+    """The object exists but its state forbids the request (e.g. a sealed cluster)."""
+
+    sqlstate = "55000"
+
+
+class QueryCanceled(SteadyError):
+    sqlstate = "57014"
+
+
+class InFailedTransaction(SteadyError):
+    sqlstate = "25P02"
+
+
+class ActiveTransaction(SteadyError):
+    sqlstate = "25001"
+
+
+class ReadOnlyTransaction(SteadyError):
+    sqlstate = "25006"
+
+
+class StorageError(SteadyError):
+    """Storage failed underneath a request (I/O, a corrupt batch)."""
+
+    sqlstate = "58030"
+
+
+class UpperMismatch(Exception):
+    """compare_and_append found a different upper than expected (internal; retried by writers)."""
+
+    def __init__(self, expected: int | None, actual: int | None) -> None:
+        super().__init__(f"expected upper {expected}, found {actual}")
+        self.expected = expected
+        self.actual = actual
+
+
+def quote_ident(name: str) -> str:
+    """Quote a name for an error message the way PostgreSQL does: ``"name"``."""
+    return '"' + name.replace('"', '""') + '"'

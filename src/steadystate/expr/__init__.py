@@ -1,0 +1,1 @@
+"""The relational IR (``expr.ir``), scalar evaluation (``expr.eval``) and optimizer passes."""

@@ -1,0 +1,258 @@
+"""The relational IR: scalar expressions and relation expressions, as frozen tagged msgspec Structs.
+
+Plans travel unchanged from the planner (``sql/``) through the controller and the compute protocol to the
+replica, where ``compute/`` renders them into ``dataflow/`` operators.  Because every node is a frozen,
+tagged Struct, a plan encodes deterministically, which is what the dataflow fingerprint relies on.
+
+Scalar expressions (:data:`ScalarExpr`) evaluate against one row:
+
+* ``ColumnRef(index)`` — a column of the input row;
+* ``Literal(value, type)`` — a constant; ``value`` is the *encodable* form (see :func:`literal`):
+  numerics, dates and timestamps travel as their text form and are turned into datums by ``Literal.datum``;
+* ``CallUnary(func, expr)``, ``CallBinary(func, left, right)``, ``CallVariadic(func, exprs)`` — a function
+  by name (the evaluator in ``expr/eval.py`` owns the table of names);
+* ``If(cond, then, els)`` — SQL ``CASE`` (``NULL`` condition takes ``els``).
+
+Relation expressions (:data:`RelationExpr`), Materialize's MIR in miniature:
+
+* ``Get(id)`` — a global collection (table or materialized view shard, or an index's arrangement of it);
+* ``Constant(rows, arity)`` — literal ``(row, diff)`` pairs, encoded with ``repr.codec``;
+* ``Map``/``Filter``/``Project`` — append computed columns / keep rows whose predicates are all true /
+  reorder or drop columns;
+* ``Join(inputs, equivalences)`` — the cross product of the inputs restricted so that the expressions of
+  each equivalence class (over the concatenated columns) are equal (NULLs never join);
+* ``Reduce(input, group_key, aggregates)`` — output is the group key columns then one per aggregate;
+* ``TopK(input, group_key, order_key, limit, offset)``; ``Distinct``; ``Union``; ``Negate``; ``Threshold``
+  (keep rows with positive multiplicity); ``ArrangeBy(input, keys)`` (materialize an arrangement).
+
+A :class:`MapFilterProject` is the fused map/filter/project that peeks apply to an index or shard, and
+:class:`RowSetFinishing` the ``ORDER BY``/``LIMIT``/``OFFSET``/projection a peek's result gets on the
+coordinator.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import decimal
+from typing import Any, Union
+
+import msgspec
+
+from steadystate.repr import codec
+from steadystate.repr.types import ScalarType
+
+# ---------------------------------------------------------------------------------------------------------
+# Scalar expressions
+
+
+class ColumnRef(msgspec.Struct, frozen=True, tag=True, tag_field="kind"):
+    index: int
+
+
+class Literal(msgspec.Struct, frozen=True, tag=True, tag_field="kind"):
+    value: Union[int, float, str, bool, None]
+    type: ScalarType
+
+    def datum(self) -> Any:
+        if self.value is None:
+            return None
+        if self.type is ScalarType.NUMERIC:
+            return decimal.Decimal(str(self.value))
+        if self.type is ScalarType.DATE:
+            return _dt.date.fromisoformat(str(self.value))
+        if self.type is ScalarType.TIMESTAMP:
+            return _dt.datetime.fromisoformat(str(self.value))
+        if self.type is ScalarType.FLOAT8:
+            return float(self.value)
+        return self.value
+
+
+def literal(value: Any, type_: ScalarType) -> Literal:
+    """Build a Literal from a datum, converting non-msgpack datums to their text form."""
+    if isinstance(value, (decimal.Decimal, _dt.date)):
+        return Literal(value.isoformat() if isinstance(value, _dt.date) else str(value), type_)
+    return Literal(value, type_)
+
+
+class CallUnary(msgspec.Struct, frozen=True, tag=True, tag_field="kind"):
+    func: str
+    expr: "ScalarExpr"
+
+
+class CallBinary(msgspec.Struct, frozen=True, tag=True, tag_field="kind"):
+    func: str
+    left: "ScalarExpr"
+    right: "ScalarExpr"
+
+
+class CallVariadic(msgspec.Struct, frozen=True, tag=True, tag_field="kind"):
+    func: str
+    exprs: tuple["ScalarExpr", ...]
+
+
+class If(msgspec.Struct, frozen=True, tag=True, tag_field="kind"):
+    cond: "ScalarExpr"
+    then: "ScalarExpr"
+    els: "ScalarExpr"
+
+
+ScalarExpr = Union[ColumnRef, Literal, CallUnary, CallBinary, CallVariadic, If]
+
+
+class AggregateExpr(msgspec.Struct, frozen=True):
+    """``func`` is one of count, count_star, sum, min, max, avg, bool_and, bool_or."""
+
+    func: str
+    expr: ScalarExpr
+    distinct: bool = False
+
+
+class ColumnOrder(msgspec.Struct, frozen=True):
+    column: int
+    desc: bool = False
+    nulls_last: bool = True  # PostgreSQL: NULLS LAST for ASC, NULLS FIRST for DESC
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Relation expressions
+
+
+class Get(msgspec.Struct, frozen=True, tag=True, tag_field="kind"):
+    id: str
+
+
+class Constant(msgspec.Struct, frozen=True, tag=True, tag_field="kind"):
+    rows: bytes  # codec.encode_rows of [(row, diff)] pairs flattened as rows of (row_tuple, diff)
+    arity: int
+
+    @classmethod
+    def of(cls, rows: list[tuple], arity: int) -> "Constant":
+        return cls(codec.encode_value([[list(row), 1] for row in rows]), arity)
+
+    def updates(self) -> list[tuple[tuple, int]]:
+        return [(tuple(row), diff) for row, diff in codec.decode_value(self.rows)]
+
+
+class Map(msgspec.Struct, frozen=True, tag=True, tag_field="kind"):
+    input: "RelationExpr"
+    scalars: tuple[ScalarExpr, ...]
+
+
+class Filter(msgspec.Struct, frozen=True, tag=True, tag_field="kind"):
+    input: "RelationExpr"
+    predicates: tuple[ScalarExpr, ...]
+
+
+class Project(msgspec.Struct, frozen=True, tag=True, tag_field="kind"):
+    input: "RelationExpr"
+    outputs: tuple[int, ...]
+
+
+class Join(msgspec.Struct, frozen=True, tag=True, tag_field="kind"):
+    inputs: tuple["RelationExpr", ...]
+    equivalences: tuple[tuple[ScalarExpr, ...], ...]
+
+
+class Reduce(msgspec.Struct, frozen=True, tag=True, tag_field="kind"):
+    input: "RelationExpr"
+    group_key: tuple[ScalarExpr, ...]
+    aggregates: tuple[AggregateExpr, ...]
+
+
+class TopK(msgspec.Struct, frozen=True, tag=True, tag_field="kind"):
+    input: "RelationExpr"
+    group_key: tuple[int, ...]
+    order_key: tuple[ColumnOrder, ...]
+    limit: int | None = None
+    offset: int = 0
+
+
+class Distinct(msgspec.Struct, frozen=True, tag=True, tag_field="kind"):
+    input: "RelationExpr"
+
+
+class Union_(msgspec.Struct, frozen=True, tag="Union", tag_field="kind"):
+    inputs: tuple["RelationExpr", ...]
+
+
+class Negate(msgspec.Struct, frozen=True, tag=True, tag_field="kind"):
+    input: "RelationExpr"
+
+
+class Threshold(msgspec.Struct, frozen=True, tag=True, tag_field="kind"):
+    input: "RelationExpr"
+
+
+class ArrangeBy(msgspec.Struct, frozen=True, tag=True, tag_field="kind"):
+    input: "RelationExpr"
+    keys: tuple[tuple[ScalarExpr, ...], ...]
+
+
+RelationExpr = Union[
+    Get, Constant, Map, Filter, Project, Join, Reduce, TopK, Distinct, Union_, Negate, Threshold, ArrangeBy
+]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Peek-side helpers
+
+
+class MapFilterProject(msgspec.Struct, frozen=True):
+    """Append ``map`` columns, keep rows where every ``predicate`` is true, then keep ``projection``."""
+
+    input_arity: int
+    map: tuple[ScalarExpr, ...] = ()
+    predicates: tuple[ScalarExpr, ...] = ()
+    projection: tuple[int, ...] | None = None  # None = all columns, maps included
+
+    @classmethod
+    def identity(cls, arity: int) -> "MapFilterProject":
+        return cls(arity)
+
+    @property
+    def is_identity(self) -> bool:
+        return not self.map and not self.predicates and (
+            self.projection is None or self.projection == tuple(range(self.input_arity))
+        )
+
+
+class RowSetFinishing(msgspec.Struct, frozen=True):
+    """Applied by the coordinator to a peek's rows: sort, offset, limit, then project."""
+
+    order_by: tuple[ColumnOrder, ...] = ()
+    limit: int | None = None
+    offset: int = 0
+    project: tuple[int, ...] | None = None
+
+
+def children(expr: RelationExpr) -> tuple[RelationExpr, ...]:
+    """The direct inputs of a relation expression."""
+    if isinstance(expr, (Join, Union_)):
+        return expr.inputs
+    if isinstance(expr, (Get, Constant)):
+        return ()
+    return (expr.input,)  # type: ignore[union-attr]
+
+
+def depends_on(expr: RelationExpr) -> set[str]:
+    """Every global id a plan reads."""
+    out: set[str] = set()
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Get):
+            out.add(node.id)
+        stack.extend(children(node))
+    return out
+
+
+_plan_encoder = msgspec.msgpack.Encoder()
+_plan_decoder: msgspec.msgpack.Decoder = msgspec.msgpack.Decoder(RelationExpr)
+
+
+def encode_plan(expr: RelationExpr) -> bytes:
+    return _plan_encoder.encode(expr)
+
+
+def decode_plan(data: bytes) -> RelationExpr:
+    return _plan_decoder.decode(data)

@@ -1,0 +1,1 @@
+"""orchestrator layer (see DESIGN.md §3)."""

@@ -1,0 +1,1 @@
+"""pgwire layer (see DESIGN.md §3)."""

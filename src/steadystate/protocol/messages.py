@@ -1,0 +1,274 @@
+"""The compute protocol's messages: commands (controller ► replica) and responses (replica ► controller).
+
+Modelled on Materialize's compute protocol (DESIGN.md §4).  Every message is a frozen, tagged msgspec
+Struct; :data:`Command` and :data:`Response` are the unions that travel inside frames (see
+``protocol.framing``).  Commands come in three stages:
+
+1. creation: :class:`Hello` (with the controller's nonce and the environment secret), :class:`CreateInstance`;
+2. initialization: the reduced command history, then :class:`InitializationComplete` (the punctuation);
+3. computation: :class:`CreateDataflow`, :class:`Schedule`, :class:`AllowWrites`, :class:`AllowCompaction`
+   (``frontier=None`` — the empty frontier — drops the collection), :class:`Peek`, :class:`CancelPeek`,
+   :class:`UpdateConfiguration`.
+
+A :class:`DataflowDescription` says what a dataflow imports (shards, indexes of the same cluster), what it
+builds (plans in dependency order), and what it exports (indexes, sinks), plus ``as_of``/``until``.  Its
+:meth:`~DataflowDescription.fingerprint` hashes everything but ``as_of``: reconciliation reuses a running
+dataflow whose fingerprint matches and whose ``as_of`` is compatible.
+
+Row payloads (peek results, subscribe updates) travel as ``repr.codec`` bytes so numerics and dates
+survive msgpack.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Union
+
+import msgspec
+
+from steadystate.expr.ir import MapFilterProject, RelationExpr, ScalarExpr
+from steadystate.repr.types import RelationDesc
+
+_TAGGED = dict(frozen=True, tag=True, tag_field="kind")
+
+# ---------------------------------------------------------------------------------------------------------
+# Dataflow descriptions
+
+
+class SourceImport(msgspec.Struct, frozen=True):
+    """Read a durable collection (table or materialized view shard) named ``id`` from ``shard``."""
+
+    id: str
+    shard: str
+    desc: RelationDesc
+
+
+class IndexImport(msgspec.Struct, frozen=True):
+    """Use the arrangement of an index exported by another dataflow on the same cluster."""
+
+    index_id: str
+    on_id: str
+    key: tuple[ScalarExpr, ...]
+    desc: RelationDesc
+
+
+class BuildDesc(msgspec.Struct, frozen=True):
+    """Compute collection ``id`` (a view, the body of an index or MV) from ``plan``."""
+
+    id: str
+    plan: RelationExpr
+    desc: RelationDesc
+
+
+class IndexExport(msgspec.Struct, frozen=True):
+    """Arrange collection ``on_id`` by ``key`` and serve peeks on ``index_id``."""
+
+    index_id: str
+    on_id: str
+    key: tuple[ScalarExpr, ...]
+    desc: RelationDesc
+
+
+class SinkExport(msgspec.Struct, frozen=True):
+    """Send collection ``on_id`` somewhere: ``kind`` is ``materialized_view`` (append to ``shard`` with
+    compare_and_append, only after AllowWrites) or ``subscribe`` (SubscribeResponse batches)."""
+
+    id: str
+    on_id: str
+    kind: str
+    desc: RelationDesc
+    shard: str | None = None
+    with_snapshot: bool = True
+    up_to: int | None = None
+
+
+class DataflowDescription(msgspec.Struct, frozen=True):
+    source_imports: tuple[SourceImport, ...]
+    index_imports: tuple[IndexImport, ...]
+    objects_to_build: tuple[BuildDesc, ...]
+    index_exports: tuple[IndexExport, ...]
+    sink_exports: tuple[SinkExport, ...]
+    as_of: int | None
+    until: int | None = None
+    debug_name: str = ""
+
+    @property
+    def export_ids(self) -> tuple[str, ...]:
+        return tuple(e.index_id for e in self.index_exports) + tuple(s.id for s in self.sink_exports)
+
+    @property
+    def is_transient(self) -> bool:
+        return all(export_id.startswith("t") for export_id in self.export_ids)
+
+    def fingerprint(self) -> str:
+        """A stable hash of everything but ``as_of`` (hex)."""
+        body = msgspec.structs.replace(self, as_of=None)
+        return hashlib.sha256(msgspec.msgpack.encode(body)).hexdigest()[:32]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Commands
+
+
+class Hello(msgspec.Struct, **_TAGGED):
+    nonce: str
+    secret: str
+    epoch: int = 0
+
+
+class InstanceConfig(msgspec.Struct, frozen=True):
+    cluster_id: str
+    replica_id: str
+    storage_url: str
+    size: str = "small"
+
+
+class CreateInstance(msgspec.Struct, **_TAGGED):
+    config: InstanceConfig
+
+
+class InitializationComplete(msgspec.Struct, **_TAGGED):
+    pass
+
+
+class CreateDataflow(msgspec.Struct, **_TAGGED):
+    desc: DataflowDescription
+    debug: str = ""  # a readable description of the DDL, e.g. "CREATE INDEX materialize.public.i (u7)"
+
+
+class Schedule(msgspec.Struct, **_TAGGED):
+    id: str
+
+
+class AllowWrites(msgspec.Struct, **_TAGGED):
+    id: str
+
+
+class AllowCompaction(msgspec.Struct, **_TAGGED):
+    id: str
+    frontier: int | None  # None: the empty frontier, i.e. drop
+    debug: str = ""
+
+
+class PeekTarget(msgspec.Struct, frozen=True):
+    """``kind`` is ``index`` (peek the arrangement ``id``) or ``shard`` (read ``shard`` at the time)."""
+
+    kind: str
+    id: str
+    shard: str | None = None
+    desc: RelationDesc | None = None
+
+
+class Peek(msgspec.Struct, **_TAGGED):
+    uuid: str
+    target: PeekTarget
+    timestamp: int
+    mfp: MapFilterProject
+
+
+class CancelPeek(msgspec.Struct, **_TAGGED):
+    uuid: str
+
+
+class UpdateConfiguration(msgspec.Struct, **_TAGGED):
+    params: dict[str, str]
+
+
+Command = Union[
+    Hello,
+    CreateInstance,
+    InitializationComplete,
+    CreateDataflow,
+    Schedule,
+    AllowWrites,
+    AllowCompaction,
+    Peek,
+    CancelPeek,
+    UpdateConfiguration,
+]
+
+#: Commands that are replica-level DDL when applied after InitializationComplete (the seed's definition);
+#: AllowCompaction counts only with the empty frontier.
+DDL_COMMANDS: frozenset[type] = frozenset({CreateDataflow, AllowCompaction})
+
+
+def is_ddl(command: Command) -> bool:
+    if isinstance(command, CreateDataflow):
+        return True
+    return isinstance(command, AllowCompaction) and command.frontier is None
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Responses
+
+
+class Frontiers(msgspec.Struct, **_TAGGED):
+    """Frontiers of one collection on one replica; never regress, all ``None`` after a drop."""
+
+    id: str
+    write: int | None
+    input: int | None
+    output: int | None
+
+
+class PeekError(msgspec.Struct, frozen=True):
+    sqlstate: str
+    message: str
+    detail: str | None = None
+    hint: str | None = None
+
+
+class PeekResponse(msgspec.Struct, **_TAGGED):
+    """Exactly one per peek: ``rows`` (codec-encoded), or ``error``, or ``canceled``."""
+
+    uuid: str
+    rows: bytes | None = None
+    error: PeekError | None = None
+    canceled: bool = False
+
+
+class SubscribeBatch(msgspec.Struct, frozen=True):
+    lower: int
+    upper: int | None
+    updates: bytes  # codec.encode_updates
+
+
+class SubscribeResponse(msgspec.Struct, **_TAGGED):
+    id: str
+    batch: SubscribeBatch | None = None
+    dropped: bool = False
+    error: PeekError | None = None
+
+
+class CollectionStatus(msgspec.Struct, frozen=True):
+    id: str
+    hydrated: bool
+    hydration_ms: float | None = None
+    records: int = 0
+    size_bytes: int = 0
+    fingerprint: str = ""
+
+
+class Status(msgspec.Struct, **_TAGGED):
+    """A replica's own account of itself: steady state, clean/dirty, what dirtied it, collections."""
+
+    replica_id: str
+    nonce: str
+    steady: bool
+    clean: bool
+    steady_since_ms: int | None = None
+    dirtied_by: str | None = None
+    dirtied_at_ms: int | None = None
+    collections: tuple[CollectionStatus, ...] = ()
+    memory_bytes: int = 0
+    reconciled_kept: int = 0
+    reconciled_rebuilt: int = 0
+
+
+class HelloAck(msgspec.Struct, **_TAGGED):
+    replica_id: str
+    pid: int
+    nonce: str
+
+
+Response = Union[Frontiers, PeekResponse, SubscribeResponse, Status, HelloAck]

@@ -1,0 +1,94 @@
+"""Encoding of update batches and rows to bytes, shared by storage (shard blobs) and the compute protocol.
+
+Batches are msgpack (msgspec) arrays.  msgpack has no native numeric/date/timestamp, and msgspec turns
+``Decimal``/``date``/``datetime`` into strings, which would come back as ``str``; so the codec wraps those
+three datum kinds in msgpack extension types and unwraps them on decode.  Rows without such datums take
+the fast path (no per-value work in Python).
+
+An update is ``(row, time, diff)``; a batch is a list of updates.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import decimal
+from typing import Any, Iterable
+
+import msgspec
+
+Row = tuple
+Update = tuple[Row, int, int]
+
+_EXT_DECIMAL = 1
+_EXT_DATE = 2
+_EXT_DATETIME = 3
+_SPECIAL = (decimal.Decimal, _dt.date)  # datetime is a subclass of date
+
+
+def _wrap(value: Any) -> Any:
+    if isinstance(value, decimal.Decimal):
+        return msgspec.msgpack.Ext(_EXT_DECIMAL, str(value).encode())
+    if isinstance(value, _dt.datetime):
+        return msgspec.msgpack.Ext(_EXT_DATETIME, value.isoformat().encode())
+    if isinstance(value, _dt.date):
+        return msgspec.msgpack.Ext(_EXT_DATE, value.isoformat().encode())
+    return value
+
+
+def _ext_hook(code: int, data: memoryview) -> Any:
+    text = bytes(data).decode()
+    if code == _EXT_DECIMAL:
+        return decimal.Decimal(text)
+    if code == _EXT_DATE:
+        return _dt.date.fromisoformat(text)
+    if code == _EXT_DATETIME:
+        return _dt.datetime.fromisoformat(text)
+    raise ValueError(f"unknown datum extension {code}")
+
+
+_encoder = msgspec.msgpack.Encoder()
+_decoder = msgspec.msgpack.Decoder(ext_hook=_ext_hook)
+
+
+def _needs_wrap(rows: Iterable[Row]) -> bool:
+    for row in rows:
+        for value in row:
+            if isinstance(value, _SPECIAL):
+                return True
+    return False
+
+
+def encode_updates(updates: list[Update]) -> bytes:
+    """Encode a batch of ``(row, time, diff)`` updates."""
+    if _needs_wrap(u[0] for u in updates):
+        updates = [(tuple(_wrap(v) for v in row), t, d) for row, t, d in updates]
+    return _encoder.encode(updates)
+
+
+def decode_updates(data: bytes) -> list[Update]:
+    return [(tuple(row), t, d) for row, t, d in _decoder.decode(data)]
+
+
+def encode_rows(rows: list[Row]) -> bytes:
+    if _needs_wrap(rows):
+        rows = [tuple(_wrap(v) for v in row) for row in rows]
+    return _encoder.encode(rows)
+
+
+def decode_rows(data: bytes) -> list[Row]:
+    return [tuple(row) for row in _decoder.decode(data)]
+
+
+def encode_value(value: Any) -> bytes:
+    """Encode any msgpack-able structure whose leaves may include special datums (plans' literals)."""
+    return _encoder.encode(_deep_wrap(value))
+
+
+def decode_value(data: bytes) -> Any:
+    return _decoder.decode(data)
+
+
+def _deep_wrap(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return [_deep_wrap(v) for v in value]
+    return _wrap(value)

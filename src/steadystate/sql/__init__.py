@@ -1,0 +1,1 @@
+"""sql layer (see DESIGN.md §3)."""
