@@ -1,0 +1,654 @@
+"""Readers for the statements sqlglot does not know: clusters, replicas, roles, views and indexes with
+``IN CLUSTER``, DROP, SET/RESET/SHOW, SUBSCRIBE, COPY, EXPLAIN, transactions and DISCARD.
+
+Each reader is a small recursive-descent function over the statement's sqlglot tokens, driven by a
+:class:`Cursor`.  Queries embedded in these statements (``AS query``, ``SUBSCRIBE (query)``, index keys) are
+cut out of the source text by token offsets and handed to sqlglot through ``parser.parse_standard``, so their
+errors keep correct positions.  :data:`DISPATCH` maps a statement's first keyword to its reader.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from sqlglot import exp
+from sqlglot.tokens import Token, TokenType
+
+from steadystate import errors
+from steadystate.sql import statements as st
+from steadystate.sql.parser import error_at, parse_standard, syntax_error
+
+#: Option names made of two words.
+_MULTIWORD_OPTIONS = {("REPLICATION", "FACTOR")}
+
+_WORD_TYPES = {TokenType.VAR, TokenType.IDENTIFIER}
+
+
+class Cursor:
+    def __init__(self, sql: str, tokens: list[Token]) -> None:
+        self.sql = sql
+        self.tokens = tokens
+        self.pos = 0
+
+    # -- looking
+    def peek(self, ahead: int = 0) -> Token | None:
+        i = self.pos + ahead
+        return self.tokens[i] if i < len(self.tokens) else None
+
+    def word(self, ahead: int = 0) -> str | None:
+        """The upper-cased text of an unquoted word token, else None."""
+        token = self.peek(ahead)
+        if token is None or token.token_type == TokenType.IDENTIFIER or token.token_type == TokenType.STRING:
+            return None
+        text = token.text
+        return text.upper() if text.replace("_", "a").isalnum() else None
+
+    def at_end(self) -> bool:
+        return self.pos >= len(self.tokens)
+
+    def at(self, token_type: TokenType) -> bool:
+        token = self.peek()
+        return token is not None and token.token_type == token_type
+
+    # -- consuming
+    def fail(self) -> errors.SyntaxError_:
+        token = self.peek()
+        end = self.tokens[-1].end + 1 if self.tokens else 0
+        return error_at(token, end)
+
+    def next(self) -> Token:
+        token = self.peek()
+        if token is None:
+            raise self.fail()
+        self.pos += 1
+        return token
+
+    def accept(self, *words: str) -> bool:
+        for i, word in enumerate(words):
+            if self.word(i) != word:
+                return False
+        self.pos += len(words)
+        return True
+
+    def expect(self, *words: str) -> None:
+        for word in words:
+            if not self.accept(word):
+                raise self.fail()
+
+    def accept_type(self, token_type: TokenType) -> bool:
+        if self.at(token_type):
+            self.pos += 1
+            return True
+        return False
+
+    def expect_type(self, token_type: TokenType) -> Token:
+        if not self.at(token_type):
+            raise self.fail()
+        return self.next()
+
+    def ident(self) -> str:
+        token = self.peek()
+        if token is None:
+            raise self.fail()
+        if token.token_type == TokenType.IDENTIFIER:
+            self.pos += 1
+            return token.text
+        if self.word() is None:
+            raise self.fail()
+        self.pos += 1
+        return token.text.lower()
+
+    def name(self) -> st.Name:
+        parts = [self.ident()]
+        while self.accept_type(TokenType.DOT):
+            parts.append(self.ident())
+        if len(parts) > 3:
+            raise syntax_error(f"improper qualified name (too many dotted names): {'.'.join(parts)}", None)
+        return tuple(parts)
+
+    def finish(self) -> None:
+        if not self.at_end():
+            raise self.fail()
+
+    # -- embedded SQL
+    def rest(self) -> tuple[str, int]:
+        token = self.peek()
+        if token is None:
+            raise self.fail()
+        start, end = token.start, self.tokens[-1].end + 1
+        self.pos = len(self.tokens)
+        return self.sql[start:end], start
+
+    def balanced(self) -> tuple[str, int]:
+        """Consume ``( ... )`` and return the text between the parentheses and its offset."""
+        open_token = self.expect_type(TokenType.L_PAREN)
+        depth = 1
+        while depth:
+            token = self.next()
+            if token.token_type == TokenType.L_PAREN:
+                depth += 1
+            elif token.token_type == TokenType.R_PAREN:
+                depth -= 1
+        close = self.tokens[self.pos - 1]
+        return self.sql[open_token.end + 1 : close.start], open_token.end + 1
+
+    # -- options
+    def value(self) -> st.OptionValue:
+        token = self.next()
+        kind = token.token_type
+        if kind == TokenType.STRING:
+            return token.text
+        if kind == TokenType.NUMBER:
+            return float(token.text) if any(c in token.text for c in ".eE") else int(token.text)
+        if kind == TokenType.TRUE:
+            return True
+        if kind == TokenType.FALSE:
+            return False
+        if kind == TokenType.IDENTIFIER:
+            return token.text
+        if token.text.replace("_", "a").isalnum():
+            return token.text.lower()
+        self.pos -= 1
+        raise self.fail()
+
+    def option(self) -> tuple[str, st.OptionValue]:
+        first = self.word()
+        if first is None:
+            raise self.fail()
+        self.pos += 1
+        name = first
+        second = self.word()
+        if second is not None and (first, second) in _MULTIWORD_OPTIONS:
+            self.pos += 1
+            name = f"{first} {second}"
+        self.accept_type(TokenType.EQ)
+        if self.at(TokenType.COMMA) or self.at(TokenType.R_PAREN) or self.at_end():
+            return name, None
+        return name, self.value()
+
+    def options(self, parenthesized: bool = True) -> st.Options:
+        if parenthesized:
+            self.expect_type(TokenType.L_PAREN)
+        out = [self.option()]
+        while self.accept_type(TokenType.COMMA):
+            out.append(self.option())
+        if parenthesized:
+            self.expect_type(TokenType.R_PAREN)
+        return tuple(out)
+
+    def bare_options(self) -> st.Options:
+        """Options not in parentheses, e.g. ``SIZE 'small'`` after CREATE CLUSTER REPLICA."""
+        out = [self.option()]
+        while self.accept_type(TokenType.COMMA):
+            out.append(self.option())
+        return tuple(out)
+
+
+def _query(text: str, offset: int) -> exp.Expression:
+    tree = parse_standard(text, offset)
+    if not isinstance(tree, (exp.Query, exp.Values)):
+        raise syntax_error("syntax error: expected a query", offset)
+    return tree
+
+
+# ---------------------------------------------------------------------------------------------------------
+# CREATE
+
+
+def _create(cur: Cursor) -> Any:
+    cur.expect("CREATE")
+    if cur.word() in ("TABLE", "TEMP", "TEMPORARY", "UNLOGGED"):
+        return parse_standard(*_whole(cur))
+    if cur.accept("CLUSTER", "REPLICA"):
+        return _create_cluster_replica(cur)
+    if cur.accept("CLUSTER"):
+        return _create_cluster(cur)
+    if cur.accept("ROLE") or cur.accept("USER"):
+        name = cur.ident()
+        cur.accept("WITH")
+        superuser = False
+        while not cur.at_end():
+            if cur.accept("SUPERUSER"):
+                superuser = True
+            elif cur.accept("NOSUPERUSER") or cur.accept("LOGIN") or cur.accept("NOLOGIN"):
+                continue
+            else:
+                raise cur.fail()
+        return st.CreateRole(name, superuser)
+    or_replace = cur.accept("OR", "REPLACE")
+    if cur.accept("MATERIALIZED", "VIEW"):
+        return _create_view(cur, materialized=True, or_replace=or_replace)
+    if cur.accept("VIEW"):
+        return _create_view(cur, materialized=False, or_replace=or_replace)
+    if cur.word() in ("DEFAULT", "INDEX", "UNIQUE"):
+        return _create_index(cur)
+    word = cur.word()
+    if word in ("SOURCE", "SINK", "CONNECTION", "SECRET", "DATABASE", "SCHEMA", "TYPE", "FUNCTION"):
+        raise errors.FeatureNotSupported(f"CREATE {word} is not supported")
+    raise cur.fail()
+
+
+def _whole(cur: Cursor) -> tuple[str, int]:
+    start = cur.tokens[0].start
+    end = cur.tokens[-1].end + 1
+    cur.pos = len(cur.tokens)
+    return cur.sql[start:end], start
+
+
+def _create_cluster(cur: Cursor) -> st.CreateCluster:
+    name = cur.ident()
+    if cur.accept("REPLICAS"):
+        cur.expect_type(TokenType.L_PAREN)
+        replicas = []
+        if not cur.at(TokenType.R_PAREN):
+            while True:
+                replica_name = cur.ident()
+                replicas.append(st.ReplicaDef(replica_name, cur.options()))
+                if not cur.accept_type(TokenType.COMMA):
+                    break
+        cur.expect_type(TokenType.R_PAREN)
+        return st.CreateCluster(name, (), tuple(replicas))
+    options = cur.options() if cur.at(TokenType.L_PAREN) else ()
+    if not options and cur.accept("WITH"):
+        options = cur.options()
+    cur.finish()
+    return st.CreateCluster(name, options, None)
+
+
+def _cluster_dot_replica(cur: Cursor) -> tuple[str, str]:
+    cluster = cur.ident()
+    cur.expect_type(TokenType.DOT)
+    return cluster, cur.ident()
+
+
+def _create_cluster_replica(cur: Cursor) -> st.CreateClusterReplica:
+    cluster, name = _cluster_dot_replica(cur)
+    if cur.at(TokenType.L_PAREN):
+        options = cur.options()
+    elif cur.at_end():
+        options = ()
+    else:
+        options = cur.bare_options()
+    cur.finish()
+    return st.CreateClusterReplica(cluster, name, options)
+
+
+def _if_not_exists(cur: Cursor) -> bool:
+    if cur.word() == "IF":
+        cur.expect("IF", "NOT", "EXISTS")
+        return True
+    return False
+
+
+def _create_view(cur: Cursor, *, materialized: bool, or_replace: bool) -> st.CreateView:
+    if or_replace:
+        raise errors.FeatureNotSupported("CREATE OR REPLACE VIEW is not supported")
+    if_not_exists = _if_not_exists(cur)
+    name = cur.name()
+    columns: tuple[str, ...] | None = None
+    if cur.accept_type(TokenType.L_PAREN):
+        cols = [cur.ident()]
+        while cur.accept_type(TokenType.COMMA):
+            cols.append(cur.ident())
+        cur.expect_type(TokenType.R_PAREN)
+        columns = tuple(cols)
+    in_cluster = None
+    if cur.accept("IN", "CLUSTER"):
+        in_cluster = cur.ident()
+    if cur.word() != "AS":
+        raise cur.fail()
+    cur.next()
+    text, offset = cur.rest()
+    return st.CreateView(name, _query(text, offset), text, materialized, if_not_exists, in_cluster, columns)
+
+
+def _create_index(cur: Cursor) -> st.CreateIndex:
+    if cur.accept("UNIQUE"):
+        raise errors.FeatureNotSupported("CREATE UNIQUE INDEX is not supported")
+    default = cur.accept("DEFAULT")
+    cur.expect("INDEX")
+    if_not_exists = _if_not_exists(cur)
+    name = None
+    if not default and cur.word() not in ("IN", "ON"):
+        name = cur.ident()
+    in_cluster = None
+    if cur.accept("IN", "CLUSTER"):
+        in_cluster = cur.ident()
+    cur.expect("ON")
+    on = cur.name()
+    if cur.accept("USING"):
+        cur.ident()
+    key: tuple[exp.Expression, ...] | None = None
+    if cur.at(TokenType.L_PAREN):
+        text, offset = cur.balanced()
+        if default:
+            raise syntax_error("CREATE DEFAULT INDEX does not take a column list", offset)
+        if text.strip():
+            select = parse_standard("SELECT " + text, offset - len("SELECT "))
+            key = tuple(select.expressions)
+    cur.finish()
+    return st.CreateIndex(name, on, key, in_cluster, default, if_not_exists)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# DROP / ALTER
+
+
+_DROP_KINDS = {("TABLE",): "table", ("VIEW",): "view", ("MATERIALIZED", "VIEW"): "materialized_view", ("INDEX",): "index"}
+
+
+def _if_exists(cur: Cursor) -> bool:
+    return cur.accept("IF", "EXISTS")
+
+
+def _cascade(cur: Cursor) -> bool:
+    if cur.accept("CASCADE"):
+        return True
+    cur.accept("RESTRICT")
+    return False
+
+
+def _drop(cur: Cursor) -> Any:
+    cur.expect("DROP")
+    if cur.accept("CLUSTER", "REPLICA"):
+        if_exists = _if_exists(cur)
+        cluster, name = _cluster_dot_replica(cur)
+        cur.finish()
+        return st.DropClusterReplica(cluster, name, if_exists)
+    if cur.accept("CLUSTER"):
+        if_exists = _if_exists(cur)
+        name = cur.ident()
+        cascade = _cascade(cur)
+        cur.finish()
+        return st.DropCluster(name, if_exists, cascade)
+    if cur.accept("ROLE") or cur.accept("USER"):
+        if_exists = _if_exists(cur)
+        name = cur.ident()
+        cur.finish()
+        return st.DropRole(name, if_exists)
+    for words, kind in _DROP_KINDS.items():
+        if cur.accept(*words):
+            if_exists = _if_exists(cur)
+            names = [cur.name()]
+            while cur.accept_type(TokenType.COMMA):
+                names.append(cur.name())
+            cascade = _cascade(cur)
+            cur.finish()
+            return st.DropObjects(kind, tuple(names), if_exists, cascade)
+    word = cur.word()
+    if word in ("SOURCE", "SINK", "CONNECTION", "SECRET", "DATABASE", "SCHEMA", "TYPE"):
+        raise errors.FeatureNotSupported(f"DROP {word} is not supported")
+    raise cur.fail()
+
+
+def _alter(cur: Cursor) -> st.AlterCluster:
+    cur.expect("ALTER")
+    if cur.word() != "CLUSTER":
+        word = cur.word() or ""
+        raise errors.FeatureNotSupported(f"ALTER {word} is not supported".replace("  ", " "))
+    cur.next()
+    name = cur.ident()
+    if cur.accept("SET"):
+        options = cur.options()
+        cur.finish()
+        return st.AlterCluster(name, "set", options)
+    if cur.accept("OWNER", "TO"):
+        owner = cur.ident()
+        cur.finish()
+        return st.AlterCluster(name, "owner", (("OWNER", owner),))
+    for word, action in (("SEAL", "seal"), ("UNSEAL", "unseal"), ("RESTART", "restart")):
+        if cur.accept(word):
+            options: st.Options = ()
+            if cur.accept("WITH"):
+                options = cur.options()
+            elif cur.at(TokenType.L_PAREN):
+                options = cur.options()
+            cur.finish()
+            return st.AlterCluster(name, action, options)
+    raise cur.fail()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Session statements
+
+
+def _set_value(cur: Cursor) -> str | None:
+    if cur.accept("DEFAULT"):
+        return None
+    parts = []
+    while True:
+        token = cur.next()
+        if token.token_type == TokenType.IDENTIFIER:
+            parts.append(token.text)
+        elif token.token_type in (TokenType.STRING, TokenType.NUMBER):
+            parts.append(token.text)
+        elif token.token_type in (TokenType.TRUE, TokenType.FALSE) or token.text.replace("_", "a").isalnum():
+            parts.append(token.text.lower())
+        elif token.token_type == TokenType.DASH and cur.at(TokenType.NUMBER):
+            parts.append("-" + cur.next().text)
+        else:
+            cur.pos -= 1
+            raise cur.fail()
+        if not cur.accept_type(TokenType.COMMA):
+            break
+    return ", ".join(parts)
+
+
+def _set(cur: Cursor) -> Any:
+    cur.expect("SET")
+    local = cur.accept("LOCAL")
+    if not local:
+        cur.accept("SESSION")
+    if cur.accept("TRANSACTION") or cur.accept("SESSION", "CHARACTERISTICS"):
+        cur.pos = len(cur.tokens)
+        return st.SetVariable("transaction", None, local)
+    if cur.accept("TIME", "ZONE"):
+        name = "timezone"
+    elif cur.accept("NAMES"):
+        name = "client_encoding"
+    else:
+        name = ".".join(cur.name())
+        if not (cur.accept_type(TokenType.EQ) or cur.accept("TO")):
+            raise cur.fail()
+    value = _set_value(cur)
+    cur.finish()
+    return st.SetVariable(name, value, local)
+
+
+def _reset(cur: Cursor) -> st.ResetVariable:
+    cur.expect("RESET")
+    name = "all" if cur.accept("ALL") else ".".join(cur.name())
+    cur.finish()
+    return st.ResetVariable(name)
+
+
+def _in_cluster(cur: Cursor) -> str | None:
+    if cur.accept("IN", "CLUSTER") or cur.accept("FROM", "CLUSTER"):
+        return cur.ident()
+    return None
+
+
+def _show(cur: Cursor) -> Any:
+    cur.expect("SHOW")
+    if cur.accept("CLUSTER", "REPLICAS"):
+        cur.finish()
+        return st.ShowObjects("cluster_replicas")
+    if cur.accept("CLUSTERS"):
+        cur.finish()
+        return st.ShowObjects("clusters")
+    if cur.accept("INDEXES") or cur.accept("INDEX"):
+        on = None
+        if cur.accept("ON") or cur.accept("FROM"):
+            on = cur.name()
+        in_cluster = _in_cluster(cur)
+        cur.finish()
+        return st.ShowObjects("indexes", on, in_cluster)
+    if cur.accept("MATERIALIZED", "VIEWS"):
+        in_cluster = _in_cluster(cur)
+        cur.finish()
+        return st.ShowObjects("materialized_views", None, in_cluster)
+    for word, kind in (("TABLES", "tables"), ("VIEWS", "views"), ("OBJECTS", "objects")):
+        if cur.accept(word):
+            cur.finish()
+            return st.ShowObjects(kind)
+    if cur.accept("TRANSACTION", "ISOLATION", "LEVEL"):
+        cur.finish()
+        return st.ShowVariable("transaction_isolation")
+    if cur.accept("TIME", "ZONE"):
+        cur.finish()
+        return st.ShowVariable("timezone")
+    name = "all" if cur.accept("ALL") else ".".join(cur.name())
+    cur.finish()
+    return st.ShowVariable(name)
+
+
+def _transaction(action: str, *leading: tuple[str, ...]) -> Callable[[Cursor], st.Transaction]:
+    def read(cur: Cursor) -> st.Transaction:
+        for words in leading:
+            if cur.accept(*words):
+                break
+        else:
+            raise cur.fail()
+        cur.accept("WORK") or cur.accept("TRANSACTION")
+        # transaction modes (ISOLATION LEVEL ..., READ ONLY/WRITE) are accepted and ignored
+        while not cur.at_end():
+            cur.next()
+        return st.Transaction(action)
+
+    return read
+
+
+def _discard(cur: Cursor) -> st.Discard:
+    cur.expect("DISCARD")
+    for word in ("ALL", "PLANS", "SEQUENCES", "TEMP", "TEMPORARY"):
+        if cur.accept(word):
+            cur.finish()
+            return st.Discard(word.lower())
+    raise cur.fail()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# SUBSCRIBE / COPY / EXPLAIN
+
+
+def _subscribe_body(cur: Cursor) -> st.Subscribe:
+    cur.expect("SUBSCRIBE")
+    cur.accept("TO")
+    if cur.at(TokenType.L_PAREN):
+        text, offset = cur.balanced()
+        query = _query(text, offset)
+        target, query_sql = None, text
+    else:
+        target, query, query_sql = cur.name(), None, None
+    options: st.Options = ()
+    if cur.accept("WITH"):
+        options = cur.options()
+    if cur.accept("AS", "OF") or cur.accept("UP", "TO"):
+        raise errors.FeatureNotSupported("SUBSCRIBE AS OF / UP TO is not supported")
+    return st.Subscribe(target, query, query_sql, options)
+
+
+def _subscribe(cur: Cursor) -> st.Subscribe:
+    node = _subscribe_body(cur)
+    cur.finish()
+    return node
+
+
+def _copy_options(cur: Cursor) -> st.Options:
+    if cur.accept("WITH") or cur.at(TokenType.L_PAREN):
+        if cur.at(TokenType.L_PAREN):
+            return cur.options()
+    legacy: list[tuple[str, st.OptionValue]] = []
+    while not cur.at_end():
+        if cur.accept("CSV"):
+            legacy.append(("FORMAT", "csv"))
+        elif cur.accept("BINARY"):
+            legacy.append(("FORMAT", "binary"))
+        elif cur.accept("HEADER"):
+            legacy.append(("HEADER", True))
+        elif cur.accept("DELIMITER"):
+            cur.accept("AS")
+            legacy.append(("DELIMITER", cur.value()))
+        elif cur.accept("NULL"):
+            cur.accept("AS")
+            legacy.append(("NULL", cur.value()))
+        else:
+            raise cur.fail()
+    return tuple(legacy)
+
+
+def _copy(cur: Cursor) -> Any:
+    cur.expect("COPY")
+    if cur.at(TokenType.L_PAREN):
+        text, offset = cur.balanced()
+        stripped = text.lstrip()
+        if stripped[:9].upper() == "SUBSCRIBE":
+            inner_start = offset + (len(text) - len(stripped))
+            inner_tokens = [t for t in cur.tokens if inner_start <= t.start < offset + len(text)]
+            inner = _subscribe(Cursor(cur.sql, inner_tokens))
+        else:
+            inner = _query(text, offset)
+        cur.expect("TO", "STDOUT")
+        options = _copy_options(cur)
+        return st.CopyTo(inner, text, options)
+    table = cur.name()
+    columns = None
+    if cur.accept_type(TokenType.L_PAREN):
+        cols = [cur.ident()]
+        while cur.accept_type(TokenType.COMMA):
+            cols.append(cur.ident())
+        cur.expect_type(TokenType.R_PAREN)
+        columns = tuple(cols)
+    if cur.accept("TO"):
+        raise errors.FeatureNotSupported("COPY table TO is not supported", hint="Use COPY (SELECT ...) TO STDOUT.")
+    cur.expect("FROM")
+    if not cur.accept("STDIN"):
+        raise errors.FeatureNotSupported("COPY FROM a file is not supported", hint="Use COPY ... FROM STDIN.")
+    return st.CopyFrom(table, columns, _copy_options(cur))
+
+
+def _explain(cur: Cursor) -> st.Explain:
+    cur.expect("EXPLAIN")
+    if cur.accept("RESTART", "CLUSTER"):
+        name = cur.ident()
+        cur.finish()
+        return st.Explain("restart_cluster", name=(name,))
+    cur.accept("PLAN", "FOR") or cur.accept("OPTIMIZED", "PLAN", "FOR") or cur.accept("RAW", "PLAN", "FOR")
+    for words, what in ((("MATERIALIZED", "VIEW"), "materialized_view"), (("VIEW",), "view"), (("INDEX",), "index")):
+        if cur.accept(*words):
+            name = cur.name()
+            cur.finish()
+            return st.Explain(what, name=name)
+    text, offset = cur.rest()
+    return st.Explain("query", query=_query(text, offset))
+
+
+def _run(reader: Callable[[Cursor], Any]) -> Callable[[str, list[Token]], Any]:
+    def handle(sql: str, tokens: list[Token]) -> Any:
+        cur = Cursor(sql, tokens)
+        node = reader(cur)
+        if not cur.at_end():
+            raise cur.fail()
+        return node
+
+    return handle
+
+
+DISPATCH: dict[str, Callable[[str, list[Token]], Any]] = {
+    "CREATE": _run(_create),
+    "DROP": _run(_drop),
+    "ALTER": _run(_alter),
+    "SET": _run(_set),
+    "RESET": _run(_reset),
+    "SHOW": _run(_show),
+    "SUBSCRIBE": _run(_subscribe),
+    "COPY": _run(_copy),
+    "EXPLAIN": _run(_explain),
+    "BEGIN": _run(_transaction("begin", ("BEGIN",))),
+    "START": _run(_transaction("begin", ("START", "TRANSACTION"))),
+    "COMMIT": _run(_transaction("commit", ("COMMIT",))),
+    "END": _run(_transaction("commit", ("END",))),
+    "ROLLBACK": _run(_transaction("rollback", ("ROLLBACK",))),
+    "ABORT": _run(_transaction("rollback", ("ABORT",))),
+    "DISCARD": _run(_discard),
+}

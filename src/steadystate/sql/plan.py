@@ -1,0 +1,224 @@
+"""The plans the planner produces and the adapter sequences: one frozen dataclass per kind of statement.
+
+Relation-valued parts are IR (``steadystate.expr.ir``); names are :class:`QualifiedName`; objects the plan
+refers to are already resolved to ids.  ``param_types`` (on statements that may hold ``$n``) lists the
+inferred type of each parameter, in order, for the extended query protocol's ParameterDescription.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+from steadystate.expr.ir import RelationExpr, RowSetFinishing, ScalarExpr
+from steadystate.repr.types import RelationDesc, ScalarType
+from steadystate.sql.catalog_api import QualifiedName, ResolvedItem
+
+ParamTypes = tuple[ScalarType, ...]
+
+
+@dataclass(frozen=True)
+class CreateTablePlan:
+    name: QualifiedName
+    desc: RelationDesc
+    if_not_exists: bool = False
+    defaults: tuple[ScalarExpr | None, ...] = ()  # per column; () or None = NULL default
+
+
+@dataclass(frozen=True)
+class CreateViewPlan:
+    name: QualifiedName
+    expr: RelationExpr
+    desc: RelationDesc
+    sql_text: str
+    if_not_exists: bool = False
+
+
+@dataclass(frozen=True)
+class CreateMaterializedViewPlan:
+    name: QualifiedName
+    expr: RelationExpr
+    desc: RelationDesc
+    sql_text: str
+    cluster_id: str
+    if_not_exists: bool = False
+
+
+@dataclass(frozen=True)
+class CreateIndexPlan:
+    name: QualifiedName | None  # None: the adapter picks "<on>_primary_idx" style names
+    on_id: str
+    on_name: QualifiedName
+    key: tuple[ScalarExpr, ...]
+    key_names: tuple[str, ...]
+    cluster_id: str
+    if_not_exists: bool = False
+
+
+@dataclass(frozen=True)
+class CreateClusterPlan:
+    name: str
+    managed: bool
+    size: str | None
+    replication_factor: int | None
+    replicas: tuple[tuple[str, str], ...] = ()  # unmanaged: (replica name, size)
+    options: tuple[tuple[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class CreateClusterReplicaPlan:
+    cluster_id: str
+    cluster_name: str
+    name: str
+    size: str | None
+
+
+@dataclass(frozen=True)
+class DropObjectsPlan:
+    kind: str
+    items: tuple[ResolvedItem, ...]
+    missing: tuple[str, ...]  # names given with IF EXISTS that do not exist (for notices)
+    cascade: bool = False
+
+
+@dataclass(frozen=True)
+class DropClusterPlan:
+    cluster_id: str | None  # None: IF EXISTS and missing
+    name: str
+    cascade: bool = False
+
+
+@dataclass(frozen=True)
+class DropClusterReplicaPlan:
+    cluster_id: str | None  # None: IF EXISTS and the cluster is missing
+    cluster_name: str
+    name: str
+    if_exists: bool = False
+
+
+@dataclass(frozen=True)
+class AlterClusterPlan:
+    cluster_id: str
+    cluster_name: str
+    action: str  # 'set' | 'seal' | 'unseal' | 'restart' | 'owner'
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CreateRolePlan:
+    name: str
+    superuser: bool = False
+
+
+@dataclass(frozen=True)
+class DropRolePlan:
+    name: str
+    if_exists: bool = False
+
+
+@dataclass(frozen=True)
+class InsertPlan:
+    table_id: str
+    expr: RelationExpr  # full table rows in column order, NULL for omitted columns
+    desc: RelationDesc
+    param_types: ParamTypes = ()
+
+
+@dataclass(frozen=True)
+class UpdatePlan:
+    table_id: str
+    predicates: tuple[ScalarExpr, ...]  # over the table's columns
+    assignments: tuple[tuple[int, ScalarExpr], ...]  # (column index, new value over the old row)
+    desc: RelationDesc | None = None
+    param_types: ParamTypes = ()
+
+
+@dataclass(frozen=True)
+class DeletePlan:
+    table_id: str
+    predicates: tuple[ScalarExpr, ...]
+    desc: RelationDesc | None = None
+    param_types: ParamTypes = ()
+
+
+@dataclass(frozen=True)
+class SelectPlan:
+    expr: RelationExpr
+    desc: RelationDesc  # the result columns (after finishing.project)
+    finishing: RowSetFinishing = RowSetFinishing()
+    param_types: ParamTypes = ()
+
+
+@dataclass(frozen=True)
+class SubscribePlan:
+    expr: RelationExpr
+    desc: RelationDesc
+    with_snapshot: bool = True
+    copy: bool = False  # inside COPY (...) TO STDOUT
+    param_types: ParamTypes = ()
+
+
+@dataclass(frozen=True)
+class CopyFromPlan:
+    table_id: str
+    columns: tuple[int, ...]  # table column indices the input columns go to
+    desc: RelationDesc  # the table's desc
+    format: str = "text"  # 'text' | 'csv'
+    header: bool = False
+    delimiter: str = "\t"
+    null: str = "\\N"
+
+
+@dataclass(frozen=True)
+class CopyToPlan:
+    select: SelectPlan
+    format: str = "text"
+
+
+@dataclass(frozen=True)
+class ExplainPlan:
+    what: str  # 'query' | 'view' | 'materialized_view' | 'index' | 'restart_cluster'
+    target: Any  # SelectPlan for 'query'; ResolvedItem for objects; (cluster id, name) for restart_cluster
+
+
+@dataclass(frozen=True)
+class SetVariablePlan:
+    name: str
+    value: str | None  # None = DEFAULT
+    local: bool = False
+
+
+@dataclass(frozen=True)
+class ResetVariablePlan:
+    name: str
+
+
+@dataclass(frozen=True)
+class ShowVariablePlan:
+    name: str
+
+
+@dataclass(frozen=True)
+class ShowObjectsPlan:
+    kind: str
+    in_cluster_id: str | None = None
+    on_id: str | None = None
+
+
+@dataclass(frozen=True)
+class TransactionPlan:
+    action: str  # 'begin' | 'commit' | 'rollback'
+
+
+@dataclass(frozen=True)
+class DiscardPlan:
+    what: str = "all"
+
+
+Plan = Union[
+    CreateTablePlan, CreateViewPlan, CreateMaterializedViewPlan, CreateIndexPlan, CreateClusterPlan,
+    CreateClusterReplicaPlan, DropObjectsPlan, DropClusterPlan, DropClusterReplicaPlan, AlterClusterPlan,
+    CreateRolePlan, DropRolePlan, InsertPlan, UpdatePlan, DeletePlan, SelectPlan, SubscribePlan, CopyFromPlan,
+    CopyToPlan, ExplainPlan, SetVariablePlan, ResetVariablePlan, ShowVariablePlan, ShowObjectsPlan,
+    TransactionPlan, DiscardPlan,
+]

@@ -1,0 +1,182 @@
+"""The parsed statements that are not plain sqlglot ASTs: Materialize's and the session/transaction ones.
+
+``parse`` (sql/parser.py) returns :class:`Statement` wrappers.  A wrapper's ``node`` is either a sqlglot
+expression (SELECT, VALUES, set operations, INSERT, UPDATE, DELETE, CREATE TABLE) or one of the frozen
+dataclasses below.  Names are tuples of their dotted parts, already case-folded the way PostgreSQL folds
+identifiers (unquoted → lowercase).  Embedded queries (a view's body, a subscribe's query, an index key) stay
+sqlglot expressions, together with their SQL text where the plan needs it.
+
+Option lists (``WITH (...)``, cluster options) are tuples of ``(NAME, value)`` pairs, the name upper-cased
+and multi-word names joined by one space (``"REPLICATION FACTOR"``); a value is ``str``, ``int``, ``float``,
+``bool`` or ``None`` (an option given without a value, e.g. ``HEADER``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Union
+
+from sqlglot import exp
+
+Name = tuple[str, ...]
+OptionValue = Union[str, int, float, bool, None]
+Options = tuple[tuple[str, OptionValue], ...]
+
+
+@dataclass(frozen=True)
+class ReplicaDef:
+    name: str
+    options: Options
+
+
+@dataclass(frozen=True)
+class CreateCluster:
+    name: str
+    options: Options
+    replicas: tuple[ReplicaDef, ...] | None  # None = managed
+
+
+@dataclass(frozen=True)
+class CreateClusterReplica:
+    cluster: str
+    name: str
+    options: Options
+
+
+@dataclass(frozen=True)
+class DropCluster:
+    name: str
+    if_exists: bool = False
+    cascade: bool = False
+
+
+@dataclass(frozen=True)
+class DropClusterReplica:
+    cluster: str
+    name: str
+    if_exists: bool = False
+
+
+@dataclass(frozen=True)
+class AlterCluster:
+    name: str
+    action: str  # 'set' | 'seal' | 'unseal' | 'restart' | 'owner'
+    options: Options = ()
+
+
+@dataclass(frozen=True)
+class CreateRole:
+    name: str
+    superuser: bool = False
+
+
+@dataclass(frozen=True)
+class DropRole:
+    name: str
+    if_exists: bool = False
+
+
+@dataclass(frozen=True)
+class CreateView:
+    name: Name
+    query: exp.Expression
+    query_sql: str
+    materialized: bool = False
+    if_not_exists: bool = False
+    in_cluster: str | None = None
+    columns: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class CreateIndex:
+    name: str | None
+    on: Name
+    key: tuple[exp.Expression, ...] | None  # None = all columns
+    in_cluster: str | None = None
+    default: bool = False
+    if_not_exists: bool = False
+
+
+@dataclass(frozen=True)
+class DropObjects:
+    kind: str  # 'table' | 'view' | 'materialized_view' | 'index'
+    names: tuple[Name, ...]
+    if_exists: bool = False
+    cascade: bool = False
+
+
+@dataclass(frozen=True)
+class SetVariable:
+    name: str
+    value: str | None  # None = DEFAULT
+    local: bool = False
+
+
+@dataclass(frozen=True)
+class ResetVariable:
+    name: str  # 'all' for RESET ALL
+
+
+@dataclass(frozen=True)
+class ShowVariable:
+    name: str  # 'all' for SHOW ALL
+
+
+@dataclass(frozen=True)
+class ShowObjects:
+    kind: str  # 'clusters' | 'cluster_replicas' | 'indexes' | 'materialized_views' | 'tables' | 'views' | 'objects'
+    on: Name | None = None
+    in_cluster: str | None = None
+
+
+@dataclass(frozen=True)
+class Subscribe:
+    target: Name | None
+    query: exp.Expression | None
+    query_sql: str | None
+    options: Options = ()
+
+
+@dataclass(frozen=True)
+class CopyFrom:
+    table: Name
+    columns: tuple[str, ...] | None
+    options: Options = ()
+
+
+@dataclass(frozen=True)
+class CopyTo:
+    query: Any  # a sqlglot query or a Subscribe
+    query_sql: str
+    options: Options = ()
+
+
+@dataclass(frozen=True)
+class Explain:
+    what: str  # 'query' | 'view' | 'materialized_view' | 'index' | 'restart_cluster'
+    query: exp.Expression | None = None
+    name: Name | None = None
+
+
+@dataclass(frozen=True)
+class Transaction:
+    action: str  # 'begin' | 'commit' | 'rollback'
+
+
+@dataclass(frozen=True)
+class Discard:
+    what: str  # 'all'
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One parsed statement: its node and where it sits in the submitted string."""
+
+    node: Any
+    sql: str
+    start: int
+    end: int
+
+    @property
+    def is_query(self) -> bool:
+        return isinstance(self.node, (exp.Query, exp.Values))
