@@ -1,0 +1,299 @@
+"""Shard semantics on a SQL database, shared by the SQLite and PostgreSQL backends.
+
+Schema (one database holds every shard):
+
+* ``shards(name, since_ts, upper_ts)``: the frontiers.  A dropped shard keeps its row with both ``NULL``
+  (a tombstone); a closed shard has ``upper_ts NULL`` and a ``since_ts``.
+* ``batches(id, shard, lower_ts, upper_ts, max_time, n_updates, data)``: one row per non-empty append, the
+  updates encoded as one blob (:func:`steadystate.repr.codec.encode_updates`).  ``max_time`` is the
+  greatest update time in the blob, so ``listen`` can skip old batches through the ``(shard, max_time)``
+  index.  Compaction replaces the batches wholly below ``since`` with one consolidated batch whose times
+  were advanced to ``since``.
+* ``timestamps(timeline, ts)``: durable timestamps (the timestamp oracle), never moving backwards.
+
+Every write runs in one transaction that first locks the shard rows it changes (``BEGIN IMMEDIATE`` on
+SQLite, ``SELECT ... FOR UPDATE`` on PostgreSQL) and re-reads the upper, so ``compare_and_append`` is a
+true compare-and-set across processes.  A backend supplies a :class:`Dialect` and a connection; SQL here
+is written with ``?`` placeholders and translated for the dialect once.
+"""
+
+from __future__ import annotations
+
+import abc
+import contextlib
+from dataclasses import dataclass
+from typing import Any, Iterator, Protocol
+
+from steadystate.errors import StorageError, UpperMismatch
+from steadystate.repr.codec import Row, Update, decode_updates, encode_updates
+from steadystate.storage.api import (
+    Append,
+    ShardDropped,
+    ShardNotFound,
+    ShardStore,
+    SnapshotUnavailable,
+    TimestampRecord,
+    advance_times,
+    consolidate,
+    validate_append,
+)
+
+
+class Cursor(Protocol):
+    def execute(self, sql: str, params: tuple[Any, ...] = ...) -> Any: ...
+    def fetchone(self) -> Any: ...
+    def fetchall(self) -> list[Any]: ...
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """What differs between the SQL databases we store shards in."""
+
+    placeholder: str  # "?" or "%s"
+    int_type: str
+    blob_type: str
+    id_column: str  # an auto-incrementing primary key declaration
+    begin_read: str
+    begin_write: str
+    lock_suffix: str  # appended to the SELECT that reads a shard's upper before writing it
+    schema_lock: str = ""  # run first when creating the schema, so concurrent openers do not collide
+
+    def sql(self, text: str) -> str:
+        return text if self.placeholder == "?" else text.replace("?", self.placeholder)
+
+
+def schema_statements(dialect: Dialect) -> list[str]:
+    i, b = dialect.int_type, dialect.blob_type
+    return ([dialect.schema_lock] if dialect.schema_lock else []) + [
+        f"CREATE TABLE IF NOT EXISTS shards (name TEXT PRIMARY KEY, since_ts {i}, upper_ts {i})",
+        f"CREATE TABLE IF NOT EXISTS batches ({dialect.id_column}, shard TEXT NOT NULL, lower_ts {i} NOT NULL, "
+        f"upper_ts {i}, max_time {i} NOT NULL, n_updates {i} NOT NULL, data {b} NOT NULL)",
+        "CREATE INDEX IF NOT EXISTS batches_by_shard_time ON batches (shard, max_time)",
+        f"CREATE TABLE IF NOT EXISTS timestamps (timeline TEXT PRIMARY KEY, ts {i} NOT NULL)",
+    ]
+
+
+_SELECT_FRONTIERS = "SELECT since_ts, upper_ts FROM shards WHERE name = ?"
+_INSERT_SHARD = "INSERT INTO shards (name, since_ts, upper_ts) VALUES (?, 0, 0) ON CONFLICT (name) DO NOTHING"
+_INSERT_BATCH = (
+    "INSERT INTO batches (shard, lower_ts, upper_ts, max_time, n_updates, data) VALUES (?, ?, ?, ?, ?, ?)"
+)
+_SET_UPPER = "UPDATE shards SET upper_ts = ? WHERE name = ?"
+_SET_SINCE = "UPDATE shards SET since_ts = ? WHERE name = ?"
+_DROP_SHARD = "UPDATE shards SET since_ts = NULL, upper_ts = NULL WHERE name = ?"
+_DELETE_BATCHES = "DELETE FROM batches WHERE shard = ?"
+_BATCHES_FROM = "SELECT data FROM batches WHERE shard = ? AND max_time >= ? ORDER BY id"
+_BATCHES_UP_TO = "SELECT data FROM batches WHERE shard = ? AND lower_ts <= ? ORDER BY id"
+_BATCHES_BELOW = (
+    "SELECT id, lower_ts, upper_ts, max_time, data FROM batches "
+    "WHERE shard = ? AND upper_ts IS NOT NULL AND upper_ts <= ? ORDER BY id"
+)
+_DELETE_BATCH = "DELETE FROM batches WHERE id = ?"
+_SELECT_TIMESTAMP = "SELECT ts FROM timestamps WHERE timeline = ?"
+_UPSERT_TIMESTAMP = (
+    "INSERT INTO timestamps (timeline, ts) VALUES (?, ?) ON CONFLICT (timeline) DO UPDATE "
+    "SET ts = CASE WHEN excluded.ts > timestamps.ts THEN excluded.ts ELSE timestamps.ts END"
+)
+
+_NOT_FOUND = object()
+
+
+class SqlShardStore(ShardStore):
+    """:class:`ShardStore` over a SQL connection; subclasses open the connection and name the dialect."""
+
+    dialect: Dialect
+    database_errors: tuple[type[BaseException], ...] = ()
+
+    def __init__(self) -> None:
+        self._closed = False
+        with self._transaction(write=True) as cur:
+            for statement in schema_statements(self.dialect):
+                cur.execute(statement)
+
+    # -- backend hooks ---------------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def _cursor(self) -> Cursor:
+        """A cursor on the store's connection, in autocommit mode (transactions are explicit)."""
+
+    @abc.abstractmethod
+    def _close_connection(self) -> None: ...
+
+    # -- transactions ----------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _transaction(self, *, write: bool) -> Iterator[Cursor]:
+        """Run the body in one transaction; roll back on any exception, translate database failures."""
+        if self._closed:
+            raise StorageError("shard store is closed")
+        try:
+            cur = self._cursor()
+            cur.execute(self.dialect.begin_write if write else self.dialect.begin_read)
+        except self.database_errors as exc:
+            raise StorageError(f"could not begin a storage transaction: {exc}") from exc
+        try:
+            yield cur
+        except BaseException:
+            with contextlib.suppress(*self.database_errors):
+                cur.execute("ROLLBACK")
+            raise
+        try:
+            cur.execute("COMMIT")
+        except self.database_errors as exc:
+            with contextlib.suppress(*self.database_errors):
+                cur.execute("ROLLBACK")
+            raise StorageError(f"could not commit a storage transaction: {exc}") from exc
+
+    def _run(self, cur: Cursor, sql: str, params: tuple[Any, ...] = ()) -> Cursor:
+        try:
+            cur.execute(self.dialect.sql(sql), params)
+        except self.database_errors as exc:
+            raise StorageError(f"storage statement failed: {exc}") from exc
+        return cur
+
+    def _frontiers(self, cur: Cursor, shard: str, *, lock: bool = False) -> tuple[int | None, int | None]:
+        """``(since, upper)`` of a shard; raises :class:`ShardNotFound` if it was never created."""
+        sql = _SELECT_FRONTIERS + (self.dialect.lock_suffix if lock else "")
+        row = self._run(cur, sql, (shard,)).fetchone()
+        if row is None:
+            raise ShardNotFound(shard)
+        return row[0], row[1]
+
+    def _autocommit_frontiers(self, shard: str) -> tuple[int | None, int | None]:
+        if self._closed:
+            raise StorageError("shard store is closed")
+        return self._frontiers(self._cursor(), shard)
+
+    # -- shard lifecycle -------------------------------------------------------------------------------
+
+    def create_shard(self, shard: str) -> None:
+        with self._transaction(write=True) as cur:
+            self._run(cur, _INSERT_SHARD, (shard,))
+            since, _upper = self._frontiers(cur, shard)
+            if since is None:
+                raise ShardDropped(shard)
+
+    def drop_shard(self, shard: str) -> None:
+        with self._transaction(write=True) as cur:
+            self._frontiers(cur, shard, lock=True)
+            self._run(cur, _DROP_SHARD, (shard,))
+            self._run(cur, _DELETE_BATCHES, (shard,))
+
+    def shard_exists(self, shard: str) -> bool:
+        try:
+            since, _upper = self._autocommit_frontiers(shard)
+        except ShardNotFound:
+            return False
+        return since is not None
+
+    def upper(self, shard: str) -> int | None:
+        return self._autocommit_frontiers(shard)[1]
+
+    def since(self, shard: str) -> int | None:
+        return self._autocommit_frontiers(shard)[0]
+
+    # -- writes ----------------------------------------------------------------------------------------
+
+    def compare_and_append(
+        self, shard: str, updates: list[Update], expected_upper: int, new_upper: int | None
+    ) -> None:
+        self.compare_and_append_many([(shard, updates, expected_upper, new_upper)])
+
+    def compare_and_append_many(
+        self, appends: list[Append], *, timestamp: TimestampRecord | None = None
+    ) -> None:
+        shards = [append[0] for append in appends]
+        if len(set(shards)) != len(shards):
+            raise ValueError("compare_and_append_many got the same shard more than once")
+        encoded: dict[str, tuple[bytes, int]] = {}
+        for shard, updates, expected_upper, new_upper in appends:
+            validate_append(shard, updates, expected_upper, new_upper)
+            if updates:
+                encoded[shard] = (encode_updates(updates), max(u[1] for u in updates))
+        with self._transaction(write=True) as cur:
+            # Lock in name order so two multi-shard writers cannot deadlock on PostgreSQL.
+            for shard, updates, expected_upper, new_upper in sorted(appends, key=lambda a: a[0]):
+                _since, actual = self._frontiers(cur, shard, lock=True)
+                if actual != expected_upper:
+                    raise UpperMismatch(expected_upper, actual)
+                if shard in encoded:
+                    data, max_time = encoded[shard]
+                    self._run(
+                        cur, _INSERT_BATCH, (shard, expected_upper, new_upper, max_time, len(updates), data)
+                    )
+                self._run(cur, _SET_UPPER, (new_upper, shard))
+            if timestamp is not None:
+                self._run(cur, _UPSERT_TIMESTAMP, (timestamp.timeline, timestamp.ts))
+
+    # -- reads -----------------------------------------------------------------------------------------
+
+    def snapshot(self, shard: str, as_of: int) -> list[tuple[Row, int]]:
+        with self._transaction(write=False) as cur:
+            since, upper = self._frontiers(cur, shard)
+            if since is None:
+                raise ShardDropped(shard)
+            if as_of < since or (upper is not None and as_of >= upper):
+                raise SnapshotUnavailable(shard, as_of, since, upper)
+            blobs = self._run(cur, _BATCHES_UP_TO, (shard, as_of)).fetchall()
+        updates = (u for (blob,) in blobs for u in decode_updates(blob) if u[1] <= as_of)
+        return list(consolidate(updates).items())
+
+    def listen(self, shard: str, after: int) -> tuple[list[Update], int | None]:
+        since, upper = self._autocommit_frontiers(shard)
+        if since is None:
+            return [], None
+        if upper is not None and upper <= after:
+            return [], upper  # the common case of a poll: nothing new, one indexed lookup
+        with self._transaction(write=False) as cur:
+            since, upper = self._frontiers(cur, shard)
+            if since is None:
+                return [], None
+            blobs = self._run(cur, _BATCHES_FROM, (shard, after)).fetchall()
+        updates = [
+            u
+            for (blob,) in blobs
+            for u in decode_updates(blob)
+            if u[1] >= after and (upper is None or u[1] < upper)
+        ]
+        return updates, upper
+
+    # -- compaction ------------------------------------------------------------------------------------
+
+    def compact(self, shard: str, since: int) -> None:
+        with self._transaction(write=True) as cur:
+            current_since, _upper = self._frontiers(cur, shard, lock=True)
+            if current_since is None or since <= current_since:
+                return
+            self._run(cur, _SET_SINCE, (since, shard))
+            rows = self._run(cur, _BATCHES_BELOW, (shard, since)).fetchall()
+            if not rows or (len(rows) == 1 and rows[0][3] >= rows[0][2]):
+                # Nothing to merge: a lone batch that is itself a merge result (its times were advanced
+                # to an earlier since, beyond its own upper) already holds one consolidated copy.
+                return
+            merged = advance_times((u for row in rows for u in decode_updates(row[4])), since)
+            for row in rows:
+                self._run(cur, _DELETE_BATCH, (row[0],))
+            if merged:
+                lower = min(row[1] for row in rows)
+                upper = max(row[2] for row in rows)
+                self._run(
+                    cur, _INSERT_BATCH, (shard, lower, upper, since, len(merged), encode_updates(merged))
+                )
+
+    # -- durable timestamps ----------------------------------------------------------------------------
+
+    def load_timestamp(self, timeline: str) -> int | None:
+        with self._transaction(write=False) as cur:
+            row = self._run(cur, _SELECT_TIMESTAMP, (timeline,)).fetchone()
+        return None if row is None else row[0]
+
+    def store_timestamp(self, record: TimestampRecord) -> None:
+        with self._transaction(write=True) as cur:
+            self._run(cur, _UPSERT_TIMESTAMP, (record.timeline, record.ts))
+
+    # -- lifecycle -------------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._close_connection()
