@@ -1,6 +1,7 @@
 """The SQLite shard store (the default backend): one database file in the data directory.
 
-Opened with ``sqlite:///abs/path/storage.db`` (optionally ``?synchronous=normal|full&busy_timeout_ms=N``).
+Opened with ``sqlite:///abs/path/storage.db`` (optionally ``?synchronous=normal|full&busy_timeout_ms=N``);
+``sqlite:///:memory:`` is a private in-memory database (tests).
 The database runs in WAL mode so readers (replica processes polling ``listen``) never block the writer,
 with a busy timeout so concurrent writers in other processes queue instead of failing.  Writes start with
 ``BEGIN IMMEDIATE``, taking the write lock before reading the upper, which makes compare-and-append atomic
@@ -44,7 +45,7 @@ class SqliteShardStore(SqlShardStore):
                 hint="use one of: " + ", ".join(_SYNCHRONOUS_MODES),
             )
         directory = os.path.dirname(path)
-        if directory:
+        if directory and path != ":memory:":
             os.makedirs(directory, exist_ok=True)
         self.path = path
         self._connection = sqlite3.connect(
@@ -69,8 +70,9 @@ class SqliteShardStore(SqlShardStore):
                 f"unknown sqlite storage option {sorted(unknown)[0]!r}",
                 hint="supported options: synchronous, busy_timeout_ms",
             )
+        path = ":memory:" if parts.path == "/:memory:" else parts.path  # a private in-memory database
         return cls(
-            parts.path,
+            path,
             synchronous=options.get("synchronous", "full"),
             busy_timeout_ms=int(options.get("busy_timeout_ms", "30000")),
         )
