@@ -1,0 +1,297 @@
+"""Rendering: turn a DataflowDescription's plans into a running dataflow (``dataflow.graph``) with exports.
+
+:class:`RenderedDataflow` is the replica's handle on one dataflow:
+
+* source imports become input ports fed by :meth:`RenderedDataflow.feed` (the caller reads shards);
+* index imports read a *shared* :class:`~steadystate.dataflow.arrangement.Arrangement` of another dataflow through a
+  cursor (snapshot first, then its updates) — the other dataflow's plan is not re-run;
+* ``objects_to_build`` are rendered in order, one operator per IR node (:data:`_RENDERERS` dispatches on the node
+  class); ``Get(id)`` resolves to an imported index on ``id``, else an earlier built object, else a source;
+* index exports maintain an Arrangement by key; sink exports buffer the collection's updates for
+  :meth:`RenderedDataflow.drain_sink`.
+
+Column types flow along (``expr.infer``) so scalar evaluation checks int4/int8 overflow exactly.
+"""
+
+from __future__ import annotations
+
+import operator
+from typing import Any, Callable
+
+from steadystate import errors
+from steadystate.dataflow.arrangement import Arrangement, ArrangementCursor
+from steadystate.dataflow.collection import Delta, EvalError, Update, add_into, first_error
+from steadystate.dataflow.graph import Graph
+from steadystate.dataflow.join import JoinOperator, plan_join
+from steadystate.dataflow.operators import (
+    ConstantOperator,
+    MfpOperator,
+    NegateOperator,
+    TapOperator,
+    UnionOperator,
+    distinct_operator,
+    threshold_operator,
+)
+from steadystate.dataflow.reduce import reduce_operator
+from steadystate.dataflow.topk import TopKOperator
+from steadystate.expr import ir
+from steadystate.expr.aggregates import aggregate_factory
+from steadystate.expr.eval import compile_key, compile_mfp, compile_scalar, mfp_types
+from steadystate.expr.infer import relation_types
+from steadystate.protocol.messages import DataflowDescription, SinkExport
+from steadystate.repr.types import ScalarType
+
+__all__ = ["Arrangement", "ArrangementCursor", "RenderedDataflow", "Update"]
+
+Types = list[ScalarType | None] | None
+Rendered = tuple[int, Types]  # (graph node, column types)
+
+
+class _Sink:
+    def __init__(self, export: SinkExport, start: int) -> None:
+        self.export = export
+        self.start = start
+        self.buffer: list[Update] = []
+        self.errors: dict[EvalError, int] = {}
+
+    def listen(self, time: int, delta: Delta) -> None:
+        export = self.export
+        if not export.with_snapshot and time <= self.start:
+            return
+        if export.up_to is not None and time >= export.up_to:
+            return
+        ok, err = delta
+        self.buffer.extend((row, time, diff) for row, diff in ok.items())
+        for error, diff in err.items():
+            add_into(self.errors, error, diff)
+
+
+class RenderedDataflow:
+    def __init__(self, desc: DataflowDescription, imported: dict[str, Arrangement]) -> None:
+        self.desc = desc
+        self.graph = Graph(desc.as_of, desc.until)
+        self.source_shards: dict[str, str] = {}
+        self._collections: dict[str, Rendered] = {}
+        self._imported_by_on_id: dict[str, Rendered] = {}
+        self._cursors: dict[str, ArrangementCursor] = {}
+        self._arrangements: dict[str, Arrangement] = {}
+        self._sinks: dict[str, _Sink] = {}
+        self._source_types: dict[str, Types] = {}
+
+        for source in desc.source_imports:
+            self.source_shards[source.id] = source.shard
+            self._source_types[source.id] = list(source.desc.types)
+            self.graph.add_input(source.id)
+        for index in desc.index_imports:
+            arrangement = imported.get(index.index_id)
+            if arrangement is None:
+                raise errors.InternalError(f"index {errors.quote_ident(index.index_id)} was not provided for import")
+            port_name = f"index:{index.index_id}"
+            node = self.graph.add_input(port_name)
+            self._cursors[port_name] = arrangement.cursor()
+            self._imported_by_on_id.setdefault(index.on_id, (node, list(index.desc.types)))
+        for build in desc.objects_to_build:
+            node, types = self._render(build.plan)
+            self._collections[build.id] = (node, list(build.desc.types) if build.desc.columns else types)
+        for export in desc.index_exports:
+            node, types = self._resolve(export.on_id)
+            types = list(export.desc.types) if export.desc.columns else types
+            arrangement = Arrangement(compile_key(export.key, types), types, name=export.index_id)
+            self.graph.add(TapOperator(node, arrangement.apply))
+            self._arrangements[export.index_id] = arrangement
+        for sink_export in desc.sink_exports:
+            node, _ = self._resolve(sink_export.on_id)
+            sink = _Sink(sink_export, self.graph.start)
+            self.graph.add(TapOperator(node, sink.listen))
+            self._sinks[sink_export.id] = sink
+
+    # -- public API ---------------------------------------------------------------------------------------
+
+    @property
+    def frontier(self) -> int | None:
+        return self.graph.frontier
+
+    @property
+    def hydrated(self) -> bool:
+        frontier = self.graph.frontier
+        return self.graph.stepped and (frontier is None or frontier > self.graph.start)
+
+    def feed(self, source_id: str, updates: list[Update], upper: int | None) -> None:
+        port = self.graph.ports.get(source_id)
+        if port is None:
+            raise errors.InternalError(f"dataflow has no source {errors.quote_ident(source_id)}")
+        port.push(updates, upper)
+
+    def step(self) -> bool:
+        for port_name, cursor in self._cursors.items():
+            ok, err = cursor.read_all()
+            self.graph.ports[port_name].push(ok, cursor.frontier, err)
+        progressed = self.graph.step()
+        for arrangement in self._arrangements.values():
+            arrangement.advance(self.graph.frontier)
+        return progressed
+
+    def arrangement(self, index_id: str) -> Arrangement:
+        try:
+            return self._arrangements[index_id]
+        except KeyError:
+            raise errors.UndefinedObject(f"index {errors.quote_ident(index_id)} is not exported by this dataflow") from None
+
+    def drain_sink(self, sink_id: str) -> list[Update]:
+        sink = self._sinks[sink_id]
+        out, sink.buffer = sink.buffer, []
+        return out
+
+    def sink_error(self, sink_id: str) -> errors.SteadyError | None:
+        """The sink's current (first) error, if its collection holds errors."""
+        error = first_error(self._sinks[sink_id].errors)
+        return None if error is None else error.to_exception()
+
+    def sizes(self) -> dict[str, tuple[int, int]]:
+        return {index_id: (a.records(), a.size_bytes()) for index_id, a in self._arrangements.items()}
+
+    def close(self) -> None:
+        """Release cursors on imported arrangements (call when the dataflow is dropped)."""
+        for cursor in self._cursors.values():
+            cursor.close()
+        self._cursors.clear()
+
+    # -- rendering ----------------------------------------------------------------------------------------
+
+    def _resolve(self, global_id: str) -> Rendered:
+        if global_id in self._imported_by_on_id:
+            return self._imported_by_on_id[global_id]
+        if global_id in self._collections:
+            return self._collections[global_id]
+        if global_id in self._source_types:
+            return self.graph.add_input(global_id), self._source_types[global_id]
+        raise errors.InternalError(f"dataflow cannot resolve collection {errors.quote_ident(global_id)}")
+
+    def _types_of_get(self, global_id: str) -> Types:
+        try:
+            return self._resolve(global_id)[1]
+        except errors.SteadyError:
+            return None
+
+    def _types(self, expr: ir.RelationExpr) -> Types:
+        return relation_types(expr, self._types_of_get)
+
+    def _render(self, expr: ir.RelationExpr) -> Rendered:
+        renderer = _RENDERERS.get(type(expr))
+        if renderer is None:
+            raise errors.InternalError(f"cannot render {type(expr).__name__}")
+        return renderer(self, expr)
+
+    def _render_get(self, expr: ir.Get) -> Rendered:
+        return self._resolve(expr.id)
+
+    def _render_constant(self, expr: ir.Constant) -> Rendered:
+        return self.graph.add(ConstantOperator(expr.updates())), self._types(expr)
+
+    def _render_mfp(self, input_expr: ir.RelationExpr, mfp_of: Callable[[int], ir.MapFilterProject]) -> Rendered:
+        node, types = self._render(input_expr)
+        arity = len(types) if types is not None else _arity(input_expr, self)
+        mfp = mfp_of(arity)
+        apply = compile_mfp(mfp, types)
+        out_types = mfp_types(mfp, types) if types is not None else None
+        return self.graph.add(MfpOperator(node, apply)), out_types
+
+    def _render_map(self, expr: ir.Map) -> Rendered:
+        return self._render_mfp(expr.input, lambda arity: ir.MapFilterProject(arity, map=expr.scalars))
+
+    def _render_filter(self, expr: ir.Filter) -> Rendered:
+        return self._render_mfp(expr.input, lambda arity: ir.MapFilterProject(arity, predicates=expr.predicates))
+
+    def _render_project(self, expr: ir.Project) -> Rendered:
+        return self._render_mfp(expr.input, lambda arity: ir.MapFilterProject(arity, projection=expr.outputs))
+
+    def _render_join(self, expr: ir.Join) -> Rendered:
+        rendered = [self._render(child) for child in expr.inputs]
+        arities = [len(t) if t is not None else _arity(child, self) for (_, t), child in zip(rendered, expr.inputs)]
+        all_types: Types = []
+        for _, types in rendered:
+            if types is None or all_types is None:
+                all_types = None
+            else:
+                all_types.extend(types)
+        steps, residual = plan_join(arities, expr.equivalences)
+        node, prefix_types = rendered[0][0], (list(rendered[0][1]) if rendered[0][1] is not None else None)
+        for i, step in enumerate(steps, start=1):
+            right_node, right_types = rendered[i]
+            left_key = compile_key(step.left, prefix_types)
+            right_key = compile_key(step.right, right_types)
+            node = self.graph.add(JoinOperator(node, right_node, left_key, right_key))
+            if prefix_types is not None and right_types is not None:
+                prefix_types = prefix_types + list(right_types)
+            else:
+                prefix_types = None
+        if residual:
+            apply = compile_mfp(ir.MapFilterProject(sum(arities), predicates=tuple(residual)), all_types)
+            node = self.graph.add(MfpOperator(node, apply))
+        return node, all_types
+
+    def _render_reduce(self, expr: ir.Reduce) -> Rendered:
+        node, types = self._render(expr.input)
+        key_fn = compile_key(expr.group_key, types)
+        value_fns = [None if a.func == "count_star" else compile_scalar(a.expr, types) for a in expr.aggregates]
+        factories = [aggregate_factory(a, types) for a in expr.aggregates]
+        operator_ = reduce_operator(node, key_fn, value_fns, factories, is_global=not expr.group_key)
+        return self.graph.add(operator_), self._types(expr)
+
+    def _render_topk(self, expr: ir.TopK) -> Rendered:
+        node, types = self._render(expr.input)
+        group = list(expr.group_key)
+        if not group:
+            group_fn: Callable[[tuple], tuple] = lambda row: ()
+        elif len(group) == 1:
+            only = group[0]
+            group_fn = lambda row: (row[only],)
+        else:
+            group_fn = operator.itemgetter(*group)
+        return self.graph.add(TopKOperator(node, group_fn, expr.order_key, expr.limit, expr.offset)), types
+
+    def _render_distinct(self, expr: ir.Distinct) -> Rendered:
+        node, types = self._render(expr.input)
+        return self.graph.add(distinct_operator(node)), types
+
+    def _render_threshold(self, expr: ir.Threshold) -> Rendered:
+        node, types = self._render(expr.input)
+        return self.graph.add(threshold_operator(node)), types
+
+    def _render_negate(self, expr: ir.Negate) -> Rendered:
+        node, types = self._render(expr.input)
+        return self.graph.add(NegateOperator(node)), types
+
+    def _render_union(self, expr: ir.Union_) -> Rendered:
+        rendered = [self._render(child) for child in expr.inputs]
+        return self.graph.add(UnionOperator(tuple(n for n, _ in rendered))), rendered[0][1]
+
+    def _render_arrange_by(self, expr: ir.ArrangeBy) -> Rendered:
+        return self._render(expr.input)
+
+
+def _arity(expr: ir.RelationExpr, dataflow: RenderedDataflow) -> int:
+    """Arity when types are unknown (Constant knows its arity; otherwise infer through the tree)."""
+    if isinstance(expr, ir.Constant):
+        return expr.arity
+    types = dataflow._types(expr)
+    if types is None:
+        raise errors.InternalError("cannot determine the arity of a plan input")
+    return len(types)
+
+
+_RENDERERS: dict[type, Callable[[RenderedDataflow, Any], Rendered]] = {
+    ir.Get: RenderedDataflow._render_get,
+    ir.Constant: RenderedDataflow._render_constant,
+    ir.Map: RenderedDataflow._render_map,
+    ir.Filter: RenderedDataflow._render_filter,
+    ir.Project: RenderedDataflow._render_project,
+    ir.Join: RenderedDataflow._render_join,
+    ir.Reduce: RenderedDataflow._render_reduce,
+    ir.TopK: RenderedDataflow._render_topk,
+    ir.Distinct: RenderedDataflow._render_distinct,
+    ir.Threshold: RenderedDataflow._render_threshold,
+    ir.Negate: RenderedDataflow._render_negate,
+    ir.Union_: RenderedDataflow._render_union,
+    ir.ArrangeBy: RenderedDataflow._render_arrange_by,
+}

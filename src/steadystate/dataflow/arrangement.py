@@ -1,0 +1,225 @@
+"""Arrangements: a collection indexed by key (key → {row: count}), with an error part and a frontier.
+
+An :class:`Arrangement` is what an index export maintains and what peeks read.  ``apply(time, delta)`` folds one
+timestamp's delta in; ``frontier`` says which times are reflected (all times < frontier).  ``peek(mfp)`` returns the
+current rows (repeated by multiplicity) with a MapFilterProject applied, or raises the first error if the error
+part is non-zero.  ``lookup(key)`` serves point reads.
+
+Other dataflows import an arrangement through an :class:`ArrangementCursor`: its first ``read()`` returns the
+current contents as a snapshot, later reads the updates applied since.  The arrangement keeps a log of updates
+only while cursors exist, and trims the prefix every cursor has read.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, Callable, Iterator
+
+from steadystate.dataflow.collection import Delta, EvalError, Row, Update, add_into, first_error
+from steadystate.expr import ir
+from steadystate.expr.eval import compile_mfp
+from steadystate.expr.infer import Types
+
+_MFP_CACHE_LIMIT = 64
+
+
+class Arrangement:
+    """key → {row: count} plus errors; ``frontier`` (``None`` = closed) only advances."""
+
+    def __init__(self, key_fn: Callable[[Row], tuple], input_types: Types | None = None, name: str = "") -> None:
+        self.name = name
+        self.key_fn = key_fn
+        self.input_types = list(input_types) if input_types is not None else None
+        self.data: dict[tuple, dict[Row, int]] = {}
+        self.errors: dict[EvalError, int] = {}
+        self.frontier: int | None = 0
+        self.last_time: int = 0
+        self._records = 0
+        self._log: list[Update] = []
+        self._err_log: list[tuple[EvalError, int, int]] = []
+        self._log_base = 0  # absolute position of _log[0]
+        self._err_log_base = 0
+        self._cursors: list[ArrangementCursor] = []
+        self._mfp_cache: dict[ir.MapFilterProject, Callable[[Row], Row | None]] = {}
+
+    # -- maintenance ------------------------------------------------------------------------------------
+
+    def apply(self, time: int, delta: Delta) -> None:
+        ok, err = delta
+        data = self.data
+        key_fn = self.key_fn
+        records = self._records
+        for row, diff in ok.items():
+            try:
+                key = key_fn(row)
+            except Exception as exc:  # noqa: BLE001 - evaluation errors become data
+                add_into(self.errors, EvalError.from_exception(exc), diff)
+                continue
+            rows = data.get(key)
+            if rows is None:
+                data[key] = {row: diff}
+                records += 1
+                continue
+            total = rows.get(row, 0) + diff
+            if total:
+                if row not in rows:
+                    records += 1
+                rows[row] = total
+            else:
+                del rows[row]
+                records -= 1
+                if not rows:
+                    del data[key]
+        self._records = records
+        for error, diff in err.items():
+            add_into(self.errors, error, diff)
+        if time > self.last_time:
+            self.last_time = time
+        if self._cursors:
+            self._log.extend((row, time, diff) for row, diff in ok.items())
+            self._err_log.extend((error, time, diff) for error, diff in err.items())
+
+    def advance(self, frontier: int | None) -> None:
+        if frontier is None or (self.frontier is not None and frontier > self.frontier):
+            self.frontier = frontier
+
+    # -- reads ----------------------------------------------------------------------------------------------
+
+    def raise_if_errors(self) -> None:
+        error = first_error(self.errors)
+        if error is not None:
+            raise error.to_exception()
+
+    def iter_rows(self) -> Iterator[tuple[Row, int]]:
+        for rows in self.data.values():
+            yield from rows.items()
+
+    def _compiled(self, mfp: ir.MapFilterProject) -> Callable[[Row], Row | None]:
+        compiled = self._mfp_cache.get(mfp)
+        if compiled is None:
+            compiled = compile_mfp(mfp, self.input_types)
+            if len(self._mfp_cache) >= _MFP_CACHE_LIMIT:
+                self._mfp_cache.clear()
+            self._mfp_cache[mfp] = compiled
+        return compiled
+
+    def peek(self, mfp: ir.MapFilterProject | None = None) -> list[tuple]:
+        """Current rows, repeated by multiplicity, with ``mfp`` applied; raises if the error part is non-zero."""
+        self.raise_if_errors()
+        out: list[tuple] = []
+        if mfp is None or mfp.is_identity:
+            for row, count in self.iter_rows():
+                if count == 1:
+                    out.append(row)
+                elif count > 1:
+                    out.extend([row] * count)
+            return out
+        apply = self._compiled(mfp)
+        for row, count in self.iter_rows():
+            if count <= 0:
+                continue
+            result = apply(row)
+            if result is not None:
+                out.extend([result] * count)
+        return out
+
+    def lookup(self, key: tuple) -> list[tuple]:
+        """Rows whose key equals ``key`` (repeated by multiplicity); raises if the error part is non-zero."""
+        self.raise_if_errors()
+        out: list[tuple] = []
+        for row, count in self.data.get(tuple(key), {}).items():
+            out.extend([row] * max(count, 0))
+        return out
+
+    def records(self) -> int:
+        return self._records
+
+    def size_bytes(self) -> int:
+        """Approximate memory: the per-row cost of a small sample times the number of records."""
+        if not self._records:
+            return 0
+        sample: list[Row] = []
+        for rows in self.data.values():
+            for row in rows:
+                sample.append(row)
+                if len(sample) >= 16:
+                    break
+            if len(sample) >= 16:
+                break
+        per_row = sum(sys.getsizeof(r) + sum(sys.getsizeof(v) for v in r) for r in sample) / max(len(sample), 1)
+        per_row += 100  # dict entries of the row map and key map
+        return int(per_row * self._records)
+
+    # -- sharing with other dataflows --------------------------------------------------------------------
+
+    def cursor(self) -> "ArrangementCursor":
+        cursor = ArrangementCursor(self)
+        self._cursors.append(cursor)
+        return cursor
+
+    def _snapshot(self) -> tuple[list[Update], list[tuple[EvalError, int, int]]]:
+        time = self.last_time if self.frontier is None else max(self.frontier - 1, 0)
+        rows = [(row, time, count) for row, count in self.iter_rows()]
+        errs = [(error, time, count) for error, count in self.errors.items()]
+        return rows, errs
+
+    def _position(self) -> tuple[int, int]:
+        return self._log_base + len(self._log), self._err_log_base + len(self._err_log)
+
+    def _read_from(self, position: int, err_position: int) -> tuple[list[Update], list[Any]]:
+        ok = self._log[position - self._log_base :]
+        err = self._err_log[err_position - self._err_log_base :]
+        return ok, err
+
+    def _trim(self) -> None:
+        if not self._cursors:
+            self._log.clear()
+            self._err_log.clear()
+            return
+        low = min(c.position for c in self._cursors)
+        err_low = min(c.err_position for c in self._cursors)
+        if low - self._log_base > 4096 or low - self._log_base == len(self._log):
+            del self._log[: low - self._log_base]
+            self._log_base = low
+        if err_low - self._err_log_base == len(self._err_log):
+            self._err_log.clear()
+            self._err_log_base = err_low
+
+    def _close_cursor(self, cursor: "ArrangementCursor") -> None:
+        if cursor in self._cursors:
+            self._cursors.remove(cursor)
+        self._trim()
+
+
+class ArrangementCursor:
+    """Reads an arrangement's updates: the first read is a snapshot of the current contents."""
+
+    def __init__(self, arrangement: Arrangement) -> None:
+        self.arrangement = arrangement
+        self.position, self.err_position = arrangement._position()
+        self._snapshot_pending = True
+
+    @property
+    def frontier(self) -> int | None:
+        return self.arrangement.frontier
+
+    def read_all(self) -> tuple[list[Update], list[tuple[EvalError, int, int]]]:
+        """``(ok updates, error updates)`` since the last read (the snapshot on the first read)."""
+        arrangement = self.arrangement
+        if self._snapshot_pending:
+            self._snapshot_pending = False
+            ok, err = arrangement._snapshot()
+            self.position, self.err_position = arrangement._position()
+            arrangement._trim()
+            return ok, err
+        ok, err = arrangement._read_from(self.position, self.err_position)
+        self.position, self.err_position = arrangement._position()
+        arrangement._trim()
+        return ok, err
+
+    def read(self) -> list[Update]:
+        """Ok updates only (errors read through :meth:`read_all` are not repeated here)."""
+        return self.read_all()[0]
+
+    def close(self) -> None:
+        self.arrangement._close_cursor(self)

@@ -1,0 +1,106 @@
+"""Reduce: per-key incremental aggregation.
+
+State per group key: the number of input rows and one incremental aggregate state per aggregate
+(``expr.aggregates``).  In each round the operator folds the input delta into the states of the keys it touches,
+then for each touched key retracts the previously emitted output row and emits the new one (nothing when they are
+equal).  A group whose row count drops to zero disappears.
+
+A reduce with an empty group key is a *global* aggregate and follows SQL: it always has exactly one output row,
+also on empty input (``count`` 0, other aggregates NULL); that row is published in the dataflow's first round.
+Errors evaluating keys or aggregate arguments become error updates; input errors pass through.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+from steadystate.dataflow.collection import Delta, ErrDelta, EvalError, OkDelta, Row, add_into
+from steadystate.dataflow.operators import Operator
+
+_ROWS = object()  # marker fed to count_star
+
+
+class GroupState:
+    __slots__ = ("rows", "aggs", "output")
+
+    def __init__(self, aggs: list[Any]) -> None:
+        self.rows = 0
+        self.aggs = aggs
+        self.output: Row | None = None
+
+
+class ReduceOperator(Operator):
+    def __init__(
+        self,
+        input: int,
+        key_fn: Callable[[Row], tuple],
+        value_fns: Sequence[Callable[[Row], Any] | None],
+        factories: Sequence[Callable[[], Any]],
+    ) -> None:
+        """``value_fns[i]`` computes aggregate i's argument (``None`` for count_star)."""
+        self.inputs = (input,)
+        self.key_fn = key_fn
+        self.value_fns = list(value_fns)
+        self.factories = list(factories)
+        self.groups: dict[tuple, GroupState] = {}
+        self.is_global = False
+
+    def _new_group(self) -> GroupState:
+        return GroupState([make() for make in self.factories])
+
+    def run(self, time: int, deltas: list[Delta], first: bool) -> Delta:
+        ok_in, err_in = deltas[0]
+        err: ErrDelta = dict(err_in)
+        groups = self.groups
+        key_fn = self.key_fn
+        value_fns = self.value_fns
+        touched: set[tuple] = set()
+        for row, diff in ok_in.items():
+            try:
+                key = key_fn(row)
+                values = [_ROWS if f is None else f(row) for f in value_fns]
+            except Exception as exc:  # noqa: BLE001 - evaluation errors become data
+                add_into(err, EvalError.from_exception(exc), diff)
+                continue
+            group = groups.get(key)
+            if group is None:
+                group = groups[key] = self._new_group()
+            group.rows += diff
+            for state, value in zip(group.aggs, values):
+                state.add(value, diff)
+            touched.add(key)
+        if self.is_global and first:
+            touched.add(())
+            if () not in groups:
+                groups[()] = self._new_group()
+        ok: OkDelta = {}
+        for key in touched:
+            group = groups[key]
+            old = group.output
+            if group.rows == 0 and not self.is_global:
+                new = None
+                del groups[key]
+            elif group.rows < 0:
+                new = None  # more retractions than insertions (transiently inconsistent input)
+            else:
+                new = key + tuple(state.result() for state in group.aggs)
+            if old == new:
+                continue
+            if old is not None:
+                add_into(ok, old, -1)
+            if new is not None:
+                add_into(ok, new, 1)
+            group.output = new
+        return ok, err
+
+
+def reduce_operator(
+    input: int,
+    key_fn: Callable[[Row], tuple],
+    value_fns: Sequence[Callable[[Row], Any] | None],
+    factories: Sequence[Callable[[], Any]],
+    is_global: bool,
+) -> ReduceOperator:
+    operator = ReduceOperator(input, key_fn, value_fns, factories)
+    operator.is_global = is_global
+    return operator

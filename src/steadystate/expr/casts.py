@@ -1,0 +1,263 @@
+"""Casts between scalar types and the text forms of datums, with PostgreSQL's rules and messages.
+
+Owns the ``cast_<type>`` functions of the scalar vocabulary.  :data:`CASTS` maps a target
+:class:`~steadystate.repr.types.ScalarType` to a function ``datum -> datum`` that dispatches on the Python
+type of its (non-NULL) argument.  :func:`to_text` prints any datum as PostgreSQL's output function would
+(``true``/``false`` for booleans, the shortest round-trip digits for float8 with PostgreSQL's switch to
+exponent form, ``YYYY-MM-DD HH:MM:SS[.ffffff]`` for timestamps).
+
+Parsing text follows PostgreSQL's input functions: surrounding whitespace is allowed, and bad input raises
+:class:`~steadystate.errors.InvalidTextRepresentation` with ``invalid input syntax for type <name>: "<text>"``.
+Float to integer rounds half to even (``rint``), numeric to integer rounds half away from zero, and out-of-range
+results raise :class:`~steadystate.errors.NumericValueOutOfRange`.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import decimal
+import math
+import re
+from typing import Any, Callable
+
+from steadystate import errors
+from steadystate.repr.types import ScalarType
+
+INT4_MIN, INT4_MAX = -(2**31), 2**31 - 1
+INT8_MIN, INT8_MAX = -(2**63), 2**63 - 1
+
+#: (min, max, out-of-range message) per integer type.
+INT_RANGES: dict[ScalarType, tuple[int, int, str]] = {
+    ScalarType.INT4: (INT4_MIN, INT4_MAX, "integer out of range"),
+    ScalarType.INT8: (INT8_MIN, INT8_MAX, "bigint out of range"),
+}
+
+
+def check_int(value: int, typ: ScalarType) -> int:
+    low, high, message = INT_RANGES[typ]
+    if value < low or value > high:
+        raise errors.NumericValueOutOfRange(message)
+    return value
+
+
+def _bad_syntax(typ: ScalarType, text: str) -> errors.InvalidTextRepresentation:
+    return errors.InvalidTextRepresentation(f'invalid input syntax for type {typ.pg_name}: "{text}"')
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Text output
+
+
+def float_to_text(value: float) -> str:
+    """float8 as PostgreSQL prints it: shortest exact digits, exponent form outside 1e-4 <= |x| < 1e15."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    if value == 0.0:
+        return "-0" if math.copysign(1.0, value) < 0 else "0"
+    sign, digits, exponent = decimal.Decimal(repr(value)).as_tuple()
+    digit_text = "".join(map(str, digits)).rstrip("0") or "0"
+    point = len(digits) + int(exponent)  # position of the decimal point relative to the digit string
+    sci_exponent = point - 1
+    prefix = "-" if sign else ""
+    if -4 <= sci_exponent < 15:
+        if point <= 0:
+            return prefix + "0." + "0" * (-point) + digit_text
+        if point >= len(digit_text):
+            return prefix + digit_text + "0" * (point - len(digit_text))
+        return prefix + digit_text[:point] + "." + digit_text[point:]
+    mantissa = digit_text[0] + ("." + digit_text[1:] if len(digit_text) > 1 else "")
+    exp_sign = "+" if sci_exponent >= 0 else "-"
+    return f"{prefix}{mantissa}e{exp_sign}{abs(sci_exponent):02d}"
+
+
+def timestamp_to_text(value: _dt.datetime) -> str:
+    text = value.strftime("%Y-%m-%d %H:%M:%S")
+    if value.microsecond:
+        text += (".%06d" % value.microsecond).rstrip("0")
+    return text
+
+
+def numeric_to_text(value: decimal.Decimal) -> str:
+    if value.is_nan():
+        return "NaN"
+    if value.is_infinite():
+        return "Infinity" if value > 0 else "-Infinity"
+    return format(value, "f")
+
+
+_TEXT_BY_PYTYPE: dict[type, Callable[[Any], str]] = {
+    bool: lambda v: "true" if v else "false",
+    int: str,
+    float: float_to_text,
+    decimal.Decimal: numeric_to_text,
+    str: lambda v: v,
+    _dt.date: _dt.date.isoformat,
+    _dt.datetime: timestamp_to_text,
+}
+
+
+def to_text(value: Any) -> str | None:
+    """Any datum as its PostgreSQL text form (NULL stays ``None``)."""
+    if value is None:
+        return None
+    return _TEXT_BY_PYTYPE[type(value)](value)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Text input
+
+_INT_RE = re.compile(r"\s*([+-]?\d+)\s*\Z")
+_BOOL_WORDS = {"t": True, "true": True, "yes": True, "y": True, "on": True, "1": True,
+               "f": False, "false": False, "no": False, "n": False, "off": False, "0": False}
+_FLOAT_SPECIAL = {"nan": math.nan, "infinity": math.inf, "+infinity": math.inf, "-infinity": -math.inf,
+                  "inf": math.inf, "+inf": math.inf, "-inf": -math.inf}
+_NUMERIC_RE = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*\Z")
+
+
+def parse_int(text: str, typ: ScalarType) -> int:
+    match = _INT_RE.match(text)
+    if match is None:
+        raise _bad_syntax(typ, text)
+    value = int(match.group(1))
+    low, high, _ = INT_RANGES[typ]
+    if value < low or value > high:
+        raise errors.NumericValueOutOfRange(f'value "{text}" is out of range for type {typ.pg_name}')
+    return value
+
+
+def parse_float(text: str) -> float:
+    stripped = text.strip()
+    special = _FLOAT_SPECIAL.get(stripped.lower())
+    if special is not None:
+        return special
+    if not _NUMERIC_RE.match(stripped):
+        raise _bad_syntax(ScalarType.FLOAT8, text)
+    value = float(stripped)
+    if math.isinf(value):
+        raise errors.NumericValueOutOfRange(f'"{stripped}" is out of range for type double precision')
+    return value
+
+
+def parse_numeric(text: str) -> decimal.Decimal:
+    stripped = text.strip()
+    if stripped.lower() == "nan":
+        return decimal.Decimal("NaN")
+    if not _NUMERIC_RE.match(stripped):
+        raise _bad_syntax(ScalarType.NUMERIC, text)
+    return decimal.Decimal(stripped)
+
+
+def parse_bool(text: str) -> bool:
+    word = text.strip().lower()
+    if word in _BOOL_WORDS:
+        return _BOOL_WORDS[word]
+    # PostgreSQL also accepts unique prefixes of true/false/yes/no/off
+    matches = {value for full, value in _BOOL_WORDS.items() if len(full) > 1 and word and full.startswith(word)}
+    if len(word) >= 1 and len(matches) == 1 and word not in ("o",):
+        return matches.pop()
+    raise _bad_syntax(ScalarType.BOOL, text)
+
+
+def parse_date(text: str) -> _dt.date:
+    stripped = text.strip()
+    try:
+        if len(stripped) > 10:
+            return _dt.datetime.fromisoformat(stripped).date()
+        return _dt.date.fromisoformat(stripped)
+    except ValueError:
+        raise _bad_syntax(ScalarType.DATE, text) from None
+
+
+def parse_timestamp(text: str) -> _dt.datetime:
+    stripped = text.strip()
+    try:
+        return _dt.datetime.fromisoformat(stripped)
+    except ValueError:
+        raise _bad_syntax(ScalarType.TIMESTAMP, text) from None
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Casts, per target type, dispatched on the argument's Python type
+
+
+def _float_to_int(typ: ScalarType) -> Callable[[float], int]:
+    def cast(value: float) -> int:
+        if math.isnan(value) or math.isinf(value):
+            raise errors.NumericValueOutOfRange(INT_RANGES[typ][2])
+        return check_int(round(value), typ)  # round() is half-to-even, like rint()
+
+    return cast
+
+
+def _numeric_to_int(typ: ScalarType) -> Callable[[decimal.Decimal], int]:
+    def cast(value: decimal.Decimal) -> int:
+        if not value.is_finite():
+            raise errors.NumericValueOutOfRange(INT_RANGES[typ][2])
+        return check_int(int(value.quantize(decimal.Decimal(1), rounding=decimal.ROUND_HALF_UP)), typ)
+
+    return cast
+
+
+def _int_cast(typ: ScalarType) -> dict[type, Callable[[Any], Any]]:
+    return {
+        bool: int,
+        int: lambda v: check_int(v, typ),
+        float: _float_to_int(typ),
+        decimal.Decimal: _numeric_to_int(typ),
+        str: lambda v: parse_int(v, typ),
+    }
+
+
+def _numeric_from_float(value: float) -> decimal.Decimal:
+    if math.isnan(value):
+        return decimal.Decimal("NaN")
+    if math.isinf(value):
+        raise errors.FeatureNotSupported("cannot convert infinity to numeric")
+    return decimal.Decimal(repr(value))
+
+
+def _int_to_bool(value: int) -> bool:
+    return value != 0
+
+
+_CAST_TABLE: dict[ScalarType, dict[type, Callable[[Any], Any]]] = {
+    ScalarType.INT4: _int_cast(ScalarType.INT4),
+    ScalarType.INT8: _int_cast(ScalarType.INT8),
+    ScalarType.FLOAT8: {int: float, float: lambda v: v, decimal.Decimal: float, str: parse_float, bool: float},
+    ScalarType.NUMERIC: {int: decimal.Decimal, float: _numeric_from_float, decimal.Decimal: lambda v: v,
+                         str: parse_numeric},
+    ScalarType.TEXT: {t: f for t, f in _TEXT_BY_PYTYPE.items()},
+    ScalarType.BOOL: {bool: lambda v: v, int: _int_to_bool, str: parse_bool},
+    ScalarType.DATE: {_dt.date: lambda v: v, _dt.datetime: _dt.datetime.date, str: parse_date},
+    ScalarType.TIMESTAMP: {_dt.datetime: lambda v: v,
+                           _dt.date: lambda v: _dt.datetime(v.year, v.month, v.day),
+                           str: parse_timestamp},
+}
+
+
+def _make_cast(target: ScalarType) -> Callable[[Any], Any]:
+    table = _CAST_TABLE[target]
+
+    def cast(value: Any) -> Any:
+        if value is None:
+            return None
+        impl = table.get(type(value))
+        if impl is None:
+            raise errors.DatatypeMismatch(
+                f"cannot cast type {_pg_name_of(value)} to {target.pg_name}"
+            )
+        return impl(value)
+
+    return cast
+
+
+def _pg_name_of(value: Any) -> str:
+    names = {bool: "boolean", int: "bigint", float: "double precision", decimal.Decimal: "numeric",
+             str: "text", _dt.date: "date", _dt.datetime: "timestamp without time zone"}
+    return names.get(type(value), type(value).__name__)
+
+
+#: ``cast_<type>`` implementations, by target type.
+CASTS: dict[ScalarType, Callable[[Any], Any]] = {typ: _make_cast(typ) for typ in ScalarType}

@@ -1,0 +1,580 @@
+"""Implementations of the scalar function vocabulary (the names ``CallUnary``/``CallBinary``/``CallVariadic`` use).
+
+The tables here are what ``expr.eval`` compiles against:
+
+* :data:`UNARY_STRICT` / :data:`BINARY_STRICT` — called only with non-NULL arguments (NULL in → NULL out is
+  handled by the compiled closure);
+* :data:`UNARY_NONSTRICT` / :data:`BINARY_NONSTRICT` — see NULLs (``is_null``, ``nullif``, ...);
+* :data:`TYPED_BINARY` / :data:`TYPED_UNARY` — factories ``type -> impl`` for arithmetic, whose overflow check
+  depends on the operand type (int4 results outside int4 raise ``integer out of range``, int8 ``bigint out of
+  range``, float8 overflow ``value out of range: overflow``);
+* :data:`VARIADIC_STRICT` / :data:`VARIADIC_NONSTRICT` — over the argument values.
+
+``and``/``or``/``coalesce``/``If`` are lazy and live in ``expr.eval``.  Integer division truncates toward zero and
+modulo takes the dividend's sign (PostgreSQL), unlike Python's floor division.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import decimal
+import functools
+import hashlib
+import math
+import re
+from typing import Any, Callable
+
+from steadystate import errors
+from steadystate.expr.casts import INT_RANGES, to_text
+from steadystate.repr.types import ScalarType
+
+_ZERO = decimal.Decimal(0)
+
+
+def _division_by_zero() -> errors.DivisionByZero:
+    return errors.DivisionByZero("division by zero")
+
+
+def _float_overflow() -> errors.NumericValueOutOfRange:
+    return errors.NumericValueOutOfRange("value out of range: overflow")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Arithmetic, per operand type
+
+
+def _int_div(a: int, b: int) -> int:
+    if b == 0:
+        raise _division_by_zero()
+    q = abs(a) // abs(b)
+    return q if (a >= 0) == (b >= 0) else -q
+
+
+def _int_mod(a: int, b: int) -> int:
+    if b == 0:
+        raise _division_by_zero()
+    r = abs(a) % abs(b)
+    return r if a >= 0 else -r
+
+
+def _checked_int(op: Callable[[int, int], int], typ: ScalarType) -> Callable[[int, int], int]:
+    low, high, message = INT_RANGES[typ]
+
+    def impl(a: int, b: int) -> int:
+        value = op(a, b)
+        if value < low or value > high:
+            raise errors.NumericValueOutOfRange(message)
+        return value
+
+    return impl
+
+
+def _checked_float(op: Callable[[float, float], float]) -> Callable[[float, float], float]:
+    def impl(a: float, b: float) -> float:
+        try:
+            value = op(a, b)
+        except OverflowError:
+            raise _float_overflow() from None
+        if math.isinf(value) and not (math.isinf(a) or math.isinf(b)):
+            raise _float_overflow()
+        return value
+
+    return impl
+
+
+def _float_div(a: float, b: float) -> float:
+    if b == 0:
+        raise _division_by_zero()
+    return a / b
+
+
+def _float_mod(a: float, b: float) -> float:
+    if b == 0:
+        raise _division_by_zero()
+    return math.fmod(a, b)
+
+
+def _numeric_div(a: decimal.Decimal, b: decimal.Decimal) -> decimal.Decimal:
+    if b == 0:
+        raise _division_by_zero()
+    return a / b
+
+
+def _numeric_mod(a: decimal.Decimal, b: decimal.Decimal) -> decimal.Decimal:
+    if b == 0:
+        raise _division_by_zero()
+    return a % b
+
+
+def _date_add(a: Any, b: Any) -> Any:
+    if isinstance(a, _dt.date) and isinstance(b, int):
+        return a + _dt.timedelta(days=b)
+    if isinstance(b, _dt.date) and isinstance(a, int):
+        return b + _dt.timedelta(days=a)
+    return a + b
+
+
+def _date_sub(a: Any, b: Any) -> Any:
+    if isinstance(a, _dt.date) and isinstance(b, int):
+        return a - _dt.timedelta(days=b)
+    if isinstance(a, _dt.date) and type(a) is type(b) and not isinstance(a, _dt.datetime):
+        return (a - b).days
+    return a - b
+
+
+_INT_OPS: dict[str, Callable[[int, int], int]] = {
+    "add": lambda a, b: a + b,
+    "sub": lambda a, b: a - b,
+    "mul": lambda a, b: a * b,
+    "div": _int_div,
+    "mod": _int_mod,
+}
+_FLOAT_OPS: dict[str, Callable[[float, float], float]] = {
+    "add": _checked_float(lambda a, b: a + b),
+    "sub": _checked_float(lambda a, b: a - b),
+    "mul": _checked_float(lambda a, b: a * b),
+    "div": _checked_float(_float_div),
+    "mod": _float_mod,
+}
+_NUMERIC_OPS: dict[str, Callable[[Any, Any], Any]] = {
+    "add": lambda a, b: a + b,
+    "sub": lambda a, b: a - b,
+    "mul": lambda a, b: a * b,
+    "div": _numeric_div,
+    "mod": _numeric_mod,
+}
+_DATE_OPS: dict[str, Callable[[Any, Any], Any]] = {"add": _date_add, "sub": _date_sub}
+
+
+def arithmetic(func: str, typ: ScalarType | None) -> Callable[[Any, Any], Any]:
+    """The implementation of ``add``/``sub``/``mul``/``div``/``mod`` for operands of type ``typ``.
+
+    ``typ=None`` (unknown) dispatches on the Python type of the values and checks ints against int8's range.
+    """
+    if typ in (ScalarType.INT4, ScalarType.INT8):
+        return _checked_int(_INT_OPS[func], typ)
+    if typ is ScalarType.FLOAT8:
+        return _FLOAT_OPS[func]
+    if typ is ScalarType.NUMERIC:
+        return _NUMERIC_OPS[func]
+    if typ in (ScalarType.DATE, ScalarType.TIMESTAMP):
+        return _DATE_OPS[func]
+    int_impl = _checked_int(_INT_OPS[func], ScalarType.INT8)
+    float_impl = _FLOAT_OPS[func]
+    numeric_impl = _NUMERIC_OPS[func]
+    other_impl = _DATE_OPS.get(func, numeric_impl)
+
+    def dynamic(a: Any, b: Any) -> Any:
+        if type(a) is int and type(b) is int:
+            return int_impl(a, b)
+        if type(a) is float or type(b) is float:
+            return float_impl(float(a), float(b))
+        if isinstance(a, _dt.date) or isinstance(b, _dt.date):
+            return other_impl(a, b)
+        return numeric_impl(a, b)
+
+    return dynamic
+
+
+def _neg(typ: ScalarType | None) -> Callable[[Any], Any]:
+    if typ in INT_RANGES:
+        low, high, message = INT_RANGES[typ]  # type: ignore[index]
+
+        def neg_int(v: int) -> int:
+            if -v > high:
+                raise errors.NumericValueOutOfRange(message)
+            return -v
+
+        return neg_int
+    return lambda v: -v
+
+
+def _abs(typ: ScalarType | None) -> Callable[[Any], Any]:
+    if typ in INT_RANGES:
+        low, high, message = INT_RANGES[typ]  # type: ignore[index]
+
+        def abs_int(v: int) -> int:
+            if abs(v) > high:
+                raise errors.NumericValueOutOfRange(message)
+            return abs(v)
+
+        return abs_int
+    return abs
+
+
+TYPED_BINARY: dict[str, Callable[[ScalarType | None], Callable[[Any, Any], Any]]] = {
+    name: functools.partial(arithmetic, name) for name in ("add", "sub", "mul", "div", "mod")
+}
+TYPED_UNARY: dict[str, Callable[[ScalarType | None], Callable[[Any], Any]]] = {"neg": _neg, "abs": _abs}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Math
+
+
+def _invalid_argument(message: str, sqlstate: str) -> errors.SteadyError:
+    return errors.InvalidParameterValue(message, sqlstate=sqlstate)
+
+
+def _pow(a: Any, b: Any) -> Any:
+    if a == 0 and b < 0:
+        raise _invalid_argument("zero raised to a negative power is undefined", "2201F")
+    if a < 0 and b != int(b):
+        raise _invalid_argument("a negative number raised to a non-integer power yields a complex result", "2201F")
+    if isinstance(a, decimal.Decimal) or isinstance(b, decimal.Decimal):
+        return decimal.Decimal(a) ** decimal.Decimal(b)
+    try:
+        value = math.pow(float(a), float(b))
+    except OverflowError:
+        raise _float_overflow() from None
+    return value
+
+
+def _round(v: Any) -> Any:
+    if isinstance(v, float):
+        return float(round(v)) if math.isfinite(v) else v
+    if isinstance(v, decimal.Decimal):
+        return v.quantize(decimal.Decimal(1), rounding=decimal.ROUND_HALF_UP) if v.is_finite() else v
+    return v
+
+
+def _round_to(v: Any, places: int) -> Any:
+    if isinstance(v, float):
+        v = decimal.Decimal(repr(v))
+    if isinstance(v, int):
+        v = decimal.Decimal(v)
+    if not v.is_finite():
+        return v
+    return v.quantize(decimal.Decimal(1).scaleb(-places), rounding=decimal.ROUND_HALF_UP)
+
+
+def _floor(v: Any) -> Any:
+    if isinstance(v, float):
+        return float(math.floor(v)) if math.isfinite(v) else v
+    if isinstance(v, decimal.Decimal):
+        return v.to_integral_value(rounding=decimal.ROUND_FLOOR)
+    return v
+
+
+def _ceil(v: Any) -> Any:
+    if isinstance(v, float):
+        return float(math.ceil(v)) if math.isfinite(v) else v
+    if isinstance(v, decimal.Decimal):
+        return v.to_integral_value(rounding=decimal.ROUND_CEILING)
+    return v
+
+
+def _sqrt(v: Any) -> Any:
+    if v < 0:
+        raise _invalid_argument("cannot take square root of a negative number", "2201F")
+    if isinstance(v, decimal.Decimal):
+        return v.sqrt()
+    return math.sqrt(v)
+
+
+def _exp(v: Any) -> Any:
+    if isinstance(v, decimal.Decimal):
+        return v.exp()
+    try:
+        return math.exp(v)
+    except OverflowError:
+        raise _float_overflow() from None
+
+
+def _log_check(v: Any) -> None:
+    if v == 0:
+        raise _invalid_argument("cannot take logarithm of zero", "2201E")
+    if v < 0:
+        raise _invalid_argument("cannot take logarithm of a negative number", "2201E")
+
+
+def _ln(v: Any) -> Any:
+    _log_check(v)
+    return v.ln() if isinstance(v, decimal.Decimal) else math.log(v)
+
+
+def _log10(v: Any) -> Any:
+    _log_check(v)
+    return v.log10() if isinstance(v, decimal.Decimal) else math.log10(v)
+
+
+def _sign(v: Any) -> Any:
+    s = (v > 0) - (v < 0)
+    return type(v)(s)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Strings
+
+
+@functools.lru_cache(maxsize=512)
+def like_regex(pattern: str, case_insensitive: bool) -> re.Pattern[str]:
+    """Translate a SQL LIKE pattern (``%``, ``_``, backslash escape) into a compiled regex."""
+    parts: list[str] = []
+    i = 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\":
+            if i + 1 >= len(pattern):
+                raise errors.SteadyError("LIKE pattern must not end with escape character", sqlstate="22025")
+            parts.append(re.escape(pattern[i + 1]))
+            i += 2
+            continue
+        parts.append(".*" if ch == "%" else "." if ch == "_" else re.escape(ch))
+        i += 1
+    flags = re.DOTALL | (re.IGNORECASE if case_insensitive else 0)
+    return re.compile("".join(parts), flags)
+
+
+def _like(s: str, pattern: str) -> bool:
+    return like_regex(pattern, False).fullmatch(s) is not None
+
+
+def _ilike(s: str, pattern: str) -> bool:
+    return like_regex(pattern, True).fullmatch(s) is not None
+
+
+def _left(s: str, n: int) -> str:
+    return s[:n] if n >= 0 else s[: max(len(s) + n, 0)]
+
+
+def _right(s: str, n: int) -> str:
+    if n >= 0:
+        return s[len(s) - n :] if n else ""
+    return s[-n:]
+
+
+def _repeat(s: str, n: int) -> str:
+    return s * n if n > 0 else ""
+
+
+def _position(sub: str, s: str) -> int:
+    return s.find(sub) + 1
+
+
+def _concat2(a: Any, b: Any) -> str:
+    return (a if type(a) is str else to_text(a)) + (b if type(b) is str else to_text(b))  # type: ignore[operator]
+
+
+def _md5(s: str) -> str:
+    return hashlib.md5(s.encode()).hexdigest()
+
+
+def _substr(s: str, start: int, length: int | None = None) -> str:
+    first = max(start, 1)
+    if length is None:
+        return s[first - 1 :]
+    if length < 0:
+        raise errors.SteadyError("negative substring length not allowed", sqlstate="22011")
+    end = start + length
+    return s[first - 1 : end - 1] if end > first else ""
+
+
+def _replace(s: str, old: str, new: str) -> str:
+    return s.replace(old, new) if old else s
+
+
+def _pad(s: str, length: int, fill: str, left: bool) -> str:
+    if length <= len(s):
+        return s[: max(length, 0)]
+    if not fill:
+        return s
+    need = length - len(s)
+    padding = (fill * (need // len(fill) + 1))[:need]
+    return padding + s if left else s + padding
+
+
+def _lpad(s: str, length: int, fill: str = " ") -> str:
+    return _pad(s, length, fill, True)
+
+
+def _rpad(s: str, length: int, fill: str = " ") -> str:
+    return _pad(s, length, fill, False)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Dates
+
+
+def _as_timestamp(v: Any) -> _dt.datetime:
+    return v if isinstance(v, _dt.datetime) else _dt.datetime(v.year, v.month, v.day)
+
+
+def _epoch(ts: _dt.datetime) -> float:
+    return (ts - _dt.datetime(1970, 1, 1)).total_seconds()
+
+
+_DATE_PARTS: dict[str, Callable[[_dt.datetime], float]] = {
+    "year": lambda t: t.year,
+    "month": lambda t: t.month,
+    "day": lambda t: t.day,
+    "hour": lambda t: t.hour,
+    "minute": lambda t: t.minute,
+    "second": lambda t: t.second + t.microsecond / 1e6,
+    "millisecond": lambda t: t.second * 1000 + t.microsecond / 1000,
+    "microsecond": lambda t: t.second * 1_000_000 + t.microsecond,
+    "dow": lambda t: (t.weekday() + 1) % 7,
+    "isodow": lambda t: t.isoweekday(),
+    "doy": lambda t: t.timetuple().tm_yday,
+    "week": lambda t: t.isocalendar()[1],
+    "isoyear": lambda t: t.isocalendar()[0],
+    "quarter": lambda t: (t.month - 1) // 3 + 1,
+    "decade": lambda t: t.year // 10,
+    "century": lambda t: (t.year + 99) // 100,
+    "millennium": lambda t: (t.year + 999) // 1000,
+    "epoch": _epoch,
+}
+_DATE_PART_ALIASES = {"years": "year", "months": "month", "days": "day", "hours": "hour", "minutes": "minute",
+                      "seconds": "second", "milliseconds": "millisecond", "microseconds": "microsecond",
+                      "weeks": "week", "y": "year", "d": "day", "h": "hour", "m": "minute", "s": "second"}
+
+
+def _unit(field: str) -> str:
+    unit = field.strip().lower()
+    return _DATE_PART_ALIASES.get(unit, unit)
+
+
+def _date_part(field: str, v: Any) -> float:
+    impl = _DATE_PARTS.get(_unit(field))
+    if impl is None:
+        raise errors.InvalidParameterValue(f'unit "{field}" not recognized for type timestamp')
+    return float(impl(_as_timestamp(v)))
+
+
+_TRUNCATIONS: dict[str, Callable[[_dt.datetime], _dt.datetime]] = {
+    "microsecond": lambda t: t,
+    "millisecond": lambda t: t.replace(microsecond=t.microsecond // 1000 * 1000),
+    "second": lambda t: t.replace(microsecond=0),
+    "minute": lambda t: t.replace(second=0, microsecond=0),
+    "hour": lambda t: t.replace(minute=0, second=0, microsecond=0),
+    "day": lambda t: t.replace(hour=0, minute=0, second=0, microsecond=0),
+    "week": lambda t: (t - _dt.timedelta(days=t.weekday())).replace(hour=0, minute=0, second=0, microsecond=0),
+    "month": lambda t: _dt.datetime(t.year, t.month, 1),
+    "quarter": lambda t: _dt.datetime(t.year, (t.month - 1) // 3 * 3 + 1, 1),
+    "year": lambda t: _dt.datetime(t.year, 1, 1),
+    "decade": lambda t: _dt.datetime(t.year // 10 * 10 or 1, 1, 1),
+    "century": lambda t: _dt.datetime((t.year - 1) // 100 * 100 + 1, 1, 1),
+    "millennium": lambda t: _dt.datetime((t.year - 1) // 1000 * 1000 + 1, 1, 1),
+}
+
+
+def _date_trunc(unit: str, v: Any) -> _dt.datetime:
+    impl = _TRUNCATIONS.get(_unit(unit))
+    if impl is None:
+        raise errors.InvalidParameterValue(f'unit "{unit}" not recognized for type timestamp')
+    return impl(_as_timestamp(v))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Tables
+
+UNARY_STRICT: dict[str, Callable[[Any], Any]] = {
+    "not": lambda v: not v,
+    "upper": str.upper,
+    "lower": str.lower,
+    "length": len,
+    "trim": lambda s: s.strip(" "),
+    "ltrim": lambda s: s.lstrip(" "),
+    "rtrim": lambda s: s.rstrip(" "),
+    "round": _round,
+    "floor": _floor,
+    "ceil": _ceil,
+    "sqrt": _sqrt,
+    "exp": _exp,
+    "ln": _ln,
+    "log10": _log10,
+    "sign": _sign,
+    "md5": _md5,
+}
+
+UNARY_NONSTRICT: dict[str, Callable[[Any], Any]] = {
+    "is_null": lambda v: v is None,
+    "is_not_null": lambda v: v is not None,
+    "is_true": lambda v: v is True,
+    "is_false": lambda v: v is False,
+    "is_not_true": lambda v: v is not True,
+    "is_not_false": lambda v: v is not False,
+}
+
+BINARY_STRICT: dict[str, Callable[[Any, Any], Any]] = {
+    "eq": lambda a, b: a == b,
+    "neq": lambda a, b: a != b,
+    "lt": lambda a, b: a < b,
+    "lte": lambda a, b: a <= b,
+    "gt": lambda a, b: a > b,
+    "gte": lambda a, b: a >= b,
+    "concat": _concat2,
+    "like": _like,
+    "not_like": lambda s, p: not _like(s, p),
+    "ilike": _ilike,
+    "not_ilike": lambda s, p: not _ilike(s, p),
+    "pow": _pow,
+    "round_to": _round_to,
+    "position": _position,
+    "left": _left,
+    "right": _right,
+    "repeat": _repeat,
+    "date_part": _date_part,
+    "date_trunc": _date_trunc,
+}
+
+BINARY_NONSTRICT: dict[str, Callable[[Any, Any], Any]] = {
+    "nullif": lambda a, b: None if a is not None and b is not None and a == b else a,
+}
+
+
+def _greatest(values: list[Any]) -> Any:
+    present = [v for v in values if v is not None]
+    return max(present) if present else None
+
+
+def _least(values: list[Any]) -> Any:
+    present = [v for v in values if v is not None]
+    return min(present) if present else None
+
+
+def _in_list(values: list[Any]) -> bool | None:
+    needle, candidates = values[0], values[1:]
+    if needle is None:
+        return None if candidates else False
+    saw_null = False
+    for candidate in candidates:
+        if candidate is None:
+            saw_null = True
+        elif candidate == needle:
+            return True
+    return None if saw_null else False
+
+
+def _between(values: list[Any]) -> bool | None:
+    x, low, high = values
+    above = None if x is None or low is None else x >= low
+    below = None if x is None or high is None else x <= high
+    if above is False or below is False:
+        return False
+    if above is None or below is None:
+        return None
+    return True
+
+
+def _concat_all(values: list[Any]) -> str:
+    return "".join(v if type(v) is str else to_text(v) for v in values if v is not None)  # type: ignore[misc]
+
+
+VARIADIC_NONSTRICT: dict[str, Callable[[list[Any]], Any]] = {
+    "greatest": _greatest,
+    "least": _least,
+    "in_list": _in_list,
+    "between": _between,
+    "concat": _concat_all,
+}
+
+VARIADIC_STRICT: dict[str, Callable[..., Any]] = {
+    "substr": _substr,
+    "replace": _replace,
+    "lpad": _lpad,
+    "rpad": _rpad,
+}
+
+# Functions evaluated lazily by expr.eval (listed so the vocabulary is complete in one place).
+LAZY_FUNCTIONS = frozenset({"and", "or", "coalesce"})

@@ -1,0 +1,174 @@
+"""Type inference over the IR: the ScalarType of a scalar expression and the column types of a relation.
+
+The evaluator needs operand types for exact overflow checks (int4 vs int8 arithmetic) and for aggregate result
+types (sum of int8 is numeric).  Types come from the leaves: ``ColumnRef`` takes the input's column type and
+``Literal`` carries its own; functions follow the vocabulary's typing rules in :data:`_RESULT_RULES`.  ``None``
+means "unknown" and every consumer copes with it (it falls back to dispatch on the Python value).
+
+Also owns the small structural helpers the renderer needs: :func:`columns_of` (which input columns an
+expression reads) and :func:`shift_columns` (rebase column references).
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+from steadystate.expr import ir
+from steadystate.repr.types import ScalarType
+
+Types = Sequence[ScalarType | None]
+
+_BOOL_FUNCS = frozenset({
+    "eq", "neq", "lt", "lte", "gt", "gte", "and", "or", "not", "like", "not_like", "ilike", "not_ilike",
+    "is_null", "is_not_null", "is_true", "is_false", "is_not_true", "is_not_false", "in_list", "between",
+})
+_TEXT_FUNCS = frozenset({
+    "concat", "upper", "lower", "trim", "ltrim", "rtrim", "md5", "left", "right", "repeat", "substr", "replace",
+    "lpad", "rpad",
+})
+_INT4_FUNCS = frozenset({"length", "position"})
+_SAME_AS_FIRST = frozenset({
+    "add", "sub", "mul", "div", "mod", "neg", "abs", "round", "floor", "ceil", "sign", "nullif", "coalesce",
+    "greatest", "least",
+})
+_FLOAT_UNLESS_NUMERIC = frozenset({"sqrt", "exp", "ln", "log10", "pow"})
+
+
+def _first_known(types: list[ScalarType | None]) -> ScalarType | None:
+    for typ in types:
+        if typ is not None:
+            return typ
+    return None
+
+
+def function_type(func: str, arg_types: list[ScalarType | None]) -> ScalarType | None:
+    """The result type of ``func`` applied to arguments of ``arg_types``."""
+    if func.startswith("cast_"):
+        return ScalarType(func[len("cast_"):])
+    if func in _BOOL_FUNCS:
+        return ScalarType.BOOL
+    if func in _TEXT_FUNCS:
+        return ScalarType.TEXT
+    if func in _INT4_FUNCS:
+        return ScalarType.INT4
+    if func in ("date_part",):
+        return ScalarType.FLOAT8
+    if func in ("date_trunc",):
+        return ScalarType.TIMESTAMP
+    if func == "round_to":
+        return ScalarType.NUMERIC
+    if func in _FLOAT_UNLESS_NUMERIC:
+        return ScalarType.NUMERIC if ScalarType.NUMERIC in arg_types else ScalarType.FLOAT8
+    if func in _SAME_AS_FIRST:
+        known = _first_known(arg_types)
+        if func in ("add", "sub") and known in (ScalarType.DATE, ScalarType.TIMESTAMP):
+            if func == "sub" and arg_types and arg_types[0] == arg_types[-1] == ScalarType.DATE:
+                return ScalarType.INT4
+            return known
+        if known is ScalarType.INT4 and ScalarType.INT8 in arg_types:
+            return ScalarType.INT8
+        return known
+    return None
+
+
+def scalar_type(expr: ir.ScalarExpr, input_types: Types | None) -> ScalarType | None:
+    """The type of ``expr`` over rows whose columns have ``input_types`` (``None``: unknown)."""
+    if isinstance(expr, ir.ColumnRef):
+        if input_types is None or expr.index >= len(input_types):
+            return None
+        return input_types[expr.index]
+    if isinstance(expr, ir.Literal):
+        return expr.type
+    if isinstance(expr, ir.CallUnary):
+        return function_type(expr.func, [scalar_type(expr.expr, input_types)])
+    if isinstance(expr, ir.CallBinary):
+        return function_type(expr.func, [scalar_type(expr.left, input_types), scalar_type(expr.right, input_types)])
+    if isinstance(expr, ir.CallVariadic):
+        return function_type(expr.func, [scalar_type(e, input_types) for e in expr.exprs])
+    if isinstance(expr, ir.If):
+        return _first_known([scalar_type(expr.then, input_types), scalar_type(expr.els, input_types)])
+    raise TypeError(f"not a scalar expression: {expr!r}")
+
+
+def aggregate_type(agg: ir.AggregateExpr, input_types: Types | None) -> ScalarType | None:
+    arg = scalar_type(agg.expr, input_types)
+    if agg.func in ("count", "count_star"):
+        return ScalarType.INT8
+    if agg.func in ("bool_and", "bool_or"):
+        return ScalarType.BOOL
+    if agg.func == "sum":
+        return {ScalarType.INT4: ScalarType.INT8, ScalarType.INT8: ScalarType.NUMERIC}.get(arg, arg)  # type: ignore[arg-type]
+    if agg.func == "avg":
+        return ScalarType.FLOAT8 if arg is ScalarType.FLOAT8 else ScalarType.NUMERIC
+    return arg
+
+
+def relation_types(expr: ir.RelationExpr, types_of_get: Callable[[str], Types | None]) -> list[ScalarType | None] | None:
+    """Column types of a relation expression; ``types_of_get(id)`` answers for ``Get`` leaves."""
+    if isinstance(expr, ir.Get):
+        found = types_of_get(expr.id)
+        return None if found is None else list(found)
+    if isinstance(expr, ir.Constant):
+        return [None] * expr.arity
+    if isinstance(expr, ir.Map):
+        base = relation_types(expr.input, types_of_get)
+        if base is None:
+            return None
+        for scalar in expr.scalars:
+            base.append(scalar_type(scalar, base))
+        return base
+    if isinstance(expr, ir.Project):
+        base = relation_types(expr.input, types_of_get)
+        return None if base is None else [base[i] for i in expr.outputs]
+    if isinstance(expr, ir.Join):
+        out: list[ScalarType | None] = []
+        for child in expr.inputs:
+            child_types = relation_types(child, types_of_get)
+            if child_types is None:
+                return None
+            out.extend(child_types)
+        return out
+    if isinstance(expr, ir.Reduce):
+        base = relation_types(expr.input, types_of_get)
+        keys = [scalar_type(k, base) for k in expr.group_key]
+        return keys + [aggregate_type(a, base) for a in expr.aggregates]
+    if isinstance(expr, ir.Union_):
+        return relation_types(expr.inputs[0], types_of_get)
+    return relation_types(expr.input, types_of_get)  # type: ignore[union-attr]
+
+
+def columns_of(expr: ir.ScalarExpr) -> set[int]:
+    """The input columns ``expr`` reads."""
+    if isinstance(expr, ir.ColumnRef):
+        return {expr.index}
+    if isinstance(expr, ir.Literal):
+        return set()
+    if isinstance(expr, ir.CallUnary):
+        return columns_of(expr.expr)
+    if isinstance(expr, ir.CallBinary):
+        return columns_of(expr.left) | columns_of(expr.right)
+    if isinstance(expr, ir.CallVariadic):
+        out: set[int] = set()
+        for e in expr.exprs:
+            out |= columns_of(e)
+        return out
+    if isinstance(expr, ir.If):
+        return columns_of(expr.cond) | columns_of(expr.then) | columns_of(expr.els)
+    raise TypeError(f"not a scalar expression: {expr!r}")
+
+
+def shift_columns(expr: ir.ScalarExpr, delta: int) -> ir.ScalarExpr:
+    """``expr`` with every column reference moved by ``delta``."""
+    if isinstance(expr, ir.ColumnRef):
+        return ir.ColumnRef(expr.index + delta)
+    if isinstance(expr, ir.Literal):
+        return expr
+    if isinstance(expr, ir.CallUnary):
+        return ir.CallUnary(expr.func, shift_columns(expr.expr, delta))
+    if isinstance(expr, ir.CallBinary):
+        return ir.CallBinary(expr.func, shift_columns(expr.left, delta), shift_columns(expr.right, delta))
+    if isinstance(expr, ir.CallVariadic):
+        return ir.CallVariadic(expr.func, tuple(shift_columns(e, delta) for e in expr.exprs))
+    if isinstance(expr, ir.If):
+        return ir.If(shift_columns(expr.cond, delta), shift_columns(expr.then, delta), shift_columns(expr.els, delta))
+    raise TypeError(f"not a scalar expression: {expr!r}")
