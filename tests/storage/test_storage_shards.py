@@ -39,6 +39,9 @@ def test_new_shard_frontiers_and_idempotent_create(store: ShardStore) -> None:
     store.create_shard("s")
     assert store.shard_exists("s")
     assert (store.since("s"), store.upper("s")) == (0, 0)
+    store.compare_and_append("s", [], 0, 4)
+    store.compact("s", 2)
+    assert store.frontiers("s") == (2, 4)
 
 
 def test_unknown_shard_raises(store: ShardStore) -> None:

@@ -131,12 +131,16 @@ class ShardStore(abc.ABC):
         """Whether the shard was created and not dropped."""
 
     @abc.abstractmethod
+    def frontiers(self, shard: str) -> tuple[int | None, int | None]:
+        """``(since, upper)`` read together (one query).  Raises :class:`ShardNotFound`."""
+
+    @abc.abstractmethod
     def upper(self, shard: str) -> int | None:
-        """The least time that may still be written (``None``: closed or dropped)."""
+        """The least time that may still be written (``None``: closed or dropped).  Raises :class:`ShardNotFound`."""
 
     @abc.abstractmethod
     def since(self, shard: str) -> int | None:
-        """The least time that may still be read exactly (``None``: dropped)."""
+        """The least time that may still be read exactly (``None``: dropped).  Raises :class:`ShardNotFound`."""
 
     @abc.abstractmethod
     def compare_and_append(
@@ -166,7 +170,12 @@ class ShardStore(abc.ABC):
 
     @abc.abstractmethod
     def listen(self, shard: str, after: int) -> tuple[list[Update], int | None]:
-        """Updates with ``after <= time < upper`` and that upper.  Cheap when nothing is new."""
+        """Updates with ``after <= time < upper`` and that upper.  Cheap when nothing is new.
+
+        Exact for ``after > since`` (a reader that took ``snapshot(as_of)`` continues with
+        ``listen(as_of + 1)``); below that, compacted updates appear at the since time.  A dropped shard
+        gives ``([], None)``.
+        """
 
     @abc.abstractmethod
     def compact(self, shard: str, since: int) -> None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import threading
 from dataclasses import dataclass
 from typing import Any, Iterator, Protocol
 
@@ -106,6 +107,8 @@ class SqlShardStore(ShardStore):
 
     def __init__(self) -> None:
         self._closed = False
+        # One connection per store: serialize its use in case callers hop threads (asyncio.to_thread).
+        self._lock = threading.RLock()
         with self._transaction(write=True) as cur:
             for statement in schema_statements(self.dialect):
                 cur.execute(statement)
@@ -124,25 +127,26 @@ class SqlShardStore(ShardStore):
     @contextlib.contextmanager
     def _transaction(self, *, write: bool) -> Iterator[Cursor]:
         """Run the body in one transaction; roll back on any exception, translate database failures."""
-        if self._closed:
-            raise StorageError("shard store is closed")
-        try:
-            cur = self._cursor()
-            cur.execute(self.dialect.begin_write if write else self.dialect.begin_read)
-        except self.database_errors as exc:
-            raise StorageError(f"could not begin a storage transaction: {exc}") from exc
-        try:
-            yield cur
-        except BaseException:
-            with contextlib.suppress(*self.database_errors):
-                cur.execute("ROLLBACK")
-            raise
-        try:
-            cur.execute("COMMIT")
-        except self.database_errors as exc:
-            with contextlib.suppress(*self.database_errors):
-                cur.execute("ROLLBACK")
-            raise StorageError(f"could not commit a storage transaction: {exc}") from exc
+        with self._lock:
+            if self._closed:
+                raise StorageError("shard store is closed")
+            try:
+                cur = self._cursor()
+                cur.execute(self.dialect.begin_write if write else self.dialect.begin_read)
+            except self.database_errors as exc:
+                raise StorageError(f"could not begin a storage transaction: {exc}") from exc
+            try:
+                yield cur
+            except BaseException:
+                with contextlib.suppress(*self.database_errors):
+                    cur.execute("ROLLBACK")
+                raise
+            try:
+                cur.execute("COMMIT")
+            except self.database_errors as exc:
+                with contextlib.suppress(*self.database_errors):
+                    cur.execute("ROLLBACK")
+                raise StorageError(f"could not commit a storage transaction: {exc}") from exc
 
     def _run(self, cur: Cursor, sql: str, params: tuple[Any, ...] = ()) -> Cursor:
         try:
@@ -160,9 +164,10 @@ class SqlShardStore(ShardStore):
         return row[0], row[1]
 
     def _autocommit_frontiers(self, shard: str) -> tuple[int | None, int | None]:
-        if self._closed:
-            raise StorageError("shard store is closed")
-        return self._frontiers(self._cursor(), shard)
+        with self._lock:
+            if self._closed:
+                raise StorageError("shard store is closed")
+            return self._frontiers(self._cursor(), shard)
 
     # -- shard lifecycle -------------------------------------------------------------------------------
 
@@ -185,6 +190,9 @@ class SqlShardStore(ShardStore):
         except ShardNotFound:
             return False
         return since is not None
+
+    def frontiers(self, shard: str) -> tuple[int | None, int | None]:
+        return self._autocommit_frontiers(shard)
 
     def upper(self, shard: str) -> int | None:
         return self._autocommit_frontiers(shard)[1]
@@ -294,6 +302,7 @@ class SqlShardStore(ShardStore):
     # -- lifecycle -------------------------------------------------------------------------------------
 
     def close(self) -> None:
-        if not self._closed:
-            self._closed = True
-            self._close_connection()
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                self._close_connection()
