@@ -53,6 +53,18 @@ def test_unknown_shard_raises(store: ShardStore) -> None:
         store.compare_and_append("nope", [], 0, 1)
 
 
+def test_uppers_of_several_shards(store: ShardStore) -> None:
+    for shard, upper in (("a", 3), ("b", 0), ("c", 7)):
+        store.create_shard(shard)
+        if upper:
+            store.compare_and_append(shard, [], 0, upper)
+    store.drop_shard("c")
+    assert store.uppers(["b", "a", "c"]) == {"b": 0, "a": 3, "c": None}
+    assert store.uppers([]) == {}
+    with pytest.raises(ShardNotFound):
+        store.uppers(["a", "zzz"])
+
+
 def test_append_snapshot_listen(store: ShardStore) -> None:
     store.create_shard("s")
     store.compare_and_append("s", [(("a", 1), 0, 1), (("b", 2), 1, 2)], 0, 2)

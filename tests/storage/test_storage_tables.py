@@ -84,6 +84,23 @@ def test_bad_write_fails_alone_and_writes_nothing(store: ShardStore) -> None:
     assert sorted(contents) == [(("good-1",), 1), (("good-2",), 1)], "the failed write is all-or-nothing"
 
 
+def test_writes_within_the_window_join_one_transaction(store: ShardStore) -> None:
+    writer = make_writer(store, window_ms=60_000)  # the window never lapses here: advance_idle flushes
+
+    async def main() -> tuple[int, int, int]:
+        first = asyncio.ensure_future(writer.write({"t1": [(("a",), 1)]}))
+        for _ in range(3):
+            await asyncio.sleep(0)  # later loop iterations, still inside the window
+        second = asyncio.ensure_future(writer.write({"t2": [(("b",), 1)]}))
+        await asyncio.sleep(0)
+        flushed = await writer.advance_idle()
+        return await first, await second, flushed
+
+    first, second, flushed = asyncio.run(main())
+    assert first == second == flushed
+    assert writer.stats.transactions == 1 and writer.stats.writes == 2
+
+
 def test_write_to_unregistered_table_is_refused(store: ShardStore) -> None:
     writer = make_writer(store)
     writer.unregister("t3")

@@ -139,6 +139,10 @@ class ShardStore(abc.ABC):
         """The least time that may still be written (``None``: closed or dropped).  Raises :class:`ShardNotFound`."""
 
     @abc.abstractmethod
+    def uppers(self, shards: list[str]) -> dict[str, int | None]:
+        """The uppers of several shards in one query (a replica polling its imports).  Raises :class:`ShardNotFound`."""
+
+    @abc.abstractmethod
     def since(self, shard: str) -> int | None:
         """The least time that may still be read exactly (``None``: dropped).  Raises :class:`ShardNotFound`."""
 

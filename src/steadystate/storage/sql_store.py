@@ -197,6 +197,22 @@ class SqlShardStore(ShardStore):
     def upper(self, shard: str) -> int | None:
         return self._autocommit_frontiers(shard)[1]
 
+    def uppers(self, shards: list[str]) -> dict[str, int | None]:
+        if not shards:
+            return {}
+        marks = ", ".join("?" for _ in shards)
+        with self._lock:
+            if self._closed:
+                raise StorageError("shard store is closed")
+            rows = self._run(
+                self._cursor(), f"SELECT name, upper_ts FROM shards WHERE name IN ({marks})", tuple(shards)
+            ).fetchall()
+        found = {name: upper for name, upper in rows}
+        for shard in shards:
+            if shard not in found:
+                raise ShardNotFound(shard)
+        return {shard: found[shard] for shard in shards}
+
     def since(self, shard: str) -> int | None:
         return self._autocommit_frontiers(shard)[0]
 
