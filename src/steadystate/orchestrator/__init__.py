@@ -1,1 +1,15 @@
-"""orchestrator layer (see DESIGN.md §3)."""
+"""Orchestrators: start, watch and restart replica processes (DESIGN.md §2).
+
+The process orchestrator (``orchestrator.process``) is the default; another orchestrator would implement
+the same methods.  ``REPLICA_SIZES`` is the catalogue of replica sizes users may name in ``SIZE``: each size
+has a memory limit that the replica process enforces on itself.
+"""
+
+from __future__ import annotations
+
+REPLICA_SIZES: dict[str, int] = {
+    "xsmall": 512 * 1024**2,
+    "small": 2 * 1024**3,
+    "medium": 4 * 1024**3,
+    "large": 8 * 1024**3,
+}

@@ -1,0 +1,121 @@
+"""``EXPLAIN``: show a plan, how it would run, and which arrangements it builds or imports.
+
+The output is one text column, ``Optimized Plan``, one row per line: the IR tree indented (one operator a
+line, with its arguments), followed by how the query would be answered (fast-path peek of an index or
+shard, local evaluation, or a new dataflow with its source imports, imported indexes and arrangements).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from steadystate.adapter.dataflows import DataflowBuilder
+from steadystate.adapter.fastpath import extract_mfp
+from steadystate.errors import FeatureNotSupported
+from steadystate.expr import ir
+from steadystate.expr.ir import decode_plan
+from steadystate.repr.types import RelationDesc, ScalarType
+from steadystate.sql import plan as p
+
+if TYPE_CHECKING:
+    from steadystate.adapter.server import Adapter
+
+
+def scalar_text(expr: ir.ScalarExpr) -> str:
+    if isinstance(expr, ir.ColumnRef):
+        return f"#{expr.index}"
+    if isinstance(expr, ir.Literal):
+        return "null" if expr.value is None else repr(expr.value)
+    if isinstance(expr, ir.CallUnary):
+        return f"{expr.func}({scalar_text(expr.expr)})"
+    if isinstance(expr, ir.CallBinary):
+        return f"{expr.func}({scalar_text(expr.left)}, {scalar_text(expr.right)})"
+    if isinstance(expr, ir.CallVariadic):
+        return f"{expr.func}({', '.join(scalar_text(e) for e in expr.exprs)})"
+    if isinstance(expr, ir.If):
+        return f"case when {scalar_text(expr.cond)} then {scalar_text(expr.then)} else {scalar_text(expr.els)} end"
+    return repr(expr)
+
+
+def plan_lines(expr: ir.RelationExpr, names: dict[str, str], depth: int = 0) -> list[str]:
+    pad = "  " * depth
+    if isinstance(expr, ir.Get):
+        head = f"Get {names.get(expr.id, expr.id)}"
+    elif isinstance(expr, ir.Constant):
+        head = f"Constant ({len(expr.updates())} rows)"
+    elif isinstance(expr, ir.Map):
+        head = "Map (" + ", ".join(scalar_text(s) for s in expr.scalars) + ")"
+    elif isinstance(expr, ir.Filter):
+        head = "Filter " + " AND ".join(scalar_text(s) for s in expr.predicates)
+    elif isinstance(expr, ir.Project):
+        head = "Project (" + ", ".join(f"#{i}" for i in expr.outputs) + ")"
+    elif isinstance(expr, ir.Join):
+        head = "Join on=(" + " AND ".join(" = ".join(scalar_text(e) for e in cls) for cls in expr.equivalences) + ")"
+    elif isinstance(expr, ir.Reduce):
+        aggs = ", ".join(f"{a.func}({'distinct ' if a.distinct else ''}{scalar_text(a.expr)})" for a in expr.aggregates)
+        head = f"Reduce group_by=[{', '.join(scalar_text(k) for k in expr.group_key)}] aggregates=[{aggs}]"
+    elif isinstance(expr, ir.TopK):
+        order = ", ".join(f"#{o.column}{' desc' if o.desc else ''}" for o in expr.order_key)
+        head = f"TopK group_by=[{', '.join(f'#{k}' for k in expr.group_key)}] order_by=[{order}] " \
+               f"limit={expr.limit} offset={expr.offset}"
+    elif isinstance(expr, ir.ArrangeBy):
+        head = "ArrangeBy keys=[" + "; ".join(", ".join(scalar_text(k) for k in key) for key in expr.keys) + "]"
+    else:
+        head = type(expr).__name__.rstrip("_")
+    lines = [pad + head]
+    for child in ir.children(expr):
+        lines.extend(plan_lines(child, names, depth + 1))
+    return lines
+
+
+def explain(adapter: "Adapter", plan: p.ExplainPlan, cluster_name: str) -> tuple[RelationDesc, list[tuple]]:
+    coord = adapter.coordinator
+    catalog = coord.catalog
+    names = {item.id: item.qualified for item in catalog.items.values()}
+    names.update({b.id: b.qualified for b in catalog.builtins.values()})
+    cluster = catalog.cluster_by_name(cluster_name)
+    if plan.what == "query":
+        select: p.SelectPlan = plan.target
+        expr, body_desc = select.expr, select.desc
+        title = "query"
+    elif plan.what in ("view", "materialized_view", "index"):
+        item = catalog.items[plan.target.id]
+        if item.kind == "index":
+            on = catalog.items[item.on_id]  # type: ignore[index]
+            lines = [f"Index {item.qualified} on {on.qualified} key=({', '.join(item.key_names)})"]
+            lines.append(f"  cluster: {catalog.clusters[item.cluster_id].name}")  # type: ignore[index]
+            expr = decode_plan(on.plan) if on.plan else ir.Get(on.id)
+            lines.extend("  " + line for line in plan_lines(expr, names))
+            return _result(lines)
+        expr, body_desc, title = decode_plan(item.plan), item.desc, item.qualified  # type: ignore[arg-type]
+        if item.cluster_id:
+            cluster = catalog.clusters.get(item.cluster_id)
+    else:
+        raise FeatureNotSupported(f"EXPLAIN {plan.what.replace('_', ' ').upper()} is not supported yet")
+    lines = [f"Plan for {title}:"] + ["  " + line for line in plan_lines(expr, names)]
+    lines.append("How it runs:")
+    if adapter.reads.is_local(expr):
+        lines.append("  evaluated in the coordinator (constants and system relations only)")
+    elif cluster is not None:
+        fast = extract_mfp(expr, lambda i: catalog.items[i].desc.arity) if plan.what == "query" else None
+        indexed = fast is not None and catalog.indexes_on(fast[0], cluster.id)
+        if fast is not None and indexed:
+            lines.append(f"  fast path: peek index {names[indexed[0].id]} on cluster {cluster.name}")
+        elif fast is not None and catalog.items[fast[0]].kind in ("table", "materialized_view"):
+            lines.append(f"  fast path: read the storage shard of {names[fast[0]]} on cluster {cluster.name}")
+        else:
+            builder = DataflowBuilder(catalog, cluster.id)
+            builder.add_object("t", expr, body_desc)
+            lines.append(f"  dataflow on cluster {cluster.name}")
+            for source in builder.sources.values():
+                lines.append(f"    source import: {names.get(source.id, source.id)} (shard {source.shard})")
+            for imported in builder.index_imports.values():
+                lines.append(f"    index import (shared arrangement): {names.get(imported.index_id)} "
+                             f"on {names.get(imported.on_id)}")
+            for built in builder.objects[:-1]:
+                lines.append(f"    builds: {names.get(built.id, built.id)}")
+    return _result(lines)
+
+
+def _result(lines: list[str]) -> tuple[RelationDesc, list[tuple]]:
+    return RelationDesc.of(("Optimized Plan", ScalarType.TEXT)), [(line,) for line in lines]

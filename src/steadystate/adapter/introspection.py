@@ -1,0 +1,135 @@
+"""Rows of the builtin introspection relations, computed on demand from the coordinator's state.
+
+Each builtin relation (``catalog.builtins``) has a producer here that reads the catalog, the replica
+statuses the orchestrator reported, and what each cluster's controller learned from its replicas
+(frontiers, ``Status`` responses with hydration and arrangement sizes).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import TYPE_CHECKING, Callable
+
+from steadystate.errors import InternalError
+
+if TYPE_CHECKING:
+    from steadystate.adapter.coordinator import Coordinator
+
+
+def _ts(ms: int | None) -> dt.datetime | None:
+    if ms is None:
+        return None
+    return dt.datetime.fromtimestamp(ms / 1000, tz=dt.timezone.utc).replace(tzinfo=None)
+
+
+class Introspection:
+    def __init__(self, coordinator: "Coordinator") -> None:
+        self.coord = coordinator
+        self._producers: dict[str, Callable[[], list[tuple]]] = {
+            "mz_clusters": self.clusters,
+            "mz_cluster_replicas": self.replicas,
+            "mz_cluster_replica_statuses": self.replica_statuses,
+            "mz_cluster_replica_status_history": self.status_history,
+            "mz_hydration_statuses": self.hydration_statuses,
+            "mz_tables": lambda: self._items("table", lambda i: (i.id, i.schema, i.name, i.owner)),
+            "mz_views": lambda: self._items("view", lambda i: (i.id, i.schema, i.name, i.sql, i.owner)),
+            "mz_materialized_views": lambda: self._items(
+                "materialized_view", lambda i: (i.id, i.schema, i.name, i.cluster_id, i.sql, i.owner)
+            ),
+            "mz_indexes": lambda: self._items(
+                "index", lambda i: (i.id, i.name, i.on_id, i.cluster_id, ", ".join(i.key_names), i.owner)
+            ),
+            "mz_audit_events": self.audit_events,
+            "mz_roles": lambda: [(r.id, r.name, r.superuser) for r in self.coord.catalog.roles.values()],
+            "mz_objects": self.objects,
+            "mz_arrangement_sizes": self.arrangement_sizes,
+            "mz_frontiers": self.frontiers,
+        }
+
+    def rows(self, name: str) -> list[tuple]:
+        producer = self._producers.get(name)
+        if producer is None:
+            raise InternalError(f"no producer for builtin relation {name}")
+        return producer()
+
+    def _items(self, kind: str, shape: Callable) -> list[tuple]:
+        return [shape(item) for item in self.coord.catalog.items.values() if item.kind == kind]
+
+    def clusters(self) -> list[tuple]:
+        return [
+            (c.id, c.name, c.managed, c.size, c.replication_factor, c.sealed, c.owner)
+            for c in self.coord.catalog.clusters.values()
+        ]
+
+    def replicas(self) -> list[tuple]:
+        return [(r.id, r.name, r.cluster_id, r.size, r.owner) for r in self.coord.catalog.replicas.values()]
+
+    def replica_statuses(self) -> list[tuple]:
+        out = []
+        for replica in self.coord.catalog.replicas.values():
+            status = self.coord.replica_status.get(replica.id)
+            if status is None:
+                out.append((replica.id, None, "offline", "not started", None))
+            else:
+                out.append((replica.id, status.process_id, status.status, status.reason, _ts(status.updated_at_ms)))
+        return out
+
+    def status_history(self) -> list[tuple]:
+        return [
+            (e.replica_id, e.process_id, e.status, e.reason, _ts(e.occurred_at_ms))
+            for e in self.coord.catalog.durable.status_history()
+        ]
+
+    def _replica_states(self):
+        for instance in self.coord.instances.values():
+            for replica_id, state in instance.replicas.items():
+                yield instance, replica_id, state
+
+    def hydration_statuses(self) -> list[tuple]:
+        out = []
+        items = self.coord.catalog.items
+        for instance, replica_id, state in self._replica_states():
+            reported = {c.id: c for c in state.status.collections} if state.status is not None else {}
+            for item in items.values():
+                if item.cluster_id != instance.cluster_id or item.kind not in ("index", "materialized_view"):
+                    continue
+                collection = reported.get(item.id)
+                hydrated = collection is not None and collection.hydrated
+                seconds = collection.hydration_ms / 1000 if collection and collection.hydration_ms else None
+                out.append((item.id, replica_id, hydrated, seconds))
+        return out
+
+    def audit_events(self) -> list[tuple]:
+        return [
+            (e.id, e.event_type, e.object_type, e.details, e.user, _ts(e.occurred_at_ms))
+            for e in self.coord.catalog.durable.audit_events()
+        ]
+
+    def objects(self) -> list[tuple]:
+        return [
+            (i.id, i.schema, i.name, i.kind.replace("_", "-"), i.cluster_id)
+            for i in self.coord.catalog.items.values()
+        ]
+
+    def arrangement_sizes(self) -> list[tuple]:
+        out = []
+        for _instance, replica_id, state in self._replica_states():
+            if state.status is None:
+                continue
+            for collection in state.status.collections:
+                if collection.id.startswith("u"):
+                    out.append((replica_id, collection.id, collection.records, collection.size_bytes))
+        return out
+
+    def frontiers(self) -> list[tuple]:
+        out = []
+        for _instance, replica_id, state in self._replica_states():
+            for collection_id, frontier in state.frontiers.items():
+                if collection_id.startswith("u"):
+                    out.append((collection_id, replica_id, frontier))
+        return out
+
+
+def audit_details(**fields: object) -> str:
+    return json.dumps(fields, sort_keys=True)

@@ -1,0 +1,157 @@
+"""Sequencing reads: ``SELECT`` (fast path, slow path, local) and ``SUBSCRIBE``.
+
+Every read happens at a timestamp from :meth:`Coordinator.read_timestamp`, which covers every write
+acknowledged before the read started (strict serializability).  A ``SELECT`` is answered, in order of
+preference:
+
+1. **locally** in the coordinator when it reads only constants and builtin (introspection) relations: the
+   builtins are replaced by their current rows and the plan runs through the engine in-process;
+2. by a **fast-path peek** when it is a map/filter/project over a relation with an index on the session's
+   cluster (peek the arrangement), or over a table or materialized view (peek its shard);
+3. by the **slow path**: a transient dataflow with a transient index export is created on the cluster,
+   peeked, and dropped.
+
+``SUBSCRIBE`` creates a transient dataflow with a subscribe sink and streams its updates as rows
+``(mz_timestamp, mz_diff, columns...)`` until the client goes away, when the dataflow is dropped.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, AsyncIterator
+
+from steadystate.adapter.dataflows import DataflowBuilder
+from steadystate.adapter.fastpath import extract_mfp, finish_rows, reads_only, substitute_gets
+from steadystate.compute.render import RenderedDataflow
+from steadystate.errors import SteadyError
+from steadystate.expr import ir
+from steadystate.protocol import messages as m
+from steadystate.repr import codec
+from steadystate.repr.types import Column, RelationDesc, ScalarType
+
+if TYPE_CHECKING:
+    from steadystate.adapter.coordinator import Coordinator
+    from steadystate.adapter.introspection import Introspection
+
+
+class Reads:
+    def __init__(self, coordinator: "Coordinator", introspection: "Introspection") -> None:
+        self.coord = coordinator
+        self.introspection = introspection
+
+    # ------------------------------------------------------------------ SELECT
+
+    def is_local(self, expr: ir.RelationExpr) -> bool:
+        return reads_only(expr, lambda item_id: item_id.startswith("s"))
+
+    async def select(
+        self, expr: ir.RelationExpr, desc: RelationDesc, finishing: ir.RowSetFinishing, cluster_id: str,
+        timeout: float,
+    ) -> list[tuple]:
+        if self.is_local(expr):
+            rows = self.evaluate_locally(expr, desc)
+            return finish_rows(rows, finishing)
+        instance = self.coord.instance(cluster_id)
+        catalog = self.coord.catalog
+        fast = extract_mfp(expr, lambda item_id: catalog.items[item_id].desc.arity)  # type: ignore[union-attr]
+        if fast is not None:
+            get_id, mfp = fast
+            item = catalog.items[get_id]
+            indexes = catalog.indexes_on(get_id, cluster_id)
+            timestamp = await self.coord.read_timestamp()
+            if indexes:
+                target = m.PeekTarget("index", indexes[0].id)
+                rows = await instance.peek(target, timestamp, mfp, timeout)
+                return finish_rows(rows, finishing)
+            if item.kind in ("table", "materialized_view"):
+                target = m.PeekTarget("shard", item.id, shard=item.shard, desc=item.desc)
+                rows = await instance.peek(target, timestamp, mfp, timeout)
+                return finish_rows(rows, finishing)
+        return finish_rows(await self._slow_path(expr, desc, cluster_id, timeout), finishing)
+
+    async def _slow_path(
+        self, expr: ir.RelationExpr, desc: RelationDesc, cluster_id: str, timeout: float
+    ) -> list[tuple]:
+        self.check_dataflow_allowed(cluster_id, "SELECT")
+        instance = self.coord.instance(cluster_id)
+        if not instance.replicas:
+            raise instance._no_replicas()
+        timestamp = await self.coord.read_timestamp()
+        body_id, index_id = self.coord.transient_id(), self.coord.transient_id()
+        builder = DataflowBuilder(self.coord.catalog, cluster_id)
+        builder.add_object(body_id, expr, desc)
+        key = tuple(ir.ColumnRef(i) for i in range(desc.arity))
+        dataflow = builder.finish(
+            as_of=timestamp,
+            index_exports=(m.IndexExport(index_id, body_id, key, desc),),
+            debug_name=f"peek {index_id}",
+        )
+        instance.create_dataflow(dataflow, f"SELECT (transient dataflow {index_id})")
+        try:
+            return await instance.peek(m.PeekTarget("index", index_id), timestamp,
+                                       ir.MapFilterProject(desc.arity), timeout)
+        finally:
+            instance.drop(index_id, f"drop transient dataflow {index_id}")
+
+    def check_dataflow_allowed(self, cluster_id: str, statement: str) -> None:
+        """Hook for the seal policy: may ``statement`` create a dataflow on this cluster?"""
+        return None
+
+    def evaluate_locally(self, expr: ir.RelationExpr, desc: RelationDesc) -> list[tuple]:
+        def builtin_rows(item_id: str) -> ir.RelationExpr | None:
+            builtin = self.coord.catalog.builtins.get(item_id)
+            if builtin is None:
+                return None
+            return ir.Constant.of(self.introspection.rows(builtin.name), builtin.desc.arity)
+
+        plan = substitute_gets(expr, builtin_rows)
+        export = m.IndexExport("t_local_idx", "t_local", (), desc)
+        dataflow = m.DataflowDescription((), (), (m.BuildDesc("t_local", plan, desc),), (export,), (), as_of=0,
+                                         debug_name="local")
+        rendered = RenderedDataflow(dataflow, {})
+        for _ in range(4):
+            rendered.step()
+            if rendered.frontier is None:
+                break
+        return rendered.arrangement("t_local_idx").peek(ir.MapFilterProject(desc.arity))
+
+    # ------------------------------------------------------------------ SUBSCRIBE
+
+    async def subscribe(
+        self, expr: ir.RelationExpr, desc: RelationDesc, with_snapshot: bool, cluster_id: str
+    ) -> AsyncIterator[tuple]:
+        self.check_dataflow_allowed(cluster_id, "SUBSCRIBE")
+        instance = self.coord.instance(cluster_id)
+        if not instance.replicas:
+            raise instance._no_replicas()
+        timestamp = await self.coord.read_timestamp()
+        body_id, sink_id = self.coord.transient_id(), self.coord.transient_id()
+        builder = DataflowBuilder(self.coord.catalog, cluster_id)
+        builder.add_object(body_id, expr, desc)
+        sink = m.SinkExport(sink_id, body_id, "subscribe", desc, with_snapshot=with_snapshot)
+        dataflow = builder.finish(as_of=timestamp, sink_exports=(sink,), debug_name=f"subscribe {sink_id}")
+        channel = instance.open_subscribe(sink_id)
+        instance.create_dataflow(dataflow, f"SUBSCRIBE (transient dataflow {sink_id})")
+        return self._stream(instance, sink_id, channel, timestamp, with_snapshot)
+
+    async def _stream(self, instance, sink_id, channel, as_of: int, with_snapshot: bool) -> AsyncIterator[tuple]:
+        try:
+            while True:
+                item = await channel.queue.get()
+                if item is None:
+                    return
+                if isinstance(item, SteadyError):
+                    raise item
+                updates = codec.decode_updates(item.updates)
+                updates.sort(key=lambda u: u[1])
+                for row, time_, diff in updates:
+                    if not with_snapshot and time_ <= as_of:
+                        continue
+                    yield (time_, diff, *row)
+        finally:
+            instance.drop(sink_id, f"drop transient dataflow {sink_id}")
+
+
+def subscribe_desc(desc: RelationDesc) -> RelationDesc:
+    return RelationDesc(
+        (Column("mz_timestamp", ScalarType.INT8, False), Column("mz_diff", ScalarType.INT8, False)) + desc.columns
+    )

@@ -1,0 +1,449 @@
+"""Client sessions: the adapter side of pgwire's ``Backend``/``Session`` contract.
+
+A :class:`ClientSession` parses a statement (``sql.parser``), plans it against the catalog with the
+session's variables (``sql.planner``), and sequences the plan through the coordinator: DDL (``adapter.ddl``),
+reads (``adapter.reads``), writes (``adapter.writes``), or session state (variables, transactions).  The
+dispatch is a table from plan type to handler.
+
+Transactions follow Materialize: inside ``BEGIN ... COMMIT`` writes are buffered and committed together
+(all or nothing), and a transaction that has written cannot read (25000, "write-only").  After an error in
+an explicit transaction every statement fails with 25P02 until ``ROLLBACK``.  ``CancelRequest`` cancels the
+statement that is running (57014).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import secrets
+from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable
+
+from steadystate.adapter.names import SessionCatalog
+from steadystate.adapter.reads import subscribe_desc
+from steadystate.adapter.show import show_objects
+from steadystate.adapter.writes import Changes, merge, parse_copy_row
+from steadystate.adapter.explain import explain
+from steadystate.errors import (
+    ActiveTransaction,
+    FeatureNotSupported,
+    InFailedTransaction,
+    QueryCanceled,
+    SteadyError,
+    UndefinedObject,
+    quote_ident,
+)
+from steadystate.expr.ir import RowSetFinishing
+from steadystate.pgwire.backend import (
+    CommandOutcome,
+    CopyInOutcome,
+    CopyOutOutcome,
+    EmptyOutcome,
+    Field,
+    Notice,
+    Outcome,
+    RowsOutcome,
+)
+from steadystate.repr.types import RelationDesc
+from steadystate.sql import plan as p
+from steadystate.sql.catalog_api import PlanContext
+from steadystate.sql.parser import parse
+from steadystate.sql.planner import plan as plan_statement
+
+if TYPE_CHECKING:
+    from steadystate.adapter.server import Adapter
+
+_process_ids = itertools.count(1000)
+
+DEFAULT_VARIABLES = {
+    "cluster": "quickstart",
+    "database": "materialize",
+    "search_path": "public",
+    "application_name": "",
+    "client_encoding": "UTF8",
+    "datestyle": "ISO, MDY",
+    "timezone": "UTC",
+    "statement_timeout": "60s",
+    "transaction_isolation": "strict serializable",
+    "standard_conforming_strings": "on",
+    "server_version": "15.0",
+    "integer_datetimes": "on",
+    "intervalstyle": "postgres",
+    "extra_float_digits": "3",
+}
+
+
+def fields_of(desc: RelationDesc) -> list[Field]:
+    return [Field(c.name, c.type.pg_oid, c.type.pg_typlen) for c in desc.columns]
+
+
+def _timeout_seconds(value: str) -> float:
+    text = value.strip().lower()
+    for suffix, factor in (("ms", 0.001), ("s", 1.0), ("min", 60.0), ("m", 60.0), ("h", 3600.0)):
+        if text.endswith(suffix):
+            number = float(text[: -len(suffix)] or 0)
+            return number * factor if number > 0 else 3600.0 * 24
+    number = float(text or 0)
+    return number / 1000 if number > 0 else 3600.0 * 24
+
+
+class ClientSession:
+    def __init__(self, adapter: "Adapter", user: str, database: str, options: dict[str, str]) -> None:
+        self.adapter = adapter
+        self.coord = adapter.coordinator
+        self.user = user
+        self.process_id = next(_process_ids)
+        self.secret_key = secrets.randbits(31)
+        self.variables = dict(DEFAULT_VARIABLES)
+        self.variables["database"] = database
+        self.variables["application_name"] = options.get("application_name", "")
+        self._notices: list[Notice] = []
+        self._in_transaction = False
+        self._failed = False
+        self._pending: Changes = {}
+        self._running: asyncio.Task[Any] | None = None
+        self._dispatch: dict[type, Callable[[Any], Awaitable[Outcome]]] = {
+            p.CreateTablePlan: lambda plan: self._ddl(self.adapter.ddl.create_table, plan),
+            p.CreateViewPlan: lambda plan: self._ddl(self.adapter.ddl.create_view, plan),
+            p.CreateMaterializedViewPlan: lambda plan: self._ddl(self.adapter.ddl.create_materialized_view, plan),
+            p.CreateIndexPlan: lambda plan: self._ddl(self.adapter.ddl.create_index, plan),
+            p.DropObjectsPlan: lambda plan: self._ddl(self.adapter.ddl.drop_objects, plan),
+            p.DropClusterPlan: lambda plan: self._ddl(self.adapter.ddl.drop_cluster, plan),
+            p.DropClusterReplicaPlan: lambda plan: self._ddl(self.adapter.ddl.drop_replica, plan),
+            p.DropRolePlan: lambda plan: self._ddl(self.adapter.ddl.drop_role, plan),
+            p.CreateClusterPlan: lambda plan: self._ddl_plain(self.adapter.ddl.create_cluster, plan),
+            p.CreateClusterReplicaPlan: lambda plan: self._ddl_plain(self.adapter.ddl.create_replica, plan),
+            p.CreateRolePlan: lambda plan: self._ddl_plain(self.adapter.ddl.create_role, plan),
+            p.AlterClusterPlan: self._alter_cluster,
+            p.InsertPlan: self._insert,
+            p.UpdatePlan: self._update,
+            p.DeletePlan: self._delete,
+            p.SelectPlan: self._select,
+            p.SubscribePlan: self._subscribe,
+            p.CopyFromPlan: self._copy_from,
+            p.CopyToPlan: self._copy_to,
+            p.ExplainPlan: self._explain,
+            p.SetVariablePlan: self._set_variable,
+            p.ResetVariablePlan: self._reset_variable,
+            p.ShowVariablePlan: self._show_variable,
+            p.ShowObjectsPlan: self._show_objects,
+            p.TransactionPlan: self._transaction,
+            p.DiscardPlan: self._discard,
+        }
+
+    # ------------------------------------------------------------------ pgwire Session contract
+
+    def parameter_status(self) -> dict[str, str]:
+        return {"server_version": "15.0 (steadystate)", "application_name": self.variables["application_name"]}
+
+    def transaction_status(self) -> str:
+        if self._failed:
+            return "E"
+        return "T" if self._in_transaction else "I"
+
+    def take_notices(self) -> list[Notice]:
+        notices, self._notices = self._notices, []
+        return notices
+
+    async def execute_simple(self, sql: str) -> AsyncIterator[Outcome]:
+        statements = parse(sql)
+        if not statements:
+            yield EmptyOutcome()
+            return
+        for statement in statements:
+            yield await self._execute_statement(statement, None)
+
+    async def describe(self, sql: str, param_oids: list[int]) -> tuple[list[int], list[Field] | None]:
+        statements = parse(sql)
+        if not statements:
+            return [], None
+        if len(statements) > 1:
+            raise SteadyError("cannot insert multiple commands into a prepared statement", sqlstate="42601")
+        plan = plan_statement(statements[0], self._context(None))
+        param_types = [t.pg_oid for t in getattr(plan, "param_types", ())]
+        for i, oid in enumerate(param_oids):
+            if oid and i < len(param_types):
+                param_types[i] = oid
+        desc = self._result_desc(plan)
+        return param_types, (fields_of(desc) if desc is not None else None)
+
+    async def execute(self, sql: str, params: list[Any], param_oids: list[int]) -> Outcome:
+        statements = parse(sql)
+        if not statements:
+            return EmptyOutcome()
+        if len(statements) > 1:
+            raise SteadyError("cannot insert multiple commands into a prepared statement", sqlstate="42601")
+        return await self._execute_statement(statements[0], tuple(params))
+
+    async def close(self) -> None:
+        self._pending.clear()
+        self.adapter.sessions.pop(self.process_id, None)
+
+    def cancel(self) -> None:
+        if self._running is not None and not self._running.done():
+            self._running.cancel()
+
+    # ------------------------------------------------------------------ core
+
+    def _context(self, params: tuple[Any, ...] | None) -> PlanContext:
+        catalog = SessionCatalog(self.coord.catalog, self.variables["database"], self.variables["search_path"])
+        return PlanContext(
+            catalog=catalog,
+            database=self.variables["database"],
+            schema=self.variables["search_path"].split(",")[0].strip() or "public",
+            cluster=self.variables["cluster"],
+            user=self.user,
+            params=params,
+            settings=tuple(sorted(self.variables.items())),
+        )
+
+    def _result_desc(self, plan: Any) -> RelationDesc | None:
+        if isinstance(plan, p.SelectPlan):
+            return plan.desc
+        if isinstance(plan, p.SubscribePlan) and not plan.copy:
+            return subscribe_desc(plan.desc)
+        if isinstance(plan, (p.ShowVariablePlan, p.ShowObjectsPlan, p.ExplainPlan)):
+            return None  # computed at execution time; clients read the RowDescription of the portal
+        return None
+
+    async def _execute_statement(self, statement: Any, params: tuple[Any, ...] | None) -> Outcome:
+        plan = plan_statement(statement, self._context(params))
+        if self._failed and not (isinstance(plan, p.TransactionPlan) and plan.action in ("commit", "rollback")):
+            raise InFailedTransaction(
+                "current transaction is aborted, commands ignored until end of transaction block"
+            )
+        handler = self._dispatch.get(type(plan))
+        if handler is None:
+            raise FeatureNotSupported(f"{type(plan).__name__} is not supported")
+        task = asyncio.ensure_future(handler(plan))
+        self._running = task
+        try:
+            return await task
+        except asyncio.CancelledError:
+            if task.cancelled() and not _current_cancelling():
+                self._fail()
+                raise QueryCanceled("canceling statement due to user request") from None
+            raise
+        except SteadyError:
+            self._fail()
+            raise
+        finally:
+            self._running = None
+
+    def _fail(self) -> None:
+        if self._in_transaction:
+            self._failed = True
+            self._pending.clear()
+
+    def _flush_notices(self, messages: list[str]) -> None:
+        self._notices.extend(Notice("NOTICE", "00000", text) for text in messages)
+
+    @property
+    def timeout(self) -> float:
+        return _timeout_seconds(self.variables["statement_timeout"])
+
+    def cluster_id(self) -> str:
+        name = self.variables["cluster"]
+        cluster = self.coord.catalog.cluster_by_name(name)
+        if cluster is None:
+            raise UndefinedObject(
+                f"unknown cluster {quote_ident(name)}",
+                hint="SET cluster = <name> to one of the clusters SHOW CLUSTERS lists",
+            )
+        return cluster.id
+
+    # ------------------------------------------------------------------ DDL
+
+    async def _ddl(self, action: Callable[..., Awaitable[str]], plan: Any) -> Outcome:
+        self._check_no_pending_writes("DDL")
+        notices: list[str] = []
+        async with self.coord.ddl_lock:
+            tag = await action(plan, self.user, notices)
+        self._flush_notices(notices)
+        return CommandOutcome(tag)
+
+    async def _ddl_plain(self, action: Callable[..., Awaitable[str]], plan: Any) -> Outcome:
+        self._check_no_pending_writes("DDL")
+        async with self.coord.ddl_lock:
+            tag = await action(plan, self.user)
+        return CommandOutcome(tag)
+
+    async def _alter_cluster(self, plan: p.AlterClusterPlan) -> Outcome:
+        if plan.action == "set":
+            return await self._ddl_plain(self.adapter.ddl.alter_cluster_set, plan)
+        handler = self.adapter.alter_cluster_actions.get(plan.action)
+        if handler is None:
+            raise FeatureNotSupported(f"ALTER CLUSTER ... {plan.action.upper()} is not supported yet")
+        async with self.coord.ddl_lock:
+            tag = await handler(plan, self.user, self._notices)
+        return CommandOutcome(tag)
+
+    def _check_no_pending_writes(self, what: str) -> None:
+        if self._pending:
+            raise ActiveTransaction(
+                f"{what} cannot run in a transaction that has written",
+                sqlstate="25000",
+                hint="COMMIT the writes first",
+            )
+
+    # ------------------------------------------------------------------ writes
+
+    async def _apply_changes(self, changes: Changes, tag: str) -> Outcome:
+        if self._in_transaction:
+            merge(self._pending, changes)
+        else:
+            await self.adapter.writes.commit(changes)
+        return CommandOutcome(tag)
+
+    async def _insert(self, plan: p.InsertPlan) -> Outcome:
+        reads = self.adapter.reads
+        if reads.is_local(plan.expr):
+            rows = reads.evaluate_locally(plan.expr, plan.desc)
+        else:
+            rows = await reads.select(plan.expr, plan.desc, RowSetFinishing(), self.cluster_id(), self.timeout)
+        self.adapter.writes.check_rows(plan.table_id, rows)
+        return await self._apply_changes({plan.table_id: [(tuple(r), 1) for r in rows]}, f"INSERT 0 {len(rows)}")
+
+    async def _update(self, plan: p.UpdatePlan) -> Outcome:
+        writes = self.adapter.writes
+        async with writes.lock:
+            changes = writes.update_changes(plan, self._pending)
+            count = sum(d for _, d in changes[plan.table_id] if d > 0)
+            return await self._apply_changes(changes, f"UPDATE {count}")
+
+    async def _delete(self, plan: p.DeletePlan) -> Outcome:
+        writes = self.adapter.writes
+        async with writes.lock:
+            changes = writes.delete_changes(plan, self._pending)
+            count = -sum(d for _, d in changes[plan.table_id])
+            return await self._apply_changes(changes, f"DELETE {count}")
+
+    async def _copy_from(self, plan: p.CopyFromPlan) -> Outcome:
+        session = self
+        types = [plan.desc.columns[i].type for i in plan.columns]
+        arity = plan.desc.arity
+
+        class Sink:
+            def __init__(self) -> None:
+                self.rows: list[tuple] = []
+                self.line = 0
+
+            async def write_rows(self, rows: list[tuple[str | None, ...]]) -> None:
+                for fields in rows:
+                    self.line += 1
+                    if len(fields) != len(types):
+                        raise SteadyError(
+                            f"extra data after last expected column" if len(fields) > len(types)
+                            else f"missing data for column {quote_ident(plan.desc.columns[plan.columns[len(fields)]].name)}",
+                            sqlstate="22P04", detail=f"COPY line {self.line}",
+                        )
+                    values = parse_copy_row(fields, types, self.line)
+                    if len(plan.columns) == arity and list(plan.columns) == list(range(arity)):
+                        self.rows.append(values)
+                    else:
+                        full: list[Any] = [None] * arity
+                        for position, value in zip(plan.columns, values):
+                            full[position] = value
+                        self.rows.append(tuple(full))
+
+            async def finish(self) -> str:
+                session.adapter.writes.check_rows(plan.table_id, self.rows[:1000])
+                await session._apply_changes({plan.table_id: [(r, 1) for r in self.rows]}, "")
+                return f"COPY {len(self.rows)}"
+
+            async def abort(self, reason: str) -> None:
+                self.rows.clear()
+
+        return CopyInOutcome(len(plan.columns), plan.format, plan.delimiter, plan.null, plan.header, Sink())
+
+    # ------------------------------------------------------------------ reads
+
+    def _check_readable(self) -> None:
+        if self._pending:
+            raise ActiveTransaction(
+                "transaction in write-only mode", sqlstate="25000",
+                hint="COMMIT the writes before reading",
+            )
+
+    async def _select(self, plan: p.SelectPlan) -> Outcome:
+        self._check_readable()
+        reads = self.adapter.reads
+        cluster_id = "" if reads.is_local(plan.expr) else self.cluster_id()
+        rows = await reads.select(plan.expr, plan.desc, plan.finishing, cluster_id, self.timeout)
+        return RowsOutcome(fields_of(plan.desc), rows, "SELECT")
+
+    async def _subscribe(self, plan: p.SubscribePlan) -> Outcome:
+        self._check_readable()
+        stream = await self.adapter.reads.subscribe(plan.expr, plan.desc, plan.with_snapshot, self.cluster_id())
+        fields = fields_of(subscribe_desc(plan.desc))
+        if plan.copy:
+            return CopyOutOutcome(fields, stream)
+        return RowsOutcome(fields, stream, "SUBSCRIBE")
+
+    async def _copy_to(self, plan: p.CopyToPlan) -> Outcome:
+        outcome = await self._select(plan.select)
+        assert isinstance(outcome, RowsOutcome)
+        return CopyOutOutcome(outcome.fields, outcome.rows)
+
+    async def _explain(self, plan: p.ExplainPlan) -> Outcome:
+        desc, rows = explain(self.adapter, plan, self.variables["cluster"])
+        return RowsOutcome(fields_of(desc), rows, "EXPLAIN")
+
+    async def _show_objects(self, plan: p.ShowObjectsPlan) -> Outcome:
+        desc, rows = show_objects(self.adapter, plan)
+        return RowsOutcome(fields_of(desc), rows, "SHOW")
+
+    # ------------------------------------------------------------------ session state
+
+    async def _set_variable(self, plan: p.SetVariablePlan) -> Outcome:
+        name = plan.name.lower()
+        value = DEFAULT_VARIABLES.get(name, "") if plan.value is None else plan.value
+        if name == "cluster" and self.coord.catalog.cluster_by_name(value) is None:
+            self._flush_notices([f"cluster {quote_ident(value)} does not exist"])
+        if name == "statement_timeout":
+            _timeout_seconds(value)
+        self.variables[name] = value
+        return CommandOutcome("SET")
+
+    async def _reset_variable(self, plan: p.ResetVariablePlan) -> Outcome:
+        name = plan.name.lower()
+        if name in DEFAULT_VARIABLES:
+            self.variables[name] = DEFAULT_VARIABLES[name]
+        return CommandOutcome("RESET")
+
+    async def _show_variable(self, plan: p.ShowVariablePlan) -> Outcome:
+        from steadystate.repr.types import ScalarType
+
+        name = plan.name.lower()
+        if name == "all":
+            desc = RelationDesc.of(("name", ScalarType.TEXT), ("setting", ScalarType.TEXT))
+            return RowsOutcome(fields_of(desc), sorted(self.variables.items()), "SHOW")
+        if name not in self.variables:
+            raise UndefinedObject(f"unrecognized configuration parameter {quote_ident(name)}")
+        desc = RelationDesc.of((name, ScalarType.TEXT))
+        return RowsOutcome(fields_of(desc), [(self.variables[name],)], "SHOW")
+
+    async def _transaction(self, plan: p.TransactionPlan) -> Outcome:
+        if plan.action == "begin":
+            if self._in_transaction:
+                self._flush_notices(["there is already a transaction in progress"])
+            self._in_transaction = True
+            return CommandOutcome("BEGIN")
+        if plan.action == "commit":
+            pending, failed = self._pending, self._failed
+            self._pending, self._in_transaction, self._failed = {}, False, False
+            if failed:
+                return CommandOutcome("ROLLBACK")
+            if pending:
+                await self.adapter.writes.commit(pending)
+            return CommandOutcome("COMMIT")
+        self._pending, self._in_transaction, self._failed = {}, False, False
+        return CommandOutcome("ROLLBACK")
+
+    async def _discard(self, plan: p.DiscardPlan) -> Outcome:
+        self.variables = {**DEFAULT_VARIABLES, "database": self.variables["database"]}
+        return CommandOutcome("DISCARD ALL")
+
+
+def _current_cancelling() -> bool:
+    task = asyncio.current_task()
+    return bool(task is not None and task.cancelling())

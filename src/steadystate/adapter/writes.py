@@ -1,0 +1,140 @@
+"""Sequencing writes: ``INSERT``, ``UPDATE``, ``DELETE`` and ``COPY ... FROM STDIN``.
+
+The coordinator is the only writer of table shards.  It keeps each table's current contents in memory
+(``Coordinator.table_rows``, loaded at startup) so that ``UPDATE``/``DELETE`` compute their retractions
+without reading storage; changes become durable through the group-committing
+:class:`~steadystate.storage.tables.TableWriter` at a timestamp from the oracle, and the in-memory copy is
+updated only after the commit.  Statements that read the table (UPDATE, DELETE) hold a write lock from
+computing their changes to applying them, so two concurrent deletes never retract the same row twice.
+
+Inside an explicit transaction, changes are buffered in the session and committed together at ``COMMIT``
+(all or nothing).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from typing import TYPE_CHECKING, Any, Callable
+
+from steadystate.errors import InvalidTextRepresentation, NotNullViolation, SteadyError, quote_ident
+from steadystate.expr.casts import parse_bool, parse_date, parse_float, parse_int, parse_numeric, parse_timestamp
+from steadystate.expr.eval import compile_mfp, compile_predicates
+from steadystate.expr.ir import MapFilterProject
+from steadystate.repr.types import RelationDesc, ScalarType, datum_matches
+from steadystate.sql import plan as p
+
+if TYPE_CHECKING:
+    from steadystate.adapter.coordinator import Coordinator
+
+Changes = dict[str, list[tuple[tuple, int]]]  # table id -> (row, diff)
+
+_PARSERS: dict[ScalarType, Callable[[str], Any]] = {
+    ScalarType.INT4: lambda s: parse_int(s, ScalarType.INT4),
+    ScalarType.INT8: lambda s: parse_int(s, ScalarType.INT8),
+    ScalarType.FLOAT8: parse_float,
+    ScalarType.NUMERIC: parse_numeric,
+    ScalarType.TEXT: lambda s: s,
+    ScalarType.BOOL: parse_bool,
+    ScalarType.DATE: parse_date,
+    ScalarType.TIMESTAMP: parse_timestamp,
+}
+
+
+class Writes:
+    def __init__(self, coordinator: "Coordinator") -> None:
+        self.coord = coordinator
+        self.lock = asyncio.Lock()
+
+    def _table(self, table_id: str):
+        return self.coord.catalog.items[table_id]
+
+    def check_rows(self, table_id: str, rows: list[tuple]) -> None:
+        item = self._table(table_id)
+        desc: RelationDesc = item.desc
+        for row in rows:
+            if len(row) != desc.arity:
+                raise SteadyError(f"INSERT has {len(row)} values but table has {desc.arity} columns",
+                                  sqlstate="42601")
+            for value, column in zip(row, desc.columns):
+                if value is None and not column.nullable:
+                    raise NotNullViolation(
+                        f"null value in column {quote_ident(column.name)} violates not-null constraint"
+                    )
+                if not datum_matches(value, column.type):
+                    raise SteadyError(
+                        f"column {quote_ident(column.name)} is of type {column.type.pg_name} but expression is of "
+                        f"type {type(value).__name__}", sqlstate="42804",
+                    )
+
+    def delete_changes(self, plan: p.DeletePlan, pending: Changes | None = None) -> Changes:
+        matches = compile_predicates(plan.predicates, self._table(plan.table_id).desc.types)
+        current = self._current(plan.table_id, pending)
+        return {plan.table_id: [(row, -count) for row, count in current.items() if count > 0 and matches(row)]}
+
+    def update_changes(self, plan: p.UpdatePlan, pending: Changes | None = None) -> Changes:
+        desc = self._table(plan.table_id).desc
+        arity = desc.arity
+        assignments = dict(plan.assignments)
+        maps = tuple(assignments[i] for i in sorted(assignments))
+        positions = {column: arity + n for n, column in enumerate(sorted(assignments))}
+        projection = tuple(positions.get(i, i) for i in range(arity))
+        mfp = compile_mfp(MapFilterProject(arity, maps, plan.predicates, projection), desc.types)
+        out: list[tuple[tuple, int]] = []
+        for row, count in self._current(plan.table_id, pending).items():
+            if count <= 0:
+                continue
+            new_row = mfp(row)
+            if new_row is None:
+                continue
+            out.append((row, -count))
+            out.append((tuple(new_row), count))
+        self.check_rows(plan.table_id, [r for r, d in out if d > 0])
+        return {plan.table_id: out}
+
+    def _current(self, table_id: str, pending: Changes | None) -> Counter[tuple]:
+        current = self.coord.table_rows[table_id]
+        if pending and table_id in pending:
+            current = Counter(current)
+            for row, diff in pending[table_id]:
+                current[row] += diff
+        return current
+
+    async def commit(self, changes: Changes) -> int:
+        """Make ``changes`` durable at one timestamp and apply them to the in-memory tables."""
+        shard_changes = {}
+        for table_id, updates in changes.items():
+            if table_id not in self.coord.catalog.items:
+                raise SteadyError(f"table {table_id} was dropped concurrently", sqlstate="40001")
+            if updates:
+                shard_changes[self.coord.catalog.items[table_id].shard] = updates
+        if not shard_changes:
+            return self.coord.oracle.read_ts()
+        ts = await self.coord.tables.write(shard_changes)
+        for table_id, updates in changes.items():
+            rows = self.coord.table_rows.get(table_id)
+            if rows is None:
+                continue
+            for row, diff in updates:
+                rows[row] += diff
+                if rows[row] == 0:
+                    del rows[row]
+        return ts
+
+
+def parse_copy_row(fields: tuple[str | None, ...], types: list[ScalarType], line: int) -> tuple:
+    out = []
+    for value, typ in zip(fields, types):
+        if value is None:
+            out.append(None)
+            continue
+        try:
+            out.append(_PARSERS[typ](value))
+        except SteadyError as exc:
+            raise InvalidTextRepresentation(exc.message, detail=f"COPY line {line}") from None
+    return tuple(out)
+
+
+def merge(into: Changes, more: Changes) -> None:
+    for table_id, updates in more.items():
+        into.setdefault(table_id, []).extend(updates)

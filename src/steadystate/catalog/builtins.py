@@ -1,0 +1,72 @@
+"""Built-in introspection relations (``mz_catalog.*``, ``mz_internal.*``): names, ids and schemas.
+
+Builtins are relations whose rows the coordinator computes on demand from the catalog and from what the
+controllers know about replicas (``adapter.introspection`` produces the rows).  A query that reads only
+builtins is evaluated in the coordinator; it never needs a dataflow on a cluster, so it works on sealed
+clusters and with no replicas at all.  Names follow Materialize where Materialize has the relation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from steadystate.repr.types import Column, RelationDesc, ScalarType
+
+T, I4, I8, B, TS, F8 = (
+    ScalarType.TEXT,
+    ScalarType.INT4,
+    ScalarType.INT8,
+    ScalarType.BOOL,
+    ScalarType.TIMESTAMP,
+    ScalarType.FLOAT8,
+)
+
+
+@dataclass(frozen=True)
+class BuiltinRelation:
+    id: str
+    schema: str
+    name: str
+    desc: RelationDesc
+    kind: str = "builtin"
+    database: str = "materialize"
+
+    @property
+    def qualified(self) -> str:
+        return f"{self.database}.{self.schema}.{self.name}"
+
+
+def _desc(*pairs: tuple[str, ScalarType]) -> RelationDesc:
+    return RelationDesc(tuple(Column(name, typ) for name, typ in pairs))
+
+
+_DEFINITIONS: list[tuple[str, str, RelationDesc]] = [
+    ("mz_catalog", "mz_clusters", _desc(("id", T), ("name", T), ("managed", B), ("size", T),
+                                        ("replication_factor", I4), ("sealed", B), ("owner", T))),
+    ("mz_catalog", "mz_cluster_replicas", _desc(("id", T), ("name", T), ("cluster_id", T), ("size", T),
+                                                ("owner", T))),
+    ("mz_internal", "mz_cluster_replica_statuses", _desc(("replica_id", T), ("process_id", I8), ("status", T),
+                                                         ("reason", T), ("updated_at", TS))),
+    ("mz_internal", "mz_cluster_replica_status_history", _desc(("replica_id", T), ("process_id", I8),
+                                                               ("status", T), ("reason", T), ("occurred_at", TS))),
+    ("mz_internal", "mz_hydration_statuses", _desc(("object_id", T), ("replica_id", T), ("hydrated", B),
+                                                   ("hydration_time", F8))),
+    ("mz_catalog", "mz_tables", _desc(("id", T), ("schema", T), ("name", T), ("owner", T))),
+    ("mz_catalog", "mz_views", _desc(("id", T), ("schema", T), ("name", T), ("definition", T), ("owner", T))),
+    ("mz_catalog", "mz_materialized_views", _desc(("id", T), ("schema", T), ("name", T), ("cluster_id", T),
+                                                  ("definition", T), ("owner", T))),
+    ("mz_catalog", "mz_indexes", _desc(("id", T), ("name", T), ("on_id", T), ("cluster_id", T), ("key", T),
+                                       ("owner", T))),
+    ("mz_catalog", "mz_audit_events", _desc(("id", I8), ("event_type", T), ("object_type", T), ("details", T),
+                                            ("user", T), ("occurred_at", TS))),
+    ("mz_catalog", "mz_roles", _desc(("id", T), ("name", T), ("superuser", B))),
+    ("mz_catalog", "mz_objects", _desc(("id", T), ("schema", T), ("name", T), ("type", T), ("cluster_id", T))),
+    ("mz_internal", "mz_arrangement_sizes", _desc(("replica_id", T), ("object_id", T), ("records", I8),
+                                                  ("size_bytes", I8))),
+    ("mz_internal", "mz_frontiers", _desc(("object_id", T), ("replica_id", T), ("write_frontier", I8))),
+]
+
+BUILTINS: tuple[BuiltinRelation, ...] = tuple(
+    BuiltinRelation(f"s{n}", schema, name, desc) for n, (schema, name, desc) in enumerate(_DEFINITIONS, start=1)
+)
+BUILTIN_BY_NAME: dict[str, BuiltinRelation] = {b.name: b for b in BUILTINS}

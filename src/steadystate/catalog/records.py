@@ -1,0 +1,110 @@
+"""Catalog records: the durable, versioned description of every cluster, replica, role and object.
+
+Each record is a frozen msgspec Struct with a ``version`` field (the record schema version, so a later
+release can migrate older records when it reads them).  Records are stored one per row by
+``catalog.durable`` and held in memory by ``catalog.state``; the coordinator is their only writer.
+
+Ids: clusters ``c<n>``, replicas ``r<n>``, user objects ``u<n>``, builtin relations ``s<n>``, roles ``g<n>``.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from steadystate.expr.ir import ScalarExpr
+from steadystate.repr.types import RelationDesc
+
+RECORD_VERSION = 1
+
+
+class ClusterRecord(msgspec.Struct, frozen=True):
+    id: str
+    name: str
+    managed: bool
+    size: str | None
+    replication_factor: int | None
+    owner: str
+    sealed: bool = False
+    version: int = RECORD_VERSION
+
+
+class ReplicaRecord(msgspec.Struct, frozen=True):
+    id: str
+    name: str
+    cluster_id: str
+    size: str
+    owner: str
+    version: int = RECORD_VERSION
+
+
+class RoleRecord(msgspec.Struct, frozen=True):
+    id: str
+    name: str
+    superuser: bool
+    version: int = RECORD_VERSION
+
+
+class ItemRecord(msgspec.Struct, frozen=True):
+    """A table, view, materialized view or index.
+
+    * tables and materialized views have a ``shard``;
+    * views and materialized views have a ``plan`` (the encoded RelationExpr of their body) and ``sql``;
+    * indexes have ``on_id``, ``key`` and ``key_names``; indexes and materialized views have ``cluster_id``.
+    """
+
+    id: str
+    database: str
+    schema: str
+    name: str
+    kind: str  # table | view | materialized_view | index
+    owner: str
+    desc: RelationDesc | None = None
+    sql: str = ""
+    plan: bytes | None = None
+    shard: str | None = None
+    cluster_id: str | None = None
+    on_id: str | None = None
+    key: tuple[ScalarExpr, ...] = ()
+    key_names: tuple[str, ...] = ()
+    depends_on: tuple[str, ...] = ()
+    created_at_ms: int = 0
+    version: int = RECORD_VERSION
+
+    @property
+    def qualified(self) -> str:
+        return f"{self.database}.{self.schema}.{self.name}"
+
+
+class AuditEvent(msgspec.Struct, frozen=True):
+    id: int
+    event_type: str  # create | drop | alter
+    object_type: str  # cluster | cluster-replica | table | view | materialized-view | index | role
+    details: str  # JSON text
+    user: str
+    occurred_at_ms: int
+
+
+class StatusEvent(msgspec.Struct, frozen=True):
+    """One line of mz_cluster_replica_status_history."""
+
+    replica_id: str
+    process_id: int
+    status: str  # online | offline | clean | dirty
+    reason: str | None
+    occurred_at_ms: int
+
+
+KIND_NAMES = {
+    "table": "table",
+    "view": "view",
+    "materialized_view": "materialized view",
+    "index": "index",
+    "builtin": "system relation",
+}
+
+RECORD_TYPES: dict[str, type] = {
+    "cluster": ClusterRecord,
+    "replica": ReplicaRecord,
+    "role": RoleRecord,
+    "item": ItemRecord,
+}

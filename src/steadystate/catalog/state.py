@@ -1,0 +1,164 @@
+"""The in-memory catalog: the coordinator's view of every record, kept in step with the durable catalog.
+
+:class:`CatalogState` is loaded from :class:`~steadystate.catalog.durable.DurableCatalog` at startup and
+updated by :meth:`CatalogState.apply` only after the durable transaction committed, so memory never runs
+ahead of disk.  It answers the questions sequencing asks: names to ids (with the search path
+``public, mz_catalog, mz_internal, pg_catalog``), the dependents of an object (for ``DROP ... CASCADE`` and
+2BP01), the indexes on a relation per cluster, and the objects and replicas of each cluster.
+
+On first start it bootstraps the environment: the superuser role ``materialize`` and the default cluster
+``quickstart`` with one replica ``r1`` of size ``small``.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Iterable
+
+import msgspec
+
+from steadystate.catalog.builtins import BUILTINS, BuiltinRelation
+from steadystate.catalog.durable import DurableCatalog
+from steadystate.catalog.records import ClusterRecord, ItemRecord, ReplicaRecord, RoleRecord
+
+SEARCH_PATH = ("public", "mz_catalog", "mz_internal", "pg_catalog")
+DEFAULT_DATABASE = "materialize"
+DEFAULT_CLUSTER = "quickstart"
+DEFAULT_REPLICA_SIZE = "small"
+
+
+class CatalogState:
+    def __init__(self, durable: DurableCatalog) -> None:
+        self.durable = durable
+        self.clusters: dict[str, ClusterRecord] = {}
+        self.replicas: dict[str, ReplicaRecord] = {}
+        self.roles: dict[str, RoleRecord] = {}
+        self.items: dict[str, ItemRecord] = {}
+        self.builtins: dict[str, BuiltinRelation] = {b.id: b for b in BUILTINS}
+        self._builtin_names = {(b.schema, b.name): b for b in BUILTINS}
+        loaded = durable.load()
+        for record in loaded["cluster"]:
+            self.clusters[record.id] = record  # type: ignore[attr-defined]
+        for record in loaded["replica"]:
+            self.replicas[record.id] = record  # type: ignore[attr-defined]
+        for record in loaded["role"]:
+            self.roles[record.id] = record  # type: ignore[attr-defined]
+        for record in loaded["item"]:
+            self.items[record.id] = record  # type: ignore[attr-defined]
+        if durable.get_meta("bootstrapped") is None:
+            self._bootstrap()
+
+    def _bootstrap(self) -> None:
+        with self.durable.transact("materialize") as txn:
+            role = RoleRecord(f"g{txn.next_id('role')}", "materialize", superuser=True)
+            cluster = ClusterRecord(
+                f"c{txn.next_id('cluster')}", DEFAULT_CLUSTER, True, DEFAULT_REPLICA_SIZE, 1, owner=role.name
+            )
+            replica = ReplicaRecord(f"r{txn.next_id('replica')}", "r1", cluster.id, DEFAULT_REPLICA_SIZE, role.name)
+            for record in (role, cluster, replica):
+                txn.put(record)
+            txn.set_meta("bootstrapped", str(int(time.time() * 1000)))
+        self.apply_puts([role, cluster, replica])
+
+    # ---------------------------------------------------------------- updates (after the durable commit)
+
+    def apply_puts(self, records: Iterable[msgspec.Struct]) -> None:
+        for record in records:
+            if isinstance(record, ClusterRecord):
+                self.clusters[record.id] = record
+            elif isinstance(record, ReplicaRecord):
+                self.replicas[record.id] = record
+            elif isinstance(record, RoleRecord):
+                self.roles[record.id] = record
+            elif isinstance(record, ItemRecord):
+                self.items[record.id] = record
+            else:  # pragma: no cover - programming error
+                raise TypeError(record)
+
+    def apply_deletes(self, deletes: Iterable[tuple[str, str]]) -> None:
+        tables = {"cluster": self.clusters, "replica": self.replicas, "role": self.roles, "item": self.items}
+        for kind, record_id in deletes:
+            tables[kind].pop(record_id, None)
+
+    # ---------------------------------------------------------------- lookups
+
+    def find_item(self, database: str, schema: str, name: str) -> ItemRecord | BuiltinRelation | None:
+        for item in self.items.values():
+            if item.name == name and item.schema == schema and item.database == database:
+                return item
+        return self._builtin_names.get((schema, name))
+
+    def resolve_parts(
+        self, parts: tuple[str, ...], database: str, schema: str
+    ) -> ItemRecord | BuiltinRelation | None:
+        if len(parts) == 3:
+            return self.find_item(parts[0], parts[1], parts[2])
+        if len(parts) == 2:
+            return self.find_item(database, parts[0], parts[1])
+        for candidate in (schema,) + tuple(s for s in SEARCH_PATH if s != schema):
+            found = self.find_item(database, candidate, parts[0])
+            if found is not None:
+                return found
+        return None
+
+    def cluster_by_name(self, name: str) -> ClusterRecord | None:
+        for cluster in self.clusters.values():
+            if cluster.name == name:
+                return cluster
+        return None
+
+    def role_by_name(self, name: str) -> RoleRecord | None:
+        for role in self.roles.values():
+            if role.name == name:
+                return role
+        return None
+
+    def replicas_of(self, cluster_id: str) -> list[ReplicaRecord]:
+        return sorted(
+            (r for r in self.replicas.values() if r.cluster_id == cluster_id), key=lambda r: (r.name, r.id)
+        )
+
+    def replica_by_name(self, cluster_id: str, name: str) -> ReplicaRecord | None:
+        for replica in self.replicas.values():
+            if replica.cluster_id == cluster_id and replica.name == name:
+                return replica
+        return None
+
+    def objects_on_cluster(self, cluster_id: str) -> list[ItemRecord]:
+        return [item for item in self.items.values() if item.cluster_id == cluster_id]
+
+    def indexes_on(self, relation_id: str, cluster_id: str | None = None) -> list[ItemRecord]:
+        return [
+            item
+            for item in self.items.values()
+            if item.kind == "index"
+            and item.on_id == relation_id
+            and (cluster_id is None or item.cluster_id == cluster_id)
+        ]
+
+    def dependents(self, item_id: str) -> list[ItemRecord]:
+        """Direct dependents: objects that read ``item_id`` and indexes on it."""
+        return [
+            item
+            for item in self.items.values()
+            if item_id in item.depends_on or (item.kind == "index" and item.on_id == item_id)
+        ]
+
+    def transitive_dependents(self, item_ids: Iterable[str]) -> list[ItemRecord]:
+        """All objects that depend on any of ``item_ids``, dependents after what they depend on."""
+        seen: dict[str, ItemRecord] = {}
+        stack = list(item_ids)
+        while stack:
+            current = stack.pop()
+            for dependent in self.dependents(current):
+                if dependent.id not in seen:
+                    seen[dependent.id] = dependent
+                    stack.append(dependent.id)
+        return list(seen.values())
+
+    def describe(self, item_id: str) -> str:
+        item = self.items.get(item_id)
+        if item is None:
+            builtin = self.builtins.get(item_id)
+            return f"{builtin.schema}.{builtin.name}" if builtin else item_id
+        return item.qualified

@@ -1,0 +1,87 @@
+"""The ``steadystate`` command line: ``serve`` (the coordinator) and ``replica`` (one replica process).
+
+``steadystate serve [--data-dir DIR] [--sql-port 6875] [--http-port 6876] [--storage-url URL]`` starts an
+environment: the coordinator, its replica processes, the SQL port (PostgreSQL protocol) and the HTTP port.
+Logs go to stderr and to ``<data-dir>/steadystate.log``.  ``steadystate replica`` is started by the
+orchestrator, not by hand.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+
+def _setup_logging(data_dir: Path) -> None:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    root = logging.getLogger()
+    root.setLevel(logging.INFO)
+    for handler in (logging.StreamHandler(sys.stderr), logging.FileHandler(data_dir / "steadystate.log")):
+        handler.setFormatter(formatter)
+        root.addHandler(handler)
+    logging.getLogger("aiohttp").setLevel(logging.WARNING)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from steadystate.adapter.coordinator import CoordinatorConfig
+    from steadystate.adapter.server import serve_forever
+
+    data_dir = Path(args.data_dir).resolve()
+    _setup_logging(data_dir)
+    config = CoordinatorConfig(
+        data_dir=data_dir,
+        sql_host=args.host,
+        sql_port=args.sql_port,
+        http_port=args.http_port,
+        storage_url=args.storage_url,
+    )
+
+    def announce(adapter: object) -> None:
+        print(
+            f"steadystate is ready.\n"
+            f"  connect:   psql -h localhost -p {args.sql_port} -U materialize materialize\n"
+            f"  health:    curl http://localhost:{args.http_port}/api/readyz\n"
+            f"  data dir:  {data_dir}",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    asyncio.run(serve_forever(config, announce))
+    return 0
+
+
+def _replica(args: argparse.Namespace) -> int:
+    from steadystate.compute.server import run_replica
+
+    run_replica(args.replica_id, args.storage_url, args.dir)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="steadystate", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the coordinator and its replicas")
+    serve.add_argument("--data-dir", default="data", help="where the catalog, storage and logs live (./data)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    serve.add_argument("--sql-port", type=int, default=6875)
+    serve.add_argument("--http-port", type=int, default=6876)
+    serve.add_argument("--storage-url", default=None,
+                       help="shard storage: sqlite:///path (default: <data-dir>/storage.db) or postgresql://...")
+    serve.set_defaults(run=_serve)
+    replica = commands.add_parser("replica", help="one replica process (started by the orchestrator)")
+    replica.add_argument("--replica-id", required=True)
+    replica.add_argument("--cluster-id", required=True)
+    replica.add_argument("--size", default="small")
+    replica.add_argument("--storage-url", required=True)
+    replica.add_argument("--dir", required=True)
+    replica.set_defaults(run=_replica)
+    args = parser.parse_args(argv)
+    return int(args.run(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

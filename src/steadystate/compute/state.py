@@ -1,0 +1,374 @@
+"""The replica's compute state: applies commands, drives dataflows, answers peeks, reports progress.
+
+:class:`ComputeState` is the replica's brain and does no I/O of its own except storage reads/writes.
+``handle(command)`` applies one command; ``tick()`` does one round of work — poll source shards for new
+updates (``ShardStore.listen``), step every dataflow in creation order (producers before the dataflows that
+import their indexes), answer the peeks whose timestamp the target has passed, append materialized-view
+output with ``compare_and_append`` (only after ``AllowWrites``), forward subscribe batches, and report
+frontiers that moved.  Both return the responses to send to the controller.
+
+Clean/dirty is tracked by ``protocol.stages.CommandStream`` over the very command stream the replica
+applies, and reported in :class:`~steadystate.protocol.messages.Status`.
+
+Materialized-view sinks are *self-correcting* on their first write: if the shard's upper is at or before the
+dataflow's ``as_of``, the sink writes the difference between the desired snapshot and what the shard
+holds, so a replica that restarts with a later ``as_of`` neither duplicates nor loses updates.  Two replicas
+writing the same shard race through ``compare_and_append``; the loser drops what the winner wrote.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+from steadystate.compute.render import Arrangement, RenderedDataflow
+from steadystate.errors import SteadyError, UpperMismatch
+from steadystate.expr.eval import compile_mfp
+from steadystate.protocol import messages as m
+from steadystate.protocol.stages import CommandStream
+from steadystate.repr import codec, passed
+from steadystate.storage import ShardStore
+
+log = logging.getLogger("steadystate.compute")
+
+
+@dataclass
+class _Source:
+    shard: str
+    after: int | None = None  # next time to listen from; None until the snapshot was fed
+
+
+@dataclass
+class _Sink:
+    export: m.SinkExport
+    pending: list[tuple[tuple, int, int]] = field(default_factory=list)
+    first_write_done: bool = False
+    last_upper: int | None = -1
+
+
+@dataclass
+class _Dataflow:
+    desc: m.DataflowDescription
+    rendered: RenderedDataflow
+    sources: dict[str, _Source]
+    sinks: dict[str, _Sink]
+    live_exports: set[str]
+    created_at: float
+    hydrated_at: float | None = None
+    reported: dict[str, int | None] = field(default_factory=dict)
+    allow_writes: set[str] = field(default_factory=set)
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class ComputeState:
+    def __init__(self, replica_id: str, store: ShardStore) -> None:
+        self.replica_id = replica_id
+        self.store = store
+        self.stream = CommandStream()
+        self.nonce = ""
+        self.dataflows: list[_Dataflow] = []
+        self.by_export: dict[str, _Dataflow] = {}
+        self.arrangements: dict[str, Arrangement] = {}
+        self.peeks: dict[str, m.Peek] = {}
+        self.config: dict[str, str] = {}
+        self.reconciled_kept = 0
+        self.reconciled_rebuilt = 0
+        self._status_dirty = True
+
+    # ------------------------------------------------------------------ commands
+
+    def handle(self, command: m.Command) -> list[m.Response]:
+        self.stream.apply(command, _now_ms())
+        handler = _HANDLERS[type(command)]
+        out = handler(self, command)
+        if m.is_ddl(command) or isinstance(command, (m.InitializationComplete, m.Hello)):
+            self._status_dirty = True
+        return out
+
+    def _on_hello(self, command: m.Hello) -> list[m.Response]:
+        self.nonce = command.nonce
+        self._reset()
+        return []
+
+    def _reset(self) -> None:
+        self.dataflows.clear()
+        self.by_export.clear()
+        self.arrangements.clear()
+        self.peeks.clear()
+
+    def _on_create_instance(self, command: m.CreateInstance) -> list[m.Response]:
+        return []
+
+    def _on_init_complete(self, command: m.InitializationComplete) -> list[m.Response]:
+        return []
+
+    def _on_create_dataflow(self, command: m.CreateDataflow) -> list[m.Response]:
+        desc = command.desc
+        imported = {}
+        for index_import in desc.index_imports:
+            arrangement = self.arrangements.get(index_import.index_id)
+            if arrangement is None:
+                raise SteadyError(f"dataflow {desc.debug_name} imports unknown index {index_import.index_id}")
+            imported[index_import.index_id] = arrangement
+        rendered = RenderedDataflow(desc, imported)
+        dataflow = _Dataflow(
+            desc=desc,
+            rendered=rendered,
+            sources={s.id: _Source(s.shard) for s in desc.source_imports},
+            sinks={s.id: _Sink(s) for s in desc.sink_exports},
+            live_exports=set(desc.export_ids),
+            created_at=time.monotonic(),
+        )
+        self.dataflows.append(dataflow)
+        for export_id in desc.export_ids:
+            self.by_export[export_id] = dataflow
+        for export in desc.index_exports:
+            self.arrangements[export.index_id] = rendered.arrangement(export.index_id)
+        log.info("created dataflow %s (exports %s)", desc.debug_name, ", ".join(desc.export_ids))
+        return []
+
+    def _on_schedule(self, command: m.Schedule) -> list[m.Response]:
+        return []
+
+    def _on_allow_writes(self, command: m.AllowWrites) -> list[m.Response]:
+        dataflow = self.by_export.get(command.id)
+        if dataflow is not None:
+            dataflow.allow_writes.add(command.id)
+        return []
+
+    def _on_allow_compaction(self, command: m.AllowCompaction) -> list[m.Response]:
+        if command.frontier is not None:
+            return []
+        dataflow = self.by_export.pop(command.id, None)
+        if dataflow is None:
+            return [m.Frontiers(command.id, None, None, None)]
+        dataflow.live_exports.discard(command.id)
+        self.arrangements.pop(command.id, None)
+        sink = dataflow.sinks.get(command.id)
+        out: list[m.Response] = [m.Frontiers(command.id, None, None, None)]
+        if sink is not None and sink.export.kind == "subscribe":
+            out.append(m.SubscribeResponse(command.id, dropped=True))
+        if not dataflow.live_exports:
+            self.dataflows.remove(dataflow)
+            log.info("dropped dataflow %s", dataflow.desc.debug_name)
+        return out
+
+    def _on_peek(self, command: m.Peek) -> list[m.Response]:
+        self.peeks[command.uuid] = command
+        return []
+
+    def _on_cancel_peek(self, command: m.CancelPeek) -> list[m.Response]:
+        if self.peeks.pop(command.uuid, None) is not None:
+            return [m.PeekResponse(command.uuid, canceled=True)]
+        return []
+
+    def _on_update_configuration(self, command: m.UpdateConfiguration) -> list[m.Response]:
+        self.config.update(command.params)
+        return []
+
+    # ------------------------------------------------------------------ work
+
+    def tick(self) -> list[m.Response]:
+        out: list[m.Response] = []
+        for dataflow in list(self.dataflows):
+            try:
+                self._feed_sources(dataflow)
+                dataflow.rendered.step()
+            except SteadyError as exc:
+                log.error("dataflow %s failed: %s", dataflow.desc.debug_name, exc)
+                continue
+            if dataflow.hydrated_at is None and dataflow.rendered.hydrated:
+                dataflow.hydrated_at = time.monotonic()
+                self._status_dirty = True
+                log.info(
+                    "dataflow %s hydrated in %.3f s",
+                    dataflow.desc.debug_name, dataflow.hydrated_at - dataflow.created_at,
+                )
+            out.extend(self._drive_sinks(dataflow))
+            frontier = dataflow.rendered.frontier
+            for export_id in dataflow.live_exports:
+                if export_id not in dataflow.reported or dataflow.reported[export_id] != frontier:
+                    dataflow.reported[export_id] = frontier
+                    out.append(m.Frontiers(export_id, frontier, frontier, frontier))
+        out.extend(self._answer_peeks())
+        return out
+
+    def _feed_sources(self, dataflow: _Dataflow) -> None:
+        as_of = dataflow.desc.as_of or 0
+        for source_id, source in dataflow.sources.items():
+            if source.after is None:
+                upper = self.store.upper(source.shard)
+                if not passed(upper, as_of):
+                    continue
+                since = self.store.since(source.shard) or 0
+                snapshot = self.store.snapshot(source.shard, max(as_of, since))
+                dataflow.rendered.feed(
+                    source_id, [(row, as_of, diff) for row, diff in snapshot], max(as_of, since) + 1
+                )
+                source.after = max(as_of, since) + 1
+                continue
+            updates, upper = self.store.listen(source.shard, source.after)
+            if updates or upper != source.after:
+                dataflow.rendered.feed(source_id, updates, upper)
+                if upper is not None:
+                    source.after = upper
+
+    def _drive_sinks(self, dataflow: _Dataflow) -> list[m.Response]:
+        out: list[m.Response] = []
+        frontier = dataflow.rendered.frontier
+        for sink_id, sink in dataflow.sinks.items():
+            if sink_id not in dataflow.live_exports:
+                continue
+            updates = dataflow.rendered.drain_sink(sink_id)
+            if sink.export.kind == "subscribe":
+                if updates or frontier != sink.last_upper:
+                    lower = sink.last_upper if sink.last_upper is not None and sink.last_upper >= 0 else 0
+                    out.append(
+                        m.SubscribeResponse(
+                            sink_id, m.SubscribeBatch(lower, frontier, codec.encode_updates(updates))
+                        )
+                    )
+                    sink.last_upper = frontier
+                continue
+            sink.pending.extend(updates)
+            if sink_id in dataflow.allow_writes and frontier != sink.last_upper:
+                self._write_sink(dataflow, sink, frontier)
+        return out
+
+    def _write_sink(self, dataflow: _Dataflow, sink: _Sink, frontier: int | None) -> None:
+        shard = sink.export.shard
+        assert shard is not None
+        as_of = dataflow.desc.as_of or 0
+        for _ in range(5):
+            shard_upper = self.store.upper(shard)
+            if shard_upper is None or (frontier is not None and shard_upper >= frontier):
+                sink.pending = [u for u in sink.pending if frontier is None or u[1] >= frontier]
+                sink.last_upper = frontier
+                return
+            if not sink.first_write_done and shard_upper <= as_of:
+                batch = self._correction(shard, shard_upper, as_of, sink.pending)
+            else:
+                batch = [u for u in sink.pending if u[1] >= shard_upper]
+            try:
+                self.store.compare_and_append(shard, batch, shard_upper, frontier)
+            except UpperMismatch:
+                continue
+            sink.first_write_done = True
+            sink.pending = []
+            sink.last_upper = frontier
+            return
+
+    def _correction(
+        self, shard: str, shard_upper: int, as_of: int, pending: list[tuple[tuple, int, int]]
+    ) -> list[tuple[tuple, int, int]]:
+        """Desired contents at ``as_of`` minus what the shard holds, plus the updates after ``as_of``."""
+        desired: Counter[tuple] = Counter()
+        later = []
+        for row, time_, diff in pending:
+            if time_ <= as_of:
+                desired[row] += diff
+            else:
+                later.append((row, time_, diff))
+        if shard_upper > 0:
+            for row, diff in self.store.snapshot(shard, shard_upper - 1):
+                desired[row] -= diff
+        write_time = max(as_of, shard_upper)
+        return [(row, write_time, diff) for row, diff in desired.items() if diff != 0] + later
+
+    def _answer_peeks(self) -> list[m.Response]:
+        out: list[m.Response] = []
+        for uuid, peek in list(self.peeks.items()):
+            response = self._try_peek(peek)
+            if response is not None:
+                del self.peeks[uuid]
+                out.append(response)
+        return out
+
+    def _try_peek(self, peek: m.Peek) -> m.PeekResponse | None:
+        target = peek.target
+        try:
+            if target.kind == "index":
+                arrangement = self.arrangements.get(target.id)
+                if arrangement is None:
+                    return m.PeekResponse(peek.uuid, error=m.PeekError("XX000", f"index {target.id} is not installed"))
+                if not passed(arrangement.frontier, peek.timestamp):
+                    return None
+                rows = arrangement.peek(peek.mfp)
+            else:
+                assert target.shard is not None
+                if not passed(self.store.upper(target.shard), peek.timestamp):
+                    return None
+                apply = compile_mfp(peek.mfp)
+                rows = []
+                for row, diff in self.store.snapshot(target.shard, peek.timestamp):
+                    result = apply(row)
+                    if result is not None:
+                        rows.extend([result] * diff)
+        except SteadyError as exc:
+            return m.PeekResponse(peek.uuid, error=m.PeekError(exc.sqlstate, exc.message, exc.detail, exc.hint))
+        return m.PeekResponse(peek.uuid, rows=codec.encode_rows(rows))
+
+    # ------------------------------------------------------------------ status
+
+    def status_if_changed(self, force: bool = False) -> m.Status | None:
+        if not (force or self._status_dirty):
+            return None
+        self._status_dirty = False
+        return self.status()
+
+    def status(self) -> m.Status:
+        collections = []
+        for dataflow in self.dataflows:
+            hydration_ms = (
+                (dataflow.hydrated_at - dataflow.created_at) * 1000 if dataflow.hydrated_at is not None else None
+            )
+            sizes = dataflow.rendered.sizes()
+            for export_id in sorted(dataflow.live_exports):
+                records, size_bytes = sizes.get(export_id, (0, 0))
+                collections.append(
+                    m.CollectionStatus(
+                        export_id, dataflow.hydrated_at is not None, hydration_ms, records, size_bytes,
+                        dataflow.desc.fingerprint(),
+                    )
+                )
+        stream = self.stream
+        return m.Status(
+            replica_id=self.replica_id,
+            nonce=self.nonce,
+            steady=stream.steady_since_ms is not None,
+            clean=stream.clean,
+            steady_since_ms=stream.steady_since_ms,
+            dirtied_by=stream.dirtied_by,
+            dirtied_at_ms=stream.dirtied_at_ms,
+            collections=tuple(collections),
+            memory_bytes=_rss(),
+            reconciled_kept=self.reconciled_kept,
+            reconciled_rebuilt=self.reconciled_rebuilt,
+        )
+
+
+def _rss() -> int:
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * 4096
+    except OSError:
+        return 0
+
+
+_HANDLERS = {
+    m.Hello: ComputeState._on_hello,
+    m.CreateInstance: ComputeState._on_create_instance,
+    m.InitializationComplete: ComputeState._on_init_complete,
+    m.CreateDataflow: ComputeState._on_create_dataflow,
+    m.Schedule: ComputeState._on_schedule,
+    m.AllowWrites: ComputeState._on_allow_writes,
+    m.AllowCompaction: ComputeState._on_allow_compaction,
+    m.Peek: ComputeState._on_peek,
+    m.CancelPeek: ComputeState._on_cancel_peek,
+    m.UpdateConfiguration: ComputeState._on_update_configuration,
+}

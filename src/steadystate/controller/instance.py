@@ -1,0 +1,257 @@
+"""The compute controller for one cluster: command history, replicas, frontiers, peeks, subscribes.
+
+A :class:`ComputeInstance` is a library object inside the coordinator.  Every command goes through
+:meth:`ComputeInstance.send`: it is appended to the cluster's :class:`~steadystate.protocol.history.CommandHistory`
+(reduced as it grows) and forwarded to each live replica connection.  A replica that (re)connects gets the
+reduced history, then ``InitializationComplete``, then live commands (``controller.replica``).
+
+Responses update per-replica state: collection frontiers (the cluster's frontier of a collection is the
+greatest any replica reached, since replicas are deterministic), the replica's last ``Status``
+(hydration, clean/dirty, sizes), peek results (the first answer wins; ``CancelPeek`` goes to the rest),
+and subscribe batches (forwarded only when they advance the subscribe's frontier, so two replicas never
+produce duplicates).  Responses tagged with an older connection epoch are dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Callable
+
+from steadystate.controller.replica import ReplicaConnection
+from steadystate.errors import ObjectNotInPrerequisiteState, QueryCanceled, SteadyError, quote_ident
+from steadystate.expr.ir import MapFilterProject
+from steadystate.protocol import messages as m
+from steadystate.protocol.history import CommandHistory
+from steadystate.repr import codec, frontier_max, passed
+
+log = logging.getLogger("steadystate.controller")
+
+
+@dataclass
+class ReplicaState:
+    connection: ReplicaConnection
+    frontiers: dict[str, int | None] = field(default_factory=dict)
+    status: m.Status | None = None
+    status_at: float = 0.0
+    disagreement: str | None = None
+
+
+@dataclass
+class _PendingPeek:
+    future: asyncio.Future[list[tuple]]
+    asked: set[str]
+
+
+@dataclass
+class SubscribeChannel:
+    queue: asyncio.Queue[m.SubscribeBatch | SteadyError | None]
+    upper: int | None = -1
+
+
+class ComputeInstance:
+    def __init__(self, cluster_id: str, cluster_name: str, secret: str) -> None:
+        self.cluster_id = cluster_id
+        self.cluster_name = cluster_name
+        self.secret = secret
+        self.history = CommandHistory()
+        self.replicas: dict[str, ReplicaState] = {}
+        self._peeks: dict[str, _PendingPeek] = {}
+        self._subscribes: dict[str, SubscribeChannel] = {}
+        self._frontier_waiters: list[tuple[str, int, asyncio.Future[None]]] = []
+        self.history.push(m.CreateInstance(m.InstanceConfig(cluster_id, "", "")))
+
+    # ------------------------------------------------------------------ replicas
+
+    def add_replica(self, replica_id: str, endpoint: Callable[[], tuple[str, int, int] | None]) -> None:
+        connection = ReplicaConnection(replica_id, self.secret, endpoint, self)
+        self.replicas[replica_id] = ReplicaState(connection)
+        connection.start()
+
+    async def remove_replica(self, replica_id: str) -> None:
+        state = self.replicas.pop(replica_id, None)
+        if state is not None:
+            await state.connection.close()
+        for pending in self._peeks.values():
+            pending.asked.discard(replica_id)
+
+    async def shutdown(self) -> None:
+        for replica_id in list(self.replicas):
+            await self.remove_replica(replica_id)
+
+    # ------------------------------------------------------------------ ResponseSink
+
+    def history_for_replay(self) -> list[m.Command]:
+        return [c for c in self.history.replay() if not isinstance(c, (m.Hello, m.InitializationComplete))]
+
+    def on_connected(self, connection: ReplicaConnection) -> None:
+        state = self.replicas.get(connection.replica_id)
+        if state is None:
+            return
+        state.frontiers.clear()
+        state.status = None
+        for pending in self._peeks.values():
+            pending.asked.add(connection.replica_id)
+        log.info("replica %s of cluster %s connected (epoch %d)", connection.replica_id, self.cluster_name,
+                 connection.epoch)
+
+    def on_disconnected(self, connection: ReplicaConnection) -> None:
+        state = self.replicas.get(connection.replica_id)
+        if state is None:
+            return
+        state.frontiers.clear()
+        state.status = None
+        for pending in self._peeks.values():
+            pending.asked.discard(connection.replica_id)
+
+    def on_response(self, connection: ReplicaConnection, epoch: int, response: m.Response) -> None:
+        state = self.replicas.get(connection.replica_id)
+        if state is None or epoch != connection.epoch:
+            return  # a response of an older connection epoch
+        if isinstance(response, m.Frontiers):
+            previous = state.frontiers.get(response.id, -1)
+            if previous is None or (previous != -1 and response.output is not None and response.output < previous):
+                return  # frontiers never regress
+            state.frontiers[response.id] = response.output
+            self._wake_frontier_waiters()
+        elif isinstance(response, m.PeekResponse):
+            self._on_peek_response(connection.replica_id, response)
+        elif isinstance(response, m.SubscribeResponse):
+            self._on_subscribe_response(response)
+        elif isinstance(response, m.Status):
+            state.status = response
+            state.status_at = time.time()
+            expected = connection.expected
+            if response.clean != expected.clean:
+                state.disagreement = (
+                    f"replica reports {'clean' if response.clean else 'dirty'} but the controller sent "
+                    f"{'no replica-level DDL' if expected.clean else repr(expected.dirtied_by)}"
+                )
+            else:
+                state.disagreement = None
+
+    # ------------------------------------------------------------------ commands
+
+    def send(self, command: m.Command) -> None:
+        self.history.push(command)
+        for state in self.replicas.values():
+            state.connection.send(command)
+
+    def create_dataflow(self, desc: m.DataflowDescription, debug: str) -> None:
+        self.send(m.CreateDataflow(desc, debug))
+        for export_id in desc.export_ids:
+            self.send(m.Schedule(export_id))
+
+    def allow_writes(self, collection_id: str) -> None:
+        self.send(m.AllowWrites(collection_id))
+
+    def drop(self, collection_id: str, debug: str = "") -> None:
+        self.send(m.AllowCompaction(collection_id, None, debug))
+        channel = self._subscribes.pop(collection_id, None)
+        if channel is not None:
+            channel.queue.put_nowait(None)
+
+    # ------------------------------------------------------------------ frontiers and readiness
+
+    def frontier(self, collection_id: str) -> int | None | str:
+        """The greatest frontier any replica reports, or ``"unknown"``."""
+        reported = [s.frontiers[collection_id] for s in self.replicas.values() if collection_id in s.frontiers]
+        if not reported:
+            return "unknown"
+        return frontier_max(*reported)
+
+    async def wait_for_frontier(self, collection_id: str, time_: int, timeout: float) -> None:
+        frontier = self.frontier(collection_id)
+        if frontier != "unknown" and passed(frontier, time_):  # type: ignore[arg-type]
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._frontier_waiters.append((collection_id, time_, future))
+        await asyncio.wait_for(future, timeout)
+
+    def _wake_frontier_waiters(self) -> None:
+        remaining = []
+        for collection_id, time_, future in self._frontier_waiters:
+            frontier = self.frontier(collection_id)
+            if future.done():
+                continue
+            if frontier != "unknown" and passed(frontier, time_):  # type: ignore[arg-type]
+                future.set_result(None)
+            else:
+                remaining.append((collection_id, time_, future))
+        self._frontier_waiters = remaining
+
+    def live_replica_ids(self) -> list[str]:
+        return [rid for rid, s in self.replicas.items() if s.connection.live]
+
+    # ------------------------------------------------------------------ peeks
+
+    def _no_replicas(self) -> SteadyError:
+        return ObjectNotInPrerequisiteState(
+            f"CLUSTER {quote_ident(self.cluster_name)} has no replicas available to service request",
+            hint=f"Use CREATE CLUSTER REPLICA to attach cluster replicas to the cluster",
+        )
+
+    async def peek(
+        self, target: m.PeekTarget, timestamp: int, mfp: MapFilterProject, timeout: float
+    ) -> list[tuple]:
+        if not self.replicas:
+            raise self._no_replicas()
+        peek_id = uuid.uuid4().hex
+        future: asyncio.Future[list[tuple]] = asyncio.get_running_loop().create_future()
+        self._peeks[peek_id] = _PendingPeek(future, set(self.live_replica_ids()))
+        self.send(m.Peek(peek_id, target, timestamp, mfp))
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), timeout)
+        except asyncio.TimeoutError:
+            raise QueryCanceled("canceling statement due to statement timeout") from None
+        finally:
+            if self._peeks.pop(peek_id, None) is not None:
+                self.send(m.CancelPeek(peek_id))
+            self.history.peek_finished(peek_id)
+
+    def _on_peek_response(self, replica_id: str, response: m.PeekResponse) -> None:
+        pending = self._peeks.get(response.uuid)
+        if pending is None or pending.future.done() or response.canceled:
+            return
+        if response.error is not None:
+            error = response.error
+            pending.future.set_exception(
+                SteadyError(error.message, sqlstate=error.sqlstate, detail=error.detail, hint=error.hint)
+            )
+        else:
+            pending.future.set_result(codec.decode_rows(response.rows or b""))
+        # the first answer wins: cancel it everywhere else
+        del self._peeks[response.uuid]
+        self.send(m.CancelPeek(response.uuid))
+        self.history.peek_finished(response.uuid)
+
+    # ------------------------------------------------------------------ subscribes
+
+    def open_subscribe(self, sink_id: str) -> SubscribeChannel:
+        channel = SubscribeChannel(asyncio.Queue())
+        self._subscribes[sink_id] = channel
+        return channel
+
+    def _on_subscribe_response(self, response: m.SubscribeResponse) -> None:
+        channel = self._subscribes.get(response.id)
+        if channel is None:
+            return
+        if response.error is not None:
+            err = response.error
+            channel.queue.put_nowait(SteadyError(err.message, sqlstate=err.sqlstate))
+            return
+        if response.dropped or response.batch is None:
+            return
+        batch = response.batch
+        # forward only what advances the subscribe's frontier (deduplicates replicas)
+        if channel.upper is None or (batch.upper is not None and batch.upper <= (channel.upper or 0)):
+            return
+        lower = channel.upper if channel.upper is not None and channel.upper >= 0 else None
+        if lower is not None and batch.lower < lower:
+            updates = [u for u in codec.decode_updates(batch.updates) if u[1] >= lower]
+            batch = m.SubscribeBatch(lower, batch.upper, codec.encode_updates(updates))
+        channel.upper = batch.upper
+        channel.queue.put_nowait(batch)
