@@ -1,0 +1,479 @@
+"""``plan(statement, ctx) -> Plan``: turn a parsed statement into a plan for the adapter to sequence.
+
+Dispatch is a table from statement class to planner function (:data:`_PLANNERS`); queries are planned by
+sql/query.py, DML and DDL here.  Names resolve through ``ctx.catalog`` (sql/catalog_api.py).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from sqlglot import exp
+
+from steadystate import errors
+from steadystate.expr.ir import ColumnRef, Constant, Literal, Map, Project, RowSetFinishing
+from steadystate.repr.types import Column, RelationDesc, ScalarType
+from steadystate.sql import plan as p
+from steadystate.sql import statements as st
+from steadystate.sql.catalog_api import PlanContext, ResolvedItem
+from steadystate.sql.query import QueryState, Rel, plan_query, plan_subquery
+from steadystate.sql.scalar import Scope, ScopeColumn, Typed, coerce, plan_expr, require_bool
+from steadystate.sql import types as ty
+
+T = ScalarType
+
+
+def plan(statement: Any, ctx: PlanContext) -> p.Plan:
+    node = statement.node if isinstance(statement, st.Statement) else statement
+    sql_text = statement.sql if isinstance(statement, st.Statement) else None
+    for cls, planner in _PLANNERS:
+        if isinstance(node, cls):
+            return planner(node, ctx, sql_text)
+    raise errors.FeatureNotSupported(f"{type(node).__name__} statements are not supported")
+
+
+def _param_types(state: QueryState) -> tuple[ScalarType, ...]:
+    if not state.params:
+        return ()
+    return tuple(state.params.get(i, T.TEXT) for i in range(1, max(state.params) + 1))
+
+
+def plan_select(node: exp.Expression, ctx: PlanContext, sql_text: str | None = None) -> p.SelectPlan:
+    state = QueryState(ctx)
+    rel, finishing = plan_query(node, state, top=True)
+    desc = rel.desc()
+    if finishing.project is not None:
+        desc = RelationDesc(tuple(desc.columns[i] for i in finishing.project))
+    return p.SelectPlan(rel.expr, desc, finishing, _param_types(state))
+
+
+def _relation_for_object(node: exp.Expression, ctx: PlanContext) -> tuple[Rel, tuple[ScalarType, ...]]:
+    state = QueryState(ctx)
+    return plan_subquery(node, state), _param_types(state)
+
+
+def _resolve_cluster(name: str | None, ctx: PlanContext) -> str:
+    return ctx.catalog.resolve_cluster(name or ctx.cluster)[0]
+
+
+def _check_unique_names(desc: RelationDesc) -> None:
+    seen: set[str] = set()
+    for name in desc.names:
+        if name in seen:
+            raise errors.DuplicateObject(f"column {errors.quote_ident(name)} specified more than once", sqlstate="42701")
+        seen.add(name)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# DDL
+
+
+def _create(node: exp.Create, ctx: PlanContext, sql_text: str | None) -> p.Plan:
+    if str(node.args.get("kind") or "").upper() != "TABLE":
+        raise errors.FeatureNotSupported(f"CREATE {node.args.get('kind')} is not supported")
+    schema = node.this
+    if not isinstance(schema, exp.Schema):
+        raise errors.FeatureNotSupported("CREATE TABLE AS is not supported")
+    table = schema.this
+    parts = tuple(x.name for x in (table.args.get("catalog"), table.args.get("db"), table.this) if x is not None)
+    columns = []
+    defaults: list[Any] = []
+    for column in schema.expressions:
+        if not isinstance(column, exp.ColumnDef):
+            raise errors.FeatureNotSupported("table constraints are not supported")
+        typ = ty.type_from_name(column.args["kind"].sql(dialect="postgres"))
+        nullable = True
+        default = None
+        for constraint in column.args.get("constraints") or []:
+            kind = constraint.kind
+            if isinstance(kind, exp.NotNullColumnConstraint):
+                nullable = bool(kind.args.get("allow_null"))
+            elif isinstance(kind, exp.PrimaryKeyColumnConstraint):
+                nullable = False
+            elif isinstance(kind, exp.DefaultColumnConstraint):
+                env = QueryState(ctx).env(Scope())
+                default = coerce(plan_expr(kind.this, env), typ, env, what=f"column {errors.quote_ident(column.name)}").expr
+            else:
+                raise errors.FeatureNotSupported(f"column constraint {kind.sql(dialect='postgres')} is not supported")
+        columns.append(Column(column.name, typ, nullable))
+        defaults.append(default)
+    desc = RelationDesc(tuple(columns))
+    _check_unique_names(desc)
+    return p.CreateTablePlan(ctx.catalog.qualify(parts), desc, bool(node.args.get("exists")),
+                             tuple(defaults) if any(d is not None for d in defaults) else ())
+
+
+def _create_view(node: st.CreateView, ctx: PlanContext, sql_text: str | None) -> p.Plan:
+    rel, params = _relation_for_object(node.query, ctx)
+    if params:
+        raise errors.SteadyError("there is no parameter $1", sqlstate="42P02")
+    desc = rel.desc()
+    if node.columns:
+        if len(node.columns) > desc.arity:
+            raise errors.SyntaxError_("CREATE VIEW specifies more column names than columns")
+        desc = RelationDesc(tuple(Column(node.columns[i] if i < len(node.columns) else c.name, c.type, c.nullable)
+                                  for i, c in enumerate(desc.columns)))
+    _check_unique_names(desc)
+    name = ctx.catalog.qualify(node.name)
+    if node.materialized:
+        return p.CreateMaterializedViewPlan(name, rel.expr, desc, node.query_sql, _resolve_cluster(node.in_cluster, ctx),
+                                            node.if_not_exists)
+    if node.in_cluster is not None:
+        raise errors.SyntaxError_("syntax error at or near \"IN\"", hint="Only materialized views run IN CLUSTER.")
+    return p.CreateViewPlan(name, rel.expr, desc, node.query_sql, node.if_not_exists)
+
+
+def _create_index(node: st.CreateIndex, ctx: PlanContext, sql_text: str | None) -> p.Plan:
+    on = ctx.catalog.resolve_item(node.on)
+    if on.desc is None or on.kind == "index":
+        raise errors.WrongObjectType(f"cannot create an index on {errors.quote_ident(str(on.name))} because it is an index")
+    if node.key is None:
+        key = tuple(ColumnRef(i) for i in range(on.desc.arity))
+        names = on.desc.names
+    else:
+        scope = Scope(tuple(ScopeColumn(on.name.item, c.name, c.type, c.nullable) for c in on.desc.columns))
+        env = QueryState(ctx).env(scope)
+        typed = [plan_expr(k, env) for k in node.key]
+        key = tuple(t.expr for t in typed)
+        from steadystate.sql.functions import output_name
+
+        names = tuple(output_name(k) for k in node.key)
+    name = None
+    if node.name is not None:
+        name = ctx.catalog.qualify(on.name and (on.name.database, on.name.schema, node.name))
+    return p.CreateIndexPlan(name, on.id, on.name, key, tuple(names), _resolve_cluster(node.in_cluster, ctx),
+                             node.if_not_exists)
+
+
+def _options(options: st.Options) -> dict[str, Any]:
+    return {k.lower().replace(" ", "_"): (True if v is None else v) for k, v in options}
+
+
+def _create_cluster(node: st.CreateCluster, ctx: PlanContext, sql_text: str | None) -> p.Plan:
+    options = _options(node.options)
+    if node.replicas is not None:
+        replicas = []
+        for replica in node.replicas:
+            size = _options(replica.options).get("size")
+            replicas.append((replica.name, str(size) if size is not None else None))
+        return p.CreateClusterPlan(node.name, False, None, None, tuple(replicas), tuple(options.items()))
+    factor = options.get("replication_factor", 1)
+    if not isinstance(factor, int) or isinstance(factor, bool) or factor < 0:
+        raise errors.InvalidParameterValue(f"invalid REPLICATION FACTOR: {factor}")
+    size = options.get("size")
+    return p.CreateClusterPlan(node.name, True, None if size is None else str(size), factor, (),
+                               tuple(options.items()))
+
+
+def _create_cluster_replica(node: st.CreateClusterReplica, ctx: PlanContext, sql_text: str | None) -> p.Plan:
+    cluster_id, cluster_name = ctx.catalog.resolve_cluster(node.cluster)
+    size = _options(node.options).get("size")
+    return p.CreateClusterReplicaPlan(cluster_id, cluster_name, node.name, None if size is None else str(size))
+
+
+def _drop_cluster(node: st.DropCluster, ctx: PlanContext, sql_text: str | None) -> p.Plan:
+    try:
+        cluster_id, name = ctx.catalog.resolve_cluster(node.name)
+    except errors.UndefinedObject:
+        if not node.if_exists:
+            raise
+        return p.DropClusterPlan(None, node.name, node.cascade)
+    return p.DropClusterPlan(cluster_id, name, node.cascade)
+
+
+def _drop_cluster_replica(node: st.DropClusterReplica, ctx: PlanContext, sql_text: str | None) -> p.Plan:
+    try:
+        cluster_id, name = ctx.catalog.resolve_cluster(node.cluster)
+    except errors.UndefinedObject:
+        if not node.if_exists:
+            raise
+        return p.DropClusterReplicaPlan(None, node.cluster, node.name, True)
+    return p.DropClusterReplicaPlan(cluster_id, name, node.name, node.if_exists)
+
+
+_KIND_WORDS = {"table": "a table", "view": "a view", "materialized_view": "a materialized view", "index": "an index"}
+
+
+def _drop_objects(node: st.DropObjects, ctx: PlanContext, sql_text: str | None) -> p.Plan:
+    items: list[ResolvedItem] = []
+    missing: list[str] = []
+    for name in node.names:
+        try:
+            item = ctx.catalog.resolve_item(name)
+        except errors.UndefinedObject:
+            if not node.if_exists:
+                raise
+            missing.append(".".join(name))
+            continue
+        if item.kind != node.kind:
+            raise errors.WrongObjectType(
+                f"{errors.quote_ident(str(item.name))} is not {_KIND_WORDS[node.kind]}",
+                hint=f"Use DROP {item.kind.replace('_', ' ').upper()} to remove {_KIND_WORDS.get(item.kind, 'it')}."
+                if item.kind in _KIND_WORDS else None,
+            )
+        items.append(item)
+    return p.DropObjectsPlan(node.kind, tuple(items), tuple(missing), node.cascade)
+
+
+def _alter_cluster(node: st.AlterCluster, ctx: PlanContext, sql_text: str | None) -> p.Plan:
+    cluster_id, name = ctx.catalog.resolve_cluster(node.name)
+    return p.AlterClusterPlan(cluster_id, name, node.action, _options(node.options))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# DML
+
+
+def _table(parts: tuple[str, ...], ctx: PlanContext) -> ResolvedItem:
+    item = ctx.catalog.resolve_item(parts)
+    if item.kind != "table":
+        raise errors.WrongObjectType(f"cannot modify {errors.quote_ident(str(item.name))}: it is not a table",
+                                     hint="Only tables accept INSERT, UPDATE, DELETE and COPY FROM.")
+    assert item.desc is not None
+    return item
+
+
+def _table_parts(node: exp.Expression) -> tuple[str, ...]:
+    if isinstance(node, exp.Schema):
+        node = node.this
+    return tuple(x.name for x in (node.args.get("catalog"), node.args.get("db"), node.this) if x is not None)
+
+
+def _target_columns(item: ResolvedItem, names: list[str] | None) -> list[int]:
+    assert item.desc is not None
+    if names is None:
+        return list(range(item.desc.arity))
+    out = []
+    for name in names:
+        index = item.desc.index_of(name)
+        if index is None:
+            raise errors.UndefinedColumn(
+                f"column {errors.quote_ident(name)} of relation {errors.quote_ident(item.name.item)} does not exist")
+        if index in out:
+            raise errors.SteadyError(f"column {errors.quote_ident(name)} specified more than once", sqlstate="42701")
+        out.append(index)
+    return out
+
+
+def _insert(node: exp.Insert, ctx: PlanContext, sql_text: str | None) -> p.Plan:
+    if node.args.get("conflict") or node.args.get("returning"):
+        raise errors.FeatureNotSupported("INSERT ... ON CONFLICT / RETURNING is not supported")
+    target = node.this
+    names = [c.name for c in target.expressions] if isinstance(target, exp.Schema) else None
+    item = _table(_table_parts(target), ctx)
+    desc = item.desc
+    assert desc is not None
+    columns = _target_columns(item, names)
+    state = QueryState(ctx)
+    source = node.expression
+    if isinstance(source, exp.Values):
+        if names is None:  # without a column list, trailing columns may be omitted
+            widest = max(len(r.expressions) if isinstance(r, exp.Tuple) else 1 for r in source.expressions)
+            columns = columns[: max(widest, 1)] if widest <= len(columns) else columns
+        rel = _insert_values(source, columns, desc, state)
+    else:
+        rel = plan_subquery(source, state)
+    if rel.arity > len(columns):
+        raise errors.SyntaxError_("INSERT has more expressions than target columns")
+    if rel.arity < len(columns) and not isinstance(source, exp.Values):
+        raise errors.SyntaxError_("INSERT has more target columns than expressions")
+    env = state.env(rel.scope)
+    exprs = []
+    for position, column in enumerate(desc.columns):
+        if position in columns[: rel.arity]:
+            i = columns.index(position)
+            c = rel.scope.columns[i]
+            value = Typed(ColumnRef(i), c.type, c.nullable)
+            if c.type is not column.type:
+                value = _assignment_cast(value, column.type, column.name, env)
+            exprs.append(value.expr)
+        else:
+            exprs.append(Literal(None, column.type))
+    expr = Project(Map(rel.expr, tuple(exprs)), tuple(range(rel.arity, rel.arity + desc.arity)))
+    if isinstance(rel.expr, Constant) and all(isinstance(e, (Literal, ColumnRef)) for e in exprs):
+        rows = [row for row, _ in rel.expr.updates()]
+        expr = Constant.of([tuple(e.datum() if isinstance(e, Literal) else row[e.index] for e in exprs)
+                            for row in rows], desc.arity)
+    return p.InsertPlan(item.id, expr, desc, _param_types(state))
+
+
+def _assignment_cast(value: Typed, target: ScalarType, column: str, env: Any) -> Typed:
+    """PostgreSQL's assignment casts: implicit ones, plus numeric narrowing and anything to text."""
+    if value.is_untyped or ty.implicitly_castable(value.type, target):
+        return coerce(value, target, env)
+    if (value.type.is_numeric and target.is_numeric) or target is T.TEXT:
+        return coerce(value, target, env, explicit=True)
+    raise errors.DatatypeMismatch(
+        f"column {errors.quote_ident(column)} is of type {target.pg_name} but expression is of type {value.type.pg_name}",
+        hint="You will need to rewrite or cast the expression.")
+
+
+def _insert_values(node: exp.Values, columns: list[int], desc: RelationDesc, state: QueryState) -> Rel:
+    """VALUES rows typed by their target columns (so '1' goes into an int column as 1)."""
+    env = state.env(Scope())
+    rows = []
+    for row in node.expressions:
+        values = row.expressions if isinstance(row, exp.Tuple) else [row]
+        if len(values) > len(columns):
+            raise errors.SyntaxError_("INSERT has more expressions than target columns")
+        if len(values) < len(columns):
+            raise errors.SyntaxError_("INSERT has more target columns than expressions")
+        typed = []
+        for value, index in zip(values, columns):
+            column = desc.columns[index]
+            if isinstance(value, exp.Var) and value.name.upper() == "DEFAULT" or isinstance(value, exp.Column) and value.name.upper() == "DEFAULT" and not value.table:
+                typed.append(Typed(Literal(None, column.type), column.type))
+                continue
+            typed.append(_assignment_cast(plan_expr(value, env), column.type, column.name, env))
+        rows.append(typed)
+    scope = Scope(tuple(ScopeColumn(None, desc.columns[i].name, desc.columns[i].type, True) for i in columns))
+    if all(isinstance(t.expr, Literal) for r in rows for t in r):
+        return Rel(Constant.of([tuple(t.expr.datum() for t in r) for r in rows], len(columns)), scope)
+    from steadystate.expr.ir import Union_
+
+    unit = Constant.of([()], 0)
+    parts = [Map(unit, tuple(t.expr for t in r)) for r in rows]
+    return Rel(parts[0] if len(parts) == 1 else Union_(tuple(parts)), scope)
+
+
+def _table_scope(item: ResolvedItem, alias: str | None) -> Scope:
+    assert item.desc is not None
+    return Scope(tuple(ScopeColumn(alias or item.name.item, c.name, c.type, c.nullable) for c in item.desc.columns))
+
+
+def _where(node: exp.Expression, scope: Scope, state: QueryState) -> tuple[Any, ...]:
+    where = node.args.get("where")
+    if where is None:
+        return ()
+    from steadystate.sql.joins import _conjuncts
+
+    env = state.env(scope)
+    env.clause = "WHERE"
+    return tuple(require_bool(plan_expr(c, env), env, "WHERE").expr for c in _conjuncts(where.this))
+
+
+def _update(node: exp.Update, ctx: PlanContext, sql_text: str | None) -> p.Plan:
+    if node.args.get("from_") or node.args.get("from") or node.args.get("returning"):
+        raise errors.FeatureNotSupported("UPDATE ... FROM / RETURNING is not supported")
+    item = _table(_table_parts(node.this), ctx)
+    assert item.desc is not None
+    scope = _table_scope(item, node.this.alias or None)
+    state = QueryState(ctx)
+    env = state.env(scope)
+    env.clause = "UPDATE"
+    assignments = []
+    for assignment in node.expressions:
+        name = assignment.left.name
+        index = _target_columns(item, [name])[0]
+        column = item.desc.columns[index]
+        value = _assignment_cast(plan_expr(assignment.right, env), column.type, column.name, env)
+        assignments.append((index, value.expr))
+    predicates = _where(node, scope, state)
+    return p.UpdatePlan(item.id, predicates, tuple(assignments), item.desc, _param_types(state))
+
+
+def _delete(node: exp.Delete, ctx: PlanContext, sql_text: str | None) -> p.Plan:
+    if node.args.get("using") or node.args.get("returning"):
+        raise errors.FeatureNotSupported("DELETE ... USING / RETURNING is not supported")
+    item = _table(_table_parts(node.this), ctx)
+    state = QueryState(ctx)
+    predicates = _where(node, _table_scope(item, node.this.alias or None), state)
+    return p.DeletePlan(item.id, predicates, item.desc, _param_types(state))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Session, SHOW, SUBSCRIBE, COPY, EXPLAIN
+
+
+def _subscribe(node: st.Subscribe, ctx: PlanContext, sql_text: str | None, copy: bool = False) -> p.Plan:
+    if node.target is not None:
+        query: exp.Expression = exp.select("*").from_(exp.Table(this=exp.to_identifier(node.target[-1], quoted=True),
+            db=exp.to_identifier(node.target[-2], quoted=True) if len(node.target) > 1 else None,
+            catalog=exp.to_identifier(node.target[-3], quoted=True) if len(node.target) > 2 else None))
+    else:
+        assert node.query is not None
+        query = node.query
+    state = QueryState(ctx)
+    rel = plan_subquery(query, state)
+    options = _options(node.options)
+    unknown = set(options) - {"snapshot", "progress"}
+    if unknown:
+        raise errors.InvalidParameterValue(f"unrecognized SUBSCRIBE option {errors.quote_ident(sorted(unknown)[0].upper())}")
+    return p.SubscribePlan(rel.expr, rel.desc(), bool(options.get("snapshot", True)), copy, _param_types(state))
+
+
+def _copy_from(node: st.CopyFrom, ctx: PlanContext, sql_text: str | None) -> p.Plan:
+    item = _table(node.table, ctx)
+    assert item.desc is not None
+    columns = _target_columns(item, list(node.columns) if node.columns else None)
+    options = _options(node.options)
+    fmt = str(options.get("format", "text")).lower()
+    if fmt not in ("text", "csv"):
+        raise errors.FeatureNotSupported(f"COPY format {errors.quote_ident(fmt)} is not supported")
+    header = options.get("header", False)
+    header = header if isinstance(header, bool) else str(header).lower() in ("true", "on", "1")
+    delimiter = str(options.get("delimiter", "," if fmt == "csv" else "\t"))
+    null = str(options.get("null", "" if fmt == "csv" else "\\N"))
+    if len(delimiter) != 1:
+        raise errors.FeatureNotSupported("COPY delimiter must be a single one-byte character")
+    return p.CopyFromPlan(item.id, tuple(columns), item.desc, fmt, header, delimiter, null)
+
+
+def _copy_to(node: st.CopyTo, ctx: PlanContext, sql_text: str | None) -> p.Plan:
+    if isinstance(node.query, st.Subscribe):
+        return _subscribe(node.query, ctx, sql_text, copy=True)
+    fmt = str(_options(node.options).get("format", "text")).lower()
+    return p.CopyToPlan(plan_select(node.query, ctx), fmt)
+
+
+def _explain(node: st.Explain, ctx: PlanContext, sql_text: str | None) -> p.Plan:
+    if node.what == "query":
+        assert node.query is not None
+        return p.ExplainPlan("query", plan_select(node.query, ctx))
+    assert node.name is not None
+    if node.what == "restart_cluster":
+        return p.ExplainPlan("restart_cluster", ctx.catalog.resolve_cluster(node.name[0]))
+    item = ctx.catalog.resolve_item(node.name)
+    if item.kind != node.what:
+        raise errors.WrongObjectType(f"{errors.quote_ident(str(item.name))} is not {_KIND_WORDS[node.what]}")
+    return p.ExplainPlan(node.what, item)
+
+
+def _show_objects(node: st.ShowObjects, ctx: PlanContext, sql_text: str | None) -> p.Plan:
+    in_cluster = ctx.catalog.resolve_cluster(node.in_cluster)[0] if node.in_cluster else None
+    on_id = ctx.catalog.resolve_item(node.on).id if node.on else None
+    return p.ShowObjectsPlan(node.kind, in_cluster, on_id)
+
+
+def _simple(build: Callable[[Any], p.Plan]) -> Callable[[Any, PlanContext, str | None], p.Plan]:
+    return lambda node, ctx, sql_text: build(node)
+
+
+_PLANNERS: list[tuple[type, Callable[[Any, PlanContext, str | None], p.Plan]]] = [
+    (exp.Query, lambda n, c, s: plan_select(n, c, s)),
+    (exp.Values, lambda n, c, s: plan_select(n, c, s)),
+    (exp.Insert, _insert),
+    (exp.Update, _update),
+    (exp.Delete, _delete),
+    (exp.Create, _create),
+    (st.CreateView, _create_view),
+    (st.CreateIndex, _create_index),
+    (st.CreateCluster, _create_cluster),
+    (st.CreateClusterReplica, _create_cluster_replica),
+    (st.DropCluster, _drop_cluster),
+    (st.DropClusterReplica, _drop_cluster_replica),
+    (st.DropObjects, _drop_objects),
+    (st.AlterCluster, _alter_cluster),
+    (st.CreateRole, _simple(lambda n: p.CreateRolePlan(n.name, n.superuser))),
+    (st.DropRole, _simple(lambda n: p.DropRolePlan(n.name, n.if_exists))),
+    (st.SetVariable, _simple(lambda n: p.SetVariablePlan(n.name, n.value, n.local))),
+    (st.ResetVariable, _simple(lambda n: p.ResetVariablePlan(n.name))),
+    (st.ShowVariable, _simple(lambda n: p.ShowVariablePlan(n.name))),
+    (st.ShowObjects, _show_objects),
+    (st.Subscribe, _subscribe),
+    (st.CopyFrom, _copy_from),
+    (st.CopyTo, _copy_to),
+    (st.Explain, _explain),
+    (st.Transaction, _simple(lambda n: p.TransactionPlan(n.action))),
+    (st.Discard, _simple(lambda n: p.DiscardPlan(n.what))),
+]

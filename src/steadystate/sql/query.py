@@ -1,0 +1,464 @@
+"""Planning queries (SELECT, VALUES, set operations, WITH) into IR relation expressions.
+
+:func:`plan_query` returns a :class:`Rel` (the IR and a :class:`Scope` naming its columns) and, for the
+top-level query, the ORDER BY/LIMIT/OFFSET as a RowSetFinishing (nested queries get a TopK instead).
+A SELECT is planned in PostgreSQL's logical order: FROM (sql/joins.py) → WHERE → GROUP BY/aggregates
+(Reduce) → HAVING → select list (Map + Project) → DISTINCT → ORDER BY/LIMIT.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from sqlglot import exp
+
+from steadystate import errors
+from steadystate.expr.ir import (
+    AggregateExpr, ColumnOrder, ColumnRef, Constant, Distinct, Filter, Literal, Map, Negate, Project, Reduce,
+    RelationExpr, RowSetFinishing, Threshold, TopK, Union_,
+)
+from steadystate.repr.types import Column, RelationDesc, ScalarType
+from steadystate.sql import functions
+from steadystate.sql.catalog_api import PlanContext
+from steadystate.sql.scalar import (
+    AGGREGATE_CLASSES, ExprEnv, Scope, ScopeColumn, Typed, binding_key, coerce, plan_expr, require_bool, unify,
+)
+
+T = ScalarType
+
+
+@dataclass(frozen=True)
+class Rel:
+    expr: RelationExpr
+    scope: Scope
+
+    @property
+    def arity(self) -> int:
+        return len(self.scope.columns)
+
+    def desc(self) -> RelationDesc:
+        return RelationDesc(tuple(Column(c.name, c.type, c.nullable) for c in self.scope.columns))
+
+
+@dataclass
+class QueryState:
+    ctx: PlanContext
+    params: dict[int, ScalarType] = field(default_factory=dict)
+    ctes: dict[str, Rel] = field(default_factory=dict)
+
+    def env(self, scope: Scope) -> ExprEnv:
+        return ExprEnv(self.ctx, scope, self.params)
+
+
+def arg(node: exp.Expression, *names: str) -> Any:
+    for name in names:
+        value = node.args.get(name)
+        if value is not None:
+            return value
+    return None
+
+
+def plan_query(node: exp.Expression, state: QueryState, top: bool = False) -> tuple[Rel, RowSetFinishing]:
+    if isinstance(node, exp.Subquery):
+        if arg(node, "order", "limit", "offset") is not None:
+            inner, finishing = plan_query(node.this, state)
+            return _finish(inner, finishing, top=False), RowSetFinishing()
+        return plan_query(node.this, state, top)
+    saved = dict(state.ctes)
+    try:
+        with_ = arg(node, "with_", "with")
+        if with_ is not None:
+            if with_.args.get("recursive"):
+                raise errors.FeatureNotSupported("WITH RECURSIVE is not supported")
+            for cte in with_.expressions:
+                rel = plan_subquery(cte.this, state)
+                rel = _rename(rel, cte.alias, [c.name for c in (cte.args.get("alias").columns or [])]
+                              if cte.args.get("alias") else [])
+                state.ctes[cte.alias] = rel
+        if isinstance(node, exp.Select):
+            rel, finishing = _plan_select(node, state)
+        elif isinstance(node, exp.Values):
+            rel, finishing = plan_values(node, state), RowSetFinishing()
+        elif isinstance(node, exp.SetOperation):
+            rel = _plan_set_operation(node, state)
+            finishing = _order_outputs(node, rel, state)
+        else:
+            raise errors.FeatureNotSupported(f"{node.key.upper()} is not supported as a query")
+    finally:
+        state.ctes = saved
+    if top:
+        return rel, finishing
+    return _finish(rel, finishing, top=False), RowSetFinishing()
+
+
+def plan_subquery(node: exp.Expression, state: QueryState) -> Rel:
+    rel, _ = plan_query(node, state, top=False)
+    return rel
+
+
+def _finish(rel: Rel, finishing: RowSetFinishing, top: bool) -> Rel:
+    expr = rel.expr
+    if finishing.limit is not None or finishing.offset:
+        expr = TopK(expr, (), finishing.order_by, finishing.limit, finishing.offset)
+    if finishing.project is not None:
+        expr = Project(expr, finishing.project)
+        rel = Rel(expr, Scope(tuple(rel.scope.columns[i] for i in finishing.project)))
+    return Rel(expr, rel.scope)
+
+
+def _rename(rel: Rel, table: str | None, names: list[str]) -> Rel:
+    if len(names) > rel.arity:
+        raise errors.SteadyError(
+            f"table {errors.quote_ident(table or '')} has {rel.arity} columns available but {len(names)} columns specified",
+            sqlstate="42P10",
+        )
+    columns = tuple(
+        replace(c, table=table, shadowed=False, name=names[i] if i < len(names) else c.name)
+        for i, c in enumerate(rel.scope.columns)
+    )
+    return Rel(rel.expr, Scope(columns))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# VALUES
+
+
+def plan_values(node: exp.Values, state: QueryState, alias: str | None = None) -> Rel:
+    env = state.env(Scope())
+    rows = [[plan_expr(e, env) for e in (t.expressions if isinstance(t, exp.Tuple) else [t])]
+            for t in node.expressions]
+    width = len(rows[0])
+    if any(len(r) != width for r in rows):
+        raise errors.SyntaxError_("VALUES lists must all be the same length")
+    columns = []
+    for i in range(width):
+        typed, typ = unify([r[i] for r in rows], env, describe=_values_mismatch)
+        for r, t in zip(rows, typed):
+            r[i] = t
+        columns.append(ScopeColumn(alias, f"column{i + 1}", typ, any(t.nullable for t in typed)))
+    if all(isinstance(t.expr, Literal) for r in rows for t in r):
+        expr: RelationExpr = Constant.of([tuple(t.expr.datum() for t in r) for r in rows], width)
+    else:
+        unit = Constant.of([()], 0)
+        parts = [Map(unit, tuple(t.expr for t in r)) for r in rows]
+        expr = parts[0] if len(parts) == 1 else Union_(tuple(parts))
+    names = [c.name for c in node.args["alias"].columns] if node.args.get("alias") else []
+    return _rename(Rel(expr, Scope(tuple(columns))), alias, names)
+
+
+def _values_mismatch(known: list[ScalarType]) -> errors.SteadyError:
+    names = [t.pg_name for t in dict.fromkeys(known)]
+    return errors.DatatypeMismatch(f"VALUES types {names[0]} and {names[1]} cannot be matched")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Set operations
+
+
+def _plan_set_operation(node: exp.SetOperation, state: QueryState) -> Rel:
+    left = plan_subquery(node.this, state)
+    right = plan_subquery(node.expression, state)
+    op = type(node).__name__.upper()
+    if left.arity != right.arity:
+        raise errors.SyntaxError_(f"each {op} query must have the same number of columns")
+    left_exprs, right_exprs, columns = [], [], []
+    for i, (lc, rc) in enumerate(zip(left.scope.columns, right.scope.columns)):
+        env = state.env(Scope())
+        pair, typ = unify([Typed(ColumnRef(i), lc.type, lc.nullable), Typed(ColumnRef(i), rc.type, rc.nullable)],
+                          env, describe=lambda known, op=op: errors.DatatypeMismatch(
+                              f"{op} types {known[0].pg_name} and {known[1].pg_name} cannot be matched"))
+        left_exprs.append(pair[0].expr)
+        right_exprs.append(pair[1].expr)
+        columns.append(ScopeColumn(None, lc.name, typ, lc.nullable or rc.nullable))
+    l_expr, r_expr = _cast_columns(left.expr, left_exprs), _cast_columns(right.expr, right_exprs)
+    distinct = node.args.get("distinct", True) is not False
+    if isinstance(node, exp.Union):
+        expr: RelationExpr = Union_((l_expr, r_expr))
+        if distinct:
+            expr = Distinct(expr)
+    elif isinstance(node, exp.Except):
+        if distinct:
+            l_expr, r_expr = Distinct(l_expr), Distinct(r_expr)
+        expr = Threshold(Union_((l_expr, Negate(r_expr))))
+    else:
+        if distinct:
+            l_expr, r_expr = Distinct(l_expr), Distinct(r_expr)
+        only_left = Threshold(Union_((l_expr, Negate(r_expr))))
+        expr = Threshold(Union_((l_expr, Negate(only_left))))
+    return Rel(expr, Scope(tuple(columns)))
+
+
+def _cast_columns(expr: RelationExpr, exprs: list[Any]) -> RelationExpr:
+    if all(isinstance(e, ColumnRef) and e.index == i for i, e in enumerate(exprs)):
+        return expr
+    arity = len(exprs)
+    return Project(Map(expr, tuple(exprs)), tuple(range(arity, 2 * arity)))
+
+
+def _order_outputs(node: exp.Expression, rel: Rel, state: QueryState) -> RowSetFinishing:
+    order = []
+    for item in (node.args["order"].expressions if node.args.get("order") else []):
+        index = _output_position(item.this, rel.scope, select_items=None)
+        if index is None:
+            raise errors.FeatureNotSupported("ORDER BY on a set operation must name an output column")
+        order.append(_column_order(index, item))
+    limit, offset = _limit_offset(node, state)
+    return RowSetFinishing(tuple(order), limit, offset)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# SELECT
+
+
+def _plan_select(node: exp.Select, state: QueryState) -> tuple[Rel, RowSetFinishing]:
+    from steadystate.sql import joins
+
+    from_ = arg(node, "from_", "from")
+    if from_ is not None:
+        rel = joins.plan_from(from_.this, list(node.args.get("joins") or []), state)
+    else:
+        if node.args.get("joins"):
+            raise errors.SyntaxError_("syntax error at or near \"JOIN\"")
+        rel = Rel(Constant.of([()], 0), Scope())
+    where = node.args.get("where")
+    if where is not None:
+        rel = joins.plan_where(rel, where.this, state)
+
+    items = _expand_star(node.expressions, rel.scope)
+    aggregates = _find_aggregates([i for i in items] + ([node.args["having"].this] if node.args.get("having") else [])
+                                  + [o.this for o in (node.args["order"].expressions if node.args.get("order") else [])])
+    env = state.env(rel.scope)
+    base = rel.expr
+    if node.args.get("group") is not None or aggregates:
+        base, env = _plan_reduce(node, items, aggregates, rel, state)
+    having = node.args.get("having")
+    if having is not None:
+        env.clause = "HAVING"
+        predicate = require_bool(plan_expr(having.this, env), env, "HAVING")
+        base = Filter(base, (predicate.expr,))
+    env.clause = "SELECT"
+    base_arity = _arity_of(env)
+    map_exprs: list[Any] = []
+    outputs: list[int] = []
+    columns: list[ScopeColumn] = []
+    for item in items:
+        typed = plan_expr(item, env)
+        if typed.is_untyped:
+            typed = coerce(typed, T.TEXT, env)
+        outputs.append(_place(typed, base_arity, map_exprs))
+        columns.append(ScopeColumn(None, functions.output_name(item), typed.type, typed.nullable))
+    order: list[ColumnOrder] = []
+    visible = len(outputs)
+    for item in (node.args["order"].expressions if node.args.get("order") else []):
+        position = _output_position(item.this, Scope(tuple(columns[:visible])), select_items=items)
+        if position is None:
+            if node.args.get("distinct") is not None:
+                raise errors.SteadyError("for SELECT DISTINCT, ORDER BY expressions must appear in select list",
+                                         sqlstate="42P10")
+            env.clause = "ORDER BY"
+            typed = plan_expr(item.this, env)
+            if typed.is_untyped:
+                typed = coerce(typed, T.TEXT, env)
+            outputs.append(_place(typed, base_arity, map_exprs))
+            columns.append(ScopeColumn(None, "?order?", typed.type, typed.nullable, in_star=False))
+            position = len(outputs) - 1
+        order.append(_column_order(position, item))
+    expr: RelationExpr = Map(base, tuple(map_exprs)) if map_exprs else base
+    if outputs != list(range(base_arity + len(map_exprs))):
+        expr = Project(expr, tuple(outputs))
+    distinct = node.args.get("distinct")
+    if distinct is not None:
+        if distinct.args.get("on"):
+            raise errors.FeatureNotSupported("SELECT DISTINCT ON is not supported")
+        expr = Distinct(expr)
+    limit, offset = _limit_offset(node, state)
+    project = tuple(range(visible)) if len(outputs) > visible else None
+    return Rel(expr, Scope(tuple(columns))), RowSetFinishing(tuple(order), limit, offset, project)
+
+
+def _arity_of(env: ExprEnv) -> int:
+    if env.grouped:
+        return env.reduce_arity
+    return len(env.scope.columns)
+
+
+def _place(typed: Typed, base_arity: int, map_exprs: list[Any]) -> int:
+    if isinstance(typed.expr, ColumnRef):
+        return typed.expr.index
+    map_exprs.append(typed.expr)
+    return base_arity + len(map_exprs) - 1
+
+
+def _expand_star(items: list[exp.Expression], scope: Scope) -> list[exp.Expression]:
+    out: list[exp.Expression] = []
+    for item in items:
+        if isinstance(item, exp.Star):
+            chosen = [c for c in scope.columns if c.in_star]
+            if not chosen and not scope.columns:
+                raise errors.SyntaxError_("SELECT * with no tables specified is not valid")
+        elif isinstance(item, exp.Column) and isinstance(item.this, exp.Star):
+            chosen = [c for c in scope.columns if c.table == item.table]
+            if not chosen:
+                raise errors.UndefinedTable(f"missing FROM-clause entry for table {errors.quote_ident(item.table)}")
+        else:
+            out.append(item)
+            continue
+        for c in chosen:
+            ident = exp.Column(this=exp.to_identifier(c.name, quoted=True),
+                               table=exp.to_identifier(c.table, quoted=True) if c.table else None)
+            out.append(ident)
+    return out
+
+
+def _find_aggregates(nodes: list[exp.Expression]) -> list[exp.Expression]:
+    found: dict[str, exp.Expression] = {}
+    for node in nodes:
+        for agg in node.find_all(*AGGREGATE_CLASSES):
+            if agg.find_ancestor(exp.Subquery, exp.Exists) is not None and agg.find_ancestor(exp.Subquery, exp.Exists) is not node.find_ancestor(exp.Subquery, exp.Exists):
+                continue
+            found.setdefault(binding_key(agg), agg)
+    return list(found.values())
+
+
+_AGG_FUNCS = {exp.Count: "count", exp.Sum: "sum", exp.Avg: "avg", exp.Min: "min", exp.Max: "max",
+              exp.LogicalAnd: "bool_and", exp.LogicalOr: "bool_or"}
+
+
+def _aggregate_type(func: str, input_type: ScalarType) -> ScalarType:
+    if func in ("count", "count_star"):
+        return T.INT8
+    if func == "sum":
+        return {T.INT4: T.INT8, T.INT8: T.NUMERIC}.get(input_type, input_type)
+    if func == "avg":
+        return T.FLOAT8 if input_type is T.FLOAT8 else T.NUMERIC
+    return input_type
+
+
+def _plan_aggregate(node: exp.Expression, env: ExprEnv) -> tuple[AggregateExpr, ScalarType, bool]:
+    func = _AGG_FUNCS[type(node)]
+    inner = node.this
+    distinct = False
+    if isinstance(inner, exp.Distinct):
+        distinct = True
+        if len(inner.expressions) != 1:
+            raise errors.FeatureNotSupported("aggregates over several DISTINCT values are not supported")
+        inner = inner.expressions[0]
+    if func == "count" and (inner is None or isinstance(inner, exp.Star)):
+        return AggregateExpr("count_star", Literal(True, T.BOOL), False), T.INT8, False
+    env.clause = "aggregate function calls"
+    nested = inner.find(*AGGREGATE_CLASSES)
+    if nested is not None:
+        raise errors.SteadyError("aggregate function calls cannot be nested", sqlstate="42803")
+    value = plan_expr(inner, env)
+    if value.is_untyped:
+        value = coerce(value, T.TEXT if func in ("count", "min", "max") else T.NUMERIC, env)
+    if func in ("sum", "avg") and not value.type.is_numeric:
+        raise errors.UndefinedFunction(f"function {func}({value.type.pg_name}) does not exist",
+                                       hint="No function matches the given name and argument types. You might need to add explicit type casts.")
+    if func in ("bool_and", "bool_or"):
+        value = require_bool(value, env, func)
+    typ = _aggregate_type(func, value.type)
+    return AggregateExpr(func, value.expr, distinct), typ, func != "count"
+
+
+def _plan_reduce(node: exp.Select, items: list[exp.Expression], aggregates: list[exp.Expression], rel: Rel,
+                 state: QueryState) -> tuple[RelationExpr, ExprEnv]:
+    env = state.env(rel.scope)
+    keys: list[Typed] = []
+    key_nodes: list[exp.Expression] = []
+    group = node.args.get("group")
+    for key in (group.expressions if group is not None else []):
+        if isinstance(key, exp.Literal) and not key.is_string:
+            position = int(key.this)
+            if not 1 <= position <= len(items):
+                raise errors.SteadyError(f"GROUP BY position {position} is not in select list", sqlstate="42P10")
+            key = items[position - 1]
+            key = key.this if isinstance(key, exp.Alias) else key
+        elif isinstance(key, exp.Column) and not key.table:
+            try:
+                rel.scope.resolve(None, key.name)
+            except errors.UndefinedColumn:
+                aliased = [i.this for i in items if isinstance(i, exp.Alias) and i.alias == key.name]
+                if not aliased:
+                    raise
+                key = aliased[0]
+        env.clause = "GROUP BY"
+        typed = plan_expr(key, env)
+        if typed.is_untyped:
+            typed = coerce(typed, T.TEXT, env)
+        keys.append(typed)
+        key_nodes.append(key)
+    aggs: list[AggregateExpr] = []
+    agg_types: list[tuple[ScalarType, bool]] = []
+    for agg in aggregates:
+        planned, typ, nullable = _plan_aggregate(agg, state.env(rel.scope))
+        aggs.append(planned)
+        agg_types.append((typ, nullable))
+    out_env = state.env(rel.scope)
+    out_env.grouped = True
+    for i, (key, typed) in enumerate(zip(key_nodes, keys)):
+        if isinstance(typed.expr, ColumnRef):
+            out_env.group_columns.setdefault(typed.expr.index, i)
+        out_env.bindings[binding_key(key)] = (i, typed.type, typed.nullable)
+    for j, agg in enumerate(aggregates):
+        typ, nullable = agg_types[j]
+        out_env.bindings[binding_key(agg)] = (len(keys) + j, typ, nullable)
+    out_env.reduce_arity = len(keys) + len(aggs)
+    return Reduce(rel.expr, tuple(k.expr for k in keys), tuple(aggs)), out_env
+
+
+# ---------------------------------------------------------------------------------------------------------
+# ORDER BY / LIMIT
+
+
+def _output_position(node: exp.Expression, outputs: Scope, select_items: list[exp.Expression] | None) -> int | None:
+    if isinstance(node, exp.Literal) and not node.is_string:
+        position = int(node.this)
+        if not 1 <= position <= len(outputs.columns):
+            raise errors.SteadyError(f"ORDER BY position {position} is not in select list", sqlstate="42P10")
+        return position - 1
+    if isinstance(node, exp.Column) and not node.table:
+        matches = [i for i, c in enumerate(outputs.columns) if c.name == node.name]
+        if select_items is not None:
+            # a bare name prefers an output column; but only an alias or a plain column counts
+            matches = [i for i in matches if isinstance(select_items[i], (exp.Alias, exp.Column))]
+        if matches:
+            return matches[0]
+    if select_items is not None:
+        key = binding_key(node)
+        for i, item in enumerate(select_items):
+            if binding_key(item.this if isinstance(item, exp.Alias) else item) == key:
+                return i
+    return None
+
+
+def _column_order(index: int, item: exp.Ordered) -> ColumnOrder:
+    desc = bool(item.args.get("desc"))
+    nulls_first = item.args.get("nulls_first")
+    nulls_last = not nulls_first if nulls_first is not None else not desc
+    return ColumnOrder(index, desc, nulls_last)
+
+
+def _constant_int(node: exp.Expression | None, state: QueryState, what: str) -> int | None:
+    if node is None:
+        return None
+    env = state.env(Scope())
+    typed = plan_expr(node, env)
+    if typed.untyped_null:
+        return None
+    typed = coerce(typed, T.INT8, env)
+    if not isinstance(typed.expr, Literal):
+        raise errors.FeatureNotSupported(f"{what} must be a constant")
+    value = typed.expr.datum()
+    if value is not None and value < 0:
+        raise errors.SteadyError(f"{what} must not be negative", sqlstate="2201W" if what == "LIMIT" else "2201X")
+    return value
+
+
+def _limit_offset(node: exp.Expression, state: QueryState) -> tuple[int | None, int]:
+    limit = node.args.get("limit")
+    offset = node.args.get("offset")
+    limit_value = _constant_int(limit.expression if limit is not None else None, state, "LIMIT")
+    offset_value = _constant_int(offset.expression if offset is not None else None, state, "OFFSET")
+    return limit_value, offset_value or 0
