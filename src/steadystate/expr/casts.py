@@ -41,7 +41,8 @@ def check_int(value: int, typ: ScalarType) -> int:
 
 
 def _bad_syntax(typ: ScalarType, text: str) -> errors.InvalidTextRepresentation:
-    return errors.InvalidTextRepresentation(f'invalid input syntax for type {typ.pg_name}: "{text}"')
+    name = "timestamp" if typ is ScalarType.TIMESTAMP else typ.pg_name  # PostgreSQL's spelling in this message
+    return errors.InvalidTextRepresentation(f'invalid input syntax for type {name}: "{text}"')
 
 
 # ---------------------------------------------------------------------------------------------------------
