@@ -6,9 +6,11 @@ import asyncio
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from steadystate.errors import UndefinedTable
-from steadystate.storage import ShardStore, TableWriter, TimestampOracle, open_store
+from steadystate.storage import ShardStore, TableWriter, TimestampOracle, consolidate, open_store
 
 
 @pytest.fixture
@@ -156,3 +158,40 @@ def test_writer_resumes_after_restart(store_url: str, store: ShardStore) -> None
         assert ts2 > ts1
         assert reopened.snapshot("t1", ts1) == [(("a",), 1)]
         assert reopened.snapshot("t1", ts2) == [(("b",), 1)]
+
+
+round_of_writes = st.lists(
+    st.dictionaries(
+        st.sampled_from(["t1", "t2", "t3"]),
+        st.lists(st.tuples(st.tuples(st.integers(0, 3)), st.sampled_from([-1, 1])), max_size=3),
+        max_size=2,
+    ),
+    min_size=1,
+    max_size=6,
+)
+
+
+@settings(max_examples=30, deadline=None)
+@given(rounds=st.lists(round_of_writes, min_size=1, max_size=4))
+def test_group_commit_matches_a_model(rounds: list[list[dict]]) -> None:
+    """Concurrent rounds of writes: each write lands at its returned timestamp, nothing else is stored."""
+    with open_store("sqlite:///:memory:") as store:
+        for shard in ("t1", "t2", "t3"):
+            store.create_shard(shard)
+        writer = make_writer(store)
+        history: list[tuple[str, tuple, int, int]] = []
+
+        async def main() -> None:
+            for writes in rounds:
+                stamps = await asyncio.gather(*(writer.write(w) for w in writes))
+                for changes, ts in zip(writes, stamps):
+                    history.extend((shard, row, ts, diff) for shard, rows in changes.items() for row, diff in rows)
+
+        asyncio.run(main())
+        assert writer.stats.transactions <= len(rounds)
+        read_ts = writer.oracle.read_ts()
+        uppers = {store.upper(shard) for shard in ("t1", "t2", "t3")}
+        assert uppers == {read_ts + 1}
+        for shard in ("t1", "t2", "t3"):
+            expected = consolidate((row, ts, diff) for s, row, ts, diff in history if s == shard)
+            assert dict(store.snapshot(shard, read_ts)) == expected

@@ -96,9 +96,6 @@ _UPSERT_TIMESTAMP = (
     "SET ts = CASE WHEN excluded.ts > timestamps.ts THEN excluded.ts ELSE timestamps.ts END"
 )
 
-_NOT_FOUND = object()
-
-
 class SqlShardStore(ShardStore):
     """:class:`ShardStore` over a SQL connection; subclasses open the connection and name the dialect."""
 
@@ -111,7 +108,7 @@ class SqlShardStore(ShardStore):
         self._lock = threading.RLock()
         with self._transaction(write=True) as cur:
             for statement in schema_statements(self.dialect):
-                cur.execute(statement)
+                self._run(cur, statement)
 
     # -- backend hooks ---------------------------------------------------------------------------------
 
