@@ -15,6 +15,8 @@ aggregates emit even without input.
 
 from __future__ import annotations
 
+import gc
+
 from steadystate.dataflow.collection import EMPTY, Delta, ErrDelta, EvalError, OkDelta, Row, Update, add_into
 from steadystate.dataflow.operators import InputOperator, Operator
 
@@ -93,11 +95,22 @@ class Graph:
         return by_time
 
     def step(self) -> bool:
-        """Process every complete time; True if anything happened (a round ran or the frontier moved)."""
+        """Process every complete time; True if anything happened (a round ran or the frontier moved).
+
+        The cyclic garbage collector is paused during the step: a round allocates millions of tuples and dicts
+        that are all reachable, and repeated full collections over them dominated hydration time.
+        """
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return self._step()
+        finally:
+            if was_enabled:
+                gc.enable()
+
+    def _step(self) -> bool:
         limit = self.input_limit()
-        if limit is not None and limit <= self.start and self.stepped:
-            return False
-        if limit is not None and limit <= self.start:
+        if limit is not None and limit <= self.start:  # not even as_of is complete yet
             return False
         first = not self.stepped
         by_time = self._take_ready(limit)
