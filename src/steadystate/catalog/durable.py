@@ -10,6 +10,7 @@ a DDL acknowledged to a client survives ``kill -9``.
 from __future__ import annotations
 
 import contextlib
+import logging
 import sqlite3
 import threading
 import time
@@ -19,6 +20,8 @@ import msgspec
 
 from steadystate.catalog.records import RECORD_TYPES, AuditEvent, StatusEvent
 from steadystate.errors import StorageError
+
+log = logging.getLogger("steadystate.catalog")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (kind TEXT NOT NULL, id TEXT NOT NULL, value BLOB NOT NULL,
@@ -72,6 +75,7 @@ class CatalogTxn:
             (event_type, object_type, details, self._user, now),
         )
         self.audit.append(AuditEvent(cursor.lastrowid or 0, event_type, object_type, details, self._user, now))
+        log.info("DDL by %s: %s %s %s", self._user, event_type, object_type, details)
 
     def set_meta(self, key: str, value: str) -> None:
         self._conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))

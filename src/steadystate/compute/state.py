@@ -155,6 +155,7 @@ class ComputeState:
             out.append(m.SubscribeResponse(command.id, dropped=True))
         if not dataflow.live_exports:
             self.dataflows.remove(dataflow)
+            dataflow.rendered.close()
             log.info("dropped dataflow %s", dataflow.desc.debug_name)
         return out
 

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Install everything the tests need and run the whole suite.
+# Usage: bash scripts/test.sh [pytest args...]
+# Works on a fresh Debian machine with Python 3.11, as root or as a user with sudo.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then SUDO="sudo"; fi
+
+# psql (client tests) and the PostgreSQL server binaries (the postgres storage backend's tests).
+if ! command -v psql >/dev/null 2>&1 || ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  if command -v apt-get >/dev/null 2>&1; then
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq postgresql postgresql-client >/dev/null
+  fi
+fi
+PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
+if [ -n "$PG_BIN" ]; then export PATH="$PATH:$PG_BIN"; fi
+
+PYTHON=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PYTHON" -m venv .venv
+fi
+.venv/bin/python -m pip install -q --upgrade pip >/dev/null
+.venv/bin/python -m pip install -q -e ".[test]"
+
+exec .venv/bin/python -m pytest "$@"

@@ -1,0 +1,165 @@
+"""End-to-end fixtures: a real ``steadystate serve`` process with real replica processes.
+
+``Environment`` starts the server as an OS process on free ports in a temporary data directory, waits for
+``/api/readyz``, and offers real clients: psycopg connections and the ``psql`` binary.  It can stop the
+server gracefully, ``kill -9`` it, start it again on the same data directory, and find or kill replica
+processes.  Nothing here is a mock: every test talks to the same processes a user would run.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Iterator
+
+import psutil
+import psycopg
+import pytest
+
+PSQL = shutil.which("psql")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Environment:
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.sql_port = free_port()
+        self.http_port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self, timeout: float = 60.0) -> None:
+        log = open(self.data_dir.parent / f"{self.data_dir.name}-server.log", "ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "steadystate", "serve", "--data-dir", str(self.data_dir),
+             "--sql-port", str(self.sql_port), "--http-port", str(self.http_port)],
+            stdout=log, stderr=log, start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited with {self.process.returncode}; see {log.name}")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.http_port}/api/readyz", timeout=1) as r:
+                    if r.status == 200:
+                        return
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError("server did not become ready")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+    def kill9(self) -> None:
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait()
+        self.process = None
+
+    def restart(self, *, hard: bool = False) -> None:
+        if hard:
+            self.kill9()
+        else:
+            self.stop()
+        self.start()
+
+    # ------------------------------------------------------------------ clients
+
+    @property
+    def dsn(self) -> str:
+        return f"host=127.0.0.1 port={self.sql_port} user=materialize dbname=materialize"
+
+    def connect(self, **kwargs: object) -> psycopg.Connection:
+        kwargs.setdefault("autocommit", True)
+        return psycopg.connect(self.dsn, **kwargs)  # type: ignore[arg-type]
+
+    def query(self, sql: str, params: tuple | None = None) -> list[tuple]:
+        with self.connect() as conn:
+            return conn.execute(sql, params).fetchall()
+
+    def execute(self, *statements: str) -> None:
+        with self.connect() as conn:
+            for statement in statements:
+                conn.execute(statement)
+
+    def psql(self, *commands: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        assert PSQL is not None, "psql is not installed"
+        args = [PSQL, "-X", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", str(self.sql_port),
+                "-U", "materialize", "materialize"]
+        for command in commands:
+            args += ["-c", command]
+        return subprocess.run(args, capture_output=True, text=True, timeout=60, check=check)
+
+    # ------------------------------------------------------------------ replicas
+
+    def replica_pids(self) -> dict[str, int]:
+        """Replica id -> pid of every live replica process of this environment."""
+        out: dict[str, int] = {}
+        for process in psutil.process_iter(["pid", "cmdline"]):
+            cmdline = process.info["cmdline"] or []
+            if "replica" in cmdline and "--dir" in cmdline:
+                directory = cmdline[cmdline.index("--dir") + 1]
+                if directory.startswith(str(self.data_dir)) and process.status() != psutil.STATUS_ZOMBIE:
+                    out[cmdline[cmdline.index("--replica-id") + 1]] = process.info["pid"]
+        return out
+
+    def kill_replica(self, replica_id: str) -> int:
+        pid = self.replica_pids()[replica_id]
+        os.kill(pid, signal.SIGKILL)
+        return pid
+
+    def wait_for(self, predicate, timeout: float = 30.0, interval: float = 0.05):  # type: ignore[no-untyped-def]
+        deadline = time.monotonic() + timeout
+        last_error: Exception | None = None
+        while time.monotonic() < deadline:
+            try:
+                result = predicate()
+                if result:
+                    return result
+            except Exception as exc:  # noqa: BLE001 - retried until the deadline
+                last_error = exc
+            time.sleep(interval)
+        raise AssertionError(f"condition not met within {timeout}s (last error: {last_error!r})")
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> Iterator[Environment]:
+    """A fresh environment per test (for tests that restart or kill things)."""
+    environment = Environment(tmp_path / "data")
+    environment.start()
+    try:
+        yield environment
+    finally:
+        environment.stop()
+
+
+@pytest.fixture(scope="module")
+def shared_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Environment]:
+    """One environment for a whole test module (for tests that only run statements)."""
+    environment = Environment(tmp_path_factory.mktemp("shared") / "data")
+    environment.start()
+    try:
+        yield environment
+    finally:
+        environment.stop()
