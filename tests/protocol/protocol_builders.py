@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from steadystate.expr.ir import ColumnRef, Filter, Get, MapFilterProject, CallBinary, literal
+from steadystate.expr.ir import CallBinary, ColumnRef, Filter, Get, MapFilterProject, literal
 from steadystate.protocol.messages import (
     AllowCompaction,
     AllowWrites,

@@ -391,3 +391,16 @@ def test_dataflow_descriptions_in_history_are_not_mutated() -> None:
     history.push(AllowCompaction("u1", 9))
     assert history.live_dataflows()["u1"] == msgspec.structs.replace(desc, as_of=9)
     assert desc.as_of == 1
+
+
+def test_a_replica_reconnecting_to_a_replay_is_clean_until_live_ddl() -> None:
+    history = CommandHistory()
+    for command in [create_instance(), CreateDataflow(dataflow("u1")), InitializationComplete(),
+                    CreateDataflow(dataflow("u2", on_id="u101")), AllowCompaction("u1", None)]:
+        history.push(command)
+    stream = CommandStream()
+    for command in history.replay(hello(nonce="again", epoch=2)):
+        stream.apply(command, 10)
+    assert stream.stage is Stage.COMPUTING and stream.clean and stream.steady_since_ms == 10
+    stream.apply(AllowCompaction("u2", None), 20)
+    assert stream.dirtied_by == "drop u2"

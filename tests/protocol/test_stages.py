@@ -14,13 +14,13 @@ from steadystate.protocol.messages import (
     CancelPeek,
     Command,
     CreateDataflow,
-    CreateInstance,
     Hello,
     InitializationComplete,
     Schedule,
+    Status,
     UpdateConfiguration,
 )
-from steadystate.protocol.stages import TRANSITIONS, CommandStream, Stage, describe_ddl
+from steadystate.protocol.stages import TRANSITIONS, CommandStream, Stage, describe_ddl, disagreement
 
 
 def steady_stream(now_ms: int = 100, replay: list[Command] | None = None) -> CommandStream:
@@ -197,12 +197,29 @@ def test_describe_ddl_falls_back_to_the_debug_name_without_exports() -> None:
         describe_ddl(Schedule("u1"))
 
 
-def test_controller_and_replica_streams_agree_on_the_same_commands() -> None:
+def status_of(stream: CommandStream) -> Status:
+    return Status(replica_id="r1", nonce="n1", **stream.signal().status_fields())
+
+
+def test_status_built_from_the_signal_agrees_with_the_same_commands_on_other_clocks() -> None:
     sent = [hello(), create_instance(), CreateDataflow(dataflow("u1")), InitializationComplete(), Schedule("u1"),
             peek("p"), AllowCompaction("u1", 5), AllowCompaction("u1", None, debug="DROP INDEX i")]
     controller, replica = CommandStream(), CommandStream()
     for i, command in enumerate(sent):
         controller.apply(command, i)
-        replica.apply(command, i)
-        assert (controller.stage, controller.clean, controller.dirtied_by) == (replica.stage, replica.clean, replica.dirtied_by)
-    assert replica.dirtied_by == "DROP INDEX i" and replica.dirtied_at_ms == len(sent) - 1
+        replica.apply(command, 1000 + i)
+        assert disagreement(controller, status_of(replica)) is None
+    status = status_of(replica)
+    assert (status.steady, status.clean, status.dirtied_by) == (True, False, "DROP INDEX i")
+    assert status.dirtied_at_ms == 1000 + len(sent) - 1 and status.steady_since_ms == 1003
+
+
+def test_disagreement_names_what_differs() -> None:
+    controller, replica = steady_stream(), steady_stream()
+    controller.apply(CreateDataflow(dataflow("u1"), debug="CREATE INDEX a"), 1)
+    assert "replica reports clean, the controller expects dirty" == disagreement(controller, status_of(replica))
+    replica.apply(CreateDataflow(dataflow("u2"), debug="CREATE INDEX b"), 1)
+    assert "CREATE INDEX b" in (disagreement(controller, status_of(replica)) or "")
+    reconnected = steady_stream()
+    reconnected.apply(hello(nonce="n3"), 2)
+    assert "steady=False" in (disagreement(controller, status_of(reconnected)) or "")

@@ -19,14 +19,16 @@ On top of the stages, :class:`CommandStream` tracks the project's headline signa
   is the command's readable description (its ``debug`` text, else e.g. ``"CreateDataflow u7"`` or
   ``"drop u5"``) and ``dirtied_at_ms`` the time it was applied.
 
-The replica runs one on the commands it receives and reports it in ``Status``; the controller runs one per
-replica on the commands it sends, and the two must agree.
+The replica runs one on the commands it receives and reports it in ``Status`` (see
+:meth:`CommandStream.signal`, whose fields are ``Status``'s); the controller runs one per replica on the
+commands it sends, and the two must agree (:func:`disagreement` says how they do not).
 """
 
 from __future__ import annotations
 
 import enum
-from typing import Callable
+from dataclasses import asdict, dataclass
+from typing import Any, Callable
 
 from steadystate.errors import ProtocolViolation
 from steadystate.protocol import messages
@@ -41,6 +43,7 @@ from steadystate.protocol.messages import (
     InitializationComplete,
     Peek,
     Schedule,
+    Status,
     UpdateConfiguration,
 )
 
@@ -122,6 +125,40 @@ def next_stage(stage: Stage, command: Command) -> Stage:
         ) from None
 
 
+@dataclass(frozen=True)
+class CleanDirtySignal:
+    """The clean/dirty state of a stream at one moment; the field names are those of ``messages.Status``."""
+
+    steady: bool
+    clean: bool
+    steady_since_ms: int | None
+    dirtied_by: str | None
+    dirtied_at_ms: int | None
+
+    def status_fields(self) -> dict[str, Any]:
+        """Keyword arguments for ``messages.Status``."""
+        return asdict(self)
+
+
+def disagreement(expected: "CommandStream", status: Status) -> str | None:
+    """Why a replica's reported ``status`` contradicts the controller's ``expected`` stream, or None.
+
+    Steadiness, clean/dirty and what dirtied the replica must match; the times are each side's own clock
+    and are not compared.
+    """
+    signal = expected.signal()
+    if status.steady != signal.steady:
+        return f"replica reports steady={status.steady}, the controller expects steady={signal.steady}"
+    if status.clean != signal.clean:
+        return (
+            f"replica reports {'clean' if status.clean else 'dirty'}, the controller expects "
+            f"{'clean' if signal.clean else 'dirty'}"
+        )
+    if status.dirtied_by != signal.dirtied_by:
+        return f"replica reports dirtied by {status.dirtied_by!r}, the controller expects {signal.dirtied_by!r}"
+    return None
+
+
 class CommandStream:
     """One replica's command stream: its stage and clean/dirty state (see the module docstring)."""
 
@@ -177,6 +214,15 @@ class CommandStream:
     def commands_applied(self) -> int:
         """Commands applied since the last Hello (the Hello included)."""
         return self._commands_applied
+
+    def signal(self) -> CleanDirtySignal:
+        return CleanDirtySignal(
+            steady=self.steady,
+            clean=self.clean,
+            steady_since_ms=self._steady_since_ms,
+            dirtied_by=self._dirtied_by,
+            dirtied_at_ms=self._dirtied_at_ms,
+        )
 
     # -- transitions --------------------------------------------------------------------------------
 
