@@ -45,6 +45,7 @@ class Introspection:
             "mz_objects": self.objects,
             "mz_arrangement_sizes": self.arrangement_sizes,
             "mz_frontiers": self.frontiers,
+            "mz_replica_step_times": self.step_times,
         }
 
     def rows(self, name: str) -> list[tuple]:
@@ -120,6 +121,13 @@ class Introspection:
             for collection in state.status.collections:
                 if collection.id.startswith("u"):
                     out.append((replica_id, collection.id, collection.records, collection.size_bytes))
+        return out
+
+    def step_times(self) -> list[tuple]:
+        out = []
+        for _instance, replica_id, state in self._replica_states():
+            if state.status is not None:
+                out.extend((replica_id, n, ms) for n, ms in enumerate(state.status.step_ms))
         return out
 
     def frontiers(self) -> list[tuple]:

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from steadystate.errors import InvalidTextRepresentation, NotNullViolation, SteadyError, quote_ident
 from steadystate.expr.casts import parse_bool, parse_date, parse_float, parse_int, parse_numeric, parse_timestamp
-from steadystate.expr.eval import compile_mfp, compile_predicates
-from steadystate.expr.ir import MapFilterProject
+from steadystate.expr.eval import compile_mfp, compile_predicates, evaluate
+from steadystate.expr.ir import CallBinary, CallVariadic, ColumnRef, MapFilterProject, ScalarExpr, depends_on_columns
 from steadystate.repr.types import RelationDesc, ScalarType, datum_matches
 from steadystate.sql import plan as p
 
@@ -45,6 +45,8 @@ class Writes:
     def __init__(self, coordinator: "Coordinator") -> None:
         self.coord = coordinator
         self.lock = asyncio.Lock()
+        # table id -> column -> value -> rows with that value (built on first use, kept up to date on commit)
+        self.indexes: dict[str, dict[int, dict[Any, set[tuple]]]] = {}
 
     def _table(self, table_id: str):
         return self.coord.catalog.items[table_id]
@@ -69,8 +71,29 @@ class Writes:
 
     def delete_changes(self, plan: p.DeletePlan, pending: Changes | None = None) -> Changes:
         matches = compile_predicates(plan.predicates, self._table(plan.table_id).desc.types)
-        current = self._current(plan.table_id, pending)
+        current = self._candidates(plan.table_id, plan.predicates, pending)
         return {plan.table_id: [(row, -count) for row, count in current.items() if count > 0 and matches(row)]}
+
+    def _candidates(
+        self, table_id: str, predicates: tuple[ScalarExpr, ...], pending: Changes | None
+    ) -> Mapping[tuple, int]:
+        """The rows that may match: all of them, or only those an equality/IN predicate selects."""
+        lookup = point_lookup(predicates)
+        if lookup is None or (pending and table_id in pending):
+            return self._current(table_id, pending)
+        column, values = lookup
+        index = self.indexes.setdefault(table_id, {}).get(column)
+        rows = self.coord.table_rows[table_id]
+        if index is None:
+            index = {}
+            for row in rows:
+                index.setdefault(row[column], set()).add(row)
+            self.indexes[table_id][column] = index
+        out: dict[tuple, int] = {}
+        for value in values:
+            for row in index.get(value, ()):
+                out[row] = rows[row]
+        return out
 
     def update_changes(self, plan: p.UpdatePlan, pending: Changes | None = None) -> Changes:
         desc = self._table(plan.table_id).desc
@@ -81,7 +104,7 @@ class Writes:
         projection = tuple(positions.get(i, i) for i in range(arity))
         mfp = compile_mfp(MapFilterProject(arity, maps, plan.predicates, projection), desc.types)
         out: list[tuple[tuple, int]] = []
-        for row, count in self._current(plan.table_id, pending).items():
+        for row, count in self._candidates(plan.table_id, plan.predicates, pending).items():
             if count <= 0:
                 continue
             new_row = mfp(row)
@@ -115,11 +138,40 @@ class Writes:
             rows = self.coord.table_rows.get(table_id)
             if rows is None:
                 continue
+            indexes = self.indexes.get(table_id, {})
             for row, diff in updates:
-                rows[row] += diff
-                if rows[row] == 0:
+                before = rows[row]
+                rows[row] = after = before + diff
+                if after == 0:
                     del rows[row]
+                if (before <= 0) != (after <= 0):
+                    for column, index in indexes.items():
+                        if after > 0:
+                            index.setdefault(row[column], set()).add(row)
+                        else:
+                            bucket = index.get(row[column])
+                            if bucket is not None:
+                                bucket.discard(row)
+                                if not bucket:
+                                    del index[row[column]]
         return ts
+
+    def forget(self, table_id: str) -> None:
+        self.indexes.pop(table_id, None)
+
+
+def point_lookup(predicates: tuple[ScalarExpr, ...]) -> tuple[int, list[Any]] | None:
+    """``(column, values)`` if a conjunct is ``column = constant`` or ``column IN (constants)``."""
+    for predicate in predicates:
+        if isinstance(predicate, CallBinary) and predicate.func == "eq":
+            for column, other in ((predicate.left, predicate.right), (predicate.right, predicate.left)):
+                if isinstance(column, ColumnRef) and not depends_on_columns(other):
+                    return column.index, [evaluate(other)]
+        if isinstance(predicate, CallVariadic) and predicate.func == "in_list":
+            needle, *candidates = predicate.exprs
+            if isinstance(needle, ColumnRef) and not any(depends_on_columns(c) for c in candidates):
+                return needle.index, [evaluate(c) for c in candidates]
+    return None
 
 
 def parse_copy_row(fields: tuple[str | None, ...], types: list[ScalarType], line: int) -> tuple:

@@ -64,6 +64,7 @@ _DEFINITIONS: list[tuple[str, str, RelationDesc]] = [
     ("mz_internal", "mz_arrangement_sizes", _desc(("replica_id", T), ("object_id", T), ("records", I8),
                                                   ("size_bytes", I8))),
     ("mz_internal", "mz_frontiers", _desc(("object_id", T), ("replica_id", T), ("write_frontier", I8))),
+    ("mz_internal", "mz_replica_step_times", _desc(("replica_id", T), ("seq", I4), ("step_ms", F8))),
 ]
 
 BUILTINS: tuple[BuiltinRelation, ...] = tuple(

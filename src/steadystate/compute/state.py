@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 
 from steadystate.compute.render import Arrangement, RenderedDataflow
@@ -79,6 +79,7 @@ class ComputeState:
         self.reconciled_kept = 0
         self.reconciled_rebuilt = 0
         self._status_dirty = True
+        self.step_ms: deque[float] = deque(maxlen=256)
 
     # ------------------------------------------------------------------ commands
 
@@ -179,7 +180,9 @@ class ComputeState:
         for dataflow in list(self.dataflows):
             try:
                 self._feed_sources(dataflow)
-                dataflow.rendered.step()
+                started = time.perf_counter()
+                if dataflow.rendered.step():
+                    self.step_ms.append((time.perf_counter() - started) * 1000)
             except SteadyError as exc:
                 log.error("dataflow %s failed: %s", dataflow.desc.debug_name, exc)
                 continue
@@ -350,6 +353,7 @@ class ComputeState:
             memory_bytes=_rss(),
             reconciled_kept=self.reconciled_kept,
             reconciled_rebuilt=self.reconciled_rebuilt,
+            step_ms=tuple(self.step_ms),
         )
 
 

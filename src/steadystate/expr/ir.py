@@ -246,6 +246,21 @@ def depends_on(expr: RelationExpr) -> set[str]:
     return out
 
 
+def depends_on_columns(expr: ScalarExpr) -> bool:
+    """Whether a scalar expression reads any column (False for constants)."""
+    if isinstance(expr, ColumnRef):
+        return True
+    if isinstance(expr, Literal):
+        return False
+    if isinstance(expr, CallUnary):
+        return depends_on_columns(expr.expr)
+    if isinstance(expr, CallBinary):
+        return depends_on_columns(expr.left) or depends_on_columns(expr.right)
+    if isinstance(expr, CallVariadic):
+        return any(depends_on_columns(e) for e in expr.exprs)
+    return any(depends_on_columns(e) for e in (expr.cond, expr.then, expr.els))
+
+
 _plan_encoder = msgspec.msgpack.Encoder()
 _plan_decoder: msgspec.msgpack.Decoder = msgspec.msgpack.Decoder(RelationExpr)
 

@@ -263,6 +263,7 @@ class Status(msgspec.Struct, **_TAGGED):
     memory_bytes: int = 0
     reconciled_kept: int = 0
     reconciled_rebuilt: int = 0
+    step_ms: tuple[float, ...] = ()  # durations of recent steps that did work, oldest first (at most 256)
 
 
 class HelloAck(msgspec.Struct, **_TAGGED):
