@@ -124,6 +124,34 @@ class Environment:
                     out[cmdline[cmdline.index("--replica-id") + 1]] = process.info["pid"]
         return out
 
+    def replica_processes(self) -> list[tuple[str, int]]:
+        """(replica id, pid) of every live replica process of this environment, duplicates kept.
+
+        ``replica_pids`` collapses two processes of one replica into one entry; this list does not, so a
+        test can assert "exactly one process per replica" (no orphans, no duplicates).
+        """
+        out: list[tuple[str, int]] = []
+        for process in psutil.process_iter(["pid", "cmdline"]):
+            try:
+                cmdline = process.info["cmdline"] or []
+                if "replica" in cmdline and "--dir" in cmdline and "--replica-id" in cmdline:
+                    directory = cmdline[cmdline.index("--dir") + 1]
+                    if directory.startswith(str(self.data_dir)) and process.status() != psutil.STATUS_ZOMBIE:
+                        out.append((cmdline[cmdline.index("--replica-id") + 1], process.info["pid"]))
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                continue
+        return sorted(out)
+
+    @property
+    def log_path(self) -> Path:
+        """The server's own log file inside the data directory."""
+        return self.data_dir / "steadystate.log"
+
+    def replica_log(self, replica_id: str) -> str:
+        """The text of a replica's log file (empty if it does not exist yet)."""
+        path = self.data_dir / "replicas" / replica_id / "replica.log"
+        return path.read_text() if path.exists() else ""
+
     def kill_replica(self, replica_id: str) -> int:
         pid = self.replica_pids()[replica_id]
         os.kill(pid, signal.SIGKILL)
