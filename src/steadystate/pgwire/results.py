@@ -1,0 +1,163 @@
+"""Turning outcome rows into protocol bytes: DataRow streams (with portal row limits) and COPY TO STDOUT.
+
+A :class:`RowStream` wraps the rows of a :class:`~steadystate.pgwire.backend.RowsOutcome` — a plain
+iterable or an async iterator — plus one encoder per column, and sends up to ``limit`` DataRows per
+:meth:`RowStream.pump` call, so a portal can be suspended and resumed.  :func:`copy_out_rows` streams a
+:class:`~steadystate.pgwire.backend.CopyOutOutcome` as one CopyData per row, text format.
+
+Both write through an :class:`Output` (the conversation's buffered writer) and close the iterator they
+were given when they finish or are abandoned (``aclose()`` / ``close()``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, AsyncIterator, Iterable, Iterator, Protocol, Sequence
+
+from .backend import Field
+from .copy_format import escape_text_field
+from .values import Encoder, column_encoder, text_formatter
+from .wire import encode_copy_data, encode_data_row
+
+#: Tags whose count pgwire appends (PostgreSQL's "SELECT n").
+COUNTED_TAGS = frozenset({"SELECT", "FETCH", "MOVE", "COPY"})
+
+
+class Output(Protocol):
+    def write(self, data: bytes) -> None: ...
+
+    @property
+    def pending(self) -> int: ...
+
+    async def flush(self) -> None: ...
+
+
+FLUSH_THRESHOLD = 64 * 1024
+
+
+def completed_tag(tag: str, count: int) -> str:
+    """The CommandComplete tag: a bare counted keyword gets the number of rows."""
+    return f"{tag} {count}" if tag in COUNTED_TAGS else tag
+
+
+def encoders_for(fields: Sequence[Field], formats: Sequence[int]) -> list[Encoder]:
+    """One encoder per column; ``formats`` is the Bind list (empty = text, one code = all columns)."""
+    if not formats:
+        codes = [0] * len(fields)
+    elif len(formats) == 1:
+        codes = [formats[0]] * len(fields)
+    else:
+        codes = list(formats)
+    return [column_encoder(field.type_oid, code) for field, code in zip(fields, codes)]
+
+
+class RowStream:
+    """The rows of one result, sent as DataRows in portions."""
+
+    def __init__(self, rows: Iterable[tuple] | AsyncIterator[tuple], encoders: list[Encoder]) -> None:
+        self._async: AsyncIterator[tuple] | None = None
+        self._sync: Iterator[tuple] | None = None
+        if hasattr(rows, "__aiter__"):
+            self._async = rows.__aiter__()  # type: ignore[union-attr]
+        else:
+            self._sync = iter(rows)  # type: ignore[arg-type]
+        self._encoders = encoders
+        self.count = 0
+        self.done = False
+
+    @property
+    def is_async(self) -> bool:
+        return self._async is not None
+
+    def _encode(self, row: Sequence[Any]) -> bytes:
+        return encode_data_row([None if v is None else enc(v) for enc, v in zip(self._encoders, row)])
+
+    async def pump(self, out: Output, limit: int = 0) -> bool:
+        """Send up to ``limit`` rows (0 = all); True when the rows are exhausted."""
+        sent = 0
+        if self._sync is not None:
+            for row in self._sync:
+                out.write(self._encode(row))
+                sent += 1
+                if out.pending >= FLUSH_THRESHOLD:
+                    await out.flush()
+                if sent == limit:
+                    self.count += sent
+                    return False
+        else:
+            assert self._async is not None
+            while True:
+                if out.pending:
+                    await out.flush()
+                try:
+                    row = await self._async.__anext__()
+                except StopAsyncIteration:
+                    break
+                out.write(self._encode(row))
+                sent += 1
+                if sent == limit:
+                    self.count += sent
+                    return False
+        self.count += sent
+        self.done = True
+        await self.close()
+        return True
+
+    async def close(self) -> None:
+        source: Any = self._async if self._async is not None else self._sync
+        self._async = self._sync = None
+        await close_iterator(source)
+
+
+async def close_iterator(source: Any) -> None:
+    """Close an (async) generator-like iterator if it supports closing."""
+    if source is None:
+        return
+    aclose = getattr(source, "aclose", None)
+    if aclose is not None:
+        await aclose()
+        return
+    close = getattr(source, "close", None)
+    if close is not None:
+        close()
+
+
+def copy_row_encoder(fields: Sequence[Field]) -> Any:
+    """A function ``row -> CopyData message`` in PostgreSQL's text COPY format."""
+    formatters = [text_formatter(field.type_oid) for field in fields]
+
+    def encode(row: Sequence[Any]) -> bytes:
+        line = "\t".join(
+            "\\N" if value is None else escape_text_field(formatter(value))
+            for formatter, value in zip(formatters, row)
+        )
+        return encode_copy_data((line + "\n").encode())
+
+    return encode
+
+
+async def copy_out_rows(out: Output, fields: Sequence[Field], rows: Iterable[tuple] | AsyncIterator[tuple]) -> int:
+    """Send every row as CopyData; returns the count.  Closes ``rows`` however it ends."""
+    encode = copy_row_encoder(fields)
+    count = 0
+    try:
+        if hasattr(rows, "__aiter__"):
+            iterator = rows.__aiter__()  # type: ignore[union-attr]
+            rows = iterator
+            while True:
+                if out.pending:
+                    await out.flush()
+                try:
+                    row = await iterator.__anext__()
+                except StopAsyncIteration:
+                    break
+                out.write(encode(row))
+                count += 1
+        else:
+            for row in rows:  # type: ignore[union-attr]
+                out.write(encode(row))
+                count += 1
+                if out.pending >= FLUSH_THRESHOLD:
+                    await out.flush()
+    finally:
+        await close_iterator(rows)
+    return count

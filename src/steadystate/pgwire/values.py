@@ -1,0 +1,362 @@
+"""Conversion between Python datums and their PostgreSQL wire forms, by type OID.
+
+Text format follows PostgreSQL's output functions (``boolout``, ``float8out``, ``numeric_out``,
+``date_out``, ``timestamp_out``); binary format covers int2/int4/int8, float4/float8, bool, text-like
+types, numeric, date and timestamp.  Both directions are tables keyed by OID:
+
+* :func:`text_encoder` / :func:`binary_encoder` give a function ``datum -> bytes`` for a result column;
+* :func:`decode_param` turns a Bind parameter (bytes, format code, OID) into a Python value.
+
+OID 0 (unspecified) text parameters stay ``str``; the adapter infers their type.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import decimal
+import math
+import struct
+from typing import Any, Callable
+
+from steadystate.errors import FeatureNotSupported, InvalidTextRepresentation, SteadyError
+
+BOOL, BYTEA, NAME, INT8, INT2, INT4, TEXT, OID = 16, 17, 19, 20, 21, 23, 25, 26
+FLOAT4, FLOAT8, UNKNOWN, BPCHAR, VARCHAR = 700, 701, 705, 1042, 1043
+DATE, TIMESTAMP, TIMESTAMPTZ, NUMERIC = 1082, 1114, 1184, 1700
+
+TEXT_LIKE = (TEXT, VARCHAR, BPCHAR, NAME, UNKNOWN, 0)
+
+_EPOCH_DATE = _dt.date(2000, 1, 1)
+_EPOCH_ORDINAL = _EPOCH_DATE.toordinal()
+_EPOCH_TIMESTAMP = _dt.datetime(2000, 1, 1)
+
+Encoder = Callable[[Any], bytes]
+
+
+# ---------------------------------------------------------------- text output
+
+
+def format_float8(value: float) -> str:
+    """``float8out``: shortest round-trip digits; exponent form below 1e-4 and from 1e15."""
+    if value != value:
+        return "NaN"
+    if math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    text = repr(value)
+    if "e" not in text and (value == 0 or 1e-4 <= abs(value) < 1e15):
+        return text[:-2] if text.endswith(".0") else text
+    return _shortest_to_pg(text, max_fixed_exponent=15)
+
+
+def format_float4(value: float) -> str:
+    """``float4out``: the shortest digits that round-trip through a 32-bit float."""
+    if value != value:
+        return "NaN"
+    if math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    single = struct.unpack("!f", struct.pack("!f", value))[0]
+    for precision in range(1, 10):
+        text = f"{single:.{precision}g}"
+        if struct.unpack("!f", struct.pack("!f", float(text)))[0] == single:
+            break
+    return _shortest_to_pg(repr(float(text)), max_fixed_exponent=6)
+
+
+def _shortest_to_pg(text: str, *, max_fixed_exponent: int) -> str:
+    """Re-lay a Python float repr in PostgreSQL's style (``%g``-like with shortest digits)."""
+    sign, digits, exponent = decimal.Decimal(text).as_tuple()
+    digit_text = "".join(map(str, digits)).rstrip("0") or "0"
+    scientific = len(digits) + int(exponent) - 1
+    prefix = "-" if sign else ""
+    if digit_text == "0":
+        return prefix + "0"
+    if -4 <= scientific < max_fixed_exponent:
+        if scientific >= 0:
+            whole = digit_text[: scientific + 1].ljust(scientific + 1, "0")
+            fraction = digit_text[scientific + 1 :]
+            return prefix + whole + ("." + fraction if fraction else "")
+        return prefix + "0." + "0" * (-scientific - 1) + digit_text
+    mantissa = digit_text[0] + ("." + digit_text[1:] if len(digit_text) > 1 else "")
+    return f"{prefix}{mantissa}e{'-' if scientific < 0 else '+'}{abs(scientific):02d}"
+
+
+def format_numeric(value: decimal.Decimal | int) -> str:
+    if isinstance(value, int):
+        return str(value)
+    if value.is_nan():
+        return "NaN"
+    if value.is_infinite():
+        return "Infinity" if value > 0 else "-Infinity"
+    return format(value, "f")
+
+
+def format_timestamp(value: _dt.datetime) -> str:
+    text = value.replace(tzinfo=None).isoformat(sep=" ")
+    if value.microsecond:
+        text = text.rstrip("0")
+    return text
+
+
+def format_bool(value: Any) -> str:
+    return "t" if value else "f"
+
+
+def format_any(value: Any) -> str:
+    """Text form of a datum whose column type is unknown to pgwire: chosen by Python type."""
+    formatter = _FORMAT_BY_PY_TYPE.get(type(value))
+    return formatter(value) if formatter else str(value)
+
+
+_FORMAT_BY_PY_TYPE: dict[type, Callable[[Any], str]] = {
+    bool: format_bool,
+    float: format_float8,
+    decimal.Decimal: format_numeric,
+    _dt.datetime: format_timestamp,
+    _dt.date: _dt.date.isoformat,
+}
+
+#: OID → datum → text (without NULL handling)
+TEXT_FORMATTERS: dict[int, Callable[[Any], str]] = {
+    BOOL: format_bool,
+    INT2: str,
+    INT4: str,
+    INT8: str,
+    OID: str,
+    FLOAT4: format_float4,
+    FLOAT8: format_float8,
+    NUMERIC: format_numeric,
+    TEXT: str,
+    VARCHAR: str,
+    BPCHAR: str,
+    NAME: str,
+    UNKNOWN: str,
+    DATE: _dt.date.isoformat,
+    TIMESTAMP: format_timestamp,
+    TIMESTAMPTZ: lambda v: format_timestamp(v) + "+00",
+}
+
+
+def text_formatter(oid: int) -> Callable[[Any], str]:
+    return TEXT_FORMATTERS.get(oid, format_any)
+
+
+def text_encoder(oid: int) -> Encoder:
+    formatter = TEXT_FORMATTERS.get(oid, format_any)
+    if formatter is str:
+        return lambda v: str(v).encode()
+    return lambda v: formatter(v).encode()
+
+
+# ---------------------------------------------------------------- binary output
+
+
+def _pack(fmt: str) -> Encoder:
+    packer = struct.Struct(fmt).pack
+    return lambda v: packer(v)
+
+
+def encode_numeric_binary(value: decimal.Decimal | int) -> bytes:
+    value = decimal.Decimal(value)
+    if value.is_nan():
+        return struct.pack("!hhHH", 0, 0, 0xC000, 0)
+    if value.is_infinite():
+        return struct.pack("!hhHH", 0, 0, 0xD000 if value > 0 else 0xF000, 0)
+    sign, digits, exponent = value.as_tuple()
+    exponent = int(exponent)
+    dscale = max(-exponent, 0)
+    # Lay the digits out so the decimal point falls on a base-10000 boundary.
+    pad_right = exponent % 4 if exponent < 0 else 0
+    digit_text = "".join(map(str, digits)) + "0" * (pad_right + max(exponent, 0))
+    point = len(digit_text) - (max(-exponent, 0) + pad_right)  # digits before the point
+    pad_left = (-point) % 4
+    digit_text = "0" * pad_left + digit_text
+    groups = [int(digit_text[i : i + 4]) for i in range(0, len(digit_text), 4)]
+    weight = (point + pad_left) // 4 - 1
+    while groups and groups[0] == 0:
+        groups.pop(0)
+        weight -= 1
+    while groups and groups[-1] == 0:
+        groups.pop()
+    if not groups:
+        weight = 0
+    header = struct.pack("!hhHH", len(groups), weight, 0x4000 if sign else 0, dscale)
+    return header + struct.pack(f"!{len(groups)}H", *groups)
+
+
+def _encode_date_binary(value: _dt.date) -> bytes:
+    return struct.pack("!i", value.toordinal() - _EPOCH_ORDINAL)
+
+
+def _encode_timestamp_binary(value: _dt.datetime) -> bytes:
+    delta = value.replace(tzinfo=None) - _EPOCH_TIMESTAMP
+    return struct.pack("!q", (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds)
+
+
+BINARY_ENCODERS: dict[int, Encoder] = {
+    BOOL: lambda v: b"\x01" if v else b"\x00",
+    INT2: _pack("!h"),
+    INT4: _pack("!i"),
+    INT8: _pack("!q"),
+    OID: _pack("!I"),
+    FLOAT4: _pack("!f"),
+    FLOAT8: _pack("!d"),
+    NUMERIC: encode_numeric_binary,
+    TEXT: lambda v: str(v).encode(),
+    VARCHAR: lambda v: str(v).encode(),
+    BPCHAR: lambda v: str(v).encode(),
+    NAME: lambda v: str(v).encode(),
+    DATE: _encode_date_binary,
+    TIMESTAMP: _encode_timestamp_binary,
+    TIMESTAMPTZ: _encode_timestamp_binary,
+}
+
+
+def binary_encoder(oid: int) -> Encoder:
+    encoder = BINARY_ENCODERS.get(oid)
+    if encoder is None:
+        raise FeatureNotSupported(f"binary output format is not supported for type oid {oid}")
+    return encoder
+
+
+def column_encoder(oid: int, format_code: int) -> Encoder:
+    if format_code == 0:
+        return text_encoder(oid)
+    if format_code == 1:
+        return binary_encoder(oid)
+    raise SteadyError(f"unsupported format code: {format_code}", sqlstate="22023")
+
+
+# ---------------------------------------------------------------- parameter input
+
+_TRUE_WORDS = {"t", "true", "y", "yes", "on", "1"}
+_FALSE_WORDS = {"f", "false", "n", "no", "off", "0"}
+
+
+def parse_bool(text: str) -> bool:
+    word = text.strip().lower()
+    if word in _TRUE_WORDS:
+        return True
+    if word in _FALSE_WORDS:
+        return False
+    raise InvalidTextRepresentation(f'invalid input syntax for type boolean: "{text}"')
+
+
+def parse_int(text: str) -> int:
+    try:
+        return int(text.strip())
+    except ValueError:
+        raise InvalidTextRepresentation(f'invalid input syntax for type integer: "{text}"') from None
+
+
+def parse_float(text: str) -> float:
+    word = text.strip().lower()
+    if word in ("infinity", "+infinity", "inf", "+inf"):
+        return math.inf
+    if word in ("-infinity", "-inf"):
+        return -math.inf
+    try:
+        return float(word)
+    except ValueError:
+        raise InvalidTextRepresentation(f'invalid input syntax for type double precision: "{text}"') from None
+
+
+def parse_numeric(text: str) -> decimal.Decimal:
+    try:
+        return decimal.Decimal(text.strip())
+    except decimal.InvalidOperation:
+        raise InvalidTextRepresentation(f'invalid input syntax for type numeric: "{text}"') from None
+
+
+def parse_date(text: str) -> _dt.date:
+    try:
+        return _dt.date.fromisoformat(text.strip())
+    except ValueError:
+        raise InvalidTextRepresentation(f'invalid input syntax for type date: "{text}"') from None
+
+
+def parse_timestamp(text: str) -> _dt.datetime:
+    try:
+        return _dt.datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise InvalidTextRepresentation(f'invalid input syntax for type timestamp: "{text}"') from None
+
+
+TEXT_PARSERS: dict[int, Callable[[str], Any]] = {
+    BOOL: parse_bool,
+    INT2: parse_int,
+    INT4: parse_int,
+    INT8: parse_int,
+    OID: parse_int,
+    FLOAT4: parse_float,
+    FLOAT8: parse_float,
+    NUMERIC: parse_numeric,
+    DATE: parse_date,
+    TIMESTAMP: parse_timestamp,
+    TIMESTAMPTZ: parse_timestamp,
+}
+
+
+def decode_numeric_binary(data: bytes) -> decimal.Decimal:
+    count, weight, sign, dscale = struct.unpack_from("!hhHH", data)
+    if sign == 0xC000:
+        return decimal.Decimal("NaN")
+    if sign == 0xD000:
+        return decimal.Decimal("Infinity")
+    if sign == 0xF000:
+        return decimal.Decimal("-Infinity")
+    groups = struct.unpack_from(f"!{count}H", data, 8)
+    digit_text = "".join(f"{g:04d}" for g in groups) or "0"
+    exponent = (weight - count + 1) * 4
+    value = decimal.Decimal(f"{'-' if sign == 0x4000 else ''}{digit_text}E{exponent}")
+    return value.quantize(decimal.Decimal(1).scaleb(-dscale)) if count else decimal.Decimal(0).scaleb(-dscale)
+
+
+def _unpack(fmt: str) -> Callable[[bytes], Any]:
+    unpacker = struct.Struct(fmt).unpack
+    return lambda data: unpacker(data)[0]
+
+
+BINARY_PARSERS: dict[int, Callable[[bytes], Any]] = {
+    BOOL: lambda data: data != b"\x00",
+    INT2: _unpack("!h"),
+    INT4: _unpack("!i"),
+    INT8: _unpack("!q"),
+    OID: _unpack("!I"),
+    FLOAT4: _unpack("!f"),
+    FLOAT8: _unpack("!d"),
+    NUMERIC: decode_numeric_binary,
+    TEXT: lambda data: data.decode(),
+    VARCHAR: lambda data: data.decode(),
+    BPCHAR: lambda data: data.decode(),
+    NAME: lambda data: data.decode(),
+    UNKNOWN: lambda data: data.decode(),
+    DATE: lambda data: _dt.date.fromordinal(_EPOCH_ORDINAL + struct.unpack("!i", data)[0]),
+    TIMESTAMP: lambda data: _EPOCH_TIMESTAMP + _dt.timedelta(microseconds=struct.unpack("!q", data)[0]),
+}
+
+
+def decode_param(data: bytes | None, format_code: int, oid: int) -> Any:
+    """A Bind parameter as a Python value; NULL is None, text with OID 0 stays ``str``."""
+    if data is None:
+        return None
+    if format_code == 0:
+        try:
+            text = data.decode()
+        except UnicodeDecodeError:
+            raise SteadyError("invalid byte sequence for encoding \"UTF8\"", sqlstate="22021") from None
+        parser = TEXT_PARSERS.get(oid)
+        return parser(text) if parser else text
+    if format_code != 1:
+        raise SteadyError(f"unsupported format code: {format_code}", sqlstate="22023")
+    parser = BINARY_PARSERS.get(oid)
+    if parser is None:
+        raise FeatureNotSupported(
+            f"binary format is not supported for parameters of type oid {oid}",
+            hint="send the parameter in text format",
+        )
+    try:
+        return parser(data)
+    except (struct.error, ValueError, OverflowError, UnicodeDecodeError):
+        raise SteadyError(
+            f"incorrect binary data format in bind parameter of type oid {oid}", sqlstate="22P03"
+        ) from None
