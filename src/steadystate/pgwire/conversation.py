@@ -126,7 +126,7 @@ class Conversation(ExtendedQueryMixin):
         self.idle = True  # True while waiting for client input
         self._cancel_hook = cancel_hook or backend.cancel
         self._on_session = on_session
-        self._reader = FrameReader(max_message=max_message)
+        self._reader = FrameReader(max_message=max_message, valid_types=fe.MESSAGE_TYPES)
         self._out = bytearray()
         self._stream_task: asyncio.Future[Any] | None = None
 

@@ -264,6 +264,10 @@ DECODERS: dict[bytes, tuple[str, Callable[[_Cursor], FrontendMessage]]] = {
 }
 
 
+#: every type byte a client may send after startup
+MESSAGE_TYPES = frozenset(DECODERS) | {b"d"}
+
+
 def decode_message(kind: bytes, body: bytes) -> FrontendMessage:
     """Decode one typed frame; an unknown type byte is a protocol violation."""
     if kind == b"d":

@@ -31,7 +31,14 @@ _NULL_LEN = _I32.pack(-1)
 class FrameReader:
     """Buffers incoming bytes and cuts them into frames."""
 
-    def __init__(self, *, max_message: int = MAX_MESSAGE, max_startup: int = MAX_STARTUP_PACKET) -> None:
+    def __init__(
+        self,
+        *,
+        max_message: int = MAX_MESSAGE,
+        max_startup: int = MAX_STARTUP_PACKET,
+        valid_types: frozenset[bytes] | None = None,
+    ) -> None:
+        self.valid_types = valid_types
         self._buffer = bytearray()
         self._position = 0
         self.in_startup = True
@@ -65,6 +72,10 @@ class FrameReader:
     def next_message(self) -> tuple[bytes, bytes] | None:
         """The next ``(type byte, body)``, or None if incomplete."""
         available = self.buffered
+        if available and self.valid_types is not None:
+            kind = self._buffer[self._position : self._position + 1]
+            if bytes(kind) not in self.valid_types:
+                raise ProtocolViolation(f"invalid frontend message type {kind[0]}")
         if available < 5:
             return None
         kind, length = _TYPE_LEN.unpack_from(self._buffer, self._position)
