@@ -90,6 +90,8 @@ class FakeSession:
     async def describe(self, sql: str, param_oids: list[int]) -> tuple[list[int], list[Field] | None]:
         count = len(set(re.findall(r"\$(\d+)", sql)))
         oids = [(param_oids[i] if i < len(param_oids) and param_oids[i] else TEXT) for i in range(count)]
+        if sql.upper() == "SELECT 1":
+            return oids, [Field("?column?", INT4, 4)]
         if sql.startswith("SELECT $"):
             return oids, [Field(f"p{i + 1}", oid, _SIZES.get(oid, -1)) for i, oid in enumerate(oids)]
         if sql.startswith("SELECT a, b FROM t") or sql == "SELECT * FROM t":

@@ -164,6 +164,8 @@ class CsvCopyParser(CopyParser):
         self.escape = escape
 
     def _parse_text(self, text: str, *, final: bool) -> str:
+        if self.quote not in text:
+            return self._parse_unquoted(text)
         rows: list[Row] = []
         delimiter, null, quote, columns = self.delimiter, self.null, self.quote, self.columns
         position = 0
@@ -191,6 +193,29 @@ class CsvCopyParser(CopyParser):
             if self.skip_header:
                 self.skip_header = False
                 continue
+            if len(fields) != columns:
+                self._check(fields)
+            rows.append(tuple(fields))
+        self._rows_out = rows
+        return ""
+
+    def _parse_unquoted(self, text: str) -> str:
+        """Fast path for data without any quote character: plain splits."""
+        lines = text.split("\n")
+        lines.pop()  # text ends with "\n"
+        rows: list[Row] = []
+        delimiter, null, columns = self.delimiter, self.null, self.columns
+        for line in lines:
+            self.line_number += 1
+            if line.endswith("\r"):
+                line = line[:-1]
+            if line == "\\.":
+                self.ended = True
+                break
+            if self.skip_header:
+                self.skip_header = False
+                continue
+            fields = [None if f == null else f for f in line.split(delimiter)]
             if len(fields) != columns:
                 self._check(fields)
             rows.append(tuple(fields))

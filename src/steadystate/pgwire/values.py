@@ -305,10 +305,11 @@ def decode_numeric_binary(data: bytes) -> decimal.Decimal:
     if sign == 0xF000:
         return decimal.Decimal("-Infinity")
     groups = struct.unpack_from(f"!{count}H", data, 8)
-    digit_text = "".join(f"{g:04d}" for g in groups) or "0"
-    exponent = (weight - count + 1) * 4
-    value = decimal.Decimal(f"{'-' if sign == 0x4000 else ''}{digit_text}E{exponent}")
-    return value.quantize(decimal.Decimal(1).scaleb(-dscale)) if count else decimal.Decimal(0).scaleb(-dscale)
+    coefficient = int("".join(f"{g:04d}" for g in groups) or "0")
+    exponent = (weight - count + 1) * 4  # of the last group's lowest digit
+    shift = exponent + dscale
+    coefficient = coefficient * 10**shift if shift >= 0 else coefficient // 10**-shift
+    return decimal.Decimal(f"{'-' if sign == 0x4000 else ''}{coefficient}E-{dscale}")
 
 
 def _unpack(fmt: str) -> Callable[[bytes], Any]:
