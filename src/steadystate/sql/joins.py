@@ -1,5 +1,7 @@
 """FROM clauses, joins and WHERE (with IN/EXISTS subqueries decorrelated into semi- and anti-joins).
 
+Uncorrelated subqueries are planned here; correlated ones go to sql/correlated.py.
+
 Inner joins become ``Join`` with equalities between the inputs as equivalence classes and the rest of the
 ON condition as a Filter.  Outer joins follow Materialize: the inner join, plus the unmatched rows of the
 preserved side padded with NULLs, where "unmatched" is ``Threshold(side - Project(inner, side columns))``
@@ -18,6 +20,7 @@ from steadystate.expr.ir import (
     Threshold, Union_,
 )
 from steadystate.repr.types import ScalarType
+from steadystate.sql import correlated
 from steadystate.sql.query import QueryState, Rel, _rename, arg, plan_subquery, plan_values
 from steadystate.sql.scalar import Scope, ScopeColumn, coerce, plan_expr, require_bool, Typed, unify
 
@@ -170,7 +173,7 @@ def plan_where(rel: Rel, predicate: exp.Expression, state: QueryState) -> Rel:
             while isinstance(inner, exp.Paren):
                 inner = inner.this
         if isinstance(inner, exp.Exists):
-            expr = _exists(expr, rel.arity, inner.this, negated, state)
+            expr = _exists(expr, rel, inner.this, negated, state)
             continue
         if isinstance(inner, exp.In) and inner.args.get("query") is not None:
             if negated:
@@ -185,8 +188,13 @@ def plan_where(rel: Rel, predicate: exp.Expression, state: QueryState) -> Rel:
     return Rel(expr, rel.scope)
 
 
-def _exists(expr: RelationExpr, arity: int, query: exp.Expression, negated: bool, state: QueryState) -> RelationExpr:
-    sub = plan_subquery(query, state)  # correlated references fail here with "column does not exist"
+def _exists(expr: RelationExpr, rel: Rel, query: exp.Expression, negated: bool, state: QueryState) -> RelationExpr:
+    try:
+        sub = plan_subquery(query, state)
+    except errors.SteadyError as error:
+        if not correlated.is_correlation_error(error):
+            raise
+        return correlated.correlated_semijoin(expr, rel, query, negated, state)
     nonempty = Distinct(Project(sub.expr, ()))
     semi = Join((expr, nonempty), ())
     if not negated:
@@ -195,7 +203,13 @@ def _exists(expr: RelationExpr, arity: int, query: exp.Expression, negated: bool
 
 
 def _in_subquery(expr: RelationExpr, rel: Rel, node: exp.In, state: QueryState) -> RelationExpr:
-    sub = plan_subquery(node.args["query"].this if isinstance(node.args["query"], exp.Subquery) else node.args["query"], state)
+    query = node.args["query"].this if isinstance(node.args["query"], exp.Subquery) else node.args["query"]
+    try:
+        sub = plan_subquery(query, state)
+    except errors.SteadyError as error:
+        if not correlated.is_correlation_error(error):
+            raise
+        return correlated.correlated_semijoin(expr, rel, query, False, state, in_value=node.this)
     if sub.arity != 1:
         raise errors.SyntaxError_("subquery has too many columns")
     env = state.env(rel.scope)
