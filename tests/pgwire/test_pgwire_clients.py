@@ -233,6 +233,19 @@ def test_subscribe_disconnect_closes_iterator_and_session(server: ServerThread) 
     server.wait_until(lambda: state.closed_sessions == before_sessions + 1)
 
 
+def test_disconnect_during_statement_closes_session(server: ServerThread) -> None:
+    state = server.backend.state
+    before = server.call(lambda: state.closed_sessions)
+    executed = server.call(lambda: len(state.executed))
+    sock = socket.create_connection(("127.0.0.1", server.port))
+    body = b"\x00\x03\x00\x00user\x00u\x00\x00"
+    sock.sendall(len(body + b"0000").to_bytes(4, "big") + body)
+    sock.sendall(b"Q" + (len(b"WAIT\x00") + 4).to_bytes(4, "big") + b"WAIT\x00")
+    server.wait_until(lambda: any(m[0] == "WAIT" for m in state.executed[executed:]))
+    sock.close()
+    server.wait_until(lambda: state.closed_sessions == before + 1)
+
+
 def test_bad_user_gets_fatal_error(server: ServerThread) -> None:
     with pytest.raises(psycopg.OperationalError, match='role "nobody" does not exist'):
         psycopg.connect(host="127.0.0.1", port=server.port, user="nobody", dbname="x")
@@ -264,3 +277,15 @@ def test_psql(server: ServerThread) -> None:
     assert failed.returncode == 1
     assert 'ERROR:  column "fail" does not exist' in failed.stderr
     assert "HINT:  check the spelling" in failed.stderr
+
+
+def test_psql_copy_from_stdin(server: ServerThread) -> None:
+    server.call(lambda: server.backend.state.copied.clear())
+    run = subprocess.run(
+        ["psql", "-X", "-h", "127.0.0.1", "-p", str(server.port), "-U", "u", "-d", "materialize",
+         "-c", "COPY t FROM STDIN"],
+        input="1\tone\n2\t\\N\n\\.\n", capture_output=True, text=True, timeout=30,
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "COPY 2"
+    assert server.call(lambda: list(server.backend.state.copied)) == [("1", "one"), ("2", None)]

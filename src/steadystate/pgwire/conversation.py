@@ -262,7 +262,6 @@ class Conversation(ExtendedQueryMixin):
         return False
 
     async def _start_session(self, packet: fe.StartupMessage) -> bool:
-        self._reader.in_startup = False
         params = dict(packet.parameters)
         user = params.pop("user")
         database = params.pop("database", user)

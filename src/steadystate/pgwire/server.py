@@ -92,7 +92,6 @@ class PgServer:
             self.backend, transport, cancel_hook=self.cancel, on_session=self._register,
             max_message=self.max_message,
         )
-        key = None
         worker = asyncio.create_task(conversation.run())
         self._workers.add(worker)
         pump = asyncio.create_task(self._pump(reader, transport, conversation, worker))

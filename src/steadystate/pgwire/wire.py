@@ -41,7 +41,6 @@ class FrameReader:
         self.valid_types = valid_types
         self._buffer = bytearray()
         self._position = 0
-        self.in_startup = True
         self.max_message = max_message
         self.max_startup = max_startup
 
