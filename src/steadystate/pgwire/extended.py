@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from steadystate.errors import SteadyError
@@ -58,8 +58,6 @@ class Portal:
     outcome: Outcome | None = None
     stream: RowStream | None = None
     finished: bool = False
-    tag: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     async def close(self) -> None:
         if self.stream is not None:
@@ -78,7 +76,11 @@ def _expand_formats(codes: tuple[int, ...], count: int, what: str) -> list[int]:
 
 
 class ExtendedQueryMixin:
-    """Handlers for the extended-query messages; see the module docstring."""
+    """Handlers for the extended-query messages; see the module docstring.
+
+    The conversation supplies ``session``, ``write``, ``flush``, ``send_error``, ``send_ready_for_query``
+    and ``emit`` (which sends one outcome, honouring a portal's row limit).
+    """
 
     session: "Session | None"
 
