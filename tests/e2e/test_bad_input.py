@@ -179,3 +179,12 @@ def test_psql_syntax_error_then_new_session_works(shared_env) -> None:  # type: 
     result = shared_env.psql("SELEKT 1", check=False)
     assert result.returncode != 0 and "syntax error" in result.stderr.lower()
     assert shared_env.query("SELECT count(*) FROM guard") == [(3,)]
+
+
+def test_ssl_request_declined_cleanly(shared_env) -> None:  # type: ignore[no-untyped-def]
+    """SSLRequest is answered with 'N': sslmode=prefer falls back to plain text, require fails clearly."""
+    with psycopg.connect(shared_env.dsn + " sslmode=prefer", autocommit=True) as conn:
+        assert conn.execute("SELECT count(*) FROM guard").fetchall() == [(3,)]
+    with pytest.raises(psycopg.OperationalError) as info:
+        psycopg.connect(shared_env.dsn + " sslmode=require", connect_timeout=10)
+    assert "ssl" in str(info.value).lower()

@@ -209,3 +209,33 @@ def test_subscribe_to_query_with_filter(world) -> None:  # type: ignore[no-untyp
         conn.close()
     writer.join(10)
     assert [r[1:] for r in rows] == [("1", "20"), ("1", "30")]
+
+
+def _dataflows(log: str, kind: str) -> tuple[set[str], set[str]]:
+    created = set(re.findall(rf"created dataflow {kind} (t\d+)", log))
+    dropped = set(re.findall(rf"dropped dataflow {kind} (t\d+)", log))
+    return created, dropped
+
+
+def test_slow_path_transient_dataflows_are_dropped(world) -> None:  # type: ignore[no-untyped-def]
+    replica_id = world.query("SELECT id FROM mz_catalog.mz_cluster_replicas")[0][0]
+    for _ in range(3):
+        world.query("SELECT * FROM kv_plain")
+    world.wait_for(lambda: (c := _dataflows(world.replica_log(replica_id), r"peek")[0]) and
+                   c <= _dataflows(world.replica_log(replica_id), r"peek")[1])
+
+
+@pytest.mark.timeout(60)
+def test_subscribe_cancel_request_ends_stream_and_connection_stays_usable(world) -> None:  # type: ignore[no-untyped-def]
+    world.execute("CREATE TABLE s5 (a int)", "INSERT INTO s5 VALUES (1)")
+    replica_id = world.query("SELECT id FROM mz_catalog.mz_cluster_replicas")[0][0]
+    with world.connect() as conn:
+        cur = conn.cursor()
+        received: list[tuple] = []
+        with pytest.raises(psycopg.errors.QueryCanceled):
+            for row in cur.stream("SUBSCRIBE s5"):
+                received.append(row)
+                conn.cancel_safe()  # a CancelRequest on a separate socket, as psql's Ctrl-C
+        assert [r[1:] for r in received] == [(1, 1)]
+        assert conn.execute("SELECT a FROM s5").fetchall() == [(1,)]
+    world.wait_for(lambda: (c := _subscribe_sinks(world.replica_log(replica_id)))[0] <= c[1])
