@@ -91,6 +91,10 @@ class JoinOperator(Operator):
         self.right_state: dict[tuple, dict[Row, int]] = {}
 
     def _keyed(self, ok_in: OkDelta, key_fn: KeyFn, err: ErrDelta) -> list[tuple[tuple, Row, int]]:
+        try:  # fast path: one comprehension (key functions over columns never raise)
+            return [(key, row, diff) for row, diff in ok_in.items() if None not in (key := key_fn(row))]
+        except Exception:  # noqa: BLE001 - some row failed: redo row by row, turning failures into errors
+            pass
         keyed = []
         for row, diff in ok_in.items():
             try:
@@ -107,27 +111,48 @@ class JoinOperator(Operator):
         (left_ok, left_err), (right_ok, right_err) = deltas
         err: ErrDelta = dict(left_err)
         merge_into(err, right_err)
-        out: OkDelta = {}
-        get = out.get
         left_state, right_state = self.left_state, self.right_state
+        # Each half (ΔL ⋈ R_old, L_new ⋈ ΔR) produces distinct rows with non-zero diffs: a delta and a state
+        # are consolidated and ``left + right`` is injective for a fixed left arity.  So a half is built by one
+        # comprehension; only when both halves produce rows are they merged (and zeros dropped).
+        halves: list[OkDelta] = []
         if left_ok:
             keyed = self._keyed(left_ok, self.left_key, err)
-            for key, row, diff in keyed:  # ΔL ⋈ R_old
-                matches = right_state.get(key)
-                if matches:
-                    for other, count in matches.items():
-                        joined = row + other
-                        out[joined] = get(joined, 0) + diff * count
-            for key, row, diff in keyed:
-                _arrange(left_state, key, row, diff)
+            if right_state:
+                halves.append({
+                    row + other: diff * count
+                    for key, row, diff in keyed if (matches := right_state.get(key))
+                    for other, count in matches.items()
+                })
+            _arrange_all(left_state, keyed)
         if right_ok:
             keyed = self._keyed(right_ok, self.right_key, err)
-            for key, row, diff in keyed:  # L_new ⋈ ΔR
-                matches = left_state.get(key)
-                if matches:
-                    for other, count in matches.items():
-                        joined = other + row
-                        out[joined] = get(joined, 0) + diff * count
-            for key, row, diff in keyed:
-                _arrange(right_state, key, row, diff)
-        return {row: diff for row, diff in out.items() if diff}, err
+            if left_state:
+                halves.append({
+                    other + row: diff * count
+                    for key, row, diff in keyed if (matches := left_state.get(key))
+                    for other, count in matches.items()
+                })
+            _arrange_all(right_state, keyed)
+        halves = [half for half in halves if half]
+        if not halves:
+            return {}, err
+        if len(halves) == 1:
+            return halves[0], err
+        out, other_half = halves if len(halves[0]) >= len(halves[1]) else halves[::-1]
+        merge_into(out, other_half)
+        return out, err
+
+
+def _arrange_all(state: dict[tuple, dict[Row, int]], keyed: list[tuple[tuple, Row, int]]) -> None:
+    """Fold keyed updates into ``state``; into an empty state (hydration) rows are simply placed."""
+    if not state:
+        for key, row, diff in keyed:
+            rows = state.get(key)
+            if rows is None:
+                state[key] = {row: diff}
+            else:
+                rows[row] = diff  # rows of a consolidated delta are distinct
+        return
+    for key, row, diff in keyed:
+        _arrange(state, key, row, diff)

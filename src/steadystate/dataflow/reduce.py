@@ -16,8 +16,10 @@ from typing import Any, Callable, Sequence
 
 from steadystate.dataflow.collection import Delta, ErrDelta, EvalError, OkDelta, Row, add_into
 from steadystate.dataflow.operators import Operator
+from steadystate.expr.aggregates import add_many
 
 _ROWS = object()  # marker fed to count_star
+BULK_THRESHOLD = 4096  # deltas at least this large are folded per group (hydration), smaller ones row by row
 
 
 class GroupState:
@@ -48,13 +50,48 @@ class ReduceOperator(Operator):
     def _new_group(self) -> GroupState:
         return GroupState([make() for make in self.factories])
 
+    def _fold_bulk(self, ok_in: OkDelta) -> set[tuple] | None:
+        """Fold a large delta group by group (keys and arguments computed column-wise first).
+
+        Returns the touched keys, or ``None`` (nothing folded) when some row fails to evaluate, so the caller
+        takes the row-by-row path that turns such rows into errors.
+        """
+        try:
+            keys = list(map(self.key_fn, ok_in))
+            columns = [None if f is None else list(map(f, ok_in)) for f in self.value_fns]
+        except Exception:  # noqa: BLE001 - redone row by row
+            return None
+        diffs = list(ok_in.values())
+        positions: dict[tuple, list[int]] = {}
+        for i, key in enumerate(keys):
+            found = positions.get(key)
+            if found is None:
+                positions[key] = [i]
+            else:
+                found.append(i)
+        groups = self.groups
+        for key, where in positions.items():
+            group = groups.get(key)
+            if group is None:
+                group = groups[key] = self._new_group()
+            group_diffs = [diffs[i] for i in where]
+            group.rows += sum(group_diffs)
+            for state, column in zip(group.aggs, columns):
+                values = [_ROWS] * len(where) if column is None else [column[i] for i in where]
+                add_many(state, values, group_diffs)
+        return set(positions)
+
     def run(self, time: int, deltas: list[Delta], first: bool) -> Delta:
         ok_in, err_in = deltas[0]
         err: ErrDelta = dict(err_in)
         groups = self.groups
         key_fn = self.key_fn
         value_fns = self.value_fns
-        touched: set[tuple] = set()
+        touched = self._fold_bulk(ok_in) if len(ok_in) >= BULK_THRESHOLD else None
+        if touched is not None:
+            ok_in = {}
+        else:
+            touched = set()
         for row, diff in ok_in.items():
             try:
                 key = key_fn(row)

@@ -2,7 +2,8 @@
 
 Each aggregate of the vocabulary (``count``, ``count_star``, ``sum``, ``min``, ``max``, ``avg``, ``bool_and``,
 ``bool_or``) is a small class with ``add(value, diff)`` (``diff`` may be negative: a retraction) and
-``result()``.  ``min``/``max`` keep the multiset of values so deletions are exact; the others keep counters.
+``result()``; :func:`add_many` folds a large batch (in bulk for counts and integer sums).  ``min``/``max`` keep
+the multiset of values so deletions are exact; the others keep counters.
 ``distinct=True`` wraps a state in :class:`DistinctState`, which forwards a value only when its multiplicity
 crosses zero.  :func:`aggregate_factory` returns the zero-argument constructor for one ``AggregateExpr``;
 ``AGGREGATE_STATES`` is the table from function name to state class.
@@ -15,6 +16,7 @@ NULL except for the counts, which give 0.
 from __future__ import annotations
 
 import decimal
+import operator
 from typing import Any, Callable
 
 from steadystate import errors
@@ -35,6 +37,12 @@ class CountState:
         if value is not None:
             self.count += diff
 
+    def add_many(self, values: list[Any], diffs: list[int]) -> None:
+        if None in values:
+            self.count += sum(d for v, d in zip(values, diffs) if v is not None)
+        else:
+            self.count += sum(diffs)
+
     def result(self) -> int:
         return self.count
 
@@ -52,6 +60,15 @@ class SumState:
             return
         self.total += value * diff if diff != 1 else value
         self.count += diff
+
+    def add_many(self, values: list[Any], diffs: list[int]) -> None:
+        """Exact for integers (summed in bulk); other types are added one by one, in order, as ``add`` does."""
+        if type(self.total) is int and all(type(v) is int for v in values):
+            self.total += sum(map(operator.mul, values, diffs))
+            self.count += sum(diffs)
+            return
+        for value, diff in zip(values, diffs):
+            self.add(value, diff)
 
     def result(self) -> Any:
         if self.count == 0:
@@ -172,6 +189,17 @@ AGGREGATE_STATES: dict[str, Callable[[ScalarType | None], Callable[[], Any]]] = 
     "bool_and": lambda typ: (lambda: BoolState(True)),
     "bool_or": lambda typ: (lambda: BoolState(False)),
 }
+
+
+def add_many(state: Any, values: list[Any], diffs: list[int]) -> None:
+    """Fold many ``(value, diff)`` pairs into ``state`` (in bulk where the state supports it)."""
+    bulk = getattr(state, "add_many", None)
+    if bulk is not None:
+        bulk(values, diffs)
+        return
+    add = state.add
+    for value, diff in zip(values, diffs):
+        add(value, diff)
 
 
 def aggregate_factory(agg: ir.AggregateExpr, input_types: Types | None = None) -> Callable[[], Any]:
