@@ -181,7 +181,7 @@ def test_psql_syntax_error_then_new_session_works(shared_env) -> None:  # type: 
     assert shared_env.query("SELECT count(*) FROM guard") == [(3,)]
 
 
-def test_ssl_request_declined_cleanly(shared_env) -> None:  # type: ignore[no-untyped-def]
+def test_ssl_request_declined_cleanly(shared_env, conn) -> None:  # type: ignore[no-untyped-def]
     """SSLRequest is answered with 'N': sslmode=prefer falls back to plain text, require fails clearly."""
     with psycopg.connect(shared_env.dsn + " sslmode=prefer", autocommit=True) as conn:
         assert conn.execute("SELECT count(*) FROM guard").fetchall() == [(3,)]
