@@ -175,7 +175,7 @@ def test_garbage_after_startup(shared_env, conn) -> None:  # type: ignore[no-unt
     assert_still_serving(shared_env, conn)
 
 
-def test_psql_syntax_error_then_new_session_works(shared_env) -> None:  # type: ignore[no-untyped-def]
+def test_psql_syntax_error_then_new_session_works(shared_env, conn) -> None:  # type: ignore[no-untyped-def]
     result = shared_env.psql("SELEKT 1", check=False)
     assert result.returncode != 0 and "syntax error" in result.stderr.lower()
     assert shared_env.query("SELECT count(*) FROM guard") == [(3,)]
