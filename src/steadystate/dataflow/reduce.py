@@ -19,7 +19,7 @@ from steadystate.dataflow.operators import Operator
 from steadystate.expr.aggregates import add_many
 
 _ROWS = object()  # marker fed to count_star
-BULK_THRESHOLD = 4096  # deltas at least this large are folded per group (hydration), smaller ones row by row
+BULK_THRESHOLD = 512  # deltas at least this large are folded per group, smaller ones row by row
 
 
 class GroupState:
