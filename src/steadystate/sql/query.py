@@ -214,6 +214,9 @@ def _order_outputs(node: exp.Expression, rel: Rel, state: QueryState) -> RowSetF
 def _plan_select(node: exp.Select, state: QueryState) -> tuple[Rel, RowSetFinishing]:
     from steadystate.sql import joins
 
+    if node.find(exp.Window) is not None or arg(node, "windows", "qualify") is not None:
+        raise errors.FeatureNotSupported("window functions are not supported",
+                                         hint="Use GROUP BY with a join, or ORDER BY ... LIMIT in a subquery.")
     from_ = arg(node, "from_", "from")
     if from_ is not None:
         rel = joins.plan_from(from_.this, list(node.args.get("joins") or []), state)
