@@ -89,6 +89,9 @@ class Mirror:
 
     def __init__(self, conn: psycopg.Connection) -> None:
         self.conn = conn
+        # psycopg prepares a statement after 5 runs and sends DEALLOCATE ALL after DDL; the server does not
+        # support DEALLOCATE (a pgwire gap, reported), so keep to the simple protocol without preparing.
+        self.conn.prepare_threshold = None
         self.duck = duckdb.connect(":memory:")
         # PostgreSQL orders NULLs last ascending and first descending; DuckDB's default differs.
         self.duck.execute("SET default_null_order = 'nulls_last_on_asc_first_on_desc'")

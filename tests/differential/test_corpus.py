@@ -1,0 +1,201 @@
+"""Hand-written differential cases: the corners a generator may miss, server vs DuckDB after every write.
+
+Each case creates its tables (same DDL in both engines), maintains one query as a view with an index and as
+a materialized view, applies its writes, and after each write compares both objects with DuckDB.  The
+error cases check PostgreSQL's SQLSTATEs surface through a maintained view (22012, 22P02) and go away when
+the offending row is deleted, and that unsupported SQL is refused with 0A000.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import pytest
+
+from diff_support import Mirror, ServerError
+
+COUNTER = itertools.count()
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    tables: dict[str, str]  # name -> column list
+    setup: tuple[str, ...]  # inserts, with {p} as the table prefix
+    query: str
+    writes: tuple[str, ...]
+
+
+T = {"a": "k int, v int, s text", "b": "k int, w int, flag bool"}
+N = {"a": "g int, x numeric(10,2), i int"}
+
+CASES = [
+    Case("null join keys never match", T,
+         ("INSERT INTO {p}a VALUES (NULL, 1, 'x'), (1, 2, 'y')", "INSERT INTO {p}b VALUES (NULL, 5, true), (1, 6, false)"),
+         "SELECT a.v, b.w FROM {p}a AS a JOIN {p}b AS b ON a.k = b.k",
+         ("INSERT INTO {p}b VALUES (NULL, 7, NULL)", "UPDATE {p}a SET k = NULL WHERE v = 2", "UPDATE {p}a SET k = 1 WHERE v = 1")),
+    Case("left join padding appears and disappears", T,
+         ("INSERT INTO {p}a VALUES (1, 1, 'x'), (2, 2, 'y'), (2, 2, 'y')",),
+         "SELECT a.k, a.v, b.w FROM {p}a AS a LEFT JOIN {p}b AS b ON a.k = b.k",
+         ("INSERT INTO {p}b VALUES (2, 10, true)", "INSERT INTO {p}b VALUES (2, 11, true)", "DELETE FROM {p}b WHERE w = 10",
+          "DELETE FROM {p}b")),
+    Case("full join with extra predicate", T,
+         ("INSERT INTO {p}a VALUES (1, 1, 'x'), (NULL, 2, 'y')", "INSERT INTO {p}b VALUES (1, 5, true), (1, 6, false), (NULL, 7, true)"),
+         "SELECT a.v, b.w FROM {p}a AS a FULL JOIN {p}b AS b ON a.k = b.k AND b.flag",
+         ("UPDATE {p}b SET flag = NULL WHERE w = 5", "UPDATE {p}b SET flag = true WHERE w = 6", "DELETE FROM {p}a WHERE v = 1")),
+    Case("right join on two columns", T,
+         ("INSERT INTO {p}a VALUES (1, 5, 'x'), (1, 6, 'y')", "INSERT INTO {p}b VALUES (1, 5, true), (1, 7, NULL)"),
+         "SELECT a.s, b.w FROM {p}a AS a RIGHT JOIN {p}b AS b ON a.k = b.k AND a.v = b.w",
+         ("INSERT INTO {p}a VALUES (1, 7, 'z')", "UPDATE {p}b SET k = NULL WHERE w = 5")),
+    Case("global aggregates over an empty table give one row", T, (),
+         "SELECT count(*) AS n, count(v) AS nv, sum(v) AS sv, min(s) AS ms, max(v) AS mv, avg(v) AS av FROM {p}a",
+         ("INSERT INTO {p}a VALUES (1, NULL, NULL)", "INSERT INTO {p}a VALUES (2, 4, 'q')", "DELETE FROM {p}a")),
+    Case("bool aggregates and count distinct with nulls", T,
+         ("INSERT INTO {p}b VALUES (1, 1, true), (1, 1, NULL), (1, 2, false), (2, NULL, NULL)",),
+         "SELECT k, bool_and(flag) AS ba, bool_or(flag) AS bo, count(DISTINCT w) AS dw, count(w) AS cw FROM {p}b GROUP BY k",
+         ("DELETE FROM {p}b WHERE w = 2", "UPDATE {p}b SET flag = false WHERE k = 2", "INSERT INTO {p}b VALUES (NULL, 3, true)")),
+    Case("retraction empties a group and its row disappears", T,
+         ("INSERT INTO {p}a VALUES (1, 1, 'x'), (1, 2, 'x'), (2, 3, 'y')",),
+         "SELECT k, count(*) AS n, sum(v) AS s, max(v) AS m FROM {p}a GROUP BY k HAVING count(*) >= 1",
+         ("DELETE FROM {p}a WHERE k = 2", "DELETE FROM {p}a WHERE v = 2", "UPDATE {p}a SET k = 3 WHERE k = 1",
+          "DELETE FROM {p}a")),
+    Case("min and max survive deleting the extreme", T,
+         ("INSERT INTO {p}a VALUES (1, 5, 'm'), (1, 5, 'm'), (1, 9, 'z'), (1, 1, 'a')",),
+         "SELECT k, min(v) AS lo, max(v) AS hi, min(s) AS ls, max(s) AS hs FROM {p}a GROUP BY k",
+         ("DELETE FROM {p}a WHERE v = 9", "DELETE FROM {p}a WHERE v = 1", "UPDATE {p}a SET v = NULL WHERE v = 5")),
+    Case("duplicates through distinct and union all", T,
+         ("INSERT INTO {p}a VALUES (1, 1, 'x'), (1, 1, 'x'), (2, 2, NULL)", "INSERT INTO {p}b VALUES (1, 1, true)"),
+         "SELECT DISTINCT k FROM {p}a UNION ALL SELECT k FROM {p}b",
+         ("DELETE FROM {p}a WHERE k = 1", "INSERT INTO {p}b VALUES (1, 1, true)")),
+    Case("except all and intersect all multiplicities", T,
+         ("INSERT INTO {p}a VALUES (1, 0, ''), (1, 0, ''), (1, 0, ''), (NULL, 0, '')", "INSERT INTO {p}b VALUES (1, 0, true), (NULL, 0, true)"),
+         "SELECT k FROM {p}a EXCEPT ALL SELECT k FROM {p}b",
+         ("INSERT INTO {p}b VALUES (1, 0, true), (1, 0, true)", "DELETE FROM {p}b WHERE k IS NULL")),
+    Case("intersect all", T,
+         ("INSERT INTO {p}a VALUES (1, 0, ''), (1, 0, ''), (NULL, 0, '')", "INSERT INTO {p}b VALUES (1, 0, true), (NULL, 0, true), (NULL, 0, true)"),
+         "SELECT k FROM {p}a INTERSECT ALL SELECT k FROM {p}b",
+         ("INSERT INTO {p}b VALUES (1, 0, true)", "DELETE FROM {p}a WHERE k = 1")),
+    Case("top-k with ties on the order key keeps duplicates exactly", T,
+         ("INSERT INTO {p}a VALUES (1, 1, 'x'), (1, 1, 'x'), (1, 1, 'x'), (2, 0, 'y')",),
+         "SELECT * FROM (SELECT k, v FROM {p}a) AS q ORDER BY v, k LIMIT 3",
+         ("DELETE FROM {p}a WHERE k = 2", "INSERT INTO {p}a VALUES (0, 1, 'z')", "INSERT INTO {p}a VALUES (NULL, NULL, NULL)")),
+    Case("top-k descending with nulls first and offset", T,
+         ("INSERT INTO {p}a VALUES (1, 1, 'x'), (2, NULL, 'y'), (3, 3, 'z'), (4, 4, 'w')",),
+         "SELECT * FROM (SELECT v, s FROM {p}a) AS q ORDER BY v DESC, s LIMIT 2 OFFSET 1",
+         ("DELETE FROM {p}a WHERE v IS NULL", "INSERT INTO {p}a VALUES (5, 9, 'n')", "DELETE FROM {p}a WHERE k < 5")),
+    Case("group top-k via subquery in from and with", T,
+         ("INSERT INTO {p}a VALUES (1, 1, 'x'), (1, 2, 'x'), (2, 3, 'y')",),
+         "WITH g AS (SELECT k, sum(v) AS total FROM {p}a GROUP BY k) SELECT * FROM (SELECT k, total FROM g) AS q ORDER BY total DESC, k LIMIT 1",
+         ("INSERT INTO {p}a VALUES (2, 5, 'y')", "DELETE FROM {p}a WHERE k = 2")),
+    Case("three valued logic in filters", T,
+         ("INSERT INTO {p}b VALUES (1, NULL, NULL), (2, 1, true), (NULL, 2, false), (3, 3, NULL)",),
+         "SELECT k, w FROM {p}b WHERE NOT (flag AND w > 1) OR (k IN (1, NULL) IS NULL AND NOT (w BETWEEN 2 AND 3))",
+         ("UPDATE {p}b SET flag = true WHERE k = 3", "DELETE FROM {p}b WHERE w IS NULL")),
+    Case("case coalesce nullif like", T,
+         ("INSERT INTO {p}a VALUES (1, 0, 'abc'), (2, NULL, NULL), (NULL, 2, 'xbz')",),
+         "SELECT CASE WHEN s LIKE '_b%' THEN COALESCE(NULLIF(v, 0), -1) ELSE k * 10 END AS c, s NOT LIKE '%z' AS nz FROM {p}a",
+         ("UPDATE {p}a SET v = 3 WHERE k = 1", "INSERT INTO {p}a VALUES (4, 4, '%b_')")),
+    Case("numeric sums and averages", N,
+         ("INSERT INTO {p}a VALUES (1, 1.25, 1), (1, 2.50, 2), (2, NULL, NULL)",),
+         "SELECT g, sum(x) AS sx, avg(x) AS ax, avg(i) AS ai, sum(x * i) AS sxi, CAST(i AS numeric(10,2)) + 0.5 AS dummy FROM {p}a GROUP BY g, i",
+         ("INSERT INTO {p}a VALUES (1, -3.75, 1)", "DELETE FROM {p}a WHERE g = 1")),
+    Case("in subquery and correlated exists", T,
+         ("INSERT INTO {p}a VALUES (1, 1, 'x'), (1, 1, 'x'), (2, 2, 'y'), (NULL, 3, 'z')", "INSERT INTO {p}b VALUES (1, 1, true), (1, 2, true)"),
+         "SELECT k, v FROM {p}a AS a WHERE k IN (SELECT k FROM {p}b) AND NOT EXISTS (SELECT 1 FROM {p}b AS b WHERE b.w = a.v AND b.flag IS NULL)",
+         ("INSERT INTO {p}b VALUES (9, 1, NULL)", "INSERT INTO {p}b VALUES (2, 0, false)", "DELETE FROM {p}b WHERE w = 1")),
+    Case("cross join and three way join", T,
+         ("INSERT INTO {p}a VALUES (1, 1, 'x'), (2, 2, 'y')", "INSERT INTO {p}b VALUES (1, 1, true)"),
+         "SELECT a1.k, a2.k AS k2, b.w FROM {p}a AS a1 CROSS JOIN {p}a AS a2 JOIN {p}b AS b ON a2.k = b.k",
+         ("INSERT INTO {p}b VALUES (2, 2, false)", "DELETE FROM {p}a WHERE k = 1")),
+]
+
+
+def make_tables(mirror: Mirror, prefix: str, tables: dict[str, str]) -> None:
+    for name, columns in tables.items():
+        mirror.both(f"CREATE TABLE {prefix}{name} ({columns})")
+
+
+def drop_tables(mirror: Mirror, prefix: str, tables: dict[str, str]) -> None:
+    for name in tables:
+        mirror.server(f"DROP TABLE IF EXISTS {prefix}{name} CASCADE")
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_corpus_case(mirror: Mirror, case: Case) -> None:
+    prefix = f"c{next(COUNTER)}_"
+    make_tables(mirror, prefix, case.tables)
+    try:
+        for statement in case.setup:
+            mirror.both(statement.format(p=prefix))
+        query = case.query.format(p=prefix)
+        mirror.server(f"CREATE VIEW {prefix}v AS {query}")
+        mirror.server(f"CREATE DEFAULT INDEX ON {prefix}v")
+        mirror.server(f"CREATE MATERIALIZED VIEW {prefix}mv AS {query}")
+        for step, write in enumerate(("",) + case.writes):
+            if write:
+                mirror.both(write.format(p=prefix))
+            mirror.check(f"SELECT * FROM {prefix}v", query, f"indexed view after write {step}")
+            mirror.check(f"SELECT * FROM {prefix}mv", query, f"materialized view after write {step}")
+        mirror.check(query, query, "ad hoc SELECT")
+    finally:
+        drop_tables(mirror, prefix, case.tables)
+
+
+# ---------------------------------------------------------------------------------------------- errors
+
+def expect_error(mirror: Mirror, sql: str, sqlstate: str) -> ServerError:
+    with pytest.raises(ServerError) as caught:
+        mirror.server(sql)
+    assert caught.value.sqlstate == sqlstate, caught.value
+    return caught.value
+
+
+MV_ERRORS_DROPPED = pytest.mark.xfail(
+    strict=True, reason="known product bug: a materialized view's sink drops error rows (compute/state.py writes only "
+    "ok updates to the shard), so the MV silently answers without the bad row instead of raising")
+
+
+@pytest.mark.parametrize("maintained", ["index", pytest.param("materialized", marks=MV_ERRORS_DROPPED)])
+@pytest.mark.parametrize("expression, bad_row, sqlstate", [
+    ("100 / d", "(0, '1')", "22012"),
+    ("100 % d", "(0, '1')", "22012"),
+    ("CAST(s AS int) + d", "(1, 'oops')", "22P02"),
+])
+def test_errors_surface_on_read_and_recover(mirror: Mirror, maintained: str, expression: str, bad_row: str,
+                                            sqlstate: str) -> None:
+    prefix = f"e{next(COUNTER)}_"
+    make_tables(mirror, prefix, {"t": "d int, s text"})
+    try:
+        mirror.both(f"INSERT INTO {prefix}t VALUES (4, '2'), (5, '3')")
+        query = f"SELECT d, {expression} AS r FROM {prefix}t"
+        if maintained == "index":
+            mirror.server(f"CREATE VIEW {prefix}v AS {query}")
+            mirror.server(f"CREATE DEFAULT INDEX ON {prefix}v")
+        else:
+            mirror.server(f"CREATE MATERIALIZED VIEW {prefix}v AS {query}")
+        mirror.check(f"SELECT * FROM {prefix}v", query, "before the bad row")
+        mirror.both(f"INSERT INTO {prefix}t VALUES {bad_row}")
+        expect_error(mirror, f"SELECT * FROM {prefix}v", sqlstate)
+        expect_error(mirror, f"SELECT count(*) FROM {prefix}v", sqlstate)
+        mirror.both(f"DELETE FROM {prefix}t WHERE d = {bad_row[1:].split(',')[0]}")
+        mirror.check(f"SELECT * FROM {prefix}v", query, "after deleting the bad row")
+    finally:
+        drop_tables(mirror, prefix, {"t": ""})
+
+
+@pytest.mark.parametrize("sql", [
+    "SELECT k, sum(v) OVER (PARTITION BY k) FROM {p}t",
+    "SELECT k FROM {p}t WHERE k NOT IN (SELECT v FROM {p}t)",
+    "WITH RECURSIVE r AS (SELECT 1 AS n UNION ALL SELECT n + 1 FROM r WHERE n < 3) SELECT * FROM r",
+    "SELECT * FROM {p}t AS a, LATERAL (SELECT a.k) AS l",
+    "SELECT k FROM {p}t WHERE EXISTS (SELECT max(v) FROM {p}t AS u WHERE u.k = {p}t.k)",
+])
+def test_unsupported_sql_is_0a000(mirror: Mirror, sql: str) -> None:
+    prefix = f"u{next(COUNTER)}_"
+    make_tables(mirror, prefix, {"t": "k int, v int"})
+    try:
+        error = expect_error(mirror, f"CREATE VIEW {prefix}v AS {sql.format(p=prefix)}", "0A000")
+        assert "not supported" in error.message or "only supported" in error.message
+    finally:
+        drop_tables(mirror, prefix, {"t": ""})
