@@ -1,4 +1,5 @@
-"""The ``steadystate`` command line: ``serve`` (the coordinator) and ``replica`` (one replica process).
+"""The ``steadystate`` command line: ``serve`` (the coordinator) and ``replica`` (one replica process), ``status``
+(the production-readiness verdict of every cluster).
 
 ``steadystate serve [--data-dir DIR] [--sql-port 6875] [--http-port 6876] [--storage-url URL]`` starts an
 environment: the coordinator, its replica processes, the SQL port (PostgreSQL protocol) and the HTTP port.
@@ -61,6 +62,36 @@ def _replica(args: argparse.Namespace) -> int:
     return 0
 
 
+def _status(args: argparse.Namespace) -> int:
+    """Print the readiness verdict of every cluster (from GET /api/readiness) as a table."""
+    import json
+    import urllib.request
+
+    url = f"http://{args.host}:{args.http_port}/api/readiness"
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            clusters = json.load(response)["clusters"]
+    except OSError as exc:
+        print(f"cannot reach {url}: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(clusters, indent=2))
+        return 0
+    print(f"{'cluster':<16} {'sealed':<7} {'ready':<6} replicas")
+    for cluster in clusters:
+        replicas = ", ".join(
+            f"{r['name']} ({'online' if r['online'] else 'offline'}, {'clean' if r['clean'] else 'dirty'})"
+            for r in cluster["replicas"]
+        ) or "-"
+        print(f"{cluster['name']:<16} {str(cluster['sealed']).lower():<7} {str(cluster['ready']).lower():<6} "
+              f"{replicas}")
+        for reason in cluster["reasons"]:
+            print(f"    - {reason}")
+        for warning in cluster["warnings"]:
+            print(f"    ! {warning}")
+    return 0 if all(c["ready"] for c in clusters) or not args.check else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="steadystate", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -79,6 +110,12 @@ def main(argv: list[str] | None = None) -> int:
     replica.add_argument("--storage-url", required=True)
     replica.add_argument("--dir", required=True)
     replica.set_defaults(run=_replica)
+    status = commands.add_parser("status", help="print every cluster's production-readiness verdict")
+    status.add_argument("--host", default="127.0.0.1")
+    status.add_argument("--http-port", type=int, default=6876)
+    status.add_argument("--json", action="store_true", help="print the JSON verdict")
+    status.add_argument("--check", action="store_true", help="exit 1 unless every cluster is ready")
+    status.set_defaults(run=_status)
     args = parser.parse_args(argv)
     return int(args.run(args))
 

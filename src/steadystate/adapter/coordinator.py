@@ -22,7 +22,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from steadystate.adapter.dataflows import DataflowBuilder, index_dataflow
+from steadystate.adapter.dataflows import DataflowBuilder, import_order, index_dataflow
 from steadystate.catalog.durable import DurableCatalog
 from steadystate.catalog.records import ClusterRecord, ItemRecord, ReplicaRecord, StatusEvent
 from steadystate.catalog.state import CatalogState
@@ -43,6 +43,16 @@ class ReplicaStatus:
     reason: str | None = "starting"
     process_id: int = 0
     updated_at_ms: int = 0
+
+
+@dataclass(frozen=True)
+class Residual:
+    """A dataflow still running on a cluster for an object the catalog no longer has."""
+
+    cluster_id: str
+    index_id: str
+    name: str
+    held_by: tuple[str, ...]
 
 
 @dataclass
@@ -67,6 +77,8 @@ class Coordinator:
     instances: dict[str, ComputeInstance] = field(default_factory=dict)
     table_rows: dict[str, Counter[tuple]] = field(default_factory=dict)
     replica_status: dict[str, ReplicaStatus] = field(default_factory=dict)
+    residuals: dict[str, Residual] = field(default_factory=dict)
+    sealing: set[str] = field(default_factory=set)
     started_at: float = field(default_factory=time.time)
     ready: bool = False
     _transient_ids: int = 0
@@ -105,9 +117,9 @@ class Coordinator:
             self._start_instance(cluster)
         for replica in self.catalog.replicas.values():
             await self.start_replica(replica)
-        for item in self._items_in_order():
-            if item.kind in ("index", "materialized_view"):
-                self.install_dataflow(item, read_ts)
+        for cluster_id in list(self.instances):
+            for item, desc in self.fresh_dataflows(cluster_id, read_ts):
+                self.install_planned(item, desc)
         self.ready = True
         log.info("coordinator ready: %d clusters, %d replicas, %d objects",
                  len(self.catalog.clusters), len(self.catalog.replicas), len(self.catalog.items))
@@ -128,8 +140,66 @@ class Coordinator:
 
     def _start_instance(self, cluster: ClusterRecord) -> ComputeInstance:
         instance = ComputeInstance(cluster.id, cluster.name, self.secret)
+        instance.on_status = self._on_replica_signal
+        instance.after_drop = lambda collection_id, cluster_id=cluster.id: self.release_residuals(cluster_id)
         self.instances[cluster.id] = instance
         return instance
+
+    def _on_replica_signal(self, replica_id: str, status: m.Status, previous: m.Status | None) -> None:
+        """Append clean/dirty transitions to the replica's status history."""
+        if previous is not None and previous.nonce == status.nonce and previous.clean == status.clean:
+            return
+        if not status.steady:
+            return
+        word = "clean" if status.clean else "dirty"
+        reason = status.dirtied_by if not status.clean else "entered steady state"
+        pid = self.replica_status.get(replica_id, ReplicaStatus()).process_id
+        at = status.dirtied_at_ms if not status.clean and status.dirtied_at_ms else _now_ms()
+        self.catalog.durable.record_status(StatusEvent(replica_id, pid, word, reason, at))
+        log.info("replica %s is %s%s", replica_id, word, f": {reason}" if not status.clean else "")
+
+    # ------------------------------------------------------------------ residual dataflows
+
+    def holders(self, cluster_id: str, index_id: str) -> set[str]:
+        """Live exports on the cluster whose dataflows import ``index_id``."""
+        instance = self.instances.get(cluster_id)
+        if instance is None:
+            return set()
+        return {
+            export_id
+            for export_id, desc in instance.history.live_dataflows().items()
+            if export_id != index_id and any(i.index_id == index_id for i in desc.index_imports)
+        }
+
+    def drop_index_dataflow(self, item: ItemRecord, notices: list[str]) -> None:
+        """Drop an index's dataflow, or keep it running as a residual dataflow while others import it."""
+        assert item.cluster_id is not None
+        held_by = self.holders(item.cluster_id, item.id)
+        if held_by:
+            self.residuals[item.id] = Residual(item.cluster_id, item.id, item.qualified, tuple(sorted(held_by)))
+            names = ", ".join(self.catalog.describe(h) for h in sorted(held_by))
+            notices.append(
+                f"index {item.qualified} is dropped, but its dataflow will continue to be maintained and take up "
+                f"resources until all dependent dataflows ({names}) are dropped or the cluster is restarted; "
+                f"a restart would plan them without it"
+            )
+            log.info("index %s (%s) dropped but still imported by %s: residual dataflow", item.qualified, item.id,
+                     names)
+            return
+        self.instance(item.cluster_id).drop(item.id, f"DROP INDEX {item.qualified} ({item.id})")
+
+    def release_residuals(self, cluster_id: str) -> None:
+        for index_id, residual in list(self.residuals.items()):
+            if residual.cluster_id != cluster_id:
+                continue
+            held_by = self.holders(cluster_id, index_id)
+            if held_by:
+                self.residuals[index_id] = Residual(cluster_id, index_id, residual.name, tuple(sorted(held_by)))
+                continue
+            del self.residuals[index_id]
+            instance = self.instances.get(cluster_id)
+            if instance is not None:
+                instance.drop(index_id, f"DROP INDEX {residual.name} ({index_id})")
 
     def instance(self, cluster_id: str) -> ComputeInstance:
         instance = self.instances.get(cluster_id)
@@ -172,27 +242,47 @@ class Coordinator:
         self._transient_ids += 1
         return f"t{self._transient_ids}"
 
-    def install_dataflow(self, item: ItemRecord, as_of: int) -> m.DataflowDescription:
-        """Create the dataflow that maintains an index or materialized view on its cluster."""
+    def plan_dataflow(self, item: ItemRecord, as_of: int | None) -> m.DataflowDescription:
+        """A fresh plan, from the catalog, of the dataflow that maintains an index or materialized view."""
         assert item.cluster_id is not None
-        instance = self.instance(item.cluster_id)
-        debug = f"{'INDEX' if item.kind == 'index' else 'MATERIALIZED VIEW'} {item.qualified} ({item.id})"
         if item.kind == "index":
             assert item.on_id is not None
-            desc = index_dataflow(self.catalog, item.cluster_id, item.id, item.on_id, item.key, as_of, item.qualified)
-            instance.create_dataflow(desc, f"CREATE {debug}")
-        else:
-            assert item.plan is not None and item.desc is not None and item.shard is not None
-            builder = DataflowBuilder(self.catalog, item.cluster_id)
-            body_id = f"{item.id}_body"
-            builder.add_object(body_id, decode_plan(item.plan), item.desc)
-            sink = m.SinkExport(item.id, body_id, "materialized_view", item.desc, shard=item.shard)
+            return index_dataflow(self.catalog, item.cluster_id, item.id, item.on_id, item.key, as_of, item.qualified)
+        assert item.plan is not None and item.desc is not None and item.shard is not None
+        builder = DataflowBuilder(self.catalog, item.cluster_id)
+        body_id = f"{item.id}_body"
+        builder.add_object(body_id, decode_plan(item.plan), item.desc)
+        sink = m.SinkExport(item.id, body_id, "materialized_view", item.desc, shard=item.shard)
+        if as_of is not None:
             shard_upper = self.store.upper(item.shard) or 0
-            start = min(as_of, max(shard_upper - 1, 0)) if shard_upper > 0 else as_of
-            desc = builder.finish(as_of=start, sink_exports=(sink,), debug_name=item.qualified)
-            instance.create_dataflow(desc, f"CREATE {debug}")
-            instance.allow_writes(item.id)
+            as_of = min(as_of, max(shard_upper - 1, 0)) if shard_upper > 0 else as_of
+        return builder.finish(as_of=as_of, sink_exports=(sink,), debug_name=item.qualified)
+
+    @staticmethod
+    def ddl_text(item: ItemRecord) -> str:
+        kind = "INDEX" if item.kind == "index" else "MATERIALIZED VIEW"
+        return f"CREATE {kind} {item.qualified} ({item.id})"
+
+    def fresh_dataflows(
+        self, cluster_id: str, as_of: int | None
+    ) -> list[tuple[ItemRecord, m.DataflowDescription]]:
+        """Fresh plans of every index and materialized view on a cluster, producers before importers."""
+        items = {i.id: i for i in self.catalog.objects_on_cluster(cluster_id) if i.kind in ("index", "materialized_view")}
+        descs = {item_id: self.plan_dataflow(item, as_of) for item_id, item in items.items()}
+        return [(items[item_id], descs[item_id]) for item_id in import_order(descs)]
+
+    def install_dataflow(self, item: ItemRecord, as_of: int) -> m.DataflowDescription:
+        """Create the dataflow that maintains an index or materialized view on its cluster."""
+        desc = self.plan_dataflow(item, as_of)
+        self.install_planned(item, desc)
         return desc
+
+    def install_planned(self, item: ItemRecord, desc: m.DataflowDescription) -> None:
+        assert item.cluster_id is not None
+        instance = self.instance(item.cluster_id)
+        instance.create_dataflow(desc, self.ddl_text(item))
+        if item.kind == "materialized_view":
+            instance.allow_writes(item.id)
 
     async def read_timestamp(self) -> int:
         """A timestamp that covers every acknowledged write (strict serializability)."""

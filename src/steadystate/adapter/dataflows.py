@@ -1,4 +1,4 @@
-"""Building dataflow descriptions from the catalog (Materialize's "dataflow builder").
+"""Building dataflow descriptions from the catalog (Materialize's "dataflow builder"), in import order.
 
 Given the plan of what to compute on a cluster, :class:`DataflowBuilder` walks every ``Get`` in it:
 
@@ -20,10 +20,12 @@ from steadystate.repr.types import RelationDesc
 
 
 class DataflowBuilder:
-    def __init__(self, state: CatalogState, cluster_id: str, exclude_index: str | None = None) -> None:
+    def __init__(self, state: CatalogState, cluster_id: str, exclude_relation: str | None = None) -> None:
         self.state = state
         self.cluster_id = cluster_id
-        self.exclude_index = exclude_index
+        # an index's own dataflow never imports indexes on the relation it indexes: that keeps the import graph
+        # acyclic (it follows the dependency graph of relations, which is acyclic)
+        self.exclude_relation = exclude_relation
         self.sources: dict[str, m.SourceImport] = {}
         self.index_imports: dict[str, m.IndexImport] = {}
         self.objects: list[m.BuildDesc] = []
@@ -34,8 +36,8 @@ class DataflowBuilder:
             return
         self._visited.add(item_id)
         for index in sorted(self.state.indexes_on(item_id, self.cluster_id), key=lambda i: _id_order(i.id)):
-            if index.id == self.exclude_index:
-                continue
+            if item_id == self.exclude_relation:
+                break
             item = self.state.items[item_id]
             assert item.desc is not None
             self.index_imports[index.id] = m.IndexImport(index.id, item_id, index.key, item.desc)
@@ -95,7 +97,7 @@ def index_dataflow(
     debug_name: str,
 ) -> m.DataflowDescription:
     """The dataflow that maintains index ``index_id`` on relation ``on_id``."""
-    builder = DataflowBuilder(state, cluster_id, exclude_index=index_id)
+    builder = DataflowBuilder(state, cluster_id, exclude_relation=on_id)
     item = state.items[on_id]
     assert item.desc is not None
     if item.kind == "view":
@@ -105,6 +107,28 @@ def index_dataflow(
         builder.import_or_build(on_id)
     export = m.IndexExport(index_id, on_id, key, item.desc)
     return builder.finish(as_of=as_of, index_exports=(export,), debug_name=debug_name)
+
+
+def import_order(descs: dict[str, m.DataflowDescription]) -> list[str]:
+    """Export ids ordered so that every dataflow comes after the dataflows whose indexes it imports."""
+    producer = {export_id: key for key, desc in descs.items() for export_id in desc.export_ids}
+    ordered: list[str] = []
+    placed: set[str] = set()
+
+    def place(key: str, visiting: frozenset[str]) -> None:
+        if key in placed:
+            return
+        if key in visiting:
+            raise ValueError(f"dataflow {key} imports itself through {sorted(visiting)}")
+        for imported in descs[key].index_imports:
+            if imported.index_id in producer:
+                place(producer[imported.index_id], visiting | {key})
+        placed.add(key)
+        ordered.append(key)
+
+    for key in sorted(descs, key=_id_order):
+        place(key, frozenset())
+    return ordered
 
 
 def _id_order(item_id: str) -> tuple[str, int]:

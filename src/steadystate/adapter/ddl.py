@@ -166,14 +166,26 @@ class Ddl:
                 hint="Use DROP ... CASCADE to drop the dependent objects too.",
             )
         doomed = [self.catalog.items[i] for i in targets] + dependents
-        await self._drop_items(doomed, user)
+        await self._drop_items(doomed, user, notices)
         return tag
 
     def check_cluster_unsealed(self, cluster_id: str, statement: str) -> None:
-        """Hook for the seal policy (production readiness)."""
-        return None
+        """Refuse ``statement`` on a sealed cluster (the active production signal)."""
+        cluster = self.catalog.clusters.get(cluster_id)
+        if cluster is None:
+            return
+        if cluster.sealed:
+            raise ObjectNotInPrerequisiteState(
+                f"cluster {quote_ident(cluster.name)} is sealed: {statement} is not allowed on it",
+                hint=f"ALTER CLUSTER {quote_ident(cluster.name)} UNSEAL to allow changes",
+            )
+        if cluster_id in self.coord.sealing:
+            raise ObjectNotInPrerequisiteState(
+                f"cluster {quote_ident(cluster.name)} is being restarted or sealed: {statement} must wait",
+                hint="retry once ALTER CLUSTER has finished",
+            )
 
-    async def _drop_items(self, doomed: list[ItemRecord], user: str) -> None:
+    async def _drop_items(self, doomed: list[ItemRecord], user: str, notices: list[str]) -> None:
         for item in doomed:
             if item.cluster_id is not None:
                 self.check_cluster_unsealed(item.cluster_id, f"DROP {KIND_NAMES[item.kind].upper()}")
@@ -186,9 +198,13 @@ class Ddl:
                                 audit_details(id=item.id, name=item.qualified))
         self.catalog.apply_deletes(("item", item.id) for item in ordered)
         for item in ordered:
-            if item.kind in ("index", "materialized_view") and item.cluster_id in self.coord.instances:
-                verb = "INDEX" if item.kind == "index" else "MATERIALIZED VIEW"
-                self.coord.instances[item.cluster_id].drop(item.id, f"DROP {verb} {item.qualified} ({item.id})")
+            if item.kind == "materialized_view" and item.cluster_id in self.coord.instances:
+                self.coord.instances[item.cluster_id].drop(
+                    item.id, f"DROP MATERIALIZED VIEW {item.qualified} ({item.id})"
+                )
+        for item in ordered:
+            if item.kind == "index" and item.cluster_id in self.coord.instances:
+                self.coord.drop_index_dataflow(item, notices)
             if item.kind == "table" and item.shard is not None:
                 self.coord.tables.unregister(item.shard)
                 self.coord.table_rows.pop(item.id, None)
@@ -283,7 +299,7 @@ class Ddl:
             )
         ids = {o.id for o in objects}
         doomed = objects + [d for d in self.catalog.transitive_dependents(ids) if d.id not in ids]
-        await self._drop_items(doomed, user)
+        await self._drop_items(doomed, user, notices)
         await self._drop_replicas(self.catalog.replicas_of(cluster.id), user)
         with self.catalog.durable.transact(user) as txn:
             txn.delete("cluster", cluster.id)

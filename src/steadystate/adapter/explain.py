@@ -90,6 +90,12 @@ def explain(adapter: "Adapter", plan: p.ExplainPlan, cluster_name: str) -> tuple
         expr, body_desc, title = decode_plan(item.plan), item.desc, item.qualified  # type: ignore[arg-type]
         if item.cluster_id:
             cluster = catalog.clusters.get(item.cluster_id)
+    elif plan.what == "restart_cluster":
+        cluster_id, _name = plan.target
+        rows = adapter.readiness.restart_diff(cluster_id)
+        desc = RelationDesc.of(("object_id", ScalarType.TEXT), ("name", ScalarType.TEXT),
+                               ("restart", ScalarType.TEXT), ("detail", ScalarType.TEXT))
+        return desc, [(r.object_id, r.name, r.status, r.detail) for r in rows]
     else:
         raise FeatureNotSupported(f"EXPLAIN {plan.what.replace('_', ' ').upper()} is not supported yet")
     lines = [f"Plan for {title}:"] + ["  " + line for line in plan_lines(expr, names)]

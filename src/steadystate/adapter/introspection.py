@@ -15,6 +15,7 @@ from steadystate.errors import InternalError
 
 if TYPE_CHECKING:
     from steadystate.adapter.coordinator import Coordinator
+    from steadystate.adapter.readiness import Readiness
 
 
 def _ts(ms: int | None) -> dt.datetime | None:
@@ -26,6 +27,7 @@ def _ts(ms: int | None) -> dt.datetime | None:
 class Introspection:
     def __init__(self, coordinator: "Coordinator") -> None:
         self.coord = coordinator
+        self.readiness: "Readiness | None" = None
         self._producers: dict[str, Callable[[], list[tuple]]] = {
             "mz_clusters": self.clusters,
             "mz_cluster_replicas": self.replicas,
@@ -46,6 +48,10 @@ class Introspection:
             "mz_arrangement_sizes": self.arrangement_sizes,
             "mz_frontiers": self.frontiers,
             "mz_replica_step_times": self.step_times,
+            "mz_cluster_replica_readiness": self.replica_readiness,
+            "mz_residual_dataflows": self.residual_dataflows,
+            "mz_cluster_readiness": self.cluster_readiness,
+            "mz_compute_hydration_times": self.hydration_times,
         }
 
     def rows(self, name: str) -> list[tuple]:
@@ -121,6 +127,46 @@ class Introspection:
             for collection in state.status.collections:
                 if collection.id.startswith("u"):
                     out.append((replica_id, collection.id, collection.records, collection.size_bytes))
+        return out
+
+    def replica_readiness(self) -> list[tuple]:
+        out = []
+        for instance, replica_id, state in self._replica_states():
+            status = state.status
+            if status is None:
+                out.append((replica_id, False, None, None, None, "no status reported (offline or connecting)"))
+                continue
+            clean = status.steady and status.clean
+            out.append((replica_id, clean, _ts(status.steady_since_ms), _ts(status.dirtied_at_ms),
+                        status.dirtied_by, state.disagreement))
+        return out
+
+    def residual_dataflows(self) -> list[tuple]:
+        out = []
+        for residual in self.coord.residuals.values():
+            instance = self.coord.instances.get(residual.cluster_id)
+            replica_ids = sorted(instance.replicas) if instance is not None else []
+            for replica_id in replica_ids:
+                out.append((residual.cluster_id, replica_id, residual.index_id, residual.name,
+                            ", ".join(residual.held_by)))
+        return out
+
+    def cluster_readiness(self) -> list[tuple]:
+        assert self.readiness is not None
+        out = []
+        for cluster in self.coord.catalog.clusters.values():
+            ready, reasons, warnings = self.readiness.verdict(cluster)
+            out.append((cluster.id, cluster.sealed, ready, "; ".join(reasons), "; ".join(warnings)))
+        return out
+
+    def hydration_times(self) -> list[tuple]:
+        out = []
+        for _instance, replica_id, state in self._replica_states():
+            if state.status is None:
+                continue
+            for collection in state.status.collections:
+                if collection.hydration_ms is not None and not collection.id.startswith("t"):
+                    out.append((replica_id, collection.id, collection.hydration_ms))
         return out
 
     def step_times(self) -> list[tuple]:

@@ -7,7 +7,8 @@ HTTP (aiohttp), on ``--http-port``:
 
 * ``GET /api/livez`` — 200 while the process runs;
 * ``GET /api/readyz`` — 200 once the coordinator serves queries, 503 before;
-* ``GET /api/clusters`` — clusters, replicas and their statuses as JSON.
+* ``GET /api/clusters`` — clusters, replicas and their statuses as JSON;
+* ``GET /api/readiness`` — the production-readiness verdict of every cluster, as JSON.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from aiohttp import web
 from steadystate.adapter.coordinator import Coordinator, CoordinatorConfig
 from steadystate.adapter.ddl import Ddl
 from steadystate.adapter.introspection import Introspection
+from steadystate.adapter.readiness import Readiness
 from steadystate.adapter.reads import Reads
 from steadystate.adapter.session import ClientSession
 from steadystate.adapter.writes import Writes
@@ -40,7 +42,14 @@ class Adapter:
         self.reads = Reads(self.coordinator, self.introspection)
         self.writes = Writes(self.coordinator)
         self.sessions: dict[int, ClientSession] = {}
-        self.alter_cluster_actions: dict[str, Callable[..., Awaitable[str]]] = {}
+        self.readiness = Readiness(self.coordinator)
+        self.alter_cluster_actions: dict[str, Callable[..., Awaitable[str]]] = {
+            "seal": self.readiness.seal,
+            "unseal": self.readiness.unseal,
+            "restart": self.readiness.restart,
+            "owner": self.readiness.change_owner,
+        }
+        self.introspection.readiness = self.readiness
         self._pg: PgServer | None = None
         self._http: web.AppRunner | None = None
 
@@ -80,6 +89,7 @@ class Adapter:
         app.router.add_get("/api/livez", lambda request: web.json_response({"live": True}))
         app.router.add_get("/api/readyz", self._readyz)
         app.router.add_get("/api/clusters", self._clusters)
+        app.router.add_get("/api/readiness", self._readiness)
         self._http = web.AppRunner(app, access_log=None)
         await self._http.setup()
         site = web.TCPSite(self._http, self.config.sql_host, self.config.http_port)
@@ -88,6 +98,9 @@ class Adapter:
     async def _readyz(self, request: web.Request) -> web.Response:
         ready = self.coordinator.ready
         return web.json_response({"ready": ready}, status=200 if ready else 503)
+
+    async def _readiness(self, request: web.Request) -> web.Response:
+        return web.json_response({"clusters": self.readiness.verdict_json()})
 
     async def _clusters(self, request: web.Request) -> web.Response:
         return web.json_response(

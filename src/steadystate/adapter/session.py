@@ -128,6 +128,7 @@ class ClientSession:
             p.ShowObjectsPlan: self._show_objects,
             p.TransactionPlan: self._transaction,
             p.DiscardPlan: self._discard,
+            p.DeallocatePlan: self._deallocate,
         }
 
     # ------------------------------------------------------------------ pgwire Session contract
@@ -206,7 +207,11 @@ class ClientSession:
         return None
 
     async def _execute_statement(self, statement: Any, params: tuple[Any, ...] | None) -> Outcome:
-        plan = plan_statement(statement, self._context(params))
+        try:
+            plan = plan_statement(statement, self._context(params))
+        except SteadyError:
+            self._fail()
+            raise
         if self._failed and not (isinstance(plan, p.TransactionPlan) and plan.action in ("commit", "rollback")):
             raise InFailedTransaction(
                 "current transaction is aborted, commands ignored until end of transaction block"
@@ -269,12 +274,16 @@ class ClientSession:
 
     async def _alter_cluster(self, plan: p.AlterClusterPlan) -> Outcome:
         if plan.action == "set":
+            cluster = self.coord.catalog.clusters[plan.cluster_id]
+            self.adapter.readiness.check_owner(cluster, self.user, "alter")
             return await self._ddl_plain(self.adapter.ddl.alter_cluster_set, plan)
         handler = self.adapter.alter_cluster_actions.get(plan.action)
         if handler is None:
             raise FeatureNotSupported(f"ALTER CLUSTER ... {plan.action.upper()} is not supported yet")
+        notices: list[str] = []
         async with self.coord.ddl_lock:
-            tag = await handler(plan, self.user, self._notices)
+            tag = await handler(plan, self.user, notices)
+        self._flush_notices(notices)
         return CommandOutcome(tag)
 
     def _check_no_pending_writes(self, what: str) -> None:
@@ -439,9 +448,14 @@ class ClientSession:
         self._pending, self._in_transaction, self._failed = {}, False, False
         return CommandOutcome("ROLLBACK")
 
+    async def _deallocate(self, plan: p.DeallocatePlan) -> Outcome:
+        if plan.name is None:
+            return CommandOutcome("DEALLOCATE ALL", deallocate="*")
+        return CommandOutcome("DEALLOCATE", deallocate=plan.name)
+
     async def _discard(self, plan: p.DiscardPlan) -> Outcome:
         self.variables = {**DEFAULT_VARIABLES, "database": self.variables["database"]}
-        return CommandOutcome("DISCARD ALL")
+        return CommandOutcome("DISCARD ALL", deallocate="*")
 
 
 def _current_cancelling() -> bool:

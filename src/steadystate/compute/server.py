@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from steadystate.compute.state import ComputeState
-from steadystate.errors import ProtocolViolation
+from steadystate.errors import ProtocolViolation, SteadyError
 from steadystate.protocol import messages as m
 from steadystate.protocol.framing import ReplicaEndpoint, encode_frame
 from steadystate.storage import open_store
@@ -82,7 +82,12 @@ class ReplicaServer:
             writer.close()
 
     def _apply(self, command: m.Command) -> None:
-        responses = self.state.handle(command)
+        try:
+            responses = self.state.handle(command)
+        except SteadyError as exc:
+            # a command this replica cannot apply must not take the process down: report and carry on
+            log.error("cannot apply %s: %s", type(command).__name__, exc.message)
+            return
         if isinstance(command, m.InitializationComplete):
             self._initialized = True
         self._send(responses)

@@ -62,6 +62,8 @@ class ComputeInstance:
         self._peeks: dict[str, _PendingPeek] = {}
         self._subscribes: dict[str, SubscribeChannel] = {}
         self._frontier_waiters: list[tuple[str, int, asyncio.Future[None]]] = []
+        self.on_status: Callable[[str, m.Status, m.Status | None], None] | None = None
+        self.after_drop: Callable[[str], None] | None = None
         self.history.push(m.CreateInstance(m.InstanceConfig(cluster_id, "", "")))
 
     # ------------------------------------------------------------------ replicas
@@ -122,7 +124,9 @@ class ComputeInstance:
         elif isinstance(response, m.SubscribeResponse):
             self._on_subscribe_response(response)
         elif isinstance(response, m.Status):
-            state.status = response
+            previous, state.status = state.status, response
+            if self.on_status is not None:
+                self.on_status(connection.replica_id, response, previous)
             state.status_at = time.time()
             expected = connection.expected
             if response.clean != expected.clean:
@@ -153,6 +157,8 @@ class ComputeInstance:
         channel = self._subscribes.pop(collection_id, None)
         if channel is not None:
             channel.queue.put_nowait(None)
+        if self.after_drop is not None:
+            self.after_drop(collection_id)
 
     # ------------------------------------------------------------------ frontiers and readiness
 

@@ -54,9 +54,14 @@ class RowsOutcome:
 
 @dataclass
 class CommandOutcome:
-    """A statement without rows, e.g. ``CREATE TABLE`` or ``INSERT 0 3``."""
+    """A statement without rows, e.g. ``CREATE TABLE`` or ``INSERT 0 3``.
+
+    ``deallocate`` names a prepared statement that SQL ``DEALLOCATE`` released (``"*"`` for ``ALL``): prepared
+    statements live in the protocol layer, so pgwire forgets them.
+    """
 
     tag: str
+    deallocate: str | None = None
 
 
 @dataclass

@@ -381,6 +381,10 @@ class Conversation(ExtendedQueryMixin):
                 self.send_command_complete(completed_tag(outcome.tag, stream.count))
             return finished
         if isinstance(outcome, CommandOutcome):
+            if outcome.deallocate == "*":
+                self.statements = {name: st for name, st in self.statements.items() if not name}
+            elif outcome.deallocate is not None:
+                self.statements.pop(outcome.deallocate, None)
             self.send_command_complete(outcome.tag)
         elif isinstance(outcome, EmptyOutcome):
             self.write(EMPTY_QUERY_RESPONSE)

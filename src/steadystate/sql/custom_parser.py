@@ -527,6 +527,17 @@ def _discard(cur: Cursor) -> st.Discard:
     raise cur.fail()
 
 
+def _deallocate(cur: Cursor) -> st.Deallocate:
+    cur.expect("DEALLOCATE")
+    cur.accept("PREPARE")
+    if cur.accept("ALL"):
+        cur.finish()
+        return st.Deallocate(None)
+    name = cur.name()
+    cur.finish()
+    return st.Deallocate(name[-1])
+
+
 # ---------------------------------------------------------------------------------------------------------
 # SUBSCRIBE / COPY / EXPLAIN
 
@@ -651,4 +662,5 @@ DISPATCH: dict[str, Callable[[str, list[Token]], Any]] = {
     "ROLLBACK": _run(_transaction("rollback", ("ROLLBACK",))),
     "ABORT": _run(_transaction("rollback", ("ABORT",))),
     "DISCARD": _run(_discard),
+    "DEALLOCATE": _run(_deallocate),
 }

@@ -215,10 +215,15 @@ class DiscardPlan:
     what: str = "all"
 
 
+@dataclass(frozen=True)
+class DeallocatePlan:
+    name: str | None  # None: ALL
+
+
 Plan = Union[
     CreateTablePlan, CreateViewPlan, CreateMaterializedViewPlan, CreateIndexPlan, CreateClusterPlan,
     CreateClusterReplicaPlan, DropObjectsPlan, DropClusterPlan, DropClusterReplicaPlan, AlterClusterPlan,
     CreateRolePlan, DropRolePlan, InsertPlan, UpdatePlan, DeletePlan, SelectPlan, SubscribePlan, CopyFromPlan,
     CopyToPlan, ExplainPlan, SetVariablePlan, ResetVariablePlan, ShowVariablePlan, ShowObjectsPlan,
-    TransactionPlan, DiscardPlan,
+    TransactionPlan, DiscardPlan, DeallocatePlan,
 ]

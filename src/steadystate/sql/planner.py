@@ -476,4 +476,5 @@ _PLANNERS: list[tuple[type, Callable[[Any, PlanContext, str | None], p.Plan]]] =
     (st.Explain, _explain),
     (st.Transaction, _simple(lambda n: p.TransactionPlan(n.action))),
     (st.Discard, _simple(lambda n: p.DiscardPlan(n.what))),
+    (st.Deallocate, _simple(lambda n: p.DeallocatePlan(n.name))),
 ]

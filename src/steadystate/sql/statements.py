@@ -169,6 +169,11 @@ class Discard:
 
 
 @dataclass(frozen=True)
+class Deallocate:
+    name: str | None  # None: ALL
+
+
+@dataclass(frozen=True)
 class Statement:
     """One parsed statement: its node and where it sits in the submitted string."""
 
