@@ -157,6 +157,38 @@ class Environment:
         os.kill(pid, signal.SIGKILL)
         return pid
 
+    # ------------------------------------------------------------------ clusters (readiness tests)
+
+    def dsn_as(self, user: str) -> str:
+        """The DSN for connecting as another user name (any user name is accepted)."""
+        return self.dsn.replace("user=materialize", f"user={user}")
+
+    def cluster_id(self, name: str) -> str:
+        (cluster_id,), = self.query("SELECT id FROM mz_catalog.mz_clusters WHERE name = %s", (name,))
+        return cluster_id
+
+    def cluster_replicas(self, name: str) -> dict[str, str]:
+        """Replica name -> replica id of a cluster, from the catalog."""
+        rows = self.query("SELECT r.name, r.id FROM mz_catalog.mz_cluster_replicas r JOIN mz_catalog.mz_clusters c "
+                          "ON r.cluster_id = c.id WHERE c.name = %s", (name,))
+        return dict(rows)
+
+    def replica_readiness(self, name: str) -> dict[str, tuple]:
+        """Replica id -> (clean, steady_since, dirtied_at, dirtied_by, error) for a cluster's replicas."""
+        ids = set(self.cluster_replicas(name).values())
+        rows = self.query("SELECT replica_id, clean, steady_since, dirtied_at, dirtied_by, error "
+                          "FROM mz_internal.mz_cluster_replica_readiness")
+        return {r[0]: tuple(r[1:]) for r in rows if r[0] in ids}
+
+    def wait_all_clean(self, name: str, timeout: float = 30.0) -> dict[str, tuple]:
+        """Wait until every replica of a cluster reports steady and clean; returns ``replica_readiness``."""
+        def all_clean() -> dict[str, tuple] | None:
+            ids = set(self.cluster_replicas(name).values())
+            readiness = self.replica_readiness(name)
+            ok = ids and set(readiness) == ids and all(r[0] for r in readiness.values())
+            return readiness if ok else None
+        return self.wait_for(all_clean, timeout)
+
     def wait_for(self, predicate, timeout: float = 30.0, interval: float = 0.05):  # type: ignore[no-untyped-def]
         deadline = time.monotonic() + timeout
         last_error: Exception | None = None
