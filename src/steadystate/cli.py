@@ -58,7 +58,7 @@ def _serve(args: argparse.Namespace) -> int:
 def _replica(args: argparse.Namespace) -> int:
     from steadystate.compute.server import run_replica
 
-    run_replica(args.replica_id, args.storage_url, args.dir)
+    run_replica(args.replica_id, args.storage_url, args.dir, orphan_timeout=args.orphan_timeout)
     return 0
 
 
@@ -109,6 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     replica.add_argument("--size", default="small")
     replica.add_argument("--storage-url", required=True)
     replica.add_argument("--dir", required=True)
+    replica.add_argument("--orphan-timeout", type=float, default=30.0,
+                         help="exit when no coordinator has been connected for this many seconds")
     replica.set_defaults(run=_replica)
     status = commands.add_parser("status", help="print every cluster's production-readiness verdict")
     status.add_argument("--host", default="127.0.0.1")

@@ -111,5 +111,7 @@ def test_replica_killed_repeatedly_keeps_coming_back(env) -> None:  # type: igno
         pids.append(env.wait_for(lambda: (p := env.replica_pids().get(replica_id)) not in (None, *pids) and p,
                                  timeout=60))
         assert env.query("SELECT a FROM rv ORDER BY a") == [(j,) for j in range(i + 1)]
-    kills = [h for h in env.query(HISTORY, (replica_id,)) if h[2] == "offline"]
+    kills = [h for h in env.query(HISTORY, (replica_id,)) if h[2] in ("offline", "crash-looping")]
     assert len(kills) == 3 and all("killed by signal 9" in h[3] for h in kills)
+    # three crashes within a minute are reported as a crash loop, never silently
+    assert kills[-1][2] == "crash-looping" and "3 crashes in the last minute" in kills[-1][3]

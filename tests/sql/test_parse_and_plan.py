@@ -139,7 +139,7 @@ _exprs = hs.recursive(_atoms, lambda inner: hs.one_of(
 @settings(max_examples=150, deadline=None)
 @given(_exprs)
 def test_random_expressions_plan_or_raise_steady_errors(expr: str) -> None:
-    from conftest import DictCatalog
+    from sql_catalog import DictCatalog
     from steadystate.sql.catalog_api import PlanContext
 
     ctx = PlanContext(DictCatalog())

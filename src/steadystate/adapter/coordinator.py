@@ -99,9 +99,9 @@ class Coordinator:
         self.oracle = TimestampOracle(self.store)
         self.tables = TableWriter(self.store, self.oracle, tick_ms=1000)
         self.orchestrator = ProcessOrchestrator(data_dir, self.secret, self._on_replica_event)
-        killed = self.orchestrator.sweep()
-        if killed:
-            log.info("stopped %d replica process(es) left by an earlier coordinator", killed)
+        adoptable = self.orchestrator.adopt()
+        if adoptable:
+            log.info("found %d running replica process(es) to adopt: %s", len(adoptable), ", ".join(adoptable))
         for item in self._items_in_order():
             if item.kind == "table":
                 assert item.shard is not None
@@ -117,6 +117,7 @@ class Coordinator:
             self._start_instance(cluster)
         for replica in self.catalog.replicas.values():
             await self.start_replica(replica)
+        self.orchestrator.finish_adoption()
         for cluster_id in list(self.instances):
             for item, desc in self.fresh_dataflows(cluster_id, read_ts):
                 self.install_planned(item, desc)

@@ -4,7 +4,9 @@
 its directory for the orchestrator and controller, and serves one controller connection at a time.  A
 connection must open with ``Hello`` carrying the environment secret (checked by the sans-I/O
 ``protocol.framing.ReplicaEndpoint`` before any command is applied); a newer authenticated connection
-replaces the older one (the controller reconnected).  Commands are applied in arrival order; a ticker task
+replaces the older one (the controller reconnected).  A replica that has had no controller for
+``orphan_timeout`` seconds exits: replicas outlive a crashed coordinator long enough to be adopted by the
+next one, but never linger as orphans.  Commands are applied in arrival order; a ticker task
 calls ``ComputeState.tick`` every few milliseconds and sends the responses, plus a ``Status`` whenever the
 replica's account of itself changed and at least once a second.
 """
@@ -32,8 +34,12 @@ _STATUS_EVERY_S = 1.0
 
 
 class ReplicaServer:
-    def __init__(self, replica_id: str, storage_url: str, directory: Path, secret: str) -> None:
+    def __init__(
+        self, replica_id: str, storage_url: str, directory: Path, secret: str, orphan_timeout: float = 30.0
+    ) -> None:
         self.replica_id = replica_id
+        self.orphan_timeout = orphan_timeout
+        self._last_connected = time.monotonic()
         self.directory = directory
         self.secret = secret
         self.state = ComputeState(replica_id, open_store(storage_url))
@@ -101,7 +107,11 @@ class ReplicaServer:
     async def _ticker(self) -> None:
         while True:
             busy = False
+            if self._writer is None and time.monotonic() - self._last_connected > self.orphan_timeout:
+                log.warning("no coordinator for %.0f s: exiting so that no orphan lingers", self.orphan_timeout)
+                return
             if self._writer is not None:
+                self._last_connected = time.monotonic()
                 responses = self.state.tick()
                 busy = bool(responses)
                 now = time.monotonic()
@@ -119,7 +129,7 @@ class ReplicaServer:
             await asyncio.sleep(_TICK_BUSY_S if busy else _TICK_IDLE_S)
 
 
-def run_replica(replica_id: str, storage_url: str, directory: str) -> None:
+def run_replica(replica_id: str, storage_url: str, directory: str, orphan_timeout: float = 30.0) -> None:
     secret = os.environ.get("STEADYSTATE_SECRET", "")
     path = Path(directory)
     path.mkdir(parents=True, exist_ok=True)
@@ -127,5 +137,5 @@ def run_replica(replica_id: str, storage_url: str, directory: str) -> None:
         level=logging.INFO,
         format=f"%(asctime)s %(levelname)s replica {replica_id} %(name)s: %(message)s",
     )
-    server = ReplicaServer(replica_id, storage_url, path, secret)
+    server = ReplicaServer(replica_id, storage_url, path, secret, orphan_timeout)
     asyncio.run(server.serve())

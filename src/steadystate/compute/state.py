@@ -10,6 +10,12 @@ frontiers that moved.  Both return the responses to send to the controller.
 Clean/dirty is tracked by ``protocol.stages.CommandStream`` over the very command stream the replica
 applies, and reported in :class:`~steadystate.protocol.messages.Status`.
 
+**Reconciliation.**  When a controller (re)connects, its ``Hello`` puts the running dataflows aside; each
+replayed ``CreateDataflow`` whose description has the same fingerprint, a compatible ``as_of``, no subscribe
+sink, and whose imported indexes were themselves kept, takes over the running dataflow instead of building
+a new one; at ``InitializationComplete`` the rest are dropped.  So a coordinator restart rehydrates only what
+changed; the counts are reported in ``Status`` (``reconciled_kept``/``reconciled_rebuilt``) and logged.
+
 Materialized-view sinks are *self-correcting* on their first write: if the shard's upper is at or before the
 dataflow's ``as_of``, the sink writes the difference between the desired snapshot and what the shard
 holds, so a replica that restarts with a later ``as_of`` neither duplicates nor loses updates.  Two replicas
@@ -27,7 +33,7 @@ from steadystate.compute.render import Arrangement, RenderedDataflow
 from steadystate.errors import SteadyError, UpperMismatch
 from steadystate.expr.eval import compile_mfp
 from steadystate.protocol import messages as m
-from steadystate.protocol.stages import CommandStream
+from steadystate.protocol.stages import CommandStream, Stage
 from steadystate.repr import codec, passed
 from steadystate.storage import ShardStore
 
@@ -59,6 +65,7 @@ class _Dataflow:
     hydrated_at: float | None = None
     reported: dict[str, int | None] = field(default_factory=dict)
     allow_writes: set[str] = field(default_factory=set)
+    imported: dict[str, Arrangement] = field(default_factory=dict)
 
 
 def _now_ms() -> int:
@@ -80,6 +87,8 @@ class ComputeState:
         self.reconciled_rebuilt = 0
         self._status_dirty = True
         self.step_ms: deque[float] = deque(maxlen=256)
+        self._pool: list[_Dataflow] = []  # running dataflows awaiting reconciliation after a new Hello
+        self._kept = self._rebuilt = 0
 
     # ------------------------------------------------------------------ commands
 
@@ -92,24 +101,60 @@ class ComputeState:
         return out
 
     def _on_hello(self, command: m.Hello) -> list[m.Response]:
+        """A (new) controller: keep the running dataflows aside to reconcile them with the replayed history."""
         self.nonce = command.nonce
-        self._reset()
-        return []
-
-    def _reset(self) -> None:
+        for dataflow in self._pool:
+            dataflow.rendered.close()
+        self._pool = list(self.dataflows)
+        self._kept = self._rebuilt = 0
         self.dataflows.clear()
         self.by_export.clear()
         self.arrangements.clear()
         self.peeks.clear()
+        return []
+
+    def _reuse(self, desc: m.DataflowDescription) -> _Dataflow | None:
+        """A running dataflow that the replayed ``desc`` may keep (Materialize's reconciliation rules)."""
+        if any(sink.kind == "subscribe" for sink in desc.sink_exports):
+            return None
+        fingerprint = desc.fingerprint()
+        for old in self._pool:
+            if old.desc.fingerprint() != fingerprint:
+                continue
+            if old.desc.as_of is not None and desc.as_of is not None and old.desc.as_of > desc.as_of:
+                continue
+            if any(self.arrangements.get(i) is not old.imported.get(i) for i in old.imported):
+                continue  # an index it imports was rebuilt, so it must be rebuilt too
+            return old
+        return None
 
     def _on_create_instance(self, command: m.CreateInstance) -> list[m.Response]:
         return []
 
     def _on_init_complete(self, command: m.InitializationComplete) -> list[m.Response]:
+        """End of the replay: dataflows the history did not ask for again are dropped."""
+        if self._pool or self._kept or self._rebuilt:
+            for dataflow in self._pool:
+                dataflow.rendered.close()
+            log.info("reconciled with the controller: kept %d dataflow(s), rebuilt %d, dropped %d",
+                     self._kept, self._rebuilt, len(self._pool))
+            self.reconciled_kept, self.reconciled_rebuilt = self._kept, self._rebuilt
+            self._pool = []
         return []
 
     def _on_create_dataflow(self, command: m.CreateDataflow) -> list[m.Response]:
         desc = command.desc
+        if self._pool and self.stream.stage is Stage.INITIALIZING:
+            reused = self._reuse(desc)
+            if reused is not None:
+                self._pool.remove(reused)
+                reused.reported.clear()
+                reused.allow_writes.clear()
+                reused.live_exports = set(desc.export_ids)
+                self._register(reused)
+                self._kept += 1
+                return []
+            self._rebuilt += 1
         imported = {}
         for index_import in desc.index_imports:
             arrangement = self.arrangements.get(index_import.index_id)
@@ -124,14 +169,18 @@ class ComputeState:
             sinks={s.id: _Sink(s) for s in desc.sink_exports},
             live_exports=set(desc.export_ids),
             created_at=time.monotonic(),
+            imported=imported,
         )
-        self.dataflows.append(dataflow)
-        for export_id in desc.export_ids:
-            self.by_export[export_id] = dataflow
-        for export in desc.index_exports:
-            self.arrangements[export.index_id] = rendered.arrangement(export.index_id)
+        self._register(dataflow)
         log.info("created dataflow %s (exports %s)", desc.debug_name, ", ".join(desc.export_ids))
         return []
+
+    def _register(self, dataflow: _Dataflow) -> None:
+        self.dataflows.append(dataflow)
+        for export_id in dataflow.desc.export_ids:
+            self.by_export[export_id] = dataflow
+        for export in dataflow.desc.index_exports:
+            self.arrangements[export.index_id] = dataflow.rendered.arrangement(export.index_id)
 
     def _on_schedule(self, command: m.Schedule) -> list[m.Response]:
         return []

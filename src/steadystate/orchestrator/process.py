@@ -1,25 +1,29 @@
-"""The process orchestrator: one OS process per replica, watched and restarted with backoff.
+"""The process orchestrator: one OS process per replica, watched, memory-limited, restarted with backoff.
 
-Each replica runs as ``python -m steadystate replica ...`` in its own directory under
-``<data-dir>/replicas/<replica-id>/``.  The replica binds a TCP port on 127.0.0.1 and writes
+Each replica runs as ``python -m steadystate replica ...`` in its own session (``setsid``), in its own
+directory under ``<data-dir>/replicas/<replica-id>/``.  The replica binds a TCP port on 127.0.0.1 and writes
 ``endpoint.json`` (pid, port); the controller reads the endpoint from here.  The environment secret is
 passed in the environment, never on the command line.
 
-Watching: a task per replica awaits the process; an exit that was not asked for is reported as an
-``offline`` event with a reason (``killed by signal 9``, ``exited with code 1``), and the process is started
-again after a backoff that doubles from 0.25 s up to 8 s and resets once a process has stayed up for 30 s.
-A replica that came up reports ``online``.
+**Replicas outlive the coordinator.**  A coordinator that starts finds the replica processes a previous
+coordinator left running (:meth:`ProcessOrchestrator.adopt` reads every ``endpoint.json`` and checks the pid
+is a live replica process of this data directory) and adopts them instead of starting new ones, so their
+dataflows survive; replicas the catalog no longer has are stopped (:meth:`finish_adoption`).  A replica that
+no coordinator connects to for ``orphan_timeout`` seconds exits by itself, so none lingers.  Either way there
+is exactly one process per replica.
 
-Never twice, never orphaned: a child is started with ``PR_SET_PDEATHSIG`` so it dies with the coordinator,
-and at startup :meth:`ProcessOrchestrator.sweep` kills any replica process still recorded in an
-``endpoint.json`` (e.g. after the coordinator was ``kill -9``-ed on a platform without pdeathsig), so after
-any restart there is exactly one process per replica.
+**Watching.**  A task per replica waits for its process (a child is awaited, an adopted process is polled).
+An exit that was not asked for is reported as an ``offline`` event with a reason (``killed by signal 9``,
+``exited with code 1``, ``oom-killed``) and the process is started again after a backoff that doubles from
+0.25 s up to 30 s and resets once a process has stayed up for 30 s.  Three or more crashes within a minute
+report the status ``crash-looping``.  The memory limit of the replica's size is enforced like a cgroup OOM
+killer: the orchestrator samples each replica's RSS and kills one that exceeds its limit (reason
+``oom-killed``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import json
 import logging
 import os
@@ -33,12 +37,17 @@ from typing import Callable
 
 import psutil
 
+from steadystate.orchestrator import REPLICA_SIZES
+
 log = logging.getLogger("steadystate.orchestrator")
 
-_PR_SET_PDEATHSIG = 1
 _BACKOFF_START_S = 0.25
-_BACKOFF_MAX_S = 8.0
+_BACKOFF_MAX_S = 30.0
 _STABLE_AFTER_S = 30.0
+_CRASH_LOOP_WINDOW_S = 60.0
+_CRASH_LOOP_COUNT = 3
+_MEMORY_SAMPLE_S = 0.25
+ORPHAN_TIMEOUT_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -53,37 +62,67 @@ class ReplicaSpec:
 class ReplicaEvent:
     replica_id: str
     process_id: int
-    status: str  # online | offline
+    status: str  # online | offline | crash-looping
     reason: str | None
     occurred_at_ms: int
+
+
+class _Handle:
+    """A replica process: a child we started, or an adopted process a previous coordinator started."""
+
+    def __init__(self, child: asyncio.subprocess.Process | None = None, adopted: psutil.Process | None = None):
+        self.child = child
+        self.adopted = adopted
+        self.oom_killed = False
+
+    @property
+    def pid(self) -> int:
+        return self.child.pid if self.child is not None else self.adopted.pid  # type: ignore[union-attr]
+
+    @property
+    def alive(self) -> bool:
+        if self.child is not None:
+            return self.child.returncode is None
+        try:
+            return self.adopted is not None and self.adopted.is_running() and \
+                self.adopted.status() != psutil.STATUS_ZOMBIE
+        except psutil.Error:
+            return False
+
+    async def wait(self) -> int | None:
+        if self.child is not None:
+            return await self.child.wait()
+        while self.alive:
+            await asyncio.sleep(0.05)
+        return None
+
+    def signal(self, sig: int) -> None:
+        try:
+            os.kill(self.pid, sig)
+        except ProcessLookupError:
+            pass
 
 
 @dataclass
 class _Managed:
     spec: ReplicaSpec
-    process: asyncio.subprocess.Process | None = None
+    handle: _Handle | None = None
     watcher: asyncio.Task[None] | None = None
     removed: bool = False
     restarts: int = 0
     started_at: float = 0.0
     status: str = "offline"
     reason: str | None = None
-    pid: int = 0
-    history: list[float] = field(default_factory=list)
+    crashes: list[float] = field(default_factory=list)
 
 
-def _set_pdeathsig() -> None:  # runs in the child between fork and exec
-    try:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    except OSError:
-        pass
-    os.setpgrp()
+def _new_session() -> None:  # runs in the child between fork and exec
+    os.setsid()
 
 
 def _exit_reason(returncode: int | None) -> str:
     if returncode is None:
-        return "unknown"
+        return "exited (exit status unknown: the process was adopted from an earlier coordinator)"
     if returncode < 0:
         try:
             name = signal.Signals(-returncode).name
@@ -94,47 +133,76 @@ def _exit_reason(returncode: int | None) -> str:
 
 
 class ProcessOrchestrator:
-    def __init__(self, data_dir: Path, secret: str, on_event: Callable[[ReplicaEvent], None]) -> None:
+    def __init__(
+        self, data_dir: Path, secret: str, on_event: Callable[[ReplicaEvent], None],
+        orphan_timeout: float = ORPHAN_TIMEOUT_S,
+    ) -> None:
         self.data_dir = data_dir
         self.secret = secret
         self.on_event = on_event
+        self.orphan_timeout = orphan_timeout
         self._managed: dict[str, _Managed] = {}
+        self._adoptable: dict[str, psutil.Process] = {}
+        self._memory_task: asyncio.Task[None] | None = None
         (data_dir / "replicas").mkdir(parents=True, exist_ok=True)
 
     def replica_dir(self, replica_id: str) -> Path:
         return self.data_dir / "replicas" / replica_id
 
-    # ------------------------------------------------------------------ lifecycle
+    # ------------------------------------------------------------------ adoption
 
-    def sweep(self) -> int:
-        """Kill replica processes left over from an earlier coordinator; returns how many were killed."""
-        killed = 0
+    def adopt(self) -> list[str]:
+        """Find replica processes left running by an earlier coordinator; returns their replica ids."""
         for endpoint in (self.data_dir / "replicas").glob("*/endpoint.json"):
+            replica_id = endpoint.parent.name
             try:
                 pid = int(json.loads(endpoint.read_text())["pid"])
                 process = psutil.Process(pid)
-                cmdline = " ".join(process.cmdline())
+                cmdline = process.cmdline()
             except (OSError, ValueError, KeyError, psutil.Error):
                 endpoint.unlink(missing_ok=True)
                 continue
-            if "steadystate" in cmdline and "replica" in cmdline and endpoint.parent.name in cmdline:
-                log.info("stopping leftover replica process %s (pid %d)", endpoint.parent.name, pid)
+            if "replica" in cmdline and "--dir" in cmdline and cmdline[cmdline.index("--dir") + 1] == str(
+                endpoint.parent
+            ):
+                self._adoptable[replica_id] = process
+            else:
+                endpoint.unlink(missing_ok=True)
+        return sorted(self._adoptable)
+
+    def finish_adoption(self) -> int:
+        """Stop adoptable processes nobody claimed (their replicas are gone from the catalog)."""
+        stopped = 0
+        for replica_id, process in self._adoptable.items():
+            log.info("stopping replica process %s (pid %d): the catalog no longer has it", replica_id, process.pid)
+            try:
                 process.kill()
-                try:
-                    process.wait(5)
-                except psutil.Error:
-                    pass
-                killed += 1
-            endpoint.unlink(missing_ok=True)
-        return killed
+                process.wait(5)
+            except psutil.Error:
+                pass
+            shutil.rmtree(self.replica_dir(replica_id), ignore_errors=True)
+            stopped += 1
+        self._adoptable.clear()
+        return stopped
+
+    # ------------------------------------------------------------------ lifecycle
 
     async def ensure_replica(self, spec: ReplicaSpec) -> None:
         if spec.replica_id in self._managed and not self._managed[spec.replica_id].removed:
             return
         managed = _Managed(spec)
         self._managed[spec.replica_id] = managed
-        await self._start(managed)
+        adopted = self._adoptable.pop(spec.replica_id, None)
+        if adopted is not None:
+            managed.handle = _Handle(adopted=adopted)
+            managed.started_at = time.monotonic()
+            log.info("adopted running replica %s (pid %d)", spec.replica_id, adopted.pid)
+            asyncio.create_task(self._announce_online(managed, managed.handle))
+        else:
+            await self._start(managed)
         managed.watcher = asyncio.create_task(self._watch(managed), name=f"watch-{spec.replica_id}")
+        if self._memory_task is None:
+            self._memory_task = asyncio.create_task(self._enforce_memory(), name="replica-memory")
 
     async def remove_replica(self, replica_id: str) -> None:
         managed = self._managed.pop(replica_id, None)
@@ -148,6 +216,8 @@ class ProcessOrchestrator:
         log.info("replica %s stopped and removed", replica_id)
 
     async def shutdown(self) -> None:
+        if self._memory_task is not None:
+            self._memory_task.cancel()
         for replica_id in list(self._managed):
             managed = self._managed.pop(replica_id)
             managed.removed = True
@@ -160,28 +230,27 @@ class ProcessOrchestrator:
     def endpoint(self, replica_id: str) -> tuple[str, int, int] | None:
         """(host, port, pid) of the running replica process, once it has announced itself."""
         managed = self._managed.get(replica_id)
-        path = self.replica_dir(replica_id) / "endpoint.json"
-        if managed is None or managed.process is None or managed.process.returncode is not None:
+        if managed is None or managed.handle is None or not managed.handle.alive:
             return None
         try:
-            data = json.loads(path.read_text())
+            data = json.loads((self.replica_dir(replica_id) / "endpoint.json").read_text())
         except (OSError, ValueError):
             return None
-        if data.get("pid") != managed.process.pid:
+        if data.get("pid") != managed.handle.pid:
             return None
         return ("127.0.0.1", int(data["port"]), int(data["pid"]))
 
     def status(self, replica_id: str) -> tuple[str, str | None, int]:
         managed = self._managed.get(replica_id)
-        if managed is None:
+        if managed is None or managed.handle is None:
             return ("offline", "not running", 0)
-        return (managed.status, managed.reason, managed.pid)
+        return (managed.status, managed.reason, managed.handle.pid)
 
     def pid(self, replica_id: str) -> int | None:
         managed = self._managed.get(replica_id)
-        if managed is None or managed.process is None or managed.process.returncode is not None:
+        if managed is None or managed.handle is None or not managed.handle.alive:
             return None
-        return managed.process.pid
+        return managed.handle.pid
 
     # ------------------------------------------------------------------ internals
 
@@ -199,43 +268,49 @@ class ProcessOrchestrator:
             "--size", spec.size,
             "--storage-url", spec.storage_url,
             "--dir", str(directory),
+            "--orphan-timeout", str(self.orphan_timeout),
         ]
         log_file = open(directory / "replica.log", "ab")
         try:
-            managed.process = await asyncio.create_subprocess_exec(
+            child = await asyncio.create_subprocess_exec(
                 *argv, env=env, stdin=asyncio.subprocess.DEVNULL, stdout=log_file, stderr=log_file,
-                preexec_fn=_set_pdeathsig,
+                preexec_fn=_new_session,
             )
         finally:
             log_file.close()
+        managed.handle = _Handle(child=child)
         managed.started_at = time.monotonic()
-        managed.pid = managed.process.pid
-        log.info("replica %s started (pid %d)", spec.replica_id, managed.process.pid)
-        asyncio.create_task(self._announce_online(managed, managed.process))
+        log.info("replica %s started (pid %d)", spec.replica_id, child.pid)
+        asyncio.create_task(self._announce_online(managed, managed.handle))
 
-    async def _announce_online(self, managed: _Managed, process: asyncio.subprocess.Process) -> None:
+    async def _announce_online(self, managed: _Managed, handle: _Handle) -> None:
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and process.returncode is None and not managed.removed:
+        while time.monotonic() < deadline and handle.alive and not managed.removed and managed.handle is handle:
             if self.endpoint(managed.spec.replica_id) is not None:
                 managed.status, managed.reason = "online", None
-                self.on_event(ReplicaEvent(managed.spec.replica_id, process.pid, "online", None, _now_ms()))
+                self.on_event(ReplicaEvent(managed.spec.replica_id, handle.pid, "online", None, _now_ms()))
                 return
             await asyncio.sleep(0.02)
 
     async def _watch(self, managed: _Managed) -> None:
         backoff = _BACKOFF_START_S
         while not managed.removed:
-            process = managed.process
-            assert process is not None
-            returncode = await process.wait()
+            handle = managed.handle
+            assert handle is not None
+            returncode = await handle.wait()
             if managed.removed:
                 return
-            reason = _exit_reason(returncode)
-            managed.status, managed.reason = "offline", reason
-            log.warning("replica %s (pid %d) went offline: %s", managed.spec.replica_id, process.pid, reason)
-            self.on_event(ReplicaEvent(managed.spec.replica_id, process.pid, "offline", reason, _now_ms()))
-            if time.monotonic() - managed.started_at > _STABLE_AFTER_S:
+            reason = "oom-killed" if handle.oom_killed else _exit_reason(returncode)
+            now = time.monotonic()
+            if now - managed.started_at > _STABLE_AFTER_S:
                 backoff = _BACKOFF_START_S
+            managed.crashes = [t for t in managed.crashes if now - t < _CRASH_LOOP_WINDOW_S] + [now]
+            status = "crash-looping" if len(managed.crashes) >= _CRASH_LOOP_COUNT else "offline"
+            if status == "crash-looping":
+                reason = f"{reason}; {len(managed.crashes)} crashes in the last minute, next restart in {backoff:g} s"
+            managed.status, managed.reason = status, reason
+            log.warning("replica %s (pid %d) went %s: %s", managed.spec.replica_id, handle.pid, status, reason)
+            self.on_event(ReplicaEvent(managed.spec.replica_id, handle.pid, status, reason, _now_ms()))
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, _BACKOFF_MAX_S)
             if managed.removed:
@@ -244,19 +319,34 @@ class ProcessOrchestrator:
             await self._start(managed)
             log.info("replica %s restarted (restart #%d)", managed.spec.replica_id, managed.restarts)
 
+    async def _enforce_memory(self) -> None:
+        while True:
+            await asyncio.sleep(_MEMORY_SAMPLE_S)
+            for managed in list(self._managed.values()):
+                handle = managed.handle
+                limit = REPLICA_SIZES.get(managed.spec.size)
+                if handle is None or limit is None or not handle.alive:
+                    continue
+                try:
+                    rss = psutil.Process(handle.pid).memory_info().rss
+                except psutil.Error:
+                    continue
+                if rss > limit:
+                    log.warning("replica %s uses %d MiB, over the %d MiB limit of size %s: killing it",
+                                managed.spec.replica_id, rss >> 20, limit >> 20, managed.spec.size)
+                    handle.oom_killed = True
+                    handle.signal(signal.SIGKILL)
+
     async def _stop_process(self, managed: _Managed) -> None:
-        process = managed.process
-        if process is None or process.returncode is not None:
+        handle = managed.handle
+        if handle is None or not handle.alive:
             return
+        handle.signal(signal.SIGTERM)
         try:
-            process.terminate()
-            await asyncio.wait_for(process.wait(), timeout=3)
-        except (asyncio.TimeoutError, ProcessLookupError):
-            try:
-                process.kill()
-                await process.wait()
-            except ProcessLookupError:
-                pass
+            await asyncio.wait_for(handle.wait(), timeout=3)
+        except asyncio.TimeoutError:
+            handle.signal(signal.SIGKILL)
+            await handle.wait()
 
 
 def _now_ms() -> int:
