@@ -39,6 +39,8 @@ def _serve(args: argparse.Namespace) -> int:
         sql_port=args.sql_port,
         http_port=args.http_port,
         storage_url=args.storage_url,
+        startup_timeout_s=args.startup_timeout,
+        orphan_timeout_s=args.orphan_timeout,
     )
 
     def announce(adapter: object) -> None:
@@ -102,6 +104,11 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--http-port", type=int, default=6876)
     serve.add_argument("--storage-url", default=None,
                        help="shard storage: sqlite:///path (default: <data-dir>/storage.db) or postgresql://...")
+    serve.add_argument("--startup-timeout", type=float, default=60.0,
+                       help="close SQL connections that have not completed startup after this many seconds")
+    serve.add_argument("--orphan-timeout", type=float, default=30.0,
+                       help="replicas exit after this many seconds without a coordinator (they are adopted by a "
+                            "coordinator that restarts sooner)")
     serve.set_defaults(run=_serve)
     replica = commands.add_parser("replica", help="one replica process (started by the orchestrator)")
     replica.add_argument("--replica-id", required=True)

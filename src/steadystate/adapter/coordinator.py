@@ -63,6 +63,8 @@ class CoordinatorConfig:
     http_port: int = 6876
     storage_url: str | None = None
     statement_timeout_s: float = 60.0
+    startup_timeout_s: float = 60.0
+    orphan_timeout_s: float = 30.0
 
 
 @dataclass
@@ -98,7 +100,8 @@ class Coordinator:
         self.store = open_store(self.storage_url)
         self.oracle = TimestampOracle(self.store)
         self.tables = TableWriter(self.store, self.oracle, tick_ms=1000)
-        self.orchestrator = ProcessOrchestrator(data_dir, self.secret, self._on_replica_event)
+        self.orchestrator = ProcessOrchestrator(data_dir, self.secret, self._on_replica_event,
+                                                orphan_timeout=self.config.orphan_timeout_s)
         adoptable = self.orchestrator.adopt()
         if adoptable:
             log.info("found %d running replica process(es) to adopt: %s", len(adoptable), ", ".join(adoptable))

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, AsyncIterator
 from steadystate.adapter.dataflows import DataflowBuilder
 from steadystate.adapter.fastpath import extract_mfp, finish_rows, reads_only, substitute_gets
 from steadystate.compute.render import RenderedDataflow
-from steadystate.errors import ObjectNotInPrerequisiteState, SteadyError, quote_ident
+from steadystate.errors import ObjectNotInPrerequisiteState, SteadyError, UndefinedObject, quote_ident
 from steadystate.expr import ir
 from steadystate.protocol import messages as m
 from steadystate.repr import codec
@@ -43,13 +43,26 @@ class Reads:
     def is_local(self, expr: ir.RelationExpr) -> bool:
         return reads_only(expr, lambda item_id: item_id.startswith("s"))
 
+    def _replica_id(self, cluster_id: str, replica_name: str | None) -> str | None:
+        if not replica_name:
+            return None
+        replica = self.coord.catalog.replica_by_name(cluster_id, replica_name)
+        if replica is None:
+            cluster = self.coord.catalog.clusters[cluster_id]
+            raise UndefinedObject(
+                f"unknown cluster replica {quote_ident(cluster.name + '.' + replica_name)}",
+                hint="RESET cluster_replica to let any replica answer",
+            )
+        return replica.id
+
     async def select(
         self, expr: ir.RelationExpr, desc: RelationDesc, finishing: ir.RowSetFinishing, cluster_id: str,
-        timeout: float,
+        timeout: float, replica_name: str | None = None,
     ) -> list[tuple]:
         if self.is_local(expr):
             rows = self.evaluate_locally(expr, desc)
             return finish_rows(rows, finishing)
+        replica_id = self._replica_id(cluster_id, replica_name)
         instance = self.coord.instance(cluster_id)
         catalog = self.coord.catalog
         fast = extract_mfp(expr, lambda item_id: catalog.items[item_id].desc.arity)  # type: ignore[union-attr]
@@ -60,16 +73,16 @@ class Reads:
             timestamp = await self.coord.read_timestamp()
             if indexes:
                 target = m.PeekTarget("index", indexes[0].id)
-                rows = await instance.peek(target, timestamp, mfp, timeout)
+                rows = await instance.peek(target, timestamp, mfp, timeout, replica_id)
                 return finish_rows(rows, finishing)
             if item.kind in ("table", "materialized_view"):
                 target = m.PeekTarget("shard", item.id, shard=item.shard, desc=item.desc)
-                rows = await instance.peek(target, timestamp, mfp, timeout)
+                rows = await instance.peek(target, timestamp, mfp, timeout, replica_id)
                 return finish_rows(rows, finishing)
-        return finish_rows(await self._slow_path(expr, desc, cluster_id, timeout), finishing)
+        return finish_rows(await self._slow_path(expr, desc, cluster_id, timeout, replica_id), finishing)
 
     async def _slow_path(
-        self, expr: ir.RelationExpr, desc: RelationDesc, cluster_id: str, timeout: float
+        self, expr: ir.RelationExpr, desc: RelationDesc, cluster_id: str, timeout: float, replica_id: str | None
     ) -> list[tuple]:
         self.check_dataflow_allowed(cluster_id, "SELECT")
         instance = self.coord.instance(cluster_id)
@@ -88,7 +101,7 @@ class Reads:
         instance.create_dataflow(dataflow, f"SELECT (transient dataflow {index_id})")
         try:
             return await instance.peek(m.PeekTarget("index", index_id), timestamp,
-                                       ir.MapFilterProject(desc.arity), timeout)
+                                       ir.MapFilterProject(desc.arity), timeout, replica_id)
         finally:
             instance.drop(index_id, f"drop transient dataflow {index_id}")
 

@@ -71,7 +71,7 @@ class Adapter:
 
     async def start(self) -> None:
         await self.coordinator.start()
-        self._pg = PgServer(self)
+        self._pg = PgServer(self, startup_timeout=self.config.startup_timeout_s)
         await self._pg.start(self.config.sql_host, self.config.sql_port)
         await self._start_http()
         log.info("serving SQL on %s:%d and HTTP on %s:%d", self.config.sql_host, self._pg.port,

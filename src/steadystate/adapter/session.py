@@ -56,6 +56,7 @@ _process_ids = itertools.count(1000)
 
 DEFAULT_VARIABLES = {
     "cluster": "quickstart",
+    "cluster_replica": "",
     "database": "materialize",
     "search_path": "public",
     "application_name": "",
@@ -377,7 +378,8 @@ class ClientSession:
         self._check_readable()
         reads = self.adapter.reads
         cluster_id = "" if reads.is_local(plan.expr) else self.cluster_id()
-        rows = await reads.select(plan.expr, plan.desc, plan.finishing, cluster_id, self.timeout)
+        rows = await reads.select(plan.expr, plan.desc, plan.finishing, cluster_id, self.timeout,
+                                  self.variables.get("cluster_replica") or None)
         return RowsOutcome(fields_of(plan.desc), rows, "SELECT")
 
     async def _subscribe(self, plan: p.SubscribePlan) -> Outcome:

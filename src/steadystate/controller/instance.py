@@ -44,6 +44,7 @@ class ReplicaState:
 class _PendingPeek:
     future: asyncio.Future[list[tuple]]
     asked: set[str]
+    target_replica: str | None = None
 
 
 @dataclass
@@ -108,6 +109,8 @@ class ComputeInstance:
         state.status = None
         for pending in self._peeks.values():
             pending.asked.discard(connection.replica_id)
+            if pending.target_replica == connection.replica_id and not pending.future.done():
+                pending.future.set_exception(self._replica_gone(connection.replica_id))
 
     def on_response(self, connection: ReplicaConnection, epoch: int, response: m.Response) -> None:
         state = self.replicas.get(connection.replica_id)
@@ -200,15 +203,33 @@ class ComputeInstance:
             hint=f"Use CREATE CLUSTER REPLICA to attach cluster replicas to the cluster",
         )
 
+    def _replica_gone(self, replica_id: str) -> SteadyError:
+        return SteadyError(
+            f"cluster replica {quote_ident(replica_id)} of cluster {quote_ident(self.cluster_name)} is not "
+            f"available to service the request", sqlstate="57P01",
+            hint="the replica is offline or restarting; retry, or RESET cluster_replica to use any replica",
+        )
+
     async def peek(
-        self, target: m.PeekTarget, timestamp: int, mfp: MapFilterProject, timeout: float
+        self, target: m.PeekTarget, timestamp: int, mfp: MapFilterProject, timeout: float,
+        replica_id: str | None = None,
     ) -> list[tuple]:
+        """Peek every replica (the first answer wins), or only ``replica_id`` (failing if it goes away)."""
         if not self.replicas:
             raise self._no_replicas()
         peek_id = uuid.uuid4().hex
         future: asyncio.Future[list[tuple]] = asyncio.get_running_loop().create_future()
-        self._peeks[peek_id] = _PendingPeek(future, set(self.live_replica_ids()))
-        self.send(m.Peek(peek_id, target, timestamp, mfp))
+        command = m.Peek(peek_id, target, timestamp, mfp)
+        if replica_id is not None:
+            state = self.replicas.get(replica_id)
+            if state is None or not state.connection.live:
+                raise self._replica_gone(replica_id)
+            self._peeks[peek_id] = _PendingPeek(future, {replica_id}, replica_id)
+            self.history.push(command)
+            state.connection.send(command)
+        else:
+            self._peeks[peek_id] = _PendingPeek(future, set(self.live_replica_ids()))
+            self.send(command)
         try:
             return await asyncio.wait_for(asyncio.shield(future), timeout)
         except asyncio.TimeoutError:

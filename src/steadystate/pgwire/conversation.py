@@ -102,6 +102,9 @@ class FatalProtocolError(Exception):
 
 CancelHook = Callable[[int, int], Awaitable[None]]
 
+#: A connection that has not finished its startup (authentication included) by then is closed.
+STARTUP_TIMEOUT_S = 60.0
+
 
 def internal_error(exc: BaseException) -> SteadyError:
     return SteadyError(f"internal error: {type(exc).__name__}: {exc}", sqlstate="XX000")
@@ -118,9 +121,11 @@ class Conversation(ExtendedQueryMixin):
         cancel_hook: CancelHook | None = None,
         on_session: Callable[["Conversation"], None] | None = None,
         max_message: int = MAX_MESSAGE,
+        startup_timeout: float = STARTUP_TIMEOUT_S,
     ) -> None:
         super().__init__()
         self.backend = backend
+        self.startup_timeout = startup_timeout
         self.transport = transport
         self.session: Session | None = None
         self.idle = True  # True while waiting for client input
@@ -209,7 +214,13 @@ class Conversation(ExtendedQueryMixin):
     async def run(self) -> None:
         """Serve the connection until the client leaves; never raises except on task cancellation."""
         try:
-            if await self._startup():
+            try:
+                started = await asyncio.wait_for(self._startup(), self.startup_timeout)
+            except asyncio.TimeoutError:
+                raise FatalProtocolError(SteadyError(
+                    f"client did not complete startup within {self.startup_timeout:g} s", sqlstate="08P01"
+                )) from None
+            if started:
                 await self._message_loop()
         except ClientGone:
             pass

@@ -17,7 +17,7 @@ import logging
 from contextlib import suppress
 
 from .backend import Backend
-from .conversation import Conversation
+from .conversation import STARTUP_TIMEOUT_S, Conversation
 from .wire import MAX_MESSAGE
 
 log = logging.getLogger(__name__)
@@ -48,9 +48,12 @@ class StreamTransport:
 class PgServer:
     """A PostgreSQL-protocol listener serving one :class:`Backend`."""
 
-    def __init__(self, backend: Backend, *, max_message: int = MAX_MESSAGE) -> None:
+    def __init__(
+        self, backend: Backend, *, max_message: int = MAX_MESSAGE, startup_timeout: float = STARTUP_TIMEOUT_S
+    ) -> None:
         self.backend = backend
         self.max_message = max_message
+        self.startup_timeout = startup_timeout
         self.server: asyncio.Server | None = None
         self._by_key: dict[tuple[int, int], Conversation] = {}
         self._workers: set[asyncio.Task[None]] = set()
@@ -90,7 +93,7 @@ class PgServer:
         transport = StreamTransport(writer)
         conversation = Conversation(
             self.backend, transport, cancel_hook=self.cancel, on_session=self._register,
-            max_message=self.max_message,
+            max_message=self.max_message, startup_timeout=self.startup_timeout,
         )
         worker = asyncio.create_task(conversation.run())
         self._workers.add(worker)
