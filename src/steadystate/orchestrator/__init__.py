@@ -8,6 +8,7 @@ has a memory limit that the replica process enforces on itself.
 from __future__ import annotations
 
 REPLICA_SIZES: dict[str, int] = {
+    "2xsmall": 128 * 1024**2,
     "xsmall": 512 * 1024**2,
     "small": 2 * 1024**3,
     "medium": 4 * 1024**3,
