@@ -33,8 +33,9 @@ def free_port() -> int:
 
 
 class Environment:
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, serve_flags: tuple[str, ...] = ()) -> None:
         self.data_dir = data_dir
+        self.serve_flags = tuple(serve_flags)  # extra ``serve`` flags, e.g. ("--orphan-timeout", "3")
         self.sql_port = free_port()
         self.http_port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
@@ -45,7 +46,7 @@ class Environment:
         log = open(self.data_dir.parent / f"{self.data_dir.name}-server.log", "ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "steadystate", "serve", "--data-dir", str(self.data_dir),
-             "--sql-port", str(self.sql_port), "--http-port", str(self.http_port)],
+             "--sql-port", str(self.sql_port), "--http-port", str(self.http_port), *self.serve_flags],
             stdout=log, stderr=log, start_new_session=True,
         )
         deadline = time.monotonic() + timeout
@@ -152,6 +153,14 @@ class Environment:
         path = self.data_dir / "replicas" / replica_id / "replica.log"
         return path.read_text() if path.exists() else ""
 
+    def reap_replicas(self) -> None:
+        """SIGKILL every replica process of this environment (teardown: replicas outlive a killed coordinator)."""
+        for _, pid in self.replica_processes():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
     def kill_replica(self, replica_id: str) -> int:
         pid = self.replica_pids()[replica_id]
         os.kill(pid, signal.SIGKILL)
@@ -212,6 +221,29 @@ def env(tmp_path: Path) -> Iterator[Environment]:
         yield environment
     finally:
         environment.stop()
+        environment.reap_replicas()
+
+
+@pytest.fixture
+def make_env(tmp_path: Path) -> Iterator:
+    """A factory of fresh environments with extra serve flags: ``make_env("--orphan-timeout", "3")``.
+
+    Each environment is started; all are stopped (and their replica processes reaped) at teardown.
+    """
+    made: list[Environment] = []
+
+    def factory(*serve_flags: str) -> Environment:
+        environment = Environment(tmp_path / f"data{len(made)}", serve_flags)
+        made.append(environment)
+        environment.start()
+        return environment
+
+    try:
+        yield factory
+    finally:
+        for environment in made:
+            environment.stop()
+            environment.reap_replicas()
 
 
 @pytest.fixture(scope="module")
@@ -223,3 +255,4 @@ def shared_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Environment
         yield environment
     finally:
         environment.stop()
+        environment.reap_replicas()
