@@ -151,12 +151,7 @@ def expect_error(mirror: Mirror, sql: str, sqlstate: str) -> ServerError:
     return caught.value
 
 
-MV_ERRORS_DROPPED = pytest.mark.xfail(
-    strict=True, reason="known product bug: a materialized view's sink drops error rows (compute/state.py writes only "
-    "ok updates to the shard), so the MV silently answers without the bad row instead of raising")
-
-
-@pytest.mark.parametrize("maintained", ["index", pytest.param("materialized", marks=MV_ERRORS_DROPPED)])
+@pytest.mark.parametrize("maintained", ["index", "materialized"])
 @pytest.mark.parametrize("expression, bad_row, sqlstate", [
     ("100 / d", "(0, '1')", "22012"),
     ("100 % d", "(0, '1')", "22012"),

@@ -57,7 +57,8 @@ class DataflowBuilder:
             self.objects.append(m.BuildDesc(item_id, plan, item.desc))
         elif item.kind in ("table", "materialized_view"):
             assert item.shard is not None and item.desc is not None
-            self.sources[item_id] = m.SourceImport(item_id, item.shard, item.desc)
+            errors = m.errors_shard_of(item.shard) if item.kind == "materialized_view" else None
+            self.sources[item_id] = m.SourceImport(item_id, item.shard, item.desc, errors)
         else:
             raise FeatureNotSupported(f"cannot read {item.kind} {item.qualified} in a dataflow")
 

@@ -26,6 +26,7 @@ from steadystate.errors import (
 )
 from steadystate.expr.ir import depends_on, encode_plan
 from steadystate.orchestrator import REPLICA_SIZES
+from steadystate.protocol.messages import errors_shard_of
 from steadystate.sql import plan as p
 
 if TYPE_CHECKING:
@@ -107,6 +108,7 @@ class Ddl:
         self.check_cluster_unsealed(plan.cluster_id, "CREATE MATERIALIZED VIEW")
         item_id = self._allocate_item_id(user)
         self.coord.store.create_shard(item_id)
+        self.coord.store.create_shard(errors_shard_of(item_id))
         item = ItemRecord(item_id, plan.name.database, plan.name.schema, plan.name.item, "materialized_view", user,
                           desc=plan.desc, sql=plan.sql_text, plan=encode_plan(plan.expr), shard=item_id,
                           cluster_id=plan.cluster_id, depends_on=tuple(sorted(depends_on(plan.expr))),
@@ -211,6 +213,7 @@ class Ddl:
                 self.coord.store.drop_shard(item.shard)
             if item.kind == "materialized_view" and item.shard is not None:
                 self.coord.store.drop_shard(item.shard)
+                self.coord.store.drop_shard(errors_shard_of(item.shard))
 
     # ------------------------------------------------------------------ clusters and replicas
 

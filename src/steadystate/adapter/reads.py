@@ -76,7 +76,8 @@ class Reads:
                 rows = await instance.peek(target, timestamp, mfp, timeout, replica_id)
                 return finish_rows(rows, finishing)
             if item.kind in ("table", "materialized_view"):
-                target = m.PeekTarget("shard", item.id, shard=item.shard, desc=item.desc)
+                errors = m.errors_shard_of(item.shard) if item.kind == "materialized_view" else None
+                target = m.PeekTarget("shard", item.id, shard=item.shard, desc=item.desc, errors_shard=errors)
                 rows = await instance.peek(target, timestamp, mfp, timeout, replica_id)
                 return finish_rows(rows, finishing)
         return finish_rows(await self._slow_path(expr, desc, cluster_id, timeout, replica_id), finishing)

@@ -52,6 +52,7 @@ class _Sink:
         self.export = export
         self.start = start
         self.buffer: list[Update] = []
+        self.error_buffer: list[Update] = []  # error updates as (tuple(error), time, diff), for durable sinks
         self.errors: dict[EvalError, int] = {}
 
     def listen(self, time: int, delta: Delta) -> None:
@@ -64,6 +65,7 @@ class _Sink:
         self.buffer.extend((row, time, diff) for row, diff in ok.items())
         for error, diff in err.items():
             add_into(self.errors, error, diff)
+            self.error_buffer.append((tuple(error), time, diff))
 
 
 class RenderedDataflow:
@@ -116,11 +118,15 @@ class RenderedDataflow:
         frontier = self.graph.frontier
         return self.graph.stepped and (frontier is None or frontier > self.graph.start)
 
-    def feed(self, source_id: str, updates: list[Update], upper: int | None) -> None:
+    def feed(self, source_id: str, updates: list[Update], upper: int | None,
+             error_updates: list[Update] | None = None) -> None:
+        """New updates of a source (and, for a materialized view's shard, its error rows as stored by
+        ``drain_sink_errors``), with the source's new upper."""
         port = self.graph.ports.get(source_id)
         if port is None:
             raise errors.InternalError(f"dataflow has no source {errors.quote_ident(source_id)}")
-        port.push(updates, upper)
+        evaluation_errors = [(EvalError(*row), time, diff) for row, time, diff in error_updates or ()]
+        port.push(updates, upper, evaluation_errors)
 
     def step(self) -> bool:
         for port_name, cursor in self._cursors.items():
@@ -146,6 +152,13 @@ class RenderedDataflow:
         """The sink's current (first) error, if its collection holds errors."""
         error = first_error(self._sinks[sink_id].errors)
         return None if error is None else error.to_exception()
+
+    def drain_sink_errors(self, sink_id: str) -> list[Update]:
+        """Error updates of the sink's collection since the last drain: ``(message, sqlstate, kind, detail,
+        hint)`` rows with their times and diffs (a materialized view stores them beside its rows)."""
+        sink = self._sinks[sink_id]
+        out, sink.error_buffer = sink.error_buffer, []
+        return out
 
     def sizes(self) -> dict[str, tuple[int, int]]:
         return {index_id: (a.records(), a.size_bytes()) for index_id, a in self._arrangements.items()}

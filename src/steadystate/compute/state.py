@@ -16,7 +16,10 @@ sink, and whose imported indexes were themselves kept, takes over the running da
 a new one; at ``InitializationComplete`` the rest are dropped.  So a coordinator restart rehydrates only what
 changed; the counts are reported in ``Status`` (``reconciled_kept``/``reconciled_rebuilt``) and logged.
 
-Materialized-view sinks are *self-correcting* on their first write: if the shard's upper is at or before the
+Materialized-view sinks write the view's rows to its shard and its evaluation errors (as rows) to a
+companion errors shard, in one ``compare_and_append_many`` so both advance together; a peek of the view
+raises the first error, so an MV never silently drops a row whose evaluation failed.  Sinks are
+*self-correcting* on their first write: if the shard's upper is at or before the
 dataflow's ``as_of``, the sink writes the difference between the desired snapshot and what the shard
 holds, so a replica that restarts with a later ``as_of`` neither duplicates nor loses updates.  Two replicas
 writing the same shard race through ``compare_and_append``; the loser drops what the winner wrote.
@@ -43,7 +46,9 @@ log = logging.getLogger("steadystate.compute")
 @dataclass
 class _Source:
     shard: str
+    errors_shard: str | None = None
     after: int | None = None  # next time to listen from; None until the snapshot was fed
+    errors_after: int | None = None
 
 
 @dataclass
@@ -52,6 +57,7 @@ class _Sink:
     pending: list[tuple[tuple, int, int]] = field(default_factory=list)
     first_write_done: bool = False
     last_upper: int | None = -1
+    pending_errors: list[tuple[tuple, int, int]] = field(default_factory=list)
 
 
 @dataclass
@@ -165,7 +171,7 @@ class ComputeState:
         dataflow = _Dataflow(
             desc=desc,
             rendered=rendered,
-            sources={s.id: _Source(s.shard) for s in desc.source_imports},
+            sources={s.id: _Source(s.shard, s.errors_shard) for s in desc.source_imports},
             sinks={s.id: _Sink(s) for s in desc.sink_exports},
             live_exports=set(desc.export_ids),
             created_at=time.monotonic(),
@@ -259,15 +265,25 @@ class ComputeState:
                 if not passed(upper, as_of):
                     continue
                 since = self.store.since(source.shard) or 0
-                snapshot = self.store.snapshot(source.shard, max(as_of, since))
+                read_at = max(as_of, since)
+                snapshot = self.store.snapshot(source.shard, read_at)
+                error_rows = []
+                if source.errors_shard is not None:
+                    error_rows = [(row, as_of, diff) for row, diff in self.store.snapshot(source.errors_shard, read_at)]
+                    source.errors_after = read_at + 1
                 dataflow.rendered.feed(
-                    source_id, [(row, as_of, diff) for row, diff in snapshot], max(as_of, since) + 1
+                    source_id, [(row, as_of, diff) for row, diff in snapshot], read_at + 1, error_rows
                 )
-                source.after = max(as_of, since) + 1
+                source.after = read_at + 1
                 continue
             updates, upper = self.store.listen(source.shard, source.after)
-            if updates or upper != source.after:
-                dataflow.rendered.feed(source_id, updates, upper)
+            error_rows = []
+            if source.errors_shard is not None and source.errors_after is not None:
+                error_rows, errors_upper = self.store.listen(source.errors_shard, source.errors_after)
+                if errors_upper is not None:
+                    source.errors_after = errors_upper
+            if updates or error_rows or upper != source.after:
+                dataflow.rendered.feed(source_id, updates, upper, error_rows)
                 if upper is not None:
                     source.after = upper
 
@@ -289,6 +305,7 @@ class ComputeState:
                     sink.last_upper = frontier
                 continue
             sink.pending.extend(updates)
+            sink.pending_errors.extend(dataflow.rendered.drain_sink_errors(sink_id))
             if sink_id in dataflow.allow_writes and frontier != sink.last_upper:
                 self._write_sink(dataflow, sink, frontier)
         return out
@@ -301,18 +318,25 @@ class ComputeState:
             shard_upper = self.store.upper(shard)
             if shard_upper is None or (frontier is not None and shard_upper >= frontier):
                 sink.pending = [u for u in sink.pending if frontier is None or u[1] >= frontier]
+                sink.pending_errors = [u for u in sink.pending_errors if frontier is None or u[1] >= frontier]
                 sink.last_upper = frontier
                 return
+            errors_shard = m.errors_shard_of(shard)
             if not sink.first_write_done and shard_upper <= as_of:
                 batch = self._correction(shard, shard_upper, as_of, sink.pending)
+                error_batch = self._correction(errors_shard, shard_upper, as_of, sink.pending_errors)
             else:
                 batch = [u for u in sink.pending if u[1] >= shard_upper]
+                error_batch = [u for u in sink.pending_errors if u[1] >= shard_upper]
             try:
-                self.store.compare_and_append(shard, batch, shard_upper, frontier)
+                self.store.compare_and_append_many(
+                    [(shard, batch, shard_upper, frontier), (errors_shard, error_batch, shard_upper, frontier)]
+                )
             except UpperMismatch:
                 continue
             sink.first_write_done = True
             sink.pending = []
+            sink.pending_errors = []
             sink.last_upper = frontier
             return
 
@@ -356,6 +380,13 @@ class ComputeState:
                 assert target.shard is not None
                 if not passed(self.store.upper(target.shard), peek.timestamp):
                     return None
+                if target.errors_shard is not None:
+                    errors = sorted(row for row, diff in self.store.snapshot(target.errors_shard, peek.timestamp)
+                                    if diff > 0)
+                    if errors:
+                        message, sqlstate, _kind, detail, hint = errors[0]
+                        return m.PeekResponse(peek.uuid, error=m.PeekError(sqlstate, message, detail or None,
+                                                                           hint or None))
                 apply = compile_mfp(peek.mfp)
                 rows = []
                 for row, diff in self.store.snapshot(target.shard, peek.timestamp):

@@ -41,6 +41,7 @@ class SourceImport(msgspec.Struct, frozen=True):
     id: str
     shard: str
     desc: RelationDesc
+    errors_shard: str | None = None  # a materialized view's evaluation errors, read beside its rows
 
 
 class IndexImport(msgspec.Struct, frozen=True):
@@ -157,6 +158,12 @@ class PeekTarget(msgspec.Struct, frozen=True):
     id: str
     shard: str | None = None
     desc: RelationDesc | None = None
+    errors_shard: str | None = None  # a materialized view's errors, read with its rows
+
+
+def errors_shard_of(shard: str) -> str:
+    """The companion shard where a materialized view's sink writes its errors (evaluation errors as data)."""
+    return f"{shard}.errors"
 
 
 class Peek(msgspec.Struct, **_TAGGED):
