@@ -1,0 +1,410 @@
+"""Sealing, graceful restarts, residual dataflows, the readiness verdict, audit and ownership (issue §2-§5).
+
+All cases share one environment; each uses its own cluster, so they do not interfere:
+
+* sealing a dirty 2-replica cluster while another connection runs fast-path queries in a loop: zero failed or
+  wrong answers, and the cluster ends sealed with clean replacement replicas (same names, new ids, one process
+  each, the old processes gone);
+* sealing that times out rolls back completely (unsealed, same replica ids and processes, nothing pending);
+* ``RESTART = false`` on a dirty cluster is refused naming the dirty replicas and the DDL that dirtied them;
+  a cluster without replicas cannot be sealed;
+* a dropped index still imported by another dataflow: NOTICE, ``mz_residual_dataflows``, sealing refused,
+  ``EXPLAIN RESTART CLUSTER`` says absent, ``ALTER CLUSTER ... RESTART`` clears it and results stay correct;
+* the verdict (``mz_internal.mz_cluster_readiness``, ``GET /api/readiness``, ``steadystate status``) flips as
+  each condition is met;
+* seal/unseal audit events; only the owner or a superuser may seal (42501 otherwise).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+
+import psycopg
+import pytest
+
+ROWS = [(1, "a"), (2, "b"), (3, "c"), (4, "d")]
+
+
+@pytest.fixture(scope="module")
+def world(shared_env):  # type: ignore[no-untyped-def]
+    shared_env.execute(
+        "CREATE TABLE t (k int, v text)",
+        "INSERT INTO t VALUES (1, 'a'), (2, 'b'), (3, 'c'), (4, 'd')",
+        "CREATE VIEW v AS SELECT k, v FROM t WHERE k > 0",
+        "CREATE VIEW w AS SELECT k, v FROM v WHERE k < 100",
+    )
+    return shared_env
+
+
+def dirty_cluster(env, name: str, replicas: int = 2) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    """A cluster with an index on ``v`` created after its replicas are up: every replica is dirty."""
+    env.execute(f"CREATE CLUSTER {name} (SIZE = 'small', REPLICATION FACTOR = {replicas})")
+    env.wait_all_clean(name)
+    env.execute(f"CREATE INDEX {name}_idx IN CLUSTER {name} ON v (k)")
+    env.wait_for(lambda: all(not r[0] and r[3] for r in env.replica_readiness(name).values()))
+    return env.cluster_replicas(name)
+
+
+def processes_of(env, replica_ids) -> list[tuple[str, int]]:  # type: ignore[no-untyped-def]
+    return [p for p in env.replica_processes() if p[0] in set(replica_ids)]
+
+
+def verdict(env, name: str) -> tuple[bool, bool, str, str]:  # type: ignore[no-untyped-def]
+    (row,) = env.query("SELECT sealed, ready, reasons, warnings FROM mz_internal.mz_cluster_readiness "
+                       "WHERE cluster_id = %s", (env.cluster_id(name),))
+    return row
+
+
+def api_readiness(env) -> dict[str, dict]:  # type: ignore[no-untyped-def]
+    with urllib.request.urlopen(f"http://127.0.0.1:{env.http_port}/api/readiness", timeout=10) as response:
+        assert response.headers.get_content_type() == "application/json"
+        return {c["name"]: c for c in json.load(response)["clusters"]}
+
+
+# ---------------------------------------------------------------------------------------------- graceful seal
+
+
+def test_seal_dirty_cluster_while_fast_path_queries_run(world) -> None:  # type: ignore[no-untyped-def]
+    env = world
+    old = dirty_cluster(env, "busy")
+    old_processes = processes_of(env, old.values())
+    assert len(old_processes) == 2
+
+    answers: list[tuple[float, float, object]] = []
+    errors: list[tuple[float, str]] = []
+    stop = threading.Event()
+
+    def client() -> None:
+        with env.connect() as conn:
+            conn.execute("SET cluster = busy")
+            n = 0
+            while not stop.is_set():
+                key = n % 4 + 1
+                started = time.monotonic()
+                try:
+                    rows = conn.execute("SELECT k, v FROM v WHERE k = %s", (key,)).fetchall()
+                    answers.append((started, time.monotonic(), (key, rows)))
+                except psycopg.Error as exc:
+                    errors.append((started, f"{exc.sqlstate}: {exc}"))
+                n += 1
+
+    thread = threading.Thread(target=client, daemon=True)
+    thread.start()
+    env.wait_for(lambda: len(answers) + len(errors) >= 5)
+    seal_started = time.monotonic()
+    env.execute("ALTER CLUSTER busy SEAL")
+    seal_ended = time.monotonic()
+    count_at_seal_end = len(answers) + len(errors)
+    env.wait_for(lambda: len(answers) + len(errors) >= count_at_seal_end + 5)
+    stop.set()
+    thread.join(30)
+    assert not thread.is_alive()
+
+    assert errors == [], f"{len(errors)} failed queries, first: {errors[:3]}"
+    wrong = [(key, rows) for _s, _e, (key, rows) in answers if rows != [ROWS[key - 1]]]  # type: ignore[misc]
+    assert wrong == [], f"wrong answers: {wrong[:5]}"
+    during = [a for a in answers if a[0] >= seal_started and a[1] <= seal_ended]
+    assert during, "no query ran while the cluster was being sealed"
+
+    assert env.query("SELECT sealed FROM mz_catalog.mz_clusters WHERE name = 'busy'") == [(True,)]
+    new = env.cluster_replicas("busy")
+    assert set(new) == set(old), "replacements must take the retired replicas' names"
+    assert set(new.values()).isdisjoint(old.values()), "dirty replicas must have been replaced"
+    readiness = env.replica_readiness("busy")
+    assert set(readiness) == set(new.values())
+    assert all(r[0] is True and r[2:] == (None, None, None) for r in readiness.values()), readiness
+    env.wait_for(lambda: not processes_of(env, old.values()))
+    assert sorted(r for r, _ in processes_of(env, new.values())) == sorted(new.values())
+    assert env.query("SELECT k, v FROM v ORDER BY k") == ROWS
+    sealed, ready, reasons, _warnings = verdict(env, "busy")
+    assert (sealed, ready, reasons) == (True, True, "")
+
+
+def test_seal_timeout_rolls_back_completely(world) -> None:  # type: ignore[no-untyped-def]
+    env = world
+    old = dirty_cluster(env, "slowseal")
+    old_processes = processes_of(env, old.values())
+    all_replica_ids = set(env.query("SELECT id FROM mz_catalog.mz_cluster_replicas"))
+    before_readiness = env.replica_readiness("slowseal")
+    with pytest.raises(psycopg.Error) as info:
+        env.execute("ALTER CLUSTER slowseal SEAL WITH (TIMEOUT = '1ms')")
+    message = info.value.diag.message_primary or ""
+    assert '"slowseal"' in message and "timed out" in message, message
+    assert env.query("SELECT sealed FROM mz_catalog.mz_clusters WHERE name = 'slowseal'") == [(False,)]
+    assert env.cluster_replicas("slowseal") == old
+    assert set(env.query("SELECT id FROM mz_catalog.mz_cluster_replicas")) == all_replica_ids, \
+        "a replacement replica was left in the catalog"
+    env.wait_for(lambda: sorted(processes_of(env, old.values())) == sorted(old_processes))
+    env.wait_for(lambda: len(env.replica_processes()) == len(all_replica_ids))
+    # left exactly as it was: the same (still dirty) replicas, still answering
+    assert env.replica_readiness("slowseal") == before_readiness
+    with env.connect() as conn:
+        conn.execute("SET cluster = slowseal")
+        assert conn.execute("SELECT * FROM v ORDER BY k").fetchall() == ROWS
+    # the same cluster seals with enough time
+    env.execute("ALTER CLUSTER slowseal SEAL")
+    assert env.query("SELECT sealed FROM mz_catalog.mz_clusters WHERE name = 'slowseal'") == [(True,)]
+    env.execute("ALTER CLUSTER slowseal UNSEAL", "DROP CLUSTER slowseal CASCADE")
+
+
+def test_seal_without_restart_refused_on_dirty_cluster(world) -> None:  # type: ignore[no-untyped-def]
+    env = world
+    old = dirty_cluster(env, "norestart")
+    (index_id,), = env.query("SELECT id FROM mz_catalog.mz_indexes WHERE name = 'norestart_idx'")
+    with pytest.raises(psycopg.Error) as info:
+        env.execute("ALTER CLUSTER norestart SEAL WITH (RESTART = false)")
+    error = info.value
+    assert error.sqlstate == "55000"
+    text = f"{error.diag.message_primary} {error.diag.message_detail}"
+    assert '"norestart"' in text
+    for replica_name in old:
+        assert f'"{replica_name}"' in text, text
+    assert f"CREATE INDEX materialize.public.norestart_idx ({index_id})" in text, text
+    assert env.query("SELECT sealed FROM mz_catalog.mz_clusters WHERE name = 'norestart'") == [(False,)]
+    assert env.cluster_replicas("norestart") == old
+    # once clean (ALTER CLUSTER RESTART on its own), RESTART = false seals without replacing anything
+    env.execute("ALTER CLUSTER norestart RESTART")
+    assert env.query("SELECT sealed FROM mz_catalog.mz_clusters WHERE name = 'norestart'") == [(False,)]
+    clean = env.wait_all_clean("norestart")
+    restarted = env.cluster_replicas("norestart")
+    assert set(restarted) == set(old) and set(restarted.values()).isdisjoint(old.values())
+    env.execute("ALTER CLUSTER norestart SEAL WITH (RESTART = false)")
+    assert env.cluster_replicas("norestart") == restarted
+    assert env.replica_readiness("norestart") == clean
+    env.execute("ALTER CLUSTER norestart UNSEAL", "DROP CLUSTER norestart CASCADE")
+
+
+def test_seal_refused_without_replicas(world) -> None:  # type: ignore[no-untyped-def]
+    env = world
+    env.execute("CREATE CLUSTER empty (SIZE = 'small', REPLICATION FACTOR = 0)")
+    with pytest.raises(psycopg.Error) as info:
+        env.execute("ALTER CLUSTER empty SEAL")
+    assert info.value.sqlstate == "55000"
+    assert '"empty"' in info.value.diag.message_primary and "no replicas" in info.value.diag.message_primary
+    sealed, ready, reasons, _ = verdict(env, "empty")
+    assert (sealed, ready) == (False, False) and "no replicas" in reasons
+    env.execute("DROP CLUSTER empty")
+
+
+# ---------------------------------------------------------------------------------------------- residual dataflows
+
+
+def test_dropped_index_in_use_is_residual(world) -> None:  # type: ignore[no-untyped-def]
+    env = world
+    env.execute("CREATE CLUSTER res (SIZE = 'small', REPLICATION FACTOR = 2)")
+    env.wait_all_clean("res")
+    env.execute("CREATE INDEX res_v_idx IN CLUSTER res ON v (k)",
+                "CREATE MATERIALIZED VIEW res_mv IN CLUSTER res AS SELECT k, v FROM w")
+    plan = "\n".join(r[0] for r in env.query("EXPLAIN MATERIALIZED VIEW res_mv"))
+    assert "index import (shared arrangement)" in plan and "res_v_idx" in plan, plan
+    (index_id,), = env.query("SELECT id FROM mz_catalog.mz_indexes WHERE name = 'res_v_idx'")
+    (mv_id,), = env.query("SELECT id FROM mz_catalog.mz_materialized_views WHERE name = 'res_mv'")
+    replica_ids = sorted(env.cluster_replicas("res").values())
+
+    notices: list[str] = []
+    with env.connect() as conn:
+        conn.add_notice_handler(lambda notice: notices.append(notice.message_primary or ""))
+        conn.execute("DROP INDEX res_v_idx")
+    assert any("res_v_idx" in n and "res_mv" in n for n in notices), notices
+
+    residual = env.query("SELECT cluster_id, replica_id, object_id, name, held_by "
+                         "FROM mz_internal.mz_residual_dataflows WHERE cluster_id = %s ORDER BY replica_id",
+                         (env.cluster_id("res"),))
+    assert [r[1] for r in residual] == replica_ids
+    assert all(r[2] == index_id and r[3].endswith("res_v_idx") and mv_id in r[4] for r in residual), residual
+
+    with pytest.raises(psycopg.Error) as info:
+        env.execute("ALTER CLUSTER res SEAL")
+    assert info.value.sqlstate == "55000"
+    assert '"res"' in info.value.diag.message_primary and "residual" in info.value.diag.message_primary
+    assert "res_v_idx" in (info.value.diag.message_detail or "")
+    assert env.query("SELECT sealed FROM mz_catalog.mz_clusters WHERE name = 'res'") == [(False,)]
+
+    diff = {r[0]: r for r in env.query("EXPLAIN RESTART CLUSTER res")}
+    assert diff[index_id][2] == "absent", diff
+    assert diff[mv_id][2] == "different", diff
+    _sealed, ready, reasons, _ = verdict(env, "res")
+    assert not ready and "residual" in reasons and index_id in reasons
+
+    # the residual arrangement keeps the MV correct
+    env.execute("INSERT INTO t VALUES (50, 'x')")
+    assert env.query("SELECT * FROM res_mv ORDER BY k") == ROWS + [(50, "x")]
+
+    env.execute("ALTER CLUSTER res RESTART")
+    assert env.query("SELECT * FROM mz_internal.mz_residual_dataflows WHERE cluster_id = %s",
+                     (env.cluster_id("res"),)) == []
+    diff = env.query("EXPLAIN RESTART CLUSTER res")
+    assert [(r[0], r[2]) for r in diff] == [(mv_id, "identical")], diff
+    env.wait_all_clean("res")
+    env.execute("DELETE FROM t WHERE k = 50")
+    assert env.query("SELECT * FROM res_mv ORDER BY k") == ROWS
+    env.execute("ALTER CLUSTER res SEAL")
+    assert verdict(env, "res")[:3] == (True, True, "")
+    env.execute("ALTER CLUSTER res UNSEAL", "DROP CLUSTER res CASCADE")
+
+
+# ---------------------------------------------------------------------------------------------- verdict
+
+
+def test_verdict_flips_as_each_condition_is_met(world) -> None:  # type: ignore[no-untyped-def]
+    env = world
+    dirty_cluster(env, "vc")
+    sealed, ready, reasons, warnings = verdict(env, "vc")
+    assert (sealed, ready) == (False, False)
+    assert "not sealed" in reasons and "dirty" in reasons and "vc_idx" in reasons
+    assert warnings == ""
+
+    env.execute("ALTER CLUSTER vc RESTART")  # clean, still unsealed
+    env.wait_all_clean("vc")
+    sealed, ready, reasons, warnings = verdict(env, "vc")
+    assert (sealed, ready) == (False, False)
+    assert "not sealed" in reasons and "dirty" not in reasons, reasons
+
+    env.execute("ALTER CLUSTER vc SEAL")
+    assert verdict(env, "vc") == (True, True, "", "")
+    api = api_readiness(env)["vc"]
+    assert (api["sealed"], api["ready"], api["reasons"], api["warnings"]) == (True, True, [], [])
+
+    # one replica: still ready, with a warning about downtime from the measured hydration time
+    env.execute("ALTER CLUSTER vc UNSEAL", "ALTER CLUSTER vc SET (REPLICATION FACTOR = 1)")
+    env.wait_all_clean("vc")
+    env.wait_for(lambda: env.query("SELECT count(*) FROM mz_internal.mz_compute_hydration_times h "
+                                   "JOIN mz_catalog.mz_cluster_replicas r ON h.replica_id = r.id "
+                                   "WHERE r.cluster_id = %s", (env.cluster_id("vc"),)) == [(1,)])
+    env.execute("ALTER CLUSTER vc SEAL")
+    sealed, ready, reasons, warnings = verdict(env, "vc")
+    assert (sealed, ready, reasons) == (True, True, "")
+    assert "one replica" in warnings and "downtime" in warnings and "hydration" in warnings, warnings
+    api = api_readiness(env)["vc"]
+    assert api["ready"] is True and api["warnings"] and api["expected_downtime_s"] is not None
+
+    # dirty (unsealed to allow DDL) -> not ready
+    env.execute("ALTER CLUSTER vc UNSEAL", "CREATE INDEX vc_idx2 IN CLUSTER vc ON v (v)")
+    env.wait_for(lambda: "dirty" in verdict(env, "vc")[2])
+    # residual: an index imported by an MV, then dropped
+    env.execute("CREATE MATERIALIZED VIEW vc_mv IN CLUSTER vc AS SELECT k FROM w", "DROP INDEX vc_idx")
+    sealed, ready, reasons, _ = verdict(env, "vc")
+    assert not ready and "residual" in reasons and "not sealed" in reasons and "dirty" in reasons, reasons
+    api = api_readiness(env)["vc"]
+    assert "; ".join(api["reasons"]) == reasons and api["ready"] is False
+
+    env.execute("ALTER CLUSTER vc RESTART", "ALTER CLUSTER vc SEAL")
+    sealed, ready, reasons, _ = verdict(env, "vc")
+    assert (sealed, ready, reasons) == (True, True, "")
+    env.execute("ALTER CLUSTER vc UNSEAL", "DROP CLUSTER vc CASCADE")
+
+
+def test_api_readiness_matches_sql(world) -> None:  # type: ignore[no-untyped-def]
+    env = world
+    api = api_readiness(env)
+    rows = env.query("SELECT c.name, r.sealed, r.ready, r.reasons, r.warnings FROM mz_internal.mz_cluster_readiness r "
+                     "JOIN mz_catalog.mz_clusters c ON r.cluster_id = c.id")
+    assert set(api) == {r[0] for r in rows}
+    for name, sealed, ready, reasons, warnings in rows:
+        cluster = api[name]
+        assert cluster["cluster_id"] == env.cluster_id(name)
+        assert (cluster["sealed"], cluster["ready"]) == (sealed, ready)
+        assert "; ".join(cluster["reasons"]) == reasons and "; ".join(cluster["warnings"]) == warnings
+        assert {r["id"] for r in cluster["replicas"]} == set(env.cluster_replicas(name).values())
+        assert {r["name"] for r in cluster["replicas"]} == set(env.cluster_replicas(name))
+
+
+def test_steadystate_status_command(world) -> None:  # type: ignore[no-untyped-def]
+    env = world
+    api = api_readiness(env)
+    status = subprocess.run([sys.executable, "-m", "steadystate", "status", "--http-port", str(env.http_port)],
+                            capture_output=True, text=True, timeout=60)
+    assert status.returncode == 0, status.stderr
+    lines = status.stdout.splitlines()
+    for name, cluster in api.items():
+        (line,) = [l for l in lines if l.split()[:1] == [name]]
+        assert line.split()[1:3] == [str(cluster["sealed"]).lower(), str(cluster["ready"]).lower()], line
+        for reason in cluster["reasons"]:
+            assert any(reason in l for l in lines), reason
+    checked = subprocess.run([sys.executable, "-m", "steadystate", "status", "--check", "--http-port",
+                              str(env.http_port)], capture_output=True, text=True, timeout=60)
+    assert checked.returncode == (0 if all(c["ready"] for c in api.values()) else 1)
+    as_json = subprocess.run([sys.executable, "-m", "steadystate", "status", "--json", "--http-port",
+                              str(env.http_port)], capture_output=True, text=True, timeout=60)
+    assert {c["name"] for c in json.loads(as_json.stdout)} == set(api)
+
+
+# ---------------------------------------------------------------------------------------------- audit and owners
+
+
+def test_seal_and_unseal_are_audited(world) -> None:  # type: ignore[no-untyped-def]
+    env = world
+    env.execute("CREATE CLUSTER aud (SIZE = 'small', REPLICATION FACTOR = 1)")
+    env.wait_all_clean("aud")
+    cluster_id = env.cluster_id("aud")
+    (last,), = env.query("SELECT max(id) FROM mz_catalog.mz_audit_events")
+    env.execute("ALTER CLUSTER aud SEAL", "ALTER CLUSTER aud UNSEAL")
+    env.execute("CREATE ROLE aud_owner")
+    env.execute("ALTER CLUSTER aud OWNER TO aud_owner")
+    with psycopg.connect(env.dsn_as("aud_owner"), autocommit=True) as conn:
+        conn.execute("ALTER CLUSTER aud SEAL")
+    events = env.query("SELECT id, event_type, object_type, details, user, occurred_at "
+                       "FROM mz_catalog.mz_audit_events WHERE id > %s ORDER BY id", (last,))
+    mine = [(e[1], e[2], json.loads(e[3]), e[4]) for e in events if json.loads(e[3]).get("id") == cluster_id]
+    sealing = [(t, o, d.get("sealed"), u) for t, o, d, u in mine if "sealed" in d]
+    assert sealing == [("alter", "cluster", True, "materialize"), ("alter", "cluster", False, "materialize"),
+                       ("alter", "cluster", True, "aud_owner")], mine
+    assert all(e[5] is not None for e in events)
+    with psycopg.connect(env.dsn_as("aud_owner"), autocommit=True) as conn:
+        conn.execute("ALTER CLUSTER aud UNSEAL")
+    env.execute("DROP CLUSTER aud")
+
+
+def test_only_owner_or_superuser_may_seal(world) -> None:  # type: ignore[no-untyped-def]
+    env = world
+    env.execute("CREATE ROLE bob", "CREATE ROLE boss SUPERUSER")
+    assert set(env.query("SELECT name, superuser FROM mz_catalog.mz_roles WHERE name IN ('bob', 'boss')")) == {
+        ("bob", False), ("boss", True)}
+    # a cluster created by carol is owned by carol
+    with psycopg.connect(env.dsn_as("carol"), autocommit=True) as carol:
+        carol.execute("CREATE CLUSTER carols (SIZE = 'small', REPLICATION FACTOR = 1)")
+    assert env.query("SELECT owner FROM mz_catalog.mz_clusters WHERE name = 'carols'") == [("carol",)]
+    env.wait_all_clean("carols")
+
+    def seal_as(user: str, action: str = "SEAL") -> None:
+        with psycopg.connect(env.dsn_as(user), autocommit=True) as conn:
+            conn.execute(f"ALTER CLUSTER carols {action}")
+
+    def is_sealed() -> bool:
+        return env.query("SELECT sealed FROM mz_catalog.mz_clusters WHERE name = 'carols'")[0][0]
+
+    for user in ("bob", "dave"):  # a role without privilege, and a user name that is no role
+        with pytest.raises(psycopg.Error) as info:
+            seal_as(user)
+        assert info.value.sqlstate == "42501", info.value
+        assert '"carols"' in info.value.diag.message_primary
+        assert not is_sealed()
+    seal_as("carol")
+    assert is_sealed()
+    with pytest.raises(psycopg.Error) as info:
+        seal_as("bob", "UNSEAL")
+    assert info.value.sqlstate == "42501" and is_sealed()
+    seal_as("boss", "UNSEAL")  # a superuser
+    assert not is_sealed()
+    seal_as("materialize")  # the default user is a superuser
+    assert is_sealed()
+    seal_as("carol", "UNSEAL")
+    with pytest.raises(psycopg.Error) as info:  # only the owner or a superuser may give the cluster away
+        with psycopg.connect(env.dsn_as("bob"), autocommit=True) as conn:
+            conn.execute("ALTER CLUSTER carols OWNER TO bob")
+    assert info.value.sqlstate == "42501"
+    env.execute("ALTER CLUSTER carols OWNER TO bob")
+    assert env.query("SELECT owner FROM mz_catalog.mz_clusters WHERE name = 'carols'") == [("bob",)]
+    seal_as("bob")
+    assert is_sealed()
+    with pytest.raises(psycopg.Error) as info:
+        seal_as("carol", "UNSEAL")  # no longer the owner
+    assert info.value.sqlstate == "42501"
+    seal_as("bob", "UNSEAL")
+    env.execute("DROP CLUSTER carols", "DROP ROLE boss")
+    assert env.query("SELECT name FROM mz_catalog.mz_roles WHERE name = 'boss'") == []
