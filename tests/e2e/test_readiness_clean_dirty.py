@@ -264,3 +264,23 @@ def test_coordinator_restart_makes_every_replica_clean(env) -> None:  # type: ig
     with env.connect() as conn:
         conn.execute("SET cluster = prod")
         assert conn.execute("SELECT k FROM t ORDER BY k").fetchall() == [(1,), (2,)]
+
+
+def test_sealed_survives_coordinator_restart_clean_and_ready(env) -> None:  # type: ignore[no-untyped-def]
+    env.execute("CREATE TABLE t (k int)", "INSERT INTO t VALUES (1)",
+                "CREATE CLUSTER prod (SIZE = 'small', REPLICATION FACTOR = 2)")
+    env.wait_all_clean("prod")
+    env.execute("CREATE INDEX t_idx IN CLUSTER prod ON t (k)")
+    env.wait_for(lambda: all(not r[0] for r in env.replica_readiness("prod").values()))
+    env.restart()
+    env.wait_all_clean("prod")
+    env.execute("ALTER CLUSTER prod SEAL WITH (RESTART = false)")  # clean after the restart: no replacement needed
+    env.restart(hard=True)
+    assert env.query("SELECT sealed FROM mz_catalog.mz_clusters WHERE name = 'prod'") == [(True,)]
+    env.wait_all_clean("prod")
+    (cluster_id,) = env.cluster_id("prod"),
+    env.wait_for(lambda: env.query("SELECT sealed, ready, reasons FROM mz_internal.mz_cluster_readiness "
+                                   "WHERE cluster_id = %s", (cluster_id,)) == [(True, True, "")])
+    with pytest.raises(Exception) as info:
+        env.execute("CREATE INDEX t_idx2 IN CLUSTER prod ON t (k)")
+    assert getattr(info.value, "sqlstate", None) == "55000"

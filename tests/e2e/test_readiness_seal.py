@@ -408,3 +408,100 @@ def test_only_owner_or_superuser_may_seal(world) -> None:  # type: ignore[no-unt
     seal_as("bob", "UNSEAL")
     env.execute("DROP CLUSTER carols", "DROP ROLE boss")
     assert env.query("SELECT name FROM mz_catalog.mz_roles WHERE name = 'boss'") == []
+
+
+# ---------------------------------------------------------------------------------------------- restart diff
+
+
+def test_seal_refused_when_restart_would_change_a_plan(world) -> None:  # type: ignore[no-untyped-def]
+    """No residual, but a fresh plan differs: an MV imports index A of v; an index B on w (which the MV reads)
+    created later would be imported by a fresh plan instead."""
+    env = world
+    env.execute("CREATE CLUSTER diff (SIZE = 'small', REPLICATION FACTOR = 1)")
+    env.wait_all_clean("diff")
+    env.execute("CREATE INDEX diff_v_idx IN CLUSTER diff ON v (k)",
+                "CREATE MATERIALIZED VIEW diff_mv IN CLUSTER diff AS SELECT k, v FROM w")
+    (mv_id,), = env.query("SELECT id FROM mz_catalog.mz_materialized_views WHERE name = 'diff_mv'")
+    assert {r[2] for r in env.query("EXPLAIN RESTART CLUSTER diff")} == {"identical"}
+    env.execute("CREATE INDEX diff_w_idx IN CLUSTER diff ON w (k)")
+    diff = {r[0]: r for r in env.query("EXPLAIN RESTART CLUSTER diff")}
+    assert diff[mv_id][2] == "different" and diff[mv_id][3], diff
+    for options in ("", " WITH (RESTART = false)"):
+        with pytest.raises(psycopg.Error) as info:
+            env.execute(f"ALTER CLUSTER diff SEAL{options}")
+        assert info.value.sqlstate == "55000"
+        assert '"diff"' in info.value.diag.message_primary
+        assert mv_id in (info.value.diag.message_detail or ""), info.value.diag.message_detail
+    assert "a restart would change" in verdict(env, "diff")[2]
+    env.execute("ALTER CLUSTER diff RESTART")
+    assert {r[2] for r in env.query("EXPLAIN RESTART CLUSTER diff")} == {"identical"}
+    assert env.query("SELECT * FROM diff_mv ORDER BY k") == ROWS
+    env.execute("ALTER CLUSTER diff SEAL")
+    assert verdict(env, "diff")[:3] == (True, True, "")
+    env.execute("ALTER CLUSTER diff UNSEAL", "DROP CLUSTER diff CASCADE")
+
+
+def test_subscribe_running_at_seal_time_does_not_dirty_the_sealed_cluster(world) -> None:  # type: ignore[no-untyped-def]
+    """A SUBSCRIBE open while a cluster is sealed: sealing may refuse it, but if it seals, the cluster's
+    replicas must stay clean (the subscribe's end must not be replica-level DDL on the sealed cluster)."""
+    env = world
+    dirty_cluster(env, "subs")
+    received: list[tuple] = []
+    done = threading.Event()
+
+    def subscriber() -> None:
+        conn = env.connect()  # closed, not committed: leaving COPY OUT early leaves the connection busy
+        try:
+            conn.execute("SET cluster = subs")
+            with conn.cursor().copy("COPY (SUBSCRIBE TO v) TO STDOUT") as copy:
+                for row in copy.rows():
+                    received.append(row)
+                    if row[2] == "77":
+                        break
+        finally:
+            conn.close()
+            done.set()
+
+    thread = threading.Thread(target=subscriber, daemon=True)
+    thread.start()
+    env.wait_for(lambda: len(received) >= len(ROWS))
+    try:
+        env.execute("ALTER CLUSTER subs SEAL")
+        sealed = True
+    except psycopg.Error as exc:
+        assert exc.sqlstate == "55000", exc
+        sealed = False
+    env.execute("INSERT INTO t VALUES (77, 'z')")
+    assert done.wait(30), "the subscription stopped delivering"
+    thread.join(10)
+    assert [r[1:] for r in received[len(ROWS):]] == [("1", "77", "z")], "updates lost or duplicated"
+    env.execute("DELETE FROM t WHERE k = 77")
+    if sealed:
+        # give the replicas time to report the end of the subscription, then require them clean
+        env.wait_for(lambda: not any(r[0] == "t" for r in
+                                     (row[0] for row in env.query("EXPLAIN RESTART CLUSTER subs"))))
+        readiness = env.wait_for(lambda: (r := env.replica_readiness("subs")) and
+                                 all(x[1] is not None for x in r.values()) and r)
+        assert all(x[0] is True for x in readiness.values()), \
+            f"the sealed cluster's replicas became dirty: {[x[3] for x in readiness.values()]}"
+        assert verdict(env, "subs")[:3] == (True, True, "")
+        env.execute("ALTER CLUSTER subs UNSEAL")
+    env.execute("DROP CLUSTER subs CASCADE")
+
+
+def test_sealed_cluster_replica_kill9_stays_sealed_clean_and_ready(world) -> None:  # type: ignore[no-untyped-def]
+    env = world
+    env.execute("CREATE CLUSTER sk (SIZE = 'small', REPLICATION FACTOR = 2)")
+    env.wait_all_clean("sk")
+    env.execute("CREATE INDEX sk_idx IN CLUSTER sk ON v (k)", "ALTER CLUSTER sk SEAL")
+    replicas = env.cluster_replicas("sk")
+    victim = replicas["r1"]
+    old_pid = env.kill_replica(victim)
+    with env.connect() as conn:  # the other replica keeps answering
+        conn.execute("SET cluster = sk")
+        assert conn.execute("SELECT * FROM v ORDER BY k").fetchall() == ROWS
+    env.wait_for(lambda: env.replica_pids().get(victim) not in (None, old_pid), timeout=60)
+    env.wait_all_clean("sk", timeout=60)
+    assert env.cluster_replicas("sk") == replicas
+    env.wait_for(lambda: verdict(env, "sk")[:3] == (True, True, ""), timeout=60)
+    env.execute("ALTER CLUSTER sk UNSEAL", "DROP CLUSTER sk CASCADE")
