@@ -32,7 +32,7 @@ from steadystate.errors import (
     UndefinedObject,
     quote_ident,
 )
-from steadystate.expr.ir import RowSetFinishing
+from steadystate.expr.ir import Constant, RowSetFinishing
 from steadystate.pgwire.backend import (
     CommandOutcome,
     CopyInOutcome,
@@ -46,6 +46,7 @@ from steadystate.pgwire.backend import (
 from steadystate.repr.types import RelationDesc
 from steadystate.sql import plan as p
 from steadystate.sql.catalog_api import PlanContext
+from steadystate.sql.fastpath import plan_simple_write
 from steadystate.sql.parser import parse
 from steadystate.sql.planner import plan as plan_statement
 
@@ -147,6 +148,10 @@ class ClientSession:
         return notices
 
     async def execute_simple(self, sql: str) -> AsyncIterator[Outcome]:
+        simple = plan_simple_write(sql, self._context(None)) if not self._failed else None
+        if simple is not None:
+            yield await self._execute_plan(simple)
+            return
         statements = parse(sql)
         if not statements:
             yield EmptyOutcome()
@@ -213,6 +218,9 @@ class ClientSession:
         except SteadyError:
             self._fail()
             raise
+        return await self._execute_plan(plan)
+
+    async def _execute_plan(self, plan: Any) -> Outcome:
         if self._failed and not (isinstance(plan, p.TransactionPlan) and plan.action in ("commit", "rollback")):
             raise InFailedTransaction(
                 "current transaction is aborted, commands ignored until end of transaction block"
@@ -306,7 +314,9 @@ class ClientSession:
 
     async def _insert(self, plan: p.InsertPlan) -> Outcome:
         reads = self.adapter.reads
-        if reads.is_local(plan.expr):
+        if isinstance(plan.expr, Constant):
+            rows = [row for row, diff in plan.expr.updates() for _ in range(diff)]
+        elif reads.is_local(plan.expr):
             rows = reads.evaluate_locally(plan.expr, plan.desc)
         else:
             rows = await reads.select(plan.expr, plan.desc, RowSetFinishing(), self.cluster_id(), self.timeout)

@@ -70,18 +70,22 @@ class Writes:
                     )
 
     def delete_changes(self, plan: p.DeletePlan, pending: Changes | None = None) -> Changes:
+        candidates, exact = self._candidates(plan.table_id, plan.predicates, pending)
+        if exact:
+            return {plan.table_id: [(row, -count) for row, count in candidates.items() if count > 0]}
         matches = compile_predicates(plan.predicates, self._table(plan.table_id).desc.types)
-        current = self._candidates(plan.table_id, plan.predicates, pending)
-        return {plan.table_id: [(row, -count) for row, count in current.items() if count > 0 and matches(row)]}
+        return {plan.table_id: [(row, -count) for row, count in candidates.items() if count > 0 and matches(row)]}
 
     def _candidates(
         self, table_id: str, predicates: tuple[ScalarExpr, ...], pending: Changes | None
-    ) -> Mapping[tuple, int]:
-        """The rows that may match: all of them, or only those an equality/IN predicate selects."""
+    ) -> tuple[Mapping[tuple, int], bool]:
+        """The rows that may match — all of them, or those an equality/IN predicate selects through a hash
+        index — and whether they are exactly the matches (the lookup was the only predicate)."""
         lookup = point_lookup(predicates)
-        if lookup is None or (pending and table_id in pending):
-            return self._current(table_id, pending)
+        if lookup is None:
+            return self._current(table_id, pending), False
         column, values = lookup
+        values = [v for v in values if v is not None]  # NULL never compares equal
         index = self.indexes.setdefault(table_id, {}).get(column)
         rows = self.coord.table_rows[table_id]
         if index is None:
@@ -93,7 +97,12 @@ class Writes:
         for value in values:
             for row in index.get(value, ()):
                 out[row] = rows[row]
-        return out
+        if pending and table_id in pending:
+            wanted = set(values)
+            for row, diff in pending[table_id]:
+                if row[column] in wanted:
+                    out[row] = out.get(row, rows.get(row, 0)) + diff
+        return out, len(predicates) == 1
 
     def update_changes(self, plan: p.UpdatePlan, pending: Changes | None = None) -> Changes:
         desc = self._table(plan.table_id).desc
@@ -104,7 +113,7 @@ class Writes:
         projection = tuple(positions.get(i, i) for i in range(arity))
         mfp = compile_mfp(MapFilterProject(arity, maps, plan.predicates, projection), desc.types)
         out: list[tuple[tuple, int]] = []
-        for row, count in self._candidates(plan.table_id, plan.predicates, pending).items():
+        for row, count in self._candidates(plan.table_id, plan.predicates, pending)[0].items():
             if count <= 0:
                 continue
             new_row = mfp(row)
