@@ -264,6 +264,15 @@ class Readiness:
             return "ALTER CLUSTER"
         restart = _truthy(plan.options.get("restart", True))
         timeout = parse_interval(plan.options.get("timeout", DEFAULT_TIMEOUT_S))
+        self.coord.sealing.add(cluster.id)  # no new transient dataflows from here on
+        try:
+            await self._seal(cluster, restart, timeout, user)
+        finally:
+            self.coord.sealing.discard(cluster.id)
+        return "ALTER CLUSTER"
+
+    async def _seal(self, cluster: ClusterRecord, restart: bool, timeout: float, user: str) -> None:
+        name = quote_ident(cluster.name)
         hint_restart = f"run ALTER CLUSTER {name} RESTART first: it rebuilds the cluster from the catalog"
         replicas = self.coord.catalog.replicas_of(cluster.id)
         if not replicas:
@@ -298,6 +307,14 @@ class Readiness:
                 f"cannot seal cluster {name}: not every object is hydrated on every replica",
                 detail="; ".join(gaps), hint="wait for hydration (mz_internal.mz_hydration_statuses) and retry",
             )
+        transient = await self._wait_for_transients(cluster.id, 2.0)
+        if transient:
+            raise ObjectNotInPrerequisiteState(
+                f"cannot seal cluster {name}: {len(transient)} transient dataflow(s) (SUBSCRIBE or query) are "
+                f"running on it, and ending them later would change a sealed cluster",
+                detail="; ".join(f"{r.object_id}: {r.name}" for r in transient),
+                hint="end the subscriptions (or let the queries finish) and seal again",
+            )
         dirty = [r for r in replicas if not self.replica_signal(r)["clean"]]
         if dirty and not restart:
             described = "; ".join(
@@ -309,14 +326,17 @@ class Readiness:
                 detail=described,
                 hint=f"use ALTER CLUSTER {name} SEAL WITH (RESTART = true) to restart them gracefully",
             )
-        self.coord.sealing.add(cluster.id)
-        try:
-            if dirty:
-                await self.graceful_replace(cluster, dirty, timeout, user)
-        finally:
-            self.coord.sealing.discard(cluster.id)
+        if dirty:
+            await self.graceful_replace(cluster, dirty, timeout, user)
         self._set_sealed(cluster, True, user)
-        return "ALTER CLUSTER"
+
+    async def _wait_for_transients(self, cluster_id: str, patience: float) -> list[DiffRow]:
+        deadline = time.monotonic() + patience
+        while True:
+            transient = [r for r in self.restart_diff(cluster_id) if r.status == "transient"]
+            if not transient or time.monotonic() > deadline:
+                return transient
+            await asyncio.sleep(0.05)
 
     async def unseal(self, plan: p.AlterClusterPlan, user: str, notices: list) -> str:
         cluster = self.coord.catalog.clusters[plan.cluster_id]
