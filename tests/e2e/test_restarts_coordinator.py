@@ -100,6 +100,9 @@ def test_catalog_change_before_crash_is_reconciled(env) -> None:  # type: ignore
     (replica_id,) = replica_of(env, "quickstart")
     env.execute("DROP INDEX totals_idx", "CREATE VIEW small AS SELECT id FROM orders WHERE amount <= 6",
                 "CREATE INDEX small_idx ON small (id)")
+    # the replica must have applied the changes before the crash, or there is nothing to reconcile
+    small_idx = object_id(env, "mz_indexes", "small_idx")
+    env.wait_for(lambda: hydrated(env, small_idx, replica_id))
     pids_before = env.replica_pids()
 
     env.restart(hard=True)
