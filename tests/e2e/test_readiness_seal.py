@@ -288,6 +288,7 @@ def test_verdict_flips_as_each_condition_is_met(world) -> None:  # type: ignore[
     env.wait_for(lambda: "dirty" in verdict(env, "vc")[2])
     # residual: an index imported by an MV, then dropped
     env.execute("CREATE MATERIALIZED VIEW vc_mv IN CLUSTER vc AS SELECT k FROM w", "DROP INDEX vc_idx")
+    env.wait_for(lambda: "not hydrated" not in verdict(env, "vc")[2])  # the new MV hydrates
     sealed, ready, reasons, _ = verdict(env, "vc")
     assert not ready and "residual" in reasons and "not sealed" in reasons and "dirty" in reasons, reasons
     api = api_readiness(env)["vc"]
