@@ -157,7 +157,7 @@ class Coordinator:
             return
         word = "clean" if status.clean else "dirty"
         reason = status.dirtied_by if not status.clean else "entered steady state"
-        pid = self.replica_status.get(replica_id, ReplicaStatus()).process_id
+        pid = status.pid or self.replica_status.get(replica_id, ReplicaStatus()).process_id
         at = status.dirtied_at_ms if not status.clean and status.dirtied_at_ms else _now_ms()
         self.catalog.durable.record_status(StatusEvent(replica_id, pid, word, reason, at))
         log.info("replica %s is %s%s", replica_id, word, f": {reason}" if not status.clean else "")

@@ -168,7 +168,8 @@ class Ddl:
                 hint="Use DROP ... CASCADE to drop the dependent objects too.",
             )
         doomed = [self.catalog.items[i] for i in targets] + dependents
-        await self._drop_items(doomed, user, notices)
+        statement = f"DROP {plan.kind.replace('_', ' ').upper()}{' CASCADE' if plan.cascade else ''}"
+        await self._drop_items(doomed, user, notices, statement)
         return tag
 
     def check_cluster_unsealed(self, cluster_id: str, statement: str) -> None:
@@ -187,10 +188,15 @@ class Ddl:
                 hint="retry once ALTER CLUSTER has finished",
             )
 
-    async def _drop_items(self, doomed: list[ItemRecord], user: str, notices: list[str]) -> None:
+    async def _drop_items(
+        self, doomed: list[ItemRecord], user: str, notices: list[str], statement: str | None = None
+    ) -> None:
         for item in doomed:
             if item.cluster_id is not None:
-                self.check_cluster_unsealed(item.cluster_id, f"DROP {KIND_NAMES[item.kind].upper()}")
+                what = f"DROP {KIND_NAMES[item.kind].upper()}"
+                if statement is not None and not statement.startswith(what):
+                    what = f"{statement} (it would drop {KIND_NAMES[item.kind]} {item.qualified})"
+                self.check_cluster_unsealed(item.cluster_id, what)
         # dependents before what they depend on
         ordered = sorted(doomed, key=lambda i: int(i.id[1:]), reverse=True)
         with self.catalog.durable.transact(user) as txn:

@@ -295,7 +295,7 @@ class Readiness:
                 detail="; ".join(f"{r.name} ({r.object_id}) is {r.status}: {r.detail}" for r in changes),
                 hint=hint_restart,
             )
-        offline = [r for r in replicas if not self.replica_signal(r)["online"]]
+        offline = await self._wait_for_online(replicas, min(timeout, 30.0))
         if offline:
             raise ObjectNotInPrerequisiteState(
                 f"cannot seal cluster {name}: replica {quote_ident(offline[0].name)} is offline",
@@ -329,6 +329,15 @@ class Readiness:
         if dirty:
             await self.graceful_replace(cluster, dirty, timeout, user)
         self._set_sealed(cluster, True, user)
+
+    async def _wait_for_online(self, replicas: list[ReplicaRecord], patience: float) -> list[ReplicaRecord]:
+        """Give replicas that are starting (e.g. right after CREATE CLUSTER) a moment; those still offline."""
+        deadline = time.monotonic() + patience
+        while True:
+            offline = [r for r in replicas if not self.replica_signal(r)["online"]]
+            if not offline or time.monotonic() > deadline:
+                return offline
+            await asyncio.sleep(0.05)
 
     async def _wait_for_transients(self, cluster_id: str, patience: float) -> list[DiffRow]:
         deadline = time.monotonic() + patience

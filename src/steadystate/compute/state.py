@@ -27,7 +27,9 @@ writing the same shard race through ``compare_and_append``; the loser drops what
 
 from __future__ import annotations
 
+import gc
 import logging
+import os
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
@@ -244,6 +246,7 @@ class ComputeState:
             if dataflow.hydrated_at is None and dataflow.rendered.hydrated:
                 dataflow.hydrated_at = time.monotonic()
                 self._status_dirty = True
+                gc.freeze()  # the hydrated state is long-lived: keep it out of future collections
                 log.info(
                     "dataflow %s hydrated in %.3f s",
                     dataflow.desc.debug_name, dataflow.hydrated_at - dataflow.created_at,
@@ -258,6 +261,17 @@ class ComputeState:
         return out
 
     def _feed_sources(self, dataflow: _Dataflow) -> None:
+        """Feed new source updates (the snapshot first), with the cyclic GC paused: snapshots allocate
+        millions of tuples and the collector would traverse them again and again for nothing."""
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            self._feed_sources_unguarded(dataflow)
+        finally:
+            if enabled:
+                gc.enable()
+
+    def _feed_sources_unguarded(self, dataflow: _Dataflow) -> None:
         as_of = dataflow.desc.as_of or 0
         for source_id, source in dataflow.sources.items():
             if source.after is None:
@@ -434,6 +448,7 @@ class ComputeState:
             reconciled_kept=self.reconciled_kept,
             reconciled_rebuilt=self.reconciled_rebuilt,
             step_ms=tuple(self.step_ms),
+            pid=os.getpid(),
         )
 
 

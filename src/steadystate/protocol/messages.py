@@ -271,6 +271,7 @@ class Status(msgspec.Struct, **_TAGGED):
     reconciled_kept: int = 0
     reconciled_rebuilt: int = 0
     step_ms: tuple[float, ...] = ()  # durations of recent steps that did work, oldest first (at most 256)
+    pid: int = 0  # the replica process's own pid, so status history rows name the right process
 
 
 class HelloAck(msgspec.Struct, **_TAGGED):
