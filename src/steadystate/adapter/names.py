@@ -1,4 +1,5 @@
-"""Name resolution for the planner: the real catalog behind ``sql.catalog_api.PlanCatalog``.
+"""Name resolution for the planner (the real catalog behind ``sql.catalog_api.PlanCatalog``), and the
+optimizer applied to every plan with the catalog's column types (:func:`optimize_plan`).
 
 :class:`SessionCatalog` binds the coordinator's :class:`~steadystate.catalog.state.CatalogState` to one
 session's defaults (database, schema) and answers the planner's questions with PostgreSQL's errors:
@@ -9,8 +10,13 @@ from __future__ import annotations
 
 from steadystate.catalog.builtins import BuiltinRelation
 from steadystate.catalog.records import ItemRecord
+import dataclasses
+from typing import Any
+
 from steadystate.catalog.state import CatalogState
+from steadystate.expr.optimize import optimize
 from steadystate.errors import UndefinedObject, UndefinedTable, quote_ident
+from steadystate.sql import plan as p
 from steadystate.sql.catalog_api import QualifiedName, ResolvedItem
 
 
@@ -53,3 +59,23 @@ class SessionCatalog:
         if len(parts) == 2:
             return QualifiedName(self.database, parts[0], parts[1])
         return QualifiedName(self.database, self.schema, parts[0])
+
+
+_OPTIMIZED = (p.SelectPlan, p.SubscribePlan, p.CreateViewPlan, p.CreateMaterializedViewPlan, p.InsertPlan)
+
+
+def optimize_plan(plan: Any, state: CatalogState) -> Any:
+    """The plan with its relation expression optimized (``expr.optimize``); other plans unchanged."""
+
+    def types_of(item_id: str):  # type: ignore[no-untyped-def]
+        item = state.items.get(item_id) or state.builtins.get(item_id)
+        desc = getattr(item, "desc", None)
+        return desc.types if desc is not None else None
+
+    if isinstance(plan, _OPTIMIZED):
+        return dataclasses.replace(plan, expr=optimize(plan.expr, types_of))
+    if isinstance(plan, p.CopyToPlan):
+        return dataclasses.replace(plan, select=optimize_plan(plan.select, state))
+    if isinstance(plan, p.ExplainPlan) and isinstance(plan.target, p.SelectPlan):
+        return dataclasses.replace(plan, target=optimize_plan(plan.target, state))
+    return plan

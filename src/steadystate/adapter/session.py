@@ -18,7 +18,7 @@ import itertools
 import secrets
 from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable
 
-from steadystate.adapter.names import SessionCatalog
+from steadystate.adapter.names import SessionCatalog, optimize_plan
 from steadystate.adapter.reads import subscribe_desc
 from steadystate.adapter.show import show_objects
 from steadystate.adapter.writes import Changes, merge, parse_copy_row
@@ -221,6 +221,7 @@ class ClientSession:
         return await self._execute_plan(plan)
 
     async def _execute_plan(self, plan: Any) -> Outcome:
+        plan = optimize_plan(plan, self.coord.catalog)
         if self._failed and not (isinstance(plan, p.TransactionPlan) and plan.action in ("commit", "rollback")):
             raise InFailedTransaction(
                 "current transaction is aborted, commands ignored until end of transaction block"
