@@ -177,7 +177,8 @@ class Introspection:
         out = []
         for _instance, replica_id, state in self._replica_states():
             if state.status is not None:
-                out.extend((replica_id, n, ms) for n, ms in enumerate(state.status.step_ms))
+                start = state.status.step_seq
+                out.extend((replica_id, start + n, ms) for n, ms in enumerate(state.status.step_ms))
         return out
 
     def frontiers(self) -> list[tuple]:

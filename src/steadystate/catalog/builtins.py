@@ -64,7 +64,7 @@ _DEFINITIONS: list[tuple[str, str, RelationDesc]] = [
     ("mz_internal", "mz_arrangement_sizes", _desc(("replica_id", T), ("object_id", T), ("records", I8),
                                                   ("size_bytes", I8))),
     ("mz_internal", "mz_frontiers", _desc(("object_id", T), ("replica_id", T), ("write_frontier", I8))),
-    ("mz_internal", "mz_replica_step_times", _desc(("replica_id", T), ("seq", I4), ("step_ms", F8))),
+    ("mz_internal", "mz_replica_step_times", _desc(("replica_id", T), ("seq", I8), ("step_ms", F8))),
     ("mz_internal", "mz_cluster_replica_readiness", _desc(("replica_id", T), ("clean", B), ("steady_since", TS),
                                                           ("dirtied_at", TS), ("dirtied_by", T), ("error", T))),
     ("mz_internal", "mz_residual_dataflows", _desc(("cluster_id", T), ("replica_id", T), ("object_id", T),

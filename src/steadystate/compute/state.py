@@ -95,6 +95,7 @@ class ComputeState:
         self.reconciled_rebuilt = 0
         self._status_dirty = True
         self.step_ms: deque[float] = deque(maxlen=256)
+        self.steps_done = 0
         self._pool: list[_Dataflow] = []  # running dataflows awaiting reconciliation after a new Hello
         self._kept = self._rebuilt = 0
 
@@ -240,6 +241,7 @@ class ComputeState:
                 started = time.perf_counter()
                 if dataflow.rendered.step():
                     self.step_ms.append((time.perf_counter() - started) * 1000)
+                    self.steps_done += 1
             except SteadyError as exc:
                 log.error("dataflow %s failed: %s", dataflow.desc.debug_name, exc)
                 continue
@@ -449,6 +451,7 @@ class ComputeState:
             reconciled_rebuilt=self.reconciled_rebuilt,
             step_ms=tuple(self.step_ms),
             pid=os.getpid(),
+            step_seq=self.steps_done - len(self.step_ms),
         )
 
 

@@ -272,6 +272,7 @@ class Status(msgspec.Struct, **_TAGGED):
     reconciled_rebuilt: int = 0
     step_ms: tuple[float, ...] = ()  # durations of recent steps that did work, oldest first (at most 256)
     pid: int = 0  # the replica process's own pid, so status history rows name the right process
+    step_seq: int = 0  # sequence number of the first entry of ``step_ms`` (steps are numbered from 0)
 
 
 class HelloAck(msgspec.Struct, **_TAGGED):
