@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import struct
-from typing import Any
 
 from pgwire_fakes import FakeBackend
 from steadystate.pgwire.conversation import Conversation

@@ -10,7 +10,6 @@ import random
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from psycopg.adapt import PyFormat
 from psycopg.types.numeric import DecimalBinaryDumper, NumericBinaryLoader
 
 from steadystate.errors import SteadyError

@@ -353,7 +353,7 @@ class ClientSession:
                     self.line += 1
                     if len(fields) != len(types):
                         raise SteadyError(
-                            f"extra data after last expected column" if len(fields) > len(types)
+                            "extra data after last expected column" if len(fields) > len(types)
                             else f"missing data for column {quote_ident(plan.desc.columns[plan.columns[len(fields)]].name)}",
                             sqlstate="22P04", detail=f"COPY line {self.line}",
                         )

@@ -200,7 +200,7 @@ class ComputeInstance:
     def _no_replicas(self) -> SteadyError:
         return ObjectNotInPrerequisiteState(
             f"CLUSTER {quote_ident(self.cluster_name)} has no replicas available to service request",
-            hint=f"Use CREATE CLUSTER REPLICA to attach cluster replicas to the cluster",
+            hint="Use CREATE CLUSTER REPLICA to attach cluster replicas to the cluster",
         )
 
     def _replica_gone(self, replica_id: str) -> SteadyError:

@@ -22,7 +22,7 @@ from typing import Any
 from sqlglot import exp
 
 from steadystate import errors
-from steadystate.expr.ir import CallBinary, ColumnRef, Negate, Project, RelationExpr, Threshold, Union_
+from steadystate.expr.ir import CallBinary, Negate, Project, RelationExpr, Threshold, Union_
 from steadystate.sql.query import QueryState, Rel, arg
 from steadystate.sql.scalar import Scope, Typed, plan_expr, require_bool, unify
 

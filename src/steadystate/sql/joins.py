@@ -16,13 +16,13 @@ from sqlglot import exp
 
 from steadystate import errors
 from steadystate.expr.ir import (
-    CallBinary, ColumnRef, Constant, Distinct, Filter, Join, Literal, Map, Negate, Project, RelationExpr,
+    CallBinary, ColumnRef, Distinct, Filter, Join, Literal, Map, Negate, Project, RelationExpr,
     Threshold, Union_,
 )
 from steadystate.repr.types import ScalarType
 from steadystate.sql import correlated
 from steadystate.sql.query import QueryState, Rel, _rename, arg, plan_subquery, plan_values
-from steadystate.sql.scalar import Scope, ScopeColumn, coerce, plan_expr, require_bool, Typed, unify
+from steadystate.sql.scalar import Scope, ScopeColumn, plan_expr, require_bool, Typed, unify
 
 T = ScalarType
 

@@ -11,7 +11,7 @@ from typing import Any, Callable
 from sqlglot import exp
 
 from steadystate import errors
-from steadystate.expr.ir import ColumnRef, Constant, Literal, Map, Project, RowSetFinishing
+from steadystate.expr.ir import ColumnRef, Constant, Literal, Map, Project
 from steadystate.repr.types import Column, RelationDesc, ScalarType
 from steadystate.sql import plan as p
 from steadystate.sql import statements as st
