@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from steadystate.compute.render import Arrangement, RenderedDataflow
 from steadystate.errors import SteadyError, UpperMismatch
 from steadystate.expr.eval import compile_mfp
+from steadystate.expr.ir import CallBinary, ColumnRef, Literal, MapFilterProject
 from steadystate.protocol import messages as m
 from steadystate.protocol.stages import CommandStream, Stage
 from steadystate.repr import codec, passed
@@ -89,6 +90,7 @@ class ComputeState:
         self.dataflows: list[_Dataflow] = []
         self.by_export: dict[str, _Dataflow] = {}
         self.arrangements: dict[str, Arrangement] = {}
+        self.index_exports: dict[str, m.IndexExport] = {}
         self.peeks: dict[str, m.Peek] = {}
         self.config: dict[str, str] = {}
         self.reconciled_kept = 0
@@ -119,6 +121,7 @@ class ComputeState:
         self.dataflows.clear()
         self.by_export.clear()
         self.arrangements.clear()
+        self.index_exports.clear()
         self.peeks.clear()
         return []
 
@@ -190,6 +193,7 @@ class ComputeState:
             self.by_export[export_id] = dataflow
         for export in dataflow.desc.index_exports:
             self.arrangements[export.index_id] = dataflow.rendered.arrangement(export.index_id)
+            self.index_exports[export.index_id] = export
 
     def _on_schedule(self, command: m.Schedule) -> list[m.Response]:
         return []
@@ -208,6 +212,7 @@ class ComputeState:
             return [m.Frontiers(command.id, None, None, None)]
         dataflow.live_exports.discard(command.id)
         self.arrangements.pop(command.id, None)
+        self.index_exports.pop(command.id, None)
         sink = dataflow.sinks.get(command.id)
         out: list[m.Response] = [m.Frontiers(command.id, None, None, None)]
         if sink is not None and sink.export.kind == "subscribe":
@@ -391,7 +396,12 @@ class ComputeState:
                     return m.PeekResponse(peek.uuid, error=m.PeekError("XX000", f"index {target.id} is not installed"))
                 if not passed(arrangement.frontier, peek.timestamp):
                     return None
-                rows = arrangement.peek(peek.mfp)
+                key = point_key(self.index_exports.get(target.id), peek.mfp)
+                if key is not None:
+                    apply = compile_mfp(peek.mfp)
+                    rows = [out for row in arrangement.lookup(key) if (out := apply(row)) is not None]
+                else:
+                    rows = arrangement.peek(peek.mfp)
             else:
                 assert target.shard is not None
                 if not passed(self.store.upper(target.shard), peek.timestamp):
@@ -453,6 +463,29 @@ class ComputeState:
             pid=os.getpid(),
             step_seq=self.steps_done - len(self.step_ms),
         )
+
+
+def point_key(export: m.IndexExport | None, mfp: MapFilterProject) -> tuple | None:
+    """The index key a peek's predicates pin to one value (``key_col = literal`` for every key column of the
+    matching type), so the peek can look it up instead of scanning the whole arrangement."""
+    if export is None or not export.key:
+        return None
+    values = []
+    for key_expr in export.key:
+        if not isinstance(key_expr, ColumnRef):
+            return None
+        column_type = export.desc.columns[key_expr.index].type
+        found = None
+        for predicate in mfp.predicates:
+            if isinstance(predicate, CallBinary) and predicate.func == "eq":
+                for column, other in ((predicate.left, predicate.right), (predicate.right, predicate.left)):
+                    if (isinstance(column, ColumnRef) and column.index == key_expr.index
+                            and isinstance(other, Literal) and other.type is column_type and other.value is not None):
+                        found = other.datum()
+        if found is None:
+            return None
+        values.append(found)
+    return tuple(values)
 
 
 def _rss() -> int:
