@@ -2,7 +2,7 @@
 
 Startup (``Coordinator.start``): open the durable catalog (``catalog.db``) and the shard store
 (``storage.db``, or a PostgreSQL URL) in the data directory; stop replica processes a previous coordinator
-left behind; load every table's current contents (kept in memory to compute ``UPDATE``/``DELETE``); create
+left behind; register table shards (their contents are loaded into memory on the first ``UPDATE``/``DELETE``); create
 one :class:`~steadystate.controller.instance.ComputeInstance` per cluster and start one process per replica;
 then re-plan every index and materialized view from the catalog and install its dataflow.  After that the
 SQL and HTTP ports serve.
@@ -111,10 +111,6 @@ class Coordinator:
                 self.store.create_shard(item.shard)
                 self.tables.register(item.shard)
         read_ts = await self.tables.barrier()
-        for item in self._items_in_order():
-            if item.kind == "table":
-                assert item.shard is not None
-                self.table_rows[item.id] = Counter(dict(self.store.snapshot(item.shard, read_ts)))
         self.tables.start()
         for cluster in self.catalog.clusters.values():
             self._start_instance(cluster)

@@ -327,6 +327,7 @@ class ClientSession:
     async def _update(self, plan: p.UpdatePlan) -> Outcome:
         writes = self.adapter.writes
         async with writes.lock:
+            await writes.load(plan.table_id)
             changes = writes.update_changes(plan, self._pending)
             count = sum(d for _, d in changes[plan.table_id] if d > 0)
             return await self._apply_changes(changes, f"UPDATE {count}")
@@ -334,6 +335,7 @@ class ClientSession:
     async def _delete(self, plan: p.DeletePlan) -> Outcome:
         writes = self.adapter.writes
         async with writes.lock:
+            await writes.load(plan.table_id)
             changes = writes.delete_changes(plan, self._pending)
             count = -sum(d for _, d in changes[plan.table_id])
             return await self._apply_changes(changes, f"DELETE {count}")

@@ -1,7 +1,8 @@
 """Sequencing writes: ``INSERT``, ``UPDATE``, ``DELETE`` and ``COPY ... FROM STDIN``.
 
 The coordinator is the only writer of table shards.  It keeps each table's current contents in memory
-(``Coordinator.table_rows``, loaded at startup) so that ``UPDATE``/``DELETE`` compute their retractions
+(``Coordinator.table_rows``, loaded from storage on the first ``UPDATE``/``DELETE`` of the table, so a
+coordinator starts without reading every table) so that ``UPDATE``/``DELETE`` compute their retractions
 without reading storage; changes become durable through the group-committing
 :class:`~steadystate.storage.tables.TableWriter` at a timestamp from the oracle, and the in-memory copy is
 updated only after the commit.  Statements that read the table (UPDATE, DELETE) hold a write lock from
@@ -45,6 +46,8 @@ class Writes:
     def __init__(self, coordinator: "Coordinator") -> None:
         self.coord = coordinator
         self.lock = asyncio.Lock()
+        self._in_flight = 0  # commits between "sent to storage" and "applied in memory"
+        self._settled = asyncio.Event()
         # table id -> column -> value -> rows with that value (built on first use, kept up to date on commit)
         self.indexes: dict[str, dict[int, dict[Any, set[tuple]]]] = {}
 
@@ -132,6 +135,19 @@ class Writes:
                 current[row] += diff
         return current
 
+    async def load(self, table_id: str) -> None:
+        """Load a table's current contents into memory (once), consistent with every acknowledged write.
+
+        No commit may be between durable and applied while the snapshot is read, or it would count twice."""
+        while table_id not in self.coord.table_rows:
+            if self._in_flight:
+                await self._settled.wait()
+                continue
+            shard = self.coord.catalog.items[table_id].shard
+            upper = self.coord.store.upper(shard) or 0
+            snapshot = self.coord.store.snapshot(shard, upper - 1) if upper > 0 else []
+            self.coord.table_rows[table_id] = Counter(dict(snapshot))
+
     async def commit(self, changes: Changes) -> int:
         """Make ``changes`` durable at one timestamp and apply them to the in-memory tables."""
         shard_changes = {}
@@ -142,7 +158,14 @@ class Writes:
                 shard_changes[self.coord.catalog.items[table_id].shard] = updates
         if not shard_changes:
             return self.coord.oracle.read_ts()
-        ts = await self.coord.tables.write(shard_changes)
+        self._in_flight += 1
+        self._settled.clear()
+        try:
+            ts = await self.coord.tables.write(shard_changes)
+        finally:
+            self._in_flight -= 1
+            if not self._in_flight:
+                self._settled.set()
         for table_id, updates in changes.items():
             rows = self.coord.table_rows.get(table_id)
             if rows is None:
