@@ -53,8 +53,10 @@ class Introspection:
             "mz_cluster_readiness": self.cluster_readiness,
             "mz_compute_hydration_times": self.hydration_times,
             "mz_dataflow_reconciliation": lambda: [
-                (replica_id, state.status.reconciled_kept, state.status.reconciled_rebuilt)
-                for _instance, replica_id, state in self._replica_states() if state.status is not None
+                (replica_id, state.status.reconciled_kept, state.status.reconciled_rebuilt,
+                 _ts(state.status.reconciled_at_ms))
+                for _instance, replica_id, state in self._replica_states()
+                if state.status is not None and state.status.reconciled_at_ms is not None
             ],
         }
 

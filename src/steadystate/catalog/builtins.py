@@ -73,7 +73,8 @@ _DEFINITIONS: list[tuple[str, str, RelationDesc]] = [
                                                   ("warnings", T))),
     ("mz_internal", "mz_compute_hydration_times", _desc(("replica_id", T), ("object_id", T),
                                                         ("hydration_time_ms", F8))),
-    ("mz_internal", "mz_dataflow_reconciliation", _desc(("replica_id", T), ("kept", I4), ("rebuilt", I4))),
+    ("mz_internal", "mz_dataflow_reconciliation", _desc(("replica_id", T), ("kept", I4), ("rebuilt", I4),
+                                                        ("reconciled_at", TS))),
 ]
 
 BUILTINS: tuple[BuiltinRelation, ...] = tuple(

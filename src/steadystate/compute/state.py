@@ -95,6 +95,7 @@ class ComputeState:
         self.config: dict[str, str] = {}
         self.reconciled_kept = 0
         self.reconciled_rebuilt = 0
+        self.reconciled_at_ms: int | None = None
         self._status_dirty = True
         self.step_ms: deque[float] = deque(maxlen=256)
         self.steps_done = 0
@@ -145,19 +146,19 @@ class ComputeState:
 
     def _on_init_complete(self, command: m.InitializationComplete) -> list[m.Response]:
         """End of the replay: dataflows the history did not ask for again are dropped."""
-        if self._pool or self._kept or self._rebuilt:
-            for dataflow in self._pool:
-                dataflow.rendered.close()
-            log.info("reconciled with the controller: kept %d dataflow(s), rebuilt %d, dropped %d",
-                     self._kept, self._rebuilt, len(self._pool))
-            self.reconciled_kept, self.reconciled_rebuilt = self._kept, self._rebuilt
-            self._pool = []
+        for dataflow in self._pool:
+            dataflow.rendered.close()
+        log.info("reconciled with the controller: kept %d dataflow(s), rebuilt %d, dropped %d",
+                 self._kept, self._rebuilt, len(self._pool))
+        self.reconciled_kept, self.reconciled_rebuilt = self._kept, self._rebuilt
+        self.reconciled_at_ms = _now_ms()
+        self._pool = []
         return []
 
     def _on_create_dataflow(self, command: m.CreateDataflow) -> list[m.Response]:
         desc = command.desc
-        if self._pool and self.stream.stage is Stage.INITIALIZING:
-            reused = self._reuse(desc)
+        if self.stream.stage is Stage.INITIALIZING:
+            reused = self._reuse(desc) if self._pool else None
             if reused is not None:
                 self._pool.remove(reused)
                 reused.reported.clear()
@@ -462,6 +463,7 @@ class ComputeState:
             step_ms=tuple(self.step_ms),
             pid=os.getpid(),
             step_seq=self.steps_done - len(self.step_ms),
+            reconciled_at_ms=self.reconciled_at_ms,
         )
 
 

@@ -273,6 +273,7 @@ class Status(msgspec.Struct, **_TAGGED):
     step_ms: tuple[float, ...] = ()  # durations of recent steps that did work, oldest first (at most 256)
     pid: int = 0  # the replica process's own pid, so status history rows name the right process
     step_seq: int = 0  # sequence number of the first entry of ``step_ms`` (steps are numbered from 0)
+    reconciled_at_ms: int | None = None  # when the last replay ended (reconciled_kept/rebuilt describe it)
 
 
 class HelloAck(msgspec.Struct, **_TAGGED):
