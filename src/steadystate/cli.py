@@ -29,7 +29,7 @@ def _setup_logging(data_dir: Path) -> None:
 
 def _serve(args: argparse.Namespace) -> int:
     from steadystate.adapter.coordinator import CoordinatorConfig
-    from steadystate.adapter.server import serve_forever
+    from steadystate.server import serve_forever
 
     data_dir = Path(args.data_dir).resolve()
     _setup_logging(data_dir)

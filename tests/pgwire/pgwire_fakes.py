@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, AsyncIterator
 
 from steadystate.errors import QueryCanceled, SteadyError, UndefinedColumn
-from steadystate.pgwire.backend import (
+from steadystate.adapter.client import (
     CommandOutcome,
     CopyInOutcome,
     CopyOutOutcome,

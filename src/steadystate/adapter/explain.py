@@ -18,7 +18,7 @@ from steadystate.repr.types import RelationDesc, ScalarType
 from steadystate.sql import plan as p
 
 if TYPE_CHECKING:
-    from steadystate.adapter.server import Adapter
+    from steadystate.adapter.backend import Adapter
 
 
 def scalar_text(expr: ir.ScalarExpr) -> str:

@@ -33,7 +33,7 @@ from steadystate.errors import (
     quote_ident,
 )
 from steadystate.expr.ir import Constant, RowSetFinishing
-from steadystate.pgwire.backend import (
+from steadystate.adapter.client import (
     CommandOutcome,
     CopyInOutcome,
     CopyOutOutcome,
@@ -51,7 +51,7 @@ from steadystate.sql.parser import parse
 from steadystate.sql.planner import plan as plan_statement
 
 if TYPE_CHECKING:
-    from steadystate.adapter.server import Adapter
+    from steadystate.adapter.backend import Adapter
 
 _process_ids = itertools.count(1000)
 

@@ -2,12 +2,13 @@
 
 A sans-I/O core (``wire`` framing, ``frontend`` message decoding, ``values`` and ``copy_format``
 encodings, the socket-free ``conversation`` with its ``extended`` query handlers) and a thin asyncio
-``server``.  The adapter plugs in by implementing ``backend.Backend`` and ``backend.Session``.
+``server``.  The adapter plugs in by implementing ``Backend`` and ``Session`` of ``steadystate.adapter.client``
+(the contract lives in the layer below, so imports point down).
 """
 
 from __future__ import annotations
 
-from .backend import (
+from steadystate.adapter.client import (
     Backend,
     CommandOutcome,
     CopyInOutcome,

@@ -29,7 +29,7 @@ from typing import Any, Awaitable, Callable, Protocol
 from steadystate.errors import ProtocolViolation, QueryCanceled, SteadyError
 
 from . import frontend as fe
-from .backend import (
+from steadystate.adapter.client import (
     Backend,
     CommandOutcome,
     CopyInOutcome,

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from steadystate.errors import SteadyError
 
 from . import frontend as fe
-from .backend import Field, Outcome, RowsOutcome
+from steadystate.adapter.client import Field, Outcome, RowsOutcome
 from .results import RowStream, encoders_for
 from .values import decode_param
 from .wire import (
@@ -36,7 +36,7 @@ from .wire import (
 )
 
 if TYPE_CHECKING:
-    from .backend import Session
+    from steadystate.adapter.client import Session
 
 log = logging.getLogger(__name__)
 

@@ -1,9 +1,9 @@
 """Turning outcome rows into protocol bytes: DataRow streams (with portal row limits) and COPY TO STDOUT.
 
-A :class:`RowStream` wraps the rows of a :class:`~steadystate.pgwire.backend.RowsOutcome` — a plain
+A :class:`RowStream` wraps the rows of a :class:`~steadystate.adapter.client.RowsOutcome` — a plain
 iterable or an async iterator — plus one encoder per column, and sends up to ``limit`` DataRows per
 :meth:`RowStream.pump` call, so a portal can be suspended and resumed.  :func:`copy_out_rows` streams a
-:class:`~steadystate.pgwire.backend.CopyOutOutcome` as one CopyData per row, text format.
+:class:`~steadystate.adapter.client.CopyOutOutcome` as one CopyData per row, text format.
 
 Both write through an :class:`Output` (the conversation's buffered writer) and close the iterator they
 were given when they finish or are abandoned (``aclose()`` / ``close()``).
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any, AsyncIterator, Iterable, Iterator, Protocol, Sequence
 
-from .backend import Field
+from steadystate.adapter.client import Field
 from .copy_format import escape_text_field
 from .values import Encoder, column_encoder, text_formatter
 from .wire import encode_copy_data, encode_data_row

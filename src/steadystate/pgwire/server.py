@@ -16,7 +16,7 @@ import asyncio
 import logging
 from contextlib import suppress
 
-from .backend import Backend
+from steadystate.adapter.client import Backend
 from .conversation import STARTUP_TIMEOUT_S, Conversation
 from .wire import MAX_MESSAGE
 

@@ -16,7 +16,7 @@ from typing import Iterable, Sequence
 
 from steadystate.errors import ProtocolViolation
 
-from .backend import Field, Notice
+from steadystate.adapter.client import Field, Notice
 
 MAX_STARTUP_PACKET = 10 * 1024
 MAX_MESSAGE = 64 * 1024 * 1024

@@ -1,0 +1,59 @@
+"""The adapter as a whole: the coordinator plus everything that sequences client requests.
+
+:class:`Adapter` implements the ``Backend`` of ``adapter.client`` (one
+:class:`~steadystate.adapter.session.ClientSession` per connection, cancel routing) and owns the sequencers
+(``Ddl``, ``Reads``, ``Writes``), production readiness and introspection.  ``steadystate.server`` puts it
+behind the SQL port (pgwire) and the HTTP port.
+"""
+
+from __future__ import annotations
+
+from typing import Awaitable, Callable
+
+from steadystate.adapter.coordinator import Coordinator, CoordinatorConfig
+from steadystate.adapter.ddl import Ddl
+from steadystate.adapter.introspection import Introspection
+from steadystate.adapter.readiness import Readiness
+from steadystate.adapter.reads import Reads
+from steadystate.adapter.session import ClientSession
+from steadystate.adapter.writes import Writes
+from steadystate.errors import ConnectionFailure
+
+
+class Adapter:
+    def __init__(self, config: CoordinatorConfig) -> None:
+        self.config = config
+        self.coordinator = Coordinator(config)
+        self.introspection = Introspection(self.coordinator)
+        self.ddl = Ddl(self.coordinator)
+        self.reads = Reads(self.coordinator, self.introspection)
+        self.writes = Writes(self.coordinator)
+        self.sessions: dict[int, ClientSession] = {}
+        self.readiness = Readiness(self.coordinator)
+        self.alter_cluster_actions: dict[str, Callable[..., Awaitable[str]]] = {
+            "seal": self.readiness.seal,
+            "unseal": self.readiness.unseal,
+            "restart": self.readiness.restart,
+            "owner": self.readiness.change_owner,
+        }
+        self.introspection.readiness = self.readiness
+
+    # ------------------------------------------------------------------ the client.Backend contract
+
+    async def connect(self, user: str, database: str, options: dict[str, str]) -> ClientSession:
+        if not self.coordinator.ready:
+            raise ConnectionFailure("the server is starting up", sqlstate="57P03")
+        session = ClientSession(self, user or "materialize", database or "materialize", options)
+        self.sessions[session.process_id] = session
+        return session
+
+    async def cancel(self, process_id: int, secret_key: int) -> None:
+        session = self.sessions.get(process_id)
+        if session is not None and session.secret_key == secret_key:
+            session.cancel()
+
+    async def start(self) -> None:
+        await self.coordinator.start()
+
+    async def stop(self) -> None:
+        await self.coordinator.shutdown()

@@ -1,0 +1,92 @@
+"""The running environment: the adapter behind the SQL port (pgwire) and the HTTP port.
+
+This is the top of the layer stack: it imports pgwire and the adapter, and nothing imports it but the CLI.
+
+HTTP (aiohttp), on ``--http-port``:
+
+* ``GET /api/livez`` — 200 while the process runs;
+* ``GET /api/readyz`` — 200 once the coordinator serves queries, 503 before;
+* ``GET /api/clusters`` — clusters, replicas and their statuses as JSON;
+* ``GET /api/readiness`` — the production-readiness verdict of every cluster, as JSON.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from typing import Any, Callable
+
+from aiohttp import web
+
+from steadystate.adapter.coordinator import CoordinatorConfig
+from steadystate.adapter.backend import Adapter
+from steadystate.pgwire.server import PgServer
+
+log = logging.getLogger("steadystate.server")
+
+
+class Server:
+    def __init__(self, config: CoordinatorConfig) -> None:
+        self.config = config
+        self.adapter = Adapter(config)
+        self._pg: PgServer | None = None
+        self._http: web.AppRunner | None = None
+
+    async def start(self) -> None:
+        await self.adapter.start()
+        self._pg = PgServer(self.adapter, startup_timeout=self.config.startup_timeout_s)
+        await self._pg.start(self.config.sql_host, self.config.sql_port)
+        await self._start_http()
+        log.info("serving SQL on %s:%d and HTTP on %s:%d", self.config.sql_host, self._pg.port,
+                 self.config.sql_host, self.config.http_port)
+
+    async def stop(self) -> None:
+        if self._pg is not None:
+            await self._pg.close()
+        if self._http is not None:
+            await self._http.cleanup()
+        await self.adapter.stop()
+
+    async def _start_http(self) -> None:
+        app = web.Application()
+        app.router.add_get("/api/livez", lambda request: web.json_response({"live": True}))
+        app.router.add_get("/api/readyz", self._readyz)
+        app.router.add_get("/api/clusters", self._clusters)
+        app.router.add_get("/api/readiness", self._readiness)
+        self._http = web.AppRunner(app, access_log=None)
+        await self._http.setup()
+        site = web.TCPSite(self._http, self.config.sql_host, self.config.http_port)
+        await site.start()
+
+    async def _readyz(self, request: web.Request) -> web.Response:
+        ready = self.adapter.coordinator.ready
+        return web.json_response({"ready": ready}, status=200 if ready else 503)
+
+    async def _readiness(self, request: web.Request) -> web.Response:
+        return web.json_response({"clusters": self.adapter.readiness.verdict_json()})
+
+    async def _clusters(self, request: web.Request) -> web.Response:
+        introspection = self.adapter.introspection
+        return web.json_response(
+            {
+                "clusters": [dict(zip(("id", "name", "managed", "size", "replication_factor", "sealed", "owner"), r))
+                             for r in introspection.clusters()],
+                "replicas": [dict(zip(("replica_id", "process_id", "status", "reason", "updated_at"),
+                                      (*r[:4], str(r[4])))) for r in introspection.replica_statuses()],
+            }
+        )
+
+
+async def serve_forever(config: CoordinatorConfig, on_ready: Callable[[Server], Any] | None = None) -> None:
+    server = Server(config)
+    await server.start()
+    if on_ready is not None:
+        on_ready(server)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("shutting down")
+    await server.stop()
