@@ -496,6 +496,10 @@ UNARY_NONSTRICT: dict[str, Callable[[Any], Any]] = {
     "is_not_false": lambda v: v is not False,
 }
 
+def _subquery_cardinality(count: Any, _typed_null: Any) -> Any:
+    raise errors.SteadyError("more than one row returned by a subquery used as an expression", sqlstate="21000")
+
+
 BINARY_STRICT: dict[str, Callable[[Any, Any], Any]] = {
     "eq": lambda a, b: a == b,
     "neq": lambda a, b: a != b,
@@ -519,6 +523,7 @@ BINARY_STRICT: dict[str, Callable[[Any, Any], Any]] = {
 }
 
 BINARY_NONSTRICT: dict[str, Callable[[Any, Any], Any]] = {
+    "subquery_cardinality": _subquery_cardinality,  # the error row of a scalar subquery with several rows
     "nullif": lambda a, b: None if a is not None and b is not None and a == b else a,
 }
 

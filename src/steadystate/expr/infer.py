@@ -45,6 +45,8 @@ def function_type(func: str, arg_types: list[ScalarType | None]) -> ScalarType |
     """The result type of ``func`` applied to arguments of ``arg_types``."""
     if func.startswith("cast_"):
         return ScalarType(func[len("cast_"):])
+    if func == "subquery_cardinality":
+        return arg_types[1] if len(arg_types) > 1 else None
     if func in _BOOL_FUNCS:
         return ScalarType.BOOL
     if func in _TEXT_FUNCS:

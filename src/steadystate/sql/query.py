@@ -213,6 +213,7 @@ def _order_outputs(node: exp.Expression, rel: Rel, state: QueryState) -> RowSetF
 
 def _plan_select(node: exp.Select, state: QueryState) -> tuple[Rel, RowSetFinishing]:
     from steadystate.sql import joins
+    from steadystate.sql.scalar_subquery import inline_scalar_subqueries
 
     if node.find(exp.Window) is not None or arg(node, "windows", "qualify") is not None:
         raise errors.FeatureNotSupported("window functions are not supported",
@@ -224,6 +225,8 @@ def _plan_select(node: exp.Select, state: QueryState) -> tuple[Rel, RowSetFinish
         if node.args.get("joins"):
             raise errors.SyntaxError_("syntax error at or near \"JOIN\"")
         rel = Rel(Constant.of([()], 0), Scope())
+    expr_with_subqueries, scope = inline_scalar_subqueries(node, rel.expr, rel.scope, state)
+    rel = Rel(expr_with_subqueries, scope)
     where = node.args.get("where")
     if where is not None:
         rel = joins.plan_where(rel, where.this, state)
