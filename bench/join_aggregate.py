@@ -27,15 +27,11 @@ import os
 import platform
 import random
 import shutil
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,6 +39,11 @@ import duckdb
 import psutil
 import psycopg
 import pyarrow as pa
+
+ROOT_DIR = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT_DIR / "tests" / "e2e"))
+
+from conftest import Environment  # noqa: E402
 
 DIM_ROWS = 10_000
 REGIONS = [f"region-{i:02d}" for i in range(20)]
@@ -56,64 +57,11 @@ BEGIN_MARK, END_MARK = "<!-- join_aggregate:begin -->", "<!-- join_aggregate:end
 # ---------------------------------------------------------------------------------------------- the server
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+class Server(Environment):
+    """One ``steadystate serve`` process on free ports in its own data directory (the e2e tests' environment)."""
 
-
-class Server:
-    """One ``steadystate serve`` process on free ports in its own data directory."""
-
-    def __init__(self, data_dir: Path) -> None:
-        self.data_dir = data_dir
-        self.sql_port, self.http_port = _free_port(), _free_port()
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self, timeout: float = 60.0) -> None:
-        log = open(self.data_dir.parent / "server.log", "ab")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "steadystate", "serve", "--data-dir", str(self.data_dir),
-             "--sql-port", str(self.sql_port), "--http-port", str(self.http_port)],
-            stdout=log, stderr=log, start_new_session=True,
-        )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"server exited with {self.process.returncode}; see {log.name}")
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.http_port}/api/readyz", timeout=1) as r:
-                    if r.status == 200:
-                        return
-            except OSError:
-                pass
-            time.sleep(0.05)
-        raise RuntimeError("server did not become ready")
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-    def connect(self) -> psycopg.Connection:
-        return psycopg.connect(f"host=127.0.0.1 port={self.sql_port} user=materialize dbname=materialize",
-                               autocommit=True)
-
-    def replica_pids(self) -> list[int]:
-        pids = []
-        for process in psutil.process_iter(["pid", "cmdline"]):
-            try:
-                cmdline = process.info["cmdline"] or []
-                if "replica" in cmdline and "--dir" in cmdline:
-                    if cmdline[cmdline.index("--dir") + 1].startswith(str(self.data_dir)):
-                        pids.append(process.info["pid"])
-            except (psutil.NoSuchProcess, psutil.AccessDenied, ValueError, IndexError):
-                continue
-        return pids
+    def pids(self) -> list[int]:
+        return list(self.replica_pids().values())
 
 
 class RssSampler(threading.Thread):
@@ -271,7 +219,7 @@ def run_size(rows: int, batches: int, seed: int = 7) -> Result:
         del fact_dim, fact_amount
         conn.execute(f"CREATE VIEW v AS {VIEW_SQL}")
 
-        pids = server.replica_pids()
+        pids = server.pids()
         sampler = RssSampler(pids)
         sampler.start()
         started = time.perf_counter()

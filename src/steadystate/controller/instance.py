@@ -90,23 +90,26 @@ class ComputeInstance:
     def history_for_replay(self) -> list[m.Command]:
         return [c for c in self.history.replay() if not isinstance(c, (m.Hello, m.InitializationComplete))]
 
-    def on_connected(self, connection: ReplicaConnection) -> None:
+    def _forget(self, connection: ReplicaConnection) -> bool:
+        """A connection began or ended: what the replica reported before no longer holds."""
         state = self.replicas.get(connection.replica_id)
         if state is None:
-            return
+            return False
         state.frontiers.clear()
         state.status = None
+        return True
+
+    def on_connected(self, connection: ReplicaConnection) -> None:
+        if not self._forget(connection):
+            return
         for pending in self._peeks.values():
             pending.asked.add(connection.replica_id)
         log.info("replica %s of cluster %s connected (epoch %d)", connection.replica_id, self.cluster_name,
                  connection.epoch)
 
     def on_disconnected(self, connection: ReplicaConnection) -> None:
-        state = self.replicas.get(connection.replica_id)
-        if state is None:
+        if not self._forget(connection):
             return
-        state.frontiers.clear()
-        state.status = None
         for pending in self._peeks.values():
             pending.asked.discard(connection.replica_id)
             if pending.target_replica == connection.replica_id and not pending.future.done():
