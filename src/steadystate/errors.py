@@ -19,6 +19,7 @@ class SteadyError(Exception):
     """Base of every user-facing error."""
 
     sqlstate: str = "XX000"
+    position: int | None = None  # 1-based offset of the error in the statement text, where known
 
     def __init__(
         self,

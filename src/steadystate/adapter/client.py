@@ -41,6 +41,7 @@ class Notice:
     message: str
     detail: str | None = None
     hint: str | None = None
+    position: int | None = None  # 1-based character offset into the statement (syntax errors)
 
 
 @dataclass

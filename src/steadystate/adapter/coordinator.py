@@ -21,6 +21,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from steadystate.adapter.dataflows import DataflowBuilder, import_order, index_dataflow
 from steadystate.catalog.durable import DurableCatalog
@@ -78,6 +79,8 @@ class Coordinator:
     secret: str = field(init=False)
     instances: dict[str, ComputeInstance] = field(default_factory=dict)
     table_rows: dict[str, Counter[tuple]] = field(default_factory=dict)
+    # table id -> column -> value -> rows with that value (hash indexes for UPDATE/DELETE point lookups)
+    table_indexes: dict[str, dict[int, dict[Any, set[tuple]]]] = field(default_factory=dict)
     replica_status: dict[str, ReplicaStatus] = field(default_factory=dict)
     residuals: dict[str, Residual] = field(default_factory=dict)
     sealing: set[str] = field(default_factory=set)

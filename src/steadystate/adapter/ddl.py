@@ -216,6 +216,7 @@ class Ddl:
             if item.kind == "table" and item.shard is not None:
                 self.coord.tables.unregister(item.shard)
                 self.coord.table_rows.pop(item.id, None)
+                self.coord.table_indexes.pop(item.id, None)
                 self.coord.store.drop_shard(item.shard)
             if item.kind == "materialized_view" and item.shard is not None:
                 self.coord.store.drop_shard(item.shard)

@@ -48,8 +48,8 @@ class Writes:
         self.lock = asyncio.Lock()
         self._in_flight = 0  # commits between "sent to storage" and "applied in memory"
         self._settled = asyncio.Event()
-        # table id -> column -> value -> rows with that value (built on first use, kept up to date on commit)
-        self.indexes: dict[str, dict[int, dict[Any, set[tuple]]]] = {}
+        # the coordinator's hash indexes on table columns: built on first use, kept up to date on commit
+        self.indexes = coordinator.table_indexes
 
     def _table(self, table_id: str):
         return self.coord.catalog.items[table_id]
@@ -188,8 +188,6 @@ class Writes:
                                     del index[row[column]]
         return ts
 
-    def forget(self, table_id: str) -> None:
-        self.indexes.pop(table_id, None)
 
 
 def point_lookup(predicates: tuple[ScalarExpr, ...]) -> tuple[int, list[Any]] | None:

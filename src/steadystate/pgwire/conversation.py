@@ -158,7 +158,8 @@ class Conversation(ExtendedQueryMixin):
     def send_error(self, error: SteadyError, *, fatal: bool = False) -> None:
         self.send_notices()
         severity = "FATAL" if fatal else error.severity
-        self.write(encode_notice(Notice(severity, error.sqlstate, error.message, error.detail, error.hint), error=True))
+        notice = Notice(severity, error.sqlstate, error.message, error.detail, error.hint, error.position)
+        self.write(encode_notice(notice, error=True))
 
     def send_notices(self) -> None:
         if self.session is None:

@@ -162,13 +162,15 @@ def encode_data_row(values: Sequence[bytes | None]) -> bytes:
 
 
 def encode_notice(notice: Notice, *, error: bool) -> bytes:
-    """ErrorResponse (``error=True``) or NoticeResponse with fields S, V, C, M, D, H."""
+    """ErrorResponse (``error=True``) or NoticeResponse with fields S, V, C, M, D, H, P."""
     parts = [b"S" + cstring(notice.severity), b"V" + cstring(notice.severity), b"C" + cstring(notice.sqlstate)]
     parts.append(b"M" + cstring(notice.message))
     if notice.detail:
         parts.append(b"D" + cstring(notice.detail))
     if notice.hint:
         parts.append(b"H" + cstring(notice.hint))
+    if notice.position is not None:
+        parts.append(b"P" + cstring(str(notice.position)))
     parts.append(b"\x00")
     return message(b"E" if error else b"N", b"".join(parts))
 
