@@ -188,3 +188,17 @@ def test_ssl_request_declined_cleanly(shared_env, conn) -> None:  # type: ignore
     with pytest.raises(psycopg.OperationalError) as info:
         psycopg.connect(shared_env.dsn + " sslmode=require", connect_timeout=10)
     assert "ssl" in str(info.value).lower()
+
+
+def test_drop_table_takes_its_own_indexes_without_cascade(shared_env) -> None:  # type: ignore[no-untyped-def]
+    """As in PostgreSQL, indexes on a relation are dropped with it; only other dependents need CASCADE."""
+    with shared_env.connect() as conn:
+        conn.execute("CREATE TABLE own_idx (a int)")
+        conn.execute("CREATE INDEX own_idx_a ON own_idx (a)")
+        conn.execute("CREATE VIEW own_view AS SELECT a FROM own_idx")
+        conn.execute("CREATE INDEX own_view_a ON own_view (a)")
+        conn.execute("DROP VIEW own_view")  # its index goes with it
+        conn.execute("DROP TABLE own_idx")
+        names = [r[0] for r in conn.execute("SHOW INDEXES").fetchall()]
+        assert "own_idx_a" not in names and "own_view_a" not in names
+        assert_still_serving(shared_env, conn)

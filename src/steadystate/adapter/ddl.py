@@ -159,9 +159,11 @@ class Ddl:
                 raise DependentObjectsStillExist(f"cannot drop system relation {quote_ident(str(item.name))}",
                                                  sqlstate="42501")
         dependents = [d for d in self.catalog.transitive_dependents(targets) if d.id not in targets]
-        if dependents and not plan.cascade:
+        # as in PostgreSQL, a relation's own indexes go with it; anything else that depends on it needs CASCADE
+        blocking = [d for d in dependents if not (d.kind == "index" and d.on_id in targets)]
+        if blocking and not plan.cascade:
             first = plan.items[0]
-            dependent = dependents[0]
+            dependent = blocking[0]
             raise DependentObjectsStillExist(
                 f"cannot drop {KIND_NAMES[first.kind]} {quote_ident(first.name.item)}: still depended upon by "
                 f"{KIND_NAMES[dependent.kind]} {quote_ident(dependent.name)}",
