@@ -48,6 +48,9 @@ def _ext_hook(code: int, data: memoryview) -> Any:
 
 _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder(ext_hook=_ext_hook)
+# typed decoders build the row tuples in C (an order of magnitude faster than converting lists in Python)
+_updates_decoder = msgspec.msgpack.Decoder(list[tuple[tuple, int, int]], ext_hook=_ext_hook)
+_rows_decoder = msgspec.msgpack.Decoder(list[tuple], ext_hook=_ext_hook)
 
 
 def _needs_wrap(rows: Iterable[Row]) -> bool:
@@ -66,7 +69,7 @@ def encode_updates(updates: list[Update]) -> bytes:
 
 
 def decode_updates(data: bytes) -> list[Update]:
-    return [(tuple(row), t, d) for row, t, d in _decoder.decode(data)]
+    return _updates_decoder.decode(data)
 
 
 def encode_rows(rows: list[Row]) -> bytes:
@@ -76,7 +79,7 @@ def encode_rows(rows: list[Row]) -> bytes:
 
 
 def decode_rows(data: bytes) -> list[Row]:
-    return [tuple(row) for row in _decoder.decode(data)]
+    return _rows_decoder.decode(data)
 
 
 def encode_value(value: Any) -> bytes:
