@@ -128,6 +128,13 @@ class RenderedDataflow:
         evaluation_errors = [(EvalError(*row), time, diff) for row, time, diff in error_updates or ()]
         port.push(updates, upper, evaluation_errors)
 
+    def feed_snapshot(self, source_id: str, rows: dict[tuple, int], time: int, upper: int | None) -> None:
+        """A source's consolidated snapshot ``{row: count}`` at ``time`` (handed to the engine as is)."""
+        port = self.graph.ports.get(source_id)
+        if port is None:
+            raise errors.InternalError(f"dataflow has no source {errors.quote_ident(source_id)}")
+        port.push_consolidated(time, rows, upper)
+
     def step(self) -> bool:
         for port_name, cursor in self._cursors.items():
             ok, err = cursor.read_all()

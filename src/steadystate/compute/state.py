@@ -293,9 +293,9 @@ class ComputeState:
                 if source.errors_shard is not None:
                     error_rows = [(row, as_of, diff) for row, diff in self.store.snapshot(source.errors_shard, read_at)]
                     source.errors_after = read_at + 1
-                dataflow.rendered.feed(
-                    source_id, [(row, as_of, diff) for row, diff in snapshot], read_at + 1, error_rows
-                )
+                dataflow.rendered.feed_snapshot(source_id, dict(snapshot), as_of, read_at + 1)
+                if error_rows:
+                    dataflow.rendered.feed(source_id, [], read_at + 1, error_rows)
                 source.after = read_at + 1
                 continue
             updates, upper = self.store.listen(source.shard, source.after)

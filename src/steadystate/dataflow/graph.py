@@ -34,6 +34,7 @@ class InputPort:
         self.node = node
         self.pending: list[Update] = []
         self.pending_errors: list[tuple[EvalError, int, int]] = []
+        self.consolidated: list[tuple[int, OkDelta]] = []  # whole deltas at one time (snapshots), not copied
         self.upper: int | None = 0
 
     def push(self, updates: list[Update], upper: int | None,
@@ -43,6 +44,11 @@ class InputPort:
             self.pending_errors.extend(errors)
         if upper is None or (self.upper is not None and upper > self.upper):
             self.upper = upper
+
+    def push_consolidated(self, time: int, delta: OkDelta, upper: int | None) -> None:
+        """A consolidated delta ``{row: diff}`` at one time — a snapshot — taken over without re-counting it."""
+        self.consolidated.append((time, delta))
+        self.push([], upper)
 
 
 class Graph:
@@ -78,6 +84,8 @@ class Graph:
         by_time: dict[int, dict[str, tuple[OkDelta, ErrDelta]]] = {}
         start, until = self.start, self.until
         for port in self.ports.values():
+            if port.consolidated:
+                self._take_consolidated(by_time, port, limit)
             for kind, pending in ((0, port.pending), (1, port.pending_errors)):
                 if not pending:
                     continue
@@ -101,6 +109,25 @@ class Graph:
                     add_into(deltas[kind], item[0], item[2])
                 pending[:] = keep
         return by_time
+
+    def _take_consolidated(self, by_time: dict[int, dict[str, tuple[OkDelta, ErrDelta]]], port: InputPort,
+                           limit: int | None) -> None:
+        keep = []
+        for time, delta in port.consolidated:
+            if limit is not None and time >= limit:
+                keep.append((time, delta))
+                continue
+            time = max(time, self.start)
+            if self.until is not None and time >= self.until:
+                continue
+            per_port = by_time.setdefault(time, {})
+            deltas = per_port.get(port.name)
+            if deltas is None:
+                per_port[port.name] = (delta, {})
+            else:
+                for row, diff in delta.items():
+                    add_into(deltas[0], row, diff)
+        port.consolidated = keep
 
     def _take_single_time(self, by_time: dict[int, dict[str, tuple[OkDelta, ErrDelta]]], name: str, kind: int,
                           pending: list, limit: int | None) -> bool:
