@@ -218,8 +218,11 @@ class Readiness:
                 warnings.append(f"transient dataflow {row.object_id} ({row.name}) would end on a restart")
         if len(replicas) == 1:
             downtime = self.expected_downtime_s(cluster.id)
-            expected = f"about {downtime:.1f} s (the measured hydration time)" if downtime is not None else \
-                "as long as hydration takes"
+            if downtime is None:
+                expected = "as long as hydration takes"
+            else:
+                length = f"{downtime * 1000:.0f} ms" if downtime < 1 else f"{downtime:.1f} s"
+                expected = f"about {length} (the measured hydration time)"
             warnings.append(f"cluster {name} has one replica: restarting it means downtime of {expected}; "
                             f"add a replica to restart without downtime")
         return (not reasons, reasons, warnings)
