@@ -2,7 +2,9 @@
 (the production-readiness verdict of every cluster).
 
 ``steadystate serve [--data-dir DIR] [--sql-port 6875] [--http-port 6876] [--storage-url URL]`` starts an
-environment: the coordinator, its replica processes, the SQL port (PostgreSQL protocol) and the HTTP port.
+environment: a supervisor that holds the SQL port (PostgreSQL protocol) and the HTTP port and runs the
+coordinator (``steadystate coordinator``) as a child it restarts if it dies, and the coordinator's replica
+processes.
 Logs go to stderr and to ``<data-dir>/steadystate.log``.  ``steadystate replica`` is started by the
 orchestrator, not by hand.
 """
@@ -27,7 +29,31 @@ def _setup_logging(data_dir: Path) -> None:
     logging.getLogger("aiohttp").setLevel(logging.WARNING)
 
 
+_PASSED_TO_COORDINATOR = ("data_dir", "host", "sql_port", "http_port", "storage_url", "startup_timeout",
+                          "orphan_timeout")
+
+
 def _serve(args: argparse.Namespace) -> int:
+    """The supervisor: hold the ports, run the coordinator as a child, restart it if it dies."""
+    from steadystate.supervisor import Supervisor
+
+    data_dir = Path(args.data_dir).resolve()
+    _setup_logging(data_dir)
+    passed: list[str] = []
+    for name in _PASSED_TO_COORDINATOR:
+        value = getattr(args, name)
+        if value is not None:
+            passed += [f"--{name.replace('_', '-')}", str(data_dir if name == "data_dir" else value)]
+    try:
+        supervisor = Supervisor(passed, args.host, args.sql_port, args.http_port, data_dir)
+    except OSError as exc:
+        print(f"cannot listen on {args.host}:{args.sql_port}/{args.http_port}: {exc}", file=sys.stderr)
+        return 1
+    return supervisor.run()
+
+
+def _coordinator(args: argparse.Namespace) -> int:
+    """The coordinator process (started by ``serve``): serves on the sockets it inherited."""
     from steadystate.adapter.coordinator import CoordinatorConfig
     from steadystate.server import serve_forever
 
@@ -41,9 +67,11 @@ def _serve(args: argparse.Namespace) -> int:
         storage_url=args.storage_url,
         startup_timeout_s=args.startup_timeout,
         orphan_timeout_s=args.orphan_timeout,
+        sql_fd=args.sql_fd,
+        http_fd=args.http_fd,
     )
 
-    def announce(adapter: object) -> None:
+    def announce(server: object) -> None:
         print(
             f"steadystate is ready.\n"
             f"  connect:   psql -h localhost -p {args.sql_port} -U materialize materialize\n"
@@ -97,19 +125,24 @@ def _status(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="steadystate", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    serve = commands.add_parser("serve", help="run the coordinator and its replicas")
-    serve.add_argument("--data-dir", default="data", help="where the catalog, storage and logs live (./data)")
-    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
-    serve.add_argument("--sql-port", type=int, default=6875)
-    serve.add_argument("--http-port", type=int, default=6876)
-    serve.add_argument("--storage-url", default=None,
-                       help="shard storage: sqlite:///path (default: <data-dir>/storage.db) or postgresql://...")
-    serve.add_argument("--startup-timeout", type=float, default=60.0,
-                       help="close SQL connections that have not completed startup after this many seconds")
-    serve.add_argument("--orphan-timeout", type=float, default=30.0,
-                       help="replicas exit after this many seconds without a coordinator (they are adopted by a "
-                            "coordinator that restarts sooner)")
+    serve = commands.add_parser("serve", help="run the coordinator (restarted if it dies) and its replicas")
+    coordinator = commands.add_parser("coordinator", help="the coordinator process (started by serve)")
+    for command in (serve, coordinator):
+        command.add_argument("--data-dir", default="data", help="where the catalog, storage and logs live (./data)")
+        command.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+        command.add_argument("--sql-port", type=int, default=6875)
+        command.add_argument("--http-port", type=int, default=6876)
+        command.add_argument("--storage-url", default=None,
+                             help="shard storage: sqlite:///path (default: <data-dir>/storage.db) or postgresql://...")
+        command.add_argument("--startup-timeout", type=float, default=60.0,
+                             help="close SQL connections that have not completed startup after this many seconds")
+        command.add_argument("--orphan-timeout", type=float, default=30.0,
+                             help="replicas exit after this many seconds without a coordinator (they are adopted "
+                                  "by a coordinator that restarts sooner)")
+    coordinator.add_argument("--sql-fd", type=int, default=None, help="inherited listening socket for SQL")
+    coordinator.add_argument("--http-fd", type=int, default=None, help="inherited listening socket for HTTP")
     serve.set_defaults(run=_serve)
+    coordinator.set_defaults(run=_coordinator)
     replica = commands.add_parser("replica", help="one replica process (started by the orchestrator)")
     replica.add_argument("--replica-id", required=True)
     replica.add_argument("--cluster-id", required=True)

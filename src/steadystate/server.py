@@ -22,6 +22,7 @@ from aiohttp import web
 from steadystate.adapter.coordinator import CoordinatorConfig
 from steadystate.adapter.backend import Adapter
 from steadystate.pgwire.server import PgServer
+from steadystate.supervisor import inherited_socket
 
 log = logging.getLogger("steadystate.server")
 
@@ -36,7 +37,8 @@ class Server:
     async def start(self) -> None:
         await self.adapter.start()
         self._pg = PgServer(self.adapter, startup_timeout=self.config.startup_timeout_s)
-        await self._pg.start(self.config.sql_host, self.config.sql_port)
+        sql_socket = inherited_socket(self.config.sql_fd) if self.config.sql_fd is not None else None
+        await self._pg.start(self.config.sql_host, self.config.sql_port, sock=sql_socket)
         await self._start_http()
         log.info("serving SQL on %s:%d and HTTP on %s:%d", self.config.sql_host, self._pg.port,
                  self.config.sql_host, self.config.http_port)
@@ -56,7 +58,10 @@ class Server:
         app.router.add_get("/api/readiness", self._readiness)
         self._http = web.AppRunner(app, access_log=None)
         await self._http.setup()
-        site = web.TCPSite(self._http, self.config.sql_host, self.config.http_port)
+        if self.config.http_fd is not None:
+            site: web.BaseSite = web.SockSite(self._http, inherited_socket(self.config.http_fd))
+        else:
+            site = web.TCPSite(self._http, self.config.sql_host, self.config.http_port)
         await site.start()
 
     async def _readyz(self, request: web.Request) -> web.Response:

@@ -66,6 +66,8 @@ class CoordinatorConfig:
     statement_timeout_s: float = 60.0
     startup_timeout_s: float = 60.0
     orphan_timeout_s: float = 30.0
+    sql_fd: int | None = None  # listening sockets inherited from the supervisor
+    http_fd: int | None = None
 
 
 @dataclass

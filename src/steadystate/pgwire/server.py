@@ -13,6 +13,7 @@ One connection's failure never reaches the listening server: every per-connectio
 from __future__ import annotations
 
 import asyncio
+import socket
 import logging
 from contextlib import suppress
 
@@ -63,8 +64,14 @@ class PgServer:
         assert self.server is not None and self.server.sockets
         return self.server.sockets[0].getsockname()[1]
 
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> asyncio.Server:
-        self.server = await asyncio.start_server(self._handle, host, port, limit=READ_CHUNK)
+    async def start(
+        self, host: str = "127.0.0.1", port: int = 0, sock: socket.socket | None = None
+    ) -> asyncio.Server:
+        """Listen on ``host:port``, or on an already-listening ``sock`` (inherited from a supervisor)."""
+        if sock is not None:
+            self.server = await asyncio.start_server(self._handle, sock=sock, limit=READ_CHUNK)
+        else:
+            self.server = await asyncio.start_server(self._handle, host, port, limit=READ_CHUNK)
         return self.server
 
     async def close(self) -> None:
