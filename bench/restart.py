@@ -182,6 +182,23 @@ def coordinator_kill9(env: Environment) -> str | None:
     return f"reconciliation: kept {rows[0][0]}, rebuilt {rows[0][1]}; same replica pids: {same}"
 
 
+def coordinator_crash_supervised(env: Environment) -> str | None:
+    """kill -9 of the coordinator process itself: ``steadystate serve`` (the supervisor) restarts it."""
+    import psutil
+
+    pids = env.replica_pids()
+    assert env.process is not None
+    (old,) = [c for c in psutil.Process(env.process.pid).children() if "coordinator" in c.cmdline()]
+    old.kill()
+    env.wait_for(lambda: any(c.pid != old.pid and "coordinator" in c.cmdline()
+                             for c in psutil.Process(env.process.pid).children()), timeout=120)
+    with_dataflows = len(env.cluster_replicas("c1")) + len(env.cluster_replicas("c2"))
+    env.wait_for(lambda: env.query("SELECT count(*) FROM mz_internal.mz_dataflow_reconciliation "
+                                   "WHERE kept + rebuilt > 0")[0][0] >= with_dataflows, timeout=300, interval=0.2)
+    rows = env.query("SELECT sum(kept), sum(rebuilt) FROM mz_internal.mz_dataflow_reconciliation")
+    return f"reconciliation: kept {rows[0][0]}, rebuilt {rows[0][1]}; same replica pids: {env.replica_pids() == pids}"
+
+
 def kill_only_replica(env: Environment) -> str | None:
     (victim,) = env.cluster_replicas("c1").values()
     old = env.kill_replica(victim)
@@ -194,6 +211,7 @@ EVENTS: list[tuple[str, str, Callable[[Environment], str | None]]] = [
     ("(a) graceful restart of a 2-replica cluster", "c2", graceful_restart),
     ("(b) kill -9 of one replica of two", "c2", kill_one_of_two),
     ("(c) coordinator kill -9, replicas alive", "c2", coordinator_kill9),
+    ("(c') coordinator process kill -9 under the supervisor", "c2", coordinator_crash_supervised),
     ("(d) kill -9 of the only replica (baseline)", "c1", kill_only_replica),
 ]
 
