@@ -20,9 +20,14 @@ from steadystate.repr.types import RelationDesc
 
 
 class DataflowBuilder:
-    def __init__(self, state: CatalogState, cluster_id: str, exclude_relation: str | None = None) -> None:
+    def __init__(
+        self, state: CatalogState, cluster_id: str, exclude_relation: str | None = None, import_indexes: bool = True
+    ) -> None:
         self.state = state
         self.cluster_id = cluster_id
+        # SUBSCRIBE dataflows read their sources: an imported arrangement holds only its current state, so its
+        # snapshot would be at its own frontier, not at the subscribe's as_of, and differ between replicas
+        self.import_indexes = import_indexes
         # an index's own dataflow never imports indexes on the relation it indexes: that keeps the import graph
         # acyclic (it follows the dependency graph of relations, which is acyclic)
         self.exclude_relation = exclude_relation
@@ -36,7 +41,7 @@ class DataflowBuilder:
             return
         self._visited.add(item_id)
         for index in sorted(self.state.indexes_on(item_id, self.cluster_id), key=lambda i: _id_order(i.id)):
-            if item_id == self.exclude_relation:
+            if item_id == self.exclude_relation or not self.import_indexes:
                 break
             item = self.state.items[item_id]
             assert item.desc is not None

@@ -153,7 +153,8 @@ class Reads:
             raise instance._no_replicas()
         timestamp = await self.coord.read_timestamp()
         body_id, sink_id = self.coord.transient_id(), self.coord.transient_id()
-        builder = DataflowBuilder(self.coord.catalog, cluster_id)
+        # exact at as_of on every replica (so replicas' batches deduplicate): read sources, not arrangements
+        builder = DataflowBuilder(self.coord.catalog, cluster_id, import_indexes=False)
         builder.add_object(body_id, expr, desc)
         sink = m.SinkExport(sink_id, body_id, "subscribe", desc, with_snapshot=with_snapshot)
         dataflow = builder.finish(as_of=timestamp, sink_exports=(sink,), debug_name=f"subscribe {sink_id}")
