@@ -71,6 +71,8 @@ class _Sink:
 class RenderedDataflow:
     def __init__(self, desc: DataflowDescription, imported: dict[str, Arrangement]) -> None:
         self.desc = desc
+        self.initial_time = desc.as_of or 0  # the time the dataflow's first output is a snapshot of
+        self._snapshotted: set[str] = set()
         self.graph = Graph(desc.as_of, desc.until)
         self.source_shards: dict[str, str] = {}
         self._collections: dict[str, Rendered] = {}
@@ -137,6 +139,12 @@ class RenderedDataflow:
 
     def step(self) -> bool:
         for port_name, cursor in self._cursors.items():
+            if port_name not in self._snapshotted:
+                # an imported arrangement's first read is its current contents, at its frontier - 1: the
+                # dataflow's initial state is as of that time, not as of ``as_of``
+                self._snapshotted.add(port_name)
+                if cursor.frontier is not None:
+                    self.initial_time = max(self.initial_time, cursor.frontier - 1)
             ok, err = cursor.read_all()
             self.graph.ports[port_name].push(ok, cursor.frontier, err)
         progressed = self.graph.step()

@@ -335,7 +335,8 @@ class ComputeState:
     def _write_sink(self, dataflow: _Dataflow, sink: _Sink, frontier: int | None) -> None:
         shard = sink.export.shard
         assert shard is not None
-        as_of = dataflow.desc.as_of or 0
+        # the dataflow's first output is a snapshot as of this time (later than as_of if it imports an index)
+        as_of = max(dataflow.desc.as_of or 0, dataflow.rendered.initial_time)
         for _ in range(5):
             shard_upper = self.store.upper(shard)
             if shard_upper is None or (frontier is not None and shard_upper >= frontier):
