@@ -98,8 +98,14 @@ def _subscribe_sinks(log: str) -> tuple[set[str], set[str]]:
 
 
 def _write_later(env, statements: list[str], started: threading.Event) -> threading.Thread:  # type: ignore[no-untyped-def]
+    return _write_when(env, statements, lambda: started.wait(30))
+
+
+def _write_when(env, statements: list[str], ready) -> threading.Thread:  # type: ignore[no-untyped-def]
+    """Run ``statements`` on their own connection in a thread, once ``ready()`` has returned."""
+
     def run() -> None:
-        started.wait(30)
+        ready()
         with env.connect() as conn:
             for statement in statements:
                 conn.execute(statement)
@@ -146,16 +152,8 @@ def _write_once_subscribed(env, statements: list[str]) -> threading.Thread:  # t
     """Run ``statements`` once the replica log shows a new subscribe dataflow (the subscription is open)."""
     replica_id = env.query("SELECT id FROM mz_catalog.mz_cluster_replicas")[0][0]
     before, _ = _subscribe_sinks(env.replica_log(replica_id))
-
-    def run() -> None:
-        env.wait_for(lambda: _subscribe_sinks(env.replica_log(replica_id))[0] - before)
-        with env.connect() as conn:
-            for statement in statements:
-                conn.execute(statement)
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    return thread
+    return _write_when(env, statements,
+                       lambda: env.wait_for(lambda: _subscribe_sinks(env.replica_log(replica_id))[0] - before))
 
 
 @pytest.mark.timeout(60)
