@@ -7,9 +7,7 @@ definition of the predicate (duplicates and NULLs included).
 
 from __future__ import annotations
 
-import importlib.util
 from collections import Counter
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as hs
@@ -18,11 +16,7 @@ from steadystate import errors
 from steadystate.sql.parser import parse_one
 from steadystate.sql.planner import plan
 
-_spec = importlib.util.spec_from_file_location(
-    "dataflow_naive_for_sql", Path(__file__).resolve().parent.parent / "dataflow" / "dataflow_naive.py")
-assert _spec is not None and _spec.loader is not None
-naive = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(naive)
+from naive_plans import naive
 
 SMALL = hs.one_of(hs.none(), hs.integers(0, 3))
 T_ROWS = hs.lists(hs.tuples(hs.integers(0, 3), hs.sampled_from(["x", "y", None]), hs.none()), max_size=6)

@@ -13,8 +13,17 @@ from steadystate.sql.planner import plan
     ("select a, sum(a) over () from t", "window functions"),
     ("select a, row_number() over (partition by b order by a) from t", "window functions"),
     ("select * from (select a, rank() over (order by a) as r from t) s", "window functions"),
-    ("select a from t where a not in (select a from u)", "NOT IN"),
+    ("select a from t where a not in (select max(u.a) from u where u.a = t.a)", "correlated IN"),
     ("select * from t where exists (select max(u.a) from u where u.a = t.a)", "correlated EXISTS"),
+    ("SELECT u.a, (SELECT t.a FROM t WHERE t.a = u.a ORDER BY t.a LIMIT 1) FROM u", "LIMIT"),
+    ("SELECT u.a, (SELECT t.a FROM t WHERE t.a = u.a UNION SELECT 1) FROM u", "set operation"),
+    ("SELECT t.a, (SELECT count(*) FROM u WHERE EXISTS (SELECT 1 FROM t AS t3 WHERE t3.a = t.a)) FROM t",
+     "two or more levels up"),
+    ("SELECT t.a, (SELECT count(*) FROM u WHERE u.a = t.a AND u.a IN (SELECT a FROM t)) FROM t",
+     "a subquery in the WHERE clause of an aggregate"),
+    ("SELECT u.a, (SELECT count(*) FROM (SELECT t.a FROM t WHERE t.a = u.a) AS s) FROM u", "FROM clause"),
+    ("SELECT u.a, u.a IN (SELECT max(t.a) FROM t WHERE t.a = u.a) FROM u", "correlated IN"),
+    ("SELECT u.a FROM u WHERE (u.a, u.a) IN (SELECT t.a, t.a FROM t)", "row-valued IN"),
 ])
 def test_unsupported_constructs_raise_0a000(ctx, sql: str, construct: str) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(errors.FeatureNotSupported) as info:

@@ -35,6 +35,8 @@ def plan_table_ref(node: exp.Expression, state: QueryState) -> Rel:
         if node.this is not None and not isinstance(node.this, exp.Identifier):
             raise errors.FeatureNotSupported("table functions are not supported")
         parts = tuple(p.name for p in (node.args.get("catalog"), node.args.get("db"), node.this) if p is not None)
+        if len(parts) == 1 and parts[0] in state.prebuilt:
+            return state.prebuilt[parts[0]]
         if len(parts) == 1 and parts[0] in state.ctes:
             return _rename(state.ctes[parts[0]], alias or parts[0], names)
         item = state.ctx.catalog.resolve_item(parts)
@@ -162,29 +164,57 @@ def _inner_join(left: Rel, right: Rel, predicates: list[Any]) -> RelationExpr:
 # WHERE
 
 
-def plan_where(rel: Rel, predicate: exp.Expression, state: QueryState) -> Rel:
+def _semijoin_form(conjunct: exp.Expression) -> bool:
+    """``[NOT] EXISTS (...)`` or ``x IN (...)``: planned as a semi- or anti-join (only TRUE keeps a row)."""
+    inner = conjunct
+    negated = isinstance(inner, exp.Not)
+    if negated:
+        inner = inner.this
+        while isinstance(inner, exp.Paren):
+            inner = inner.this
+    if isinstance(inner, exp.Exists):
+        return True
+    return (not negated and isinstance(inner, exp.In) and inner.args.get("query") is not None
+            and not isinstance(inner.this, exp.Tuple))
+
+
+def plan_where(rel: Rel, predicate: exp.Expression, state: QueryState, select: exp.Select | None = None) -> Rel:
+    """Plain conjuncts first, then semi-joins, then conjuncts with subqueries used as values (their columns
+    are dropped again after the filter)."""
+    from steadystate.sql.scalar_subquery import FromHost, has_subquery, inline_subqueries
+
+    conjuncts = _conjuncts(predicate)
+    semi = [c for c in conjuncts if _semijoin_form(c)]
+    valued = [c for c in conjuncts if not _semijoin_form(c) and has_subquery(c)]
     plain: list[Any] = []
-    expr = rel.expr
-    for conjunct in _conjuncts(predicate):
-        negated = False
-        inner = conjunct
+    for conjunct in conjuncts:
+        if _semijoin_form(conjunct) or has_subquery(conjunct):
+            continue
+        env = state.env(rel.scope)
+        env.clause = "WHERE"
+        plain.append(require_bool(plan_expr(conjunct, env), env, "WHERE").expr)
+    expr = Filter(rel.expr, tuple(plain)) if plain else rel.expr
+    for conjunct in semi:
+        negated, inner = False, conjunct
         if isinstance(inner, exp.Not):
             negated, inner = True, inner.this
             while isinstance(inner, exp.Paren):
                 inner = inner.this
         if isinstance(inner, exp.Exists):
             expr = _exists(expr, rel, inner.this, negated, state)
-            continue
-        if isinstance(inner, exp.In) and inner.args.get("query") is not None:
-            if negated:
-                raise errors.FeatureNotSupported("NOT IN (subquery) is not supported", hint="Use NOT EXISTS instead.")
+        else:
             expr = _in_subquery(expr, rel, inner, state)
-            continue
-        env = state.env(rel.scope)
+    if valued:
+        if select is None:
+            raise errors.FeatureNotSupported("subqueries are not supported in this position")
+        host = FromHost(expr, rel.scope, state)
+        holder = exp.Tuple(expressions=valued)  # so that the rewrite can replace a whole conjunct
+        holder.parent = select
+        inline_subqueries(select, list(holder.expressions), host, state)
+        env = state.env(host.scope)
         env.clause = "WHERE"
-        plain.append(require_bool(plan_expr(conjunct, env), env, "WHERE").expr)
-    if plain:
-        expr = Filter(expr, tuple(plain))
+        checks = tuple(require_bool(plan_expr(c, env), env, "WHERE").expr for c in holder.expressions)
+        expr = Project(Filter(host.expr, checks), tuple(range(rel.arity)))
     return Rel(expr, rel.scope)
 
 

@@ -46,6 +46,7 @@ class QueryState:
     ctx: PlanContext
     params: dict[int, ScalarType] = field(default_factory=dict)
     ctes: dict[str, Rel] = field(default_factory=dict)
+    prebuilt: dict[str, Rel] = field(default_factory=dict)  # FROM relations built by the subquery decorrelation
 
     def env(self, scope: Scope) -> ExprEnv:
         return ExprEnv(self.ctx, scope, self.params)
@@ -213,7 +214,7 @@ def _order_outputs(node: exp.Expression, rel: Rel, state: QueryState) -> RowSetF
 
 def _plan_select(node: exp.Select, state: QueryState) -> tuple[Rel, RowSetFinishing]:
     from steadystate.sql import joins
-    from steadystate.sql.scalar_subquery import inline_scalar_subqueries
+    from steadystate.sql.scalar_subquery import FromHost, GroupedHost, inline_subqueries
 
     if node.find(exp.Window) is not None or arg(node, "windows", "qualify") is not None:
         raise errors.FeatureNotSupported("window functions are not supported",
@@ -225,19 +226,29 @@ def _plan_select(node: exp.Select, state: QueryState) -> tuple[Rel, RowSetFinish
         if node.args.get("joins"):
             raise errors.SyntaxError_("syntax error at or near \"JOIN\"")
         rel = Rel(Constant.of([()], 0), Scope())
-    expr_with_subqueries, scope = inline_scalar_subqueries(node, rel.expr, rel.scope, state)
-    rel = Rel(expr_with_subqueries, scope)
     where = node.args.get("where")
     if where is not None:
-        rel = joins.plan_where(rel, where.this, state)
+        rel = joins.plan_where(rel, where.this, state, node)
+    having_node = node.args.get("having")
+    late = list(node.expressions) + ([having_node] if having_node is not None else [])
+    grouped = node.args.get("group") is not None or bool(_find_aggregates(
+        late + [o.this for o in (node.args["order"].expressions if node.args.get("order") else [])]))
+    if not grouped:  # select-list subqueries see the rows WHERE kept
+        host = FromHost(rel.expr, rel.scope, state)
+        inline_subqueries(node, late, host, state)
+        rel = Rel(host.expr, host.scope)
 
     items = _expand_star(node.expressions, rel.scope)
     aggregates = _find_aggregates([i for i in items] + ([node.args["having"].this] if node.args.get("having") else [])
                                   + [o.this for o in (node.args["order"].expressions if node.args.get("order") else [])])
     env = state.env(rel.scope)
     base = rel.expr
-    if node.args.get("group") is not None or aggregates:
+    if grouped:
         base, env = _plan_reduce(node, items, aggregates, rel, state)
+        grouped_host = GroupedHost(base, env, rel.scope)
+        inline_subqueries(node, late, grouped_host, state)  # outer references are group keys
+        base = grouped_host.expr
+        items = _expand_star(node.expressions, rel.scope)
     having = node.args.get("having")
     if having is not None:
         env.clause = "HAVING"

@@ -373,7 +373,7 @@ def _between(node: exp.Between, env: ExprEnv) -> Typed:
 
 def _in(node: exp.In, env: ExprEnv) -> Typed:
     if node.args.get("query") is not None or node.args.get("unnest") is not None:
-        raise errors.FeatureNotSupported("IN (subquery) is only supported as a WHERE condition")
+        raise errors.FeatureNotSupported("IN (subquery) is not supported in this position")
     values = [plan_expr(node.this, env)] + [plan_expr(e, env) for e in node.expressions]
     values, _ = unify(values, env, describe=_mismatch("IN"))
     return Typed(CallVariadic("in_list", tuple(v.expr for v in values)), T.BOOL, nullable_of(*values))

@@ -1,8 +1,26 @@
-"""Uncorrelated scalar subqueries — ``(SELECT max(x) FROM t)`` used as a value — decorrelated into joins.
+"""Subqueries used as values — ``(SELECT ...)``, ``x [NOT] IN (SELECT ...)``, ``[NOT] EXISTS (...)`` — as joins.
 
-Each scalar subquery in a SELECT's select list, WHERE or HAVING is planned on its own, turned into a
-relation with exactly one row, cross-joined to the query's FROM relation as a hidden column, and the
-subquery in the syntax tree is replaced by a reference to that column.  The one-row relation is the union of
+:func:`inline_subqueries` takes the expressions of one clause of a SELECT and a :class:`FromHost` (the FROM
+relation, before aggregation) or a :class:`GroupedHost` (the Reduce output, for the select list and HAVING of
+an aggregating query).  Every subquery of those expressions (not those nested deeper) becomes one more hidden
+column of the host relation, and the syntax tree is pointed at that column.
+
+``IN`` and ``EXISTS`` are first rewritten into scalar subqueries with SQL's three-valued answer.  With
+``F``/``P``/``e`` the subquery's FROM, WHERE and select item (or, when the subquery does not refer to the outer
+query, ``F`` the whole subquery as a derived table with column ``e``) and ``x`` the probe (a hidden column when
+it reads columns, so that inner names cannot capture it):
+
+    EXISTS (...)  →  (SELECT count(*) > 0 FROM F WHERE P)
+    x IN (...)    →  CASE WHEN (SELECT count(*) > 0 FROM F WHERE P AND e = x)  THEN true
+                          WHEN NOT (SELECT count(*) > 0 FROM F WHERE P)        THEN false      -- empty
+                          WHEN x IS NULL OR (SELECT count(*) > 0 FROM F WHERE P AND e IS NULL) THEN NULL
+                          ELSE false END
+
+so ``NOT IN`` is TRUE on an empty subquery even for a NULL probe, FALSE on a match, NULL otherwise when a NULL
+is involved.  The first of the three is an equi-join on ``e = x``.
+
+A scalar subquery that does not refer to the outer query is planned on its own and cross-joined as a relation
+with exactly one row (:func:`one_row`), the union of
 
 * the subquery's rows, kept only while it has at most one row;
 * a NULL row while it has none (SQL: an empty scalar subquery is NULL);
@@ -10,13 +28,13 @@ subquery in the syntax tree is replaced by a reference to that column.  The one-
   expression``, 21000) — an error as data, so a maintained view reports it when read and recovers when the
   subquery is back to one row.
 
-Everything is incremental: the row count is a global ``count(*)`` that updates with the subquery.  A
-subquery that refers to the outer query (correlated) is not supported and says so (0A000).
+A correlated one is decorrelated by sql/correlated_scalar.py.  Everything stays incremental.
 """
 
 from __future__ import annotations
 
 import itertools
+from typing import Any
 
 from sqlglot import exp
 
@@ -26,26 +44,66 @@ from steadystate.expr.ir import (
 )
 from steadystate.repr.types import ScalarType
 from steadystate.sql import correlated, functions
-from steadystate.sql.scalar import Scope, ScopeColumn
+from steadystate.sql.correlated_scalar import correlated_scalar
+from steadystate.sql.scalar import AGGREGATE_CLASSES, ExprEnv, Scope, ScopeColumn, Typed, plan_expr
 
 _names = itertools.count(1)
 
 
-def _scalar_subqueries(node: exp.Select) -> list[exp.Subquery]:
-    roots: list[exp.Expression] = list(node.expressions)
-    for clause in ("where", "having"):
-        if node.args.get(clause) is not None:
-            roots.append(node.args[clause].this)
-    found = []
-    for root in roots:
-        for sub in root.find_all(exp.Subquery):
-            parent = sub.parent
-            if isinstance(parent, (exp.In, exp.Exists)) or sub.find_ancestor(exp.Exists) is not None:
-                continue
-            if sub.find_ancestor(exp.Subquery) is not None:
-                continue  # nested inside another subquery: that one plans it
-            found.append(sub)
-    return found
+class FromHost:
+    """Subqueries inlined into the FROM relation (WHERE, and the select list of a query without aggregates)."""
+
+    def __init__(self, expr: RelationExpr, scope: Scope, state: Any) -> None:
+        self.expr, self.scope, self.state = expr, scope, state
+
+    @property
+    def arity(self) -> int:
+        return len(self.scope.columns)
+
+    def outer_column(self, node: exp.Column) -> Typed:
+        index = self.scope.resolve(node.table or None, node.name)
+        column = self.scope.columns[index]
+        return Typed(ColumnRef(index), column.type, column.nullable)
+
+    def plan_outer(self, node: exp.Expression) -> Typed:
+        return plan_expr(node, self.state.env(self.scope))
+
+    def add(self, expr: RelationExpr, name: str, typed: Typed) -> None:
+        self.expr = expr
+        self.scope = self.scope + Scope((ScopeColumn(None, name, typed.type, typed.nullable, in_star=False),))
+
+
+class GroupedHost:
+    """Subqueries inlined into a Reduce's output: outer references must be group keys, as in SQL."""
+
+    def __init__(self, expr: RelationExpr, env: ExprEnv, input_scope: Scope) -> None:
+        self.expr, self.env, self.input_scope = expr, env, input_scope
+        self.hidden: dict[str, Typed] = {}
+
+    @property
+    def arity(self) -> int:
+        return self.env.reduce_arity
+
+    def outer_column(self, node: exp.Column) -> Typed:
+        if not node.table and node.name in self.hidden:
+            return self.hidden[node.name]
+        index = self.input_scope.resolve(node.table or None, node.name)
+        column = self.input_scope.columns[index]
+        if index not in self.env.group_columns:
+            shown = f"{column.table}.{column.name}" if column.table else column.name
+            raise errors.SteadyError(
+                f"subquery uses ungrouped column {errors.quote_ident(shown)} from outer query", sqlstate="42803")
+        return Typed(ColumnRef(self.env.group_columns[index]), column.type, column.nullable)
+
+    def plan_outer(self, node: exp.Expression) -> Typed:
+        return plan_expr(node, self.env)
+
+    def add(self, expr: RelationExpr, name: str, typed: Typed) -> None:
+        self.expr = expr
+        index = self.env.reduce_arity
+        self.env.bindings[name] = (index, typed.type, typed.nullable)
+        self.hidden[name] = Typed(ColumnRef(index), typed.type, typed.nullable)
+        self.env.reduce_arity += 1
 
 
 def one_row(sub_expr: RelationExpr, typ: ScalarType) -> RelationExpr:
@@ -61,33 +119,126 @@ def one_row(sub_expr: RelationExpr, typ: ScalarType) -> RelationExpr:
     return Union_((value_rows, null_row, error_row))
 
 
-def inline_scalar_subqueries(node: exp.Select, rel_expr: RelationExpr, scope: Scope, state) -> tuple[RelationExpr, Scope]:  # type: ignore[no-untyped-def]
-    """Join every scalar subquery of ``node`` to the FROM relation and point the syntax tree at its column."""
+def _own(select: exp.Select, roots: list[exp.Expression], *classes: type) -> list[Any]:
+    return [node for root in roots for node in root.find_all(*classes) if node.find_ancestor(exp.Select) is select]
+
+
+def has_subquery(node: exp.Expression) -> bool:
+    return node.find(exp.Subquery, exp.Exists) is not None
+
+
+# ---------------------------------------------------------------------------------------------------------
+# IN / EXISTS as scalar subqueries
+
+
+def _exists_select(from_: exp.Expression, joins: list[exp.Expression], where: exp.Expression | None) -> exp.Subquery:
+    select = exp.Select(expressions=[exp.GT(this=exp.Count(this=exp.Star()), expression=exp.Literal.number(0))])
+    select.set("from_", exp.From(this=from_.copy()))
+    if joins:
+        select.set("joins", [j.copy() for j in joins])
+    if where is not None:
+        select.set("where", exp.Where(this=where.copy()))
+    return exp.Subquery(this=select)
+
+
+def _and(*parts: exp.Expression | None) -> exp.Expression | None:
+    present = [exp.Paren(this=p.copy()) for p in parts if p is not None]
+    if not present:
+        return None
+    out = present[0]
+    for p in present[1:]:
+        out = exp.And(this=out, expression=p)
+    return out
+
+
+def _parts(query: exp.Expression, state: Any, construct: str) -> tuple[exp.Expression, list[exp.Expression], exp.Expression | None, exp.Expression | None]:
+    """FROM, joins, WHERE and first select item of ``query`` — or, uncorrelated, ``query`` as a derived table."""
     from steadystate.sql.query import plan_subquery
 
-    subqueries = _scalar_subqueries(node)
-    if not subqueries:
-        return rel_expr, scope
-    columns = list(scope.columns)
-    for sub in subqueries:
-        try:
-            planned = plan_subquery(sub.this, state)
-        except errors.SteadyError as error:
-            if correlated.is_correlation_error(error):
-                raise errors.FeatureNotSupported(
-                    "correlated scalar subqueries are not supported",
-                    hint="rewrite it as a join with GROUP BY, or use EXISTS / IN in WHERE",
-                ) from None
+    try:
+        planned = plan_subquery(query.copy(), state)
+    except errors.SteadyError as error:
+        if not correlated.is_correlation_error(error):
             raise
-        if planned.arity != 1:
-            raise errors.SyntaxError_("subquery must return only one column")
-        column = planned.scope.columns[0]
+        select = correlated._check_plain_select(query, construct)
+        from_ = select.args.get("from_", select.args.get("from"))
+        item = select.expressions[0] if select.expressions else None
+        return from_.this, list(select.args.get("joins") or []), (select.args["where"].this
+                                                                   if select.args.get("where") else None), item
+    name = f"__sub{next(_names)}"
+    if construct == "IN" and planned.arity != 1:
+        raise errors.SyntaxError_("subquery has too many columns")
+    alias = exp.TableAlias(this=exp.to_identifier(name), columns=[exp.to_identifier("v")] if construct == "IN" else [])
+    derived = exp.Subquery(this=query.copy(), alias=alias)
+    return derived, [], None, exp.column("v", table=name)
+
+
+def _rewrite_exists(node: exp.Exists, state: Any) -> exp.Expression:
+    from_, joins, where, _ = _parts(node.this, state, "EXISTS")
+    return _exists_select(from_, joins, where)
+
+
+def _rewrite_in(node: exp.In, host: Any, state: Any) -> exp.Expression:
+    query = node.args["query"]
+    query = query.this if isinstance(query, exp.Subquery) else query
+    if isinstance(node.this, exp.Tuple):
+        raise errors.FeatureNotSupported("row-valued IN (subquery) is not supported")
+    from_, joins, where, item = _parts(query, state, "IN")
+    if item is None or isinstance(item, exp.Star) or (isinstance(query, exp.Select) and len(query.expressions) != 1):
+        raise errors.SyntaxError_("subquery has too many columns")
+    item = item.this if isinstance(item, exp.Alias) else item
+    probe: exp.Expression = node.this
+    if probe.find(exp.Column, exp.Subquery, exp.Exists, *AGGREGATE_CLASSES) is not None:
+        typed = host.plan_outer(probe)
+        name = f"__probe{next(_names)}"
+        host.add(Map(host.expr, (typed.expr,)), name, typed)
+        probe = exp.column(name)
+    match = _exists_select(from_, joins, _and(where, exp.EQ(this=item.copy(), expression=probe.copy())))
+    nonempty = _exists_select(from_, joins, where)
+    has_null = _exists_select(from_, joins, _and(where, exp.Is(this=item.copy(), expression=exp.Null())))
+    unknown = exp.Or(this=exp.Is(this=probe.copy(), expression=exp.Null()), expression=has_null)
+    case = exp.Case(ifs=[
+        exp.If(this=match, true=exp.Boolean(this=True)),
+        exp.If(this=exp.Not(this=nonempty), true=exp.Boolean(this=False)),
+        exp.If(this=unknown, true=exp.Null()),
+    ], default=exp.Boolean(this=False))
+    return exp.Paren(this=case)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Inlining
+
+
+def inline_subqueries(select: exp.Select, roots: list[exp.Expression], host: Any, state: Any) -> None:
+    """Add a hidden column to ``host`` for every subquery in ``roots`` and point the syntax tree at it."""
+    roots = list(roots)
+    for node in _own(select, roots, exp.Exists, exp.In):
+        if isinstance(node, exp.In) and node.args.get("query") is None:
+            continue
+        new = _rewrite_exists(node, state) if isinstance(node, exp.Exists) else _rewrite_in(node, host, state)
+        roots = [new if root is node else root for root in roots]
+        node.replace(new)
+    for sub in _own(select, roots, exp.Subquery):
         name = f"__subquery_{next(_names)}"
-        rel_expr = Join((rel_expr, one_row(planned.expr, column.type)), ())
-        columns.append(ScopeColumn(None, name, column.type, True, in_star=False))
+        expr, typed = _plan_scalar(sub, host, state)
+        host.add(expr, name, typed)
         reference = exp.column(name)
-        if any(sub is item for item in node.expressions):
+        if any(sub is item for item in select.expressions):
             sub.replace(exp.alias_(reference, functions.output_name(sub)))  # keep the column's name
         else:
             sub.replace(reference)
-    return rel_expr, Scope(tuple(columns))
+
+
+def _plan_scalar(sub: exp.Subquery, host: Any, state: Any) -> tuple[RelationExpr, Typed]:
+    from steadystate.sql.query import plan_subquery
+
+    try:
+        planned = plan_subquery(sub.this.copy(), state)
+    except errors.SteadyError as error:
+        if not correlated.is_correlation_error(error):
+            raise
+        return correlated_scalar(host, sub, state, error)
+    if planned.arity != 1:
+        raise errors.SyntaxError_("subquery must return only one column")
+    column = planned.scope.columns[0]
+    return Join((host.expr, one_row(planned.expr, column.type)), ()), Typed(ColumnRef(host.arity), column.type, True)

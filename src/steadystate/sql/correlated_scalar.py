@@ -1,0 +1,261 @@
+"""Correlated scalar subqueries — ``(SELECT max(l.qty) FROM l WHERE l.oid = o.id)`` — decorrelated into joins.
+
+The subquery is evaluated once per distinct value of the outer columns it refers to (the *domain*), never per
+outer row, and the result is joined back onto the outer relation:
+
+1. Each reference to an outer column is replaced, in a copy of the subquery's syntax tree, by a hidden domain
+   column ``__corrN_j``; the domain is ``Distinct(Project(outer, referenced columns))``.
+2. The subquery's FROM is joined with the domain on its WHERE (equalities between the two sides become join
+   equivalences, the rest a residual filter), and the rewritten subquery — the domain columns prepended to its
+   select list and to its GROUP BY — is planned over that join by the ordinary SELECT planner
+   (:attr:`QueryState.prebuilt` hands it the joined relation as its FROM).
+3. An aggregate without GROUP BY has exactly one row per domain value in SQL, also when no inner row matches
+   (``count`` 0, the others NULL).  So for it the join of step 2 is a LEFT join from the domain, with a marker
+   column that is NULL on the padding rows, and ``count(*)`` counts the marker: each domain value gets its
+   empty-group row (the classic COUNT bug does not arise).  Any other subquery may give zero, one or several
+   rows per domain value: a per-value ``count(*)`` keeps the value when it is 1 and turns it into an error
+   (21000 ``more than one row returned by a subquery used as an expression``, an error as data, as for the
+   uncorrelated case) when it is more.
+4. The per-value results are joined back to the outer relation on the domain columns, NULL-safely (a NULL outer
+   value is a domain value like any other: ``l.oid = o.id`` simply never matches it inside step 2), and outer
+   rows without a result get NULL.
+
+Unsupported (0A000): LIMIT/OFFSET and set operations or WITH in a correlated subquery, FROM-clause subqueries
+that refer to the outer query, aggregates of the outer query's columns inside the subquery.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any, Protocol
+
+from sqlglot import exp
+
+from steadystate import errors
+from steadystate.expr.ir import (
+    AggregateExpr, CallBinary, CallUnary, CallVariadic, ColumnRef, Distinct, If, Join, Literal, Map, Negate,
+    Project, Reduce, RelationExpr, ScalarExpr, Threshold, Union_, literal,
+)
+from steadystate.repr.types import ScalarType
+from steadystate.sql.scalar import AGGREGATE_CLASSES, Scope, ScopeColumn, Typed, plan_expr, require_bool
+
+T = ScalarType
+_numbers = itertools.count(1)
+
+# A non-NULL stand-in per type, so that a NULL-safe equality can be a join key: (is_null(x), coalesce(x, s)).
+_SENTINELS: dict[ScalarType, Any] = {
+    T.INT4: 0, T.INT8: 0, T.FLOAT8: 0.0, T.NUMERIC: "0", T.TEXT: "", T.BOOL: False, T.DATE: "2000-01-01",
+    T.TIMESTAMP: "2000-01-01T00:00:00",
+}
+
+
+class Host(Protocol):
+    """The relation a subquery is inlined into, and how the subquery's outer references resolve against it."""
+
+    expr: RelationExpr
+    arity: int
+
+    def outer_column(self, node: exp.Column) -> Typed:
+        """The column of ``expr`` an outer reference means (``ColumnRef``), or the usual lookup error."""
+
+
+def _unsupported(what: str) -> errors.FeatureNotSupported:
+    return errors.FeatureNotSupported(f"{what} in a correlated subquery is not supported")
+
+
+def _own_level(select: exp.Select, node: exp.Expression) -> bool:
+    """Whether ``node`` belongs to ``select`` itself, not to a subquery nested in it."""
+    return node.find_ancestor(exp.Select) is select
+
+
+def _check_shape(select: exp.Expression) -> exp.Select:
+    if isinstance(select, exp.Subquery):
+        if select.args.get("limit") is not None or select.args.get("offset") is not None:
+            raise _unsupported("LIMIT")
+        select = select.this
+    if not isinstance(select, exp.Select):
+        raise _unsupported("a set operation")
+    for clause, what in (("with_", "WITH"), ("with", "WITH"), ("limit", "LIMIT"), ("offset", "OFFSET"),
+                         ("qualify", "QUALIFY")):
+        if select.args.get(clause) is not None:
+            raise _unsupported(what)
+    if select.find(exp.Window) is not None:
+        raise _unsupported("a window function")
+    if select.args.get("from_", select.args.get("from")) is None:
+        raise _unsupported("a subquery without FROM that refers to the outer query")
+    return select
+
+
+def _roots(select: exp.Select) -> list[exp.Expression]:
+    roots: list[exp.Expression] = list(select.expressions)
+    for clause in ("where", "group", "having"):
+        if select.args.get(clause) is not None:
+            roots.append(select.args[clause])
+    return roots
+
+
+def _outer_references(select: exp.Select, inner: Scope) -> list[exp.Column]:
+    """The column references of ``select`` (its own level) that the FROM clause does not provide."""
+    inner_tables = {c.table for c in inner.columns if c.table is not None}
+    inner_names = {c.name for c in inner.columns if not c.shadowed}
+    aliases = {e.alias for e in select.expressions if isinstance(e, exp.Alias)}
+    found = []
+    for root in _roots(select):
+        for column in root.find_all(exp.Column):
+            if isinstance(column.this, exp.Star) or not _own_level(select, column):
+                continue
+            if column.table:
+                outer = column.table not in inner_tables
+            else:
+                outer = column.name not in inner_names and column.name not in aliases
+            if outer:
+                found.append(column)
+    return found
+
+
+def _refuse_deeper_correlation(select: exp.Select, inner: Scope, host: Host) -> None:
+    """0A000 when a subquery nested in ``select`` refers (by a qualified name) to the host's columns."""
+    inner_tables = {c.table for c in inner.columns if c.table is not None}
+    for column in select.find_all(exp.Column):
+        if not column.table or column.table in inner_tables or _own_level(select, column):
+            continue
+        tables: set[str] = set()
+        level = column.find_ancestor(exp.Select)
+        while level is not None and level is not select:
+            for source in level.find_all(exp.Table, exp.Subquery):
+                if isinstance(source, exp.Table) or source.alias:
+                    tables.add(source.alias_or_name)
+            level = level.find_ancestor(exp.Select)
+        if column.table in tables:
+            continue
+        try:
+            host.outer_column(column)
+        except errors.SteadyError:
+            continue
+        raise errors.FeatureNotSupported(
+            "a subquery that refers to a query two or more levels up is not supported",
+            hint="Only one level of correlation is decorrelated; rewrite the inner subquery as a join.")
+
+
+def _is_aggregate_select(select: exp.Select) -> bool:
+    return select.args.get("group") is None and any(
+        _own_level(select, agg) for root in list(select.expressions) + ([select.args["having"]] if select.args.get("having") else [])
+        for agg in root.find_all(*AGGREGATE_CLASSES))
+
+
+def _conjoin(parts: list[exp.Expression]) -> exp.Expression:
+    out = parts[0]
+    for part in parts[1:]:
+        out = exp.And(this=out, expression=part)
+    return out
+
+
+def null_safe_key(expr: ScalarExpr, typ: ScalarType, nullable: bool) -> list[ScalarExpr]:
+    """Join-key expressions equal on two rows exactly when ``expr`` is NOT DISTINCT on them."""
+    if not nullable:
+        return [expr]
+    return [CallUnary("is_null", expr), CallVariadic("coalesce", (expr, literal(_SENTINELS[typ], typ)))]
+
+
+def correlated_scalar(host: Host, subquery: exp.Expression, state: Any, original: errors.SteadyError) -> tuple[RelationExpr, Typed]:
+    """``host.expr`` with one more column: the correlated scalar subquery's value for each row."""
+    from steadystate.sql.joins import _conjuncts, _inner_join, plan_from
+    from steadystate.sql.query import Rel, plan_subquery
+
+    select = _check_shape(subquery).copy()
+    from_ = select.args.get("from_", select.args.get("from"))
+    try:
+        inner = plan_from(from_.this, list(select.args.get("joins") or []), state)
+    except (errors.UndefinedColumn, errors.UndefinedTable):
+        raise _unsupported("a FROM clause that refers to the outer query") from None
+    references = _outer_references(select, inner.scope)
+    _refuse_deeper_correlation(select, inner.scope, host)
+    if not references:
+        raise original
+    number = next(_numbers)
+    positions: dict[int, int] = {}  # outer column -> domain column
+    domain_columns: list[ScopeColumn] = []
+    outer_refs: list[Typed] = []
+    replaced: set[int] = set()
+    for column in references:
+        typed = host.outer_column(column)
+        assert isinstance(typed.expr, ColumnRef)
+        if typed.expr.index not in positions:
+            positions[typed.expr.index] = len(domain_columns)
+            domain_columns.append(ScopeColumn(None, f"__corr{number}_{len(domain_columns)}", typed.type,
+                                              typed.nullable, in_star=False))
+            outer_refs.append(typed)
+        replaced.add(id(column))
+    for agg in (a for root in _roots(select) for a in root.find_all(*AGGREGATE_CLASSES) if _own_level(select, a)):
+        columns = [c for c in agg.find_all(exp.Column) if _own_level(select, c)]
+        if columns and all(id(c) in replaced for c in columns):
+            raise _unsupported("an aggregate of the outer query's columns")
+    for column in references:
+        j = positions[host.outer_column(column).expr.index]  # type: ignore[union-attr]
+        column.replace(exp.column(domain_columns[j].name))
+
+    k = len(domain_columns)
+    domain = Distinct(Project(host.expr, tuple(r.expr.index for r in outer_refs)))  # type: ignore[union-attr]
+    domain_scope = Scope(tuple(domain_columns))
+    scope = domain_scope + inner.scope
+    env = state.env(scope)
+    env.clause = "WHERE"
+    predicates = []
+    where = select.args.get("where")
+    aggregate = _is_aggregate_select(select)
+    later: list[exp.Expression] = []  # conjuncts with subqueries: left to the SELECT planner, over the join
+    for conjunct in (_conjuncts(where.this) if where is not None else []):
+        if conjunct.find(exp.Subquery, exp.Exists) is not None:
+            if aggregate:
+                raise _unsupported("a subquery in the WHERE clause of an aggregate")
+            later.append(conjunct)
+        else:
+            predicates.append(require_bool(plan_expr(conjunct, env), env, "WHERE").expr)
+    joined = _inner_join(Rel(domain, domain_scope), inner, predicates)
+    if aggregate:
+        marker = ScopeColumn(None, f"__corr{number}_m", T.BOOL, True, in_star=False)
+        unmatched = Threshold(Union_((domain, Negate(Project(joined, tuple(range(k)))))))
+        padding = tuple(Literal(None, c.type) for c in inner.scope.columns) + (Literal(None, T.BOOL),)
+        joined = Union_((Map(joined, (Literal(True, T.BOOL),)), Map(unmatched, padding)))
+        scope = domain_scope + Scope(tuple(ScopeColumn(c.table, c.name, c.type, True, c.shadowed, c.in_star)
+                                           for c in inner.scope.columns)) + Scope((marker,))
+        for count in [c for root in _roots(select) for c in root.find_all(exp.Count) if _own_level(select, c)]:
+            if count.this is None or isinstance(count.this, exp.Star):
+                count.set("this", exp.column(marker.name))
+    name = f"__corr{number}"
+    state.prebuilt[name] = Rel(joined, scope)
+    keys = [exp.column(c.name) for c in domain_columns]
+    select.set("from_", exp.From(this=exp.Table(this=exp.to_identifier(name))))
+    select.set("joins", None)
+    select.set("where", exp.Where(this=_conjoin(later)) if later else None)
+    select.set("order", None)
+    select.set("expressions", [k_.copy() for k_ in keys] + list(select.expressions))
+    group = select.args.get("group")
+    if aggregate or group is not None:
+        select.set("group", exp.Group(expressions=[k_.copy() for k_ in keys] + (list(group.expressions) if group else [])))
+    try:
+        planned = plan_subquery(select, state)
+    finally:
+        del state.prebuilt[name]
+    if planned.arity != k + 1:
+        raise errors.SyntaxError_("subquery must return only one column")
+    typ = planned.scope.columns[k].type
+    per_value: RelationExpr = planned.expr
+    if not aggregate:
+        counted = Reduce(planned.expr, tuple(ColumnRef(j) for j in range(k)),
+                         (AggregateExpr("count_star", Literal(True, T.BOOL)), AggregateExpr("max", ColumnRef(k))))
+        value = If(CallBinary("gt", ColumnRef(k), Literal(1, T.INT8)),
+                   CallBinary("subquery_cardinality", ColumnRef(k), Literal(None, typ)), ColumnRef(k + 1))
+        per_value = Project(Map(counted, (value,)), tuple(range(k)) + (k + 2,))
+    n = host.arity
+    equivalences = []
+    for j, ref in enumerate(outer_refs):
+        left = null_safe_key(ref.expr, ref.type, ref.nullable)
+        right = null_safe_key(ColumnRef(n + j), ref.type, ref.nullable)
+        equivalences.extend(zip(left, right))
+    matched = Join((host.expr, per_value), tuple(equivalences))
+    result: RelationExpr = Project(matched, tuple(range(n)) + (n + k,))
+    if not aggregate or select.args.get("having") is not None:
+        missing = Threshold(Union_((host.expr, Negate(Project(matched, tuple(range(n)))))))
+        result = Union_((result, Map(missing, (Literal(None, typ),))))
+    return result, Typed(ColumnRef(n), typ, True)
