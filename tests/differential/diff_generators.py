@@ -267,7 +267,40 @@ def where_clause(draw: Callable, tables: tuple[Table, ...], source: Source, gen:
         condition = f"u.j = {draw(st.sampled_from(correlated)).sql}" if correlated and draw(st.booleans()) \
             else "u.k > 1"
         parts.append(f"{negate}EXISTS (SELECT 1 FROM {{prefix}}_{other.alias} AS u WHERE {condition})")
+    if draw(st.integers(0, 4)) == 0:
+        parts.append(f"{gen.expr(INT, 1)} NOT IN {subquery_set(draw, tables, source)}")
+    if draw(st.integers(0, 4)) == 0:
+        parts.append(f"{gen.expr(INT, 1)} >= {subquery_value(draw, tables, source, INT, gen)}")
     return f" WHERE {' AND '.join(parts)}" if parts else ""
+
+
+def _correlation(draw: Callable, source: Source) -> str:
+    """A subquery's WHERE over ``u``: correlated by equality (NULL keys included), by ``<``, or not at all."""
+    ints = [c for c in source.scope if c.kind == INT]
+    shape = draw(st.sampled_from(["eq", "eq", "lt", "none"])) if ints else "none"
+    if shape == "none":
+        return "u.k > 1"
+    outer = draw(st.sampled_from(ints)).sql
+    return f"u.j = {outer}" if shape == "eq" else f"u.k < {outer}"
+
+
+def subquery_set(draw: Callable, tables: tuple[Table, ...], source: Source) -> str:
+    other = draw(st.sampled_from(tables))
+    return f"(SELECT u.k FROM {{prefix}}_{other.alias} AS u WHERE {_correlation(draw, source)})"
+
+
+def subquery_value(draw: Callable, tables: tuple[Table, ...], source: Source, kind: str, gen: ExprGen) -> str:
+    """A (possibly correlated) subquery used as a value: an aggregate (one row per outer row, also when no
+    inner row matches: the count bug), or IN / NOT IN / EXISTS with their three-valued answers."""
+    other = draw(st.sampled_from(tables))
+    where = _correlation(draw, source)
+    if kind == INT:
+        aggregate = draw(st.sampled_from(["count(*)", "count(u.j)", "max(u.k)", "sum(u.k)", "count(*) + min(u.j)"]))
+        return f"(SELECT {aggregate} FROM {{prefix}}_{other.alias} AS u WHERE {where})"
+    form = draw(st.sampled_from(["IN", "NOT IN", "EXISTS", "NOT EXISTS"]))
+    if form.endswith("EXISTS"):
+        return f"({form} (SELECT 1 FROM {{prefix}}_{other.alias} AS u WHERE {where}))"
+    return f"({gen.expr(INT, 1)} {form} {subquery_set(draw, tables, source)})"
 
 
 AGGREGATES = {
@@ -304,6 +337,10 @@ def select_query(draw: Callable, tables: tuple[Table, ...]) -> Query:
     if shape in ("project", "distinct", "topk"):
         kinds = draw(st.lists(st.sampled_from([INT, INT, TEXT, BOOL, NUM]), min_size=1, max_size=3))
         items = [f"{gen.expr(kind, 2)} AS c{i}" for i, kind in enumerate(kinds)]
+        if draw(st.integers(0, 3)) == 0:
+            kind = draw(st.sampled_from([INT, BOOL]))
+            items.append(f"{subquery_value(draw, tables, source, kind, gen)} AS c{len(kinds)}")
+            kinds.append(kind)
         distinct = "DISTINCT " if shape == "distinct" else ""
         body = f"SELECT {distinct}{', '.join(items)} FROM {source.sql}{where}"
         if shape == "topk":

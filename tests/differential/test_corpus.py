@@ -109,6 +109,57 @@ CASES = [
          ("INSERT INTO {p}a VALUES (1, 1, 'x'), (1, 1, 'x'), (2, 2, 'y'), (NULL, 3, 'z')", "INSERT INTO {p}b VALUES (1, 1, true), (1, 2, true)"),
          "SELECT k, v FROM {p}a AS a WHERE k IN (SELECT k FROM {p}b) AND NOT EXISTS (SELECT 1 FROM {p}b AS b WHERE b.w = a.v AND b.flag IS NULL)",
          ("INSERT INTO {p}b VALUES (9, 1, NULL)", "INSERT INTO {p}b VALUES (2, 0, false)", "DELETE FROM {p}b WHERE w = 1")),
+    Case("correlated count is 0 for outer rows without a match and for NULL keys", T,
+         ("INSERT INTO {p}a VALUES (1, 1, 'x'), (1, 1, 'x'), (2, 2, 'y'), (NULL, 3, 'z')",
+          "INSERT INTO {p}b VALUES (1, 1, true), (1, 2, NULL), (NULL, 3, true)"),
+         "SELECT a.k, a.v, (SELECT count(*) FROM {p}b AS b WHERE b.k = a.k) AS n,"
+         " (SELECT count(b.flag) FROM {p}b AS b WHERE b.k = a.k) AS nf FROM {p}a AS a",
+         ("INSERT INTO {p}b VALUES (2, 5, false)", "DELETE FROM {p}b WHERE k = 1", "UPDATE {p}a SET k = NULL WHERE v = 2",
+          "UPDATE {p}b SET k = 1 WHERE k IS NULL", "DELETE FROM {p}b")),
+    Case("correlated aggregate in where against the row's own group", T,
+         ("INSERT INTO {p}a VALUES (1, 1, 'x'), (1, 5, 'x'), (2, 2, 'y'), (NULL, 3, 'z'), (NULL, 9, 'z')",),
+         "SELECT a.k, a.v FROM {p}a AS a WHERE a.v > (SELECT avg(a2.v) FROM {p}a AS a2 WHERE a2.k = a.k)",
+         ("INSERT INTO {p}a VALUES (2, 4, 'q')", "DELETE FROM {p}a WHERE v = 5", "UPDATE {p}a SET k = 1 WHERE k = 2",
+          "DELETE FROM {p}a WHERE k = 1")),
+    Case("correlated value subquery with one row or none, inside CASE", T,
+         ("INSERT INTO {p}a VALUES (1, 1, 'x'), (2, 2, 'y'), (2, 2, 'y'), (NULL, 3, 'z')",
+          "INSERT INTO {p}b VALUES (1, 10, true), (NULL, 30, true)"),
+         "SELECT a.k, (SELECT b.w FROM {p}b AS b WHERE b.k = a.k) AS w,"
+         " CASE WHEN (SELECT max(b.w) FROM {p}b AS b WHERE b.k = a.k) > 15 THEN 'big' ELSE 'small' END AS size"
+         " FROM {p}a AS a",
+         ("INSERT INTO {p}b VALUES (2, 20, false)", "UPDATE {p}b SET w = NULL WHERE k = 1", "DELETE FROM {p}b WHERE k = 2")),
+    Case("not in and in with NULLs in the subquery and in the probe, and an empty subquery", T,
+         ("INSERT INTO {p}a VALUES (1, 1, 'x'), (2, 2, 'y'), (NULL, 3, 'z'), (3, 3, 'z')",
+          "INSERT INTO {p}b VALUES (1, 1, true), (2, 1, NULL)"),
+         "SELECT a.k, a.k NOT IN (SELECT b.k FROM {p}b AS b) AS ni, a.k IN (SELECT b.k FROM {p}b AS b) AS i,"
+         " a.k NOT IN (SELECT b.k FROM {p}b AS b WHERE b.flag) AS nif FROM {p}a AS a",
+         ("INSERT INTO {p}b VALUES (NULL, 5, true)", "DELETE FROM {p}b WHERE k = 1", "DELETE FROM {p}b WHERE k IS NULL",
+          "DELETE FROM {p}b", "INSERT INTO {p}b VALUES (3, 0, false)")),
+    Case("not in in where keeps only true", T,
+         ("INSERT INTO {p}a VALUES (1, 1, 'x'), (2, 2, 'y'), (NULL, 3, 'z'), (4, 4, NULL)",
+          "INSERT INTO {p}b VALUES (1, 1, true)"),
+         "SELECT a.k, a.v FROM {p}a AS a WHERE a.k NOT IN (SELECT b.k FROM {p}b AS b WHERE b.flag)",
+         ("INSERT INTO {p}b VALUES (NULL, 0, true)", "UPDATE {p}b SET flag = false WHERE k IS NULL", "DELETE FROM {p}b",
+          "INSERT INTO {p}b VALUES (4, 0, true), (4, 0, true)")),
+    Case("correlated not in, exists and not exists as values", T,
+         ("INSERT INTO {p}a VALUES (1, 1, 'x'), (1, 2, 'x'), (2, NULL, 'y'), (NULL, 3, 'z')",
+          "INSERT INTO {p}b VALUES (1, 1, true), (1, NULL, true), (2, 5, false)"),
+         "SELECT a.k, a.v, a.v NOT IN (SELECT b.w FROM {p}b AS b WHERE b.k = a.k) AS ni,"
+         " EXISTS (SELECT 1 FROM {p}b AS b WHERE b.k = a.k) AS e, NOT EXISTS (SELECT 1 FROM {p}b AS b WHERE b.w = a.v) AS ne"
+         " FROM {p}a AS a",
+         ("DELETE FROM {p}b WHERE w IS NULL", "INSERT INTO {p}b VALUES (2, NULL, NULL)", "DELETE FROM {p}b WHERE k = 1",
+          "UPDATE {p}a SET v = 5 WHERE k = 2")),
+    Case("subqueries in the select list and having of an aggregating query", T,
+         ("INSERT INTO {p}a VALUES (1, 1, 'x'), (1, 2, 'x'), (2, 2, 'y'), (NULL, 3, 'z')",
+          "INSERT INTO {p}b VALUES (1, 1, true), (2, 1, true), (2, 2, false)"),
+         "SELECT a.k, count(*) AS n, (SELECT count(*) FROM {p}b AS b WHERE b.k = a.k) AS nb, count(*) IN (SELECT w FROM {p}b) AS i"
+         " FROM {p}a AS a GROUP BY a.k HAVING count(*) >= (SELECT count(*) FROM {p}b AS b WHERE b.k = a.k)",
+         ("INSERT INTO {p}b VALUES (1, 9, NULL)", "DELETE FROM {p}b WHERE k = 2", "INSERT INTO {p}a VALUES (NULL, 0, 'q')")),
+    Case("correlation by a non-equality", T,
+         ("INSERT INTO {p}a VALUES (1, 1, 'x'), (2, 5, 'y'), (NULL, NULL, 'z')", "INSERT INTO {p}b VALUES (1, 2, true), (1, 4, true)"),
+         "SELECT a.k, (SELECT count(*) FROM {p}b AS b WHERE b.w < a.v) AS n, (SELECT min(b.w) FROM {p}b AS b WHERE b.w > a.v) AS m"
+         " FROM {p}a AS a",
+         ("INSERT INTO {p}b VALUES (NULL, 0, NULL)", "UPDATE {p}a SET v = 3 WHERE k = 1", "DELETE FROM {p}b")),
     Case("cross join and three way join", T,
          ("INSERT INTO {p}a VALUES (1, 1, 'x'), (2, 2, 'y')", "INSERT INTO {p}b VALUES (1, 1, true)"),
          "SELECT a1.k, a2.k AS k2, b.w FROM {p}a AS a1 CROSS JOIN {p}a AS a2 JOIN {p}b AS b ON a2.k = b.k",
@@ -184,6 +235,30 @@ def test_errors_surface_on_read_and_recover(mirror: Mirror, maintained: str, exp
         drop_tables(mirror, prefix, {"t": ""})
 
 
+@pytest.mark.parametrize("maintained", ["index", "materialized"])
+def test_correlated_subquery_with_several_rows_is_21000_and_recovers(mirror: Mirror, maintained: str) -> None:
+    prefix = f"m{next(COUNTER)}_"
+    make_tables(mirror, prefix, T)
+    try:
+        mirror.both(f"INSERT INTO {prefix}a VALUES (1, 1, 'x'), (2, 2, 'y'), (NULL, 3, 'z')")
+        mirror.both(f"INSERT INTO {prefix}b VALUES (1, 10, true), (NULL, 20, true)")
+        query = f"SELECT a.k, (SELECT b.w FROM {prefix}b AS b WHERE b.k = a.k) AS w FROM {prefix}a AS a"
+        if maintained == "index":
+            mirror.server(f"CREATE VIEW {prefix}v AS {query}")
+            mirror.server(f"CREATE DEFAULT INDEX ON {prefix}v")
+        else:
+            mirror.server(f"CREATE MATERIALIZED VIEW {prefix}v AS {query}")
+        mirror.check(f"SELECT * FROM {prefix}v", query, "one row or none per outer row")
+        mirror.both(f"INSERT INTO {prefix}b VALUES (2, 30, false), (2, 31, false)")
+        error = expect_error(mirror, f"SELECT * FROM {prefix}v", "21000")
+        assert error.message.startswith("more than one row returned by a subquery used as an expression")
+        expect_error(mirror, query, "21000")
+        mirror.both(f"DELETE FROM {prefix}b WHERE w = 31")
+        mirror.check(f"SELECT * FROM {prefix}v", query, "after the second row is gone")
+    finally:
+        drop_tables(mirror, prefix, T)
+
+
 @pytest.mark.parametrize("sql", [
     "SELECT k, sum(v) OVER (PARTITION BY k) FROM {p}t",
     "SELECT k, (SELECT u.v FROM {p}t AS u WHERE u.k = {p}t.k ORDER BY u.v LIMIT 1) FROM {p}t",
@@ -199,3 +274,18 @@ def test_unsupported_sql_is_0a000(mirror: Mirror, sql: str) -> None:
         assert "not supported" in error.message or "only supported" in error.message
     finally:
         drop_tables(mirror, prefix, {"t": ""})
+
+
+def test_explain_shows_the_decorrelated_join(mirror: Mirror) -> None:
+    prefix = f"x{next(COUNTER)}_"
+    make_tables(mirror, prefix, T)
+    try:
+        query = (f"SELECT a.k, (SELECT count(*) FROM {prefix}b AS b WHERE b.k = a.k) AS n,"
+                 f" a.k NOT IN (SELECT b.k FROM {prefix}b AS b) AS ni FROM {prefix}a AS a")
+        rows = mirror.server(f"EXPLAIN {query}")
+        text = "\n".join(str(r[0]) for r in rows or [])
+        assert "Join" in text and "Distinct" in text, text
+        mirror.server(f"CREATE VIEW {prefix}v AS {query}")
+        assert mirror.server(f"EXPLAIN VIEW {prefix}v")
+    finally:
+        drop_tables(mirror, prefix, T)
