@@ -200,6 +200,15 @@ def test_corpus_case(mirror: Mirror, case: Case) -> None:
 
 # ---------------------------------------------------------------------------------------------- errors
 
+def maintain(mirror: Mirror, name: str, query: str, maintained: str) -> None:
+    """``query`` as an indexed view or as a materialized view called ``name``."""
+    if maintained == "index":
+        mirror.server(f"CREATE VIEW {name} AS {query}")
+        mirror.server(f"CREATE DEFAULT INDEX ON {name}")
+    else:
+        mirror.server(f"CREATE MATERIALIZED VIEW {name} AS {query}")
+
+
 def expect_error(mirror: Mirror, sql: str, sqlstate: str) -> ServerError:
     with pytest.raises(ServerError) as caught:
         mirror.server(sql)
@@ -220,11 +229,7 @@ def test_errors_surface_on_read_and_recover(mirror: Mirror, maintained: str, exp
     try:
         mirror.both(f"INSERT INTO {prefix}t VALUES (4, '2'), (5, '3')")
         query = f"SELECT d, {expression} AS r FROM {prefix}t"
-        if maintained == "index":
-            mirror.server(f"CREATE VIEW {prefix}v AS {query}")
-            mirror.server(f"CREATE DEFAULT INDEX ON {prefix}v")
-        else:
-            mirror.server(f"CREATE MATERIALIZED VIEW {prefix}v AS {query}")
+        maintain(mirror, f"{prefix}v", query, maintained)
         mirror.check(f"SELECT * FROM {prefix}v", query, "before the bad row")
         mirror.both(f"INSERT INTO {prefix}t VALUES {bad_row}")
         expect_error(mirror, f"SELECT * FROM {prefix}v", sqlstate)
@@ -243,11 +248,7 @@ def test_correlated_subquery_with_several_rows_is_21000_and_recovers(mirror: Mir
         mirror.both(f"INSERT INTO {prefix}a VALUES (1, 1, 'x'), (2, 2, 'y'), (NULL, 3, 'z')")
         mirror.both(f"INSERT INTO {prefix}b VALUES (1, 10, true), (NULL, 20, true)")
         query = f"SELECT a.k, (SELECT b.w FROM {prefix}b AS b WHERE b.k = a.k) AS w FROM {prefix}a AS a"
-        if maintained == "index":
-            mirror.server(f"CREATE VIEW {prefix}v AS {query}")
-            mirror.server(f"CREATE DEFAULT INDEX ON {prefix}v")
-        else:
-            mirror.server(f"CREATE MATERIALIZED VIEW {prefix}v AS {query}")
+        maintain(mirror, f"{prefix}v", query, maintained)
         mirror.check(f"SELECT * FROM {prefix}v", query, "one row or none per outer row")
         mirror.both(f"INSERT INTO {prefix}b VALUES (2, 30, false), (2, 31, false)")
         error = expect_error(mirror, f"SELECT * FROM {prefix}v", "21000")
