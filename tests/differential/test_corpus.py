@@ -160,6 +160,12 @@ CASES = [
          "SELECT a.k, (SELECT count(*) FROM {p}b AS b WHERE b.w < a.v) AS n, (SELECT min(b.w) FROM {p}b AS b WHERE b.w > a.v) AS m"
          " FROM {p}a AS a",
          ("INSERT INTO {p}b VALUES (NULL, 0, NULL)", "UPDATE {p}a SET v = 3 WHERE k = 1", "DELETE FROM {p}b")),
+    Case("correlated order by limit picks per outer row", T,
+         ("INSERT INTO {p}a VALUES (1, 1, 'x'), (2, 2, 'y'), (NULL, 3, 'z')",
+          "INSERT INTO {p}b VALUES (1, 10, true), (1, 20, NULL), (1, 20, false), (NULL, 5, true)"),
+         "SELECT a.k, (SELECT b.w FROM {p}b AS b WHERE b.k = a.k ORDER BY b.w DESC LIMIT 1) AS top,"
+         " (SELECT b.w FROM {p}b AS b WHERE b.k = a.k ORDER BY b.w LIMIT 1 OFFSET 1) AS second FROM {p}a AS a",
+         ("DELETE FROM {p}b WHERE w = 20", "INSERT INTO {p}b VALUES (2, 7, true)", "DELETE FROM {p}b")),
     Case("cross join and three way join", T,
          ("INSERT INTO {p}a VALUES (1, 1, 'x'), (2, 2, 'y')", "INSERT INTO {p}b VALUES (1, 1, true)"),
          "SELECT a1.k, a2.k AS k2, b.w FROM {p}a AS a1 CROSS JOIN {p}a AS a2 JOIN {p}b AS b ON a2.k = b.k",
@@ -262,7 +268,7 @@ def test_correlated_subquery_with_several_rows_is_21000_and_recovers(mirror: Mir
 
 @pytest.mark.parametrize("sql", [
     "SELECT k, sum(v) OVER (PARTITION BY k) FROM {p}t",
-    "SELECT k, (SELECT u.v FROM {p}t AS u WHERE u.k = {p}t.k ORDER BY u.v LIMIT 1) FROM {p}t",
+    "SELECT k, (SELECT count(*) FROM {p}t AS u WHERE EXISTS (SELECT 1 FROM {p}t AS w WHERE w.v = {p}t.k)) FROM {p}t",
     "WITH RECURSIVE r AS (SELECT 1 AS n UNION ALL SELECT n + 1 FROM r WHERE n < 3) SELECT * FROM r",
     "SELECT * FROM {p}t AS a, LATERAL (SELECT a.k) AS l",
     "SELECT k FROM {p}t WHERE EXISTS (SELECT max(v) FROM {p}t AS u WHERE u.k = {p}t.k)",

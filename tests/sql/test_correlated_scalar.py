@@ -43,6 +43,10 @@ QUERIES = [
     "SELECT u.a, (SELECT t.b FROM t WHERE t.a = u.a) AS v FROM u",
     "SELECT u.a, (SELECT count(*) FROM t WHERE t.a = u.a GROUP BY t.b) AS v FROM u",
     "SELECT u.a, (SELECT max(t.b) FROM t WHERE t.a = u.a HAVING count(*) > 1) AS v FROM u",
+    # ORDER BY ... LIMIT / OFFSET per outer value
+    "SELECT u.a, (SELECT t.b FROM t WHERE t.a = u.a ORDER BY t.b DESC LIMIT 1) AS v FROM u",
+    "SELECT u.a, (SELECT t.a FROM t WHERE t.a <= u.a ORDER BY t.a DESC LIMIT 1 OFFSET 1) AS v FROM u",
+    "SELECT u.a, (SELECT count(*) FROM t WHERE t.a = u.a LIMIT 0) AS v FROM u",
     # the select list and HAVING of an aggregating query: outer references are group keys
     "SELECT t.b, count(*) AS n, (SELECT count(*) FROM t AS t2 WHERE t2.b = t.b) AS m FROM t GROUP BY t.b",
     "SELECT t.b FROM t GROUP BY t.b HAVING count(*) = (SELECT count(*) FROM u WHERE u.a IS NOT NULL)",
@@ -74,6 +78,7 @@ def naive_answer(ctx: Any, sql: str, t_rows: list, u_rows: list) -> Counter | er
 def duck_answer(sql: str, t_rows: list, u_rows: list) -> Counter | str:
     conn = duckdb.connect(":memory:")
     try:
+        conn.execute("SET default_null_order = 'nulls_last_on_asc_first_on_desc'")  # PostgreSQL's
         for ddl in DUCK_DDL:
             conn.execute(ddl)
         if t_rows:

@@ -15,7 +15,7 @@ from steadystate.sql.planner import plan
     ("select * from (select a, rank() over (order by a) as r from t) s", "window functions"),
     ("select a from t where a not in (select max(u.a) from u where u.a = t.a)", "correlated IN"),
     ("select * from t where exists (select max(u.a) from u where u.a = t.a)", "correlated EXISTS"),
-    ("SELECT u.a, (SELECT t.a FROM t WHERE t.a = u.a ORDER BY t.a LIMIT 1) FROM u", "LIMIT"),
+    ("SELECT u.a, ((SELECT t.a FROM t WHERE t.a = u.a) LIMIT 1) FROM u", "LIMIT"),
     ("SELECT u.a, (SELECT t.a FROM t WHERE t.a = u.a UNION SELECT 1) FROM u", "set operation"),
     ("SELECT t.a, (SELECT count(*) FROM u WHERE EXISTS (SELECT 1 FROM t AS t3 WHERE t3.a = t.a)) FROM t",
      "two or more levels up"),

@@ -20,8 +20,11 @@ outer row, and the result is joined back onto the outer relation:
    value is a domain value like any other: ``l.oid = o.id`` simply never matches it inside step 2), and outer
    rows without a result get NULL.
 
-Unsupported (0A000): LIMIT/OFFSET and set operations or WITH in a correlated subquery, FROM-clause subqueries
-that refer to the outer query, aggregates of the outer query's columns inside the subquery.
+``ORDER BY ... LIMIT/OFFSET`` in the subquery becomes a TopK per domain value.
+
+Unsupported (0A000): set operations or WITH in a correlated subquery, a LIMIT outside its parentheses, FROM-clause
+subqueries that refer to the outer query, subqueries correlated to a query two levels up, aggregates of the
+outer query's columns inside the subquery, and subqueries in the WHERE clause of a correlated aggregate.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from sqlglot import exp
 from steadystate import errors
 from steadystate.expr.ir import (
     AggregateExpr, CallBinary, CallUnary, CallVariadic, ColumnRef, Distinct, If, Join, Literal, Map, Negate,
-    Project, Reduce, RelationExpr, ScalarExpr, Threshold, Union_, literal,
+    Project, Reduce, RelationExpr, ScalarExpr, Threshold, TopK, Union_, literal,
 )
 from steadystate.repr.types import ScalarType
 from steadystate.sql.scalar import AGGREGATE_CLASSES, Scope, ScopeColumn, Typed, plan_expr, require_bool
@@ -70,13 +73,14 @@ def _own_level(select: exp.Select, node: exp.Expression) -> bool:
 
 def _check_shape(select: exp.Expression) -> exp.Select:
     if isinstance(select, exp.Subquery):
-        if select.args.get("limit") is not None or select.args.get("offset") is not None:
-            raise _unsupported("LIMIT")
+        select = select.this
+    while isinstance(select, exp.Subquery):
+        if any(select.args.get(clause) is not None for clause in ("limit", "offset", "order")):
+            raise _unsupported("ORDER BY or LIMIT outside the parentheses")
         select = select.this
     if not isinstance(select, exp.Select):
         raise _unsupported("a set operation")
-    for clause, what in (("with_", "WITH"), ("with", "WITH"), ("limit", "LIMIT"), ("offset", "OFFSET"),
-                         ("qualify", "QUALIFY")):
+    for clause, what in (("with_", "WITH"), ("with", "WITH"), ("qualify", "QUALIFY")):
         if select.args.get(clause) is not None:
             raise _unsupported(what)
     if select.find(exp.Window) is not None:
@@ -160,7 +164,7 @@ def null_safe_key(expr: ScalarExpr, typ: ScalarType, nullable: bool) -> list[Sca
 def correlated_scalar(host: Host, subquery: exp.Expression, state: Any, original: errors.SteadyError) -> tuple[RelationExpr, Typed]:
     """``host.expr`` with one more column: the correlated scalar subquery's value for each row."""
     from steadystate.sql.joins import _conjuncts, _inner_join, plan_from
-    from steadystate.sql.query import Rel, plan_subquery
+    from steadystate.sql.query import Rel, plan_query
 
     select = _check_shape(subquery).copy()
     from_ = select.args.get("from_", select.args.get("from"))
@@ -228,21 +232,27 @@ def correlated_scalar(host: Host, subquery: exp.Expression, state: Any, original
     select.set("from_", exp.From(this=exp.Table(this=exp.to_identifier(name))))
     select.set("joins", None)
     select.set("where", exp.Where(this=_conjoin(later)) if later else None)
-    select.set("order", None)
     select.set("expressions", [k_.copy() for k_ in keys] + list(select.expressions))
     group = select.args.get("group")
     if aggregate or group is not None:
         select.set("group", exp.Group(expressions=[k_.copy() for k_ in keys] + (list(group.expressions) if group else [])))
     try:
-        planned = plan_subquery(select, state)
+        planned, finishing = plan_query(select, state, top=True)
     finally:
         del state.prebuilt[name]
-    if planned.arity != k + 1:
+    width = planned.arity if finishing.project is None else len(finishing.project)
+    if width != k + 1:
         raise errors.SyntaxError_("subquery must return only one column")
     typ = planned.scope.columns[k].type
     per_value: RelationExpr = planned.expr
-    if not aggregate:
-        counted = Reduce(planned.expr, tuple(ColumnRef(j) for j in range(k)),
+    limited = finishing.limit is not None or finishing.offset > 0
+    if limited:  # ORDER BY ... LIMIT per outer value
+        per_value = TopK(per_value, tuple(range(k)), finishing.order_by, finishing.limit, finishing.offset)
+    if finishing.project is not None:
+        per_value = Project(per_value, finishing.project)
+    exact_one = aggregate and select.args.get("having") is None and not limited
+    if not exact_one:
+        counted = Reduce(per_value, tuple(ColumnRef(j) for j in range(k)),
                          (AggregateExpr("count_star", Literal(True, T.BOOL)), AggregateExpr("max", ColumnRef(k))))
         value = If(CallBinary("gt", ColumnRef(k), Literal(1, T.INT8)),
                    CallBinary("subquery_cardinality", ColumnRef(k), Literal(None, typ)), ColumnRef(k + 1))
@@ -255,7 +265,7 @@ def correlated_scalar(host: Host, subquery: exp.Expression, state: Any, original
         equivalences.extend(zip(left, right))
     matched = Join((host.expr, per_value), tuple(equivalences))
     result: RelationExpr = Project(matched, tuple(range(n)) + (n + k,))
-    if not aggregate or select.args.get("having") is not None:
+    if not exact_one:
         missing = Threshold(Union_((host.expr, Negate(Project(matched, tuple(range(n)))))))
         result = Union_((result, Map(missing, (Literal(None, typ),))))
     return result, Typed(ColumnRef(n), typ, True)
