@@ -24,6 +24,8 @@ from steadystate.sql.planner import plan
     ("SELECT u.a, (SELECT count(*) FROM (SELECT t.a FROM t WHERE t.a = u.a) AS s) FROM u", "FROM clause"),
     ("SELECT u.a, u.a IN (SELECT max(t.a) FROM t WHERE t.a = u.a) FROM u", "correlated IN"),
     ("SELECT u.a FROM u WHERE (u.a, u.a) IN (SELECT t.a, t.a FROM t)", "row-valued IN"),
+    ("SELECT t.b, (SELECT count(*) FROM u WHERE u.a = max(t.a)) FROM t GROUP BY t.b", "aggregate of the outer query"),
+    ("SELECT t.b, (SELECT max(t.a) FROM u WHERE u.a = 1) FROM t GROUP BY t.b", "aggregate of the outer query"),
 ])
 def test_unsupported_constructs_raise_0a000(ctx, sql: str, construct: str) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(errors.FeatureNotSupported) as info:

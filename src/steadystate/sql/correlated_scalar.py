@@ -180,7 +180,11 @@ def correlated_scalar(host: Host, subquery: exp.Expression, state: Any, original
     positions: dict[int, int] = {}  # outer column -> domain column
     domain_columns: list[ScopeColumn] = []
     outer_refs: list[Typed] = []
-    replaced: set[int] = set()
+    outer_ids = {id(c) for c in references}
+    for agg in (a for root in _roots(select) for a in root.find_all(*AGGREGATE_CLASSES) if _own_level(select, a)):
+        columns = [c for c in agg.find_all(exp.Column) if _own_level(select, c)]
+        if columns and all(id(c) in outer_ids for c in columns):  # SQL: an aggregate of the outer query
+            raise _unsupported("an aggregate of the outer query's columns")
     for column in references:
         typed = host.outer_column(column)
         assert isinstance(typed.expr, ColumnRef)
@@ -189,11 +193,6 @@ def correlated_scalar(host: Host, subquery: exp.Expression, state: Any, original
             domain_columns.append(ScopeColumn(None, f"__corr{number}_{len(domain_columns)}", typed.type,
                                               typed.nullable, in_star=False))
             outer_refs.append(typed)
-        replaced.add(id(column))
-    for agg in (a for root in _roots(select) for a in root.find_all(*AGGREGATE_CLASSES) if _own_level(select, a)):
-        columns = [c for c in agg.find_all(exp.Column) if _own_level(select, c)]
-        if columns and all(id(c) in replaced for c in columns):
-            raise _unsupported("an aggregate of the outer query's columns")
     for column in references:
         j = positions[host.outer_column(column).expr.index]  # type: ignore[union-attr]
         column.replace(exp.column(domain_columns[j].name))

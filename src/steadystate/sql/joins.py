@@ -178,7 +178,7 @@ def _semijoin_form(conjunct: exp.Expression) -> bool:
             and not isinstance(inner.this, exp.Tuple))
 
 
-def plan_where(rel: Rel, predicate: exp.Expression, state: QueryState, select: exp.Select | None = None) -> Rel:
+def plan_where(rel: Rel, predicate: exp.Expression, state: QueryState, select: exp.Select) -> Rel:
     """Plain conjuncts first, then semi-joins, then conjuncts with subqueries used as values (their columns
     are dropped again after the filter)."""
     from steadystate.sql.scalar_subquery import FromHost, has_subquery, inline_subqueries
@@ -205,8 +205,6 @@ def plan_where(rel: Rel, predicate: exp.Expression, state: QueryState, select: e
         else:
             expr = _in_subquery(expr, rel, inner, state)
     if valued:
-        if select is None:
-            raise errors.FeatureNotSupported("subqueries are not supported in this position")
         host = FromHost(expr, rel.scope, state)
         holder = exp.Tuple(expressions=valued)  # so that the rewrite can replace a whole conjunct
         holder.parent = select

@@ -235,6 +235,9 @@ def _plan_scalar(sub: exp.Subquery, host: Any, state: Any) -> tuple[RelationExpr
     try:
         planned = plan_subquery(sub.this.copy(), state)
     except errors.SteadyError as error:
+        if error.sqlstate == "42803" and _aggregates_outer_columns(sub.this):
+            raise errors.FeatureNotSupported(
+                "an aggregate of the outer query's columns in a subquery is not supported") from None
         if not correlated.is_correlation_error(error):
             raise
         return correlated_scalar(host, sub, state, error)
@@ -242,3 +245,15 @@ def _plan_scalar(sub: exp.Subquery, host: Any, state: Any) -> tuple[RelationExpr
         raise errors.SyntaxError_("subquery must return only one column")
     column = planned.scope.columns[0]
     return Join((host.expr, one_row(planned.expr, column.type)), ()), Typed(ColumnRef(host.arity), column.type, True)
+
+
+def _aggregates_outer_columns(query: exp.Expression) -> bool:
+    """Whether an aggregate of ``query`` names a table its own FROM clause does not have (an outer one)."""
+    if not isinstance(query, exp.Select):
+        return False
+    sources = [query.args.get("from_", query.args.get("from"))] + list(query.args.get("joins") or [])
+    tables = {t.alias_or_name for source in sources if source is not None for t in source.find_all(exp.Table)}
+    tables |= {t.alias for source in sources if source is not None for t in source.find_all(exp.Subquery) if t.alias}
+    return any(column.table and column.table not in tables
+               for agg in query.find_all(*AGGREGATE_CLASSES) if agg.find_ancestor(exp.Select) is query
+               for column in agg.find_all(exp.Column))
