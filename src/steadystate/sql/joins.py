@@ -1,6 +1,9 @@
 """FROM clauses, joins and WHERE (with IN/EXISTS subqueries decorrelated into semi- and anti-joins).
 
-Uncorrelated subqueries are planned here; correlated ones go to sql/correlated.py.
+WHERE applies its plain conjuncts first, then the top-level ``[NOT] EXISTS`` / ``x IN (...)`` conjuncts as
+semi- and anti-joins (uncorrelated ones planned here, correlated ones in sql/correlated.py), then the
+conjuncts that use subqueries as values (``NOT IN``, scalar subqueries, IN/EXISTS under OR or NOT), whose
+values sql/scalar_subquery.py adds as hidden columns for the filter and that are dropped again after it.
 
 Inner joins become ``Join`` with equalities between the inputs as equivalence classes and the rest of the
 ON condition as a Filter.  Outer joins follow Materialize: the inner join, plus the unmatched rows of the

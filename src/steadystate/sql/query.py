@@ -3,7 +3,9 @@
 :func:`plan_query` returns a :class:`Rel` (the IR and a :class:`Scope` naming its columns) and, for the
 top-level query, the ORDER BY/LIMIT/OFFSET as a RowSetFinishing (nested queries get a TopK instead).
 A SELECT is planned in PostgreSQL's logical order: FROM (sql/joins.py) → WHERE → GROUP BY/aggregates
-(Reduce) → HAVING → select list (Map + Project) → DISTINCT → ORDER BY/LIMIT.
+(Reduce) → HAVING → select list (Map + Project) → DISTINCT → ORDER BY/LIMIT.  Subqueries used as values in
+the select list and HAVING (sql/scalar_subquery.py) become hidden columns of the rows WHERE kept, or, in an
+aggregating query, of the Reduce output (their outer references must then be group keys, as in SQL).
 """
 
 from __future__ import annotations
