@@ -57,6 +57,8 @@ QUERIES = [
     "SELECT u.a, u.a NOT IN (SELECT t.a FROM t WHERE t.b = 'y') AS ni, EXISTS (SELECT 1 FROM t WHERE t.a = u.a) AS e,"
     " NOT EXISTS (SELECT 1 FROM t WHERE t.a = u.a AND t.b IS NULL) AS ne FROM u",
     "SELECT t.b, count(*) IN (SELECT u.a FROM u) AS i FROM t GROUP BY t.b",
+    "SELECT t.a, t.b, t.b NOT IN (SELECT t2.b FROM t AS t2 WHERE t2.a = t.a AND t2.b <> 'x') AS ni,"
+    " EXISTS (SELECT * FROM u WHERE u.a > t.a) AS e FROM t",
     # NOT IN in WHERE: only TRUE keeps the row
     "SELECT u.a FROM u WHERE u.a NOT IN (SELECT t.a FROM t WHERE t.b = 'y')",
     "SELECT t.a FROM t WHERE t.a NOT IN (SELECT u.a FROM u)",

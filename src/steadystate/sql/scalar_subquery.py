@@ -17,7 +17,11 @@ it reads columns, so that inner names cannot capture it):
                           ELSE false END
 
 so ``NOT IN`` is TRUE on an empty subquery even for a NULL probe, FALSE on a match, NULL otherwise when a NULL
-is involved.  The first of the three is an equi-join on ``e = x``.
+is involved.  The first of the three is an equi-join on ``e = x``; the other two do not depend on the outer row.
+When the subquery is correlated, the same answer comes from one aggregate, decorrelated once:
+
+    (SELECT CASE WHEN bool_or(e = x) THEN true WHEN count(*) = 0 THEN false
+                 WHEN x IS NULL OR count(*) > count(e) THEN NULL ELSE false END FROM F WHERE P)
 
 A scalar subquery that does not refer to the outer query is planned on its own and cross-joined as a relation
 with exactly one row (:func:`one_row`), the union of
@@ -34,6 +38,7 @@ A correlated one is decorrelated by sql/correlated_scalar.py.  Everything stays 
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass
 from typing import Any
 
 from sqlglot import exp
@@ -151,8 +156,18 @@ def _and(*parts: exp.Expression | None) -> exp.Expression | None:
     return out
 
 
-def _parts(query: exp.Expression, state: Any, construct: str) -> tuple[exp.Expression, list[exp.Expression], exp.Expression | None, exp.Expression | None]:
-    """FROM, joins, WHERE and first select item of ``query`` — or, uncorrelated, ``query`` as a derived table."""
+@dataclass(frozen=True)
+class _Parts:
+    """A subquery as FROM, joins, WHERE and select item — or, uncorrelated, as a derived table ``__subN(v)``."""
+
+    from_: exp.Expression
+    joins: list[exp.Expression]
+    where: exp.Expression | None
+    item: exp.Expression | None
+    correlated: bool
+
+
+def _parts(query: exp.Expression, state: Any, construct: str) -> _Parts:
     from steadystate.sql.query import plan_subquery
 
     try:
@@ -162,20 +177,24 @@ def _parts(query: exp.Expression, state: Any, construct: str) -> tuple[exp.Expre
             raise
         select = correlated._check_plain_select(query, construct)
         from_ = select.args.get("from_", select.args.get("from"))
-        item = select.expressions[0] if select.expressions else None
-        return from_.this, list(select.args.get("joins") or []), (select.args["where"].this
-                                                                   if select.args.get("where") else None), item
+        where = select.args["where"].this if select.args.get("where") else None
+        if construct == "IN" and (len(select.expressions) != 1 or isinstance(select.expressions[0], exp.Star)):
+            raise errors.SyntaxError_("subquery has too many columns")
+        return _Parts(from_.this, list(select.args.get("joins") or []), where, select.expressions[0], True)
     name = f"__sub{next(_names)}"
     if construct == "IN" and planned.arity != 1:
         raise errors.SyntaxError_("subquery has too many columns")
     alias = exp.TableAlias(this=exp.to_identifier(name), columns=[exp.to_identifier("v")] if construct == "IN" else [])
-    derived = exp.Subquery(this=query.copy(), alias=alias)
-    return derived, [], None, exp.column("v", table=name)
+    return _Parts(exp.Subquery(this=query.copy(), alias=alias), [], None, exp.column("v", table=name), False)
 
 
 def _rewrite_exists(node: exp.Exists, state: Any) -> exp.Expression:
-    from_, joins, where, _ = _parts(node.this, state, "EXISTS")
-    return _exists_select(from_, joins, where)
+    parts = _parts(node.this, state, "EXISTS")
+    return _exists_select(parts.from_, parts.joins, parts.where)
+
+
+def _case(ifs: list[tuple[exp.Expression, exp.Expression]], default: exp.Expression) -> exp.Expression:
+    return exp.Paren(this=exp.Case(ifs=[exp.If(this=c, true=v) for c, v in ifs], default=default))
 
 
 def _rewrite_in(node: exp.In, host: Any, state: Any) -> exp.Expression:
@@ -183,26 +202,37 @@ def _rewrite_in(node: exp.In, host: Any, state: Any) -> exp.Expression:
     query = query.this if isinstance(query, exp.Subquery) else query
     if isinstance(node.this, exp.Tuple):
         raise errors.FeatureNotSupported("row-valued IN (subquery) is not supported")
-    from_, joins, where, item = _parts(query, state, "IN")
-    if item is None or isinstance(item, exp.Star) or (isinstance(query, exp.Select) and len(query.expressions) != 1):
-        raise errors.SyntaxError_("subquery has too many columns")
-    item = item.this if isinstance(item, exp.Alias) else item
+    parts = _parts(query, state, "IN")
+    item = parts.item.this if isinstance(parts.item, exp.Alias) else parts.item
+    assert item is not None
     probe: exp.Expression = node.this
     if probe.find(exp.Column, exp.Subquery, exp.Exists, *AGGREGATE_CLASSES) is not None:
         typed = host.plan_outer(probe)
         name = f"__probe{next(_names)}"
         host.add(Map(host.expr, (typed.expr,)), name, typed)
         probe = exp.column(name)
-    match = _exists_select(from_, joins, _and(where, exp.EQ(this=item.copy(), expression=probe.copy())))
-    nonempty = _exists_select(from_, joins, where)
-    has_null = _exists_select(from_, joins, _and(where, exp.Is(this=item.copy(), expression=exp.Null())))
-    unknown = exp.Or(this=exp.Is(this=probe.copy(), expression=exp.Null()), expression=has_null)
-    case = exp.Case(ifs=[
-        exp.If(this=match, true=exp.Boolean(this=True)),
-        exp.If(this=exp.Not(this=nonempty), true=exp.Boolean(this=False)),
-        exp.If(this=unknown, true=exp.Null()),
-    ], default=exp.Boolean(this=False))
-    return exp.Paren(this=case)
+    true, false, null = exp.Boolean(this=True), exp.Boolean(this=False), exp.Null()
+    probe_null = exp.Is(this=probe.copy(), expression=exp.Null())
+    equal = exp.EQ(this=item.copy(), expression=probe.copy())
+    if parts.correlated:
+        # one aggregate per outer row: decorrelated once, over the subquery's own correlation
+        rows = exp.Count(this=exp.Star())
+        answer = _case([(exp.LogicalOr(this=equal), true), (exp.EQ(this=rows, expression=exp.Literal.number(0)), false),
+                        (exp.Or(this=probe_null, expression=exp.GT(this=rows.copy(), expression=exp.Count(this=item.copy()))),
+                         null)], false)
+        select = exp.Select(expressions=[answer])
+        select.set("from_", exp.From(this=parts.from_.copy()))
+        if parts.joins:
+            select.set("joins", [j.copy() for j in parts.joins])
+        if parts.where is not None:
+            select.set("where", exp.Where(this=parts.where.copy()))
+        return exp.Subquery(this=select)
+    # uncorrelated: only the match depends on the outer row, and it is an equi-join on the probe
+    match = _exists_select(parts.from_, parts.joins, _and(parts.where, equal))
+    nonempty = _exists_select(parts.from_, parts.joins, parts.where)
+    has_null = _exists_select(parts.from_, parts.joins, _and(parts.where, exp.Is(this=item.copy(), expression=exp.Null())))
+    return _case([(match, true), (exp.Not(this=nonempty), false), (exp.Or(this=probe_null, expression=has_null), null)],
+                 false)
 
 
 # ---------------------------------------------------------------------------------------------------------
