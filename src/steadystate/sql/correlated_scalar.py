@@ -30,6 +30,7 @@ outer query's columns inside the subquery, and subqueries in the WHERE clause of
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 from typing import Any, Protocol
 
 from sqlglot import exp
@@ -163,8 +164,8 @@ def null_safe_key(expr: ScalarExpr, typ: ScalarType, nullable: bool) -> list[Sca
 
 def correlated_scalar(host: Host, subquery: exp.Expression, state: Any, original: errors.SteadyError) -> tuple[RelationExpr, Typed]:
     """``host.expr`` with one more column: the correlated scalar subquery's value for each row."""
-    from steadystate.sql.joins import _conjuncts, _inner_join, plan_from
-    from steadystate.sql.query import Rel, plan_query
+    from steadystate.sql.joins import plan_from
+    from steadystate.sql.query import Rel
 
     select = _check_shape(subquery).copy()
     from_ = select.args.get("from_", select.args.get("from"))
@@ -177,14 +178,25 @@ def correlated_scalar(host: Host, subquery: exp.Expression, state: Any, original
     if not references:
         raise original
     number = next(_numbers)
-    positions: dict[int, int] = {}  # outer column -> domain column
-    domain_columns: list[ScopeColumn] = []
-    outer_refs: list[Typed] = []
+    outer_refs, domain_scope = _to_domain(select, references, host, number)
+    domain = Distinct(Project(host.expr, tuple(r.expr.index for r in outer_refs)))  # type: ignore[union-attr]
+    aggregate = _is_aggregate_select(select)
+    name = f"__corr{number}"
+    state.prebuilt[name] = _domain_join(select, Rel(domain, domain_scope), inner, aggregate, state, number)
+    per_value, typ, exact_one = _per_value(select, name, domain_scope, aggregate, state)
+    return _join_back(host, per_value, outer_refs, typ, exact_one), Typed(ColumnRef(host.arity), typ, True)
+
+
+def _to_domain(select: exp.Select, references: list[exp.Column], host: Host, number: int) -> tuple[list[Typed], Scope]:
+    """Point the outer references of ``select`` at domain columns ``__corrN_j``: the outer columns, the domain."""
     outer_ids = {id(c) for c in references}
     for agg in (a for root in _roots(select) for a in root.find_all(*AGGREGATE_CLASSES) if _own_level(select, a)):
         columns = [c for c in agg.find_all(exp.Column) if _own_level(select, c)]
         if columns and all(id(c) in outer_ids for c in columns):  # SQL: an aggregate of the outer query
             raise _unsupported("an aggregate of the outer query's columns")
+    positions: dict[int, int] = {}  # outer column -> domain column
+    outer_refs: list[Typed] = []
+    domain_columns: list[ScopeColumn] = []
     for column in references:
         typed = host.outer_column(column)
         assert isinstance(typed.expr, ColumnRef)
@@ -193,20 +205,22 @@ def correlated_scalar(host: Host, subquery: exp.Expression, state: Any, original
             domain_columns.append(ScopeColumn(None, f"__corr{number}_{len(domain_columns)}", typed.type,
                                               typed.nullable, in_star=False))
             outer_refs.append(typed)
-    for column in references:
-        j = positions[host.outer_column(column).expr.index]  # type: ignore[union-attr]
-        column.replace(exp.column(domain_columns[j].name))
+        column.replace(exp.column(domain_columns[positions[typed.expr.index]].name))
+    return outer_refs, Scope(tuple(domain_columns))
 
-    k = len(domain_columns)
-    domain = Distinct(Project(host.expr, tuple(r.expr.index for r in outer_refs)))  # type: ignore[union-attr]
-    domain_scope = Scope(tuple(domain_columns))
-    scope = domain_scope + inner.scope
-    env = state.env(scope)
+
+def _domain_join(select: exp.Select, domain: Any, inner: Any, aggregate: bool, state: Any, number: int) -> Any:
+    """The domain joined with the subquery's FROM on its WHERE (a LEFT join with a marker for an aggregate,
+    whose ``count(*)`` then counts the marker); conjuncts with subqueries stay in ``select``'s WHERE."""
+    from steadystate.sql.joins import _conjuncts, _inner_join
+    from steadystate.sql.query import Rel
+
+    k = domain.arity
+    env = state.env(domain.scope + inner.scope)
     env.clause = "WHERE"
     predicates = []
+    later: list[exp.Expression] = []
     where = select.args.get("where")
-    aggregate = _is_aggregate_select(select)
-    later: list[exp.Expression] = []  # conjuncts with subqueries: left to the SELECT planner, over the join
     for conjunct in (_conjuncts(where.this) if where is not None else []):
         if conjunct.find(exp.Subquery, exp.Exists) is not None:
             if aggregate:
@@ -214,49 +228,60 @@ def correlated_scalar(host: Host, subquery: exp.Expression, state: Any, original
             later.append(conjunct)
         else:
             predicates.append(require_bool(plan_expr(conjunct, env), env, "WHERE").expr)
-    joined = _inner_join(Rel(domain, domain_scope), inner, predicates)
-    if aggregate:
-        marker = ScopeColumn(None, f"__corr{number}_m", T.BOOL, True, in_star=False)
-        unmatched = Threshold(Union_((domain, Negate(Project(joined, tuple(range(k)))))))
-        padding = tuple(Literal(None, c.type) for c in inner.scope.columns) + (Literal(None, T.BOOL),)
-        joined = Union_((Map(joined, (Literal(True, T.BOOL),)), Map(unmatched, padding)))
-        scope = domain_scope + Scope(tuple(ScopeColumn(c.table, c.name, c.type, True, c.shadowed, c.in_star)
-                                           for c in inner.scope.columns)) + Scope((marker,))
-        for count in [c for root in _roots(select) for c in root.find_all(exp.Count) if _own_level(select, c)]:
-            if count.this is None or isinstance(count.this, exp.Star):
-                count.set("this", exp.column(marker.name))
-    name = f"__corr{number}"
-    state.prebuilt[name] = Rel(joined, scope)
-    keys = [exp.column(c.name) for c in domain_columns]
-    select.set("from_", exp.From(this=exp.Table(this=exp.to_identifier(name))))
-    select.set("joins", None)
     select.set("where", exp.Where(this=_conjoin(later)) if later else None)
-    select.set("expressions", [k_.copy() for k_ in keys] + list(select.expressions))
+    joined = _inner_join(domain, inner, predicates)
+    if not aggregate:
+        return Rel(joined, domain.scope + inner.scope)
+    marker = ScopeColumn(None, f"__corr{number}_m", T.BOOL, True, in_star=False)
+    unmatched = Threshold(Union_((domain.expr, Negate(Project(joined, tuple(range(k)))))))
+    padding = tuple(Literal(None, c.type) for c in inner.scope.columns) + (Literal(None, T.BOOL),)
+    padded = Union_((Map(joined, (Literal(True, T.BOOL),)), Map(unmatched, padding)))
+    for count in [c for root in _roots(select) for c in root.find_all(exp.Count) if _own_level(select, c)]:
+        if count.this is None or isinstance(count.this, exp.Star):
+            count.set("this", exp.column(marker.name))
+    nullable = Scope(tuple(replace(c, nullable=True) for c in inner.scope.columns))
+    return Rel(padded, domain.scope + nullable + Scope((marker,)))
+
+
+def _per_value(select: exp.Select, source: str, domain: Scope, aggregate: bool, state: Any) -> tuple[RelationExpr, ScalarType, bool]:
+    """The subquery planned over ``source`` with the domain columns first: (domain..., value) rows, at most one
+    per domain value (several become the 21000 error), and whether there is exactly one per domain value."""
+    from steadystate.sql.query import plan_query
+
+    keys = [exp.column(c.name) for c in domain.columns]
+    k = len(keys)
+    select.set("from_", exp.From(this=exp.Table(this=exp.to_identifier(source))))
+    select.set("joins", None)
+    select.set("expressions", [key.copy() for key in keys] + list(select.expressions))
     group = select.args.get("group")
     if aggregate or group is not None:
-        select.set("group", exp.Group(expressions=[k_.copy() for k_ in keys] + (list(group.expressions) if group else [])))
+        select.set("group", exp.Group(expressions=[key.copy() for key in keys] + (list(group.expressions) if group else [])))
     try:
         planned, finishing = plan_query(select, state, top=True)
     finally:
-        del state.prebuilt[name]
+        del state.prebuilt[source]
     width = planned.arity if finishing.project is None else len(finishing.project)
     if width != k + 1:
         raise errors.SyntaxError_("subquery must return only one column")
     typ = planned.scope.columns[k].type
-    per_value: RelationExpr = planned.expr
+    rows: RelationExpr = planned.expr
     limited = finishing.limit is not None or finishing.offset > 0
-    if limited:  # ORDER BY ... LIMIT per outer value
-        per_value = TopK(per_value, tuple(range(k)), finishing.order_by, finishing.limit, finishing.offset)
+    if limited:  # ORDER BY ... LIMIT per domain value
+        rows = TopK(rows, tuple(range(k)), finishing.order_by, finishing.limit, finishing.offset)
     if finishing.project is not None:
-        per_value = Project(per_value, finishing.project)
-    exact_one = aggregate and select.args.get("having") is None and not limited
-    if not exact_one:
-        counted = Reduce(per_value, tuple(ColumnRef(j) for j in range(k)),
-                         (AggregateExpr("count_star", Literal(True, T.BOOL)), AggregateExpr("max", ColumnRef(k))))
-        value = If(CallBinary("gt", ColumnRef(k), Literal(1, T.INT8)),
-                   CallBinary("subquery_cardinality", ColumnRef(k), Literal(None, typ)), ColumnRef(k + 1))
-        per_value = Project(Map(counted, (value,)), tuple(range(k)) + (k + 2,))
-    n = host.arity
+        rows = Project(rows, finishing.project)
+    if aggregate and select.args.get("having") is None and not limited:
+        return rows, typ, True
+    counted = Reduce(rows, tuple(ColumnRef(j) for j in range(k)),
+                     (AggregateExpr("count_star", Literal(True, T.BOOL)), AggregateExpr("max", ColumnRef(k))))
+    value = If(CallBinary("gt", ColumnRef(k), Literal(1, T.INT8)),
+               CallBinary("subquery_cardinality", ColumnRef(k), Literal(None, typ)), ColumnRef(k + 1))
+    return Project(Map(counted, (value,)), tuple(range(k)) + (k + 2,)), typ, False
+
+
+def _join_back(host: Host, per_value: RelationExpr, outer_refs: list[Typed], typ: ScalarType, exact_one: bool) -> RelationExpr:
+    """Each host row with its domain value's result (NULL-safe on the domain columns), NULL when there is none."""
+    n, k = host.arity, len(outer_refs)
     equivalences = []
     for j, ref in enumerate(outer_refs):
         left = null_safe_key(ref.expr, ref.type, ref.nullable)
@@ -264,7 +289,7 @@ def correlated_scalar(host: Host, subquery: exp.Expression, state: Any, original
         equivalences.extend(zip(left, right))
     matched = Join((host.expr, per_value), tuple(equivalences))
     result: RelationExpr = Project(matched, tuple(range(n)) + (n + k,))
-    if not exact_one:
-        missing = Threshold(Union_((host.expr, Negate(Project(matched, tuple(range(n)))))))
-        result = Union_((result, Map(missing, (Literal(None, typ),))))
-    return result, Typed(ColumnRef(n), typ, True)
+    if exact_one:
+        return result
+    missing = Threshold(Union_((host.expr, Negate(Project(matched, tuple(range(n)))))))
+    return Union_((result, Map(missing, (Literal(None, typ),))))
