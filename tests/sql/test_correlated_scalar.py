@@ -64,6 +64,10 @@ QUERIES = [
     "SELECT t.a FROM t WHERE t.a NOT IN (SELECT u.a FROM u)",
     "SELECT t.a FROM t WHERE t.a NOT IN (SELECT u.a FROM u WHERE u.a <> t.a)",
     "SELECT t.a FROM t WHERE t.b IS NULL OR t.a IN (SELECT u.a FROM u)",
+    "SELECT t.a, t.b FROM t WHERE t.b = 'y' OR EXISTS (SELECT 1 FROM u WHERE u.a = t.a)",
+    "SELECT t.a FROM t WHERE NOT (t.a IN (SELECT u.a FROM u WHERE u.a <> t.a + 1))",
+    # a correlated subquery inside a derived table and a CTE
+    "WITH c AS (SELECT t.a, (SELECT count(*) FROM u WHERE u.a = t.a) AS n FROM t) SELECT s.a, s.n FROM c AS s",
 ]
 
 DUCK_DDL = ("CREATE TABLE t (a INTEGER NOT NULL, b VARCHAR, c DOUBLE)", "CREATE TABLE u (a INTEGER, d DATE)")

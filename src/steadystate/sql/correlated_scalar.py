@@ -155,10 +155,9 @@ def _conjoin(parts: list[exp.Expression]) -> exp.Expression:
     return out
 
 
-def null_safe_key(expr: ScalarExpr, typ: ScalarType, nullable: bool) -> list[ScalarExpr]:
-    """Join-key expressions equal on two rows exactly when ``expr`` is NOT DISTINCT on them."""
-    if not nullable:
-        return [expr]
+def null_safe_key(expr: ScalarExpr, typ: ScalarType) -> list[ScalarExpr]:
+    """Join-key expressions equal on two rows exactly when ``expr`` is NOT DISTINCT on them.  (Used whatever
+    the column's nullability says: a row lost to a NULL key would be a wrong answer, not an error.)"""
     return [CallUnary("is_null", expr), CallVariadic("coalesce", (expr, literal(_SENTINELS[typ], typ)))]
 
 
@@ -284,8 +283,8 @@ def _join_back(host: Host, per_value: RelationExpr, outer_refs: list[Typed], typ
     n, k = host.arity, len(outer_refs)
     equivalences = []
     for j, ref in enumerate(outer_refs):
-        left = null_safe_key(ref.expr, ref.type, ref.nullable)
-        right = null_safe_key(ColumnRef(n + j), ref.type, ref.nullable)
+        left = null_safe_key(ref.expr, ref.type)
+        right = null_safe_key(ColumnRef(n + j), ref.type)
         equivalences.extend(zip(left, right))
     matched = Join((host.expr, per_value), tuple(equivalences))
     result: RelationExpr = Project(matched, tuple(range(n)) + (n + k,))
