@@ -152,3 +152,16 @@ def test_outer_reference_must_be_grouped(ctx) -> None:  # type: ignore[no-untype
     with pytest.raises(errors.SteadyError) as info:
         plan(parse_one("SELECT t.b, (SELECT count(*) FROM u WHERE u.a = t.a) FROM t GROUP BY t.b"), ctx)
     assert info.value.sqlstate == "42803"
+
+
+def _plan_size(ctx, sql: str) -> int:  # type: ignore[no-untyped-def]
+    return len(_nodes(plan(parse_one(sql), ctx).expr))  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("item", ["(SELECT count(*) FROM u WHERE u.a = t.a + {i})",
+                                  "t.a NOT IN (SELECT u.a FROM u WHERE u.a > {i})"])
+def test_each_subquery_adds_one_join_not_a_copy_of_the_plan(ctx, item: str) -> None:  # type: ignore[no-untyped-def]
+    """Domains come from the FROM relation, not from the relation with the earlier subqueries' columns."""
+    sizes = [_plan_size(ctx, "SELECT t.a, " + ", ".join(item.format(i=i) for i in range(n)) + " FROM t")
+             for n in (1, 4)]
+    assert sizes[1] <= 4 * sizes[0]

@@ -54,13 +54,19 @@ _SENTINELS: dict[ScalarType, Any] = {
 
 
 class Host(Protocol):
-    """The relation a subquery is inlined into, and how the subquery's outer references resolve against it."""
+    """The relation a subquery is inlined into, and how the subquery's outer references resolve against it.
+
+    ``base`` is that relation before any subquery column was added (its columns are the first ``base_arity``
+    of ``expr``): domains are computed from it, so that each further subquery adds one join to the plan
+    rather than copying everything added before."""
 
     expr: RelationExpr
     arity: int
+    base: RelationExpr
+    base_arity: int
 
     def outer_column(self, node: exp.Column) -> Typed:
-        """The column of ``expr`` an outer reference means (``ColumnRef``), or the usual lookup error."""
+        """The value an outer reference means, as an expression over ``expr``'s columns, or the lookup error."""
 
 
 def _unsupported(what: str) -> errors.FeatureNotSupported:
@@ -178,12 +184,36 @@ def correlated_scalar(host: Host, subquery: exp.Expression, state: Any, original
         raise original
     number = next(_numbers)
     outer_refs, domain_scope = _to_domain(select, references, host, number)
-    domain = Distinct(Project(host.expr, tuple(r.expr.index for r in outer_refs)))  # type: ignore[union-attr]
+    domain = _domain(host, outer_refs)
     aggregate = _is_aggregate_select(select)
     name = f"__corr{number}"
     state.prebuilt[name] = _domain_join(select, Rel(domain, domain_scope), inner, aggregate, state, number)
     per_value, typ, exact_one = _per_value(select, name, domain_scope, aggregate, state)
-    return _join_back(host, per_value, outer_refs, typ, exact_one), Typed(ColumnRef(host.arity), typ, True)
+    k = len(outer_refs)
+    if not exact_one:  # domain values without a row get NULL
+        missing = Threshold(Union_((domain, Negate(Project(per_value, tuple(range(k)))))))
+        per_value = Union_((per_value, Map(missing, (Literal(None, typ),))))
+    return _join_back(host, per_value, outer_refs), Typed(ColumnRef(host.arity), typ, True)
+
+
+def _max_column(expr: ScalarExpr) -> int:
+    if isinstance(expr, ColumnRef):
+        return expr.index
+    if isinstance(expr, Literal):
+        return -1
+    parts = {CallUnary: lambda e: (e.expr,), CallBinary: lambda e: (e.left, e.right),
+             CallVariadic: lambda e: e.exprs, If: lambda e: (e.cond, e.then, e.els)}[type(expr)](expr)
+    return max((_max_column(p) for p in parts), default=-1)
+
+
+def _domain(host: Host, outer_refs: list[Typed]) -> RelationExpr:
+    """The distinct values of the outer references, computed from the host's base relation when they can be."""
+    exprs = [r.expr for r in outer_refs]
+    on_base = all(_max_column(e) < host.base_arity for e in exprs)
+    source, arity = (host.base, host.base_arity) if on_base else (host.expr, host.arity)
+    if all(isinstance(e, ColumnRef) for e in exprs):
+        return Distinct(Project(source, tuple(e.index for e in exprs)))  # type: ignore[union-attr]
+    return Distinct(Project(Map(source, tuple(exprs)), tuple(range(arity, arity + len(exprs)))))
 
 
 def _to_domain(select: exp.Select, references: list[exp.Column], host: Host, number: int) -> tuple[list[Typed], Scope]:
@@ -193,18 +223,17 @@ def _to_domain(select: exp.Select, references: list[exp.Column], host: Host, num
         columns = [c for c in agg.find_all(exp.Column) if _own_level(select, c)]
         if columns and all(id(c) in outer_ids for c in columns):  # SQL: an aggregate of the outer query
             raise _unsupported("an aggregate of the outer query's columns")
-    positions: dict[int, int] = {}  # outer column -> domain column
+    positions: dict[Any, int] = {}  # outer value -> domain column
     outer_refs: list[Typed] = []
     domain_columns: list[ScopeColumn] = []
     for column in references:
         typed = host.outer_column(column)
-        assert isinstance(typed.expr, ColumnRef)
-        if typed.expr.index not in positions:
-            positions[typed.expr.index] = len(domain_columns)
+        if typed.expr not in positions:
+            positions[typed.expr] = len(domain_columns)
             domain_columns.append(ScopeColumn(None, f"__corr{number}_{len(domain_columns)}", typed.type,
                                               typed.nullable, in_star=False))
             outer_refs.append(typed)
-        column.replace(exp.column(domain_columns[positions[typed.expr.index]].name))
+        column.replace(exp.column(domain_columns[positions[typed.expr]].name))
     return outer_refs, Scope(tuple(domain_columns))
 
 
@@ -278,17 +307,12 @@ def _per_value(select: exp.Select, source: str, domain: Scope, aggregate: bool, 
     return Project(Map(counted, (value,)), tuple(range(k)) + (k + 2,)), typ, False
 
 
-def _join_back(host: Host, per_value: RelationExpr, outer_refs: list[Typed], typ: ScalarType, exact_one: bool) -> RelationExpr:
-    """Each host row with its domain value's result (NULL-safe on the domain columns), NULL when there is none."""
+def _join_back(host: Host, per_value: RelationExpr, outer_refs: list[Typed]) -> RelationExpr:
+    """Each host row with its domain value's result (exactly one per domain value), NULL-safe on the keys."""
     n, k = host.arity, len(outer_refs)
     equivalences = []
     for j, ref in enumerate(outer_refs):
         left = null_safe_key(ref.expr, ref.type)
         right = null_safe_key(ColumnRef(n + j), ref.type)
         equivalences.extend(zip(left, right))
-    matched = Join((host.expr, per_value), tuple(equivalences))
-    result: RelationExpr = Project(matched, tuple(range(n)) + (n + k,))
-    if exact_one:
-        return result
-    missing = Threshold(Union_((host.expr, Negate(Project(matched, tuple(range(n)))))))
-    return Union_((result, Map(missing, (Literal(None, typ),))))
+    return Project(Join((host.expr, per_value), tuple(equivalences)), tuple(range(n)) + (n + k,))

@@ -7,8 +7,8 @@ column of the host relation, and the syntax tree is pointed at that column.
 
 ``IN`` and ``EXISTS`` are first rewritten into scalar subqueries with SQL's three-valued answer.  With
 ``F``/``P``/``e`` the subquery's FROM, WHERE and select item (or, when the subquery does not refer to the outer
-query, ``F`` the whole subquery as a derived table with column ``e``) and ``x`` the probe (a hidden column when
-it reads columns, so that inner names cannot capture it):
+query, ``F`` the whole subquery as a derived table with column ``e``) and ``x`` the probe (named, when it reads
+columns, so that inner names cannot capture it):
 
     EXISTS (...)  →  (SELECT count(*) > 0 FROM F WHERE P)
     x IN (...)    →  CASE WHEN (SELECT count(*) > 0 FROM F WHERE P AND e = x)  THEN true
@@ -60,15 +60,23 @@ class FromHost:
 
     def __init__(self, expr: RelationExpr, scope: Scope, state: Any) -> None:
         self.expr, self.scope, self.state = expr, scope, state
+        self.base, self.base_arity = expr, len(scope.columns)
+        self.probes: dict[str, Typed] = {}
 
     @property
     def arity(self) -> int:
         return len(self.scope.columns)
 
     def outer_column(self, node: exp.Column) -> Typed:
+        if not node.table and node.name in self.probes:
+            return self.probes[node.name]
         index = self.scope.resolve(node.table or None, node.name)
         column = self.scope.columns[index]
         return Typed(ColumnRef(index), column.type, column.nullable)
+
+    def add_probe(self, name: str, typed: Typed) -> None:
+        """An outer value subqueries may refer to by ``name`` (an expression over the host's columns)."""
+        self.probes[name] = typed
 
     def plan_outer(self, node: exp.Expression) -> Typed:
         return plan_expr(node, self.state.env(self.scope))
@@ -83,15 +91,16 @@ class GroupedHost:
 
     def __init__(self, expr: RelationExpr, env: ExprEnv, input_scope: Scope) -> None:
         self.expr, self.env, self.input_scope = expr, env, input_scope
-        self.hidden: dict[str, Typed] = {}
+        self.base, self.base_arity = expr, env.reduce_arity
+        self.probes: dict[str, Typed] = {}
 
     @property
     def arity(self) -> int:
         return self.env.reduce_arity
 
     def outer_column(self, node: exp.Column) -> Typed:
-        if not node.table and node.name in self.hidden:
-            return self.hidden[node.name]
+        if not node.table and node.name in self.probes:
+            return self.probes[node.name]
         index = self.input_scope.resolve(node.table or None, node.name)
         column = self.input_scope.columns[index]
         if index not in self.env.group_columns:
@@ -103,11 +112,12 @@ class GroupedHost:
     def plan_outer(self, node: exp.Expression) -> Typed:
         return plan_expr(node, self.env)
 
+    def add_probe(self, name: str, typed: Typed) -> None:
+        self.probes[name] = typed
+
     def add(self, expr: RelationExpr, name: str, typed: Typed) -> None:
         self.expr = expr
-        index = self.env.reduce_arity
-        self.env.bindings[name] = (index, typed.type, typed.nullable)
-        self.hidden[name] = Typed(ColumnRef(index), typed.type, typed.nullable)
+        self.env.bindings[name] = (self.env.reduce_arity, typed.type, typed.nullable)
         self.env.reduce_arity += 1
 
 
@@ -205,11 +215,11 @@ def _rewrite_in(node: exp.In, host: Any, state: Any) -> exp.Expression:
     parts = _parts(query, state, "IN")
     item = parts.item.this if isinstance(parts.item, exp.Alias) else parts.item
     assert item is not None
-    probe: exp.Expression = node.this
+    outer_probe: exp.Expression = node.this
+    probe = outer_probe  # as the subqueries see it: a name for the outer value, unless it is a constant
     if probe.find(exp.Column, exp.Subquery, exp.Exists, *AGGREGATE_CLASSES) is not None:
-        typed = host.plan_outer(probe)
         name = f"__probe{next(_names)}"
-        host.add(Map(host.expr, (typed.expr,)), name, typed)
+        host.add_probe(name, host.plan_outer(probe))
         probe = exp.column(name)
     true, false, null = exp.Boolean(this=True), exp.Boolean(this=False), exp.Null()
     probe_null = exp.Is(this=probe.copy(), expression=exp.Null())
@@ -231,7 +241,8 @@ def _rewrite_in(node: exp.In, host: Any, state: Any) -> exp.Expression:
     match = _exists_select(parts.from_, parts.joins, _and(parts.where, equal))
     nonempty = _exists_select(parts.from_, parts.joins, parts.where)
     has_null = _exists_select(parts.from_, parts.joins, _and(parts.where, exp.Is(this=item.copy(), expression=exp.Null())))
-    return _case([(match, true), (exp.Not(this=nonempty), false), (exp.Or(this=probe_null, expression=has_null), null)],
+    outer_null = exp.Is(this=exp.Paren(this=outer_probe.copy()), expression=exp.Null())
+    return _case([(match, true), (exp.Not(this=nonempty), false), (exp.Or(this=outer_null, expression=has_null), null)],
                  false)
 
 
