@@ -357,9 +357,17 @@ def select_query(draw: Callable, tables: tuple[Table, ...]) -> Query:
                          min_size=1, max_size=2, unique=True))
     items = [f"{k.sql} AS c{i}" for i, k in enumerate(keys)]
     items += [f"{a} AS c{len(keys) + i}" for i, a in enumerate(aggregates)]
+    int_keys = [k for k in keys if k.kind == INT]
+    if int_keys and draw(st.integers(0, 3)) == 0:  # a subquery correlated to a group key, after the Reduce
+        other = draw(st.sampled_from(tables))
+        items.append(f"(SELECT count(*) FROM {{prefix}}_{other.alias} AS u WHERE u.j = {int_keys[0].sql}) "
+                     f"AS c{len(items)}")
     having = ""
     if draw(st.booleans()):
         having = f" HAVING count(*) > {draw(st.integers(0, 2))}"
+    elif int_keys and draw(st.integers(0, 3)) == 0:
+        other = draw(st.sampled_from(tables))
+        having = f" HAVING count(*) >= (SELECT count(*) FROM {{prefix}}_{other.alias} AS u WHERE u.k = {int_keys[-1].sql})"
     group_by = ", ".join(k.sql for k in keys)
     return Query(f"SELECT {', '.join(items)} FROM {source.sql}{where} GROUP BY {group_by}{having}", len(items))
 
