@@ -77,6 +77,9 @@ def correlated_semijoin(outer_expr: RelationExpr, outer: Rel, query: exp.Express
     where = select.args.get("where")
     if where is not None:
         for conjunct in _conjuncts(where.this):
+            if conjunct.find(exp.Subquery, exp.Exists) is not None:
+                raise errors.FeatureNotSupported(f"subqueries in the WHERE clause of a correlated {construct} "
+                                                 "subquery are not supported")
             predicates.append(require_bool(plan_expr(conjunct, env), env, "WHERE").expr)
     if in_value is not None:
         if len(select.expressions) != 1 or isinstance(select.expressions[0], exp.Star):

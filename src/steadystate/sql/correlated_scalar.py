@@ -139,13 +139,24 @@ def _refuse_deeper_correlation(select: exp.Select, inner: Scope, host: Host) -> 
             level = level.find_ancestor(exp.Select)
         if column.table in tables:
             continue
-        try:
-            host.outer_column(column)
-        except errors.SteadyError:
-            continue
-        raise errors.FeatureNotSupported(
-            "a subquery that refers to a query two or more levels up is not supported",
-            hint="Only one level of correlation is decorrelated; rewrite the inner subquery as a join.")
+        if _resolves(host, column):
+            raise _two_levels_up()
+
+
+def _resolves(host: Host, column: exp.Column) -> bool:
+    if isinstance(column.this, exp.Star):
+        return False
+    try:
+        host.outer_column(column)
+    except errors.SteadyError:
+        return False
+    return True
+
+
+def _two_levels_up() -> errors.FeatureNotSupported:
+    return errors.FeatureNotSupported(
+        "a subquery that refers to a query two or more levels up is not supported",
+        hint="Only one level of correlation is decorrelated; rewrite the inner subquery as a join.")
 
 
 def _is_aggregate_select(select: exp.Select) -> bool:
@@ -181,6 +192,8 @@ def correlated_scalar(host: Host, subquery: exp.Expression, state: Any, original
     references = _outer_references(select, inner.scope)
     _refuse_deeper_correlation(select, inner.scope, host)
     if not references:
+        if any(_resolves(host, c) for c in select.find_all(exp.Column) if not _own_level(select, c)):
+            raise _two_levels_up()
         raise original
     number = next(_numbers)
     outer_refs, domain_scope = _to_domain(select, references, host, number)
