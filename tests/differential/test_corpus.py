@@ -166,6 +166,14 @@ CASES = [
          "SELECT a.k, (SELECT b.w FROM {p}b AS b WHERE b.k = a.k ORDER BY b.w DESC LIMIT 1) AS top,"
          " (SELECT b.w FROM {p}b AS b WHERE b.k = a.k ORDER BY b.w LIMIT 1 OFFSET 1) AS second FROM {p}a AS a",
          ("DELETE FROM {p}b WHERE w = 20", "INSERT INTO {p}b VALUES (2, 7, true)", "DELETE FROM {p}b")),
+    Case("correlated in and exists over aggregates and group by", T,
+         ("INSERT INTO {p}a VALUES (1, 1, 'x'), (1, 5, 'x'), (2, 2, 'y'), (NULL, 3, 'z')",
+          "INSERT INTO {p}b VALUES (1, 5, true), (1, 1, true), (2, NULL, false)"),
+         "SELECT a.k, a.v, a.v IN (SELECT max(b.w) FROM {p}b AS b WHERE b.k = a.k) AS top,"
+         " EXISTS (SELECT b.flag FROM {p}b AS b WHERE b.k = a.k GROUP BY b.flag HAVING count(*) > 1) AS dup"
+         " FROM {p}a AS a WHERE a.v NOT IN (SELECT min(b.w) FROM {p}b AS b WHERE b.k = a.k)",
+         ("INSERT INTO {p}b VALUES (2, 7, false)", "DELETE FROM {p}b WHERE w = 1", "UPDATE {p}b SET flag = false WHERE k = 1",
+          "DELETE FROM {p}b")),
     Case("cross join and three way join", T,
          ("INSERT INTO {p}a VALUES (1, 1, 'x'), (2, 2, 'y')", "INSERT INTO {p}b VALUES (1, 1, true)"),
          "SELECT a1.k, a2.k AS k2, b.w FROM {p}a AS a1 CROSS JOIN {p}a AS a2 JOIN {p}b AS b ON a2.k = b.k",
@@ -271,7 +279,7 @@ def test_correlated_subquery_with_several_rows_is_21000_and_recovers(mirror: Mir
     "SELECT k, (SELECT count(*) FROM {p}t AS u WHERE EXISTS (SELECT 1 FROM {p}t AS w WHERE w.v = {p}t.k)) FROM {p}t",
     "WITH RECURSIVE r AS (SELECT 1 AS n UNION ALL SELECT n + 1 FROM r WHERE n < 3) SELECT * FROM r",
     "SELECT * FROM {p}t AS a, LATERAL (SELECT a.k) AS l",
-    "SELECT k FROM {p}t WHERE EXISTS (SELECT max(v) FROM {p}t AS u WHERE u.k = {p}t.k)",
+    "SELECT k FROM {p}t WHERE EXISTS (SELECT u.v FROM {p}t AS u WHERE u.k = {p}t.k UNION SELECT 1)",
 ])
 def test_unsupported_sql_is_0a000(mirror: Mirror, sql: str) -> None:
     prefix = f"u{next(COUNTER)}_"

@@ -59,6 +59,16 @@ QUERIES = [
     "SELECT t.b, count(*) IN (SELECT u.a FROM u) AS i FROM t GROUP BY t.b",
     "SELECT t.a, t.b, t.b NOT IN (SELECT t2.b FROM t AS t2 WHERE t2.a = t.a AND t2.b <> 'x') AS ni,"
     " EXISTS (SELECT * FROM u WHERE u.a > t.a) AS e FROM t",
+    # correlated IN / EXISTS over aggregates, GROUP BY ... HAVING, LIMIT: decorrelated as a whole
+    "SELECT u.a, u.a IN (SELECT max(t.a) FROM t WHERE t.a = u.a) AS i,"
+    " EXISTS (SELECT t.b FROM t WHERE t.a = u.a GROUP BY t.b HAVING count(*) > 1) AS e FROM u",
+    "SELECT t.a, t.b, t.b NOT IN (SELECT t2.b FROM t AS t2 WHERE t2.a = t.a ORDER BY t2.b LIMIT 1) AS ni FROM t",
+    "SELECT t.a FROM t WHERE EXISTS (SELECT max(u.a) FROM u WHERE u.a = t.a)",
+    "SELECT t.a FROM t WHERE t.a NOT IN (SELECT max(u.a) FROM u WHERE u.a < t.a)",
+    "SELECT t.a FROM t WHERE NOT EXISTS (SELECT u.a FROM u WHERE u.a = t.a GROUP BY u.a HAVING count(*) > 1)",
+    "SELECT t.a FROM t WHERE EXISTS (SELECT 1 FROM u WHERE u.a = t.a AND EXISTS (SELECT 1 FROM u AS w WHERE w.a < 2))",
+    "SELECT t.a, t.a IN (SELECT u.a FROM u WHERE u.a = t.a AND u.a NOT IN (SELECT t3.a FROM t AS t3 WHERE t3.b = 'y')) AS i"
+    " FROM t",
     # NOT IN in WHERE: only TRUE keeps the row
     "SELECT u.a FROM u WHERE u.a NOT IN (SELECT t.a FROM t WHERE t.b = 'y')",
     "SELECT t.a FROM t WHERE t.a NOT IN (SELECT u.a FROM u)",

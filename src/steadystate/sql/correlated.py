@@ -11,7 +11,8 @@ multiplicity m that matches k inner rows appears m·k times in ``X``, so
 
 which needs no equality on the outer row (NULLs in it are no obstacle).  ``x IN (SELECT e FROM F WHERE P)``
 is the same semi-join with the extra predicate ``x = e``.  Only plain SELECT subqueries (no GROUP BY,
-aggregates, HAVING, LIMIT, set operations or WITH) are decorrelated; others get 0A000.
+aggregates, HAVING, LIMIT, set operations or WITH, no subqueries in WHERE) are decorrelated here; for the
+others this raises 0A000 and sql/joins.py plans the condition as a value instead (sql/scalar_subquery.py).
 """
 
 from __future__ import annotations

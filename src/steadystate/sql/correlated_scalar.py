@@ -22,6 +22,11 @@ outer row, and the result is joined back onto the outer relation:
 
 ``ORDER BY ... LIMIT/OFFSET`` in the subquery becomes a TopK per domain value.
 
+The same per-value rows (:func:`decorrelate`) also answer ``EXISTS`` (a domain value has a row) and
+``x IN`` (the probe ``x`` is one more domain column; ``bool_or(value = x)``, ``count(*)`` and ``count(value)``
+per domain value give the three-valued answer) for subqueries the simpler rewrites of sql/scalar_subquery.py
+cannot take: aggregates, GROUP BY/HAVING, DISTINCT, LIMIT, subqueries in their WHERE.
+
 Unsupported (0A000): set operations or WITH in a correlated subquery, a LIMIT outside its parentheses, FROM-clause
 subqueries that refer to the outer query, subqueries correlated to a query two levels up, aggregates of the
 outer query's columns inside the subquery, and subqueries in the WHERE clause of a correlated aggregate.
@@ -30,7 +35,7 @@ outer query's columns inside the subquery, and subqueries in the WHERE clause of
 from __future__ import annotations
 
 import itertools
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from sqlglot import exp
@@ -178,8 +183,20 @@ def null_safe_key(expr: ScalarExpr, typ: ScalarType) -> list[ScalarExpr]:
     return [CallUnary("is_null", expr), CallVariadic("coalesce", (expr, literal(_SENTINELS[typ], typ)))]
 
 
-def correlated_scalar(host: Host, subquery: exp.Expression, state: Any, original: errors.SteadyError) -> tuple[RelationExpr, Typed]:
-    """``host.expr`` with one more column: the correlated scalar subquery's value for each row."""
+@dataclass(frozen=True)
+class Decorrelated:
+    """A correlated subquery's rows per domain value: ``rows`` is (domain columns..., value)."""
+
+    domain: RelationExpr
+    outer_refs: list[Typed]  # what each domain column is, as an expression over the host's columns
+    rows: RelationExpr
+    typ: ScalarType
+    exact_one: bool  # exactly one row per domain value (an aggregate without GROUP BY, HAVING or LIMIT)
+
+
+def decorrelate(host: Host, subquery: exp.Expression, state: Any, original: errors.SteadyError,
+                extra: tuple[Typed, ...] = ()) -> Decorrelated:
+    """Steps 1 to 3 of the module docstring; ``extra`` outer values join the domain (an IN probe)."""
     from steadystate.sql.joins import plan_from
     from steadystate.sql.query import Rel
 
@@ -196,17 +213,63 @@ def correlated_scalar(host: Host, subquery: exp.Expression, state: Any, original
             raise _two_levels_up()
         raise original
     number = next(_numbers)
-    outer_refs, domain_scope = _to_domain(select, references, host, number)
+    outer_refs, domain_scope = _to_domain(select, references, host, number, extra)
     domain = _domain(host, outer_refs)
     aggregate = _is_aggregate_select(select)
     name = f"__corr{number}"
     state.prebuilt[name] = _domain_join(select, Rel(domain, domain_scope), inner, aggregate, state, number)
-    per_value, typ, exact_one = _per_value(select, name, domain_scope, aggregate, state)
-    k = len(outer_refs)
-    if not exact_one:  # domain values without a row get NULL
-        missing = Threshold(Union_((domain, Negate(Project(per_value, tuple(range(k)))))))
-        per_value = Union_((per_value, Map(missing, (Literal(None, typ),))))
-    return _join_back(host, per_value, outer_refs), Typed(ColumnRef(host.arity), typ, True)
+    rows, typ, exact_one = _per_value(select, name, domain_scope, aggregate, state)
+    return Decorrelated(domain, outer_refs, rows, typ, exact_one)
+
+
+def _complete(d: Decorrelated, per_value: RelationExpr, default: Literal) -> RelationExpr:
+    """``per_value`` (at most one row per domain value) with ``default`` for the domain values it lacks."""
+    k = len(d.outer_refs)
+    missing = Threshold(Union_((d.domain, Negate(Project(per_value, tuple(range(k)))))))
+    return Union_((per_value, Map(missing, (default,))))
+
+
+def correlated_scalar(host: Host, subquery: exp.Expression, state: Any, original: errors.SteadyError) -> tuple[RelationExpr, Typed]:
+    """``host.expr`` with one more column: the correlated scalar subquery's value for each row."""
+    d = decorrelate(host, subquery, state, original)
+    per_value = d.rows
+    if not d.exact_one:  # several rows are an error, none is NULL
+        k = len(d.outer_refs)
+        counted = Reduce(d.rows, tuple(ColumnRef(j) for j in range(k)),
+                         (AggregateExpr("count_star", Literal(True, T.BOOL)), AggregateExpr("max", ColumnRef(k))))
+        value = If(CallBinary("gt", ColumnRef(k), Literal(1, T.INT8)),
+                   CallBinary("subquery_cardinality", ColumnRef(k), Literal(None, d.typ)), ColumnRef(k + 1))
+        per_value = _complete(d, Project(Map(counted, (value,)), tuple(range(k)) + (k + 2,)), Literal(None, d.typ))
+    return _join_back(host, per_value, d.outer_refs), Typed(ColumnRef(host.arity), d.typ, True)
+
+
+def correlated_exists(host: Host, subquery: exp.Expression, state: Any, original: errors.SteadyError) -> tuple[RelationExpr, Typed]:
+    """``EXISTS (subquery)`` of any shape as a column: true where the domain value has a row, else false."""
+    d = decorrelate(host, subquery, state, original)
+    present = Map(Distinct(Project(d.rows, tuple(range(len(d.outer_refs))))), (Literal(True, T.BOOL),))
+    return (_join_back(host, _complete(d, present, Literal(False, T.BOOL)), d.outer_refs),
+            Typed(ColumnRef(host.arity), T.BOOL, False))
+
+
+def correlated_in(host: Host, subquery: exp.Expression, probe: Typed, state: Any, original: errors.SteadyError) -> tuple[RelationExpr, Typed]:
+    """``x IN (subquery)`` of any shape as a column, three-valued; the probe ``x`` is one more domain column."""
+    from steadystate.sql.scalar import unify
+
+    d = decorrelate(host, subquery, state, original, extra=(probe,))
+    k = len(d.outer_refs)
+    p = next(j for j, ref in enumerate(d.outer_refs) if ref.expr == probe.expr)
+    (a, b), _ = unify([Typed(ColumnRef(p), probe.type), Typed(ColumnRef(k), d.typ)], state.env(Scope()),
+                      describe=lambda known: errors.UndefinedFunction(
+                          f"operator does not exist: {known[0].pg_name} = {known[1].pg_name}"))
+    counted = Reduce(Map(d.rows, (CallBinary("eq", a.expr, b.expr),)), tuple(ColumnRef(j) for j in range(k)),
+                     (AggregateExpr("bool_or", ColumnRef(k + 1)), AggregateExpr("count_star", Literal(True, T.BOOL)),
+                      AggregateExpr("count", ColumnRef(k))))
+    unknown = CallBinary("or", CallUnary("is_null", ColumnRef(p)), CallBinary("gt", ColumnRef(k + 1), ColumnRef(k + 2)))
+    answer = If(CallUnary("is_true", ColumnRef(k)), Literal(True, T.BOOL),
+                If(unknown, Literal(None, T.BOOL), Literal(False, T.BOOL)))
+    per_value = Project(Map(counted, (answer,)), tuple(range(k)) + (k + 3,))
+    return (_join_back(host, _complete(d, per_value, Literal(False, T.BOOL)), d.outer_refs),
+            Typed(ColumnRef(host.arity), T.BOOL, True))
 
 
 def _max_column(expr: ScalarExpr) -> int:
@@ -229,7 +292,8 @@ def _domain(host: Host, outer_refs: list[Typed]) -> RelationExpr:
     return Distinct(Project(Map(source, tuple(exprs)), tuple(range(arity, arity + len(exprs)))))
 
 
-def _to_domain(select: exp.Select, references: list[exp.Column], host: Host, number: int) -> tuple[list[Typed], Scope]:
+def _to_domain(select: exp.Select, references: list[exp.Column], host: Host, number: int,
+               extra: tuple[Typed, ...] = ()) -> tuple[list[Typed], Scope]:
     """Point the outer references of ``select`` at domain columns ``__corrN_j``: the outer columns, the domain."""
     outer_ids = {id(c) for c in references}
     for agg in (a for root in _roots(select) for a in root.find_all(*AGGREGATE_CLASSES) if _own_level(select, a)):
@@ -239,14 +303,19 @@ def _to_domain(select: exp.Select, references: list[exp.Column], host: Host, num
     positions: dict[Any, int] = {}  # outer value -> domain column
     outer_refs: list[Typed] = []
     domain_columns: list[ScopeColumn] = []
-    for column in references:
-        typed = host.outer_column(column)
+
+    def position(typed: Typed) -> int:
         if typed.expr not in positions:
             positions[typed.expr] = len(domain_columns)
             domain_columns.append(ScopeColumn(None, f"__corr{number}_{len(domain_columns)}", typed.type,
                                               typed.nullable, in_star=False))
             outer_refs.append(typed)
-        column.replace(exp.column(domain_columns[positions[typed.expr]].name))
+        return positions[typed.expr]
+
+    for column in references:
+        column.replace(exp.column(domain_columns[position(host.outer_column(column))].name))
+    for typed in extra:
+        position(typed)
     return outer_refs, Scope(tuple(domain_columns))
 
 
@@ -311,13 +380,7 @@ def _per_value(select: exp.Select, source: str, domain: Scope, aggregate: bool, 
         rows = TopK(rows, tuple(range(k)), finishing.order_by, finishing.limit, finishing.offset)
     if finishing.project is not None:
         rows = Project(rows, finishing.project)
-    if aggregate and select.args.get("having") is None and not limited:
-        return rows, typ, True
-    counted = Reduce(rows, tuple(ColumnRef(j) for j in range(k)),
-                     (AggregateExpr("count_star", Literal(True, T.BOOL)), AggregateExpr("max", ColumnRef(k))))
-    value = If(CallBinary("gt", ColumnRef(k), Literal(1, T.INT8)),
-               CallBinary("subquery_cardinality", ColumnRef(k), Literal(None, typ)), ColumnRef(k + 1))
-    return Project(Map(counted, (value,)), tuple(range(k)) + (k + 2,)), typ, False
+    return rows, typ, aggregate and select.args.get("having") is None and not limited
 
 
 def _join_back(host: Host, per_value: RelationExpr, outer_refs: list[Typed]) -> RelationExpr:

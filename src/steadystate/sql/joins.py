@@ -203,10 +203,13 @@ def plan_where(rel: Rel, predicate: exp.Expression, state: QueryState, select: e
             negated, inner = True, inner.this
             while isinstance(inner, exp.Paren):
                 inner = inner.this
-        if isinstance(inner, exp.Exists):
-            expr = _exists(expr, rel, inner.this, negated, state)
-        else:
-            expr = _in_subquery(expr, rel, inner, state)
+        try:
+            if isinstance(inner, exp.Exists):
+                expr = _exists(expr, rel, inner.this, negated, state)
+            else:
+                expr = _in_subquery(expr, rel, inner, state)
+        except errors.FeatureNotSupported:  # a correlated subquery the semi-join cannot take: as a value
+            valued.append(conjunct)
     if valued:
         host = FromHost(expr, rel.scope, state)
         holder = exp.Tuple(expressions=valued)  # so that the rewrite can replace a whole conjunct
@@ -221,7 +224,7 @@ def plan_where(rel: Rel, predicate: exp.Expression, state: QueryState, select: e
 
 def _exists(expr: RelationExpr, rel: Rel, query: exp.Expression, negated: bool, state: QueryState) -> RelationExpr:
     try:
-        sub = plan_subquery(query, state)
+        sub = plan_subquery(query.copy(), state)
     except errors.SteadyError as error:
         if not correlated.is_correlation_error(error):
             raise
@@ -236,7 +239,7 @@ def _exists(expr: RelationExpr, rel: Rel, query: exp.Expression, negated: bool, 
 def _in_subquery(expr: RelationExpr, rel: Rel, node: exp.In, state: QueryState) -> RelationExpr:
     query = node.args["query"].this if isinstance(node.args["query"], exp.Subquery) else node.args["query"]
     try:
-        sub = plan_subquery(query, state)
+        sub = plan_subquery(query.copy(), state)
     except errors.SteadyError as error:
         if not correlated.is_correlation_error(error):
             raise

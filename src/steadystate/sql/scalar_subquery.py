@@ -32,7 +32,9 @@ with exactly one row (:func:`one_row`), the union of
   expression``, 21000) — an error as data, so a maintained view reports it when read and recovers when the
   subquery is back to one row.
 
-A correlated one is decorrelated by sql/correlated_scalar.py.  Everything stays incremental.
+A correlated one is decorrelated by sql/correlated_scalar.py, which also takes a correlated IN / EXISTS whose
+subquery is more than ``SELECT ... FROM ... WHERE`` (aggregates, GROUP BY, LIMIT, subqueries in its WHERE):
+such a node is replaced by a marked subquery (:func:`_placeholder`).  Everything stays incremental.
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ from steadystate.expr.ir import (
 )
 from steadystate.repr.types import ScalarType
 from steadystate.sql import correlated, functions
-from steadystate.sql.correlated_scalar import correlated_scalar
+from steadystate.sql.correlated_scalar import correlated_exists, correlated_in, correlated_scalar
 from steadystate.sql.scalar import AGGREGATE_CLASSES, ExprEnv, Scope, ScopeColumn, Typed, plan_expr
 
 _names = itertools.count(1)
@@ -185,7 +187,12 @@ def _parts(query: exp.Expression, state: Any, construct: str) -> _Parts:
     except errors.SteadyError as error:
         if not correlated.is_correlation_error(error):
             raise
-        select = correlated._check_plain_select(query, construct)
+        try:
+            select = correlated._check_plain_select(query, construct)
+        except errors.FeatureNotSupported:
+            raise _General(error) from None
+        if select.args.get("where") is not None and select.args["where"].find(exp.Subquery, exp.Exists):
+            raise _General(error)  # its count(*) form could not take them
         from_ = select.args.get("from_", select.args.get("from"))
         where = select.args["where"].this if select.args.get("where") else None
         if construct == "IN" and (len(select.expressions) != 1 or isinstance(select.expressions[0], exp.Star)):
@@ -198,8 +205,25 @@ def _parts(query: exp.Expression, state: Any, construct: str) -> _Parts:
     return _Parts(exp.Subquery(this=query.copy(), alias=alias), [], None, exp.column("v", table=name), False)
 
 
+class _General(Exception):
+    """A correlated subquery with GROUP BY, aggregates, LIMIT ...: decorrelated as a whole (see _placeholder)."""
+
+    def __init__(self, original: errors.SteadyError) -> None:
+        self.original = original
+
+
+def _placeholder(query: exp.Expression, construct: str, probe: str | None, original: errors.SteadyError) -> exp.Subquery:
+    """A subquery node that inlining hands to correlated_scalar.correlated_exists / correlated_in."""
+    node = exp.Subquery(this=query.copy())
+    node.meta["decorrelate"] = (construct, probe, original)
+    return node
+
+
 def _rewrite_exists(node: exp.Exists, state: Any) -> exp.Expression:
-    parts = _parts(node.this, state, "EXISTS")
+    try:
+        parts = _parts(node.this, state, "EXISTS")
+    except _General as general:
+        return _placeholder(node.this, "EXISTS", None, general.original)
     return _exists_select(parts.from_, parts.joins, parts.where)
 
 
@@ -212,13 +236,17 @@ def _rewrite_in(node: exp.In, host: Any, state: Any) -> exp.Expression:
     query = query.this if isinstance(query, exp.Subquery) else query
     if isinstance(node.this, exp.Tuple):
         raise errors.FeatureNotSupported("row-valued IN (subquery) is not supported")
-    parts = _parts(query, state, "IN")
+    outer_probe: exp.Expression = node.this
+    name = f"__probe{next(_names)}"
+    try:
+        parts = _parts(query, state, "IN")
+    except _General as general:
+        host.add_probe(name, host.plan_outer(outer_probe))
+        return _placeholder(query, "IN", name, general.original)
     item = parts.item.this if isinstance(parts.item, exp.Alias) else parts.item
     assert item is not None
-    outer_probe: exp.Expression = node.this
     probe = outer_probe  # as the subqueries see it: a name for the outer value, unless it is a constant
     if probe.find(exp.Column, exp.Subquery, exp.Exists, *AGGREGATE_CLASSES) is not None:
-        name = f"__probe{next(_names)}"
         host.add_probe(name, host.plan_outer(probe))
         probe = exp.column(name)
     true, false, null = exp.Boolean(this=True), exp.Boolean(this=False), exp.Null()
@@ -273,6 +301,12 @@ def inline_subqueries(select: exp.Select, roots: list[exp.Expression], host: Any
 def _plan_scalar(sub: exp.Subquery, host: Any, state: Any) -> tuple[RelationExpr, Typed]:
     from steadystate.sql.query import plan_subquery
 
+    general = sub.meta.get("decorrelate")
+    if general is not None:
+        construct, probe, original = general
+        if construct == "EXISTS":
+            return correlated_exists(host, sub, state, original)
+        return correlated_in(host, sub, host.probes[probe], state, original)
     try:
         planned = plan_subquery(sub.this.copy(), state)
     except errors.SteadyError as error:
