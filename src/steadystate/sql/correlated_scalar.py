@@ -4,7 +4,9 @@ The subquery is evaluated once per distinct value of the outer columns it refers
 outer row, and the result is joined back onto the outer relation:
 
 1. Each reference to an outer column is replaced, in a copy of the subquery's syntax tree, by a hidden domain
-   column ``__corrN_j``; the domain is ``Distinct(Project(outer, referenced columns))``.
+   column ``__corrN_j``; the domain is ``Distinct(Project(outer, referenced columns))``, computed from the
+   outer relation as it was before any subquery column was added (:class:`Host`), so that n subqueries make
+   a plan n joins larger, not 4^n times larger.
 2. The subquery's FROM is joined with the domain on its WHERE (equalities between the two sides become join
    equivalences, the rest a residual filter), and the rewritten subquery — the domain columns prepended to its
    select list and to its GROUP BY — is planned over that join by the ordinary SELECT planner
@@ -15,10 +17,10 @@ outer row, and the result is joined back onto the outer relation:
    empty-group row (the classic COUNT bug does not arise).  Any other subquery may give zero, one or several
    rows per domain value: a per-value ``count(*)`` keeps the value when it is 1 and turns it into an error
    (21000 ``more than one row returned by a subquery used as an expression``, an error as data, as for the
-   uncorrelated case) when it is more.
-4. The per-value results are joined back to the outer relation on the domain columns, NULL-safely (a NULL outer
-   value is a domain value like any other: ``l.oid = o.id`` simply never matches it inside step 2), and outer
-   rows without a result get NULL.
+   uncorrelated case) when it is more, and domain values without a row get NULL.
+4. The per-value results — now exactly one row per domain value — are joined back to the outer relation on
+   the domain columns, NULL-safely (a NULL outer value is a domain value like any other: ``l.oid = o.id``
+   simply never matches it inside step 2).
 
 ``ORDER BY ... LIMIT/OFFSET`` in the subquery becomes a TopK per domain value.
 
