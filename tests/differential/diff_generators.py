@@ -297,7 +297,12 @@ def subquery_value(draw: Callable, tables: tuple[Table, ...], source: Source, ki
     if kind == INT:
         aggregate = draw(st.sampled_from(["count(*)", "count(u.j)", "max(u.k)", "sum(u.k)", "count(*) + min(u.j)"]))
         return f"(SELECT {aggregate} FROM {{prefix}}_{other.alias} AS u WHERE {where})"
-    form = draw(st.sampled_from(["IN", "NOT IN", "EXISTS", "NOT EXISTS"]))
+    form = draw(st.sampled_from(["IN", "NOT IN", "EXISTS", "NOT EXISTS", "IN max", "EXISTS having"]))
+    if form == "IN max":  # decorrelated as a whole: an aggregate's one row per outer row
+        return f"({gen.expr(INT, 1)} IN (SELECT max(u.k) FROM {{prefix}}_{other.alias} AS u WHERE {where}))"
+    if form == "EXISTS having":
+        return (f"(EXISTS (SELECT u.k FROM {{prefix}}_{other.alias} AS u WHERE {where} "
+                f"GROUP BY u.k HAVING count(*) > 1))")
     if form.endswith("EXISTS"):
         return f"({form} (SELECT 1 FROM {{prefix}}_{other.alias} AS u WHERE {where}))"
     return f"({gen.expr(INT, 1)} {form} {subquery_set(draw, tables, source)})"
