@@ -57,28 +57,38 @@ from steadystate.sql.scalar import AGGREGATE_CLASSES, ExprEnv, Scope, ScopeColum
 _names = itertools.count(1)
 
 
-class FromHost:
+class _Probes:
+    """IN probes: outer values subqueries refer to by a name (an expression over the host's columns)."""
+
+    def __init__(self) -> None:
+        self.probes: dict[str, Typed] = {}
+
+    def add_probe(self, name: str, typed: Typed) -> None:
+        self.probes[name] = typed
+
+    def probe(self, node: exp.Column) -> Typed | None:
+        return None if node.table else self.probes.get(node.name)
+
+
+class FromHost(_Probes):
     """Subqueries inlined into the FROM relation (WHERE, and the select list of a query without aggregates)."""
 
     def __init__(self, expr: RelationExpr, scope: Scope, state: Any) -> None:
+        super().__init__()
         self.expr, self.scope, self.state = expr, scope, state
         self.base, self.base_arity = expr, len(scope.columns)
-        self.probes: dict[str, Typed] = {}
 
     @property
     def arity(self) -> int:
         return len(self.scope.columns)
 
     def outer_column(self, node: exp.Column) -> Typed:
-        if not node.table and node.name in self.probes:
-            return self.probes[node.name]
+        probe = self.probe(node)
+        if probe is not None:
+            return probe
         index = self.scope.resolve(node.table or None, node.name)
         column = self.scope.columns[index]
         return Typed(ColumnRef(index), column.type, column.nullable)
-
-    def add_probe(self, name: str, typed: Typed) -> None:
-        """An outer value subqueries may refer to by ``name`` (an expression over the host's columns)."""
-        self.probes[name] = typed
 
     def plan_outer(self, node: exp.Expression) -> Typed:
         return plan_expr(node, self.state.env(self.scope))
@@ -88,21 +98,22 @@ class FromHost:
         self.scope = self.scope + Scope((ScopeColumn(None, name, typed.type, typed.nullable, in_star=False),))
 
 
-class GroupedHost:
+class GroupedHost(_Probes):
     """Subqueries inlined into a Reduce's output: outer references must be group keys, as in SQL."""
 
     def __init__(self, expr: RelationExpr, env: ExprEnv, input_scope: Scope) -> None:
+        super().__init__()
         self.expr, self.env, self.input_scope = expr, env, input_scope
         self.base, self.base_arity = expr, env.reduce_arity
-        self.probes: dict[str, Typed] = {}
 
     @property
     def arity(self) -> int:
         return self.env.reduce_arity
 
     def outer_column(self, node: exp.Column) -> Typed:
-        if not node.table and node.name in self.probes:
-            return self.probes[node.name]
+        probe = self.probe(node)
+        if probe is not None:
+            return probe
         index = self.input_scope.resolve(node.table or None, node.name)
         column = self.input_scope.columns[index]
         if index not in self.env.group_columns:
@@ -113,9 +124,6 @@ class GroupedHost:
 
     def plan_outer(self, node: exp.Expression) -> Typed:
         return plan_expr(node, self.env)
-
-    def add_probe(self, name: str, typed: Typed) -> None:
-        self.probes[name] = typed
 
     def add(self, expr: RelationExpr, name: str, typed: Typed) -> None:
         self.expr = expr
