@@ -74,6 +74,10 @@ QUERIES = [
     " AS i FROM t",
     "SELECT u.a, (SELECT t.b FROM t WHERE t.a = u.a AND t.b NOT IN (SELECT w.b FROM t AS w WHERE w.a > t.a)"
     " ORDER BY t.b LIMIT 1) AS b FROM u",
+    "SELECT t.a, (SELECT count(*) FROM u WHERE u.a = t.a AND u.a NOT IN (SELECT t3.a FROM t AS t3 WHERE t3.b = 'y')) AS n"
+    " FROM t",
+    "SELECT t.a, (SELECT max(u.a) FROM u WHERE u.a <= t.a AND EXISTS (SELECT 1 FROM t AS w WHERE w.a = u.a AND w.b = 'x'))"
+    " AS m FROM t",
     # NOT IN in WHERE: only TRUE keeps the row
     "SELECT u.a FROM u WHERE u.a NOT IN (SELECT t.a FROM t WHERE t.b = 'y')",
     "SELECT t.a FROM t WHERE t.a NOT IN (SELECT u.a FROM u)",

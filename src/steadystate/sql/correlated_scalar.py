@@ -31,7 +31,7 @@ cannot take: aggregates, GROUP BY/HAVING, DISTINCT, LIMIT, subqueries in their W
 
 Unsupported (0A000): set operations or WITH in a correlated subquery, a LIMIT outside its parentheses, FROM-clause
 subqueries that refer to the outer query, subqueries correlated to a query two levels up, aggregates of the
-outer query's columns inside the subquery, and subqueries in the WHERE clause of a correlated aggregate.
+outer query's columns inside the subquery.
 """
 
 from __future__ import annotations
@@ -323,8 +323,8 @@ def _to_domain(select: exp.Select, references: list[exp.Column], host: Host, num
 
 def _domain_join(select: exp.Select, domain: Any, inner: Any, aggregate: bool, state: Any, number: int) -> Any:
     """The domain joined with the subquery's FROM on its WHERE (a LEFT join with a marker for an aggregate,
-    whose ``count(*)`` then counts the marker); conjuncts with subqueries stay in ``select``'s WHERE."""
-    from steadystate.sql.joins import _conjuncts, _inner_join
+    whose ``count(*)`` then counts the marker); conjuncts with subqueries filter the join afterwards."""
+    from steadystate.sql.joins import _conjuncts, _inner_join, plan_where
     from steadystate.sql.query import Rel
 
     k = domain.arity
@@ -335,13 +335,13 @@ def _domain_join(select: exp.Select, domain: Any, inner: Any, aggregate: bool, s
     where = select.args.get("where")
     for conjunct in (_conjuncts(where.this) if where is not None else []):
         if conjunct.find(exp.Subquery, exp.Exists) is not None:
-            if aggregate:
-                raise _unsupported("a subquery in the WHERE clause of an aggregate")
             later.append(conjunct)
         else:
             predicates.append(require_bool(plan_expr(conjunct, env), env, "WHERE").expr)
-    select.set("where", exp.Where(this=_conjoin(later)) if later else None)
+    select.set("where", None)
     joined = _inner_join(domain, inner, predicates)
+    if later:  # planned like any WHERE (semi-joins, subqueries as values), over the join
+        joined = plan_where(Rel(joined, domain.scope + inner.scope), _conjoin(later), state, select).expr
     if not aggregate:
         return Rel(joined, domain.scope + inner.scope)
     marker = ScopeColumn(None, f"__corr{number}_m", T.BOOL, True, in_star=False)
