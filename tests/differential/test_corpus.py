@@ -174,6 +174,14 @@ CASES = [
          " FROM {p}a AS a WHERE a.v NOT IN (SELECT min(b.w) FROM {p}b AS b WHERE b.k = a.k)",
          ("INSERT INTO {p}b VALUES (2, 7, false)", "DELETE FROM {p}b WHERE w = 1", "UPDATE {p}b SET flag = false WHERE k = 1",
           "DELETE FROM {p}b")),
+    Case("subqueries nested in correlated subqueries", T,
+         ("INSERT INTO {p}a VALUES (1, 1, 'x'), (2, 2, 'y'), (NULL, 3, 'z')",
+          "INSERT INTO {p}b VALUES (1, 1, true), (1, 2, false), (2, 2, NULL)"),
+         "SELECT a.k, (SELECT count(*) FROM {p}b AS b WHERE b.k = a.k AND b.w IN (SELECT a2.v FROM {p}a AS a2)) AS n,"
+         " a.v IN (SELECT b.w FROM {p}b AS b WHERE b.k = a.k AND NOT EXISTS (SELECT 1 FROM {p}a AS a3 WHERE a3.k = b.w)) AS i"
+         " FROM {p}a AS a",
+         ("INSERT INTO {p}a VALUES (2, 9, 'q')", "DELETE FROM {p}b WHERE w = 1", "UPDATE {p}b SET w = NULL WHERE k = 2",
+          "DELETE FROM {p}a WHERE k = 1")),
     Case("cross join and three way join", T,
          ("INSERT INTO {p}a VALUES (1, 1, 'x'), (2, 2, 'y')", "INSERT INTO {p}b VALUES (1, 1, true)"),
          "SELECT a1.k, a2.k AS k2, b.w FROM {p}a AS a1 CROSS JOIN {p}a AS a2 JOIN {p}b AS b ON a2.k = b.k",
