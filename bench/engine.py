@@ -30,7 +30,7 @@ OUT = RelationDesc.of(("region", T.TEXT), ("total", T.NUMERIC), ("n", T.INT8))
 REGIONS = [f"region-{i}" for i in range(20)]
 
 
-def build_dataflow(as_of: int) -> RenderedDataflow:
+def build_dataflow(as_of: int, fuse: bool = True) -> RenderedDataflow:
     col = ir.ColumnRef
     join = ir.Join((ir.Get("orders"), ir.Get("customers")), ((col(1), col(3)),))
     plan = ir.Reduce(join, (col(4),), (ir.AggregateExpr("sum", col(2)), ir.AggregateExpr("count_star", col(0))))
@@ -42,7 +42,7 @@ def build_dataflow(as_of: int) -> RenderedDataflow:
         sink_exports=(),
         as_of=as_of,
     )
-    return RenderedDataflow(desc, {})
+    return RenderedDataflow(desc, {}, fuse=fuse)
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -19,10 +19,12 @@ import operator
 from typing import Any, Callable
 
 from steadystate import errors
+from steadystate.dataflow.accumulate import AccumulatingReduce, Accumulator
 from steadystate.dataflow.arrangement import Arrangement, ArrangementCursor
 from steadystate.dataflow.collection import Delta, EvalError, Update, add_into, first_error
 from steadystate.dataflow.graph import Graph
 from steadystate.dataflow.join import JoinOperator, plan_join
+from steadystate.dataflow.join_accumulate import JoinAccumulate
 from steadystate.dataflow.operators import (
     ConstantOperator,
     MfpOperator,
@@ -35,8 +37,9 @@ from steadystate.dataflow.operators import (
 from steadystate.dataflow.reduce import reduce_operator
 from steadystate.dataflow.topk import TopKOperator
 from steadystate.expr import ir
-from steadystate.expr.aggregates import aggregate_factory
+from steadystate.expr.aggregates import accumulator_kind, aggregate_factory
 from steadystate.expr.eval import compile_key, compile_mfp, compile_scalar, mfp_types
+from steadystate.expr.fusion import plan_join_accumulate
 from steadystate.expr.infer import relation_types
 from steadystate.protocol.messages import DataflowDescription, SinkExport
 from steadystate.repr.types import ScalarType
@@ -69,8 +72,9 @@ class _Sink:
 
 
 class RenderedDataflow:
-    def __init__(self, desc: DataflowDescription, imported: dict[str, Arrangement]) -> None:
+    def __init__(self, desc: DataflowDescription, imported: dict[str, Arrangement], fuse: bool = True) -> None:
         self.desc = desc
+        self.fuse = fuse  # render fusable node patterns as one operator (``expr.fusion``); off for comparisons
         self.initial_time = desc.as_of or 0  # the time the dataflow's first output is a snapshot of
         self._snapshotted: set[str] = set()
         self.graph = Graph(desc.as_of, desc.until)
@@ -259,11 +263,31 @@ class RenderedDataflow:
         return node, all_types
 
     def _render_reduce(self, expr: ir.Reduce) -> Rendered:
+        fused = self._render_join_accumulate(expr)
+        if fused is not None:
+            return fused
         node, types = self._render(expr.input)
+        accumulating = _accumulating_reduce(node, expr, types)
+        if accumulating is not None:
+            return self.graph.add(accumulating), self._types(expr)
         key_fn = compile_key(expr.group_key, types)
         value_fns = [None if a.func == "count_star" else compile_scalar(a.expr, types) for a in expr.aggregates]
         factories = [aggregate_factory(a, types) for a in expr.aggregates]
         operator_ = reduce_operator(node, key_fn, value_fns, factories, is_global=not expr.group_key)
+        return self.graph.add(operator_), self._types(expr)
+
+    def _render_join_accumulate(self, expr: ir.Reduce) -> Rendered | None:
+        """``Reduce(Join(X, Y))`` as one fused operator when ``expr.fusion`` says it can (else ``None``)."""
+        join = expr.input
+        if not self.fuse or not isinstance(join, ir.Join) or len(join.inputs) != 2:
+            return None
+        fused = plan_join_accumulate(expr, [self._types(child) for child in join.inputs])
+        if fused is None:
+            return None
+        a_node = self._render(join.inputs[fused.aggregated_input])[0]
+        b_node = self._render(join.inputs[1 - fused.aggregated_input])[0]
+        operator_ = JoinAccumulate(a_node, b_node, fused.a_key, fused.b_key, fused.group_columns,
+                                   _accumulators(fused.accumulators))
         return self.graph.add(operator_), self._types(expr)
 
     def _render_topk(self, expr: ir.TopK) -> Rendered:
@@ -323,3 +347,22 @@ _RENDERERS: dict[type, Callable[[RenderedDataflow, Any], Rendered]] = {
     ir.Union_: RenderedDataflow._render_union,
     ir.ArrangeBy: RenderedDataflow._render_arrange_by,
 }
+
+
+def _accumulators(pairs: tuple[tuple[str, int | None], ...] | list[tuple[str, int | None]]) -> list[Accumulator]:
+    return [Accumulator(kind, column) for kind, column in pairs]
+
+
+def _accumulating_reduce(node: int, expr: ir.Reduce, types: Types) -> AccumulatingReduce | None:
+    """The lean reduce when every group key is a plain column and every aggregate is accumulable over its
+    argument's type (``expr.aggregates.accumulator_kind``); else ``None`` (the general reduce)."""
+    if not all(isinstance(k, ir.ColumnRef) for k in expr.group_key):
+        return None
+    kinds = [accumulator_kind(agg, types) for agg in expr.aggregates]
+    if any(kind is None for kind in kinds):
+        return None
+    pairs = [(kind, None if agg.func == "count_star" else agg.expr.index)  # type: ignore[union-attr]
+             for kind, agg in zip(kinds, expr.aggregates)]
+    keys = [k.index for k in expr.group_key]  # type: ignore[union-attr]
+    return AccumulatingReduce(node, keys, _accumulators(pairs), is_global=not expr.group_key)  # type: ignore[arg-type]
+
