@@ -288,12 +288,12 @@ class ComputeState:
                     continue
                 since = self.store.since(source.shard) or 0
                 read_at = max(as_of, since)
-                snapshot = self.store.snapshot(source.shard, read_at)
+                snapshot = self.store.snapshot_counts(source.shard, read_at)
                 error_rows = []
                 if source.errors_shard is not None:
                     error_rows = [(row, as_of, diff) for row, diff in self.store.snapshot(source.errors_shard, read_at)]
                     source.errors_after = read_at + 1
-                dataflow.rendered.feed_snapshot(source_id, dict(snapshot), as_of, read_at + 1)
+                dataflow.rendered.feed_snapshot(source_id, snapshot, as_of, read_at + 1)
                 if error_rows:
                     dataflow.rendered.feed(source_id, [], read_at + 1, error_rows)
                 source.after = read_at + 1

@@ -47,7 +47,7 @@ from steadystate.dataflow.operators import Operator
 
 def _generate(a_key: Sequence[int], b_key: Sequence[int], group_columns: Sequence[int],
               accumulators: Sequence[Accumulator]) -> tuple[Callable[..., None], Callable[..., None],
-                                                            Callable[..., OkDelta]]:
+                                                            Callable[..., None], Callable[..., OkDelta]]:
     width = width_of(accumulators)
     new_group = [0] * width + [None]
     null_test = " or ".join(f"row[{c}] is None" for c in a_key)
@@ -82,6 +82,9 @@ def _generate(a_key: Sequence[int], b_key: Sequence[int], group_columns: Sequenc
         *add_source("out", width, "                ", factor="count"),
         "            add(group)",
     ]
+    # the same fold while B is empty (hydration: A's snapshot comes before B's in the first round): no lookups
+    cut = fold_a.index("        matches = bget(key)")
+    fold_a_alone = ["def fold_a_alone(items, partial, arranged, groups, touched):"] + fold_a[1:cut]
     b_null_test = " or ".join(f"b[{c}] is None" for c in b_key)
     fold_b = [
         "def fold_b(items, partial, arranged, groups, touched):",
@@ -112,9 +115,9 @@ def _generate(a_key: Sequence[int], b_key: Sequence[int], group_columns: Sequenc
         "            if not rows:",
         "                del arranged[key]",
     ]
-    source = fold_a + [""] + fold_b + [""] + emit_source(accumulators, is_global=False)
+    source = fold_a + [""] + fold_a_alone + [""] + fold_b + [""] + emit_source(accumulators, is_global=False)
     functions = compile_functions(source, "join accumulate")
-    return functions["fold_a"], functions["fold_b"], functions["emit"]
+    return functions["fold_a"], functions["fold_a_alone"], functions["fold_b"], functions["emit"]
 
 
 class JoinAccumulate(Operator):
@@ -132,7 +135,8 @@ class JoinAccumulate(Operator):
         self.partial: dict[tuple, list[Any]] = {}
         self.arranged: dict[tuple, dict[tuple, int]] = {}
         self.groups: dict[tuple, list[Any]] = {}
-        self._fold_a, self._fold_b, self._emit = _generate(a_key, b_key, group_columns, accumulators)
+        self._fold_a, self._fold_a_alone, self._fold_b, self._emit = _generate(a_key, b_key, group_columns,
+                                                                               accumulators)
 
     def run(self, time: int, deltas: list[Delta], first: bool) -> Delta:
         (a_ok, a_err), (b_ok, b_err) = deltas
@@ -145,7 +149,8 @@ class JoinAccumulate(Operator):
                 err.pop(error, None)
         touched: set[tuple] = set()
         if a_ok:
-            self._fold_a(a_ok.items(), self.partial, self.arranged, self.groups, touched)
+            fold_a = self._fold_a if self.arranged else self._fold_a_alone
+            fold_a(a_ok.items(), self.partial, self.arranged, self.groups, touched)
         if b_ok:
             self._fold_b(b_ok.items(), self.partial, self.arranged, self.groups, touched)
         ok: OkDelta = self._emit(self.groups, touched) if touched else {}
