@@ -72,3 +72,21 @@ def test_explain_shows_the_fusion(mirror: Mirror) -> None:
         assert "fused=" not in plan, plan
     finally:
         drop_tables(mirror, prefix, STAR)
+
+
+def test_an_error_below_the_fused_aggregate_surfaces_and_recovers(mirror: Mirror) -> None:
+    prefix = f"e{next(COUNTER)}_"
+    tables = {"f": "dim_id int, amount int, dv int", "d": "id int, region text"}
+    make_tables(mirror, prefix, tables)
+    try:
+        query = (f"SELECT d.region, count(*) AS n, sum(f.q) AS s FROM (SELECT dim_id, amount / dv AS q FROM {prefix}f) "
+                 f"AS f JOIN {prefix}d AS d ON f.dim_id = d.id GROUP BY d.region")
+        mirror.server(f"CREATE VIEW {prefix}v AS {query}")
+        mirror.server(f"CREATE DEFAULT INDEX ON {prefix}v")
+        mirror.both(f"INSERT INTO {prefix}d VALUES (1, 'a'), (2, 'b')")
+        mirror.both(f"INSERT INTO {prefix}f VALUES (1, 10, 2), (2, 4, 0)")
+        test_corpus.expect_error(mirror, f"SELECT * FROM {prefix}v", "22012")
+        mirror.both(f"DELETE FROM {prefix}f WHERE dv = 0")
+        mirror.check(f"SELECT * FROM {prefix}v", query, "after deleting the row that divided by zero")
+    finally:
+        drop_tables(mirror, prefix, tables)
