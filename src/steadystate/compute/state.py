@@ -35,6 +35,7 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 
 from steadystate.compute.render import Arrangement, RenderedDataflow
+from steadystate.dataflow.collection import EvalError
 from steadystate.errors import SteadyError, UpperMismatch
 from steadystate.expr.eval import compile_mfp
 from steadystate.expr.ir import CallBinary, ColumnRef, Literal, MapFilterProject
@@ -423,6 +424,11 @@ class ComputeState:
                         rows.extend([result] * diff)
         except SteadyError as exc:
             return m.PeekResponse(peek.uuid, error=m.PeekError(exc.sqlstate, exc.message, exc.detail, exc.hint))
+        except Exception as exc:  # noqa: BLE001 - a peek's expression failing in a way the evaluator did not
+            # anticipate is that peek's error (XX000), never the replica's: it must not take the process down
+            log.exception("peek %s failed", peek.uuid)
+            error = EvalError.from_exception(exc)
+            return m.PeekResponse(peek.uuid, error=m.PeekError(error.sqlstate, error.message))
         return m.PeekResponse(peek.uuid, rows=codec.encode_rows(rows))
 
     # ------------------------------------------------------------------ status
