@@ -45,7 +45,8 @@ def _serve(args: argparse.Namespace) -> int:
         if value is not None:
             passed += [f"--{name.replace('_', '-')}", str(data_dir if name == "data_dir" else value)]
     try:
-        supervisor = Supervisor(passed, args.host, args.sql_port, args.http_port, data_dir)
+        supervisor = Supervisor(passed, args.host, args.sql_port, args.http_port, data_dir,
+                                startup_timeout=args.startup_timeout)
     except OSError as exc:
         print(f"cannot listen on {args.host}:{args.sql_port}/{args.http_port}: {exc}", file=sys.stderr)
         return 1

@@ -59,8 +59,10 @@ def listen(host: str, port: int) -> socket.socket:
 
 
 class Supervisor:
-    def __init__(self, coordinator_args: list[str], host: str, sql_port: int, http_port: int, data_dir: Path):
+    def __init__(self, coordinator_args: list[str], host: str, sql_port: int, http_port: int, data_dir: Path,
+                 *, startup_timeout: float = 60.0):
         self.coordinator_args = coordinator_args
+        self.startup_timeout = startup_timeout
         self.data_dir = data_dir
         self.sql_socket = listen(host, sql_port)  # clients: accepted by the proxy, never by the coordinator
         self.sql_socket.set_inheritable(False)
@@ -94,7 +96,7 @@ class Supervisor:
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGTERM, self._forward)
         loop.add_signal_handler(signal.SIGINT, self._forward)
-        self.proxy = ProxyServer(self.sql_socket, self.internal_address)
+        self.proxy = ProxyServer(self.sql_socket, self.internal_address, startup_timeout=self.startup_timeout)
         await self.proxy.start()
         try:
             return await self._supervise(loop)

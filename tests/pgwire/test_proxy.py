@@ -410,3 +410,20 @@ def _chunks(data: bytes, sizes: list[int]) -> list[bytes]:
         position += size
     out.append(data[position:])
     return [chunk for chunk in out if chunk]
+
+
+def test_client_that_never_completes_startup_is_told_and_closed() -> None:
+    machine = ProxyConnection(*PROXY_KEY)
+    machine.client_data(startup()[:6])
+    actions = machine.startup_expired(1.0)
+    ((kind, body),) = frames(to_client(actions))
+    assert kind == b"E" and fields(body)["C"] == "08P01" and "startup" in fields(body)["M"]
+    assert CloseClient() in actions
+
+
+def test_garbage_after_startup_is_a_fatal_protocol_violation() -> None:
+    machine, _ = connected()
+    actions = machine.client_data(b"Q\x00\x00\x00\x01")
+    ((kind, body),) = frames(to_client(actions))
+    assert kind == b"E" and fields(body)["S"] == "FATAL" and fields(body)["C"] == "08P01"
+    assert CloseClient() in actions

@@ -35,7 +35,7 @@ from enum import Enum
 from typing import Callable
 
 from steadystate.adapter.client import Notice
-from steadystate.errors import ProtocolViolation
+from steadystate.errors import ProtocolViolation, SteadyError
 
 from . import frontend as fe
 from .proxy_rules import (
@@ -144,7 +144,7 @@ class ProxyConnection:
                 for kind, frame in self._client.feed(data):
                     self._client_message(kind, frame)
         except ProtocolViolation as exc:
-            self._fail(Failure(exc.message, exc.hint, exc.sqlstate))
+            self._fail(exc)
         return self._take()
 
     def client_closed(self) -> list[Action]:
@@ -183,6 +183,12 @@ class ProxyConnection:
             self._reconnect_later(now)
         return self._take()
 
+    def startup_expired(self, timeout: float) -> list[Action]:
+        """The client did not send its StartupMessage in time."""
+        if not self.closed and not self.started:
+            self._fail(ProtocolViolation(f"client did not complete startup within {timeout:g} s"))
+        return self._take()
+
     def tick(self, now: float) -> list[Action]:
         """Called now and then while no backend is live: enforces the deadline of a (re)connection."""
         if not self.closed and self.state in RECONNECTING:
@@ -206,8 +212,8 @@ class ProxyConnection:
         self._actions = []
         return actions
 
-    def _fail(self, failure: Failure) -> None:
-        error = failure.error()
+    def _fail(self, failure: Failure | SteadyError) -> None:
+        error = failure.error() if isinstance(failure, Failure) else failure
         notice = Notice("FATAL", error.sqlstate, error.message, error.detail, error.hint)
         self._to_client += encode_notice(notice, error=True)
         self._to_backend.clear()

@@ -46,10 +46,14 @@ TICK_S = 0.5
 class ProxyServer:
     """Accepts PostgreSQL clients on ``sock`` and carries each over to the coordinator at ``backend``."""
 
-    def __init__(self, sock: socket.socket, backend: tuple[str, int], *, retry_deadline: float = 30.0) -> None:
+    def __init__(
+        self, sock: socket.socket, backend: tuple[str, int], *, retry_deadline: float = 30.0,
+        startup_timeout: float = STARTUP_TIMEOUT_S,
+    ) -> None:
         self.sock = sock
         self.backend = backend
         self.retry_deadline = retry_deadline
+        self.startup_timeout = startup_timeout
         self.links: dict[tuple[int, int], ProxyLink] = {}
         self.server: asyncio.Server | None = None
         self._process_ids = itertools.count(1)
@@ -125,13 +129,18 @@ class ProxyLink:
         self._connector: asyncio.Task[None] | None = None
 
     async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        startup_deadline = loop.time() + self.server.startup_timeout
         while not self.client_done:
             try:
                 if self.machine.started:
                     data = await self.reader.read(READ_CHUNK)
-                else:  # a client that never completes its startup packet is dropped
-                    data = await asyncio.wait_for(self.reader.read(READ_CHUNK), STARTUP_TIMEOUT_S)
-            except (ConnectionError, OSError, asyncio.TimeoutError):
+                else:  # a client that does not complete its startup in time is told so and dropped
+                    data = await asyncio.wait_for(self.reader.read(READ_CHUNK), startup_deadline - loop.time())
+            except asyncio.TimeoutError:
+                await self.apply(self.machine.startup_expired(self.server.startup_timeout))
+                return
+            except (ConnectionError, OSError):
                 data = b""
             if not data:
                 await self.apply(self.machine.client_closed())
