@@ -427,3 +427,12 @@ def test_garbage_after_startup_is_a_fatal_protocol_violation() -> None:
     ((kind, body),) = frames(to_client(actions))
     assert kind == b"E" and fields(body)["S"] == "FATAL" and fields(body)["C"] == "08P01"
     assert CloseClient() in actions
+
+
+def test_a_session_the_coordinator_ends_itself_is_closed_not_carried_over() -> None:
+    machine, _ = connected()
+    fatal = msg(b"E", b"SFATAL\x00C57P01\x00Mterminating connection\x00\x00")
+    assert to_client(machine.backend_data(fatal)) == fatal
+    actions = machine.backend_lost(1.0)
+    assert CloseClient() in actions and not to_client(actions)
+    assert not any(isinstance(a, ConnectBackend) for a in actions)

@@ -119,6 +119,7 @@ class ProxyConnection:
         self._statement_sql: dict[str, str] = {}
         self._portal_sql: dict[str, str | None] = {}
         self._response_started = False
+        self._backend_said_fatal = False  # the coordinator ended this session itself (FATAL ErrorResponse)
         self._handshakes = 0
         self._replay_pending = 0
         self._attempts = 0
@@ -394,6 +395,8 @@ class ProxyConnection:
 
     def _error(self, request: _Request | None, frame: bytes) -> None:
         self._response_started = True
+        if frame[5:12] in (b"SFATAL\x00", b"SPANIC\x00"):
+            self._backend_said_fatal = True
         if request is not None:
             request.errored = True
 
@@ -427,6 +430,10 @@ class ProxyConnection:
         if self.state is not BackendState.LIVE:
             if self.state is not BackendState.DOWN:
                 self._reconnect_later(now)
+            return
+        if self._backend_said_fatal:  # the client was told why; it ends as it would have without the proxy
+            self.closed = True
+            self._actions.append(CloseClient())
             return
         sent = [r for r in self._requests if r.sent]
         if not sent:
