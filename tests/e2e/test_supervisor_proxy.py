@@ -141,6 +141,36 @@ def test_write_in_flight_gets_a_clear_error_and_is_applied_at_most_once(env) -> 
     assert env.query("SELECT count(*) FROM w WHERE k = 100") == [(1,)]
 
 
+@pytest.mark.parametrize("prepare", [None, True], ids=["simple", "extended"])
+def test_read_in_flight_is_resent_to_the_new_coordinator(env, prepare: bool | None) -> None:  # type: ignore[no-untyped-def]
+    hydrated_index(env)
+    conn = env.connect()
+    answers: list[object] = []
+
+    def read() -> None:
+        try:
+            if prepare is None:
+                answers.append(conn.execute("SELECT v FROM tv WHERE k = 2").fetchall())
+            else:
+                answers.append(conn.execute("SELECT v FROM tv WHERE k = %s", (2,), prepare=True).fetchall())
+        except BaseException as exc:  # noqa: BLE001 - asserted below
+            answers.append(exc)
+
+    old = env.coordinator_pid()
+    os.kill(old, signal.SIGSTOP)  # the read reaches the coordinator's socket and stays unanswered
+    try:
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        env.wait_for(lambda: _unread_bytes_in_coordinator(env))
+    finally:
+        os.kill(old, signal.SIGKILL)
+    reader.join(60)
+    assert answers == [[("b",)]]
+    assert "resending 1 in-flight request" in env.log_path.read_text()
+    assert conn.execute("SELECT v FROM tv WHERE k = 3").fetchall() == [("c",)]
+    conn.close()
+
+
 def test_open_transaction_learns_it_was_aborted(env) -> None:  # type: ignore[no-untyped-def]
     hydrated_index(env)
     conn = env.connect(autocommit=False)

@@ -436,3 +436,15 @@ def test_a_session_the_coordinator_ends_itself_is_closed_not_carried_over() -> N
     actions = machine.backend_lost(1.0)
     assert CloseClient() in actions and not to_client(actions)
     assert not any(isinstance(a, ConnectBackend) for a in actions)
+
+
+def test_first_handshake_cut_short_is_retried_without_the_client_seeing_it_twice() -> None:
+    machine = ProxyConnection(*PROXY_KEY)
+    machine.client_data(startup())
+    machine.backend_connected()
+    greeting = handshake(7)
+    assert to_client(machine.backend_data(greeting[:12])) == b""  # held back until complete
+    assert ConnectBackend(0.0) in machine.backend_lost(1.0)
+    machine.backend_connected()
+    received = to_client(machine.backend_data(greeting))
+    assert [k for k, _ in frames(received)] == [b"R", b"S", b"K", b"Z"]

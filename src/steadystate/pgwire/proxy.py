@@ -121,6 +121,7 @@ class ProxyConnection:
         self._response_started = False
         self._backend_said_fatal = False  # the coordinator ended this session itself (FATAL ErrorResponse)
         self._handshakes = 0
+        self._greeting = bytearray()  # the first handshake, held back until complete so a loss can retry it
         self._replay_pending = 0
         self._attempts = 0
         self._deadline: float | None = None
@@ -158,6 +159,8 @@ class ProxyConnection:
         assert self._startup_packet is not None
         self.state = BackendState.HANDSHAKE
         self._backend = Splitter(BACKEND_WANTED)
+        self._greeting.clear()
+        self._backend_said_fatal = False
         self._to_backend += self._startup_packet
         return self._take()
 
@@ -326,22 +329,22 @@ class ProxyConnection:
         if kind == b"K":
             self.backend_key = _KEY.unpack_from(frame, 5)
             if first:
-                self._to_client += encode_backend_key_data(*self.key)
+                self._greeting += encode_backend_key_data(*self.key)
         elif kind == b"E":
-            if first:
-                self._to_client += frame
+            if first:  # refused (a bad startup packet, say): the client hears it as it would have
+                self._to_client += self._greeting + frame
                 self.closed = True
                 self._actions += [CloseClient(), CloseBackend()]
             else:
                 self._fail(SESSION_NOT_RESTORED)
         elif kind == b"Z":
             if first:
-                self._to_client += frame
+                self._to_client += self._greeting + frame
                 self.status = chr(frame[5])
             self._handshakes += 1
             self._replay()
         elif first:
-            self._to_client += frame
+            self._greeting += frame
 
     def _replay(self) -> None:
         replay = [message(b"Q", cstring(statement)) for statement in self.settings.values()]
