@@ -18,6 +18,7 @@ import threading
 import psutil
 import psycopg
 import pytest
+from conftest import PSQL
 
 LOST = "connection to the coordinator was lost"
 
@@ -206,3 +207,19 @@ def test_cancel_request_reaches_the_coordinator_through_the_proxy(env) -> None: 
         streaming.join(30)
         assert len(stopped) == 1 and isinstance(stopped[0], psycopg.errors.QueryCanceled), stopped
         assert conn.execute("SELECT k FROM s").fetchall() == [(1,)]
+
+
+@pytest.mark.skipif(PSQL is None, reason="psql is not installed")
+def test_psql_session_carries_on_across_kill9(env) -> None:  # type: ignore[no-untyped-def]
+    env.execute("CREATE CLUSTER other (SIZE = 'small', REPLICATION FACTOR = 1)", "CREATE TABLE p (k int)")
+    old = env.coordinator_pid()
+    # one psql session: a setting, then (from psql itself) kill -9 of the coordinator and wait until it is gone,
+    # then a read, a write and a read on the same connection
+    kill = f"\\! kill -9 {old}; while kill -0 {old} 2>/dev/null; do sleep 0.01; done"
+    result = env.psql("SET cluster = other", kill, "SHOW cluster", "INSERT INTO p VALUES (1)",
+                      "SELECT count(*) AS n FROM p")
+    lines = [line.strip() for line in result.stdout.splitlines()]
+    assert lines[lines.index("cluster") + 2] == "other"
+    assert lines[lines.index("n") + 2] == "1"
+    assert env.coordinator_pid() != old
+    assert env.query("SELECT count(*) FROM p") == [(1,)]  # the write ran exactly once

@@ -134,6 +134,11 @@ class ProxyConnection:
         """The client sent its StartupMessage."""
         return self._startup_packet is not None
 
+    @property
+    def idle(self) -> bool:
+        """A live backend and no request awaiting its answer."""
+        return self.state is BackendState.LIVE and not self._requests and not self.closed
+
     # ------------------------------------------------------------------ inputs
 
     def client_data(self, data: bytes) -> list[Action]:

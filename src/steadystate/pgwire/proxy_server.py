@@ -124,6 +124,7 @@ class ProxyLink:
         self.writer = writer
         self.machine = ProxyConnection(*server.new_key(), retry_deadline=server.retry_deadline)
         self.backend_writer: asyncio.StreamWriter | None = None
+        self.backend_socket: socket.socket | None = None  # the same connection, to peek at it
         self.epoch = 0
         self.client_done = False
         self._connector: asyncio.Task[None] | None = None
@@ -145,7 +146,22 @@ class ProxyLink:
             if not data:
                 await self.apply(self.machine.client_closed())
                 return
+            if self.machine.idle and self._backend_gone():
+                # the coordinator died while the session was idle, and the event loop has not told the pump
+                # yet: say so first, so this request goes to the next coordinator instead of the dead one
+                await self.apply(self.machine.backend_lost(asyncio.get_running_loop().time()))
             await self.apply(self.machine.client_data(data))
+
+    def _backend_gone(self) -> bool:
+        """True if the coordinator connection has reached end of stream or failed (a non-blocking peek)."""
+        if self.backend_socket is None or self.backend_writer is None:
+            return False
+        try:
+            return self.backend_socket.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+        except (BlockingIOError, InterruptedError):
+            return False
+        except OSError:
+            return True
 
     async def apply(self, actions: list[Action]) -> None:
         """Carry out the machine's actions, then wait for the sockets written to."""
@@ -187,6 +203,7 @@ class ProxyLink:
 
     def _drop_backend(self) -> None:
         self.epoch += 1
+        self.backend_socket = None
         if self.backend_writer is not None:
             self.backend_writer.close()
             self.backend_writer = None
@@ -197,15 +214,19 @@ class ProxyLink:
             await asyncio.sleep(delay)
         if self.client_done:
             return
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:
-            reader, writer = await asyncio.open_connection(*self.server.backend, limit=READ_CHUNK)
+            sock.setblocking(False)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            await loop.sock_connect(sock, self.server.backend)
+            reader, writer = await asyncio.open_connection(sock=sock, limit=READ_CHUNK)
         except OSError:
+            sock.close()
             await self.apply(self.machine.connect_failed(loop.time()))
             return
-        with suppress(OSError):
-            writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.epoch += 1
         self.backend_writer = writer
+        self.backend_socket = sock
         epoch = self.epoch
         self.server.spawn(self._pump(reader, epoch))
         await self.apply(self.machine.backend_connected())
