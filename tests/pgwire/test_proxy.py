@@ -346,6 +346,7 @@ def test_decision_table_is_complete_and_never_retries_what_may_not_run_twice() -
     ("TABLE t", True, ()),
     ("SET cluster = c", True, ("SET cluster = c",)),
     ("set local cluster = c", True, ()),
+    ("DEALLOCATE s1", True, ()),
     ("RESET cluster", True, ("RESET cluster",)),
     ("SELECT ';INSERT'; SET a = 1 -- ; DELETE", True, ("SET a = 1",)),
     ("WITH x AS (SELECT 1) SELECT * FROM x", True, ()),
@@ -448,3 +449,15 @@ def test_first_handshake_cut_short_is_retried_without_the_client_seeing_it_twice
     machine.backend_connected()
     received = to_client(machine.backend_data(greeting))
     assert [k for k, _ in frames(received)] == [b"R", b"S", b"K", b"Z"]
+
+
+def test_deallocated_prepared_statements_are_not_replayed() -> None:
+    machine, _ = connected()
+    machine.client_data(parse("_pg3_0", "SELECT 1") + parse("Odd", "SELECT 2") + parse("s3", "SELECT 3") + SYNC)
+    machine.backend_data(msg(b"1") * 3 + rfq("I"))
+    machine.client_data(query('DEALLOCATE _pg3_0; DEALLOCATE PREPARE "Odd"'))
+    machine.backend_data(complete("DEALLOCATE") * 2 + rfq("I"))
+    assert list(machine.prepared) == ["s3"]
+    machine.client_data(query("DEALLOCATE ALL"))
+    machine.backend_data(complete("DEALLOCATE ALL") + rfq("I"))
+    assert machine.prepared == {}

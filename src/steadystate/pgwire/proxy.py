@@ -94,6 +94,7 @@ class _Request:
     sent: bool = False  # some of it went to the current backend
     errored: bool = False
     settings: list[str] = field(default_factory=list)
+    deallocated: list[str] = field(default_factory=list)
     parses: deque[tuple[str, bytes]] = field(default_factory=deque)  # awaiting ParseComplete
     closes: deque[tuple[str, str]] = field(default_factory=deque)  # awaiting CloseComplete
 
@@ -284,6 +285,7 @@ class ProxyConnection:
             request.closed = True
             request.retryable = request.retryable and classified.retryable
             request.settings += classified.settings
+            request.deallocated += classified.deallocated
         else:
             request = self._current()
             EXTENDED_TRACKERS.get(kind, _untracked)(self, request, fe.decode_message(kind, frame[5:]), frame)
@@ -414,7 +416,14 @@ class ProxyConnection:
         if request is None:
             return
         self._requests.popleft()
-        if not request.errored and self.status == "I":
+        if request.errored:
+            return
+        for name in request.deallocated:  # DEALLOCATE is not transactional
+            if name == "all":
+                self.prepared.clear()
+            else:
+                self.prepared.pop(name, None)
+        if self.status == "I":
             for statement in request.settings:
                 self._remember(statement)
 

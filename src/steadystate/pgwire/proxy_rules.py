@@ -97,11 +97,12 @@ class Kind(Enum):
 FIRST_WORD_KINDS: dict[str, Kind] = {
     "select": Kind.READ, "show": Kind.READ, "explain": Kind.READ, "table": Kind.READ, "values": Kind.READ,
     "with": Kind.READ, "begin": Kind.READ, "start": Kind.READ, "": Kind.READ,
-    "set": Kind.SESSION, "reset": Kind.SESSION,
+    "set": Kind.SESSION, "reset": Kind.SESSION, "deallocate": Kind.SESSION,
 }
 
 _DATA_MODIFYING = re.compile(r"\b(insert|update|delete|merge|copy|subscribe|create|drop|alter)\b")
-_NOT_REMEMBERED = re.compile(r"^set\s+(local|transaction|session\s+characteristics)\b")
+_REMEMBERED = re.compile(r"^(set|reset)\b(?!\s+(local|transaction|session\s+characteristics)\b)")
+_DEALLOCATE = re.compile(r'^deallocate\s+(?:prepare\s+)?("(?:[^"]|"")+"|\w+)\s*$', re.I)
 _SETTING_NAME = re.compile(r'^(?:set|reset)\s+(?:session\s+)?("(?:[^"]|"")+"|[\w.]+(?:\s+zone)?)')
 _TOKEN = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|--[^\n]*|/\*.*?\*/|(\$\w*\$).*?\1|;|[^'\";$/-]+|.", re.S)
 
@@ -128,6 +129,7 @@ def split_statements(sql: str) -> list[str]:
 class Classified:
     retryable: bool  # every statement is a READ or a SESSION setting
     settings: tuple[str, ...]  # the SET/RESET statements to remember if the query succeeds outside a transaction
+    deallocated: tuple[str, ...] = ()  # prepared statements DEALLOCATEd (``"all"``: every one), if it succeeds
 
 
 def statement_kind(statement: str) -> Kind:
@@ -142,10 +144,15 @@ def statement_kind(statement: str) -> Kind:
 def classify_sql(sql: str) -> Classified:
     statements = split_statements(sql)
     kinds = [statement_kind(s) for s in statements]
-    settings = tuple(
-        s for s, k in zip(statements, kinds) if k is Kind.SESSION and not _NOT_REMEMBERED.match(s.lower())
-    )
-    return Classified(all(k is not Kind.WRITE for k in kinds), settings)
+    settings = tuple(s for s in statements if _REMEMBERED.match(s.lower()))
+    deallocated = tuple(_deallocated_name(match.group(1)) for s in statements if (match := _DEALLOCATE.match(s)))
+    return Classified(all(k is not Kind.WRITE for k in kinds), settings, deallocated)
+
+
+def _deallocated_name(word: str) -> str:
+    if word.startswith('"'):
+        return word[1:-1].replace('""', '"')
+    return word.lower()
 
 
 def setting_key(statement: str) -> str | None:
