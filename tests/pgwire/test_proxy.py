@@ -273,7 +273,7 @@ def test_settings_replay_in_order_latest_per_setting_and_reset_forgets() -> None
     assert list(machine.settings.values()) == ["SET search_path = s", "SET cluster = b"]
 
 
-def test_failed_set_local_set_and_set_inside_a_transaction_are_not_replayed() -> None:
+def test_failed_set_local_set_and_set_in_an_open_transaction_are_not_replayed() -> None:
     machine, _ = connected()
     machine.client_data(query("SET cluster = nope"))
     machine.backend_data(error("22023") + rfq("I"))
@@ -461,3 +461,14 @@ def test_deallocated_prepared_statements_are_not_replayed() -> None:
     machine.client_data(query("DEALLOCATE ALL"))
     machine.backend_data(complete("DEALLOCATE ALL") + rfq("I"))
     assert machine.prepared == {}
+
+
+def test_set_inside_a_transaction_is_remembered_only_if_it_commits() -> None:
+    machine, _ = connected()
+    for sql, answer_ in (("BEGIN", rfq("T")), ("SET cluster = a", rfq("T")), ("ROLLBACK", rfq("I")),
+                         ("BEGIN", rfq("T")), ("SET cluster = b", rfq("T")), ("COMMIT", rfq("I"))):
+        machine.client_data(query(sql))
+        machine.backend_data(complete(sql.split()[0]) + answer_)
+        if sql == "ROLLBACK":
+            assert machine.settings == {}
+    assert list(machine.settings.values()) == ["SET cluster = b"]

@@ -12,9 +12,9 @@ What it tracks, so that a coordinator crash is invisible where that is safe:
   ParameterStatus, BackendKeyData, ReadyForQuery) is forwarded, with BackendKeyData replaced by the proxy's
   own key (cancel requests are mapped to the current backend's key); on a reconnect it is swallowed;
 * the transaction status from each ReadyForQuery;
-* session state: ``SET``/``RESET`` that succeeded outside a transaction (replayed as simple queries, in order,
-  latest per setting) and named prepared statements (Parse frames confirmed by ParseComplete, removed by a
-  confirmed Close; replayed followed by one Sync);
+* session state: ``SET``/``RESET`` that succeeded outside a transaction or in one that committed (replayed as
+  simple queries, in order, latest per setting) and named prepared statements (Parse frames confirmed by
+  ParseComplete, forgotten on a confirmed Close or DEALLOCATE; replayed followed by one Sync);
 * the requests in flight: a simple Query, or extended-protocol messages up to Sync (each answered by one
   ReadyForQuery), with a copy of their bytes while they are safe to resend (reads and settings only).
 
@@ -95,6 +95,7 @@ class _Request:
     errored: bool = False
     settings: list[str] = field(default_factory=list)
     deallocated: list[str] = field(default_factory=list)
+    commits: bool = False
     parses: deque[tuple[str, bytes]] = field(default_factory=deque)  # awaiting ParseComplete
     closes: deque[tuple[str, str]] = field(default_factory=deque)  # awaiting CloseComplete
 
@@ -111,6 +112,7 @@ class ProxyConnection:
         self.closed = False
         self.settings: dict[str, str] = {}  # setting → the statement that set it, in the order to replay
         self.prepared: dict[str, bytes] = {}  # statement name → its Parse frame
+        self._transaction_settings: list[str] = []  # SETs of the open transaction, remembered if it commits
         self._startup_buffer = bytearray()
         self._startup_packet: bytes | None = None
         self._client = Splitter(CLIENT_WANTED)
@@ -286,6 +288,7 @@ class ProxyConnection:
             request.retryable = request.retryable and classified.retryable
             request.settings += classified.settings
             request.deallocated += classified.deallocated
+            request.commits = classified.commits
         else:
             request = self._current()
             EXTENDED_TRACKERS.get(kind, _untracked)(self, request, fe.decode_message(kind, frame[5:]), frame)
@@ -411,20 +414,30 @@ class ProxyConnection:
             request.errored = True
 
     def _ready_for_query(self, request: _Request | None, frame: bytes) -> None:
+        was = self.status
         self.status = chr(frame[5])
         self._response_started = False
         if request is None:
             return
         self._requests.popleft()
         if request.errored:
+            if self.status != "T":
+                self._transaction_settings.clear()
             return
         for name in request.deallocated:  # DEALLOCATE is not transactional
             if name == "all":
                 self.prepared.clear()
             else:
                 self.prepared.pop(name, None)
+        if self.status == "T":
+            self._transaction_settings += request.settings
+            return
+        settings = request.settings
+        if was == "T" and request.commits:
+            settings = self._transaction_settings + settings
+        self._transaction_settings = []
         if self.status == "I":
-            for statement in request.settings:
+            for statement in settings:
                 self._remember(statement)
 
     def _remember(self, statement: str) -> None:

@@ -130,6 +130,7 @@ class Classified:
     retryable: bool  # every statement is a READ or a SESSION setting
     settings: tuple[str, ...]  # the SET/RESET statements to remember if the query succeeds outside a transaction
     deallocated: tuple[str, ...] = ()  # prepared statements DEALLOCATEd (``"all"``: every one), if it succeeds
+    commits: bool = False  # ends with COMMIT / END: the settings made in the transaction take effect
 
 
 def statement_kind(statement: str) -> Kind:
@@ -146,7 +147,8 @@ def classify_sql(sql: str) -> Classified:
     kinds = [statement_kind(s) for s in statements]
     settings = tuple(s for s in statements if _REMEMBERED.match(s.lower()))
     deallocated = tuple(_deallocated_name(match.group(1)) for s in statements if (match := _DEALLOCATE.match(s)))
-    return Classified(all(k is not Kind.WRITE for k in kinds), settings, deallocated)
+    commits = bool(statements) and statements[-1].split(None, 1)[0].lower() in ("commit", "end")
+    return Classified(all(k is not Kind.WRITE for k in kinds), settings, deallocated, commits)
 
 
 def _deallocated_name(word: str) -> str:
