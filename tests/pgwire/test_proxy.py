@@ -472,3 +472,15 @@ def test_set_inside_a_transaction_is_remembered_only_if_it_commits() -> None:
         if sql == "ROLLBACK":
             assert machine.settings == {}
     assert list(machine.settings.values()) == ["SET cluster = b"]
+
+
+def test_a_coordinator_still_starting_up_is_tried_again_unseen() -> None:
+    machine = ProxyConnection(*PROXY_KEY)
+    machine.client_data(startup())
+    machine.backend_connected()
+    starting = msg(b"E", b"SFATAL\x00C57P03\x00Mthe server is starting up\x00\x00")
+    actions = machine.backend_data(starting)
+    assert not to_client(actions) and any(isinstance(a, ConnectBackend) for a in actions)
+    assert not machine.closed
+    machine.backend_connected()
+    assert [k for k, _ in frames(to_client(machine.backend_data(handshake(7))))] == [b"R", b"S", b"K", b"Z"]

@@ -66,6 +66,7 @@ BACKOFF_MAX_S = 1.0
 _I32 = struct.Struct("!i")
 _KEY = struct.Struct("!ii")
 SYNC = message(b"S")
+STARTING_UP = "57P03"  # cannot_connect_now: the coordinator is starting
 
 #: client message types decoded by the proxy (CopyData passes through undecoded)
 CLIENT_WANTED = frozenset(fe.DECODERS)
@@ -340,6 +341,9 @@ class ProxyConnection:
             self.backend_key = _KEY.unpack_from(frame, 5)
             if first:
                 self._greeting += encode_backend_key_data(*self.key)
+        elif kind == b"E" and _sqlstate(frame) == STARTING_UP:  # a coordinator not ready yet: try again
+            self._actions.append(CloseBackend())
+            self._reconnect_later(None)
         elif kind == b"E":
             if first:  # refused (a bad startup packet, say): the client hears it as it would have
                 self._to_client += self._greeting + frame
@@ -497,6 +501,14 @@ class ProxyConnection:
         self._attempts += 1
         self.state = BackendState.CONNECTING
         self._actions.append(ConnectBackend(delay))
+
+
+def _sqlstate(frame: bytes) -> str:
+    """The SQLSTATE (field ``C``) of an ErrorResponse frame."""
+    for field_ in frame[5:].split(b"\x00"):
+        if field_[:1] == b"C":
+            return field_[1:].decode("ascii", "replace")
+    return ""
 
 
 def _untracked(*_: object) -> None:

@@ -41,6 +41,7 @@ log = logging.getLogger("steadystate.proxy")
 READ_CHUNK = 256 * 1024
 STARTUP_TIMEOUT_S = 60.0
 TICK_S = 0.5
+CANCEL_TIMEOUT_S = 10.0
 
 
 class ProxyServer:
@@ -85,16 +86,24 @@ class ProxyServer:
         return next(self._process_ids) & 0x7FFFFFFF, secrets.randbits(31)
 
     async def forward_cancel(self, process_id: int, secret_key: int) -> None:
+        """Send the coordinator a CancelRequest for the session behind the proxy key, and wait until it is handled.
+
+        The coordinator closes a cancel connection once it has acted on it; waiting for that before the proxy
+        closes the client's cancel connection keeps PostgreSQL's promise that a cancel which returned has been
+        delivered (a late one would hit the client's next statement).
+        """
         link = self.links.get((process_id, secret_key))
         if link is None or link.machine.backend_key is None:
             return
         backend_pid, backend_secret = link.machine.backend_key
-        with suppress(OSError):
-            _, writer = await asyncio.open_connection(*self.backend)
-            writer.write(struct.pack("!iiii", 16, CANCEL_REQUEST_CODE, backend_pid, backend_secret))
-            await writer.drain()
-            writer.close()
-            await writer.wait_closed()
+        with suppress(OSError, asyncio.TimeoutError):
+            reader, writer = await asyncio.wait_for(asyncio.open_connection(*self.backend), CANCEL_TIMEOUT_S)
+            try:
+                writer.write(struct.pack("!iiii", 16, CANCEL_REQUEST_CODE, backend_pid, backend_secret))
+                await writer.drain()
+                await asyncio.wait_for(reader.read(), CANCEL_TIMEOUT_S)
+            finally:
+                writer.close()
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         link = ProxyLink(self, reader, writer)
@@ -183,8 +192,8 @@ class ProxyLink:
             elif isinstance(action, CloseClient):
                 self.client_done = True
                 self.writer.close()
-            elif isinstance(action, ForwardCancel):
-                self.server.spawn(self.server.forward_cancel(action.process_id, action.secret_key))
+            elif isinstance(action, ForwardCancel):  # before CloseClient: the client waits for it to be delivered
+                await self.server.forward_cancel(action.process_id, action.secret_key)
             elif isinstance(action, BackendLost):
                 self._log_loss(action)
         with suppress(ConnectionError, OSError, RuntimeError):
