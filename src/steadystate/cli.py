@@ -2,9 +2,10 @@
 (the production-readiness verdict of every cluster).
 
 ``steadystate serve [--data-dir DIR] [--sql-port 6875] [--http-port 6876] [--storage-url URL]`` starts an
-environment: a supervisor that holds the SQL port (PostgreSQL protocol) and the HTTP port and runs the
-coordinator (``steadystate coordinator``) as a child it restarts if it dies, and the coordinator's replica
-processes.
+environment: a supervisor that holds the SQL port (PostgreSQL protocol; its pgwire proxy carries each client
+over to the coordinator, and over to a new coordinator after a crash) and the HTTP port and runs the
+coordinator (``steadystate coordinator``, on an internal port) as a child it restarts if it dies, and the
+coordinator's replica processes.
 Logs go to stderr and to ``<data-dir>/steadystate.log``.  ``steadystate replica`` is started by the
 orchestrator, not by hand.
 """
