@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
+from typing import Callable
 
 import psutil
 import psycopg
@@ -111,28 +112,38 @@ def _unread_bytes_in_coordinator(env) -> bool:  # type: ignore[no-untyped-def]
     return False
 
 
-def test_write_in_flight_gets_a_clear_error_and_is_applied_at_most_once(env) -> None:  # type: ignore[no-untyped-def]
-    env.execute("CREATE TABLE w (k int)")
-    conn = env.connect()
-    outcome: list[BaseException | None] = []
+def in_flight_across_kill9(env, statement: Callable[[], object]) -> tuple[int, object]:  # type: ignore[no-untyped-def]
+    """Run ``statement`` (on a client thread) while it is surely in flight when the coordinator is killed.
 
-    def insert() -> None:
+    The coordinator is stopped (SIGSTOP), the statement is issued, and once its bytes wait unread in the
+    coordinator's socket the coordinator is killed (SIGKILL).  Returns the old pid and the statement's result
+    or exception.
+    """
+    outcome: list[object] = []
+
+    def run() -> None:
         try:
-            conn.execute("INSERT INTO w VALUES (99)")
-            outcome.append(None)
-        except BaseException as exc:  # noqa: BLE001 - asserted below
+            outcome.append(statement())
+        except BaseException as exc:  # noqa: BLE001 - returned to the test
             outcome.append(exc)
 
     old = env.coordinator_pid()
-    os.kill(old, signal.SIGSTOP)  # the INSERT reaches the coordinator's socket but is never read
+    os.kill(old, signal.SIGSTOP)
     try:
-        writer = threading.Thread(target=insert, daemon=True)
-        writer.start()
+        client = threading.Thread(target=run, daemon=True)
+        client.start()
         env.wait_for(lambda: _unread_bytes_in_coordinator(env))
     finally:
         os.kill(old, signal.SIGKILL)
-    writer.join(60)
-    (error,) = outcome
+    client.join(60)
+    (result,) = outcome
+    return old, result
+
+
+def test_write_in_flight_gets_a_clear_error_and_is_applied_at_most_once(env) -> None:  # type: ignore[no-untyped-def]
+    env.execute("CREATE TABLE w (k int)")
+    conn = env.connect()
+    old, error = in_flight_across_kill9(env, lambda: conn.execute("INSERT INTO w VALUES (99)"))
     assert isinstance(error, psycopg.OperationalError), error
     assert error.sqlstate == "08006" and "the outcome of the statement is unknown" in str(error)
     assert conn.closed or conn.broken
@@ -146,27 +157,12 @@ def test_write_in_flight_gets_a_clear_error_and_is_applied_at_most_once(env) -> 
 def test_read_in_flight_is_resent_to_the_new_coordinator(env, prepare: bool | None) -> None:  # type: ignore[no-untyped-def]
     hydrated_index(env)
     conn = env.connect()
-    answers: list[object] = []
-
-    def read() -> None:
-        try:
-            if prepare is None:
-                answers.append(conn.execute("SELECT v FROM tv WHERE k = 2").fetchall())
-            else:
-                answers.append(conn.execute("SELECT v FROM tv WHERE k = %s", (2,), prepare=True).fetchall())
-        except BaseException as exc:  # noqa: BLE001 - asserted below
-            answers.append(exc)
-
-    old = env.coordinator_pid()
-    os.kill(old, signal.SIGSTOP)  # the read reaches the coordinator's socket and stays unanswered
-    try:
-        reader = threading.Thread(target=read, daemon=True)
-        reader.start()
-        env.wait_for(lambda: _unread_bytes_in_coordinator(env))
-    finally:
-        os.kill(old, signal.SIGKILL)
-    reader.join(60)
-    assert answers == [[("b",)]]
+    if prepare is None:
+        _, answer = in_flight_across_kill9(env, lambda: conn.execute("SELECT v FROM tv WHERE k = 2").fetchall())
+    else:
+        _, answer = in_flight_across_kill9(
+            env, lambda: conn.execute("SELECT v FROM tv WHERE k = %s", (2,), prepare=True).fetchall())
+    assert answer == [("b",)]
     assert "resending 1 in-flight request" in env.log_path.read_text()
     assert conn.execute("SELECT v FROM tv WHERE k = 3").fetchall() == [("c",)]
     conn.close()
