@@ -484,3 +484,16 @@ def test_a_coordinator_still_starting_up_is_tried_again_unseen() -> None:
     assert not machine.closed
     machine.backend_connected()
     assert [k for k, _ in frames(to_client(machine.backend_data(handshake(7))))] == [b"R", b"S", b"K", b"Z"]
+
+
+def test_requests_held_while_no_coordinator_is_live_are_bounded() -> None:
+    machine, _ = connected()
+    machine.backend_lost(1.0)
+    big = query("SELECT '" + "x" * (1024 * 1024) + "'")
+    actions: list = []
+    for _ in range(70):
+        actions = machine.client_data(big)
+        if machine.closed:
+            break
+    assert machine.closed and CloseClient() in actions
+    assert fields(frames(to_client(actions))[0][1])["C"] == "53200"

@@ -39,6 +39,7 @@ from steadystate.errors import ProtocolViolation, SteadyError
 
 from . import frontend as fe
 from .proxy_rules import (
+    BACKLOG_TOO_LARGE,
     LOSS_DECISIONS,
     SESSION_NOT_RESTORED,
     UNREACHABLE,
@@ -66,6 +67,7 @@ BACKOFF_MAX_S = 1.0
 _I32 = struct.Struct("!i")
 _KEY = struct.Struct("!ii")
 SYNC = message(b"S")
+MAX_UNSENT = 64 * 1024 * 1024  # client bytes held while no coordinator is live
 STARTING_UP = "57P03"  # cannot_connect_now: the coordinator is starting
 
 #: client message types decoded by the proxy (CopyData passes through undecoded)
@@ -307,6 +309,9 @@ class ProxyConnection:
                 request.sent = True
             return
         self._unsent += frame
+        if len(self._unsent) > MAX_UNSENT:
+            self._fail(BACKLOG_TOO_LARGE)
+            return
         if self.state is BackendState.DOWN:
             self.state = BackendState.CONNECTING
             self._actions.append(ConnectBackend(0.0))

@@ -210,6 +210,11 @@ UNREACHABLE = Failure(
     "could not reach the coordinator",
     "the coordinator did not come back in time; check the server log",
 )
+BACKLOG_TOO_LARGE = Failure(
+    "too much data waiting for the coordinator to come back",
+    "send less at once while the server restarts",
+    "53200",
+)
 SESSION_NOT_RESTORED = Failure(
     "connection to the coordinator was lost and the session could not be restored",
     "reconnect and set up the session again",
