@@ -13,7 +13,8 @@ only while cursors exist, and trims the prefix every cursor has read.
 from __future__ import annotations
 
 import sys
-from typing import Any, Callable, Iterator
+from itertools import islice
+from typing import Any, Callable, Iterable, Iterator
 
 from steadystate.dataflow.collection import Delta, EvalError, Row, Update, add_into, first_error
 from steadystate.expr import ir
@@ -136,19 +137,7 @@ class Arrangement:
 
     def size_bytes(self) -> int:
         """Approximate memory: the per-row cost of a small sample times the number of records."""
-        if not self._records:
-            return 0
-        sample: list[Row] = []
-        for rows in self.data.values():
-            for row in rows:
-                sample.append(row)
-                if len(sample) >= 16:
-                    break
-            if len(sample) >= 16:
-                break
-        per_row = sum(sys.getsizeof(r) + sum(sys.getsizeof(v) for v in r) for r in sample) / max(len(sample), 1)
-        per_row += 100  # dict entries of the row map and key map
-        return int(per_row * self._records)
+        return state_size_bytes((self.data,), self._records)
 
     # -- sharing with other dataflows --------------------------------------------------------------------
 
@@ -157,8 +146,12 @@ class Arrangement:
         self._cursors.append(cursor)
         return cursor
 
+    def snapshot_time(self) -> int:
+        """The time a snapshot taken now is at: every update it holds is at an earlier or equal time."""
+        return self.last_time if self.frontier is None else max(self.frontier - 1, 0)
+
     def _snapshot(self) -> tuple[list[Update], list[tuple[EvalError, int, int]]]:
-        time = self.last_time if self.frontier is None else max(self.frontier - 1, 0)
+        time = self.snapshot_time()
         rows = [(row, time, count) for row, count in self.iter_rows()]
         errs = [(error, time, count) for error, count in self.errors.items()]
         return rows, errs
@@ -191,6 +184,26 @@ class Arrangement:
         self._trim()
 
 
+def state_size_bytes(states: Iterable[dict[tuple, dict[Row, int]]], records: int | None = None) -> int:
+    """Approximate memory of key → {row: count} states: a small sample's per-row cost times the records."""
+    states = list(states)
+    if records is None:
+        records = sum(len(rows) for state in states for rows in state.values())
+    if not records:
+        return 0
+    sample: list[Row] = []
+    for state in states:
+        for rows in state.values():
+            sample.extend(islice(rows, 16 - len(sample)))
+            if len(sample) >= 16:
+                break
+        if len(sample) >= 16:
+            break
+    per_row = sum(sys.getsizeof(r) + sum(sys.getsizeof(v) for v in r) for r in sample) / max(len(sample), 1)
+    per_row += 100  # dict entries of the row map and key map
+    return int(per_row * records)
+
+
 class ArrangementCursor:
     """Reads an arrangement's updates: the first read is a snapshot of the current contents."""
 
@@ -198,6 +211,7 @@ class ArrangementCursor:
         self.arrangement = arrangement
         self.position, self.err_position = arrangement._position()
         self._snapshot_pending = True
+        self.snapshot_time = 0  # the time the snapshot (the first read) is at, once read
 
     @property
     def frontier(self) -> int | None:
@@ -209,6 +223,7 @@ class ArrangementCursor:
         if self._snapshot_pending:
             self._snapshot_pending = False
             ok, err = arrangement._snapshot()
+            self.snapshot_time = arrangement.snapshot_time()
             self.position, self.err_position = arrangement._position()
             arrangement._trim()
             return ok, err
