@@ -16,10 +16,10 @@ Column types flow along (``expr.infer``) so scalar evaluation checks int4/int8 o
 from __future__ import annotations
 
 import operator
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 from steadystate import errors
-from steadystate.dataflow.arrangement import Arrangement, ArrangementCursor
+from steadystate.dataflow.arrangement import Arrangement, ArrangementCursor, state_size_bytes
 from steadystate.dataflow.collection import Delta, EvalError, Update, add_into, first_error
 from steadystate.dataflow.graph import Graph
 from steadystate.dataflow.join import JoinOperator, plan_join
@@ -33,12 +33,13 @@ from steadystate.dataflow.operators import (
     threshold_operator,
 )
 from steadystate.dataflow.reduce import reduce_operator
+from steadystate.dataflow.shared import SharedInput
 from steadystate.dataflow.topk import TopKOperator
 from steadystate.expr import ir
 from steadystate.expr.aggregates import aggregate_factory
 from steadystate.expr.eval import compile_key, compile_mfp, compile_scalar, mfp_types
 from steadystate.expr.infer import relation_types
-from steadystate.protocol.messages import DataflowDescription, SinkExport
+from steadystate.protocol.messages import DataflowDescription, IndexImport, SinkExport
 from steadystate.repr.types import ScalarType
 
 __all__ = ["Arrangement", "ArrangementCursor", "RenderedDataflow", "Update"]
@@ -69,14 +70,19 @@ class _Sink:
 
 
 class RenderedDataflow:
-    def __init__(self, desc: DataflowDescription, imported: dict[str, Arrangement]) -> None:
+    def __init__(self, desc: DataflowDescription, imported: dict[str, Arrangement], *,
+                 share_arrangements: bool = True) -> None:
         self.desc = desc
+        self.share_arrangements = share_arrangements  # False: joins copy imported inputs (tests, benchmarks)
         self.initial_time = desc.as_of or 0  # the time the dataflow's first output is a snapshot of
         self._snapshotted: set[str] = set()
         self.graph = Graph(desc.as_of, desc.until)
         self.source_shards: dict[str, str] = {}
         self._collections: dict[str, Rendered] = {}
         self._imported_by_on_id: dict[str, Rendered] = {}
+        self._imports_by_node: dict[int, tuple[str, IndexImport, Arrangement]] = {}  # port node -> its import
+        self._shared: dict[str, SharedInput] = {}  # port name -> the import read in place by joins
+        self.shared_joins: list[SharedJoin] = []
         self._cursors: dict[str, ArrangementCursor] = {}
         self._arrangements: dict[str, Arrangement] = {}
         self._sinks: dict[str, _Sink] = {}
@@ -94,6 +100,7 @@ class RenderedDataflow:
             node = self.graph.add_input(port_name)
             self._cursors[port_name] = arrangement.cursor()
             self._imported_by_on_id.setdefault(index.on_id, (node, list(index.desc.types)))
+            self._imports_by_node.setdefault(node, (port_name, index, arrangement))
         for build in desc.objects_to_build:
             node, types = self._render(build.plan)
             self._collections[build.id] = (node, list(build.desc.types) if build.desc.columns else types)
@@ -139,15 +146,24 @@ class RenderedDataflow:
 
     def step(self) -> bool:
         for port_name, cursor in self._cursors.items():
+            shared = self._shared.get(port_name)
             if port_name not in self._snapshotted:
                 # an imported arrangement's first read is its current contents, at its frontier - 1: the
                 # dataflow's initial state is as of that time, not as of ``as_of``
                 self._snapshotted.add(port_name)
                 if cursor.frontier is not None:
                     self.initial_time = max(self.initial_time, cursor.frontier - 1)
-            ok, err = cursor.read_all()
+                ok, err = cursor.read_all()
+                if shared is not None:
+                    shared.snapshot_read(max(cursor.snapshot_time, self.graph.start))
+            else:
+                ok, err = cursor.read_all()
+                if shared is not None:
+                    shared.delivered(ok)
             self.graph.ports[port_name].push(ok, cursor.frontier, err)
         progressed = self.graph.step()
+        for shared in self._shared.values():
+            shared.passed(self.graph.frontier)
         for arrangement in self._arrangements.values():
             arrangement.advance(self.graph.frontier)
         return progressed
@@ -177,6 +193,16 @@ class RenderedDataflow:
 
     def sizes(self) -> dict[str, tuple[int, int]]:
         return {index_id: (a.records(), a.size_bytes()) for index_id, a in self._arrangements.items()}
+
+    def operator_sizes(self) -> tuple[int, int]:
+        """``(records, approximate bytes)`` that the dataflow's join operators hold themselves: the copies of
+        join inputs.  A side read from an imported arrangement counts nothing here (the producer reports it)."""
+        records = size = 0
+        for node in self.graph.nodes:
+            if isinstance(node, JoinOperator):
+                records += node.records()
+                size += state_size_bytes((node.left_state, node.right_state))
+        return records, size
 
     def close(self) -> None:
         """Release cursors on imported arrangements (call when the dataflow is dropped)."""
@@ -246,9 +272,31 @@ class RenderedDataflow:
         node, prefix_types = rendered[0][0], (list(rendered[0][1]) if rendered[0][1] is not None else None)
         for i, step in enumerate(steps, start=1):
             right_node, right_types = rendered[i]
-            left_key = compile_key(step.left, prefix_types)
-            right_key = compile_key(step.right, right_types)
-            node = self.graph.add(JoinOperator(node, right_node, left_key, right_key))
+            left_exprs, right_exprs = list(step.left), list(step.right)
+            # a side that is an imported index whose key is this step's key (in some order) is read in place
+            right_import = self._shareable(right_node, expr.inputs[i], right_exprs)
+            if right_import is not None:
+                order = right_import[1]
+                left_exprs, right_exprs = [left_exprs[j] for j in order], [right_exprs[j] for j in order]
+            left_import = self._shareable(node, expr.inputs[0], left_exprs) if i == 1 else None
+            if left_import is not None:
+                order = left_import[1]
+                left_exprs, right_exprs = [left_exprs[j] for j in order], [right_exprs[j] for j in order]
+                again = self._shareable(right_node, expr.inputs[i], right_exprs) if right_import else None
+                if again is None or again[1] != list(range(len(right_exprs))):
+                    right_import = None  # both sides are indexes, keyed in different orders: share the left one
+            left_key = compile_key(left_exprs, prefix_types)
+            right_key = compile_key(right_exprs, right_types)
+            join = JoinOperator(
+                node, right_node, left_key, right_key,
+                left_shared=self._shared_input(left_import[0]) if left_import else None,
+                right_shared=self._shared_input(right_import[0]) if right_import else None,
+                keys_total=all(isinstance(e, ir.ColumnRef) for e in left_exprs + right_exprs),
+            )
+            node = self.graph.add(join)
+            for side, imported in (("left", left_import), ("right", right_import)):
+                if imported is not None:
+                    self.shared_joins.append(SharedJoin(node, side, imported[0]))
             if prefix_types is not None and right_types is not None:
                 prefix_types = prefix_types + list(right_types)
             else:
@@ -257,6 +305,25 @@ class RenderedDataflow:
             apply = compile_mfp(ir.MapFilterProject(sum(arities), predicates=tuple(residual)), all_types)
             node = self.graph.add(MfpOperator(node, apply))
         return node, all_types
+
+    def _shareable(self, node: int, input_expr: ir.RelationExpr, key: list[ir.ScalarExpr]) -> \
+            tuple[str, list[int]] | None:
+        """``(port name, order)`` when join input ``input_expr`` (rendered as ``node``) is an imported index read as
+        is and ``[key[j] for j in order]`` is that index's key; None when the join must keep its own copy."""
+        while isinstance(input_expr, ir.ArrangeBy):
+            input_expr = input_expr.input
+        imported = self._imports_by_node.get(node)
+        if imported is None or not isinstance(input_expr, ir.Get) or not self.share_arrangements:
+            return None
+        port_name, index, _arrangement = imported
+        order = key_order(key, list(index.key))
+        return None if order is None else (port_name, order)
+
+    def _shared_input(self, port_name: str) -> SharedInput:
+        shared = self._shared.get(port_name)
+        if shared is None:
+            shared = self._shared[port_name] = SharedInput(self._imports_by_node[self.graph.ports[port_name].node][2])
+        return shared
 
     def _render_reduce(self, expr: ir.Reduce) -> Rendered:
         node, types = self._render(expr.input)
@@ -296,6 +363,28 @@ class RenderedDataflow:
 
     def _render_arrange_by(self, expr: ir.ArrangeBy) -> Rendered:
         return self._render(expr.input)
+
+
+class SharedJoin(NamedTuple):
+    """A join side read from an imported arrangement (for tests, EXPLAIN-like introspection and sizes)."""
+
+    node: int
+    side: str  # "left" or "right"
+    port: str  # "index:<index id>"
+
+
+def key_order(join_key: list[ir.ScalarExpr], index_key: list[ir.ScalarExpr]) -> list[int] | None:
+    """``order`` with ``[join_key[j] for j in order] == index_key``, or None when the keys are not a permutation of
+    each other (an empty key, a cross join, never shares)."""
+    if not index_key or len(join_key) != len(index_key):
+        return None
+    order: list[int] = []
+    for expr in index_key:
+        j = next((j for j, e in enumerate(join_key) if j not in order and e == expr), None)
+        if j is None:
+            return None
+        order.append(j)
+    return order
 
 
 def _arity(expr: ir.RelationExpr, dataflow: RenderedDataflow) -> int:

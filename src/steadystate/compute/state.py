@@ -440,8 +440,12 @@ class ComputeState:
                 (dataflow.hydrated_at - dataflow.created_at) * 1000 if dataflow.hydrated_at is not None else None
             )
             sizes = dataflow.rendered.sizes()
+            # what the dataflow's operators hold themselves (join inputs it copies) counts towards its first export
+            own_records, own_bytes = dataflow.rendered.operator_sizes()
             for export_id in sorted(dataflow.live_exports):
                 records, size_bytes = sizes.get(export_id, (0, 0))
+                records, size_bytes = records + own_records, size_bytes + own_bytes
+                own_records = own_bytes = 0
                 collections.append(
                     m.CollectionStatus(
                         export_id, dataflow.hydrated_at is not None, hydration_ms, records, size_bytes,
