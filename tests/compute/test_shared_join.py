@@ -168,13 +168,13 @@ def test_shared_join_equals_naive_fold_and_copying_join(variant: str, actions: l
         assert fold(errors[True], time + 1) == fold(errors[False], time + 1), time
 
     joins = [node for node in shared.graph.nodes if isinstance(node, JoinOperator)]
-    assert [(j.side, j.port) for j in shared.shared_joins] == [(side, "index:ri") for side in sides]
+    assert [(j.side, j.index_id) for j in shared.import_joins if j.shared] == [(side, "ri") for side in sides]
     for join in joins:
         if "right" in sides:
             assert join.right_state == {} and join.right_shared is not None
         if "left" in sides:
             assert join.left_state == {} and join.left_shared is not None
-    assert not copying.shared_joins
+    assert copying.import_joins and not any(j.shared for j in copying.import_joins)
     # caught up: nothing in flight is kept, and the arrangement's own log is trimmed
     assert all(not s.pending for s in shared._shared.values())
     assert not arrangement._log and not arrangement._err_log

@@ -82,7 +82,7 @@ class RenderedDataflow:
         self._imported_by_on_id: dict[str, Rendered] = {}
         self._imports_by_node: dict[int, tuple[str, IndexImport, Arrangement]] = {}  # port node -> its import
         self._shared: dict[str, SharedInput] = {}  # port name -> the import read in place by joins
-        self.shared_joins: list[SharedJoin] = []
+        self.import_joins: list[ImportJoin] = []  # join sides that are imported indexes: read in place or copied
         self._cursors: dict[str, ArrangementCursor] = {}
         self._arrangements: dict[str, Arrangement] = {}
         self._sinks: dict[str, _Sink] = {}
@@ -293,10 +293,12 @@ class RenderedDataflow:
                 right_shared=self._shared_input(right_import[0]) if right_import else None,
                 keys_total=all(isinstance(e, ir.ColumnRef) for e in left_exprs + right_exprs),
             )
+            left_port = self._imports_by_node.get(node, (None,))[0] if i == 1 else None
+            right_port = self._imports_by_node.get(right_node, (None,))[0]
             node = self.graph.add(join)
-            for side, imported in (("left", left_import), ("right", right_import)):
-                if imported is not None:
-                    self.shared_joins.append(SharedJoin(node, side, imported[0]))
+            for side, port, imported in (("left", left_port, left_import), ("right", right_port, right_import)):
+                if port is not None:
+                    self.import_joins.append(ImportJoin(node, side, port[len("index:"):], imported is not None))
             if prefix_types is not None and right_types is not None:
                 prefix_types = prefix_types + list(right_types)
             else:
@@ -365,12 +367,13 @@ class RenderedDataflow:
         return self._render(expr.input)
 
 
-class SharedJoin(NamedTuple):
-    """A join side read from an imported arrangement (for tests, EXPLAIN-like introspection and sizes)."""
+class ImportJoin(NamedTuple):
+    """A join input that is an imported index, and whether the join reads its arrangement in place (EXPLAIN)."""
 
-    node: int
+    node: int  # the JoinOperator's graph node
     side: str  # "left" or "right"
-    port: str  # "index:<index id>"
+    index_id: str
+    shared: bool  # False: the join keeps its own copy (its key is not the index's key, or sharing is off)
 
 
 def key_order(join_key: list[ir.ScalarExpr], index_key: list[ir.ScalarExpr]) -> list[int] | None:
