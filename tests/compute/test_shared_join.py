@@ -1,4 +1,4 @@
-"""Joins that read an imported index in place (``dataflow.shared``) against a naive fold and against the copying join.
+"""Joins that read an imported index in place (``dataflow.arrangement.SharedInput``) against a naive fold and against the copying join.
 
 A producer dataflow maintains index ``ri`` on source ``r``; an importer joins its own source ``l`` with ``r`` through
 that index.  Hypothesis writes random updates (deletes to zero, duplicates, NULL keys, injected errors) at random

@@ -5,6 +5,11 @@
 * source imports become input ports fed by :meth:`RenderedDataflow.feed` (the caller reads shards);
 * index imports read a *shared* :class:`~steadystate.dataflow.arrangement.Arrangement` of another dataflow through a
   cursor (snapshot first, then its updates) — the other dataflow's plan is not re-run;
+* a join input that is an imported index (``Get``, possibly under ``ArrangeBy``) whose key is the join key for that
+  side (the same expressions in any order; both sides' keys are reordered to the index's order) is read in place
+  through a :class:`~steadystate.dataflow.arrangement.SharedInput` instead of being copied into the join's state;
+  ``import_joins`` records, per join input that is an import, whether it is shared (EXPLAIN shows it), and
+  ``operator_sizes`` what the joins do copy.  ``share_arrangements=False`` turns sharing off (tests, benchmarks);
 * ``objects_to_build`` are rendered in order, one operator per IR node (:data:`_RENDERERS` dispatches on the node
   class); ``Get(id)`` resolves to an imported index on ``id``, else an earlier built object, else a source;
 * index exports maintain an Arrangement by key; sink exports buffer the collection's updates for
@@ -19,7 +24,7 @@ import operator
 from typing import Any, Callable, NamedTuple
 
 from steadystate import errors
-from steadystate.dataflow.arrangement import Arrangement, ArrangementCursor, state_size_bytes
+from steadystate.dataflow.arrangement import Arrangement, ArrangementCursor, SharedInput, state_size_bytes
 from steadystate.dataflow.collection import Delta, EvalError, Update, add_into, first_error
 from steadystate.dataflow.graph import Graph
 from steadystate.dataflow.join import JoinOperator, plan_join
@@ -33,7 +38,6 @@ from steadystate.dataflow.operators import (
     threshold_operator,
 )
 from steadystate.dataflow.reduce import reduce_operator
-from steadystate.dataflow.shared import SharedInput
 from steadystate.dataflow.topk import TopKOperator
 from steadystate.expr import ir
 from steadystate.expr.aggregates import aggregate_factory

@@ -4,6 +4,12 @@
 emits ``ΔL ⋈ R_old + L_new ⋈ ΔR`` — the exact change of ``L ⋈ R`` — with output rows ``left + right``.  Keys
 containing NULL never match (SQL equality).  An empty key is a cross join.
 
+A side may instead be *shared*: an imported index whose key is the join key, read in place through a
+:class:`~steadystate.dataflow.arrangement.SharedInput` (``state_at(t)``: the index's contents as of round ``t``), so the
+operator keeps no copy of it.  A shared right side uses the equivalent ``L_old ⋈ ΔR + ΔL ⋈ R_new`` (R_new as of
+``t``, which already holds ΔR); a shared left side ``ΔL ⋈ R_old + L_new ⋈ ΔR`` with L_new as of ``t``; both
+shared, R_old is R as of ``t − 1``.
+
 :func:`plan_join` turns a ``Join``'s equivalence classes (expressions over the concatenated columns of all
 inputs) into a chain of binary steps: step *i* joins the prefix ``inputs[:i]`` with ``inputs[i]`` on every class
 that has an expression over the prefix alone and one over input *i* alone.  Whatever the chain does not enforce
@@ -17,7 +23,7 @@ from typing import Callable, Sequence
 
 from steadystate.dataflow.collection import Delta, ErrDelta, EvalError, OkDelta, Row, add_into, merge_into
 from steadystate.dataflow.operators import Operator
-from steadystate.dataflow.shared import SharedInput
+from steadystate.dataflow.arrangement import RowsOf, SharedInput
 from steadystate.expr import ir
 from steadystate.expr.infer import columns_of, shift_columns
 
@@ -84,7 +90,7 @@ def _arrange(state: dict[tuple, dict[Row, int]], key: tuple, row: Row, diff: int
 
 
 class JoinOperator(Operator):
-    """``L ⋈ R`` by key.  A side given a :class:`~steadystate.dataflow.shared.SharedInput` keeps no state of its own:
+    """``L ⋈ R`` by key.  A side given a :class:`~steadystate.dataflow.arrangement.SharedInput` keeps no state of its own:
     it is read, as of the round's time, from the imported arrangement (its key function must be the index's)."""
 
     def __init__(self, left: int, right: int, left_key: KeyFn, right_key: KeyFn, *,
@@ -183,9 +189,6 @@ class JoinOperator(Operator):
                 halves.append(_left_half(keyed, right_rows))
             _arrange_all(left_state, keyed)
         return halves
-
-
-RowsOf = Callable[[tuple], "dict[Row, int] | None"]
 
 
 def _left_half(keyed: list[tuple[tuple, Row, int]], right_rows: RowsOf) -> OkDelta:
