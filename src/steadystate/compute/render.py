@@ -157,13 +157,19 @@ class RenderedDataflow:
                 self._snapshotted.add(port_name)
                 if cursor.frontier is not None:
                     self.initial_time = max(self.initial_time, cursor.frontier - 1)
-                ok, err = cursor.read_all()
+                snapshot = cursor.read_snapshot()
+                assert snapshot is not None
+                time, rows, err = snapshot
                 if shared is not None:
-                    shared.snapshot_read(max(cursor.snapshot_time, self.graph.start))
-            else:
-                ok, err = cursor.read_all()
-                if shared is not None:
-                    shared.delivered(ok)
+                    shared.snapshot_read(max(time, self.graph.start))
+                port = self.graph.ports[port_name]
+                if rows:  # one consolidated delta, handed to the graph as is
+                    port.push_consolidated(time, rows, cursor.frontier)
+                port.push([], cursor.frontier, err)
+                continue
+            ok, err = cursor.read_all()
+            if shared is not None:
+                shared.delivered(ok)
             self.graph.ports[port_name].push(ok, cursor.frontier, err)
         progressed = self.graph.step()
         for shared in self._shared.values():

@@ -177,12 +177,6 @@ class Arrangement:
         """The time a snapshot taken now is at: every update it holds is at an earlier or equal time."""
         return self.last_time if self.frontier is None else max(self.frontier - 1, 0)
 
-    def _snapshot(self) -> tuple[list[Update], list[tuple[EvalError, int, int]]]:
-        time = self.snapshot_time()
-        rows = [(row, time, count) for row, count in self.iter_rows()]
-        errs = [(error, time, count) for error, count in self.errors.items()]
-        return rows, errs
-
     def _position(self) -> tuple[int, int]:
         return self._log_base + len(self._log), self._err_log_base + len(self._err_log)
 
@@ -244,16 +238,28 @@ class ArrangementCursor:
     def frontier(self) -> int | None:
         return self.arrangement.frontier
 
+    def read_snapshot(self) -> tuple[int, dict[Row, int], list[tuple[EvalError, int, int]]] | None:
+        """The first read as one consolidated delta: ``(time, {row: count}, error updates)``; None once read.
+
+        Rows of different keys are different rows, so the snapshot is consolidated by construction."""
+        if not self._snapshot_pending:
+            return None
+        self._snapshot_pending = False
+        arrangement = self.arrangement
+        time = self.snapshot_time = arrangement.snapshot_time()
+        rows = {row: count for by_row in arrangement.data.values() for row, count in by_row.items()}
+        errs = [(error, time, count) for error, count in arrangement.errors.items()]
+        self.position, self.err_position = arrangement._position()
+        arrangement._trim()
+        return time, rows, errs
+
     def read_all(self) -> tuple[list[Update], list[tuple[EvalError, int, int]]]:
         """``(ok updates, error updates)`` since the last read (the snapshot on the first read)."""
+        snapshot = self.read_snapshot()
+        if snapshot is not None:
+            time, rows, errs = snapshot
+            return [(row, time, count) for row, count in rows.items()], errs
         arrangement = self.arrangement
-        if self._snapshot_pending:
-            self._snapshot_pending = False
-            ok, err = arrangement._snapshot()
-            self.snapshot_time = arrangement.snapshot_time()
-            self.position, self.err_position = arrangement._position()
-            arrangement._trim()
-            return ok, err
         ok, err = arrangement._read_from(self.position, self.err_position)
         self.position, self.err_position = arrangement._position()
         arrangement._trim()
