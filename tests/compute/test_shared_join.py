@@ -178,3 +178,42 @@ def test_shared_join_equals_naive_fold_and_copying_join(variant: str, actions: l
     # caught up: nothing in flight is kept, and the arrangement's own log is trimmed
     assert all(not s.pending for s in shared._shared.values())
     assert not arrangement._log and not arrangement._err_log
+
+
+def three_way(shared_input: ir.RelationExpr, share: bool = True) -> RenderedDataflow:
+    """l ⋈ r ⋈ s on l.a = r.k = s.k: the second and third inputs are (maybe wrapped) imports of ``ri``."""
+    prod = producer((col(0),))
+    prod.feed("r", [((1, 10), 5, 1), ((1, 11), 5, 2), ((2, 20), 5, 1), ((None, 0), 5, 1)], 6)
+    prod.step()
+    plan = ir.Join((ir.Get("l"), shared_input, ir.Get("r")), ((col(0), col(2), col(4)),))
+    out = RelationDesc.of(*[(f"x{i}", T.INT8) for i in range(6)])
+    desc = DataflowDescription(
+        (SourceImport("l", "s-l", L),), (IndexImport("ri", "r", (col(0),), R),), (BuildDesc("j", plan, out),), (),
+        (SinkExport("out", "j", "materialized_view", out),), as_of=START)
+    flow = RenderedDataflow(desc, {"ri": prod.arrangement("ri")}, share_arrangements=share)
+    flow.feed("l", [((1, 0), 5, 1), ((2, 0), 5, 1), ((None, 0), 5, 1)], 6)
+    flow.step()
+    return flow
+
+
+def test_multiway_join_shares_direct_imports_and_copies_wrapped_ones() -> None:
+    direct, wrapped = three_way(ir.ArrangeBy(ir.Get("r"), ((col(0),),))), three_way(
+        ir.Filter(ir.Get("r"), (ir.CallBinary("gt", col(1), ir.Literal(0, T.INT8)),)))
+    assert [(j.side, j.index_id, j.shared) for j in direct.import_joins] == [("right", "ri", True),
+                                                                               ("right", "ri", True)]
+    # the filtered input is an operator over the import, not the import: only the last input is read in place
+    assert [(j.side, j.index_id, j.shared) for j in wrapped.import_joins] == [("right", "ri", True)]
+    expected = Counter({(1, 0, 1, 10, 1, 10): 1, (1, 0, 1, 10, 1, 11): 2, (1, 0, 1, 11, 1, 10): 2,
+                        (1, 0, 1, 11, 1, 11): 4, (2, 0, 2, 20, 2, 20): 1})
+    for flow in (direct, wrapped, three_way(ir.Get("r"), share=False)):
+        assert fold(flow.drain_sink("out"), START + 1) == expected
+
+
+def test_a_shared_side_is_not_counted_in_operator_sizes() -> None:
+    shared, copying = three_way(ir.Get("r")), three_way(ir.Get("r"), share=False)
+    # shared: the first join holds l's two rows with a key, the second its prefix (l ⋈ r: 3 rows); r is read in place
+    assert shared.operator_sizes()[0] == 2 + 3
+    # copying: the same plus r's three keyed rows (the NULL key is dropped) in each join
+    assert copying.operator_sizes()[0] == 2 + 3 + 3 + 3
+    joins = [n for n in shared.graph.nodes if isinstance(n, JoinOperator)]
+    assert all(j.right_state == {} for j in joins)
