@@ -1,4 +1,4 @@
-"""Joins that read an imported index in place (``dataflow.arrangement.SharedInput``) against a naive fold and against the copying join.
+"""Joins reading an imported index in place (``dataflow.arrangement.SharedInput``) vs a naive fold and the copying join.
 
 A producer dataflow maintains index ``ri`` on source ``r``; an importer joins its own source ``l`` with ``r`` through
 that index.  Hypothesis writes random updates (deletes to zero, duplicates, NULL keys, injected errors) at random
@@ -18,7 +18,9 @@ from hypothesis import given, settings, strategies as st
 from steadystate.compute.render import RenderedDataflow
 from steadystate.dataflow.join import JoinOperator
 from steadystate.expr import ir
-from steadystate.protocol.messages import BuildDesc, DataflowDescription, IndexExport, IndexImport, SinkExport, SourceImport
+from steadystate.protocol.messages import (
+    BuildDesc, DataflowDescription, IndexExport, IndexImport, SinkExport, SourceImport,
+)
 from steadystate.repr.types import RelationDesc, ScalarType as T
 
 col = ir.ColumnRef

@@ -12,10 +12,10 @@ an importing dataflow may also read ``data`` in place (:class:`SharedInput`), co
 delivered that the importer has not reached yet (below).  :func:`state_size_bytes` estimates such states' memory.
 
 **Reading in place** (:class:`SharedInput`).  The producer and the importer are different dataflows stepped
-separately, and one step runs one round per timestamp, so when the importer runs its round at time ``t`` the producer may already have applied
-updates at later times.  Every update applied after the importer's snapshot was delivered to the importer through
-its cursor, so the importer knows them: :meth:`SharedInput.delivered` keeps the ones at times the importer's graph
-has not passed yet (``pending``), and::
+separately, and one step runs one round per timestamp, so when the importer runs its round at time ``t`` the
+producer may already have applied updates at later times.  Every update applied after the importer's snapshot
+was delivered to the importer through its cursor, so the importer knows them: :meth:`SharedInput.delivered` keeps
+the ones at times the importer's graph has not passed yet (``pending``), and::
 
     R as of t  =  arrangement.data  −  Σ { pending updates with time > t }          (t ≥ snapshot time)
     R as of t  =  ∅                                                                  (t < snapshot time)

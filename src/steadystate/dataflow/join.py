@@ -21,9 +21,9 @@ from __future__ import annotations
 
 from typing import Callable, Sequence
 
+from steadystate.dataflow.arrangement import RowsOf, SharedInput
 from steadystate.dataflow.collection import Delta, ErrDelta, EvalError, OkDelta, Row, add_into, merge_into
 from steadystate.dataflow.operators import Operator
-from steadystate.dataflow.arrangement import RowsOf, SharedInput
 from steadystate.expr import ir
 from steadystate.expr.infer import columns_of, shift_columns
 
@@ -90,8 +90,8 @@ def _arrange(state: dict[tuple, dict[Row, int]], key: tuple, row: Row, diff: int
 
 
 class JoinOperator(Operator):
-    """``L ⋈ R`` by key.  A side given a :class:`~steadystate.dataflow.arrangement.SharedInput` keeps no state of its own:
-    it is read, as of the round's time, from the imported arrangement (its key function must be the index's)."""
+    """``L ⋈ R`` by key.  A side given a :class:`~steadystate.dataflow.arrangement.SharedInput` keeps no state of its
+    own: it is read, as of the round's time, from the imported arrangement (its key function must be the index's)."""
 
     def __init__(self, left: int, right: int, left_key: KeyFn, right_key: KeyFn, *,
                  left_shared: SharedInput | None = None, right_shared: SharedInput | None = None,
