@@ -8,7 +8,9 @@ output with ``compare_and_append`` (only after ``AllowWrites``), forward subscri
 frontiers that moved.  Both return the responses to send to the controller.
 
 Clean/dirty is tracked by ``protocol.stages.CommandStream`` over the very command stream the replica
-applies, and reported in :class:`~steadystate.protocol.messages.Status`.
+applies, and reported in :class:`~steadystate.protocol.messages.Status`.  Its collection sizes (records, bytes:
+``mz_arrangement_sizes``) are each index export's arrangement plus, on the dataflow's first live export, the rows
+its join operators hold themselves; a join reading an imported index in place holds none of it.
 
 **Reconciliation.**  When a controller (re)connects, its ``Hello`` puts the running dataflows aside; each
 replayed ``CreateDataflow`` whose description has the same fingerprint, a compatible ``as_of``, no subscribe
