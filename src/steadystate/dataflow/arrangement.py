@@ -320,6 +320,11 @@ class SharedInput:
 
     # -- read by joins --------------------------------------------------------------------------------------
 
+    def empty_before(self, time: int) -> bool:
+        """True when the contents as of ``time - 1`` are certainly empty (cheap: no correction is computed)."""
+        snapshot_time = self.snapshot_time
+        return snapshot_time is None or time <= snapshot_time or (not self.arrangement.data and not self.pending)
+
     def state_at(self, time: int) -> RowsOf | None:
         """``key -> {row: count}`` (or None) as of the end of round ``time``; None when nothing is there at all."""
         snapshot_time = self.snapshot_time

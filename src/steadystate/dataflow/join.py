@@ -5,10 +5,12 @@ emits ``ΔL ⋈ R_old + L_new ⋈ ΔR`` — the exact change of ``L ⋈ R`` — 
 containing NULL never match (SQL equality).  An empty key is a cross join.
 
 A side may instead be *shared*: an imported index whose key is the join key, read in place through a
-:class:`~steadystate.dataflow.arrangement.SharedInput` (``state_at(t)``: the index's contents as of round ``t``), so the
-operator keeps no copy of it.  A shared right side uses the equivalent ``L_old ⋈ ΔR + ΔL ⋈ R_new`` (R_new as of
-``t``, which already holds ΔR); a shared left side ``ΔL ⋈ R_old + L_new ⋈ ΔR`` with L_new as of ``t``; both
-shared, R_old is R as of ``t − 1``.
+:class:`~steadystate.dataflow.arrangement.SharedInput` (``state_at(t)``: the index's contents as of round ``t``),
+so the operator keeps no copy of it.  A shared right side uses the equivalent ``L_old ⋈ ΔR + ΔL ⋈ R_new`` (R_new as
+of ``t`` already holds ΔR, so a caught-up importer reads the producer's state as is) — except in a round before
+which R was empty (the importer's snapshot round): there ``ΔL ⋈ R_old`` vanishes and ``L_new ⋈ ΔR`` needs fewer
+lookups.  A shared left side uses ``ΔL ⋈ R_old + L_new ⋈ ΔR`` with L_new as of ``t``; both shared, R_old is R as
+of ``t − 1``.
 
 :func:`plan_join` turns a ``Join``'s equivalence classes (expressions over the concatenated columns of all
 inputs) into a chain of binary steps: step *i* joins the prefix ``inputs[:i]`` with ``inputs[i]`` on every class
@@ -135,7 +137,8 @@ class JoinOperator(Operator):
         # Each half produces distinct rows with non-zero diffs: a delta and a state are consolidated and
         # ``left + right`` is injective for a fixed left arity.  So a half is built by one comprehension; only when
         # both halves produce rows are they merged (and zeros dropped).
-        if self.right_shared is not None and self.left_shared is None:
+        right_shared = self.right_shared
+        if right_shared is not None and self.left_shared is None and not right_shared.empty_before(time):
             halves = self._run_right_shared(time, left_ok, right_ok, err)
         else:
             halves = self._run(time, left_ok, right_ok, err)
