@@ -106,7 +106,7 @@ def fold_in(live: Counter, updates: list) -> None:
         live[row] += diff
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(st.sampled_from(sorted(VARIANTS)), st.lists(action, max_size=30))
 def test_shared_join_equals_naive_fold_and_copying_join(variant: str, actions: list) -> None:
     key, inputs, _eq, sides = VARIANTS[variant]
