@@ -38,6 +38,14 @@ VARIANTS = {
     "permuted": ((col(1), col(0)), ("l", "r"), ((col(0), col(2)), (col(1), col(3))), ("right",)),
     "expression": ((ir.CallBinary("div", col(0), col(1)),), ("l", "r"),
                    ((col(0), ir.CallBinary("div", col(2), col(3))),), ("right",)),
+    # through a filter (rows of r with v > 0) and through a projection ((v, k), joined on k)
+    "filtered": ((col(0),), ("l", "rf"), ((col(0), col(2)),), ("right",)),
+    "projected": ((col(0),), ("rp", "l"), ((col(1), col(2)),), ("left",)),
+}
+INPUTS = {
+    "l": ir.Get("l"), "r": ir.Get("r"),
+    "rf": ir.Filter(ir.Get("r"), (ir.CallBinary("gt", col(1), ir.Literal(0, T.INT8)),)),
+    "rp": ir.Project(ir.Get("r"), (1, 0)),
 }
 
 
@@ -49,7 +57,7 @@ def producer(key: tuple[ir.ScalarExpr, ...]) -> RenderedDataflow:
 
 def importer(variant: str, arrangement, share: bool) -> RenderedDataflow:  # type: ignore[no-untyped-def]
     key, inputs, equivalences, _ = VARIANTS[variant]
-    plan = ir.Join(tuple(ir.Get(i) for i in inputs), equivalences)
+    plan = ir.Join(tuple(INPUTS[i] for i in inputs), equivalences)
     sources = (SourceImport("l", "s-l", L),) if "l" in inputs else ()
     desc = DataflowDescription(
         sources, (IndexImport("ri", "r", key, R),), (BuildDesc("j", plan, JOINED),), (),
@@ -70,14 +78,25 @@ def naive(variant: str, left: Counter, right: Counter) -> Counter:
             return (quotient if (row[0] >= 0) == (row[1] >= 0) else -quotient,)
         return (row[0],)
 
+    def viewed(name: str, relation: Counter) -> Counter:
+        if name == "rf":
+            return Counter({row: n for row, n in relation.items() if row[1] is not None and row[1] > 0})
+        if name == "rp":
+            return Counter({(row[1], row[0]): n for row, n in relation.items()})
+        return relation
+
+    def key_of(name: str, row: tuple) -> tuple | None:
+        if name == "l":
+            return row if variant == "permuted" else (row[0],)
+        if name == "rp":
+            return (row[1],)
+        return r_key(row)
+
     out: Counter = Counter()
-    relations = {"l": left, "r": right}
-    for first, m in relations[inputs[0]].items():
-        for second, n in relations[inputs[1]].items():
-            if inputs[0] == "r":
-                k1, k2 = r_key(first), r_key(second)
-            else:
-                k1, k2 = ((first[0],) if variant != "permuted" else first), r_key(second)
+    relations = {"l": left, "r": right, "rf": right, "rp": right}
+    for first, m in viewed(inputs[0], relations[inputs[0]]).items():
+        for second, n in viewed(inputs[1], relations[inputs[1]]).items():
+            k1, k2 = key_of(inputs[0], first), key_of(inputs[1], second)
             if k1 is None or k2 is None or None in k1 or k1 != k2:
                 continue
             out[first + second] += m * n
@@ -198,16 +217,21 @@ def three_way(shared_input: ir.RelationExpr, share: bool = True) -> RenderedData
     return flow
 
 
-def test_multiway_join_shares_direct_imports_and_copies_wrapped_ones() -> None:
-    direct, wrapped = three_way(ir.ArrangeBy(ir.Get("r"), ((col(0),),))), three_way(
+def test_multiway_join_shares_imports_directly_or_through_filters_and_copies_computed_keys() -> None:
+    direct, filtered = three_way(ir.ArrangeBy(ir.Get("r"), ((col(0),),))), three_way(
         ir.Filter(ir.Get("r"), (ir.CallBinary("gt", col(1), ir.Literal(0, T.INT8)),)))
-    assert [(j.side, j.index_id, j.shared) for j in direct.import_joins] == [("right", "ri", True),
-                                                                               ("right", "ri", True)]
-    # the filtered input is an operator over the import, not the import: only the last input is read in place
-    assert [(j.side, j.index_id, j.shared) for j in wrapped.import_joins] == [("right", "ri", True)]
+    # the key of the middle input is a computed column (k + 0): its join must copy it
+    computed = three_way(ir.Project(ir.Map(ir.Get("r"), (ir.CallBinary("add", col(0), ir.Literal(0, T.INT8)),)),
+                                    (2, 1)))
+    assert [(j.side, j.index_id, j.shared, j.through_mfp) for j in direct.import_joins] == [
+        ("right", "ri", True, False), ("right", "ri", True, False)]
+    assert [(j.side, j.index_id, j.shared, j.through_mfp) for j in filtered.import_joins] == [
+        ("right", "ri", True, True), ("right", "ri", True, False)]
+    assert [(j.side, j.index_id, j.shared, j.through_mfp) for j in computed.import_joins] == [
+        ("right", "ri", False, True), ("right", "ri", True, False)]
     expected = Counter({(1, 0, 1, 10, 1, 10): 1, (1, 0, 1, 10, 1, 11): 2, (1, 0, 1, 11, 1, 10): 2,
                         (1, 0, 1, 11, 1, 11): 4, (2, 0, 2, 20, 2, 20): 1})
-    for flow in (direct, wrapped, three_way(ir.Get("r"), share=False)):
+    for flow in (direct, filtered, computed, three_way(ir.Get("r"), share=False)):
         assert fold(flow.drain_sink("out"), START + 1) == expected
 
 

@@ -90,6 +90,9 @@ def test_join_reads_an_imported_index_in_place(server, mirror: Mirror) -> None: 
         mirror.server("SET cluster = sjc")
         plan = explain(mirror, "VIEW sj_j")
         assert SHARED_LINE in plan and COPY_LINE not in plan, plan
+        # a predicate on the dimension is pushed below the join: the join reads the index through the filter
+        filtered = explain(mirror, f"{j_sql} WHERE d.name <> 'c'")
+        assert SHARED_LINE.replace("(shared)", "(shared, through map/filter/project)") in filtered, filtered
         # joined on another column, the same index is copied into the join
         mirror.server("CREATE TABLE sj_other (name text)")
         other = explain(mirror, "SELECT * FROM sj_other AS o JOIN sj_dim AS d ON o.name = d.name")
@@ -105,6 +108,7 @@ def test_join_reads_an_imported_index_in_place(server, mirror: Mirror) -> None: 
             if write:
                 mirror.both(write)
             mirror.check("SELECT * FROM sj_j", j_sql, f"sj_j after write {step}")
+            mirror.check(f"{j_sql} WHERE d.name <> 'c'", f"{j_sql} WHERE d.name <> 'c'", f"filtered {step}")
             # the view's index holds its distinct rows; the join holds the fact rows with a key (its left input),
             # but not one row of sj_dim, which it reads from sj_dim_idx
             own = len(set(mirror.duckdb(j_sql)))

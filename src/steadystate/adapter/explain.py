@@ -142,7 +142,8 @@ def join_import_lines(builder: DataflowBuilder, names: dict[str, str]) -> list[s
     for join in rendered.import_joins:
         name = names.get(join.index_id, join.index_id)
         if join.shared:
-            lines.append(f"join {join.side} input uses arrangement of {name} (shared)")
+            through = ", through map/filter/project" if join.through_mfp else ""
+            lines.append(f"join {join.side} input uses arrangement of {name} (shared{through})")
         else:
             lines.append(f"join {join.side} input copies {name} (the join key is not the index key)")
     return lines

@@ -8,6 +8,8 @@
 * a join input that is an imported index (``Get``, possibly under ``ArrangeBy``) whose key is the join key for that
   side (the same expressions in any order; both sides' keys are reordered to the index's order) is read in place
   through a :class:`~steadystate.dataflow.arrangement.SharedInput` instead of being copied into the join's state;
+  so is one behind maps/filters/projections (``_mfp_nodes``) whose join key columns are, through them, the index's
+  key columns (``column_below``): the join applies their composed row function to the rows it looks up;
   ``import_joins`` records, per join input that is an import, whether it is shared (EXPLAIN shows it), and
   ``operator_sizes`` what the joins do copy.  ``share_arrangements=False`` turns sharing off (tests, benchmarks);
 * ``objects_to_build`` are rendered in order, one operator per IR node (:data:`_RENDERERS` dispatches on the node
@@ -24,7 +26,9 @@ import operator
 from typing import Any, Callable, NamedTuple
 
 from steadystate import errors
-from steadystate.dataflow.arrangement import Arrangement, ArrangementCursor, SharedInput, state_size_bytes
+from steadystate.dataflow.arrangement import (
+    Arrangement, ArrangementCursor, MappedSharedInput, SharedInput, SharedSide, state_size_bytes,
+)
 from steadystate.dataflow.collection import Delta, EvalError, Update, add_into, first_error
 from steadystate.dataflow.graph import Graph
 from steadystate.dataflow.join import JoinOperator, plan_join
@@ -86,6 +90,7 @@ class RenderedDataflow:
         self._imported_by_on_id: dict[str, Rendered] = {}
         self._imports_by_node: dict[int, tuple[str, IndexImport, Arrangement]] = {}  # port node -> its import
         self._shared: dict[str, SharedInput] = {}  # port name -> the import read in place by joins
+        self._mfp_nodes: dict[int, tuple[int, Callable[[tuple], tuple | None], ir.MapFilterProject]] = {}
         self.import_joins: list[ImportJoin] = []  # join sides that are imported indexes: read in place or copied
         self._cursors: dict[str, ArrangementCursor] = {}
         self._arrangements: dict[str, Arrangement] = {}
@@ -258,7 +263,9 @@ class RenderedDataflow:
         mfp = mfp_of(arity)
         apply = compile_mfp(mfp, types)
         out_types = mfp_types(mfp, types) if types is not None else None
-        return self.graph.add(MfpOperator(node, apply)), out_types
+        out = self.graph.add(MfpOperator(node, apply))
+        self._mfp_nodes[out] = (node, apply, mfp)  # a join may read through it into an imported arrangement
+        return out, out_types
 
     def _render_map(self, expr: ir.Map) -> Rendered:
         return self._render_mfp(expr.input, lambda arity: ir.MapFilterProject(arity, map=expr.scalars))
@@ -284,31 +291,31 @@ class RenderedDataflow:
             right_node, right_types = rendered[i]
             left_exprs, right_exprs = list(step.left), list(step.right)
             # a side that is an imported index whose key is this step's key (in some order) is read in place
-            right_import = self._shareable(right_node, expr.inputs[i], right_exprs)
+            right_import = self._shareable(right_node, right_exprs)
             if right_import is not None:
                 order = right_import[1]
                 left_exprs, right_exprs = [left_exprs[j] for j in order], [right_exprs[j] for j in order]
-            left_import = self._shareable(node, expr.inputs[0], left_exprs) if i == 1 else None
+            left_import = self._shareable(node, left_exprs) if i == 1 else None
             if left_import is not None:
                 order = left_import[1]
                 left_exprs, right_exprs = [left_exprs[j] for j in order], [right_exprs[j] for j in order]
-                again = self._shareable(right_node, expr.inputs[i], right_exprs) if right_import else None
+                again = self._shareable(right_node, right_exprs) if right_import else None
                 if again is None or again[1] != list(range(len(right_exprs))):
                     right_import = None  # both sides are indexes, keyed in different orders: share the left one
             left_key = compile_key(left_exprs, prefix_types)
             right_key = compile_key(right_exprs, right_types)
             join = JoinOperator(
                 node, right_node, left_key, right_key,
-                left_shared=self._shared_input(left_import[0]) if left_import else None,
-                right_shared=self._shared_input(right_import[0]) if right_import else None,
+                left_shared=self._shared_side(left_import), right_shared=self._shared_side(right_import),
                 keys_total=all(isinstance(e, ir.ColumnRef) for e in left_exprs + right_exprs),
             )
-            left_port = self._imports_by_node.get(node, (None,))[0] if i == 1 else None
-            right_port = self._imports_by_node.get(right_node, (None,))[0]
+            left_behind = self._import_behind(node) if i == 1 else None
+            right_behind = self._import_behind(right_node)
             node = self.graph.add(join)
-            for side, port, imported in (("left", left_port, left_import), ("right", right_port, right_import)):
-                if port is not None:
-                    self.import_joins.append(ImportJoin(node, side, port[len("index:"):], imported is not None))
+            for side, behind, imported in (("left", left_behind, left_import), ("right", right_behind, right_import)):
+                if behind is not None:
+                    index_id = self._imports_by_node[behind[0]][1].index_id
+                    self.import_joins.append(ImportJoin(node, side, index_id, imported is not None, bool(behind[1])))
             if prefix_types is not None and right_types is not None:
                 prefix_types = prefix_types + list(right_types)
             else:
@@ -318,24 +325,43 @@ class RenderedDataflow:
             node = self.graph.add(MfpOperator(node, apply))
         return node, all_types
 
-    def _shareable(self, node: int, input_expr: ir.RelationExpr, key: list[ir.ScalarExpr]) -> \
-            tuple[str, list[int]] | None:
-        """``(port name, order)`` when join input ``input_expr`` (rendered as ``node``) is an imported index read as
-        is and ``[key[j] for j in order]`` is that index's key; None when the join must keep its own copy."""
-        while isinstance(input_expr, ir.ArrangeBy):
-            input_expr = input_expr.input
-        imported = self._imports_by_node.get(node)
-        if imported is None or not isinstance(input_expr, ir.Get) or not self.share_arrangements:
-            return None
-        port_name, index, _arrangement = imported
-        order = key_order(key, list(index.key))
-        return None if order is None else (port_name, order)
+    def _import_behind(self, node: int) -> tuple[int, list[tuple[Callable, ir.MapFilterProject]]] | None:
+        """``(import port node, MFP layers outermost first)`` when ``node`` is an imported index, possibly under
+        maps, filters and projections; None otherwise."""
+        chain: list[tuple[Callable, ir.MapFilterProject]] = []
+        while node not in self._imports_by_node:
+            layer = self._mfp_nodes.get(node)
+            if layer is None:
+                return None
+            node, apply, mfp = layer
+            chain.append((apply, mfp))
+        return node, chain
 
-    def _shared_input(self, port_name: str) -> SharedInput:
+    def _shareable(self, node: int, key: list[ir.ScalarExpr]) -> tuple[str, list[int], Callable | None] | None:
+        """``(port name, order, row function)`` when the join input rendered as ``node`` is an imported index (or
+        maps/filters/projections of one, whose composition is the row function) and ``[key[j] for j in order]``,
+        taken through those layers, is the index's key; None when the join must keep its own copy."""
+        behind = self._import_behind(node) if self.share_arrangements else None
+        if behind is None:
+            return None
+        port_node, chain = behind
+        port_name, index, _arrangement = self._imports_by_node[port_node]
+        below = [column_below(chain, expr) for expr in key] if chain else key
+        if any(expr is None for expr in below):
+            return None
+        order = key_order(below, list(index.key))  # type: ignore[arg-type]
+        if order is None:
+            return None
+        return port_name, order, compose([apply for apply, _ in reversed(chain)]) if chain else None
+
+    def _shared_side(self, shareable: tuple[str, list[int], Callable | None] | None) -> SharedSide | None:
+        if shareable is None:
+            return None
+        port_name, _order, apply = shareable
         shared = self._shared.get(port_name)
         if shared is None:
             shared = self._shared[port_name] = SharedInput(self._imports_by_node[self.graph.ports[port_name].node][2])
-        return shared
+        return shared if apply is None else MappedSharedInput(shared, apply)
 
     def _render_reduce(self, expr: ir.Reduce) -> Rendered:
         node, types = self._render(expr.input)
@@ -384,6 +410,38 @@ class ImportJoin(NamedTuple):
     side: str  # "left" or "right"
     index_id: str
     shared: bool  # False: the join keeps its own copy (its key is not the index's key, or sharing is off)
+    through_mfp: bool = False  # the input is maps/filters/projections of the import
+
+
+def column_below(chain: list[tuple[Callable, ir.MapFilterProject]], expr: ir.ScalarExpr | None) -> ir.ColumnRef | None:
+    """The column of the innermost input that ``expr`` (over the outermost layer's output) is, through MFP layers
+    (outermost first) that project columns or map columns to columns; None for anything computed."""
+    for _apply, mfp in chain:
+        if not isinstance(expr, ir.ColumnRef):
+            return None
+        position = mfp.projection[expr.index] if mfp.projection is not None else expr.index
+        while position >= mfp.input_arity:  # a mapped column: only a plain column reference passes
+            mapped = mfp.map[position - mfp.input_arity]
+            if not isinstance(mapped, ir.ColumnRef):
+                return None
+            position = mapped.index
+        expr = ir.ColumnRef(position)
+    return expr if isinstance(expr, ir.ColumnRef) else None
+
+
+def compose(applies: list[Callable[[tuple], tuple | None]]) -> Callable[[tuple], tuple | None]:
+    """Row functions applied in order (innermost first); None (filtered out) stops the chain."""
+    if len(applies) == 1:
+        return applies[0]
+
+    def apply(row: tuple) -> tuple | None:
+        for f in applies:
+            row = f(row)  # type: ignore[assignment]
+            if row is None:
+                return None
+        return row
+
+    return apply
 
 
 def key_order(join_key: list[ir.ScalarExpr], index_key: list[ir.ScalarExpr]) -> list[int] | None:

@@ -363,3 +363,41 @@ class SharedInput:
                 entries.append((when, row, diff))
         self._indexed = len(pending)
         return index
+
+
+class MappedSharedInput:
+    """A :class:`SharedInput` seen through a row function (maps, filters, projections of the import): each key's
+    rows as of ``t`` with the function applied.  Rows it filters out or fails on are skipped (the copying join would
+    not hold them either: the operator in front of it turned failures into errors)."""
+
+    def __init__(self, shared: SharedInput, apply: Callable[[Row], Row | None]) -> None:
+        self.shared = shared
+        self.apply = apply
+
+    def empty_before(self, time: int) -> bool:
+        return self.shared.empty_before(time)
+
+    def state_at(self, time: int) -> RowsOf | None:
+        rows_of = self.shared.state_at(time)
+        if rows_of is None:
+            return None
+        apply = self.apply
+
+        def mapped(key: tuple) -> dict[Row, int] | None:
+            rows = rows_of(key)
+            if not rows:
+                return None
+            out: dict[Row, int] = {}
+            for row, count in rows.items():
+                try:
+                    result = apply(row)
+                except Exception:  # noqa: BLE001 - an error of the collection, not one of its rows
+                    continue
+                if result is not None:
+                    add_into(out, result, count)
+            return out or None
+
+        return mapped
+
+
+SharedSide = SharedInput | MappedSharedInput

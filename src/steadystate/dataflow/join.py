@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from typing import Callable, Sequence
 
-from steadystate.dataflow.arrangement import RowsOf, SharedInput
+from steadystate.dataflow.arrangement import RowsOf, SharedSide
 from steadystate.dataflow.collection import Delta, ErrDelta, EvalError, OkDelta, Row, add_into, merge_into
 from steadystate.dataflow.operators import Operator
 from steadystate.expr import ir
@@ -96,7 +96,7 @@ class JoinOperator(Operator):
     own: it is read, as of the round's time, from the imported arrangement (its key function must be the index's)."""
 
     def __init__(self, left: int, right: int, left_key: KeyFn, right_key: KeyFn, *,
-                 left_shared: SharedInput | None = None, right_shared: SharedInput | None = None,
+                 left_shared: SharedSide | None = None, right_shared: SharedSide | None = None,
                  keys_total: bool = False) -> None:
         self.inputs = (left, right)
         self.left_key = left_key
