@@ -189,6 +189,9 @@ def test_shared_join_equals_naive_fold_and_copying_join(variant: str, actions: l
         assert fold(errors[True], time + 1) == fold(errors[False], time + 1), time
 
     joins = [node for node in shared.graph.nodes if isinstance(node, JoinOperator)]
+    for join in joins + [node for node in copying.graph.nodes if isinstance(node, JoinOperator)]:
+        held = sum(len(rows) for state in (join.left_state, join.right_state) for rows in state.values())
+        assert join.records() == held  # kept as the states change
     assert [(j.side, j.index_id) for j in shared.import_joins if j.shared] == [(side, "ri") for side in sides]
     for join in joins:
         if "right" in sides:

@@ -216,7 +216,7 @@ class RenderedDataflow:
         for node in self.graph.nodes:
             if isinstance(node, JoinOperator):
                 records += node.records()
-                size += state_size_bytes((node.left_state, node.right_state))
+                size += state_size_bytes((node.left_state, node.right_state), node.records())
         return records, size
 
     def close(self) -> None:

@@ -77,18 +77,24 @@ def plan_join(
     return steps, residual
 
 
-def _arrange(state: dict[tuple, dict[Row, int]], key: tuple, row: Row, diff: int) -> None:
+def _arrange(state: dict[tuple, dict[Row, int]], key: tuple, row: Row, diff: int) -> int:
+    """``state[key][row] += diff``; returns how the number of (key, row) records changed (+1, 0 or -1)."""
     rows = state.get(key)
     if rows is None:
         state[key] = {row: diff}
-        return
-    total = rows.get(row, 0) + diff
+        return 1
+    old = rows.get(row)
+    if old is None:
+        rows[row] = diff
+        return 1
+    total = old + diff
     if total:
         rows[row] = total
-    else:
-        del rows[row]
-        if not rows:
-            del state[key]
+        return 0
+    del rows[row]
+    if not rows:
+        del state[key]
+    return -1
 
 
 class JoinOperator(Operator):
@@ -103,6 +109,7 @@ class JoinOperator(Operator):
         self.right_key = right_key
         self.left_state: dict[tuple, dict[Row, int]] = {}
         self.right_state: dict[tuple, dict[Row, int]] = {}
+        self._records = 0  # (key, row) entries of both states, kept as they change (sizes are reported often)
         self.left_shared = left_shared
         self.right_shared = right_shared
         # key functions that cannot fail (column references): a shared side's delta need not be keyed when
@@ -111,7 +118,7 @@ class JoinOperator(Operator):
 
     def records(self) -> int:
         """Rows this operator holds itself (a shared side holds none)."""
-        return sum(len(rows) for state in (self.left_state, self.right_state) for rows in state.values())
+        return self._records
 
     def _keyed(self, ok_in: OkDelta, key_fn: KeyFn, err: ErrDelta) -> list[tuple[tuple, Row, int]]:
         try:  # fast path: one comprehension (key functions over columns never raise)
@@ -165,7 +172,7 @@ class JoinOperator(Operator):
                 if right_rows is not None:
                     halves.append(_left_half(keyed, right_rows))
                 if left_shared is None:
-                    _arrange_all(left_state, keyed)
+                    self._records += _arrange_all(left_state, keyed)
         if right_ok:
             left_rows = (left_state.get if left_state else None) if left_shared is None else left_shared.state_at(time)
             if left_rows is not None or right_shared is None or not self.keys_total:
@@ -173,7 +180,7 @@ class JoinOperator(Operator):
                 if left_rows is not None:
                     halves.append(_right_half(keyed, left_rows))
                 if right_shared is None:
-                    _arrange_all(right_state, keyed)
+                    self._records += _arrange_all(right_state, keyed)
         return halves
 
     def _run_right_shared(self, time: int, left_ok: OkDelta, right_ok: OkDelta, err: ErrDelta) -> list[OkDelta]:
@@ -190,7 +197,7 @@ class JoinOperator(Operator):
             right_rows = self.right_shared.state_at(time)
             if right_rows is not None:
                 halves.append(_left_half(keyed, right_rows))
-            _arrange_all(left_state, keyed)
+            self._records += _arrange_all(left_state, keyed)
         return halves
 
 
@@ -212,8 +219,9 @@ def _right_half(keyed: list[tuple[tuple, Row, int]], left_rows: RowsOf) -> OkDel
     }
 
 
-def _arrange_all(state: dict[tuple, dict[Row, int]], keyed: list[tuple[tuple, Row, int]]) -> None:
-    """Fold keyed updates into ``state``; into an empty state (hydration) rows are simply placed."""
+def _arrange_all(state: dict[tuple, dict[Row, int]], keyed: list[tuple[tuple, Row, int]]) -> int:
+    """Fold keyed updates into ``state``; into an empty state (hydration) rows are simply placed.  Returns how the
+    number of records changed."""
     if not state:
         for key, row, diff in keyed:
             rows = state.get(key)
@@ -221,6 +229,8 @@ def _arrange_all(state: dict[tuple, dict[Row, int]], keyed: list[tuple[tuple, Ro
                 state[key] = {row: diff}
             else:
                 rows[row] = diff  # rows of a consolidated delta are distinct
-        return
+        return len(keyed)
+    change = 0
     for key, row, diff in keyed:
-        _arrange(state, key, row, diff)
+        change += _arrange(state, key, row, diff)
+    return change
