@@ -8,7 +8,9 @@ output with ``compare_and_append`` (only after ``AllowWrites``), forward subscri
 frontiers that moved.  Both return the responses to send to the controller.
 
 Clean/dirty is tracked by ``protocol.stages.CommandStream`` over the very command stream the replica
-applies, and reported in :class:`~steadystate.protocol.messages.Status`.
+applies, and reported in :class:`~steadystate.protocol.messages.Status`.  Its collection sizes (records, bytes:
+``mz_arrangement_sizes``) are each index export's arrangement plus, on the dataflow's first live export, the rows
+its join operators hold themselves; a join reading an imported index in place holds none of it.
 
 **Reconciliation.**  When a controller (re)connects, its ``Hello`` puts the running dataflows aside; each
 replayed ``CreateDataflow`` whose description has the same fingerprint, a compatible ``as_of``, no subscribe
@@ -446,8 +448,12 @@ class ComputeState:
                 (dataflow.hydrated_at - dataflow.created_at) * 1000 if dataflow.hydrated_at is not None else None
             )
             sizes = dataflow.rendered.sizes()
+            # what the dataflow's operators hold themselves (join inputs it copies) counts towards its first export
+            own_records, own_bytes = dataflow.rendered.operator_sizes()
             for export_id in sorted(dataflow.live_exports):
                 records, size_bytes = sizes.get(export_id, (0, 0))
+                records, size_bytes = records + own_records, size_bytes + own_bytes
+                own_records = own_bytes = 0
                 collections.append(
                     m.CollectionStatus(
                         export_id, dataflow.hydrated_at is not None, hydration_ms, records, size_bytes,

@@ -30,6 +30,7 @@ unfused plan exactly (integer and decimal arithmetic), which the property tests 
 
 from __future__ import annotations
 
+import sys
 from typing import Any, Callable, Sequence
 
 from steadystate.dataflow.accumulate import (
@@ -41,6 +42,7 @@ from steadystate.dataflow.accumulate import (
     key_source,
     width_of,
 )
+from steadystate.dataflow.arrangement import state_size_bytes
 from steadystate.dataflow.collection import Delta, ErrDelta, OkDelta
 from steadystate.dataflow.operators import Operator
 
@@ -159,6 +161,16 @@ class JoinAccumulate(Operator):
     def records(self) -> int:
         """Entries held: partial accumulators, arranged B rows and output groups."""
         return len(self.partial) + sum(len(rows) for rows in self.arranged.values()) + len(self.groups)
+
+    def size_bytes(self) -> int:
+        """Approximate memory: B's arrangement by its sampled row size, accumulator lists by a sampled entry."""
+        size = state_size_bytes((self.arranged,))
+        for table in (self.partial, self.groups):
+            if table:
+                key, acc = next(iter(table.items()))
+                entry = sys.getsizeof(key) + sum(sys.getsizeof(v) for v in key) + sys.getsizeof(acc) + 100
+                size += entry * len(table)
+        return size
 
 
 __all__ = ["JoinAccumulate"]
