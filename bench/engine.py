@@ -4,7 +4,9 @@
 
 Measures hydration, then 100 batches of 500 order deletes + 500 order inserts + 10 customer updates, as the
 per-batch time of the incremental engine (compute.render) and, in the same run, of DuckDB applying the batch and
-recomputing the view.  Prints median and p95 for both, the ratio, and checks both agree at the end.
+recomputing the view.  The engine runs the view twice over the same updates: *fused* (the default: one
+join-accumulate operator, ``dataflow.join_accumulate``) and *unfused* (delta join, then reduce), alternating
+which goes first in each batch.  Prints median and p95 for each, the ratios, and checks all agree at the end.
 
 Usage: python bench/engine.py [--orders 1000000] [--customers 10000] [--batches 100]
 """
@@ -30,7 +32,7 @@ OUT = RelationDesc.of(("region", T.TEXT), ("total", T.NUMERIC), ("n", T.INT8))
 REGIONS = [f"region-{i}" for i in range(20)]
 
 
-def build_dataflow(as_of: int) -> RenderedDataflow:
+def build_dataflow(as_of: int, fuse: bool = True) -> RenderedDataflow:
     col = ir.ColumnRef
     join = ir.Join((ir.Get("orders"), ir.Get("customers")), ((col(1), col(3)),))
     plan = ir.Reduce(join, (col(4),), (ir.AggregateExpr("sum", col(2)), ir.AggregateExpr("count_star", col(0))))
@@ -42,7 +44,7 @@ def build_dataflow(as_of: int) -> RenderedDataflow:
         sink_exports=(),
         as_of=as_of,
     )
-    return RenderedDataflow(desc, {})
+    return RenderedDataflow(desc, {}, fuse=fuse)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -62,12 +64,18 @@ def main() -> None:
     orders = {i: (i, rng.randrange(args.customers), rng.randrange(1, 1000)) for i in range(args.orders)}
 
     # -- hydration -------------------------------------------------------------------------------------------
-    dataflow = build_dataflow(as_of=1)
-    started = time.perf_counter()
-    dataflow.feed("orders", [(row, 1, 1) for row in orders.values()], 2)
-    dataflow.feed("customers", [((i, r), 1, 1) for i, r in customers.items()], 2)
-    dataflow.step()
-    hydration = time.perf_counter() - started
+    dataflows: dict[str, RenderedDataflow] = {}
+    hydration: dict[str, float] = {}
+    for name, fuse in (("fused", True), ("unfused", False)):
+        dataflow = build_dataflow(as_of=1, fuse=fuse)
+        snapshot = {row: 1 for row in orders.values()}
+        started = time.perf_counter()
+        dataflow.feed_snapshot("orders", snapshot, 1, 2)
+        dataflow.feed_snapshot("customers", {(i, r): 1 for i, r in customers.items()}, 1, 2)
+        dataflow.step()
+        hydration[name] = time.perf_counter() - started
+        dataflows[name] = dataflow
+        del snapshot
 
     db = duckdb.connect()
     db.execute("CREATE TABLE orders (id BIGINT, customer_id BIGINT, amount BIGINT)")
@@ -84,7 +92,7 @@ def main() -> None:
                 "GROUP BY c.region")
 
     # -- batches ---------------------------------------------------------------------------------------------
-    engine_ms: list[float] = []
+    engine_ms: dict[str, list[float]] = {name: [] for name in dataflows}
     duck_ms: list[float] = []
     next_id = args.orders
     live_ids = list(orders)
@@ -110,11 +118,14 @@ def main() -> None:
             customers[cid] = new_region
         order_updates = [(row, t, -1) for row in deleted] + [(row, t, 1) for row in inserted]
 
-        started = time.perf_counter()
-        dataflow.feed("orders", order_updates, t + 1)
-        dataflow.feed("customers", customer_changes, t + 1)
-        dataflow.step()
-        engine_ms.append((time.perf_counter() - started) * 1000)
+        names = list(dataflows) if b % 2 else list(dataflows)[::-1]  # alternate which runs first
+        for name in names:
+            dataflow = dataflows[name]
+            started = time.perf_counter()
+            dataflow.feed("orders", list(order_updates), t + 1)
+            dataflow.feed("customers", list(customer_changes), t + 1)
+            dataflow.step()
+            engine_ms[name].append((time.perf_counter() - started) * 1000)
 
         started = time.perf_counter()
         db.execute("DELETE FROM orders WHERE id IN (SELECT unnest(?))", [[row[0] for row in deleted]])
@@ -127,18 +138,18 @@ def main() -> None:
         db.execute(view_sql).fetchall()
         duck_ms.append((time.perf_counter() - started) * 1000)
 
-    engine_rows = sorted((r, int(s), n) for r, s, n in dataflow.arrangement("idx").peek(ir.MapFilterProject(3)))
     duck_rows = sorted((r, int(s), n) for r, s, n in db.execute(view_sql).fetchall())
-    assert engine_rows == duck_rows, "engine and DuckDB disagree"
+    for name, dataflow in dataflows.items():
+        engine_rows = sorted((r, int(s), n) for r, s, n in dataflow.arrangement("idx").peek(ir.MapFilterProject(3)))
+        assert engine_rows == duck_rows, f"engine ({name}) and DuckDB disagree"
 
-    em, ep = statistics.median(engine_ms), percentile(engine_ms, 0.95)
     dm, dp = statistics.median(duck_ms), percentile(duck_ms, 0.95)
     print(f"orders={args.orders} customers={args.customers} batches={args.batches} (results agree)")
-    print(f"hydration: engine {hydration:.2f} s   (duckdb bulk load {duck_load:.2f} s)")
-    print(f"per batch: engine median {em:.2f} ms p95 {ep:.2f} ms")
-    print(f"per batch: duckdb (apply + recompute) median {dm:.2f} ms p95 {dp:.2f} ms")
-    print(f"ratio duckdb/engine (median): {dm / em:.2f}x")
-    print(f"index records={dataflow.sizes()['idx'][0]}")
+    print(f"duckdb: bulk load {duck_load:.2f} s; apply + recompute per batch median {dm:.2f} ms p95 {dp:.2f} ms")
+    for name in dataflows:
+        em, ep = statistics.median(engine_ms[name]), percentile(engine_ms[name], 0.95)
+        print(f"engine {name:8}: hydration {hydration[name]:.2f} s; per batch median {em:.2f} ms p95 {ep:.2f} ms; "
+              f"duckdb/engine {dm / em:.2f}x")
 
 
 if __name__ == "__main__":

@@ -5,17 +5,21 @@
 A fresh ``steadystate serve`` (the e2e ``Environment``) gets ``big(k int, v int)`` with ``--rows`` rows through
 ``COPY``, a view ``bv`` over it, an index on a two-replica cluster ``c2`` and one on a one-replica cluster
 ``c1``.  For each event a client thread issues point lookups (``SELECT k, v FROM bv WHERE k = <random>``, a
-fast-path peek of the index) in a loop, reconnecting when its connection breaks:
+fast-path peek of the index) in a loop, reconnecting when its connection breaks.  Its connection goes to
+``steadystate serve``'s SQL port, i.e. through the supervisor's pgwire proxy:
 
 * (a) graceful restart of ``c2``: ``ALTER CLUSTER c2 RESTART``;
 * (b) ``kill -9`` of one replica of ``c2``;
-* (c) ``kill -9`` of the coordinator and a restart with the replicas alive (they are adopted);
+* (c) ``kill -9`` of the whole ``serve`` (supervisor, proxy and coordinator together) and a new ``serve`` with
+  the replicas alive (they are adopted): the client's connection breaks and it reconnects;
+* (c') ``kill -9`` of the coordinator process alone: the supervisor restarts it, and its proxy keeps the
+  client's connection open, resending a read that was in flight to the new coordinator;
 * (d) ``kill -9`` of the only replica of ``c1`` — the baseline: its downtime is the hydration time.
 
 The event window runs from the event until the system is whole again (new replica hydrated / coordinator
 answering) plus ``--settle`` seconds.  Reported per event: failed queries (an error or a refused connection
 attempt, retried every 50 ms), the longest gap between two answered queries, p99 latency of the ``--settle``
-seconds before the event vs during the window, and dataflows rebuilt (``created dataflow`` lines the event
+seconds before the event vs during the window, connections the client lost (and opened again), and dataflows rebuilt (``created dataflow`` lines the event
 added to replica logs; for (c) also ``mz_internal.mz_dataflow_reconciliation``).  The table is printed and
 written as the "Restart downtime" section of ``docs/benchmarks.md`` unless ``--no-docs``.
 """
@@ -60,9 +64,11 @@ class Client(threading.Thread):
         self.env, self.cluster, self.rows, self.max_seconds = env, cluster, rows, max_seconds
         self.samples: list[Sample] = []
         self.stop = threading.Event()
+        self.connections = 0  # connections opened (the first one included)
 
     def _connect(self) -> psycopg.Connection:
         conn = self.env.connect(connect_timeout=2)
+        self.connections += 1
         conn.execute(f"SET cluster = {self.cluster}")
         conn.execute("SET statement_timeout = '30s'")
         return conn
@@ -97,6 +103,7 @@ class Result:
     p99_during_ms: float
     rebuilt: str
     recovery_s: float
+    connections_lost: int
 
 
 def p99(values: list[float]) -> float:
@@ -132,6 +139,7 @@ def measure(env: Environment, name: str, cluster: str, rows: int, settle: float,
     env.wait_for(lambda: sum(s.ok for s in client.samples) >= 20, timeout=60)
     time.sleep(settle)  # the "before" window (measurement, not an assertion)
     logs_before = created_lines(env)
+    connections_before = client.connections
     started = time.monotonic()
     extra = event()
     recovered = time.monotonic()
@@ -153,6 +161,7 @@ def measure(env: Environment, name: str, cluster: str, rows: int, settle: float,
         p99_during_ms=p99([(s.ended - s.began) * 1000 for s in window if s.ok]),
         rebuilt=rebuilt,
         recovery_s=recovered - started,
+        connections_lost=client.connections - connections_before,
     )
 
 
@@ -184,14 +193,13 @@ def coordinator_kill9(env: Environment) -> str | None:
 
 def coordinator_crash_supervised(env: Environment) -> str | None:
     """kill -9 of the coordinator process itself: ``steadystate serve`` (the supervisor) restarts it."""
-    import psutil
+    import os
+    import signal
 
     pids = env.replica_pids()
-    assert env.process is not None
-    (old,) = [c for c in psutil.Process(env.process.pid).children() if "coordinator" in c.cmdline()]
-    old.kill()
-    env.wait_for(lambda: any(c.pid != old.pid and "coordinator" in c.cmdline()
-                             for c in psutil.Process(env.process.pid).children()), timeout=120)
+    old = env.coordinator_pid()
+    os.kill(old, signal.SIGKILL)
+    env.wait_coordinator_replaced(old, timeout=300)
     with_dataflows = len(env.cluster_replicas("c1")) + len(env.cluster_replicas("c2"))
     env.wait_for(lambda: env.query("SELECT count(*) FROM mz_internal.mz_dataflow_reconciliation "
                                    "WHERE kept + rebuilt > 0")[0][0] >= with_dataflows, timeout=300, interval=0.2)
@@ -210,8 +218,8 @@ def kill_only_replica(env: Environment) -> str | None:
 EVENTS: list[tuple[str, str, Callable[[Environment], str | None]]] = [
     ("(a) graceful restart of a 2-replica cluster", "c2", graceful_restart),
     ("(b) kill -9 of one replica of two", "c2", kill_one_of_two),
-    ("(c) coordinator kill -9, replicas alive", "c2", coordinator_kill9),
-    ("(c') coordinator process kill -9 under the supervisor", "c2", coordinator_crash_supervised),
+    ("(c) kill -9 of serve (supervisor + coordinator), replicas alive", "c2", coordinator_kill9),
+    ("(c') coordinator process kill -9 under the supervisor's proxy", "c2", coordinator_crash_supervised),
     ("(d) kill -9 of the only replica (baseline)", "c1", kill_only_replica),
 ]
 
@@ -239,12 +247,12 @@ def render(results: list[Result], rows: int, load_s: float, note: str) -> str:
     lines = [
         f"{rows:,} rows; load + first hydration of both clusters {load_s:.1f} s. {note}".strip(),
         "",
-        "| event | failed queries | longest gap (s) | p99 before (ms) | p99 during (ms) | back to whole (s) "
-        "| dataflows rebuilt |",
-        "|---|---:|---:|---:|---:|---:|---|",
+        "| event | failed queries | connections lost | longest gap (s) | p99 before (ms) | p99 during (ms) "
+        "| back to whole (s) | dataflows rebuilt |",
+        "|---|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in results:
-        lines.append(f"| {r.name} | {r.failed} | {r.longest_gap_s:.3f} | {r.p99_before_ms:.1f} | "
+        lines.append(f"| {r.name} | {r.failed} | {r.connections_lost} | {r.longest_gap_s:.3f} | {r.p99_before_ms:.1f} | "
                      f"{r.p99_during_ms:.1f} | {r.recovery_s:.1f} | {r.rebuilt} |")
     return "\n".join(lines)
 
@@ -255,7 +263,7 @@ def write_docs(table: str) -> None:
         f"{SECTION}\n\n```\npython bench/restart.py [--rows 1000000] [--settle 5] [--no-docs]\n```\n\n"
         "A client issues fast-path point lookups on an index over `big` continuously while each event happens "
         "(see the script's docstring). *failed queries* counts errors and refused connection attempts (retried "
-        "every 50 ms); *longest gap* is the longest time between two answered queries; *back to whole* is from "
+        "every 50 ms); *connections lost* counts the client's connections that broke (it opens a new one); *longest gap* is the longest time between two answered queries; *back to whole* is from "
         "the event until every replica is hydrated again (or the restarted coordinator has reconciled); "
         "*dataflows rebuilt* counts `created dataflow` lines the event added to replica logs.\n\n"
         f"{table}\n"

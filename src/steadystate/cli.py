@@ -2,9 +2,10 @@
 (the production-readiness verdict of every cluster).
 
 ``steadystate serve [--data-dir DIR] [--sql-port 6875] [--http-port 6876] [--storage-url URL]`` starts an
-environment: a supervisor that holds the SQL port (PostgreSQL protocol) and the HTTP port and runs the
-coordinator (``steadystate coordinator``) as a child it restarts if it dies, and the coordinator's replica
-processes.
+environment: a supervisor that holds the SQL port (PostgreSQL protocol; its pgwire proxy carries each client
+over to the coordinator, and over to a new coordinator after a crash) and the HTTP port and runs the
+coordinator (``steadystate coordinator``, on an internal port) as a child it restarts if it dies, and the
+coordinator's replica processes.
 Logs go to stderr and to ``<data-dir>/steadystate.log``.  ``steadystate replica`` is started by the
 orchestrator, not by hand.
 """
@@ -45,7 +46,8 @@ def _serve(args: argparse.Namespace) -> int:
         if value is not None:
             passed += [f"--{name.replace('_', '-')}", str(data_dir if name == "data_dir" else value)]
     try:
-        supervisor = Supervisor(passed, args.host, args.sql_port, args.http_port, data_dir)
+        supervisor = Supervisor(passed, args.host, args.sql_port, args.http_port, data_dir,
+                                startup_timeout=args.startup_timeout)
     except OSError as exc:
         print(f"cannot listen on {args.host}:{args.sql_port}/{args.http_port}: {exc}", file=sys.stderr)
         return 1

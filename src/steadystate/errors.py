@@ -75,6 +75,14 @@ class ConnectionFailure(SteadyError):
     sqlstate = "08006"
 
 
+class CoordinatorLost(ConnectionFailure):
+    """The supervisor's proxy lost the coordinator under a client it cannot carry over (connection closed)."""
+
+    @property
+    def severity(self) -> str:
+        return "FATAL"
+
+
 class SyntaxError_(SteadyError):
     sqlstate = "42601"
 

@@ -65,7 +65,32 @@ PLANS: dict[str, ir.RelationExpr] = {
     "join_multikey": ir.Join((ir.Get("a"), ir.Get("b")), ((col(0), col(2)), (col(1), col(3)))),
     "join_3way": ir.Join((ir.Get("a"), ir.Get("b"), ir.Get("a")), ((col(0), col(2), col(4)), (col(3), col(5)))),
     "join_residual": ir.Join((ir.Get("a"), ir.Get("b")), ((col(0), col(2)), (ir.CallBinary("add", col(1), col(3)), lit(2)))),
+    # accumulable aggregates: the lean reduce (dataflow.accumulate) ...
+    "reduce_accumulable": ir.Reduce(
+        ir.Get("a"), (col(0),),
+        (agg("count", col(1)), agg("count_star", lit(1)), agg("sum", col(1)), agg("avg", col(1))),
+    ),
+    "global_accumulable": ir.Reduce(ir.Get("a"), (), (agg("count_star", lit(1)), agg("sum", col(1)))),
+    # ... and the fused join-accumulate (dataflow.join_accumulate): aggregates over one input, group key from the other
+    "join_accumulate": ir.Reduce(
+        ir.Join((ir.Get("a"), ir.Get("b")), ((col(0), col(2)),)), (col(3),),
+        (agg("count_star", lit(1)), agg("sum", col(1)), agg("count", col(1)), agg("avg", col(1))),
+    ),
+    "join_accumulate_swapped": ir.Reduce(
+        ir.Join((ir.Get("b"), ir.Get("a")), ((col(0), col(2)),)), (col(1),), (agg("sum", col(3)),),
+    ),
+    "join_accumulate_group_by_join_key": ir.Reduce(
+        ir.Join((ir.Get("a"), ir.Get("b")), ((col(0), col(2)),)), (col(0), col(3)),
+        (agg("count_star", lit(1)), agg("sum", col(1))),
+    ),
+    "join_accumulate_multikey": ir.Reduce(
+        ir.Join((ir.Get("a"), ir.Get("b")), ((col(0), col(2)), (col(1), col(3)))), (col(3),),
+        (agg("count_star", lit(1)),),
+    ),
 }
+
+FUSED = ("join_accumulate", "join_accumulate_swapped", "join_accumulate_group_by_join_key",
+         "join_accumulate_multikey")
 
 values = st.one_of(st.none(), st.integers(0, 3))
 rows = st.tuples(values, values)
@@ -120,6 +145,24 @@ def run_differential(plan: ir.RelationExpr, batches) -> None:
 @given(batches=ops)
 def test_engine_matches_naive_evaluation(name, batches):
     run_differential(PLANS[name], batches)
+
+
+@pytest.mark.parametrize("name", FUSED)
+def test_join_aggregates_over_one_input_run_fused(name):
+    """The fused plans above must really take the fused operator (else the differential test proves nothing)."""
+    from steadystate.dataflow.join import JoinOperator
+    from steadystate.dataflow.join_accumulate import JoinAccumulate
+
+    nodes = render(PLANS[name], None).graph.nodes
+    assert any(isinstance(n, JoinAccumulate) for n in nodes)
+    assert not any(isinstance(n, JoinOperator) for n in nodes)
+
+
+@pytest.mark.parametrize("name", ["reduce_accumulable", "global_accumulable"])
+def test_accumulable_reduces_take_the_lean_operator(name):
+    from steadystate.dataflow.accumulate import AccumulatingReduce
+
+    assert any(isinstance(n, AccumulatingReduce) for n in render(PLANS[name], None).graph.nodes)
 
 
 def test_negate_alone_keeps_negative_counts():

@@ -85,6 +85,25 @@ class Environment:
             self.stop()
         self.start()
 
+    # ------------------------------------------------------------------ the coordinator under the supervisor
+
+    def coordinator_pid(self) -> int:
+        """The pid of the coordinator process the supervisor (``serve``) currently runs."""
+        assert self.process is not None
+        children = psutil.Process(self.process.pid).children()
+        (child,) = [c for c in children if "coordinator" in c.cmdline() and c.status() != psutil.STATUS_ZOMBIE]
+        return child.pid
+
+    def wait_coordinator_replaced(self, old_pid: int, timeout: float = 60.0) -> int:
+        """Wait until a coordinator other than ``old_pid`` answers ``/api/readyz``; returns its pid."""
+        def replaced() -> int | None:
+            pid = self.coordinator_pid()
+            if pid == old_pid:
+                return None
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.http_port}/api/readyz", timeout=1) as r:
+                return pid if r.status == 200 else None
+        return self.wait_for(replaced, timeout)
+
     # ------------------------------------------------------------------ clients
 
     @property

@@ -109,7 +109,9 @@ def test_replica_refuses_commands_without_the_secret(world, secret: str | None) 
     env.wait_for(lambda: env.replica_log(replica_id).count("refused a connection") >
                  log_before.count("refused a connection"))
     new_log = env.replica_log(replica_id)[len(log_before):]
-    assert "dropped dataflow" not in new_log and "controller connected" not in new_log
+    # a transient "peek tN" dataflow of the previous test's slow-path read may be logged as dropped late
+    dropped = [line for line in new_log.splitlines() if "dropped dataflow" in line and "dataflow peek " not in line]
+    assert dropped == [] and "controller connected" not in new_log
     assert env.replica_pids()[replica_id] == pid
     assert_still_serving(env)
 

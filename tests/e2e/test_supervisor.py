@@ -16,13 +16,6 @@ import psutil
 import psycopg
 
 
-def coordinator_pid(env) -> int:  # type: ignore[no-untyped-def]
-    assert env.process is not None
-    children = psutil.Process(env.process.pid).children()
-    (child,) = [c for c in children if "coordinator" in c.cmdline()]
-    return child.pid
-
-
 def test_killed_coordinator_is_restarted_by_the_supervisor(env) -> None:  # type: ignore[no-untyped-def]
     env.execute("CREATE TABLE t (k int, v text)", "INSERT INTO t VALUES (1, 'a'), (2, 'b')",
                 "CREATE VIEW tv AS SELECT k, v FROM t", "CREATE INDEX tv_idx ON tv (k)")
@@ -30,7 +23,7 @@ def test_killed_coordinator_is_restarted_by_the_supervisor(env) -> None:  # type
     env.wait_for(lambda: env.query("SELECT hydrated FROM mz_internal.mz_hydration_statuses WHERE object_id = %s",
                                    (index_id,)) == [(True,)])
     replicas_before = env.replica_pids()
-    old = coordinator_pid(env)
+    old = env.coordinator_pid()
 
     answers: list[list[tuple]] = []
     errors: list[BaseException] = []
@@ -50,7 +43,7 @@ def test_killed_coordinator_is_restarted_by_the_supervisor(env) -> None:  # type
 
     assert not errors, errors  # the connection waited in the accept queue instead of being refused
     assert answers == [[(1, "a"), (2, "b")]]
-    new = env.wait_for(lambda: (pid := coordinator_pid(env)) != old and pid)
+    new = env.wait_for(lambda: (pid := env.coordinator_pid()) != old and pid)
     assert psutil.pid_exists(env.process.pid)  # the supervisor itself never went away
     assert env.replica_pids() == replicas_before  # replicas adopted, not replaced
     assert new != old

@@ -57,6 +57,7 @@ def check_against_model(store: ShardStore, shard: str, history: list[Update]) ->
     assert since is not None and upper is not None
     for as_of in range(since, upper):
         assert dict(store.snapshot(shard, as_of)) == model_snapshot(history, as_of), f"as_of {as_of}"
+        assert dict(store.snapshot_counts(shard, as_of)) == model_snapshot(history, as_of), f"as_of {as_of}"
     for after in range(since + 1, upper + 1):
         updates, listened_upper = store.listen(shard, after)
         assert listened_upper == upper

@@ -85,7 +85,7 @@ class Ddl:
         self.coord.store.create_shard(shard)
         await self.coord.tables.advance_idle()
         item = ItemRecord(item_id, plan.name.database, plan.name.schema, plan.name.item, "table", user,
-                          desc=plan.desc, shard=shard, created_at_ms=_now_ms())
+                          desc=plan.desc, shard=shard, created_at_ms=_now_ms(), defaults=plan.defaults)
         self._commit_item(item, user)
         self.coord.tables.register(shard)
         self.coord.table_rows[item_id] = Counter()

@@ -2,17 +2,22 @@
 
 The output is one text column, ``Optimized Plan``, one row per line: the IR tree indented (one operator a
 line, with its arguments), followed by how the query would be answered (fast-path peek of an index or
-shard, local evaluation, or a new dataflow with its source imports, imported indexes and arrangements).
+shard, local evaluation, or a new dataflow with its source imports, imported indexes and arrangements).  For
+a join over an imported index it says whether the join reads the index's arrangement in place ("uses arrangement
+of <index> (shared)") or keeps a copy, as the replica's renderer decides it.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from steadystate.adapter.dataflows import DataflowBuilder
 from steadystate.adapter.fastpath import extract_mfp
+from steadystate.compute.render import Arrangement, RenderedDataflow
 from steadystate.errors import FeatureNotSupported
 from steadystate.expr import ir
+from steadystate.expr.fusion import plan_join_accumulate
+from steadystate.expr.infer import Types, relation_types
 from steadystate.expr.ir import decode_plan
 from steadystate.repr.types import RelationDesc, ScalarType
 from steadystate.sql import plan as p
@@ -37,7 +42,9 @@ def scalar_text(expr: ir.ScalarExpr) -> str:
     return repr(expr)
 
 
-def plan_lines(expr: ir.RelationExpr, names: dict[str, str], depth: int = 0) -> list[str]:
+def plan_lines(expr: ir.RelationExpr, names: dict[str, str], depth: int = 0,
+               types_of: Callable[[str], Types | None] | None = None) -> list[str]:
+    """The IR tree, one operator a line; with ``types_of``, a Reduce that runs fused says so."""
     pad = "  " * depth
     if isinstance(expr, ir.Get):
         head = f"Get {names.get(expr.id, expr.id)}"
@@ -54,6 +61,11 @@ def plan_lines(expr: ir.RelationExpr, names: dict[str, str], depth: int = 0) -> 
     elif isinstance(expr, ir.Reduce):
         aggs = ", ".join(f"{a.func}({'distinct ' if a.distinct else ''}{scalar_text(a.expr)})" for a in expr.aggregates)
         head = f"Reduce group_by=[{', '.join(scalar_text(k) for k in expr.group_key)}] aggregates=[{aggs}]"
+        if types_of is not None and isinstance(expr.input, ir.Join):
+            fused = plan_join_accumulate(expr, [relation_types(i, types_of) for i in expr.input.inputs])
+            if fused is not None:
+                head += (f" fused=join_accumulate(aggregated input {fused.aggregated_input}: per-key partial sums,"
+                         " no join arrangement)")
     elif isinstance(expr, ir.TopK):
         order = ", ".join(f"#{o.column}{' desc' if o.desc else ''}" for o in expr.order_key)
         head = f"TopK group_by=[{', '.join(f'#{k}' for k in expr.group_key)}] order_by=[{order}] " \
@@ -64,7 +76,7 @@ def plan_lines(expr: ir.RelationExpr, names: dict[str, str], depth: int = 0) -> 
         head = type(expr).__name__.rstrip("_")
     lines = [pad + head]
     for child in ir.children(expr):
-        lines.extend(plan_lines(child, names, depth + 1))
+        lines.extend(plan_lines(child, names, depth + 1, types_of))
     return lines
 
 
@@ -74,6 +86,11 @@ def explain(adapter: "Adapter", plan: p.ExplainPlan, cluster_name: str) -> tuple
     names = {item.id: item.qualified for item in catalog.items.values()}
     names.update({b.id: b.qualified for b in catalog.builtins.values()})
     cluster = catalog.cluster_by_name(cluster_name)
+
+    def types_of(global_id: str) -> Types | None:
+        item = catalog.items.get(global_id) or catalog.builtins.get(global_id)
+        return list(item.desc.types) if item is not None else None
+
     if plan.what == "query":
         select: p.SelectPlan = plan.target
         expr, body_desc = select.expr, select.desc
@@ -85,7 +102,7 @@ def explain(adapter: "Adapter", plan: p.ExplainPlan, cluster_name: str) -> tuple
             lines = [f"Index {item.qualified} on {on.qualified} key=({', '.join(item.key_names)})"]
             lines.append(f"  cluster: {catalog.clusters[item.cluster_id].name}")  # type: ignore[index]
             expr = decode_plan(on.plan) if on.plan else ir.Get(on.id)
-            lines.extend("  " + line for line in plan_lines(expr, names))
+            lines.extend("  " + line for line in plan_lines(expr, names, types_of=types_of))
             return _result(lines)
         expr, body_desc, title = decode_plan(item.plan), item.desc, item.qualified  # type: ignore[arg-type]
         if item.cluster_id:
@@ -98,7 +115,7 @@ def explain(adapter: "Adapter", plan: p.ExplainPlan, cluster_name: str) -> tuple
         return desc, [(r.object_id, r.name, r.status, r.detail) for r in rows]
     else:
         raise FeatureNotSupported(f"EXPLAIN {plan.what.replace('_', ' ').upper()} is not supported yet")
-    lines = [f"Plan for {title}:"] + ["  " + line for line in plan_lines(expr, names)]
+    lines = [f"Plan for {title}:"] + ["  " + line for line in plan_lines(expr, names, types_of=types_of)]
     lines.append("How it runs:")
     if adapter.reads.is_local(expr):
         lines.append("  evaluated in the coordinator (constants and system relations only)")
@@ -118,9 +135,32 @@ def explain(adapter: "Adapter", plan: p.ExplainPlan, cluster_name: str) -> tuple
             for imported in builder.index_imports.values():
                 lines.append(f"    index import (shared arrangement): {names.get(imported.index_id)} "
                              f"on {names.get(imported.on_id)}")
+            lines.extend(f"    {line}" for line in join_import_lines(builder, names))
             for built in builder.objects[:-1]:
                 lines.append(f"    builds: {names.get(built.id, built.id)}")
     return _result(lines)
+
+
+def join_import_lines(builder: DataflowBuilder, names: dict[str, str]) -> list[str]:
+    """How each join reads an imported index, decided by rendering the dataflow exactly as a replica would (with
+    empty arrangements): in place, or copied into the join's own state because the keys differ."""
+    if not builder.index_imports:
+        return []
+    desc = builder.finish(as_of=None, debug_name="explain")
+    placeholders = {i.index_id: Arrangement(lambda row: ()) for i in desc.index_imports}
+    try:
+        rendered = RenderedDataflow(desc, placeholders)
+    except Exception:  # noqa: BLE001 - a plan the renderer refuses fails when it runs; EXPLAIN still explains it
+        return []
+    lines = []
+    for join in rendered.import_joins:
+        name = names.get(join.index_id, join.index_id)
+        if join.shared:
+            through = ", through map/filter/project" if join.through_mfp else ""
+            lines.append(f"join {join.side} input uses arrangement of {name} (shared{through})")
+        else:
+            lines.append(f"join {join.side} input copies {name} (the join key is not the index key)")
+    return lines
 
 
 def _result(lines: list[str]) -> tuple[RelationDesc, list[tuple]]:

@@ -30,6 +30,7 @@ def resolved(item: ItemRecord | BuiltinRelation) -> ResolvedItem:
         item.desc,
         cluster_id=item.cluster_id,
         on_id=item.on_id,
+        defaults=item.defaults,
     )
 
 

@@ -32,6 +32,7 @@ from steadystate.errors import (
     UndefinedObject,
     quote_ident,
 )
+from steadystate.expr.eval import compile_scalar
 from steadystate.expr.ir import Constant, RowSetFinishing
 from steadystate.adapter.client import (
     CommandOutcome,
@@ -344,6 +345,11 @@ class ClientSession:
         session = self
         types = [plan.desc.columns[i].type for i in plan.columns]
         arity = plan.desc.arity
+        # omitted columns take their DEFAULT, evaluated once for the statement (NULL without one)
+        omitted_values: list[Any] = [None] * arity
+        for position, default in enumerate(plan.defaults):
+            if default is not None and position not in plan.columns:
+                omitted_values[position] = compile_scalar(default, [])(())
 
         class Sink:
             def __init__(self) -> None:
@@ -363,7 +369,7 @@ class ClientSession:
                     if len(plan.columns) == arity and list(plan.columns) == list(range(arity)):
                         self.rows.append(values)
                     else:
-                        full: list[Any] = [None] * arity
+                        full = list(omitted_values)
                         for position, value in zip(plan.columns, values):
                             full[position] = value
                         self.rows.append(tuple(full))

@@ -49,7 +49,9 @@ class ItemRecord(msgspec.Struct, frozen=True):
 
     * tables and materialized views have a ``shard``;
     * views and materialized views have a ``plan`` (the encoded RelationExpr of their body) and ``sql``;
-    * indexes have ``on_id``, ``key`` and ``key_names``; indexes and materialized views have ``cluster_id``.
+    * indexes have ``on_id``, ``key`` and ``key_names``; indexes and materialized views have ``cluster_id``;
+    * tables may have ``defaults``: per column, the expression of its DEFAULT (already cast to the column's type)
+      or ``None`` (NULL); empty when no column has one.
     """
 
     id: str
@@ -68,6 +70,7 @@ class ItemRecord(msgspec.Struct, frozen=True):
     key_names: tuple[str, ...] = ()
     depends_on: tuple[str, ...] = ()
     created_at_ms: int = 0
+    defaults: tuple[ScalarExpr | None, ...] = ()
     version: int = RECORD_VERSION
 
     @property

@@ -5,6 +5,13 @@
 * source imports become input ports fed by :meth:`RenderedDataflow.feed` (the caller reads shards);
 * index imports read a *shared* :class:`~steadystate.dataflow.arrangement.Arrangement` of another dataflow through a
   cursor (snapshot first, then its updates) — the other dataflow's plan is not re-run;
+* a join input that is an imported index (``Get``, possibly under ``ArrangeBy``) whose key is the join key for that
+  side (the same expressions in any order; both sides' keys are reordered to the index's order) is read in place
+  through a :class:`~steadystate.dataflow.arrangement.SharedInput` instead of being copied into the join's state;
+  so is one behind maps/filters/projections (``_mfp_nodes``) whose join key columns are, through them, the index's
+  key columns (``column_below``): the join applies their composed row function to the rows it looks up;
+  ``import_joins`` records, per join input that is an import, whether it is shared (EXPLAIN shows it), and
+  ``operator_sizes`` what the joins do copy.  ``share_arrangements=False`` turns sharing off (tests, benchmarks);
 * ``objects_to_build`` are rendered in order, one operator per IR node (:data:`_RENDERERS` dispatches on the node
   class); ``Get(id)`` resolves to an imported index on ``id``, else an earlier built object, else a source;
 * index exports maintain an Arrangement by key; sink exports buffer the collection's updates for
@@ -16,13 +23,17 @@ Column types flow along (``expr.infer``) so scalar evaluation checks int4/int8 o
 from __future__ import annotations
 
 import operator
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 from steadystate import errors
-from steadystate.dataflow.arrangement import Arrangement, ArrangementCursor
+from steadystate.dataflow.accumulate import AccumulatingReduce, Accumulator
+from steadystate.dataflow.arrangement import (
+    Arrangement, ArrangementCursor, MappedSharedInput, SharedInput, SharedSide, state_size_bytes,
+)
 from steadystate.dataflow.collection import Delta, EvalError, Update, add_into, first_error
 from steadystate.dataflow.graph import Graph
 from steadystate.dataflow.join import JoinOperator, plan_join
+from steadystate.dataflow.join_accumulate import JoinAccumulate
 from steadystate.dataflow.operators import (
     ConstantOperator,
     MfpOperator,
@@ -35,10 +46,11 @@ from steadystate.dataflow.operators import (
 from steadystate.dataflow.reduce import reduce_operator
 from steadystate.dataflow.topk import TopKOperator
 from steadystate.expr import ir
-from steadystate.expr.aggregates import aggregate_factory
+from steadystate.expr.aggregates import accumulator_kind, aggregate_factory
 from steadystate.expr.eval import compile_key, compile_mfp, compile_scalar, mfp_types
+from steadystate.expr.fusion import plan_join_accumulate
 from steadystate.expr.infer import relation_types
-from steadystate.protocol.messages import DataflowDescription, SinkExport
+from steadystate.protocol.messages import DataflowDescription, IndexImport, SinkExport
 from steadystate.repr.types import ScalarType
 
 __all__ = ["Arrangement", "ArrangementCursor", "RenderedDataflow", "Update"]
@@ -69,14 +81,21 @@ class _Sink:
 
 
 class RenderedDataflow:
-    def __init__(self, desc: DataflowDescription, imported: dict[str, Arrangement]) -> None:
+    def __init__(self, desc: DataflowDescription, imported: dict[str, Arrangement], *,
+                 share_arrangements: bool = True, fuse: bool = True) -> None:
         self.desc = desc
+        self.share_arrangements = share_arrangements  # False: joins copy imported inputs (tests, benchmarks)
+        self.fuse = fuse  # render fusable node patterns as one operator (``expr.fusion``); off for comparisons
         self.initial_time = desc.as_of or 0  # the time the dataflow's first output is a snapshot of
         self._snapshotted: set[str] = set()
         self.graph = Graph(desc.as_of, desc.until)
         self.source_shards: dict[str, str] = {}
         self._collections: dict[str, Rendered] = {}
         self._imported_by_on_id: dict[str, Rendered] = {}
+        self._imports_by_node: dict[int, tuple[str, IndexImport, Arrangement]] = {}  # port node -> its import
+        self._shared: dict[str, SharedInput] = {}  # port name -> the import read in place by joins
+        self._mfp_nodes: dict[int, tuple[int, Callable[[tuple], tuple | None], ir.MapFilterProject]] = {}
+        self.import_joins: list[ImportJoin] = []  # join sides that are imported indexes: read in place or copied
         self._cursors: dict[str, ArrangementCursor] = {}
         self._arrangements: dict[str, Arrangement] = {}
         self._sinks: dict[str, _Sink] = {}
@@ -94,6 +113,7 @@ class RenderedDataflow:
             node = self.graph.add_input(port_name)
             self._cursors[port_name] = arrangement.cursor()
             self._imported_by_on_id.setdefault(index.on_id, (node, list(index.desc.types)))
+            self._imports_by_node.setdefault(node, (port_name, index, arrangement))
         for build in desc.objects_to_build:
             node, types = self._render(build.plan)
             self._collections[build.id] = (node, list(build.desc.types) if build.desc.columns else types)
@@ -139,15 +159,30 @@ class RenderedDataflow:
 
     def step(self) -> bool:
         for port_name, cursor in self._cursors.items():
+            shared = self._shared.get(port_name)
             if port_name not in self._snapshotted:
                 # an imported arrangement's first read is its current contents, at its frontier - 1: the
                 # dataflow's initial state is as of that time, not as of ``as_of``
                 self._snapshotted.add(port_name)
                 if cursor.frontier is not None:
                     self.initial_time = max(self.initial_time, cursor.frontier - 1)
+                snapshot = cursor.read_snapshot()
+                assert snapshot is not None
+                time, rows, err = snapshot
+                if shared is not None:
+                    shared.snapshot_read(max(time, self.graph.start))
+                port = self.graph.ports[port_name]
+                if rows:  # one consolidated delta, handed to the graph as is
+                    port.push_consolidated(time, rows, cursor.frontier)
+                port.push([], cursor.frontier, err)
+                continue
             ok, err = cursor.read_all()
+            if shared is not None:
+                shared.delivered(ok)
             self.graph.ports[port_name].push(ok, cursor.frontier, err)
         progressed = self.graph.step()
+        for shared in self._shared.values():
+            shared.passed(self.graph.frontier)
         for arrangement in self._arrangements.values():
             arrangement.advance(self.graph.frontier)
         return progressed
@@ -177,6 +212,20 @@ class RenderedDataflow:
 
     def sizes(self) -> dict[str, tuple[int, int]]:
         return {index_id: (a.records(), a.size_bytes()) for index_id, a in self._arrangements.items()}
+
+    def operator_sizes(self) -> tuple[int, int]:
+        """``(records, approximate bytes)`` that the dataflow's join operators hold themselves: the copies of
+        join inputs (and, for a fused join-accumulate, its per-key partial sums and arranged B rows).  A side
+        read from an imported arrangement counts nothing here (the producer reports it)."""
+        records = size = 0
+        for node in self.graph.nodes:
+            if isinstance(node, JoinOperator):
+                records += node.records()
+                size += state_size_bytes((node.left_state, node.right_state), node.records())
+            elif isinstance(node, JoinAccumulate):
+                records += node.records()
+                size += node.size_bytes()
+        return records, size
 
     def close(self) -> None:
         """Release cursors on imported arrangements (call when the dataflow is dropped)."""
@@ -222,7 +271,9 @@ class RenderedDataflow:
         mfp = mfp_of(arity)
         apply = compile_mfp(mfp, types)
         out_types = mfp_types(mfp, types) if types is not None else None
-        return self.graph.add(MfpOperator(node, apply)), out_types
+        out = self.graph.add(MfpOperator(node, apply))
+        self._mfp_nodes[out] = (node, apply, mfp)  # a join may read through it into an imported arrangement
+        return out, out_types
 
     def _render_map(self, expr: ir.Map) -> Rendered:
         return self._render_mfp(expr.input, lambda arity: ir.MapFilterProject(arity, map=expr.scalars))
@@ -246,9 +297,33 @@ class RenderedDataflow:
         node, prefix_types = rendered[0][0], (list(rendered[0][1]) if rendered[0][1] is not None else None)
         for i, step in enumerate(steps, start=1):
             right_node, right_types = rendered[i]
-            left_key = compile_key(step.left, prefix_types)
-            right_key = compile_key(step.right, right_types)
-            node = self.graph.add(JoinOperator(node, right_node, left_key, right_key))
+            left_exprs, right_exprs = list(step.left), list(step.right)
+            # a side that is an imported index whose key is this step's key (in some order) is read in place
+            right_import = self._shareable(right_node, right_exprs)
+            if right_import is not None:
+                order = right_import[1]
+                left_exprs, right_exprs = [left_exprs[j] for j in order], [right_exprs[j] for j in order]
+            left_import = self._shareable(node, left_exprs) if i == 1 else None
+            if left_import is not None:
+                order = left_import[1]
+                left_exprs, right_exprs = [left_exprs[j] for j in order], [right_exprs[j] for j in order]
+                again = self._shareable(right_node, right_exprs) if right_import else None
+                if again is None or again[1] != list(range(len(right_exprs))):
+                    right_import = None  # both sides are indexes, keyed in different orders: share the left one
+            left_key = compile_key(left_exprs, prefix_types)
+            right_key = compile_key(right_exprs, right_types)
+            join = JoinOperator(
+                node, right_node, left_key, right_key,
+                left_shared=self._shared_side(left_import), right_shared=self._shared_side(right_import),
+                keys_total=all(isinstance(e, ir.ColumnRef) for e in left_exprs + right_exprs),
+            )
+            left_behind = self._import_behind(node) if i == 1 else None
+            right_behind = self._import_behind(right_node)
+            node = self.graph.add(join)
+            for side, behind, imported in (("left", left_behind, left_import), ("right", right_behind, right_import)):
+                if behind is not None:
+                    index_id = self._imports_by_node[behind[0]][1].index_id
+                    self.import_joins.append(ImportJoin(node, side, index_id, imported is not None, bool(behind[1])))
             if prefix_types is not None and right_types is not None:
                 prefix_types = prefix_types + list(right_types)
             else:
@@ -258,12 +333,70 @@ class RenderedDataflow:
             node = self.graph.add(MfpOperator(node, apply))
         return node, all_types
 
+    def _import_behind(self, node: int) -> tuple[int, list[tuple[Callable, ir.MapFilterProject]]] | None:
+        """``(import port node, MFP layers outermost first)`` when ``node`` is an imported index, possibly under
+        maps, filters and projections; None otherwise."""
+        chain: list[tuple[Callable, ir.MapFilterProject]] = []
+        while node not in self._imports_by_node:
+            layer = self._mfp_nodes.get(node)
+            if layer is None:
+                return None
+            node, apply, mfp = layer
+            chain.append((apply, mfp))
+        return node, chain
+
+    def _shareable(self, node: int, key: list[ir.ScalarExpr]) -> tuple[str, list[int], Callable | None] | None:
+        """``(port name, order, row function)`` when the join input rendered as ``node`` is an imported index (or
+        maps/filters/projections of one, whose composition is the row function) and ``[key[j] for j in order]``,
+        taken through those layers, is the index's key; None when the join must keep its own copy."""
+        behind = self._import_behind(node) if self.share_arrangements else None
+        if behind is None:
+            return None
+        port_node, chain = behind
+        port_name, index, _arrangement = self._imports_by_node[port_node]
+        below = [column_below(chain, expr) for expr in key] if chain else key
+        if any(expr is None for expr in below):
+            return None
+        order = key_order(below, list(index.key))  # type: ignore[arg-type]
+        if order is None:
+            return None
+        return port_name, order, compose([apply for apply, _ in reversed(chain)]) if chain else None
+
+    def _shared_side(self, shareable: tuple[str, list[int], Callable | None] | None) -> SharedSide | None:
+        if shareable is None:
+            return None
+        port_name, _order, apply = shareable
+        shared = self._shared.get(port_name)
+        if shared is None:
+            shared = self._shared[port_name] = SharedInput(self._imports_by_node[self.graph.ports[port_name].node][2])
+        return shared if apply is None else MappedSharedInput(shared, apply)
+
     def _render_reduce(self, expr: ir.Reduce) -> Rendered:
+        fused = self._render_join_accumulate(expr)
+        if fused is not None:
+            return fused
         node, types = self._render(expr.input)
+        accumulating = _accumulating_reduce(node, expr, types)
+        if accumulating is not None:
+            return self.graph.add(accumulating), self._types(expr)
         key_fn = compile_key(expr.group_key, types)
         value_fns = [None if a.func == "count_star" else compile_scalar(a.expr, types) for a in expr.aggregates]
         factories = [aggregate_factory(a, types) for a in expr.aggregates]
         operator_ = reduce_operator(node, key_fn, value_fns, factories, is_global=not expr.group_key)
+        return self.graph.add(operator_), self._types(expr)
+
+    def _render_join_accumulate(self, expr: ir.Reduce) -> Rendered | None:
+        """``Reduce(Join(X, Y))`` as one fused operator when ``expr.fusion`` says it can (else ``None``)."""
+        join = expr.input
+        if not self.fuse or not isinstance(join, ir.Join) or len(join.inputs) != 2:
+            return None
+        fused = plan_join_accumulate(expr, [self._types(child) for child in join.inputs])
+        if fused is None:
+            return None
+        a_node = self._render(join.inputs[fused.aggregated_input])[0]
+        b_node = self._render(join.inputs[1 - fused.aggregated_input])[0]
+        operator_ = JoinAccumulate(a_node, b_node, fused.a_key, fused.b_key, fused.group_columns,
+                                   _accumulators(fused.accumulators))
         return self.graph.add(operator_), self._types(expr)
 
     def _render_topk(self, expr: ir.TopK) -> Rendered:
@@ -298,6 +431,61 @@ class RenderedDataflow:
         return self._render(expr.input)
 
 
+class ImportJoin(NamedTuple):
+    """A join input that is an imported index, and whether the join reads its arrangement in place (EXPLAIN)."""
+
+    node: int  # the JoinOperator's graph node
+    side: str  # "left" or "right"
+    index_id: str
+    shared: bool  # False: the join keeps its own copy (its key is not the index's key, or sharing is off)
+    through_mfp: bool = False  # the input is maps/filters/projections of the import
+
+
+def column_below(chain: list[tuple[Callable, ir.MapFilterProject]], expr: ir.ScalarExpr | None) -> ir.ColumnRef | None:
+    """The column of the innermost input that ``expr`` (over the outermost layer's output) is, through MFP layers
+    (outermost first) that project columns or map columns to columns; None for anything computed."""
+    for _apply, mfp in chain:
+        if not isinstance(expr, ir.ColumnRef):
+            return None
+        position = mfp.projection[expr.index] if mfp.projection is not None else expr.index
+        while position >= mfp.input_arity:  # a mapped column: only a plain column reference passes
+            mapped = mfp.map[position - mfp.input_arity]
+            if not isinstance(mapped, ir.ColumnRef):
+                return None
+            position = mapped.index
+        expr = ir.ColumnRef(position)
+    return expr if isinstance(expr, ir.ColumnRef) else None
+
+
+def compose(applies: list[Callable[[tuple], tuple | None]]) -> Callable[[tuple], tuple | None]:
+    """Row functions applied in order (innermost first); None (filtered out) stops the chain."""
+    if len(applies) == 1:
+        return applies[0]
+
+    def apply(row: tuple) -> tuple | None:
+        for f in applies:
+            row = f(row)  # type: ignore[assignment]
+            if row is None:
+                return None
+        return row
+
+    return apply
+
+
+def key_order(join_key: list[ir.ScalarExpr], index_key: list[ir.ScalarExpr]) -> list[int] | None:
+    """``order`` with ``[join_key[j] for j in order] == index_key``, or None when the keys are not a permutation of
+    each other (an empty key, a cross join, never shares)."""
+    if not index_key or len(join_key) != len(index_key):
+        return None
+    order: list[int] = []
+    for expr in index_key:
+        j = next((j for j, e in enumerate(join_key) if j not in order and e == expr), None)
+        if j is None:
+            return None
+        order.append(j)
+    return order
+
+
 def _arity(expr: ir.RelationExpr, dataflow: RenderedDataflow) -> int:
     """Arity when types are unknown (Constant knows its arity; otherwise infer through the tree)."""
     if isinstance(expr, ir.Constant):
@@ -323,3 +511,22 @@ _RENDERERS: dict[type, Callable[[RenderedDataflow, Any], Rendered]] = {
     ir.Union_: RenderedDataflow._render_union,
     ir.ArrangeBy: RenderedDataflow._render_arrange_by,
 }
+
+
+def _accumulators(pairs: tuple[tuple[str, int | None], ...] | list[tuple[str, int | None]]) -> list[Accumulator]:
+    return [Accumulator(kind, column) for kind, column in pairs]
+
+
+def _accumulating_reduce(node: int, expr: ir.Reduce, types: Types) -> AccumulatingReduce | None:
+    """The lean reduce when every group key is a plain column and every aggregate is accumulable over its
+    argument's type (``expr.aggregates.accumulator_kind``); else ``None`` (the general reduce)."""
+    if not all(isinstance(k, ir.ColumnRef) for k in expr.group_key):
+        return None
+    kinds = [accumulator_kind(agg, types) for agg in expr.aggregates]
+    if any(kind is None for kind in kinds):
+        return None
+    pairs = [(kind, None if agg.func == "count_star" else agg.expr.index)  # type: ignore[union-attr]
+             for kind, agg in zip(kinds, expr.aggregates)]
+    keys = [k.index for k in expr.group_key]  # type: ignore[union-attr]
+    return AccumulatingReduce(node, keys, _accumulators(pairs), is_global=not expr.group_key)  # type: ignore[arg-type]
+

@@ -8,7 +8,9 @@ output with ``compare_and_append`` (only after ``AllowWrites``), forward subscri
 frontiers that moved.  Both return the responses to send to the controller.
 
 Clean/dirty is tracked by ``protocol.stages.CommandStream`` over the very command stream the replica
-applies, and reported in :class:`~steadystate.protocol.messages.Status`.
+applies, and reported in :class:`~steadystate.protocol.messages.Status`.  Its collection sizes (records, bytes:
+``mz_arrangement_sizes``) are each index export's arrangement plus, on the dataflow's first live export, the rows
+its join operators hold themselves; a join reading an imported index in place holds none of it.
 
 **Reconciliation.**  When a controller (re)connects, its ``Hello`` puts the running dataflows aside; each
 replayed ``CreateDataflow`` whose description has the same fingerprint, a compatible ``as_of``, no subscribe
@@ -35,6 +37,7 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 
 from steadystate.compute.render import Arrangement, RenderedDataflow
+from steadystate.dataflow.collection import EvalError
 from steadystate.errors import SteadyError, UpperMismatch
 from steadystate.expr.eval import compile_mfp
 from steadystate.expr.ir import CallBinary, ColumnRef, Literal, MapFilterProject
@@ -288,12 +291,12 @@ class ComputeState:
                     continue
                 since = self.store.since(source.shard) or 0
                 read_at = max(as_of, since)
-                snapshot = self.store.snapshot(source.shard, read_at)
+                snapshot = self.store.snapshot_counts(source.shard, read_at)
                 error_rows = []
                 if source.errors_shard is not None:
                     error_rows = [(row, as_of, diff) for row, diff in self.store.snapshot(source.errors_shard, read_at)]
                     source.errors_after = read_at + 1
-                dataflow.rendered.feed_snapshot(source_id, dict(snapshot), as_of, read_at + 1)
+                dataflow.rendered.feed_snapshot(source_id, snapshot, as_of, read_at + 1)
                 if error_rows:
                     dataflow.rendered.feed(source_id, [], read_at + 1, error_rows)
                 source.after = read_at + 1
@@ -423,6 +426,11 @@ class ComputeState:
                         rows.extend([result] * diff)
         except SteadyError as exc:
             return m.PeekResponse(peek.uuid, error=m.PeekError(exc.sqlstate, exc.message, exc.detail, exc.hint))
+        except Exception as exc:  # noqa: BLE001 - a peek's expression failing in a way the evaluator did not
+            # anticipate is that peek's error (XX000), never the replica's: it must not take the process down
+            log.exception("peek %s failed", peek.uuid)
+            error = EvalError.from_exception(exc)
+            return m.PeekResponse(peek.uuid, error=m.PeekError(error.sqlstate, error.message))
         return m.PeekResponse(peek.uuid, rows=codec.encode_rows(rows))
 
     # ------------------------------------------------------------------ status
@@ -440,8 +448,12 @@ class ComputeState:
                 (dataflow.hydrated_at - dataflow.created_at) * 1000 if dataflow.hydrated_at is not None else None
             )
             sizes = dataflow.rendered.sizes()
+            # what the dataflow's operators hold themselves (join inputs it copies) counts towards its first export
+            own_records, own_bytes = dataflow.rendered.operator_sizes()
             for export_id in sorted(dataflow.live_exports):
                 records, size_bytes = sizes.get(export_id, (0, 0))
+                records, size_bytes = records + own_records, size_bytes + own_bytes
+                own_records = own_bytes = 0
                 collections.append(
                     m.CollectionStatus(
                         export_id, dataflow.hydrated_at is not None, hydration_ms, records, size_bytes,

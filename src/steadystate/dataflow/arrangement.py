@@ -6,14 +6,42 @@ current rows (repeated by multiplicity) with a MapFilterProject applied, or rais
 part is non-zero.  ``lookup(key)`` serves point reads.
 
 Other dataflows import an arrangement through an :class:`ArrangementCursor`: its first ``read()`` returns the
-current contents as a snapshot, later reads the updates applied since.  The arrangement keeps a log of updates
-only while cursors exist, and trims the prefix every cursor has read.
+current contents as a snapshot (at :meth:`Arrangement.snapshot_time`), later reads the updates applied since.  The
+arrangement keeps a log of updates only while cursors exist, and trims the prefix every cursor has read.  A join in
+an importing dataflow may also read ``data`` in place (:class:`SharedInput`), correcting for the updates its cursor
+delivered that the importer has not reached yet (below).  :func:`state_size_bytes` estimates such states' memory.
+
+**Reading in place** (:class:`SharedInput`).  The producer and the importer are different dataflows stepped
+separately, and one step runs one round per timestamp, so when the importer runs its round at time ``t`` the
+producer may already have applied updates at later times.  Every update applied after the importer's snapshot
+was delivered to the importer through its cursor, so the importer knows them: :meth:`SharedInput.delivered` keeps
+the ones at times the importer's graph has not passed yet (``pending``), and::
+
+    R as of t  =  arrangement.data  −  Σ { pending updates with time > t }          (t ≥ snapshot time)
+    R as of t  =  ∅                                                                  (t < snapshot time)
+
+The snapshot is delivered as one update of the whole contents at ``snapshot_time`` (the producer's frontier − 1,
+advanced to the importer's ``as_of``), and every later update has a time ≥ the producer's frontier at that read,
+so before ``snapshot_time`` the importer has seen nothing of the producer.  Times below the importer's ``as_of``
+are advanced to ``as_of`` by its graph; for rounds ``t ≥ as_of`` "time > t" means the same before and after that
+advancement, so raw times are kept.
+
+The correction is computed only for the keys a join looks up, and only when something pending is later than the
+round: :meth:`SharedInput.state_at` returns ``data.get`` itself when the importer is caught up (the usual case:
+the producer and the importer step in the same tick), otherwise a function that copies one key's rows and
+subtracts that key's later updates (found through a per-key index of ``pending``, built lazily).  After each of the
+importer's steps, :meth:`SharedInput.passed` drops pending updates below the importer's frontier, so ``pending``
+holds only what is in flight and never grows while nothing is behind.
+
+Rows whose key cannot be computed are not in ``data`` (the arrangement turned them into errors), and are skipped
+here too; rows with a NULL in the key are in ``data`` but a join never looks NULL keys up (SQL equality).
 """
 
 from __future__ import annotations
 
 import sys
-from typing import Any, Callable, Iterator
+from itertools import islice
+from typing import Any, Callable, Iterable, Iterator
 
 from steadystate.dataflow.collection import Delta, EvalError, Row, Update, add_into, first_error
 from steadystate.expr import ir
@@ -136,19 +164,7 @@ class Arrangement:
 
     def size_bytes(self) -> int:
         """Approximate memory: the per-row cost of a small sample times the number of records."""
-        if not self._records:
-            return 0
-        sample: list[Row] = []
-        for rows in self.data.values():
-            for row in rows:
-                sample.append(row)
-                if len(sample) >= 16:
-                    break
-            if len(sample) >= 16:
-                break
-        per_row = sum(sys.getsizeof(r) + sum(sys.getsizeof(v) for v in r) for r in sample) / max(len(sample), 1)
-        per_row += 100  # dict entries of the row map and key map
-        return int(per_row * self._records)
+        return state_size_bytes((self.data,), self._records)
 
     # -- sharing with other dataflows --------------------------------------------------------------------
 
@@ -157,11 +173,9 @@ class Arrangement:
         self._cursors.append(cursor)
         return cursor
 
-    def _snapshot(self) -> tuple[list[Update], list[tuple[EvalError, int, int]]]:
-        time = self.last_time if self.frontier is None else max(self.frontier - 1, 0)
-        rows = [(row, time, count) for row, count in self.iter_rows()]
-        errs = [(error, time, count) for error, count in self.errors.items()]
-        return rows, errs
+    def snapshot_time(self) -> int:
+        """The time a snapshot taken now is at: every update it holds is at an earlier or equal time."""
+        return self.last_time if self.frontier is None else max(self.frontier - 1, 0)
 
     def _position(self) -> tuple[int, int]:
         return self._log_base + len(self._log), self._err_log_base + len(self._err_log)
@@ -191,6 +205,26 @@ class Arrangement:
         self._trim()
 
 
+def state_size_bytes(states: Iterable[dict[tuple, dict[Row, int]]], records: int | None = None) -> int:
+    """Approximate memory of key → {row: count} states: a small sample's per-row cost times the records."""
+    states = list(states)
+    if records is None:
+        records = sum(len(rows) for state in states for rows in state.values())
+    if not records:
+        return 0
+    sample: list[Row] = []
+    for state in states:
+        for rows in state.values():
+            sample.extend(islice(rows, 16 - len(sample)))
+            if len(sample) >= 16:
+                break
+        if len(sample) >= 16:
+            break
+    per_row = sum(sys.getsizeof(r) + sum(sys.getsizeof(v) for v in r) for r in sample) / max(len(sample), 1)
+    per_row += 100  # dict entries of the row map and key map
+    return int(per_row * records)
+
+
 class ArrangementCursor:
     """Reads an arrangement's updates: the first read is a snapshot of the current contents."""
 
@@ -198,20 +232,34 @@ class ArrangementCursor:
         self.arrangement = arrangement
         self.position, self.err_position = arrangement._position()
         self._snapshot_pending = True
+        self.snapshot_time = 0  # the time the snapshot (the first read) is at, once read
 
     @property
     def frontier(self) -> int | None:
         return self.arrangement.frontier
 
+    def read_snapshot(self) -> tuple[int, dict[Row, int], list[tuple[EvalError, int, int]]] | None:
+        """The first read as one consolidated delta: ``(time, {row: count}, error updates)``; None once read.
+
+        Rows of different keys are different rows, so the snapshot is consolidated by construction."""
+        if not self._snapshot_pending:
+            return None
+        self._snapshot_pending = False
+        arrangement = self.arrangement
+        time = self.snapshot_time = arrangement.snapshot_time()
+        rows = {row: count for by_row in arrangement.data.values() for row, count in by_row.items()}
+        errs = [(error, time, count) for error, count in arrangement.errors.items()]
+        self.position, self.err_position = arrangement._position()
+        arrangement._trim()
+        return time, rows, errs
+
     def read_all(self) -> tuple[list[Update], list[tuple[EvalError, int, int]]]:
         """``(ok updates, error updates)`` since the last read (the snapshot on the first read)."""
+        snapshot = self.read_snapshot()
+        if snapshot is not None:
+            time, rows, errs = snapshot
+            return [(row, time, count) for row, count in rows.items()], errs
         arrangement = self.arrangement
-        if self._snapshot_pending:
-            self._snapshot_pending = False
-            ok, err = arrangement._snapshot()
-            self.position, self.err_position = arrangement._position()
-            arrangement._trim()
-            return ok, err
         ok, err = arrangement._read_from(self.position, self.err_position)
         self.position, self.err_position = arrangement._position()
         arrangement._trim()
@@ -223,3 +271,133 @@ class ArrangementCursor:
 
     def close(self) -> None:
         self.arrangement._close_cursor(self)
+
+
+RowsOf = Callable[[tuple], "dict[Row, int] | None"]
+
+
+class SharedInput:
+    """One imported arrangement as seen by one importing dataflow: ``state_at(t)`` is its contents as of ``t``."""
+
+    def __init__(self, arrangement: Arrangement) -> None:
+        self.arrangement = arrangement
+        self.key_fn = arrangement.key_fn
+        self.snapshot_time: int | None = None  # None until the importer has read the snapshot
+        self.pending: list[Update] = []  # delivered updates at times the importer has not passed, in time order
+        self._index: dict[tuple, list[tuple[int, Row, int]]] = {}
+        self._indexed = 0  # how many of ``pending`` are in ``_index``
+        self._latest: int | None = None  # the latest time in ``pending``
+
+    # -- fed by the importing dataflow --------------------------------------------------------------------
+
+    def snapshot_read(self, time: int) -> None:
+        """The importer read the snapshot; the graph will deliver it at ``time`` (already advanced to as_of)."""
+        self.snapshot_time = time
+
+    def delivered(self, updates: list[Update]) -> None:
+        """Updates (not the snapshot) the importer's cursor just read; they are in ``data`` already."""
+        if updates:
+            self.pending.extend(updates)
+            latest = max(u[1] for u in updates)
+            if self._latest is None or latest > self._latest:
+                self._latest = latest
+
+    def passed(self, frontier: int | None) -> None:
+        """The importer's graph ran every round below ``frontier``: forget what no later round subtracts."""
+        pending = self.pending
+        if not pending:
+            return
+        if frontier is None or (self._latest is not None and self._latest < frontier):
+            pending.clear()
+            self._latest = None
+        else:
+            kept = [u for u in pending if u[1] >= frontier]
+            if len(kept) == len(pending):
+                return
+            self.pending = kept
+        self._index = {}
+        self._indexed = 0
+
+    # -- read by joins --------------------------------------------------------------------------------------
+
+    def empty_before(self, time: int) -> bool:
+        """True when the contents as of ``time - 1`` are certainly empty (cheap: no correction is computed)."""
+        snapshot_time = self.snapshot_time
+        return snapshot_time is None or time <= snapshot_time or (not self.arrangement.data and not self.pending)
+
+    def state_at(self, time: int) -> RowsOf | None:
+        """``key -> {row: count}`` (or None) as of the end of round ``time``; None when nothing is there at all."""
+        snapshot_time = self.snapshot_time
+        if snapshot_time is None or time < snapshot_time:
+            return None
+        data = self.arrangement.data
+        pending = self.pending
+        if not pending or self._latest is None or self._latest <= time:  # caught up: the producer's state as is
+            return data.get if data else None
+        index = self._build_index()
+
+        def rows_at(key: tuple) -> dict[Row, int] | None:
+            rows = data.get(key)
+            later = index.get(key)
+            if not later:
+                return rows
+            out = dict(rows) if rows else {}
+            for when, row, diff in later:
+                if when > time:
+                    add_into(out, row, -diff)
+            return out or None
+
+        return rows_at
+
+    def _build_index(self) -> dict[tuple, list[tuple[int, Row, int]]]:
+        index, key_fn, pending = self._index, self.key_fn, self.pending
+        for row, when, diff in pending[self._indexed:]:
+            try:
+                key = key_fn(row)
+            except Exception:  # noqa: BLE001 - the arrangement holds it as an error, not in data
+                continue
+            entries = index.get(key)
+            if entries is None:
+                index[key] = [(when, row, diff)]
+            else:
+                entries.append((when, row, diff))
+        self._indexed = len(pending)
+        return index
+
+
+class MappedSharedInput:
+    """A :class:`SharedInput` seen through a row function (maps, filters, projections of the import): each key's
+    rows as of ``t`` with the function applied.  Rows it filters out or fails on are skipped (the copying join would
+    not hold them either: the operator in front of it turned failures into errors)."""
+
+    def __init__(self, shared: SharedInput, apply: Callable[[Row], Row | None]) -> None:
+        self.shared = shared
+        self.apply = apply
+
+    def empty_before(self, time: int) -> bool:
+        return self.shared.empty_before(time)
+
+    def state_at(self, time: int) -> RowsOf | None:
+        rows_of = self.shared.state_at(time)
+        if rows_of is None:
+            return None
+        apply = self.apply
+
+        def mapped(key: tuple) -> dict[Row, int] | None:
+            rows = rows_of(key)
+            if not rows:
+                return None
+            out: dict[Row, int] = {}
+            for row, count in rows.items():
+                try:
+                    result = apply(row)
+                except Exception:  # noqa: BLE001 - an error of the collection, not one of its rows
+                    continue
+                if result is not None:
+                    add_into(out, result, count)
+            return out or None
+
+        return mapped
+
+
+SharedSide = SharedInput | MappedSharedInput

@@ -211,3 +211,27 @@ def aggregate_factory(agg: ir.AggregateExpr, input_types: Types | None = None) -
     if agg.distinct and agg.func != "count_star":
         return lambda: DistinctState(base())
     return base
+
+
+def accumulator_kind(agg: ir.AggregateExpr, input_types: Types | None) -> str | None:
+    """How ``agg`` is accumulated by ``dataflow.accumulate`` (a sum over rows of ``value × diff``), or ``None``.
+
+    ``count_star``/``count`` count; ``sum``/``avg`` over integers and numeric sum exactly (``sum`` of int8
+    gives numeric: ``sum_numeric``).  Floats are refused (their sums depend on the order of additions), as are
+    DISTINCT aggregates and arguments that are not plain columns.
+    """
+    if agg.func == "count_star":
+        return "count_star"
+    if agg.distinct or not isinstance(agg.expr, ir.ColumnRef):
+        return None
+    if agg.func == "count":
+        return "count"
+    if agg.func not in ("sum", "avg"):
+        return None
+    typ = scalar_type(agg.expr, input_types)
+    if typ in (ScalarType.INT4, ScalarType.NUMERIC):
+        return "sum" if agg.func == "sum" else "avg"
+    if typ is ScalarType.INT8:
+        return "sum_numeric" if agg.func == "sum" else "avg"
+    return None
+

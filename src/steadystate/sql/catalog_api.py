@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from steadystate.expr.ir import ScalarExpr
 from steadystate.repr.types import RelationDesc
 
 
@@ -30,6 +31,7 @@ class ResolvedItem:
     desc: RelationDesc | None  # None for indexes
     cluster_id: str | None = None  # materialized views and indexes
     on_id: str | None = None  # indexes: the relation indexed
+    defaults: tuple[ScalarExpr | None, ...] = ()  # tables: per column DEFAULT expression (None = NULL); () = none
 
 
 class PlanCatalog(Protocol):

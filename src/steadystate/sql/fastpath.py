@@ -21,7 +21,7 @@ from steadystate.expr.casts import parse_bool, parse_date, parse_timestamp
 from steadystate.expr.ir import CallBinary, CallVariadic, ColumnRef, Constant, literal
 from steadystate.repr.types import RelationDesc, ScalarType
 from steadystate.sql import plan as p
-from steadystate.sql.catalog_api import PlanContext
+from steadystate.sql.catalog_api import PlanContext, ResolvedItem
 
 _IDENT = r'(?:[A-Za-z_][A-Za-z0-9_$]*|"(?:[^"]|"")+")'
 _NAME = rf"{_IDENT}(?:\s*\.\s*{_IDENT}){{0,2}}"
@@ -104,13 +104,19 @@ def _convert(token: str, typ: ScalarType) -> Any:
     raise _NotSimple
 
 
-def _table(ctx: PlanContext, text: str) -> tuple[str, RelationDesc]:
+def _resolve_table(ctx: PlanContext, text: str) -> ResolvedItem:
     try:
         item = ctx.catalog.resolve_item(_name(text))
     except SteadyError:
         raise _NotSimple from None
     if item.kind != "table" or item.desc is None:
         raise _NotSimple
+    return item
+
+
+def _table(ctx: PlanContext, text: str) -> tuple[str, RelationDesc]:
+    item = _resolve_table(ctx, text)
+    assert item.desc is not None
     return item.id, item.desc
 
 
@@ -122,11 +128,15 @@ def _column(desc: RelationDesc, text: str) -> int:
 
 
 def _insert(match: re.Match[str], ctx: PlanContext) -> p.InsertPlan:
-    table_id, desc = _table(ctx, match["table"])
+    item = _resolve_table(ctx, match["table"])
+    table_id, desc = item.id, item.desc
+    assert desc is not None
     if match["columns"]:
         positions = [_column(desc, c) for c in _IDENTS.findall(match["columns"])]
         if len(set(positions)) != len(positions):
             raise _NotSimple
+        if item.defaults and len(positions) < desc.arity:
+            raise _NotSimple  # omitted columns take their DEFAULT: the general planner evaluates it
     else:
         positions = list(range(desc.arity))
     types = [desc.columns[i].type for i in positions]

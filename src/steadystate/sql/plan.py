@@ -167,6 +167,7 @@ class CopyFromPlan:
     header: bool = False
     delimiter: str = "\t"
     null: str = "\\N"
+    defaults: tuple[ScalarExpr | None, ...] = ()  # the table's column DEFAULTs, for columns COPY omits
 
 
 @dataclass(frozen=True)

@@ -270,7 +270,7 @@ def _insert(node: exp.Insert, ctx: PlanContext, sql_text: str | None) -> p.Plan:
         if names is None:  # without a column list, trailing columns may be omitted
             widest = max(len(r.expressions) if isinstance(r, exp.Tuple) else 1 for r in source.expressions)
             columns = columns[: max(widest, 1)] if widest <= len(columns) else columns
-        rel = _insert_values(source, columns, desc, state)
+        rel = _insert_values(source, columns, desc, state, item.defaults)
     else:
         rel = plan_subquery(source, state)
     if rel.arity > len(columns):
@@ -288,7 +288,7 @@ def _insert(node: exp.Insert, ctx: PlanContext, sql_text: str | None) -> p.Plan:
                 value = _assignment_cast(value, column.type, column.name, env)
             exprs.append(value.expr)
         else:
-            exprs.append(Literal(None, column.type))
+            exprs.append(_column_default(item.defaults, position, column.type))
     expr = Project(Map(rel.expr, tuple(exprs)), tuple(range(rel.arity, rel.arity + desc.arity)))
     if isinstance(rel.expr, Constant) and all(isinstance(e, (Literal, ColumnRef)) for e in exprs):
         rows = [row for row, _ in rel.expr.updates()]
@@ -308,7 +308,14 @@ def _assignment_cast(value: Typed, target: ScalarType, column: str, env: Any) ->
         hint="You will need to rewrite or cast the expression.")
 
 
-def _insert_values(node: exp.Values, columns: list[int], desc: RelationDesc, state: QueryState) -> Rel:
+def _column_default(defaults: tuple[Any, ...], position: int, typ: ScalarType) -> Any:
+    """The DEFAULT expression of a table column (NULL when it has none)."""
+    default = defaults[position] if position < len(defaults) else None
+    return default if default is not None else Literal(None, typ)
+
+
+def _insert_values(node: exp.Values, columns: list[int], desc: RelationDesc, state: QueryState,
+                   defaults: tuple[Any, ...] = ()) -> Rel:
     """VALUES rows typed by their target columns (so '1' goes into an int column as 1)."""
     env = state.env(Scope())
     rows = []
@@ -322,7 +329,7 @@ def _insert_values(node: exp.Values, columns: list[int], desc: RelationDesc, sta
         for value, index in zip(values, columns):
             column = desc.columns[index]
             if isinstance(value, exp.Var) and value.name.upper() == "DEFAULT" or isinstance(value, exp.Column) and value.name.upper() == "DEFAULT" and not value.table:
-                typed.append(Typed(Literal(None, column.type), column.type))
+                typed.append(Typed(_column_default(defaults, index, column.type), column.type))
                 continue
             typed.append(_assignment_cast(plan_expr(value, env), column.type, column.name, env))
         rows.append(typed)
@@ -416,7 +423,7 @@ def _copy_from(node: st.CopyFrom, ctx: PlanContext, sql_text: str | None) -> p.P
     null = str(options.get("null", "" if fmt == "csv" else "\\N"))
     if len(delimiter) != 1:
         raise errors.FeatureNotSupported("COPY delimiter must be a single one-byte character")
-    return p.CopyFromPlan(item.id, tuple(columns), item.desc, fmt, header, delimiter, null)
+    return p.CopyFromPlan(item.id, tuple(columns), item.desc, fmt, header, delimiter, null, item.defaults)
 
 
 def _copy_to(node: st.CopyTo, ctx: PlanContext, sql_text: str | None) -> p.Plan:

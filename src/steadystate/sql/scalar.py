@@ -15,6 +15,7 @@ from typing import Any, Callable
 from sqlglot import exp
 
 from steadystate import errors
+from steadystate.expr.eval import compile_scalar
 from steadystate.expr.ir import CallBinary, CallUnary, CallVariadic, ColumnRef, If, Literal, ScalarExpr, literal
 from steadystate.repr.types import ScalarType
 from steadystate.sql import types as ty
@@ -124,9 +125,24 @@ def coerce(value: Typed, target: ScalarType, env: ExprEnv, *, explicit: bool = F
             else f"expression of type {value.type.pg_name} cannot be used as type {target.pg_name}"
         )
         raise errors.DatatypeMismatch(message, hint="You will need to rewrite or cast the expression.")
+    cast = CallUnary(f"cast_{target.value}", value.expr)
     if isinstance(value.expr, Literal):
-        return lit(ty.convert_datum(value.expr.datum(), value.type, target), target)
-    return Typed(CallUnary(f"cast_{target.value}", value.expr), target, value.nullable)
+        folded = _fold(cast)
+        if folded is not _NOT_FOLDED:
+            return lit(folded, target)
+    return Typed(cast, target, value.nullable)
+
+
+_NOT_FOLDED = object()
+
+
+def _fold(expr: CallUnary) -> Any:
+    """A cast of a literal evaluated at plan time with the evaluator's own cast (``_NOT_FOLDED`` if it fails:
+    the cast then stays in the plan, so its error surfaces, with its SQLSTATE, where the value is used)."""
+    try:
+        return compile_scalar(expr, [])(())
+    except Exception:  # noqa: BLE001 - any failure leaves the cast to run time
+        return _NOT_FOLDED
 
 
 def _param_value(number: int, target: ScalarType, env: ExprEnv) -> Typed:

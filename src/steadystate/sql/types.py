@@ -136,14 +136,3 @@ def datum_type(value: Any) -> ScalarType | None:
     raise errors.InvalidParameterValue(f"unsupported parameter value of type {type(value).__name__}")
 
 
-def convert_datum(value: Any, source: ScalarType, target: ScalarType) -> Any:
-    """Convert a known datum for an implicit cast done at plan time (numeric widening, date → timestamp)."""
-    if value is None or source is target:
-        return value
-    if target is T.NUMERIC:
-        return decimal.Decimal(value) if not isinstance(value, float) else decimal.Decimal(repr(value))
-    if target is T.FLOAT8:
-        return float(value)
-    if target is T.TIMESTAMP and isinstance(value, _dt.date):
-        return _dt.datetime(value.year, value.month, value.day)
-    return value

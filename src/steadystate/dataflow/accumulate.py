@@ -1,0 +1,205 @@
+"""Accumulating reduce: a lean per-key reduce for aggregates that are sums over the input (count, sum, avg).
+
+``count(*)``, ``count(x)``, ``sum(x)`` and ``avg(x)`` over exact types (integers, numeric) are *accumulable*: a
+group's aggregate is a sum over its rows of ``value × diff``, so a retraction is just a negative addition and no
+row or value multiset has to be kept (unlike ``min``/``max``).  A group is one flat list of accumulators,
+``[rows, slot₁, slot₂, …, output]`` — ``count`` takes one slot, ``sum``/``avg`` two (total, non-NULL count) —
+instead of one state object per aggregate.
+
+:class:`AccumulatingReduce` folds a delta with a function generated (``exec``) for the operator's exact aggregate
+list, with keys and arguments read as ``row[i]``: that avoids a Python call per aggregate per row, which is most
+of the general reduce's cost.  The generator is shared with :mod:`steadystate.dataflow.join_accumulate`, which
+accumulates over a join without materialising it: :func:`contribution_source` is the code that computes a row's
+*contribution* ``c0 … cn`` (c0 is the row count), :func:`emit_source` the code that turns touched groups into
+output updates.
+
+Emission is the general reduce's: for each touched key, the previous output row is retracted and the new one
+inserted (nothing when equal); a group whose row count drops to zero disappears, except for a global aggregate,
+which always has exactly one row (count 0, other aggregates NULL over empty input).  Output rows of different
+keys are distinct (they start with the key), so the output delta is built without consolidation.
+
+Results match :mod:`steadystate.expr.aggregates` exactly: ``sum`` of int8 becomes numeric (``Decimal``), ``avg``
+of integers/numeric is ``Decimal(total) / Decimal(count)``, an aggregate over no non-NULL value is NULL.  Floats
+are not accumulated here (their sums depend on the order of additions);
+:func:`steadystate.expr.aggregates.accumulator_kind` decides.
+"""
+
+from __future__ import annotations
+
+import decimal
+from typing import Any, Callable, Sequence
+
+from steadystate.dataflow.collection import Delta, ErrDelta, OkDelta
+from steadystate.dataflow.operators import Operator
+
+# slots each kind occupies in a group's accumulator list
+SLOTS = {"count_star": 1, "count": 1, "sum": 2, "sum_numeric": 2, "avg": 2}
+
+
+def _as_numeric(total: Any) -> Any:
+    return decimal.Decimal(total) if isinstance(total, int) else total
+
+
+def _avg(total: Any, count: int) -> Any:
+    return decimal.Decimal(total) / decimal.Decimal(count)
+
+
+class Accumulator:
+    """One aggregate: ``kind`` (a key of ``SLOTS``) over input column ``column`` (``None`` for count_star)."""
+
+    __slots__ = ("kind", "column")
+
+    def __init__(self, kind: str, column: int | None) -> None:
+        if kind not in SLOTS:
+            raise ValueError(f"not an accumulable aggregate: {kind}")
+        self.kind = kind
+        self.column = column
+
+    def __repr__(self) -> str:
+        return f"Accumulator({self.kind!r}, {self.column!r})"
+
+
+def width_of(accumulators: Sequence[Accumulator]) -> int:
+    """Slots of a group (row count included); the output row is kept at this index."""
+    return 1 + sum(SLOTS[a.kind] for a in accumulators)
+
+
+def key_source(columns: Sequence[int], row: str = "row") -> str:
+    return "(" + "".join(f"{row}[{c}], " for c in columns) + ")" if columns else "()"
+
+
+def contribution_source(accumulators: Sequence[Accumulator], indent: str) -> list[str]:
+    """Lines computing ``c0 … c{width-1}``: the contribution of ``row`` with multiplicity ``diff``."""
+    lines = [f"{indent}c0 = diff"]
+    slot = 1
+    for acc in accumulators:
+        if acc.kind == "count_star":
+            lines.append(f"{indent}c{slot} = diff")
+            slot += 1
+            continue
+        lines.append(f"{indent}v = row[{acc.column}]")
+        if acc.kind == "count":
+            lines.append(f"{indent}c{slot} = 0 if v is None else diff")
+            slot += 1
+            continue
+        lines += [
+            f"{indent}if v is None:",
+            f"{indent}    c{slot} = c{slot + 1} = 0",
+            f"{indent}else:",
+            f"{indent}    c{slot} = v if diff == 1 else v * diff",
+            f"{indent}    c{slot + 1} = diff",
+        ]
+        slot += 2
+    return lines
+
+
+def add_source(target: str, width: int, indent: str, factor: str | None = None) -> list[str]:
+    """Lines adding the contribution (times ``factor``) into the accumulator list ``target``."""
+    scale = "" if factor is None else f" * {factor}"
+    return [f"{indent}{target}[{i}] += c{i}{scale}" for i in range(width)]
+
+
+def _result_source(accumulators: Sequence[Accumulator]) -> str:
+    results: list[str] = []
+    slot = 1
+    for acc in accumulators:
+        if acc.kind in ("count_star", "count"):
+            results.append(f"acc[{slot}]")
+            slot += 1
+            continue
+        total, count = f"acc[{slot}]", f"acc[{slot + 1}]"
+        if acc.kind == "sum":
+            results.append(f"({total} if {count} else None)")
+        elif acc.kind == "sum_numeric":
+            results.append(f"(_as_numeric({total}) if {count} else None)")
+        else:
+            results.append(f"(_avg({total}, {count}) if {count} else None)")
+        slot += 2
+    return "(" + "".join(f"{r}, " for r in results) + ")"
+
+
+def emit_source(accumulators: Sequence[Accumulator], is_global: bool) -> list[str]:
+    """``def emit(groups, touched)``: the output updates of the touched groups (see the module docstring)."""
+    width = width_of(accumulators)
+    empty_rule = (
+        ["        if rows < 0:", "            new = None"]
+        if is_global else
+        ["        if rows == 0:", "            new = None", "            del groups[key]",
+         "        elif rows < 0:", "            new = None"]
+    )
+    return [
+        "def emit(groups, touched):",
+        "    out = {}",
+        "    for key in touched:",
+        "        acc = groups.get(key)",
+        "        if acc is None:",
+        "            continue",
+        f"        old = acc[{width}]",
+        "        rows = acc[0]",
+        *empty_rule,
+        "        else:",
+        f"            new = key + {_result_source(accumulators)}",
+        "        if old == new:",
+        "            continue",
+        "        if old is not None:",
+        "            out[old] = -1",
+        "        if new is not None:",
+        "            out[new] = 1",
+        f"        acc[{width}] = new",
+        "    return out",
+    ]
+
+
+def compile_functions(source: list[str], name: str) -> dict[str, Any]:
+    namespace: dict[str, Any] = {"_as_numeric": _as_numeric, "_avg": _avg}
+    exec(compile("\n".join(source) + "\n", f"<{name}>", "exec"), namespace)
+    return namespace
+
+
+def _generate(key_columns: Sequence[int], accumulators: Sequence[Accumulator], is_global: bool
+              ) -> tuple[Callable[..., None], Callable[..., OkDelta]]:
+    width = width_of(accumulators)
+    fold = [
+        "def fold(items, groups, touched):",
+        "    get = groups.get",
+        "    add = touched.add",
+        "    for row, diff in items:",
+        f"        key = {key_source(key_columns)}",
+        *contribution_source(accumulators, "        "),
+        "        acc = get(key)",
+        "        if acc is None:",
+        f"            acc = groups[key] = {[0] * width + [None]!r}",
+        *add_source("acc", width, "        "),
+        "        add(key)",
+    ]
+    functions = compile_functions(fold + [""] + emit_source(accumulators, is_global), "accumulating reduce")
+    return functions["fold"], functions["emit"]
+
+
+class AccumulatingReduce(Operator):
+    """Reduce by ``key_columns`` with accumulable aggregates only (see the module docstring)."""
+
+    def __init__(self, input: int, key_columns: Sequence[int], accumulators: Sequence[Accumulator],
+                 is_global: bool) -> None:
+        self.inputs = (input,)
+        self.key_columns = tuple(key_columns)
+        self.accumulators = tuple(accumulators)
+        self.is_global = is_global
+        self.groups: dict[tuple, list[Any]] = {}
+        self._fold, self._emit = _generate(self.key_columns, self.accumulators, is_global)
+
+    def run(self, time: int, deltas: list[Delta], first: bool) -> Delta:
+        ok_in, err_in = deltas[0]
+        err: ErrDelta = dict(err_in)
+        touched: set[tuple] = set()
+        if ok_in:
+            self._fold(ok_in.items(), self.groups, touched)
+        if self.is_global and first:
+            if () not in self.groups:
+                self.groups[()] = [0] * width_of(self.accumulators) + [None]
+            touched.add(())
+        ok: OkDelta = self._emit(self.groups, touched) if touched else {}
+        return ok, err
+
+
+__all__ = ["Accumulator", "AccumulatingReduce", "SLOTS"]

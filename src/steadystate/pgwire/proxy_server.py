@@ -1,0 +1,266 @@
+"""The asyncio driver of the supervisor's pgwire proxy: sockets around :class:`~.proxy.ProxyConnection`.
+
+The supervisor accepts SQL clients on the public port; for each, a :class:`ProxyLink` reads the client socket
+and feeds the bytes to the connection's state machine, connects to the coordinator's internal endpoint when
+the machine asks (after the delay it gives), runs a pump that feeds the coordinator's bytes back, and carries
+out the actions returned (write, close, forward a cancel).  All protocol decisions live in the state machine;
+this module only moves bytes and keeps the proxy-owned cancel keys.
+
+Backpressure: the client loop waits for the coordinator socket to drain before reading more from the client,
+and the coordinator pump waits for the client socket to drain, so a bulk COPY or a large result streams
+through in chunks without piling up in the supervisor.  A backend connection is tagged with an epoch, so the
+pump of a connection already given up never feeds stale bytes to the machine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import secrets
+import socket
+import struct
+from contextlib import suppress
+
+from .frontend import CANCEL_REQUEST_CODE
+from .proxy import RECONNECTING, ProxyConnection
+from .proxy_rules import (
+    Action,
+    BackendLost,
+    CloseBackend,
+    CloseClient,
+    ConnectBackend,
+    Decision,
+    ForwardCancel,
+    ToBackend,
+    ToClient,
+)
+
+log = logging.getLogger("steadystate.proxy")
+
+READ_CHUNK = 256 * 1024
+STARTUP_TIMEOUT_S = 60.0
+TICK_S = 0.5
+CANCEL_TIMEOUT_S = 10.0
+
+
+class ProxyServer:
+    """Accepts PostgreSQL clients on ``sock`` and carries each over to the coordinator at ``backend``."""
+
+    def __init__(
+        self, sock: socket.socket, backend: tuple[str, int], *, retry_deadline: float = 30.0,
+        startup_timeout: float = STARTUP_TIMEOUT_S,
+    ) -> None:
+        self.sock = sock
+        self.backend = backend
+        self.retry_deadline = retry_deadline
+        self.startup_timeout = startup_timeout
+        self.links: dict[tuple[int, int], ProxyLink] = {}
+        self.server: asyncio.Server | None = None
+        self._process_ids = itertools.count(1)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.retried = 0  # in-flight requests resent to a new coordinator
+        self.failed = 0  # client connections closed because their coordinator was lost
+
+    async def start(self) -> None:
+        self.sock.setblocking(False)
+        self.server = await asyncio.start_server(self._handle, sock=self.sock, limit=READ_CHUNK)
+
+    async def close(self) -> None:
+        if self.server is not None:
+            self.server.close()
+        for link in list(self.links.values()):
+            link.shutdown()
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def spawn(self, coroutine: object) -> asyncio.Task[None]:
+        task = asyncio.ensure_future(coroutine)  # type: ignore[arg-type]
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def new_key(self) -> tuple[int, int]:
+        return next(self._process_ids) & 0x7FFFFFFF, secrets.randbits(31)
+
+    async def forward_cancel(self, process_id: int, secret_key: int) -> None:
+        """Send the coordinator a CancelRequest for the session behind the proxy key, and wait until it is handled.
+
+        The coordinator closes a cancel connection once it has acted on it; waiting for that before the proxy
+        closes the client's cancel connection keeps PostgreSQL's promise that a cancel which returned has been
+        delivered (a late one would hit the client's next statement).
+        """
+        link = self.links.get((process_id, secret_key))
+        if link is None or link.machine.backend_key is None:
+            return
+        backend_pid, backend_secret = link.machine.backend_key
+        with suppress(OSError, asyncio.TimeoutError):
+            reader, writer = await asyncio.wait_for(asyncio.open_connection(*self.backend), CANCEL_TIMEOUT_S)
+            try:
+                writer.write(struct.pack("!iiii", 16, CANCEL_REQUEST_CODE, backend_pid, backend_secret))
+                await writer.drain()
+                await asyncio.wait_for(reader.read(), CANCEL_TIMEOUT_S)
+            finally:
+                writer.close()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        link = ProxyLink(self, reader, writer)
+        self.links[link.machine.key] = link
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
+        try:
+            await link.run()
+        except asyncio.CancelledError:
+            pass
+        except Exception:
+            log.exception("proxy connection failed")
+        finally:
+            self.links.pop(link.machine.key, None)
+            link.shutdown()
+            if task is not None:
+                self._tasks.discard(task)
+
+
+class ProxyLink:
+    """One client connection: its socket, its current coordinator connection, and its state machine."""
+
+    def __init__(self, server: ProxyServer, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.server = server
+        self.reader = reader
+        self.writer = writer
+        self.machine = ProxyConnection(*server.new_key(), retry_deadline=server.retry_deadline)
+        self.backend_writer: asyncio.StreamWriter | None = None
+        self.backend_socket: socket.socket | None = None  # the same connection, to peek at it
+        self.epoch = 0
+        self.client_done = False
+        self._connector: asyncio.Task[None] | None = None
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        startup_deadline = loop.time() + self.server.startup_timeout
+        while not self.client_done:
+            try:
+                if self.machine.started:
+                    data = await self.reader.read(READ_CHUNK)
+                else:  # a client that does not complete its startup in time is told so and dropped
+                    data = await asyncio.wait_for(self.reader.read(READ_CHUNK), startup_deadline - loop.time())
+            except asyncio.TimeoutError:
+                await self.apply(self.machine.startup_expired(self.server.startup_timeout))
+                return
+            except (ConnectionError, OSError):
+                data = b""
+            if not data:
+                await self.apply(self.machine.client_closed())
+                return
+            if self.machine.idle and self._backend_gone():
+                # the coordinator died while the session was idle, and the event loop has not told the pump
+                # yet: say so first, so this request goes to the next coordinator instead of the dead one
+                await self.apply(self.machine.backend_lost(asyncio.get_running_loop().time()))
+            await self.apply(self.machine.client_data(data))
+
+    def _backend_gone(self) -> bool:
+        """True if the coordinator connection has reached end of stream or failed (a non-blocking peek)."""
+        if self.backend_socket is None or self.backend_writer is None:
+            return False
+        try:
+            return self.backend_socket.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+        except (BlockingIOError, InterruptedError):
+            return False
+        except OSError:
+            return True
+
+    async def apply(self, actions: list[Action]) -> None:
+        """Carry out the machine's actions, then wait for the sockets written to."""
+        wrote_client = wrote_backend = False
+        for action in actions:
+            if isinstance(action, ToClient):
+                if not self.writer.is_closing():
+                    self.writer.write(action.data)
+                    wrote_client = True
+            elif isinstance(action, ToBackend):
+                if self.backend_writer is not None and not self.backend_writer.is_closing():
+                    self.backend_writer.write(action.data)
+                    wrote_backend = True
+            elif isinstance(action, ConnectBackend):
+                self._drop_backend()
+                self._connector = self.server.spawn(self._connect(action.delay))
+            elif isinstance(action, CloseBackend):
+                self._drop_backend()
+            elif isinstance(action, CloseClient):
+                self.client_done = True
+                self.writer.close()
+            elif isinstance(action, ForwardCancel):  # before CloseClient: the client waits for it to be delivered
+                await self.server.forward_cancel(action.process_id, action.secret_key)
+            elif isinstance(action, BackendLost):
+                self._log_loss(action)
+        with suppress(ConnectionError, OSError, RuntimeError):
+            if wrote_backend and self.backend_writer is not None:
+                await self.backend_writer.drain()
+            if wrote_client:
+                await self.writer.drain()
+
+    def _log_loss(self, action: BackendLost) -> None:
+        if action.decision is Decision.RETRY:
+            self.server.retried += action.requests
+            log.info("coordinator connection lost: resending %d in-flight request(s)", action.requests)
+        elif action.decision is Decision.FAIL:
+            self.server.failed += 1
+            log.warning("coordinator connection lost under a client that cannot be carried over: closing it")
+
+    def _drop_backend(self) -> None:
+        self.epoch += 1
+        self.backend_socket = None
+        if self.backend_writer is not None:
+            self.backend_writer.close()
+            self.backend_writer = None
+
+    async def _connect(self, delay: float) -> None:
+        loop = asyncio.get_running_loop()
+        if delay:
+            await asyncio.sleep(delay)
+        if self.client_done:
+            return
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            sock.setblocking(False)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            await loop.sock_connect(sock, self.server.backend)
+            reader, writer = await asyncio.open_connection(sock=sock, limit=READ_CHUNK)
+        except OSError:
+            sock.close()
+            await self.apply(self.machine.connect_failed(loop.time()))
+            return
+        self.epoch += 1
+        self.backend_writer = writer
+        self.backend_socket = sock
+        epoch = self.epoch
+        self.server.spawn(self._pump(reader, epoch))
+        await self.apply(self.machine.backend_connected())
+        while self.epoch == epoch and not self.client_done and self.machine.state in RECONNECTING:
+            await asyncio.sleep(TICK_S)
+            if self.epoch == epoch:
+                await self.apply(self.machine.tick(loop.time()))
+
+    async def _pump(self, reader: asyncio.StreamReader, epoch: int) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while True:
+                data = await reader.read(READ_CHUNK)
+                if not data or self.epoch != epoch:
+                    break
+                await self.apply(self.machine.backend_data(data))
+        except (ConnectionError, OSError):
+            pass
+        if self.epoch == epoch:
+            await self.apply(self.machine.backend_lost(loop.time()))
+
+    def shutdown(self) -> None:
+        self.client_done = True
+        self._drop_backend()
+        if self._connector is not None:
+            self._connector.cancel()
+        with suppress(Exception):
+            self.writer.close()
