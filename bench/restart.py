@@ -257,19 +257,25 @@ def render(results: list[Result], rows: int, load_s: float, note: str) -> str:
     return "\n".join(lines)
 
 
+BEGIN, END = "<!-- restart:begin -->", "<!-- restart:end -->"
+
+
 def write_docs(table: str) -> None:
+    """Replace the figures between the section's markers (the prose around them is kept), or write the section."""
     text = DOCS.read_text()
-    body = (
-        f"{SECTION}\n\n```\npython bench/restart.py [--rows 1000000] [--settle 5] [--no-docs]\n```\n\n"
-        "A client issues fast-path point lookups on an index over `big` continuously while each event happens "
-        "(see the script's docstring). *failed queries* counts errors and refused connection attempts (retried "
-        "every 50 ms); *connections lost* counts the client's connections that broke (it opens a new one); *longest gap* is the longest time between two answered queries; *back to whole* is from "
-        "the event until every replica is hydrated again (or the restarted coordinator has reconciled); "
-        "*dataflows rebuilt* counts `created dataflow` lines the event added to replica logs.\n\n"
-        f"{table}\n"
-    )
-    pattern = re.compile(re.escape(SECTION) + r".*?(?=\n## |\Z)", re.S)
-    text = pattern.sub(lambda _: body, text) if SECTION in text else text.rstrip("\n") + "\n\n" + body
+    figures = f"{BEGIN}\n{table}\n{END}"
+    if BEGIN in text and END in text:
+        head, rest = text.split(BEGIN, 1)
+        text = head + figures + rest.split(END, 1)[1]
+    else:
+        body = (
+            f"{SECTION}\n\n```\npython bench/restart.py [--rows 1000000] [--settle 5] [--no-docs]\n```\n\n"
+            "A client issues fast-path point lookups on an index over `big` continuously while each event happens "
+            "(see the script's docstring).\n\n"
+            f"{figures}\n"
+        )
+        pattern = re.compile(re.escape(SECTION) + r".*?(?=\n## |\Z)", re.S)
+        text = pattern.sub(lambda _: body, text) if SECTION in text else text.rstrip("\n") + "\n\n" + body
     DOCS.write_text(text)
 
 
