@@ -11,8 +11,10 @@ at once, all bounded in count and time:
 * **query threads** issue fast-path reads of ``cv`` and ``cagg`` on ``prod``.  An answer is *correct* when it
   equals the model at SOME prefix of the log between the committed count at the query's start and the log's
   length at its end (``cv`` is compared with the model directly; ``cagg`` with DuckDB over the model's rows).
-* **the fault injector** (seeded) ``kill -9``s a random replica of ``prod`` or the coordinator at random
-  moments; the coordinator is started again as a supervisor would.  A recovery that does not complete by
+* **the fault injector** (seeded) ``kill -9``s, at random moments, a random replica of ``prod`` (fault kind
+  ``replica``), the whole ``steadystate serve`` (``coordinator``: supervisor, proxy and coordinator; started again
+  with the same command), or only the coordinator process (``supervised``: ``serve`` restarts it and its pgwire
+  proxy keeps the clients' connections).  A recovery that does not complete by
   itself within ``recovery_timeout`` counts as needing a manual step.
 
 The report counts acknowledged writes lost (the final table against the model), wrong answers, manual
@@ -21,7 +23,9 @@ recoveries, and failed/blocked queries by the fault in progress when they failed
 
 from __future__ import annotations
 
+import os
 import random
+import signal
 import threading
 import time
 from collections import Counter, defaultdict
@@ -67,7 +71,8 @@ class Report:
     longest_query_s: dict = field(default_factory=lambda: defaultdict(float))
 
     def table(self) -> str:
-        kinds = sorted(set(self.faults) | set(self.failed) | set(self.blocked) | {"none", "replica", "coordinator"})
+        kinds = sorted(set(self.faults) | set(self.failed) | set(self.blocked)
+                       | {"none", "replica", "coordinator", "supervised"})
         lines = [
             f"chaos run: {self.duration_s:.0f} s, seed {self.seed}, faults injected: "
             + ", ".join(f"{k} x{self.faults[k]}" for k in sorted(self.faults)),
@@ -302,10 +307,16 @@ class ChaosRun:
             time.sleep(rng.uniform(*self.fault_gap_s))
             if time.monotonic() >= deadline:
                 break
-            kind = "coordinator" if rng.random() < 0.3 else "replica"
+            draw = rng.random()
+            kind = "coordinator" if draw < 0.15 else "supervised" if draw < 0.35 else "replica"
             self.report.faults[kind] += 1
             self.fault = kind
-            recovered = self._kill_coordinator() if kind == "coordinator" else self._kill_replica(rng.choice(replicas))
+            if kind == "coordinator":
+                recovered = self._kill_coordinator()
+            elif kind == "supervised":
+                recovered = self._kill_supervised_coordinator()
+            else:
+                recovered = self._kill_replica(rng.choice(replicas))
             if not recovered:
                 self.report.manual_recoveries += 1
                 self._manual_recovery()
@@ -337,6 +348,18 @@ class ChaosRun:
             self.env.wait_for(self._prod_answers, timeout=self.recovery_timeout, interval=0.1)
             return True
         except AssertionError:
+            return False
+
+    def _kill_supervised_coordinator(self) -> bool:
+        """kill -9 of the coordinator process only: ``serve`` restarts it by itself and its pgwire proxy keeps the
+        clients' connections (reads in flight are resent; a write in flight gets 08006, outcome unknown)."""
+        try:
+            old = self.env.coordinator_pid()
+            os.kill(old, signal.SIGKILL)
+            self.env.wait_coordinator_replaced(old, timeout=self.recovery_timeout)
+            self.env.wait_for(self._prod_answers, timeout=self.recovery_timeout, interval=0.1)
+            return True
+        except (AssertionError, ProcessLookupError, ValueError):
             return False
 
     def _manual_recovery(self) -> None:
