@@ -10,7 +10,7 @@ settings, prepared statements, the transaction status, the request in flight.
 
 If the coordinator dies — a crash, an out-of-memory kill, ``kill -9`` — the supervisor starts a new one on
 the same sockets, with a backoff that doubles from 0.1 s up to 5 s and resets once a coordinator has stayed
-up for 30 s; the new coordinator adopts the replicas the old one left running (they reconcile, nothing
+up for 10 s; the new coordinator adopts the replicas the old one left running (they reconcile, nothing
 rehydrates).  Meanwhile the client connections stay open: an idle session reconnects on its next request, a
 read in flight is resent to the new coordinator (the client sees a slower answer), and only a client with a
 write in flight, an open transaction or a partly sent result gets an error (SQLSTATE 08006) and is closed,
@@ -41,7 +41,7 @@ log = logging.getLogger("steadystate.supervisor")
 
 _BACKOFF_START_S = 0.1
 _BACKOFF_MAX_S = 5.0
-_STABLE_AFTER_S = 30.0
+_STABLE_AFTER_S = 10.0  # a coordinator that served this long died of something new, not of a crash loop
 _PR_SET_PDEATHSIG = 1
 
 
