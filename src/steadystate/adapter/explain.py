@@ -64,8 +64,9 @@ def plan_lines(expr: ir.RelationExpr, names: dict[str, str], depth: int = 0,
         if types_of is not None and isinstance(expr.input, ir.Join):
             fused = plan_join_accumulate(expr, [relation_types(i, types_of) for i in expr.input.inputs])
             if fused is not None:
-                head += (f" fused=join_accumulate(aggregated input {fused.aggregated_input}: per-key partial sums,"
-                         " no join arrangement)")
+                other = 1 - fused.aggregated_input
+                head += (f" fused=join_accumulate(aggregated input {fused.aggregated_input}: per-key partial sums, "
+                         f"its rows not kept; input {other} arranged by the join key)")
     elif isinstance(expr, ir.TopK):
         order = ", ".join(f"#{o.column}{' desc' if o.desc else ''}" for o in expr.order_key)
         head = f"TopK group_by=[{', '.join(f'#{k}' for k in expr.group_key)}] order_by=[{order}] " \
