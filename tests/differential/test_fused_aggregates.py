@@ -90,3 +90,23 @@ def test_an_error_below_the_fused_aggregate_surfaces_and_recovers(mirror: Mirror
         mirror.check(f"SELECT * FROM {prefix}v", query, "after deleting the row that divided by zero")
     finally:
         drop_tables(mirror, prefix, tables)
+
+
+def test_fused_aggregate_over_an_indexed_dimension_reads_it_in_place(mirror: Mirror) -> None:
+    prefix = f"i{next(COUNTER)}_"
+    make_tables(mirror, prefix, STAR)
+    try:
+        for statement in SETUP:
+            mirror.both(statement.format(p=prefix))
+        mirror.server(f"CREATE INDEX {prefix}d_id ON {prefix}d (id)")
+        query = CASES[0].query.format(p=prefix)
+        mirror.server(f"CREATE VIEW {prefix}v AS {query}")
+        mirror.server(f"CREATE DEFAULT INDEX ON {prefix}v")
+        plan = "\n".join(row[0] for row in mirror.server(f"EXPLAIN VIEW {prefix}v") or [])
+        assert "fused=join_accumulate" in plan and f"uses arrangement of materialize.public.{prefix}d_id (shared)" in plan, plan
+        mirror.check(f"SELECT * FROM {prefix}v", query, "after creation")
+        for write in WRITES:
+            mirror.both(write.format(p=prefix))
+            mirror.check(f"SELECT * FROM {prefix}v", query, f"after {write}")
+    finally:
+        drop_tables(mirror, prefix, STAR)

@@ -66,7 +66,7 @@ def plan_lines(expr: ir.RelationExpr, names: dict[str, str], depth: int = 0,
             if fused is not None:
                 other = 1 - fused.aggregated_input
                 head += (f" fused=join_accumulate(aggregated input {fused.aggregated_input}: per-key partial sums, "
-                         f"its rows not kept; input {other} arranged by the join key)")
+                         f"its rows not kept; input {other} by the join key, read in place when it is an index)")
     elif isinstance(expr, ir.TopK):
         order = ", ".join(f"#{o.column}{' desc' if o.desc else ''}" for o in expr.order_key)
         head = f"TopK group_by=[{', '.join(f'#{k}' for k in expr.group_key)}] order_by=[{order}] " \

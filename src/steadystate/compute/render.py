@@ -395,9 +395,21 @@ class RenderedDataflow:
             return None
         a_node = self._render(join.inputs[fused.aggregated_input])[0]
         b_node = self._render(join.inputs[1 - fused.aggregated_input])[0]
-        operator_ = JoinAccumulate(a_node, b_node, fused.a_key, fused.b_key, fused.group_columns,
-                                   _accumulators(fused.accumulators))
-        return self.graph.add(operator_), self._types(expr)
+        a_key, b_key = list(fused.a_key), list(fused.b_key)
+        # B read in place when it is an imported index keyed by B's join columns (in some order)
+        b_import = self._shareable(b_node, [ir.ColumnRef(c) for c in b_key])
+        if b_import is not None:
+            order = b_import[1]
+            a_key, b_key = [a_key[j] for j in order], [b_key[j] for j in order]
+        operator_ = JoinAccumulate(a_node, b_node, a_key, b_key, fused.group_columns,
+                                   _accumulators(fused.accumulators), shared_b=self._shared_side(b_import))
+        node = self.graph.add(operator_)
+        behind = self._import_behind(b_node)
+        if behind is not None:
+            index_id = self._imports_by_node[behind[0]][1].index_id
+            side = "right" if fused.aggregated_input == 0 else "left"
+            self.import_joins.append(ImportJoin(node, side, index_id, b_import is not None, bool(behind[1])))
+        return node, self._types(expr)
 
     def _render_topk(self, expr: ir.TopK) -> Rendered:
         node, types = self._render(expr.input)

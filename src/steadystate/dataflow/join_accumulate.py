@@ -10,7 +10,8 @@ the join:
 
 * per join key *k*, A is kept only as a *partial* accumulator list ``P[k]`` (row count, counts, sums) — never
   its rows;
-* B is arranged by join key (``k → {row: count}``), since its rows carry the group key;
+* B is arranged by join key (``k → {row: count}``), since its rows carry the group key — or, when B is an imported
+  index keyed by the join key, read in place as of each round's time through a ``SharedInput``;
 * the output groups ``G[g]`` accumulate ``P[k] × count`` for every B row of key *k* in group *g*.
 
 For one timestamp the operator applies, in the order of the delta join ``ΔA ⋈ B_old + A_new ⋈ ΔB``:
@@ -42,7 +43,7 @@ from steadystate.dataflow.accumulate import (
     key_source,
     width_of,
 )
-from steadystate.dataflow.arrangement import state_size_bytes
+from steadystate.dataflow.arrangement import SharedSide, state_size_bytes
 from steadystate.dataflow.collection import Delta, ErrDelta, OkDelta
 from steadystate.dataflow.operators import Operator
 
@@ -54,9 +55,8 @@ def _generate(a_key: Sequence[int], b_key: Sequence[int], group_columns: Sequenc
     new_group = [0] * width + [None]
     null_test = " or ".join(f"row[{c}] is None" for c in a_key)
     fold_a = [
-        "def fold_a(items, partial, arranged, groups, touched):",
+        "def fold_a(items, partial, bget, groups, touched):",
         "    pget = partial.get",
-        "    bget = arranged.get",
         "    gget = groups.get",
         "    add = touched.add",
         "    for row, diff in items:",
@@ -86,7 +86,7 @@ def _generate(a_key: Sequence[int], b_key: Sequence[int], group_columns: Sequenc
     ]
     # the same fold while B is empty (hydration: A's snapshot comes before B's in the first round): no lookups
     cut = fold_a.index("        matches = bget(key)")
-    fold_a_alone = ["def fold_a_alone(items, partial, arranged, groups, touched):"] + fold_a[1:cut]
+    fold_a_alone = ["def fold_a_alone(items, partial, bget, groups, touched):"] + fold_a[1:cut]
     b_null_test = " or ".join(f"b[{c}] is None" for c in b_key)
     fold_b = [
         "def fold_b(items, partial, arranged, groups, touched):",
@@ -105,6 +105,8 @@ def _generate(a_key: Sequence[int], b_key: Sequence[int], group_columns: Sequenc
         f"                out = groups[group] = {new_group!r}",
         *[f"            out[{i}] += acc[{i}] * diff" for i in range(width)],
         "            add(group)",
+        "        if arranged is None:",  # B is an imported arrangement, read in place: nothing to keep
+        "            continue",
         "        rows = arranged.get(key)",
         "        if rows is None:",
         "            arranged[key] = {b: diff}",
@@ -130,10 +132,14 @@ class JoinAccumulate(Operator):
     """
 
     def __init__(self, a: int, b: int, a_key: Sequence[int], b_key: Sequence[int],
-                 group_columns: Sequence[int], accumulators: Sequence[Accumulator]) -> None:
+                 group_columns: Sequence[int], accumulators: Sequence[Accumulator],
+                 shared_b: SharedSide | None = None) -> None:
+        """``shared_b``: B is an imported index keyed by ``b_key``, read in place as of each round's time
+        (``dataflow.arrangement.SharedInput``) instead of being arranged here."""
         if not a_key or len(a_key) != len(b_key):
             raise ValueError("join-accumulate needs the same number (at least one) of join columns on each side")
         self.inputs = (a, b)
+        self.shared_b = shared_b
         self.partial: dict[tuple, list[Any]] = {}
         self.arranged: dict[tuple, dict[tuple, int]] = {}
         self.groups: dict[tuple, list[Any]] = {}
@@ -150,13 +156,24 @@ class JoinAccumulate(Operator):
             else:
                 err.pop(error, None)
         touched: set[tuple] = set()
-        if a_ok:
-            fold_a = self._fold_a if self.arranged else self._fold_a_alone
-            fold_a(a_ok.items(), self.partial, self.arranged, self.groups, touched)
-        if b_ok:
-            self._fold_b(b_ok.items(), self.partial, self.arranged, self.groups, touched)
+        if a_ok:  # ΔA ⋈ B as it was before this time
+            bget = self._b_before(time)
+            fold_a = self._fold_a if bget is not None else self._fold_a_alone
+            fold_a(a_ok.items(), self.partial, bget, self.groups, touched)
+        if b_ok:  # A (now updated) ⋈ ΔB
+            arranged = None if self.shared_b is not None else self.arranged
+            self._fold_b(b_ok.items(), self.partial, arranged, self.groups, touched)
         ok: OkDelta = self._emit(self.groups, touched) if touched else {}
         return ok, err
+
+    def _b_before(self, time: int) -> Callable[[tuple], dict[tuple, int] | None] | None:
+        """Lookup of B's rows per key as of ``time - 1``; ``None`` when B is certainly empty then."""
+        shared = self.shared_b
+        if shared is None:
+            return self.arranged.get if self.arranged else None
+        if shared.empty_before(time):
+            return None
+        return shared.state_at(time - 1)
 
     def records(self) -> int:
         """Entries held: partial accumulators, arranged B rows and output groups."""
