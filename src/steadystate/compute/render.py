@@ -95,6 +95,7 @@ class RenderedDataflow:
         self._imports_by_node: dict[int, tuple[str, IndexImport, Arrangement]] = {}  # port node -> its import
         self._shared: dict[str, SharedInput] = {}  # port name -> the import read in place by joins
         self._mfp_nodes: dict[int, tuple[int, Callable[[tuple], tuple | None], ir.MapFilterProject]] = {}
+        self._rendered: dict[ir.RelationExpr, Rendered] = {}  # subtree -> its nodes (identical subtrees share them)
         self.import_joins: list[ImportJoin] = []  # join sides that are imported indexes: read in place or copied
         self._cursors: dict[str, ArrangementCursor] = {}
         self._arrangements: dict[str, Arrangement] = {}
@@ -254,10 +255,17 @@ class RenderedDataflow:
         return relation_types(expr, self._types_of_get)
 
     def _render(self, expr: ir.RelationExpr) -> Rendered:
+        """One operator (chain) per distinct subtree: an identical subtree met again — a decorrelated subquery's
+        outer relation, a CTE used twice — reuses the nodes already rendered (operators never mutate their
+        inputs, so a node may feed several consumers)."""
+        done = self._rendered.get(expr)
+        if done is not None:
+            return done
         renderer = _RENDERERS.get(type(expr))
         if renderer is None:
             raise errors.InternalError(f"cannot render {type(expr).__name__}")
-        return renderer(self, expr)
+        rendered = self._rendered[expr] = renderer(self, expr)
+        return rendered
 
     def _render_get(self, expr: ir.Get) -> Rendered:
         return self._resolve(expr.id)
