@@ -98,7 +98,7 @@ def test_kill_one_replica_no_failed_query_and_it_rejoins(env) -> None:  # type: 
             for k in range(3, 13):  # writes while the victim is down and while it comes back
                 writer.execute("INSERT INTO t VALUES (%s, %s)", (k, f"v{k}"))
                 acked.append(k)
-        env.wait_for(lambda: (p := env.replica_pids().get(victim)) not in (None, old_pid))
+        env.wait_for(lambda: env.replica_pids().get(victim) not in (None, old_pid))
         env.wait_for(lambda: hydrated(env, index_id, victim))
         answered_at_rejoin = loop.answered
         env.wait_for(lambda: loop.answered >= answered_at_rejoin + 20)
@@ -145,7 +145,7 @@ def test_subscribe_survives_loss_of_a_replica_exactly(env) -> None:  # type: ign
         env.wait_for(lambda: any(u[2] == 3 for u in updates))
         old_pid = env.kill_replica(victim)
         env.execute("INSERT INTO t VALUES (4, 'v4')", "DELETE FROM t WHERE k = 0")  # during
-        env.wait_for(lambda: (p := env.replica_pids().get(victim)) not in (None, old_pid))
+        env.wait_for(lambda: env.replica_pids().get(victim) not in (None, old_pid))
         env.execute("INSERT INTO t VALUES (5, 'v5')")
         env.wait_for(lambda: hydrated(env, index_id, victim))
         env.execute("UPDATE t SET v = 'w2' WHERE k = 2", "INSERT INTO t VALUES (6, 'v6')")  # after
@@ -183,7 +183,7 @@ def test_targeted_query_on_killed_replica_fails_clearly(env) -> None:  # type: i
         assert caught.value.sqlstate == "57P01"
         assert "not available" in str(caught.value)
         # the same session answers again once the replica is back
-        env.wait_for(lambda: (p := env.replica_pids().get(replicas[name])) not in (None, old_pid))
+        env.wait_for(lambda: env.replica_pids().get(replicas[name]) not in (None, old_pid))
         env.wait_for(lambda: hydrated(env, index_id, replicas[name]))
         assert sorted(env.wait_for(lambda: conn.execute("SELECT k FROM tv").fetchall())) == [(0,), (1,), (2,)]
     # untargeted queries never noticed
