@@ -11,6 +11,7 @@ import datetime as dt
 import json
 from typing import TYPE_CHECKING, Callable
 
+from steadystate.adapter import pg_catalog
 from steadystate.errors import InternalError
 
 if TYPE_CHECKING:
@@ -59,6 +60,7 @@ class Introspection:
                 if state.status is not None and state.status.reconciled_at_ms is not None
             ],
         }
+        self._producers.update(pg_catalog.producers(coordinator))
 
     def rows(self, name: str) -> list[tuple]:
         producer = self._producers.get(name)

@@ -1,4 +1,5 @@
-"""Built-in introspection relations (``mz_catalog.*``, ``mz_internal.*``): names, ids and schemas.
+"""Built-in introspection relations (``mz_catalog.*``, ``mz_internal.*``, a few ``pg_catalog.*``): names, ids and
+schemas.
 
 Builtins are relations whose rows the coordinator computes on demand from the catalog and from what the
 controllers know about replicas (``adapter.introspection`` produces the rows).  A query that reads only
@@ -75,6 +76,13 @@ _DEFINITIONS: list[tuple[str, str, RelationDesc]] = [
                                                         ("hydration_time_ms", F8))),
     ("mz_internal", "mz_dataflow_reconciliation", _desc(("replica_id", T), ("kept", I4), ("rebuilt", I4),
                                                         ("reconciled_at", TS))),
+    # what PostgreSQL clients (psql's \d family) query; oids as int8 (adapter/pg_catalog.py)
+    ("pg_catalog", "pg_namespace", _desc(("oid", I8), ("nspname", T), ("nspowner", I8))),
+    ("pg_catalog", "pg_class", _desc(("oid", I8), ("relname", T), ("relnamespace", I8), ("relkind", T),
+                                     ("relowner", I8), ("relam", I8), ("relhasindex", B))),
+    ("pg_catalog", "pg_index", _desc(("indexrelid", I8), ("indrelid", I8))),
+    ("pg_catalog", "pg_roles", _desc(("oid", I8), ("rolname", T), ("rolsuper", B))),
+    ("pg_catalog", "pg_am", _desc(("oid", I8), ("amname", T))),
 ]
 
 BUILTINS: tuple[BuiltinRelation, ...] = tuple(

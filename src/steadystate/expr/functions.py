@@ -334,6 +334,22 @@ def _ilike(s: str, pattern: str) -> bool:
     return like_regex(pattern, True).fullmatch(s) is not None
 
 
+@functools.lru_cache(maxsize=256)
+def _compiled_regex(pattern: str, case_insensitive: bool) -> re.Pattern[str]:
+    try:
+        return re.compile(pattern, re.IGNORECASE if case_insensitive else 0)
+    except re.error as exc:
+        raise errors.SteadyError(f"invalid regular expression: {exc}", sqlstate="2201B") from None
+
+
+def _regex_match(s: str, pattern: str) -> bool:
+    return _compiled_regex(pattern, False).search(s) is not None
+
+
+def _regex_imatch(s: str, pattern: str) -> bool:
+    return _compiled_regex(pattern, True).search(s) is not None
+
+
 def _left(s: str, n: int) -> str:
     return s[:n] if n >= 0 else s[: max(len(s) + n, 0)]
 
@@ -512,6 +528,8 @@ BINARY_STRICT: dict[str, Callable[[Any, Any], Any]] = {
     "not_like": lambda s, p: not _like(s, p),
     "ilike": _ilike,
     "not_ilike": lambda s, p: not _ilike(s, p),
+    "regex_match": _regex_match,
+    "regex_imatch": _regex_imatch,
     "pow": _pow,
     "round_to": _round_to,
     "position": _position,

@@ -20,6 +20,7 @@ Types = Sequence[ScalarType | None]
 
 _BOOL_FUNCS = frozenset({
     "eq", "neq", "lt", "lte", "gt", "gte", "and", "or", "not", "like", "not_like", "ilike", "not_ilike",
+    "regex_match", "regex_imatch",
     "is_null", "is_not_null", "is_true", "is_false", "is_not_true", "is_not_false", "in_list", "between",
 })
 _TEXT_FUNCS = frozenset({

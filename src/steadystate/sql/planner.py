@@ -13,6 +13,7 @@ from sqlglot import exp
 from steadystate import errors
 from steadystate.expr.ir import ColumnRef, Constant, Literal, Map, Project
 from steadystate.repr.types import Column, RelationDesc, ScalarType
+from steadystate.sql import pg_compat
 from steadystate.sql import plan as p
 from steadystate.sql import statements as st
 from steadystate.sql.catalog_api import PlanContext, ResolvedItem
@@ -39,6 +40,7 @@ def _param_types(state: QueryState) -> tuple[ScalarType, ...]:
 
 
 def plan_select(node: exp.Expression, ctx: PlanContext, sql_text: str | None = None) -> p.SelectPlan:
+    node = pg_compat.rewrite(node)  # what PostgreSQL clients' catalog queries need (psql's \d)
     state = QueryState(ctx)
     rel, finishing = plan_query(node, state, top=True)
     desc = rel.desc()

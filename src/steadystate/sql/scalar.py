@@ -369,6 +369,17 @@ def _like(node: exp.Expression, env: ExprEnv) -> Typed:
     return Typed(CallBinary(func, a.expr, b.expr), T.BOOL, nullable_of(a, b))
 
 
+def _regex(node: exp.Expression, env: ExprEnv) -> Typed:
+    """``text ~ pattern`` / ``~*`` (case-insensitive): POSIX-style regular expression search."""
+    func = "regex_imatch" if isinstance(node, exp.RegexpILike) else "regex_match"
+    value, pattern = plan_expr(node.this, env), plan_expr(node.expression, env)
+    for side in (value, pattern):
+        if not side.is_untyped and side.type is not T.TEXT:
+            raise operator_error("~*" if func == "regex_imatch" else "~", value.type, pattern.type)
+    a, b = coerce(value, T.TEXT, env), coerce(pattern, T.TEXT, env)
+    return Typed(CallBinary(func, a.expr, b.expr), T.BOOL, nullable_of(a, b))
+
+
 def _escape(node: exp.Escape, env: ExprEnv) -> Typed:
     raise errors.FeatureNotSupported("LIKE ... ESCAPE is not supported")
 
@@ -449,6 +460,8 @@ _HANDLERS: dict[type, Callable[[Any, ExprEnv], Typed]] = {
     exp.DPipe: _concat_pipe,
     exp.Like: _like,
     exp.ILike: _like,
+    exp.RegexpLike: _regex,
+    exp.RegexpILike: _regex,
     exp.Escape: _escape,
     exp.Between: _between,
     exp.In: _in,
