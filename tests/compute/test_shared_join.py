@@ -12,6 +12,7 @@ join must hold no rows of the shared side, and the in-flight updates it keeps mu
 from __future__ import annotations
 
 from collections import Counter
+from typing import Callable
 
 from hypothesis import given, settings, strategies as st
 
@@ -125,6 +126,44 @@ def fold_in(live: Counter, updates: list) -> None:
         live[row] += diff
 
 
+def play(actions: list, prod: RenderedDataflow, importers: tuple[RenderedDataflow, ...],
+         step_importers: Callable[[], None], history: dict[str, list]) -> int:
+    """Carry out ``actions``: writes to ``r`` go to the producer (with an injected error when asked), writes to
+    ``l`` to every importer (to ``r`` when no importer reads ``l``), steps as drawn; then close both inputs at a
+    final time, step everything once more and return that time.  ``history`` collects each source's updates."""
+    next_time = {"l": 0, "r": 0}
+    live: dict[str, Counter] = {"l": Counter(), "r": Counter()}
+    for act in actions:
+        if act[0] == "step":
+            if act[1] in ("producer", "both"):
+                prod.step()
+            if act[1] in ("importer", "both"):
+                step_importers()
+            continue
+        _, source, writes, gap, delete, error = act
+        if source == "l" and not importers:
+            source = "r"
+        time = next_time[source] + gap
+        updates = [(row, time, n) for row, n in writes]
+        if delete:  # retract some of what is live, to zero
+            updates += [(row, time, -n) for row, n in list(live[source].items())[:2] if n > 0]
+        fold_in(live[source], updates)
+        history[source].extend(updates)
+        next_time[source] = time + 1
+        if source == "r":
+            prod.feed("r", updates, time + 1, [(BOOM, time, 1)] if error else [])
+        else:
+            for flow in importers:
+                flow.feed("l", list(updates), time + 1)
+    final = max(*next_time.values(), START) + 1
+    prod.feed("r", [], final)
+    for flow in importers:
+        flow.feed("l", [], final)
+    prod.step()
+    step_importers()
+    return final
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.sampled_from(sorted(VARIANTS)), st.lists(action, max_size=30))
 def test_shared_join_equals_naive_fold_and_copying_join(variant: str, actions: list) -> None:
@@ -132,9 +171,7 @@ def test_shared_join_equals_naive_fold_and_copying_join(variant: str, actions: l
     prod = producer(key)
     arrangement = prod.arrangement("ri")
     shared, copying = importer(variant, arrangement, True), importer(variant, arrangement, False)
-    next_time = {"l": 0, "r": 0}
     history: dict[str, list] = {"l": [], "r": []}
-    live: dict[str, Counter] = {"l": Counter(), "r": Counter()}
     outputs: dict[bool, list] = {True: [], False: []}
     errors: dict[bool, list] = {True: [], False: []}
     snapshot_at: list[int] = []
@@ -147,36 +184,7 @@ def test_shared_join_equals_naive_fold_and_copying_join(variant: str, actions: l
             outputs[share].extend(flow.drain_sink("out"))
             errors[share].extend(flow.drain_sink_errors("out"))
 
-    for act in actions:
-        if act[0] == "step":
-            if act[1] in ("producer", "both"):
-                prod.step()
-            if act[1] in ("importer", "both"):
-                step_importers()
-            continue
-        _, source, writes, gap, delete, error = act
-        if source == "l" and "l" not in inputs:
-            source = "r"
-        time = next_time[source] + gap
-        updates = [(row, time, n) for row, n in writes]
-        if delete:  # retract some of what is live, to zero
-            updates += [(row, time, -n) for row, n in list(live[source].items())[:2] if n > 0]
-        fold_in(live[source], updates)
-        history[source].extend(updates)
-        error_updates = [(BOOM, time, 1)] if error and source == "r" else []
-        next_time[source] = time + 1
-        if source == "r":
-            prod.feed("r", updates, time + 1, error_updates)
-        else:
-            shared.feed("l", updates, time + 1)
-            copying.feed("l", updates, time + 1)
-    final = max(*next_time.values(), START) + 1
-    prod.feed("r", [], final)
-    for flow in (shared, copying):
-        if "l" in inputs:
-            flow.feed("l", [], final)
-    prod.step()
-    step_importers()
+    final = play(actions, prod, (shared, copying) if "l" in inputs else (), step_importers, history)
     assert shared.frontier == copying.frontier == final
 
     snapshot = snapshot_at[0]
@@ -278,7 +286,6 @@ def test_fused_aggregate_reads_an_imported_dimension_in_place(actions: list) -> 
     prod = producer((col(0),))
     arrangement = prod.arrangement("ri")
     fused, plain = fused_importer(arrangement, True), fused_importer(arrangement, False)
-    next_time = {"l": 0, "r": 0}
     outputs: dict[bool, list] = {True: [], False: []}
 
     def step_importers() -> None:
@@ -286,32 +293,7 @@ def test_fused_aggregate_reads_an_imported_dimension_in_place(actions: list) -> 
             flow.step()
             outputs[fast].extend(flow.drain_sink("out"))
 
-    live: dict[str, Counter] = {"l": Counter(), "r": Counter()}
-    for act in actions:
-        if act[0] == "step":
-            if act[1] in ("producer", "both"):
-                prod.step()
-            if act[1] in ("importer", "both"):
-                step_importers()
-            continue
-        _, source, writes, gap, delete, _error = act
-        time = next_time[source] + gap
-        updates = [(row, time, n) for row, n in writes]
-        if delete:
-            updates += [(row, time, -n) for row, n in list(live[source].items())[:2] if n > 0]
-        fold_in(live[source], updates)
-        next_time[source] = time + 1
-        if source == "r":
-            prod.feed("r", updates, time + 1)
-        else:
-            fused.feed("l", updates, time + 1)
-            plain.feed("l", updates, time + 1)
-    final = max(*next_time.values(), START) + 1
-    prod.feed("r", [], final)
-    for flow in (fused, plain):
-        flow.feed("l", [], final)
-    prod.step()
-    step_importers()
+    final = play(actions, prod, (fused, plain), step_importers, {"l": [], "r": []})
     assert fused.frontier == plain.frontier == final
     for time in range(START, final):
         assert fold(outputs[True], time + 1) == fold(outputs[False], time + 1), time
