@@ -151,6 +151,19 @@ class RenderedDataflow:
         evaluation_errors = [(EvalError(*row), time, diff) for row, time, diff in error_updates or ()]
         port.push(updates, upper, evaluation_errors)
 
+    def columnar_consumer(self, source_id: str) -> JoinAccumulate | None:
+        """The fused join-accumulate that is the only reader of source ``source_id``, as its aggregated input, and
+        has folded nothing yet: it can take the source's snapshot as Arrow columns (``absorb_a_columns``)."""
+        port = self.graph.ports.get(source_id)
+        if port is None or self.graph.stepped:
+            return None
+        readers = [n for n in self.graph.nodes if port.node in n.inputs]
+        if len(readers) != 1 or not isinstance(readers[0], JoinAccumulate) or readers[0].inputs[0] != port.node:
+            return None
+        if any(port.node == node for node, _types in self._collections.values()):
+            return None  # the source is also exported or sunk as it is
+        return readers[0]
+
     def feed_snapshot(self, source_id: str, rows: dict[tuple, int], time: int, upper: int | None) -> None:
         """A source's consolidated snapshot ``{row: count}`` at ``time`` (handed to the engine as is)."""
         port = self.graph.ports.get(source_id)

@@ -291,7 +291,13 @@ class ComputeState:
                     continue
                 since = self.store.since(source.shard) or 0
                 read_at = max(as_of, since)
-                snapshot = self.store.snapshot_counts(source.shard, read_at)
+                consumer = dataflow.rendered.columnar_consumer(source_id)
+                tables = self.store.snapshot_columns(source.shard, read_at) if consumer is not None else None
+                if consumer is not None and tables is not None and consumer.absorb_a_columns(tables):
+                    snapshot: dict = {}  # folded as columns, never as rows (storage.snapshot_columns)
+                    log.info("dataflow %s: snapshot of %s folded as columns", dataflow.desc.debug_name, source_id)
+                else:
+                    snapshot = self.store.snapshot_counts(source.shard, read_at)
                 error_rows = []
                 if source.errors_shard is not None:
                     error_rows = [(row, as_of, diff) for row, diff in self.store.snapshot(source.errors_shard, read_at)]

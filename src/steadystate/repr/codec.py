@@ -69,6 +69,11 @@ def encode_updates(updates: list[Update]) -> bytes:
 
 
 def decode_updates(data: bytes) -> list[Update]:
+    """A batch encoded by :func:`encode_updates` or, for large insert-only batches, by ``repr.columnar``."""
+    if data[:1] == b"\xc1":
+        from steadystate.repr import columnar
+
+        return columnar.columnar_updates(data)
     return _updates_decoder.decode(data)
 
 

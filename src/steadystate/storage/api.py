@@ -21,7 +21,7 @@ import abc
 from collections import Counter
 from dataclasses import dataclass
 from operator import itemgetter
-from typing import Iterable
+from typing import Any, Iterable
 
 from steadystate.errors import ObjectNotInPrerequisiteState, UndefinedObject, quote_ident
 from steadystate.repr.codec import Row, Update
@@ -206,6 +206,10 @@ class ShardStore(abc.ABC):
     def snapshot_counts(self, shard: str, as_of: int) -> dict[Row, int]:
         """:meth:`snapshot` as a mapping ``{row: diff}`` (what a dataflow's snapshot input takes as is)."""
         return dict(self.snapshot(shard, as_of))
+
+    def snapshot_columns(self, shard: str, as_of: int) -> list[Any] | None:
+        """The snapshot as Arrow tables of insert-only rows, when the store holds it that way; else ``None``."""
+        return None
 
     @abc.abstractmethod
     def listen(self, shard: str, after: int) -> tuple[list[Update], int | None]:

@@ -5,7 +5,8 @@ Schema (one database holds every shard):
 * ``shards(name, since_ts, upper_ts)``: the frontiers.  A dropped shard keeps its row with both ``NULL``
   (a tombstone); a closed shard has ``upper_ts NULL`` and a ``since_ts``.
 * ``batches(id, shard, lower_ts, upper_ts, max_time, n_updates, data)``: one row per non-empty append, the
-  updates encoded as one blob (:func:`steadystate.repr.codec.encode_updates`).  ``max_time`` is the
+  updates encoded as one blob (:func:`steadystate.repr.codec.encode_updates`, or Arrow for a large insert-only
+  batch: ``repr.columnar``).  ``max_time`` is the
   greatest update time in the blob, so ``listen`` can skip old batches through the ``(shard, max_time)``
   index.  Compaction replaces the batches wholly below ``since`` with one consolidated batch whose times
   were advanced to ``since``.
@@ -27,6 +28,7 @@ from typing import Any, Iterator, Protocol
 
 from steadystate.errors import StorageError, UpperMismatch
 from steadystate.repr.codec import Row, Update, decode_updates, encode_updates
+from steadystate.repr.columnar import decode_columnar, encode_columnar, is_columnar
 from steadystate.storage.api import (
     Append,
     ShardDropped,
@@ -230,7 +232,7 @@ class SqlShardStore(ShardStore):
         for shard, updates, expected_upper, new_upper in appends:
             validate_append(shard, updates, expected_upper, new_upper)
             if updates:
-                encoded[shard] = (encode_updates(updates), max(u[1] for u in updates))
+                encoded[shard] = (encode_columnar(updates) or encode_updates(updates), max(u[1] for u in updates))
         with self._transaction(write=True) as cur:
             # Lock in name order so two multi-shard writers cannot deadlock on PostgreSQL.
             for shard, updates, expected_upper, new_upper in sorted(appends, key=lambda a: a[0]):
@@ -251,20 +253,35 @@ class SqlShardStore(ShardStore):
     def snapshot(self, shard: str, as_of: int) -> list[tuple[Row, int]]:
         return list(self.snapshot_counts(shard, as_of).items())
 
-    def snapshot_counts(self, shard: str, as_of: int) -> dict[Row, int]:
+    def _snapshot_blobs(self, shard: str, as_of: int) -> list[tuple[bytes, int]]:
+        """``(blob, max_time)`` of every batch a snapshot at ``as_of`` reads (checking that it can be read)."""
         with self._transaction(write=False) as cur:
             since, upper = self._frontiers(cur, shard)
             if since is None:
                 raise ShardDropped(shard)
             if as_of < since or (upper is not None and as_of >= upper):
                 raise SnapshotUnavailable(shard, as_of, since, upper)
-            blobs = self._run(cur, _BATCHES_UP_TO, (shard, as_of)).fetchall()
+            return self._run(cur, _BATCHES_UP_TO, (shard, as_of)).fetchall()
+
+    def snapshot_counts(self, shard: str, as_of: int) -> dict[Row, int]:
+        blobs = self._snapshot_blobs(shard, as_of)
         # a batch entirely at or before as_of (the usual case) is taken whole, without a test per update
         batches = (
             decode_updates(blob) if max_time <= as_of else [u for u in decode_updates(blob) if u[1] <= as_of]
             for blob, max_time in blobs
         )
         return consolidate_batches(batches)
+
+    def snapshot_columns(self, shard: str, as_of: int) -> list[Any] | None:
+        """The contents at ``as_of`` as Arrow tables (every row has diff +1), when every batch up to ``as_of`` is
+        a columnar insert-only batch wholly at or before ``as_of``; ``None`` otherwise (read :meth:`snapshot`).
+
+        The union of insert-only batches is the snapshot without consolidation, which is what a reader that only
+        sums over rows (the fused join-accumulate) needs."""
+        blobs = self._snapshot_blobs(shard, as_of)
+        if not blobs or not all(max_time <= as_of and is_columnar(blob) for blob, max_time in blobs):
+            return None
+        return [decode_columnar(blob)[1] for blob, _max_time in blobs]
 
     def listen(self, shard: str, after: int) -> tuple[list[Update], int | None]:
         since, upper = self._autocommit_frontiers(shard)
