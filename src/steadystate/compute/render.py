@@ -151,14 +151,17 @@ class RenderedDataflow:
         evaluation_errors = [(EvalError(*row), time, diff) for row, time, diff in error_updates or ()]
         port.push(updates, upper, evaluation_errors)
 
-    def columnar_consumer(self, source_id: str) -> JoinAccumulate | None:
-        """The fused join-accumulate that is the only reader of source ``source_id``, as its aggregated input, and
-        has folded nothing yet: it can take the source's snapshot as Arrow columns (``absorb_a_columns``)."""
+    def columnar_consumer(self, source_id: str) -> JoinAccumulate | AccumulatingReduce | None:
+        """The operator that is the only reader of source ``source_id`` and sums over its rows — a fused
+        join-accumulate reading it as its aggregated input, or an accumulating reduce — before the first step: it
+        can take the source's snapshot as Arrow columns (``absorb_columns``) instead of rows."""
         port = self.graph.ports.get(source_id)
         if port is None or self.graph.stepped:
             return None
         readers = [n for n in self.graph.nodes if port.node in n.inputs]
-        if len(readers) != 1 or not isinstance(readers[0], JoinAccumulate) or readers[0].inputs[0] != port.node:
+        if len(readers) != 1 or readers[0].inputs[0] != port.node:
+            return None
+        if not isinstance(readers[0], (JoinAccumulate, AccumulatingReduce)):
             return None
         if any(port.node == node for node, _types in self._collections.values()):
             return None  # the source is also exported or sunk as it is

@@ -293,7 +293,7 @@ class ComputeState:
                 read_at = max(as_of, since)
                 consumer = dataflow.rendered.columnar_consumer(source_id)
                 tables = self.store.snapshot_columns(source.shard, read_at) if consumer is not None else None
-                if consumer is not None and tables is not None and consumer.absorb_a_columns(tables):
+                if consumer is not None and tables is not None and consumer.absorb_columns(tables):
                     snapshot: dict = {}  # folded as columns, never as rows (storage.snapshot_columns)
                     log.info("dataflow %s: snapshot of %s folded as columns", dataflow.desc.debug_name, source_id)
                 else:

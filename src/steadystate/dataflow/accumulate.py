@@ -176,6 +176,54 @@ def _generate(key_columns: Sequence[int], accumulators: Sequence[Accumulator], i
     return functions["fold"], functions["emit"]
 
 
+def sums_from_columns(tables: list[Any], key_columns: Sequence[int], accumulators: Sequence[Accumulator], *,
+                      skip_null_keys: bool) -> dict[tuple, list[Any]] | None:
+    """Accumulator lists ``[rows, slot₁, …]`` per key of insert-only rows given as Arrow tables (columns
+    ``c0 … cN``), by Arrow's hash aggregation: what folding the rows one by one would leave, without a Python object
+    per row.  Keys with a NULL are dropped when ``skip_null_keys`` (a join key), kept otherwise (a GROUP BY key).
+    ``None`` when the columns do not allow it exactly: a summed column that is not int64, or sums that could leave
+    int64."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    table = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+    if table.num_rows == 0:
+        return {}
+    summed = sorted({f"c{a.column}" for a in accumulators if a.kind not in ("count_star", "count")})
+    counted = sorted({f"c{a.column}" for a in accumulators if a.kind != "count_star"})
+    for name in summed:
+        column = table.column(name)
+        if column.type == pa.null():  # every value NULL: an int64 column of NULLs sums to nothing
+            column = column.cast(pa.int64())
+            table = table.set_column(table.schema.get_field_index(name), name, column)
+        if column.type != pa.int64():
+            return None
+        extremes = pc.min_max(column).as_py()
+        if max(abs(extremes["min"] or 0), abs(extremes["max"] or 0)) * table.num_rows >= 2 ** 63:
+            return None
+    keys = [f"c{c}" for c in key_columns]
+    aggregations: list[tuple] = [([], "count_all")]
+    aggregations += [(name, "count") for name in counted] + [(name, "sum") for name in summed]
+    grouped = table.group_by(keys).aggregate(aggregations)
+    columns = {name: grouped.column(name).to_pylist() for name in grouped.column_names}
+    rows = columns["count_all"]
+    out: dict[tuple, list[Any]] = {}
+    for g, key in enumerate(zip(*(columns[k] for k in keys))):
+        if skip_null_keys and None in key:
+            continue
+        acc = [rows[g]]
+        for a in accumulators:
+            if a.kind == "count_star":
+                acc.append(rows[g])
+            elif a.kind == "count":
+                acc.append(columns[f"c{a.column}_count"][g])
+            else:
+                acc.append(columns[f"c{a.column}_sum"][g] or 0)
+                acc.append(columns[f"c{a.column}_count"][g])
+        out[key] = acc
+    return out
+
+
 class AccumulatingReduce(Operator):
     """Reduce by ``key_columns`` with accumulable aggregates only (see the module docstring)."""
 
@@ -186,12 +234,28 @@ class AccumulatingReduce(Operator):
         self.accumulators = tuple(accumulators)
         self.is_global = is_global
         self.groups: dict[tuple, list[Any]] = {}
+        self._absorbed: set[tuple] = set()  # groups folded from columns, emitted in the next round
         self._fold, self._emit = _generate(self.key_columns, self.accumulators, is_global)
+
+    def absorb_columns(self, tables: list[Any]) -> bool:
+        """Fold the input's snapshot given as Arrow tables of insert-only rows (``sums_from_columns``); the groups
+        are emitted in the dataflow's first round.  ``False``, having changed nothing, when the columns do not
+        allow it or this reduce is global or already folded something."""
+        if self.is_global or self.groups:
+            return False
+        sums = sums_from_columns(tables, self.key_columns, self.accumulators, skip_null_keys=False)
+        if sums is None:
+            return False
+        for key, acc in sums.items():
+            self.groups[key] = acc + [None]
+        self._absorbed = set(sums)
+        return True
 
     def run(self, time: int, deltas: list[Delta], first: bool) -> Delta:
         ok_in, err_in = deltas[0]
         err: ErrDelta = dict(err_in)
-        touched: set[tuple] = set()
+        touched: set[tuple] = self._absorbed
+        self._absorbed = set()
         if ok_in:
             self._fold(ok_in.items(), self.groups, touched)
         if self.is_global and first:

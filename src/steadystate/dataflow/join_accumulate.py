@@ -36,6 +36,7 @@ from typing import Any, Callable, Sequence
 
 from steadystate.dataflow.accumulate import (
     Accumulator,
+    sums_from_columns,
     add_source,
     compile_functions,
     contribution_source,
@@ -168,53 +169,17 @@ class JoinAccumulate(Operator):
         ok: OkDelta = self._emit(self.groups, touched) if touched else {}
         return ok, err
 
-    def absorb_a_columns(self, tables: list[Any]) -> bool:
+    def absorb_columns(self, tables: list[Any]) -> bool:
         """Fold A's snapshot given as Arrow tables of insert-only rows (columns ``c0 … cN``) into the partial sums
-        with Arrow's hash aggregation — no Python object per row.  Only before anything else was folded (B is
-        still empty, so no group changes); returns ``False``, having changed nothing, when the columns do not
-        allow it (a summed column that is not int64, or sums that could leave int64), so the caller feeds rows."""
+        with Arrow's hash aggregation — no Python object per row (``accumulate.sums_from_columns``).  Only before
+        anything else was folded (B is still empty, so no group changes); ``False``, having changed nothing, when
+        the columns do not allow it, so the caller feeds rows."""
         if self.partial or self.groups or self.arranged:
             return False
-        import pyarrow as pa
-        import pyarrow.compute  # noqa: F401 - used as pa.compute
-
-        table = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
-        if table.num_rows == 0:
-            return True
-        keys = [f"c{c}" for c in self.a_key]
-        summed = sorted({f"c{a.column}" for a in self.accumulators if a.kind not in ("count_star", "count")})
-        counted = sorted({f"c{a.column}" for a in self.accumulators if a.kind != "count_star"})
-        for name in summed:
-            column = table.column(name)
-            if column.type == pa.null():  # every value NULL: an int64 column of NULLs sums to nothing
-                column = column.cast(pa.int64())
-                table = table.set_column(table.schema.get_field_index(name), name, column)
-            if column.type != pa.int64():
-                return False
-            extremes = pa.compute.min_max(column).as_py()
-            largest = max(abs(extremes["min"] or 0), abs(extremes["max"] or 0))
-            if largest * table.num_rows >= 2 ** 63:
-                return False
-        aggregations: list[tuple] = [([], "count_all")]
-        aggregations += [(name, "count") for name in counted] + [(name, "sum") for name in summed]
-        grouped = table.group_by(keys).aggregate(aggregations)
-        columns = {name: grouped.column(name).to_pylist() for name in grouped.column_names}
-        rows = columns["count_all"]
-        key_values = list(zip(*(columns[k] for k in keys)))
-        for g, key in enumerate(key_values):
-            if None in key:
-                continue  # NULL keys never join
-            acc = [rows[g]]
-            for a in self.accumulators:
-                if a.kind == "count_star":
-                    acc.append(rows[g])
-                elif a.kind == "count":
-                    acc.append(columns[f"c{a.column}_count"][g])
-                else:
-                    acc.append(columns[f"c{a.column}_sum"][g] or 0)
-                    acc.append(columns[f"c{a.column}_count"][g])
-            if acc[0]:
-                self.partial[key] = acc
+        sums = sums_from_columns(tables, self.a_key, self.accumulators, skip_null_keys=True)
+        if sums is None:
+            return False
+        self.partial.update(sums)
         return True
 
     def _b_before(self, time: int) -> Callable[[tuple], dict[tuple, int] | None] | None:
