@@ -115,21 +115,23 @@ def test_duplicate_dimension_rows_multiply_and_a_dimension_update_moves_the_whol
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(facts=st.lists(st.tuples(st.sampled_from([0, 1, None]), st.sampled_from([1, 5, -3, None]),
+@given(facts=st.lists(st.tuples(st.sampled_from([0, 1, None]), st.sampled_from([1, 5, -3, 70000, None]),
                                 st.sampled_from([2, None])), max_size=30),
-       dims=st.lists(dim_rows, max_size=6))
-def test_a_snapshot_folded_as_arrow_columns_equals_the_row_fold(facts, dims) -> None:  # type: ignore[no-untyped-def]
+       dims=st.lists(dim_rows, max_size=6), split=st.integers(0, 30))
+def test_a_snapshot_folded_as_arrow_columns_equals_the_row_fold(facts, dims, split) -> None:  # type: ignore[no-untyped-def]
     """``absorb_columns`` (Arrow hash aggregation over the insert-only snapshot) leaves exactly the partial sums
-    the row fold leaves, and the dataflow's answer after the dimension arrives is the same."""
+    the row fold leaves, and the dataflow's answer after the dimension arrives is the same.  The snapshot comes in
+    two batches, whose columns may be stored at different integer widths (or as all-NULL)."""
     from steadystate.repr.columnar import decode_columnar, encode_columnar
 
     by_columns, by_rows = render(PLANS["star"], True), render(PLANS["star"], True)
     updates = [(row, 1, 1) for row in facts]
-    blob = encode_columnar(updates, minimum=1) if facts else None
+    parts = [part for part in (updates[:split], updates[split:]) if part]
+    blobs = [encode_columnar(part, minimum=1) for part in parts]
     (op_columns,) = [n for n in by_columns.graph.nodes if isinstance(n, JoinAccumulate)]
     (op_rows,) = [n for n in by_rows.graph.nodes if isinstance(n, JoinAccumulate)]
-    if blob is not None:
-        assert op_columns.absorb_columns([decode_columnar(blob)[1]])
+    if blobs:
+        assert op_columns.absorb_columns([decode_columnar(blob)[1] for blob in blobs])
         by_columns.feed_snapshot("fact", {}, 1, 2)
     else:
         by_columns.feed("fact", updates, 2)

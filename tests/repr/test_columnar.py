@@ -13,7 +13,7 @@ import decimal
 from hypothesis import given, settings, strategies as st
 
 from steadystate.repr.codec import decode_updates, encode_updates
-from steadystate.repr.columnar import encode_columnar, is_columnar
+from steadystate.repr.columnar import decode_columnar, encode_columnar, is_columnar
 
 VALUES = {
     "int": st.integers(-(2 ** 63), 2 ** 63 - 1),
@@ -59,3 +59,20 @@ def test_batches_arrow_cannot_hold_exactly_stay_msgpack() -> None:
         assert decode_updates(encode_updates(updates)) == updates
     small = [((1,), 5, 1)]
     assert encode_columnar(small) is None  # below the size that pays
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.sampled_from([7, 8, 15, 16, 31, 32, 62]).flatmap(
+    lambda bits: st.lists(st.one_of(st.none(), st.integers(-(2 ** bits), 2 ** bits - 1)), min_size=1, max_size=30)
+    .map(lambda values: values + [-(2 ** bits), 2 ** bits - 1])))
+def test_int_columns_are_stored_narrow_and_read_back_exactly(values) -> None:  # type: ignore[no-untyped-def]
+    """Values at the edges of each integer width pick the narrowest type that holds them, and come back exact."""
+    import pyarrow as pa
+
+    updates = [((v, i), 7, 1) for i, v in enumerate(values)]
+    blob = encode_columnar(updates, minimum=1)
+    assert blob is not None
+    assert decode_updates(blob) == updates
+    stored = decode_columnar(blob)[1].schema.types[0]
+    assert stored.bit_width == min(w for w in (8, 16, 32, 64) if -(2 ** (w - 1)) <= min(
+        v for v in values if v is not None) and max(v for v in values if v is not None) < 2 ** (w - 1))

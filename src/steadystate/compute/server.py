@@ -17,6 +17,7 @@ import asyncio
 import json
 import logging
 import os
+import threading
 import time
 from pathlib import Path
 
@@ -137,5 +138,19 @@ def run_replica(replica_id: str, storage_url: str, directory: str, orphan_timeou
         level=logging.INFO,
         format=f"%(asctime)s %(levelname)s replica {replica_id} %(name)s: %(message)s",
     )
+    threading.Thread(target=_prepare_columns, name="prepare-columns", daemon=True).start()
     server = ReplicaServer(replica_id, storage_url, path, secret, orphan_timeout)
     asyncio.run(server.serve())
+
+
+def _prepare_columns() -> None:
+    """Load pyarrow and run a tiny fold from columns while the replica connects and waits for commands.
+
+    Otherwise the first dataflow that hydrates from columns pays about 100 ms of imports and Arrow's lazy set-up
+    (its kernels, Acero's thread pool); done here, it finds them ready (or waits on the import lock for the rest
+    of an import this thread has started)."""
+    import pyarrow.ipc  # noqa: F401
+
+    from steadystate.dataflow.accumulate import prepare_columns
+
+    prepare_columns()

@@ -181,12 +181,16 @@ def sums_from_columns(tables: list[Any], key_columns: Sequence[int], accumulator
     """Accumulator lists ``[rows, slot₁, …]`` per key of insert-only rows given as Arrow tables (columns
     ``c0 … cN``), by Arrow's hash aggregation: what folding the rows one by one would leave, without a Python object
     per row.  Keys with a NULL are dropped when ``skip_null_keys`` (a join key), kept otherwise (a GROUP BY key).
-    ``None`` when the columns do not allow it exactly: a summed column that is not int64, or sums that could leave
-    int64."""
+    ``None`` when the columns do not allow it exactly: a summed column that is not an integer column, or sums that
+    could leave int64.  Batches may store a column at different integer widths (``repr.columnar``); they are
+    unified to the widest."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    table = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+    try:
+        table = pa.concat_tables(tables, promote_options="permissive") if len(tables) > 1 else tables[0]
+    except pa.ArrowException:  # batches whose column types do not unify: fold their rows instead
+        return None
     if table.num_rows == 0:
         return {}
     summed = sorted({f"c{a.column}" for a in accumulators if a.kind not in ("count_star", "count")})
@@ -196,7 +200,7 @@ def sums_from_columns(tables: list[Any], key_columns: Sequence[int], accumulator
         if column.type == pa.null():  # every value NULL: an int64 column of NULLs sums to nothing
             column = column.cast(pa.int64())
             table = table.set_column(table.schema.get_field_index(name), name, column)
-        if column.type != pa.int64():
+        if not pa.types.is_integer(column.type):
             return None
         extremes = pc.min_max(column).as_py()
         if max(abs(extremes["min"] or 0), abs(extremes["max"] or 0)) * table.num_rows >= 2 ** 63:
@@ -205,23 +209,34 @@ def sums_from_columns(tables: list[Any], key_columns: Sequence[int], accumulator
     aggregations: list[tuple] = [([], "count_all")]
     aggregations += [(name, "count") for name in counted] + [(name, "sum") for name in summed]
     grouped = table.group_by(keys).aggregate(aggregations)
-    columns = {name: grouped.column(name).to_pylist() for name in grouped.column_names}
-    rows = columns["count_all"]
-    out: dict[tuple, list[Any]] = {}
-    for g, key in enumerate(zip(*(columns[k] for k in keys))):
-        if skip_null_keys and None in key:
-            continue
-        acc = [rows[g]]
-        for a in accumulators:
-            if a.kind == "count_star":
-                acc.append(rows[g])
-            elif a.kind == "count":
-                acc.append(columns[f"c{a.column}_count"][g])
-            else:
-                acc.append(columns[f"c{a.column}_sum"][g] or 0)
-                acc.append(columns[f"c{a.column}_count"][g])
-        out[key] = acc
-    return out
+    if skip_null_keys:
+        for name in keys:
+            grouped = grouped.filter(pc.is_valid(grouped.column(name)))
+
+    def values(name: str) -> list[Any]:
+        column = grouped.column(name)
+        return (pc.fill_null(column, 0) if name.endswith("_sum") else column).to_pylist()
+
+    rows = values("count_all")
+    slots: list[list[Any]] = [rows]
+    for a in accumulators:
+        if a.kind == "count_star":
+            slots.append(rows)
+        elif a.kind == "count":
+            slots.append(values(f"c{a.column}_count"))
+        else:
+            slots += [values(f"c{a.column}_sum"), values(f"c{a.column}_count")]
+    return dict(zip(zip(*(values(k) for k in keys)), map(list, zip(*slots))))
+
+
+def prepare_columns() -> None:
+    """Run one tiny fold through :func:`sums_from_columns`, so that Arrow's lazy set-up (its modules, kernels and
+    Acero's thread pool: about 100 ms) is done before the first hydration from columns needs it."""
+    import pyarrow as pa
+
+    tables = [pa.table({"c0": pa.array([1, None], pa.int8()), "c1": pa.array([2, 3], pa.int16())})]
+    everything = [Accumulator("count_star", None), Accumulator("count", 1), Accumulator("sum", 1)]
+    sums_from_columns(tables * 2, [0], everything, skip_null_keys=True)
 
 
 class AccumulatingReduce(Operator):

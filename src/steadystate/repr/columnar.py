@@ -7,7 +7,8 @@ batch stays msgpack (``repr.codec``).  :func:`repr.codec.decode_updates` decodes
 never know; a reader that can use columns (the fused join-accumulate's snapshot, ``dataflow.join_accumulate``)
 takes :func:`decode_columnar`'s Arrow table instead and never builds a Python object per row.
 
-Round trips are exact: Arrow's int64/float64/string/bool hold those Python values unchanged, and a column of
+Round trips are exact: Arrow's int64/float64/string/bool hold those Python values unchanged (an int column is stored
+as the narrowest of int8 … int64 that holds its values), and a column of
 mixed types (``1`` and ``2.5``, ``1`` and ``True``), an int beyond int64, or any numeric/date/timestamp value
 makes the batch msgpack.  pyarrow is imported on first use.
 """
@@ -65,7 +66,7 @@ def _encode(updates: list[tuple[tuple, int, int]]) -> bytes | None:
             return None
         arrow_type = pa.null() if not kinds else getattr(pa, _TYPES[next(iter(kinds))])()
         try:
-            arrays.append(pa.array(column, type=arrow_type))
+            arrays.append(_narrowed(pa, pa.array(column, type=arrow_type)))
         except (pa.ArrowException, OverflowError, TypeError):
             return None
     table = pa.table({f"c{i}": array for i, array in enumerate(arrays)})
@@ -73,6 +74,24 @@ def _encode(updates: list[tuple[tuple, int, int]]) -> bytes | None:
     with pa.ipc.new_stream(sink, table.schema) as writer:
         writer.write_table(table)
     return MAGIC + struct.pack("<q", times.pop()) + sink.getvalue().to_pybytes()
+
+
+_NARROW_INTS = ((-(2**7), 2**7 - 1, "int8"), (-(2**15), 2**15 - 1, "int16"), (-(2**31), 2**31 - 1, "int32"))
+
+
+def _narrowed(pa: Any, array: Any) -> Any:
+    """An int64 array as the narrowest integer type that holds its values: ids, foreign keys and amounts of a loaded
+    table take a half to an eighth of the bytes to store and to read.  Readers see the narrow type (Arrow's sums of
+    any integer type are int64, and ``to_pylist`` gives Python ints whatever the width)."""
+    if array.type != pa.int64() or array.null_count == len(array):
+        return array
+    import pyarrow.compute as pc
+
+    extremes = pc.min_max(array).as_py()
+    for low, high, name in _NARROW_INTS:
+        if low <= extremes["min"] and extremes["max"] <= high:
+            return array.cast(getattr(pa, name)())
+    return array
 
 
 def is_columnar(blob: bytes) -> bool:

@@ -24,6 +24,7 @@ import abc
 import contextlib
 import threading
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any, Iterator, Protocol
 
 from steadystate.errors import StorageError, UpperMismatch
@@ -85,11 +86,13 @@ _SET_UPPER = "UPDATE shards SET upper_ts = ? WHERE name = ?"
 _SET_SINCE = "UPDATE shards SET since_ts = ? WHERE name = ?"
 _DROP_SHARD = "UPDATE shards SET since_ts = NULL, upper_ts = NULL WHERE name = ?"
 _DELETE_BATCHES = "DELETE FROM batches WHERE shard = ?"
-_BATCHES_FROM = "SELECT data FROM batches WHERE shard = ? AND max_time >= ? ORDER BY id"
-_BATCHES_UP_TO = "SELECT data, max_time FROM batches WHERE shard = ? AND lower_ts <= ? ORDER BY id"
+# Batch reads have no ORDER BY: sorting rows that carry blobs copies every blob through a temporary b-tree
+# (SQLite: 24 MB of a loaded table took 20-65 ms instead of 8), so the rows are put in id order here.
+_BATCHES_FROM = "SELECT id, data FROM batches WHERE shard = ? AND max_time >= ?"
+_BATCHES_UP_TO = "SELECT id, data, max_time FROM batches WHERE shard = ? AND lower_ts <= ?"
 _BATCHES_BELOW = (
     "SELECT id, lower_ts, upper_ts, max_time, data FROM batches "
-    "WHERE shard = ? AND upper_ts IS NOT NULL AND upper_ts <= ? ORDER BY id"
+    "WHERE shard = ? AND upper_ts IS NOT NULL AND upper_ts <= ?"
 )
 _DELETE_BATCH = "DELETE FROM batches WHERE id = ?"
 _SELECT_TIMESTAMP = "SELECT ts FROM timestamps WHERE timeline = ?"
@@ -97,6 +100,11 @@ _UPSERT_TIMESTAMP = (
     "INSERT INTO timestamps (timeline, ts) VALUES (?, ?) ON CONFLICT (timeline) DO UPDATE "
     "SET ts = CASE WHEN excluded.ts > timestamps.ts THEN excluded.ts ELSE timestamps.ts END"
 )
+
+def _in_id_order(cursor: Cursor) -> list[tuple]:
+    """The cursor's rows (whose first column is the batch id) sorted by id: the order batches were appended in."""
+    return sorted(cursor.fetchall(), key=itemgetter(0))
+
 
 class SqlShardStore(ShardStore):
     """:class:`ShardStore` over a SQL connection; subclasses open the connection and name the dialect."""
@@ -261,7 +269,8 @@ class SqlShardStore(ShardStore):
                 raise ShardDropped(shard)
             if as_of < since or (upper is not None and as_of >= upper):
                 raise SnapshotUnavailable(shard, as_of, since, upper)
-            return self._run(cur, _BATCHES_UP_TO, (shard, as_of)).fetchall()
+            rows = _in_id_order(self._run(cur, _BATCHES_UP_TO, (shard, as_of)))
+        return [(blob, max_time) for _id, blob, max_time in rows]
 
     def snapshot_counts(self, shard: str, as_of: int) -> dict[Row, int]:
         blobs = self._snapshot_blobs(shard, as_of)
@@ -293,10 +302,10 @@ class SqlShardStore(ShardStore):
             since, upper = self._frontiers(cur, shard)
             if since is None:
                 return [], None
-            blobs = self._run(cur, _BATCHES_FROM, (shard, after)).fetchall()
+            blobs = _in_id_order(self._run(cur, _BATCHES_FROM, (shard, after)))
         updates = [
             u
-            for (blob,) in blobs
+            for _id, blob in blobs
             for u in decode_updates(blob)
             if u[1] >= after and (upper is None or u[1] < upper)
         ]
@@ -310,7 +319,7 @@ class SqlShardStore(ShardStore):
             if current_since is None or since <= current_since:
                 return
             self._run(cur, _SET_SINCE, (since, shard))
-            rows = self._run(cur, _BATCHES_BELOW, (shard, since)).fetchall()
+            rows = _in_id_order(self._run(cur, _BATCHES_BELOW, (shard, since)))
             if not rows or (len(rows) == 1 and rows[0][3] >= rows[0][2]):
                 # Nothing to merge: a lone batch that is itself a merge result (its times were advanced
                 # to an earlier since, beyond its own upper) already holds one consolidated copy.
