@@ -5,7 +5,8 @@ aggregate over it runs as the fused join-accumulate, whose hydration then folds 
 hash aggregation instead of one Python row at a time (``storage.snapshot_columns``; the replica logs it).  The
 view must equal DuckDB's evaluation of the same SQL on the same data after the load and after writes, and a view
 that also reads the fact rows themselves (so the columns cannot be used) must agree too.  A plain GROUP BY of the
-table (an accumulating reduce, NULL keys a group of their own) hydrates from the columns as well.
+table (an accumulating reduce, NULL keys a group of their own) hydrates from the columns as well.  The table is
+loaded by two COPYs whose integer columns are stored at different widths.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import random
 
 import duckdb
 
-FACTS, DIMS = 6000, 40
+FACTS, DIMS = 9000, 40  # two COPYs of 4500 rows: each one columnar batch (at least 4096 rows)
 VIEW = ("SELECT d.region, count(*) AS n, sum(f.amount) AS s, count(f.note) AS c FROM fact AS f "
         "JOIN dim AS d ON f.dim_id = d.id GROUP BY d.region")
 GROUPED = "SELECT dim_id, count(*) AS n, sum(amount) AS s, count(note) AS c FROM fact GROUP BY dim_id"
@@ -22,15 +23,17 @@ GROUPED = "SELECT dim_id, count(*) AS n, sum(amount) AS s, count(note) AS c FROM
 
 def test_fused_aggregate_hydrates_from_columns_and_stays_exact(env) -> None:  # type: ignore[no-untyped-def]
     rng = random.Random(5)
-    facts = [(i, rng.choice([None] + list(range(DIMS + 3))), rng.randrange(-50, 1000),
+    # the second load's amounts need int32, the first's int16: the batches store the column at different widths
+    facts = [(i, rng.choice([None] + list(range(DIMS + 3))), rng.randrange(-50, 1000 if i < FACTS // 2 else 10 ** 6),
               rng.choice([None, "a", "b"])) for i in range(FACTS)]
     dims = [(i, f"r{i % 7}") for i in range(DIMS)]
     env.execute("CREATE TABLE fact (id int, dim_id int, amount bigint, note text)",
                 "CREATE TABLE dim (id int, region text)")
     with env.connect() as conn:
-        with conn.cursor().copy("COPY fact FROM STDIN") as copy:
-            for row in facts:
-                copy.write_row(row)
+        for load in (facts[: FACTS // 2], facts[FACTS // 2:]):
+            with conn.cursor().copy("COPY fact FROM STDIN") as copy:
+                for row in load:
+                    copy.write_row(row)
         with conn.cursor().copy("COPY dim FROM STDIN") as copy:
             for row in dims:
                 copy.write_row(row)
