@@ -293,13 +293,16 @@ class ComputeState:
                 read_at = max(as_of, since)
                 started = time.perf_counter()
                 consumer = dataflow.rendered.columnar_consumer(source_id)
-                tables = self.store.snapshot_columns(source.shard, read_at) if consumer is not None else None
+                columnar = self.store.snapshot_columns(source.shard, read_at) if consumer is not None else None
                 read = time.perf_counter()
-                if consumer is not None and tables is not None and consumer.absorb_columns(tables):
-                    snapshot: dict = {}  # folded as columns, never as rows (storage.snapshot_columns)
-                    log.info("dataflow %s: snapshot of %s (%d rows) read in %.1f ms, folded as columns in %.1f ms",
-                             dataflow.desc.debug_name, source_id, sum(t.num_rows for t in tables),
-                             (read - started) * 1e3, (time.perf_counter() - read) * 1e3)
+                if consumer is not None and columnar is not None and consumer.absorb_columns(columnar.tables):
+                    # the columns are folded; the rest of the snapshot (later writes) goes in as rows: the
+                    # consumer sums, so the split is exact (storage.ColumnarSnapshot)
+                    snapshot: dict = columnar.rest
+                    log.info("dataflow %s: snapshot of %s (%d rows, %d updates) read in %.1f ms, "
+                             "folded as columns in %.1f ms", dataflow.desc.debug_name, source_id,
+                             sum(t.num_rows for t in columnar.tables), len(snapshot), (read - started) * 1e3,
+                             (time.perf_counter() - read) * 1e3)
                 else:
                     snapshot = self.store.snapshot_counts(source.shard, read_at)
                     log.info("dataflow %s: snapshot of %s (%d rows) read in %.1f ms", dataflow.desc.debug_name,

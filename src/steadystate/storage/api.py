@@ -38,6 +38,18 @@ class TimestampRecord:
     ts: int
 
 
+@dataclass(frozen=True)
+class ColumnarSnapshot:
+    """A snapshot as a reader that only sums over rows can take it: ``tables`` hold insert-only rows (each one
+    occurrence, diff +1) as Arrow tables with columns ``c0 … cN``, and ``rest`` the updates of every other batch
+    at or before the snapshot's time, consolidated among themselves only — a count may be negative where a row of
+    the tables was deleted later.  The rows of the tables plus ``rest`` are the snapshot: exactly, for any fold
+    that is linear in the diffs (counts and sums), but not row by row."""
+
+    tables: list[Any]
+    rest: dict[Row, int]
+
+
 class ShardNotFound(UndefinedObject):
     """The shard was never created."""
 
@@ -207,8 +219,9 @@ class ShardStore(abc.ABC):
         """:meth:`snapshot` as a mapping ``{row: diff}`` (what a dataflow's snapshot input takes as is)."""
         return dict(self.snapshot(shard, as_of))
 
-    def snapshot_columns(self, shard: str, as_of: int) -> list[Any] | None:
-        """The snapshot as Arrow tables of insert-only rows, when the store holds it that way; else ``None``."""
+    def snapshot_columns(self, shard: str, as_of: int) -> ColumnarSnapshot | None:
+        """The snapshot at ``as_of`` split into Arrow tables and the rest (see :class:`ColumnarSnapshot`), when the
+        store holds some of it as columns; else ``None`` (read :meth:`snapshot_counts`)."""
         return None
 
     @abc.abstractmethod

@@ -32,6 +32,7 @@ from steadystate.repr.codec import Row, Update, decode_updates, encode_updates
 from steadystate.repr.columnar import decode_columnar, encode_columnar, is_columnar
 from steadystate.storage.api import (
     Append,
+    ColumnarSnapshot,
     ShardDropped,
     ShardNotFound,
     ShardStore,
@@ -281,16 +282,23 @@ class SqlShardStore(ShardStore):
         )
         return consolidate_batches(batches)
 
-    def snapshot_columns(self, shard: str, as_of: int) -> list[Any] | None:
-        """The contents at ``as_of`` as Arrow tables (every row has diff +1), when every batch up to ``as_of`` is
-        a columnar insert-only batch wholly at or before ``as_of``; ``None`` otherwise (read :meth:`snapshot`).
+    def snapshot_columns(self, shard: str, as_of: int) -> ColumnarSnapshot | None:
+        """Columnar batches at or before ``as_of`` as Arrow tables, the others' updates as ``rest``
+        (:class:`ColumnarSnapshot`); ``None`` when no batch in the snapshot is columnar.
 
-        The union of insert-only batches is the snapshot without consolidation, which is what a reader that only
-        sums over rows (the fused join-accumulate) needs."""
+        A loaded table followed by writes is one large columnar batch and many small msgpack ones: the load is
+        taken as columns and only the writes as rows."""
         blobs = self._snapshot_blobs(shard, as_of)
-        if not blobs or not all(max_time <= as_of and is_columnar(blob) for blob, max_time in blobs):
+        if not any(is_columnar(blob) and max_time <= as_of for blob, max_time in blobs):
             return None
-        return [decode_columnar(blob)[1] for blob, _max_time in blobs]
+        tables, rest = [], []
+        for blob, max_time in blobs:
+            if not is_columnar(blob):
+                rest.append(decode_updates(blob) if max_time <= as_of else
+                            [u for u in decode_updates(blob) if u[1] <= as_of])
+            elif max_time <= as_of:  # a columnar batch has one time: all of it, or none of it, is in the snapshot
+                tables.append(decode_columnar(blob)[1])
+        return ColumnarSnapshot(tables, consolidate_batches(rest))
 
     def listen(self, shard: str, after: int) -> tuple[list[Update], int | None]:
         since, upper = self._autocommit_frontiers(shard)
