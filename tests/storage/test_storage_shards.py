@@ -226,3 +226,52 @@ def test_bad_urls_are_rejected() -> None:
     for url in ("mysql://x/y", "sqlite://relative.db", "sqlite:////tmp/x.db?colour=blue"):
         with pytest.raises(InvalidParameterValue):
             open_store(url)
+
+
+def test_compaction_merges_small_batches_and_leaves_large_ones(store: ShardStore,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Many small appends collapse into one batch holding the live data; a large batch (a load) is never rewritten,
+    and a merge result that grew large is not merged again."""
+    from steadystate.storage import sql_store
+
+    monkeypatch.setattr(sql_store, "MERGE_BELOW_UPDATES", 8)
+    store.create_shard("s")
+    store.compare_and_append("s", [((i,), 0, 1) for i in range(20)], 0, 1)  # "large": 20 updates
+    for t in range(1, 41):  # 40 small batches: insert t, delete t - 1 (except the loaded rows)
+        updates = [((100 + t,), t, 1)] + ([((100 + t - 1,), t, -1)] if t > 1 else [])
+        store.compare_and_append("s", updates, t, t + 1)
+    assert store.batch_stats("s") == (41, 20 + 1 + 2 * 39)
+    store.compact("s", 30)
+    # the large batch, one merged batch (+140 and -... consolidated to the one live row), the batches from 30 on
+    batches, updates = store.batch_stats("s")
+    assert batches == 1 + 1 + 11 and updates == 20 + 1 + 2 * 11
+    assert as_multiset(store.snapshot("s", 40)) == {**{(i,): 1 for i in range(20)}, (140,): 1}
+    store.compact("s", 41)
+    assert store.batch_stats("s") == (2, 21)
+    assert store.listen("s", 42) == ([], 41)
+
+
+def test_a_compaction_that_lost_a_race_writes_nothing(store_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two stores compact the same shard at once: the one whose batches were merged by the other first rolls back,
+    so no update is counted twice."""
+    from steadystate.storage import open_store, sql_store
+
+    with open_store(store_url) as first, open_store(store_url) as second:
+        first.create_shard("s")
+        for t in range(6):
+            first.compare_and_append("s", [(("a",), t, 1)], t, t + 1)
+        real_decode = sql_store.decode_updates
+        raced = []
+
+        def decode_while_the_other_compacts(blob: bytes) -> list:
+            if not raced:
+                raced.append(True)
+                second.compact("s", 6)  # merges the same six batches first
+            return real_decode(blob)
+
+        monkeypatch.setattr(sql_store, "decode_updates", decode_while_the_other_compacts)
+        first.compact("s", 6)
+        monkeypatch.setattr(sql_store, "decode_updates", real_decode)
+        assert raced and first.batch_stats("s") == (1, 1)
+        first.compare_and_append("s", [], 6, 7)
+        assert as_multiset(first.snapshot("s", 6)) == {("a",): 6}

@@ -234,8 +234,13 @@ class ShardStore(abc.ABC):
         """
 
     @abc.abstractmethod
+    def batch_stats(self, shard: str) -> tuple[int, int]:
+        """``(batches, updates)`` stored for the shard (what a snapshot reads; compaction keeps it small)."""
+
+    @abc.abstractmethod
     def compact(self, shard: str, since: int) -> None:
-        """Advance ``since`` (never regressing) and merge the batches wholly below it into one."""
+        """Advance ``since`` (never regressing) and merge small batches wholly below it (their updates advanced to
+        ``since`` and consolidated): a shard's batches then grow with its live data, not with its history."""
 
     @abc.abstractmethod
     def load_timestamp(self, timeline: str) -> int | None:

@@ -91,16 +91,25 @@ _DELETE_BATCHES = "DELETE FROM batches WHERE shard = ?"
 # (SQLite: 24 MB of a loaded table took 20-65 ms instead of 8), so the rows are put in id order here.
 _BATCHES_FROM = "SELECT id, data FROM batches WHERE shard = ? AND max_time >= ?"
 _BATCHES_UP_TO = "SELECT id, data, max_time FROM batches WHERE shard = ? AND lower_ts <= ?"
-_BATCHES_BELOW = (
+_SMALL_BATCHES_BELOW = (
     "SELECT id, lower_ts, upper_ts, max_time, data FROM batches "
-    "WHERE shard = ? AND upper_ts IS NOT NULL AND upper_ts <= ?"
+    "WHERE shard = ? AND upper_ts IS NOT NULL AND upper_ts <= ? AND n_updates < ?"
 )
 _DELETE_BATCH = "DELETE FROM batches WHERE id = ?"
+_BATCH_STATS = "SELECT count(*), coalesce(sum(n_updates), 0) FROM batches WHERE shard = ?"
 _SELECT_TIMESTAMP = "SELECT ts FROM timestamps WHERE timeline = ?"
 _UPSERT_TIMESTAMP = (
     "INSERT INTO timestamps (timeline, ts) VALUES (?, ?) ON CONFLICT (timeline) DO UPDATE "
     "SET ts = CASE WHEN excluded.ts > timestamps.ts THEN excluded.ts ELSE timestamps.ts END"
 )
+
+MERGE_BELOW_UPDATES = 65_536  # larger batches (loads, earlier merges that grew) are never rewritten
+MERGE_AT_MOST = 512  # batches merged by one compaction: bounds its work (it runs again when since moves)
+
+
+class _AlreadyMerged(Exception):
+    """A batch a compaction meant to merge is gone: it must write nothing."""
+
 
 def _in_id_order(cursor: Cursor) -> list[tuple]:
     """The cursor's rows (whose first column is the batch id) sorted by id: the order batches were appended in."""
@@ -319,28 +328,46 @@ class SqlShardStore(ShardStore):
         ]
         return updates, upper
 
+    def batch_stats(self, shard: str) -> tuple[int, int]:
+        with self._transaction(write=False) as cur:
+            batches, updates = self._run(cur, _BATCH_STATS, (shard,)).fetchone()
+        return int(batches), int(updates)
+
     # -- compaction ------------------------------------------------------------------------------------
 
     def compact(self, shard: str, since: int) -> None:
+        """Advance ``since`` (one short write), then merge small batches wholly below it.
+
+        Merging is bounded and geometric, so that it never holds the write lock for long nor rewrites a
+        load: only batches of fewer than ``MERGE_BELOW_UPDATES`` updates are merged, at most
+        ``MERGE_AT_MOST`` at a time and only when there are at least two; they are read and re-encoded outside
+        any write transaction, and the write that swaps them for the merged batch checks that each still exists
+        (a concurrent compaction of the same shard merged them first: nothing is written)."""
         with self._transaction(write=True) as cur:
             current_since, _upper = self._frontiers(cur, shard, lock=True)
-            if current_since is None or since <= current_since:
+            if current_since is None:
                 return
-            self._run(cur, _SET_SINCE, (since, shard))
-            rows = _in_id_order(self._run(cur, _BATCHES_BELOW, (shard, since)))
-            if not rows or (len(rows) == 1 and rows[0][3] >= rows[0][2]):
-                # Nothing to merge: a lone batch that is itself a merge result (its times were advanced
-                # to an earlier since, beyond its own upper) already holds one consolidated copy.
-                return
-            merged = advance_times((u for row in rows for u in decode_updates(row[4])), since)
-            for row in rows:
-                self._run(cur, _DELETE_BATCH, (row[0],))
-            if merged:
-                lower = min(row[1] for row in rows)
-                upper = max(row[2] for row in rows)
-                self._run(
-                    cur, _INSERT_BATCH, (shard, lower, upper, since, len(merged), encode_updates(merged))
-                )
+            if since > current_since:
+                self._run(cur, _SET_SINCE, (since, shard))
+            since = max(since, current_since)
+        with self._transaction(write=False) as cur:
+            rows = _in_id_order(self._run(cur, _SMALL_BATCHES_BELOW, (shard, since, MERGE_BELOW_UPDATES)))
+        rows = rows[:MERGE_AT_MOST]
+        if len(rows) < 2:
+            return
+        merged = advance_times((u for row in rows for u in decode_updates(row[4])), since)
+        data = encode_updates(merged) if merged else b""
+        try:
+            with self._transaction(write=True) as cur:
+                for row in rows:
+                    if self._run(cur, _DELETE_BATCH, (row[0],)).rowcount != 1:
+                        raise _AlreadyMerged()
+                if merged:
+                    lower = min(row[1] for row in rows)
+                    upper = max(row[2] for row in rows)
+                    self._run(cur, _INSERT_BATCH, (shard, lower, upper, since, len(merged), data))
+        except _AlreadyMerged:
+            return  # rolled back: another compaction of this shard swapped some of these batches first
 
     # -- durable timestamps ----------------------------------------------------------------------------
 
