@@ -31,7 +31,7 @@ def _setup_logging(data_dir: Path) -> None:
 
 
 _PASSED_TO_COORDINATOR = ("data_dir", "host", "sql_port", "http_port", "storage_url", "startup_timeout",
-                          "orphan_timeout")
+                          "orphan_timeout", "compaction_interval", "compaction_lag_ms")
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -69,6 +69,8 @@ def _coordinator(args: argparse.Namespace) -> int:
         storage_url=args.storage_url,
         startup_timeout_s=args.startup_timeout,
         orphan_timeout_s=args.orphan_timeout,
+        compaction_interval_s=args.compaction_interval,
+        compaction_lag_ms=args.compaction_lag_ms,
         sql_fd=args.sql_fd,
         http_fd=args.http_fd,
     )
@@ -141,6 +143,10 @@ def main(argv: list[str] | None = None) -> int:
         command.add_argument("--orphan-timeout", type=float, default=30.0,
                              help="replicas exit after this many seconds without a coordinator (they are adopted "
                                   "by a coordinator that restarts sooner)")
+        command.add_argument("--compaction-interval", type=float, default=5.0,
+                             help="seconds between rounds of table shard compaction (0: never compact)")
+        command.add_argument("--compaction-lag-ms", type=int, default=10_000,
+                             help="how far behind the clock a table shard's since stays, at least (milliseconds)")
     coordinator.add_argument("--sql-fd", type=int, default=None, help="inherited listening socket for SQL")
     coordinator.add_argument("--http-fd", type=int, default=None, help="inherited listening socket for HTTP")
     serve.set_defaults(run=_serve)

@@ -4,8 +4,8 @@ Startup (``Coordinator.start``): open the durable catalog (``catalog.db``) and t
 (``storage.db``, or a PostgreSQL URL) in the data directory; stop replica processes a previous coordinator
 left behind; register table shards (their contents are loaded into memory on the first ``UPDATE``/``DELETE``); create
 one :class:`~steadystate.controller.instance.ComputeInstance` per cluster and start one process per replica;
-then re-plan every index and materialized view from the catalog and install its dataflow.  After that the
-SQL and HTTP ports serve.
+then re-plan every index and materialized view from the catalog and install its dataflow, and start compacting
+table shards (``adapter.compaction``).  After that the SQL and HTTP ports serve.
 
 Sequencing of statements lives in ``adapter.ddl`` (catalog changes), ``adapter.reads`` (SELECT, SUBSCRIBE)
 and ``adapter.writes`` (INSERT/UPDATE/DELETE/COPY); ``adapter.session`` turns pgwire requests into plans.
@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from steadystate.adapter.compaction import ShardCompactor
 from steadystate.adapter.dataflows import DataflowBuilder, import_order, index_dataflow
 from steadystate.catalog.durable import DurableCatalog
 from steadystate.catalog.records import ClusterRecord, ItemRecord, ReplicaRecord, StatusEvent
@@ -66,6 +67,8 @@ class CoordinatorConfig:
     statement_timeout_s: float = 60.0
     startup_timeout_s: float = 60.0
     orphan_timeout_s: float = 30.0
+    compaction_interval_s: float = 5.0  # 0: table shards are never compacted
+    compaction_lag_ms: int = 10_000
     sql_fd: int | None = None  # listening sockets inherited from the supervisor
     http_fd: int | None = None
 
@@ -78,6 +81,7 @@ class Coordinator:
     oracle: TimestampOracle = field(init=False)
     tables: TableWriter = field(init=False)
     orchestrator: ProcessOrchestrator = field(init=False)
+    compactor: ShardCompactor | None = field(init=False, default=None)
     secret: str = field(init=False)
     instances: dict[str, ComputeInstance] = field(default_factory=dict)
     table_rows: dict[str, Counter[tuple]] = field(default_factory=dict)
@@ -125,12 +129,18 @@ class Coordinator:
         for cluster_id in list(self.instances):
             for item, desc in self.fresh_dataflows(cluster_id, read_ts):
                 self.install_planned(item, desc)
+        if self.config.compaction_interval_s > 0:
+            self.compactor = ShardCompactor(self, interval_s=self.config.compaction_interval_s,
+                                            lag_ms=self.config.compaction_lag_ms)
+            self.compactor.start()
         self.ready = True
         log.info("coordinator ready: %d clusters, %d replicas, %d objects",
                  len(self.catalog.clusters), len(self.catalog.replicas), len(self.catalog.items))
 
     async def shutdown(self) -> None:
         self.ready = False
+        if self.compactor is not None:
+            await self.compactor.stop()
         for instance in self.instances.values():
             await instance.shutdown()
         await self.orchestrator.shutdown()

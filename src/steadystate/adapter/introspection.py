@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Callable
 
 from steadystate.adapter import pg_catalog
 from steadystate.errors import InternalError
+from steadystate.storage import ShardNotFound
 
 if TYPE_CHECKING:
     from steadystate.adapter.coordinator import Coordinator
@@ -47,6 +48,7 @@ class Introspection:
             "mz_roles": lambda: [(r.id, r.name, r.superuser) for r in self.coord.catalog.roles.values()],
             "mz_objects": self.objects,
             "mz_arrangement_sizes": self.arrangement_sizes,
+            "mz_storage_shards": self.storage_shards,
             "mz_frontiers": self.frontiers,
             "mz_replica_step_times": self.step_times,
             "mz_cluster_replica_readiness": self.replica_readiness,
@@ -126,6 +128,24 @@ class Introspection:
             (i.id, i.schema, i.name, i.kind.replace("_", "-"), i.cluster_id)
             for i in self.coord.catalog.items.values()
         ]
+
+    def storage_shards(self) -> list[tuple]:
+        """Each table's and materialized view's shard: frontiers and what a snapshot of it reads (compaction keeps
+        ``batches`` near the live data)."""
+        store = self.coord.store
+        out = []
+        for item in self.coord.catalog.items.values():
+            if item.shard is None:
+                continue
+            try:
+                since, upper = store.frontiers(item.shard)
+                batches, updates = store.batch_stats(item.shard)
+            except ShardNotFound:  # a materialized view whose replicas have not created its shard yet
+                continue
+            if since is None:
+                continue
+            out.append((item.id, item.shard, since, upper, batches, updates))
+        return out
 
     def arrangement_sizes(self) -> list[tuple]:
         out = []

@@ -83,6 +83,9 @@ _DEFINITIONS: list[tuple[str, str, RelationDesc]] = [
     ("pg_catalog", "pg_index", _desc(("indexrelid", I8), ("indrelid", I8))),
     ("pg_catalog", "pg_roles", _desc(("oid", I8), ("rolname", T), ("rolsuper", B))),
     ("pg_catalog", "pg_am", _desc(("oid", I8), ("amname", T))),
+    # appended last: builtin ids are positions, and views may store them
+    ("mz_internal", "mz_storage_shards", _desc(("object_id", T), ("shard", T), ("since", I8), ("upper", I8),
+                                               ("batches", I8), ("updates", I8))),
 ]
 
 BUILTINS: tuple[BuiltinRelation, ...] = tuple(

@@ -1,0 +1,168 @@
+"""Shard compaction: how far each table shard's ``since`` may advance (its read holds), and the task that does it.
+
+Every table write appends one batch to the table's shard, so without compaction a snapshot — what a replica reads
+to hydrate — reads every batch ever written.  :meth:`ShardStore.compact` advances ``since`` and merges the small
+batches below it into one consolidated batch; this module decides, every few seconds, how far ``since`` may go.
+
+``listen(after)`` is exact only for ``after > since``, and ``snapshot(t)`` needs ``t >= since``, so ``since`` must
+stay below every position a reader may still read from.  The holds on a table shard (:func:`since_targets`):
+
+* **Dataflows that read it** — every dataflow in a cluster's command history that imports the shard, installed or
+  transient (peeks, subscribes).  On each replica of the cluster the dataflow has read its sources up to at least
+  its reported frontier ``F`` (the frontier of its exports, which never passes its inputs'), so ``since`` may
+  reach ``F - 1``.  A replica that is not connected, or has not yet reported the dataflow's frontiers on its
+  current connection, may be reading from any position at or above the *current* ``since`` — a replica process a
+  restarted coordinator has not adopted yet, a fresh process that hydrates at ``max(as_of, since)`` — so then the
+  shard does not move at all until it reports.  (A replica that stays down holds the shards its cluster reads
+  where they are; dropping it releases them.)
+* **Reads at a chosen timestamp** — a slow-path peek reads a shard at the timestamp it was given, a new dataflow
+  snapshots at its ``as_of``; both timestamps are taken "now" from the timestamp oracle, which never trails the
+  wall clock.  ``since`` stays ``lag_ms`` behind the wall clock, far more than the moment between choosing such a
+  timestamp and reading at it, and below the shard's upper (the coordinator loads a table at ``upper - 1``).
+
+Only table shards are compacted: a materialized view's shard is written by its replicas and read back by them to
+correct their output after a restart, which needs holds of its own.  Compaction runs in one worker thread with
+its own storage connection, so merging never blocks the coordinator's event loop; storage bounds each merge
+(``storage.sql_store.MERGE_AT_MOST``) and never rewrites a large batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Iterable, Iterator, Mapping
+
+from steadystate.protocol import messages as m
+from steadystate.storage import ShardStore, open_store
+
+if TYPE_CHECKING:
+    from steadystate.adapter.coordinator import Coordinator
+
+log = logging.getLogger("steadystate.compaction")
+
+BLOCKED = -1  # a hold that keeps a shard's since where it is
+
+
+@dataclass(frozen=True)
+class DataflowReads:
+    """One dataflow of a cluster, as compaction sees it: the shards it reads, its exports, and for each replica of
+    the cluster the frontiers that replica reported on its current connection (``None``: not connected)."""
+
+    shards: frozenset[str]
+    export_ids: tuple[str, ...]
+    replica_frontiers: tuple[Mapping[str, int | None] | None, ...]
+
+    def hold(self) -> int | None:
+        """The greatest ``since`` this dataflow allows its shards (``None``: no limit; :data:`BLOCKED`)."""
+        hold: int | None = None
+        for frontiers in self.replica_frontiers:
+            if frontiers is None:
+                return BLOCKED
+            for export_id in self.export_ids:
+                if export_id not in frontiers:
+                    return BLOCKED  # not reported on this connection: its read position is unknown
+                frontier = frontiers[export_id]
+                if frontier is not None:  # the empty frontier: the export is complete, it reads no more
+                    hold = frontier - 1 if hold is None else min(hold, frontier - 1)
+        return hold
+
+
+def since_targets(sinces: Mapping[str, int], readers: Iterable[DataflowReads],
+                  bounds: Mapping[str, int]) -> dict[str, int]:
+    """The ``since`` each shard of ``sinces`` (shard → current since) may advance to, for the shards that may
+    advance: no further than its bound (``bounds``: the clock lag, and below the shard's upper) nor than any
+    reader's hold."""
+    limits = {shard: bounds[shard] for shard in sinces}
+    for reader in readers:
+        hold = reader.hold()
+        if hold is None:
+            continue
+        for shard in reader.shards & limits.keys():
+            limits[shard] = min(limits[shard], hold)
+    return {shard: limit for shard, limit in limits.items() if limit > sinces[shard]}
+
+
+def dataflow_reads(coord: "Coordinator") -> Iterator[DataflowReads]:
+    """Every live dataflow of every cluster, with what each replica of the cluster reported about it."""
+    for instance in coord.instances.values():
+        replica_frontiers = tuple(
+            state.frontiers if state.connection.live else None for state in instance.replicas.values()
+        )
+        commands = instance.history.commands  # read as is: reducing it here would change what it holds
+        dropped = {c.id for c in commands if isinstance(c, m.AllowCompaction) and c.frontier is None}
+        for command in commands:
+            if not isinstance(command, m.CreateDataflow):
+                continue
+            live = tuple(e for e in command.desc.export_ids if e not in dropped)
+            shards = frozenset(source.shard for source in command.desc.source_imports)
+            if live and shards:
+                yield DataflowReads(shards, live, replica_frontiers)
+
+
+class ShardCompactor:
+    """The coordinator's compaction task: every ``interval_s`` it advances the table shards' ``since`` as far as
+    the holds allow (:func:`since_targets`) and merges what fell below it, in a worker thread."""
+
+    def __init__(self, coord: "Coordinator", *, interval_s: float = 5.0, lag_ms: int = 10_000) -> None:
+        self.coord = coord
+        self.interval_s = interval_s
+        self.lag_ms = lag_ms
+        self.rounds = 0
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="compaction")
+        self._store: ShardStore | None = None  # opened and used only in the worker thread
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="shard compaction")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+        await asyncio.get_running_loop().run_in_executor(self._executor, self._close)
+        self._executor.shutdown(wait=True)
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval_s)
+            try:
+                await self.compact_once()
+            except Exception:  # noqa: BLE001 - a failed round is logged and retried next round, never fatal
+                log.exception("shard compaction round failed")
+
+    async def compact_once(self) -> dict[str, int]:
+        """One round: the targets it advanced to (shard → since)."""
+        store = self.coord.store
+        lagging = int(time.time() * 1000) - self.lag_ms
+        sinces, bounds = {}, {}
+        for item in list(self.coord.catalog.items.values()):
+            if item.kind == "table" and item.shard is not None:
+                since, upper = store.frontiers(item.shard)
+                if since is not None and upper is not None:
+                    # never past the last complete time: a table read at upper - 1 must stay possible
+                    sinces[item.shard], bounds[item.shard] = since, min(lagging, upper - 1)
+        targets = since_targets(sinces, dataflow_reads(self.coord), bounds)
+        loop = asyncio.get_running_loop()
+        for shard, since in targets.items():
+            await loop.run_in_executor(self._executor, self._compact, shard, since)
+        self.rounds += 1
+        return targets
+
+    def _compact(self, shard: str, since: int) -> None:
+        if self._store is None:
+            self._store = open_store(self.coord.storage_url)
+        self._store.compact(shard, since)
+
+    def _close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+
+__all__ = ["BLOCKED", "DataflowReads", "ShardCompactor", "dataflow_reads", "since_targets"]
