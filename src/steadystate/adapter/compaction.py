@@ -1,11 +1,11 @@
-"""Shard compaction: how far each table shard's ``since`` may advance (its read holds), and the task that does it.
+"""Shard compaction: how far each shard's ``since`` may advance (its read holds), and the task that does it.
 
 Every table write appends one batch to the table's shard, so without compaction a snapshot — what a replica reads
 to hydrate — reads every batch ever written.  :meth:`ShardStore.compact` advances ``since`` and merges the small
 batches below it into one consolidated batch; this module decides, every few seconds, how far ``since`` may go.
 
 ``listen(after)`` is exact only for ``after > since``, and ``snapshot(t)`` needs ``t >= since``, so ``since`` must
-stay below every position a reader may still read from.  The holds on a table shard (:func:`since_targets`):
+stay below every position a reader may still read from.  The holds on a shard (:func:`since_targets`):
 
 * **Dataflows that read it** — every dataflow in a cluster's command history that imports the shard, installed or
   transient (peeks, subscribes).  On each replica of the cluster the dataflow has read its sources up to at least
@@ -20,10 +20,12 @@ stay below every position a reader may still read from.  The holds on a table sh
   wall clock.  ``since`` stays ``lag_ms`` behind the wall clock, far more than the moment between choosing such a
   timestamp and reading at it, and below the shard's upper (the coordinator loads a table at ``upper - 1``).
 
-Only table shards are compacted: a materialized view's shard is written by its replicas and read back by them to
-correct their output after a restart, which needs holds of its own.  Compaction runs in one worker thread with
-its own storage connection, so merging never blocks the coordinator's event loop; storage bounds each merge
-(``storage.sql_store.MERGE_AT_MOST``) and never rewrites a large batch.
+Table shards and materialized views' shards (with their errors shards) are compacted.  A materialized view's
+replicas read its shard back at ``upper - 1`` to correct their output after a restart; ``since`` stays below
+the upper, and a writer that read an upper the shard has since left behind retries with the new one
+(``compute.state``).  Compaction runs in one worker thread with its own storage connection, so merging never
+blocks the coordinator's event loop; storage bounds each merge (``storage.sql_store.MERGE_AT_MOST``) and never
+rewrites a large batch.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable, Iterator, Mapping
 
 from steadystate.protocol import messages as m
-from steadystate.storage import ShardStore, open_store
+from steadystate.storage import ShardNotFound, ShardStore, open_store
 
 if TYPE_CHECKING:
     from steadystate.adapter.coordinator import Coordinator
@@ -97,13 +99,14 @@ def dataflow_reads(coord: "Coordinator") -> Iterator[DataflowReads]:
             if not isinstance(command, m.CreateDataflow):
                 continue
             live = tuple(e for e in command.desc.export_ids if e not in dropped)
-            shards = frozenset(source.shard for source in command.desc.source_imports)
+            shards = frozenset(shard for source in command.desc.source_imports
+                               for shard in (source.shard, source.errors_shard) if shard is not None)
             if live and shards:
                 yield DataflowReads(shards, live, replica_frontiers)
 
 
 class ShardCompactor:
-    """The coordinator's compaction task: every ``interval_s`` it advances the table shards' ``since`` as far as
+    """The coordinator's compaction task: every ``interval_s`` it advances the shards' ``since`` as far as
     the holds allow (:func:`since_targets`) and merges what fell below it, in a worker thread."""
 
     def __init__(self, coord: "Coordinator", *, interval_s: float = 5.0, lag_ms: int = 10_000) -> None:
@@ -141,18 +144,32 @@ class ShardCompactor:
         store = self.coord.store
         lagging = int(time.time() * 1000) - self.lag_ms
         sinces, bounds = {}, {}
-        for item in list(self.coord.catalog.items.values()):
-            if item.kind == "table" and item.shard is not None:
-                since, upper = store.frontiers(item.shard)
-                if since is not None and upper is not None:
-                    # never past the last complete time: a table read at upper - 1 must stay possible
-                    sinces[item.shard], bounds[item.shard] = since, min(lagging, upper - 1)
+        for shard in self._shards():
+            try:
+                since, upper = store.frontiers(shard)
+            except ShardNotFound:
+                continue
+            if since is not None and upper is not None:
+                # never past the last complete time: reading at upper - 1 (a table's load, a materialized view's
+                # correction) must stay possible
+                sinces[shard], bounds[shard] = since, min(lagging, upper - 1)
         targets = since_targets(sinces, dataflow_reads(self.coord), bounds)
         loop = asyncio.get_running_loop()
         for shard, since in targets.items():
             await loop.run_in_executor(self._executor, self._compact, shard, since)
         self.rounds += 1
         return targets
+
+    def _shards(self) -> Iterator[str]:
+        """Table shards, and materialized views' shards with their errors shards."""
+        for item in list(self.coord.catalog.items.values()):
+            if item.shard is None:
+                continue
+            if item.kind == "table":
+                yield item.shard
+            elif item.kind == "materialized_view":
+                yield item.shard
+                yield m.errors_shard_of(item.shard)
 
     def _compact(self, shard: str, since: int) -> None:
         if self._store is None:

@@ -44,7 +44,7 @@ from steadystate.expr.ir import CallBinary, ColumnRef, Literal, MapFilterProject
 from steadystate.protocol import messages as m
 from steadystate.protocol.stages import CommandStream, Stage
 from steadystate.repr import codec, passed
-from steadystate.storage import ShardStore
+from steadystate.storage import ShardStore, SnapshotUnavailable
 
 log = logging.getLogger("steadystate.compute")
 
@@ -364,8 +364,11 @@ class ComputeState:
                 return
             errors_shard = m.errors_shard_of(shard)
             if not sink.first_write_done and shard_upper <= as_of:
-                batch = self._correction(shard, shard_upper, as_of, sink.pending)
-                error_batch = self._correction(errors_shard, shard_upper, as_of, sink.pending_errors)
+                try:
+                    batch = self._correction(shard, shard_upper, as_of, sink.pending)
+                    error_batch = self._correction(errors_shard, shard_upper, as_of, sink.pending_errors)
+                except SnapshotUnavailable:
+                    continue  # compaction moved since past the upper read above: read the new upper
             else:
                 batch = [u for u in sink.pending if u[1] >= shard_upper]
                 error_batch = [u for u in sink.pending_errors if u[1] >= shard_upper]
