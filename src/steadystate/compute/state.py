@@ -248,7 +248,7 @@ class ComputeState:
             try:
                 self._feed_sources(dataflow)
                 started = time.perf_counter()
-                if dataflow.rendered.step():
+                if self._step(dataflow):
                     self.step_ms.append((time.perf_counter() - started) * 1000)
                     self.steps_done += 1
             except SteadyError as exc:
@@ -270,6 +270,17 @@ class ComputeState:
                     out.append(m.Frontiers(export_id, frontier, frontier, frontier))
         out.extend(self._answer_peeks())
         return out
+
+    def _step(self, dataflow: _Dataflow) -> bool:
+        """Step the dataflow; while it hydrates, with the cyclic GC paused (like ``_feed_sources``): arranging a
+        snapshot allocates a dict or tuple per row, and each full collection would traverse all of them again."""
+        if dataflow.hydrated_at is not None or not gc.isenabled():
+            return dataflow.rendered.step()
+        gc.disable()
+        try:
+            return dataflow.rendered.step()
+        finally:
+            gc.enable()
 
     def _feed_sources(self, dataflow: _Dataflow) -> None:
         """Feed new source updates (the snapshot first), with the cyclic GC paused: snapshots allocate
