@@ -18,7 +18,7 @@ from __future__ import annotations
 import gc
 import struct
 from operator import itemgetter
-from typing import Any
+from typing import Any, Iterator
 
 MAGIC = b"\xc1SSA1\0\0\0"  # 0xc1 never starts msgpack; 8 bytes, so the Arrow stream after the time is aligned
 MIN_UPDATES = 4096  # smaller batches are not worth a columnar form
@@ -106,6 +106,12 @@ def decode_columnar(blob: bytes) -> tuple[int, Any]:
     return time, table
 
 
+def columnar_rows(blob: bytes) -> Iterator[tuple]:
+    """The batch's rows (each occurrence one insertion at the batch's time), exactly as they were encoded."""
+    _time, table = decode_columnar(blob)
+    return zip(*(column.to_pylist() for column in table.columns))
+
+
 def columnar_updates(blob: bytes) -> list[tuple[tuple, int, int]]:
     """The batch as ``(row, time, 1)`` updates, exactly as they were encoded."""
     time, table = decode_columnar(blob)
@@ -113,4 +119,5 @@ def columnar_updates(blob: bytes) -> list[tuple[tuple, int, int]]:
     return [(row, time, 1) for row in rows]
 
 
-__all__ = ["MAGIC", "MIN_UPDATES", "columnar_updates", "decode_columnar", "encode_columnar", "is_columnar"]
+__all__ = ["MAGIC", "MIN_UPDATES", "columnar_rows", "columnar_updates", "decode_columnar", "encode_columnar",
+           "is_columnar"]

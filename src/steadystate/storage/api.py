@@ -107,13 +107,16 @@ def validate_append(shard: str, updates: list[Update], expected_upper: int, new_
             )
 
 
-def consolidate_batches(batches: Iterable[list[Update]]) -> dict[Row, int]:
-    """Consolidate several decoded batches into ``{row: diff}`` (zeros dropped).
+def consolidate_batches(batches: Iterable[list[Update]], inserted: Iterable[Iterable[Row]] = ()) -> dict[Row, int]:
+    """Consolidate several decoded batches into ``{row: diff}`` (zeros dropped); ``inserted`` adds batches given as
+    bare rows, each occurrence +1 (columnar batches, which need no ``(row, time, diff)`` tuple per row).
 
     A batch whose diffs are all +1 (what loads and inserts write) is counted by ``Counter.update`` in C, without
     a Python step per update; other batches are summed row by row.  Used for snapshots of large shards.
     """
     totals: Counter[Row] = Counter()
+    for rows in inserted:
+        totals.update(rows)
     negative = False
     get_diff = itemgetter(2)
     for batch in batches:

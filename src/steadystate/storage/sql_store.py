@@ -29,7 +29,7 @@ from typing import Any, Iterator, Protocol
 
 from steadystate.errors import StorageError, UpperMismatch
 from steadystate.repr.codec import Row, Update, decode_updates, encode_updates
-from steadystate.repr.columnar import decode_columnar, encode_columnar, is_columnar
+from steadystate.repr.columnar import columnar_rows, decode_columnar, encode_columnar, is_columnar
 from steadystate.storage.api import (
     Append,
     ColumnarSnapshot,
@@ -284,12 +284,15 @@ class SqlShardStore(ShardStore):
 
     def snapshot_counts(self, shard: str, as_of: int) -> dict[Row, int]:
         blobs = self._snapshot_blobs(shard, as_of)
-        # a batch entirely at or before as_of (the usual case) is taken whole, without a test per update
+        # a batch entirely at or before as_of (the usual case) is taken whole, without a test per update; a
+        # columnar one as bare rows
+        inserted = (columnar_rows(blob) for blob, max_time in blobs if max_time <= as_of and is_columnar(blob))
         batches = (
             decode_updates(blob) if max_time <= as_of else [u for u in decode_updates(blob) if u[1] <= as_of]
             for blob, max_time in blobs
+            if max_time > as_of or not is_columnar(blob)
         )
-        return consolidate_batches(batches)
+        return consolidate_batches(batches, inserted)
 
     def snapshot_columns(self, shard: str, as_of: int) -> ColumnarSnapshot | None:
         """Columnar batches at or before ``as_of`` as Arrow tables, the others' updates as ``rest``
