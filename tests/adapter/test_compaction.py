@@ -59,3 +59,39 @@ def test_examples() -> None:
     complete = DataflowReads(frozenset({"s1"}), ("e1",), ({"e1": None},))  # an empty frontier reads no more
     assert since_targets({"s1": 10}, [complete], {"s1": 100}) == {"s1": 100}
     assert since_targets({"s1": 10}, [], {"s1": 5}) == {}  # never regresses
+
+
+def test_a_replica_with_no_process_is_left_out_and_one_whose_process_runs_blocks() -> None:
+    """``dataflow_reads`` over a real controller whose replica is not connected: while the orchestrator knows no
+    process of it, it reads nothing and the shard may advance; once a process runs (adopted, or starting up), it
+    may read from anywhere at or above the current since, so the shard stays."""
+    import asyncio
+    from types import SimpleNamespace
+
+    from steadystate.adapter.compaction import dataflow_reads
+    from steadystate.controller.instance import ComputeInstance
+    from steadystate.expr import ir
+    from steadystate.protocol import messages as m
+    from steadystate.repr.types import Column, RelationDesc, ScalarType
+
+    desc = RelationDesc((Column("a", ScalarType.INT4),))
+    dataflow = m.DataflowDescription((m.SourceImport("u1", "shard-u1", desc),), (), (),
+                                     (m.IndexExport("u2", "u1", (ir.ColumnRef(0),), desc),), (), as_of=5)
+    pids: dict[str, int | None] = {"r1": None}
+
+    async def scenario() -> tuple[list[DataflowReads], list[DataflowReads]]:
+        instance = ComputeInstance("c1", "c", "secret")
+        instance.add_replica("r1", lambda: None)  # no endpoint: never connects
+        instance.create_dataflow(dataflow, "CREATE INDEX")
+        coord = SimpleNamespace(instances={"c1": instance}, orchestrator=SimpleNamespace(pid=pids.get))
+        gone = list(dataflow_reads(coord))  # type: ignore[arg-type]
+        pids["r1"] = 4242
+        running = list(dataflow_reads(coord))  # type: ignore[arg-type]
+        await instance.shutdown()
+        return gone, running
+
+    gone, running = asyncio.run(scenario())
+    assert [(r.shards, r.export_ids, r.replica_frontiers) for r in gone] == [(frozenset({"shard-u1"}), ("u2",), ())]
+    assert since_targets({"shard-u1": 3}, gone, {"shard-u1": 10}) == {"shard-u1": 10}
+    assert [r.replica_frontiers for r in running] == [(None,)]
+    assert since_targets({"shard-u1": 3}, running, {"shard-u1": 10}) == {}

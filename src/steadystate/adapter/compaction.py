@@ -13,8 +13,10 @@ stay below every position a reader may still read from.  The holds on a shard (:
   reach ``F - 1``.  A replica that is not connected, or has not yet reported the dataflow's frontiers on its
   current connection, may be reading from any position at or above the *current* ``since`` — a replica process a
   restarted coordinator has not adopted yet, a fresh process that hydrates at ``max(as_of, since)`` — so then the
-  shard does not move at all until it reports.  (A replica that stays down holds the shards its cluster reads
-  where they are; dropping it releases them.)
+  shard does not move at all until it reports.  A replica with no process at all reads nothing and is left out:
+  its next process connects, and so blocks, before it is sent any dataflow (a crash-looping replica does not stop
+  compaction).  A replica that hangs, alive but silent, holds the shards its cluster reads where they are;
+  dropping it releases them.
 * **Reads at a chosen timestamp** — a slow-path peek reads a shard at the timestamp it was given, a new dataflow
   snapshots at its ``as_of``; both timestamps are taken "now" from the timestamp oracle, which never trails the
   wall clock.  ``since`` stays ``lag_ms`` behind the wall clock, far more than the moment between choosing such a
@@ -88,10 +90,16 @@ def since_targets(sinces: Mapping[str, int], readers: Iterable[DataflowReads],
 
 
 def dataflow_reads(coord: "Coordinator") -> Iterator[DataflowReads]:
-    """Every live dataflow of every cluster, with what each replica of the cluster reported about it."""
+    """Every live dataflow of every cluster, with what each replica of the cluster reported about it.
+
+    A replica without a live connection counts as unreported (``None``) while a process of it runs; with no
+    process at all it reads nothing, and whatever process starts next connects — becoming unreported — before it
+    is sent a single dataflow, so it is left out (a crash-looping replica does not stop compaction)."""
     for instance in coord.instances.values():
         replica_frontiers = tuple(
-            state.frontiers if state.connection.live else None for state in instance.replicas.values()
+            state.frontiers if state.connection.live else None
+            for replica_id, state in instance.replicas.items()
+            if state.connection.live or coord.orchestrator.pid(replica_id) is not None
         )
         commands = instance.history.commands  # read as is: reducing it here would change what it holds
         dropped = {c.id for c in commands if isinstance(c, m.AllowCompaction) and c.frontier is None}
