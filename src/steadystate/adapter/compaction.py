@@ -17,10 +17,18 @@ stay below every position a reader may still read from.  The holds on a shard (:
   its next process connects, and so blocks, before it is sent any dataflow (a crash-looping replica does not stop
   compaction).  A replica that hangs, alive but silent, holds the shards its cluster reads where they are;
   dropping it releases them.
-* **Reads at a chosen timestamp** — a slow-path peek reads a shard at the timestamp it was given, a new dataflow
-  snapshots at its ``as_of``; both timestamps are taken "now" from the timestamp oracle, which never trails the
-  wall clock.  ``since`` stays ``lag_ms`` behind the wall clock, far more than the moment between choosing such a
-  timestamp and reading at it, and below the shard's upper (the coordinator loads a table at ``upper - 1``).
+* **Peeks of a shard** — a replica answers a ``SELECT`` of a table or materialized view by reading the shard at
+  the peek's timestamp, whenever it gets to it: until it is answered, ``since`` stays below that timestamp.
+* **Reads at a chosen timestamp** — a new dataflow snapshots at its ``as_of``, a peek's timestamp is chosen before
+  the peek is sent; both are taken "now" from the timestamp oracle, which never trails the wall clock.  ``since``
+  stays ``lag_ms`` behind the wall clock, far more than the moment between choosing such a timestamp and
+  registering its reader, and below the shard's upper (the coordinator loads a table at ``upper - 1``).
+
+The holds are read and every ``since`` advanced in one step of the event loop (one storage write, no ``await``
+between), so no reader can appear in between; merging below the new sinces happens afterwards.  A replica that
+hydrates a dataflow reads all of its sources at one time, ``max(as_of, since of each source)``: a dataflow whose
+cluster had no replica for a while (nothing held its shards) starts later than its ``as_of``, and a materialized
+view's output is then corrected at that time (``compute.state``).
 
 Table shards and materialized views' shards (with their errors shards) are compacted.  A materialized view's
 replicas read its shard back at ``upper - 1`` to correct their output after a restart; ``since`` stays below
@@ -74,7 +82,19 @@ class DataflowReads:
         return hold
 
 
-def since_targets(sinces: Mapping[str, int], readers: Iterable[DataflowReads],
+@dataclass(frozen=True)
+class PeekReads:
+    """An unanswered peek of shards at ``timestamp``: a replica reads ``snapshot(timestamp)`` whenever it gets to
+    it (a slow tick, a replay after a reconnect), so ``since`` stays at most ``timestamp - 1`` until then."""
+
+    shards: frozenset[str]
+    timestamp: int
+
+    def hold(self) -> int | None:
+        return self.timestamp - 1
+
+
+def since_targets(sinces: Mapping[str, int], readers: Iterable[DataflowReads | PeekReads],
                   bounds: Mapping[str, int]) -> dict[str, int]:
     """The ``since`` each shard of ``sinces`` (shard → current since) may advance to, for the shards that may
     advance: no further than its bound (``bounds``: the clock lag, and below the shard's upper) nor than any
@@ -87,6 +107,14 @@ def since_targets(sinces: Mapping[str, int], readers: Iterable[DataflowReads],
         for shard in reader.shards & limits.keys():
             limits[shard] = min(limits[shard], hold)
     return {shard: limit for shard, limit in limits.items() if limit > sinces[shard]}
+
+
+def all_reads(coord: "Coordinator") -> Iterator[DataflowReads | PeekReads]:
+    """What holds shards back now: every live dataflow (:func:`dataflow_reads`) and every unanswered shard peek."""
+    yield from dataflow_reads(coord)
+    for instance in coord.instances.values():
+        for shards, timestamp in instance.pending_shard_peeks():
+            yield PeekReads(shards, timestamp)
 
 
 def dataflow_reads(coord: "Coordinator") -> Iterator[DataflowReads]:
@@ -148,7 +176,18 @@ class ShardCompactor:
                 log.exception("shard compaction round failed")
 
     async def compact_once(self) -> dict[str, int]:
-        """One round: the targets it advanced to (shard → since)."""
+        """One round: advance the sinces (:meth:`advance`), then merge below them in the worker thread."""
+        targets = self.advance()
+        loop = asyncio.get_running_loop()
+        for shard in targets:
+            await loop.run_in_executor(self._executor, self._merge, shard)
+        self.rounds += 1
+        return targets
+
+    def advance(self) -> dict[str, int]:
+        """Compute the holds and advance every shard's ``since`` to its target in one storage write — with no
+        ``await`` in between, so no reader can start (a replica connect, a new dataflow, a peek) between reading
+        the holds and applying them.  Returns the targets (shard → since)."""
         store = self.coord.store
         lagging = int(time.time() * 1000) - self.lag_ms
         sinces, bounds = {}, {}
@@ -161,11 +200,9 @@ class ShardCompactor:
                 # never past the last complete time: reading at upper - 1 (a table's load, a materialized view's
                 # correction) must stay possible
                 sinces[shard], bounds[shard] = since, min(lagging, upper - 1)
-        targets = since_targets(sinces, dataflow_reads(self.coord), bounds)
-        loop = asyncio.get_running_loop()
-        for shard, since in targets.items():
-            await loop.run_in_executor(self._executor, self._compact, shard, since)
-        self.rounds += 1
+        targets = since_targets(sinces, all_reads(self.coord), bounds)
+        if targets:
+            store.advance_sinces(targets)
         return targets
 
     def _shards(self) -> Iterator[str]:
@@ -179,10 +216,10 @@ class ShardCompactor:
                 yield item.shard
                 yield m.errors_shard_of(item.shard)
 
-    def _compact(self, shard: str, since: int) -> None:
+    def _merge(self, shard: str) -> None:
         if self._store is None:
             self._store = open_store(self.coord.storage_url)
-        self._store.compact(shard, since)
+        self._store.merge_below_since(shard)
 
     def _close(self) -> None:
         if self._store is not None:
@@ -190,4 +227,4 @@ class ShardCompactor:
             self._store = None
 
 
-__all__ = ["BLOCKED", "DataflowReads", "ShardCompactor", "dataflow_reads", "since_targets"]
+__all__ = ["BLOCKED", "DataflowReads", "PeekReads", "ShardCompactor", "all_reads", "dataflow_reads", "since_targets"]

@@ -294,39 +294,10 @@ class ComputeState:
                 gc.enable()
 
     def _feed_sources_unguarded(self, dataflow: _Dataflow) -> None:
-        as_of = dataflow.desc.as_of or 0
+        if any(source.after is None for source in dataflow.sources.values()):
+            self._feed_snapshots(dataflow)
+            return
         for source_id, source in dataflow.sources.items():
-            if source.after is None:
-                upper = self.store.upper(source.shard)
-                if not passed(upper, as_of):
-                    continue
-                since = self.store.since(source.shard) or 0
-                read_at = max(as_of, since)
-                started = time.perf_counter()
-                consumer = dataflow.rendered.columnar_consumer(source_id)
-                columnar = self.store.snapshot_columns(source.shard, read_at) if consumer is not None else None
-                read = time.perf_counter()
-                if consumer is not None and columnar is not None and consumer.absorb_columns(columnar.tables):
-                    # the columns are folded; the rest of the snapshot (later writes) goes in as rows: the
-                    # consumer sums, so the split is exact (storage.ColumnarSnapshot)
-                    snapshot: dict = columnar.rest
-                    log.info("dataflow %s: snapshot of %s (%d rows, %d updates) read in %.1f ms, "
-                             "folded as columns in %.1f ms", dataflow.desc.debug_name, source_id,
-                             sum(t.num_rows for t in columnar.tables), len(snapshot), (read - started) * 1e3,
-                             (time.perf_counter() - read) * 1e3)
-                else:
-                    snapshot = self.store.snapshot_counts(source.shard, read_at)
-                    log.info("dataflow %s: snapshot of %s (%d rows) read in %.1f ms", dataflow.desc.debug_name,
-                             source_id, len(snapshot), (time.perf_counter() - started) * 1e3)
-                error_rows = []
-                if source.errors_shard is not None:
-                    error_rows = [(row, as_of, diff) for row, diff in self.store.snapshot(source.errors_shard, read_at)]
-                    source.errors_after = read_at + 1
-                dataflow.rendered.feed_snapshot(source_id, snapshot, as_of, read_at + 1)
-                if error_rows:
-                    dataflow.rendered.feed(source_id, [], read_at + 1, error_rows)
-                source.after = read_at + 1
-                continue
             updates, upper = self.store.listen(source.shard, source.after)
             error_rows = []
             if source.errors_shard is not None and source.errors_after is not None:
@@ -337,6 +308,56 @@ class ComputeState:
                 dataflow.rendered.feed(source_id, updates, upper, error_rows)
                 if upper is not None:
                     source.after = upper
+
+    def _feed_snapshots(self, dataflow: _Dataflow) -> None:
+        """Feed every source's snapshot, all read at one time: ``as_of``, or later if compaction moved a source's
+        ``since`` past it (then the dataflow's first output is a snapshot of that time: ``initial_time``).
+
+        Waits (returns) until every source's upper has passed that time.  Everything is read before anything is
+        fed, so a read that fails (a shard dropped meanwhile) leaves the dataflow untouched for the next tick."""
+        as_of = dataflow.desc.as_of or 0
+        read_at, uppers = as_of, []
+        for source in dataflow.sources.values():
+            for shard in (source.shard, source.errors_shard):
+                if shard is not None:
+                    since, upper = self.store.frontiers(shard)
+                    read_at = max(read_at, since or 0)
+                    uppers.append(upper)
+        if not all(passed(upper, read_at) for upper in uppers):
+            return
+        reads = []
+        for source_id, source in dataflow.sources.items():
+            started = time.perf_counter()
+            consumer = dataflow.rendered.columnar_consumer(source_id)
+            columnar = self.store.snapshot_columns(source.shard, read_at) if consumer is not None else None
+            folded = consumer.fold_columns(columnar.tables) if consumer is not None and columnar is not None else None
+            if folded is not None:
+                # the columns are folded; the rest of the snapshot (later writes) goes in as rows: the consumer
+                # sums, so the split is exact (storage.ColumnarSnapshot)
+                assert columnar is not None
+                snapshot: dict = columnar.rest
+                log.info("dataflow %s: snapshot of %s (%d rows, %d updates) read and folded as columns in %.1f ms",
+                         dataflow.desc.debug_name, source_id, sum(t.num_rows for t in columnar.tables),
+                         len(snapshot), (time.perf_counter() - started) * 1e3)
+            else:
+                snapshot = self.store.snapshot_counts(source.shard, read_at)
+                log.info("dataflow %s: snapshot of %s (%d rows) read in %.1f ms", dataflow.desc.debug_name,
+                         source_id, len(snapshot), (time.perf_counter() - started) * 1e3)
+            errors = [] if source.errors_shard is None else self.store.snapshot(source.errors_shard, read_at)
+            reads.append((source_id, source, consumer, folded, snapshot, errors))
+        if read_at > as_of:
+            log.info("dataflow %s: sources read at %d, after its as_of %d (compacted meanwhile)",
+                     dataflow.desc.debug_name, read_at, as_of)
+        dataflow.rendered.initial_time = max(dataflow.rendered.initial_time, read_at)
+        for source_id, source, consumer, folded, snapshot, errors in reads:
+            if folded is not None:
+                consumer.absorb_folded(folded)
+            dataflow.rendered.feed_snapshot(source_id, snapshot, as_of, read_at + 1)
+            if errors:
+                dataflow.rendered.feed(source_id, [], read_at + 1, [(row, as_of, diff) for row, diff in errors])
+            source.after = read_at + 1
+            if source.errors_shard is not None:
+                source.errors_after = read_at + 1
 
     def _drive_sinks(self, dataflow: _Dataflow) -> list[m.Response]:
         out: list[m.Response] = []

@@ -45,6 +45,7 @@ class _PendingPeek:
     future: asyncio.Future[list[tuple]]
     asked: set[str]
     target_replica: str | None = None
+    command: m.Peek | None = None
 
 
 @dataclass
@@ -227,11 +228,11 @@ class ComputeInstance:
             state = self.replicas.get(replica_id)
             if state is None or not state.connection.live:
                 raise self._replica_gone(replica_id)
-            self._peeks[peek_id] = _PendingPeek(future, {replica_id}, replica_id)
+            self._peeks[peek_id] = _PendingPeek(future, {replica_id}, replica_id, command)
             self.history.push(command)
             state.connection.send(command)
         else:
-            self._peeks[peek_id] = _PendingPeek(future, set(self.live_replica_ids()))
+            self._peeks[peek_id] = _PendingPeek(future, set(self.live_replica_ids()), command=command)
             self.send(command)
         try:
             return await asyncio.wait_for(asyncio.shield(future), timeout)
@@ -241,6 +242,17 @@ class ComputeInstance:
             if self._peeks.pop(peek_id, None) is not None:
                 self.send(m.CancelPeek(peek_id))
             self.history.peek_finished(peek_id)
+
+    def pending_shard_peeks(self) -> list[tuple[frozenset[str], int]]:
+        """``(shards, timestamp)`` of every unanswered peek that reads shards (a replica reads them at that
+        timestamp, so compaction must not pass it)."""
+        out = []
+        for pending in self._peeks.values():
+            command = pending.command
+            if command is not None and command.target.kind == "shard" and command.target.shard is not None:
+                shards = {command.target.shard} | ({command.target.errors_shard} if command.target.errors_shard else set())
+                out.append((frozenset(shards), command.timestamp))
+        return out
 
     def _on_peek_response(self, replica_id: str, response: m.PeekResponse) -> None:
         pending = self._peeks.get(response.uuid)

@@ -257,18 +257,26 @@ class AccumulatingReduce(Operator):
         self._fold, self._emit = _generate(self.key_columns, self.accumulators, is_global)
 
     def absorb_columns(self, tables: list[Any]) -> bool:
-        """Fold the input's snapshot given as Arrow tables of insert-only rows (``sums_from_columns``); the groups
-        are emitted in the dataflow's first round.  ``False``, having changed nothing, when the columns do not
-        allow it or this reduce is global or already folded something."""
-        if self.is_global or self.groups:
-            return False
-        sums = sums_from_columns(tables, self.key_columns, self.accumulators, skip_null_keys=False)
+        """Fold the input's snapshot given as Arrow tables of insert-only rows; the groups are emitted in the
+        dataflow's first round.  ``False``, having changed nothing, when :meth:`fold_columns` cannot."""
+        sums = self.fold_columns(tables)
         if sums is None:
             return False
+        self.absorb_folded(sums)
+        return True
+
+    def fold_columns(self, tables: list[Any]) -> dict[tuple, list[Any]] | None:
+        """The accumulators the tables' rows fold into (``sums_from_columns``), changing nothing; ``None`` when the
+        columns do not allow it or this reduce is global or already folded something."""
+        if self.is_global or self.groups:
+            return None
+        return sums_from_columns(tables, self.key_columns, self.accumulators, skip_null_keys=False)
+
+    def absorb_folded(self, sums: dict[tuple, list[Any]]) -> None:
+        """Take what :meth:`fold_columns` returned as the input's snapshot."""
         for key, acc in sums.items():
             self.groups[key] = acc + [None]
         self._absorbed = set(sums)
-        return True
 
     def run(self, time: int, deltas: list[Delta], first: bool) -> Delta:
         ok_in, err_in = deltas[0]

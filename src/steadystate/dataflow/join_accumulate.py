@@ -171,16 +171,25 @@ class JoinAccumulate(Operator):
 
     def absorb_columns(self, tables: list[Any]) -> bool:
         """Fold A's snapshot given as Arrow tables of insert-only rows (columns ``c0 … cN``) into the partial sums
-        with Arrow's hash aggregation — no Python object per row (``accumulate.sums_from_columns``).  Only before
-        anything else was folded (B is still empty, so no group changes); ``False``, having changed nothing, when
-        the columns do not allow it, so the caller feeds rows."""
-        if self.partial or self.groups or self.arranged:
-            return False
-        sums = sums_from_columns(tables, self.a_key, self.accumulators, skip_null_keys=True)
+        with Arrow's hash aggregation — no Python object per row.  ``False``, having changed nothing, when
+        :meth:`fold_columns` cannot."""
+        sums = self.fold_columns(tables)
         if sums is None:
             return False
-        self.partial.update(sums)
+        self.absorb_folded(sums)
         return True
+
+    def fold_columns(self, tables: list[Any]) -> dict[tuple, list[Any]] | None:
+        """The partial sums the tables' rows fold into (``accumulate.sums_from_columns``), changing nothing.  Only
+        before anything else was folded (B is still empty, so no group changes); ``None`` when the columns do not
+        allow it."""
+        if self.partial or self.groups or self.arranged:
+            return None
+        return sums_from_columns(tables, self.a_key, self.accumulators, skip_null_keys=True)
+
+    def absorb_folded(self, sums: dict[tuple, list[Any]]) -> None:
+        """Take what :meth:`fold_columns` returned as A's snapshot."""
+        self.partial.update(sums)
 
     def _b_before(self, time: int) -> Callable[[tuple], dict[tuple, int] | None] | None:
         """Lookup of B's rows per key as of ``time - 1``; ``None`` when B is certainly empty then."""

@@ -243,7 +243,16 @@ class ShardStore(abc.ABC):
     @abc.abstractmethod
     def compact(self, shard: str, since: int) -> None:
         """Advance ``since`` (never regressing) and merge small batches wholly below it (their updates advanced to
-        ``since`` and consolidated): a shard's batches then grow with its live data, not with its history."""
+        ``since`` and consolidated): a shard's batches then grow with its live data, not with its history.
+        :meth:`advance_sinces` then :meth:`merge_below_since`."""
+
+    @abc.abstractmethod
+    def advance_sinces(self, sinces: dict[str, int]) -> None:
+        """Advance the ``since`` of several shards together (never regressing), without merging anything."""
+
+    @abc.abstractmethod
+    def merge_below_since(self, shard: str) -> None:
+        """Merge small batches wholly below the shard's ``since`` (readers see no difference above it)."""
 
     @abc.abstractmethod
     def load_timestamp(self, timeline: str) -> int | None:

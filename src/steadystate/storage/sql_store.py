@@ -339,21 +339,28 @@ class SqlShardStore(ShardStore):
     # -- compaction ------------------------------------------------------------------------------------
 
     def compact(self, shard: str, since: int) -> None:
-        """Advance ``since`` (one short write), then merge small batches wholly below it.
+        self.advance_sinces({shard: since})
+        self.merge_below_since(shard)
 
-        Merging is bounded and geometric, so that it never holds the write lock for long nor rewrites a
-        load: only batches of fewer than ``MERGE_BELOW_UPDATES`` updates are merged, at most
-        ``MERGE_AT_MOST`` at a time and only when there are at least two; they are read and re-encoded outside
-        any write transaction, and the write that swaps them for the merged batch checks that each still exists
-        (a concurrent compaction of the same shard merged them first: nothing is written)."""
+    def advance_sinces(self, sinces: dict[str, int]) -> None:
+        """Advance several shards' ``since`` (never regressing; dropped shards are left alone) in one short write."""
         with self._transaction(write=True) as cur:
-            current_since, _upper = self._frontiers(cur, shard, lock=True)
-            if current_since is None:
-                return
-            if since > current_since:
-                self._run(cur, _SET_SINCE, (since, shard))
-            since = max(since, current_since)
+            for shard, since in sinces.items():
+                current, _upper = self._frontiers(cur, shard, lock=True)
+                if current is not None and since > current:
+                    self._run(cur, _SET_SINCE, (since, shard))
+
+    def merge_below_since(self, shard: str) -> None:
+        """Merge small batches wholly below ``since``, bounded and geometric, so that it never holds the write
+        lock for long nor rewrites a load: only batches of fewer than ``MERGE_BELOW_UPDATES`` updates, at most
+        ``MERGE_AT_MOST`` at a time and only when there are at least two.  They are read and re-encoded outside any
+        write transaction; the write that swaps them for the merged batch locks the shard first (the order every
+        writer takes) and checks that each still exists (a concurrent merge or drop got there first: nothing is
+        written)."""
         with self._transaction(write=False) as cur:
+            since, _upper = self._frontiers(cur, shard)
+            if since is None:
+                return
             rows = _in_id_order(self._run(cur, _SMALL_BATCHES_BELOW, (shard, since, MERGE_BELOW_UPDATES)))
         rows = rows[:MERGE_AT_MOST]
         if len(rows) < 2:
@@ -362,6 +369,9 @@ class SqlShardStore(ShardStore):
         data = encode_updates(merged) if merged else b""
         try:
             with self._transaction(write=True) as cur:
+                current, _upper = self._frontiers(cur, shard, lock=True)
+                if current is None:
+                    raise _AlreadyMerged()  # dropped meanwhile
                 for row in rows:
                     if self._run(cur, _DELETE_BATCH, (row[0],)).rowcount != 1:
                         raise _AlreadyMerged()
@@ -370,7 +380,7 @@ class SqlShardStore(ShardStore):
                     upper = max(row[2] for row in rows)
                     self._run(cur, _INSERT_BATCH, (shard, lower, upper, since, len(merged), data))
         except _AlreadyMerged:
-            return  # rolled back: another compaction of this shard swapped some of these batches first
+            return  # rolled back: another merge, or a drop, of this shard came first
 
     # -- durable timestamps ----------------------------------------------------------------------------
 
