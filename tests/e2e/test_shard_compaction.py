@@ -19,6 +19,7 @@ import threading
 import time
 
 import duckdb
+import psycopg
 
 VIEW = "SELECT k % 7 AS g, count(*) AS n, sum(v) AS s FROM t GROUP BY k % 7"
 
@@ -125,9 +126,10 @@ def test_a_view_on_a_cluster_that_had_no_replicas_catches_up_exactly(make_env) -
     env.execute("ALTER CLUSTER c SET (REPLICATION FACTOR = 0)")
     for i in range(5):
         env.execute(f"INSERT INTO t VALUES ({10 + i})")
-    mv_upper = shard_of(env, "mv")[1]
-    time.sleep(2.0)  # several compaction rounds past the lag: nothing holds t now
-    assert shard_of(env, "t")[0] > mv_upper  # compacted past what the view wrote
+    written = shard_of(env, "t")[1]  # past every insert
+    # nothing holds t: it is compacted past the inserts, and so past what the view wrote
+    env.wait_for(lambda: shard_of(env, "t")[0] >= written, timeout=30)
+    assert shard_of(env, "t")[0] > shard_of(env, "mv")[1]
     env.execute("ALTER CLUSTER c SET (REPLICATION FACTOR = 1)", "INSERT INTO t VALUES (100)")
     env.wait_for(lambda: env.query("SELECT n FROM mv") == [(8,)], timeout=30)
 
@@ -158,3 +160,37 @@ def test_a_peek_answered_late_still_reads_its_timestamp(make_env) -> None:  # ty
         os.kill(pid, signal.SIGCONT)
     reader.join(30)
     assert result.get("rows") in ([(1,), (2,), (3,)], [(1,), (2,), (3,), (4,)]), result
+
+
+def test_a_subscribe_that_cannot_continue_exactly_fails_instead_of_skipping(make_env) -> None:  # type: ignore[no-untyped-def]
+    """A SUBSCRIBE open on a cluster that loses its replicas: its inputs are compacted past its progress, so a
+    replica added later can only offer a snapshot at a later time. The changes in between are gone; the stream must
+    end with an error (SQLSTATE 55000) rather than carry on without them."""
+    env = make_env("--compaction-interval", "0.2", "--compaction-lag-ms", "300")
+    env.execute("CREATE TABLE t (a int)", "CREATE CLUSTER c (SIZE = 'small', REPLICATION FACTOR = 1)",
+                "INSERT INTO t VALUES (1)")
+    received: list[tuple] = []
+    outcome: dict = {}
+
+    def subscriber() -> None:
+        conn = env.connect()
+        try:
+            conn.execute("SET cluster = c")
+            with conn.cursor().copy("COPY (SUBSCRIBE TO t) TO STDOUT") as copy:
+                for row in copy.rows():
+                    received.append(row)
+        except psycopg.Error as exc:
+            outcome["sqlstate"] = exc.sqlstate
+        finally:
+            conn.close()
+
+    reader = threading.Thread(target=subscriber, daemon=True)
+    reader.start()
+    env.wait_for(lambda: len(received) == 1, timeout=30)
+    env.execute("ALTER CLUSTER c SET (REPLICATION FACTOR = 0)", "INSERT INTO t VALUES (2)")
+    upper = shard_of(env, "t")[1]
+    env.wait_for(lambda: shard_of(env, "t")[0] > upper, timeout=30)  # compacted past the subscribe's progress
+    env.execute("ALTER CLUSTER c SET (REPLICATION FACTOR = 1)", "INSERT INTO t VALUES (3)")
+    reader.join(30)
+    assert not reader.is_alive() and outcome.get("sqlstate") == "55000", (outcome, received)
+    assert [row[2] for row in received] == ["1"]  # nothing after the gap was delivered as if it were complete

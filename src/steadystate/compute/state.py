@@ -75,6 +75,7 @@ class _Dataflow:
     live_exports: set[str]
     created_at: float
     hydrated_at: float | None = None
+    late_snapshot_at: int | None = None  # the sources were read at this time, later than as_of (compacted)
     reported: dict[str, int | None] = field(default_factory=dict)
     allow_writes: set[str] = field(default_factory=set)
     imported: dict[str, Arrangement] = field(default_factory=dict)
@@ -348,6 +349,7 @@ class ComputeState:
         if read_at > as_of:
             log.info("dataflow %s: sources read at %d, after its as_of %d (compacted meanwhile)",
                      dataflow.desc.debug_name, read_at, as_of)
+            dataflow.late_snapshot_at = read_at
         dataflow.rendered.initial_time = max(dataflow.rendered.initial_time, read_at)
         for source_id, source, consumer, folded, snapshot, errors in reads:
             if folded is not None:
@@ -369,6 +371,10 @@ class ComputeState:
             if sink.export.kind == "subscribe":
                 if updates or frontier != sink.last_upper:
                     lower = sink.last_upper if sink.last_upper is not None and sink.last_upper >= 0 else 0
+                    if lower == 0 and dataflow.late_snapshot_at is not None:
+                        # read later than as_of: exact only from here on (the controller fails the subscribe if
+                        # it still needs earlier changes, which compaction has merged away)
+                        lower = dataflow.late_snapshot_at + 1
                     out.append(
                         m.SubscribeResponse(
                             sink_id, m.SubscribeBatch(lower, frontier, codec.encode_updates(updates))

@@ -291,6 +291,14 @@ class ComputeInstance:
         # forward only what advances the subscribe's frontier (deduplicates replicas)
         if channel.upper is None or (batch.upper is not None and batch.upper <= (channel.upper or 0)):
             return
+        if batch.lower > max(channel.upper, 0):
+            # a replica that had to read its inputs later than the subscribe's progress (they were compacted while
+            # no replica of the cluster read them): the changes in between are gone, so the stream cannot go on
+            self._subscribes.pop(response.id, None)
+            channel.queue.put_nowait(ObjectNotInPrerequisiteState(
+                "SUBSCRIBE cannot continue: its inputs were compacted past its progress while its cluster had no "
+                "replica running it", hint="run the SUBSCRIBE again"))
+            return
         lower = channel.upper if channel.upper is not None and channel.upper >= 0 else None
         if lower is not None and batch.lower < lower:
             updates = [u for u in codec.decode_updates(batch.updates) if u[1] >= lower]
