@@ -64,6 +64,7 @@ class _Sink:
     first_write_done: bool = False
     last_upper: int | None = -1
     pending_errors: list[tuple[tuple, int, int]] = field(default_factory=list)
+    late_lower_sent: bool = False  # a subscribe's batch after a late snapshot said where its exact changes begin
 
 
 @dataclass
@@ -263,7 +264,10 @@ class ComputeState:
                     "dataflow %s hydrated in %.3f s",
                     dataflow.desc.debug_name, dataflow.hydrated_at - dataflow.created_at,
                 )
-            out.extend(self._drive_sinks(dataflow))
+            try:
+                out.extend(self._drive_sinks(dataflow))
+            except Exception:  # noqa: BLE001 - one dataflow's output failing must not take the replica down
+                log.exception("dataflow %s could not write its output", dataflow.desc.debug_name)
             frontier = dataflow.rendered.frontier
             for export_id in dataflow.live_exports:
                 if export_id not in dataflow.reported or dataflow.reported[export_id] != frontier:
@@ -371,10 +375,11 @@ class ComputeState:
             if sink.export.kind == "subscribe":
                 if updates or frontier != sink.last_upper:
                     lower = sink.last_upper if sink.last_upper is not None and sink.last_upper >= 0 else 0
-                    if lower == 0 and dataflow.late_snapshot_at is not None:
+                    if dataflow.late_snapshot_at is not None and not sink.late_lower_sent:
                         # read later than as_of: exact only from here on (the controller fails the subscribe if
                         # it still needs earlier changes, which compaction has merged away)
-                        lower = dataflow.late_snapshot_at + 1
+                        lower = max(lower, dataflow.late_snapshot_at + 1)
+                        sink.late_lower_sent = True
                     out.append(
                         m.SubscribeResponse(
                             sink_id, m.SubscribeBatch(lower, frontier, codec.encode_updates(updates))
@@ -391,8 +396,11 @@ class ComputeState:
     def _write_sink(self, dataflow: _Dataflow, sink: _Sink, frontier: int | None) -> None:
         shard = sink.export.shard
         assert shard is not None
-        # the dataflow's first output is a snapshot as of this time (later than as_of if it imports an index)
+        # the dataflow's first output is a snapshot as of this time (later than as_of if it imports an index, or if
+        # its sources were read later): nothing is written before the output is complete through it
         as_of = max(dataflow.desc.as_of or 0, dataflow.rendered.initial_time)
+        if not sink.first_write_done and frontier is not None and frontier <= as_of:
+            return
         for _ in range(5):
             shard_upper = self.store.upper(shard)
             if shard_upper is None or (frontier is not None and shard_upper >= frontier):
