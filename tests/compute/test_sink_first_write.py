@@ -46,3 +46,40 @@ def test_view_importing_an_index_ahead_of_its_as_of_writes_its_first_output_exac
     upper = store.upper("mv")
     assert upper is not None and upper >= 12
     assert sorted(store.snapshot("mv", upper - 1)) == [((1,), 1), ((2,), 1), ((3,), 1)]
+
+
+def test_a_view_on_an_index_whose_producer_reads_late_starts_from_the_producers_snapshot(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """After an outage the index's producer reads its sources later than its as_of (compacted meanwhile), and one
+    of them only once its upper has caught up. A materialized view importing the index must not take its first
+    step before that: its initial state is the index's contents as of the index's frontier, and the view's output
+    (already written by an earlier replica up to its shard's upper) is corrected from there, nothing skipped."""
+    store = open_store(f"sqlite:///{tmp_path}/storage.db")
+    for shard in ("t1", "t2", "mv", m.errors_shard_of("mv")):
+        store.create_shard(shard)
+    store.compare_and_append("t1", [((1,), 5, 1)], 0, 11)
+    store.compare_and_append("t1", [((3,), 15, 1)], 11, 30)
+    store.compare_and_append("t2", [((2,), 5, 1)], 0, 20)  # t2's upper lags behind the read time below
+    store.compact("t1", 25)  # nothing held t1 during the outage: compacted past the index's as_of
+    # the view's output as an earlier replica wrote it, through time 11 (rows 1 and 2)
+    store.compare_and_append("mv", [((1,), 5, 1), ((2,), 5, 1)], 0, 12)
+    store.compare_and_append(m.errors_shard_of("mv"), [], 0, 12)
+    index = m.DataflowDescription(
+        (m.SourceImport("t1", "t1", DESC), m.SourceImport("t2", "t2", DESC)), (),
+        (m.BuildDesc("body", ir.Union_((ir.Get("t1"), ir.Get("t2"))), DESC),),
+        (m.IndexExport("i1", "body", KEY, DESC),), (), as_of=10, debug_name="index i1")
+    view = m.DataflowDescription(
+        (), (m.IndexImport("i1", "body", KEY, DESC),), (m.BuildDesc("mv_body", ir.Get("body"), DESC),), (),
+        (m.SinkExport("mv", "mv_body", "materialized_view", DESC, shard="mv"),), as_of=10, debug_name="mv")
+    state = ComputeState("r1", store)
+    for command in (m.Hello("n", "s", 1), m.CreateInstance(m.InstanceConfig("c1", "", "")),
+                    m.CreateDataflow(index, "i1"), m.Schedule("i1"), m.CreateDataflow(view, "mv"),
+                    m.Schedule("mv"), m.AllowWrites("mv"), m.InitializationComplete()):
+        state.handle(command)
+    for _ in range(3):
+        state.tick()  # the index waits for t2's upper to pass 25
+    store.compare_and_append("t2", [], 20, 30)
+    for _ in range(4):
+        state.tick()
+    upper = store.upper("mv")
+    assert upper is not None and upper >= 26
+    assert sorted(store.snapshot("mv", upper - 1)) == [((1,), 1), ((2,), 1), ((3,), 1)]

@@ -247,6 +247,8 @@ class ComputeState:
     def tick(self) -> list[m.Response]:
         out: list[m.Response] = []
         for dataflow in list(self.dataflows):
+            if not dataflow.rendered.graph.stepped and not self._imports_ready(dataflow):
+                continue
             try:
                 self._feed_sources(dataflow)
                 started = time.perf_counter()
@@ -275,6 +277,18 @@ class ComputeState:
                     out.append(m.Frontiers(export_id, frontier, frontier, frontier))
         out.extend(self._answer_peeks())
         return out
+
+    def _imports_ready(self, dataflow: _Dataflow) -> bool:
+        """Whether every index the dataflow imports holds its producer's snapshot: a dataflow's first step takes an
+        imported arrangement's contents as its initial state, as of the arrangement's frontier, so it must not
+        take an empty one whose producer reads its sources later (after an outage, later than its as_of)."""
+        for index_id in dataflow.imported:
+            producer = self.by_export.get(index_id)
+            if producer is None or producer is dataflow:
+                continue
+            if not producer.rendered.graph.stepped or any(s.after is None for s in producer.sources.values()):
+                return False
+        return True
 
     def _step(self, dataflow: _Dataflow) -> bool:
         """Step the dataflow; while it hydrates, with the cyclic GC paused (like ``_feed_sources``): arranging a
