@@ -8,6 +8,8 @@ time: writing it earlier put updates outside the append's bounds, and the replic
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from steadystate.compute.state import ComputeState
 from steadystate.expr import ir
 from steadystate.protocol import messages as m
@@ -18,7 +20,7 @@ DESC = RelationDesc.of(("k", ScalarType.INT8),)
 KEY = (ir.ColumnRef(0),)
 
 
-def test_view_importing_an_index_ahead_of_its_as_of_writes_its_first_output_exactly(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_view_importing_an_index_ahead_of_its_as_of_writes_its_first_output_exactly(tmp_path: Path) -> None:
     store = open_store(f"sqlite:///{tmp_path}/storage.db")
     for shard in ("t1", "t2", "mv", m.errors_shard_of("mv")):
         store.create_shard(shard)
@@ -48,7 +50,7 @@ def test_view_importing_an_index_ahead_of_its_as_of_writes_its_first_output_exac
     assert sorted(store.snapshot("mv", upper - 1)) == [((1,), 1), ((2,), 1), ((3,), 1)]
 
 
-def test_a_view_on_an_index_whose_producer_reads_late_starts_from_the_producers_snapshot(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_a_view_on_an_index_whose_producer_reads_late_starts_from_the_producers_snapshot(tmp_path: Path) -> None:
     """After an outage the index's producer reads its sources later than its as_of (compacted meanwhile), and one
     of them only once its upper has caught up. A materialized view importing the index must not take its first
     step before that: its initial state is the index's contents as of the index's frontier, and the view's output

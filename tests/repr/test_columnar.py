@@ -67,8 +67,6 @@ def test_batches_arrow_cannot_hold_exactly_stay_msgpack() -> None:
     .map(lambda values: values + [-(2 ** bits), 2 ** bits - 1])))
 def test_int_columns_are_stored_narrow_and_read_back_exactly(values) -> None:  # type: ignore[no-untyped-def]
     """Values at the edges of each integer width pick the narrowest type that holds them, and come back exact."""
-    import pyarrow as pa
-
     updates = [((v, i), 7, 1) for i, v in enumerate(values)]
     blob = encode_columnar(updates, minimum=1)
     assert blob is not None

@@ -249,9 +249,10 @@ class ComputeInstance:
         out = []
         for pending in self._peeks.values():
             command = pending.command
-            if command is not None and command.target.kind == "shard" and command.target.shard is not None:
-                shards = {command.target.shard} | ({command.target.errors_shard} if command.target.errors_shard else set())
-                out.append((frozenset(shards), command.timestamp))
+            target = command.target if command is not None else None
+            if command is not None and target is not None and target.kind == "shard" and target.shard is not None:
+                shards = frozenset(s for s in (target.shard, target.errors_shard) if s is not None)
+                out.append((shards, command.timestamp))
         return out
 
     def _on_peek_response(self, replica_id: str, response: m.PeekResponse) -> None:
