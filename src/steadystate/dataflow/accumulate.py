@@ -243,7 +243,27 @@ def prepare_columns() -> None:
     sums_from_columns(tables * 2, [0], everything, skip_null_keys=True)
 
 
-class AccumulatingReduce(Operator):
+class FoldsColumns:
+    """An operator that can take a snapshot of its summed input as Arrow columns: :meth:`fold_columns` computes what
+    it folds into without changing anything (so a caller can read every input first), :meth:`absorb_folded` takes
+    it."""
+
+    def fold_columns(self, tables: list[Any]) -> dict[tuple, list[Any]] | None:
+        raise NotImplementedError
+
+    def absorb_folded(self, sums: dict[tuple, list[Any]]) -> None:
+        raise NotImplementedError
+
+    def absorb_columns(self, tables: list[Any]) -> bool:
+        """Fold and take the tables; ``False``, having changed nothing, when :meth:`fold_columns` cannot."""
+        sums = self.fold_columns(tables)
+        if sums is None:
+            return False
+        self.absorb_folded(sums)
+        return True
+
+
+class AccumulatingReduce(FoldsColumns, Operator):
     """Reduce by ``key_columns`` with accumulable aggregates only (see the module docstring)."""
 
     def __init__(self, input: int, key_columns: Sequence[int], accumulators: Sequence[Accumulator],
@@ -255,15 +275,6 @@ class AccumulatingReduce(Operator):
         self.groups: dict[tuple, list[Any]] = {}
         self._absorbed: set[tuple] = set()  # groups folded from columns, emitted in the next round
         self._fold, self._emit = _generate(self.key_columns, self.accumulators, is_global)
-
-    def absorb_columns(self, tables: list[Any]) -> bool:
-        """Fold the input's snapshot given as Arrow tables of insert-only rows; the groups are emitted in the
-        dataflow's first round.  ``False``, having changed nothing, when :meth:`fold_columns` cannot."""
-        sums = self.fold_columns(tables)
-        if sums is None:
-            return False
-        self.absorb_folded(sums)
-        return True
 
     def fold_columns(self, tables: list[Any]) -> dict[tuple, list[Any]] | None:
         """The accumulators the tables' rows fold into (``sums_from_columns``), changing nothing; ``None`` when the

@@ -36,6 +36,7 @@ from typing import Any, Callable, Sequence
 
 from steadystate.dataflow.accumulate import (
     Accumulator,
+    FoldsColumns,
     sums_from_columns,
     add_source,
     compile_functions,
@@ -125,7 +126,7 @@ def _generate(a_key: Sequence[int], b_key: Sequence[int], group_columns: Sequenc
     return functions["fold_a"], functions["fold_a_alone"], functions["fold_b"], functions["emit"]
 
 
-class JoinAccumulate(Operator):
+class JoinAccumulate(FoldsColumns, Operator):
     """The fused ``Reduce(Join(A, B))`` (see the module docstring).
 
     ``a_key``/``b_key`` are the join columns of A's and B's rows (pairwise equal); ``group_columns`` index B's
@@ -169,20 +170,11 @@ class JoinAccumulate(Operator):
         ok: OkDelta = self._emit(self.groups, touched) if touched else {}
         return ok, err
 
-    def absorb_columns(self, tables: list[Any]) -> bool:
-        """Fold A's snapshot given as Arrow tables of insert-only rows (columns ``c0 … cN``) into the partial sums
-        with Arrow's hash aggregation — no Python object per row.  ``False``, having changed nothing, when
-        :meth:`fold_columns` cannot."""
-        sums = self.fold_columns(tables)
-        if sums is None:
-            return False
-        self.absorb_folded(sums)
-        return True
-
     def fold_columns(self, tables: list[Any]) -> dict[tuple, list[Any]] | None:
-        """The partial sums the tables' rows fold into (``accumulate.sums_from_columns``), changing nothing.  Only
-        before anything else was folded (B is still empty, so no group changes); ``None`` when the columns do not
-        allow it."""
+        """The partial sums A's snapshot, given as Arrow tables of insert-only rows (columns ``c0 … cN``), folds
+        into with Arrow's hash aggregation (``accumulate.sums_from_columns``, no Python object per row), changing
+        nothing.  Only before anything else was folded (B is still empty, so no group changes); ``None`` when the
+        columns do not allow it."""
         if self.partial or self.groups or self.arranged:
             return None
         return sums_from_columns(tables, self.a_key, self.accumulators, skip_null_keys=True)
