@@ -15,6 +15,7 @@ from steadystate.adapter.ddl import Ddl
 from steadystate.adapter.introspection import Introspection
 from steadystate.adapter.readiness import Readiness
 from steadystate.adapter.reads import Reads
+from steadystate.adapter.reconfigure import Reconfigurer
 from steadystate.adapter.session import ClientSession
 from steadystate.adapter.writes import Writes
 from steadystate.errors import ConnectionFailure
@@ -30,11 +31,15 @@ class Adapter:
         self.writes = Writes(self.coordinator)
         self.sessions: dict[int, ClientSession] = {}
         self.readiness = Readiness(self.coordinator)
+        self.reconfigurer = Reconfigurer(self.coordinator, self.readiness)
+        # each takes (plan, user, notices, statement timeout) and holds the DDL lock only while it changes the
+        # catalog, never while replicas hydrate
         self.alter_cluster_actions: dict[str, Callable[..., Awaitable[str]]] = {
-            "seal": self.readiness.seal,
-            "unseal": self.readiness.unseal,
-            "restart": self.readiness.restart,
-            "owner": self.readiness.change_owner,
+            "seal": self.reconfigurer.seal,
+            "unseal": self.reconfigurer.unseal,
+            "restart": self.reconfigurer.restart,
+            "owner": self.reconfigurer.change_owner,
+            "resize": self.reconfigurer.resize,
         }
         self.introspection.readiness = self.readiness
 
@@ -54,6 +59,7 @@ class Adapter:
 
     async def start(self) -> None:
         await self.coordinator.start()
+        self.reconfigurer.resume()  # finish what a previous coordinator left half done
 
     async def stop(self) -> None:
         await self.coordinator.shutdown()

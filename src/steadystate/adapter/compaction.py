@@ -129,7 +129,8 @@ def dataflow_reads(coord: "Coordinator") -> Iterator[DataflowReads]:
             for replica_id, state in instance.replicas.items()
             if state.connection.live or coord.orchestrator.pid(replica_id) is not None
         )
-        commands = instance.history.commands  # read as is: reducing it here would change what it holds
+        # read as is (reducing here would change what they hold); a replacement's history holds too
+        commands = [c for history in instance.histories() for c in history.commands]
         dropped = {c.id for c in commands if isinstance(c, m.AllowCompaction) and c.frontier is None}
         for command in commands:
             if not isinstance(command, m.CreateDataflow):

@@ -15,20 +15,30 @@ This module offers what they share: catalog transactions, dataflow installation,
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, AsyncIterator
 
 from steadystate.adapter.compaction import ShardCompactor
 from steadystate.adapter.dataflows import DataflowBuilder, import_order, index_dataflow
+from steadystate.adapter.policy import ClusterState, Statement, check
 from steadystate.catalog.durable import DurableCatalog
-from steadystate.catalog.records import ClusterRecord, ItemRecord, ReplicaRecord, StatusEvent
+from steadystate.catalog.records import (
+    KIND_NAMES,
+    ClusterRecord,
+    ItemRecord,
+    ReconfigurationKind,
+    ReplicaRecord,
+    StatusEvent,
+)
 from steadystate.catalog.state import CatalogState
 from steadystate.controller.instance import ComputeInstance
+from steadystate.errors import QueryCanceled, SteadyError
 from steadystate.expr.ir import decode_plan
 from steadystate.orchestrator.process import ProcessOrchestrator, ReplicaEvent, ReplicaSpec
 from steadystate.protocol import messages as m
@@ -55,6 +65,19 @@ class Residual:
     index_id: str
     name: str
     held_by: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class FailedObject:
+    """An index or materialized view whose dataflow could not be planned at start-up (a catalog written by an
+    older version, a bug): it runs nowhere, is a readiness reason, and can be dropped."""
+
+    object_id: str
+    name: str
+    kind: str
+    cluster_id: str
+    error: str
+    hint: str
 
 
 @dataclass
@@ -89,7 +112,13 @@ class Coordinator:
     table_indexes: dict[str, dict[int, dict[Any, set[tuple]]]] = field(default_factory=dict)
     replica_status: dict[str, ReplicaStatus] = field(default_factory=dict)
     residuals: dict[str, Residual] = field(default_factory=dict)
-    sealing: set[str] = field(default_factory=set)
+    # cluster id -> the SEAL / RESTART / resize running on it (durable once it starts replacement replicas)
+    reconfiguring: dict[str, ReconfigurationKind] = field(default_factory=dict)
+    failed_objects: dict[str, FailedObject] = field(default_factory=dict)
+    last_crash_loop_ms: dict[str, int] = field(default_factory=dict)  # replica id -> its last crash loop
+    startup_s: float | None = None  # how long the last start-up took (the coordinator's part of a restart)
+    _replica_started: dict[str, float] = field(default_factory=dict)  # replica id -> when we started it
+    _replica_start_s: dict[str, float] = field(default_factory=dict)  # cluster id -> start to first connection
     started_at: float = field(default_factory=time.time)
     ready: bool = False
     _transient_ids: int = 0
@@ -102,6 +131,7 @@ class Coordinator:
         return self.config.storage_url or f"sqlite:///{(self.config.data_dir / 'storage.db').resolve()}"
 
     async def start(self) -> None:
+        began = time.monotonic()
         data_dir = self.config.data_dir
         data_dir.mkdir(parents=True, exist_ok=True)
         self.secret = _load_secret(data_dir / "secret")
@@ -127,12 +157,16 @@ class Coordinator:
             await self.start_replica(replica)
         self.orchestrator.finish_adoption()
         for cluster_id in list(self.instances):
-            for item, desc in self.fresh_dataflows(cluster_id, read_ts):
+            for item, desc in self.fresh_dataflows(cluster_id, read_ts, record_failures=True):
                 self.install_planned(item, desc)
         if self.config.compaction_interval_s > 0:
             self.compactor = ShardCompactor(self, interval_s=self.config.compaction_interval_s,
                                             lag_ms=self.config.compaction_lag_ms)
             self.compactor.start()
+        for event in self.catalog.durable.status_history():
+            if event.status == "crash-looping":
+                self.last_crash_loop_ms[event.replica_id] = event.occurred_at_ms
+        self.startup_s = time.monotonic() - began
         self.ready = True
         log.info("coordinator ready: %d clusters, %d replicas, %d objects",
                  len(self.catalog.clusters), len(self.catalog.replicas), len(self.catalog.items))
@@ -147,6 +181,31 @@ class Coordinator:
         await self.tables.stop()
         self.store.close()
         self.catalog.durable.close()
+
+    # ------------------------------------------------------------------ policy
+
+    def cluster_state(self, cluster_id: str) -> ClusterState:
+        cluster = self.catalog.clusters[cluster_id]
+        return ClusterState.of(cluster.sealed, self.reconfiguring.get(cluster_id))
+
+    def policy_check(self, cluster_id: str | None, statement: Statement, text: str) -> None:
+        """Refuse ``statement`` (spelled ``text``) if the cluster's state does not allow it (``adapter.policy``)."""
+        if cluster_id is None or cluster_id not in self.catalog.clusters:
+            return
+        check(statement, self.cluster_state(cluster_id), self.catalog.clusters[cluster_id].name, text)
+
+    @contextlib.asynccontextmanager
+    async def ddl(self, timeout: float) -> AsyncIterator[None]:
+        """Hold the DDL lock (catalog changes are serialized), waiting at most ``timeout`` seconds for it."""
+        try:
+            await asyncio.wait_for(self.ddl_lock.acquire(), timeout)
+        except asyncio.TimeoutError:
+            raise QueryCanceled("canceling statement due to statement timeout",
+                                detail="it was waiting for another DDL statement to finish") from None
+        try:
+            yield
+        finally:
+            self.ddl_lock.release()
 
     def _items_in_order(self) -> list[ItemRecord]:
         return sorted(self.catalog.items.values(), key=lambda i: int(i.id[1:]))
@@ -222,13 +281,27 @@ class Coordinator:
             instance = self._start_instance(self.catalog.clusters[cluster_id])
         return instance
 
-    async def start_replica(self, replica: ReplicaRecord) -> None:
+    async def start_replica(self, replica: ReplicaRecord, replacement: bool = False) -> None:
         self.replica_status[replica.id] = ReplicaStatus(updated_at_ms=_now_ms())
+        if not self.orchestrator.adoptable(replica.id):
+            self._replica_started[replica.id] = time.monotonic()
         spec = ReplicaSpec(replica.id, replica.cluster_id, replica.size, self.storage_url)
         await self.orchestrator.ensure_replica(spec)
         self.instance(replica.cluster_id).add_replica(
-            replica.id, lambda rid=replica.id: self.orchestrator.endpoint(rid)
+            replica.id, lambda rid=replica.id: self.orchestrator.endpoint(rid), replacement=replacement
         )
+
+    def replica_start_s(self, cluster_id: str) -> float:
+        """How long a replica of the cluster took from its process start to its first connection (the part of a
+        replica restart before hydration); 1 s until one was measured."""
+        instance = self.instances.get(cluster_id)
+        for replica_id, state in (instance.replicas.items() if instance is not None else ()):
+            started = self._replica_started.get(replica_id)
+            connected = state.connection.first_connected_at
+            if started is not None and connected is not None and connected >= started:
+                self._replica_start_s[cluster_id] = connected - started
+                del self._replica_started[replica_id]
+        return self._replica_start_s.get(cluster_id, 1.0)
 
     async def stop_replica(self, replica: ReplicaRecord) -> None:
         instance = self.instances.get(replica.cluster_id)
@@ -246,6 +319,8 @@ class Coordinator:
         status = self.replica_status.setdefault(event.replica_id, ReplicaStatus())
         status.status, status.reason = event.status, event.reason
         status.process_id, status.updated_at_ms = event.process_id, event.occurred_at_ms
+        if event.status == "crash-looping":
+            self.last_crash_loop_ms[event.replica_id] = event.occurred_at_ms
         self.catalog.durable.record_status(
             StatusEvent(event.replica_id, event.process_id, event.status, event.reason, event.occurred_at_ms)
         )
@@ -260,15 +335,17 @@ class Coordinator:
     def plan_dataflow(self, item: ItemRecord, as_of: int | None) -> m.DataflowDescription:
         """A fresh plan, from the catalog, of the dataflow that maintains an index or materialized view."""
         assert item.cluster_id is not None
+        skip = frozenset(self.failed_objects)
         if item.kind == "index":
             assert item.on_id is not None
-            return index_dataflow(self.catalog, item.cluster_id, item.id, item.on_id, item.key, as_of, item.qualified)
+            return index_dataflow(self.catalog, item.cluster_id, item.id, item.on_id, item.key, as_of, item.qualified,
+                                  skip_indexes=skip)
         assert item.plan is not None and item.desc is not None and item.shard is not None
-        builder = DataflowBuilder(self.catalog, item.cluster_id)
+        builder = DataflowBuilder(self.catalog, item.cluster_id, skip_indexes=skip)
         body_id = f"{item.id}_body"
         builder.add_object(body_id, decode_plan(item.plan), item.desc)
         sink = m.SinkExport(item.id, body_id, "materialized_view", item.desc, shard=item.shard)
-        if as_of is not None:
+        if as_of is not None and self.store.shard_exists(item.shard):
             shard_upper = self.store.upper(item.shard) or 0
             as_of = min(as_of, max(shard_upper - 1, 0)) if shard_upper > 0 else as_of
         return builder.finish(as_of=as_of, sink_exports=(sink,), debug_name=item.qualified)
@@ -279,18 +356,37 @@ class Coordinator:
         return f"CREATE {kind} {item.qualified} ({item.id})"
 
     def fresh_dataflows(
-        self, cluster_id: str, as_of: int | None
+        self, cluster_id: str, as_of: int | None, record_failures: bool = False
     ) -> list[tuple[ItemRecord, m.DataflowDescription]]:
-        """Fresh plans of every index and materialized view on a cluster, producers before importers."""
-        items = {i.id: i for i in self.catalog.objects_on_cluster(cluster_id) if i.kind in ("index", "materialized_view")}
-        descs = {item_id: self.plan_dataflow(item, as_of) for item_id, item in items.items()}
+        """Fresh plans of every index and materialized view on a cluster, producers before importers.
+
+        Objects that failed at start-up are left out.  With ``record_failures`` (start-up), an object that cannot
+        be planned is recorded as failed instead of failing the whole start; importers then plan without it."""
+        items = {i.id: i for i in self.catalog.objects_on_cluster(cluster_id)
+                 if i.kind in ("index", "materialized_view") and i.id not in self.failed_objects}
+        descs: dict[str, m.DataflowDescription] = {}
+        for item_id, item in sorted(items.items(), key=lambda kv: int(kv[0][1:])):
+            try:
+                descs[item_id] = self.plan_dataflow(item, as_of)
+            except Exception as exc:  # noqa: BLE001 - any planning failure at start-up fails this object only
+                if not record_failures:
+                    raise
+                self._record_failure(item, exc)
+        if record_failures and any(i in self.failed_objects for d in descs.values() for i in _imported(d)):
+            return self.fresh_dataflows(cluster_id, as_of, record_failures)  # re-plan importers without them
         return [(items[item_id], descs[item_id]) for item_id in import_order(descs)]
 
-    def install_dataflow(self, item: ItemRecord, as_of: int) -> m.DataflowDescription:
-        """Create the dataflow that maintains an index or materialized view on its cluster."""
-        desc = self.plan_dataflow(item, as_of)
-        self.install_planned(item, desc)
-        return desc
+    def _record_failure(self, item: ItemRecord, exc: Exception) -> None:
+        assert item.cluster_id is not None
+        error = exc.message if isinstance(exc, SteadyError) else f"{type(exc).__name__}: {exc}"
+        kind = KIND_NAMES[item.kind]
+        self.failed_objects[item.id] = FailedObject(
+            item.id, item.qualified, kind, item.cluster_id, error,
+            f"DROP {kind.upper()} {item.qualified} and create it again (it runs nowhere until then)")
+        log.error("%s %s (%s) cannot be planned, so it runs nowhere: %s", kind, item.qualified, item.id, error)
+
+    def forget_failure(self, item_id: str) -> None:
+        self.failed_objects.pop(item_id, None)
 
     def install_planned(self, item: ItemRecord, desc: m.DataflowDescription) -> None:
         assert item.cluster_id is not None
@@ -302,6 +398,10 @@ class Coordinator:
     async def read_timestamp(self) -> int:
         """A timestamp that covers every acknowledged write (strict serializability)."""
         return await self.tables.barrier()
+
+
+def _imported(desc: m.DataflowDescription) -> list[str]:
+    return [i.index_id for i in desc.index_imports]
 
 
 def _load_secret(path: Path) -> str:

@@ -21,9 +21,11 @@ from steadystate.repr.types import RelationDesc
 
 class DataflowBuilder:
     def __init__(
-        self, state: CatalogState, cluster_id: str, exclude_relation: str | None = None, import_indexes: bool = True
+        self, state: CatalogState, cluster_id: str, exclude_relation: str | None = None, import_indexes: bool = True,
+        skip_indexes: frozenset[str] = frozenset(),
     ) -> None:
         self.state = state
+        self.skip_indexes = skip_indexes  # indexes that run nowhere (failed at start-up): never imported
         self.cluster_id = cluster_id
         # SUBSCRIBE dataflows read their sources: an imported arrangement holds only its current state, so its
         # snapshot would be at its own frontier, not at the subscribe's as_of, and differ between replicas
@@ -41,6 +43,8 @@ class DataflowBuilder:
             return
         self._visited.add(item_id)
         for index in sorted(self.state.indexes_on(item_id, self.cluster_id), key=lambda i: _id_order(i.id)):
+            if index.id in self.skip_indexes:
+                continue
             if item_id == self.exclude_relation or not self.import_indexes:
                 break
             item = self.state.items[item_id]
@@ -101,9 +105,10 @@ def index_dataflow(
     key: tuple[ScalarExpr, ...],
     as_of: int | None,
     debug_name: str,
+    skip_indexes: frozenset[str] = frozenset(),
 ) -> m.DataflowDescription:
     """The dataflow that maintains index ``index_id`` on relation ``on_id``."""
-    builder = DataflowBuilder(state, cluster_id, exclude_relation=on_id)
+    builder = DataflowBuilder(state, cluster_id, exclude_relation=on_id, skip_indexes=skip_indexes)
     item = state.items[on_id]
     assert item.desc is not None
     if item.kind == "view":

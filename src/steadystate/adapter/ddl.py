@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from typing import TYPE_CHECKING
+
+import msgspec
+from typing import TYPE_CHECKING, Callable, TypeVar
 
 from steadystate.adapter.introspection import audit_details
+from steadystate.adapter.policy import Statement
 from steadystate.catalog.records import KIND_NAMES, ClusterRecord, ItemRecord, ReplicaRecord, RoleRecord
 from steadystate.errors import (
     DependentObjectsStillExist,
+    FeatureNotSupported,
     DuplicateObject,
     DuplicateTable,
     InvalidParameterValue,
@@ -33,6 +37,9 @@ if TYPE_CHECKING:
     from steadystate.adapter.coordinator import Coordinator
 
 
+T = TypeVar("T")
+
+
 def _now_ms() -> int:
     return int(time.time() * 1000)
 
@@ -45,6 +52,25 @@ def check_size(size: str | None) -> str:
             hint="available sizes: " + ", ".join(f"'{s}'" for s in REPLICA_SIZES),
         )
     return size
+
+
+def cluster_shape(cluster: ClusterRecord, options: dict[str, object]) -> tuple[str, int]:
+    """The size and replication factor ``ALTER CLUSTER c SET (...)`` asks for (a managed cluster's)."""
+    if not cluster.managed:
+        raise ObjectNotInPrerequisiteState(
+            f"cannot alter unmanaged cluster {quote_ident(cluster.name)}",
+            hint="use CREATE/DROP CLUSTER REPLICA to change the replicas of an unmanaged cluster",
+        )
+    options = {k.lower().replace(" ", "_"): v for k, v in options.items()}
+    unknown = set(options) - {"size", "replication_factor"}
+    if unknown:
+        raise FeatureNotSupported(f"ALTER CLUSTER ... SET ({sorted(unknown)[0].upper().replace('_', ' ')}) is not "
+                                  f"supported", hint="the options are SIZE and REPLICATION FACTOR")
+    size = check_size(str(options.get("size", cluster.size)))
+    factor_value = options.get("replication_factor", cluster.replication_factor or 0)
+    if not isinstance(factor_value, int) or isinstance(factor_value, bool) or factor_value < 0:
+        raise InvalidParameterValue("REPLICATION FACTOR must be a non-negative integer")
+    return size, factor_value
 
 
 class Ddl:
@@ -66,38 +92,81 @@ class Ddl:
             return False
         raise DuplicateTable(f"relation {quote_ident(str(name))} already exists")
 
-    def _commit_item(self, item: ItemRecord, user: str, event: str = "create") -> None:
+    def _create_item(
+        self, user: str, make: Callable[[str], ItemRecord], prepare: Callable[[ItemRecord], T]
+    ) -> tuple[ItemRecord, T]:
+        """Allocate the item's id, build its record, ``prepare`` it (plan its dataflow, create its shards: anything
+        that can fail) and commit it with its audit event, all in ONE catalog transaction: a statement whose
+        preparation fails leaves no trace, not even a used id.  Nothing in it may await (the catalog's lock is a
+        thread lock)."""
         with self.catalog.durable.transact(user) as txn:
+            item = make(f"u{txn.next_id('item')}")
+            prepared = prepare(item)
             txn.put(item)
-            txn.audit_event(event, KIND_NAMES[item.kind].replace(" ", "-"),
+            txn.audit_event("create", KIND_NAMES[item.kind].replace(" ", "-"),
                             audit_details(id=item.id, name=item.qualified, cluster_id=item.cluster_id))
         self.catalog.apply_puts([item])
+        return item, prepared
 
-    def _allocate_item_id(self, user: str) -> str:
-        with self.catalog.durable.transact(user) as txn:
-            return f"u{txn.next_id('item')}"
+    def _create_shards(self, *shards: str) -> None:
+        """Create shards for an item being prepared; dropped again if anything after them fails."""
+        created: list[str] = []
+        try:
+            for shard in shards:
+                self.coord.store.create_shard(shard)
+                created.append(shard)
+        except BaseException:
+            for shard in created:
+                self.coord.store.drop_shard(shard)
+            raise
+
+    def _create_item_with_shards(
+        self, user: str, make: Callable[[str], ItemRecord], shards: Callable[[ItemRecord], tuple[str, ...]],
+        prepare: Callable[[ItemRecord], T],
+    ) -> tuple[ItemRecord, T]:
+        """:meth:`_create_item` for an item that owns shards: planned first, its shards created last, and
+        dropped again if the catalog commit fails."""
+        owned: list[str] = []
+
+        def prepare_then_create(item: ItemRecord) -> T:
+            prepared = prepare(item)
+            self._create_shards(*shards(item))
+            owned.extend(shards(item))
+            return prepared
+
+        try:
+            return self._create_item(user, make, prepare_then_create)
+        except BaseException:
+            for shard in owned:
+                self.coord.store.drop_shard(shard)
+            raise
 
     async def create_table(self, plan: p.CreateTablePlan, user: str, notices: list[str]) -> str:
         if not self._check_name_free(plan.name, plan.if_not_exists, notices):
             return "CREATE TABLE"
-        item_id = self._allocate_item_id(user)
-        shard = f"{item_id}"
-        self.coord.store.create_shard(shard)
         await self.coord.tables.advance_idle()
-        item = ItemRecord(item_id, plan.name.database, plan.name.schema, plan.name.item, "table", user,
-                          desc=plan.desc, shard=shard, created_at_ms=_now_ms(), defaults=plan.defaults)
-        self._commit_item(item, user)
-        self.coord.tables.register(shard)
-        self.coord.table_rows[item_id] = Counter()
+        item, _ = self._create_item_with_shards(
+            user,
+            lambda item_id: ItemRecord(item_id, plan.name.database, plan.name.schema, plan.name.item, "table", user,
+                                       desc=plan.desc, shard=item_id, created_at_ms=_now_ms(),
+                                       defaults=plan.defaults),
+            lambda item: (item.id,),
+            lambda item: None,
+        )
+        self.coord.tables.register(item.id)
+        self.coord.table_rows[item.id] = Counter()
         return "CREATE TABLE"
 
     async def create_view(self, plan: p.CreateViewPlan, user: str, notices: list[str]) -> str:
         if not self._check_name_free(plan.name, plan.if_not_exists, notices):
             return "CREATE VIEW"
-        item = ItemRecord(self._allocate_item_id(user), plan.name.database, plan.name.schema, plan.name.item,
-                          "view", user, desc=plan.desc, sql=plan.sql_text, plan=encode_plan(plan.expr),
-                          depends_on=tuple(sorted(depends_on(plan.expr))), created_at_ms=_now_ms())
-        self._commit_item(item, user)
+        self._create_item(
+            user,
+            lambda item_id: ItemRecord(item_id, plan.name.database, plan.name.schema, plan.name.item, "view", user,
+                                       desc=plan.desc, sql=plan.sql_text, plan=encode_plan(plan.expr),
+                                       depends_on=tuple(sorted(depends_on(plan.expr))), created_at_ms=_now_ms()),
+            lambda item: None,
+        )
         return "CREATE VIEW"
 
     async def create_materialized_view(
@@ -105,17 +174,18 @@ class Ddl:
     ) -> str:
         if not self._check_name_free(plan.name, plan.if_not_exists, notices):
             return "CREATE MATERIALIZED VIEW"
-        self.check_cluster_unsealed(plan.cluster_id, "CREATE MATERIALIZED VIEW")
-        item_id = self._allocate_item_id(user)
-        self.coord.store.create_shard(item_id)
-        self.coord.store.create_shard(errors_shard_of(item_id))
-        item = ItemRecord(item_id, plan.name.database, plan.name.schema, plan.name.item, "materialized_view", user,
-                          desc=plan.desc, sql=plan.sql_text, plan=encode_plan(plan.expr), shard=item_id,
-                          cluster_id=plan.cluster_id, depends_on=tuple(sorted(depends_on(plan.expr))),
-                          created_at_ms=_now_ms())
+        self.coord.policy_check(plan.cluster_id, Statement.CREATE_OBJECT, "CREATE MATERIALIZED VIEW")
         as_of = await self.coord.read_timestamp()
-        self._commit_item(item, user)
-        self.coord.install_dataflow(item, as_of)
+        item, desc = self._create_item_with_shards(
+            user,
+            lambda item_id: ItemRecord(item_id, plan.name.database, plan.name.schema, plan.name.item,
+                                       "materialized_view", user, desc=plan.desc, sql=plan.sql_text,
+                                       plan=encode_plan(plan.expr), shard=item_id, cluster_id=plan.cluster_id,
+                                       depends_on=tuple(sorted(depends_on(plan.expr))), created_at_ms=_now_ms()),
+            lambda item: (item.id, errors_shard_of(item.id)),
+            lambda item: self.coord.plan_dataflow(item, as_of),
+        )
+        self.coord.install_planned(item, desc)
         return "CREATE MATERIALIZED VIEW"
 
     async def create_index(self, plan: p.CreateIndexPlan, user: str, notices: list[str]) -> str:
@@ -140,13 +210,16 @@ class Ddl:
                 f"cannot create index on {self.catalog.describe(plan.on_id)}",
                 hint="indexes can be created on tables, views and materialized views",
             )
-        self.check_cluster_unsealed(plan.cluster_id, "CREATE INDEX")
-        item = ItemRecord(self._allocate_item_id(user), name.database, name.schema, name.item, "index", user,
-                          cluster_id=plan.cluster_id, on_id=plan.on_id, key=plan.key, key_names=plan.key_names,
-                          depends_on=(plan.on_id,), created_at_ms=_now_ms())
+        self.coord.policy_check(plan.cluster_id, Statement.CREATE_OBJECT, "CREATE INDEX")
         as_of = await self.coord.read_timestamp()
-        self._commit_item(item, user)
-        self.coord.install_dataflow(item, as_of)
+        item, desc = self._create_item(
+            user,
+            lambda item_id: ItemRecord(item_id, name.database, name.schema, name.item, "index", user,
+                                       cluster_id=plan.cluster_id, on_id=plan.on_id, key=plan.key,
+                                       key_names=plan.key_names, depends_on=(plan.on_id,), created_at_ms=_now_ms()),
+            lambda item: self.coord.plan_dataflow(item, as_of),
+        )
+        self.coord.install_planned(item, desc)
         return "CREATE INDEX"
 
     async def drop_objects(self, plan: p.DropObjectsPlan, user: str, notices: list[str]) -> str:
@@ -174,22 +247,6 @@ class Ddl:
         await self._drop_items(doomed, user, notices, statement)
         return tag
 
-    def check_cluster_unsealed(self, cluster_id: str, statement: str) -> None:
-        """Refuse ``statement`` on a sealed cluster (the active production signal)."""
-        cluster = self.catalog.clusters.get(cluster_id)
-        if cluster is None:
-            return
-        if cluster.sealed:
-            raise ObjectNotInPrerequisiteState(
-                f"cluster {quote_ident(cluster.name)} is sealed: {statement} is not allowed on it",
-                hint=f"ALTER CLUSTER {quote_ident(cluster.name)} UNSEAL to allow changes",
-            )
-        if cluster_id in self.coord.sealing:
-            raise ObjectNotInPrerequisiteState(
-                f"cluster {quote_ident(cluster.name)} is being restarted or sealed: {statement} must wait",
-                hint="retry once ALTER CLUSTER has finished",
-            )
-
     async def _drop_items(
         self, doomed: list[ItemRecord], user: str, notices: list[str], statement: str | None = None
     ) -> None:
@@ -198,7 +255,7 @@ class Ddl:
                 what = f"DROP {KIND_NAMES[item.kind].upper()}"
                 if statement is not None and not statement.startswith(what):
                     what = f"{statement} (it would drop {KIND_NAMES[item.kind]} {item.qualified})"
-                self.check_cluster_unsealed(item.cluster_id, what)
+                self.coord.policy_check(item.cluster_id, Statement.DROP_OBJECT, what)
         # dependents before what they depend on
         ordered = sorted(doomed, key=lambda i: int(i.id[1:]), reverse=True)
         with self.catalog.durable.transact(user) as txn:
@@ -207,6 +264,8 @@ class Ddl:
                 txn.audit_event("drop", KIND_NAMES[item.kind].replace(" ", "-"),
                                 audit_details(id=item.id, name=item.qualified))
         self.catalog.apply_deletes(("item", item.id) for item in ordered)
+        for item in ordered:
+            self.coord.forget_failure(item.id)
         for item in ordered:
             if item.kind == "materialized_view" and item.cluster_id in self.coord.instances:
                 self.coord.instances[item.cluster_id].drop(
@@ -258,7 +317,7 @@ class Ddl:
 
     async def create_replica(self, plan: p.CreateClusterReplicaPlan, user: str) -> str:
         cluster = self.catalog.clusters[plan.cluster_id]
-        self.check_cluster_unsealed(cluster.id, "CREATE CLUSTER REPLICA")
+        self.coord.policy_check(cluster.id, Statement.CREATE_REPLICA, "CREATE CLUSTER REPLICA")
         if cluster.managed:
             raise ObjectNotInPrerequisiteState(
                 "cannot create more replicas in managed clusters",
@@ -284,7 +343,7 @@ class Ddl:
                 notices.append(f"cluster replica {quote_ident(full)} does not exist, skipping")
                 return "DROP CLUSTER REPLICA"
             raise UndefinedObject(f"unknown cluster replica {quote_ident(full)}")
-        self.check_cluster_unsealed(replica.cluster_id, "DROP CLUSTER REPLICA")
+        self.coord.policy_check(replica.cluster_id, Statement.DROP_REPLICA, "DROP CLUSTER REPLICA")
         await self._drop_replicas([replica], user)
         return "DROP CLUSTER REPLICA"
 
@@ -302,7 +361,7 @@ class Ddl:
             notices.append(f"cluster {quote_ident(plan.name)} does not exist, skipping")
             return "DROP CLUSTER"
         cluster = self.catalog.clusters[plan.cluster_id]
-        self.check_cluster_unsealed(cluster.id, "DROP CLUSTER")
+        self.coord.policy_check(cluster.id, Statement.DROP_CLUSTER, "DROP CLUSTER")
         objects = self.catalog.objects_on_cluster(cluster.id)
         if objects and not plan.cascade:
             raise DependentObjectsStillExist(
@@ -322,23 +381,14 @@ class Ddl:
 
     async def alter_cluster_set(self, plan: p.AlterClusterPlan, user: str) -> str:
         cluster = self.catalog.clusters[plan.cluster_id]
-        self.check_cluster_unsealed(cluster.id, "ALTER CLUSTER")
-        if not cluster.managed:
-            raise ObjectNotInPrerequisiteState(
-                f"cannot alter unmanaged cluster {quote_ident(cluster.name)}",
-                hint="use CREATE/DROP CLUSTER REPLICA to change the replicas of an unmanaged cluster",
-            )
-        options = {k.lower().replace(" ", "_"): v for k, v in plan.options.items()}
-        size = check_size(str(options.get("size", cluster.size)))
-        factor = int(options.get("replication_factor", cluster.replication_factor or 0))
-        if factor < 0:
-            raise InvalidParameterValue("REPLICATION FACTOR must be a non-negative integer")
+        self.coord.policy_check(cluster.id, Statement.ALTER_OPTIONS, "ALTER CLUSTER")
+        size, factor = cluster_shape(cluster, plan.options)
         current = self.catalog.replicas_of(cluster.id)
         keep = [r for r in current if r.size == size][:factor]
         remove = [r for r in current if r not in keep]
         used = {r.name for r in keep}
         names = [f"r{n}" for n in range(1, 2 * factor + len(current) + 2) if f"r{n}" not in used]
-        updated = ClusterRecord(cluster.id, cluster.name, True, size, factor, cluster.owner, cluster.sealed)
+        updated = msgspec.structs.replace(cluster, size=size, replication_factor=factor)
         with self.catalog.durable.transact(user) as txn:
             added = [ReplicaRecord(f"r{txn.next_id('replica')}", names[i], cluster.id, size, user)
                      for i in range(factor - len(keep))]

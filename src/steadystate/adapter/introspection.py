@@ -55,6 +55,9 @@ class Introspection:
             "mz_residual_dataflows": self.residual_dataflows,
             "mz_cluster_readiness": self.cluster_readiness,
             "mz_compute_hydration_times": self.hydration_times,
+            "mz_failed_objects": self.failed_objects,
+            "mz_pending_reconfigurations": self.pending_reconfigurations,
+            "mz_expected_restart_downtime": self.expected_downtime,
             "mz_dataflow_reconciliation": lambda: [
                 (replica_id, state.status.reconciled_kept, state.status.reconciled_rebuilt,
                  _ts(state.status.reconciled_at_ms))
@@ -161,12 +164,16 @@ class Introspection:
         out = []
         for instance, replica_id, state in self._replica_states():
             status = state.status
+            expected = state.connection.expected.signal() if state.connection.live else None
+            expected_clean = expected.clean if expected is not None else None
+            expected_by = expected.dirtied_by if expected is not None else None
             if status is None:
-                out.append((replica_id, False, None, None, None, "no status reported (offline or connecting)"))
+                out.append((replica_id, False, None, None, None, "no status reported (offline or connecting)",
+                            expected_clean, expected_by))
                 continue
             clean = status.steady and status.clean
             out.append((replica_id, clean, _ts(status.steady_since_ms), _ts(status.dirtied_at_ms),
-                        status.dirtied_by, state.disagreement))
+                        status.dirtied_by, state.disagreement, expected_clean, expected_by))
         return out
 
     def residual_dataflows(self) -> list[tuple]:
@@ -186,6 +193,21 @@ class Introspection:
             ready, reasons, warnings = self.readiness.verdict(cluster)
             out.append((cluster.id, cluster.sealed, ready, "; ".join(reasons), "; ".join(warnings)))
         return out
+
+    def failed_objects(self) -> list[tuple]:
+        return [(f.object_id, f.name, f.kind, f.cluster_id, f.error, f.hint)
+                for f in self.coord.failed_objects.values()]
+
+    def pending_reconfigurations(self) -> list[tuple]:
+        return [(r.id, r.kind.value, ", ".join(new for new, _ in r.replacements), ", ".join(r.retiring),
+                 _ts(r.started_at_ms), _ts(r.deadline_ms), r.on_timeout.value)
+                for r in self.coord.catalog.reconfigurations.values()]
+
+    def expected_downtime(self) -> list[tuple]:
+        assert self.readiness is not None
+        rows: list[tuple] = [(c, self.readiness.expected_downtime_s(c)) for c in self.coord.catalog.clusters]
+        rows.append((None, self.readiness.environment_downtime_s()))
+        return rows
 
     def hydration_times(self) -> list[tuple]:
         out = []

@@ -1,56 +1,45 @@
-"""Production readiness: restart diffs, readiness verdicts, graceful restarts, and sealing.
+"""Production readiness: restart diffs, the readiness conditions, and the verdict derived from them.
 
 The seed's two signals, made concrete (DESIGN.md §5):
 
 * **Passive**: each replica reports clean/dirty in its ``Status``; the controller derives what it should be
-  from the commands it sent, and a disagreement is surfaced as an error on the replica.
-* **Active**: ``ALTER CLUSTER c SEAL`` freezes a cluster after proving it restarts cleanly.
+  from the commands it sent (``protocol.stages.disagreement``), and a disagreement is surfaced on the replica.
+* **Active**: ``ALTER CLUSTER c SEAL`` (``adapter.reconfigure``) freezes a cluster after proving it restarts
+  cleanly.
 
 How a cluster is judged:
 
 * the **restart diff** compares every dataflow the cluster runs (its command history's live dataflows) with a
-  fresh plan of the same object from the catalog, by fingerprint: ``identical``, ``different`` (and how),
-  ``absent`` (the catalog no longer has the object: a residual dataflow), ``missing`` (the catalog has an
-  object with no dataflow) or ``transient`` (a SUBSCRIBE or slow-path peek, which a restart would end);
-* the **verdict** lists every unmet condition (sealed, replicas, online, clean, hydrated, no residuals, empty
-  restart diff) as a reason a user can act on, plus warnings (one replica means downtime on restart, with the
-  expected length from measured hydration times).
-
-A **graceful restart** replaces replicas one-for-one: a replacement process is started, gets the cluster's
-command history, and must hydrate every object of the cluster before the old replica is retired and the
-replacement takes its name; queries keep being answered by the old replicas meanwhile.  If hydration does
-not finish within the timeout, the replacements are removed and the cluster is left as it was.
-``ALTER CLUSTER c RESTART`` first re-plans the cluster's history from the catalog (so residual dataflows and
-stale plans go away), then replaces every replica.  ``SEAL`` refuses a cluster whose restart would not
-reproduce what runs now, and restarts only its dirty replicas (or, with ``RESTART = false``, refuses them).
+  fresh plan of the same object from the catalog, by fingerprint: ``identical``, ``different`` (and how,
+  including a rebuild cascaded from an imported index that a restart rebuilds), ``absent`` (the catalog no
+  longer has the object: a residual dataflow), ``missing`` (the catalog has an object with no dataflow) or
+  ``transient`` (a slow-path peek, which a restart would end, or a SUBSCRIBE, which a replica restart does not
+  end while another replica or the replacement serves it);
+* :data:`CONDITIONS` is the one list of readiness conditions.  Each says what it finds, whether a finding is a
+  *reason* (not ready) or a *warning* in the verdict, and what ``SEAL`` does about it: refuse, wait a moment
+  and then refuse, restart the affected replicas, or nothing.  :meth:`Readiness.verdict` and
+  :meth:`Readiness.check_seal` are both derived from it, so a policy change edits one table.
+* the **expected downtime** of restarting one replica of a cluster is the time its processes took to start
+  and connect plus the hydration times of its objects added up (they compete in one process); a full
+  environment restart adds the coordinator's own start-up.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
+import enum
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
-from steadystate.adapter.introspection import audit_details
 from steadystate.catalog.records import ClusterRecord, ReplicaRecord
-from steadystate.errors import (
-    InsufficientPrivilege,
-    InvalidParameterValue,
-    ObjectNotInPrerequisiteState,
-    QueryCanceled,
-    UndefinedObject,
-    quote_ident,
-)
+from steadystate.errors import InsufficientPrivilege, ObjectNotInPrerequisiteState, quote_ident
 from steadystate.protocol import messages as m
-from steadystate.protocol.history import CommandHistory
-from steadystate.sql import plan as p
 
 if TYPE_CHECKING:
     from steadystate.adapter.coordinator import Coordinator
 
-DEFAULT_TIMEOUT_S = 300.0
+CRASH_LOOP_WINDOW_S = 600.0  # a replica that crash-looped within this window is a reason the cluster is not ready
 
 
 @dataclass(frozen=True)
@@ -59,26 +48,6 @@ class DiffRow:
     name: str
     status: str  # identical | different | absent | missing | transient
     detail: str
-
-
-def parse_interval(value: object) -> float:
-    text = str(value).strip().lower().strip("'")
-    for suffix, factor in (("ms", 0.001), ("s", 1.0), ("min", 60.0), ("m", 60.0), ("h", 3600.0)):
-        if text.endswith(suffix) and text[: -len(suffix)].replace(".", "", 1).isdigit():
-            return float(text[: -len(suffix)]) * factor
-    try:
-        return float(text)
-    except ValueError:
-        raise InvalidParameterValue(f"invalid TIMEOUT {quote_ident(str(value))}",
-                                    hint="use a duration such as '30s', '5m' or '500ms'") from None
-
-
-def _truthy(value: object) -> bool:
-    if isinstance(value, bool):
-        return value
-    if value is None:
-        return True
-    return str(value).strip().lower() in ("true", "on", "1", "yes", "t")
 
 
 def describe_difference(running: m.DataflowDescription, fresh: m.DataflowDescription) -> str:
@@ -101,6 +70,37 @@ def describe_difference(running: m.DataflowDescription, fresh: m.DataflowDescrip
     return "; ".join(parts) or "its description differs from a fresh plan"
 
 
+class Severity(enum.Enum):
+    REASON = "reason"  # the cluster is not ready
+    WARNING = "warning"  # ready, but worth knowing
+
+
+class AtSeal(enum.Enum):
+    REFUSE = "refuse"  # SEAL is refused while the condition has findings
+    WAIT = "wait"  # SEAL waits up to the condition's patience for the findings to go away, then refuses
+    RESTART = "restart"  # SEAL restarts the replicas it names (or refuses, WITH (RESTART = false))
+    IGNORE = "ignore"  # SEAL does not look at it
+
+
+@dataclass(frozen=True)
+class Finding:
+    text: str  # a reason or warning of the verdict, with what to do
+    detail: str = ""  # the same for SEAL's error detail (defaults to ``text``)
+    replica_id: str | None = None  # the replica it is about (what SEAL restarts)
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One readiness condition: ``check`` lists what is wrong (no findings: the condition holds)."""
+
+    name: str
+    check: Callable[["Readiness", ClusterRecord], list[Finding]]
+    severity: Severity
+    at_seal: AtSeal
+    seal_message: str = ""  # "cannot seal cluster {cluster}: <seal_message>"
+    seal_hint: str = ""
+    patience_s: float = 0.0  # how long SEAL waits (AtSeal.WAIT)
+
 class Readiness:
     def __init__(self, coordinator: "Coordinator") -> None:
         self.coord = coordinator
@@ -115,26 +115,42 @@ class Readiness:
         instance = self.coord.instance(cluster_id)
         running = instance.history.live_dataflows()
         fresh = self.fresh_descs(cluster_id)
-        rows = []
+        rows: dict[str, DiffRow] = {}
         for export_id, desc in sorted(running.items()):
             name = catalog.describe(export_id)
-            if export_id.startswith("t"):
-                rows.append(DiffRow(export_id, desc.debug_name, "transient", "a restart would end it"))
+            if desc.is_transient:
+                rows[export_id] = DiffRow(export_id, desc.debug_name, "transient", _transient_fate(desc))
             elif export_id not in fresh:
                 residual = self.coord.residuals.get(export_id)
                 name = residual.name if residual else name
                 held = f" (still imported by {', '.join(residual.held_by)})" if residual else ""
-                rows.append(DiffRow(export_id, name, "absent",
-                                    f"the catalog no longer has this object{held}; a restart would not run it"))
+                rows[export_id] = DiffRow(export_id, name, "absent",
+                                          f"the catalog no longer has this object{held}; a restart would not run it")
             elif fresh[export_id].fingerprint() == desc.fingerprint():
-                rows.append(DiffRow(export_id, name, "identical", ""))
+                rows[export_id] = DiffRow(export_id, name, "identical", "")
             else:
-                rows.append(DiffRow(export_id, name, "different", describe_difference(desc, fresh[export_id])))
+                rows[export_id] = DiffRow(export_id, name, "different",
+                                          describe_difference(desc, fresh[export_id]))
         for export_id in fresh:
             if export_id not in running:
-                rows.append(DiffRow(export_id, catalog.describe(export_id), "missing",
-                                    "the catalog has this object but no dataflow runs for it"))
-        return rows
+                rows[export_id] = DiffRow(export_id, catalog.describe(export_id), "missing",
+                                          "the catalog has this object but no dataflow runs for it")
+        # a replica keeps a dataflow only if every index it imports was kept: rebuilds cascade to importers
+        rebuilt = {i for i, row in rows.items() if row.status in ("different", "missing", "absent")}
+        changed = True
+        while changed:
+            changed = False
+            for export_id, row in rows.items():
+                if row.status != "identical":
+                    continue
+                imports = sorted(i.index_id for i in running[export_id].index_imports if i.index_id in rebuilt)
+                if imports:
+                    rows[export_id] = DiffRow(export_id, row.name, "rebuilt",
+                                              f"its plan is unchanged, but it imports {', '.join(imports)}, which a "
+                                              f"restart rebuilds, so a restart rebuilds it too")
+                    rebuilt.add(export_id)
+                    changed = True
+        return list(rows.values())
 
     def hydration_gaps(self, cluster_id: str) -> list[str]:
         """'object on replica' for every object not hydrated on every connected replica."""
@@ -152,15 +168,6 @@ class Readiness:
                     gaps.append(f"{item.qualified} is not hydrated on replica {quote_ident(replica.name)}")
         return gaps
 
-    async def _wait_for_hydration(self, cluster_id: str, patience: float) -> list[str]:
-        """Give objects created just before a SEAL a moment to report hydration; the gaps that remain."""
-        deadline = time.monotonic() + patience
-        while True:
-            gaps = self.hydration_gaps(cluster_id)
-            if not gaps or time.monotonic() > deadline:
-                return gaps
-            await asyncio.sleep(0.05)
-
     def replica_signal(self, replica: ReplicaRecord) -> dict[str, object]:
         """The clean/dirty signal of one replica as the verdict and introspection use it."""
         instance = self.coord.instances.get(replica.cluster_id)
@@ -173,59 +180,190 @@ class Readiness:
             "clean": bool(status is not None and status.steady and status.clean),
             "disagreement": state.disagreement if state is not None else None,
             "reason": online.reason if online else "not started",
+            "expected": state.connection.expected.signal() if state is not None and state.connection.live else None,
         }
 
-    def expected_downtime_s(self, cluster_id: str) -> float | None:
-        instance = self.coord.instances.get(cluster_id)
-        if instance is None:
-            return None
-        times = [c.hydration_ms for s in instance.replicas.values() if s.status is not None
-                 for c in s.status.collections if c.hydration_ms is not None and not c.id.startswith("t")]
-        return max(times) / 1000 if times else None
+
+    # ------------------------------------------------------------------ the conditions' checks
+
+    def _no_replicas(self, cluster: ClusterRecord) -> list[Finding]:
+        if self.coord.catalog.replicas_of(cluster.id):
+            return []
+        name = quote_ident(cluster.name)
+        return [Finding(f"cluster {name} has no replicas: add one with ALTER CLUSTER {name} SET "
+                        f"(REPLICATION FACTOR = 1)")]
+
+    def _replica_count(self, cluster: ClusterRecord) -> list[Finding]:
+        replicas = self.coord.catalog.replicas_of(cluster.id)
+        factor = cluster.replication_factor
+        if not cluster.managed or factor is None or not replicas or len(replicas) == factor \
+                or cluster.id in self.coord.reconfiguring:
+            return []
+        name = quote_ident(cluster.name)
+        return [Finding(f"cluster {name} has {len(replicas)} replica(s) but its replication factor is {factor}: "
+                        f"run ALTER CLUSTER {name} SET (REPLICATION FACTOR = {factor})",
+                        f"{len(replicas)} replica(s), replication factor {factor}")]
+
+    def _reconfiguration(self, cluster: ClusterRecord) -> list[Finding]:
+        kind = self.coord.reconfiguring.get(cluster.id)
+        if kind is None:
+            return []
+        return [Finding(f"cluster {quote_ident(cluster.name)} is being reconfigured ({kind.value}): wait until it "
+                        f"finishes (mz_internal.mz_pending_reconfigurations)")]
+
+    def _failed_objects(self, cluster: ClusterRecord) -> list[Finding]:
+        return [Finding(f"{failed.kind} {failed.name} ({failed.object_id}) failed at start-up and runs nowhere: "
+                        f"{failed.error}; {failed.hint}", f"{failed.name}: {failed.error}")
+                for failed in self.coord.failed_objects.values() if failed.cluster_id == cluster.id]
+
+    def _residuals(self, cluster: ClusterRecord) -> list[Finding]:
+        name = quote_ident(cluster.name)
+        return [Finding(f"residual dataflow {r.name} ({r.index_id}) is still imported by {', '.join(r.held_by)}: "
+                        f"run ALTER CLUSTER {name} RESTART",
+                        f"{r.name} ({r.index_id}) is still imported by {', '.join(r.held_by)}")
+                for r in self.coord.residuals.values() if r.cluster_id == cluster.id]
+
+    def _restart_changes(self, cluster: ClusterRecord) -> list[Finding]:
+        return [Finding(f"a restart would change {row.name} ({row.object_id}): {row.detail}",
+                        f"{row.name} ({row.object_id}) is {row.status}: {row.detail}")
+                for row in self.restart_diff(cluster.id)
+                if row.status in ("different", "missing") or (row.status == "absent"
+                                                               and row.object_id not in self.coord.residuals)]
+
+    def _offline(self, cluster: ClusterRecord) -> list[Finding]:
+        out = []
+        for replica in self.coord.catalog.replicas_of(cluster.id):
+            signal = self.replica_signal(replica)
+            if not signal["online"]:
+                out.append(Finding(f"replica {quote_ident(replica.name)} is offline "
+                                   f"({signal['reason'] or 'not connected'})",
+                                   f"replica {quote_ident(replica.name)} is offline", replica.id))
+        return out
+
+    def _online_replicas(self, cluster: ClusterRecord) -> list[tuple[ReplicaRecord, dict[str, object]]]:
+        signals = [(r, self.replica_signal(r)) for r in self.coord.catalog.replicas_of(cluster.id)]
+        return [(r, s) for r, s in signals if s["online"]]
+
+    def _crash_loops(self, cluster: ClusterRecord) -> list[Finding]:
+        out = []
+        now_ms = time.time() * 1000
+        for replica in self.coord.catalog.replicas_of(cluster.id):
+            at = self.coord.last_crash_loop_ms.get(replica.id)
+            if at is not None and now_ms - at < CRASH_LOOP_WINDOW_S * 1000:
+                minutes = max(1, round((now_ms - at) / 60_000))
+                out.append(Finding(
+                    f"replica {quote_ident(replica.name)} was crash-looping {minutes} minute(s) ago: find the cause "
+                    f"in mz_internal.mz_cluster_replica_status_history (this clears "
+                    f"{CRASH_LOOP_WINDOW_S / 60:g} minutes after the last crash loop)",
+                    f"replica {quote_ident(replica.name)} was crash-looping {minutes} minute(s) ago", replica.id))
+        return out
+
+    def _disagreements(self, cluster: ClusterRecord) -> list[Finding]:
+        return [Finding(f"replica {quote_ident(r.name)} disagrees with the controller: {s['disagreement']}",
+                        replica_id=r.id)
+                for r, s in self._online_replicas(cluster) if s["disagreement"]]
+
+    def _hydration(self, cluster: ClusterRecord) -> list[Finding]:
+        return [Finding(g + ": wait for hydration", g) for g in self.hydration_gaps(cluster.id)]
+
+    def _transients(self, cluster: ClusterRecord) -> list[Finding]:
+        return [Finding(f"transient dataflow {row.object_id} ({row.name}) is running: {row.detail}",
+                        f"{row.object_id}: {row.name}")
+                for row in self.restart_diff(cluster.id) if row.status == "transient"]
+
+    def _dirty(self, cluster: ClusterRecord) -> list[Finding]:
+        name = quote_ident(cluster.name)
+        out = []
+        for replica, signal in self._online_replicas(cluster):
+            status = signal["status"]
+            if isinstance(status, m.Status) and not signal["clean"]:
+                out.append(Finding(f"replica {quote_ident(replica.name)} is dirty (dirtied by {status.dirtied_by}): "
+                                   f"run ALTER CLUSTER {name} RESTART to make it clean",
+                                   f"replica {quote_ident(replica.name)} was dirtied by {status.dirtied_by}",
+                                   replica.id))
+        return out
+
+    def _one_replica(self, cluster: ClusterRecord) -> list[Finding]:
+        if len(self.coord.catalog.replicas_of(cluster.id)) != 1:
+            return []
+        downtime = self.expected_downtime_s(cluster.id)
+        if downtime is None:
+            expected = "as long as starting a replica and hydrating take"
+        else:
+            expected = f"about {_seconds(downtime)} (process start and the measured hydration times)"
+        name = quote_ident(cluster.name)
+        return [Finding(f"cluster {name} has one replica: restarting it means downtime of {expected}; add a replica "
+                        f"to restart without downtime")]
+
+    def _not_sealed(self, cluster: ClusterRecord) -> list[Finding]:
+        if cluster.sealed:
+            return []
+        name = quote_ident(cluster.name)
+        return [Finding(f"cluster {name} is not sealed: run ALTER CLUSTER {name} SEAL once it is in production")]
+
+    # ------------------------------------------------------------------ the verdict and SEAL, from CONDITIONS
 
     def verdict(self, cluster: ClusterRecord) -> tuple[bool, list[str], list[str]]:
         reasons: list[str] = []
         warnings: list[str] = []
-        name = quote_ident(cluster.name)
-        if not cluster.sealed:
-            reasons.append(f"cluster {name} is not sealed: run ALTER CLUSTER {name} SEAL once it is in production")
-        replicas = self.coord.catalog.replicas_of(cluster.id)
-        if not replicas:
-            reasons.append(f"cluster {name} has no replicas: add one with ALTER CLUSTER {name} SET "
-                           f"(REPLICATION FACTOR = 1)")
-        for replica in replicas:
-            signal = self.replica_signal(replica)
-            rname = quote_ident(replica.name)
-            if not signal["online"]:
-                reasons.append(f"replica {rname} is offline ({signal['reason'] or 'not connected'})")
-                continue
-            status = signal["status"]
-            if signal["disagreement"]:
-                reasons.append(f"replica {rname} disagrees with the controller: {signal['disagreement']}")
-            if status is not None and not signal["clean"]:
-                reasons.append(f"replica {rname} is dirty (dirtied by {status.dirtied_by}): run ALTER CLUSTER "
-                               f"{name} RESTART to make it clean")
-        reasons.extend(g + ": wait for hydration" for g in self.hydration_gaps(cluster.id))
-        for residual in self.coord.residuals.values():
-            if residual.cluster_id == cluster.id:
-                reasons.append(f"residual dataflow {residual.name} ({residual.index_id}) is still imported by "
-                               f"{', '.join(residual.held_by)}: run ALTER CLUSTER {name} RESTART")
-        for row in self.restart_diff(cluster.id):
-            if row.status in ("different", "missing") or (row.status == "absent"
-                                                           and row.object_id not in self.coord.residuals):
-                reasons.append(f"a restart would change {row.name} ({row.object_id}): {row.detail}")
-            elif row.status == "transient":
-                warnings.append(f"transient dataflow {row.object_id} ({row.name}) would end on a restart")
-        if len(replicas) == 1:
-            downtime = self.expected_downtime_s(cluster.id)
-            if downtime is None:
-                expected = "as long as hydration takes"
-            else:
-                length = f"{downtime * 1000:.0f} ms" if downtime < 1 else f"{downtime:.1f} s"
-                expected = f"about {length} (the measured hydration time)"
-            warnings.append(f"cluster {name} has one replica: restarting it means downtime of {expected}; "
-                            f"add a replica to restart without downtime")
+        for condition in CONDITIONS:
+            found = [f.text for f in condition.check(self, cluster)]
+            (reasons if condition.severity is Severity.REASON else warnings).extend(found)
         return (not reasons, reasons, warnings)
+
+    async def check_seal(self, cluster: ClusterRecord, restart: bool, timeout: float) -> list[ReplicaRecord]:
+        """Check every condition SEAL looks at, in order; returns the replicas SEAL must restart (raises 55000
+        with the condition's message, detail and hint if one refuses)."""
+        name = quote_ident(cluster.name)
+        to_restart: list[ReplicaRecord] = []
+        for condition in CONDITIONS:
+            if condition.at_seal is AtSeal.IGNORE:
+                continue
+            findings = condition.check(self, cluster)
+            if condition.at_seal is AtSeal.WAIT:
+                deadline = time.monotonic() + min(timeout, condition.patience_s)
+                while findings and time.monotonic() < deadline:
+                    await asyncio.sleep(0.05)
+                    findings = condition.check(self, cluster)
+            if not findings:
+                continue
+            if condition.at_seal is AtSeal.RESTART and restart:
+                replicas = self.coord.catalog.replicas
+                to_restart.extend(replicas[f.replica_id] for f in findings if f.replica_id in replicas)
+                continue
+            message = condition.seal_message.format(count=len(findings), first=_first_replica(self, findings))
+            raise ObjectNotInPrerequisiteState(
+                f"cannot seal cluster {name}{'' if message.startswith(' ') else ': '}{message}",
+                detail="; ".join(f.detail or f.text for f in findings) or None,
+                hint=condition.seal_hint.format(cluster=name) or None,
+            )
+        return to_restart
+
+    def expected_downtime_s(self, cluster_id: str) -> float | None:
+        """Restarting one replica: its process start and connection, plus every object's hydration time
+        (they hydrate in one process, competing for it).  ``None`` before anything was measured."""
+        instance = self.coord.instances.get(cluster_id)
+        if instance is None:
+            return None
+        per_replica = []
+        for replica_id, state in instance.replicas.items():
+            if state.status is None:
+                continue
+            hydration = [c.hydration_ms for c in state.status.collections
+                         if c.hydration_ms is not None and not c.id.startswith("t")]
+            if hydration:
+                per_replica.append(sum(hydration) / 1000)
+        if not per_replica:
+            return None
+        return max(per_replica) + self.coord.replica_start_s(cluster_id)
+
+    def environment_downtime_s(self) -> float | None:
+        """Restarting the whole environment, replicas included: the coordinator's start-up, then every cluster's
+        replicas start and hydrate side by side."""
+        clusters = [d for d in (self.expected_downtime_s(c) for c in self.coord.catalog.clusters) if d is not None]
+        if self.coord.startup_s is None:
+            return None
+        return self.coord.startup_s + (max(clusters) if clusters else 0.0)
 
     def verdict_json(self) -> list[dict[str, object]]:
         out = []
@@ -237,7 +375,7 @@ class Readiness:
                 status = signal["status"]
                 replicas.append({
                     "id": replica.id, "name": replica.name, "online": signal["online"], "clean": signal["clean"],
-                    "dirtied_by": status.dirtied_by if status is not None else None,
+                    "dirtied_by": status.dirtied_by if isinstance(status, m.Status) else None,
                 })
             out.append({"cluster_id": cluster.id, "name": cluster.name, "sealed": cluster.sealed,
                         "ready": ready, "reasons": reasons, "warnings": warnings, "replicas": replicas,
@@ -256,241 +394,63 @@ class Readiness:
                  f"{action} it",
         )
 
-    # ------------------------------------------------------------------ statements
 
-    async def seal(self, plan: p.AlterClusterPlan, user: str, notices: list) -> str:
-        cluster = self.coord.catalog.clusters[plan.cluster_id]
-        self.check_owner(cluster, user, "seal")
-        name = quote_ident(cluster.name)
-        if cluster.sealed:
-            self._notice(notices, f"cluster {name} is already sealed")
-            return "ALTER CLUSTER"
-        restart = _truthy(plan.options.get("restart", True))
-        timeout = parse_interval(plan.options.get("timeout", DEFAULT_TIMEOUT_S))
-        self.coord.sealing.add(cluster.id)  # no new transient dataflows from here on
-        try:
-            await self._seal(cluster, restart, timeout, user)
-        finally:
-            self.coord.sealing.discard(cluster.id)
-        return "ALTER CLUSTER"
-
-    async def _seal(self, cluster: ClusterRecord, restart: bool, timeout: float, user: str) -> None:
-        name = quote_ident(cluster.name)
-        hint_restart = f"run ALTER CLUSTER {name} RESTART first: it rebuilds the cluster from the catalog"
-        replicas = self.coord.catalog.replicas_of(cluster.id)
-        if not replicas:
-            raise ObjectNotInPrerequisiteState(
-                f"cannot seal cluster {name}: it has no replicas",
-                hint=f"add a replica first, e.g. ALTER CLUSTER {name} SET (REPLICATION FACTOR = 1)",
-            )
-        residual = [r for r in self.coord.residuals.values() if r.cluster_id == cluster.id]
-        if residual:
-            raise ObjectNotInPrerequisiteState(
-                f"cannot seal cluster {name}: it runs residual dataflows that a restart would not reproduce",
-                detail="; ".join(f"{r.name} ({r.index_id}) is still imported by {', '.join(r.held_by)}"
-                                 for r in residual),
-                hint=hint_restart,
-            )
-        changes = [r for r in self.restart_diff(cluster.id) if r.status in ("different", "absent", "missing")]
-        if changes:
-            raise ObjectNotInPrerequisiteState(
-                f"cannot seal cluster {name}: a restart would change what it runs",
-                detail="; ".join(f"{r.name} ({r.object_id}) is {r.status}: {r.detail}" for r in changes),
-                hint=hint_restart,
-            )
-        offline = await self._wait_for_online(replicas, min(timeout, 30.0))
-        if offline:
-            raise ObjectNotInPrerequisiteState(
-                f"cannot seal cluster {name}: replica {quote_ident(offline[0].name)} is offline",
-                hint="wait until every replica is online (SHOW CLUSTER REPLICAS)",
-            )
-        gaps = await self._wait_for_hydration(cluster.id, min(timeout, 10.0))
-        if gaps:
-            raise ObjectNotInPrerequisiteState(
-                f"cannot seal cluster {name}: not every object is hydrated on every replica",
-                detail="; ".join(gaps), hint="wait for hydration (mz_internal.mz_hydration_statuses) and retry",
-            )
-        transient = await self._wait_for_transients(cluster.id, 2.0)
-        if transient:
-            raise ObjectNotInPrerequisiteState(
-                f"cannot seal cluster {name}: {len(transient)} transient dataflow(s) (SUBSCRIBE or query) are "
-                f"running on it, and ending them later would change a sealed cluster",
-                detail="; ".join(f"{r.object_id}: {r.name}" for r in transient),
-                hint="end the subscriptions (or let the queries finish) and seal again",
-            )
-        dirty = [r for r in replicas if not self.replica_signal(r)["clean"]]
-        if dirty and not restart:
-            described = "; ".join(
-                f"replica {quote_ident(r.name)} was dirtied by {self.replica_signal(r)['status'].dirtied_by}"
-                for r in dirty
-            )
-            raise ObjectNotInPrerequisiteState(
-                f"cannot seal cluster {name} without restarting it: {len(dirty)} replica(s) are dirty",
-                detail=described,
-                hint=f"use ALTER CLUSTER {name} SEAL WITH (RESTART = true) to restart them gracefully",
-            )
-        if dirty:
-            await self.graceful_replace(cluster, dirty, timeout, user)
-        self._set_sealed(cluster, True, user)
-
-    async def _wait_for_online(self, replicas: list[ReplicaRecord], patience: float) -> list[ReplicaRecord]:
-        """Give replicas that are starting (e.g. right after CREATE CLUSTER) a moment; those still offline."""
-        deadline = time.monotonic() + patience
-        while True:
-            offline = [r for r in replicas if not self.replica_signal(r)["online"]]
-            if not offline or time.monotonic() > deadline:
-                return offline
-            await asyncio.sleep(0.05)
-
-    async def _wait_for_transients(self, cluster_id: str, patience: float) -> list[DiffRow]:
-        deadline = time.monotonic() + patience
-        while True:
-            transient = [r for r in self.restart_diff(cluster_id) if r.status == "transient"]
-            if not transient or time.monotonic() > deadline:
-                return transient
-            await asyncio.sleep(0.05)
-
-    async def unseal(self, plan: p.AlterClusterPlan, user: str, notices: list) -> str:
-        cluster = self.coord.catalog.clusters[plan.cluster_id]
-        self.check_owner(cluster, user, "unseal")
-        if not cluster.sealed:
-            self._notice(notices, f"cluster {quote_ident(cluster.name)} is not sealed")
-            return "ALTER CLUSTER"
-        self._set_sealed(cluster, False, user)
-        return "ALTER CLUSTER"
-
-    async def restart(self, plan: p.AlterClusterPlan, user: str, notices: list) -> str:
-        cluster = self.coord.catalog.clusters[plan.cluster_id]
-        self.check_owner(cluster, user, "restart")
-        timeout = parse_interval(plan.options.get("timeout", DEFAULT_TIMEOUT_S))
-        replicas = self.coord.catalog.replicas_of(cluster.id)
-        instance = self.coord.instance(cluster.id)
-        old_history = instance.history
-        instance.history = await self._fresh_history(cluster.id, old_history)
-        self.coord.sealing.add(cluster.id)
-        try:
-            if replicas:
-                await self.graceful_replace(cluster, replicas, timeout, user)
-        except BaseException:
-            instance.history = old_history
-            raise
-        finally:
-            self.coord.sealing.discard(cluster.id)
-        for index_id, residual in list(self.coord.residuals.items()):
-            if residual.cluster_id == cluster.id:
-                del self.coord.residuals[index_id]
-        return "ALTER CLUSTER"
-
-    async def change_owner(self, plan: p.AlterClusterPlan, user: str, notices: list) -> str:
-        cluster = self.coord.catalog.clusters[plan.cluster_id]
-        self.check_owner(cluster, user, "alter")
-        new_owner = str(plan.options.get("owner"))
-        if self.coord.catalog.role_by_name(new_owner) is None:
-            raise UndefinedObject(f"unknown role {quote_ident(new_owner)}")
-        updated = ClusterRecord(cluster.id, cluster.name, cluster.managed, cluster.size, cluster.replication_factor,
-                                new_owner, cluster.sealed)
-        with self.coord.catalog.durable.transact(user) as txn:
-            txn.put(updated)
-            txn.audit_event("alter", "cluster", audit_details(id=cluster.id, name=cluster.name, owner=new_owner))
-        self.coord.catalog.apply_puts([updated])
-        return "ALTER CLUSTER"
-
-    # ------------------------------------------------------------------ mechanics
-
-    def _notice(self, notices: list, text: str) -> None:
-        notices.append(text)
-
-    def _set_sealed(self, cluster: ClusterRecord, sealed: bool, user: str) -> None:
-        current = self.coord.catalog.clusters[cluster.id]
-        updated = ClusterRecord(current.id, current.name, current.managed, current.size,
-                                current.replication_factor, current.owner, sealed)
-        with self.coord.catalog.durable.transact(user) as txn:
-            txn.put(updated)
-            txn.audit_event("alter", "cluster",
-                            audit_details(id=cluster.id, name=cluster.name, sealed=sealed,
-                                          action="seal" if sealed else "unseal"))
-        self.coord.catalog.apply_puts([updated])
-
-    async def _fresh_history(self, cluster_id: str, old: CommandHistory) -> CommandHistory:
-        """The command history a freshly started coordinator would build for this cluster."""
-        history = CommandHistory()
-        history.push(m.CreateInstance(m.InstanceConfig(cluster_id, "", "")))
-        as_of = await self.coord.read_timestamp()
-        for item, desc in self.coord.fresh_dataflows(cluster_id, as_of):
-            history.push(m.CreateDataflow(desc, self.coord.ddl_text(item)))
-            history.push(m.Schedule(item.id))
-            if item.kind == "materialized_view":
-                history.push(m.AllowWrites(item.id))
-        seen: set[str] = set()
-        for export_id, desc in old.live_dataflows().items():
-            if export_id.startswith("t") and desc.fingerprint() not in seen:
-                seen.add(desc.fingerprint())
-                history.push(m.CreateDataflow(desc, f"transient dataflow {desc.debug_name}"))
-        history.push(m.InitializationComplete())
-        return history
-
-    async def graceful_replace(
-        self, cluster: ClusterRecord, old: list[ReplicaRecord], timeout: float, user: str
-    ) -> None:
-        catalog = self.coord.catalog
-        with catalog.durable.transact(user) as txn:
-            replacements = [ReplicaRecord(f"r{txn.next_id('replica')}", f"{r.name}-pending", cluster.id, r.size,
-                                          r.owner) for r in old]
-            for replica in replacements:
-                txn.put(replica)
-                txn.audit_event("create", "cluster-replica",
-                                audit_details(id=replica.id, cluster=cluster.name, name=replica.name,
-                                              reason="graceful restart"))
-        catalog.apply_puts(replacements)
-        for replica in replacements:
-            await self.coord.start_replica(replica)
-        deadline = time.monotonic() + timeout
-        try:
-            while True:
-                ready = all(self._replacement_ready(r) for r in replacements)
-                if ready:
-                    break
-                if time.monotonic() > deadline:
-                    raise QueryCanceled(
-                        f"restarting cluster {quote_ident(cluster.name)} timed out after {timeout:g} s: the "
-                        f"replacement replicas did not hydrate in time; the cluster was left as it was",
-                        hint="retry with a longer TIMEOUT, e.g. WITH (TIMEOUT = '10m')",
-                    )
-                await asyncio.sleep(0.05)
-        except BaseException:
-            with catalog.durable.transact(user) as txn:
-                for replica in replacements:
-                    txn.delete("replica", replica.id)
-                    txn.audit_event("drop", "cluster-replica",
-                                    audit_details(id=replica.id, name=replica.name, reason="restart rolled back"))
-            catalog.apply_deletes(("replica", r.id) for r in replacements)
-            for replica in replacements:
-                await self.coord.stop_replica(replica)
-            raise
-        renamed = [ReplicaRecord(new.id, old_replica.name, new.cluster_id, new.size, new.owner)
-                   for new, old_replica in zip(replacements, old)]
-        with catalog.durable.transact(user) as txn:
-            for replica in old:
-                txn.delete("replica", replica.id)
-                txn.audit_event("drop", "cluster-replica",
-                                audit_details(id=replica.id, name=replica.name, reason="retired by graceful restart"))
-            for replica in renamed:
-                txn.put(replica)
-        catalog.apply_deletes(("replica", r.id) for r in old)
-        catalog.apply_puts(renamed)
-        for replica in old:
-            await self.coord.stop_replica(replica)
-
-    def _replacement_ready(self, replica: ReplicaRecord) -> bool:
-        instance = self.coord.instance(replica.cluster_id)
-        state = instance.replicas.get(replica.id)
-        if state is None or state.status is None or not state.connection.live or not state.status.steady:
-            return False
-        hydrated = {c.id for c in state.status.collections if c.hydrated}
-        expected = {i.id for i in self.coord.catalog.objects_on_cluster(replica.cluster_id)
-                    if i.kind in ("index", "materialized_view")}
-        return expected <= hydrated
+def _seconds(value: float) -> str:
+    return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.1f} s"
 
 
-def readiness_reasons_text(reasons: list[str], warnings: list[str]) -> str:
-    return json.dumps({"reasons": reasons, "warnings": warnings})
+def _first_replica(readiness: Readiness, findings: list[Finding]) -> str:
+    for finding in findings:
+        replica = readiness.coord.catalog.replicas.get(finding.replica_id or "")
+        if replica is not None:
+            return quote_ident(replica.name)
+    return ""
+
+
+def _transient_fate(desc: m.DataflowDescription) -> str:
+    if any(sink.kind == "subscribe" for sink in desc.sink_exports):
+        return ("a SUBSCRIBE: it goes on through a replica restart and ALTER CLUSTER ... RESTART (its dataflow is "
+                "replayed), and ends with an error if the coordinator restarts")
+    return "a running query's dataflow: dropped when the query ends; a restart does not rebuild it"
+
+
+_R = Readiness
+_RESTART_HINT = "run ALTER CLUSTER {cluster} RESTART first: it rebuilds the cluster from the catalog"
+
+# The readiness conditions, in the order SEAL checks them.  Severity says what a finding means for the verdict;
+# AtSeal what SEAL does about it.
+CONDITIONS: tuple[Condition, ...] = (
+    Condition("sealed", _R._not_sealed, Severity.REASON, AtSeal.IGNORE),
+    Condition("reconfiguration", _R._reconfiguration, Severity.REASON, AtSeal.IGNORE),
+    Condition("replicas", _R._no_replicas, Severity.REASON, AtSeal.REFUSE, "it has no replicas",
+              "add a replica first, e.g. ALTER CLUSTER {cluster} SET (REPLICATION FACTOR = 1)"),
+    Condition("replication factor", _R._replica_count, Severity.REASON, AtSeal.REFUSE,
+              "its number of replicas differs from its replication factor",
+              "ALTER CLUSTER {cluster} SET (REPLICATION FACTOR = ...) to the number it should run"),
+    Condition("failed objects", _R._failed_objects, Severity.REASON, AtSeal.REFUSE,
+              "{count} object(s) on it failed at start-up and run nowhere",
+              "drop the failed objects (mz_internal.mz_failed_objects) and create them again"),
+    Condition("residual dataflows", _R._residuals, Severity.REASON, AtSeal.REFUSE,
+              "it runs residual dataflows that a restart would not reproduce", _RESTART_HINT),
+    Condition("restart diff", _R._restart_changes, Severity.REASON, AtSeal.REFUSE,
+              "a restart would change what it runs", _RESTART_HINT),
+    Condition("online", _R._offline, Severity.REASON, AtSeal.WAIT, "replica {first} is offline",
+              "wait until every replica is online (SHOW CLUSTER REPLICAS)", patience_s=30.0),
+    Condition("no crash loops", _R._crash_loops, Severity.REASON, AtSeal.REFUSE,
+              "a replica was crash-looping in the last 10 minutes",
+              "find the cause in mz_internal.mz_cluster_replica_status_history and seal once the replicas stay up"),
+    Condition("agreement", _R._disagreements, Severity.REASON, AtSeal.WAIT,
+              "a replica disagrees with the controller about its clean/dirty state",
+              "run ALTER CLUSTER {cluster} RESTART to replace the replica", patience_s=2.0),
+    Condition("hydrated", _R._hydration, Severity.REASON, AtSeal.WAIT,
+              "not every object is hydrated on every replica",
+              "wait for hydration (mz_internal.mz_hydration_statuses) and retry", patience_s=10.0),
+    Condition("no transient dataflows", _R._transients, Severity.WARNING, AtSeal.WAIT,
+              "{count} transient dataflow(s) (SUBSCRIBE or query) are running on it, and ending them later would "
+              "change a sealed cluster", "end the subscriptions (or let the queries finish) and seal again",
+              patience_s=2.0),
+    Condition("clean", _R._dirty, Severity.REASON, AtSeal.RESTART,
+              " without restarting it: {count} replica(s) are dirty",
+              "use ALTER CLUSTER {cluster} SEAL WITH (RESTART = true) to restart them gracefully"),
+    Condition("more than one replica", _R._one_replica, Severity.WARNING, AtSeal.IGNORE),
+)

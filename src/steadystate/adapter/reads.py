@@ -21,8 +21,9 @@ from typing import TYPE_CHECKING, AsyncIterator
 
 from steadystate.adapter.dataflows import DataflowBuilder
 from steadystate.adapter.fastpath import extract_mfp, finish_rows, reads_only, substitute_gets
+from steadystate.adapter.policy import Statement
 from steadystate.compute.render import RenderedDataflow
-from steadystate.errors import ObjectNotInPrerequisiteState, SteadyError, UndefinedObject, quote_ident
+from steadystate.errors import SteadyError, UndefinedObject, quote_ident
 from steadystate.expr import ir
 from steadystate.protocol import messages as m
 from steadystate.repr import codec
@@ -107,22 +108,8 @@ class Reads:
             instance.drop(index_id, f"drop transient dataflow {index_id}")
 
     def check_dataflow_allowed(self, cluster_id: str, statement: str) -> None:
-        """A sealed cluster creates no new dataflows, not even transient ones for queries."""
-        cluster = self.coord.catalog.clusters.get(cluster_id)
-        if cluster is None:
-            return
-        name = quote_ident(cluster.name)
-        if cluster.sealed:
-            raise ObjectNotInPrerequisiteState(
-                f"cluster {name} is sealed: {statement} would need a new dataflow on it",
-                hint=f"query an existing index or materialized view, run the query on another cluster "
-                     f"(SET cluster = ...), or ALTER CLUSTER {name} UNSEAL",
-            )
-        if cluster_id in self.coord.sealing:
-            raise ObjectNotInPrerequisiteState(
-                f"cluster {name} is being restarted or sealed: {statement} would need a new dataflow on it",
-                hint="retry once ALTER CLUSTER has finished, or run the query on another cluster",
-            )
+        """A sealed (or sealing) cluster creates no new dataflows, not even transient ones for queries."""
+        self.coord.policy_check(cluster_id, Statement.NEW_DATAFLOW, statement)
 
     def evaluate_locally(self, expr: ir.RelationExpr, desc: RelationDesc) -> list[tuple]:
         def builtin_rows(item_id: str) -> ir.RelationExpr | None:

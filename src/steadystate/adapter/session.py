@@ -272,28 +272,31 @@ class ClientSession:
     async def _ddl(self, action: Callable[..., Awaitable[str]], plan: Any) -> Outcome:
         self._check_no_pending_writes("DDL")
         notices: list[str] = []
-        async with self.coord.ddl_lock:
+        async with self.coord.ddl(self.timeout):
             tag = await action(plan, self.user, notices)
         self._flush_notices(notices)
         return CommandOutcome(tag)
 
     async def _ddl_plain(self, action: Callable[..., Awaitable[str]], plan: Any) -> Outcome:
         self._check_no_pending_writes("DDL")
-        async with self.coord.ddl_lock:
+        async with self.coord.ddl(self.timeout):
             tag = await action(plan, self.user)
         return CommandOutcome(tag)
 
     async def _alter_cluster(self, plan: p.AlterClusterPlan) -> Outcome:
-        if plan.action == "set":
+        self._check_no_pending_writes("DDL")
+        action = plan.action
+        if action == "set":
             cluster = self.coord.catalog.clusters[plan.cluster_id]
             self.adapter.readiness.check_owner(cluster, self.user, "alter")
-            return await self._ddl_plain(self.adapter.ddl.alter_cluster_set, plan)
-        handler = self.adapter.alter_cluster_actions.get(plan.action)
+            if plan.wait is None:
+                return await self._ddl_plain(self.adapter.ddl.alter_cluster_set, plan)
+            action = "resize"
+        handler = self.adapter.alter_cluster_actions.get(action)
         if handler is None:
             raise FeatureNotSupported(f"ALTER CLUSTER ... {plan.action.upper()} is not supported yet")
         notices: list[str] = []
-        async with self.coord.ddl_lock:
-            tag = await handler(plan, self.user, notices)
+        tag = await handler(plan, self.user, notices, self.timeout)
         self._flush_notices(notices)
         return CommandOutcome(tag)
 

@@ -67,7 +67,9 @@ _DEFINITIONS: list[tuple[str, str, RelationDesc]] = [
     ("mz_internal", "mz_frontiers", _desc(("object_id", T), ("replica_id", T), ("write_frontier", I8))),
     ("mz_internal", "mz_replica_step_times", _desc(("replica_id", T), ("seq", I8), ("step_ms", F8))),
     ("mz_internal", "mz_cluster_replica_readiness", _desc(("replica_id", T), ("clean", B), ("steady_since", TS),
-                                                          ("dirtied_at", TS), ("dirtied_by", T), ("error", T))),
+                                                          ("dirtied_at", TS), ("dirtied_by", T), ("error", T),
+                                                          # what the controller derives from what it sent
+                                                          ("expected_clean", B), ("expected_dirtied_by", T))),
     ("mz_internal", "mz_residual_dataflows", _desc(("cluster_id", T), ("replica_id", T), ("object_id", T),
                                                    ("name", T), ("held_by", T))),
     ("mz_internal", "mz_cluster_readiness", _desc(("cluster_id", T), ("sealed", B), ("ready", B), ("reasons", T),
@@ -86,6 +88,13 @@ _DEFINITIONS: list[tuple[str, str, RelationDesc]] = [
     # appended last: builtin ids are positions, and views may store them
     ("mz_internal", "mz_storage_shards", _desc(("object_id", T), ("shard", T), ("since", I8), ("upper", I8),
                                                ("batches", I8), ("updates", I8))),
+    ("mz_internal", "mz_failed_objects", _desc(("object_id", T), ("name", T), ("type", T), ("cluster_id", T),
+                                               ("error", T), ("hint", T))),
+    ("mz_internal", "mz_pending_reconfigurations", _desc(("cluster_id", T), ("kind", T), ("pending_replicas", T),
+                                                         ("retiring_replicas", T), ("started_at", TS),
+                                                         ("deadline", TS), ("on_timeout", T))),
+    # cluster_id NULL: a restart of the whole environment (coordinator and every replica)
+    ("mz_internal", "mz_expected_restart_downtime", _desc(("cluster_id", T), ("expected_downtime_s", F8))),
 ]
 
 BUILTINS: tuple[BuiltinRelation, ...] = tuple(

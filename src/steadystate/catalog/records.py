@@ -9,6 +9,8 @@ Ids: clusters ``c<n>``, replicas ``r<n>``, user objects ``u<n>``, builtin relati
 
 from __future__ import annotations
 
+import enum
+
 import msgspec
 
 from steadystate.expr.ir import ScalarExpr
@@ -78,6 +80,40 @@ class ItemRecord(msgspec.Struct, frozen=True):
         return f"{self.database}.{self.schema}.{self.name}"
 
 
+class ReconfigurationKind(enum.Enum):
+    """Why a cluster's replicas are being replaced."""
+
+    SEAL = "seal"  # dirty replicas replaced by clean ones, then the cluster is sealed
+    RESTART = "restart"  # every replica replaced, from a fresh plan of the catalog
+    RESIZE = "resize"  # ALTER CLUSTER ... SET (SIZE ...) WITH (WAIT UNTIL READY (...))
+
+
+class OnTimeout(enum.Enum):
+    COMMIT = "commit"  # cut over to the replacements even if they have not hydrated
+    ROLLBACK = "rollback"  # remove the replacements and fail the statement
+
+
+class ReconfigurationRecord(msgspec.Struct, frozen=True):
+    """A graceful replacement of a cluster's replicas in progress (Materialize's pending reconfiguration).
+
+    Written in the same catalog transaction as the pending replicas it starts, deleted in the transaction that
+    cuts over (retiring the replaced replicas, renaming the replacements) or rolls back (deleting the
+    replacements).  A coordinator that starts and finds one rolls it back, so a crash in the middle never
+    leaves pending replicas.  ``id`` is the cluster's id: at most one per cluster.
+    """
+
+    id: str
+    kind: ReconfigurationKind
+    replacements: tuple[tuple[str, str], ...]  # (pending replica id, id of the replica it replaces, or "")
+    retiring: tuple[str, ...]  # replicas that go at cut-over (replaced or not)
+    deadline_ms: int
+    on_timeout: OnTimeout
+    owner: str
+    started_at_ms: int
+    cluster: ClusterRecord | None = None  # the cluster record written at cut-over (new size or factor)
+    version: int = RECORD_VERSION
+
+
 class AuditEvent(msgspec.Struct, frozen=True):
     id: int
     event_type: str  # create | drop | alter
@@ -110,4 +146,5 @@ RECORD_TYPES: dict[str, type] = {
     "replica": ReplicaRecord,
     "role": RoleRecord,
     "item": ItemRecord,
+    "reconfiguration": ReconfigurationRecord,
 }

@@ -19,7 +19,7 @@ import msgspec
 
 from steadystate.catalog.builtins import BUILTINS, BuiltinRelation
 from steadystate.catalog.durable import DurableCatalog
-from steadystate.catalog.records import ClusterRecord, ItemRecord, ReplicaRecord, RoleRecord
+from steadystate.catalog.records import ClusterRecord, ItemRecord, ReconfigurationRecord, ReplicaRecord, RoleRecord
 
 SEARCH_PATH = ("public", "mz_catalog", "mz_internal", "pg_catalog")
 DEFAULT_DATABASE = "materialize"
@@ -34,6 +34,7 @@ class CatalogState:
         self.replicas: dict[str, ReplicaRecord] = {}
         self.roles: dict[str, RoleRecord] = {}
         self.items: dict[str, ItemRecord] = {}
+        self.reconfigurations: dict[str, ReconfigurationRecord] = {}  # cluster id -> pending reconfiguration
         self.builtins: dict[str, BuiltinRelation] = {b.id: b for b in BUILTINS}
         self._builtin_names = {(b.schema, b.name): b for b in BUILTINS}
         loaded = durable.load()
@@ -45,6 +46,8 @@ class CatalogState:
             self.roles[record.id] = record  # type: ignore[attr-defined]
         for record in loaded["item"]:
             self.items[record.id] = record  # type: ignore[attr-defined]
+        for record in loaded["reconfiguration"]:
+            self.reconfigurations[record.id] = record  # type: ignore[attr-defined]
         if durable.get_meta("bootstrapped") is None:
             self._bootstrap()
 
@@ -72,11 +75,14 @@ class CatalogState:
                 self.roles[record.id] = record
             elif isinstance(record, ItemRecord):
                 self.items[record.id] = record
+            elif isinstance(record, ReconfigurationRecord):
+                self.reconfigurations[record.id] = record
             else:  # pragma: no cover - programming error
                 raise TypeError(record)
 
     def apply_deletes(self, deletes: Iterable[tuple[str, str]]) -> None:
-        tables = {"cluster": self.clusters, "replica": self.replicas, "role": self.roles, "item": self.items}
+        tables: dict[str, dict] = {"cluster": self.clusters, "replica": self.replicas, "role": self.roles,
+                                   "item": self.items, "reconfiguration": self.reconfigurations}
         for kind, record_id in deletes:
             tables[kind].pop(record_id, None)
 

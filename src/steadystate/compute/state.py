@@ -547,6 +547,7 @@ class ComputeState:
             steady_since_ms=stream.steady_since_ms,
             dirtied_by=stream.dirtied_by,
             dirtied_at_ms=stream.dirtied_at_ms,
+            commands_applied=self.stream.commands_applied,
             collections=tuple(collections),
             memory_bytes=_rss(),
             reconciled_kept=self.reconciled_kept,

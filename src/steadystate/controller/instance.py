@@ -26,6 +26,7 @@ from steadystate.errors import ObjectNotInPrerequisiteState, QueryCanceled, Stea
 from steadystate.expr.ir import MapFilterProject
 from steadystate.protocol import messages as m
 from steadystate.protocol.history import CommandHistory
+from steadystate.protocol.stages import disagreement
 from steadystate.repr import codec, frontier_max, passed
 
 log = logging.getLogger("steadystate.controller")
@@ -60,6 +61,9 @@ class ComputeInstance:
         self.cluster_name = cluster_name
         self.secret = secret
         self.history = CommandHistory()
+        # during a graceful replacement: the history the replacement replicas replay (None: the same as the rest)
+        self._replacement_history: CommandHistory | None = None
+        self._replacements: set[str] = set()
         self.replicas: dict[str, ReplicaState] = {}
         self._peeks: dict[str, _PendingPeek] = {}
         self._subscribes: dict[str, SubscribeChannel] = {}
@@ -70,10 +74,53 @@ class ComputeInstance:
 
     # ------------------------------------------------------------------ replicas
 
-    def add_replica(self, replica_id: str, endpoint: Callable[[], tuple[str, int, int] | None]) -> None:
+    def add_replica(
+        self, replica_id: str, endpoint: Callable[[], tuple[str, int, int] | None], replacement: bool = False
+    ) -> None:
+        """Connect to a replica; a ``replacement`` (during :meth:`begin_replacement`) replays the replacement
+        history, every other replica the cluster's current one."""
+        if replacement:
+            self._replacements.add(replica_id)
         connection = ReplicaConnection(replica_id, self.secret, endpoint, self)
         self.replicas[replica_id] = ReplicaState(connection)
         connection.start()
+
+    # ------------------------------------------------------------------ graceful replacement
+
+    def begin_replacement(self, history: CommandHistory | None = None) -> None:
+        """Replacement replicas added from now on replay ``history`` (default: a copy of the current history)
+        while the replicas they replace keep replaying theirs, whenever either reconnects: the replicas of a
+        cluster never run a history that is not theirs.  Live commands go to both."""
+        if history is None:
+            history = CommandHistory()
+            for command in self.history.replay():
+                history.push(command)
+        self._replacement_history = history
+        self._replacements = set()
+
+    @property
+    def replacing(self) -> bool:
+        return self._replacement_history is not None
+
+    def replacement_history(self) -> CommandHistory:
+        return self._replacement_history if self._replacement_history is not None else self.history
+
+    def commit_replacement(self) -> None:
+        """The replacements took over: their history becomes the cluster's."""
+        if self._replacement_history is not None:
+            self.history = self._replacement_history
+        self._replacement_history = None
+        self._replacements = set()
+
+    def abort_replacement(self) -> None:
+        """The replacements are gone: the cluster keeps its history."""
+        self._replacement_history = None
+        self._replacements = set()
+
+    def histories(self) -> list[CommandHistory]:
+        if self._replacement_history is None:
+            return [self.history]
+        return [self.history, self._replacement_history]
 
     async def remove_replica(self, replica_id: str) -> None:
         state = self.replicas.pop(replica_id, None)
@@ -88,8 +135,9 @@ class ComputeInstance:
 
     # ------------------------------------------------------------------ ResponseSink
 
-    def history_for_replay(self) -> list[m.Command]:
-        return [c for c in self.history.replay() if not isinstance(c, (m.Hello, m.InitializationComplete))]
+    def history_for_replay(self, replica_id: str) -> list[m.Command]:
+        history = self.replacement_history() if replica_id in self._replacements else self.history
+        return [c for c in history.replay() if not isinstance(c, (m.Hello, m.InitializationComplete))]
 
     def _forget(self, connection: ReplicaConnection) -> bool:
         """A connection began or ended: what the replica reported before no longer holds."""
@@ -135,19 +183,15 @@ class ComputeInstance:
             if self.on_status is not None:
                 self.on_status(connection.replica_id, response, previous)
             state.status_at = time.time()
-            expected = connection.expected
-            if response.clean != expected.clean:
-                state.disagreement = (
-                    f"replica reports {'clean' if response.clean else 'dirty'} but the controller sent "
-                    f"{'no replica-level DDL' if expected.clean else repr(expected.dirtied_by)}"
-                )
-            else:
-                state.disagreement = None
+            if response.commands_applied == connection.expected.commands_applied:
+                # the status reflects exactly the commands sent on this connection: the full comparison
+                state.disagreement = disagreement(connection.expected, response)
 
     # ------------------------------------------------------------------ commands
 
     def send(self, command: m.Command) -> None:
-        self.history.push(command)
+        for history in self.histories():
+            history.push(command)
         for state in self.replicas.values():
             state.connection.send(command)
 
@@ -229,7 +273,8 @@ class ComputeInstance:
             if state is None or not state.connection.live:
                 raise self._replica_gone(replica_id)
             self._peeks[peek_id] = _PendingPeek(future, {replica_id}, replica_id, command)
-            self.history.push(command)
+            for history in self.histories():
+                history.push(command)
             state.connection.send(command)
         else:
             self._peeks[peek_id] = _PendingPeek(future, set(self.live_replica_ids()), command=command)
@@ -241,7 +286,7 @@ class ComputeInstance:
         finally:
             if self._peeks.pop(peek_id, None) is not None:
                 self.send(m.CancelPeek(peek_id))
-            self.history.peek_finished(peek_id)
+            self._peek_finished(peek_id)
 
     def pending_shard_peeks(self) -> list[tuple[frozenset[str], int]]:
         """``(shards, timestamp)`` of every unanswered peek that reads shards (a replica reads them at that
@@ -269,7 +314,11 @@ class ComputeInstance:
         # the first answer wins: cancel it everywhere else
         del self._peeks[response.uuid]
         self.send(m.CancelPeek(response.uuid))
-        self.history.peek_finished(response.uuid)
+        self._peek_finished(response.uuid)
+
+    def _peek_finished(self, peek_id: str) -> None:
+        for history in self.histories():
+            history.peek_finished(peek_id)
 
     # ------------------------------------------------------------------ subscribes
 

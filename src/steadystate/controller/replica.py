@@ -31,7 +31,7 @@ _BACKOFF_MAX_S = 1.0
 
 
 class ResponseSink(Protocol):
-    def history_for_replay(self) -> list[m.Command]: ...
+    def history_for_replay(self, replica_id: str) -> list[m.Command]: ...
 
     def on_connected(self, connection: "ReplicaConnection") -> None: ...
 
@@ -56,6 +56,7 @@ class ReplicaConnection:
         self.nonce = ""
         self.pid = 0
         self.connected_at: float | None = None
+        self.first_connected_at: float | None = None  # monotonic time of the first connection (start-up cost)
         self.expected = CommandStream()
         self._writer: asyncio.StreamWriter | None = None
         self._live = False
@@ -127,7 +128,7 @@ class ReplicaConnection:
         self.nonce = uuid.uuid4().hex
         self.expected = CommandStream()
         hello = m.Hello(self.nonce, self.secret, self.epoch)
-        commands: list[m.Command] = [hello, *self.sink.history_for_replay(), m.InitializationComplete()]
+        commands: list[m.Command] = [hello, *self.sink.history_for_replay(self.replica_id), m.InitializationComplete()]
         now = _now_ms()
         for command in commands:
             self.expected.apply(command, now)
@@ -136,6 +137,8 @@ class ReplicaConnection:
         self._writer = writer
         self._live = True
         self.connected_at = time.monotonic()
+        if self.first_connected_at is None:
+            self.first_connected_at = self.connected_at
         self.sink.on_connected(self)
         await writer.drain()
         epoch = self.epoch

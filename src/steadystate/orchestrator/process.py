@@ -170,6 +170,10 @@ class ProcessOrchestrator:
                 endpoint.unlink(missing_ok=True)
         return sorted(self._adoptable)
 
+    def adoptable(self, replica_id: str) -> bool:
+        """Whether a running process of ``replica_id`` was found to adopt."""
+        return replica_id in self._adoptable
+
     def finish_adoption(self) -> int:
         """Stop adoptable processes nobody claimed (their replicas are gone from the catalog)."""
         stopped = 0

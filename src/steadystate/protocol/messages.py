@@ -274,6 +274,8 @@ class Status(msgspec.Struct, **_TAGGED):
     pid: int = 0  # the replica process's own pid, so status history rows name the right process
     step_seq: int = 0  # sequence number of the first entry of ``step_ms`` (steps are numbered from 0)
     reconciled_at_ms: int | None = None  # when the last replay ended (reconciled_kept/rebuilt describe it)
+    commands_applied: int = 0  # commands applied since the Hello (included): the controller compares clean/dirty
+    #                            only with a Status that reflects exactly what it sent
 
 
 class HelloAck(msgspec.Struct, **_TAGGED):

@@ -19,7 +19,7 @@ from steadystate.sql import statements as st
 from steadystate.sql.parser import error_at, parse_standard, syntax_error
 
 #: Option names made of two words.
-_MULTIWORD_OPTIONS = {("REPLICATION", "FACTOR")}
+_MULTIWORD_OPTIONS = {("REPLICATION", "FACTOR"), ("ON", "TIMEOUT")}
 
 _WORD_TYPES = {TokenType.VAR, TokenType.IDENTIFIER}
 
@@ -390,8 +390,20 @@ def _alter(cur: Cursor) -> st.AlterCluster:
     name = cur.ident()
     if cur.accept("SET"):
         options = cur.options()
+        wait: st.Options | None = None
+        if cur.accept("WITH"):
+            cur.expect_type(TokenType.L_PAREN)
+            if cur.accept("WAIT", "FOR"):
+                raise errors.FeatureNotSupported(
+                    "ALTER CLUSTER ... WITH (WAIT FOR ...) is not supported",
+                    hint="use WITH (WAIT UNTIL READY (TIMEOUT = '...', ON TIMEOUT = 'COMMIT' | 'ROLLBACK'))")
+            cur.expect("WAIT")
+            cur.expect("UNTIL")
+            cur.expect("READY")
+            wait = cur.options() if cur.at(TokenType.L_PAREN) else ()
+            cur.expect_type(TokenType.R_PAREN)
         cur.finish()
-        return st.AlterCluster(name, "set", options)
+        return st.AlterCluster(name, "set", options, wait)
     if cur.accept("OWNER", "TO"):
         owner = cur.ident()
         cur.finish()

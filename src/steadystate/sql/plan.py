@@ -102,6 +102,7 @@ class AlterClusterPlan:
     cluster_name: str
     action: str  # 'set' | 'seal' | 'unseal' | 'restart' | 'owner'
     options: dict[str, Any] = field(default_factory=dict)
+    wait: dict[str, Any] | None = None  # SET ... WITH (WAIT UNTIL READY (...)): a graceful resize
 
 
 @dataclass(frozen=True)

@@ -219,7 +219,8 @@ def _drop_objects(node: st.DropObjects, ctx: PlanContext, sql_text: str | None) 
 
 def _alter_cluster(node: st.AlterCluster, ctx: PlanContext, sql_text: str | None) -> p.Plan:
     cluster_id, name = ctx.catalog.resolve_cluster(node.name)
-    return p.AlterClusterPlan(cluster_id, name, node.action, _options(node.options))
+    wait = None if node.wait is None else _options(node.wait)
+    return p.AlterClusterPlan(cluster_id, name, node.action, _options(node.options), wait)
 
 
 # ---------------------------------------------------------------------------------------------------------

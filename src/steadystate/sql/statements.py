@@ -62,6 +62,7 @@ class AlterCluster:
     name: str
     action: str  # 'set' | 'seal' | 'unseal' | 'restart' | 'owner'
     options: Options = ()
+    wait: Options | None = None  # SET (...) WITH (WAIT UNTIL READY (TIMEOUT = ..., ON TIMEOUT = ...))
 
 
 @dataclass(frozen=True)
