@@ -120,6 +120,13 @@ def _new_session() -> None:  # runs in the child between fork and exec
     os.setsid()
 
 
+def _replica_dir_of(cmdline: list[str]) -> str | None:
+    """The ``--dir`` of a replica process's command line (``python -m steadystate replica ... --dir D``)."""
+    if "replica" in cmdline and "--dir" in cmdline and cmdline.index("--dir") + 1 < len(cmdline):
+        return cmdline[cmdline.index("--dir") + 1]
+    return None
+
+
 def _exit_reason(returncode: int | None) -> str:
     if returncode is None:
         return "exited (exit status unknown: the process was adopted from an earlier coordinator)"
@@ -152,8 +159,13 @@ class ProcessOrchestrator:
     # ------------------------------------------------------------------ adoption
 
     def adopt(self) -> list[str]:
-        """Find replica processes left running by an earlier coordinator; returns their replica ids."""
-        for endpoint in (self.data_dir / "replicas").glob("*/endpoint.json"):
+        """Find replica processes left running by an earlier coordinator; returns their replica ids.
+
+        A process is found by its ``endpoint.json`` or, if it had not announced itself yet when the earlier
+        coordinator died, by its command line (its ``--dir`` is a replica directory of this data directory):
+        either way it is adopted, never duplicated."""
+        replicas_dir = self.data_dir / "replicas"
+        for endpoint in replicas_dir.glob("*/endpoint.json"):
             replica_id = endpoint.parent.name
             try:
                 pid = int(json.loads(endpoint.read_text())["pid"])
@@ -162,12 +174,28 @@ class ProcessOrchestrator:
             except (OSError, ValueError, KeyError, psutil.Error):
                 endpoint.unlink(missing_ok=True)
                 continue
-            if "replica" in cmdline and "--dir" in cmdline and cmdline[cmdline.index("--dir") + 1] == str(
-                endpoint.parent
-            ):
+            if _replica_dir_of(cmdline) == str(endpoint.parent):
                 self._adoptable[replica_id] = process
             else:
                 endpoint.unlink(missing_ok=True)
+        for process in psutil.process_iter(["pid", "cmdline"]):
+            try:
+                directory = _replica_dir_of(process.info["cmdline"] or [])
+                if directory is None or Path(directory).parent != replicas_dir:
+                    continue
+                if process.status() == psutil.STATUS_ZOMBIE:
+                    continue
+            except psutil.Error:
+                continue
+            replica_id = Path(directory).name
+            if replica_id not in self._adoptable:
+                self._adoptable[replica_id] = process
+            elif self._adoptable[replica_id].pid != process.pid:  # two processes of one replica: keep one
+                log.warning("stopping duplicate process %d of replica %s", process.pid, replica_id)
+                try:
+                    process.kill()
+                except psutil.Error:
+                    pass
         return sorted(self._adoptable)
 
     def adoptable(self, replica_id: str) -> bool:
