@@ -31,7 +31,7 @@ _BACKOFF_MAX_S = 1.0
 
 
 class ResponseSink(Protocol):
-    def history_for_replay(self) -> list[m.Command]: ...
+    def history_for_replay(self, replica_id: str) -> list[m.Command]: ...
 
     def on_connected(self, connection: "ReplicaConnection") -> None: ...
 
@@ -127,7 +127,7 @@ class ReplicaConnection:
         self.nonce = uuid.uuid4().hex
         self.expected = CommandStream()
         hello = m.Hello(self.nonce, self.secret, self.epoch)
-        commands: list[m.Command] = [hello, *self.sink.history_for_replay(), m.InitializationComplete()]
+        commands: list[m.Command] = [hello, *self.sink.history_for_replay(self.replica_id), m.InitializationComplete()]
         now = _now_ms()
         for command in commands:
             self.expected.apply(command, now)
