@@ -598,13 +598,15 @@ class ComputeState:
                     return [m.PeekResponse(peek.uuid, error=m.PeekError(sqlstate, message, detail or None,
                                                                         hint or None))]
             snapshot = self.store.snapshot(target.shard, peek.timestamp)
-            guard.check()
+            if len(snapshot) > guard.CHECK_EVERY_ROWS:
+                guard.check()
             rows = _mapped(snapshot, compile_mfp(peek.mfp))
         return self._chunked(peek, rows)
 
     def _chunked(self, peek: m.Peek, rows: Iterable[tuple]) -> list[m.PeekResponse]:
         """Encode the result in chunks of about :data:`CHUNK_BYTES`, checking the guard and ``max_result_size``
-        between chunks: the result is never built further than one chunk past the limit."""
+        between chunks; a batch never asks for many more rows than still fit under the limit, so a result is not built
+        much past it."""
         limit = peek.max_result_size
         chunks: list[bytes] = []
         total, batch_rows = 0, 1024
@@ -622,7 +624,10 @@ class ComputeState:
                 break
             del batch
             guard.check()
-            batch_rows = max(16, min(1 << 20, batch_rows * CHUNK_BYTES // max(len(blob), 1)))
+            per_row = max(len(blob) // batch_rows, 1)
+            batch_rows = max(16, min(1 << 20, CHUNK_BYTES // per_row))
+            if limit is not None:  # never build much more than what still fits under the limit
+                batch_rows = min(batch_rows, (limit - total) // per_row + 16)
         last = len(chunks) - 1
         return [m.PeekResponse(peek.uuid, rows=chunk, partial=i < last) for i, chunk in enumerate(chunks)]
 
