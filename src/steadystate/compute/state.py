@@ -18,6 +18,13 @@ sink, and whose imported indexes were themselves kept, takes over the running da
 a new one; at ``InitializationComplete`` the rest are dropped.  So a coordinator restart rehydrates only what
 changed; the counts are reported in ``Status`` (``reconciled_kept``/``reconciled_rebuilt``) and logged.
 
+**Queries fail alone.**  A peek's result is encoded in batches and sent in chunks of about :data:`CHUNK_BYTES`
+(``PeekResponse.partial``); past the peek's ``max_result_size`` it fails with 53000.  A peek's evaluation and each
+step of a transient dataflow run under a ``dataflow.guard.Guard``: interrupted (``interrupt``, called by the I/O
+thread as a ``CancelPeek``/drop/``Hello`` arrives) they stop with 57014, and past :data:`MEMORY_THRESHOLD_SHARE` of
+the replica's memory limit with 53200 — a failed transient dataflow is removed at once and its peeks and subscribe
+answer with the error (``failed``).  Installed dataflows are never guarded.
+
 Materialized-view sinks write the view's rows to its shard and its evaluation errors (as rows) to a
 companion errors shard, in one ``compare_and_append_many`` so both advance together; a peek of the view
 raises the first error, so an MV never silently drops a row whose evaluation failed.  Sinks are
