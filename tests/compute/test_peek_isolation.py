@@ -85,6 +85,11 @@ def test_a_cancel_arriving_during_evaluation_stops_it() -> None:
     assert state.handle(m.CancelPeek("p")) == [] and state.interrupts == set()
 
 
+def test_a_peek_is_acknowledged_as_it_arrives() -> None:
+    state = ready_state()
+    assert state.handle(m.Peek("p", TARGET, 0, MapFilterProject(1))) == [m.PeekResponse("p", partial=True)]
+
+
 def test_over_the_memory_threshold_a_query_is_refused_not_the_replica_killed() -> None:
     small = ready_state(memory_limit=1, rows=10)  # every check finds the process over its threshold
     small.handle(m.Peek("small", TARGET, 0, MapFilterProject(1, predicates=(
@@ -171,6 +176,7 @@ def test_a_peek_lost_with_its_replica_fails_and_is_not_replayed_to_it() -> None:
         task = asyncio.ensure_future(instance.peek(m.PeekTarget("index", "u1"), 0, MapFilterProject(1), 10))
         await asyncio.sleep(0)
         (peek,) = [c for c in connections["r1"].sent if isinstance(c, m.Peek)]
+        instance.on_response(connections["r1"], 1, m.PeekResponse(peek.uuid, partial=True))  # it reached r1
         instance.on_disconnected(connections["r1"])  # type: ignore[arg-type]
         assert not any(isinstance(c, m.Peek) for c in instance.history_for_replay("r1"))
         instance.on_connected(connections["r1"])  # type: ignore[arg-type]  (its successor process)

@@ -16,7 +16,6 @@ Everything runs on real processes; assertions are on SQLSTATEs, pids and the rep
 from __future__ import annotations
 
 import threading
-import time
 from typing import Any, Iterator
 
 import psutil

@@ -292,7 +292,9 @@ class ComputeState:
 
     def _on_peek(self, command: m.Peek) -> list[m.Response]:
         self.peeks[command.uuid] = command
-        return []
+        # acknowledged at once (a chunk without rows): the controller then knows the peek reached this process, so
+        # if the process dies before answering, the peek died with it and is not handed to its successor
+        return [m.PeekResponse(command.uuid, partial=True)]
 
     def _on_cancel_peek(self, command: m.CancelPeek) -> list[m.Response]:
         self.interrupts.discard(command.uuid)

@@ -12,12 +12,14 @@ and subscribe batches (forwarded only when they advance the subscribe's frontier
 produce duplicates).  Responses tagged with an older connection epoch are dropped.
 
 **Peeks.**  A result arrives in chunks (``PeekResponse.partial``), gathered per replica: the first replica whose
-*final* response arrives wins, whatever chunks other replicas sent meanwhile.  A peek that was outstanding on a
-replica whose connection ended (its process died: oom-killed, say) is never sent to that replica again — not to
+*final* response arrives wins, whatever chunks other replicas sent meanwhile.  A replica acknowledges each peek as it
+receives it (a partial response without rows).  A peek that was outstanding on a replica — acknowledged by it — whose
+connection ended (its process died: oom-killed, say) is never sent to that replica again — not to
 its successor process either, which would only run the same query into the same wall (a crash loop, every other
 read of the cluster waiting behind it).  If no other replica is still working on it, it fails at once with the
-replica's exit reason (``ReplicaExited``, 57P01; 53200 when the replica was oom-killed).  A peek sent while no
-replica was connected still goes to the first replica that connects.
+replica's exit reason (``ReplicaExited``, 57P01; 53200 when the replica was oom-killed).  A peek that never reached
+the process (sent while no replica was connected, or to a connection already dead) still goes to the first replica
+that connects.
 """
 
 from __future__ import annotations
@@ -61,6 +63,7 @@ class _PendingPeek:
     command: m.Peek | None = None
     chunks: dict[str, list[bytes]] = field(default_factory=dict)  # replica id -> the partial results it sent
     lost: set[str] = field(default_factory=set)  # replicas whose connection ended while working on it
+    started: set[str] = field(default_factory=set)  # replicas that acknowledged it (it reached their process)
 
 
 @dataclass
@@ -140,12 +143,15 @@ class ComputeInstance:
         orphaned = []
         for pending in self._peeks.values():
             pending.chunks.pop(replica_id, None)
-            if replica_id in pending.asked:
+            if replica_id in pending.started and replica_id in pending.asked:  # it was running there
                 pending.asked.discard(replica_id)
                 pending.lost.add(replica_id)
                 if not pending.asked and not pending.future.done():
                     orphaned.append(pending)
-            elif pending.target_replica == replica_id and not pending.future.done():
+                continue
+            # it never reached that process (sent to a connection already dead): it is safe to send again
+            pending.asked.discard(replica_id)
+            if pending.target_replica == replica_id and not pending.future.done():
                 pending.future.set_exception(self._replica_gone(replica_id))
         if orphaned:
             asyncio.get_running_loop().create_task(self._fail_lost_peeks(replica_id, orphaned))
@@ -323,7 +329,8 @@ class ComputeInstance:
         pending = self._peeks.get(response.uuid)
         if pending is None or pending.future.done() or response.canceled:
             return
-        if response.partial:  # a chunk of this replica's result: the final response completes it
+        if response.partial:  # an acknowledgment, or a chunk of this replica's result (the final response completes it)
+            pending.started.add(replica_id)
             if response.rows is not None:
                 pending.chunks.setdefault(replica_id, []).append(response.rows)
             return
