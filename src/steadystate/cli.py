@@ -92,7 +92,10 @@ def _coordinator(args: argparse.Namespace) -> int:
 def _replica(args: argparse.Namespace) -> int:
     from steadystate.compute.server import run_replica
 
-    run_replica(args.replica_id, args.storage_url, args.dir, orphan_timeout=args.orphan_timeout)
+    from steadystate.orchestrator import REPLICA_SIZES
+
+    run_replica(args.replica_id, args.storage_url, args.dir, orphan_timeout=args.orphan_timeout,
+                memory_limit=REPLICA_SIZES.get(args.size))
     return 0
 
 

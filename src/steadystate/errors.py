@@ -165,6 +165,24 @@ class QueryCanceled(SteadyError):
     sqlstate = "57014"
 
 
+class InsufficientResources(SteadyError):
+    """A request needs more of a resource than it may have (e.g. a result over ``max_result_size``)."""
+
+    sqlstate = "53000"
+
+
+class OutOfMemory(InsufficientResources):
+    """A replica refused (or could not finish) a query because it would pass its memory limit."""
+
+    sqlstate = "53200"
+
+
+class ReplicaExited(SteadyError):
+    """The replica process running a query exited (was killed, crashed) before it answered."""
+
+    sqlstate = "57P01"
+
+
 class InFailedTransaction(SteadyError):
     sqlstate = "25P02"
 

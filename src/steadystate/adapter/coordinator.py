@@ -216,8 +216,14 @@ class Coordinator:
         instance = ComputeInstance(cluster.id, cluster.name, self.secret)
         instance.on_status = self._on_replica_signal
         instance.after_drop = lambda collection_id, cluster_id=cluster.id: self.release_residuals(cluster_id)
+        instance.exit_reason = self.orchestrator.exit_reason
+        instance.replica_name = self._replica_name
         self.instances[cluster.id] = instance
         return instance
+
+    def _replica_name(self, replica_id: str) -> str:
+        replica = self.catalog.replicas.get(replica_id)
+        return replica.name if replica is not None else replica_id
 
     def _on_replica_signal(self, replica_id: str, status: m.Status, previous: m.Status | None) -> None:
         """Append clean/dirty transitions to the replica's status history."""

@@ -9,7 +9,9 @@ preference:
 2. by a **fast-path peek** when it is a map/filter/project over a relation with an index on the session's
    cluster (peek the arrangement), or over a table or materialized view (peek its shard);
 3. by the **slow path**: a transient dataflow with a transient index export is created on the cluster,
-   peeked, and dropped.
+   peeked, and dropped — also when the read fails, is canceled or times out, which stops the replica's work on it.
+
+A peek carries the session's ``max_result_size``: the replica stops building a larger result and the read fails.
 
 ``SUBSCRIBE`` creates a transient dataflow with a subscribe sink and streams its updates as rows
 ``(mz_timestamp, mz_diff, columns...)`` until the client goes away, when the dataflow is dropped.
@@ -58,7 +60,7 @@ class Reads:
 
     async def select(
         self, expr: ir.RelationExpr, desc: RelationDesc, finishing: ir.RowSetFinishing, cluster_id: str,
-        timeout: float, replica_name: str | None = None,
+        timeout: float, replica_name: str | None = None, max_result_size: int | None = None,
     ) -> list[tuple]:
         if self.is_local(expr):
             rows = self.evaluate_locally(expr, desc)
@@ -74,17 +76,20 @@ class Reads:
             timestamp = await self.coord.read_timestamp()
             if indexes:
                 target = m.PeekTarget("index", indexes[0].id)
-                rows = await instance.peek(target, timestamp, mfp, timeout, replica_id)
+                rows = await instance.peek(target, timestamp, mfp, timeout, replica_id, max_result_size)
                 return finish_rows(rows, finishing)
             if item.kind in ("table", "materialized_view"):
                 errors = m.errors_shard_of(item.shard) if item.kind == "materialized_view" else None
                 target = m.PeekTarget("shard", item.id, shard=item.shard, desc=item.desc, errors_shard=errors)
-                rows = await instance.peek(target, timestamp, mfp, timeout, replica_id)
+                rows = await instance.peek(target, timestamp, mfp, timeout, replica_id, max_result_size)
                 return finish_rows(rows, finishing)
-        return finish_rows(await self._slow_path(expr, desc, cluster_id, timeout, replica_id), finishing)
+        return finish_rows(
+            await self._slow_path(expr, desc, cluster_id, timeout, replica_id, max_result_size), finishing
+        )
 
     async def _slow_path(
-        self, expr: ir.RelationExpr, desc: RelationDesc, cluster_id: str, timeout: float, replica_id: str | None
+        self, expr: ir.RelationExpr, desc: RelationDesc, cluster_id: str, timeout: float, replica_id: str | None,
+        max_result_size: int | None = None,
     ) -> list[tuple]:
         self.check_dataflow_allowed(cluster_id, "SELECT")
         instance = self.coord.instance(cluster_id)
@@ -103,7 +108,7 @@ class Reads:
         instance.create_dataflow(dataflow, f"SELECT (transient dataflow {index_id})")
         try:
             return await instance.peek(m.PeekTarget("index", index_id), timestamp,
-                                       ir.MapFilterProject(desc.arity), timeout, replica_id)
+                                       ir.MapFilterProject(desc.arity), timeout, replica_id, max_result_size)
         finally:
             instance.drop(index_id, f"drop transient dataflow {index_id}")
 

@@ -8,13 +8,17 @@ dispatch is a table from plan type to handler.
 Transactions follow Materialize: inside ``BEGIN ... COMMIT`` writes are buffered and committed together
 (all or nothing), and a transaction that has written cannot read (25000, "write-only").  After an error in
 an explicit transaction every statement fails with 25P02 until ``ROLLBACK``.  ``CancelRequest`` cancels the
-statement that is running (57014).
+statement that is running (57014); so does ``statement_timeout``.  Either way the replica stops the work at once (the
+peek is canceled, a slow-path query's transient dataflow dropped; ``compute.server``).  ``max_result_size``
+(Materialize's variable: bytes, or a size with a PostgreSQL memory unit, ``'100MB'``; default ``1GB``) bounds the
+result a replica builds for a read: past it, the read fails with 53000 ``result exceeds max size of ...``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import re
 import secrets
 from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable
 
@@ -27,6 +31,7 @@ from steadystate.errors import (
     ActiveTransaction,
     FeatureNotSupported,
     InFailedTransaction,
+    InvalidParameterValue,
     QueryCanceled,
     SteadyError,
     UndefinedObject,
@@ -66,6 +71,7 @@ DEFAULT_VARIABLES = {
     "datestyle": "ISO, MDY",
     "timezone": "UTC",
     "statement_timeout": "60s",
+    "max_result_size": "1GB",
     "transaction_isolation": "strict serializable",
     "standard_conforming_strings": "on",
     "server_version": "15.0",
@@ -87,6 +93,26 @@ def _timeout_seconds(value: str) -> float:
             return number * factor if number > 0 else 3600.0 * 24
     number = float(text or 0)
     return number / 1000 if number > 0 else 3600.0 * 24
+
+
+_BYTE_UNITS = {"": 1, "b": 1, "kb": 1024, "kib": 1024, "mb": 1024**2, "mib": 1024**2, "gb": 1024**3,
+               "gib": 1024**3, "tb": 1024**4, "tib": 1024**4}
+
+
+def parse_byte_size(value: str, name: str = "max_result_size") -> int:
+    """Bytes from ``'104857600'``, ``'100MB'``, ``'1 GB'`` (PostgreSQL's memory units, 1024-based; also kiB...)."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", value)
+    factor = _BYTE_UNITS.get(match.group(2).lower()) if match else None
+    if match is None or factor is None:
+        raise InvalidParameterValue(
+            f"invalid value for parameter {quote_ident(name)}: {quote_ident(value)}",
+            hint='a number of bytes, or a size with a unit among "B", "kB", "MB", "GB", "TB"',
+        )
+    size = int(float(match.group(1)) * factor)
+    if size < 1 or size >= 2**63:
+        raise InvalidParameterValue(f"invalid value for parameter {quote_ident(name)}: {quote_ident(value)}",
+                                    detail="the size must be at least 1 byte")
+    return size
 
 
 class ClientSession:
@@ -257,6 +283,10 @@ class ClientSession:
     def timeout(self) -> float:
         return _timeout_seconds(self.variables["statement_timeout"])
 
+    @property
+    def max_result_size(self) -> int:
+        return parse_byte_size(self.variables["max_result_size"])
+
     def cluster_id(self) -> str:
         name = self.variables["cluster"]
         cluster = self.coord.catalog.cluster_by_name(name)
@@ -324,7 +354,8 @@ class ClientSession:
         elif reads.is_local(plan.expr):
             rows = reads.evaluate_locally(plan.expr, plan.desc)
         else:
-            rows = await reads.select(plan.expr, plan.desc, RowSetFinishing(), self.cluster_id(), self.timeout)
+            rows = await reads.select(plan.expr, plan.desc, RowSetFinishing(), self.cluster_id(), self.timeout,
+                                      max_result_size=self.max_result_size)
         self.adapter.writes.check_rows(plan.table_id, rows)
         return await self._apply_changes({plan.table_id: [(tuple(r), 1) for r in rows]}, f"INSERT 0 {len(rows)}")
 
@@ -401,7 +432,8 @@ class ClientSession:
         reads = self.adapter.reads
         cluster_id = "" if reads.is_local(plan.expr) else self.cluster_id()
         rows = await reads.select(plan.expr, plan.desc, plan.finishing, cluster_id, self.timeout,
-                                  self.variables.get("cluster_replica") or None)
+                                  self.variables.get("cluster_replica") or None,
+                                  max_result_size=self.max_result_size)
         return RowsOutcome(fields_of(plan.desc), rows, "SELECT")
 
     async def _subscribe(self, plan: p.SubscribePlan) -> Outcome:
@@ -434,6 +466,8 @@ class ClientSession:
             self._flush_notices([f"cluster {quote_ident(value)} does not exist"])
         if name == "statement_timeout":
             _timeout_seconds(value)
+        if name == "max_result_size":
+            parse_byte_size(value)
         self.variables[name] = value
         return CommandOutcome("SET")
 

@@ -1,4 +1,4 @@
-"""The replica process: a thin asyncio driver around :class:`~steadystate.compute.state.ComputeState`.
+"""The replica process: an I/O thread (asyncio) and a worker thread around :class:`~steadystate.compute.state.ComputeState`.
 
 ``run_replica`` opens storage, binds a TCP port on 127.0.0.1, announces ``endpoint.json`` (pid, port) in
 its directory for the orchestrator and controller, and serves one controller connection at a time.  A
@@ -6,20 +6,37 @@ connection must open with ``Hello`` carrying the environment secret (checked by 
 ``protocol.framing.ReplicaEndpoint`` before any command is applied); a newer authenticated connection
 replaces the older one (the controller reconnected).  A replica that has had no controller for
 ``orphan_timeout`` seconds exits: replicas outlive a crashed coordinator long enough to be adopted by the
-next one, but never linger as orphans.  Commands are applied in arrival order; a ticker task
-calls ``ComputeState.tick`` every few milliseconds and sends the responses, plus a ``Status`` whenever the
-replica's account of itself changed and at least once a second.
+next one, but never linger as orphans.
+
+**Two threads.**  The asyncio thread only does I/O: it authenticates connections, acknowledges ``Hello`` and
+queues every command, in arrival order, for the worker thread, which owns the ``ComputeState``: it applies the
+queued commands, then calls ``ComputeState.tick`` every few milliseconds, and sends the responses (plus a
+``Status`` whenever the replica's account of itself changed, and at least once a second) on the connection whose
+``Hello`` it applied last, waiting for each write to drain.  So a long evaluation — a big peek, a slow-path
+query's transient dataflow hydrating — never stops the replica from *reading* commands: a ``CancelPeek``, the drop
+of a transient dataflow or a new ``Hello`` is passed to ``ComputeState.interrupt`` the moment it arrives, and the
+evaluation under way stops at its next guard check (``dataflow.guard``) instead of running to the end.
+
+**Memory.**  ``memory_limit`` is the limit of the replica's size (``orchestrator.REPLICA_SIZES``, from
+``--size``), which the orchestrator enforces by killing the process.  The replica refuses (SQLSTATE 53200) a
+peek or transient dataflow that would take its resident set past ``MEMORY_THRESHOLD_SHARE`` of that limit, so one
+query fails alone instead of taking the process — every query and dataflow of the replica — down with it.
+Installed dataflows (indexes, materialized views) are not guarded: they must stay complete, so a replica whose
+indexes outgrow its size is still killed (``oom-killed``) and restarted.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import logging
 import os
+import queue
 import threading
 import time
 from pathlib import Path
+from typing import Callable
 
 from steadystate.compute.state import ComputeState
 from steadystate.errors import ProtocolViolation, SteadyError
@@ -32,31 +49,38 @@ log = logging.getLogger("steadystate.replica")
 _TICK_BUSY_S = 0.001
 _TICK_IDLE_S = 0.004
 _STATUS_EVERY_S = 1.0
+_SEND_TIMEOUT_S = 30.0
 
 
 class ReplicaServer:
     def __init__(
-        self, replica_id: str, storage_url: str, directory: Path, secret: str, orphan_timeout: float = 30.0
+        self, replica_id: str, storage_url: str, directory: Path, secret: str, orphan_timeout: float = 30.0,
+        memory_limit: int | None = None,
     ) -> None:
         self.replica_id = replica_id
         self.orphan_timeout = orphan_timeout
-        self._last_connected = time.monotonic()
         self.directory = directory
         self.secret = secret
-        self.state = ComputeState(replica_id, open_store(storage_url))
-        self._writer: asyncio.StreamWriter | None = None
-        self._initialized = False
-        self._last_status = 0.0
+        self.state = ComputeState(replica_id, open_store(storage_url), memory_limit=memory_limit)
+        self._connection: asyncio.StreamWriter | None = None  # the authenticated connection (I/O thread)
+        self._inbox: queue.SimpleQueue[tuple[asyncio.StreamWriter, m.Command | None]] = queue.SimpleQueue()
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def serve(self) -> None:
+        self._loop = asyncio.get_running_loop()
         server = await asyncio.start_server(self._on_connection, "127.0.0.1", 0)
         port = server.sockets[0].getsockname()[1]
         tmp = self.directory / "endpoint.json.tmp"
         tmp.write_text(json.dumps({"pid": os.getpid(), "port": port, "replica_id": self.replica_id}))
         os.replace(tmp, self.directory / "endpoint.json")
         log.info("replica %s listening on 127.0.0.1:%d", self.replica_id, port)
+        finished: asyncio.Future[None] = self._loop.create_future()
+        worker = _Worker(self, lambda: self._loop.call_soon_threadsafe(_resolve, finished))  # type: ignore[union-attr]
+        threading.Thread(target=worker.run, name="replica-worker", daemon=True).start()
         async with server:
-            await self._ticker()
+            await finished
+
+    # ------------------------------------------------------------------ the I/O thread
 
     async def _on_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         endpoint = ReplicaEndpoint(self.secret)
@@ -69,68 +93,128 @@ class ReplicaServer:
                 for command in endpoint.receive(data):
                     if not authenticated:
                         authenticated = True
-                        if self._writer is not None and self._writer is not writer:
-                            self._writer.close()
-                        self._writer = writer
-                        self._initialized = False
+                        if self._connection is not None and self._connection is not writer:
+                            self._connection.close()
+                        self._connection = writer
                         log.info("controller connected (nonce %s)", getattr(command, "nonce", "?"))
-                    if writer is not self._writer:
+                    if writer is not self._connection:
                         return
                     if isinstance(command, m.Hello):
                         writer.write(endpoint.acknowledge(self.replica_id, os.getpid()))
-                    self._apply(command)
+                    self.state.interrupt(command)  # before queueing: stops the evaluation this makes pointless
+                    self._inbox.put((writer, command))
         except ProtocolViolation as exc:
             log.warning("refused a connection: %s", exc.message)
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
         finally:
-            if self._writer is writer:
-                self._writer = None
+            if self._connection is writer:
+                self._connection = None
+            if authenticated:
+                self._inbox.put((writer, None))  # the worker stops sending on it
             writer.close()
 
-    def _apply(self, command: m.Command) -> None:
+    async def _write(self, writer: asyncio.StreamWriter, data: bytes) -> None:
+        if writer.is_closing():
+            return
+        writer.write(data)
+        try:
+            await writer.drain()
+        except ConnectionError:
+            pass
+
+
+def _resolve(future: "asyncio.Future[None]") -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+class _Worker:
+    """The worker thread: applies commands in arrival order, ticks the state, sends its responses."""
+
+    def __init__(self, server: ReplicaServer, on_exit: Callable[[], None]) -> None:
+        self.server = server
+        self.state = server.state
+        self.on_exit = on_exit
+        self.sink: asyncio.StreamWriter | None = None  # the connection whose Hello was applied last
+        self.last_connected = time.monotonic()
+        self.last_status = 0.0
+
+    def run(self) -> None:
+        try:
+            self._run()
+        except BaseException:  # noqa: BLE001 - the worker dying must end the process, not leave it deaf
+            log.exception("the replica's worker thread failed")
+            os._exit(70)
+        finally:
+            self.on_exit()
+
+    def _run(self) -> None:
+        busy = False
+        while True:
+            try:
+                item = self.server._inbox.get(timeout=_TICK_BUSY_S if busy else _TICK_IDLE_S)
+            except queue.Empty:
+                item = None
+            while item is not None:
+                self._take(*item)
+                try:
+                    item = self.server._inbox.get_nowait()
+                except queue.Empty:
+                    item = None
+            if self.sink is None:
+                if time.monotonic() - self.last_connected > self.server.orphan_timeout:
+                    log.warning("no coordinator for %.0f s: exiting so that no orphan lingers",
+                                self.server.orphan_timeout)
+                    return
+                busy = False
+                continue
+            self.last_connected = time.monotonic()
+            responses = self.state.tick()
+            busy = bool(responses)
+            now = time.monotonic()
+            status = self.state.status_if_changed(force=now - self.last_status > _STATUS_EVERY_S)
+            if status is not None:
+                self.last_status = now
+                responses.append(status)
+            self._send(responses)
+
+    def _take(self, writer: asyncio.StreamWriter, command: m.Command | None) -> None:
+        if command is None:  # the connection ended
+            if self.sink is writer:
+                self.sink = None
+            return
+        if isinstance(command, m.Hello):
+            self.sink = writer
+        if writer is not self.sink:
+            return  # a command of a connection a newer one replaced
         try:
             responses = self.state.handle(command)
         except SteadyError as exc:
             # a command this replica cannot apply must not take the process down: report and carry on
             log.error("cannot apply %s: %s", type(command).__name__, exc.message)
             return
-        if isinstance(command, m.InitializationComplete):
-            self._initialized = True
         self._send(responses)
 
     def _send(self, responses: list[m.Response]) -> None:
-        writer = self._writer
-        if writer is None or not responses:
+        """Send on the current connection and wait until it has drained (the controller reads as fast as we write,
+        so a big result in chunks never piles up in memory)."""
+        writer, loop = self.sink, self.server._loop
+        if writer is None or not responses or loop is None:
             return
-        writer.write(b"".join(encode_frame(r) for r in responses))
-
-    async def _ticker(self) -> None:
-        while True:
-            busy = False
-            if self._writer is None and time.monotonic() - self._last_connected > self.orphan_timeout:
-                log.warning("no coordinator for %.0f s: exiting so that no orphan lingers", self.orphan_timeout)
-                return
-            if self._writer is not None:
-                self._last_connected = time.monotonic()
-                responses = self.state.tick()
-                busy = bool(responses)
-                now = time.monotonic()
-                status = self.state.status_if_changed(force=now - self._last_status > _STATUS_EVERY_S)
-                if status is not None:
-                    self._last_status = now
-                    responses.append(status)
-                self._send(responses)
-                writer = self._writer
-                if writer is not None:
-                    try:
-                        await writer.drain()
-                    except ConnectionError:
-                        pass
-            await asyncio.sleep(_TICK_BUSY_S if busy else _TICK_IDLE_S)
+        data = b"".join(encode_frame(r) for r in responses)
+        future = asyncio.run_coroutine_threadsafe(self.server._write(writer, data), loop)
+        try:
+            future.result(timeout=_SEND_TIMEOUT_S)
+        except concurrent.futures.TimeoutError:
+            log.warning("the controller has not read %d bytes for %.0f s", len(data), _SEND_TIMEOUT_S)
+        except Exception as exc:  # noqa: BLE001 - a connection that broke is noticed by the I/O thread
+            log.info("could not send to the controller: %s", exc)
 
 
-def run_replica(replica_id: str, storage_url: str, directory: str, orphan_timeout: float = 30.0) -> None:
+def run_replica(
+    replica_id: str, storage_url: str, directory: str, orphan_timeout: float = 30.0, memory_limit: int | None = None
+) -> None:
     secret = os.environ.get("STEADYSTATE_SECRET", "")
     path = Path(directory)
     path.mkdir(parents=True, exist_ok=True)
@@ -139,7 +223,7 @@ def run_replica(replica_id: str, storage_url: str, directory: str, orphan_timeou
         format=f"%(asctime)s %(levelname)s replica {replica_id} %(name)s: %(message)s",
     )
     threading.Thread(target=_prepare_columns, name="prepare-columns", daemon=True).start()
-    server = ReplicaServer(replica_id, storage_url, path, secret, orphan_timeout)
+    server = ReplicaServer(replica_id, storage_url, path, secret, orphan_timeout, memory_limit)
     asyncio.run(server.serve())
 
 

@@ -18,6 +18,13 @@ sink, and whose imported indexes were themselves kept, takes over the running da
 a new one; at ``InitializationComplete`` the rest are dropped.  So a coordinator restart rehydrates only what
 changed; the counts are reported in ``Status`` (``reconciled_kept``/``reconciled_rebuilt``) and logged.
 
+**Queries fail alone.**  A peek's result is encoded in batches and sent in chunks of about :data:`CHUNK_BYTES`
+(``PeekResponse.partial``); past the peek's ``max_result_size`` it fails with 53000.  A peek's evaluation and each
+step of a transient dataflow run under a ``dataflow.guard.Guard``: interrupted (``interrupt``, called by the I/O
+thread as a ``CancelPeek``/drop/``Hello`` arrives) they stop with 57014, and past :data:`MEMORY_THRESHOLD_SHARE` of
+the replica's memory limit with 53200 — a failed transient dataflow is removed at once and its peeks and subscribe
+answer with the error (``failed``).  Installed dataflows are never guarded.
+
 Materialized-view sinks write the view's rows to its shard and its evaluation errors (as rows) to a
 companion errors shard, in one ``compare_and_append_many`` so both advance together; a peek of the view
 raises the first error, so an MV never silently drops a row whose evaluation failed.  Sinks are
@@ -35,10 +42,13 @@ import os
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
+from itertools import islice
+from typing import Callable, Iterable, Iterator
 
 from steadystate.compute.render import Arrangement, RenderedDataflow
+from steadystate.dataflow import guard
 from steadystate.dataflow.collection import EvalError
-from steadystate.errors import SteadyError, UpperMismatch
+from steadystate.errors import InsufficientResources, SteadyError, UpperMismatch
 from steadystate.expr.eval import compile_mfp
 from steadystate.expr.ir import CallBinary, ColumnRef, Literal, MapFilterProject
 from steadystate.protocol import messages as m
@@ -86,10 +96,42 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
+#: A peek's result travels in chunks of about this many bytes of encoded rows (``PeekResponse.partial``).
+CHUNK_BYTES = 1 << 20
+#: The share of the replica's memory limit above which it refuses queries (the orchestrator kills at the limit).
+MEMORY_THRESHOLD_SHARE = 0.85
+#: Interrupts everything under way (a new controller's Hello: the old one's peeks are gone).
+INTERRUPT_ALL = "*"
+
+
+def format_bytes(size: int) -> str:
+    """A byte count as Materialize prints it in ``result exceeds max size of 100.0 MB`` (1024-based units)."""
+    if size < 1024:
+        return f"{size} B"
+    value, unit = float(size), 0
+    while value >= 1024 and unit < 6:
+        value /= 1024
+        unit += 1
+    return f"{value:.1f} {'KMGTPE'[unit - 1]}B"
+
+
+def result_too_large(limit: int) -> SteadyError:
+    return InsufficientResources(
+        f"result exceeds max size of {format_bytes(limit)}",
+        hint="SET max_result_size to a larger value, or select fewer rows or columns",
+    )
+
+
 class ComputeState:
-    def __init__(self, replica_id: str, store: ShardStore) -> None:
+    def __init__(self, replica_id: str, store: ShardStore, memory_limit: int | None = None) -> None:
         self.replica_id = replica_id
         self.store = store
+        self.memory_limit = memory_limit
+        self.memory_threshold = int(memory_limit * MEMORY_THRESHOLD_SHARE) if memory_limit else None
+        # ids (peek uuids, transient exports) whose work must stop: set by the replica's I/O thread as a CancelPeek
+        # or drop arrives, while this state's thread may be busy evaluating them (``dataflow.guard``)
+        self.interrupts: set[str] = set()
+        self.failed: dict[str, m.PeekError] = {}  # transient exports whose dataflow was stopped (memory, cancel)
         self.stream = CommandStream()
         self.nonce = ""
         self.dataflows: list[_Dataflow] = []
@@ -109,6 +151,21 @@ class ComputeState:
 
     # ------------------------------------------------------------------ commands
 
+    def interrupt(self, command: m.Command) -> None:
+        """Called (from any thread) as soon as ``command`` arrives, before it is applied: a ``CancelPeek``, the drop
+        of a transient dataflow or a new ``Hello`` stops the evaluation under way that it makes pointless."""
+        if isinstance(command, m.CancelPeek):
+            self.interrupts.add(command.uuid)
+        elif isinstance(command, m.AllowCompaction) and command.frontier is None and command.id.startswith("t"):
+            self.interrupts.add(command.id)
+        elif isinstance(command, m.Hello):
+            self.interrupts.add(INTERRUPT_ALL)
+
+    def _guard(self, ids: Iterable[str], what: str) -> guard.Guard:
+        keys = frozenset(ids) | {INTERRUPT_ALL}
+        interrupts = self.interrupts
+        return guard.Guard(lambda: not keys.isdisjoint(interrupts), self.memory_threshold, self.memory_limit, what)
+
     def handle(self, command: m.Command) -> list[m.Response]:
         self.stream.apply(command, _now_ms())
         handler = _HANDLERS[type(command)]
@@ -120,6 +177,8 @@ class ComputeState:
     def _on_hello(self, command: m.Hello) -> list[m.Response]:
         """A (new) controller: keep the running dataflows aside to reconcile them with the replayed history."""
         self.nonce = command.nonce
+        self.interrupts.discard(INTERRUPT_ALL)
+        self.failed.clear()
         for dataflow in self._pool:
             dataflow.rendered.close()
         self._pool = list(self.dataflows)
@@ -213,6 +272,8 @@ class ComputeState:
     def _on_allow_compaction(self, command: m.AllowCompaction) -> list[m.Response]:
         if command.frontier is not None:
             return []
+        self.interrupts.discard(command.id)
+        self.failed.pop(command.id, None)
         dataflow = self.by_export.pop(command.id, None)
         if dataflow is None:
             return [m.Frontiers(command.id, None, None, None)]
@@ -231,9 +292,12 @@ class ComputeState:
 
     def _on_peek(self, command: m.Peek) -> list[m.Response]:
         self.peeks[command.uuid] = command
-        return []
+        # acknowledged at once (a chunk without rows): the controller then knows the peek reached this process, so
+        # if the process dies before answering, the peek died with it and is not handed to its successor
+        return [m.PeekResponse(command.uuid, partial=True)]
 
     def _on_cancel_peek(self, command: m.CancelPeek) -> list[m.Response]:
+        self.interrupts.discard(command.uuid)
         if self.peeks.pop(command.uuid, None) is not None:
             return [m.PeekResponse(command.uuid, canceled=True)]
         return []
@@ -249,14 +313,20 @@ class ComputeState:
         for dataflow in list(self.dataflows):
             if not dataflow.rendered.graph.stepped and not self._imports_ready(dataflow):
                 continue
+            transient = dataflow.desc.is_transient
             try:
-                self._feed_sources(dataflow)
-                started = time.perf_counter()
-                if self._step(dataflow):
-                    self.step_ms.append((time.perf_counter() - started) * 1000)
-                    self.steps_done += 1
+                # a query's own dataflow is guarded (canceled or over the memory threshold: it stops at once),
+                # never an installed one
+                with guard.guarded(self._guard(dataflow.desc.export_ids, "query") if transient else None):
+                    self._feed_sources(dataflow)
+                    started = time.perf_counter()
+                    if self._step(dataflow):
+                        self.step_ms.append((time.perf_counter() - started) * 1000)
+                        self.steps_done += 1
             except SteadyError as exc:
                 log.error("dataflow %s failed: %s", dataflow.desc.debug_name, exc)
+                if transient:
+                    out.extend(self._fail_transient(dataflow, exc))
                 continue
             if dataflow.hydrated_at is None and dataflow.rendered.hydrated:
                 dataflow.hydrated_at = time.monotonic()
@@ -276,6 +346,26 @@ class ComputeState:
                     dataflow.reported[export_id] = frontier
                     out.append(m.Frontiers(export_id, frontier, frontier, frontier))
         out.extend(self._answer_peeks())
+        return out
+
+    def _fail_transient(self, dataflow: _Dataflow, exc: SteadyError) -> list[m.Response]:
+        """Stop a transient dataflow that failed (over the memory threshold, canceled, an error): its state is let go
+        at once, the peeks of its exports answer with the error and its subscribes end with it; the controller's
+        drop then finds nothing left to do."""
+        error = m.PeekError(exc.sqlstate, exc.message, exc.detail, exc.hint)
+        self.dataflows.remove(dataflow)
+        out: list[m.Response] = []
+        for export_id in dataflow.live_exports:
+            self.by_export.pop(export_id, None)
+            self.arrangements.pop(export_id, None)
+            self.index_exports.pop(export_id, None)
+            self.failed[export_id] = error
+            sink = dataflow.sinks.get(export_id)
+            if sink is not None and sink.export.kind == "subscribe":
+                out.append(m.SubscribeResponse(export_id, error=error))
+        dataflow.rendered.close()
+        dataflow.live_exports = set()
+        self._status_dirty = True
         return out
 
     def _imports_ready(self, dataflow: _Dataflow) -> bool:
@@ -464,52 +554,91 @@ class ComputeState:
     def _answer_peeks(self) -> list[m.Response]:
         out: list[m.Response] = []
         for uuid, peek in list(self.peeks.items()):
-            response = self._try_peek(peek)
-            if response is not None:
+            if uuid not in self.peeks:
+                continue
+            responses = self._try_peek(peek)
+            if responses is not None:
                 del self.peeks[uuid]
-                out.append(response)
+                out.extend(responses)
         return out
 
-    def _try_peek(self, peek: m.Peek) -> m.PeekResponse | None:
-        target = peek.target
+    def _try_peek(self, peek: m.Peek) -> list[m.PeekResponse] | None:
+        """The peek's answer — its result in chunks, or an error — or ``None`` while the target has not passed the
+        peek's timestamp.  The result is built under a guard: a ``CancelPeek`` arriving meanwhile, or the process
+        passing its memory threshold, stops it; so does passing ``max_result_size``."""
         try:
-            if target.kind == "index":
-                arrangement = self.arrangements.get(target.id)
-                if arrangement is None:
-                    return m.PeekResponse(peek.uuid, error=m.PeekError("XX000", f"index {target.id} is not installed"))
-                if not passed(arrangement.frontier, peek.timestamp):
-                    return None
-                key = point_key(self.index_exports.get(target.id), peek.mfp)
-                if key is not None:
-                    apply = compile_mfp(peek.mfp)
-                    rows = [out for row in arrangement.lookup(key) if (out := apply(row)) is not None]
-                else:
-                    rows = arrangement.peek(peek.mfp)
-            else:
-                assert target.shard is not None
-                if not passed(self.store.upper(target.shard), peek.timestamp):
-                    return None
-                if target.errors_shard is not None:
-                    errors = sorted(row for row, diff in self.store.snapshot(target.errors_shard, peek.timestamp)
-                                    if diff > 0)
-                    if errors:
-                        message, sqlstate, _kind, detail, hint = errors[0]
-                        return m.PeekResponse(peek.uuid, error=m.PeekError(sqlstate, message, detail or None,
-                                                                           hint or None))
-                apply = compile_mfp(peek.mfp)
-                rows = []
-                for row, diff in self.store.snapshot(target.shard, peek.timestamp):
-                    result = apply(row)
-                    if result is not None:
-                        rows.extend([result] * diff)
+            with guard.guarded(self._guard((peek.uuid,), "query")):
+                return self._evaluate_peek(peek)
         except SteadyError as exc:
-            return m.PeekResponse(peek.uuid, error=m.PeekError(exc.sqlstate, exc.message, exc.detail, exc.hint))
+            return [m.PeekResponse(peek.uuid, error=m.PeekError(exc.sqlstate, exc.message, exc.detail, exc.hint))]
         except Exception as exc:  # noqa: BLE001 - a peek's expression failing in a way the evaluator did not
             # anticipate is that peek's error (XX000), never the replica's: it must not take the process down
             log.exception("peek %s failed", peek.uuid)
             error = EvalError.from_exception(exc)
-            return m.PeekResponse(peek.uuid, error=m.PeekError(error.sqlstate, error.message))
-        return m.PeekResponse(peek.uuid, rows=codec.encode_rows(rows))
+            return [m.PeekResponse(peek.uuid, error=m.PeekError(error.sqlstate, error.message))]
+
+    def _evaluate_peek(self, peek: m.Peek) -> list[m.PeekResponse] | None:
+        target = peek.target
+        rows: Iterable[tuple]
+        if target.kind == "index":
+            failure = self.failed.get(target.id)
+            if failure is not None:
+                return [m.PeekResponse(peek.uuid, error=failure)]
+            arrangement = self.arrangements.get(target.id)
+            if arrangement is None:
+                return [m.PeekResponse(peek.uuid, error=m.PeekError("XX000", f"index {target.id} is not installed"))]
+            if not passed(arrangement.frontier, peek.timestamp):
+                return None
+            key = point_key(self.index_exports.get(target.id), peek.mfp)
+            if key is not None:
+                apply = compile_mfp(peek.mfp)
+                rows = [out for row in arrangement.lookup(key) if (out := apply(row)) is not None]
+            else:
+                rows = arrangement.peek_iter(peek.mfp)
+        else:
+            assert target.shard is not None
+            if not passed(self.store.upper(target.shard), peek.timestamp):
+                return None
+            if target.errors_shard is not None:
+                errors = sorted(row for row, diff in self.store.snapshot(target.errors_shard, peek.timestamp)
+                                if diff > 0)
+                if errors:
+                    message, sqlstate, _kind, detail, hint = errors[0]
+                    return [m.PeekResponse(peek.uuid, error=m.PeekError(sqlstate, message, detail or None,
+                                                                        hint or None))]
+            snapshot = self.store.snapshot(target.shard, peek.timestamp)
+            if len(snapshot) > guard.CHECK_EVERY_ROWS:
+                guard.check()
+            rows = _mapped(snapshot, compile_mfp(peek.mfp))
+        return self._chunked(peek, rows)
+
+    def _chunked(self, peek: m.Peek, rows: Iterable[tuple]) -> list[m.PeekResponse]:
+        """Encode the result in chunks of about :data:`CHUNK_BYTES`, checking the guard and ``max_result_size``
+        between chunks; a batch never asks for many more rows than still fit under the limit, so a result is not built
+        much past it."""
+        limit = peek.max_result_size
+        chunks: list[bytes] = []
+        total, batch_rows = 0, 1024
+        iterator = iter(rows)
+        while True:
+            batch = list(islice(iterator, batch_rows))
+            if not batch and chunks:
+                break
+            blob = codec.encode_rows(batch)
+            total += len(blob)
+            if limit is not None and total > limit:
+                raise result_too_large(limit)
+            chunks.append(blob)
+            if len(batch) < batch_rows:
+                break
+            del batch
+            guard.check()
+            per_row = max(len(blob) // batch_rows, 1)
+            batch_rows = max(16, min(1 << 20, CHUNK_BYTES // per_row))
+            if limit is not None:  # never build much more than what still fits under the limit
+                batch_rows = min(batch_rows, (limit - total) // per_row + 16)
+        last = len(chunks) - 1
+        return [m.PeekResponse(peek.uuid, rows=chunk, partial=i < last) for i, chunk in enumerate(chunks)]
 
     # ------------------------------------------------------------------ status
 
@@ -580,6 +709,15 @@ def point_key(export: m.IndexExport | None, mfp: MapFilterProject) -> tuple | No
             return None
         values.append(found)
     return tuple(values)
+
+
+def _mapped(snapshot: list[tuple[tuple, int]], apply: Callable[[tuple], tuple | None]) -> Iterator[tuple]:
+    """A shard snapshot's rows through a peek's map/filter/project, repeated by multiplicity."""
+    for row, diff in snapshot:
+        result = apply(row)
+        if result is not None:
+            for _ in range(diff):
+                yield result
 
 
 def _rss() -> int:

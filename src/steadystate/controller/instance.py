@@ -10,6 +10,16 @@ greatest any replica reached, since replicas are deterministic), the replica's l
 (hydration, clean/dirty, sizes), peek results (the first answer wins; ``CancelPeek`` goes to the rest),
 and subscribe batches (forwarded only when they advance the subscribe's frontier, so two replicas never
 produce duplicates).  Responses tagged with an older connection epoch are dropped.
+
+**Peeks.**  A result arrives in chunks (``PeekResponse.partial``), gathered per replica: the first replica whose
+*final* response arrives wins, whatever chunks other replicas sent meanwhile.  A replica acknowledges each peek as it
+receives it (a partial response without rows).  A peek that was outstanding on a replica — acknowledged by it — whose
+connection ended (its process died: oom-killed, say) is never sent to that replica again — not to
+its successor process either, which would only run the same query into the same wall (a crash loop, every other
+read of the cluster waiting behind it).  If no other replica is still working on it, it fails at once with the
+replica's exit reason (``ReplicaExited``, 57P01; 53200 when the replica was oom-killed).  A peek that never reached
+the process (sent while no replica was connected, or to a connection already dead) still goes to the first replica
+that connects.
 """
 
 from __future__ import annotations
@@ -22,7 +32,8 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from steadystate.controller.replica import ReplicaConnection
-from steadystate.errors import ObjectNotInPrerequisiteState, QueryCanceled, SteadyError, quote_ident
+from steadystate.errors import ObjectNotInPrerequisiteState, OutOfMemory, QueryCanceled, ReplicaExited, SteadyError, \
+    quote_ident
 from steadystate.expr.ir import MapFilterProject
 from steadystate.protocol import messages as m
 from steadystate.protocol.history import CommandHistory
@@ -41,12 +52,19 @@ class ReplicaState:
     disagreement: str | None = None
 
 
+#: How long a peek whose replica went away waits for the orchestrator to learn why (its exit reason).
+_EXIT_REASON_WAIT_S = 1.0
+
+
 @dataclass
 class _PendingPeek:
     future: asyncio.Future[list[tuple]]
-    asked: set[str]
+    asked: set[str]  # replicas working on it (connected when it was sent, or replayed it since)
     target_replica: str | None = None
     command: m.Peek | None = None
+    chunks: dict[str, list[bytes]] = field(default_factory=dict)  # replica id -> the partial results it sent
+    lost: set[str] = field(default_factory=set)  # replicas whose connection ended while working on it
+    started: set[str] = field(default_factory=set)  # replicas that acknowledged it (it reached their process)
 
 
 @dataclass
@@ -70,6 +88,9 @@ class ComputeInstance:
         self._frontier_waiters: list[tuple[str, int, asyncio.Future[None]]] = []
         self.on_status: Callable[[str, m.Status, m.Status | None], None] | None = None
         self.after_drop: Callable[[str], None] | None = None
+        # why a replica's process exited ("oom-killed"), or None while it runs (the orchestrator knows)
+        self.exit_reason: Callable[[str], str | None] | None = None
+        self.replica_name: Callable[[str], str] = lambda replica_id: replica_id  # for messages
         self.history.push(m.CreateInstance(m.InstanceConfig(cluster_id, "", "")))
 
     # ------------------------------------------------------------------ replicas
@@ -136,8 +157,14 @@ class ComputeInstance:
     # ------------------------------------------------------------------ ResponseSink
 
     def history_for_replay(self, replica_id: str) -> list[m.Command]:
+        """The reduced history for ``replica_id``'s new connection (a replacement's own history during a graceful
+        replacement), without the peeks it was running when its last connection ended (never sent to it again)."""
         history = self.replacement_history() if replica_id in self._replacements else self.history
-        return [c for c in history.replay() if not isinstance(c, (m.Hello, m.InitializationComplete))]
+        return [
+            c for c in history.replay()
+            if not isinstance(c, (m.Hello, m.InitializationComplete))
+            and not (isinstance(c, m.Peek) and c.uuid in self._peeks and replica_id in self._peeks[c.uuid].lost)
+        ]
 
     def _forget(self, connection: ReplicaConnection) -> bool:
         """A connection began or ended: what the replica reported before no longer holds."""
@@ -152,17 +179,59 @@ class ComputeInstance:
         if not self._forget(connection):
             return
         for pending in self._peeks.values():
-            pending.asked.add(connection.replica_id)
+            if connection.replica_id not in pending.lost:
+                pending.asked.add(connection.replica_id)
         log.info("replica %s of cluster %s connected (epoch %d)", connection.replica_id, self.cluster_name,
                  connection.epoch)
 
     def on_disconnected(self, connection: ReplicaConnection) -> None:
         if not self._forget(connection):
             return
+        replica_id = connection.replica_id
+        orphaned = []
         for pending in self._peeks.values():
-            pending.asked.discard(connection.replica_id)
-            if pending.target_replica == connection.replica_id and not pending.future.done():
-                pending.future.set_exception(self._replica_gone(connection.replica_id))
+            pending.chunks.pop(replica_id, None)
+            if replica_id in pending.started and replica_id in pending.asked:  # it was running there
+                pending.asked.discard(replica_id)
+                pending.lost.add(replica_id)
+                if not pending.asked and not pending.future.done():
+                    orphaned.append(pending)
+                continue
+            # it never reached that process (sent to a connection already dead): it is safe to send again
+            pending.asked.discard(replica_id)
+            if pending.target_replica == replica_id and not pending.future.done():
+                pending.future.set_exception(self._replica_gone(replica_id))
+        if orphaned:
+            asyncio.get_running_loop().create_task(self._fail_lost_peeks(replica_id, orphaned))
+
+    async def _fail_lost_peeks(self, replica_id: str, orphaned: list[_PendingPeek]) -> None:
+        """Fail the peeks no replica is working on any more since ``replica_id`` went away, with its exit reason
+        (waiting briefly for the orchestrator to learn it: the connection may end first)."""
+        reason = None
+        deadline = time.monotonic() + _EXIT_REASON_WAIT_S
+        while self.exit_reason is not None and time.monotonic() < deadline:
+            reason = self.exit_reason(replica_id)
+            if reason is not None:
+                break
+            await asyncio.sleep(0.02)
+        for pending in orphaned:
+            if not pending.asked and not pending.future.done():
+                pending.future.set_exception(self._replica_exited(replica_id, reason))
+
+    def _replica_exited(self, replica_id: str, reason: str | None) -> SteadyError:
+        where = f"cluster replica {quote_ident(self.replica_name(replica_id))} of cluster {quote_ident(self.cluster_name)}"
+        hint = "the query is not retried on the restarted replica; run it again"
+        if reason is None:
+            return ReplicaExited(f"{where} exited or lost its connection while running the query", hint=hint)
+        if reason.startswith("oom-killed"):
+            return OutOfMemory(
+                f"{where} exited while running the query: it was oom-killed (out of memory)",
+                detail=f"the replica's process exited: {reason}",
+                hint="the query may need more memory than the replica's size has: use a larger size "
+                     "(ALTER CLUSTER ... SET (SIZE = ...)) or a query that needs less memory",
+            )
+        return ReplicaExited(f"{where} exited while running the query ({reason})",
+                             detail=f"the replica's process exited: {reason}", hint=hint)
 
     def on_response(self, connection: ReplicaConnection, epoch: int, response: m.Response) -> None:
         state = self.replicas.get(connection.replica_id)
@@ -260,14 +329,15 @@ class ComputeInstance:
 
     async def peek(
         self, target: m.PeekTarget, timestamp: int, mfp: MapFilterProject, timeout: float,
-        replica_id: str | None = None,
+        replica_id: str | None = None, max_result_size: int | None = None,
     ) -> list[tuple]:
-        """Peek every replica (the first answer wins), or only ``replica_id`` (failing if it goes away)."""
+        """Peek every replica (the first answer wins), or only ``replica_id`` (failing if it goes away).  A replica
+        stops building the result once it passes ``max_result_size`` bytes (and answers with an error)."""
         if not self.replicas:
             raise self._no_replicas()
         peek_id = uuid.uuid4().hex
         future: asyncio.Future[list[tuple]] = asyncio.get_running_loop().create_future()
-        command = m.Peek(peek_id, target, timestamp, mfp)
+        command = m.Peek(peek_id, target, timestamp, mfp, max_result_size)
         if replica_id is not None:
             state = self.replicas.get(replica_id)
             if state is None or not state.connection.live:
@@ -304,13 +374,23 @@ class ComputeInstance:
         pending = self._peeks.get(response.uuid)
         if pending is None or pending.future.done() or response.canceled:
             return
+        if response.partial:  # an acknowledgment, or a chunk of this replica's result (the final response completes it)
+            pending.started.add(replica_id)
+            if response.rows is not None:
+                pending.chunks.setdefault(replica_id, []).append(response.rows)
+            return
+        chunks = pending.chunks.pop(replica_id, [])
         if response.error is not None:
             error = response.error
             pending.future.set_exception(
                 SteadyError(error.message, sqlstate=error.sqlstate, detail=error.detail, hint=error.hint)
             )
         else:
-            pending.future.set_result(codec.decode_rows(response.rows or b""))
+            rows: list[tuple] = []
+            for chunk in (*chunks, response.rows):
+                if chunk:
+                    rows.extend(codec.decode_rows(chunk))
+            pending.future.set_result(rows)
         # the first answer wins: cancel it everywhere else
         del self._peeks[response.uuid]
         self.send(m.CancelPeek(response.uuid))

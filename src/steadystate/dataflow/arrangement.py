@@ -151,6 +151,25 @@ class Arrangement:
                 out.extend([result] * count)
         return out
 
+    def peek_iter(self, mfp: ir.MapFilterProject | None = None) -> Iterator[tuple]:
+        """``peek`` one row at a time (a replica builds a peek's result in bounded, interruptible pieces); raises
+        before the first row if the error part is non-zero.  The arrangement must not change while it is read."""
+        self.raise_if_errors()
+        apply = None if mfp is None or mfp.is_identity else self._compiled(mfp)
+        for row, count in self.iter_rows():
+            if count <= 0:
+                continue
+            if apply is not None:
+                result = apply(row)
+                if result is None:
+                    continue
+                row = result
+            if count == 1:
+                yield row
+            else:
+                for _ in range(count):
+                    yield row
+
     def lookup(self, key: tuple) -> list[tuple]:
         """Rows whose key equals ``key`` (repeated by multiplicity); raises if the error part is non-zero."""
         self.raise_if_errors()

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from typing import Callable, Sequence
 
+from steadystate.dataflow import guard
 from steadystate.dataflow.arrangement import RowsOf, SharedSide
 from steadystate.dataflow.collection import Delta, ErrDelta, EvalError, OkDelta, Row, add_into, merge_into
 from steadystate.dataflow.operators import Operator
@@ -203,6 +204,12 @@ class JoinOperator(Operator):
 
 def _left_half(keyed: list[tuple[tuple, Row, int]], right_rows: RowsOf) -> OkDelta:
     """``ΔL ⋈ R``: output rows ``left + right``."""
+    if guard.active():
+        return _guarded_half(keyed, right_rows, _left_rows)
+    return _left_rows(keyed, right_rows)
+
+
+def _left_rows(keyed: list[tuple[tuple, Row, int]], right_rows: RowsOf) -> OkDelta:
     return {
         row + other: diff * count
         for key, row, diff in keyed if (matches := right_rows(key))
@@ -212,11 +219,40 @@ def _left_half(keyed: list[tuple[tuple, Row, int]], right_rows: RowsOf) -> OkDel
 
 def _right_half(keyed: list[tuple[tuple, Row, int]], left_rows: RowsOf) -> OkDelta:
     """``L ⋈ ΔR``: output rows ``left + right``."""
+    if guard.active():
+        return _guarded_half(keyed, left_rows, _right_rows)
+    return _right_rows(keyed, left_rows)
+
+
+def _right_rows(keyed: list[tuple[tuple, Row, int]], left_rows: RowsOf) -> OkDelta:
     return {
         other + row: diff * count
         for key, row, diff in keyed if (matches := left_rows(key))
         for other, count in matches.items()
     }
+
+
+def _guarded_half(
+    keyed: list[tuple[tuple, Row, int]], rows_of: RowsOf,
+    half: Callable[[list[tuple[tuple, Row, int]], RowsOf], OkDelta],
+) -> OkDelta:
+    """A half built slice by slice under the active guard (a transient dataflow's join: a cross join's output can
+    outgrow the replica's memory), checking between slices; a slice's size adapts so that it yields about
+    ``guard.CHECK_EVERY_ROWS`` rows.  The halves' rows are distinct, so the slices' outputs are simply united."""
+    out: OkDelta = {}
+    step, start, limit = 8, 0, guard.CHECK_EVERY_ROWS
+    while start < len(keyed):
+        part = half(keyed[start:start + step], rows_of)
+        start += step
+        out.update(part)
+        grown = len(part)
+        del part
+        guard.check()
+        if grown > limit:
+            step = max(1, step // 2)
+        elif grown < limit // 4:
+            step = min(step * 2, 1 << 16)
+    return out
 
 
 def _arrange_all(state: dict[tuple, dict[Row, int]], keyed: list[tuple[tuple, Row, int]]) -> int:

@@ -2,7 +2,9 @@
 
 The process orchestrator (``orchestrator.process``) is the default; another orchestrator would implement
 the same methods.  ``REPLICA_SIZES`` is the catalogue of replica sizes users may name in ``SIZE``: each size
-has a memory limit that the replica process enforces on itself.
+has a memory limit: the orchestrator kills a replica process above it (``oom-killed``), and the replica, which is
+told its size, refuses a query (53200) before its evaluation takes the process past 85% of it
+(``compute.server``).
 """
 
 from __future__ import annotations

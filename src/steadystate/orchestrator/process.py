@@ -278,6 +278,17 @@ class ProcessOrchestrator:
             return ("offline", "not running", 0)
         return (managed.status, managed.reason, managed.handle.pid)
 
+    def exit_reason(self, replica_id: str) -> str | None:
+        """Why the replica's current process exited (``oom-killed``, ``killed by signal 9 (SIGKILL)``), once it has;
+        ``None`` while it runs (or if the replica is unknown)."""
+        managed = self._managed.get(replica_id)
+        handle = managed.handle if managed is not None else None
+        if handle is None or handle.alive:
+            return None
+        if handle.oom_killed:
+            return "oom-killed"
+        return _exit_reason(handle.child.returncode if handle.child is not None else None)
+
     def pid(self, replica_id: str) -> int | None:
         managed = self._managed.get(replica_id)
         if managed is None or managed.handle is None or not managed.handle.alive:

@@ -167,10 +167,14 @@ def errors_shard_of(shard: str) -> str:
 
 
 class Peek(msgspec.Struct, **_TAGGED):
+    """Read ``target`` at ``timestamp`` through ``mfp``.  ``max_result_size`` (bytes of encoded rows, ``None``: no
+    limit) makes the replica stop building the result as soon as it passes the limit and answer with an error."""
+
     uuid: str
     target: PeekTarget
     timestamp: int
     mfp: MapFilterProject
+    max_result_size: int | None = None
 
 
 class CancelPeek(msgspec.Struct, **_TAGGED):
@@ -226,12 +230,17 @@ class PeekError(msgspec.Struct, frozen=True):
 
 
 class PeekResponse(msgspec.Struct, **_TAGGED):
-    """Exactly one per peek: ``rows`` (codec-encoded), or ``error``, or ``canceled``."""
+    """Exactly one final response per peek: ``rows`` (codec-encoded), or ``error``, or ``canceled``.
+
+    A large result travels in bounded chunks: responses with ``partial=True`` each carry some of the rows (their
+    own codec blob), and the final response (``partial=False``) the last of them; the result is the rows of all
+    chunks in order.  A final ``error`` or ``canceled`` discards the chunks that came before it."""
 
     uuid: str
     rows: bytes | None = None
     error: PeekError | None = None
     canceled: bool = False
+    partial: bool = False
 
 
 class SubscribeBatch(msgspec.Struct, frozen=True):

@@ -1,0 +1,95 @@
+"""Guards on the work one query asks of a replica: stop it at once when it is canceled or would exhaust memory.
+
+A replica evaluates a peek, and steps a transient dataflow (a slow-path ``SELECT``'s or a ``SUBSCRIBE``'s), inside
+:func:`guarded`; the loops that can allocate without bound — a join's output, a peek's result rows, a snapshot
+read — call :func:`check` between bounded pieces of work (about :data:`CHECK_EVERY_ROWS` rows).  With no guard
+active (installed indexes and materialized views, the coordinator's local evaluation) :func:`check` reads one
+module global and returns, and :func:`active` lets a hot loop keep its unguarded fast form.
+
+A :class:`Guard` raises
+
+* :class:`~steadystate.errors.QueryCanceled` when its ``canceled()`` callback says the work is no longer wanted (the
+  controller sent ``CancelPeek``, or dropped the transient dataflow: the replica's I/O thread records that while
+  the worker thread is busy evaluating, see ``compute.server``);
+* :class:`~steadystate.errors.OutOfMemory` (53200) when the process's resident set passes ``memory_threshold``: the
+  replica refuses the query rather than let the orchestrator kill the whole process (and every other query and
+  dataflow with it) for passing its size's memory limit.
+
+Only one thread of a process evaluates guarded work (the replica's worker thread), so the active guard is a plain
+module global.  The work a guard interrupted is left half done: callers throw it away (a peek answers with the
+error, a transient dataflow is failed and waits to be dropped), never an installed dataflow.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Callable, Iterator
+
+from steadystate.errors import OutOfMemory, QueryCanceled
+
+#: Rows of output (or input) a hot loop may produce between two checks: at ~150 bytes a row, a few MB.
+CHECK_EVERY_ROWS = 16384
+
+_PAGE = 4096
+
+
+def rss_bytes() -> int:
+    """The process's resident set size (0 where /proc is not available)."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * _PAGE
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+class Guard:
+    """Stops one piece of work: ``what`` names it in errors ("query", "peek")."""
+
+    def __init__(self, canceled: Callable[[], bool], memory_threshold: int | None, memory_limit: int | None,
+                 what: str = "query") -> None:
+        self.canceled = canceled
+        self.memory_threshold = memory_threshold
+        self.memory_limit = memory_limit
+        self.what = what
+
+    def check(self) -> None:
+        if self.canceled():
+            raise QueryCanceled("canceling statement due to user request")
+        if self.memory_threshold is not None:
+            rss = rss_bytes()
+            if rss > self.memory_threshold:
+                limit = f" of {self.memory_limit >> 20} MiB" if self.memory_limit else ""
+                raise OutOfMemory(
+                    "out of memory",
+                    detail=f"the replica refused the {self.what}: it would pass the replica's memory limit{limit} "
+                           f"(resident {rss >> 20} MiB, the replica refuses queries above "
+                           f"{self.memory_threshold >> 20} MiB)",
+                    hint="use a larger replica size (ALTER CLUSTER ... SET (SIZE = ...)), or a query that needs "
+                         "less memory (a LIMIT does not help: it applies after the result is built)",
+                )
+
+
+_active: Guard | None = None
+
+
+def active() -> bool:
+    """Whether guarded work is being evaluated (hot loops keep their fast, unchecked form otherwise)."""
+    return _active is not None
+
+
+def check() -> None:
+    """Raise if the guarded work under way must stop; a no-op outside :func:`guarded`."""
+    guard = _active
+    if guard is not None:
+        guard.check()
+
+
+@contextmanager
+def guarded(guard: Guard | None) -> Iterator[None]:
+    """Evaluate the body under ``guard`` (``None``: unguarded, e.g. an installed dataflow's step)."""
+    global _active
+    previous, _active = _active, guard
+    try:
+        yield
+    finally:
+        _active = previous

@@ -1,0 +1,219 @@
+"""Queries that fail alone: one query never takes its cluster down, and stopping a query stops its work.
+
+* ``max_result_size`` (Materialize's session variable) bounds a read's result: past it the read fails with 53000 and
+  the replica stops building it.
+* A slow-path ``SELECT`` over a cross join that would pass a ``2xsmall`` replica's memory limit fails with 53200;
+  the replica process is not killed and answers the next read.
+* Cancel and ``statement_timeout`` stop the replica's work at once: the heavy query does not carry on until the
+  replica is oom-killed, and the next read answers.
+* A peek outstanding on a replica that is killed is not resent to its successor: it fails with 57P01 naming the
+  replica, the successor does not run it, and reads of the cluster work again — unless another replica is still
+  working on it, whose answer is used.
+
+Everything runs on real processes; assertions are on SQLSTATEs, pids and the replica status history.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Iterator
+
+import psutil
+import psycopg
+import pytest
+
+from conftest import Environment
+
+HISTORY = ("SELECT status, reason FROM mz_internal.mz_cluster_replica_status_history "
+           "WHERE replica_id = %s AND status NOT IN ('clean', 'dirty')")
+
+
+def load(env: Environment, table: str, rows: int) -> None:
+    env.execute(f"CREATE TABLE {table} (x int)")
+    with env.connect() as conn:
+        with conn.cursor().copy(f"COPY {table} FROM STDIN") as copy:
+            for k in range(rows):
+                copy.write_row((k,))
+
+
+def wait_growing(env: Environment, replica_id: str, pid: int, grown_by: int = 64 << 20) -> None:
+    """Wait until the replica's process uses ``grown_by`` more memory than now: the heavy query is running there."""
+    base = psutil.Process(pid).memory_info().rss
+    env.wait_for(lambda: psutil.Process(pid).memory_info().rss > base + grown_by, timeout=30, interval=0.02)
+
+
+def run_in_thread(action: Any) -> tuple[threading.Thread, dict[str, Any]]:
+    outcome: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            outcome["rows"] = action()
+        except psycopg.Error as exc:
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    return thread, outcome
+
+
+def offline_events(env: Environment, replica_id: str) -> list[tuple]:
+    return [row for row in env.query(HISTORY, (replica_id,)) if row[0] != "online"]
+
+
+@pytest.fixture
+def heavy(env: Environment) -> Iterator[Environment]:
+    """A ``small`` cluster ``c`` (2 GiB) and a 3000-row table ``a``: ``SELECT * FROM a, a AS b`` (9M rows) needs more
+    than the replica has, and takes seconds to get there."""
+    env.execute("CREATE CLUSTER c (SIZE = 'small', REPLICATION FACTOR = 1)")
+    load(env, "a", 3000)
+    yield env
+
+
+# ------------------------------------------------------------------ max_result_size
+
+
+def test_max_result_size_bounds_every_kind_of_read(env: Environment) -> None:
+    env.execute("CREATE TABLE t (k int, pad text)")
+    with env.connect() as conn:
+        with conn.cursor().copy("COPY t FROM STDIN") as copy:
+            for k in range(5000):
+                copy.write_row((k, "x" * 100))
+    env.execute("CREATE MATERIALIZED VIEW mv AS SELECT k, pad FROM t", "CREATE VIEW v AS SELECT k, pad FROM t",
+                "CREATE INDEX v_idx ON v (k)")
+    with env.connect() as conn:
+        assert conn.execute("SHOW max_result_size").fetchall() == [("1GB",)]
+        reads = {
+            "index (fast path)": "SELECT * FROM v",
+            "table shard": "SELECT * FROM t",
+            "materialized view shard": "SELECT * FROM mv",
+            "slow path": "SELECT k, pad, count(*) FROM t GROUP BY k, pad",
+        }
+        for what, sql in reads.items():
+            assert len(conn.execute(sql).fetchall()) == 5000, what
+        conn.execute("SET max_result_size = '100kB'")
+        assert conn.execute("SHOW max_result_size").fetchall() == [("100kB",)]
+        for what, sql in reads.items():
+            with pytest.raises(psycopg.Error) as caught:
+                conn.execute(sql)
+            assert caught.value.sqlstate == "53000", what
+            assert caught.value.diag.message_primary == "result exceeds max size of 100.0 KB", what
+        # a small result still fits, and bytes are accepted as Materialize accepts them
+        assert conn.execute("SELECT k FROM v WHERE k = 7").fetchall() == [(7,)]
+        conn.execute("SET max_result_size = 2000000")
+        assert len(conn.execute("SELECT * FROM t").fetchall()) == 5000
+        with pytest.raises(psycopg.Error) as caught:
+            conn.execute("SET max_result_size = 'lots'")
+        assert caught.value.sqlstate == "22023"
+        conn.execute("RESET max_result_size")
+        assert conn.execute("SHOW max_result_size").fetchall() == [("1GB",)]
+        assert len(conn.execute("SELECT * FROM mv").fetchall()) == 5000
+
+
+# ------------------------------------------------------------------ memory
+
+
+def test_a_query_over_the_memory_limit_fails_alone(env: Environment) -> None:
+    env.execute("CREATE CLUSTER tiny (SIZE = '2xsmall', REPLICATION FACTOR = 1)")
+    load(env, "a", 3000)
+    env.execute("CREATE VIEW av AS SELECT x FROM a", "CREATE INDEX av_idx IN CLUSTER tiny ON av (x)")
+    (replica_id,) = env.cluster_replicas("tiny").values()
+    env.wait_for(lambda: env.replica_pids().get(replica_id))
+    pid = env.replica_pids()[replica_id]
+    with env.connect() as conn, env.connect() as other:
+        conn.execute("SET cluster = tiny")
+        conn.execute("SET statement_timeout = '25s'")
+        other.execute("SET cluster = tiny")
+        other.execute("SET statement_timeout = '25s'")
+        with pytest.raises(psycopg.Error) as caught:
+            conn.execute("SELECT * FROM a, a AS b")  # 9M rows: far more than 128 MiB
+        assert caught.value.sqlstate == "53200"
+        # the replica refused the query instead of being killed, and serves the cluster's reads
+        assert other.execute("SELECT count(*) FROM av").fetchall() == [(3000,)]
+        assert conn.execute("SELECT x FROM av WHERE x = 5").fetchall() == [(5,)]
+        assert conn.execute("SELECT count(*) FROM a, a AS b WHERE a.x = b.x").fetchall() == [(3000,)]
+    assert env.replica_pids()[replica_id] == pid
+    assert offline_events(env, replica_id) == []
+
+
+# ------------------------------------------------------------------ cancel and statement_timeout
+
+
+def test_cancel_stops_the_replicas_work(heavy: Environment) -> None:
+    env = heavy
+    (replica_id,) = env.cluster_replicas("c").values()
+    env.wait_for(lambda: env.replica_pids().get(replica_id))
+    pid = env.replica_pids()[replica_id]
+    with env.connect() as conn:
+        conn.execute("SET cluster = c")
+        thread, outcome = run_in_thread(lambda: conn.execute("SELECT * FROM a, a AS b").fetchall())
+        wait_growing(env, replica_id, pid)
+        conn.cancel()
+        thread.join(30)
+        assert outcome["error"].sqlstate == "57014", outcome
+        # the next read of the cluster answers, from the same process: the work stopped, it did not run on until
+        # the replica passed its memory limit
+        conn.execute("SET statement_timeout = '20s'")
+        assert conn.execute("SELECT count(*) FROM a WHERE x < 10").fetchall() == [(10,)]
+    assert env.replica_pids()[replica_id] == pid
+    assert offline_events(env, replica_id) == []
+
+
+def test_statement_timeout_stops_the_replicas_work(heavy: Environment) -> None:
+    env = heavy
+    (replica_id,) = env.cluster_replicas("c").values()
+    env.wait_for(lambda: env.replica_pids().get(replica_id))
+    pid = env.replica_pids()[replica_id]
+    with env.connect() as conn:
+        conn.execute("SET cluster = c")
+        conn.execute("SET statement_timeout = '1s'")
+        with pytest.raises(psycopg.Error) as caught:
+            conn.execute("SELECT * FROM a, a AS b")
+        assert caught.value.sqlstate == "57014"
+        conn.execute("SET statement_timeout = '20s'")
+        assert conn.execute("SELECT count(*) FROM a WHERE x < 10").fetchall() == [(10,)]
+    assert env.replica_pids()[replica_id] == pid
+    assert offline_events(env, replica_id) == []
+
+
+# ------------------------------------------------------------------ a replica dying under a query
+
+
+def test_a_peek_outstanding_on_a_killed_replica_fails_and_is_not_resent(env: Environment) -> None:
+    env.execute("CREATE CLUSTER c (SIZE = 'small', REPLICATION FACTOR = 1)")
+    load(env, "b", 1500)
+    (name, replica_id), = env.cluster_replicas("c").items()
+    env.wait_for(lambda: env.replica_pids().get(replica_id))
+    pid = env.replica_pids()[replica_id]
+    with env.connect() as conn:
+        conn.execute("SET cluster = c")
+        conn.execute("SET statement_timeout = '40s'")
+        thread, outcome = run_in_thread(lambda: conn.execute("SELECT * FROM b, b AS b2").fetchall())
+        wait_growing(env, replica_id, pid)
+        env.kill_replica(replica_id)
+        thread.join(45)
+        error = outcome.get("error")
+        assert error is not None, "the query was answered: it ran again on the restarted replica"
+        assert error.sqlstate == "57P01", error
+        assert f'"{name}"' in error.diag.message_primary and '"c"' in error.diag.message_primary
+        # the restarted replica serves the cluster again (it was not handed the query that was running)
+        assert conn.execute("SELECT count(*) FROM b WHERE x < 10").fetchall() == [(10,)]
+    new_pid = env.replica_pids()[replica_id]
+    assert new_pid != pid
+    assert [status for status, _ in offline_events(env, replica_id)] == ["offline"]
+
+
+def test_a_peek_whose_replica_dies_is_answered_by_another_replica(env: Environment) -> None:
+    env.execute("CREATE CLUSTER c (SIZE = 'small', REPLICATION FACTOR = 2)")
+    load(env, "b", 1500)
+    replicas = env.cluster_replicas("c")
+    env.wait_for(lambda: all(env.replica_pids().get(r) for r in replicas.values()))
+    victim = replicas["r1"]
+    pid = env.replica_pids()[victim]
+    with env.connect() as conn:
+        conn.execute("SET cluster = c")
+        conn.execute("SET statement_timeout = '40s'")
+        thread, outcome = run_in_thread(lambda: conn.execute("SELECT count(*) FROM b, b AS b2").fetchall())
+        wait_growing(env, victim, pid, grown_by=32 << 20)
+        env.kill_replica(victim)
+        thread.join(45)
+        assert outcome.get("rows") == [(2_250_000,)], outcome
