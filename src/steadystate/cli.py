@@ -100,7 +100,7 @@ def _replica(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    """Print the readiness verdict of every cluster (from GET /api/readiness) as a table."""
+    """Print the readiness verdict of every cluster, or of the clusters named (from GET /api/readiness)."""
     import json
     import urllib.request
 
@@ -111,6 +111,12 @@ def _status(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"cannot reach {url}: {exc}", file=sys.stderr)
         return 2
+    if args.clusters:
+        unknown = sorted(set(args.clusters) - {c["name"] for c in clusters})
+        if unknown:
+            print(f"unknown cluster {', '.join(unknown)}", file=sys.stderr)
+            return 2
+        clusters = [c for c in clusters if c["name"] in args.clusters]
     if args.json:
         print(json.dumps(clusters, indent=2))
         return 0
@@ -167,7 +173,9 @@ def main(argv: list[str] | None = None) -> int:
     status.add_argument("--host", default="127.0.0.1")
     status.add_argument("--http-port", type=int, default=6876)
     status.add_argument("--json", action="store_true", help="print the JSON verdict")
-    status.add_argument("--check", action="store_true", help="exit 1 unless every cluster is ready")
+    status.add_argument("--check", action="store_true", help="exit 1 unless every cluster listed is ready")
+    status.add_argument("clusters", nargs="*", metavar="CLUSTER",
+                        help="only these clusters (e.g. the production ones); default: every cluster")
     status.set_defaults(run=_status)
     args = parser.parse_args(argv)
     return int(args.run(args))

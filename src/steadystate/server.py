@@ -69,7 +69,9 @@ class Server:
         return web.json_response({"ready": ready}, status=200 if ready else 503)
 
     async def _readiness(self, request: web.Request) -> web.Response:
-        return web.json_response({"clusters": self.adapter.readiness.verdict_json()})
+        readiness = self.adapter.readiness
+        return web.json_response({"clusters": readiness.verdict_json(),
+                                  "environment": {"expected_downtime_s": readiness.environment_downtime_s()}})
 
     async def _clusters(self, request: web.Request) -> web.Response:
         introspection = self.adapter.introspection

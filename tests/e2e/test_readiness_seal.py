@@ -506,3 +506,105 @@ def test_sealed_cluster_replica_kill9_stays_sealed_clean_and_ready(world) -> Non
     assert env.cluster_replicas("sk") == replicas
     env.wait_for(lambda: verdict(env, "sk")[:3] == (True, True, ""), timeout=60)
     env.execute("ALTER CLUSTER sk UNSEAL", "DROP CLUSTER sk CASCADE")
+
+
+# ---------------------------------------------------------------------------------------------- the complete verdict
+
+
+def test_verdict_counts_replicas_against_the_replication_factor(world) -> None:  # type: ignore[no-untyped-def]
+    env = world
+    env.execute("CREATE CLUSTER rf (SIZE = 'small', REPLICATION FACTOR = 2)")
+    env.wait_all_clean("rf")
+    env.execute("DROP CLUSTER REPLICA rf.r2")
+    env.wait_all_clean("rf")
+    _, ready, reasons, _ = verdict(env, "rf")
+    assert not ready and "has 1 replica(s) but its replication factor is 2" in reasons, reasons
+    with pytest.raises(psycopg.Error) as info:
+        env.execute("ALTER CLUSTER rf SEAL")
+    assert info.value.sqlstate == "55000" and "replication factor" in info.value.diag.message_primary
+    env.execute("ALTER CLUSTER rf SET (REPLICATION FACTOR = 2)")
+    env.wait_all_clean("rf")
+    assert "replication factor" not in verdict(env, "rf")[2]
+    env.execute("DROP CLUSTER rf")
+
+
+def test_verdict_remembers_a_recent_crash_loop(world) -> None:  # type: ignore[no-untyped-def]
+    env = world
+    env.execute("CREATE CLUSTER loop (SIZE = 'small', REPLICATION FACTOR = 1)")
+    env.wait_all_clean("loop")
+    (replica_id,) = env.cluster_replicas("loop").values()
+    assert "crash-looping" not in verdict(env, "loop")[2]
+    for _ in range(3):  # three crashes within a minute: crash-looping
+        pid = env.wait_for(lambda: env.replica_pids().get(replica_id))
+        env.kill_replica(replica_id)
+        env.wait_for(lambda: env.replica_pids().get(replica_id) not in (None, pid), timeout=30)
+    env.wait_for(lambda: env.query("SELECT count(*) FROM mz_internal.mz_cluster_replica_status_history "
+                                   "WHERE replica_id = %s AND status = 'crash-looping'", (replica_id,)) != [(0,)])
+    env.wait_all_clean("loop", timeout=60)  # up again, online and clean ...
+    _, ready, reasons, _ = verdict(env, "loop")
+    assert not ready and "crash-looping" in reasons, reasons  # ... and still not ready
+    with pytest.raises(psycopg.Error) as info:
+        env.execute("ALTER CLUSTER loop SEAL")
+    assert info.value.sqlstate == "55000" and "crash-looping" in info.value.diag.message_primary
+    env.execute("DROP CLUSTER loop")
+
+
+def test_controller_expectation_beside_the_replica_signal(world) -> None:  # type: ignore[no-untyped-def]
+    env = world
+    dirty_cluster(env, "exp", replicas=1)
+    (replica_id,) = env.cluster_replicas("exp").values()
+
+    def row() -> tuple:
+        (found,) = env.query("SELECT clean, dirtied_by, error, expected_clean, expected_dirtied_by FROM "
+                             "mz_internal.mz_cluster_replica_readiness WHERE replica_id = %s", (replica_id,))
+        return found
+    clean, dirtied_by, error, expected_clean, expected_by = env.wait_for(lambda: (lambda r: r if r[3] is not None
+                                                                                  else None)(row()))
+    assert (clean, expected_clean) == (False, False)
+    assert dirtied_by == expected_by and "CREATE INDEX" in dirtied_by and error is None
+    env.execute("ALTER CLUSTER exp RESTART")
+    env.wait_all_clean("exp")
+    (replica_id,) = env.cluster_replicas("exp").values()
+    clean, dirtied_by, error, expected_clean, expected_by = env.wait_for(lambda: (lambda r: r if r[0] else None)(
+        row()))
+    assert (clean, dirtied_by, error, expected_clean, expected_by) == (True, None, None, True, None)
+    env.execute("DROP CLUSTER exp CASCADE")
+
+
+def test_explain_restart_predicts_cascaded_rebuilds(world) -> None:  # type: ignore[no-untyped-def]
+    env = world
+    env.execute(
+        "CREATE CLUSTER cas (SIZE = 'small', REPLICATION FACTOR = 1)",
+        "CREATE VIEW cas_v1 AS SELECT k, v FROM t WHERE k > 1",
+        "CREATE VIEW cas_v2 AS SELECT k FROM cas_v1 WHERE k < 100",
+        "CREATE INDEX cas_t IN CLUSTER cas ON t (k)",
+        "CREATE INDEX cas_b IN CLUSTER cas ON cas_v1 (k)",   # imports cas_t
+        "CREATE INDEX cas_c IN CLUSTER cas ON cas_v2 (k)",   # imports cas_b
+        "DROP INDEX cas_t",                                   # residual: a restart rebuilds cas_b, so cas_c too
+    )
+    ids = dict(env.query("SELECT name, id FROM mz_catalog.mz_indexes WHERE name LIKE 'cas_%'"))
+    rows = {r[0]: r[2] for r in env.query("EXPLAIN RESTART CLUSTER cas")}
+    assert rows[ids["cas_b"]] == "different"
+    assert rows[ids["cas_c"]] == "rebuilt", rows
+    env.execute("ALTER CLUSTER cas RESTART")
+    rows = {r[0]: r[2] for r in env.query("EXPLAIN RESTART CLUSTER cas")}
+    assert rows == {ids["cas_b"]: "identical", ids["cas_c"]: "identical"}
+    env.execute("DROP CLUSTER cas CASCADE")
+
+
+def test_status_check_limited_to_named_clusters(world) -> None:  # type: ignore[no-untyped-def]
+    env = world
+    env.execute("CREATE CLUSTER okc (SIZE = 'small', REPLICATION FACTOR = 1)")
+    env.wait_all_clean("okc")
+    env.execute("ALTER CLUSTER okc SEAL")
+    env.wait_for(lambda: verdict(env, "okc")[1])
+
+    def status(*names: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "steadystate", "status", "--check", "--http-port",
+                               str(env.http_port), *names], capture_output=True, text=True, timeout=60)
+    assert status("okc").returncode == 0
+    assert status("okc", "quickstart").returncode == 1  # quickstart is not sealed
+    assert status("nosuch").returncode == 2
+    shown = status("okc").stdout.splitlines()
+    assert [l.split()[0] for l in shown[1:] if not l.startswith(" ")] == ["okc"]
+    env.execute("ALTER CLUSTER okc UNSEAL", "DROP CLUSTER okc")

@@ -197,7 +197,7 @@ class Readiness:
         replicas = self.coord.catalog.replicas_of(cluster.id)
         factor = cluster.replication_factor
         if not cluster.managed or factor is None or not replicas or len(replicas) == factor \
-                or cluster.id in self.coord.reconfiguring:
+                or cluster.id in self.coord.catalog.reconfigurations:  # pending replicas: counted at cut-over
             return []
         name = quote_ident(cluster.name)
         return [Finding(f"cluster {name} has {len(replicas)} replica(s) but its replication factor is {factor}: "
