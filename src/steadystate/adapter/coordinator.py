@@ -194,18 +194,9 @@ class Coordinator:
             return
         check(statement, self.cluster_state(cluster_id), self.catalog.clusters[cluster_id].name, text)
 
-    @contextlib.asynccontextmanager
-    async def ddl(self, timeout: float) -> AsyncIterator[None]:
+    def ddl(self, timeout: float) -> contextlib.AbstractAsyncContextManager[None]:
         """Hold the DDL lock (catalog changes are serialized), waiting at most ``timeout`` seconds for it."""
-        try:
-            await asyncio.wait_for(self.ddl_lock.acquire(), timeout)
-        except asyncio.TimeoutError:
-            raise QueryCanceled("canceling statement due to statement timeout",
-                                detail="it was waiting for another DDL statement to finish") from None
-        try:
-            yield
-        finally:
-            self.ddl_lock.release()
+        return bounded(self.ddl_lock, timeout, "another DDL statement")
 
     def _items_in_order(self) -> list[ItemRecord]:
         return sorted(self.catalog.items.values(), key=lambda i: int(i.id[1:]))
@@ -404,6 +395,20 @@ class Coordinator:
     async def read_timestamp(self) -> int:
         """A timestamp that covers every acknowledged write (strict serializability)."""
         return await self.tables.barrier()
+
+
+@contextlib.asynccontextmanager
+async def bounded(lock: asyncio.Lock, timeout: float, holder: str) -> AsyncIterator[None]:
+    """Hold ``lock``, waiting at most ``timeout`` seconds (the statement's timeout) for ``holder`` to release it."""
+    try:
+        await asyncio.wait_for(lock.acquire(), timeout)
+    except asyncio.TimeoutError:
+        raise QueryCanceled("canceling statement due to statement timeout",
+                            detail=f"it was waiting for {holder} to finish") from None
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def _imported(desc: m.DataflowDescription) -> list[str]:

@@ -22,6 +22,7 @@ import re
 import secrets
 from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable
 
+from steadystate.adapter.coordinator import bounded
 from steadystate.adapter.names import SessionCatalog, optimize_plan
 from steadystate.adapter.reads import subscribe_desc
 from steadystate.adapter.show import show_objects
@@ -361,7 +362,7 @@ class ClientSession:
 
     async def _update(self, plan: p.UpdatePlan) -> Outcome:
         writes = self.adapter.writes
-        async with writes.lock:
+        async with bounded(writes.lock, self.timeout, "another UPDATE or DELETE"):
             await writes.load(plan.table_id)
             changes = writes.update_changes(plan, self._pending)
             count = sum(d for _, d in changes[plan.table_id] if d > 0)
@@ -369,7 +370,7 @@ class ClientSession:
 
     async def _delete(self, plan: p.DeletePlan) -> Outcome:
         writes = self.adapter.writes
-        async with writes.lock:
+        async with bounded(writes.lock, self.timeout, "another UPDATE or DELETE"):
             await writes.load(plan.table_id)
             changes = writes.delete_changes(plan, self._pending)
             count = -sum(d for _, d in changes[plan.table_id])
