@@ -2,8 +2,9 @@
 
 ``Environment`` starts the server as an OS process on free ports in a temporary data directory, waits for
 ``/api/readyz``, and offers real clients: psycopg connections and the ``psql`` binary.  It can stop the
-server gracefully, ``kill -9`` it, start it again on the same data directory, and find or kill replica
-processes.  Nothing here is a mock: every test talks to the same processes a user would run.
+server gracefully (with its replica processes, or leaving them running for the next server to adopt),
+``kill -9`` it, restart its coordinator in place (``steadystate restart``), start it again on the same data
+directory, and find or kill replica processes.  Nothing here is a mock: every test talks to the same processes a user would run.
 """
 
 from __future__ import annotations
@@ -62,9 +63,11 @@ class Environment:
             time.sleep(0.05)
         raise RuntimeError("server did not become ready")
 
-    def stop(self) -> None:
+    def stop(self, *, keep_replicas: bool = False) -> None:
+        """Stop ``serve`` gracefully: with its replica processes (SIGUSR1, what ``steadystate stop`` sends), or
+        with ``keep_replicas`` leaving them running for the next ``serve`` to adopt (SIGTERM, as Ctrl-C)."""
         if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
+            self.process.send_signal(signal.SIGTERM if keep_replicas else signal.SIGUSR1)
             try:
                 self.process.wait(20)
             except subprocess.TimeoutExpired:
@@ -79,11 +82,17 @@ class Environment:
         self.process = None
 
     def restart(self, *, hard: bool = False) -> None:
+        """Stop and start ``serve``: gracefully (SIGTERM, the replicas are left running and adopted), or ``kill -9``."""
         if hard:
             self.kill9()
         else:
-            self.stop()
+            self.stop(keep_replicas=True)
         self.start()
+
+    def cli(self, *args: str, timeout: float = 120.0) -> subprocess.CompletedProcess[str]:
+        """Run ``steadystate <args> --data-dir <this data dir>`` (e.g. ``restart``, ``stop``) to completion."""
+        return subprocess.run([sys.executable, "-m", "steadystate", *args, "--data-dir", str(self.data_dir)],
+                              capture_output=True, text=True, timeout=timeout)
 
     # ------------------------------------------------------------------ the coordinator under the supervisor
 

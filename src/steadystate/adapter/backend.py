@@ -55,5 +55,5 @@ class Adapter:
     async def start(self) -> None:
         await self.coordinator.start()
 
-    async def stop(self) -> None:
-        await self.coordinator.shutdown()
+    async def stop(self, *, stop_replicas: bool = True) -> None:
+        await self.coordinator.shutdown(stop_replicas=stop_replicas)
