@@ -200,7 +200,8 @@ def _restart(args: argparse.Namespace) -> int:
     state, process = found
     old = state.get("coordinator_pid")
     process.send_signal(signal.SIGHUP)
-    url = f"http://{'127.0.0.1' if state['host'] in ('0.0.0.0', '::') else state['host']}:{state['http_port']}"
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(state["host"], state["host"])
+    url = f"http://{f'[{host}]' if ':' in host else host}:{state['http_port']}"
     deadline = time.monotonic() + args.timeout
     while time.monotonic() < deadline:
         try:
