@@ -30,10 +30,11 @@ them to the supervisor whose pid is in ``<data-dir>/serve.json``):
   supervisor then kills any replica process of the data directory that is still running (a coordinator that
   died meanwhile could not stop its own).
 
-``serve.json`` (pid, ports, the current coordinator's pid) is written when the supervisor starts, rewritten
-for each coordinator, and removed when it exits.  The coordinator is started with ``PR_SET_PDEATHSIG``: if the
-supervisor itself is killed, the coordinator dies with it and the ports are released, while the replicas (in
-their own sessions) wait to be adopted.
+A coordinator still running 30 s after it was asked to stop is killed (SIGKILL: from then on it is a crash,
+and the replicas are adopted all the same).  ``serve.json`` (pid, ports, the current coordinator's pid) is
+written when the supervisor starts, rewritten for each coordinator, and removed when it exits.  The coordinator
+is started with ``PR_SET_PDEATHSIG``: if the supervisor itself is killed, the coordinator dies with it and the
+ports are released, while the replicas (in their own sessions) wait to be adopted.
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ log = logging.getLogger("steadystate.supervisor")
 _BACKOFF_START_S = 0.1
 _BACKOFF_MAX_S = 5.0
 _STABLE_AFTER_S = 10.0  # a coordinator that served this long died of something new, not of a crash loop
+_STOP_GRACE_S = 30.0  # a coordinator asked to stop that is still running after this long is killed
 _PR_SET_PDEATHSIG = 1
 STATE_FILE = "serve.json"  # in the data directory: how ``steadystate stop``/``restart`` find the supervisor
 
@@ -128,8 +130,19 @@ class Supervisor:
         log.info("coordinator started (pid %d)", self.child.pid)
 
     def _signal_child(self, sig: int) -> None:
-        if self.child is not None and self.child.poll() is None:
-            self.child.send_signal(sig)
+        """Send ``sig`` to the running coordinator, and SIGKILL it if it is still running after the grace period."""
+        child = self.child
+        if child is None or child.poll() is not None:
+            return
+        child.send_signal(sig)
+        asyncio.get_running_loop().call_later(_STOP_GRACE_S, self._kill_if_running, child)
+
+    @staticmethod
+    def _kill_if_running(child: subprocess.Popen[bytes]) -> None:
+        if child.poll() is None:
+            log.warning("coordinator (pid %d) did not stop within %g s: killing it (its replicas are adopted as "
+                        "after a crash)", child.pid, _STOP_GRACE_S)
+            child.kill()
 
     def _stop(self, stop_replicas: bool) -> None:
         """SIGTERM/SIGINT: stop, leaving the replicas for adoption; SIGUSR1: stop them too."""

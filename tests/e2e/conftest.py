@@ -33,6 +33,10 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+class PortTaken(RuntimeError):
+    """``serve`` exited because one of its ports was already in use."""
+
+
 class Environment:
     def __init__(self, data_dir: Path, serve_flags: tuple[str, ...] = ()) -> None:
         self.data_dir = data_dir
@@ -40,19 +44,36 @@ class Environment:
         self.sql_port = free_port()
         self.http_port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
+        self.started = False
 
     # ------------------------------------------------------------------ lifecycle
 
     def start(self, timeout: float = 60.0) -> None:
-        log = open(self.data_dir.parent / f"{self.data_dir.name}-server.log", "ab")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "steadystate", "serve", "--data-dir", str(self.data_dir),
-             "--sql-port", str(self.sql_port), "--http-port", str(self.http_port), *self.serve_flags],
-            stdout=log, stderr=log, start_new_session=True,
-        )
+        """Start ``serve`` and wait until it is ready.  The first start retries on fresh ports if a port picked by
+        ``free_port`` was taken meanwhile (another process may bind it between the pick and ``serve``'s bind)."""
+        for attempt in range(3):
+            try:
+                self._start(timeout)
+                self.started = True
+                return
+            except PortTaken:
+                if self.started or attempt == 2:
+                    raise
+                self.sql_port, self.http_port = free_port(), free_port()
+
+    def _start(self, timeout: float) -> None:
+        with open(self.data_dir.parent / f"{self.data_dir.name}-server.log", "ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "steadystate", "serve", "--data-dir", str(self.data_dir),
+                 "--sql-port", str(self.sql_port), "--http-port", str(self.http_port), *self.serve_flags],
+                stdout=log, stderr=log, start_new_session=True,
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
+                lines = Path(log.name).read_text(errors="replace").splitlines()
+                if lines and "Address already in use" in lines[-1]:
+                    raise PortTaken(f"serve could not bind {self.sql_port}/{self.http_port}")
                 raise RuntimeError(f"server exited with {self.process.returncode}; see {log.name}")
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{self.http_port}/api/readyz", timeout=1) as r:
