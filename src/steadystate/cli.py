@@ -24,6 +24,10 @@ import asyncio
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import psutil
 
 
 def _setup_logging(data_dir: Path) -> None:
@@ -133,7 +137,7 @@ def _status(args: argparse.Namespace) -> int:
     return 0 if all(c["ready"] for c in clusters) or not args.check else 1
 
 
-def _running_supervisor(data_dir: Path) -> tuple[dict, "psutil.Process"] | None:
+def _running_supervisor(data_dir: Path) -> tuple[dict, psutil.Process] | None:
     """The state file of the ``serve`` running on ``data_dir`` and its supervisor process, or ``None``."""
     import json
 
@@ -151,7 +155,7 @@ def _running_supervisor(data_dir: Path) -> tuple[dict, "psutil.Process"] | None:
     return state, process
 
 
-def _alive(process: "psutil.Process") -> bool:
+def _alive(process: psutil.Process) -> bool:
     import psutil
 
     try:

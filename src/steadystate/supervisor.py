@@ -216,9 +216,9 @@ def replica_processes(data_dir: Path) -> list[psutil.Process]:
     for process in psutil.process_iter(["cmdline"]):
         try:
             cmdline = process.info["cmdline"] or []
-            if "replica" in cmdline and "--dir" in cmdline and process.status() != psutil.STATUS_ZOMBIE:
-                if (cmdline[cmdline.index("--dir") + 1] + os.sep).startswith(prefix):
-                    found.append(process)
+            if ("replica" in cmdline and "--dir" in cmdline and process.status() != psutil.STATUS_ZOMBIE
+                    and (cmdline[cmdline.index("--dir") + 1] + os.sep).startswith(prefix)):
+                found.append(process)
         except (psutil.Error, IndexError):
             continue
     return found

@@ -4,7 +4,8 @@
 ``/api/readyz``, and offers real clients: psycopg connections and the ``psql`` binary.  It can stop the
 server gracefully (with its replica processes, or leaving them running for the next server to adopt),
 ``kill -9`` it, restart its coordinator in place (``steadystate restart``), start it again on the same data
-directory, and find or kill replica processes.  Nothing here is a mock: every test talks to the same processes a user would run.
+directory, and find or kill replica processes.  Nothing here is a mock: every test talks to the same processes
+a user would run.
 """
 
 from __future__ import annotations
@@ -113,7 +114,7 @@ class Environment:
     def cli(self, *args: str, timeout: float = 120.0) -> subprocess.CompletedProcess[str]:
         """Run ``steadystate <args> --data-dir <this data dir>`` (e.g. ``restart``, ``stop``) to completion."""
         return subprocess.run([sys.executable, "-m", "steadystate", *args, "--data-dir", str(self.data_dir)],
-                              capture_output=True, text=True, timeout=timeout)
+                              check=False, capture_output=True, text=True, timeout=timeout)
 
     # ------------------------------------------------------------------ the coordinator under the supervisor
 

@@ -6,15 +6,19 @@ Real processes throughout:
   supervisor and its ports stay, an idle psycopg session carries on (its ``SET cluster`` included), the same
   replica processes serve and keep every dataflow (``mz_internal.mz_dataflow_reconciliation``: all kept, none
   rebuilt; no new "hydrated" line in the replica's log);
-* SIGTERM to ``serve`` (Ctrl-C does the same) stops it gracefully — the catalog is closed cleanly and every
-  acknowledged write is there afterwards — and leaves the replica processes running, so the next ``serve``
-  adopts them;
+* SIGTERM to ``serve``, or Ctrl-C (SIGINT to its process group), stops it gracefully — the catalog is closed
+  cleanly and every acknowledged write is there afterwards — and leaves the replica processes running, so the
+  next ``serve`` adopts them;
 * ``steadystate stop --data-dir DIR`` stops ``serve`` and every replica process with it.
 """
 
 from __future__ import annotations
 
+import os
+import signal
+
 import psutil
+import pytest
 from test_restarts_coordinator import HYDRATED_LINE, build_world, hydrated, reconciled, replica_of
 
 
@@ -63,13 +67,19 @@ def test_in_place_restart_keeps_connections_replicas_and_dataflows(env) -> None:
     assert env.replica_processes() == sorted(pids_before.items())
 
 
-def test_sigterm_leaves_replicas_for_the_next_serve_to_adopt(env) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("how", ["sigterm", "ctrl-c"])
+def test_graceful_stop_leaves_replicas_for_the_next_serve_to_adopt(env, how: str) -> None:  # type: ignore
     ids, replica_id = hydrated_world(env)
     env.execute("INSERT INTO orders VALUES (4, 'cy', 40)", "DELETE FROM orders WHERE id = 2")
     pids_before = env.replica_pids()
     hydrated_lines_before = env.replica_log(replica_id).count(HYDRATED_LINE)
 
-    env.stop(keep_replicas=True)  # SIGTERM, what Ctrl-C does
+    if how == "sigterm":
+        env.stop(keep_replicas=True)
+    else:  # a terminal's Ctrl-C: SIGINT to the whole foreground process group, supervisor and coordinator
+        os.killpg(env.process.pid, signal.SIGINT)
+        assert env.process.wait(30) == 0
+        env.process = None
 
     assert env.replica_processes() == sorted(pids_before.items()), "replicas outlive a planned stop"
     assert not (env.data_dir / "serve.json").exists()
