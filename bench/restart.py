@@ -14,6 +14,13 @@ fast-path peek of the index) in a loop, reconnecting when its connection breaks.
   the replicas alive (they are adopted): the client's connection breaks and it reconnects;
 * (c') ``kill -9`` of the coordinator process alone: the supervisor restarts it, and its proxy keeps the
   client's connection open, resending a read that was in flight to the new coordinator;
+* (e) a planned in-place restart, ``steadystate restart`` (SIGHUP to the supervisor): the coordinator stops
+  gracefully leaving its replicas running and a new one starts at once behind the proxy, which keeps the
+  client's connection;
+* (f) a planned stop and start: SIGTERM to ``serve`` (what Ctrl-C does: the replicas are left running) and a
+  new ``serve``, which adopts them; the client's connection breaks and it reconnects;
+* (g) a full stop and start: ``steadystate stop`` (the replicas are stopped too, what SIGTERM did before
+  planned restarts kept them) and a new ``serve``, whose new replica processes hydrate every index;
 * (d) ``kill -9`` of the only replica of ``c1`` — the baseline: its downtime is the hydration time.
 
 The event window runs from the event until the system is whole again (new replica hydrated / coordinator
@@ -207,6 +214,41 @@ def coordinator_crash_supervised(env: Environment) -> str | None:
     return f"reconciliation: kept {rows[0][0]}, rebuilt {rows[0][1]}; same replica pids: {env.replica_pids() == pids}"
 
 
+def _reconciled(env: Environment, pids: dict[str, int]) -> str:
+    with_dataflows = len(env.cluster_replicas("c1")) + len(env.cluster_replicas("c2"))
+    env.wait_for(lambda: env.query("SELECT count(*) FROM mz_internal.mz_dataflow_reconciliation "
+                                   "WHERE kept + rebuilt > 0")[0][0] >= with_dataflows, timeout=300, interval=0.2)
+    rows = env.query("SELECT sum(kept), sum(rebuilt) FROM mz_internal.mz_dataflow_reconciliation")
+    return f"reconciliation: kept {rows[0][0]}, rebuilt {rows[0][1]}; same replica pids: {env.replica_pids() == pids}"
+
+
+def planned_restart_in_place(env: Environment) -> str | None:
+    """``steadystate restart``: a graceful coordinator restart behind the supervisor's proxy."""
+    pids = env.replica_pids()
+    result = env.cli("restart", timeout=300)
+    if result.returncode != 0:
+        raise RuntimeError(f"steadystate restart failed: {result.stderr}")
+    return _reconciled(env, pids)
+
+
+def planned_stop_and_start(env: Environment) -> str | None:
+    """SIGTERM to ``serve`` (the replicas are left running), then a new ``serve`` that adopts them."""
+    pids = env.replica_pids()
+    env.stop(keep_replicas=True)
+    env.start(timeout=300)
+    return _reconciled(env, pids)
+
+
+def full_stop_and_start(env: Environment) -> str | None:
+    """``steadystate stop`` (replicas stopped too), then a new ``serve``: every replica hydrates again."""
+    pids = env.replica_pids()
+    env.stop()
+    env.start(timeout=300)
+    env.wait_for(lambda: hydrated_everywhere(env, "c2") and hydrated_everywhere(env, "c1"), timeout=600,
+                 interval=0.2)
+    return f"same replica pids: {env.replica_pids() == pids}"
+
+
 def kill_only_replica(env: Environment) -> str | None:
     (victim,) = env.cluster_replicas("c1").values()
     old = env.kill_replica(victim)
@@ -220,6 +262,9 @@ EVENTS: list[tuple[str, str, Callable[[Environment], str | None]]] = [
     ("(b) kill -9 of one replica of two", "c2", kill_one_of_two),
     ("(c) kill -9 of serve (supervisor + coordinator), replicas alive", "c2", coordinator_kill9),
     ("(c') coordinator process kill -9 under the supervisor's proxy", "c2", coordinator_crash_supervised),
+    ("(e) planned restart in place (`steadystate restart`)", "c2", planned_restart_in_place),
+    ("(f) planned stop (SIGTERM) and a new serve, replicas alive", "c2", planned_stop_and_start),
+    ("(g) full stop (`steadystate stop`) and a new serve: replicas rehydrate", "c2", full_stop_and_start),
     ("(d) kill -9 of the only replica (baseline)", "c1", kill_only_replica),
 ]
 

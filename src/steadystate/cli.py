@@ -1,5 +1,6 @@
 """The ``steadystate`` command line: ``serve`` (the coordinator) and ``replica`` (one replica process), ``status``
-(the production-readiness verdict of every cluster).
+(the production-readiness verdict of every cluster), ``restart`` and ``stop`` (planned restarts and stops of a
+running ``serve``).
 
 ``steadystate serve [--data-dir DIR] [--sql-port 6875] [--http-port 6876] [--storage-url URL]`` starts an
 environment: a supervisor that holds the SQL port (PostgreSQL protocol; its pgwire proxy carries each client
@@ -8,6 +9,12 @@ coordinator (``steadystate coordinator``, on an internal port) as a child it res
 coordinator's replica processes.
 Logs go to stderr and to ``<data-dir>/steadystate.log``.  ``steadystate replica`` is started by the
 orchestrator, not by hand.
+
+``steadystate restart [--data-dir DIR]`` restarts the coordinator of the ``serve`` running on ``DIR`` in place
+(SIGHUP to its supervisor): the ports stay open, client sessions carry on, the replicas are adopted; it returns
+once the new coordinator serves.  ``steadystate stop [--data-dir DIR]`` stops that ``serve`` and its replica
+processes (SIGUSR1); ``--keep-replicas`` leaves the replicas running for the next ``serve`` to adopt (SIGTERM,
+which is also what Ctrl-C does).  Both find the supervisor through ``DIR/serve.json``.
 """
 
 from __future__ import annotations
@@ -17,6 +24,10 @@ import asyncio
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import psutil
 
 
 def _setup_logging(data_dir: Path) -> None:
@@ -135,6 +146,94 @@ def _status(args: argparse.Namespace) -> int:
     return 0 if all(c["ready"] for c in clusters) or not args.check else 1
 
 
+def _running_supervisor(data_dir: Path) -> tuple[dict, psutil.Process] | None:
+    """The state file of the ``serve`` running on ``data_dir`` and its supervisor process, or ``None``."""
+    import json
+
+    import psutil
+
+    from steadystate.supervisor import STATE_FILE
+
+    try:
+        state = json.loads((data_dir / STATE_FILE).read_text())
+        process = psutil.Process(int(state["pid"]))
+        if "serve" not in process.cmdline():
+            return None
+    except (OSError, ValueError, KeyError, TypeError, psutil.Error):
+        return None
+    return state, process
+
+
+def _alive(process: psutil.Process) -> bool:
+    import psutil
+
+    try:
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def _stop(args: argparse.Namespace) -> int:
+    """Stop the ``serve`` running on a data directory, with its replicas unless ``--keep-replicas``."""
+    import signal
+    import time
+
+    data_dir = Path(args.data_dir).resolve()
+    found = _running_supervisor(data_dir)
+    if found is None:
+        print(f"no steadystate server is running on {data_dir}", file=sys.stderr)
+        return 1
+    _, process = found
+    process.send_signal(signal.SIGTERM if args.keep_replicas else signal.SIGUSR1)
+    deadline = time.monotonic() + args.timeout
+    while _alive(process):  # not our child: poll (an exited one may stay a zombie until its parent reaps it)
+        if time.monotonic() > deadline:
+            print(f"the server (pid {process.pid}) did not stop within {args.timeout:g} s", file=sys.stderr)
+            return 1
+        time.sleep(0.05)
+    print("steadystate stopped" + (" (replica processes left running for the next server to adopt)"
+                                   if args.keep_replicas else ""), file=sys.stderr)
+    return 0
+
+
+def _restart(args: argparse.Namespace) -> int:
+    """Restart the coordinator of a running ``serve`` in place; return once the new one serves."""
+    import json
+    import signal
+    import time
+    import urllib.request
+
+    from steadystate.supervisor import STATE_FILE
+
+    data_dir = Path(args.data_dir).resolve()
+    found = _running_supervisor(data_dir)
+    if found is None:
+        print(f"no steadystate server is running on {data_dir}", file=sys.stderr)
+        return 1
+    state, process = found
+    old = state.get("coordinator_pid")
+    process.send_signal(signal.SIGHUP)
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(state["host"], state["host"])
+    url = f"http://{f'[{host}]' if ':' in host else host}:{state['http_port']}"
+    deadline = time.monotonic() + args.timeout
+    while time.monotonic() < deadline:
+        try:
+            new = json.loads((data_dir / STATE_FILE).read_text()).get("coordinator_pid")
+            if new not in (None, old):
+                with urllib.request.urlopen(f"{url}/api/readyz", timeout=1) as response:
+                    if response.status == 200:
+                        print(f"coordinator restarted (pid {old} -> {new})", file=sys.stderr)
+                        return 0
+        except (OSError, ValueError):
+            pass
+        if not _alive(process):
+            print("the server stopped during the restart", file=sys.stderr)
+            return 1
+        time.sleep(0.05)
+    print(f"the new coordinator did not become ready within {args.timeout:g} s", file=sys.stderr)
+    return 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="steadystate", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -177,6 +276,18 @@ def main(argv: list[str] | None = None) -> int:
     status.add_argument("clusters", nargs="*", metavar="CLUSTER",
                         help="only these clusters (e.g. the production ones); default: every cluster")
     status.set_defaults(run=_status)
+    restart = commands.add_parser("restart", help="restart the coordinator of a running serve in place "
+                                                  "(connections and replicas are kept)")
+    restart.add_argument("--data-dir", default="data", help="the running serve's data directory (./data)")
+    restart.add_argument("--timeout", type=float, default=120.0,
+                         help="seconds to wait for the new coordinator to serve")
+    restart.set_defaults(run=_restart)
+    stop = commands.add_parser("stop", help="stop a running serve and its replica processes")
+    stop.add_argument("--data-dir", default="data", help="the running serve's data directory (./data)")
+    stop.add_argument("--keep-replicas", action="store_true",
+                      help="leave the replica processes running for the next serve to adopt (as SIGTERM does)")
+    stop.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for the server to exit")
+    stop.set_defaults(run=_stop)
     args = parser.parse_args(argv)
     return int(args.run(args))
 

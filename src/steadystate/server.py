@@ -8,6 +8,11 @@ HTTP (aiohttp), on ``--http-port``:
 * ``GET /api/readyz`` — 200 once the coordinator serves queries, 503 before;
 * ``GET /api/clusters`` — clusters, replicas and their statuses as JSON;
 * ``GET /api/readiness`` — the production-readiness verdict of every cluster, as JSON.
+
+Signals (sent by the supervisor, :mod:`steadystate.supervisor`): SIGTERM or SIGINT stops the coordinator
+gracefully and leaves the replica processes running for the next coordinator to adopt (a planned restart);
+SIGUSR1 stops it gracefully together with its replicas (a full stop).  SIGHUP is ignored: it is the
+supervisor's signal for an in-place restart, and a terminal hanging up must not kill the coordinator.
 """
 
 from __future__ import annotations
@@ -43,12 +48,12 @@ class Server:
         log.info("serving SQL on %s:%d and HTTP on %s:%d", self.config.sql_host, self._pg.port,
                  self.config.sql_host, self.config.http_port)
 
-    async def stop(self) -> None:
+    async def stop(self, *, stop_replicas: bool = True) -> None:
         if self._pg is not None:
             await self._pg.close()
         if self._http is not None:
             await self._http.cleanup()
-        await self.adapter.stop()
+        await self.adapter.stop(stop_replicas=stop_replicas)
 
     async def _start_http(self) -> None:
         app = web.Application()
@@ -86,14 +91,25 @@ class Server:
 
 
 async def serve_forever(config: CoordinatorConfig, on_ready: Callable[[Server], Any] | None = None) -> None:
-    server = Server(config)
-    await server.start()
-    if on_ready is not None:
-        on_ready(server)
+    """Serve until SIGTERM/SIGINT (stop, leave the replicas running) or SIGUSR1 (stop with the replicas)."""
     stop = asyncio.Event()
+    stop_replicas = False
+
+    def request_stop(with_replicas: bool) -> None:
+        nonlocal stop_replicas
+        stop_replicas = stop_replicas or with_replicas
+        stop.set()
+
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, request_stop, False)
+    loop.add_signal_handler(signal.SIGUSR1, request_stop, True)
+    loop.add_signal_handler(signal.SIGHUP, lambda: None)
+    server = Server(config)
+    await server.start()
+    if on_ready is not None and not stop.is_set():
+        on_ready(server)
     await stop.wait()
-    log.info("shutting down")
-    await server.stop()
+    log.info("shutting down (%s)", "stopping the replicas" if stop_replicas else
+             "leaving the replicas running for the next coordinator")
+    await server.stop(stop_replicas=stop_replicas)

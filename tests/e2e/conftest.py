@@ -2,8 +2,10 @@
 
 ``Environment`` starts the server as an OS process on free ports in a temporary data directory, waits for
 ``/api/readyz``, and offers real clients: psycopg connections and the ``psql`` binary.  It can stop the
-server gracefully, ``kill -9`` it, start it again on the same data directory, and find or kill replica
-processes.  Nothing here is a mock: every test talks to the same processes a user would run.
+server gracefully (with its replica processes, or leaving them running for the next server to adopt),
+``kill -9`` it, restart its coordinator in place (``steadystate restart``), start it again on the same data
+directory, and find or kill replica processes.  Nothing here is a mock: every test talks to the same processes
+a user would run.
 """
 
 from __future__ import annotations
@@ -32,6 +34,10 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+class PortTaken(RuntimeError):
+    """``serve`` exited because one of its ports was already in use."""
+
+
 class Environment:
     def __init__(self, data_dir: Path, serve_flags: tuple[str, ...] = ()) -> None:
         self.data_dir = data_dir
@@ -39,19 +45,36 @@ class Environment:
         self.sql_port = free_port()
         self.http_port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
+        self.started = False
 
     # ------------------------------------------------------------------ lifecycle
 
     def start(self, timeout: float = 60.0) -> None:
-        log = open(self.data_dir.parent / f"{self.data_dir.name}-server.log", "ab")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "steadystate", "serve", "--data-dir", str(self.data_dir),
-             "--sql-port", str(self.sql_port), "--http-port", str(self.http_port), *self.serve_flags],
-            stdout=log, stderr=log, start_new_session=True,
-        )
+        """Start ``serve`` and wait until it is ready.  The first start retries on fresh ports if a port picked by
+        ``free_port`` was taken meanwhile (another process may bind it between the pick and ``serve``'s bind)."""
+        for attempt in range(3):
+            try:
+                self._start(timeout)
+                self.started = True
+                return
+            except PortTaken:
+                if self.started or attempt == 2:
+                    raise
+                self.sql_port, self.http_port = free_port(), free_port()
+
+    def _start(self, timeout: float) -> None:
+        with open(self.data_dir.parent / f"{self.data_dir.name}-server.log", "ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "steadystate", "serve", "--data-dir", str(self.data_dir),
+                 "--sql-port", str(self.sql_port), "--http-port", str(self.http_port), *self.serve_flags],
+                stdout=log, stderr=log, start_new_session=True,
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
+                lines = Path(log.name).read_text(errors="replace").splitlines()
+                if lines and "Address already in use" in lines[-1]:
+                    raise PortTaken(f"serve could not bind {self.sql_port}/{self.http_port}")
                 raise RuntimeError(f"server exited with {self.process.returncode}; see {log.name}")
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{self.http_port}/api/readyz", timeout=1) as r:
@@ -62,9 +85,11 @@ class Environment:
             time.sleep(0.05)
         raise RuntimeError("server did not become ready")
 
-    def stop(self) -> None:
+    def stop(self, *, keep_replicas: bool = False) -> None:
+        """Stop ``serve`` gracefully: with its replica processes (SIGUSR1, what ``steadystate stop`` sends), or
+        with ``keep_replicas`` leaving them running for the next ``serve`` to adopt (SIGTERM, as Ctrl-C)."""
         if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
+            self.process.send_signal(signal.SIGTERM if keep_replicas else signal.SIGUSR1)
             try:
                 self.process.wait(20)
             except subprocess.TimeoutExpired:
@@ -79,11 +104,17 @@ class Environment:
         self.process = None
 
     def restart(self, *, hard: bool = False) -> None:
+        """Stop and start ``serve``: gracefully (SIGTERM, the replicas are left running and adopted), or ``kill -9``."""
         if hard:
             self.kill9()
         else:
-            self.stop()
+            self.stop(keep_replicas=True)
         self.start()
+
+    def cli(self, *args: str, timeout: float = 120.0) -> subprocess.CompletedProcess[str]:
+        """Run ``steadystate <args> --data-dir <this data dir>`` (e.g. ``restart``, ``stop``) to completion."""
+        return subprocess.run([sys.executable, "-m", "steadystate", *args, "--data-dir", str(self.data_dir)],
+                              check=False, capture_output=True, text=True, timeout=timeout)
 
     # ------------------------------------------------------------------ the coordinator under the supervisor
 

@@ -61,5 +61,5 @@ class Adapter:
         await self.coordinator.start()
         self.reconfigurer.resume()  # finish what a previous coordinator left half done
 
-    async def stop(self) -> None:
-        await self.coordinator.shutdown()
+    async def stop(self, *, stop_replicas: bool = True) -> None:
+        await self.coordinator.shutdown(stop_replicas=stop_replicas)

@@ -1,11 +1,17 @@
 """The coordinator: owns the catalog, storage, the timestamp oracle, controllers and the orchestrator.
 
 Startup (``Coordinator.start``): open the durable catalog (``catalog.db``) and the shard store
-(``storage.db``, or a PostgreSQL URL) in the data directory; stop replica processes a previous coordinator
-left behind; register table shards (their contents are loaded into memory on the first ``UPDATE``/``DELETE``); create
-one :class:`~steadystate.controller.instance.ComputeInstance` per cluster and start one process per replica;
-then re-plan every index and materialized view from the catalog and install its dataflow, and start compacting
-table shards (``adapter.compaction``).  After that the SQL and HTTP ports serve.
+(``storage.db``, or a PostgreSQL URL) in the data directory; find the replica processes a previous coordinator
+left running; register table shards (their contents are loaded into memory on the first ``UPDATE``/``DELETE``);
+create one :class:`~steadystate.controller.instance.ComputeInstance` per cluster and adopt or start one process
+per replica (a start that fails is retried by the orchestrator in the background, startup goes on), stopping
+adoptable processes of replicas the catalog no longer has; then re-plan every index and materialized view from
+the catalog and install its dataflow (adopted replicas reconcile against it), and start compacting table shards
+(``adapter.compaction``).  After that the SQL and HTTP ports serve.
+
+Shutdown (``Coordinator.shutdown``) stops compaction, closes the replica connections, then either stops the
+replica processes (a full stop) or leaves them running for the next coordinator to adopt (a planned restart:
+``stop_replicas=False``), and finally flushes the table writer and closes storage and the catalog.
 
 Sequencing of statements lives in ``adapter.ddl`` (catalog changes), ``adapter.reads`` (SELECT, SUBSCRIBE)
 and ``adapter.writes`` (INSERT/UPDATE/DELETE/COPY); ``adapter.session`` turns pgwire requests into plans.
@@ -171,13 +177,19 @@ class Coordinator:
         log.info("coordinator ready: %d clusters, %d replicas, %d objects",
                  len(self.catalog.clusters), len(self.catalog.replicas), len(self.catalog.items))
 
-    async def shutdown(self) -> None:
+    async def shutdown(self, *, stop_replicas: bool = True) -> None:
+        """Stop gracefully; with ``stop_replicas=False`` the replica processes keep running, to be adopted."""
         self.ready = False
         if self.compactor is not None:
             await self.compactor.stop()
         for instance in self.instances.values():
             await instance.shutdown()
-        await self.orchestrator.shutdown()
+        if stop_replicas:
+            await self.orchestrator.shutdown()
+        else:
+            left = self.orchestrator.detach()
+            log.info("left %d replica process(es) running for the next coordinator to adopt (they exit after "
+                     "%g s without one): %s", len(left), self.config.orphan_timeout_s, ", ".join(left) or "-")
         await self.tables.stop()
         self.store.close()
         self.catalog.durable.close()

@@ -7,18 +7,27 @@ passed in the environment, never on the command line.
 
 **Replicas outlive the coordinator.**  A coordinator that starts finds the replica processes a previous
 coordinator left running (:meth:`ProcessOrchestrator.adopt` reads every ``endpoint.json`` and checks the pid
-is a live replica process of this data directory) and adopts them instead of starting new ones, so their
+is a live replica process of this data directory, and finds by its command line a process that had not written
+its endpoint yet) and adopts them instead of starting new ones, so their
 dataflows survive; replicas the catalog no longer has are stopped (:meth:`finish_adoption`).  A replica that
 no coordinator connects to for ``orphan_timeout`` seconds exits by itself, so none lingers.  Either way there
-is exactly one process per replica.
+is exactly one process per replica.  A coordinator that stops for a planned restart *detaches*
+(:meth:`ProcessOrchestrator.detach`): it stops watching its replicas and leaves them running for the next
+coordinator, exactly as a crash would; :meth:`ProcessOrchestrator.shutdown` stops them instead.  Replica
+processes are started with :class:`subprocess.Popen` and waited for by polling (not as asyncio subprocesses,
+whose transports kill a child still running when they are closed), so a coordinator can exit and leave them
+running.
 
-**Watching.**  A task per replica waits for its process (a child is awaited, an adopted process is polled).
+**Watching.**  A task per replica waits for its process (polled, whether it is a child or adopted).
 An exit that was not asked for is reported as an ``offline`` event with a reason (``killed by signal 9``,
 ``exited with code 1``, ``oom-killed``) and the process is started again after a backoff that doubles from
 0.25 s up to 30 s and resets once a process has stayed up for 30 s.  Three or more crashes within a minute
-report the status ``crash-looping``.  The memory limit of the replica's size is enforced like a cgroup OOM
-killer: the orchestrator samples each replica's RSS and kills one that exceeds its limit (reason
-``oom-killed``).
+report the status ``crash-looping``.  A start that fails (the log file cannot be opened, the process cannot be
+spawned: too many open files, no memory) is retried with the same backoff, and each failure is reported as an
+``offline`` event whose reason says why (``failed to start: [Errno 24] Too many open files``); a failure never
+escapes to the caller of :meth:`ProcessOrchestrator.ensure_replica`.  The memory limit of the replica's size is
+enforced like a cgroup OOM killer: the orchestrator samples each replica's RSS and kills one that exceeds its
+limit (reason ``oom-killed``).
 """
 
 from __future__ import annotations
@@ -29,6 +38,7 @@ import logging
 import os
 import shutil
 import signal
+import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -47,6 +57,7 @@ _STABLE_AFTER_S = 30.0
 _CRASH_LOOP_WINDOW_S = 60.0
 _CRASH_LOOP_COUNT = 3
 _MEMORY_SAMPLE_S = 0.25
+_POLL_S = 0.05  # how often a replica process is checked for having exited
 ORPHAN_TIMEOUT_S = 30.0
 
 
@@ -70,7 +81,7 @@ class ReplicaEvent:
 class _Handle:
     """A replica process: a child we started, or an adopted process a previous coordinator started."""
 
-    def __init__(self, child: asyncio.subprocess.Process | None = None, adopted: psutil.Process | None = None):
+    def __init__(self, child: subprocess.Popen[bytes] | None = None, adopted: psutil.Process | None = None):
         self.child = child
         self.adopted = adopted
         self.oom_killed = False
@@ -82,7 +93,7 @@ class _Handle:
     @property
     def alive(self) -> bool:
         if self.child is not None:
-            return self.child.returncode is None
+            return self.child.poll() is None
         try:
             return self.adopted is not None and self.adopted.is_running() and \
                 self.adopted.status() != psutil.STATUS_ZOMBIE
@@ -90,11 +101,10 @@ class _Handle:
             return False
 
     async def wait(self) -> int | None:
-        if self.child is not None:
-            return await self.child.wait()
+        """The exit status once the process has exited (``None`` for an adopted process: not our child)."""
         while self.alive:
-            await asyncio.sleep(0.05)
-        return None
+            await asyncio.sleep(_POLL_S)
+        return self.child.returncode if self.child is not None else None
 
     def signal(self, sig: int) -> None:
         try:
@@ -114,10 +124,7 @@ class _Managed:
     status: str = "offline"
     reason: str | None = None
     crashes: list[float] = field(default_factory=list)
-
-
-def _new_session() -> None:  # runs in the child between fork and exec
-    os.setsid()
+    start_failed: bool = False  # the last start raised: no process runs, the watcher retries after a backoff
 
 
 def _replica_dir_of(cmdline: list[str]) -> str | None:
@@ -220,6 +227,7 @@ class ProcessOrchestrator:
     # ------------------------------------------------------------------ lifecycle
 
     async def ensure_replica(self, spec: ReplicaSpec) -> None:
+        """Adopt or start the replica's process and watch it; a start that fails is retried in the background."""
         if spec.replica_id in self._managed and not self._managed[spec.replica_id].removed:
             return
         managed = _Managed(spec)
@@ -231,7 +239,7 @@ class ProcessOrchestrator:
             log.info("adopted running replica %s (pid %d)", spec.replica_id, adopted.pid)
             asyncio.create_task(self._announce_online(managed, managed.handle))
         else:
-            await self._start(managed)
+            self._start(managed)
         managed.watcher = asyncio.create_task(self._watch(managed), name=f"watch-{spec.replica_id}")
         if self._memory_task is None:
             self._memory_task = asyncio.create_task(self._enforce_memory(), name="replica-memory")
@@ -248,14 +256,31 @@ class ProcessOrchestrator:
         log.info("replica %s stopped and removed", replica_id)
 
     async def shutdown(self) -> None:
+        """Stop watching every replica and stop its process (a full stop)."""
+        self._stop_watching()
+        for replica_id in list(self._managed):
+            await self._stop_process(self._managed.pop(replica_id))
+
+    def detach(self) -> list[str]:
+        """Stop watching every replica but leave its process running, for the next coordinator to adopt.
+
+        Returns the ids of the replicas left running.  A detached replica waits ``orphan_timeout`` seconds
+        for a coordinator to connect and then exits by itself.
+        """
+        self._stop_watching()
+        running = sorted(rid for rid, managed in self._managed.items()
+                         if managed.handle is not None and managed.handle.alive)
+        self._managed.clear()
+        return running
+
+    def _stop_watching(self) -> None:
         if self._memory_task is not None:
             self._memory_task.cancel()
-        for replica_id in list(self._managed):
-            managed = self._managed.pop(replica_id)
+            self._memory_task = None
+        for managed in self._managed.values():
             managed.removed = True
             if managed.watcher is not None:
                 managed.watcher.cancel()
-            await self._stop_process(managed)
 
     # ------------------------------------------------------------------ queries
 
@@ -274,8 +299,10 @@ class ProcessOrchestrator:
 
     def status(self, replica_id: str) -> tuple[str, str | None, int]:
         managed = self._managed.get(replica_id)
-        if managed is None or managed.handle is None:
+        if managed is None:
             return ("offline", "not running", 0)
+        if managed.handle is None:  # its first start failed
+            return (managed.status, managed.reason or "not running", 0)
         return (managed.status, managed.reason, managed.handle.pid)
 
     def exit_reason(self, replica_id: str) -> str | None:
@@ -297,8 +324,26 @@ class ProcessOrchestrator:
 
     # ------------------------------------------------------------------ internals
 
-    async def _start(self, managed: _Managed) -> None:
+    def _start(self, managed: _Managed) -> bool:
+        """Start the replica's process; a failure is recorded (an ``offline`` event with its cause), not raised."""
         spec = managed.spec
+        try:
+            child = self._spawn(spec)
+        except Exception as exc:  # noqa: BLE001 - any failure to start is retried by the watcher
+            reason = f"failed to start: {exc}"
+            managed.start_failed = True
+            managed.status, managed.reason = "offline", reason
+            log.warning("replica %s %s", spec.replica_id, reason)
+            self.on_event(ReplicaEvent(spec.replica_id, 0, "offline", reason, _now_ms()))
+            return False
+        managed.start_failed = False
+        managed.handle = _Handle(child=child)
+        managed.started_at = time.monotonic()
+        log.info("replica %s started (pid %d)", spec.replica_id, child.pid)
+        asyncio.create_task(self._announce_online(managed, managed.handle))
+        return True
+
+    def _spawn(self, spec: ReplicaSpec) -> subprocess.Popen[bytes]:
         directory = self.replica_dir(spec.replica_id)
         directory.mkdir(parents=True, exist_ok=True)
         (directory / "endpoint.json").unlink(missing_ok=True)
@@ -313,18 +358,9 @@ class ProcessOrchestrator:
             "--dir", str(directory),
             "--orphan-timeout", str(self.orphan_timeout),
         ]
-        log_file = open(directory / "replica.log", "ab")
-        try:
-            child = await asyncio.create_subprocess_exec(
-                *argv, env=env, stdin=asyncio.subprocess.DEVNULL, stdout=log_file, stderr=log_file,
-                preexec_fn=_new_session,
-            )
-        finally:
-            log_file.close()
-        managed.handle = _Handle(child=child)
-        managed.started_at = time.monotonic()
-        log.info("replica %s started (pid %d)", spec.replica_id, child.pid)
-        asyncio.create_task(self._announce_online(managed, managed.handle))
+        with open(directory / "replica.log", "ab") as log_file:
+            return subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file,
+                                    start_new_session=True)
 
     async def _announce_online(self, managed: _Managed, handle: _Handle) -> None:
         deadline = time.monotonic() + 60
@@ -336,31 +372,35 @@ class ProcessOrchestrator:
             await asyncio.sleep(0.02)
 
     async def _watch(self, managed: _Managed) -> None:
+        """Wait for the process to exit, report why, start it again after a backoff; retry a failed start too."""
         backoff = _BACKOFF_START_S
         while not managed.removed:
             handle = managed.handle
-            assert handle is not None
-            returncode = await handle.wait()
-            if managed.removed:
-                return
-            reason = "oom-killed" if handle.oom_killed else _exit_reason(returncode)
-            now = time.monotonic()
-            if now - managed.started_at > _STABLE_AFTER_S:
-                backoff = _BACKOFF_START_S
-            managed.crashes = [t for t in managed.crashes if now - t < _CRASH_LOOP_WINDOW_S] + [now]
-            status = "crash-looping" if len(managed.crashes) >= _CRASH_LOOP_COUNT else "offline"
-            if status == "crash-looping":
-                reason = f"{reason}; {len(managed.crashes)} crashes in the last minute, next restart in {backoff:g} s"
-            managed.status, managed.reason = status, reason
-            log.warning("replica %s (pid %d) went %s: %s", managed.spec.replica_id, handle.pid, status, reason)
-            self.on_event(ReplicaEvent(managed.spec.replica_id, handle.pid, status, reason, _now_ms()))
+            if not managed.start_failed:
+                assert handle is not None
+                returncode = await handle.wait()
+                if managed.removed:
+                    return
+                reason = "oom-killed" if handle.oom_killed else _exit_reason(returncode)
+                now = time.monotonic()
+                if now - managed.started_at > _STABLE_AFTER_S:
+                    backoff = _BACKOFF_START_S
+                managed.crashes = [t for t in managed.crashes if now - t < _CRASH_LOOP_WINDOW_S] + [now]
+                status = "crash-looping" if len(managed.crashes) >= _CRASH_LOOP_COUNT else "offline"
+                if status == "crash-looping":
+                    reason = (f"{reason}; {len(managed.crashes)} crashes in the last minute, "
+                              f"next restart in {backoff:g} s")
+                managed.status, managed.reason = status, reason
+                log.warning("replica %s (pid %d) went %s: %s", managed.spec.replica_id, handle.pid, status, reason)
+                self.on_event(ReplicaEvent(managed.spec.replica_id, handle.pid, status, reason, _now_ms()))
+            # else the last start failed: its event is recorded, and it is retried after the same backoff
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, _BACKOFF_MAX_S)
             if managed.removed:
                 return
             managed.restarts += 1
-            await self._start(managed)
-            log.info("replica %s restarted (restart #%d)", managed.spec.replica_id, managed.restarts)
+            if self._start(managed):
+                log.info("replica %s restarted (restart #%d)", managed.spec.replica_id, managed.restarts)
 
     async def _enforce_memory(self) -> None:
         while True:
