@@ -21,7 +21,13 @@ fast-path peek of the index) in a loop, reconnecting when its connection breaks.
   new ``serve``, which adopts them; the client's connection breaks and it reconnects;
 * (g) a full stop and start: ``steadystate stop`` (the replicas are stopped too, what SIGTERM did before
   planned restarts kept them) and a new ``serve``, whose new replica processes hydrate every index;
+* (e)-(g) planned restarts: ``steadystate restart`` in place, SIGTERM and a new ``serve`` (replicas adopted),
+  ``steadystate stop`` and a new ``serve`` (replicas rehydrate);
+* (h) a resize of ``c2`` to ``medium`` with ``WITH (WAIT UNTIL READY (...))``: the new replicas hydrate first;
 * (d) ``kill -9`` of the only replica of ``c1`` — the baseline: its downtime is the hydration time.
+
+For (d) and (g) the table also shows the downtime the readiness verdict predicted just before the event
+(``mz_internal.mz_expected_restart_downtime``: of ``c1``'s replica, and of the whole environment).
 
 The event window runs from the event until the system is whole again (new replica hydrated / coordinator
 answering) plus ``--settle`` seconds.  Reported per event: failed queries (an error or a refused connection
@@ -111,6 +117,7 @@ class Result:
     rebuilt: str
     recovery_s: float
     connections_lost: int
+    predicted_s: float | None = None  # the verdict's expected downtime, read just before the event
 
 
 def p99(values: list[float]) -> float:
@@ -139,12 +146,20 @@ def hydrated_everywhere(env: Environment, cluster: str) -> bool:
     return bool(replicas) and done == replicas and set(replicas) <= set(env.replica_pids())
 
 
+def expected_downtime(env: Environment, cluster: str | None) -> float | None:
+    """``mz_internal.mz_expected_restart_downtime`` of a cluster (None: of the whole environment)."""
+    rows = env.query("SELECT cluster_id, expected_downtime_s FROM mz_internal.mz_expected_restart_downtime")
+    wanted = env.cluster_id(cluster) if cluster is not None else None
+    return next((seconds for cluster_id, seconds in rows if cluster_id == wanted), None)
+
+
 def measure(env: Environment, name: str, cluster: str, rows: int, settle: float,
-            event: Callable[[], str | None]) -> Result:
+            event: Callable[[], str | None], predicts: str | None = "") -> Result:
     client = Client(env, cluster, rows)
     client.start()
     env.wait_for(lambda: sum(s.ok for s in client.samples) >= 20, timeout=60)
     time.sleep(settle)  # the "before" window (measurement, not an assertion)
+    predicted = expected_downtime(env, predicts or None) if predicts != "" else None
     logs_before = created_lines(env)
     connections_before = client.connections
     started = time.monotonic()
@@ -169,6 +184,7 @@ def measure(env: Environment, name: str, cluster: str, rows: int, settle: float,
         rebuilt=rebuilt,
         recovery_s=recovered - started,
         connections_lost=client.connections - connections_before,
+        predicted_s=predicted,
     )
 
 
@@ -249,6 +265,15 @@ def full_stop_and_start(env: Environment) -> str | None:
     return f"same replica pids: {env.replica_pids() == pids}"
 
 
+def resize_without_a_gap(env: Environment) -> str | None:
+    """``ALTER CLUSTER c2 SET (SIZE = 'medium') WITH (WAIT UNTIL READY (...))``: new replicas hydrate first."""
+    env.execute("ALTER CLUSTER c2 SET (SIZE = 'medium') WITH (WAIT UNTIL READY (TIMEOUT = '10m'))")
+    env.wait_for(lambda: hydrated_everywhere(env, "c2"), timeout=600, interval=0.2)
+    sizes = {r[0] for r in env.query("SELECT size FROM mz_catalog.mz_cluster_replicas WHERE cluster_id = %s",
+                                     (env.cluster_id("c2"),))}
+    return f"replica sizes after: {', '.join(sorted(sizes))}"
+
+
 def kill_only_replica(env: Environment) -> str | None:
     (victim,) = env.cluster_replicas("c1").values()
     old = env.kill_replica(victim)
@@ -257,15 +282,18 @@ def kill_only_replica(env: Environment) -> str | None:
     return None
 
 
-EVENTS: list[tuple[str, str, Callable[[Environment], str | None]]] = [
-    ("(a) graceful restart of a 2-replica cluster", "c2", graceful_restart),
-    ("(b) kill -9 of one replica of two", "c2", kill_one_of_two),
-    ("(c) kill -9 of serve (supervisor + coordinator), replicas alive", "c2", coordinator_kill9),
-    ("(c') coordinator process kill -9 under the supervisor's proxy", "c2", coordinator_crash_supervised),
-    ("(e) planned restart in place (`steadystate restart`)", "c2", planned_restart_in_place),
-    ("(f) planned stop (SIGTERM) and a new serve, replicas alive", "c2", planned_stop_and_start),
-    ("(g) full stop (`steadystate stop`) and a new serve: replicas rehydrate", "c2", full_stop_and_start),
-    ("(d) kill -9 of the only replica (baseline)", "c1", kill_only_replica),
+# (name, the cluster the client reads, the event, what the verdict predicts for it: a cluster's replica restart,
+# None for the whole environment's restart, "" for nothing)
+EVENTS: list[tuple[str, str, Callable[[Environment], str | None], str | None]] = [
+    ("(a) graceful restart of a 2-replica cluster", "c2", graceful_restart, ""),
+    ("(b) kill -9 of one replica of two", "c2", kill_one_of_two, ""),
+    ("(c) kill -9 of serve (supervisor + coordinator), replicas alive", "c2", coordinator_kill9, ""),
+    ("(c') coordinator process kill -9 under the supervisor's proxy", "c2", coordinator_crash_supervised, ""),
+    ("(e) planned restart in place (`steadystate restart`)", "c2", planned_restart_in_place, ""),
+    ("(f) planned stop (SIGTERM) and a new serve, replicas alive", "c2", planned_stop_and_start, ""),
+    ("(g) full stop (`steadystate stop`) and a new serve: replicas rehydrate", "c2", full_stop_and_start, None),
+    ("(h) resize of a 2-replica cluster (`WITH (WAIT UNTIL READY)`)", "c2", resize_without_a_gap, ""),
+    ("(d) kill -9 of the only replica (baseline)", "c1", kill_only_replica, "c1"),
 ]
 
 
@@ -292,13 +320,14 @@ def render(results: list[Result], rows: int, load_s: float, note: str) -> str:
     lines = [
         f"{rows:,} rows; load + first hydration of both clusters {load_s:.1f} s. {note}".strip(),
         "",
-        "| event | failed queries | connections lost | longest gap (s) | p99 before (ms) | p99 during (ms) "
-        "| back to whole (s) | dataflows rebuilt |",
-        "|---|---:|---:|---:|---:|---:|---:|---|",
+        "| event | failed queries | connections lost | longest gap (s) | predicted downtime (s) | p99 before (ms) "
+        "| p99 during (ms) | back to whole (s) | dataflows rebuilt |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in results:
-        lines.append(f"| {r.name} | {r.failed} | {r.connections_lost} | {r.longest_gap_s:.3f} | {r.p99_before_ms:.1f} | "
-                     f"{r.p99_during_ms:.1f} | {r.recovery_s:.1f} | {r.rebuilt} |")
+        predicted = "-" if r.predicted_s is None else f"{r.predicted_s:.2f}"
+        lines.append(f"| {r.name} | {r.failed} | {r.connections_lost} | {r.longest_gap_s:.3f} | {predicted} | "
+                     f"{r.p99_before_ms:.1f} | {r.p99_during_ms:.1f} | {r.recovery_s:.1f} | {r.rebuilt} |")
     return "\n".join(lines)
 
 
@@ -338,8 +367,8 @@ def main() -> int:
         try:
             load_s = load(env, args.rows)
             print(f"loaded {args.rows} rows and hydrated in {load_s:.1f} s", flush=True)
-            for name, cluster, event in EVENTS:
-                result = measure(env, name, cluster, args.rows, args.settle, lambda e=event: e(env))
+            for name, cluster, event, predicts in EVENTS:
+                result = measure(env, name, cluster, args.rows, args.settle, lambda e=event: e(env), predicts)
                 print(result, flush=True)
                 results.append(result)
         finally:

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Callable
 
 from steadystate.catalog.records import ClusterRecord, ReplicaRecord
 from steadystate.errors import InsufficientPrivilege, ObjectNotInPrerequisiteState, quote_ident
+from steadystate.orchestrator.process import FIRST_RESTART_DELAY_S
 from steadystate.protocol import messages as m
 
 if TYPE_CHECKING:
@@ -340,8 +341,9 @@ class Readiness:
         return to_restart
 
     def expected_downtime_s(self, cluster_id: str) -> float | None:
-        """Restarting one replica: its process start and connection, plus every object's hydration time
-        (they hydrate in one process, competing for it).  ``None`` before anything was measured."""
+        """Restarting one replica after a crash: the orchestrator noticing and waiting its first backoff, the
+        process start and connection, plus every object's hydration time (they hydrate in one process, competing
+        for it).  ``None`` before anything was measured."""
         instance = self.coord.instances.get(cluster_id)
         if instance is None:
             return None
@@ -355,7 +357,7 @@ class Readiness:
                 per_replica.append(sum(hydration) / 1000)
         if not per_replica:
             return None
-        return max(per_replica) + self.coord.replica_start_s(cluster_id)
+        return FIRST_RESTART_DELAY_S + self.coord.replica_start_s(cluster_id) + max(per_replica)
 
     def environment_downtime_s(self) -> float | None:
         """Restarting the whole environment, replicas included: the coordinator's start-up, then every cluster's

@@ -58,6 +58,8 @@ _CRASH_LOOP_WINDOW_S = 60.0
 _CRASH_LOOP_COUNT = 3
 _MEMORY_SAMPLE_S = 0.25
 _POLL_S = 0.05  # how often a replica process is checked for having exited
+# how long after a replica process dies the first new one starts (the readiness verdict's downtime estimate)
+FIRST_RESTART_DELAY_S = _POLL_S + _BACKOFF_START_S
 ORPHAN_TIMEOUT_S = 30.0
 
 
