@@ -123,6 +123,7 @@ class Coordinator:
     failed_objects: dict[str, FailedObject] = field(default_factory=dict)
     last_crash_loop_ms: dict[str, int] = field(default_factory=dict)  # replica id -> its last crash loop
     startup_s: float | None = None  # how long the last start-up took (the coordinator's part of a restart)
+    fastest_hydration_ms: dict[str, float] = field(default_factory=dict)  # object id -> fastest hydration seen
     _replica_started: dict[str, float] = field(default_factory=dict)  # replica id -> when we started it
     _replica_start_s: dict[str, float] = field(default_factory=dict)  # cluster id -> start to first connection
     started_at: float = field(default_factory=time.time)
