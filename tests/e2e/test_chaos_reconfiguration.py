@@ -12,7 +12,8 @@ checked against the model at a consistent prefix).  On top of it, seeded and bou
   a statement whose outcome was unknown never confuses it);
 * the **fault injector** SIGKILLs a replica process (a ``-pending`` replacement when one exists, half of the
   time), the coordinator process alone (the supervisor restarts it), or the whole ``serve`` (started again on
-  the same data directory).  Half of the faults wait (briefly) for a reconfiguration to be pending first, so
+  the same data directory), or SIGSTOPs a pending replacement for 3-8 s (past the 6 s TIMEOUT, often: the
+  reconfiguration rolls back, or cuts over anyway with ON TIMEOUT = 'COMMIT').  Half of the faults wait (briefly) for a reconfiguration to be pending first, so
   they land in its waiting phase.
 
 Statements that fail because the connection was lost (08006 / no SQLSTATE), the cluster was busy or sealed
@@ -22,7 +23,8 @@ After the run, with no more faults, everything must settle by itself (no manual 
 reconfigurations; per cluster as many replicas as its replication factor, each with exactly one process and no
 orphan process; the replicas of a cluster report the same set of objects and no disagreement; every acknowledged
 write is in the table; every index and materialized view (read from each replica, ``SET cluster_replica``)
-equals DuckDB's answer over the table's final contents.  The seed fixes the schedule of choices; the assertions
+equals DuckDB's answer over the table's final contents.  ``CHAOS_SEED`` and ``CHAOS_DURATION`` (seconds) override
+the seed and the length of the run (for longer hunts outside CI).  The seed fixes the schedule of choices; the assertions
 are invariants that hold whatever the timing.
 """
 
@@ -203,18 +205,22 @@ class ReconfigurationChaos(ChaosRun):
         while time.monotonic() < deadline:
             gap, aimed, draw, pick_pending, pick = (rng.uniform(*self.fault_gap_s), rng.random() < 0.5,
                                                     rng.random(), rng.random() < 0.5, rng.random())
+            hold = rng.uniform(3.0, 8.0)
+            kind = ("server" if draw < 0.15 else "supervised" if draw < 0.35 else "freeze" if draw < 0.5
+                    else "replica")
             time.sleep(gap)
-            if aimed:  # land in a reconfiguration's waiting phase: wait (briefly) for a pending replica
+            if aimed or kind == "freeze":  # land in a reconfiguration's waiting phase: wait (briefly) for a pending replica
                 try:
                     self.env.wait_for(lambda: self._pending_replica_ids(), timeout=3.0, interval=0.02)
                 except AssertionError:
                     pass
             if time.monotonic() >= deadline:
                 break
-            kind = "server" if draw < 0.2 else "supervised" if draw < 0.45 else "replica"
             self.fault = kind
             if kind == "replica":
                 recovered = self._kill_some_replica(pick_pending, pick)
+            elif kind == "freeze":
+                recovered = self._freeze_pending_replica(pick, hold)
             elif kind == "supervised":
                 recovered = self._kill_supervised()
             else:
@@ -245,6 +251,31 @@ class ReconfigurationChaos(ChaosRun):
             return True
         self.report.faults["replica-pending" if replica_id in pending else "replica"] += 1
         return True  # the orchestrator restarts it (or it was retired meanwhile): checked at the end
+
+    def _freeze_pending_replica(self, pick: float, hold: float) -> bool:
+        """SIGSTOP a pending replacement replica for ``hold`` seconds (often past the reconfiguration's TIMEOUT:
+        it then rolls back, or cuts over to a replica that has not hydrated with ON TIMEOUT = 'COMMIT')."""
+        try:
+            pending = set(self._pending_replica_ids())
+        except Exception:  # noqa: BLE001 - the server may be restarting
+            pending = set()
+        candidates = [p for p in self.env.replica_processes() if p[0] in pending]
+        if not candidates:
+            return True
+        _, pid = candidates[int(pick * len(candidates))]
+        try:
+            os.kill(pid, signal.SIGSTOP)
+        except ProcessLookupError:
+            return True
+        self.report.faults["freeze-pending"] += 1
+        try:
+            time.sleep(hold)
+        finally:
+            try:
+                os.kill(pid, signal.SIGCONT)
+            except ProcessLookupError:
+                pass
+        return True
 
     def _kill_supervised(self) -> bool:
         self.report.faults["supervised"] += 1
@@ -379,7 +410,7 @@ def run(make_env, seed: int, duration_s: float = 30.0) -> ReconfigurationChaos: 
 
 def test_chaos_reconfiguration(make_env) -> None:  # type: ignore[no-untyped-def]
     seed = int(os.environ.get("CHAOS_SEED", SEED))
-    chaos = run(make_env, seed)
+    chaos = run(make_env, seed, float(os.environ.get("CHAOS_DURATION", 30.0)))
     report = chaos.report
     assert sum(report.faults.values()) >= 5
     assert chaos.outcomes[("resize", "ok")] + chaos.outcomes[("restart", "ok")] + chaos.outcomes[("seal", "ok")] > 0
