@@ -12,9 +12,10 @@ checked against the model at a consistent prefix).  On top of it, seeded and bou
   a statement whose outcome was unknown never confuses it);
 * the **fault injector** SIGKILLs a replica process (a ``-pending`` replacement when one exists, half of the
   time), the coordinator process alone (the supervisor restarts it), or the whole ``serve`` (started again on
-  the same data directory), or SIGSTOPs a pending replacement for 3-8 s (past the 6 s TIMEOUT, often: the
-  reconfiguration rolls back, or cuts over anyway with ON TIMEOUT = 'COMMIT').  Half of the faults wait (briefly) for a reconfiguration to be pending first, so
-  they land in its waiting phase.
+  the same data directory; its coordinator must not outlive it), or SIGSTOPs a pending replacement for 3-8 s
+  (often past the 6 s TIMEOUT: the reconfiguration rolls back, or cuts over anyway with ON TIMEOUT =
+  'COMMIT').  Half of the faults wait (up to 3 s) for a reconfiguration to be pending first, so they land in
+  its waiting phase.
 
 Statements that fail because the connection was lost (08006 / no SQLSTATE), the cluster was busy or sealed
 (55000, the policy table), or a reconfiguration / statement timed out (57014) are expected and counted.
@@ -23,8 +24,9 @@ After the run, with no more faults, everything must settle by itself (no manual 
 reconfigurations; per cluster as many replicas as its replication factor, each with exactly one process and no
 orphan process; the replicas of a cluster report the same set of objects and no disagreement; every acknowledged
 write is in the table; every index and materialized view (read from each replica, ``SET cluster_replica``)
-equals DuckDB's answer over the table's final contents.  ``CHAOS_SEED`` and ``CHAOS_DURATION`` (seconds) override
-the seed and the length of the run (for longer hunts outside CI).  The seed fixes the schedule of choices; the assertions
+equals DuckDB's answer over the table's final contents.  ``CHAOS_SEED``, ``CHAOS_DURATION`` (seconds) and
+``CHAOS_FAULT_GAP`` ("0.3,1.5": seconds between faults) override the seed, the length of the run and the rate of
+faults (for longer hunts outside CI).  The seed fixes the schedule of choices; the assertions
 are invariants that hold whatever the timing.
 """
 
@@ -63,8 +65,9 @@ def classify(exc: psycopg.Error) -> str:
 
 
 class ReconfigurationChaos(ChaosRun):
-    def __init__(self, env, seed: int, duration_s: float) -> None:  # type: ignore[no-untyped-def]
-        super().__init__(env, seed, duration_s, query_threads=1, fault_gap_s=(1.0, 3.0))
+    def __init__(self, env, seed: int, duration_s: float,  # type: ignore[no-untyped-def]
+                 fault_gap_s: tuple[float, float] = (1.0, 3.0)) -> None:
+        super().__init__(env, seed, duration_s, query_threads=1, fault_gap_s=fault_gap_s)
         self.statements: Counter = Counter()  # kind -> run
         self.outcomes: Counter = Counter()  # (kind, outcome) -> count
         self.unexpected: list[tuple[str, str, str, str]] = []  # (kind, sql, sqlstate, message)
@@ -82,11 +85,10 @@ class ReconfigurationChaos(ChaosRun):
 
     # ------------------------------------------------------------------ statements
 
-    def _run(self, conn: psycopg.Connection | None, kind: str, sql: str) -> psycopg.Connection | None:
+    def _run(self, conn: psycopg.Connection, kind: str, sql: str) -> psycopg.Connection | None:
         """Run one statement, count its outcome; returns the connection to use next (None: reconnect)."""
         self.statements[kind] += 1
         try:
-            assert conn is not None
             conn.execute(sql)
             self.outcomes[(kind, "ok")] += 1
             return conn
@@ -211,7 +213,7 @@ class ReconfigurationChaos(ChaosRun):
             kind = ("server" if draw < 0.15 else "supervised" if draw < 0.35 else "freeze" if draw < 0.5
                     else "replica")
             time.sleep(gap)
-            if aimed or kind == "freeze":  # land in a reconfiguration's waiting phase: wait (briefly) for a pending replica
+            if aimed or kind == "freeze":  # land in a reconfiguration's waiting phase: wait for a pending replica
                 try:
                     self.env.wait_for(lambda: self._pending_replica_ids(), timeout=3.0, interval=0.02)
                 except AssertionError:
@@ -412,7 +414,8 @@ SEED = 11
 
 def run(make_env, seed: int, duration_s: float = 30.0) -> ReconfigurationChaos:  # type: ignore[no-untyped-def]
     env = make_env("--compaction-interval", "1", "--compaction-lag-ms", "1000")
-    chaos = ReconfigurationChaos(env, seed, duration_s)
+    gap = tuple(float(x) for x in os.environ.get("CHAOS_FAULT_GAP", "1.0,3.0").split(","))
+    chaos = ReconfigurationChaos(env, seed, duration_s, gap)  # type: ignore[arg-type]
     try:
         chaos.run()
     finally:
@@ -421,8 +424,8 @@ def run(make_env, seed: int, duration_s: float = 30.0) -> ReconfigurationChaos: 
 
 
 def test_chaos_reconfiguration(make_env) -> None:  # type: ignore[no-untyped-def]
-    seed = int(os.environ.get("CHAOS_SEED", SEED))
-    chaos = run(make_env, seed, float(os.environ.get("CHAOS_DURATION", 30.0)))
+    seed = int(os.environ.get("CHAOS_SEED", str(SEED)))
+    chaos = run(make_env, seed, float(os.environ.get("CHAOS_DURATION", "30")))
     report = chaos.report
     assert sum(report.faults.values()) >= 3  # the kinds are seeded; whether a target was found is timing
     assert chaos.outcomes[("resize", "ok")] + chaos.outcomes[("restart", "ok")] + chaos.outcomes[("seal", "ok")] > 0
