@@ -64,6 +64,21 @@ def classify(exc: psycopg.Error) -> str:
     return exc.sqlstate
 
 
+def settle(observe, expected, timeout: float, ok=None) -> None:  # type: ignore[no-untyped-def]
+    """Wait until ``observe()`` equals ``expected`` (or satisfies ``ok``); on timeout fail showing both."""
+    ok = ok or (lambda got: got == expected)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if ok(observe()):
+                return
+        except psycopg.Error:
+            pass
+        time.sleep(0.2)
+    got = observe()
+    assert ok(got), f"not settled within {timeout} s: {got!r}, expected {expected!r}"
+
+
 class ReconfigurationChaos(ChaosRun):
     def __init__(self, env, seed: int, duration_s: float,  # type: ignore[no-untyped-def]
                  fault_gap_s: tuple[float, float] = (1.0, 3.0)) -> None:
@@ -319,8 +334,7 @@ class ReconfigurationChaos(ChaosRun):
         super()._final_check()  # resolves the last write, counts acknowledged writes lost
         env = self.env
         quiet = 90.0
-        env.wait_for(lambda: env.query("SELECT * FROM mz_internal.mz_pending_reconfigurations") == [],
-                     timeout=quiet, interval=0.2)
+        settle(lambda: env.query("SELECT * FROM mz_internal.mz_pending_reconfigurations"), [], quiet)
         assert self._pending_replica_ids() == []
         clusters = {name: (cid, factor) for cid, name, factor in env.query(
             "SELECT id, name, replication_factor FROM mz_catalog.mz_clusters WHERE managed")}
@@ -331,8 +345,7 @@ class ReconfigurationChaos(ChaosRun):
             assert sorted(replicas) == [f"r{n}" for n in range(1, factor + 1)], (name, replicas, factor)
             all_replicas.update({rid: name for rid in replicas.values()})
         # exactly one process per replica of the catalog, none of any other replica (orphans are stopped)
-        env.wait_for(lambda: [rid for rid, _ in env.replica_processes()] == sorted(all_replicas),
-                     timeout=quiet, interval=0.2)
+        settle(lambda: [rid for rid, _ in env.replica_processes()], sorted(all_replicas), quiet)
         assert env.query("SELECT * FROM mz_internal.mz_failed_objects") == []
         for name, (cluster_id, _) in clusters.items():
             self._check_agreement(name, cluster_id, quiet)
@@ -354,17 +367,19 @@ class ReconfigurationChaos(ChaosRun):
                                            (cluster_id,))}
         replica_ids = sorted(env.cluster_replicas(name).values())
 
-        def agreed() -> bool:
+        def state() -> tuple[dict[str, set[str]], dict[str, tuple]]:
+            """Per replica: the objects it reports a frontier for (those of the cluster at least, the same set
+            for all), and (steady, disagreement) from its readiness."""
             by_replica: dict[str, set[str]] = {rid: set() for rid in replica_ids}
             for object_id, replica_id in env.query("SELECT object_id, replica_id FROM mz_internal.mz_frontiers"):
                 if replica_id in by_replica:
                     by_replica[replica_id].add(object_id)
             readiness = env.replica_readiness(name)
-            return (all(found >= objects for found in by_replica.values())
-                    and len({frozenset(found) for found in by_replica.values()}) == 1
-                    and set(readiness) == set(replica_ids)
-                    and all(r[1] is not None and r[4] is None for r in readiness.values()))
-        env.wait_for(agreed, timeout=timeout, interval=0.2)
+            return by_replica, {rid: (r[1] is not None, r[4]) for rid, r in readiness.items()}
+        found = next(iter(state()[0].values()), set()) | objects
+        settle(state, ({rid: found for rid in replica_ids}, {rid: (True, None) for rid in replica_ids}), timeout,
+               lambda got: all(s >= objects for s in got[0].values()) and len({frozenset(s) for s in got[0].values()})
+               == 1 and got[1] == {rid: (True, None) for rid in replica_ids})
 
     def _check_answers(self, clusters: dict[str, tuple[str, int]]) -> None:
         env = self.env
