@@ -391,9 +391,27 @@ class Coordinator:
         error = exc.message if isinstance(exc, SteadyError) else f"{type(exc).__name__}: {exc}"
         kind = KIND_NAMES[item.kind]
         self.failed_objects[item.id] = FailedObject(
-            item.id, item.qualified, kind, item.cluster_id, error,
+            item.id, item.qualified, kind, item.cluster_id, f"cannot be planned at start-up: {error}",
             f"DROP {kind.upper()} {item.qualified} and create it again (it runs nowhere until then)")
         log.error("%s %s (%s) cannot be planned, so it runs nowhere: %s", kind, item.qualified, item.id, error)
+
+    def failures(self) -> list[FailedObject]:
+        """Every object that runs nowhere or not everywhere: those that failed to plan at start-up, and those a
+        replica reports it cannot render (one row per replica)."""
+        out = list(self.failed_objects.values())
+        for instance in self.instances.values():
+            for replica_id, state in instance.replicas.items():
+                for collection in state.status.collections if state.status is not None else ():
+                    item = self.catalog.items.get(collection.id)
+                    if collection.error is None or item is None or item.cluster_id is None:
+                        continue
+                    replica = self.catalog.replicas.get(replica_id)
+                    kind = KIND_NAMES[item.kind]
+                    out.append(FailedObject(
+                        item.id, item.qualified, kind, item.cluster_id,
+                        f"replica {replica.name if replica else replica_id} cannot render it: {collection.error}",
+                        f"DROP {kind.upper()} {item.qualified} and create it again (it does not run on that replica)"))
+        return out
 
     def forget_failure(self, item_id: str) -> None:
         self.failed_objects.pop(item_id, None)

@@ -195,8 +195,7 @@ class Introspection:
         return out
 
     def failed_objects(self) -> list[tuple]:
-        return [(f.object_id, f.name, f.kind, f.cluster_id, f.error, f.hint)
-                for f in self.coord.failed_objects.values()]
+        return [(f.object_id, f.name, f.kind, f.cluster_id, f.error, f.hint) for f in self.coord.failures()]
 
     def pending_reconfigurations(self) -> list[tuple]:
         return [(r.id, r.kind.value, ", ".join(new for new, _ in r.replacements), ", ".join(r.retiring),

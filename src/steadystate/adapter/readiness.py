@@ -213,9 +213,9 @@ class Readiness:
                         f"finishes (mz_internal.mz_pending_reconfigurations)")]
 
     def _failed_objects(self, cluster: ClusterRecord) -> list[Finding]:
-        return [Finding(f"{failed.kind} {failed.name} ({failed.object_id}) failed at start-up and runs nowhere: "
-                        f"{failed.error}; {failed.hint}", f"{failed.name}: {failed.error}")
-                for failed in self.coord.failed_objects.values() if failed.cluster_id == cluster.id]
+        return [Finding(f"{failed.kind} {failed.name} ({failed.object_id}) failed: {failed.error}; {failed.hint}",
+                        f"{failed.name}: {failed.error}")
+                for failed in self.coord.failures() if failed.cluster_id == cluster.id]
 
     def _residuals(self, cluster: ClusterRecord) -> list[Finding]:
         name = quote_ident(cluster.name)
@@ -431,7 +431,7 @@ CONDITIONS: tuple[Condition, ...] = (
               "its number of replicas differs from its replication factor",
               "ALTER CLUSTER {cluster} SET (REPLICATION FACTOR = ...) to the number it should run"),
     Condition("failed objects", _R._failed_objects, Severity.REASON, AtSeal.REFUSE,
-              "{count} object(s) on it failed at start-up and run nowhere",
+              "{count} object(s) on it failed to plan or render",
               "drop the failed objects (mz_internal.mz_failed_objects) and create them again"),
     Condition("residual dataflows", _R._residuals, Severity.REASON, AtSeal.REFUSE,
               "it runs residual dataflows that a restart would not reproduce", _RESTART_HINT),

@@ -361,7 +361,8 @@ class Reconfigurer:
         state = self.coord.instance(cluster_id).replicas.get(replica_id)
         if state is None or state.status is None or not state.connection.live or not state.status.steady:
             return False
-        hydrated = {c.id for c in state.status.collections if c.hydrated}
+        # an object the replacement cannot render is a failure it reports (a readiness reason), not a wait
+        hydrated = {c.id for c in state.status.collections if c.hydrated or c.error is not None}
         expected = {i.id for i in self.coord.catalog.objects_on_cluster(cluster_id)
                     if i.kind in ("index", "materialized_view") and i.id not in self.coord.failed_objects}
         return expected <= hydrated
