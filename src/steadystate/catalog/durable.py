@@ -14,7 +14,7 @@ import logging
 import sqlite3
 import threading
 import time
-from typing import Iterator
+from typing import Any, Iterator
 
 import msgspec
 
@@ -35,7 +35,9 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 """
 
 _encoder = msgspec.msgpack.Encoder()
-_decoders = {kind: msgspec.msgpack.Decoder(cls) for kind, cls in RECORD_TYPES.items()}
+_decoders: dict[str, msgspec.msgpack.Decoder[Any]] = {
+    kind: msgspec.msgpack.Decoder(cls) for kind, cls in RECORD_TYPES.items()
+}
 
 
 def _kind_of(record: msgspec.Struct) -> str:

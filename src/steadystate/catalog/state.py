@@ -38,16 +38,7 @@ class CatalogState:
         self.builtins: dict[str, BuiltinRelation] = {b.id: b for b in BUILTINS}
         self._builtin_names = {(b.schema, b.name): b for b in BUILTINS}
         loaded = durable.load()
-        for record in loaded["cluster"]:
-            self.clusters[record.id] = record  # type: ignore[attr-defined]
-        for record in loaded["replica"]:
-            self.replicas[record.id] = record  # type: ignore[attr-defined]
-        for record in loaded["role"]:
-            self.roles[record.id] = record  # type: ignore[attr-defined]
-        for record in loaded["item"]:
-            self.items[record.id] = record  # type: ignore[attr-defined]
-        for record in loaded["reconfiguration"]:
-            self.reconfigurations[record.id] = record  # type: ignore[attr-defined]
+        self.apply_puts(record for records in loaded.values() for record in records)
         if durable.get_meta("bootstrapped") is None:
             self._bootstrap()
 

@@ -248,9 +248,9 @@ class ComputeInstance:
         elif isinstance(response, m.SubscribeResponse):
             self._on_subscribe_response(response)
         elif isinstance(response, m.Status):
-            previous, state.status = state.status, response
+            previous_status, state.status = state.status, response
             if self.on_status is not None:
-                self.on_status(connection.replica_id, response, previous)
+                self.on_status(connection.replica_id, response, previous_status)
             state.status_at = time.time()
             if response.commands_applied == connection.expected.commands_applied:
                 # the status reflects exactly the commands sent on this connection: the full comparison
