@@ -123,8 +123,10 @@ def result_too_large(limit: int) -> SteadyError:
 
 
 class ComputeState:
-    def __init__(self, replica_id: str, store: ShardStore, memory_limit: int | None = None) -> None:
+    def __init__(self, replica_id: str, store: ShardStore, memory_limit: int | None = None,
+                 pid: int | None = None) -> None:
         self.replica_id = replica_id
+        self.pid = pid if pid is not None else os.getpid()  # reported in Status (in-process replicas: their own)
         self.store = store
         self.memory_limit = memory_limit
         self.memory_threshold = int(memory_limit * MEMORY_THRESHOLD_SHARE) if memory_limit else None
@@ -697,7 +699,7 @@ class ComputeState:
             reconciled_kept=self.reconciled_kept,
             reconciled_rebuilt=self.reconciled_rebuilt,
             step_ms=tuple(self.step_ms),
-            pid=os.getpid(),
+            pid=self.pid,
             step_seq=self.steps_done - len(self.step_ms),
             reconciled_at_ms=self.reconciled_at_ms,
         )
