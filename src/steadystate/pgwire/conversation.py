@@ -44,6 +44,9 @@ from .copy_format import make_parser
 from .extended import ExtendedQueryMixin
 from .results import RowStream, completed_tag, copy_out_rows, encoders_for
 from .wire import (
+    ClientGone,
+    FatalProtocolError,
+    internal_error,
     AUTHENTICATION_OK,
     EMPTY_QUERY_RESPONSE,
     MAX_MESSAGE,
@@ -88,26 +91,10 @@ class Transport(Protocol):
     async def drain(self) -> None: ...
 
 
-class ClientGone(Exception):
-    """The peer closed the connection or a write to it failed."""
-
-
-class FatalProtocolError(Exception):
-    """A framing-level violation: report it and close the connection."""
-
-    def __init__(self, error: SteadyError) -> None:
-        super().__init__(error.message)
-        self.error = error
-
-
 CancelHook = Callable[[int, int], Awaitable[None]]
 
 #: A connection that has not finished its startup (authentication included) by then is closed.
 STARTUP_TIMEOUT_S = 60.0
-
-
-def internal_error(exc: BaseException) -> SteadyError:
-    return SteadyError(f"internal error: {type(exc).__name__}: {exc}", sqlstate="XX000")
 
 
 class Conversation(ExtendedQueryMixin):

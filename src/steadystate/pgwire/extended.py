@@ -25,6 +25,9 @@ from steadystate.adapter.client import Field, Outcome, RowsOutcome
 from .results import RowStream, encoders_for
 from .values import decode_param
 from .wire import (
+    ClientGone,
+    FatalProtocolError,
+    internal_error,
     BIND_COMPLETE,
     CLOSE_COMPLETE,
     EMPTY_QUERY_RESPONSE,
@@ -107,8 +110,6 @@ class ExtendedQueryMixin:
 
     async def _guarded(self, work: Any) -> None:
         """Run one extended-mode step; an error is reported and starts skipping until Sync."""
-        from .conversation import ClientGone, FatalProtocolError, internal_error
-
         try:
             await work
         except SteadyError as exc:

@@ -7,6 +7,8 @@ byte); afterwards they are typed messages (``byte type`` + ``int32 length`` + bo
 :class:`~steadystate.errors.ProtocolViolation`, after which the connection must be closed.
 
 The ``encode_*`` functions build server messages as ``bytes``; DataRow encoding is the hot path.
+:class:`ClientGone` and :class:`FatalProtocolError` end a connection; :func:`internal_error` is how an unexpected
+exception is reported to the client.
 """
 
 from __future__ import annotations
@@ -14,9 +16,25 @@ from __future__ import annotations
 import struct
 from typing import Iterable, Sequence
 
-from steadystate.errors import ProtocolViolation
+from steadystate.errors import ProtocolViolation, SteadyError
 
 from steadystate.adapter.client import Field, Notice
+
+class ClientGone(Exception):
+    """The peer closed the connection or a write to it failed."""
+
+
+class FatalProtocolError(Exception):
+    """A framing-level violation: report it and close the connection."""
+
+    def __init__(self, error: SteadyError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+def internal_error(exc: BaseException) -> SteadyError:
+    return SteadyError(f"internal error: {type(exc).__name__}: {exc}", sqlstate="XX000")
+
 
 MAX_STARTUP_PACKET = 10 * 1024
 MAX_MESSAGE = 64 * 1024 * 1024
