@@ -32,6 +32,8 @@ PACKAGE = "steadystate"
 ALLOWED: dict[str, set[str]] = {
     # entry points: the processes, wired together
     "__main__": {"cli"},
+    # the in-memory environment for tests: wires a coordinator to in-process replicas
+    "testing": {"adapter", "catalog", "compute", "controller", "orchestrator", "storage", "errors"},
     "cli": {"adapter", "compute", "orchestrator", "server", "supervisor", "errors"},
     "server": {"adapter", "pgwire", "supervisor", "errors"},
     "supervisor": {"pgwire", "errors"},

@@ -57,7 +57,7 @@ class Server:
 
     async def _start_http(self) -> None:
         app = web.Application()
-        app.router.add_get("/api/livez", lambda request: web.json_response({"live": True}))
+        app.router.add_get("/api/livez", self._livez)
         app.router.add_get("/api/readyz", self._readyz)
         app.router.add_get("/api/clusters", self._clusters)
         app.router.add_get("/api/readiness", self._readiness)
@@ -68,6 +68,9 @@ class Server:
         else:
             site = web.TCPSite(self._http, self.config.sql_host, self.config.http_port)
         await site.start()
+
+    async def _livez(self, request: web.Request) -> web.Response:
+        return web.json_response({"live": True})
 
     async def _readyz(self, request: web.Request) -> web.Response:
         ready = self.adapter.coordinator.ready

@@ -1,6 +1,9 @@
-"""A tiny in-test Backend for pgwire tests: a dict-backed table ``t(a int4, b text)`` and fixed statements.
+"""A tiny in-test Backend for pgwire tests, and a way to run a conversation against it without an event loop.
 
-This is a test double for the adapter; it understands only the statements listed in ``FakeSession``.
+:class:`FakeBackend` is a test double for the adapter: a dict-backed table ``t(a int4, b text)`` and the
+fixed statements listed in ``FakeSession``.  :func:`run_without_loop` steps the sans-I/O conversation and
+performs its effects with the server's own :data:`~steadystate.pgwire.server.PERFORMERS`, completing each
+coroutine by hand: the fake never blocks on the statements these tests use, so no event loop is needed.
 """
 
 from __future__ import annotations
@@ -9,7 +12,7 @@ import asyncio
 import itertools
 import re
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Awaitable
 
 from steadystate.errors import QueryCanceled, SteadyError, UndefinedColumn
 from steadystate.adapter.client import (
@@ -21,6 +24,8 @@ from steadystate.adapter.client import (
     Outcome,
     RowsOutcome,
 )
+from steadystate.pgwire.effects import Effect
+from steadystate.pgwire.server import Driver
 
 INT4, INT8, TEXT, FLOAT8, BOOL, NUMERIC, DATE = 23, 20, 25, 701, 16, 1700, 1082
 T_FIELDS = [Field("a", INT4, 4), Field("b", TEXT, -1)]
@@ -199,3 +204,52 @@ class FakeBackend:
         if session is not None and session.secret_key == secret_key:
             session.cancelled = True
             session.waiting.set()
+
+
+def complete(awaitable: Awaitable[Any]) -> Any:
+    """The result of an awaitable that finishes without waiting for anything (no event loop involved)."""
+    steps = awaitable.__await__()
+    try:
+        steps.send(None)
+    except StopIteration as stop:
+        return stop.value
+    steps.close()
+    raise AssertionError("the fake backend would block: this test needs an event loop")
+
+
+class ScriptedTransport:
+    """Feeds fixed chunks, then end of stream; records everything written."""
+
+    def __init__(self, chunks: list[bytes]) -> None:
+        self.chunks = list(chunks)
+        self.output = bytearray()
+
+    async def receive(self) -> bytes | None:
+        return self.chunks.pop(0) if self.chunks else None
+
+    def write(self, data: bytes) -> None:
+        self.output += data
+
+    async def drain(self) -> None:
+        pass
+
+
+def run_without_loop(chunks: list[bytes], backend: "FakeBackend") -> tuple[bytes, list[Effect]]:
+    """Serve ``chunks`` with ``backend``: the bytes sent to the client and every effect the conversation yielded."""
+    transport = ScriptedTransport(chunks)
+    driver = Driver(backend, transport)
+    steps = driver.conversation.run()
+    effects: list[Effect] = []
+    reply: Any = None
+    error: BaseException | None = None
+    while True:
+        try:
+            effect = steps.throw(error) if error is not None else steps.send(reply)
+        except StopIteration:
+            return bytes(transport.output), effects
+        effects.append(effect)
+        reply, error = None, None
+        try:
+            reply = complete(driver.perform(effect))
+        except Exception as exc:
+            error = exc

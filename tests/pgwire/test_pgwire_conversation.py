@@ -1,16 +1,15 @@
-"""The protocol conversation driven with raw bytes, no sockets: client bytes in, server messages out.
+"""The protocol conversation driven with raw bytes, no sockets and no event loop: client bytes in, server messages out.
 
 Client messages are built here by hand (independently of pgwire's encoders) and server output is cut into
-``(type, body)`` frames and decoded by the small helpers below.
+``(type, body)`` frames and decoded by the small helpers below.  The conversation's effects are performed
+against the fake backend by :func:`pgwire_fakes.run_without_loop`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import struct
 
-from pgwire_fakes import FakeBackend
-from steadystate.pgwire.conversation import Conversation
+from pgwire_fakes import FakeBackend, run_without_loop
 
 
 # ---------------------------------------------------------------- client side helpers
@@ -75,23 +74,6 @@ COPY_DONE = msg(b"c")
 # ---------------------------------------------------------------- server side helpers
 
 
-class ScriptedTransport:
-    """Feeds fixed chunks to the conversation, then end of stream; records everything written."""
-
-    def __init__(self, chunks: list[bytes]) -> None:
-        self.chunks = list(chunks)
-        self.output = bytearray()
-
-    async def receive(self) -> bytes | None:
-        return self.chunks.pop(0) if self.chunks else None
-
-    def write(self, data: bytes) -> None:
-        self.output += data
-
-    async def drain(self) -> None:
-        pass
-
-
 def frames(data: bytes) -> list[tuple[bytes, bytes]]:
     out = []
     position = 0
@@ -130,13 +112,8 @@ def data_row(body: bytes) -> list[bytes | None]:
 
 def converse(chunks: list[bytes], backend: FakeBackend | None = None) -> tuple[list[tuple[bytes, bytes]], FakeBackend]:
     backend = backend or FakeBackend()
-    transport = ScriptedTransport(chunks)
-
-    async def main() -> None:
-        await asyncio.wait_for(Conversation(backend, transport).run(), 10)
-
-    asyncio.run(main())
-    return frames(bytes(transport.output)), backend
+    output, _ = run_without_loop(chunks, backend)
+    return frames(output), backend
 
 
 def kinds(output: list[tuple[bytes, bytes]]) -> bytes:

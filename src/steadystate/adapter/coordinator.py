@@ -1,10 +1,10 @@
 """The coordinator: owns the catalog, storage, the timestamp oracle, controllers and the orchestrator.
 
 Startup (``Coordinator.start``): open the durable catalog (``catalog.db``) and the shard store
-(``storage.db``, or a PostgreSQL URL) in the data directory; find the replica processes a previous coordinator
-left running; register table shards (their contents are loaded into memory on the first ``UPDATE``/``DELETE``);
-create one :class:`~steadystate.controller.instance.ComputeInstance` per cluster and adopt or start one process
-per replica (a start that fails is retried by the orchestrator in the background, startup goes on), stopping
+(``storage.db``, or a PostgreSQL URL) in the data directory, and make the orchestrator; find the replica processes
+a previous coordinator left running; register table shards (their contents are loaded into memory on the first
+``UPDATE``/``DELETE``); create one :class:`~steadystate.controller.instance.ComputeInstance` per cluster and adopt
+or start one process per replica (a start that fails is retried by the orchestrator in the background, startup goes on), stopping
 adoptable processes of replicas the catalog no longer has; then re-plan every index and materialized view from
 the catalog and install its dataflow (adopted replicas reconcile against it), and start compacting table shards
 (``adapter.compaction``).  After that the SQL and HTTP ports serve.
@@ -16,6 +16,13 @@ replica processes (a full stop) or leaves them running for the next coordinator 
 Sequencing of statements lives in ``adapter.ddl`` (catalog changes), ``adapter.reads`` (SELECT, SUBSCRIBE)
 and ``adapter.writes`` (INSERT/UPDATE/DELETE/COPY); ``adapter.session`` turns pgwire requests into plans.
 This module offers what they share: catalog transactions, dataflow installation, and per-cluster controllers.
+
+**What it runs on is injected.**  The catalog, the shard store and the orchestrator are reached only through their
+interfaces (``catalog.durable.CatalogStore``, ``storage.ShardStore`` by URL, ``orchestrator.api.Orchestrator``),
+made by the config's ``catalog_factory``, ``storage_url`` and ``orchestrator_factory``; left ``None`` they are the
+files of the data directory and one OS process per replica (``steadystate serve``).  ``steadystate.testing``
+injects an in-memory catalog, a ``memory://`` store and in-process replicas instead, so the whole environment runs
+inside one test.  The coordinator never imports the replica's code either way.
 """
 
 from __future__ import annotations
@@ -28,12 +35,12 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Callable
 
 from steadystate.adapter.compaction import ShardCompactor
 from steadystate.adapter.dataflows import DataflowBuilder, import_order, index_dataflow
 from steadystate.adapter.policy import ClusterState, Statement, check
-from steadystate.catalog.durable import DurableCatalog
+from steadystate.catalog.durable import CatalogStore, DurableCatalog
 from steadystate.catalog.records import (
     KIND_NAMES,
     ClusterRecord,
@@ -46,7 +53,8 @@ from steadystate.catalog.state import CatalogState
 from steadystate.controller.instance import ComputeInstance
 from steadystate.errors import QueryCanceled, SteadyError
 from steadystate.expr.ir import decode_plan
-from steadystate.orchestrator.process import ProcessOrchestrator, ReplicaEvent, ReplicaSpec
+from steadystate.orchestrator.api import Orchestrator, OrchestratorFactory, ReplicaEvent, ReplicaSpec
+from steadystate.orchestrator.process import ProcessOrchestrator
 from steadystate.protocol import messages as m
 from steadystate.storage import ShardStore, open_store
 from steadystate.storage.oracle import TimestampOracle
@@ -100,6 +108,16 @@ class CoordinatorConfig:
     compaction_lag_ms: int = 10_000
     sql_fd: int | None = None  # listening sockets inherited from the supervisor
     http_fd: int | None = None
+    # what the coordinator runs on (``steadystate.testing`` injects in-memory ones); None: the defaults below
+    catalog_factory: Callable[[], CatalogStore] | None = None  # default: DurableCatalog(<data-dir>/catalog.db)
+    orchestrator_factory: OrchestratorFactory | None = None  # default: ProcessOrchestrator (replica processes)
+    secret: str | None = None  # default: <data-dir>/secret, created on first start
+
+    @property
+    def uses_data_dir(self) -> bool:
+        """Whether anything lives in the data directory (not for a fully injected, in-memory environment)."""
+        return (self.catalog_factory is None or self.orchestrator_factory is None or self.secret is None
+                or self.storage_url is None)
 
 
 @dataclass
@@ -109,7 +127,7 @@ class Coordinator:
     store: ShardStore = field(init=False)
     oracle: TimestampOracle = field(init=False)
     tables: TableWriter = field(init=False)
-    orchestrator: ProcessOrchestrator = field(init=False)
+    orchestrator: Orchestrator = field(init=False)
     compactor: ShardCompactor | None = field(init=False, default=None)
     secret: str = field(init=False)
     instances: dict[str, ComputeInstance] = field(default_factory=dict)
@@ -123,6 +141,7 @@ class Coordinator:
     failed_objects: dict[str, FailedObject] = field(default_factory=dict)
     last_crash_loop_ms: dict[str, int] = field(default_factory=dict)  # replica id -> its last crash loop
     startup_s: float | None = None  # how long the last start-up took (the coordinator's part of a restart)
+    fastest_hydration_ms: dict[str, float] = field(default_factory=dict)  # object id -> fastest hydration seen
     _replica_started: dict[str, float] = field(default_factory=dict)  # replica id -> when we started it
     _replica_start_s: dict[str, float] = field(default_factory=dict)  # cluster id -> start to first connection
     started_at: float = field(default_factory=time.time)
@@ -139,14 +158,19 @@ class Coordinator:
     async def start(self) -> None:
         began = time.monotonic()
         data_dir = self.config.data_dir
-        data_dir.mkdir(parents=True, exist_ok=True)
-        self.secret = _load_secret(data_dir / "secret")
-        self.catalog = CatalogState(DurableCatalog(str(data_dir / "catalog.db")))
+        config = self.config
+        if config.uses_data_dir:
+            data_dir.mkdir(parents=True, exist_ok=True)
+        self.secret = config.secret if config.secret is not None else _load_secret(data_dir / "secret")
+        durable = (config.catalog_factory() if config.catalog_factory is not None
+                   else DurableCatalog(str(data_dir / "catalog.db")))
+        self.catalog = CatalogState(durable)
         self.store = open_store(self.storage_url)
         self.oracle = TimestampOracle(self.store)
         self.tables = TableWriter(self.store, self.oracle, tick_ms=1000)
-        self.orchestrator = ProcessOrchestrator(data_dir, self.secret, self._on_replica_event,
-                                                orphan_timeout=self.config.orphan_timeout_s)
+        make_orchestrator: OrchestratorFactory = config.orchestrator_factory or ProcessOrchestrator
+        self.orchestrator = make_orchestrator(data_dir, self.secret, self._on_replica_event,
+                                              orphan_timeout=config.orphan_timeout_s)
         adoptable = self.orchestrator.adopt()
         if adoptable:
             log.info("found %d running replica process(es) to adopt: %s", len(adoptable), ", ".join(adoptable))
@@ -390,9 +414,27 @@ class Coordinator:
         error = exc.message if isinstance(exc, SteadyError) else f"{type(exc).__name__}: {exc}"
         kind = KIND_NAMES[item.kind]
         self.failed_objects[item.id] = FailedObject(
-            item.id, item.qualified, kind, item.cluster_id, error,
+            item.id, item.qualified, kind, item.cluster_id, f"cannot be planned at start-up: {error}",
             f"DROP {kind.upper()} {item.qualified} and create it again (it runs nowhere until then)")
         log.error("%s %s (%s) cannot be planned, so it runs nowhere: %s", kind, item.qualified, item.id, error)
+
+    def failures(self) -> list[FailedObject]:
+        """Every object that runs nowhere or not everywhere: those that failed to plan at start-up, and those a
+        replica reports it cannot render (one row per replica)."""
+        out = list(self.failed_objects.values())
+        for instance in self.instances.values():
+            for replica_id, state in instance.replicas.items():
+                for collection in state.status.collections if state.status is not None else ():
+                    item = self.catalog.items.get(collection.id)
+                    if collection.error is None or item is None or item.cluster_id is None:
+                        continue
+                    replica = self.catalog.replicas.get(replica_id)
+                    kind = KIND_NAMES[item.kind]
+                    out.append(FailedObject(
+                        item.id, item.qualified, kind, item.cluster_id,
+                        f"replica {replica.name if replica else replica_id} cannot render it: {collection.error}",
+                        f"DROP {kind.upper()} {item.qualified} and create it again (it does not run on that replica)"))
+        return out
 
     def forget_failure(self, item_id: str) -> None:
         self.failed_objects.pop(item_id, None)

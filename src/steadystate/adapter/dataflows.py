@@ -47,9 +47,9 @@ class DataflowBuilder:
                 continue
             if item_id == self.exclude_relation or not self.import_indexes:
                 break
-            item = self.state.items[item_id]
-            assert item.desc is not None
-            self.index_imports[index.id] = m.IndexImport(index.id, item_id, index.key, item.desc)
+            indexed = self.state.items[item_id]
+            assert indexed.desc is not None
+            self.index_imports[index.id] = m.IndexImport(index.id, item_id, index.key, indexed.desc)
             return
         item = self.state.items.get(item_id)
         if item is None:

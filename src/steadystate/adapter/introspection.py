@@ -86,7 +86,7 @@ class Introspection:
         return [(r.id, r.name, r.cluster_id, r.size, r.owner) for r in self.coord.catalog.replicas.values()]
 
     def replica_statuses(self) -> list[tuple]:
-        out = []
+        out: list[tuple] = []
         for replica in self.coord.catalog.replicas.values():
             status = self.coord.replica_status.get(replica.id)
             if status is None:
@@ -161,7 +161,7 @@ class Introspection:
         return out
 
     def replica_readiness(self) -> list[tuple]:
-        out = []
+        out: list[tuple] = []
         for instance, replica_id, state in self._replica_states():
             status = state.status
             expected = state.connection.expected.signal() if state.connection.live else None
@@ -195,8 +195,7 @@ class Introspection:
         return out
 
     def failed_objects(self) -> list[tuple]:
-        return [(f.object_id, f.name, f.kind, f.cluster_id, f.error, f.hint)
-                for f in self.coord.failed_objects.values()]
+        return [(f.object_id, f.name, f.kind, f.cluster_id, f.error, f.hint) for f in self.coord.failures()]
 
     def pending_reconfigurations(self) -> list[tuple]:
         return [(r.id, r.kind.value, ", ".join(new for new, _ in r.replacements), ", ".join(r.retiring),
@@ -220,7 +219,7 @@ class Introspection:
         return out
 
     def step_times(self) -> list[tuple]:
-        out = []
+        out: list[tuple] = []
         for _instance, replica_id, state in self._replica_states():
             if state.status is not None:
                 start = state.status.step_seq

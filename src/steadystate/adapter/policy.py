@@ -88,20 +88,20 @@ _BUSY_RECONFIGURE = Refused("cluster {cluster} is already being restarted or sea
                             "reconfigurations shows it)")
 
 _S = ClusterState
+# a change of what runs on the cluster, or of its replicas or options: waits while it is reconfigured, refused
+# while it is sealed
+_CLUSTER_DDL: dict[ClusterState, Allowed | Refused] = {
+    _S.UNSEALED: ALLOWED, _S.SEALING: _BUSY_DDL, _S.SEALED: _SEALED_DDL, _S.RECONFIGURING: _BUSY_DDL,
+    _S.RECONFIGURING_SEALED: _SEALED_DDL}
+
 # statement kind -> state -> verdict; every pair is spelled out (a test checks the table is complete)
 POLICY: dict[Statement, dict[ClusterState, Allowed | Refused]] = {
-    Statement.CREATE_OBJECT: {_S.UNSEALED: ALLOWED, _S.SEALING: _BUSY_DDL, _S.SEALED: _SEALED_DDL,
-                              _S.RECONFIGURING: _BUSY_DDL, _S.RECONFIGURING_SEALED: _SEALED_DDL},
-    Statement.DROP_OBJECT: {_S.UNSEALED: ALLOWED, _S.SEALING: _BUSY_DDL, _S.SEALED: _SEALED_DDL,
-                            _S.RECONFIGURING: _BUSY_DDL, _S.RECONFIGURING_SEALED: _SEALED_DDL},
-    Statement.CREATE_REPLICA: {_S.UNSEALED: ALLOWED, _S.SEALING: _BUSY_DDL, _S.SEALED: _SEALED_DDL,
-                               _S.RECONFIGURING: _BUSY_DDL, _S.RECONFIGURING_SEALED: _SEALED_DDL},
-    Statement.DROP_REPLICA: {_S.UNSEALED: ALLOWED, _S.SEALING: _BUSY_DDL, _S.SEALED: _SEALED_DDL,
-                             _S.RECONFIGURING: _BUSY_DDL, _S.RECONFIGURING_SEALED: _SEALED_DDL},
-    Statement.ALTER_OPTIONS: {_S.UNSEALED: ALLOWED, _S.SEALING: _BUSY_DDL, _S.SEALED: _SEALED_DDL,
-                              _S.RECONFIGURING: _BUSY_DDL, _S.RECONFIGURING_SEALED: _SEALED_DDL},
-    Statement.DROP_CLUSTER: {_S.UNSEALED: ALLOWED, _S.SEALING: _BUSY_DDL, _S.SEALED: _SEALED_DDL,
-                             _S.RECONFIGURING: _BUSY_DDL, _S.RECONFIGURING_SEALED: _SEALED_DDL},
+    Statement.CREATE_OBJECT: _CLUSTER_DDL,
+    Statement.DROP_OBJECT: _CLUSTER_DDL,
+    Statement.CREATE_REPLICA: _CLUSTER_DDL,
+    Statement.DROP_REPLICA: _CLUSTER_DDL,
+    Statement.ALTER_OPTIONS: _CLUSTER_DDL,
+    Statement.DROP_CLUSTER: _CLUSTER_DDL,
     Statement.NEW_DATAFLOW: {_S.UNSEALED: ALLOWED, _S.SEALING: _SEALING_DATAFLOW, _S.SEALED: _SEALED_DATAFLOW,
                              _S.RECONFIGURING: ALLOWED, _S.RECONFIGURING_SEALED: _SEALED_DATAFLOW},
     Statement.RECONFIGURE: {_S.UNSEALED: ALLOWED, _S.SEALING: _BUSY_RECONFIGURE, _S.SEALED: ALLOWED,

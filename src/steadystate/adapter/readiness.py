@@ -213,9 +213,9 @@ class Readiness:
                         f"finishes (mz_internal.mz_pending_reconfigurations)")]
 
     def _failed_objects(self, cluster: ClusterRecord) -> list[Finding]:
-        return [Finding(f"{failed.kind} {failed.name} ({failed.object_id}) failed at start-up and runs nowhere: "
-                        f"{failed.error}; {failed.hint}", f"{failed.name}: {failed.error}")
-                for failed in self.coord.failed_objects.values() if failed.cluster_id == cluster.id]
+        return [Finding(f"{failed.kind} {failed.name} ({failed.object_id}) failed: {failed.error}; {failed.hint}",
+                        f"{failed.name}: {failed.error}")
+                for failed in self.coord.failures() if failed.cluster_id == cluster.id]
 
     def _residuals(self, cluster: ClusterRecord) -> list[Finding]:
         name = quote_ident(cluster.name)
@@ -343,21 +343,22 @@ class Readiness:
     def expected_downtime_s(self, cluster_id: str) -> float | None:
         """Restarting one replica after a crash: the orchestrator noticing and waiting its first backoff, the
         process start and connection, plus every object's hydration time (they hydrate in one process, competing
-        for it).  ``None`` before anything was measured."""
+        for it).  A replica that restarts alone is not competing with other replicas for the machine, so each
+        object counts with the fastest hydration seen of it (``Coordinator.fastest_hydration_ms``: replicas that
+        hydrated side by side, e.g. after a full restart, were slower).  ``None`` before anything was measured."""
         instance = self.coord.instances.get(cluster_id)
         if instance is None:
             return None
-        per_replica = []
-        for replica_id, state in instance.replicas.items():
-            if state.status is None:
-                continue
-            hydration = [c.hydration_ms for c in state.status.collections
-                         if c.hydration_ms is not None and not c.id.startswith("t")]
-            if hydration:
-                per_replica.append(sum(hydration) / 1000)
-        if not per_replica:
+        fastest = self.coord.fastest_hydration_ms
+        for state in instance.replicas.values():
+            for c in state.status.collections if state.status is not None else ():
+                if c.hydration_ms is not None and not c.id.startswith("t"):
+                    fastest[c.id] = min(fastest.get(c.id, c.hydration_ms), c.hydration_ms)
+        objects = [i.id for i in self.coord.catalog.objects_on_cluster(cluster_id)
+                   if i.kind in ("index", "materialized_view") and i.id in fastest]
+        if not objects:
             return None
-        return FIRST_RESTART_DELAY_S + self.coord.replica_start_s(cluster_id) + max(per_replica)
+        return FIRST_RESTART_DELAY_S + self.coord.replica_start_s(cluster_id) + sum(fastest[o] for o in objects) / 1000
 
     def environment_downtime_s(self) -> float | None:
         """Restarting the whole environment, replicas included: the coordinator's start-up, then every cluster's
@@ -430,7 +431,7 @@ CONDITIONS: tuple[Condition, ...] = (
               "its number of replicas differs from its replication factor",
               "ALTER CLUSTER {cluster} SET (REPLICATION FACTOR = ...) to the number it should run"),
     Condition("failed objects", _R._failed_objects, Severity.REASON, AtSeal.REFUSE,
-              "{count} object(s) on it failed at start-up and run nowhere",
+              "{count} object(s) on it failed to plan or render",
               "drop the failed objects (mz_internal.mz_failed_objects) and create them again"),
     Condition("residual dataflows", _R._residuals, Severity.REASON, AtSeal.REFUSE,
               "it runs residual dataflows that a restart would not reproduce", _RESTART_HINT),

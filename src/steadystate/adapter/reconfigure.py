@@ -54,7 +54,7 @@ from steadystate.errors import (
     UndefinedObject,
     quote_ident,
 )
-from steadystate.protocol import messages as m
+from steadystate.controller.instance import PlannedDataflow
 from steadystate.protocol.history import CommandHistory
 from steadystate.sql import plan as p
 
@@ -142,7 +142,7 @@ class Reconfigurer:
             self._begin(cluster, ReconfigurationKind.RESTART, "ALTER CLUSTER ... RESTART")
         try:
             instance = self.coord.instance(cluster.id)
-            fresh = await self.fresh_history(cluster.id, instance.history)
+            fresh = await self.fresh_history(cluster.id)
             replicas = self.coord.catalog.replicas_of(cluster.id)
             if replicas:
                 await self._replace(cluster, ReconfigurationKind.RESTART, user, replicas,
@@ -247,24 +247,13 @@ class Reconfigurer:
                                                               sealed=updated.sealed, **details))
         self.coord.catalog.apply_puts([updated])
 
-    async def fresh_history(self, cluster_id: str, old: CommandHistory) -> CommandHistory:
+    async def fresh_history(self, cluster_id: str) -> CommandHistory:
         """The command history a freshly started coordinator would build for this cluster (plus the transient
         dataflows running now, which the replacements must run too for the queries waiting on them)."""
-        history = CommandHistory()
-        history.push(m.CreateInstance(m.InstanceConfig(cluster_id, "", "")))
         as_of = await self.coord.read_timestamp()
-        for item, desc in self.coord.fresh_dataflows(cluster_id, as_of):
-            history.push(m.CreateDataflow(desc, self.coord.ddl_text(item)))
-            history.push(m.Schedule(item.id))
-            if item.kind == "materialized_view":
-                history.push(m.AllowWrites(item.id))
-        seen: set[str] = set()
-        for export_id, desc in old.live_dataflows().items():
-            if desc.is_transient and desc.fingerprint() not in seen:
-                seen.add(desc.fingerprint())
-                history.push(m.CreateDataflow(desc, f"transient dataflow {desc.debug_name}"))
-        history.push(m.InitializationComplete())
-        return history
+        planned = [PlannedDataflow(desc, self.coord.ddl_text(item), item.kind == "materialized_view")
+                   for item, desc in self.coord.fresh_dataflows(cluster_id, as_of)]
+        return self.coord.instance(cluster_id).planned_history(planned)
 
     async def _replace(
         self, cluster: ClusterRecord, kind: ReconfigurationKind, user: str, retiring: list[ReplicaRecord],
@@ -360,7 +349,8 @@ class Reconfigurer:
         state = self.coord.instance(cluster_id).replicas.get(replica_id)
         if state is None or state.status is None or not state.connection.live or not state.status.steady:
             return False
-        hydrated = {c.id for c in state.status.collections if c.hydrated}
+        # an object the replacement cannot render is a failure it reports (a readiness reason), not a wait
+        hydrated = {c.id for c in state.status.collections if c.hydrated or c.error is not None}
         expected = {i.id for i in self.coord.catalog.objects_on_cluster(cluster_id)
                     if i.kind in ("index", "materialized_view") and i.id not in self.coord.failed_objects}
         return expected <= hydrated

@@ -144,18 +144,20 @@ class Writes:
                 await self._settled.wait()
                 continue
             shard = self.coord.catalog.items[table_id].shard
+            assert shard is not None  # a table has a shard
             upper = self.coord.store.upper(shard) or 0
             snapshot = self.coord.store.snapshot(shard, upper - 1) if upper > 0 else []
             self.coord.table_rows[table_id] = Counter(dict(snapshot))
 
     async def commit(self, changes: Changes) -> int:
         """Make ``changes`` durable at one timestamp and apply them to the in-memory tables."""
-        shard_changes = {}
+        shard_changes: dict[str, list[tuple[tuple, int]]] = {}
         for table_id, updates in changes.items():
-            if table_id not in self.coord.catalog.items:
+            item = self.coord.catalog.items.get(table_id)
+            if item is None or item.shard is None:
                 raise SteadyError(f"table {table_id} was dropped concurrently", sqlstate="40001")
             if updates:
-                shard_changes[self.coord.catalog.items[table_id].shard] = updates
+                shard_changes[item.shard] = updates
         if not shard_changes:
             return self.coord.oracle.read_ts()
         self._in_flight += 1
@@ -205,7 +207,7 @@ def point_lookup(predicates: tuple[ScalarExpr, ...]) -> tuple[int, list[Any]] | 
 
 
 def parse_copy_row(fields: tuple[str | None, ...], types: list[ScalarType], line: int) -> tuple:
-    out = []
+    out: list[object] = []
     for value, typ in zip(fields, types):
         if value is None:
             out.append(None)

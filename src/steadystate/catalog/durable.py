@@ -5,6 +5,12 @@ that upserts and deletes records and appends audit events, so a crash leaves eit
 changes or none.  Records are msgpack-encoded msgspec Structs keyed by ``(kind, id)``; each carries its
 schema version.  The file lives in the data directory (``catalog.db``), in WAL mode with ``synchronous=FULL``:
 a DDL acknowledged to a client survives ``kill -9``.
+
+The coordinator depends only on :class:`CatalogStore` (what ``CatalogState`` and the sequencers call), made by the
+``catalog_factory`` of its config.  :class:`DurableCatalog` is the file; ``DurableCatalog(":memory:")`` is the same
+code over an in-memory SQLite database, and :class:`MemoryCatalog` is one that outlives ``close`` so that a
+coordinator restarted inside a test (``steadystate.testing``) reopens the catalog its predecessor wrote.  Both keep
+the same transactions, so a statement that fails leaves either store unchanged.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ import logging
 import sqlite3
 import threading
 import time
-from typing import Iterator
+from typing import Any, ContextManager, Iterator, Protocol
 
 import msgspec
 
@@ -35,7 +41,9 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 """
 
 _encoder = msgspec.msgpack.Encoder()
-_decoders = {kind: msgspec.msgpack.Decoder(cls) for kind, cls in RECORD_TYPES.items()}
+_decoders: dict[str, msgspec.msgpack.Decoder[Any]] = {
+    kind: msgspec.msgpack.Decoder(cls) for kind, cls in RECORD_TYPES.items()
+}
 
 
 def _kind_of(record: msgspec.Struct) -> str:
@@ -81,7 +89,28 @@ class CatalogTxn:
         self._conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
 
 
+class CatalogStore(Protocol):
+    """The durable catalog as the coordinator uses it: load everything, change it in atomic transactions, append
+    status history, read the audit log."""
+
+    def load(self) -> dict[str, list[msgspec.Struct]]: ...
+
+    def transact(self, user: str) -> ContextManager[CatalogTxn]: ...
+
+    def get_meta(self, key: str) -> str | None: ...
+
+    def audit_events(self) -> list[AuditEvent]: ...
+
+    def record_status(self, event: StatusEvent) -> None: ...
+
+    def status_history(self, limit: int = 10_000) -> list[StatusEvent]: ...
+
+    def close(self) -> None: ...
+
+
 class DurableCatalog:
+    """The catalog in a SQLite file (``catalog.db``), or in memory for ``path=":memory:"``."""
+
     def __init__(self, path: str) -> None:
         self._lock = threading.Lock()
         try:
@@ -139,3 +168,17 @@ class DurableCatalog:
 
     def close(self) -> None:
         self._conn.close()
+
+
+class MemoryCatalog(DurableCatalog):
+    """An in-memory catalog that survives ``close``: each coordinator of a test environment closes it on shutdown,
+    and the next one (a restart) loads what it holds.  :meth:`dispose` frees it."""
+
+    def __init__(self) -> None:
+        super().__init__(":memory:")
+
+    def close(self) -> None:
+        pass  # the test environment owns it; a coordinator restart reopens it
+
+    def dispose(self) -> None:
+        super().close()

@@ -1,6 +1,6 @@
 """The in-memory catalog: the coordinator's view of every record, kept in step with the durable catalog.
 
-:class:`CatalogState` is loaded from :class:`~steadystate.catalog.durable.DurableCatalog` at startup and
+:class:`CatalogState` is loaded from the durable catalog (``catalog.durable.CatalogStore``) at startup and
 updated by :meth:`CatalogState.apply` only after the durable transaction committed, so memory never runs
 ahead of disk.  It answers the questions sequencing asks: names to ids (with the search path
 ``public, mz_catalog, mz_internal, pg_catalog``), the dependents of an object (for ``DROP ... CASCADE`` and
@@ -18,7 +18,7 @@ from typing import Iterable
 import msgspec
 
 from steadystate.catalog.builtins import BUILTINS, BuiltinRelation
-from steadystate.catalog.durable import DurableCatalog
+from steadystate.catalog.durable import CatalogStore
 from steadystate.catalog.records import ClusterRecord, ItemRecord, ReconfigurationRecord, ReplicaRecord, RoleRecord
 
 SEARCH_PATH = ("public", "mz_catalog", "mz_internal", "pg_catalog")
@@ -28,7 +28,7 @@ DEFAULT_REPLICA_SIZE = "small"
 
 
 class CatalogState:
-    def __init__(self, durable: DurableCatalog) -> None:
+    def __init__(self, durable: CatalogStore) -> None:
         self.durable = durable
         self.clusters: dict[str, ClusterRecord] = {}
         self.replicas: dict[str, ReplicaRecord] = {}
@@ -38,16 +38,7 @@ class CatalogState:
         self.builtins: dict[str, BuiltinRelation] = {b.id: b for b in BUILTINS}
         self._builtin_names = {(b.schema, b.name): b for b in BUILTINS}
         loaded = durable.load()
-        for record in loaded["cluster"]:
-            self.clusters[record.id] = record  # type: ignore[attr-defined]
-        for record in loaded["replica"]:
-            self.replicas[record.id] = record  # type: ignore[attr-defined]
-        for record in loaded["role"]:
-            self.roles[record.id] = record  # type: ignore[attr-defined]
-        for record in loaded["item"]:
-            self.items[record.id] = record  # type: ignore[attr-defined]
-        for record in loaded["reconfiguration"]:
-            self.reconfigurations[record.id] = record  # type: ignore[attr-defined]
+        self.apply_puts(record for records in loaded.values() for record in records)
         if durable.get_meta("bootstrapped") is None:
             self._bootstrap()
 

@@ -1,7 +1,11 @@
 """The replica process: an I/O thread (asyncio) and a worker thread around :class:`~steadystate.compute.state.ComputeState`.
 
 ``run_replica`` opens storage, binds a TCP port on 127.0.0.1, announces ``endpoint.json`` (pid, port) in
-its directory for the orchestrator and controller, and serves one controller connection at a time.  A
+its directory for the orchestrator and controller, and serves one controller connection at a time.  The same
+:class:`ReplicaServer` also runs inside a test's process (``testing.inprocess``): without a directory it
+announces nothing (its ``port`` is read directly), it reports the ``pid`` it is given, ``stop`` ends it the way the
+process would end (listener and connections closed, the worker thread gone, its state dropped), and a failure of its
+worker thread is handed to ``on_fatal`` instead of exiting the process.  A
 connection must open with ``Hello`` carrying the environment secret (checked by the sans-I/O
 ``protocol.framing.ReplicaEndpoint`` before any command is applied); a newer authenticated connection
 replaces the older one (the controller reconnected).  A replica that has had no controller for
@@ -54,14 +58,19 @@ _SEND_TIMEOUT_S = 30.0
 
 class ReplicaServer:
     def __init__(
-        self, replica_id: str, storage_url: str, directory: Path, secret: str, orphan_timeout: float = 30.0,
-        memory_limit: int | None = None,
+        self, replica_id: str, storage_url: str, directory: Path | None, secret: str, orphan_timeout: float = 30.0,
+        memory_limit: int | None = None, pid: int | None = None, on_fatal: Callable[[], None] | None = None,
     ) -> None:
         self.replica_id = replica_id
         self.orphan_timeout = orphan_timeout
-        self.directory = directory
+        self.directory = directory  # None: announce no endpoint.json (an in-process replica)
         self.secret = secret
-        self.state = ComputeState(replica_id, open_store(storage_url), memory_limit=memory_limit)
+        self.pid = pid if pid is not None else os.getpid()
+        self.on_fatal = on_fatal if on_fatal is not None else _exit_process
+        self.port: int | None = None  # once listening
+        self.state = ComputeState(replica_id, open_store(storage_url), memory_limit=memory_limit, pid=self.pid)
+        self._stopping = threading.Event()
+        self._writers: set[asyncio.StreamWriter] = set()
         self._connection: asyncio.StreamWriter | None = None  # the authenticated connection (I/O thread)
         self._inbox: queue.SimpleQueue[tuple[asyncio.StreamWriter, m.Command | None]] = queue.SimpleQueue()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -70,21 +79,37 @@ class ReplicaServer:
         self._loop = asyncio.get_running_loop()
         server = await asyncio.start_server(self._on_connection, "127.0.0.1", 0)
         port = server.sockets[0].getsockname()[1]
-        tmp = self.directory / "endpoint.json.tmp"
-        tmp.write_text(json.dumps({"pid": os.getpid(), "port": port, "replica_id": self.replica_id}))
-        os.replace(tmp, self.directory / "endpoint.json")
+        if self.directory is not None:
+            tmp = self.directory / "endpoint.json.tmp"
+            tmp.write_text(json.dumps({"pid": self.pid, "port": port, "replica_id": self.replica_id}))
+            os.replace(tmp, self.directory / "endpoint.json")
+        self.port = port
         log.info("replica %s listening on 127.0.0.1:%d", self.replica_id, port)
         finished: asyncio.Future[None] = self._loop.create_future()
         worker = _Worker(self, lambda: self._loop.call_soon_threadsafe(_resolve, finished))  # type: ignore[union-attr]
-        threading.Thread(target=worker.run, name="replica-worker", daemon=True).start()
-        async with server:
-            await finished
+        thread = threading.Thread(target=worker.run, name=f"replica-worker-{self.replica_id}", daemon=True)
+        thread.start()
+        try:
+            async with server:
+                await finished
+        finally:
+            self._stopping.set()
+            self.port = None
+            for writer in list(self._writers):
+                writer.close()
+            await asyncio.to_thread(thread.join)
+            self.state.store.close()
+
+    def stop(self) -> None:
+        """End the replica as its process would end: the worker stops at once, ``serve`` closes everything."""
+        self._stopping.set()
 
     # ------------------------------------------------------------------ the I/O thread
 
     async def _on_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         endpoint = ReplicaEndpoint(self.secret)
         authenticated = False
+        self._writers.add(writer)
         try:
             while True:
                 data = await reader.read(1 << 20)
@@ -100,7 +125,7 @@ class ReplicaServer:
                     if writer is not self._connection:
                         return
                     if isinstance(command, m.Hello):
-                        writer.write(endpoint.acknowledge(self.replica_id, os.getpid()))
+                        writer.write(endpoint.acknowledge(self.replica_id, self.pid))
                     self.state.interrupt(command)  # before queueing: stops the evaluation this makes pointless
                     self._inbox.put((writer, command))
         except ProtocolViolation as exc:
@@ -108,6 +133,7 @@ class ReplicaServer:
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
         finally:
+            self._writers.discard(writer)
             if self._connection is writer:
                 self._connection = None
             if authenticated:
@@ -145,13 +171,13 @@ class _Worker:
             self._run()
         except BaseException:  # noqa: BLE001 - the worker dying must end the process, not leave it deaf
             log.exception("the replica's worker thread failed")
-            os._exit(70)
+            self.server.on_fatal()
         finally:
             self.on_exit()
 
     def _run(self) -> None:
         busy = False
-        while True:
+        while not self.server._stopping.is_set():
             try:
                 item = self.server._inbox.get(timeout=_TICK_BUSY_S if busy else _TICK_IDLE_S)
             except queue.Empty:
@@ -210,6 +236,10 @@ class _Worker:
             log.warning("the controller has not read %d bytes for %.0f s", len(data), _SEND_TIMEOUT_S)
         except Exception as exc:  # noqa: BLE001 - a connection that broke is noticed by the I/O thread
             log.info("could not send to the controller: %s", exc)
+
+
+def _exit_process() -> None:
+    os._exit(70)
 
 
 def run_replica(

@@ -123,8 +123,10 @@ def result_too_large(limit: int) -> SteadyError:
 
 
 class ComputeState:
-    def __init__(self, replica_id: str, store: ShardStore, memory_limit: int | None = None) -> None:
+    def __init__(self, replica_id: str, store: ShardStore, memory_limit: int | None = None,
+                 pid: int | None = None) -> None:
         self.replica_id = replica_id
+        self.pid = pid if pid is not None else os.getpid()  # reported in Status (in-process replicas: their own)
         self.store = store
         self.memory_limit = memory_limit
         self.memory_threshold = int(memory_limit * MEMORY_THRESHOLD_SHARE) if memory_limit else None
@@ -147,6 +149,8 @@ class ComputeState:
         self.step_ms: deque[float] = deque(maxlen=256)
         self.steps_done = 0
         self._pool: list[_Dataflow] = []  # running dataflows awaiting reconciliation after a new Hello
+        # export id -> why its dataflow could not be rendered (reported in Status; the other dataflows run on)
+        self.unrenderable: dict[str, str] = {}
         self._kept = self._rebuilt = 0
 
     # ------------------------------------------------------------------ commands
@@ -188,6 +192,7 @@ class ComputeState:
         self.arrangements.clear()
         self.index_exports.clear()
         self.peeks.clear()
+        self.unrenderable.clear()
         return []
 
     def _reuse(self, desc: m.DataflowDescription) -> _Dataflow | None:
@@ -233,12 +238,21 @@ class ComputeState:
                 return []
             self._rebuilt += 1
         imported = {}
-        for index_import in desc.index_imports:
-            arrangement = self.arrangements.get(index_import.index_id)
-            if arrangement is None:
-                raise SteadyError(f"dataflow {desc.debug_name} imports unknown index {index_import.index_id}")
-            imported[index_import.index_id] = arrangement
-        rendered = RenderedDataflow(desc, imported)
+        try:
+            for index_import in desc.index_imports:
+                arrangement = self.arrangements.get(index_import.index_id)
+                if arrangement is None:
+                    why = self.unrenderable.get(index_import.index_id, "it is not installed")
+                    raise SteadyError(f"dataflow {desc.debug_name} imports index {index_import.index_id}, which "
+                                      f"does not run here: {why}")
+                imported[index_import.index_id] = arrangement
+            rendered = RenderedDataflow(desc, imported)
+        except Exception as exc:  # noqa: BLE001 - one dataflow that cannot be rendered must not stop the replica
+            error = exc.message if isinstance(exc, SteadyError) else f"{type(exc).__name__}: {exc}"
+            for export_id in desc.export_ids:
+                self.unrenderable[export_id] = error
+            log.error("cannot render dataflow %s: %s", desc.debug_name, error)
+            return []
         dataflow = _Dataflow(
             desc=desc,
             rendered=rendered,
@@ -272,6 +286,7 @@ class ComputeState:
     def _on_allow_compaction(self, command: m.AllowCompaction) -> list[m.Response]:
         if command.frontier is not None:
             return []
+        self.unrenderable.pop(command.id, None)
         self.interrupts.discard(command.id)
         self.failed.pop(command.id, None)
         dataflow = self.by_export.pop(command.id, None)
@@ -667,6 +682,8 @@ class ComputeState:
                         dataflow.desc.fingerprint(),
                     )
                 )
+        collections.extend(m.CollectionStatus(export_id, False, error=error)
+                           for export_id, error in sorted(self.unrenderable.items()))
         stream = self.stream
         return m.Status(
             replica_id=self.replica_id,
@@ -682,7 +699,7 @@ class ComputeState:
             reconciled_kept=self.reconciled_kept,
             reconciled_rebuilt=self.reconciled_rebuilt,
             step_ms=tuple(self.step_ms),
-            pid=os.getpid(),
+            pid=self.pid,
             step_seq=self.steps_done - len(self.step_ms),
             reconciled_at_ms=self.reconciled_at_ms,
         )

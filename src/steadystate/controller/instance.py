@@ -56,6 +56,16 @@ class ReplicaState:
 _EXIT_REASON_WAIT_S = 1.0
 
 
+@dataclass(frozen=True)
+class PlannedDataflow:
+    """A dataflow to build a history from (``ComputeInstance.planned_history``): its description, the DDL text
+    that explains it, and whether its sinks may write (a materialized view's)."""
+
+    desc: m.DataflowDescription
+    debug: str
+    allow_writes: bool = False
+
+
 @dataclass
 class _PendingPeek:
     future: asyncio.Future[list[tuple]]
@@ -118,6 +128,26 @@ class ComputeInstance:
                 history.push(command)
         self._replacement_history = history
         self._replacements = set()
+
+    def planned_history(self, dataflows: list[PlannedDataflow]) -> CommandHistory:
+        """The history a freshly started coordinator would send this cluster for ``dataflows`` (producers before
+        importers), plus the transient dataflows running now (the queries and SUBSCRIBEs waiting on them must be
+        served by replacements too)."""
+        history = CommandHistory()
+        history.push(m.CreateInstance(m.InstanceConfig(self.cluster_id, "", "")))
+        for planned in dataflows:
+            history.push(m.CreateDataflow(planned.desc, planned.debug))
+            for export_id in planned.desc.export_ids:
+                history.push(m.Schedule(export_id))
+                if planned.allow_writes:
+                    history.push(m.AllowWrites(export_id))
+        seen: set[str] = set()
+        for desc in self.history.live_dataflows().values():
+            if desc.is_transient and desc.fingerprint() not in seen:
+                seen.add(desc.fingerprint())
+                history.push(m.CreateDataflow(desc, f"transient dataflow {desc.debug_name}"))
+        history.push(m.InitializationComplete())
+        return history
 
     @property
     def replacing(self) -> bool:
@@ -248,9 +278,9 @@ class ComputeInstance:
         elif isinstance(response, m.SubscribeResponse):
             self._on_subscribe_response(response)
         elif isinstance(response, m.Status):
-            previous, state.status = state.status, response
+            previous_status, state.status = state.status, response
             if self.on_status is not None:
-                self.on_status(connection.replica_id, response, previous)
+                self.on_status(connection.replica_id, response, previous_status)
             state.status_at = time.time()
             if response.commands_applied == connection.expected.commands_applied:
                 # the status reflects exactly the commands sent on this connection: the full comparison

@@ -1,5 +1,7 @@
 """The process orchestrator: one OS process per replica, watched, memory-limited, restarted with backoff.
 
+It implements ``orchestrator.api.Orchestrator`` (the contract the coordinator relies on).
+
 Each replica runs as ``python -m steadystate replica ...`` in its own session (``setsid``), in its own
 directory under ``<data-dir>/replicas/<replica-id>/``.  The replica binds a TCP port on 127.0.0.1 and writes
 ``endpoint.json`` (pid, port); the controller reads the endpoint from here.  The environment secret is
@@ -43,11 +45,11 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import psutil
 
 from steadystate.orchestrator import REPLICA_SIZES
+from steadystate.orchestrator.api import OnReplicaEvent, ReplicaEvent, ReplicaSpec
 
 log = logging.getLogger("steadystate.orchestrator")
 
@@ -61,23 +63,6 @@ _POLL_S = 0.05  # how often a replica process is checked for having exited
 # how long after a replica process dies the first new one starts (the readiness verdict's downtime estimate)
 FIRST_RESTART_DELAY_S = _POLL_S + _BACKOFF_START_S
 ORPHAN_TIMEOUT_S = 30.0
-
-
-@dataclass(frozen=True)
-class ReplicaSpec:
-    replica_id: str
-    cluster_id: str
-    size: str
-    storage_url: str
-
-
-@dataclass(frozen=True)
-class ReplicaEvent:
-    replica_id: str
-    process_id: int
-    status: str  # online | offline | crash-looping
-    reason: str | None
-    occurred_at_ms: int
 
 
 class _Handle:
@@ -149,8 +134,10 @@ def _exit_reason(returncode: int | None) -> str:
 
 
 class ProcessOrchestrator:
+    """The default :class:`~steadystate.orchestrator.api.Orchestrator`: one OS process per replica."""
+
     def __init__(
-        self, data_dir: Path, secret: str, on_event: Callable[[ReplicaEvent], None],
+        self, data_dir: Path, secret: str, on_event: OnReplicaEvent,
         orphan_timeout: float = ORPHAN_TIMEOUT_S,
     ) -> None:
         self.data_dir = data_dir
@@ -436,3 +423,6 @@ class ProcessOrchestrator:
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
+
+
+__all__ = ["FIRST_RESTART_DELAY_S", "ORPHAN_TIMEOUT_S", "ProcessOrchestrator", "ReplicaEvent", "ReplicaSpec"]

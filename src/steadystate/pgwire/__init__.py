@@ -1,8 +1,10 @@
 """pgwire: the PostgreSQL v3 wire protocol (see DESIGN.md §3).
 
 A sans-I/O core (``wire`` framing, ``frontend`` message decoding, ``values`` and ``copy_format``
-encodings, the socket-free ``conversation`` with its ``extended`` query handlers) and a thin asyncio
-``server``.  The adapter plugs in by implementing ``Backend`` and ``Session`` of ``steadystate.adapter.client``
+encodings, ``results`` streaming, and the ``conversation`` with its ``extended`` query handlers: a
+generator that yields the ``effects`` it needs — bytes to send, bytes to receive, calls into the adapter —
+and is resumed with their results) and a thin asyncio ``server`` whose ``Driver`` performs those effects.
+The supervisor's ``proxy`` is built the same way (pure state machine, thin ``proxy_server``).  The adapter plugs in by implementing ``Backend`` and ``Session`` of ``steadystate.adapter.client``
 (the contract lives in the layer below, so imports point down).
 """
 

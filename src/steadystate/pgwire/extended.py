@@ -1,6 +1,8 @@
 """The extended query protocol: prepared statements, portals, Parse/Bind/Describe/Execute/Close/Sync/Flush.
 
-Mixed into :class:`~steadystate.pgwire.conversation.Conversation`.  State is two dicts, prepared
+Mixed into :class:`~steadystate.pgwire.conversation.Conversation` and, like it, sans-I/O: every handler
+is a step that yields :mod:`~steadystate.pgwire.effects` (``Describe`` at Parse, ``Execute`` and
+``NextRow`` at Execute, ``Send`` at Flush and Sync) and is resumed with their results.  State is two dicts, prepared
 statements and portals, keyed by name ("" is the unnamed one).  Parse asks the session to describe the
 statement once (parameter types and result columns) and caches it.  Bind decodes parameters by OID
 (text with OID 0 stays ``str``; a binary parameter with OID 0 uses the described type).  A portal runs
@@ -13,7 +15,6 @@ PostgreSQL does.  At Sync, when the session is outside a transaction, all portal
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -22,12 +23,10 @@ from steadystate.errors import SteadyError
 
 from . import frontend as fe
 from steadystate.adapter.client import Field, Outcome, RowsOutcome
+from .effects import ConnectionEnded, Describe, Execute, FatalProtocolError, Steps, TransactionStatus, internal_error
 from .results import RowStream, encoders_for
 from .values import decode_param
 from .wire import (
-    ClientGone,
-    FatalProtocolError,
-    internal_error,
     BIND_COMPLETE,
     CLOSE_COMPLETE,
     EMPTY_QUERY_RESPONSE,
@@ -39,7 +38,7 @@ from .wire import (
 )
 
 if TYPE_CHECKING:
-    from steadystate.adapter.client import Session
+    from .effects import SessionInfo
 
 log = logging.getLogger(__name__)
 
@@ -62,10 +61,10 @@ class Portal:
     stream: RowStream | None = None
     finished: bool = False
 
-    async def close(self) -> None:
+    def close(self) -> Steps[None]:
         if self.stream is not None:
             stream, self.stream = self.stream, None
-            await stream.close()
+            yield from stream.close()
 
 
 def _expand_formats(codes: tuple[int, ...], count: int, what: str) -> list[int]:
@@ -81,11 +80,25 @@ def _expand_formats(codes: tuple[int, ...], count: int, what: str) -> list[int]:
 class ExtendedQueryMixin:
     """Handlers for the extended-query messages; see the module docstring.
 
-    The conversation supplies ``session``, ``write``, ``flush``, ``send_error``, ``send_ready_for_query``
-    and ``emit`` (which sends one outcome, honouring a portal's row limit).
+    The conversation supplies ``session``, ``write`` and the steps ``flush``, ``send_error``,
+    ``send_ready_for_query`` and ``emit`` (which sends one outcome, honouring a portal's row limit).
     """
 
-    session: "Session | None"
+    session: "SessionInfo | None"
+
+    if TYPE_CHECKING:  # supplied by Conversation
+
+        def write(self, data: bytes) -> None: ...
+
+        def flush(self) -> Steps[None]: ...
+
+        def send_error(self, error: SteadyError, *, fatal: bool = False) -> Steps[None]: ...
+
+        def send_ready_for_query(self) -> Steps[None]: ...
+
+        def emit(
+            self, outcome: Outcome, *, describe: bool, stream: RowStream | None = None, limit: int = 0
+        ) -> Steps[bool]: ...
 
     def __init__(self) -> None:
         self.statements: dict[str, PreparedStatement] = {}
@@ -94,40 +107,40 @@ class ExtendedQueryMixin:
 
     # ------------------------------------------------------------ helpers
 
-    async def forget_unnamed(self) -> None:
+    def forget_unnamed(self) -> Steps[None]:
         self.statements.pop("", None)
-        await self._drop_portal("")
+        yield from self._drop_portal("")
 
-    async def _drop_portal(self, name: str) -> None:
+    def _drop_portal(self, name: str) -> Steps[None]:
         portal = self.portals.pop(name, None)
         if portal is not None:
-            await portal.close()
+            yield from portal.close()
 
-    async def close_all_portals(self) -> None:
+    def close_all_portals(self) -> Steps[None]:
         portals, self.portals = self.portals, {}
         for portal in portals.values():
-            await portal.close()
+            yield from portal.close()
 
-    async def _guarded(self, work: Any) -> None:
+    def _guarded(self, work: Steps[None]) -> Steps[None]:
         """Run one extended-mode step; an error is reported and starts skipping until Sync."""
         try:
-            await work
+            yield from work
         except SteadyError as exc:
-            self.send_error(exc)
+            yield from self.send_error(exc)
             self.skip_until_sync = True
-        except (ClientGone, FatalProtocolError, asyncio.CancelledError):
+        except (ConnectionEnded, FatalProtocolError):
             raise
         except Exception as exc:
             log.exception("extended-query step failed with an internal error")
-            self.send_error(internal_error(exc))
+            yield from self.send_error(internal_error(exc))
             self.skip_until_sync = True
 
     # ------------------------------------------------------------ handlers
 
-    async def on_parse(self, message: fe.Parse) -> None:
-        await self._guarded(self._parse(message))
+    def on_parse(self, message: fe.Parse) -> Steps[None]:
+        yield from self._guarded(self._parse(message))
 
-    async def _parse(self, message: fe.Parse) -> None:
+    def _parse(self, message: fe.Parse) -> Steps[None]:
         assert self.session is not None
         if message.name and message.name in self.statements:
             raise SteadyError(f'prepared statement "{message.name}" already exists', sqlstate="42P05")
@@ -135,14 +148,14 @@ class ExtendedQueryMixin:
         if not message.sql.strip(" \t\r\n;"):
             statement = PreparedStatement(message.sql, declared, declared, None, empty=True)
         else:
-            oids, fields = await self.session.describe(message.sql, declared)
+            oids, fields = yield Describe(message.sql, declared)
             resolved = [d or o for d, o in zip(declared, oids)] + list(oids[len(declared):])
             statement = PreparedStatement(message.sql, declared, resolved, fields)
         self.statements[message.name] = statement
         self.write(PARSE_COMPLETE)
 
-    async def on_bind(self, message: fe.Bind) -> None:
-        await self._guarded(self._bind(message))
+    def on_bind(self, message: fe.Bind) -> Steps[None]:
+        yield from self._guarded(self._bind(message))
 
     def _statement(self, name: str) -> PreparedStatement:
         statement = self.statements.get(name)
@@ -156,13 +169,13 @@ class ExtendedQueryMixin:
             raise SteadyError(f'portal "{name}" does not exist', sqlstate="34000")
         return portal
 
-    async def _bind(self, message: fe.Bind) -> None:
+    def _bind(self, message: fe.Bind) -> Steps[None]:
         statement = self._statement(message.statement)
         if message.portal:
             if message.portal in self.portals:
                 raise SteadyError(f'portal "{message.portal}" already exists', sqlstate="42P03")
         else:
-            await self._drop_portal("")
+            yield from self._drop_portal("")
         expected = len(statement.param_oids)
         if len(message.params) != expected:
             raise SteadyError(
@@ -182,10 +195,11 @@ class ExtendedQueryMixin:
         self.portals[message.portal] = Portal(statement, params, message.result_formats)
         self.write(BIND_COMPLETE)
 
-    async def on_describe(self, message: fe.Describe) -> None:
-        await self._guarded(self._describe(message))
+    def on_describe(self, message: fe.Describe) -> Steps[None]:
+        yield from self._guarded(self._describe(message))
 
-    async def _describe(self, message: fe.Describe) -> None:
+    def _describe(self, message: fe.Describe) -> Steps[None]:
+        yield from ()  # a step like the others, though it needs no effect
         if message.kind == "S":
             statement = self._statement(message.name)
             self.write(encode_parameter_description(statement.param_oids))
@@ -196,10 +210,10 @@ class ExtendedQueryMixin:
             formats = _expand_formats(portal.result_formats, len(fields), "result") if fields else None
         self.write(encode_row_description(fields, formats) if fields is not None else NO_DATA)
 
-    async def on_execute(self, message: fe.Execute) -> None:
-        await self._guarded(self._execute(message))
+    def on_execute(self, message: fe.Execute) -> Steps[None]:
+        yield from self._guarded(self._execute(message))
 
-    async def _execute(self, message: fe.Execute) -> None:
+    def _execute(self, message: fe.Execute) -> Steps[None]:
         assert self.session is not None
         portal = self._portal(message.portal)
         statement = portal.statement
@@ -208,7 +222,7 @@ class ExtendedQueryMixin:
             return
         try:
             if portal.outcome is None:
-                portal.outcome = await self.session.execute(statement.sql, portal.params, statement.param_oids)
+                portal.outcome = yield Execute(statement.sql, portal.params, statement.param_oids)
                 if isinstance(portal.outcome, RowsOutcome):
                     encoders = encoders_for(portal.outcome.fields, portal.result_formats)
                     portal.stream = RowStream(portal.outcome.rows, encoders)
@@ -217,30 +231,29 @@ class ExtendedQueryMixin:
             limit = max(message.max_rows, 0)
             # A finished row portal runs again as empty ("SELECT 0"), like PostgreSQL.
             stream = RowStream((), []) if portal.finished else portal.stream
-            finished = await self.emit(portal.outcome, describe=False, stream=stream, limit=limit)
-        except BaseException:
-            await self._drop_portal(message.portal)
+            finished = yield from self.emit(portal.outcome, describe=False, stream=stream, limit=limit)
+        except Exception:
+            yield from self._drop_portal(message.portal)
             raise
         portal.finished = finished
         if not finished:
             self.write(PORTAL_SUSPENDED)
 
-    async def on_close(self, message: fe.Close) -> None:
-        await self._guarded(self._close(message))
+    def on_close(self, message: fe.Close) -> Steps[None]:
+        yield from self._guarded(self._close(message))
 
-    async def _close(self, message: fe.Close) -> None:
+    def _close(self, message: fe.Close) -> Steps[None]:
         if message.kind == "S":
             self.statements.pop(message.name, None)
         else:
-            await self._drop_portal(message.name)
+            yield from self._drop_portal(message.name)
         self.write(CLOSE_COMPLETE)
 
-    async def on_sync(self, message: fe.Sync) -> None:
+    def on_sync(self, message: fe.Sync) -> Steps[None]:
         self.skip_until_sync = False
-        assert self.session is not None
-        if self.session.transaction_status() == "I":
-            await self.close_all_portals()
-        await self.send_ready_for_query()
+        if (yield TransactionStatus()) == "I":
+            yield from self.close_all_portals()
+        yield from self.send_ready_for_query()
 
-    async def on_flush(self, message: fe.Flush) -> None:
-        await self.flush()
+    def on_flush(self, message: fe.Flush) -> Steps[None]:
+        yield from self.flush()

@@ -5,8 +5,11 @@ iterable or an async iterator — plus one encoder per column, and sends up to `
 :meth:`RowStream.pump` call, so a portal can be suspended and resumed.  :func:`copy_out_rows` streams a
 :class:`~steadystate.adapter.client.CopyOutOutcome` as one CopyData per row, text format.
 
-Both write through an :class:`Output` (the conversation's buffered writer) and close the iterator they
-were given when they finish or are abandoned (``aclose()`` / ``close()``).
+Both are sans-I/O steps (see :mod:`~steadystate.pgwire.effects`): they write through an :class:`Output`
+(the conversation's buffered writer), yield its flushes, take the rows of an asynchronous iterator one
+:class:`~steadystate.pgwire.effects.NextRow` at a time (so a result of any size, or a SUBSCRIBE that never
+ends, streams out without being held), and close the iterator they were given when they finish or are
+abandoned.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import Any, AsyncIterator, Iterable, Iterator, Protocol, Sequence
 
 from steadystate.adapter.client import Field
 from .copy_format import escape_text_field
+from .effects import END, CloseIterator, NextRow, Steps
 from .values import Encoder, column_encoder, text_formatter
 from .wire import encode_copy_data, encode_data_row
 
@@ -23,12 +27,14 @@ COUNTED_TAGS = frozenset({"SELECT", "FETCH", "MOVE", "COPY"})
 
 
 class Output(Protocol):
+    """The conversation's buffered writer: ``write`` buffers, ``flush`` is a step yielding one Send."""
+
     def write(self, data: bytes) -> None: ...
 
     @property
     def pending(self) -> int: ...
 
-    async def flush(self) -> None: ...
+    def flush(self) -> Steps[None]: ...
 
 
 FLUSH_THRESHOLD = 64 * 1024
@@ -71,15 +77,19 @@ class RowStream:
     def _encode(self, row: Sequence[Any]) -> bytes:
         return encode_data_row([None if v is None else enc(v) for enc, v in zip(self._encoders, row)])
 
-    async def pump(self, out: Output, limit: int = 0) -> bool:
-        """Send up to ``limit`` rows (0 = all); True when the rows are exhausted."""
+    def pump(self, out: Output, limit: int = 0) -> Steps[bool]:
+        """Send up to ``limit`` rows (0 = all); True when the rows are exhausted.
+
+        Synchronous rows are flushed every :data:`FLUSH_THRESHOLD` bytes; before asking for each
+        asynchronous row (which may take a while: SUBSCRIBE) everything written so far is flushed.
+        """
         sent = 0
         if self._sync is not None:
             for row in self._sync:
                 out.write(self._encode(row))
                 sent += 1
                 if out.pending >= FLUSH_THRESHOLD:
-                    await out.flush()
+                    yield from out.flush()
                 if sent == limit:
                     self.count += sent
                     return False
@@ -87,10 +97,9 @@ class RowStream:
             assert self._async is not None
             while True:
                 if out.pending:
-                    await out.flush()
-                try:
-                    row = await self._async.__anext__()
-                except StopAsyncIteration:
+                    yield from out.flush()
+                row = yield NextRow(self._async)
+                if row is END:
                     break
                 out.write(self._encode(row))
                 sent += 1
@@ -99,22 +108,21 @@ class RowStream:
                     return False
         self.count += sent
         self.done = True
-        await self.close()
+        yield from self.close()
         return True
 
-    async def close(self) -> None:
+    def close(self) -> Steps[None]:
         source: Any = self._async if self._async is not None else self._sync
         self._async = self._sync = None
-        await close_iterator(source)
+        yield from close_iterator(source)
 
 
-async def close_iterator(source: Any) -> None:
-    """Close an (async) generator-like iterator if it supports closing."""
+def close_iterator(source: Any) -> Steps[None]:
+    """Close a row source: an asynchronous one through :class:`CloseIterator`, a generator directly."""
     if source is None:
         return
-    aclose = getattr(source, "aclose", None)
-    if aclose is not None:
-        await aclose()
+    if hasattr(source, "aclose"):
+        yield CloseIterator(source)
         return
     close = getattr(source, "close", None)
     if close is not None:
@@ -135,7 +143,7 @@ def copy_row_encoder(fields: Sequence[Field]) -> Any:
     return encode
 
 
-async def copy_out_rows(out: Output, fields: Sequence[Field], rows: Iterable[tuple] | AsyncIterator[tuple]) -> int:
+def copy_out_rows(out: Output, fields: Sequence[Field], rows: Iterable[tuple] | AsyncIterator[tuple]) -> Steps[int]:
     """Send every row as CopyData; returns the count.  Closes ``rows`` however it ends."""
     encode = copy_row_encoder(fields)
     count = 0
@@ -145,10 +153,9 @@ async def copy_out_rows(out: Output, fields: Sequence[Field], rows: Iterable[tup
             rows = iterator
             while True:
                 if out.pending:
-                    await out.flush()
-                try:
-                    row = await iterator.__anext__()
-                except StopAsyncIteration:
+                    yield from out.flush()
+                row = yield NextRow(iterator)
+                if row is END:
                     break
                 out.write(encode(row))
                 count += 1
@@ -157,7 +164,9 @@ async def copy_out_rows(out: Output, fields: Sequence[Field], rows: Iterable[tup
                 out.write(encode(row))
                 count += 1
                 if out.pending >= FLUSH_THRESHOLD:
-                    await out.flush()
-    finally:
-        await close_iterator(rows)
+                    yield from out.flush()
+    except Exception:
+        yield from close_iterator(rows)
+        raise
+    yield from close_iterator(rows)
     return count

@@ -16,25 +16,9 @@ from __future__ import annotations
 import struct
 from typing import Iterable, Sequence
 
-from steadystate.errors import ProtocolViolation, SteadyError
+from steadystate.errors import ProtocolViolation
 
 from steadystate.adapter.client import Field, Notice
-
-class ClientGone(Exception):
-    """The peer closed the connection or a write to it failed."""
-
-
-class FatalProtocolError(Exception):
-    """A framing-level violation: report it and close the connection."""
-
-    def __init__(self, error: SteadyError) -> None:
-        super().__init__(error.message)
-        self.error = error
-
-
-def internal_error(exc: BaseException) -> SteadyError:
-    return SteadyError(f"internal error: {type(exc).__name__}: {exc}", sqlstate="XX000")
-
 
 MAX_STARTUP_PACKET = 10 * 1024
 MAX_MESSAGE = 64 * 1024 * 1024

@@ -31,7 +31,7 @@ the replay by default**: each connection has its own (nonce, epoch), so the call
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Any, Callable, Iterable
 
 import msgspec
 
@@ -138,7 +138,7 @@ class _Scan:
 
 
 #: Which scan step absorbs each kind of command.
-_SCAN_STEPS = {
+_SCAN_STEPS: dict[type, Callable[[_Scan, Any], None]] = {
     Hello: _Scan.take_hello,
     CreateInstance: _Scan.take_create_instance,
     UpdateConfiguration: _Scan.take_configuration,

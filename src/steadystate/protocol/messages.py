@@ -263,6 +263,7 @@ class CollectionStatus(msgspec.Struct, frozen=True):
     records: int = 0
     size_bytes: int = 0
     fingerprint: str = ""
+    error: str | None = None  # the replica could not render the dataflow: it runs nowhere on this replica
 
 
 class Status(msgspec.Struct, **_TAGGED):

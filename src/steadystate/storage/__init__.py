@@ -1,7 +1,8 @@
 """Storage: durable shards, the timestamp oracle and group commit of table writes (DESIGN.md §7).
 
 :func:`open_store` opens a :class:`ShardStore` by URL — ``sqlite:///abs/path/storage.db`` (the default
-backend) or ``postgresql://user@host:port/db``.  :class:`TimestampOracle` (``oracle.py``) hands out
+backend), ``postgresql://user@host:port/db``, or ``memory://NAME`` (an in-memory database shared within the
+process, for tests: ``sqlite_store.MemoryShardStore``).  :class:`TimestampOracle` (``oracle.py``) hands out
 durable, strictly increasing write timestamps; :class:`TableWriter` (``tables.py``) commits concurrent
 table writes together at one oracle timestamp and keeps every table's upper advancing.
 """
@@ -23,12 +24,16 @@ from steadystate.storage.tables import TableWriter
 
 
 def open_store(url: str) -> ShardStore:
-    """Open the shard store a URL names (``sqlite:///...`` or ``postgresql://...``)."""
+    """Open the shard store a URL names (``sqlite:///...``, ``postgresql://...`` or ``memory://NAME``)."""
     scheme = url.split("://", 1)[0].lower() if "://" in url else ""
     if scheme == "sqlite":
         from steadystate.storage.sqlite_store import SqliteShardStore
 
         return SqliteShardStore.from_url(url)
+    if scheme == "memory":
+        from steadystate.storage.sqlite_store import MemoryShardStore
+
+        return MemoryShardStore.from_url(url)
     if scheme in ("postgresql", "postgres"):
         from steadystate.storage.postgres_store import PostgresShardStore
 

@@ -45,6 +45,9 @@ from steadystate.storage.api import (
 
 
 class Cursor(Protocol):
+    @property
+    def rowcount(self) -> int: ...
+
     def execute(self, sql: str, params: tuple[Any, ...] = ...) -> Any: ...
     def fetchone(self) -> Any: ...
     def fetchall(self) -> list[Any]: ...
@@ -122,10 +125,11 @@ class SqlShardStore(ShardStore):
     dialect: Dialect
     database_errors: tuple[type[BaseException], ...] = ()
 
-    def __init__(self) -> None:
+    def __init__(self, lock: threading.RLock | None = None) -> None:
         self._closed = False
-        # One connection per store: serialize its use in case callers hop threads (asyncio.to_thread).
-        self._lock = threading.RLock()
+        # One connection per store: serialize its use in case callers hop threads (asyncio.to_thread); stores that
+        # share one connection (``sqlite_store.MemoryShardStore``) share its lock too.
+        self._lock = lock if lock is not None else threading.RLock()
         with self._transaction(write=True) as cur:
             for statement in schema_statements(self.dialect):
                 self._run(cur, statement)

@@ -1,7 +1,11 @@
 """The SQLite shard store (the default backend): one database file in the data directory.
 
 Opened with ``sqlite:///abs/path/storage.db`` (optionally ``?synchronous=normal|full&busy_timeout_ms=N``);
-``sqlite:///:memory:`` is a private in-memory database (tests).
+``sqlite:///:memory:`` is a private in-memory database (tests).  ``memory://NAME`` is an in-memory database
+shared by every store opened with the same name in this process (:class:`MemoryShardStore`): the coordinator, its
+compactor and in-process replicas (``testing.inprocess``) each open their own store, as they would over a file,
+and all see the same shards; it lives until :func:`drop_memory_database`, so a coordinator restarted in a test finds
+the shards its predecessor wrote.
 The database runs in WAL mode so readers (replica processes polling ``listen``) never block the writer,
 with a busy timeout so concurrent writers in other processes queue instead of failing.  Writes start with
 ``BEGIN IMMEDIATE``, taking the write lock before reading the upper, which makes compare-and-append atomic
@@ -13,6 +17,8 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
+from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlsplit
 
 from steadystate.errors import InvalidParameterValue
@@ -82,3 +88,50 @@ class SqliteShardStore(SqlShardStore):
 
     def _close_connection(self) -> None:
         self._connection.close()
+
+
+@dataclass
+class _MemoryDatabase:
+    connection: sqlite3.Connection
+    lock: threading.RLock = field(default_factory=threading.RLock)
+
+
+_MEMORY_DATABASES: dict[str, _MemoryDatabase] = {}
+_MEMORY_DATABASES_LOCK = threading.Lock()
+
+
+class MemoryShardStore(SqliteShardStore):
+    """A store on the process-wide in-memory database named ``name`` (``memory://name``).
+
+    Every store of one name shares one connection and one lock, so their transactions are serialized exactly as
+    SQLite serializes writers of one file; closing a store detaches it and leaves the database to the others."""
+
+    def __init__(self, name: str) -> None:  # noqa: D107 - does not call SqliteShardStore.__init__: no file
+        with _MEMORY_DATABASES_LOCK:
+            database = _MEMORY_DATABASES.get(name)
+            if database is None:
+                connection = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+                database = _MEMORY_DATABASES[name] = _MemoryDatabase(connection)
+        self.path = ":memory:"
+        self.name = name
+        self._connection = database.connection
+        SqlShardStore.__init__(self, lock=database.lock)
+
+    @classmethod
+    def from_url(cls, url: str) -> "MemoryShardStore":
+        name = url.split("://", 1)[1]
+        if not name or "/" in name:
+            raise InvalidParameterValue(f"invalid memory storage url {url!r}", hint="use memory://NAME")
+        return cls(name)
+
+    def _close_connection(self) -> None:
+        pass  # the database outlives this store; drop_memory_database frees it
+
+
+def drop_memory_database(name: str) -> None:
+    """Free the in-memory database ``memory://name`` (stores still open on it fail from now on)."""
+    with _MEMORY_DATABASES_LOCK:
+        database = _MEMORY_DATABASES.pop(name, None)
+    if database is not None:
+        with database.lock:
+            database.connection.close()

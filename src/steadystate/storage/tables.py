@@ -246,4 +246,5 @@ def _resolve(pending: _PendingWrite, *, ts: int | None = None, error: BaseExcept
     if error is not None:
         pending.future.set_exception(error)
     else:
+        assert ts is not None  # a write without an error has its timestamp
         pending.future.set_result(ts)
