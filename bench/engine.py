@@ -3,7 +3,7 @@
     SELECT c.region, sum(o.amount), count(*) FROM orders o JOIN customers c ON o.customer_id = c.id GROUP BY c.region
 
 Measures hydration, then 100 batches of 500 order deletes + 500 order inserts + 10 customer updates, as the
-per-batch time of the incremental engine (compute.render) and, in the same run, of DuckDB applying the batch and
+per-batch time of the incremental engine (steadystate.render) and, in the same run, of DuckDB applying the batch and
 recomputing the view.  The engine runs the view twice over the same updates: *fused* (the default: one
 join-accumulate operator, ``dataflow.join_accumulate``) and *unfused* (delta join, then reduce), alternating
 which goes first in each batch.  Prints median and p95 for each, the ratios, and checks all agree at the end.
@@ -21,7 +21,7 @@ import time
 import duckdb
 import pyarrow as pa
 
-from steadystate.compute.render import RenderedDataflow
+from steadystate.render import RenderedDataflow
 from steadystate.expr import ir
 from steadystate.protocol.messages import BuildDesc, DataflowDescription, IndexExport, SourceImport
 from steadystate.repr.types import RelationDesc, ScalarType as T

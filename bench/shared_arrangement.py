@@ -28,7 +28,7 @@ import statistics
 import time
 import tracemalloc
 
-from steadystate.compute.render import RenderedDataflow
+from steadystate.render import RenderedDataflow
 from steadystate.dataflow.arrangement import Arrangement
 from steadystate.expr import ir
 from steadystate.protocol.messages import BuildDesc, DataflowDescription, IndexExport, IndexImport, SourceImport

@@ -6,7 +6,7 @@ from collections import Counter
 
 from hypothesis import given, settings, strategies as hs
 
-from steadystate.compute.render import RenderedDataflow
+from steadystate.render import RenderedDataflow
 from steadystate.expr import ir
 from steadystate.protocol.messages import BuildDesc, DataflowDescription, IndexExport, SourceImport
 from steadystate.repr.types import RelationDesc, ScalarType as T

@@ -3,7 +3,7 @@ of the arrangement's frontier, not its own as_of; materialized-view sinks rely o
 
 from __future__ import annotations
 
-from steadystate.compute.render import RenderedDataflow
+from steadystate.render import RenderedDataflow
 from steadystate.expr import ir
 from steadystate.protocol.messages import BuildDesc, DataflowDescription, IndexExport, IndexImport, SourceImport
 from steadystate.repr.types import RelationDesc, ScalarType as T

@@ -7,7 +7,7 @@ from collections import Counter
 import pytest
 
 from steadystate import errors
-from steadystate.compute.render import RenderedDataflow
+from steadystate.render import RenderedDataflow
 from steadystate.expr import ir
 from steadystate.protocol.messages import (
     BuildDesc,

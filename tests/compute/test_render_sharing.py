@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from steadystate.compute.render import RenderedDataflow
+from steadystate.render import RenderedDataflow
 from steadystate.dataflow.graph import fold
 from steadystate.dataflow.operators import MfpOperator
 from steadystate.dataflow.reduce import ReduceOperator

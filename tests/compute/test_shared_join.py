@@ -16,7 +16,7 @@ from typing import Callable
 
 from hypothesis import given, settings, strategies as st
 
-from steadystate.compute.render import RenderedDataflow
+from steadystate.render import RenderedDataflow
 from steadystate.dataflow.join import JoinOperator
 from steadystate.expr import ir
 from steadystate.protocol.messages import (

@@ -16,7 +16,8 @@ from hypothesis import HealthCheck, given, settings
 
 from steadystate.dataflow import graph, reduce
 from steadystate.expr import ir
-from steadystate.expr.aggregates import CountState, SumState, add_many
+from steadystate.dataflow.reduce import add_many
+from steadystate.expr.aggregates import CountState, SumState
 
 from test_engine_differential import PLANS, ops, run_differential
 

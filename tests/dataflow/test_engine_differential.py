@@ -1,6 +1,6 @@
 """Differential tests of the engine: random inserts/deletes at increasing times, checked after every time.
 
-Each plan is rendered (compute.render) with an index export and a sink export.  After each timestamp the
+Each plan is rendered (steadystate.render) with an index export and a sink export.  After each timestamp the
 index's contents must equal a from-scratch evaluation (tests/dataflow/dataflow_naive.py) of the plan over the
 accumulated inputs, and folding every sink update emitted so far must reproduce the same result.
 """
@@ -12,7 +12,7 @@ from collections import Counter
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from steadystate.compute.render import RenderedDataflow
+from steadystate.render import RenderedDataflow
 from steadystate.dataflow.graph import fold
 from steadystate.expr import ir
 from steadystate.protocol.messages import BuildDesc, DataflowDescription, IndexExport, SinkExport, SourceImport

@@ -13,7 +13,7 @@ from collections import Counter
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from steadystate.compute.render import RenderedDataflow
+from steadystate.render import RenderedDataflow
 from steadystate.dataflow.graph import fold
 from steadystate.dataflow.join_accumulate import JoinAccumulate
 from steadystate.expr import ir

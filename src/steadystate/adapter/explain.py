@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Callable
 
 from steadystate.adapter.dataflows import DataflowBuilder
 from steadystate.adapter.fastpath import extract_mfp
-from steadystate.compute.render import Arrangement, RenderedDataflow
+from steadystate.render import Arrangement, RenderedDataflow
 from steadystate.errors import FeatureNotSupported
 from steadystate.expr import ir
 from steadystate.expr.fusion import plan_join_accumulate

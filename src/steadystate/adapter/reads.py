@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, AsyncIterator
 from steadystate.adapter.dataflows import DataflowBuilder
 from steadystate.adapter.fastpath import extract_mfp, finish_rows, reads_only, substitute_gets
 from steadystate.adapter.policy import Statement
-from steadystate.compute.render import RenderedDataflow
+from steadystate.render import RenderedDataflow
 from steadystate.errors import SteadyError, UndefinedObject, quote_ident
 from steadystate.expr import ir
 from steadystate.protocol import messages as m

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from steadystate.adapter.ddl import cluster_shape
 from steadystate.adapter.introspection import audit_details
 from steadystate.adapter.policy import Statement
 from steadystate.catalog.records import (
@@ -160,8 +161,6 @@ class Reconfigurer:
     async def resize(self, plan: p.AlterClusterPlan, user: str, notices: list[str], timeout: float) -> str:
         """``ALTER CLUSTER ... SET (SIZE, REPLICATION FACTOR) WITH (WAIT UNTIL READY (...))``: new replicas of
         the new shape hydrate before the old ones go."""
-        from steadystate.adapter.ddl import cluster_shape  # the shape rules are DDL's; no cycle at import time
-
         wait = {k.lower().replace(" ", "_"): v for k, v in (plan.wait or {}).items()}
         unknown = set(wait) - {"timeout", "on_timeout"}
         if unknown:

@@ -50,7 +50,7 @@ from steadystate.adapter.client import (
     Outcome,
     RowsOutcome,
 )
-from steadystate.repr.types import RelationDesc
+from steadystate.repr.types import RelationDesc, ScalarType
 from steadystate.sql import plan as p
 from steadystate.sql.catalog_api import PlanContext
 from steadystate.sql.fastpath import plan_simple_write
@@ -479,8 +479,6 @@ class ClientSession:
         return CommandOutcome("RESET")
 
     async def _show_variable(self, plan: p.ShowVariablePlan) -> Outcome:
-        from steadystate.repr.types import ScalarType
-
         name = plan.name.lower()
         if name == "all":
             desc = RelationDesc.of(("name", ScalarType.TEXT), ("setting", ScalarType.TEXT))

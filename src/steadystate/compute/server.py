@@ -2,7 +2,7 @@
 
 ``run_replica`` opens storage, binds a TCP port on 127.0.0.1, announces ``endpoint.json`` (pid, port) in
 its directory for the orchestrator and controller, and serves one controller connection at a time.  The same
-:class:`ReplicaServer` also runs inside a test's process (``orchestrator.inprocess``): without a directory it
+:class:`ReplicaServer` also runs inside a test's process (``testing.inprocess``): without a directory it
 announces nothing (its ``port`` is read directly), it reports the ``pid`` it is given, ``stop`` ends it the way the
 process would end (listener and connections closed, the worker thread gone, its state dropped), and a failure of its
 worker thread is handed to ``on_fatal`` instead of exiting the process.  A

@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import Callable, Iterable, Iterator
 
-from steadystate.compute.render import Arrangement, RenderedDataflow
+from steadystate.render import Arrangement, RenderedDataflow
 from steadystate.dataflow import guard
 from steadystate.dataflow.collection import EvalError
 from steadystate.errors import InsufficientResources, SteadyError, UpperMismatch

@@ -1,9 +1,10 @@
-"""Accumulating reduce: a lean per-key reduce for aggregates that are sums over the input (count, sum, avg).
+"""Accumulating reduce: a lean per-key reduce for aggregates that are sums over the input (counts, sums, means).
 
-``count(*)``, ``count(x)``, ``sum(x)`` and ``avg(x)`` over exact types (integers, numeric) are *accumulable*: a
-group's aggregate is a sum over its rows of ``value × diff``, so a retraction is just a negative addition and no
-row or value multiset has to be kept (unlike ``min``/``max``).  A group is one flat list of accumulators,
-``[rows, slot₁, slot₂, …, output]`` — ``count`` takes one slot, ``sum``/``avg`` two (total, non-NULL count) —
+An aggregate is *accumulable* when a group's value is a sum over its rows of ``value × diff``: a retraction is
+just a negative addition and no row or value multiset has to be kept (unlike a minimum or maximum).  The engine
+knows five such accumulations (:class:`Accumulation`): counting rows, counting non-NULL values, summing, summing
+into a ``Decimal``, and the mean as a ``Decimal``.  A group is one flat list of accumulators,
+``[rows, slot₁, slot₂, …, output]`` — a count takes one slot, a sum or mean two (total, non-NULL count) —
 instead of one state object per aggregate.
 
 :class:`AccumulatingReduce` folds a delta with a function generated (``exec``) for the operator's exact aggregate
@@ -15,28 +16,45 @@ output updates.
 
 Emission is the general reduce's: for each touched key, the previous output row is retracted and the new one
 inserted (nothing when equal); a group whose row count drops to zero disappears, except for a global aggregate,
-which always has exactly one row (count 0, other aggregates NULL over empty input).  Output rows of different
+which always has exactly one row (counts 0, other aggregates NULL over empty input).  Output rows of different
 keys are distinct (they start with the key), so the output delta is built without consolidation.
 
-Results match :mod:`steadystate.expr.aggregates` exactly: ``sum`` of int8 becomes numeric (``Decimal``), ``avg``
-of integers/numeric is ``Decimal(total) / Decimal(count)``, an aggregate over no non-NULL value is NULL.  Floats
-are not accumulated here (their sums depend on the order of additions);
-:func:`steadystate.expr.aggregates.accumulator_kind` decides.
+Which SQL aggregates are accumulable, and as which accumulation, is decided above the engine
+(``expr.aggregates.accumulator_kind``) and translated by the renderer (``render.translate``); the results equal
+the general reduce's exactly: a sum into a ``Decimal`` of integers is ``Decimal(total)``, a mean is
+``Decimal(total) / Decimal(count)``, an aggregate over no non-NULL value is NULL.  Floats are never accumulated
+here (their sums depend on the order of additions).
 """
 
 from __future__ import annotations
 
 import decimal
+import enum
 from typing import Any, Callable, Sequence
 
 from steadystate.dataflow.collection import Delta, ErrDelta, OkDelta
 from steadystate.dataflow.operators import Operator
 
-# slots each kind occupies in a group's accumulator list
-SLOTS = {"count_star": 1, "count": 1, "sum": 2, "sum_numeric": 2, "avg": 2}
+
+class Accumulation(enum.Enum):
+    """What one accumulator computes over its group's rows (:data:`SLOTS`: how many slots it occupies)."""
+
+    ROWS = "rows"  # the number of rows (no column)
+    NON_NULL = "non_null"  # the number of non-NULL values of the column
+    SUM = "sum"  # the sum of the non-NULL values, NULL when there is none
+    SUM_DECIMAL = "sum_decimal"  # the same sum as a Decimal
+    MEAN_DECIMAL = "mean_decimal"  # Decimal(sum) / Decimal(count) of the non-NULL values, NULL when there is none
+
+    @property
+    def counts(self) -> bool:
+        return self in (Accumulation.ROWS, Accumulation.NON_NULL)
 
 
-def _as_numeric(total: Any) -> Any:
+# slots each accumulation occupies in a group's accumulator list
+SLOTS = {kind: 1 if kind.counts else 2 for kind in Accumulation}
+
+
+def _as_decimal(total: Any) -> Any:
     return decimal.Decimal(total) if isinstance(total, int) else total
 
 
@@ -45,18 +63,18 @@ def _avg(total: Any, count: int) -> Any:
 
 
 class Accumulator:
-    """One aggregate: ``kind`` (a key of ``SLOTS``) over input column ``column`` (``None`` for count_star)."""
+    """One aggregate: ``kind`` over input column ``column`` (``None`` for :attr:`Accumulation.ROWS`)."""
 
     __slots__ = ("kind", "column")
 
-    def __init__(self, kind: str, column: int | None) -> None:
-        if kind not in SLOTS:
-            raise ValueError(f"not an accumulable aggregate: {kind}")
+    def __init__(self, kind: Accumulation, column: int | None) -> None:
+        if not isinstance(kind, Accumulation):
+            raise ValueError(f"not an accumulation: {kind!r}")
         self.kind = kind
         self.column = column
 
     def __repr__(self) -> str:
-        return f"Accumulator({self.kind!r}, {self.column!r})"
+        return f"Accumulator({self.kind}, {self.column!r})"
 
 
 def width_of(accumulators: Sequence[Accumulator]) -> int:
@@ -73,12 +91,12 @@ def contribution_source(accumulators: Sequence[Accumulator], indent: str) -> lis
     lines = [f"{indent}c0 = diff"]
     slot = 1
     for acc in accumulators:
-        if acc.kind == "count_star":
+        if acc.kind is Accumulation.ROWS:
             lines.append(f"{indent}c{slot} = diff")
             slot += 1
             continue
         lines.append(f"{indent}v = row[{acc.column}]")
-        if acc.kind == "count":
+        if acc.kind is Accumulation.NON_NULL:
             lines.append(f"{indent}c{slot} = 0 if v is None else diff")
             slot += 1
             continue
@@ -103,15 +121,15 @@ def _result_source(accumulators: Sequence[Accumulator]) -> str:
     results: list[str] = []
     slot = 1
     for acc in accumulators:
-        if acc.kind in ("count_star", "count"):
+        if acc.kind.counts:
             results.append(f"acc[{slot}]")
             slot += 1
             continue
         total, count = f"acc[{slot}]", f"acc[{slot + 1}]"
-        if acc.kind == "sum":
+        if acc.kind is Accumulation.SUM:
             results.append(f"({total} if {count} else None)")
-        elif acc.kind == "sum_numeric":
-            results.append(f"(_as_numeric({total}) if {count} else None)")
+        elif acc.kind is Accumulation.SUM_DECIMAL:
+            results.append(f"(_as_decimal({total}) if {count} else None)")
         else:
             results.append(f"(_avg({total}, {count}) if {count} else None)")
         slot += 2
@@ -151,7 +169,7 @@ def emit_source(accumulators: Sequence[Accumulator], is_global: bool) -> list[st
 
 
 def compile_functions(source: list[str], name: str) -> dict[str, Any]:
-    namespace: dict[str, Any] = {"_as_numeric": _as_numeric, "_avg": _avg}
+    namespace: dict[str, Any] = {"_as_decimal": _as_decimal, "_avg": _avg}
     exec(compile("\n".join(source) + "\n", f"<{name}>", "exec"), namespace)
     return namespace
 
@@ -196,8 +214,8 @@ def sums_from_columns(tables: list[Any], key_columns: Sequence[int], accumulator
         return None
     if table.num_rows == 0:
         return {}
-    summed = sorted({f"c{a.column}" for a in accumulators if a.kind not in ("count_star", "count")})
-    counted = sorted({f"c{a.column}" for a in accumulators if a.kind != "count_star"})
+    summed = sorted({f"c{a.column}" for a in accumulators if not a.kind.counts})
+    counted = sorted({f"c{a.column}" for a in accumulators if a.kind is not Accumulation.ROWS})
     for name in summed:
         column = table.column(name)
         if column.type == pa.null():  # every value NULL: an int64 column of NULLs sums to nothing
@@ -224,9 +242,9 @@ def sums_from_columns(tables: list[Any], key_columns: Sequence[int], accumulator
     rows = values("count_all")
     slots: list[list[Any]] = [rows]
     for a in accumulators:
-        if a.kind == "count_star":
+        if a.kind is Accumulation.ROWS:
             slots.append(rows)
-        elif a.kind == "count":
+        elif a.kind is Accumulation.NON_NULL:
             slots.append(values(f"c{a.column}_count"))
         else:
             slots += [values(f"c{a.column}_sum"), values(f"c{a.column}_count")]
@@ -239,7 +257,8 @@ def prepare_columns() -> None:
     import pyarrow as pa
 
     tables = [pa.table({"c0": pa.array([1, None], pa.int8()), "c1": pa.array([2, 3], pa.int16())})]
-    everything = [Accumulator("count_star", None), Accumulator("count", 1), Accumulator("sum", 1)]
+    everything = [Accumulator(Accumulation.ROWS, None), Accumulator(Accumulation.NON_NULL, 1),
+                  Accumulator(Accumulation.SUM, 1)]
     sums_from_columns(tables * 2, [0], everything, skip_null_keys=True)
 
 
@@ -304,4 +323,4 @@ class AccumulatingReduce(FoldsColumns, Operator):
         return ok, err
 
 
-__all__ = ["Accumulator", "AccumulatingReduce", "SLOTS"]
+__all__ = ["Accumulation", "Accumulator", "AccumulatingReduce", "SLOTS"]

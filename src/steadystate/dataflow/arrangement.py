@@ -1,9 +1,10 @@
 """Arrangements: a collection indexed by key (key → {row: count}), with an error part and a frontier.
 
 An :class:`Arrangement` is what an index export maintains and what peeks read.  ``apply(time, delta)`` folds one
-timestamp's delta in; ``frontier`` says which times are reflected (all times < frontier).  ``peek(mfp)`` returns the
-current rows (repeated by multiplicity) with a MapFilterProject applied, or raises the first error if the error
-part is non-zero.  ``lookup(key)`` serves point reads.
+timestamp's delta in; ``frontier`` says which times are reflected (all times < frontier).  ``peek(view)`` returns the
+current rows (repeated by multiplicity) through a view — a row function that the arrangement compiles from a
+description with the ``compile_view`` it was made with (the renderer's: MapFilterProjects) — or raises the first
+error if the error part is non-zero.  ``lookup(key)`` serves point reads.
 
 Other dataflows import an arrangement through an :class:`ArrangementCursor`: its first ``read()`` returns the
 current contents as a snapshot (at :meth:`Arrangement.snapshot_time`), later reads the updates applied since.  The
@@ -41,23 +42,28 @@ from __future__ import annotations
 
 import sys
 from itertools import islice
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Hashable, Iterable, Iterator
 
 from steadystate.dataflow.collection import Delta, EvalError, Row, Update, add_into, first_error
-from steadystate.expr import ir
-from steadystate.expr.eval import compile_mfp
-from steadystate.expr.infer import Types
 
-_MFP_CACHE_LIMIT = 64
+_VIEW_CACHE_LIMIT = 64
+
+RowFn = Callable[[Row], "Row | None"]  # a row's image, or None when the row is filtered out
+ViewCompiler = Callable[[Hashable], "RowFn | None"]
 
 
 class Arrangement:
-    """key → {row: count} plus errors; ``frontier`` (``None`` = closed) only advances."""
+    """key → {row: count} plus errors; ``frontier`` (``None`` = closed) only advances.
 
-    def __init__(self, key_fn: Callable[[Row], tuple], input_types: Types | None = None, name: str = "") -> None:
+    Reads may ask for a *view* of the rows: a hashable description of a row function (the renderer's are the
+    plan's map/filter/projects) that ``compile_view`` turns into that function, or ``None`` when the view is the
+    rows as they are.  Compiled views are cached (a peek of the same view again compiles nothing)."""
+
+    def __init__(self, key_fn: Callable[[Row], tuple], compile_view: ViewCompiler | None = None,
+                 name: str = "") -> None:
         self.name = name
         self.key_fn = key_fn
-        self.input_types = list(input_types) if input_types is not None else None
+        self.compile_view = compile_view
         self.data: dict[tuple, dict[Row, int]] = {}
         self.errors: dict[EvalError, int] = {}
         self.frontier: int | None = 0
@@ -68,7 +74,7 @@ class Arrangement:
         self._log_base = 0  # absolute position of _log[0]
         self._err_log_base = 0
         self._cursors: list[ArrangementCursor] = []
-        self._mfp_cache: dict[ir.MapFilterProject, Callable[[Row], Row | None]] = {}
+        self._view_cache: dict[Hashable, RowFn | None] = {}
 
     # -- maintenance ------------------------------------------------------------------------------------
 
@@ -122,27 +128,34 @@ class Arrangement:
         for rows in self.data.values():
             yield from rows.items()
 
-    def _compiled(self, mfp: ir.MapFilterProject) -> Callable[[Row], Row | None]:
-        compiled = self._mfp_cache.get(mfp)
-        if compiled is None:
-            compiled = compile_mfp(mfp, self.input_types)
-            if len(self._mfp_cache) >= _MFP_CACHE_LIMIT:
-                self._mfp_cache.clear()
-            self._mfp_cache[mfp] = compiled
+    def _compiled(self, view: Hashable | None) -> RowFn | None:
+        """The row function of ``view`` (``None``: the rows as they are)."""
+        if view is None:
+            return None
+        try:
+            return self._view_cache[view]
+        except KeyError:
+            pass
+        if self.compile_view is None:
+            raise TypeError(f"arrangement {self.name!r} was given no compile_view to read views with")
+        compiled = self.compile_view(view)
+        if len(self._view_cache) >= _VIEW_CACHE_LIMIT:
+            self._view_cache.clear()
+        self._view_cache[view] = compiled
         return compiled
 
-    def peek(self, mfp: ir.MapFilterProject | None = None) -> list[tuple]:
-        """Current rows, repeated by multiplicity, with ``mfp`` applied; raises if the error part is non-zero."""
+    def peek(self, view: Hashable | None = None) -> list[tuple]:
+        """Current rows, repeated by multiplicity, seen through ``view``; raises if the error part is non-zero."""
         self.raise_if_errors()
         out: list[tuple] = []
-        if mfp is None or mfp.is_identity:
+        apply = self._compiled(view)
+        if apply is None:
             for row, count in self.iter_rows():
                 if count == 1:
                     out.append(row)
                 elif count > 1:
                     out.extend([row] * count)
             return out
-        apply = self._compiled(mfp)
         for row, count in self.iter_rows():
             if count <= 0:
                 continue
@@ -151,11 +164,11 @@ class Arrangement:
                 out.extend([result] * count)
         return out
 
-    def peek_iter(self, mfp: ir.MapFilterProject | None = None) -> Iterator[tuple]:
+    def peek_iter(self, view: Hashable | None = None) -> Iterator[tuple]:
         """``peek`` one row at a time (a replica builds a peek's result in bounded, interruptible pieces); raises
         before the first row if the error part is non-zero.  The arrangement must not change while it is read."""
         self.raise_if_errors()
-        apply = None if mfp is None or mfp.is_identity else self._compiled(mfp)
+        apply = self._compiled(view)
         for row, count in self.iter_rows():
             if count <= 0:
                 continue

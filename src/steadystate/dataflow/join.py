@@ -12,70 +12,20 @@ which R was empty (the importer's snapshot round): there ``ΔL ⋈ R_old`` vanis
 lookups.  A shared left side uses ``ΔL ⋈ R_old + L_new ⋈ ΔR`` with L_new as of ``t``; both shared, R_old is R as
 of ``t − 1``.
 
-:func:`plan_join` turns a ``Join``'s equivalence classes (expressions over the concatenated columns of all
-inputs) into a chain of binary steps: step *i* joins the prefix ``inputs[:i]`` with ``inputs[i]`` on every class
-that has an expression over the prefix alone and one over input *i* alone.  Whatever the chain does not enforce
-(a class with a constant, with an expression spanning inputs, or with members that the key pairs leave
-unconnected) becomes a residual ``eq`` predicate applied to the final rows.
+Multi-way joins are chains of these binary operators; the renderer plans the chain from a plan's join
+equivalences (``render.translate.plan_join``) and hands each operator its compiled key functions.
 """
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Callable
 
 from steadystate.dataflow import guard
 from steadystate.dataflow.arrangement import RowsOf, SharedSide
 from steadystate.dataflow.collection import Delta, ErrDelta, EvalError, OkDelta, Row, add_into, merge_into
 from steadystate.dataflow.operators import Operator
-from steadystate.expr import ir
-from steadystate.expr.infer import columns_of, shift_columns
 
 KeyFn = Callable[[Row], tuple]
-
-
-class JoinStep:
-    """Key expressions of one binary step: ``left`` over the prefix's columns, ``right`` over input i's own."""
-
-    def __init__(self, left: list[ir.ScalarExpr], right: list[ir.ScalarExpr]) -> None:
-        self.left = left
-        self.right = right
-
-
-def _find(parent: list[int], i: int) -> int:
-    while parent[i] != i:
-        parent[i] = parent[parent[i]]
-        i = parent[i]
-    return i
-
-
-def plan_join(
-    arities: Sequence[int], equivalences: Sequence[Sequence[ir.ScalarExpr]]
-) -> tuple[list[JoinStep], list[ir.ScalarExpr]]:
-    """Binary steps for inputs 1..n-1 and the residual predicates over the concatenated row."""
-    offsets = [sum(arities[:i]) for i in range(len(arities))]
-    column_sets = [[columns_of(e) for e in cls] for cls in equivalences]
-    parents = [list(range(len(cls))) for cls in equivalences]
-    steps: list[JoinStep] = []
-    for i in range(1, len(arities)):
-        low, high = offsets[i], offsets[i] + arities[i]
-        step = JoinStep([], [])
-        for c, cls in enumerate(equivalences):
-            left_members = [j for j, cols in enumerate(column_sets[c]) if cols and max(cols) < low]
-            right_members = [j for j, cols in enumerate(column_sets[c]) if cols and min(cols) >= low and max(cols) < high]
-            if not left_members or not right_members:
-                continue
-            lj, rj = left_members[0], right_members[0]
-            step.left.append(cls[lj])
-            step.right.append(shift_columns(cls[rj], -low))
-            parents[c][_find(parents[c], lj)] = _find(parents[c], rj)
-        steps.append(step)
-    residual: list[ir.ScalarExpr] = []
-    for c, cls in enumerate(equivalences):
-        roots = {_find(parents[c], j) for j in range(len(cls))}
-        if len(roots) > 1:
-            for other in cls[1:]:
-                residual.append(ir.CallBinary("eq", cls[0], other))
-    return steps, residual
 
 
 def _arrange(state: dict[tuple, dict[Row, int]], key: tuple, row: Row, diff: int) -> int:

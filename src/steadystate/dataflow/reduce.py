@@ -1,6 +1,9 @@
 """Reduce: per-key incremental aggregation.
 
-State per group key: the number of input rows and one incremental aggregate state per aggregate
+State per group key: the number of input rows and one incremental aggregate state per aggregate.  The engine
+does not know which aggregates there are: the caller passes a factory per aggregate whose states have
+``add(value, diff)`` (``diff`` may be negative: a retraction), ``result()`` and optionally ``add_many(values,
+diffs)`` for a batch (:class:`AggregateState`); the renderer makes them from SQL's aggregates
 (``expr.aggregates``).  In each round the operator folds the input delta into the states of the keys it touches,
 then for each touched key retracts the previously emitted output row and emits the new one (nothing when they are
 equal).  A group whose row count drops to zero disappears.
@@ -12,14 +15,32 @@ Errors evaluating keys or aggregate arguments become error updates; input errors
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Protocol, Sequence
 
 from steadystate.dataflow.collection import Delta, ErrDelta, EvalError, OkDelta, Row, add_into
 from steadystate.dataflow.operators import Operator
-from steadystate.expr.aggregates import add_many
 
-_ROWS = object()  # marker fed to count_star
+_ROWS = object()  # the non-NULL value fed to an aggregate that takes no argument (it counts rows)
 BULK_THRESHOLD = 512  # deltas at least this large are folded per group, smaller ones row by row
+
+
+class AggregateState(Protocol):
+    """One aggregate's incremental state within one group."""
+
+    def add(self, value: Any, diff: int) -> None: ...
+
+    def result(self) -> Any: ...
+
+
+def add_many(state: AggregateState, values: list[Any], diffs: list[int]) -> None:
+    """Fold many ``(value, diff)`` pairs into ``state`` (in bulk when the state has ``add_many``)."""
+    bulk = getattr(state, "add_many", None)
+    if bulk is not None:
+        bulk(values, diffs)
+        return
+    add = state.add
+    for value, diff in zip(values, diffs):
+        add(value, diff)
 
 
 class GroupState:
@@ -39,7 +60,7 @@ class ReduceOperator(Operator):
         value_fns: Sequence[Callable[[Row], Any] | None],
         factories: Sequence[Callable[[], Any]],
     ) -> None:
-        """``value_fns[i]`` computes aggregate i's argument (``None`` for count_star)."""
+        """``value_fns[i]`` computes aggregate i's argument (``None``: it takes none and counts rows)."""
         self.inputs = (input,)
         self.key_fn = key_fn
         self.value_fns = list(value_fns)

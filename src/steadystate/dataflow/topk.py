@@ -1,19 +1,26 @@
-"""Top-k per group: ORDER BY ... LIMIT/OFFSET within each group of equal group-key columns.
+"""Top-k per group: the rows ``[offset : offset + limit]`` in a sort order, within each group of equal group keys.
 
 State per group: the multiset of its input rows and the output last emitted for it.  When a round touches a
 group, the operator sorts the group's rows — by the order key (each column ascending or descending, NULLs first
-or last per :class:`~steadystate.expr.ir.ColumnOrder`), ties broken by the whole row so the choice is
+or last per :class:`SortColumn`; the renderer translates ORDER BY into them), ties broken by the whole row so the choice is
 deterministic on every replica — expands multiplicities, slices ``[offset : offset + limit]`` and emits the
 difference from the previous output.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, NamedTuple, Sequence
 
 from steadystate.dataflow.collection import Delta, OkDelta, Row, add_into
 from steadystate.dataflow.operators import Operator
-from steadystate.expr.ir import ColumnOrder
+
+
+class SortColumn(NamedTuple):
+    """One column of a sort order."""
+
+    column: int
+    descending: bool = False
+    nulls_last: bool = True
 
 
 def _null_safe(value: Any, null_high: bool) -> tuple:
@@ -26,14 +33,14 @@ def row_tiebreak_key(row: Row) -> tuple:
     return tuple((1, 0) if v is None else (0, v) for v in row)
 
 
-def sort_rows(rows: list[Row], order: Sequence[ColumnOrder]) -> list[Row]:
+def sort_rows(rows: list[Row], order: Sequence[SortColumn]) -> list[Row]:
     """Sort rows by ``order`` with SQL NULL placement and a whole-row tie break (stable multi-pass sort)."""
     ordered = sorted(rows, key=row_tiebreak_key)
     for column_order in reversed(order):
         column = column_order.column
         # with reverse=True the larger key comes first; NULLs rank high iff they must end up last in ascending
-        null_high = column_order.nulls_last != column_order.desc
-        ordered.sort(key=lambda r, c=column, h=null_high: _null_safe(r[c], h), reverse=column_order.desc)
+        null_high = column_order.nulls_last != column_order.descending
+        ordered.sort(key=lambda r, c=column, h=null_high: _null_safe(r[c], h), reverse=column_order.descending)
     return ordered
 
 
@@ -42,7 +49,7 @@ class TopKOperator(Operator):
         self,
         input: int,
         group_fn: Callable[[Row], tuple],
-        order: Sequence[ColumnOrder],
+        order: Sequence[SortColumn],
         limit: int | None,
         offset: int,
     ) -> None:

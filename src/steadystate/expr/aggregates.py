@@ -2,7 +2,8 @@
 
 Each aggregate of the vocabulary (``count``, ``count_star``, ``sum``, ``min``, ``max``, ``avg``, ``bool_and``,
 ``bool_or``) is a small class with ``add(value, diff)`` (``diff`` may be negative: a retraction) and
-``result()``; :func:`add_many` folds a large batch (in bulk for counts and integer sums).  ``min``/``max`` keep
+``result()``, and counts and sums also ``add_many(values, diffs)`` to fold a large batch in bulk (the engine's
+``dataflow.reduce.add_many`` uses it).  ``min``/``max`` keep
 the multiset of values so deletions are exact; the others keep counters.
 ``distinct=True`` wraps a state in :class:`DistinctState`, which forwards a value only when its multiplicity
 crosses zero.  :func:`aggregate_factory` returns the zero-argument constructor for one ``AggregateExpr``;
@@ -189,17 +190,6 @@ AGGREGATE_STATES: dict[str, Callable[[ScalarType | None], Callable[[], Any]]] = 
     "bool_and": lambda typ: (lambda: BoolState(True)),
     "bool_or": lambda typ: (lambda: BoolState(False)),
 }
-
-
-def add_many(state: Any, values: list[Any], diffs: list[int]) -> None:
-    """Fold many ``(value, diff)`` pairs into ``state`` (in bulk where the state supports it)."""
-    bulk = getattr(state, "add_many", None)
-    if bulk is not None:
-        bulk(values, diffs)
-        return
-    add = state.add
-    for value, diff in zip(values, diffs):
-        add(value, diff)
 
 
 def aggregate_factory(agg: ir.AggregateExpr, input_types: Types | None = None) -> Callable[[], Any]:

@@ -5,7 +5,7 @@ and learns about them only through :class:`ReplicaEvent` callbacks and the queri
 
 * ``orchestrator.process.ProcessOrchestrator`` (the default, ``steadystate serve``): one OS process per replica,
   restarted with backoff, memory-limited, adoptable by the next coordinator;
-* ``orchestrator.inprocess.InProcessOrchestrator`` (tests, ``steadystate.testing``): each replica's server runs
+* ``testing.inprocess.InProcessOrchestrator`` (tests, ``steadystate.testing``): each replica's server runs
   inside the coordinator's own process, so a whole environment starts in milliseconds.
 
 The contract every implementation keeps:

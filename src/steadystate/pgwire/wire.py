@@ -7,6 +7,8 @@ byte); afterwards they are typed messages (``byte type`` + ``int32 length`` + bo
 :class:`~steadystate.errors.ProtocolViolation`, after which the connection must be closed.
 
 The ``encode_*`` functions build server messages as ``bytes``; DataRow encoding is the hot path.
+:class:`ClientGone` and :class:`FatalProtocolError` end a connection; :func:`internal_error` is how an unexpected
+exception is reported to the client.
 """
 
 from __future__ import annotations

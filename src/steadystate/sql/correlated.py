@@ -12,7 +12,7 @@ multiplicity m that matches k inner rows appears m·k times in ``X``, so
 which needs no equality on the outer row (NULLs in it are no obstacle).  ``x IN (SELECT e FROM F WHERE P)``
 is the same semi-join with the extra predicate ``x = e``.  Only plain SELECT subqueries (no GROUP BY,
 aggregates, HAVING, LIMIT, set operations or WITH, no subqueries in WHERE) are decorrelated here; for the
-others this raises 0A000 and sql/joins.py plans the condition as a value instead (sql/scalar_subquery.py).
+others this raises 0A000 and sql/where.py plans the condition as a value instead (sql/scalar_subquery.py).
 """
 
 from __future__ import annotations
@@ -24,8 +24,10 @@ from sqlglot import exp
 
 from steadystate import errors
 from steadystate.expr.ir import CallBinary, Negate, Project, RelationExpr, Threshold, Union_
-from steadystate.sql.query import QueryState, Rel, arg
-from steadystate.sql.scalar import Scope, Typed, plan_expr, require_bool, unify
+from steadystate.sql.joins import plan_from
+from steadystate.sql.relation import QueryState, Rel, arg, conjuncts, inner_join
+from steadystate.sql.scalar import plan_expr
+from steadystate.sql.typed import Scope, require_bool, unify
 
 _UNSUPPORTED_CLAUSES = ("group", "having", "limit", "offset", "order", "with_", "with", "qualify")
 
@@ -49,7 +51,7 @@ def combined_scope(outer: Scope, inner: Scope) -> Scope:
     return Scope(tuple(hidden)) + inner
 
 
-def _check_plain_select(query: exp.Expression, construct: str) -> exp.Select:
+def check_plain_select(query: exp.Expression, construct: str) -> exp.Select:
     if isinstance(query, exp.Subquery):
         query = query.this
     unsupported = (not isinstance(query, exp.Select) or query.args.get("from_", query.args.get("from")) is None
@@ -65,10 +67,8 @@ def _check_plain_select(query: exp.Expression, construct: str) -> exp.Select:
 def correlated_semijoin(outer_expr: RelationExpr, outer: Rel, query: exp.Expression, negated: bool,
                         state: QueryState, in_value: exp.Expression | None = None) -> RelationExpr:
     """``outer_expr`` (columns described by ``outer.scope``) kept where the correlated subquery has a row."""
-    from steadystate.sql.joins import _conjuncts, _inner_join, plan_from
-
     construct = "EXISTS" if in_value is None else "IN"
-    select = _check_plain_select(query, construct)
+    select = check_plain_select(query, construct)
     from_ = select.args.get("from_", select.args.get("from"))
     inner = plan_from(from_.this, list(select.args.get("joins") or []), state)
     scope = combined_scope(outer.scope, inner.scope)
@@ -77,7 +77,7 @@ def correlated_semijoin(outer_expr: RelationExpr, outer: Rel, query: exp.Express
     predicates: list[Any] = []
     where = select.args.get("where")
     if where is not None:
-        for conjunct in _conjuncts(where.this):
+        for conjunct in conjuncts(where.this):
             if conjunct.find(exp.Subquery, exp.Exists) is not None:
                 raise errors.FeatureNotSupported(f"subqueries in the WHERE clause of a correlated {construct} "
                                                  "subquery are not supported")
@@ -90,7 +90,7 @@ def correlated_semijoin(outer_expr: RelationExpr, outer: Rel, query: exp.Express
         (a, b), _ = unify([value, item], env, describe=lambda known: errors.UndefinedFunction(
             f"operator does not exist: {known[0].pg_name} = {known[1].pg_name}"))
         predicates.append(CallBinary("eq", a.expr, b.expr))
-    joined = _inner_join(Rel(outer_expr, outer.scope), inner, predicates)
+    joined = inner_join(Rel(outer_expr, outer.scope), inner, predicates)
     matches = Project(joined, tuple(range(outer.arity)))
     anti = Threshold(Union_((outer_expr, Negate(matches))))
     if negated:
@@ -98,4 +98,4 @@ def correlated_semijoin(outer_expr: RelationExpr, outer: Rel, query: exp.Express
     return Union_((outer_expr, Negate(anti)))
 
 
-__all__ = ["combined_scope", "correlated_semijoin", "is_correlation_error", "Typed"]
+__all__ = ["check_plain_select", "combined_scope", "correlated_semijoin", "is_correlation_error"]

@@ -10,7 +10,8 @@ outer row, and the result is joined back onto the outer relation:
 2. The subquery's FROM is joined with the domain on its WHERE (equalities between the two sides become join
    equivalences, the rest a residual filter), and the rewritten subquery — the domain columns prepended to its
    select list and to its GROUP BY — is planned over that join by the ordinary SELECT planner
-   (:attr:`QueryState.prebuilt` hands it the joined relation as its FROM).
+   (:attr:`QueryState.prebuilt` hands it the joined relation as its FROM; the planner is reached through
+   :meth:`QueryState.query`, sql/relation.py).
 3. An aggregate without GROUP BY has exactly one row per domain value in SQL, also when no inner row matches
    (``count`` 0, the others NULL).  So for it the join of step 2 is a LEFT join from the domain, with a marker
    column that is NULL on the padding rows, and ``count(*)`` counts the marker: each domain value gets its
@@ -48,7 +49,10 @@ from steadystate.expr.ir import (
     Project, Reduce, RelationExpr, ScalarExpr, Threshold, TopK, Union_, literal,
 )
 from steadystate.repr.types import ScalarType
-from steadystate.sql.scalar import AGGREGATE_CLASSES, Scope, ScopeColumn, Typed, plan_expr, require_bool
+from steadystate.sql.joins import plan_from
+from steadystate.sql.relation import QueryState, Rel, conjuncts, inner_join
+from steadystate.sql.scalar import plan_expr
+from steadystate.sql.typed import AGGREGATE_CLASSES, Scope, ScopeColumn, Typed, require_bool, unify
 
 T = ScalarType
 _numbers = itertools.count(1)
@@ -196,12 +200,9 @@ class Decorrelated:
     exact_one: bool  # exactly one row per domain value (an aggregate without GROUP BY, HAVING or LIMIT)
 
 
-def decorrelate(host: Host, subquery: exp.Expression, state: Any, original: errors.SteadyError,
+def decorrelate(host: Host, subquery: exp.Expression, state: QueryState, original: errors.SteadyError,
                 extra: tuple[Typed, ...] = ()) -> Decorrelated:
     """Steps 1 to 3 of the module docstring; ``extra`` outer values join the domain (an IN probe)."""
-    from steadystate.sql.joins import plan_from
-    from steadystate.sql.query import Rel
-
     select = _check_shape(subquery).copy()
     from_ = select.args.get("from_", select.args.get("from"))
     try:
@@ -231,7 +232,7 @@ def _complete(d: Decorrelated, per_value: RelationExpr, default: Literal) -> Rel
     return Union_((per_value, Map(missing, (default,))))
 
 
-def correlated_scalar(host: Host, subquery: exp.Expression, state: Any, original: errors.SteadyError) -> tuple[RelationExpr, Typed]:
+def correlated_scalar(host: Host, subquery: exp.Expression, state: QueryState, original: errors.SteadyError) -> tuple[RelationExpr, Typed]:
     """``host.expr`` with one more column: the correlated scalar subquery's value for each row."""
     d = decorrelate(host, subquery, state, original)
     per_value = d.rows
@@ -245,7 +246,7 @@ def correlated_scalar(host: Host, subquery: exp.Expression, state: Any, original
     return _join_back(host, per_value, d.outer_refs), Typed(ColumnRef(host.arity), d.typ, True)
 
 
-def correlated_exists(host: Host, subquery: exp.Expression, state: Any, original: errors.SteadyError) -> tuple[RelationExpr, Typed]:
+def correlated_exists(host: Host, subquery: exp.Expression, state: QueryState, original: errors.SteadyError) -> tuple[RelationExpr, Typed]:
     """``EXISTS (subquery)`` of any shape as a column: true where the domain value has a row, else false."""
     d = decorrelate(host, subquery, state, original)
     present = Map(Distinct(Project(d.rows, tuple(range(len(d.outer_refs))))), (Literal(True, T.BOOL),))
@@ -253,10 +254,8 @@ def correlated_exists(host: Host, subquery: exp.Expression, state: Any, original
             Typed(ColumnRef(host.arity), T.BOOL, False))
 
 
-def correlated_in(host: Host, subquery: exp.Expression, probe: Typed, state: Any, original: errors.SteadyError) -> tuple[RelationExpr, Typed]:
+def correlated_in(host: Host, subquery: exp.Expression, probe: Typed, state: QueryState, original: errors.SteadyError) -> tuple[RelationExpr, Typed]:
     """``x IN (subquery)`` of any shape as a column, three-valued; the probe ``x`` is one more domain column."""
-    from steadystate.sql.scalar import unify
-
     d = decorrelate(host, subquery, state, original, extra=(probe,))
     k = len(d.outer_refs)
     p = next(j for j, ref in enumerate(d.outer_refs) if ref.expr == probe.expr)
@@ -321,27 +320,24 @@ def _to_domain(select: exp.Select, references: list[exp.Column], host: Host, num
     return outer_refs, Scope(tuple(domain_columns))
 
 
-def _domain_join(select: exp.Select, domain: Any, inner: Any, aggregate: bool, state: Any, number: int) -> Any:
+def _domain_join(select: exp.Select, domain: Rel, inner: Rel, aggregate: bool, state: QueryState, number: int) -> Rel:
     """The domain joined with the subquery's FROM on its WHERE (a LEFT join with a marker for an aggregate,
     whose ``count(*)`` then counts the marker); conjuncts with subqueries filter the join afterwards."""
-    from steadystate.sql.joins import _conjuncts, _inner_join, plan_where
-    from steadystate.sql.query import Rel
-
     k = domain.arity
     env = state.env(domain.scope + inner.scope)
     env.clause = "WHERE"
     predicates = []
     later: list[exp.Expression] = []
     where = select.args.get("where")
-    for conjunct in (_conjuncts(where.this) if where is not None else []):
+    for conjunct in (conjuncts(where.this) if where is not None else []):
         if conjunct.find(exp.Subquery, exp.Exists) is not None:
             later.append(conjunct)
         else:
             predicates.append(require_bool(plan_expr(conjunct, env), env, "WHERE").expr)
     select.set("where", None)
-    joined = _inner_join(domain, inner, predicates)
+    joined = inner_join(domain, inner, predicates)
     if later:  # planned like any WHERE (semi-joins, subqueries as values), over the join
-        joined = plan_where(Rel(joined, domain.scope + inner.scope), _conjoin(later), state, select).expr
+        joined = state.where(Rel(joined, domain.scope + inner.scope), _conjoin(later), select).expr
     if not aggregate:
         return Rel(joined, domain.scope + inner.scope)
     marker = ScopeColumn(None, f"__corr{number}_m", T.BOOL, True, in_star=False)
@@ -355,11 +351,9 @@ def _domain_join(select: exp.Select, domain: Any, inner: Any, aggregate: bool, s
     return Rel(padded, domain.scope + nullable + Scope((marker,)))
 
 
-def _per_value(select: exp.Select, source: str, domain: Scope, aggregate: bool, state: Any) -> tuple[RelationExpr, ScalarType, bool]:
+def _per_value(select: exp.Select, source: str, domain: Scope, aggregate: bool, state: QueryState) -> tuple[RelationExpr, ScalarType, bool]:
     """The subquery planned over ``source`` with the domain columns first: (domain..., value) rows, at most one
     per domain value (several become the 21000 error), and whether there is exactly one per domain value."""
-    from steadystate.sql.query import plan_query
-
     keys = [exp.column(c.name) for c in domain.columns]
     k = len(keys)
     select.set("from_", exp.From(this=exp.Table(this=exp.to_identifier(source))))
@@ -369,7 +363,7 @@ def _per_value(select: exp.Select, source: str, domain: Scope, aggregate: bool, 
     if aggregate or group is not None:
         select.set("group", exp.Group(expressions=[key.copy() for key in keys] + (list(group.expressions) if group else [])))
     try:
-        planned, finishing = plan_query(select, state, top=True)
+        planned, finishing = state.query(select, top=True)
     finally:
         del state.prebuilt[source]
     width = planned.arity if finishing.project is None else len(finishing.project)

@@ -3,7 +3,7 @@
 
 Each reader is a small recursive-descent function over the statement's sqlglot tokens, driven by a
 :class:`Cursor`.  Queries embedded in these statements (``AS query``, ``SUBSCRIBE (query)``, index keys) are
-cut out of the source text by token offsets and handed to sqlglot through ``parser.parse_standard``, so their
+cut out of the source text by token offsets and handed to sqlglot through ``syntax.parse_standard``, so their
 errors keep correct positions.  :data:`DISPATCH` maps a statement's first keyword to its reader.
 """
 
@@ -16,7 +16,7 @@ from sqlglot.tokens import Token, TokenType
 
 from steadystate import errors
 from steadystate.sql import statements as st
-from steadystate.sql.parser import error_at, parse_standard, syntax_error
+from steadystate.sql.syntax import error_at, parse_standard, syntax_error
 
 #: Option names made of two words.
 _MULTIWORD_OPTIONS = {("REPLICATION", "FACTOR"), ("ON", "TIMEOUT")}

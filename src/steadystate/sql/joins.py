@@ -1,12 +1,9 @@
-"""FROM clauses, joins and WHERE (with IN/EXISTS subqueries decorrelated into semi- and anti-joins).
+"""FROM clauses: table references, derived tables, VALUES, and joins.
 
-WHERE applies its plain conjuncts first, then the top-level ``[NOT] EXISTS`` / ``x IN (...)`` conjuncts as
-semi- and anti-joins (uncorrelated ones planned here, correlated ones in sql/correlated.py), then the
-conjuncts that use subqueries as values (``NOT IN``, scalar subqueries, IN/EXISTS under OR or NOT), whose
-values sql/scalar_subquery.py adds as hidden columns for the filter and that are dropped again after it.
-
-Inner joins become ``Join`` with equalities between the inputs as equivalence classes and the rest of the
-ON condition as a Filter.  Outer joins follow Materialize: the inner join, plus the unmatched rows of the
+A FROM item is a catalog relation (``Get``), a CTE, a relation prebuilt by the subquery decorrelation, a
+derived table (planned through :meth:`QueryState.subquery`, sql/relation.py) or a VALUES list
+(:func:`plan_values`).  Inner joins become ``Join`` with equalities between the inputs as equivalence classes and
+the rest of the ON condition as a Filter (``relation.inner_join``).  Outer joins follow Materialize: the inner join, plus the unmatched rows of the
 preserved side padded with NULLs, where "unmatched" is ``Threshold(side - Project(inner, side columns))``
 (a row of multiplicity m matching k rows leaves m - m·k, positive only when k = 0).
 """
@@ -19,13 +16,12 @@ from sqlglot import exp
 
 from steadystate import errors
 from steadystate.expr.ir import (
-    CallBinary, ColumnRef, Distinct, Filter, Join, Literal, Map, Negate, Project, RelationExpr,
-    Threshold, Union_,
+    CallBinary, ColumnRef, Constant, Get, Literal, Map, Negate, Project, RelationExpr, Threshold, Union_,
 )
 from steadystate.repr.types import ScalarType
-from steadystate.sql import correlated
-from steadystate.sql.query import QueryState, Rel, _rename, arg, plan_subquery, plan_values
-from steadystate.sql.scalar import Scope, ScopeColumn, plan_expr, require_bool, Typed, unify
+from steadystate.sql.relation import QueryState, Rel, arg, conjuncts, inner_join, rename
+from steadystate.sql.scalar import plan_expr
+from steadystate.sql.typed import Scope, ScopeColumn, Typed, mismatch, require_bool, unify
 
 T = ScalarType
 
@@ -41,20 +37,18 @@ def plan_table_ref(node: exp.Expression, state: QueryState) -> Rel:
         if len(parts) == 1 and parts[0] in state.prebuilt:
             return state.prebuilt[parts[0]]
         if len(parts) == 1 and parts[0] in state.ctes:
-            return _rename(state.ctes[parts[0]], alias or parts[0], names)
+            return rename(state.ctes[parts[0]], alias or parts[0], names)
         item = state.ctx.catalog.resolve_item(parts)
         if item.desc is None:
             raise errors.WrongObjectType(f"{errors.quote_ident(item.name.item)} is an index and cannot be queried",
                                          hint="Query the relation the index is on instead.")
-        from steadystate.expr.ir import Get
-
         scope = Scope(tuple(ScopeColumn(None, c.name, c.type, c.nullable) for c in item.desc.columns))
-        return _rename(Rel(Get(item.id), scope), alias or parts[-1], names)
+        return rename(Rel(Get(item.id), scope), alias or parts[-1], names)
     if isinstance(node, exp.Subquery):
         if alias is None:
             raise errors.SyntaxError_("subquery in FROM must have an alias",
                                       hint="For example, FROM (SELECT ...) [AS] foo.")
-        return _rename(plan_subquery(node.this if not arg(node, "order", "limit") else node, state), alias, names)
+        return rename(state.subquery(node.this if not arg(node, "order", "limit") else node), alias, names)
     if isinstance(node, exp.Values):
         return plan_values(node, state, alias)
     if isinstance(node, exp.Lateral):
@@ -68,14 +62,6 @@ def plan_from(first: exp.Expression, joins: list[exp.Join], state: QueryState) -
         right = plan_table_ref(join.this, state)
         rel = _plan_join(rel, right, join, state)
     return rel
-
-
-def _conjuncts(node: exp.Expression) -> list[exp.Expression]:
-    while isinstance(node, exp.Paren):
-        node = node.this
-    if isinstance(node, exp.And):
-        return _conjuncts(node.left) + _conjuncts(node.right)
-    return [node]
 
 
 def _plan_join(left: Rel, right: Rel, join: exp.Join, state: QueryState) -> Rel:
@@ -110,11 +96,11 @@ def _plan_join(left: Rel, right: Rel, join: exp.Join, state: QueryState) -> Rel:
     elif join.args.get("on") is not None:
         env = state.env(scope)
         env.clause = "JOIN conditions"
-        for conjunct in _conjuncts(join.args["on"]):
+        for conjunct in conjuncts(join.args["on"]):
             predicates.append(require_bool(plan_expr(conjunct, env), env, "JOIN/ON").expr)
     elif kind != "CROSS" and side == "" and kind not in ("", "INNER"):
         raise errors.SyntaxError_("syntax error: JOIN requires ON or USING")
-    inner = _inner_join(left, right, predicates)
+    inner = inner_join(left, right, predicates)
     if side == "":
         return Rel(inner, scope)
     parts: list[RelationExpr] = [inner]
@@ -147,111 +133,28 @@ def _using_index(scope: Scope, name: str, which: str) -> int:
     return matches[0]
 
 
-def _inner_join(left: Rel, right: Rel, predicates: list[Any]) -> RelationExpr:
-    equivalences = []
-    rest = []
-    for p in predicates:
-        if (isinstance(p, CallBinary) and p.func == "eq" and isinstance(p.left, ColumnRef)
-                and isinstance(p.right, ColumnRef)
-                and (p.left.index < left.arity) != (p.right.index < left.arity)):
-            equivalences.append((p.left, p.right))
-        else:
-            rest.append(p)
-    expr: RelationExpr = Join((left.expr, right.expr), tuple(equivalences))
-    if rest:
-        expr = Filter(expr, tuple(rest))
-    return expr
-
-
 # ---------------------------------------------------------------------------------------------------------
-# WHERE
+# VALUES
 
 
-def _semijoin_form(conjunct: exp.Expression) -> bool:
-    """``[NOT] EXISTS (...)`` or ``x IN (...)``: planned as a semi- or anti-join (only TRUE keeps a row)."""
-    inner = conjunct
-    negated = isinstance(inner, exp.Not)
-    if negated:
-        inner = inner.this
-        while isinstance(inner, exp.Paren):
-            inner = inner.this
-    if isinstance(inner, exp.Exists):
-        return True
-    return (not negated and isinstance(inner, exp.In) and inner.args.get("query") is not None
-            and not isinstance(inner.this, exp.Tuple))
-
-
-def plan_where(rel: Rel, predicate: exp.Expression, state: QueryState, select: exp.Select) -> Rel:
-    """Plain conjuncts first, then semi-joins, then conjuncts with subqueries used as values (their columns
-    are dropped again after the filter)."""
-    from steadystate.sql.scalar_subquery import FromHost, has_subquery, inline_subqueries
-
-    conjuncts = _conjuncts(predicate)
-    semi = [c for c in conjuncts if _semijoin_form(c)]
-    valued = [c for c in conjuncts if not _semijoin_form(c) and has_subquery(c)]
-    plain: list[Any] = []
-    for conjunct in conjuncts:
-        if _semijoin_form(conjunct) or has_subquery(conjunct):
-            continue
-        env = state.env(rel.scope)
-        env.clause = "WHERE"
-        plain.append(require_bool(plan_expr(conjunct, env), env, "WHERE").expr)
-    expr = Filter(rel.expr, tuple(plain)) if plain else rel.expr
-    for conjunct in semi:
-        negated, inner = False, conjunct
-        if isinstance(inner, exp.Not):
-            negated, inner = True, inner.this
-            while isinstance(inner, exp.Paren):
-                inner = inner.this
-        try:
-            if isinstance(inner, exp.Exists):
-                expr = _exists(expr, rel, inner.this, negated, state)
-            else:
-                expr = _in_subquery(expr, rel, inner, state)
-        except errors.FeatureNotSupported:  # a correlated subquery the semi-join cannot take: as a value
-            valued.append(conjunct)
-    if valued:
-        host = FromHost(expr, rel.scope, state)
-        holder = exp.Tuple(expressions=valued)  # so that the rewrite can replace a whole conjunct
-        holder.parent = select
-        inline_subqueries(select, list(holder.expressions), host, state)
-        env = state.env(host.scope)
-        env.clause = "WHERE"
-        checks = tuple(require_bool(plan_expr(c, env), env, "WHERE").expr for c in holder.expressions)
-        expr = Project(Filter(host.expr, checks), tuple(range(rel.arity)))
-    return Rel(expr, rel.scope)
-
-
-def _exists(expr: RelationExpr, rel: Rel, query: exp.Expression, negated: bool, state: QueryState) -> RelationExpr:
-    try:
-        sub = plan_subquery(query.copy(), state)
-    except errors.SteadyError as error:
-        if not correlated.is_correlation_error(error):
-            raise
-        return correlated.correlated_semijoin(expr, rel, query, negated, state)
-    nonempty = Distinct(Project(sub.expr, ()))
-    semi = Join((expr, nonempty), ())
-    if not negated:
-        return semi
-    return Threshold(Union_((expr, Negate(semi))))
-
-
-def _in_subquery(expr: RelationExpr, rel: Rel, node: exp.In, state: QueryState) -> RelationExpr:
-    query = node.args["query"].this if isinstance(node.args["query"], exp.Subquery) else node.args["query"]
-    try:
-        sub = plan_subquery(query.copy(), state)
-    except errors.SteadyError as error:
-        if not correlated.is_correlation_error(error):
-            raise
-        return correlated.correlated_semijoin(expr, rel, query, False, state, in_value=node.this)
-    if sub.arity != 1:
-        raise errors.SyntaxError_("subquery has too many columns")
-    env = state.env(rel.scope)
-    value = plan_expr(node.this, env)
-    column = sub.scope.columns[0]
-    (a, b), typ = unify([value, Typed(ColumnRef(rel.arity), column.type, column.nullable)], env,
-                        describe=lambda known: errors.UndefinedFunction(
-                            f"operator does not exist: {known[0].pg_name} = {known[1].pg_name}"))
-    keys = Distinct(sub.expr)
-    joined = Join((expr, keys), ())
-    return Project(Filter(joined, (CallBinary("eq", a.expr, b.expr),)), tuple(range(rel.arity)))
+def plan_values(node: exp.Values, state: QueryState, alias: str | None = None) -> Rel:
+    env = state.env(Scope())
+    rows = [[plan_expr(e, env) for e in (t.expressions if isinstance(t, exp.Tuple) else [t])]
+            for t in node.expressions]
+    width = len(rows[0])
+    if any(len(r) != width for r in rows):
+        raise errors.SyntaxError_("VALUES lists must all be the same length")
+    columns = []
+    for i in range(width):
+        typed, typ = unify([r[i] for r in rows], env, describe=mismatch("VALUES"))
+        for r, t in zip(rows, typed):
+            r[i] = t
+        columns.append(ScopeColumn(alias, f"column{i + 1}", typ, any(t.nullable for t in typed)))
+    if all(isinstance(t.expr, Literal) for r in rows for t in r):
+        expr: RelationExpr = Constant.of([tuple(t.expr.datum() for t in r) for r in rows], width)
+    else:
+        unit = Constant.of([()], 0)
+        parts = [Map(unit, tuple(t.expr for t in r)) for r in rows]
+        expr = parts[0] if len(parts) == 1 else Union_(tuple(parts))
+    names = [c.name for c in node.args["alias"].columns] if node.args.get("alias") else []
+    return rename(Rel(expr, Scope(tuple(columns))), alias, names)

@@ -6,102 +6,19 @@ sqlglot (sql/dialect.py); Materialize's statements and the session/transaction s
 small recursive-descent readers in sql/custom_parser.py over the same tokens, producing the dataclasses of
 sql/statements.py.  Every failure becomes :class:`errors.SyntaxError_` (or FeatureNotSupported for known but
 unsupported statements) carrying a PostgreSQL-style message and ``position`` (1-based character offset into
-the submitted string); no sqlglot or Python exception escapes.
+the submitted string); no sqlglot or Python exception escapes.  Tokenizing and the call into sqlglot, which both
+readers use, are in sql/syntax.py.
 """
 
 from __future__ import annotations
 
 from typing import Any, Callable
 
-from sqlglot import exp
-from sqlglot.errors import ParseError, TokenError
 from sqlglot.tokens import Token, TokenType
 
-from steadystate import errors
-from steadystate.sql.dialect import DIALECT
+from steadystate.sql import custom_parser
 from steadystate.sql.statements import Statement
-
-
-def syntax_error(message: str, position: int | None) -> errors.SyntaxError_:
-    """A 42601 error; ``position`` is a 0-based offset (stored 1-based as PostgreSQL reports it)."""
-    error = errors.SyntaxError_(message)
-    error.position = None if position is None else position + 1  # type: ignore[attr-defined]
-    return error
-
-
-def error_at(token: Token | None, sql_len: int = 0) -> errors.SyntaxError_:
-    if token is None:
-        return syntax_error("syntax error at end of input", sql_len)
-    return syntax_error(f"syntax error at or near {errors.quote_ident(token.text)}", token.start)
-
-
-def tokenize(sql: str) -> list[Token]:
-    try:
-        return list(DIALECT.tokenize(sql))
-    except TokenError:
-        quote = _unterminated_quote(sql)
-        if quote is not None:
-            raise syntax_error(
-                f"unterminated quoted string at or near {errors.quote_ident(sql[quote:])}", quote
-            ) from None
-        raise syntax_error("syntax error", None) from None
-    except Exception:  # pragma: no cover - defensive: the tokenizer should only raise TokenError
-        raise syntax_error("syntax error", None) from None
-
-
-def _unterminated_quote(sql: str) -> int | None:
-    """Offset of a quote character that opens a string never closed, if any."""
-    i, n = 0, len(sql)
-    while i < n:
-        ch = sql[i]
-        if ch in "'\"":
-            j = i + 1
-            while j < n:
-                if sql[j] == ch:
-                    if j + 1 < n and sql[j + 1] == ch:
-                        j += 2
-                        continue
-                    break
-                j += 1
-            if j >= n:
-                return i
-            i = j + 1
-        elif sql.startswith("--", i):
-            newline = sql.find("\n", i)
-            i = n if newline < 0 else newline + 1
-        else:
-            i += 1
-    return None
-
-
-def parse_standard(text: str, offset: int) -> exp.Expression:
-    """Parse one standard statement with sqlglot; ``offset`` locates ``text`` in the submitted string."""
-    try:
-        trees = [tree for tree in DIALECT.parse(text) if tree is not None]
-    except ParseError as error:
-        info = error.errors[0] if error.errors else {}
-        start = info.get("start")
-        token_text = info.get("token_text") or ""
-        description = str(info.get("description") or "")
-        at_end = start is not None and text[start + len(token_text):].strip() == ""
-        if start is None:
-            raise syntax_error("syntax error", offset) from None
-        if at_end and "Unexpected token" not in description:
-            raise syntax_error("syntax error at end of input", offset + len(text)) from None
-        raise syntax_error(f"syntax error at or near {errors.quote_ident(token_text)}", offset + start) from None
-    except TokenError:
-        raise syntax_error("syntax error", offset) from None
-    except errors.SteadyError:
-        raise
-    except Exception as error:  # sqlglot internals: never let them escape
-        raise syntax_error(f"syntax error: {error}", offset) from None
-    if len(trees) != 1:
-        raise syntax_error("syntax error", offset)
-    tree = trees[0]
-    if isinstance(tree, exp.Command):
-        keyword = text.split(None, 1)[0] if text.strip() else text
-        raise syntax_error(f"syntax error at or near {errors.quote_ident(keyword)}", offset)
-    return tree
+from steadystate.sql.syntax import error_at, parse_standard, syntax_error, tokenize
 
 
 def _split(tokens: list[Token]) -> list[list[Token]]:
@@ -121,8 +38,6 @@ def _standard(sql: str, tokens: list[Token]) -> Any:
 
 def parse(sql: str) -> list[Statement]:
     """Parse every statement of ``sql``; an empty string (or only semicolons) gives ``[]``."""
-    from steadystate.sql import custom_parser
-
     statements: list[Statement] = []
     for group in _split(tokenize(sql)):
         start, end = group[0].start, group[-1].end + 1

@@ -11,14 +11,16 @@ from typing import Any, Callable
 from sqlglot import exp
 
 from steadystate import errors
-from steadystate.expr.ir import ColumnRef, Constant, Literal, Map, Project
+from steadystate.expr.ir import ColumnRef, Constant, Literal, Map, Project, Union_
 from steadystate.repr.types import Column, RelationDesc, ScalarType
 from steadystate.sql import pg_compat
 from steadystate.sql import plan as p
 from steadystate.sql import statements as st
 from steadystate.sql.catalog_api import PlanContext, ResolvedItem
-from steadystate.sql.query import QueryState, Rel, plan_query, plan_subquery
-from steadystate.sql.scalar import Scope, ScopeColumn, Typed, coerce, plan_expr, require_bool
+from steadystate.sql.query import new_state, plan_query, plan_subquery
+from steadystate.sql.relation import QueryState, Rel, conjuncts
+from steadystate.sql.scalar import plan_expr
+from steadystate.sql.typed import Scope, ScopeColumn, Typed, coerce, output_name, require_bool
 from steadystate.sql import types as ty
 
 T = ScalarType
@@ -41,7 +43,7 @@ def _param_types(state: QueryState) -> tuple[ScalarType, ...]:
 
 def plan_select(node: exp.Expression, ctx: PlanContext, sql_text: str | None = None) -> p.SelectPlan:
     node = pg_compat.rewrite(node)  # what PostgreSQL clients' catalog queries need (psql's \d)
-    state = QueryState(ctx)
+    state = new_state(ctx)
     rel, finishing = plan_query(node, state, top=True)
     desc = rel.desc()
     if finishing.project is not None:
@@ -50,7 +52,7 @@ def plan_select(node: exp.Expression, ctx: PlanContext, sql_text: str | None = N
 
 
 def _relation_for_object(node: exp.Expression, ctx: PlanContext) -> tuple[Rel, tuple[ScalarType, ...]]:
-    state = QueryState(ctx)
+    state = new_state(ctx)
     return plan_subquery(node, state), _param_types(state)
 
 
@@ -93,7 +95,7 @@ def _create(node: exp.Create, ctx: PlanContext, sql_text: str | None) -> p.Plan:
             elif isinstance(kind, exp.PrimaryKeyColumnConstraint):
                 nullable = False
             elif isinstance(kind, exp.DefaultColumnConstraint):
-                env = QueryState(ctx).env(Scope())
+                env = new_state(ctx).env(Scope())
                 default = coerce(plan_expr(kind.this, env), typ, env, what=f"column {errors.quote_ident(column.name)}").expr
             else:
                 raise errors.FeatureNotSupported(f"column constraint {kind.sql(dialect='postgres')} is not supported")
@@ -134,11 +136,9 @@ def _create_index(node: st.CreateIndex, ctx: PlanContext, sql_text: str | None) 
         names = on.desc.names
     else:
         scope = Scope(tuple(ScopeColumn(on.name.item, c.name, c.type, c.nullable) for c in on.desc.columns))
-        env = QueryState(ctx).env(scope)
+        env = new_state(ctx).env(scope)
         typed = [plan_expr(k, env) for k in node.key]
         key = tuple(t.expr for t in typed)
-        from steadystate.sql.functions import output_name
-
         names = tuple(output_name(k) for k in node.key)
     name = None
     if node.name is not None:
@@ -267,7 +267,7 @@ def _insert(node: exp.Insert, ctx: PlanContext, sql_text: str | None) -> p.Plan:
     desc = item.desc
     assert desc is not None
     columns = _target_columns(item, names)
-    state = QueryState(ctx)
+    state = new_state(ctx)
     source = node.expression
     if isinstance(source, exp.Values):
         if names is None:  # without a column list, trailing columns may be omitted
@@ -339,8 +339,6 @@ def _insert_values(node: exp.Values, columns: list[int], desc: RelationDesc, sta
     scope = Scope(tuple(ScopeColumn(None, desc.columns[i].name, desc.columns[i].type, True) for i in columns))
     if all(isinstance(t.expr, Literal) for r in rows for t in r):
         return Rel(Constant.of([tuple(t.expr.datum() for t in r) for r in rows], len(columns)), scope)
-    from steadystate.expr.ir import Union_
-
     unit = Constant.of([()], 0)
     parts = [Map(unit, tuple(t.expr for t in r)) for r in rows]
     return Rel(parts[0] if len(parts) == 1 else Union_(tuple(parts)), scope)
@@ -355,11 +353,9 @@ def _where(node: exp.Expression, scope: Scope, state: QueryState) -> tuple[Any, 
     where = node.args.get("where")
     if where is None:
         return ()
-    from steadystate.sql.joins import _conjuncts
-
     env = state.env(scope)
     env.clause = "WHERE"
-    return tuple(require_bool(plan_expr(c, env), env, "WHERE").expr for c in _conjuncts(where.this))
+    return tuple(require_bool(plan_expr(c, env), env, "WHERE").expr for c in conjuncts(where.this))
 
 
 def _update(node: exp.Update, ctx: PlanContext, sql_text: str | None) -> p.Plan:
@@ -368,7 +364,7 @@ def _update(node: exp.Update, ctx: PlanContext, sql_text: str | None) -> p.Plan:
     item = _table(_table_parts(node.this), ctx)
     assert item.desc is not None
     scope = _table_scope(item, node.this.alias or None)
-    state = QueryState(ctx)
+    state = new_state(ctx)
     env = state.env(scope)
     env.clause = "UPDATE"
     assignments = []
@@ -386,7 +382,7 @@ def _delete(node: exp.Delete, ctx: PlanContext, sql_text: str | None) -> p.Plan:
     if node.args.get("using") or node.args.get("returning"):
         raise errors.FeatureNotSupported("DELETE ... USING / RETURNING is not supported")
     item = _table(_table_parts(node.this), ctx)
-    state = QueryState(ctx)
+    state = new_state(ctx)
     predicates = _where(node, _table_scope(item, node.this.alias or None), state)
     return p.DeletePlan(item.id, predicates, item.desc, _param_types(state))
 
@@ -403,7 +399,7 @@ def _subscribe(node: st.Subscribe, ctx: PlanContext, sql_text: str | None, copy:
     else:
         assert node.query is not None
         query = node.query
-    state = QueryState(ctx)
+    state = new_state(ctx)
     rel = plan_subquery(query, state)
     options = _options(node.options)
     unknown = set(options) - {"snapshot", "progress"}

@@ -2,15 +2,18 @@
 
 :func:`plan_query` returns a :class:`Rel` (the IR and a :class:`Scope` naming its columns) and, for the
 top-level query, the ORDER BY/LIMIT/OFFSET as a RowSetFinishing (nested queries get a TopK instead).
-A SELECT is planned in PostgreSQL's logical order: FROM (sql/joins.py) → WHERE → GROUP BY/aggregates
+A SELECT is planned in PostgreSQL's logical order: FROM (sql/joins.py) → WHERE (sql/where.py) → GROUP BY/aggregates
 (Reduce) → HAVING → select list (Map + Project) → DISTINCT → ORDER BY/LIMIT.  Subqueries used as values in
 the select list and HAVING (sql/scalar_subquery.py) become hidden columns of the rows WHERE kept, or, in an
 aggregating query, of the Reduce output (their outer references must then be group keys, as in SQL).
+
+This module is the top of the relation planner's modules (sql/relation.py draws their tree): the modules below
+plan nested queries and WHERE clauses through the :class:`QueryState` made by :func:`new_state`, whose
+:data:`ENTRY_POINTS` are this module's :func:`plan_query` and sql/where.py's ``plan_where``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlglot import exp
@@ -20,46 +23,18 @@ from steadystate.expr.ir import (
     AggregateExpr, ColumnOrder, ColumnRef, Constant, Distinct, Filter, Literal, Map, Negate, Project, Reduce,
     RelationExpr, RowSetFinishing, Threshold, TopK, Union_,
 )
-from steadystate.repr.types import Column, RelationDesc, ScalarType
-from steadystate.sql import functions
+from steadystate.repr.types import ScalarType
+from steadystate.sql import joins
 from steadystate.sql.catalog_api import PlanContext
-from steadystate.sql.scalar import (
-    AGGREGATE_CLASSES, ExprEnv, Scope, ScopeColumn, Typed, binding_key, coerce, plan_expr, require_bool, unify,
+from steadystate.sql.relation import EntryPoints, QueryState, Rel, arg, rename
+from steadystate.sql.scalar import plan_expr
+from steadystate.sql.scalar_subquery import FromHost, GroupedHost, inline_subqueries
+from steadystate.sql.typed import (
+    AGGREGATE_CLASSES, ExprEnv, Scope, ScopeColumn, Typed, binding_key, coerce, output_name, require_bool, unify,
 )
+from steadystate.sql.where import plan_where
 
 T = ScalarType
-
-
-@dataclass(frozen=True)
-class Rel:
-    expr: RelationExpr
-    scope: Scope
-
-    @property
-    def arity(self) -> int:
-        return len(self.scope.columns)
-
-    def desc(self) -> RelationDesc:
-        return RelationDesc(tuple(Column(c.name, c.type, c.nullable) for c in self.scope.columns))
-
-
-@dataclass
-class QueryState:
-    ctx: PlanContext
-    params: dict[int, ScalarType] = field(default_factory=dict)
-    ctes: dict[str, Rel] = field(default_factory=dict)
-    prebuilt: dict[str, Rel] = field(default_factory=dict)  # FROM relations built by the subquery decorrelation
-
-    def env(self, scope: Scope) -> ExprEnv:
-        return ExprEnv(self.ctx, scope, self.params)
-
-
-def arg(node: exp.Expression, *names: str) -> Any:
-    for name in names:
-        value = node.args.get(name)
-        if value is not None:
-            return value
-    return None
 
 
 def plan_query(node: exp.Expression, state: QueryState, top: bool = False) -> tuple[Rel, RowSetFinishing]:
@@ -76,13 +51,13 @@ def plan_query(node: exp.Expression, state: QueryState, top: bool = False) -> tu
                 raise errors.FeatureNotSupported("WITH RECURSIVE is not supported")
             for cte in with_.expressions:
                 rel = plan_subquery(cte.this, state)
-                rel = _rename(rel, cte.alias, [c.name for c in (cte.args.get("alias").columns or [])]
+                rel = rename(rel, cte.alias, [c.name for c in (cte.args.get("alias").columns or [])]
                               if cte.args.get("alias") else [])
                 state.ctes[cte.alias] = rel
         if isinstance(node, exp.Select):
             rel, finishing = _plan_select(node, state)
         elif isinstance(node, exp.Values):
-            rel, finishing = plan_values(node, state), RowSetFinishing()
+            rel, finishing = joins.plan_values(node, state), RowSetFinishing()
         elif isinstance(node, exp.SetOperation):
             rel = _plan_set_operation(node, state)
             finishing = _order_outputs(node, rel, state)
@@ -100,6 +75,14 @@ def plan_subquery(node: exp.Expression, state: QueryState) -> Rel:
     return rel
 
 
+ENTRY_POINTS = EntryPoints(plan_query=plan_query, plan_where=plan_where)
+
+
+def new_state(ctx: PlanContext) -> QueryState:
+    """The state to plan one statement's queries with; nested planning reaches back here through it."""
+    return QueryState(ctx, ENTRY_POINTS)
+
+
 def _finish(rel: Rel, finishing: RowSetFinishing, top: bool) -> Rel:
     expr = rel.expr
     if finishing.limit is not None or finishing.offset:
@@ -108,51 +91,6 @@ def _finish(rel: Rel, finishing: RowSetFinishing, top: bool) -> Rel:
         expr = Project(expr, finishing.project)
         rel = Rel(expr, Scope(tuple(rel.scope.columns[i] for i in finishing.project)))
     return Rel(expr, rel.scope)
-
-
-def _rename(rel: Rel, table: str | None, names: list[str]) -> Rel:
-    if len(names) > rel.arity:
-        raise errors.SteadyError(
-            f"table {errors.quote_ident(table or '')} has {rel.arity} columns available but {len(names)} columns specified",
-            sqlstate="42P10",
-        )
-    columns = tuple(
-        replace(c, table=table, shadowed=False, name=names[i] if i < len(names) else c.name)
-        for i, c in enumerate(rel.scope.columns)
-    )
-    return Rel(rel.expr, Scope(columns))
-
-
-# ---------------------------------------------------------------------------------------------------------
-# VALUES
-
-
-def plan_values(node: exp.Values, state: QueryState, alias: str | None = None) -> Rel:
-    env = state.env(Scope())
-    rows = [[plan_expr(e, env) for e in (t.expressions if isinstance(t, exp.Tuple) else [t])]
-            for t in node.expressions]
-    width = len(rows[0])
-    if any(len(r) != width for r in rows):
-        raise errors.SyntaxError_("VALUES lists must all be the same length")
-    columns = []
-    for i in range(width):
-        typed, typ = unify([r[i] for r in rows], env, describe=_values_mismatch)
-        for r, t in zip(rows, typed):
-            r[i] = t
-        columns.append(ScopeColumn(alias, f"column{i + 1}", typ, any(t.nullable for t in typed)))
-    if all(isinstance(t.expr, Literal) for r in rows for t in r):
-        expr: RelationExpr = Constant.of([tuple(t.expr.datum() for t in r) for r in rows], width)
-    else:
-        unit = Constant.of([()], 0)
-        parts = [Map(unit, tuple(t.expr for t in r)) for r in rows]
-        expr = parts[0] if len(parts) == 1 else Union_(tuple(parts))
-    names = [c.name for c in node.args["alias"].columns] if node.args.get("alias") else []
-    return _rename(Rel(expr, Scope(tuple(columns))), alias, names)
-
-
-def _values_mismatch(known: list[ScalarType]) -> errors.SteadyError:
-    names = [t.pg_name for t in dict.fromkeys(known)]
-    return errors.DatatypeMismatch(f"VALUES types {names[0]} and {names[1]} cannot be matched")
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -215,9 +153,6 @@ def _order_outputs(node: exp.Expression, rel: Rel, state: QueryState) -> RowSetF
 
 
 def _plan_select(node: exp.Select, state: QueryState) -> tuple[Rel, RowSetFinishing]:
-    from steadystate.sql import joins
-    from steadystate.sql.scalar_subquery import FromHost, GroupedHost, inline_subqueries
-
     if node.find(exp.Window) is not None or arg(node, "windows", "qualify") is not None:
         raise errors.FeatureNotSupported("window functions are not supported",
                                          hint="Use GROUP BY with a join, or ORDER BY ... LIMIT in a subquery.")
@@ -230,7 +165,7 @@ def _plan_select(node: exp.Select, state: QueryState) -> tuple[Rel, RowSetFinish
         rel = Rel(Constant.of([()], 0), Scope())
     where = node.args.get("where")
     if where is not None:
-        rel = joins.plan_where(rel, where.this, state, node)
+        rel = plan_where(rel, where.this, state, node)
     having_node = node.args.get("having")
     late = list(node.expressions) + ([having_node] if having_node is not None else [])
     grouped = node.args.get("group") is not None or bool(_find_aggregates(
@@ -266,7 +201,7 @@ def _plan_select(node: exp.Select, state: QueryState) -> tuple[Rel, RowSetFinish
         if typed.is_untyped:
             typed = coerce(typed, T.TEXT, env)
         outputs.append(_place(typed, base_arity, map_exprs))
-        columns.append(ScopeColumn(None, functions.output_name(item), typed.type, typed.nullable))
+        columns.append(ScopeColumn(None, output_name(item), typed.type, typed.nullable))
     order: list[ColumnOrder] = []
     visible = len(outputs)
     for item in (node.args["order"].expressions if node.args.get("order") else []):

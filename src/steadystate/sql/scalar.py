@@ -1,190 +1,30 @@
 """Planning scalar expressions: sqlglot expression → typed IR ScalarExpr against a :class:`Scope`.
 
-:func:`plan_expr` dispatches on the sqlglot node class through :data:`_HANDLERS`; function calls go through
-the table in sql/functions.py.  Each result is a :class:`Typed`: the IR expression, its type and
-nullability, and — for untyped constants (string literals, NULL, ``$n``) — what is needed to give them the
-type their context asks for (:func:`coerce`).  Group keys, aggregates and subqueries already planned by
-the relation planner are found in :attr:`ExprEnv.bindings` and become column references.
+:func:`plan_expr` dispatches on the sqlglot node class through :data:`_HANDLERS` (operators, literals, column
+references, CASE, casts); function calls go through :data:`_FUNCTIONS` (:func:`plan_function`), whose session
+functions (``version()``, ``current_database()``, ...) fold to literals from the PlanContext.  Each result is
+a :class:`~steadystate.sql.typed.Typed` (sql/typed.py: the types, scopes and coercion every planner module
+shares).  Group keys, aggregates and subqueries already planned by the relation planner are found in
+:attr:`ExprEnv.bindings` and become column references.  Operators and functions are one module because they
+recurse into each other (a function's arguments are expressions, and an expression may call a function).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 from sqlglot import exp
 
 from steadystate import errors
-from steadystate.expr.eval import compile_scalar
-from steadystate.expr.ir import CallBinary, CallUnary, CallVariadic, ColumnRef, If, Literal, ScalarExpr, literal
+from steadystate.expr.ir import CallBinary, CallUnary, CallVariadic, ColumnRef, If, Literal
 from steadystate.repr.types import ScalarType
 from steadystate.sql import types as ty
-from steadystate.sql.catalog_api import PlanContext
+from steadystate.sql.typed import (
+    AGGREGATE_CLASSES, ExprEnv, Typed, binding_key, coerce, lit, mismatch, nullable_of, operator_error,
+    require_bool, unify,
+)
 
 T = ScalarType
-
-
-@dataclass(frozen=True)
-class Typed:
-    expr: ScalarExpr
-    type: ScalarType
-    nullable: bool = True
-    unknown: str | None = None  # text of an untyped string literal
-    untyped_null: bool = False
-    param: int | None = None  # number of an untyped parameter ($n)
-
-    @property
-    def is_untyped(self) -> bool:
-        return self.unknown is not None or self.untyped_null or self.param is not None
-
-
-@dataclass(frozen=True)
-class ScopeColumn:
-    table: str | None
-    name: str
-    type: ScalarType
-    nullable: bool = True
-    shadowed: bool = False  # hidden from unqualified lookup (the right side of JOIN USING)
-    in_star: bool = True
-
-
-@dataclass(frozen=True)
-class Scope:
-    columns: tuple[ScopeColumn, ...] = ()
-
-    def resolve(self, table: str | None, name: str) -> int:
-        matches = [
-            i for i, c in enumerate(self.columns)
-            if c.name == name and (c.table == table if table is not None else not c.shadowed)
-        ]
-        if len(matches) == 1:
-            return matches[0]
-        shown = f"{table}.{name}" if table else name
-        if len(matches) > 1:
-            raise errors.SteadyError(f"column reference {errors.quote_ident(shown)} is ambiguous", sqlstate="42702")
-        if table is not None and not any(c.table == table for c in self.columns):
-            raise errors.UndefinedTable(f"missing FROM-clause entry for table {errors.quote_ident(table)}")
-        raise errors.UndefinedColumn(f"column {errors.quote_ident(shown)} does not exist")
-
-    def with_table(self, table: str) -> "Scope":
-        return Scope(tuple(replace(c, table=table, shadowed=False) for c in self.columns))
-
-    def __add__(self, other: "Scope") -> "Scope":
-        return Scope(self.columns + other.columns)
-
-
-@dataclass
-class ExprEnv:
-    """Mutable state shared by the scalar planning of one statement."""
-
-    ctx: PlanContext
-    scope: Scope = Scope()
-    params: dict[int, ScalarType] = field(default_factory=dict)
-    bindings: dict[str, tuple[int, ScalarType, bool]] = field(default_factory=dict)  # node sql → column
-    grouped: bool = False  # column references must be group keys (bound), else 42803
-    group_columns: dict[int, int] = field(default_factory=dict)  # input column → output column
-    clause: str = "this context"  # for 'aggregate functions are not allowed in WHERE'
-    reduce_arity: int = 0  # when grouped: arity of the Reduce output (group keys + aggregates)
-
-    def child(self, scope: Scope) -> "ExprEnv":
-        return ExprEnv(self.ctx, scope, self.params)
-
-
-def binding_key(node: exp.Expression) -> str:
-    return node.sql(dialect="postgres")
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Coercion
-
-
-def lit(value: Any, typ: ScalarType) -> Typed:
-    return Typed(literal(value, typ), typ, nullable=value is None)
-
-
-def coerce(value: Typed, target: ScalarType, env: ExprEnv, *, explicit: bool = False, what: str = "") -> Typed:
-    """``value`` as ``target``: untyped constants adopt it, others are cast (implicitly unless ``explicit``)."""
-    if value.unknown is not None:
-        return lit(ty.parse_text(value.unknown, target), target)
-    if value.untyped_null:
-        return lit(None, target)
-    if value.param is not None:
-        env.params[value.param] = target
-        return _param_value(value.param, target, env)
-    if value.type is target:
-        return value
-    allowed = ty.explicitly_castable if explicit else ty.implicitly_castable
-    if not allowed(value.type, target):
-        if explicit:
-            raise errors.SteadyError(
-                f"cannot cast type {value.type.pg_name} to {target.pg_name}", sqlstate="42846"
-            )
-        message = (
-            f"{what} is of type {target.pg_name} but expression is of type {value.type.pg_name}"
-            if what
-            else f"expression of type {value.type.pg_name} cannot be used as type {target.pg_name}"
-        )
-        raise errors.DatatypeMismatch(message, hint="You will need to rewrite or cast the expression.")
-    cast = CallUnary(f"cast_{target.value}", value.expr)
-    if isinstance(value.expr, Literal):
-        folded = _fold(cast)
-        if folded is not _NOT_FOLDED:
-            return lit(folded, target)
-    return Typed(cast, target, value.nullable)
-
-
-_NOT_FOLDED = object()
-
-
-def _fold(expr: CallUnary) -> Any:
-    """A cast of a literal evaluated at plan time with the evaluator's own cast (``_NOT_FOLDED`` if it fails:
-    the cast then stays in the plan, so its error surfaces, with its SQLSTATE, where the value is used)."""
-    try:
-        return compile_scalar(expr, [])(())
-    except Exception:  # noqa: BLE001 - any failure leaves the cast to run time
-        return _NOT_FOLDED
-
-
-def _param_value(number: int, target: ScalarType, env: ExprEnv) -> Typed:
-    params = env.ctx.params
-    if params is None:
-        return Typed(Literal(None, target), target)
-    value = params[number - 1]
-    if value is None:
-        return lit(None, target)
-    if isinstance(value, str):
-        return lit(ty.parse_text(value, target), target)
-    source = ty.datum_type(value)
-    assert source is not None
-    return coerce(lit(value, source), target, env, explicit=True)
-
-
-def unify(values: list[Typed], env: ExprEnv, *, describe: Callable[[list[ScalarType]], errors.SteadyError]) -> tuple[list[Typed], ScalarType]:
-    """Bring ``values`` to one type (untyped ones adopt it; all untyped → text)."""
-    known = [v.type for v in values if not v.is_untyped]
-    target = ty.common_type(known)
-    if target is None:
-        raise describe(known)
-    return [coerce(v, target, env) for v in values], target
-
-
-def operator_error(symbol: str, left: ScalarType, right: ScalarType) -> errors.SteadyError:
-    return errors.UndefinedFunction(
-        f"operator does not exist: {left.pg_name} {symbol} {right.pg_name}",
-        hint="No operator matches the given name and argument types. You might need to add explicit type casts.",
-    )
-
-
-def require_bool(value: Typed, env: ExprEnv, construct: str) -> Typed:
-    if value.is_untyped:
-        return coerce(value, T.BOOL, env)
-    if value.type is not T.BOOL:
-        raise errors.DatatypeMismatch(f"argument of {construct} must be type boolean, not type {value.type.pg_name}")
-    return value
-
-
-def nullable_of(*values: Typed) -> bool:
-    return any(v.nullable for v in values)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -199,9 +39,7 @@ def plan_expr(node: exp.Expression, env: ExprEnv) -> Typed:
             return Typed(ColumnRef(index), typ, nullable)
     handler = _HANDLERS.get(type(node))
     if handler is None:
-        from steadystate.sql import functions
-
-        return functions.plan_function(node, env)
+        return plan_function(node, env)
     return handler(node, env)
 
 
@@ -384,14 +222,6 @@ def _escape(node: exp.Escape, env: ExprEnv) -> Typed:
     raise errors.FeatureNotSupported("LIKE ... ESCAPE is not supported")
 
 
-def _mismatch(construct: str) -> Callable[[list[ScalarType]], errors.SteadyError]:
-    def describe(known: list[ScalarType]) -> errors.SteadyError:
-        names = [t.pg_name for t in dict.fromkeys(known)]
-        return errors.DatatypeMismatch(f"{construct} types {names[0]} and {names[1]} cannot be matched")
-
-    return describe
-
-
 def _between(node: exp.Between, env: ExprEnv) -> Typed:
     values = [plan_expr(node.this, env), plan_expr(node.args["low"], env), plan_expr(node.args["high"], env)]
     values, _ = unify(values, env, describe=lambda known: operator_error(">=", values[0].type, values[1].type))
@@ -402,7 +232,7 @@ def _in(node: exp.In, env: ExprEnv) -> Typed:
     if node.args.get("query") is not None or node.args.get("unnest") is not None:
         raise errors.FeatureNotSupported("IN (subquery) is not supported in this position")
     values = [plan_expr(node.this, env)] + [plan_expr(e, env) for e in node.expressions]
-    values, _ = unify(values, env, describe=_mismatch("IN"))
+    values, _ = unify(values, env, describe=mismatch("IN"))
     return Typed(CallVariadic("in_list", tuple(v.expr for v in values)), T.BOOL, nullable_of(*values))
 
 
@@ -419,7 +249,7 @@ def _case(node: exp.Case, env: ExprEnv) -> Typed:
         results.append(plan_expr(branch.args["true"], env))
     default = node.args.get("default")
     results.append(plan_expr(default, env) if default is not None else _null(exp.Null(), env))
-    results, typ = unify(results, env, describe=_mismatch("CASE"))
+    results, typ = unify(results, env, describe=mismatch("CASE"))
     out = results[-1].expr
     for cond, result in zip(reversed(conditions), reversed(results[:-1])):
         out = If(cond.expr, result.expr, out)
@@ -438,8 +268,6 @@ def _subquery_unbound(node: exp.Expression, env: ExprEnv) -> Typed:
 def _aggregate_unbound(node: exp.Expression, env: ExprEnv) -> Typed:
     raise errors.SteadyError(f"aggregate functions are not allowed in {env.clause}", sqlstate="42803")
 
-
-AGGREGATE_CLASSES: tuple[type, ...] = (exp.Count, exp.Sum, exp.Avg, exp.Min, exp.Max, exp.LogicalAnd, exp.LogicalOr)
 
 _HANDLERS: dict[type, Callable[[Any, ExprEnv], Typed]] = {
     exp.Column: _column,
@@ -471,3 +299,267 @@ _HANDLERS: dict[type, Callable[[Any, ExprEnv], Typed]] = {
     exp.Exists: _subquery_unbound,
     **{cls: _aggregate_unbound for cls in AGGREGATE_CLASSES},
 }
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Function calls
+
+_NO_FUNCTION_HINT = "No function matches the given name and argument types. You might need to add explicit type casts."
+
+
+def _no_function(name: str, args: list[Typed]) -> errors.SteadyError:
+    shown = ", ".join("unknown" if a.is_untyped else a.type.pg_name for a in args)
+    return errors.UndefinedFunction(f"function {name}({shown}) does not exist", hint=_NO_FUNCTION_HINT)
+
+
+def _args(node: exp.Expression, *names: str) -> list[exp.Expression]:
+    return [node.args[name] for name in names if node.args.get(name) is not None]
+
+
+def _typed_args(name: str, nodes: list[exp.Expression], wanted: list[ScalarType], env: ExprEnv) -> list[Typed]:
+    values = [plan_expr(n, env) for n in nodes]
+    out = []
+    for value, target in zip(values, wanted):
+        if not value.is_untyped and value.type is not target and not _implicit(value.type, target):
+            raise _no_function(name, values)
+        out.append(coerce(value, target, env))
+    return out
+
+
+def _implicit(source: ScalarType, target: ScalarType) -> bool:
+    return ty.implicitly_castable(source, target)
+
+
+def _text_fn(func: str, name: str) -> Callable[[exp.Expression, ExprEnv], Typed]:
+    def plan(node: exp.Expression, env: ExprEnv) -> Typed:
+        (value,) = _typed_args(name, [node.this], [T.TEXT], env)
+        return Typed(CallUnary(func, value.expr), T.TEXT, value.nullable)
+
+    return plan
+
+
+def _length(node: exp.Expression, env: ExprEnv) -> Typed:
+    (value,) = _typed_args("length", [node.this], [T.TEXT], env)
+    return Typed(CallUnary("length", value.expr), T.INT4, value.nullable)
+
+
+def _trim(node: exp.Trim, env: ExprEnv) -> Typed:
+    if node.args.get("expression") is not None:
+        raise errors.FeatureNotSupported("trim with characters is not supported")
+    position = str(node.args.get("position") or "").upper()
+    func = {"LEADING": "ltrim", "TRAILING": "rtrim"}.get(position, "trim")
+    return _text_fn(func, func)(node, env)
+
+
+def _numeric_arg(name: str, node: exp.Expression, env: ExprEnv) -> Typed:
+    value = plan_expr(node, env)
+    if value.is_untyped:
+        return coerce(value, T.FLOAT8, env)
+    if not value.type.is_numeric:
+        raise _no_function(name, [value])
+    return value
+
+
+def _same_numeric(func: str) -> Callable[[exp.Expression, ExprEnv], Typed]:
+    def plan(node: exp.Expression, env: ExprEnv) -> Typed:
+        value = _numeric_arg(func, node.this, env)
+        return Typed(CallUnary(func, value.expr), value.type, value.nullable)
+
+    return plan
+
+
+def _math(func: str) -> Callable[[exp.Expression, ExprEnv], Typed]:
+    """int → double precision; numeric and double precision keep their type."""
+
+    def plan(node: exp.Expression, env: ExprEnv) -> Typed:
+        value = _numeric_arg(func, node.this, env)
+        if value.type in (T.INT4, T.INT8):
+            value = coerce(value, T.FLOAT8, env)
+        return Typed(CallUnary(func, value.expr), value.type, value.nullable)
+
+    return plan
+
+
+def _round(node: exp.Round, env: ExprEnv) -> Typed:
+    if node.args.get("decimals") is None:
+        return _math("round")(node, env)
+    value, places = _typed_args("round", [node.this, node.args["decimals"]], [T.NUMERIC, T.INT4], env)
+    return Typed(CallBinary("round_to", value.expr, places.expr), T.NUMERIC, nullable_of(value, places))
+
+
+def _log(node: exp.Log, env: ExprEnv) -> Typed:
+    base, arg = node.this, node.args.get("expression")
+    if arg is None:
+        return _math("log10")(exp.Log(this=node.this), env)
+    if isinstance(base, exp.Literal) and base.this == "10":
+        return _math("log10")(exp.Log(this=arg), env)
+    raise errors.FeatureNotSupported("log with a base other than 10 is not supported")
+
+
+def _pow(node: exp.Pow, env: ExprEnv) -> Typed:
+    a, b = _numeric_arg("pow", node.this, env), _numeric_arg("pow", node.expression, env)
+    target = T.NUMERIC if T.NUMERIC in (a.type, b.type) and T.FLOAT8 not in (a.type, b.type) else T.FLOAT8
+    a, b = coerce(a, target, env), coerce(b, target, env)
+    return Typed(CallBinary("pow", a.expr, b.expr), target, nullable_of(a, b))
+
+
+def _variadic_same(func: str, construct: str) -> Callable[[exp.Expression, ExprEnv], Typed]:
+    def plan(node: exp.Expression, env: ExprEnv) -> Typed:
+        nodes = [node.this, *node.expressions] if node.this is not None else list(node.expressions)
+        values = [plan_expr(n, env) for n in nodes]
+        values, typ = unify(values, env, describe=mismatch(construct))
+        nullable = all(v.nullable for v in values) if func == "coalesce" else nullable_of(*values)
+        return Typed(CallVariadic(func, tuple(v.expr for v in values)), typ, nullable)
+
+    return plan
+
+
+def _nullif(node: exp.Nullif, env: ExprEnv) -> Typed:
+    (a, b), typ = unify([plan_expr(node.this, env), plan_expr(node.expression, env)], env,
+                        describe=mismatch("NULLIF"))
+    return Typed(CallBinary("nullif", a.expr, b.expr), typ, True)
+
+
+def _concat(node: exp.Concat, env: ExprEnv) -> Typed:
+    values = [coerce(plan_expr(n, env), T.TEXT, env, explicit=True) for n in node.expressions]
+    return Typed(CallVariadic("concat", tuple(v.expr for v in values)), T.TEXT, False)
+
+
+def _call(name: str, func: str, arg_names: tuple[str, ...], types: list[ScalarType], result: ScalarType,
+          kind: str = "variadic") -> Callable[[exp.Expression, ExprEnv], Typed]:
+    def plan(node: exp.Expression, env: ExprEnv) -> Typed:
+        nodes = _args(node, *arg_names)
+        values = _typed_args(name, nodes, types[: len(nodes)], env)
+        exprs = tuple(v.expr for v in values)
+        if kind == "binary":
+            call: Any = CallBinary(func, exprs[0], exprs[1])
+        else:
+            call = CallVariadic(func, exprs)
+        return Typed(call, result, nullable_of(*values))
+
+    return plan
+
+
+def _pad(node: exp.Pad, env: ExprEnv) -> Typed:
+    func = "lpad" if node.args.get("is_left") else "rpad"
+    return _call(func, func, ("this", "expression", "fill_pattern"), [T.TEXT, T.INT4, T.TEXT], T.TEXT)(node, env)
+
+
+def _position(node: exp.StrPosition, env: ExprEnv) -> Typed:
+    if node.args.get("position") is not None:
+        raise errors.FeatureNotSupported("strpos with a start position is not supported")
+    needle, haystack = _typed_args("position", [node.args["substr"], node.this], [T.TEXT, T.TEXT], env)
+    return Typed(CallBinary("position", needle.expr, haystack.expr), T.INT4, nullable_of(needle, haystack))
+
+
+def _unit_of(node: exp.Expression) -> str:
+    if isinstance(node, exp.Literal):
+        return str(node.this).lower()
+    return node.name.lower() if node.name else node.sql().lower()
+
+
+def _temporal(name: str, node: exp.Expression, env: ExprEnv) -> Typed:
+    value = plan_expr(node, env)
+    if value.is_untyped:
+        return coerce(value, T.TIMESTAMP, env)
+    if value.type not in (T.DATE, T.TIMESTAMP):
+        raise _no_function(name, [lit("", T.TEXT), value])
+    return value
+
+
+def _extract(node: exp.Extract, env: ExprEnv) -> Typed:
+    value = _temporal("date_part", node.expression, env)
+    field = Literal(_unit_of(node.this), T.TEXT)
+    return Typed(CallBinary("date_part", field, value.expr), T.FLOAT8, value.nullable)
+
+
+def _date_trunc(node: exp.Expression, env: ExprEnv) -> Typed:
+    value = coerce(_temporal("date_trunc", node.this, env), T.TIMESTAMP, env)
+    unit = Literal(_unit_of(node.args["unit"]), T.TEXT)
+    return Typed(CallBinary("date_trunc", unit, value.expr), T.TIMESTAMP, value.nullable)
+
+
+def _session(getter: Callable[[ExprEnv], str]) -> Callable[[exp.Expression, ExprEnv], Typed]:
+    def plan(node: exp.Expression, env: ExprEnv) -> Typed:
+        return lit(getter(env), T.TEXT)
+
+    return plan
+
+
+def _current_setting(args: list[exp.Expression], env: ExprEnv) -> Typed:
+    if len(args) != 1 or not isinstance(args[0], exp.Literal) or not args[0].is_string:
+        raise errors.FeatureNotSupported("current_setting takes one constant text argument")
+    name = args[0].this.lower()
+    settings = dict(env.ctx.settings)
+    settings.setdefault("cluster", env.ctx.cluster)
+    settings.setdefault("database", env.ctx.database)
+    settings.setdefault("search_path", env.ctx.schema)
+    if name not in settings:
+        raise errors.UndefinedObject(f"unrecognized configuration parameter {errors.quote_ident(name)}")
+    return lit(settings[name], T.TEXT)
+
+
+_ANONYMOUS: dict[str, Callable[[list[exp.Expression], ExprEnv], Typed]] = {
+    "current_setting": _current_setting,
+}
+
+
+def _anonymous(node: exp.Anonymous, env: ExprEnv) -> Typed:
+    name = str(node.this).lower()
+    planner = _ANONYMOUS.get(name)
+    if planner is None:
+        values = [plan_expr(a, env) for a in node.expressions]
+        raise _no_function(name, values)
+    return planner(list(node.expressions), env)
+
+
+def _now(node: exp.Expression, env: ExprEnv) -> Typed:
+    raise errors.FeatureNotSupported("now() and current_timestamp are not supported")
+
+
+_FUNCTIONS: dict[type, Callable[[Any, ExprEnv], Typed]] = {
+    exp.Upper: _text_fn("upper", "upper"),
+    exp.Lower: _text_fn("lower", "lower"),
+    exp.MD5: _text_fn("md5", "md5"),
+    exp.Length: _length,
+    exp.Trim: _trim,
+    exp.Abs: _same_numeric("abs"),
+    exp.Sign: _same_numeric("sign"),
+    exp.Round: _round,
+    exp.Floor: _math("floor"),
+    exp.Ceil: _math("ceil"),
+    exp.Sqrt: _math("sqrt"),
+    exp.Exp: _math("exp"),
+    exp.Ln: _math("ln"),
+    exp.Log: _log,
+    exp.Pow: _pow,
+    exp.Coalesce: _variadic_same("coalesce", "COALESCE"),
+    exp.Greatest: _variadic_same("greatest", "GREATEST"),
+    exp.Least: _variadic_same("least", "LEAST"),
+    exp.Nullif: _nullif,
+    exp.Concat: _concat,
+    exp.Substring: _call("substr", "substr", ("this", "start", "length"), [T.TEXT, T.INT4, T.INT4], T.TEXT),
+    exp.Replace: _call("replace", "replace", ("this", "expression", "replacement"), [T.TEXT] * 3, T.TEXT),
+    exp.Pad: _pad,
+    exp.StrPosition: _position,
+    exp.Left: _call("left", "left", ("this", "expression"), [T.TEXT, T.INT4], T.TEXT, "binary"),
+    exp.Right: _call("right", "right", ("this", "expression"), [T.TEXT, T.INT4], T.TEXT, "binary"),
+    exp.Repeat: _call("repeat", "repeat", ("this", "times"), [T.TEXT, T.INT4], T.TEXT, "binary"),
+    exp.Extract: _extract,
+    exp.TimestampTrunc: _date_trunc,
+    exp.CurrentVersion: _session(lambda env: env.ctx.version),
+    exp.CurrentDatabase: _session(lambda env: env.ctx.database),
+    exp.CurrentSchema: _session(lambda env: env.ctx.schema),
+    exp.CurrentUser: _session(lambda env: env.ctx.user),
+    exp.Anonymous: _anonymous,
+    exp.CurrentTimestamp: _now,
+}
+
+
+def plan_function(node: exp.Expression, env: ExprEnv) -> Typed:
+    planner = _FUNCTIONS.get(type(node))
+    if planner is None:
+        if isinstance(node, exp.Func):
+            raise errors.FeatureNotSupported(f"function {node.sql_name().lower()} is not supported")
+        raise errors.FeatureNotSupported(f"expression {node.sql(dialect='postgres')[:60]!r} is not supported")
+    return planner(node, env)

@@ -50,9 +50,11 @@ from steadystate.expr.ir import (
     AggregateExpr, CallBinary, ColumnRef, Filter, Join, Literal, Map, Project, Reduce, RelationExpr, Union_,
 )
 from steadystate.repr.types import ScalarType
-from steadystate.sql import correlated, functions
+from steadystate.sql import correlated
 from steadystate.sql.correlated_scalar import correlated_exists, correlated_in, correlated_scalar
-from steadystate.sql.scalar import AGGREGATE_CLASSES, ExprEnv, Scope, ScopeColumn, Typed, plan_expr
+from steadystate.sql.relation import QueryState
+from steadystate.sql.scalar import plan_expr
+from steadystate.sql.typed import AGGREGATE_CLASSES, ExprEnv, Scope, ScopeColumn, Typed, output_name
 
 _names = itertools.count(1)
 
@@ -73,7 +75,7 @@ class _Probes:
 class FromHost(_Probes):
     """Subqueries inlined into the FROM relation (WHERE, and the select list of a query without aggregates)."""
 
-    def __init__(self, expr: RelationExpr, scope: Scope, state: Any) -> None:
+    def __init__(self, expr: RelationExpr, scope: Scope, state: QueryState) -> None:
         super().__init__()
         self.expr, self.scope, self.state = expr, scope, state
         self.base, self.base_arity = expr, len(scope.columns)
@@ -187,16 +189,14 @@ class _Parts:
     correlated: bool
 
 
-def _parts(query: exp.Expression, state: Any, construct: str) -> _Parts:
-    from steadystate.sql.query import plan_subquery
-
+def _parts(query: exp.Expression, state: QueryState, construct: str) -> _Parts:
     try:
-        planned = plan_subquery(query.copy(), state)
+        planned = state.subquery(query.copy())
     except errors.SteadyError as error:
         if not correlated.is_correlation_error(error):
             raise
         try:
-            select = correlated._check_plain_select(query, construct)
+            select = correlated.check_plain_select(query, construct)
         except errors.FeatureNotSupported:
             raise _General(error) from None
         if select.args.get("where") is not None and select.args["where"].find(exp.Subquery, exp.Exists):
@@ -227,7 +227,7 @@ def _placeholder(query: exp.Expression, construct: str, probe: str | None, origi
     return node
 
 
-def _rewrite_exists(node: exp.Exists, state: Any) -> exp.Expression:
+def _rewrite_exists(node: exp.Exists, state: QueryState) -> exp.Expression:
     try:
         parts = _parts(node.this, state, "EXISTS")
     except _General as general:
@@ -239,7 +239,7 @@ def _case(ifs: list[tuple[exp.Expression, exp.Expression]], default: exp.Express
     return exp.Paren(this=exp.Case(ifs=[exp.If(this=c, true=v) for c, v in ifs], default=default))
 
 
-def _rewrite_in(node: exp.In, host: Any, state: Any) -> exp.Expression:
+def _rewrite_in(node: exp.In, host: Any, state: QueryState) -> exp.Expression:
     query = node.args["query"]
     query = query.this if isinstance(query, exp.Subquery) else query
     if isinstance(node.this, exp.Tuple):
@@ -286,7 +286,7 @@ def _rewrite_in(node: exp.In, host: Any, state: Any) -> exp.Expression:
 # Inlining
 
 
-def inline_subqueries(select: exp.Select, roots: list[exp.Expression], host: Any, state: Any) -> None:
+def inline_subqueries(select: exp.Select, roots: list[exp.Expression], host: Any, state: QueryState) -> None:
     """Add a hidden column to ``host`` for every subquery in ``roots`` and point the syntax tree at it."""
     roots = list(roots)
     for node in _own(select, roots, exp.Exists, exp.In):
@@ -301,14 +301,12 @@ def inline_subqueries(select: exp.Select, roots: list[exp.Expression], host: Any
         host.add(expr, name, typed)
         reference = exp.column(name)
         if any(sub is item for item in select.expressions):
-            sub.replace(exp.alias_(reference, functions.output_name(sub)))  # keep the column's name
+            sub.replace(exp.alias_(reference, output_name(sub)))  # keep the column's name
         else:
             sub.replace(reference)
 
 
-def _plan_scalar(sub: exp.Subquery, host: Any, state: Any) -> tuple[RelationExpr, Typed]:
-    from steadystate.sql.query import plan_subquery
-
+def _plan_scalar(sub: exp.Subquery, host: Any, state: QueryState) -> tuple[RelationExpr, Typed]:
     general = sub.meta.get("decorrelate")
     if general is not None:
         construct, probe, original = general
@@ -316,7 +314,7 @@ def _plan_scalar(sub: exp.Subquery, host: Any, state: Any) -> tuple[RelationExpr
             return correlated_exists(host, sub, state, original)
         return correlated_in(host, sub, host.probes[probe], state, original)
     try:
-        planned = plan_subquery(sub.this.copy(), state)
+        planned = state.subquery(sub.this.copy())
     except errors.SteadyError as error:
         if error.sqlstate == "42803" and _aggregates_outer_columns(sub.this):
             raise errors.FeatureNotSupported(

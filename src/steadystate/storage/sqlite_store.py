@@ -3,7 +3,7 @@
 Opened with ``sqlite:///abs/path/storage.db`` (optionally ``?synchronous=normal|full&busy_timeout_ms=N``);
 ``sqlite:///:memory:`` is a private in-memory database (tests).  ``memory://NAME`` is an in-memory database
 shared by every store opened with the same name in this process (:class:`MemoryShardStore`): the coordinator, its
-compactor and in-process replicas (``orchestrator.inprocess``) each open their own store, as they would over a file,
+compactor and in-process replicas (``testing.inprocess``) each open their own store, as they would over a file,
 and all see the same shards; it lives until :func:`drop_memory_database`, so a coordinator restarted in a test finds
 the shards its predecessor wrote.
 The database runs in WAL mode so readers (replica processes polling ``listen``) never block the writer,

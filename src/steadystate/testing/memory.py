@@ -6,7 +6,7 @@ sequencers) on injected parts instead of files and processes:
 * the catalog is a :class:`~steadystate.catalog.durable.MemoryCatalog` (SQLite in memory, same transactions);
 * storage is ``memory://<name>`` (``storage.sqlite_store.MemoryShardStore``): every store opened on the name —
   the coordinator's, its compactor's, each replica's — sees the same shards;
-* replicas run in this process (``orchestrator.inprocess``): the real replica server on a loopback port, speaking
+* replicas run in this process (``testing.inprocess``): the real replica server on a loopback port, speaking
   the real compute protocol to the real controller.
 
 All three outlive a coordinator, so :meth:`MemoryEnvironment.restart` is a planned coordinator restart over the
@@ -40,7 +40,7 @@ from steadystate.adapter.coordinator import Coordinator, CoordinatorConfig
 from steadystate.adapter.session import ClientSession
 from steadystate.catalog.durable import MemoryCatalog
 from steadystate.controller.instance import ComputeInstance
-from steadystate.orchestrator.inprocess import ReplicaPool
+from steadystate.testing.inprocess import ReplicaPool
 from steadystate.storage.sqlite_store import drop_memory_database
 
 T = TypeVar("T")

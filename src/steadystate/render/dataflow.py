@@ -26,13 +26,13 @@ import operator
 from typing import Any, Callable, NamedTuple
 
 from steadystate import errors
-from steadystate.dataflow.accumulate import AccumulatingReduce, Accumulator
+from steadystate.dataflow.accumulate import AccumulatingReduce
 from steadystate.dataflow.arrangement import (
     Arrangement, ArrangementCursor, MappedSharedInput, SharedInput, SharedSide, state_size_bytes,
 )
 from steadystate.dataflow.collection import Delta, EvalError, Update, add_into, first_error
 from steadystate.dataflow.graph import Graph
-from steadystate.dataflow.join import JoinOperator, plan_join
+from steadystate.dataflow.join import JoinOperator
 from steadystate.dataflow.join_accumulate import JoinAccumulate
 from steadystate.dataflow.operators import (
     ConstantOperator,
@@ -51,6 +51,9 @@ from steadystate.expr.eval import compile_key, compile_mfp, compile_scalar, mfp_
 from steadystate.expr.fusion import plan_join_accumulate
 from steadystate.expr.infer import relation_types
 from steadystate.protocol.messages import DataflowDescription, IndexImport, SinkExport
+from steadystate.render.translate import (
+    accumulators, column_below, compose, key_order, mfp_view, plan_join, sort_columns,
+)
 from steadystate.repr.types import ScalarType
 
 __all__ = ["Arrangement", "ArrangementCursor", "RenderedDataflow", "Update"]
@@ -121,7 +124,7 @@ class RenderedDataflow:
         for export in desc.index_exports:
             node, types = self._resolve(export.on_id)
             types = list(export.desc.types) if export.desc.columns else types
-            arrangement = Arrangement(compile_key(export.key, types), types, name=export.index_id)
+            arrangement = Arrangement(compile_key(export.key, types), mfp_view(types), name=export.index_id)
             self.graph.add(TapOperator(node, arrangement.apply))
             self._arrangements[export.index_id] = arrangement
         for sink_export in desc.sink_exports:
@@ -426,7 +429,7 @@ class RenderedDataflow:
             order = b_import[1]
             a_key, b_key = [a_key[j] for j in order], [b_key[j] for j in order]
         operator_ = JoinAccumulate(a_node, b_node, a_key, b_key, fused.group_columns,
-                                   _accumulators(fused.accumulators), shared_b=self._shared_side(b_import))
+                                   accumulators(fused.accumulators), shared_b=self._shared_side(b_import))
         node = self.graph.add(operator_)
         behind = self._import_behind(b_node)
         if behind is not None:
@@ -445,7 +448,7 @@ class RenderedDataflow:
             group_fn = lambda row: (row[only],)
         else:
             group_fn = operator.itemgetter(*group)
-        return self.graph.add(TopKOperator(node, group_fn, expr.order_key, expr.limit, expr.offset)), types
+        return self.graph.add(TopKOperator(node, group_fn, sort_columns(expr.order_key), expr.limit, expr.offset)), types
 
     def _render_distinct(self, expr: ir.Distinct) -> Rendered:
         node, types = self._render(expr.input)
@@ -477,51 +480,6 @@ class ImportJoin(NamedTuple):
     through_mfp: bool = False  # the input is maps/filters/projections of the import
 
 
-def column_below(chain: list[tuple[Callable, ir.MapFilterProject]], expr: ir.ScalarExpr | None) -> ir.ColumnRef | None:
-    """The column of the innermost input that ``expr`` (over the outermost layer's output) is, through MFP layers
-    (outermost first) that project columns or map columns to columns; None for anything computed."""
-    for _apply, mfp in chain:
-        if not isinstance(expr, ir.ColumnRef):
-            return None
-        position = mfp.projection[expr.index] if mfp.projection is not None else expr.index
-        while position >= mfp.input_arity:  # a mapped column: only a plain column reference passes
-            mapped = mfp.map[position - mfp.input_arity]
-            if not isinstance(mapped, ir.ColumnRef):
-                return None
-            position = mapped.index
-        expr = ir.ColumnRef(position)
-    return expr if isinstance(expr, ir.ColumnRef) else None
-
-
-def compose(applies: list[Callable[[tuple], tuple | None]]) -> Callable[[tuple], tuple | None]:
-    """Row functions applied in order (innermost first); None (filtered out) stops the chain."""
-    if len(applies) == 1:
-        return applies[0]
-
-    def apply(row: tuple) -> tuple | None:
-        for f in applies:
-            row = f(row)  # type: ignore[assignment]
-            if row is None:
-                return None
-        return row
-
-    return apply
-
-
-def key_order(join_key: list[ir.ScalarExpr], index_key: list[ir.ScalarExpr]) -> list[int] | None:
-    """``order`` with ``[join_key[j] for j in order] == index_key``, or None when the keys are not a permutation of
-    each other (an empty key, a cross join, never shares)."""
-    if not index_key or len(join_key) != len(index_key):
-        return None
-    order: list[int] = []
-    for expr in index_key:
-        j = next((j for j, e in enumerate(join_key) if j not in order and e == expr), None)
-        if j is None:
-            return None
-        order.append(j)
-    return order
-
-
 def _arity(expr: ir.RelationExpr, dataflow: RenderedDataflow) -> int:
     """Arity when types are unknown (Constant knows its arity; otherwise infer through the tree)."""
     if isinstance(expr, ir.Constant):
@@ -549,10 +507,6 @@ _RENDERERS: dict[type, Callable[[RenderedDataflow, Any], Rendered]] = {
 }
 
 
-def _accumulators(pairs: tuple[tuple[str, int | None], ...] | list[tuple[str, int | None]]) -> list[Accumulator]:
-    return [Accumulator(kind, column) for kind, column in pairs]
-
-
 def _accumulating_reduce(node: int, expr: ir.Reduce, types: Types) -> AccumulatingReduce | None:
     """The lean reduce when every group key is a plain column and every aggregate is accumulable over its
     argument's type (``expr.aggregates.accumulator_kind``); else ``None`` (the general reduce)."""
@@ -564,5 +518,5 @@ def _accumulating_reduce(node: int, expr: ir.Reduce, types: Types) -> Accumulati
     pairs = [(kind, None if agg.func == "count_star" else agg.expr.index)  # type: ignore[union-attr]
              for kind, agg in zip(kinds, expr.aggregates)]
     keys = [k.index for k in expr.group_key]  # type: ignore[union-attr]
-    return AccumulatingReduce(node, keys, _accumulators(pairs), is_global=not expr.group_key)  # type: ignore[arg-type]
+    return AccumulatingReduce(node, keys, accumulators(pairs), is_global=not expr.group_key)  # type: ignore[arg-type]
 

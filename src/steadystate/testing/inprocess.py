@@ -40,7 +40,7 @@ from pathlib import Path
 from steadystate.compute.server import ReplicaServer
 from steadystate.orchestrator.api import OnReplicaEvent, Orchestrator, ReplicaEvent, ReplicaSpec
 
-log = logging.getLogger("steadystate.orchestrator.inprocess")
+log = logging.getLogger("steadystate.testing.inprocess")
 
 FIRST_PID = 900_000
 _CRASH_LOOP_WINDOW_S = 60.0

@@ -1,0 +1,132 @@
+"""What the relation planner's modules pass around: :class:`Rel`, :class:`QueryState` and a few helpers.
+
+The query planner is split by clause, and its modules form a tree of imports (each imports only modules below
+it; this module is at the bottom, above sql/typed.py and sql/scalar.py)::
+
+    query             SELECT, VALUES, set operations, WITH, ORDER BY/LIMIT   (the entry point)
+    ├── where         WHERE: plain conjuncts, semi-/anti-joins, subqueries as values
+    │   ├── scalar_subquery     subqueries used as values, as joins
+    │   │   └── correlated_scalar   correlated subqueries decorrelated over their outer values
+    │   └── correlated          correlated [NOT] EXISTS / IN as semi- and anti-joins
+    └── joins         FROM items, joins, VALUES
+    (every one of them imports this module)
+
+SQL nests, so planning recurses *up* this tree: a subquery in FROM, in WHERE or in a select list is a whole
+query again, and the WHERE of a decorrelated subquery is planned like any WHERE.  Those calls go through the
+:class:`QueryState` that every planning function is handed: :meth:`QueryState.query`,
+:meth:`QueryState.subquery` and :meth:`QueryState.where` call the :class:`EntryPoints` it was made with, which
+sql/query.py supplies (:func:`steadystate.sql.query.new_state`).  So no module imports one above it, and the
+recursion is visible at each call site.
+
+:func:`conjuncts` splits an AND tree; :func:`inner_join` builds an inner join from predicates (equalities
+between the two sides become join equivalences, the rest a Filter); :func:`rename` applies a table alias and
+column aliases.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable, NamedTuple
+
+from sqlglot import exp
+
+from steadystate import errors
+from steadystate.expr.ir import CallBinary, ColumnRef, Filter, Join, RelationExpr, RowSetFinishing
+from steadystate.repr.types import Column, RelationDesc, ScalarType
+from steadystate.sql.catalog_api import PlanContext
+from steadystate.sql.typed import ExprEnv, Scope
+
+
+@dataclass(frozen=True)
+class Rel:
+    """A planned relation: its IR and the scope that names its columns."""
+
+    expr: RelationExpr
+    scope: Scope
+
+    @property
+    def arity(self) -> int:
+        return len(self.scope.columns)
+
+    def desc(self) -> RelationDesc:
+        return RelationDesc(tuple(Column(c.name, c.type, c.nullable) for c in self.scope.columns))
+
+
+class EntryPoints(NamedTuple):
+    """The planner's entry points for nested planning, which modules below sql/query.py call back into."""
+
+    plan_query: Callable[[exp.Expression, "QueryState", bool], tuple[Rel, RowSetFinishing]]
+    plan_where: Callable[[Rel, exp.Expression, "QueryState", exp.Select], Rel]
+
+
+@dataclass
+class QueryState:
+    """The state of planning one statement's queries (parameters, CTEs in scope, prebuilt FROM relations)."""
+
+    ctx: PlanContext
+    entry_points: EntryPoints
+    params: dict[int, ScalarType] = field(default_factory=dict)
+    ctes: dict[str, Rel] = field(default_factory=dict)
+    prebuilt: dict[str, Rel] = field(default_factory=dict)  # FROM relations built by the subquery decorrelation
+
+    def env(self, scope: Scope) -> ExprEnv:
+        return ExprEnv(self.ctx, scope, self.params)
+
+    def query(self, node: exp.Expression, top: bool = False) -> tuple[Rel, RowSetFinishing]:
+        """Plan a (nested) query: ``sql.query.plan_query``."""
+        return self.entry_points.plan_query(node, self, top)
+
+    def subquery(self, node: exp.Expression) -> Rel:
+        """Plan a nested query as a relation (its ORDER BY/LIMIT become a TopK)."""
+        rel, _ = self.query(node)
+        return rel
+
+    def where(self, rel: Rel, predicate: exp.Expression, select: exp.Select) -> Rel:
+        """Plan a WHERE clause over ``rel``: ``sql.where.plan_where``."""
+        return self.entry_points.plan_where(rel, predicate, self, select)
+
+
+def arg(node: exp.Expression, *names: str) -> Any:
+    """The first of ``node``'s arguments ``names`` that is set (sqlglot renamed some: ``from`` → ``from_``)."""
+    for name in names:
+        value = node.args.get(name)
+        if value is not None:
+            return value
+    return None
+
+
+def rename(rel: Rel, table: str | None, names: list[str]) -> Rel:
+    if len(names) > rel.arity:
+        raise errors.SteadyError(
+            f"table {errors.quote_ident(table or '')} has {rel.arity} columns available but {len(names)} columns specified",
+            sqlstate="42P10",
+        )
+    columns = tuple(
+        replace(c, table=table, shadowed=False, name=names[i] if i < len(names) else c.name)
+        for i, c in enumerate(rel.scope.columns)
+    )
+    return Rel(rel.expr, Scope(columns))
+
+
+def conjuncts(node: exp.Expression) -> list[exp.Expression]:
+    while isinstance(node, exp.Paren):
+        node = node.this
+    if isinstance(node, exp.And):
+        return conjuncts(node.left) + conjuncts(node.right)
+    return [node]
+
+
+def inner_join(left: Rel, right: Rel, predicates: list[Any]) -> RelationExpr:
+    equivalences = []
+    rest = []
+    for p in predicates:
+        if (isinstance(p, CallBinary) and p.func == "eq" and isinstance(p.left, ColumnRef)
+                and isinstance(p.right, ColumnRef)
+                and (p.left.index < left.arity) != (p.right.index < left.arity)):
+            equivalences.append((p.left, p.right))
+        else:
+            rest.append(p)
+    expr: RelationExpr = Join((left.expr, right.expr), tuple(equivalences))
+    if rest:
+        expr = Filter(expr, tuple(rest))
+    return expr

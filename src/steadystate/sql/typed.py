@@ -1,0 +1,251 @@
+"""Typed scalar expressions, scopes and coercion: the vocabulary every planner module shares.
+
+:class:`Typed` is a planned scalar expression: the IR expression, its type and nullability, and — for untyped
+constants (string literals, NULL, ``$n``) — what is needed to give them the type their context asks for
+(:func:`coerce`, :func:`unify`).  A :class:`Scope` names the columns of the relation being planned;
+:class:`ExprEnv` is the mutable state of planning one statement's scalar expressions (parameters, the
+bindings of group keys, aggregates and subqueries already planned as columns).  :func:`output_name` is the
+column name PostgreSQL gives an unaliased select item.
+
+Nothing here plans an expression: sql/scalar.py does (:func:`~steadystate.sql.scalar.plan_expr`), and the
+relation planner modules above it use these types to talk to it and to each other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable
+
+from sqlglot import exp
+
+from steadystate import errors
+from steadystate.expr.eval import compile_scalar
+from steadystate.expr.ir import CallUnary, Literal, ScalarExpr, literal
+from steadystate.repr.types import ScalarType
+from steadystate.sql import types as ty
+from steadystate.sql.catalog_api import PlanContext
+
+T = ScalarType
+
+AGGREGATE_CLASSES: tuple[type, ...] = (exp.Count, exp.Sum, exp.Avg, exp.Min, exp.Max, exp.LogicalAnd, exp.LogicalOr)
+
+
+@dataclass(frozen=True)
+class Typed:
+    expr: ScalarExpr
+    type: ScalarType
+    nullable: bool = True
+    unknown: str | None = None  # text of an untyped string literal
+    untyped_null: bool = False
+    param: int | None = None  # number of an untyped parameter ($n)
+
+    @property
+    def is_untyped(self) -> bool:
+        return self.unknown is not None or self.untyped_null or self.param is not None
+
+
+@dataclass(frozen=True)
+class ScopeColumn:
+    table: str | None
+    name: str
+    type: ScalarType
+    nullable: bool = True
+    shadowed: bool = False  # hidden from unqualified lookup (the right side of JOIN USING)
+    in_star: bool = True
+
+
+@dataclass(frozen=True)
+class Scope:
+    columns: tuple[ScopeColumn, ...] = ()
+
+    def resolve(self, table: str | None, name: str) -> int:
+        matches = [
+            i for i, c in enumerate(self.columns)
+            if c.name == name and (c.table == table if table is not None else not c.shadowed)
+        ]
+        if len(matches) == 1:
+            return matches[0]
+        shown = f"{table}.{name}" if table else name
+        if len(matches) > 1:
+            raise errors.SteadyError(f"column reference {errors.quote_ident(shown)} is ambiguous", sqlstate="42702")
+        if table is not None and not any(c.table == table for c in self.columns):
+            raise errors.UndefinedTable(f"missing FROM-clause entry for table {errors.quote_ident(table)}")
+        raise errors.UndefinedColumn(f"column {errors.quote_ident(shown)} does not exist")
+
+    def with_table(self, table: str) -> "Scope":
+        return Scope(tuple(replace(c, table=table, shadowed=False) for c in self.columns))
+
+    def __add__(self, other: "Scope") -> "Scope":
+        return Scope(self.columns + other.columns)
+
+
+@dataclass
+class ExprEnv:
+    """Mutable state shared by the scalar planning of one statement."""
+
+    ctx: PlanContext
+    scope: Scope = Scope()
+    params: dict[int, ScalarType] = field(default_factory=dict)
+    bindings: dict[str, tuple[int, ScalarType, bool]] = field(default_factory=dict)  # node sql → column
+    grouped: bool = False  # column references must be group keys (bound), else 42803
+    group_columns: dict[int, int] = field(default_factory=dict)  # input column → output column
+    clause: str = "this context"  # for 'aggregate functions are not allowed in WHERE'
+    reduce_arity: int = 0  # when grouped: arity of the Reduce output (group keys + aggregates)
+
+    def child(self, scope: Scope) -> "ExprEnv":
+        return ExprEnv(self.ctx, scope, self.params)
+
+
+def binding_key(node: exp.Expression) -> str:
+    return node.sql(dialect="postgres")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Coercion
+
+
+def lit(value: Any, typ: ScalarType) -> Typed:
+    return Typed(literal(value, typ), typ, nullable=value is None)
+
+
+def coerce(value: Typed, target: ScalarType, env: ExprEnv, *, explicit: bool = False, what: str = "") -> Typed:
+    """``value`` as ``target``: untyped constants adopt it, others are cast (implicitly unless ``explicit``)."""
+    if value.unknown is not None:
+        return lit(ty.parse_text(value.unknown, target), target)
+    if value.untyped_null:
+        return lit(None, target)
+    if value.param is not None:
+        env.params[value.param] = target
+        return _param_value(value.param, target, env)
+    if value.type is target:
+        return value
+    allowed = ty.explicitly_castable if explicit else ty.implicitly_castable
+    if not allowed(value.type, target):
+        if explicit:
+            raise errors.SteadyError(
+                f"cannot cast type {value.type.pg_name} to {target.pg_name}", sqlstate="42846"
+            )
+        message = (
+            f"{what} is of type {target.pg_name} but expression is of type {value.type.pg_name}"
+            if what
+            else f"expression of type {value.type.pg_name} cannot be used as type {target.pg_name}"
+        )
+        raise errors.DatatypeMismatch(message, hint="You will need to rewrite or cast the expression.")
+    cast = CallUnary(f"cast_{target.value}", value.expr)
+    if isinstance(value.expr, Literal):
+        folded = _fold(cast)
+        if folded is not _NOT_FOLDED:
+            return lit(folded, target)
+    return Typed(cast, target, value.nullable)
+
+
+_NOT_FOLDED = object()
+
+
+def _fold(expr: CallUnary) -> Any:
+    """A cast of a literal evaluated at plan time with the evaluator's own cast (``_NOT_FOLDED`` if it fails:
+    the cast then stays in the plan, so its error surfaces, with its SQLSTATE, where the value is used)."""
+    try:
+        return compile_scalar(expr, [])(())
+    except Exception:  # noqa: BLE001 - any failure leaves the cast to run time
+        return _NOT_FOLDED
+
+
+def _param_value(number: int, target: ScalarType, env: ExprEnv) -> Typed:
+    params = env.ctx.params
+    if params is None:
+        return Typed(Literal(None, target), target)
+    value = params[number - 1]
+    if value is None:
+        return lit(None, target)
+    if isinstance(value, str):
+        return lit(ty.parse_text(value, target), target)
+    source = ty.datum_type(value)
+    assert source is not None
+    return coerce(lit(value, source), target, env, explicit=True)
+
+
+def unify(values: list[Typed], env: ExprEnv, *, describe: Callable[[list[ScalarType]], errors.SteadyError]) -> tuple[list[Typed], ScalarType]:
+    """Bring ``values`` to one type (untyped ones adopt it; all untyped → text)."""
+    known = [v.type for v in values if not v.is_untyped]
+    target = ty.common_type(known)
+    if target is None:
+        raise describe(known)
+    return [coerce(v, target, env) for v in values], target
+
+
+def operator_error(symbol: str, left: ScalarType, right: ScalarType) -> errors.SteadyError:
+    return errors.UndefinedFunction(
+        f"operator does not exist: {left.pg_name} {symbol} {right.pg_name}",
+        hint="No operator matches the given name and argument types. You might need to add explicit type casts.",
+    )
+
+
+def require_bool(value: Typed, env: ExprEnv, construct: str) -> Typed:
+    if value.is_untyped:
+        return coerce(value, T.BOOL, env)
+    if value.type is not T.BOOL:
+        raise errors.DatatypeMismatch(f"argument of {construct} must be type boolean, not type {value.type.pg_name}")
+    return value
+
+
+def nullable_of(*values: Typed) -> bool:
+    return any(v.nullable for v in values)
+
+
+def mismatch(construct: str) -> Callable[[list[ScalarType]], errors.SteadyError]:
+    """The error for values of ``construct`` (IN, CASE, VALUES, ...) whose types have no common type."""
+
+    def describe(known: list[ScalarType]) -> errors.SteadyError:
+        names = [t.pg_name for t in dict.fromkeys(known)]
+        return errors.DatatypeMismatch(f"{construct} types {names[0]} and {names[1]} cannot be matched")
+
+    return describe
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Column names
+
+_NAMES: dict[type, str] = {
+    exp.Count: "count", exp.Sum: "sum", exp.Avg: "avg", exp.Min: "min", exp.Max: "max",
+    exp.LogicalAnd: "bool_and", exp.LogicalOr: "bool_or", exp.Upper: "upper", exp.Lower: "lower",
+    exp.MD5: "md5", exp.Length: "length", exp.Abs: "abs", exp.Sign: "sign", exp.Round: "round",
+    exp.Floor: "floor", exp.Ceil: "ceil", exp.Sqrt: "sqrt", exp.Exp: "exp", exp.Ln: "ln", exp.Log: "log",
+    exp.Pow: "pow", exp.Coalesce: "coalesce", exp.Greatest: "greatest", exp.Least: "least",
+    exp.Nullif: "nullif", exp.Concat: "concat", exp.Substring: "substring", exp.Replace: "replace",
+    exp.StrPosition: "position", exp.Left: "left", exp.Right: "right", exp.Repeat: "repeat",
+    exp.Extract: "extract", exp.TimestampTrunc: "date_trunc", exp.CurrentVersion: "version",
+    exp.CurrentDatabase: "current_database", exp.CurrentSchema: "current_schema",
+    exp.CurrentUser: "current_user", exp.Case: "case", exp.Exists: "exists", exp.Boolean: "bool",
+}
+
+
+def output_name(node: exp.Expression) -> str:
+    """The name PostgreSQL gives an unaliased select item."""
+    if isinstance(node, exp.Alias):
+        return node.alias
+    if isinstance(node, exp.Column):
+        return node.name
+    if isinstance(node, exp.Paren):
+        return output_name(node.this)
+    if isinstance(node, exp.Cast):
+        inner = output_name(node.this)
+        if inner != "?column?":
+            return inner
+        try:
+            return ty.type_from_name(node.to.sql(dialect="postgres")).value
+        except errors.SteadyError:
+            return "?column?"
+    if isinstance(node, exp.Trim):
+        return {"LEADING": "ltrim", "TRAILING": "rtrim"}.get(str(node.args.get("position") or "").upper(), "btrim")
+    if isinstance(node, exp.Pad):
+        return "lpad" if node.args.get("is_left") else "rpad"
+    if isinstance(node, exp.Anonymous):
+        return str(node.this).lower()
+    if isinstance(node, exp.Subquery) and isinstance(node.this, exp.Select) and len(node.this.expressions) == 1:
+        return output_name(node.this.expressions[0])
+    return _NAMES.get(type(node), "?column?")
+
+
+def is_aggregate(node: exp.Expression) -> bool:
+    return isinstance(node, AGGREGATE_CLASSES)
