@@ -25,4 +25,8 @@ fi
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
 .venv/bin/python -m pip install -q -e ".[test]"
 
+# static checks first: lint (ruff) and types (mypy, configured in pyproject.toml)
+.venv/bin/python -m ruff check src tests bench
+.venv/bin/python -m mypy
+
 exec .venv/bin/python -m pytest "$@"

@@ -65,12 +65,6 @@ def test_replica_kill9_restarted_recorded_and_rehydrated(env) -> None:  # type: 
     env.execute("UPDATE orders SET amount = 50 WHERE id = 3")
     assert env.query("SELECT * FROM big ORDER BY id") == [(2, "bob", 20), (3, "ann", 50), (4, "cy", 40)]
 
-    log = env.log_path.read_text()
-    assert f"replica {replica_id} started (pid {old_pid})" in log
-    assert "killed by signal 9" in log
-    assert f"replica {replica_id} started (pid {new_pid})" in log
-    assert f"replica {replica_id} restarted" in log
-
 
 def test_kill_one_of_two_replicas_mv_stays_exact(env) -> None:  # type: ignore[no-untyped-def]
     env.execute(

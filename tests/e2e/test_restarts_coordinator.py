@@ -82,7 +82,6 @@ def test_coordinator_kill9_adopts_replicas_and_keeps_every_dataflow(env) -> None
     kept_rebuilt = reconciled(env, replica_id)
     assert kept_rebuilt == (len(ids), 0)
     log = env.replica_log(replica_id)
-    assert f"reconciled with the controller: kept {len(ids)} dataflow(s), rebuilt 0" in log
     assert log.count(HYDRATED_LINE) == hydrated_lines_before, "a kept dataflow must not hydrate again"
     for oid in ids.values():
         assert hydrated(env, oid, replica_id)

@@ -52,8 +52,6 @@ def test_oom_killed_then_crash_looping_while_others_keep_answering(env) -> None:
     status = env.query("SELECT status FROM mz_internal.mz_cluster_replica_statuses WHERE replica_id = %s",
                        (replica_id,))
     assert status in ([("crash-looping",)], [("online",)])  # between two crashes a restart may be online
-    log = env.log_path.read_text()
-    assert f"replica {replica_id}" in log and "over the 128 MiB limit of size 2xsmall" in log
 
     env.execute("DROP CLUSTER tiny CASCADE")
     env.wait_for(lambda: replica_id not in env.replica_pids())

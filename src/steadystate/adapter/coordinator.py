@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import secrets
 import time
@@ -321,7 +322,7 @@ class Coordinator:
         spec = ReplicaSpec(replica.id, replica.cluster_id, replica.size, self.storage_url)
         await self.orchestrator.ensure_replica(spec)
         self.instance(replica.cluster_id).add_replica(
-            replica.id, lambda rid=replica.id: self.orchestrator.endpoint(rid), replacement=replacement
+            replica.id, functools.partial(self.orchestrator.endpoint, replica.id), replacement=replacement
         )
 
     def replica_start_s(self, cluster_id: str) -> float:

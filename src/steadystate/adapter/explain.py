@@ -24,6 +24,7 @@ from steadystate.sql import plan as p
 
 if TYPE_CHECKING:
     from steadystate.adapter.backend import Adapter
+    from steadystate.catalog.state import CatalogState
 
 
 def scalar_text(expr: ir.ScalarExpr) -> str:
@@ -90,7 +91,7 @@ def explain(adapter: "Adapter", plan: p.ExplainPlan, cluster_name: str) -> tuple
 
     def types_of(global_id: str) -> Types | None:
         item = catalog.items.get(global_id) or catalog.builtins.get(global_id)
-        return list(item.desc.types) if item is not None else None
+        return list(item.desc.types) if item is not None and item.desc is not None else None
 
     if plan.what == "query":
         select: p.SelectPlan = plan.target
@@ -105,7 +106,8 @@ def explain(adapter: "Adapter", plan: p.ExplainPlan, cluster_name: str) -> tuple
             expr = decode_plan(on.plan) if on.plan else ir.Get(on.id)
             lines.extend("  " + line for line in plan_lines(expr, names, types_of=types_of))
             return _result(lines)
-        expr, body_desc, title = decode_plan(item.plan), item.desc, item.qualified  # type: ignore[arg-type]
+        assert item.plan is not None and item.desc is not None  # views and materialized views have both
+        expr, body_desc, title = decode_plan(item.plan), item.desc, item.qualified
         if item.cluster_id:
             cluster = catalog.clusters.get(item.cluster_id)
     elif plan.what == "restart_cluster":
@@ -121,7 +123,7 @@ def explain(adapter: "Adapter", plan: p.ExplainPlan, cluster_name: str) -> tuple
     if adapter.reads.is_local(expr):
         lines.append("  evaluated in the coordinator (constants and system relations only)")
     elif cluster is not None:
-        fast = extract_mfp(expr, lambda i: catalog.items[i].desc.arity) if plan.what == "query" else None
+        fast = extract_mfp(expr, lambda i: _arity(catalog, i)) if plan.what == "query" else None
         indexed = fast is not None and catalog.indexes_on(fast[0], cluster.id)
         if fast is not None and indexed:
             lines.append(f"  fast path: peek index {names[indexed[0].id]} on cluster {cluster.name}")
@@ -166,3 +168,9 @@ def join_import_lines(builder: DataflowBuilder, names: dict[str, str]) -> list[s
 
 def _result(lines: list[str]) -> tuple[RelationDesc, list[tuple]]:
     return RelationDesc.of(("Optimized Plan", ScalarType.TEXT)), [(line,) for line in lines]
+
+
+def _arity(catalog: CatalogState, item_id: str) -> int:
+    desc = catalog.items[item_id].desc
+    assert desc is not None  # a relation a query reads has columns
+    return desc.arity

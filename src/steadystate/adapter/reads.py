@@ -79,6 +79,7 @@ class Reads:
                 rows = await instance.peek(target, timestamp, mfp, timeout, replica_id, max_result_size)
                 return finish_rows(rows, finishing)
             if item.kind in ("table", "materialized_view"):
+                assert item.shard is not None  # tables and materialized views have shards
                 errors = m.errors_shard_of(item.shard) if item.kind == "materialized_view" else None
                 target = m.PeekTarget("shard", item.id, shard=item.shard, desc=item.desc, errors_shard=errors)
                 rows = await instance.peek(target, timestamp, mfp, timeout, replica_id, max_result_size)

@@ -86,7 +86,13 @@ class ReplicaServer:
         self.port = port
         log.info("replica %s listening on 127.0.0.1:%d", self.replica_id, port)
         finished: asyncio.Future[None] = self._loop.create_future()
-        worker = _Worker(self, lambda: self._loop.call_soon_threadsafe(_resolve, finished))  # type: ignore[union-attr]
+        loop = self._loop
+        assert loop is not None
+
+        def worker_finished() -> None:
+            loop.call_soon_threadsafe(_resolve, finished)
+
+        worker = _Worker(self, worker_finished)
         thread = threading.Thread(target=worker.run, name=f"replica-worker-{self.replica_id}", daemon=True)
         thread.start()
         try:

@@ -43,7 +43,7 @@ import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from itertools import islice
-from typing import Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from steadystate.render import Arrangement, RenderedDataflow
 from steadystate.dataflow import guard
@@ -422,8 +422,9 @@ class ComputeState:
             self._feed_snapshots(dataflow)
             return
         for source_id, source in dataflow.sources.items():
+            assert source.after is not None  # every snapshot was fed (checked above)
             updates, upper = self.store.listen(source.shard, source.after)
-            error_rows = []
+            error_rows: list[Any] = []
             if source.errors_shard is not None and source.errors_after is not None:
                 error_rows, errors_upper = self.store.listen(source.errors_shard, source.errors_after)
                 if errors_upper is not None:
@@ -476,6 +477,7 @@ class ComputeState:
         dataflow.rendered.initial_time = max(dataflow.rendered.initial_time, read_at)
         for source_id, source, consumer, folded, snapshot, errors in reads:
             if folded is not None:
+                assert consumer is not None  # only a columnar consumer folds
                 consumer.absorb_folded(folded)
             dataflow.rendered.feed_snapshot(source_id, snapshot, as_of, read_at + 1)
             if errors:
@@ -745,7 +747,7 @@ def _rss() -> int:
         return 0
 
 
-_HANDLERS = {
+_HANDLERS: dict[type, Callable[[ComputeState, Any], list[m.Response]]] = {
     m.Hello: ComputeState._on_hello,
     m.CreateInstance: ComputeState._on_create_instance,
     m.InitializationComplete: ComputeState._on_init_complete,

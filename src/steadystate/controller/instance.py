@@ -29,7 +29,7 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable
 
 from steadystate.controller.replica import ReplicaConnection
 from steadystate.errors import ObjectNotInPrerequisiteState, OutOfMemory, QueryCanceled, ReplicaExited, SteadyError, \
@@ -68,7 +68,7 @@ class PlannedDataflow:
 
 @dataclass
 class _PendingPeek:
-    future: asyncio.Future[list[tuple]]
+    future: asyncio.Future[list[tuple[Any, ...]]]
     asked: set[str]  # replicas working on it (connected when it was sent, or replayed it since)
     target_replica: str | None = None
     command: m.Peek | None = None
@@ -360,13 +360,13 @@ class ComputeInstance:
     async def peek(
         self, target: m.PeekTarget, timestamp: int, mfp: MapFilterProject, timeout: float,
         replica_id: str | None = None, max_result_size: int | None = None,
-    ) -> list[tuple]:
+    ) -> list[tuple[Any, ...]]:
         """Peek every replica (the first answer wins), or only ``replica_id`` (failing if it goes away).  A replica
         stops building the result once it passes ``max_result_size`` bytes (and answers with an error)."""
         if not self.replicas:
             raise self._no_replicas()
         peek_id = uuid.uuid4().hex
-        future: asyncio.Future[list[tuple]] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[list[tuple[Any, ...]]] = asyncio.get_running_loop().create_future()
         command = m.Peek(peek_id, target, timestamp, mfp, max_result_size)
         if replica_id is not None:
             state = self.replicas.get(replica_id)
@@ -416,7 +416,7 @@ class ComputeInstance:
                 SteadyError(error.message, sqlstate=error.sqlstate, detail=error.detail, hint=error.hint)
             )
         else:
-            rows: list[tuple] = []
+            rows: list[tuple[Any, ...]] = []
             for chunk in (*chunks, response.rows):
                 if chunk:
                     rows.extend(codec.decode_rows(chunk))

@@ -9,6 +9,7 @@ difference from the previous output.
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable, NamedTuple, Sequence
 
 from steadystate.dataflow.collection import Delta, OkDelta, Row, add_into
@@ -21,6 +22,10 @@ class SortColumn(NamedTuple):
     column: int
     descending: bool = False
     nulls_last: bool = True
+
+
+def _sort_key(column: int, null_high: bool, row: Row) -> tuple:
+    return _null_safe(row[column], null_high)
 
 
 def _null_safe(value: Any, null_high: bool) -> tuple:
@@ -40,7 +45,7 @@ def sort_rows(rows: list[Row], order: Sequence[SortColumn]) -> list[Row]:
         column = column_order.column
         # with reverse=True the larger key comes first; NULLs rank high iff they must end up last in ascending
         null_high = column_order.nulls_last != column_order.descending
-        ordered.sort(key=lambda r, c=column, h=null_high: _null_safe(r[c], h), reverse=column_order.descending)
+        ordered.sort(key=functools.partial(_sort_key, column, null_high), reverse=column_order.descending)
     return ordered
 
 

@@ -274,7 +274,7 @@ def compile_mfp(mfp: ir.MapFilterProject, input_types: Types | None = None) -> C
         if maps:
             extended = list(row)
             for f in maps:
-                extended.append(f(extended))  # later maps may read earlier ones
+                extended.append(f(extended))  # type: ignore[arg-type]  # a list reads like the row tuple
             row = tuple(extended)
         if has_predicates and not keep(row):
             return None

@@ -15,6 +15,8 @@ The decision is a pure function of the plan and the column types, so the replica
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import msgspec
 
 from steadystate.expr import ir
@@ -32,16 +34,17 @@ class JoinAccumulatePlan(msgspec.Struct, frozen=True):
     accumulators: tuple[tuple[str, int | None], ...]  # (kind, A column or None for count_star)
 
 
-def plan_join_accumulate(expr: ir.Reduce, input_types: list[Types]) -> JoinAccumulatePlan | None:
+def plan_join_accumulate(expr: ir.Reduce, input_types: Sequence[Types | None]) -> JoinAccumulatePlan | None:
     """The fused plan for ``expr`` (a Reduce over a binary Join) or ``None`` (render it unfused)."""
     join = expr.input
     if not isinstance(join, ir.Join) or len(join.inputs) != 2 or len(input_types) != 2:
         return None
-    if not expr.group_key or not expr.aggregates or any(t is None for t in input_types):
+    known = [t for t in input_types if t is not None]
+    if not expr.group_key or not expr.aggregates or len(known) != 2:
         return None
     if not all(isinstance(k, ir.ColumnRef) for k in expr.group_key):
         return None
-    arities = [len(t) for t in input_types]  # type: ignore[arg-type]
+    arities = [len(t) for t in known]
     boundary = arities[0]
     pairs: list[tuple[int, int]] = []  # (column of input 0, column of input 1), in joined-row numbering
     for cls in join.equivalences:
@@ -54,7 +57,7 @@ def plan_join_accumulate(expr: ir.Reduce, input_types: list[Types]) -> JoinAccum
     if not pairs:
         return None
     for side in _candidate_sides(expr, arities):
-        plan = _plan_for_side(expr, side, arities, pairs, input_types)
+        plan = _plan_for_side(expr, side, arities, pairs, known)
         if plan is not None:
             return plan
     return None

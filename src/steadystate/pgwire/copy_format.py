@@ -38,6 +38,7 @@ class CopyParser:
         self.ended = False
         self.line_number = 0
         self._pending = b""
+        self._rows_out: list[Row] = []
 
     def feed(self, data: bytes) -> list[Row]:
         """Rows completed by this payload."""
@@ -107,7 +108,7 @@ class TextCopyParser(CopyParser):
                     break
                 fields = self._split_escaped(line)
             else:
-                fields = line.split(delimiter)
+                fields = list[str | None](line.split(delimiter))
                 if null_needs_check:
                     fields = [None if f == null else f for f in fields]
             if len(fields) != columns:

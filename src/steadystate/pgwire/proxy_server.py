@@ -20,6 +20,7 @@ import logging
 import secrets
 import socket
 import struct
+from typing import Any, Coroutine
 from contextlib import suppress
 
 from .frontend import CANCEL_REQUEST_CODE
@@ -76,8 +77,8 @@ class ProxyServer:
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
-    def spawn(self, coroutine: object) -> asyncio.Task[None]:
-        task = asyncio.ensure_future(coroutine)  # type: ignore[arg-type]
+    def spawn(self, coroutine: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        task = asyncio.ensure_future(coroutine)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task

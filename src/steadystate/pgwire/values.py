@@ -349,14 +349,14 @@ def decode_param(data: bytes | None, format_code: int, oid: int) -> Any:
         return parser(text) if parser else text
     if format_code != 1:
         raise SteadyError(f"unsupported format code: {format_code}", sqlstate="22023")
-    parser = BINARY_PARSERS.get(oid)
-    if parser is None:
+    binary_parser = BINARY_PARSERS.get(oid)
+    if binary_parser is None:
         raise FeatureNotSupported(
             f"binary format is not supported for parameters of type oid {oid}",
             hint="send the parameter in text format",
         )
     try:
-        return parser(data)
+        return binary_parser(data)
     except (struct.error, ValueError, OverflowError, UnicodeDecodeError):
         raise SteadyError(
             f"incorrect binary data format in bind parameter of type oid {oid}", sqlstate="22P03"

@@ -83,7 +83,7 @@ class FrameDecoder(Generic[M]):
     """
 
     def __init__(self, kind: Any, *, max_frame_bytes: int = MAX_FRAME_BYTES) -> None:
-        self._decoder: msgspec.msgpack.Decoder = msgspec.msgpack.Decoder(kind)
+        self._decoder: msgspec.msgpack.Decoder[Any] = msgspec.msgpack.Decoder(kind)
         self._kind_name = getattr(kind, "__name__", None) or _union_name(kind)
         self.max_frame_bytes = max_frame_bytes
         self._buffer = bytearray()
@@ -131,7 +131,7 @@ class FrameDecoder(Generic[M]):
         begin = self._start + HEADER_BYTES
         try:
             with memoryview(self._buffer) as view, view[begin : begin + length] as payload:
-                message = self._decoder.decode(payload)
+                message: M = self._decoder.decode(payload)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             self._fail(
                 ProtocolViolation(

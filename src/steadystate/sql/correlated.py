@@ -51,7 +51,7 @@ def combined_scope(outer: Scope, inner: Scope) -> Scope:
     return Scope(tuple(hidden)) + inner
 
 
-def check_plain_select(query: exp.Expression, construct: str) -> exp.Select:
+def check_plain_select(query: exp.Expr, construct: str) -> exp.Select:
     if isinstance(query, exp.Subquery):
         query = query.this
     unsupported = (not isinstance(query, exp.Select) or query.args.get("from_", query.args.get("from")) is None
@@ -61,15 +61,17 @@ def check_plain_select(query: exp.Expression, construct: str) -> exp.Select:
         raise errors.FeatureNotSupported(
             f"correlated {construct} subqueries are only supported over a plain SELECT ... FROM ... WHERE",
             hint="Remove GROUP BY, aggregates, LIMIT, set operations and WITH from the correlated subquery.")
+    assert isinstance(query, exp.Select)
     return query
 
 
-def correlated_semijoin(outer_expr: RelationExpr, outer: Rel, query: exp.Expression, negated: bool,
-                        state: QueryState, in_value: exp.Expression | None = None) -> RelationExpr:
+def correlated_semijoin(outer_expr: RelationExpr, outer: Rel, query: exp.Expr, negated: bool,
+                        state: QueryState, in_value: exp.Expr | None = None) -> RelationExpr:
     """``outer_expr`` (columns described by ``outer.scope``) kept where the correlated subquery has a row."""
     construct = "EXISTS" if in_value is None else "IN"
     select = check_plain_select(query, construct)
     from_ = select.args.get("from_", select.args.get("from"))
+    assert from_ is not None  # check_plain_select requires a FROM
     inner = plan_from(from_.this, list(select.args.get("joins") or []), state)
     scope = combined_scope(outer.scope, inner.scope)
     env = state.env(scope)

@@ -84,12 +84,12 @@ def _unsupported(what: str) -> errors.FeatureNotSupported:
     return errors.FeatureNotSupported(f"{what} in a correlated subquery is not supported")
 
 
-def _own_level(select: exp.Select, node: exp.Expression) -> bool:
+def _own_level(select: exp.Select, node: exp.Expr) -> bool:
     """Whether ``node`` belongs to ``select`` itself, not to a subquery nested in it."""
     return node.find_ancestor(exp.Select) is select
 
 
-def _check_shape(select: exp.Expression) -> exp.Select:
+def _check_shape(select: exp.Expr) -> exp.Select:
     if isinstance(select, exp.Subquery):
         select = select.this
     while isinstance(select, exp.Subquery):
@@ -108,8 +108,8 @@ def _check_shape(select: exp.Expression) -> exp.Select:
     return select
 
 
-def _roots(select: exp.Select) -> list[exp.Expression]:
-    roots: list[exp.Expression] = list(select.expressions)
+def _roots(select: exp.Select) -> list[exp.Expr]:
+    roots: list[exp.Expr] = list(select.expressions)
     for clause in ("where", "group", "having"):
         if select.args.get(clause) is not None:
             roots.append(select.args[clause])
@@ -176,7 +176,7 @@ def _is_aggregate_select(select: exp.Select) -> bool:
         for agg in root.find_all(*AGGREGATE_CLASSES))
 
 
-def _conjoin(parts: list[exp.Expression]) -> exp.Expression:
+def _conjoin(parts: list[exp.Expr]) -> exp.Expr:
     out = parts[0]
     for part in parts[1:]:
         out = exp.And(this=out, expression=part)
@@ -200,11 +200,12 @@ class Decorrelated:
     exact_one: bool  # exactly one row per domain value (an aggregate without GROUP BY, HAVING or LIMIT)
 
 
-def decorrelate(host: Host, subquery: exp.Expression, state: QueryState, original: errors.SteadyError,
+def decorrelate(host: Host, subquery: exp.Expr, state: QueryState, original: errors.SteadyError,
                 extra: tuple[Typed, ...] = ()) -> Decorrelated:
     """Steps 1 to 3 of the module docstring; ``extra`` outer values join the domain (an IN probe)."""
     select = _check_shape(subquery).copy()
     from_ = select.args.get("from_", select.args.get("from"))
+    assert from_ is not None  # _check_shape requires a FROM
     try:
         inner = plan_from(from_.this, list(select.args.get("joins") or []), state)
     except (errors.UndefinedColumn, errors.UndefinedTable):
@@ -232,7 +233,7 @@ def _complete(d: Decorrelated, per_value: RelationExpr, default: Literal) -> Rel
     return Union_((per_value, Map(missing, (default,))))
 
 
-def correlated_scalar(host: Host, subquery: exp.Expression, state: QueryState, original: errors.SteadyError) -> tuple[RelationExpr, Typed]:
+def correlated_scalar(host: Host, subquery: exp.Expr, state: QueryState, original: errors.SteadyError) -> tuple[RelationExpr, Typed]:
     """``host.expr`` with one more column: the correlated scalar subquery's value for each row."""
     d = decorrelate(host, subquery, state, original)
     per_value = d.rows
@@ -246,7 +247,7 @@ def correlated_scalar(host: Host, subquery: exp.Expression, state: QueryState, o
     return _join_back(host, per_value, d.outer_refs), Typed(ColumnRef(host.arity), d.typ, True)
 
 
-def correlated_exists(host: Host, subquery: exp.Expression, state: QueryState, original: errors.SteadyError) -> tuple[RelationExpr, Typed]:
+def correlated_exists(host: Host, subquery: exp.Expr, state: QueryState, original: errors.SteadyError) -> tuple[RelationExpr, Typed]:
     """``EXISTS (subquery)`` of any shape as a column: true where the domain value has a row, else false."""
     d = decorrelate(host, subquery, state, original)
     present = Map(Distinct(Project(d.rows, tuple(range(len(d.outer_refs))))), (Literal(True, T.BOOL),))
@@ -254,7 +255,7 @@ def correlated_exists(host: Host, subquery: exp.Expression, state: QueryState, o
             Typed(ColumnRef(host.arity), T.BOOL, False))
 
 
-def correlated_in(host: Host, subquery: exp.Expression, probe: Typed, state: QueryState, original: errors.SteadyError) -> tuple[RelationExpr, Typed]:
+def correlated_in(host: Host, subquery: exp.Expr, probe: Typed, state: QueryState, original: errors.SteadyError) -> tuple[RelationExpr, Typed]:
     """``x IN (subquery)`` of any shape as a column, three-valued; the probe ``x`` is one more domain column."""
     d = decorrelate(host, subquery, state, original, extra=(probe,))
     k = len(d.outer_refs)
@@ -327,7 +328,7 @@ def _domain_join(select: exp.Select, domain: Rel, inner: Rel, aggregate: bool, s
     env = state.env(domain.scope + inner.scope)
     env.clause = "WHERE"
     predicates = []
-    later: list[exp.Expression] = []
+    later: list[exp.Expr] = []
     where = select.args.get("where")
     for conjunct in (conjuncts(where.this) if where is not None else []):
         if conjunct.find(exp.Subquery, exp.Exists) is not None:
@@ -382,7 +383,7 @@ def _per_value(select: exp.Select, source: str, domain: Scope, aggregate: bool, 
 def _join_back(host: Host, per_value: RelationExpr, outer_refs: list[Typed]) -> RelationExpr:
     """Each host row with its domain value's result (exactly one per domain value), NULL-safe on the keys."""
     n, k = host.arity, len(outer_refs)
-    equivalences = []
+    equivalences: list[tuple[ScalarExpr, ScalarExpr]] = []
     for j, ref in enumerate(outer_refs):
         left = null_safe_key(ref.expr, ref.type)
         right = null_safe_key(ColumnRef(n + j), ref.type)

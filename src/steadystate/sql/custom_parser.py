@@ -184,7 +184,7 @@ class Cursor:
         return tuple(out)
 
 
-def _query(text: str, offset: int) -> exp.Expression:
+def _query(text: str, offset: int) -> exp.Expr:
     tree = parse_standard(text, offset)
     if not isinstance(tree, (exp.Query, exp.Values)):
         raise syntax_error("syntax error: expected a query", offset)
@@ -318,7 +318,7 @@ def _create_index(cur: Cursor) -> st.CreateIndex:
     on = cur.name()
     if cur.accept("USING"):
         cur.ident()
-    key: tuple[exp.Expression, ...] | None = None
+    key: tuple[exp.Expr, ...] | None = None
     if cur.at(TokenType.L_PAREN):
         text, offset = cur.balanced()
         if default:
@@ -388,6 +388,7 @@ def _alter(cur: Cursor) -> st.AlterCluster:
         raise errors.FeatureNotSupported(f"ALTER {word} is not supported".replace("  ", " "))
     cur.next()
     name = cur.ident()
+    options: st.Options
     if cur.accept("SET"):
         options = cur.options()
         wait: st.Options | None = None
@@ -410,7 +411,7 @@ def _alter(cur: Cursor) -> st.AlterCluster:
         return st.AlterCluster(name, "owner", (("OWNER", owner),))
     for word, action in (("SEAL", "seal"), ("UNSEAL", "unseal"), ("RESTART", "restart")):
         if cur.accept(word):
-            options: st.Options = ()
+            options = ()
             if cur.accept("WITH"):
                 options = cur.options()
             elif cur.at(TokenType.L_PAREN):
@@ -608,7 +609,7 @@ def _copy(cur: Cursor) -> Any:
         if stripped[:9].upper() == "SUBSCRIBE":
             inner_start = offset + (len(text) - len(stripped))
             inner_tokens = [t for t in cur.tokens if inner_start <= t.start < offset + len(text)]
-            inner = _subscribe(Cursor(cur.sql, inner_tokens))
+            inner: st.Subscribe | exp.Expr = _subscribe(Cursor(cur.sql, inner_tokens))
         else:
             inner = _query(text, offset)
         cur.expect("TO", "STDOUT")
@@ -639,9 +640,9 @@ def _explain(cur: Cursor) -> st.Explain:
     cur.accept("PLAN", "FOR") or cur.accept("OPTIMIZED", "PLAN", "FOR") or cur.accept("RAW", "PLAN", "FOR")
     for words, what in ((("MATERIALIZED", "VIEW"), "materialized_view"), (("VIEW",), "view"), (("INDEX",), "index")):
         if cur.accept(*words):
-            name = cur.name()
+            object_name = cur.name()
             cur.finish()
-            return st.Explain(what, name=name)
+            return st.Explain(what, name=object_name)
     text, offset = cur.rest()
     return st.Explain("query", query=_query(text, offset))
 

@@ -162,6 +162,7 @@ def _delete(match: re.Match[str], ctx: PlanContext) -> p.DeletePlan:
     typ = desc.columns[index].type
     tokens = [match["value"]] if match["value"] else _LITERALS.findall(match["values"])
     values = [literal(_convert(token, typ), typ) for token in tokens]
+    predicate: CallBinary | CallVariadic
     if len(values) == 1:
         predicate = CallBinary("eq", ColumnRef(index), values[0])
     else:

@@ -21,12 +21,12 @@ from steadystate.expr.ir import (
 from steadystate.repr.types import ScalarType
 from steadystate.sql.relation import QueryState, Rel, arg, conjuncts, inner_join, rename
 from steadystate.sql.scalar import plan_expr
-from steadystate.sql.typed import Scope, ScopeColumn, Typed, mismatch, require_bool, unify
+from steadystate.sql.typed import Scope, ScopeColumn, Typed, literal_datum, mismatch, require_bool, unify
 
 T = ScalarType
 
 
-def plan_table_ref(node: exp.Expression, state: QueryState) -> Rel:
+def plan_table_ref(node: exp.Expr, state: QueryState) -> Rel:
     alias_node = node.args.get("alias")
     alias = alias_node.name if alias_node is not None and alias_node.name else None
     names = [c.name for c in alias_node.columns] if alias_node is not None and alias_node.columns else []
@@ -56,7 +56,7 @@ def plan_table_ref(node: exp.Expression, state: QueryState) -> Rel:
     raise errors.FeatureNotSupported(f"{node.key.upper()} in FROM is not supported")
 
 
-def plan_from(first: exp.Expression, joins: list[exp.Join], state: QueryState) -> Rel:
+def plan_from(first: exp.Expr, joins: list[exp.Join], state: QueryState) -> Rel:
     rel = plan_table_ref(first, state)
     for join in joins:
         right = plan_table_ref(join.this, state)
@@ -81,7 +81,7 @@ def _plan_join(left: Rel, right: Rel, join: exp.Join, state: QueryState) -> Rel:
             lc, rc = left.scope.columns[li], right.scope.columns[ri]
             (a, b), _ = unify([Typed(ColumnRef(li), lc.type, lc.nullable),
                                Typed(ColumnRef(left.arity + ri), rc.type, rc.nullable)], env,
-                              describe=lambda known, n=name: errors.DatatypeMismatch(
+                              describe=lambda known: errors.DatatypeMismatch(
                                   f"JOIN/USING types {known[0].pg_name} and {known[1].pg_name} cannot be matched"))
             predicates.append(CallBinary("eq", a.expr, b.expr))
             shadowed.append(left.arity + ri)
@@ -151,7 +151,7 @@ def plan_values(node: exp.Values, state: QueryState, alias: str | None = None) -
             r[i] = t
         columns.append(ScopeColumn(alias, f"column{i + 1}", typ, any(t.nullable for t in typed)))
     if all(isinstance(t.expr, Literal) for r in rows for t in r):
-        expr: RelationExpr = Constant.of([tuple(t.expr.datum() for t in r) for r in rows], width)
+        expr: RelationExpr = Constant.of([tuple(literal_datum(t.expr) for t in r) for r in rows], width)
     else:
         unit = Constant.of([()], 0)
         parts = [Map(unit, tuple(t.expr for t in r)) for r in rows]

@@ -29,7 +29,7 @@ _TABLE_IS_VISIBLE = (
 _TEMPLATES = {"pg_get_userbyid": _USER_BY_ID, "pg_table_is_visible": _TABLE_IS_VISIBLE}
 
 
-def _with_argument(template: str, argument: exp.Expression) -> exp.Expression:
+def _with_argument(template: str, argument: exp.Expr) -> exp.Expr:
     """``template`` parsed, with its placeholder literal ``0`` replaced by ``argument``."""
     tree = sqlglot.parse_one(f"SELECT {template}", read=DIALECT).expressions[0]
     placeholder = next(node for node in tree.find_all(exp.Literal) if node.this == "0" and not node.is_string)
@@ -37,7 +37,7 @@ def _with_argument(template: str, argument: exp.Expression) -> exp.Expression:
     return tree
 
 
-def _visit(node: exp.Expression) -> exp.Expression:
+def _visit(node: exp.Expr) -> exp.Expr:
     if (isinstance(node, exp.Dot) and isinstance(node.this, exp.Identifier)
             and node.this.name.lower() == "pg_catalog" and isinstance(node.expression, exp.Func)):
         inner = node.expression
@@ -54,7 +54,7 @@ def _visit(node: exp.Expression) -> exp.Expression:
     return node
 
 
-def rewrite(node: exp.Expression) -> exp.Expression:
+def rewrite(node: exp.Expr) -> exp.Expr:
     """``node`` with the rewrites of the module docstring applied (``node`` itself when none applies)."""
     if not any(
         isinstance(n, exp.Dot) or (isinstance(n, exp.Anonymous) and str(n.this).lower() in _TEMPLATES)

@@ -61,7 +61,7 @@ class CreateClusterPlan:
     managed: bool
     size: str | None
     replication_factor: int | None
-    replicas: tuple[tuple[str, str], ...] = ()  # unmanaged: (replica name, size)
+    replicas: tuple[tuple[str, str | None], ...] = ()  # unmanaged: (replica name, size or None: the default)
     options: tuple[tuple[str, Any], ...] = ()
 
 

@@ -11,7 +11,7 @@ from typing import Any, Callable
 from sqlglot import exp
 
 from steadystate import errors
-from steadystate.expr.ir import ColumnRef, Constant, Literal, Map, Project, Union_
+from steadystate.expr.ir import ColumnRef, Constant, Literal, Map, Project, RelationExpr, ScalarExpr, Union_
 from steadystate.repr.types import Column, RelationDesc, ScalarType
 from steadystate.sql import pg_compat
 from steadystate.sql import plan as p
@@ -20,7 +20,7 @@ from steadystate.sql.catalog_api import PlanContext, ResolvedItem
 from steadystate.sql.query import new_state, plan_query, plan_subquery
 from steadystate.sql.relation import QueryState, Rel, conjuncts
 from steadystate.sql.scalar import plan_expr
-from steadystate.sql.typed import Scope, ScopeColumn, Typed, coerce, output_name, require_bool
+from steadystate.sql.typed import Scope, ScopeColumn, Typed, coerce, literal_datum, output_name, require_bool
 from steadystate.sql import types as ty
 
 T = ScalarType
@@ -41,7 +41,7 @@ def _param_types(state: QueryState) -> tuple[ScalarType, ...]:
     return tuple(state.params.get(i, T.TEXT) for i in range(1, max(state.params) + 1))
 
 
-def plan_select(node: exp.Expression, ctx: PlanContext, sql_text: str | None = None) -> p.SelectPlan:
+def plan_select(node: exp.Expr, ctx: PlanContext, sql_text: str | None = None) -> p.SelectPlan:
     node = pg_compat.rewrite(node)  # what PostgreSQL clients' catalog queries need (psql's \d)
     state = new_state(ctx)
     rel, finishing = plan_query(node, state, top=True)
@@ -51,7 +51,7 @@ def plan_select(node: exp.Expression, ctx: PlanContext, sql_text: str | None = N
     return p.SelectPlan(rel.expr, desc, finishing, _param_types(state))
 
 
-def _relation_for_object(node: exp.Expression, ctx: PlanContext) -> tuple[Rel, tuple[ScalarType, ...]]:
+def _relation_for_object(node: exp.Expr, ctx: PlanContext) -> tuple[Rel, tuple[ScalarType, ...]]:
     state = new_state(ctx)
     return plan_subquery(node, state), _param_types(state)
 
@@ -131,6 +131,7 @@ def _create_index(node: st.CreateIndex, ctx: PlanContext, sql_text: str | None) 
     on = ctx.catalog.resolve_item(node.on)
     if on.desc is None or on.kind == "index":
         raise errors.WrongObjectType(f"cannot create an index on {errors.quote_ident(str(on.name))} because it is an index")
+    key: tuple[ScalarExpr, ...]
     if node.key is None:
         key = tuple(ColumnRef(i) for i in range(on.desc.arity))
         names = on.desc.names
@@ -142,7 +143,7 @@ def _create_index(node: st.CreateIndex, ctx: PlanContext, sql_text: str | None) 
         names = tuple(output_name(k) for k in node.key)
     name = None
     if node.name is not None:
-        name = ctx.catalog.qualify(on.name and (on.name.database, on.name.schema, node.name))
+        name = ctx.catalog.qualify((on.name.database, on.name.schema, node.name))
     return p.CreateIndexPlan(name, on.id, on.name, key, tuple(names), _resolve_cluster(node.in_cluster, ctx),
                              node.if_not_exists)
 
@@ -154,7 +155,7 @@ def _options(options: st.Options) -> dict[str, Any]:
 def _create_cluster(node: st.CreateCluster, ctx: PlanContext, sql_text: str | None) -> p.Plan:
     options = _options(node.options)
     if node.replicas is not None:
-        replicas = []
+        replicas: list[tuple[str, str | None]] = []
         for replica in node.replicas:
             size = _options(replica.options).get("size")
             replicas.append((replica.name, str(size) if size is not None else None))
@@ -236,7 +237,7 @@ def _table(parts: tuple[str, ...], ctx: PlanContext) -> ResolvedItem:
     return item
 
 
-def _table_parts(node: exp.Expression) -> tuple[str, ...]:
+def _table_parts(node: exp.Expr) -> tuple[str, ...]:
     if isinstance(node, exp.Schema):
         node = node.this
     return tuple(x.name for x in (node.args.get("catalog"), node.args.get("db"), node.this) if x is not None)
@@ -292,11 +293,10 @@ def _insert(node: exp.Insert, ctx: PlanContext, sql_text: str | None) -> p.Plan:
             exprs.append(value.expr)
         else:
             exprs.append(_column_default(item.defaults, position, column.type))
-    expr = Project(Map(rel.expr, tuple(exprs)), tuple(range(rel.arity, rel.arity + desc.arity)))
+    expr: RelationExpr = Project(Map(rel.expr, tuple(exprs)), tuple(range(rel.arity, rel.arity + desc.arity)))
     if isinstance(rel.expr, Constant) and all(isinstance(e, (Literal, ColumnRef)) for e in exprs):
         rows = [row for row, _ in rel.expr.updates()]
-        expr = Constant.of([tuple(e.datum() if isinstance(e, Literal) else row[e.index] for e in exprs)
-                            for row in rows], desc.arity)
+        expr = Constant.of([tuple(_datum_or_column(e, row) for e in exprs) for row in rows], desc.arity)
     return p.InsertPlan(item.id, expr, desc, _param_types(state))
 
 
@@ -338,7 +338,7 @@ def _insert_values(node: exp.Values, columns: list[int], desc: RelationDesc, sta
         rows.append(typed)
     scope = Scope(tuple(ScopeColumn(None, desc.columns[i].name, desc.columns[i].type, True) for i in columns))
     if all(isinstance(t.expr, Literal) for r in rows for t in r):
-        return Rel(Constant.of([tuple(t.expr.datum() for t in r) for r in rows], len(columns)), scope)
+        return Rel(Constant.of([tuple(literal_datum(t.expr) for t in r) for r in rows], len(columns)), scope)
     unit = Constant.of([()], 0)
     parts = [Map(unit, tuple(t.expr for t in r)) for r in rows]
     return Rel(parts[0] if len(parts) == 1 else Union_(tuple(parts)), scope)
@@ -349,7 +349,7 @@ def _table_scope(item: ResolvedItem, alias: str | None) -> Scope:
     return Scope(tuple(ScopeColumn(alias or item.name.item, c.name, c.type, c.nullable) for c in item.desc.columns))
 
 
-def _where(node: exp.Expression, scope: Scope, state: QueryState) -> tuple[Any, ...]:
+def _where(node: exp.Expr, scope: Scope, state: QueryState) -> tuple[Any, ...]:
     where = node.args.get("where")
     if where is None:
         return ()
@@ -393,7 +393,7 @@ def _delete(node: exp.Delete, ctx: PlanContext, sql_text: str | None) -> p.Plan:
 
 def _subscribe(node: st.Subscribe, ctx: PlanContext, sql_text: str | None, copy: bool = False) -> p.Plan:
     if node.target is not None:
-        query: exp.Expression = exp.select("*").from_(exp.Table(this=exp.to_identifier(node.target[-1], quoted=True),
+        query: exp.Expr = exp.select("*").from_(exp.Table(this=exp.to_identifier(node.target[-1], quoted=True),
             db=exp.to_identifier(node.target[-2], quoted=True) if len(node.target) > 1 else None,
             catalog=exp.to_identifier(node.target[-3], quoted=True) if len(node.target) > 2 else None))
     else:
@@ -484,3 +484,11 @@ _PLANNERS: list[tuple[type, Callable[[Any, PlanContext, str | None], p.Plan]]] =
     (st.Discard, _simple(lambda n: p.DiscardPlan(n.what))),
     (st.Deallocate, _simple(lambda n: p.DeallocatePlan(n.name))),
 ]
+
+
+def _datum_or_column(expr: ScalarExpr, row: tuple) -> object:
+    """A literal's value, or the row's column for a column reference (a constant INSERT row's DEFAULTs)."""
+    if isinstance(expr, Literal):
+        return expr.datum()
+    assert isinstance(expr, ColumnRef)
+    return row[expr.index]

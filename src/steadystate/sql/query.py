@@ -37,7 +37,7 @@ from steadystate.sql.where import plan_where
 T = ScalarType
 
 
-def plan_query(node: exp.Expression, state: QueryState, top: bool = False) -> tuple[Rel, RowSetFinishing]:
+def plan_query(node: exp.Expr, state: QueryState, top: bool = False) -> tuple[Rel, RowSetFinishing]:
     if isinstance(node, exp.Subquery):
         if arg(node, "order", "limit", "offset") is not None:
             inner, finishing = plan_query(node.this, state)
@@ -70,7 +70,7 @@ def plan_query(node: exp.Expression, state: QueryState, top: bool = False) -> tu
     return _finish(rel, finishing, top=False), RowSetFinishing()
 
 
-def plan_subquery(node: exp.Expression, state: QueryState) -> Rel:
+def plan_subquery(node: exp.Expr, state: QueryState) -> Rel:
     rel, _ = plan_query(node, state, top=False)
     return rel
 
@@ -107,7 +107,7 @@ def _plan_set_operation(node: exp.SetOperation, state: QueryState) -> Rel:
     for i, (lc, rc) in enumerate(zip(left.scope.columns, right.scope.columns)):
         env = state.env(Scope())
         pair, typ = unify([Typed(ColumnRef(i), lc.type, lc.nullable), Typed(ColumnRef(i), rc.type, rc.nullable)],
-                          env, describe=lambda known, op=op: errors.DatatypeMismatch(
+                          env, describe=lambda known: errors.DatatypeMismatch(
                               f"{op} types {known[0].pg_name} and {known[1].pg_name} cannot be matched"))
         left_exprs.append(pair[0].expr)
         right_exprs.append(pair[1].expr)
@@ -137,7 +137,7 @@ def _cast_columns(expr: RelationExpr, exprs: list[Any]) -> RelationExpr:
     return Project(Map(expr, tuple(exprs)), tuple(range(arity, 2 * arity)))
 
 
-def _order_outputs(node: exp.Expression, rel: Rel, state: QueryState) -> RowSetFinishing:
+def _order_outputs(node: exp.Expr, rel: Rel, state: QueryState) -> RowSetFinishing:
     order = []
     for item in (node.args["order"].expressions if node.args.get("order") else []):
         index = _output_position(item.this, rel.scope, select_items=None)
@@ -244,8 +244,8 @@ def _place(typed: Typed, base_arity: int, map_exprs: list[Any]) -> int:
     return base_arity + len(map_exprs) - 1
 
 
-def _expand_star(items: list[exp.Expression], scope: Scope) -> list[exp.Expression]:
-    out: list[exp.Expression] = []
+def _expand_star(items: list[exp.Expr], scope: Scope) -> list[exp.Expr]:
+    out: list[exp.Expr] = []
     for item in items:
         if isinstance(item, exp.Star):
             chosen = [c for c in scope.columns if c.in_star]
@@ -265,8 +265,8 @@ def _expand_star(items: list[exp.Expression], scope: Scope) -> list[exp.Expressi
     return out
 
 
-def _find_aggregates(nodes: list[exp.Expression]) -> list[exp.Expression]:
-    found: dict[str, exp.Expression] = {}
+def _find_aggregates(nodes: list[exp.Expr]) -> list[exp.Expr]:
+    found: dict[str, exp.Expr] = {}
     for node in nodes:
         for agg in node.find_all(*AGGREGATE_CLASSES):
             if agg.find_ancestor(exp.Subquery, exp.Exists) is not None and agg.find_ancestor(exp.Subquery, exp.Exists) is not node.find_ancestor(exp.Subquery, exp.Exists):
@@ -275,7 +275,7 @@ def _find_aggregates(nodes: list[exp.Expression]) -> list[exp.Expression]:
     return list(found.values())
 
 
-_AGG_FUNCS = {exp.Count: "count", exp.Sum: "sum", exp.Avg: "avg", exp.Min: "min", exp.Max: "max",
+_AGG_FUNCS: dict[type[exp.Expr], str] = {exp.Count: "count", exp.Sum: "sum", exp.Avg: "avg", exp.Min: "min", exp.Max: "max",
               exp.LogicalAnd: "bool_and", exp.LogicalOr: "bool_or"}
 
 
@@ -289,7 +289,7 @@ def _aggregate_type(func: str, input_type: ScalarType) -> ScalarType:
     return input_type
 
 
-def _plan_aggregate(node: exp.Expression, env: ExprEnv) -> tuple[AggregateExpr, ScalarType, bool]:
+def _plan_aggregate(node: exp.Expr, env: ExprEnv) -> tuple[AggregateExpr, ScalarType, bool]:
     func = _AGG_FUNCS[type(node)]
     inner = node.this
     distinct = False
@@ -316,11 +316,11 @@ def _plan_aggregate(node: exp.Expression, env: ExprEnv) -> tuple[AggregateExpr, 
     return AggregateExpr(func, value.expr, distinct), typ, func != "count"
 
 
-def _plan_reduce(node: exp.Select, items: list[exp.Expression], aggregates: list[exp.Expression], rel: Rel,
+def _plan_reduce(node: exp.Select, items: list[exp.Expr], aggregates: list[exp.Expr], rel: Rel,
                  state: QueryState) -> tuple[RelationExpr, ExprEnv]:
     env = state.env(rel.scope)
     keys: list[Typed] = []
-    key_nodes: list[exp.Expression] = []
+    key_nodes: list[exp.Expr] = []
     group = node.args.get("group")
     for key in (group.expressions if group is not None else []):
         if isinstance(key, exp.Literal) and not key.is_string:
@@ -366,7 +366,7 @@ def _plan_reduce(node: exp.Select, items: list[exp.Expression], aggregates: list
 # ORDER BY / LIMIT
 
 
-def _output_position(node: exp.Expression, outputs: Scope, select_items: list[exp.Expression] | None) -> int | None:
+def _output_position(node: exp.Expr, outputs: Scope, select_items: list[exp.Expr] | None) -> int | None:
     if isinstance(node, exp.Literal) and not node.is_string:
         position = int(node.this)
         if not 1 <= position <= len(outputs.columns):
@@ -394,7 +394,7 @@ def _column_order(index: int, item: exp.Ordered) -> ColumnOrder:
     return ColumnOrder(index, desc, nulls_last)
 
 
-def _constant_int(node: exp.Expression | None, state: QueryState, what: str) -> int | None:
+def _constant_int(node: exp.Expr | None, state: QueryState, what: str) -> int | None:
     if node is None:
         return None
     env = state.env(Scope())
@@ -410,7 +410,7 @@ def _constant_int(node: exp.Expression | None, state: QueryState, what: str) -> 
     return value
 
 
-def _limit_offset(node: exp.Expression, state: QueryState) -> tuple[int | None, int]:
+def _limit_offset(node: exp.Expr, state: QueryState) -> tuple[int | None, int]:
     limit = node.args.get("limit")
     offset = node.args.get("offset")
     limit_value = _constant_int(limit.expression if limit is not None else None, state, "LIMIT")

@@ -55,8 +55,8 @@ class Rel:
 class EntryPoints(NamedTuple):
     """The planner's entry points for nested planning, which modules below sql/query.py call back into."""
 
-    plan_query: Callable[[exp.Expression, "QueryState", bool], tuple[Rel, RowSetFinishing]]
-    plan_where: Callable[[Rel, exp.Expression, "QueryState", exp.Select], Rel]
+    plan_query: Callable[[exp.Expr, "QueryState", bool], tuple[Rel, RowSetFinishing]]
+    plan_where: Callable[[Rel, exp.Expr, "QueryState", exp.Select], Rel]
 
 
 @dataclass
@@ -72,21 +72,21 @@ class QueryState:
     def env(self, scope: Scope) -> ExprEnv:
         return ExprEnv(self.ctx, scope, self.params)
 
-    def query(self, node: exp.Expression, top: bool = False) -> tuple[Rel, RowSetFinishing]:
+    def query(self, node: exp.Expr, top: bool = False) -> tuple[Rel, RowSetFinishing]:
         """Plan a (nested) query: ``sql.query.plan_query``."""
         return self.entry_points.plan_query(node, self, top)
 
-    def subquery(self, node: exp.Expression) -> Rel:
+    def subquery(self, node: exp.Expr) -> Rel:
         """Plan a nested query as a relation (its ORDER BY/LIMIT become a TopK)."""
         rel, _ = self.query(node)
         return rel
 
-    def where(self, rel: Rel, predicate: exp.Expression, select: exp.Select) -> Rel:
+    def where(self, rel: Rel, predicate: exp.Expr, select: exp.Select) -> Rel:
         """Plan a WHERE clause over ``rel``: ``sql.where.plan_where``."""
         return self.entry_points.plan_where(rel, predicate, self, select)
 
 
-def arg(node: exp.Expression, *names: str) -> Any:
+def arg(node: exp.Expr, *names: str) -> Any:
     """The first of ``node``'s arguments ``names`` that is set (sqlglot renamed some: ``from`` → ``from_``)."""
     for name in names:
         value = node.args.get(name)
@@ -108,7 +108,7 @@ def rename(rel: Rel, table: str | None, names: list[str]) -> Rel:
     return Rel(rel.expr, Scope(columns))
 
 
-def conjuncts(node: exp.Expression) -> list[exp.Expression]:
+def conjuncts(node: exp.Expr) -> list[exp.Expr]:
     while isinstance(node, exp.Paren):
         node = node.this
     if isinstance(node, exp.And):

@@ -31,7 +31,7 @@ T = ScalarType
 # Handlers
 
 
-def plan_expr(node: exp.Expression, env: ExprEnv) -> Typed:
+def plan_expr(node: exp.Expr, env: ExprEnv) -> Typed:
     if env.bindings:
         bound = env.bindings.get(binding_key(node))
         if bound is not None:
@@ -77,7 +77,7 @@ def _null(node: exp.Null, env: ExprEnv) -> Typed:
 
 def _parameter(node: exp.Parameter, env: ExprEnv) -> Typed:
     try:
-        number = int(node.this.this if isinstance(node.this, exp.Expression) else node.this)
+        number = int(node.this.this if isinstance(node.this, exp.Expr) else node.this)
     except (TypeError, ValueError):
         raise errors.SyntaxError_(f"syntax error at or near {errors.quote_ident(node.sql())}") from None
     params = env.ctx.params
@@ -108,7 +108,7 @@ _COMPARE = {exp.EQ: ("eq", "="), exp.NEQ: ("neq", "<>"), exp.LT: ("lt", "<"), ex
             exp.GT: ("gt", ">"), exp.GTE: ("gte", ">=")}
 
 
-def _binary_operands(node: exp.Expression, env: ExprEnv, symbol: str) -> tuple[Typed, Typed, ScalarType]:
+def _binary_operands(node: exp.Binary, env: ExprEnv, symbol: str) -> tuple[Typed, Typed, ScalarType]:
     left, right = plan_expr(node.left, env), plan_expr(node.right, env)
     if left.is_untyped and right.is_untyped:
         if left.unknown is not None and right.unknown is not None and symbol in ("=", "<>", "<", "<=", ">", ">="):
@@ -121,7 +121,7 @@ def _binary_operands(node: exp.Expression, env: ExprEnv, symbol: str) -> tuple[T
     return a, b, target
 
 
-def _arith(node: exp.Expression, env: ExprEnv) -> Typed:
+def _arith(node: exp.Binary, env: ExprEnv) -> Typed:
     func, symbol = _ARITH[type(node)]
     a, b, target = _binary_operands(node, env, symbol)
     if not target.is_numeric:
@@ -129,13 +129,13 @@ def _arith(node: exp.Expression, env: ExprEnv) -> Typed:
     return Typed(CallBinary(func, a.expr, b.expr), target, nullable_of(a, b))
 
 
-def _compare(node: exp.Expression, env: ExprEnv) -> Typed:
+def _compare(node: exp.Binary, env: ExprEnv) -> Typed:
     func, symbol = _COMPARE[type(node)]
     a, b, _ = _binary_operands(node, env, symbol)
     return Typed(CallBinary(func, a.expr, b.expr), T.BOOL, nullable_of(a, b))
 
 
-def _logical(node: exp.Expression, env: ExprEnv) -> Typed:
+def _logical(node: exp.Connector, env: ExprEnv) -> Typed:
     construct = "AND" if isinstance(node, exp.And) else "OR"
     a = require_bool(plan_expr(node.left, env), env, construct)
     b = require_bool(plan_expr(node.right, env), env, construct)
@@ -193,7 +193,7 @@ def _concat_pipe(node: exp.DPipe, env: ExprEnv) -> Typed:
     return Typed(CallBinary("concat", a.expr, b.expr), T.TEXT, nullable_of(a, b))
 
 
-def _like(node: exp.Expression, env: ExprEnv) -> Typed:
+def _like(node: exp.Expr, env: ExprEnv) -> Typed:
     if node.args.get("escape") is not None:
         raise errors.FeatureNotSupported("LIKE ... ESCAPE is not supported")
     base = "ilike" if isinstance(node, exp.ILike) else "like"
@@ -207,7 +207,7 @@ def _like(node: exp.Expression, env: ExprEnv) -> Typed:
     return Typed(CallBinary(func, a.expr, b.expr), T.BOOL, nullable_of(a, b))
 
 
-def _regex(node: exp.Expression, env: ExprEnv) -> Typed:
+def _regex(node: exp.Expr, env: ExprEnv) -> Typed:
     """``text ~ pattern`` / ``~*`` (case-insensitive): POSIX-style regular expression search."""
     func = "regex_imatch" if isinstance(node, exp.RegexpILike) else "regex_match"
     value, pattern = plan_expr(node.this, env), plan_expr(node.expression, env)
@@ -261,11 +261,11 @@ def _cast(node: exp.Cast, env: ExprEnv) -> Typed:
     return coerce(plan_expr(node.this, env), target, env, explicit=True)
 
 
-def _subquery_unbound(node: exp.Expression, env: ExprEnv) -> Typed:
+def _subquery_unbound(node: exp.Expr, env: ExprEnv) -> Typed:
     raise errors.FeatureNotSupported("subqueries are not supported in this position")
 
 
-def _aggregate_unbound(node: exp.Expression, env: ExprEnv) -> Typed:
+def _aggregate_unbound(node: exp.Expr, env: ExprEnv) -> Typed:
     raise errors.SteadyError(f"aggregate functions are not allowed in {env.clause}", sqlstate="42803")
 
 
@@ -312,11 +312,11 @@ def _no_function(name: str, args: list[Typed]) -> errors.SteadyError:
     return errors.UndefinedFunction(f"function {name}({shown}) does not exist", hint=_NO_FUNCTION_HINT)
 
 
-def _args(node: exp.Expression, *names: str) -> list[exp.Expression]:
+def _args(node: exp.Expr, *names: str) -> list[exp.Expr]:
     return [node.args[name] for name in names if node.args.get(name) is not None]
 
 
-def _typed_args(name: str, nodes: list[exp.Expression], wanted: list[ScalarType], env: ExprEnv) -> list[Typed]:
+def _typed_args(name: str, nodes: list[exp.Expr], wanted: list[ScalarType], env: ExprEnv) -> list[Typed]:
     values = [plan_expr(n, env) for n in nodes]
     out = []
     for value, target in zip(values, wanted):
@@ -330,15 +330,15 @@ def _implicit(source: ScalarType, target: ScalarType) -> bool:
     return ty.implicitly_castable(source, target)
 
 
-def _text_fn(func: str, name: str) -> Callable[[exp.Expression, ExprEnv], Typed]:
-    def plan(node: exp.Expression, env: ExprEnv) -> Typed:
+def _text_fn(func: str, name: str) -> Callable[[exp.Expr, ExprEnv], Typed]:
+    def plan(node: exp.Expr, env: ExprEnv) -> Typed:
         (value,) = _typed_args(name, [node.this], [T.TEXT], env)
         return Typed(CallUnary(func, value.expr), T.TEXT, value.nullable)
 
     return plan
 
 
-def _length(node: exp.Expression, env: ExprEnv) -> Typed:
+def _length(node: exp.Expr, env: ExprEnv) -> Typed:
     (value,) = _typed_args("length", [node.this], [T.TEXT], env)
     return Typed(CallUnary("length", value.expr), T.INT4, value.nullable)
 
@@ -351,7 +351,7 @@ def _trim(node: exp.Trim, env: ExprEnv) -> Typed:
     return _text_fn(func, func)(node, env)
 
 
-def _numeric_arg(name: str, node: exp.Expression, env: ExprEnv) -> Typed:
+def _numeric_arg(name: str, node: exp.Expr, env: ExprEnv) -> Typed:
     value = plan_expr(node, env)
     if value.is_untyped:
         return coerce(value, T.FLOAT8, env)
@@ -360,18 +360,18 @@ def _numeric_arg(name: str, node: exp.Expression, env: ExprEnv) -> Typed:
     return value
 
 
-def _same_numeric(func: str) -> Callable[[exp.Expression, ExprEnv], Typed]:
-    def plan(node: exp.Expression, env: ExprEnv) -> Typed:
+def _same_numeric(func: str) -> Callable[[exp.Expr, ExprEnv], Typed]:
+    def plan(node: exp.Expr, env: ExprEnv) -> Typed:
         value = _numeric_arg(func, node.this, env)
         return Typed(CallUnary(func, value.expr), value.type, value.nullable)
 
     return plan
 
 
-def _math(func: str) -> Callable[[exp.Expression, ExprEnv], Typed]:
+def _math(func: str) -> Callable[[exp.Expr, ExprEnv], Typed]:
     """int → double precision; numeric and double precision keep their type."""
 
-    def plan(node: exp.Expression, env: ExprEnv) -> Typed:
+    def plan(node: exp.Expr, env: ExprEnv) -> Typed:
         value = _numeric_arg(func, node.this, env)
         if value.type in (T.INT4, T.INT8):
             value = coerce(value, T.FLOAT8, env)
@@ -403,8 +403,8 @@ def _pow(node: exp.Pow, env: ExprEnv) -> Typed:
     return Typed(CallBinary("pow", a.expr, b.expr), target, nullable_of(a, b))
 
 
-def _variadic_same(func: str, construct: str) -> Callable[[exp.Expression, ExprEnv], Typed]:
-    def plan(node: exp.Expression, env: ExprEnv) -> Typed:
+def _variadic_same(func: str, construct: str) -> Callable[[exp.Expr, ExprEnv], Typed]:
+    def plan(node: exp.Expr, env: ExprEnv) -> Typed:
         nodes = [node.this, *node.expressions] if node.this is not None else list(node.expressions)
         values = [plan_expr(n, env) for n in nodes]
         values, typ = unify(values, env, describe=mismatch(construct))
@@ -426,8 +426,8 @@ def _concat(node: exp.Concat, env: ExprEnv) -> Typed:
 
 
 def _call(name: str, func: str, arg_names: tuple[str, ...], types: list[ScalarType], result: ScalarType,
-          kind: str = "variadic") -> Callable[[exp.Expression, ExprEnv], Typed]:
-    def plan(node: exp.Expression, env: ExprEnv) -> Typed:
+          kind: str = "variadic") -> Callable[[exp.Expr, ExprEnv], Typed]:
+    def plan(node: exp.Expr, env: ExprEnv) -> Typed:
         nodes = _args(node, *arg_names)
         values = _typed_args(name, nodes, types[: len(nodes)], env)
         exprs = tuple(v.expr for v in values)
@@ -452,13 +452,13 @@ def _position(node: exp.StrPosition, env: ExprEnv) -> Typed:
     return Typed(CallBinary("position", needle.expr, haystack.expr), T.INT4, nullable_of(needle, haystack))
 
 
-def _unit_of(node: exp.Expression) -> str:
+def _unit_of(node: exp.Expr) -> str:
     if isinstance(node, exp.Literal):
         return str(node.this).lower()
     return node.name.lower() if node.name else node.sql().lower()
 
 
-def _temporal(name: str, node: exp.Expression, env: ExprEnv) -> Typed:
+def _temporal(name: str, node: exp.Expr, env: ExprEnv) -> Typed:
     value = plan_expr(node, env)
     if value.is_untyped:
         return coerce(value, T.TIMESTAMP, env)
@@ -473,20 +473,20 @@ def _extract(node: exp.Extract, env: ExprEnv) -> Typed:
     return Typed(CallBinary("date_part", field, value.expr), T.FLOAT8, value.nullable)
 
 
-def _date_trunc(node: exp.Expression, env: ExprEnv) -> Typed:
+def _date_trunc(node: exp.Expr, env: ExprEnv) -> Typed:
     value = coerce(_temporal("date_trunc", node.this, env), T.TIMESTAMP, env)
     unit = Literal(_unit_of(node.args["unit"]), T.TEXT)
     return Typed(CallBinary("date_trunc", unit, value.expr), T.TIMESTAMP, value.nullable)
 
 
-def _session(getter: Callable[[ExprEnv], str]) -> Callable[[exp.Expression, ExprEnv], Typed]:
-    def plan(node: exp.Expression, env: ExprEnv) -> Typed:
+def _session(getter: Callable[[ExprEnv], str]) -> Callable[[exp.Expr, ExprEnv], Typed]:
+    def plan(node: exp.Expr, env: ExprEnv) -> Typed:
         return lit(getter(env), T.TEXT)
 
     return plan
 
 
-def _current_setting(args: list[exp.Expression], env: ExprEnv) -> Typed:
+def _current_setting(args: list[exp.Expr], env: ExprEnv) -> Typed:
     if len(args) != 1 or not isinstance(args[0], exp.Literal) or not args[0].is_string:
         raise errors.FeatureNotSupported("current_setting takes one constant text argument")
     name = args[0].this.lower()
@@ -499,7 +499,7 @@ def _current_setting(args: list[exp.Expression], env: ExprEnv) -> Typed:
     return lit(settings[name], T.TEXT)
 
 
-_ANONYMOUS: dict[str, Callable[[list[exp.Expression], ExprEnv], Typed]] = {
+_ANONYMOUS: dict[str, Callable[[list[exp.Expr], ExprEnv], Typed]] = {
     "current_setting": _current_setting,
 }
 
@@ -513,7 +513,7 @@ def _anonymous(node: exp.Anonymous, env: ExprEnv) -> Typed:
     return planner(list(node.expressions), env)
 
 
-def _now(node: exp.Expression, env: ExprEnv) -> Typed:
+def _now(node: exp.Expr, env: ExprEnv) -> Typed:
     raise errors.FeatureNotSupported("now() and current_timestamp are not supported")
 
 
@@ -556,7 +556,7 @@ _FUNCTIONS: dict[type, Callable[[Any, ExprEnv], Typed]] = {
 }
 
 
-def plan_function(node: exp.Expression, env: ExprEnv) -> Typed:
+def plan_function(node: exp.Expr, env: ExprEnv) -> Typed:
     planner = _FUNCTIONS.get(type(node))
     if planner is None:
         if isinstance(node, exp.Func):

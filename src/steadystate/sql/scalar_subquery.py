@@ -92,7 +92,7 @@ class FromHost(_Probes):
         column = self.scope.columns[index]
         return Typed(ColumnRef(index), column.type, column.nullable)
 
-    def plan_outer(self, node: exp.Expression) -> Typed:
+    def plan_outer(self, node: exp.Expr) -> Typed:
         return plan_expr(node, self.state.env(self.scope))
 
     def add(self, expr: RelationExpr, name: str, typed: Typed) -> None:
@@ -124,7 +124,7 @@ class GroupedHost(_Probes):
                 f"subquery uses ungrouped column {errors.quote_ident(shown)} from outer query", sqlstate="42803")
         return Typed(ColumnRef(self.env.group_columns[index]), column.type, column.nullable)
 
-    def plan_outer(self, node: exp.Expression) -> Typed:
+    def plan_outer(self, node: exp.Expr) -> Typed:
         return plan_expr(node, self.env)
 
     def add(self, expr: RelationExpr, name: str, typed: Typed) -> None:
@@ -146,11 +146,11 @@ def one_row(sub_expr: RelationExpr, typ: ScalarType) -> RelationExpr:
     return Union_((value_rows, null_row, error_row))
 
 
-def _own(select: exp.Select, roots: list[exp.Expression], *classes: type) -> list[Any]:
+def _own(select: exp.Select, roots: list[exp.Expr], *classes: type[exp.Expr]) -> list[Any]:
     return [node for root in roots for node in root.find_all(*classes) if node.find_ancestor(exp.Select) is select]
 
 
-def has_subquery(node: exp.Expression) -> bool:
+def has_subquery(node: exp.Expr) -> bool:
     return node.find(exp.Subquery, exp.Exists) is not None
 
 
@@ -158,7 +158,7 @@ def has_subquery(node: exp.Expression) -> bool:
 # IN / EXISTS as scalar subqueries
 
 
-def _exists_select(from_: exp.Expression, joins: list[exp.Expression], where: exp.Expression | None) -> exp.Subquery:
+def _exists_select(from_: exp.Expr, joins: list[exp.Expr], where: exp.Expr | None) -> exp.Subquery:
     select = exp.Select(expressions=[exp.GT(this=exp.Count(this=exp.Star()), expression=exp.Literal.number(0))])
     select.set("from_", exp.From(this=from_.copy()))
     if joins:
@@ -168,11 +168,11 @@ def _exists_select(from_: exp.Expression, joins: list[exp.Expression], where: ex
     return exp.Subquery(this=select)
 
 
-def _and(*parts: exp.Expression | None) -> exp.Expression | None:
+def _and(*parts: exp.Expr | None) -> exp.Expr | None:
     present = [exp.Paren(this=p.copy()) for p in parts if p is not None]
     if not present:
         return None
-    out = present[0]
+    out: exp.Expr = present[0]
     for p in present[1:]:
         out = exp.And(this=out, expression=p)
     return out
@@ -182,14 +182,14 @@ def _and(*parts: exp.Expression | None) -> exp.Expression | None:
 class _Parts:
     """A subquery as FROM, joins, WHERE and select item — or, uncorrelated, as a derived table ``__subN(v)``."""
 
-    from_: exp.Expression
-    joins: list[exp.Expression]
-    where: exp.Expression | None
-    item: exp.Expression | None
+    from_: exp.Expr
+    joins: list[exp.Expr]
+    where: exp.Expr | None
+    item: exp.Expr | None
     correlated: bool
 
 
-def _parts(query: exp.Expression, state: QueryState, construct: str) -> _Parts:
+def _parts(query: exp.Expr, state: QueryState, construct: str) -> _Parts:
     try:
         planned = state.subquery(query.copy())
     except errors.SteadyError as error:
@@ -202,6 +202,7 @@ def _parts(query: exp.Expression, state: QueryState, construct: str) -> _Parts:
         if select.args.get("where") is not None and select.args["where"].find(exp.Subquery, exp.Exists):
             raise _General(error)  # its count(*) form could not take them
         from_ = select.args.get("from_", select.args.get("from"))
+        assert from_ is not None  # check_plain_select requires a FROM
         where = select.args["where"].this if select.args.get("where") else None
         if construct == "IN" and (len(select.expressions) != 1 or isinstance(select.expressions[0], exp.Star)):
             raise errors.SyntaxError_("subquery has too many columns")
@@ -220,14 +221,14 @@ class _General(Exception):
         self.original = original
 
 
-def _placeholder(query: exp.Expression, construct: str, probe: str | None, original: errors.SteadyError) -> exp.Subquery:
+def _placeholder(query: exp.Expr, construct: str, probe: str | None, original: errors.SteadyError) -> exp.Subquery:
     """A subquery node that inlining hands to correlated_scalar.correlated_exists / correlated_in."""
     node = exp.Subquery(this=query.copy())
     node.meta["decorrelate"] = (construct, probe, original)
     return node
 
 
-def _rewrite_exists(node: exp.Exists, state: QueryState) -> exp.Expression:
+def _rewrite_exists(node: exp.Exists, state: QueryState) -> exp.Expr:
     try:
         parts = _parts(node.this, state, "EXISTS")
     except _General as general:
@@ -235,16 +236,16 @@ def _rewrite_exists(node: exp.Exists, state: QueryState) -> exp.Expression:
     return _exists_select(parts.from_, parts.joins, parts.where)
 
 
-def _case(ifs: list[tuple[exp.Expression, exp.Expression]], default: exp.Expression) -> exp.Expression:
+def _case(ifs: list[tuple[exp.Expr, exp.Expr]], default: exp.Expr) -> exp.Expr:
     return exp.Paren(this=exp.Case(ifs=[exp.If(this=c, true=v) for c, v in ifs], default=default))
 
 
-def _rewrite_in(node: exp.In, host: Any, state: QueryState) -> exp.Expression:
+def _rewrite_in(node: exp.In, host: Any, state: QueryState) -> exp.Expr:
     query = node.args["query"]
     query = query.this if isinstance(query, exp.Subquery) else query
     if isinstance(node.this, exp.Tuple):
         raise errors.FeatureNotSupported("row-valued IN (subquery) is not supported")
-    outer_probe: exp.Expression = node.this
+    outer_probe: exp.Expr = node.this
     name = f"__probe{next(_names)}"
     try:
         parts = _parts(query, state, "IN")
@@ -286,7 +287,7 @@ def _rewrite_in(node: exp.In, host: Any, state: QueryState) -> exp.Expression:
 # Inlining
 
 
-def inline_subqueries(select: exp.Select, roots: list[exp.Expression], host: Any, state: QueryState) -> None:
+def inline_subqueries(select: exp.Select, roots: list[exp.Expr], host: Any, state: QueryState) -> None:
     """Add a hidden column to ``host`` for every subquery in ``roots`` and point the syntax tree at it."""
     roots = list(roots)
     for node in _own(select, roots, exp.Exists, exp.In):
@@ -328,7 +329,7 @@ def _plan_scalar(sub: exp.Subquery, host: Any, state: QueryState) -> tuple[Relat
     return Join((host.expr, one_row(planned.expr, column.type)), ()), Typed(ColumnRef(host.arity), column.type, True)
 
 
-def _aggregates_outer_columns(query: exp.Expression) -> bool:
+def _aggregates_outer_columns(query: exp.Expr) -> bool:
     """Whether an aggregate of ``query`` names a table its own FROM clause does not have (an outer one)."""
     if not isinstance(query, exp.Select):
         return False

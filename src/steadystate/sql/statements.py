@@ -80,7 +80,7 @@ class DropRole:
 @dataclass(frozen=True)
 class CreateView:
     name: Name
-    query: exp.Expression
+    query: exp.Expr
     query_sql: str
     materialized: bool = False
     if_not_exists: bool = False
@@ -92,7 +92,7 @@ class CreateView:
 class CreateIndex:
     name: str | None
     on: Name
-    key: tuple[exp.Expression, ...] | None  # None = all columns
+    key: tuple[exp.Expr, ...] | None  # None = all columns
     in_cluster: str | None = None
     default: bool = False
     if_not_exists: bool = False
@@ -133,7 +133,7 @@ class ShowObjects:
 @dataclass(frozen=True)
 class Subscribe:
     target: Name | None
-    query: exp.Expression | None
+    query: exp.Expr | None
     query_sql: str | None
     options: Options = ()
 
@@ -155,7 +155,7 @@ class CopyTo:
 @dataclass(frozen=True)
 class Explain:
     what: str  # 'query' | 'view' | 'materialized_view' | 'index' | 'restart_cluster'
-    query: exp.Expression | None = None
+    query: exp.Expr | None = None
     name: Name | None = None
 
 

@@ -68,7 +68,7 @@ def _unterminated_quote(sql: str) -> int | None:
     return None
 
 
-def parse_standard(text: str, offset: int) -> exp.Expression:
+def parse_standard(text: str, offset: int) -> exp.Expr:
     """Parse one standard statement with sqlglot; ``offset`` locates ``text`` in the submitted string."""
     try:
         trees = [tree for tree in DIALECT.parse(text) if tree is not None]

@@ -27,7 +27,7 @@ from steadystate.sql.catalog_api import PlanContext
 
 T = ScalarType
 
-AGGREGATE_CLASSES: tuple[type, ...] = (exp.Count, exp.Sum, exp.Avg, exp.Min, exp.Max, exp.LogicalAnd, exp.LogicalOr)
+AGGREGATE_CLASSES: tuple[type[exp.Expr], ...] = (exp.Count, exp.Sum, exp.Avg, exp.Min, exp.Max, exp.LogicalAnd, exp.LogicalOr)
 
 
 @dataclass(frozen=True)
@@ -96,7 +96,7 @@ class ExprEnv:
         return ExprEnv(self.ctx, scope, self.params)
 
 
-def binding_key(node: exp.Expression) -> str:
+def binding_key(node: exp.Expr) -> str:
     return node.sql(dialect="postgres")
 
 
@@ -220,7 +220,13 @@ _NAMES: dict[type, str] = {
 }
 
 
-def output_name(node: exp.Expression) -> str:
+def literal_datum(expr: ScalarExpr) -> Any:
+    """The value of an expression known to be a literal."""
+    assert isinstance(expr, Literal)
+    return expr.datum()
+
+
+def output_name(node: exp.Expr) -> str:
     """The name PostgreSQL gives an unaliased select item."""
     if isinstance(node, exp.Alias):
         return node.alias
@@ -247,5 +253,5 @@ def output_name(node: exp.Expression) -> str:
     return _NAMES.get(type(node), "?column?")
 
 
-def is_aggregate(node: exp.Expression) -> bool:
+def is_aggregate(node: exp.Expr) -> bool:
     return isinstance(node, AGGREGATE_CLASSES)

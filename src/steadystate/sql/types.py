@@ -83,10 +83,10 @@ def parse_text(text: str, typ: ScalarType) -> Any:
                 )
             return value
         if typ is T.NUMERIC:
-            value = decimal.Decimal(stripped)
-            if not value.is_finite() and not value.is_nan():
+            number = decimal.Decimal(stripped)
+            if not number.is_finite() and not number.is_nan():
                 raise ValueError(text)
-            return value
+            return number
         if typ is T.FLOAT8:
             return float(stripped)
         if typ is T.BOOL:

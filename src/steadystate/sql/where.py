@@ -24,7 +24,7 @@ from steadystate.sql.scalar_subquery import FromHost, has_subquery, inline_subqu
 from steadystate.sql.typed import Typed, require_bool, unify
 
 
-def _semijoin_form(conjunct: exp.Expression) -> bool:
+def _semijoin_form(conjunct: exp.Expr) -> bool:
     """``[NOT] EXISTS (...)`` or ``x IN (...)``: planned as a semi- or anti-join (only TRUE keeps a row)."""
     inner = conjunct
     negated = isinstance(inner, exp.Not)
@@ -38,7 +38,7 @@ def _semijoin_form(conjunct: exp.Expression) -> bool:
             and not isinstance(inner.this, exp.Tuple))
 
 
-def plan_where(rel: Rel, predicate: exp.Expression, state: QueryState, select: exp.Select) -> Rel:
+def plan_where(rel: Rel, predicate: exp.Expr, state: QueryState, select: exp.Select) -> Rel:
     """Plain conjuncts first, then semi-joins, then conjuncts with subqueries used as values (their columns
     are dropped again after the filter)."""
     parts = conjuncts(predicate)
@@ -62,6 +62,7 @@ def plan_where(rel: Rel, predicate: exp.Expression, state: QueryState, select: e
             if isinstance(inner, exp.Exists):
                 expr = _exists(expr, rel, inner.this, negated, state)
             else:
+                assert isinstance(inner, exp.In)  # a semi-join conjunct is EXISTS or IN (subquery)
                 expr = _in_subquery(expr, rel, inner, state)
         except errors.FeatureNotSupported:  # a correlated subquery the semi-join cannot take: as a value
             valued.append(conjunct)
@@ -77,7 +78,7 @@ def plan_where(rel: Rel, predicate: exp.Expression, state: QueryState, select: e
     return Rel(expr, rel.scope)
 
 
-def _exists(expr: RelationExpr, rel: Rel, query: exp.Expression, negated: bool, state: QueryState) -> RelationExpr:
+def _exists(expr: RelationExpr, rel: Rel, query: exp.Expr, negated: bool, state: QueryState) -> RelationExpr:
     try:
         sub = state.subquery(query.copy())
     except errors.SteadyError as error:
