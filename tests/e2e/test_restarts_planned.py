@@ -118,3 +118,40 @@ def test_stop_command_stops_serve_and_every_replica(env) -> None:  # type: ignor
     assert env.query("SELECT k FROM t ORDER BY k") == [(1,), (2,)]
     env.wait_for(lambda: len(env.replica_processes()) == 3)
     assert not pids_before & {pid for _, pid in env.replica_processes()}
+
+
+def test_in_place_restarts_while_a_client_keeps_querying(env) -> None:  # type: ignore[no-untyped-def]
+    """A statement cancelled by the old coordinator's shutdown must not keep its connection serving: before the
+    fix, one restart in three under a query loop waited for the supervisor to kill the old coordinator (30 s),
+    so ``steadystate restart --timeout 15`` failed."""
+    import threading
+
+    import psycopg
+
+    env.execute("CREATE TABLE loop_t (k int)", "INSERT INTO loop_t VALUES (1)", "CREATE INDEX loop_i ON loop_t (k)")
+    stop = threading.Event()
+    answers: list[list[tuple]] = []
+    errors: list[str] = []
+
+    def client() -> None:
+        with env.connect() as conn:
+            while not stop.is_set():
+                try:
+                    answers.append(conn.execute("SELECT k FROM loop_t WHERE k = 1").fetchall())
+                except psycopg.Error as exc:
+                    errors.append(f"{exc.sqlstate}: {exc}")
+
+    thread = threading.Thread(target=client, daemon=True)
+    thread.start()
+    try:
+        env.wait_for(lambda: len(answers) > 10)
+        for _ in range(6):
+            before = len(answers)
+            result = env.cli("restart", "--timeout", "15", timeout=60)
+            assert result.returncode == 0, result.stderr
+            env.wait_for(lambda: len(answers) > before + 5)
+    finally:
+        stop.set()
+        thread.join(30)
+    assert errors == []
+    assert all(a == [(1,)] for a in answers)

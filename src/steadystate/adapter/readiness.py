@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import os
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
@@ -340,12 +341,27 @@ class Readiness:
             )
         return to_restart
 
+    def replica_restart_cpu_s(self, cluster_id: str) -> list[float]:
+        """What restarting each replica of the cluster costs in CPU time, as the replicas measured it (their
+        process start plus their last full rebuild): independent of what else ran beside them then."""
+        instance = self.coord.instances.get(cluster_id)
+        costs = []
+        for state in instance.replicas.values() if instance is not None else ():
+            status = state.status
+            if status is not None and status.hydration_cpu_s is not None:
+                costs.append(status.startup_cpu_s + status.hydration_cpu_s)
+        return costs
+
     def expected_downtime_s(self, cluster_id: str) -> float | None:
-        """Restarting one replica after a crash: the orchestrator noticing and waiting its first backoff, the
-        process start and connection, plus every object's hydration time (they hydrate in one process, competing
-        for it).  A replica that restarts alone is not competing with other replicas for the machine, so each
-        object counts with the fastest hydration seen of it (``Coordinator.fastest_hydration_ms``: replicas that
-        hydrated side by side, e.g. after a full restart, were slower).  ``None`` before anything was measured."""
+        """Restarting one replica after a crash: the orchestrator noticing and waiting its first backoff, then the
+        replica's process start and the rebuild of its dataflows, alone on the machine.  Measured in CPU time by
+        the replicas (``Status.startup_cpu_s``/``hydration_cpu_s``), since wall times measured while several
+        replicas started side by side (a full restart) overstate it.  Before a replica has reported one: the
+        fastest wall-clock hydration seen of each object plus the measured process start.  ``None`` before
+        anything was measured."""
+        costs = self.replica_restart_cpu_s(cluster_id)
+        if costs:
+            return FIRST_RESTART_DELAY_S + min(costs)
         instance = self.coord.instances.get(cluster_id)
         if instance is None:
             return None
@@ -361,12 +377,15 @@ class Readiness:
         return FIRST_RESTART_DELAY_S + self.coord.replica_start_s(cluster_id) + sum(fastest[o] for o in objects) / 1000
 
     def environment_downtime_s(self) -> float | None:
-        """Restarting the whole environment, replicas included: the coordinator's start-up, then every cluster's
-        replicas start and hydrate side by side."""
-        clusters = [d for d in (self.expected_downtime_s(c) for c in self.coord.catalog.clusters) if d is not None]
+        """Restarting the whole environment, replicas included: the coordinator's start-up, then every replica
+        starts and rebuilds at once, sharing the machine's cores (their CPU costs added up over the cores), and
+        no sooner than the slowest cluster alone."""
         if self.coord.startup_s is None:
             return None
-        return self.coord.startup_s + (max(clusters) if clusters else 0.0)
+        clusters = [d for d in (self.expected_downtime_s(c) for c in self.coord.catalog.clusters) if d is not None]
+        total_cpu = sum(sum(self.replica_restart_cpu_s(c)) for c in self.coord.catalog.clusters)
+        shared = FIRST_RESTART_DELAY_S + total_cpu / (os.cpu_count() or 1)
+        return self.coord.startup_s + max([shared, *clusters])
 
     def verdict_json(self) -> list[dict[str, object]]:
         out = []

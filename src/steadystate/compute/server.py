@@ -85,6 +85,7 @@ class ReplicaServer:
             os.replace(tmp, self.directory / "endpoint.json")
         self.port = port
         log.info("replica %s listening on 127.0.0.1:%d", self.replica_id, port)
+        self.state.startup_cpu_s = time.process_time()  # the process's CPU time until it listens
         finished: asyncio.Future[None] = self._loop.create_future()
         loop = self._loop
         assert loop is not None

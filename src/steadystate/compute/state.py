@@ -151,6 +151,10 @@ class ComputeState:
         self._pool: list[_Dataflow] = []  # running dataflows awaiting reconciliation after a new Hello
         # export id -> why its dataflow could not be rendered (reported in Status; the other dataflows run on)
         self.unrenderable: dict[str, str] = {}
+        # CPU time (of the whole process) that starting and hydrating cost: see Status.startup_cpu_s
+        self.startup_cpu_s = 0.0
+        self.hydration_cpu_s: float | None = None
+        self._hydration_cpu_from: float | None = None  # process time when a replay that rebuilt everything ended
         self._kept = self._rebuilt = 0
 
     # ------------------------------------------------------------------ commands
@@ -221,8 +225,18 @@ class ComputeState:
                  self._kept, self._rebuilt, len(self._pool))
         self.reconciled_kept, self.reconciled_rebuilt = self._kept, self._rebuilt
         self.reconciled_at_ms = _now_ms()
+        # a replay that kept nothing rebuilds every dataflow: what that costs is what a restart of this replica costs
+        self._hydration_cpu_from = time.process_time() if self._kept == 0 and self.dataflows else None
         self._pool = []
         return []
+
+    def _note_hydration_cpu(self) -> None:
+        """Once every dataflow of a full rebuild has hydrated, record the CPU time it took."""
+        if self._hydration_cpu_from is None:
+            return
+        if all(d.hydrated_at is not None or d.desc.is_transient for d in self.dataflows):
+            self.hydration_cpu_s = time.process_time() - self._hydration_cpu_from
+            self._hydration_cpu_from = None
 
     def _on_create_dataflow(self, command: m.CreateDataflow) -> list[m.Response]:
         desc = command.desc
@@ -346,6 +360,7 @@ class ComputeState:
             if dataflow.hydrated_at is None and dataflow.rendered.hydrated:
                 dataflow.hydrated_at = time.monotonic()
                 self._status_dirty = True
+                self._note_hydration_cpu()
                 gc.freeze()  # the hydrated state is long-lived: keep it out of future collections
                 log.info(
                     "dataflow %s hydrated in %.3f s",
@@ -696,6 +711,8 @@ class ComputeState:
             dirtied_by=stream.dirtied_by,
             dirtied_at_ms=stream.dirtied_at_ms,
             commands_applied=self.stream.commands_applied,
+            startup_cpu_s=self.startup_cpu_s,
+            hydration_cpu_s=self.hydration_cpu_s,
             collections=tuple(collections),
             memory_bytes=_rss(),
             reconciled_kept=self.reconciled_kept,

@@ -47,6 +47,9 @@ QUEUE_CHUNKS = 8
 CancelHook = Callable[[int, int], Awaitable[None]]
 
 
+
+_CLOSE_GRACE_S = 5.0  # how long closing the server waits for its connections to end
+
 class Transport(Protocol):
     """Where a connection's bytes come from and go to."""
 
@@ -269,6 +272,7 @@ class PgServer:
         self.server: asyncio.Server | None = None
         self._by_key: dict[tuple[int, int], Driver] = {}
         self._workers: set[asyncio.Task[None]] = set()
+        self._writers: set[asyncio.StreamWriter] = set()
 
     @property
     def port(self) -> int:
@@ -286,12 +290,21 @@ class PgServer:
         return self.server
 
     async def close(self) -> None:
+        """Stop listening and end every connection: its socket is closed (so a conversation that went on after
+        its statement was cancelled — a cancel lands on the statement, not the connection — reads the end of its
+        stream), its worker cancelled, and the wait for them bounded."""
         if self.server is not None:
             self.server.close()
+        for writer in list(self._writers):
+            with suppress(Exception):
+                writer.close()
         for task in list(self._workers):
             task.cancel()
         if self._workers:
-            await asyncio.gather(*self._workers, return_exceptions=True)
+            _, pending = await asyncio.wait(list(self._workers), timeout=_CLOSE_GRACE_S)
+            if pending:
+                log.warning("%d pgwire connection(s) did not end within %.0f s of closing", len(pending),
+                            _CLOSE_GRACE_S)
         if self.server is not None:
             with suppress(Exception):
                 await self.server.wait_closed()
@@ -315,6 +328,7 @@ class PgServer:
         )
         worker = asyncio.create_task(driver.run())
         self._workers.add(worker)
+        self._writers.add(writer)
         pump = asyncio.create_task(self._pump(reader, transport, driver, worker))
         try:
             await worker
@@ -324,6 +338,7 @@ class PgServer:
             log.exception("pgwire worker crashed")
         finally:
             self._workers.discard(worker)
+            self._writers.discard(writer)
             pump.cancel()
             with suppress(asyncio.CancelledError, Exception):
                 await pump

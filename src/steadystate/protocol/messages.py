@@ -284,6 +284,10 @@ class Status(msgspec.Struct, **_TAGGED):
     pid: int = 0  # the replica process's own pid, so status history rows name the right process
     step_seq: int = 0  # sequence number of the first entry of ``step_ms`` (steps are numbered from 0)
     reconciled_at_ms: int | None = None  # when the last replay ended (reconciled_kept/rebuilt describe it)
+    # what restarting this replica costs in CPU time, so an estimate holds whatever else ran beside it then:
+    # the process's own start (imports, until it listened), and rebuilding every dataflow of its last full replay
+    startup_cpu_s: float = 0.0
+    hydration_cpu_s: float | None = None
     commands_applied: int = 0  # commands applied since the Hello (included): the controller compares clean/dirty
     #                            only with a Status that reflects exactly what it sent
 
