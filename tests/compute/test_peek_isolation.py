@@ -9,8 +9,10 @@ from typing import Iterator
 
 import pytest
 
-import steadystate.compute.state as state_module
-from steadystate.compute.state import ComputeState, format_bytes
+import steadystate.compute.peeks as peeks_module
+from steadystate.compute.peeks import format_bytes
+from steadystate.compute.state import ComputeState
+from steadystate.errors import SteadyError
 from steadystate.controller.instance import ComputeInstance
 from steadystate.expr import ir
 from steadystate.expr.ir import MapFilterProject
@@ -44,7 +46,7 @@ def peek_responses(state: ComputeState, uuid: str) -> list[m.PeekResponse]:
 
 
 def test_a_large_result_travels_in_bounded_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(state_module, "CHUNK_BYTES", 4096)
+    monkeypatch.setattr(peeks_module, "CHUNK_BYTES", 4096)
     state = ready_state()
     state.handle(m.Peek("p", TARGET, 0, MapFilterProject(1)))
     responses = peek_responses(state, "p")
@@ -71,8 +73,8 @@ def test_max_result_size_stops_building_the_result() -> None:
             consumed += 1
             yield (i, "x" * 20)
 
-    with pytest.raises(state_module.SteadyError):
-        state._chunked(m.Peek("q", TARGET, 0, MapFilterProject(2), max_result_size=100_000), rows())
+    with pytest.raises(SteadyError):
+        peeks_module.chunked(m.Peek("q", TARGET, 0, MapFilterProject(2), max_result_size=100_000), rows())
     assert consumed < 20_000  # it stopped once past the limit, not after building all of it
 
 
@@ -180,7 +182,7 @@ def test_a_peek_lost_with_its_replica_fails_and_is_not_replayed_to_it() -> None:
         instance.on_disconnected(connections["r1"])  # type: ignore[arg-type]
         assert not any(isinstance(c, m.Peek) for c in instance.history_for_replay("r1"))
         instance.on_connected(connections["r1"])  # type: ignore[arg-type]  (its successor process)
-        with pytest.raises(state_module.SteadyError) as caught:
+        with pytest.raises(SteadyError) as caught:
             await task
         assert caught.value.sqlstate == "53200"
         assert caught.value.message.startswith('cluster replica "r1-name" of cluster "prod" exited while running')

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from steadystate.compute.state import point_key
+from steadystate.compute.peeks import point_key
 from steadystate.expr.ir import CallBinary, ColumnRef, Literal, MapFilterProject
 from steadystate.protocol.messages import IndexExport
 from steadystate.repr.types import RelationDesc, ScalarType as T

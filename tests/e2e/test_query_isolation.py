@@ -206,7 +206,7 @@ def test_a_peek_whose_replica_dies_is_answered_by_another_replica(env: Environme
     env.execute("CREATE CLUSTER c (SIZE = 'small', REPLICATION FACTOR = 2)")
     load(env, "b", 1500)
     replicas = env.cluster_replicas("c")
-    env.wait_for(lambda: all(env.replica_pids().get(r) for r in replicas.values()))
+    env.wait_all_clean("c")  # both connected: the query is sent to both (a replica connecting later gets it too)
     victim = replicas["r1"]
     pid = env.replica_pids()[victim]
     with env.connect() as conn:

@@ -133,6 +133,10 @@ class ReplicaServer:
                         return
                     if isinstance(command, m.Hello):
                         writer.write(endpoint.acknowledge(self.replica_id, self.pid))
+                    elif isinstance(command, m.Peek):
+                        # acknowledged here, at once: the worker may be in the middle of a long step, and a peek
+                        # that reached this process must not be handed to its successor if the process dies
+                        writer.write(encode_frame(m.PeekResponse(command.uuid, partial=True)))
                     self.state.interrupt(command)  # before queueing: stops the evaluation this makes pointless
                     self._inbox.put((writer, command))
         except ProtocolViolation as exc:

@@ -18,7 +18,7 @@ sink, and whose imported indexes were themselves kept, takes over the running da
 a new one; at ``InitializationComplete`` the rest are dropped.  So a coordinator restart rehydrates only what
 changed; the counts are reported in ``Status`` (``reconciled_kept``/``reconciled_rebuilt``) and logged.
 
-**Queries fail alone.**  A peek's result is encoded in batches and sent in chunks of about :data:`CHUNK_BYTES`
+**Queries fail alone.**  A peek's result is encoded in batches and sent in chunks of about ``compute.peeks.CHUNK_BYTES``
 (``PeekResponse.partial``); past the peek's ``max_result_size`` it fails with 53000.  A peek's evaluation and each
 step of a transient dataflow run under a ``dataflow.guard.Guard``: interrupted (``interrupt``, called by the I/O
 thread as a ``CancelPeek``/drop/``Hello`` arrives) they stop with 57014, and past :data:`MEMORY_THRESHOLD_SHARE` of
@@ -42,15 +42,14 @@ import os
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
-from itertools import islice
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable
 
 from steadystate.render import Arrangement, RenderedDataflow
 from steadystate.dataflow import guard
 from steadystate.dataflow.collection import EvalError
-from steadystate.errors import InsufficientResources, SteadyError, UpperMismatch
+from steadystate.errors import SteadyError, UpperMismatch
 from steadystate.expr.eval import compile_mfp
-from steadystate.expr.ir import CallBinary, ColumnRef, Literal, MapFilterProject
+from steadystate.compute.peeks import chunked, mapped, point_key
 from steadystate.protocol import messages as m
 from steadystate.protocol.stages import CommandStream, Stage
 from steadystate.repr import codec, passed
@@ -96,30 +95,10 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
-#: A peek's result travels in chunks of about this many bytes of encoded rows (``PeekResponse.partial``).
-CHUNK_BYTES = 1 << 20
 #: The share of the replica's memory limit above which it refuses queries (the orchestrator kills at the limit).
 MEMORY_THRESHOLD_SHARE = 0.85
 #: Interrupts everything under way (a new controller's Hello: the old one's peeks are gone).
 INTERRUPT_ALL = "*"
-
-
-def format_bytes(size: int) -> str:
-    """A byte count as Materialize prints it in ``result exceeds max size of 100.0 MB`` (1024-based units)."""
-    if size < 1024:
-        return f"{size} B"
-    value, unit = float(size), 0
-    while value >= 1024 and unit < 6:
-        value /= 1024
-        unit += 1
-    return f"{value:.1f} {'KMGTPE'[unit - 1]}B"
-
-
-def result_too_large(limit: int) -> SteadyError:
-    return InsufficientResources(
-        f"result exceeds max size of {format_bytes(limit)}",
-        hint="SET max_result_size to a larger value, or select fewer rows or columns",
-    )
 
 
 class ComputeState:
@@ -317,6 +296,8 @@ class ComputeState:
             self.dataflows.remove(dataflow)
             dataflow.rendered.close()
             log.info("dropped dataflow %s", dataflow.desc.debug_name)
+            if dataflow.desc.is_transient:
+                guard.release_memory()  # a query's state is gone: give its memory back, so later queries are not refused
         return out
 
     def _on_peek(self, command: m.Peek) -> list[m.Response]:
@@ -396,6 +377,7 @@ class ComputeState:
         dataflow.rendered.close()
         dataflow.live_exports = set()
         self._status_dirty = True
+        guard.release_memory()
         return out
 
     def _imports_ready(self, dataflow: _Dataflow) -> bool:
@@ -641,36 +623,8 @@ class ComputeState:
             snapshot = self.store.snapshot(target.shard, peek.timestamp)
             if len(snapshot) > guard.CHECK_EVERY_ROWS:
                 guard.check()
-            rows = _mapped(snapshot, compile_mfp(peek.mfp))
-        return self._chunked(peek, rows)
-
-    def _chunked(self, peek: m.Peek, rows: Iterable[tuple]) -> list[m.PeekResponse]:
-        """Encode the result in chunks of about :data:`CHUNK_BYTES`, checking the guard and ``max_result_size``
-        between chunks; a batch never asks for many more rows than still fit under the limit, so a result is not built
-        much past it."""
-        limit = peek.max_result_size
-        chunks: list[bytes] = []
-        total, batch_rows = 0, 1024
-        iterator = iter(rows)
-        while True:
-            batch = list(islice(iterator, batch_rows))
-            if not batch and chunks:
-                break
-            blob = codec.encode_rows(batch)
-            total += len(blob)
-            if limit is not None and total > limit:
-                raise result_too_large(limit)
-            chunks.append(blob)
-            if len(batch) < batch_rows:
-                break
-            del batch
-            guard.check()
-            per_row = max(len(blob) // batch_rows, 1)
-            batch_rows = max(16, min(1 << 20, CHUNK_BYTES // per_row))
-            if limit is not None:  # never build much more than what still fits under the limit
-                batch_rows = min(batch_rows, (limit - total) // per_row + 16)
-        last = len(chunks) - 1
-        return [m.PeekResponse(peek.uuid, rows=chunk, partial=i < last) for i, chunk in enumerate(chunks)]
+            rows = mapped(snapshot, compile_mfp(peek.mfp))
+        return chunked(peek, rows)
 
     # ------------------------------------------------------------------ status
 
@@ -714,7 +668,7 @@ class ComputeState:
             startup_cpu_s=self.startup_cpu_s,
             hydration_cpu_s=self.hydration_cpu_s,
             collections=tuple(collections),
-            memory_bytes=_rss(),
+            memory_bytes=guard.rss_bytes(),
             reconciled_kept=self.reconciled_kept,
             reconciled_rebuilt=self.reconciled_rebuilt,
             step_ms=tuple(self.step_ms),
@@ -722,46 +676,6 @@ class ComputeState:
             step_seq=self.steps_done - len(self.step_ms),
             reconciled_at_ms=self.reconciled_at_ms,
         )
-
-
-def point_key(export: m.IndexExport | None, mfp: MapFilterProject) -> tuple | None:
-    """The index key a peek's predicates pin to one value (``key_col = literal`` for every key column of the
-    matching type), so the peek can look it up instead of scanning the whole arrangement."""
-    if export is None or not export.key:
-        return None
-    values = []
-    for key_expr in export.key:
-        if not isinstance(key_expr, ColumnRef):
-            return None
-        column_type = export.desc.columns[key_expr.index].type
-        found = None
-        for predicate in mfp.predicates:
-            if isinstance(predicate, CallBinary) and predicate.func == "eq":
-                for column, other in ((predicate.left, predicate.right), (predicate.right, predicate.left)):
-                    if (isinstance(column, ColumnRef) and column.index == key_expr.index
-                            and isinstance(other, Literal) and other.type is column_type and other.value is not None):
-                        found = other.datum()
-        if found is None:
-            return None
-        values.append(found)
-    return tuple(values)
-
-
-def _mapped(snapshot: list[tuple[tuple, int]], apply: Callable[[tuple], tuple | None]) -> Iterator[tuple]:
-    """A shard snapshot's rows through a peek's map/filter/project, repeated by multiplicity."""
-    for row, diff in snapshot:
-        result = apply(row)
-        if result is not None:
-            for _ in range(diff):
-                yield result
-
-
-def _rss() -> int:
-    try:
-        with open("/proc/self/statm") as f:
-            return int(f.read().split()[1]) * 4096
-    except OSError:
-        return 0
 
 
 _HANDLERS: dict[type, Callable[[ComputeState, Any], list[m.Response]]] = {

@@ -17,10 +17,15 @@ A :class:`Guard` raises
 
 Only one thread of a process evaluates guarded work (the replica's worker thread), so the active guard is a plain
 module global.  The work a guard interrupted is left half done: callers throw it away (a peek answers with the
-error, a transient dataflow is failed and waits to be dropped), never an installed dataflow.
+error, a transient dataflow is failed and waits to be dropped), never an installed dataflow.  Once it is thrown away,
+:func:`release_memory` hands the freed heap back to the OS, or the resident set would stay at its peak and the
+memory check would refuse every later query.
 """
 
 from __future__ import annotations
+
+import ctypes
+import gc
 
 from contextlib import contextmanager
 from typing import Callable, Iterator
@@ -93,3 +98,19 @@ def guarded(guard: Guard | None) -> Iterator[None]:
         yield
     finally:
         _active = previous
+
+
+_libc: ctypes.CDLL | None = None
+
+
+def release_memory() -> None:
+    """Collect garbage and hand freed heap pages back to the OS (glibc's ``malloc_trim``): without it the
+    process's resident size stays at its peak after a big query, and the memory check refuses every later one."""
+    global _libc
+    gc.collect()
+    try:
+        if _libc is None:
+            _libc = ctypes.CDLL("libc.so.6")
+        _libc.malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: the collection is all we can do
+        pass

@@ -1,0 +1,103 @@
+"""How a replica shapes a peek's answer: point lookups, chunks, and ``max_result_size``.
+
+* :func:`point_key` finds the index key a peek's predicates pin to one value, so the replica looks it up in the
+  arrangement instead of scanning it;
+* :func:`chunked` encodes a result in chunks of about :data:`CHUNK_BYTES` (``PeekResponse.partial``), checking the
+  evaluation guard (cancel, memory) between chunks and stopping as soon as the result passes the peek's
+  ``max_result_size`` (53000, :func:`result_too_large`, worded as Materialize words it);
+* :func:`mapped` runs a shard snapshot through a peek's map/filter/project.
+
+``compute.state`` owns when a peek is answered; this module only how.
+"""
+
+from __future__ import annotations
+
+from itertools import islice
+from typing import Callable, Iterable, Iterator
+
+from steadystate.dataflow import guard
+from steadystate.errors import InsufficientResources, SteadyError
+from steadystate.expr.ir import CallBinary, ColumnRef, Literal, MapFilterProject
+from steadystate.protocol import messages as m
+from steadystate.repr import codec
+
+#: A peek's result travels in chunks of about this many bytes of encoded rows (``PeekResponse.partial``).
+CHUNK_BYTES = 1 << 20
+
+def format_bytes(size: int) -> str:
+    """A byte count as Materialize prints it in ``result exceeds max size of 100.0 MB`` (1024-based units)."""
+    if size < 1024:
+        return f"{size} B"
+    value, unit = float(size), 0
+    while value >= 1024 and unit < 6:
+        value /= 1024
+        unit += 1
+    return f"{value:.1f} {'KMGTPE'[unit - 1]}B"
+
+
+def result_too_large(limit: int) -> SteadyError:
+    return InsufficientResources(
+        f"result exceeds max size of {format_bytes(limit)}",
+        hint="SET max_result_size to a larger value, or select fewer rows or columns",
+    )
+
+
+def point_key(export: m.IndexExport | None, mfp: MapFilterProject) -> tuple | None:
+    """The index key a peek's predicates pin to one value (``key_col = literal`` for every key column of the
+    matching type), so the peek can look it up instead of scanning the whole arrangement."""
+    if export is None or not export.key:
+        return None
+    values = []
+    for key_expr in export.key:
+        if not isinstance(key_expr, ColumnRef):
+            return None
+        column_type = export.desc.columns[key_expr.index].type
+        found = None
+        for predicate in mfp.predicates:
+            if isinstance(predicate, CallBinary) and predicate.func == "eq":
+                for column, other in ((predicate.left, predicate.right), (predicate.right, predicate.left)):
+                    if (isinstance(column, ColumnRef) and column.index == key_expr.index
+                            and isinstance(other, Literal) and other.type is column_type and other.value is not None):
+                        found = other.datum()
+        if found is None:
+            return None
+        values.append(found)
+    return tuple(values)
+
+
+def mapped(snapshot: list[tuple[tuple, int]], apply: Callable[[tuple], tuple | None]) -> Iterator[tuple]:
+    """A shard snapshot's rows through a peek's map/filter/project, repeated by multiplicity."""
+    for row, diff in snapshot:
+        result = apply(row)
+        if result is not None:
+            for _ in range(diff):
+                yield result
+
+
+def chunked(peek: m.Peek, rows: Iterable[tuple]) -> list[m.PeekResponse]:
+    """Encode the result in chunks of about :data:`CHUNK_BYTES`, checking the guard and ``max_result_size``
+    between chunks; a batch never asks for many more rows than still fit under the limit, so a result is not built
+    much past it."""
+    limit = peek.max_result_size
+    chunks: list[bytes] = []
+    total, batch_rows = 0, 1024
+    iterator = iter(rows)
+    while True:
+        batch = list(islice(iterator, batch_rows))
+        if not batch and chunks:
+            break
+        blob = codec.encode_rows(batch)
+        total += len(blob)
+        if limit is not None and total > limit:
+            raise result_too_large(limit)
+        chunks.append(blob)
+        if len(batch) < batch_rows:
+            break
+        del batch
+        guard.check()
+        per_row = max(len(blob) // batch_rows, 1)
+        batch_rows = max(16, min(1 << 20, CHUNK_BYTES // per_row))
+        if limit is not None:  # never build much more than what still fits under the limit
+            batch_rows = min(batch_rows, (limit - total) // per_row + 16)
+    last = len(chunks) - 1
+    return [m.PeekResponse(peek.uuid, rows=chunk, partial=i < last) for i, chunk in enumerate(chunks)]
