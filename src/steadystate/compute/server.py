@@ -13,7 +13,8 @@ replaces the older one (the controller reconnected).  A replica that has had no 
 next one, but never linger as orphans.
 
 **Two threads.**  The asyncio thread only does I/O: it authenticates connections, acknowledges ``Hello`` and
-queues every command, in arrival order, for the worker thread, which owns the ``ComputeState``: it applies the
+every ``Peek`` the moment it arrives (the worker may be busy for a while, and the controller must know the peek
+reached this process), and queues every command, in arrival order, for the worker thread, which owns the ``ComputeState``: it applies the
 queued commands, then calls ``ComputeState.tick`` every few milliseconds, and sends the responses (plus a
 ``Status`` whenever the replica's account of itself changed, and at least once a second) on the connection whose
 ``Hello`` it applied last, waiting for each write to drain.  So a long evaluation — a big peek, a slow-path
