@@ -112,6 +112,7 @@ class ComputeState:
         # ids (peek uuids, transient exports) whose work must stop: set by the replica's I/O thread as a CancelPeek
         # or drop arrives, while this state's thread may be busy evaluating them (``dataflow.guard``)
         self.interrupts: set[str] = set()
+        self._rss_baselines: dict[frozenset[str], int] = {}  # guarded work -> resident set when it began
         self.failed: dict[str, m.PeekError] = {}  # transient exports whose dataflow was stopped (memory, cancel)
         self.stream = CommandStream()
         self.nonce = ""
@@ -149,9 +150,17 @@ class ComputeState:
             self.interrupts.add(INTERRUPT_ALL)
 
     def _guard(self, ids: Iterable[str], what: str) -> guard.Guard:
-        keys = frozenset(ids) | {INTERRUPT_ALL}
+        work = frozenset(ids)
+        keys = work | {INTERRUPT_ALL}
         interrupts = self.interrupts
-        return guard.Guard(lambda: not keys.isdisjoint(interrupts), self.memory_threshold, self.memory_limit, what)
+        # the resident set when this piece of work was first guarded (across ticks): it is refused only for memory
+        # it grows, not for heap that earlier work left resident and it may reuse
+        live = set(self.peeks) | set(self.by_export)
+        for stale in [k for k in self._rss_baselines if k.isdisjoint(live)]:
+            del self._rss_baselines[stale]
+        baseline = self._rss_baselines.setdefault(work, guard.rss_bytes())
+        return guard.Guard(lambda: not keys.isdisjoint(interrupts), self.memory_threshold, self.memory_limit, what,
+                           baseline=baseline)
 
     def handle(self, command: m.Command) -> list[m.Response]:
         self.stream.apply(command, _now_ms())

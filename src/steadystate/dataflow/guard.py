@@ -36,6 +36,9 @@ from steadystate.errors import OutOfMemory, QueryCanceled
 CHECK_EVERY_ROWS = 16384
 
 _PAGE = 4096
+#: How much a piece of work may grow the resident set past the threshold when it began above it (glibc keeps freed
+#: heap resident; a query reuses it before it asks the OS for more)
+GROWTH_ALLOWANCE = 2 << 20
 
 
 def rss_bytes() -> int:
@@ -51,18 +54,21 @@ class Guard:
     """Stops one piece of work: ``what`` names it in errors ("query", "peek")."""
 
     def __init__(self, canceled: Callable[[], bool], memory_threshold: int | None, memory_limit: int | None,
-                 what: str = "query") -> None:
+                 what: str = "query", baseline: int | None = None) -> None:
         self.canceled = canceled
         self.memory_threshold = memory_threshold
         self.memory_limit = memory_limit
         self.what = what
+        # the resident set when the work began: above the threshold, the work is refused once it has grown it by
+        # GROWTH_ALLOWANCE (heap that earlier work left resident is reused first and does not count)
+        self.baseline = baseline
 
     def check(self) -> None:
         if self.canceled():
             raise QueryCanceled("canceling statement due to user request")
         if self.memory_threshold is not None:
             rss = rss_bytes()
-            if rss > self.memory_threshold:
+            if rss > self.memory_threshold and (self.baseline is None or rss > self.baseline + GROWTH_ALLOWANCE):
                 limit = f" of {self.memory_limit >> 20} MiB" if self.memory_limit else ""
                 raise OutOfMemory(
                     "out of memory",
