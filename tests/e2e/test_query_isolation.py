@@ -15,6 +15,8 @@ Everything runs on real processes; assertions are on SQLSTATEs, pids and the rep
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 from typing import Any, Iterator
 
@@ -187,8 +189,16 @@ def test_a_peek_outstanding_on_a_killed_replica_fails_and_is_not_resent(env: Env
     with env.connect() as conn:
         conn.execute("SET cluster = c")
         conn.execute("SET statement_timeout = '40s'")
-        thread, outcome = run_in_thread(lambda: conn.execute("SELECT * FROM b, b AS b2").fetchall())
-        wait_growing(env, replica_id, pid)
+        for _attempt in range(3):
+            thread, outcome = run_in_thread(lambda: conn.execute("SELECT * FROM b, b AS b2").fetchall())
+            wait_growing(env, replica_id, pid)
+            os.kill(pid, signal.SIGSTOP)  # freeze it mid-query: the kill below must land while the query runs
+            if not outcome:
+                break
+            # on a fast machine the query finished before the freeze: let the replica go on, and try again
+            os.kill(pid, signal.SIGCONT)
+            thread.join(45)
+        assert not outcome, "the query finished before the replica could be killed under it, three times"
         env.kill_replica(replica_id)
         thread.join(45)
         error = outcome.get("error")
