@@ -101,6 +101,11 @@ def test_max_result_size_bounds_every_kind_of_read(env: Environment) -> None:
             assert caught.value.diag.message_primary == "result exceeds max size of 100.0 KB", what
         # a small result still fits, and bytes are accepted as Materialize accepts them
         assert conn.execute("SELECT k FROM v WHERE k = 7").fetchall() == [(7,)]
+        # the replica applies ORDER BY / OFFSET / LIMIT: only what the client asked for counts against the limit
+        for what, sql in reads.items():
+            top = conn.execute(f"SELECT k FROM ({sql}) AS r ORDER BY k DESC LIMIT 5 OFFSET 2").fetchall()
+            assert top == [(k,) for k in range(4997, 4992, -1)], what
+            assert len(conn.execute(f"{sql} LIMIT 10").fetchall()) == 10, what
         conn.execute("SET max_result_size = 2000000")
         assert len(conn.execute("SELECT * FROM t").fetchall()) == 5000
         with pytest.raises(psycopg.Error) as caught:
@@ -190,7 +195,11 @@ def test_a_peek_outstanding_on_a_killed_replica_fails_and_is_not_resent(env: Env
         conn.execute("SET cluster = c")
         conn.execute("SET statement_timeout = '40s'")
         for _attempt in range(3):
-            thread, outcome = run_in_thread(lambda: conn.execute("SELECT * FROM b, b AS b2").fetchall())
+            # heavy work, a one-row answer: the client has it as soon as the replica answers (with a 2.25M-row
+            # answer, an empty outcome did not mean the replica had not answered: the rows could still be on
+            # their way to the client)
+            thread, outcome = run_in_thread(
+                lambda: conn.execute("SELECT * FROM b, b AS b2 ORDER BY 1 DESC, 2 DESC LIMIT 1").fetchall())
             wait_growing(env, replica_id, pid)
             os.kill(pid, signal.SIGSTOP)  # freeze it mid-query: the kill below must land while the query runs
             if not outcome:
@@ -201,6 +210,7 @@ def test_a_peek_outstanding_on_a_killed_replica_fails_and_is_not_resent(env: Env
         assert not outcome, "the query finished before the replica could be killed under it, three times"
         env.kill_replica(replica_id)
         thread.join(45)
+        assert not thread.is_alive()
         error = outcome.get("error")
         assert error is not None, "the query was answered: it ran again on the restarted replica"
         assert error.sqlstate == "57P01", error
