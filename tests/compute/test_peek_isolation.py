@@ -17,7 +17,7 @@ from steadystate.errors import SteadyError
 from steadystate.controller.instance import ComputeInstance
 from steadystate.dataflow import guard
 from steadystate.expr import ir
-from steadystate.expr.ir import MapFilterProject
+from steadystate.expr.ir import ColumnOrder, MapFilterProject, RowSetFinishing
 from steadystate.protocol import messages as m
 from steadystate.protocol.framing import encode_frame
 from steadystate.protocol.stages import CommandStream
@@ -78,6 +78,19 @@ def test_max_result_size_stops_building_the_result() -> None:
     with pytest.raises(SteadyError):
         peeks_module.chunked(m.Peek("q", TARGET, 0, MapFilterProject(2), max_result_size=100_000), rows())
     assert consumed < 20_000  # it stopped once past the limit, not after building all of it
+
+
+def test_the_replica_applies_the_peeks_finishing() -> None:
+    """ORDER BY / OFFSET / LIMIT / projection travel with the peek: only the rows asked for leave the replica."""
+    state = ready_state()
+    top = RowSetFinishing(order_by=(ColumnOrder(0, desc=True),), limit=3, offset=1)
+    state.handle(m.Peek("top", TARGET, 0, MapFilterProject(1), finishing=top))
+    (response,) = peek_responses(state, "top")
+    assert codec.decode_rows(response.rows or b"") == [(ROWS - 2,), (ROWS - 3,), (ROWS - 4,)]
+    state.handle(m.Peek("any", TARGET, 0, MapFilterProject(1), max_result_size=200,
+                        finishing=RowSetFinishing(limit=10)))
+    (response,) = peek_responses(state, "any")
+    assert response.error is None and len(codec.decode_rows(response.rows or b"")) == 10
 
 
 def test_a_cancel_arriving_during_evaluation_stops_it() -> None:

@@ -1,17 +1,17 @@
-"""Plan shapes the coordinator recognizes: fast-path peeks, local evaluation, and result finishing.
+"""Plan shapes the coordinator recognizes: fast-path peeks and local evaluation.
 
 * :func:`extract_mfp` — is a plan a map/filter/project over one ``Get``?  Then it can be answered by peeking
   an existing index (or a table/materialized-view shard) with a fused :class:`MapFilterProject`, without a
   new dataflow.  Column references are composed through the chain so the MFP reads the ``Get``'s columns.
 * :func:`substitute_gets` — replace ``Get``s by other plans (e.g. builtin relations by ``Constant`` rows, so
   that queries over introspection relations evaluate in the coordinator).
-* :func:`finish_rows` — apply a :class:`RowSetFinishing` (ORDER BY with PostgreSQL's NULL ordering,
-  OFFSET, LIMIT, projection) to a peek's rows.
+
+A query's finishing (ORDER BY, OFFSET, LIMIT, projection) is ``expr.finishing``'s: peeks carry it to the replica.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Callable
 
 import msgspec
 
@@ -80,27 +80,3 @@ def substitute_gets(expr: ir.RelationExpr, replace: Callable[[str], ir.RelationE
 
 def reads_only(expr: ir.RelationExpr, allowed: Callable[[str], bool]) -> bool:
     return all(allowed(item_id) for item_id in ir.depends_on(expr))
-
-
-def finish_rows(rows: list[tuple], finishing: ir.RowSetFinishing) -> list[tuple]:
-    if finishing.order_by:
-        for order in reversed(finishing.order_by):
-            column = order.column
-            nulls = [r for r in rows if r[column] is None]
-            values = [r for r in rows if r[column] is not None]
-            values.sort(key=lambda r: _sort_key(r[column]), reverse=order.desc)
-            rows = values + nulls if order.nulls_last else nulls + values
-    if finishing.offset:
-        rows = rows[finishing.offset:]
-    if finishing.limit is not None:
-        rows = rows[: finishing.limit]
-    if finishing.project is not None:
-        project = finishing.project
-        rows = [tuple(row[i] for i in project) for row in rows]
-    return rows
-
-
-def _sort_key(value: Any) -> Any:
-    if isinstance(value, bool):
-        return int(value)
-    return value

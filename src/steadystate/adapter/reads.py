@@ -22,11 +22,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, AsyncIterator
 
 from steadystate.adapter.dataflows import DataflowBuilder
-from steadystate.adapter.fastpath import extract_mfp, finish_rows, reads_only, substitute_gets
+from steadystate.adapter.fastpath import extract_mfp, reads_only, substitute_gets
 from steadystate.adapter.policy import Statement
 from steadystate.render import RenderedDataflow
 from steadystate.errors import SteadyError, UndefinedObject, quote_ident
 from steadystate.expr import ir
+from steadystate.expr.finishing import finish
 from steadystate.protocol import messages as m
 from steadystate.repr import codec
 from steadystate.repr.types import Column, RelationDesc, ScalarType
@@ -63,8 +64,7 @@ class Reads:
         timeout: float, replica_name: str | None = None, max_result_size: int | None = None,
     ) -> list[tuple]:
         if self.is_local(expr):
-            rows = self.evaluate_locally(expr, desc)
-            return finish_rows(rows, finishing)
+            return finish(self.evaluate_locally(expr, desc), finishing)
         replica_id = self._replica_id(cluster_id, replica_name)
         instance = self.coord.instance(cluster_id)
         catalog = self.coord.catalog
@@ -76,21 +76,17 @@ class Reads:
             timestamp = await self.coord.read_timestamp()
             if indexes:
                 target = m.PeekTarget("index", indexes[0].id)
-                rows = await instance.peek(target, timestamp, mfp, timeout, replica_id, max_result_size)
-                return finish_rows(rows, finishing)
+                return await instance.peek(target, timestamp, mfp, timeout, replica_id, max_result_size, finishing)
             if item.kind in ("table", "materialized_view"):
                 assert item.shard is not None  # tables and materialized views have shards
                 errors = m.errors_shard_of(item.shard) if item.kind == "materialized_view" else None
                 target = m.PeekTarget("shard", item.id, shard=item.shard, desc=item.desc, errors_shard=errors)
-                rows = await instance.peek(target, timestamp, mfp, timeout, replica_id, max_result_size)
-                return finish_rows(rows, finishing)
-        return finish_rows(
-            await self._slow_path(expr, desc, cluster_id, timeout, replica_id, max_result_size), finishing
-        )
+                return await instance.peek(target, timestamp, mfp, timeout, replica_id, max_result_size, finishing)
+        return await self._slow_path(expr, desc, cluster_id, timeout, replica_id, max_result_size, finishing)
 
     async def _slow_path(
         self, expr: ir.RelationExpr, desc: RelationDesc, cluster_id: str, timeout: float, replica_id: str | None,
-        max_result_size: int | None = None,
+        max_result_size: int | None = None, finishing: ir.RowSetFinishing = ir.RowSetFinishing(),
     ) -> list[tuple]:
         self.check_dataflow_allowed(cluster_id, "SELECT")
         instance = self.coord.instance(cluster_id)
@@ -109,7 +105,8 @@ class Reads:
         instance.create_dataflow(dataflow, f"SELECT (transient dataflow {index_id})")
         try:
             return await instance.peek(m.PeekTarget("index", index_id), timestamp,
-                                       ir.MapFilterProject(desc.arity), timeout, replica_id, max_result_size)
+                                       ir.MapFilterProject(desc.arity), timeout, replica_id, max_result_size,
+                                       finishing)
         finally:
             instance.drop(index_id, f"drop transient dataflow {index_id}")
 

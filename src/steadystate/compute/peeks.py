@@ -5,7 +5,9 @@
 * :func:`chunked` encodes a result in chunks of about :data:`CHUNK_BYTES` (``PeekResponse.partial``), checking the
   evaluation guard (cancel, memory) between chunks and stopping as soon as the result passes the peek's
   ``max_result_size`` (53000, :func:`result_too_large`, worded as Materialize words it);
-* :func:`mapped` runs a shard snapshot through a peek's map/filter/project.
+* :func:`mapped` runs a shard snapshot through a peek's map/filter/project;
+* :func:`finished` applies the peek's finishing (ORDER BY, OFFSET, LIMIT, projection: ``expr.finishing``), so only
+  the rows the client asked for are encoded, counted against ``max_result_size`` and sent.
 
 ``compute.state`` owns when a peek is answered; this module only how.
 """
@@ -17,7 +19,8 @@ from typing import Callable, Iterable, Iterator
 
 from steadystate.dataflow import guard
 from steadystate.errors import InsufficientResources, SteadyError
-from steadystate.expr.ir import CallBinary, ColumnRef, Literal, MapFilterProject
+from steadystate.expr.finishing import finish, is_trivial
+from steadystate.expr.ir import CallBinary, ColumnRef, Literal, MapFilterProject, RowSetFinishing
 from steadystate.protocol import messages as m
 from steadystate.repr import codec
 
@@ -72,6 +75,13 @@ def mapped(snapshot: list[tuple[tuple, int]], apply: Callable[[tuple], tuple | N
         if result is not None:
             for _ in range(diff):
                 yield result
+
+
+def finished(rows: Iterable[tuple], finishing: RowSetFinishing) -> Iterable[tuple]:
+    """The rows through the peek's finishing; a trivial finishing leaves the stream as it is (not materialized)."""
+    if is_trivial(finishing):
+        return rows
+    return finish(rows, finishing)
 
 
 def chunked(peek: m.Peek, rows: Iterable[tuple]) -> list[m.PeekResponse]:

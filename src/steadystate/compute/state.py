@@ -49,7 +49,7 @@ from steadystate.dataflow import guard
 from steadystate.dataflow.collection import EvalError
 from steadystate.errors import SteadyError, UpperMismatch
 from steadystate.expr.eval import compile_mfp
-from steadystate.compute.peeks import chunked, mapped, point_key
+from steadystate.compute.peeks import chunked, finished, mapped, point_key
 from steadystate.protocol import messages as m
 from steadystate.protocol.stages import CommandStream, Stage
 from steadystate.repr import codec, passed
@@ -633,7 +633,7 @@ class ComputeState:
             if len(snapshot) > guard.CHECK_EVERY_ROWS:
                 guard.check()
             rows = mapped(snapshot, compile_mfp(peek.mfp))
-        return chunked(peek, rows)
+        return chunked(peek, finished(rows, peek.finishing))
 
     # ------------------------------------------------------------------ status
 

@@ -34,7 +34,7 @@ from typing import Any, Callable
 from steadystate.controller.replica import ReplicaConnection
 from steadystate.errors import ObjectNotInPrerequisiteState, OutOfMemory, QueryCanceled, ReplicaExited, SteadyError, \
     quote_ident
-from steadystate.expr.ir import MapFilterProject
+from steadystate.expr.ir import MapFilterProject, RowSetFinishing
 from steadystate.protocol import messages as m
 from steadystate.protocol.history import CommandHistory
 from steadystate.protocol.stages import disagreement
@@ -360,14 +360,16 @@ class ComputeInstance:
     async def peek(
         self, target: m.PeekTarget, timestamp: int, mfp: MapFilterProject, timeout: float,
         replica_id: str | None = None, max_result_size: int | None = None,
+        finishing: RowSetFinishing = RowSetFinishing(),
     ) -> list[tuple[Any, ...]]:
-        """Peek every replica (the first answer wins), or only ``replica_id`` (failing if it goes away).  A replica
-        stops building the result once it passes ``max_result_size`` bytes (and answers with an error)."""
+        """Peek every replica (the first answer wins), or only ``replica_id`` (failing if it goes away).  The replica
+        applies ``finishing`` (ORDER BY, OFFSET, LIMIT, projection) and stops building the result once it passes
+        ``max_result_size`` bytes (and answers with an error)."""
         if not self.replicas:
             raise self._no_replicas()
         peek_id = uuid.uuid4().hex
         future: asyncio.Future[list[tuple[Any, ...]]] = asyncio.get_running_loop().create_future()
-        command = m.Peek(peek_id, target, timestamp, mfp, max_result_size)
+        command = m.Peek(peek_id, target, timestamp, mfp, max_result_size, finishing)
         if replica_id is not None:
             state = self.replicas.get(replica_id)
             if state is None or not state.connection.live:

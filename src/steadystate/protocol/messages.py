@@ -26,7 +26,7 @@ from typing import Union
 
 import msgspec
 
-from steadystate.expr.ir import MapFilterProject, RelationExpr, ScalarExpr
+from steadystate.expr.ir import MapFilterProject, RelationExpr, RowSetFinishing, ScalarExpr
 from steadystate.repr.types import RelationDesc
 
 _TAGGED = dict(frozen=True, tag=True, tag_field="kind")
@@ -167,14 +167,16 @@ def errors_shard_of(shard: str) -> str:
 
 
 class Peek(msgspec.Struct, **_TAGGED):
-    """Read ``target`` at ``timestamp`` through ``mfp``.  ``max_result_size`` (bytes of encoded rows, ``None``: no
-    limit) makes the replica stop building the result as soon as it passes the limit and answer with an error."""
+    """Read ``target`` at ``timestamp`` through ``mfp``, then ``finishing`` (ORDER BY, OFFSET, LIMIT, projection:
+    the replica returns only the rows the client asked for).  ``max_result_size`` (bytes of encoded rows, ``None``:
+    no limit) makes the replica stop building the result as soon as it passes the limit and answer with an error."""
 
     uuid: str
     target: PeekTarget
     timestamp: int
     mfp: MapFilterProject
     max_result_size: int | None = None
+    finishing: RowSetFinishing = RowSetFinishing()
 
 
 class CancelPeek(msgspec.Struct, **_TAGGED):
