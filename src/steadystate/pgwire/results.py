@@ -14,12 +14,14 @@ abandoned.
 
 from __future__ import annotations
 
+from itertools import islice
 from typing import Any, AsyncIterator, Iterable, Iterator, Protocol, Sequence
 
 from steadystate.adapter.client import Field
 from .copy_format import escape_text_field
 from .effects import END, CloseIterator, NextRow, Steps
-from .values import Encoder, column_encoder, text_formatter
+from .batch import ColumnEncoder, encode_data_rows
+from .values import column_encoder, text_formatter
 from .wire import encode_copy_data, encode_data_row
 
 #: Tags whose count pgwire appends (PostgreSQL's "SELECT n").
@@ -45,7 +47,7 @@ def completed_tag(tag: str, count: int) -> str:
     return f"{tag} {count}" if tag in COUNTED_TAGS else tag
 
 
-def encoders_for(fields: Sequence[Field], formats: Sequence[int]) -> list[Encoder]:
+def encoders_for(fields: Sequence[Field], formats: Sequence[int]) -> list[ColumnEncoder]:
     """One encoder per column; ``formats`` is the Bind list (empty = text, one code = all columns)."""
     if not formats:
         codes = [0] * len(fields)
@@ -53,13 +55,18 @@ def encoders_for(fields: Sequence[Field], formats: Sequence[int]) -> list[Encode
         codes = [formats[0]] * len(fields)
     else:
         codes = list(formats)
-    return [column_encoder(field.type_oid, code) for field, code in zip(fields, codes)]
+    return [ColumnEncoder(field.type_oid, code, column_encoder(field.type_oid, code))
+            for field, code in zip(fields, codes)]
+
+
+#: Rows encoded together (``batch.encode_data_rows``) when the rows are at hand (not a SUBSCRIBE's stream).
+BATCH_ROWS = 4096
 
 
 class RowStream:
     """The rows of one result, sent as DataRows in portions."""
 
-    def __init__(self, rows: Iterable[tuple] | AsyncIterator[tuple], encoders: list[Encoder]) -> None:
+    def __init__(self, rows: Iterable[tuple] | AsyncIterator[tuple], encoders: list[ColumnEncoder]) -> None:
         self._async: AsyncIterator[tuple] | None = None
         self._sync: Iterator[tuple] | None = None
         if hasattr(rows, "__aiter__"):
@@ -75,7 +82,7 @@ class RowStream:
         return self._async is not None
 
     def _encode(self, row: Sequence[Any]) -> bytes:
-        return encode_data_row([None if v is None else enc(v) for enc, v in zip(self._encoders, row)])
+        return encode_data_row([None if v is None else enc.encode(v) for enc, v in zip(self._encoders, row)])
 
     def pump(self, out: Output, limit: int = 0) -> Steps[bool]:
         """Send up to ``limit`` rows (0 = all); True when the rows are exhausted.
@@ -85,11 +92,16 @@ class RowStream:
         """
         sent = 0
         if self._sync is not None:
-            for row in self._sync:
-                out.write(self._encode(row))
-                sent += 1
+            while True:  # in batches, each encoded at once
+                want = BATCH_ROWS if not limit else min(BATCH_ROWS, limit - sent)
+                batch = list(islice(self._sync, want))
+                if batch:
+                    out.write(encode_data_rows(batch, self._encoders))
+                    sent += len(batch)
                 if out.pending >= FLUSH_THRESHOLD:
                     yield from out.flush()
+                if len(batch) < want:
+                    break
                 if sent == limit:
                     self.count += sent
                     return False

@@ -57,8 +57,11 @@ def format_float4(value: float) -> str:
     single = struct.unpack("!f", struct.pack("!f", value))[0]
     for precision in range(1, 10):
         text = f"{single:.{precision}g}"
-        if struct.unpack("!f", struct.pack("!f", float(text)))[0] == single:
-            break
+        try:
+            if struct.unpack("!f", struct.pack("!f", float(text)))[0] == single:
+                break
+        except OverflowError:  # rounded up past the largest float4 (3.403e+38 for 3.4025e+38): more digits
+            continue
     return _shortest_to_pg(repr(float(text)), max_fixed_exponent=6)
 
 
