@@ -441,11 +441,12 @@ class RenderedDataflow:
     def _render_topk(self, expr: ir.TopK) -> Rendered:
         node, types = self._render(expr.input)
         group = list(expr.group_key)
-        if not group:
-            group_fn: Callable[[tuple], tuple] = lambda row: ()
-        elif len(group) == 1:
+        if not group:  # one group: the operator takes its rows in bulk
+            return self.graph.add(TopKOperator(node, None, sort_columns(expr.order_key), expr.limit,
+                                               expr.offset)), types
+        if len(group) == 1:
             only = group[0]
-            group_fn = lambda row: (row[only],)
+            group_fn: Callable[[tuple], tuple] = lambda row: (row[only],)
         else:
             group_fn = operator.itemgetter(*group)
         return self.graph.add(TopKOperator(node, group_fn, sort_columns(expr.order_key), expr.limit, expr.offset)), types
