@@ -1,0 +1,354 @@
+"""View shapes benchmark: hydration and per-batch cost of the engine for many view shapes, against DuckDB.
+
+    python bench/shapes.py [--orders 1000000] [--customers 50000] [--batches 20] [--only NAME ...] [--no-docs]
+
+Tables ``orders(id, customer_id, amount)`` (``--orders`` rows) and ``customers(id, region, tier)`` (``--customers``
+rows).  Each shape is a view with a default index, planned by steadystate itself: an in-memory environment
+(``steadystate.testing``) runs the DDL on empty tables and the benchmark takes the index's ``DataflowDescription``
+from the controller's command history, then renders it in this process (``render.RenderedDataflow``) and drives it
+as the replica would:
+
+* **hydration**: the tables' snapshots go in (as Arrow columns where the dataflow's reader takes columns — the
+  fused join-accumulate and the accumulating reduce — otherwise as ``{row: count}``), then one step.  The time to
+  turn the stored Arrow batches into rows (what the replica's storage read does for a row reader) is reported
+  separately, once per table (``decode``);
+* **per batch**: ``--batches`` batches of 500 order deletes + 500 order inserts + 10 customer updates, each fed and
+  stepped (write to fresh answer, without the peek).
+
+DuckDB, in the same run and on the same data: the view's SQL evaluated once (``one-shot``, the hydration baseline),
+and per batch the batch applied (DELETE/INSERT/UPDATE) and the view's SQL evaluated again.  At the end of every
+shape the engine's index contents must equal DuckDB's answer (numbers compared as in the differential tests).
+
+Shapes the engine cannot maintain yet (window functions, temporal filters) are reported with the error the planner
+gives.  Results go to the "View shapes" section of ``docs/benchmarks.md`` unless ``--no-docs``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import random
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import psutil
+import pyarrow as pa
+
+from steadystate.expr import ir
+from steadystate.protocol import messages as m
+from steadystate.render import RenderedDataflow
+from steadystate.testing import memory_environment
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests" / "differential"))
+
+from diff_support import normalize_rows  # noqa: E402
+
+REGIONS = [f"region-{i}" for i in range(20)]
+
+
+@dataclass(frozen=True)
+class Shape:
+    name: str
+    sql: str
+    setup: tuple[str, ...] = ()  # extra DDL before the view (a materialized view it reads)
+    duck_sql: str | None = None  # DuckDB's spelling, where it differs (its integer ``/`` is a float division)
+
+
+SHAPES = [
+    Shape("star aggregate (the tuned shape)",
+          "SELECT c.region, sum(o.amount) AS total, count(*) AS n FROM orders o JOIN customers c "
+          "ON o.customer_id = c.id GROUP BY c.region"),
+    Shape("join without aggregate (~10% out)",
+          "SELECT o.id, o.amount, c.region FROM orders o JOIN customers c ON o.customer_id = c.id "
+          "WHERE o.amount < 100"),
+    Shape("min/max per key", "SELECT customer_id, min(amount) AS lo, max(amount) AS hi FROM orders GROUP BY customer_id"),
+    Shape("count(DISTINCT) over a join",
+          "SELECT c.region, count(DISTINCT o.customer_id) AS n FROM orders o JOIN customers c "
+          "ON o.customer_id = c.id GROUP BY c.region"),
+    Shape("global top-k", "SELECT id, amount FROM orders ORDER BY amount DESC, id LIMIT 10"),
+    Shape("DISTINCT over two expressions", "SELECT DISTINCT customer_id % 1000 AS a, amount / 10 AS b FROM orders",
+          duck_sql="SELECT DISTINCT customer_id % 1000 AS a, amount // 10 AS b FROM orders"),
+    Shape("outer join",
+          "SELECT c.id, c.region, o.id AS order_id FROM customers c LEFT JOIN orders o "
+          "ON o.customer_id = c.id AND o.amount > 995"),
+    Shape("union / except",
+          "SELECT customer_id FROM orders WHERE amount < 50 UNION ALL SELECT id FROM customers WHERE tier = 1 "
+          "EXCEPT SELECT id FROM customers WHERE tier = 2"),
+    Shape("count per key", "SELECT customer_id, count(*) AS n, sum(amount) AS total FROM orders GROUP BY customer_id"),
+    Shape("indexed view over a materialized view",
+          "SELECT region, count(*) AS n FROM big_orders GROUP BY region",
+          setup=("CREATE MATERIALIZED VIEW big_orders AS SELECT o.id, c.region FROM orders o JOIN customers c "
+                 "ON o.customer_id = c.id WHERE o.amount > 500",)),
+    Shape("window function", "SELECT id, sum(amount) OVER (PARTITION BY customer_id) AS s FROM orders"),
+    Shape("temporal filter", "SELECT id FROM orders WHERE mz_now() <= id + 1000"),
+]
+
+
+# ------------------------------------------------------------------------------------------------ planning
+
+
+async def plan_shapes(shapes: list[Shape]) -> dict[str, tuple[m.DataflowDescription | None, dict[str, str], str]]:
+    """Per shape: the index's dataflow description, table ids by name, and the planner's error (if refused)."""
+    out: dict[str, tuple[m.DataflowDescription | None, dict[str, str], str]] = {}
+    async with memory_environment() as env:
+        await env.execute("CREATE TABLE orders (id bigint, customer_id bigint, amount bigint)")
+        await env.execute("CREATE TABLE customers (id bigint, region text, tier bigint)")
+        catalog = env.coordinator.catalog
+        for shape in shapes:
+            try:
+                for ddl in shape.setup:
+                    await env.execute(ddl)
+                await env.execute(f"CREATE VIEW shape_view AS {shape.sql}")
+                await env.execute("CREATE DEFAULT INDEX ON shape_view")
+            except Exception as exc:  # noqa: BLE001 - a refused shape is reported, not fatal
+                out[shape.name] = (None, {}, str(exc))
+                await _drop(env)
+                continue
+            names = {item.name: item.id for item in catalog.items.values()}
+            created = [c.desc for c in env.instance().history.replay() if isinstance(c, m.CreateDataflow)]
+            index_id = next(item.id for item in catalog.items.values()
+                            if item.kind == "index" and item.on_id == names["shape_view"])
+            desc = next(d for d in created if any(e.index_id == index_id for e in d.index_exports))
+            out[shape.name] = (desc, names, "")
+            await _drop(env)
+    return out
+
+
+async def _drop(env: Any) -> None:
+    for statement in ("DROP VIEW IF EXISTS shape_view CASCADE", "DROP MATERIALIZED VIEW IF EXISTS big_orders CASCADE"):
+        try:
+            await env.execute(statement)
+        except Exception:  # noqa: BLE001 - nothing to drop
+            pass
+
+
+# ------------------------------------------------------------------------------------------------ data
+
+
+class Data:
+    def __init__(self, orders: int, customers: int, seed: int = 7) -> None:
+        self.rng = random.Random(seed)
+        rng = self.rng
+        self.customers = {i: (i, REGIONS[rng.randrange(len(REGIONS))], rng.randrange(5)) for i in range(customers)}
+        self.orders = {i: (i, rng.randrange(customers), rng.randrange(1, 1001)) for i in range(orders)}
+        self.next_id = orders
+        self.live_ids = list(self.orders)
+
+    def tables(self) -> dict[str, pa.Table]:
+        def table(rows: Any, names: list[str]) -> pa.Table:
+            columns = list(zip(*rows))
+            return pa.table({f"c{i}": list(col) for i, col in enumerate(columns)}).rename_columns(
+                [f"c{i}" for i in range(len(names))])
+        return {"orders": table(self.orders.values(), ["id", "customer_id", "amount"]),
+                "customers": table(self.customers.values(), ["id", "region", "tier"])}
+
+    def batch(self, t: int) -> tuple[list[tuple], list[tuple], list[tuple]]:
+        """(order updates, customer updates, (deleted ids, inserted rows, changed customers)) at ``t``."""
+        rng = self.rng
+        positions = rng.sample(range(len(self.live_ids)), 500)
+        deleted = [self.orders.pop(self.live_ids[p]) for p in positions]
+        for p in sorted(positions, reverse=True):
+            self.live_ids[p] = self.live_ids[-1]
+            self.live_ids.pop()
+        inserted = []
+        for _ in range(500):
+            row = (self.next_id, rng.randrange(len(self.customers)), rng.randrange(1, 1001))
+            self.orders[self.next_id] = row
+            self.live_ids.append(self.next_id)
+            inserted.append(row)
+            self.next_id += 1
+        customer_updates, changed = [], []
+        for cid in rng.sample(range(len(self.customers)), 10):
+            old = self.customers[cid]
+            new = (cid, REGIONS[rng.randrange(len(REGIONS))], old[2])
+            customer_updates += [(old, t, -1), (new, t, 1)]
+            self.customers[cid] = new
+            changed.append(new)
+        order_updates = [(row, t, -1) for row in deleted] + [(row, t, 1) for row in inserted]
+        return order_updates, customer_updates, [deleted, inserted, changed]
+
+
+# ------------------------------------------------------------------------------------------------ running
+
+
+@dataclass
+class Result:
+    name: str
+    hydration_s: float | None = None
+    duck_once_s: float | None = None
+    batch_ms: float | None = None
+    duck_batch_ms: float | None = None
+    note: str = ""
+
+
+def duck_view_sql(shape: Shape) -> str:
+    sql = shape.duck_sql or shape.sql
+    for ddl in shape.setup:  # the materialized view becomes a CTE
+        name = ddl.split()[3]
+        body = ddl.split(" AS ", 1)[1]
+        sql = f"WITH {name} AS ({body}) {sql}"
+    return sql
+
+
+def run_shape(shape: Shape, desc: m.DataflowDescription, names: dict[str, str], args: argparse.Namespace) -> Result:
+    data = Data(args.orders, args.customers)
+    tables = data.tables()
+    ids = {names["orders"]: "orders", names["customers"]: "customers"}
+    mv_id = names.get("big_orders")
+    rendered = RenderedDataflow(desc, {})
+    duck = duckdb.connect()
+    for name, table in tables.items():
+        columns = {"orders": ["id", "customer_id", "amount"], "customers": ["id", "region", "tier"]}[name]
+        duck.register(f"{name}_arrow", table.rename_columns(columns))
+        duck.execute(f"CREATE TABLE {name} AS SELECT * FROM {name}_arrow")
+    view_sql = duck_view_sql(shape)
+
+    snapshots: dict[str, dict[tuple, int]] = {}
+    for source in desc.source_imports:
+        if source.id == mv_id:  # the materialized view's contents, computed by DuckDB (its own dataflow's output)
+            body = shape.setup[0].split(" AS ", 1)[1]
+            snapshots[source.id] = {tuple(r): 1 for r in duck.execute(body).fetchall()}
+        else:
+            table = tables[ids[source.id]]
+            snapshots[source.id] = {row: 1 for row in zip(*(col.to_pylist() for col in table.columns))}
+    started = time.perf_counter()
+    for source in desc.source_imports:
+        consumer = rendered.columnar_consumer(source.id)
+        folded = None
+        if consumer is not None and source.id in ids:
+            folded = consumer.fold_columns([tables[ids[source.id]]])
+        if folded is not None:
+            assert consumer is not None
+            consumer.absorb_folded(folded)
+            rendered.feed_snapshot(source.id, {}, desc.as_of, desc.as_of + 1)
+        else:
+            rendered.feed_snapshot(source.id, snapshots[source.id], desc.as_of, desc.as_of + 1)
+    rendered.step()
+    hydration = time.perf_counter() - started
+
+    started = time.perf_counter()
+    duck.execute(view_sql).fetchall()
+    duck_once = time.perf_counter() - started
+
+    engine_ms: list[float] = []
+    duck_ms: list[float] = []
+    if mv_id is None:  # the view over a materialized view reads the MV's output: its batches are not modelled
+        for b in range(args.batches):
+            t = desc.as_of + 1 + b
+            order_updates, customer_updates, (deleted, inserted, changed) = data.batch(t)
+            started = time.perf_counter()
+            for source in desc.source_imports:
+                updates = order_updates if ids[source.id] == "orders" else customer_updates
+                rendered.feed(source.id, list(updates), t + 1)
+            rendered.step()
+            engine_ms.append((time.perf_counter() - started) * 1e3)
+            started = time.perf_counter()
+            duck.execute("DELETE FROM orders WHERE id IN (SELECT unnest(?))", [[r[0] for r in deleted]])
+            duck.register("ins", pa.table({"id": [r[0] for r in inserted], "customer_id": [r[1] for r in inserted],
+                                           "amount": [r[2] for r in inserted]}))
+            duck.execute("INSERT INTO orders SELECT * FROM ins")
+            duck.register("chg", pa.table({"id": [r[0] for r in changed], "region": [r[1] for r in changed]}))
+            duck.execute("UPDATE customers SET region = chg.region FROM chg WHERE customers.id = chg.id")
+            duck.execute(view_sql).fetchall()
+            duck_ms.append((time.perf_counter() - started) * 1e3)
+    (export,) = desc.index_exports
+    ours = rendered.arrangement(export.index_id).peek(ir.MapFilterProject(export.desc.arity))
+    theirs = duck.execute(view_sql).fetchall()
+    if normalize_rows(ours) != normalize_rows(theirs):
+        raise AssertionError(f"{shape.name}: the engine and DuckDB disagree ({len(ours)} vs {len(theirs)} rows)")
+    return Result(shape.name, hydration, duck_once, statistics.median(engine_ms) if engine_ms else None,
+                  statistics.median(duck_ms) if duck_ms else None)
+
+
+def decode_times(args: argparse.Namespace) -> dict[str, float]:
+    """Arrow batch -> {row: count}, per table: what the replica's snapshot read costs a row reader."""
+    out = {}
+    for name, table in Data(args.orders, args.customers).tables().items():
+        started = time.perf_counter()
+        rows: dict[tuple, int] = {}
+        for row in zip(*(col.to_pylist() for col in table.columns)):
+            rows[row] = rows.get(row, 0) + 1
+        out[name] = time.perf_counter() - started
+    return out
+
+
+def render_table(results: list[Result], decode: dict[str, float], args: argparse.Namespace, note: str) -> str:
+    def fmt(value: float | None, unit: str) -> str:
+        if value is None:
+            return "–"
+        return f"{value:.2f} s" if unit == "s" else f"{value:.1f} ms"
+
+    lines = [
+        f"`python bench/shapes.py --orders {args.orders} --customers {args.customers} --batches {args.batches}` "
+        f"— {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"load average {os.getloadavg()[0]:.2f} at the end, {time.strftime('%Y-%m-%d')}. {note}".rstrip(),
+        "",
+        "| shape | hydration | DuckDB one-shot | ratio | per batch | DuckDB apply + recompute | DuckDB / engine |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        if r.note:
+            lines.append(f"| {r.name} | {r.note} | | | | | |")
+            continue
+        ratio = f"{r.hydration_s / r.duck_once_s:.0f}×" if r.hydration_s and r.duck_once_s else "–"
+        speed = f"{r.duck_batch_ms / r.batch_ms:.1f}×" if r.batch_ms and r.duck_batch_ms else "–"
+        lines.append(f"| {r.name} | {fmt(r.hydration_s, 's')} | {fmt(r.duck_once_s, 's')} | {ratio} | "
+                     f"{fmt(r.batch_ms, 'ms')} | {fmt(r.duck_batch_ms, 'ms')} | {speed} |")
+    lines += ["", "Snapshot decode (stored Arrow batches to `{row: count}`, paid by every row reader at hydration): "
+              + ", ".join(f"{name} {seconds:.2f} s" for name, seconds in decode.items()) + "."]
+    return "\n".join(lines)
+
+
+def write_docs(table: str) -> None:
+    path = ROOT / "docs" / "benchmarks.md"
+    text = path.read_text()
+    heading = "## View shapes"
+    section = f"{heading}\n\nHydration and per-batch cost of the engine per view shape, DuckDB in the same run " \
+              f"(`bench/shapes.py`; results equal DuckDB's at the end of every shape).\n\n{table}\n"
+    if heading in text:
+        start = text.index(heading)
+        end = text.find("\n## ", start + len(heading))
+        text = text[:start] + section + ("" if end == -1 else text[end:])
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    path.write_text(text)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--orders", type=int, default=1_000_000)
+    parser.add_argument("--customers", type=int, default=50_000)
+    parser.add_argument("--batches", type=int, default=20)
+    parser.add_argument("--only", nargs="*", default=None, help="substrings of shape names to run")
+    parser.add_argument("--no-docs", action="store_true")
+    parser.add_argument("--note", default="")
+    args = parser.parse_args()
+    shapes = [s for s in SHAPES if not args.only or any(o in s.name for o in args.only)]
+    planned = asyncio.run(plan_shapes(shapes))
+    results = []
+    for shape in shapes:
+        desc, names, error = planned[shape.name]
+        if desc is None:
+            results.append(Result(shape.name, note=f"refused: {error}"))
+        else:
+            results.append(run_shape(shape, desc, names, args))
+        print(results[-1], flush=True)
+    decode = decode_times(args)
+    table = render_table(results, decode, args, args.note)
+    print(table)
+    print(f"peak RSS {psutil.Process().memory_info().rss / 2**20:.0f} MiB")
+    if not args.no_docs:
+        write_docs(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
