@@ -7,7 +7,7 @@ import decimal
 import re
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given, settings, strategies as st
 
 from steadystate import errors
 from steadystate.expr import ir
@@ -266,3 +266,21 @@ def test_mfp_and_predicates_and_keys():
 def test_unknown_function_is_reported():
     with pytest.raises(errors.UndefinedFunction):
         compile_scalar(u("frobnicate", lit(1)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 6), st.sampled_from([1, 1, 2, -1])), max_size=40), st.booleans())
+def test_min_max_states_equal_a_scan_after_every_change(changes: list[tuple[int, int]], is_min: bool) -> None:
+    """The extreme is kept between changes (an insertion compares, only deleting the extreme rescans): after every
+    change it equals the extreme of the values currently present."""
+    from steadystate.expr.aggregates import MaxState, MinState
+
+    state = MinState() if is_min else MaxState()
+    present: dict[int, int] = {}
+    for value, diff in changes:
+        if present.get(value, 0) + diff < 0:
+            continue
+        state.add(value, diff)
+        present[value] = present.get(value, 0) + diff
+        live = [v for v, n in present.items() if n > 0]
+        assert state.result() == ((min(live) if is_min else max(live)) if live else None)

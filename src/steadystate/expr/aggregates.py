@@ -91,25 +91,36 @@ class AvgState(SumState):
 
 
 class ExtremeState:
-    """min/max over a multiset of values (value -> multiplicity); exact under deletion."""
+    """min/max over a multiset of values (value -> multiplicity); exact under deletion.
+
+    The extreme is kept between changes: an insertion compares with it, a deletion leaves it as it is unless it
+    removes the extreme's last occurrence — only then is the group's multiset scanned again (so a batch of changes
+    to a large group costs the changes, not the group, unless it deletes the group's minimum or maximum)."""
 
     __slots__ = ("counts", "pick", "cached")
 
-    def __init__(self, pick: Callable[[Any], Any]) -> None:
+    def __init__(self, pick: Callable[..., Any]) -> None:  # min or max
         self.counts: dict[Any, int] = {}
         self.pick = pick
-        self.cached: Any = None
+        self.cached: Any = None  # the extreme of ``counts`` (None: unknown, or no values)
 
     def add(self, value: Any, diff: int) -> None:
         if value is None:
             return
         counts = self.counts
-        count = counts.get(value, 0) + diff
+        previous = counts.get(value, 0)
+        count = previous + diff
         if count:
             counts[value] = count
         else:
             del counts[value]
-        self.cached = None
+        cached = self.cached
+        if cached is None:
+            return
+        if not previous and count:  # a new value: the extreme is the better of the two
+            self.cached = self.pick(cached, value)
+        elif not count and value == cached:  # the extreme's last occurrence went away: scan again when asked
+            self.cached = None
 
     def result(self) -> Any:
         if self.cached is None and self.counts:
