@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, AsyncIterator, Iterable, Protocol, Union, runtime_checkable
+from steadystate.repr import Row
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ class RowsOutcome:
     """A statement that returns rows.  A ``tag`` without a trailing count gets the number of rows sent."""
 
     fields: list[Field]
-    rows: Iterable[tuple] | AsyncIterator[tuple]
+    rows: Iterable[Row] | AsyncIterator[Row]
     tag: str = "SELECT"
 
 
@@ -75,7 +76,7 @@ class CopyOutOutcome:
     """``COPY (...) TO STDOUT`` in text format; ``rows`` may never end (``SUBSCRIBE``)."""
 
     fields: list[Field]
-    rows: AsyncIterator[tuple] | Iterable[tuple]
+    rows: AsyncIterator[Row] | Iterable[Row]
     tag_prefix: str = "COPY"
 
 

@@ -60,6 +60,7 @@ from steadystate.protocol import messages as m
 from steadystate.storage import ShardStore, open_store
 from steadystate.storage.oracle import TimestampOracle
 from steadystate.storage.tables import TableWriter
+from steadystate.repr import Row
 
 log = logging.getLogger("steadystate.coordinator")
 
@@ -132,9 +133,9 @@ class Coordinator:
     compactor: ShardCompactor | None = field(init=False, default=None)
     secret: str = field(init=False)
     instances: dict[str, ComputeInstance] = field(default_factory=dict)
-    table_rows: dict[str, Counter[tuple]] = field(default_factory=dict)
+    table_rows: dict[str, Counter[Row]] = field(default_factory=dict)
     # table id -> column -> value -> rows with that value (hash indexes for UPDATE/DELETE point lookups)
-    table_indexes: dict[str, dict[int, dict[Any, set[tuple]]]] = field(default_factory=dict)
+    table_indexes: dict[str, dict[int, dict[Any, set[Row]]]] = field(default_factory=dict)
     replica_status: dict[str, ReplicaStatus] = field(default_factory=dict)
     residuals: dict[str, Residual] = field(default_factory=dict)
     # cluster id -> the SEAL / RESTART / resize running on it (durable once it starts replacement replicas)

@@ -35,6 +35,7 @@ from steadystate.sql import plan as p
 
 if TYPE_CHECKING:
     from steadystate.adapter.coordinator import Coordinator
+    from steadystate.catalog.state import CatalogState
 
 
 T = TypeVar("T")
@@ -78,7 +79,7 @@ class Ddl:
         self.coord = coordinator
 
     @property
-    def catalog(self):
+    def catalog(self) -> CatalogState:
         return self.coord.catalog
 
     # ------------------------------------------------------------------ objects

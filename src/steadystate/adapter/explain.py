@@ -21,6 +21,7 @@ from steadystate.expr.infer import Types, relation_types
 from steadystate.expr.ir import decode_plan
 from steadystate.repr.types import RelationDesc, ScalarType
 from steadystate.sql import plan as p
+from steadystate.repr import Row
 
 if TYPE_CHECKING:
     from steadystate.adapter.backend import Adapter
@@ -82,7 +83,7 @@ def plan_lines(expr: ir.RelationExpr, names: dict[str, str], depth: int = 0,
     return lines
 
 
-def explain(adapter: "Adapter", plan: p.ExplainPlan, cluster_name: str) -> tuple[RelationDesc, list[tuple]]:
+def explain(adapter: "Adapter", plan: p.ExplainPlan, cluster_name: str) -> tuple[RelationDesc, list[Row]]:
     coord = adapter.coordinator
     catalog = coord.catalog
     names = {item.id: item.qualified for item in catalog.items.values()}
@@ -166,7 +167,7 @@ def join_import_lines(builder: DataflowBuilder, names: dict[str, str]) -> list[s
     return lines
 
 
-def _result(lines: list[str]) -> tuple[RelationDesc, list[tuple]]:
+def _result(lines: list[str]) -> tuple[RelationDesc, list[Row]]:
     return RelationDesc.of(("Optimized Plan", ScalarType.TEXT)), [(line,) for line in lines]
 
 

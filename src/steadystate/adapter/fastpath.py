@@ -16,6 +16,7 @@ from typing import Any, Callable
 import msgspec
 
 from steadystate.expr import ir
+from steadystate.repr import Row
 
 
 def substitute_columns(expr: ir.ScalarExpr, columns: list[ir.ScalarExpr]) -> ir.ScalarExpr:
@@ -82,7 +83,7 @@ def reads_only(expr: ir.RelationExpr, allowed: Callable[[str], bool]) -> bool:
     return all(allowed(item_id) for item_id in ir.depends_on(expr))
 
 
-def finish_rows(rows: list[tuple], finishing: ir.RowSetFinishing) -> list[tuple]:
+def finish_rows(rows: list[Row], finishing: ir.RowSetFinishing) -> list[Row]:
     if finishing.order_by:
         for order in reversed(finishing.order_by):
             column = order.column

@@ -16,6 +16,7 @@ the builtin relations, so psql's listings show what the user made.  ``pg_index``
 from __future__ import annotations
 
 import zlib
+from steadystate.repr import Row
 from typing import TYPE_CHECKING, Callable
 
 if TYPE_CHECKING:
@@ -38,17 +39,17 @@ def schema_oid(name: str) -> int:
     return _SCHEMA_OIDS.get(name) or 100000 + zlib.crc32(name.encode()) % 1_000_000
 
 
-def producers(coord: "Coordinator") -> dict[str, Callable[[], list[tuple]]]:
+def producers(coord: "Coordinator") -> dict[str, Callable[[], list[Row]]]:
     """``name -> rows`` for the ``pg_catalog`` builtins (see ``catalog/builtins.py`` for their columns)."""
 
     def roles_by_name() -> dict[str, int]:
         return {r.name: role_oid(r.id) for r in coord.catalog.roles.values()}
 
-    def namespaces() -> list[tuple]:
+    def namespaces() -> list[Row]:
         names = set(_SCHEMA_OIDS) | {item.schema for item in coord.catalog.items.values()}
         return [(schema_oid(name), name, None) for name in sorted(names)]
 
-    def classes() -> list[tuple]:
+    def classes() -> list[Row]:
         owners = roles_by_name()
         items = coord.catalog.items.values()
         indexed = {item.on_id for item in items if item.kind == "index"}
@@ -58,13 +59,13 @@ def producers(coord: "Coordinator") -> dict[str, Callable[[], list[tuple]]]:
             for item in items if item.kind in _RELKIND
         ]
 
-    def indexes() -> list[tuple]:
+    def indexes() -> list[Row]:
         return [
             (object_oid(item.id), object_oid(item.on_id))
             for item in coord.catalog.items.values() if item.kind == "index" and item.on_id
         ]
 
-    def roles() -> list[tuple]:
+    def roles() -> list[Row]:
         return [(role_oid(r.id), r.name, r.superuser) for r in coord.catalog.roles.values()]
 
     return {

@@ -28,12 +28,14 @@ from steadystate.render import RenderedDataflow
 from steadystate.errors import SteadyError, UndefinedObject, quote_ident
 from steadystate.expr import ir
 from steadystate.protocol import messages as m
+from steadystate.repr import Row
 from steadystate.repr import codec
 from steadystate.repr.types import Column, RelationDesc, ScalarType
 
 if TYPE_CHECKING:
     from steadystate.adapter.coordinator import Coordinator
     from steadystate.adapter.introspection import Introspection
+    from steadystate.controller.instance import ComputeInstance, SubscribeChannel
 
 
 class Reads:
@@ -61,7 +63,7 @@ class Reads:
     async def select(
         self, expr: ir.RelationExpr, desc: RelationDesc, finishing: ir.RowSetFinishing, cluster_id: str,
         timeout: float, replica_name: str | None = None, max_result_size: int | None = None,
-    ) -> list[tuple]:
+    ) -> list[Row]:
         if self.is_local(expr):
             rows = self.evaluate_locally(expr, desc)
             return finish_rows(rows, finishing)
@@ -91,7 +93,7 @@ class Reads:
     async def _slow_path(
         self, expr: ir.RelationExpr, desc: RelationDesc, cluster_id: str, timeout: float, replica_id: str | None,
         max_result_size: int | None = None,
-    ) -> list[tuple]:
+    ) -> list[Row]:
         self.check_dataflow_allowed(cluster_id, "SELECT")
         instance = self.coord.instance(cluster_id)
         if not instance.replicas:
@@ -117,7 +119,7 @@ class Reads:
         """A sealed (or sealing) cluster creates no new dataflows, not even transient ones for queries."""
         self.coord.policy_check(cluster_id, Statement.NEW_DATAFLOW, statement)
 
-    def evaluate_locally(self, expr: ir.RelationExpr, desc: RelationDesc) -> list[tuple]:
+    def evaluate_locally(self, expr: ir.RelationExpr, desc: RelationDesc) -> list[Row]:
         def builtin_rows(item_id: str) -> ir.RelationExpr | None:
             builtin = self.coord.catalog.builtins.get(item_id)
             if builtin is None:
@@ -139,7 +141,7 @@ class Reads:
 
     async def subscribe(
         self, expr: ir.RelationExpr, desc: RelationDesc, with_snapshot: bool, cluster_id: str
-    ) -> AsyncIterator[tuple]:
+    ) -> AsyncIterator[Row]:
         self.check_dataflow_allowed(cluster_id, "SUBSCRIBE")
         instance = self.coord.instance(cluster_id)
         if not instance.replicas:
@@ -155,7 +157,8 @@ class Reads:
         instance.create_dataflow(dataflow, f"SUBSCRIBE (transient dataflow {sink_id})")
         return self._stream(instance, sink_id, channel, timestamp, with_snapshot)
 
-    async def _stream(self, instance, sink_id, channel, as_of: int, with_snapshot: bool) -> AsyncIterator[tuple]:
+    async def _stream(self, instance: ComputeInstance, sink_id: str, channel: SubscribeChannel, as_of: int,
+                      with_snapshot: bool) -> AsyncIterator[Row]:
         try:
             while True:
                 item = await channel.queue.get()

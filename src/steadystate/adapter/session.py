@@ -56,6 +56,7 @@ from steadystate.sql.catalog_api import PlanContext
 from steadystate.sql.fastpath import plan_simple_write
 from steadystate.sql.parser import parse
 from steadystate.sql.planner import plan as plan_statement
+from steadystate.repr import Row
 
 if TYPE_CHECKING:
     from steadystate.adapter.backend import Adapter
@@ -388,7 +389,7 @@ class ClientSession:
 
         class Sink:
             def __init__(self) -> None:
-                self.rows: list[tuple] = []
+                self.rows: list[Row] = []
                 self.line = 0
 
             async def write_rows(self, rows: list[tuple[str | None, ...]]) -> None:

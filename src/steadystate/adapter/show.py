@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Callable
 from steadystate.errors import FeatureNotSupported
 from steadystate.repr.types import RelationDesc, ScalarType
 from steadystate.sql import plan as p
+from steadystate.repr import Row
 
 if TYPE_CHECKING:
     from steadystate.adapter.backend import Adapter
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
 T, B = ScalarType.TEXT, ScalarType.BOOL
 
 
-def _clusters(adapter: "Adapter", plan: p.ShowObjectsPlan) -> tuple[RelationDesc, list[tuple]]:
+def _clusters(adapter: "Adapter", plan: p.ShowObjectsPlan) -> tuple[RelationDesc, list[Row]]:
     catalog = adapter.coordinator.catalog
     rows = []
     for cluster in catalog.clusters.values():
@@ -26,7 +27,7 @@ def _clusters(adapter: "Adapter", plan: p.ShowObjectsPlan) -> tuple[RelationDesc
     return RelationDesc.of(("name", T), ("replicas", T), ("sealed", B)), sorted(rows)
 
 
-def _replicas(adapter: "Adapter", plan: p.ShowObjectsPlan) -> tuple[RelationDesc, list[tuple]]:
+def _replicas(adapter: "Adapter", plan: p.ShowObjectsPlan) -> tuple[RelationDesc, list[Row]]:
     coord = adapter.coordinator
     rows = []
     for replica in coord.catalog.replicas.values():
@@ -39,7 +40,7 @@ def _replicas(adapter: "Adapter", plan: p.ShowObjectsPlan) -> tuple[RelationDesc
     return desc, sorted(rows)
 
 
-def _indexes(adapter: "Adapter", plan: p.ShowObjectsPlan) -> tuple[RelationDesc, list[tuple]]:
+def _indexes(adapter: "Adapter", plan: p.ShowObjectsPlan) -> tuple[RelationDesc, list[Row]]:
     catalog = adapter.coordinator.catalog
     rows = []
     for item in catalog.items.values():
@@ -54,7 +55,7 @@ def _indexes(adapter: "Adapter", plan: p.ShowObjectsPlan) -> tuple[RelationDesc,
     return RelationDesc.of(("name", T), ("on", T), ("cluster", T), ("key", T)), sorted(rows)
 
 
-def _materialized_views(adapter: "Adapter", plan: p.ShowObjectsPlan) -> tuple[RelationDesc, list[tuple]]:
+def _materialized_views(adapter: "Adapter", plan: p.ShowObjectsPlan) -> tuple[RelationDesc, list[Row]]:
     catalog = adapter.coordinator.catalog
     rows = []
     for item in catalog.items.values():
@@ -65,15 +66,15 @@ def _materialized_views(adapter: "Adapter", plan: p.ShowObjectsPlan) -> tuple[Re
     return RelationDesc.of(("name", T), ("cluster", T)), sorted(rows)
 
 
-def _of_kind(kind: str) -> Callable[["Adapter", p.ShowObjectsPlan], tuple[RelationDesc, list[tuple]]]:
-    def produce(adapter: "Adapter", plan: p.ShowObjectsPlan) -> tuple[RelationDesc, list[tuple]]:
+def _of_kind(kind: str) -> Callable[["Adapter", p.ShowObjectsPlan], tuple[RelationDesc, list[Row]]]:
+    def produce(adapter: "Adapter", plan: p.ShowObjectsPlan) -> tuple[RelationDesc, list[Row]]:
         items = adapter.coordinator.catalog.items.values()
         return RelationDesc.of(("name", T)), sorted((i.name,) for i in items if i.kind == kind)
 
     return produce
 
 
-def _objects(adapter: "Adapter", plan: p.ShowObjectsPlan) -> tuple[RelationDesc, list[tuple]]:
+def _objects(adapter: "Adapter", plan: p.ShowObjectsPlan) -> tuple[RelationDesc, list[Row]]:
     items = adapter.coordinator.catalog.items.values()
     return RelationDesc.of(("name", T), ("type", T)), sorted((i.name, i.kind.replace("_", "-")) for i in items)
 
@@ -89,7 +90,7 @@ _PRODUCERS = {
 }
 
 
-def show_objects(adapter: "Adapter", plan: p.ShowObjectsPlan) -> tuple[RelationDesc, list[tuple]]:
+def show_objects(adapter: "Adapter", plan: p.ShowObjectsPlan) -> tuple[RelationDesc, list[Row]]:
     producer = _PRODUCERS.get(plan.kind.lower().replace(" ", "_"))
     if producer is None:
         raise FeatureNotSupported(f"SHOW {plan.kind.upper()} is not supported")

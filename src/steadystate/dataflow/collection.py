@@ -12,11 +12,12 @@ the error travels downstream and makes peeks of the affected arrangement fail un
 
 from __future__ import annotations
 
-from typing import Iterable, NamedTuple
+from typing import Any, Iterable, NamedTuple
 
 from steadystate import errors
 
-Row = tuple
+# the same shape as ``steadystate.repr.Row``; spelled here because the engine imports only ``errors``
+Row = tuple[Any, ...]
 Update = tuple[Row, int, int]
 OkDelta = dict[Row, int]
 

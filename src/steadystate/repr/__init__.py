@@ -7,13 +7,18 @@ Conventions used everywhere:
   frontier (closed forever; after a drop).  :func:`frontier_le` and friends order them with ``None`` last.
 * A **global id** is a ``str``: ``u<n>`` for user objects, ``s<n>`` for system objects, ``t<n>`` for
   transient dataflows (slow-path peeks, subscribes).
-* A **row** is a ``tuple`` of datums; an **update** is ``(row, time, diff)``.
+* A **row** is a ``tuple`` of datums (:data:`Row`, the one alias every layer above ``dataflow`` uses; the
+  engine, which may import only ``errors``, spells the same shape as ``dataflow.collection.Row``); an
+  **update** is ``(row, time, diff)``.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from steadystate.repr.types import Column, RelationDesc, ScalarType, TYPE_NAMES, datum_matches
 
+Row = tuple[Any, ...]
 Timestamp = int
 Frontier = int | None
 GlobalId = str
