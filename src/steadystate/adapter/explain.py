@@ -21,6 +21,7 @@ from steadystate.expr.infer import Types, relation_types
 from steadystate.expr.ir import decode_plan
 from steadystate.repr.types import RelationDesc, ScalarType
 from steadystate.sql import plan as p
+from steadystate.sql.catalog_api import ResolvedItem
 from steadystate.repr import Row
 
 if TYPE_CHECKING:
@@ -95,10 +96,11 @@ def explain(adapter: "Adapter", plan: p.ExplainPlan, cluster_name: str) -> tuple
         return list(item.desc.types) if item is not None and item.desc is not None else None
 
     if plan.what == "query":
-        select: p.SelectPlan = plan.target
-        expr, body_desc = select.expr, select.desc
+        assert isinstance(plan.target, p.SelectPlan)
+        expr, body_desc = plan.target.expr, plan.target.desc
         title = "query"
     elif plan.what in ("view", "materialized_view", "index"):
+        assert isinstance(plan.target, ResolvedItem)
         item = catalog.items[plan.target.id]
         if item.kind == "index":
             on = catalog.items[item.on_id]  # type: ignore[index]
@@ -112,6 +114,7 @@ def explain(adapter: "Adapter", plan: p.ExplainPlan, cluster_name: str) -> tuple
         if item.cluster_id:
             cluster = catalog.clusters.get(item.cluster_id)
     elif plan.what == "restart_cluster":
+        assert isinstance(plan.target, tuple)
         cluster_id, _name = plan.target
         rows = adapter.readiness.restart_diff(cluster_id)
         desc = RelationDesc.of(("object_id", ScalarType.TEXT), ("name", ScalarType.TEXT),

@@ -20,7 +20,7 @@ import asyncio
 import itertools
 import re
 import secrets
-from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable
+from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable, TypeVar, assert_never
 
 from steadystate.adapter.coordinator import bounded
 from steadystate.adapter.names import SessionCatalog, optimize_plan
@@ -56,12 +56,14 @@ from steadystate.sql.catalog_api import PlanContext
 from steadystate.sql.fastpath import plan_simple_write
 from steadystate.sql.parser import parse
 from steadystate.sql.planner import plan as plan_statement
+from steadystate.sql.statements import Statement
 from steadystate.repr import Row
 
 if TYPE_CHECKING:
     from steadystate.adapter.backend import Adapter
 
 _process_ids = itertools.count(1000)
+PlanT = TypeVar("PlanT")
 
 DEFAULT_VARIABLES = {
     "cluster": "quickstart",
@@ -132,35 +134,6 @@ class ClientSession:
         self._failed = False
         self._pending: Changes = {}
         self._running: asyncio.Task[Any] | None = None
-        self._dispatch: dict[type, Callable[[Any], Awaitable[Outcome]]] = {
-            p.CreateTablePlan: lambda plan: self._ddl(self.adapter.ddl.create_table, plan),
-            p.CreateViewPlan: lambda plan: self._ddl(self.adapter.ddl.create_view, plan),
-            p.CreateMaterializedViewPlan: lambda plan: self._ddl(self.adapter.ddl.create_materialized_view, plan),
-            p.CreateIndexPlan: lambda plan: self._ddl(self.adapter.ddl.create_index, plan),
-            p.DropObjectsPlan: lambda plan: self._ddl(self.adapter.ddl.drop_objects, plan),
-            p.DropClusterPlan: lambda plan: self._ddl(self.adapter.ddl.drop_cluster, plan),
-            p.DropClusterReplicaPlan: lambda plan: self._ddl(self.adapter.ddl.drop_replica, plan),
-            p.DropRolePlan: lambda plan: self._ddl(self.adapter.ddl.drop_role, plan),
-            p.CreateClusterPlan: lambda plan: self._ddl_plain(self.adapter.ddl.create_cluster, plan),
-            p.CreateClusterReplicaPlan: lambda plan: self._ddl_plain(self.adapter.ddl.create_replica, plan),
-            p.CreateRolePlan: lambda plan: self._ddl_plain(self.adapter.ddl.create_role, plan),
-            p.AlterClusterPlan: self._alter_cluster,
-            p.InsertPlan: self._insert,
-            p.UpdatePlan: self._update,
-            p.DeletePlan: self._delete,
-            p.SelectPlan: self._select,
-            p.SubscribePlan: self._subscribe,
-            p.CopyFromPlan: self._copy_from,
-            p.CopyToPlan: self._copy_to,
-            p.ExplainPlan: self._explain,
-            p.SetVariablePlan: self._set_variable,
-            p.ResetVariablePlan: self._reset_variable,
-            p.ShowVariablePlan: self._show_variable,
-            p.ShowObjectsPlan: self._show_objects,
-            p.TransactionPlan: self._transaction,
-            p.DiscardPlan: self._discard,
-            p.DeallocatePlan: self._deallocate,
-        }
 
     # ------------------------------------------------------------------ pgwire Session contract
 
@@ -232,7 +205,7 @@ class ClientSession:
             settings=tuple(sorted(self.variables.items())),
         )
 
-    def _result_desc(self, plan: Any) -> RelationDesc | None:
+    def _result_desc(self, plan: p.Plan) -> RelationDesc | None:
         if isinstance(plan, p.SelectPlan):
             return plan.desc
         if isinstance(plan, p.SubscribePlan) and not plan.copy:
@@ -241,7 +214,7 @@ class ClientSession:
             return None  # computed at execution time; clients read the RowDescription of the portal
         return None
 
-    async def _execute_statement(self, statement: Any, params: tuple[Any, ...] | None) -> Outcome:
+    async def _execute_statement(self, statement: Statement, params: tuple[Any, ...] | None) -> Outcome:
         try:
             plan = plan_statement(statement, self._context(params))
         except SteadyError:
@@ -249,16 +222,13 @@ class ClientSession:
             raise
         return await self._execute_plan(plan)
 
-    async def _execute_plan(self, plan: Any) -> Outcome:
+    async def _execute_plan(self, plan: p.Plan) -> Outcome:
         plan = optimize_plan(plan, self.coord.catalog)
         if self._failed and not (isinstance(plan, p.TransactionPlan) and plan.action in ("commit", "rollback")):
             raise InFailedTransaction(
                 "current transaction is aborted, commands ignored until end of transaction block"
             )
-        handler = self._dispatch.get(type(plan))
-        if handler is None:
-            raise FeatureNotSupported(f"{type(plan).__name__} is not supported")
-        task = asyncio.ensure_future(handler(plan))
+        task = asyncio.ensure_future(self._sequence(plan))
         self._running = task
         try:
             return await task
@@ -272,6 +242,67 @@ class ClientSession:
             raise
         finally:
             self._running = None
+
+    def _sequence(self, plan: p.Plan) -> Awaitable[Outcome]:
+        """What executes ``plan``: one case per plan class (mypy checks the match is exhaustive)."""
+        ddl = self.adapter.ddl
+        match plan:
+            case p.CreateTablePlan():
+                return self._ddl(ddl.create_table, plan)
+            case p.CreateViewPlan():
+                return self._ddl(ddl.create_view, plan)
+            case p.CreateMaterializedViewPlan():
+                return self._ddl(ddl.create_materialized_view, plan)
+            case p.CreateIndexPlan():
+                return self._ddl(ddl.create_index, plan)
+            case p.DropObjectsPlan():
+                return self._ddl(ddl.drop_objects, plan)
+            case p.DropClusterPlan():
+                return self._ddl(ddl.drop_cluster, plan)
+            case p.DropClusterReplicaPlan():
+                return self._ddl(ddl.drop_replica, plan)
+            case p.DropRolePlan():
+                return self._ddl(ddl.drop_role, plan)
+            case p.CreateClusterPlan():
+                return self._ddl_plain(ddl.create_cluster, plan)
+            case p.CreateClusterReplicaPlan():
+                return self._ddl_plain(ddl.create_replica, plan)
+            case p.CreateRolePlan():
+                return self._ddl_plain(ddl.create_role, plan)
+            case p.AlterClusterPlan():
+                return self._alter_cluster(plan)
+            case p.InsertPlan():
+                return self._insert(plan)
+            case p.UpdatePlan():
+                return self._update(plan)
+            case p.DeletePlan():
+                return self._delete(plan)
+            case p.SelectPlan():
+                return self._select(plan)
+            case p.SubscribePlan():
+                return self._subscribe(plan)
+            case p.CopyFromPlan():
+                return self._copy_from(plan)
+            case p.CopyToPlan():
+                return self._copy_to(plan)
+            case p.ExplainPlan():
+                return self._explain(plan)
+            case p.SetVariablePlan():
+                return self._set_variable(plan)
+            case p.ResetVariablePlan():
+                return self._reset_variable(plan)
+            case p.ShowVariablePlan():
+                return self._show_variable(plan)
+            case p.ShowObjectsPlan():
+                return self._show_objects(plan)
+            case p.TransactionPlan():
+                return self._transaction(plan)
+            case p.DiscardPlan():
+                return self._discard(plan)
+            case p.DeallocatePlan():
+                return self._deallocate(plan)
+            case _:
+                assert_never(plan)
 
     def _fail(self) -> None:
         if self._in_transaction:
@@ -301,7 +332,7 @@ class ClientSession:
 
     # ------------------------------------------------------------------ DDL
 
-    async def _ddl(self, action: Callable[..., Awaitable[str]], plan: Any) -> Outcome:
+    async def _ddl(self, action: Callable[[PlanT, str, list[str]], Awaitable[str]], plan: PlanT) -> Outcome:
         self._check_no_pending_writes("DDL")
         notices: list[str] = []
         async with self.coord.ddl(self.timeout):
@@ -309,7 +340,7 @@ class ClientSession:
         self._flush_notices(notices)
         return CommandOutcome(tag)
 
-    async def _ddl_plain(self, action: Callable[..., Awaitable[str]], plan: Any) -> Outcome:
+    async def _ddl_plain(self, action: Callable[[PlanT, str], Awaitable[str]], plan: PlanT) -> Outcome:
         self._check_no_pending_writes("DDL")
         async with self.coord.ddl(self.timeout):
             tag = await action(plan, self.user)

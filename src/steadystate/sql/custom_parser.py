@@ -647,8 +647,8 @@ def _explain(cur: Cursor) -> st.Explain:
     return st.Explain("query", query=_query(text, offset))
 
 
-def _run(reader: Callable[[Cursor], Any]) -> Callable[[str, list[Token]], Any]:
-    def handle(sql: str, tokens: list[Token]) -> Any:
+def _run(reader: Callable[[Cursor], st.Node]) -> Callable[[str, list[Token]], st.Node]:
+    def handle(sql: str, tokens: list[Token]) -> st.Node:
         cur = Cursor(sql, tokens)
         node = reader(cur)
         if not cur.at_end():
@@ -658,7 +658,7 @@ def _run(reader: Callable[[Cursor], Any]) -> Callable[[str, list[Token]], Any]:
     return handle
 
 
-DISPATCH: dict[str, Callable[[str, list[Token]], Any]] = {
+DISPATCH: dict[str, Callable[[str, list[Token]], st.Node]] = {
     "CREATE": _run(_create),
     "DROP": _run(_drop),
     "ALTER": _run(_alter),

@@ -180,7 +180,7 @@ class CopyToPlan:
 @dataclass(frozen=True)
 class ExplainPlan:
     what: str  # 'query' | 'view' | 'materialized_view' | 'index' | 'restart_cluster'
-    target: Any  # SelectPlan for 'query'; ResolvedItem for objects; (cluster id, name) for restart_cluster
+    target: SelectPlan | ResolvedItem | tuple[str, str]  # 'query'; objects; (cluster id, name) for 'restart_cluster'
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,12 @@
 """``plan(statement, ctx) -> Plan``: turn a parsed statement into a plan for the adapter to sequence.
 
-Dispatch is a table from statement class to planner function (:data:`_PLANNERS`); queries are planned by
-sql/query.py, DML and DDL here.  Names resolve through ``ctx.catalog`` (sql/catalog_api.py).
+Dispatch is a ``match`` on the statement node's class (``sql.statements.Node``; mypy checks it is exhaustive
+with ``assert_never``); queries are planned by sql/query.py, DML and DDL here.  Names resolve through ``ctx.catalog`` (sql/catalog_api.py).
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, assert_never
 
 from sqlglot import exp
 
@@ -26,13 +26,66 @@ from steadystate.sql import types as ty
 T = ScalarType
 
 
-def plan(statement: Any, ctx: PlanContext) -> p.Plan:
-    node = statement.node if isinstance(statement, st.Statement) else statement
-    sql_text = statement.sql if isinstance(statement, st.Statement) else None
-    for cls, planner in _PLANNERS:
-        if isinstance(node, cls):
-            return planner(node, ctx, sql_text)
-    raise errors.FeatureNotSupported(f"{type(node).__name__} statements are not supported")
+def plan(statement: st.Statement | st.Node, ctx: PlanContext) -> p.Plan:
+    """The plan of a parsed statement (or of its bare node): one case per kind of statement node."""
+    node, sql_text = (statement.node, statement.sql) if isinstance(statement, st.Statement) else (statement, None)
+    match node:
+        case exp.Query() | exp.Values():
+            return plan_select(node, ctx, sql_text)
+        case exp.Insert():
+            return _insert(node, ctx, sql_text)
+        case exp.Update():
+            return _update(node, ctx, sql_text)
+        case exp.Delete():
+            return _delete(node, ctx, sql_text)
+        case exp.Create():
+            return _create(node, ctx, sql_text)
+        case exp.Expr():  # any other sqlglot statement
+            raise errors.FeatureNotSupported(f"{type(node).__name__} statements are not supported")
+        case st.CreateView():
+            return _create_view(node, ctx, sql_text)
+        case st.CreateIndex():
+            return _create_index(node, ctx, sql_text)
+        case st.CreateCluster():
+            return _create_cluster(node, ctx, sql_text)
+        case st.CreateClusterReplica():
+            return _create_cluster_replica(node, ctx, sql_text)
+        case st.DropCluster():
+            return _drop_cluster(node, ctx, sql_text)
+        case st.DropClusterReplica():
+            return _drop_cluster_replica(node, ctx, sql_text)
+        case st.DropObjects():
+            return _drop_objects(node, ctx, sql_text)
+        case st.AlterCluster():
+            return _alter_cluster(node, ctx, sql_text)
+        case st.CreateRole():
+            return p.CreateRolePlan(node.name, node.superuser)
+        case st.DropRole():
+            return p.DropRolePlan(node.name, node.if_exists)
+        case st.SetVariable():
+            return p.SetVariablePlan(node.name, node.value, node.local)
+        case st.ResetVariable():
+            return p.ResetVariablePlan(node.name)
+        case st.ShowVariable():
+            return p.ShowVariablePlan(node.name)
+        case st.ShowObjects():
+            return _show_objects(node, ctx, sql_text)
+        case st.Subscribe():
+            return _subscribe(node, ctx, sql_text)
+        case st.CopyFrom():
+            return _copy_from(node, ctx, sql_text)
+        case st.CopyTo():
+            return _copy_to(node, ctx, sql_text)
+        case st.Explain():
+            return _explain(node, ctx, sql_text)
+        case st.Transaction():
+            return p.TransactionPlan(node.action)
+        case st.Discard():
+            return p.DiscardPlan(node.what)
+        case st.Deallocate():
+            return p.DeallocatePlan(node.name)
+        case _:
+            assert_never(node)
 
 
 def _param_types(state: QueryState) -> tuple[ScalarType, ...]:
@@ -449,41 +502,6 @@ def _show_objects(node: st.ShowObjects, ctx: PlanContext, sql_text: str | None) 
     in_cluster = ctx.catalog.resolve_cluster(node.in_cluster)[0] if node.in_cluster else None
     on_id = ctx.catalog.resolve_item(node.on).id if node.on else None
     return p.ShowObjectsPlan(node.kind, in_cluster, on_id)
-
-
-def _simple(build: Callable[[Any], p.Plan]) -> Callable[[Any, PlanContext, str | None], p.Plan]:
-    return lambda node, ctx, sql_text: build(node)
-
-
-_PLANNERS: list[tuple[type, Callable[[Any, PlanContext, str | None], p.Plan]]] = [
-    (exp.Query, lambda n, c, s: plan_select(n, c, s)),
-    (exp.Values, lambda n, c, s: plan_select(n, c, s)),
-    (exp.Insert, _insert),
-    (exp.Update, _update),
-    (exp.Delete, _delete),
-    (exp.Create, _create),
-    (st.CreateView, _create_view),
-    (st.CreateIndex, _create_index),
-    (st.CreateCluster, _create_cluster),
-    (st.CreateClusterReplica, _create_cluster_replica),
-    (st.DropCluster, _drop_cluster),
-    (st.DropClusterReplica, _drop_cluster_replica),
-    (st.DropObjects, _drop_objects),
-    (st.AlterCluster, _alter_cluster),
-    (st.CreateRole, _simple(lambda n: p.CreateRolePlan(n.name, n.superuser))),
-    (st.DropRole, _simple(lambda n: p.DropRolePlan(n.name, n.if_exists))),
-    (st.SetVariable, _simple(lambda n: p.SetVariablePlan(n.name, n.value, n.local))),
-    (st.ResetVariable, _simple(lambda n: p.ResetVariablePlan(n.name))),
-    (st.ShowVariable, _simple(lambda n: p.ShowVariablePlan(n.name))),
-    (st.ShowObjects, _show_objects),
-    (st.Subscribe, _subscribe),
-    (st.CopyFrom, _copy_from),
-    (st.CopyTo, _copy_to),
-    (st.Explain, _explain),
-    (st.Transaction, _simple(lambda n: p.TransactionPlan(n.action))),
-    (st.Discard, _simple(lambda n: p.DiscardPlan(n.what))),
-    (st.Deallocate, _simple(lambda n: p.DeallocatePlan(n.name))),
-]
 
 
 def _datum_or_column(expr: ScalarExpr, row: tuple) -> object:

@@ -174,11 +174,22 @@ class Deallocate:
     name: str | None  # None: ALL
 
 
+# the statements read by sql/custom_parser.py
+Custom = Union[
+    CreateCluster, CreateClusterReplica, DropCluster, DropClusterReplica, AlterCluster, CreateRole, DropRole,
+    CreateView, CreateIndex, DropObjects, SetVariable, ResetVariable, ShowVariable, ShowObjects, Subscribe, CopyFrom,
+    CopyTo, Explain, Transaction, Discard, Deallocate,
+]
+# a parsed statement's node: a sqlglot tree (sqlglot types its parse only as ``exp.Expr``; the planner accepts
+# Query, Values, Insert, Update, Delete and Create and refuses any other with 0A000) or a custom statement
+Node = Union[exp.Expr, Custom]
+
+
 @dataclass(frozen=True)
 class Statement:
     """One parsed statement: its node and where it sits in the submitted string."""
 
-    node: Any
+    node: Node
     sql: str
     start: int
     end: int
