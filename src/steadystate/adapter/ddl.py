@@ -32,6 +32,7 @@ from steadystate.expr.ir import depends_on, encode_plan
 from steadystate.orchestrator import REPLICA_SIZES
 from steadystate.protocol.messages import errors_shard_of
 from steadystate.sql import plan as p
+from steadystate.repr.objects import ItemKind
 
 if TYPE_CHECKING:
     from steadystate.adapter.coordinator import Coordinator
@@ -148,7 +149,7 @@ class Ddl:
         await self.coord.tables.advance_idle()
         item, _ = self._create_item_with_shards(
             user,
-            lambda item_id: ItemRecord(item_id, plan.name.database, plan.name.schema, plan.name.item, "table", user,
+            lambda item_id: ItemRecord(item_id, plan.name.database, plan.name.schema, plan.name.item, ItemKind.TABLE, user,
                                        desc=plan.desc, shard=item_id, created_at_ms=_now_ms(),
                                        defaults=plan.defaults),
             lambda item: (item.id,),
@@ -163,7 +164,7 @@ class Ddl:
             return "CREATE VIEW"
         self._create_item(
             user,
-            lambda item_id: ItemRecord(item_id, plan.name.database, plan.name.schema, plan.name.item, "view", user,
+            lambda item_id: ItemRecord(item_id, plan.name.database, plan.name.schema, plan.name.item, ItemKind.VIEW, user,
                                        desc=plan.desc, sql=plan.sql_text, plan=encode_plan(plan.expr),
                                        depends_on=tuple(sorted(depends_on(plan.expr))), created_at_ms=_now_ms()),
             lambda item: None,
@@ -180,7 +181,7 @@ class Ddl:
         item, desc = self._create_item_with_shards(
             user,
             lambda item_id: ItemRecord(item_id, plan.name.database, plan.name.schema, plan.name.item,
-                                       "materialized_view", user, desc=plan.desc, sql=plan.sql_text,
+                                       ItemKind.MATERIALIZED_VIEW, user, desc=plan.desc, sql=plan.sql_text,
                                        plan=encode_plan(plan.expr), shard=item_id, cluster_id=plan.cluster_id,
                                        depends_on=tuple(sorted(depends_on(plan.expr))), created_at_ms=_now_ms()),
             lambda item: (item.id, errors_shard_of(item.id)),
@@ -206,7 +207,7 @@ class Ddl:
         if not self._check_name_free(name, plan.if_not_exists, notices):
             return "CREATE INDEX"
         on = self.catalog.items.get(plan.on_id)
-        if on is None or on.kind not in ("table", "view", "materialized_view"):
+        if on is None or on.kind not in (ItemKind.TABLE, ItemKind.VIEW, ItemKind.MATERIALIZED_VIEW):
             raise ObjectNotInPrerequisiteState(
                 f"cannot create index on {self.catalog.describe(plan.on_id)}",
                 hint="indexes can be created on tables, views and materialized views",
@@ -215,7 +216,7 @@ class Ddl:
         as_of = await self.coord.read_timestamp()
         item, desc = self._create_item(
             user,
-            lambda item_id: ItemRecord(item_id, name.database, name.schema, name.item, "index", user,
+            lambda item_id: ItemRecord(item_id, name.database, name.schema, name.item, ItemKind.INDEX, user,
                                        cluster_id=plan.cluster_id, on_id=plan.on_id, key=plan.key,
                                        key_names=plan.key_names, depends_on=(plan.on_id,), created_at_ms=_now_ms()),
             lambda item: self.coord.plan_dataflow(item, as_of),
@@ -229,12 +230,12 @@ class Ddl:
             notices.append(f"{plan.kind.replace('_', ' ')} {quote_ident(missing)} does not exist, skipping")
         targets = {item.id for item in plan.items}
         for item in plan.items:
-            if item.kind == "builtin":
+            if item.kind == ItemKind.BUILTIN:
                 raise DependentObjectsStillExist(f"cannot drop system relation {quote_ident(str(item.name))}",
                                                  sqlstate="42501")
         dependents = [d for d in self.catalog.transitive_dependents(targets) if d.id not in targets]
         # as in PostgreSQL, a relation's own indexes go with it; anything else that depends on it needs CASCADE
-        blocking = [d for d in dependents if not (d.kind == "index" and d.on_id in targets)]
+        blocking = [d for d in dependents if not (d.kind == ItemKind.INDEX and d.on_id in targets)]
         if blocking and not plan.cascade:
             first = plan.items[0]
             dependent = blocking[0]
@@ -268,19 +269,19 @@ class Ddl:
         for item in ordered:
             self.coord.forget_failure(item.id)
         for item in ordered:
-            if item.kind == "materialized_view" and item.cluster_id in self.coord.instances:
+            if item.kind == ItemKind.MATERIALIZED_VIEW and item.cluster_id in self.coord.instances:
                 self.coord.instances[item.cluster_id].drop(
                     item.id, f"DROP MATERIALIZED VIEW {item.qualified} ({item.id})"
                 )
         for item in ordered:
-            if item.kind == "index" and item.cluster_id in self.coord.instances:
+            if item.kind == ItemKind.INDEX and item.cluster_id in self.coord.instances:
                 self.coord.drop_index_dataflow(item, notices)
-            if item.kind == "table" and item.shard is not None:
+            if item.kind == ItemKind.TABLE and item.shard is not None:
                 self.coord.tables.unregister(item.shard)
                 self.coord.table_rows.pop(item.id, None)
                 self.coord.table_indexes.pop(item.id, None)
                 self.coord.store.drop_shard(item.shard)
-            if item.kind == "materialized_view" and item.shard is not None:
+            if item.kind == ItemKind.MATERIALIZED_VIEW and item.shard is not None:
                 self.coord.store.drop_shard(item.shard)
                 self.coord.store.drop_shard(errors_shard_of(item.shard))
 

@@ -23,6 +23,7 @@ from steadystate.repr.types import RelationDesc, ScalarType
 from steadystate.sql import plan as p
 from steadystate.sql.catalog_api import ResolvedItem
 from steadystate.repr import Row
+from steadystate.repr.objects import ItemKind
 
 if TYPE_CHECKING:
     from steadystate.adapter.backend import Adapter
@@ -99,10 +100,10 @@ def explain(adapter: "Adapter", plan: p.ExplainPlan, cluster_name: str) -> tuple
         assert isinstance(plan.target, p.SelectPlan)
         expr, body_desc = plan.target.expr, plan.target.desc
         title = "query"
-    elif plan.what in ("view", "materialized_view", "index"):
+    elif plan.what in (ItemKind.VIEW, ItemKind.MATERIALIZED_VIEW, ItemKind.INDEX):
         assert isinstance(plan.target, ResolvedItem)
         item = catalog.items[plan.target.id]
-        if item.kind == "index":
+        if item.kind == ItemKind.INDEX:
             on = catalog.items[item.on_id]  # type: ignore[index]
             lines = [f"Index {item.qualified} on {on.qualified} key=({', '.join(item.key_names)})"]
             lines.append(f"  cluster: {catalog.clusters[item.cluster_id].name}")  # type: ignore[index]
@@ -119,7 +120,7 @@ def explain(adapter: "Adapter", plan: p.ExplainPlan, cluster_name: str) -> tuple
         rows = adapter.readiness.restart_diff(cluster_id)
         desc = RelationDesc.of(("object_id", ScalarType.TEXT), ("name", ScalarType.TEXT),
                                ("restart", ScalarType.TEXT), ("detail", ScalarType.TEXT))
-        return desc, [(r.object_id, r.name, r.status, r.detail) for r in rows]
+        return desc, [(r.object_id, r.name, r.status.value, r.detail) for r in rows]
     else:
         raise FeatureNotSupported(f"EXPLAIN {plan.what.replace('_', ' ').upper()} is not supported yet")
     lines = [f"Plan for {title}:"] + ["  " + line for line in plan_lines(expr, names, types_of=types_of)]
@@ -131,7 +132,7 @@ def explain(adapter: "Adapter", plan: p.ExplainPlan, cluster_name: str) -> tuple
         indexed = fast is not None and catalog.indexes_on(fast[0], cluster.id)
         if fast is not None and indexed:
             lines.append(f"  fast path: peek index {names[indexed[0].id]} on cluster {cluster.name}")
-        elif fast is not None and catalog.items[fast[0]].kind in ("table", "materialized_view"):
+        elif fast is not None and catalog.items[fast[0]].kind.has_a_shard:
             lines.append(f"  fast path: read the storage shard of {names[fast[0]]} on cluster {cluster.name}")
         else:
             builder = DataflowBuilder(catalog, cluster.id)

@@ -13,8 +13,10 @@ from typing import TYPE_CHECKING, Callable, Iterator
 
 from steadystate.adapter import pg_catalog
 from steadystate.errors import InternalError
+from steadystate.orchestrator.api import ProcessStatus
 from steadystate.storage import ShardNotFound
 from steadystate.repr import Row
+from steadystate.repr.objects import ItemKind
 
 if TYPE_CHECKING:
     from steadystate.adapter.coordinator import Coordinator
@@ -39,13 +41,13 @@ class Introspection:
             "mz_cluster_replica_statuses": self.replica_statuses,
             "mz_cluster_replica_status_history": self.status_history,
             "mz_hydration_statuses": self.hydration_statuses,
-            "mz_tables": lambda: self._items("table", lambda i: (i.id, i.schema, i.name, i.owner)),
-            "mz_views": lambda: self._items("view", lambda i: (i.id, i.schema, i.name, i.sql, i.owner)),
+            "mz_tables": lambda: self._items(ItemKind.TABLE, lambda i: (i.id, i.schema, i.name, i.owner)),
+            "mz_views": lambda: self._items(ItemKind.VIEW, lambda i: (i.id, i.schema, i.name, i.sql, i.owner)),
             "mz_materialized_views": lambda: self._items(
-                "materialized_view", lambda i: (i.id, i.schema, i.name, i.cluster_id, i.sql, i.owner)
+                ItemKind.MATERIALIZED_VIEW, lambda i: (i.id, i.schema, i.name, i.cluster_id, i.sql, i.owner)
             ),
             "mz_indexes": lambda: self._items(
-                "index", lambda i: (i.id, i.name, i.on_id, i.cluster_id, ", ".join(i.key_names), i.owner)
+                ItemKind.INDEX, lambda i: (i.id, i.name, i.on_id, i.cluster_id, ", ".join(i.key_names), i.owner)
             ),
             "mz_audit_events": self.audit_events,
             "mz_roles": lambda: [(r.id, r.name, r.superuser) for r in self.coord.catalog.roles.values()],
@@ -76,7 +78,7 @@ class Introspection:
             raise InternalError(f"no producer for builtin relation {name}")
         return producer()
 
-    def _items(self, kind: str, shape: Callable[[ItemRecord], Row]) -> list[Row]:
+    def _items(self, kind: ItemKind, shape: Callable[[ItemRecord], Row]) -> list[Row]:
         return [shape(item) for item in self.coord.catalog.items.values() if item.kind == kind]
 
     def clusters(self) -> list[Row]:
@@ -93,9 +95,9 @@ class Introspection:
         for replica in self.coord.catalog.replicas.values():
             status = self.coord.replica_status.get(replica.id)
             if status is None:
-                out.append((replica.id, None, "offline", "not started", None))
+                out.append((replica.id, None, ProcessStatus.OFFLINE.value, "not started", None))
             else:
-                out.append((replica.id, status.process_id, status.status, status.reason, _ts(status.updated_at_ms)))
+                out.append((replica.id, status.process_id, status.status.value, status.reason, _ts(status.updated_at_ms)))
         return out
 
     def status_history(self) -> list[Row]:
@@ -115,7 +117,7 @@ class Introspection:
         for instance, replica_id, state in self._replica_states():
             reported = {c.id: c for c in state.status.collections} if state.status is not None else {}
             for item in items.values():
-                if item.cluster_id != instance.cluster_id or item.kind not in ("index", "materialized_view"):
+                if item.cluster_id != instance.cluster_id or not item.kind.keeps_a_dataflow:
                     continue
                 collection = reported.get(item.id)
                 hydrated = collection is not None and collection.hydrated

@@ -19,11 +19,12 @@ from steadystate.expr.optimize import optimize
 from steadystate.errors import UndefinedObject, UndefinedTable, quote_ident
 from steadystate.sql import plan as p
 from steadystate.sql.catalog_api import QualifiedName, ResolvedItem
+from steadystate.repr.objects import ItemKind
 
 
 def resolved(item: ItemRecord | BuiltinRelation) -> ResolvedItem:
     if isinstance(item, BuiltinRelation):
-        return ResolvedItem(item.id, QualifiedName(item.database, item.schema, item.name), "builtin", item.desc)
+        return ResolvedItem(item.id, QualifiedName(item.database, item.schema, item.name), ItemKind.BUILTIN, item.desc)
     return ResolvedItem(
         item.id,
         QualifiedName(item.database, item.schema, item.name),

@@ -16,13 +16,15 @@ the builtin relations, so psql's listings show what the user made.  ``pg_index``
 from __future__ import annotations
 
 import zlib
-from steadystate.repr import Row
 from typing import TYPE_CHECKING, Callable
+
+from steadystate.repr import Row
+from steadystate.repr.objects import ItemKind
 
 if TYPE_CHECKING:
     from steadystate.adapter.coordinator import Coordinator
 
-_RELKIND = {"table": "r", "view": "v", "materialized_view": "m", "index": "i"}
+_RELKIND = {ItemKind.TABLE: "r", ItemKind.VIEW: "v", ItemKind.MATERIALIZED_VIEW: "m", ItemKind.INDEX: "i"}
 _SCHEMA_OIDS = {"pg_catalog": 11, "public": 2200, "information_schema": 13000, "mz_catalog": 16001,
                 "mz_internal": 16002}
 
@@ -52,7 +54,7 @@ def producers(coord: "Coordinator") -> dict[str, Callable[[], list[Row]]]:
     def classes() -> list[Row]:
         owners = roles_by_name()
         items = coord.catalog.items.values()
-        indexed = {item.on_id for item in items if item.kind == "index"}
+        indexed = {item.on_id for item in items if item.kind == ItemKind.INDEX}
         return [
             (object_oid(item.id), item.name, schema_oid(item.schema), _RELKIND[item.kind], owners.get(item.owner, 0),
              0, item.id in indexed)
@@ -62,7 +64,7 @@ def producers(coord: "Coordinator") -> dict[str, Callable[[], list[Row]]]:
     def indexes() -> list[Row]:
         return [
             (object_oid(item.id), object_oid(item.on_id))
-            for item in coord.catalog.items.values() if item.kind == "index" and item.on_id
+            for item in coord.catalog.items.values() if item.kind == ItemKind.INDEX and item.on_id
         ]
 
     def roles() -> list[Row]:

@@ -31,6 +31,7 @@ from steadystate.protocol import messages as m
 from steadystate.repr import Row
 from steadystate.repr import codec
 from steadystate.repr.types import Column, RelationDesc, ScalarType
+from steadystate.repr.objects import ItemKind
 
 if TYPE_CHECKING:
     from steadystate.adapter.coordinator import Coordinator
@@ -77,13 +78,13 @@ class Reads:
             indexes = catalog.indexes_on(get_id, cluster_id)
             timestamp = await self.coord.read_timestamp()
             if indexes:
-                target = m.PeekTarget("index", indexes[0].id)
+                target = m.PeekTarget(m.PeekTargetKind.INDEX, indexes[0].id)
                 rows = await instance.peek(target, timestamp, mfp, timeout, replica_id, max_result_size)
                 return finish_rows(rows, finishing)
-            if item.kind in ("table", "materialized_view"):
+            if item.kind.has_a_shard:
                 assert item.shard is not None  # tables and materialized views have shards
-                errors = m.errors_shard_of(item.shard) if item.kind == "materialized_view" else None
-                target = m.PeekTarget("shard", item.id, shard=item.shard, desc=item.desc, errors_shard=errors)
+                errors = m.errors_shard_of(item.shard) if item.kind == ItemKind.MATERIALIZED_VIEW else None
+                target = m.PeekTarget(m.PeekTargetKind.SHARD, item.id, shard=item.shard, desc=item.desc, errors_shard=errors)
                 rows = await instance.peek(target, timestamp, mfp, timeout, replica_id, max_result_size)
                 return finish_rows(rows, finishing)
         return finish_rows(
@@ -110,7 +111,7 @@ class Reads:
         )
         instance.create_dataflow(dataflow, f"SELECT (transient dataflow {index_id})")
         try:
-            return await instance.peek(m.PeekTarget("index", index_id), timestamp,
+            return await instance.peek(m.PeekTarget(m.PeekTargetKind.INDEX, index_id), timestamp,
                                        ir.MapFilterProject(desc.arity), timeout, replica_id, max_result_size)
         finally:
             instance.drop(index_id, f"drop transient dataflow {index_id}")
@@ -151,7 +152,7 @@ class Reads:
         # exact at as_of on every replica (so replicas' batches deduplicate): read sources, not arrangements
         builder = DataflowBuilder(self.coord.catalog, cluster_id, import_indexes=False)
         builder.add_object(body_id, expr, desc)
-        sink = m.SinkExport(sink_id, body_id, "subscribe", desc, with_snapshot=with_snapshot)
+        sink = m.SinkExport(sink_id, body_id, m.SinkKind.SUBSCRIBE, desc, with_snapshot=with_snapshot)
         dataflow = builder.finish(as_of=timestamp, sink_exports=(sink,), debug_name=f"subscribe {sink_id}")
         channel = instance.open_subscribe(sink_id)
         instance.create_dataflow(dataflow, f"SUBSCRIBE (transient dataflow {sink_id})")

@@ -8,9 +8,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Callable
 
 from steadystate.errors import FeatureNotSupported
+from steadystate.orchestrator.api import ProcessStatus
 from steadystate.repr.types import RelationDesc, ScalarType
 from steadystate.sql import plan as p
 from steadystate.repr import Row
+from steadystate.repr.objects import ItemKind
 
 if TYPE_CHECKING:
     from steadystate.adapter.backend import Adapter
@@ -35,7 +37,7 @@ def _replicas(adapter: "Adapter", plan: p.ShowObjectsPlan) -> tuple[RelationDesc
         if cluster is None or (plan.in_cluster_id and cluster.id != plan.in_cluster_id):
             continue
         status = coord.replica_status.get(replica.id)
-        rows.append((cluster.name, replica.name, replica.size, status is not None and status.status == "online"))
+        rows.append((cluster.name, replica.name, replica.size, status is not None and status.status is ProcessStatus.ONLINE))
     desc = RelationDesc.of(("cluster", T), ("replica", T), ("size", T), ("ready", B))
     return desc, sorted(rows)
 
@@ -44,7 +46,7 @@ def _indexes(adapter: "Adapter", plan: p.ShowObjectsPlan) -> tuple[RelationDesc,
     catalog = adapter.coordinator.catalog
     rows = []
     for item in catalog.items.values():
-        if item.kind != "index":
+        if item.kind != ItemKind.INDEX:
             continue
         if plan.on_id and item.on_id != plan.on_id or plan.in_cluster_id and item.cluster_id != plan.in_cluster_id:
             continue
@@ -59,14 +61,14 @@ def _materialized_views(adapter: "Adapter", plan: p.ShowObjectsPlan) -> tuple[Re
     catalog = adapter.coordinator.catalog
     rows = []
     for item in catalog.items.values():
-        if item.kind != "materialized_view" or (plan.in_cluster_id and item.cluster_id != plan.in_cluster_id):
+        if item.kind != ItemKind.MATERIALIZED_VIEW or (plan.in_cluster_id and item.cluster_id != plan.in_cluster_id):
             continue
         cluster = catalog.clusters.get(item.cluster_id or "")
         rows.append((item.name, cluster.name if cluster else item.cluster_id))
     return RelationDesc.of(("name", T), ("cluster", T)), sorted(rows)
 
 
-def _of_kind(kind: str) -> Callable[["Adapter", p.ShowObjectsPlan], tuple[RelationDesc, list[Row]]]:
+def _of_kind(kind: ItemKind) -> Callable[["Adapter", p.ShowObjectsPlan], tuple[RelationDesc, list[Row]]]:
     def produce(adapter: "Adapter", plan: p.ShowObjectsPlan) -> tuple[RelationDesc, list[Row]]:
         items = adapter.coordinator.catalog.items.values()
         return RelationDesc.of(("name", T)), sorted((i.name,) for i in items if i.kind == kind)
@@ -84,8 +86,8 @@ _PRODUCERS = {
     "cluster_replicas": _replicas,
     "indexes": _indexes,
     "materialized_views": _materialized_views,
-    "tables": _of_kind("table"),
-    "views": _of_kind("view"),
+    "tables": _of_kind(ItemKind.TABLE),
+    "views": _of_kind(ItemKind.VIEW),
     "objects": _objects,
 }
 

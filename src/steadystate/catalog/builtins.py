@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from steadystate.repr.types import Column, RelationDesc, ScalarType
+from steadystate.repr.objects import ItemKind
 
 T, I4, I8, B, TS, F8 = (
     ScalarType.TEXT,
@@ -29,7 +30,7 @@ class BuiltinRelation:
     schema: str
     name: str
     desc: RelationDesc
-    kind: str = "builtin"
+    kind: ItemKind = ItemKind.BUILTIN
     database: str = "materialize"
 
     @property

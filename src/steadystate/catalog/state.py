@@ -20,6 +20,7 @@ import msgspec
 from steadystate.catalog.builtins import BUILTINS, BuiltinRelation
 from steadystate.catalog.durable import CatalogStore
 from steadystate.catalog.records import ClusterRecord, ItemRecord, ReconfigurationRecord, ReplicaRecord, RoleRecord
+from steadystate.repr.objects import ItemKind
 
 SEARCH_PATH = ("public", "mz_catalog", "mz_internal", "pg_catalog")
 DEFAULT_DATABASE = "materialize"
@@ -128,7 +129,7 @@ class CatalogState:
         return [
             item
             for item in self.items.values()
-            if item.kind == "index"
+            if item.kind == ItemKind.INDEX
             and item.on_id == relation_id
             and (cluster_id is None or item.cluster_id == cluster_id)
         ]
@@ -138,7 +139,7 @@ class CatalogState:
         return [
             item
             for item in self.items.values()
-            if item_id in item.depends_on or (item.kind == "index" and item.on_id == item_id)
+            if item_id in item.depends_on or (item.kind == ItemKind.INDEX and item.on_id == item_id)
         ]
 
     def transitive_dependents(self, item_ids: Iterable[str]) -> list[ItemRecord]:

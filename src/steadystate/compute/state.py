@@ -189,7 +189,7 @@ class ComputeState:
 
     def _reuse(self, desc: m.DataflowDescription) -> _Dataflow | None:
         """A running dataflow that the replayed ``desc`` may keep (Materialize's reconciliation rules)."""
-        if any(sink.kind == "subscribe" for sink in desc.sink_exports):
+        if any(sink.kind == m.SinkKind.SUBSCRIBE for sink in desc.sink_exports):
             return None
         fingerprint = desc.fingerprint()
         for old in self._pool:
@@ -299,7 +299,7 @@ class ComputeState:
         self.index_exports.pop(command.id, None)
         sink = dataflow.sinks.get(command.id)
         out: list[m.Response] = [m.Frontiers(command.id, None, None, None)]
-        if sink is not None and sink.export.kind == "subscribe":
+        if sink is not None and sink.export.kind == m.SinkKind.SUBSCRIBE:
             out.append(m.SubscribeResponse(command.id, dropped=True))
         if not dataflow.live_exports:
             self.dataflows.remove(dataflow)
@@ -381,7 +381,7 @@ class ComputeState:
             self.index_exports.pop(export_id, None)
             self.failed[export_id] = error
             sink = dataflow.sinks.get(export_id)
-            if sink is not None and sink.export.kind == "subscribe":
+            if sink is not None and sink.export.kind == m.SinkKind.SUBSCRIBE:
                 out.append(m.SubscribeResponse(export_id, error=error))
         dataflow.rendered.close()
         dataflow.live_exports = set()
@@ -499,7 +499,7 @@ class ComputeState:
             if sink_id not in dataflow.live_exports:
                 continue
             updates = dataflow.rendered.drain_sink(sink_id)
-            if sink.export.kind == "subscribe":
+            if sink.export.kind == m.SinkKind.SUBSCRIBE:
                 if updates or frontier != sink.last_upper:
                     lower = sink.last_upper if sink.last_upper is not None and sink.last_upper >= 0 else 0
                     if dataflow.late_snapshot_at is not None and not sink.late_lower_sent:
@@ -603,7 +603,7 @@ class ComputeState:
     def _evaluate_peek(self, peek: m.Peek) -> list[m.PeekResponse] | None:
         target = peek.target
         rows: Iterable[tuple]
-        if target.kind == "index":
+        if target.kind == m.PeekTargetKind.INDEX:
             failure = self.failed.get(target.id)
             if failure is not None:
                 return [m.PeekResponse(peek.uuid, error=failure)]

@@ -21,6 +21,7 @@ survive msgpack.
 
 from __future__ import annotations
 
+import enum
 import hashlib
 from typing import Union
 
@@ -70,13 +71,19 @@ class IndexExport(msgspec.Struct, frozen=True):
     desc: RelationDesc
 
 
+class SinkKind(enum.StrEnum):
+    """Where a sink sends its collection (the wire carries the value)."""
+
+    MATERIALIZED_VIEW = "materialized_view"  # append to the sink's shard with compare_and_append, after AllowWrites
+    SUBSCRIBE = "subscribe"  # SubscribeResponse batches
+
+
 class SinkExport(msgspec.Struct, frozen=True):
-    """Send collection ``on_id`` somewhere: ``kind`` is ``materialized_view`` (append to ``shard`` with
-    compare_and_append, only after AllowWrites) or ``subscribe`` (SubscribeResponse batches)."""
+    """Send collection ``on_id`` somewhere: see :class:`SinkKind`."""
 
     id: str
     on_id: str
-    kind: str
+    kind: SinkKind
     desc: RelationDesc
     shard: str | None = None
     with_snapshot: bool = True
@@ -151,10 +158,15 @@ class AllowCompaction(msgspec.Struct, **_TAGGED):
     debug: str = ""
 
 
-class PeekTarget(msgspec.Struct, frozen=True):
-    """``kind`` is ``index`` (peek the arrangement ``id``) or ``shard`` (read ``shard`` at the time)."""
+class PeekTargetKind(enum.StrEnum):
+    """What a peek reads (the wire carries the value)."""
 
-    kind: str
+    INDEX = "index"  # the arrangement ``id``
+    SHARD = "shard"  # ``shard`` at the peek's time
+
+
+class PeekTarget(msgspec.Struct, frozen=True):
+    kind: PeekTargetKind
     id: str
     shard: str | None = None
     desc: RelationDesc | None = None

@@ -17,6 +17,7 @@ from sqlglot.tokens import Token, TokenType
 from steadystate import errors
 from steadystate.sql import statements as st
 from steadystate.sql.syntax import error_at, parse_standard, syntax_error
+from steadystate.repr.objects import ItemKind
 
 #: Option names made of two words.
 _MULTIWORD_OPTIONS = {("REPLICATION", "FACTOR"), ("ON", "TIMEOUT")}
@@ -334,7 +335,7 @@ def _create_index(cur: Cursor) -> st.CreateIndex:
 # DROP / ALTER
 
 
-_DROP_KINDS = {("TABLE",): "table", ("VIEW",): "view", ("MATERIALIZED", "VIEW"): "materialized_view", ("INDEX",): "index"}
+_DROP_KINDS = {("TABLE",): ItemKind.TABLE, ("VIEW",): ItemKind.VIEW, ("MATERIALIZED", "VIEW"): ItemKind.MATERIALIZED_VIEW, ("INDEX",): ItemKind.INDEX}
 
 
 def _if_exists(cur: Cursor) -> bool:
@@ -638,7 +639,8 @@ def _explain(cur: Cursor) -> st.Explain:
         cur.finish()
         return st.Explain("restart_cluster", name=(name,))
     cur.accept("PLAN", "FOR") or cur.accept("OPTIMIZED", "PLAN", "FOR") or cur.accept("RAW", "PLAN", "FOR")
-    for words, what in ((("MATERIALIZED", "VIEW"), "materialized_view"), (("VIEW",), "view"), (("INDEX",), "index")):
+    for words, what in ((("MATERIALIZED", "VIEW"), ItemKind.MATERIALIZED_VIEW), (("VIEW",), ItemKind.VIEW),
+                        (("INDEX",), ItemKind.INDEX)):
         if cur.accept(*words):
             object_name = cur.name()
             cur.finish()

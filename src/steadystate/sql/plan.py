@@ -13,6 +13,8 @@ from typing import Any, Union
 from steadystate.expr.ir import RelationExpr, RowSetFinishing, ScalarExpr
 from steadystate.repr.types import RelationDesc, ScalarType
 from steadystate.sql.catalog_api import QualifiedName, ResolvedItem
+from steadystate.sql.statements import ExplainWhat
+from steadystate.repr.objects import ItemKind
 
 ParamTypes = tuple[ScalarType, ...]
 
@@ -75,7 +77,7 @@ class CreateClusterReplicaPlan:
 
 @dataclass(frozen=True)
 class DropObjectsPlan:
-    kind: str
+    kind: ItemKind
     items: tuple[ResolvedItem, ...]
     missing: tuple[str, ...]  # names given with IF EXISTS that do not exist (for notices)
     cascade: bool = False
@@ -179,7 +181,7 @@ class CopyToPlan:
 
 @dataclass(frozen=True)
 class ExplainPlan:
-    what: str  # 'query' | 'view' | 'materialized_view' | 'index' | 'restart_cluster'
+    what: ExplainWhat
     target: SelectPlan | ResolvedItem | tuple[str, str]  # 'query'; objects; (cluster id, name) for 'restart_cluster'
 
 

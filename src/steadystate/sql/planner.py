@@ -22,6 +22,7 @@ from steadystate.sql.relation import QueryState, Rel, conjuncts
 from steadystate.sql.scalar import plan_expr
 from steadystate.sql.typed import Scope, ScopeColumn, Typed, coerce, literal_datum, output_name, require_bool
 from steadystate.sql import types as ty
+from steadystate.repr.objects import ItemKind
 
 T = ScalarType
 
@@ -182,7 +183,7 @@ def _create_view(node: st.CreateView, ctx: PlanContext, sql_text: str | None) ->
 
 def _create_index(node: st.CreateIndex, ctx: PlanContext, sql_text: str | None) -> p.Plan:
     on = ctx.catalog.resolve_item(node.on)
-    if on.desc is None or on.kind == "index":
+    if on.desc is None or on.kind == ItemKind.INDEX:
         raise errors.WrongObjectType(f"cannot create an index on {errors.quote_ident(str(on.name))} because it is an index")
     key: tuple[ScalarExpr, ...]
     if node.key is None:
@@ -247,7 +248,7 @@ def _drop_cluster_replica(node: st.DropClusterReplica, ctx: PlanContext, sql_tex
     return p.DropClusterReplicaPlan(cluster_id, name, node.name, node.if_exists)
 
 
-_KIND_WORDS = {"table": "a table", "view": "a view", "materialized_view": "a materialized view", "index": "an index"}
+_KIND_WORDS = {ItemKind.TABLE: "a table", ItemKind.VIEW: "a view", ItemKind.MATERIALIZED_VIEW: "a materialized view", ItemKind.INDEX: "an index"}
 
 
 def _drop_objects(node: st.DropObjects, ctx: PlanContext, sql_text: str | None) -> p.Plan:
@@ -283,7 +284,7 @@ def _alter_cluster(node: st.AlterCluster, ctx: PlanContext, sql_text: str | None
 
 def _table(parts: tuple[str, ...], ctx: PlanContext) -> ResolvedItem:
     item = ctx.catalog.resolve_item(parts)
-    if item.kind != "table":
+    if item.kind != ItemKind.TABLE:
         raise errors.WrongObjectType(f"cannot modify {errors.quote_ident(str(item.name))}: it is not a table",
                                      hint="Only tables accept INSERT, UPDATE, DELETE and COPY FROM.")
     assert item.desc is not None
@@ -493,6 +494,7 @@ def _explain(node: st.Explain, ctx: PlanContext, sql_text: str | None) -> p.Plan
     if node.what == "restart_cluster":
         return p.ExplainPlan("restart_cluster", ctx.catalog.resolve_cluster(node.name[0]))
     item = ctx.catalog.resolve_item(node.name)
+    assert isinstance(node.what, ItemKind)
     if item.kind != node.what:
         raise errors.WrongObjectType(f"{errors.quote_ident(str(item.name))} is not {_KIND_WORDS[node.what]}")
     return p.ExplainPlan(node.what, item)

@@ -14,11 +14,15 @@ and multi-word names joined by one space (``"REPLICATION FACTOR"``); a value is 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any, Literal, Union
 
 from sqlglot import exp
 
+from steadystate.repr.objects import ItemKind
+
 Name = tuple[str, ...]
+# what EXPLAIN explains: a query, an object of one of these kinds, or what RESTART would rebuild
+ExplainWhat = Union[Literal["query", "restart_cluster"], ItemKind]
 OptionValue = Union[str, int, float, bool, None]
 Options = tuple[tuple[str, OptionValue], ...]
 
@@ -100,7 +104,7 @@ class CreateIndex:
 
 @dataclass(frozen=True)
 class DropObjects:
-    kind: str  # 'table' | 'view' | 'materialized_view' | 'index'
+    kind: ItemKind  # TABLE, VIEW, MATERIALIZED_VIEW or INDEX
     names: tuple[Name, ...]
     if_exists: bool = False
     cascade: bool = False
@@ -154,7 +158,7 @@ class CopyTo:
 
 @dataclass(frozen=True)
 class Explain:
-    what: str  # 'query' | 'view' | 'materialized_view' | 'index' | 'restart_cluster'
+    what: ExplainWhat
     query: exp.Expr | None = None
     name: Name | None = None
 
