@@ -61,7 +61,7 @@ from steadystate.storage import ShardStore, open_store
 from steadystate.storage.oracle import TimestampOracle
 from steadystate.storage.tables import TableWriter
 from steadystate.repr import Row
-from steadystate.repr.objects import ItemKind
+from steadystate.repr.objects import IdKind, ItemKind, id_number, make_id
 
 log = logging.getLogger("steadystate.coordinator")
 
@@ -238,7 +238,7 @@ class Coordinator:
         return bounded(self.ddl_lock, timeout, "another DDL statement")
 
     def _items_in_order(self) -> list[ItemRecord]:
-        return sorted(self.catalog.items.values(), key=lambda i: int(i.id[1:]))
+        return sorted(self.catalog.items.values(), key=lambda i: id_number(i.id))
 
     # ------------------------------------------------------------------ clusters and replicas
 
@@ -366,7 +366,7 @@ class Coordinator:
 
     def transient_id(self) -> str:
         self._transient_ids += 1
-        return f"t{self._transient_ids}"
+        return make_id(IdKind.TRANSIENT, self._transient_ids)
 
     def plan_dataflow(self, item: ItemRecord, as_of: int | None) -> m.DataflowDescription:
         """A fresh plan, from the catalog, of the dataflow that maintains an index or materialized view."""
@@ -401,7 +401,7 @@ class Coordinator:
         items = {i.id: i for i in self.catalog.objects_on_cluster(cluster_id)
                  if i.kind.keeps_a_dataflow and i.id not in self.failed_objects}
         descs: dict[str, m.DataflowDescription] = {}
-        for item_id, item in sorted(items.items(), key=lambda kv: int(kv[0][1:])):
+        for item_id, item in sorted(items.items(), key=lambda kv: id_number(kv[0])):
             try:
                 descs[item_id] = self.plan_dataflow(item, as_of)
             except Exception as exc:  # noqa: BLE001 - any planning failure at start-up fails this object only

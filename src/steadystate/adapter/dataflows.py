@@ -17,7 +17,7 @@ from steadystate.errors import FeatureNotSupported
 from steadystate.expr.ir import RelationExpr, ScalarExpr, decode_plan, depends_on
 from steadystate.protocol import messages as m
 from steadystate.repr.types import RelationDesc
-from steadystate.repr.objects import ItemKind
+from steadystate.repr.objects import ItemKind, id_order
 
 
 class DataflowBuilder:
@@ -43,7 +43,7 @@ class DataflowBuilder:
         if item_id in self._visited:
             return
         self._visited.add(item_id)
-        for index in sorted(self.state.indexes_on(item_id, self.cluster_id), key=lambda i: _id_order(i.id)):
+        for index in sorted(self.state.indexes_on(item_id, self.cluster_id), key=lambda i: id_order(i.id)):
             if index.id in self.skip_indexes:
                 continue
             if item_id == self.exclude_relation or not self.import_indexes:
@@ -138,11 +138,6 @@ def import_order(descs: dict[str, m.DataflowDescription]) -> list[str]:
         placed.add(key)
         ordered.append(key)
 
-    for key in sorted(descs, key=_id_order):
+    for key in sorted(descs, key=id_order):
         place(key, frozenset())
     return ordered
-
-
-def _id_order(item_id: str) -> tuple[str, int]:
-    digits = "".join(ch for ch in item_id if ch.isdigit())
-    return (item_id[:1], int(digits or 0))

@@ -32,7 +32,7 @@ from steadystate.expr.ir import depends_on, encode_plan
 from steadystate.orchestrator import REPLICA_SIZES
 from steadystate.protocol.messages import errors_shard_of
 from steadystate.sql import plan as p
-from steadystate.repr.objects import ItemKind
+from steadystate.repr.objects import IdKind, ItemKind, id_number, make_id
 
 if TYPE_CHECKING:
     from steadystate.adapter.coordinator import Coordinator
@@ -102,7 +102,7 @@ class Ddl:
         preparation fails leaves no trace, not even a used id.  Nothing in it may await (the catalog's lock is a
         thread lock)."""
         with self.catalog.durable.transact(user) as txn:
-            item = make(f"u{txn.next_id('item')}")
+            item = make(make_id(IdKind.USER, txn.next_id("item")))
             prepared = prepare(item)
             txn.put(item)
             txn.audit_event("create", KIND_NAMES[item.kind].replace(" ", "-"),
@@ -259,7 +259,7 @@ class Ddl:
                     what = f"{statement} (it would drop {KIND_NAMES[item.kind]} {item.qualified})"
                 self.coord.policy_check(item.cluster_id, Statement.DROP_OBJECT, what)
         # dependents before what they depend on
-        ordered = sorted(doomed, key=lambda i: int(i.id[1:]), reverse=True)
+        ordered = sorted(doomed, key=lambda i: id_number(i.id), reverse=True)
         with self.catalog.durable.transact(user) as txn:
             for item in ordered:
                 txn.delete("item", item.id)
@@ -302,8 +302,8 @@ class Ddl:
             if len({name for name, _ in replica_specs}) != len(replica_specs):
                 raise DuplicateObject("cluster replica names must be unique within a cluster")
         with self.catalog.durable.transact(user) as txn:
-            cluster = ClusterRecord(f"c{txn.next_id('cluster')}", plan.name, plan.managed, size, factor, user)
-            replicas = [ReplicaRecord(f"r{txn.next_id('replica')}", name, cluster.id, s, user)
+            cluster = ClusterRecord(make_id(IdKind.CLUSTER, txn.next_id("cluster")), plan.name, plan.managed, size, factor, user)
+            replicas = [ReplicaRecord(make_id(IdKind.REPLICA, txn.next_id("replica")), name, cluster.id, s, user)
                         for name, s in replica_specs]
             txn.put(cluster)
             txn.audit_event("create", "cluster", audit_details(id=cluster.id, name=cluster.name))
@@ -329,7 +329,7 @@ class Ddl:
             raise DuplicateObject(f"cluster replica {quote_ident(cluster.name + '.' + plan.name)} already exists")
         size = check_size(plan.size)
         with self.catalog.durable.transact(user) as txn:
-            replica = ReplicaRecord(f"r{txn.next_id('replica')}", plan.name, cluster.id, size, user)
+            replica = ReplicaRecord(make_id(IdKind.REPLICA, txn.next_id("replica")), plan.name, cluster.id, size, user)
             txn.put(replica)
             txn.audit_event("create", "cluster-replica",
                             audit_details(id=replica.id, cluster=cluster.name, name=replica.name))
@@ -392,7 +392,7 @@ class Ddl:
         names = [f"r{n}" for n in range(1, 2 * factor + len(current) + 2) if f"r{n}" not in used]
         updated = msgspec.structs.replace(cluster, size=size, replication_factor=factor)
         with self.catalog.durable.transact(user) as txn:
-            added = [ReplicaRecord(f"r{txn.next_id('replica')}", names[i], cluster.id, size, user)
+            added = [ReplicaRecord(make_id(IdKind.REPLICA, txn.next_id("replica")), names[i], cluster.id, size, user)
                      for i in range(factor - len(keep))]
             txn.put(updated)
             for replica in added:
@@ -412,7 +412,7 @@ class Ddl:
         if self.catalog.role_by_name(plan.name) is not None:
             raise DuplicateObject(f"role {quote_ident(plan.name)} already exists")
         with self.catalog.durable.transact(user) as txn:
-            role = RoleRecord(f"g{txn.next_id('role')}", plan.name, plan.superuser)
+            role = RoleRecord(make_id(IdKind.ROLE, txn.next_id("role")), plan.name, plan.superuser)
             txn.put(role)
             txn.audit_event("create", "role", audit_details(id=role.id, name=role.name))
         self.catalog.apply_puts([role])

@@ -16,7 +16,7 @@ from steadystate.errors import InternalError
 from steadystate.orchestrator.api import ProcessStatus
 from steadystate.storage import ShardNotFound
 from steadystate.repr import Row
-from steadystate.repr.objects import ItemKind
+from steadystate.repr.objects import ItemKind, is_transient, is_user
 
 if TYPE_CHECKING:
     from steadystate.adapter.coordinator import Coordinator
@@ -161,7 +161,7 @@ class Introspection:
             if state.status is None:
                 continue
             for collection in state.status.collections:
-                if collection.id.startswith("u"):
+                if is_user(collection.id):
                     out.append((replica_id, collection.id, collection.records, collection.size_bytes))
         return out
 
@@ -219,7 +219,7 @@ class Introspection:
             if state.status is None:
                 continue
             for collection in state.status.collections:
-                if collection.hydration_ms is not None and not collection.id.startswith("t"):
+                if collection.hydration_ms is not None and not is_transient(collection.id):
                     out.append((replica_id, collection.id, collection.hydration_ms))
         return out
 
@@ -235,7 +235,7 @@ class Introspection:
         out = []
         for _instance, replica_id, state in self._replica_states():
             for collection_id, frontier in state.frontiers.items():
-                if collection_id.startswith("u"):
+                if is_user(collection_id):
                     out.append((collection_id, replica_id, frontier))
         return out
 

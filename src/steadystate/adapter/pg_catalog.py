@@ -19,7 +19,7 @@ import zlib
 from typing import TYPE_CHECKING, Callable
 
 from steadystate.repr import Row
-from steadystate.repr.objects import ItemKind
+from steadystate.repr.objects import ItemKind, id_number
 
 if TYPE_CHECKING:
     from steadystate.adapter.coordinator import Coordinator
@@ -30,11 +30,11 @@ _SCHEMA_OIDS = {"pg_catalog": 11, "public": 2200, "information_schema": 13000, "
 
 
 def object_oid(item_id: str) -> int:
-    return 20000 + int(item_id[1:])
+    return 20000 + id_number(item_id)
 
 
 def role_oid(role_id: str) -> int:
-    return 16384 + int(role_id[1:])
+    return 16384 + id_number(role_id)
 
 
 def schema_oid(name: str) -> int:

@@ -38,6 +38,7 @@ from steadystate.errors import InsufficientPrivilege, ObjectNotInPrerequisiteSta
 from steadystate.orchestrator.api import ProcessStatus
 from steadystate.orchestrator.process import FIRST_RESTART_DELAY_S
 from steadystate.protocol import messages as m
+from steadystate.repr.objects import is_transient
 
 if TYPE_CHECKING:
     from steadystate.adapter.coordinator import Coordinator
@@ -385,7 +386,7 @@ class Readiness:
         fastest = self.coord.fastest_hydration_ms
         for state in instance.replicas.values():
             for c in state.status.collections if state.status is not None else ():
-                if c.hydration_ms is not None and not c.id.startswith("t"):
+                if c.hydration_ms is not None and not is_transient(c.id):
                     fastest[c.id] = min(fastest.get(c.id, c.hydration_ms), c.hydration_ms)
         objects = [i.id for i in self.coord.catalog.objects_on_cluster(cluster_id)
                    if i.kind.keeps_a_dataflow and i.id in fastest]

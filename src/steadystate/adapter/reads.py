@@ -31,7 +31,7 @@ from steadystate.protocol import messages as m
 from steadystate.repr import Row
 from steadystate.repr import codec
 from steadystate.repr.types import Column, RelationDesc, ScalarType
-from steadystate.repr.objects import ItemKind
+from steadystate.repr.objects import ItemKind, is_system
 
 if TYPE_CHECKING:
     from steadystate.adapter.coordinator import Coordinator
@@ -47,7 +47,7 @@ class Reads:
     # ------------------------------------------------------------------ SELECT
 
     def is_local(self, expr: ir.RelationExpr) -> bool:
-        return reads_only(expr, lambda item_id: item_id.startswith("s"))
+        return reads_only(expr, is_system)
 
     def _replica_id(self, cluster_id: str, replica_name: str | None) -> str | None:
         if not replica_name:

@@ -56,7 +56,7 @@ from steadystate.errors import (
 )
 from steadystate.controller.instance import PlannedDataflow
 from steadystate.protocol.history import CommandHistory
-from steadystate.repr.objects import ItemKind
+from steadystate.repr.objects import IdKind, ItemKind, make_id
 from steadystate.sql import plan as p
 
 if TYPE_CHECKING:
@@ -266,7 +266,7 @@ class Reconfigurer:
         catalog = self.coord.catalog
         async with self.coord.ddl_lock:
             with catalog.durable.transact(user) as txn:
-                replacements = [ReplicaRecord(f"r{txn.next_id('replica')}", f"{name}-pending", cluster.id, size,
+                replacements = [ReplicaRecord(make_id(IdKind.REPLICA, txn.next_id("replica")), f"{name}-pending", cluster.id, size,
                                               user) for name, size, _ in specs]
                 record = ReconfigurationRecord(
                     cluster.id, kind, tuple((new.id, old) for new, (_, _, old) in zip(replacements, specs)),

@@ -20,7 +20,7 @@ import msgspec
 from steadystate.catalog.builtins import BUILTINS, BuiltinRelation
 from steadystate.catalog.durable import CatalogStore
 from steadystate.catalog.records import ClusterRecord, ItemRecord, ReconfigurationRecord, ReplicaRecord, RoleRecord
-from steadystate.repr.objects import ItemKind
+from steadystate.repr.objects import IdKind, ItemKind, make_id
 
 SEARCH_PATH = ("public", "mz_catalog", "mz_internal", "pg_catalog")
 DEFAULT_DATABASE = "materialize"
@@ -45,11 +45,11 @@ class CatalogState:
 
     def _bootstrap(self) -> None:
         with self.durable.transact("materialize") as txn:
-            role = RoleRecord(f"g{txn.next_id('role')}", "materialize", superuser=True)
+            role = RoleRecord(make_id(IdKind.ROLE, txn.next_id("role")), "materialize", superuser=True)
             cluster = ClusterRecord(
-                f"c{txn.next_id('cluster')}", DEFAULT_CLUSTER, True, DEFAULT_REPLICA_SIZE, 1, owner=role.name
+                make_id(IdKind.CLUSTER, txn.next_id("cluster")), DEFAULT_CLUSTER, True, DEFAULT_REPLICA_SIZE, 1, owner=role.name
             )
-            replica = ReplicaRecord(f"r{txn.next_id('replica')}", "r1", cluster.id, DEFAULT_REPLICA_SIZE, role.name)
+            replica = ReplicaRecord(make_id(IdKind.REPLICA, txn.next_id("replica")), "r1", cluster.id, DEFAULT_REPLICA_SIZE, role.name)
             for record in (role, cluster, replica):
                 txn.put(record)
             txn.set_meta("bootstrapped", str(int(time.time() * 1000)))

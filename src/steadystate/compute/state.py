@@ -54,6 +54,7 @@ from steadystate.protocol import messages as m
 from steadystate.protocol.stages import CommandStream, Stage
 from steadystate.repr import codec, passed
 from steadystate.storage import ShardStore, SnapshotUnavailable
+from steadystate.repr.objects import is_transient
 
 log = logging.getLogger("steadystate.compute")
 
@@ -144,7 +145,7 @@ class ComputeState:
         of a transient dataflow or a new ``Hello`` stops the evaluation under way that it makes pointless."""
         if isinstance(command, m.CancelPeek):
             self.interrupts.add(command.uuid)
-        elif isinstance(command, m.AllowCompaction) and command.frontier is None and command.id.startswith("t"):
+        elif isinstance(command, m.AllowCompaction) and command.frontier is None and is_transient(command.id):
             self.interrupts.add(command.id)
         elif isinstance(command, m.Hello):
             self.interrupts.add(INTERRUPT_ALL)

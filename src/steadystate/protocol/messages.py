@@ -29,6 +29,7 @@ import msgspec
 
 from steadystate.expr.ir import MapFilterProject, RelationExpr, ScalarExpr
 from steadystate.repr.types import RelationDesc
+from steadystate.repr.objects import is_transient
 
 _TAGGED = dict(frozen=True, tag=True, tag_field="kind")
 
@@ -106,7 +107,7 @@ class DataflowDescription(msgspec.Struct, frozen=True):
 
     @property
     def is_transient(self) -> bool:
-        return all(export_id.startswith("t") for export_id in self.export_ids)
+        return all(is_transient(export_id) for export_id in self.export_ids)
 
     def fingerprint(self) -> str:
         """A stable hash of everything but ``as_of`` (hex)."""
