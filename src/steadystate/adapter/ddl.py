@@ -149,8 +149,8 @@ class Ddl:
         await self.coord.tables.advance_idle()
         item, _ = self._create_item_with_shards(
             user,
-            lambda item_id: ItemRecord(item_id, plan.name.database, plan.name.schema, plan.name.item, ItemKind.TABLE, user,
-                                       desc=plan.desc, shard=item_id, created_at_ms=_now_ms(),
+            lambda item_id: ItemRecord(id=item_id, database=plan.name.database, schema=plan.name.schema,
+                                       name=plan.name.item, kind=ItemKind.TABLE, owner=user, desc=plan.desc, shard=item_id, created_at_ms=_now_ms(),
                                        defaults=plan.defaults),
             lambda item: (item.id,),
             lambda item: None,
@@ -164,8 +164,8 @@ class Ddl:
             return "CREATE VIEW"
         self._create_item(
             user,
-            lambda item_id: ItemRecord(item_id, plan.name.database, plan.name.schema, plan.name.item, ItemKind.VIEW, user,
-                                       desc=plan.desc, sql=plan.sql_text, plan=encode_plan(plan.expr),
+            lambda item_id: ItemRecord(id=item_id, database=plan.name.database, schema=plan.name.schema,
+                                       name=plan.name.item, kind=ItemKind.VIEW, owner=user, desc=plan.desc, sql=plan.sql_text, plan=encode_plan(plan.expr),
                                        depends_on=tuple(sorted(depends_on(plan.expr))), created_at_ms=_now_ms()),
             lambda item: None,
         )
@@ -180,8 +180,8 @@ class Ddl:
         as_of = await self.coord.read_timestamp()
         item, desc = self._create_item_with_shards(
             user,
-            lambda item_id: ItemRecord(item_id, plan.name.database, plan.name.schema, plan.name.item,
-                                       ItemKind.MATERIALIZED_VIEW, user, desc=plan.desc, sql=plan.sql_text,
+            lambda item_id: ItemRecord(id=item_id, database=plan.name.database, schema=plan.name.schema,
+                                       name=plan.name.item, kind=ItemKind.MATERIALIZED_VIEW, owner=user, desc=plan.desc, sql=plan.sql_text,
                                        plan=encode_plan(plan.expr), shard=item_id, cluster_id=plan.cluster_id,
                                        depends_on=tuple(sorted(depends_on(plan.expr))), created_at_ms=_now_ms()),
             lambda item: (item.id, errors_shard_of(item.id)),
@@ -216,8 +216,8 @@ class Ddl:
         as_of = await self.coord.read_timestamp()
         item, desc = self._create_item(
             user,
-            lambda item_id: ItemRecord(item_id, name.database, name.schema, name.item, ItemKind.INDEX, user,
-                                       cluster_id=plan.cluster_id, on_id=plan.on_id, key=plan.key,
+            lambda item_id: ItemRecord(id=item_id, database=name.database, schema=name.schema, name=name.item,
+                                       kind=ItemKind.INDEX, owner=user, cluster_id=plan.cluster_id, on_id=plan.on_id, key=plan.key,
                                        key_names=plan.key_names, depends_on=(plan.on_id,), created_at_ms=_now_ms()),
             lambda item: self.coord.plan_dataflow(item, as_of),
         )
@@ -302,8 +302,10 @@ class Ddl:
             if len({name for name, _ in replica_specs}) != len(replica_specs):
                 raise DuplicateObject("cluster replica names must be unique within a cluster")
         with self.catalog.durable.transact(user) as txn:
-            cluster = ClusterRecord(make_id(IdKind.CLUSTER, txn.next_id("cluster")), plan.name, plan.managed, size, factor, user)
-            replicas = [ReplicaRecord(make_id(IdKind.REPLICA, txn.next_id("replica")), name, cluster.id, s, user)
+            cluster = ClusterRecord(id=make_id(IdKind.CLUSTER, txn.next_id("cluster")), name=plan.name,
+                                    managed=plan.managed, size=size, replication_factor=factor, owner=user)
+            replicas = [ReplicaRecord(id=make_id(IdKind.REPLICA, txn.next_id("replica")), name=name,
+                                      cluster_id=cluster.id, size=s, owner=user)
                         for name, s in replica_specs]
             txn.put(cluster)
             txn.audit_event("create", "cluster", audit_details(id=cluster.id, name=cluster.name))
@@ -329,7 +331,8 @@ class Ddl:
             raise DuplicateObject(f"cluster replica {quote_ident(cluster.name + '.' + plan.name)} already exists")
         size = check_size(plan.size)
         with self.catalog.durable.transact(user) as txn:
-            replica = ReplicaRecord(make_id(IdKind.REPLICA, txn.next_id("replica")), plan.name, cluster.id, size, user)
+            replica = ReplicaRecord(id=make_id(IdKind.REPLICA, txn.next_id("replica")), name=plan.name,
+                                    cluster_id=cluster.id, size=size, owner=user)
             txn.put(replica)
             txn.audit_event("create", "cluster-replica",
                             audit_details(id=replica.id, cluster=cluster.name, name=replica.name))
@@ -392,7 +395,8 @@ class Ddl:
         names = [f"r{n}" for n in range(1, 2 * factor + len(current) + 2) if f"r{n}" not in used]
         updated = msgspec.structs.replace(cluster, size=size, replication_factor=factor)
         with self.catalog.durable.transact(user) as txn:
-            added = [ReplicaRecord(make_id(IdKind.REPLICA, txn.next_id("replica")), names[i], cluster.id, size, user)
+            added = [ReplicaRecord(id=make_id(IdKind.REPLICA, txn.next_id("replica")), name=names[i],
+                                   cluster_id=cluster.id, size=size, owner=user)
                      for i in range(factor - len(keep))]
             txn.put(updated)
             for replica in added:
@@ -412,7 +416,7 @@ class Ddl:
         if self.catalog.role_by_name(plan.name) is not None:
             raise DuplicateObject(f"role {quote_ident(plan.name)} already exists")
         with self.catalog.durable.transact(user) as txn:
-            role = RoleRecord(make_id(IdKind.ROLE, txn.next_id("role")), plan.name, plan.superuser)
+            role = RoleRecord(id=make_id(IdKind.ROLE, txn.next_id("role")), name=plan.name, superuser=plan.superuser)
             txn.put(role)
             txn.audit_event("create", "role", audit_details(id=role.id, name=role.name))
         self.catalog.apply_puts([role])

@@ -266,12 +266,14 @@ class Reconfigurer:
         catalog = self.coord.catalog
         async with self.coord.ddl_lock:
             with catalog.durable.transact(user) as txn:
-                replacements = [ReplicaRecord(make_id(IdKind.REPLICA, txn.next_id("replica")), f"{name}-pending", cluster.id, size,
-                                              user) for name, size, _ in specs]
+                replacements = [ReplicaRecord(id=make_id(IdKind.REPLICA, txn.next_id("replica")),
+                                              name=f"{name}-pending", cluster_id=cluster.id, size=size, owner=user)
+                                for name, size, _ in specs]
                 record = ReconfigurationRecord(
-                    cluster.id, kind, tuple((new.id, old) for new, (_, _, old) in zip(replacements, specs)),
-                    tuple(r.id for r in retiring), _now_ms() + int(timeout * 1000), on_timeout, user, _now_ms(),
-                    cluster_after)
+                    id=cluster.id, kind=kind,
+                    replacements=tuple((new.id, old) for new, (_, _, old) in zip(replacements, specs)),
+                    retiring=tuple(r.id for r in retiring), deadline_ms=_now_ms() + int(timeout * 1000),
+                    on_timeout=on_timeout, owner=user, started_at_ms=_now_ms(), cluster=cluster_after)
                 for replica in replacements:
                     txn.put(replica)
                     txn.audit_event("create", "cluster-replica",

@@ -45,11 +45,11 @@ class CatalogState:
 
     def _bootstrap(self) -> None:
         with self.durable.transact("materialize") as txn:
-            role = RoleRecord(make_id(IdKind.ROLE, txn.next_id("role")), "materialize", superuser=True)
-            cluster = ClusterRecord(
-                make_id(IdKind.CLUSTER, txn.next_id("cluster")), DEFAULT_CLUSTER, True, DEFAULT_REPLICA_SIZE, 1, owner=role.name
-            )
-            replica = ReplicaRecord(make_id(IdKind.REPLICA, txn.next_id("replica")), "r1", cluster.id, DEFAULT_REPLICA_SIZE, role.name)
+            role = RoleRecord(id=make_id(IdKind.ROLE, txn.next_id("role")), name="materialize", superuser=True)
+            cluster = ClusterRecord(id=make_id(IdKind.CLUSTER, txn.next_id("cluster")), name=DEFAULT_CLUSTER,
+                                    managed=True, size=DEFAULT_REPLICA_SIZE, replication_factor=1, owner=role.name)
+            replica = ReplicaRecord(id=make_id(IdKind.REPLICA, txn.next_id("replica")), name="r1",
+                                    cluster_id=cluster.id, size=DEFAULT_REPLICA_SIZE, owner=role.name)
             for record in (role, cluster, replica):
                 txn.put(record)
             txn.set_meta("bootstrapped", str(int(time.time() * 1000)))
