@@ -29,6 +29,7 @@ from steadystate.adapter.show import show_objects
 from steadystate.adapter.writes import Changes, merge, parse_copy_row
 from steadystate.adapter.explain import explain
 from steadystate.errors import (
+    ErrorFields,
     ActiveTransaction,
     FeatureNotSupported,
     InFailedTransaction,
@@ -46,7 +47,6 @@ from steadystate.adapter.client import (
     CopyOutOutcome,
     EmptyOutcome,
     Field,
-    Notice,
     Outcome,
     RowsOutcome,
 )
@@ -129,7 +129,7 @@ class ClientSession:
         self.variables = dict(DEFAULT_VARIABLES)
         self.variables["database"] = database
         self.variables["application_name"] = options.get("application_name", "")
-        self._notices: list[Notice] = []
+        self._notices: list[ErrorFields] = []
         self._in_transaction = False
         self._failed = False
         self._pending: Changes = {}
@@ -145,7 +145,7 @@ class ClientSession:
             return "E"
         return "T" if self._in_transaction else "I"
 
-    def take_notices(self) -> list[Notice]:
+    def take_notices(self) -> list[ErrorFields]:
         notices, self._notices = self._notices, []
         return notices
 
@@ -310,7 +310,7 @@ class ClientSession:
             self._pending.clear()
 
     def _flush_notices(self, messages: list[str]) -> None:
-        self._notices.extend(Notice("NOTICE", "00000", text) for text in messages)
+        self._notices.extend(ErrorFields("00000", text, severity="NOTICE") for text in messages)
 
     @property
     def timeout(self) -> float:

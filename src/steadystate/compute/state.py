@@ -47,7 +47,7 @@ from typing import Any, Callable, Iterable
 from steadystate.render import Arrangement, RenderedDataflow
 from steadystate.dataflow import guard
 from steadystate.dataflow.collection import EvalError
-from steadystate.errors import SteadyError, UpperMismatch
+from steadystate.errors import ErrorFields, SteadyError, UpperMismatch
 from steadystate.expr.eval import compile_mfp
 from steadystate.compute.peeks import chunked, mapped, point_key
 from steadystate.protocol import messages as m
@@ -114,7 +114,7 @@ class ComputeState:
         # or drop arrives, while this state's thread may be busy evaluating them (``dataflow.guard``)
         self.interrupts: set[str] = set()
         self._rss_baselines: dict[frozenset[str], int] = {}  # guarded work -> resident set when it began
-        self.failed: dict[str, m.PeekError] = {}  # transient exports whose dataflow was stopped (memory, cancel)
+        self.failed: dict[str, ErrorFields] = {}  # transient exports whose dataflow was stopped (memory, cancel)
         self.stream = CommandStream()
         self.nonce = ""
         self.dataflows: list[_Dataflow] = []
@@ -373,7 +373,7 @@ class ComputeState:
         """Stop a transient dataflow that failed (over the memory threshold, canceled, an error): its state is let go
         at once, the peeks of its exports answer with the error and its subscribes end with it; the controller's
         drop then finds nothing left to do."""
-        error = m.PeekError(exc.sqlstate, exc.message, exc.detail, exc.hint)
+        error = exc.to_wire()
         self.dataflows.remove(dataflow)
         out: list[m.Response] = []
         for export_id in dataflow.live_exports:
@@ -594,12 +594,11 @@ class ComputeState:
             with guard.guarded(self._guard((peek.uuid,), "query")):
                 return self._evaluate_peek(peek)
         except SteadyError as exc:
-            return [m.PeekResponse(peek.uuid, error=m.PeekError(exc.sqlstate, exc.message, exc.detail, exc.hint))]
+            return [m.PeekResponse(peek.uuid, error=exc.to_wire())]
         except Exception as exc:  # noqa: BLE001 - a peek's expression failing in a way the evaluator did not
             # anticipate is that peek's error (XX000), never the replica's: it must not take the process down
             log.exception("peek %s failed", peek.uuid)
-            error = EvalError.from_exception(exc)
-            return [m.PeekResponse(peek.uuid, error=m.PeekError(error.sqlstate, error.message))]
+            return [m.PeekResponse(peek.uuid, error=EvalError.from_exception(exc).to_fields())]
 
     def _evaluate_peek(self, peek: m.Peek) -> list[m.PeekResponse] | None:
         target = peek.target
@@ -610,7 +609,7 @@ class ComputeState:
                 return [m.PeekResponse(peek.uuid, error=failure)]
             arrangement = self.arrangements.get(target.id)
             if arrangement is None:
-                return [m.PeekResponse(peek.uuid, error=m.PeekError("XX000", f"index {target.id} is not installed"))]
+                return [m.PeekResponse(peek.uuid, error=ErrorFields("XX000", f"index {target.id} is not installed"))]
             if not passed(arrangement.frontier, peek.timestamp):
                 return None
             key = point_key(self.index_exports.get(target.id), peek.mfp)
@@ -627,9 +626,7 @@ class ComputeState:
                 errors = sorted(row for row, diff in self.store.snapshot(target.errors_shard, peek.timestamp)
                                 if diff > 0)
                 if errors:
-                    message, sqlstate, _kind, detail, hint = errors[0]
-                    return [m.PeekResponse(peek.uuid, error=m.PeekError(sqlstate, message, detail or None,
-                                                                        hint or None))]
+                    return [m.PeekResponse(peek.uuid, error=EvalError(*errors[0]).to_fields())]
             snapshot = self.store.snapshot(target.shard, peek.timestamp)
             if len(snapshot) > guard.CHECK_EVERY_ROWS:
                 guard.check()

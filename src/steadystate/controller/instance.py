@@ -411,10 +411,7 @@ class ComputeInstance:
             return
         chunks = pending.chunks.pop(replica_id, [])
         if response.error is not None:
-            error = response.error
-            pending.future.set_exception(
-                SteadyError(error.message, sqlstate=error.sqlstate, detail=error.detail, hint=error.hint)
-            )
+            pending.future.set_exception(response.error.to_error())
         else:
             rows: list[tuple[Any, ...]] = []
             for chunk in (*chunks, response.rows):
@@ -442,8 +439,7 @@ class ComputeInstance:
         if channel is None:
             return
         if response.error is not None:
-            err = response.error
-            channel.queue.put_nowait(SteadyError(err.message, sqlstate=err.sqlstate))
+            channel.queue.put_nowait(response.error.to_error())
             return
         if response.dropped or response.batch is None:
             return

@@ -43,6 +43,10 @@ class EvalError(NamedTuple):
             error_class = errors.SteadyError
         return error_class(self.message, sqlstate=self.sqlstate, detail=self.detail or None, hint=self.hint or None)
 
+    def to_fields(self) -> errors.ErrorFields:
+        """The error as it leaves the dataflow (a peek's error)."""
+        return errors.ErrorFields(self.sqlstate, self.message, self.detail or None, self.hint or None)
+
 
 ErrDelta = dict[EvalError, int]
 Delta = tuple[OkDelta, ErrDelta]

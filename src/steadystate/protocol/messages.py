@@ -27,6 +27,7 @@ from typing import Union
 
 import msgspec
 
+from steadystate.errors import ErrorFields
 from steadystate.expr.ir import MapFilterProject, RelationExpr, ScalarExpr
 from steadystate.repr.types import RelationDesc
 from steadystate.repr.objects import is_transient
@@ -235,13 +236,6 @@ class Frontiers(msgspec.Struct, **_TAGGED):
     output: int | None
 
 
-class PeekError(msgspec.Struct, frozen=True):
-    sqlstate: str
-    message: str
-    detail: str | None = None
-    hint: str | None = None
-
-
 class PeekResponse(msgspec.Struct, **_TAGGED):
     """Exactly one final response per peek: ``rows`` (codec-encoded), or ``error``, or ``canceled``.
 
@@ -251,7 +245,7 @@ class PeekResponse(msgspec.Struct, **_TAGGED):
 
     uuid: str
     rows: bytes | None = None
-    error: PeekError | None = None
+    error: ErrorFields | None = None
     canceled: bool = False
     partial: bool = False
 
@@ -266,7 +260,7 @@ class SubscribeResponse(msgspec.Struct, **_TAGGED):
     id: str
     batch: SubscribeBatch | None = None
     dropped: bool = False
-    error: PeekError | None = None
+    error: ErrorFields | None = None
 
 
 class CollectionStatus(msgspec.Struct, frozen=True):
