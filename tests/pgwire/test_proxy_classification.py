@@ -47,7 +47,7 @@ def parsed_kind(node: st.Node) -> Kind:
             return Kind.WRITE if any(node.find_all(exp.Insert, exp.Update, exp.Delete)) else Kind.READ
         case st.ShowVariable() | st.ShowObjects() | st.Explain():
             return Kind.READ
-        case st.Transaction(action="begin"):
+        case st.Transaction(action=st.TransactionAction.BEGIN):
             return Kind.READ
         case st.SetVariable() | st.ResetVariable() | st.Deallocate() | st.Discard():
             return Kind.SESSION

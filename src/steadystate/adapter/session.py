@@ -56,7 +56,7 @@ from steadystate.sql.catalog_api import PlanContext
 from steadystate.sql.fastpath import plan_simple_write
 from steadystate.sql.parser import parse
 from steadystate.sql.planner import plan as plan_statement
-from steadystate.sql.statements import Statement
+from steadystate.sql.statements import AlterAction, Statement, TransactionAction
 from steadystate.repr import Row
 
 if TYPE_CHECKING:
@@ -224,7 +224,7 @@ class ClientSession:
 
     async def _execute_plan(self, plan: p.Plan) -> Outcome:
         plan = optimize_plan(plan, self.coord.catalog)
-        if self._failed and not (isinstance(plan, p.TransactionPlan) and plan.action in ("commit", "rollback")):
+        if self._failed and not (isinstance(plan, p.TransactionPlan) and plan.action in (TransactionAction.COMMIT, TransactionAction.ROLLBACK)):
             raise InFailedTransaction(
                 "current transaction is aborted, commands ignored until end of transaction block"
             )
@@ -349,15 +349,15 @@ class ClientSession:
     async def _alter_cluster(self, plan: p.AlterClusterPlan) -> Outcome:
         self._check_no_pending_writes("DDL")
         action = plan.action
-        if action == "set":
+        if action is AlterAction.SET:
             cluster = self.coord.catalog.clusters[plan.cluster_id]
             self.adapter.readiness.check_owner(cluster, self.user, "alter")
             if plan.wait is None:
                 return await self._ddl_plain(self.adapter.ddl.alter_cluster_set, plan)
-            action = "resize"
+            action = AlterAction.RESIZE
         handler = self.adapter.alter_cluster_actions.get(action)
         if handler is None:
-            raise FeatureNotSupported(f"ALTER CLUSTER ... {plan.action.upper()} is not supported yet")
+            raise FeatureNotSupported(f"ALTER CLUSTER ... {plan.action.value.upper()} is not supported yet")
         notices: list[str] = []
         tag = await handler(plan, self.user, notices, self.timeout)
         self._flush_notices(notices)
@@ -521,12 +521,12 @@ class ClientSession:
         return RowsOutcome(fields_of(desc), [(self.variables[name],)], "SHOW")
 
     async def _transaction(self, plan: p.TransactionPlan) -> Outcome:
-        if plan.action == "begin":
+        if plan.action is TransactionAction.BEGIN:
             if self._in_transaction:
                 self._flush_notices(["there is already a transaction in progress"])
             self._in_transaction = True
             return CommandOutcome("BEGIN")
-        if plan.action == "commit":
+        if plan.action is TransactionAction.COMMIT:
             pending, failed = self._pending, self._failed
             self._pending, self._in_transaction, self._failed = {}, False, False
             if failed:

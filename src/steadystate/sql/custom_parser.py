@@ -405,12 +405,13 @@ def _alter(cur: Cursor) -> st.AlterCluster:
             wait = cur.options() if cur.at(TokenType.L_PAREN) else ()
             cur.expect_type(TokenType.R_PAREN)
         cur.finish()
-        return st.AlterCluster(name, "set", options, wait)
+        return st.AlterCluster(name, st.AlterAction.SET, options, wait)
     if cur.accept("OWNER", "TO"):
         owner = cur.ident()
         cur.finish()
-        return st.AlterCluster(name, "owner", (("OWNER", owner),))
-    for word, action in (("SEAL", "seal"), ("UNSEAL", "unseal"), ("RESTART", "restart")):
+        return st.AlterCluster(name, st.AlterAction.OWNER, (("OWNER", owner),))
+    for word, action in (("SEAL", st.AlterAction.SEAL), ("UNSEAL", st.AlterAction.UNSEAL),
+                         ("RESTART", st.AlterAction.RESTART)):
         if cur.accept(word):
             options = ()
             if cur.accept("WITH"):
@@ -516,7 +517,7 @@ def _show(cur: Cursor) -> Any:
     return st.ShowVariable(name)
 
 
-def _transaction(action: str, *leading: tuple[str, ...]) -> Callable[[Cursor], st.Transaction]:
+def _transaction(action: st.TransactionAction, *leading: tuple[str, ...]) -> Callable[[Cursor], st.Transaction]:
     def read(cur: Cursor) -> st.Transaction:
         for words in leading:
             if cur.accept(*words):
@@ -670,12 +671,12 @@ DISPATCH: dict[str, Callable[[str, list[Token]], st.Node]] = {
     "SUBSCRIBE": _run(_subscribe),
     "COPY": _run(_copy),
     "EXPLAIN": _run(_explain),
-    "BEGIN": _run(_transaction("begin", ("BEGIN",))),
-    "START": _run(_transaction("begin", ("START", "TRANSACTION"))),
-    "COMMIT": _run(_transaction("commit", ("COMMIT",))),
-    "END": _run(_transaction("commit", ("END",))),
-    "ROLLBACK": _run(_transaction("rollback", ("ROLLBACK",))),
-    "ABORT": _run(_transaction("rollback", ("ABORT",))),
+    "BEGIN": _run(_transaction(st.TransactionAction.BEGIN, ("BEGIN",))),
+    "START": _run(_transaction(st.TransactionAction.BEGIN, ("START", "TRANSACTION"))),
+    "COMMIT": _run(_transaction(st.TransactionAction.COMMIT, ("COMMIT",))),
+    "END": _run(_transaction(st.TransactionAction.COMMIT, ("END",))),
+    "ROLLBACK": _run(_transaction(st.TransactionAction.ROLLBACK, ("ROLLBACK",))),
+    "ABORT": _run(_transaction(st.TransactionAction.ROLLBACK, ("ABORT",))),
     "DISCARD": _run(_discard),
     "DEALLOCATE": _run(_deallocate),
 }

@@ -13,7 +13,7 @@ from typing import Any, Union
 from steadystate.expr.ir import RelationExpr, RowSetFinishing, ScalarExpr
 from steadystate.repr.types import RelationDesc, ScalarType
 from steadystate.sql.catalog_api import QualifiedName, ResolvedItem
-from steadystate.sql.statements import ExplainWhat
+from steadystate.sql.statements import AlterAction, ExplainWhat, TransactionAction
 from steadystate.repr.objects import ItemKind
 
 ParamTypes = tuple[ScalarType, ...]
@@ -102,7 +102,7 @@ class DropClusterReplicaPlan:
 class AlterClusterPlan:
     cluster_id: str
     cluster_name: str
-    action: str  # 'set' | 'seal' | 'unseal' | 'restart' | 'owner'
+    action: AlterAction
     options: dict[str, Any] = field(default_factory=dict)
     wait: dict[str, Any] | None = None  # SET ... WITH (WAIT UNTIL READY (...)): a graceful resize
 
@@ -211,7 +211,7 @@ class ShowObjectsPlan:
 
 @dataclass(frozen=True)
 class TransactionPlan:
-    action: str  # 'begin' | 'commit' | 'rollback'
+    action: TransactionAction
 
 
 @dataclass(frozen=True)

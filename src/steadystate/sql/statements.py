@@ -13,6 +13,7 @@ and multi-word names joined by one space (``"REPLICATION FACTOR"``); a value is 
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 from typing import Any, Literal, Union
 
@@ -21,6 +22,25 @@ from sqlglot import exp
 from steadystate.repr.objects import ItemKind
 
 Name = tuple[str, ...]
+
+
+class TransactionAction(enum.StrEnum):
+    BEGIN = "begin"  # BEGIN, START TRANSACTION
+    COMMIT = "commit"  # COMMIT, END
+    ROLLBACK = "rollback"  # ROLLBACK, ABORT
+
+
+class AlterAction(enum.StrEnum):
+    """What an ALTER CLUSTER does."""
+
+    SET = "set"  # SET (SIZE ..., REPLICATION FACTOR ...)
+    OWNER = "owner"  # OWNER TO
+    SEAL = "seal"
+    UNSEAL = "unseal"
+    RESTART = "restart"
+    RESIZE = "resize"  # SET ... WITH (WAIT UNTIL READY (...)): the adapter's name for a graceful SET, never parsed
+
+
 # what EXPLAIN explains: a query, an object of one of these kinds, or what RESTART would rebuild
 ExplainWhat = Union[Literal["query", "restart_cluster"], ItemKind]
 OptionValue = Union[str, int, float, bool, None]
@@ -64,7 +84,7 @@ class DropClusterReplica:
 @dataclass(frozen=True)
 class AlterCluster:
     name: str
-    action: str  # 'set' | 'seal' | 'unseal' | 'restart' | 'owner'
+    action: AlterAction
     options: Options = ()
     wait: Options | None = None  # SET (...) WITH (WAIT UNTIL READY (TIMEOUT = ..., ON TIMEOUT = ...))
 
@@ -165,7 +185,7 @@ class Explain:
 
 @dataclass(frozen=True)
 class Transaction:
-    action: str  # 'begin' | 'commit' | 'rollback'
+    action: TransactionAction
 
 
 @dataclass(frozen=True)
