@@ -30,7 +30,8 @@ def test_records_are_built_by_keyword() -> None:
     for path in sorted(SOURCE.rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
             if isinstance(node, ast.Call) and _called_name(node) in RECORDS and node.args:
-                wrong.append(f"{path.relative_to(SOURCE.parent)}:{node.lineno} builds {_called_name(node)} positionally")
+                where = f"{path.relative_to(SOURCE.parent)}:{node.lineno}"
+                wrong.append(f"{where} builds {_called_name(node)} positionally")
     assert not wrong, "build catalog records by keyword (copy them with msgspec.structs.replace):\n" + "\n".join(wrong)
 
 

@@ -27,7 +27,8 @@ CORPUS = [
     "DEALLOCATE ALL", "DISCARD ALL",
     "INSERT INTO t VALUES (1, 'a')", "UPDATE t SET b = 'c' WHERE a = 1", "DELETE FROM t WHERE a = 1",
     "CREATE TABLE u (a int)", "CREATE VIEW w AS SELECT 1", "CREATE MATERIALIZED VIEW m AS SELECT 1",
-    "CREATE INDEX i ON t (a)", "CREATE CLUSTER c (SIZE = '2xsmall')", "CREATE CLUSTER REPLICA quickstart.r9 SIZE '2xsmall'",
+    "CREATE INDEX i ON t (a)", "CREATE CLUSTER c (SIZE = '2xsmall')",
+    "CREATE CLUSTER REPLICA quickstart.r9 SIZE '2xsmall'",
     "CREATE ROLE r", "DROP TABLE t", "DROP VIEW v", "DROP INDEX i", "DROP CLUSTER c", "DROP CLUSTER REPLICA c.r1",
     "DROP ROLE r", "ALTER CLUSTER quickstart SEAL", "ALTER CLUSTER quickstart RESTART",
     "SUBSCRIBE t", "COPY t FROM STDIN", "COPY (SELECT 1) TO STDOUT",
@@ -36,7 +37,8 @@ CORPUS = [
 # where the proxy is more careful than the meaning, and why that is fine
 CAREFUL = {
     "DISCARD ALL": "a session reset the proxy does not replay: not resent, the client sees the connection fail",
-    "(SELECT 1) UNION (SELECT 2)": "the proxy reads the first word, here \"(SELECT\", which it does not know: not resent",
+    "(SELECT 1) UNION (SELECT 2)": "the proxy reads the first word, here \"(SELECT\", which it does not know: "
+                                   "not resent",
 }
 
 

@@ -150,7 +150,8 @@ class Ddl:
         item, _ = self._create_item_with_shards(
             user,
             lambda item_id: ItemRecord(id=item_id, database=plan.name.database, schema=plan.name.schema,
-                                       name=plan.name.item, kind=ItemKind.TABLE, owner=user, desc=plan.desc, shard=item_id, created_at_ms=_now_ms(),
+                                       name=plan.name.item, kind=ItemKind.TABLE, owner=user, desc=plan.desc,
+                                       shard=item_id, created_at_ms=_now_ms(),
                                        defaults=plan.defaults),
             lambda item: (item.id,),
             lambda item: None,
@@ -165,7 +166,8 @@ class Ddl:
         self._create_item(
             user,
             lambda item_id: ItemRecord(id=item_id, database=plan.name.database, schema=plan.name.schema,
-                                       name=plan.name.item, kind=ItemKind.VIEW, owner=user, desc=plan.desc, sql=plan.sql_text, plan=encode_plan(plan.expr),
+                                       name=plan.name.item, kind=ItemKind.VIEW, owner=user, desc=plan.desc,
+                                       sql=plan.sql_text, plan=encode_plan(plan.expr),
                                        depends_on=tuple(sorted(depends_on(plan.expr))), created_at_ms=_now_ms()),
             lambda item: None,
         )
@@ -181,9 +183,10 @@ class Ddl:
         item, desc = self._create_item_with_shards(
             user,
             lambda item_id: ItemRecord(id=item_id, database=plan.name.database, schema=plan.name.schema,
-                                       name=plan.name.item, kind=ItemKind.MATERIALIZED_VIEW, owner=user, desc=plan.desc, sql=plan.sql_text,
-                                       plan=encode_plan(plan.expr), shard=item_id, cluster_id=plan.cluster_id,
-                                       depends_on=tuple(sorted(depends_on(plan.expr))), created_at_ms=_now_ms()),
+                                       name=plan.name.item, kind=ItemKind.MATERIALIZED_VIEW, owner=user, desc=plan.desc,
+                                       sql=plan.sql_text, plan=encode_plan(plan.expr), shard=item_id,
+                                       cluster_id=plan.cluster_id, depends_on=tuple(sorted(depends_on(plan.expr))),
+                                       created_at_ms=_now_ms()),
             lambda item: (item.id, errors_shard_of(item.id)),
             lambda item: self.coord.plan_dataflow(item, as_of),
         )
@@ -217,8 +220,9 @@ class Ddl:
         item, desc = self._create_item(
             user,
             lambda item_id: ItemRecord(id=item_id, database=name.database, schema=name.schema, name=name.item,
-                                       kind=ItemKind.INDEX, owner=user, cluster_id=plan.cluster_id, on_id=plan.on_id, key=plan.key,
-                                       key_names=plan.key_names, depends_on=(plan.on_id,), created_at_ms=_now_ms()),
+                                       kind=ItemKind.INDEX, owner=user, cluster_id=plan.cluster_id, on_id=plan.on_id,
+                                       key=plan.key, key_names=plan.key_names, depends_on=(plan.on_id,),
+                                       created_at_ms=_now_ms()),
             lambda item: self.coord.plan_dataflow(item, as_of),
         )
         self.coord.install_planned(item, desc)

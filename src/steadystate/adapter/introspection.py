@@ -97,7 +97,8 @@ class Introspection:
             if status is None:
                 out.append((replica.id, None, ProcessStatus.OFFLINE.value, "not started", None))
             else:
-                out.append((replica.id, status.process_id, status.status.value, status.reason, _ts(status.updated_at_ms)))
+                out.append((replica.id, status.process_id, status.status.value, status.reason,
+                            _ts(status.updated_at_ms)))
         return out
 
     def status_history(self) -> list[Row]:

@@ -195,7 +195,8 @@ class Readiness:
         status = state.status if state is not None else None
         online = self.coord.replica_status.get(replica.id)
         return {
-            "online": bool(online and online.status is ProcessStatus.ONLINE and state is not None and state.connection.live),
+            "online": bool(online and online.status is ProcessStatus.ONLINE and state is not None
+                           and state.connection.live),
             "status": status,
             "clean": bool(status is not None and status.steady and status.clean),
             "disagreement": state.disagreement if state is not None else None,

@@ -84,7 +84,8 @@ class Reads:
             if item.kind.has_a_shard:
                 assert item.shard is not None  # tables and materialized views have shards
                 errors = m.errors_shard_of(item.shard) if item.kind == ItemKind.MATERIALIZED_VIEW else None
-                target = m.PeekTarget(m.PeekTargetKind.SHARD, item.id, shard=item.shard, desc=item.desc, errors_shard=errors)
+                target = m.PeekTarget(m.PeekTargetKind.SHARD, item.id, shard=item.shard, desc=item.desc,
+                                      errors_shard=errors)
                 rows = await instance.peek(target, timestamp, mfp, timeout, replica_id, max_result_size)
                 return finish_rows(rows, finishing)
         return finish_rows(

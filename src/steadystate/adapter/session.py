@@ -29,8 +29,8 @@ from steadystate.adapter.show import show_objects
 from steadystate.adapter.writes import Changes, merge, parse_copy_row
 from steadystate.adapter.explain import explain
 from steadystate.errors import (
-    ErrorFields,
     ActiveTransaction,
+    ErrorFields,
     FeatureNotSupported,
     InFailedTransaction,
     InvalidParameterValue,
@@ -224,7 +224,8 @@ class ClientSession:
 
     async def _execute_plan(self, plan: p.Plan) -> Outcome:
         plan = optimize_plan(plan, self.coord.catalog)
-        if self._failed and not (isinstance(plan, p.TransactionPlan) and plan.action in (TransactionAction.COMMIT, TransactionAction.ROLLBACK)):
+        ends_transaction = isinstance(plan, p.TransactionPlan) and plan.action is not TransactionAction.BEGIN
+        if self._failed and not ends_transaction:
             raise InFailedTransaction(
                 "current transaction is aborted, commands ignored until end of transaction block"
             )

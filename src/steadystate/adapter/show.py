@@ -37,7 +37,8 @@ def _replicas(adapter: "Adapter", plan: p.ShowObjectsPlan) -> tuple[RelationDesc
         if cluster is None or (plan.in_cluster_id and cluster.id != plan.in_cluster_id):
             continue
         status = coord.replica_status.get(replica.id)
-        rows.append((cluster.name, replica.name, replica.size, status is not None and status.status is ProcessStatus.ONLINE))
+        online = status is not None and status.status is ProcessStatus.ONLINE
+        rows.append((cluster.name, replica.name, replica.size, online))
     desc = RelationDesc.of(("cluster", T), ("replica", T), ("size", T), ("ready", B))
     return desc, sorted(rows)
 

@@ -99,6 +99,7 @@ _DEFINITIONS: list[tuple[str, str, RelationDesc]] = [
 ]
 
 BUILTINS: tuple[BuiltinRelation, ...] = tuple(
-    BuiltinRelation(make_id(IdKind.SYSTEM, n), schema, name, desc) for n, (schema, name, desc) in enumerate(_DEFINITIONS, start=1)
+    BuiltinRelation(make_id(IdKind.SYSTEM, n), schema, name, desc)
+    for n, (schema, name, desc) in enumerate(_DEFINITIONS, start=1)
 )
 BUILTIN_BY_NAME: dict[str, BuiltinRelation] = {b.name: b for b in BUILTINS}

@@ -395,7 +395,8 @@ class ComputeInstance:
         for pending in self._peeks.values():
             command = pending.command
             target = command.target if command is not None else None
-            if command is not None and target is not None and target.kind == m.PeekTargetKind.SHARD and target.shard is not None:
+            if (command is not None and target is not None and target.kind == m.PeekTargetKind.SHARD
+                    and target.shard is not None):
                 shards = frozenset(s for s in (target.shard, target.errors_shard) if s is not None)
                 out.append((shards, command.timestamp))
         return out

@@ -335,7 +335,8 @@ def _create_index(cur: Cursor) -> st.CreateIndex:
 # DROP / ALTER
 
 
-_DROP_KINDS = {("TABLE",): ItemKind.TABLE, ("VIEW",): ItemKind.VIEW, ("MATERIALIZED", "VIEW"): ItemKind.MATERIALIZED_VIEW, ("INDEX",): ItemKind.INDEX}
+_DROP_KINDS = {("TABLE",): ItemKind.TABLE, ("VIEW",): ItemKind.VIEW,
+               ("MATERIALIZED", "VIEW"): ItemKind.MATERIALIZED_VIEW, ("INDEX",): ItemKind.INDEX}
 
 
 def _if_exists(cur: Cursor) -> bool:

@@ -1,7 +1,8 @@
 """``plan(statement, ctx) -> Plan``: turn a parsed statement into a plan for the adapter to sequence.
 
 Dispatch is a ``match`` on the statement node's class (``sql.statements.Node``; mypy checks it is exhaustive
-with ``assert_never``); queries are planned by sql/query.py, DML and DDL here.  Names resolve through ``ctx.catalog`` (sql/catalog_api.py).
+with ``assert_never``); queries are planned by sql/query.py, DML and DDL here.  Names resolve through
+``ctx.catalog`` (sql/catalog_api.py).
 """
 
 from __future__ import annotations
@@ -248,7 +249,8 @@ def _drop_cluster_replica(node: st.DropClusterReplica, ctx: PlanContext, sql_tex
     return p.DropClusterReplicaPlan(cluster_id, name, node.name, node.if_exists)
 
 
-_KIND_WORDS = {ItemKind.TABLE: "a table", ItemKind.VIEW: "a view", ItemKind.MATERIALIZED_VIEW: "a materialized view", ItemKind.INDEX: "an index"}
+_KIND_WORDS = {ItemKind.TABLE: "a table", ItemKind.VIEW: "a view", ItemKind.MATERIALIZED_VIEW: "a materialized view",
+               ItemKind.INDEX: "an index"}
 
 
 def _drop_objects(node: st.DropObjects, ctx: PlanContext, sql_text: str | None) -> p.Plan:

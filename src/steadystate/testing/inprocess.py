@@ -253,7 +253,8 @@ class InProcessOrchestrator:
         while incarnation.alive and not managed.removed and managed.incarnation is incarnation:
             if incarnation.server.port is not None:
                 managed.status, managed.reason = ProcessStatus.ONLINE, None
-                self.on_event(ReplicaEvent(managed.spec.replica_id, incarnation.pid, ProcessStatus.ONLINE, None, _now_ms()))
+                self.on_event(ReplicaEvent(managed.spec.replica_id, incarnation.pid, ProcessStatus.ONLINE, None,
+                                           _now_ms()))
                 return
             await asyncio.sleep(0.002)
 
