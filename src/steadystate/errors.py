@@ -2,9 +2,13 @@
 
 Every failure a user can see is a :class:`SteadyError` carrying a PostgreSQL SQLSTATE, a message in
 PostgreSQL's style (lowercase, no trailing period, names in double quotes), and optional detail and hint.
-Lower layers raise these (or their internal subclasses); the pgwire layer turns them into ErrorResponse
-messages and the compute protocol carries them as ``PeekResponse.error``.  Errors are translated at layer
-boundaries and never swallowed.
+Lower layers raise these (or their internal subclasses).  Where an error crosses a boundary as data it has one
+shape, :class:`ErrorFields`: the compute protocol carries it (``PeekResponse.error``, ``SubscribeResponse.error``),
+the adapter hands pgwire its notices in it and pgwire encodes ErrorResponse/NoticeResponse from it.  The
+conversions are :meth:`SteadyError.to_wire` and :meth:`ErrorFields.to_error`, at the boundaries.  (Inside a
+dataflow an evaluation error is a datum, ``dataflow.collection.EvalError``: hashable, ordered and counted like a
+row, and stored in a materialized view's errors shard; ``EvalError.to_fields`` gives its ErrorFields.)  Errors are
+translated at layer boundaries and never swallowed.
 
 Subclasses exist per SQLSTATE class so callers can catch what they can handle; each subclass fixes a
 default SQLSTATE that a raiser may override.
@@ -12,7 +16,7 @@ default SQLSTATE that a raiser may override.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import msgspec
 
 
 class SteadyError(Exception):
@@ -40,25 +44,33 @@ class SteadyError(Exception):
     def severity(self) -> str:
         return "ERROR"
 
-    def to_wire(self) -> "ErrorFields":
-        return ErrorFields(self.severity, self.sqlstate, self.message, self.detail, self.hint)
+    def to_wire(self, severity: str | None = None) -> "ErrorFields":
+        """The error's fields, to send (``severity`` overrides the error's own, e.g. FATAL)."""
+        return ErrorFields(self.sqlstate, self.message, self.detail, self.hint, severity or self.severity,
+                           self.position)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.sqlstate}: {self.message})"
 
 
-@dataclass(frozen=True)
-class ErrorFields:
-    """The fields of an error as they travel (pgwire ErrorResponse, compute PeekResponse)."""
+class ErrorFields(msgspec.Struct, frozen=True):
+    """The fields of an error or notice as they travel: the compute protocol's peek and subscribe errors, the
+    adapter's notices, pgwire's ErrorResponse and NoticeResponse (fields C, M, D, H, S/V, P).
 
-    severity: str
+    The first four fields are those the compute protocol's error had before this shape was shared, in the same
+    order; the encoding is a msgpack map, so a peer that knows only those four reads the others as absent."""
+
     sqlstate: str
     message: str
     detail: str | None = None
     hint: str | None = None
+    severity: str = "ERROR"  # ERROR, FATAL, NOTICE, ...
+    position: int | None = None  # 1-based character offset into the statement (syntax errors)
 
     def to_error(self) -> SteadyError:
-        return SteadyError(self.message, sqlstate=self.sqlstate, detail=self.detail, hint=self.hint)
+        error = SteadyError(self.message, sqlstate=self.sqlstate, detail=self.detail, hint=self.hint)
+        error.position = self.position
+        return error
 
 
 class InternalError(SteadyError):

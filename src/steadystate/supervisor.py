@@ -31,8 +31,10 @@ them to the supervisor whose pid is in ``<data-dir>/serve.json``):
   died meanwhile could not stop its own).
 
 A coordinator still running 30 s after it was asked to stop is killed (SIGKILL: from then on it is a crash,
-and the replicas are adopted all the same).  ``serve.json`` (pid, ports, the current coordinator's pid) is
-written when the supervisor starts, rewritten for each coordinator, and removed when it exits.  The coordinator
+and the replicas are adopted all the same).  ``serve.json`` (pid, ports, the current coordinator's pid, how many
+in-flight requests the proxy resent and how many client connections it closed when it lost a coordinator) is
+written when the supervisor starts, rewritten for each coordinator and after each such loss, and removed when it
+exits.  The coordinator
 is started with ``PR_SET_PDEATHSIG``: if the supervisor itself is killed, the coordinator dies with it and the
 ports are released, while the replicas (in their own sessions) wait to be adopted.
 """
@@ -108,10 +110,18 @@ class Supervisor:
     def _write_state(self) -> None:
         state = {"pid": os.getpid(), "host": self.host, "sql_port": self.sql_socket.getsockname()[1],
                  "http_port": self.http_socket.getsockname()[1],
-                 "coordinator_pid": self.child.pid if self.child is not None else None}
+                 "coordinator_pid": self.child.pid if self.child is not None else None,
+                 # what the proxy did with clients' requests when it lost a coordinator under them
+                 "resent_requests": self.proxy.retried if self.proxy is not None else 0,
+                 "failed_connections": self.proxy.failed if self.proxy is not None else 0}
         tmp = self.state_path.with_suffix(".tmp")
         tmp.write_text(json.dumps(state))
         tmp.replace(self.state_path)
+
+    def _publish_losses(self) -> None:
+        """The proxy resent requests or closed connections: rewrite ``serve.json`` (not while stopping: it goes)."""
+        if not self.stopping:
+            self._write_state()
 
     def _remove_state(self) -> None:
         try:
@@ -168,7 +178,8 @@ class Supervisor:
         loop.add_signal_handler(signal.SIGINT, self._stop, False)
         loop.add_signal_handler(signal.SIGUSR1, self._stop, True)
         loop.add_signal_handler(signal.SIGHUP, self._restart)
-        self.proxy = ProxyServer(self.sql_socket, self.internal_address, startup_timeout=self.startup_timeout)
+        self.proxy = ProxyServer(self.sql_socket, self.internal_address, startup_timeout=self.startup_timeout,
+                                 on_loss=self._publish_losses)
         await self.proxy.start()
         try:
             return await self._supervise(loop)

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from hypothesis import given, strategies as st
 
 from steadystate.controller.instance import ComputeInstance, ReplicaState
+from steadystate.errors import ErrorFields
 from steadystate.expr.ir import MapFilterProject
 from steadystate.protocol import messages as m
 from steadystate.protocol.stages import CommandStream
@@ -90,7 +91,7 @@ def test_an_error_answer_wins_too() -> None:
         task = asyncio.create_task(instance.peek(TARGET, 5, MapFilterProject(1), timeout=5))
         await asyncio.sleep(0)
         (peek,) = [c for c in conns["r1"].sent if isinstance(c, m.Peek)]
-        instance.on_response(conns["r1"], 1, m.PeekResponse(peek.uuid, error=m.PeekError("XX000", "boom")))
+        instance.on_response(conns["r1"], 1, m.PeekResponse(peek.uuid, error=ErrorFields("XX000", "boom")))
         instance.on_response(conns["r2"], 1, m.PeekResponse(peek.uuid, rows=rows(1)))
         try:
             await task

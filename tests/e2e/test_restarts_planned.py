@@ -5,7 +5,7 @@ Real processes throughout:
 * ``steadystate restart --data-dir DIR`` (SIGHUP to the supervisor) restarts the coordinator in place: the
   supervisor and its ports stay, an idle psycopg session carries on (its ``SET cluster`` included), the same
   replica processes serve and keep every dataflow (``mz_internal.mz_dataflow_reconciliation``: all kept, none
-  rebuilt; no new "hydrated" line in the replica's log);
+  rebuilt; every dataflow's hydration time in ``mz_compute_hydration_times`` unchanged);
 * SIGTERM to ``serve``, or Ctrl-C (SIGINT to its process group), stops it gracefully — the catalog is closed
   cleanly and every acknowledged write is there afterwards — and leaves the replica processes running, so the
   next ``serve`` adopts them;
@@ -19,7 +19,7 @@ import signal
 
 import psutil
 import pytest
-from test_restarts_coordinator import HYDRATED_LINE, build_world, hydrated, reconciled, replica_of
+from test_restarts_coordinator import build_world, hydrated, hydration_times, reconciled, replica_of
 
 
 def hydrated_world(env) -> tuple[dict[str, str], str]:  # type: ignore[no-untyped-def]
@@ -44,7 +44,7 @@ def test_in_place_restart_keeps_connections_replicas_and_dataflows(env) -> None:
     pids_before = env.replica_pids()
     supervisor = env.process.pid
     coordinator_before = env.coordinator_pid()
-    hydrated_lines_before = env.replica_log(replica_id).count(HYDRATED_LINE)
+    times_before = hydration_times(env, replica_id, ids.values())
 
     result = env.cli("restart")
 
@@ -60,7 +60,7 @@ def test_in_place_restart_keeps_connections_replicas_and_dataflows(env) -> None:
     assert env.query("SELECT * FROM totals ORDER BY customer") == [("ann", 15), ("bob", 20)]
     assert reconciled(env, replica_id) == (len(ids), 0)
     assert reconciled(env, prod_replica) == (1, 0)
-    assert env.replica_log(replica_id).count(HYDRATED_LINE) == hydrated_lines_before, "nothing rehydrates"
+    assert hydration_times(env, replica_id, ids.values()) == times_before, "nothing rehydrates"
     env.execute("INSERT INTO orders VALUES (4, 'cy', 40)")
     assert env.query("SELECT * FROM ann_mv ORDER BY id") == [(1, 10), (3, 5)]
     assert env.query("SELECT * FROM big ORDER BY id") == [(1, "ann", 10), (2, "bob", 20), (4, "cy", 40)]
@@ -72,7 +72,7 @@ def test_graceful_stop_leaves_replicas_for_the_next_serve_to_adopt(env, how: str
     ids, replica_id = hydrated_world(env)
     env.execute("INSERT INTO orders VALUES (4, 'cy', 40)", "DELETE FROM orders WHERE id = 2")
     pids_before = env.replica_pids()
-    hydrated_lines_before = env.replica_log(replica_id).count(HYDRATED_LINE)
+    times_before = hydration_times(env, replica_id, ids.values())
 
     if how == "sigterm":
         env.stop(keep_replicas=True)
@@ -91,7 +91,7 @@ def test_graceful_stop_leaves_replicas_for_the_next_serve_to_adopt(env, how: str
     assert env.query("SELECT * FROM big ORDER BY id") == [(1, "ann", 10), (4, "cy", 40)]
     assert env.replica_pids() == pids_before
     assert reconciled(env, replica_id) == (len(ids), 0)
-    assert env.replica_log(replica_id).count(HYDRATED_LINE) == hydrated_lines_before, "nothing rehydrates"
+    assert hydration_times(env, replica_id, ids.values()) == times_before, "nothing rehydrates"
     assert env.query("SELECT * FROM totals ORDER BY customer") == [("ann", 15), ("cy", 40)]
     assert env.query("SELECT * FROM ann_mv ORDER BY id") == [(1, 10), (3, 5)]
 

@@ -11,6 +11,7 @@ coordinator as a child; the tests kill that child with SIGKILL while psycopg cli
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import threading
@@ -162,7 +163,8 @@ def test_read_in_flight_is_resent_to_the_new_coordinator(env, prepare: bool | No
         _, answer = in_flight_across_kill9(
             env, lambda: conn.execute("SELECT v FROM tv WHERE k = %s", (2,), prepare=True).fetchall())
     assert answer == [("b",)]
-    assert "resending 1 in-flight request" in env.log_path.read_text()
+    served = json.loads((env.data_dir / "serve.json").read_text())
+    assert (served["resent_requests"], served["failed_connections"]) == (1, 0)
     assert conn.execute("SELECT v FROM tv WHERE k = 3").fetchall() == [("c",)]
     conn.close()
 

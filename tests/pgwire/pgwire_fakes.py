@@ -14,13 +14,12 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Awaitable
 
-from steadystate.errors import QueryCanceled, SteadyError, UndefinedColumn
+from steadystate.errors import ErrorFields, QueryCanceled, SteadyError, UndefinedColumn
 from steadystate.adapter.client import (
     CommandOutcome,
     CopyInOutcome,
     CopyOutOutcome,
     Field,
-    Notice,
     Outcome,
     RowsOutcome,
 )
@@ -73,7 +72,7 @@ class FakeSession:
         self.user = user
         self.options = options
         self.in_transaction = False
-        self.notices: list[Notice] = []
+        self.notices: list[ErrorFields] = []
         self.waiting = asyncio.Event()
         self.cancelled = False
 
@@ -83,7 +82,7 @@ class FakeSession:
     def transaction_status(self) -> str:
         return "T" if self.in_transaction else "I"
 
-    def take_notices(self) -> list[Notice]:
+    def take_notices(self) -> list[ErrorFields]:
         notices, self.notices = self.notices, []
         return notices
 
@@ -145,7 +144,7 @@ class FakeSession:
             self.in_transaction = False
             return CommandOutcome(upper)
         if upper.startswith("NOTICE"):
-            self.notices.append(Notice("NOTICE", "00000", sql[7:], hint="just so you know"))
+            self.notices.append(ErrorFields("00000", sql[7:], hint="just so you know", severity="NOTICE"))
             return CommandOutcome("DO")
         if upper.startswith("COPY T FROM STDIN"):
             csv = "CSV" in upper

@@ -34,10 +34,9 @@ from steadystate.adapter.client import (
     CopyInOutcome,
     CopyOutOutcome,
     Field,
-    Notice,
     RowsOutcome,
 )
-from steadystate.errors import QueryCanceled, SteadyError, UndefinedColumn
+from steadystate.errors import ErrorFields, QueryCanceled, SteadyError, UndefinedColumn
 from steadystate.pgwire.conversation import Conversation
 from steadystate.pgwire.effects import (
     END,
@@ -95,7 +94,7 @@ class Stepper:
         self.steps = self.conversation.run()
         self.sent = bytearray()
         self.status = "I"
-        self.notices: list[Notice] = []
+        self.notices: list[ErrorFields] = []
         self.done = False
         self.effect: Effect | None = next(self.steps)
 
@@ -200,7 +199,7 @@ def test_simple_query_streams_sync_rows_and_closes_the_outcomes() -> None:
     outcomes = Handle("outcomes")
     assert stepper.feed(query("SELECT 1")) == ExecuteSimple("SELECT 1")
     assert isinstance(stepper.answer(outcomes), NextOutcome) and stepper.effect.outcomes is outcomes
-    stepper.notices.append(Notice("NOTICE", "00000", "hello"))
+    stepper.notices.append(ErrorFields("00000", "hello", severity="NOTICE"))
     assert isinstance(stepper.answer(RowsOutcome([Field("n", INT4, 4)], [(1,), (2,)])), NextOutcome)
     assert stepper.answer(END) == CloseIterator(outcomes) and stepper.effect.source is outcomes
     assert stepper.answer(None) == Receive()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
+from steadystate.errors import ErrorFields
 from steadystate.expr.ir import CallBinary, ColumnRef, Filter, Get, MapFilterProject, literal
 from steadystate.protocol.messages import (
     AllowCompaction,
@@ -24,7 +25,6 @@ from steadystate.protocol.messages import (
     InitializationComplete,
     InstanceConfig,
     Peek,
-    PeekError,
     PeekResponse,
     PeekTarget,
     Response,
@@ -105,7 +105,7 @@ def every_command() -> list[Command]:
 
 def every_response() -> list[Response]:
     """One of each Response type, with non-default field values."""
-    error = PeekError("22012", "division by zero", detail="d", hint="h")
+    error = ErrorFields("22012", "division by zero", detail="d", hint="h")
     return [
         Frontiers("u7", write=5, input=4, output=None),
         PeekResponse("p1", rows=b"\x00\x01\xff"),

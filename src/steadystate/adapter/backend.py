@@ -19,6 +19,7 @@ from steadystate.adapter.reconfigure import Reconfigurer
 from steadystate.adapter.session import ClientSession
 from steadystate.adapter.writes import Writes
 from steadystate.errors import ConnectionFailure
+from steadystate.sql.statements import AlterAction
 
 
 class Adapter:
@@ -34,12 +35,12 @@ class Adapter:
         self.reconfigurer = Reconfigurer(self.coordinator, self.readiness)
         # each takes (plan, user, notices, statement timeout) and holds the DDL lock only while it changes the
         # catalog, never while replicas hydrate
-        self.alter_cluster_actions: dict[str, Callable[..., Awaitable[str]]] = {
-            "seal": self.reconfigurer.seal,
-            "unseal": self.reconfigurer.unseal,
-            "restart": self.reconfigurer.restart,
-            "owner": self.reconfigurer.change_owner,
-            "resize": self.reconfigurer.resize,
+        self.alter_cluster_actions: dict[AlterAction, Callable[..., Awaitable[str]]] = {
+            AlterAction.SEAL: self.reconfigurer.seal,
+            AlterAction.UNSEAL: self.reconfigurer.unseal,
+            AlterAction.RESTART: self.reconfigurer.restart,
+            AlterAction.OWNER: self.reconfigurer.change_owner,
+            AlterAction.RESIZE: self.reconfigurer.resize,
         }
         self.introspection.readiness = self.readiness
 

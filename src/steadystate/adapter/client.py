@@ -13,13 +13,17 @@ An outcome describes the result of ONE statement:
 * :class:`CopyOutOutcome` — ``COPY ... TO STDOUT``; rows may never end (``SUBSCRIBE``).
 * :class:`CopyInOutcome` — ``COPY t FROM STDIN``; pgwire parses the data and feeds ``sink``.
 
-Errors are raised as :class:`steadystate.errors.SteadyError`; anything else is treated as an internal bug.
+Errors are raised as :class:`steadystate.errors.SteadyError`; anything else is treated as an internal bug.  Notices
+(``Session.take_notices``) come as :class:`steadystate.errors.ErrorFields`, the one shape of an error's fields.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, AsyncIterator, Iterable, Protocol, Union, runtime_checkable
+
+from steadystate.errors import ErrorFields
+from steadystate.repr import Row
 
 
 @dataclass(frozen=True)
@@ -32,24 +36,12 @@ class Field:
     type_modifier: int = -1
 
 
-@dataclass(frozen=True)
-class Notice:
-    """The fields of a NoticeResponse or ErrorResponse."""
-
-    severity: str
-    sqlstate: str
-    message: str
-    detail: str | None = None
-    hint: str | None = None
-    position: int | None = None  # 1-based character offset into the statement (syntax errors)
-
-
 @dataclass
 class RowsOutcome:
     """A statement that returns rows.  A ``tag`` without a trailing count gets the number of rows sent."""
 
     fields: list[Field]
-    rows: Iterable[tuple] | AsyncIterator[tuple]
+    rows: Iterable[Row] | AsyncIterator[Row]
     tag: str = "SELECT"
 
 
@@ -75,7 +67,7 @@ class CopyOutOutcome:
     """``COPY (...) TO STDOUT`` in text format; ``rows`` may never end (``SUBSCRIBE``)."""
 
     fields: list[Field]
-    rows: AsyncIterator[tuple] | Iterable[tuple]
+    rows: AsyncIterator[Row] | Iterable[Row]
     tag_prefix: str = "COPY"
 
 
@@ -118,7 +110,7 @@ class Session(Protocol):
 
     def transaction_status(self) -> str: ...  # "I" | "T" | "E"
 
-    def take_notices(self) -> list[Notice]: ...
+    def take_notices(self) -> list[ErrorFields]: ...
 
     def execute_simple(self, sql: str) -> AsyncIterator[Outcome]: ...  # may also be an awaitable of one
 

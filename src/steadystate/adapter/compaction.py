@@ -49,6 +49,7 @@ from typing import TYPE_CHECKING, Iterable, Iterator, Mapping
 
 from steadystate.protocol import messages as m
 from steadystate.storage import ShardNotFound, ShardStore, open_store
+from steadystate.repr.objects import ItemKind
 
 if TYPE_CHECKING:
     from steadystate.adapter.coordinator import Coordinator
@@ -211,9 +212,9 @@ class ShardCompactor:
         for item in list(self.coord.catalog.items.values()):
             if item.shard is None:
                 continue
-            if item.kind == "table":
+            if item.kind == ItemKind.TABLE:
                 yield item.shard
-            elif item.kind == "materialized_view":
+            elif item.kind == ItemKind.MATERIALIZED_VIEW:
                 yield item.shard
                 yield m.errors_shard_of(item.shard)
 

@@ -54,19 +54,21 @@ from steadystate.catalog.state import CatalogState
 from steadystate.controller.instance import ComputeInstance
 from steadystate.errors import QueryCanceled, SteadyError
 from steadystate.expr.ir import decode_plan
-from steadystate.orchestrator.api import Orchestrator, OrchestratorFactory, ReplicaEvent, ReplicaSpec
+from steadystate.orchestrator.api import Orchestrator, OrchestratorFactory, ProcessStatus, ReplicaEvent, ReplicaSpec
 from steadystate.orchestrator.process import ProcessOrchestrator
 from steadystate.protocol import messages as m
 from steadystate.storage import ShardStore, open_store
 from steadystate.storage.oracle import TimestampOracle
 from steadystate.storage.tables import TableWriter
+from steadystate.repr import Row
+from steadystate.repr.objects import IdKind, ItemKind, id_number, make_id
 
 log = logging.getLogger("steadystate.coordinator")
 
 
 @dataclass
 class ReplicaStatus:
-    status: str = "offline"
+    status: ProcessStatus = ProcessStatus.OFFLINE
     reason: str | None = "starting"
     process_id: int = 0
     updated_at_ms: int = 0
@@ -132,9 +134,9 @@ class Coordinator:
     compactor: ShardCompactor | None = field(init=False, default=None)
     secret: str = field(init=False)
     instances: dict[str, ComputeInstance] = field(default_factory=dict)
-    table_rows: dict[str, Counter[tuple]] = field(default_factory=dict)
+    table_rows: dict[str, Counter[Row]] = field(default_factory=dict)
     # table id -> column -> value -> rows with that value (hash indexes for UPDATE/DELETE point lookups)
-    table_indexes: dict[str, dict[int, dict[Any, set[tuple]]]] = field(default_factory=dict)
+    table_indexes: dict[str, dict[int, dict[Any, set[Row]]]] = field(default_factory=dict)
     replica_status: dict[str, ReplicaStatus] = field(default_factory=dict)
     residuals: dict[str, Residual] = field(default_factory=dict)
     # cluster id -> the SEAL / RESTART / resize running on it (durable once it starts replacement replicas)
@@ -176,7 +178,7 @@ class Coordinator:
         if adoptable:
             log.info("found %d running replica process(es) to adopt: %s", len(adoptable), ", ".join(adoptable))
         for item in self._items_in_order():
-            if item.kind == "table":
+            if item.kind == ItemKind.TABLE:
                 assert item.shard is not None
                 self.store.create_shard(item.shard)
                 self.tables.register(item.shard)
@@ -195,7 +197,7 @@ class Coordinator:
                                             lag_ms=self.config.compaction_lag_ms)
             self.compactor.start()
         for event in self.catalog.durable.status_history():
-            if event.status == "crash-looping":
+            if event.status == ProcessStatus.CRASH_LOOPING:
                 self.last_crash_loop_ms[event.replica_id] = event.occurred_at_ms
         self.startup_s = time.monotonic() - began
         self.ready = True
@@ -236,7 +238,7 @@ class Coordinator:
         return bounded(self.ddl_lock, timeout, "another DDL statement")
 
     def _items_in_order(self) -> list[ItemRecord]:
-        return sorted(self.catalog.items.values(), key=lambda i: int(i.id[1:]))
+        return sorted(self.catalog.items.values(), key=lambda i: id_number(i.id))
 
     # ------------------------------------------------------------------ clusters and replicas
 
@@ -353,10 +355,10 @@ class Coordinator:
         status = self.replica_status.setdefault(event.replica_id, ReplicaStatus())
         status.status, status.reason = event.status, event.reason
         status.process_id, status.updated_at_ms = event.process_id, event.occurred_at_ms
-        if event.status == "crash-looping":
+        if event.status is ProcessStatus.CRASH_LOOPING:
             self.last_crash_loop_ms[event.replica_id] = event.occurred_at_ms
         self.catalog.durable.record_status(
-            StatusEvent(event.replica_id, event.process_id, event.status, event.reason, event.occurred_at_ms)
+            StatusEvent(event.replica_id, event.process_id, event.status.value, event.reason, event.occurred_at_ms)
         )
         log.info("replica %s is %s%s", event.replica_id, event.status, f" ({event.reason})" if event.reason else "")
 
@@ -364,13 +366,13 @@ class Coordinator:
 
     def transient_id(self) -> str:
         self._transient_ids += 1
-        return f"t{self._transient_ids}"
+        return make_id(IdKind.TRANSIENT, self._transient_ids)
 
     def plan_dataflow(self, item: ItemRecord, as_of: int | None) -> m.DataflowDescription:
         """A fresh plan, from the catalog, of the dataflow that maintains an index or materialized view."""
         assert item.cluster_id is not None
         skip = frozenset(self.failed_objects)
-        if item.kind == "index":
+        if item.kind == ItemKind.INDEX:
             assert item.on_id is not None
             return index_dataflow(self.catalog, item.cluster_id, item.id, item.on_id, item.key, as_of, item.qualified,
                                   skip_indexes=skip)
@@ -378,7 +380,7 @@ class Coordinator:
         builder = DataflowBuilder(self.catalog, item.cluster_id, skip_indexes=skip)
         body_id = f"{item.id}_body"
         builder.add_object(body_id, decode_plan(item.plan), item.desc)
-        sink = m.SinkExport(item.id, body_id, "materialized_view", item.desc, shard=item.shard)
+        sink = m.SinkExport(item.id, body_id, m.SinkKind.MATERIALIZED_VIEW, item.desc, shard=item.shard)
         if as_of is not None and self.store.shard_exists(item.shard):
             shard_upper = self.store.upper(item.shard) or 0
             as_of = min(as_of, max(shard_upper - 1, 0)) if shard_upper > 0 else as_of
@@ -386,7 +388,7 @@ class Coordinator:
 
     @staticmethod
     def ddl_text(item: ItemRecord) -> str:
-        kind = "INDEX" if item.kind == "index" else "MATERIALIZED VIEW"
+        kind = "INDEX" if item.kind == ItemKind.INDEX else "MATERIALIZED VIEW"
         return f"CREATE {kind} {item.qualified} ({item.id})"
 
     def fresh_dataflows(
@@ -397,9 +399,9 @@ class Coordinator:
         Objects that failed at start-up are left out.  With ``record_failures`` (start-up), an object that cannot
         be planned is recorded as failed instead of failing the whole start; importers then plan without it."""
         items = {i.id: i for i in self.catalog.objects_on_cluster(cluster_id)
-                 if i.kind in ("index", "materialized_view") and i.id not in self.failed_objects}
+                 if i.kind.keeps_a_dataflow and i.id not in self.failed_objects}
         descs: dict[str, m.DataflowDescription] = {}
-        for item_id, item in sorted(items.items(), key=lambda kv: int(kv[0][1:])):
+        for item_id, item in sorted(items.items(), key=lambda kv: id_number(kv[0])):
             try:
                 descs[item_id] = self.plan_dataflow(item, as_of)
             except Exception as exc:  # noqa: BLE001 - any planning failure at start-up fails this object only
@@ -444,7 +446,7 @@ class Coordinator:
         assert item.cluster_id is not None
         instance = self.instance(item.cluster_id)
         instance.create_dataflow(desc, self.ddl_text(item))
-        if item.kind == "materialized_view":
+        if item.kind == ItemKind.MATERIALIZED_VIEW:
             instance.allow_writes(item.id)
 
     async def read_timestamp(self) -> int:

@@ -17,6 +17,7 @@ from steadystate.errors import FeatureNotSupported
 from steadystate.expr.ir import RelationExpr, ScalarExpr, decode_plan, depends_on
 from steadystate.protocol import messages as m
 from steadystate.repr.types import RelationDesc
+from steadystate.repr.objects import ItemKind, id_order
 
 
 class DataflowBuilder:
@@ -42,7 +43,7 @@ class DataflowBuilder:
         if item_id in self._visited:
             return
         self._visited.add(item_id)
-        for index in sorted(self.state.indexes_on(item_id, self.cluster_id), key=lambda i: _id_order(i.id)):
+        for index in sorted(self.state.indexes_on(item_id, self.cluster_id), key=lambda i: id_order(i.id)):
             if index.id in self.skip_indexes:
                 continue
             if item_id == self.exclude_relation or not self.import_indexes:
@@ -58,15 +59,15 @@ class DataflowBuilder:
                 f"system relation {name} cannot be used in a maintained dataflow",
                 hint="query system relations on their own, without joining them to user data",
             )
-        if item.kind == "view":
+        if item.kind == ItemKind.VIEW:
             assert item.plan is not None and item.desc is not None
             plan = decode_plan(item.plan)
             for dependency in sorted(depends_on(plan)):
                 self.import_or_build(dependency)
             self.objects.append(m.BuildDesc(item_id, plan, item.desc))
-        elif item.kind in ("table", "materialized_view"):
+        elif item.kind.has_a_shard:
             assert item.shard is not None and item.desc is not None
-            errors = m.errors_shard_of(item.shard) if item.kind == "materialized_view" else None
+            errors = m.errors_shard_of(item.shard) if item.kind == ItemKind.MATERIALIZED_VIEW else None
             self.sources[item_id] = m.SourceImport(item_id, item.shard, item.desc, errors)
         else:
             raise FeatureNotSupported(f"cannot read {item.kind} {item.qualified} in a dataflow")
@@ -111,7 +112,7 @@ def index_dataflow(
     builder = DataflowBuilder(state, cluster_id, exclude_relation=on_id, skip_indexes=skip_indexes)
     item = state.items[on_id]
     assert item.desc is not None
-    if item.kind == "view":
+    if item.kind == ItemKind.VIEW:
         assert item.plan is not None
         builder.add_object(on_id, decode_plan(item.plan), item.desc)
     else:
@@ -137,11 +138,6 @@ def import_order(descs: dict[str, m.DataflowDescription]) -> list[str]:
         placed.add(key)
         ordered.append(key)
 
-    for key in sorted(descs, key=_id_order):
+    for key in sorted(descs, key=id_order):
         place(key, frozenset())
     return ordered
-
-
-def _id_order(item_id: str) -> tuple[str, int]:
-    digits = "".join(ch for ch in item_id if ch.isdigit())
-    return (item_id[:1], int(digits or 0))

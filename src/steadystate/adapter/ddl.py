@@ -32,9 +32,11 @@ from steadystate.expr.ir import depends_on, encode_plan
 from steadystate.orchestrator import REPLICA_SIZES
 from steadystate.protocol.messages import errors_shard_of
 from steadystate.sql import plan as p
+from steadystate.repr.objects import IdKind, ItemKind, id_number, make_id
 
 if TYPE_CHECKING:
     from steadystate.adapter.coordinator import Coordinator
+    from steadystate.catalog.state import CatalogState
 
 
 T = TypeVar("T")
@@ -78,7 +80,7 @@ class Ddl:
         self.coord = coordinator
 
     @property
-    def catalog(self):
+    def catalog(self) -> CatalogState:
         return self.coord.catalog
 
     # ------------------------------------------------------------------ objects
@@ -100,7 +102,7 @@ class Ddl:
         preparation fails leaves no trace, not even a used id.  Nothing in it may await (the catalog's lock is a
         thread lock)."""
         with self.catalog.durable.transact(user) as txn:
-            item = make(f"u{txn.next_id('item')}")
+            item = make(make_id(IdKind.USER, txn.next_id("item")))
             prepared = prepare(item)
             txn.put(item)
             txn.audit_event("create", KIND_NAMES[item.kind].replace(" ", "-"),
@@ -147,8 +149,9 @@ class Ddl:
         await self.coord.tables.advance_idle()
         item, _ = self._create_item_with_shards(
             user,
-            lambda item_id: ItemRecord(item_id, plan.name.database, plan.name.schema, plan.name.item, "table", user,
-                                       desc=plan.desc, shard=item_id, created_at_ms=_now_ms(),
+            lambda item_id: ItemRecord(id=item_id, database=plan.name.database, schema=plan.name.schema,
+                                       name=plan.name.item, kind=ItemKind.TABLE, owner=user, desc=plan.desc,
+                                       shard=item_id, created_at_ms=_now_ms(),
                                        defaults=plan.defaults),
             lambda item: (item.id,),
             lambda item: None,
@@ -162,8 +165,9 @@ class Ddl:
             return "CREATE VIEW"
         self._create_item(
             user,
-            lambda item_id: ItemRecord(item_id, plan.name.database, plan.name.schema, plan.name.item, "view", user,
-                                       desc=plan.desc, sql=plan.sql_text, plan=encode_plan(plan.expr),
+            lambda item_id: ItemRecord(id=item_id, database=plan.name.database, schema=plan.name.schema,
+                                       name=plan.name.item, kind=ItemKind.VIEW, owner=user, desc=plan.desc,
+                                       sql=plan.sql_text, plan=encode_plan(plan.expr),
                                        depends_on=tuple(sorted(depends_on(plan.expr))), created_at_ms=_now_ms()),
             lambda item: None,
         )
@@ -178,10 +182,11 @@ class Ddl:
         as_of = await self.coord.read_timestamp()
         item, desc = self._create_item_with_shards(
             user,
-            lambda item_id: ItemRecord(item_id, plan.name.database, plan.name.schema, plan.name.item,
-                                       "materialized_view", user, desc=plan.desc, sql=plan.sql_text,
-                                       plan=encode_plan(plan.expr), shard=item_id, cluster_id=plan.cluster_id,
-                                       depends_on=tuple(sorted(depends_on(plan.expr))), created_at_ms=_now_ms()),
+            lambda item_id: ItemRecord(id=item_id, database=plan.name.database, schema=plan.name.schema,
+                                       name=plan.name.item, kind=ItemKind.MATERIALIZED_VIEW, owner=user, desc=plan.desc,
+                                       sql=plan.sql_text, plan=encode_plan(plan.expr), shard=item_id,
+                                       cluster_id=plan.cluster_id, depends_on=tuple(sorted(depends_on(plan.expr))),
+                                       created_at_ms=_now_ms()),
             lambda item: (item.id, errors_shard_of(item.id)),
             lambda item: self.coord.plan_dataflow(item, as_of),
         )
@@ -205,7 +210,7 @@ class Ddl:
         if not self._check_name_free(name, plan.if_not_exists, notices):
             return "CREATE INDEX"
         on = self.catalog.items.get(plan.on_id)
-        if on is None or on.kind not in ("table", "view", "materialized_view"):
+        if on is None or on.kind not in (ItemKind.TABLE, ItemKind.VIEW, ItemKind.MATERIALIZED_VIEW):
             raise ObjectNotInPrerequisiteState(
                 f"cannot create index on {self.catalog.describe(plan.on_id)}",
                 hint="indexes can be created on tables, views and materialized views",
@@ -214,9 +219,10 @@ class Ddl:
         as_of = await self.coord.read_timestamp()
         item, desc = self._create_item(
             user,
-            lambda item_id: ItemRecord(item_id, name.database, name.schema, name.item, "index", user,
-                                       cluster_id=plan.cluster_id, on_id=plan.on_id, key=plan.key,
-                                       key_names=plan.key_names, depends_on=(plan.on_id,), created_at_ms=_now_ms()),
+            lambda item_id: ItemRecord(id=item_id, database=name.database, schema=name.schema, name=name.item,
+                                       kind=ItemKind.INDEX, owner=user, cluster_id=plan.cluster_id, on_id=plan.on_id,
+                                       key=plan.key, key_names=plan.key_names, depends_on=(plan.on_id,),
+                                       created_at_ms=_now_ms()),
             lambda item: self.coord.plan_dataflow(item, as_of),
         )
         self.coord.install_planned(item, desc)
@@ -228,12 +234,12 @@ class Ddl:
             notices.append(f"{plan.kind.replace('_', ' ')} {quote_ident(missing)} does not exist, skipping")
         targets = {item.id for item in plan.items}
         for item in plan.items:
-            if item.kind == "builtin":
+            if item.kind == ItemKind.BUILTIN:
                 raise DependentObjectsStillExist(f"cannot drop system relation {quote_ident(str(item.name))}",
                                                  sqlstate="42501")
         dependents = [d for d in self.catalog.transitive_dependents(targets) if d.id not in targets]
         # as in PostgreSQL, a relation's own indexes go with it; anything else that depends on it needs CASCADE
-        blocking = [d for d in dependents if not (d.kind == "index" and d.on_id in targets)]
+        blocking = [d for d in dependents if not (d.kind == ItemKind.INDEX and d.on_id in targets)]
         if blocking and not plan.cascade:
             first = plan.items[0]
             dependent = blocking[0]
@@ -257,7 +263,7 @@ class Ddl:
                     what = f"{statement} (it would drop {KIND_NAMES[item.kind]} {item.qualified})"
                 self.coord.policy_check(item.cluster_id, Statement.DROP_OBJECT, what)
         # dependents before what they depend on
-        ordered = sorted(doomed, key=lambda i: int(i.id[1:]), reverse=True)
+        ordered = sorted(doomed, key=lambda i: id_number(i.id), reverse=True)
         with self.catalog.durable.transact(user) as txn:
             for item in ordered:
                 txn.delete("item", item.id)
@@ -267,19 +273,19 @@ class Ddl:
         for item in ordered:
             self.coord.forget_failure(item.id)
         for item in ordered:
-            if item.kind == "materialized_view" and item.cluster_id in self.coord.instances:
+            if item.kind == ItemKind.MATERIALIZED_VIEW and item.cluster_id in self.coord.instances:
                 self.coord.instances[item.cluster_id].drop(
                     item.id, f"DROP MATERIALIZED VIEW {item.qualified} ({item.id})"
                 )
         for item in ordered:
-            if item.kind == "index" and item.cluster_id in self.coord.instances:
+            if item.kind == ItemKind.INDEX and item.cluster_id in self.coord.instances:
                 self.coord.drop_index_dataflow(item, notices)
-            if item.kind == "table" and item.shard is not None:
+            if item.kind == ItemKind.TABLE and item.shard is not None:
                 self.coord.tables.unregister(item.shard)
                 self.coord.table_rows.pop(item.id, None)
                 self.coord.table_indexes.pop(item.id, None)
                 self.coord.store.drop_shard(item.shard)
-            if item.kind == "materialized_view" and item.shard is not None:
+            if item.kind == ItemKind.MATERIALIZED_VIEW and item.shard is not None:
                 self.coord.store.drop_shard(item.shard)
                 self.coord.store.drop_shard(errors_shard_of(item.shard))
 
@@ -300,8 +306,10 @@ class Ddl:
             if len({name for name, _ in replica_specs}) != len(replica_specs):
                 raise DuplicateObject("cluster replica names must be unique within a cluster")
         with self.catalog.durable.transact(user) as txn:
-            cluster = ClusterRecord(f"c{txn.next_id('cluster')}", plan.name, plan.managed, size, factor, user)
-            replicas = [ReplicaRecord(f"r{txn.next_id('replica')}", name, cluster.id, s, user)
+            cluster = ClusterRecord(id=make_id(IdKind.CLUSTER, txn.next_id("cluster")), name=plan.name,
+                                    managed=plan.managed, size=size, replication_factor=factor, owner=user)
+            replicas = [ReplicaRecord(id=make_id(IdKind.REPLICA, txn.next_id("replica")), name=name,
+                                      cluster_id=cluster.id, size=s, owner=user)
                         for name, s in replica_specs]
             txn.put(cluster)
             txn.audit_event("create", "cluster", audit_details(id=cluster.id, name=cluster.name))
@@ -327,7 +335,8 @@ class Ddl:
             raise DuplicateObject(f"cluster replica {quote_ident(cluster.name + '.' + plan.name)} already exists")
         size = check_size(plan.size)
         with self.catalog.durable.transact(user) as txn:
-            replica = ReplicaRecord(f"r{txn.next_id('replica')}", plan.name, cluster.id, size, user)
+            replica = ReplicaRecord(id=make_id(IdKind.REPLICA, txn.next_id("replica")), name=plan.name,
+                                    cluster_id=cluster.id, size=size, owner=user)
             txn.put(replica)
             txn.audit_event("create", "cluster-replica",
                             audit_details(id=replica.id, cluster=cluster.name, name=replica.name))
@@ -390,7 +399,8 @@ class Ddl:
         names = [f"r{n}" for n in range(1, 2 * factor + len(current) + 2) if f"r{n}" not in used]
         updated = msgspec.structs.replace(cluster, size=size, replication_factor=factor)
         with self.catalog.durable.transact(user) as txn:
-            added = [ReplicaRecord(f"r{txn.next_id('replica')}", names[i], cluster.id, size, user)
+            added = [ReplicaRecord(id=make_id(IdKind.REPLICA, txn.next_id("replica")), name=names[i],
+                                   cluster_id=cluster.id, size=size, owner=user)
                      for i in range(factor - len(keep))]
             txn.put(updated)
             for replica in added:
@@ -410,7 +420,7 @@ class Ddl:
         if self.catalog.role_by_name(plan.name) is not None:
             raise DuplicateObject(f"role {quote_ident(plan.name)} already exists")
         with self.catalog.durable.transact(user) as txn:
-            role = RoleRecord(f"g{txn.next_id('role')}", plan.name, plan.superuser)
+            role = RoleRecord(id=make_id(IdKind.ROLE, txn.next_id("role")), name=plan.name, superuser=plan.superuser)
             txn.put(role)
             txn.audit_event("create", "role", audit_details(id=role.id, name=role.name))
         self.catalog.apply_puts([role])

@@ -21,6 +21,9 @@ from steadystate.expr.infer import Types, relation_types
 from steadystate.expr.ir import decode_plan
 from steadystate.repr.types import RelationDesc, ScalarType
 from steadystate.sql import plan as p
+from steadystate.sql.catalog_api import ResolvedItem
+from steadystate.repr import Row
+from steadystate.repr.objects import ItemKind
 
 if TYPE_CHECKING:
     from steadystate.adapter.backend import Adapter
@@ -82,7 +85,7 @@ def plan_lines(expr: ir.RelationExpr, names: dict[str, str], depth: int = 0,
     return lines
 
 
-def explain(adapter: "Adapter", plan: p.ExplainPlan, cluster_name: str) -> tuple[RelationDesc, list[tuple]]:
+def explain(adapter: "Adapter", plan: p.ExplainPlan, cluster_name: str) -> tuple[RelationDesc, list[Row]]:
     coord = adapter.coordinator
     catalog = coord.catalog
     names = {item.id: item.qualified for item in catalog.items.values()}
@@ -94,12 +97,13 @@ def explain(adapter: "Adapter", plan: p.ExplainPlan, cluster_name: str) -> tuple
         return list(item.desc.types) if item is not None and item.desc is not None else None
 
     if plan.what == "query":
-        select: p.SelectPlan = plan.target
-        expr, body_desc = select.expr, select.desc
+        assert isinstance(plan.target, p.SelectPlan)
+        expr, body_desc = plan.target.expr, plan.target.desc
         title = "query"
-    elif plan.what in ("view", "materialized_view", "index"):
+    elif plan.what in (ItemKind.VIEW, ItemKind.MATERIALIZED_VIEW, ItemKind.INDEX):
+        assert isinstance(plan.target, ResolvedItem)
         item = catalog.items[plan.target.id]
-        if item.kind == "index":
+        if item.kind == ItemKind.INDEX:
             on = catalog.items[item.on_id]  # type: ignore[index]
             lines = [f"Index {item.qualified} on {on.qualified} key=({', '.join(item.key_names)})"]
             lines.append(f"  cluster: {catalog.clusters[item.cluster_id].name}")  # type: ignore[index]
@@ -111,11 +115,12 @@ def explain(adapter: "Adapter", plan: p.ExplainPlan, cluster_name: str) -> tuple
         if item.cluster_id:
             cluster = catalog.clusters.get(item.cluster_id)
     elif plan.what == "restart_cluster":
+        assert isinstance(plan.target, tuple)
         cluster_id, _name = plan.target
         rows = adapter.readiness.restart_diff(cluster_id)
         desc = RelationDesc.of(("object_id", ScalarType.TEXT), ("name", ScalarType.TEXT),
                                ("restart", ScalarType.TEXT), ("detail", ScalarType.TEXT))
-        return desc, [(r.object_id, r.name, r.status, r.detail) for r in rows]
+        return desc, [(r.object_id, r.name, r.status.value, r.detail) for r in rows]
     else:
         raise FeatureNotSupported(f"EXPLAIN {plan.what.replace('_', ' ').upper()} is not supported yet")
     lines = [f"Plan for {title}:"] + ["  " + line for line in plan_lines(expr, names, types_of=types_of)]
@@ -127,7 +132,7 @@ def explain(adapter: "Adapter", plan: p.ExplainPlan, cluster_name: str) -> tuple
         indexed = fast is not None and catalog.indexes_on(fast[0], cluster.id)
         if fast is not None and indexed:
             lines.append(f"  fast path: peek index {names[indexed[0].id]} on cluster {cluster.name}")
-        elif fast is not None and catalog.items[fast[0]].kind in ("table", "materialized_view"):
+        elif fast is not None and catalog.items[fast[0]].kind.has_a_shard:
             lines.append(f"  fast path: read the storage shard of {names[fast[0]]} on cluster {cluster.name}")
         else:
             builder = DataflowBuilder(catalog, cluster.id)
@@ -166,7 +171,7 @@ def join_import_lines(builder: DataflowBuilder, names: dict[str, str]) -> list[s
     return lines
 
 
-def _result(lines: list[str]) -> tuple[RelationDesc, list[tuple]]:
+def _result(lines: list[str]) -> tuple[RelationDesc, list[Row]]:
     return RelationDesc.of(("Optimized Plan", ScalarType.TEXT)), [(line,) for line in lines]
 
 

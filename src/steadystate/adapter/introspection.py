@@ -9,15 +9,20 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Iterator
 
 from steadystate.adapter import pg_catalog
 from steadystate.errors import InternalError
+from steadystate.orchestrator.api import ProcessStatus
 from steadystate.storage import ShardNotFound
+from steadystate.repr import Row
+from steadystate.repr.objects import ItemKind, is_transient, is_user
 
 if TYPE_CHECKING:
     from steadystate.adapter.coordinator import Coordinator
     from steadystate.adapter.readiness import Readiness
+    from steadystate.catalog.records import ItemRecord
+    from steadystate.controller.instance import ComputeInstance, ReplicaState
 
 
 def _ts(ms: int | None) -> dt.datetime | None:
@@ -30,19 +35,19 @@ class Introspection:
     def __init__(self, coordinator: "Coordinator") -> None:
         self.coord = coordinator
         self.readiness: "Readiness | None" = None
-        self._producers: dict[str, Callable[[], list[tuple]]] = {
+        self._producers: dict[str, Callable[[], list[Row]]] = {
             "mz_clusters": self.clusters,
             "mz_cluster_replicas": self.replicas,
             "mz_cluster_replica_statuses": self.replica_statuses,
             "mz_cluster_replica_status_history": self.status_history,
             "mz_hydration_statuses": self.hydration_statuses,
-            "mz_tables": lambda: self._items("table", lambda i: (i.id, i.schema, i.name, i.owner)),
-            "mz_views": lambda: self._items("view", lambda i: (i.id, i.schema, i.name, i.sql, i.owner)),
+            "mz_tables": lambda: self._items(ItemKind.TABLE, lambda i: (i.id, i.schema, i.name, i.owner)),
+            "mz_views": lambda: self._items(ItemKind.VIEW, lambda i: (i.id, i.schema, i.name, i.sql, i.owner)),
             "mz_materialized_views": lambda: self._items(
-                "materialized_view", lambda i: (i.id, i.schema, i.name, i.cluster_id, i.sql, i.owner)
+                ItemKind.MATERIALIZED_VIEW, lambda i: (i.id, i.schema, i.name, i.cluster_id, i.sql, i.owner)
             ),
             "mz_indexes": lambda: self._items(
-                "index", lambda i: (i.id, i.name, i.on_id, i.cluster_id, ", ".join(i.key_names), i.owner)
+                ItemKind.INDEX, lambda i: (i.id, i.name, i.on_id, i.cluster_id, ", ".join(i.key_names), i.owner)
             ),
             "mz_audit_events": self.audit_events,
             "mz_roles": lambda: [(r.id, r.name, r.superuser) for r in self.coord.catalog.roles.values()],
@@ -67,52 +72,53 @@ class Introspection:
         }
         self._producers.update(pg_catalog.producers(coordinator))
 
-    def rows(self, name: str) -> list[tuple]:
+    def rows(self, name: str) -> list[Row]:
         producer = self._producers.get(name)
         if producer is None:
             raise InternalError(f"no producer for builtin relation {name}")
         return producer()
 
-    def _items(self, kind: str, shape: Callable) -> list[tuple]:
+    def _items(self, kind: ItemKind, shape: Callable[[ItemRecord], Row]) -> list[Row]:
         return [shape(item) for item in self.coord.catalog.items.values() if item.kind == kind]
 
-    def clusters(self) -> list[tuple]:
+    def clusters(self) -> list[Row]:
         return [
             (c.id, c.name, c.managed, c.size, c.replication_factor, c.sealed, c.owner)
             for c in self.coord.catalog.clusters.values()
         ]
 
-    def replicas(self) -> list[tuple]:
+    def replicas(self) -> list[Row]:
         return [(r.id, r.name, r.cluster_id, r.size, r.owner) for r in self.coord.catalog.replicas.values()]
 
-    def replica_statuses(self) -> list[tuple]:
-        out: list[tuple] = []
+    def replica_statuses(self) -> list[Row]:
+        out: list[Row] = []
         for replica in self.coord.catalog.replicas.values():
             status = self.coord.replica_status.get(replica.id)
             if status is None:
-                out.append((replica.id, None, "offline", "not started", None))
+                out.append((replica.id, None, ProcessStatus.OFFLINE.value, "not started", None))
             else:
-                out.append((replica.id, status.process_id, status.status, status.reason, _ts(status.updated_at_ms)))
+                out.append((replica.id, status.process_id, status.status.value, status.reason,
+                            _ts(status.updated_at_ms)))
         return out
 
-    def status_history(self) -> list[tuple]:
+    def status_history(self) -> list[Row]:
         return [
             (e.replica_id, e.process_id, e.status, e.reason, _ts(e.occurred_at_ms))
             for e in self.coord.catalog.durable.status_history()
         ]
 
-    def _replica_states(self):
+    def _replica_states(self) -> Iterator[tuple[ComputeInstance, str, ReplicaState]]:
         for instance in self.coord.instances.values():
             for replica_id, state in instance.replicas.items():
                 yield instance, replica_id, state
 
-    def hydration_statuses(self) -> list[tuple]:
+    def hydration_statuses(self) -> list[Row]:
         out = []
         items = self.coord.catalog.items
         for instance, replica_id, state in self._replica_states():
             reported = {c.id: c for c in state.status.collections} if state.status is not None else {}
             for item in items.values():
-                if item.cluster_id != instance.cluster_id or item.kind not in ("index", "materialized_view"):
+                if item.cluster_id != instance.cluster_id or not item.kind.keeps_a_dataflow:
                     continue
                 collection = reported.get(item.id)
                 hydrated = collection is not None and collection.hydrated
@@ -120,19 +126,19 @@ class Introspection:
                 out.append((item.id, replica_id, hydrated, seconds))
         return out
 
-    def audit_events(self) -> list[tuple]:
+    def audit_events(self) -> list[Row]:
         return [
             (e.id, e.event_type, e.object_type, e.details, e.user, _ts(e.occurred_at_ms))
             for e in self.coord.catalog.durable.audit_events()
         ]
 
-    def objects(self) -> list[tuple]:
+    def objects(self) -> list[Row]:
         return [
             (i.id, i.schema, i.name, i.kind.replace("_", "-"), i.cluster_id)
             for i in self.coord.catalog.items.values()
         ]
 
-    def storage_shards(self) -> list[tuple]:
+    def storage_shards(self) -> list[Row]:
         """Each table's and materialized view's shard: frontiers and what a snapshot of it reads (compaction keeps
         ``batches`` near the live data)."""
         store = self.coord.store
@@ -150,18 +156,18 @@ class Introspection:
             out.append((item.id, item.shard, since, upper, batches, updates))
         return out
 
-    def arrangement_sizes(self) -> list[tuple]:
+    def arrangement_sizes(self) -> list[Row]:
         out = []
         for _instance, replica_id, state in self._replica_states():
             if state.status is None:
                 continue
             for collection in state.status.collections:
-                if collection.id.startswith("u"):
+                if is_user(collection.id):
                     out.append((replica_id, collection.id, collection.records, collection.size_bytes))
         return out
 
-    def replica_readiness(self) -> list[tuple]:
-        out: list[tuple] = []
+    def replica_readiness(self) -> list[Row]:
+        out: list[Row] = []
         for instance, replica_id, state in self._replica_states():
             status = state.status
             expected = state.connection.expected.signal() if state.connection.live else None
@@ -176,7 +182,7 @@ class Introspection:
                         status.dirtied_by, state.disagreement, expected_clean, expected_by))
         return out
 
-    def residual_dataflows(self) -> list[tuple]:
+    def residual_dataflows(self) -> list[Row]:
         out = []
         for residual in self.coord.residuals.values():
             instance = self.coord.instances.get(residual.cluster_id)
@@ -186,7 +192,7 @@ class Introspection:
                             ", ".join(residual.held_by)))
         return out
 
-    def cluster_readiness(self) -> list[tuple]:
+    def cluster_readiness(self) -> list[Row]:
         assert self.readiness is not None
         out = []
         for cluster in self.coord.catalog.clusters.values():
@@ -194,43 +200,43 @@ class Introspection:
             out.append((cluster.id, cluster.sealed, ready, "; ".join(reasons), "; ".join(warnings)))
         return out
 
-    def failed_objects(self) -> list[tuple]:
+    def failed_objects(self) -> list[Row]:
         return [(f.object_id, f.name, f.kind, f.cluster_id, f.error, f.hint) for f in self.coord.failures()]
 
-    def pending_reconfigurations(self) -> list[tuple]:
+    def pending_reconfigurations(self) -> list[Row]:
         return [(r.id, r.kind.value, ", ".join(new for new, _ in r.replacements), ", ".join(r.retiring),
                  _ts(r.started_at_ms), _ts(r.deadline_ms), r.on_timeout.value)
                 for r in self.coord.catalog.reconfigurations.values()]
 
-    def expected_downtime(self) -> list[tuple]:
+    def expected_downtime(self) -> list[Row]:
         assert self.readiness is not None
-        rows: list[tuple] = [(c, self.readiness.expected_downtime_s(c)) for c in self.coord.catalog.clusters]
+        rows: list[Row] = [(c, self.readiness.expected_downtime_s(c)) for c in self.coord.catalog.clusters]
         rows.append((None, self.readiness.environment_downtime_s()))
         return rows
 
-    def hydration_times(self) -> list[tuple]:
+    def hydration_times(self) -> list[Row]:
         out = []
         for _instance, replica_id, state in self._replica_states():
             if state.status is None:
                 continue
             for collection in state.status.collections:
-                if collection.hydration_ms is not None and not collection.id.startswith("t"):
+                if collection.hydration_ms is not None and not is_transient(collection.id):
                     out.append((replica_id, collection.id, collection.hydration_ms))
         return out
 
-    def step_times(self) -> list[tuple]:
-        out: list[tuple] = []
+    def step_times(self) -> list[Row]:
+        out: list[Row] = []
         for _instance, replica_id, state in self._replica_states():
             if state.status is not None:
                 start = state.status.step_seq
                 out.extend((replica_id, start + n, ms) for n, ms in enumerate(state.status.step_ms))
         return out
 
-    def frontiers(self) -> list[tuple]:
+    def frontiers(self) -> list[Row]:
         out = []
         for _instance, replica_id, state in self._replica_states():
             for collection_id, frontier in state.frontiers.items():
-                if collection_id.startswith("u"):
+                if is_user(collection_id):
                     out.append((collection_id, replica_id, frontier))
         return out
 

@@ -11,18 +11,20 @@ from __future__ import annotations
 from steadystate.catalog.builtins import BuiltinRelation
 from steadystate.catalog.records import ItemRecord
 import dataclasses
-from typing import Any
+from typing import TypeVar
 
 from steadystate.catalog.state import CatalogState
+from steadystate.expr.infer import Types
 from steadystate.expr.optimize import optimize
 from steadystate.errors import UndefinedObject, UndefinedTable, quote_ident
 from steadystate.sql import plan as p
 from steadystate.sql.catalog_api import QualifiedName, ResolvedItem
+from steadystate.repr.objects import ItemKind
 
 
 def resolved(item: ItemRecord | BuiltinRelation) -> ResolvedItem:
     if isinstance(item, BuiltinRelation):
-        return ResolvedItem(item.id, QualifiedName(item.database, item.schema, item.name), "builtin", item.desc)
+        return ResolvedItem(item.id, QualifiedName(item.database, item.schema, item.name), ItemKind.BUILTIN, item.desc)
     return ResolvedItem(
         item.id,
         QualifiedName(item.database, item.schema, item.name),
@@ -62,15 +64,17 @@ class SessionCatalog:
         return QualifiedName(self.database, self.schema, parts[0])
 
 
+PlanT = TypeVar("PlanT", bound=p.Plan)
+
 _OPTIMIZED = (p.SelectPlan, p.SubscribePlan, p.CreateViewPlan, p.CreateMaterializedViewPlan, p.InsertPlan)
 
 
-def optimize_plan(plan: Any, state: CatalogState) -> Any:
+def optimize_plan(plan: PlanT, state: CatalogState) -> PlanT:
     """The plan with its relation expression optimized (``expr.optimize``); other plans unchanged."""
 
-    def types_of(item_id: str):  # type: ignore[no-untyped-def]
+    def types_of(item_id: str) -> Types | None:
         item = state.items.get(item_id) or state.builtins.get(item_id)
-        desc = getattr(item, "desc", None)
+        desc = item.desc if item is not None else None
         return desc.types if desc is not None else None
 
     if isinstance(plan, _OPTIMIZED):

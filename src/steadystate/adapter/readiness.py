@@ -35,8 +35,10 @@ from typing import TYPE_CHECKING, Callable
 
 from steadystate.catalog.records import ClusterRecord, ReplicaRecord
 from steadystate.errors import InsufficientPrivilege, ObjectNotInPrerequisiteState, quote_ident
+from steadystate.orchestrator.api import ProcessStatus
 from steadystate.orchestrator.process import FIRST_RESTART_DELAY_S
 from steadystate.protocol import messages as m
+from steadystate.repr.objects import is_transient
 
 if TYPE_CHECKING:
     from steadystate.adapter.coordinator import Coordinator
@@ -44,11 +46,27 @@ if TYPE_CHECKING:
 CRASH_LOOP_WINDOW_S = 600.0  # a replica that crash-looped within this window is a reason the cluster is not ready
 
 
+class RestartFate(enum.StrEnum):
+    """What a restart would do to a dataflow (EXPLAIN RESTART CLUSTER's ``restart`` column shows the value)."""
+
+    IDENTICAL = "identical"  # a fresh plan is the same: kept
+    DIFFERENT = "different"  # a fresh plan differs: rebuilt
+    ABSENT = "absent"  # runs, but the catalog no longer has it: not run again
+    MISSING = "missing"  # the catalog has it, but no dataflow runs: built
+    TRANSIENT = "transient"  # a peek's or subscribe's dataflow: ends with the restart
+    REBUILT = "rebuilt"  # unchanged, but imports an index a restart rebuilds: rebuilt too
+
+    @property
+    def changes_the_index(self) -> bool:
+        """A restart builds this dataflow's collection anew (its importers are rebuilt with it)."""
+        return self in (RestartFate.DIFFERENT, RestartFate.MISSING, RestartFate.ABSENT)
+
+
 @dataclass(frozen=True)
 class DiffRow:
     object_id: str
     name: str
-    status: str  # identical | different | absent | missing | transient
+    status: RestartFate
     detail: str
 
 
@@ -121,33 +139,33 @@ class Readiness:
         for export_id, desc in sorted(running.items()):
             name = catalog.describe(export_id)
             if desc.is_transient:
-                rows[export_id] = DiffRow(export_id, desc.debug_name, "transient", _transient_fate(desc))
+                rows[export_id] = DiffRow(export_id, desc.debug_name, RestartFate.TRANSIENT, _transient_fate(desc))
             elif export_id not in fresh:
                 residual = self.coord.residuals.get(export_id)
                 name = residual.name if residual else name
                 held = f" (still imported by {', '.join(residual.held_by)})" if residual else ""
-                rows[export_id] = DiffRow(export_id, name, "absent",
+                rows[export_id] = DiffRow(export_id, name, RestartFate.ABSENT,
                                           f"the catalog no longer has this object{held}; a restart would not run it")
             elif fresh[export_id].fingerprint() == desc.fingerprint():
-                rows[export_id] = DiffRow(export_id, name, "identical", "")
+                rows[export_id] = DiffRow(export_id, name, RestartFate.IDENTICAL, "")
             else:
-                rows[export_id] = DiffRow(export_id, name, "different",
+                rows[export_id] = DiffRow(export_id, name, RestartFate.DIFFERENT,
                                           describe_difference(desc, fresh[export_id]))
         for export_id in fresh:
             if export_id not in running:
-                rows[export_id] = DiffRow(export_id, catalog.describe(export_id), "missing",
+                rows[export_id] = DiffRow(export_id, catalog.describe(export_id), RestartFate.MISSING,
                                           "the catalog has this object but no dataflow runs for it")
         # a replica keeps a dataflow only if every index it imports was kept: rebuilds cascade to importers
-        rebuilt = {i for i, row in rows.items() if row.status in ("different", "missing", "absent")}
+        rebuilt = {i for i, row in rows.items() if row.status.changes_the_index}
         changed = True
         while changed:
             changed = False
             for export_id, row in rows.items():
-                if row.status != "identical":
+                if row.status is not RestartFate.IDENTICAL:
                     continue
                 imports = sorted(i.index_id for i in running[export_id].index_imports if i.index_id in rebuilt)
                 if imports:
-                    rows[export_id] = DiffRow(export_id, row.name, "rebuilt",
+                    rows[export_id] = DiffRow(export_id, row.name, RestartFate.REBUILT,
                                               f"its plan is unchanged, but it imports {', '.join(imports)}, which a "
                                               f"restart rebuilds, so a restart rebuilds it too")
                     rebuilt.add(export_id)
@@ -158,7 +176,7 @@ class Readiness:
         """'object on replica' for every object not hydrated on every connected replica."""
         instance = self.coord.instance(cluster_id)
         expected = [i for i in self.coord.catalog.objects_on_cluster(cluster_id)
-                    if i.kind in ("index", "materialized_view")]
+                    if i.kind.keeps_a_dataflow]
         gaps = []
         for replica in self.coord.catalog.replicas_of(cluster_id):
             state = instance.replicas.get(replica.id)
@@ -177,7 +195,8 @@ class Readiness:
         status = state.status if state is not None else None
         online = self.coord.replica_status.get(replica.id)
         return {
-            "online": bool(online and online.status == "online" and state is not None and state.connection.live),
+            "online": bool(online and online.status is ProcessStatus.ONLINE and state is not None
+                           and state.connection.live),
             "status": status,
             "clean": bool(status is not None and status.steady and status.clean),
             "disagreement": state.disagreement if state is not None else None,
@@ -227,10 +246,10 @@ class Readiness:
 
     def _restart_changes(self, cluster: ClusterRecord) -> list[Finding]:
         return [Finding(f"a restart would change {row.name} ({row.object_id}): {row.detail}",
-                        f"{row.name} ({row.object_id}) is {row.status}: {row.detail}")
+                        f"{row.name} ({row.object_id}) is {row.status.value}: {row.detail}")
                 for row in self.restart_diff(cluster.id)
-                if row.status in ("different", "missing") or (row.status == "absent"
-                                                               and row.object_id not in self.coord.residuals)]
+                if row.status in (RestartFate.DIFFERENT, RestartFate.MISSING)
+                or (row.status is RestartFate.ABSENT and row.object_id not in self.coord.residuals)]
 
     def _offline(self, cluster: ClusterRecord) -> list[Finding]:
         out = []
@@ -271,7 +290,7 @@ class Readiness:
     def _transients(self, cluster: ClusterRecord) -> list[Finding]:
         return [Finding(f"transient dataflow {row.object_id} ({row.name}) is running: {row.detail}",
                         f"{row.object_id}: {row.name}")
-                for row in self.restart_diff(cluster.id) if row.status == "transient"]
+                for row in self.restart_diff(cluster.id) if row.status is RestartFate.TRANSIENT]
 
     def _dirty(self, cluster: ClusterRecord) -> list[Finding]:
         name = quote_ident(cluster.name)
@@ -368,10 +387,10 @@ class Readiness:
         fastest = self.coord.fastest_hydration_ms
         for state in instance.replicas.values():
             for c in state.status.collections if state.status is not None else ():
-                if c.hydration_ms is not None and not c.id.startswith("t"):
+                if c.hydration_ms is not None and not is_transient(c.id):
                     fastest[c.id] = min(fastest.get(c.id, c.hydration_ms), c.hydration_ms)
         objects = [i.id for i in self.coord.catalog.objects_on_cluster(cluster_id)
-                   if i.kind in ("index", "materialized_view") and i.id in fastest]
+                   if i.kind.keeps_a_dataflow and i.id in fastest]
         if not objects:
             return None
         return FIRST_RESTART_DELAY_S + self.coord.replica_start_s(cluster_id) + sum(fastest[o] for o in objects) / 1000
@@ -430,7 +449,7 @@ def _first_replica(readiness: Readiness, findings: list[Finding]) -> str:
 
 
 def _transient_fate(desc: m.DataflowDescription) -> str:
-    if any(sink.kind == "subscribe" for sink in desc.sink_exports):
+    if any(sink.kind == m.SinkKind.SUBSCRIBE for sink in desc.sink_exports):
         return ("a SUBSCRIBE: it goes on through a replica restart and ALTER CLUSTER ... RESTART (its dataflow is "
                 "replayed), and ends with an error if the coordinator restarts")
     return "a running query's dataflow: dropped when the query ends; a restart does not rebuild it"

@@ -29,12 +29,15 @@ from steadystate.errors import SteadyError, UndefinedObject, quote_ident
 from steadystate.expr import ir
 from steadystate.expr.finishing import finish
 from steadystate.protocol import messages as m
+from steadystate.repr import Row
 from steadystate.repr import codec
 from steadystate.repr.types import Column, RelationDesc, ScalarType
+from steadystate.repr.objects import ItemKind, is_system
 
 if TYPE_CHECKING:
     from steadystate.adapter.coordinator import Coordinator
     from steadystate.adapter.introspection import Introspection
+    from steadystate.controller.instance import ComputeInstance, SubscribeChannel
 
 
 class Reads:
@@ -45,7 +48,7 @@ class Reads:
     # ------------------------------------------------------------------ SELECT
 
     def is_local(self, expr: ir.RelationExpr) -> bool:
-        return reads_only(expr, lambda item_id: item_id.startswith("s"))
+        return reads_only(expr, is_system)
 
     def _replica_id(self, cluster_id: str, replica_name: str | None) -> str | None:
         if not replica_name:
@@ -62,7 +65,7 @@ class Reads:
     async def select(
         self, expr: ir.RelationExpr, desc: RelationDesc, finishing: ir.RowSetFinishing, cluster_id: str,
         timeout: float, replica_name: str | None = None, max_result_size: int | None = None,
-    ) -> list[tuple]:
+    ) -> list[Row]:
         if self.is_local(expr):
             return finish(self.evaluate_locally(expr, desc), finishing)
         replica_id = self._replica_id(cluster_id, replica_name)
@@ -75,19 +78,20 @@ class Reads:
             indexes = catalog.indexes_on(get_id, cluster_id)
             timestamp = await self.coord.read_timestamp()
             if indexes:
-                target = m.PeekTarget("index", indexes[0].id)
+                target = m.PeekTarget(m.PeekTargetKind.INDEX, indexes[0].id)
                 return await instance.peek(target, timestamp, mfp, timeout, replica_id, max_result_size, finishing)
-            if item.kind in ("table", "materialized_view"):
+            if item.kind.has_a_shard:
                 assert item.shard is not None  # tables and materialized views have shards
-                errors = m.errors_shard_of(item.shard) if item.kind == "materialized_view" else None
-                target = m.PeekTarget("shard", item.id, shard=item.shard, desc=item.desc, errors_shard=errors)
+                errors = m.errors_shard_of(item.shard) if item.kind == ItemKind.MATERIALIZED_VIEW else None
+                target = m.PeekTarget(m.PeekTargetKind.SHARD, item.id, shard=item.shard, desc=item.desc,
+                                      errors_shard=errors)
                 return await instance.peek(target, timestamp, mfp, timeout, replica_id, max_result_size, finishing)
         return await self._slow_path(expr, desc, cluster_id, timeout, replica_id, max_result_size, finishing)
 
     async def _slow_path(
         self, expr: ir.RelationExpr, desc: RelationDesc, cluster_id: str, timeout: float, replica_id: str | None,
         max_result_size: int | None = None, finishing: ir.RowSetFinishing = ir.RowSetFinishing(),
-    ) -> list[tuple]:
+    ) -> list[Row]:
         self.check_dataflow_allowed(cluster_id, "SELECT")
         instance = self.coord.instance(cluster_id)
         if not instance.replicas:
@@ -104,7 +108,7 @@ class Reads:
         )
         instance.create_dataflow(dataflow, f"SELECT (transient dataflow {index_id})")
         try:
-            return await instance.peek(m.PeekTarget("index", index_id), timestamp,
+            return await instance.peek(m.PeekTarget(m.PeekTargetKind.INDEX, index_id), timestamp,
                                        ir.MapFilterProject(desc.arity), timeout, replica_id, max_result_size,
                                        finishing)
         finally:
@@ -114,7 +118,7 @@ class Reads:
         """A sealed (or sealing) cluster creates no new dataflows, not even transient ones for queries."""
         self.coord.policy_check(cluster_id, Statement.NEW_DATAFLOW, statement)
 
-    def evaluate_locally(self, expr: ir.RelationExpr, desc: RelationDesc) -> list[tuple]:
+    def evaluate_locally(self, expr: ir.RelationExpr, desc: RelationDesc) -> list[Row]:
         def builtin_rows(item_id: str) -> ir.RelationExpr | None:
             builtin = self.coord.catalog.builtins.get(item_id)
             if builtin is None:
@@ -136,7 +140,7 @@ class Reads:
 
     async def subscribe(
         self, expr: ir.RelationExpr, desc: RelationDesc, with_snapshot: bool, cluster_id: str
-    ) -> AsyncIterator[tuple]:
+    ) -> AsyncIterator[Row]:
         self.check_dataflow_allowed(cluster_id, "SUBSCRIBE")
         instance = self.coord.instance(cluster_id)
         if not instance.replicas:
@@ -146,13 +150,14 @@ class Reads:
         # exact at as_of on every replica (so replicas' batches deduplicate): read sources, not arrangements
         builder = DataflowBuilder(self.coord.catalog, cluster_id, import_indexes=False)
         builder.add_object(body_id, expr, desc)
-        sink = m.SinkExport(sink_id, body_id, "subscribe", desc, with_snapshot=with_snapshot)
+        sink = m.SinkExport(sink_id, body_id, m.SinkKind.SUBSCRIBE, desc, with_snapshot=with_snapshot)
         dataflow = builder.finish(as_of=timestamp, sink_exports=(sink,), debug_name=f"subscribe {sink_id}")
         channel = instance.open_subscribe(sink_id)
         instance.create_dataflow(dataflow, f"SUBSCRIBE (transient dataflow {sink_id})")
         return self._stream(instance, sink_id, channel, timestamp, with_snapshot)
 
-    async def _stream(self, instance, sink_id, channel, as_of: int, with_snapshot: bool) -> AsyncIterator[tuple]:
+    async def _stream(self, instance: ComputeInstance, sink_id: str, channel: SubscribeChannel, as_of: int,
+                      with_snapshot: bool) -> AsyncIterator[Row]:
         try:
             while True:
                 item = await channel.queue.get()

@@ -56,6 +56,7 @@ from steadystate.errors import (
 )
 from steadystate.controller.instance import PlannedDataflow
 from steadystate.protocol.history import CommandHistory
+from steadystate.repr.objects import IdKind, ItemKind, make_id
 from steadystate.sql import plan as p
 
 if TYPE_CHECKING:
@@ -251,7 +252,7 @@ class Reconfigurer:
         """The command history a freshly started coordinator would build for this cluster (plus the transient
         dataflows running now, which the replacements must run too for the queries waiting on them)."""
         as_of = await self.coord.read_timestamp()
-        planned = [PlannedDataflow(desc, self.coord.ddl_text(item), item.kind == "materialized_view")
+        planned = [PlannedDataflow(desc, self.coord.ddl_text(item), item.kind == ItemKind.MATERIALIZED_VIEW)
                    for item, desc in self.coord.fresh_dataflows(cluster_id, as_of)]
         return self.coord.instance(cluster_id).planned_history(planned)
 
@@ -265,12 +266,14 @@ class Reconfigurer:
         catalog = self.coord.catalog
         async with self.coord.ddl_lock:
             with catalog.durable.transact(user) as txn:
-                replacements = [ReplicaRecord(f"r{txn.next_id('replica')}", f"{name}-pending", cluster.id, size,
-                                              user) for name, size, _ in specs]
+                replacements = [ReplicaRecord(id=make_id(IdKind.REPLICA, txn.next_id("replica")),
+                                              name=f"{name}-pending", cluster_id=cluster.id, size=size, owner=user)
+                                for name, size, _ in specs]
                 record = ReconfigurationRecord(
-                    cluster.id, kind, tuple((new.id, old) for new, (_, _, old) in zip(replacements, specs)),
-                    tuple(r.id for r in retiring), _now_ms() + int(timeout * 1000), on_timeout, user, _now_ms(),
-                    cluster_after)
+                    id=cluster.id, kind=kind,
+                    replacements=tuple((new.id, old) for new, (_, _, old) in zip(replacements, specs)),
+                    retiring=tuple(r.id for r in retiring), deadline_ms=_now_ms() + int(timeout * 1000),
+                    on_timeout=on_timeout, owner=user, started_at_ms=_now_ms(), cluster=cluster_after)
                 for replica in replacements:
                     txn.put(replica)
                     txn.audit_event("create", "cluster-replica",
@@ -352,7 +355,7 @@ class Reconfigurer:
         # an object the replacement cannot render is a failure it reports (a readiness reason), not a wait
         hydrated = {c.id for c in state.status.collections if c.hydrated or c.error is not None}
         expected = {i.id for i in self.coord.catalog.objects_on_cluster(cluster_id)
-                    if i.kind in ("index", "materialized_view") and i.id not in self.coord.failed_objects}
+                    if i.kind.keeps_a_dataflow and i.id not in self.coord.failed_objects}
         return expected <= hydrated
 
 

@@ -20,7 +20,7 @@ import asyncio
 import itertools
 import re
 import secrets
-from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable
+from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable, TypeVar, assert_never
 
 from steadystate.adapter.coordinator import bounded
 from steadystate.adapter.names import SessionCatalog, optimize_plan
@@ -30,6 +30,7 @@ from steadystate.adapter.writes import Changes, merge, parse_copy_row
 from steadystate.adapter.explain import explain
 from steadystate.errors import (
     ActiveTransaction,
+    ErrorFields,
     FeatureNotSupported,
     InFailedTransaction,
     InvalidParameterValue,
@@ -46,7 +47,6 @@ from steadystate.adapter.client import (
     CopyOutOutcome,
     EmptyOutcome,
     Field,
-    Notice,
     Outcome,
     RowsOutcome,
 )
@@ -56,11 +56,14 @@ from steadystate.sql.catalog_api import PlanContext
 from steadystate.sql.fastpath import plan_simple_write
 from steadystate.sql.parser import parse
 from steadystate.sql.planner import plan as plan_statement
+from steadystate.sql.statements import AlterAction, Statement, TransactionAction
+from steadystate.repr import Row
 
 if TYPE_CHECKING:
     from steadystate.adapter.backend import Adapter
 
 _process_ids = itertools.count(1000)
+PlanT = TypeVar("PlanT")
 
 DEFAULT_VARIABLES = {
     "cluster": "quickstart",
@@ -126,40 +129,11 @@ class ClientSession:
         self.variables = dict(DEFAULT_VARIABLES)
         self.variables["database"] = database
         self.variables["application_name"] = options.get("application_name", "")
-        self._notices: list[Notice] = []
+        self._notices: list[ErrorFields] = []
         self._in_transaction = False
         self._failed = False
         self._pending: Changes = {}
         self._running: asyncio.Task[Any] | None = None
-        self._dispatch: dict[type, Callable[[Any], Awaitable[Outcome]]] = {
-            p.CreateTablePlan: lambda plan: self._ddl(self.adapter.ddl.create_table, plan),
-            p.CreateViewPlan: lambda plan: self._ddl(self.adapter.ddl.create_view, plan),
-            p.CreateMaterializedViewPlan: lambda plan: self._ddl(self.adapter.ddl.create_materialized_view, plan),
-            p.CreateIndexPlan: lambda plan: self._ddl(self.adapter.ddl.create_index, plan),
-            p.DropObjectsPlan: lambda plan: self._ddl(self.adapter.ddl.drop_objects, plan),
-            p.DropClusterPlan: lambda plan: self._ddl(self.adapter.ddl.drop_cluster, plan),
-            p.DropClusterReplicaPlan: lambda plan: self._ddl(self.adapter.ddl.drop_replica, plan),
-            p.DropRolePlan: lambda plan: self._ddl(self.adapter.ddl.drop_role, plan),
-            p.CreateClusterPlan: lambda plan: self._ddl_plain(self.adapter.ddl.create_cluster, plan),
-            p.CreateClusterReplicaPlan: lambda plan: self._ddl_plain(self.adapter.ddl.create_replica, plan),
-            p.CreateRolePlan: lambda plan: self._ddl_plain(self.adapter.ddl.create_role, plan),
-            p.AlterClusterPlan: self._alter_cluster,
-            p.InsertPlan: self._insert,
-            p.UpdatePlan: self._update,
-            p.DeletePlan: self._delete,
-            p.SelectPlan: self._select,
-            p.SubscribePlan: self._subscribe,
-            p.CopyFromPlan: self._copy_from,
-            p.CopyToPlan: self._copy_to,
-            p.ExplainPlan: self._explain,
-            p.SetVariablePlan: self._set_variable,
-            p.ResetVariablePlan: self._reset_variable,
-            p.ShowVariablePlan: self._show_variable,
-            p.ShowObjectsPlan: self._show_objects,
-            p.TransactionPlan: self._transaction,
-            p.DiscardPlan: self._discard,
-            p.DeallocatePlan: self._deallocate,
-        }
 
     # ------------------------------------------------------------------ pgwire Session contract
 
@@ -171,7 +145,7 @@ class ClientSession:
             return "E"
         return "T" if self._in_transaction else "I"
 
-    def take_notices(self) -> list[Notice]:
+    def take_notices(self) -> list[ErrorFields]:
         notices, self._notices = self._notices, []
         return notices
 
@@ -231,7 +205,7 @@ class ClientSession:
             settings=tuple(sorted(self.variables.items())),
         )
 
-    def _result_desc(self, plan: Any) -> RelationDesc | None:
+    def _result_desc(self, plan: p.Plan) -> RelationDesc | None:
         if isinstance(plan, p.SelectPlan):
             return plan.desc
         if isinstance(plan, p.SubscribePlan) and not plan.copy:
@@ -240,7 +214,7 @@ class ClientSession:
             return None  # computed at execution time; clients read the RowDescription of the portal
         return None
 
-    async def _execute_statement(self, statement: Any, params: tuple[Any, ...] | None) -> Outcome:
+    async def _execute_statement(self, statement: Statement, params: tuple[Any, ...] | None) -> Outcome:
         try:
             plan = plan_statement(statement, self._context(params))
         except SteadyError:
@@ -248,16 +222,14 @@ class ClientSession:
             raise
         return await self._execute_plan(plan)
 
-    async def _execute_plan(self, plan: Any) -> Outcome:
+    async def _execute_plan(self, plan: p.Plan) -> Outcome:
         plan = optimize_plan(plan, self.coord.catalog)
-        if self._failed and not (isinstance(plan, p.TransactionPlan) and plan.action in ("commit", "rollback")):
+        ends_transaction = isinstance(plan, p.TransactionPlan) and plan.action is not TransactionAction.BEGIN
+        if self._failed and not ends_transaction:
             raise InFailedTransaction(
                 "current transaction is aborted, commands ignored until end of transaction block"
             )
-        handler = self._dispatch.get(type(plan))
-        if handler is None:
-            raise FeatureNotSupported(f"{type(plan).__name__} is not supported")
-        task = asyncio.ensure_future(handler(plan))
+        task = asyncio.ensure_future(self._sequence(plan))
         self._running = task
         try:
             return await task
@@ -272,13 +244,74 @@ class ClientSession:
         finally:
             self._running = None
 
+    def _sequence(self, plan: p.Plan) -> Awaitable[Outcome]:
+        """What executes ``plan``: one case per plan class (mypy checks the match is exhaustive)."""
+        ddl = self.adapter.ddl
+        match plan:
+            case p.CreateTablePlan():
+                return self._ddl(ddl.create_table, plan)
+            case p.CreateViewPlan():
+                return self._ddl(ddl.create_view, plan)
+            case p.CreateMaterializedViewPlan():
+                return self._ddl(ddl.create_materialized_view, plan)
+            case p.CreateIndexPlan():
+                return self._ddl(ddl.create_index, plan)
+            case p.DropObjectsPlan():
+                return self._ddl(ddl.drop_objects, plan)
+            case p.DropClusterPlan():
+                return self._ddl(ddl.drop_cluster, plan)
+            case p.DropClusterReplicaPlan():
+                return self._ddl(ddl.drop_replica, plan)
+            case p.DropRolePlan():
+                return self._ddl(ddl.drop_role, plan)
+            case p.CreateClusterPlan():
+                return self._ddl_plain(ddl.create_cluster, plan)
+            case p.CreateClusterReplicaPlan():
+                return self._ddl_plain(ddl.create_replica, plan)
+            case p.CreateRolePlan():
+                return self._ddl_plain(ddl.create_role, plan)
+            case p.AlterClusterPlan():
+                return self._alter_cluster(plan)
+            case p.InsertPlan():
+                return self._insert(plan)
+            case p.UpdatePlan():
+                return self._update(plan)
+            case p.DeletePlan():
+                return self._delete(plan)
+            case p.SelectPlan():
+                return self._select(plan)
+            case p.SubscribePlan():
+                return self._subscribe(plan)
+            case p.CopyFromPlan():
+                return self._copy_from(plan)
+            case p.CopyToPlan():
+                return self._copy_to(plan)
+            case p.ExplainPlan():
+                return self._explain(plan)
+            case p.SetVariablePlan():
+                return self._set_variable(plan)
+            case p.ResetVariablePlan():
+                return self._reset_variable(plan)
+            case p.ShowVariablePlan():
+                return self._show_variable(plan)
+            case p.ShowObjectsPlan():
+                return self._show_objects(plan)
+            case p.TransactionPlan():
+                return self._transaction(plan)
+            case p.DiscardPlan():
+                return self._discard(plan)
+            case p.DeallocatePlan():
+                return self._deallocate(plan)
+            case _:
+                assert_never(plan)
+
     def _fail(self) -> None:
         if self._in_transaction:
             self._failed = True
             self._pending.clear()
 
     def _flush_notices(self, messages: list[str]) -> None:
-        self._notices.extend(Notice("NOTICE", "00000", text) for text in messages)
+        self._notices.extend(ErrorFields("00000", text, severity="NOTICE") for text in messages)
 
     @property
     def timeout(self) -> float:
@@ -300,7 +333,7 @@ class ClientSession:
 
     # ------------------------------------------------------------------ DDL
 
-    async def _ddl(self, action: Callable[..., Awaitable[str]], plan: Any) -> Outcome:
+    async def _ddl(self, action: Callable[[PlanT, str, list[str]], Awaitable[str]], plan: PlanT) -> Outcome:
         self._check_no_pending_writes("DDL")
         notices: list[str] = []
         async with self.coord.ddl(self.timeout):
@@ -308,7 +341,7 @@ class ClientSession:
         self._flush_notices(notices)
         return CommandOutcome(tag)
 
-    async def _ddl_plain(self, action: Callable[..., Awaitable[str]], plan: Any) -> Outcome:
+    async def _ddl_plain(self, action: Callable[[PlanT, str], Awaitable[str]], plan: PlanT) -> Outcome:
         self._check_no_pending_writes("DDL")
         async with self.coord.ddl(self.timeout):
             tag = await action(plan, self.user)
@@ -317,15 +350,15 @@ class ClientSession:
     async def _alter_cluster(self, plan: p.AlterClusterPlan) -> Outcome:
         self._check_no_pending_writes("DDL")
         action = plan.action
-        if action == "set":
+        if action is AlterAction.SET:
             cluster = self.coord.catalog.clusters[plan.cluster_id]
             self.adapter.readiness.check_owner(cluster, self.user, "alter")
             if plan.wait is None:
                 return await self._ddl_plain(self.adapter.ddl.alter_cluster_set, plan)
-            action = "resize"
+            action = AlterAction.RESIZE
         handler = self.adapter.alter_cluster_actions.get(action)
         if handler is None:
-            raise FeatureNotSupported(f"ALTER CLUSTER ... {plan.action.upper()} is not supported yet")
+            raise FeatureNotSupported(f"ALTER CLUSTER ... {plan.action.value.upper()} is not supported yet")
         notices: list[str] = []
         tag = await handler(plan, self.user, notices, self.timeout)
         self._flush_notices(notices)
@@ -388,7 +421,7 @@ class ClientSession:
 
         class Sink:
             def __init__(self) -> None:
-                self.rows: list[tuple] = []
+                self.rows: list[Row] = []
                 self.line = 0
 
             async def write_rows(self, rows: list[tuple[str | None, ...]]) -> None:
@@ -489,12 +522,12 @@ class ClientSession:
         return RowsOutcome(fields_of(desc), [(self.variables[name],)], "SHOW")
 
     async def _transaction(self, plan: p.TransactionPlan) -> Outcome:
-        if plan.action == "begin":
+        if plan.action is TransactionAction.BEGIN:
             if self._in_transaction:
                 self._flush_notices(["there is already a transaction in progress"])
             self._in_transaction = True
             return CommandOutcome("BEGIN")
-        if plan.action == "commit":
+        if plan.action is TransactionAction.COMMIT:
             pending, failed = self._pending, self._failed
             self._pending, self._in_transaction, self._failed = {}, False, False
             if failed:

@@ -8,8 +8,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Callable
 
 from steadystate.errors import FeatureNotSupported
+from steadystate.orchestrator.api import ProcessStatus
 from steadystate.repr.types import RelationDesc, ScalarType
 from steadystate.sql import plan as p
+from steadystate.repr import Row
+from steadystate.repr.objects import ItemKind
 
 if TYPE_CHECKING:
     from steadystate.adapter.backend import Adapter
@@ -17,7 +20,7 @@ if TYPE_CHECKING:
 T, B = ScalarType.TEXT, ScalarType.BOOL
 
 
-def _clusters(adapter: "Adapter", plan: p.ShowObjectsPlan) -> tuple[RelationDesc, list[tuple]]:
+def _clusters(adapter: "Adapter", plan: p.ShowObjectsPlan) -> tuple[RelationDesc, list[Row]]:
     catalog = adapter.coordinator.catalog
     rows = []
     for cluster in catalog.clusters.values():
@@ -26,7 +29,7 @@ def _clusters(adapter: "Adapter", plan: p.ShowObjectsPlan) -> tuple[RelationDesc
     return RelationDesc.of(("name", T), ("replicas", T), ("sealed", B)), sorted(rows)
 
 
-def _replicas(adapter: "Adapter", plan: p.ShowObjectsPlan) -> tuple[RelationDesc, list[tuple]]:
+def _replicas(adapter: "Adapter", plan: p.ShowObjectsPlan) -> tuple[RelationDesc, list[Row]]:
     coord = adapter.coordinator
     rows = []
     for replica in coord.catalog.replicas.values():
@@ -34,16 +37,17 @@ def _replicas(adapter: "Adapter", plan: p.ShowObjectsPlan) -> tuple[RelationDesc
         if cluster is None or (plan.in_cluster_id and cluster.id != plan.in_cluster_id):
             continue
         status = coord.replica_status.get(replica.id)
-        rows.append((cluster.name, replica.name, replica.size, status is not None and status.status == "online"))
+        online = status is not None and status.status is ProcessStatus.ONLINE
+        rows.append((cluster.name, replica.name, replica.size, online))
     desc = RelationDesc.of(("cluster", T), ("replica", T), ("size", T), ("ready", B))
     return desc, sorted(rows)
 
 
-def _indexes(adapter: "Adapter", plan: p.ShowObjectsPlan) -> tuple[RelationDesc, list[tuple]]:
+def _indexes(adapter: "Adapter", plan: p.ShowObjectsPlan) -> tuple[RelationDesc, list[Row]]:
     catalog = adapter.coordinator.catalog
     rows = []
     for item in catalog.items.values():
-        if item.kind != "index":
+        if item.kind != ItemKind.INDEX:
             continue
         if plan.on_id and item.on_id != plan.on_id or plan.in_cluster_id and item.cluster_id != plan.in_cluster_id:
             continue
@@ -54,26 +58,26 @@ def _indexes(adapter: "Adapter", plan: p.ShowObjectsPlan) -> tuple[RelationDesc,
     return RelationDesc.of(("name", T), ("on", T), ("cluster", T), ("key", T)), sorted(rows)
 
 
-def _materialized_views(adapter: "Adapter", plan: p.ShowObjectsPlan) -> tuple[RelationDesc, list[tuple]]:
+def _materialized_views(adapter: "Adapter", plan: p.ShowObjectsPlan) -> tuple[RelationDesc, list[Row]]:
     catalog = adapter.coordinator.catalog
     rows = []
     for item in catalog.items.values():
-        if item.kind != "materialized_view" or (plan.in_cluster_id and item.cluster_id != plan.in_cluster_id):
+        if item.kind != ItemKind.MATERIALIZED_VIEW or (plan.in_cluster_id and item.cluster_id != plan.in_cluster_id):
             continue
         cluster = catalog.clusters.get(item.cluster_id or "")
         rows.append((item.name, cluster.name if cluster else item.cluster_id))
     return RelationDesc.of(("name", T), ("cluster", T)), sorted(rows)
 
 
-def _of_kind(kind: str) -> Callable[["Adapter", p.ShowObjectsPlan], tuple[RelationDesc, list[tuple]]]:
-    def produce(adapter: "Adapter", plan: p.ShowObjectsPlan) -> tuple[RelationDesc, list[tuple]]:
+def _of_kind(kind: ItemKind) -> Callable[["Adapter", p.ShowObjectsPlan], tuple[RelationDesc, list[Row]]]:
+    def produce(adapter: "Adapter", plan: p.ShowObjectsPlan) -> tuple[RelationDesc, list[Row]]:
         items = adapter.coordinator.catalog.items.values()
         return RelationDesc.of(("name", T)), sorted((i.name,) for i in items if i.kind == kind)
 
     return produce
 
 
-def _objects(adapter: "Adapter", plan: p.ShowObjectsPlan) -> tuple[RelationDesc, list[tuple]]:
+def _objects(adapter: "Adapter", plan: p.ShowObjectsPlan) -> tuple[RelationDesc, list[Row]]:
     items = adapter.coordinator.catalog.items.values()
     return RelationDesc.of(("name", T), ("type", T)), sorted((i.name, i.kind.replace("_", "-")) for i in items)
 
@@ -83,13 +87,13 @@ _PRODUCERS = {
     "cluster_replicas": _replicas,
     "indexes": _indexes,
     "materialized_views": _materialized_views,
-    "tables": _of_kind("table"),
-    "views": _of_kind("view"),
+    "tables": _of_kind(ItemKind.TABLE),
+    "views": _of_kind(ItemKind.VIEW),
     "objects": _objects,
 }
 
 
-def show_objects(adapter: "Adapter", plan: p.ShowObjectsPlan) -> tuple[RelationDesc, list[tuple]]:
+def show_objects(adapter: "Adapter", plan: p.ShowObjectsPlan) -> tuple[RelationDesc, list[Row]]:
     producer = _PRODUCERS.get(plan.kind.lower().replace(" ", "_"))
     if producer is None:
         raise FeatureNotSupported(f"SHOW {plan.kind.upper()} is not supported")

@@ -24,11 +24,12 @@ from steadystate.expr.eval import compile_mfp, compile_predicates, evaluate
 from steadystate.expr.ir import CallBinary, CallVariadic, ColumnRef, MapFilterProject, ScalarExpr, depends_on_columns
 from steadystate.repr.types import RelationDesc, ScalarType, datum_matches
 from steadystate.sql import plan as p
+from steadystate.repr import Row
 
 if TYPE_CHECKING:
     from steadystate.adapter.coordinator import Coordinator
 
-Changes = dict[str, list[tuple[tuple, int]]]  # table id -> (row, diff)
+Changes = dict[str, list[tuple[Row, int]]]  # table id -> (row, diff)
 
 _PARSERS: dict[ScalarType, Callable[[str], Any]] = {
     ScalarType.INT4: lambda s: parse_int(s, ScalarType.INT4),
@@ -51,12 +52,13 @@ class Writes:
         # the coordinator's hash indexes on table columns: built on first use, kept up to date on commit
         self.indexes = coordinator.table_indexes
 
-    def _table(self, table_id: str):
-        return self.coord.catalog.items[table_id]
+    def _desc(self, table_id: str) -> RelationDesc:
+        desc = self.coord.catalog.items[table_id].desc
+        assert desc is not None, f"table {table_id} has no relation description"
+        return desc
 
-    def check_rows(self, table_id: str, rows: list[tuple]) -> None:
-        item = self._table(table_id)
-        desc: RelationDesc = item.desc
+    def check_rows(self, table_id: str, rows: list[Row]) -> None:
+        desc = self._desc(table_id)
         for row in rows:
             if len(row) != desc.arity:
                 raise SteadyError(f"INSERT has {len(row)} values but table has {desc.arity} columns",
@@ -76,12 +78,12 @@ class Writes:
         candidates, exact = self._candidates(plan.table_id, plan.predicates, pending)
         if exact:
             return {plan.table_id: [(row, -count) for row, count in candidates.items() if count > 0]}
-        matches = compile_predicates(plan.predicates, self._table(plan.table_id).desc.types)
+        matches = compile_predicates(plan.predicates, self._desc(plan.table_id).types)
         return {plan.table_id: [(row, -count) for row, count in candidates.items() if count > 0 and matches(row)]}
 
     def _candidates(
         self, table_id: str, predicates: tuple[ScalarExpr, ...], pending: Changes | None
-    ) -> tuple[Mapping[tuple, int], bool]:
+    ) -> tuple[Mapping[Row, int], bool]:
         """The rows that may match — all of them, or those an equality/IN predicate selects through a hash
         index — and whether they are exactly the matches (the lookup was the only predicate)."""
         lookup = point_lookup(predicates)
@@ -96,7 +98,7 @@ class Writes:
             for row in rows:
                 index.setdefault(row[column], set()).add(row)
             self.indexes[table_id][column] = index
-        out: dict[tuple, int] = {}
+        out: dict[Row, int] = {}
         for value in values:
             for row in index.get(value, ()):
                 out[row] = rows[row]
@@ -108,14 +110,14 @@ class Writes:
         return out, len(predicates) == 1
 
     def update_changes(self, plan: p.UpdatePlan, pending: Changes | None = None) -> Changes:
-        desc = self._table(plan.table_id).desc
+        desc = self._desc(plan.table_id)
         arity = desc.arity
         assignments = dict(plan.assignments)
         maps = tuple(assignments[i] for i in sorted(assignments))
         positions = {column: arity + n for n, column in enumerate(sorted(assignments))}
         projection = tuple(positions.get(i, i) for i in range(arity))
         mfp = compile_mfp(MapFilterProject(arity, maps, plan.predicates, projection), desc.types)
-        out: list[tuple[tuple, int]] = []
+        out: list[tuple[Row, int]] = []
         for row, count in self._candidates(plan.table_id, plan.predicates, pending)[0].items():
             if count <= 0:
                 continue
@@ -127,7 +129,7 @@ class Writes:
         self.check_rows(plan.table_id, [r for r, d in out if d > 0])
         return {plan.table_id: out}
 
-    def _current(self, table_id: str, pending: Changes | None) -> Counter[tuple]:
+    def _current(self, table_id: str, pending: Changes | None) -> Counter[Row]:
         current = self.coord.table_rows[table_id]
         if pending and table_id in pending:
             current = Counter(current)
@@ -151,7 +153,7 @@ class Writes:
 
     async def commit(self, changes: Changes) -> int:
         """Make ``changes`` durable at one timestamp and apply them to the in-memory tables."""
-        shard_changes: dict[str, list[tuple[tuple, int]]] = {}
+        shard_changes: dict[str, list[tuple[Row, int]]] = {}
         for table_id, updates in changes.items():
             item = self.coord.catalog.items.get(table_id)
             if item is None or item.shard is None:
@@ -206,7 +208,7 @@ def point_lookup(predicates: tuple[ScalarExpr, ...]) -> tuple[int, list[Any]] | 
     return None
 
 
-def parse_copy_row(fields: tuple[str | None, ...], types: list[ScalarType], line: int) -> tuple:
+def parse_copy_row(fields: tuple[str | None, ...], types: list[ScalarType], line: int) -> Row:
     out: list[object] = []
     for value, typ in zip(fields, types):
         if value is None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from steadystate.repr.types import Column, RelationDesc, ScalarType
+from steadystate.repr.objects import IdKind, ItemKind, make_id
 
 T, I4, I8, B, TS, F8 = (
     ScalarType.TEXT,
@@ -29,7 +30,7 @@ class BuiltinRelation:
     schema: str
     name: str
     desc: RelationDesc
-    kind: str = "builtin"
+    kind: ItemKind = ItemKind.BUILTIN
     database: str = "materialize"
 
     @property
@@ -98,6 +99,7 @@ _DEFINITIONS: list[tuple[str, str, RelationDesc]] = [
 ]
 
 BUILTINS: tuple[BuiltinRelation, ...] = tuple(
-    BuiltinRelation(f"s{n}", schema, name, desc) for n, (schema, name, desc) in enumerate(_DEFINITIONS, start=1)
+    BuiltinRelation(make_id(IdKind.SYSTEM, n), schema, name, desc)
+    for n, (schema, name, desc) in enumerate(_DEFINITIONS, start=1)
 )
 BUILTIN_BY_NAME: dict[str, BuiltinRelation] = {b.name: b for b in BUILTINS}

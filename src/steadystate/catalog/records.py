@@ -14,6 +14,7 @@ import enum
 import msgspec
 
 from steadystate.expr.ir import ScalarExpr
+from steadystate.repr.objects import ItemKind
 from steadystate.repr.types import RelationDesc
 
 RECORD_VERSION = 1
@@ -60,7 +61,7 @@ class ItemRecord(msgspec.Struct, frozen=True):
     database: str
     schema: str
     name: str
-    kind: str  # table | view | materialized_view | index
+    kind: ItemKind
     owner: str
     desc: RelationDesc | None = None
     sql: str = ""
@@ -128,17 +129,17 @@ class StatusEvent(msgspec.Struct, frozen=True):
 
     replica_id: str
     process_id: int
-    status: str  # online | offline | clean | dirty
+    status: str  # a ProcessStatus value (online, offline, crash-looping), or clean | dirty
     reason: str | None
     occurred_at_ms: int
 
 
 KIND_NAMES = {
-    "table": "table",
-    "view": "view",
-    "materialized_view": "materialized view",
-    "index": "index",
-    "builtin": "system relation",
+    ItemKind.TABLE: "table",
+    ItemKind.VIEW: "view",
+    ItemKind.MATERIALIZED_VIEW: "materialized view",
+    ItemKind.INDEX: "index",
+    ItemKind.BUILTIN: "system relation",
 }
 
 RECORD_TYPES: dict[str, type] = {

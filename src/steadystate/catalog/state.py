@@ -20,6 +20,7 @@ import msgspec
 from steadystate.catalog.builtins import BUILTINS, BuiltinRelation
 from steadystate.catalog.durable import CatalogStore
 from steadystate.catalog.records import ClusterRecord, ItemRecord, ReconfigurationRecord, ReplicaRecord, RoleRecord
+from steadystate.repr.objects import IdKind, ItemKind, make_id
 
 SEARCH_PATH = ("public", "mz_catalog", "mz_internal", "pg_catalog")
 DEFAULT_DATABASE = "materialize"
@@ -44,11 +45,11 @@ class CatalogState:
 
     def _bootstrap(self) -> None:
         with self.durable.transact("materialize") as txn:
-            role = RoleRecord(f"g{txn.next_id('role')}", "materialize", superuser=True)
-            cluster = ClusterRecord(
-                f"c{txn.next_id('cluster')}", DEFAULT_CLUSTER, True, DEFAULT_REPLICA_SIZE, 1, owner=role.name
-            )
-            replica = ReplicaRecord(f"r{txn.next_id('replica')}", "r1", cluster.id, DEFAULT_REPLICA_SIZE, role.name)
+            role = RoleRecord(id=make_id(IdKind.ROLE, txn.next_id("role")), name="materialize", superuser=True)
+            cluster = ClusterRecord(id=make_id(IdKind.CLUSTER, txn.next_id("cluster")), name=DEFAULT_CLUSTER,
+                                    managed=True, size=DEFAULT_REPLICA_SIZE, replication_factor=1, owner=role.name)
+            replica = ReplicaRecord(id=make_id(IdKind.REPLICA, txn.next_id("replica")), name="r1",
+                                    cluster_id=cluster.id, size=DEFAULT_REPLICA_SIZE, owner=role.name)
             for record in (role, cluster, replica):
                 txn.put(record)
             txn.set_meta("bootstrapped", str(int(time.time() * 1000)))
@@ -128,7 +129,7 @@ class CatalogState:
         return [
             item
             for item in self.items.values()
-            if item.kind == "index"
+            if item.kind == ItemKind.INDEX
             and item.on_id == relation_id
             and (cluster_id is None or item.cluster_id == cluster_id)
         ]
@@ -138,7 +139,7 @@ class CatalogState:
         return [
             item
             for item in self.items.values()
-            if item_id in item.depends_on or (item.kind == "index" and item.on_id == item_id)
+            if item_id in item.depends_on or (item.kind == ItemKind.INDEX and item.on_id == item_id)
         ]
 
     def transitive_dependents(self, item_ids: Iterable[str]) -> list[ItemRecord]:

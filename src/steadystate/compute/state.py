@@ -47,13 +47,14 @@ from typing import Any, Callable, Iterable
 from steadystate.render import Arrangement, RenderedDataflow
 from steadystate.dataflow import guard
 from steadystate.dataflow.collection import EvalError
-from steadystate.errors import SteadyError, UpperMismatch
+from steadystate.errors import ErrorFields, SteadyError, UpperMismatch
 from steadystate.expr.eval import compile_mfp
 from steadystate.compute.peeks import chunked, finished, mapped, point_key
 from steadystate.protocol import messages as m
 from steadystate.protocol.stages import CommandStream, Stage
 from steadystate.repr import codec, passed
 from steadystate.storage import ShardStore, SnapshotUnavailable
+from steadystate.repr.objects import is_transient
 
 log = logging.getLogger("steadystate.compute")
 
@@ -113,7 +114,7 @@ class ComputeState:
         # or drop arrives, while this state's thread may be busy evaluating them (``dataflow.guard``)
         self.interrupts: set[str] = set()
         self._rss_baselines: dict[frozenset[str], int] = {}  # guarded work -> resident set when it began
-        self.failed: dict[str, m.PeekError] = {}  # transient exports whose dataflow was stopped (memory, cancel)
+        self.failed: dict[str, ErrorFields] = {}  # transient exports whose dataflow was stopped (memory, cancel)
         self.stream = CommandStream()
         self.nonce = ""
         self.dataflows: list[_Dataflow] = []
@@ -144,7 +145,7 @@ class ComputeState:
         of a transient dataflow or a new ``Hello`` stops the evaluation under way that it makes pointless."""
         if isinstance(command, m.CancelPeek):
             self.interrupts.add(command.uuid)
-        elif isinstance(command, m.AllowCompaction) and command.frontier is None and command.id.startswith("t"):
+        elif isinstance(command, m.AllowCompaction) and command.frontier is None and is_transient(command.id):
             self.interrupts.add(command.id)
         elif isinstance(command, m.Hello):
             self.interrupts.add(INTERRUPT_ALL)
@@ -189,7 +190,7 @@ class ComputeState:
 
     def _reuse(self, desc: m.DataflowDescription) -> _Dataflow | None:
         """A running dataflow that the replayed ``desc`` may keep (Materialize's reconciliation rules)."""
-        if any(sink.kind == "subscribe" for sink in desc.sink_exports):
+        if any(sink.kind == m.SinkKind.SUBSCRIBE for sink in desc.sink_exports):
             return None
         fingerprint = desc.fingerprint()
         for old in self._pool:
@@ -299,7 +300,7 @@ class ComputeState:
         self.index_exports.pop(command.id, None)
         sink = dataflow.sinks.get(command.id)
         out: list[m.Response] = [m.Frontiers(command.id, None, None, None)]
-        if sink is not None and sink.export.kind == "subscribe":
+        if sink is not None and sink.export.kind == m.SinkKind.SUBSCRIBE:
             out.append(m.SubscribeResponse(command.id, dropped=True))
         if not dataflow.live_exports:
             self.dataflows.remove(dataflow)
@@ -372,7 +373,7 @@ class ComputeState:
         """Stop a transient dataflow that failed (over the memory threshold, canceled, an error): its state is let go
         at once, the peeks of its exports answer with the error and its subscribes end with it; the controller's
         drop then finds nothing left to do."""
-        error = m.PeekError(exc.sqlstate, exc.message, exc.detail, exc.hint)
+        error = exc.to_wire()
         self.dataflows.remove(dataflow)
         out: list[m.Response] = []
         for export_id in dataflow.live_exports:
@@ -381,7 +382,7 @@ class ComputeState:
             self.index_exports.pop(export_id, None)
             self.failed[export_id] = error
             sink = dataflow.sinks.get(export_id)
-            if sink is not None and sink.export.kind == "subscribe":
+            if sink is not None and sink.export.kind == m.SinkKind.SUBSCRIBE:
                 out.append(m.SubscribeResponse(export_id, error=error))
         dataflow.rendered.close()
         dataflow.live_exports = set()
@@ -499,7 +500,7 @@ class ComputeState:
             if sink_id not in dataflow.live_exports:
                 continue
             updates = dataflow.rendered.drain_sink(sink_id)
-            if sink.export.kind == "subscribe":
+            if sink.export.kind == m.SinkKind.SUBSCRIBE:
                 if updates or frontier != sink.last_upper:
                     lower = sink.last_upper if sink.last_upper is not None and sink.last_upper >= 0 else 0
                     if dataflow.late_snapshot_at is not None and not sink.late_lower_sent:
@@ -593,23 +594,22 @@ class ComputeState:
             with guard.guarded(self._guard((peek.uuid,), "query")):
                 return self._evaluate_peek(peek)
         except SteadyError as exc:
-            return [m.PeekResponse(peek.uuid, error=m.PeekError(exc.sqlstate, exc.message, exc.detail, exc.hint))]
+            return [m.PeekResponse(peek.uuid, error=exc.to_wire())]
         except Exception as exc:  # noqa: BLE001 - a peek's expression failing in a way the evaluator did not
             # anticipate is that peek's error (XX000), never the replica's: it must not take the process down
             log.exception("peek %s failed", peek.uuid)
-            error = EvalError.from_exception(exc)
-            return [m.PeekResponse(peek.uuid, error=m.PeekError(error.sqlstate, error.message))]
+            return [m.PeekResponse(peek.uuid, error=EvalError.from_exception(exc).to_fields())]
 
     def _evaluate_peek(self, peek: m.Peek) -> list[m.PeekResponse] | None:
         target = peek.target
         rows: Iterable[tuple]
-        if target.kind == "index":
+        if target.kind == m.PeekTargetKind.INDEX:
             failure = self.failed.get(target.id)
             if failure is not None:
                 return [m.PeekResponse(peek.uuid, error=failure)]
             arrangement = self.arrangements.get(target.id)
             if arrangement is None:
-                return [m.PeekResponse(peek.uuid, error=m.PeekError("XX000", f"index {target.id} is not installed"))]
+                return [m.PeekResponse(peek.uuid, error=ErrorFields("XX000", f"index {target.id} is not installed"))]
             if not passed(arrangement.frontier, peek.timestamp):
                 return None
             key = point_key(self.index_exports.get(target.id), peek.mfp)
@@ -626,9 +626,7 @@ class ComputeState:
                 errors = sorted(row for row, diff in self.store.snapshot(target.errors_shard, peek.timestamp)
                                 if diff > 0)
                 if errors:
-                    message, sqlstate, _kind, detail, hint = errors[0]
-                    return [m.PeekResponse(peek.uuid, error=m.PeekError(sqlstate, message, detail or None,
-                                                                        hint or None))]
+                    return [m.PeekResponse(peek.uuid, error=EvalError(*errors[0]).to_fields())]
             snapshot = self.store.snapshot(target.shard, peek.timestamp)
             if len(snapshot) > guard.CHECK_EVERY_ROWS:
                 guard.check()

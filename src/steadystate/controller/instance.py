@@ -397,7 +397,8 @@ class ComputeInstance:
         for pending in self._peeks.values():
             command = pending.command
             target = command.target if command is not None else None
-            if command is not None and target is not None and target.kind == "shard" and target.shard is not None:
+            if (command is not None and target is not None and target.kind == m.PeekTargetKind.SHARD
+                    and target.shard is not None):
                 shards = frozenset(s for s in (target.shard, target.errors_shard) if s is not None)
                 out.append((shards, command.timestamp))
         return out
@@ -413,10 +414,7 @@ class ComputeInstance:
             return
         chunks = pending.chunks.pop(replica_id, [])
         if response.error is not None:
-            error = response.error
-            pending.future.set_exception(
-                SteadyError(error.message, sqlstate=error.sqlstate, detail=error.detail, hint=error.hint)
-            )
+            pending.future.set_exception(response.error.to_error())
         else:
             rows: list[tuple[Any, ...]] = []
             for chunk in (*chunks, response.rows):
@@ -444,8 +442,7 @@ class ComputeInstance:
         if channel is None:
             return
         if response.error is not None:
-            err = response.error
-            channel.queue.put_nowait(SteadyError(err.message, sqlstate=err.sqlstate))
+            channel.queue.put_nowait(response.error.to_error())
             return
         if response.dropped or response.batch is None:
             return

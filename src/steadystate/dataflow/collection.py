@@ -12,11 +12,12 @@ the error travels downstream and makes peeks of the affected arrangement fail un
 
 from __future__ import annotations
 
-from typing import Iterable, NamedTuple
+from typing import Any, Iterable, NamedTuple
 
 from steadystate import errors
 
-Row = tuple
+# the same shape as ``steadystate.repr.Row``; spelled here because the engine imports only ``errors``
+Row = tuple[Any, ...]
 Update = tuple[Row, int, int]
 OkDelta = dict[Row, int]
 
@@ -41,6 +42,10 @@ class EvalError(NamedTuple):
         if not (isinstance(error_class, type) and issubclass(error_class, errors.SteadyError)):
             error_class = errors.SteadyError
         return error_class(self.message, sqlstate=self.sqlstate, detail=self.detail or None, hint=self.hint or None)
+
+    def to_fields(self) -> errors.ErrorFields:
+        """The error as it leaves the dataflow (a peek's error)."""
+        return errors.ErrorFields(self.sqlstate, self.message, self.detail or None, self.hint or None)
 
 
 ErrDelta = dict[EvalError, int]

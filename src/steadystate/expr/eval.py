@@ -33,9 +33,9 @@ from steadystate.expr.functions import (
     VARIADIC_STRICT,
 )
 from steadystate.expr.infer import Types, scalar_type
+from steadystate.repr import Row
 from steadystate.repr.types import ScalarType
 
-Row = tuple
 Evaluator = Callable[[Row], Any]
 
 

@@ -24,9 +24,18 @@ The contract every implementation keeps:
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Protocol
+
+
+class ProcessStatus(enum.StrEnum):
+    """A replica incarnation's status as its orchestrator reports it (the status history stores the value)."""
+
+    ONLINE = "online"  # listening
+    OFFLINE = "offline"  # not running (starting, exited, stopped)
+    CRASH_LOOPING = "crash-looping"  # exited too often lately: restarted with backoff
 
 
 @dataclass(frozen=True)
@@ -45,7 +54,7 @@ class ReplicaEvent:
 
     replica_id: str
     process_id: int
-    status: str  # online | offline | crash-looping
+    status: ProcessStatus
     reason: str | None
     occurred_at_ms: int
 
@@ -72,7 +81,7 @@ class Orchestrator(Protocol):
 
     def endpoint(self, replica_id: str) -> tuple[str, int, int] | None: ...
 
-    def status(self, replica_id: str) -> tuple[str, str | None, int]: ...
+    def status(self, replica_id: str) -> tuple[ProcessStatus, str | None, int]: ...
 
     def exit_reason(self, replica_id: str) -> str | None: ...
 

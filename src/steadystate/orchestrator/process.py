@@ -49,7 +49,7 @@ from pathlib import Path
 import psutil
 
 from steadystate.orchestrator import REPLICA_SIZES
-from steadystate.orchestrator.api import OnReplicaEvent, ReplicaEvent, ReplicaSpec
+from steadystate.orchestrator.api import OnReplicaEvent, ProcessStatus, ReplicaEvent, ReplicaSpec
 
 log = logging.getLogger("steadystate.orchestrator")
 
@@ -108,7 +108,7 @@ class _Managed:
     removed: bool = False
     restarts: int = 0
     started_at: float = 0.0
-    status: str = "offline"
+    status: ProcessStatus = ProcessStatus.OFFLINE
     reason: str | None = None
     crashes: list[float] = field(default_factory=list)
     start_failed: bool = False  # the last start raised: no process runs, the watcher retries after a backoff
@@ -286,10 +286,10 @@ class ProcessOrchestrator:
             return None
         return ("127.0.0.1", int(data["port"]), int(data["pid"]))
 
-    def status(self, replica_id: str) -> tuple[str, str | None, int]:
+    def status(self, replica_id: str) -> tuple[ProcessStatus, str | None, int]:
         managed = self._managed.get(replica_id)
         if managed is None:
-            return ("offline", "not running", 0)
+            return (ProcessStatus.OFFLINE, "not running", 0)
         if managed.handle is None:  # its first start failed
             return (managed.status, managed.reason or "not running", 0)
         return (managed.status, managed.reason, managed.handle.pid)
@@ -321,9 +321,9 @@ class ProcessOrchestrator:
         except Exception as exc:  # noqa: BLE001 - any failure to start is retried by the watcher
             reason = f"failed to start: {exc}"
             managed.start_failed = True
-            managed.status, managed.reason = "offline", reason
+            managed.status, managed.reason = ProcessStatus.OFFLINE, reason
             log.warning("replica %s %s", spec.replica_id, reason)
-            self.on_event(ReplicaEvent(spec.replica_id, 0, "offline", reason, _now_ms()))
+            self.on_event(ReplicaEvent(spec.replica_id, 0, ProcessStatus.OFFLINE, reason, _now_ms()))
             return False
         managed.start_failed = False
         managed.handle = _Handle(child=child)
@@ -355,8 +355,8 @@ class ProcessOrchestrator:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and handle.alive and not managed.removed and managed.handle is handle:
             if self.endpoint(managed.spec.replica_id) is not None:
-                managed.status, managed.reason = "online", None
-                self.on_event(ReplicaEvent(managed.spec.replica_id, handle.pid, "online", None, _now_ms()))
+                managed.status, managed.reason = ProcessStatus.ONLINE, None
+                self.on_event(ReplicaEvent(managed.spec.replica_id, handle.pid, ProcessStatus.ONLINE, None, _now_ms()))
                 return
             await asyncio.sleep(0.02)
 
@@ -375,8 +375,9 @@ class ProcessOrchestrator:
                 if now - managed.started_at > _STABLE_AFTER_S:
                     backoff = _BACKOFF_START_S
                 managed.crashes = [t for t in managed.crashes if now - t < _CRASH_LOOP_WINDOW_S] + [now]
-                status = "crash-looping" if len(managed.crashes) >= _CRASH_LOOP_COUNT else "offline"
-                if status == "crash-looping":
+                status = (ProcessStatus.CRASH_LOOPING if len(managed.crashes) >= _CRASH_LOOP_COUNT
+                          else ProcessStatus.OFFLINE)
+                if status is ProcessStatus.CRASH_LOOPING:
                     reason = (f"{reason}; {len(managed.crashes)} crashes in the last minute, "
                               f"next restart in {backoff:g} s")
                 managed.status, managed.reason = status, reason

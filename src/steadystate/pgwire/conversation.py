@@ -30,7 +30,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable
 
-from steadystate.errors import ProtocolViolation, QueryCanceled, SteadyError
+from steadystate.errors import ErrorFields, ProtocolViolation, QueryCanceled, SteadyError
 
 from . import frontend as fe
 from steadystate.adapter.client import (
@@ -38,7 +38,6 @@ from steadystate.adapter.client import (
     CopyInOutcome,
     CopyOutOutcome,
     EmptyOutcome,
-    Notice,
     Outcome,
     RowsOutcome,
 )
@@ -134,14 +133,12 @@ class Conversation(ExtendedQueryMixin):
 
     def send_error(self, error: SteadyError, *, fatal: bool = False) -> Steps[None]:
         yield from self.send_notices()
-        severity = "FATAL" if fatal else error.severity
-        notice = Notice(severity, error.sqlstate, error.message, error.detail, error.hint, error.position)
-        self.write(encode_notice(notice, error=True))
+        self.write(encode_notice(error.to_wire("FATAL" if fatal else None), error=True))
 
     def send_notices(self) -> Steps[None]:
         if self.session is None:
             return
-        notices: list[Notice] = yield TakeNotices()
+        notices: list[ErrorFields] = yield TakeNotices()
         for notice in notices:
             self.write(encode_notice(notice, error=False))
 

@@ -101,7 +101,7 @@ class CancelBackend:
 
 @dataclass(frozen=True)
 class TakeNotices:
-    """``Session.take_notices``.  Result: ``list[Notice]``."""
+    """``Session.take_notices``.  Result: ``list[ErrorFields]`` (``steadystate.errors``)."""
 
 
 @dataclass(frozen=True)

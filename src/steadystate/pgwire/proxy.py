@@ -34,7 +34,6 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Callable
 
-from steadystate.adapter.client import Notice
 from steadystate.errors import ProtocolViolation, SteadyError
 
 from . import frontend as fe
@@ -229,8 +228,7 @@ class ProxyConnection:
 
     def _fail(self, failure: Failure | SteadyError) -> None:
         error = failure.error() if isinstance(failure, Failure) else failure
-        notice = Notice("FATAL", error.sqlstate, error.message, error.detail, error.hint)
-        self._to_client += encode_notice(notice, error=True)
+        self._to_client += encode_notice(error.to_wire("FATAL"), error=True)
         self._to_backend.clear()
         self.closed = True
         self._actions += [CloseClient(), CloseBackend()]

@@ -20,7 +20,7 @@ import logging
 import secrets
 import socket
 import struct
-from typing import Any, Coroutine
+from typing import Any, Callable, Coroutine
 from contextlib import suppress
 
 from .frontend import CANCEL_REQUEST_CODE
@@ -50,9 +50,10 @@ class ProxyServer:
 
     def __init__(
         self, sock: socket.socket, backend: tuple[str, int], *, retry_deadline: float = 30.0,
-        startup_timeout: float = STARTUP_TIMEOUT_S,
+        startup_timeout: float = STARTUP_TIMEOUT_S, on_loss: Callable[[], None] | None = None,
     ) -> None:
         self.sock = sock
+        self.on_loss = on_loss  # called after ``retried``/``failed`` change (the supervisor publishes them)
         self.backend = backend
         self.retry_deadline = retry_deadline
         self.startup_timeout = startup_timeout
@@ -210,6 +211,8 @@ class ProxyLink:
         elif action.decision is Decision.FAIL:
             self.server.failed += 1
             log.warning("coordinator connection lost under a client that cannot be carried over: closing it")
+        if action.decision in (Decision.RETRY, Decision.FAIL) and self.server.on_loss is not None:
+            self.server.on_loss()
 
     def _drop_backend(self) -> None:
         self.epoch += 1

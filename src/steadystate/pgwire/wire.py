@@ -16,9 +16,9 @@ from __future__ import annotations
 import struct
 from typing import Iterable, Sequence
 
-from steadystate.errors import ProtocolViolation
+from steadystate.errors import ErrorFields, ProtocolViolation
 
-from steadystate.adapter.client import Field, Notice
+from steadystate.adapter.client import Field
 
 MAX_STARTUP_PACKET = 10 * 1024
 MAX_MESSAGE = 64 * 1024 * 1024
@@ -163,7 +163,7 @@ def encode_data_row(values: Sequence[bytes | None]) -> bytes:
     return b"".join(parts)
 
 
-def encode_notice(notice: Notice, *, error: bool) -> bytes:
+def encode_notice(notice: ErrorFields, *, error: bool) -> bytes:
     """ErrorResponse (``error=True``) or NoticeResponse with fields S, V, C, M, D, H, P."""
     parts = [b"S" + cstring(notice.severity), b"V" + cstring(notice.severity), b"C" + cstring(notice.sqlstate)]
     parts.append(b"M" + cstring(notice.message))

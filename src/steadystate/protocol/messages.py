@@ -21,13 +21,16 @@ survive msgpack.
 
 from __future__ import annotations
 
+import enum
 import hashlib
 from typing import Union
 
 import msgspec
 
+from steadystate.errors import ErrorFields
 from steadystate.expr.ir import MapFilterProject, RelationExpr, RowSetFinishing, ScalarExpr
 from steadystate.repr.types import RelationDesc
+from steadystate.repr.objects import is_transient
 
 _TAGGED = dict(frozen=True, tag=True, tag_field="kind")
 
@@ -70,13 +73,19 @@ class IndexExport(msgspec.Struct, frozen=True):
     desc: RelationDesc
 
 
+class SinkKind(enum.StrEnum):
+    """Where a sink sends its collection (the wire carries the value)."""
+
+    MATERIALIZED_VIEW = "materialized_view"  # append to the sink's shard with compare_and_append, after AllowWrites
+    SUBSCRIBE = "subscribe"  # SubscribeResponse batches
+
+
 class SinkExport(msgspec.Struct, frozen=True):
-    """Send collection ``on_id`` somewhere: ``kind`` is ``materialized_view`` (append to ``shard`` with
-    compare_and_append, only after AllowWrites) or ``subscribe`` (SubscribeResponse batches)."""
+    """Send collection ``on_id`` somewhere: see :class:`SinkKind`."""
 
     id: str
     on_id: str
-    kind: str
+    kind: SinkKind
     desc: RelationDesc
     shard: str | None = None
     with_snapshot: bool = True
@@ -99,7 +108,7 @@ class DataflowDescription(msgspec.Struct, frozen=True):
 
     @property
     def is_transient(self) -> bool:
-        return all(export_id.startswith("t") for export_id in self.export_ids)
+        return all(is_transient(export_id) for export_id in self.export_ids)
 
     def fingerprint(self) -> str:
         """A stable hash of everything but ``as_of`` (hex)."""
@@ -151,10 +160,15 @@ class AllowCompaction(msgspec.Struct, **_TAGGED):
     debug: str = ""
 
 
-class PeekTarget(msgspec.Struct, frozen=True):
-    """``kind`` is ``index`` (peek the arrangement ``id``) or ``shard`` (read ``shard`` at the time)."""
+class PeekTargetKind(enum.StrEnum):
+    """What a peek reads (the wire carries the value)."""
 
-    kind: str
+    INDEX = "index"  # the arrangement ``id``
+    SHARD = "shard"  # ``shard`` at the peek's time
+
+
+class PeekTarget(msgspec.Struct, frozen=True):
+    kind: PeekTargetKind
     id: str
     shard: str | None = None
     desc: RelationDesc | None = None
@@ -224,13 +238,6 @@ class Frontiers(msgspec.Struct, **_TAGGED):
     output: int | None
 
 
-class PeekError(msgspec.Struct, frozen=True):
-    sqlstate: str
-    message: str
-    detail: str | None = None
-    hint: str | None = None
-
-
 class PeekResponse(msgspec.Struct, **_TAGGED):
     """Exactly one final response per peek: ``rows`` (codec-encoded), or ``error``, or ``canceled``.
 
@@ -240,7 +247,7 @@ class PeekResponse(msgspec.Struct, **_TAGGED):
 
     uuid: str
     rows: bytes | None = None
-    error: PeekError | None = None
+    error: ErrorFields | None = None
     canceled: bool = False
     partial: bool = False
 
@@ -255,7 +262,7 @@ class SubscribeResponse(msgspec.Struct, **_TAGGED):
     id: str
     batch: SubscribeBatch | None = None
     dropped: bool = False
-    error: PeekError | None = None
+    error: ErrorFields | None = None
 
 
 class CollectionStatus(msgspec.Struct, frozen=True):

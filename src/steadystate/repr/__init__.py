@@ -6,14 +6,20 @@ Conventions used everywhere:
 * A **frontier** is ``int | None``: the least time that may still change, or ``None`` for the empty
   frontier (closed forever; after a drop).  :func:`frontier_le` and friends order them with ``None`` last.
 * A **global id** is a ``str``: ``u<n>`` for user objects, ``s<n>`` for system objects, ``t<n>`` for
-  transient dataflows (slow-path peeks, subscribes).
-* A **row** is a ``tuple`` of datums; an **update** is ``(row, time, diff)``.
+  transient dataflows (slow-path peeks, subscribes); :mod:`steadystate.repr.objects` owns the scheme (make,
+  classify and order ids there, never by testing a first letter).
+* A **row** is a ``tuple`` of datums (:data:`Row`, the one alias every layer above ``dataflow`` uses; the
+  engine, which may import only ``errors``, spells the same shape as ``dataflow.collection.Row``); an
+  **update** is ``(row, time, diff)``.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from steadystate.repr.types import Column, RelationDesc, ScalarType, TYPE_NAMES, datum_matches
 
+Row = tuple[Any, ...]
 Timestamp = int
 Frontier = int | None
 GlobalId = str

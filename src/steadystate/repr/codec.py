@@ -16,7 +16,8 @@ from typing import Any, Iterable
 
 import msgspec
 
-Row = tuple
+from steadystate.repr import Row
+
 Update = tuple[Row, int, int]
 
 _EXT_DECIMAL = 1

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 from steadystate.expr.ir import ScalarExpr
 from steadystate.repr.types import RelationDesc
+from steadystate.repr.objects import ItemKind
 
 
 @dataclass(frozen=True)
@@ -27,7 +28,7 @@ class QualifiedName:
 class ResolvedItem:
     id: str
     name: QualifiedName
-    kind: str  # 'table' | 'view' | 'materialized_view' | 'index' | 'builtin'
+    kind: ItemKind
     desc: RelationDesc | None  # None for indexes
     cluster_id: str | None = None  # materialized views and indexes
     on_id: str | None = None  # indexes: the relation indexed

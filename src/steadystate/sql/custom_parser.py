@@ -17,6 +17,7 @@ from sqlglot.tokens import Token, TokenType
 from steadystate import errors
 from steadystate.sql import statements as st
 from steadystate.sql.syntax import error_at, parse_standard, syntax_error
+from steadystate.repr.objects import ItemKind
 
 #: Option names made of two words.
 _MULTIWORD_OPTIONS = {("REPLICATION", "FACTOR"), ("ON", "TIMEOUT")}
@@ -334,7 +335,8 @@ def _create_index(cur: Cursor) -> st.CreateIndex:
 # DROP / ALTER
 
 
-_DROP_KINDS = {("TABLE",): "table", ("VIEW",): "view", ("MATERIALIZED", "VIEW"): "materialized_view", ("INDEX",): "index"}
+_DROP_KINDS = {("TABLE",): ItemKind.TABLE, ("VIEW",): ItemKind.VIEW,
+               ("MATERIALIZED", "VIEW"): ItemKind.MATERIALIZED_VIEW, ("INDEX",): ItemKind.INDEX}
 
 
 def _if_exists(cur: Cursor) -> bool:
@@ -404,12 +406,13 @@ def _alter(cur: Cursor) -> st.AlterCluster:
             wait = cur.options() if cur.at(TokenType.L_PAREN) else ()
             cur.expect_type(TokenType.R_PAREN)
         cur.finish()
-        return st.AlterCluster(name, "set", options, wait)
+        return st.AlterCluster(name, st.AlterAction.SET, options, wait)
     if cur.accept("OWNER", "TO"):
         owner = cur.ident()
         cur.finish()
-        return st.AlterCluster(name, "owner", (("OWNER", owner),))
-    for word, action in (("SEAL", "seal"), ("UNSEAL", "unseal"), ("RESTART", "restart")):
+        return st.AlterCluster(name, st.AlterAction.OWNER, (("OWNER", owner),))
+    for word, action in (("SEAL", st.AlterAction.SEAL), ("UNSEAL", st.AlterAction.UNSEAL),
+                         ("RESTART", st.AlterAction.RESTART)):
         if cur.accept(word):
             options = ()
             if cur.accept("WITH"):
@@ -515,7 +518,7 @@ def _show(cur: Cursor) -> Any:
     return st.ShowVariable(name)
 
 
-def _transaction(action: str, *leading: tuple[str, ...]) -> Callable[[Cursor], st.Transaction]:
+def _transaction(action: st.TransactionAction, *leading: tuple[str, ...]) -> Callable[[Cursor], st.Transaction]:
     def read(cur: Cursor) -> st.Transaction:
         for words in leading:
             if cur.accept(*words):
@@ -638,7 +641,8 @@ def _explain(cur: Cursor) -> st.Explain:
         cur.finish()
         return st.Explain("restart_cluster", name=(name,))
     cur.accept("PLAN", "FOR") or cur.accept("OPTIMIZED", "PLAN", "FOR") or cur.accept("RAW", "PLAN", "FOR")
-    for words, what in ((("MATERIALIZED", "VIEW"), "materialized_view"), (("VIEW",), "view"), (("INDEX",), "index")):
+    for words, what in ((("MATERIALIZED", "VIEW"), ItemKind.MATERIALIZED_VIEW), (("VIEW",), ItemKind.VIEW),
+                        (("INDEX",), ItemKind.INDEX)):
         if cur.accept(*words):
             object_name = cur.name()
             cur.finish()
@@ -647,8 +651,8 @@ def _explain(cur: Cursor) -> st.Explain:
     return st.Explain("query", query=_query(text, offset))
 
 
-def _run(reader: Callable[[Cursor], Any]) -> Callable[[str, list[Token]], Any]:
-    def handle(sql: str, tokens: list[Token]) -> Any:
+def _run(reader: Callable[[Cursor], st.Node]) -> Callable[[str, list[Token]], st.Node]:
+    def handle(sql: str, tokens: list[Token]) -> st.Node:
         cur = Cursor(sql, tokens)
         node = reader(cur)
         if not cur.at_end():
@@ -658,7 +662,7 @@ def _run(reader: Callable[[Cursor], Any]) -> Callable[[str, list[Token]], Any]:
     return handle
 
 
-DISPATCH: dict[str, Callable[[str, list[Token]], Any]] = {
+DISPATCH: dict[str, Callable[[str, list[Token]], st.Node]] = {
     "CREATE": _run(_create),
     "DROP": _run(_drop),
     "ALTER": _run(_alter),
@@ -668,12 +672,12 @@ DISPATCH: dict[str, Callable[[str, list[Token]], Any]] = {
     "SUBSCRIBE": _run(_subscribe),
     "COPY": _run(_copy),
     "EXPLAIN": _run(_explain),
-    "BEGIN": _run(_transaction("begin", ("BEGIN",))),
-    "START": _run(_transaction("begin", ("START", "TRANSACTION"))),
-    "COMMIT": _run(_transaction("commit", ("COMMIT",))),
-    "END": _run(_transaction("commit", ("END",))),
-    "ROLLBACK": _run(_transaction("rollback", ("ROLLBACK",))),
-    "ABORT": _run(_transaction("rollback", ("ABORT",))),
+    "BEGIN": _run(_transaction(st.TransactionAction.BEGIN, ("BEGIN",))),
+    "START": _run(_transaction(st.TransactionAction.BEGIN, ("START", "TRANSACTION"))),
+    "COMMIT": _run(_transaction(st.TransactionAction.COMMIT, ("COMMIT",))),
+    "END": _run(_transaction(st.TransactionAction.COMMIT, ("END",))),
+    "ROLLBACK": _run(_transaction(st.TransactionAction.ROLLBACK, ("ROLLBACK",))),
+    "ABORT": _run(_transaction(st.TransactionAction.ROLLBACK, ("ABORT",))),
     "DISCARD": _run(_discard),
     "DEALLOCATE": _run(_deallocate),
 }

@@ -22,6 +22,7 @@ from steadystate.expr.ir import CallBinary, CallVariadic, ColumnRef, Constant, l
 from steadystate.repr.types import RelationDesc, ScalarType
 from steadystate.sql import plan as p
 from steadystate.sql.catalog_api import PlanContext, ResolvedItem
+from steadystate.repr.objects import ItemKind
 
 _IDENT = r'(?:[A-Za-z_][A-Za-z0-9_$]*|"(?:[^"]|"")+")'
 _NAME = rf"{_IDENT}(?:\s*\.\s*{_IDENT}){{0,2}}"
@@ -109,7 +110,7 @@ def _resolve_table(ctx: PlanContext, text: str) -> ResolvedItem:
         item = ctx.catalog.resolve_item(_name(text))
     except SteadyError:
         raise _NotSimple from None
-    if item.kind != "table" or item.desc is None:
+    if item.kind != ItemKind.TABLE or item.desc is None:
         raise _NotSimple
     return item
 

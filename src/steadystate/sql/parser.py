@@ -12,12 +12,13 @@ readers use, are in sql/syntax.py.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Callable
 
+from sqlglot import exp
 from sqlglot.tokens import Token, TokenType
 
 from steadystate.sql import custom_parser
-from steadystate.sql.statements import Statement
+from steadystate.sql.statements import Node, Statement
 from steadystate.sql.syntax import error_at, parse_standard, syntax_error, tokenize
 
 
@@ -31,7 +32,7 @@ def _split(tokens: list[Token]) -> list[list[Token]]:
     return [group for group in groups if group]
 
 
-def _standard(sql: str, tokens: list[Token]) -> Any:
+def _standard(sql: str, tokens: list[Token]) -> exp.Expr:
     start, end = tokens[0].start, tokens[-1].end + 1
     return parse_standard(sql[start:end], start)
 
@@ -42,7 +43,7 @@ def parse(sql: str) -> list[Statement]:
     for group in _split(tokenize(sql)):
         start, end = group[0].start, group[-1].end + 1
         keyword = group[0].text.upper() if group[0].token_type != TokenType.IDENTIFIER else ""
-        handler: Callable[[str, list[Token]], Any] | None = _DISPATCH.get(keyword)
+        handler: Callable[[str, list[Token]], Node] | None = _DISPATCH.get(keyword)
         if handler is None:
             handler = custom_parser.DISPATCH.get(keyword)
         if handler is None:
@@ -59,6 +60,6 @@ def parse_one(sql: str) -> Statement:
     return statements[0]
 
 
-_DISPATCH: dict[str, Callable[[str, list[Token]], Any]] = {
+_DISPATCH: dict[str, Callable[[str, list[Token]], Node]] = {
     keyword: _standard for keyword in ("SELECT", "WITH", "VALUES", "(", "INSERT", "UPDATE", "DELETE", "TABLE")
 }

@@ -13,6 +13,8 @@ from typing import Any, Union
 from steadystate.expr.ir import RelationExpr, RowSetFinishing, ScalarExpr
 from steadystate.repr.types import RelationDesc, ScalarType
 from steadystate.sql.catalog_api import QualifiedName, ResolvedItem
+from steadystate.sql.statements import AlterAction, ExplainWhat, TransactionAction
+from steadystate.repr.objects import ItemKind
 
 ParamTypes = tuple[ScalarType, ...]
 
@@ -75,7 +77,7 @@ class CreateClusterReplicaPlan:
 
 @dataclass(frozen=True)
 class DropObjectsPlan:
-    kind: str
+    kind: ItemKind
     items: tuple[ResolvedItem, ...]
     missing: tuple[str, ...]  # names given with IF EXISTS that do not exist (for notices)
     cascade: bool = False
@@ -100,7 +102,7 @@ class DropClusterReplicaPlan:
 class AlterClusterPlan:
     cluster_id: str
     cluster_name: str
-    action: str  # 'set' | 'seal' | 'unseal' | 'restart' | 'owner'
+    action: AlterAction
     options: dict[str, Any] = field(default_factory=dict)
     wait: dict[str, Any] | None = None  # SET ... WITH (WAIT UNTIL READY (...)): a graceful resize
 
@@ -179,8 +181,8 @@ class CopyToPlan:
 
 @dataclass(frozen=True)
 class ExplainPlan:
-    what: str  # 'query' | 'view' | 'materialized_view' | 'index' | 'restart_cluster'
-    target: Any  # SelectPlan for 'query'; ResolvedItem for objects; (cluster id, name) for restart_cluster
+    what: ExplainWhat
+    target: SelectPlan | ResolvedItem | tuple[str, str]  # 'query'; objects; (cluster id, name) for 'restart_cluster'
 
 
 @dataclass(frozen=True)
@@ -209,7 +211,7 @@ class ShowObjectsPlan:
 
 @dataclass(frozen=True)
 class TransactionPlan:
-    action: str  # 'begin' | 'commit' | 'rollback'
+    action: TransactionAction
 
 
 @dataclass(frozen=True)

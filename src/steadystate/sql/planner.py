@@ -1,12 +1,13 @@
 """``plan(statement, ctx) -> Plan``: turn a parsed statement into a plan for the adapter to sequence.
 
-Dispatch is a table from statement class to planner function (:data:`_PLANNERS`); queries are planned by
-sql/query.py, DML and DDL here.  Names resolve through ``ctx.catalog`` (sql/catalog_api.py).
+Dispatch is a ``match`` on the statement node's class (``sql.statements.Node``; mypy checks it is exhaustive
+with ``assert_never``); queries are planned by sql/query.py, DML and DDL here.  Names resolve through
+``ctx.catalog`` (sql/catalog_api.py).
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, assert_never
 
 from sqlglot import exp
 
@@ -22,17 +23,71 @@ from steadystate.sql.relation import QueryState, Rel, conjuncts
 from steadystate.sql.scalar import plan_expr
 from steadystate.sql.typed import Scope, ScopeColumn, Typed, coerce, literal_datum, output_name, require_bool
 from steadystate.sql import types as ty
+from steadystate.repr.objects import ItemKind
 
 T = ScalarType
 
 
-def plan(statement: Any, ctx: PlanContext) -> p.Plan:
-    node = statement.node if isinstance(statement, st.Statement) else statement
-    sql_text = statement.sql if isinstance(statement, st.Statement) else None
-    for cls, planner in _PLANNERS:
-        if isinstance(node, cls):
-            return planner(node, ctx, sql_text)
-    raise errors.FeatureNotSupported(f"{type(node).__name__} statements are not supported")
+def plan(statement: st.Statement | st.Node, ctx: PlanContext) -> p.Plan:
+    """The plan of a parsed statement (or of its bare node): one case per kind of statement node."""
+    node, sql_text = (statement.node, statement.sql) if isinstance(statement, st.Statement) else (statement, None)
+    match node:
+        case exp.Query() | exp.Values():
+            return plan_select(node, ctx, sql_text)
+        case exp.Insert():
+            return _insert(node, ctx, sql_text)
+        case exp.Update():
+            return _update(node, ctx, sql_text)
+        case exp.Delete():
+            return _delete(node, ctx, sql_text)
+        case exp.Create():
+            return _create(node, ctx, sql_text)
+        case exp.Expr():  # any other sqlglot statement
+            raise errors.FeatureNotSupported(f"{type(node).__name__} statements are not supported")
+        case st.CreateView():
+            return _create_view(node, ctx, sql_text)
+        case st.CreateIndex():
+            return _create_index(node, ctx, sql_text)
+        case st.CreateCluster():
+            return _create_cluster(node, ctx, sql_text)
+        case st.CreateClusterReplica():
+            return _create_cluster_replica(node, ctx, sql_text)
+        case st.DropCluster():
+            return _drop_cluster(node, ctx, sql_text)
+        case st.DropClusterReplica():
+            return _drop_cluster_replica(node, ctx, sql_text)
+        case st.DropObjects():
+            return _drop_objects(node, ctx, sql_text)
+        case st.AlterCluster():
+            return _alter_cluster(node, ctx, sql_text)
+        case st.CreateRole():
+            return p.CreateRolePlan(node.name, node.superuser)
+        case st.DropRole():
+            return p.DropRolePlan(node.name, node.if_exists)
+        case st.SetVariable():
+            return p.SetVariablePlan(node.name, node.value, node.local)
+        case st.ResetVariable():
+            return p.ResetVariablePlan(node.name)
+        case st.ShowVariable():
+            return p.ShowVariablePlan(node.name)
+        case st.ShowObjects():
+            return _show_objects(node, ctx, sql_text)
+        case st.Subscribe():
+            return _subscribe(node, ctx, sql_text)
+        case st.CopyFrom():
+            return _copy_from(node, ctx, sql_text)
+        case st.CopyTo():
+            return _copy_to(node, ctx, sql_text)
+        case st.Explain():
+            return _explain(node, ctx, sql_text)
+        case st.Transaction():
+            return p.TransactionPlan(node.action)
+        case st.Discard():
+            return p.DiscardPlan(node.what)
+        case st.Deallocate():
+            return p.DeallocatePlan(node.name)
+        case _:
+            assert_never(node)
 
 
 def _param_types(state: QueryState) -> tuple[ScalarType, ...]:
@@ -129,7 +184,7 @@ def _create_view(node: st.CreateView, ctx: PlanContext, sql_text: str | None) ->
 
 def _create_index(node: st.CreateIndex, ctx: PlanContext, sql_text: str | None) -> p.Plan:
     on = ctx.catalog.resolve_item(node.on)
-    if on.desc is None or on.kind == "index":
+    if on.desc is None or on.kind == ItemKind.INDEX:
         raise errors.WrongObjectType(f"cannot create an index on {errors.quote_ident(str(on.name))} because it is an index")
     key: tuple[ScalarExpr, ...]
     if node.key is None:
@@ -194,7 +249,8 @@ def _drop_cluster_replica(node: st.DropClusterReplica, ctx: PlanContext, sql_tex
     return p.DropClusterReplicaPlan(cluster_id, name, node.name, node.if_exists)
 
 
-_KIND_WORDS = {"table": "a table", "view": "a view", "materialized_view": "a materialized view", "index": "an index"}
+_KIND_WORDS = {ItemKind.TABLE: "a table", ItemKind.VIEW: "a view", ItemKind.MATERIALIZED_VIEW: "a materialized view",
+               ItemKind.INDEX: "an index"}
 
 
 def _drop_objects(node: st.DropObjects, ctx: PlanContext, sql_text: str | None) -> p.Plan:
@@ -230,7 +286,7 @@ def _alter_cluster(node: st.AlterCluster, ctx: PlanContext, sql_text: str | None
 
 def _table(parts: tuple[str, ...], ctx: PlanContext) -> ResolvedItem:
     item = ctx.catalog.resolve_item(parts)
-    if item.kind != "table":
+    if item.kind != ItemKind.TABLE:
         raise errors.WrongObjectType(f"cannot modify {errors.quote_ident(str(item.name))}: it is not a table",
                                      hint="Only tables accept INSERT, UPDATE, DELETE and COPY FROM.")
     assert item.desc is not None
@@ -440,6 +496,7 @@ def _explain(node: st.Explain, ctx: PlanContext, sql_text: str | None) -> p.Plan
     if node.what == "restart_cluster":
         return p.ExplainPlan("restart_cluster", ctx.catalog.resolve_cluster(node.name[0]))
     item = ctx.catalog.resolve_item(node.name)
+    assert isinstance(node.what, ItemKind)
     if item.kind != node.what:
         raise errors.WrongObjectType(f"{errors.quote_ident(str(item.name))} is not {_KIND_WORDS[node.what]}")
     return p.ExplainPlan(node.what, item)
@@ -449,41 +506,6 @@ def _show_objects(node: st.ShowObjects, ctx: PlanContext, sql_text: str | None) 
     in_cluster = ctx.catalog.resolve_cluster(node.in_cluster)[0] if node.in_cluster else None
     on_id = ctx.catalog.resolve_item(node.on).id if node.on else None
     return p.ShowObjectsPlan(node.kind, in_cluster, on_id)
-
-
-def _simple(build: Callable[[Any], p.Plan]) -> Callable[[Any, PlanContext, str | None], p.Plan]:
-    return lambda node, ctx, sql_text: build(node)
-
-
-_PLANNERS: list[tuple[type, Callable[[Any, PlanContext, str | None], p.Plan]]] = [
-    (exp.Query, lambda n, c, s: plan_select(n, c, s)),
-    (exp.Values, lambda n, c, s: plan_select(n, c, s)),
-    (exp.Insert, _insert),
-    (exp.Update, _update),
-    (exp.Delete, _delete),
-    (exp.Create, _create),
-    (st.CreateView, _create_view),
-    (st.CreateIndex, _create_index),
-    (st.CreateCluster, _create_cluster),
-    (st.CreateClusterReplica, _create_cluster_replica),
-    (st.DropCluster, _drop_cluster),
-    (st.DropClusterReplica, _drop_cluster_replica),
-    (st.DropObjects, _drop_objects),
-    (st.AlterCluster, _alter_cluster),
-    (st.CreateRole, _simple(lambda n: p.CreateRolePlan(n.name, n.superuser))),
-    (st.DropRole, _simple(lambda n: p.DropRolePlan(n.name, n.if_exists))),
-    (st.SetVariable, _simple(lambda n: p.SetVariablePlan(n.name, n.value, n.local))),
-    (st.ResetVariable, _simple(lambda n: p.ResetVariablePlan(n.name))),
-    (st.ShowVariable, _simple(lambda n: p.ShowVariablePlan(n.name))),
-    (st.ShowObjects, _show_objects),
-    (st.Subscribe, _subscribe),
-    (st.CopyFrom, _copy_from),
-    (st.CopyTo, _copy_to),
-    (st.Explain, _explain),
-    (st.Transaction, _simple(lambda n: p.TransactionPlan(n.action))),
-    (st.Discard, _simple(lambda n: p.DiscardPlan(n.what))),
-    (st.Deallocate, _simple(lambda n: p.DeallocatePlan(n.name))),
-]
 
 
 def _datum_or_column(expr: ScalarExpr, row: tuple) -> object:

@@ -13,12 +13,36 @@ and multi-word names joined by one space (``"REPLICATION FACTOR"``); a value is 
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any, Literal, Union
 
 from sqlglot import exp
 
+from steadystate.repr.objects import ItemKind
+
 Name = tuple[str, ...]
+
+
+class TransactionAction(enum.StrEnum):
+    BEGIN = "begin"  # BEGIN, START TRANSACTION
+    COMMIT = "commit"  # COMMIT, END
+    ROLLBACK = "rollback"  # ROLLBACK, ABORT
+
+
+class AlterAction(enum.StrEnum):
+    """What an ALTER CLUSTER does."""
+
+    SET = "set"  # SET (SIZE ..., REPLICATION FACTOR ...)
+    OWNER = "owner"  # OWNER TO
+    SEAL = "seal"
+    UNSEAL = "unseal"
+    RESTART = "restart"
+    RESIZE = "resize"  # SET ... WITH (WAIT UNTIL READY (...)): the adapter's name for a graceful SET, never parsed
+
+
+# what EXPLAIN explains: a query, an object of one of these kinds, or what RESTART would rebuild
+ExplainWhat = Union[Literal["query", "restart_cluster"], ItemKind]
 OptionValue = Union[str, int, float, bool, None]
 Options = tuple[tuple[str, OptionValue], ...]
 
@@ -60,7 +84,7 @@ class DropClusterReplica:
 @dataclass(frozen=True)
 class AlterCluster:
     name: str
-    action: str  # 'set' | 'seal' | 'unseal' | 'restart' | 'owner'
+    action: AlterAction
     options: Options = ()
     wait: Options | None = None  # SET (...) WITH (WAIT UNTIL READY (TIMEOUT = ..., ON TIMEOUT = ...))
 
@@ -100,7 +124,7 @@ class CreateIndex:
 
 @dataclass(frozen=True)
 class DropObjects:
-    kind: str  # 'table' | 'view' | 'materialized_view' | 'index'
+    kind: ItemKind  # TABLE, VIEW, MATERIALIZED_VIEW or INDEX
     names: tuple[Name, ...]
     if_exists: bool = False
     cascade: bool = False
@@ -154,14 +178,14 @@ class CopyTo:
 
 @dataclass(frozen=True)
 class Explain:
-    what: str  # 'query' | 'view' | 'materialized_view' | 'index' | 'restart_cluster'
+    what: ExplainWhat
     query: exp.Expr | None = None
     name: Name | None = None
 
 
 @dataclass(frozen=True)
 class Transaction:
-    action: str  # 'begin' | 'commit' | 'rollback'
+    action: TransactionAction
 
 
 @dataclass(frozen=True)
@@ -174,11 +198,22 @@ class Deallocate:
     name: str | None  # None: ALL
 
 
+# the statements read by sql/custom_parser.py
+Custom = Union[
+    CreateCluster, CreateClusterReplica, DropCluster, DropClusterReplica, AlterCluster, CreateRole, DropRole,
+    CreateView, CreateIndex, DropObjects, SetVariable, ResetVariable, ShowVariable, ShowObjects, Subscribe, CopyFrom,
+    CopyTo, Explain, Transaction, Discard, Deallocate,
+]
+# a parsed statement's node: a sqlglot tree (sqlglot types its parse only as ``exp.Expr``; the planner accepts
+# Query, Values, Insert, Update, Delete and Create and refuses any other with 0A000) or a custom statement
+Node = Union[exp.Expr, Custom]
+
+
 @dataclass(frozen=True)
 class Statement:
     """One parsed statement: its node and where it sits in the submitted string."""
 
-    node: Any
+    node: Node
     sql: str
     start: int
     end: int

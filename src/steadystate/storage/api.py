@@ -24,7 +24,8 @@ from operator import itemgetter
 from typing import Any, Iterable
 
 from steadystate.errors import ObjectNotInPrerequisiteState, UndefinedObject, quote_ident
-from steadystate.repr.codec import Row, Update
+from steadystate.repr import Row
+from steadystate.repr.codec import Update
 
 Append = tuple[str, list[Update], int, "int | None"]
 """One ``compare_and_append`` request: ``(shard, updates, expected_upper, new_upper)``."""

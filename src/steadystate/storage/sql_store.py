@@ -28,7 +28,8 @@ from operator import itemgetter
 from typing import Any, Iterator, Protocol
 
 from steadystate.errors import StorageError, UpperMismatch
-from steadystate.repr.codec import Row, Update, decode_updates, encode_updates
+from steadystate.repr import Row
+from steadystate.repr.codec import Update, decode_updates, encode_updates
 from steadystate.repr.columnar import columnar_rows, decode_columnar, encode_columnar, is_columnar
 from steadystate.storage.api import (
     Append,

@@ -25,7 +25,8 @@ import logging
 from dataclasses import dataclass, field
 
 from steadystate.errors import UndefinedTable, UpperMismatch, quote_ident
-from steadystate.repr.codec import Row, Update
+from steadystate.repr import Row
+from steadystate.repr.codec import Update
 from steadystate.storage.api import Append, ShardDropped, ShardNotFound, ShardStore
 from steadystate.storage.oracle import TimestampOracle, wall_clock_ms
 

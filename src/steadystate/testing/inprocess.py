@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from steadystate.compute.server import ReplicaServer
-from steadystate.orchestrator.api import OnReplicaEvent, Orchestrator, ReplicaEvent, ReplicaSpec
+from steadystate.orchestrator.api import OnReplicaEvent, Orchestrator, ProcessStatus, ReplicaEvent, ReplicaSpec
 
 log = logging.getLogger("steadystate.testing.inprocess")
 
@@ -141,7 +141,7 @@ class _Managed:
     incarnation: Incarnation | None = None
     watcher: asyncio.Task[None] | None = None
     removed: bool = False
-    status: str = "offline"
+    status: ProcessStatus = ProcessStatus.OFFLINE
     reason: str | None = None
     crashes: list[float] = field(default_factory=list)
 
@@ -230,10 +230,10 @@ class InProcessOrchestrator:
         port = incarnation.server.port if incarnation is not None else None
         return None if incarnation is None or port is None else ("127.0.0.1", port, incarnation.pid)
 
-    def status(self, replica_id: str) -> tuple[str, str | None, int]:
+    def status(self, replica_id: str) -> tuple[ProcessStatus, str | None, int]:
         managed = self._managed.get(replica_id)
         if managed is None or managed.incarnation is None:
-            return ("offline", "not running", 0)
+            return (ProcessStatus.OFFLINE, "not running", 0)
         return (managed.status, managed.reason, managed.incarnation.pid)
 
     def exit_reason(self, replica_id: str) -> str | None:
@@ -252,8 +252,9 @@ class InProcessOrchestrator:
     async def _announce_online(self, managed: _Managed, incarnation: Incarnation) -> None:
         while incarnation.alive and not managed.removed and managed.incarnation is incarnation:
             if incarnation.server.port is not None:
-                managed.status, managed.reason = "online", None
-                self.on_event(ReplicaEvent(managed.spec.replica_id, incarnation.pid, "online", None, _now_ms()))
+                managed.status, managed.reason = ProcessStatus.ONLINE, None
+                self.on_event(ReplicaEvent(managed.spec.replica_id, incarnation.pid, ProcessStatus.ONLINE, None,
+                                           _now_ms()))
                 return
             await asyncio.sleep(0.002)
 
@@ -267,7 +268,8 @@ class InProcessOrchestrator:
                 return
             now = time.monotonic()
             managed.crashes = [t for t in managed.crashes if now - t < _CRASH_LOOP_WINDOW_S] + [now]
-            status = "crash-looping" if len(managed.crashes) >= _CRASH_LOOP_COUNT else "offline"
+            status = (ProcessStatus.CRASH_LOOPING if len(managed.crashes) >= _CRASH_LOOP_COUNT
+                          else ProcessStatus.OFFLINE)
             managed.status, managed.reason = status, reason
             log.warning("replica %s (pid %d) went %s: %s", managed.spec.replica_id, incarnation.pid, status, reason)
             self.on_event(ReplicaEvent(managed.spec.replica_id, incarnation.pid, status, reason, _now_ms()))
