@@ -248,19 +248,20 @@ def _expand_star(items: list[exp.Expr], scope: Scope) -> list[exp.Expr]:
     out: list[exp.Expr] = []
     for item in items:
         if isinstance(item, exp.Star):
-            chosen = [c for c in scope.columns if c.in_star]
+            chosen = [(i, c) for i, c in enumerate(scope.columns) if c.in_star]
             if not chosen and not scope.columns:
                 raise errors.SyntaxError_("SELECT * with no tables specified is not valid")
         elif isinstance(item, exp.Column) and isinstance(item.this, exp.Star):
-            chosen = [c for c in scope.columns if c.table == item.table]
+            chosen = [(i, c) for i, c in enumerate(scope.columns) if c.table == item.table]
             if not chosen:
                 raise errors.UndefinedTable(f"missing FROM-clause entry for table {errors.quote_ident(item.table)}")
         else:
             out.append(item)
             continue
-        for c in chosen:
+        for i, c in chosen:
             ident = exp.Column(this=exp.to_identifier(c.name, quoted=True),
                                table=exp.to_identifier(c.table, quoted=True) if c.table else None)
+            ident.meta["scope_index"] = i  # resolved by position: a merged USING column has no table to qualify it
             out.append(ident)
     return out
 
