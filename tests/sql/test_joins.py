@@ -107,6 +107,10 @@ CORPUS = [
     "SELECT * FROM t1 LEFT JOIN t2 ON t1.k IS DISTINCT FROM t2.k",
     "SELECT * FROM t1, t2 WHERE t1.k IS NOT DISTINCT FROM t2.k AND t1.a IS DISTINCT FROM 1",
     "SELECT * FROM t1 JOIN t2 ON t1.k IS NOT DISTINCT FROM t2.k + 1",
+    # equalities in WHERE over a comma list become join keys, also of a join inside the list
+    "SELECT * FROM t1, t2 WHERE t1.k + 1 = t2.k AND t1.a > 0",
+    "SELECT * FROM t1 CROSS JOIN t2, t3 WHERE t1.k = t2.k AND t2.k - 1 = t3.k AND t1.a IS NOT NULL",
+    "SELECT * FROM t1 LEFT JOIN t2 ON t1.k = t2.k, t3 WHERE t2.b = t3.c",
 ]
 
 
@@ -210,6 +214,9 @@ def _joins(expr: ir.RelationExpr) -> list[ir.Join]:
     "SELECT * FROM t1 FULL JOIN t2 USING (k)",
     "SELECT * FROM t1 NATURAL JOIN t2",
     "SELECT * FROM t1, t2 WHERE t1.k = t2.k",
+    "SELECT * FROM t1, t2 WHERE t1.k + 1 = t2.k",
+    "SELECT * FROM t1 CROSS JOIN t2, t3 WHERE t1.k = t2.k AND t2.k = t3.k",  # pushed into the inner join too
+    "SELECT * FROM t1 JOIN t2 USING (k), t3 WHERE t1.a = t2.b AND t2.k = t3.k",
 ])
 def test_equalities_between_the_sides_key_the_join(sql: str) -> None:
     """An equality (of columns or expressions, or IS NOT DISTINCT FROM) is a join key, not a filtered cross

@@ -3,9 +3,9 @@
 :func:`optimize` applies, bottom-up:
 
 * **join equivalences and predicate pushdown** — ``Filter(Join(...))`` as the planner produces it for
-  ``FROM a, b WHERE a.x = b.y AND a.z > 3``: an equality between columns of different inputs becomes a join
-  equivalence (so the join is a keyed delta join, not a cross product), and a predicate over one input's
-  columns moves below the join onto that input.  Only predicates that cannot raise an error move (comparisons,
+  ``FROM a, b WHERE a.x = b.y AND a.z > 3``: an equality between columns (or expressions) of different inputs
+  becomes a join equivalence (so the join is a keyed delta join, not a cross product), and a predicate over one
+  input's columns moves below the join onto that input (onto a join input, recursively).  Only predicates that cannot raise an error move (comparisons,
   boolean logic, NULL tests, LIKE, IN lists over columns and literals), so pushdown never turns a query that
   succeeds into one that fails.
 Eager aggregation (pre-aggregating the fact side of a join below it) was tried and measured: it halves the
@@ -111,20 +111,40 @@ def pushdown_join_predicates(expr: ir.Filter, types_of: TypesOf) -> ir.RelationE
     for predicate in _conjuncts(expr.predicates):
         columns = columns_of(predicate)
         owners = {_owner(c, offsets, arities) for c in columns}
-        if (isinstance(predicate, ir.CallBinary) and predicate.func == "eq"
-                and isinstance(predicate.left, ir.ColumnRef) and isinstance(predicate.right, ir.ColumnRef)
-                and len(owners) == 2):
+        if _equates_inputs(predicate, offsets, arities):
+            assert isinstance(predicate, ir.CallBinary)
             _merge_classes(classes, (predicate.left, predicate.right))
         elif len(owners) == 1 and _is_safe(predicate):
             (owner,) = owners
             pushed[owner].append(shift_columns(predicate, -offsets[owner]))
         else:
             remaining.append(predicate)
-    inputs = tuple(
-        ir.Filter(relation, tuple(preds)) if preds else relation for relation, preds in zip(join.inputs, pushed)
-    )
+    inputs = tuple(_filtered(relation, tuple(preds), types_of) for relation, preds in zip(join.inputs, pushed))
     new_join = ir.Join(inputs, tuple(tuple(cls) for cls in classes))
     return ir.Filter(new_join, tuple(remaining)) if remaining else new_join
+
+
+def _equates_inputs(predicate: ir.ScalarExpr, offsets: list[int], arities: list[int]) -> bool:
+    """``x = y`` with ``x`` over one input's columns and ``y`` over another's: a join equivalence (columns or
+    expressions; NULLs never join, as ``NULL = y`` is never true)."""
+    if not (isinstance(predicate, ir.CallBinary) and predicate.func == "eq"):
+        return False
+    left, right = columns_of(predicate.left), columns_of(predicate.right)
+    if not left or not right:
+        return False
+    left_owners = {_owner(c, offsets, arities) for c in left}
+    right_owners = {_owner(c, offsets, arities) for c in right}
+    return len(left_owners) == 1 and len(right_owners) == 1 and left_owners != right_owners
+
+
+def _filtered(relation: ir.RelationExpr, predicates: tuple[ir.ScalarExpr, ...], types_of: TypesOf) -> ir.RelationExpr:
+    """``relation`` under the predicates pushed onto it; onto a join (``FROM a JOIN b ON ..., c WHERE ...``) they
+    are pushed on in turn, so its equalities become its keys too."""
+    if not predicates:
+        return relation
+    if isinstance(relation, ir.Join):
+        return pushdown_join_predicates(ir.Filter(relation, predicates), types_of)
+    return ir.Filter(relation, predicates)
 
 
 __all__ = ["optimize", "pushdown_join_predicates"]
