@@ -97,6 +97,8 @@ CORPUS = [
     "SELECT * FROM t1 FULL JOIN (t2 FULL JOIN t3 USING (k)) USING (k)",
     "SELECT k, count(*) AS n FROM t1 FULL JOIN t2 USING (k) GROUP BY k",
     "SELECT * FROM t1 JOIN t2 USING (k) WHERE k > 0",
+    "SELECT * FROM t1 FULL JOIN (SELECT CAST(k AS bigint) AS k, b FROM t2) AS s USING (k)",  # int4 meets int8
+    "SELECT * FROM (SELECT k + 1 AS k, a FROM t1) AS s NATURAL RIGHT JOIN t2",
     # CROSS JOIN
     "SELECT * FROM t1 CROSS JOIN t2",
     "SELECT * FROM t1 CROSS JOIN t2 LEFT JOIN t3 ON t2.k = t3.k",
