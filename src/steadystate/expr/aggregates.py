@@ -1,7 +1,7 @@
 """Aggregate functions as incremental states that accept insertions and retractions.
 
 Each aggregate of the vocabulary (``count``, ``count_star``, ``sum``, ``min``, ``max``, ``avg``, ``bool_and``,
-``bool_or``) is a small class with ``add(value, diff)`` (``diff`` may be negative: a retraction) and
+``bool_or``, ``var_samp``, ``var_pop``, ``stddev_samp``, ``stddev_pop``) is a small class with ``add(value, diff)`` (``diff`` may be negative: a retraction) and
 ``result()``, and counts and sums also ``add_many(values, diffs)`` to fold a large batch in bulk (the engine's
 ``dataflow.reduce.add_many`` uses it).  ``min``/``max`` keep
 the multiset of values so deletions are exact; the others keep counters.
@@ -17,6 +17,8 @@ NULL except for the counts, which give 0.
 from __future__ import annotations
 
 import decimal
+import fractions
+import math
 import operator
 from typing import Any, Callable
 
@@ -153,6 +155,45 @@ class BoolState:
         return self.falses == 0 if self.is_and else self.trues > 0
 
 
+class VarianceState:
+    """var_samp / var_pop / stddev_samp / stddev_pop: the count and the sums of x and x², kept as exact fractions
+    (floats included), so retractions cancel exactly — a float running sum would keep the rounding of rows
+    long deleted.  Float8 input gives float8 (NaN once a non-finite value is present, as PostgreSQL); integers
+    and numeric give numeric."""
+
+    __slots__ = ("n", "s1", "s2", "nonfinite", "sample", "root", "as_float")
+
+    def __init__(self, sample: bool, root: bool, as_float: bool) -> None:
+        self.n = 0
+        self.s1 = fractions.Fraction(0)
+        self.s2 = fractions.Fraction(0)
+        self.nonfinite = 0
+        self.sample, self.root, self.as_float = sample, root, as_float
+
+    def add(self, value: Any, diff: int) -> None:
+        if value is None:
+            return
+        self.n += diff
+        if isinstance(value, float) and not math.isfinite(value):
+            self.nonfinite += diff
+            return
+        x = fractions.Fraction(value)
+        self.s1 += x * diff
+        self.s2 += x * x * diff
+
+    def result(self) -> Any:
+        n = self.n
+        if n == 0 or (self.sample and n == 1):
+            return None
+        if self.nonfinite:
+            return math.nan
+        variance = (n * self.s2 - self.s1 * self.s1) / (n * (n - 1 if self.sample else n))
+        if self.as_float:
+            return math.sqrt(variance) if self.root else float(variance)
+        value = decimal.Decimal(variance.numerator) / decimal.Decimal(variance.denominator)
+        return value.sqrt() if self.root else value
+
+
 class DistinctState:
     """Feeds the inner state each distinct non-NULL value once."""
 
@@ -189,6 +230,8 @@ AGGREGATE_STATES: dict[str, Callable[[ScalarType | None], Callable[[], Any]]] = 
     "max": lambda typ: MaxState,
     "bool_and": lambda typ: (lambda: BoolState(True)),
     "bool_or": lambda typ: (lambda: BoolState(False)),
+    **{name: (lambda sample, root: lambda typ: (lambda: VarianceState(sample, root, typ is ScalarType.FLOAT8)))(
+        name.endswith("samp"), name.startswith("stddev")) for name in ("var_samp", "var_pop", "stddev_samp", "stddev_pop")},
 }
 
 

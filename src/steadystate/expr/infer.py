@@ -101,7 +101,7 @@ def aggregate_type(agg: ir.AggregateExpr, input_types: Types | None) -> ScalarTy
         return ScalarType.BOOL
     if agg.func == "sum":
         return {ScalarType.INT4: ScalarType.INT8, ScalarType.INT8: ScalarType.NUMERIC}.get(arg, arg)  # type: ignore[arg-type]
-    if agg.func == "avg":
+    if agg.func in ("avg", "stddev_samp", "stddev_pop", "var_samp", "var_pop"):
         return ScalarType.FLOAT8 if arg is ScalarType.FLOAT8 else ScalarType.NUMERIC
     return arg
 

@@ -100,7 +100,8 @@ ScalarExpr = Union[ColumnRef, Literal, CallUnary, CallBinary, CallVariadic, If]
 
 
 class AggregateExpr(msgspec.Struct, frozen=True):
-    """``func`` is one of count, count_star, sum, min, max, avg, bool_and, bool_or."""
+    """``func`` is one of count, count_star, sum, min, max, avg, bool_and, bool_or, var_samp, var_pop, stddev_samp,
+    stddev_pop."""
 
     func: str
     expr: ScalarExpr
