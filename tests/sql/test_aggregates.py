@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from steadystate import errors
 from steadystate.expr import ir
-from steadystate.expr.aggregates import VarianceState
+from steadystate.expr.aggregates import StringAggState, VarianceState
 
 from join_support import Duck, check_maintained, optimized, plan_query
 from test_joins import batches
@@ -43,6 +43,13 @@ CORPUS = [
     "SELECT t1.k, bool_or(t2.b > 1) AS bo, bool_and(t2.b IS NULL) FILTER (WHERE t1.a > 1) AS ba"
     " FROM t1 LEFT JOIN t2 USING (k) GROUP BY t1.k",
     "SELECT k, count(*) AS n FROM t1 GROUP BY k HAVING count(*) FILTER (WHERE a > 1) > 0",
+    # string_agg with its own ORDER BY (DuckDB, like PostgreSQL, leaves the order open without one)
+    "SELECT k, string_agg(CAST(a AS text), ',' ORDER BY a DESC) AS s FROM t1 GROUP BY k",
+    "SELECT string_agg(CAST(a AS text), '-' ORDER BY k NULLS FIRST, a) AS s,"
+    " string_agg(DISTINCT CAST(k AS text), '' ORDER BY CAST(k AS text) DESC) AS d FROM t1",
+    "SELECT t1.k, string_agg(CAST(t2.b AS text), ';' ORDER BY t2.b) FILTER (WHERE t2.b > 0) AS s"
+    " FROM t1 LEFT JOIN t2 USING (k) GROUP BY t1.k",
+    "SELECT k, string_agg(CAST(a AS text), ',' ORDER BY CAST(a AS text)) AS s, sum(a ORDER BY k) AS t FROM t1 GROUP BY k",
     # DISTINCT ON: the first row per group in the ORDER BY order
     "SELECT DISTINCT ON (k) k, a FROM t1 ORDER BY k, a DESC",
     "SELECT DISTINCT ON (k) a FROM t1 ORDER BY k, a NULLS FIRST",
@@ -70,6 +77,8 @@ def test_distinct_on_is_a_top_1_per_group() -> None:
     ("SELECT stddev(CAST(a AS text)) FROM t1", "42883"),
     ("SELECT count(*) FILTER (WHERE count(*) > 1) FROM t1", "42803"),
     ("SELECT count(*) FILTER (WHERE a) FROM t1", "42804"),
+    ("SELECT string_agg(a, ',') FROM t1", "42883"),
+    ("SELECT string_agg(DISTINCT CAST(a AS text), ',' ORDER BY k) FROM t1", "42P10"),
 ])
 def test_bad_aggregates_are_refused(sql: str, sqlstate: str) -> None:
     with pytest.raises(errors.SteadyError) as caught:
@@ -98,3 +107,17 @@ def test_variance_forgets_retracted_values_exactly(values: list, removed: list[f
     mean = sum(floats) / len(floats)
     assert math.isclose(float(numeric.result()), math.sqrt(sum((v - mean) ** 2 for v in floats) / len(floats)),
                         rel_tol=1e-9, abs_tol=1e-6)
+
+
+def test_string_agg_puts_each_row_s_own_delimiter_before_its_value() -> None:
+    """PostgreSQL's definition (DuckDB only takes a constant delimiter): every value but the first is preceded by
+    the delimiter of its own row, none when that delimiter is NULL; NULL values are skipped with their delimiter."""
+    state = StringAggState(((False, True),))
+    rows = [("10", "+", (10,)), ("3", "/", (3,)), ("20", "+", (20,)), ("x", None, (15,)), (None, "!", (1,))]
+    for row in rows:
+        state.add(row, 1)
+    state.add(("7", "?", (7,)), 2)
+    state.add(("7", "?", (7,)), -2)
+    kept = sorted((r for r in rows if r[0] is not None), key=lambda r: r[2])
+    expected = kept[0][0] + "".join((r[1] or "") + r[0] for r in kept[1:])
+    assert state.result() == expected == "3+10x+20"

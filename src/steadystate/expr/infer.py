@@ -97,6 +97,8 @@ def aggregate_type(agg: ir.AggregateExpr, input_types: Types | None) -> ScalarTy
     arg = scalar_type(agg.expr, input_types)
     if agg.func in ("count", "count_star"):
         return ScalarType.INT8
+    if agg.func == "string_agg":
+        return ScalarType.TEXT
     if agg.func in ("bool_and", "bool_or"):
         return ScalarType.BOOL
     if agg.func == "sum":

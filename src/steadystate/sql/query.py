@@ -17,11 +17,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 from sqlglot import exp
 
 from steadystate import errors
 from steadystate.expr.ir import (
-    AggregateExpr, ColumnOrder, ColumnRef, Constant, Distinct, Filter, If, Literal, Map, Negate, Project, Reduce,
+    AggregateExpr, AggregateOrder, ColumnOrder, ColumnRef, Constant, Distinct, Filter, If, Literal, Map, Negate, Project, Reduce,
     RelationExpr, RowSetFinishing, Threshold, TopK, Union_,
 )
 from steadystate.expr.infer import scalar_type
@@ -319,7 +320,7 @@ def _find_aggregates(nodes: list[exp.Expr]) -> list[exp.Expr]:
 _AGG_FUNCS: dict[type[exp.Expr], str] = {exp.Count: "count", exp.Sum: "sum", exp.Avg: "avg", exp.Min: "min", exp.Max: "max",
               exp.LogicalAnd: "bool_and", exp.LogicalOr: "bool_or",
               exp.Stddev: "stddev_samp", exp.StddevSamp: "stddev_samp", exp.StddevPop: "stddev_pop",
-              exp.Variance: "var_samp", exp.VariancePop: "var_pop"}
+              exp.Variance: "var_samp", exp.VariancePop: "var_pop", exp.GroupConcat: "string_agg"}
 _NUMERIC_AGGREGATES = ("sum", "avg", "stddev_samp", "stddev_pop", "var_samp", "var_pop")
 
 
@@ -343,9 +344,12 @@ def _plan_aggregate(node: exp.Expr, env: ExprEnv) -> tuple[AggregateExpr, Scalar
         if agg.func == "count_star":
             return AggregateExpr("count", If(keep, Literal(True, T.BOOL), Literal(None, T.BOOL)), False), typ, False
         argument_type = scalar_type(agg.expr, [c.type for c in env.scope.columns]) or typ
-        return AggregateExpr(agg.func, If(keep, agg.expr, Literal(None, argument_type)), agg.distinct), typ, nullable
+        return msgspec.structs.replace(agg, expr=If(keep, agg.expr, Literal(None, argument_type))), typ, nullable
     func = _AGG_FUNCS[type(node)]
     inner = node.this
+    order_items: list[exp.Ordered] = []
+    if isinstance(inner, exp.Order):  # agg(x ORDER BY ...): kept where the order matters (string_agg)
+        order_items, inner = list(inner.expressions), inner.this
     distinct = False
     if isinstance(inner, exp.Distinct):
         distinct = True
@@ -366,8 +370,34 @@ def _plan_aggregate(node: exp.Expr, env: ExprEnv) -> tuple[AggregateExpr, Scalar
                                        hint="No function matches the given name and argument types. You might need to add explicit type casts.")
     if func in ("bool_and", "bool_or"):
         value = require_bool(value, env, func)
+    if func == "string_agg":
+        return _plan_string_agg(node, inner, value, distinct, order_items, env), T.TEXT, True
     typ = _aggregate_type(func, value.type)
     return AggregateExpr(func, value.expr, distinct), typ, func != "count"
+
+
+def _plan_string_agg(node: exp.Expr, value_node: exp.Expr, value: Typed, distinct: bool, order_items: list[exp.Ordered],
+                     env: ExprEnv) -> AggregateExpr:
+    separator_node = node.args.get("separator")
+    separator = plan_expr(separator_node, env) if separator_node is not None else None
+    if separator is not None and separator.is_untyped:
+        separator = coerce(separator, T.TEXT, env)
+    if separator is None or value.type is not T.TEXT or separator.type is not T.TEXT:
+        shown = ", ".join(t.type.pg_name for t in (value, separator) if t is not None)
+        raise errors.UndefinedFunction(f"function string_agg({shown}) does not exist",
+                                       hint="No function matches the given name and argument types. You might need to add explicit type casts.")
+    arguments = {binding_key(value_node), binding_key(separator_node)} if separator_node is not None else set()
+    order = []
+    for item in order_items:
+        if distinct and binding_key(item.this) not in arguments:
+            raise errors.SteadyError("in an aggregate with DISTINCT, ORDER BY expressions must appear in argument list",
+                                     sqlstate="42P10")
+        key = plan_expr(item.this, env)
+        if key.is_untyped:
+            key = coerce(key, T.TEXT, env)
+        column = _column_order(0, item)
+        order.append(AggregateOrder(key.expr, column.desc, column.nulls_last))
+    return AggregateExpr("string_agg", value.expr, distinct, (separator.expr,), tuple(order))
 
 
 def _plan_reduce(node: exp.Select, items: list[exp.Expr], aggregates: list[exp.Expr], rel: Rel,

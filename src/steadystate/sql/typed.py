@@ -29,7 +29,7 @@ T = ScalarType
 
 AGGREGATE_CLASSES: tuple[type[exp.Expr], ...] = (exp.Count, exp.Sum, exp.Avg, exp.Min, exp.Max, exp.LogicalAnd, exp.LogicalOr,
                                                  exp.Stddev, exp.StddevSamp, exp.StddevPop, exp.Variance,
-                                                 exp.VariancePop)
+                                                 exp.VariancePop, exp.GroupConcat)
 
 
 @dataclass(frozen=True)
