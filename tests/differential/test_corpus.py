@@ -208,6 +208,22 @@ CASES = [
          ("INSERT INTO {p}a VALUES (1, 1), (2, 2)", "INSERT INTO {p}c VALUES (2, 1), (3, 5), (4, NULL)"),
          "SELECT a.v, c.x FROM {p}a AS a RIGHT JOIN {p}c AS c ON a.k + 1 = c.k OR a.v > c.x",
          ("INSERT INTO {p}a VALUES (3, 0)", "UPDATE {p}c SET x = 0 WHERE k = 4", "DELETE FROM {p}a WHERE k = 1")),
+    # aggregates (issue 14): stddev/variance, FILTER, DISTINCT, string_agg with ORDER BY, DISTINCT ON
+    Case("stddev variance filter and distinct aggregates", J,
+         ("INSERT INTO {p}a VALUES (1, 1), (1, 4), (1, 4), (2, NULL), (2, 7)",),
+         "SELECT k, stddev(v) AS sd, var_pop(v) AS vp, count(*) FILTER (WHERE v > 1) AS n,"
+         " sum(DISTINCT v) FILTER (WHERE v < 5) AS s, avg(DISTINCT v) AS av FROM {p}a GROUP BY k",
+         ("INSERT INTO {p}a VALUES (2, 9)", "DELETE FROM {p}a WHERE v = 4", "UPDATE {p}a SET v = 2 WHERE k = 1",
+          "DELETE FROM {p}a WHERE k = 2")),
+    Case("string_agg in its own order and distinct on", J,
+         ("INSERT INTO {p}a VALUES (1, 3), (1, 1), (2, 5), (NULL, 2)", "INSERT INTO {p}b VALUES (1, 10), (2, 20)"),
+         "SELECT k, string_agg(CAST(v AS text), ',' ORDER BY v DESC) AS s, max(v) AS m FROM {p}a GROUP BY k",
+         ("INSERT INTO {p}a VALUES (1, 2)", "DELETE FROM {p}a WHERE v = 3", "UPDATE {p}a SET k = 1 WHERE k IS NULL")),
+    Case("distinct on keeps the first row of each group", J,
+         ("INSERT INTO {p}a VALUES (1, 3), (1, 1), (2, 5), (2, NULL)",),
+         "SELECT DISTINCT ON (k) k, v FROM {p}a ORDER BY k, v DESC",
+         ("INSERT INTO {p}a VALUES (1, 9)", "DELETE FROM {p}a WHERE v = 9", "DELETE FROM {p}a WHERE v IS NULL",
+          "INSERT INTO {p}a VALUES (NULL, 0)")),
 ]
 
 
