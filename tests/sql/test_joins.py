@@ -99,6 +99,12 @@ CORPUS = [
     "SELECT * FROM t1 JOIN t2 USING (k) WHERE k > 0",
     "SELECT * FROM t1 FULL JOIN (SELECT CAST(k AS bigint) AS k, b FROM t2) AS s USING (k)",  # int4 meets int8
     "SELECT * FROM (SELECT k + 1 AS k, a FROM t1) AS s NATURAL RIGHT JOIN t2",
+    # subqueries over merged columns and parenthesised joins
+    "SELECT k, (SELECT count(*) FROM t3 WHERE t3.c = k) AS n FROM t1 FULL JOIN t2 USING (k)",
+    "SELECT * FROM t1 NATURAL FULL JOIN t2 WHERE k IN (SELECT k FROM t3)",
+    "SELECT j.k, j.b FROM (t1 FULL JOIN t2 USING (k)) AS j WHERE j.k NOT IN (SELECT k FROM t4 WHERE k IS NOT NULL)",
+    "SELECT k, count(*) AS n FROM t1 FULL JOIN t2 USING (k) GROUP BY k"
+    " HAVING count(*) > (SELECT count(*) FROM t4 WHERE t4.k = k)",
     # CROSS JOIN
     "SELECT * FROM t1 CROSS JOIN t2",
     "SELECT * FROM t1 CROSS JOIN t2 LEFT JOIN t3 ON t2.k = t3.k",
@@ -181,16 +187,22 @@ def queries(draw: st.DrawFn) -> str:
     parts = [tables[a:b] for a, b in zip([0, *cuts], [*cuts, len(tables)])]
     items = [draw(trees(part)) for part in parts]
     from_list = ", ".join(item.sql for item in items)
-    if draw(st.booleans()):
+    shape = draw(st.sampled_from(["star", "columns", "aggregate"]))
+    group_by = ""
+    if shape == "star":
         select = "*"
-    else:
+    elif shape == "columns":
         select = ", ".join(f"{t}.{c}" for t in tables for c in COLUMNS[t])
+    else:  # an aggregate over the join, grouped by a column of one table
+        g, v = draw(st.sampled_from(tables)), draw(st.sampled_from(tables))
+        select = f"{g}.k AS g, count(*) AS n, count({v}.k) AS c, sum({v}.{COLUMNS[v][1]}) AS s"
+        group_by = f" GROUP BY {g}.k"
     where = ""
     if len(items) > 1 and draw(st.booleans()):
         a, b = draw(st.sampled_from(items[0].tables)), draw(st.sampled_from(items[1].tables))
         where = " WHERE " + draw(st.sampled_from([f"{a}.k = {b}.k", f"{a}.k IS NOT DISTINCT FROM {b}.k",
                                                   f"{a}.k < {b}.k"]))
-    return f"SELECT {select} FROM {from_list}{where}"
+    return f"SELECT {select} FROM {from_list}{where}{group_by}"
 
 
 @settings(max_examples=int(__import__("os").environ.get("JOIN_EXAMPLES", "150")), deadline=None,
