@@ -105,11 +105,22 @@ def plan_from(first: exp.Expr, joins: list[exp.Join], state: QueryState) -> Rel:
     items.append(rel)
     if len(items) == 1:
         return items[0]
+    for i, item in enumerate(items[1:], start=1):
+        _check_table_names(Rel(Constant.of([], 0), Scope(tuple(c for it in items[:i] for c in it.scope.columns))), item)
     scope = Scope(tuple(c for item in items for c in item.scope.columns))
     return Rel(Join(tuple(item.expr for item in items), ()), scope)
 
 
+def _check_table_names(left: Rel, right: Rel) -> None:
+    """PostgreSQL refuses the same table name twice in one FROM clause (``FROM t, t``; alias one of them)."""
+    shared = {c.table for c in left.scope.columns if c.table} & {c.table for c in right.scope.columns if c.table}
+    if shared:
+        raise errors.SteadyError(f"table name {errors.quote_ident(sorted(shared)[0])} specified more than once",
+                                 sqlstate="42712")
+
+
 def _plan_join(left: Rel, right: Rel, join: exp.Join, state: QueryState) -> Rel:
+    _check_table_names(left, right)
     side = JoinSide(str(join.args.get("side") or "").upper() or "INNER")
     kind = str(join.args.get("kind") or "").upper()
     method = str(join.args.get("method") or "").upper()
