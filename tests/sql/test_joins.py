@@ -70,6 +70,8 @@ CORPUS = [
     "SELECT * FROM (t1 LEFT JOIN t2 ON t1.k = t2.k) RIGHT JOIN (t3 FULL JOIN t4 ON t3.k = t4.k) ON t2.k = t4.k",
     "SELECT * FROM ((t1 FULL JOIN t2 ON t1.k = t2.k) LEFT JOIN t3 ON t2.k = t3.k)",
     "SELECT * FROM ((t1 JOIN t2 ON t1.k = t2.k))",
+    "SELECT * FROM (SELECT t1.k, b FROM t1 CROSS JOIN t2 JOIN t3 ON t2.k = t3.k) AS s",  # a derived table, not a join
+    "SELECT * FROM ((SELECT t1.k, b FROM t1, t2 WHERE t1.k = t2.k) AS s JOIN t3 ON s.k = t3.k)",
     # a parenthesised join with an alias hides the tables inside
     "SELECT j.* FROM (t1 LEFT JOIN t2 ON t1.k = t2.k) AS j (k1, a, k2, b) WHERE j.k2 IS NULL",
     "SELECT * FROM (t1 FULL JOIN t2 USING (k)) AS j JOIN t3 ON j.k = t3.k",
@@ -160,7 +162,11 @@ def _conditions(left: Tree, right: Tree) -> st.SearchStrategy[str]:
 @st.composite
 def trees(draw: st.DrawFn, tables: tuple[str, ...]) -> Tree:
     if len(tables) == 1:
-        return Tree(tables[0], tables, 1, False, False)
+        name, (k, x) = tables[0], COLUMNS[tables[0]]
+        leaf = draw(st.sampled_from([name, f"(SELECT * FROM {name}) AS {name}",
+                                     f"(SELECT {k}, {x} FROM {name} WHERE {x} IS DISTINCT FROM 2) AS {name}",
+                                     f"(SELECT DISTINCT {k}, {x} FROM {name}) AS {name}"]))
+        return Tree(leaf, tables, 1, False, False)
     split = draw(st.integers(1, len(tables) - 1))
     left, right = draw(trees(tables[:split])), draw(trees(tables[split:]))
     forms = ["on", "cross"] + (["using", "natural"] if left.keys == right.keys == 1 else [])

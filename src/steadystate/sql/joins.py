@@ -40,7 +40,7 @@ T = ScalarType
 
 def plan_table_ref(node: exp.Expr, state: QueryState) -> Rel:
     nested = node.args.get("joins")
-    if nested:  # the right side of ``a JOIN b JOIN c ON p ON q``, or a parenthesised join: b's own joins first
+    if nested and not isinstance(node, (exp.Select, exp.SetOperation)):  # the right side of ``a JOIN b JOIN c ON p ON q``, or a parenthesised join: b's own joins first
         base = node.copy()
         base.set("joins", None)
         return plan_from(base, list(nested), state)
@@ -85,6 +85,8 @@ def plan_table_ref(node: exp.Expr, state: QueryState) -> Rel:
 def _is_table_ref(node: exp.Expr) -> bool:
     """Whether ``node``, found inside parentheses in FROM, is a FROM item (a join, a table, an aliased derived
     table) rather than a query (``(SELECT ...)``, which needs an alias)."""
+    if isinstance(node, (exp.Select, exp.SetOperation, exp.Values)):
+        return False  # a query (a SELECT's own joins are its FROM list)
     if node.args.get("joins") or isinstance(node, exp.Table):
         return True
     return isinstance(node, exp.Subquery) and (node.args.get("alias") is not None or _is_table_ref(node.this))
