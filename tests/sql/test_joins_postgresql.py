@@ -9,6 +9,7 @@ Skipped when the PostgreSQL binaries are absent.
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from typing import Iterator
 
@@ -65,7 +66,8 @@ def test_corpora_answer_as_postgresql(postgres: psycopg.Connection, data: dict[s
     assert refused <= 3
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=int(os.environ.get("JOIN_EXAMPLES", "80")), deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(sql=queries(), data=DATA)
 def test_generated_join_trees_answer_as_postgresql(postgres: psycopg.Connection, sql: str,
                                                    data: dict[str, list[tuple]]) -> None:
