@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from steadystate import errors
 from steadystate.expr import ir
 
-from join_support import COLUMNS, Duck, check_maintained, optimized, plan_query
+from join_support import COLUMNS, Duck, Maintained, check_maintained, optimized, plan_query
 
 VALUE = st.one_of(st.none(), st.integers(0, 3))
 
@@ -291,3 +291,11 @@ def test_bad_joins_are_refused(sql: str, sqlstate: str) -> None:
     with pytest.raises(errors.SteadyError) as caught:
         plan_query(sql)
     assert caught.value.sqlstate == sqlstate, caught.value
+
+
+def test_outer_joins_share_their_inner_join() -> None:
+    """The inner join under an outer join's parts is rendered once, so nested outer joins do not multiply."""
+    from steadystate.dataflow.join import JoinOperator
+
+    maintained = Maintained("SELECT * FROM t1 FULL JOIN t2 USING (k) FULL JOIN t3 USING (k) FULL JOIN t4 USING (k)")
+    assert sum(isinstance(node, JoinOperator) for node in maintained.dataflow.graph.nodes) == 3
