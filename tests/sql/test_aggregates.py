@@ -50,6 +50,11 @@ CORPUS = [
     "SELECT t1.k, string_agg(CAST(t2.b AS text), ';' ORDER BY t2.b) FILTER (WHERE t2.b > 0) AS s"
     " FROM t1 LEFT JOIN t2 USING (k) GROUP BY t1.k",
     "SELECT k, string_agg(CAST(a AS text), ',' ORDER BY CAST(a AS text)) AS s, sum(a ORDER BY k) AS t FROM t1 GROUP BY k",
+    # in correlated subqueries (count with FILTER still counts 0 for an outer row without matches)
+    "SELECT t1.k, (SELECT count(*) FILTER (WHERE c > 1) FROM t3 WHERE t3.k = t1.k) AS n FROM t1",
+    "SELECT t1.k, (SELECT string_agg(CAST(c AS text), ',' ORDER BY c) FROM t3 WHERE t3.k >= t1.k) AS s FROM t1",
+    "SELECT t1.k, (SELECT stddev_pop(c) FROM t3 WHERE t3.k >= t1.k) AS s FROM t1",
+    "SELECT t1.k FROM t1 WHERE t1.a > (SELECT count(*) FILTER (WHERE t2.b > 1) FROM t2 WHERE t2.k = t1.k)",
     # DISTINCT ON: the first row per group in the ORDER BY order
     "SELECT DISTINCT ON (k) k, a FROM t1 ORDER BY k, a DESC",
     "SELECT DISTINCT ON (k) a FROM t1 ORDER BY k, a NULLS FIRST",
