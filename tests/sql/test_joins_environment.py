@@ -1,7 +1,7 @@
 """Joins maintained through the whole stack (tests/sql/test_joins.py checks the planner and operators alone):
-in the in-memory environment, queries of every join form are kept as an indexed view and as a materialized view
-while generated INSERTs and DELETEs run, and after each write the two views and the ad hoc SELECT must equal
-DuckDB's answer on the same rows; EXPLAIN shows the keyed joins.
+in the in-memory environment, queries of every join form — a fixed list and generated join trees — are kept as
+an indexed view and as a materialized view while generated INSERTs and DELETEs run, and after each write the two
+views and the ad hoc SELECT must equal DuckDB's answer on the same rows; EXPLAIN shows the keyed joins.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from steadystate.testing import MemoryEnvironment, memory_environment
 
-from join_support import COLUMNS, Duck
+from join_support import COLUMNS, Duck, plan_query
+from test_joins import queries
 
 QUERIES = [  # a view's columns need distinct names
     "SELECT t1.k AS k1, a, t2.k AS k2, b, t3.k AS k3, c FROM t1, t2 FULL JOIN t3 ON t2.k = t3.k",
@@ -86,5 +87,35 @@ def test_explain_shows_the_join_keys() -> None:
         assert "Join on=(is_null(#0) = is_null(#2) AND coalesce(#0, 0) = coalesce(#2, 0))" in texts[0], texts[0]
         assert "Join on=(#0 = #2)" in texts[1] and "coalesce(#0, #2)" in texts[1], texts[1]
         assert "Join on=(add(#0, 1) = #2)" in texts[2], texts[2]
+
+    asyncio.run(main())
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(sql=queries(), writes=WRITES)
+def test_generated_join_trees_stay_right_in_views(sql: str, writes: list[str]) -> None:
+    """Random join trees (tests/sql/test_joins.py's generator) as an indexed view and a materialized view through
+    generated writes (columns renamed ``c0, c1, ...``: a view's names must be distinct)."""
+    names = ", ".join(f"c{i}" for i in range(len(plan_query(sql).desc.columns)))
+    view_sql = f"SELECT * FROM ({sql}) AS q ({names})"
+
+    async def main() -> None:
+        duck = Duck()
+        try:
+            async with memory_environment() as env:
+                for name, cols in COLUMNS.items():
+                    await env.execute(f"CREATE TABLE {name} ({', '.join(f'{c} int' for c in cols)})")
+                await env.execute(f"CREATE VIEW v AS {view_sql}")
+                await env.execute("CREATE DEFAULT INDEX ON v")
+                await env.execute(f"CREATE MATERIALIZED VIEW m AS {view_sql}")
+                for step, write in enumerate(["", *writes]):
+                    if write:
+                        await env.execute(write)
+                        duck.conn.execute(write)
+                    await _check(env, duck, "SELECT * FROM v", sql, f"indexed view after write {step}")
+                    await _check(env, duck, "SELECT * FROM m", sql, f"materialized view after write {step}")
+                await _check(env, duck, sql, sql, "SELECT")
+        finally:
+            duck.close()
 
     asyncio.run(main())
