@@ -235,6 +235,7 @@ def _joins(expr: ir.RelationExpr) -> list[ir.Join]:
     "SELECT * FROM t1 NATURAL JOIN t2",
     "SELECT * FROM t1, t2 WHERE t1.k = t2.k",
     "SELECT * FROM t1, t2 WHERE t1.k + 1 = t2.k",
+    "SELECT * FROM t1, t2 WHERE t1.k IS NOT DISTINCT FROM t2.k AND t1.a > 1",
     "SELECT * FROM t1 CROSS JOIN t2, t3 WHERE t1.k = t2.k AND t2.k = t3.k",  # pushed into the inner join too
     "SELECT * FROM t1 JOIN t2 USING (k), t3 WHERE t1.a = t2.b AND t2.k = t3.k",
 ])

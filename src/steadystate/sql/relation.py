@@ -31,13 +31,12 @@ from typing import Any, Callable, NamedTuple
 from sqlglot import exp
 
 from steadystate import errors
+from steadystate.expr.equality import not_distinct_operands, null_safe_keys
 from steadystate.expr.infer import columns_of, scalar_type
-from steadystate.expr.ir import CallBinary, CallUnary, CallVariadic, Filter, Join, RelationExpr, RowSetFinishing, literal
+from steadystate.expr.ir import CallBinary, Filter, Join, RelationExpr, RowSetFinishing
 from steadystate.repr.types import Column, RelationDesc, ScalarType
 from steadystate.sql.catalog_api import PlanContext
-from steadystate.sql.scalar import not_distinct_operands
 from steadystate.sql.typed import ExprEnv, Scope
-from steadystate.sql.types import parse_text
 
 
 @dataclass(frozen=True)
@@ -153,23 +152,7 @@ def _join_keys(predicate: Any, left_arity: int, types: list[ScalarType]) -> list
         return None
     if not null_safe:
         return [(a, b)]  # NULLs never join, as NULL = x is never true
-    # NULL meets NULL: key on (is NULL, the value or a filler) — neither is ever NULL, so the join keeps them
-    typ = scalar_type(a, types)
-    filler_text = _KEY_FILLER.get(typ) if typ is not None else None
-    if filler_text is None or typ is None:
-        return None
-    filler = literal(parse_text(filler_text, typ), typ)
-    return [(CallUnary("is_null", a), CallUnary("is_null", b)),
-            (CallVariadic("coalesce", (a, filler)), CallVariadic("coalesce", (b, filler)))]
-
-
-# a non-NULL value of each type, standing in for NULL in the key of an IS NOT DISTINCT FROM join (beside the
-# is-NULL flag, so it never makes NULL equal a real value); a type not listed joins by a filtered cross product
-_KEY_FILLER: dict[ScalarType, str] = {
-    ScalarType.INT4: "0", ScalarType.INT8: "0", ScalarType.FLOAT8: "0", ScalarType.NUMERIC: "0",
-    ScalarType.TEXT: "", ScalarType.BOOL: "false", ScalarType.DATE: "2000-01-01",
-    ScalarType.TIMESTAMP: "2000-01-01 00:00:00",
-}
+    return null_safe_keys(a, b, scalar_type(a, types))  # NULL meets NULL
 
 
 def _side(expr: Any, left_arity: int) -> str | None:

@@ -16,7 +16,8 @@ from typing import Any, Callable
 from sqlglot import exp
 
 from steadystate import errors
-from steadystate.expr.ir import CallBinary, CallUnary, CallVariadic, ColumnRef, If, Literal, ScalarExpr
+from steadystate.expr.equality import not_distinct
+from steadystate.expr.ir import CallBinary, CallUnary, CallVariadic, ColumnRef, If, Literal
 from steadystate.repr.types import ScalarType
 from steadystate.sql import types as ty
 from steadystate.sql.typed import (
@@ -135,23 +136,6 @@ def _compare(node: exp.Binary, env: ExprEnv) -> Typed:
     func, symbol = _COMPARE[type(node)]
     a, b, _ = _binary_operands(node, env, symbol)
     return Typed(CallBinary(func, a.expr, b.expr), T.BOOL, nullable_of(a, b))
-
-
-def not_distinct(a: ScalarExpr, b: ScalarExpr) -> ScalarExpr:
-    """``a IS NOT DISTINCT FROM b``: equal, or both NULL; never NULL itself."""
-    return If(CallUnary("is_null", a), CallUnary("is_null", b),
-              If(CallUnary("is_null", b), Literal(False, T.BOOL), CallBinary("eq", a, b)))
-
-
-def not_distinct_operands(expr: ScalarExpr) -> tuple[ScalarExpr, ScalarExpr] | None:
-    """``(a, b)`` when ``expr`` is :func:`not_distinct` of them (a join keys it as an equality where NULL meets
-    NULL), else None."""
-    if (isinstance(expr, If) and isinstance(expr.cond, CallUnary) and isinstance(expr.then, CallUnary)
-            and isinstance(expr.els, If) and isinstance(expr.els.els, CallBinary)):
-        a, b = expr.cond.expr, expr.then.expr
-        if expr == not_distinct(a, b):
-            return a, b
-    return None
 
 
 def _distinct_from(node: exp.Binary, env: ExprEnv) -> Typed:
