@@ -29,6 +29,7 @@ class Case:
 
 T = {"a": "k int, v int, s text", "b": "k int, w int, flag bool"}
 N = {"a": "g int, x numeric(10,2), i int"}
+J = {"a": "k int, v int", "b": "k int, w int", "c": "k int, x int"}
 
 CASES = [
     Case("null join keys never match", T,
@@ -186,6 +187,43 @@ CASES = [
          ("INSERT INTO {p}a VALUES (1, 1, 'x'), (2, 2, 'y')", "INSERT INTO {p}b VALUES (1, 1, true)"),
          "SELECT a1.k, a2.k AS k2, b.w FROM {p}a AS a1 CROSS JOIN {p}a AS a2 JOIN {p}b AS b ON a2.k = b.k",
          ("INSERT INTO {p}b VALUES (2, 2, false)", "DELETE FROM {p}a WHERE k = 1")),
+    # join forms (issue 14): a comma binds looser than JOIN; USING/NATURAL merged columns; keys on expressions
+    Case("a comma binds looser than an explicit join", J,
+         ("INSERT INTO {p}a VALUES (1, 1)", "INSERT INTO {p}b VALUES (2, 2)", "INSERT INTO {p}c VALUES (3, 3)"),
+         "SELECT a.k AS ak, b.k AS bk, c.k AS ck, c.x FROM {p}a AS a, {p}b AS b FULL JOIN {p}c AS c ON b.k = c.k",
+         ("INSERT INTO {p}b VALUES (3, 4)", "INSERT INTO {p}a VALUES (NULL, 5)", "DELETE FROM {p}c",
+          "DELETE FROM {p}a WHERE k = 1")),
+    Case("full join using and natural join merge their columns", J,
+         ("INSERT INTO {p}a VALUES (1, 1), (NULL, 2)", "INSERT INTO {p}b VALUES (1, 5), (2, 6), (NULL, 7)",
+          "INSERT INTO {p}c VALUES (2, 8)"),
+         "SELECT * FROM {p}a FULL JOIN {p}b USING (k) NATURAL LEFT JOIN {p}c",
+         ("INSERT INTO {p}c VALUES (1, 9), (NULL, 10)", "DELETE FROM {p}b WHERE k = 2", "INSERT INTO {p}a VALUES (2, 3)",
+          "DELETE FROM {p}a WHERE k IS NULL")),
+    Case("is not distinct from joins null to null", J,
+         ("INSERT INTO {p}a VALUES (1, 1), (NULL, 2)", "INSERT INTO {p}b VALUES (NULL, 5), (1, 0)"),
+         "SELECT a.v, b.w, a.k IS DISTINCT FROM b.k AS d FROM {p}a AS a LEFT JOIN {p}b AS b"
+         " ON a.k IS NOT DISTINCT FROM b.k AND a.v < b.w",
+         ("INSERT INTO {p}b VALUES (NULL, 1), (1, 3)", "DELETE FROM {p}b WHERE w = 5", "UPDATE {p}a SET k = 1 WHERE k IS NULL")),
+    Case("non-equi and expression join conditions", J,
+         ("INSERT INTO {p}a VALUES (1, 1), (2, 2)", "INSERT INTO {p}c VALUES (2, 1), (3, 5), (4, NULL)"),
+         "SELECT a.v, c.x FROM {p}a AS a RIGHT JOIN {p}c AS c ON a.k + 1 = c.k OR a.v > c.x",
+         ("INSERT INTO {p}a VALUES (3, 0)", "UPDATE {p}c SET x = 0 WHERE k = 4", "DELETE FROM {p}a WHERE k = 1")),
+    # aggregates (issue 14): stddev/variance, FILTER, DISTINCT, string_agg with ORDER BY, DISTINCT ON
+    Case("stddev variance filter and distinct aggregates", J,
+         ("INSERT INTO {p}a VALUES (1, 1), (1, 4), (1, 4), (2, NULL), (2, 7)",),
+         "SELECT k, stddev(v) AS sd, var_pop(v) AS vp, count(*) FILTER (WHERE v > 1) AS n,"
+         " sum(DISTINCT v) FILTER (WHERE v < 5) AS s, avg(DISTINCT v) AS av FROM {p}a GROUP BY k",
+         ("INSERT INTO {p}a VALUES (2, 9)", "DELETE FROM {p}a WHERE v = 4", "UPDATE {p}a SET v = 2 WHERE k = 1",
+          "DELETE FROM {p}a WHERE k = 2")),
+    Case("string_agg in its own order and distinct on", J,
+         ("INSERT INTO {p}a VALUES (1, 3), (1, 1), (2, 5), (NULL, 2)", "INSERT INTO {p}b VALUES (1, 10), (2, 20)"),
+         "SELECT k, string_agg(CAST(v AS text), ',' ORDER BY v DESC) AS s, max(v) AS m FROM {p}a GROUP BY k",
+         ("INSERT INTO {p}a VALUES (1, 2)", "DELETE FROM {p}a WHERE v = 3", "UPDATE {p}a SET k = 1 WHERE k IS NULL")),
+    Case("distinct on keeps the first row of each group", J,
+         ("INSERT INTO {p}a VALUES (1, 3), (1, 1), (2, 5), (2, NULL)",),
+         "SELECT DISTINCT ON (k) k, v FROM {p}a ORDER BY k, v DESC",
+         ("INSERT INTO {p}a VALUES (1, 9)", "DELETE FROM {p}a WHERE v = 9", "DELETE FROM {p}a WHERE v IS NULL",
+          "INSERT INTO {p}a VALUES (NULL, 0)")),
 ]
 
 

@@ -47,6 +47,14 @@ QUERIES = [
     "SELECT count(*) AS n, count(DISTINCT s) AS ds FROM {t}",
     "SELECT * FROM (SELECT k, v FROM {t}) AS q ORDER BY v DESC, k LIMIT 2",
     "SELECT a.k, b.s FROM {t} AS a LEFT JOIN {t} AS b ON a.k = b.v",
+    # join forms: a comma binds looser than JOIN, FULL JOIN USING's merged column, IS NOT DISTINCT FROM as a key
+    "SELECT a.k AS ak, b.v AS bv, c.s AS cs FROM {t} AS a, {t} AS b FULL JOIN {t} AS c ON b.k = c.v",
+    "SELECT k, a.v AS av, b.s AS bs FROM {t} AS a FULL JOIN {t} AS b USING (k)",
+    "SELECT a.k AS ak, b.s AS bs FROM {t} AS a JOIN {t} AS b ON a.k IS NOT DISTINCT FROM b.v",
+    # aggregates: FILTER, DISTINCT, string_agg in its own order, variance; DISTINCT ON
+    "SELECT k, count(*) FILTER (WHERE v > 1) AS n, string_agg(s, ',' ORDER BY s) AS ss, var_pop(DISTINCT v) AS vp"
+    " FROM {t} GROUP BY k",
+    "SELECT DISTINCT ON (k) k, v, s FROM {t} ORDER BY k, v NULLS FIRST, s",
     # correlated count and three-valued NOT IN (as 1 / 0 / NULL: the COPY text of booleans is not parsed here)
     "SELECT a.k, (SELECT count(*) FROM {t} AS b WHERE b.v = a.k) AS n,"
     " CASE WHEN a.v NOT IN (SELECT k FROM {t}) THEN 1 WHEN a.v IN (SELECT k FROM {t}) THEN 0 END AS ni FROM {t} AS a",

@@ -30,6 +30,13 @@ if TYPE_CHECKING:
     from steadystate.catalog.state import CatalogState
 
 
+def _aggregate_text(agg: ir.AggregateExpr) -> str:
+    arguments = ", ".join(scalar_text(e) for e in (agg.expr, *agg.args))
+    order = ", ".join(scalar_text(o.expr) + (" desc" if o.desc else "") + (" nulls_first" if not o.nulls_last else "")
+                      for o in agg.order_by)
+    return f"{agg.func}({'distinct ' if agg.distinct else ''}{arguments}{' order_by=[' + order + ']' if order else ''})"
+
+
 def scalar_text(expr: ir.ScalarExpr) -> str:
     if isinstance(expr, ir.ColumnRef):
         return f"#{expr.index}"
@@ -63,7 +70,7 @@ def plan_lines(expr: ir.RelationExpr, names: dict[str, str], depth: int = 0,
     elif isinstance(expr, ir.Join):
         head = "Join on=(" + " AND ".join(" = ".join(scalar_text(e) for e in cls) for cls in expr.equivalences) + ")"
     elif isinstance(expr, ir.Reduce):
-        aggs = ", ".join(f"{a.func}({'distinct ' if a.distinct else ''}{scalar_text(a.expr)})" for a in expr.aggregates)
+        aggs = ", ".join(_aggregate_text(a) for a in expr.aggregates)
         head = f"Reduce group_by=[{', '.join(scalar_text(k) for k in expr.group_key)}] aggregates=[{aggs}]"
         if types_of is not None and isinstance(expr.input, ir.Join):
             fused = plan_join_accumulate(expr, [relation_types(i, types_of) for i in expr.input.inputs])

@@ -1,7 +1,7 @@
 """Aggregate functions as incremental states that accept insertions and retractions.
 
 Each aggregate of the vocabulary (``count``, ``count_star``, ``sum``, ``min``, ``max``, ``avg``, ``bool_and``,
-``bool_or``) is a small class with ``add(value, diff)`` (``diff`` may be negative: a retraction) and
+``bool_or``, ``var_samp``, ``var_pop``, ``stddev_samp``, ``stddev_pop``, ``string_agg``) is a small class with ``add(value, diff)`` (``diff`` may be negative: a retraction) and
 ``result()``, and counts and sums also ``add_many(values, diffs)`` to fold a large batch in bulk (the engine's
 ``dataflow.reduce.add_many`` uses it).  ``min``/``max`` keep
 the multiset of values so deletions are exact; the others keep counters.
@@ -17,6 +17,9 @@ NULL except for the counts, which give 0.
 from __future__ import annotations
 
 import decimal
+import fractions
+import functools
+import math
 import operator
 from typing import Any, Callable
 
@@ -164,6 +167,88 @@ class BoolState:
         return self.falses == 0 if self.is_and else self.trues > 0
 
 
+class VarianceState:
+    """var_samp / var_pop / stddev_samp / stddev_pop: the count and the sums of x and x², kept as exact fractions
+    (floats included), so retractions cancel exactly — a float running sum would keep the rounding of rows
+    long deleted.  Float8 input gives float8 (NaN once a non-finite value is present, as PostgreSQL); integers
+    and numeric give numeric."""
+
+    __slots__ = ("n", "s1", "s2", "nonfinite", "sample", "root", "as_float")
+
+    def __init__(self, sample: bool, root: bool, as_float: bool) -> None:
+        self.n = 0
+        self.s1 = fractions.Fraction(0)
+        self.s2 = fractions.Fraction(0)
+        self.nonfinite = 0
+        self.sample, self.root, self.as_float = sample, root, as_float
+
+    def add(self, value: Any, diff: int) -> None:
+        if value is None:
+            return
+        self.n += diff
+        if isinstance(value, float) and not math.isfinite(value):
+            self.nonfinite += diff
+            return
+        x = fractions.Fraction(value)
+        self.s1 += x * diff
+        self.s2 += x * x * diff
+
+    def result(self) -> Any:
+        n = self.n
+        if n == 0 or (self.sample and n == 1):
+            return None
+        if self.nonfinite:
+            return math.nan
+        variance = (n * self.s2 - self.s1 * self.s1) / (n * (n - 1 if self.sample else n))
+        if self.as_float:
+            return math.sqrt(variance) if self.root else float(variance)
+        value = decimal.Decimal(variance.numerator) / decimal.Decimal(variance.denominator)
+        return value.sqrt() if self.root else value
+
+
+class StringAggState:
+    """string_agg(value, delimiter [ORDER BY ...]): the multiset of ``(value, delimiter, order keys)`` fed to it; the
+    result sorts them (by the order keys, ties by value and delimiter, so every replica agrees) and joins the values,
+    each but the first preceded by its own row's delimiter (none when that is NULL), as PostgreSQL does."""
+
+    __slots__ = ("entries", "order")
+
+    def __init__(self, order: tuple[tuple[bool, bool], ...]) -> None:
+        self.entries: dict[tuple, int] = {}
+        self.order = order  # (descending, nulls last) per order key
+
+    def add(self, value: tuple, diff: int) -> None:
+        if value[0] is None:
+            return
+        count = self.entries.get(value, 0) + diff
+        if count:
+            self.entries[value] = count
+        else:
+            del self.entries[value]
+
+    def _compare(self, a: tuple, b: tuple) -> int:
+        for (desc, nulls_last), x, y in zip(self.order, a[2], b[2]):
+            if x == y:
+                continue
+            if x is None or y is None:
+                return (1 if nulls_last else -1) * (1 if x is None else -1)
+            return (1 if x > y else -1) * (-1 if desc else 1)
+        x, y = (a[0], a[1] is None, a[1] or ""), (b[0], b[1] is None, b[1] or "")
+        return (x > y) - (x < y)
+
+    def result(self) -> str | None:
+        if not self.entries:
+            return None
+        parts: list[str] = []
+        for entry in sorted(self.entries, key=functools.cmp_to_key(self._compare)):
+            value, delimiter = entry[0], entry[1]
+            for _ in range(self.entries[entry]):
+                if parts and delimiter is not None:
+                    parts.append(delimiter)
+                parts.append(value)
+        return "".join(parts)
+
+
 class DistinctState:
     """Feeds the inner state each distinct non-NULL value once."""
 
@@ -200,15 +285,21 @@ AGGREGATE_STATES: dict[str, Callable[[ScalarType | None], Callable[[], Any]]] = 
     "max": lambda typ: MaxState,
     "bool_and": lambda typ: (lambda: BoolState(True)),
     "bool_or": lambda typ: (lambda: BoolState(False)),
+    **{name: (lambda sample, root: lambda typ: (lambda: VarianceState(sample, root, typ is ScalarType.FLOAT8)))(
+        name.endswith("samp"), name.startswith("stddev")) for name in ("var_samp", "var_pop", "stddev_samp", "stddev_pop")},
 }
 
 
 def aggregate_factory(agg: ir.AggregateExpr, input_types: Types | None = None) -> Callable[[], Any]:
     """A constructor of fresh incremental states for ``agg`` over rows of ``input_types``."""
-    make = AGGREGATE_STATES.get(agg.func)
-    if make is None:
-        raise errors.UndefinedFunction(f"function {agg.func} does not exist")
-    base = make(scalar_type(agg.expr, input_types))
+    if agg.func == "string_agg":
+        order = tuple((o.desc, o.nulls_last) for o in agg.order_by)
+        base: Callable[[], Any] = lambda: StringAggState(order)  # noqa: E731
+    else:
+        make = AGGREGATE_STATES.get(agg.func)
+        if make is None:
+            raise errors.UndefinedFunction(f"function {agg.func} does not exist")
+        base = make(scalar_type(agg.expr, input_types))
     if agg.distinct and agg.func != "count_star":
         return lambda: DistinctState(base())
     return base

@@ -97,11 +97,13 @@ def aggregate_type(agg: ir.AggregateExpr, input_types: Types | None) -> ScalarTy
     arg = scalar_type(agg.expr, input_types)
     if agg.func in ("count", "count_star"):
         return ScalarType.INT8
+    if agg.func == "string_agg":
+        return ScalarType.TEXT
     if agg.func in ("bool_and", "bool_or"):
         return ScalarType.BOOL
     if agg.func == "sum":
         return {ScalarType.INT4: ScalarType.INT8, ScalarType.INT8: ScalarType.NUMERIC}.get(arg, arg)  # type: ignore[arg-type]
-    if agg.func == "avg":
+    if agg.func in ("avg", "stddev_samp", "stddev_pop", "var_samp", "var_pop"):
         return ScalarType.FLOAT8 if arg is ScalarType.FLOAT8 else ScalarType.NUMERIC
     return arg
 

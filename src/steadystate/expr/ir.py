@@ -99,12 +99,25 @@ class If(msgspec.Struct, frozen=True, tag=True, tag_field="kind"):
 ScalarExpr = Union[ColumnRef, Literal, CallUnary, CallBinary, CallVariadic, If]
 
 
-class AggregateExpr(msgspec.Struct, frozen=True):
-    """``func`` is one of count, count_star, sum, min, max, avg, bool_and, bool_or."""
+class AggregateOrder(msgspec.Struct, frozen=True):
+    """One key of an aggregate's own ORDER BY (``string_agg(x, ',' ORDER BY y DESC)``)."""
+
+    expr: "ScalarExpr"
+    desc: bool = False
+    nulls_last: bool = True
+
+
+class AggregateExpr(msgspec.Struct, frozen=True, omit_defaults=True):
+    """``func`` is one of count, count_star, sum, min, max, avg, bool_and, bool_or, var_samp, var_pop, stddev_samp,
+    stddev_pop, string_agg.  ``args`` are the arguments after the first (string_agg's delimiter) and ``order_by``
+    the aggregate's own ORDER BY (kept only where the order matters); with either, the aggregate's state is fed
+    ``(expr, *args, (order keys))`` per row."""
 
     func: str
     expr: ScalarExpr
     distinct: bool = False
+    args: tuple[ScalarExpr, ...] = ()
+    order_by: tuple[AggregateOrder, ...] = ()
 
 
 class ColumnOrder(msgspec.Struct, frozen=True):

@@ -3,9 +3,10 @@
 :func:`optimize` applies, bottom-up:
 
 * **join equivalences and predicate pushdown** — ``Filter(Join(...))`` as the planner produces it for
-  ``FROM a, b WHERE a.x = b.y AND a.z > 3``: an equality between columns of different inputs becomes a join
-  equivalence (so the join is a keyed delta join, not a cross product), and a predicate over one input's
-  columns moves below the join onto that input.  Only predicates that cannot raise an error move (comparisons,
+  ``FROM a, b WHERE a.x = b.y AND a.z > 3``: an equality between columns (or expressions) of different inputs
+  becomes a join equivalence (so the join is a keyed delta join, not a cross product), as does ``IS NOT DISTINCT
+  FROM`` (keyed null-safely, ``expr/equality.py``), and a predicate over one input's columns moves below the join
+  onto that input (onto a join input, recursively).  Only predicates that cannot raise an error move (comparisons,
   boolean logic, NULL tests, LIKE, IN lists over columns and literals), so pushdown never turns a query that
   succeeds into one that fails.
 Eager aggregation (pre-aggregating the fact side of a join below it) was tried and measured: it halves the
@@ -20,7 +21,8 @@ from __future__ import annotations
 from typing import Callable
 
 from steadystate.expr import ir
-from steadystate.expr.infer import Types, columns_of, relation_types, shift_columns
+from steadystate.expr.equality import not_distinct_operands, null_safe_keys
+from steadystate.expr.infer import Types, columns_of, relation_types, scalar_type, shift_columns
 
 TypesOf = Callable[[str], Types | None]
 
@@ -111,20 +113,51 @@ def pushdown_join_predicates(expr: ir.Filter, types_of: TypesOf) -> ir.RelationE
     for predicate in _conjuncts(expr.predicates):
         columns = columns_of(predicate)
         owners = {_owner(c, offsets, arities) for c in columns}
-        if (isinstance(predicate, ir.CallBinary) and predicate.func == "eq"
-                and isinstance(predicate.left, ir.ColumnRef) and isinstance(predicate.right, ir.ColumnRef)
-                and len(owners) == 2):
-            _merge_classes(classes, (predicate.left, predicate.right))
+        if isinstance(predicate, ir.CallBinary) and _equates_inputs(predicate.left, predicate.right, offsets, arities):
+            if predicate.func == "eq":
+                _merge_classes(classes, (predicate.left, predicate.right))
+                continue
+        operands = not_distinct_operands(predicate)
+        keys = None
+        if operands is not None and _equates_inputs(*operands, offsets, arities):
+            keys = null_safe_keys(*operands, scalar_type(operands[0], _types(join.inputs, types_of)))
+        if keys is not None:  # IS NOT DISTINCT FROM between two inputs: keyed where NULL meets NULL
+            for pair in keys:
+                _merge_classes(classes, pair)
         elif len(owners) == 1 and _is_safe(predicate):
             (owner,) = owners
             pushed[owner].append(shift_columns(predicate, -offsets[owner]))
         else:
             remaining.append(predicate)
-    inputs = tuple(
-        ir.Filter(relation, tuple(preds)) if preds else relation for relation, preds in zip(join.inputs, pushed)
-    )
+    inputs = tuple(_filtered(relation, tuple(preds), types_of) for relation, preds in zip(join.inputs, pushed))
     new_join = ir.Join(inputs, tuple(tuple(cls) for cls in classes))
     return ir.Filter(new_join, tuple(remaining)) if remaining else new_join
+
+
+def _types(inputs: tuple[ir.RelationExpr, ...], types_of: TypesOf) -> Types:
+    return [t for relation in inputs for t in (relation_types(relation, types_of) or [])]
+
+
+def _equates_inputs(x: ir.ScalarExpr, y: ir.ScalarExpr, offsets: list[int], arities: list[int]) -> bool:
+    """``x`` over one input's columns and ``y`` over another's: ``x = y`` is a join equivalence (columns or
+    expressions; NULLs never join, as ``NULL = y`` is never true), and so, keyed null-safely, is
+    ``x IS NOT DISTINCT FROM y``."""
+    left, right = columns_of(x), columns_of(y)
+    if not left or not right:
+        return False
+    left_owners = {_owner(c, offsets, arities) for c in left}
+    right_owners = {_owner(c, offsets, arities) for c in right}
+    return len(left_owners) == 1 and len(right_owners) == 1 and left_owners != right_owners
+
+
+def _filtered(relation: ir.RelationExpr, predicates: tuple[ir.ScalarExpr, ...], types_of: TypesOf) -> ir.RelationExpr:
+    """``relation`` under the predicates pushed onto it; onto a join (``FROM a JOIN b ON ..., c WHERE ...``) they
+    are pushed on in turn, so its equalities become its keys too."""
+    if not predicates:
+        return relation
+    if isinstance(relation, ir.Join):
+        return pushdown_join_predicates(ir.Filter(relation, predicates), types_of)
+    return ir.Filter(relation, predicates)
 
 
 __all__ = ["optimize", "pushdown_join_predicates"]

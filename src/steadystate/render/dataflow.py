@@ -47,12 +47,12 @@ from steadystate.dataflow.reduce import reduce_operator
 from steadystate.dataflow.topk import TopKOperator
 from steadystate.expr import ir
 from steadystate.expr.aggregates import accumulator_kind, aggregate_factory
-from steadystate.expr.eval import compile_key, compile_mfp, compile_scalar, mfp_types
+from steadystate.expr.eval import compile_key, compile_mfp, mfp_types
 from steadystate.expr.fusion import plan_join_accumulate
 from steadystate.expr.infer import relation_types
 from steadystate.protocol.messages import DataflowDescription, IndexImport, SinkExport
 from steadystate.render.translate import (
-    accumulators, column_below, compose, key_order, mfp_view, plan_join, sort_columns,
+    accumulators, aggregate_value, column_below, compose, key_order, mfp_view, plan_join, sort_columns,
 )
 from steadystate.repr.types import ScalarType
 
@@ -407,7 +407,7 @@ class RenderedDataflow:
         if accumulating is not None:
             return self.graph.add(accumulating), self._types(expr)
         key_fn = compile_key(expr.group_key, types)
-        value_fns = [None if a.func == "count_star" else compile_scalar(a.expr, types) for a in expr.aggregates]
+        value_fns = [None if a.func == "count_star" else aggregate_value(a, types) for a in expr.aggregates]
         factories = [aggregate_factory(a, types) for a in expr.aggregates]
         operator_ = reduce_operator(node, key_fn, value_fns, factories, is_global=not expr.group_key)
         return self.graph.add(operator_), self._types(expr)

@@ -11,6 +11,8 @@ The engine knows rows, key functions and row functions, not the IR; this module 
   place through the maps/filters/projections above it.
 * :func:`accumulators` maps the accumulable SQL aggregates (``expr.aggregates.accumulator_kind``: ``count_star``,
   ``count``, ``sum``, ``sum_numeric``, ``avg``) to the engine's :class:`~steadystate.dataflow.accumulate.Accumulation`.
+* :func:`aggregate_value` is the per-row value an aggregate's state is fed (a tuple with its other arguments and
+  order keys for ``string_agg``).
 * :func:`sort_columns` turns ORDER BY's ``ColumnOrder`` into the engine's :class:`~steadystate.dataflow.topk.SortColumn`.
 * :func:`mfp_view` is the ``compile_view`` of an arrangement: a MapFilterProject compiled over its column types,
   so that peeks can pass the plan's MFP as the view.
@@ -24,7 +26,7 @@ from steadystate.dataflow.accumulate import Accumulation, Accumulator
 from steadystate.dataflow.arrangement import RowFn
 from steadystate.dataflow.topk import SortColumn
 from steadystate.expr import ir
-from steadystate.expr.eval import compile_mfp
+from steadystate.expr.eval import compile_mfp, compile_scalar
 from steadystate.expr.infer import Types, columns_of, shift_columns
 
 class JoinStep:
@@ -130,6 +132,17 @@ ACCUMULATIONS: dict[str, Accumulation] = {
 def accumulators(pairs: Sequence[tuple[str, int | None]]) -> list[Accumulator]:
     """``(accumulator kind, column)`` pairs as the engine's accumulators."""
     return [Accumulator(ACCUMULATIONS[kind], column) for kind, column in pairs]
+
+
+def aggregate_value(agg: ir.AggregateExpr, types: Types | None) -> Callable[[tuple], object]:
+    """What an aggregate's state is fed per row: its argument, or — with more arguments or its own ORDER BY —
+    ``(argument, *more arguments, (order keys))``."""
+    value = compile_scalar(agg.expr, types)
+    if not agg.args and not agg.order_by:
+        return value
+    more = [compile_scalar(e, types) for e in agg.args]
+    keys = [compile_scalar(o.expr, types) for o in agg.order_by]
+    return lambda row: (value(row), *(f(row) for f in more), tuple(k(row) for k in keys))
 
 
 def sort_columns(order: Sequence[ir.ColumnOrder]) -> list[SortColumn]:

@@ -1,22 +1,34 @@
 """FROM clauses: table references, derived tables, VALUES, and joins.
 
 A FROM item is a catalog relation (``Get``), a CTE, a relation prebuilt by the subquery decorrelation, a
-derived table (planned through :meth:`QueryState.subquery`, sql/relation.py) or a VALUES list
-(:func:`plan_values`).  Inner joins become ``Join`` with equalities between the inputs as equivalence classes and
-the rest of the ON condition as a Filter (``relation.inner_join``).  Outer joins follow Materialize: the inner join, plus the unmatched rows of the
-preserved side padded with NULLs, where "unmatched" is ``Threshold(side - Project(inner, side columns))``
-(a row of multiplicity m matching k rows leaves m - m·k, positive only when k = 0).
+derived table (planned through :meth:`QueryState.subquery`, sql/relation.py), a VALUES list
+(:func:`plan_values`) or a joined table in parentheses (``(a JOIN b ON ...) [AS j]``).
+
+A FROM list is PostgreSQL's grammar: items separated by commas, each a left-deep chain of explicit joins whose
+right operand may itself be a chain (``a JOIN b JOIN c ON p ON q``) or a parenthesised join; a comma binds looser
+than any JOIN (:func:`plan_from`).  The parser marks the items after a comma (sql/dialect.py), since sqlglot
+gives ``a, b`` and ``a JOIN b`` the same tree.
+
+Inner joins become ``Join`` with equalities between the inputs (columns or expressions, and ``IS NOT DISTINCT
+FROM``) as equivalence classes and the rest of the ON condition as a Filter (``relation.inner_join``; a join
+condition with no equality is a filtered cross product).  Outer joins follow Materialize: the inner join, plus
+the unmatched rows of the preserved side padded with NULLs, where "unmatched" is
+``Threshold(side - Project(inner, side columns))`` (a row of multiplicity m matching k rows leaves m - m·k,
+positive only when k = 0).  ``USING`` and ``NATURAL`` add PostgreSQL's merged columns (:func:`_plan_using`).
 """
 
 from __future__ import annotations
 
+import enum
+from dataclasses import replace
 from typing import Any
 
 from sqlglot import exp
 
 from steadystate import errors
 from steadystate.expr.ir import (
-    CallBinary, ColumnRef, Constant, Get, Literal, Map, Negate, Project, RelationExpr, Threshold, Union_,
+    CallBinary, CallVariadic, ColumnRef, Constant, Get, Join, Literal, Map, Negate, Project, RelationExpr, Threshold,
+    Union_,
 )
 from steadystate.repr.types import ScalarType
 from steadystate.sql.relation import QueryState, Rel, arg, conjuncts, inner_join, rename
@@ -27,9 +39,23 @@ T = ScalarType
 
 
 def plan_table_ref(node: exp.Expr, state: QueryState) -> Rel:
+    nested = node.args.get("joins")
+    if nested and not isinstance(node, (exp.Select, exp.SetOperation)):  # the right side of ``a JOIN b JOIN c ON p ON q``, or a parenthesised join: b's own joins first
+        base = node.copy()
+        base.set("joins", None)
+        return plan_from(base, list(nested), state)
     alias_node = node.args.get("alias")
     alias = alias_node.name if alias_node is not None and alias_node.name else None
     names = [c.name for c in alias_node.columns] if alias_node is not None and alias_node.columns else []
+    if isinstance(node, exp.Subquery) and _is_table_ref(node.this):
+        rel = plan_table_ref(node.this, state)  # ``(a JOIN b ON ...) [AS j]``: a joined table in parentheses
+        if alias is None:
+            return rel  # the tables inside stay visible by their own names
+        # an alias hides the tables inside: the join's columns are what ``*`` shows, all named ``alias.column``
+        visible = tuple(i for i, c in enumerate(rel.scope.columns) if c.in_star)
+        if visible != tuple(range(rel.arity)):
+            rel = Rel(Project(rel.expr, visible), Scope(tuple(rel.scope.columns[i] for i in visible)))
+        return rename(rel, alias, names)
     if isinstance(node, exp.Table):
         if node.this is not None and not isinstance(node.this, exp.Identifier):
             raise errors.FeatureNotSupported("table functions are not supported")
@@ -56,71 +82,147 @@ def plan_table_ref(node: exp.Expr, state: QueryState) -> Rel:
     raise errors.FeatureNotSupported(f"{node.key.upper()} in FROM is not supported")
 
 
+def _is_table_ref(node: exp.Expr) -> bool:
+    """Whether ``node``, found inside parentheses in FROM, is a FROM item (a join, a table, an aliased derived
+    table) rather than a query (``(SELECT ...)``, which needs an alias)."""
+    if isinstance(node, (exp.Select, exp.SetOperation, exp.Values)):
+        return False  # a query (a SELECT's own joins are its FROM list)
+    if node.args.get("joins") or isinstance(node, exp.Table):
+        return True
+    return isinstance(node, exp.Subquery) and (node.args.get("alias") is not None or _is_table_ref(node.this))
+
+
 def plan_from(first: exp.Expr, joins: list[exp.Join], state: QueryState) -> Rel:
+    """A FROM list: comma-separated items, each a left-deep chain of explicit joins.  A comma binds looser than any
+    JOIN (``a, b FULL JOIN c`` is ``a × (b FULL JOIN c)``), so the chain is cut at each comma and the items are
+    crossed (one n-ary Join, whose equivalences the optimizer takes from WHERE)."""
+    items: list[Rel] = []
     rel = plan_table_ref(first, state)
     for join in joins:
-        right = plan_table_ref(join.this, state)
-        rel = _plan_join(rel, right, join, state)
-    return rel
+        if join.meta.get("comma"):
+            items.append(rel)
+            rel = plan_table_ref(join.this, state)
+        else:
+            rel = _plan_join(rel, plan_table_ref(join.this, state), join, state)
+    items.append(rel)
+    if len(items) == 1:
+        return items[0]
+    for i, item in enumerate(items[1:], start=1):
+        _check_table_names(Rel(Constant.of([], 0), Scope(tuple(c for it in items[:i] for c in it.scope.columns))), item)
+    scope = Scope(tuple(c for item in items for c in item.scope.columns))
+    return Rel(Join(tuple(item.expr for item in items), ()), scope)
+
+
+def _check_table_names(left: Rel, right: Rel) -> None:
+    """PostgreSQL refuses the same table name twice in one FROM clause (``FROM t, t``; alias one of them)."""
+    shared = {c.table for c in left.scope.columns if c.table} & {c.table for c in right.scope.columns if c.table}
+    if shared:
+        raise errors.SteadyError(f"table name {errors.quote_ident(sorted(shared)[0])} specified more than once",
+                                 sqlstate="42712")
 
 
 def _plan_join(left: Rel, right: Rel, join: exp.Join, state: QueryState) -> Rel:
-    side = str(join.args.get("side") or "").upper()
+    _check_table_names(left, right)
+    side = JoinSide(str(join.args.get("side") or "").upper() or "INNER")
     kind = str(join.args.get("kind") or "").upper()
-    if kind in ("SEMI", "ANTI", "ASOF") or join.args.get("method"):
-        raise errors.FeatureNotSupported(f"{kind or join.args.get('method')} JOIN is not supported")
-    scope = left.scope + right.scope
-    predicates: list[Any] = []
+    method = str(join.args.get("method") or "").upper()
+    if kind in ("SEMI", "ANTI", "ASOF") or method not in ("", "NATURAL") or join.args.get("match_condition"):
+        raise errors.FeatureNotSupported(f"{kind or method} JOIN is not supported")
+    if kind == "CROSS" and side is not JoinSide.INNER:
+        raise errors.SyntaxError_(f"syntax error at or near \"{side.value}\"")
     using = join.args.get("using")
+    if method == "NATURAL":
+        right_names = {c.name for c in right.scope.columns if not c.shadowed and c.in_star}
+        names = list(dict.fromkeys(c.name for c in left.scope.columns
+                                   if not c.shadowed and c.in_star and c.name in right_names))
+        return _plan_using(left, right, names, side, state)
     if using:
-        names = [u.name for u in using]
-        shadowed = []
-        for name in names:
-            li, ri = _using_index(left.scope, name, "left"), _using_index(right.scope, name, "right")
-            env = state.env(scope)
-            lc, rc = left.scope.columns[li], right.scope.columns[ri]
-            (a, b), _ = unify([Typed(ColumnRef(li), lc.type, lc.nullable),
-                               Typed(ColumnRef(left.arity + ri), rc.type, rc.nullable)], env,
-                              describe=lambda known: errors.DatatypeMismatch(
-                                  f"JOIN/USING types {known[0].pg_name} and {known[1].pg_name} cannot be matched"))
-            predicates.append(CallBinary("eq", a.expr, b.expr))
-            shadowed.append(left.arity + ri)
-        if side == "FULL":
-            raise errors.FeatureNotSupported("FULL JOIN ... USING is not supported", hint="Use FULL JOIN ... ON.")
-        keep_right = side == "RIGHT"
-        columns = []
-        for i, c in enumerate(scope.columns):
-            hide = (i in shadowed) if not keep_right else (i < left.arity and c.name in names)
-            columns.append(ScopeColumn(c.table, c.name, c.type, c.nullable, shadowed=hide, in_star=not hide))
-        scope = Scope(tuple(columns))
-    elif join.args.get("on") is not None:
-        env = state.env(scope)
+        return _plan_using(left, right, [u.name for u in using], side, state)
+    predicates: list[Any] = []
+    if join.args.get("on") is not None:
+        env = state.env(left.scope + right.scope)
         env.clause = "JOIN conditions"
         for conjunct in conjuncts(join.args["on"]):
             predicates.append(require_bool(plan_expr(conjunct, env), env, "JOIN/ON").expr)
-    elif kind != "CROSS" and side == "" and kind not in ("", "INNER"):
-        raise errors.SyntaxError_("syntax error: JOIN requires ON or USING")
+    expr, columns = _join(left, right, predicates, side)
+    return Rel(expr, Scope(columns))
+
+
+class JoinSide(enum.Enum):
+    """Which sides of a join keep their unmatched rows (padded with NULLs)."""
+
+    INNER = "INNER"
+    LEFT = "LEFT"
+    RIGHT = "RIGHT"
+    FULL = "FULL"
+
+    @property
+    def keeps_left(self) -> bool:
+        return self in (JoinSide.LEFT, JoinSide.FULL)
+
+    @property
+    def keeps_right(self) -> bool:
+        return self in (JoinSide.RIGHT, JoinSide.FULL)
+
+
+def _join(left: Rel, right: Rel, predicates: list[Any], side: JoinSide) -> tuple[RelationExpr, tuple[ScopeColumn, ...]]:
+    """The join's IR (columns: left's then right's) and its columns, made nullable on a side that may be padded."""
     inner = inner_join(left, right, predicates)
-    if side == "":
-        return Rel(inner, scope)
     parts: list[RelationExpr] = [inner]
-    if side in ("LEFT", "FULL"):
+    if side.keeps_left:
         unmatched = Threshold(Union_((left.expr, Negate(Project(inner, tuple(range(left.arity)))))))
         nulls = tuple(Literal(None, c.type) for c in right.scope.columns)
         parts.append(Map(unmatched, nulls))
-    if side in ("RIGHT", "FULL"):
+    if side.keeps_right:
         right_cols = tuple(range(left.arity, left.arity + right.arity))
         unmatched = Threshold(Union_((right.expr, Negate(Project(inner, right_cols)))))
         nulls = tuple(Literal(None, c.type) for c in left.scope.columns)
         padded = Map(unmatched, nulls)
         order = tuple(range(right.arity, right.arity + left.arity)) + tuple(range(right.arity))
         parts.append(Project(padded, order))
-    columns = list(scope.columns)
+    columns = list(left.scope.columns + right.scope.columns)
     for i, c in enumerate(columns):
-        on_left = i < left.arity
-        if (on_left and side in ("RIGHT", "FULL")) or (not on_left and side in ("LEFT", "FULL")):
-            columns[i] = ScopeColumn(c.table, c.name, c.type, True, c.shadowed, c.in_star)
-    return Rel(Union_(tuple(parts)), Scope(tuple(columns)))
+        if side.keeps_right if i < left.arity else side.keeps_left:
+            columns[i] = replace(c, nullable=True)
+    return (parts[0] if len(parts) == 1 else Union_(tuple(parts))), tuple(columns)
+
+
+def _plan_using(left: Rel, right: Rel, names: list[str], side: JoinSide, state: QueryState) -> Rel:
+    """``JOIN ... USING (names)`` (and NATURAL JOIN, with the common names) as PostgreSQL has it: one merged column
+    per name comes first (the left's value, the right's for a RIGHT join, COALESCE of both for a FULL one); the
+    two sides' own columns of that name stay reachable qualified (``a.x``) but are hidden from ``*`` and from
+    unqualified names."""
+    if len(set(names)) != len(names):
+        duplicate = next(n for n in names if names.count(n) > 1)
+        raise errors.SteadyError(f"column name {errors.quote_ident(duplicate)} appears more than once in USING clause",
+                                 sqlstate="42701")
+    env = state.env(left.scope + right.scope)
+    predicates: list[Any] = []
+    merged: list[Any] = []
+    merged_columns: list[ScopeColumn] = []
+    hidden: set[int] = set()
+    for name in names:
+        li, ri = _using_index(left.scope, name, "left"), _using_index(right.scope, name, "right")
+        lc, rc = left.scope.columns[li], right.scope.columns[ri]
+        (a, b), typ = unify([Typed(ColumnRef(li), lc.type, lc.nullable),
+                             Typed(ColumnRef(left.arity + ri), rc.type, rc.nullable)], env,
+                            describe=lambda known: errors.DatatypeMismatch(
+                                f"JOIN/USING types {known[0].pg_name} and {known[1].pg_name} cannot be matched"))
+        predicates.append(CallBinary("eq", a.expr, b.expr))
+        hidden.update((li, left.arity + ri))
+        if side is JoinSide.FULL:
+            merged.append(CallVariadic("coalesce", (a.expr, b.expr)))
+            nullable = lc.nullable and rc.nullable
+        else:
+            chosen = b if side is JoinSide.RIGHT else a
+            merged.append(chosen.expr)
+            nullable = chosen.nullable
+        merged_columns.append(ScopeColumn(None, name, typ, nullable))
+    expr, columns = _join(left, right, predicates, side)
+    arity = len(columns)
+    outputs = tuple(range(arity, arity + len(merged))) + tuple(range(arity))
+    shown = tuple(replace(c, shadowed=True, in_star=False) if i in hidden else c for i, c in enumerate(columns))
+    return Rel(Project(Map(expr, tuple(merged)), outputs) if merged else expr, Scope(tuple(merged_columns) + shown))
 
 
 def _using_index(scope: Scope, name: str, which: str) -> int:

@@ -3,7 +3,8 @@
 :func:`plan_query` returns a :class:`Rel` (the IR and a :class:`Scope` naming its columns) and, for the
 top-level query, the ORDER BY/LIMIT/OFFSET as a RowSetFinishing (nested queries get a TopK instead).
 A SELECT is planned in PostgreSQL's logical order: FROM (sql/joins.py) → WHERE (sql/where.py) → GROUP BY/aggregates
-(Reduce) → HAVING → select list (Map + Project) → DISTINCT → ORDER BY/LIMIT.  Subqueries used as values in
+(Reduce) → HAVING → select list (Map + Project) → DISTINCT (DISTINCT ON: a TopK of one row per group) →
+ORDER BY/LIMIT.  Subqueries used as values in
 the select list and HAVING (sql/scalar_subquery.py) become hidden columns of the rows WHERE kept, or, in an
 aggregating query, of the Reduce output (their outer references must then be group keys, as in SQL).
 
@@ -16,13 +17,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 from sqlglot import exp
 
 from steadystate import errors
 from steadystate.expr.ir import (
-    AggregateExpr, ColumnOrder, ColumnRef, Constant, Distinct, Filter, Literal, Map, Negate, Project, Reduce,
+    AggregateExpr, AggregateOrder, ColumnOrder, ColumnRef, Constant, Distinct, Filter, If, Literal, Map, Negate, Project, Reduce,
     RelationExpr, RowSetFinishing, Threshold, TopK, Union_,
 )
+from steadystate.expr.infer import scalar_type
 from steadystate.repr.types import ScalarType
 from steadystate.sql import joins
 from steadystate.sql.catalog_api import PlanContext
@@ -204,31 +207,67 @@ def _plan_select(node: exp.Select, state: QueryState) -> tuple[Rel, RowSetFinish
         columns.append(ScopeColumn(None, output_name(item), typed.type, typed.nullable))
     order: list[ColumnOrder] = []
     visible = len(outputs)
+    distinct = node.args.get("distinct")
+    distinct_on = distinct.args.get("on") if distinct is not None else None
+    hidden: dict[str, int] = {}  # hidden output columns by expression
     for item in (node.args["order"].expressions if node.args.get("order") else []):
         position = _output_position(item.this, Scope(tuple(columns[:visible])), select_items=items)
         if position is None:
-            if node.args.get("distinct") is not None:
+            if distinct is not None and distinct_on is None:
                 raise errors.SteadyError("for SELECT DISTINCT, ORDER BY expressions must appear in select list",
                                          sqlstate="42P10")
             env.clause = "ORDER BY"
-            typed = plan_expr(item.this, env)
-            if typed.is_untyped:
-                typed = coerce(typed, T.TEXT, env)
-            outputs.append(_place(typed, base_arity, map_exprs))
-            columns.append(ScopeColumn(None, "?order?", typed.type, typed.nullable, in_star=False))
-            position = len(outputs) - 1
+            position = _hidden_output(item.this, env, base_arity, map_exprs, outputs, columns, hidden)
         order.append(_column_order(position, item))
+    on_positions: list[int] = []
+    for on in (distinct_on.expressions if isinstance(distinct_on, exp.Tuple) else [distinct_on]) \
+            if distinct_on is not None else []:
+        position = _output_position(on, Scope(tuple(columns[:visible])), select_items=items)
+        if position is None:
+            env.clause = "DISTINCT ON"
+            position = _hidden_output(on, env, base_arity, map_exprs, outputs, columns, hidden)
+        on_positions.append(position)
     expr: RelationExpr = Map(base, tuple(map_exprs)) if map_exprs else base
     if outputs != list(range(base_arity + len(map_exprs))):
         expr = Project(expr, tuple(outputs))
-    distinct = node.args.get("distinct")
-    if distinct is not None:
-        if distinct.args.get("on"):
-            raise errors.FeatureNotSupported("SELECT DISTINCT ON is not supported")
+    if distinct_on is not None:
+        expr = _distinct_on(expr, on_positions, order)
+    elif distinct is not None:
         expr = Distinct(expr)
     limit, offset = _limit_offset(node, state)
     project = tuple(range(visible)) if len(outputs) > visible else None
     return Rel(expr, Scope(tuple(columns))), RowSetFinishing(tuple(order), limit, offset, project)
+
+
+def _hidden_output(node: exp.Expr, env: ExprEnv, base_arity: int, map_exprs: list[Any], outputs: list[int],
+                   columns: list[ScopeColumn], hidden: dict[str, int]) -> int:
+    """Plan ``node`` (an ORDER BY or DISTINCT ON expression not in the select list) as a hidden output column (one
+    per distinct expression)."""
+    key = binding_key(node)
+    if key in hidden:
+        return hidden[key]
+    typed = plan_expr(node, env)
+    if typed.is_untyped:
+        typed = coerce(typed, T.TEXT, env)
+    outputs.append(_place(typed, base_arity, map_exprs))
+    columns.append(ScopeColumn(None, "?order?", typed.type, typed.nullable, in_star=False))
+    hidden[key] = len(outputs) - 1
+    return hidden[key]
+
+
+def _distinct_on(expr: RelationExpr, on: list[int], order: list[ColumnOrder]) -> RelationExpr:
+    """``SELECT DISTINCT ON (on) ... ORDER BY order``: the first row of each group of equal ``on`` values in the ORDER
+    BY order (ties broken by the whole row, so every replica keeps the same one) — a TopK of 1 per group, kept
+    incrementally per changed group.  As in PostgreSQL, the ORDER BY must begin with the DISTINCT ON expressions."""
+    wanted, seen = set(on), set[int]()
+    for item in order:
+        if seen == wanted:
+            break
+        if item.column not in wanted:
+            raise errors.SteadyError("SELECT DISTINCT ON expressions must match initial ORDER BY expressions",
+                                     sqlstate="42P10")
+        seen.add(item.column)
+    return TopK(expr, tuple(dict.fromkeys(on)), tuple(order), 1, 0)
 
 
 def _arity_of(env: ExprEnv) -> int:
@@ -248,19 +287,20 @@ def _expand_star(items: list[exp.Expr], scope: Scope) -> list[exp.Expr]:
     out: list[exp.Expr] = []
     for item in items:
         if isinstance(item, exp.Star):
-            chosen = [c for c in scope.columns if c.in_star]
+            chosen = [(i, c) for i, c in enumerate(scope.columns) if c.in_star]
             if not chosen and not scope.columns:
                 raise errors.SyntaxError_("SELECT * with no tables specified is not valid")
         elif isinstance(item, exp.Column) and isinstance(item.this, exp.Star):
-            chosen = [c for c in scope.columns if c.table == item.table]
+            chosen = [(i, c) for i, c in enumerate(scope.columns) if c.table == item.table]
             if not chosen:
                 raise errors.UndefinedTable(f"missing FROM-clause entry for table {errors.quote_ident(item.table)}")
         else:
             out.append(item)
             continue
-        for c in chosen:
+        for i, c in chosen:
             ident = exp.Column(this=exp.to_identifier(c.name, quoted=True),
                                table=exp.to_identifier(c.table, quoted=True) if c.table else None)
+            ident.meta["scope_index"] = i  # resolved by position: a merged USING column has no table to qualify it
             out.append(ident)
     return out
 
@@ -271,12 +311,17 @@ def _find_aggregates(nodes: list[exp.Expr]) -> list[exp.Expr]:
         for agg in node.find_all(*AGGREGATE_CLASSES):
             if agg.find_ancestor(exp.Subquery, exp.Exists) is not None and agg.find_ancestor(exp.Subquery, exp.Exists) is not node.find_ancestor(exp.Subquery, exp.Exists):
                 continue
+            if isinstance(agg.parent, exp.Filter) and agg.parent.this is agg:
+                agg = agg.parent  # agg(x) FILTER (WHERE p) is one aggregate
             found.setdefault(binding_key(agg), agg)
     return list(found.values())
 
 
 _AGG_FUNCS: dict[type[exp.Expr], str] = {exp.Count: "count", exp.Sum: "sum", exp.Avg: "avg", exp.Min: "min", exp.Max: "max",
-              exp.LogicalAnd: "bool_and", exp.LogicalOr: "bool_or"}
+              exp.LogicalAnd: "bool_and", exp.LogicalOr: "bool_or",
+              exp.Stddev: "stddev_samp", exp.StddevSamp: "stddev_samp", exp.StddevPop: "stddev_pop",
+              exp.Variance: "var_samp", exp.VariancePop: "var_pop", exp.GroupConcat: "string_agg"}
+_NUMERIC_AGGREGATES = ("sum", "avg", "stddev_samp", "stddev_pop", "var_samp", "var_pop")
 
 
 def _aggregate_type(func: str, input_type: ScalarType) -> ScalarType:
@@ -284,14 +329,27 @@ def _aggregate_type(func: str, input_type: ScalarType) -> ScalarType:
         return T.INT8
     if func == "sum":
         return {T.INT4: T.INT8, T.INT8: T.NUMERIC}.get(input_type, input_type)
-    if func == "avg":
+    if func in _NUMERIC_AGGREGATES:  # avg, stddev, variance
         return T.FLOAT8 if input_type is T.FLOAT8 else T.NUMERIC
     return input_type
 
 
 def _plan_aggregate(node: exp.Expr, env: ExprEnv) -> tuple[AggregateExpr, ScalarType, bool]:
+    if isinstance(node, exp.Filter):  # agg(x) FILTER (WHERE p) is agg(CASE WHEN p THEN x END): aggregates skip NULLs
+        agg, typ, nullable = _plan_aggregate(node.this, env)
+        if node.expression.find(*AGGREGATE_CLASSES) is not None:
+            raise errors.SteadyError("aggregate functions are not allowed in FILTER", sqlstate="42803")
+        env.clause = "FILTER"
+        keep = require_bool(plan_expr(node.expression.this, env), env, "FILTER").expr
+        if agg.func == "count_star":
+            return AggregateExpr("count", If(keep, Literal(True, T.BOOL), Literal(None, T.BOOL)), False), typ, False
+        argument_type = scalar_type(agg.expr, [c.type for c in env.scope.columns]) or typ
+        return msgspec.structs.replace(agg, expr=If(keep, agg.expr, Literal(None, argument_type))), typ, nullable
     func = _AGG_FUNCS[type(node)]
     inner = node.this
+    order_items: list[exp.Ordered] = []
+    if isinstance(inner, exp.Order):  # agg(x ORDER BY ...): kept where the order matters (string_agg)
+        order_items, inner = list(inner.expressions), inner.this
     distinct = False
     if isinstance(inner, exp.Distinct):
         distinct = True
@@ -307,13 +365,39 @@ def _plan_aggregate(node: exp.Expr, env: ExprEnv) -> tuple[AggregateExpr, Scalar
     value = plan_expr(inner, env)
     if value.is_untyped:
         value = coerce(value, T.TEXT if func in ("count", "min", "max") else T.NUMERIC, env)
-    if func in ("sum", "avg") and not value.type.is_numeric:
+    if func in _NUMERIC_AGGREGATES and not value.type.is_numeric:
         raise errors.UndefinedFunction(f"function {func}({value.type.pg_name}) does not exist",
                                        hint="No function matches the given name and argument types. You might need to add explicit type casts.")
     if func in ("bool_and", "bool_or"):
         value = require_bool(value, env, func)
+    if func == "string_agg":
+        return _plan_string_agg(node, inner, value, distinct, order_items, env), T.TEXT, True
     typ = _aggregate_type(func, value.type)
     return AggregateExpr(func, value.expr, distinct), typ, func != "count"
+
+
+def _plan_string_agg(node: exp.Expr, value_node: exp.Expr, value: Typed, distinct: bool, order_items: list[exp.Ordered],
+                     env: ExprEnv) -> AggregateExpr:
+    separator_node = node.args.get("separator")
+    separator = plan_expr(separator_node, env) if separator_node is not None else None
+    if separator is not None and separator.is_untyped:
+        separator = coerce(separator, T.TEXT, env)
+    if separator is None or value.type is not T.TEXT or separator.type is not T.TEXT:
+        shown = ", ".join(t.type.pg_name for t in (value, separator) if t is not None)
+        raise errors.UndefinedFunction(f"function string_agg({shown}) does not exist",
+                                       hint="No function matches the given name and argument types. You might need to add explicit type casts.")
+    arguments = {binding_key(value_node), binding_key(separator_node)} if separator_node is not None else set()
+    order = []
+    for item in order_items:
+        if distinct and binding_key(item.this) not in arguments:
+            raise errors.SteadyError("in an aggregate with DISTINCT, ORDER BY expressions must appear in argument list",
+                                     sqlstate="42P10")
+        key = plan_expr(item.this, env)
+        if key.is_untyped:
+            key = coerce(key, T.TEXT, env)
+        column = _column_order(0, item)
+        order.append(AggregateOrder(key.expr, column.desc, column.nulls_last))
+    return AggregateExpr("string_agg", value.expr, distinct, (separator.expr,), tuple(order))
 
 
 def _plan_reduce(node: exp.Select, items: list[exp.Expr], aggregates: list[exp.Expr], rel: Rel,

@@ -19,7 +19,7 @@ sql/query.py supplies (:func:`steadystate.sql.query.new_state`).  So no module i
 recursion is visible at each call site.
 
 :func:`conjuncts` splits an AND tree; :func:`inner_join` builds an inner join from predicates (equalities
-between the two sides become join equivalences, the rest a Filter); :func:`rename` applies a table alias and
+and ``IS NOT DISTINCT FROM`` between expressions over one side each become join equivalences, the rest a Filter); :func:`rename` applies a table alias and
 column aliases.
 """
 
@@ -31,7 +31,9 @@ from typing import Any, Callable, NamedTuple
 from sqlglot import exp
 
 from steadystate import errors
-from steadystate.expr.ir import CallBinary, ColumnRef, Filter, Join, RelationExpr, RowSetFinishing
+from steadystate.expr.equality import not_distinct_operands, null_safe_keys
+from steadystate.expr.infer import columns_of, scalar_type
+from steadystate.expr.ir import CallBinary, Filter, Join, RelationExpr, RowSetFinishing
 from steadystate.repr.types import Column, RelationDesc, ScalarType
 from steadystate.sql.catalog_api import PlanContext
 from steadystate.sql.typed import ExprEnv, Scope
@@ -117,16 +119,48 @@ def conjuncts(node: exp.Expr) -> list[exp.Expr]:
 
 
 def inner_join(left: Rel, right: Rel, predicates: list[Any]) -> RelationExpr:
-    equivalences = []
+    """``left ⋈ right`` under ``predicates`` (over the concatenated columns): an equality — or ``IS NOT DISTINCT
+    FROM`` — between an expression over the left side alone and one over the right side alone becomes a join
+    equivalence (a keyed join); the rest is a Filter over the join."""
+    types = [c.type for c in left.scope.columns + right.scope.columns]
+    equivalences: list[tuple[Any, ...]] = []
     rest = []
     for p in predicates:
-        if (isinstance(p, CallBinary) and p.func == "eq" and isinstance(p.left, ColumnRef)
-                and isinstance(p.right, ColumnRef)
-                and (p.left.index < left.arity) != (p.right.index < left.arity)):
-            equivalences.append((p.left, p.right))
-        else:
+        keys = _join_keys(p, left.arity, types)
+        if keys is None:
             rest.append(p)
+        else:
+            equivalences.extend(keys)
     expr: RelationExpr = Join((left.expr, right.expr), tuple(equivalences))
     if rest:
         expr = Filter(expr, tuple(rest))
     return expr
+
+
+def _join_keys(predicate: Any, left_arity: int, types: list[ScalarType]) -> list[tuple[Any, Any]] | None:
+    """The equivalences that enforce ``predicate`` exactly, or None when it is not a cross-side equality."""
+    null_safe = False
+    if isinstance(predicate, CallBinary) and predicate.func == "eq":
+        a, b = predicate.left, predicate.right
+    else:
+        operands = not_distinct_operands(predicate)
+        if operands is None:
+            return None
+        (a, b), null_safe = operands, True
+    sides = {_side(a, left_arity), _side(b, left_arity)}
+    if sides != {"left", "right"}:
+        return None
+    if not null_safe:
+        return [(a, b)]  # NULLs never join, as NULL = x is never true
+    return null_safe_keys(a, b, scalar_type(a, types))  # NULL meets NULL
+
+
+def _side(expr: Any, left_arity: int) -> str | None:
+    columns = columns_of(expr)
+    if not columns:
+        return None
+    if max(columns) < left_arity:
+        return "left"
+    if min(columns) >= left_arity:
+        return "right"
+    return None

@@ -16,6 +16,7 @@ from typing import Any, Callable
 from sqlglot import exp
 
 from steadystate import errors
+from steadystate.expr.equality import not_distinct
 from steadystate.expr.ir import CallBinary, CallUnary, CallVariadic, ColumnRef, If, Literal
 from steadystate.repr.types import ScalarType
 from steadystate.sql import types as ty
@@ -47,7 +48,9 @@ def _column(node: exp.Column, env: ExprEnv) -> Typed:
     if isinstance(node.this, exp.Star):
         raise errors.FeatureNotSupported("* is not supported in this position")
     table = node.table or None
-    index = env.scope.resolve(table, node.name)
+    index = node.meta.get("scope_index")  # a column ``*`` stands for: by position (``k`` may be ambiguous by name)
+    if index is None or index >= len(env.scope.columns) or env.scope.columns[index].name != node.name:
+        index = env.scope.resolve(table, node.name)
     column = env.scope.columns[index]
     if env.grouped:
         if index not in env.group_columns:
@@ -133,6 +136,13 @@ def _compare(node: exp.Binary, env: ExprEnv) -> Typed:
     func, symbol = _COMPARE[type(node)]
     a, b, _ = _binary_operands(node, env, symbol)
     return Typed(CallBinary(func, a.expr, b.expr), T.BOOL, nullable_of(a, b))
+
+
+def _distinct_from(node: exp.Binary, env: ExprEnv) -> Typed:
+    symbol = "IS NOT DISTINCT FROM" if isinstance(node, exp.NullSafeEQ) else "IS DISTINCT FROM"
+    a, b, _ = _binary_operands(node, env, symbol)
+    same = not_distinct(a.expr, b.expr)
+    return Typed(same if isinstance(node, exp.NullSafeEQ) else CallUnary("not", same), T.BOOL, False)
 
 
 def _logical(node: exp.Connector, env: ExprEnv) -> Typed:
@@ -280,6 +290,8 @@ _HANDLERS: dict[type, Callable[[Any, ExprEnv], Typed]] = {
     exp.Alias: _alias,
     **{cls: _arith for cls in _ARITH},
     **{cls: _compare for cls in _COMPARE},
+    exp.NullSafeEQ: _distinct_from,
+    exp.NullSafeNEQ: _distinct_from,
     exp.And: _logical,
     exp.Or: _logical,
     exp.Not: _not,

@@ -27,7 +27,9 @@ from steadystate.sql.catalog_api import PlanContext
 
 T = ScalarType
 
-AGGREGATE_CLASSES: tuple[type[exp.Expr], ...] = (exp.Count, exp.Sum, exp.Avg, exp.Min, exp.Max, exp.LogicalAnd, exp.LogicalOr)
+AGGREGATE_CLASSES: tuple[type[exp.Expr], ...] = (exp.Count, exp.Sum, exp.Avg, exp.Min, exp.Max, exp.LogicalAnd, exp.LogicalOr,
+                                                 exp.Stddev, exp.StddevSamp, exp.StddevPop, exp.Variance,
+                                                 exp.VariancePop, exp.GroupConcat)
 
 
 @dataclass(frozen=True)
