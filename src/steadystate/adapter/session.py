@@ -50,6 +50,7 @@ from steadystate.adapter.client import (
     Outcome,
     RowsOutcome,
 )
+from steadystate.repr import typmod
 from steadystate.repr.types import RelationDesc, ScalarType
 from steadystate.sql import plan as p
 from steadystate.sql.catalog_api import PlanContext
@@ -83,7 +84,7 @@ DEFAULT_VARIABLES = {
 
 
 def fields_of(desc: RelationDesc) -> list[Field]:
-    return [Field(c.name, c.type.pg_oid, c.type.pg_typlen) for c in desc.columns]
+    return [Field(c.name, c.pg_oid, c.type.pg_typlen, c.pg_typmod) for c in desc.columns]
 
 
 def _timeout_seconds(value: str) -> float:
@@ -379,6 +380,8 @@ class ClientSession:
     async def _copy_from(self, plan: p.CopyFromPlan) -> Outcome:
         session = self
         types = [plan.desc.columns[i].type for i in plan.columns]
+        modifiers = [None if (mod := plan.desc.columns[i].mod) is None else typmod.coercer(mod, explicit=False)
+                     for i in plan.columns]
         arity = plan.desc.arity
         # omitted columns take their DEFAULT, evaluated once for the statement (NULL without one)
         omitted_values: list[Any] = [None] * arity
@@ -400,7 +403,7 @@ class ClientSession:
                             else f"missing data for column {quote_ident(plan.desc.columns[plan.columns[len(fields)]].name)}",
                             sqlstate="22P04", detail=f"COPY line {self.line}",
                         )
-                    values = parse_copy_row(fields, types, self.line)
+                    values = parse_copy_row(fields, types, self.line, modifiers)
                     if len(plan.columns) == arity and list(plan.columns) == list(range(arity)):
                         self.rows.append(values)
                     else:

@@ -219,7 +219,7 @@ def accumulator_kind(agg: ir.AggregateExpr, input_types: Types | None) -> str | 
     if agg.func not in ("sum", "avg"):
         return None
     typ = scalar_type(agg.expr, input_types)
-    if typ in (ScalarType.INT4, ScalarType.NUMERIC):
+    if typ in (ScalarType.INT2, ScalarType.INT4, ScalarType.NUMERIC):
         return "sum" if agg.func == "sum" else "avg"
     if typ is ScalarType.INT8:
         return "sum_numeric" if agg.func == "sum" else "avg"

@@ -18,16 +18,19 @@ import datetime as _dt
 import decimal
 import math
 import re
+import struct
 from typing import Any, Callable
 
 from steadystate import errors
 from steadystate.repr.types import ScalarType
 
+INT2_MIN, INT2_MAX = -(2**15), 2**15 - 1
 INT4_MIN, INT4_MAX = -(2**31), 2**31 - 1
 INT8_MIN, INT8_MAX = -(2**63), 2**63 - 1
 
 #: (min, max, out-of-range message) per integer type.
 INT_RANGES: dict[ScalarType, tuple[int, int, str]] = {
+    ScalarType.INT2: (INT2_MIN, INT2_MAX, "smallint out of range"),
     ScalarType.INT4: (INT4_MIN, INT4_MAX, "integer out of range"),
     ScalarType.INT8: (INT8_MIN, INT8_MAX, "bigint out of range"),
 }
@@ -71,6 +74,55 @@ def float_to_text(value: float) -> str:
     mantissa = digit_text[0] + ("." + digit_text[1:] if len(digit_text) > 1 else "")
     exp_sign = "+" if sci_exponent >= 0 else "-"
     return f"{prefix}{mantissa}e{exp_sign}{abs(sci_exponent):02d}"
+
+
+def float4_to_text(value: float) -> str:
+    """float4 as PostgreSQL prints it: the shortest digits that round-trip through a 32-bit float, in exponent form
+    outside 1e-4 <= |x| < 1e6."""
+    if math.isnan(value) or math.isinf(value) or value == 0.0:
+        return float_to_text(value)
+    single = round_float4(value)
+    for precision in range(1, 10):
+        text = f"{single:.{precision}g}"
+        if round_float4(float(text)) == single:
+            break
+    sign, digits, exponent = decimal.Decimal(text).as_tuple()
+    digit_text = "".join(map(str, digits)).rstrip("0") or "0"
+    sci_exponent = len(digits) + int(exponent) - 1
+    prefix = "-" if sign else ""
+    if -4 <= sci_exponent < 6:
+        point = sci_exponent + 1
+        if point <= 0:
+            return prefix + "0." + "0" * (-point) + digit_text
+        if point >= len(digit_text):
+            return prefix + digit_text + "0" * (point - len(digit_text))
+        return prefix + digit_text[:point] + "." + digit_text[point:]
+    mantissa = digit_text[0] + ("." + digit_text[1:] if len(digit_text) > 1 else "")
+    return f"{prefix}{mantissa}e{'+' if sci_exponent >= 0 else '-'}{abs(sci_exponent):02d}"
+
+
+_FLOAT4 = struct.Struct("!f")
+FLOAT4_MAX = 3.4028234663852886e38
+
+
+def round_float4(value: float) -> float:
+    """The float8 nearest ``value`` that a 32-bit float holds (what a real column stores); infinite beyond the range."""
+    if math.isnan(value) or math.isinf(value):
+        return value
+    try:
+        return float(_FLOAT4.unpack(_FLOAT4.pack(value))[0])
+    except OverflowError:
+        return math.copysign(math.inf, value)
+
+
+def to_float4(value: float) -> float:
+    """float8 → float4 (``float84``): 22003 when a finite value overflows or a non-zero one underflows to zero."""
+    single = round_float4(value)
+    if math.isinf(single) and not math.isinf(value):
+        raise errors.NumericValueOutOfRange("value out of range: overflow")
+    if single == 0.0 and value != 0.0:
+        raise errors.NumericValueOutOfRange("value out of range: underflow")
+    return single
 
 
 def timestamp_to_text(value: _dt.datetime) -> str:
@@ -136,9 +188,26 @@ def parse_float(text: str) -> float:
     if not _NUMERIC_RE.match(stripped):
         raise _bad_syntax(ScalarType.FLOAT8, text)
     value = float(stripped)
-    if math.isinf(value):
+    if math.isinf(value) or (value == 0.0 and float(stripped.lower().split("e")[0] or 0) != 0.0):
         raise errors.NumericValueOutOfRange(f'"{stripped}" is out of range for type double precision')
     return value
+
+
+def parse_float4(text: str) -> float:
+    """``float4in``: like float8's input, and out of range where a 32-bit float cannot hold the value."""
+    stripped = text.strip()
+    special = _FLOAT_SPECIAL.get(stripped.lower())
+    if special is not None:
+        return special
+    if not _NUMERIC_RE.match(stripped):
+        raise _bad_syntax(ScalarType.FLOAT4, text)
+    value = float(stripped)
+    if value == 0.0 and float(stripped.lower().split("e")[0] or 0) != 0.0:
+        value = 5e-324  # underflowed even as a double: out of range below
+    single = round_float4(value)
+    if (math.isinf(single) and not math.isinf(value)) or (single == 0.0 and value != 0.0):
+        raise errors.NumericValueOutOfRange(f'"{text.strip()}" is out of range for type real')
+    return single
 
 
 def parse_numeric(text: str) -> decimal.Decimal:
@@ -223,7 +292,16 @@ def _int_to_bool(value: int) -> bool:
     return value != 0
 
 
+def _float4_from_numeric(value: decimal.Decimal) -> float:
+    if value.is_nan():
+        return math.nan
+    return parse_float4(numeric_to_text(value))
+
+
 _CAST_TABLE: dict[ScalarType, dict[type, Callable[[Any], Any]]] = {
+    ScalarType.INT2: _int_cast(ScalarType.INT2),
+    ScalarType.FLOAT4: {int: lambda v: round_float4(float(v)), float: to_float4, decimal.Decimal: _float4_from_numeric,
+                        str: parse_float4, bool: float},
     ScalarType.INT4: _int_cast(ScalarType.INT4),
     ScalarType.INT8: _int_cast(ScalarType.INT8),
     ScalarType.FLOAT8: {int: float, float: lambda v: v, decimal.Decimal: float, str: parse_float, bool: float},

@@ -25,7 +25,7 @@ import re
 from typing import Any, Callable
 
 from steadystate import errors
-from steadystate.expr.casts import INT_RANGES, to_text
+from steadystate.expr.casts import INT_RANGES, float4_to_text, round_float4, to_text
 from steadystate.repr.types import ScalarType
 
 _ZERO = decimal.Decimal(0)
@@ -136,6 +136,25 @@ _FLOAT_OPS: dict[str, Callable[[float, float], float]] = {
     "div": _checked_float(_float_div),
     "mod": _float_mod,
 }
+
+
+def _float4(op: Callable[[float, float], float], func: str) -> Callable[[float, float], float]:
+    """float4 arithmetic: the float8 result (exact enough: double rounding through float8 is harmless for + - * /)
+    rounded to float4, with PostgreSQL's overflow and underflow checks."""
+
+    def impl(a: float, b: float) -> float:
+        value = op(a, b)
+        single = round_float4(value)
+        if math.isinf(single) and not (math.isinf(a) or math.isinf(b)):
+            raise _float_overflow()
+        if single == 0.0 and a != 0.0 and ((func == "mul" and b != 0.0) or (func == "div" and not math.isinf(b))):
+            raise errors.NumericValueOutOfRange("value out of range: underflow")
+        return single
+
+    return impl
+
+
+_FLOAT4_OPS: dict[str, Callable[[float, float], float]] = {name: _float4(op, name) for name, op in _FLOAT_OPS.items()}
 _NUMERIC_OPS: dict[str, Callable[[Any, Any], Any]] = {
     "add": lambda a, b: a + b,
     "sub": lambda a, b: a - b,
@@ -151,8 +170,10 @@ def arithmetic(func: str, typ: ScalarType | None) -> Callable[[Any, Any], Any]:
 
     ``typ=None`` (unknown) dispatches on the Python type of the values and checks ints against int8's range.
     """
-    if typ in (ScalarType.INT4, ScalarType.INT8):
+    if typ in (ScalarType.INT2, ScalarType.INT4, ScalarType.INT8):
         return _checked_int(_INT_OPS[func], typ)
+    if typ is ScalarType.FLOAT4:
+        return _FLOAT4_OPS[func]
     if typ is ScalarType.FLOAT8:
         return _FLOAT_OPS[func]
     if typ is ScalarType.NUMERIC:
@@ -501,6 +522,7 @@ UNARY_STRICT: dict[str, Callable[[Any], Any]] = {
     "log10": _log10,
     "sign": _sign,
     "md5": _md5,
+    "float4_to_text": float4_to_text,
 }
 
 UNARY_NONSTRICT: dict[str, Callable[[Any], Any]] = {

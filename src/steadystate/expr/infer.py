@@ -28,9 +28,12 @@ _TEXT_FUNCS = frozenset({
     "lpad", "rpad",
 })
 _INT4_FUNCS = frozenset({"length", "position"})
+#: rank of the numeric types in PostgreSQL's implicit widening (an operation's result takes the widest operand)
+_WIDENING = {ScalarType.INT2: 0, ScalarType.INT4: 1, ScalarType.INT8: 2, ScalarType.NUMERIC: 3,
+             ScalarType.FLOAT4: 4, ScalarType.FLOAT8: 5}
 _SAME_AS_FIRST = frozenset({
     "add", "sub", "mul", "div", "mod", "neg", "abs", "round", "floor", "ceil", "sign", "nullif", "coalesce",
-    "greatest", "least",
+    "greatest", "least", "apply_typmod", "assign_typmod",
 })
 _FLOAT_UNLESS_NUMERIC = frozenset({"sqrt", "exp", "ln", "log10", "pow"})
 
@@ -50,7 +53,7 @@ def function_type(func: str, arg_types: list[ScalarType | None]) -> ScalarType |
         return arg_types[1] if len(arg_types) > 1 else None
     if func in _BOOL_FUNCS:
         return ScalarType.BOOL
-    if func in _TEXT_FUNCS:
+    if func in _TEXT_FUNCS or func == "float4_to_text":
         return ScalarType.TEXT
     if func in _INT4_FUNCS:
         return ScalarType.INT4
@@ -68,8 +71,9 @@ def function_type(func: str, arg_types: list[ScalarType | None]) -> ScalarType |
             if func == "sub" and arg_types and arg_types[0] == arg_types[-1] == ScalarType.DATE:
                 return ScalarType.INT4
             return known
-        if known is ScalarType.INT4 and ScalarType.INT8 in arg_types:
-            return ScalarType.INT8
+        numeric = [t for t in arg_types if t in _WIDENING]
+        if known in _WIDENING and len(numeric) > 1:
+            return max(numeric, key=_WIDENING.__getitem__)
         return known
     return None
 
@@ -100,9 +104,10 @@ def aggregate_type(agg: ir.AggregateExpr, input_types: Types | None) -> ScalarTy
     if agg.func in ("bool_and", "bool_or"):
         return ScalarType.BOOL
     if agg.func == "sum":
-        return {ScalarType.INT4: ScalarType.INT8, ScalarType.INT8: ScalarType.NUMERIC}.get(arg, arg)  # type: ignore[arg-type]
+        return {ScalarType.INT2: ScalarType.INT8, ScalarType.INT4: ScalarType.INT8,
+                ScalarType.INT8: ScalarType.NUMERIC}.get(arg, arg)  # type: ignore[arg-type]
     if agg.func == "avg":
-        return ScalarType.FLOAT8 if arg is ScalarType.FLOAT8 else ScalarType.NUMERIC
+        return ScalarType.FLOAT8 if arg in (ScalarType.FLOAT4, ScalarType.FLOAT8) else ScalarType.NUMERIC
     return arg
 
 

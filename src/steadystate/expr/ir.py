@@ -62,7 +62,7 @@ class Literal(msgspec.Struct, frozen=True, tag=True, tag_field="kind"):
             return _dt.date.fromisoformat(str(self.value))
         if self.type is ScalarType.TIMESTAMP:
             return _dt.datetime.fromisoformat(str(self.value))
-        if self.type is ScalarType.FLOAT8:
+        if self.type is ScalarType.FLOAT8 or self.type is ScalarType.FLOAT4:
             return float(self.value)
         return self.value
 

@@ -136,12 +136,21 @@ TEXT_FORMATTERS: dict[int, Callable[[Any], str]] = {
 }
 
 
-def text_formatter(oid: int) -> Callable[[Any], str]:
+def _bpchar_width(oid: int, typmod: int) -> int | None:
+    """The width a ``character(n)`` column's values are padded to on output (they are stored without trailing
+    spaces, see repr/typmod.py), or None."""
+    return typmod - 4 if oid == BPCHAR and typmod >= 5 else None
+
+
+def text_formatter(oid: int, typmod: int = -1) -> Callable[[Any], str]:
+    width = _bpchar_width(oid, typmod)
+    if width is not None:
+        return lambda v: str(v).ljust(width)
     return TEXT_FORMATTERS.get(oid, format_any)
 
 
-def text_encoder(oid: int) -> Encoder:
-    formatter = TEXT_FORMATTERS.get(oid, format_any)
+def text_encoder(oid: int, typmod: int = -1) -> Encoder:
+    formatter = text_formatter(oid, typmod)
     if formatter is str:
         return lambda v: str(v).encode()
     return lambda v: formatter(v).encode()
@@ -218,10 +227,14 @@ def binary_encoder(oid: int) -> Encoder:
     return encoder
 
 
-def column_encoder(oid: int, format_code: int) -> Encoder:
+def column_encoder(oid: int, format_code: int, typmod: int = -1) -> Encoder:
+    """The encoder of a result column of type ``oid`` (with its type modifier) in ``format_code``."""
     if format_code == 0:
-        return text_encoder(oid)
+        return text_encoder(oid, typmod)
     if format_code == 1:
+        width = _bpchar_width(oid, typmod)
+        if width is not None:
+            return lambda v: str(v).ljust(width).encode()
         return binary_encoder(oid)
     raise SteadyError(f"unsupported format code: {format_code}", sqlstate="22023")
 

@@ -201,7 +201,7 @@ def _plan_select(node: exp.Select, state: QueryState) -> tuple[Rel, RowSetFinish
         if typed.is_untyped:
             typed = coerce(typed, T.TEXT, env)
         outputs.append(_place(typed, base_arity, map_exprs))
-        columns.append(ScopeColumn(None, output_name(item), typed.type, typed.nullable))
+        columns.append(ScopeColumn(None, output_name(item), typed.type, typed.nullable, mod=typed.mod))
     order: list[ColumnOrder] = []
     visible = len(outputs)
     for item in (node.args["order"].expressions if node.args.get("order") else []):
@@ -283,9 +283,9 @@ def _aggregate_type(func: str, input_type: ScalarType) -> ScalarType:
     if func in ("count", "count_star"):
         return T.INT8
     if func == "sum":
-        return {T.INT4: T.INT8, T.INT8: T.NUMERIC}.get(input_type, input_type)
+        return {T.INT2: T.INT8, T.INT4: T.INT8, T.INT8: T.NUMERIC}.get(input_type, input_type)
     if func == "avg":
-        return T.FLOAT8 if input_type is T.FLOAT8 else T.NUMERIC
+        return T.FLOAT8 if input_type.is_float else T.NUMERIC
     return input_type
 
 

@@ -11,6 +11,7 @@ recurse into each other (a function's arguments are expressions, and an expressi
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Callable
 
 from sqlglot import exp
@@ -57,7 +58,7 @@ def _column(node: exp.Column, env: ExprEnv) -> Typed:
                 sqlstate="42803",
             )
         index = env.group_columns[index]
-    return Typed(ColumnRef(index), column.type, column.nullable)
+    return Typed(ColumnRef(index), column.type, column.nullable, mod=column.mod)
 
 
 def _literal(node: exp.Literal, env: ExprEnv) -> Typed:
@@ -257,8 +258,9 @@ def _case(node: exp.Case, env: ExprEnv) -> Typed:
 
 
 def _cast(node: exp.Cast, env: ExprEnv) -> Typed:
-    target = ty.type_from_name(node.to.sql(dialect="postgres"))
-    return coerce(plan_expr(node.this, env), target, env, explicit=True)
+    declared = ty.resolve_type(node.to)
+    value = coerce(plan_expr(node.this, env), declared.type, env, explicit=True, mod=declared.mod)
+    return value if value.mod == declared.mod else replace(value, mod=declared.mod)
 
 
 def _subquery_unbound(node: exp.Expr, env: ExprEnv) -> Typed:
