@@ -119,6 +119,9 @@ def _binary_operands(node: exp.Binary, env: ExprEnv, symbol: str) -> tuple[Typed
         raise errors.SteadyError(f"operator is not unique: unknown {symbol} unknown", sqlstate="42725",
                                  hint="Could not choose a best candidate operator. You might need to add explicit type casts.")
     (a, b), target = unify([left, right], env, describe=lambda known: operator_error(symbol, left.type, right.type))
+    if target is T.FLOAT4 and any(v.type is not T.FLOAT4 for v in (left, right) if not v.is_untyped):
+        # real with an integer or numeric: PostgreSQL's operators between them are float8's (its preferred type)
+        a, b, target = coerce(left, T.FLOAT8, env), coerce(right, T.FLOAT8, env), T.FLOAT8
     return a, b, target
 
 

@@ -153,6 +153,8 @@ def resolve_type(node: exp.Expr) -> DeclaredType:
     if plain is None:
         return DeclaredType(type_from_name(node.sql(dialect="postgres")))
     if node.expressions:
+        if plain.is_numeric:  # INT, SMALLINT, REAL, ...: keywords of the grammar, which takes no modifier after them
+            raise errors.SyntaxError_('syntax error at or near "("')
         raise errors.SyntaxError_(f"type modifier is not allowed for type {errors.quote_ident(plain.pg_name)}")
     return DeclaredType(plain)
 
