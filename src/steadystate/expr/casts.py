@@ -18,10 +18,10 @@ import datetime as _dt
 import decimal
 import math
 import re
-import struct
 from typing import Any, Callable
 
 from steadystate import errors
+from steadystate.repr.floattext import float4_text, float8_text, round_float4
 from steadystate.repr.types import ScalarType
 
 INT2_MIN, INT2_MAX = -(2**15), 2**15 - 1
@@ -53,66 +53,16 @@ def _bad_syntax(typ: ScalarType, text: str) -> errors.InvalidTextRepresentation:
 
 
 def float_to_text(value: float) -> str:
-    """float8 as PostgreSQL prints it: shortest exact digits, exponent form outside 1e-4 <= |x| < 1e15."""
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "Infinity" if value > 0 else "-Infinity"
-    if value == 0.0:
-        return "-0" if math.copysign(1.0, value) < 0 else "0"
-    sign, digits, exponent = decimal.Decimal(repr(value)).as_tuple()
-    digit_text = "".join(map(str, digits)).rstrip("0") or "0"
-    point = len(digits) + int(exponent)  # position of the decimal point relative to the digit string
-    sci_exponent = point - 1
-    prefix = "-" if sign else ""
-    if -4 <= sci_exponent < 15:
-        if point <= 0:
-            return prefix + "0." + "0" * (-point) + digit_text
-        if point >= len(digit_text):
-            return prefix + digit_text + "0" * (point - len(digit_text))
-        return prefix + digit_text[:point] + "." + digit_text[point:]
-    mantissa = digit_text[0] + ("." + digit_text[1:] if len(digit_text) > 1 else "")
-    exp_sign = "+" if sci_exponent >= 0 else "-"
-    return f"{prefix}{mantissa}e{exp_sign}{abs(sci_exponent):02d}"
+    """float8 as PostgreSQL prints it (repr/floattext.py)."""
+    return float8_text(value)
 
 
 def float4_to_text(value: float) -> str:
-    """float4 as PostgreSQL prints it: the shortest digits that round-trip through a 32-bit float, in exponent form
-    outside 1e-4 <= |x| < 1e6."""
-    if math.isnan(value) or math.isinf(value) or value == 0.0:
-        return float_to_text(value)
-    single = round_float4(value)
-    for precision in range(1, 10):
-        text = f"{single:.{precision}g}"
-        if round_float4(float(text)) == single:
-            break
-    sign, digits, exponent = decimal.Decimal(text).as_tuple()
-    digit_text = "".join(map(str, digits)).rstrip("0") or "0"
-    sci_exponent = len(digits) + int(exponent) - 1
-    prefix = "-" if sign else ""
-    if -4 <= sci_exponent < 6:
-        point = sci_exponent + 1
-        if point <= 0:
-            return prefix + "0." + "0" * (-point) + digit_text
-        if point >= len(digit_text):
-            return prefix + digit_text + "0" * (point - len(digit_text))
-        return prefix + digit_text[:point] + "." + digit_text[point:]
-    mantissa = digit_text[0] + ("." + digit_text[1:] if len(digit_text) > 1 else "")
-    return f"{prefix}{mantissa}e{'+' if sci_exponent >= 0 else '-'}{abs(sci_exponent):02d}"
+    """float4 as PostgreSQL prints it (repr/floattext.py)."""
+    return float4_text(value)
 
 
-_FLOAT4 = struct.Struct("!f")
 FLOAT4_MAX = 3.4028234663852886e38
-
-
-def round_float4(value: float) -> float:
-    """The float8 nearest ``value`` that a 32-bit float holds (what a real column stores); infinite beyond the range."""
-    if math.isnan(value) or math.isinf(value):
-        return value
-    try:
-        return float(_FLOAT4.unpack(_FLOAT4.pack(value))[0])
-    except OverflowError:
-        return math.copysign(math.inf, value)
 
 
 def to_float4(value: float) -> float:
@@ -137,7 +87,7 @@ def numeric_to_text(value: decimal.Decimal) -> str:
         return "NaN"
     if value.is_infinite():
         return "Infinity" if value > 0 else "-Infinity"
-    return format(value, "f")
+    return format(value.copy_abs() if value.is_zero() else value, "f")  # numeric has no negative zero
 
 
 _TEXT_BY_PYTYPE: dict[type, Callable[[Any], str]] = {
@@ -205,7 +155,7 @@ def parse_float4(text: str) -> float:
     if value == 0.0 and float(stripped.lower().split("e")[0] or 0) != 0.0:
         value = 5e-324  # underflowed even as a double: out of range below
     single = round_float4(value)
-    if (math.isinf(single) and not math.isinf(value)) or (single == 0.0 and value != 0.0):
+    if math.isinf(single) or (single == 0.0 and value != 0.0):  # the infinity words returned above
         raise errors.NumericValueOutOfRange(f'"{text.strip()}" is out of range for type real')
     return single
 

@@ -19,6 +19,7 @@ import struct
 from typing import Any, Callable
 
 from steadystate.errors import FeatureNotSupported, InvalidTextRepresentation, SteadyError
+from steadystate.repr.floattext import float4_text, float8_text
 
 BOOL, BYTEA, NAME, INT8, INT2, INT4, TEXT, OID = 16, 17, 19, 20, 21, 23, 25, 26
 FLOAT4, FLOAT8, UNKNOWN, BPCHAR, VARCHAR = 700, 701, 705, 1042, 1043
@@ -37,47 +38,13 @@ Encoder = Callable[[Any], bytes]
 
 
 def format_float8(value: float) -> str:
-    """``float8out``: shortest round-trip digits; exponent form below 1e-4 and from 1e15."""
-    if value != value:
-        return "NaN"
-    if math.isinf(value):
-        return "Infinity" if value > 0 else "-Infinity"
-    text = repr(value)
-    if "e" not in text and (value == 0 or 1e-4 <= abs(value) < 1e15):
-        return text[:-2] if text.endswith(".0") else text
-    return _shortest_to_pg(text, max_fixed_exponent=15)
+    """``float8out``: shortest round-trip digits; exponent form below 1e-4 and from 1e15 (repr/floattext.py)."""
+    return float8_text(value)
 
 
 def format_float4(value: float) -> str:
-    """``float4out``: the shortest digits that round-trip through a 32-bit float."""
-    if value != value:
-        return "NaN"
-    if math.isinf(value):
-        return "Infinity" if value > 0 else "-Infinity"
-    single = struct.unpack("!f", struct.pack("!f", value))[0]
-    for precision in range(1, 10):
-        text = f"{single:.{precision}g}"
-        if struct.unpack("!f", struct.pack("!f", float(text)))[0] == single:
-            break
-    return _shortest_to_pg(repr(float(text)), max_fixed_exponent=6)
-
-
-def _shortest_to_pg(text: str, *, max_fixed_exponent: int) -> str:
-    """Re-lay a Python float repr in PostgreSQL's style (``%g``-like with shortest digits)."""
-    sign, digits, exponent = decimal.Decimal(text).as_tuple()
-    digit_text = "".join(map(str, digits)).rstrip("0") or "0"
-    scientific = len(digits) + int(exponent) - 1
-    prefix = "-" if sign else ""
-    if digit_text == "0":
-        return prefix + "0"
-    if -4 <= scientific < max_fixed_exponent:
-        if scientific >= 0:
-            whole = digit_text[: scientific + 1].ljust(scientific + 1, "0")
-            fraction = digit_text[scientific + 1 :]
-            return prefix + whole + ("." + fraction if fraction else "")
-        return prefix + "0." + "0" * (-scientific - 1) + digit_text
-    mantissa = digit_text[0] + ("." + digit_text[1:] if len(digit_text) > 1 else "")
-    return f"{prefix}{mantissa}e{'-' if scientific < 0 else '+'}{abs(scientific):02d}"
+    """``float4out``: the shortest digits that round-trip through a 32-bit float (repr/floattext.py)."""
+    return float4_text(value)
 
 
 def format_numeric(value: decimal.Decimal | int) -> str:
@@ -87,7 +54,7 @@ def format_numeric(value: decimal.Decimal | int) -> str:
         return "NaN"
     if value.is_infinite():
         return "Infinity" if value > 0 else "-Infinity"
-    return format(value, "f")
+    return format(value.copy_abs() if value.is_zero() else value, "f")  # numeric has no negative zero
 
 
 def format_timestamp(value: _dt.datetime) -> str:
@@ -170,6 +137,8 @@ def encode_numeric_binary(value: decimal.Decimal | int) -> bytes:
         return struct.pack("!hhHH", 0, 0, 0xC000, 0)
     if value.is_infinite():
         return struct.pack("!hhHH", 0, 0, 0xD000 if value > 0 else 0xF000, 0)
+    if value.is_zero():
+        value = value.copy_abs()  # numeric has no negative zero
     sign, digits, exponent = value.as_tuple()
     exponent = int(exponent)
     dscale = max(-exponent, 0)

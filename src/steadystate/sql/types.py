@@ -221,8 +221,9 @@ def parse_text(text: str, typ: ScalarType) -> Any:
     except errors.SteadyError:
         raise
     except (ValueError, KeyError, decimal.InvalidOperation):
+        name = "timestamp" if typ is T.TIMESTAMP else typ.pg_name  # PostgreSQL's spelling in this message
         raise errors.InvalidTextRepresentation(
-            f"invalid input syntax for type {typ.pg_name}: {errors.quote_ident(text).replace(chr(34) * 2, chr(34))}"
+            f"invalid input syntax for type {name}: {errors.quote_ident(text).replace(chr(34) * 2, chr(34))}"
         ) from None
 
 
