@@ -19,7 +19,7 @@ import struct
 from typing import Any, Callable
 
 from steadystate.errors import FeatureNotSupported, InvalidTextRepresentation, SteadyError
-from steadystate.repr.floattext import float4_text, float8_text
+from steadystate.repr.floattext import float4_text, float8_text, round_float4
 
 BOOL, BYTEA, NAME, INT8, INT2, INT4, TEXT, OID = 16, 17, 19, 20, 21, 23, 25, 26
 FLOAT4, FLOAT8, UNKNOWN, BPCHAR, VARCHAR = 700, 701, 705, 1042, 1043
@@ -269,7 +269,7 @@ TEXT_PARSERS: dict[int, Callable[[str], Any]] = {
     INT4: parse_int,
     INT8: parse_int,
     OID: parse_int,
-    FLOAT4: parse_float,
+    FLOAT4: lambda text: round_float4(parse_float(text)),
     FLOAT8: parse_float,
     NUMERIC: parse_numeric,
     DATE: parse_date,
