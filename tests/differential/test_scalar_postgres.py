@@ -291,3 +291,19 @@ def test_float_digits_are_postgresqls(connections: Any) -> None:
                               ([repr(v) for v in finite],)).fetchall()
         mismatches = [(v, ours(v), row[0]) for v, row in zip(finite, rows) if ours(v) != row[0]]
         assert not mismatches, f"{typ}: {mismatches[:5]}"
+
+
+def test_catalog_column_types_are_format_types(connections: Any) -> None:
+    """``mz_catalog.mz_columns`` spells each column's type as PostgreSQL's ``format_type`` does, with the same type
+    oid and ``atttypmod``, and the same nullability."""
+    ours, theirs = connections
+    for number in range(len(COLUMN_TYPES)):
+        mine = ours.execute(
+            "SELECT c.name, c.type, c.type_oid, c.type_mod, c.nullable FROM mz_catalog.mz_columns c "
+            "JOIN mz_catalog.mz_tables t ON t.id = c.id WHERE t.name = %s ORDER BY c.position",
+            (f"t{number}",)).fetchall()
+        expected = theirs.execute(
+            "SELECT attname::text, format_type(atttypid, atttypmod), atttypid::int8, atttypmod, NOT attnotnull "
+            "FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0 ORDER BY attnum",
+            (f"scalar_diff.t{number}",)).fetchall()
+        assert mine == expected
