@@ -220,6 +220,8 @@ def test_writes_agree_with_postgresql(connections: Any, case: tuple[str, str, bo
         if same(connections, insert)[0] == "ok":
             same(connections, read)
             same(connections, read, binary=True)
+            same(connections, f"SELECT k FROM {table} WHERE v = {quote(text)} AND k = {key}")
+            same(connections, f"SELECT k FROM {table} WHERE v IN ({quote(text)}, {quote(text + ' ')}) AND k = {key}")
             same(connections, f"UPDATE {table} SET v = {quote(text)} WHERE k = {key}")
             same(connections, read)
         same(connections, f"DELETE FROM {table} WHERE k = {key}")
@@ -246,6 +248,8 @@ def test_column_types_are_reported_as_postgresql_reports_them(connections: Any, 
     "SELECT CAST(1e-30 AS real) * CAST(1e-30 AS real)", "SELECT CAST(CAST(0.1 AS real) AS double precision)",
     "SELECT CAST(0.1 AS real) = 0.1", "SELECT CAST(0.1 AS real) = CAST(0.1 AS double precision)",
     "SELECT CAST('abc' AS char(5)) = 'abc'", "SELECT length(CAST('ab' AS char(5)))",
+    "SELECT CAST('a' AS char(3)) = 'a  '", "SELECT CAST('a' AS char(3)) = CAST('a  ' AS text)",
+    "SELECT CAST('a' AS char(3)) = CAST('a  ' AS varchar(3))", "SELECT CAST('a' AS char(3)) IN ('b', 'a ')",
     "SELECT CAST('ab' AS char(5)) || 'x'", "SELECT CAST(CAST('ab ' AS varchar(5)) AS char(1))",
     "SELECT CAST(12.345 AS numeric(4,2))", "SELECT CAST(99.995 AS numeric(4,2))",
     "SELECT CAST(-0.005 AS numeric(3,2))", "SELECT CAST('NaN' AS numeric(3,1))",

@@ -21,7 +21,7 @@ from sqlglot import exp
 from steadystate import errors
 from steadystate.expr.eval import compile_scalar
 from steadystate.expr.ir import CallBinary, CallUnary, Literal, ScalarExpr, literal
-from steadystate.repr.typmod import TypeMod
+from steadystate.repr.typmod import ModKind, TypeMod
 from steadystate.repr.types import ScalarType
 from steadystate.sql import types as ty
 from steadystate.sql.catalog_api import PlanContext
@@ -193,6 +193,14 @@ def unify(values: list[Typed], env: ExprEnv, *, describe: Callable[[list[ScalarT
     target = ty.common_type(known)
     if target is None:
         raise describe(known)
+    kinds = {v.mod.kind if v.mod is not None else None for v in values if not v.is_untyped}
+    if target is T.TEXT and ModKind.BPCHAR in kinds and kinds <= {ModKind.BPCHAR, ModKind.VARCHAR}:
+        # char(n) with untyped literals or varchar: PostgreSQL compares them as char, whose trailing spaces do not
+        # count (a char is stored without them: repr/typmod.py), so 'a  ' = c holds for a c of 'a'; with a text
+        # value it compares as text (c's trailing spaces are gone either way)
+        blank = TypeMod(ModKind.BPCHAR)
+        return [v if v.mod is not None and v.mod.kind is ModKind.BPCHAR
+                else coerce(v, target, env, explicit=True, mod=blank) for v in values], target
     return [coerce(v, target, env) for v in values], target
 
 
