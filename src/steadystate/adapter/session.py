@@ -17,6 +17,7 @@ result a replica builds for a read: past it, the read fails with 53000 ``result 
 from __future__ import annotations
 
 import asyncio
+import datetime
 import itertools
 import re
 import secrets
@@ -81,6 +82,9 @@ DEFAULT_VARIABLES = {
     "intervalstyle": "postgres",
     "extra_float_digits": "3",
 }
+
+
+_UTC_NAMES = {"UTC", "ETC/UTC", "GMT", "Z", "ZULU", "UNIVERSAL", "+00:00", "00:00", "0"}
 
 
 def fields_of(desc: RelationDesc) -> list[Field]:
@@ -230,6 +234,7 @@ class ClientSession:
             user=self.user,
             params=params,
             settings=tuple(sorted(self.variables.items())),
+            now=datetime.datetime.now(datetime.timezone.utc),
         )
 
     def _result_desc(self, plan: Any) -> RelationDesc | None:
@@ -468,6 +473,9 @@ class ClientSession:
         value = DEFAULT_VARIABLES.get(name, "") if plan.value is None else plan.value
         if name == "cluster" and self.coord.catalog.cluster_by_name(value) is None:
             self._flush_notices([f"cluster {quote_ident(value)} does not exist"])
+        if name == "timezone" and value.strip().upper() not in _UTC_NAMES:
+            raise SteadyError(f'invalid value for parameter "TimeZone": "{value}"', sqlstate="22023",
+                              hint="Only UTC is supported, as in Materialize: timestamptz values are shown in UTC.")
         if name == "statement_timeout":
             _timeout_seconds(value)
         if name == "max_result_size":

@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from steadystate.errors import NotNullViolation, SteadyError, quote_ident
 from steadystate.expr.casts import (
-    parse_bool, parse_date, parse_float, parse_float4, parse_int, parse_numeric, parse_timestamp,
+    parse_bool, parse_date, parse_float, parse_float4, parse_int, parse_interval, parse_numeric, parse_time,
+    parse_timestamp, parse_timestamptz,
 )
 from steadystate.expr.eval import compile_mfp, compile_predicates, evaluate
 from steadystate.expr.ir import CallBinary, CallVariadic, ColumnRef, MapFilterProject, ScalarExpr, depends_on_columns
@@ -43,6 +44,9 @@ _PARSERS: dict[ScalarType, Callable[[str], Any]] = {
     ScalarType.BOOL: parse_bool,
     ScalarType.DATE: parse_date,
     ScalarType.TIMESTAMP: parse_timestamp,
+    ScalarType.TIMESTAMPTZ: parse_timestamptz,
+    ScalarType.TIME: parse_time,
+    ScalarType.INTERVAL: parse_interval,
 }
 
 

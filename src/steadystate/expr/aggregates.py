@@ -23,6 +23,7 @@ from typing import Any, Callable
 from steadystate import errors
 from steadystate.expr import ir
 from steadystate.expr.infer import Types, scalar_type
+from steadystate.repr.interval import Interval, divide
 from steadystate.repr.types import ScalarType
 
 
@@ -87,6 +88,8 @@ class AvgState(SumState):
             return None
         if isinstance(self.total, float):
             return self.total / self.count
+        if isinstance(self.total, Interval):
+            return divide(self.total, self.count)
         return decimal.Decimal(self.total) / decimal.Decimal(self.count)
 
 

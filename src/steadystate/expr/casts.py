@@ -21,6 +21,7 @@ import re
 from typing import Any, Callable
 
 from steadystate import errors
+from steadystate.repr.interval import USECS_PER_DAY, Interval, format_interval, parse_interval
 from steadystate.repr.floattext import float4_text, float8_text, round_float4
 from steadystate.repr.types import ScalarType
 
@@ -76,7 +77,15 @@ def to_float4(value: float) -> float:
 
 
 def timestamp_to_text(value: _dt.datetime) -> str:
-    text = value.strftime("%Y-%m-%d %H:%M:%S")
+    """timestamp as PostgreSQL prints it; a timestamptz (an aware value, in UTC) gets the session zone's ``+00``."""
+    text = f"{value.year:04d}-{value.month:02d}-{value.day:02d} {value.hour:02d}:{value.minute:02d}:{value.second:02d}"
+    if value.microsecond:
+        text += (".%06d" % value.microsecond).rstrip("0")
+    return text + "+00" if value.tzinfo is not None else text
+
+
+def time_to_text(value: _dt.time) -> str:
+    text = f"{value.hour:02d}:{value.minute:02d}:{value.second:02d}"
     if value.microsecond:
         text += (".%06d" % value.microsecond).rstrip("0")
     return text
@@ -98,6 +107,8 @@ _TEXT_BY_PYTYPE: dict[type, Callable[[Any], str]] = {
     str: lambda v: v,
     _dt.date: _dt.date.isoformat,
     _dt.datetime: timestamp_to_text,
+    _dt.time: time_to_text,
+    Interval: format_interval,
 }
 
 
@@ -190,6 +201,56 @@ def parse_date(text: str) -> _dt.date:
         raise _bad_syntax(ScalarType.DATE, text) from None
 
 
+_ZONE_WORDS = re.compile(r"\s*(?:UTC|GMT|Z)\s*$", re.IGNORECASE)
+
+
+def parse_timestamptz(text: str) -> _dt.datetime:
+    """A timestamptz (an aware datetime in UTC); without a zone the value is in the session's, UTC."""
+    stripped = text.strip()
+    zoned = _ZONE_WORDS.sub("", stripped)
+    try:
+        value = _dt.datetime.fromisoformat(zoned)
+    except ValueError:
+        raise errors.InvalidTextRepresentation(
+            f'invalid input syntax for type timestamp with time zone: "{text}"') from None
+    return to_timestamptz(value)
+
+
+def to_timestamptz(value: _dt.datetime) -> _dt.datetime:
+    if value.tzinfo is None or zoned_text_is_utc(value):
+        return value.replace(tzinfo=_dt.timezone.utc)
+    return value.astimezone(_dt.timezone.utc)
+
+
+def zoned_text_is_utc(value: _dt.datetime) -> bool:
+    return value.utcoffset() == _dt.timedelta(0)
+
+
+def to_timestamp(value: _dt.datetime) -> _dt.datetime:
+    """timestamptz → timestamp: the wall time in the session's zone (UTC)."""
+    return value.astimezone(_dt.timezone.utc).replace(tzinfo=None) if value.tzinfo is not None else value
+
+
+def parse_time(text: str) -> _dt.time:
+    stripped = text.strip()
+    try:
+        if "-" in stripped[:10] and (" " in stripped or "T" in stripped):  # a timestamp: its time of day
+            return _dt.datetime.fromisoformat(stripped).time()
+        return _dt.time.fromisoformat(stripped)
+    except ValueError:
+        raise errors.InvalidTextRepresentation(f'invalid input syntax for type time: "{text}"') from None
+
+
+def _interval_to_time(value: Interval) -> _dt.time:
+    micros = value.micros % USECS_PER_DAY
+    seconds, fraction = divmod(micros, 1_000_000)
+    return _dt.time(seconds // 3600, seconds // 60 % 60, seconds % 60, fraction)
+
+
+def _time_to_interval(value: _dt.time) -> Interval:
+    return Interval(0, 0, ((value.hour * 60 + value.minute) * 60 + value.second) * 1_000_000 + value.microsecond)
+
+
 def parse_timestamp(text: str) -> _dt.datetime:
     stripped = text.strip()
     try:
@@ -260,9 +321,15 @@ _CAST_TABLE: dict[ScalarType, dict[type, Callable[[Any], Any]]] = {
     ScalarType.TEXT: {t: f for t, f in _TEXT_BY_PYTYPE.items()},
     ScalarType.BOOL: {bool: lambda v: v, int: _int_to_bool, str: parse_bool},
     ScalarType.DATE: {_dt.date: lambda v: v, _dt.datetime: _dt.datetime.date, str: parse_date},
-    ScalarType.TIMESTAMP: {_dt.datetime: lambda v: v,
+    ScalarType.TIMESTAMP: {_dt.datetime: to_timestamp,
                            _dt.date: lambda v: _dt.datetime(v.year, v.month, v.day),
                            str: parse_timestamp},
+    ScalarType.TIMESTAMPTZ: {_dt.datetime: to_timestamptz,
+                             _dt.date: lambda v: _dt.datetime(v.year, v.month, v.day, tzinfo=_dt.timezone.utc),
+                             str: parse_timestamptz},
+    ScalarType.TIME: {_dt.time: lambda v: v, _dt.datetime: lambda v: to_timestamp(v).time(), str: parse_time,
+                      Interval: _interval_to_time},
+    ScalarType.INTERVAL: {Interval: lambda v: v, str: parse_interval, _dt.time: _time_to_interval},
 }
 
 
@@ -284,7 +351,8 @@ def _make_cast(target: ScalarType) -> Callable[[Any], Any]:
 
 def _pg_name_of(value: Any) -> str:
     names = {bool: "boolean", int: "bigint", float: "double precision", decimal.Decimal: "numeric",
-             str: "text", _dt.date: "date", _dt.datetime: "timestamp without time zone"}
+             str: "text", _dt.date: "date", _dt.datetime: "timestamp without time zone", _dt.time: "time",
+             Interval: "interval"}
     return names.get(type(value), type(value).__name__)
 
 

@@ -25,6 +25,9 @@ import re
 from typing import Any, Callable
 
 from steadystate import errors
+from steadystate.repr.interval import Interval, add_to_time, add_to_timestamp, between, time_between
+from steadystate.repr.interval import divide as interval_divide
+from steadystate.repr.interval import scale as interval_scale
 from steadystate.expr.casts import INT_RANGES, float4_to_text, round_float4, to_text
 from steadystate.repr.types import ScalarType
 
@@ -106,20 +109,68 @@ def _numeric_mod(a: decimal.Decimal, b: decimal.Decimal) -> decimal.Decimal:
     return a % b
 
 
+def _date_out_of_range() -> errors.SteadyError:
+    return errors.SteadyError("date out of range", sqlstate="22008")
+
+
+def _date_plus_days(a: _dt.date, days: int) -> _dt.date:
+    try:
+        return a + _dt.timedelta(days=days)
+    except OverflowError:
+        raise _date_out_of_range() from None
+
+
+def _midnight(a: _dt.date) -> _dt.datetime:
+    return _dt.datetime(a.year, a.month, a.day)
+
+
+_Date, _Datetime, _Time = _dt.date, _dt.datetime, _dt.time
+
+#: (operator, type of the left value, type of the right value) → implementation, for TEMPORAL_OPERATORS
+_TEMPORAL_IMPLS: dict[tuple[str, type, type], Callable[[Any, Any], Any]] = {
+    ("add", _Date, int): _date_plus_days,
+    ("add", int, _Date): lambda a, b: _date_plus_days(b, a),
+    ("sub", _Date, int): lambda a, b: _date_plus_days(a, -b),
+    ("sub", _Date, _Date): lambda a, b: (a - b).days,
+    ("add", _Date, Interval): lambda a, b: add_to_timestamp(_midnight(a), b),
+    ("add", Interval, _Date): lambda a, b: add_to_timestamp(_midnight(b), a),
+    ("sub", _Date, Interval): lambda a, b: add_to_timestamp(_midnight(a), -b),
+    ("add", _Date, _Time): _dt.datetime.combine,
+    ("add", _Time, _Date): lambda a, b: _dt.datetime.combine(b, a),
+    ("add", _Datetime, Interval): add_to_timestamp,
+    ("add", Interval, _Datetime): lambda a, b: add_to_timestamp(b, a),
+    ("sub", _Datetime, Interval): lambda a, b: add_to_timestamp(a, -b),
+    ("sub", _Datetime, _Datetime): between,
+    ("add", _Time, Interval): add_to_time,
+    ("add", Interval, _Time): lambda a, b: add_to_time(b, a),
+    ("sub", _Time, Interval): lambda a, b: add_to_time(a, -b),
+    ("sub", _Time, _Time): time_between,
+    ("add", Interval, Interval): lambda a, b: a + b,
+    ("sub", Interval, Interval): lambda a, b: a - b,
+    ("mul", Interval, float): interval_scale,
+    ("mul", float, Interval): lambda a, b: interval_scale(b, a),
+    ("div", Interval, float): interval_divide,
+}
+
+
+def _temporal(op: str) -> Callable[[Any, Any], Any]:
+    def impl(a: Any, b: Any) -> Any:
+        left = float if type(a) is int and op in ("mul", "div") else type(a)
+        right = float if type(b) is int and op in ("mul", "div") else type(b)
+        found = _TEMPORAL_IMPLS.get((op, left, right))
+        if found is None:
+            raise errors.InternalError(f"no {op} for {type(a).__name__} and {type(b).__name__}")
+        return found(a, b)
+
+    return impl
+
+
 def _date_add(a: Any, b: Any) -> Any:
-    if isinstance(a, _dt.date) and isinstance(b, int):
-        return a + _dt.timedelta(days=b)
-    if isinstance(b, _dt.date) and isinstance(a, int):
-        return b + _dt.timedelta(days=a)
-    return a + b
+    return _temporal("add")(a, b)
 
 
 def _date_sub(a: Any, b: Any) -> Any:
-    if isinstance(a, _dt.date) and isinstance(b, int):
-        return a - _dt.timedelta(days=b)
-    if isinstance(a, _dt.date) and type(a) is type(b) and not isinstance(a, _dt.datetime):
-        return (a - b).days
-    return a - b
+    return _temporal("sub")(a, b)
 
 
 _INT_OPS: dict[str, Callable[[int, int], int]] = {
@@ -434,7 +485,9 @@ def _rpad(s: str, length: int, fill: str = " ") -> str:
 
 
 def _as_timestamp(v: Any) -> _dt.datetime:
-    return v if isinstance(v, _dt.datetime) else _dt.datetime(v.year, v.month, v.day)
+    if isinstance(v, _dt.datetime):
+        return v.astimezone(_dt.timezone.utc).replace(tzinfo=None) if v.tzinfo is not None else v
+    return _dt.datetime(v.year, v.month, v.day)
 
 
 def _epoch(ts: _dt.datetime) -> float:
@@ -471,8 +524,46 @@ def _unit(field: str) -> str:
     return _DATE_PART_ALIASES.get(unit, unit)
 
 
+def _c_div(a: int, b: int) -> int:
+    """C's integer division (truncates toward zero), which PostgreSQL's interval arithmetic uses."""
+    q = abs(a) // abs(b)
+    return q if (a >= 0) == (b >= 0) else -q
+
+
+def _interval_fields(v: Interval) -> dict[str, float]:
+    year, month = _c_div(v.months, 12), v.months - _c_div(v.months, 12) * 12
+    micros = v.micros
+    return {
+        "year": year, "month": month, "day": v.days,
+        "hour": _c_div(micros, 3_600_000_000),
+        "minute": _c_div(micros, 60_000_000) - _c_div(micros, 3_600_000_000) * 60,
+        "second": (micros - _c_div(micros, 60_000_000) * 60_000_000) / 1e6,
+        "millisecond": (micros - _c_div(micros, 60_000_000) * 60_000_000) / 1e3,
+        "microsecond": micros - _c_div(micros, 60_000_000) * 60_000_000,
+        "quarter": _c_div(month, 3) + 1, "decade": _c_div(year, 10), "century": _c_div(year, 100),
+        "millennium": _c_div(year, 1000),
+        "epoch": (year * 365.25 + month * 30 + v.days) * 86400 + micros / 1e6,
+    }
+
+
+_TIME_PARTS = ("hour", "minute", "second", "millisecond", "microsecond", "epoch")
+
+
 def _date_part(field: str, v: Any) -> float:
-    impl = _DATE_PARTS.get(_unit(field))
+    unit = _unit(field)
+    if isinstance(v, Interval):
+        fields = _interval_fields(v)
+        if unit not in fields:
+            raise errors.InvalidParameterValue(f'unit "{field}" not supported for type interval', sqlstate="0A000")
+        return float(fields[unit])
+    if isinstance(v, _dt.time):
+        if unit not in _TIME_PARTS:
+            raise errors.InvalidParameterValue(f'unit "{field}" not supported for type time without time zone',
+                                               sqlstate="0A000")
+        if unit == "epoch":
+            return v.hour * 3600 + v.minute * 60 + v.second + v.microsecond / 1e6
+        return float(_DATE_PARTS[unit](_dt.datetime.combine(_dt.date(2000, 1, 1), v)))
+    impl = _DATE_PARTS.get(unit)
     if impl is None:
         raise errors.InvalidParameterValue(f'unit "{field}" not recognized for type timestamp')
     return float(impl(_as_timestamp(v)))
@@ -495,10 +586,56 @@ _TRUNCATIONS: dict[str, Callable[[_dt.datetime], _dt.datetime]] = {
 }
 
 
-def _date_trunc(unit: str, v: Any) -> _dt.datetime:
+_INTERVAL_TRUNC_ORDER = ("millennium", "century", "decade", "year", "quarter", "month", "day", "hour", "minute",
+                         "second")
+
+
+def _interval_trunc(unit: str, v: Interval) -> Interval:
+    """``date_trunc`` of an interval: PostgreSQL's cascade, each unit zeroing everything below it."""
+    year, month = _c_div(v.months, 12), v.months - _c_div(v.months, 12) * 12
+    days, micros = v.days, v.micros
+    hour = _c_div(micros, 3_600_000_000)
+    minute = _c_div(micros, 60_000_000) - hour * 60
+    second = _c_div(micros, 1_000_000) - _c_div(micros, 60_000_000) * 60
+    fraction = micros - _c_div(micros, 1_000_000) * 1_000_000
+    if unit == "millisecond":
+        fraction = _c_div(fraction, 1000) * 1000
+    elif unit != "microsecond":
+        if unit not in _INTERVAL_TRUNC_ORDER:
+            raise errors.InvalidParameterValue(f'unit "{unit}" not supported for type interval', sqlstate="0A000")
+        start = _INTERVAL_TRUNC_ORDER.index(unit)
+        for step in _INTERVAL_TRUNC_ORDER[start:]:
+            if step == "millennium":
+                year = _c_div(year, 1000) * 1000
+            elif step == "century":
+                year = _c_div(year, 100) * 100
+            elif step == "decade":
+                year = _c_div(year, 10) * 10
+            elif step == "year":
+                month = 0
+            elif step == "quarter":
+                month = 3 * _c_div(month, 3)
+            elif step == "month":
+                days = 0
+            elif step == "day":
+                hour = 0
+            elif step == "hour":
+                minute = 0
+            elif step == "minute":
+                second = 0
+            elif step == "second":
+                fraction = 0
+    return Interval(year * 12 + month, days, ((hour * 60 + minute) * 60 + second) * 1_000_000 + fraction)
+
+
+def _date_trunc(unit: str, v: Any) -> Any:
+    if isinstance(v, Interval):
+        return _interval_trunc(_unit(unit), v)
     impl = _TRUNCATIONS.get(_unit(unit))
     if impl is None:
         raise errors.InvalidParameterValue(f'unit "{unit}" not recognized for type timestamp')
+    if isinstance(v, _dt.datetime) and v.tzinfo is not None:
+        return impl(v.astimezone(_dt.timezone.utc).replace(tzinfo=None)).replace(tzinfo=_dt.timezone.utc)
     return impl(_as_timestamp(v))
 
 
@@ -539,6 +676,10 @@ def _subquery_cardinality(count: Any, _typed_null: Any) -> Any:
 
 
 BINARY_STRICT: dict[str, Callable[[Any, Any], Any]] = {
+    "temporal_add": _temporal("add"),
+    "temporal_sub": _temporal("sub"),
+    "temporal_mul": _temporal("mul"),
+    "temporal_div": _temporal("div"),
     "eq": lambda a, b: a == b,
     "neq": lambda a, b: a != b,
     "lt": lambda a, b: a < b,

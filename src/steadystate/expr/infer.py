@@ -38,6 +38,24 @@ _SAME_AS_FIRST = frozenset({
 _FLOAT_UNLESS_NUMERIC = frozenset({"sqrt", "exp", "ln", "log10", "pow"})
 
 
+_D, _TS, _TZ, _TI, _IV = (ScalarType.DATE, ScalarType.TIMESTAMP, ScalarType.TIMESTAMPTZ, ScalarType.TIME,
+                          ScalarType.INTERVAL)
+_I4, _F8 = ScalarType.INT4, ScalarType.FLOAT8
+#: PostgreSQL's date/time operators: (operator, left, right) → result.  The planner resolves ``+ - * /`` with a
+#: date/time operand through this table and calls ``temporal_<op>`` (expr/functions.py dispatches on the values)
+TEMPORAL_OPERATORS: dict[tuple[str, ScalarType, ScalarType], ScalarType] = {
+    ("add", _D, _I4): _D, ("add", _I4, _D): _D, ("sub", _D, _I4): _D, ("sub", _D, _D): _I4,
+    ("add", _D, _IV): _TS, ("add", _IV, _D): _TS, ("sub", _D, _IV): _TS,
+    ("add", _D, _TI): _TS, ("add", _TI, _D): _TS,
+    ("add", _TS, _IV): _TS, ("add", _IV, _TS): _TS, ("sub", _TS, _IV): _TS, ("sub", _TS, _TS): _IV,
+    ("add", _TZ, _IV): _TZ, ("add", _IV, _TZ): _TZ, ("sub", _TZ, _IV): _TZ, ("sub", _TZ, _TZ): _IV,
+    ("add", _TI, _IV): _TI, ("add", _IV, _TI): _TI, ("sub", _TI, _IV): _TI, ("sub", _TI, _TI): _IV,
+    ("add", _IV, _IV): _IV, ("sub", _IV, _IV): _IV,
+    ("mul", _IV, _F8): _IV, ("mul", _F8, _IV): _IV, ("div", _IV, _F8): _IV,
+}
+TEMPORAL_TYPES = frozenset({_D, _TS, _TZ, _TI, _IV})
+
+
 def _first_known(types: list[ScalarType | None]) -> ScalarType | None:
     for typ in types:
         if typ is not None:
@@ -49,6 +67,8 @@ def function_type(func: str, arg_types: list[ScalarType | None]) -> ScalarType |
     """The result type of ``func`` applied to arguments of ``arg_types``."""
     if func.startswith("cast_"):
         return ScalarType(func[len("cast_"):])
+    if func.startswith("temporal_") and len(arg_types) == 2 and None not in arg_types:
+        return TEMPORAL_OPERATORS.get((func[len("temporal_"):], arg_types[0], arg_types[1]))  # type: ignore[arg-type]
     if func == "subquery_cardinality":
         return arg_types[1] if len(arg_types) > 1 else None
     if func in _BOOL_FUNCS:
@@ -60,7 +80,8 @@ def function_type(func: str, arg_types: list[ScalarType | None]) -> ScalarType |
     if func in ("date_part",):
         return ScalarType.FLOAT8
     if func in ("date_trunc",):
-        return ScalarType.TIMESTAMP
+        second = arg_types[1] if len(arg_types) > 1 else None
+        return second if second in (ScalarType.TIMESTAMPTZ, ScalarType.INTERVAL) else ScalarType.TIMESTAMP
     if func == "round_to":
         return ScalarType.NUMERIC
     if func in _FLOAT_UNLESS_NUMERIC:
@@ -107,6 +128,8 @@ def aggregate_type(agg: ir.AggregateExpr, input_types: Types | None) -> ScalarTy
         return {ScalarType.INT2: ScalarType.INT8, ScalarType.INT4: ScalarType.INT8,
                 ScalarType.INT8: ScalarType.NUMERIC}.get(arg, arg)  # type: ignore[arg-type]
     if agg.func == "avg":
+        if arg is ScalarType.INTERVAL:
+            return arg
         return ScalarType.FLOAT8 if arg in (ScalarType.FLOAT4, ScalarType.FLOAT8) else ScalarType.NUMERIC
     return arg
 

@@ -20,10 +20,12 @@ from typing import Any, Callable
 
 from steadystate.errors import FeatureNotSupported, InvalidTextRepresentation, SteadyError
 from steadystate.repr.floattext import float4_text, float8_text, round_float4
+from steadystate.repr.interval import Interval, format_interval
+from steadystate.repr.interval import parse_interval as parse_interval_text
 
 BOOL, BYTEA, NAME, INT8, INT2, INT4, TEXT, OID = 16, 17, 19, 20, 21, 23, 25, 26
 FLOAT4, FLOAT8, UNKNOWN, BPCHAR, VARCHAR = 700, 701, 705, 1042, 1043
-DATE, TIMESTAMP, TIMESTAMPTZ, NUMERIC = 1082, 1114, 1184, 1700
+DATE, TIME, TIMESTAMP, TIMESTAMPTZ, INTERVAL, NUMERIC = 1082, 1083, 1114, 1184, 1186, 1700
 
 TEXT_LIKE = (TEXT, VARCHAR, BPCHAR, NAME, UNKNOWN, 0)
 
@@ -58,9 +60,23 @@ def format_numeric(value: decimal.Decimal | int) -> str:
 
 
 def format_timestamp(value: _dt.datetime) -> str:
-    text = value.replace(tzinfo=None).isoformat(sep=" ")
+    text = f"{value.year:04d}-{value.month:02d}-{value.day:02d} {value.hour:02d}:{value.minute:02d}:{value.second:02d}"
     if value.microsecond:
-        text = text.rstrip("0")
+        text += f".{value.microsecond:06d}".rstrip("0")
+    return text
+
+
+def format_timestamptz(value: _dt.datetime) -> str:
+    """In the session's zone, which is always UTC (a timestamptz datum is an aware datetime in UTC)."""
+    if value.tzinfo is not None:
+        value = value.astimezone(_dt.timezone.utc)
+    return format_timestamp(value) + "+00"
+
+
+def format_time(value: _dt.time) -> str:
+    text = f"{value.hour:02d}:{value.minute:02d}:{value.second:02d}"
+    if value.microsecond:
+        text += f".{value.microsecond:06d}".rstrip("0")
     return text
 
 
@@ -78,8 +94,10 @@ _FORMAT_BY_PY_TYPE: dict[type, Callable[[Any], str]] = {
     bool: format_bool,
     float: format_float8,
     decimal.Decimal: format_numeric,
-    _dt.datetime: format_timestamp,
+    _dt.datetime: lambda v: format_timestamptz(v) if v.tzinfo is not None else format_timestamp(v),
     _dt.date: _dt.date.isoformat,
+    _dt.time: format_time,
+    Interval: format_interval,
 }
 
 #: OID → datum → text (without NULL handling)
@@ -99,7 +117,9 @@ TEXT_FORMATTERS: dict[int, Callable[[Any], str]] = {
     UNKNOWN: str,
     DATE: _dt.date.isoformat,
     TIMESTAMP: format_timestamp,
-    TIMESTAMPTZ: lambda v: format_timestamp(v) + "+00",
+    TIMESTAMPTZ: format_timestamptz,
+    TIME: format_time,
+    INTERVAL: format_interval,
 }
 
 
@@ -166,8 +186,28 @@ def _encode_date_binary(value: _dt.date) -> bytes:
 
 
 def _encode_timestamp_binary(value: _dt.datetime) -> bytes:
+    if value.tzinfo is not None:
+        value = value.astimezone(_dt.timezone.utc)
     delta = value.replace(tzinfo=None) - _EPOCH_TIMESTAMP
     return struct.pack("!q", (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds)
+
+
+def _encode_time_binary(value: _dt.time) -> bytes:
+    return struct.pack("!q", ((value.hour * 60 + value.minute) * 60 + value.second) * 1_000_000 + value.microsecond)
+
+
+def _encode_interval_binary(value: Interval) -> bytes:
+    return struct.pack("!qii", value.micros, value.days, value.months)
+
+
+def _decode_time_binary(data: bytes) -> _dt.time:
+    seconds, micros = divmod(struct.unpack("!q", data)[0], 1_000_000)
+    return _dt.time(seconds // 3600, seconds // 60 % 60, seconds % 60, micros)
+
+
+def _decode_interval_binary(data: bytes) -> Interval:
+    micros, days, months = struct.unpack("!qii", data)
+    return Interval(months, days, micros)
 
 
 BINARY_ENCODERS: dict[int, Encoder] = {
@@ -186,6 +226,8 @@ BINARY_ENCODERS: dict[int, Encoder] = {
     DATE: _encode_date_binary,
     TIMESTAMP: _encode_timestamp_binary,
     TIMESTAMPTZ: _encode_timestamp_binary,
+    TIME: _encode_time_binary,
+    INTERVAL: _encode_interval_binary,
 }
 
 
@@ -263,6 +305,28 @@ def parse_timestamp(text: str) -> _dt.datetime:
         raise InvalidTextRepresentation(f'invalid input syntax for type timestamp: "{text}"') from None
 
 
+def parse_timestamptz(text: str) -> _dt.datetime:
+    stripped = text.strip()
+    if stripped.upper().endswith((" UTC", " GMT")):
+        stripped = stripped[:-4]
+    try:
+        value = _dt.datetime.fromisoformat(stripped)
+    except ValueError:
+        raise InvalidTextRepresentation(f'invalid input syntax for type timestamp with time zone: "{text}"') from None
+    return value.replace(tzinfo=_dt.timezone.utc) if value.tzinfo is None else value.astimezone(_dt.timezone.utc)
+
+
+def parse_time(text: str) -> _dt.time:
+    try:
+        return _dt.time.fromisoformat(text.strip())
+    except ValueError:
+        raise InvalidTextRepresentation(f'invalid input syntax for type time: "{text}"') from None
+
+
+def parse_interval(text: str) -> Interval:
+    return parse_interval_text(text)
+
+
 TEXT_PARSERS: dict[int, Callable[[str], Any]] = {
     BOOL: parse_bool,
     INT2: parse_int,
@@ -274,7 +338,9 @@ TEXT_PARSERS: dict[int, Callable[[str], Any]] = {
     NUMERIC: parse_numeric,
     DATE: parse_date,
     TIMESTAMP: parse_timestamp,
-    TIMESTAMPTZ: parse_timestamp,
+    TIMESTAMPTZ: parse_timestamptz,
+    TIME: parse_time,
+    INTERVAL: parse_interval,
 }
 
 
@@ -315,6 +381,10 @@ BINARY_PARSERS: dict[int, Callable[[bytes], Any]] = {
     UNKNOWN: lambda data: data.decode(),
     DATE: lambda data: _dt.date.fromordinal(_EPOCH_ORDINAL + struct.unpack("!i", data)[0]),
     TIMESTAMP: lambda data: _EPOCH_TIMESTAMP + _dt.timedelta(microseconds=struct.unpack("!q", data)[0]),
+    TIMESTAMPTZ: lambda data: (_EPOCH_TIMESTAMP + _dt.timedelta(microseconds=struct.unpack("!q", data)[0])).replace(
+        tzinfo=_dt.timezone.utc),
+    TIME: _decode_time_binary,
+    INTERVAL: _decode_interval_binary,
 }
 
 

@@ -12,7 +12,10 @@ NUMERIC        ``decimal.Decimal``  numeric
 TEXT           ``str``              text
 BOOL           ``bool``             bool
 DATE           ``datetime.date``    date
-TIMESTAMP      ``datetime.datetime``timestamp
+TIMESTAMP      ``datetime.datetime``timestamp (naive)
+TIMESTAMPTZ    ``datetime.datetime``timestamptz (aware, in UTC: the only session TimeZone, as in Materialize)
+TIME           ``datetime.time``    time
+INTERVAL       ``repr.interval.Interval`` interval
 =============  ===================  ===========
 
 ``None`` is SQL NULL in every type.  A :class:`RelationDesc` names and types the columns of a relation;
@@ -31,6 +34,7 @@ from typing import Any
 
 import msgspec
 
+from steadystate.repr.interval import Interval
 from steadystate.repr.typmod import TypeMod
 
 
@@ -45,6 +49,9 @@ class ScalarType(str, enum.Enum):
     BOOL = "bool"
     DATE = "date"
     TIMESTAMP = "timestamp"
+    TIMESTAMPTZ = "timestamptz"
+    TIME = "time"
+    INTERVAL = "interval"
 
     @property
     def pg_oid(self) -> int:
@@ -83,6 +90,9 @@ _PG_OID = {
     ScalarType.BOOL: 16,
     ScalarType.DATE: 1082,
     ScalarType.TIMESTAMP: 1114,
+    ScalarType.TIMESTAMPTZ: 1184,
+    ScalarType.TIME: 1083,
+    ScalarType.INTERVAL: 1186,
 }
 _PG_TYPLEN = {
     ScalarType.INT2: 2,
@@ -95,6 +105,9 @@ _PG_TYPLEN = {
     ScalarType.BOOL: 1,
     ScalarType.DATE: 4,
     ScalarType.TIMESTAMP: 8,
+    ScalarType.TIMESTAMPTZ: 8,
+    ScalarType.TIME: 8,
+    ScalarType.INTERVAL: 16,
 }
 _PG_NAME = {
     ScalarType.INT2: "smallint",
@@ -107,6 +120,9 @@ _PG_NAME = {
     ScalarType.BOOL: "boolean",
     ScalarType.DATE: "date",
     ScalarType.TIMESTAMP: "timestamp without time zone",
+    ScalarType.TIMESTAMPTZ: "timestamp with time zone",
+    ScalarType.TIME: "time without time zone",
+    ScalarType.INTERVAL: "interval",
 }
 
 #: SQL spellings accepted in DDL and casts, mapped to our types.
@@ -136,6 +152,11 @@ TYPE_NAMES: dict[str, ScalarType] = {
     "date": ScalarType.DATE,
     "timestamp": ScalarType.TIMESTAMP,
     "timestamp without time zone": ScalarType.TIMESTAMP,
+    "timestamptz": ScalarType.TIMESTAMPTZ,
+    "timestamp with time zone": ScalarType.TIMESTAMPTZ,
+    "time": ScalarType.TIME,
+    "time without time zone": ScalarType.TIME,
+    "interval": ScalarType.INTERVAL,
 }
 
 _PY_TYPES: dict[ScalarType, tuple[type, ...]] = {
@@ -149,6 +170,9 @@ _PY_TYPES: dict[ScalarType, tuple[type, ...]] = {
     ScalarType.BOOL: (bool,),
     ScalarType.DATE: (_dt.date,),
     ScalarType.TIMESTAMP: (_dt.datetime,),
+    ScalarType.TIMESTAMPTZ: (_dt.datetime,),
+    ScalarType.TIME: (_dt.time,),
+    ScalarType.INTERVAL: (Interval,),
 }
 
 

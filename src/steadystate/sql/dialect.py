@@ -7,6 +7,7 @@ PostgreSQL's grammar are those needed to report errors the way PostgreSQL does:
 * every parse error records the character offset of the offending token (``ParseError.errors[i]["start"]``),
   so sql/parser.py can say ``syntax error at or near "x"`` with a position;
 * SHOW, RESET and friends are tokenized word by word (PostgreSQL's tokenizer keeps their tail as one string);
+* an ``INTERVAL '...'`` literal keeps its whole string (sqlglot would split ``'1 day 10:30'`` and drop a part);
 * ``*`` takes no implicit alias (PostgreSQL rejects ``SELECT * FORM t`` at ``FORM``; sqlglot would read
   ``FORM`` as an alias of ``*`` and complain about ``t``).
 """
@@ -36,6 +37,19 @@ class SteadyParser(PostgresParser):
                 info["at_end"] = self._curr is None and token is None
                 info["token_text"] = failing.text if failing is not None else ""
             raise
+
+    def _parse_interval_span(self, this: Any, parse_function_unit: bool = True) -> Any:
+        """``INTERVAL '1 day 10:30:40'`` keeps its whole string (sqlglot would keep ``'1' DAY`` and drop the rest);
+        a field after it (``INTERVAL '1' DAY``, ``... HOUR TO MINUTE``) is kept as the unit for the planner."""
+        if this is None or not this.is_string:
+            return super()._parse_interval_span(this, parse_function_unit)
+        unit = None
+        if self._curr is not None and self._curr.text.upper() in self.dialect.VALID_INTERVAL_UNITS:
+            unit = self._parse_var(any_token=True, upper=True)
+            if self._match_text_seq("TO"):
+                unit = self.expression(exp.IntervalSpan(this=unit, expression=self._parse_var(any_token=True,
+                                                                                               upper=True)))
+        return self.expression(exp.Interval(this=this, unit=unit))
 
     def _parse_alias(self, this: Any, explicit: bool = False) -> Any:
         if isinstance(this, exp.Star) and not (self._curr and self._curr.token_type == TokenType.ALIAS):

@@ -6,6 +6,7 @@ sql/query.py, DML and DDL here.  Names resolve through ``ctx.catalog`` (sql/cata
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Callable
 
 from sqlglot import exp
@@ -30,10 +31,16 @@ T = ScalarType
 def plan(statement: Any, ctx: PlanContext) -> p.Plan:
     node = statement.node if isinstance(statement, st.Statement) else statement
     sql_text = statement.sql if isinstance(statement, st.Statement) else None
+    if isinstance(node, _MAINTAINED) or (isinstance(node, st.CopyTo) and isinstance(node.query, st.Subscribe)):
+        ctx = replace(ctx, now=None)  # what these define is maintained (or a DEFAULT): now() would go stale
     for cls, planner in _PLANNERS:
         if isinstance(node, cls):
             return planner(node, ctx, sql_text)
     raise errors.FeatureNotSupported(f"{type(node).__name__} statements are not supported")
+
+
+#: statements whose expressions are evaluated later and again (views, indexes, subscriptions, column DEFAULTs)
+_MAINTAINED = (st.CreateView, st.CreateIndex, st.Subscribe, exp.Create)
 
 
 def _param_types(state: QueryState) -> tuple[ScalarType, ...]:

@@ -285,6 +285,8 @@ def _aggregate_type(func: str, input_type: ScalarType) -> ScalarType:
     if func == "sum":
         return {T.INT2: T.INT8, T.INT4: T.INT8, T.INT8: T.NUMERIC}.get(input_type, input_type)
     if func == "avg":
+        if input_type is T.INTERVAL:
+            return T.INTERVAL
         return T.FLOAT8 if input_type.is_float else T.NUMERIC
     return input_type
 
@@ -307,7 +309,7 @@ def _plan_aggregate(node: exp.Expr, env: ExprEnv) -> tuple[AggregateExpr, Scalar
     value = plan_expr(inner, env)
     if value.is_untyped:
         value = coerce(value, T.TEXT if func in ("count", "min", "max") else T.NUMERIC, env)
-    if func in ("sum", "avg") and not value.type.is_numeric:
+    if func in ("sum", "avg") and not value.type.is_numeric and value.type is not T.INTERVAL:
         raise errors.UndefinedFunction(f"function {func}({value.type.pg_name}) does not exist",
                                        hint="No function matches the given name and argument types. You might need to add explicit type casts.")
     if func in ("bool_and", "bool_or"):

@@ -16,7 +16,7 @@ from typing import Any, Callable, NamedTuple
 from sqlglot import exp
 
 from steadystate import errors
-from steadystate.expr.casts import parse_float, parse_float4
+from steadystate.expr.casts import parse_float, parse_float4, parse_interval, parse_time, parse_timestamptz
 from steadystate.repr.typmod import NUMERIC_MAX_PRECISION, TIMESTAMP_MAX_PRECISION, ModKind, TypeMod
 from steadystate.repr.types import TYPE_NAMES, ScalarType
 
@@ -31,7 +31,11 @@ _BOOL_WORDS = {"t": True, "true": True, "y": True, "yes": True, "on": True, "1":
                "f": False, "false": False, "n": False, "no": False, "off": False, "0": False}
 
 #: Explicit casts allowed besides the implicit ones and anything ↔ text.
-_EXPLICIT = {(T.INT4, T.BOOL), (T.BOOL, T.INT4), (T.TIMESTAMP, T.DATE)}
+_EXPLICIT = {(T.INT4, T.BOOL), (T.BOOL, T.INT4), (T.TIMESTAMP, T.DATE), (T.TIMESTAMPTZ, T.DATE),
+             (T.TIMESTAMPTZ, T.TIMESTAMP), (T.TIMESTAMP, T.TIME), (T.TIMESTAMPTZ, T.TIME), (T.INTERVAL, T.TIME)}
+#: PostgreSQL's implicit casts between date/time types (date → timestamp → timestamptz, time → interval)
+_IMPLICIT_TEMPORAL = {(T.DATE, T.TIMESTAMP), (T.DATE, T.TIMESTAMPTZ), (T.TIMESTAMP, T.TIMESTAMPTZ),
+                      (T.TIME, T.INTERVAL)}
 
 
 def type_from_name(name: str) -> ScalarType:
@@ -54,11 +58,15 @@ class DeclaredType(NamedTuple):
     mod: TypeMod | None = None
 
 
+_TEMPORAL_PARSERS: dict[ScalarType, Callable[[str], Any]] = {
+    T.TIMESTAMPTZ: parse_timestamptz, T.TIME: parse_time, T.INTERVAL: parse_interval,
+}
+
 _D = exp.DataType.Type
 #: sqlglot's type → ours, for the types that take no modifier
 _PLAIN: dict[Any, ScalarType] = {
     _D.SMALLINT: T.INT2, _D.INT: T.INT4, _D.BIGINT: T.INT8, _D.FLOAT: T.FLOAT4, _D.TEXT: T.TEXT,
-    _D.BOOLEAN: T.BOOL, _D.DATE: T.DATE,
+    _D.BOOLEAN: T.BOOL, _D.DATE: T.DATE, _D.TIMESTAMPTZ: T.TIMESTAMPTZ, _D.TIME: T.TIME, _D.INTERVAL: T.INTERVAL,
 }
 _VARCHAR_MAX = 10485760
 
@@ -155,6 +163,8 @@ def resolve_type(node: exp.Expr) -> DeclaredType:
     if node.expressions:
         if plain.is_numeric:  # INT, SMALLINT, REAL, ...: keywords of the grammar, which takes no modifier after them
             raise errors.SyntaxError_('syntax error at or near "("')
+        if plain in (T.TIMESTAMPTZ, T.TIME, T.INTERVAL):  # PostgreSQL takes a precision here; not honoured yet
+            raise errors.FeatureNotSupported(f"type modifiers of {plain.pg_name} are not supported")
         raise errors.SyntaxError_(f"type modifier is not allowed for type {errors.quote_ident(plain.pg_name)}")
     return DeclaredType(plain)
 
@@ -164,7 +174,7 @@ def implicitly_castable(source: ScalarType, target: ScalarType) -> bool:
         return True
     if source in NUMERIC_RANK and target in NUMERIC_RANK:
         return NUMERIC_RANK[source] <= NUMERIC_RANK[target]
-    return source is T.DATE and target is T.TIMESTAMP
+    return (source, target) in _IMPLICIT_TEMPORAL
 
 
 def explicitly_castable(source: ScalarType, target: ScalarType) -> bool:
@@ -217,6 +227,8 @@ def parse_text(text: str, typ: ScalarType) -> Any:
             return _dt.date.fromisoformat(stripped)
         if typ is T.TIMESTAMP:
             return _dt.datetime.fromisoformat(stripped)
+        if typ in _TEMPORAL_PARSERS:
+            return _TEMPORAL_PARSERS[typ](text)
         return text
     except errors.SteadyError:
         raise
