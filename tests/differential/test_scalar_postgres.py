@@ -18,31 +18,21 @@ the statement that shows it.
 from __future__ import annotations
 
 import datetime as _dt
-import importlib.util
 import itertools
 import math
 import random
 import struct
-from pathlib import Path
 from typing import Any, Iterator
 
 import psycopg
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
+from scalar_support import copy_outcome, postgres_server, quote, same
 from steadystate.repr.floattext import float4_text, float8_text
 
+__all__ = ["postgres_server"]  # the fixture, imported for this module's tests
 
-def _storage_fixtures() -> Any:
-    path = Path(__file__).resolve().parent.parent / "storage" / "conftest.py"
-    spec = importlib.util.spec_from_file_location("steadystate_storage_fixtures", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-postgres_server = _storage_fixtures().postgres_server  # the session's PostgreSQL server fixture
 
 #: the column types of the tables the writes go to (one table per type, on both servers)
 COLUMN_TYPES = [
@@ -69,38 +59,6 @@ def connections(server: Any, postgres_server: str) -> Iterator[tuple[psycopg.Con
     finally:
         ours.close()
         theirs.close()
-
-
-def outcome(conn: psycopg.Connection, sql: str, binary: bool = False) -> tuple:
-    """What the server answered, raw: ('ok', [(type oid, typmod)], [row of value bytes]) or ('error', sqlstate,
-    message)."""
-    try:
-        cursor = conn.execute(sql, binary=binary)
-    except psycopg.Error as exc:
-        diag = exc.diag
-        return ("error", diag.sqlstate, diag.message_primary)
-    result = cursor.pgresult
-    if result is None or cursor.description is None:
-        return ("ok", cursor.statusmessage)
-    columns = [(result.ftype(i), result.fmod(i)) for i in range(result.nfields)]
-    rows = [tuple(result.get_value(r, c) for c in range(result.nfields)) for r in range(result.ntuples)]
-    return ("ok", columns, rows)
-
-
-def same(connections: tuple[psycopg.Connection, psycopg.Connection], sql: str, binary: bool = False) -> tuple:
-    ours, theirs = connections
-    mine, expected = outcome(ours, sql, binary), outcome(theirs, sql, binary)
-    assert mine == expected, f"{sql}\n  steadystate: {mine}\n  PostgreSQL:  {expected}"
-    return mine
-
-
-def copy_outcome(conn: psycopg.Connection, table: str, line: str) -> tuple:
-    try:
-        with conn.cursor().copy(f"COPY {table} FROM STDIN") as copy:
-            copy.write(line.encode() + b"\n")
-    except psycopg.Error as exc:
-        return ("error", exc.diag.sqlstate, exc.diag.message_primary)
-    return ("ok",)
 
 
 # ------------------------------------------------------------------------------------------------ values
@@ -158,10 +116,6 @@ CASES = st.one_of(
 SETTINGS = settings(max_examples=150, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 _keys = itertools.count()
-
-
-def quote(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 @SETTINGS

@@ -44,8 +44,20 @@ def check_int(value: int, typ: ScalarType) -> int:
     return value
 
 
-def _bad_syntax(typ: ScalarType, text: str) -> errors.InvalidTextRepresentation:
-    name = "timestamp" if typ is ScalarType.TIMESTAMP else typ.pg_name  # PostgreSQL's spelling in this message
+_DATETIME_SPELLING = {ScalarType.TIMESTAMP: "timestamp", ScalarType.TIME: "time", ScalarType.DATE: "date",
+                      ScalarType.TIMESTAMPTZ: "timestamp with time zone", ScalarType.INTERVAL: "interval"}
+#: a date or time whose fields are numbers: when it does not parse, a field is out of range (2024-02-30, 24:00:01)
+_NUMERIC_FIELDS = re.compile(r"\s*\d{1,4}-\d{1,2}-\d{1,2}([ T]\d{1,2}:\d{1,2}(:\d{1,2}(\.\d+)?)?)?"
+                             r"([+-]\d{1,2}(:\d{2})?|Z)?\s*$|\s*\d{1,2}:\d{1,2}(:\d{1,2}(\.\d+)?)?\s*$")
+
+
+def _bad_syntax(typ: ScalarType, text: str) -> errors.SteadyError:
+    """PostgreSQL's input error: 22P02, or for dates and times 22007 (22008 when a numeric field is out of range)."""
+    name = _DATETIME_SPELLING.get(typ, typ.pg_name)  # PostgreSQL's spelling in this message
+    if typ in _DATETIME_SPELLING:
+        if typ is not ScalarType.INTERVAL and _NUMERIC_FIELDS.match(text):
+            return errors.SteadyError(f'date/time field value out of range: "{text}"', sqlstate="22008")
+        return errors.SteadyError(f'invalid input syntax for type {name}: "{text}"', sqlstate="22007")
     return errors.InvalidTextRepresentation(f'invalid input syntax for type {name}: "{text}"')
 
 
@@ -211,8 +223,7 @@ def parse_timestamptz(text: str) -> _dt.datetime:
     try:
         value = _dt.datetime.fromisoformat(zoned)
     except ValueError:
-        raise errors.InvalidTextRepresentation(
-            f'invalid input syntax for type timestamp with time zone: "{text}"') from None
+        raise _bad_syntax(ScalarType.TIMESTAMPTZ, text) from None
     return to_timestamptz(value)
 
 
@@ -238,7 +249,7 @@ def parse_time(text: str) -> _dt.time:
             return _dt.datetime.fromisoformat(stripped).time()
         return _dt.time.fromisoformat(stripped)
     except ValueError:
-        raise errors.InvalidTextRepresentation(f'invalid input syntax for type time: "{text}"') from None
+        raise _bad_syntax(ScalarType.TIME, text) from None
 
 
 def _interval_to_time(value: Interval) -> _dt.time:

@@ -530,43 +530,110 @@ def _c_div(a: int, b: int) -> int:
     return q if (a >= 0) == (b >= 0) else -q
 
 
-def _interval_fields(v: Interval) -> dict[str, float]:
+def _micros_numeric(micros: int, places: int) -> decimal.Decimal:
+    """``micros`` microseconds as a numeric of seconds (places=6) or milliseconds (places=3), exactly."""
+    return decimal.Decimal(micros).scaleb(-places)
+
+
+def _interval_fields(v: Interval) -> dict[str, Any]:
     year, month = _c_div(v.months, 12), v.months - _c_div(v.months, 12) * 12
     micros = v.micros
+    in_minute = micros - _c_div(micros, 60_000_000) * 60_000_000
+    # epoch: PostgreSQL's 365.25-day years and 30-day months, in integers (times 4, then divided back)
+    seconds_of_days = (1461 * year + 120 * month + 4 * v.days) * 21_600
     return {
         "year": year, "month": month, "day": v.days,
         "hour": _c_div(micros, 3_600_000_000),
         "minute": _c_div(micros, 60_000_000) - _c_div(micros, 3_600_000_000) * 60,
-        "second": (micros - _c_div(micros, 60_000_000) * 60_000_000) / 1e6,
-        "millisecond": (micros - _c_div(micros, 60_000_000) * 60_000_000) / 1e3,
-        "microsecond": micros - _c_div(micros, 60_000_000) * 60_000_000,
+        "second": _micros_numeric(in_minute, 6), "millisecond": _micros_numeric(in_minute, 3),
+        "microsecond": in_minute,
         "quarter": _c_div(month, 3) + 1, "decade": _c_div(year, 10), "century": _c_div(year, 100),
         "millennium": _c_div(year, 1000),
-        "epoch": (year * 365.25 + month * 30 + v.days) * 86400 + micros / 1e6,
+        "epoch": _micros_numeric(seconds_of_days * 1_000_000 + micros, 6),
     }
 
 
-_TIME_PARTS = ("hour", "minute", "second", "millisecond", "microsecond", "epoch")
+def _time_fields(v: _dt.time) -> dict[str, Any]:
+    in_minute = v.second * 1_000_000 + v.microsecond
+    return {"hour": v.hour, "minute": v.minute, "second": _micros_numeric(in_minute, 6),
+            "millisecond": _micros_numeric(in_minute, 3), "microsecond": in_minute,
+            "epoch": _micros_numeric(((v.hour * 60 + v.minute) * 60) * 1_000_000 + in_minute, 6)}
+
+
+_DATE_FIELDS = ("year", "month", "day", "dow", "isodow", "doy", "week", "isoyear", "quarter", "decade", "century",
+                "millennium")
+_EPOCH_1970 = _dt.datetime(1970, 1, 1)
+
+
+def _timestamp_fields(t: _dt.datetime, unit: str) -> Any:
+    if unit in _DATE_FIELDS:
+        return _DATE_PARTS[unit](t)
+    in_minute = t.second * 1_000_000 + t.microsecond
+    if unit == "hour":
+        return t.hour
+    if unit == "minute":
+        return t.minute
+    if unit == "second":
+        return _micros_numeric(in_minute, 6)
+    if unit == "millisecond":
+        return _micros_numeric(in_minute, 3)
+    if unit == "microsecond":
+        return in_minute
+    if unit == "epoch":
+        delta = t - _EPOCH_1970
+        return _micros_numeric((delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds, 6)
+    raise KeyError(unit)
+
+
+_KNOWN_UNITS = frozenset(_DATE_FIELDS) | {"hour", "minute", "second", "millisecond", "microsecond", "epoch",
+                                          "timezone", "timezone_hour", "timezone_minute", "julian"}
+
+
+def _extract_value(field: str, v: Any, type_name: str) -> Any:
+    unit = _unit(field)
+    if unit not in _KNOWN_UNITS:
+        raise errors.InvalidParameterValue(f'unit "{field}" not recognized for type {type_name}')
+    try:
+        if isinstance(v, Interval):
+            return _interval_fields(v)[unit]
+        if isinstance(v, _dt.time):
+            return _time_fields(v)[unit]
+        if isinstance(v, _dt.datetime):
+            if v.tzinfo is not None and unit in ("timezone", "timezone_hour", "timezone_minute"):
+                return 0  # the session's zone is UTC
+            return _timestamp_fields(_as_timestamp(v), unit)
+        if unit == "epoch":
+            return (v - _EPOCH_1970.date()).days * 86_400
+        if unit == "julian":
+            return v.toordinal() + 1_721_425
+        if unit in _DATE_FIELDS:
+            return _DATE_PARTS[unit](_as_timestamp(v))
+    except KeyError:
+        pass
+    raise errors.FeatureNotSupported(f'unit "{field}" not supported for type {type_name}')
+
+
+def _type_name(v: Any) -> str:
+    if isinstance(v, Interval):
+        return "interval"
+    if isinstance(v, _dt.time):
+        return "time without time zone"
+    if isinstance(v, _dt.datetime):
+        return "timestamp with time zone" if v.tzinfo is not None else "timestamp without time zone"
+    return "date"
+
+
+def _extract(field: str, v: Any) -> decimal.Decimal:
+    """``EXTRACT``: numeric; seconds and epochs with six decimals, milliseconds with three, the rest whole."""
+    value = _extract_value(field, v, _type_name(v))
+    return value if isinstance(value, decimal.Decimal) else decimal.Decimal(int(value))
 
 
 def _date_part(field: str, v: Any) -> float:
-    unit = _unit(field)
-    if isinstance(v, Interval):
-        fields = _interval_fields(v)
-        if unit not in fields:
-            raise errors.InvalidParameterValue(f'unit "{field}" not supported for type interval', sqlstate="0A000")
-        return float(fields[unit])
-    if isinstance(v, _dt.time):
-        if unit not in _TIME_PARTS:
-            raise errors.InvalidParameterValue(f'unit "{field}" not supported for type time without time zone',
-                                               sqlstate="0A000")
-        if unit == "epoch":
-            return v.hour * 3600 + v.minute * 60 + v.second + v.microsecond / 1e6
-        return float(_DATE_PARTS[unit](_dt.datetime.combine(_dt.date(2000, 1, 1), v)))
-    impl = _DATE_PARTS.get(unit)
-    if impl is None:
-        raise errors.InvalidParameterValue(f'unit "{field}" not recognized for type timestamp')
-    return float(impl(_as_timestamp(v)))
+    """``date_part``: double precision (a date is taken as its midnight, as PostgreSQL casts it)."""
+    if isinstance(v, _dt.date) and not isinstance(v, _dt.datetime):
+        v = _dt.datetime(v.year, v.month, v.day)
+    return float(_extract_value(field, v, _type_name(v)))
 
 
 _TRUNCATIONS: dict[str, Callable[[_dt.datetime], _dt.datetime]] = {
@@ -700,6 +767,7 @@ BINARY_STRICT: dict[str, Callable[[Any, Any], Any]] = {
     "right": _right,
     "repeat": _repeat,
     "date_part": _date_part,
+    "extract": _extract,
     "date_trunc": _date_trunc,
 }
 

@@ -79,6 +79,8 @@ def function_type(func: str, arg_types: list[ScalarType | None]) -> ScalarType |
         return ScalarType.INT4
     if func in ("date_part",):
         return ScalarType.FLOAT8
+    if func == "extract":
+        return ScalarType.NUMERIC
     if func in ("date_trunc",):
         second = arg_types[1] if len(arg_types) > 1 else None
         return second if second in (ScalarType.TIMESTAMPTZ, ScalarType.INTERVAL) else ScalarType.TIMESTAMP

@@ -120,6 +120,7 @@ def format_interval(value: Interval) -> str:
 
 #: unit word → (months, days, microseconds) per one unit
 _UNITS: dict[str, tuple[float, float, float]] = {}
+_FIELDS: dict[tuple[float, float, float], str] = {}
 for _names, _amount in (
     (("microsecond", "microseconds", "us", "usec", "usecs", "microsecon"), (0, 0, 1)),
     (("millisecond", "milliseconds", "ms", "msec", "msecs", "millisecon"), (0, 0, 1_000)),
@@ -136,6 +137,7 @@ for _names, _amount in (
 ):
     for _name in _names:
         _UNITS[_name] = _amount
+    _FIELDS[_amount] = _names[0]
 
 _TOKEN = re.compile(r"\s*(?:(?P<clock>[+-]?\d+:\d+(?::\d+(?:\.\d*)?)?)|(?P<number>[+-]?(?:\d+\.?\d*|\.\d+))\s*"
                     r"(?P<unit>[a-z]+)?|(?P<word>@|ago))", re.IGNORECASE)
@@ -144,37 +146,58 @@ _ISO = re.compile(r"P(?:(?P<Y>[-\d.]+)Y)?(?:(?P<M>[-\d.]+)M)?(?:(?P<W>[-\d.]+)W)
 
 
 def _bad(text: str) -> errors.SteadyError:
-    return errors.InvalidTextRepresentation(f'invalid input syntax for type interval: "{text}"')
+    return errors.SteadyError(f'invalid input syntax for type interval: "{text}"', sqlstate="22007")
+
 
 
 class _Accumulator:
-    """Adds ``amount`` units, spilling fractions down (months → days → microseconds) as PostgreSQL does."""
+    """Adds ``number`` units as PostgreSQL's ``DecodeInterval`` does: the whole part to the unit's field, the
+    fraction (read from the text, so 1.2 is 1 and .2) spilled down — years into whole months (rounded), months and
+    weeks into days and then microseconds, days and smaller units into microseconds (rounded only past a half)."""
 
     def __init__(self) -> None:
         self.months = 0
         self.days = 0
-        self.micros = 0.0
+        self.micros = 0
 
-    def add(self, amount: float, unit: tuple[float, float, float]) -> None:
-        months, days, micros = unit
-        if months:
-            total = amount * months
-            whole = math.trunc(total)
+    def _fraction_micros(self, fraction: float, scale: float) -> None:
+        value = fraction * scale
+        whole = math.trunc(value)
+        rest = value - whole
+        self.micros += whole + (1 if rest > 0.5 else -1 if rest < -0.5 else 0)
+
+    def _fraction_days(self, fraction: float, scale: int) -> None:
+        if fraction == 0:
+            return
+        value = fraction * scale
+        extra = math.trunc(value)
+        self.days += extra
+        self._fraction_micros(value - extra, USECS_PER_DAY)
+
+    def add(self, number: str, unit: tuple[float, float, float]) -> None:
+        negative = number.startswith("-")
+        digits = number.lstrip("+-")
+        whole_text, _, fraction_text = digits.partition(".")
+        whole = int(whole_text or "0") * (-1 if negative else 1)
+        fraction = float("0." + fraction_text) * (-1 if negative else 1) if fraction_text else 0.0
+        months, days, micros = (int(x) for x in unit)
+        if months >= 12:
+            self.months += whole * months + round(fraction * months)
+        elif months:
             self.months += whole
-            days_f = (total - whole) * DAYS_PER_MONTH
-            whole_days = math.trunc(days_f)
-            self.days += whole_days
-            self.micros += (days_f - whole_days) * USECS_PER_DAY
+            self._fraction_days(fraction, DAYS_PER_MONTH)
         elif days:
-            total = amount * days
-            whole = math.trunc(total)
-            self.days += whole
-            self.micros += (total - whole) * USECS_PER_DAY
+            self.days += whole * days
+            if days == 7:
+                self._fraction_days(fraction, 7)
+            else:
+                self._fraction_micros(fraction, USECS_PER_DAY)
         else:
-            self.micros += amount * micros
+            self.micros += whole * micros
+            self._fraction_micros(fraction, micros)
 
     def result(self, negate: bool = False) -> Interval:
-        value = Interval(self.months, self.days, round(self.micros))
+        value = Interval(self.months, self.days, self.micros)
         return -value if negate else value
 
 
@@ -198,13 +221,19 @@ def parse_interval(text: str) -> Interval:
         for group, unit in (("Y", "year"), ("M", "month"), ("W", "week"), ("D", "day"), ("H", "hour"),
                             ("MI", "minute"), ("S", "second")):
             if iso.group(group):
-                try:
-                    acc.add(float(iso.group(group)), _UNITS[unit])
-                except ValueError:
-                    raise _bad(text) from None
+                if not re.fullmatch(r"[+-]?(\d+\.?\d*|\.\d+)", iso.group(group)):
+                    raise _bad(text)
+                acc.add(iso.group(group), _UNITS[unit])
         return acc.result()
     acc = _Accumulator()
     position, ago, seen = 0, False, False
+    fields: set[str] = set()
+
+    def claim(*names: str) -> None:
+        if fields.intersection(names):
+            raise _bad(text)
+        fields.update(names)
+
     while position < len(stripped):
         match = _TOKEN.match(stripped, position)
         if match is None or match.end() == position:
@@ -214,17 +243,18 @@ def parse_interval(text: str) -> Interval:
             ago = ago or match.group("word").lower() == "ago"
             continue
         seen = True
-        try:
-            if match.group("clock"):
-                acc.micros += _clock(match.group("clock"))
-                continue
-            amount = float(match.group("number"))
-        except ValueError:
-            raise _bad(text) from None
+        if match.group("clock"):
+            claim("hour", "minute", "second", "millisecond", "microsecond")
+            try:
+                acc.micros += round(_clock(match.group("clock")))
+            except ValueError:
+                raise _bad(text) from None
+            continue
         unit = (match.group("unit") or "second").lower()
         if unit not in _UNITS:
             raise _bad(text)
-        acc.add(amount, _UNITS[unit])
+        claim(_FIELDS[_UNITS[unit]])
+        acc.add(match.group("number"), _UNITS[unit])
     if not seen:
         raise _bad(text)
     value = acc.result(negate=ago)

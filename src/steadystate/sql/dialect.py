@@ -7,6 +7,7 @@ PostgreSQL's grammar are those needed to report errors the way PostgreSQL does:
 * every parse error records the character offset of the offending token (``ParseError.errors[i]["start"]``),
   so sql/parser.py can say ``syntax error at or near "x"`` with a position;
 * SHOW, RESET and friends are tokenized word by word (PostgreSQL's tokenizer keeps their tail as one string);
+* ``date_part(...)`` stays a function call (sqlglot turns it into ``EXTRACT``, whose result type differs);
 * an ``INTERVAL '...'`` literal keeps its whole string (sqlglot would split ``'1 day 10:30'`` and drop a part);
 * ``*`` takes no implicit alias (PostgreSQL rejects ``SELECT * FORM t`` at ``FORM``; sqlglot would read
   ``FORM`` as an alias of ``*`` and complain about ``t``).
@@ -24,6 +25,9 @@ from sqlglot.tokens import Token, TokenType
 
 
 class SteadyParser(PostgresParser):
+    # date_part(text, x) is its own function (double precision), not EXTRACT (numeric) as sqlglot makes it
+    FUNCTION_PARSERS = {name: parse for name, parse in PostgresParser.FUNCTION_PARSERS.items() if name != "DATE_PART"}
+
     def raise_error(self, message: str, token: Any = None) -> None:  # type: ignore[override]
         failing = token or self._curr or self._prev
         try:

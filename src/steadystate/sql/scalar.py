@@ -512,16 +512,28 @@ _DATE_PART_TYPES = (T.DATE, T.TIMESTAMP, T.TIMESTAMPTZ, T.TIME, T.INTERVAL)
 
 
 def _extract(node: exp.Extract, env: ExprEnv) -> Typed:
-    value = _temporal("date_part", node.expression, env)
+    """``EXTRACT(field FROM x)``: numeric, as in PostgreSQL 14 and later."""
+    value = _temporal("extract", node.expression, env)
     field = Literal(_unit_of(node.this), T.TEXT)
-    return Typed(CallBinary("date_part", field, value.expr), T.FLOAT8, value.nullable)
+    return Typed(CallBinary("extract", field, value.expr), T.NUMERIC, value.nullable)
+
+
+def _date_part(args: list[exp.Expr], env: ExprEnv) -> Typed:
+    """``date_part('field', x)``: double precision."""
+    if len(args) != 2:
+        raise _no_function("date_part", [plan_expr(a, env) for a in args])
+    field = coerce(plan_expr(args[0], env), T.TEXT, env)
+    value = _temporal("date_part", args[1], env)
+    return Typed(CallBinary("date_part", field.expr, value.expr), T.FLOAT8, nullable_of(field, value))
 
 
 def _date_trunc(node: exp.Expr, env: ExprEnv) -> Typed:
     value = _temporal("date_trunc", node.this, env)
     if value.type is T.TIME:
         raise _no_function("date_trunc", [lit("", T.TEXT), value])
-    typ = value.type if value.type in (T.TIMESTAMPTZ, T.INTERVAL) else T.TIMESTAMP
+    # a date is taken as a timestamptz, PostgreSQL's preferred date/time type
+    typ = value.type if value.type in (T.TIMESTAMPTZ, T.INTERVAL) else T.TIMESTAMPTZ if value.type is T.DATE \
+        else T.TIMESTAMP
     value = coerce(value, typ, env)
     unit = Literal(_unit_of(node.args["unit"]), T.TEXT)
     return Typed(CallBinary("date_trunc", unit, value.expr), typ, value.nullable)
@@ -578,6 +590,7 @@ def _current_setting(args: list[exp.Expr], env: ExprEnv) -> Typed:
 
 _ANONYMOUS: dict[str, Callable[[list[exp.Expr], ExprEnv], Typed]] = {
     "current_setting": _current_setting,
+    "date_part": _date_part,
 }
 
 

@@ -16,7 +16,9 @@ from typing import Any, Callable, NamedTuple
 from sqlglot import exp
 
 from steadystate import errors
-from steadystate.expr.casts import parse_float, parse_float4, parse_interval, parse_time, parse_timestamptz
+from steadystate.expr.casts import (
+    parse_date, parse_float, parse_float4, parse_interval, parse_time, parse_timestamp, parse_timestamptz,
+)
 from steadystate.repr.typmod import NUMERIC_MAX_PRECISION, TIMESTAMP_MAX_PRECISION, ModKind, TypeMod
 from steadystate.repr.types import TYPE_NAMES, ScalarType
 
@@ -59,7 +61,7 @@ class DeclaredType(NamedTuple):
 
 
 _TEMPORAL_PARSERS: dict[ScalarType, Callable[[str], Any]] = {
-    T.TIMESTAMPTZ: parse_timestamptz, T.TIME: parse_time, T.INTERVAL: parse_interval,
+    T.DATE: parse_date, T.TIMESTAMP: parse_timestamp, T.TIMESTAMPTZ: parse_timestamptz, T.TIME: parse_time, T.INTERVAL: parse_interval,
 }
 
 _D = exp.DataType.Type
@@ -223,10 +225,6 @@ def parse_text(text: str, typ: ScalarType) -> Any:
             return parse_float4(text)
         if typ is T.BOOL:
             return _BOOL_WORDS[stripped.lower()]
-        if typ is T.DATE:
-            return _dt.date.fromisoformat(stripped)
-        if typ is T.TIMESTAMP:
-            return _dt.datetime.fromisoformat(stripped)
         if typ in _TEMPORAL_PARSERS:
             return _TEMPORAL_PARSERS[typ](text)
         return text
