@@ -253,7 +253,12 @@ def parse_interval(text: str) -> Interval:
         unit = (match.group("unit") or "second").lower()
         if unit not in _UNITS:
             raise _bad(text)
-        claim(_FIELDS[_UNITS[unit]])
+        field = _FIELDS[_UNITS[unit]]
+        fraction = match.group("number").partition(".")[2]
+        if field == "second" and fraction and int(fraction or "0"):  # sub-seconds given: all second fields
+            claim("second", "millisecond", "microsecond")
+        else:
+            claim(field)
         acc.add(match.group("number"), _UNITS[unit])
     if not seen:
         raise _bad(text)
