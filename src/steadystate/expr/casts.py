@@ -142,9 +142,16 @@ _FLOAT_SPECIAL = {"nan": math.nan, "infinity": math.inf, "+infinity": math.inf, 
 _NUMERIC_RE = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*\Z")
 
 
+_INT_PREFIX = re.compile(r"\s*([+-]?\d+)")
+
+
 def parse_int(text: str, typ: ScalarType) -> int:
     match = _INT_RE.match(text)
     if match is None:
+        prefix = _INT_PREFIX.match(text)  # PostgreSQL reads the digits first: too many of them is out of range
+        low, high, _ = INT_RANGES[typ]
+        if prefix is not None and not low <= int(prefix.group(1)) <= high:
+            raise errors.NumericValueOutOfRange(f'value "{text}" is out of range for type {typ.pg_name}')
         raise _bad_syntax(typ, text)
     value = int(match.group(1))
     low, high, _ = INT_RANGES[typ]

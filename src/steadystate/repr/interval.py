@@ -333,7 +333,7 @@ def _scaled(value: Interval, factor: float, apply: Any) -> Interval:
         raise errors.NumericValueOutOfRange("interval out of range")
     month_f = apply(value.months, factor)
     months = math.trunc(month_f)
-    month_remainder_days = (month_f - months) * DAYS_PER_MONTH
+    month_remainder_days = round((month_f - months) * DAYS_PER_MONTH * USECS_PER_SEC) / USECS_PER_SEC  # TSROUND
     day_f = apply(value.days, factor)
     days = math.trunc(day_f)
     seconds = (day_f - days + month_remainder_days - math.trunc(month_remainder_days)) * 86_400

@@ -17,7 +17,7 @@ from sqlglot import exp
 
 from steadystate import errors
 from steadystate.expr.casts import (
-    parse_date, parse_float, parse_float4, parse_interval, parse_time, parse_timestamp, parse_timestamptz,
+    parse_date, parse_float, parse_float4, parse_int, parse_interval, parse_time, parse_timestamp, parse_timestamptz,
 )
 from steadystate.repr.typmod import NUMERIC_MAX_PRECISION, TIMESTAMP_MAX_PRECISION, ModKind, TypeMod
 from steadystate.repr.types import TYPE_NAMES, ScalarType
@@ -207,13 +207,7 @@ def parse_text(text: str, typ: ScalarType) -> Any:
     stripped = text.strip()
     try:
         if typ in INT_RANGES:
-            value = int(stripped)
-            low, high = INT_RANGES[typ]
-            if not low <= value <= high:
-                raise errors.NumericValueOutOfRange(
-                    f"value {errors.quote_ident(text)} is out of range for type {typ.pg_name}"
-                )
-            return value
+            return parse_int(text, typ)
         if typ is T.NUMERIC:
             number = decimal.Decimal(stripped)
             if not number.is_finite() and not number.is_nan():
