@@ -85,6 +85,18 @@ def _checked_float(op: Callable[[float, float], float]) -> Callable[[float, floa
     return impl
 
 
+def _underflow_checked(op: Callable[[float, float], float], func: str) -> Callable[[float, float], float]:
+    """float8 ``*`` and ``/``: a non-zero result that rounds to zero is 22003 "value out of range: underflow"."""
+
+    def impl(a: float, b: float) -> float:
+        value = op(a, b)
+        if value == 0.0 and a != 0.0 and (b != 0.0 if func == "mul" else not math.isinf(b)):
+            raise errors.NumericValueOutOfRange("value out of range: underflow")
+        return value
+
+    return impl
+
+
 def _float_div(a: float, b: float) -> float:
     if b == 0:
         raise _division_by_zero()
@@ -183,8 +195,8 @@ _INT_OPS: dict[str, Callable[[int, int], int]] = {
 _FLOAT_OPS: dict[str, Callable[[float, float], float]] = {
     "add": _checked_float(lambda a, b: a + b),
     "sub": _checked_float(lambda a, b: a - b),
-    "mul": _checked_float(lambda a, b: a * b),
-    "div": _checked_float(_float_div),
+    "mul": _underflow_checked(_checked_float(lambda a, b: a * b), "mul"),
+    "div": _underflow_checked(_checked_float(_float_div), "div"),
     "mod": _float_mod,
 }
 
@@ -629,11 +641,43 @@ def _extract(field: str, v: Any) -> decimal.Decimal:
     return value if isinstance(value, decimal.Decimal) else decimal.Decimal(int(value))
 
 
+def _seconds_parts(seconds: int, fraction: int, unit: str) -> float | None:
+    """date_part's sub-minute fields, in PostgreSQL's floating-point arithmetic (its digits, not exact ones)."""
+    if unit == "second":
+        return seconds + fraction / 1_000_000.0
+    if unit == "millisecond":
+        return seconds * 1000.0 + fraction / 1000.0
+    if unit == "microsecond":
+        return seconds * 1_000_000.0 + fraction
+    return None
+
+
 def _date_part(field: str, v: Any) -> float:
-    """``date_part``: double precision (a date is taken as its midnight, as PostgreSQL casts it)."""
+    """``date_part``: double precision, computed as PostgreSQL computes it (a date is taken as its midnight)."""
     if isinstance(v, _dt.date) and not isinstance(v, _dt.datetime):
         v = _dt.datetime(v.year, v.month, v.day)
-    return float(_extract_value(field, v, _type_name(v)))
+    unit = _unit(field)
+    value = _extract_value(field, v, _type_name(v))  # validates the unit for the type
+    if isinstance(v, Interval):
+        in_minute = v.micros - _c_div(v.micros, 60_000_000) * 60_000_000
+        parts = _seconds_parts(_c_div(in_minute, 1_000_000), in_minute - _c_div(in_minute, 1_000_000) * 1_000_000,
+                               unit)
+        if unit == "epoch":
+            year, month = _c_div(v.months, 12), v.months - _c_div(v.months, 12) * 12
+            return (v.micros / 1_000_000.0 + 365.25 * 86400 * year + 30.0 * 86400 * month + 86400.0 * v.days)
+        return float(value) if parts is None else parts
+    if isinstance(v, (_dt.time, _dt.datetime)):
+        parts = _seconds_parts(v.second, v.microsecond, unit)
+        if parts is not None:
+            return parts
+        if unit == "epoch":
+            if isinstance(v, _dt.time):
+                micros = ((v.hour * 60 + v.minute) * 60 + v.second) * 1_000_000 + v.microsecond
+            else:
+                delta = _as_timestamp(v) - _EPOCH_1970
+                micros = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+            return micros / 1_000_000.0
+    return float(value)
 
 
 _TRUNCATIONS: dict[str, Callable[[_dt.datetime], _dt.datetime]] = {
