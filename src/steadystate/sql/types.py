@@ -19,6 +19,7 @@ from steadystate import errors
 from steadystate.expr.casts import (
     parse_date, parse_float, parse_float4, parse_int, parse_interval, parse_time, parse_timestamp, parse_timestamptz,
 )
+from steadystate.repr.interval import Interval
 from steadystate.repr.typmod import NUMERIC_MAX_PRECISION, TIMESTAMP_MAX_PRECISION, ModKind, TypeMod
 from steadystate.repr.types import TYPE_NAMES, ScalarType
 
@@ -257,9 +258,13 @@ def datum_type(value: Any) -> ScalarType | None:
     if isinstance(value, decimal.Decimal):
         return T.NUMERIC
     if isinstance(value, _dt.datetime):
-        return T.TIMESTAMP
+        return T.TIMESTAMPTZ if value.tzinfo is not None else T.TIMESTAMP
     if isinstance(value, _dt.date):
         return T.DATE
+    if isinstance(value, _dt.time):
+        return T.TIME
+    if isinstance(value, Interval):
+        return T.INTERVAL
     raise errors.InvalidParameterValue(f"unsupported parameter value of type {type(value).__name__}")
 
 
