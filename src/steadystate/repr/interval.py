@@ -201,14 +201,18 @@ class _Accumulator:
         return -value if negate else value
 
 
-def _clock(text: str) -> float:
+def _clock(text: str) -> int:
+    """``[-]h:mm[:ss[.ffffff]]`` in microseconds, exactly (hours may be large; no float on the way)."""
     sign = -1 if text.startswith("-") else 1
     parts = text.lstrip("+-").split(":")
     hours, minutes = int(parts[0]), int(parts[1])
-    seconds = float(parts[2]) if len(parts) > 2 else 0.0
-    if minutes > 59 or seconds >= 60:
+    whole, _, fraction = (parts[2] if len(parts) > 2 else "0").partition(".")
+    seconds = int(whole)
+    if minutes > 59 or seconds > 59:
         raise ValueError(text)
-    return sign * ((hours * 60 + minutes) * 60 + seconds) * USECS_PER_SEC
+    digits = (fraction + "000000")[:6]
+    micros = int(digits) + (1 if len(fraction) > 6 and fraction[6] >= "5" else 0)
+    return sign * (((hours * 60 + minutes) * 60 + seconds) * USECS_PER_SEC + micros)
 
 
 def parse_interval(text: str) -> Interval:
@@ -246,7 +250,7 @@ def parse_interval(text: str) -> Interval:
         if match.group("clock"):
             claim("hour", "minute", "second", "millisecond", "microsecond")
             try:
-                acc.micros += round(_clock(match.group("clock")))
+                acc.micros += _clock(match.group("clock"))
             except ValueError:
                 raise _bad(text) from None
             continue
