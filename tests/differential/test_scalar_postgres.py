@@ -38,7 +38,8 @@ __all__ = ["postgres_server"]  # the fixture, imported for this module's tests
 COLUMN_TYPES = [
     "smallint", "integer", "bigint", "real", "double precision", "numeric", "numeric(5,2)", "numeric(3)",
     "numeric(4,4)", "numeric(12,6)", "varchar(3)", "character varying", "char(3)", "char", "text",
-    "timestamp", "timestamp(0)", "timestamp(3)",
+    "timestamp", "timestamp(0)", "timestamp(3)", "timestamptz", "timestamptz(2)", "time", "time(3)", "interval",
+    "date",
 ]
 INTEGERS = ["smallint", "integer", "bigint"]
 FLOATS = ["real", "double precision"]
@@ -139,7 +140,8 @@ def test_arithmetic_agrees_with_postgresql(connections: Any, typ: str, op: str, 
 #: the tables a value of a family may go to when its own type has no table (timestamps stay among timestamps:
 #: PostgreSQL's full date/time input parser is not what these tests are about)
 _FAMILIES = {
-    "number": [t for t in COLUMN_TYPES if not t.startswith(("timestamp", "varchar", "char", "character", "text"))]
+    "number": [t for t in COLUMN_TYPES
+               if not t.startswith(("timestamp", "varchar", "char", "character", "text", "time", "interval", "date"))]
     + ["text", "varchar(3)"],
     "string": ["varchar(3)", "character varying", "char(3)", "char", "text"],
     "timestamp": ["timestamp", "timestamp(0)", "timestamp(3)", "text"],

@@ -100,6 +100,17 @@ def test_casts_and_output_agree_with_postgresql(connections: Any, data: st.DataO
     same(connections, f"SELECT CAST({typed(typ, text)} AS text) AS v")
 
 
+@SETTINGS
+@given(data=st.data(), typ=st.sampled_from(["timestamp", "timestamptz", "time"]), precision=st.integers(0, 7))
+def test_fractional_second_precisions_agree_with_postgresql(connections: Any, data: st.DataObject, typ: str,
+                                                           precision: int) -> None:
+    text = data.draw(VALUES[typ])
+    if typ == "time" and text >= "23:59:59.5":
+        return  # PostgreSQL rounds these up to 24:00:00, which steadystate refuses (0A000)
+    same(connections, f"SELECT CAST({quote(text)} AS {typ}({precision})) AS v")
+    same(connections, f"SELECT CAST({quote(text)} AS {typ}({precision})) AS v", binary=True)
+
+
 #: (left type, operator, right type) of PostgreSQL's date/time operators
 OPERATORS = [
     ("date", "+", "integer"), ("date", "-", "integer"), ("date", "-", "date"), ("date", "+", "interval"),

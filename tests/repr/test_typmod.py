@@ -74,6 +74,8 @@ def test_a_modifier_is_kept_in_the_catalog_record() -> None:
     (TypeMod(ModKind.NUMERIC, 10, 2), 655366, "numeric(10,2)"),
     (TypeMod(ModKind.NUMERIC, 5, 0), 327684, "numeric(5,0)"),
     (TypeMod(ModKind.TIMESTAMP, 3), 3, "timestamp(3) without time zone"),
+    (TypeMod(ModKind.TIMESTAMPTZ, 0), 0, "timestamp(0) with time zone"),
+    (TypeMod(ModKind.TIME, 2), 2, "time(2) without time zone"),
 ])
 def test_postgresql_typmods_and_names(mod: TypeMod, typmod: int, name: str) -> None:
     assert (mod.pg_typmod, mod.pg_name) == (typmod, name)

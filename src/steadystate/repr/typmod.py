@@ -14,8 +14,8 @@ varchar(n)  longer than n: 22001, unless the excess is all spaces   truncated to
 char(n)     as varchar(n); then padded with spaces to n             truncated to n, padded
 numeric     rounded half away from zero to s digits; 22003 "numeric field overflow" when the integer part
 (p, s)      needs more than p - s digits (both ways)
-timestamp   microseconds rounded to p fractional digits (half away from zero, both ways)
-(p)
+timestamp   microseconds rounded to p fractional digits (half away from zero, both ways); likewise
+(p)         timestamptz(p) and time(p)
 ==========  ======================================================  ========================================
 
 ``char(n)`` values are *stored without their trailing spaces* — what PostgreSQL compares, hashes, groups and
@@ -42,11 +42,17 @@ class ModKind(str, enum.Enum):
     BPCHAR = "bpchar"
     NUMERIC = "numeric"
     TIMESTAMP = "timestamp"
+    TIMESTAMPTZ = "timestamptz"
+    TIME = "time"
 
 
-_OIDS = {ModKind.VARCHAR: 1043, ModKind.BPCHAR: 1042, ModKind.NUMERIC: 1700, ModKind.TIMESTAMP: 1114}
+_OIDS = {ModKind.VARCHAR: 1043, ModKind.BPCHAR: 1042, ModKind.NUMERIC: 1700, ModKind.TIMESTAMP: 1114,
+         ModKind.TIMESTAMPTZ: 1184, ModKind.TIME: 1083}
 _NAMES = {ModKind.VARCHAR: "character varying", ModKind.BPCHAR: "character", ModKind.NUMERIC: "numeric",
-          ModKind.TIMESTAMP: "timestamp"}
+          ModKind.TIMESTAMP: "timestamp", ModKind.TIMESTAMPTZ: "timestamp", ModKind.TIME: "time"}
+#: the fractional-second precisions, and how format_type ends their names
+_PRECISIONS = {ModKind.TIMESTAMP: " without time zone", ModKind.TIMESTAMPTZ: " with time zone",
+               ModKind.TIME: " without time zone"}
 NUMERIC_MAX_PRECISION = 1000
 TIMESTAMP_MAX_PRECISION = 6
 
@@ -70,7 +76,7 @@ class TypeMod(msgspec.Struct, frozen=True):
             return -1
         if self.kind is ModKind.NUMERIC:
             return ((self.length << 16) | (self.scale & 0x7FF)) + 4
-        if self.kind is ModKind.TIMESTAMP:
+        if self.kind in _PRECISIONS:
             return self.length
         return self.length + 4
 
@@ -84,8 +90,8 @@ class TypeMod(msgspec.Struct, frozen=True):
             args = f"({self.length},{self.scale})"
         else:
             args = f"({self.length})"
-        if self.kind is ModKind.TIMESTAMP:
-            return f"timestamp{args} without time zone"
+        if self.kind in _PRECISIONS:
+            return f"{base}{args}{_PRECISIONS[self.kind]}"
         return base + args
 
     def spec(self) -> str:
@@ -97,7 +103,7 @@ class TypeMod(msgspec.Struct, frozen=True):
         return f"{self.kind.value}({self.length})"
 
 
-_SPEC = re.compile(r"(varchar|bpchar|numeric|timestamp)(?:\((-?\d+)(?:,(-?\d+))?\))?$")
+_SPEC = re.compile(r"(varchar|bpchar|numeric|timestamptz|timestamp|time)(?:\((-?\d+)(?:,(-?\d+))?\))?$")
 
 
 def parse_spec(text: str) -> TypeMod:
@@ -171,6 +177,15 @@ def _numeric(mod: TypeMod) -> Callable[[Any], Any]:
 _EPOCH = _dt.datetime(2000, 1, 1)
 
 
+_EPOCH_TZ = _EPOCH.replace(tzinfo=_dt.timezone.utc)
+
+
+def _round_micros(micros: int, step: int) -> int:
+    """Half away from zero, to a multiple of ``step`` (PostgreSQL's AdjustTimestampForTypmod)."""
+    half = step // 2
+    return (micros + half) // step * step if micros >= 0 else -((-micros + half) // step * step)
+
+
 def _timestamp(mod: TypeMod) -> Callable[[Any], Any]:
     assert mod.length is not None
     step = 10 ** (TIMESTAMP_MAX_PRECISION - mod.length)
@@ -178,11 +193,28 @@ def _timestamp(mod: TypeMod) -> Callable[[Any], Any]:
     def apply(value: Any) -> Any:
         if value is None or step == 1:
             return value
-        delta = value - _EPOCH
+        epoch = _EPOCH_TZ if value.tzinfo is not None else _EPOCH
+        delta = value - epoch
         micros = (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
-        half = step // 2
-        rounded = (micros + half) // step * step if micros >= 0 else -((-micros + half) // step * step)
-        return _EPOCH + _dt.timedelta(microseconds=rounded)
+        return epoch + _dt.timedelta(microseconds=_round_micros(micros, step))
+
+    return apply
+
+
+def _time(mod: TypeMod) -> Callable[[Any], Any]:
+    assert mod.length is not None
+    step = 10 ** (TIMESTAMP_MAX_PRECISION - mod.length)
+
+    def apply(value: Any) -> Any:
+        if value is None or step == 1:
+            return value
+        micros = ((value.hour * 60 + value.minute) * 60 + value.second) * 1_000_000 + value.microsecond
+        rounded = _round_micros(micros, step)
+        if rounded >= 86_400_000_000:  # PostgreSQL's time has 24:00:00; a Python time does not
+            raise errors.FeatureNotSupported("the time 24:00:00 is not supported",
+                                             hint="A value this close to midnight rounds up to it at this precision.")
+        seconds, fraction = divmod(rounded, 1_000_000)
+        return _dt.time(seconds // 3600, seconds // 60 % 60, seconds % 60, fraction)
 
     return apply
 
@@ -196,6 +228,8 @@ def coercer(mod: TypeMod, *, explicit: bool) -> Callable[[Any], Any]:
         return lambda value: value
     if mod.kind is ModKind.NUMERIC:
         return _numeric(mod)
+    if mod.kind is ModKind.TIME:
+        return _time(mod)
     return _timestamp(mod)
 
 

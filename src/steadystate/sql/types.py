@@ -69,7 +69,7 @@ _D = exp.DataType.Type
 #: sqlglot's type → ours, for the types that take no modifier
 _PLAIN: dict[Any, ScalarType] = {
     _D.SMALLINT: T.INT2, _D.INT: T.INT4, _D.BIGINT: T.INT8, _D.FLOAT: T.FLOAT4, _D.TEXT: T.TEXT,
-    _D.BOOLEAN: T.BOOL, _D.DATE: T.DATE, _D.TIMESTAMPTZ: T.TIMESTAMPTZ, _D.TIME: T.TIME, _D.INTERVAL: T.INTERVAL,
+    _D.BOOLEAN: T.BOOL, _D.DATE: T.DATE, _D.INTERVAL: T.INTERVAL,
 }
 _VARCHAR_MAX = 10485760
 
@@ -130,16 +130,26 @@ def _float_type(node: exp.DataType) -> DeclaredType:
     return DeclaredType(T.FLOAT4 if bits <= 24 else T.FLOAT8)
 
 
-def _timestamp_type(node: exp.DataType) -> DeclaredType:
-    mods = _modifiers(node)
-    if not mods:
-        return DeclaredType(T.TIMESTAMP)
-    if len(mods) > 1:
-        raise errors.SyntaxError_("invalid type modifier")
-    if mods[0] < 0:
-        raise _invalid(f"TIMESTAMP({mods[0]}) precision must not be negative")
-    # PostgreSQL reduces a precision above 6 to 6 (with a warning): the values are the same
-    return DeclaredType(T.TIMESTAMP, TypeMod(ModKind.TIMESTAMP, min(mods[0], TIMESTAMP_MAX_PRECISION)))
+_PRECISION_TYPES = {ModKind.TIMESTAMP: (T.TIMESTAMP, "TIMESTAMP"),
+                    ModKind.TIMESTAMPTZ: (T.TIMESTAMPTZ, "TIMESTAMP WITH TIME ZONE"), ModKind.TIME: (T.TIME, "TIME")}
+
+
+def _precision_type(kind: ModKind) -> Callable[[exp.DataType], DeclaredType]:
+    """timestamp(p), timestamptz(p), time(p): fractional-second precision."""
+    typ, spelling = _PRECISION_TYPES[kind]
+
+    def resolve(node: exp.DataType) -> DeclaredType:
+        mods = _modifiers(node)
+        if not mods:
+            return DeclaredType(typ)
+        if len(mods) > 1:
+            raise errors.SyntaxError_("invalid type modifier")
+        if mods[0] < 0:
+            raise _invalid(f"{spelling}({mods[0]}) precision must not be negative")
+        # PostgreSQL reduces a precision above 6 to 6 (with a warning): the values are the same
+        return DeclaredType(typ, TypeMod(kind, min(mods[0], TIMESTAMP_MAX_PRECISION)))
+
+    return resolve
 
 
 _WITH_MODIFIERS: dict[Any, Callable[[exp.DataType], DeclaredType]] = {
@@ -148,7 +158,9 @@ _WITH_MODIFIERS: dict[Any, Callable[[exp.DataType], DeclaredType]] = {
     _D.BPCHAR: lambda node: _string_type(ModKind.BPCHAR, node, None),
     _D.DECIMAL: _numeric_type,
     _D.DOUBLE: _float_type,
-    _D.TIMESTAMP: _timestamp_type,
+    _D.TIMESTAMP: _precision_type(ModKind.TIMESTAMP),
+    _D.TIMESTAMPTZ: _precision_type(ModKind.TIMESTAMPTZ),
+    _D.TIME: _precision_type(ModKind.TIME),
 }
 
 
@@ -166,7 +178,7 @@ def resolve_type(node: exp.Expr) -> DeclaredType:
     if node.expressions:
         if plain.is_numeric:  # INT, SMALLINT, REAL, ...: keywords of the grammar, which takes no modifier after them
             raise errors.SyntaxError_('syntax error at or near "("')
-        if plain in (T.TIMESTAMPTZ, T.TIME, T.INTERVAL):  # PostgreSQL takes a precision here; not honoured yet
+        if plain is T.INTERVAL:  # PostgreSQL takes a precision here; not honoured yet
             raise errors.FeatureNotSupported(f"type modifiers of {plain.pg_name} are not supported")
         raise errors.SyntaxError_(f"type modifier is not allowed for type {errors.quote_ident(plain.pg_name)}")
     return DeclaredType(plain)
