@@ -196,6 +196,8 @@ def test_writes_agree_with_postgresql(connections: Any, data: st.DataObject, typ
     "SELECT CAST('1 fortnight' AS interval)", "SELECT CAST('' AS interval)",
     "SELECT EXTRACT(julian FROM CAST('2020-01-01' AS date))",
     "SELECT CAST('2024-02-30' AS date)", "SELECT CAST('24:00:01' AS time)",
+    "SELECT INTERVAL '1 day' + 1", "SELECT INTERVAL '1 day' + INTERVAL '2 hours'", "SELECT DATE '2024-01-01' + '1 day'",
+    "SELECT TIMESTAMP '2024-01-01' - '2023-01-01'", "SELECT CAST('2024-01-01' AS date) + '1'",
     "SELECT CAST('1 mon' AS interval) / 3.25", "SELECT date_part('millisecond', CAST('00:00:02.321586' AS time))", "SELECT CAST('1 mon 1 day' AS interval) * 0.3",
 ])
 def test_statements_agree_with_postgresql(connections: Any, sql: str) -> None:

@@ -8,7 +8,8 @@ PostgreSQL's grammar are those needed to report errors the way PostgreSQL does:
   so sql/parser.py can say ``syntax error at or near "x"`` with a position;
 * SHOW, RESET and friends are tokenized word by word (PostgreSQL's tokenizer keeps their tail as one string);
 * ``date_part(...)`` stays a function call (sqlglot turns it into ``EXTRACT``, whose result type differs);
-* an ``INTERVAL '...'`` literal keeps its whole string (sqlglot would split ``'1 day 10:30'`` and drop a part);
+* an ``INTERVAL '...'`` literal keeps its whole string (sqlglot would split ``'1 day 10:30'`` and drop a part)
+  and is one literal (sqlglot would read ``INTERVAL '1 day' + 1`` as the sum of two intervals);
 * ``*`` takes no implicit alias (PostgreSQL rejects ``SELECT * FORM t`` at ``FORM``; sqlglot would read
   ``FORM`` as an alias of ``*`` and complain about ``t``).
 """
@@ -41,6 +42,21 @@ class SteadyParser(PostgresParser):
                 info["at_end"] = self._curr is None and token is None
                 info["token_text"] = failing.text if failing is not None else ""
             raise
+
+    def _parse_interval(self, require_interval: bool = True, parse_function_unit: bool = True) -> Any:
+        """One ``INTERVAL '...'`` literal.  sqlglot reads ``INTERVAL '1 day' + 1`` as a sum of two intervals (the
+        ``1`` an interval of one second); in PostgreSQL the ``+`` is an operator like any other."""
+        index = self._index
+        if not self._match(TokenType.INTERVAL) and require_interval:
+            return None
+        this = self._parse_primary() if self._match(TokenType.STRING, advance=False) else self._parse_term()
+        if not this or (
+            isinstance(this, exp.Column) and not this.table and not this.this.quoted and self._curr
+            and self._curr.text.upper() not in self.dialect.VALID_INTERVAL_UNITS
+        ):
+            self._retreat(index)
+            return None
+        return self._parse_interval_span(this, parse_function_unit=parse_function_unit)
 
     def _parse_interval_span(self, this: Any, parse_function_unit: bool = True) -> Any:
         """``INTERVAL '1 day 10:30:40'`` keeps its whole string (sqlglot would keep ``'1' DAY`` and drop the rest);

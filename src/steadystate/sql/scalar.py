@@ -139,6 +139,11 @@ def _temporal_arith(func: str, symbol: str, left: Typed, right: Typed, env: Expr
         options = candidates(known, known_is_left)
         same = [o for o in options if o[0] is o[1]]
         chosen = same[0] if same else options[0] if len(options) == 1 else None
+        if chosen is None and options:
+            shown = [("unknown" if v.is_untyped else v.type.pg_name) for v in (left, right)]
+            raise errors.SteadyError(
+                f"operator is not unique: {shown[0]} {symbol} {shown[1]}", sqlstate="42725",
+                hint="Could not choose a best candidate operator. You might need to add explicit type casts.")
         if chosen is None:
             raise operator_error(symbol, left.type, right.type)
         left, right = coerce(left, chosen[0], env), coerce(right, chosen[1], env)
