@@ -128,7 +128,7 @@ def _numeric_case(draw: hs.DrawFn) -> tuple[TypeMod, decimal.Decimal]:
     precision = draw(hs.integers(1, 30))
     scale = draw(hs.integers(0, precision))
     digits = draw(hs.integers(0, 10**precision - 1))
-    value = decimal.Decimal(digits).scaleb(-scale)
+    value = decimal.Decimal(f"{digits}E-{scale}")  # exact (scaleb would round to the context's 28 digits)
     if draw(hs.booleans()):
         value = value.copy_negate()  # exact (multiplying by -1 would round to the context's 28 digits)
     return TypeMod(ModKind.NUMERIC, precision, scale), value

@@ -167,7 +167,7 @@ def _numeric(mod: TypeMod) -> Callable[[Any], Any]:
         if number and number.adjusted() > digits:  # far too large: do not build its digits to round them
             raise overflow()
         rounded = number.quantize(quantum, context=context)
-        if abs(rounded) >= limit:
+        if rounded.copy_abs() >= limit:  # copy_abs is exact; abs() would round to the context's 28 digits
             raise overflow()
         return rounded
 
