@@ -6,8 +6,13 @@ type of its (non-NULL) argument.  :func:`to_text` prints any datum as PostgreSQL
 (``true``/``false`` for booleans, the shortest round-trip digits for float8 with PostgreSQL's switch to
 exponent form, ``YYYY-MM-DD HH:MM:SS[.ffffff]`` for timestamps).
 
+The date/time types: a timestamptz is an aware datetime in UTC (the only session zone) and prints with ``+00``; a
+time is a ``datetime.time``; an interval a ``repr.interval.Interval`` (parsed and printed there).  real values are
+floats a 32-bit float holds (``round_float4``), printed with float4's own digits.
+
 Parsing text follows PostgreSQL's input functions: surrounding whitespace is allowed, and bad input raises
-:class:`~steadystate.errors.InvalidTextRepresentation` with ``invalid input syntax for type <name>: "<text>"``.
+:class:`~steadystate.errors.InvalidTextRepresentation` with ``invalid input syntax for type <name>: "<text>"``
+(22007 for dates and times, 22008 when a date/time field is out of range, as PostgreSQL).
 Float to integer rounds half to even (``rint``), numeric to integer rounds half away from zero, and out-of-range
 results raise :class:`~steadystate.errors.NumericValueOutOfRange`.
 """
@@ -235,13 +240,10 @@ def parse_timestamptz(text: str) -> _dt.datetime:
 
 
 def to_timestamptz(value: _dt.datetime) -> _dt.datetime:
-    if value.tzinfo is None or zoned_text_is_utc(value):
+    """A timestamptz datum: the same instant in UTC; a naive timestamp is taken in the session's zone, UTC."""
+    if value.tzinfo is None:
         return value.replace(tzinfo=_dt.timezone.utc)
     return value.astimezone(_dt.timezone.utc)
-
-
-def zoned_text_is_utc(value: _dt.datetime) -> bool:
-    return value.utcoffset() == _dt.timedelta(0)
 
 
 def to_timestamp(value: _dt.datetime) -> _dt.datetime:
