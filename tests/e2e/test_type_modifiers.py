@@ -91,3 +91,18 @@ def test_temporary_tables_and_unenforced_constraints_are_refused(env) -> None:  
                 conn.execute(ddl)
         assert conn.execute("SELECT count(*) FROM mz_catalog.mz_tables WHERE name IN ('tmp', 'pk', 'u', 'ck')"
                             ).fetchall() == [(0,)]
+
+
+def test_copy_checks_not_null_on_every_row(env) -> None:  # type: ignore[no-untyped-def]
+    """Not only the first rows of a load: a NULL far into it is refused, and the load writes nothing."""
+    with env.connect() as conn:
+        conn.execute("CREATE TABLE nn (a int NOT NULL, b text)")
+        with pytest.raises(psycopg.errors.NotNullViolation):
+            with conn.cursor().copy("COPY nn FROM STDIN") as copy:
+                for i in range(3000):
+                    first = "\\N" if i == 2500 else str(i)
+                    copy.write(f"{first}\tx\n".encode())
+        with pytest.raises(psycopg.errors.NotNullViolation):
+            with conn.cursor().copy("COPY nn (b) FROM STDIN") as copy:  # the omitted column's default is NULL
+                copy.write(b"x\n")
+        assert conn.execute("SELECT count(*) FROM nn").fetchall() == [(0,)]

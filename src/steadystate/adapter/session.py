@@ -31,6 +31,7 @@ from steadystate.adapter.writes import Changes, merge, parse_copy_row
 from steadystate.adapter.explain import explain
 from steadystate.errors import (
     ActiveTransaction,
+    NotNullViolation,
     FeatureNotSupported,
     InFailedTransaction,
     InvalidParameterValue,
@@ -387,6 +388,7 @@ class ClientSession:
         types = [plan.desc.columns[i].type for i in plan.columns]
         modifiers = [None if (mod := plan.desc.columns[i].mod) is None else typmod.coercer(mod, explicit=False)
                      for i in plan.columns]
+        required = [i for i, column in enumerate(plan.desc.columns) if not column.nullable]
         arity = plan.desc.arity
         # omitted columns take their DEFAULT, evaluated once for the statement (NULL without one)
         omitted_values: list[Any] = [None] * arity
@@ -416,6 +418,11 @@ class ClientSession:
                         for position, value in zip(plan.columns, values):
                             full[position] = value
                         self.rows.append(tuple(full))
+                    for position in required:  # every row, not a sample: a NULL in row 1001 is refused too
+                        if self.rows[-1][position] is None:
+                            raise NotNullViolation(
+                                f"null value in column {quote_ident(plan.desc.columns[position].name)} violates "
+                                "not-null constraint", detail=f"COPY line {self.line}")
 
             async def finish(self) -> str:
                 session.adapter.writes.check_rows(plan.table_id, self.rows[:1000])
