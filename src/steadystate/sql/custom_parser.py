@@ -526,12 +526,29 @@ def _transaction(action: st.TransactionAction, *leading: tuple[str, ...]) -> Cal
         else:
             raise cur.fail()
         cur.accept("WORK") or cur.accept("TRANSACTION")
+        if action is st.TransactionAction.ROLLBACK and cur.accept("TO"):
+            cur.accept("SAVEPOINT")
+            name = cur.ident()
+            cur.finish()
+            return st.Transaction(st.TransactionAction.ROLLBACK_TO_SAVEPOINT, name)
         # transaction modes (ISOLATION LEVEL ..., READ ONLY/WRITE) are accepted and ignored
         while not cur.at_end():
             cur.next()
         return st.Transaction(action)
 
     return read
+
+
+def _savepoint(cur: Cursor) -> st.Transaction:
+    if cur.accept("SAVEPOINT"):
+        action = st.TransactionAction.SAVEPOINT
+    else:
+        cur.expect("RELEASE")
+        cur.accept("SAVEPOINT")
+        action = st.TransactionAction.RELEASE_SAVEPOINT
+    name = cur.ident()
+    cur.finish()
+    return st.Transaction(action, name)
 
 
 def _discard(cur: Cursor) -> st.Discard:
@@ -678,6 +695,8 @@ DISPATCH: dict[str, Callable[[str, list[Token]], st.Node]] = {
     "END": _run(_transaction(st.TransactionAction.COMMIT, ("END",))),
     "ROLLBACK": _run(_transaction(st.TransactionAction.ROLLBACK, ("ROLLBACK",))),
     "ABORT": _run(_transaction(st.TransactionAction.ROLLBACK, ("ABORT",))),
+    "SAVEPOINT": _run(_savepoint),
+    "RELEASE": _run(_savepoint),
     "DISCARD": _run(_discard),
     "DEALLOCATE": _run(_deallocate),
 }

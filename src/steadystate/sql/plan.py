@@ -212,6 +212,7 @@ class ShowObjectsPlan:
 @dataclass(frozen=True)
 class TransactionPlan:
     action: TransactionAction
+    savepoint: str | None = None
 
 
 @dataclass(frozen=True)

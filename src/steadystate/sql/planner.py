@@ -81,7 +81,7 @@ def plan(statement: st.Statement | st.Node, ctx: PlanContext) -> p.Plan:
         case st.Explain():
             return _explain(node, ctx, sql_text)
         case st.Transaction():
-            return p.TransactionPlan(node.action)
+            return p.TransactionPlan(node.action, node.savepoint)
         case st.Discard():
             return p.DiscardPlan(node.what)
         case st.Deallocate():

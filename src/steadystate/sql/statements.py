@@ -28,6 +28,9 @@ class TransactionAction(enum.StrEnum):
     BEGIN = "begin"  # BEGIN, START TRANSACTION
     COMMIT = "commit"  # COMMIT, END
     ROLLBACK = "rollback"  # ROLLBACK, ABORT
+    SAVEPOINT = "savepoint"  # SAVEPOINT name
+    RELEASE_SAVEPOINT = "release_savepoint"  # RELEASE [SAVEPOINT] name
+    ROLLBACK_TO_SAVEPOINT = "rollback_to_savepoint"  # ROLLBACK [WORK | TRANSACTION] TO [SAVEPOINT] name
 
 
 class AlterAction(enum.StrEnum):
@@ -186,6 +189,7 @@ class Explain:
 @dataclass(frozen=True)
 class Transaction:
     action: TransactionAction
+    savepoint: str | None = None  # the savepoint's name for the three savepoint actions
 
 
 @dataclass(frozen=True)
