@@ -49,7 +49,8 @@ class Introspection:
                                                        pg_catalog.object_oid(i.id))
             ),
             "mz_indexes": lambda: self._items(
-                ItemKind.INDEX, lambda i: (i.id, i.name, i.on_id, i.cluster_id, ", ".join(i.key_names), i.owner)
+                ItemKind.INDEX, lambda i: (i.id, i.name, i.on_id, i.cluster_id, ", ".join(i.key_names), i.owner,
+                                           pg_catalog.object_oid(i.id), self._index_sql(i))
             ),
             "mz_audit_events": self.audit_events,
             "mz_roles": lambda: [(r.id, r.name, r.superuser) for r in self.coord.catalog.roles.values()],
@@ -82,6 +83,14 @@ class Introspection:
 
     def _items(self, kind: ItemKind, shape: Callable[[ItemRecord], Row]) -> list[Row]:
         return [shape(item) for item in self.coord.catalog.items.values() if item.kind == kind]
+
+    def _index_sql(self, index: "ItemRecord") -> str:
+        """The index's definition as ``CREATE INDEX`` (Materialize's ``mz_indexes.create_sql``)."""
+        on = self.coord.catalog.items.get(index.on_id or "")
+        cluster = self.coord.catalog.clusters.get(index.cluster_id or "")
+        target = f"{on.schema}.{on.name}" if on is not None else index.on_id
+        in_cluster = f" IN CLUSTER {cluster.name}" if cluster is not None else ""
+        return f"CREATE INDEX {index.name}{in_cluster} ON {target} ({', '.join(index.key_names)})"
 
     def clusters(self) -> list[Row]:
         return [

@@ -77,7 +77,8 @@ def producers(coord: "Coordinator") -> dict[str, Callable[[], list[Row]]]:
 
     def namespaces() -> list[Row]:
         names = set(_SCHEMA_OIDS) | {item.schema for item in coord.catalog.items.values()}
-        return [(schema_oid(name), name, None) for name in sorted(names)]
+        owner = roles_by_name().get("materialize")
+        return [(schema_oid(name), name, owner) for name in sorted(names)]
 
     def classes() -> list[Row]:
         owners = roles_by_name()
@@ -93,7 +94,7 @@ def producers(coord: "Coordinator") -> dict[str, Callable[[], list[Row]]]:
     def indexes() -> list[Row]:
         return [
             (object_oid(item.id), object_oid(item.on_id), False, False, True, True, True, False,
-             len(item.key_names), len(item.key_names), False, None, None)
+             len(item.key_names), len(item.key_names), False, None, None, False)
             for item in coord.catalog.items.values() if item.kind == ItemKind.INDEX and item.on_id
         ]
 
@@ -121,7 +122,8 @@ def producers(coord: "Coordinator") -> dict[str, Callable[[], list[Row]]]:
     def databases() -> list[Row]:
         owner = roles_by_name().get("materialize", 0)
         names = {"materialize"} | {item.database for item in coord.catalog.items.values()}
-        return [(database_oid(name), name, owner, 6, "C", "C", False, True, -1) for name in sorted(names)]
+        return [(database_oid(name), name, owner, 6, "C", "C", False, True, -1, None, "c", None)
+                for name in sorted(names)]
 
     empty: dict[str, Callable[[], list[Row]]] = {name: list for name in ALWAYS_EMPTY}
     return empty | {

@@ -10,7 +10,8 @@ schema-qualified function calls.  :func:`rewrite` turns, in the parsed statement
 * ``pg_table_is_visible(oid)`` into ``EXISTS (...)`` over ``pg_class`` and ``pg_namespace``: the relation's schema
   is the session's schema or ``pg_catalog`` (the search path a session has here).
 
-* what SQLAlchemy, pandas and psycopg send (:func:`_rewrite_tools`): ``x = ANY (ARRAY[a, b])`` into
+* what psql, SQLAlchemy, pandas and psycopg send (:func:`_rewrite_tools`): ``a OPERATOR(pg_catalog.~) b`` into
+  ``a ~ b``, ``COLLATE pg_catalog.default`` dropped (the default collation is the one used); ``x = ANY (ARRAY[a, b])`` into
   ``x IN (a, b)`` and ``x <> ALL (ARRAY[...])`` into ``x NOT IN (...)`` (the same answer, NULLs included; there
   are no array values here); ``format_type(oid, typmod)`` and ``oid::regtype`` into a ``CASE`` over the scalar
   types' PostgreSQL names, ``to_regtype(name)`` into a ``CASE`` giving the type's oid or NULL;
@@ -33,7 +34,8 @@ from steadystate.sql.dialect import DIALECT
 #: one of them alone is rewritten into the empty query it is; ``adapter/pg_catalog.py`` gives them no rows
 ALWAYS_EMPTY: frozenset[str] = frozenset({
     "pg_am", "pg_description", "pg_constraint", "pg_attrdef", "pg_inherits", "pg_sequence", "pg_collation",
-    "pg_proc", "pg_extension", "pg_enum",
+    "pg_proc", "pg_extension", "pg_enum", "pg_policy", "pg_statistic_ext", "pg_publication", "pg_publication_rel",
+    "pg_publication_namespace", "pg_trigger", "pg_rewrite", "pg_auth_members",
 })
 
 #: what ``mz_version()`` answers and the ``mz_version`` ParameterStatus says (Materialize's shape: ``v<semver>``)
@@ -53,7 +55,8 @@ _VIEW_DEFINITION = (
     "(SELECT pg_vd.definition FROM (SELECT oid, definition FROM mz_catalog.mz_views UNION ALL "
     "SELECT oid, definition FROM mz_catalog.mz_materialized_views) AS pg_vd WHERE pg_vd.oid = 0)"
 )
-_TEMPLATES = {"pg_get_userbyid": _USER_BY_ID, "pg_get_viewdef": _VIEW_DEFINITION, "pg_table_is_visible": _TABLE_IS_VISIBLE,
+_INDEX_DEFINITION = "(SELECT pg_id.create_sql FROM mz_catalog.mz_indexes AS pg_id WHERE pg_id.oid = 0)"
+_TEMPLATES = {"pg_get_userbyid": _USER_BY_ID, "pg_get_viewdef": _VIEW_DEFINITION, "pg_get_indexdef": _INDEX_DEFINITION, "pg_table_is_visible": _TABLE_IS_VISIBLE,
               "pg_type_is_visible": _TYPE_IS_VISIBLE}
 
 
@@ -77,7 +80,8 @@ def _visit(node: exp.Expr) -> exp.Expr:
         return _visit(inner)
     if isinstance(node, exp.Anonymous):
         template = _TEMPLATES.get(str(node.this).lower())
-        if template is not None and (len(node.expressions) == 1 or template is _VIEW_DEFINITION):
+        whole_index = template is _INDEX_DEFINITION and len(node.expressions) == 3 and node.expressions[1].sql() == "0"
+        if template is not None and (len(node.expressions) == 1 or template is _VIEW_DEFINITION or whole_index):
             return _with_argument(template, node.expressions[0])
     return node
 
@@ -124,9 +128,39 @@ def _array_items(node: exp.Expr) -> list[exp.Expr] | None:
     return list(inner.expressions) if isinstance(inner, exp.Array) else None
 
 
+_DEFAULT_COLLATIONS = frozenset({"default", "pg_catalog.default", '"default"', 'pg_catalog."default"', '"c"', "c"})
+
+
+def _operator(node: exp.Operator) -> exp.Expr:
+    """``a OPERATOR(pg_catalog.~) b`` as ``a ~ b``: the operator re-read from text with placeholder operands."""
+    symbol = str(node.args.get("operator", "")).split(".")[-1].strip()
+    tree = sqlglot.parse_one(f"SELECT pg_op.l {symbol} pg_op.r", read=DIALECT).expressions[0]
+    for column in list(tree.find_all(exp.Column)):
+        if column.table == "pg_op":
+            column.replace((node.this if column.name == "l" else node.expression).copy().transform(_rewrite_tools))
+    return tree
+
+
+def _unqualified_cast(node: exp.Cast) -> exp.Expr:
+    """``x::pg_catalog.text`` as ``x::text`` (types live in pg_catalog), the operand rewritten too."""
+    bare = node.to.sql(dialect="postgres").split(".", 1)[1].strip('"')
+    target = sqlglot.parse_one(f"CAST(NULL AS {bare})", read=DIALECT)
+    assert isinstance(target, exp.Cast)
+    return _rewrite_tools(exp.Cast(this=node.this.transform(_rewrite_tools), to=target.to))
+
+
 def _rewrite_tools(node: exp.Expr) -> exp.Expr:
+    if isinstance(node, exp.Cast) and node.to.sql(dialect="postgres").lower().startswith("pg_catalog."):
+        return _unqualified_cast(node)
+    if isinstance(node, exp.Operator):
+        return _operator(node)
+    if isinstance(node, exp.Collate) and node.expression.sql().lower() in _DEFAULT_COLLATIONS:
+        return node.this.copy()  # the default collation is the one comparisons use
     if isinstance(node, exp.Select) and _over_an_empty_relation(node):
         return _emptied(node)
+    if (isinstance(node, exp.Array) and len(node.expressions) == 1 and isinstance(node.expressions[0], exp.Select)
+            and _over_an_empty_relation(node.expressions[0])):
+        return exp.Literal.string("{}")  # ARRAY(subquery) of no rows: the empty array, in its text form
     if (isinstance(node, exp.Join) and node.side.upper() == "LEFT" and isinstance(node.this, exp.Table)
             and _is_empty_source(node.this) and node.args.get("on") is not None):
         joined = node.copy()  # no row of an empty relation matches, whatever the condition
@@ -146,6 +180,8 @@ def _rewrite_tools(node: exp.Expr) -> exp.Expr:
         return _subquery(_REL_NAME, node.this.this)
     if _is_cast_to(node, "regclass") and isinstance(node.this, (exp.Literal, exp.Parameter, exp.Placeholder)):
         return _subquery(_REL_OID, node.this)  # the user's relations by name (builtins have no pg_class row)
+    if isinstance(node, exp.ArrayToString) and isinstance(node.this, exp.Column) and node.this.name.endswith("acl"):
+        return exp.Cast(this=exp.Null(), to=exp.DataType.build("text"))  # no privileges are granted here
     if isinstance(node, exp.Anonymous):
         name, args = str(node.this).lower(), node.expressions
         if name == "format_type" and len(args) == 2:
@@ -154,6 +190,10 @@ def _rewrite_tools(node: exp.Expr) -> exp.Expr:
             return _type_oid(args[0])
         if name == "pg_get_expr" and len(args) in (2, 3):
             return args[0].copy()
+        if name == "pg_encoding_to_char" and len(args) == 1:
+            return exp.Paren(this=exp.Case(this=args[0].copy()).when(exp.Literal.number(6), exp.Literal.string("UTF8")))
+        if name == "array_to_string" and args and isinstance(args[0], exp.Column) and args[0].name.endswith("acl"):
+            return exp.Cast(this=exp.Null(), to=exp.DataType.build("text"))  # no privileges are granted here
         if name == "pg_get_constraintdef":
             return exp.Cast(this=exp.Null(), to=exp.DataType.build("text"))  # pg_constraint is empty
         if name == "pg_get_serial_sequence" and len(args) == 2:
@@ -189,7 +229,9 @@ def _over_an_empty_relation(select: exp.Select) -> bool:
             empty = empty or joined
     if not empty:
         return False
-    return bool(select.args.get("group")) or not any(e.find(exp.AggFunc) for e in select.expressions)
+    own_aggregates = (agg for e in select.expressions for agg in e.find_all(exp.AggFunc)
+                      if agg.find_ancestor(exp.Select) is select)
+    return bool(select.args.get("group")) or next(own_aggregates, None) is None
 
 
 def _false_keeping_parameters(node: exp.Expr) -> exp.Expr:
@@ -215,7 +257,7 @@ def _emptied(select: exp.Select) -> exp.Select:
             outputs.append(output)
         else:
             outputs.append(exp.alias_(exp.Cast(this=exp.Null(), to=exp.DataType.build("text")),
-                                      output.alias_or_name or "?column?"))
+                                      output.alias if isinstance(output, exp.Alias) else "?column?"))
     emptied.set("expressions", outputs)
     # the parameters stay referenced (with their casts), so the statement still declares and types them
     kept: exp.Expr = exp.false()
@@ -238,12 +280,14 @@ def _emptied(select: exp.Select) -> exp.Select:
 
 
 _TOOL_FUNCTIONS = frozenset({"format_type", "to_regtype", "pg_get_expr", "pg_get_serial_sequence", "mz_version",
-                             "all", "pg_get_constraintdef"})
+                             "all", "pg_get_constraintdef", "pg_encoding_to_char", "array_to_string"})
 
 
 def _needs_tools(node: exp.Expr) -> bool:
-    for n in node.find_all(exp.Any, exp.All, exp.Cast, exp.Anonymous, exp.Table):
-        if isinstance(n, (exp.Any, exp.All)) or any(_is_cast_to(n, t) for t in ("regtype", "regclass", "oid")):
+    for n in node.find_all(exp.Any, exp.All, exp.Cast, exp.Anonymous, exp.Table, exp.Operator, exp.Collate):
+        if isinstance(n, exp.Cast) and n.to.sql(dialect="postgres").lower().startswith("pg_catalog."):
+            return True
+        if isinstance(n, (exp.Any, exp.All, exp.Operator, exp.Collate)) or any(_is_cast_to(n, t) for t in ("regtype", "regclass", "oid")):
             return True
         if isinstance(n, exp.Table) and n.name.lower() in ALWAYS_EMPTY:
             return True
