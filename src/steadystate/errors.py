@@ -147,6 +147,10 @@ class NumericValueOutOfRange(SteadyError):
     sqlstate = "22003"
 
 
+class StringDataRightTruncation(SteadyError):
+    sqlstate = "22001"
+
+
 class NotNullViolation(SteadyError):
     sqlstate = "23502"
 

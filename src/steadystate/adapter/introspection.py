@@ -66,6 +66,7 @@ class Introspection:
             "mz_failed_objects": self.failed_objects,
             "mz_pending_reconfigurations": self.pending_reconfigurations,
             "mz_expected_restart_downtime": self.expected_downtime,
+            "mz_columns": self.columns,
             "mz_dataflow_reconciliation": lambda: [
                 (replica_id, state.status.reconciled_kept, state.status.reconciled_rebuilt,
                  _ts(state.status.reconciled_at_ms))
@@ -91,6 +92,13 @@ class Introspection:
         target = f"{on.schema}.{on.name}" if on is not None else index.on_id
         in_cluster = f" IN CLUSTER {cluster.name}" if cluster is not None else ""
         return f"CREATE INDEX {index.name}{in_cluster} ON {target} ({', '.join(index.key_names)})"
+
+    def columns(self) -> list[Row]:
+        return [
+            (item.id, column.name, position, column.nullable, column.pg_type_name, column.pg_oid, column.pg_typmod)
+            for item in self.coord.catalog.items.values() if item.kind != "index" and item.desc is not None
+            for position, column in enumerate(item.desc.columns, start=1)
+        ]
 
     def clusters(self) -> list[Row]:
         return [

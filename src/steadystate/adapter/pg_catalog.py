@@ -41,15 +41,22 @@ _SCHEMA_OIDS = {"pg_catalog": 11, "public": 2200, "information_schema": 13000, "
 
 #: per scalar type: PostgreSQL's internal name, typbyval, typcategory
 _TYPES: dict[ScalarType, tuple[str, bool, str]] = {
+    ScalarType.INT2: ("int2", True, "N"),
     ScalarType.INT4: ("int4", True, "N"),
     ScalarType.INT8: ("int8", True, "N"),
+    ScalarType.FLOAT4: ("float4", True, "N"),
     ScalarType.FLOAT8: ("float8", True, "N"),
     ScalarType.NUMERIC: ("numeric", False, "N"),
     ScalarType.TEXT: ("text", False, "S"),
     ScalarType.BOOL: ("bool", True, "B"),
     ScalarType.DATE: ("date", True, "D"),
     ScalarType.TIMESTAMP: ("timestamp", True, "D"),
+    ScalarType.TIMESTAMPTZ: ("timestamptz", True, "D"),
+    ScalarType.TIME: ("time", True, "D"),
+    ScalarType.INTERVAL: ("interval", False, "T"),
 }
+#: the declared types that are a scalar type plus a modifier (repr/typmod.py): oid, name, length
+_MODIFIED_TYPES: tuple[tuple[int, str, int], ...] = ((1043, "varchar", -1), (1042, "bpchar", -1))
 DATABASE_OID = 16384
 
 
@@ -103,11 +110,14 @@ def producers(coord: "Coordinator") -> dict[str, Callable[[], list[Row]]]:
                  r.superuser) for r in coord.catalog.roles.values()]
 
     def types() -> list[Row]:
-        return [
-            (typ.pg_oid, name, schema_oid("pg_catalog"), 0, typ.pg_typlen, byval, "b", category, ",", 0, 0, 0, 0,
-             -1, False, 0, None)
+        catalog = schema_oid("pg_catalog")
+        rows: list[Row] = [
+            (typ.pg_oid, name, catalog, 0, typ.pg_typlen, byval, "b", category, ",", 0, 0, 0, 0, -1, False, 0, None)
             for typ, (name, byval, category) in _TYPES.items()
         ]
+        rows += [(oid, name, catalog, 0, length, False, "b", "S", ",", 0, 0, 0, 0, -1, False, 0, None)
+                 for oid, name, length in _MODIFIED_TYPES]
+        return rows
 
     def attributes() -> list[Row]:
         out: list[Row] = []
@@ -115,8 +125,8 @@ def producers(coord: "Coordinator") -> dict[str, Callable[[], list[Row]]]:
             if item.kind not in _RELKIND or item.desc is None or item.kind == ItemKind.INDEX:
                 continue
             for number, column in enumerate(item.desc.columns, start=1):
-                out.append((object_oid(item.id), column.name, column.type.pg_oid, number, not column.nullable,
-                            False, False, -1, column.type.pg_typlen, "", "", 0))
+                out.append((object_oid(item.id), column.name, column.pg_oid, number, not column.nullable,
+                            False, False, column.pg_typmod, column.type.pg_typlen, "", "", 0))
         return out
 
     def databases() -> list[Row]:

@@ -17,6 +17,7 @@ result a replica builds for a read: past it, the read fails with 53000 ``result 
 from __future__ import annotations
 
 import asyncio
+import datetime
 import itertools
 import re
 import secrets
@@ -31,6 +32,7 @@ from steadystate.adapter.explain import explain
 from steadystate.errors import (
     ActiveTransaction,
     ErrorFields,
+    NotNullViolation,
     FeatureNotSupported,
     InFailedTransaction,
     InvalidParameterValue,
@@ -50,6 +52,7 @@ from steadystate.adapter.client import (
     Outcome,
     RowsOutcome,
 )
+from steadystate.repr import typmod
 from steadystate.repr.types import RelationDesc, ScalarType
 from steadystate.sql import plan as p
 from steadystate.sql.catalog_api import PlanContext
@@ -85,8 +88,11 @@ DEFAULT_VARIABLES = {
 }
 
 
+_UTC_NAMES = {"UTC", "ETC/UTC", "GMT", "Z", "ZULU", "UNIVERSAL", "+00:00", "00:00", "0"}
+
+
 def fields_of(desc: RelationDesc) -> list[Field]:
-    return [Field(c.name, c.type.pg_oid, c.type.pg_typlen) for c in desc.columns]
+    return [Field(c.name, c.pg_oid, c.type.pg_typlen, c.pg_typmod) for c in desc.columns]
 
 
 def _timeout_seconds(value: str) -> float:
@@ -204,6 +210,7 @@ class ClientSession:
             user=self.user,
             params=params,
             settings=tuple(sorted(self.variables.items())),
+            now=datetime.datetime.now(datetime.timezone.utc),
         )
 
     def _result_desc(self, plan: p.Plan) -> RelationDesc | None:
@@ -413,6 +420,9 @@ class ClientSession:
     async def _copy_from(self, plan: p.CopyFromPlan) -> Outcome:
         session = self
         types = [plan.desc.columns[i].type for i in plan.columns]
+        modifiers = [None if (mod := plan.desc.columns[i].mod) is None else typmod.coercer(mod, explicit=False)
+                     for i in plan.columns]
+        required = [i for i, column in enumerate(plan.desc.columns) if not column.nullable]
         arity = plan.desc.arity
         # omitted columns take their DEFAULT, evaluated once for the statement (NULL without one)
         omitted_values: list[Any] = [None] * arity
@@ -434,7 +444,7 @@ class ClientSession:
                             else f"missing data for column {quote_ident(plan.desc.columns[plan.columns[len(fields)]].name)}",
                             sqlstate="22P04", detail=f"COPY line {self.line}",
                         )
-                    values = parse_copy_row(fields, types, self.line)
+                    values = parse_copy_row(fields, types, self.line, modifiers)
                     if len(plan.columns) == arity and list(plan.columns) == list(range(arity)):
                         self.rows.append(values)
                     else:
@@ -442,6 +452,11 @@ class ClientSession:
                         for position, value in zip(plan.columns, values):
                             full[position] = value
                         self.rows.append(tuple(full))
+                    for position in required:  # every row, not a sample: a NULL in row 1001 is refused too
+                        if self.rows[-1][position] is None:
+                            raise NotNullViolation(
+                                f"null value in column {quote_ident(plan.desc.columns[position].name)} violates "
+                                "not-null constraint", detail=f"COPY line {self.line}")
 
             async def finish(self) -> str:
                 session.adapter.writes.check_rows(plan.table_id, self.rows[:1000])
@@ -499,6 +514,9 @@ class ClientSession:
         value = DEFAULT_VARIABLES.get(name, "") if plan.value is None else plan.value
         if name == "cluster" and self.coord.catalog.cluster_by_name(value) is None:
             self._flush_notices([f"cluster {quote_ident(value)} does not exist"])
+        if name == "timezone" and value.strip().upper() not in _UTC_NAMES:
+            raise SteadyError(f'invalid value for parameter "TimeZone": "{value}"', sqlstate="22023",
+                              hint="Only UTC is supported, as in Materialize: timestamptz values are shown in UTC.")
         if name == "statement_timeout":
             _timeout_seconds(value)
         if name == "max_result_size":

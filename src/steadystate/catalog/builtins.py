@@ -108,6 +108,9 @@ _DEFINITIONS: list[tuple[str, str, RelationDesc]] = [
                                                          ("deadline", TS), ("on_timeout", T))),
     # cluster_id NULL: a restart of the whole environment (coordinator and every replica)
     ("mz_internal", "mz_expected_restart_downtime", _desc(("cluster_id", T), ("expected_downtime_s", F8))),
+    # the columns of tables, views and materialized views: type as format_type spells it, with oid and typmod
+    ("mz_catalog", "mz_columns", _desc(("id", T), ("name", T), ("position", I8), ("nullable", B), ("type", T),
+                                       ("type_oid", I8), ("type_mod", I4))),
     # what SQLAlchemy, pandas, psycopg and psql read (adapter/pg_catalog.py); PostgreSQL's column names
     ("pg_catalog", "pg_type", _desc(("oid", I8), ("typname", T), ("typnamespace", I8), ("typowner", I8),
                                     ("typlen", I4), ("typbyval", B), ("typtype", T), ("typcategory", T),

@@ -41,9 +41,13 @@ ALWAYS_EMPTY: frozenset[str] = frozenset({
 #: what ``mz_version()`` answers and the ``mz_version`` ParameterStatus says (Materialize's shape: ``v<semver>``)
 MZ_VERSION = "v0.1.0 (steadystate)"
 #: PostgreSQL's internal type names (``to_regtype`` reads these as well as the display names)
-_INTERNAL_NAMES = {ScalarType.INT4: "int4", ScalarType.INT8: "int8", ScalarType.FLOAT8: "float8",
-                   ScalarType.NUMERIC: "numeric", ScalarType.TEXT: "text", ScalarType.BOOL: "bool",
-                   ScalarType.DATE: "date", ScalarType.TIMESTAMP: "timestamp"}
+_INTERNAL_NAMES = {ScalarType.INT2: "int2", ScalarType.INT4: "int4", ScalarType.INT8: "int8",
+                   ScalarType.FLOAT4: "float4", ScalarType.FLOAT8: "float8", ScalarType.NUMERIC: "numeric",
+                   ScalarType.TEXT: "text", ScalarType.BOOL: "bool", ScalarType.DATE: "date",
+                   ScalarType.TIMESTAMP: "timestamp", ScalarType.TIMESTAMPTZ: "timestamptz", ScalarType.TIME: "time",
+                   ScalarType.INTERVAL: "interval"}
+#: the declared types that are a scalar type plus a modifier: oid, internal name, format_type's name
+_MODIFIED_NAMES = ((1043, "varchar", "character varying"), (1042, "bpchar", "character"))
 
 _USER_BY_ID = "(SELECT pg_rr.rolname FROM pg_catalog.pg_roles AS pg_rr WHERE pg_rr.oid = 0)"
 _TABLE_IS_VISIBLE = (
@@ -87,11 +91,28 @@ def _visit(node: exp.Expr) -> exp.Expr:
 
 
 def _type_name(value: exp.Expr) -> exp.Expr:
-    """``CASE value WHEN <oid> THEN <name> ... END``: format_type's answer for the scalar types."""
+    """``CASE value WHEN <oid> THEN <name> ... END``: format_type's answer for a type without a modifier."""
     case = exp.Case(this=value.copy())
     for typ in ScalarType:
         case = case.when(exp.Literal.number(typ.pg_oid), exp.Literal.string(typ.pg_name))
+    for oid, _internal, name in _MODIFIED_NAMES:
+        case = case.when(exp.Literal.number(oid), exp.Literal.string(name))
     return exp.Paren(this=case)
+
+
+_FORMAT_TYPE = ("COALESCE((SELECT min(pg_ft.type) FROM mz_catalog.mz_columns AS pg_ft "
+                "WHERE pg_ft.type_oid = pg_arg.t AND pg_ft.type_mod = pg_arg.m), pg_arg.n)")
+
+
+def _format_type(oid: exp.Expr, typmod: exp.Expr) -> exp.Expr:
+    """``format_type(oid, typmod)``: a modified type as some column declares it (``mz_columns.type``, e.g.
+    ``character varying(3)``), else the type's plain name."""
+    tree = sqlglot.parse_one(f"SELECT {_FORMAT_TYPE}", read=DIALECT).expressions[0]
+    arguments = {"t": oid, "m": typmod, "n": _type_name(oid)}
+    for column in list(tree.find_all(exp.Column)):
+        if column.table == "pg_arg":
+            column.replace(arguments[column.name].copy())
+    return tree
 
 
 def _type_oid(name: exp.Expr) -> exp.Expr:
@@ -100,6 +121,9 @@ def _type_oid(name: exp.Expr) -> exp.Expr:
     for typ in ScalarType:
         for spelling in dict.fromkeys((_INTERNAL_NAMES[typ], typ.pg_name)):
             case = case.when(exp.Literal.string(spelling), exp.Literal.number(typ.pg_oid))
+    for oid, internal, display in _MODIFIED_NAMES:
+        for spelling in (internal, display):
+            case = case.when(exp.Literal.string(spelling), exp.Literal.number(oid))
     return exp.Paren(this=case)
 
 
@@ -185,7 +209,7 @@ def _rewrite_tools(node: exp.Expr) -> exp.Expr:
     if isinstance(node, exp.Anonymous):
         name, args = str(node.this).lower(), node.expressions
         if name == "format_type" and len(args) == 2:
-            return _type_name(args[0])
+            return _format_type(args[0], args[1])
         if name == "to_regtype" and len(args) == 1:
             return _type_oid(args[0])
         if name == "pg_get_expr" and len(args) in (2, 3):
