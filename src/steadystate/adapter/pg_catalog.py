@@ -58,6 +58,7 @@ _TYPES: dict[ScalarType, tuple[str, bool, str]] = {
 #: the declared types that are a scalar type plus a modifier (repr/typmod.py): oid, name, length
 _MODIFIED_TYPES: tuple[tuple[int, str, int], ...] = ((1043, "varchar", -1), (1042, "bpchar", -1))
 DATABASE_OID = 16384
+SYSTEM_SCHEMAS = frozenset({"pg_catalog", "information_schema", "mz_catalog", "mz_internal"})
 
 
 def database_oid(name: str) -> int:
@@ -129,6 +130,24 @@ def producers(coord: "Coordinator") -> dict[str, Callable[[], list[Row]]]:
                             False, False, column.pg_typmod, column.type.pg_typlen, "", "", 0))
         return out
 
+    def owner_id() -> str | None:
+        role = coord.catalog.role_by_name("materialize")
+        return role.id if role is not None else None
+
+    def mz_databases() -> list[Row]:
+        return [(f"u{database_oid(name)}", database_oid(name), name, owner_id())
+                for name in sorted(coord.catalog.databases())]
+
+    def mz_schemas() -> list[Row]:
+        """The system schemas (no database, ids ``s<oid>``) and each database's user schemas (ids ``u<oid>``)."""
+        rows: list[Row] = [(f"s{schema_oid(name)}", schema_oid(name), None, name, owner_id())
+                           for name in sorted(SYSTEM_SCHEMAS)]
+        for database in sorted(coord.catalog.databases()):
+            names = {"public"} | {i.schema for i in coord.catalog.items.values() if i.database == database}
+            rows += [(f"u{schema_oid(name)}", schema_oid(name), f"u{database_oid(database)}", name, owner_id())
+                     for name in sorted(names - SYSTEM_SCHEMAS)]
+        return rows
+
     def databases() -> list[Row]:
         owner = roles_by_name().get("materialize", 0)
         names = {"materialize"} | {item.database for item in coord.catalog.items.values()}
@@ -141,6 +160,8 @@ def producers(coord: "Coordinator") -> dict[str, Callable[[], list[Row]]]:
         "pg_class": classes,
         "pg_index": indexes,
         "pg_roles": roles,
+        "mz_databases": mz_databases,
+        "mz_schemas": mz_schemas,
         "pg_type": types,
         "pg_attribute": attributes,
         "pg_database": databases,

@@ -58,6 +58,7 @@ from steadystate.sql import plan as p
 from steadystate.sql.catalog_api import PlanContext
 from steadystate.sql.fastpath import plan_simple_write
 from steadystate.sql.parser import parse
+from steadystate.sql.pg_compat import MZ_VERSION
 from steadystate.sql.planner import plan as plan_statement
 from steadystate.sql.statements import AlterAction, Statement, TransactionAction
 from steadystate.repr import Row
@@ -145,7 +146,8 @@ class ClientSession:
     # ------------------------------------------------------------------ pgwire Session contract
 
     def parameter_status(self) -> dict[str, str]:
-        return {"server_version": "15.0 (steadystate)", "application_name": self.variables["application_name"]}
+        return {"server_version": "15.0 (steadystate)", "application_name": self.variables["application_name"],
+                "mz_version": MZ_VERSION}
 
     def transaction_status(self) -> str:
         if self._failed:

@@ -163,6 +163,9 @@ _DEFINITIONS: list[tuple[str, str, RelationDesc]] = [
                                        ("ev_enabled", T), ("is_instead", B), ("ev_qual", T), ("ev_action", T))),
     ("pg_catalog", "pg_auth_members", _desc(("oid", I8), ("roleid", I8), ("member", I8), ("grantor", I8),
                                             ("admin_option", B))),
+    # Materialize's names and columns (oids as int8; adapter/pg_catalog.py derives ids and oids)
+    ("mz_catalog", "mz_databases", _desc(("id", T), ("oid", I8), ("name", T), ("owner_id", T))),
+    ("mz_catalog", "mz_schemas", _desc(("id", T), ("oid", I8), ("database_id", T), ("name", T), ("owner_id", T))),
 ]
 
 BUILTINS: tuple[BuiltinRelation, ...] = tuple(

@@ -99,6 +99,10 @@ class CatalogState:
                 return found
         return None
 
+    def databases(self) -> set[str]:
+        """The databases that exist: ``materialize`` and any that objects live in."""
+        return {DEFAULT_DATABASE} | {item.database for item in self.items.values()}
+
     def cluster_by_name(self, name: str) -> ClusterRecord | None:
         for cluster in self.clusters.values():
             if cluster.name == name:
