@@ -18,6 +18,7 @@ from steadystate.adapter.reads import Reads
 from steadystate.adapter.reconfigure import Reconfigurer
 from steadystate.adapter.session import ClientSession
 from steadystate.adapter.writes import Writes
+from steadystate.adapter.metrics import Metrics
 from steadystate.errors import ConnectionFailure, InvalidCatalogName, quote_ident
 from steadystate.sql.statements import AlterAction
 
@@ -43,6 +44,7 @@ class Adapter:
             AlterAction.RESIZE: self.reconfigurer.resize,
         }
         self.introspection.readiness = self.readiness
+        self.metrics = Metrics(self.coordinator, self.readiness)
 
     # ------------------------------------------------------------------ the client.Backend contract
 

@@ -21,9 +21,11 @@ import datetime
 import itertools
 import re
 import secrets
+import time
 from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable, TypeVar, assert_never
 
 from steadystate.adapter.coordinator import bounded
+from steadystate.adapter.metrics import statement_kind
 from steadystate.adapter.names import SessionCatalog, optimize_plan
 from steadystate.adapter.reads import subscribe_desc
 from steadystate.adapter.show import show_objects
@@ -241,8 +243,11 @@ class ClientSession:
             )
         task = asyncio.ensure_future(self._sequence(plan))
         self._running = task
+        started, ok = time.monotonic(), False
         try:
-            return await task
+            outcome = await task
+            ok = True
+            return outcome
         except asyncio.CancelledError:
             if task.cancelled() and not _current_cancelling():
                 self._fail()
@@ -253,6 +258,7 @@ class ClientSession:
             raise
         finally:
             self._running = None
+            self.adapter.metrics.observe_statement(statement_kind(plan), ok, time.monotonic() - started)
 
     def _sequence(self, plan: p.Plan) -> Awaitable[Outcome]:
         """What executes ``plan``: one case per plan class (mypy checks the match is exhaustive)."""
