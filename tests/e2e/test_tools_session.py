@@ -72,3 +72,43 @@ def test_mz_databases_and_mz_schemas(shared_env) -> None:  # type: ignore[no-unt
     assert shared_env.query(
         "SELECT s.name FROM mz_catalog.mz_tables t JOIN mz_catalog.mz_schemas s ON s.name = t.schema "
         "WHERE t.name = 'mz_dbs_t'") == [("public",)]
+
+
+def test_create_and_drop_schema(shared_env) -> None:  # type: ignore[no-untyped-def]
+    with shared_env.connect() as conn:
+        with pytest.raises(psycopg.errors.InvalidSchemaName, match='unknown schema "analytics"'):
+            conn.execute("CREATE TABLE analytics.t (a int)")  # no silent new namespace
+        conn.execute("CREATE SCHEMA analytics")
+        with pytest.raises(psycopg.errors.DuplicateSchema):
+            conn.execute("CREATE SCHEMA analytics")
+        conn.execute("CREATE SCHEMA IF NOT EXISTS analytics")
+        conn.execute("CREATE TABLE analytics.t (a int)")
+        conn.execute("INSERT INTO analytics.t VALUES (1), (2)")
+        conn.execute("CREATE VIEW public.over_analytics AS SELECT sum(a) AS s FROM analytics.t")
+        assert conn.execute("SELECT s FROM over_analytics").fetchone() == (3,)
+        conn.execute("SET search_path = analytics")
+        assert conn.execute("SELECT count(*) FROM t").fetchone() == (2,)
+        conn.execute("RESET search_path")
+        assert ("analytics",) in conn.execute("SELECT name FROM mz_catalog.mz_schemas").fetchall()
+        assert ("analytics",) in conn.execute("SELECT nspname FROM pg_catalog.pg_namespace").fetchall()
+        with pytest.raises(psycopg.errors.DependentObjectsStillExist):
+            conn.execute("DROP SCHEMA analytics")
+        conn.execute("DROP SCHEMA analytics CASCADE")  # its table, and the view elsewhere that reads it
+        assert conn.execute("SELECT name FROM mz_catalog.mz_tables WHERE name = 't' AND schema = 'analytics'"
+                            ).fetchall() == []
+        assert conn.execute("SELECT name FROM mz_catalog.mz_views WHERE name = 'over_analytics'").fetchall() == []
+        assert ("analytics",) not in conn.execute("SELECT name FROM mz_catalog.mz_schemas").fetchall()
+        conn.execute("DROP SCHEMA IF EXISTS analytics")
+        with pytest.raises(psycopg.errors.InvalidSchemaName):
+            conn.execute("DROP SCHEMA analytics")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("DROP SCHEMA public")
+
+
+def test_a_schema_survives_a_restart(env) -> None:  # type: ignore[no-untyped-def]
+    env.execute("CREATE SCHEMA kept", "CREATE SCHEMA empty_one", "CREATE TABLE kept.t (a int)",
+                "INSERT INTO kept.t VALUES (7)")
+    env.restart()
+    assert env.query("SELECT a FROM kept.t") == [(7,)]
+    names = {name for (name,) in env.query("SELECT name FROM mz_catalog.mz_schemas")}
+    assert {"kept", "empty_one", "public"} <= names

@@ -26,6 +26,7 @@ from __future__ import annotations
 import zlib
 from typing import TYPE_CHECKING, Callable
 
+from steadystate.catalog.state import DEFAULT_DATABASE, SYSTEM_SCHEMAS
 from steadystate.repr import Row
 from steadystate.repr.objects import ItemKind, id_number
 from steadystate.repr.types import ScalarType
@@ -58,7 +59,6 @@ _TYPES: dict[ScalarType, tuple[str, bool, str]] = {
 #: the declared types that are a scalar type plus a modifier (repr/typmod.py): oid, name, length
 _MODIFIED_TYPES: tuple[tuple[int, str, int], ...] = ((1043, "varchar", -1), (1042, "bpchar", -1))
 DATABASE_OID = 16384
-SYSTEM_SCHEMAS = frozenset({"pg_catalog", "information_schema", "mz_catalog", "mz_internal"})
 
 
 def database_oid(name: str) -> int:
@@ -84,7 +84,7 @@ def producers(coord: "Coordinator") -> dict[str, Callable[[], list[Row]]]:
         return {r.name: role_oid(r.id) for r in coord.catalog.roles.values()}
 
     def namespaces() -> list[Row]:
-        names = set(_SCHEMA_OIDS) | {item.schema for item in coord.catalog.items.values()}
+        names = set(_SCHEMA_OIDS) | coord.catalog.schema_names(DEFAULT_DATABASE)
         owner = roles_by_name().get("materialize")
         return [(schema_oid(name), name, owner) for name in sorted(names)]
 
@@ -143,7 +143,7 @@ def producers(coord: "Coordinator") -> dict[str, Callable[[], list[Row]]]:
         rows: list[Row] = [(f"s{schema_oid(name)}", schema_oid(name), None, name, owner_id())
                            for name in sorted(SYSTEM_SCHEMAS)]
         for database in sorted(coord.catalog.databases()):
-            names = {"public"} | {i.schema for i in coord.catalog.items.values() if i.database == database}
+            names = coord.catalog.schema_names(database)
             rows += [(f"u{schema_oid(name)}", schema_oid(name), f"u{database_oid(database)}", name, owner_id())
                      for name in sorted(names - SYSTEM_SCHEMAS)]
         return rows

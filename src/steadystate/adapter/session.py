@@ -284,6 +284,10 @@ class ClientSession:
                 return self._ddl_plain(ddl.create_cluster, plan)
             case p.CreateClusterReplicaPlan():
                 return self._ddl_plain(ddl.create_replica, plan)
+            case p.CreateSchemaPlan():
+                return self._ddl(ddl.create_schema, plan)
+            case p.DropSchemaPlan():
+                return self._ddl(ddl.drop_schema, plan)
             case p.CreateRolePlan():
                 return self._ddl_plain(ddl.create_role, plan)
             case p.AlterClusterPlan():

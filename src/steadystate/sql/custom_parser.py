@@ -223,8 +223,13 @@ def _create(cur: Cursor) -> Any:
         return _create_view(cur, materialized=False, or_replace=or_replace)
     if cur.word() in ("DEFAULT", "INDEX", "UNIQUE"):
         return _create_index(cur)
+    if cur.accept("SCHEMA"):
+        if_not_exists = _if_not_exists(cur)
+        schema = cur.name()
+        cur.finish()
+        return st.CreateSchema(schema, if_not_exists)
     word = cur.word()
-    if word in ("SOURCE", "SINK", "CONNECTION", "SECRET", "DATABASE", "SCHEMA", "TYPE", "FUNCTION"):
+    if word in ("SOURCE", "SINK", "CONNECTION", "SECRET", "DATABASE", "TYPE", "FUNCTION"):
         raise errors.FeatureNotSupported(f"CREATE {word} is not supported")
     raise cur.fail()
 
@@ -368,6 +373,12 @@ def _drop(cur: Cursor) -> Any:
         name = cur.ident()
         cur.finish()
         return st.DropRole(name, if_exists)
+    if cur.accept("SCHEMA"):
+        if_exists = _if_exists(cur)
+        schema = cur.name()
+        cascade = _cascade(cur)
+        cur.finish()
+        return st.DropSchema(schema, if_exists, cascade)
     for words, kind in _DROP_KINDS.items():
         if cur.accept(*words):
             if_exists = _if_exists(cur)
@@ -378,7 +389,7 @@ def _drop(cur: Cursor) -> Any:
             cur.finish()
             return st.DropObjects(kind, tuple(names), if_exists, cascade)
     word = cur.word()
-    if word in ("SOURCE", "SINK", "CONNECTION", "SECRET", "DATABASE", "SCHEMA", "TYPE"):
+    if word in ("SOURCE", "SINK", "CONNECTION", "SECRET", "DATABASE", "TYPE"):
         raise errors.FeatureNotSupported(f"DROP {word} is not supported")
     raise cur.fail()
 

@@ -99,6 +99,19 @@ class CreateRole:
 
 
 @dataclass(frozen=True)
+class CreateSchema:
+    name: Name  # schema or database.schema
+    if_not_exists: bool = False
+
+
+@dataclass(frozen=True)
+class DropSchema:
+    name: Name
+    if_exists: bool = False
+    cascade: bool = False
+
+
+@dataclass(frozen=True)
 class DropRole:
     name: str
     if_exists: bool = False
@@ -205,6 +218,7 @@ class Deallocate:
 # the statements read by sql/custom_parser.py
 Custom = Union[
     CreateCluster, CreateClusterReplica, DropCluster, DropClusterReplica, AlterCluster, CreateRole, DropRole,
+    CreateSchema, DropSchema,
     CreateView, CreateIndex, DropObjects, SetVariable, ResetVariable, ShowVariable, ShowObjects, Subscribe, CopyFrom,
     CopyTo, Explain, Transaction, Discard, Deallocate,
 ]
