@@ -11,7 +11,7 @@ import datetime as dt
 import json
 from typing import TYPE_CHECKING, Callable, Iterator
 
-from steadystate.adapter import pg_catalog
+from steadystate.adapter import mz_catalog, pg_catalog
 from steadystate.errors import InternalError
 from steadystate.orchestrator.api import ProcessStatus
 from steadystate.storage import ShardNotFound
@@ -75,6 +75,7 @@ class Introspection:
             ],
         }
         self._producers.update(pg_catalog.producers(coordinator))
+        self._producers.update(mz_catalog.producers(coordinator))
 
     def rows(self, name: str) -> list[Row]:
         producer = self._producers.get(name)

@@ -65,6 +65,15 @@ def database_oid(name: str) -> int:
     return DATABASE_OID if name == "materialize" else 200000 + zlib.crc32(name.encode()) % 1_000_000
 
 
+def schema_id(coord: "Coordinator", database: str, name: str) -> str:
+    """A schema's id in ``mz_schemas``: its record's id (CREATE SCHEMA), ``s<oid>`` for a system schema,
+    ``u<oid>`` for ``public`` and schemas that exist only because objects live in them."""
+    if name in SYSTEM_SCHEMAS:
+        return f"s{schema_oid(name)}"
+    record = coord.catalog.schema_record(database, name)
+    return record.id if record is not None else f"u{schema_oid(name)}"
+
+
 def object_oid(item_id: str) -> int:
     return 20000 + id_number(item_id)
 
@@ -140,12 +149,12 @@ def producers(coord: "Coordinator") -> dict[str, Callable[[], list[Row]]]:
 
     def mz_schemas() -> list[Row]:
         """The system schemas (no database, ids ``s<oid>``) and each database's user schemas (ids ``u<oid>``)."""
-        rows: list[Row] = [(f"s{schema_oid(name)}", schema_oid(name), None, name, owner_id())
+        rows: list[Row] = [(schema_id(coord, DEFAULT_DATABASE, name), schema_oid(name), None, name, owner_id())
                            for name in sorted(SYSTEM_SCHEMAS)]
         for database in sorted(coord.catalog.databases()):
             names = coord.catalog.schema_names(database)
-            rows += [(f"u{schema_oid(name)}", schema_oid(name), f"u{database_oid(database)}", name, owner_id())
-                     for name in sorted(names - SYSTEM_SCHEMAS)]
+            rows += [(schema_id(coord, database, name), schema_oid(name), f"u{database_oid(database)}", name,
+                      owner_id()) for name in sorted(names - SYSTEM_SCHEMAS)]
         return rows
 
     def databases() -> list[Row]:
@@ -168,4 +177,4 @@ def producers(coord: "Coordinator") -> dict[str, Callable[[], list[Row]]]:
     }
 
 
-__all__ = ["database_oid", "object_oid", "producers", "role_oid", "schema_oid"]
+__all__ = ["schema_id", "database_oid", "object_oid", "producers", "role_oid", "schema_oid"]

@@ -42,6 +42,8 @@ def _desc(*pairs: tuple[str, ScalarType]) -> RelationDesc:
     return RelationDesc(tuple(Column(name, typ) for name, typ in pairs))
 
 
+IV = ScalarType.INTERVAL
+
 _DEFINITIONS: list[tuple[str, str, RelationDesc]] = [
     ("mz_catalog", "mz_clusters", _desc(("id", T), ("name", T), ("managed", B), ("size", T),
                                         ("replication_factor", I4), ("sealed", B), ("owner", T))),
@@ -166,6 +168,26 @@ _DEFINITIONS: list[tuple[str, str, RelationDesc]] = [
     # Materialize's names and columns (oids as int8; adapter/pg_catalog.py derives ids and oids)
     ("mz_catalog", "mz_databases", _desc(("id", T), ("oid", I8), ("name", T), ("owner_id", T))),
     ("mz_catalog", "mz_schemas", _desc(("id", T), ("oid", I8), ("database_id", T), ("name", T), ("owner_id", T))),
+    # adapter/mz_catalog.py
+    ("mz_catalog", "mz_relations", _desc(("id", T), ("oid", I8), ("schema_id", T), ("name", T), ("type", T),
+                                         ("owner_id", T), ("cluster_id", T))),
+    ("mz_catalog", "mz_index_columns", _desc(("index_id", T), ("index_position", I8), ("on_position", I8),
+                                             ("on_expression", T), ("nullable", B))),
+    ("mz_catalog", "mz_types", _desc(("id", T), ("oid", I8), ("schema_id", T), ("name", T), ("category", T),
+                                     ("owner_id", T))),
+    ("mz_internal", "mz_cluster_schedules", _desc(("cluster_id", T), ("type", T),
+                                                  ("refresh_hydration_time_estimate", IV))),
+    ("mz_internal", "mz_wallclock_global_lag", _desc(("object_id", T), ("lag", IV))),
+    ("mz_internal", "mz_wallclock_lag_history", _desc(("object_id", T), ("replica_id", T), ("lag", IV),
+                                                      ("occurred_at", TS))),
+    ("mz_catalog", "mz_sources", _desc(("id", T), ("oid", I8), ("schema_id", T), ("name", T), ("type", T),
+                                       ("connection_id", T), ("size", T), ("envelope_type", T), ("key_format", T),
+                                       ("value_format", T), ("cluster_id", T), ("owner_id", T), ("create_sql", T))),
+    ("mz_catalog", "mz_sinks", _desc(("id", T), ("oid", I8), ("schema_id", T), ("name", T), ("type", T),
+                                     ("connection_id", T), ("size", T), ("envelope_type", T), ("format", T),
+                                     ("cluster_id", T), ("owner_id", T), ("create_sql", T))),
+    ("mz_internal", "mz_comments", _desc(("id", T), ("object_type", T), ("object_sub_id", I4), ("comment", T))),
+    ("mz_catalog", "mz_role_members", _desc(("role_id", T), ("member", T), ("grantor", T))),
 ]
 
 BUILTINS: tuple[BuiltinRelation, ...] = tuple(
