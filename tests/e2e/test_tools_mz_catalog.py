@@ -47,3 +47,25 @@ def test_wallclock_lag(shared_env) -> None:  # type: ignore[no-untyped-def]
     replicas = set(shared_env.cluster_replicas("quickstart").values())
     assert {r for r, _ in history} == replicas
     assert min(h for _, h in history) >= dt.timedelta(0)
+
+
+def test_information_schema(shared_env) -> None:  # type: ignore[no-untyped-def]
+    shared_env.execute("CREATE SCHEMA inf", "CREATE TABLE inf.t (id int NOT NULL, code varchar(5), amt numeric(10,2))",
+                       "CREATE VIEW inf.v AS SELECT id FROM inf.t")
+    assert ("materialize", "inf") in shared_env.query(
+        "SELECT catalog_name, schema_name FROM information_schema.schemata")
+    assert shared_env.query("SELECT table_name, table_type FROM information_schema.tables "
+                            "WHERE table_schema = 'inf' ORDER BY table_name") == [("t", "BASE TABLE"), ("v", "VIEW")]
+    assert shared_env.query(
+        "SELECT column_name, ordinal_position, is_nullable, data_type, character_maximum_length, numeric_precision, "
+        "numeric_scale FROM information_schema.columns WHERE table_schema = 'inf' AND table_name = 't' "
+        "ORDER BY ordinal_position") == [
+        ("id", 1, "NO", "integer", None, None, None),
+        ("code", 2, "YES", "character varying", 5, None, None),
+        ("amt", 3, "YES", "numeric", None, 10, 2),
+    ]
+    (definition,), = shared_env.query("SELECT view_definition FROM information_schema.views "
+                                      "WHERE table_schema = 'inf' AND table_name = 'v'")
+    assert "inf.t" in definition
+    assert shared_env.query("SELECT count(*) FROM information_schema.table_constraints "
+                            "WHERE table_schema = 'inf'") == [(0,)]

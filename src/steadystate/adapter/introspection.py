@@ -11,7 +11,7 @@ import datetime as dt
 import json
 from typing import TYPE_CHECKING, Callable, Iterator
 
-from steadystate.adapter import mz_catalog, pg_catalog
+from steadystate.adapter import information_schema, mz_catalog, pg_catalog
 from steadystate.errors import InternalError
 from steadystate.orchestrator.api import ProcessStatus
 from steadystate.storage import ShardNotFound
@@ -76,6 +76,7 @@ class Introspection:
         }
         self._producers.update(pg_catalog.producers(coordinator))
         self._producers.update(mz_catalog.producers(coordinator))
+        self._producers.update(information_schema.producers(coordinator))
 
     def rows(self, name: str) -> list[Row]:
         producer = self._producers.get(name)

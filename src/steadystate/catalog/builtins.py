@@ -188,6 +188,25 @@ _DEFINITIONS: list[tuple[str, str, RelationDesc]] = [
                                      ("cluster_id", T), ("owner_id", T), ("create_sql", T))),
     ("mz_internal", "mz_comments", _desc(("id", T), ("object_type", T), ("object_sub_id", I4), ("comment", T))),
     ("mz_catalog", "mz_role_members", _desc(("role_id", T), ("member", T), ("grantor", T))),
+    # adapter/information_schema.py
+    ("information_schema", "schemata", _desc(("catalog_name", T), ("schema_name", T), ("schema_owner", T))),
+    ("information_schema", "tables", _desc(("table_catalog", T), ("table_schema", T), ("table_name", T),
+                                           ("table_type", T))),
+    ("information_schema", "columns", _desc(("table_catalog", T), ("table_schema", T), ("table_name", T),
+                                            ("column_name", T), ("ordinal_position", I4), ("column_default", T),
+                                            ("is_nullable", T), ("data_type", T), ("character_maximum_length", I4),
+                                            ("numeric_precision", I4), ("numeric_scale", I4),
+                                            ("datetime_precision", I4))),
+    ("information_schema", "views", _desc(("table_catalog", T), ("table_schema", T), ("table_name", T),
+                                          ("view_definition", T))),
+    ("information_schema", "table_constraints", _desc(("constraint_catalog", T), ("constraint_schema", T),
+                                                      ("constraint_name", T), ("table_catalog", T),
+                                                      ("table_schema", T), ("table_name", T),
+                                                      ("constraint_type", T))),
+    ("information_schema", "key_column_usage", _desc(("constraint_catalog", T), ("constraint_schema", T),
+                                                     ("constraint_name", T), ("table_catalog", T),
+                                                     ("table_schema", T), ("table_name", T), ("column_name", T),
+                                                     ("ordinal_position", I4))),
 ]
 
 BUILTINS: tuple[BuiltinRelation, ...] = tuple(
