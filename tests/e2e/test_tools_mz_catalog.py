@@ -19,6 +19,17 @@ def test_relations_index_columns_and_types(shared_env) -> None:  # type: ignore[
         "SELECT r.name, r.type FROM mz_catalog.mz_relations r JOIN mz_catalog.mz_schemas s ON s.id = r.schema_id "
         "WHERE s.name = 'mzc' ORDER BY r.name")
     assert rows == [("mv", "materialized-view"), ("t", "table"), ("v", "view")]
+    # the joins dbt-materialize makes: objects to their schema and database by id, owners to roles
+    assert shared_env.query(
+        "SELECT d.name, s.name, t.name, r.name FROM mz_catalog.mz_tables t "
+        "JOIN mz_catalog.mz_schemas s ON s.id = t.schema_id JOIN mz_catalog.mz_databases d ON d.id = s.database_id "
+        "JOIN mz_catalog.mz_roles r ON r.id = t.owner_id WHERE s.name = 'mzc'") == [
+        ("materialize", "mzc", "t", "materialize")]
+    for relation in ("mz_views", "mz_materialized_views", "mz_objects"):
+        assert shared_env.query(
+            f"SELECT o.oid = c.oid FROM mz_catalog.{relation} o JOIN mz_catalog.mz_schemas s ON s.id = o.schema_id "
+            f"JOIN pg_catalog.pg_class c ON c.relname = o.name WHERE s.name = 'mzc' AND o.name = 'mv' OR "
+            f"s.name = 'mzc' AND o.name = 'v' AND '{relation}' = 'mz_views'") == [(True,)]
     columns = shared_env.query(
         "SELECT ic.index_position, ic.on_position, ic.on_expression, ic.nullable FROM mz_catalog.mz_index_columns ic "
         "JOIN mz_catalog.mz_indexes i ON i.id = ic.index_id WHERE i.name = 'mzc_t_ba' ORDER BY 1")

@@ -41,12 +41,13 @@ class Introspection:
             "mz_cluster_replica_statuses": self.replica_statuses,
             "mz_cluster_replica_status_history": self.status_history,
             "mz_hydration_statuses": self.hydration_statuses,
-            "mz_tables": lambda: self._items(ItemKind.TABLE, lambda i: (i.id, i.schema, i.name, i.owner)),
+            "mz_tables": lambda: self._items(ItemKind.TABLE, lambda i: (i.id, i.schema, i.name, i.owner,
+                                                                        *self._mz_ids(i))),
             "mz_views": lambda: self._items(ItemKind.VIEW, lambda i: (i.id, i.schema, i.name, i.sql, i.owner,
-                                                                      pg_catalog.object_oid(i.id))),
+                                                                      *self._mz_ids(i))),
             "mz_materialized_views": lambda: self._items(
                 ItemKind.MATERIALIZED_VIEW, lambda i: (i.id, i.schema, i.name, i.cluster_id, i.sql, i.owner,
-                                                       pg_catalog.object_oid(i.id))
+                                                       *self._mz_ids(i))
             ),
             "mz_indexes": lambda: self._items(
                 ItemKind.INDEX, lambda i: (i.id, i.name, i.on_id, i.cluster_id, ", ".join(i.key_names), i.owner,
@@ -86,6 +87,12 @@ class Introspection:
 
     def _items(self, kind: ItemKind, shape: Callable[[ItemRecord], Row]) -> list[Row]:
         return [shape(item) for item in self.coord.catalog.items.values() if item.kind == kind]
+
+    def _mz_ids(self, item: "ItemRecord") -> tuple[int, str, str | None]:
+        """Materialize's ``oid``, ``schema_id`` and ``owner_id`` of an item."""
+        owner = self.coord.catalog.role_by_name(item.owner)
+        return (pg_catalog.object_oid(item.id), pg_catalog.schema_id(self.coord, item.database, item.schema),
+                owner.id if owner is not None else None)
 
     def _index_sql(self, index: "ItemRecord") -> str:
         """The index's definition as ``CREATE INDEX`` (Materialize's ``mz_indexes.create_sql``)."""
@@ -155,7 +162,7 @@ class Introspection:
 
     def objects(self) -> list[Row]:
         return [
-            (i.id, i.schema, i.name, i.kind.replace("_", "-"), i.cluster_id)
+            (i.id, i.schema, i.name, i.kind.replace("_", "-"), i.cluster_id, *self._mz_ids(i))
             for i in self.coord.catalog.items.values()
         ]
 
