@@ -199,6 +199,12 @@ class ReplicaExited(SteadyError):
     sqlstate = "57P01"
 
 
+class InvalidCatalogName(SteadyError):
+    """A database that does not exist (``database "x" does not exist``)."""
+
+    sqlstate = "3D000"
+
+
 class InFailedTransaction(SteadyError):
     sqlstate = "25P02"
 

@@ -7,7 +7,8 @@ HTTP (aiohttp), on ``--http-port``:
 * ``GET /api/livez`` — 200 while the process runs;
 * ``GET /api/readyz`` — 200 once the coordinator serves queries, 503 before;
 * ``GET /api/clusters`` — clusters, replicas and their statuses as JSON;
-* ``GET /api/readiness`` — the production-readiness verdict of every cluster, as JSON.
+* ``GET /api/readiness`` — the production-readiness verdict of every cluster, as JSON;
+* ``GET /metrics`` — the Prometheus exposition (``adapter/metrics.py``; documented in ``docs/metrics.md``).
 
 Signals (sent by the supervisor, :mod:`steadystate.supervisor`): SIGTERM or SIGINT stops the coordinator
 gracefully and leaves the replica processes running for the next coordinator to adopt (a planned restart);
@@ -26,6 +27,7 @@ from aiohttp import web
 
 from steadystate.adapter.coordinator import CoordinatorConfig
 from steadystate.adapter.backend import Adapter
+from steadystate.adapter.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from steadystate.pgwire.server import PgServer
 from steadystate.supervisor import inherited_socket
 
@@ -61,6 +63,7 @@ class Server:
         app.router.add_get("/api/readyz", self._readyz)
         app.router.add_get("/api/clusters", self._clusters)
         app.router.add_get("/api/readiness", self._readiness)
+        app.router.add_get("/metrics", self._metrics)
         self._http = web.AppRunner(app, access_log=None)
         await self._http.setup()
         if self.config.http_fd is not None:
@@ -75,6 +78,9 @@ class Server:
     async def _readyz(self, request: web.Request) -> web.Response:
         ready = self.adapter.coordinator.ready
         return web.json_response({"ready": ready}, status=200 if ready else 503)
+
+    async def _metrics(self, request: web.Request) -> web.Response:
+        return web.Response(body=self.adapter.metrics.exposition(), headers={"Content-Type": METRICS_CONTENT_TYPE})
 
     async def _readiness(self, request: web.Request) -> web.Response:
         readiness = self.adapter.readiness

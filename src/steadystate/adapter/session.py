@@ -21,9 +21,11 @@ import datetime
 import itertools
 import re
 import secrets
+import time
 from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable, TypeVar, assert_never
 
 from steadystate.adapter.coordinator import bounded
+from steadystate.adapter.metrics import statement_kind
 from steadystate.adapter.names import SessionCatalog, optimize_plan
 from steadystate.adapter.reads import subscribe_desc
 from steadystate.adapter.show import show_objects
@@ -58,6 +60,7 @@ from steadystate.sql import plan as p
 from steadystate.sql.catalog_api import PlanContext
 from steadystate.sql.fastpath import plan_simple_write
 from steadystate.sql.parser import parse
+from steadystate.sql.pg_compat import MZ_VERSION
 from steadystate.sql.planner import plan as plan_statement
 from steadystate.sql.statements import AlterAction, Statement, TransactionAction
 from steadystate.repr import Row
@@ -139,12 +142,14 @@ class ClientSession:
         self._in_transaction = False
         self._failed = False
         self._pending: Changes = {}
+        self._savepoints: list[str] = []
         self._running: asyncio.Task[Any] | None = None
 
     # ------------------------------------------------------------------ pgwire Session contract
 
     def parameter_status(self) -> dict[str, str]:
-        return {"server_version": "15.0 (steadystate)", "application_name": self.variables["application_name"]}
+        return {"server_version": "15.0 (steadystate)", "application_name": self.variables["application_name"],
+                "mz_version": MZ_VERSION}
 
     def transaction_status(self) -> str:
         if self._failed:
@@ -231,15 +236,18 @@ class ClientSession:
 
     async def _execute_plan(self, plan: p.Plan) -> Outcome:
         plan = optimize_plan(plan, self.coord.catalog)
-        ends_transaction = isinstance(plan, p.TransactionPlan) and plan.action is not TransactionAction.BEGIN
+        ends_transaction = isinstance(plan, p.TransactionPlan) and plan.action in _ENDS_FAILURE
         if self._failed and not ends_transaction:
             raise InFailedTransaction(
                 "current transaction is aborted, commands ignored until end of transaction block"
             )
         task = asyncio.ensure_future(self._sequence(plan))
         self._running = task
+        started, ok = time.monotonic(), False
         try:
-            return await task
+            outcome = await task
+            ok = True
+            return outcome
         except asyncio.CancelledError:
             if task.cancelled() and not _current_cancelling():
                 self._fail()
@@ -250,6 +258,7 @@ class ClientSession:
             raise
         finally:
             self._running = None
+            self.adapter.metrics.observe_statement(statement_kind(plan), ok, time.monotonic() - started)
 
     def _sequence(self, plan: p.Plan) -> Awaitable[Outcome]:
         """What executes ``plan``: one case per plan class (mypy checks the match is exhaustive)."""
@@ -275,6 +284,10 @@ class ClientSession:
                 return self._ddl_plain(ddl.create_cluster, plan)
             case p.CreateClusterReplicaPlan():
                 return self._ddl_plain(ddl.create_replica, plan)
+            case p.CreateSchemaPlan():
+                return self._ddl(ddl.create_schema, plan)
+            case p.DropSchemaPlan():
+                return self._ddl(ddl.drop_schema, plan)
             case p.CreateRolePlan():
                 return self._ddl_plain(ddl.create_role, plan)
             case p.AlterClusterPlan():
@@ -540,6 +553,9 @@ class ClientSession:
         return RowsOutcome(fields_of(desc), [(self.variables[name],)], "SHOW")
 
     async def _transaction(self, plan: p.TransactionPlan) -> Outcome:
+        if plan.savepoint is not None:
+            return savepoint(self, plan.action, plan.savepoint)
+        self._savepoints.clear()
         if plan.action is TransactionAction.BEGIN:
             if self._in_transaction:
                 self._flush_notices(["there is already a transaction in progress"])
@@ -564,6 +580,39 @@ class ClientSession:
     async def _discard(self, plan: p.DiscardPlan) -> Outcome:
         self.variables = {**DEFAULT_VARIABLES, "database": self.variables["database"]}
         return CommandOutcome("DISCARD ALL", deallocate="*")
+
+
+#: the statements a failed transaction still accepts
+_ENDS_FAILURE = frozenset({TransactionAction.COMMIT, TransactionAction.ROLLBACK, TransactionAction.ROLLBACK_TO_SAVEPOINT})
+
+
+def savepoint(session: ClientSession, action: TransactionAction, name: str) -> Outcome:
+    """``SAVEPOINT``, ``RELEASE SAVEPOINT``, ``ROLLBACK TO SAVEPOINT``: only where they cannot lose a write.
+
+    Materialize refuses savepoints.  Here ``SAVEPOINT`` is accepted only while the transaction has buffered no
+    write (psycopg's ``TypeInfo.fetch``, SQLAlchemy's dialects and ORM ``begin_nested`` around reads open one), and
+    refused with 0A000 once a write is buffered.  So every buffered write came after the newest savepoint:
+    ``ROLLBACK TO`` any of them discards them all (and clears an error), ``RELEASE`` keeps them, as in PostgreSQL.
+    """
+    if not session._in_transaction:
+        raise SteadyError(f"{action.replace('_', ' ').upper()} can only be used in transaction blocks",
+                          sqlstate="25P01")
+    if action is TransactionAction.SAVEPOINT and session._pending:
+        raise FeatureNotSupported("SAVEPOINT in a transaction that has written is not supported",
+                                  hint="savepoints are accepted before the transaction's first write")
+    if action is TransactionAction.SAVEPOINT:
+        session._savepoints.append(name)
+        return CommandOutcome("SAVEPOINT")
+    if name not in session._savepoints:
+        raise SteadyError(f"savepoint {quote_ident(name)} does not exist", sqlstate="3B001")
+    position = len(session._savepoints) - 1 - session._savepoints[::-1].index(name)
+    if action is TransactionAction.RELEASE_SAVEPOINT:
+        del session._savepoints[position:]
+        return CommandOutcome("RELEASE")
+    del session._savepoints[position + 1:]
+    session._failed = False
+    session._pending = {}
+    return CommandOutcome("ROLLBACK")
 
 
 def _current_cancelling() -> bool:

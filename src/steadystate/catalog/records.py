@@ -47,6 +47,16 @@ class RoleRecord(msgspec.Struct, frozen=True):
     version: int = RECORD_VERSION
 
 
+class SchemaRecord(msgspec.Struct, frozen=True):
+    """A schema made by ``CREATE SCHEMA``; ``public`` and the system schemas exist without a record."""
+
+    id: str
+    database: str
+    name: str
+    owner: str
+    version: int = RECORD_VERSION
+
+
 class ItemRecord(msgspec.Struct, frozen=True):
     """A table, view, materialized view or index.
 
@@ -148,4 +158,5 @@ RECORD_TYPES: dict[str, type] = {
     "role": RoleRecord,
     "item": ItemRecord,
     "reconfiguration": ReconfigurationRecord,
+    "schema": SchemaRecord,
 }

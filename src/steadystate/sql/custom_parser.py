@@ -223,8 +223,13 @@ def _create(cur: Cursor) -> Any:
         return _create_view(cur, materialized=False, or_replace=or_replace)
     if cur.word() in ("DEFAULT", "INDEX", "UNIQUE"):
         return _create_index(cur)
+    if cur.accept("SCHEMA"):
+        if_not_exists = _if_not_exists(cur)
+        schema = cur.name()
+        cur.finish()
+        return st.CreateSchema(schema, if_not_exists)
     word = cur.word()
-    if word in ("SOURCE", "SINK", "CONNECTION", "SECRET", "DATABASE", "SCHEMA", "TYPE", "FUNCTION"):
+    if word in ("SOURCE", "SINK", "CONNECTION", "SECRET", "DATABASE", "TYPE", "FUNCTION"):
         raise errors.FeatureNotSupported(f"CREATE {word} is not supported")
     raise cur.fail()
 
@@ -368,6 +373,12 @@ def _drop(cur: Cursor) -> Any:
         name = cur.ident()
         cur.finish()
         return st.DropRole(name, if_exists)
+    if cur.accept("SCHEMA"):
+        if_exists = _if_exists(cur)
+        schema = cur.name()
+        cascade = _cascade(cur)
+        cur.finish()
+        return st.DropSchema(schema, if_exists, cascade)
     for words, kind in _DROP_KINDS.items():
         if cur.accept(*words):
             if_exists = _if_exists(cur)
@@ -378,7 +389,7 @@ def _drop(cur: Cursor) -> Any:
             cur.finish()
             return st.DropObjects(kind, tuple(names), if_exists, cascade)
     word = cur.word()
-    if word in ("SOURCE", "SINK", "CONNECTION", "SECRET", "DATABASE", "SCHEMA", "TYPE"):
+    if word in ("SOURCE", "SINK", "CONNECTION", "SECRET", "DATABASE", "TYPE"):
         raise errors.FeatureNotSupported(f"DROP {word} is not supported")
     raise cur.fail()
 
@@ -526,12 +537,29 @@ def _transaction(action: st.TransactionAction, *leading: tuple[str, ...]) -> Cal
         else:
             raise cur.fail()
         cur.accept("WORK") or cur.accept("TRANSACTION")
+        if action is st.TransactionAction.ROLLBACK and cur.accept("TO"):
+            cur.accept("SAVEPOINT")
+            name = cur.ident()
+            cur.finish()
+            return st.Transaction(st.TransactionAction.ROLLBACK_TO_SAVEPOINT, name)
         # transaction modes (ISOLATION LEVEL ..., READ ONLY/WRITE) are accepted and ignored
         while not cur.at_end():
             cur.next()
         return st.Transaction(action)
 
     return read
+
+
+def _savepoint(cur: Cursor) -> st.Transaction:
+    if cur.accept("SAVEPOINT"):
+        action = st.TransactionAction.SAVEPOINT
+    else:
+        cur.expect("RELEASE")
+        cur.accept("SAVEPOINT")
+        action = st.TransactionAction.RELEASE_SAVEPOINT
+    name = cur.ident()
+    cur.finish()
+    return st.Transaction(action, name)
 
 
 def _discard(cur: Cursor) -> st.Discard:
@@ -678,6 +706,8 @@ DISPATCH: dict[str, Callable[[str, list[Token]], st.Node]] = {
     "END": _run(_transaction(st.TransactionAction.COMMIT, ("END",))),
     "ROLLBACK": _run(_transaction(st.TransactionAction.ROLLBACK, ("ROLLBACK",))),
     "ABORT": _run(_transaction(st.TransactionAction.ROLLBACK, ("ABORT",))),
+    "SAVEPOINT": _run(_savepoint),
+    "RELEASE": _run(_savepoint),
     "DISCARD": _run(_discard),
     "DEALLOCATE": _run(_deallocate),
 }

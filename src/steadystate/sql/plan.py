@@ -114,6 +114,21 @@ class CreateRolePlan:
 
 
 @dataclass(frozen=True)
+class CreateSchemaPlan:
+    database: str
+    name: str
+    if_not_exists: bool = False
+
+
+@dataclass(frozen=True)
+class DropSchemaPlan:
+    database: str
+    name: str
+    if_exists: bool = False
+    cascade: bool = False
+
+
+@dataclass(frozen=True)
 class DropRolePlan:
     name: str
     if_exists: bool = False
@@ -212,6 +227,7 @@ class ShowObjectsPlan:
 @dataclass(frozen=True)
 class TransactionPlan:
     action: TransactionAction
+    savepoint: str | None = None
 
 
 @dataclass(frozen=True)
@@ -227,7 +243,7 @@ class DeallocatePlan:
 Plan = Union[
     CreateTablePlan, CreateViewPlan, CreateMaterializedViewPlan, CreateIndexPlan, CreateClusterPlan,
     CreateClusterReplicaPlan, DropObjectsPlan, DropClusterPlan, DropClusterReplicaPlan, AlterClusterPlan,
-    CreateRolePlan, DropRolePlan, InsertPlan, UpdatePlan, DeletePlan, SelectPlan, SubscribePlan, CopyFromPlan,
+    CreateRolePlan, DropRolePlan, CreateSchemaPlan, DropSchemaPlan, InsertPlan, UpdatePlan, DeletePlan, SelectPlan, SubscribePlan, CopyFromPlan,
     CopyToPlan, ExplainPlan, SetVariablePlan, ResetVariablePlan, ShowVariablePlan, ShowObjectsPlan,
     TransactionPlan, DiscardPlan, DeallocatePlan,
 ]

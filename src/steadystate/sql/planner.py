@@ -64,6 +64,12 @@ def plan(statement: st.Statement | st.Node, ctx: PlanContext) -> p.Plan:
             return _drop_objects(node, ctx, sql_text)
         case st.AlterCluster():
             return _alter_cluster(node, ctx, sql_text)
+        case st.CreateSchema():
+            database, name = _schema_name(node.name, ctx)
+            return p.CreateSchemaPlan(database, name, node.if_not_exists)
+        case st.DropSchema():
+            database, name = _schema_name(node.name, ctx)
+            return p.DropSchemaPlan(database, name, node.if_exists, node.cascade)
         case st.CreateRole():
             return p.CreateRolePlan(node.name, node.superuser)
         case st.DropRole():
@@ -85,7 +91,7 @@ def plan(statement: st.Statement | st.Node, ctx: PlanContext) -> p.Plan:
         case st.Explain():
             return _explain(node, ctx, sql_text)
         case st.Transaction():
-            return p.TransactionPlan(node.action)
+            return p.TransactionPlan(node.action, node.savepoint)
         case st.Discard():
             return p.DiscardPlan(node.what)
         case st.Deallocate():
@@ -97,6 +103,13 @@ def plan(statement: st.Statement | st.Node, ctx: PlanContext) -> p.Plan:
 #: statements whose expressions are evaluated later and again (views, indexes, subscriptions, column DEFAULTs)
 _MAINTAINED = (st.CreateView, st.CreateIndex, st.Subscribe, exp.Create)
 
+
+
+def _schema_name(name: tuple[str, ...], ctx: PlanContext) -> tuple[str, str]:
+    """``schema`` or ``database.schema`` as (database, schema)."""
+    if len(name) > 2:
+        raise errors.SyntaxError_(f"improper schema name (too many dotted names): {'.'.join(name)}")
+    return (name[0], name[1]) if len(name) == 2 else (ctx.database, name[0])
 
 def _param_types(state: QueryState) -> tuple[ScalarType, ...]:
     if not state.params:
