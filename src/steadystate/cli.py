@@ -26,12 +26,15 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from steadystate.security.files import PGPASS_FILE, private_dir, private_umask, tighten_tree
+
 if TYPE_CHECKING:
     import psutil
 
 
 def _setup_logging(data_dir: Path) -> None:
-    data_dir.mkdir(parents=True, exist_ok=True)
+    private_umask()  # every file and directory this process creates is its user's only
+    private_dir(data_dir)
     formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     root = logging.getLogger()
     root.setLevel(logging.INFO)
@@ -42,19 +45,31 @@ def _setup_logging(data_dir: Path) -> None:
 
 
 _PASSED_TO_COORDINATOR = ("data_dir", "host", "sql_port", "http_port", "storage_url", "startup_timeout",
-                          "orphan_timeout", "compaction_interval", "compaction_lag_ms")
+                          "orphan_timeout", "compaction_interval", "compaction_lag_ms", "insecure")
+_LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 
 def _serve(args: argparse.Namespace) -> int:
     """The supervisor: hold the ports, run the coordinator as a child, restart it if it dies."""
     from steadystate.supervisor import Supervisor
 
+    if args.insecure and args.host not in _LOOPBACK:
+        print(f"--insecure accepts every user without a password: it listens on loopback only, not on "
+              f"{args.host}", file=sys.stderr)
+        return 2
     data_dir = Path(args.data_dir).resolve()
     _setup_logging(data_dir)
+    tighten_tree(data_dir)  # a data directory an earlier release left readable by others
+    if args.insecure:
+        logging.getLogger("steadystate").warning(
+            "INSECURE MODE: authentication is off, every user name is accepted without a password "
+            "(development only)")
     passed: list[str] = []
     for name in _PASSED_TO_COORDINATOR:
         value = getattr(args, name)
-        if value is not None:
+        if value is True:
+            passed.append(f"--{name.replace('_', '-')}")
+        elif value is not None and value is not False:
             passed += [f"--{name.replace('_', '-')}", str(data_dir if name == "data_dir" else value)]
     try:
         supervisor = Supervisor(passed, args.host, args.sql_port, args.http_port, data_dir,
@@ -67,8 +82,16 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _coordinator(args: argparse.Namespace) -> int:
     """The coordinator process (started by ``serve``): serves on the sockets it inherited."""
+    import os
+
     from steadystate.adapter.coordinator import CoordinatorConfig
-    from steadystate.server import serve_forever
+    from steadystate.server import SecurityConfig, serve_forever
+    from steadystate.supervisor import RESUME_TOKEN_ENV
+
+    if args.insecure and args.host not in _LOOPBACK:
+        print("--insecure is allowed on loopback only", file=sys.stderr)
+        return 2
+    security = SecurityConfig(insecure=args.insecure, resume_token=os.environ.pop(RESUME_TOKEN_ENV, None))
 
     data_dir = Path(args.data_dir).resolve()
     _setup_logging(data_dir)
@@ -87,16 +110,21 @@ def _coordinator(args: argparse.Namespace) -> int:
     )
 
     def announce(server: object) -> None:
+        if args.insecure:
+            connect = f"psql -h localhost -p {args.sql_port} -U materialize materialize   (INSECURE: no password)"
+        else:  # the password stays in the file: libpq reads it from there, nothing prints it
+            connect = (f'psql "host=localhost port={args.sql_port} user=materialize dbname=materialize '
+                       f'passfile={data_dir / PGPASS_FILE}"')
         print(
             f"steadystate is ready.\n"
-            f"  connect:   psql -h localhost -p {args.sql_port} -U materialize materialize\n"
+            f"  connect:   {connect}\n"
             f"  health:    curl http://localhost:{args.http_port}/api/readyz\n"
             f"  data dir:  {data_dir}",
             file=sys.stderr,
             flush=True,
         )
 
-    asyncio.run(serve_forever(config, announce))
+    asyncio.run(serve_forever(config, announce, security))
     return 0
 
 
@@ -255,6 +283,9 @@ def main(argv: list[str] | None = None) -> int:
                              help="seconds between rounds of table shard compaction (0: never compact)")
         command.add_argument("--compaction-lag-ms", type=int, default=10_000,
                              help="how far behind the clock a table shard's since stays, at least (milliseconds)")
+        command.add_argument("--insecure", action="store_true",
+                             help="development only: no authentication, every user name accepted without a "
+                                  "password (loopback only)")
     coordinator.add_argument("--sql-fd", type=int, default=None, help="inherited listening socket for SQL")
     coordinator.add_argument("--http-fd", type=int, default=None, help="inherited listening socket for HTTP")
     serve.set_defaults(run=_serve)

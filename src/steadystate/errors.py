@@ -163,6 +163,12 @@ class WrongObjectType(SteadyError):
     sqlstate = "42809"
 
 
+class InvalidAuthorization(SteadyError):
+    """Authentication failed (28P01 for a wrong password or an unknown user, 28000 otherwise)."""
+
+    sqlstate = "28000"
+
+
 class InsufficientPrivilege(SteadyError):
     sqlstate = "42501"
 

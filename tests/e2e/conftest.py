@@ -6,6 +6,9 @@ server gracefully (with its replica processes, or leaving them running for the n
 ``kill -9`` it, restart its coordinator in place (``steadystate restart``), start it again on the same data
 directory, and find or kill replica processes.  Nothing here is a mock: every test talks to the same processes
 a user would run.
+
+Clients authenticate as the README says a user does: as ``materialize`` with the password the first start wrote
+to ``<data-dir>/pgpass``, which libpq reads itself (``passfile=`` in the DSN, ``PGPASSFILE`` for psql).
 """
 
 from __future__ import annotations
@@ -138,8 +141,13 @@ class Environment:
     # ------------------------------------------------------------------ clients
 
     @property
+    def passfile(self) -> Path:
+        """The superuser's password file, written by the first start (0600)."""
+        return self.data_dir / "pgpass"
+
+    @property
     def dsn(self) -> str:
-        return f"host=127.0.0.1 port={self.sql_port} user=materialize dbname=materialize"
+        return f"host=127.0.0.1 port={self.sql_port} user=materialize dbname=materialize passfile={self.passfile}"
 
     def connect(self, **kwargs: object) -> psycopg.Connection:
         kwargs.setdefault("autocommit", True)
@@ -160,7 +168,8 @@ class Environment:
                 "-U", "materialize", "materialize"]
         for command in commands:
             args += ["-c", command]
-        return subprocess.run(args, capture_output=True, text=True, timeout=60, check=check)
+        return subprocess.run(args, capture_output=True, text=True, timeout=60, check=check,
+                              env={**os.environ, "PGPASSFILE": str(self.passfile)})
 
     # ------------------------------------------------------------------ replicas
 
@@ -218,9 +227,9 @@ class Environment:
 
     # ------------------------------------------------------------------ clusters (readiness tests)
 
-    def dsn_as(self, user: str) -> str:
-        """The DSN for connecting as another user name (any user name is accepted)."""
-        return self.dsn.replace("user=materialize", f"user={user}")
+    def dsn_as(self, user: str, password: str) -> str:
+        """The DSN for connecting as another role, with its password."""
+        return f"host=127.0.0.1 port={self.sql_port} user={user} password={password} dbname=materialize"
 
     def cluster_id(self, name: str) -> str:
         (cluster_id,), = self.query("SELECT id FROM mz_catalog.mz_clusters WHERE name = %s", (name,))

@@ -21,6 +21,7 @@ from steadystate.catalog.records import KIND_NAMES, ClusterRecord, ItemRecord, R
 from steadystate.errors import (
     DependentObjectsStillExist,
     FeatureNotSupported,
+    InsufficientPrivilege,
     DuplicateObject,
     DuplicateTable,
     InvalidParameterValue,
@@ -416,17 +417,46 @@ class Ddl:
 
     # ------------------------------------------------------------------ roles
 
+    def _require_superuser(self, user: str, action: str) -> None:
+        role = self.catalog.role_by_name(user)
+        if role is None or not role.superuser:
+            raise InsufficientPrivilege(f"permission denied to {action}",
+                                        hint="only a superuser may create, alter or drop roles")
+
     async def create_role(self, plan: p.CreateRolePlan, user: str) -> str:
+        self._require_superuser(user, f"create role {quote_ident(plan.name)}")
         if self.catalog.role_by_name(plan.name) is not None:
             raise DuplicateObject(f"role {quote_ident(plan.name)} already exists")
         with self.catalog.durable.transact(user) as txn:
-            role = RoleRecord(id=make_id(IdKind.ROLE, txn.next_id("role")), name=plan.name, superuser=plan.superuser)
+            role = RoleRecord(id=make_id(IdKind.ROLE, txn.next_id("role")), name=plan.name, superuser=plan.superuser,
+                              password=plan.verifier)
             txn.put(role)
             txn.audit_event("create", "role", audit_details(id=role.id, name=role.name))
         self.catalog.apply_puts([role])
         return "CREATE ROLE"
 
+    async def alter_role(self, plan: p.AlterRolePlan, user: str) -> str:
+        """``ALTER ROLE r [SUPERUSER | NOSUPERUSER] [PASSWORD 'p' | PASSWORD NULL]``: a role may change its own
+        password; anything else needs a superuser."""
+        role = self.catalog.role_by_name(plan.name)
+        if role is None:
+            raise UndefinedObject(f"unknown role {quote_ident(plan.name)}")
+        if plan.superuser is not None or plan.name != user:
+            self._require_superuser(user, f"alter role {quote_ident(plan.name)}")
+        password = None if plan.clear_password else (plan.verifier or role.password)
+        superuser = role.superuser if plan.superuser is None else plan.superuser
+        self.set_role(msgspec.structs.replace(role, superuser=superuser, password=password), user)
+        return "ALTER ROLE"
+
+    def set_role(self, role: RoleRecord, user: str) -> None:
+        """Store a changed role record (its password or attributes), audited without the verifier."""
+        with self.catalog.durable.transact(user) as txn:
+            txn.put(role)
+            txn.audit_event("alter", "role", audit_details(id=role.id, name=role.name, superuser=role.superuser))
+        self.catalog.apply_puts([role])
+
     async def drop_role(self, plan: p.DropRolePlan, user: str, notices: list[str]) -> str:
+        self._require_superuser(user, f"drop role {quote_ident(plan.name)}")
         role = self.catalog.role_by_name(plan.name)
         if role is None:
             if plan.if_exists:

@@ -270,6 +270,8 @@ class ClientSession:
                 return self._ddl_plain(ddl.create_replica, plan)
             case p.CreateRolePlan():
                 return self._ddl_plain(ddl.create_role, plan)
+            case p.AlterRolePlan():
+                return self._ddl_plain(ddl.alter_role, plan)
             case p.AlterClusterPlan():
                 return self._alter_cluster(plan)
             case p.InsertPlan():

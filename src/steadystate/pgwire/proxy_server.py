@@ -51,8 +51,10 @@ class ProxyServer:
     def __init__(
         self, sock: socket.socket, backend: tuple[str, int], *, retry_deadline: float = 30.0,
         startup_timeout: float = STARTUP_TIMEOUT_S, on_loss: Callable[[], None] | None = None,
+        resume_token: str | None = None,
     ) -> None:
         self.sock = sock
+        self.resume_token = resume_token  # shown to a new coordinator to resume an authenticated session
         self.on_loss = on_loss  # called after ``retried``/``failed`` change (the supervisor publishes them)
         self.backend = backend
         self.retry_deadline = retry_deadline
@@ -133,7 +135,8 @@ class ProxyLink:
         self.server = server
         self.reader = reader
         self.writer = writer
-        self.machine = ProxyConnection(*server.new_key(), retry_deadline=server.retry_deadline)
+        self.machine = ProxyConnection(*server.new_key(), retry_deadline=server.retry_deadline,
+                                       resume_token=server.resume_token)
         self.backend_writer: asyncio.StreamWriter | None = None
         self.backend_socket: socket.socket | None = None  # the same connection, to peek at it
         self.epoch = 0

@@ -93,6 +93,15 @@ class AlterCluster:
 class CreateRole:
     name: str
     superuser: bool = False
+    password: str | None = None  # as written: a password, or a SCRAM verifier given already hashed
+
+
+@dataclass(frozen=True)
+class AlterRole:
+    name: str
+    superuser: bool | None = None  # None: unchanged
+    password: str | None = None  # None: unchanged (unless clear_password)
+    clear_password: bool = False  # PASSWORD NULL: the role can no longer log in with a password
 
 
 @dataclass(frozen=True)
@@ -200,8 +209,8 @@ class Deallocate:
 
 # the statements read by sql/custom_parser.py
 Custom = Union[
-    CreateCluster, CreateClusterReplica, DropCluster, DropClusterReplica, AlterCluster, CreateRole, DropRole,
-    CreateView, CreateIndex, DropObjects, SetVariable, ResetVariable, ShowVariable, ShowObjects, Subscribe, CopyFrom,
+    CreateCluster, CreateClusterReplica, DropCluster, DropClusterReplica, AlterCluster, CreateRole, AlterRole,
+    DropRole, CreateView, CreateIndex, DropObjects, SetVariable, ResetVariable, ShowVariable, ShowObjects, Subscribe, CopyFrom,
     CopyTo, Explain, Transaction, Discard, Deallocate,
 ]
 # a parsed statement's node: a sqlglot tree (sqlglot types its parse only as ``exp.Expr``; the planner accepts
