@@ -65,6 +65,7 @@ COORDINATOR = {"pgwire", "adapter", "sql", "catalog", "controller", "server", "s
 # (importing module, imported module) -> why the import is inside a function
 LAZY_IMPORTS: dict[tuple[str, str], str] = {
     ("steadystate.cli", "steadystate.supervisor"): "the CLI loads only the command it runs",
+    ("steadystate.cli", "steadystate.security.tls"): "the CLI loads only the command it runs (cryptography)",
     ("steadystate.cli", "steadystate.adapter.coordinator"): "the CLI loads only the command it runs",
     ("steadystate.cli", "steadystate.server"): "the CLI loads only the command it runs",
     ("steadystate.cli", "steadystate.compute.server"): "the CLI loads only the command it runs",

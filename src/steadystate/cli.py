@@ -26,7 +26,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from steadystate.security.files import PGPASS_FILE, private_dir, private_umask, tighten_tree
+from steadystate.security.files import CERT_FILE, PGPASS_FILE, TLS_DIR, private_dir, private_umask, tighten_tree
 
 if TYPE_CHECKING:
     import psutil
@@ -45,8 +45,12 @@ def _setup_logging(data_dir: Path) -> None:
 
 
 _PASSED_TO_COORDINATOR = ("data_dir", "host", "sql_port", "http_port", "storage_url", "startup_timeout",
-                          "orphan_timeout", "compaction_interval", "compaction_lag_ms", "insecure")
+                          "orphan_timeout", "compaction_interval", "compaction_lag_ms", "insecure", "tls_cert")
 _LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
+def _path(value: str | None) -> Path | None:
+    return Path(value) if value else None
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -57,9 +61,16 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"--insecure accepts every user without a password: it listens on loopback only, not on "
               f"{args.host}", file=sys.stderr)
         return 2
+    from steadystate.security.tls import server_context, server_files
+
     data_dir = Path(args.data_dir).resolve()
     _setup_logging(data_dir)
     tighten_tree(data_dir)  # a data directory an earlier release left readable by others
+    try:
+        tls = server_context(server_files(data_dir, _path(args.tls_cert), _path(args.tls_key)))
+    except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+        print(f"cannot use the TLS certificate and key: {exc}", file=sys.stderr)
+        return 2
     if args.insecure:
         logging.getLogger("steadystate").warning(
             "INSECURE MODE: authentication is off, every user name is accepted without a password "
@@ -73,7 +84,7 @@ def _serve(args: argparse.Namespace) -> int:
             passed += [f"--{name.replace('_', '-')}", str(data_dir if name == "data_dir" else value)]
     try:
         supervisor = Supervisor(passed, args.host, args.sql_port, args.http_port, data_dir,
-                                startup_timeout=args.startup_timeout)
+                                startup_timeout=args.startup_timeout, tls=tls, require_tls=args.require_tls)
     except OSError as exc:
         print(f"cannot listen on {args.host}:{args.sql_port}/{args.http_port}: {exc}", file=sys.stderr)
         return 1
@@ -113,8 +124,10 @@ def _coordinator(args: argparse.Namespace) -> int:
         if args.insecure:
             connect = f"psql -h localhost -p {args.sql_port} -U materialize materialize   (INSECURE: no password)"
         else:  # the password stays in the file: libpq reads it from there, nothing prints it
+            tls = ("sslmode=require" if args.tls_cert else
+                   f"sslmode=verify-full sslrootcert={data_dir / TLS_DIR / CERT_FILE}")
             connect = (f'psql "host=localhost port={args.sql_port} user=materialize dbname=materialize '
-                       f'passfile={data_dir / PGPASS_FILE}"')
+                       f'passfile={data_dir / PGPASS_FILE} {tls}"')
         print(
             f"steadystate is ready.\n"
             f"  connect:   {connect}\n"
@@ -283,9 +296,15 @@ def main(argv: list[str] | None = None) -> int:
                              help="seconds between rounds of table shard compaction (0: never compact)")
         command.add_argument("--compaction-lag-ms", type=int, default=10_000,
                              help="how far behind the clock a table shard's since stays, at least (milliseconds)")
+        command.add_argument("--tls-cert", default=None,
+                             help="the server's TLS certificate chain (PEM); default: a self-signed one generated "
+                                  "into <data-dir>/tls")
         command.add_argument("--insecure", action="store_true",
                              help="development only: no authentication, every user name accepted without a "
                                   "password (loopback only)")
+    serve.add_argument("--tls-key", default=None, help="the private key of --tls-cert (PEM)")
+    serve.add_argument("--require-tls", action="store_true",
+                       help="refuse SQL connections that do not use TLS (28000)")
     coordinator.add_argument("--sql-fd", type=int, default=None, help="inherited listening socket for SQL")
     coordinator.add_argument("--http-fd", type=int, default=None, help="inherited listening socket for HTTP")
     serve.set_defaults(run=_serve)

@@ -50,6 +50,7 @@ import os
 import secrets
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -87,8 +88,10 @@ def listen(host: str, port: int) -> socket.socket:
 
 class Supervisor:
     def __init__(self, coordinator_args: list[str], host: str, sql_port: int, http_port: int, data_dir: Path,
-                 *, startup_timeout: float = 60.0):
+                 *, startup_timeout: float = 60.0, tls: ssl.SSLContext | None = None, require_tls: bool = False):
         self.coordinator_args = coordinator_args
+        self.tls = tls  # the proxy terminates TLS: the coordinator behind it is reached on loopback only
+        self.require_tls = require_tls
         self.startup_timeout = startup_timeout
         self.data_dir = data_dir
         self.host = host
@@ -187,7 +190,8 @@ class Supervisor:
         loop.add_signal_handler(signal.SIGUSR1, self._stop, True)
         loop.add_signal_handler(signal.SIGHUP, self._restart)
         self.proxy = ProxyServer(self.sql_socket, self.internal_address, startup_timeout=self.startup_timeout,
-                                 on_loss=self._publish_losses, resume_token=self.resume_token)
+                                 on_loss=self._publish_losses, resume_token=self.resume_token, tls=self.tls,
+                                 require_tls=self.require_tls)
         await self.proxy.start()
         try:
             return await self._supervise(loop)

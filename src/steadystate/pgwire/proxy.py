@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Callable
 
-from steadystate.errors import ProtocolViolation, SteadyError
+from steadystate.errors import InvalidAuthorization, ProtocolViolation, SteadyError
 
 from . import frontend as fe
 from .proxy_rules import (
@@ -58,6 +58,7 @@ from .proxy_rules import (
     ForwardCancel,
     Inflight,
     Splitter,
+    StartTls,
     ToBackend,
     ToClient,
     classify_sql,
@@ -67,6 +68,7 @@ from .wire import (
     AUTH_SASL_FINAL,
     MAX_STARTUP_PACKET,
     RESUME_PARAMETER,
+    SSL_ACCEPTED,
     SSL_REFUSED,
     cstring,
     encode_backend_key_data,
@@ -125,8 +127,11 @@ class ProxyConnection:
     """The proxy's view of one client connection; see the module docstring."""
 
     def __init__(self, process_id: int, secret_key: int, *, retry_deadline: float = RETRY_DEADLINE_S,
-                 resume_token: str | None = None) -> None:
+                 resume_token: str | None = None, tls: bool = False, require_tls: bool = False) -> None:
         self.key = (process_id, secret_key)
+        self.tls_available = tls  # the driver can run a TLS handshake: SSLRequest is accepted
+        self.require_tls = require_tls  # a StartupMessage on a plaintext connection is refused (28000)
+        self.encrypted = False
         self.resume_token = resume_token
         self._authenticating = False  # the first backend asked the client for a SASL response
         self._auth_started = False  # the first backend began authenticating the client
@@ -181,7 +186,7 @@ class ProxyConnection:
             if data and self._startup_packet is not None and not self.closed:
                 for kind, frame in self._client.feed(data):
                     self._client_message(kind, frame)
-        except ProtocolViolation as exc:
+        except SteadyError as exc:  # a protocol violation, or a plaintext startup where TLS is required
             self._fail(exc)
         return self._take()
 
@@ -291,11 +296,24 @@ class ProxyConnection:
     def _refuse_encryption(self, packet: object, raw: bytes) -> None:
         self._to_client += SSL_REFUSED
 
+    def _accept_tls(self, packet: fe.SSLRequest, raw: bytes) -> None:
+        if not self.tls_available or self.encrypted:
+            self._refuse_encryption(packet, raw)
+            return
+        if self._startup_buffer:  # bytes sent before the handshake would be taken as sent inside it
+            raise ProtocolViolation("unencrypted data after SSL request")
+        self._to_client += SSL_ACCEPTED
+        self._actions.append(StartTls())
+        self.encrypted = True
+
     def _cancel(self, packet: fe.CancelRequest, raw: bytes) -> None:
         self.closed = True
         self._actions += [ForwardCancel(packet.process_id, packet.secret_key), CloseClient()]
 
     def _start(self, packet: fe.StartupMessage, raw: bytes) -> None:
+        if self.require_tls and not self.encrypted:
+            raise InvalidAuthorization("this server accepts encrypted connections only",
+                                       hint="connect with sslmode=require (or verify-full)")
         self._startup_packet = raw
         self.state = BackendState.CONNECTING
         self._actions.append(ConnectBackend(0.0))
@@ -573,7 +591,7 @@ def _untracked(*_: object) -> None:
 
 
 STARTUP_HANDLERS: dict[type, Callable[..., None]] = {
-    fe.SSLRequest: ProxyConnection._refuse_encryption,
+    fe.SSLRequest: ProxyConnection._accept_tls,
     fe.GSSENCRequest: ProxyConnection._refuse_encryption,
     fe.CancelRequest: ProxyConnection._cancel,
     fe.StartupMessage: ProxyConnection._start,

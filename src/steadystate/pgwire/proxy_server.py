@@ -19,6 +19,7 @@ import itertools
 import logging
 import secrets
 import socket
+import ssl
 import struct
 from typing import Any, Callable, Coroutine
 from contextlib import suppress
@@ -33,6 +34,7 @@ from .proxy_rules import (
     ConnectBackend,
     Decision,
     ForwardCancel,
+    StartTls,
     ToBackend,
     ToClient,
 )
@@ -51,8 +53,10 @@ class ProxyServer:
     def __init__(
         self, sock: socket.socket, backend: tuple[str, int], *, retry_deadline: float = 30.0,
         startup_timeout: float = STARTUP_TIMEOUT_S, on_loss: Callable[[], None] | None = None,
-        resume_token: str | None = None,
+        resume_token: str | None = None, tls: ssl.SSLContext | None = None, require_tls: bool = False,
     ) -> None:
+        self.tls = tls  # clients that send SSLRequest get TLS with this context
+        self.require_tls = require_tls
         self.sock = sock
         self.resume_token = resume_token  # shown to a new coordinator to resume an authenticated session
         self.on_loss = on_loss  # called after ``retried``/``failed`` change (the supervisor publishes them)
@@ -136,7 +140,9 @@ class ProxyLink:
         self.reader = reader
         self.writer = writer
         self.machine = ProxyConnection(*server.new_key(), retry_deadline=server.retry_deadline,
-                                       resume_token=server.resume_token)
+                                       resume_token=server.resume_token, tls=server.tls is not None,
+                                       require_tls=server.require_tls)
+        self.startup_deadline = asyncio.get_running_loop().time() + server.startup_timeout
         self.backend_writer: asyncio.StreamWriter | None = None
         self.backend_socket: socket.socket | None = None  # the same connection, to peek at it
         self.epoch = 0
@@ -145,7 +151,7 @@ class ProxyLink:
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
-        startup_deadline = loop.time() + self.server.startup_timeout
+        startup_deadline = self.startup_deadline
         while not self.client_done:
             try:
                 if self.machine.started:
@@ -201,11 +207,27 @@ class ProxyLink:
                 await self.server.forward_cancel(action.process_id, action.secret_key)
             elif isinstance(action, BackendLost):
                 self._log_loss(action)
+            elif isinstance(action, StartTls):
+                await self._start_tls()
+                wrote_client = False
         with suppress(ConnectionError, OSError, RuntimeError):
             if wrote_backend and self.backend_writer is not None:
                 await self.backend_writer.drain()
             if wrote_client:
                 await self.writer.drain()
+
+    async def _start_tls(self) -> None:
+        """Send what is pending (the ``S``) and run the TLS handshake, within the startup deadline."""
+        assert self.server.tls is not None
+        loop = asyncio.get_running_loop()
+        try:
+            await self.writer.drain()
+            await asyncio.wait_for(self.writer.start_tls(self.server.tls),
+                                   max(self.startup_deadline - loop.time(), 0.1))
+        except (OSError, ssl.SSLError, asyncio.TimeoutError, ConnectionError) as exc:
+            log.info("TLS handshake with a client failed: %s", type(exc).__name__)
+            self.client_done = True
+            self.writer.close()
 
     def _log_loss(self, action: BackendLost) -> None:
         if action.decision is Decision.RETRY:

@@ -119,6 +119,7 @@ PORTAL_SUSPENDED = message(b"s")
 EMPTY_QUERY_RESPONSE = message(b"I")
 COPY_DONE = message(b"c")
 SSL_REFUSED = b"N"
+SSL_ACCEPTED = b"S"
 
 
 def encode_parameter_status(name: str, value: str) -> bytes:

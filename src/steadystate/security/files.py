@@ -18,6 +18,9 @@ from pathlib import Path
 
 PGPASS_FILE = "pgpass"
 SUPERUSER = "materialize"
+TLS_DIR = "tls"  # the generated self-signed certificate and key (see steadystate.security.tls)
+CERT_FILE = "server.crt"
+KEY_FILE = "server.key"
 
 
 def private_umask() -> None:
