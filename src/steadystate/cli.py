@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -44,7 +45,8 @@ def _setup_logging(data_dir: Path) -> None:
     logging.getLogger("aiohttp").setLevel(logging.WARNING)
 
 
-_PASSED_TO_COORDINATOR = ("data_dir", "host", "sql_port", "http_port", "storage_url", "startup_timeout",
+STORAGE_URL_ENV = "STEADYSTATE_STORAGE_URL"  # how a storage URL (it may hold a password) reaches a child process
+_PASSED_TO_COORDINATOR = ("data_dir", "host", "sql_port", "http_port", "startup_timeout",
                           "orphan_timeout", "compaction_interval", "compaction_lag_ms", "insecure", "tls_cert")
 _LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
@@ -83,6 +85,8 @@ def _serve(args: argparse.Namespace) -> int:
         elif value is not None and value is not False:
             passed += [f"--{name.replace('_', '-')}", str(data_dir if name == "data_dir" else value)]
     try:
+        if args.storage_url:  # to the coordinator through its environment, not its command line
+            os.environ[STORAGE_URL_ENV] = args.storage_url
         supervisor = Supervisor(passed, args.host, args.sql_port, args.http_port, data_dir,
                                 startup_timeout=args.startup_timeout, tls=tls, require_tls=args.require_tls)
     except OSError as exc:
@@ -93,8 +97,6 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _coordinator(args: argparse.Namespace) -> int:
     """The coordinator process (started by ``serve``): serves on the sockets it inherited."""
-    import os
-
     from steadystate.adapter.coordinator import CoordinatorConfig
     from steadystate.server import SecurityConfig, serve_forever
     from steadystate.supervisor import RESUME_TOKEN_ENV
@@ -111,7 +113,7 @@ def _coordinator(args: argparse.Namespace) -> int:
         sql_host=args.host,
         sql_port=args.sql_port,
         http_port=args.http_port,
-        storage_url=args.storage_url,
+        storage_url=args.storage_url or os.environ.pop(STORAGE_URL_ENV, None),
         startup_timeout_s=args.startup_timeout,
         orphan_timeout_s=args.orphan_timeout,
         compaction_interval_s=args.compaction_interval,
@@ -146,7 +148,11 @@ def _replica(args: argparse.Namespace) -> int:
 
     from steadystate.orchestrator import REPLICA_SIZES
 
-    run_replica(args.replica_id, args.storage_url, args.dir, orphan_timeout=args.orphan_timeout,
+    storage_url = args.storage_url or os.environ.pop(STORAGE_URL_ENV, None)
+    if not storage_url:
+        print("no storage URL: give --storage-url or set STEADYSTATE_STORAGE_URL", file=sys.stderr)
+        return 2
+    run_replica(args.replica_id, storage_url, args.dir, orphan_timeout=args.orphan_timeout,
                 memory_limit=REPLICA_SIZES.get(args.size))
     return 0
 
@@ -286,7 +292,8 @@ def main(argv: list[str] | None = None) -> int:
         command.add_argument("--sql-port", type=int, default=6875)
         command.add_argument("--http-port", type=int, default=6876)
         command.add_argument("--storage-url", default=None,
-                             help="shard storage: sqlite:///path (default: <data-dir>/storage.db) or postgresql://...")
+                             help="shard storage: sqlite:///path (default: <data-dir>/storage.db) or postgresql://... "
+                                  "(or set $STEADYSTATE_STORAGE_URL, which keeps a password off the command line)")
         command.add_argument("--startup-timeout", type=float, default=60.0,
                              help="close SQL connections that have not completed startup after this many seconds")
         command.add_argument("--orphan-timeout", type=float, default=30.0,
@@ -313,7 +320,8 @@ def main(argv: list[str] | None = None) -> int:
     replica.add_argument("--replica-id", required=True)
     replica.add_argument("--cluster-id", required=True)
     replica.add_argument("--size", default="small")
-    replica.add_argument("--storage-url", required=True)
+    replica.add_argument("--storage-url", default=None,
+                         help="the shard storage (default: $STEADYSTATE_STORAGE_URL, how the orchestrator passes it)")
     replica.add_argument("--dir", required=True)
     replica.add_argument("--orphan-timeout", type=float, default=30.0,
                          help="exit when no coordinator has been connected for this many seconds")
