@@ -88,7 +88,8 @@ def _serve(args: argparse.Namespace) -> int:
         if args.storage_url:  # to the coordinator through its environment, not its command line
             os.environ[STORAGE_URL_ENV] = args.storage_url
         supervisor = Supervisor(passed, args.host, args.sql_port, args.http_port, data_dir,
-                                startup_timeout=args.startup_timeout, tls=tls, require_tls=args.require_tls)
+                                startup_timeout=args.startup_timeout, tls=tls, require_tls=args.require_tls,
+                                max_connections=args.max_connections)
     except OSError as exc:
         print(f"cannot listen on {args.host}:{args.sql_port}/{args.http_port}: {exc}", file=sys.stderr)
         return 1
@@ -310,6 +311,9 @@ def main(argv: list[str] | None = None) -> int:
                              help="development only: no authentication, every user name accepted without a "
                                   "password (loopback only)")
     serve.add_argument("--tls-key", default=None, help="the private key of --tls-cert (PEM)")
+    serve.add_argument("--max-connections", type=int, default=None,
+                       help="client connections served at once; past it a new one gets 53300 (default: 1000, "
+                            "fewer if the file-descriptor limit is lower)")
     serve.add_argument("--require-tls", action="store_true",
                        help="refuse SQL connections that do not use TLS (28000)")
     coordinator.add_argument("--sql-fd", type=int, default=None, help="inherited listening socket for SQL")

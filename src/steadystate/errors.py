@@ -189,6 +189,12 @@ class InsufficientResources(SteadyError):
     sqlstate = "53000"
 
 
+class TooManyConnections(InsufficientResources):
+    """``max_connections`` client connections are open already."""
+
+    sqlstate = "53300"
+
+
 class OutOfMemory(InsufficientResources):
     """A replica refused (or could not finish) a query because it would pass its memory limit."""
 

@@ -88,7 +88,9 @@ def listen(host: str, port: int) -> socket.socket:
 
 class Supervisor:
     def __init__(self, coordinator_args: list[str], host: str, sql_port: int, http_port: int, data_dir: Path,
-                 *, startup_timeout: float = 60.0, tls: ssl.SSLContext | None = None, require_tls: bool = False):
+                 *, startup_timeout: float = 60.0, tls: ssl.SSLContext | None = None, require_tls: bool = False,
+                 max_connections: int | None = None):
+        self.max_connections = max_connections
         self.coordinator_args = coordinator_args
         self.tls = tls  # the proxy terminates TLS: the coordinator behind it is reached on loopback only
         self.require_tls = require_tls
@@ -191,7 +193,7 @@ class Supervisor:
         loop.add_signal_handler(signal.SIGHUP, self._restart)
         self.proxy = ProxyServer(self.sql_socket, self.internal_address, startup_timeout=self.startup_timeout,
                                  on_loss=self._publish_losses, resume_token=self.resume_token, tls=self.tls,
-                                 require_tls=self.require_tls)
+                                 require_tls=self.require_tls, max_connections=self.max_connections)
         await self.proxy.start()
         try:
             return await self._supervise(loop)

@@ -159,3 +159,45 @@ def test_insecure_mode_trusts_any_user_on_loopback(make_env) -> None:  # type: i
     with psycopg.connect(f"host=127.0.0.1 port={env.sql_port} user=anyone dbname=materialize") as conn:
         assert conn.execute("SELECT current_user").fetchone() == ("anyone",)
     assert not env.passfile.exists()
+
+
+def test_max_connections_refuses_with_53300_and_frees_slots(make_env) -> None:  # type: ignore[no-untyped-def]
+    env = make_env("--max-connections", "3")
+    held = [env.connect() for _ in range(3)]
+    try:
+        for mode in ("prefer", "disable"):  # the refusal answers an SSLRequest and a StartupMessage alike
+            assert "too many clients" in refused(f"{env.dsn} sslmode={mode}")
+        with socket.create_connection(("127.0.0.1", env.sql_port), timeout=20) as raw:
+            raw.sendall(struct.pack("!i", len(STARTUP) + 4) + STARTUP)
+            reply = raw.recv(4096)
+        assert reply[:1] == b"E" and b"C53300\x00" in reply and b"SFATAL\x00" in reply
+        assert [c.execute("SELECT 1").fetchone() for c in held] == [(1,)] * 3  # the others are unaffected
+    finally:
+        held.pop().close()
+    env.wait_for(lambda: env.query("SELECT 2") == [(2,)])  # a slot freed: a new connection is served
+    for conn in held:
+        conn.close()
+
+
+def test_only_owners_and_superusers_drop_or_alter(shared_env: Environment) -> None:
+    env = shared_env
+    env.execute("CREATE ROLE pat LOGIN PASSWORD 'pat-pw'", "CREATE TABLE boss_table (a int)",
+                "CREATE CLUSTER boss_cluster REPLICAS (r1 (SIZE 'small'))")
+    with psycopg.connect(env.dsn_as("pat", "pat-pw"), autocommit=True) as pat:
+        for statement, named in (("DROP TABLE boss_table", '"boss_table"'),
+                                 ("DROP CLUSTER boss_cluster CASCADE", '"boss_cluster"'),
+                                 ("DROP CLUSTER REPLICA boss_cluster.r1", '"boss_cluster"'),
+                                 ("CREATE CLUSTER REPLICA boss_cluster.r2 SIZE 'small'", '"boss_cluster"'),
+                                 ("DROP ROLE materialize", '"materialize"'),
+                                 ("CREATE ROLE evil SUPERUSER", '"evil"')):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege) as info:
+                pat.execute(statement)
+            assert info.value.sqlstate == "42501" and named in info.value.diag.message_primary, statement
+        pat.execute("CREATE TABLE pats (a int)")
+        pat.execute("CREATE VIEW pats_view AS SELECT a FROM pats")
+        pat.execute("DROP TABLE pats CASCADE")  # its own objects
+    assert env.query("SELECT name FROM mz_catalog.mz_tables WHERE name IN ('boss_table', 'pats')") == [
+        ("boss_table",)]
+    assert env.query("SELECT count(*) FROM mz_catalog.mz_cluster_replicas r JOIN mz_catalog.mz_clusters c "
+                     "ON r.cluster_id = c.id WHERE c.name = 'boss_cluster'") == [(1,)]
+    env.execute("DROP CLUSTER boss_cluster CASCADE", "DROP TABLE boss_table")  # a superuser may

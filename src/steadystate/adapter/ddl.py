@@ -254,9 +254,21 @@ class Ddl:
         await self._drop_items(doomed, user, notices, statement)
         return tag
 
+    def _require_owner(self, owner: str, user: str, what: str, action: str = "drop") -> None:
+        """Only the owner of an object or a superuser may drop or alter it (42501, PostgreSQL's message)."""
+        if owner == user:
+            return
+        role = self.catalog.role_by_name(user)
+        if role is None or not role.superuser:
+            raise InsufficientPrivilege(f"must be owner of {what}",
+                                        hint=f"it is owned by {quote_ident(owner)}; a superuser or the owner can "
+                                             f"{action} it")
+
     async def _drop_items(
         self, doomed: list[ItemRecord], user: str, notices: list[str], statement: str | None = None
     ) -> None:
+        for item in doomed:
+            self._require_owner(item.owner, user, f"{KIND_NAMES[item.kind]} {quote_ident(item.name)}")
         for item in doomed:
             if item.cluster_id is not None:
                 what = f"DROP {KIND_NAMES[item.kind].upper()}"
@@ -326,6 +338,7 @@ class Ddl:
 
     async def create_replica(self, plan: p.CreateClusterReplicaPlan, user: str) -> str:
         cluster = self.catalog.clusters[plan.cluster_id]
+        self._require_owner(cluster.owner, user, f"cluster {quote_ident(cluster.name)}", "alter")
         self.coord.policy_check(cluster.id, Statement.CREATE_REPLICA, "CREATE CLUSTER REPLICA")
         if cluster.managed:
             raise ObjectNotInPrerequisiteState(
@@ -353,6 +366,8 @@ class Ddl:
                 notices.append(f"cluster replica {quote_ident(full)} does not exist, skipping")
                 return "DROP CLUSTER REPLICA"
             raise UndefinedObject(f"unknown cluster replica {quote_ident(full)}")
+        cluster = self.catalog.clusters[replica.cluster_id]
+        self._require_owner(cluster.owner, user, f"cluster {quote_ident(cluster.name)}")
         self.coord.policy_check(replica.cluster_id, Statement.DROP_REPLICA, "DROP CLUSTER REPLICA")
         await self._drop_replicas([replica], user)
         return "DROP CLUSTER REPLICA"
@@ -371,6 +386,7 @@ class Ddl:
             notices.append(f"cluster {quote_ident(plan.name)} does not exist, skipping")
             return "DROP CLUSTER"
         cluster = self.catalog.clusters[plan.cluster_id]
+        self._require_owner(cluster.owner, user, f"cluster {quote_ident(cluster.name)}")
         self.coord.policy_check(cluster.id, Statement.DROP_CLUSTER, "DROP CLUSTER")
         objects = self.catalog.objects_on_cluster(cluster.id)
         if objects and not plan.cascade:

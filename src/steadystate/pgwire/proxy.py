@@ -132,6 +132,7 @@ class ProxyConnection:
         self.tls_available = tls  # the driver can run a TLS handshake: SSLRequest is accepted
         self.require_tls = require_tls  # a StartupMessage on a plaintext connection is refused (28000)
         self.encrypted = False
+        self.refusal: SteadyError | None = None  # set by the driver past max_connections: the startup gets it
         self.resume_token = resume_token
         self._authenticating = False  # the first backend asked the client for a SASL response
         self._auth_started = False  # the first backend began authenticating the client
@@ -311,6 +312,8 @@ class ProxyConnection:
         self._actions += [ForwardCancel(packet.process_id, packet.secret_key), CloseClient()]
 
     def _start(self, packet: fe.StartupMessage, raw: bytes) -> None:
+        if self.refusal is not None:  # after the SSL negotiation, as PostgreSQL reports too many clients
+            raise self.refusal
         if self.require_tls and not self.encrypted:
             raise InvalidAuthorization("this server accepts encrypted connections only",
                                        hint="connect with sslmode=require (or verify-full)")

@@ -376,8 +376,9 @@ def _drop(cur: Cursor) -> Any:
 
 
 def _role_options(cur: Cursor) -> tuple[bool | None, str | None, bool]:
-    """``[WITH] {SUPERUSER | NOSUPERUSER | LOGIN | NOLOGIN | PASSWORD 'p' | PASSWORD NULL} ...``:
-    (superuser or None if unsaid, password or None, PASSWORD NULL said)."""
+    """``[WITH] {SUPERUSER | NOSUPERUSER | LOGIN | PASSWORD 'p' | PASSWORD NULL} ...``:
+    (superuser or None if unsaid, password or None, PASSWORD NULL said).  Every role may log in with its
+    password (LOGIN says so); NOLOGIN is refused rather than ignored."""
     cur.accept("WITH")
     superuser: bool | None = None
     password: str | None = None
@@ -387,8 +388,11 @@ def _role_options(cur: Cursor) -> tuple[bool | None, str | None, bool]:
             superuser = True
         elif cur.accept("NOSUPERUSER"):
             superuser = False
-        elif cur.accept("LOGIN") or cur.accept("NOLOGIN"):
+        elif cur.accept("LOGIN"):
             continue
+        elif cur.word() == "NOLOGIN":
+            raise errors.FeatureNotSupported("NOLOGIN is not supported",
+                                             hint="a role without a password cannot log in: use PASSWORD NULL")
         elif cur.accept("PASSWORD"):
             if cur.accept("NULL"):
                 clear = True
