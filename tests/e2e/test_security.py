@@ -201,3 +201,17 @@ def test_only_owners_and_superusers_drop_or_alter(shared_env: Environment) -> No
     assert env.query("SELECT count(*) FROM mz_catalog.mz_cluster_replicas r JOIN mz_catalog.mz_clusters c "
                      "ON r.cluster_id = c.id WHERE c.name = 'boss_cluster'") == [(1,)]
     env.execute("DROP CLUSTER boss_cluster CASCADE", "DROP TABLE boss_table")  # a superuser may
+
+
+def test_a_verifier_computed_by_the_client_is_accepted(shared_env: Environment) -> None:
+    """What psql's \\password does: libpq hashes the password itself (asking the server's password_encryption)
+    and sends ALTER ROLE ... PASSWORD 'SCRAM-SHA-256$...', so the password never reaches the server."""
+    env = shared_env
+    env.execute("CREATE ROLE lee LOGIN")
+    assert "password authentication failed" in refused(env.dsn_as("lee", "anything"))  # no password yet
+    with env.connect() as conn:
+        verifier = conn.pgconn.encrypt_password(b"lee-client-side", b"lee").decode()
+        assert verifier.startswith("SCRAM-SHA-256$")
+        conn.execute(f"ALTER ROLE lee PASSWORD '{verifier}'")
+    with psycopg.connect(env.dsn_as("lee", "lee-client-side")) as lee:
+        assert lee.execute("SELECT current_user").fetchone() == ("lee",)

@@ -82,6 +82,8 @@ DEFAULT_VARIABLES = {
     "integer_datetimes": "on",
     "intervalstyle": "postgres",
     "extra_float_digits": "3",
+    # how libpq (psql's \password) hashes a new password on the client: the only kind of verifier stored
+    "password_encryption": "scram-sha-256",
 }
 
 
