@@ -167,6 +167,12 @@ class WrongObjectType(SteadyError):
     sqlstate = "42809"
 
 
+class InvalidAuthorization(SteadyError):
+    """Authentication failed (28P01 for a wrong password or an unknown user, 28000 otherwise)."""
+
+    sqlstate = "28000"
+
+
 class InsufficientPrivilege(SteadyError):
     sqlstate = "42501"
 
@@ -185,6 +191,12 @@ class InsufficientResources(SteadyError):
     """A request needs more of a resource than it may have (e.g. a result over ``max_result_size``)."""
 
     sqlstate = "53000"
+
+
+class TooManyConnections(InsufficientResources):
+    """``max_connections`` client connections are open already."""
+
+    sqlstate = "53300"
 
 
 class OutOfMemory(InsufficientResources):

@@ -22,6 +22,7 @@ from steadystate.catalog.state import SYSTEM_SCHEMAS
 from steadystate.errors import (
     DependentObjectsStillExist,
     FeatureNotSupported,
+    InsufficientPrivilege,
     DuplicateObject,
     DuplicateTable,
     InvalidCatalogName,
@@ -261,12 +262,24 @@ class Ddl:
         await self._drop_items(doomed, user, notices, statement)
         return tag
 
+    def _require_owner(self, owner: str, user: str, what: str, action: str = "drop") -> None:
+        """Only the owner of an object or a superuser may drop or alter it (42501, PostgreSQL's message)."""
+        if owner == user:
+            return
+        role = self.catalog.role_by_name(user)
+        if role is None or not role.superuser:
+            raise InsufficientPrivilege(f"must be owner of {what}",
+                                        hint=f"it is owned by {quote_ident(owner)}; a superuser or the owner can "
+                                             f"{action} it")
+
     async def _drop_items(
         self, doomed: list[ItemRecord], user: str, notices: list[str], statement: str | None = None,
         also_delete: list[tuple[str, str]] | None = None,
     ) -> None:
         """Drop ``doomed`` (and the records ``also_delete`` names, e.g. their schema) in one catalog transaction,
         then tear down their dataflows and shards."""
+        for item in doomed:
+            self._require_owner(item.owner, user, f"{KIND_NAMES[item.kind]} {quote_ident(item.name)}")
         for item in doomed:
             if item.cluster_id is not None:
                 what = f"DROP {KIND_NAMES[item.kind].upper()}"
@@ -340,6 +353,7 @@ class Ddl:
 
     async def create_replica(self, plan: p.CreateClusterReplicaPlan, user: str) -> str:
         cluster = self.catalog.clusters[plan.cluster_id]
+        self._require_owner(cluster.owner, user, f"cluster {quote_ident(cluster.name)}", "alter")
         self.coord.policy_check(cluster.id, Statement.CREATE_REPLICA, "CREATE CLUSTER REPLICA")
         if cluster.managed:
             raise ObjectNotInPrerequisiteState(
@@ -367,6 +381,8 @@ class Ddl:
                 notices.append(f"cluster replica {quote_ident(full)} does not exist, skipping")
                 return "DROP CLUSTER REPLICA"
             raise UndefinedObject(f"unknown cluster replica {quote_ident(full)}")
+        cluster = self.catalog.clusters[replica.cluster_id]
+        self._require_owner(cluster.owner, user, f"cluster {quote_ident(cluster.name)}")
         self.coord.policy_check(replica.cluster_id, Statement.DROP_REPLICA, "DROP CLUSTER REPLICA")
         await self._drop_replicas([replica], user)
         return "DROP CLUSTER REPLICA"
@@ -385,6 +401,7 @@ class Ddl:
             notices.append(f"cluster {quote_ident(plan.name)} does not exist, skipping")
             return "DROP CLUSTER"
         cluster = self.catalog.clusters[plan.cluster_id]
+        self._require_owner(cluster.owner, user, f"cluster {quote_ident(cluster.name)}")
         self.coord.policy_check(cluster.id, Statement.DROP_CLUSTER, "DROP CLUSTER")
         objects = self.catalog.objects_on_cluster(cluster.id)
         if objects and not plan.cascade:
@@ -473,17 +490,46 @@ class Ddl:
                                also_delete=[("schema", record.id)] if record is not None else [])
         return "DROP SCHEMA"
 
+    def _require_superuser(self, user: str, action: str) -> None:
+        role = self.catalog.role_by_name(user)
+        if role is None or not role.superuser:
+            raise InsufficientPrivilege(f"permission denied to {action}",
+                                        hint="only a superuser may create, alter or drop roles")
+
     async def create_role(self, plan: p.CreateRolePlan, user: str) -> str:
+        self._require_superuser(user, f"create role {quote_ident(plan.name)}")
         if self.catalog.role_by_name(plan.name) is not None:
             raise DuplicateObject(f"role {quote_ident(plan.name)} already exists")
         with self.catalog.durable.transact(user) as txn:
-            role = RoleRecord(id=make_id(IdKind.ROLE, txn.next_id("role")), name=plan.name, superuser=plan.superuser)
+            role = RoleRecord(id=make_id(IdKind.ROLE, txn.next_id("role")), name=plan.name, superuser=plan.superuser,
+                              password=plan.verifier)
             txn.put(role)
             txn.audit_event("create", "role", audit_details(id=role.id, name=role.name))
         self.catalog.apply_puts([role])
         return "CREATE ROLE"
 
+    async def alter_role(self, plan: p.AlterRolePlan, user: str) -> str:
+        """``ALTER ROLE r [SUPERUSER | NOSUPERUSER] [PASSWORD 'p' | PASSWORD NULL]``: a role may change its own
+        password; anything else needs a superuser."""
+        role = self.catalog.role_by_name(plan.name)
+        if role is None:
+            raise UndefinedObject(f"unknown role {quote_ident(plan.name)}")
+        if plan.superuser is not None or plan.name != user:
+            self._require_superuser(user, f"alter role {quote_ident(plan.name)}")
+        password = None if plan.clear_password else (plan.verifier or role.password)
+        superuser = role.superuser if plan.superuser is None else plan.superuser
+        self.set_role(msgspec.structs.replace(role, superuser=superuser, password=password), user)
+        return "ALTER ROLE"
+
+    def set_role(self, role: RoleRecord, user: str) -> None:
+        """Store a changed role record (its password or attributes), audited without the verifier."""
+        with self.catalog.durable.transact(user) as txn:
+            txn.put(role)
+            txn.audit_event("alter", "role", audit_details(id=role.id, name=role.name, superuser=role.superuser))
+        self.catalog.apply_puts([role])
+
     async def drop_role(self, plan: p.DropRolePlan, user: str, notices: list[str]) -> str:
+        self._require_superuser(user, f"drop role {quote_ident(plan.name)}")
         role = self.catalog.role_by_name(plan.name)
         if role is None:
             if plan.if_exists:

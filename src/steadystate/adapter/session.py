@@ -88,6 +88,8 @@ DEFAULT_VARIABLES = {
     "integer_datetimes": "on",
     "intervalstyle": "postgres",
     "extra_float_digits": "3",
+    # how libpq (psql's \password) hashes a new password on the client: the only kind of verifier stored
+    "password_encryption": "scram-sha-256",
 }
 
 
@@ -290,6 +292,8 @@ class ClientSession:
                 return self._ddl(ddl.drop_schema, plan)
             case p.CreateRolePlan():
                 return self._ddl_plain(ddl.create_role, plan)
+            case p.AlterRolePlan():
+                return self._ddl_plain(ddl.alter_role, plan)
             case p.AlterClusterPlan():
                 return self._alter_cluster(plan)
             case p.InsertPlan():

@@ -45,6 +45,7 @@ class RoleRecord(msgspec.Struct, frozen=True):
     name: str
     superuser: bool
     version: int = RECORD_VERSION
+    password: str | None = None  # the SCRAM-SHA-256 verifier of its password; None: cannot log in with one
 
 
 class SchemaRecord(msgspec.Struct, frozen=True):

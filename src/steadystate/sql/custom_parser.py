@@ -206,16 +206,8 @@ def _create(cur: Cursor) -> Any:
         return _create_cluster(cur)
     if cur.accept("ROLE") or cur.accept("USER"):
         name = cur.ident()
-        cur.accept("WITH")
-        superuser = False
-        while not cur.at_end():
-            if cur.accept("SUPERUSER"):
-                superuser = True
-            elif cur.accept("NOSUPERUSER") or cur.accept("LOGIN") or cur.accept("NOLOGIN"):
-                continue
-            else:
-                raise cur.fail()
-        return st.CreateRole(name, superuser)
+        superuser, password, _ = _role_options(cur)
+        return st.CreateRole(name, bool(superuser), password)
     or_replace = cur.accept("OR", "REPLACE")
     if cur.accept("MATERIALIZED", "VIEW"):
         return _create_view(cur, materialized=True, or_replace=or_replace)
@@ -394,8 +386,41 @@ def _drop(cur: Cursor) -> Any:
     raise cur.fail()
 
 
-def _alter(cur: Cursor) -> st.AlterCluster:
+def _role_options(cur: Cursor) -> tuple[bool | None, str | None, bool]:
+    """``[WITH] {SUPERUSER | NOSUPERUSER | LOGIN | PASSWORD 'p' | PASSWORD NULL} ...``:
+    (superuser or None if unsaid, password or None, PASSWORD NULL said).  Every role may log in with its
+    password (LOGIN says so); NOLOGIN is refused rather than ignored."""
+    cur.accept("WITH")
+    superuser: bool | None = None
+    password: str | None = None
+    clear = False
+    while not cur.at_end():
+        if cur.accept("SUPERUSER"):
+            superuser = True
+        elif cur.accept("NOSUPERUSER"):
+            superuser = False
+        elif cur.accept("LOGIN"):
+            continue
+        elif cur.word() == "NOLOGIN":
+            raise errors.FeatureNotSupported("NOLOGIN is not supported",
+                                             hint="a role without a password cannot log in: use PASSWORD NULL")
+        elif cur.accept("PASSWORD"):
+            if cur.accept("NULL"):
+                clear = True
+            else:
+                password = cur.expect_type(TokenType.STRING).text
+        else:
+            raise cur.fail()
+    return superuser, password, clear
+
+
+def _alter(cur: Cursor) -> st.AlterCluster | st.AlterRole:
     cur.expect("ALTER")
+    if cur.word() in ("ROLE", "USER"):
+        cur.next()
+        name = cur.ident()
+        superuser, password, clear = _role_options(cur)
+        return st.AlterRole(name, superuser, password, clear)
     if cur.word() != "CLUSTER":
         word = cur.word() or ""
         raise errors.FeatureNotSupported(f"ALTER {word} is not supported".replace("  ", " "))

@@ -26,6 +26,7 @@ from steadystate.sql.scalar import plan_expr
 from steadystate.sql.typed import Scope, ScopeColumn, Typed, coerce, literal_datum, output_name, require_bool
 from steadystate.sql import types as ty
 from steadystate.repr.objects import ItemKind
+from steadystate.security.scram import is_verifier, make_verifier
 
 T = ScalarType
 
@@ -71,7 +72,9 @@ def plan(statement: st.Statement | st.Node, ctx: PlanContext) -> p.Plan:
             database, name = _schema_name(node.name, ctx)
             return p.DropSchemaPlan(database, name, node.if_exists, node.cascade)
         case st.CreateRole():
-            return p.CreateRolePlan(node.name, node.superuser)
+            return p.CreateRolePlan(node.name, node.superuser, _verifier(node.password))
+        case st.AlterRole():
+            return p.AlterRolePlan(node.name, node.superuser, _verifier(node.password), node.clear_password)
         case st.DropRole():
             return p.DropRolePlan(node.name, node.if_exists)
         case st.SetVariable():
@@ -568,3 +571,14 @@ def _datum_or_column(expr: ScalarExpr, row: tuple) -> object:
         return expr.datum()
     assert isinstance(expr, ColumnRef)
     return row[expr.index]
+
+
+def _verifier(password: str | None) -> str | None:
+    """What a role's password is stored as: its SCRAM-SHA-256 verifier (a verifier given already hashed is kept)."""
+    if password is None:
+        return None
+    if is_verifier(password):
+        return password
+    if not password:
+        raise errors.InvalidParameterValue("empty string is not a valid password")
+    return make_verifier(password)

@@ -96,6 +96,15 @@ class AlterCluster:
 class CreateRole:
     name: str
     superuser: bool = False
+    password: str | None = None  # as written: a password, or a SCRAM verifier given already hashed
+
+
+@dataclass(frozen=True)
+class AlterRole:
+    name: str
+    superuser: bool | None = None  # None: unchanged
+    password: str | None = None  # None: unchanged (unless clear_password)
+    clear_password: bool = False  # PASSWORD NULL: the role can no longer log in with a password
 
 
 @dataclass(frozen=True)
@@ -217,8 +226,8 @@ class Deallocate:
 
 # the statements read by sql/custom_parser.py
 Custom = Union[
-    CreateCluster, CreateClusterReplica, DropCluster, DropClusterReplica, AlterCluster, CreateRole, DropRole,
-    CreateSchema, DropSchema,
+    CreateCluster, CreateClusterReplica, DropCluster, DropClusterReplica, AlterCluster, CreateRole, AlterRole,
+    DropRole, CreateSchema, DropSchema,
     CreateView, CreateIndex, DropObjects, SetVariable, ResetVariable, ShowVariable, ShowObjects, Subscribe, CopyFrom,
     CopyTo, Explain, Transaction, Discard, Deallocate,
 ]
