@@ -36,10 +36,12 @@ import pytest
 PSQL = shutil.which("psql")
 
 
-def raw_login(sock: socket.socket, password: str, user: str = "materialize") -> bytes:
+def raw_login(sock: socket.socket, password: str, user: str = "materialize", database: str = "materialize",
+              expect_error: bool = False) -> bytes:
     """Log in on a raw socket as a client would (StartupMessage, then SCRAM-SHA-256 written out here, RFC 5802);
-    returns the bytes the server sent after its last SASL message, up to and including ReadyForQuery."""
-    body = struct.pack("!i", 196608) + f"user\x00{user}\x00database\x00materialize\x00".encode() + b"\x00"
+    returns the bytes the server sent after its last SASL message, up to and including ReadyForQuery — or, with
+    ``expect_error``, up to and including the ErrorResponse that ends the login."""
+    body = struct.pack("!i", 196608) + f"user\x00{user}\x00database\x00{database}\x00".encode() + b"\x00"
     sock.sendall(struct.pack("!i", len(body) + 4) + body)
 
     def message() -> tuple[bytes, bytes]:
@@ -67,6 +69,8 @@ def raw_login(sock: socket.socket, password: str, user: str = "materialize") -> 
     while True:
         kind, payload = message()
         received += kind + struct.pack("!i", len(payload) + 4) + payload
+        if kind == b"E" and expect_error:
+            return received
         assert kind != b"E", payload
         if kind == b"Z":
             return received

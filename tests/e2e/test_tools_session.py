@@ -10,21 +10,17 @@ import struct
 
 import psycopg
 import pytest
+from conftest import raw_login
 
 
-def startup_error_fields(port: int, database: str) -> dict[str, str]:
-    """The fields of the ErrorResponse a startup for ``database`` gets, read off the wire (libpq does not keep
-    the SQLSTATE of a connection failure)."""
-    params = b"user\0materialize\0database\0" + database.encode() + b"\0\0"
+def startup_error_fields(port: int, password: str, database: str) -> dict[str, str]:
+    """The fields of the ErrorResponse a login to ``database`` gets once the password is proved (as in
+    PostgreSQL, the database is checked after authentication), read off the wire (libpq does not keep the SQLSTATE
+    of a connection failure)."""
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-        sock.sendall(struct.pack("!ii", 8 + len(params), 196608) + params)
-        data = b""
-        while len(data) < 5 or len(data) < 1 + struct.unpack("!i", data[1:5])[0]:
-            chunk = sock.recv(4096)
-            if not chunk:
-                break
-            data += chunk
-    assert data[:1] == b"E", data[:1]
+        data = raw_login(sock, password, database=database, expect_error=True)
+    while data[:1] != b"E":  # skip what came before the error (AuthenticationOk, ParameterStatus)
+        data = data[1 + struct.unpack("!i", data[1:5])[0]:]
     body = data[5:1 + struct.unpack("!i", data[1:5])[0]]
     return {field[:1].decode(): field[1:].decode() for field in body.split(b"\0") if field}
 
@@ -42,7 +38,7 @@ def test_connecting_to_a_database_that_does_not_exist_is_3d000(shared_env) -> No
     with pytest.raises(psycopg.OperationalError) as caught:
         psycopg.connect(dsn)
     assert 'database "no_such_db" does not exist' in str(caught.value)
-    fields = startup_error_fields(shared_env.sql_port, "no_such_db")
+    fields = startup_error_fields(shared_env.sql_port, shared_env.password, "no_such_db")
     assert (fields["C"], fields["S"]) == ("3D000", "FATAL")
     out = shared_env.psql("SELECT 1", check=False)  # the database that exists still works
     assert out.returncode == 0

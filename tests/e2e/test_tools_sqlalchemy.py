@@ -9,6 +9,8 @@ reflected facts are compared with what was created; query answers with what was 
 
 from __future__ import annotations
 
+from urllib.parse import quote_plus
+
 import datetime as dt
 
 import pandas as pd
@@ -23,7 +25,8 @@ DRIVERS = ["psycopg", "psycopg2"]
 
 
 def engine_for(env, driver: str):  # type: ignore[no-untyped-def]
-    return create_engine(f"postgresql+{driver}://materialize@127.0.0.1:{env.sql_port}/materialize")
+    # the password from the data directory's pgpass, as libpq's passfile= would read it
+    return create_engine(f"postgresql+{driver}://materialize:{quote_plus(env.password)}@127.0.0.1:{env.sql_port}/materialize")
 
 
 @pytest.mark.parametrize("driver", DRIVERS)
