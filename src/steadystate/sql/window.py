@@ -28,7 +28,7 @@ from steadystate.expr.ir import (
 from steadystate.expr.infer import aggregate_type
 from steadystate.repr.types import ScalarType
 from steadystate.sql.scalar import plan_expr
-from steadystate.sql.typed import AGGREGATE_CLASSES, ExprEnv, Typed, binding_key, coerce, require_bool
+from steadystate.sql.typed import AGGREGATE_CLASSES, ExprEnv, Typed, binding_key, coerce, require_bool, unify
 
 T = ScalarType
 
@@ -206,13 +206,13 @@ def _ranking(name: str, node: exp.Expr, env: ExprEnv, column: Any) -> tuple[Wind
     if shift is None:  # lag(x, NULL): every row's value is NULL
         return WindowFunc(name, (column(value), column(Typed(Literal(None, value.type), value.type, True))),
                           10**18), value.type, True
-    args: tuple[int, ...] = (column(value),)
     default = node.args.get("default")
-    if default is not None:
-        fallback = plan_expr(default, env)
-        fallback = coerce(fallback, value.type, env)
-        args += (column(fallback),)
-    return WindowFunc(name, args, shift), value.type, True
+    if default is None:
+        return WindowFunc(name, (column(value),), shift), value.type, True
+    (value, fallback), typ = unify([value, plan_expr(default, env)], env, describe=lambda known: errors.UndefinedFunction(
+        f"function {name}({known[0].pg_name}, integer, {known[-1].pg_name}) does not exist",
+        hint="No function matches the given name and argument types. You might need to add explicit type casts."))
+    return WindowFunc(name, (column(value), column(fallback)), shift), typ, True
 
 
 def _frame(spec: Any, order: tuple[ColumnOrder, ...], order_types: list[ScalarType], env: ExprEnv) -> WindowFrame:
