@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from join_support import COLUMNS, Maintained, normalized
 from test_aggregates import CORPUS as AGGREGATES
 from test_joins import CORPUS as JOINS, queries
+from test_lateral import CORPUS as LATERAL
 from test_windows import CORPUS as WINDOWS
 
 # what DuckDB refuses but PostgreSQL answers (so only this file can check it)
@@ -96,9 +97,9 @@ def test_generated_join_trees_answer_as_postgresql(postgres: psycopg.Connection,
 
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=DATA)
-def test_windows_answer_as_postgresql(postgres: psycopg.Connection, data: dict[str, list[tuple]]) -> None:
+def test_windows_and_lateral_answer_as_postgresql(postgres: psycopg.Connection, data: dict[str, list[tuple]]) -> None:
     _load(postgres, data)
-    for sql in WINDOWS + WINDOWS_POSTGRES_ONLY:
+    for sql in WINDOWS + WINDOWS_POSTGRES_ONLY + LATERAL:
         expected = Counter(postgres.execute(sql).fetchall())  # type: ignore[arg-type]
         got = Maintained(sql).apply({name: [(row, 1) for row in rows] for name, rows in data.items()})[0]
         assert normalized(got) == normalized(expected), f"{sql}\n got {got}\n postgres {expected}"

@@ -78,7 +78,7 @@ def plan_table_ref(node: exp.Expr, state: QueryState) -> Rel:
     if isinstance(node, exp.Values):
         return plan_values(node, state, alias)
     if isinstance(node, exp.Lateral):
-        raise errors.FeatureNotSupported("LATERAL is not supported")
+        raise errors.FeatureNotSupported("LATERAL as the first FROM item is not supported")
     raise errors.FeatureNotSupported(f"{node.key.upper()} in FROM is not supported")
 
 
@@ -99,12 +99,24 @@ def plan_from(first: exp.Expr, joins: list[exp.Join], state: QueryState) -> Rel:
     items: list[Rel] = []
     rel = plan_table_ref(first, state)
     for join in joins:
-        if join.meta.get("comma"):
+        if isinstance(join.this, exp.Lateral):  # it may refer to the items before it (sql/lateral.py)
+            from steadystate.sql.lateral import plan_lateral  # below this module: it decorrelates through it
+            if join.meta.get("comma"):
+                items.append(rel)
+                rel, items = plan_lateral(_cross(items), join.this, state), []
+            else:
+                rel = plan_lateral(rel, join.this, state, join)
+        elif join.meta.get("comma"):
             items.append(rel)
             rel = plan_table_ref(join.this, state)
         else:
             rel = _plan_join(rel, plan_table_ref(join.this, state), join, state)
     items.append(rel)
+    return _cross(items)
+
+
+def _cross(items: list[Rel]) -> Rel:
+    """Comma-separated FROM items: their cross product (one n-ary Join)."""
     if len(items) == 1:
         return items[0]
     for i, item in enumerate(items[1:], start=1):
