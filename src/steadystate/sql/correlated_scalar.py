@@ -72,9 +72,12 @@ class Host(Protocol):
     rather than copying everything added before."""
 
     expr: RelationExpr
-    arity: int
     base: RelationExpr
     base_arity: int
+
+    @property
+    def arity(self) -> int:
+        """The number of columns of ``expr``."""
 
     def outer_column(self, node: exp.Column) -> Typed:
         """The value an outer reference means, as an expression over ``expr``'s columns, or the lookup error."""

@@ -46,7 +46,7 @@ def plan_lateral(host: Rel, node: exp.Lateral, state: QueryState, join: exp.Join
     alias = alias_node.name if alias_node is not None and alias_node.name else None
     if alias is None:
         raise errors.SyntaxError_("subquery in FROM must have an alias", hint="For example, FROM (SELECT ...) [AS] foo.")
-    names = [c.name for c in alias_node.columns] if alias_node.columns else []
+    names = [c.name for c in alias_node.columns] if alias_node is not None and alias_node.columns else []
     n = host.arity
     try:
         item = state.subquery(subquery.this if not arg(subquery, "order", "limit") else subquery)
