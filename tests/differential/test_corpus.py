@@ -242,6 +242,18 @@ CASES = [
          "SELECT k, v FROM (SELECT k, v, row_number() OVER (PARTITION BY k ORDER BY v DESC) AS n FROM {p}a) AS q"
          " WHERE n <= 2",
          ("INSERT INTO {p}a VALUES (1, 9)", "DELETE FROM {p}a WHERE v = 9", "DELETE FROM {p}a WHERE k = 2")),
+    # LATERAL (issue 14): the top-k-per-group idiom, decorrelated into a TopK per outer key; LEFT JOIN LATERAL
+    Case("top k per group through lateral", J,
+         ("INSERT INTO {p}a VALUES (1, 0), (2, 0), (3, 0), (NULL, 0)",
+          "INSERT INTO {p}b VALUES (1, 10), (1, 30), (1, 20), (2, 5), (NULL, 1)"),
+         "SELECT a.k, l.w FROM {p}a AS a, LATERAL (SELECT w FROM {p}b AS b WHERE b.k = a.k ORDER BY w DESC LIMIT 2) AS l",
+         ("INSERT INTO {p}b VALUES (1, 40)", "DELETE FROM {p}b WHERE w = 30", "INSERT INTO {p}b VALUES (3, 7)",
+          "DELETE FROM {p}a WHERE k = 1")),
+    Case("left join lateral with an aggregate and padding", J,
+         ("INSERT INTO {p}a VALUES (1, 1), (2, 5), (NULL, 0)", "INSERT INTO {p}b VALUES (1, 2), (1, 3), (2, 4)"),
+         "SELECT a.k, a.v, l.n, m.w FROM {p}a AS a LEFT JOIN LATERAL (SELECT w FROM {p}b AS b WHERE b.k = a.k AND"
+         " b.w > a.v) AS m ON true, LATERAL (SELECT count(*) AS n FROM {p}b AS b WHERE b.w > a.v) AS l",
+         ("INSERT INTO {p}b VALUES (2, 9)", "DELETE FROM {p}b WHERE k = 1", "UPDATE {p}a SET v = 0 WHERE k = 2")),
 ]
 
 

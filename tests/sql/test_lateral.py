@@ -79,3 +79,10 @@ def test_bad_lateral_is_refused(sql: str, sqlstate: str) -> None:
     with pytest.raises(errors.SteadyError) as caught:
         plan_query(sql)
     assert caught.value.sqlstate == sqlstate, caught.value
+
+
+def test_a_join_lateral_referring_before_the_comma_is_refused() -> None:
+    """PostgreSQL lets ``a, b JOIN LATERAL (... a.x ...)`` see ``a``; steadystate refuses it (0A000) rather than
+    plan it over a different join tree."""
+    with pytest.raises(errors.FeatureNotSupported):
+        plan_query("SELECT * FROM t1, t2 JOIN LATERAL (SELECT c FROM t3 WHERE t3.k = t1.k) AS l ON true")

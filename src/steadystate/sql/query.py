@@ -35,6 +35,7 @@ from steadystate.sql.scalar_subquery import FromHost, GroupedHost, inline_subque
 from steadystate.sql.typed import (
     AGGREGATE_CLASSES, ExprEnv, Scope, ScopeColumn, Typed, binding_key, coerce, output_name, require_bool, unify,
 )
+from steadystate.sql.lateral import plan_lateral
 from steadystate.sql.where import plan_where
 from steadystate.sql.window import find_windows, is_window_aggregate, plan_windows
 
@@ -79,7 +80,7 @@ def plan_subquery(node: exp.Expr, state: QueryState) -> Rel:
     return rel
 
 
-ENTRY_POINTS = EntryPoints(plan_query=plan_query, plan_where=plan_where)
+ENTRY_POINTS = EntryPoints(plan_query=plan_query, plan_where=plan_where, plan_lateral=plan_lateral)
 
 
 def new_state(ctx: PlanContext) -> QueryState:
