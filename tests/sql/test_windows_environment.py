@@ -1,5 +1,5 @@
-"""Window functions through the whole stack (tests/sql/test_windows.py checks the planner and operators alone): in
-the in-memory environment, window queries are kept as an indexed view and as a materialized view while generated
+"""Window functions and LATERAL through the whole stack (tests/sql/test_windows.py and test_lateral.py check the
+planner and operators alone): in the in-memory environment, such queries are kept as an indexed view and as a materialized view while generated
 INSERTs and DELETEs run, and after each write the two views and the ad hoc SELECT equal DuckDB's answer on the same
 rows; EXPLAIN shows the Window operator.
 """
@@ -22,6 +22,9 @@ QUERIES = [
     " 1 FOLLOWING) AS c FROM t1",
     "SELECT t1.k, b, dense_rank() OVER (PARTITION BY t1.k ORDER BY b DESC) AS d FROM t1 JOIN t2 ON t1.k = t2.k",
     "SELECT k, n FROM (SELECT k, a, row_number() OVER (PARTITION BY k ORDER BY a, k) AS n FROM t1) AS q WHERE n <= 2",
+    "SELECT t1.k AS k1, a, l.c FROM t1, LATERAL (SELECT c FROM t3 WHERE t3.k = t1.k ORDER BY c DESC, k LIMIT 2) AS l",
+    "SELECT t1.k AS k1, a, l.n, m.c FROM t1 LEFT JOIN LATERAL (SELECT c FROM t3 WHERE t3.k = t1.k AND t3.c > t1.a)"
+    " AS m ON true, LATERAL (SELECT count(*) AS n FROM t2 WHERE t2.b >= t1.a) AS l",
 ]
 
 
