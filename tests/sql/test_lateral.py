@@ -42,7 +42,10 @@ CORPUS = [
     "SELECT * FROM t1, LATERAL (SELECT b FROM t2) AS l",
     "SELECT t1.k, l.b, m.c FROM t1, LATERAL (SELECT b FROM t2 WHERE t2.k = t1.k) AS l,"
     " LATERAL (SELECT c FROM t3 WHERE t3.k = l.b ORDER BY c LIMIT 1) AS m",
-    # in a view of a view: an aggregate over the lateral rows
+    # without FROM: computed per outer row (under its WHERE)
+    "SELECT * FROM t1, LATERAL (SELECT t1.k + t1.a AS s, t1.a * 2 AS d) AS l",
+    "SELECT * FROM t1 LEFT JOIN LATERAL (SELECT t1.a AS x WHERE t1.a > 1) AS l ON l.x < 3",
+    # an aggregate over the lateral rows
     "SELECT t1.k, count(l.c) AS n FROM t1 LEFT JOIN LATERAL (SELECT c FROM t3 WHERE t3.k = t1.k AND t3.c > t1.a) AS l"
     " ON true GROUP BY t1.k",
 ]
@@ -73,6 +76,7 @@ def test_top_k_per_group_is_a_top_k_grouped_by_the_outer_key() -> None:
     ("SELECT * FROM t1 FULL JOIN LATERAL (SELECT c FROM t3 WHERE t3.k = t1.k) AS l ON true", "0A000"),
     ("SELECT * FROM t1, LATERAL (SELECT c FROM t3 WHERE t3.k = t1.k UNION SELECT 1) AS l", "0A000"),
     ("SELECT * FROM t1, LATERAL (SELECT c FROM t3 WHERE t3.k = t1.k) AS l (x, y)", "42P10"),
+    ("SELECT * FROM t1, LATERAL (SELECT max(t1.a) AS m) AS l", "0A000"),
     ("SELECT * FROM t1, LATERAL (SELECT c FROM t3 WHERE t3.k = t9.k) AS l", "42P01"),
 ])
 def test_bad_lateral_is_refused(sql: str, sqlstate: str) -> None:
