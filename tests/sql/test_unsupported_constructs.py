@@ -10,7 +10,7 @@ from steadystate.sql.planner import plan
 
 
 @pytest.mark.parametrize("sql, construct", [
-    ("select a, sum(a) over (order by a groups between 1 preceding and current row) from t", "GROUPS"),
+    ("select a, sum(a) over (order by a groups between 1 preceding and current row exclude group) from t", "EXCLUDE"),
     ("select a, sum(a) over (order by a rows current row exclude ties) from t", "EXCLUDE"),
     ("select * from (select a, count(distinct a) over () as r from t) s", "window functions"),
     ("SELECT u.a, ((SELECT t.a FROM t WHERE t.a = u.a) LIMIT 1) FROM u", "LIMIT"),

@@ -131,10 +131,11 @@ class ColumnOrder(msgspec.Struct, frozen=True):
 
 
 class FrameMode(enum.StrEnum):
-    """How a window frame's offsets count: rows, or values of the (single) ORDER BY column."""
+    """How a window frame's offsets count: rows, values of the (single) ORDER BY column, or peer groups."""
 
     ROWS = "rows"
     RANGE = "range"
+    GROUPS = "groups"
 
 
 class BoundKind(enum.StrEnum):
@@ -147,7 +148,8 @@ class BoundKind(enum.StrEnum):
 
 class FrameBound(msgspec.Struct, frozen=True, omit_defaults=True):
     kind: BoundKind
-    offset: Literal | None = None  # PRECEDING/FOLLOWING: rows (ROWS) or a value of the ORDER BY column's type (RANGE)
+    offset: Literal | None = None  # PRECEDING/FOLLOWING: rows (ROWS), a value of the ORDER BY column's type (RANGE),
+    # or peer groups (GROUPS)
 
 
 class WindowFrame(msgspec.Struct, frozen=True):

@@ -3,7 +3,8 @@
 
 * **Peers** are rows with equal ORDER BY values (all rows when there is no ORDER BY); ``rank``, ``dense_rank``,
   ``percent_rank``, ``cume_dist`` and RANGE frames are defined by them.
-* **Frames** become, per row ``i``, a half-open range ``[lo, hi)`` of positions.  ROWS counts positions; RANGE
+* **Frames** become, per row ``i``, a half-open range ``[lo, hi)`` of positions.  ROWS counts positions, GROUPS
+  peer groups; RANGE
   with an offset compares values of the single ORDER BY column (``value ± offset``, descending order flips the
   sign) by binary search among the non-NULL rows, and a NULL row's frame is its peers (PostgreSQL's rule).  Both
   ends are non-decreasing in ``i``, so an aggregate over the frame is kept by a sliding state
@@ -118,6 +119,34 @@ def _frame_bounds(frame: ir.WindowFrame, order: tuple[ir.ColumnOrder, ...]) -> C
                 [_bound(frame, frame.end, part, i, n, False) for i in range(n)])
     if frame.mode is ir.FrameMode.RANGE and (frame.start.offset is not None or frame.end.offset is not None):
         return _range_offset_bounds(frame, order[0])
+    if frame.mode is ir.FrameMode.GROUPS:
+        return _groups_bounds(frame)
+    return bounds
+
+
+def _groups_bounds(frame: ir.WindowFrame) -> Callable[[_Partition], tuple[list[int], list[int]]]:
+    """GROUPS: offsets count peer groups; CURRENT ROW is the row's peer group."""
+    def bounds(part: _Partition) -> tuple[list[int], list[int]]:
+        n = len(part.rows)
+        starts, ends, groups = part.peers()
+        first_of = {g: s for s, g in zip(starts, groups)}  # group number -> its first position
+        count = groups[-1] if groups else 0
+
+        def one(bound: ir.FrameBound, i: int, start: bool) -> int:
+            kind = bound.kind
+            if kind is B.UNBOUNDED_PRECEDING:
+                return 0
+            if kind is B.UNBOUNDED_FOLLOWING:
+                return n
+            if kind is B.CURRENT_ROW:
+                return starts[i] if start else ends[i]
+            assert bound.offset is not None
+            k = int(bound.offset.datum())
+            target = groups[i] - k if kind is B.PRECEDING else groups[i] + k
+            if start:
+                return 0 if target < 1 else first_of[target] if target <= count else n
+            return 0 if target < 1 else first_of[target + 1] if target < count else n
+        return [one(frame.start, i, True) for i in range(n)], [one(frame.end, i, False) for i in range(n)]
     return bounds
 
 

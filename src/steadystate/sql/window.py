@@ -9,7 +9,7 @@ environment as the select list, so in a grouped query they may use group keys an
 
 Named windows (``WINDOW w AS (...)``, ``OVER w``, ``OVER (w ORDER BY ...)``) are resolved here: a reference
 takes the named window's partitioning, and its ordering and frame unless the call gives its own.  Frames are
-PostgreSQL's ROWS and RANGE (RANGE with an offset needs one numeric ORDER BY column); GROUPS, EXCLUDE, ``IGNORE
+PostgreSQL's ROWS, RANGE (RANGE with an offset needs one numeric ORDER BY column) and GROUPS; EXCLUDE, ``IGNORE
 NULLS``, DISTINCT and ORDER BY inside a window aggregate, and non-constant ntile/lag/lead/nth_value parameters
 are refused with 0A000.
 """
@@ -219,11 +219,11 @@ def _frame(spec: Any, order: tuple[ColumnOrder, ...], order_types: list[ScalarTy
     if spec is None:
         return WindowFrame()
     kind = str(spec.args.get("kind") or "").lower()
-    if kind == "groups":
-        raise errors.FeatureNotSupported("GROUPS frames are not supported")
     if spec.args.get("exclude") is not None:
         raise errors.FeatureNotSupported("EXCLUDE in window frames is not supported")
-    mode = FrameMode.ROWS if kind == "rows" else FrameMode.RANGE
+    mode = {"rows": FrameMode.ROWS, "groups": FrameMode.GROUPS}.get(kind, FrameMode.RANGE)
+    if mode is FrameMode.GROUPS and not order:
+        raise errors.SteadyError("GROUPS mode requires an ORDER BY clause", sqlstate="42P20")
     start = _bound(spec.args.get("start"), spec.args.get("start_side"), mode, order, order_types, env, "starting")
     end_node = spec.args.get("end")
     end = FrameBound(BoundKind.CURRENT_ROW) if end_node is None else \
@@ -249,7 +249,7 @@ def _bound(node: Any, side: Any, mode: FrameMode, order: tuple[ColumnOrder, ...]
             raise errors.SyntaxError_(f"syntax error at or near \"{text}\"")
         return FrameBound(found)
     kind = BoundKind.PRECEDING if side == "preceding" else BoundKind.FOLLOWING
-    if mode is FrameMode.ROWS:
+    if mode is not FrameMode.RANGE:
         target = T.INT8
     else:
         if len(order) != 1:
@@ -270,5 +270,5 @@ def _bound(node: Any, side: Any, mode: FrameMode, order: tuple[ColumnOrder, ...]
         raise errors.SteadyError(f"frame {which} offset must not be null", sqlstate="22004")
     if value < 0:
         raise errors.SteadyError(f"frame {which} offset must not be negative",
-                                 sqlstate="22013" if mode is FrameMode.ROWS else "22013")
+                                 sqlstate="22013")
     return FrameBound(kind, offset.expr)
