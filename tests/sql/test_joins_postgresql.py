@@ -21,7 +21,7 @@ from join_support import COLUMNS, Maintained, normalized
 from test_aggregates import CORPUS as AGGREGATES
 from test_joins import CORPUS as JOINS, queries
 from test_lateral import CORPUS as LATERAL
-from test_windows import CORPUS as WINDOWS
+from test_windows import CORPUS as WINDOWS, window_calls
 
 # what DuckDB refuses but PostgreSQL answers (so only this file can check it)
 POSTGRES_ONLY = [
@@ -123,3 +123,15 @@ def test_window_refusals_are_postgresql_s(postgres: psycopg.Connection) -> None:
         assert caught.value.sqlstate == sqlstate, (sql, caught.value)
         checked += 1
     assert checked >= 10
+
+
+@settings(max_examples=int(os.environ.get("WINDOW_EXAMPLES", "60")), deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(calls=st.lists(window_calls(), min_size=1, max_size=3), data=DATA)
+def test_generated_window_queries_answer_as_postgresql(postgres: psycopg.Connection, calls: list[str],
+                                                       data: dict[str, list[tuple]]) -> None:
+    sql = "SELECT k, a, " + ", ".join(f"{call} AS w{i}" for i, call in enumerate(calls)) + " FROM t1"
+    _load(postgres, data)
+    expected = Counter(postgres.execute(sql).fetchall())  # type: ignore[arg-type]
+    got = Maintained(sql).apply({name: [(row, 1) for row in rows] for name, rows in data.items()})[0]
+    assert normalized(got) == normalized(expected), f"{sql}\n got {got}\n postgres {expected}"

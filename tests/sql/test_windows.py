@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Iterator
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from steadystate import errors
 from steadystate.expr import ir
@@ -152,3 +152,44 @@ def test_a_failing_partition_is_an_error_until_it_is_computable() -> None:
     assert failed is not None and failed.sqlstate == "22014"
     index, _ = maintained.apply({"t1": [((1, 1), -1)]})
     assert not index and maintained.dataflow.sink_error("s") is None
+
+
+# ------------------------------------------------------------------------------------- generated window queries
+
+_BOUNDS_START = ["UNBOUNDED PRECEDING", "{n} PRECEDING", "CURRENT ROW", "{n} FOLLOWING"]
+_BOUNDS_END = ["{n} PRECEDING", "CURRENT ROW", "{n} FOLLOWING", "UNBOUNDED FOLLOWING"]
+_FUNCTIONS = ["row_number()", "rank()", "dense_rank()", "percent_rank()", "cume_dist()", "ntile({n1})",
+              "lag(a, {n}, -1)", "lead(k)", "first_value(a)", "last_value(k)", "nth_value(a, {n1})", "sum(a)",
+              "count(*)", "count(a)", "avg(k)", "min(a)", "max(k)", "sum(a) FILTER (WHERE k > 1)"]
+
+
+@st.composite
+def window_calls(draw: st.DrawFn) -> str:
+    """One window call over t1 whose answer does not depend on how ties are broken: the ORDER BY is the whole row
+    (``a, k`` in some directions), or only ``a`` for functions and frames that treat peers alike."""
+    n, n1 = draw(st.integers(0, 2)), draw(st.integers(1, 3))
+    function = draw(st.sampled_from(_FUNCTIONS)).format(n=n, n1=n1)
+    partition = draw(st.sampled_from(["", "PARTITION BY k ", "PARTITION BY a IS NULL "]))
+    direction = draw(st.sampled_from(["", " DESC", " NULLS FIRST", " DESC NULLS LAST"]))
+    mode = draw(st.sampled_from(["", "ROWS", "RANGE", "GROUPS"]))
+    peer_safe = function in ("rank()", "dense_rank()", "percent_rank()", "cume_dist()") or (
+        mode in ("", "RANGE", "GROUPS") and function.split("(")[0] in ("sum", "count", "avg", "min", "max"))
+    whole_row = not peer_safe or draw(st.booleans())
+    order = f"ORDER BY a{direction}" + (f", k{draw(st.sampled_from(['', ' DESC']))}" if whole_row else "")
+    frame = ""
+    if mode and not function.startswith(("row_number", "rank", "dense_rank", "percent_rank", "cume_dist", "ntile",
+                                          "lag", "lead")):
+        if mode == "RANGE" and whole_row:  # offsets need a single ORDER BY column
+            start, end = draw(st.sampled_from([0, 2])), draw(st.sampled_from([1, 3]))
+        else:
+            start = draw(st.integers(0, 3))
+            end = draw(st.integers(max(start, 1), 3))
+        frame = f" {mode} BETWEEN {_BOUNDS_START[start]} AND {_BOUNDS_END[end]}".format(n=n)
+    return f"{function} OVER ({partition}{order}{frame})"
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(calls=st.lists(window_calls(), min_size=1, max_size=3), changes=batches(max_batches=3))
+def test_generated_window_queries_are_maintained_like_duckdb(duck: Duck, calls: list[str], changes) -> None:  # type: ignore[no-untyped-def]
+    sql = "SELECT k, a, " + ", ".join(f"{call} AS w{i}" for i, call in enumerate(calls)) + " FROM t1"
+    check_maintained(sql, changes, duck)
