@@ -79,8 +79,9 @@ def main() -> int:
         env = Environment(Path(tmp) / "data")
         env.start()
         try:
-            dsns = {"proxy": env.dsn,
-                    "direct": env.dsn.replace(f"port={env.sql_port}", f"port={coordinator_port(env)}")}
+            plain = env.dsn + " sslmode=disable"  # the proxy's own cost: the coordinator speaks no TLS
+            dsns = {"proxy": plain,
+                    "direct": plain.replace(f"port={env.sql_port}", f"port={coordinator_port(env)}")}
             best: dict[tuple[str, str], float] = {}
             for round_ in range(args.rounds):
                 for path, dsn in dsns.items():

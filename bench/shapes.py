@@ -8,10 +8,11 @@ rows).  Each shape is a view with a default index, planned by steadystate itself
 from the controller's command history, then renders it in this process (``render.RenderedDataflow``) and drives it
 as the replica would:
 
-* **hydration**: the tables' snapshots go in (as Arrow columns where the dataflow's reader takes columns — the
-  fused join-accumulate and the accumulating reduce — otherwise as ``{row: count}``), then one step.  The time to
-  turn the stored Arrow batches into rows (what the replica's storage read does for a row reader) is reported
-  separately, once per table (``decode``);
+* **hydration**: the tables' snapshots go in as the replica hands them over (``compute.snapshots``): Arrow
+  columns folded by a summing reader (the fused join-accumulate, the accumulating reduce), or evaluated through
+  the source's first maps/filters/projections (``expr.arrow_eval``) with only their output becoming rows, or else
+  decoded into ``{row: count}`` (timed: it is part of what hydration costs), then one step.  The decode alone is
+  also reported once per table (``decode``);
 * **per batch**: ``--batches`` batches of 500 order deletes + 500 order inserts + 10 customer updates, each fed and
   stepped (write to fresh answer, without the peek).
 
@@ -211,26 +212,34 @@ def run_shape(shape: Shape, desc: m.DataflowDescription, names: dict[str, str], 
         duck.execute(f"CREATE TABLE {name} AS SELECT * FROM {name}_arrow")
     view_sql = duck_view_sql(shape)
 
-    snapshots: dict[str, dict[tuple, int]] = {}
-    for source in desc.source_imports:
-        if source.id == mv_id:  # the materialized view's contents, computed by DuckDB (its own dataflow's output)
-            body = shape.setup[0].split(" AS ", 1)[1]
-            snapshots[source.id] = {tuple(r): 1 for r in duck.execute(body).fetchall()}
-        else:
-            table = tables[ids[source.id]]
-            snapshots[source.id] = {row: 1 for row in zip(*(col.to_pylist() for col in table.columns))}
+    mv_rows: dict[tuple, int] = {}
+    if mv_id is not None:  # the materialized view's contents, computed by DuckDB (its own dataflow's output)
+        mv_rows = {tuple(r): 1 for r in duck.execute(shape.setup[0].split(" AS ", 1)[1]).fetchall()}
+    # as the replica hydrates (compute.snapshots): a loaded table's columns folded by a summing reader, or mapped
+    # through its first maps/filters/projections as columns, or else decoded into {row: count}
     started = time.perf_counter()
     for source in desc.source_imports:
+        if source.id == mv_id:
+            rendered.feed_snapshot(source.id, mv_rows, desc.as_of, desc.as_of + 1)
+            continue
+        table = tables[ids[source.id]]
         consumer = rendered.columnar_consumer(source.id)
-        folded = None
-        if consumer is not None and source.id in ids:
-            folded = consumer.fold_columns([tables[ids[source.id]]])
+        mapper = rendered.columnar_mapper(source.id) if consumer is None else None
+        folded = consumer.fold_columns([table]) if consumer is not None else None
+        premapped = mapper.apply([table]) if mapper is not None else None
         if folded is not None:
             assert consumer is not None
             consumer.absorb_folded(folded)
             rendered.feed_snapshot(source.id, {}, desc.as_of, desc.as_of + 1)
+        elif premapped is not None:
+            assert mapper is not None
+            rendered.feed_premapped(mapper, premapped, desc.as_of)
+            rendered.feed_snapshot(source.id, {}, desc.as_of, desc.as_of + 1)
         else:
-            rendered.feed_snapshot(source.id, snapshots[source.id], desc.as_of, desc.as_of + 1)
+            rows: dict[tuple, int] = {}
+            for row in zip(*(col.to_pylist() for col in table.columns)):
+                rows[row] = rows.get(row, 0) + 1
+            rendered.feed_snapshot(source.id, rows, desc.as_of, desc.as_of + 1)
     rendered.step()
     hydration = time.perf_counter() - started
 

@@ -34,26 +34,28 @@ ALLOWED: dict[str, set[str]] = {
     "__main__": {"cli"},
     # the in-memory environment for tests: wires a coordinator to in-process replicas
     "testing": {"adapter", "catalog", "compute", "controller", "orchestrator", "storage", "errors"},
-    "cli": {"adapter", "compute", "orchestrator", "server", "supervisor", "errors"},
-    "server": {"adapter", "pgwire", "supervisor", "errors"},
-    "supervisor": {"pgwire", "errors"},
+    "cli": {"adapter", "compute", "orchestrator", "server", "supervisor", "security", "errors"},
+    "server": {"adapter", "pgwire", "supervisor", "security", "errors"},
+    "supervisor": {"pgwire", "security", "errors"},
     # the coordinator
-    "pgwire": {"adapter", "errors"},
+    "pgwire": {"adapter", "repr", "security", "errors"},  # repr: the datums' text forms (float digits) the wire shares with casts
     "adapter": {"sql", "catalog", "controller", "protocol", "render", "orchestrator", "storage", "expr", "repr",
-                "errors"},
-    "sql": {"expr", "repr", "errors"},
+                "security", "errors"},
+    "sql": {"expr", "repr", "security", "errors"},
     "catalog": {"expr", "repr", "errors"},
     "controller": {"protocol", "expr", "repr", "errors"},
     # the replica
-    "compute": {"render", "protocol", "dataflow", "storage", "expr", "repr", "errors"},
+    "compute": {"render", "protocol", "dataflow", "storage", "expr", "repr", "security", "errors"},
     # shared by both sides
     "render": {"dataflow", "protocol", "expr", "repr", "errors"},
-    "protocol": {"expr", "repr", "errors"},
+    "protocol": {"expr", "repr", "security", "errors"},
     "dataflow": {"errors"},
     "expr": {"repr", "errors"},
     "storage": {"repr", "errors"},
-    "orchestrator": {"errors"},
+    "orchestrator": {"security", "errors"},
     "repr": {"errors"},
+    # SCRAM verifiers and exchanges, private files, TLS material: used by the processes and the coordinator
+    "security": {"errors"},
     "errors": set(),
 }
 
@@ -63,6 +65,7 @@ COORDINATOR = {"pgwire", "adapter", "sql", "catalog", "controller", "server", "s
 # (importing module, imported module) -> why the import is inside a function
 LAZY_IMPORTS: dict[tuple[str, str], str] = {
     ("steadystate.cli", "steadystate.supervisor"): "the CLI loads only the command it runs",
+    ("steadystate.cli", "steadystate.security.tls"): "the CLI loads only the command it runs (cryptography)",
     ("steadystate.cli", "steadystate.adapter.coordinator"): "the CLI loads only the command it runs",
     ("steadystate.cli", "steadystate.server"): "the CLI loads only the command it runs",
     ("steadystate.cli", "steadystate.compute.server"): "the CLI loads only the command it runs",

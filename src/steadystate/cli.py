@@ -22,16 +22,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from steadystate.security.files import CERT_FILE, PGPASS_FILE, TLS_DIR, private_dir, private_umask, tighten_tree
 
 if TYPE_CHECKING:
     import psutil
 
 
 def _setup_logging(data_dir: Path) -> None:
-    data_dir.mkdir(parents=True, exist_ok=True)
+    private_umask()  # every file and directory this process creates is its user's only
+    private_dir(data_dir)
     formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     root = logging.getLogger()
     root.setLevel(logging.INFO)
@@ -41,24 +45,51 @@ def _setup_logging(data_dir: Path) -> None:
     logging.getLogger("aiohttp").setLevel(logging.WARNING)
 
 
-_PASSED_TO_COORDINATOR = ("data_dir", "host", "sql_port", "http_port", "storage_url", "startup_timeout",
-                          "orphan_timeout", "compaction_interval", "compaction_lag_ms")
+STORAGE_URL_ENV = "STEADYSTATE_STORAGE_URL"  # how a storage URL (it may hold a password) reaches a child process
+_PASSED_TO_COORDINATOR = ("data_dir", "host", "sql_port", "http_port", "startup_timeout",
+                          "orphan_timeout", "compaction_interval", "compaction_lag_ms", "insecure", "tls_cert")
+_LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
+def _path(value: str | None) -> Path | None:
+    return Path(value) if value else None
 
 
 def _serve(args: argparse.Namespace) -> int:
     """The supervisor: hold the ports, run the coordinator as a child, restart it if it dies."""
     from steadystate.supervisor import Supervisor
 
+    if args.insecure and args.host not in _LOOPBACK:
+        print(f"--insecure accepts every user without a password: it listens on loopback only, not on "
+              f"{args.host}", file=sys.stderr)
+        return 2
+    from steadystate.security.tls import server_context, server_files
+
     data_dir = Path(args.data_dir).resolve()
     _setup_logging(data_dir)
+    tighten_tree(data_dir)  # a data directory an earlier release left readable by others
+    try:
+        tls = server_context(server_files(data_dir, _path(args.tls_cert), _path(args.tls_key)))
+    except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+        print(f"cannot use the TLS certificate and key: {exc}", file=sys.stderr)
+        return 2
+    if args.insecure:
+        logging.getLogger("steadystate").warning(
+            "INSECURE MODE: authentication is off, every user name is accepted without a password "
+            "(development only)")
     passed: list[str] = []
     for name in _PASSED_TO_COORDINATOR:
         value = getattr(args, name)
-        if value is not None:
+        if value is True:
+            passed.append(f"--{name.replace('_', '-')}")
+        elif value is not None and value is not False:
             passed += [f"--{name.replace('_', '-')}", str(data_dir if name == "data_dir" else value)]
     try:
+        if args.storage_url:  # to the coordinator through its environment, not its command line
+            os.environ[STORAGE_URL_ENV] = args.storage_url
         supervisor = Supervisor(passed, args.host, args.sql_port, args.http_port, data_dir,
-                                startup_timeout=args.startup_timeout)
+                                startup_timeout=args.startup_timeout, tls=tls, require_tls=args.require_tls,
+                                max_connections=args.max_connections)
     except OSError as exc:
         print(f"cannot listen on {args.host}:{args.sql_port}/{args.http_port}: {exc}", file=sys.stderr)
         return 1
@@ -68,7 +99,13 @@ def _serve(args: argparse.Namespace) -> int:
 def _coordinator(args: argparse.Namespace) -> int:
     """The coordinator process (started by ``serve``): serves on the sockets it inherited."""
     from steadystate.adapter.coordinator import CoordinatorConfig
-    from steadystate.server import serve_forever
+    from steadystate.server import SecurityConfig, serve_forever
+    from steadystate.supervisor import RESUME_TOKEN_ENV
+
+    if args.insecure and args.host not in _LOOPBACK:
+        print("--insecure is allowed on loopback only", file=sys.stderr)
+        return 2
+    security = SecurityConfig(insecure=args.insecure, resume_token=os.environ.pop(RESUME_TOKEN_ENV, None))
 
     data_dir = Path(args.data_dir).resolve()
     _setup_logging(data_dir)
@@ -77,7 +114,7 @@ def _coordinator(args: argparse.Namespace) -> int:
         sql_host=args.host,
         sql_port=args.sql_port,
         http_port=args.http_port,
-        storage_url=args.storage_url,
+        storage_url=args.storage_url or os.environ.pop(STORAGE_URL_ENV, None),
         startup_timeout_s=args.startup_timeout,
         orphan_timeout_s=args.orphan_timeout,
         compaction_interval_s=args.compaction_interval,
@@ -87,16 +124,23 @@ def _coordinator(args: argparse.Namespace) -> int:
     )
 
     def announce(server: object) -> None:
+        if args.insecure:
+            connect = f"psql -h localhost -p {args.sql_port} -U materialize materialize   (INSECURE: no password)"
+        else:  # the password stays in the file: libpq reads it from there, nothing prints it
+            tls = ("sslmode=require" if args.tls_cert else
+                   f"sslmode=verify-full sslrootcert={data_dir / TLS_DIR / CERT_FILE}")
+            connect = (f'psql "host=localhost port={args.sql_port} user=materialize dbname=materialize '
+                       f'passfile={data_dir / PGPASS_FILE} {tls}"')
         print(
             f"steadystate is ready.\n"
-            f"  connect:   psql -h localhost -p {args.sql_port} -U materialize materialize\n"
+            f"  connect:   {connect}\n"
             f"  health:    curl http://localhost:{args.http_port}/api/readyz\n"
             f"  data dir:  {data_dir}",
             file=sys.stderr,
             flush=True,
         )
 
-    asyncio.run(serve_forever(config, announce))
+    asyncio.run(serve_forever(config, announce, security))
     return 0
 
 
@@ -105,7 +149,11 @@ def _replica(args: argparse.Namespace) -> int:
 
     from steadystate.orchestrator import REPLICA_SIZES
 
-    run_replica(args.replica_id, args.storage_url, args.dir, orphan_timeout=args.orphan_timeout,
+    storage_url = args.storage_url or os.environ.pop(STORAGE_URL_ENV, None)
+    if not storage_url:
+        print("no storage URL: give --storage-url or set STEADYSTATE_STORAGE_URL", file=sys.stderr)
+        return 2
+    run_replica(args.replica_id, storage_url, args.dir, orphan_timeout=args.orphan_timeout,
                 memory_limit=REPLICA_SIZES.get(args.size))
     return 0
 
@@ -245,7 +293,8 @@ def main(argv: list[str] | None = None) -> int:
         command.add_argument("--sql-port", type=int, default=6875)
         command.add_argument("--http-port", type=int, default=6876)
         command.add_argument("--storage-url", default=None,
-                             help="shard storage: sqlite:///path (default: <data-dir>/storage.db) or postgresql://...")
+                             help="shard storage: sqlite:///path (default: <data-dir>/storage.db) or postgresql://... "
+                                  "(or set $STEADYSTATE_STORAGE_URL, which keeps a password off the command line)")
         command.add_argument("--startup-timeout", type=float, default=60.0,
                              help="close SQL connections that have not completed startup after this many seconds")
         command.add_argument("--orphan-timeout", type=float, default=30.0,
@@ -255,6 +304,18 @@ def main(argv: list[str] | None = None) -> int:
                              help="seconds between rounds of table shard compaction (0: never compact)")
         command.add_argument("--compaction-lag-ms", type=int, default=10_000,
                              help="how far behind the clock a table shard's since stays, at least (milliseconds)")
+        command.add_argument("--tls-cert", default=None,
+                             help="the server's TLS certificate chain (PEM); default: a self-signed one generated "
+                                  "into <data-dir>/tls")
+        command.add_argument("--insecure", action="store_true",
+                             help="development only: no authentication, every user name accepted without a "
+                                  "password (loopback only)")
+    serve.add_argument("--tls-key", default=None, help="the private key of --tls-cert (PEM)")
+    serve.add_argument("--max-connections", type=int, default=None,
+                       help="client connections served at once; past it a new one gets 53300 (default: 1000, "
+                            "fewer if the file-descriptor limit is lower)")
+    serve.add_argument("--require-tls", action="store_true",
+                       help="refuse SQL connections that do not use TLS (28000)")
     coordinator.add_argument("--sql-fd", type=int, default=None, help="inherited listening socket for SQL")
     coordinator.add_argument("--http-fd", type=int, default=None, help="inherited listening socket for HTTP")
     serve.set_defaults(run=_serve)
@@ -263,7 +324,8 @@ def main(argv: list[str] | None = None) -> int:
     replica.add_argument("--replica-id", required=True)
     replica.add_argument("--cluster-id", required=True)
     replica.add_argument("--size", default="small")
-    replica.add_argument("--storage-url", required=True)
+    replica.add_argument("--storage-url", default=None,
+                         help="the shard storage (default: $STEADYSTATE_STORAGE_URL, how the orchestrator passes it)")
     replica.add_argument("--dir", required=True)
     replica.add_argument("--orphan-timeout", type=float, default=30.0,
                          help="exit when no coordinator has been connected for this many seconds")

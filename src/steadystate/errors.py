@@ -147,6 +147,10 @@ class NumericValueOutOfRange(SteadyError):
     sqlstate = "22003"
 
 
+class StringDataRightTruncation(SteadyError):
+    sqlstate = "22001"
+
+
 class NotNullViolation(SteadyError):
     sqlstate = "23502"
 
@@ -161,6 +165,12 @@ class InvalidParameterValue(SteadyError):
 
 class WrongObjectType(SteadyError):
     sqlstate = "42809"
+
+
+class InvalidAuthorization(SteadyError):
+    """Authentication failed (28P01 for a wrong password or an unknown user, 28000 otherwise)."""
+
+    sqlstate = "28000"
 
 
 class InsufficientPrivilege(SteadyError):
@@ -183,6 +193,12 @@ class InsufficientResources(SteadyError):
     sqlstate = "53000"
 
 
+class TooManyConnections(InsufficientResources):
+    """``max_connections`` client connections are open already."""
+
+    sqlstate = "53300"
+
+
 class OutOfMemory(InsufficientResources):
     """A replica refused (or could not finish) a query because it would pass its memory limit."""
 
@@ -193,6 +209,12 @@ class ReplicaExited(SteadyError):
     """The replica process running a query exited (was killed, crashed) before it answered."""
 
     sqlstate = "57P01"
+
+
+class InvalidCatalogName(SteadyError):
+    """A database that does not exist (``database "x" does not exist``)."""
+
+    sqlstate = "3D000"
 
 
 class InFailedTransaction(SteadyError):

@@ -7,7 +7,15 @@ HTTP (aiohttp), on ``--http-port``:
 * ``GET /api/livez`` — 200 while the process runs;
 * ``GET /api/readyz`` — 200 once the coordinator serves queries, 503 before;
 * ``GET /api/clusters`` — clusters, replicas and their statuses as JSON;
-* ``GET /api/readiness`` — the production-readiness verdict of every cluster, as JSON.
+* ``GET /api/readiness`` — the production-readiness verdict of every cluster, as JSON;
+* ``GET /metrics`` — the Prometheus exposition (``adapter/metrics.py``; documented in ``docs/metrics.md``).
+
+Authentication (:class:`Authentication`, the pgwire server's authenticator): a client proves it knows its role's
+password with SCRAM-SHA-256; a role without a password cannot log in.  The superuser ``materialize`` gets its
+password on the first start from ``<data-dir>/pgpass`` (generated there, 0600, unless the operator wrote one
+first; see :mod:`steadystate.security.files`).  The supervisor's proxy carries an authenticated session over to a
+new coordinator with the resume token the supervisor gave this process (in its environment, never on a command
+line); ``--insecure`` accepts every user name without a password, as before authentication existed.
 
 Signals (sent by the supervisor, :mod:`steadystate.supervisor`): SIGTERM or SIGINT stops the coordinator
 gracefully and leaves the replica processes running for the next coordinator to adopt (a planned restart);
@@ -18,35 +26,87 @@ supervisor's signal for an in-place restart, and a terminal hanging up must not 
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 import signal
+from dataclasses import dataclass
 from typing import Any, Callable
+
+import msgspec
 
 from aiohttp import web
 
 from steadystate.adapter.coordinator import CoordinatorConfig
 from steadystate.adapter.backend import Adapter
+from steadystate.adapter.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from steadystate.errors import ConnectionFailure, InvalidAuthorization
+from steadystate.pgwire.effects import AuthMethod, Credentials
 from steadystate.pgwire.server import PgServer
+from steadystate.security.files import SUPERUSER, superuser_password
+from steadystate.security.scram import make_verifier
 from steadystate.supervisor import inherited_socket
 
 log = logging.getLogger("steadystate.server")
 
 
+@dataclass(frozen=True)
+class SecurityConfig:
+    insecure: bool = False  # trust every user name (development only; the CLI allows it on loopback only)
+    resume_token: str | None = None  # what the supervisor's proxy presents to resume an authenticated session
+
+
+class Authentication:
+    """The pgwire authenticator of the coordinator; see the module docstring."""
+
+    def __init__(self, adapter: Adapter, security: SecurityConfig) -> None:
+        self.adapter = adapter
+        self.security = security
+
+    async def __call__(self, user: str, resume: str | None) -> Credentials:
+        if resume is not None:
+            token = self.security.resume_token
+            if token is None or not hmac.compare_digest(resume.encode(), token.encode()):
+                raise InvalidAuthorization("invalid session resume token")
+            return Credentials(AuthMethod.TRUST)
+        if not self.adapter.coordinator.ready:
+            raise ConnectionFailure("the server is starting up", sqlstate="57P03")
+        if self.security.insecure:
+            return Credentials(AuthMethod.TRUST)
+        role = self.adapter.coordinator.catalog.role_by_name(user)
+        return Credentials(AuthMethod.SCRAM, role.password if role is not None else None)
+
+
 class Server:
-    def __init__(self, config: CoordinatorConfig) -> None:
+    def __init__(self, config: CoordinatorConfig, security: SecurityConfig | None = None) -> None:
         self.config = config
+        self.security = security or SecurityConfig()
         self.adapter = Adapter(config)
         self._pg: PgServer | None = None
         self._http: web.AppRunner | None = None
 
     async def start(self) -> None:
         await self.adapter.start()
-        self._pg = PgServer(self.adapter, startup_timeout=self.config.startup_timeout_s)
+        if not self.security.insecure:
+            self._ensure_superuser_password()
+        self._pg = PgServer(self.adapter, startup_timeout=self.config.startup_timeout_s,
+                            authenticator=Authentication(self.adapter, self.security))
         sql_socket = inherited_socket(self.config.sql_fd) if self.config.sql_fd is not None else None
         await self._pg.start(self.config.sql_host, self.config.sql_port, sock=sql_socket)
         await self._start_http()
         log.info("serving SQL on %s:%d and HTTP on %s:%d", self.config.sql_host, self._pg.port,
                  self.config.sql_host, self.config.http_port)
+
+    def _ensure_superuser_password(self) -> None:
+        """Give ``materialize`` the password of ``<data-dir>/pgpass`` if it has none (the first start): the file
+        is written before the verifier is committed, so a crash between the two only repeats the step."""
+        catalog = self.adapter.coordinator.catalog
+        role = catalog.role_by_name(SUPERUSER)
+        if role is None or role.password is not None:
+            return
+        verifier = make_verifier(superuser_password(self.config.data_dir))
+        self.adapter.ddl.set_role(msgspec.structs.replace(role, password=verifier), SUPERUSER)
+        log.info("the superuser %s now has the password stored in %s", SUPERUSER,
+                 self.config.data_dir / "pgpass")
 
     async def stop(self, *, stop_replicas: bool = True) -> None:
         if self._pg is not None:
@@ -61,6 +121,7 @@ class Server:
         app.router.add_get("/api/readyz", self._readyz)
         app.router.add_get("/api/clusters", self._clusters)
         app.router.add_get("/api/readiness", self._readiness)
+        app.router.add_get("/metrics", self._metrics)
         self._http = web.AppRunner(app, access_log=None)
         await self._http.setup()
         if self.config.http_fd is not None:
@@ -75,6 +136,9 @@ class Server:
     async def _readyz(self, request: web.Request) -> web.Response:
         ready = self.adapter.coordinator.ready
         return web.json_response({"ready": ready}, status=200 if ready else 503)
+
+    async def _metrics(self, request: web.Request) -> web.Response:
+        return web.Response(body=self.adapter.metrics.exposition(), headers={"Content-Type": METRICS_CONTENT_TYPE})
 
     async def _readiness(self, request: web.Request) -> web.Response:
         readiness = self.adapter.readiness
@@ -93,7 +157,8 @@ class Server:
         )
 
 
-async def serve_forever(config: CoordinatorConfig, on_ready: Callable[[Server], Any] | None = None) -> None:
+async def serve_forever(config: CoordinatorConfig, on_ready: Callable[[Server], Any] | None = None,
+                        security: SecurityConfig | None = None) -> None:
     """Serve until SIGTERM/SIGINT (stop, leave the replicas running) or SIGUSR1 (stop with the replicas)."""
     stop = asyncio.Event()
     stop_replicas = False
@@ -108,7 +173,7 @@ async def serve_forever(config: CoordinatorConfig, on_ready: Callable[[Server], 
         loop.add_signal_handler(sig, request_stop, False)
     loop.add_signal_handler(signal.SIGUSR1, request_stop, True)
     loop.add_signal_handler(signal.SIGHUP, lambda: None)
-    server = Server(config)
+    server = Server(config, security)
     await server.start()
     if on_ready is not None and not stop.is_set():
         on_ready(server)

@@ -9,7 +9,8 @@ remembers what it needs to carry a session over to a *new* coordinator — the s
 settings, prepared statements, the transaction status, the request in flight.
 
 If the coordinator dies — a crash, an out-of-memory kill, ``kill -9`` — the supervisor starts a new one on
-the same sockets, with a backoff that doubles from 0.1 s up to 5 s and resets once a coordinator has stayed
+the same sockets (a session the coordinator authenticated is resumed on the new one with a token the supervisor
+gives each coordinator in its environment, :data:`RESUME_TOKEN_ENV`), with a backoff that doubles from 0.1 s up to 5 s and resets once a coordinator has stayed
 up for 10 s; the new coordinator adopts the replicas the old one left running (they reconcile, nothing
 rehydrates).  Meanwhile the client connections stay open: an idle session reconnects on its next request, a
 read in flight is resent to the new coordinator (the client sees a slower answer), and only a client with a
@@ -46,8 +47,10 @@ import ctypes
 import json
 import logging
 import os
+import secrets
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -58,6 +61,9 @@ import psutil
 from steadystate.pgwire.proxy_server import ProxyServer
 
 log = logging.getLogger("steadystate.supervisor")
+
+#: the environment variable that hands the coordinator the proxy's resume token (never its command line)
+RESUME_TOKEN_ENV = "STEADYSTATE_RESUME_TOKEN"
 
 _BACKOFF_START_S = 0.1
 _BACKOFF_MAX_S = 5.0
@@ -82,8 +88,12 @@ def listen(host: str, port: int) -> socket.socket:
 
 class Supervisor:
     def __init__(self, coordinator_args: list[str], host: str, sql_port: int, http_port: int, data_dir: Path,
-                 *, startup_timeout: float = 60.0):
+                 *, startup_timeout: float = 60.0, tls: ssl.SSLContext | None = None, require_tls: bool = False,
+                 max_connections: int | None = None):
+        self.max_connections = max_connections
         self.coordinator_args = coordinator_args
+        self.tls = tls  # the proxy terminates TLS: the coordinator behind it is reached on loopback only
+        self.require_tls = require_tls
         self.startup_timeout = startup_timeout
         self.data_dir = data_dir
         self.host = host
@@ -98,6 +108,8 @@ class Supervisor:
         self.restarts = 0  # after a crash
         self.planned_restarts = 0
         self.proxy: ProxyServer | None = None
+        # with it the proxy carries a client it authenticated over to a new coordinator; new for each supervisor
+        self.resume_token = secrets.token_urlsafe(32)
 
     @property
     def internal_address(self) -> tuple[str, int]:
@@ -135,7 +147,8 @@ class Supervisor:
         argv = [sys.executable, "-m", "steadystate", "coordinator", *self.coordinator_args,
                 "--sql-fd", str(fds[0]), "--http-fd", str(fds[1])]
         self.restart_requested = False
-        self.child = subprocess.Popen(argv, pass_fds=fds, preexec_fn=_die_with_parent)
+        env = dict(os.environ, **{RESUME_TOKEN_ENV: self.resume_token})
+        self.child = subprocess.Popen(argv, pass_fds=fds, preexec_fn=_die_with_parent, env=env)
         self._write_state()
         log.info("coordinator started (pid %d)", self.child.pid)
 
@@ -179,7 +192,8 @@ class Supervisor:
         loop.add_signal_handler(signal.SIGUSR1, self._stop, True)
         loop.add_signal_handler(signal.SIGHUP, self._restart)
         self.proxy = ProxyServer(self.sql_socket, self.internal_address, startup_timeout=self.startup_timeout,
-                                 on_loss=self._publish_losses)
+                                 on_loss=self._publish_losses, resume_token=self.resume_token, tls=self.tls,
+                                 require_tls=self.require_tls, max_connections=self.max_connections)
         await self.proxy.start()
         try:
             return await self._supervise(loop)

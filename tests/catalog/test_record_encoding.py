@@ -4,8 +4,9 @@ format, not an implementation detail.
 ``ItemRecord.kind`` was a ``str`` and is now ``repr.objects.ItemKind`` (a ``str``-valued enum).  The bytes below
 are item records exactly as the release before the enum encoded them (``msgspec.msgpack.encode`` of an
 ``ItemRecord`` whose ``kind`` was the string); they are written into a catalog file the way that release wrote
-them, and read back by today's code: each decodes with its kind as an ``ItemKind`` member, and encodes back to the
-same bytes (so a file written now is read by the older code too).
+them, and read back by today's code: each decodes with its kind as an ``ItemKind`` member, and encodes back to what
+was stored but for fields added since with their defaults (a column's ``mod``: None), which older code ignores
+when it decodes (msgspec skips unknown fields), so a file written now is read by the older code too.
 """
 
 from __future__ import annotations
@@ -81,5 +82,15 @@ def test_items_encode_to_the_bytes_the_earlier_release_stored(old_catalog: Path)
         items = {record.id: record for record in catalog.load()["item"]}  # type: ignore[attr-defined]
     finally:
         catalog.close()
+    added_since = {"mod": None}  # fields added after these records were stored, with their defaults
+
+    def without_added(value: object) -> object:
+        if isinstance(value, dict):
+            return {k: without_added(v) for k, v in value.items() if not (k in added_since and v == added_since[k])}
+        if isinstance(value, list):
+            return [without_added(v) for v in value]
+        return value
+
     for n, (kind, data) in enumerate(STORED.items(), start=1):
-        assert msgspec.msgpack.encode(items[f"u{n}"]) == bytes.fromhex(data), kind
+        encoded = msgspec.msgpack.decode(msgspec.msgpack.encode(items[f"u{n}"]))
+        assert without_added(encoded) == msgspec.msgpack.decode(bytes.fromhex(data)), kind

@@ -6,14 +6,22 @@ server gracefully (with its replica processes, or leaving them running for the n
 ``kill -9`` it, restart its coordinator in place (``steadystate restart``), start it again on the same data
 directory, and find or kill replica processes.  Nothing here is a mock: every test talks to the same processes
 a user would run.
+
+Clients authenticate as the README says a user does: as ``materialize`` with the password the first start wrote
+to ``<data-dir>/pgpass``, which libpq reads itself (``passfile=`` in the DSN, ``PGPASSFILE`` for psql).
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import os
 import shutil
 import signal
+import secrets
 import socket
+import struct
 import subprocess
 import sys
 import time
@@ -26,6 +34,51 @@ import psycopg
 import pytest
 
 PSQL = shutil.which("psql")
+
+
+def raw_login(sock: socket.socket, password: str, user: str = "materialize") -> bytes:
+    """Log in on a raw socket as a client would (StartupMessage, then SCRAM-SHA-256 written out here, RFC 5802);
+    returns the bytes the server sent after its last SASL message, up to and including ReadyForQuery."""
+    body = struct.pack("!i", 196608) + f"user\x00{user}\x00database\x00materialize\x00".encode() + b"\x00"
+    sock.sendall(struct.pack("!i", len(body) + 4) + body)
+
+    def message() -> tuple[bytes, bytes]:
+        head = _recv_exactly(sock, 5)
+        return head[:1], _recv_exactly(sock, struct.unpack("!i", head[1:])[0] - 4)
+
+    kind, payload = message()
+    assert kind == b"R" and struct.unpack("!i", payload[:4])[0] == 10, (kind, payload)
+    first_bare = f"n=,r={base64.b64encode(secrets.token_bytes(18)).decode()}"
+    first = ("n,," + first_bare).encode()
+    initial = b"SCRAM-SHA-256\x00" + struct.pack("!i", len(first)) + first
+    sock.sendall(b"p" + struct.pack("!i", len(initial) + 4) + initial)
+    kind, payload = message()
+    server_first = payload[4:].decode()
+    attrs = dict(part.split("=", 1) for part in server_first.split(","))
+    salted = hashlib.pbkdf2_hmac("sha256", password.encode(), base64.b64decode(attrs["s"]), int(attrs["i"]))
+    client_key = hmac.new(salted, b"Client Key", hashlib.sha256).digest()
+    without_proof = f"c=biws,r={attrs['r']}"
+    auth_message = f"{first_bare},{server_first},{without_proof}".encode()
+    signature = hmac.new(hashlib.sha256(client_key).digest(), auth_message, hashlib.sha256).digest()
+    proof = base64.b64encode(bytes(a ^ b for a, b in zip(client_key, signature))).decode()
+    final = f"{without_proof},p={proof}".encode()
+    sock.sendall(b"p" + struct.pack("!i", len(final) + 4) + final)
+    received = b""
+    while True:
+        kind, payload = message()
+        received += kind + struct.pack("!i", len(payload) + 4) + payload
+        assert kind != b"E", payload
+        if kind == b"Z":
+            return received
+
+
+def _recv_exactly(sock: socket.socket, size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        chunk = sock.recv(size - len(data))
+        assert chunk, "the server closed the connection"
+        data += chunk
+    return data
 
 
 def free_port() -> int:
@@ -138,8 +191,18 @@ class Environment:
     # ------------------------------------------------------------------ clients
 
     @property
+    def passfile(self) -> Path:
+        """The superuser's password file, written by the first start (0600)."""
+        return self.data_dir / "pgpass"
+
+    @property
+    def password(self) -> str:
+        """The superuser's password (what libpq reads from the password file)."""
+        return self.passfile.read_text().strip().split(":", 4)[4]
+
+    @property
     def dsn(self) -> str:
-        return f"host=127.0.0.1 port={self.sql_port} user=materialize dbname=materialize"
+        return f"host=127.0.0.1 port={self.sql_port} user=materialize dbname=materialize passfile={self.passfile}"
 
     def connect(self, **kwargs: object) -> psycopg.Connection:
         kwargs.setdefault("autocommit", True)
@@ -160,7 +223,8 @@ class Environment:
                 "-U", "materialize", "materialize"]
         for command in commands:
             args += ["-c", command]
-        return subprocess.run(args, capture_output=True, text=True, timeout=60, check=check)
+        return subprocess.run(args, capture_output=True, text=True, timeout=60, check=check,
+                              env={**os.environ, "PGPASSFILE": str(self.passfile)})
 
     # ------------------------------------------------------------------ replicas
 
@@ -218,9 +282,9 @@ class Environment:
 
     # ------------------------------------------------------------------ clusters (readiness tests)
 
-    def dsn_as(self, user: str) -> str:
-        """The DSN for connecting as another user name (any user name is accepted)."""
-        return self.dsn.replace("user=materialize", f"user={user}")
+    def dsn_as(self, user: str, password: str) -> str:
+        """The DSN for connecting as another role, with its password."""
+        return f"host=127.0.0.1 port={self.sql_port} user={user} password={password} dbname=materialize"
 
     def cluster_id(self, name: str) -> str:
         (cluster_id,), = self.query("SELECT id FROM mz_catalog.mz_clusters WHERE name = %s", (name,))

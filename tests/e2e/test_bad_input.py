@@ -13,6 +13,8 @@ import struct
 import psycopg
 import pytest
 
+from conftest import raw_login
+
 GUARD_ROWS = [(1, "a"), (2, "b"), (3, "c")]
 
 
@@ -133,11 +135,6 @@ def test_error_message_shape(conn) -> None:  # type: ignore[no-untyped-def]
     assert info.value.diag.severity == "ERROR"
 
 
-def _startup_packet() -> bytes:
-    body = struct.pack("!i", 196608) + b"user\x00materialize\x00database\x00materialize\x00\x00"
-    return struct.pack("!i", len(body) + 4) + body
-
-
 @pytest.mark.parametrize("garbage", [
     b"\x00\x00\x00\x08\xde\xad\xbe\xef",         # a startup packet with an unknown protocol version
     b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",        # someone speaking HTTP to the SQL port
@@ -158,12 +155,7 @@ def test_garbage_before_startup(shared_env, conn, garbage: bytes) -> None:  # ty
 
 def test_garbage_after_startup(shared_env, conn) -> None:  # type: ignore[no-untyped-def]
     with socket.create_connection(("127.0.0.1", shared_env.sql_port), timeout=10) as sock:
-        sock.sendall(_startup_packet())
-        received = b""
-        while b"Z\x00\x00\x00\x05" not in received:  # ReadyForQuery
-            chunk = sock.recv(4096)
-            assert chunk, "server closed the connection during startup"
-            received += chunk
+        raw_login(sock, shared_env.password)
         sock.sendall(b"\x01\x00\x00\x00\x05x" + b"Q\x00\x00\x00\x03")  # unknown message type, bad length
         reply = b""
         try:
@@ -181,13 +173,16 @@ def test_psql_syntax_error_then_new_session_works(shared_env, conn) -> None:  # 
     assert shared_env.query("SELECT count(*) FROM guard") == [(3,)]
 
 
-def test_ssl_request_declined_cleanly(shared_env, conn) -> None:  # type: ignore[no-untyped-def]
-    """SSLRequest is answered with 'N': sslmode=prefer falls back to plain text, require fails clearly."""
-    with psycopg.connect(shared_env.dsn + " sslmode=prefer", autocommit=True) as conn:
-        assert conn.execute("SELECT count(*) FROM guard").fetchall() == [(3,)]
-    with pytest.raises(psycopg.OperationalError) as info:
-        psycopg.connect(shared_env.dsn + " sslmode=require", connect_timeout=10)
-    assert "ssl" in str(info.value).lower()
+def test_ssl_modes(shared_env, conn) -> None:  # type: ignore[no-untyped-def]
+    """SSLRequest is accepted (the proxy terminates TLS): prefer and require encrypt, disable does not; GSSAPI
+    encryption is declined with 'N' and the client falls back."""
+    for mode, encrypted in (("prefer", True), ("require", True), ("disable", False)):
+        with psycopg.connect(f"{shared_env.dsn} sslmode={mode} gssencmode=disable", autocommit=True) as tls:
+            assert tls.pgconn.ssl_in_use is encrypted
+            assert tls.execute("SELECT count(*) FROM guard").fetchall() == [(3,)]
+    with socket.create_connection(("127.0.0.1", shared_env.sql_port), timeout=10) as sock:
+        sock.sendall(struct.pack("!ii", 8, 80877104))  # GSSENCRequest
+        assert sock.recv(1) == b"N"
 
 
 def test_drop_table_takes_its_own_indexes_without_cascade(shared_env) -> None:  # type: ignore[no-untyped-def]

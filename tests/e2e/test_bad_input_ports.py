@@ -1,9 +1,11 @@
 """Bad input on every port: the SQL port and a replica's compute port refuse it and keep serving.
 
 * The replica port (from ``<data-dir>/replicas/<id>/endpoint.json``): garbage, a truncated frame, a frame
-  declaring an enormous length, a command without a Hello, and a Hello with a wrong secret followed by a
-  command that would drop the index — every one is refused (the connection is closed, nothing is applied),
-  the replica process stays the same and keeps serving its real controller: the index still answers.
+  declaring an enormous length, a command without the handshake, a handshake with a wrong secret or a replayed
+  one followed by a command that would drop the index, a flood of connections — every one is refused (the peer
+  gets the replica's challenge and nothing else, the connection is closed, nothing is applied), the replica
+  process stays the same and keeps serving its real controller: the index still answers.  A peer that holds
+  the secret gets the replica's proof that it holds it too.
 * The SQL port: an oversized message after startup, a truncated startup packet; a client that says nothing
   is closed after ``--startup-timeout``; a flood of 200 concurrent connections is served (or refused with a
   clear error) and the server keeps serving; row counts never change.
@@ -25,8 +27,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conftest import raw_login
 from steadystate.protocol import messages as m
 from steadystate.protocol.framing import encode_frame
+from steadystate.protocol.handshake import CHALLENGE_BYTES, MAGIC, PROOF_BYTES, ControllerHandshake
 
 GUARD = [(1, "a"), (2, "b"), (3, "c")]
 
@@ -76,6 +80,24 @@ def hello(secret: str) -> bytes:
     return encode_frame(m.Hello(nonce=uuid.uuid4().hex, secret=secret))
 
 
+def environment_secret(env) -> str:  # type: ignore[no-untyped-def]
+    return (env.data_dir / "secret").read_text().strip()
+
+
+def recv_exactly(sock: socket.socket, size: int) -> bytes:
+    data = b""
+    try:
+        while len(data) < size and (chunk := sock.recv(size - len(data))):
+            data += chunk
+    except ConnectionResetError:  # closed by the replica after we wrote to it
+        pass
+    return data
+
+
+def refusals_logged(env, replica_id: str) -> int:  # type: ignore[no-untyped-def]
+    return env.replica_log(replica_id).count("refused a connection")
+
+
 # ---------------------------------------------------------------------------------------- replica port
 
 REPLICA_GARBAGE = {
@@ -91,27 +113,76 @@ def test_replica_port_garbage_is_refused(world, name: str) -> None:  # type: ign
     env, replica_id, _ = world
     pid = env.replica_pids()[replica_id]
     reply = send_and_drain(replica_port(env, replica_id), REPLICA_GARBAGE[name])
-    assert reply == b"", "nothing may be answered before a valid Hello"
+    assert len(reply) == CHALLENGE_BYTES and reply.startswith(MAGIC), "only the challenge, nothing else"
     assert env.replica_pids()[replica_id] == pid
     assert_still_serving(env)
 
 
-@pytest.mark.parametrize("secret", [None, "wrong-secret", ""], ids=["no-hello", "wrong", "empty"])
+@pytest.mark.parametrize("secret", [None, "wrong-secret", ""], ids=["no-handshake", "wrong", "empty"])
 def test_replica_refuses_commands_without_the_secret(world, secret: str | None) -> None:  # type: ignore[no-untyped-def]
     env, replica_id, index_id = world
     pid = env.replica_pids()[replica_id]
     log_before = env.replica_log(replica_id)
-    # a command that would drop the index if it were applied, right behind the (bad or missing) Hello
+    # a command that would drop the index if it were applied, right behind the (bad or missing) handshake
     drop = encode_frame(m.AllowCompaction(index_id, None, "attack"))
-    payload = (hello(secret) if secret is not None else b"") + drop
-    reply = send_and_drain(replica_port(env, replica_id), payload)
-    assert reply == b"", "a refused peer gets no HelloAck and no response"
+    with socket.create_connection(("127.0.0.1", replica_port(env, replica_id)), timeout=20) as sock:
+        challenge = recv_exactly(sock, CHALLENGE_BYTES)
+        response = ControllerHandshake(secret).respond(challenge) if secret is not None else b""
+        sock.sendall(response + hello(secret or "") + drop)
+        sock.shutdown(socket.SHUT_WR)
+        reply = b""
+        try:
+            while chunk := sock.recv(65536):
+                reply += chunk
+        except (ConnectionResetError, socket.timeout):
+            pass
+    assert reply == b"", "a refused peer gets no proof, no HelloAck and no response"
     env.wait_for(lambda: env.replica_log(replica_id).count("refused a connection") >
                  log_before.count("refused a connection"))
     new_log = env.replica_log(replica_id)[len(log_before):]
     # a transient "peek tN" dataflow of the previous test's slow-path read may be logged as dropped late
     dropped = [line for line in new_log.splitlines() if "dropped dataflow" in line and "dataflow peek " not in line]
     assert dropped == [] and "controller connected" not in new_log
+    assert env.replica_pids()[replica_id] == pid
+    assert_still_serving(env)
+
+
+def test_the_replica_proves_it_holds_the_secret_and_a_replayed_handshake_fails(world) -> None:  # type: ignore[no-untyped-def]
+    env, replica_id, index_id = world
+    port = replica_port(env, replica_id)
+    secret = environment_secret(env)
+    with socket.create_connection(("127.0.0.1", port), timeout=20) as sock:
+        handshake = ControllerHandshake(secret)
+        response = handshake.respond(recv_exactly(sock, CHALLENGE_BYTES))
+        sock.sendall(response)
+        handshake.verify(recv_exactly(sock, PROOF_BYTES))  # raises unless the replica holds the secret
+    # the same response on a new connection (a replay) answers a challenge it was not made for
+    before = refusals_logged(env, replica_id)
+    drop = encode_frame(m.AllowCompaction(index_id, None, "attack"))
+    with socket.create_connection(("127.0.0.1", port), timeout=20) as sock:
+        assert recv_exactly(sock, CHALLENGE_BYTES).startswith(MAGIC)
+        sock.sendall(response + hello(secret) + drop)
+        sock.shutdown(socket.SHUT_WR)
+        assert recv_exactly(sock, 1) == b""  # closed without a proof
+    env.wait_for(lambda: refusals_logged(env, replica_id) > before)
+    assert_still_serving(env)
+
+
+def test_a_connection_flood_on_the_replica_port_is_capped(world) -> None:  # type: ignore[no-untyped-def]
+    env, replica_id, _ = world
+    pid = env.replica_pids()[replica_id]
+    port = replica_port(env, replica_id)
+    socks = []
+    try:
+        for _ in range(200):
+            socks.append(socket.create_connection(("127.0.0.1", port), timeout=20))
+            socks[-1].sendall(b"\x00" * 10)  # a partial handshake response: each one is held open, silent
+        challenged = sum(1 for s in socks if len(recv_exactly(s, CHALLENGE_BYTES)) == CHALLENGE_BYTES)
+        assert 0 < challenged < 200, challenged  # past the cap a connection is closed before its challenge
+        assert_still_serving(env)  # the real controller's connection is unaffected
+    finally:
+        for s in socks:
+            s.close()
     assert env.replica_pids()[replica_id] == pid
     assert_still_serving(env)
 
@@ -133,14 +204,6 @@ def _startup_packet() -> bytes:
     return struct.pack("!i", len(body) + 4) + body
 
 
-def _read_until_ready(sock: socket.socket) -> None:
-    received = b""
-    while b"Z\x00\x00\x00\x05" not in received:
-        chunk = sock.recv(4096)
-        assert chunk, "server closed the connection during startup"
-        received += chunk
-
-
 @pytest.mark.parametrize("message", [
     b"Q" + struct.pack("!i", 0x7FFFFFF0) + b"SELECT 1",  # a query message declaring ~2 GiB
     b"P" + struct.pack("!i", 1 << 30),                   # a Parse declaring 1 GiB, then nothing
@@ -149,8 +212,7 @@ def _read_until_ready(sock: socket.socket) -> None:
 def test_sql_port_oversized_and_truncated_after_startup(world, message: bytes) -> None:  # type: ignore[no-untyped-def]
     env, _, _ = world
     with socket.create_connection(("127.0.0.1", env.sql_port), timeout=20) as sock:
-        sock.sendall(_startup_packet())
-        _read_until_ready(sock)
+        raw_login(sock, env.password)
         sock.sendall(message)
         sock.shutdown(socket.SHUT_WR)
         reply = b""

@@ -38,8 +38,21 @@ def load(env: Environment, table: str, rows: int) -> None:
                 copy.write_row((k,))
 
 
+def wait_settled(env: Environment, pid: int) -> None:
+    """Wait until the replica's process has finished starting: its resident set stops growing (a replica loads
+    pyarrow and numpy in the background after it connects, which would pass for a query's growth)."""
+    samples: list[int] = []
+
+    def settled() -> bool:
+        samples.append(psutil.Process(pid).memory_info().rss)
+        return len(samples) >= 5 and max(samples[-5:]) - min(samples[-5:]) < (4 << 20)
+
+    env.wait_for(settled, timeout=60, interval=0.1)
+
+
 def wait_growing(env: Environment, replica_id: str, pid: int, grown_by: int = 64 << 20) -> None:
-    """Wait until the replica's process uses ``grown_by`` more memory than now: the heavy query is running there."""
+    """Wait until the replica's process uses ``grown_by`` more memory than now: the heavy query is running there
+    (call :func:`wait_settled` before starting the query)."""
     base = psutil.Process(pid).memory_info().rss
     env.wait_for(lambda: psutil.Process(pid).memory_info().rss > base + grown_by, timeout=30, interval=0.02)
 
@@ -152,6 +165,7 @@ def test_cancel_stops_the_replicas_work(heavy: Environment) -> None:
     pid = env.replica_pids()[replica_id]
     with env.connect() as conn:
         conn.execute("SET cluster = c")
+        wait_settled(env, pid)
         thread, outcome = run_in_thread(lambda: conn.execute("SELECT * FROM a, a AS b").fetchall())
         wait_growing(env, replica_id, pid)
         conn.cancel()
@@ -195,6 +209,7 @@ def test_a_peek_outstanding_on_a_killed_replica_fails_and_is_not_resent(env: Env
         conn.execute("SET cluster = c")
         conn.execute("SET statement_timeout = '40s'")
         for _attempt in range(3):
+            wait_settled(env, pid)
             # heavy work, a one-row answer: the client has it as soon as the replica answers (with a 2.25M-row
             # answer, an empty outcome did not mean the replica had not answered: the rows could still be on
             # their way to the client)
@@ -232,6 +247,7 @@ def test_a_peek_whose_replica_dies_is_answered_by_another_replica(env: Environme
     with env.connect() as conn:
         conn.execute("SET cluster = c")
         conn.execute("SET statement_timeout = '40s'")
+        wait_settled(env, pid)
         thread, outcome = run_in_thread(lambda: conn.execute("SELECT count(*) FROM b, b AS b2").fetchall())
         wait_growing(env, victim, pid, grown_by=32 << 20)
         env.kill_replica(victim)

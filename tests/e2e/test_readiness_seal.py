@@ -345,9 +345,9 @@ def test_seal_and_unseal_are_audited(world) -> None:  # type: ignore[no-untyped-
     cluster_id = env.cluster_id("aud")
     (last,), = env.query("SELECT max(id) FROM mz_catalog.mz_audit_events")
     env.execute("ALTER CLUSTER aud SEAL", "ALTER CLUSTER aud UNSEAL")
-    env.execute("CREATE ROLE aud_owner")
+    env.execute("CREATE ROLE aud_owner LOGIN PASSWORD 'aud-pw'")
     env.execute("ALTER CLUSTER aud OWNER TO aud_owner")
-    with psycopg.connect(env.dsn_as("aud_owner"), autocommit=True) as conn:
+    with psycopg.connect(env.dsn_as("aud_owner", "aud-pw"), autocommit=True) as conn:
         conn.execute("ALTER CLUSTER aud SEAL")
     events = env.query("SELECT id, event_type, object_type, details, user, occurred_at "
                        "FROM mz_catalog.mz_audit_events WHERE id > %s ORDER BY id", (last,))
@@ -356,35 +356,39 @@ def test_seal_and_unseal_are_audited(world) -> None:  # type: ignore[no-untyped-
     assert sealing == [("alter", "cluster", True, "materialize"), ("alter", "cluster", False, "materialize"),
                        ("alter", "cluster", True, "aud_owner")], mine
     assert all(e[5] is not None for e in events)
-    with psycopg.connect(env.dsn_as("aud_owner"), autocommit=True) as conn:
+    with psycopg.connect(env.dsn_as("aud_owner", "aud-pw"), autocommit=True) as conn:
         conn.execute("ALTER CLUSTER aud UNSEAL")
     env.execute("DROP CLUSTER aud")
 
 
 def test_only_owner_or_superuser_may_seal(world) -> None:  # type: ignore[no-untyped-def]
     env = world
-    env.execute("CREATE ROLE bob", "CREATE ROLE boss SUPERUSER")
+    env.execute("CREATE ROLE bob PASSWORD 'pw-bob'", "CREATE ROLE boss SUPERUSER PASSWORD 'pw-boss'",
+                "CREATE ROLE carol PASSWORD 'pw-carol'")
     assert set(env.query("SELECT name, superuser FROM mz_catalog.mz_roles WHERE name IN ('bob', 'boss')")) == {
         ("bob", False), ("boss", True)}
     # a cluster created by carol is owned by carol
-    with psycopg.connect(env.dsn_as("carol"), autocommit=True) as carol:
+    with psycopg.connect(env.dsn_as("carol", "pw-carol"), autocommit=True) as carol:
         carol.execute("CREATE CLUSTER carols (SIZE = 'small', REPLICATION FACTOR = 1)")
     assert env.query("SELECT owner FROM mz_catalog.mz_clusters WHERE name = 'carols'") == [("carol",)]
     env.wait_all_clean("carols")
 
     def seal_as(user: str, action: str = "SEAL") -> None:
-        with psycopg.connect(env.dsn_as(user), autocommit=True) as conn:
+        with psycopg.connect(env.dsn_as(user, f"pw-{user}"), autocommit=True) as conn:
             conn.execute(f"ALTER CLUSTER carols {action}")
 
     def is_sealed() -> bool:
         return env.query("SELECT sealed FROM mz_catalog.mz_clusters WHERE name = 'carols'")[0][0]
 
-    for user in ("bob", "dave"):  # a role without privilege, and a user name that is no role
-        with pytest.raises(psycopg.Error) as info:
-            seal_as(user)
-        assert info.value.sqlstate == "42501", info.value
-        assert '"carols"' in info.value.diag.message_primary
-        assert not is_sealed()
+    with pytest.raises(psycopg.Error) as info:  # a role without privilege
+        seal_as("bob")
+    assert info.value.sqlstate == "42501", info.value
+    assert '"carols"' in info.value.diag.message_primary
+    assert not is_sealed()
+    with pytest.raises(psycopg.OperationalError) as refused:  # a user name that is no role cannot log in
+        seal_as("dave")
+    assert "password authentication failed" in str(refused.value)
+    assert not is_sealed()
     seal_as("carol")
     assert is_sealed()
     with pytest.raises(psycopg.Error) as info:
@@ -392,11 +396,12 @@ def test_only_owner_or_superuser_may_seal(world) -> None:  # type: ignore[no-unt
     assert info.value.sqlstate == "42501" and is_sealed()
     seal_as("boss", "UNSEAL")  # a superuser
     assert not is_sealed()
-    seal_as("materialize")  # the default user is a superuser
+    with psycopg.connect(env.dsn, autocommit=True) as conn:  # the default user is a superuser
+        conn.execute("ALTER CLUSTER carols SEAL")
     assert is_sealed()
     seal_as("carol", "UNSEAL")
     with pytest.raises(psycopg.Error) as info:  # only the owner or a superuser may give the cluster away
-        with psycopg.connect(env.dsn_as("bob"), autocommit=True) as conn:
+        with psycopg.connect(env.dsn_as("bob", "pw-bob"), autocommit=True) as conn:
             conn.execute("ALTER CLUSTER carols OWNER TO bob")
     assert info.value.sqlstate == "42501"
     env.execute("ALTER CLUSTER carols OWNER TO bob")

@@ -208,14 +208,26 @@ def test_dates():
         ("cast_float8", "x", 'invalid input syntax for type double precision: "x"'),
         ("cast_numeric", "1e", 'invalid input syntax for type numeric: "1e"'),
         ("cast_bool", "maybe", 'invalid input syntax for type boolean: "maybe"'),
-        ("cast_date", "2024-13-01", 'invalid input syntax for type date: "2024-13-01"'),
-        ("cast_timestamp", "nope", 'invalid input syntax for type timestamp: "nope"'),
     ],
 )
 def test_bad_text_casts(func, text, message):
     with pytest.raises(errors.InvalidTextRepresentation) as info:
         evaluate(u(func, lit(text)))
     assert info.value.message == message and info.value.sqlstate == "22P02"
+
+
+@pytest.mark.parametrize(
+    "func,text,message,sqlstate",
+    [  # PostgreSQL's date/time input errors: 22008 for a field out of range, 22007 for text that is not a date
+        ("cast_date", "2024-13-01", 'date/time field value out of range: "2024-13-01"', "22008"),
+        ("cast_timestamp", "nope", 'invalid input syntax for type timestamp: "nope"', "22007"),
+        ("cast_interval", "1 fortnight", 'invalid input syntax for type interval: "1 fortnight"', "22007"),
+    ],
+)
+def test_bad_datetime_text_casts(func, text, message, sqlstate):
+    with pytest.raises(errors.SteadyError) as info:
+        evaluate(u(func, lit(text)))
+    assert info.value.message == message and info.value.sqlstate == sqlstate
 
 
 def test_casts():

@@ -18,7 +18,8 @@ from steadystate.adapter.reads import Reads
 from steadystate.adapter.reconfigure import Reconfigurer
 from steadystate.adapter.session import ClientSession
 from steadystate.adapter.writes import Writes
-from steadystate.errors import ConnectionFailure
+from steadystate.adapter.metrics import Metrics
+from steadystate.errors import ConnectionFailure, InvalidCatalogName, quote_ident
 from steadystate.sql.statements import AlterAction
 
 
@@ -43,13 +44,18 @@ class Adapter:
             AlterAction.RESIZE: self.reconfigurer.resize,
         }
         self.introspection.readiness = self.readiness
+        self.metrics = Metrics(self.coordinator, self.readiness)
 
     # ------------------------------------------------------------------ the client.Backend contract
 
     async def connect(self, user: str, database: str, options: dict[str, str]) -> ClientSession:
         if not self.coordinator.ready:
             raise ConnectionFailure("the server is starting up", sqlstate="57P03")
-        session = ClientSession(self, user or "materialize", database or "materialize", options)
+        database = database or "materialize"
+        if database not in self.coordinator.catalog.databases():
+            raise InvalidCatalogName(f"database {quote_ident(database)} does not exist",
+                                     hint="the databases are listed by SELECT name FROM mz_catalog.mz_databases")
+        session = ClientSession(self, user or "materialize", database, options)
         self.sessions[session.process_id] = session
         return session
 

@@ -17,13 +17,17 @@ from typing import TYPE_CHECKING, Callable, TypeVar
 
 from steadystate.adapter.introspection import audit_details
 from steadystate.adapter.policy import Statement
-from steadystate.catalog.records import KIND_NAMES, ClusterRecord, ItemRecord, ReplicaRecord, RoleRecord
+from steadystate.catalog.records import KIND_NAMES, ClusterRecord, ItemRecord, ReplicaRecord, RoleRecord, SchemaRecord
+from steadystate.catalog.state import SYSTEM_SCHEMAS
 from steadystate.errors import (
     DependentObjectsStillExist,
     FeatureNotSupported,
+    InsufficientPrivilege,
     DuplicateObject,
     DuplicateTable,
+    InvalidCatalogName,
     InvalidParameterValue,
+    SteadyError,
     ObjectNotInPrerequisiteState,
     UndefinedObject,
     quote_ident,
@@ -86,6 +90,11 @@ class Ddl:
     # ------------------------------------------------------------------ objects
 
     def _check_name_free(self, name: p.QualifiedName, if_not_exists: bool, notices: list[str]) -> bool:
+        if name.database not in self.catalog.databases():
+            raise InvalidCatalogName(f"unknown database {quote_ident(name.database)}")
+        if not self.catalog.schema_exists(name.database, name.schema):
+            raise SteadyError(f"unknown schema {quote_ident(name.schema)}", sqlstate="3F000",
+                              hint="CREATE SCHEMA makes one")
         existing = self.catalog.find_item(name.database, name.schema, name.item)
         if existing is None:
             return True
@@ -253,9 +262,24 @@ class Ddl:
         await self._drop_items(doomed, user, notices, statement)
         return tag
 
+    def _require_owner(self, owner: str, user: str, what: str, action: str = "drop") -> None:
+        """Only the owner of an object or a superuser may drop or alter it (42501, PostgreSQL's message)."""
+        if owner == user:
+            return
+        role = self.catalog.role_by_name(user)
+        if role is None or not role.superuser:
+            raise InsufficientPrivilege(f"must be owner of {what}",
+                                        hint=f"it is owned by {quote_ident(owner)}; a superuser or the owner can "
+                                             f"{action} it")
+
     async def _drop_items(
-        self, doomed: list[ItemRecord], user: str, notices: list[str], statement: str | None = None
+        self, doomed: list[ItemRecord], user: str, notices: list[str], statement: str | None = None,
+        also_delete: list[tuple[str, str]] | None = None,
     ) -> None:
+        """Drop ``doomed`` (and the records ``also_delete`` names, e.g. their schema) in one catalog transaction,
+        then tear down their dataflows and shards."""
+        for item in doomed:
+            self._require_owner(item.owner, user, f"{KIND_NAMES[item.kind]} {quote_ident(item.name)}")
         for item in doomed:
             if item.cluster_id is not None:
                 what = f"DROP {KIND_NAMES[item.kind].upper()}"
@@ -269,7 +293,11 @@ class Ddl:
                 txn.delete("item", item.id)
                 txn.audit_event("drop", KIND_NAMES[item.kind].replace(" ", "-"),
                                 audit_details(id=item.id, name=item.qualified))
+            for kind, record_id in also_delete or []:
+                txn.delete(kind, record_id)
+                txn.audit_event("drop", kind, audit_details(id=record_id))
         self.catalog.apply_deletes(("item", item.id) for item in ordered)
+        self.catalog.apply_deletes(also_delete or [])
         for item in ordered:
             self.coord.forget_failure(item.id)
         for item in ordered:
@@ -325,6 +353,7 @@ class Ddl:
 
     async def create_replica(self, plan: p.CreateClusterReplicaPlan, user: str) -> str:
         cluster = self.catalog.clusters[plan.cluster_id]
+        self._require_owner(cluster.owner, user, f"cluster {quote_ident(cluster.name)}", "alter")
         self.coord.policy_check(cluster.id, Statement.CREATE_REPLICA, "CREATE CLUSTER REPLICA")
         if cluster.managed:
             raise ObjectNotInPrerequisiteState(
@@ -352,6 +381,8 @@ class Ddl:
                 notices.append(f"cluster replica {quote_ident(full)} does not exist, skipping")
                 return "DROP CLUSTER REPLICA"
             raise UndefinedObject(f"unknown cluster replica {quote_ident(full)}")
+        cluster = self.catalog.clusters[replica.cluster_id]
+        self._require_owner(cluster.owner, user, f"cluster {quote_ident(cluster.name)}")
         self.coord.policy_check(replica.cluster_id, Statement.DROP_REPLICA, "DROP CLUSTER REPLICA")
         await self._drop_replicas([replica], user)
         return "DROP CLUSTER REPLICA"
@@ -370,6 +401,7 @@ class Ddl:
             notices.append(f"cluster {quote_ident(plan.name)} does not exist, skipping")
             return "DROP CLUSTER"
         cluster = self.catalog.clusters[plan.cluster_id]
+        self._require_owner(cluster.owner, user, f"cluster {quote_ident(cluster.name)}")
         self.coord.policy_check(cluster.id, Statement.DROP_CLUSTER, "DROP CLUSTER")
         objects = self.catalog.objects_on_cluster(cluster.id)
         if objects and not plan.cascade:
@@ -416,17 +448,88 @@ class Ddl:
 
     # ------------------------------------------------------------------ roles
 
+    # ------------------------------------------------------------------ schemas
+
+    async def create_schema(self, plan: p.CreateSchemaPlan, user: str, notices: list[str]) -> str:
+        if plan.database not in self.catalog.databases():
+            raise InvalidCatalogName(f"unknown database {quote_ident(plan.database)}")
+        if self.catalog.schema_exists(plan.database, plan.name):
+            if plan.if_not_exists:
+                notices.append(f"schema {quote_ident(plan.name)} already exists, skipping")
+                return "CREATE SCHEMA"
+            raise SteadyError(f"schema {quote_ident(plan.name)} already exists", sqlstate="42P06")
+        with self.catalog.durable.transact(user) as txn:
+            schema = SchemaRecord(id=make_id(IdKind.SCHEMA, txn.next_id("schema")), database=plan.database,
+                                  name=plan.name, owner=user)
+            txn.put(schema)
+            txn.audit_event("create", "schema", audit_details(id=schema.id, name=f"{plan.database}.{plan.name}"))
+        self.catalog.apply_puts([schema])
+        return "CREATE SCHEMA"
+
+    async def drop_schema(self, plan: p.DropSchemaPlan, user: str, notices: list[str]) -> str:
+        """DROP SCHEMA [CASCADE]: the schema's objects (and their dependents elsewhere) with it, in one catalog
+        transaction; without CASCADE a schema that holds objects is refused (2BP01).  ``public`` and the system
+        schemas cannot be dropped here."""
+        if plan.name in SYSTEM_SCHEMAS or plan.name == "public":
+            raise SteadyError(f"cannot drop schema {quote_ident(plan.name)}", sqlstate="42501",
+                              hint="public and the system schemas always exist")
+        if not self.catalog.schema_exists(plan.database, plan.name):
+            if plan.if_exists:
+                notices.append(f"schema {quote_ident(plan.name)} does not exist, skipping")
+                return "DROP SCHEMA"
+            raise SteadyError(f"unknown schema {quote_ident(plan.name)}", sqlstate="3F000")
+        contents = [i for i in self.catalog.items.values() if i.database == plan.database and i.schema == plan.name]
+        if contents and not plan.cascade:
+            raise DependentObjectsStillExist(
+                f"cannot drop schema {quote_ident(plan.name)}: it contains {KIND_NAMES[contents[0].kind]} "
+                f"{quote_ident(contents[0].name)}", hint="Use DROP SCHEMA ... CASCADE to drop its objects too.")
+        targets = {i.id for i in contents}
+        doomed = contents + [d for d in self.catalog.transitive_dependents(targets) if d.id not in targets]
+        record = self.catalog.schema_record(plan.database, plan.name)
+        await self._drop_items(doomed, user, notices, "DROP SCHEMA CASCADE",
+                               also_delete=[("schema", record.id)] if record is not None else [])
+        return "DROP SCHEMA"
+
+    def _require_superuser(self, user: str, action: str) -> None:
+        role = self.catalog.role_by_name(user)
+        if role is None or not role.superuser:
+            raise InsufficientPrivilege(f"permission denied to {action}",
+                                        hint="only a superuser may create, alter or drop roles")
+
     async def create_role(self, plan: p.CreateRolePlan, user: str) -> str:
+        self._require_superuser(user, f"create role {quote_ident(plan.name)}")
         if self.catalog.role_by_name(plan.name) is not None:
             raise DuplicateObject(f"role {quote_ident(plan.name)} already exists")
         with self.catalog.durable.transact(user) as txn:
-            role = RoleRecord(id=make_id(IdKind.ROLE, txn.next_id("role")), name=plan.name, superuser=plan.superuser)
+            role = RoleRecord(id=make_id(IdKind.ROLE, txn.next_id("role")), name=plan.name, superuser=plan.superuser,
+                              password=plan.verifier)
             txn.put(role)
             txn.audit_event("create", "role", audit_details(id=role.id, name=role.name))
         self.catalog.apply_puts([role])
         return "CREATE ROLE"
 
+    async def alter_role(self, plan: p.AlterRolePlan, user: str) -> str:
+        """``ALTER ROLE r [SUPERUSER | NOSUPERUSER] [PASSWORD 'p' | PASSWORD NULL]``: a role may change its own
+        password; anything else needs a superuser."""
+        role = self.catalog.role_by_name(plan.name)
+        if role is None:
+            raise UndefinedObject(f"unknown role {quote_ident(plan.name)}")
+        if plan.superuser is not None or plan.name != user:
+            self._require_superuser(user, f"alter role {quote_ident(plan.name)}")
+        password = None if plan.clear_password else (plan.verifier or role.password)
+        superuser = role.superuser if plan.superuser is None else plan.superuser
+        self.set_role(msgspec.structs.replace(role, superuser=superuser, password=password), user)
+        return "ALTER ROLE"
+
+    def set_role(self, role: RoleRecord, user: str) -> None:
+        """Store a changed role record (its password or attributes), audited without the verifier."""
+        with self.catalog.durable.transact(user) as txn:
+            txn.put(role)
+            txn.audit_event("alter", "role", audit_details(id=role.id, name=role.name, superuser=role.superuser))
+        self.catalog.apply_puts([role])
+
     async def drop_role(self, plan: p.DropRolePlan, user: str, notices: list[str]) -> str:
+        self._require_superuser(user, f"drop role {quote_ident(plan.name)}")
         role = self.catalog.role_by_name(plan.name)
         if role is None:
             if plan.if_exists:

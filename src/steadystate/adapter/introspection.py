@@ -11,7 +11,7 @@ import datetime as dt
 import json
 from typing import TYPE_CHECKING, Callable, Iterator
 
-from steadystate.adapter import pg_catalog
+from steadystate.adapter import information_schema, mz_catalog, pg_catalog
 from steadystate.errors import InternalError
 from steadystate.orchestrator.api import ProcessStatus
 from steadystate.storage import ShardNotFound
@@ -41,13 +41,17 @@ class Introspection:
             "mz_cluster_replica_statuses": self.replica_statuses,
             "mz_cluster_replica_status_history": self.status_history,
             "mz_hydration_statuses": self.hydration_statuses,
-            "mz_tables": lambda: self._items(ItemKind.TABLE, lambda i: (i.id, i.schema, i.name, i.owner)),
-            "mz_views": lambda: self._items(ItemKind.VIEW, lambda i: (i.id, i.schema, i.name, i.sql, i.owner)),
+            "mz_tables": lambda: self._items(ItemKind.TABLE, lambda i: (i.id, i.schema, i.name, i.owner,
+                                                                        *self._mz_ids(i))),
+            "mz_views": lambda: self._items(ItemKind.VIEW, lambda i: (i.id, i.schema, i.name, i.sql, i.owner,
+                                                                      *self._mz_ids(i))),
             "mz_materialized_views": lambda: self._items(
-                ItemKind.MATERIALIZED_VIEW, lambda i: (i.id, i.schema, i.name, i.cluster_id, i.sql, i.owner)
+                ItemKind.MATERIALIZED_VIEW, lambda i: (i.id, i.schema, i.name, i.cluster_id, i.sql, i.owner,
+                                                       *self._mz_ids(i))
             ),
             "mz_indexes": lambda: self._items(
-                ItemKind.INDEX, lambda i: (i.id, i.name, i.on_id, i.cluster_id, ", ".join(i.key_names), i.owner)
+                ItemKind.INDEX, lambda i: (i.id, i.name, i.on_id, i.cluster_id, ", ".join(i.key_names), i.owner,
+                                           pg_catalog.object_oid(i.id), self._index_sql(i))
             ),
             "mz_audit_events": self.audit_events,
             "mz_roles": lambda: [(r.id, r.name, r.superuser) for r in self.coord.catalog.roles.values()],
@@ -63,6 +67,7 @@ class Introspection:
             "mz_failed_objects": self.failed_objects,
             "mz_pending_reconfigurations": self.pending_reconfigurations,
             "mz_expected_restart_downtime": self.expected_downtime,
+            "mz_columns": self.columns,
             "mz_dataflow_reconciliation": lambda: [
                 (replica_id, state.status.reconciled_kept, state.status.reconciled_rebuilt,
                  _ts(state.status.reconciled_at_ms))
@@ -71,6 +76,8 @@ class Introspection:
             ],
         }
         self._producers.update(pg_catalog.producers(coordinator))
+        self._producers.update(mz_catalog.producers(coordinator))
+        self._producers.update(information_schema.producers(coordinator))
 
     def rows(self, name: str) -> list[Row]:
         producer = self._producers.get(name)
@@ -80,6 +87,27 @@ class Introspection:
 
     def _items(self, kind: ItemKind, shape: Callable[[ItemRecord], Row]) -> list[Row]:
         return [shape(item) for item in self.coord.catalog.items.values() if item.kind == kind]
+
+    def _mz_ids(self, item: "ItemRecord") -> tuple[int, str, str | None]:
+        """Materialize's ``oid``, ``schema_id`` and ``owner_id`` of an item."""
+        owner = self.coord.catalog.role_by_name(item.owner)
+        return (pg_catalog.object_oid(item.id), pg_catalog.schema_id(self.coord, item.database, item.schema),
+                owner.id if owner is not None else None)
+
+    def _index_sql(self, index: "ItemRecord") -> str:
+        """The index's definition as ``CREATE INDEX`` (Materialize's ``mz_indexes.create_sql``)."""
+        on = self.coord.catalog.items.get(index.on_id or "")
+        cluster = self.coord.catalog.clusters.get(index.cluster_id or "")
+        target = f"{on.schema}.{on.name}" if on is not None else index.on_id
+        in_cluster = f" IN CLUSTER {cluster.name}" if cluster is not None else ""
+        return f"CREATE INDEX {index.name}{in_cluster} ON {target} ({', '.join(index.key_names)})"
+
+    def columns(self) -> list[Row]:
+        return [
+            (item.id, column.name, position, column.nullable, column.pg_type_name, column.pg_oid, column.pg_typmod)
+            for item in self.coord.catalog.items.values() if item.kind != "index" and item.desc is not None
+            for position, column in enumerate(item.desc.columns, start=1)
+        ]
 
     def clusters(self) -> list[Row]:
         return [
@@ -134,7 +162,7 @@ class Introspection:
 
     def objects(self) -> list[Row]:
         return [
-            (i.id, i.schema, i.name, i.kind.replace("_", "-"), i.cluster_id)
+            (i.id, i.schema, i.name, i.kind.replace("_", "-"), i.cluster_id, *self._mz_ids(i))
             for i in self.coord.catalog.items.values()
         ]
 

@@ -11,6 +11,14 @@ derivable, so every relation agrees on it without storing anything:
 ``pg_class`` lists the user's tables (``r``), views (``v``), materialized views (``m``) and indexes (``i``) — not
 the builtin relations, so psql's listings show what the user made.  ``pg_index`` ties an index to its relation,
 ``pg_roles`` names the roles, and ``pg_am`` exists (empty) because psql joins it.
+
+What SQLAlchemy's and pandas' reflection, psycopg's ``TypeInfo.fetch`` and psql's ``\\d NAME`` read besides:
+``pg_type`` (one row per scalar type, PostgreSQL's oids and names; no array types, which do not exist here),
+``pg_attribute`` (the columns of every user relation, ``attnum`` from 1), ``pg_database`` (the databases objects
+live in), ``pg_description`` (empty: ``COMMENT ON`` does not exist yet), and relations that are empty because
+what they describe does not exist here: ``pg_constraint`` (no keys or checks), ``pg_attrdef`` (a column's
+DEFAULT is kept as a planned expression, not as text: ``atthasdef`` is false and a reflected table shows no
+default), ``pg_inherits``, ``pg_sequence``, ``pg_collation``, ``pg_proc``, ``pg_extension``.
 """
 
 from __future__ import annotations
@@ -18,8 +26,11 @@ from __future__ import annotations
 import zlib
 from typing import TYPE_CHECKING, Callable
 
+from steadystate.catalog.state import DEFAULT_DATABASE, SYSTEM_SCHEMAS
 from steadystate.repr import Row
 from steadystate.repr.objects import ItemKind, id_number
+from steadystate.repr.types import ScalarType
+from steadystate.sql.pg_compat import ALWAYS_EMPTY
 
 if TYPE_CHECKING:
     from steadystate.adapter.coordinator import Coordinator
@@ -27,6 +38,40 @@ if TYPE_CHECKING:
 _RELKIND = {ItemKind.TABLE: "r", ItemKind.VIEW: "v", ItemKind.MATERIALIZED_VIEW: "m", ItemKind.INDEX: "i"}
 _SCHEMA_OIDS = {"pg_catalog": 11, "public": 2200, "information_schema": 13000, "mz_catalog": 16001,
                 "mz_internal": 16002}
+
+
+#: per scalar type: PostgreSQL's internal name, typbyval, typcategory
+_TYPES: dict[ScalarType, tuple[str, bool, str]] = {
+    ScalarType.INT2: ("int2", True, "N"),
+    ScalarType.INT4: ("int4", True, "N"),
+    ScalarType.INT8: ("int8", True, "N"),
+    ScalarType.FLOAT4: ("float4", True, "N"),
+    ScalarType.FLOAT8: ("float8", True, "N"),
+    ScalarType.NUMERIC: ("numeric", False, "N"),
+    ScalarType.TEXT: ("text", False, "S"),
+    ScalarType.BOOL: ("bool", True, "B"),
+    ScalarType.DATE: ("date", True, "D"),
+    ScalarType.TIMESTAMP: ("timestamp", True, "D"),
+    ScalarType.TIMESTAMPTZ: ("timestamptz", True, "D"),
+    ScalarType.TIME: ("time", True, "D"),
+    ScalarType.INTERVAL: ("interval", False, "T"),
+}
+#: the declared types that are a scalar type plus a modifier (repr/typmod.py): oid, name, length
+_MODIFIED_TYPES: tuple[tuple[int, str, int], ...] = ((1043, "varchar", -1), (1042, "bpchar", -1))
+DATABASE_OID = 16384
+
+
+def database_oid(name: str) -> int:
+    return DATABASE_OID if name == "materialize" else 200000 + zlib.crc32(name.encode()) % 1_000_000
+
+
+def schema_id(coord: "Coordinator", database: str, name: str) -> str:
+    """A schema's id in ``mz_schemas``: its record's id (CREATE SCHEMA), ``s<oid>`` for a system schema,
+    ``u<oid>`` for ``public`` and schemas that exist only because objects live in them."""
+    if name in SYSTEM_SCHEMAS:
+        return f"s{schema_oid(name)}"
+    record = coord.catalog.schema_record(database, name)
+    return record.id if record is not None else f"u{schema_oid(name)}"
 
 
 def object_oid(item_id: str) -> int:
@@ -48,8 +93,9 @@ def producers(coord: "Coordinator") -> dict[str, Callable[[], list[Row]]]:
         return {r.name: role_oid(r.id) for r in coord.catalog.roles.values()}
 
     def namespaces() -> list[Row]:
-        names = set(_SCHEMA_OIDS) | {item.schema for item in coord.catalog.items.values()}
-        return [(schema_oid(name), name, None) for name in sorted(names)]
+        names = set(_SCHEMA_OIDS) | coord.catalog.schema_names(DEFAULT_DATABASE)
+        owner = roles_by_name().get("materialize")
+        return [(schema_oid(name), name, owner) for name in sorted(names)]
 
     def classes() -> list[Row]:
         owners = roles_by_name()
@@ -57,26 +103,78 @@ def producers(coord: "Coordinator") -> dict[str, Callable[[], list[Row]]]:
         indexed = {item.on_id for item in items if item.kind == ItemKind.INDEX}
         return [
             (object_oid(item.id), item.name, schema_oid(item.schema), _RELKIND[item.kind], owners.get(item.owner, 0),
-             0, item.id in indexed)
+             0, item.id in indexed, "p", False, 0, len(item.desc.columns) if item.desc else len(item.key_names), 0,
+             False, False, False, False, 0, None, None, 0, "d", -1.0, None)
             for item in items if item.kind in _RELKIND
         ]
 
     def indexes() -> list[Row]:
         return [
-            (object_oid(item.id), object_oid(item.on_id))
+            (object_oid(item.id), object_oid(item.on_id), False, False, True, True, True, False,
+             len(item.key_names), len(item.key_names), False, None, None, False)
             for item in coord.catalog.items.values() if item.kind == ItemKind.INDEX and item.on_id
         ]
 
     def roles() -> list[Row]:
-        return [(role_oid(r.id), r.name, r.superuser) for r in coord.catalog.roles.values()]
+        return [(role_oid(r.id), r.name, r.superuser, True, r.superuser, r.superuser, True, False, -1, None,
+                 r.superuser) for r in coord.catalog.roles.values()]
 
-    return {
+    def types() -> list[Row]:
+        catalog = schema_oid("pg_catalog")
+        rows: list[Row] = [
+            (typ.pg_oid, name, catalog, 0, typ.pg_typlen, byval, "b", category, ",", 0, 0, 0, 0, -1, False, 0, None)
+            for typ, (name, byval, category) in _TYPES.items()
+        ]
+        rows += [(oid, name, catalog, 0, length, False, "b", "S", ",", 0, 0, 0, 0, -1, False, 0, None)
+                 for oid, name, length in _MODIFIED_TYPES]
+        return rows
+
+    def attributes() -> list[Row]:
+        out: list[Row] = []
+        for item in coord.catalog.items.values():
+            if item.kind not in _RELKIND or item.desc is None or item.kind == ItemKind.INDEX:
+                continue
+            for number, column in enumerate(item.desc.columns, start=1):
+                out.append((object_oid(item.id), column.name, column.pg_oid, number, not column.nullable,
+                            False, False, column.pg_typmod, column.type.pg_typlen, "", "", 0))
+        return out
+
+    def owner_id() -> str | None:
+        role = coord.catalog.role_by_name("materialize")
+        return role.id if role is not None else None
+
+    def mz_databases() -> list[Row]:
+        return [(f"u{database_oid(name)}", database_oid(name), name, owner_id())
+                for name in sorted(coord.catalog.databases())]
+
+    def mz_schemas() -> list[Row]:
+        """The system schemas (no database, ids ``s<oid>``) and each database's user schemas (ids ``u<oid>``)."""
+        rows: list[Row] = [(schema_id(coord, DEFAULT_DATABASE, name), schema_oid(name), None, name, owner_id())
+                           for name in sorted(SYSTEM_SCHEMAS)]
+        for database in sorted(coord.catalog.databases()):
+            names = coord.catalog.schema_names(database)
+            rows += [(schema_id(coord, database, name), schema_oid(name), f"u{database_oid(database)}", name,
+                      owner_id()) for name in sorted(names - SYSTEM_SCHEMAS)]
+        return rows
+
+    def databases() -> list[Row]:
+        owner = roles_by_name().get("materialize", 0)
+        names = {"materialize"} | {item.database for item in coord.catalog.items.values()}
+        return [(database_oid(name), name, owner, 6, "C", "C", False, True, -1, None, "c", None)
+                for name in sorted(names)]
+
+    empty: dict[str, Callable[[], list[Row]]] = {name: list for name in ALWAYS_EMPTY}
+    return empty | {
         "pg_namespace": namespaces,
         "pg_class": classes,
         "pg_index": indexes,
         "pg_roles": roles,
-        "pg_am": lambda: [],
+        "mz_databases": mz_databases,
+        "mz_schemas": mz_schemas,
+        "pg_type": types,
+        "pg_attribute": attributes,
+        "pg_database": databases,
     }
 
 
-__all__ = ["object_oid", "producers", "role_oid", "schema_oid"]
+__all__ = ["schema_id", "database_oid", "object_oid", "producers", "role_oid", "schema_oid"]

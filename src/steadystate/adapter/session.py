@@ -17,12 +17,15 @@ result a replica builds for a read: past it, the read fails with 53000 ``result 
 from __future__ import annotations
 
 import asyncio
+import datetime
 import itertools
 import re
 import secrets
+import time
 from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable, TypeVar, assert_never
 
 from steadystate.adapter.coordinator import bounded
+from steadystate.adapter.metrics import statement_kind
 from steadystate.adapter.names import SessionCatalog, optimize_plan
 from steadystate.adapter.reads import subscribe_desc
 from steadystate.adapter.show import show_objects
@@ -31,6 +34,7 @@ from steadystate.adapter.explain import explain
 from steadystate.errors import (
     ActiveTransaction,
     ErrorFields,
+    NotNullViolation,
     FeatureNotSupported,
     InFailedTransaction,
     InvalidParameterValue,
@@ -50,11 +54,13 @@ from steadystate.adapter.client import (
     Outcome,
     RowsOutcome,
 )
+from steadystate.repr import typmod
 from steadystate.repr.types import RelationDesc, ScalarType
 from steadystate.sql import plan as p
 from steadystate.sql.catalog_api import PlanContext
 from steadystate.sql.fastpath import plan_simple_write
 from steadystate.sql.parser import parse
+from steadystate.sql.pg_compat import MZ_VERSION
 from steadystate.sql.planner import plan as plan_statement
 from steadystate.sql.statements import AlterAction, Statement, TransactionAction
 from steadystate.repr import Row
@@ -82,11 +88,16 @@ DEFAULT_VARIABLES = {
     "integer_datetimes": "on",
     "intervalstyle": "postgres",
     "extra_float_digits": "3",
+    # how libpq (psql's \password) hashes a new password on the client: the only kind of verifier stored
+    "password_encryption": "scram-sha-256",
 }
 
 
+_UTC_NAMES = {"UTC", "ETC/UTC", "GMT", "Z", "ZULU", "UNIVERSAL", "+00:00", "00:00", "0"}
+
+
 def fields_of(desc: RelationDesc) -> list[Field]:
-    return [Field(c.name, c.type.pg_oid, c.type.pg_typlen) for c in desc.columns]
+    return [Field(c.name, c.pg_oid, c.type.pg_typlen, c.pg_typmod) for c in desc.columns]
 
 
 def _timeout_seconds(value: str) -> float:
@@ -133,12 +144,14 @@ class ClientSession:
         self._in_transaction = False
         self._failed = False
         self._pending: Changes = {}
+        self._savepoints: list[str] = []
         self._running: asyncio.Task[Any] | None = None
 
     # ------------------------------------------------------------------ pgwire Session contract
 
     def parameter_status(self) -> dict[str, str]:
-        return {"server_version": "15.0 (steadystate)", "application_name": self.variables["application_name"]}
+        return {"server_version": "15.0 (steadystate)", "application_name": self.variables["application_name"],
+                "mz_version": MZ_VERSION}
 
     def transaction_status(self) -> str:
         if self._failed:
@@ -203,6 +216,7 @@ class ClientSession:
             user=self.user,
             params=params,
             settings=tuple(sorted(self.variables.items())),
+            now=datetime.datetime.now(datetime.timezone.utc),
         )
 
     def _result_desc(self, plan: p.Plan) -> RelationDesc | None:
@@ -224,15 +238,18 @@ class ClientSession:
 
     async def _execute_plan(self, plan: p.Plan) -> Outcome:
         plan = optimize_plan(plan, self.coord.catalog)
-        ends_transaction = isinstance(plan, p.TransactionPlan) and plan.action is not TransactionAction.BEGIN
+        ends_transaction = isinstance(plan, p.TransactionPlan) and plan.action in _ENDS_FAILURE
         if self._failed and not ends_transaction:
             raise InFailedTransaction(
                 "current transaction is aborted, commands ignored until end of transaction block"
             )
         task = asyncio.ensure_future(self._sequence(plan))
         self._running = task
+        started, ok = time.monotonic(), False
         try:
-            return await task
+            outcome = await task
+            ok = True
+            return outcome
         except asyncio.CancelledError:
             if task.cancelled() and not _current_cancelling():
                 self._fail()
@@ -243,6 +260,7 @@ class ClientSession:
             raise
         finally:
             self._running = None
+            self.adapter.metrics.observe_statement(statement_kind(plan), ok, time.monotonic() - started)
 
     def _sequence(self, plan: p.Plan) -> Awaitable[Outcome]:
         """What executes ``plan``: one case per plan class (mypy checks the match is exhaustive)."""
@@ -268,8 +286,14 @@ class ClientSession:
                 return self._ddl_plain(ddl.create_cluster, plan)
             case p.CreateClusterReplicaPlan():
                 return self._ddl_plain(ddl.create_replica, plan)
+            case p.CreateSchemaPlan():
+                return self._ddl(ddl.create_schema, plan)
+            case p.DropSchemaPlan():
+                return self._ddl(ddl.drop_schema, plan)
             case p.CreateRolePlan():
                 return self._ddl_plain(ddl.create_role, plan)
+            case p.AlterRolePlan():
+                return self._ddl_plain(ddl.alter_role, plan)
             case p.AlterClusterPlan():
                 return self._alter_cluster(plan)
             case p.InsertPlan():
@@ -412,6 +436,9 @@ class ClientSession:
     async def _copy_from(self, plan: p.CopyFromPlan) -> Outcome:
         session = self
         types = [plan.desc.columns[i].type for i in plan.columns]
+        modifiers = [None if (mod := plan.desc.columns[i].mod) is None else typmod.coercer(mod, explicit=False)
+                     for i in plan.columns]
+        required = [i for i, column in enumerate(plan.desc.columns) if not column.nullable]
         arity = plan.desc.arity
         # omitted columns take their DEFAULT, evaluated once for the statement (NULL without one)
         omitted_values: list[Any] = [None] * arity
@@ -433,7 +460,7 @@ class ClientSession:
                             else f"missing data for column {quote_ident(plan.desc.columns[plan.columns[len(fields)]].name)}",
                             sqlstate="22P04", detail=f"COPY line {self.line}",
                         )
-                    values = parse_copy_row(fields, types, self.line)
+                    values = parse_copy_row(fields, types, self.line, modifiers)
                     if len(plan.columns) == arity and list(plan.columns) == list(range(arity)):
                         self.rows.append(values)
                     else:
@@ -441,6 +468,11 @@ class ClientSession:
                         for position, value in zip(plan.columns, values):
                             full[position] = value
                         self.rows.append(tuple(full))
+                    for position in required:  # every row, not a sample: a NULL in row 1001 is refused too
+                        if self.rows[-1][position] is None:
+                            raise NotNullViolation(
+                                f"null value in column {quote_ident(plan.desc.columns[position].name)} violates "
+                                "not-null constraint", detail=f"COPY line {self.line}")
 
             async def finish(self) -> str:
                 session.adapter.writes.check_rows(plan.table_id, self.rows[:1000])
@@ -498,6 +530,9 @@ class ClientSession:
         value = DEFAULT_VARIABLES.get(name, "") if plan.value is None else plan.value
         if name == "cluster" and self.coord.catalog.cluster_by_name(value) is None:
             self._flush_notices([f"cluster {quote_ident(value)} does not exist"])
+        if name == "timezone" and value.strip().upper() not in _UTC_NAMES:
+            raise SteadyError(f'invalid value for parameter "TimeZone": "{value}"', sqlstate="22023",
+                              hint="Only UTC is supported, as in Materialize: timestamptz values are shown in UTC.")
         if name == "statement_timeout":
             _timeout_seconds(value)
         if name == "max_result_size":
@@ -522,6 +557,9 @@ class ClientSession:
         return RowsOutcome(fields_of(desc), [(self.variables[name],)], "SHOW")
 
     async def _transaction(self, plan: p.TransactionPlan) -> Outcome:
+        if plan.savepoint is not None:
+            return savepoint(self, plan.action, plan.savepoint)
+        self._savepoints.clear()
         if plan.action is TransactionAction.BEGIN:
             if self._in_transaction:
                 self._flush_notices(["there is already a transaction in progress"])
@@ -546,6 +584,39 @@ class ClientSession:
     async def _discard(self, plan: p.DiscardPlan) -> Outcome:
         self.variables = {**DEFAULT_VARIABLES, "database": self.variables["database"]}
         return CommandOutcome("DISCARD ALL", deallocate="*")
+
+
+#: the statements a failed transaction still accepts
+_ENDS_FAILURE = frozenset({TransactionAction.COMMIT, TransactionAction.ROLLBACK, TransactionAction.ROLLBACK_TO_SAVEPOINT})
+
+
+def savepoint(session: ClientSession, action: TransactionAction, name: str) -> Outcome:
+    """``SAVEPOINT``, ``RELEASE SAVEPOINT``, ``ROLLBACK TO SAVEPOINT``: only where they cannot lose a write.
+
+    Materialize refuses savepoints.  Here ``SAVEPOINT`` is accepted only while the transaction has buffered no
+    write (psycopg's ``TypeInfo.fetch``, SQLAlchemy's dialects and ORM ``begin_nested`` around reads open one), and
+    refused with 0A000 once a write is buffered.  So every buffered write came after the newest savepoint:
+    ``ROLLBACK TO`` any of them discards them all (and clears an error), ``RELEASE`` keeps them, as in PostgreSQL.
+    """
+    if not session._in_transaction:
+        raise SteadyError(f"{action.replace('_', ' ').upper()} can only be used in transaction blocks",
+                          sqlstate="25P01")
+    if action is TransactionAction.SAVEPOINT and session._pending:
+        raise FeatureNotSupported("SAVEPOINT in a transaction that has written is not supported",
+                                  hint="savepoints are accepted before the transaction's first write")
+    if action is TransactionAction.SAVEPOINT:
+        session._savepoints.append(name)
+        return CommandOutcome("SAVEPOINT")
+    if name not in session._savepoints:
+        raise SteadyError(f"savepoint {quote_ident(name)} does not exist", sqlstate="3B001")
+    position = len(session._savepoints) - 1 - session._savepoints[::-1].index(name)
+    if action is TransactionAction.RELEASE_SAVEPOINT:
+        del session._savepoints[position:]
+        return CommandOutcome("RELEASE")
+    del session._savepoints[position + 1:]
+    session._failed = False
+    session._pending = {}
+    return CommandOutcome("ROLLBACK")
 
 
 def _current_cancelling() -> bool:

@@ -18,8 +18,11 @@ import asyncio
 from collections import Counter
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
-from steadystate.errors import InvalidTextRepresentation, NotNullViolation, SteadyError, quote_ident
-from steadystate.expr.casts import parse_bool, parse_date, parse_float, parse_int, parse_numeric, parse_timestamp
+from steadystate.errors import NotNullViolation, SteadyError, quote_ident
+from steadystate.expr.casts import (
+    parse_bool, parse_date, parse_float, parse_float4, parse_int, parse_interval, parse_numeric, parse_time,
+    parse_timestamp, parse_timestamptz,
+)
 from steadystate.expr.eval import compile_mfp, compile_predicates, evaluate
 from steadystate.expr.ir import CallBinary, CallVariadic, ColumnRef, MapFilterProject, ScalarExpr, depends_on_columns
 from steadystate.repr.types import RelationDesc, ScalarType, datum_matches
@@ -32,6 +35,8 @@ if TYPE_CHECKING:
 Changes = dict[str, list[tuple[Row, int]]]  # table id -> (row, diff)
 
 _PARSERS: dict[ScalarType, Callable[[str], Any]] = {
+    ScalarType.INT2: lambda s: parse_int(s, ScalarType.INT2),
+    ScalarType.FLOAT4: parse_float4,
     ScalarType.INT4: lambda s: parse_int(s, ScalarType.INT4),
     ScalarType.INT8: lambda s: parse_int(s, ScalarType.INT8),
     ScalarType.FLOAT8: parse_float,
@@ -40,6 +45,9 @@ _PARSERS: dict[ScalarType, Callable[[str], Any]] = {
     ScalarType.BOOL: parse_bool,
     ScalarType.DATE: parse_date,
     ScalarType.TIMESTAMP: parse_timestamp,
+    ScalarType.TIMESTAMPTZ: parse_timestamptz,
+    ScalarType.TIME: parse_time,
+    ScalarType.INTERVAL: parse_interval,
 }
 
 
@@ -208,16 +216,21 @@ def point_lookup(predicates: tuple[ScalarExpr, ...]) -> tuple[int, list[Any]] | 
     return None
 
 
-def parse_copy_row(fields: tuple[str | None, ...], types: list[ScalarType], line: int) -> Row:
+def parse_copy_row(fields: tuple[str | None, ...], types: list[ScalarType], line: int,
+                   modifiers: list[Callable[[Any], Any] | None] | None = None) -> Row:
+    """A COPY line's fields as datums of the column ``types``, each brought to its column's type modifier
+    (``modifiers``: from repr.typmod.coercer, or None) by the rules of an assignment."""
     out: list[object] = []
-    for value, typ in zip(fields, types):
+    for position, (value, typ) in enumerate(zip(fields, types)):
         if value is None:
             out.append(None)
             continue
         try:
-            out.append(_PARSERS[typ](value))
+            datum = _PARSERS[typ](value)
         except SteadyError as exc:
-            raise InvalidTextRepresentation(exc.message, detail=f"COPY line {line}") from None
+            raise SteadyError(exc.message, sqlstate=exc.sqlstate, detail=f"COPY line {line}") from None
+        modifier = modifiers[position] if modifiers else None
+        out.append(datum if modifier is None else modifier(datum))
     return tuple(out)
 
 

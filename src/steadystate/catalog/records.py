@@ -45,6 +45,17 @@ class RoleRecord(msgspec.Struct, frozen=True):
     name: str
     superuser: bool
     version: int = RECORD_VERSION
+    password: str | None = None  # the SCRAM-SHA-256 verifier of its password; None: cannot log in with one
+
+
+class SchemaRecord(msgspec.Struct, frozen=True):
+    """A schema made by ``CREATE SCHEMA``; ``public`` and the system schemas exist without a record."""
+
+    id: str
+    database: str
+    name: str
+    owner: str
+    version: int = RECORD_VERSION
 
 
 class ItemRecord(msgspec.Struct, frozen=True):
@@ -148,4 +159,5 @@ RECORD_TYPES: dict[str, type] = {
     "role": RoleRecord,
     "item": ItemRecord,
     "reconfiguration": ReconfigurationRecord,
+    "schema": SchemaRecord,
 }

@@ -19,11 +19,19 @@ import msgspec
 
 from steadystate.catalog.builtins import BUILTINS, BuiltinRelation
 from steadystate.catalog.durable import CatalogStore
-from steadystate.catalog.records import ClusterRecord, ItemRecord, ReconfigurationRecord, ReplicaRecord, RoleRecord
+from steadystate.catalog.records import (
+    ClusterRecord,
+    ItemRecord,
+    ReconfigurationRecord,
+    ReplicaRecord,
+    RoleRecord,
+    SchemaRecord,
+)
 from steadystate.repr.objects import IdKind, ItemKind, make_id
 
 SEARCH_PATH = ("public", "mz_catalog", "mz_internal", "pg_catalog")
 DEFAULT_DATABASE = "materialize"
+SYSTEM_SCHEMAS = frozenset({"mz_catalog", "mz_internal", "pg_catalog", "information_schema"})
 DEFAULT_CLUSTER = "quickstart"
 DEFAULT_REPLICA_SIZE = "small"
 
@@ -36,6 +44,7 @@ class CatalogState:
         self.roles: dict[str, RoleRecord] = {}
         self.items: dict[str, ItemRecord] = {}
         self.reconfigurations: dict[str, ReconfigurationRecord] = {}  # cluster id -> pending reconfiguration
+        self.schemas: dict[str, SchemaRecord] = {}
         self.builtins: dict[str, BuiltinRelation] = {b.id: b for b in BUILTINS}
         self._builtin_names = {(b.schema, b.name): b for b in BUILTINS}
         loaded = durable.load()
@@ -69,12 +78,15 @@ class CatalogState:
                 self.items[record.id] = record
             elif isinstance(record, ReconfigurationRecord):
                 self.reconfigurations[record.id] = record
+            elif isinstance(record, SchemaRecord):
+                self.schemas[record.id] = record
             else:  # pragma: no cover - programming error
                 raise TypeError(record)
 
     def apply_deletes(self, deletes: Iterable[tuple[str, str]]) -> None:
         tables: dict[str, dict] = {"cluster": self.clusters, "replica": self.replicas, "role": self.roles,
-                                   "item": self.items, "reconfiguration": self.reconfigurations}
+                                   "item": self.items, "reconfiguration": self.reconfigurations,
+                                   "schema": self.schemas}
         for kind, record_id in deletes:
             tables[kind].pop(record_id, None)
 
@@ -98,6 +110,22 @@ class CatalogState:
             if found is not None:
                 return found
         return None
+
+    def schema_record(self, database: str, name: str) -> SchemaRecord | None:
+        return next((s for s in self.schemas.values() if s.database == database and s.name == name), None)
+
+    def schema_names(self, database: str) -> set[str]:
+        """The user schemas of a database: ``public``, those made by CREATE SCHEMA, and any an object lives in
+        (objects of catalogs written before schemas were records)."""
+        return ({"public"} | {s.name for s in self.schemas.values() if s.database == database}
+                | {i.schema for i in self.items.values() if i.database == database})
+
+    def schema_exists(self, database: str, name: str) -> bool:
+        return name in SYSTEM_SCHEMAS or name in self.schema_names(database)
+
+    def databases(self) -> set[str]:
+        """The databases that exist: ``materialize`` and any that objects live in."""
+        return {DEFAULT_DATABASE} | {item.database for item in self.items.values()}
 
     def cluster_by_name(self, name: str) -> ClusterRecord | None:
         for cluster in self.clusters.values():

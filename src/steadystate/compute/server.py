@@ -6,9 +6,13 @@ its directory for the orchestrator and controller, and serves one controller con
 announces nothing (its ``port`` is read directly), it reports the ``pid`` it is given, ``stop`` ends it the way the
 process would end (listener and connections closed, the worker thread gone, its state dropped), and a failure of its
 worker thread is handed to ``on_fatal`` instead of exiting the process.  A
-connection must open with ``Hello`` carrying the environment secret (checked by the sans-I/O
-``protocol.framing.ReplicaEndpoint`` before any command is applied); a newer authenticated connection
-replaces the older one (the controller reconnected).  A replica that has had no controller for
+connection must first complete the compute handshake (``protocol.handshake``: the controller and the replica each
+prove they hold the environment secret, a nonce each way) within ``HANDSHAKE_TIMEOUT_S``, reading exactly its
+fixed-size messages (nothing more is buffered from an unauthenticated peer, and at most
+:data:`MAX_HANDSHAKES` connections may be handshaking at once: more are closed at once), then open with ``Hello``
+(checked by the sans-I/O ``protocol.framing.ReplicaEndpoint`` before any command is applied); a newer
+authenticated connection replaces the older one (the controller reconnected).  Refusals are logged at most once
+every :data:`REFUSAL_LOG_INTERVAL_S` seconds, with the number left unlogged, so a flood cannot fill the disk.  A replica that has had no controller for
 ``orphan_timeout`` seconds exits: replicas outlive a crashed coordinator long enough to be adopted by the
 next one, but never linger as orphans.
 
@@ -46,7 +50,8 @@ from typing import Callable
 from steadystate.compute.state import ComputeState
 from steadystate.errors import ProtocolViolation, SteadyError
 from steadystate.protocol import messages as m
-from steadystate.protocol.framing import ReplicaEndpoint, encode_frame
+from steadystate.protocol.framing import HandshakeRefused, ReplicaEndpoint, encode_frame
+from steadystate.protocol.handshake import HANDSHAKE_TIMEOUT_S, RESPONSE_BYTES, ReplicaHandshake
 from steadystate.storage import open_store
 
 log = logging.getLogger("steadystate.replica")
@@ -55,6 +60,38 @@ _TICK_BUSY_S = 0.001
 _TICK_IDLE_S = 0.004
 _STATUS_EVERY_S = 1.0
 _SEND_TIMEOUT_S = 30.0
+
+
+MAX_HANDSHAKES = 16  # connections handshaking at once; more are closed unread
+REFUSAL_LOG_BURST = 20  # refusals logged one by one before the rate limit applies
+REFUSAL_LOG_INTERVAL_S = 5.0  # then one more may be logged every this many seconds
+_STREAM_LIMIT = 16 * 1024  # how much asyncio buffers from a connection before it stops reading
+
+
+class _RefusalLog:
+    """Logs refused connections through a token bucket (a burst, then one per interval), counting the ones it
+    did not log, so a flood of bad connections cannot fill the disk."""
+
+    def __init__(self, burst: int = REFUSAL_LOG_BURST, interval: float = REFUSAL_LOG_INTERVAL_S) -> None:
+        self.burst = burst
+        self.interval = interval
+        self.tokens = float(burst)
+        self.updated = time.monotonic()
+        self.unlogged = 0
+        self.refused = 0  # every refusal
+
+    def refuse(self, reason: str) -> None:
+        self.refused += 1
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.updated) / self.interval)
+        self.updated = now
+        if self.tokens < 1:
+            self.unlogged += 1
+            return
+        self.tokens -= 1
+        more = f" ({self.unlogged} more refused and not logged before this one)" if self.unlogged else ""
+        log.warning("refused a connection: %s%s", reason, more)
+        self.unlogged = 0
 
 
 class ReplicaServer:
@@ -75,10 +112,12 @@ class ReplicaServer:
         self._connection: asyncio.StreamWriter | None = None  # the authenticated connection (I/O thread)
         self._inbox: queue.SimpleQueue[tuple[asyncio.StreamWriter, m.Command | None]] = queue.SimpleQueue()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._handshaking = 0
+        self.refusals = _RefusalLog()
 
     async def serve(self) -> None:
         self._loop = asyncio.get_running_loop()
-        server = await asyncio.start_server(self._on_connection, "127.0.0.1", 0)
+        server = await asyncio.start_server(self._on_connection, "127.0.0.1", 0, limit=_STREAM_LIMIT)
         port = server.sockets[0].getsockname()[1]
         if self.directory is not None:
             tmp = self.directory / "endpoint.json.tmp"
@@ -114,11 +153,37 @@ class ReplicaServer:
 
     # ------------------------------------------------------------------ the I/O thread
 
+    async def _handshake(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
+        """Run the compute handshake; True if the peer proved it holds the secret."""
+        if self._handshaking >= MAX_HANDSHAKES:
+            self.refusals.refuse(f"more than {MAX_HANDSHAKES} connections handshaking at once")
+            return False
+        self._handshaking += 1
+        handshake = ReplicaHandshake(self.secret)
+        try:
+            async with asyncio.timeout(HANDSHAKE_TIMEOUT_S):
+                writer.write(handshake.challenge)
+                await writer.drain()
+                writer.write(handshake.verify(await reader.readexactly(RESPONSE_BYTES)))
+                await writer.drain()
+            return True
+        except HandshakeRefused as exc:
+            self.refusals.refuse(exc.message)
+        except TimeoutError:
+            self.refusals.refuse(f"no compute handshake within {HANDSHAKE_TIMEOUT_S:g} s")
+        except (ConnectionError, asyncio.IncompleteReadError, OSError):
+            self.refusals.refuse("the peer left during the compute handshake")
+        finally:
+            self._handshaking -= 1
+        return False
+
     async def _on_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         endpoint = ReplicaEndpoint(self.secret)
         authenticated = False
         self._writers.add(writer)
         try:
+            if not await self._handshake(reader, writer):
+                return
             while True:
                 data = await reader.read(1 << 20)
                 if not data:
@@ -141,7 +206,7 @@ class ReplicaServer:
                     self.state.interrupt(command)  # before queueing: stops the evaluation this makes pointless
                     self._inbox.put((writer, command))
         except ProtocolViolation as exc:
-            log.warning("refused a connection: %s", exc.message)
+            self.refusals.refuse(exc.message)
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
         finally:
@@ -257,7 +322,7 @@ def _exit_process() -> None:
 def run_replica(
     replica_id: str, storage_url: str, directory: str, orphan_timeout: float = 30.0, memory_limit: int | None = None
 ) -> None:
-    secret = os.environ.get("STEADYSTATE_SECRET", "")
+    secret = os.environ.pop("STEADYSTATE_SECRET", "")
     path = Path(directory)
     path.mkdir(parents=True, exist_ok=True)
     logging.basicConfig(

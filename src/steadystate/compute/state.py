@@ -50,6 +50,7 @@ from steadystate.dataflow.collection import EvalError
 from steadystate.errors import ErrorFields, SteadyError, UpperMismatch
 from steadystate.expr.eval import compile_mfp
 from steadystate.compute.peeks import chunked, finished, mapped, point_key
+from steadystate.compute.snapshots import feed_source, read_source
 from steadystate.protocol import messages as m
 from steadystate.protocol.stages import CommandStream, Stage
 from steadystate.repr import codec, passed
@@ -459,34 +460,17 @@ class ComputeState:
             return
         reads = []
         for source_id, source in dataflow.sources.items():
-            started = time.perf_counter()
-            consumer = dataflow.rendered.columnar_consumer(source_id)
-            columnar = self.store.snapshot_columns(source.shard, read_at) if consumer is not None else None
-            folded = consumer.fold_columns(columnar.tables) if consumer is not None and columnar is not None else None
-            if folded is not None:
-                # the columns are folded; the rest of the snapshot (later writes) goes in as rows: the consumer
-                # sums, so the split is exact (storage.ColumnarSnapshot)
-                assert columnar is not None
-                snapshot: dict = columnar.rest
-                log.info("dataflow %s: snapshot of %s (%d rows, %d updates) read and folded as columns in %.1f ms",
-                         dataflow.desc.debug_name, source_id, sum(t.num_rows for t in columnar.tables),
-                         len(snapshot), (time.perf_counter() - started) * 1e3)
-            else:
-                snapshot = self.store.snapshot_counts(source.shard, read_at)
-                log.info("dataflow %s: snapshot of %s (%d rows) read in %.1f ms", dataflow.desc.debug_name,
-                         source_id, len(snapshot), (time.perf_counter() - started) * 1e3)
+            read = read_source(self.store, dataflow.rendered, source_id, source.shard, read_at,
+                               dataflow.desc.debug_name)
             errors = [] if source.errors_shard is None else self.store.snapshot(source.errors_shard, read_at)
-            reads.append((source_id, source, consumer, folded, snapshot, errors))
+            reads.append((source_id, source, read, errors))
         if read_at > as_of:
             log.info("dataflow %s: sources read at %d, after its as_of %d (compacted meanwhile)",
                      dataflow.desc.debug_name, read_at, as_of)
             dataflow.late_snapshot_at = read_at
         dataflow.rendered.initial_time = max(dataflow.rendered.initial_time, read_at)
-        for source_id, source, consumer, folded, snapshot, errors in reads:
-            if folded is not None:
-                assert consumer is not None  # only a columnar consumer folds
-                consumer.absorb_folded(folded)
-            dataflow.rendered.feed_snapshot(source_id, snapshot, as_of, read_at + 1)
+        for source_id, source, read, errors in reads:
+            feed_source(dataflow.rendered, source_id, read, as_of, read_at + 1)
             if errors:
                 dataflow.rendered.feed(source_id, [], read_at + 1, [(row, as_of, diff) for row, diff in errors])
             source.after = read_at + 1

@@ -23,6 +23,7 @@ from typing import Callable, Protocol
 from steadystate.errors import ProtocolViolation
 from steadystate.protocol import messages as m
 from steadystate.protocol.framing import ControllerEndpoint, encode_frame
+from steadystate.protocol.handshake import CHALLENGE_BYTES, HANDSHAKE_TIMEOUT_S, PROOF_BYTES, ControllerHandshake
 from steadystate.protocol.stages import CommandStream
 
 log = logging.getLogger("steadystate.controller")
@@ -123,7 +124,19 @@ class ReplicaConnection:
                     self.sink.on_disconnected(self)
             await asyncio.sleep(0.02)
 
+    async def _authenticate(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """The compute handshake (protocol/handshake.py): each side proves it holds the secret before the Hello."""
+        handshake = ControllerHandshake(self.secret)
+        async with asyncio.timeout(HANDSHAKE_TIMEOUT_S):
+            writer.write(handshake.respond(await reader.readexactly(CHALLENGE_BYTES)))
+            await writer.drain()
+            handshake.verify(await reader.readexactly(PROOF_BYTES))
+
     async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            await self._authenticate(reader, writer)
+        except TimeoutError:
+            raise ConnectionError("the replica did not complete the compute handshake in time") from None
         self.epoch += 1
         self.nonce = uuid.uuid4().hex
         self.expected = CommandStream()

@@ -49,11 +49,16 @@ class ConstantOperator(Operator):
 
 
 class MfpOperator(Operator):
-    """Fused map/filter/project; a row whose evaluation raises becomes an error update."""
+    """Fused map/filter/project; a row whose evaluation raises becomes an error update.
+
+    ``premapped[time]`` is output computed elsewhere for rows that never reach the input — a snapshot's columnar
+    part, evaluated over Arrow columns at hydration (``render.dataflow.ColumnarMapper``) — added to the output of
+    the round at ``time``."""
 
     def __init__(self, input: int, apply: Callable[[Row], Row | None]) -> None:
         self.inputs = (input,)
         self.apply = apply
+        self.premapped: dict[int, OkDelta] = {}
 
     def run(self, time: int, deltas: list[Delta], first: bool) -> Delta:
         ok_in, err_in = deltas[0]
@@ -69,6 +74,13 @@ class MfpOperator(Operator):
                 continue
             if out is not None:
                 ok[out] = get(out, 0) + diff
+        if self.premapped:
+            extra = self.premapped.pop(time, None)
+            if extra:
+                if ok:
+                    merge_into(ok, extra)
+                else:
+                    return extra, err
         return {r: d for r, d in ok.items() if d}, err
 
 

@@ -26,6 +26,7 @@ from typing import Any, Callable
 from steadystate import errors
 from steadystate.expr import ir
 from steadystate.expr.infer import Types, scalar_type
+from steadystate.repr.interval import Interval, divide
 from steadystate.repr.types import ScalarType
 
 
@@ -90,6 +91,8 @@ class AvgState(SumState):
             return None
         if isinstance(self.total, float):
             return self.total / self.count
+        if isinstance(self.total, Interval):
+            return divide(self.total, self.count)
         return decimal.Decimal(self.total) / decimal.Decimal(self.count)
 
 
@@ -321,7 +324,7 @@ def accumulator_kind(agg: ir.AggregateExpr, input_types: Types | None) -> str | 
     if agg.func not in ("sum", "avg"):
         return None
     typ = scalar_type(agg.expr, input_types)
-    if typ in (ScalarType.INT4, ScalarType.NUMERIC):
+    if typ in (ScalarType.INT2, ScalarType.INT4, ScalarType.NUMERIC):
         return "sum" if agg.func == "sum" else "avg"
     if typ is ScalarType.INT8:
         return "sum_numeric" if agg.func == "sum" else "avg"

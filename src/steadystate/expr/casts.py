@@ -6,8 +6,13 @@ type of its (non-NULL) argument.  :func:`to_text` prints any datum as PostgreSQL
 (``true``/``false`` for booleans, the shortest round-trip digits for float8 with PostgreSQL's switch to
 exponent form, ``YYYY-MM-DD HH:MM:SS[.ffffff]`` for timestamps).
 
+The date/time types: a timestamptz is an aware datetime in UTC (the only session zone) and prints with ``+00``; a
+time is a ``datetime.time``; an interval a ``repr.interval.Interval`` (parsed and printed there).  real values are
+floats a 32-bit float holds (``round_float4``), printed with float4's own digits.
+
 Parsing text follows PostgreSQL's input functions: surrounding whitespace is allowed, and bad input raises
-:class:`~steadystate.errors.InvalidTextRepresentation` with ``invalid input syntax for type <name>: "<text>"``.
+:class:`~steadystate.errors.InvalidTextRepresentation` with ``invalid input syntax for type <name>: "<text>"``
+(22007 for dates and times, 22008 when a date/time field is out of range, as PostgreSQL).
 Float to integer rounds half to even (``rint``), numeric to integer rounds half away from zero, and out-of-range
 results raise :class:`~steadystate.errors.NumericValueOutOfRange`.
 """
@@ -21,13 +26,17 @@ import re
 from typing import Any, Callable
 
 from steadystate import errors
+from steadystate.repr.interval import USECS_PER_DAY, Interval, format_interval, parse_interval
+from steadystate.repr.floattext import float4_text, float8_text, round_float4
 from steadystate.repr.types import ScalarType
 
+INT2_MIN, INT2_MAX = -(2**15), 2**15 - 1
 INT4_MIN, INT4_MAX = -(2**31), 2**31 - 1
 INT8_MIN, INT8_MAX = -(2**63), 2**63 - 1
 
 #: (min, max, out-of-range message) per integer type.
 INT_RANGES: dict[ScalarType, tuple[int, int, str]] = {
+    ScalarType.INT2: (INT2_MIN, INT2_MAX, "smallint out of range"),
     ScalarType.INT4: (INT4_MIN, INT4_MAX, "integer out of range"),
     ScalarType.INT8: (INT8_MIN, INT8_MAX, "bigint out of range"),
 }
@@ -40,8 +49,20 @@ def check_int(value: int, typ: ScalarType) -> int:
     return value
 
 
-def _bad_syntax(typ: ScalarType, text: str) -> errors.InvalidTextRepresentation:
-    name = "timestamp" if typ is ScalarType.TIMESTAMP else typ.pg_name  # PostgreSQL's spelling in this message
+_DATETIME_SPELLING = {ScalarType.TIMESTAMP: "timestamp", ScalarType.TIME: "time", ScalarType.DATE: "date",
+                      ScalarType.TIMESTAMPTZ: "timestamp with time zone", ScalarType.INTERVAL: "interval"}
+#: a date or time whose fields are numbers: when it does not parse, a field is out of range (2024-02-30, 24:00:01)
+_NUMERIC_FIELDS = re.compile(r"\s*\d{1,4}-\d{1,2}-\d{1,2}([ T]\d{1,2}:\d{1,2}(:\d{1,2}(\.\d+)?)?)?"
+                             r"([+-]\d{1,2}(:\d{2})?|Z)?\s*$|\s*\d{1,2}:\d{1,2}(:\d{1,2}(\.\d+)?)?\s*$")
+
+
+def _bad_syntax(typ: ScalarType, text: str) -> errors.SteadyError:
+    """PostgreSQL's input error: 22P02, or for dates and times 22007 (22008 when a numeric field is out of range)."""
+    name = _DATETIME_SPELLING.get(typ, typ.pg_name)  # PostgreSQL's spelling in this message
+    if typ in _DATETIME_SPELLING:
+        if typ is not ScalarType.INTERVAL and _NUMERIC_FIELDS.match(text):
+            return errors.SteadyError(f'date/time field value out of range: "{text}"', sqlstate="22008")
+        return errors.SteadyError(f'invalid input syntax for type {name}: "{text}"', sqlstate="22007")
     return errors.InvalidTextRepresentation(f'invalid input syntax for type {name}: "{text}"')
 
 
@@ -50,31 +71,38 @@ def _bad_syntax(typ: ScalarType, text: str) -> errors.InvalidTextRepresentation:
 
 
 def float_to_text(value: float) -> str:
-    """float8 as PostgreSQL prints it: shortest exact digits, exponent form outside 1e-4 <= |x| < 1e15."""
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "Infinity" if value > 0 else "-Infinity"
-    if value == 0.0:
-        return "-0" if math.copysign(1.0, value) < 0 else "0"
-    sign, digits, exponent = decimal.Decimal(repr(value)).as_tuple()
-    digit_text = "".join(map(str, digits)).rstrip("0") or "0"
-    point = len(digits) + int(exponent)  # position of the decimal point relative to the digit string
-    sci_exponent = point - 1
-    prefix = "-" if sign else ""
-    if -4 <= sci_exponent < 15:
-        if point <= 0:
-            return prefix + "0." + "0" * (-point) + digit_text
-        if point >= len(digit_text):
-            return prefix + digit_text + "0" * (point - len(digit_text))
-        return prefix + digit_text[:point] + "." + digit_text[point:]
-    mantissa = digit_text[0] + ("." + digit_text[1:] if len(digit_text) > 1 else "")
-    exp_sign = "+" if sci_exponent >= 0 else "-"
-    return f"{prefix}{mantissa}e{exp_sign}{abs(sci_exponent):02d}"
+    """float8 as PostgreSQL prints it (repr/floattext.py)."""
+    return float8_text(value)
+
+
+def float4_to_text(value: float) -> str:
+    """float4 as PostgreSQL prints it (repr/floattext.py)."""
+    return float4_text(value)
+
+
+FLOAT4_MAX = 3.4028234663852886e38
+
+
+def to_float4(value: float) -> float:
+    """float8 → float4 (``float84``): 22003 when a finite value overflows or a non-zero one underflows to zero."""
+    single = round_float4(value)
+    if math.isinf(single) and not math.isinf(value):
+        raise errors.NumericValueOutOfRange("value out of range: overflow")
+    if single == 0.0 and value != 0.0:
+        raise errors.NumericValueOutOfRange("value out of range: underflow")
+    return single
 
 
 def timestamp_to_text(value: _dt.datetime) -> str:
-    text = value.strftime("%Y-%m-%d %H:%M:%S")
+    """timestamp as PostgreSQL prints it; a timestamptz (an aware value, in UTC) gets the session zone's ``+00``."""
+    text = f"{value.year:04d}-{value.month:02d}-{value.day:02d} {value.hour:02d}:{value.minute:02d}:{value.second:02d}"
+    if value.microsecond:
+        text += (".%06d" % value.microsecond).rstrip("0")
+    return text + "+00" if value.tzinfo is not None else text
+
+
+def time_to_text(value: _dt.time) -> str:
+    text = f"{value.hour:02d}:{value.minute:02d}:{value.second:02d}"
     if value.microsecond:
         text += (".%06d" % value.microsecond).rstrip("0")
     return text
@@ -85,7 +113,7 @@ def numeric_to_text(value: decimal.Decimal) -> str:
         return "NaN"
     if value.is_infinite():
         return "Infinity" if value > 0 else "-Infinity"
-    return format(value, "f")
+    return format(value.copy_abs() if value.is_zero() else value, "f")  # numeric has no negative zero
 
 
 _TEXT_BY_PYTYPE: dict[type, Callable[[Any], str]] = {
@@ -96,6 +124,8 @@ _TEXT_BY_PYTYPE: dict[type, Callable[[Any], str]] = {
     str: lambda v: v,
     _dt.date: _dt.date.isoformat,
     _dt.datetime: timestamp_to_text,
+    _dt.time: time_to_text,
+    Interval: format_interval,
 }
 
 
@@ -117,9 +147,16 @@ _FLOAT_SPECIAL = {"nan": math.nan, "infinity": math.inf, "+infinity": math.inf, 
 _NUMERIC_RE = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*\Z")
 
 
+_INT_PREFIX = re.compile(r"\s*([+-]?\d+)")
+
+
 def parse_int(text: str, typ: ScalarType) -> int:
     match = _INT_RE.match(text)
     if match is None:
+        prefix = _INT_PREFIX.match(text)  # PostgreSQL reads the digits first: too many of them is out of range
+        low, high, _ = INT_RANGES[typ]
+        if prefix is not None and not low <= int(prefix.group(1)) <= high:
+            raise errors.NumericValueOutOfRange(f'value "{text}" is out of range for type {typ.pg_name}')
         raise _bad_syntax(typ, text)
     value = int(match.group(1))
     low, high, _ = INT_RANGES[typ]
@@ -136,9 +173,26 @@ def parse_float(text: str) -> float:
     if not _NUMERIC_RE.match(stripped):
         raise _bad_syntax(ScalarType.FLOAT8, text)
     value = float(stripped)
-    if math.isinf(value):
+    if math.isinf(value) or (value == 0.0 and float(stripped.lower().split("e")[0] or 0) != 0.0):
         raise errors.NumericValueOutOfRange(f'"{stripped}" is out of range for type double precision')
     return value
+
+
+def parse_float4(text: str) -> float:
+    """``float4in``: like float8's input, and out of range where a 32-bit float cannot hold the value."""
+    stripped = text.strip()
+    special = _FLOAT_SPECIAL.get(stripped.lower())
+    if special is not None:
+        return special
+    if not _NUMERIC_RE.match(stripped):
+        raise _bad_syntax(ScalarType.FLOAT4, text)
+    value = float(stripped)
+    if value == 0.0 and float(stripped.lower().split("e")[0] or 0) != 0.0:
+        value = 5e-324  # underflowed even as a double: out of range below
+    single = round_float4(value)
+    if math.isinf(single) or (single == 0.0 and value != 0.0):  # the infinity words returned above
+        raise errors.NumericValueOutOfRange(f'"{text.strip()}" is out of range for type real')
+    return single
 
 
 def parse_numeric(text: str) -> decimal.Decimal:
@@ -169,6 +223,52 @@ def parse_date(text: str) -> _dt.date:
         return _dt.date.fromisoformat(stripped)
     except ValueError:
         raise _bad_syntax(ScalarType.DATE, text) from None
+
+
+_ZONE_WORDS = re.compile(r"\s*(?:UTC|GMT|Z)\s*$", re.IGNORECASE)
+
+
+def parse_timestamptz(text: str) -> _dt.datetime:
+    """A timestamptz (an aware datetime in UTC); without a zone the value is in the session's, UTC."""
+    stripped = text.strip()
+    zoned = _ZONE_WORDS.sub("", stripped)
+    try:
+        value = _dt.datetime.fromisoformat(zoned)
+    except ValueError:
+        raise _bad_syntax(ScalarType.TIMESTAMPTZ, text) from None
+    return to_timestamptz(value)
+
+
+def to_timestamptz(value: _dt.datetime) -> _dt.datetime:
+    """A timestamptz datum: the same instant in UTC; a naive timestamp is taken in the session's zone, UTC."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=_dt.timezone.utc)
+    return value.astimezone(_dt.timezone.utc)
+
+
+def to_timestamp(value: _dt.datetime) -> _dt.datetime:
+    """timestamptz → timestamp: the wall time in the session's zone (UTC)."""
+    return value.astimezone(_dt.timezone.utc).replace(tzinfo=None) if value.tzinfo is not None else value
+
+
+def parse_time(text: str) -> _dt.time:
+    stripped = text.strip()
+    try:
+        if "-" in stripped[:10] and (" " in stripped or "T" in stripped):  # a timestamp: its time of day
+            return _dt.datetime.fromisoformat(stripped).time()
+        return _dt.time.fromisoformat(stripped)
+    except ValueError:
+        raise _bad_syntax(ScalarType.TIME, text) from None
+
+
+def _interval_to_time(value: Interval) -> _dt.time:
+    micros = value.micros % USECS_PER_DAY
+    seconds, fraction = divmod(micros, 1_000_000)
+    return _dt.time(seconds // 3600, seconds // 60 % 60, seconds % 60, fraction)
+
+
+def _time_to_interval(value: _dt.time) -> Interval:
+    return Interval(0, 0, ((value.hour * 60 + value.minute) * 60 + value.second) * 1_000_000 + value.microsecond)
 
 
 def parse_timestamp(text: str) -> _dt.datetime:
@@ -223,7 +323,16 @@ def _int_to_bool(value: int) -> bool:
     return value != 0
 
 
+def _float4_from_numeric(value: decimal.Decimal) -> float:
+    if value.is_nan():
+        return math.nan
+    return parse_float4(numeric_to_text(value))
+
+
 _CAST_TABLE: dict[ScalarType, dict[type, Callable[[Any], Any]]] = {
+    ScalarType.INT2: _int_cast(ScalarType.INT2),
+    ScalarType.FLOAT4: {int: lambda v: round_float4(float(v)), float: to_float4, decimal.Decimal: _float4_from_numeric,
+                        str: parse_float4, bool: float},
     ScalarType.INT4: _int_cast(ScalarType.INT4),
     ScalarType.INT8: _int_cast(ScalarType.INT8),
     ScalarType.FLOAT8: {int: float, float: lambda v: v, decimal.Decimal: float, str: parse_float, bool: float},
@@ -232,9 +341,15 @@ _CAST_TABLE: dict[ScalarType, dict[type, Callable[[Any], Any]]] = {
     ScalarType.TEXT: {t: f for t, f in _TEXT_BY_PYTYPE.items()},
     ScalarType.BOOL: {bool: lambda v: v, int: _int_to_bool, str: parse_bool},
     ScalarType.DATE: {_dt.date: lambda v: v, _dt.datetime: _dt.datetime.date, str: parse_date},
-    ScalarType.TIMESTAMP: {_dt.datetime: lambda v: v,
+    ScalarType.TIMESTAMP: {_dt.datetime: to_timestamp,
                            _dt.date: lambda v: _dt.datetime(v.year, v.month, v.day),
                            str: parse_timestamp},
+    ScalarType.TIMESTAMPTZ: {_dt.datetime: to_timestamptz,
+                             _dt.date: lambda v: _dt.datetime(v.year, v.month, v.day, tzinfo=_dt.timezone.utc),
+                             str: parse_timestamptz},
+    ScalarType.TIME: {_dt.time: lambda v: v, _dt.datetime: lambda v: to_timestamp(v).time(), str: parse_time,
+                      Interval: _interval_to_time},
+    ScalarType.INTERVAL: {Interval: lambda v: v, str: parse_interval, _dt.time: _time_to_interval},
 }
 
 
@@ -256,7 +371,8 @@ def _make_cast(target: ScalarType) -> Callable[[Any], Any]:
 
 def _pg_name_of(value: Any) -> str:
     names = {bool: "boolean", int: "bigint", float: "double precision", decimal.Decimal: "numeric",
-             str: "text", _dt.date: "date", _dt.datetime: "timestamp without time zone"}
+             str: "text", _dt.date: "date", _dt.datetime: "timestamp without time zone", _dt.time: "time",
+             Interval: "interval"}
     return names.get(type(value), type(value).__name__)
 
 

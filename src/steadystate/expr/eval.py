@@ -34,6 +34,7 @@ from steadystate.expr.functions import (
 )
 from steadystate.expr.infer import Types, scalar_type
 from steadystate.repr import Row
+from steadystate.repr import typmod
 from steadystate.repr.types import ScalarType
 
 Evaluator = Callable[[Row], Any]
@@ -78,6 +79,11 @@ def _compile_unary(expr: ir.CallUnary, types: Types | None) -> Evaluator:
     return strict_unary
 
 
+#: ``apply_typmod(value, 'varchar(3)')`` — an explicit cast to a modified type; ``assign_typmod`` — an assignment
+#: to a column of one (repr/typmod.py has the rules)
+_TYPMOD_FUNCS = frozenset({"apply_typmod", "assign_typmod"})
+
+
 def _compile_and(left: Evaluator, right: Evaluator) -> Evaluator:
     def and_(row: Row) -> bool | None:
         a = left(row)
@@ -116,6 +122,9 @@ def _compile_binary(expr: ir.CallBinary, types: Types | None) -> Evaluator:
         return _compile_and(left, right)
     if func == "or":
         return _compile_or(left, right)
+    if func in _TYPMOD_FUNCS and isinstance(expr.right, ir.Literal):
+        bring = typmod.coercer(typmod.parse_spec(str(expr.right.value)), explicit=func == "apply_typmod")
+        return lambda row: bring(left(row))
     if func in BINARY_NONSTRICT:
         nonstrict = BINARY_NONSTRICT[func]
         return lambda row: nonstrict(left(row), right(row))

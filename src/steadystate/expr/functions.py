@@ -10,6 +10,8 @@ The tables here are what ``expr.eval`` compiles against:
   range``, float8 overflow ``value out of range: overflow``);
 * :data:`VARIADIC_STRICT` / :data:`VARIADIC_NONSTRICT` — over the argument values.
 
+The date/time functions (operators, ``extract``, ``date_part``, ``date_trunc``) live in ``expr.temporal``.
+
 ``and``/``or``/``coalesce``/``If`` are lazy and live in ``expr.eval``.  Integer division truncates toward zero and
 modulo takes the dividend's sign (PostgreSQL), unlike Python's floor division.
 """
@@ -25,7 +27,13 @@ import re
 from typing import Any, Callable
 
 from steadystate import errors
-from steadystate.expr.casts import INT_RANGES, to_text
+from steadystate.expr.temporal import date_add as _date_add
+from steadystate.expr.temporal import date_part as _date_part
+from steadystate.expr.temporal import date_sub as _date_sub
+from steadystate.expr.temporal import date_trunc as _date_trunc
+from steadystate.expr.temporal import extract as _extract
+from steadystate.expr.temporal import temporal as _temporal
+from steadystate.expr.casts import INT_RANGES, float4_to_text, round_float4, to_text
 from steadystate.repr.types import ScalarType
 
 _ZERO = decimal.Decimal(0)
@@ -82,6 +90,18 @@ def _checked_float(op: Callable[[float, float], float]) -> Callable[[float, floa
     return impl
 
 
+def _underflow_checked(op: Callable[[float, float], float], func: str) -> Callable[[float, float], float]:
+    """float8 ``*`` and ``/``: a non-zero result that rounds to zero is 22003 "value out of range: underflow"."""
+
+    def impl(a: float, b: float) -> float:
+        value = op(a, b)
+        if value == 0.0 and a != 0.0 and (b != 0.0 if func == "mul" else not math.isinf(b)):
+            raise errors.NumericValueOutOfRange("value out of range: underflow")
+        return value
+
+    return impl
+
+
 def _float_div(a: float, b: float) -> float:
     if b == 0:
         raise _division_by_zero()
@@ -106,22 +126,6 @@ def _numeric_mod(a: decimal.Decimal, b: decimal.Decimal) -> decimal.Decimal:
     return a % b
 
 
-def _date_add(a: Any, b: Any) -> Any:
-    if isinstance(a, _dt.date) and isinstance(b, int):
-        return a + _dt.timedelta(days=b)
-    if isinstance(b, _dt.date) and isinstance(a, int):
-        return b + _dt.timedelta(days=a)
-    return a + b
-
-
-def _date_sub(a: Any, b: Any) -> Any:
-    if isinstance(a, _dt.date) and isinstance(b, int):
-        return a - _dt.timedelta(days=b)
-    if isinstance(a, _dt.date) and type(a) is type(b) and not isinstance(a, _dt.datetime):
-        return (a - b).days
-    return a - b
-
-
 _INT_OPS: dict[str, Callable[[int, int], int]] = {
     "add": lambda a, b: a + b,
     "sub": lambda a, b: a - b,
@@ -132,10 +136,29 @@ _INT_OPS: dict[str, Callable[[int, int], int]] = {
 _FLOAT_OPS: dict[str, Callable[[float, float], float]] = {
     "add": _checked_float(lambda a, b: a + b),
     "sub": _checked_float(lambda a, b: a - b),
-    "mul": _checked_float(lambda a, b: a * b),
-    "div": _checked_float(_float_div),
+    "mul": _underflow_checked(_checked_float(lambda a, b: a * b), "mul"),
+    "div": _underflow_checked(_checked_float(_float_div), "div"),
     "mod": _float_mod,
 }
+
+
+def _float4(op: Callable[[float, float], float], func: str) -> Callable[[float, float], float]:
+    """float4 arithmetic: the float8 result (exact enough: double rounding through float8 is harmless for + - * /)
+    rounded to float4, with PostgreSQL's overflow and underflow checks."""
+
+    def impl(a: float, b: float) -> float:
+        value = op(a, b)
+        single = round_float4(value)
+        if math.isinf(single) and not (math.isinf(a) or math.isinf(b)):
+            raise _float_overflow()
+        if single == 0.0 and a != 0.0 and ((func == "mul" and b != 0.0) or (func == "div" and not math.isinf(b))):
+            raise errors.NumericValueOutOfRange("value out of range: underflow")
+        return single
+
+    return impl
+
+
+_FLOAT4_OPS: dict[str, Callable[[float, float], float]] = {name: _float4(op, name) for name, op in _FLOAT_OPS.items()}
 _NUMERIC_OPS: dict[str, Callable[[Any, Any], Any]] = {
     "add": lambda a, b: a + b,
     "sub": lambda a, b: a - b,
@@ -151,8 +174,10 @@ def arithmetic(func: str, typ: ScalarType | None) -> Callable[[Any, Any], Any]:
 
     ``typ=None`` (unknown) dispatches on the Python type of the values and checks ints against int8's range.
     """
-    if typ in (ScalarType.INT4, ScalarType.INT8):
+    if typ in (ScalarType.INT2, ScalarType.INT4, ScalarType.INT8):
         return _checked_int(_INT_OPS[func], typ)
+    if typ is ScalarType.FLOAT4:
+        return _FLOAT4_OPS[func]
     if typ is ScalarType.FLOAT8:
         return _FLOAT_OPS[func]
     if typ is ScalarType.NUMERIC:
@@ -409,79 +434,6 @@ def _rpad(s: str, length: int, fill: str = " ") -> str:
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Dates
-
-
-def _as_timestamp(v: Any) -> _dt.datetime:
-    return v if isinstance(v, _dt.datetime) else _dt.datetime(v.year, v.month, v.day)
-
-
-def _epoch(ts: _dt.datetime) -> float:
-    return (ts - _dt.datetime(1970, 1, 1)).total_seconds()
-
-
-_DATE_PARTS: dict[str, Callable[[_dt.datetime], float]] = {
-    "year": lambda t: t.year,
-    "month": lambda t: t.month,
-    "day": lambda t: t.day,
-    "hour": lambda t: t.hour,
-    "minute": lambda t: t.minute,
-    "second": lambda t: t.second + t.microsecond / 1e6,
-    "millisecond": lambda t: t.second * 1000 + t.microsecond / 1000,
-    "microsecond": lambda t: t.second * 1_000_000 + t.microsecond,
-    "dow": lambda t: (t.weekday() + 1) % 7,
-    "isodow": lambda t: t.isoweekday(),
-    "doy": lambda t: t.timetuple().tm_yday,
-    "week": lambda t: t.isocalendar()[1],
-    "isoyear": lambda t: t.isocalendar()[0],
-    "quarter": lambda t: (t.month - 1) // 3 + 1,
-    "decade": lambda t: t.year // 10,
-    "century": lambda t: (t.year + 99) // 100,
-    "millennium": lambda t: (t.year + 999) // 1000,
-    "epoch": _epoch,
-}
-_DATE_PART_ALIASES = {"years": "year", "months": "month", "days": "day", "hours": "hour", "minutes": "minute",
-                      "seconds": "second", "milliseconds": "millisecond", "microseconds": "microsecond",
-                      "weeks": "week", "y": "year", "d": "day", "h": "hour", "m": "minute", "s": "second"}
-
-
-def _unit(field: str) -> str:
-    unit = field.strip().lower()
-    return _DATE_PART_ALIASES.get(unit, unit)
-
-
-def _date_part(field: str, v: Any) -> float:
-    impl = _DATE_PARTS.get(_unit(field))
-    if impl is None:
-        raise errors.InvalidParameterValue(f'unit "{field}" not recognized for type timestamp')
-    return float(impl(_as_timestamp(v)))
-
-
-_TRUNCATIONS: dict[str, Callable[[_dt.datetime], _dt.datetime]] = {
-    "microsecond": lambda t: t,
-    "millisecond": lambda t: t.replace(microsecond=t.microsecond // 1000 * 1000),
-    "second": lambda t: t.replace(microsecond=0),
-    "minute": lambda t: t.replace(second=0, microsecond=0),
-    "hour": lambda t: t.replace(minute=0, second=0, microsecond=0),
-    "day": lambda t: t.replace(hour=0, minute=0, second=0, microsecond=0),
-    "week": lambda t: (t - _dt.timedelta(days=t.weekday())).replace(hour=0, minute=0, second=0, microsecond=0),
-    "month": lambda t: _dt.datetime(t.year, t.month, 1),
-    "quarter": lambda t: _dt.datetime(t.year, (t.month - 1) // 3 * 3 + 1, 1),
-    "year": lambda t: _dt.datetime(t.year, 1, 1),
-    "decade": lambda t: _dt.datetime(t.year // 10 * 10 or 1, 1, 1),
-    "century": lambda t: _dt.datetime((t.year - 1) // 100 * 100 + 1, 1, 1),
-    "millennium": lambda t: _dt.datetime((t.year - 1) // 1000 * 1000 + 1, 1, 1),
-}
-
-
-def _date_trunc(unit: str, v: Any) -> _dt.datetime:
-    impl = _TRUNCATIONS.get(_unit(unit))
-    if impl is None:
-        raise errors.InvalidParameterValue(f'unit "{unit}" not recognized for type timestamp')
-    return impl(_as_timestamp(v))
-
-
-# ---------------------------------------------------------------------------------------------------------
 # Tables
 
 UNARY_STRICT: dict[str, Callable[[Any], Any]] = {
@@ -501,6 +453,7 @@ UNARY_STRICT: dict[str, Callable[[Any], Any]] = {
     "log10": _log10,
     "sign": _sign,
     "md5": _md5,
+    "float4_to_text": float4_to_text,
 }
 
 UNARY_NONSTRICT: dict[str, Callable[[Any], Any]] = {
@@ -517,6 +470,10 @@ def _subquery_cardinality(count: Any, _typed_null: Any) -> Any:
 
 
 BINARY_STRICT: dict[str, Callable[[Any, Any], Any]] = {
+    "temporal_add": _temporal("add"),
+    "temporal_sub": _temporal("sub"),
+    "temporal_mul": _temporal("mul"),
+    "temporal_div": _temporal("div"),
     "eq": lambda a, b: a == b,
     "neq": lambda a, b: a != b,
     "lt": lambda a, b: a < b,
@@ -537,6 +494,7 @@ BINARY_STRICT: dict[str, Callable[[Any, Any], Any]] = {
     "right": _right,
     "repeat": _repeat,
     "date_part": _date_part,
+    "extract": _extract,
     "date_trunc": _date_trunc,
 }
 

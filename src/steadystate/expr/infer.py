@@ -28,11 +28,32 @@ _TEXT_FUNCS = frozenset({
     "lpad", "rpad",
 })
 _INT4_FUNCS = frozenset({"length", "position"})
+#: rank of the numeric types in PostgreSQL's implicit widening (an operation's result takes the widest operand)
+_WIDENING = {ScalarType.INT2: 0, ScalarType.INT4: 1, ScalarType.INT8: 2, ScalarType.NUMERIC: 3,
+             ScalarType.FLOAT4: 4, ScalarType.FLOAT8: 5}
 _SAME_AS_FIRST = frozenset({
     "add", "sub", "mul", "div", "mod", "neg", "abs", "round", "floor", "ceil", "sign", "nullif", "coalesce",
-    "greatest", "least",
+    "greatest", "least", "apply_typmod", "assign_typmod",
 })
 _FLOAT_UNLESS_NUMERIC = frozenset({"sqrt", "exp", "ln", "log10", "pow"})
+
+
+_D, _TS, _TZ, _TI, _IV = (ScalarType.DATE, ScalarType.TIMESTAMP, ScalarType.TIMESTAMPTZ, ScalarType.TIME,
+                          ScalarType.INTERVAL)
+_I4, _F8 = ScalarType.INT4, ScalarType.FLOAT8
+#: PostgreSQL's date/time operators: (operator, left, right) → result.  The planner resolves ``+ - * /`` with a
+#: date/time operand through this table and calls ``temporal_<op>`` (expr/functions.py dispatches on the values)
+TEMPORAL_OPERATORS: dict[tuple[str, ScalarType, ScalarType], ScalarType] = {
+    ("add", _D, _I4): _D, ("add", _I4, _D): _D, ("sub", _D, _I4): _D, ("sub", _D, _D): _I4,
+    ("add", _D, _IV): _TS, ("add", _IV, _D): _TS, ("sub", _D, _IV): _TS,
+    ("add", _D, _TI): _TS, ("add", _TI, _D): _TS,
+    ("add", _TS, _IV): _TS, ("add", _IV, _TS): _TS, ("sub", _TS, _IV): _TS, ("sub", _TS, _TS): _IV,
+    ("add", _TZ, _IV): _TZ, ("add", _IV, _TZ): _TZ, ("sub", _TZ, _IV): _TZ, ("sub", _TZ, _TZ): _IV,
+    ("add", _TI, _IV): _TI, ("add", _IV, _TI): _TI, ("sub", _TI, _IV): _TI, ("sub", _TI, _TI): _IV,
+    ("add", _IV, _IV): _IV, ("sub", _IV, _IV): _IV,
+    ("mul", _IV, _F8): _IV, ("mul", _F8, _IV): _IV, ("div", _IV, _F8): _IV,
+}
+TEMPORAL_TYPES = frozenset({_D, _TS, _TZ, _TI, _IV})
 
 
 def _first_known(types: list[ScalarType | None]) -> ScalarType | None:
@@ -46,18 +67,23 @@ def function_type(func: str, arg_types: list[ScalarType | None]) -> ScalarType |
     """The result type of ``func`` applied to arguments of ``arg_types``."""
     if func.startswith("cast_"):
         return ScalarType(func[len("cast_"):])
+    if func.startswith("temporal_") and len(arg_types) == 2 and None not in arg_types:
+        return TEMPORAL_OPERATORS.get((func[len("temporal_"):], arg_types[0], arg_types[1]))  # type: ignore[arg-type]
     if func == "subquery_cardinality":
         return arg_types[1] if len(arg_types) > 1 else None
     if func in _BOOL_FUNCS:
         return ScalarType.BOOL
-    if func in _TEXT_FUNCS:
+    if func in _TEXT_FUNCS or func == "float4_to_text":
         return ScalarType.TEXT
     if func in _INT4_FUNCS:
         return ScalarType.INT4
     if func in ("date_part",):
         return ScalarType.FLOAT8
+    if func == "extract":
+        return ScalarType.NUMERIC
     if func in ("date_trunc",):
-        return ScalarType.TIMESTAMP
+        second = arg_types[1] if len(arg_types) > 1 else None
+        return second if second in (ScalarType.TIMESTAMPTZ, ScalarType.INTERVAL) else ScalarType.TIMESTAMP
     if func == "round_to":
         return ScalarType.NUMERIC
     if func in _FLOAT_UNLESS_NUMERIC:
@@ -68,8 +94,9 @@ def function_type(func: str, arg_types: list[ScalarType | None]) -> ScalarType |
             if func == "sub" and arg_types and arg_types[0] == arg_types[-1] == ScalarType.DATE:
                 return ScalarType.INT4
             return known
-        if known is ScalarType.INT4 and ScalarType.INT8 in arg_types:
-            return ScalarType.INT8
+        numeric = [t for t in arg_types if t in _WIDENING]
+        if known in _WIDENING and len(numeric) > 1:
+            return max(numeric, key=_WIDENING.__getitem__)
         return known
     return None
 
@@ -102,9 +129,14 @@ def aggregate_type(agg: ir.AggregateExpr, input_types: Types | None) -> ScalarTy
     if agg.func in ("bool_and", "bool_or"):
         return ScalarType.BOOL
     if agg.func == "sum":
-        return {ScalarType.INT4: ScalarType.INT8, ScalarType.INT8: ScalarType.NUMERIC}.get(arg, arg)  # type: ignore[arg-type]
-    if agg.func in ("avg", "stddev_samp", "stddev_pop", "var_samp", "var_pop"):
-        return ScalarType.FLOAT8 if arg is ScalarType.FLOAT8 else ScalarType.NUMERIC
+        return {ScalarType.INT2: ScalarType.INT8, ScalarType.INT4: ScalarType.INT8,
+                ScalarType.INT8: ScalarType.NUMERIC}.get(arg, arg)  # type: ignore[arg-type]
+    if agg.func == "avg":
+        if arg is ScalarType.INTERVAL:
+            return arg
+        return ScalarType.FLOAT8 if arg in (ScalarType.FLOAT4, ScalarType.FLOAT8) else ScalarType.NUMERIC
+    if agg.func in ("stddev_samp", "stddev_pop", "var_samp", "var_pop"):
+        return ScalarType.FLOAT8 if arg in (ScalarType.FLOAT4, ScalarType.FLOAT8) else ScalarType.NUMERIC
     return arg
 
 

@@ -43,6 +43,7 @@ from typing import Any, Union
 import msgspec
 
 from steadystate.repr import codec
+from steadystate.repr.interval import Interval
 from steadystate.repr.types import ScalarType
 
 # ---------------------------------------------------------------------------------------------------------
@@ -64,17 +65,23 @@ class Literal(msgspec.Struct, frozen=True, tag=True, tag_field="kind"):
             return decimal.Decimal(str(self.value))
         if self.type is ScalarType.DATE:
             return _dt.date.fromisoformat(str(self.value))
-        if self.type is ScalarType.TIMESTAMP:
+        if self.type is ScalarType.TIMESTAMP or self.type is ScalarType.TIMESTAMPTZ:
             return _dt.datetime.fromisoformat(str(self.value))
-        if self.type is ScalarType.FLOAT8:
+        if self.type is ScalarType.TIME:
+            return _dt.time.fromisoformat(str(self.value))
+        if self.type is ScalarType.INTERVAL:
+            return Interval.from_canonical(str(self.value))
+        if self.type is ScalarType.FLOAT8 or self.type is ScalarType.FLOAT4:
             return float(self.value)
         return self.value
 
 
 def literal(value: Any, type_: ScalarType) -> Literal:
     """Build a Literal from a datum, converting non-msgpack datums to their text form."""
-    if isinstance(value, (decimal.Decimal, _dt.date)):
-        return Literal(value.isoformat() if isinstance(value, _dt.date) else str(value), type_)
+    if isinstance(value, (decimal.Decimal, _dt.date, _dt.time)):
+        return Literal(value.isoformat() if isinstance(value, (_dt.date, _dt.time)) else str(value), type_)
+    if isinstance(value, Interval):
+        return Literal(value.canonical(), type_)
     return Literal(value, type_)
 
 

@@ -337,13 +337,14 @@ class ProcessOrchestrator:
         directory.mkdir(parents=True, exist_ok=True)
         (directory / "endpoint.json").unlink(missing_ok=True)
         env = dict(os.environ)
+        # secrets go in the environment (readable by this user only), never on the command line
         env["STEADYSTATE_SECRET"] = self.secret
+        env["STEADYSTATE_STORAGE_URL"] = spec.storage_url  # may hold a PostgreSQL password
         argv = [
             sys.executable, "-m", "steadystate", "replica",
             "--replica-id", spec.replica_id,
             "--cluster-id", spec.cluster_id,
             "--size", spec.size,
-            "--storage-url", spec.storage_url,
             "--dir", str(directory),
             "--orphan-timeout", str(self.orphan_timeout),
         ]

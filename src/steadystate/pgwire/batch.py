@@ -28,9 +28,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .values import BOOL, BPCHAR, FLOAT4, FLOAT8, INT2, INT4, INT8, NAME, OID, TEXT, VARCHAR, Encoder
+from .values import BOOL, FLOAT4, FLOAT8, INT2, INT4, INT8, NAME, OID, TEXT, VARCHAR, Encoder
 
-_TEXT_LIKE = frozenset({TEXT, VARCHAR, BPCHAR, NAME})
+_TEXT_LIKE = frozenset({TEXT, VARCHAR, NAME})  # not bpchar: its encoder pads to the typmod
 _TEXT_INTEGERS = frozenset({INT2, INT4, INT8, OID})
 #: binary format, fixed width: OID -> (NumPy big-endian dtype, the Python types its values may have)
 _BINARY_FIXED: dict[int, tuple[str, frozenset[type]]] = {

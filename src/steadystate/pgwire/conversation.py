@@ -31,6 +31,7 @@ import logging
 from typing import Any, Callable
 
 from steadystate.errors import ErrorFields, ProtocolViolation, QueryCanceled, SteadyError
+from steadystate.security.scram import MECHANISM, ScramExchange
 
 from . import frontend as fe
 from steadystate.adapter.client import (
@@ -45,6 +46,8 @@ from .copy_format import make_parser
 from .effects import (
     END,
     AbortCopy,
+    Authenticate,
+    AuthMethod,
     CancelBackend,
     ClientGone,
     CloseIterator,
@@ -68,12 +71,18 @@ from .effects import (
 from .extended import ExtendedQueryMixin
 from .results import RowStream, completed_tag, copy_out_rows, encoders_for
 from .wire import (
+    AUTH_SASL,
+    AUTH_SASL_CONTINUE,
+    AUTH_SASL_FINAL,
     AUTHENTICATION_OK,
+    RESUME_PARAMETER,
     COPY_DONE,
     EMPTY_QUERY_RESPONSE,
     MAX_MESSAGE,
     SSL_REFUSED,
     FrameReader,
+    cstring,
+    encode_authentication,
     encode_backend_key_data,
     encode_command_complete,
     encode_copy_response,
@@ -101,6 +110,9 @@ DEFAULT_PARAMETERS: dict[str, str] = {
     "is_superuser": "off",
 }
 
+#: the type of the client's password and SASL messages, valid only during authentication
+PASSWORD_MESSAGE = b"p"
+
 #: A connection that has not finished its startup (authentication included) by then is closed (by the driver).
 STARTUP_TIMEOUT_S = 60.0
 
@@ -112,7 +124,7 @@ class Conversation(ExtendedQueryMixin):
         super().__init__()
         self.phase = Phase.STARTUP
         self.session: SessionInfo | None = None
-        self._reader = FrameReader(max_message=max_message, valid_types=fe.MESSAGE_TYPES)
+        self._reader = FrameReader(max_message=max_message, valid_types=fe.MESSAGE_TYPES | {PASSWORD_MESSAGE})
         self._out = bytearray()
 
     # ------------------------------------------------------------ output
@@ -249,6 +261,7 @@ class Conversation(ExtendedQueryMixin):
             unrecognized = [name for name in params if name.startswith("_pq_.")]
             self.write(encode_negotiate_protocol_version(0, unrecognized))
         try:
+            yield from self._authenticate(user, params.pop(RESUME_PARAMETER, None))
             self.session = yield Connect(user, database, params)
         except SteadyError as exc:
             yield from self._report_fatal(exc)
@@ -264,6 +277,37 @@ class Conversation(ExtendedQueryMixin):
         self.write(encode_backend_key_data(self.session.process_id, self.session.secret_key))
         yield from self.send_ready_for_query()
         return True
+
+    def _authenticate(self, user: str, resume: str | None) -> Steps[None]:
+        """Prove who the client is (raises a SteadyError, 28P01 for a wrong password, if it cannot)."""
+        credentials = yield Authenticate(user, resume)
+        if credentials.method is AuthMethod.TRUST:
+            return
+        exchange = ScramExchange(user, credentials.verifier)
+        self.write(encode_authentication(AUTH_SASL, cstring(MECHANISM) + b"\x00"))
+        initial = yield from self._password_message()
+        mechanism, _, rest = initial.partition(b"\x00")
+        if mechanism.decode("utf-8", "replace") != MECHANISM or len(rest) < 4:
+            raise ProtocolViolation(f"SASL authentication mechanism {mechanism.decode('utf-8', 'replace')!r} "
+                                    f"is not supported", hint=f"use {MECHANISM}")
+        server_first = exchange.first(rest[4:])
+        self.write(encode_authentication(AUTH_SASL_CONTINUE, server_first))
+        server_final = exchange.final((yield from self._password_message()))
+        self.write(encode_authentication(AUTH_SASL_FINAL, server_final))
+
+    def _password_message(self) -> Steps[bytes]:
+        """The body of the client's next message, which must be a SASL response (``p``)."""
+        while True:
+            try:
+                frame = self._reader.next_message()
+            except ProtocolViolation as exc:
+                raise FatalProtocolError(exc) from None
+            if frame is not None:
+                kind, body = frame
+                if kind != PASSWORD_MESSAGE:
+                    raise ProtocolViolation(f"expected SASL response, got message type {kind[0]}", sqlstate="28000")
+                return body
+            yield from self._receive_more()
 
     def _message_loop(self) -> Steps[None]:
         while True:

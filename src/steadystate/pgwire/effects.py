@@ -182,9 +182,36 @@ class CloseSession:
     """``Session.close``.  Result: None."""
 
 
+class AuthMethod(Enum):
+    """How a connection proves who it is (chosen by the server's :data:`Authenticator`)."""
+
+    TRUST = "trust"  # no proof: ``--insecure`` development mode, or a session the proxy resumes
+    SCRAM = "scram-sha-256"  # the client proves it knows the password of the role (SASL exchange)
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """The result of :class:`Authenticate`: the method, and for SCRAM the role's verifier (None: no such role,
+    or a role without a password; the exchange then runs against a fake one and fails)."""
+
+    method: AuthMethod
+    verifier: str | None = None
+
+
+@dataclass(frozen=True)
+class Authenticate:
+    """Look up how ``user`` must authenticate.  ``resume`` is the token the supervisor's proxy adds when it
+    carries an already authenticated session over to a new coordinator.  Result: :class:`Credentials`, or a
+    :class:`~steadystate.errors.SteadyError` (a wrong resume token, a server starting up)."""
+
+    user: str
+    resume: str | None = None
+
+
 Effect = (
     Send | Receive | Connect | CancelBackend | TakeNotices | TransactionStatus | ExecuteSimple | NextOutcome
     | Describe | Execute | NextRow | CloseIterator | WriteCopyRows | FinishCopy | AbortCopy | CloseSession
+    | Authenticate
 )
 
 #: A step of the conversation: yields effects, is sent their results, returns ``T``.

@@ -11,6 +11,12 @@ What it tracks, so that a coordinator crash is invisible where that is safe:
 * the startup packet, replayed to every new backend.  On the first backend the handshake (authentication,
   ParameterStatus, BackendKeyData, ReadyForQuery) is forwarded, with BackendKeyData replaced by the proxy's
   own key (cancel requests are mapped to the current backend's key); on a reconnect it is swallowed;
+* authentication: the coordinator authenticates the client (SCRAM-SHA-256) on the first backend, the proxy
+  passing the SASL messages both ways as they come (nothing the client sends before it is authenticated is
+  buffered beyond the startup packet).  A reconnect replays the startup packet with the supervisor's *resume
+  token* added (:data:`~steadystate.pgwire.wire.RESUME_PARAMETER`), with which the new coordinator accepts the
+  already authenticated session without a password; a coordinator lost during authentication ends the
+  connection (the client authenticates again on a new one);
 * the transaction status from each ReadyForQuery;
 * session state: ``SET``/``RESET`` that succeeded outside a transaction or in one that committed (replayed as
   simple queries, in order, latest per setting) and named prepared statements (Parse frames confirmed by
@@ -34,7 +40,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Callable
 
-from steadystate.errors import ProtocolViolation, SteadyError
+from steadystate.errors import InvalidAuthorization, ProtocolViolation, SteadyError
 
 from . import frontend as fe
 from .proxy_rules import (
@@ -52,12 +58,23 @@ from .proxy_rules import (
     ForwardCancel,
     Inflight,
     Splitter,
+    StartTls,
     ToBackend,
     ToClient,
     classify_sql,
     setting_key,
 )
-from .wire import MAX_STARTUP_PACKET, SSL_REFUSED, cstring, encode_backend_key_data, encode_notice, message
+from .wire import (
+    AUTH_SASL_FINAL,
+    MAX_STARTUP_PACKET,
+    RESUME_PARAMETER,
+    SSL_ACCEPTED,
+    SSL_REFUSED,
+    cstring,
+    encode_backend_key_data,
+    encode_notice,
+    message,
+)
 
 RETRY_DEADLINE_S = 30.0
 BACKOFF_START_S = 0.05
@@ -72,7 +89,11 @@ STARTING_UP = "57P03"  # cannot_connect_now: the coordinator is starting
 #: client message types decoded by the proxy (CopyData passes through undecoded)
 CLIENT_WANTED = frozenset(fe.DECODERS)
 #: server message types the proxy looks at; the rest (rows, notices, COPY data, ...) pass through
-BACKEND_WANTED = frozenset({b"Z", b"E", b"K", b"1", b"3"})
+BACKEND_WANTED = frozenset({b"Z", b"E", b"K", b"1", b"3", b"R"})
+AUTHENTICATION_LOST = Failure(
+    "connection to the coordinator was lost during authentication",
+    "connect again",
+)
 
 
 class BackendState(Enum):
@@ -105,8 +126,16 @@ class _Request:
 class ProxyConnection:
     """The proxy's view of one client connection; see the module docstring."""
 
-    def __init__(self, process_id: int, secret_key: int, *, retry_deadline: float = RETRY_DEADLINE_S) -> None:
+    def __init__(self, process_id: int, secret_key: int, *, retry_deadline: float = RETRY_DEADLINE_S,
+                 resume_token: str | None = None, tls: bool = False, require_tls: bool = False) -> None:
         self.key = (process_id, secret_key)
+        self.tls_available = tls  # the driver can run a TLS handshake: SSLRequest is accepted
+        self.require_tls = require_tls  # a StartupMessage on a plaintext connection is refused (28000)
+        self.encrypted = False
+        self.refusal: SteadyError | None = None  # set by the driver past max_connections: the startup gets it
+        self.resume_token = resume_token
+        self._authenticating = False  # the first backend asked the client for a SASL response
+        self._auth_started = False  # the first backend began authenticating the client
         self.backend_key: tuple[int, int] | None = None
         self.retry_deadline = retry_deadline
         self.state = BackendState.DOWN
@@ -152,10 +181,13 @@ class ProxyConnection:
         try:
             if self._startup_packet is None:
                 data = self._startup(data)
+            if data and self._authenticating and self.state is BackendState.HANDSHAKE:
+                self._to_backend += data  # SASL responses: the coordinator checks them
+                data = b""
             if data and self._startup_packet is not None and not self.closed:
                 for kind, frame in self._client.feed(data):
                     self._client_message(kind, frame)
-        except ProtocolViolation as exc:
+        except SteadyError as exc:  # a protocol violation, or a plaintext startup where TLS is required
             self._fail(exc)
         return self._take()
 
@@ -171,8 +203,17 @@ class ProxyConnection:
         self._backend = Splitter(BACKEND_WANTED)
         self._greeting.clear()
         self._backend_said_fatal = False
-        self._to_backend += self._startup_packet
+        self._to_backend += self._startup_packet if self._handshakes == 0 else self._resume_packet()
         return self._take()
+
+    def _resume_packet(self) -> bytes:
+        """The startup packet with the resume token added (the session was authenticated on the first backend)."""
+        assert self._startup_packet is not None
+        if self.resume_token is None:
+            return self._startup_packet
+        body = self._startup_packet[4:].rstrip(b"\x00") + b"\x00"
+        body += cstring(RESUME_PARAMETER) + cstring(self.resume_token) + b"\x00"
+        return _I32.pack(len(body) + 4) + body
 
     def backend_data(self, data: bytes) -> list[Action]:
         if self.closed or self.state in (BackendState.DOWN, BackendState.CONNECTING):
@@ -256,11 +297,26 @@ class ProxyConnection:
     def _refuse_encryption(self, packet: object, raw: bytes) -> None:
         self._to_client += SSL_REFUSED
 
+    def _accept_tls(self, packet: fe.SSLRequest, raw: bytes) -> None:
+        if not self.tls_available or self.encrypted:
+            self._refuse_encryption(packet, raw)
+            return
+        if self._startup_buffer:  # bytes sent before the handshake would be taken as sent inside it
+            raise ProtocolViolation("unencrypted data after SSL request")
+        self._to_client += SSL_ACCEPTED
+        self._actions.append(StartTls())
+        self.encrypted = True
+
     def _cancel(self, packet: fe.CancelRequest, raw: bytes) -> None:
         self.closed = True
         self._actions += [ForwardCancel(packet.process_id, packet.secret_key), CloseClient()]
 
     def _start(self, packet: fe.StartupMessage, raw: bytes) -> None:
+        if self.refusal is not None:  # after the SSL negotiation, as PostgreSQL reports too many clients
+            raise self.refusal
+        if self.require_tls and not self.encrypted:
+            raise InvalidAuthorization("this server accepts encrypted connections only",
+                                       hint="connect with sslmode=require (or verify-full)")
         self._startup_packet = raw
         self.state = BackendState.CONNECTING
         self._actions.append(ConnectBackend(0.0))
@@ -344,6 +400,8 @@ class ProxyConnection:
             self.backend_key = _KEY.unpack_from(frame, 5)
             if first:
                 self._greeting += encode_backend_key_data(*self.key)
+        elif kind == b"R":
+            self._on_authentication(first, frame)
         elif kind == b"E" and _sqlstate(frame) == STARTING_UP:  # a coordinator not ready yet: try again
             self._actions.append(CloseBackend())
             self._reconnect_later(None)
@@ -362,6 +420,20 @@ class ProxyConnection:
             self._replay()
         elif first:
             self._greeting += frame
+
+    def _on_authentication(self, first: bool, frame: bytes) -> None:
+        (code,) = _I32.unpack_from(frame, 5)
+        if code == 0:  # AuthenticationOk
+            self._authenticating = False
+            if first:
+                self._greeting += frame
+        elif first:  # a SASL step: the client must see it now, and answer it
+            self._auth_started = True
+            self._authenticating = code != AUTH_SASL_FINAL
+            self._to_client += self._greeting + frame
+            self._greeting.clear()
+        else:  # a resumed session is not asked for a password
+            self._fail(SESSION_NOT_RESTORED)
 
     def _replay(self) -> None:
         replay = [message(b"Q", cstring(statement)) for statement in self.settings.values()]
@@ -464,6 +536,9 @@ class ProxyConnection:
 
     def _lost(self, now: float | None) -> None:
         self._actions.append(CloseBackend())
+        if self._handshakes == 0 and self._auth_started:  # the client cannot restart its SASL exchange
+            self._fail(AUTHENTICATION_LOST)
+            return
         if self.state is not BackendState.LIVE:
             if self.state is not BackendState.DOWN:
                 self._reconnect_later(now)
@@ -519,7 +594,7 @@ def _untracked(*_: object) -> None:
 
 
 STARTUP_HANDLERS: dict[type, Callable[..., None]] = {
-    fe.SSLRequest: ProxyConnection._refuse_encryption,
+    fe.SSLRequest: ProxyConnection._accept_tls,
     fe.GSSENCRequest: ProxyConnection._refuse_encryption,
     fe.CancelRequest: ProxyConnection._cancel,
     fe.StartupMessage: ProxyConnection._start,

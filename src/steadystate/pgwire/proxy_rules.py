@@ -283,4 +283,11 @@ class BackendLost:
     requests: int
 
 
-Action = ToClient | ToBackend | ConnectBackend | CloseClient | CloseBackend | ForwardCancel | BackendLost
+@dataclass(frozen=True)
+class StartTls:
+    """The client's SSLRequest was accepted (``S`` is in the ToClient before this): run the TLS handshake on the
+    client connection before reading anything more from it."""
+
+
+Action = (ToClient | ToBackend | ConnectBackend | CloseClient | CloseBackend | ForwardCancel | BackendLost
+          | StartTls)

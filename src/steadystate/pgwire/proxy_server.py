@@ -17,14 +17,19 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import resource
 import secrets
 import socket
+import ssl
 import struct
 from typing import Any, Callable, Coroutine
 from contextlib import suppress
 
+from steadystate.errors import TooManyConnections
+
 from .frontend import CANCEL_REQUEST_CODE
 from .proxy import RECONNECTING, ProxyConnection
+from .wire import encode_notice
 from .proxy_rules import (
     Action,
     BackendLost,
@@ -33,6 +38,7 @@ from .proxy_rules import (
     ConnectBackend,
     Decision,
     ForwardCancel,
+    StartTls,
     ToBackend,
     ToClient,
 )
@@ -43,6 +49,19 @@ READ_CHUNK = 256 * 1024
 STARTUP_TIMEOUT_S = 60.0
 TICK_S = 0.5
 CANCEL_TIMEOUT_S = 10.0
+MAX_CONNECTIONS = 1000
+#: connections past max_connections that are still told why (after their SSL negotiation and startup packet,
+#: so that libpq shows the message); past that many more they are closed with the error at once
+MAX_REFUSING = 64
+
+
+def default_max_connections() -> int:
+    """``MAX_CONNECTIONS``, or fewer if the file-descriptor limit would run out first (a client connection costs
+    the supervisor two descriptors: the client's and the coordinator's)."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return MAX_CONNECTIONS
+    return max(1, min(MAX_CONNECTIONS, (soft - 64) // 2))
 
 
 class ProxyServer:
@@ -51,8 +70,17 @@ class ProxyServer:
     def __init__(
         self, sock: socket.socket, backend: tuple[str, int], *, retry_deadline: float = 30.0,
         startup_timeout: float = STARTUP_TIMEOUT_S, on_loss: Callable[[], None] | None = None,
+        resume_token: str | None = None, tls: ssl.SSLContext | None = None, require_tls: bool = False,
+        max_connections: int | None = None,
     ) -> None:
+        # past this many open client connections a new one is told 53300 and closed (never left hanging)
+        self.max_connections = max_connections if max_connections is not None else default_max_connections()
+        self.refused = 0
+        self._refusing = 0
+        self.tls = tls  # clients that send SSLRequest get TLS with this context
+        self.require_tls = require_tls
         self.sock = sock
+        self.resume_token = resume_token  # shown to a new coordinator to resume an authenticated session
         self.on_loss = on_loss  # called after ``retried``/``failed`` change (the supervisor publishes them)
         self.backend = backend
         self.retry_deadline = retry_deadline
@@ -107,7 +135,38 @@ class ProxyServer:
             finally:
                 writer.close()
 
+    def too_many(self) -> TooManyConnections:
+        return TooManyConnections("sorry, too many clients already",
+                                  hint=f"at most {self.max_connections} connections are served at once")
+
+    async def _refuse_at_once(self, writer: asyncio.StreamWriter) -> None:
+        with suppress(OSError, ConnectionError, asyncio.TimeoutError):
+            writer.write(encode_notice(self.too_many().to_wire("FATAL"), error=True))
+            await asyncio.wait_for(writer.drain(), CANCEL_TIMEOUT_S)
+        writer.close()
+
+    async def _refuse(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """A connection past ``max_connections``: its startup is answered FATAL 53300 (a CancelRequest is still
+        delivered); it does not count as a connection."""
+        self.refused += 1
+        if self._refusing >= MAX_REFUSING:
+            await self._refuse_at_once(writer)
+            return
+        self._refusing += 1
+        link = ProxyLink(self, reader, writer)
+        link.machine.refusal = self.too_many()
+        try:
+            await link.run()
+        except Exception:  # noqa: BLE001 - a refused connection's failure is of no interest
+            pass
+        finally:
+            self._refusing -= 1
+            link.shutdown()
+
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if len(self.links) >= self.max_connections:
+            await self._refuse(reader, writer)
+            return
         link = ProxyLink(self, reader, writer)
         self.links[link.machine.key] = link
         task = asyncio.current_task()
@@ -133,7 +192,10 @@ class ProxyLink:
         self.server = server
         self.reader = reader
         self.writer = writer
-        self.machine = ProxyConnection(*server.new_key(), retry_deadline=server.retry_deadline)
+        self.machine = ProxyConnection(*server.new_key(), retry_deadline=server.retry_deadline,
+                                       resume_token=server.resume_token, tls=server.tls is not None,
+                                       require_tls=server.require_tls)
+        self.startup_deadline = asyncio.get_running_loop().time() + server.startup_timeout
         self.backend_writer: asyncio.StreamWriter | None = None
         self.backend_socket: socket.socket | None = None  # the same connection, to peek at it
         self.epoch = 0
@@ -142,7 +204,7 @@ class ProxyLink:
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
-        startup_deadline = loop.time() + self.server.startup_timeout
+        startup_deadline = self.startup_deadline
         while not self.client_done:
             try:
                 if self.machine.started:
@@ -198,11 +260,27 @@ class ProxyLink:
                 await self.server.forward_cancel(action.process_id, action.secret_key)
             elif isinstance(action, BackendLost):
                 self._log_loss(action)
+            elif isinstance(action, StartTls):
+                await self._start_tls()
+                wrote_client = False
         with suppress(ConnectionError, OSError, RuntimeError):
             if wrote_backend and self.backend_writer is not None:
                 await self.backend_writer.drain()
             if wrote_client:
                 await self.writer.drain()
+
+    async def _start_tls(self) -> None:
+        """Send what is pending (the ``S``) and run the TLS handshake, within the startup deadline."""
+        assert self.server.tls is not None
+        loop = asyncio.get_running_loop()
+        try:
+            await self.writer.drain()
+            await asyncio.wait_for(self.writer.start_tls(self.server.tls),
+                                   max(self.startup_deadline - loop.time(), 0.1))
+        except (OSError, ssl.SSLError, asyncio.TimeoutError, ConnectionError) as exc:
+            log.info("TLS handshake with a client failed: %s", type(exc).__name__)
+            self.client_done = True
+            self.writer.close()
 
     def _log_loss(self, action: BackendLost) -> None:
         if action.decision is Decision.RETRY:

@@ -55,7 +55,7 @@ def encoders_for(fields: Sequence[Field], formats: Sequence[int]) -> list[Column
         codes = [formats[0]] * len(fields)
     else:
         codes = list(formats)
-    return [ColumnEncoder(field.type_oid, code, column_encoder(field.type_oid, code))
+    return [ColumnEncoder(field.type_oid, code, column_encoder(field.type_oid, code, field.type_modifier))
             for field, code in zip(fields, codes)]
 
 
@@ -143,7 +143,7 @@ def close_iterator(source: Any) -> Steps[None]:
 
 def copy_row_encoder(fields: Sequence[Field]) -> Any:
     """A function ``row -> CopyData message`` in PostgreSQL's text COPY format."""
-    formatters = [text_formatter(field.type_oid) for field in fields]
+    formatters = [text_formatter(field.type_oid, field.type_modifier) for field in fields]
 
     def encode(row: Sequence[Any]) -> bytes:
         line = "\t".join(

@@ -45,6 +45,13 @@ READ_CHUNK = 256 * 1024
 QUEUE_CHUNKS = 8
 
 CancelHook = Callable[[int, int], Awaitable[None]]
+#: how a user must authenticate: ``(user, the proxy's resume token or None)`` → Credentials (see effects)
+Authenticator = Callable[[str, "str | None"], Awaitable[fx.Credentials]]
+
+
+async def trust_everyone(user: str, resume: str | None) -> fx.Credentials:
+    """The authenticator of a server given none (unit tests of the protocol): every user name is accepted."""
+    return fx.Credentials(fx.AuthMethod.TRUST)
 
 
 
@@ -91,8 +98,10 @@ class Driver:
         on_session: Callable[["Driver"], None] | None = None,
         max_message: int = MAX_MESSAGE,
         startup_timeout: float = STARTUP_TIMEOUT_S,
+        authenticator: Authenticator = trust_everyone,
     ) -> None:
         self.backend = backend
+        self.authenticator = authenticator
         self.transport = transport
         self.conversation = Conversation(max_message=max_message)
         self.startup_timeout = startup_timeout
@@ -193,6 +202,9 @@ class Driver:
             self._on_session(self)
         return SessionInfo(session.process_id, session.secret_key, dict(session.parameter_status()))
 
+    async def _authenticate(self, effect: fx.Authenticate) -> fx.Credentials:
+        return await self.authenticator(effect.user, effect.resume)
+
     async def _cancel_backend(self, effect: fx.CancelBackend) -> None:
         await self._cancel_hook(effect.process_id, effect.secret_key)
 
@@ -244,6 +256,7 @@ PERFORMERS: dict[type, Callable[[Driver, Any], Awaitable[Any]]] = {
     fx.Send: Driver._send,
     fx.Receive: Driver._receive,
     fx.Connect: Driver._connect,
+    fx.Authenticate: Driver._authenticate,
     fx.CancelBackend: Driver._cancel_backend,
     fx.TakeNotices: Driver._take_notices,
     fx.TransactionStatus: Driver._transaction_status,
@@ -264,9 +277,11 @@ class PgServer:
     """A PostgreSQL-protocol listener serving one :class:`Backend`."""
 
     def __init__(
-        self, backend: Backend, *, max_message: int = MAX_MESSAGE, startup_timeout: float = STARTUP_TIMEOUT_S
+        self, backend: Backend, *, max_message: int = MAX_MESSAGE, startup_timeout: float = STARTUP_TIMEOUT_S,
+        authenticator: Authenticator = trust_everyone,
     ) -> None:
         self.backend = backend
+        self.authenticator = authenticator
         self.max_message = max_message
         self.startup_timeout = startup_timeout
         self.server: asyncio.Server | None = None
@@ -324,7 +339,7 @@ class PgServer:
         transport = StreamTransport(writer)
         driver = Driver(
             self.backend, transport, cancel_hook=self.cancel, on_session=self._register,
-            max_message=self.max_message, startup_timeout=self.startup_timeout,
+            max_message=self.max_message, startup_timeout=self.startup_timeout, authenticator=self.authenticator,
         )
         worker = asyncio.create_task(driver.run())
         self._workers.add(worker)

@@ -19,10 +19,13 @@ import struct
 from typing import Any, Callable
 
 from steadystate.errors import FeatureNotSupported, InvalidTextRepresentation, SteadyError
+from steadystate.repr.floattext import float4_text, float8_text, round_float4
+from steadystate.repr.interval import Interval, format_interval
+from steadystate.repr.interval import parse_interval as parse_interval_text
 
 BOOL, BYTEA, NAME, INT8, INT2, INT4, TEXT, OID = 16, 17, 19, 20, 21, 23, 25, 26
 FLOAT4, FLOAT8, UNKNOWN, BPCHAR, VARCHAR = 700, 701, 705, 1042, 1043
-DATE, TIMESTAMP, TIMESTAMPTZ, NUMERIC = 1082, 1114, 1184, 1700
+DATE, TIME, TIMESTAMP, TIMESTAMPTZ, INTERVAL, NUMERIC = 1082, 1083, 1114, 1184, 1186, 1700
 
 TEXT_LIKE = (TEXT, VARCHAR, BPCHAR, NAME, UNKNOWN, 0)
 
@@ -37,50 +40,13 @@ Encoder = Callable[[Any], bytes]
 
 
 def format_float8(value: float) -> str:
-    """``float8out``: shortest round-trip digits; exponent form below 1e-4 and from 1e15."""
-    if value != value:
-        return "NaN"
-    if math.isinf(value):
-        return "Infinity" if value > 0 else "-Infinity"
-    text = repr(value)
-    if "e" not in text and (value == 0 or 1e-4 <= abs(value) < 1e15):
-        return text[:-2] if text.endswith(".0") else text
-    return _shortest_to_pg(text, max_fixed_exponent=15)
+    """``float8out``: shortest round-trip digits; exponent form below 1e-4 and from 1e15 (repr/floattext.py)."""
+    return float8_text(value)
 
 
 def format_float4(value: float) -> str:
-    """``float4out``: the shortest digits that round-trip through a 32-bit float."""
-    if value != value:
-        return "NaN"
-    if math.isinf(value):
-        return "Infinity" if value > 0 else "-Infinity"
-    single = struct.unpack("!f", struct.pack("!f", value))[0]
-    for precision in range(1, 10):
-        text = f"{single:.{precision}g}"
-        try:
-            if struct.unpack("!f", struct.pack("!f", float(text)))[0] == single:
-                break
-        except OverflowError:  # rounded up past the largest float4 (3.403e+38 for 3.4025e+38): more digits
-            continue
-    return _shortest_to_pg(repr(float(text)), max_fixed_exponent=6)
-
-
-def _shortest_to_pg(text: str, *, max_fixed_exponent: int) -> str:
-    """Re-lay a Python float repr in PostgreSQL's style (``%g``-like with shortest digits)."""
-    sign, digits, exponent = decimal.Decimal(text).as_tuple()
-    digit_text = "".join(map(str, digits)).rstrip("0") or "0"
-    scientific = len(digits) + int(exponent) - 1
-    prefix = "-" if sign else ""
-    if digit_text == "0":
-        return prefix + "0"
-    if -4 <= scientific < max_fixed_exponent:
-        if scientific >= 0:
-            whole = digit_text[: scientific + 1].ljust(scientific + 1, "0")
-            fraction = digit_text[scientific + 1 :]
-            return prefix + whole + ("." + fraction if fraction else "")
-        return prefix + "0." + "0" * (-scientific - 1) + digit_text
-    mantissa = digit_text[0] + ("." + digit_text[1:] if len(digit_text) > 1 else "")
-    return f"{prefix}{mantissa}e{'-' if scientific < 0 else '+'}{abs(scientific):02d}"
+    """``float4out``: the shortest digits that round-trip through a 32-bit float (repr/floattext.py)."""
+    return float4_text(value)
 
 
 def format_numeric(value: decimal.Decimal | int) -> str:
@@ -90,13 +56,27 @@ def format_numeric(value: decimal.Decimal | int) -> str:
         return "NaN"
     if value.is_infinite():
         return "Infinity" if value > 0 else "-Infinity"
-    return format(value, "f")
+    return format(value.copy_abs() if value.is_zero() else value, "f")  # numeric has no negative zero
 
 
 def format_timestamp(value: _dt.datetime) -> str:
-    text = value.replace(tzinfo=None).isoformat(sep=" ")
+    text = f"{value.year:04d}-{value.month:02d}-{value.day:02d} {value.hour:02d}:{value.minute:02d}:{value.second:02d}"
     if value.microsecond:
-        text = text.rstrip("0")
+        text += f".{value.microsecond:06d}".rstrip("0")
+    return text
+
+
+def format_timestamptz(value: _dt.datetime) -> str:
+    """In the session's zone, which is always UTC (a timestamptz datum is an aware datetime in UTC)."""
+    if value.tzinfo is not None:
+        value = value.astimezone(_dt.timezone.utc)
+    return format_timestamp(value) + "+00"
+
+
+def format_time(value: _dt.time) -> str:
+    text = f"{value.hour:02d}:{value.minute:02d}:{value.second:02d}"
+    if value.microsecond:
+        text += f".{value.microsecond:06d}".rstrip("0")
     return text
 
 
@@ -114,8 +94,10 @@ _FORMAT_BY_PY_TYPE: dict[type, Callable[[Any], str]] = {
     bool: format_bool,
     float: format_float8,
     decimal.Decimal: format_numeric,
-    _dt.datetime: format_timestamp,
+    _dt.datetime: lambda v: format_timestamptz(v) if v.tzinfo is not None else format_timestamp(v),
     _dt.date: _dt.date.isoformat,
+    _dt.time: format_time,
+    Interval: format_interval,
 }
 
 #: OID → datum → text (without NULL handling)
@@ -135,16 +117,27 @@ TEXT_FORMATTERS: dict[int, Callable[[Any], str]] = {
     UNKNOWN: str,
     DATE: _dt.date.isoformat,
     TIMESTAMP: format_timestamp,
-    TIMESTAMPTZ: lambda v: format_timestamp(v) + "+00",
+    TIMESTAMPTZ: format_timestamptz,
+    TIME: format_time,
+    INTERVAL: format_interval,
 }
 
 
-def text_formatter(oid: int) -> Callable[[Any], str]:
+def _bpchar_width(oid: int, typmod: int) -> int | None:
+    """The width a ``character(n)`` column's values are padded to on output (they are stored without trailing
+    spaces, see repr/typmod.py), or None."""
+    return typmod - 4 if oid == BPCHAR and typmod >= 5 else None
+
+
+def text_formatter(oid: int, typmod: int = -1) -> Callable[[Any], str]:
+    width = _bpchar_width(oid, typmod)
+    if width is not None:
+        return lambda v: str(v).ljust(width)
     return TEXT_FORMATTERS.get(oid, format_any)
 
 
-def text_encoder(oid: int) -> Encoder:
-    formatter = TEXT_FORMATTERS.get(oid, format_any)
+def text_encoder(oid: int, typmod: int = -1) -> Encoder:
+    formatter = text_formatter(oid, typmod)
     if formatter is str:
         return lambda v: str(v).encode()
     return lambda v: formatter(v).encode()
@@ -164,6 +157,8 @@ def encode_numeric_binary(value: decimal.Decimal | int) -> bytes:
         return struct.pack("!hhHH", 0, 0, 0xC000, 0)
     if value.is_infinite():
         return struct.pack("!hhHH", 0, 0, 0xD000 if value > 0 else 0xF000, 0)
+    if value.is_zero():
+        value = value.copy_abs()  # numeric has no negative zero
     sign, digits, exponent = value.as_tuple()
     exponent = int(exponent)
     dscale = max(-exponent, 0)
@@ -191,8 +186,28 @@ def _encode_date_binary(value: _dt.date) -> bytes:
 
 
 def _encode_timestamp_binary(value: _dt.datetime) -> bytes:
+    if value.tzinfo is not None:
+        value = value.astimezone(_dt.timezone.utc)
     delta = value.replace(tzinfo=None) - _EPOCH_TIMESTAMP
     return struct.pack("!q", (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds)
+
+
+def _encode_time_binary(value: _dt.time) -> bytes:
+    return struct.pack("!q", ((value.hour * 60 + value.minute) * 60 + value.second) * 1_000_000 + value.microsecond)
+
+
+def _encode_interval_binary(value: Interval) -> bytes:
+    return struct.pack("!qii", value.micros, value.days, value.months)
+
+
+def _decode_time_binary(data: bytes) -> _dt.time:
+    seconds, micros = divmod(struct.unpack("!q", data)[0], 1_000_000)
+    return _dt.time(seconds // 3600, seconds // 60 % 60, seconds % 60, micros)
+
+
+def _decode_interval_binary(data: bytes) -> Interval:
+    micros, days, months = struct.unpack("!qii", data)
+    return Interval(months, days, micros)
 
 
 BINARY_ENCODERS: dict[int, Encoder] = {
@@ -211,6 +226,8 @@ BINARY_ENCODERS: dict[int, Encoder] = {
     DATE: _encode_date_binary,
     TIMESTAMP: _encode_timestamp_binary,
     TIMESTAMPTZ: _encode_timestamp_binary,
+    TIME: _encode_time_binary,
+    INTERVAL: _encode_interval_binary,
 }
 
 
@@ -221,10 +238,14 @@ def binary_encoder(oid: int) -> Encoder:
     return encoder
 
 
-def column_encoder(oid: int, format_code: int) -> Encoder:
+def column_encoder(oid: int, format_code: int, typmod: int = -1) -> Encoder:
+    """The encoder of a result column of type ``oid`` (with its type modifier) in ``format_code``."""
     if format_code == 0:
-        return text_encoder(oid)
+        return text_encoder(oid, typmod)
     if format_code == 1:
+        width = _bpchar_width(oid, typmod)
+        if width is not None:
+            return lambda v: str(v).ljust(width).encode()
         return binary_encoder(oid)
     raise SteadyError(f"unsupported format code: {format_code}", sqlstate="22023")
 
@@ -284,18 +305,42 @@ def parse_timestamp(text: str) -> _dt.datetime:
         raise InvalidTextRepresentation(f'invalid input syntax for type timestamp: "{text}"') from None
 
 
+def parse_timestamptz(text: str) -> _dt.datetime:
+    stripped = text.strip()
+    if stripped.upper().endswith((" UTC", " GMT")):
+        stripped = stripped[:-4]
+    try:
+        value = _dt.datetime.fromisoformat(stripped)
+    except ValueError:
+        raise InvalidTextRepresentation(f'invalid input syntax for type timestamp with time zone: "{text}"') from None
+    return value.replace(tzinfo=_dt.timezone.utc) if value.tzinfo is None else value.astimezone(_dt.timezone.utc)
+
+
+def parse_time(text: str) -> _dt.time:
+    try:
+        return _dt.time.fromisoformat(text.strip())
+    except ValueError:
+        raise InvalidTextRepresentation(f'invalid input syntax for type time: "{text}"') from None
+
+
+def parse_interval(text: str) -> Interval:
+    return parse_interval_text(text)
+
+
 TEXT_PARSERS: dict[int, Callable[[str], Any]] = {
     BOOL: parse_bool,
     INT2: parse_int,
     INT4: parse_int,
     INT8: parse_int,
     OID: parse_int,
-    FLOAT4: parse_float,
+    FLOAT4: lambda text: round_float4(parse_float(text)),
     FLOAT8: parse_float,
     NUMERIC: parse_numeric,
     DATE: parse_date,
     TIMESTAMP: parse_timestamp,
-    TIMESTAMPTZ: parse_timestamp,
+    TIMESTAMPTZ: parse_timestamptz,
+    TIME: parse_time,
+    INTERVAL: parse_interval,
 }
 
 
@@ -336,6 +381,10 @@ BINARY_PARSERS: dict[int, Callable[[bytes], Any]] = {
     UNKNOWN: lambda data: data.decode(),
     DATE: lambda data: _dt.date.fromordinal(_EPOCH_ORDINAL + struct.unpack("!i", data)[0]),
     TIMESTAMP: lambda data: _EPOCH_TIMESTAMP + _dt.timedelta(microseconds=struct.unpack("!q", data)[0]),
+    TIMESTAMPTZ: lambda data: (_EPOCH_TIMESTAMP + _dt.timedelta(microseconds=struct.unpack("!q", data)[0])).replace(
+        tzinfo=_dt.timezone.utc),
+    TIME: _decode_time_binary,
+    INTERVAL: _decode_interval_binary,
 }
 
 

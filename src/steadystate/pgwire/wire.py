@@ -103,6 +103,14 @@ def cstring(text: str) -> bytes:
 
 
 AUTHENTICATION_OK = message(b"R", _I32.pack(0))
+AUTH_SASL, AUTH_SASL_CONTINUE, AUTH_SASL_FINAL = 10, 11, 12
+#: the startup parameter with which the supervisor's proxy resumes an authenticated session on a new coordinator
+RESUME_PARAMETER = "steadystate_resume"
+
+
+def encode_authentication(code: int, data: bytes = b"") -> bytes:
+    """AuthenticationSASL (10, ``data`` = the mechanism list), SASLContinue (11), SASLFinal (12)."""
+    return message(b"R", _I32.pack(code) + data)
 PARSE_COMPLETE = message(b"1")
 BIND_COMPLETE = message(b"2")
 CLOSE_COMPLETE = message(b"3")
@@ -111,6 +119,7 @@ PORTAL_SUSPENDED = message(b"s")
 EMPTY_QUERY_RESPONSE = message(b"I")
 COPY_DONE = message(b"c")
 SSL_REFUSED = b"N"
+SSL_ACCEPTED = b"S"
 
 
 def encode_parameter_status(name: str, value: str) -> bytes:

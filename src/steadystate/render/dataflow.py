@@ -30,7 +30,7 @@ from steadystate.dataflow.accumulate import AccumulatingReduce
 from steadystate.dataflow.arrangement import (
     Arrangement, ArrangementCursor, MappedSharedInput, SharedInput, SharedSide, state_size_bytes,
 )
-from steadystate.dataflow.collection import Delta, EvalError, Update, add_into, first_error
+from steadystate.dataflow.collection import Delta, EvalError, Update, add_into, first_error, merge_into
 from steadystate.dataflow.graph import Graph
 from steadystate.dataflow.join import JoinOperator
 from steadystate.dataflow.join_accumulate import JoinAccumulate
@@ -48,6 +48,7 @@ from steadystate.dataflow.topk import TopKOperator
 from steadystate.dataflow.window import WindowOperator
 from steadystate.expr import ir
 from steadystate.expr.aggregates import accumulator_kind, aggregate_factory
+from steadystate.expr.arrow_eval import NotVectorized, compile_arrow_mfp, consolidated_rows
 from steadystate.expr.eval import compile_key, compile_mfp, mfp_types
 from steadystate.expr.fusion import plan_join_accumulate
 from steadystate.expr.infer import relation_types
@@ -62,6 +63,27 @@ __all__ = ["Arrangement", "ArrangementCursor", "RenderedDataflow", "Update"]
 
 Types = list[ScalarType | None] | None
 Rendered = tuple[int, Types]  # (graph node, column types)
+
+
+class ColumnarMapper(NamedTuple):
+    """A source's chain of maps/filters/projections, evaluated over its snapshot's Arrow columns
+    (``expr.arrow_eval``): ``apply`` gives the chain's output as ``{row: count}``, or ``None`` when some value
+    needs the row path (an overflow, a division by zero: the row evaluator then reports it)."""
+
+    node: int  # the last MFP node of the chain: its round at the snapshot's time adds the output
+    layers: list[Callable[[Any], Any]]
+    arity: int
+
+    def apply(self, tables: list[Any]) -> dict[tuple, int] | None:
+        total: dict[tuple, int] = {}
+        try:
+            for table in tables:
+                for layer in self.layers:
+                    table = layer(table)
+                merge_into(total, consolidated_rows(table, self.arity))
+        except NotVectorized:
+            return None
+        return total
 
 
 class _Sink:
@@ -100,6 +122,7 @@ class RenderedDataflow:
         self._imports_by_node: dict[int, tuple[str, IndexImport, Arrangement]] = {}  # port node -> its import
         self._shared: dict[str, SharedInput] = {}  # port name -> the import read in place by joins
         self._mfp_nodes: dict[int, tuple[int, Callable[[tuple], tuple | None], ir.MapFilterProject]] = {}
+        self._mfp_types: dict[int, tuple[Types, Types]] = {}  # MFP node -> (input types, output types)
         self._rendered: dict[ir.RelationExpr, Rendered] = {}  # subtree -> its nodes (identical subtrees share them)
         self.import_joins: list[ImportJoin] = []  # join sides that are imported indexes: read in place or copied
         self._cursors: dict[str, ArrangementCursor] = {}
@@ -171,6 +194,35 @@ class RenderedDataflow:
         if any(port.node == node for node, _types in self._collections.values()):
             return None  # the source is also exported or sunk as it is
         return readers[0]
+
+    def columnar_mapper(self, source_id: str) -> ColumnarMapper | None:
+        """Before the first step: when source ``source_id`` is read only by a chain of maps/filters/projections
+        that ``expr.arrow_eval`` evaluates exactly, a :class:`ColumnarMapper` that turns the snapshot's Arrow
+        columns into that chain's output rows (the chain then gets only the rest of the snapshot as rows)."""
+        port = self.graph.ports.get(source_id)
+        if port is None or self.graph.stepped:
+            return None
+        node, layers, last, arity = port.node, [], None, 0
+        while True:
+            readers = [i for i, operator in enumerate(self.graph.nodes) if node in operator.inputs]
+            if len(readers) != 1 or readers[0] not in self._mfp_nodes:
+                break
+            reader = readers[0]
+            input_types, output_types = self._mfp_types[reader]
+            layer = compile_arrow_mfp(self._mfp_nodes[reader][2], input_types)
+            if layer is None or output_types is None:
+                break
+            layers.append(layer)
+            last, arity, node = reader, len(output_types), reader
+            if arity == 0:
+                break
+        return ColumnarMapper(last, layers, arity) if last is not None else None
+
+    def feed_premapped(self, mapper: ColumnarMapper, rows: dict[tuple, int], time: int) -> None:
+        """The output :meth:`ColumnarMapper.apply` computed, added to the mapper's last node's round at ``time``."""
+        operator = self.graph.nodes[mapper.node]
+        assert isinstance(operator, MfpOperator)
+        merge_into(operator.premapped.setdefault(time, {}), rows)
 
     def feed_snapshot(self, source_id: str, rows: dict[tuple, int], time: int, upper: int | None) -> None:
         """A source's consolidated snapshot ``{row: count}`` at ``time`` (handed to the engine as is)."""
@@ -302,6 +354,7 @@ class RenderedDataflow:
         out_types = mfp_types(mfp, types) if types is not None else None
         out = self.graph.add(MfpOperator(node, apply))
         self._mfp_nodes[out] = (node, apply, mfp)  # a join may read through it into an imported arrangement
+        self._mfp_types[out] = (types, out_types)
         return out, out_types
 
     def _render_map(self, expr: ir.Map) -> Rendered:

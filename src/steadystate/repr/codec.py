@@ -17,13 +17,16 @@ from typing import Any, Iterable
 import msgspec
 
 from steadystate.repr import Row
+from steadystate.repr.interval import Interval
 
 Update = tuple[Row, int, int]
 
 _EXT_DECIMAL = 1
 _EXT_DATE = 2
 _EXT_DATETIME = 3
-_SPECIAL = (decimal.Decimal, _dt.date)  # datetime is a subclass of date
+_EXT_INTERVAL = 4
+_EXT_TIME = 5
+_SPECIAL = (decimal.Decimal, _dt.date, _dt.time, Interval)  # datetime is a subclass of date
 
 
 def _wrap(value: Any) -> Any:
@@ -33,6 +36,10 @@ def _wrap(value: Any) -> Any:
         return msgspec.msgpack.Ext(_EXT_DATETIME, value.isoformat().encode())
     if isinstance(value, _dt.date):
         return msgspec.msgpack.Ext(_EXT_DATE, value.isoformat().encode())
+    if isinstance(value, _dt.time):
+        return msgspec.msgpack.Ext(_EXT_TIME, value.isoformat().encode())
+    if isinstance(value, Interval):
+        return msgspec.msgpack.Ext(_EXT_INTERVAL, value.canonical().encode())
     return value
 
 
@@ -43,7 +50,11 @@ def _ext_hook(code: int, data: memoryview) -> Any:
     if code == _EXT_DATE:
         return _dt.date.fromisoformat(text)
     if code == _EXT_DATETIME:
-        return _dt.datetime.fromisoformat(text)
+        return _dt.datetime.fromisoformat(text)  # an aware one (timestamptz) keeps its +00:00
+    if code == _EXT_TIME:
+        return _dt.time.fromisoformat(text)
+    if code == _EXT_INTERVAL:
+        return Interval.from_canonical(text)
     raise ValueError(f"unknown datum extension {code}")
 
 

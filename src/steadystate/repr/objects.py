@@ -44,6 +44,7 @@ class IdKind(enum.StrEnum):
     CLUSTER = "c"
     REPLICA = "r"
     ROLE = "g"
+    SCHEMA = "n"  # a schema made by CREATE SCHEMA (a namespace)
 
 
 def make_id(kind: IdKind, number: int) -> str:

@@ -5,17 +5,24 @@ A row is a plain Python ``tuple`` of datums.  Datums are ordinary Python objects
 =============  ===================  ===========
 ScalarType     datum                PostgreSQL
 =============  ===================  ===========
-INT4 / INT8    ``int``              int4 / int8
+INT2/INT4/INT8 ``int``              int2 / int4 / int8
+FLOAT4         ``float``            float4 (a value a 32-bit float holds exactly)
 FLOAT8         ``float``            float8
 NUMERIC        ``decimal.Decimal``  numeric
 TEXT           ``str``              text
 BOOL           ``bool``             bool
 DATE           ``datetime.date``    date
-TIMESTAMP      ``datetime.datetime``timestamp
+TIMESTAMP      ``datetime.datetime``timestamp (naive)
+TIMESTAMPTZ    ``datetime.datetime``timestamptz (aware, in UTC: the only session TimeZone, as in Materialize)
+TIME           ``datetime.time``    time
+INTERVAL       ``repr.interval.Interval`` interval
 =============  ===================  ===========
 
 ``None`` is SQL NULL in every type.  A :class:`RelationDesc` names and types the columns of a relation;
-it is a frozen msgspec Struct so it travels inside catalog records and compute commands unchanged.
+it is a frozen msgspec Struct so it travels inside catalog records and compute commands unchanged.  A
+:class:`Column` may carry a :class:`~steadystate.repr.typmod.TypeMod`, what its declared type adds to the scalar
+type (``varchar(3)``, ``char(3)``, ``numeric(10,2)``, ``timestamp(3)``); records written before the field existed
+decode with ``mod=None``.
 """
 
 from __future__ import annotations
@@ -27,16 +34,24 @@ from typing import Any
 
 import msgspec
 
+from steadystate.repr.interval import Interval
+from steadystate.repr.typmod import TypeMod
+
 
 class ScalarType(str, enum.Enum):
+    INT2 = "int2"
     INT4 = "int4"
     INT8 = "int8"
+    FLOAT4 = "float4"
     FLOAT8 = "float8"
     NUMERIC = "numeric"
     TEXT = "text"
     BOOL = "bool"
     DATE = "date"
     TIMESTAMP = "timestamp"
+    TIMESTAMPTZ = "timestamptz"
+    TIME = "time"
+    INTERVAL = "interval"
 
     @property
     def pg_oid(self) -> int:
@@ -52,10 +67,21 @@ class ScalarType(str, enum.Enum):
 
     @property
     def is_numeric(self) -> bool:
-        return self in (ScalarType.INT4, ScalarType.INT8, ScalarType.FLOAT8, ScalarType.NUMERIC)
+        return self in (ScalarType.INT2, ScalarType.INT4, ScalarType.INT8, ScalarType.FLOAT4, ScalarType.FLOAT8,
+                        ScalarType.NUMERIC)
+
+    @property
+    def is_integer(self) -> bool:
+        return self in (ScalarType.INT2, ScalarType.INT4, ScalarType.INT8)
+
+    @property
+    def is_float(self) -> bool:
+        return self in (ScalarType.FLOAT4, ScalarType.FLOAT8)
 
 
 _PG_OID = {
+    ScalarType.INT2: 21,
+    ScalarType.FLOAT4: 700,
     ScalarType.INT4: 23,
     ScalarType.INT8: 20,
     ScalarType.FLOAT8: 701,
@@ -64,8 +90,13 @@ _PG_OID = {
     ScalarType.BOOL: 16,
     ScalarType.DATE: 1082,
     ScalarType.TIMESTAMP: 1114,
+    ScalarType.TIMESTAMPTZ: 1184,
+    ScalarType.TIME: 1083,
+    ScalarType.INTERVAL: 1186,
 }
 _PG_TYPLEN = {
+    ScalarType.INT2: 2,
+    ScalarType.FLOAT4: 4,
     ScalarType.INT4: 4,
     ScalarType.INT8: 8,
     ScalarType.FLOAT8: 8,
@@ -74,8 +105,13 @@ _PG_TYPLEN = {
     ScalarType.BOOL: 1,
     ScalarType.DATE: 4,
     ScalarType.TIMESTAMP: 8,
+    ScalarType.TIMESTAMPTZ: 8,
+    ScalarType.TIME: 8,
+    ScalarType.INTERVAL: 16,
 }
 _PG_NAME = {
+    ScalarType.INT2: "smallint",
+    ScalarType.FLOAT4: "real",
     ScalarType.INT4: "integer",
     ScalarType.INT8: "bigint",
     ScalarType.FLOAT8: "double precision",
@@ -84,6 +120,9 @@ _PG_NAME = {
     ScalarType.BOOL: "boolean",
     ScalarType.DATE: "date",
     ScalarType.TIMESTAMP: "timestamp without time zone",
+    ScalarType.TIMESTAMPTZ: "timestamp with time zone",
+    ScalarType.TIME: "time without time zone",
+    ScalarType.INTERVAL: "interval",
 }
 
 #: SQL spellings accepted in DDL and casts, mapped to our types.
@@ -91,16 +130,16 @@ TYPE_NAMES: dict[str, ScalarType] = {
     "int": ScalarType.INT4,
     "int4": ScalarType.INT4,
     "integer": ScalarType.INT4,
-    "smallint": ScalarType.INT4,
-    "int2": ScalarType.INT4,
+    "smallint": ScalarType.INT2,
+    "int2": ScalarType.INT2,
     "bigint": ScalarType.INT8,
     "int8": ScalarType.INT8,
     "float": ScalarType.FLOAT8,
     "float8": ScalarType.FLOAT8,
     "double": ScalarType.FLOAT8,
     "double precision": ScalarType.FLOAT8,
-    "real": ScalarType.FLOAT8,
-    "float4": ScalarType.FLOAT8,
+    "real": ScalarType.FLOAT4,
+    "float4": ScalarType.FLOAT4,
     "numeric": ScalarType.NUMERIC,
     "decimal": ScalarType.NUMERIC,
     "text": ScalarType.TEXT,
@@ -113,9 +152,16 @@ TYPE_NAMES: dict[str, ScalarType] = {
     "date": ScalarType.DATE,
     "timestamp": ScalarType.TIMESTAMP,
     "timestamp without time zone": ScalarType.TIMESTAMP,
+    "timestamptz": ScalarType.TIMESTAMPTZ,
+    "timestamp with time zone": ScalarType.TIMESTAMPTZ,
+    "time": ScalarType.TIME,
+    "time without time zone": ScalarType.TIME,
+    "interval": ScalarType.INTERVAL,
 }
 
 _PY_TYPES: dict[ScalarType, tuple[type, ...]] = {
+    ScalarType.INT2: (int,),
+    ScalarType.FLOAT4: (float, int),
     ScalarType.INT4: (int,),
     ScalarType.INT8: (int,),
     ScalarType.FLOAT8: (float, int),
@@ -124,6 +170,9 @@ _PY_TYPES: dict[ScalarType, tuple[type, ...]] = {
     ScalarType.BOOL: (bool,),
     ScalarType.DATE: (_dt.date,),
     ScalarType.TIMESTAMP: (_dt.datetime,),
+    ScalarType.TIMESTAMPTZ: (_dt.datetime,),
+    ScalarType.TIME: (_dt.time,),
+    ScalarType.INTERVAL: (Interval,),
 }
 
 
@@ -140,6 +189,21 @@ class Column(msgspec.Struct, frozen=True):
     name: str
     type: ScalarType
     nullable: bool = True
+    mod: TypeMod | None = None  # what the declared type adds (varchar(3), numeric(10,2)); None: nothing
+
+    @property
+    def pg_oid(self) -> int:
+        return self.mod.pg_oid if self.mod is not None else self.type.pg_oid
+
+    @property
+    def pg_typmod(self) -> int:
+        """PostgreSQL's ``atttypmod`` (what RowDescription reports): -1 without a modifier."""
+        return self.mod.pg_typmod if self.mod is not None else -1
+
+    @property
+    def pg_type_name(self) -> str:
+        """The column's type as PostgreSQL's ``format_type`` spells it."""
+        return self.mod.pg_name if self.mod is not None else self.type.pg_name
 
 
 class RelationDesc(msgspec.Struct, frozen=True):

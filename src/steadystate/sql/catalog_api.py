@@ -6,6 +6,7 @@ session defaults from :class:`PlanContext`.  Tests use a plain dict-backed imple
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -59,3 +60,4 @@ class PlanContext:
     params: tuple[Any, ...] | None = None  # values of $1..$n (None while only describing)
     settings: tuple[tuple[str, str], ...] = ()  # session variables, for current_setting()
     version: str = "PostgreSQL 15.0 (steadystate)"
+    now: datetime.datetime | None = None  # the statement's time (UTC) for now()/current_date; None: not allowed here

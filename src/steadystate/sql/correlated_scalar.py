@@ -59,8 +59,9 @@ _numbers = itertools.count(1)
 
 # A non-NULL stand-in per type, so that a NULL-safe equality can be a join key: (is_null(x), coalesce(x, s)).
 _SENTINELS: dict[ScalarType, Any] = {
-    T.INT4: 0, T.INT8: 0, T.FLOAT8: 0.0, T.NUMERIC: "0", T.TEXT: "", T.BOOL: False, T.DATE: "2000-01-01",
-    T.TIMESTAMP: "2000-01-01T00:00:00",
+    T.INT2: 0, T.INT4: 0, T.INT8: 0, T.FLOAT4: 0.0, T.FLOAT8: 0.0, T.NUMERIC: "0", T.TEXT: "", T.BOOL: False, T.DATE: "2000-01-01",
+    T.TIMESTAMP: "2000-01-01T00:00:00", T.TIMESTAMPTZ: "2000-01-01T00:00:00+00:00", T.TIME: "00:00:00",
+    T.INTERVAL: "0:0:0",
 }
 
 

@@ -206,16 +206,8 @@ def _create(cur: Cursor) -> Any:
         return _create_cluster(cur)
     if cur.accept("ROLE") or cur.accept("USER"):
         name = cur.ident()
-        cur.accept("WITH")
-        superuser = False
-        while not cur.at_end():
-            if cur.accept("SUPERUSER"):
-                superuser = True
-            elif cur.accept("NOSUPERUSER") or cur.accept("LOGIN") or cur.accept("NOLOGIN"):
-                continue
-            else:
-                raise cur.fail()
-        return st.CreateRole(name, superuser)
+        superuser, password, _ = _role_options(cur)
+        return st.CreateRole(name, bool(superuser), password)
     or_replace = cur.accept("OR", "REPLACE")
     if cur.accept("MATERIALIZED", "VIEW"):
         return _create_view(cur, materialized=True, or_replace=or_replace)
@@ -223,8 +215,13 @@ def _create(cur: Cursor) -> Any:
         return _create_view(cur, materialized=False, or_replace=or_replace)
     if cur.word() in ("DEFAULT", "INDEX", "UNIQUE"):
         return _create_index(cur)
+    if cur.accept("SCHEMA"):
+        if_not_exists = _if_not_exists(cur)
+        schema = cur.name()
+        cur.finish()
+        return st.CreateSchema(schema, if_not_exists)
     word = cur.word()
-    if word in ("SOURCE", "SINK", "CONNECTION", "SECRET", "DATABASE", "SCHEMA", "TYPE", "FUNCTION"):
+    if word in ("SOURCE", "SINK", "CONNECTION", "SECRET", "DATABASE", "TYPE", "FUNCTION"):
         raise errors.FeatureNotSupported(f"CREATE {word} is not supported")
     raise cur.fail()
 
@@ -368,6 +365,12 @@ def _drop(cur: Cursor) -> Any:
         name = cur.ident()
         cur.finish()
         return st.DropRole(name, if_exists)
+    if cur.accept("SCHEMA"):
+        if_exists = _if_exists(cur)
+        schema = cur.name()
+        cascade = _cascade(cur)
+        cur.finish()
+        return st.DropSchema(schema, if_exists, cascade)
     for words, kind in _DROP_KINDS.items():
         if cur.accept(*words):
             if_exists = _if_exists(cur)
@@ -378,13 +381,46 @@ def _drop(cur: Cursor) -> Any:
             cur.finish()
             return st.DropObjects(kind, tuple(names), if_exists, cascade)
     word = cur.word()
-    if word in ("SOURCE", "SINK", "CONNECTION", "SECRET", "DATABASE", "SCHEMA", "TYPE"):
+    if word in ("SOURCE", "SINK", "CONNECTION", "SECRET", "DATABASE", "TYPE"):
         raise errors.FeatureNotSupported(f"DROP {word} is not supported")
     raise cur.fail()
 
 
-def _alter(cur: Cursor) -> st.AlterCluster:
+def _role_options(cur: Cursor) -> tuple[bool | None, str | None, bool]:
+    """``[WITH] {SUPERUSER | NOSUPERUSER | LOGIN | PASSWORD 'p' | PASSWORD NULL} ...``:
+    (superuser or None if unsaid, password or None, PASSWORD NULL said).  Every role may log in with its
+    password (LOGIN says so); NOLOGIN is refused rather than ignored."""
+    cur.accept("WITH")
+    superuser: bool | None = None
+    password: str | None = None
+    clear = False
+    while not cur.at_end():
+        if cur.accept("SUPERUSER"):
+            superuser = True
+        elif cur.accept("NOSUPERUSER"):
+            superuser = False
+        elif cur.accept("LOGIN"):
+            continue
+        elif cur.word() == "NOLOGIN":
+            raise errors.FeatureNotSupported("NOLOGIN is not supported",
+                                             hint="a role without a password cannot log in: use PASSWORD NULL")
+        elif cur.accept("PASSWORD"):
+            if cur.accept("NULL"):
+                clear = True
+            else:
+                password = cur.expect_type(TokenType.STRING).text
+        else:
+            raise cur.fail()
+    return superuser, password, clear
+
+
+def _alter(cur: Cursor) -> st.AlterCluster | st.AlterRole:
     cur.expect("ALTER")
+    if cur.word() in ("ROLE", "USER"):
+        cur.next()
+        name = cur.ident()
+        superuser, password, clear = _role_options(cur)
+        return st.AlterRole(name, superuser, password, clear)
     if cur.word() != "CLUSTER":
         word = cur.word() or ""
         raise errors.FeatureNotSupported(f"ALTER {word} is not supported".replace("  ", " "))
@@ -526,12 +562,29 @@ def _transaction(action: st.TransactionAction, *leading: tuple[str, ...]) -> Cal
         else:
             raise cur.fail()
         cur.accept("WORK") or cur.accept("TRANSACTION")
+        if action is st.TransactionAction.ROLLBACK and cur.accept("TO"):
+            cur.accept("SAVEPOINT")
+            name = cur.ident()
+            cur.finish()
+            return st.Transaction(st.TransactionAction.ROLLBACK_TO_SAVEPOINT, name)
         # transaction modes (ISOLATION LEVEL ..., READ ONLY/WRITE) are accepted and ignored
         while not cur.at_end():
             cur.next()
         return st.Transaction(action)
 
     return read
+
+
+def _savepoint(cur: Cursor) -> st.Transaction:
+    if cur.accept("SAVEPOINT"):
+        action = st.TransactionAction.SAVEPOINT
+    else:
+        cur.expect("RELEASE")
+        cur.accept("SAVEPOINT")
+        action = st.TransactionAction.RELEASE_SAVEPOINT
+    name = cur.ident()
+    cur.finish()
+    return st.Transaction(action, name)
 
 
 def _discard(cur: Cursor) -> st.Discard:
@@ -678,6 +731,8 @@ DISPATCH: dict[str, Callable[[str, list[Token]], st.Node]] = {
     "END": _run(_transaction(st.TransactionAction.COMMIT, ("END",))),
     "ROLLBACK": _run(_transaction(st.TransactionAction.ROLLBACK, ("ROLLBACK",))),
     "ABORT": _run(_transaction(st.TransactionAction.ROLLBACK, ("ABORT",))),
+    "SAVEPOINT": _run(_savepoint),
+    "RELEASE": _run(_savepoint),
     "DISCARD": _run(_discard),
     "DEALLOCATE": _run(_deallocate),
 }

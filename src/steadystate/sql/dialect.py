@@ -7,6 +7,9 @@ PostgreSQL's grammar are those needed to report errors the way PostgreSQL does:
 * every parse error records the character offset of the offending token (``ParseError.errors[i]["start"]``),
   so sql/parser.py can say ``syntax error at or near "x"`` with a position;
 * SHOW, RESET and friends are tokenized word by word (PostgreSQL's tokenizer keeps their tail as one string);
+* ``date_part(...)`` stays a function call (sqlglot turns it into ``EXTRACT``, whose result type differs);
+* an ``INTERVAL '...'`` literal keeps its whole string (sqlglot would split ``'1 day 10:30'`` and drop a part)
+  and is one literal (sqlglot would read ``INTERVAL '1 day' + 1`` as the sum of two intervals);
 * ``*`` takes no implicit alias (PostgreSQL rejects ``SELECT * FORM t`` at ``FORM``; sqlglot would read
   ``FORM`` as an alias of ``*`` and complain about ``t``);
 * a FROM item after a comma is marked (``join.meta["comma"]``): sqlglot gives ``a, b`` and ``a JOIN b`` the same
@@ -26,6 +29,9 @@ from sqlglot.tokens import Token, TokenType
 
 
 class SteadyParser(PostgresParser):
+    # date_part(text, x) is its own function (double precision), not EXTRACT (numeric) as sqlglot makes it
+    FUNCTION_PARSERS = {name: parse for name, parse in PostgresParser.FUNCTION_PARSERS.items() if name != "DATE_PART"}
+
     def raise_error(self, message: str, token: Any = None) -> None:  # type: ignore[override]
         failing = token or self._curr or self._prev
         try:
@@ -50,6 +56,34 @@ class SteadyParser(PostgresParser):
             elif not skip_join_token and _needs_condition(join):
                 self.raise_error("JOIN requires ON or USING")
         return join
+
+    def _parse_interval(self, require_interval: bool = True, parse_function_unit: bool = True) -> Any:
+        """One ``INTERVAL '...'`` literal.  sqlglot reads ``INTERVAL '1 day' + 1`` as a sum of two intervals (the
+        ``1`` an interval of one second); in PostgreSQL the ``+`` is an operator like any other."""
+        index = self._index
+        if not self._match(TokenType.INTERVAL) and require_interval:
+            return None
+        this = self._parse_primary() if self._match(TokenType.STRING, advance=False) else self._parse_term()
+        if not this or (
+            isinstance(this, exp.Column) and not this.table and not this.this.quoted and self._curr
+            and self._curr.text.upper() not in self.dialect.VALID_INTERVAL_UNITS
+        ):
+            self._retreat(index)
+            return None
+        return self._parse_interval_span(this, parse_function_unit=parse_function_unit)
+
+    def _parse_interval_span(self, this: Any, parse_function_unit: bool = True) -> Any:
+        """``INTERVAL '1 day 10:30:40'`` keeps its whole string (sqlglot would keep ``'1' DAY`` and drop the rest);
+        a field after it (``INTERVAL '1' DAY``, ``... HOUR TO MINUTE``) is kept as the unit for the planner."""
+        if this is None or not this.is_string:
+            return super()._parse_interval_span(this, parse_function_unit)
+        unit = None
+        if self._curr is not None and self._curr.text.upper() in self.dialect.VALID_INTERVAL_UNITS:
+            unit = self._parse_var(any_token=True, upper=True)
+            if self._match_text_seq("TO"):
+                unit = self.expression(exp.IntervalSpan(this=unit, expression=self._parse_var(any_token=True,
+                                                                                               upper=True)))
+        return self.expression(exp.Interval(this=this, unit=unit))
 
     def _parse_alias(self, this: Any, explicit: bool = False) -> Any:
         if isinstance(this, exp.Star) and not (self._curr and self._curr.token_type == TokenType.ALIAS):

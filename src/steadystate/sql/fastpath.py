@@ -19,7 +19,8 @@ from typing import Any, Callable
 from steadystate.errors import SteadyError
 from steadystate.expr.casts import parse_bool, parse_date, parse_timestamp
 from steadystate.expr.ir import CallBinary, CallVariadic, ColumnRef, Constant, literal
-from steadystate.repr.types import RelationDesc, ScalarType
+from steadystate.repr import typmod
+from steadystate.repr.types import Column, RelationDesc, ScalarType
 from steadystate.sql import plan as p
 from steadystate.sql.catalog_api import PlanContext, ResolvedItem
 from steadystate.repr.objects import ItemKind
@@ -105,6 +106,11 @@ def _convert(token: str, typ: ScalarType) -> Any:
     raise _NotSimple
 
 
+def _assign(value: Any, column: Column) -> Any:
+    """``value`` brought to its column's type modifier (PostgreSQL's assignment rules; errors propagate)."""
+    return value if column.mod is None else typmod.coercer(column.mod, explicit=False)(value)
+
+
 def _resolve_table(ctx: PlanContext, text: str) -> ResolvedItem:
     try:
         item = ctx.catalog.resolve_item(_name(text))
@@ -146,7 +152,7 @@ def _insert(match: re.Match[str], ctx: PlanContext) -> p.InsertPlan:
         tokens = _LITERALS.findall(row_text)
         if len(tokens) != len(positions):
             raise _NotSimple
-        values = [_convert(token, typ) for token, typ in zip(tokens, types)]
+        values = [_assign(_convert(token, typ), desc.columns[i]) for token, typ, i in zip(tokens, types, positions)]
         if len(positions) == desc.arity and positions == list(range(desc.arity)):
             rows.append(tuple(values))
         else:
@@ -161,6 +167,8 @@ def _delete(match: re.Match[str], ctx: PlanContext) -> p.DeletePlan:
     table_id, desc = _table(ctx, match["table"])
     index = _column(desc, match["column"])
     typ = desc.columns[index].type
+    if desc.columns[index].mod is not None:
+        raise _NotSimple  # a literal compared with a char(n)/varchar(n) column: the general planner types it
     tokens = [match["value"]] if match["value"] else _LITERALS.findall(match["values"])
     values = [literal(_convert(token, typ), typ) for token in tokens]
     predicate: CallBinary | CallVariadic
@@ -177,11 +185,14 @@ def _update(match: re.Match[str], ctx: PlanContext) -> p.UpdatePlan:
     for assignment in _ASSIGNMENTS.finditer(match["assignments"]):
         index = _column(desc, assignment["column"])
         typ = desc.columns[index].type
-        assignments.append((index, literal(_convert(assignment["value"], typ), typ)))
+        value = _assign(_convert(assignment["value"], typ), desc.columns[index])
+        assignments.append((index, literal(value, typ)))
     if len({index for index, _ in assignments}) != len(assignments):
         raise _NotSimple
     index = _column(desc, match["column"])
     typ = desc.columns[index].type
+    if desc.columns[index].mod is not None:
+        raise _NotSimple
     predicate = CallBinary("eq", ColumnRef(index), literal(_convert(match["value"], typ), typ))
     return p.UpdatePlan(table_id, (predicate,), tuple(assignments), desc)
 

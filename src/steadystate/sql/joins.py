@@ -69,7 +69,7 @@ def plan_table_ref(node: exp.Expr, state: QueryState) -> Rel:
         if item.desc is None:
             raise errors.WrongObjectType(f"{errors.quote_ident(item.name.item)} is an index and cannot be queried",
                                          hint="Query the relation the index is on instead.")
-        scope = Scope(tuple(ScopeColumn(None, c.name, c.type, c.nullable) for c in item.desc.columns))
+        scope = Scope(tuple(ScopeColumn(None, c.name, c.type, c.nullable, mod=c.mod) for c in item.desc.columns))
         return rename(Rel(Get(item.id), scope), alias or parts[-1], names)
     if isinstance(node, exp.Subquery):
         if alias is None:

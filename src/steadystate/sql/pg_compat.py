@@ -10,6 +10,14 @@ schema-qualified function calls.  :func:`rewrite` turns, in the parsed statement
 * ``pg_table_is_visible(oid)`` into ``EXISTS (...)`` over ``pg_class`` and ``pg_namespace``: the relation's schema
   is the session's schema or ``pg_catalog`` (the search path a session has here).
 
+* what psql, SQLAlchemy, pandas and psycopg send (:func:`_rewrite_tools`): ``a OPERATOR(pg_catalog.~) b`` into
+  ``a ~ b``, ``COLLATE pg_catalog.default`` dropped (the default collation is the one used); ``x = ANY (ARRAY[a, b])`` into
+  ``x IN (a, b)`` and ``x <> ALL (ARRAY[...])`` into ``x NOT IN (...)`` (the same answer, NULLs included; there
+  are no array values here); ``format_type(oid, typmod)`` and ``oid::regtype`` into a ``CASE`` over the scalar
+  types' PostgreSQL names, ``to_regtype(name)`` into a ``CASE`` giving the type's oid or NULL;
+  ``oid::regclass::text`` and ``'name'::regclass`` into subqueries over ``pg_class``; ``pg_get_expr(expr, rel)``
+  into ``expr`` (``pg_attrdef.adbin`` is already text); ``mz_version()`` into the version literal.
+
 The subqueries are decorrelated into joins like any other, so nothing here evaluates anything itself.  The
 ``pg_catalog`` relations are builtins (``catalog/builtins.py``) whose rows ``adapter/pg_catalog.py`` computes.
 """
@@ -19,14 +27,41 @@ from __future__ import annotations
 import sqlglot
 from sqlglot import exp
 
+from steadystate.repr.types import ScalarType
 from steadystate.sql.dialect import DIALECT
+
+#: ``pg_catalog`` relations with no rows by construction (what they describe does not exist here): a query over
+#: one of them alone is rewritten into the empty query it is; ``adapter/pg_catalog.py`` gives them no rows
+ALWAYS_EMPTY: frozenset[str] = frozenset({
+    "pg_am", "pg_description", "pg_constraint", "pg_attrdef", "pg_inherits", "pg_sequence", "pg_collation",
+    "pg_proc", "pg_extension", "pg_enum", "pg_policy", "pg_statistic_ext", "pg_publication", "pg_publication_rel",
+    "pg_publication_namespace", "pg_trigger", "pg_rewrite", "pg_auth_members",
+})
+
+#: what ``mz_version()`` answers and the ``mz_version`` ParameterStatus says (Materialize's shape: ``v<semver>``)
+MZ_VERSION = "v0.1.0 (steadystate)"
+#: PostgreSQL's internal type names (``to_regtype`` reads these as well as the display names)
+_INTERNAL_NAMES = {ScalarType.INT2: "int2", ScalarType.INT4: "int4", ScalarType.INT8: "int8",
+                   ScalarType.FLOAT4: "float4", ScalarType.FLOAT8: "float8", ScalarType.NUMERIC: "numeric",
+                   ScalarType.TEXT: "text", ScalarType.BOOL: "bool", ScalarType.DATE: "date",
+                   ScalarType.TIMESTAMP: "timestamp", ScalarType.TIMESTAMPTZ: "timestamptz", ScalarType.TIME: "time",
+                   ScalarType.INTERVAL: "interval"}
+#: the declared types that are a scalar type plus a modifier: oid, internal name, format_type's name
+_MODIFIED_NAMES = ((1043, "varchar", "character varying"), (1042, "bpchar", "character"))
 
 _USER_BY_ID = "(SELECT pg_rr.rolname FROM pg_catalog.pg_roles AS pg_rr WHERE pg_rr.oid = 0)"
 _TABLE_IS_VISIBLE = (
     "EXISTS (SELECT 1 FROM pg_catalog.pg_class AS pg_vc JOIN pg_catalog.pg_namespace AS pg_vn "
     "ON pg_vn.oid = pg_vc.relnamespace WHERE pg_vc.oid = 0 AND pg_vn.nspname IN (current_schema(), 'pg_catalog'))"
 )
-_TEMPLATES = {"pg_get_userbyid": _USER_BY_ID, "pg_table_is_visible": _TABLE_IS_VISIBLE}
+_TYPE_IS_VISIBLE = "EXISTS (SELECT 1 FROM pg_catalog.pg_type AS pg_tv WHERE pg_tv.oid = 0)"  # all in pg_catalog
+_VIEW_DEFINITION = (
+    "(SELECT pg_vd.definition FROM (SELECT oid, definition FROM mz_catalog.mz_views UNION ALL "
+    "SELECT oid, definition FROM mz_catalog.mz_materialized_views) AS pg_vd WHERE pg_vd.oid = 0)"
+)
+_INDEX_DEFINITION = "(SELECT pg_id.create_sql FROM mz_catalog.mz_indexes AS pg_id WHERE pg_id.oid = 0)"
+_TEMPLATES = {"pg_get_userbyid": _USER_BY_ID, "pg_get_viewdef": _VIEW_DEFINITION, "pg_get_indexdef": _INDEX_DEFINITION, "pg_table_is_visible": _TABLE_IS_VISIBLE,
+              "pg_type_is_visible": _TYPE_IS_VISIBLE}
 
 
 def _with_argument(template: str, argument: exp.Expr) -> exp.Expr:
@@ -49,19 +84,252 @@ def _visit(node: exp.Expr) -> exp.Expr:
         return _visit(inner)
     if isinstance(node, exp.Anonymous):
         template = _TEMPLATES.get(str(node.this).lower())
-        if template is not None and len(node.expressions) == 1:
+        whole_index = template is _INDEX_DEFINITION and len(node.expressions) == 3 and node.expressions[1].sql() == "0"
+        if template is not None and (len(node.expressions) == 1 or template is _VIEW_DEFINITION or whole_index):
             return _with_argument(template, node.expressions[0])
     return node
 
 
+def _type_name(value: exp.Expr) -> exp.Expr:
+    """``CASE value WHEN <oid> THEN <name> ... END``: format_type's answer for a type without a modifier."""
+    case = exp.Case(this=value.copy())
+    for typ in ScalarType:
+        case = case.when(exp.Literal.number(typ.pg_oid), exp.Literal.string(typ.pg_name))
+    for oid, _internal, name in _MODIFIED_NAMES:
+        case = case.when(exp.Literal.number(oid), exp.Literal.string(name))
+    return exp.Paren(this=case)
+
+
+_FORMAT_TYPE = ("COALESCE((SELECT min(pg_ft.type) FROM mz_catalog.mz_columns AS pg_ft "
+                "WHERE pg_ft.type_oid = pg_arg.t AND pg_ft.type_mod = pg_arg.m), pg_arg.n)")
+
+
+def _format_type(oid: exp.Expr, typmod: exp.Expr) -> exp.Expr:
+    """``format_type(oid, typmod)``: a modified type as some column declares it (``mz_columns.type``, e.g.
+    ``character varying(3)``), else the type's plain name."""
+    tree = sqlglot.parse_one(f"SELECT {_FORMAT_TYPE}", read=DIALECT).expressions[0]
+    arguments = {"t": oid, "m": typmod, "n": _type_name(oid)}
+    for column in list(tree.find_all(exp.Column)):
+        if column.table == "pg_arg":
+            column.replace(arguments[column.name].copy())
+    return tree
+
+
+def _type_oid(name: exp.Expr) -> exp.Expr:
+    """``CASE lower(name) WHEN 'int4' THEN 23 WHEN 'integer' THEN 23 ... END``: to_regtype's answer."""
+    case = exp.Case(this=exp.Lower(this=exp.Cast(this=name.copy(), to=exp.DataType.build("text"))))
+    for typ in ScalarType:
+        for spelling in dict.fromkeys((_INTERNAL_NAMES[typ], typ.pg_name)):
+            case = case.when(exp.Literal.string(spelling), exp.Literal.number(typ.pg_oid))
+    for oid, internal, display in _MODIFIED_NAMES:
+        for spelling in (internal, display):
+            case = case.when(exp.Literal.string(spelling), exp.Literal.number(oid))
+    return exp.Paren(this=case)
+
+
+def _subquery(template: str, argument: exp.Expr) -> exp.Expr:
+    return _with_argument(template, argument)
+
+
+_REL_NAME = "(SELECT pg_rc.relname FROM pg_catalog.pg_class AS pg_rc WHERE pg_rc.oid = 0)"
+_REL_OID = "(SELECT pg_rc.oid FROM pg_catalog.pg_class AS pg_rc WHERE pg_rc.relname = 0)"
+
+
+def _is_cast_to(node: exp.Expr, name: str) -> bool:
+    return (isinstance(node, exp.Cast) and isinstance(node.args.get("to"), exp.ObjectIdentifier)
+            and str(node.args["to"].this).lower() == name)
+
+
+def _is_all(node: exp.Expr) -> bool:
+    return isinstance(node, exp.All) or (isinstance(node, exp.Anonymous) and str(node.this).upper() == "ALL"
+                                         and len(node.expressions) == 1)
+
+
+def _array_items(node: exp.Expr) -> list[exp.Expr] | None:
+    inner = node.this if isinstance(node, (exp.Any, exp.All)) else node.expressions[0] if _is_all(node) else None
+    while isinstance(inner, exp.Paren):
+        inner = inner.this
+    return list(inner.expressions) if isinstance(inner, exp.Array) else None
+
+
+_DEFAULT_COLLATIONS = frozenset({"default", "pg_catalog.default", '"default"', 'pg_catalog."default"', '"c"', "c"})
+
+
+def _operator(node: exp.Operator) -> exp.Expr:
+    """``a OPERATOR(pg_catalog.~) b`` as ``a ~ b``: the operator re-read from text with placeholder operands."""
+    symbol = str(node.args.get("operator", "")).split(".")[-1].strip()
+    tree = sqlglot.parse_one(f"SELECT pg_op.l {symbol} pg_op.r", read=DIALECT).expressions[0]
+    for column in list(tree.find_all(exp.Column)):
+        if column.table == "pg_op":
+            column.replace((node.this if column.name == "l" else node.expression).copy().transform(_rewrite_tools))
+    return tree
+
+
+def _unqualified_cast(node: exp.Cast) -> exp.Expr:
+    """``x::pg_catalog.text`` as ``x::text`` (types live in pg_catalog), the operand rewritten too."""
+    bare = node.to.sql(dialect="postgres").split(".", 1)[1].strip('"')
+    target = sqlglot.parse_one(f"CAST(NULL AS {bare})", read=DIALECT)
+    assert isinstance(target, exp.Cast)
+    return _rewrite_tools(exp.Cast(this=node.this.transform(_rewrite_tools), to=target.to))
+
+
+def _rewrite_tools(node: exp.Expr) -> exp.Expr:
+    if isinstance(node, exp.Cast) and node.to.sql(dialect="postgres").lower().startswith("pg_catalog."):
+        return _unqualified_cast(node)
+    if isinstance(node, exp.Operator):
+        return _operator(node)
+    if isinstance(node, exp.Collate) and node.expression.sql().lower() in _DEFAULT_COLLATIONS:
+        return node.this.copy()  # the default collation is the one comparisons use
+    if isinstance(node, exp.Select) and _over_an_empty_relation(node):
+        return _emptied(node)
+    if (isinstance(node, exp.Array) and len(node.expressions) == 1 and isinstance(node.expressions[0], exp.Select)
+            and _over_an_empty_relation(node.expressions[0])):
+        return exp.Literal.string("{}")  # ARRAY(subquery) of no rows: the empty array, in its text form
+    if (isinstance(node, exp.Join) and node.side.upper() == "LEFT" and isinstance(node.this, exp.Table)
+            and _is_empty_source(node.this) and node.args.get("on") is not None):
+        joined = node.copy()  # no row of an empty relation matches, whatever the condition
+        joined.set("on", _false_keeping_parameters(node.args["on"]))
+        return joined
+    if isinstance(node, (exp.EQ, exp.NEQ)) and (isinstance(node.expression, exp.Any) or _is_all(node.expression)):
+        items = _array_items(node.expression)
+        wanted = exp.EQ if isinstance(node.expression, exp.Any) else exp.NEQ
+        if items is not None and isinstance(node, wanted) and items:
+            membership = exp.In(this=node.this.copy(), expressions=[item.copy() for item in items])
+            return membership if wanted is exp.EQ else exp.Not(this=membership)
+    if _is_cast_to(node, "oid"):  # oids are int8 here
+        return exp.Cast(this=node.this.copy(), to=exp.DataType.build("bigint"))
+    if _is_cast_to(node, "regtype"):
+        return _type_name(node.this)
+    if isinstance(node, exp.Cast) and _is_cast_to(node.this, "regclass") and node.to.is_type("text"):
+        return _subquery(_REL_NAME, node.this.this)
+    if _is_cast_to(node, "regclass") and isinstance(node.this, (exp.Literal, exp.Parameter, exp.Placeholder)):
+        return _subquery(_REL_OID, node.this)  # the user's relations by name (builtins have no pg_class row)
+    if isinstance(node, exp.ArrayToString) and isinstance(node.this, exp.Column) and node.this.name.endswith("acl"):
+        return exp.Cast(this=exp.Null(), to=exp.DataType.build("text"))  # no privileges are granted here
+    if isinstance(node, exp.Anonymous):
+        name, args = str(node.this).lower(), node.expressions
+        if name == "format_type" and len(args) == 2:
+            return _format_type(args[0], args[1])
+        if name == "to_regtype" and len(args) == 1:
+            return _type_oid(args[0])
+        if name == "pg_get_expr" and len(args) in (2, 3):
+            return args[0].copy()
+        if name == "pg_encoding_to_char" and len(args) == 1:
+            return exp.Paren(this=exp.Case(this=args[0].copy()).when(exp.Literal.number(6), exp.Literal.string("UTF8")))
+        if name == "array_to_string" and args and isinstance(args[0], exp.Column) and args[0].name.endswith("acl"):
+            return exp.Cast(this=exp.Null(), to=exp.DataType.build("text"))  # no privileges are granted here
+        if name == "pg_get_constraintdef":
+            return exp.Cast(this=exp.Null(), to=exp.DataType.build("text"))  # pg_constraint is empty
+        if name == "pg_get_serial_sequence" and len(args) == 2:
+            return exp.Cast(this=exp.Null(), to=exp.DataType.build("text"))  # no column has a sequence
+        if name == "mz_version" and not args:
+            return exp.Literal.string(MZ_VERSION)
+    return node
+
+
+def _is_empty_source(source: exp.Expr | None) -> bool:
+    if isinstance(source, exp.Table):
+        return source.name.lower() in ALWAYS_EMPTY and (not source.db or source.db.lower() == "pg_catalog")
+    if isinstance(source, exp.Subquery) and isinstance(source.this, exp.Select):
+        return _over_an_empty_relation(source.this)
+    return False
+
+
+def _over_an_empty_relation(select: exp.Select) -> bool:
+    """Whether a SELECT gives no row because it reads an ``ALWAYS_EMPTY`` relation: its FROM and joins, left to
+    right, are empty (an inner join with an empty side, a left join whose left side is empty, ...), and no
+    aggregate without GROUP BY makes a row of nothing."""
+    source = select.args.get("from_") or select.args.get("from")
+    if source is None:
+        return False
+    empty = _is_empty_source(source.this)
+    for join in select.args.get("joins") or []:
+        side, joined = join.side.upper(), _is_empty_source(join.this)
+        if side == "RIGHT":
+            empty = joined
+        elif side == "FULL":
+            empty = empty and joined
+        elif side != "LEFT":
+            empty = empty or joined
+    if not empty:
+        return False
+    own_aggregates = (agg for e in select.expressions for agg in e.find_all(exp.AggFunc)
+                      if agg.find_ancestor(exp.Select) is select)
+    return bool(select.args.get("group")) or next(own_aggregates, None) is None
+
+
+def _false_keeping_parameters(node: exp.Expr) -> exp.Expr:
+    """``false``, still referring to ``node``'s parameters (with their casts), so the statement keeps declaring
+    and typing them."""
+    kept: exp.Expr = exp.false()
+    for parameter in node.find_all(exp.Parameter, exp.Placeholder):
+        cast = parameter.parent
+        object_type = isinstance(cast, exp.Cast) and cast.to.sql().lower().startswith(("reg", "oid"))
+        typed = cast if isinstance(cast, exp.Cast) and not object_type else parameter
+        kept = exp.and_(kept, exp.Is(this=typed.copy(), expression=exp.Null()))
+    return kept
+
+
+def _emptied(select: exp.Select) -> exp.Select:
+    """The same empty answer with nothing left to plan but plain columns: ``WHERE false``, every join ``ON true``,
+    no GROUP BY, HAVING or ORDER BY, and every output that is not a plain column a NULL under its name."""
+    emptied = select.copy()
+    outputs: list[exp.Expr] = []
+    for output in emptied.expressions:
+        inner = output.this if isinstance(output, exp.Alias) else output
+        if isinstance(inner, (exp.Column, exp.Star)):
+            outputs.append(output)
+        else:
+            outputs.append(exp.alias_(exp.Cast(this=exp.Null(), to=exp.DataType.build("text")),
+                                      output.alias if isinstance(output, exp.Alias) else "?column?"))
+    emptied.set("expressions", outputs)
+    # the parameters stay referenced (with their casts), so the statement still declares and types them
+    kept: exp.Expr = exp.false()
+    for parameter in select.find_all(exp.Parameter, exp.Placeholder):
+        cast = parameter.parent
+        object_type = isinstance(cast, exp.Cast) and cast.to.sql().lower().startswith(("reg", "oid"))
+        typed = cast if isinstance(cast, exp.Cast) and not object_type else parameter
+        kept = exp.and_(kept, exp.Is(this=typed.copy(), expression=exp.Null()))
+    emptied.set("where", exp.Where(this=kept))
+    for join in emptied.args.get("joins") or []:
+        if join.args.get("on") is not None:
+            join.set("on", exp.true())
+        join.set("this", join.this.transform(_rewrite_tools))  # the sources are rewritten too
+    source = emptied.args.get("from_")
+    if source is not None:
+        source.set("this", source.this.transform(_rewrite_tools))
+    for clause in ("group", "having", "order"):
+        emptied.set(clause, None)
+    return emptied
+
+
+_TOOL_FUNCTIONS = frozenset({"format_type", "to_regtype", "pg_get_expr", "pg_get_serial_sequence", "mz_version",
+                             "all", "pg_get_constraintdef", "pg_encoding_to_char", "array_to_string"})
+
+
+def _needs_tools(node: exp.Expr) -> bool:
+    for n in node.find_all(exp.Any, exp.All, exp.Cast, exp.Anonymous, exp.Table, exp.Operator, exp.Collate):
+        if isinstance(n, exp.Cast) and n.to.sql(dialect="postgres").lower().startswith("pg_catalog."):
+            return True
+        if isinstance(n, (exp.Any, exp.All, exp.Operator, exp.Collate)) or any(_is_cast_to(n, t) for t in ("regtype", "regclass", "oid")):
+            return True
+        if isinstance(n, exp.Table) and n.name.lower() in ALWAYS_EMPTY:
+            return True
+        if isinstance(n, exp.Anonymous) and str(n.this).lower() in _TOOL_FUNCTIONS:
+            return True
+    return False
+
+
 def rewrite(node: exp.Expr) -> exp.Expr:
     """``node`` with the rewrites of the module docstring applied (``node`` itself when none applies)."""
-    if not any(
+    if any(
         isinstance(n, exp.Dot) or (isinstance(n, exp.Anonymous) and str(n.this).lower() in _TEMPLATES)
         for n in node.find_all(exp.Dot, exp.Anonymous)
     ):
-        return node
-    return node.transform(_visit)
+        node = node.transform(_visit)
+    if _needs_tools(node):
+        node = node.transform(_rewrite_tools)
+    return node
 
 
-__all__ = ["rewrite"]
+__all__ = ["MZ_VERSION", "rewrite"]

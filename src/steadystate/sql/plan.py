@@ -111,6 +111,30 @@ class AlterClusterPlan:
 class CreateRolePlan:
     name: str
     superuser: bool = False
+    verifier: str | None = None  # the SCRAM-SHA-256 verifier of its password (never the password)
+
+
+@dataclass(frozen=True)
+class AlterRolePlan:
+    name: str
+    superuser: bool | None = None
+    verifier: str | None = None
+    clear_password: bool = False
+
+
+@dataclass(frozen=True)
+class CreateSchemaPlan:
+    database: str
+    name: str
+    if_not_exists: bool = False
+
+
+@dataclass(frozen=True)
+class DropSchemaPlan:
+    database: str
+    name: str
+    if_exists: bool = False
+    cascade: bool = False
 
 
 @dataclass(frozen=True)
@@ -212,6 +236,7 @@ class ShowObjectsPlan:
 @dataclass(frozen=True)
 class TransactionPlan:
     action: TransactionAction
+    savepoint: str | None = None
 
 
 @dataclass(frozen=True)
@@ -227,7 +252,8 @@ class DeallocatePlan:
 Plan = Union[
     CreateTablePlan, CreateViewPlan, CreateMaterializedViewPlan, CreateIndexPlan, CreateClusterPlan,
     CreateClusterReplicaPlan, DropObjectsPlan, DropClusterPlan, DropClusterReplicaPlan, AlterClusterPlan,
-    CreateRolePlan, DropRolePlan, InsertPlan, UpdatePlan, DeletePlan, SelectPlan, SubscribePlan, CopyFromPlan,
+    CreateRolePlan, AlterRolePlan, DropRolePlan, CreateSchemaPlan, DropSchemaPlan, InsertPlan, UpdatePlan, DeletePlan,
+    SelectPlan, SubscribePlan, CopyFromPlan,
     CopyToPlan, ExplainPlan, SetVariablePlan, ResetVariablePlan, ShowVariablePlan, ShowObjectsPlan,
     TransactionPlan, DiscardPlan, DeallocatePlan,
 ]

@@ -7,12 +7,14 @@ with ``assert_never``); queries are planned by sql/query.py, DML and DDL here.  
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, assert_never
 
 from sqlglot import exp
 
 from steadystate import errors
 from steadystate.expr.ir import ColumnRef, Constant, Literal, Map, Project, RelationExpr, ScalarExpr, Union_
+from steadystate.repr.typmod import TypeMod
 from steadystate.repr.types import Column, RelationDesc, ScalarType
 from steadystate.sql import pg_compat
 from steadystate.sql import plan as p
@@ -24,6 +26,7 @@ from steadystate.sql.scalar import plan_expr
 from steadystate.sql.typed import Scope, ScopeColumn, Typed, coerce, literal_datum, output_name, require_bool
 from steadystate.sql import types as ty
 from steadystate.repr.objects import ItemKind
+from steadystate.security.scram import is_verifier, make_verifier
 
 T = ScalarType
 
@@ -31,6 +34,8 @@ T = ScalarType
 def plan(statement: st.Statement | st.Node, ctx: PlanContext) -> p.Plan:
     """The plan of a parsed statement (or of its bare node): one case per kind of statement node."""
     node, sql_text = (statement.node, statement.sql) if isinstance(statement, st.Statement) else (statement, None)
+    if isinstance(node, _MAINTAINED) or (isinstance(node, st.CopyTo) and isinstance(node.query, st.Subscribe)):
+        ctx = replace(ctx, now=None)  # what these define is maintained (or a DEFAULT): now() would go stale
     match node:
         case exp.Query() | exp.Values():
             return plan_select(node, ctx, sql_text)
@@ -60,8 +65,16 @@ def plan(statement: st.Statement | st.Node, ctx: PlanContext) -> p.Plan:
             return _drop_objects(node, ctx, sql_text)
         case st.AlterCluster():
             return _alter_cluster(node, ctx, sql_text)
+        case st.CreateSchema():
+            database, name = _schema_name(node.name, ctx)
+            return p.CreateSchemaPlan(database, name, node.if_not_exists)
+        case st.DropSchema():
+            database, name = _schema_name(node.name, ctx)
+            return p.DropSchemaPlan(database, name, node.if_exists, node.cascade)
         case st.CreateRole():
-            return p.CreateRolePlan(node.name, node.superuser)
+            return p.CreateRolePlan(node.name, node.superuser, _verifier(node.password))
+        case st.AlterRole():
+            return p.AlterRolePlan(node.name, node.superuser, _verifier(node.password), node.clear_password)
         case st.DropRole():
             return p.DropRolePlan(node.name, node.if_exists)
         case st.SetVariable():
@@ -81,7 +94,7 @@ def plan(statement: st.Statement | st.Node, ctx: PlanContext) -> p.Plan:
         case st.Explain():
             return _explain(node, ctx, sql_text)
         case st.Transaction():
-            return p.TransactionPlan(node.action)
+            return p.TransactionPlan(node.action, node.savepoint)
         case st.Discard():
             return p.DiscardPlan(node.what)
         case st.Deallocate():
@@ -89,6 +102,17 @@ def plan(statement: st.Statement | st.Node, ctx: PlanContext) -> p.Plan:
         case _:
             assert_never(node)
 
+
+#: statements whose expressions are evaluated later and again (views, indexes, subscriptions, column DEFAULTs)
+_MAINTAINED = (st.CreateView, st.CreateIndex, st.Subscribe, exp.Create)
+
+
+
+def _schema_name(name: tuple[str, ...], ctx: PlanContext) -> tuple[str, str]:
+    """``schema`` or ``database.schema`` as (database, schema)."""
+    if len(name) > 2:
+        raise errors.SyntaxError_(f"improper schema name (too many dotted names): {'.'.join(name)}")
+    return (name[0], name[1]) if len(name) == 2 else (ctx.database, name[0])
 
 def _param_types(state: QueryState) -> tuple[ScalarType, ...]:
     if not state.params:
@@ -133,33 +157,59 @@ def _create(node: exp.Create, ctx: PlanContext, sql_text: str | None) -> p.Plan:
     schema = node.this
     if not isinstance(schema, exp.Schema):
         raise errors.FeatureNotSupported("CREATE TABLE AS is not supported")
+    properties = node.args.get("properties")
+    for prop in properties.expressions if properties is not None else []:
+        if isinstance(prop, exp.TemporaryProperty):
+            raise errors.FeatureNotSupported(
+                "CREATE TEMPORARY TABLE is not supported",
+                hint="Temporary tables would outlive the session here: create a table and drop it when done.")
+        raise errors.FeatureNotSupported(f"CREATE TABLE option {prop.sql(dialect='postgres')} is not supported")
     table = schema.this
     parts = tuple(x.name for x in (table.args.get("catalog"), table.args.get("db"), table.this) if x is not None)
     columns = []
     defaults: list[Any] = []
     for column in schema.expressions:
         if not isinstance(column, exp.ColumnDef):
-            raise errors.FeatureNotSupported("table constraints are not supported")
-        typ = ty.type_from_name(column.args["kind"].sql(dialect="postgres"))
+            raise _unenforced(column)
+        declared = ty.resolve_type(column.args["kind"])
+        typ = declared.type
         nullable = True
         default = None
         for constraint in column.args.get("constraints") or []:
             kind = constraint.kind
             if isinstance(kind, exp.NotNullColumnConstraint):
                 nullable = bool(kind.args.get("allow_null"))
-            elif isinstance(kind, exp.PrimaryKeyColumnConstraint):
-                nullable = False
             elif isinstance(kind, exp.DefaultColumnConstraint):
                 env = new_state(ctx).env(Scope())
-                default = coerce(plan_expr(kind.this, env), typ, env, what=f"column {errors.quote_ident(column.name)}").expr
+                default = _assignment_cast(plan_expr(kind.this, env), typ, column.name, env, declared.mod).expr
             else:
-                raise errors.FeatureNotSupported(f"column constraint {kind.sql(dialect='postgres')} is not supported")
-        columns.append(Column(column.name, typ, nullable))
+                raise _unenforced(kind)
+        columns.append(Column(column.name, typ, nullable, declared.mod))
         defaults.append(default)
     desc = RelationDesc(tuple(columns))
     _check_unique_names(desc)
     return p.CreateTablePlan(ctx.catalog.qualify(parts), desc, bool(node.args.get("exists")),
                              tuple(defaults) if any(d is not None for d in defaults) else ())
+
+
+#: constraints that are accepted but not enforced would be a silent wrong answer: refused, with their names
+_CONSTRAINT_NAMES: dict[type, str] = {
+    exp.PrimaryKeyColumnConstraint: "PRIMARY KEY", exp.PrimaryKey: "PRIMARY KEY",
+    exp.UniqueColumnConstraint: "UNIQUE", exp.Reference: "FOREIGN KEY", exp.ForeignKey: "FOREIGN KEY",
+    exp.CheckColumnConstraint: "CHECK",
+}
+
+
+def _unenforced(node: exp.Expr) -> errors.SteadyError:
+    name = _CONSTRAINT_NAMES.get(type(node))
+    if name is None and isinstance(node, exp.Constraint):
+        inner = node.expressions[0] if node.expressions else None
+        name = _CONSTRAINT_NAMES.get(type(inner.kind if isinstance(inner, exp.ColumnConstraint) else inner), None)
+    if name is not None:
+        return errors.FeatureNotSupported(
+            f"{name} constraints are not supported",
+            hint="steadystate does not enforce them; NOT NULL and DEFAULT are supported.")
+    return errors.FeatureNotSupported(f"constraint {node.sql(dialect='postgres')} is not supported")
 
 
 def _create_view(node: st.CreateView, ctx: PlanContext, sql_text: str | None) -> p.Plan:
@@ -170,7 +220,7 @@ def _create_view(node: st.CreateView, ctx: PlanContext, sql_text: str | None) ->
     if node.columns:
         if len(node.columns) > desc.arity:
             raise errors.SyntaxError_("CREATE VIEW specifies more column names than columns")
-        desc = RelationDesc(tuple(Column(node.columns[i] if i < len(node.columns) else c.name, c.type, c.nullable)
+        desc = RelationDesc(tuple(Column(node.columns[i] if i < len(node.columns) else c.name, c.type, c.nullable, c.mod)
                                   for i, c in enumerate(desc.columns)))
     _check_unique_names(desc)
     name = ctx.catalog.qualify(node.name)
@@ -343,9 +393,9 @@ def _insert(node: exp.Insert, ctx: PlanContext, sql_text: str | None) -> p.Plan:
         if position in columns[: rel.arity]:
             i = columns.index(position)
             c = rel.scope.columns[i]
-            value = Typed(ColumnRef(i), c.type, c.nullable)
-            if c.type is not column.type:
-                value = _assignment_cast(value, column.type, column.name, env)
+            value = Typed(ColumnRef(i), c.type, c.nullable, mod=c.mod)
+            if c.type is not column.type or c.mod != column.mod:
+                value = _assignment_cast(value, column.type, column.name, env, column.mod)
             exprs.append(value.expr)
         else:
             exprs.append(_column_default(item.defaults, position, column.type))
@@ -356,15 +406,20 @@ def _insert(node: exp.Insert, ctx: PlanContext, sql_text: str | None) -> p.Plan:
     return p.InsertPlan(item.id, expr, desc, _param_types(state))
 
 
-def _assignment_cast(value: Typed, target: ScalarType, column: str, env: Any) -> Typed:
-    """PostgreSQL's assignment casts: implicit ones, plus numeric narrowing and anything to text."""
+def _assignment_cast(value: Typed, target: ScalarType, column: str, env: Any, mod: TypeMod | None = None) -> Typed:
+    """PostgreSQL's assignment casts: implicit ones, plus numeric narrowing and anything to text; then the column's
+    type modifier by the rules of an assignment (repr/typmod.py)."""
     if value.is_untyped or ty.implicitly_castable(value.type, target):
-        return coerce(value, target, env)
+        return _to_mod(coerce(value, target, env), mod, env)
     if (value.type.is_numeric and target.is_numeric) or target is T.TEXT:
-        return coerce(value, target, env, explicit=True)
+        return _to_mod(coerce(value, target, env, explicit=True), mod, env)
     raise errors.DatatypeMismatch(
         f"column {errors.quote_ident(column)} is of type {target.pg_name} but expression is of type {value.type.pg_name}",
         hint="You will need to rewrite or cast the expression.")
+
+
+def _to_mod(value: Typed, mod: TypeMod | None, env: Any) -> Typed:
+    return value if mod is None else coerce(value, value.type, env, mod=mod)
 
 
 def _column_default(defaults: tuple[Any, ...], position: int, typ: ScalarType) -> Any:
@@ -390,9 +445,10 @@ def _insert_values(node: exp.Values, columns: list[int], desc: RelationDesc, sta
             if isinstance(value, exp.Var) and value.name.upper() == "DEFAULT" or isinstance(value, exp.Column) and value.name.upper() == "DEFAULT" and not value.table:
                 typed.append(Typed(_column_default(defaults, index, column.type), column.type))
                 continue
-            typed.append(_assignment_cast(plan_expr(value, env), column.type, column.name, env))
+            typed.append(_assignment_cast(plan_expr(value, env), column.type, column.name, env, column.mod))
         rows.append(typed)
-    scope = Scope(tuple(ScopeColumn(None, desc.columns[i].name, desc.columns[i].type, True) for i in columns))
+    scope = Scope(tuple(ScopeColumn(None, desc.columns[i].name, desc.columns[i].type, True, mod=desc.columns[i].mod)
+                        for i in columns))
     if all(isinstance(t.expr, Literal) for r in rows for t in r):
         return Rel(Constant.of([tuple(literal_datum(t.expr) for t in r) for r in rows], len(columns)), scope)
     unit = Constant.of([()], 0)
@@ -402,7 +458,8 @@ def _insert_values(node: exp.Values, columns: list[int], desc: RelationDesc, sta
 
 def _table_scope(item: ResolvedItem, alias: str | None) -> Scope:
     assert item.desc is not None
-    return Scope(tuple(ScopeColumn(alias or item.name.item, c.name, c.type, c.nullable) for c in item.desc.columns))
+    return Scope(tuple(ScopeColumn(alias or item.name.item, c.name, c.type, c.nullable, mod=c.mod)
+                       for c in item.desc.columns))
 
 
 def _where(node: exp.Expr, scope: Scope, state: QueryState) -> tuple[Any, ...]:
@@ -428,7 +485,7 @@ def _update(node: exp.Update, ctx: PlanContext, sql_text: str | None) -> p.Plan:
         name = assignment.left.name
         index = _target_columns(item, [name])[0]
         column = item.desc.columns[index]
-        value = _assignment_cast(plan_expr(assignment.right, env), column.type, column.name, env)
+        value = _assignment_cast(plan_expr(assignment.right, env), column.type, column.name, env, column.mod)
         assignments.append((index, value.expr))
     predicates = _where(node, scope, state)
     return p.UpdatePlan(item.id, predicates, tuple(assignments), item.desc, _param_types(state))
@@ -514,3 +571,14 @@ def _datum_or_column(expr: ScalarExpr, row: tuple) -> object:
         return expr.datum()
     assert isinstance(expr, ColumnRef)
     return row[expr.index]
+
+
+def _verifier(password: str | None) -> str | None:
+    """What a role's password is stored as: its SCRAM-SHA-256 verifier (a verifier given already hashed is kept)."""
+    if password is None:
+        return None
+    if is_verifier(password):
+        return password
+    if not password:
+        raise errors.InvalidParameterValue("empty string is not a valid password")
+    return make_verifier(password)

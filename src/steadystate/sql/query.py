@@ -209,7 +209,7 @@ def _plan_select(node: exp.Select, state: QueryState) -> tuple[Rel, RowSetFinish
         if typed.is_untyped:
             typed = coerce(typed, T.TEXT, env)
         outputs.append(_place(typed, base_arity, map_exprs))
-        columns.append(ScopeColumn(None, output_name(item), typed.type, typed.nullable))
+        columns.append(ScopeColumn(None, output_name(item), typed.type, typed.nullable, mod=typed.mod))
     order: list[ColumnOrder] = []
     visible = len(outputs)
     distinct = node.args.get("distinct")
@@ -335,9 +335,11 @@ def _aggregate_type(func: str, input_type: ScalarType) -> ScalarType:
     if func in ("count", "count_star"):
         return T.INT8
     if func == "sum":
-        return {T.INT4: T.INT8, T.INT8: T.NUMERIC}.get(input_type, input_type)
+        return {T.INT2: T.INT8, T.INT4: T.INT8, T.INT8: T.NUMERIC}.get(input_type, input_type)
+    if func == "avg" and input_type is T.INTERVAL:
+        return T.INTERVAL
     if func in _NUMERIC_AGGREGATES:  # avg, stddev, variance
-        return T.FLOAT8 if input_type is T.FLOAT8 else T.NUMERIC
+        return T.FLOAT8 if input_type.is_float else T.NUMERIC
     return input_type
 
 
@@ -372,7 +374,8 @@ def _plan_aggregate(node: exp.Expr, env: ExprEnv) -> tuple[AggregateExpr, Scalar
     value = plan_expr(inner, env)
     if value.is_untyped:
         value = coerce(value, T.TEXT if func in ("count", "min", "max") else T.NUMERIC, env)
-    if func in _NUMERIC_AGGREGATES and not value.type.is_numeric:
+    if func in _NUMERIC_AGGREGATES and not value.type.is_numeric and not (
+            func in ("sum", "avg") and value.type is T.INTERVAL):
         raise errors.UndefinedFunction(f"function {func}({value.type.pg_name}) does not exist",
                                        hint="No function matches the given name and argument types. You might need to add explicit type casts.")
     if func in ("bool_and", "bool_or"):

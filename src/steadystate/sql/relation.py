@@ -53,7 +53,7 @@ class Rel:
         return len(self.scope.columns)
 
     def desc(self) -> RelationDesc:
-        return RelationDesc(tuple(Column(c.name, c.type, c.nullable) for c in self.scope.columns))
+        return RelationDesc(tuple(Column(c.name, c.type, c.nullable, c.mod) for c in self.scope.columns))
 
 
 class EntryPoints(NamedTuple):

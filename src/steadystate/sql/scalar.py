@@ -11,12 +11,15 @@ recurse into each other (a function's arguments are expressions, and an expressi
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
 from typing import Any, Callable
 
 from sqlglot import exp
 
 from steadystate import errors
 from steadystate.expr.equality import not_distinct
+from steadystate.expr.infer import TEMPORAL_OPERATORS, TEMPORAL_TYPES
 from steadystate.expr.ir import CallBinary, CallUnary, CallVariadic, ColumnRef, If, Literal
 from steadystate.repr.types import ScalarType
 from steadystate.sql import types as ty
@@ -60,7 +63,7 @@ def _column(node: exp.Column, env: ExprEnv) -> Typed:
                 sqlstate="42803",
             )
         index = env.group_columns[index]
-    return Typed(ColumnRef(index), column.type, column.nullable)
+    return Typed(ColumnRef(index), column.type, column.nullable, mod=column.mod)
 
 
 def _literal(node: exp.Literal, env: ExprEnv) -> Typed:
@@ -121,11 +124,53 @@ def _binary_operands(node: exp.Binary, env: ExprEnv, symbol: str) -> tuple[Typed
         raise errors.SteadyError(f"operator is not unique: unknown {symbol} unknown", sqlstate="42725",
                                  hint="Could not choose a best candidate operator. You might need to add explicit type casts.")
     (a, b), target = unify([left, right], env, describe=lambda known: operator_error(symbol, left.type, right.type))
+    if target is T.FLOAT4 and any(v.type is not T.FLOAT4 for v in (left, right) if not v.is_untyped):
+        # real with an integer or numeric: PostgreSQL's operators between them are float8's (its preferred type)
+        a, b, target = coerce(left, T.FLOAT8, env), coerce(right, T.FLOAT8, env), T.FLOAT8
     return a, b, target
+
+
+def _temporal_arith(func: str, symbol: str, left: Typed, right: Typed, env: ExprEnv) -> Typed:
+    """``+ - * /`` with a date/time operand, resolved by PostgreSQL's operator table (expr.infer.TEMPORAL_OPERATORS):
+    an untyped operand takes the other's type where that operator exists, else the one type that fits."""
+
+    def candidates(known: ScalarType, known_is_left: bool) -> list[tuple[ScalarType, ScalarType]]:
+        return [(l, r) for (op, l, r) in TEMPORAL_OPERATORS if op == func and (l if known_is_left else r) is known]
+
+    if left.is_untyped or right.is_untyped:
+        known, known_is_left = (right.type, False) if left.is_untyped else (left.type, True)
+        options = candidates(known, known_is_left)
+        same = [o for o in options if o[0] is o[1]]
+        chosen = same[0] if same else options[0] if len(options) == 1 else None
+        if chosen is None and options:
+            shown = [("unknown" if v.is_untyped else v.type.pg_name) for v in (left, right)]
+            raise errors.SteadyError(
+                f"operator is not unique: {shown[0]} {symbol} {shown[1]}", sqlstate="42725",
+                hint="Could not choose a best candidate operator. You might need to add explicit type casts.")
+        if chosen is None:
+            raise operator_error(symbol, left.type, right.type)
+        left, right = coerce(left, chosen[0], env), coerce(right, chosen[1], env)
+    signature = (func, left.type, right.type)
+    if signature not in TEMPORAL_OPERATORS:
+        # integer/numeric/real factors of an interval are double precision; a timestamp with a timestamptz, a date
+        # with a timestamp: the implicit casts PostgreSQL would apply
+        for l_type, r_type in [(l, r) for (op, l, r) in TEMPORAL_OPERATORS if op == func]:
+            if (ty.implicitly_castable(left.type, l_type) and ty.implicitly_castable(right.type, r_type)
+                    and (func, l_type, r_type) in TEMPORAL_OPERATORS):
+                left, right = coerce(left, l_type, env), coerce(right, r_type, env)
+                signature = (func, l_type, r_type)
+                break
+        else:
+            raise operator_error(symbol, left.type, right.type)
+    return Typed(CallBinary(f"temporal_{func}", left.expr, right.expr), TEMPORAL_OPERATORS[signature],
+                 nullable_of(left, right))
 
 
 def _arith(node: exp.Binary, env: ExprEnv) -> Typed:
     func, symbol = _ARITH[type(node)]
+    left, right = plan_expr(node.left, env), plan_expr(node.right, env)
+    if any(v.type in TEMPORAL_TYPES for v in (left, right) if not v.is_untyped):
+        return _temporal_arith(func, symbol, left, right, env)
     a, b, target = _binary_operands(node, env, symbol)
     if not target.is_numeric:
         raise operator_error(symbol, a.type, b.type)
@@ -175,7 +220,7 @@ def _neg(node: exp.Neg, env: ExprEnv) -> Typed:
     value = plan_expr(node.this, env)
     if value.is_untyped:
         value = coerce(value, T.FLOAT8 if value.unknown else T.INT4, env)
-    if not value.type.is_numeric:
+    if not value.type.is_numeric and value.type is not T.INTERVAL:
         raise errors.UndefinedFunction(
             f"operator does not exist: - {value.type.pg_name}",
             hint="No operator matches the given name and argument types. You might need to add explicit type casts.",
@@ -267,8 +312,9 @@ def _case(node: exp.Case, env: ExprEnv) -> Typed:
 
 
 def _cast(node: exp.Cast, env: ExprEnv) -> Typed:
-    target = ty.type_from_name(node.to.sql(dialect="postgres"))
-    return coerce(plan_expr(node.this, env), target, env, explicit=True)
+    declared = ty.resolve_type(node.to)
+    value = coerce(plan_expr(node.this, env), declared.type, env, explicit=True, mod=declared.mod)
+    return value if value.mod == declared.mod else replace(value, mod=declared.mod)
 
 
 def _subquery_unbound(node: exp.Expr, env: ExprEnv) -> Typed:
@@ -482,21 +528,69 @@ def _temporal(name: str, node: exp.Expr, env: ExprEnv) -> Typed:
     value = plan_expr(node, env)
     if value.is_untyped:
         return coerce(value, T.TIMESTAMP, env)
-    if value.type not in (T.DATE, T.TIMESTAMP):
+    if value.type not in _DATE_PART_TYPES:
         raise _no_function(name, [lit("", T.TEXT), value])
     return value
 
 
+_DATE_PART_TYPES = (T.DATE, T.TIMESTAMP, T.TIMESTAMPTZ, T.TIME, T.INTERVAL)
+
+
 def _extract(node: exp.Extract, env: ExprEnv) -> Typed:
-    value = _temporal("date_part", node.expression, env)
+    """``EXTRACT(field FROM x)``: numeric, as in PostgreSQL 14 and later."""
+    value = _temporal("extract", node.expression, env)
     field = Literal(_unit_of(node.this), T.TEXT)
-    return Typed(CallBinary("date_part", field, value.expr), T.FLOAT8, value.nullable)
+    return Typed(CallBinary("extract", field, value.expr), T.NUMERIC, value.nullable)
+
+
+def _date_part(args: list[exp.Expr], env: ExprEnv) -> Typed:
+    """``date_part('field', x)``: double precision."""
+    if len(args) != 2:
+        raise _no_function("date_part", [plan_expr(a, env) for a in args])
+    field = coerce(plan_expr(args[0], env), T.TEXT, env)
+    value = _temporal("date_part", args[1], env)
+    return Typed(CallBinary("date_part", field.expr, value.expr), T.FLOAT8, nullable_of(field, value))
 
 
 def _date_trunc(node: exp.Expr, env: ExprEnv) -> Typed:
-    value = coerce(_temporal("date_trunc", node.this, env), T.TIMESTAMP, env)
+    value = _temporal("date_trunc", node.this, env)
+    if value.type is T.TIME:
+        raise _no_function("date_trunc", [lit("", T.TEXT), value])
+    # a date is taken as a timestamptz, PostgreSQL's preferred date/time type
+    typ = value.type if value.type in (T.TIMESTAMPTZ, T.INTERVAL) else T.TIMESTAMPTZ if value.type is T.DATE \
+        else T.TIMESTAMP
+    value = coerce(value, typ, env)
     unit = Literal(_unit_of(node.args["unit"]), T.TEXT)
-    return Typed(CallBinary("date_trunc", unit, value.expr), T.TIMESTAMP, value.nullable)
+    return Typed(CallBinary("date_trunc", unit, value.expr), typ, value.nullable)
+
+
+def _interval_literal(node: exp.Interval, env: ExprEnv) -> Typed:
+    """``INTERVAL '1 day'`` (sqlglot may split the unit off: ``INTERVAL '-1.5' HOURS``)."""
+    text = node.this.name if isinstance(node.this, exp.Literal) else node.this.sql(dialect="postgres")
+    unit = node.args.get("unit")
+    if unit is not None:
+        if not isinstance(unit, exp.Var) or not re.fullmatch(r"\s*[+-]?(\d+\.?\d*|\.\d+)\s*", text):
+            raise errors.FeatureNotSupported("interval field restrictions (INTERVAL '...' DAY, HOUR TO MINUTE) are "
+                                             "not supported", hint="Write the units in the string: INTERVAL '1 day'.")
+        text = f"{text} {unit.name}"
+    return lit(ty.parse_text(text, T.INTERVAL), T.INTERVAL)
+
+
+def _now(typ: ScalarType) -> Callable[[exp.Expr, ExprEnv], Typed]:
+    """``now()``/``current_timestamp`` (timestamptz), ``localtimestamp``, ``current_date``: the statement's time,
+    folded into the plan.  A view or index would have to change with the clock: refused there."""
+    casts = {T.TIMESTAMPTZ: lambda t: t, T.TIMESTAMP: lambda t: t.replace(tzinfo=None), T.DATE: lambda t: t.date()}
+
+    def plan(node: exp.Expr, env: ExprEnv) -> Typed:
+        now = env.ctx.now
+        if now is None:
+            name = {T.TIMESTAMPTZ: "now", T.TIMESTAMP: "localtimestamp", T.DATE: "current_date"}[typ]
+            raise errors.FeatureNotSupported(
+                f"{name}() is not supported in views, materialized views, indexes or subscriptions",
+                hint="Their results are maintained: a value that changes with the clock would make them wrong.")
+        return lit(casts[typ](now), typ)
+
+    return plan
 
 
 def _session(getter: Callable[[ExprEnv], str]) -> Callable[[exp.Expr, ExprEnv], Typed]:
@@ -521,6 +615,7 @@ def _current_setting(args: list[exp.Expr], env: ExprEnv) -> Typed:
 
 _ANONYMOUS: dict[str, Callable[[list[exp.Expr], ExprEnv], Typed]] = {
     "current_setting": _current_setting,
+    "date_part": _date_part,
 }
 
 
@@ -531,10 +626,6 @@ def _anonymous(node: exp.Anonymous, env: ExprEnv) -> Typed:
         values = [plan_expr(a, env) for a in node.expressions]
         raise _no_function(name, values)
     return planner(list(node.expressions), env)
-
-
-def _now(node: exp.Expr, env: ExprEnv) -> Typed:
-    raise errors.FeatureNotSupported("now() and current_timestamp are not supported")
 
 
 _FUNCTIONS: dict[type, Callable[[Any, ExprEnv], Typed]] = {
@@ -567,12 +658,15 @@ _FUNCTIONS: dict[type, Callable[[Any, ExprEnv], Typed]] = {
     exp.Repeat: _call("repeat", "repeat", ("this", "times"), [T.TEXT, T.INT4], T.TEXT, "binary"),
     exp.Extract: _extract,
     exp.TimestampTrunc: _date_trunc,
+    exp.CurrentTimestamp: _now(T.TIMESTAMPTZ),
+    exp.Localtimestamp: _now(T.TIMESTAMP),
+    exp.CurrentDate: _now(T.DATE),
+    exp.Interval: _interval_literal,
     exp.CurrentVersion: _session(lambda env: env.ctx.version),
     exp.CurrentDatabase: _session(lambda env: env.ctx.database),
     exp.CurrentSchema: _session(lambda env: env.ctx.schema),
     exp.CurrentUser: _session(lambda env: env.ctx.user),
     exp.Anonymous: _anonymous,
-    exp.CurrentTimestamp: _now,
 }
 
 

@@ -28,6 +28,9 @@ class TransactionAction(enum.StrEnum):
     BEGIN = "begin"  # BEGIN, START TRANSACTION
     COMMIT = "commit"  # COMMIT, END
     ROLLBACK = "rollback"  # ROLLBACK, ABORT
+    SAVEPOINT = "savepoint"  # SAVEPOINT name
+    RELEASE_SAVEPOINT = "release_savepoint"  # RELEASE [SAVEPOINT] name
+    ROLLBACK_TO_SAVEPOINT = "rollback_to_savepoint"  # ROLLBACK [WORK | TRANSACTION] TO [SAVEPOINT] name
 
 
 class AlterAction(enum.StrEnum):
@@ -93,6 +96,28 @@ class AlterCluster:
 class CreateRole:
     name: str
     superuser: bool = False
+    password: str | None = None  # as written: a password, or a SCRAM verifier given already hashed
+
+
+@dataclass(frozen=True)
+class AlterRole:
+    name: str
+    superuser: bool | None = None  # None: unchanged
+    password: str | None = None  # None: unchanged (unless clear_password)
+    clear_password: bool = False  # PASSWORD NULL: the role can no longer log in with a password
+
+
+@dataclass(frozen=True)
+class CreateSchema:
+    name: Name  # schema or database.schema
+    if_not_exists: bool = False
+
+
+@dataclass(frozen=True)
+class DropSchema:
+    name: Name
+    if_exists: bool = False
+    cascade: bool = False
 
 
 @dataclass(frozen=True)
@@ -186,6 +211,7 @@ class Explain:
 @dataclass(frozen=True)
 class Transaction:
     action: TransactionAction
+    savepoint: str | None = None  # the savepoint's name for the three savepoint actions
 
 
 @dataclass(frozen=True)
@@ -200,7 +226,8 @@ class Deallocate:
 
 # the statements read by sql/custom_parser.py
 Custom = Union[
-    CreateCluster, CreateClusterReplica, DropCluster, DropClusterReplica, AlterCluster, CreateRole, DropRole,
+    CreateCluster, CreateClusterReplica, DropCluster, DropClusterReplica, AlterCluster, CreateRole, AlterRole,
+    DropRole, CreateSchema, DropSchema,
     CreateView, CreateIndex, DropObjects, SetVariable, ResetVariable, ShowVariable, ShowObjects, Subscribe, CopyFrom,
     CopyTo, Explain, Transaction, Discard, Deallocate,
 ]

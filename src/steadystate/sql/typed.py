@@ -20,7 +20,8 @@ from sqlglot import exp
 
 from steadystate import errors
 from steadystate.expr.eval import compile_scalar
-from steadystate.expr.ir import CallUnary, Literal, ScalarExpr, literal
+from steadystate.expr.ir import CallBinary, CallUnary, Literal, ScalarExpr, literal
+from steadystate.repr.typmod import ModKind, TypeMod
 from steadystate.repr.types import ScalarType
 from steadystate.sql import types as ty
 from steadystate.sql.catalog_api import PlanContext
@@ -40,6 +41,7 @@ class Typed:
     unknown: str | None = None  # text of an untyped string literal
     untyped_null: bool = False
     param: int | None = None  # number of an untyped parameter ($n)
+    mod: TypeMod | None = None  # the type's modifier (a varchar(3) column, a ::numeric(10,2) cast)
 
     @property
     def is_untyped(self) -> bool:
@@ -54,6 +56,7 @@ class ScopeColumn:
     nullable: bool = True
     shadowed: bool = False  # hidden from unqualified lookup (the right side of JOIN USING)
     in_star: bool = True
+    mod: TypeMod | None = None  # the column's type modifier (reported to clients; see repr/typmod.py)
 
 
 @dataclass(frozen=True)
@@ -110,8 +113,24 @@ def lit(value: Any, typ: ScalarType) -> Typed:
     return Typed(literal(value, typ), typ, nullable=value is None)
 
 
-def coerce(value: Typed, target: ScalarType, env: ExprEnv, *, explicit: bool = False, what: str = "") -> Typed:
-    """``value`` as ``target``: untyped constants adopt it, others are cast (implicitly unless ``explicit``)."""
+def coerce(value: Typed, target: ScalarType, env: ExprEnv, *, explicit: bool = False, what: str = "",
+           mod: TypeMod | None = None) -> Typed:
+    """``value`` as ``target``: untyped constants adopt it, others are cast (implicitly unless ``explicit``).
+
+    With ``mod``, the value is then brought to the type modifier too: by an explicit cast's rules when
+    ``explicit`` (``'abcd'::varchar(3)`` truncates), else by an assignment's (``value too long``)."""
+    base = _coerce(value, target, env, explicit=explicit, what=what)
+    if mod is None or base.mod == mod:
+        return base
+    call = CallBinary("apply_typmod" if explicit else "assign_typmod", base.expr, Literal(mod.spec(), T.TEXT))
+    if isinstance(base.expr, Literal):
+        folded = _fold(call)
+        if folded is not _NOT_FOLDED:
+            return replace(lit(folded, target), mod=mod)
+    return Typed(call, target, base.nullable, mod=mod)
+
+
+def _coerce(value: Typed, target: ScalarType, env: ExprEnv, *, explicit: bool, what: str) -> Typed:
     if value.unknown is not None:
         return lit(ty.parse_text(value.unknown, target), target)
     if value.untyped_null:
@@ -133,7 +152,10 @@ def coerce(value: Typed, target: ScalarType, env: ExprEnv, *, explicit: bool = F
             else f"expression of type {value.type.pg_name} cannot be used as type {target.pg_name}"
         )
         raise errors.DatatypeMismatch(message, hint="You will need to rewrite or cast the expression.")
-    cast = CallUnary(f"cast_{target.value}", value.expr)
+    if value.type is T.FLOAT4 and target is T.TEXT:
+        cast = CallUnary("float4_to_text", value.expr)  # float4's own output digits
+    else:
+        cast = CallUnary(f"cast_{target.value}", value.expr)
     if isinstance(value.expr, Literal):
         folded = _fold(cast)
         if folded is not _NOT_FOLDED:
@@ -144,7 +166,7 @@ def coerce(value: Typed, target: ScalarType, env: ExprEnv, *, explicit: bool = F
 _NOT_FOLDED = object()
 
 
-def _fold(expr: CallUnary) -> Any:
+def _fold(expr: CallUnary | CallBinary) -> Any:
     """A cast of a literal evaluated at plan time with the evaluator's own cast (``_NOT_FOLDED`` if it fails:
     the cast then stays in the plan, so its error surfaces, with its SQLSTATE, where the value is used)."""
     try:
@@ -173,6 +195,14 @@ def unify(values: list[Typed], env: ExprEnv, *, describe: Callable[[list[ScalarT
     target = ty.common_type(known)
     if target is None:
         raise describe(known)
+    kinds = {v.mod.kind if v.mod is not None else None for v in values if not v.is_untyped}
+    if target is T.TEXT and ModKind.BPCHAR in kinds and kinds <= {ModKind.BPCHAR, ModKind.VARCHAR}:
+        # char(n) with untyped literals or varchar: PostgreSQL compares them as char, whose trailing spaces do not
+        # count (a char is stored without them: repr/typmod.py), so 'a  ' = c holds for a c of 'a'; with a text
+        # value it compares as text (c's trailing spaces are gone either way)
+        blank = TypeMod(ModKind.BPCHAR)
+        return [v if v.mod is not None and v.mod.kind is ModKind.BPCHAR
+                else coerce(v, target, env, explicit=True, mod=blank) for v in values], target
     return [coerce(v, target, env) for v in values], target
 
 
@@ -241,7 +271,8 @@ def output_name(node: exp.Expr) -> str:
         if inner != "?column?":
             return inner
         try:
-            return ty.type_from_name(node.to.sql(dialect="postgres")).value
+            declared = ty.resolve_type(node.to)
+            return declared.mod.kind.value if declared.mod is not None else declared.type.value
         except errors.SteadyError:
             return "?column?"
     if isinstance(node, exp.Trim):

@@ -11,32 +11,177 @@ from __future__ import annotations
 import datetime as _dt
 import decimal
 import re
-from typing import Any
+from typing import Any, Callable, NamedTuple
+
+from sqlglot import exp
 
 from steadystate import errors
+from steadystate.expr.casts import (
+    parse_date, parse_float, parse_float4, parse_int, parse_interval, parse_time, parse_timestamp, parse_timestamptz,
+)
+from steadystate.repr.interval import Interval
+from steadystate.repr.typmod import NUMERIC_MAX_PRECISION, TIMESTAMP_MAX_PRECISION, ModKind, TypeMod
 from steadystate.repr.types import TYPE_NAMES, ScalarType
 
 T = ScalarType
 
 #: Rank of each numeric type in the implicit widening order.
-NUMERIC_RANK = {T.INT4: 0, T.INT8: 1, T.NUMERIC: 2, T.FLOAT8: 3}
+NUMERIC_RANK = {T.INT2: 0, T.INT4: 1, T.INT8: 2, T.NUMERIC: 3, T.FLOAT4: 4, T.FLOAT8: 5}
 
-INT_RANGES = {T.INT4: (-(2**31), 2**31 - 1), T.INT8: (-(2**63), 2**63 - 1)}
+INT_RANGES = {T.INT2: (-(2**15), 2**15 - 1), T.INT4: (-(2**31), 2**31 - 1), T.INT8: (-(2**63), 2**63 - 1)}
 
 _BOOL_WORDS = {"t": True, "true": True, "y": True, "yes": True, "on": True, "1": True,
                "f": False, "false": False, "n": False, "no": False, "off": False, "0": False}
 
 #: Explicit casts allowed besides the implicit ones and anything ↔ text.
-_EXPLICIT = {(T.INT4, T.BOOL), (T.BOOL, T.INT4), (T.TIMESTAMP, T.DATE)}
+_EXPLICIT = {(T.INT4, T.BOOL), (T.BOOL, T.INT4), (T.TIMESTAMP, T.DATE), (T.TIMESTAMPTZ, T.DATE),
+             (T.TIMESTAMPTZ, T.TIMESTAMP), (T.TIMESTAMP, T.TIME), (T.TIMESTAMPTZ, T.TIME), (T.INTERVAL, T.TIME)}
+#: PostgreSQL's implicit casts between date/time types (date → timestamp → timestamptz, time → interval)
+_IMPLICIT_TEMPORAL = {(T.DATE, T.TIMESTAMP), (T.DATE, T.TIMESTAMPTZ), (T.TIMESTAMP, T.TIMESTAMPTZ),
+                      (T.TIME, T.INTERVAL)}
 
 
 def type_from_name(name: str) -> ScalarType:
+    """The scalar type a plain type name spells; a modifier (``(...)``) is refused: resolve_type reads those."""
     cleaned = re.sub(r"\(.*\)", "", name).strip().lower()
     cleaned = re.sub(r"\s+", " ", cleaned)
     typ = TYPE_NAMES.get(cleaned)
     if typ is None:
         raise errors.UndefinedObject(f"type {errors.quote_ident(cleaned)} does not exist")
+    if re.search(r"\(\s*\S", name):
+        raise errors.SyntaxError_(f"type modifier is not allowed for type {errors.quote_ident(cleaned)}")
     return typ
+
+
+class DeclaredType(NamedTuple):
+    """A type as a statement spells it: the scalar type and what its modifier adds (``varchar(3)``: text plus
+    TypeMod(VARCHAR, 3))."""
+
+    type: ScalarType
+    mod: TypeMod | None = None
+
+
+_TEMPORAL_PARSERS: dict[ScalarType, Callable[[str], Any]] = {
+    T.DATE: parse_date, T.TIMESTAMP: parse_timestamp, T.TIMESTAMPTZ: parse_timestamptz, T.TIME: parse_time, T.INTERVAL: parse_interval,
+}
+
+_D = exp.DataType.Type
+#: sqlglot's type → ours, for the types that take no modifier
+_PLAIN: dict[Any, ScalarType] = {
+    _D.SMALLINT: T.INT2, _D.INT: T.INT4, _D.BIGINT: T.INT8, _D.FLOAT: T.FLOAT4, _D.TEXT: T.TEXT,
+    _D.BOOLEAN: T.BOOL, _D.DATE: T.DATE, _D.INTERVAL: T.INTERVAL,
+}
+_VARCHAR_MAX = 10485760
+
+
+def _modifiers(node: exp.DataType) -> list[int]:
+    out = []
+    for param in node.expressions:
+        text = (param.this if isinstance(param, exp.DataTypeParam) else param).sql(dialect="postgres")
+        try:
+            out.append(int(text.replace(" ", "")))
+        except ValueError:
+            raise errors.SyntaxError_(f"type modifiers must be simple constants or identifiers: {text}") from None
+    return out
+
+
+def _invalid(message: str) -> errors.SteadyError:
+    return errors.InvalidParameterValue(message)
+
+
+def _string_type(kind: ModKind, node: exp.DataType, default: int | None) -> DeclaredType:
+    mods = _modifiers(node)
+    name = "varchar" if kind is ModKind.VARCHAR else "char"
+    if len(mods) > 1:
+        raise errors.SyntaxError_(f"invalid type modifier for type {name}")
+    length = mods[0] if mods else default
+    if length is not None and length < 1:
+        raise _invalid(f"length for type {name} must be at least 1")
+    if length is not None and length > _VARCHAR_MAX:
+        raise _invalid(f"length for type {name} cannot exceed {_VARCHAR_MAX}")
+    return DeclaredType(T.TEXT, TypeMod(kind, length))
+
+
+def _numeric_type(node: exp.DataType) -> DeclaredType:
+    mods = _modifiers(node)
+    if not mods:
+        return DeclaredType(T.NUMERIC)
+    if len(mods) > 2:
+        raise errors.SyntaxError_("invalid NUMERIC type modifier")
+    precision, scale = mods[0], mods[1] if len(mods) > 1 else 0
+    if not 1 <= precision <= NUMERIC_MAX_PRECISION:
+        raise _invalid(f"NUMERIC precision {precision} must be between 1 and {NUMERIC_MAX_PRECISION}")
+    if not -NUMERIC_MAX_PRECISION <= scale <= NUMERIC_MAX_PRECISION:
+        raise _invalid(f"NUMERIC scale {scale} must be between {-NUMERIC_MAX_PRECISION} and {NUMERIC_MAX_PRECISION}")
+    return DeclaredType(T.NUMERIC, TypeMod(ModKind.NUMERIC, precision, scale))
+
+
+def _float_type(node: exp.DataType) -> DeclaredType:
+    mods = _modifiers(node)
+    if not mods:
+        return DeclaredType(T.FLOAT8)
+    bits = mods[0]
+    if len(mods) > 1:
+        raise errors.SyntaxError_("syntax error at or near \",\"")
+    if bits < 1:
+        raise _invalid("precision for type float must be at least 1 bit")
+    if bits > 53:
+        raise _invalid("precision for type float must be less than 54 bits")
+    return DeclaredType(T.FLOAT4 if bits <= 24 else T.FLOAT8)
+
+
+_PRECISION_TYPES = {ModKind.TIMESTAMP: (T.TIMESTAMP, "TIMESTAMP"),
+                    ModKind.TIMESTAMPTZ: (T.TIMESTAMPTZ, "TIMESTAMP WITH TIME ZONE"), ModKind.TIME: (T.TIME, "TIME")}
+
+
+def _precision_type(kind: ModKind) -> Callable[[exp.DataType], DeclaredType]:
+    """timestamp(p), timestamptz(p), time(p): fractional-second precision."""
+    typ, spelling = _PRECISION_TYPES[kind]
+
+    def resolve(node: exp.DataType) -> DeclaredType:
+        mods = _modifiers(node)
+        if not mods:
+            return DeclaredType(typ)
+        if len(mods) > 1:
+            raise errors.SyntaxError_("invalid type modifier")
+        if mods[0] < 0:
+            raise _invalid(f"{spelling}({mods[0]}) precision must not be negative")
+        # PostgreSQL reduces a precision above 6 to 6 (with a warning): the values are the same
+        return DeclaredType(typ, TypeMod(kind, min(mods[0], TIMESTAMP_MAX_PRECISION)))
+
+    return resolve
+
+
+_WITH_MODIFIERS: dict[Any, Callable[[exp.DataType], DeclaredType]] = {
+    _D.VARCHAR: lambda node: _string_type(ModKind.VARCHAR, node, None),
+    _D.CHAR: lambda node: _string_type(ModKind.BPCHAR, node, 1),  # char without a length is char(1)
+    _D.BPCHAR: lambda node: _string_type(ModKind.BPCHAR, node, None),
+    _D.DECIMAL: _numeric_type,
+    _D.DOUBLE: _float_type,
+    _D.TIMESTAMP: _precision_type(ModKind.TIMESTAMP),
+    _D.TIMESTAMPTZ: _precision_type(ModKind.TIMESTAMPTZ),
+    _D.TIME: _precision_type(ModKind.TIME),
+}
+
+
+def resolve_type(node: exp.Expr) -> DeclaredType:
+    """The type a DDL column definition or a cast names, with its modifier; a modifier on a type that takes none
+    is an error (PostgreSQL's), never dropped."""
+    if not isinstance(node, exp.DataType):
+        return DeclaredType(type_from_name(node.sql(dialect="postgres")))
+    build = _WITH_MODIFIERS.get(node.this)
+    if build is not None:
+        return build(node)
+    plain = _PLAIN.get(node.this)
+    if plain is None:
+        return DeclaredType(type_from_name(node.sql(dialect="postgres")))
+    if node.expressions:
+        if plain.is_numeric:  # INT, SMALLINT, REAL, ...: keywords of the grammar, which takes no modifier after them
+            raise errors.SyntaxError_('syntax error at or near "("')
+        if plain is T.INTERVAL:  # PostgreSQL takes a precision here; not honoured yet
+            raise errors.FeatureNotSupported(f"type modifiers of {plain.pg_name} are not supported")
+        raise errors.SyntaxError_(f"type modifier is not allowed for type {errors.quote_ident(plain.pg_name)}")
+    return DeclaredType(plain)
 
 
 def implicitly_castable(source: ScalarType, target: ScalarType) -> bool:
@@ -44,7 +189,7 @@ def implicitly_castable(source: ScalarType, target: ScalarType) -> bool:
         return True
     if source in NUMERIC_RANK and target in NUMERIC_RANK:
         return NUMERIC_RANK[source] <= NUMERIC_RANK[target]
-    return source is T.DATE and target is T.TIMESTAMP
+    return (source, target) in _IMPLICIT_TEMPORAL
 
 
 def explicitly_castable(source: ScalarType, target: ScalarType) -> bool:
@@ -75,32 +220,27 @@ def parse_text(text: str, typ: ScalarType) -> Any:
     stripped = text.strip()
     try:
         if typ in INT_RANGES:
-            value = int(stripped)
-            low, high = INT_RANGES[typ]
-            if not low <= value <= high:
-                raise errors.NumericValueOutOfRange(
-                    f"value {errors.quote_ident(text)} is out of range for type {typ.pg_name}"
-                )
-            return value
+            return parse_int(text, typ)
         if typ is T.NUMERIC:
             number = decimal.Decimal(stripped)
             if not number.is_finite() and not number.is_nan():
                 raise ValueError(text)
             return number
         if typ is T.FLOAT8:
-            return float(stripped)
+            return parse_float(text)
+        if typ is T.FLOAT4:
+            return parse_float4(text)
         if typ is T.BOOL:
             return _BOOL_WORDS[stripped.lower()]
-        if typ is T.DATE:
-            return _dt.date.fromisoformat(stripped)
-        if typ is T.TIMESTAMP:
-            return _dt.datetime.fromisoformat(stripped)
+        if typ in _TEMPORAL_PARSERS:
+            return _TEMPORAL_PARSERS[typ](text)
         return text
     except errors.SteadyError:
         raise
     except (ValueError, KeyError, decimal.InvalidOperation):
+        name = "timestamp" if typ is T.TIMESTAMP else typ.pg_name  # PostgreSQL's spelling in this message
         raise errors.InvalidTextRepresentation(
-            f"invalid input syntax for type {typ.pg_name}: {errors.quote_ident(text).replace(chr(34) * 2, chr(34))}"
+            f"invalid input syntax for type {name}: {errors.quote_ident(text).replace(chr(34) * 2, chr(34))}"
         ) from None
 
 
@@ -130,9 +270,13 @@ def datum_type(value: Any) -> ScalarType | None:
     if isinstance(value, decimal.Decimal):
         return T.NUMERIC
     if isinstance(value, _dt.datetime):
-        return T.TIMESTAMP
+        return T.TIMESTAMPTZ if value.tzinfo is not None else T.TIMESTAMP
     if isinstance(value, _dt.date):
         return T.DATE
+    if isinstance(value, _dt.time):
+        return T.TIME
+    if isinstance(value, Interval):
+        return T.INTERVAL
     raise errors.InvalidParameterValue(f"unsupported parameter value of type {type(value).__name__}")
 
 

@@ -1,0 +1,112 @@
+"""Rows of Materialize's ``mz_catalog``/``mz_internal`` relations that tools such as dbt-materialize read, with
+Materialize's names and columns, as far as the objects exist here (``catalog/builtins.py`` has the columns).
+
+* ``mz_relations``: tables, views and materialized views (Materialize also lists sources, which do not exist);
+* ``mz_index_columns``: per index key, its position and the column of the indexed relation it is
+  (``on_position``), or, for a key that is an expression, the expression's text (``on_expression``);
+* ``mz_types``: the scalar types, in ``pg_catalog``, with Materialize's categories;
+* ``mz_cluster_schedules``: every cluster is scheduled ``manual`` (refresh schedules do not exist);
+* ``mz_wallclock_global_lag``: per maintained object (index, materialized view), wall clock minus its write
+  frontier on the replica that is furthest ahead; ``mz_wallclock_lag_history`` has the current measurement per
+  replica (one row each: no history is retained);
+* empty because what they describe does not exist here: ``mz_sources``, ``mz_sinks``, ``mz_comments``
+  (no ``COMMENT ON``), ``mz_role_members`` (no role membership).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from typing import TYPE_CHECKING, Callable
+
+from steadystate.adapter.pg_catalog import object_oid, schema_id
+from steadystate.repr import Row
+from steadystate.repr.interval import Interval
+from steadystate.repr.objects import IdKind, ItemKind, make_id
+from steadystate.repr.types import ScalarType
+
+if TYPE_CHECKING:
+    from steadystate.adapter.coordinator import Coordinator
+
+_RELATION_TYPES = {ItemKind.TABLE: "table", ItemKind.VIEW: "view", ItemKind.MATERIALIZED_VIEW: "materialized-view"}
+#: Materialize's mz_types.category per scalar type
+_CATEGORIES = {ScalarType.BOOL: "bool", ScalarType.TEXT: "string", ScalarType.DATE: "date-time",
+               ScalarType.TIMESTAMP: "date-time", ScalarType.TIMESTAMPTZ: "date-time", ScalarType.TIME: "date-time",
+               ScalarType.INTERVAL: "timespan"}
+#: mz_types ids: system ids past every builtin relation's
+_TYPE_ID_BASE = 100_000
+
+
+def _lag(now_ms: float, frontier: int) -> Interval:
+    return Interval(micros=int(max(0.0, now_ms - frontier) * 1000))
+
+
+def producers(coord: "Coordinator") -> dict[str, Callable[[], list[Row]]]:
+    def owner_id(name: str) -> str | None:
+        role = coord.catalog.role_by_name(name)
+        return role.id if role is not None else None
+
+    def relations() -> list[Row]:
+        return [(i.id, object_oid(i.id), schema_id(coord, i.database, i.schema), i.name, _RELATION_TYPES[i.kind],
+                 owner_id(i.owner), i.cluster_id)
+                for i in coord.catalog.items.values() if i.kind in _RELATION_TYPES]
+
+    def index_columns() -> list[Row]:
+        rows: list[Row] = []
+        for index in coord.catalog.items.values():
+            if index.kind != ItemKind.INDEX:
+                continue
+            on = coord.catalog.items.get(index.on_id or "")
+            columns = [c.name for c in on.desc.columns] if on is not None and on.desc is not None else []
+            nullable = {c.name: c.nullable for c in on.desc.columns} if on is not None and on.desc else {}
+            for position, key in enumerate(index.key_names, start=1):
+                if key in columns:
+                    rows.append((index.id, position, columns.index(key) + 1, None, nullable[key]))
+                else:
+                    rows.append((index.id, position, None, key, True))
+        return rows
+
+    def types() -> list[Row]:
+        return [(make_id(IdKind.SYSTEM, _TYPE_ID_BASE + t.pg_oid), t.pg_oid, schema_id(coord, "", "pg_catalog"),
+                 t.value, _CATEGORIES.get(t, "numeric"), None) for t in ScalarType]
+
+    def schedules() -> list[Row]:
+        return [(c.id, "manual", None) for c in coord.catalog.clusters.values()]
+
+    def measurements() -> list[tuple[str, str, Interval]]:
+        now_ms = time.time() * 1000
+        out = []
+        for instance in coord.instances.values():
+            for replica_id, state in instance.replicas.items():
+                for item in coord.catalog.objects_on_cluster(instance.cluster_id):
+                    frontier = state.frontiers.get(item.id) if item.kind.keeps_a_dataflow else None
+                    if frontier is not None:
+                        out.append((item.id, replica_id, _lag(now_ms, frontier)))
+        return out
+
+    def global_lag() -> list[Row]:
+        best: dict[str, Interval] = {}
+        for object_id, _replica, lag in measurements():
+            if object_id not in best or lag < best[object_id]:
+                best[object_id] = lag
+        return sorted(best.items())
+
+    def lag_history() -> list[Row]:
+        now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+        return [(object_id, replica_id, lag, now) for object_id, replica_id, lag in measurements()]
+
+    return {
+        "mz_relations": relations,
+        "mz_index_columns": index_columns,
+        "mz_types": types,
+        "mz_cluster_schedules": schedules,
+        "mz_wallclock_global_lag": global_lag,
+        "mz_wallclock_lag_history": lag_history,
+        "mz_sources": list,
+        "mz_sinks": list,
+        "mz_comments": list,
+        "mz_role_members": list,
+    }
+
+
+__all__ = ["producers"]

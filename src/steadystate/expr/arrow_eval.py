@@ -1,0 +1,209 @@
+"""A map/filter/project evaluated over Arrow columns, for a snapshot that arrives as columns (hydration).
+
+A table loaded with ``COPY`` is stored as Arrow batches (``repr.columnar``).  When such a snapshot's first reader is
+a map/filter/project, :func:`compile_arrow_mfp` evaluates that MFP over the columns with ``pyarrow.compute`` —
+only the rows that pass, only the columns that remain, and consolidated (``group_by`` and count) — so the rows
+handed to the engine as Python objects are the MFP's output, not the table.  A filter keeping 10% of the rows, or a
+projection onto a few distinct values, then costs Arrow's time, not one Python tuple per stored row.
+
+It must answer exactly as the row evaluator (``expr.eval.compile_mfp``) does, so it is deliberately narrow:
+
+* column types ``int4``/``int8``/``text``/``bool``; literals of those types;
+* comparisons (``eq``/``neq``/``lt``/``lte``/``gt``/``gte``), ``and``/``or`` (SQL's three-valued logic: Arrow's
+  Kleene kernels), ``not``, ``is_null``/``is_not_null``;
+* integer ``add``/``sub``/``mul`` (checked kernels), ``div``/``mod`` truncating toward zero as PostgreSQL does,
+  each result checked against the range of the operand type the row evaluator checks (its left operand's type).
+
+An expression outside that set makes :func:`compile_arrow_mfp` return ``None`` (the rows take the row path), and
+anything that would be an error in the row path — an overflow, a division by zero — makes the evaluation raise
+:class:`NotVectorized`, so the caller reads the snapshot as rows and the row evaluator reports the error as data.
+Text compares as the row path compares Python strings: by code point, which is UTF-8's byte order.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from steadystate.expr import ir
+from steadystate.expr.infer import Types, scalar_type
+from steadystate.repr.types import ScalarType
+
+Row = tuple[Any, ...]
+ArrowFn = Callable[[list[pa.ChunkedArray]], Any]  # the columns so far -> an array (or a scalar)
+
+_INTS = (ScalarType.INT4, ScalarType.INT8)
+_SUPPORTED = frozenset({ScalarType.INT4, ScalarType.INT8, ScalarType.TEXT, ScalarType.BOOL})
+_RANGES = {ScalarType.INT4: (-(2**31), 2**31 - 1), ScalarType.INT8: (-(2**63), 2**63 - 1)}
+_COMPARISONS = {"eq": "equal", "neq": "not_equal", "lt": "less", "lte": "less_equal", "gt": "greater",
+                "gte": "greater_equal"}
+_CHECKED = {"add": "add_checked", "sub": "subtract_checked", "mul": "multiply_checked"}
+
+
+class NotVectorized(Exception):
+    """The columns hold something the row evaluator would turn into an error: read the snapshot as rows."""
+
+
+class _Untranslatable(Exception):
+    pass
+
+
+def compile_arrow_mfp(mfp: ir.MapFilterProject, input_types: Types | None) -> Callable[[pa.Table], pa.Table] | None:
+    """``f(table) -> table`` evaluating ``mfp`` over a table whose columns are the input's, or ``None`` when some
+    expression (or an input type) is outside what this module evaluates exactly."""
+    if input_types is None or any(t not in _SUPPORTED for t in input_types):
+        return None
+    types: list[ScalarType | None] = list(input_types)
+    try:
+        maps = []
+        for scalar in mfp.map:
+            maps.append(_compile(scalar, types))
+            typ = scalar_type(scalar, types)
+            if typ not in _SUPPORTED:
+                return None
+            types.append(typ)
+        predicates = [_compile(p, types) for p in mfp.predicates]
+    except _Untranslatable:
+        return None
+    projection = mfp.projection
+
+    def apply(table: pa.Table) -> pa.Table:
+        columns = [_normalized(column) for column in table.columns]
+        try:
+            for evaluate in maps:
+                columns.append(_as_array(evaluate(columns), table.num_rows))
+            if predicates:
+                keep = _as_array(predicates[0](columns), table.num_rows)
+                for predicate in predicates[1:]:
+                    keep = pc.and_kleene(keep, _as_array(predicate(columns), table.num_rows))
+                keep = pc.fill_null(keep, False)
+                columns = [pc.filter(column, keep) for column in columns]
+        except (pa.ArrowException, OverflowError, ZeroDivisionError) as exc:
+            raise NotVectorized(str(exc)) from exc
+        chosen = range(len(columns)) if projection is None else projection
+        return pa.table({f"c{i}": columns[j] for i, j in enumerate(chosen)}) if chosen else \
+            pa.table({"_rows": pa.nulls(len(columns[0]) if columns else table.num_rows)})
+
+    return apply
+
+
+def consolidated_rows(table: pa.Table, arity: int) -> dict[Row, int]:
+    """``{row: count}`` of a table (``arity`` 0: the table only counts rows)."""
+    if arity == 0:
+        return {(): table.num_rows} if table.num_rows else {}
+    names = [f"c{i}" for i in range(arity)]
+    grouped = table.group_by(names, use_threads=False).aggregate([([], "count_all")])
+    counts = grouped.column("count_all").to_pylist()
+    rows = zip(*(grouped.column(name).to_pylist() for name in names))
+    return dict(zip(rows, counts))
+
+
+def _normalized(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Integer columns widened to int64 (storage keeps the narrowest width that holds them)."""
+    if pa.types.is_integer(column.type) and column.type != pa.int64():
+        return column.cast(pa.int64())
+    return column
+
+
+def _as_array(value: Any, length: int) -> Any:
+    if isinstance(value, pa.Scalar):
+        return pa.array([value.as_py()] * length, type=value.type)
+    return value
+
+
+def _compile(expr: ir.ScalarExpr, types: Sequence[ScalarType | None]) -> ArrowFn:
+    typ = scalar_type(expr, list(types))
+    if typ not in _SUPPORTED:
+        raise _Untranslatable
+    if isinstance(expr, ir.ColumnRef):
+        index = expr.index
+        return lambda columns: columns[index]
+    if isinstance(expr, ir.Literal):
+        if expr.type not in _SUPPORTED:
+            raise _Untranslatable
+        scalar = pa.scalar(expr.value, type=_ARROW_TYPES[expr.type])
+        return lambda columns: scalar
+    if isinstance(expr, ir.CallUnary):
+        return _compile_unary(expr, types)
+    if isinstance(expr, ir.CallBinary):
+        return _compile_binary(expr, types)
+    if isinstance(expr, ir.CallVariadic) and expr.func in ("and", "or") and expr.exprs:
+        parts = [_compile(e, types) for e in expr.exprs]
+        kernel = pc.and_kleene if expr.func == "and" else pc.or_kleene
+
+        def combined(columns: list[pa.ChunkedArray]) -> Any:
+            result = parts[0](columns)
+            for part in parts[1:]:
+                result = kernel(result, part(columns))
+            return result
+        return combined
+    raise _Untranslatable
+
+
+_ARROW_TYPES = {ScalarType.INT4: pa.int64(), ScalarType.INT8: pa.int64(), ScalarType.TEXT: pa.string(),
+                ScalarType.BOOL: pa.bool_()}
+
+
+def _compile_unary(expr: ir.CallUnary, types: Sequence[ScalarType | None]) -> ArrowFn:
+    inner = _compile(expr.expr, types)
+    if expr.func == "not":
+        return lambda columns: pc.invert(inner(columns))
+    if expr.func == "is_null":
+        return lambda columns: pc.is_null(inner(columns))
+    if expr.func == "is_not_null":
+        return lambda columns: pc.is_valid(inner(columns))
+    raise _Untranslatable
+
+
+def _compile_binary(expr: ir.CallBinary, types: Sequence[ScalarType | None]) -> ArrowFn:
+    func = expr.func
+    left, right = _compile(expr.left, types), _compile(expr.right, types)
+    left_type, right_type = scalar_type(expr.left, list(types)), scalar_type(expr.right, list(types))
+    if func in ("and", "or"):
+        kernel = pc.and_kleene if func == "and" else pc.or_kleene
+        return lambda columns: kernel(left(columns), right(columns))
+    if func in _COMPARISONS:
+        if (left_type in _INTS) != (right_type in _INTS) or (left_type not in _INTS and left_type != right_type):
+            raise _Untranslatable
+        kernel = getattr(pc, _COMPARISONS[func])
+        return lambda columns: kernel(left(columns), right(columns))
+    if func in ("add", "sub", "mul", "div", "mod"):
+        if left_type not in _INTS or right_type not in _INTS:
+            raise _Untranslatable
+        low, high = _RANGES[left_type]  # type: ignore[index]  # the row path checks the left operand's type
+
+        def arithmetic(columns: list[pa.ChunkedArray]) -> Any:
+            a, b = left(columns), right(columns)
+            if func in _CHECKED:
+                result = getattr(pc, _CHECKED[func])(a, b)
+            else:
+                result = _truncating(func, a, b)
+            if not _within(result, low, high):
+                raise NotVectorized("out of range")
+            return result
+        return arithmetic
+    raise _Untranslatable
+
+
+def _truncating(func: str, a: Any, b: Any) -> Any:
+    """PostgreSQL's integer ``/`` and ``%``: the quotient truncated toward zero, the remainder with the dividend's
+    sign; a zero divisor raises (the row path's division_by_zero)."""
+    divisor_zero = pc.equal(b, 0)
+    if divisor_zero.as_py() if isinstance(divisor_zero, pa.Scalar) else pc.any(divisor_zero).as_py():
+        raise NotVectorized("division by zero")
+    quotient = pc.divide_checked(a, b)  # integer division in Arrow truncates toward zero
+    if func == "div":
+        return quotient
+    return pc.subtract_checked(a, pc.multiply_checked(quotient, b))
+
+
+def _within(result: Any, low: int, high: int) -> bool:
+    if isinstance(result, pa.Scalar):
+        value = result.as_py()
+        return value is None or low <= value <= high
+    if len(result) == 0 or result.null_count == len(result):
+        return True
+    extremes = pc.min_max(result)
+    return low <= extremes["min"].as_py() and extremes["max"].as_py() <= high
