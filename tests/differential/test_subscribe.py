@@ -58,6 +58,12 @@ QUERIES = [
     # correlated count and three-valued NOT IN (as 1 / 0 / NULL: the COPY text of booleans is not parsed here)
     "SELECT a.k, (SELECT count(*) FROM {t} AS b WHERE b.v = a.k) AS n,"
     " CASE WHEN a.v NOT IN (SELECT k FROM {t}) THEN 1 WHEN a.v IN (SELECT k FROM {t}) THEN 0 END AS ni FROM {t} AS a",
+    # window functions: each change recomputes its partition and emits the difference
+    "SELECT k, v, s, rank() OVER (PARTITION BY k ORDER BY v) AS r, sum(v) OVER (PARTITION BY k ORDER BY v, s"
+    " ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) AS w, lag(s) OVER (PARTITION BY k ORDER BY v, s) AS p FROM {t}",
+    # LATERAL: the top 2 per key, a TopK grouped by the outer key
+    "SELECT a.k, a.s, l.v FROM {t} AS a, LATERAL (SELECT b.v FROM {t} AS b WHERE b.k = a.k ORDER BY b.v DESC NULLS LAST,"
+    " b.s LIMIT 2) AS l",
 ]
 
 

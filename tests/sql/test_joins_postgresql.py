@@ -20,6 +20,8 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from join_support import COLUMNS, Maintained, normalized
 from test_aggregates import CORPUS as AGGREGATES
 from test_joins import CORPUS as JOINS, queries
+from test_lateral import CORPUS as LATERAL
+from test_windows import CORPUS as WINDOWS, window_calls
 
 # what DuckDB refuses but PostgreSQL answers (so only this file can check it)
 POSTGRES_ONLY = [
@@ -28,6 +30,12 @@ POSTGRES_ONLY = [
     # string_agg with a delimiter per row (DuckDB takes only a constant)
     "SELECT k, string_agg(CAST(a AS text), CASE WHEN a > 1 THEN '+' ELSE '/' END ORDER BY a) AS s FROM t1 GROUP BY k",
     "SELECT string_agg(CAST(k AS text), CAST(a AS text) ORDER BY k, a) AS s FROM t1",
+]
+WINDOWS_POSTGRES_ONLY = [  # lag's default of another type, RANGE offsets of another numeric type, ntile(NULL)
+    "SELECT k, a, lag(a, 1, 2.5) OVER (ORDER BY a, k) AS p, ntile(NULL) OVER () AS n FROM t1",
+    "SELECT k, a, sum(a) OVER (ORDER BY CAST(a AS numeric) / 2 RANGE BETWEEN 0.5 PRECEDING AND 0.5 FOLLOWING) AS s,"
+    " nth_value(k, NULL) OVER () AS n FROM t1",
+    "SELECT k, a, avg(CAST(a AS float8)) OVER (ORDER BY a, k ROWS BETWEEN 1 PRECEDING AND 2 FOLLOWING) AS av FROM t1",
 ]
 
 VALUE = st.one_of(st.none(), st.integers(0, 3))
@@ -85,3 +93,45 @@ def test_generated_join_trees_answer_as_postgresql(postgres: psycopg.Connection,
     if expected is not None:
         got = Maintained(sql).apply({name: [(row, 1) for row in rows] for name, rows in data.items()})[0]
         assert normalized(got) == normalized(expected), f"{sql}\n got {got}\n postgres {expected}"
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=DATA)
+def test_windows_and_lateral_answer_as_postgresql(postgres: psycopg.Connection, data: dict[str, list[tuple]]) -> None:
+    _load(postgres, data)
+    for sql in WINDOWS + WINDOWS_POSTGRES_ONLY + LATERAL:
+        expected = Counter(postgres.execute(sql).fetchall())  # type: ignore[arg-type]
+        got = Maintained(sql).apply({name: [(row, 1) for row in rows] for name, rows in data.items()})[0]
+        assert normalized(got) == normalized(expected), f"{sql}\n got {got}\n postgres {expected}"
+
+
+def test_window_refusals_are_postgresql_s(postgres: psycopg.Connection) -> None:
+    """Every window query steadystate refuses with a SQLSTATE other than 0A000, PostgreSQL refuses the same way."""
+    from steadystate import errors
+    from join_support import plan_query
+    from test_windows import test_bad_windows_are_refused
+
+    cases = test_bad_windows_are_refused.pytestmark[0].args[1]  # type: ignore[attr-defined]
+    checked = 0
+    for sql, sqlstate in cases:
+        with pytest.raises(errors.SteadyError):
+            plan_query(sql)
+        if sqlstate == "0A000":
+            continue
+        with pytest.raises(psycopg.Error) as caught:
+            postgres.execute(sql)  # type: ignore[arg-type]
+        assert caught.value.sqlstate == sqlstate, (sql, caught.value)
+        checked += 1
+    assert checked >= 10
+
+
+@settings(max_examples=int(os.environ.get("WINDOW_EXAMPLES", "60")), deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(calls=st.lists(window_calls(), min_size=1, max_size=3), data=DATA)
+def test_generated_window_queries_answer_as_postgresql(postgres: psycopg.Connection, calls: list[str],
+                                                       data: dict[str, list[tuple]]) -> None:
+    sql = "SELECT k, a, " + ", ".join(f"{call} AS w{i}" for i, call in enumerate(calls)) + " FROM t1"
+    _load(postgres, data)
+    expected = Counter(postgres.execute(sql).fetchall())  # type: ignore[arg-type]
+    got = Maintained(sql).apply({name: [(row, 1) for row in rows] for name, rows in data.items()})[0]
+    assert normalized(got) == normalized(expected), f"{sql}\n got {got}\n postgres {expected}"

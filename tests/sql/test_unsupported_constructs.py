@@ -10,9 +10,9 @@ from steadystate.sql.planner import plan
 
 
 @pytest.mark.parametrize("sql, construct", [
-    ("select a, sum(a) over () from t", "window functions"),
-    ("select a, row_number() over (partition by b order by a) from t", "window functions"),
-    ("select * from (select a, rank() over (order by a) as r from t) s", "window functions"),
+    ("select a, sum(a) over (order by a groups between 1 preceding and current row exclude group) from t", "EXCLUDE"),
+    ("select a, sum(a) over (order by a rows current row exclude ties) from t", "EXCLUDE"),
+    ("select * from (select a, count(distinct a) over () as r from t) s", "window functions"),
     ("SELECT u.a, ((SELECT t.a FROM t WHERE t.a = u.a) LIMIT 1) FROM u", "LIMIT"),
     ("SELECT u.a, (SELECT t.a FROM t WHERE t.a = u.a UNION SELECT 1) FROM u", "set operation"),
     ("SELECT * FROM t WHERE EXISTS (SELECT u.a FROM u WHERE u.a = t.a UNION SELECT 1)", "set operation"),

@@ -53,6 +53,16 @@ def scalar_text(expr: ir.ScalarExpr) -> str:
     return repr(expr)
 
 
+def _window_text(func: ir.WindowFunc) -> str:
+    args = [f"#{a}" for a in func.args] + ([str(func.param)] if func.param is not None else [])
+    frame = func.frame
+
+    def bound(b: ir.FrameBound) -> str:
+        text = b.kind.value.replace("_", " ")
+        return f"{b.offset.value} {text}" if b.offset is not None else text
+    return f"{func.func}({', '.join(args)}) {frame.mode.value} between {bound(frame.start)} and {bound(frame.end)}"
+
+
 def plan_lines(expr: ir.RelationExpr, names: dict[str, str], depth: int = 0,
                types_of: Callable[[str], Types | None] | None = None) -> list[str]:
     """The IR tree, one operator a line; with ``types_of``, a Reduce that runs fused says so."""
@@ -82,6 +92,11 @@ def plan_lines(expr: ir.RelationExpr, names: dict[str, str], depth: int = 0,
         order = ", ".join(f"#{o.column}{' desc' if o.desc else ''}" for o in expr.order_key)
         head = f"TopK group_by=[{', '.join(f'#{k}' for k in expr.group_key)}] order_by=[{order}] " \
                f"limit={expr.limit} offset={expr.offset}"
+    elif isinstance(expr, ir.Window):
+        order = ", ".join(f"#{o.column}{' desc' if o.desc else ''}" for o in expr.order_key)
+        funcs = ", ".join(_window_text(f) for f in expr.functions)
+        head = f"Window partition_by=[{', '.join(f'#{k}' for k in expr.partition_key)}] order_by=[{order}] " \
+               f"functions=[{funcs}] (recomputes only the partitions a change touches)"
     elif isinstance(expr, ir.ArrangeBy):
         head = "ArrangeBy keys=[" + "; ".join(", ".join(scalar_text(k) for k in key) for key in expr.keys) + "]"
     else:

@@ -140,6 +140,24 @@ def aggregate_type(agg: ir.AggregateExpr, input_types: Types | None) -> ScalarTy
     return arg
 
 
+#: result types of the window functions that are not aggregates (None: the type of their value argument)
+WINDOW_FUNCTION_TYPES: dict[str, ScalarType | None] = {
+    "row_number": ScalarType.INT8, "rank": ScalarType.INT8, "dense_rank": ScalarType.INT8, "ntile": ScalarType.INT4,
+    "percent_rank": ScalarType.FLOAT8, "cume_dist": ScalarType.FLOAT8,
+    "lag": None, "lead": None, "first_value": None, "last_value": None, "nth_value": None,
+}
+
+
+def window_function_type(func: ir.WindowFunc, input_types: Types | None) -> ScalarType | None:
+    if func.func in WINDOW_FUNCTION_TYPES:
+        fixed = WINDOW_FUNCTION_TYPES[func.func]
+        if fixed is not None:
+            return fixed
+        return input_types[func.args[0]] if input_types is not None else None
+    value: ir.ScalarExpr = ir.ColumnRef(func.args[0]) if func.args else ir.Literal(True, ScalarType.BOOL)
+    return aggregate_type(ir.AggregateExpr(func.func, value), input_types)
+
+
 def relation_types(expr: ir.RelationExpr, types_of_get: Callable[[str], Types | None]) -> list[ScalarType | None] | None:
     """Column types of a relation expression; ``types_of_get(id)`` answers for ``Get`` leaves."""
     if isinstance(expr, ir.Get):
@@ -169,6 +187,11 @@ def relation_types(expr: ir.RelationExpr, types_of_get: Callable[[str], Types | 
         base = relation_types(expr.input, types_of_get)
         keys = [scalar_type(k, base) for k in expr.group_key]
         return keys + [aggregate_type(a, base) for a in expr.aggregates]
+    if isinstance(expr, ir.Window):
+        base = relation_types(expr.input, types_of_get)
+        if base is None:
+            return None
+        return base + [window_function_type(f, base) for f in expr.functions]
     if isinstance(expr, ir.Union_):
         return relation_types(expr.inputs[0], types_of_get)
     return relation_types(expr.input, types_of_get)  # type: ignore[union-attr]

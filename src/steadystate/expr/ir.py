@@ -22,7 +22,10 @@ Relation expressions (:data:`RelationExpr`), Materialize's MIR in miniature:
 * ``Join(inputs, equivalences)`` — the cross product of the inputs restricted so that the expressions of
   each equivalence class (over the concatenated columns) are equal (NULLs never join);
 * ``Reduce(input, group_key, aggregates)`` — output is the group key columns then one per aggregate;
-* ``TopK(input, group_key, order_key, limit, offset)``; ``Distinct``; ``Union``; ``Negate``; ``Threshold``
+* ``TopK(input, group_key, order_key, limit, offset)``;
+  ``Window(input, partition_key, order_key, functions)`` — the input's columns then one per window function,
+  each computed over its row's partition (rows of equal ``partition_key`` columns) in ``order_key`` order;
+  ``Distinct``; ``Union``; ``Negate``; ``Threshold``
   (keep rows with positive multiplicity); ``ArrangeBy(input, keys)`` (materialize an arrangement).
 
 A :class:`MapFilterProject` is the fused map/filter/project that peeks apply to an index or shard, and
@@ -34,6 +37,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import decimal
+import enum
 from typing import Any, Union
 
 import msgspec
@@ -133,6 +137,48 @@ class ColumnOrder(msgspec.Struct, frozen=True):
     nulls_last: bool = True  # PostgreSQL: NULLS LAST for ASC, NULLS FIRST for DESC
 
 
+class FrameMode(enum.StrEnum):
+    """How a window frame's offsets count: rows, values of the (single) ORDER BY column, or peer groups."""
+
+    ROWS = "rows"
+    RANGE = "range"
+    GROUPS = "groups"
+
+
+class BoundKind(enum.StrEnum):
+    UNBOUNDED_PRECEDING = "unbounded_preceding"
+    PRECEDING = "preceding"
+    CURRENT_ROW = "current_row"
+    FOLLOWING = "following"
+    UNBOUNDED_FOLLOWING = "unbounded_following"
+
+
+class FrameBound(msgspec.Struct, frozen=True, omit_defaults=True):
+    kind: BoundKind
+    offset: Literal | None = None  # PRECEDING/FOLLOWING: rows (ROWS), a value of the ORDER BY column's type (RANGE),
+    # or peer groups (GROUPS)
+
+
+class WindowFrame(msgspec.Struct, frozen=True):
+    """``{ROWS | RANGE} BETWEEN start AND end``; PostgreSQL's default is RANGE UNBOUNDED PRECEDING .. CURRENT ROW."""
+
+    mode: FrameMode = FrameMode.RANGE
+    start: FrameBound = FrameBound(BoundKind.UNBOUNDED_PRECEDING)
+    end: FrameBound = FrameBound(BoundKind.CURRENT_ROW)
+
+
+class WindowFunc(msgspec.Struct, frozen=True, omit_defaults=True):
+    """One window function of a :class:`Window`.  ``func``: row_number, rank, dense_rank, percent_rank, cume_dist,
+    ntile, lag, lead, first_value, last_value, nth_value, or an aggregate of :class:`AggregateExpr`'s vocabulary
+    (over the frame).  ``args`` are input columns (the value; lag/lead: value then default); ``param`` is ntile's
+    bucket count, lag/lead's offset or nth_value's position (constants)."""
+
+    func: str
+    args: tuple[int, ...] = ()
+    param: int | None = None
+    frame: WindowFrame = WindowFrame()
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Relation expressions
 
@@ -187,6 +233,13 @@ class TopK(msgspec.Struct, frozen=True, tag=True, tag_field="kind"):
     offset: int = 0
 
 
+class Window(msgspec.Struct, frozen=True, tag=True, tag_field="kind"):
+    input: "RelationExpr"
+    partition_key: tuple[int, ...]
+    order_key: tuple[ColumnOrder, ...]
+    functions: tuple[WindowFunc, ...]
+
+
 class Distinct(msgspec.Struct, frozen=True, tag=True, tag_field="kind"):
     input: "RelationExpr"
 
@@ -209,7 +262,7 @@ class ArrangeBy(msgspec.Struct, frozen=True, tag=True, tag_field="kind"):
 
 
 RelationExpr = Union[
-    Get, Constant, Map, Filter, Project, Join, Reduce, TopK, Distinct, Union_, Negate, Threshold, ArrangeBy
+    Get, Constant, Map, Filter, Project, Join, Reduce, TopK, Window, Distinct, Union_, Negate, Threshold, ArrangeBy
 ]
 
 

@@ -45,12 +45,14 @@ from steadystate.dataflow.operators import (
 )
 from steadystate.dataflow.reduce import reduce_operator
 from steadystate.dataflow.topk import TopKOperator
+from steadystate.dataflow.window import WindowOperator
 from steadystate.expr import ir
 from steadystate.expr.aggregates import accumulator_kind, aggregate_factory
 from steadystate.expr.arrow_eval import NotVectorized, compile_arrow_mfp, consolidated_rows
 from steadystate.expr.eval import compile_key, compile_mfp, mfp_types
 from steadystate.expr.fusion import plan_join_accumulate
 from steadystate.expr.infer import relation_types
+from steadystate.expr.window import compile_window
 from steadystate.protocol.messages import DataflowDescription, IndexImport, SinkExport
 from steadystate.render.translate import (
     accumulators, aggregate_value, column_below, compose, key_order, mfp_view, plan_join, sort_columns,
@@ -504,6 +506,18 @@ class RenderedDataflow:
             group_fn = operator.itemgetter(*group)
         return self.graph.add(TopKOperator(node, group_fn, sort_columns(expr.order_key), expr.limit, expr.offset)), types
 
+    def _render_window(self, expr: ir.Window) -> Rendered:
+        node, types = self._render(expr.input)
+        keys = list(expr.partition_key)
+        partition_fn: Callable[[tuple], tuple] | None = None
+        if len(keys) == 1:
+            only = keys[0]
+            partition_fn = lambda row: (row[only],)  # noqa: E731
+        elif keys:
+            partition_fn = operator.itemgetter(*keys)
+        window = WindowOperator(node, partition_fn, sort_columns(expr.order_key), compile_window(expr, types))
+        return self.graph.add(window), self._types(expr)
+
     def _render_distinct(self, expr: ir.Distinct) -> Rendered:
         node, types = self._render(expr.input)
         return self.graph.add(distinct_operator(node)), types
@@ -553,6 +567,7 @@ _RENDERERS: dict[type, Callable[[RenderedDataflow, Any], Rendered]] = {
     ir.Join: RenderedDataflow._render_join,
     ir.Reduce: RenderedDataflow._render_reduce,
     ir.TopK: RenderedDataflow._render_topk,
+    ir.Window: RenderedDataflow._render_window,
     ir.Distinct: RenderedDataflow._render_distinct,
     ir.Threshold: RenderedDataflow._render_threshold,
     ir.Negate: RenderedDataflow._render_negate,

@@ -73,9 +73,12 @@ class Host(Protocol):
     rather than copying everything added before."""
 
     expr: RelationExpr
-    arity: int
     base: RelationExpr
     base_arity: int
+
+    @property
+    def arity(self) -> int:
+        """The number of columns of ``expr``."""
 
     def outer_column(self, node: exp.Column) -> Typed:
         """The value an outer reference means, as an expression over ``expr``'s columns, or the lookup error."""
@@ -199,11 +202,13 @@ class Decorrelated:
     rows: RelationExpr
     typ: ScalarType
     exact_one: bool  # exactly one row per domain value (an aggregate without GROUP BY, HAVING or LIMIT)
+    columns: tuple[ScopeColumn, ...] = ()  # the subquery's output columns after the domain's (a LATERAL subquery)
 
 
 def decorrelate(host: Host, subquery: exp.Expr, state: QueryState, original: errors.SteadyError,
-                extra: tuple[Typed, ...] = ()) -> Decorrelated:
-    """Steps 1 to 3 of the module docstring; ``extra`` outer values join the domain (an IN probe)."""
+                extra: tuple[Typed, ...] = (), relation: bool = False) -> Decorrelated:
+    """Steps 1 to 3 of the module docstring; ``extra`` outer values join the domain (an IN probe).  With
+    ``relation`` (a LATERAL subquery in FROM) the subquery may return any number of columns."""
     select = _check_shape(subquery).copy()
     from_ = select.args.get("from_", select.args.get("from"))
     assert from_ is not None  # _check_shape requires a FROM
@@ -223,8 +228,8 @@ def decorrelate(host: Host, subquery: exp.Expr, state: QueryState, original: err
     aggregate = _is_aggregate_select(select)
     name = f"__corr{number}"
     state.prebuilt[name] = _domain_join(select, Rel(domain, domain_scope), inner, aggregate, state, number)
-    rows, typ, exact_one = _per_value(select, name, domain_scope, aggregate, state)
-    return Decorrelated(domain, outer_refs, rows, typ, exact_one)
+    rows, columns, exact_one = _per_value(select, name, domain_scope, aggregate, state, relation)
+    return Decorrelated(domain, outer_refs, rows, columns[0].type if columns else T.BOOL, exact_one, columns)
 
 
 def _complete(d: Decorrelated, per_value: RelationExpr, default: Literal) -> RelationExpr:
@@ -353,7 +358,8 @@ def _domain_join(select: exp.Select, domain: Rel, inner: Rel, aggregate: bool, s
     return Rel(padded, domain.scope + nullable + Scope((marker,)))
 
 
-def _per_value(select: exp.Select, source: str, domain: Scope, aggregate: bool, state: QueryState) -> tuple[RelationExpr, ScalarType, bool]:
+def _per_value(select: exp.Select, source: str, domain: Scope, aggregate: bool, state: QueryState,
+               relation: bool = False) -> tuple[RelationExpr, tuple[ScopeColumn, ...], bool]:
     """The subquery planned over ``source`` with the domain columns first: (domain..., value) rows, at most one
     per domain value (several become the 21000 error), and whether there is exactly one per domain value."""
     keys = [exp.column(c.name) for c in domain.columns]
@@ -368,17 +374,17 @@ def _per_value(select: exp.Select, source: str, domain: Scope, aggregate: bool, 
         planned, finishing = state.query(select, top=True)
     finally:
         del state.prebuilt[source]
-    width = planned.arity if finishing.project is None else len(finishing.project)
-    if width != k + 1:
+    visible = planned.scope.columns if finishing.project is None else [planned.scope.columns[i] for i in finishing.project]
+    if len(visible) != k + 1 and not relation:
         raise errors.SyntaxError_("subquery must return only one column")
-    typ = planned.scope.columns[k].type
+    columns = tuple(visible[k:])
     rows: RelationExpr = planned.expr
     limited = finishing.limit is not None or finishing.offset > 0
     if limited:  # ORDER BY ... LIMIT per domain value
         rows = TopK(rows, tuple(range(k)), finishing.order_by, finishing.limit, finishing.offset)
     if finishing.project is not None:
         rows = Project(rows, finishing.project)
-    return rows, typ, aggregate and select.args.get("having") is None and not limited
+    return rows, columns, aggregate and select.args.get("having") is None and not limited
 
 
 def _join_back(host: Host, per_value: RelationExpr, outer_refs: list[Typed]) -> RelationExpr:

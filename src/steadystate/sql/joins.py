@@ -2,7 +2,8 @@
 
 A FROM item is a catalog relation (``Get``), a CTE, a relation prebuilt by the subquery decorrelation, a
 derived table (planned through :meth:`QueryState.subquery`, sql/relation.py), a VALUES list
-(:func:`plan_values`) or a joined table in parentheses (``(a JOIN b ON ...) [AS j]``).
+(:func:`plan_values`), a joined table in parentheses (``(a JOIN b ON ...) [AS j]``) or a LATERAL subquery
+(sql/lateral.py, reached through :meth:`QueryState.lateral`).
 
 A FROM list is PostgreSQL's grammar: items separated by commas, each a left-deep chain of explicit joins whose
 right operand may itself be a chain (``a JOIN b JOIN c ON p ON q``) or a parenthesised join; a comma binds looser
@@ -78,7 +79,7 @@ def plan_table_ref(node: exp.Expr, state: QueryState) -> Rel:
     if isinstance(node, exp.Values):
         return plan_values(node, state, alias)
     if isinstance(node, exp.Lateral):
-        raise errors.FeatureNotSupported("LATERAL is not supported")
+        raise errors.FeatureNotSupported("LATERAL as the first FROM item is not supported")
     raise errors.FeatureNotSupported(f"{node.key.upper()} in FROM is not supported")
 
 
@@ -99,12 +100,42 @@ def plan_from(first: exp.Expr, joins: list[exp.Join], state: QueryState) -> Rel:
     items: list[Rel] = []
     rel = plan_table_ref(first, state)
     for join in joins:
-        if join.meta.get("comma"):
+        if isinstance(join.this, exp.Lateral):  # it may refer to the items before it (sql/lateral.py)
+            if join.meta.get("comma"):
+                items.append(rel)
+                rel, items = state.lateral(_cross(items), join.this), []
+            else:
+                rel = _join_lateral(rel, items, join, state)
+        elif join.meta.get("comma"):
             items.append(rel)
             rel = plan_table_ref(join.this, state)
         else:
             rel = _plan_join(rel, plan_table_ref(join.this, state), join, state)
     items.append(rel)
+    return _cross(items)
+
+
+def _join_lateral(left: Rel, items: list[Rel], join: exp.Join, state: QueryState) -> Rel:
+    """``left JOIN LATERAL (...)``: the subquery sees ``left``; one that refers to an earlier comma-separated item
+    (which PostgreSQL allows) is refused with 0A000 rather than mis-planned."""
+    try:
+        return state.lateral(left, join.this, join)
+    except (errors.UndefinedColumn, errors.UndefinedTable):
+        if not items:
+            raise
+        try:
+            state.lateral(_cross([*items, left]), join.this.copy(), join)
+        except errors.SteadyError:
+            pass
+        else:
+            raise errors.FeatureNotSupported(
+                "a LATERAL subquery in a JOIN that refers to FROM items before the comma is not supported",
+                hint="Put the LATERAL subquery after a comma, or move the items it refers to into the JOIN.") from None
+        raise
+
+
+def _cross(items: list[Rel]) -> Rel:
+    """Comma-separated FROM items: their cross product (one n-ary Join)."""
     if len(items) == 1:
         return items[0]
     for i, item in enumerate(items[1:], start=1):

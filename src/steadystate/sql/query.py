@@ -35,7 +35,9 @@ from steadystate.sql.scalar_subquery import FromHost, GroupedHost, inline_subque
 from steadystate.sql.typed import (
     AGGREGATE_CLASSES, ExprEnv, Scope, ScopeColumn, Typed, binding_key, coerce, output_name, require_bool, unify,
 )
+from steadystate.sql.lateral import plan_lateral
 from steadystate.sql.where import plan_where
+from steadystate.sql.window import find_windows, is_window_aggregate, plan_windows
 
 T = ScalarType
 
@@ -78,7 +80,7 @@ def plan_subquery(node: exp.Expr, state: QueryState) -> Rel:
     return rel
 
 
-ENTRY_POINTS = EntryPoints(plan_query=plan_query, plan_where=plan_where)
+ENTRY_POINTS = EntryPoints(plan_query=plan_query, plan_where=plan_where, plan_lateral=plan_lateral)
 
 
 def new_state(ctx: PlanContext) -> QueryState:
@@ -156,9 +158,9 @@ def _order_outputs(node: exp.Expr, rel: Rel, state: QueryState) -> RowSetFinishi
 
 
 def _plan_select(node: exp.Select, state: QueryState) -> tuple[Rel, RowSetFinishing]:
-    if node.find(exp.Window) is not None or arg(node, "windows", "qualify") is not None:
-        raise errors.FeatureNotSupported("window functions are not supported",
-                                         hint="Use GROUP BY with a join, or ORDER BY ... LIMIT in a subquery.")
+    if arg(node, "qualify") is not None:
+        raise errors.FeatureNotSupported("QUALIFY is not supported", hint="Filter the window function's result in an "
+                                         "outer query.")
     from_ = arg(node, "from_", "from")
     if from_ is not None:
         rel = joins.plan_from(from_.this, list(node.args.get("joins") or []), state)
@@ -194,8 +196,11 @@ def _plan_select(node: exp.Select, state: QueryState) -> tuple[Rel, RowSetFinish
         env.clause = "HAVING"
         predicate = require_bool(plan_expr(having.this, env), env, "HAVING")
         base = Filter(base, (predicate.expr,))
-    env.clause = "SELECT"
     base_arity = _arity_of(env)
+    windows = find_windows(list(items) + [o.this for o in (node.args["order"].expressions if node.args.get("order") else [])])
+    if windows:
+        base, base_arity = plan_windows(node, windows, base, env, base_arity)
+    env.clause = "SELECT"
     map_exprs: list[Any] = []
     outputs: list[int] = []
     columns: list[ScopeColumn] = []
@@ -311,6 +316,8 @@ def _find_aggregates(nodes: list[exp.Expr]) -> list[exp.Expr]:
         for agg in node.find_all(*AGGREGATE_CLASSES):
             if agg.find_ancestor(exp.Subquery, exp.Exists) is not None and agg.find_ancestor(exp.Subquery, exp.Exists) is not node.find_ancestor(exp.Subquery, exp.Exists):
                 continue
+            if is_window_aggregate(agg):
+                continue  # sum(x) OVER (...): a window function (sql/window.py)
             if isinstance(agg.parent, exp.Filter) and agg.parent.this is agg:
                 agg = agg.parent  # agg(x) FILTER (WHERE p) is one aggregate
             found.setdefault(binding_key(agg), agg)

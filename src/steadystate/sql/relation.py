@@ -8,13 +8,15 @@ it; this module is at the bottom, above sql/typed.py and sql/scalar.py)::
     │   ├── scalar_subquery     subqueries used as values, as joins
     │   │   └── correlated_scalar   correlated subqueries decorrelated over their outer values
     │   └── correlated          correlated [NOT] EXISTS / IN as semi- and anti-joins
+    ├── lateral       LATERAL subqueries in FROM, decorrelated (through correlated_scalar)
+    ├── window        window functions of a SELECT
     └── joins         FROM items, joins, VALUES
     (every one of them imports this module)
 
 SQL nests, so planning recurses *up* this tree: a subquery in FROM, in WHERE or in a select list is a whole
 query again, and the WHERE of a decorrelated subquery is planned like any WHERE.  Those calls go through the
 :class:`QueryState` that every planning function is handed: :meth:`QueryState.query`,
-:meth:`QueryState.subquery` and :meth:`QueryState.where` call the :class:`EntryPoints` it was made with, which
+:meth:`QueryState.subquery`, :meth:`QueryState.where` and :meth:`QueryState.lateral` call the :class:`EntryPoints` it was made with, which
 sql/query.py supplies (:func:`steadystate.sql.query.new_state`).  So no module imports one above it, and the
 recursion is visible at each call site.
 
@@ -59,6 +61,7 @@ class EntryPoints(NamedTuple):
 
     plan_query: Callable[[exp.Expr, "QueryState", bool], tuple[Rel, RowSetFinishing]]
     plan_where: Callable[[Rel, exp.Expr, "QueryState", exp.Select], Rel]
+    plan_lateral: Callable[[Rel, exp.Lateral, "QueryState", exp.Join | None], Rel]
 
 
 @dataclass
@@ -86,6 +89,10 @@ class QueryState:
     def where(self, rel: Rel, predicate: exp.Expr, select: exp.Select) -> Rel:
         """Plan a WHERE clause over ``rel``: ``sql.where.plan_where``."""
         return self.entry_points.plan_where(rel, predicate, self, select)
+
+    def lateral(self, host: Rel, node: exp.Lateral, join: exp.Join | None = None) -> Rel:
+        """``host`` joined with a LATERAL FROM item: ``sql.lateral.plan_lateral``."""
+        return self.entry_points.plan_lateral(host, node, self, join)
 
 
 def arg(node: exp.Expr, *names: str) -> Any:

@@ -325,7 +325,15 @@ def _aggregate_unbound(node: exp.Expr, env: ExprEnv) -> Typed:
     raise errors.SteadyError(f"aggregate functions are not allowed in {env.clause}", sqlstate="42803")
 
 
+def _window_unbound(node: exp.Expr, env: ExprEnv) -> Typed:
+    """A window function the SELECT planner (sql/window.py) has not planned as a column: it is somewhere else."""
+    if env.clause == "aggregate function calls":
+        raise errors.SteadyError("aggregate function calls cannot contain window function calls", sqlstate="42803")
+    raise errors.SteadyError(f"window functions are not allowed in {env.clause}", sqlstate="42P20")
+
+
 _HANDLERS: dict[type, Callable[[Any, ExprEnv], Typed]] = {
+    exp.Window: _window_unbound,
     exp.Column: _column,
     exp.Literal: _literal,
     exp.Boolean: _boolean,
