@@ -145,7 +145,7 @@ def test_a_query_over_the_memory_limit_fails_alone(env: Environment) -> None:
         other.execute("SET cluster = tiny")
         other.execute("SET statement_timeout = '25s'")
         with pytest.raises(psycopg.Error) as caught:
-            conn.execute("SELECT * FROM a, a AS b")  # 9M rows: far more than 128 MiB
+            conn.execute("SELECT * FROM a, a AS b")  # 9M rows: far more than 192 MiB
         assert caught.value.sqlstate == "53200"
         # the replica refused the query instead of being killed, and serves the cluster's reads
         assert other.execute("SELECT count(*) FROM av").fetchall() == [(3000,)]

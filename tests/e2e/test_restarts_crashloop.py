@@ -1,6 +1,6 @@
 """Crash loops and memory: an over-limit replica is oom-killed, shows as crash-looping, harms nobody else.
 
-A ``2xsmall`` replica (128 MiB) is asked to hydrate an index over ~40 MB of padded rows, which needs far more
+A ``2xsmall`` replica (192 MiB) is asked to hydrate an index over ~40 MB of padded rows, which needs far more
 than its limit in a Python process.  The orchestrator kills it (status history reason ``oom-killed``), restarts
 it with backoff, and after three crashes within a minute reports ``crash-looping`` — visibly, with the reason.
 Meanwhile the ``quickstart`` cluster keeps answering reads and taking writes.  Dropping the cluster stops the

@@ -10,7 +10,7 @@ told its size, refuses a query (53200) before its evaluation takes the process p
 from __future__ import annotations
 
 REPLICA_SIZES: dict[str, int] = {
-    "2xsmall": 128 * 1024**2,
+    "2xsmall": 192 * 1024**2,
     "xsmall": 512 * 1024**2,
     "small": 2 * 1024**3,
     "medium": 4 * 1024**3,
