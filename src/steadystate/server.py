@@ -8,7 +8,8 @@ HTTP (aiohttp), on ``--http-port``:
 * ``GET /api/readyz`` — 200 once the coordinator serves queries, 503 before;
 * ``GET /api/clusters`` — clusters, replicas and their statuses as JSON;
 * ``GET /api/readiness`` — the production-readiness verdict of every cluster, as JSON;
-* ``GET /metrics`` — the Prometheus exposition (``adapter/metrics.py``; documented in ``docs/metrics.md``).
+* ``GET /metrics`` — the Prometheus exposition (``adapter/metrics.py``; documented in ``docs/metrics.md``);
+* ``GET /console/`` — the operator's console and its JSON documents (``adapter/console_http.py``).
 
 Authentication (:class:`Authentication`, the pgwire server's authenticator): a client proves it knows its role's
 password with SCRAM-SHA-256; a role without a password cannot log in.  The superuser ``materialize`` gets its
@@ -38,6 +39,7 @@ from aiohttp import web
 
 from steadystate.adapter.coordinator import CoordinatorConfig
 from steadystate.adapter.backend import Adapter
+from steadystate.adapter.console_http import mount_console
 from steadystate.adapter.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from steadystate.errors import ConnectionFailure, InvalidAuthorization
 from steadystate.pgwire.effects import AuthMethod, Credentials
@@ -122,6 +124,7 @@ class Server:
         app.router.add_get("/api/clusters", self._clusters)
         app.router.add_get("/api/readiness", self._readiness)
         app.router.add_get("/metrics", self._metrics)
+        mount_console(app, self.adapter)  # the operator's console at /console/ (adapter/console_http.py)
         self._http = web.AppRunner(app, access_log=None)
         await self._http.setup()
         if self.config.http_fd is not None:

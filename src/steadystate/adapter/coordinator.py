@@ -57,6 +57,7 @@ from steadystate.expr.ir import decode_plan
 from steadystate.orchestrator.api import Orchestrator, OrchestratorFactory, ProcessStatus, ReplicaEvent, ReplicaSpec
 from steadystate.orchestrator.process import ProcessOrchestrator
 from steadystate.protocol import messages as m
+from steadystate.adapter.progress import CopyBoard
 from steadystate.storage import ShardStore, open_store
 from steadystate.storage.oracle import TimestampOracle
 from steadystate.storage.tables import TableWriter
@@ -145,6 +146,7 @@ class Coordinator:
     last_crash_loop_ms: dict[str, int] = field(default_factory=dict)  # replica id -> its last crash loop
     startup_s: float | None = None  # how long the last start-up took (the coordinator's part of a restart)
     fastest_hydration_ms: dict[str, float] = field(default_factory=dict)  # object id -> fastest hydration seen
+    copies: CopyBoard = field(default_factory=CopyBoard)  # the COPY FROM statements running (mz_copy_progress)
     _replica_started: dict[str, float] = field(default_factory=dict)  # replica id -> when we started it
     _replica_start_s: dict[str, float] = field(default_factory=dict)  # cluster id -> start to first connection
     started_at: float = field(default_factory=time.time)

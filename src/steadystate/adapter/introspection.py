@@ -11,7 +11,7 @@ import datetime as dt
 import json
 from typing import TYPE_CHECKING, Callable, Iterator
 
-from steadystate.adapter import information_schema, mz_catalog, pg_catalog
+from steadystate.adapter import information_schema, mz_catalog, pg_catalog, progress
 from steadystate.errors import InternalError
 from steadystate.orchestrator.api import ProcessStatus
 from steadystate.storage import ShardNotFound
@@ -41,6 +41,7 @@ class Introspection:
             "mz_cluster_replica_statuses": self.replica_statuses,
             "mz_cluster_replica_status_history": self.status_history,
             "mz_hydration_statuses": self.hydration_statuses,
+            "mz_copy_progress": lambda: self.coord.copies.rows(),
             "mz_tables": lambda: self._items(ItemKind.TABLE, lambda i: (i.id, i.schema, i.name, i.owner,
                                                                         *self._mz_ids(i))),
             "mz_views": lambda: self._items(ItemKind.VIEW, lambda i: (i.id, i.schema, i.name, i.sql, i.owner,
@@ -141,18 +142,7 @@ class Introspection:
                 yield instance, replica_id, state
 
     def hydration_statuses(self) -> list[Row]:
-        out = []
-        items = self.coord.catalog.items
-        for instance, replica_id, state in self._replica_states():
-            reported = {c.id: c for c in state.status.collections} if state.status is not None else {}
-            for item in items.values():
-                if item.cluster_id != instance.cluster_id or not item.kind.keeps_a_dataflow:
-                    continue
-                collection = reported.get(item.id)
-                hydrated = collection is not None and collection.hydrated
-                seconds = collection.hydration_ms / 1000 if collection and collection.hydration_ms else None
-                out.append((item.id, replica_id, hydrated, seconds))
-        return out
+        return [entry.row() for entry in progress.hydration_progress(self.coord)]
 
     def audit_events(self) -> list[Row]:
         return [

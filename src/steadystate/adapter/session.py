@@ -446,12 +446,16 @@ class ClientSession:
             if default is not None and position not in plan.columns:
                 omitted_values[position] = compile_scalar(default, [])(())
 
+        copies = self.adapter.coordinator.copies
+
         class Sink:
             def __init__(self) -> None:
                 self.rows: list[Row] = []
                 self.line = 0
+                self.progress = copies.begin(session.process_id, plan.table_id, session.user)  # mz_copy_progress
 
             async def write_rows(self, rows: list[tuple[str | None, ...]]) -> None:
+                self.progress.add(len(rows))
                 for fields in rows:
                     self.line += 1
                     if len(fields) != len(types):
@@ -475,11 +479,16 @@ class ClientSession:
                                 "not-null constraint", detail=f"COPY line {self.line}")
 
             async def finish(self) -> str:
-                session.adapter.writes.check_rows(plan.table_id, self.rows[:1000])
-                await session._apply_changes({plan.table_id: [(r, 1) for r in self.rows]}, "")
+                self.progress.writing()
+                try:
+                    session.adapter.writes.check_rows(plan.table_id, self.rows[:1000])
+                    await session._apply_changes({plan.table_id: [(r, 1) for r in self.rows]}, "")
+                finally:
+                    copies.end(session.process_id)
                 return f"COPY {len(self.rows)}"
 
             async def abort(self, reason: str) -> None:
+                copies.end(session.process_id)
                 self.rows.clear()
 
         return CopyInOutcome(len(plan.columns), plan.format, plan.delimiter, plan.null, plan.header, Sink())

@@ -53,8 +53,10 @@ _DEFINITIONS: list[tuple[str, str, RelationDesc]] = [
                                                          ("reason", T), ("updated_at", TS))),
     ("mz_internal", "mz_cluster_replica_status_history", _desc(("replica_id", T), ("process_id", I8),
                                                                ("status", T), ("reason", T), ("occurred_at", TS))),
+    # Materialize's columns, then progress (adapter/progress.py): rows of a known total and an estimate of the time left
     ("mz_internal", "mz_hydration_statuses", _desc(("object_id", T), ("replica_id", T), ("hydrated", B),
-                                                   ("hydration_time", F8))),
+                                                   ("hydration_time", F8), ("rows_total", I8), ("rows_done", I8),
+                                                   ("hydrating_for", F8), ("time_left_estimate", F8))),
     # Materialize's oid, schema_id and owner_id follow the columns steadystate had first
     ("mz_catalog", "mz_tables", _desc(("id", T), ("schema", T), ("name", T), ("owner", T), ("oid", I8),
                                       ("schema_id", T), ("owner_id", T))),
@@ -211,6 +213,10 @@ _DEFINITIONS: list[tuple[str, str, RelationDesc]] = [
                                                      ("constraint_name", T), ("table_catalog", T),
                                                      ("table_schema", T), ("table_name", T), ("column_name", T),
                                                      ("ordinal_position", I4))),
+    # the COPY FROM statements running now (adapter/progress.py)
+    ("mz_internal", "mz_copy_progress", _desc(("session_id", I4), ("table_id", T), ("user", T), ("phase", T),
+                                              ("rows_received", I8), ("rows_per_second", F8), ("started_at", TS),
+                                              ("updated_at", TS))),
 ]
 
 BUILTINS: tuple[BuiltinRelation, ...] = tuple(

@@ -1,0 +1,1 @@
+"""The operator console's page, stylesheet and script (package data served by ``adapter/console_http.py``)."""

@@ -1,0 +1,218 @@
+"""Progress of the long work an operator waits for: hydration of each object on each replica, and ``COPY FROM``.
+
+Both are read by SQL (``mz_internal.mz_hydration_statuses``, ``mz_internal.mz_copy_progress``), by the console
+(``adapter/console.py``) and by the NOTICEs of ``ALTER CLUSTER ... SEAL | RESTART | SET (SIZE)``; all three read
+what this module computes, so they never disagree.
+
+**Hydration** (:func:`hydration_rows`).  Materialize's columns come first (``object_id``, ``replica_id``,
+``hydrated``, ``hydration_time``); steadystate adds:
+
+* ``rows_total``: the updates the object's dataflow reads at hydration, summed over the storage shards it imports
+  (``ShardStore.batch_stats``; an imported index counts nothing, it is already arranged).  It is known before the
+  replica starts, so a hydration has a known total from its first moment;
+* ``rows_done``: what of it the replica has taken in.  A replica reads and arranges a dataflow's snapshot in one
+  step and reports ``hydrated`` once it is done, so this is 0 until then and ``rows_total`` after (finer steps
+  need the replica to report inside a hydration; it does not yet);
+* ``hydrating_for``: seconds since the replica came online or the object was created, whichever is later, while
+  it is not hydrated;
+* ``time_left_estimate``: seconds, from the fastest hydration of the same object seen on any replica
+  (``Coordinator.fastest_hydration_ms``), or, for an object never hydrated, from ``rows_total`` at the rate the
+  environment's hydrated objects reached (rows per second); NULL with no basis for an estimate, 0 when overdue.
+
+**COPY FROM** (:class:`CopyProgress`, :class:`CopyBoard`).  The session registers each ``COPY t FROM STDIN`` when
+it starts, counts the rows pgwire has parsed and handed over, and marks the write phase; the row disappears when
+the statement ends.  ``mz_copy_progress`` has one row per COPY running (``session_id`` is the connection's process
+id, as in ``pg_stat_activity.pid``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from steadystate.orchestrator.api import ProcessStatus
+from steadystate.repr import Row
+from steadystate.storage import ShardNotFound
+
+if TYPE_CHECKING:
+    from steadystate.adapter.coordinator import Coordinator
+
+
+def _now_ms() -> float:
+    return time.time() * 1000
+
+
+def _ts(ms: float | None) -> dt.datetime | None:
+    if ms is None:
+        return None
+    return dt.datetime.fromtimestamp(ms / 1000, tz=dt.timezone.utc).replace(tzinfo=None)
+
+
+class CopyPhase(enum.StrEnum):
+    """Where a ``COPY FROM`` is: taking rows from the client, or writing them to the table's shard."""
+
+    RECEIVING = "receiving"
+    WRITING = "writing"
+
+
+@dataclass
+class CopyProgress:
+    """One ``COPY t FROM STDIN`` in flight."""
+
+    session_id: int
+    table_id: str
+    user: str
+    started_at_ms: float = field(default_factory=_now_ms)
+    rows: int = 0
+    phase: CopyPhase = CopyPhase.RECEIVING
+    updated_at_ms: float = field(default_factory=_now_ms)
+
+    def add(self, rows: int) -> None:
+        self.rows += rows
+        self.updated_at_ms = _now_ms()
+
+    def writing(self) -> None:
+        self.phase = CopyPhase.WRITING
+        self.updated_at_ms = _now_ms()
+
+    def row(self) -> Row:
+        elapsed = max(0.0, _now_ms() - self.started_at_ms) / 1000
+        rate = self.rows / elapsed if elapsed > 0 else None
+        return (self.session_id, self.table_id, self.user, self.phase.value, self.rows, rate,
+                _ts(self.started_at_ms), _ts(self.updated_at_ms))
+
+
+class CopyBoard:
+    """The ``COPY FROM`` statements running now, by session (a session runs one statement at a time)."""
+
+    def __init__(self) -> None:
+        self.running: dict[int, CopyProgress] = {}
+
+    def begin(self, session_id: int, table_id: str, user: str) -> CopyProgress:
+        progress = CopyProgress(session_id, table_id, user)
+        self.running[session_id] = progress
+        return progress
+
+    def end(self, session_id: int) -> None:
+        self.running.pop(session_id, None)
+
+    def rows(self) -> list[Row]:
+        return [progress.row() for _, progress in sorted(self.running.items())]
+
+
+@dataclass(frozen=True)
+class HydrationProgress:
+    """One row of ``mz_hydration_statuses``: an object on a replica (see the module docstring)."""
+
+    object_id: str
+    replica_id: str
+    hydrated: bool
+    hydration_time_s: float | None
+    rows_total: int
+    rows_done: int
+    hydrating_for_s: float | None
+    time_left_s: float | None
+
+    def row(self) -> Row:
+        return (self.object_id, self.replica_id, self.hydrated, self.hydration_time_s, self.rows_total,
+                self.rows_done, self.hydrating_for_s, self.time_left_s)
+
+    @property
+    def fraction(self) -> float:
+        """How far along, 0..1: the rows done of the total, or by the estimate while no rows are counted yet."""
+        if self.hydrated:
+            return 1.0
+        if self.rows_total and self.rows_done:
+            return min(1.0, self.rows_done / self.rows_total)
+        if self.hydrating_for_s is not None and self.time_left_s is not None:
+            whole = self.hydrating_for_s + self.time_left_s
+            return min(0.99, self.hydrating_for_s / whole) if whole > 0 else 0.0
+        return 0.0
+
+
+def _source_rows(coord: "Coordinator", cluster_id: str) -> dict[str, int]:
+    """Per export of the cluster's running dataflows: the updates stored in the shards it reads at hydration."""
+    instance = coord.instances.get(cluster_id)
+    if instance is None:
+        return {}
+    out: dict[str, int] = {}
+    stats: dict[str, int] = {}
+    for export_id, desc in instance.history.live_dataflows().items():
+        total = 0
+        for source in desc.source_imports:
+            if source.shard not in stats:
+                try:
+                    stats[source.shard] = coord.store.batch_stats(source.shard)[1]
+                except ShardNotFound:  # a materialized view whose shard its replicas have not created yet
+                    stats[source.shard] = 0
+            total += stats[source.shard]
+        out[export_id] = total
+    return out
+
+
+def hydration_progress(coord: "Coordinator") -> list[HydrationProgress]:
+    """Every maintained object on every replica of its cluster, with its progress (the module docstring)."""
+    now = _now_ms()
+    items = coord.catalog.items
+    entries: list[tuple[str, str, bool, float | None, int, float | None]] = []
+    rate_rows = rate_s = 0.0
+    for instance in coord.instances.values():
+        totals = _source_rows(coord, instance.cluster_id)
+        for replica_id, state in instance.replicas.items():
+            reported = {c.id: c for c in state.status.collections} if state.status is not None else {}
+            process = coord.replica_status.get(replica_id)
+            online_since = (process.updated_at_ms if process is not None
+                            and process.status is ProcessStatus.ONLINE else None)
+            for item in items.values():
+                if item.cluster_id != instance.cluster_id or not item.kind.keeps_a_dataflow:
+                    continue
+                collection = reported.get(item.id)
+                hydrated = collection is not None and collection.hydrated
+                seconds = collection.hydration_ms / 1000 if collection and collection.hydration_ms else None
+                total = totals.get(item.id, 0)
+                if hydrated and seconds:
+                    rate_rows, rate_s = rate_rows + total, rate_s + seconds
+                    fastest = coord.fastest_hydration_ms
+                    fastest[item.id] = min(fastest.get(item.id, seconds * 1000), seconds * 1000)
+                since = None if hydrated or online_since is None else max(online_since, item.created_at_ms)
+                entries.append((item.id, replica_id, hydrated, seconds, total, since))
+    rate = rate_rows / rate_s if rate_rows and rate_s else None
+    out = []
+    for object_id, replica_id, hydrated, seconds, total, since in entries:
+        hydrating_for = max(0.0, now - since) / 1000 if since is not None else None
+        left = None
+        if hydrating_for is not None:
+            fastest = coord.fastest_hydration_ms.get(object_id)
+            expected = fastest / 1000 if fastest is not None else (total / rate if rate else None)
+            left = max(0.0, expected - hydrating_for) if expected is not None else None
+        out.append(HydrationProgress(object_id, replica_id, hydrated, seconds, total, total if hydrated else 0,
+                                     hydrating_for, left))
+    return out
+
+
+def hydrating_summary(coord: "Coordinator", replica_ids: list[str]) -> list[str]:
+    """One line per replica still hydrating: which objects, how far, and the time left (for NOTICEs)."""
+    by_replica: dict[str, list[HydrationProgress]] = {}
+    for entry in hydration_progress(coord):
+        if entry.replica_id in replica_ids:
+            by_replica.setdefault(entry.replica_id, []).append(entry)
+    lines = []
+    for replica_id in replica_ids:
+        entries = by_replica.get(replica_id, [])
+        waiting = [e for e in entries if not e.hydrated]
+        replica = coord.catalog.replicas.get(replica_id)
+        name = replica.name if replica is not None else replica_id
+        done = len(entries) - len(waiting)
+        if not waiting:
+            lines.append(f"replica {name}: {done} of {len(entries)} objects hydrated")
+            continue
+        lefts = [e.time_left_s for e in waiting if e.time_left_s is not None]
+        left = f", about {max(lefts):.1f} s left" if lefts else ""
+        names = ", ".join(coord.catalog.describe(e.object_id) for e in waiting[:3])
+        more = f" and {len(waiting) - 3} more" if len(waiting) > 3 else ""
+        lines.append(f"replica {name} is hydrating {names}{more}: {done} of {len(entries)} objects "
+                     f"hydrated{left}")
+    return lines
