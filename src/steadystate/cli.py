@@ -24,8 +24,9 @@ import asyncio
 import logging
 import os
 import sys
+import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 from steadystate.security.files import CERT_FILE, PGPASS_FILE, TLS_DIR, private_dir, private_umask, tighten_tree
 
@@ -158,40 +159,75 @@ def _replica(args: argparse.Namespace) -> int:
     return 0
 
 
-def _status(args: argparse.Namespace) -> int:
-    """Print the readiness verdict of every cluster, or of the clusters named (from GET /api/readiness)."""
+def _fetch(url: str) -> dict:
     import json
     import urllib.request
 
-    url = f"http://{args.host}:{args.http_port}/api/readiness"
-    try:
-        with urllib.request.urlopen(url, timeout=10) as response:
-            clusters = json.load(response)["clusters"]
-    except OSError as exc:
-        print(f"cannot reach {url}: {exc}", file=sys.stderr)
-        return 2
-    if args.clusters:
-        unknown = sorted(set(args.clusters) - {c["name"] for c in clusters})
-        if unknown:
-            print(f"unknown cluster {', '.join(unknown)}", file=sys.stderr)
-            return 2
-        clusters = [c for c in clusters if c["name"] in args.clusters]
-    if args.json:
-        print(json.dumps(clusters, indent=2))
-        return 0
-    print(f"{'cluster':<16} {'sealed':<7} {'ready':<6} replicas")
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return dict(json.load(response))
+
+
+def _print_verdict(clusters: list[dict], file: TextIO = sys.stdout) -> None:
+    """The verdict as a table, each cluster's reasons (-) and warnings (!) below it; with the console's
+    environment document (``status --watch``), hydration progress too."""
+    print(f"{'cluster':<16} {'sealed':<7} {'ready':<6} replicas", file=file)
     for cluster in clusters:
         replicas = ", ".join(
             f"{r['name']} ({'online' if r['online'] else 'offline'}, {'clean' if r['clean'] else 'dirty'})"
             for r in cluster["replicas"]
         ) or "-"
         print(f"{cluster['name']:<16} {str(cluster['sealed']).lower():<7} {str(cluster['ready']).lower():<6} "
-              f"{replicas}")
+              f"{replicas}", file=file)
+        hydration = cluster.get("hydration")
+        if hydration and hydration["hydrated"] < hydration["total"]:
+            left = hydration["time_left_estimate"]
+            print(f"    ~ hydrating: {hydration['hydrated']} of {hydration['total']} objects hydrated"
+                  + (f", about {left:.1f} s left" if left is not None else ""), file=file)
         for reason in cluster["reasons"]:
-            print(f"    - {reason}")
+            print(f"    - {reason}", file=file)
         for warning in cluster["warnings"]:
-            print(f"    ! {warning}")
-    return 0 if all(c["ready"] for c in clusters) or not args.check else 1
+            print(f"    ! {warning}", file=file)
+
+
+def _status(args: argparse.Namespace) -> int:
+    """Print the readiness verdict of every cluster, or of the clusters named (from GET /api/readiness); with
+    ``--watch``, again every ``--interval`` seconds (from the console's ``/console/api/environment``, which adds
+    hydration progress and the COPY FROM statements running) until interrupted."""
+    import json
+
+    base = f"http://{args.host}:{args.http_port}"
+    url = f"{base}/console/api/environment" if args.watch else f"{base}/api/readiness"
+    try:
+        while True:
+            try:
+                document = _fetch(url)
+            except OSError as exc:
+                print(f"cannot reach {url}: {exc}", file=sys.stderr)
+                if not args.watch:
+                    return 2
+                document = None
+            if document is not None:
+                clusters = document["clusters"]
+                if args.clusters:
+                    unknown = sorted(set(args.clusters) - {c["name"] for c in clusters})
+                    if unknown:
+                        print(f"unknown cluster {', '.join(unknown)}", file=sys.stderr)
+                        return 2
+                    clusters = [c for c in clusters if c["name"] in args.clusters]
+                if args.json:
+                    print(json.dumps(clusters, indent=None if args.watch else 2), flush=True)
+                else:
+                    if args.watch and sys.stdout.isatty():
+                        print("\x1b[H\x1b[2J", end="")  # clear the terminal: the watch redraws in place
+                    _print_verdict(clusters)
+                    for copy in document.get("copies", []):
+                        print(f"COPY FROM into {copy['table']}: {copy['rows_received']} rows {copy['phase']}")
+                    sys.stdout.flush()
+                if not args.watch:
+                    return 0 if all(c["ready"] for c in clusters) or not args.check else 1
+            time.sleep(args.interval)
+    except KeyboardInterrupt:  # the end of --watch
+        return 0
 
 
 def _running_supervisor(data_dir: Path) -> tuple[dict, psutil.Process] | None:
@@ -335,6 +371,10 @@ def main(argv: list[str] | None = None) -> int:
     status.add_argument("--http-port", type=int, default=6876)
     status.add_argument("--json", action="store_true", help="print the JSON verdict")
     status.add_argument("--check", action="store_true", help="exit 1 unless every cluster listed is ready")
+    status.add_argument("--watch", action="store_true",
+                        help="print it again every --interval seconds, with hydration and COPY progress, until "
+                             "interrupted")
+    status.add_argument("--interval", type=float, default=1.0, help="seconds between two prints of --watch (1)")
     status.add_argument("clusters", nargs="*", metavar="CLUSTER",
                         help="only these clusters (e.g. the production ones); default: every cluster")
     status.set_defaults(run=_status)

@@ -12,7 +12,7 @@ import asyncio
 import itertools
 import re
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Awaitable
+from typing import Any, AsyncIterator, Awaitable, Callable
 
 from steadystate.errors import ErrorFields, QueryCanceled, SteadyError, UndefinedColumn
 from steadystate.adapter.client import (
@@ -85,6 +85,9 @@ class FakeSession:
     def take_notices(self) -> list[ErrorFields]:
         notices, self.notices = self.notices, []
         return notices
+
+    def set_live_notices(self, sink: Callable[[ErrorFields], None] | None) -> None:
+        self.live_notices = sink
 
     async def execute_simple(self, sql: str) -> AsyncIterator[Outcome]:
         for statement in sql.split(";"):

@@ -20,7 +20,7 @@ Errors are raised as :class:`steadystate.errors.SteadyError`; anything else is t
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, Iterable, Protocol, Union, runtime_checkable
+from typing import Any, AsyncIterator, Callable, Iterable, Protocol, Union, runtime_checkable
 
 from steadystate.errors import ErrorFields
 from steadystate.repr import Row
@@ -111,6 +111,9 @@ class Session(Protocol):
     def transaction_status(self) -> str: ...  # "I" | "T" | "E"
 
     def take_notices(self) -> list[ErrorFields]: ...
+
+    # where a notice of a statement still running goes at once (pgwire writes it to the client), or None
+    def set_live_notices(self, sink: Callable[[ErrorFields], None] | None) -> None: ...
 
     def execute_simple(self, sql: str) -> AsyncIterator[Outcome]: ...  # may also be an awaitable of one
 

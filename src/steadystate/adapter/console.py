@@ -84,16 +84,26 @@ class Console:
         readiness = self.adapter.readiness
         catalog = self.adapter.coordinator.catalog
         pending = {r[0] for r in self._rows("mz_pending_reconfigurations")}
+        replica_cluster = {r.id: r.cluster_id for r in catalog.replicas.values()}
+        hydration: dict[str, list[tuple[Any, ...]]] = {}
+        for row in self._rows("mz_hydration_statuses"):
+            hydration.setdefault(replica_cluster.get(row[1], ""), []).append(row)
         clusters = []
         for verdict in readiness.verdict_json():
-            replicas = verdict["replicas"]
+            replicas: list[Doc] = verdict["replicas"]  # type: ignore[assignment]  # verdict_json's shape
+            reasons: list[str] = verdict["reasons"]  # type: ignore[assignment]
+            entries = hydration.get(str(verdict["cluster_id"]), [])
+            lefts = [row[7] for row in entries if not row[2] and row[7] is not None]
             clusters.append({
                 **verdict,
-                "first_reason": verdict["reasons"][0] if verdict["reasons"] else None,
+                "first_reason": reasons[0] if reasons else None,
                 "online": sum(1 for r in replicas if r["online"]),
                 "clean": sum(1 for r in replicas if r["clean"]),
                 "reconfiguring": verdict["cluster_id"] in pending,
                 "objects": len(catalog.objects_on_cluster(str(verdict["cluster_id"]))),
+                # (object, replica) pairs of mz_hydration_statuses: how many, how many hydrated, the longest wait
+                "hydration": {"total": len(entries), "hydrated": sum(1 for row in entries if row[2]),
+                              "time_left_estimate": max(lefts) if lefts else None},
             })
         return {
             "now": int(time.time() * 1000),

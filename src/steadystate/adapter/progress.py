@@ -4,12 +4,19 @@ Both are read by SQL (``mz_internal.mz_hydration_statuses``, ``mz_internal.mz_co
 (``adapter/console.py``) and by the NOTICEs of ``ALTER CLUSTER ... SEAL | RESTART | SET (SIZE)``; all three read
 what this module computes, so they never disagree.
 
+**NOTICEs while a reconfiguration waits** (:class:`Notices`, :func:`hydrating_summary`): while the replacement
+replicas of a SEAL, RESTART or resize hydrate, the statement sends a NOTICE every ``PROGRESS_EVERY_S`` seconds,
+at once (pgwire writes it to the client while the statement runs): which replica is hydrating which objects, how
+many of them are hydrated, and the estimated time left.  When the statement ends, one NOTICE says how long the
+replacements took to hydrate.
+
 **Hydration** (:func:`hydration_rows`).  Materialize's columns come first (``object_id``, ``replica_id``,
 ``hydrated``, ``hydration_time``); steadystate adds:
 
-* ``rows_total``: the updates the object's dataflow reads at hydration, summed over the storage shards it imports
-  (``ShardStore.batch_stats``; an imported index counts nothing, it is already arranged).  It is known before the
-  replica starts, so a hydration has a known total from its first moment;
+* ``rows_total``: the updates the object's dataflow reads at hydration: those of the storage shards it imports
+  (``ShardStore.batch_stats``, what ``mz_storage_shards.updates`` shows) and, for an index it imports, that
+  index's own total.  It is known before the replica starts, so a hydration has a known total from its first
+  moment;
 * ``rows_done``: what of it the replica has taken in.  A replica reads and arranges a dataflow's snapshot in one
   step and reports ``hydrated`` once it is done, so this is 0 until then and ``rows_total`` after (finer steps
   need the replica to report inside a hydration; it does not yet);
@@ -31,7 +38,7 @@ import datetime as dt
 import enum
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from steadystate.orchestrator.api import ProcessStatus
 from steadystate.repr import Row
@@ -39,6 +46,9 @@ from steadystate.storage import ShardNotFound
 
 if TYPE_CHECKING:
     from steadystate.adapter.coordinator import Coordinator
+
+
+PROGRESS_EVERY_S = 1.0  # how often a waiting reconfiguration reports its replacements' hydration
 
 
 def _now_ms() -> float:
@@ -103,6 +113,20 @@ class CopyBoard:
         return [progress.row() for _, progress in sorted(self.running.items())]
 
 
+class Notices(list[str]):
+    """The NOTICE texts of one statement (sent when it completes), and :meth:`progress`: a notice sent at once,
+    while the statement still runs, where the connection allows it (``send_now`` returns False where not: a
+    progress report is dropped then, as it says nothing once the statement is over)."""
+
+    def __init__(self, send_now: Callable[[str], bool] | None = None) -> None:
+        super().__init__()
+        self.send_now = send_now
+
+    def progress(self, text: str) -> None:
+        if self.send_now is not None:
+            self.send_now(text)
+
+
 @dataclass(frozen=True)
 class HydrationProgress:
     """One row of ``mz_hydration_statuses``: an object on a replica (see the module docstring)."""
@@ -134,22 +158,36 @@ class HydrationProgress:
 
 
 def _source_rows(coord: "Coordinator", cluster_id: str) -> dict[str, int]:
-    """Per export of the cluster's running dataflows: the updates stored in the shards it reads at hydration."""
+    """Per export of the cluster's running dataflows: the updates its inputs hold, which it reads at hydration:
+    the storage shards it imports, and for each index it imports, that index's own inputs (counted the same way)."""
     instance = coord.instances.get(cluster_id)
     if instance is None:
         return {}
-    out: dict[str, int] = {}
+    live = instance.history.live_dataflows()
     stats: dict[str, int] = {}
-    for export_id, desc in instance.history.live_dataflows().items():
-        total = 0
-        for source in desc.source_imports:
-            if source.shard not in stats:
-                try:
-                    stats[source.shard] = coord.store.batch_stats(source.shard)[1]
-                except ShardNotFound:  # a materialized view whose shard its replicas have not created yet
-                    stats[source.shard] = 0
-            total += stats[source.shard]
-        out[export_id] = total
+    out: dict[str, int] = {}
+
+    def shard_updates(shard: str) -> int:
+        if shard not in stats:
+            try:
+                stats[shard] = coord.store.batch_stats(shard)[1]
+            except ShardNotFound:  # a materialized view whose shard its replicas have not created yet
+                stats[shard] = 0
+        return stats[shard]
+
+    def total(export_id: str, seen: frozenset[str]) -> int:
+        if export_id in out:
+            return out[export_id]
+        desc = live.get(export_id)
+        if desc is None or export_id in seen:
+            return 0
+        rows = sum(shard_updates(source.shard) for source in desc.source_imports)
+        rows += sum(total(i.index_id, seen | {export_id}) for i in desc.index_imports)
+        out[export_id] = rows
+        return rows
+
+    for export_id in live:
+        total(export_id, frozenset())
     return out
 
 
@@ -158,6 +196,7 @@ def hydration_progress(coord: "Coordinator") -> list[HydrationProgress]:
     now = _now_ms()
     items = coord.catalog.items
     entries: list[tuple[str, str, bool, float | None, int, float | None]] = []
+    since: float | None
     rate_rows = rate_s = 0.0
     for instance in coord.instances.values():
         totals = _source_rows(coord, instance.cluster_id)
@@ -175,15 +214,15 @@ def hydration_progress(coord: "Coordinator") -> list[HydrationProgress]:
                 total = totals.get(item.id, 0)
                 if hydrated and seconds:
                     rate_rows, rate_s = rate_rows + total, rate_s + seconds
-                    fastest = coord.fastest_hydration_ms
-                    fastest[item.id] = min(fastest.get(item.id, seconds * 1000), seconds * 1000)
+                    seen = coord.fastest_hydration_ms
+                    seen[item.id] = min(seen.get(item.id, seconds * 1000), seconds * 1000)
                 since = None if hydrated or online_since is None else max(online_since, item.created_at_ms)
                 entries.append((item.id, replica_id, hydrated, seconds, total, since))
     rate = rate_rows / rate_s if rate_rows and rate_s else None
     out = []
     for object_id, replica_id, hydrated, seconds, total, since in entries:
         hydrating_for = max(0.0, now - since) / 1000 if since is not None else None
-        left = None
+        left: float | None = None
         if hydrating_for is not None:
             fastest = coord.fastest_hydration_ms.get(object_id)
             expected = fastest / 1000 if fastest is not None else (total / rate if rate else None)
@@ -206,6 +245,9 @@ def hydrating_summary(coord: "Coordinator", replica_ids: list[str]) -> list[str]
         replica = coord.catalog.replicas.get(replica_id)
         name = replica.name if replica is not None else replica_id
         done = len(entries) - len(waiting)
+        if not entries:  # not connected yet: its process is starting
+            lines.append(f"replica {name} is starting")
+            continue
         if not waiting:
             lines.append(f"replica {name}: {done} of {len(entries)} objects hydrated")
             continue

@@ -40,6 +40,7 @@ import msgspec
 from steadystate.adapter.ddl import cluster_shape
 from steadystate.adapter.introspection import audit_details
 from steadystate.adapter.policy import Statement
+from steadystate.adapter.progress import PROGRESS_EVERY_S, Notices, hydrating_summary
 from steadystate.catalog.records import (
     ClusterRecord,
     OnTimeout,
@@ -116,7 +117,7 @@ class Reconfigurer:
             if dirty:
                 await self._replace(cluster, ReconfigurationKind.SEAL, user, dirty,
                                     [(r.name, r.size, r.id) for r in dirty], None, seal_timeout,
-                                    OnTimeout.ROLLBACK, sealed)
+                                    OnTimeout.ROLLBACK, sealed, notices)
             else:
                 async with self.coord.ddl_lock:
                     self._put_cluster(sealed, user, action="seal")
@@ -148,7 +149,7 @@ class Reconfigurer:
             if replicas:
                 await self._replace(cluster, ReconfigurationKind.RESTART, user, replicas,
                                     [(r.name, r.size, r.id) for r in replicas], fresh, restart_timeout,
-                                    OnTimeout.ROLLBACK, None)
+                                    OnTimeout.ROLLBACK, None, notices)
             else:
                 instance.begin_replacement(fresh)
                 instance.commit_replacement()
@@ -189,7 +190,7 @@ class Reconfigurer:
                      for n in range(1, factor + 1)]
             updated = msgspec.structs.replace(cluster, size=size, replication_factor=factor)
             await self._replace(cluster, ReconfigurationKind.RESIZE, user, current, specs, None, wait_timeout,
-                                on_timeout, updated)
+                                on_timeout, updated, notices)
         finally:
             self.coord.reconfiguring.pop(cluster.id, None)
         return "ALTER CLUSTER"
@@ -259,7 +260,7 @@ class Reconfigurer:
     async def _replace(
         self, cluster: ClusterRecord, kind: ReconfigurationKind, user: str, retiring: list[ReplicaRecord],
         specs: list[tuple[str, str, str]], history: CommandHistory | None, timeout: float, on_timeout: OnTimeout,
-        cluster_after: ClusterRecord | None,
+        cluster_after: ClusterRecord | None, notices: list[str] | None = None,
     ) -> None:
         """Begin a graceful replacement (``specs``: name, size, id of the replica it replaces or ""), wait for
         it and cut over or roll back."""
@@ -284,12 +285,20 @@ class Reconfigurer:
             self.coord.instance(cluster.id).begin_replacement(history)
             for replica in replacements:
                 await self.coord.start_replica(replica, replacement=True)
-        await self._wait_and_finish(cluster, record, user)
+        await self._wait_and_finish(cluster, record, user, notices)
 
-    async def _wait_and_finish(self, cluster: ClusterRecord, record: ReconfigurationRecord, user: str) -> None:
+    async def _wait_and_finish(self, cluster: ClusterRecord, record: ReconfigurationRecord, user: str,
+                               notices: list[str] | None = None) -> None:
+        """Wait for the replacements to hydrate, reporting their progress in NOTICEs while it waits
+        (``adapter/progress.py``), then cut over; roll back on a timeout (or cut over: ON TIMEOUT = 'COMMIT')."""
         pending = [rid for rid, _ in record.replacements]
+        reported = -PROGRESS_EVERY_S  # the first report at once
         try:
             while not all(self.replacement_ready(rid, cluster.id) for rid in pending):
+                if isinstance(notices, Notices) and time.monotonic() - reported >= PROGRESS_EVERY_S:
+                    reported = time.monotonic()
+                    for line in hydrating_summary(self.coord, pending):
+                        notices.progress(f"{_what(record.kind)} cluster {quote_ident(cluster.name)}: {line}")
                 if _now_ms() > record.deadline_ms:
                     if record.on_timeout is OnTimeout.COMMIT:
                         log.warning("the %s of cluster %s timed out: cutting over to replicas that have not "
@@ -305,6 +314,9 @@ class Reconfigurer:
             async with self.coord.ddl_lock:
                 await self._roll_back(cluster, record, user)
             raise
+        if notices is not None:
+            notices.append(f"{_what(record.kind)} cluster {quote_ident(cluster.name)}: the replacement replicas "
+                           f"hydrated in {(_now_ms() - record.started_at_ms) / 1000:.1f} s")
         async with self.coord.ddl_lock:
             await self._cut_over(cluster, record, user)
 

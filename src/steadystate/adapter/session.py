@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable, TypeV
 from steadystate.adapter.coordinator import bounded
 from steadystate.adapter.metrics import statement_kind
 from steadystate.adapter.names import SessionCatalog, optimize_plan
+from steadystate.adapter.progress import Notices
 from steadystate.adapter.reads import subscribe_desc
 from steadystate.adapter.show import show_objects
 from steadystate.adapter.writes import Changes, merge, parse_copy_row
@@ -141,6 +142,7 @@ class ClientSession:
         self.variables["database"] = database
         self.variables["application_name"] = options.get("application_name", "")
         self._notices: list[ErrorFields] = []
+        self._live_notices: Callable[[ErrorFields], None] | None = None
         self._in_transaction = False
         self._failed = False
         self._pending: Changes = {}
@@ -161,6 +163,17 @@ class ClientSession:
     def take_notices(self) -> list[ErrorFields]:
         notices, self._notices = self._notices, []
         return notices
+
+    def set_live_notices(self, sink: Callable[[ErrorFields], None] | None) -> None:
+        self._live_notices = sink
+
+    def _notice_now(self, text: str) -> bool:
+        """Send a progress notice while the statement runs; False where nothing can (then it is dropped: a
+        progress report is worth nothing once the statement has ended)."""
+        if self._live_notices is None:
+            return False
+        self._live_notices(ErrorFields("00000", text, severity="NOTICE"))
+        return True
 
     async def execute_simple(self, sql: str) -> AsyncIterator[Outcome]:
         simple = plan_simple_write(sql, self._context(None)) if not self._failed else None
@@ -383,7 +396,7 @@ class ClientSession:
         handler = self.adapter.alter_cluster_actions.get(action)
         if handler is None:
             raise FeatureNotSupported(f"ALTER CLUSTER ... {plan.action.value.upper()} is not supported yet")
-        notices: list[str] = []
+        notices = Notices(self._notice_now)
         tag = await handler(plan, self.user, notices, self.timeout)
         self._flush_notices(notices)
         return CommandOutcome(tag)

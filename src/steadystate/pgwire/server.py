@@ -32,12 +32,12 @@ from contextlib import suppress
 from typing import Any, Awaitable, Callable, Protocol
 
 from steadystate.adapter.client import Backend, Session
-from steadystate.errors import QueryCanceled, SteadyError
+from steadystate.errors import ErrorFields, QueryCanceled, SteadyError
 
 from . import effects as fx
 from .conversation import STARTUP_TIMEOUT_S, Conversation
 from .effects import END, ClientGone, FatalProtocolError, Interrupted, Phase, SessionInfo
-from .wire import MAX_MESSAGE
+from .wire import MAX_MESSAGE, encode_notice
 
 log = logging.getLogger(__name__)
 
@@ -180,6 +180,12 @@ class Driver:
         except (ConnectionError, RuntimeError) as exc:
             raise ClientGone() from exc
 
+    def _notice_now(self, notice: ErrorFields) -> None:
+        """A notice of a statement still running (progress of a SEAL, RESTART or resize): written at once.  A
+        NoticeResponse may come between any two messages, and the conversation's buffer holds whole messages."""
+        with suppress(ConnectionError, RuntimeError):
+            self.transport.write(encode_notice(notice, error=False))
+
     async def _receive(self, effect: fx.Receive) -> bytes:
         self.idle = True
         try:
@@ -198,6 +204,7 @@ class Driver:
         session = await self.backend.connect(effect.user, effect.database, effect.options)
         self.session = session
         self.key = (session.process_id, session.secret_key)
+        session.set_live_notices(self._notice_now)
         if self._on_session is not None:
             self._on_session(self)
         return SessionInfo(session.process_id, session.secret_key, dict(session.parameter_status()))

@@ -55,6 +55,7 @@ function renderEnvironment(doc) {
            `<td>${clusterLink(c.name)}</td><td>${sealed}${busy}</td><td>${state}</td>` +
            `<td class="reason">${esc(c.first_reason || (c.warnings[0] ? "warning: " + c.warnings[0] : ""))}</td>` +
            `<td>${c.online}/${total} online</td><td>${c.clean}/${total} clean</td><td>${c.objects}</td>` +
+           `<td class="hydration">${hydrationSummary(c.hydration)}</td>` +
            `<td>${seconds(c.expected_downtime_s)}</td></tr>`;
   });
   const sealed = doc.clusters.filter(c => c.sealed);
@@ -68,9 +69,16 @@ function renderEnvironment(doc) {
         <div class="label">expected downtime of a full restart</div></div>
     </div>
     <h2>Clusters</h2>
-    ${table(["cluster", "sealed", "ready", "first reason not", "replicas", "clean", "objects", "restart downtime"],
-            rows)}
+    ${table(["cluster", "sealed", "ready", "first reason not", "replicas", "clean", "objects", "hydrated",
+             "restart downtime"], rows)}
     ${renderCopies(doc.copies)}`;
+}
+
+function hydrationSummary(h) {
+  if (!h.total) return "–";
+  if (h.hydrated === h.total) return `${h.total}/${h.total}`;
+  const left = h.time_left_estimate === null ? "" : `, ~${seconds(h.time_left_estimate)} left`;
+  return `${progressBar(h.hydrated / h.total, false)}${h.hydrated}/${h.total}${left}`;
 }
 
 function renderCopies(copies) {
@@ -144,7 +152,8 @@ function hydrationFraction(h) {
 function timeline(doc) {
   const times = doc.history.map(h => h.at).concat(doc.events.map(e => e.at)).filter(t => t);
   const end = doc.now;
-  const start = Math.min(end - 60000, ...times);
+  const span = Math.max(10000, end - Math.min(end, ...times));  // the whole history, at least ten seconds
+  const start = end - span * 1.04;
   const width = 1000, left = 110, rowHeight = 34, top = 44;  // three staggered rows of event labels above
   const x = t => left + (width - left - 10) * (t - start) / Math.max(1, end - start);
   const ids = doc.replicas.map(r => r.id);
