@@ -170,8 +170,10 @@ function timeline(doc) {
       mine.forEach((e, i) => {
         const until = i + 1 < mine.length ? mine[i + 1].at : end;
         const x0 = x(e.at), x1 = Math.max(x0 + 1, x(until));
-        svg += `<rect x="${x0}" y="${y + band * 13}" width="${x1 - x0}" height="12" fill="${colors[e.status]}">` +
-               `<title>${esc(e.status)} ${clock(e.at)}${e.reason ? ": " + esc(e.reason) : ""}</title></rect>`;
+        // an exit over the memory limit is an offline event whose reason is oom-killed: drawn as its own state
+        const state = e.status === "offline" && e.reason === "oom-killed" ? "oom-killed" : e.status;
+        svg += `<rect x="${x0}" y="${y + band * 13}" width="${x1 - x0}" height="12" fill="${colors[state]}">` +
+               `<title>${esc(state)} ${clock(e.at)}${e.reason ? ": " + esc(e.reason) : ""}</title></rect>`;
       });
     }
   });
