@@ -16,7 +16,7 @@ replacements took to hydrate.
 * ``rows_total``: the updates the object's dataflow reads at hydration: those of the storage shards it imports
   (``ShardStore.batch_stats``, what ``mz_storage_shards.updates`` shows) and, for an index it imports, that
   index's own total.  It is known before the replica starts, so a hydration has a known total from its first
-  moment;
+  moment (NULL only while a shard it reads does not exist yet: a materialized view no replica has written);
 * ``rows_done``: what of it the replica has taken in.  A replica reads and arranges a dataflow's snapshot in one
   step and reports ``hydrated`` once it is done, so this is 0 until then and ``rows_total`` after (finer steps
   need the replica to report inside a hydration; it does not yet);
@@ -135,8 +135,8 @@ class HydrationProgress:
     replica_id: str
     hydrated: bool
     hydration_time_s: float | None
-    rows_total: int
-    rows_done: int
+    rows_total: int | None
+    rows_done: int | None
     hydrating_for_s: float | None
     time_left_s: float | None
 
@@ -144,45 +144,35 @@ class HydrationProgress:
         return (self.object_id, self.replica_id, self.hydrated, self.hydration_time_s, self.rows_total,
                 self.rows_done, self.hydrating_for_s, self.time_left_s)
 
-    @property
-    def fraction(self) -> float:
-        """How far along, 0..1: the rows done of the total, or by the estimate while no rows are counted yet."""
-        if self.hydrated:
-            return 1.0
-        if self.rows_total and self.rows_done:
-            return min(1.0, self.rows_done / self.rows_total)
-        if self.hydrating_for_s is not None and self.time_left_s is not None:
-            whole = self.hydrating_for_s + self.time_left_s
-            return min(0.99, self.hydrating_for_s / whole) if whole > 0 else 0.0
-        return 0.0
 
-
-def _source_rows(coord: "Coordinator", cluster_id: str) -> dict[str, int]:
+def _source_rows(coord: "Coordinator", cluster_id: str) -> dict[str, int | None]:
     """Per export of the cluster's running dataflows: the updates its inputs hold, which it reads at hydration:
-    the storage shards it imports, and for each index it imports, that index's own inputs (counted the same way)."""
+    the storage shards it imports, and for each index it imports, that index's own inputs (counted the same way).
+    ``None`` while a shard it reads does not exist yet (a materialized view no replica has written)."""
     instance = coord.instances.get(cluster_id)
     if instance is None:
         return {}
     live = instance.history.live_dataflows()
-    stats: dict[str, int] = {}
-    out: dict[str, int] = {}
+    stats: dict[str, int | None] = {}
+    out: dict[str, int | None] = {}
 
-    def shard_updates(shard: str) -> int:
+    def shard_updates(shard: str) -> int | None:
         if shard not in stats:
             try:
                 stats[shard] = coord.store.batch_stats(shard)[1]
-            except ShardNotFound:  # a materialized view whose shard its replicas have not created yet
-                stats[shard] = 0
+            except ShardNotFound:
+                stats[shard] = None
         return stats[shard]
 
-    def total(export_id: str, seen: frozenset[str]) -> int:
+    def total(export_id: str, seen: frozenset[str]) -> int | None:
         if export_id in out:
             return out[export_id]
         desc = live.get(export_id)
         if desc is None or export_id in seen:
-            return 0
-        rows = sum(shard_updates(source.shard) for source in desc.source_imports)
-        rows += sum(total(i.index_id, seen | {export_id}) for i in desc.index_imports)
+            return None
+        parts = [shard_updates(source.shard) for source in desc.source_imports]
+        parts += [total(i.index_id, seen | {export_id}) for i in desc.index_imports]
+        rows = None if any(part is None for part in parts) else sum(p for p in parts if p is not None)
         out[export_id] = rows
         return rows
 
@@ -195,7 +185,7 @@ def hydration_progress(coord: "Coordinator") -> list[HydrationProgress]:
     """Every maintained object on every replica of its cluster, with its progress (the module docstring)."""
     now = _now_ms()
     items = coord.catalog.items
-    entries: list[tuple[str, str, bool, float | None, int, float | None]] = []
+    entries: list[tuple[str, str, bool, float | None, int | None, float | None]] = []
     since: float | None
     rate_rows = rate_s = 0.0
     for instance in coord.instances.values():
@@ -211,8 +201,8 @@ def hydration_progress(coord: "Coordinator") -> list[HydrationProgress]:
                 collection = reported.get(item.id)
                 hydrated = collection is not None and collection.hydrated
                 seconds = collection.hydration_ms / 1000 if collection and collection.hydration_ms else None
-                total = totals.get(item.id, 0)
-                if hydrated and seconds:
+                total = totals.get(item.id)
+                if hydrated and seconds and total is not None:
                     rate_rows, rate_s = rate_rows + total, rate_s + seconds
                     seen = coord.fastest_hydration_ms
                     seen[item.id] = min(seen.get(item.id, seconds * 1000), seconds * 1000)
@@ -225,10 +215,11 @@ def hydration_progress(coord: "Coordinator") -> list[HydrationProgress]:
         left: float | None = None
         if hydrating_for is not None:
             fastest = coord.fastest_hydration_ms.get(object_id)
-            expected = fastest / 1000 if fastest is not None else (total / rate if rate else None)
+            expected = fastest / 1000 if fastest is not None else (
+                total / rate if rate and total is not None else None)
             left = max(0.0, expected - hydrating_for) if expected is not None else None
-        out.append(HydrationProgress(object_id, replica_id, hydrated, seconds, total, total if hydrated else 0,
-                                     hydrating_for, left))
+        done = total if hydrated else (None if total is None else 0)
+        out.append(HydrationProgress(object_id, replica_id, hydrated, seconds, total, done, hydrating_for, left))
     return out
 
 

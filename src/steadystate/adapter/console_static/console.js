@@ -106,9 +106,11 @@ function renderCluster(doc) {
   const hydration = doc.hydration.map(h => `<tr data-hydration="${esc(h.object_id)}:${esc(h.replica)}" ` +
     `data-hydrated="${h.hydrated}"><td>${objectLink(h.object_id, h.name)}</td><td>${esc(h.replica)}</td>` +
     `<td>${progressBar(hydrationFraction(h), h.hydrated)}</td>` +
-    `<td>${h.rows_done.toLocaleString()} / ${h.rows_total.toLocaleString()} rows</td>` +
-    `<td>${h.hydrated ? "hydrated in " + seconds(h.hydration_time) :
-           "for " + seconds(h.hydrating_for) + ", about " + seconds(h.time_left_estimate) + " left"}</td></tr>`);
+    `<td>${h.rows_total === null ? "total not known yet" :
+           `${h.rows_done.toLocaleString()} / ${h.rows_total.toLocaleString()} rows`}</td>` +
+    `<td>${h.hydrated ? "hydrated in " + seconds(h.hydration_time) : h.hydrating_for === null ? "not started" :
+           "for " + seconds(h.hydrating_for) + (h.time_left_estimate === null ? "" :
+                                                ", about " + seconds(h.time_left_estimate) + " left")}</td></tr>`);
   const diff = doc.restart_diff.map(d => `<tr data-restart="${esc(d.object_id)}"><td>${esc(d.name)}</td>` +
     `<td>${badge(d.restart, d.restart === "identical" ? "ok" : d.restart === "transient" ? "" : "warn")}</td>` +
     `<td>${esc(d.detail)}</td></tr>`);
