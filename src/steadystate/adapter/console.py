@@ -30,6 +30,7 @@ time.  Timestamps in the documents are milliseconds since the epoch (UTC).
 from __future__ import annotations
 
 import calendar
+import collections
 import datetime as dt
 import json
 import time
@@ -49,6 +50,8 @@ Doc = dict[str, Any]
 
 #: audit events drawn on a cluster's timeline: (event_type, the ``action`` detail) -> label
 TIMELINE_ACTIONS = {"seal": "sealed", "unseal": "unsealed", "restart": "restarted", "resize": "resized"}
+#: an audit event's type as the timeline words it
+PAST = collections.defaultdict(lambda: "changed", {"create": "created", "drop": "dropped", "alter": "altered"})
 
 
 def ms_of(value: dt.datetime | None) -> int | None:
@@ -190,9 +193,9 @@ class Console:
                 continue
             if object_type == "cluster" and fields.get("id") == cluster.id:
                 action = fields.get("action")
-                label = TIMELINE_ACTIONS.get(action, action) if action else event_type
+                label = TIMELINE_ACTIONS.get(action, action) if action else f"cluster {PAST[event_type]}"
             elif object_type == "cluster-replica" and fields.get("cluster") == cluster.name:
-                label = f"replica {fields.get('name')} {'created' if event_type == 'create' else event_type}"
+                label = f"replica {fields.get('name')} {PAST[event_type]}"
             else:
                 continue
             out.append({"id": event_id, "event_type": event_type, "object_type": object_type, "label": label,
