@@ -131,7 +131,7 @@ class Console:
         cluster = catalog.cluster_by_name(name)
         if cluster is None:
             return None
-        verdict = next(v for v in self.adapter.readiness.verdict_json() if v["cluster_id"] == cluster.id)
+        (verdict,) = self.adapter.readiness.verdict_json({cluster.id})
         replicas = catalog.replicas_of(cluster.id)
         ids = {r.id for r in replicas}
         readiness = {r[0]: r for r in self._rows("mz_cluster_replica_readiness")}

@@ -406,9 +406,12 @@ class Readiness:
         shared = FIRST_RESTART_DELAY_S + total_cpu / (os.cpu_count() or 1)
         return self.coord.startup_s + max([shared, *clusters])
 
-    def verdict_json(self) -> list[dict[str, object]]:
+    def verdict_json(self, cluster_ids: set[str] | None = None) -> list[dict[str, object]]:
+        """The verdict of every cluster (or of ``cluster_ids``) as ``GET /api/readiness`` and the console show it."""
         out = []
         for cluster in sorted(self.coord.catalog.clusters.values(), key=lambda c: c.name):
+            if cluster_ids is not None and cluster.id not in cluster_ids:
+                continue
             ready, reasons, warnings = self.verdict(cluster)
             replicas = []
             for replica in self.coord.catalog.replicas_of(cluster.id):
