@@ -3,6 +3,7 @@
 * every console route (page, static files, JSON) passes the one guard: a guard that refuses answers 401 on all of
   them; without one, the page and its files are served, unknown clusters and objects are 404, and the documents
   agree with SQL (the environment's clusters with ``mz_cluster_readiness``, an object's plan with ``EXPLAIN``);
+* ``LagSampler`` keeps the last ``keep_s`` seconds of ``mz_wallclock_lag_history``, per object measured;
 * an object whose input is not computed yet (an index on a materialized view of a cluster without replicas) is
   shown hydrating: not hydrated, 0 rows done of what the view's shard holds (NULL while the shard does not exist),
   ``hydrating_for`` growing; given its
@@ -18,7 +19,7 @@ from typing import Any, Awaitable, Callable
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from steadystate.adapter.console_http import mount_console
+from steadystate.adapter.console_http import LagSampler, mount_console
 from steadystate.testing import MemoryEnvironment, eventually, memory_environment
 
 
@@ -143,3 +144,27 @@ def test_hydration_in_flight_and_done() -> None:
 async def _hydrated(env: MemoryEnvironment, query: str) -> tuple | None:
     rows = await env.query(query)
     return rows[0] if rows and rows[0][0] else None
+
+
+def test_lag_sampler_keeps_a_bounded_history_of_mz_wallclock_lag_history() -> None:
+    async def test(env: MemoryEnvironment) -> None:
+        for statement in SETUP + ["CREATE INDEX t_idx IN CLUSTER dev ON t (a)"]:
+            await env.execute(statement)
+        measured = await eventually(lambda: _lag_objects(env), what="lag measurements of both objects")
+        assert env.adapter is not None
+        sampler = LagSampler(env.adapter, interval_s=1.0, keep_s=3.0)
+        for _ in range(5):
+            sampler.sample()
+            await asyncio.sleep(0.01)
+        series = sampler.series(measured | {"u999"})
+        assert set(series) == measured  # the objects mz_wallclock_lag_history measures, nothing else
+        for points in series.values():
+            assert len(points) == 3  # keep_s / interval_s samples: the oldest went
+            assert all(lag >= 0 for _at, lag in points) and [at for at, _ in points] == sorted(at for at, _ in points)
+
+    run(test)
+
+
+async def _lag_objects(env: MemoryEnvironment) -> set[str] | None:
+    objects = {object_id for object_id, *_ in await env.query("SELECT * FROM mz_internal.mz_wallclock_lag_history")}
+    return objects if len(objects) == 2 else None

@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import json
+import logging
 from importlib import resources
 from typing import Any, Awaitable, Callable
 
@@ -33,6 +34,8 @@ from aiohttp import web
 
 from steadystate.adapter.backend import Adapter
 from steadystate.adapter.console import Console, ms_of
+
+log = logging.getLogger("steadystate.console")
 
 #: one check run before every console request; raises an ``aiohttp.web.HTTPException`` to refuse
 Guard = Callable[[web.Request], Awaitable[None]]
@@ -49,25 +52,34 @@ CONSOLE_KEY = web.AppKey("console", Console)
 
 
 class LagSampler:
-    """Keeps ``mz_wallclock_lag_history``'s measurements over time: one sample of every object every
-    ``interval_s``, the last ``keep_s`` seconds of them."""
+    """Keeps ``mz_wallclock_lag_history``'s measurements over time: every ``interval_s``, the freshest replica's
+    lag of each object, for the last ``keep_s`` seconds (one entry per sample time, however many objects)."""
 
-    def __init__(self, adapter: "Adapter", interval_s: float = 1.0, keep_s: float = 600.0) -> None:
+    def __init__(self, adapter: Adapter, interval_s: float = 1.0, keep_s: float = 600.0) -> None:
         self.adapter = adapter
         self.interval_s = interval_s
-        self.samples: collections.deque[tuple[int, str, str, float]] = collections.deque(
-            maxlen=max(1, int(keep_s / interval_s)) * 64)
+        self.samples: collections.deque[tuple[int, dict[str, float]]] = collections.deque(
+            maxlen=max(1, int(keep_s / interval_s)))
         self._task: asyncio.Task[None] | None = None
 
     def sample(self) -> None:
         if not self.adapter.coordinator.ready:
             return
-        for object_id, replica_id, lag, occurred_at in self.adapter.introspection.rows("mz_wallclock_lag_history"):
-            self.samples.append((ms_of(occurred_at) or 0, object_id, replica_id, lag.micros / 1e6))
+        lags: dict[str, float] = {}
+        at = 0
+        for object_id, _replica, lag, occurred_at in self.adapter.introspection.rows("mz_wallclock_lag_history"):
+            at = ms_of(occurred_at) or 0
+            seconds = lag.micros / 1e6
+            lags[object_id] = min(lags.get(object_id, seconds), seconds)
+        if lags:
+            self.samples.append((at, lags))
 
     async def _run(self) -> None:
         while True:
-            self.sample()
+            try:
+                self.sample()
+            except Exception:  # noqa: BLE001 - a failed sample is a gap in the chart, not the end of sampling
+                log.exception("could not sample mz_wallclock_lag_history")
             await asyncio.sleep(self.interval_s)
 
     def start(self) -> None:
@@ -84,13 +96,12 @@ class LagSampler:
             self._task = None
 
     def series(self, object_ids: set[str]) -> dict[str, list[tuple[int, float]]]:
-        """Per object, its freshest replica's lag at each sample time: ``[(ms, seconds), ...]``."""
-        best: dict[str, dict[int, float]] = {}
-        for at, object_id, _replica, lag in self.samples:
-            if object_id in object_ids:
-                points = best.setdefault(object_id, {})
-                points[at] = min(points.get(at, lag), lag)
-        return {o: sorted(points.items()) for o, points in best.items()}
+        """Per object, its freshest replica's lag at each sample time: ``[(ms, seconds), ...]``, oldest first."""
+        out: dict[str, list[tuple[int, float]]] = {}
+        for at, lags in self.samples:
+            for object_id in object_ids & lags.keys():
+                out.setdefault(object_id, []).append((at, lags[object_id]))
+        return out
 
 
 SAMPLER_KEY = web.AppKey("lag_sampler", LagSampler)
