@@ -330,8 +330,12 @@ class ComputeState:
     # ------------------------------------------------------------------ work
 
     def tick(self) -> list[m.Response]:
+        """Step every dataflow; but once one has hydrated in this tick, the rest wait for the next tick if any of
+        them has yet to hydrate, so that the status sent after this tick reports each object's hydration as it
+        happens (``mz_hydration_statuses``, a reconfiguration's progress NOTICEs), not all at once at the end."""
         out: list[m.Response] = []
-        for dataflow in list(self.dataflows):
+        dataflows = list(self.dataflows)
+        for position, dataflow in enumerate(dataflows):
             if not dataflow.rendered.graph.stepped and not self._imports_ready(dataflow):
                 continue
             transient = dataflow.desc.is_transient
@@ -349,7 +353,8 @@ class ComputeState:
                 if transient:
                     out.extend(self._fail_transient(dataflow, exc))
                 continue
-            if dataflow.hydrated_at is None and dataflow.rendered.hydrated:
+            just_hydrated = dataflow.hydrated_at is None and dataflow.rendered.hydrated
+            if just_hydrated:
                 dataflow.hydrated_at = time.monotonic()
                 self._status_dirty = True
                 self._note_hydration_cpu()
@@ -367,6 +372,9 @@ class ComputeState:
                 if export_id not in dataflow.reported or dataflow.reported[export_id] != frontier:
                     dataflow.reported[export_id] = frontier
                     out.append(m.Frontiers(export_id, frontier, frontier, frontier))
+            if just_hydrated and any(
+                    later.hydrated_at is None and not later.desc.is_transient for later in dataflows[position + 1:]):
+                break
         out.extend(self._answer_peeks())
         return out
 
