@@ -18,8 +18,9 @@ replacements took to hydrate.
   index's own total.  It is known before the replica starts, so a hydration has a known total from its first
   moment (NULL only while a shard it reads does not exist yet: a materialized view no replica has written);
 * ``rows_done``: what of it the replica has taken in.  A replica reads and arranges a dataflow's snapshot in one
-  step and reports ``hydrated`` once it is done, so this is 0 until then and ``rows_total`` after (finer steps
-  need the replica to report inside a hydration; it does not yet);
+  step and reports ``hydrated`` once it is done, so this is 0 until then and ``rows_total`` after (a replica
+  reports each of its objects as it hydrates, ``ComputeState.tick``; finer steps need it to report inside one
+  hydration, which it does not yet);
 * ``hydrating_for``: seconds since the replica came online or the object was created, whichever is later, while
   it is not hydrated;
 * ``time_left_estimate``: seconds, from the fastest hydration of the same object seen on any replica
