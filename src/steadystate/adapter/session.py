@@ -27,7 +27,9 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable, TypeV
 from steadystate.adapter.coordinator import bounded
 from steadystate.adapter.metrics import statement_kind
 from steadystate.adapter.names import SessionCatalog, optimize_plan
-from steadystate.adapter.reads import subscribe_desc
+from steadystate.adapter.cursors import Cursor, Cursors
+from steadystate.adapter.show_create import show_columns, show_create
+from steadystate.adapter.subscribe_rows import output_desc, stream
 from steadystate.adapter.show import show_objects
 from steadystate.adapter.writes import Changes, merge, parse_copy_row
 from steadystate.adapter.explain import explain
@@ -146,6 +148,7 @@ class ClientSession:
         self._pending: Changes = {}
         self._savepoints: list[str] = []
         self._running: asyncio.Task[Any] | None = None
+        self.cursors = Cursors()
 
     # ------------------------------------------------------------------ pgwire Session contract
 
@@ -198,6 +201,7 @@ class ClientSession:
 
     async def close(self) -> None:
         self._pending.clear()
+        self.cursors.close_all()
         self.adapter.sessions.pop(self.process_id, None)
 
     def cancel(self) -> None:
@@ -223,7 +227,9 @@ class ClientSession:
         if isinstance(plan, p.SelectPlan):
             return plan.desc
         if isinstance(plan, p.SubscribePlan) and not plan.copy:
-            return subscribe_desc(plan.desc)
+            return output_desc(plan)
+        if isinstance(plan, p.FetchPlan) and (cursor := self.cursors.find(plan.name)) is not None:
+            return cursor.desc
         if isinstance(plan, (p.ShowVariablePlan, p.ShowObjectsPlan, p.ExplainPlan)):
             return None  # computed at execution time; clients read the RowDescription of the portal
         return None
@@ -326,6 +332,16 @@ class ClientSession:
                 return self._discard(plan)
             case p.DeallocatePlan():
                 return self._deallocate(plan)
+            case p.DeclarePlan():
+                return self._declare(plan)
+            case p.FetchPlan():
+                return self._fetch(plan)
+            case p.ClosePlan():
+                return self._close_cursor(plan)
+            case p.ShowCreatePlan():
+                return self._rows_of(show_create(self.adapter, plan), "SHOW")
+            case p.ShowColumnsPlan():
+                return self._rows_of(show_columns(self.adapter, plan), "SHOW")
             case _:
                 assert_never(plan)
 
@@ -504,11 +520,43 @@ class ClientSession:
 
     async def _subscribe(self, plan: p.SubscribePlan) -> Outcome:
         self._check_readable()
-        stream = await self.adapter.reads.subscribe(plan.expr, plan.desc, plan.with_snapshot, self.cluster_id())
-        fields = fields_of(subscribe_desc(plan.desc))
+        reader = await self.adapter.reads.subscribe(plan, self.cluster_id())
+        fields = fields_of(output_desc(plan))
         if plan.copy:
-            return CopyOutOutcome(fields, stream)
-        return RowsOutcome(fields, stream, "SUBSCRIBE")
+            return CopyOutOutcome(fields, stream(reader))
+        return RowsOutcome(fields, stream(reader), "SUBSCRIBE")
+
+    async def _declare(self, plan: p.DeclarePlan) -> Outcome:
+        if not self._in_transaction:
+            raise SteadyError("DECLARE CURSOR can only be used in transaction blocks", sqlstate="25P01")
+        if self.cursors.find(plan.name) is not None:
+            raise SteadyError(f"cursor {quote_ident(plan.name)} already exists", sqlstate="42P03")
+        self._check_readable()
+        query = plan.query
+        if isinstance(query, p.SubscribePlan):
+            reader = await self.adapter.reads.subscribe(query, self.cluster_id())
+            self.cursors.add(Cursor(plan.name, output_desc(query), reader=reader))
+        else:
+            outcome = await self._select(query)
+            assert isinstance(outcome, RowsOutcome) and isinstance(outcome.rows, list)
+            cursor = Cursor(plan.name, query.desc)
+            cursor.buffer.extend(outcome.rows)
+            self.cursors.add(cursor)
+        return CommandOutcome("DECLARE CURSOR")
+
+    async def _fetch(self, plan: p.FetchPlan) -> Outcome:
+        cursor = self.cursors.get(plan.name)
+        rows = await cursor.fetch(plan.count, plan.timeout)
+        return RowsOutcome(fields_of(cursor.desc), rows, "FETCH")
+
+    async def _close_cursor(self, plan: p.ClosePlan) -> Outcome:
+        self.cursors.close(plan.name)
+        return CommandOutcome("CLOSE CURSOR" if plan.name is not None else "CLOSE CURSOR ALL")
+
+    @staticmethod
+    async def _rows_of(result: tuple[RelationDesc, list[Row]], tag: str) -> Outcome:
+        desc, rows = result
+        return RowsOutcome(fields_of(desc), rows, tag)
 
     async def _copy_to(self, plan: p.CopyToPlan) -> Outcome:
         outcome = await self._select(plan.select)
@@ -560,6 +608,8 @@ class ClientSession:
         if plan.savepoint is not None:
             return savepoint(self, plan.action, plan.savepoint)
         self._savepoints.clear()
+        if plan.action is not TransactionAction.BEGIN:
+            self.cursors.close_all()  # cursors live until the end of their transaction (no WITH HOLD)
         if plan.action is TransactionAction.BEGIN:
             if self._in_transaction:
                 self._flush_notices(["there is already a transaction in progress"])

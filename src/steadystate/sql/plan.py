@@ -13,7 +13,9 @@ from typing import Any, Union
 from steadystate.expr.ir import RelationExpr, RowSetFinishing, ScalarExpr
 from steadystate.repr.types import RelationDesc, ScalarType
 from steadystate.sql.catalog_api import QualifiedName, ResolvedItem
-from steadystate.sql.statements import AlterAction, ExplainWhat, TransactionAction
+from steadystate.sql.statements import (
+    AlterAction, ExplainFormat, ExplainStage, ExplainWhat, SubscribeEnvelope, TransactionAction,
+)
 from steadystate.repr.objects import ItemKind
 
 ParamTypes = tuple[ScalarType, ...]
@@ -183,6 +185,42 @@ class SubscribePlan:
     with_snapshot: bool = True
     copy: bool = False  # inside COPY (...) TO STDOUT
     param_types: ParamTypes = ()
+    progress: bool = False  # WITH (PROGRESS): mz_progressed rows
+    as_of: int | None = None  # AS OF: None = now
+    as_of_at_least: bool = False
+    up_to: int | None = None  # UP TO: updates at times before it, then the subscribe ends
+    envelope: SubscribeEnvelope = SubscribeEnvelope.NONE
+    key: tuple[int, ...] = ()  # the envelope's KEY columns
+
+
+@dataclass(frozen=True)
+class DeclarePlan:
+    name: str
+    query: "SubscribePlan | SelectPlan"
+
+
+@dataclass(frozen=True)
+class FetchPlan:
+    name: str
+    count: int | None  # None: ALL
+    timeout: float | None = None  # seconds; None: wait for at least one row (SUBSCRIBE cursors)
+
+
+@dataclass(frozen=True)
+class ClosePlan:
+    name: str | None  # None: ALL
+
+
+@dataclass(frozen=True)
+class ShowCreatePlan:
+    kind: ItemKind | str  # an item kind, or 'cluster'
+    id: str
+    name: str  # the fully qualified name shown
+
+
+@dataclass(frozen=True)
+class ShowColumnsPlan:
+    item: ResolvedItem
 
 
 @dataclass(frozen=True)
@@ -207,6 +245,8 @@ class CopyToPlan:
 class ExplainPlan:
     what: ExplainWhat
     target: SelectPlan | ResolvedItem | tuple[str, str]  # 'query'; objects; (cluster id, name) for 'restart_cluster'
+    stage: ExplainStage = ExplainStage.OPTIMIZED
+    format: ExplainFormat = ExplainFormat.TEXT
 
 
 @dataclass(frozen=True)
@@ -255,5 +295,5 @@ Plan = Union[
     CreateRolePlan, AlterRolePlan, DropRolePlan, CreateSchemaPlan, DropSchemaPlan, InsertPlan, UpdatePlan, DeletePlan,
     SelectPlan, SubscribePlan, CopyFromPlan,
     CopyToPlan, ExplainPlan, SetVariablePlan, ResetVariablePlan, ShowVariablePlan, ShowObjectsPlan,
-    TransactionPlan, DiscardPlan, DeallocatePlan,
+    TransactionPlan, DiscardPlan, DeallocatePlan, DeclarePlan, FetchPlan, ClosePlan, ShowCreatePlan, ShowColumnsPlan,
 ]

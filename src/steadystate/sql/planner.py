@@ -23,6 +23,8 @@ from steadystate.sql.catalog_api import PlanContext, ResolvedItem
 from steadystate.sql.query import new_state, plan_query, plan_subquery
 from steadystate.sql.relation import QueryState, Rel, conjuncts
 from steadystate.sql.scalar import plan_expr
+from steadystate.sql.show_create import plan_show_create
+from steadystate.sql.subscribe_plan import plan_fetch, plan_subscribe
 from steadystate.sql.typed import Scope, ScopeColumn, Typed, coerce, literal_datum, output_name, require_bool
 from steadystate.sql import types as ty
 from steadystate.repr.objects import ItemKind
@@ -99,6 +101,18 @@ def plan(statement: st.Statement | st.Node, ctx: PlanContext) -> p.Plan:
             return p.DiscardPlan(node.what)
         case st.Deallocate():
             return p.DeallocatePlan(node.name)
+        case st.Declare():
+            inner = plan_subscribe(node.query, replace(ctx, now=None)) if isinstance(node.query, st.Subscribe) \
+                else plan_select(node.query, ctx, node.query_sql)
+            return p.DeclarePlan(node.name, inner)
+        case st.Fetch():
+            return plan_fetch(node)
+        case st.Close():
+            return p.ClosePlan(node.name)
+        case st.ShowCreate():
+            return plan_show_create(node, ctx)
+        case st.ShowColumns():
+            return p.ShowColumnsPlan(ctx.catalog.resolve_item(node.on))
         case _:
             assert_never(node)
 
@@ -505,20 +519,7 @@ def _delete(node: exp.Delete, ctx: PlanContext, sql_text: str | None) -> p.Plan:
 
 
 def _subscribe(node: st.Subscribe, ctx: PlanContext, sql_text: str | None, copy: bool = False) -> p.Plan:
-    if node.target is not None:
-        query: exp.Expr = exp.select("*").from_(exp.Table(this=exp.to_identifier(node.target[-1], quoted=True),
-            db=exp.to_identifier(node.target[-2], quoted=True) if len(node.target) > 1 else None,
-            catalog=exp.to_identifier(node.target[-3], quoted=True) if len(node.target) > 2 else None))
-    else:
-        assert node.query is not None
-        query = node.query
-    state = new_state(ctx)
-    rel = plan_subquery(query, state)
-    options = _options(node.options)
-    unknown = set(options) - {"snapshot", "progress"}
-    if unknown:
-        raise errors.InvalidParameterValue(f"unrecognized SUBSCRIBE option {errors.quote_ident(sorted(unknown)[0].upper())}")
-    return p.SubscribePlan(rel.expr, rel.desc(), bool(options.get("snapshot", True)), copy, _param_types(state))
+    return plan_subscribe(node, ctx, copy)
 
 
 def _copy_from(node: st.CopyFrom, ctx: PlanContext, sql_text: str | None) -> p.Plan:
