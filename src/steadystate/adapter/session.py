@@ -33,6 +33,7 @@ from steadystate.adapter.subscribe_rows import output_desc, stream
 from steadystate.adapter.show import show_objects
 from steadystate.adapter.writes import Changes, merge, parse_copy_row
 from steadystate.adapter.explain import explain
+from steadystate.adapter.explain_variants import explain_variant, is_default
 from steadystate.errors import (
     ActiveTransaction,
     ErrorFields,
@@ -564,6 +565,8 @@ class ClientSession:
         return CopyOutOutcome(outcome.fields, outcome.rows)
 
     async def _explain(self, plan: p.ExplainPlan) -> Outcome:
+        if not is_default(plan):
+            return await self._rows_of(await explain_variant(self.adapter, plan, self.variables["cluster"]), "EXPLAIN")
         desc, rows = explain(self.adapter, plan, self.variables["cluster"])
         return RowsOutcome(fields_of(desc), rows, "EXPLAIN")
 

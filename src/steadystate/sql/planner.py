@@ -549,7 +549,7 @@ def _copy_to(node: st.CopyTo, ctx: PlanContext, sql_text: str | None) -> p.Plan:
 def _explain(node: st.Explain, ctx: PlanContext, sql_text: str | None) -> p.Plan:
     if node.what == "query":
         assert node.query is not None
-        return p.ExplainPlan("query", plan_select(node.query, ctx))
+        return p.ExplainPlan("query", plan_select(node.query, ctx), node.stage, node.format)
     assert node.name is not None
     if node.what == "restart_cluster":
         return p.ExplainPlan("restart_cluster", ctx.catalog.resolve_cluster(node.name[0]))
@@ -557,7 +557,7 @@ def _explain(node: st.Explain, ctx: PlanContext, sql_text: str | None) -> p.Plan
     assert isinstance(node.what, ItemKind)
     if item.kind != node.what:
         raise errors.WrongObjectType(f"{errors.quote_ident(str(item.name))} is not {_KIND_WORDS[node.what]}")
-    return p.ExplainPlan(node.what, item)
+    return p.ExplainPlan(node.what, item, node.stage, node.format)
 
 
 def _show_objects(node: st.ShowObjects, ctx: PlanContext, sql_text: str | None) -> p.Plan:
