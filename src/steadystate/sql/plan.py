@@ -197,6 +197,7 @@ class SubscribePlan:
 class DeclarePlan:
     name: str
     query: "SubscribePlan | SelectPlan"
+    param_types: ParamTypes = ()  # the query's
 
 
 @dataclass(frozen=True)

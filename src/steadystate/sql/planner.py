@@ -104,7 +104,7 @@ def plan(statement: st.Statement | st.Node, ctx: PlanContext) -> p.Plan:
         case st.Declare():
             inner = plan_subscribe(node.query, replace(ctx, now=None)) if isinstance(node.query, st.Subscribe) \
                 else plan_select(node.query, ctx, node.query_sql)
-            return p.DeclarePlan(node.name, inner)
+            return p.DeclarePlan(node.name, inner, inner.param_types)
         case st.Fetch():
             return plan_fetch(node)
         case st.Close():
