@@ -28,6 +28,7 @@ from steadystate.adapter.coordinator import bounded
 from steadystate.adapter.metrics import statement_kind
 from steadystate.adapter.names import SessionCatalog, optimize_plan
 from steadystate.adapter.cursors import Cursor, Cursors
+from steadystate.adapter.dml_returning import delete_using_changes, returning_rows, update_from_changes
 from steadystate.adapter.show_create import show_columns, show_create
 from steadystate.adapter.subscribe_rows import output_desc, stream
 from steadystate.adapter.show import show_objects
@@ -227,6 +228,8 @@ class ClientSession:
     def _result_desc(self, plan: p.Plan) -> RelationDesc | None:
         if isinstance(plan, p.SelectPlan):
             return plan.desc
+        if isinstance(plan, (p.InsertPlan, p.UpdatePlan, p.DeletePlan)):
+            return plan.returning_desc
         if isinstance(plan, p.SubscribePlan) and not plan.copy:
             return output_desc(plan)
         if isinstance(plan, p.FetchPlan) and (cursor := self.cursors.find(plan.name)) is not None:
@@ -432,23 +435,59 @@ class ClientSession:
             rows = await reads.select(plan.expr, plan.desc, RowSetFinishing(), self.cluster_id(), self.timeout,
                                       max_result_size=self.max_result_size)
         self.adapter.writes.check_rows(plan.table_id, rows)
-        return await self._apply_changes({plan.table_id: [(tuple(r), 1) for r in rows]}, f"INSERT 0 {len(rows)}")
+        returned = returning_rows(plan.returning, rows) if plan.returning_desc is not None else None
+        outcome = await self._apply_changes({plan.table_id: [(tuple(r), 1) for r in rows]}, f"INSERT 0 {len(rows)}")
+        return self._returning(outcome, plan.returning_desc, returned)
+
+    async def _other_rows(self, plan: p.UpdatePlan | p.DeletePlan) -> list[Row] | None:
+        """The rows of UPDATE's FROM / DELETE's USING items (None without them), read before the write lock."""
+        if plan.other is None or plan.other_desc is None:
+            return None
+        if self._pending:
+            raise FeatureNotSupported("UPDATE ... FROM and DELETE ... USING in a transaction that has written are "
+                                      "not supported", hint="COMMIT the writes first")
+        reads = self.adapter.reads
+        cluster_id = "" if reads.is_local(plan.other) else self.cluster_id()
+        return await reads.select(plan.other, plan.other_desc, RowSetFinishing(), cluster_id, self.timeout,
+                                  max_result_size=self.max_result_size)
 
     async def _update(self, plan: p.UpdatePlan) -> Outcome:
         writes = self.adapter.writes
+        other = await self._other_rows(plan)
         async with bounded(writes.lock, self.timeout, "another UPDATE or DELETE"):
             await writes.load(plan.table_id)
-            changes = writes.update_changes(plan, self._pending)
+            if other is not None:
+                changes, joined = update_from_changes(writes, plan, self._pending, other)
+            else:
+                changes = writes.update_changes(plan, self._pending)
+                joined = [r for r, d in changes[plan.table_id] for _ in range(d)]
+            returned = returning_rows(plan.returning, joined) if plan.returning_desc is not None else None
             count = sum(d for _, d in changes[plan.table_id] if d > 0)
-            return await self._apply_changes(changes, f"UPDATE {count}")
+            outcome = await self._apply_changes(changes, f"UPDATE {count}")
+            return self._returning(outcome, plan.returning_desc, returned)
 
     async def _delete(self, plan: p.DeletePlan) -> Outcome:
         writes = self.adapter.writes
+        other = await self._other_rows(plan)
         async with bounded(writes.lock, self.timeout, "another UPDATE or DELETE"):
             await writes.load(plan.table_id)
-            changes = writes.delete_changes(plan, self._pending)
+            if other is not None:
+                changes, joined = delete_using_changes(writes, plan, self._pending, other)
+            else:
+                changes = writes.delete_changes(plan, self._pending)
+                joined = [r for r, d in changes[plan.table_id] for _ in range(-d)]
+            returned = returning_rows(plan.returning, joined) if plan.returning_desc is not None else None
             count = -sum(d for _, d in changes[plan.table_id])
-            return await self._apply_changes(changes, f"DELETE {count}")
+            outcome = await self._apply_changes(changes, f"DELETE {count}")
+            return self._returning(outcome, plan.returning_desc, returned)
+
+    @staticmethod
+    def _returning(outcome: Outcome, desc: RelationDesc | None, rows: list[Row] | None) -> Outcome:
+        """A write's outcome, with the rows of its RETURNING list when it has one."""
+        if desc is None or rows is None:
+            return outcome
+        assert isinstance(outcome, CommandOutcome)
+        return RowsOutcome(fields_of(desc), rows, outcome.tag)
 
     async def _copy_from(self, plan: p.CopyFromPlan) -> Outcome:
         session = self

@@ -151,6 +151,8 @@ class InsertPlan:
     expr: RelationExpr  # full table rows in column order, NULL for omitted columns
     desc: RelationDesc
     param_types: ParamTypes = ()
+    returning: tuple[ScalarExpr, ...] = ()  # RETURNING, over the inserted row (sql/dml_extras.py)
+    returning_desc: RelationDesc | None = None  # None: no RETURNING
 
 
 @dataclass(frozen=True)
@@ -160,6 +162,12 @@ class UpdatePlan:
     assignments: tuple[tuple[int, ScalarExpr], ...]  # (column index, new value over the old row)
     desc: RelationDesc | None = None
     param_types: ParamTypes = ()
+    # UPDATE ... FROM: the FROM items' relation; predicates and assignments are then over the table's columns
+    # followed by its columns (``other_desc``)
+    other: RelationExpr | None = None
+    other_desc: RelationDesc | None = None
+    returning: tuple[ScalarExpr, ...] = ()  # over the new row followed by the joined FROM row
+    returning_desc: RelationDesc | None = None
 
 
 @dataclass(frozen=True)
@@ -168,6 +176,10 @@ class DeletePlan:
     predicates: tuple[ScalarExpr, ...]
     desc: RelationDesc | None = None
     param_types: ParamTypes = ()
+    other: RelationExpr | None = None  # DELETE ... USING, as UpdatePlan's
+    other_desc: RelationDesc | None = None
+    returning: tuple[ScalarExpr, ...] = ()  # over the deleted row followed by the joined USING row
+    returning_desc: RelationDesc | None = None
 
 
 @dataclass(frozen=True)

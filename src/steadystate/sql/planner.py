@@ -23,6 +23,7 @@ from steadystate.sql.catalog_api import PlanContext, ResolvedItem
 from steadystate.sql.query import new_state, plan_query, plan_subquery
 from steadystate.sql.relation import QueryState, Rel, conjuncts
 from steadystate.sql.scalar import plan_expr
+from steadystate.sql.dml_extras import check_target_not_in_other, plan_other, plan_returning
 from steadystate.sql.show_create import plan_show_create
 from steadystate.sql.subscribe_plan import plan_fetch, plan_subscribe
 from steadystate.sql.typed import Scope, ScopeColumn, Typed, coerce, literal_datum, output_name, require_bool
@@ -380,8 +381,8 @@ def _target_columns(item: ResolvedItem, names: list[str] | None) -> list[int]:
 
 
 def _insert(node: exp.Insert, ctx: PlanContext, sql_text: str | None) -> p.Plan:
-    if node.args.get("conflict") or node.args.get("returning"):
-        raise errors.FeatureNotSupported("INSERT ... ON CONFLICT / RETURNING is not supported")
+    if node.args.get("conflict"):
+        raise errors.FeatureNotSupported("INSERT ... ON CONFLICT is not supported")
     target = node.this
     names = [c.name for c in target.expressions] if isinstance(target, exp.Schema) else None
     item = _table(_table_parts(target), ctx)
@@ -417,7 +418,9 @@ def _insert(node: exp.Insert, ctx: PlanContext, sql_text: str | None) -> p.Plan:
     if isinstance(rel.expr, Constant) and all(isinstance(e, (Literal, ColumnRef)) for e in exprs):
         rows = [row for row, _ in rel.expr.updates()]
         expr = Constant.of([tuple(_datum_or_column(e, row) for e in exprs) for row in rows], desc.arity)
-    return p.InsertPlan(item.id, expr, desc, _param_types(state))
+    table_node = target.this if isinstance(target, exp.Schema) else target
+    returning, returning_desc = plan_returning(node, _table_scope(item, table_node.alias or None), state)
+    return p.InsertPlan(item.id, expr, desc, _param_types(state), returning, returning_desc)
 
 
 def _assignment_cast(value: Typed, target: ScalarType, column: str, env: Any, mod: TypeMod | None = None) -> Typed:
@@ -470,6 +473,10 @@ def _insert_values(node: exp.Values, columns: list[int], desc: RelationDesc, sta
     return Rel(parts[0] if len(parts) == 1 else Union_(tuple(parts)), scope)
 
 
+def _desc_of(scope: Scope) -> RelationDesc:
+    return RelationDesc(tuple(Column(c.name, c.type, c.nullable, c.mod) for c in scope.columns))
+
+
 def _table_scope(item: ResolvedItem, alias: str | None) -> Scope:
     assert item.desc is not None
     return Scope(tuple(ScopeColumn(alias or item.name.item, c.name, c.type, c.nullable, mod=c.mod)
@@ -486,12 +493,14 @@ def _where(node: exp.Expr, scope: Scope, state: QueryState) -> tuple[Any, ...]:
 
 
 def _update(node: exp.Update, ctx: PlanContext, sql_text: str | None) -> p.Plan:
-    if node.args.get("from_") or node.args.get("from") or node.args.get("returning"):
-        raise errors.FeatureNotSupported("UPDATE ... FROM / RETURNING is not supported")
     item = _table(_table_parts(node.this), ctx)
     assert item.desc is not None
     scope = _table_scope(item, node.this.alias or None)
     state = new_state(ctx)
+    other = plan_other(node, state)
+    if other is not None:
+        check_target_not_in_other(node.this.alias or item.name.item, other[1])
+        scope = scope + other[1]
     env = state.env(scope)
     env.clause = "UPDATE"
     assignments = []
@@ -502,16 +511,23 @@ def _update(node: exp.Update, ctx: PlanContext, sql_text: str | None) -> p.Plan:
         value = _assignment_cast(plan_expr(assignment.right, env), column.type, column.name, env, column.mod)
         assignments.append((index, value.expr))
     predicates = _where(node, scope, state)
-    return p.UpdatePlan(item.id, predicates, tuple(assignments), item.desc, _param_types(state))
+    returning, returning_desc = plan_returning(node, scope, state)
+    return p.UpdatePlan(item.id, predicates, tuple(assignments), item.desc, _param_types(state),
+                        other[0] if other else None, _desc_of(other[1]) if other else None, returning, returning_desc)
 
 
 def _delete(node: exp.Delete, ctx: PlanContext, sql_text: str | None) -> p.Plan:
-    if node.args.get("using") or node.args.get("returning"):
-        raise errors.FeatureNotSupported("DELETE ... USING / RETURNING is not supported")
     item = _table(_table_parts(node.this), ctx)
     state = new_state(ctx)
-    predicates = _where(node, _table_scope(item, node.this.alias or None), state)
-    return p.DeletePlan(item.id, predicates, item.desc, _param_types(state))
+    scope = _table_scope(item, node.this.alias or None)
+    other = plan_other(node, state)
+    if other is not None:
+        check_target_not_in_other(node.this.alias or item.name.item, other[1])
+        scope = scope + other[1]
+    predicates = _where(node, scope, state)
+    returning, returning_desc = plan_returning(node, scope, state)
+    return p.DeletePlan(item.id, predicates, item.desc, _param_types(state),
+                        other[0] if other else None, _desc_of(other[1]) if other else None, returning, returning_desc)
 
 
 # ---------------------------------------------------------------------------------------------------------
