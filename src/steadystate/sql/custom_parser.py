@@ -381,7 +381,11 @@ def _show(cur: Cursor) -> Any:
         in_cluster = _in_cluster(cur)
         cur.finish()
         return st.ShowObjects("materialized_views", None, in_cluster)
-    for word, kind in (("TABLES", "tables"), ("VIEWS", "views"), ("OBJECTS", "objects")):
+    if cur.accept("OBJECTS"):
+        schema = cur.name() if cur.accept("FROM") or cur.accept("IN") else None
+        cur.finish()
+        return st.ShowObjects("objects", schema=schema)
+    for word, kind in (("TABLES", "tables"), ("VIEWS", "views")):
         if cur.accept(word):
             cur.finish()
             return st.ShowObjects(kind)

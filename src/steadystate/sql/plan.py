@@ -284,6 +284,7 @@ class ShowObjectsPlan:
     kind: str
     in_cluster_id: str | None = None
     on_id: str | None = None
+    schema: tuple[str, str] | None = None  # SHOW OBJECTS: (database, schema) whose objects are shown
 
 
 @dataclass(frozen=True)

@@ -579,7 +579,10 @@ def _explain(node: st.Explain, ctx: PlanContext, sql_text: str | None) -> p.Plan
 def _show_objects(node: st.ShowObjects, ctx: PlanContext, sql_text: str | None) -> p.Plan:
     in_cluster = ctx.catalog.resolve_cluster(node.in_cluster)[0] if node.in_cluster else None
     on_id = ctx.catalog.resolve_item(node.on).id if node.on else None
-    return p.ShowObjectsPlan(node.kind, in_cluster, on_id)
+    schema = None
+    if node.kind == "objects":
+        schema = _schema_name(node.schema, ctx) if node.schema else (ctx.database, ctx.schema)
+    return p.ShowObjectsPlan(node.kind, in_cluster, on_id, schema)
 
 
 def _datum_or_column(expr: ScalarExpr, row: tuple) -> object:

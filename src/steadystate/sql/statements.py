@@ -177,6 +177,7 @@ class ShowObjects:
     kind: str  # 'clusters' | 'cluster_replicas' | 'indexes' | 'materialized_views' | 'tables' | 'views' | 'objects'
     on: Name | None = None
     in_cluster: str | None = None
+    schema: Name | None = None  # SHOW OBJECTS FROM schema
 
 
 class SubscribeEnvelope(enum.StrEnum):
