@@ -163,6 +163,10 @@ def test_snapshot_as_of_and_up_to_give_exactly_their_window() -> None:
             assert rows == [(t1, 1, 0), (t1, 1, 1), (t2, 1, 2)]
             rows = await env.query(f"SUBSCRIBE t WITH (SNAPSHOT = false) AS OF {t1} UP TO {t3 + 1}", session)
             assert rows == [(t2, 1, 2), (t3, 1, 3)]
+            rows = await env.query(f"SUBSCRIBE t WITH (PROGRESS) AS OF {t1} UP TO {t3}", session)
+            assert rows[0] == (t1, True, None, None), "the first row is a progress row at the AS OF"
+            assert [r for r in rows if not r[1]] == [(t1, False, 1, 0), (t1, False, 1, 1), (t2, False, 1, 2)]
+            assert rows[-1] == (t3, True, None, None)
             await env.execute(f"BEGIN; DECLARE e CURSOR FOR SUBSCRIBE t AS OF {t2} UP TO {t2}", session)
             assert await env.query("FETCH ALL e", session) == []  # an empty window ends at once
             await env.execute("COMMIT", session)
@@ -211,6 +215,7 @@ def test_select_cursors_page_through_the_answer() -> None:
     (["SUBSCRIBE t WITH (FOO)"], "22023"),
     (["SUBSCRIBE t WITH (PROGRESS = maybe)"], "22023"),
     (["SUBSCRIBE t ENVELOPE UPSERT (KEY (nope))"], "42703"),
+    (["SUBSCRIBE t ENVELOPE DEBEZIUM (KEY (k, k))"], "42701"),
     (["COPY (SUBSCRIBE t ENVELOPE UPSERT (KEY (k))) TO STDOUT"], "0A000"),
 ])
 def test_refusals(statements: list[str], sqlstate: str) -> None:

@@ -6,8 +6,9 @@ It applies the options the dataflow does not know about, following Materialize:
 
 * ``SNAPSHOT = false``: updates at the ``as_of`` (the snapshot) are left out;
 * ``UP TO t``: only updates at times before ``t``; the subscribe ends once its frontier reaches ``t``;
-* ``PROGRESS``: an ``mz_progressed`` column after ``mz_timestamp``, false on data rows; each time the frontier
-  advances a row ``(frontier, true, NULL, NULL...)`` says no more updates at earlier times will come;
+* ``PROGRESS``: an ``mz_progressed`` column after ``mz_timestamp``, false on data rows; the first row is a
+  progress row at the ``as_of``, and each time the frontier advances a row ``(frontier, true, NULL, NULL...)``
+  says no more updates at earlier times will come;
 * ``ENVELOPE UPSERT (KEY (k...))``: per timestamp and key, ``(t, mz_state, key..., value...)``: ``upsert`` with the
   key's one new row, ``delete`` (values NULL) when the key only lost rows, ``key_violation`` (values NULL) when
   the key gained more than one row;
@@ -67,7 +68,7 @@ class SubscribeReader:
         self.channel = channel
         self.as_of = as_of
         self.done = False
-        self._progress = as_of  # the last frontier reported in a progress row
+        self._progress: int | None = None  # the last frontier reported in a progress row
         self._width = output_desc(plan).arity
 
     def close(self) -> None:
@@ -110,13 +111,16 @@ class SubscribeReader:
         for row, time, diff in updates:
             by_time[time].append((row, diff))
         out: list[Row] = []
+        if plan.progress and self._progress is None:  # the first row says where the subscribe starts
+            self._progress = self.as_of
+            out.append((self.as_of, True) + (None,) * (self._width - 2))
         for time in sorted(by_time):
             out.extend(self._shape(time, by_time[time]))
         upper = batch.upper
         finished = upper is None or (up_to is not None and upper >= up_to)
         if plan.progress and upper is not None:
             frontier = min(upper, up_to) if up_to is not None else upper
-            if frontier > self._progress:
+            if self._progress is None or frontier > self._progress:
                 self._progress = frontier
                 out.append((frontier, True) + (None,) * (self._width - 2))
         if finished:

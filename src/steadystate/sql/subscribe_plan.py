@@ -99,6 +99,9 @@ def plan_subscribe(node: st.Subscribe, ctx: PlanContext, copy: bool = False) -> 
             raise errors.FeatureNotSupported("COPY (SUBSCRIBE ... ENVELOPE ...) is not supported")
         positions = []
         for name in node.envelope_key:
+            if node.envelope_key.count(name) > 1:
+                raise errors.SteadyError(f"column {errors.quote_ident(name)} specified more than once in the "
+                                         f"ENVELOPE {node.envelope.upper()} key", sqlstate="42701")
             index = desc.index_of(name)
             if index is None:
                 raise errors.UndefinedColumn(f"column {errors.quote_ident(name)} does not exist")
