@@ -117,9 +117,12 @@ def read_subscribe(cur: Cursor) -> st.Subscribe:
 def read_declare(cur: Cursor) -> st.Declare:
     cur.expect("DECLARE")
     name = cur.ident()
-    if cur.word() in ("BINARY", "SCROLL") or cur.accept("INSENSITIVE") and cur.word() in ("BINARY", "SCROLL"):
+    while cur.word() in ("BINARY", "INSENSITIVE", "ASENSITIVE", "SCROLL", "NO"):
+        if cur.accept("NO", "SCROLL") or cur.accept("INSENSITIVE") or cur.accept("ASENSITIVE"):
+            continue  # forward-only and insensitive is what every cursor here is
+        if cur.word() == "NO":
+            raise cur.fail()
         raise errors.FeatureNotSupported(f"DECLARE ... {cur.word()} CURSOR is not supported")
-    cur.accept("NO", "SCROLL")
     cur.expect("CURSOR")
     if cur.accept("WITH", "HOLD"):
         raise errors.FeatureNotSupported("DECLARE ... WITH HOLD is not supported",
