@@ -111,3 +111,22 @@ def test_show_create_columns_and_explain_variants(shared_env) -> None:  # type: 
         assert any("source import: materialize.public.sc_c" in r[0] for r in cur.fetchall())
         with pytest.raises(psycopg.errors.FeatureNotSupported):
             conn.execute("EXPLAIN RAW PLAN FOR SELECT 1")
+
+
+def test_returning_through_the_extended_protocol(shared_env) -> None:  # type: ignore[no-untyped-def]
+    with shared_env.connect(autocommit=True) as conn:
+        conn.execute("CREATE TABLE sc_r (k int, v text)")
+        cur = conn.execute("INSERT INTO sc_r VALUES (%s, %s), (%s, %s) RETURNING k * 10 AS kk, v", (1, "a", 2, "b"))
+        assert [d.name for d in cur.description] == ["kk", "v"]
+        assert sorted(cur.fetchall()) == [(10, "a"), (20, "b")] and cur.statusmessage == "INSERT 0 2"
+        cur = conn.execute("UPDATE sc_r SET v = %s WHERE k = %s RETURNING *", ("z", 2))
+        assert cur.fetchall() == [(2, "z")] and cur.statusmessage == "UPDATE 1"
+        cur = conn.cursor()
+        cur.executemany("DELETE FROM sc_r WHERE k = %s RETURNING v", [(1,), (2,)], returning=True)
+        returned = []
+        while True:
+            returned.extend(cur.fetchall())
+            if not cur.nextset():
+                break
+        assert sorted(returned) == [("a",), ("z",)]
+        assert conn.execute("SELECT count(*) FROM sc_r").fetchone() == (0,)
