@@ -30,6 +30,9 @@ CORPUS = [
     "SELECT a, sum(a) AS sa, count(DISTINCT b) AS db FROM g GROUP BY CUBE (a)",
     "SELECT DISTINCT b FROM g GROUP BY GROUPING SETS ((a, b), (b))",
     "SELECT 1 AS one FROM g GROUP BY ROLLUP (a)",
+    "SELECT count(*) AS n, 1 AS one FROM g GROUP BY ()",
+    "SELECT 1 AS one FROM g GROUP BY ()",
+    "SELECT a, count(*) AS n FROM g GROUP BY a, ()",
 ]
 
 VALUE = st.one_of(st.none(), st.integers(0, 2))

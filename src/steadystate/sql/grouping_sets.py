@@ -64,8 +64,8 @@ def grouping_sets(group: exp.Group) -> list[GroupingSet] | None:
         extra = group.args.get(key)
         if extra:
             elements.extend(extra if isinstance(extra, list) else [extra])
-    if not any(isinstance(e, _SET_NODES) for e in elements):
-        return None
+    if not any(isinstance(e, _SET_NODES) or isinstance(e, exp.Tuple) and not e.expressions for e in elements):
+        return None  # a plain GROUP BY (``GROUP BY ()``, the empty set, goes through here too)
     product: list[GroupingSet] = [()]
     for element in elements:
         product = [left + right for left in product for right in _sets(element)]
