@@ -18,11 +18,17 @@ from __future__ import annotations
 import collections
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from steadystate.adapter.subscribe_rows import SubscribeReader
+from steadystate.adapter.client import RowsOutcome
+from steadystate.adapter.subscribe_rows import SubscribeReader, output_desc
 from steadystate.errors import SteadyError, quote_ident
 from steadystate.repr import Row
 from steadystate.repr.types import RelationDesc
+from steadystate.sql import plan as p
+
+if TYPE_CHECKING:
+    from steadystate.adapter.session import ClientSession
 
 
 @dataclass
@@ -100,4 +106,24 @@ class Cursors:
         self._open.clear()
 
 
-__all__ = ["Cursor", "Cursors"]
+async def declare(session: "ClientSession", plan: p.DeclarePlan) -> str:
+    """``DECLARE``: run the SELECT (or start the SUBSCRIBE) and open the cursor; the command tag."""
+    if not session._in_transaction:
+        raise SteadyError("DECLARE CURSOR can only be used in transaction blocks", sqlstate="25P01")
+    if session.cursors.find(plan.name) is not None:
+        raise SteadyError(f"cursor {quote_ident(plan.name)} already exists", sqlstate="42P03")
+    session._check_readable()
+    query = plan.query
+    if isinstance(query, p.SubscribePlan):
+        reader = await session.adapter.reads.subscribe(query, session.cluster_id())
+        session.cursors.add(Cursor(plan.name, output_desc(query), reader=reader))
+    else:
+        outcome = await session._select(query)
+        assert isinstance(outcome, RowsOutcome) and isinstance(outcome.rows, list)
+        cursor = Cursor(plan.name, query.desc)
+        cursor.buffer.extend(outcome.rows)
+        session.cursors.add(cursor)
+    return "DECLARE CURSOR"
+
+
+__all__ = ["Cursor", "Cursors", "declare"]

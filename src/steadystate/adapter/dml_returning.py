@@ -15,13 +15,31 @@ SET or RETURNING expression writes nothing.
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from steadystate.adapter.writes import Changes, Writes
+from steadystate.errors import FeatureNotSupported
+from steadystate.expr.ir import RowSetFinishing
 from steadystate.expr.eval import compile_scalar
 from steadystate.expr.ir import CallBinary, ColumnRef, ScalarExpr
 from steadystate.repr import Row
 from steadystate.sql import plan as p
+
+if TYPE_CHECKING:
+    from steadystate.adapter.session import ClientSession
+
+
+async def other_rows(session: "ClientSession", plan: p.UpdatePlan | p.DeletePlan) -> list[Row] | None:
+    """The rows of UPDATE's FROM / DELETE's USING items (None without them), read before the write lock."""
+    if plan.other is None or plan.other_desc is None:
+        return None
+    if session._pending:
+        raise FeatureNotSupported("UPDATE ... FROM and DELETE ... USING in a transaction that has written are "
+                                  "not supported", hint="COMMIT the writes first")
+    reads = session.adapter.reads
+    cluster_id = "" if reads.is_local(plan.other) else session.cluster_id()
+    return await reads.select(plan.other, plan.other_desc, RowSetFinishing(), cluster_id, session.timeout,
+                              max_result_size=session.max_result_size)
 
 
 def returning_rows(exprs: tuple[ScalarExpr, ...], rows: Iterable[Row]) -> list[Row]:

@@ -27,8 +27,8 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable, TypeV
 from steadystate.adapter.coordinator import bounded
 from steadystate.adapter.metrics import statement_kind
 from steadystate.adapter.names import SessionCatalog, optimize_plan
-from steadystate.adapter.cursors import Cursor, Cursors
-from steadystate.adapter.dml_returning import delete_using_changes, returning_rows, update_from_changes
+from steadystate.adapter.cursors import Cursors, declare
+from steadystate.adapter.dml_returning import delete_using_changes, other_rows, returning_rows, update_from_changes
 from steadystate.adapter.show_create import show_columns, show_create
 from steadystate.adapter.subscribe_rows import output_desc, stream
 from steadystate.adapter.show import show_objects
@@ -439,21 +439,9 @@ class ClientSession:
         outcome = await self._apply_changes({plan.table_id: [(tuple(r), 1) for r in rows]}, f"INSERT 0 {len(rows)}")
         return self._returning(outcome, plan.returning_desc, returned)
 
-    async def _other_rows(self, plan: p.UpdatePlan | p.DeletePlan) -> list[Row] | None:
-        """The rows of UPDATE's FROM / DELETE's USING items (None without them), read before the write lock."""
-        if plan.other is None or plan.other_desc is None:
-            return None
-        if self._pending:
-            raise FeatureNotSupported("UPDATE ... FROM and DELETE ... USING in a transaction that has written are "
-                                      "not supported", hint="COMMIT the writes first")
-        reads = self.adapter.reads
-        cluster_id = "" if reads.is_local(plan.other) else self.cluster_id()
-        return await reads.select(plan.other, plan.other_desc, RowSetFinishing(), cluster_id, self.timeout,
-                                  max_result_size=self.max_result_size)
-
     async def _update(self, plan: p.UpdatePlan) -> Outcome:
         writes = self.adapter.writes
-        other = await self._other_rows(plan)
+        other = await other_rows(self, plan)
         async with bounded(writes.lock, self.timeout, "another UPDATE or DELETE"):
             await writes.load(plan.table_id)
             if other is not None:
@@ -468,7 +456,7 @@ class ClientSession:
 
     async def _delete(self, plan: p.DeletePlan) -> Outcome:
         writes = self.adapter.writes
-        other = await self._other_rows(plan)
+        other = await other_rows(self, plan)
         async with bounded(writes.lock, self.timeout, "another UPDATE or DELETE"):
             await writes.load(plan.table_id)
             if other is not None:
@@ -567,22 +555,7 @@ class ClientSession:
         return RowsOutcome(fields, stream(reader), "SUBSCRIBE")
 
     async def _declare(self, plan: p.DeclarePlan) -> Outcome:
-        if not self._in_transaction:
-            raise SteadyError("DECLARE CURSOR can only be used in transaction blocks", sqlstate="25P01")
-        if self.cursors.find(plan.name) is not None:
-            raise SteadyError(f"cursor {quote_ident(plan.name)} already exists", sqlstate="42P03")
-        self._check_readable()
-        query = plan.query
-        if isinstance(query, p.SubscribePlan):
-            reader = await self.adapter.reads.subscribe(query, self.cluster_id())
-            self.cursors.add(Cursor(plan.name, output_desc(query), reader=reader))
-        else:
-            outcome = await self._select(query)
-            assert isinstance(outcome, RowsOutcome) and isinstance(outcome.rows, list)
-            cursor = Cursor(plan.name, query.desc)
-            cursor.buffer.extend(outcome.rows)
-            self.cursors.add(cursor)
-        return CommandOutcome("DECLARE CURSOR")
+        return CommandOutcome(await declare(self, plan))
 
     async def _fetch(self, plan: p.FetchPlan) -> Outcome:
         cursor = self.cursors.get(plan.name)
