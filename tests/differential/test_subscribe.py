@@ -61,6 +61,8 @@ QUERIES = [
     # window functions: each change recomputes its partition and emits the difference
     "SELECT k, v, s, rank() OVER (PARTITION BY k ORDER BY v) AS r, sum(v) OVER (PARTITION BY k ORDER BY v, s"
     " ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) AS w, lag(s) OVER (PARTITION BY k ORDER BY v, s) AS p FROM {t}",
+    # ROLLUP: a union of plain GROUP BYs, grouping() a constant per branch
+    "SELECT k, s, count(*) AS n, sum(v) AS total, grouping(k, s) AS g FROM {t} GROUP BY ROLLUP (k, s)",
     # LATERAL: the top 2 per key, a TopK grouped by the outer key
     "SELECT a.k, a.s, l.v FROM {t} AS a, LATERAL (SELECT b.v FROM {t} AS b WHERE b.k = a.k ORDER BY b.v DESC NULLS LAST,"
     " b.s LIMIT 2) AS l",

@@ -33,6 +33,9 @@ CORPUS = [
     "DROP ROLE r", "ALTER CLUSTER quickstart SEAL", "ALTER CLUSTER quickstart RESTART",
     "CREATE SCHEMA s", "DROP SCHEMA s CASCADE", "SAVEPOINT sp", "RELEASE SAVEPOINT sp", "ROLLBACK TO SAVEPOINT sp",
     "SUBSCRIBE t", "COPY t FROM STDIN", "COPY (SELECT 1) TO STDOUT",
+    "SHOW CREATE TABLE t", "SHOW COLUMNS FROM t", "EXPLAIN PHYSICAL PLAN AS JSON FOR SELECT 1",
+    # a cursor lives in its coordinator's session: DECLARE, FETCH and CLOSE are never resent
+    "DECLARE c CURSOR FOR SUBSCRIBE t", "FETCH ALL c", "CLOSE c",
 ]
 
 # where the proxy is more careful than the meaning, and why that is fine
@@ -48,7 +51,7 @@ def parsed_kind(node: st.Node) -> Kind:
     match node:
         case exp.Query() | exp.Values():
             return Kind.WRITE if any(node.find_all(exp.Insert, exp.Update, exp.Delete)) else Kind.READ
-        case st.ShowVariable() | st.ShowObjects() | st.Explain():
+        case st.ShowVariable() | st.ShowObjects() | st.Explain() | st.ShowCreate() | st.ShowColumns():
             return Kind.READ
         case st.Transaction(action=st.TransactionAction.BEGIN):
             return Kind.READ

@@ -18,6 +18,7 @@ from steadystate.expr.infer import Types
 from steadystate.expr.optimize import optimize
 from steadystate.errors import UndefinedObject, UndefinedTable, quote_ident
 from steadystate.sql import plan as p
+from steadystate.sql.statements import ExplainStage
 from steadystate.sql.catalog_api import QualifiedName, ResolvedItem
 from steadystate.repr.objects import ItemKind
 
@@ -81,6 +82,7 @@ def optimize_plan(plan: PlanT, state: CatalogState) -> PlanT:
         return dataclasses.replace(plan, expr=optimize(plan.expr, types_of))
     if isinstance(plan, p.CopyToPlan):
         return dataclasses.replace(plan, select=optimize_plan(plan.select, state))
-    if isinstance(plan, p.ExplainPlan) and isinstance(plan.target, p.SelectPlan):
+    if isinstance(plan, p.ExplainPlan) and isinstance(plan.target, p.SelectPlan) \
+            and plan.stage is not ExplainStage.DECORRELATED:  # the planner's output as it is
         return dataclasses.replace(plan, target=optimize_plan(plan.target, state))
     return plan

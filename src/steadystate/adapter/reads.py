@@ -13,31 +13,32 @@ preference:
 
 A peek carries the session's ``max_result_size``: the replica stops building a larger result and the read fails.
 
-``SUBSCRIBE`` creates a transient dataflow with a subscribe sink and streams its updates as rows
-``(mz_timestamp, mz_diff, columns...)`` until the client goes away, when the dataflow is dropped.
+``SUBSCRIBE`` creates a transient dataflow with a subscribe sink (at ``AS OF`` if given, checked against the inputs'
+``since``); adapter/subscribe_rows.py turns its batches into rows ``(mz_timestamp, mz_diff, columns...)`` (or the
+shape its options ask for) until it ends or the client goes away, when the dataflow is dropped.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, AsyncIterator
+from typing import TYPE_CHECKING
 
 from steadystate.adapter.dataflows import DataflowBuilder
 from steadystate.adapter.fastpath import extract_mfp, reads_only, substitute_gets
 from steadystate.adapter.policy import Statement
 from steadystate.render import RenderedDataflow
-from steadystate.errors import SteadyError, UndefinedObject, quote_ident
+from steadystate.adapter.subscribe_rows import SubscribeReader
+from steadystate.errors import InvalidParameterValue, UndefinedObject, quote_ident
 from steadystate.expr import ir
 from steadystate.expr.finishing import finish
 from steadystate.protocol import messages as m
 from steadystate.repr import Row
-from steadystate.repr import codec
-from steadystate.repr.types import Column, RelationDesc, ScalarType
+from steadystate.repr.types import RelationDesc
 from steadystate.repr.objects import ItemKind, is_system
+from steadystate.sql.plan import SubscribePlan
 
 if TYPE_CHECKING:
     from steadystate.adapter.coordinator import Coordinator
     from steadystate.adapter.introspection import Introspection
-    from steadystate.controller.instance import ComputeInstance, SubscribeChannel
 
 
 class Reads:
@@ -138,9 +139,8 @@ class Reads:
 
     # ------------------------------------------------------------------ SUBSCRIBE
 
-    async def subscribe(
-        self, expr: ir.RelationExpr, desc: RelationDesc, with_snapshot: bool, cluster_id: str
-    ) -> AsyncIterator[Row]:
+    async def subscribe(self, plan: SubscribePlan, cluster_id: str) -> SubscribeReader:
+        """Start a SUBSCRIBE's dataflow on the cluster; its rows come from the returned reader."""
         self.check_dataflow_allowed(cluster_id, "SUBSCRIBE")
         instance = self.coord.instance(cluster_id)
         if not instance.replicas:
@@ -149,33 +149,23 @@ class Reads:
         body_id, sink_id = self.coord.transient_id(), self.coord.transient_id()
         # exact at as_of on every replica (so replicas' batches deduplicate): read sources, not arrangements
         builder = DataflowBuilder(self.coord.catalog, cluster_id, import_indexes=False)
-        builder.add_object(body_id, expr, desc)
-        sink = m.SinkExport(sink_id, body_id, m.SinkKind.SUBSCRIBE, desc, with_snapshot=with_snapshot)
+        builder.add_object(body_id, plan.expr, plan.desc)
+        if plan.as_of is not None:  # checked and started with no await in between: compaction cannot slip in
+            timestamp = self._as_of(plan.as_of, plan.as_of_at_least, [s.shard for s in builder.sources.values()])
+        sink = m.SinkExport(sink_id, body_id, m.SinkKind.SUBSCRIBE, plan.desc, with_snapshot=plan.with_snapshot)
         dataflow = builder.finish(as_of=timestamp, sink_exports=(sink,), debug_name=f"subscribe {sink_id}")
         channel = instance.open_subscribe(sink_id)
         instance.create_dataflow(dataflow, f"SUBSCRIBE (transient dataflow {sink_id})")
-        return self._stream(instance, sink_id, channel, timestamp, with_snapshot)
+        return SubscribeReader(plan, instance, sink_id, channel, timestamp)
 
-    async def _stream(self, instance: ComputeInstance, sink_id: str, channel: SubscribeChannel, as_of: int,
-                      with_snapshot: bool) -> AsyncIterator[Row]:
-        try:
-            while True:
-                item = await channel.queue.get()
-                if item is None:
-                    return
-                if isinstance(item, SteadyError):
-                    raise item
-                updates = codec.decode_updates(item.updates)
-                updates.sort(key=lambda u: u[1])
-                for row, time_, diff in updates:
-                    if not with_snapshot and time_ <= as_of:
-                        continue
-                    yield (time_, diff, *row)
-        finally:
-            instance.drop(sink_id, f"drop transient dataflow {sink_id}")
-
-
-def subscribe_desc(desc: RelationDesc) -> RelationDesc:
-    return RelationDesc(
-        (Column("mz_timestamp", ScalarType.INT8, False), Column("mz_diff", ScalarType.INT8, False)) + desc.columns
-    )
+    def _as_of(self, as_of: int, at_least: bool, shards: list[str]) -> int:
+        """``AS OF [AT LEAST] t``: the timestamp to start at, which every input must still be readable at."""
+        since = max((self.coord.store.since(shard) or 0 for shard in shards), default=0)
+        if at_least:
+            return max(as_of, since)
+        if as_of < since:
+            raise InvalidParameterValue(
+                f"timestamp {as_of} is not valid for all inputs",
+                detail=f"the inputs' history is compacted up to {since}",
+                hint="use a later AS OF timestamp, or AS OF AT LEAST")
+        return as_of

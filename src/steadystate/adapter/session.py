@@ -28,10 +28,14 @@ from steadystate.adapter.coordinator import bounded
 from steadystate.adapter.metrics import statement_kind
 from steadystate.adapter.names import SessionCatalog, optimize_plan
 from steadystate.adapter.progress import Notices
-from steadystate.adapter.reads import subscribe_desc
+from steadystate.adapter.cursors import Cursors, declare
+from steadystate.adapter.dml_returning import delete_using_changes, other_rows, returning_rows, update_from_changes
+from steadystate.adapter.show_create import show_columns, show_create
+from steadystate.adapter.subscribe_rows import output_desc, stream
 from steadystate.adapter.show import show_objects
 from steadystate.adapter.writes import Changes, merge, parse_copy_row
 from steadystate.adapter.explain import explain
+from steadystate.adapter.explain_variants import explain_variant, is_default
 from steadystate.errors import (
     ActiveTransaction,
     ErrorFields,
@@ -148,6 +152,7 @@ class ClientSession:
         self._pending: Changes = {}
         self._savepoints: list[str] = []
         self._running: asyncio.Task[Any] | None = None
+        self.cursors = Cursors()
 
     # ------------------------------------------------------------------ pgwire Session contract
 
@@ -211,6 +216,7 @@ class ClientSession:
 
     async def close(self) -> None:
         self._pending.clear()
+        self.cursors.close_all()
         self.adapter.sessions.pop(self.process_id, None)
 
     def cancel(self) -> None:
@@ -235,8 +241,12 @@ class ClientSession:
     def _result_desc(self, plan: p.Plan) -> RelationDesc | None:
         if isinstance(plan, p.SelectPlan):
             return plan.desc
+        if isinstance(plan, (p.InsertPlan, p.UpdatePlan, p.DeletePlan)):
+            return plan.returning_desc
         if isinstance(plan, p.SubscribePlan) and not plan.copy:
-            return subscribe_desc(plan.desc)
+            return output_desc(plan)
+        if isinstance(plan, p.FetchPlan) and (cursor := self.cursors.find(plan.name)) is not None:
+            return cursor.desc
         if isinstance(plan, (p.ShowVariablePlan, p.ShowObjectsPlan, p.ExplainPlan)):
             return None  # computed at execution time; clients read the RowDescription of the portal
         return None
@@ -339,6 +349,16 @@ class ClientSession:
                 return self._discard(plan)
             case p.DeallocatePlan():
                 return self._deallocate(plan)
+            case p.DeclarePlan():
+                return self._declare(plan)
+            case p.FetchPlan():
+                return self._fetch(plan)
+            case p.ClosePlan():
+                return self._close_cursor(plan)
+            case p.ShowCreatePlan():
+                return self._rows_of(show_create(self.adapter, plan), "SHOW")
+            case p.ShowColumnsPlan():
+                return self._rows_of(show_columns(self.adapter, plan), "SHOW")
             case _:
                 assert_never(plan)
 
@@ -428,23 +448,47 @@ class ClientSession:
             rows = await reads.select(plan.expr, plan.desc, RowSetFinishing(), self.cluster_id(), self.timeout,
                                       max_result_size=self.max_result_size)
         self.adapter.writes.check_rows(plan.table_id, rows)
-        return await self._apply_changes({plan.table_id: [(tuple(r), 1) for r in rows]}, f"INSERT 0 {len(rows)}")
+        returned = returning_rows(plan.returning, rows) if plan.returning_desc is not None else None
+        outcome = await self._apply_changes({plan.table_id: [(tuple(r), 1) for r in rows]}, f"INSERT 0 {len(rows)}")
+        return self._returning(outcome, plan.returning_desc, returned)
 
     async def _update(self, plan: p.UpdatePlan) -> Outcome:
         writes = self.adapter.writes
+        other = await other_rows(self, plan)
         async with bounded(writes.lock, self.timeout, "another UPDATE or DELETE"):
             await writes.load(plan.table_id)
-            changes = writes.update_changes(plan, self._pending)
+            if other is not None:
+                changes, joined = update_from_changes(writes, plan, self._pending, other)
+            else:
+                changes = writes.update_changes(plan, self._pending)
+                joined = [r for r, d in changes[plan.table_id] for _ in range(d)]
+            returned = returning_rows(plan.returning, joined) if plan.returning_desc is not None else None
             count = sum(d for _, d in changes[plan.table_id] if d > 0)
-            return await self._apply_changes(changes, f"UPDATE {count}")
+            outcome = await self._apply_changes(changes, f"UPDATE {count}")
+            return self._returning(outcome, plan.returning_desc, returned)
 
     async def _delete(self, plan: p.DeletePlan) -> Outcome:
         writes = self.adapter.writes
+        other = await other_rows(self, plan)
         async with bounded(writes.lock, self.timeout, "another UPDATE or DELETE"):
             await writes.load(plan.table_id)
-            changes = writes.delete_changes(plan, self._pending)
+            if other is not None:
+                changes, joined = delete_using_changes(writes, plan, self._pending, other)
+            else:
+                changes = writes.delete_changes(plan, self._pending)
+                joined = [r for r, d in changes[plan.table_id] for _ in range(-d)]
+            returned = returning_rows(plan.returning, joined) if plan.returning_desc is not None else None
             count = -sum(d for _, d in changes[plan.table_id])
-            return await self._apply_changes(changes, f"DELETE {count}")
+            outcome = await self._apply_changes(changes, f"DELETE {count}")
+            return self._returning(outcome, plan.returning_desc, returned)
+
+    @staticmethod
+    def _returning(outcome: Outcome, desc: RelationDesc | None, rows: list[Row] | None) -> Outcome:
+        """A write's outcome, with the rows of its RETURNING list when it has one."""
+        if desc is None or rows is None:
+            return outcome
+        assert isinstance(outcome, CommandOutcome)
+        return RowsOutcome(fields_of(desc), rows, outcome.tag)
 
     async def _copy_from(self, plan: p.CopyFromPlan) -> Outcome:
         session = self
@@ -526,11 +570,28 @@ class ClientSession:
 
     async def _subscribe(self, plan: p.SubscribePlan) -> Outcome:
         self._check_readable()
-        stream = await self.adapter.reads.subscribe(plan.expr, plan.desc, plan.with_snapshot, self.cluster_id())
-        fields = fields_of(subscribe_desc(plan.desc))
+        reader = await self.adapter.reads.subscribe(plan, self.cluster_id())
+        fields = fields_of(output_desc(plan))
         if plan.copy:
-            return CopyOutOutcome(fields, stream)
-        return RowsOutcome(fields, stream, "SUBSCRIBE")
+            return CopyOutOutcome(fields, stream(reader))
+        return RowsOutcome(fields, stream(reader), "SUBSCRIBE")
+
+    async def _declare(self, plan: p.DeclarePlan) -> Outcome:
+        return CommandOutcome(await declare(self, plan))
+
+    async def _fetch(self, plan: p.FetchPlan) -> Outcome:
+        cursor = self.cursors.get(plan.name)
+        rows = await cursor.fetch(plan.count, plan.timeout)
+        return RowsOutcome(fields_of(cursor.desc), rows, "FETCH")
+
+    async def _close_cursor(self, plan: p.ClosePlan) -> Outcome:
+        self.cursors.close(plan.name)
+        return CommandOutcome("CLOSE CURSOR" if plan.name is not None else "CLOSE CURSOR ALL")
+
+    @staticmethod
+    async def _rows_of(result: tuple[RelationDesc, list[Row]], tag: str) -> Outcome:
+        desc, rows = result
+        return RowsOutcome(fields_of(desc), rows, tag)
 
     async def _copy_to(self, plan: p.CopyToPlan) -> Outcome:
         outcome = await self._select(plan.select)
@@ -538,6 +599,8 @@ class ClientSession:
         return CopyOutOutcome(outcome.fields, outcome.rows)
 
     async def _explain(self, plan: p.ExplainPlan) -> Outcome:
+        if not is_default(plan):
+            return await self._rows_of(await explain_variant(self.adapter, plan, self.variables["cluster"]), "EXPLAIN")
         desc, rows = explain(self.adapter, plan, self.variables["cluster"])
         return RowsOutcome(fields_of(desc), rows, "EXPLAIN")
 
@@ -582,6 +645,8 @@ class ClientSession:
         if plan.savepoint is not None:
             return savepoint(self, plan.action, plan.savepoint)
         self._savepoints.clear()
+        if plan.action is not TransactionAction.BEGIN:
+            self.cursors.close_all()  # cursors live until the end of their transaction (no WITH HOLD)
         if plan.action is TransactionAction.BEGIN:
             if self._in_transaction:
                 self._flush_notices(["there is already a transaction in progress"])

@@ -78,8 +78,11 @@ def _of_kind(kind: ItemKind) -> Callable[["Adapter", p.ShowObjectsPlan], tuple[R
 
 
 def _objects(adapter: "Adapter", plan: p.ShowObjectsPlan) -> tuple[RelationDesc, list[Row]]:
-    items = adapter.coordinator.catalog.items.values()
-    return RelationDesc.of(("name", T), ("type", T)), sorted((i.name, i.kind.replace("_", "-")) for i in items)
+    """Materialize's ``SHOW OBJECTS [FROM schema]``: the current schema's objects (name, type, comment)."""
+    items = [i for i in adapter.coordinator.catalog.items.values()
+             if plan.schema is None or (i.database, i.schema) == plan.schema]
+    desc = RelationDesc.of(("name", T), ("type", T), ("comment", T))
+    return desc, sorted((i.name, i.kind.replace("_", "-"), None) for i in items)
 
 
 _PRODUCERS = {

@@ -200,6 +200,13 @@ class ExtendedQueryMixin:
 
     def _describe(self, message: fe.Describe) -> Steps[None]:
         yield from ()  # a step like the others, though it needs no effect
+        if message.kind != "S" and message.name and message.name not in self.portals:
+            # a cursor DECLAREd in SQL is a portal too, as in PostgreSQL (psycopg describes its server-side cursors
+            # this way): its columns are what FETCH from it returns
+            quoted = '"' + message.name.replace('"', '""') + '"'
+            _, cursor_fields = yield Describe(f"FETCH 0 FROM {quoted}", [])
+            self.write(encode_row_description(cursor_fields, None) if cursor_fields is not None else NO_DATA)
+            return
         if message.kind == "S":
             statement = self._statement(message.name)
             self.write(encode_parameter_description(statement.param_oids))

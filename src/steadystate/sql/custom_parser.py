@@ -1,5 +1,6 @@
 """Readers for the statements sqlglot does not know: clusters, replicas, roles, views and indexes with
-``IN CLUSTER``, DROP, SET/RESET/SHOW, SUBSCRIBE, COPY, EXPLAIN, transactions and DISCARD.
+``IN CLUSTER``, DROP, SET/RESET/SHOW, COPY, transactions and DISCARD; SUBSCRIBE, cursors, SHOW CREATE/COLUMNS and
+EXPLAIN's variants are read by sql/statement_readers.py, dispatched from here.
 
 Each reader is a small recursive-descent function over the statement's sqlglot tokens, driven by a
 :class:`~steadystate.sql.cursor.Cursor`.  Queries embedded in these statements (``AS query``, ``SUBSCRIBE (query)``, index keys) are
@@ -15,6 +16,7 @@ from sqlglot import exp
 from sqlglot.tokens import Token, TokenType
 
 from steadystate import errors
+from steadystate.sql import statement_readers
 from steadystate.sql import statements as st
 from steadystate.sql.cursor import Cursor
 from steadystate.sql.syntax import parse_standard, syntax_error
@@ -358,6 +360,10 @@ def _in_cluster(cur: Cursor) -> str | None:
 
 def _show(cur: Cursor) -> Any:
     cur.expect("SHOW")
+    if cur.accept("CREATE"):
+        return statement_readers.read_show_create(cur)
+    if cur.accept("COLUMNS"):
+        return statement_readers.read_show_columns(cur)
     if cur.accept("CLUSTER", "REPLICAS"):
         cur.finish()
         return st.ShowObjects("cluster_replicas")
@@ -375,7 +381,11 @@ def _show(cur: Cursor) -> Any:
         in_cluster = _in_cluster(cur)
         cur.finish()
         return st.ShowObjects("materialized_views", None, in_cluster)
-    for word, kind in (("TABLES", "tables"), ("VIEWS", "views"), ("OBJECTS", "objects")):
+    if cur.accept("OBJECTS"):
+        schema = cur.name() if cur.accept("FROM") or cur.accept("IN") else None
+        cur.finish()
+        return st.ShowObjects("objects", schema=schema)
+    for word, kind in (("TABLES", "tables"), ("VIEWS", "views")):
         if cur.accept(word):
             cur.finish()
             return st.ShowObjects(kind)
@@ -447,25 +457,8 @@ def _deallocate(cur: Cursor) -> st.Deallocate:
 # SUBSCRIBE / COPY / EXPLAIN
 
 
-def _subscribe_body(cur: Cursor) -> st.Subscribe:
-    cur.expect("SUBSCRIBE")
-    cur.accept("TO")
-    if cur.at(TokenType.L_PAREN):
-        text, offset = cur.balanced()
-        query = _query(text, offset)
-        target, query_sql = None, text
-    else:
-        target, query, query_sql = cur.name(), None, None
-    options: st.Options = ()
-    if cur.accept("WITH"):
-        options = cur.options()
-    if cur.accept("AS", "OF") or cur.accept("UP", "TO"):
-        raise errors.FeatureNotSupported("SUBSCRIBE AS OF / UP TO is not supported")
-    return st.Subscribe(target, query, query_sql, options)
-
-
 def _subscribe(cur: Cursor) -> st.Subscribe:
-    node = _subscribe_body(cur)
+    node = statement_readers.read_subscribe(cur)
     cur.finish()
     return node
 
@@ -529,15 +522,7 @@ def _explain(cur: Cursor) -> st.Explain:
         name = cur.ident()
         cur.finish()
         return st.Explain("restart_cluster", name=(name,))
-    cur.accept("PLAN", "FOR") or cur.accept("OPTIMIZED", "PLAN", "FOR") or cur.accept("RAW", "PLAN", "FOR")
-    for words, what in ((("MATERIALIZED", "VIEW"), ItemKind.MATERIALIZED_VIEW), (("VIEW",), ItemKind.VIEW),
-                        (("INDEX",), ItemKind.INDEX)):
-        if cur.accept(*words):
-            object_name = cur.name()
-            cur.finish()
-            return st.Explain(what, name=object_name)
-    text, offset = cur.rest()
-    return st.Explain("query", query=_query(text, offset))
+    return statement_readers.read_explain(cur)
 
 
 def _run(reader: Callable[[Cursor], st.Node]) -> Callable[[str, list[Token]], st.Node]:
@@ -571,4 +556,7 @@ DISPATCH: dict[str, Callable[[str, list[Token]], st.Node]] = {
     "RELEASE": _run(_savepoint),
     "DISCARD": _run(_discard),
     "DEALLOCATE": _run(_deallocate),
+    "DECLARE": _run(statement_readers.read_declare),
+    "FETCH": _run(statement_readers.read_fetch),
+    "CLOSE": _run(statement_readers.read_close),
 }

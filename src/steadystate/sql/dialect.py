@@ -101,7 +101,7 @@ def _needs_condition(join: exp.Join) -> bool:
 class SteadyTokenizer(Postgres.Tokenizer):
     # PostgreSQL's tokenizer swallows the rest of SHOW/RESET/... statements into one string token; we read
     # those statements ourselves, so every word stays a token.
-    COMMANDS = {TokenType.EXECUTE, TokenType.FETCH}
+    COMMANDS = {TokenType.EXECUTE}  # FETCH is read by sql/statement_readers.py
 
 
 class Steadystate(Postgres):

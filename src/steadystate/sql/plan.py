@@ -13,7 +13,9 @@ from typing import Any, Union
 from steadystate.expr.ir import RelationExpr, RowSetFinishing, ScalarExpr
 from steadystate.repr.types import RelationDesc, ScalarType
 from steadystate.sql.catalog_api import QualifiedName, ResolvedItem
-from steadystate.sql.statements import AlterAction, ExplainWhat, TransactionAction
+from steadystate.sql.statements import (
+    AlterAction, ExplainFormat, ExplainStage, ExplainWhat, SubscribeEnvelope, TransactionAction,
+)
 from steadystate.repr.objects import ItemKind
 
 ParamTypes = tuple[ScalarType, ...]
@@ -149,6 +151,8 @@ class InsertPlan:
     expr: RelationExpr  # full table rows in column order, NULL for omitted columns
     desc: RelationDesc
     param_types: ParamTypes = ()
+    returning: tuple[ScalarExpr, ...] = ()  # RETURNING, over the inserted row (sql/dml_extras.py)
+    returning_desc: RelationDesc | None = None  # None: no RETURNING
 
 
 @dataclass(frozen=True)
@@ -158,6 +162,12 @@ class UpdatePlan:
     assignments: tuple[tuple[int, ScalarExpr], ...]  # (column index, new value over the old row)
     desc: RelationDesc | None = None
     param_types: ParamTypes = ()
+    # UPDATE ... FROM: the FROM items' relation; predicates and assignments are then over the table's columns
+    # followed by its columns (``other_desc``)
+    other: RelationExpr | None = None
+    other_desc: RelationDesc | None = None
+    returning: tuple[ScalarExpr, ...] = ()  # over the new row followed by the joined FROM row
+    returning_desc: RelationDesc | None = None
 
 
 @dataclass(frozen=True)
@@ -166,6 +176,10 @@ class DeletePlan:
     predicates: tuple[ScalarExpr, ...]
     desc: RelationDesc | None = None
     param_types: ParamTypes = ()
+    other: RelationExpr | None = None  # DELETE ... USING, as UpdatePlan's
+    other_desc: RelationDesc | None = None
+    returning: tuple[ScalarExpr, ...] = ()  # over the deleted row followed by the joined USING row
+    returning_desc: RelationDesc | None = None
 
 
 @dataclass(frozen=True)
@@ -183,6 +197,43 @@ class SubscribePlan:
     with_snapshot: bool = True
     copy: bool = False  # inside COPY (...) TO STDOUT
     param_types: ParamTypes = ()
+    progress: bool = False  # WITH (PROGRESS): mz_progressed rows
+    as_of: int | None = None  # AS OF: None = now
+    as_of_at_least: bool = False
+    up_to: int | None = None  # UP TO: updates at times before it, then the subscribe ends
+    envelope: SubscribeEnvelope = SubscribeEnvelope.NONE
+    key: tuple[int, ...] = ()  # the envelope's KEY columns
+
+
+@dataclass(frozen=True)
+class DeclarePlan:
+    name: str
+    query: "SubscribePlan | SelectPlan"
+    param_types: ParamTypes = ()  # the query's
+
+
+@dataclass(frozen=True)
+class FetchPlan:
+    name: str
+    count: int | None  # None: ALL
+    timeout: float | None = None  # seconds; None: wait for at least one row (SUBSCRIBE cursors)
+
+
+@dataclass(frozen=True)
+class ClosePlan:
+    name: str | None  # None: ALL
+
+
+@dataclass(frozen=True)
+class ShowCreatePlan:
+    kind: ItemKind | str  # an item kind, or 'cluster'
+    id: str
+    name: str  # the fully qualified name shown
+
+
+@dataclass(frozen=True)
+class ShowColumnsPlan:
+    item: ResolvedItem
 
 
 @dataclass(frozen=True)
@@ -207,6 +258,8 @@ class CopyToPlan:
 class ExplainPlan:
     what: ExplainWhat
     target: SelectPlan | ResolvedItem | tuple[str, str]  # 'query'; objects; (cluster id, name) for 'restart_cluster'
+    stage: ExplainStage = ExplainStage.OPTIMIZED
+    format: ExplainFormat = ExplainFormat.TEXT
 
 
 @dataclass(frozen=True)
@@ -231,6 +284,7 @@ class ShowObjectsPlan:
     kind: str
     in_cluster_id: str | None = None
     on_id: str | None = None
+    schema: tuple[str, str] | None = None  # SHOW OBJECTS: (database, schema) whose objects are shown
 
 
 @dataclass(frozen=True)
@@ -255,5 +309,5 @@ Plan = Union[
     CreateRolePlan, AlterRolePlan, DropRolePlan, CreateSchemaPlan, DropSchemaPlan, InsertPlan, UpdatePlan, DeletePlan,
     SelectPlan, SubscribePlan, CopyFromPlan,
     CopyToPlan, ExplainPlan, SetVariablePlan, ResetVariablePlan, ShowVariablePlan, ShowObjectsPlan,
-    TransactionPlan, DiscardPlan, DeallocatePlan,
+    TransactionPlan, DiscardPlan, DeallocatePlan, DeclarePlan, FetchPlan, ClosePlan, ShowCreatePlan, ShowColumnsPlan,
 ]

@@ -23,6 +23,9 @@ from steadystate.sql.catalog_api import PlanContext, ResolvedItem
 from steadystate.sql.query import new_state, plan_query, plan_subquery
 from steadystate.sql.relation import QueryState, Rel, conjuncts
 from steadystate.sql.scalar import plan_expr
+from steadystate.sql.dml_extras import check_target_not_in_other, plan_other, plan_returning
+from steadystate.sql.show_create import plan_show_create
+from steadystate.sql.subscribe_plan import plan_fetch, plan_subscribe
 from steadystate.sql.typed import Scope, ScopeColumn, Typed, coerce, literal_datum, output_name, require_bool
 from steadystate.sql import types as ty
 from steadystate.repr.objects import ItemKind
@@ -99,6 +102,18 @@ def plan(statement: st.Statement | st.Node, ctx: PlanContext) -> p.Plan:
             return p.DiscardPlan(node.what)
         case st.Deallocate():
             return p.DeallocatePlan(node.name)
+        case st.Declare():
+            inner = plan_subscribe(node.query, replace(ctx, now=None)) if isinstance(node.query, st.Subscribe) \
+                else plan_select(node.query, ctx, node.query_sql)
+            return p.DeclarePlan(node.name, inner, inner.param_types)
+        case st.Fetch():
+            return plan_fetch(node)
+        case st.Close():
+            return p.ClosePlan(node.name)
+        case st.ShowCreate():
+            return plan_show_create(node, ctx)
+        case st.ShowColumns():
+            return p.ShowColumnsPlan(ctx.catalog.resolve_item(node.on))
         case _:
             assert_never(node)
 
@@ -366,8 +381,8 @@ def _target_columns(item: ResolvedItem, names: list[str] | None) -> list[int]:
 
 
 def _insert(node: exp.Insert, ctx: PlanContext, sql_text: str | None) -> p.Plan:
-    if node.args.get("conflict") or node.args.get("returning"):
-        raise errors.FeatureNotSupported("INSERT ... ON CONFLICT / RETURNING is not supported")
+    if node.args.get("conflict"):
+        raise errors.FeatureNotSupported("INSERT ... ON CONFLICT is not supported")
     target = node.this
     names = [c.name for c in target.expressions] if isinstance(target, exp.Schema) else None
     item = _table(_table_parts(target), ctx)
@@ -403,7 +418,9 @@ def _insert(node: exp.Insert, ctx: PlanContext, sql_text: str | None) -> p.Plan:
     if isinstance(rel.expr, Constant) and all(isinstance(e, (Literal, ColumnRef)) for e in exprs):
         rows = [row for row, _ in rel.expr.updates()]
         expr = Constant.of([tuple(_datum_or_column(e, row) for e in exprs) for row in rows], desc.arity)
-    return p.InsertPlan(item.id, expr, desc, _param_types(state))
+    table_node = target.this if isinstance(target, exp.Schema) else target
+    returning, returning_desc = plan_returning(node, _table_scope(item, table_node.alias or None), state)
+    return p.InsertPlan(item.id, expr, desc, _param_types(state), returning, returning_desc)
 
 
 def _assignment_cast(value: Typed, target: ScalarType, column: str, env: Any, mod: TypeMod | None = None) -> Typed:
@@ -456,6 +473,10 @@ def _insert_values(node: exp.Values, columns: list[int], desc: RelationDesc, sta
     return Rel(parts[0] if len(parts) == 1 else Union_(tuple(parts)), scope)
 
 
+def _desc_of(scope: Scope) -> RelationDesc:
+    return RelationDesc(tuple(Column(c.name, c.type, c.nullable, c.mod) for c in scope.columns))
+
+
 def _table_scope(item: ResolvedItem, alias: str | None) -> Scope:
     assert item.desc is not None
     return Scope(tuple(ScopeColumn(alias or item.name.item, c.name, c.type, c.nullable, mod=c.mod)
@@ -472,12 +493,14 @@ def _where(node: exp.Expr, scope: Scope, state: QueryState) -> tuple[Any, ...]:
 
 
 def _update(node: exp.Update, ctx: PlanContext, sql_text: str | None) -> p.Plan:
-    if node.args.get("from_") or node.args.get("from") or node.args.get("returning"):
-        raise errors.FeatureNotSupported("UPDATE ... FROM / RETURNING is not supported")
     item = _table(_table_parts(node.this), ctx)
     assert item.desc is not None
     scope = _table_scope(item, node.this.alias or None)
     state = new_state(ctx)
+    other = plan_other(node, state)
+    if other is not None:
+        check_target_not_in_other(node.this.alias or item.name.item, other[1])
+        scope = scope + other[1]
     env = state.env(scope)
     env.clause = "UPDATE"
     assignments = []
@@ -488,16 +511,23 @@ def _update(node: exp.Update, ctx: PlanContext, sql_text: str | None) -> p.Plan:
         value = _assignment_cast(plan_expr(assignment.right, env), column.type, column.name, env, column.mod)
         assignments.append((index, value.expr))
     predicates = _where(node, scope, state)
-    return p.UpdatePlan(item.id, predicates, tuple(assignments), item.desc, _param_types(state))
+    returning, returning_desc = plan_returning(node, scope, state)
+    return p.UpdatePlan(item.id, predicates, tuple(assignments), item.desc, _param_types(state),
+                        other[0] if other else None, _desc_of(other[1]) if other else None, returning, returning_desc)
 
 
 def _delete(node: exp.Delete, ctx: PlanContext, sql_text: str | None) -> p.Plan:
-    if node.args.get("using") or node.args.get("returning"):
-        raise errors.FeatureNotSupported("DELETE ... USING / RETURNING is not supported")
     item = _table(_table_parts(node.this), ctx)
     state = new_state(ctx)
-    predicates = _where(node, _table_scope(item, node.this.alias or None), state)
-    return p.DeletePlan(item.id, predicates, item.desc, _param_types(state))
+    scope = _table_scope(item, node.this.alias or None)
+    other = plan_other(node, state)
+    if other is not None:
+        check_target_not_in_other(node.this.alias or item.name.item, other[1])
+        scope = scope + other[1]
+    predicates = _where(node, scope, state)
+    returning, returning_desc = plan_returning(node, scope, state)
+    return p.DeletePlan(item.id, predicates, item.desc, _param_types(state),
+                        other[0] if other else None, _desc_of(other[1]) if other else None, returning, returning_desc)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -505,20 +535,7 @@ def _delete(node: exp.Delete, ctx: PlanContext, sql_text: str | None) -> p.Plan:
 
 
 def _subscribe(node: st.Subscribe, ctx: PlanContext, sql_text: str | None, copy: bool = False) -> p.Plan:
-    if node.target is not None:
-        query: exp.Expr = exp.select("*").from_(exp.Table(this=exp.to_identifier(node.target[-1], quoted=True),
-            db=exp.to_identifier(node.target[-2], quoted=True) if len(node.target) > 1 else None,
-            catalog=exp.to_identifier(node.target[-3], quoted=True) if len(node.target) > 2 else None))
-    else:
-        assert node.query is not None
-        query = node.query
-    state = new_state(ctx)
-    rel = plan_subquery(query, state)
-    options = _options(node.options)
-    unknown = set(options) - {"snapshot", "progress"}
-    if unknown:
-        raise errors.InvalidParameterValue(f"unrecognized SUBSCRIBE option {errors.quote_ident(sorted(unknown)[0].upper())}")
-    return p.SubscribePlan(rel.expr, rel.desc(), bool(options.get("snapshot", True)), copy, _param_types(state))
+    return plan_subscribe(node, ctx, copy)
 
 
 def _copy_from(node: st.CopyFrom, ctx: PlanContext, sql_text: str | None) -> p.Plan:
@@ -548,7 +565,7 @@ def _copy_to(node: st.CopyTo, ctx: PlanContext, sql_text: str | None) -> p.Plan:
 def _explain(node: st.Explain, ctx: PlanContext, sql_text: str | None) -> p.Plan:
     if node.what == "query":
         assert node.query is not None
-        return p.ExplainPlan("query", plan_select(node.query, ctx))
+        return p.ExplainPlan("query", plan_select(node.query, ctx), node.stage, node.format)
     assert node.name is not None
     if node.what == "restart_cluster":
         return p.ExplainPlan("restart_cluster", ctx.catalog.resolve_cluster(node.name[0]))
@@ -556,13 +573,16 @@ def _explain(node: st.Explain, ctx: PlanContext, sql_text: str | None) -> p.Plan
     assert isinstance(node.what, ItemKind)
     if item.kind != node.what:
         raise errors.WrongObjectType(f"{errors.quote_ident(str(item.name))} is not {_KIND_WORDS[node.what]}")
-    return p.ExplainPlan(node.what, item)
+    return p.ExplainPlan(node.what, item, node.stage, node.format)
 
 
 def _show_objects(node: st.ShowObjects, ctx: PlanContext, sql_text: str | None) -> p.Plan:
     in_cluster = ctx.catalog.resolve_cluster(node.in_cluster)[0] if node.in_cluster else None
     on_id = ctx.catalog.resolve_item(node.on).id if node.on else None
-    return p.ShowObjectsPlan(node.kind, in_cluster, on_id)
+    schema = None
+    if node.kind == "objects":
+        schema = _schema_name(node.schema, ctx) if node.schema else (ctx.database, ctx.schema)
+    return p.ShowObjectsPlan(node.kind, in_cluster, on_id, schema)
 
 
 def _datum_or_column(expr: ScalarExpr, row: tuple) -> object:

@@ -27,7 +27,7 @@ from steadystate.expr.ir import (
 )
 from steadystate.expr.infer import scalar_type
 from steadystate.repr.types import ScalarType
-from steadystate.sql import joins
+from steadystate.sql import grouping_sets, joins
 from steadystate.sql.catalog_api import PlanContext
 from steadystate.sql.relation import EntryPoints, QueryState, Rel, arg, rename
 from steadystate.sql.scalar import plan_expr
@@ -59,7 +59,10 @@ def plan_query(node: exp.Expr, state: QueryState, top: bool = False) -> tuple[Re
                 rel = rename(rel, cte.alias, [c.name for c in (cte.args.get("alias").columns or [])]
                               if cte.args.get("alias") else [])
                 state.ctes[cte.alias] = rel
-        if isinstance(node, exp.Select):
+        expanded = grouping_sets.expand(node) if isinstance(node, exp.Select) else None
+        if expanded is not None:  # GROUPING SETS / ROLLUP / CUBE: a union of plain GROUP BYs
+            rel, finishing = plan_query(expanded, state, top=True)
+        elif isinstance(node, exp.Select):
             rel, finishing = _plan_select(node, state)
         elif isinstance(node, exp.Values):
             rel, finishing = joins.plan_values(node, state), RowSetFinishing()

@@ -177,6 +177,30 @@ class ShowObjects:
     kind: str  # 'clusters' | 'cluster_replicas' | 'indexes' | 'materialized_views' | 'tables' | 'views' | 'objects'
     on: Name | None = None
     in_cluster: str | None = None
+    schema: Name | None = None  # SHOW OBJECTS FROM schema
+
+
+class SubscribeEnvelope(enum.StrEnum):
+    """SUBSCRIBE's output shape (Materialize's ENVELOPE clause)."""
+
+    NONE = "none"  # (mz_timestamp, mz_diff, columns...)
+    UPSERT = "upsert"  # (mz_timestamp, mz_state, key..., value...)
+    DEBEZIUM = "debezium"  # (mz_timestamp, mz_state, key..., before_value..., after_value...)
+
+
+class ExplainStage(enum.StrEnum):
+    """Which plan EXPLAIN shows (Materialize's stages)."""
+
+    RAW = "raw"
+    DECORRELATED = "decorrelated"
+    OPTIMIZED = "optimized"
+    PHYSICAL = "physical"
+    TIMESTAMP = "timestamp"
+
+
+class ExplainFormat(enum.StrEnum):
+    TEXT = "text"
+    JSON = "json"
 
 
 @dataclass(frozen=True)
@@ -185,6 +209,45 @@ class Subscribe:
     query: exp.Expr | None
     query_sql: str | None
     options: Options = ()
+    envelope: SubscribeEnvelope = SubscribeEnvelope.NONE
+    envelope_key: tuple[str, ...] = ()  # ENVELOPE UPSERT/DEBEZIUM (KEY (...))
+    as_of: exp.Expr | None = None  # AS OF [AT LEAST] <expr>
+    as_of_at_least: bool = False
+    up_to: exp.Expr | None = None  # UP TO <expr>
+
+
+@dataclass(frozen=True)
+class Declare:
+    """``DECLARE name CURSOR FOR <SELECT | SUBSCRIBE>``."""
+
+    name: str
+    query: Any  # a sqlglot query or a Subscribe
+    query_sql: str
+
+
+@dataclass(frozen=True)
+class Fetch:
+    """``FETCH [FORWARD] [count | ALL] [FROM | IN] name [WITH (TIMEOUT = ...)]``."""
+
+    name: str
+    count: int | None  # None: ALL
+    options: Options = ()
+
+
+@dataclass(frozen=True)
+class Close:
+    name: str | None  # None: CLOSE ALL
+
+
+@dataclass(frozen=True)
+class ShowCreate:
+    kind: ItemKind | Literal["cluster"]
+    name: Name
+
+
+@dataclass(frozen=True)
+class ShowColumns:
+    on: Name
 
 
 @dataclass(frozen=True)
@@ -206,6 +269,8 @@ class Explain:
     what: ExplainWhat
     query: exp.Expr | None = None
     name: Name | None = None
+    stage: ExplainStage = ExplainStage.OPTIMIZED
+    format: ExplainFormat = ExplainFormat.TEXT
 
 
 @dataclass(frozen=True)
@@ -229,7 +294,7 @@ Custom = Union[
     CreateCluster, CreateClusterReplica, DropCluster, DropClusterReplica, AlterCluster, CreateRole, AlterRole,
     DropRole, CreateSchema, DropSchema,
     CreateView, CreateIndex, DropObjects, SetVariable, ResetVariable, ShowVariable, ShowObjects, Subscribe, CopyFrom,
-    CopyTo, Explain, Transaction, Discard, Deallocate,
+    CopyTo, Explain, Transaction, Discard, Deallocate, Declare, Fetch, Close, ShowCreate, ShowColumns,
 ]
 # a parsed statement's node: a sqlglot tree (sqlglot types its parse only as ``exp.Expr``; the planner accepts
 # Query, Values, Insert, Update, Delete and Create and refuses any other with 0A000) or a custom statement
