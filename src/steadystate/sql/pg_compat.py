@@ -33,13 +33,15 @@ from steadystate.sql.dialect import DIALECT
 #: ``pg_catalog`` relations with no rows by construction (what they describe does not exist here): a query over
 #: one of them alone is rewritten into the empty query it is; ``adapter/pg_catalog.py`` gives them no rows
 ALWAYS_EMPTY: frozenset[str] = frozenset({
-    "pg_am", "pg_description", "pg_constraint", "pg_attrdef", "pg_inherits", "pg_sequence", "pg_collation",
+    "pg_am", "pg_constraint", "pg_attrdef", "pg_inherits", "pg_sequence", "pg_collation",
     "pg_proc", "pg_extension", "pg_enum", "pg_policy", "pg_statistic_ext", "pg_publication", "pg_publication_rel",
     "pg_publication_namespace", "pg_trigger", "pg_rewrite", "pg_auth_members",
 })
 
-#: what ``mz_version()`` answers and the ``mz_version`` ParameterStatus says (Materialize's shape: ``v<semver>``)
-MZ_VERSION = "v0.1.0 (steadystate)"
+#: what ``mz_version()`` answers and the ``mz_version`` ParameterStatus says, in Materialize's shape (``v<semver>
+#: (<build>)``): the Materialize release whose SQL and catalog steadystate follows (tools such as dbt-materialize
+#: refuse a server older than the features they use), then steadystate's own version in the build's place
+MZ_VERSION = "v0.130.0 (steadystate 0.1.0)"
 #: PostgreSQL's internal type names (``to_regtype`` reads these as well as the display names)
 _INTERNAL_NAMES = {ScalarType.INT2: "int2", ScalarType.INT4: "int4", ScalarType.INT8: "int8",
                    ScalarType.FLOAT4: "float4", ScalarType.FLOAT8: "float8", ScalarType.NUMERIC: "numeric",

@@ -71,6 +71,15 @@ def plan(statement: st.Statement | st.Node, ctx: PlanContext) -> p.Plan:
         case st.DropSchema():
             database, name = _schema_name(node.name, ctx)
             return p.DropSchemaPlan(database, name, node.if_exists, node.cascade)
+        case st.CommentOn():
+            return p.CommentPlan(node.target, node.name, node.comment, ctx.database, ctx.schema)
+        case st.AlterName():
+            return p.AlterNamePlan(node.target, node.name, node.new_name, node.swap, node.if_exists, ctx.database,
+                                   ctx.schema)
+        case st.CreateDatabase():
+            return p.CreateDatabasePlan(node.name, node.if_not_exists)
+        case st.DropDatabase():
+            return p.DropDatabasePlan(node.name, node.if_exists, node.cascade)
         case st.CreateRole():
             return p.CreateRolePlan(node.name, node.superuser, _verifier(node.password))
         case st.AlterRole():
