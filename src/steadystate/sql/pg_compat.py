@@ -16,7 +16,8 @@ schema-qualified function calls.  :func:`rewrite` turns, in the parsed statement
   are no array values here); ``format_type(oid, typmod)`` and ``oid::regtype`` into a ``CASE`` over the scalar
   types' PostgreSQL names, ``to_regtype(name)`` into a ``CASE`` giving the type's oid or NULL;
   ``oid::regclass::text`` and ``'name'::regclass`` into subqueries over ``pg_class``; ``pg_get_expr(expr, rel)``
-  into ``expr`` (``pg_attrdef.adbin`` is already text); ``mz_version()`` into the version literal.
+  into ``expr`` (``pg_attrdef.adbin`` is already text); ``mz_version()`` into the version literal;
+  ``mz_is_superuser()`` into a lookup of the session's role in ``pg_roles``.
 
 The subqueries are decorrelated into joins like any other, so nothing here evaluates anything itself.  The
 ``pg_catalog`` relations are builtins (``catalog/builtins.py``) whose rows ``adapter/pg_catalog.py`` computes.
@@ -134,6 +135,7 @@ def _subquery(template: str, argument: exp.Expr) -> exp.Expr:
 
 
 _REL_NAME = "(SELECT pg_rc.relname FROM pg_catalog.pg_class AS pg_rc WHERE pg_rc.oid = 0)"
+_IS_SUPERUSER = "(SELECT coalesce(bool_or(pg_r.rolsuper), false) FROM pg_catalog.pg_roles AS pg_r WHERE pg_r.rolname = 0)"
 _REL_OID = "(SELECT pg_rc.oid FROM pg_catalog.pg_class AS pg_rc WHERE pg_rc.relname = 0)"
 
 
@@ -226,6 +228,8 @@ def _rewrite_tools(node: exp.Expr) -> exp.Expr:
             return exp.Cast(this=exp.Null(), to=exp.DataType.build("text"))  # no column has a sequence
         if name == "mz_version" and not args:
             return exp.Literal.string(MZ_VERSION)
+        if name == "mz_is_superuser" and not args:  # Materialize's: whether the session's role is a superuser
+            return _subquery(_IS_SUPERUSER, exp.CurrentUser())
     return node
 
 
@@ -306,6 +310,7 @@ def _emptied(select: exp.Select) -> exp.Select:
 
 
 _TOOL_FUNCTIONS = frozenset({"format_type", "to_regtype", "pg_get_expr", "pg_get_serial_sequence", "mz_version",
+                             "mz_is_superuser",
                              "all", "pg_get_constraintdef", "pg_encoding_to_char", "array_to_string"})
 
 

@@ -56,7 +56,7 @@ def comment_on(cur: Cursor) -> st.CommentOn:
     if cur.accept("NULL"):
         comment = None
     else:
-        comment = cur.expect_type(TokenType.STRING).text
+        comment = (cur.next() if cur.at(TokenType.HEREDOC_STRING) else cur.expect_type(TokenType.STRING)).text
     cur.finish()
     return st.CommentOn(target, name, comment)
 
