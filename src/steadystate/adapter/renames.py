@@ -212,8 +212,10 @@ class Renames:
                     f"cannot promote cluster {quote_ident(incoming.name)} onto sealed cluster "
                     f"{quote_ident(production.name)}: it could not be sealed without a restart",
                     detail=f"{refused.message}{'; ' + refused.detail if refused.detail else ''}",
-                    hint=f"wait until {quote_ident(incoming.name)} is ready (dbt-materialize: deploy_await; "
-                         f"mz_internal.mz_cluster_readiness) or fix what the detail names, then swap again",
+                    hint=f"make {quote_ident(incoming.name)} ready first: ALTER CLUSTER {quote_ident(incoming.name)} "
+                         f"RESTART rebuilds its replicas clean from the catalog; then wait for hydration "
+                         f"(dbt-materialize: deploy_await) and swap again (mz_internal.mz_cluster_readiness shows "
+                         f"what is missing)",
                 ) from None
         changed: list[msgspec.Struct] = []
         for table, originals in ((prepared.clusters, catalog.clusters), (prepared.schemas, catalog.schemas),

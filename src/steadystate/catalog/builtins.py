@@ -211,6 +211,9 @@ _DEFINITIONS: list[tuple[str, str, RelationDesc]] = [
                                                      ("constraint_name", T), ("table_catalog", T),
                                                      ("table_schema", T), ("table_name", T), ("column_name", T),
                                                      ("ordinal_position", I4))),
+    # adapter/mz_catalog.py: empty, as no default privilege can be set here (dbt-materialize's deploy_init copies them)
+    ("mz_internal", "mz_show_default_privileges", _desc(("object_owner", T), ("database", T), ("schema", T),
+                                                        ("object_type", T), ("grantee", T), ("privilege_type", T))),
 ]
 
 BUILTINS: tuple[BuiltinRelation, ...] = tuple(

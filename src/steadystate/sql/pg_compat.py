@@ -17,7 +17,8 @@ schema-qualified function calls.  :func:`rewrite` turns, in the parsed statement
   types' PostgreSQL names, ``to_regtype(name)`` into a ``CASE`` giving the type's oid or NULL;
   ``oid::regclass::text`` and ``'name'::regclass`` into subqueries over ``pg_class``; ``pg_get_expr(expr, rel)``
   into ``expr`` (``pg_attrdef.adbin`` is already text); ``mz_version()`` into the version literal;
-  ``mz_is_superuser()`` into a lookup of the session's role in ``pg_roles``.
+  ``mz_is_superuser()`` into a lookup of the session's role in ``pg_roles``; ``quote_ident(x)`` into its CASE;
+  ``SELECT mz_internal.mz_aclexplode(privileges).*`` into the empty relation it is while nothing is granted.
 
 The subqueries are decorrelated into joins like any other, so nothing here evaluates anything itself.  The
 ``pg_catalog`` relations are builtins (``catalog/builtins.py``) whose rows ``adapter/pg_catalog.py`` computes.
@@ -75,7 +76,27 @@ def _with_argument(template: str, argument: exp.Expr) -> exp.Expr:
     return tree
 
 
+def _explodes_privileges(node: exp.Expr) -> bool:
+    """``SELECT mz_internal.mz_aclexplode(x.privileges).* FROM ...`` (dbt-materialize copies grants with it)."""
+    if not isinstance(node, exp.Select) or len(node.expressions) != 1:
+        return False
+    star = node.expressions[0]
+    return (isinstance(star, exp.Dot) and isinstance(star.expression, exp.Star)
+            and isinstance(star.this, exp.Dot) and isinstance(star.this.expression, exp.Anonymous)
+            and str(star.this.expression.this).lower() == "mz_aclexplode")
+
+
+#: what ``mz_aclexplode(privileges)`` yields here: nothing, as no privilege has been granted (Materialize's columns)
+_NO_PRIVILEGES = ("SELECT CAST(NULL AS text) AS grantor, CAST(NULL AS text) AS grantee, "
+                  "CAST(NULL AS text) AS privilege_type, CAST(NULL AS boolean) AS is_grantable WHERE false")
+#: ``quote_ident(x)``: x when it needs no quotes, else x in double quotes with its double quotes doubled
+_QUOTE_IDENT = ("(CASE WHEN 0 ~ '^[a-z_][a-z0-9_$]*$' THEN 0 "
+                "ELSE '\"' || replace(0, '\"', '\"\"') || '\"' END)")
+
+
 def _visit(node: exp.Expr) -> exp.Expr:
+    if _explodes_privileges(node):
+        return sqlglot.parse_one(_NO_PRIVILEGES, read=DIALECT)
     if (isinstance(node, exp.Dot) and isinstance(node.this, exp.Identifier)
             and node.this.name.lower() == "pg_catalog" and isinstance(node.expression, exp.Func)):
         inner = node.expression
@@ -228,6 +249,11 @@ def _rewrite_tools(node: exp.Expr) -> exp.Expr:
             return exp.Cast(this=exp.Null(), to=exp.DataType.build("text"))  # no column has a sequence
         if name == "mz_version" and not args:
             return exp.Literal.string(MZ_VERSION)
+        if name == "quote_ident" and len(args) == 1:
+            tree = sqlglot.parse_one(f"SELECT {_QUOTE_IDENT}", read=DIALECT).expressions[0]
+            for placeholder in [n for n in tree.find_all(exp.Literal) if n.this == "0" and not n.is_string]:
+                placeholder.replace(exp.Cast(this=args[0].copy(), to=exp.DataType.build("text")))
+            return tree
         if name == "mz_is_superuser" and not args:  # Materialize's: whether the session's role is a superuser
             return _subquery(_IS_SUPERUSER, exp.CurrentUser())
     return node
@@ -310,7 +336,7 @@ def _emptied(select: exp.Select) -> exp.Select:
 
 
 _TOOL_FUNCTIONS = frozenset({"format_type", "to_regtype", "pg_get_expr", "pg_get_serial_sequence", "mz_version",
-                             "mz_is_superuser",
+                             "mz_is_superuser", "quote_ident",
                              "all", "pg_get_constraintdef", "pg_encoding_to_char", "array_to_string"})
 
 
@@ -336,7 +362,15 @@ def rewrite(node: exp.Expr) -> exp.Expr:
         node = node.transform(_visit)
     if _needs_tools(node):
         node = node.transform(_rewrite_tools)
+    if any(_is_current_role(c) for c in node.find_all(exp.Column)):
+        node = node.transform(lambda n: exp.CurrentUser() if _is_current_role(n) else n)
     return node
+
+
+def _is_current_role(node: exp.Expr) -> bool:
+    """``current_role`` (a reserved word in PostgreSQL, read by sqlglot as a column): the session's role."""
+    return (isinstance(node, exp.Column) and not node.table and isinstance(node.this, exp.Identifier)
+            and not node.this.quoted and node.name.lower() == "current_role")
 
 
 __all__ = ["MZ_VERSION", "rewrite"]
