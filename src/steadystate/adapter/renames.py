@@ -210,7 +210,7 @@ class Renames:
             except ObjectNotInPrerequisiteState as refused:
                 raise ObjectNotInPrerequisiteState(
                     f"cannot promote cluster {quote_ident(incoming.name)} onto sealed cluster "
-                    f"{quote_ident(production.name)}: it could not be sealed without a restart",
+                    f"{quote_ident(production.name)}: it could not be sealed now without a restart",
                     detail=f"{refused.message}{'; ' + refused.detail if refused.detail else ''}",
                     hint=f"make {quote_ident(incoming.name)} ready first: ALTER CLUSTER {quote_ident(incoming.name)} "
                          f"RESTART rebuilds its replicas clean from the catalog; then wait for hydration "
