@@ -513,7 +513,8 @@ class ClientSession:
             async def abort(self, reason: str) -> None:
                 self.rows.clear()
 
-        return CopyInOutcome(len(plan.columns), plan.format, plan.delimiter, plan.null, plan.header, Sink())
+        return CopyInOutcome(len(plan.columns), plan.format, plan.delimiter, plan.null, plan.header, Sink(),
+                             type_oids=tuple(plan.desc.columns[i].pg_oid for i in plan.columns))
 
     # ------------------------------------------------------------------ reads
 

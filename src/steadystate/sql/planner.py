@@ -536,7 +536,7 @@ def _copy_from(node: st.CopyFrom, ctx: PlanContext, sql_text: str | None) -> p.P
     columns = _target_columns(item, list(node.columns) if node.columns else None)
     options = _options(node.options)
     fmt = str(options.get("format", "text")).lower()
-    if fmt not in ("text", "csv"):
+    if fmt not in ("text", "csv", "binary"):
         raise errors.FeatureNotSupported(f"COPY format {errors.quote_ident(fmt)} is not supported")
     header = options.get("header", False)
     header = header if isinstance(header, bool) else str(header).lower() in ("true", "on", "1")
