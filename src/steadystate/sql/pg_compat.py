@@ -205,6 +205,8 @@ def _rewrite_tools(node: exp.Expr) -> exp.Expr:
         return _operator(node)
     if isinstance(node, exp.Collate) and node.expression.sql().lower() in _DEFAULT_COLLATIONS:
         return node.this.copy()  # the default collation is the one comparisons use
+    if isinstance(node, exp.Select) and _joins_on_null_columns(node):
+        _join_null_matches_on_false(node)  # in place: the joins' sources are still rewritten below
     if isinstance(node, exp.Select) and _over_an_empty_relation(node):
         return _emptied(node)
     if (isinstance(node, exp.Array) and len(node.expressions) == 1 and isinstance(node.expressions[0], exp.Select)
@@ -288,6 +290,36 @@ def _over_an_empty_relation(select: exp.Select) -> bool:
     own_aggregates = (agg for e in select.expressions for agg in e.find_all(exp.AggFunc)
                       if agg.find_ancestor(exp.Select) is select)
     return bool(select.args.get("group")) or next(own_aggregates, None) is None
+
+
+def _null_sides(select: exp.Select) -> set[str]:
+    """The names (aliases) of the ``ALWAYS_EMPTY`` tables a SELECT left-joins: their columns are NULL in every row."""
+    return {(join.alias_or_name or join.this.name).lower() for join in select.args.get("joins") or []
+            if join.side.upper() == "LEFT" and isinstance(join.this, exp.Table) and _is_empty_source(join.this)}
+
+
+def _matches_a_null(join: exp.Join, null_sides: set[str]) -> bool:
+    """Whether a LEFT JOIN's ON condition requires equality with a column that is always NULL (one conjunct
+    ``x = empty.c``): it never holds, as when SQLAlchemy joins pg_description on pg_constraint's oid."""
+    on = join.args.get("on")
+    if join.side.upper() != "LEFT" or on is None or (isinstance(join.this, exp.Table) and _is_empty_source(join.this)):
+        return False
+    conjuncts = list(on.flatten()) if isinstance(on, exp.And) else [on]
+    return any(isinstance(c, exp.EQ) and any(isinstance(side, exp.Column) and side.table.lower() in null_sides
+                                             for side in (c.this, c.expression)) for c in conjuncts)
+
+
+def _joins_on_null_columns(select: exp.Select) -> bool:
+    null_sides = _null_sides(select)
+    return bool(null_sides) and any(_matches_a_null(j, null_sides) for j in select.args.get("joins") or [])
+
+
+def _join_null_matches_on_false(select: exp.Select) -> None:
+    """Join each LEFT JOIN that can only match a NULL ``ON false`` (its parameters kept), in place."""
+    null_sides = _null_sides(select)
+    for join in select.args.get("joins") or []:
+        if _matches_a_null(join, null_sides):
+            join.set("on", _false_keeping_parameters(join.args["on"]))
 
 
 def _false_keeping_parameters(node: exp.Expr) -> exp.Expr:
