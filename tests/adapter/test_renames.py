@@ -115,6 +115,9 @@ def test_swaps_in_a_transaction_apply_together_at_commit_or_not_at_all() -> None
         assert await env.query("SELECT a FROM green.t") == [(1,)]
         assert dict(await env.query("SELECT id, name FROM mz_clusters WHERE name IN ('c1', 'c2')")) == \
             {c1: "c2", c2: "c1"}
+        await env.restart()  # durable, as one catalog transaction left it
+        assert await env.query("SELECT a FROM teal.t") == [(2,)]
+        assert env.coordinator.catalog.clusters[c1].name == "c2"
 
     run(body)
 
@@ -147,6 +150,12 @@ def test_a_swap_onto_a_sealed_cluster_is_a_proven_promotion() -> None:
                     await env.query("SELECT id, name, sealed FROM mz_clusters WHERE id IN ('%s', '%s')" % (prod, nxt))}
         assert clusters == {nxt: ("prod", True), prod: ("next", False)}
         assert await env.query("SELECT n FROM m2") == [(6,)]
+        await env.restart()  # the promoted cluster's dataflows are kept: it is still ready, sealed
+        async def ready() -> bool:
+            return await env.query(f"SELECT ready FROM mz_internal.mz_cluster_readiness WHERE cluster_id = '{nxt}'") \
+                == [(True,)]
+
+        await eventually(ready, what="promoted cluster ready after a restart")
         # the outgoing cluster is no longer production: it can be dropped
         await env.execute("DROP CLUSTER next CASCADE")
 
