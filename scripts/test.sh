@@ -32,6 +32,16 @@ fi
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
 .venv/bin/python -m pip install -q -e ".[test]"
 
+# dbt-materialize (tests/e2e/test_tools_dbt*.py run its `dbt` CLI) in its own venv: dbt-core pins protobuf, pydantic
+# and click on its own schedule. Every dbt-materialize release declares a git-URL dependency in its `dev` extra, which
+# pip 26 refuses for any PyPI distribution even with --no-deps, so this venv's pip is 25.0.1 (which does not check);
+# the whole dependency closure is pinned in tests/e2e/dbt/requirements.txt and installed with --no-deps.
+if [ ! -x .venv-dbt/bin/dbt ]; then
+  "$PYTHON" -m venv .venv-dbt
+  .venv-dbt/bin/python -m pip install -q pip==25.0.1 >/dev/null
+  .venv-dbt/bin/python -m pip install -q --no-deps -r tests/e2e/dbt/requirements.txt
+fi
+
 # static checks first: lint (ruff) and types (mypy, configured in pyproject.toml)
 .venv/bin/python -m ruff check src tests bench
 .venv/bin/python -m mypy

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from steadystate.adapter.policy import POLICY, Allowed, ClusterState, Refused, Statement, check
+from steadystate.adapter.policy import POLICY, Allowed, ClusterState, Promote, Refused, Statement, check
 from steadystate.catalog.records import ReconfigurationKind
 from steadystate.errors import ObjectNotInPrerequisiteState
 
@@ -19,7 +19,7 @@ def test_every_statement_kind_has_a_verdict_in_every_state() -> None:
 @pytest.mark.parametrize("state", list(ClusterState))
 def test_check_raises_exactly_the_refusals(statement: Statement, state: ClusterState) -> None:
     decision = POLICY[statement][state]
-    if isinstance(decision, Allowed):
+    if isinstance(decision, (Allowed, Promote)):  # a promotion is checked by its caller (adapter/renames.py)
         check(statement, state, "prod", "STATEMENT")
         return
     assert isinstance(decision, Refused)
@@ -36,6 +36,7 @@ def test_a_sealed_cluster_is_frozen_and_serves_no_new_dataflow() -> None:
         assert isinstance(POLICY[statement][ClusterState.SEALED], Refused), statement
     assert POLICY[Statement.UNSEAL][ClusterState.SEALED] == Allowed()
     assert POLICY[Statement.RECONFIGURE][ClusterState.SEALED] == Allowed()  # RESTART of a sealed cluster
+    assert POLICY[Statement.SWAP][ClusterState.SEALED] == Promote()  # blue/green: only a proven promotion
 
 
 def test_a_restarting_unsealed_cluster_keeps_answering_queries() -> None:

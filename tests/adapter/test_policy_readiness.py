@@ -15,7 +15,7 @@ from typing import Awaitable, Callable
 
 import pytest
 
-from steadystate.adapter.policy import POLICY, Allowed, ClusterState, Refused, Statement, check
+from steadystate.adapter.policy import POLICY, Allowed, ClusterState, Promote, Refused, Statement, check
 from steadystate.adapter.readiness import CONDITIONS, AtSeal
 from steadystate.catalog.records import ReconfigurationKind
 from steadystate.errors import ObjectNotInPrerequisiteState, SteadyError
@@ -26,7 +26,7 @@ def test_the_policy_table_is_complete() -> None:
     assert set(POLICY) == set(Statement)
     for statement, verdicts in POLICY.items():
         assert set(verdicts) == set(ClusterState), statement
-        assert all(isinstance(v, (Allowed, Refused)) for v in verdicts.values())
+        assert all(isinstance(v, (Allowed, Refused, Promote)) for v in verdicts.values())
         assert isinstance(verdicts[ClusterState.UNSEALED], Allowed), statement  # development: anything goes
 
 
@@ -34,7 +34,7 @@ def test_the_policy_table_is_complete() -> None:
 @pytest.mark.parametrize("state", list(ClusterState))
 def test_check_refuses_exactly_the_refused_pairs(statement: Statement, state: ClusterState) -> None:
     decision = POLICY[statement][state]
-    if isinstance(decision, Allowed):
+    if isinstance(decision, (Allowed, Promote)):
         check(statement, state, "prod", "CREATE INDEX i")
         return
     with pytest.raises(ObjectNotInPrerequisiteState) as info:

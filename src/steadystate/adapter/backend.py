@@ -11,11 +11,13 @@ from __future__ import annotations
 from typing import Awaitable, Callable
 
 from steadystate.adapter.coordinator import Coordinator, CoordinatorConfig
+from steadystate.adapter.comments import Comments
 from steadystate.adapter.ddl import Ddl
 from steadystate.adapter.introspection import Introspection
 from steadystate.adapter.readiness import Readiness
 from steadystate.adapter.reads import Reads
 from steadystate.adapter.reconfigure import Reconfigurer
+from steadystate.adapter.renames import Renames
 from steadystate.adapter.session import ClientSession
 from steadystate.adapter.writes import Writes
 from steadystate.adapter.metrics import Metrics
@@ -34,6 +36,8 @@ class Adapter:
         self.sessions: dict[int, ClientSession] = {}
         self.readiness = Readiness(self.coordinator)
         self.reconfigurer = Reconfigurer(self.coordinator, self.readiness)
+        self.comments = Comments(self.coordinator)
+        self.renames = Renames(self.coordinator, self.readiness, self.ddl)
         # each takes (plan, user, notices, statement timeout) and holds the DDL lock only while it changes the
         # catalog, never while replicas hydrate
         self.alter_cluster_actions: dict[AlterAction, Callable[..., Awaitable[str]]] = {

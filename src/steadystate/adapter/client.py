@@ -87,13 +87,14 @@ class CopyInOutcome:
     """``COPY t FROM STDIN``: the data format pgwire parses and the sink that takes the rows."""
 
     columns: int
-    format: str  # "text" | "csv"
+    format: str  # "text" | "csv" | "binary"
     delimiter: str
     null: str
     header: bool
     sink: CopyInSink
     quote: str = '"'
     escape: str = '"'
+    type_oids: tuple[int, ...] = ()  # the target columns' type oids: how the binary format's fields are read
 
 
 Outcome = Union[RowsOutcome, CommandOutcome, EmptyOutcome, CopyOutOutcome, CopyInOutcome]

@@ -259,7 +259,7 @@ class Ddl:
             )
         doomed = [self.catalog.items[i] for i in targets] + dependents
         statement = f"DROP {plan.kind.replace('_', ' ').upper()}{' CASCADE' if plan.cascade else ''}"
-        await self._drop_items(doomed, user, notices, statement)
+        await self.drop_items(doomed, user, notices, statement)
         return tag
 
     def _require_owner(self, owner: str, user: str, what: str, action: str = "drop") -> None:
@@ -272,12 +272,15 @@ class Ddl:
                                         hint=f"it is owned by {quote_ident(owner)}; a superuser or the owner can "
                                              f"{action} it")
 
-    async def _drop_items(
+    async def drop_items(
         self, doomed: list[ItemRecord], user: str, notices: list[str], statement: str | None = None,
         also_delete: list[tuple[str, str]] | None = None,
     ) -> None:
         """Drop ``doomed`` (and the records ``also_delete`` names, e.g. their schema) in one catalog transaction,
-        then tear down their dataflows and shards."""
+        then tear down their dataflows and shards.  Their comments (COMMENT ON) go with them."""
+        gone = {item.id for item in doomed} | {record_id for _, record_id in also_delete or []}
+        also_delete = list(also_delete or []) + [
+            ("comment", c.id) for c in self.catalog.comments.values() if c.object_id in gone]
         for item in doomed:
             self._require_owner(item.owner, user, f"{KIND_NAMES[item.kind]} {quote_ident(item.name)}")
         for item in doomed:
@@ -411,7 +414,7 @@ class Ddl:
             )
         ids = {o.id for o in objects}
         doomed = objects + [d for d in self.catalog.transitive_dependents(ids) if d.id not in ids]
-        await self._drop_items(doomed, user, notices)
+        await self.drop_items(doomed, user, notices)
         await self._drop_replicas(self.catalog.replicas_of(cluster.id), user)
         with self.catalog.durable.transact(user) as txn:
             txn.delete("cluster", cluster.id)
@@ -486,7 +489,7 @@ class Ddl:
         targets = {i.id for i in contents}
         doomed = contents + [d for d in self.catalog.transitive_dependents(targets) if d.id not in targets]
         record = self.catalog.schema_record(plan.database, plan.name)
-        await self._drop_items(doomed, user, notices, "DROP SCHEMA CASCADE",
+        await self.drop_items(doomed, user, notices, "DROP SCHEMA CASCADE",
                                also_delete=[("schema", record.id)] if record is not None else [])
         return "DROP SCHEMA"
 

@@ -12,6 +12,7 @@ import json
 from typing import TYPE_CHECKING, Callable, Iterator
 
 from steadystate.adapter import information_schema, mz_catalog, pg_catalog, progress
+from steadystate.adapter.comments import Comments
 from steadystate.errors import InternalError
 from steadystate.orchestrator.api import ProcessStatus
 from steadystate.storage import ShardNotFound
@@ -79,6 +80,7 @@ class Introspection:
         self._producers.update(pg_catalog.producers(coordinator))
         self._producers.update(mz_catalog.producers(coordinator))
         self._producers.update(information_schema.producers(coordinator))
+        self._producers.update(Comments(coordinator).producers())
 
     def rows(self, name: str) -> list[Row]:
         producer = self._producers.get(name)

@@ -9,8 +9,8 @@ Materialize's names and columns, as far as the objects exist here (``catalog/bui
 * ``mz_wallclock_global_lag``: per maintained object (index, materialized view), wall clock minus its write
   frontier on the replica that is furthest ahead; ``mz_wallclock_lag_history`` has the current measurement per
   replica (one row each: no history is retained);
-* empty because what they describe does not exist here: ``mz_sources``, ``mz_sinks``, ``mz_comments``
-  (no ``COMMENT ON``), ``mz_role_members`` (no role membership).
+* empty because what they describe does not exist here: ``mz_sources``, ``mz_sinks``, ``mz_show_default_privileges``
+  (no default privileges), ``mz_role_members`` (no role membership); ``mz_comments`` is adapter/comments.py's.
 """
 
 from __future__ import annotations
@@ -104,8 +104,8 @@ def producers(coord: "Coordinator") -> dict[str, Callable[[], list[Row]]]:
         "mz_wallclock_lag_history": lag_history,
         "mz_sources": list,
         "mz_sinks": list,
-        "mz_comments": list,
         "mz_role_members": list,
+        "mz_show_default_privileges": list,
     }
 
 

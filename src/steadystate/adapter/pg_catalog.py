@@ -15,7 +15,7 @@ the builtin relations, so psql's listings show what the user made.  ``pg_index``
 What SQLAlchemy's and pandas' reflection, psycopg's ``TypeInfo.fetch`` and psql's ``\\d NAME`` read besides:
 ``pg_type`` (one row per scalar type, PostgreSQL's oids and names; no array types, which do not exist here),
 ``pg_attribute`` (the columns of every user relation, ``attnum`` from 1), ``pg_database`` (the databases objects
-live in), ``pg_description`` (empty: ``COMMENT ON`` does not exist yet), and relations that are empty because
+live in), ``pg_description`` (COMMENT ON: adapter/comments.py produces it), and relations that are empty because
 what they describe does not exist here: ``pg_constraint`` (no keys or checks), ``pg_attrdef`` (a column's
 DEFAULT is kept as a planned expression, not as text: ``atthasdef`` is false and a reflected table shows no
 default), ``pg_inherits``, ``pg_sequence``, ``pg_collation``, ``pg_proc``, ``pg_extension``.

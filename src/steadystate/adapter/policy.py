@@ -56,6 +56,7 @@ class Statement(enum.Enum):
     RECONFIGURE = "ALTER CLUSTER ... SEAL | RESTART: a graceful replacement of replicas"
     UNSEAL = "ALTER CLUSTER ... UNSEAL"
     ALTER_OWNER = "ALTER CLUSTER ... OWNER TO"
+    SWAP = "ALTER CLUSTER ... SWAP WITH (each of the two clusters)"
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,14 @@ class Refused:
     sqlstate: str = "55000"
 
 
+@dataclass(frozen=True)
+class Promote:
+    """Allowed only as a promotion: the other cluster of the swap must pass every check SEAL makes without
+    restarting anything (adapter/renames.py), and it takes this cluster's name and seal."""
+
+
 ALLOWED = Allowed()
+PROMOTE = Promote()
 _SEALED_DDL = Refused("cluster {cluster} is sealed: {statement} is not allowed on it",
                       "ALTER CLUSTER {cluster} UNSEAL to allow changes")
 _BUSY_DDL = Refused("cluster {cluster} is being restarted or sealed: {statement} must wait",
@@ -90,12 +98,12 @@ _BUSY_RECONFIGURE = Refused("cluster {cluster} is already being restarted or sea
 _S = ClusterState
 # a change of what runs on the cluster, or of its replicas or options: waits while it is reconfigured, refused
 # while it is sealed
-_CLUSTER_DDL: dict[ClusterState, Allowed | Refused] = {
+_CLUSTER_DDL: dict[ClusterState, Allowed | Refused | Promote] = {
     _S.UNSEALED: ALLOWED, _S.SEALING: _BUSY_DDL, _S.SEALED: _SEALED_DDL, _S.RECONFIGURING: _BUSY_DDL,
     _S.RECONFIGURING_SEALED: _SEALED_DDL}
 
 # statement kind -> state -> verdict; every pair is spelled out (a test checks the table is complete)
-POLICY: dict[Statement, dict[ClusterState, Allowed | Refused]] = {
+POLICY: dict[Statement, dict[ClusterState, Allowed | Refused | Promote]] = {
     Statement.CREATE_OBJECT: _CLUSTER_DDL,
     Statement.DROP_OBJECT: _CLUSTER_DDL,
     Statement.CREATE_REPLICA: _CLUSTER_DDL,
@@ -110,10 +118,13 @@ POLICY: dict[Statement, dict[ClusterState, Allowed | Refused]] = {
                        _S.RECONFIGURING: ALLOWED, _S.RECONFIGURING_SEALED: _BUSY_RECONFIGURE},
     Statement.ALTER_OWNER: {_S.UNSEALED: ALLOWED, _S.SEALING: _BUSY_DDL, _S.SEALED: _SEALED_DDL,
                             _S.RECONFIGURING: ALLOWED, _S.RECONFIGURING_SEALED: _SEALED_DDL},
+    # blue/green: swapping onto a sealed (production) cluster is a promotion of the incoming one
+    Statement.SWAP: {_S.UNSEALED: ALLOWED, _S.SEALING: _BUSY_DDL, _S.SEALED: PROMOTE, _S.RECONFIGURING: _BUSY_DDL,
+                     _S.RECONFIGURING_SEALED: _BUSY_DDL},
 }
 
 
-def verdict(statement: Statement, state: ClusterState) -> Allowed | Refused:
+def verdict(statement: Statement, state: ClusterState) -> Allowed | Refused | Promote:
     return POLICY[statement][state]
 
 

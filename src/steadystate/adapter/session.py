@@ -151,6 +151,7 @@ class ClientSession:
         self._failed = False
         self._pending: Changes = {}
         self._savepoints: list[str] = []
+        self._renames: list[p.AlterNamePlan] = []  # ALTER ... RENAME/SWAP buffered until COMMIT
         self._running: asyncio.Task[Any] | None = None
         self.cursors = Cursors()
 
@@ -359,6 +360,14 @@ class ClientSession:
                 return self._rows_of(show_create(self.adapter, plan), "SHOW")
             case p.ShowColumnsPlan():
                 return self._rows_of(show_columns(self.adapter, plan), "SHOW")
+            case p.CommentPlan():
+                return self._ddl(self.adapter.comments.comment, plan)
+            case p.AlterNamePlan():
+                return self._alter_name(plan)
+            case p.CreateDatabasePlan():
+                return self._ddl(self.adapter.renames.create_database, plan)
+            case p.DropDatabasePlan():
+                return self._ddl(self.adapter.renames.drop_database, plan)
             case _:
                 assert_never(plan)
 
@@ -366,6 +375,7 @@ class ClientSession:
         if self._in_transaction:
             self._failed = True
             self._pending.clear()
+            self._renames.clear()
 
     def _flush_notices(self, messages: list[str]) -> None:
         self._notices.extend(ErrorFields("00000", text, severity="NOTICE") for text in messages)
@@ -421,7 +431,26 @@ class ClientSession:
         self._flush_notices(notices)
         return CommandOutcome(tag)
 
+    async def _alter_name(self, plan: p.AlterNamePlan) -> Outcome:
+        """ALTER ... RENAME TO / SWAP WITH: at once, or in a transaction block checked now and applied with the
+        block's other renames and swaps at COMMIT, in one catalog transaction (adapter/renames.py)."""
+        if self._pending:
+            self._check_no_pending_writes("DDL")
+        tag = f"ALTER {plan.target.value.replace('-', ' ').upper()}"
+        if self._in_transaction:
+            self.adapter.renames.prepare([*self._renames, plan], self.user)
+            self._renames.append(plan)
+            return CommandOutcome(tag)
+        notices: list[str] = []
+        async with self.coord.ddl(self.timeout):
+            await self.adapter.renames.apply([plan], self.user, notices)
+        self._flush_notices(notices)
+        return CommandOutcome(tag)
+
     def _check_no_pending_writes(self, what: str) -> None:
+        if self._renames:
+            raise ActiveTransaction(f"{what} cannot run in a transaction that renames or swaps", sqlstate="25000",
+                                    hint="COMMIT the ALTER ... RENAME / SWAP statements first")
         if self._pending:
             raise ActiveTransaction(
                 f"{what} cannot run in a transaction that has written",
@@ -432,6 +461,8 @@ class ClientSession:
     # ------------------------------------------------------------------ writes
 
     async def _apply_changes(self, changes: Changes, tag: str) -> Outcome:
+        if self._renames:
+            self._check_no_pending_writes("a write")
         if self._in_transaction:
             merge(self._pending, changes)
         else:
@@ -548,7 +579,8 @@ class ClientSession:
                 copies.end(session.process_id)
                 self.rows.clear()
 
-        return CopyInOutcome(len(plan.columns), plan.format, plan.delimiter, plan.null, plan.header, Sink())
+        return CopyInOutcome(len(plan.columns), plan.format, plan.delimiter, plan.null, plan.header, Sink(),
+                             type_oids=tuple(plan.desc.columns[i].pg_oid for i in plan.columns))
 
     # ------------------------------------------------------------------ reads
 
@@ -647,7 +679,9 @@ class ClientSession:
         self._savepoints.clear()
         if plan.action is not TransactionAction.BEGIN:
             self.cursors.close_all()  # cursors live until the end of their transaction (no WITH HOLD)
+        renames, self._renames = self._renames, []
         if plan.action is TransactionAction.BEGIN:
+            self._renames = renames
             if self._in_transaction:
                 self._flush_notices(["there is already a transaction in progress"])
             self._in_transaction = True
@@ -659,6 +693,11 @@ class ClientSession:
                 return CommandOutcome("ROLLBACK")
             if pending:
                 await self.adapter.writes.commit(pending)
+            if renames:
+                notices: list[str] = []
+                async with self.coord.ddl(self.timeout):
+                    await self.adapter.renames.apply(renames, self.user, notices)
+                self._flush_notices(notices)
             return CommandOutcome("COMMIT")
         self._pending, self._in_transaction, self._failed = {}, False, False
         return CommandOutcome("ROLLBACK")

@@ -217,6 +217,9 @@ _DEFINITIONS: list[tuple[str, str, RelationDesc]] = [
     ("mz_internal", "mz_copy_progress", _desc(("session_id", I4), ("table_id", T), ("user", T), ("phase", T),
                                               ("rows_received", I8), ("rows_per_second", F8), ("started_at", TS),
                                               ("updated_at", TS))),
+    # adapter/mz_catalog.py: empty, as no default privilege can be set here (dbt-materialize's deploy_init copies them)
+    ("mz_internal", "mz_show_default_privileges", _desc(("object_owner", T), ("database", T), ("schema", T),
+                                                        ("object_type", T), ("grantee", T), ("privilege_type", T))),
 ]
 
 BUILTINS: tuple[BuiltinRelation, ...] = tuple(

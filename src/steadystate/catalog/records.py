@@ -58,6 +58,26 @@ class SchemaRecord(msgspec.Struct, frozen=True):
     version: int = RECORD_VERSION
 
 
+class CommentRecord(msgspec.Struct, frozen=True):
+    """``COMMENT ON``: one per commented object or column (``id`` is ``<object id>/<column number or empty>``)."""
+
+    id: str
+    object_id: str  # an item (u<n>), a schema's mz_schemas id, a cluster (c<n>) or a database's mz_databases id
+    object_type: str  # mz_comments.object_type: table, view, materialized-view, index, schema, cluster, database
+    sub_id: int | None  # the column's number (from 1) for a column comment
+    comment: str
+    version: int = RECORD_VERSION
+
+
+class DatabaseRecord(msgspec.Struct, frozen=True):
+    """A database made by ``CREATE DATABASE``; ``materialize`` exists without one."""
+
+    id: str
+    name: str
+    owner: str
+    version: int = RECORD_VERSION
+
+
 class ItemRecord(msgspec.Struct, frozen=True):
     """A table, view, materialized view or index.
 
@@ -160,4 +180,6 @@ RECORD_TYPES: dict[str, type] = {
     "item": ItemRecord,
     "reconfiguration": ReconfigurationRecord,
     "schema": SchemaRecord,
+    "comment": CommentRecord,
+    "database": DatabaseRecord,
 }

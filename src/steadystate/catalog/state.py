@@ -26,6 +26,8 @@ from steadystate.catalog.records import (
     ReplicaRecord,
     RoleRecord,
     SchemaRecord,
+    CommentRecord,
+    DatabaseRecord,
 )
 from steadystate.repr.objects import IdKind, ItemKind, make_id
 
@@ -45,6 +47,8 @@ class CatalogState:
         self.items: dict[str, ItemRecord] = {}
         self.reconfigurations: dict[str, ReconfigurationRecord] = {}  # cluster id -> pending reconfiguration
         self.schemas: dict[str, SchemaRecord] = {}
+        self.comments: dict[str, CommentRecord] = {}  # COMMENT ON, keyed by CommentRecord.id
+        self.database_records: dict[str, DatabaseRecord] = {}  # CREATE DATABASE
         self.builtins: dict[str, BuiltinRelation] = {b.id: b for b in BUILTINS}
         self._builtin_names = {(b.schema, b.name): b for b in BUILTINS}
         loaded = durable.load()
@@ -80,13 +84,18 @@ class CatalogState:
                 self.reconfigurations[record.id] = record
             elif isinstance(record, SchemaRecord):
                 self.schemas[record.id] = record
+            elif isinstance(record, CommentRecord):
+                self.comments[record.id] = record
+            elif isinstance(record, DatabaseRecord):
+                self.database_records[record.id] = record
             else:  # pragma: no cover - programming error
                 raise TypeError(record)
 
     def apply_deletes(self, deletes: Iterable[tuple[str, str]]) -> None:
         tables: dict[str, dict] = {"cluster": self.clusters, "replica": self.replicas, "role": self.roles,
                                    "item": self.items, "reconfiguration": self.reconfigurations,
-                                   "schema": self.schemas}
+                                   "schema": self.schemas, "comment": self.comments,
+                                   "database": self.database_records}
         for kind, record_id in deletes:
             tables[kind].pop(record_id, None)
 
@@ -124,8 +133,10 @@ class CatalogState:
         return name in SYSTEM_SCHEMAS or name in self.schema_names(database)
 
     def databases(self) -> set[str]:
-        """The databases that exist: ``materialize`` and any that objects live in."""
-        return {DEFAULT_DATABASE} | {item.database for item in self.items.values()}
+        """The databases that exist: ``materialize``, those made by CREATE DATABASE, and any that objects or
+        schemas live in."""
+        return ({DEFAULT_DATABASE} | {d.name for d in self.database_records.values()}
+                | {item.database for item in self.items.values()} | {s.database for s in self.schemas.values()})
 
     def cluster_by_name(self, name: str) -> ClusterRecord | None:
         for cluster in self.clusters.values():

@@ -42,7 +42,8 @@ from steadystate.adapter.client import (
     Outcome,
     RowsOutcome,
 )
-from .copy_format import make_parser
+from .copy_binary import BinaryCopyParser
+from .copy_format import CopyParser, make_parser
 from .effects import (
     END,
     AbortCopy,
@@ -418,11 +419,11 @@ class Conversation(ExtendedQueryMixin):
         sink = outcome.sink
         previous, self.phase = self.phase, Phase.COPY_IN
         try:
-            parser = make_parser(
-                outcome.format, outcome.columns, outcome.delimiter, outcome.null, outcome.header,
-                outcome.quote, outcome.escape,
-            )
-            self.write(encode_copy_response(b"G", outcome.columns))
+            parser: CopyParser | BinaryCopyParser = BinaryCopyParser(outcome.type_oids) \
+                if outcome.format == "binary" else make_parser(
+                    outcome.format, outcome.columns, outcome.delimiter, outcome.null, outcome.header,
+                    outcome.quote, outcome.escape)
+            self.write(encode_copy_response(b"G", outcome.columns, binary=outcome.format == "binary"))
             batch: list[tuple[str | None, ...]] = []
             while True:
                 message = yield from self.next_message()

@@ -111,8 +111,9 @@ class DataflowDescription(msgspec.Struct, frozen=True):
         return all(is_transient(export_id) for export_id in self.export_ids)
 
     def fingerprint(self) -> str:
-        """A stable hash of everything but ``as_of`` (hex)."""
-        body = msgspec.structs.replace(self, as_of=None)
+        """A stable hash of everything but ``as_of`` and ``debug_name`` (hex): a rename (ALTER ... RENAME, SWAP)
+        changes the label, not the dataflow, and must not make a replica rebuild it."""
+        body = msgspec.structs.replace(self, as_of=None, debug_name="")
         return hashlib.sha256(msgspec.msgpack.encode(body)).hexdigest()[:32]
 
 

@@ -45,6 +45,7 @@ class IdKind(enum.StrEnum):
     REPLICA = "r"
     ROLE = "g"
     SCHEMA = "n"  # a schema made by CREATE SCHEMA (a namespace)
+    DATABASE = "d"  # a database made by CREATE DATABASE
 
 
 def make_id(kind: IdKind, number: int) -> str:

@@ -19,6 +19,7 @@ from steadystate import errors
 from steadystate.sql import statement_readers
 from steadystate.sql import statements as st
 from steadystate.sql.cursor import Cursor
+from steadystate.sql import rename_parser
 from steadystate.sql.syntax import parse_standard, syntax_error
 from steadystate.repr.objects import ItemKind
 
@@ -58,8 +59,11 @@ def _create(cur: Cursor) -> Any:
         schema = cur.name()
         cur.finish()
         return st.CreateSchema(schema, if_not_exists)
+    if cur.word() == "DATABASE":
+        cur.pos = 0
+        return rename_parser.create_database(cur)
     word = cur.word()
-    if word in ("SOURCE", "SINK", "CONNECTION", "SECRET", "DATABASE", "TYPE", "FUNCTION"):
+    if word in ("SOURCE", "SINK", "CONNECTION", "SECRET", "TYPE", "FUNCTION"):
         raise errors.FeatureNotSupported(f"CREATE {word} is not supported")
     raise cur.fail()
 
@@ -218,8 +222,11 @@ def _drop(cur: Cursor) -> Any:
             cascade = _cascade(cur)
             cur.finish()
             return st.DropObjects(kind, tuple(names), if_exists, cascade)
+    if cur.word() == "DATABASE":
+        cur.pos = 0
+        return rename_parser.drop_database(cur)
     word = cur.word()
-    if word in ("SOURCE", "SINK", "CONNECTION", "SECRET", "DATABASE", "TYPE"):
+    if word in ("SOURCE", "SINK", "CONNECTION", "SECRET", "TYPE"):
         raise errors.FeatureNotSupported(f"DROP {word} is not supported")
     raise cur.fail()
 
@@ -252,7 +259,9 @@ def _role_options(cur: Cursor) -> tuple[bool | None, str | None, bool]:
     return superuser, password, clear
 
 
-def _alter(cur: Cursor) -> st.AlterCluster | st.AlterRole:
+def _alter(cur: Cursor) -> st.AlterCluster | st.AlterRole | st.AlterName:
+    if rename_parser.is_alter_name(cur):
+        return rename_parser.alter_name(cur)
     cur.expect("ALTER")
     if cur.word() in ("ROLE", "USER"):
         cur.next()
@@ -540,6 +549,7 @@ DISPATCH: dict[str, Callable[[str, list[Token]], st.Node]] = {
     "CREATE": _run(_create),
     "DROP": _run(_drop),
     "ALTER": _run(_alter),
+    "COMMENT": _run(rename_parser.comment_on),
     "SET": _run(_set),
     "RESET": _run(_reset),
     "SHOW": _run(_show),

@@ -60,7 +60,9 @@ def plan_table_ref(node: exp.Expr, state: QueryState) -> Rel:
     if isinstance(node, exp.Table):
         if node.this is not None and not isinstance(node.this, exp.Identifier):
             raise errors.FeatureNotSupported("table functions are not supported")
-        parts = tuple(p.name for p in (node.args.get("catalog"), node.args.get("db"), node.this) if p is not None)
+        # unquoted names fold to lower case, as PostgreSQL folds them (``"materialize".INFORMATION_SCHEMA.columns``)
+        parts = tuple(p.name if p.args.get("quoted") else p.name.lower()
+                      for p in (node.args.get("catalog"), node.args.get("db"), node.this) if p is not None)
         if len(parts) == 1 and parts[0] in state.prebuilt:
             return state.prebuilt[parts[0]]
         if len(parts) == 1 and parts[0] in state.ctes:

@@ -16,7 +16,9 @@ schema-qualified function calls.  :func:`rewrite` turns, in the parsed statement
   are no array values here); ``format_type(oid, typmod)`` and ``oid::regtype`` into a ``CASE`` over the scalar
   types' PostgreSQL names, ``to_regtype(name)`` into a ``CASE`` giving the type's oid or NULL;
   ``oid::regclass::text`` and ``'name'::regclass`` into subqueries over ``pg_class``; ``pg_get_expr(expr, rel)``
-  into ``expr`` (``pg_attrdef.adbin`` is already text); ``mz_version()`` into the version literal.
+  into ``expr`` (``pg_attrdef.adbin`` is already text); ``mz_version()`` into the version literal;
+  ``mz_is_superuser()`` into a lookup of the session's role in ``pg_roles``; ``quote_ident(x)`` into its CASE;
+  ``SELECT mz_internal.mz_aclexplode(privileges).*`` into the empty relation it is while nothing is granted.
 
 The subqueries are decorrelated into joins like any other, so nothing here evaluates anything itself.  The
 ``pg_catalog`` relations are builtins (``catalog/builtins.py``) whose rows ``adapter/pg_catalog.py`` computes.
@@ -33,13 +35,15 @@ from steadystate.sql.dialect import DIALECT
 #: ``pg_catalog`` relations with no rows by construction (what they describe does not exist here): a query over
 #: one of them alone is rewritten into the empty query it is; ``adapter/pg_catalog.py`` gives them no rows
 ALWAYS_EMPTY: frozenset[str] = frozenset({
-    "pg_am", "pg_description", "pg_constraint", "pg_attrdef", "pg_inherits", "pg_sequence", "pg_collation",
+    "pg_am", "pg_constraint", "pg_attrdef", "pg_inherits", "pg_sequence", "pg_collation",
     "pg_proc", "pg_extension", "pg_enum", "pg_policy", "pg_statistic_ext", "pg_publication", "pg_publication_rel",
     "pg_publication_namespace", "pg_trigger", "pg_rewrite", "pg_auth_members",
 })
 
-#: what ``mz_version()`` answers and the ``mz_version`` ParameterStatus says (Materialize's shape: ``v<semver>``)
-MZ_VERSION = "v0.1.0 (steadystate)"
+#: what ``mz_version()`` answers and the ``mz_version`` ParameterStatus says, in Materialize's shape (``v<semver>
+#: (<build>)``): the Materialize release whose SQL and catalog steadystate follows (tools such as dbt-materialize
+#: refuse a server older than the features they use), then steadystate's own version in the build's place
+MZ_VERSION = "v0.130.0 (steadystate 0.1.0)"
 #: PostgreSQL's internal type names (``to_regtype`` reads these as well as the display names)
 _INTERNAL_NAMES = {ScalarType.INT2: "int2", ScalarType.INT4: "int4", ScalarType.INT8: "int8",
                    ScalarType.FLOAT4: "float4", ScalarType.FLOAT8: "float8", ScalarType.NUMERIC: "numeric",
@@ -72,7 +76,27 @@ def _with_argument(template: str, argument: exp.Expr) -> exp.Expr:
     return tree
 
 
+def _explodes_privileges(node: exp.Expr) -> bool:
+    """``SELECT mz_internal.mz_aclexplode(x.privileges).* FROM ...`` (dbt-materialize copies grants with it)."""
+    if not isinstance(node, exp.Select) or len(node.expressions) != 1:
+        return False
+    star = node.expressions[0]
+    return (isinstance(star, exp.Dot) and isinstance(star.expression, exp.Star)
+            and isinstance(star.this, exp.Dot) and isinstance(star.this.expression, exp.Anonymous)
+            and str(star.this.expression.this).lower() == "mz_aclexplode")
+
+
+#: what ``mz_aclexplode(privileges)`` yields here: nothing, as no privilege has been granted (Materialize's columns)
+_NO_PRIVILEGES = ("SELECT CAST(NULL AS text) AS grantor, CAST(NULL AS text) AS grantee, "
+                  "CAST(NULL AS text) AS privilege_type, CAST(NULL AS boolean) AS is_grantable WHERE false")
+#: ``quote_ident(x)``: x when it needs no quotes, else x in double quotes with its double quotes doubled
+_QUOTE_IDENT = ("(CASE WHEN 0 ~ '^[a-z_][a-z0-9_$]*$' THEN 0 "
+                "ELSE '\"' || replace(0, '\"', '\"\"') || '\"' END)")
+
+
 def _visit(node: exp.Expr) -> exp.Expr:
+    if _explodes_privileges(node):
+        return sqlglot.parse_one(_NO_PRIVILEGES, read=DIALECT)
     if (isinstance(node, exp.Dot) and isinstance(node.this, exp.Identifier)
             and node.this.name.lower() == "pg_catalog" and isinstance(node.expression, exp.Func)):
         inner = node.expression
@@ -132,6 +156,7 @@ def _subquery(template: str, argument: exp.Expr) -> exp.Expr:
 
 
 _REL_NAME = "(SELECT pg_rc.relname FROM pg_catalog.pg_class AS pg_rc WHERE pg_rc.oid = 0)"
+_IS_SUPERUSER = "(SELECT coalesce(bool_or(pg_r.rolsuper), false) FROM pg_catalog.pg_roles AS pg_r WHERE pg_r.rolname = 0)"
 _REL_OID = "(SELECT pg_rc.oid FROM pg_catalog.pg_class AS pg_rc WHERE pg_rc.relname = 0)"
 
 
@@ -180,6 +205,8 @@ def _rewrite_tools(node: exp.Expr) -> exp.Expr:
         return _operator(node)
     if isinstance(node, exp.Collate) and node.expression.sql().lower() in _DEFAULT_COLLATIONS:
         return node.this.copy()  # the default collation is the one comparisons use
+    if isinstance(node, exp.Select) and _joins_on_null_columns(node):
+        _join_null_matches_on_false(node)  # in place: the joins' sources are still rewritten below
     if isinstance(node, exp.Select) and _over_an_empty_relation(node):
         return _emptied(node)
     if (isinstance(node, exp.Array) and len(node.expressions) == 1 and isinstance(node.expressions[0], exp.Select)
@@ -224,6 +251,13 @@ def _rewrite_tools(node: exp.Expr) -> exp.Expr:
             return exp.Cast(this=exp.Null(), to=exp.DataType.build("text"))  # no column has a sequence
         if name == "mz_version" and not args:
             return exp.Literal.string(MZ_VERSION)
+        if name == "quote_ident" and len(args) == 1:
+            tree = sqlglot.parse_one(f"SELECT {_QUOTE_IDENT}", read=DIALECT).expressions[0]
+            for placeholder in [n for n in tree.find_all(exp.Literal) if n.this == "0" and not n.is_string]:
+                placeholder.replace(exp.Cast(this=args[0].copy(), to=exp.DataType.build("text")))
+            return tree
+        if name == "mz_is_superuser" and not args:  # Materialize's: whether the session's role is a superuser
+            return _subquery(_IS_SUPERUSER, exp.CurrentUser())
     return node
 
 
@@ -256,6 +290,36 @@ def _over_an_empty_relation(select: exp.Select) -> bool:
     own_aggregates = (agg for e in select.expressions for agg in e.find_all(exp.AggFunc)
                       if agg.find_ancestor(exp.Select) is select)
     return bool(select.args.get("group")) or next(own_aggregates, None) is None
+
+
+def _null_sides(select: exp.Select) -> set[str]:
+    """The names (aliases) of the ``ALWAYS_EMPTY`` tables a SELECT left-joins: their columns are NULL in every row."""
+    return {(join.alias_or_name or join.this.name).lower() for join in select.args.get("joins") or []
+            if join.side.upper() == "LEFT" and isinstance(join.this, exp.Table) and _is_empty_source(join.this)}
+
+
+def _matches_a_null(join: exp.Join, null_sides: set[str]) -> bool:
+    """Whether a LEFT JOIN's ON condition requires equality with a column that is always NULL (one conjunct
+    ``x = empty.c``): it never holds, as when SQLAlchemy joins pg_description on pg_constraint's oid."""
+    on = join.args.get("on")
+    if join.side.upper() != "LEFT" or on is None or (isinstance(join.this, exp.Table) and _is_empty_source(join.this)):
+        return False
+    conjuncts = list(on.flatten()) if isinstance(on, exp.And) else [on]
+    return any(isinstance(c, exp.EQ) and any(isinstance(side, exp.Column) and side.table.lower() in null_sides
+                                             for side in (c.this, c.expression)) for c in conjuncts)
+
+
+def _joins_on_null_columns(select: exp.Select) -> bool:
+    null_sides = _null_sides(select)
+    return bool(null_sides) and any(_matches_a_null(j, null_sides) for j in select.args.get("joins") or [])
+
+
+def _join_null_matches_on_false(select: exp.Select) -> None:
+    """Join each LEFT JOIN that can only match a NULL ``ON false`` (its parameters kept), in place."""
+    null_sides = _null_sides(select)
+    for join in select.args.get("joins") or []:
+        if _matches_a_null(join, null_sides):
+            join.set("on", _false_keeping_parameters(join.args["on"]))
 
 
 def _false_keeping_parameters(node: exp.Expr) -> exp.Expr:
@@ -304,6 +368,7 @@ def _emptied(select: exp.Select) -> exp.Select:
 
 
 _TOOL_FUNCTIONS = frozenset({"format_type", "to_regtype", "pg_get_expr", "pg_get_serial_sequence", "mz_version",
+                             "mz_is_superuser", "quote_ident",
                              "all", "pg_get_constraintdef", "pg_encoding_to_char", "array_to_string"})
 
 
@@ -329,7 +394,15 @@ def rewrite(node: exp.Expr) -> exp.Expr:
         node = node.transform(_visit)
     if _needs_tools(node):
         node = node.transform(_rewrite_tools)
+    if any(_is_current_role(c) for c in node.find_all(exp.Column)):
+        node = node.transform(lambda n: exp.CurrentUser() if _is_current_role(n) else n)
     return node
+
+
+def _is_current_role(node: exp.Expr) -> bool:
+    """``current_role`` (a reserved word in PostgreSQL, read by sqlglot as a column): the session's role."""
+    return (isinstance(node, exp.Column) and not node.table and isinstance(node.this, exp.Identifier)
+            and not node.this.quoted and node.name.lower() == "current_role")
 
 
 __all__ = ["MZ_VERSION", "rewrite"]

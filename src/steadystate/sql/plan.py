@@ -14,7 +14,7 @@ from steadystate.expr.ir import RelationExpr, RowSetFinishing, ScalarExpr
 from steadystate.repr.types import RelationDesc, ScalarType
 from steadystate.sql.catalog_api import QualifiedName, ResolvedItem
 from steadystate.sql.statements import (
-    AlterAction, ExplainFormat, ExplainStage, ExplainWhat, SubscribeEnvelope, TransactionAction,
+    AlterAction, ExplainFormat, ExplainStage, ExplainWhat, ObjectClass, SubscribeEnvelope, TransactionAction,
 )
 from steadystate.repr.objects import ItemKind
 
@@ -294,6 +294,44 @@ class TransactionPlan:
 
 
 @dataclass(frozen=True)
+class CommentPlan:
+    """COMMENT ON: names resolved by the adapter (adapter/renames.py) against the session's defaults."""
+
+    target: ObjectClass
+    name: tuple[str, ...]
+    comment: str | None
+    database: str  # the session's database and schema, for unqualified names
+    schema: str
+
+
+@dataclass(frozen=True)
+class AlterNamePlan:
+    """ALTER ... RENAME TO / SWAP WITH: applied by adapter/renames.py; inside an explicit transaction the
+    session buffers them and applies them all at COMMIT in one catalog transaction."""
+
+    target: ObjectClass
+    name: tuple[str, ...]
+    new_name: str
+    swap: bool
+    if_exists: bool
+    database: str
+    schema: str
+
+
+@dataclass(frozen=True)
+class CreateDatabasePlan:
+    name: str
+    if_not_exists: bool = False
+
+
+@dataclass(frozen=True)
+class DropDatabasePlan:
+    name: str
+    if_exists: bool = False
+    cascade: bool = False
+
+
+@dataclass(frozen=True)
 class DiscardPlan:
     what: str = "all"
 
@@ -310,4 +348,5 @@ Plan = Union[
     SelectPlan, SubscribePlan, CopyFromPlan,
     CopyToPlan, ExplainPlan, SetVariablePlan, ResetVariablePlan, ShowVariablePlan, ShowObjectsPlan,
     TransactionPlan, DiscardPlan, DeallocatePlan, DeclarePlan, FetchPlan, ClosePlan, ShowCreatePlan, ShowColumnsPlan,
+    CommentPlan, AlterNamePlan, CreateDatabasePlan, DropDatabasePlan,
 ]

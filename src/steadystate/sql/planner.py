@@ -74,6 +74,15 @@ def plan(statement: st.Statement | st.Node, ctx: PlanContext) -> p.Plan:
         case st.DropSchema():
             database, name = _schema_name(node.name, ctx)
             return p.DropSchemaPlan(database, name, node.if_exists, node.cascade)
+        case st.CommentOn():
+            return p.CommentPlan(node.target, node.name, node.comment, ctx.database, ctx.schema)
+        case st.AlterName():
+            return p.AlterNamePlan(node.target, node.name, node.new_name, node.swap, node.if_exists, ctx.database,
+                                   ctx.schema)
+        case st.CreateDatabase():
+            return p.CreateDatabasePlan(node.name, node.if_not_exists)
+        case st.DropDatabase():
+            return p.DropDatabasePlan(node.name, node.if_exists, node.cascade)
         case st.CreateRole():
             return p.CreateRolePlan(node.name, node.superuser, _verifier(node.password))
         case st.AlterRole():
@@ -544,7 +553,7 @@ def _copy_from(node: st.CopyFrom, ctx: PlanContext, sql_text: str | None) -> p.P
     columns = _target_columns(item, list(node.columns) if node.columns else None)
     options = _options(node.options)
     fmt = str(options.get("format", "text")).lower()
-    if fmt not in ("text", "csv"):
+    if fmt not in ("text", "csv", "binary"):
         raise errors.FeatureNotSupported(f"COPY format {errors.quote_ident(fmt)} is not supported")
     header = options.get("header", False)
     header = header if isinstance(header, bool) else str(header).lower() in ("true", "on", "1")

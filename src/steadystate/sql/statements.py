@@ -44,6 +44,19 @@ class AlterAction(enum.StrEnum):
     RESIZE = "resize"  # SET ... WITH (WAIT UNTIL READY (...)): the adapter's name for a graceful SET, never parsed
 
 
+class ObjectClass(enum.StrEnum):
+    """What COMMENT ON and ALTER ... RENAME TO / SWAP WITH name; the values are ``mz_comments.object_type``'s."""
+
+    TABLE = "table"
+    VIEW = "view"
+    MATERIALIZED_VIEW = "materialized-view"
+    INDEX = "index"
+    COLUMN = "column"  # COMMENT ON COLUMN: the relation's own class is recorded
+    SCHEMA = "schema"
+    CLUSTER = "cluster"
+    DATABASE = "database"
+
+
 # what EXPLAIN explains: a query, an object of one of these kinds, or what RESTART would rebuild
 ExplainWhat = Union[Literal["query", "restart_cluster"], ItemKind]
 OptionValue = Union[str, int, float, bool, None]
@@ -289,10 +302,43 @@ class Deallocate:
     name: str | None  # None: ALL
 
 
+@dataclass(frozen=True)
+class CommentOn:
+    """``COMMENT ON <class> name IS 'text' | NULL`` (COLUMN: the column is the name's last part)."""
+
+    target: ObjectClass
+    name: Name
+    comment: str | None
+
+
+@dataclass(frozen=True)
+class AlterName:
+    """``ALTER <class> [IF EXISTS] name RENAME TO new`` or ``ALTER SCHEMA|CLUSTER name SWAP WITH other``."""
+
+    target: ObjectClass
+    name: Name
+    new_name: str
+    swap: bool = False
+    if_exists: bool = False
+
+
+@dataclass(frozen=True)
+class CreateDatabase:
+    name: str
+    if_not_exists: bool = False
+
+
+@dataclass(frozen=True)
+class DropDatabase:
+    name: str
+    if_exists: bool = False
+    cascade: bool = False
+
+
 # the statements read by sql/custom_parser.py
 Custom = Union[
     CreateCluster, CreateClusterReplica, DropCluster, DropClusterReplica, AlterCluster, CreateRole, AlterRole,
-    DropRole, CreateSchema, DropSchema,
+    DropRole, CreateSchema, DropSchema, CommentOn, AlterName, CreateDatabase, DropDatabase,
     CreateView, CreateIndex, DropObjects, SetVariable, ResetVariable, ShowVariable, ShowObjects, Subscribe, CopyFrom,
     CopyTo, Explain, Transaction, Discard, Deallocate, Declare, Fetch, Close, ShowCreate, ShowColumns,
 ]
