@@ -37,7 +37,7 @@ from sqlglot import exp
 from steadystate import errors
 from steadystate.expr import ir
 from steadystate.sql.relation import QueryState, Rel, rename
-from steadystate.sql.typed import Scope, ScopeColumn, Typed, coerce
+from steadystate.sql.typed import AGGREGATE_CLASSES, Scope, ScopeColumn, Typed, coerce
 from steadystate.sql import types as ty
 from steadystate.sql.types import resolve_type
 
@@ -170,6 +170,7 @@ def _plan_recursive_cte(node: exp.Expr, name: str, column_names: list[str], loca
     if _references(node.this, name):
         raise errors.InvalidRecursion(f"recursive reference to query {quoted} must not appear within its "
                                       "non-recursive term")
+    _check_recursive_term(node.expression, name)
     distinct = node.args.get("distinct", True) is not False
     start = rename(state.subquery(node.this), name, column_names)
     scope = Scope(tuple(ScopeColumn(name, c.name, c.type, True, mod=c.mod) for c in start.scope.columns))
@@ -194,6 +195,40 @@ def _plan_recursive_cte(node: exp.Expr, name: str, column_names: list[str], loca
     if distinct:
         value = ir.Distinct(value)
     return ir.LetRecBinding(local_id, name, value, tuple(c.type for c in scope.columns))
+
+
+def _check_recursive_term(term: exp.Expr, name: str) -> None:
+    """PostgreSQL's own refusals (42P19) of a recursive term: an aggregate, the reference on the NULL-padded side of
+    an outer join, or inside a subquery of an expression."""
+    quoted = errors.quote_ident(name)
+    selects = [term] if isinstance(term, exp.Select) else list(term.find_all(exp.Select))
+    for select in selects:
+        if not _references(select, name):
+            continue
+        for item in select.expressions + [select.args.get("having")]:
+            if item is not None and any(not _in_subquery(agg, item) for agg in item.find_all(*AGGREGATE_CLASSES)):
+                raise errors.InvalidRecursion("aggregate functions are not allowed in a recursive query's recursive term")
+        from_ = select.args.get("from_") or select.args.get("from")
+        items: list[exp.Expr] = [from_.this] if from_ is not None else []
+        for join in select.args.get("joins") or []:
+            side = str(join.args.get("side") or "").upper()
+            nullable = {"LEFT": [join.this], "RIGHT": items, "FULL": items + [join.this]}.get(side, [])
+            if any(_references(item, name) for item in nullable):
+                raise errors.InvalidRecursion(f"recursive reference to query {quoted} must not appear within an outer join")
+            items = items + [join.this]
+        for clause in [select.args.get("where"), *select.expressions]:
+            for sub in clause.find_all(exp.Subquery, exp.Exists) if clause is not None else []:
+                if _references(sub, name):
+                    raise errors.InvalidRecursion(f"recursive reference to query {quoted} must not appear within a subquery")
+
+
+def _in_subquery(node: exp.Expr, root: exp.Expr) -> bool:
+    parent = node.parent
+    while parent is not None and parent is not root:
+        if isinstance(parent, (exp.Subquery, exp.Select)):
+            return True
+        parent = parent.parent
+    return False
 
 
 def _linear_references(expr: ir.RelationExpr, local_id: str, name: str, sets: bool, on_path: bool) -> int:
