@@ -22,6 +22,12 @@ Per outer time (one round of the outer graph):
 So per change the work is a whole semi-naive evaluation of the recursion (the outer inputs are not re-read: the
 program keeps its own state), and the state is the program's plus the output.  True differential iteration
 (reusing the iterates of earlier times) would cost less for small changes; it is not done.
+
+One exception, exact by Kleene's theorem: when the bindings are *monotone* (``monotone``: built only from maps,
+filters, projections, inner joins, unions and DISTINCT, with no explicit limit, whose iteration count would change)
+and a change only inserts, the new least fixed point contains the old one, and iterating from the old one (which
+``f`` maps into itself or above) climbs to it: the step then starts from the current values, and its cost is that
+of the new rows only (semi-naive).  Any deletion, error or non-monotone binding restarts from empty.
 """
 
 from __future__ import annotations
@@ -52,7 +58,8 @@ class LetRecOperator(Operator):
     """Inputs: the outer collections ``input_names`` (in order); output: ``(index, row)`` rows of every binding."""
 
     def __init__(self, inputs: tuple[int, ...], input_names: tuple[str, ...], binding_ids: tuple[str, ...],
-                 binding_names: tuple[str, ...], program: InnerProgram, limit: int, return_at_limit: bool) -> None:
+                 binding_names: tuple[str, ...], program: InnerProgram, limit: int, return_at_limit: bool,
+                 monotone: bool = False) -> None:
         self.inputs = inputs
         self.input_names = input_names
         self.binding_ids = binding_ids
@@ -66,6 +73,9 @@ class LetRecOperator(Operator):
         self.value_errors: list[ErrDelta] = [{} for _ in range(count)]  # errors in the next values
         self.emitted: list[Delta] = [EMPTY for _ in range(count)]
         self.iterations = 0  # of the last fixed point (introspection, tests)
+        self.monotone = monotone
+        self.settled = True  # the values are the least fixed point of the inputs so far (no error, no limit)
+        self.restarts = 0  # fixed points computed from empty (introspection, tests)
 
     def _push(self, feed: dict[str, Delta]) -> None:
         for index, (ok, err) in enumerate(self.program.push(feed)):
@@ -79,14 +89,18 @@ class LetRecOperator(Operator):
 
     def run(self, time: int, deltas: list[Delta], first: bool) -> Delta:
         feed = {name: delta for name, delta in zip(self.input_names, deltas) if delta[0] or delta[1]}
-        for index, value in enumerate(self.values):  # restart from empty
-            if value:
-                retract = {row: -diff for row, diff in value.items()}
-                feed[self.binding_ids[index]] = (retract, {})
-                merge_into(self.pending[index], value)
-                self.values[index] = {}
+        inserts_only = all(not err and all(diff > 0 for diff in ok.values()) for ok, err in feed.values())
+        if not (self.monotone and self.settled and inserts_only):
+            self.restarts += 1
+            for index, value in enumerate(self.values):  # restart from empty
+                if value:
+                    retract = {row: -diff for row, diff in value.items()}
+                    feed[self.binding_ids[index]] = (retract, {})
+                    merge_into(self.pending[index], value)
+                    self.values[index] = {}
         self._push(feed)
         failure = self._iterate()
+        self.settled = failure is None and not any(self.pending)
         return self._emit(failure)
 
     def _iterate(self) -> ErrDelta | None:

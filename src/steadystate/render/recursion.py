@@ -66,6 +66,16 @@ class InnerDataflow:
         return out
 
 
+_MONOTONE = (ir.Get, ir.Map, ir.Filter, ir.Project, ir.Join, ir.Union_, ir.Distinct, ir.ArrangeBy)
+
+
+def _monotone(expr: ir.RelationExpr) -> bool:
+    """Built only from operators whose output grows when their inputs grow (``dataflow.iterate``'s fast path)."""
+    if isinstance(expr, ir.Constant):
+        return all(diff > 0 for _, diff in expr.updates())
+    return isinstance(expr, _MONOTONE) and all(_monotone(child) for child in ir.children(expr))
+
+
 def render_letrec(dataflow: "RenderedDataflow", expr: ir.LetRec) -> "Rendered":
     local_ids = {b.id for b in expr.bindings}
     outer_ids = sorted(ir.depends_on_letrec(ir.LetRec(expr.bindings, ir.Constant.of([], 0), expr.limit)))
@@ -80,7 +90,8 @@ def render_letrec(dataflow: "RenderedDataflow", expr: ir.LetRec) -> "Rendered":
     program = InnerDataflow(type(dataflow), expr, outer_types)
     operator = LetRecOperator(
         tuple(outer_nodes), tuple(outer_ids), tuple(b.id for b in expr.bindings), tuple(b.name for b in expr.bindings),
-        program, expr.limit, expr.limit_kind is ir.RecursionLimitKind.RETURN)
+        program, expr.limit, expr.limit_kind is ir.RecursionLimitKind.RETURN,
+        monotone=not expr.explicit_limit and all(_monotone(b.value) for b in expr.bindings))
     node = dataflow.graph.add(operator)
     dataflow.letrecs.append(operator)
     saved: dict[str, Any] = {}
