@@ -122,7 +122,8 @@ def letrec_lines(expr: ir.LetRec, names: dict[str, str], depth: int,
         def types_of(item_id: str) -> Types | None:
             return local[item_id] if item_id in local else outer_types(item_id)  # type: ignore[return-value]
     lines = [pad + f"LetRec ({limit}; iterates semi-naively to a fixed point from empty, recomputed on each change "
-                   "of its inputs, output maintained as the difference)"]
+                   "of its inputs with a deletion, continued from the fixed point on inserts when monotone; output "
+                   "maintained as the difference)"]
     for binding in expr.bindings:
         lines.append(pad + f"  cte {binding.name} =")
         lines.extend(plan_lines(binding.value, names, depth + 2, types_of))

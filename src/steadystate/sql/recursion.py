@@ -251,7 +251,7 @@ def _linear_references(expr: ir.RelationExpr, local_id: str, name: str, sets: bo
 
 def _nonlinear(name: str) -> errors.SteadyError:
     return errors.FeatureNotSupported(
-        f"the recursive term of {errors.quote_ident(name)} reads it through an aggregate, DISTINCT, an outer join, "
-        "a subquery or a set operation other than UNION ALL, which WITH RECURSIVE does not support",
+        f"reading {errors.quote_ident(name)} in its recursive term through an aggregate, DISTINCT, an outer join, "
+        "a subquery or a set operation other than UNION ALL is not supported in WITH RECURSIVE",
         hint="WITH MUTUALLY RECURSIVE computes such recursions as fixed points")
 
