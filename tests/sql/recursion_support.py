@@ -42,9 +42,13 @@ RECURSIVE = [
     f"{CLOSURE}, s AS (SELECT a, count(*) AS n FROM r GROUP BY a) SELECT a, n FROM s",
     "WITH RECURSIVE r1(v) AS (SELECT 0 UNION SELECT e.b FROM r1 JOIN edges AS e ON r1.v = e.a),"
     " r2(v) AS (SELECT v FROM r1 UNION SELECT e.a FROM r2 JOIN edges AS e ON r2.v = e.b) SELECT v FROM r2",
-    # the recursion in a subquery
+    # the recursion in a subquery, twice in one query; read twice by the body; by a correlated subquery
     "SELECT count(*) AS n FROM (WITH RECURSIVE reach(v) AS (SELECT 1 UNION SELECT e.b FROM reach"
     " JOIN edges AS e ON reach.v = e.a) SELECT v FROM reach) AS q",
+    f"SELECT count(*) AS n FROM ({REACH}) AS x, ({REACH}) AS y WHERE x.v <= y.v",
+    "WITH RECURSIVE r(v) AS (SELECT 0 UNION SELECT e.b FROM r JOIN edges AS e ON r.v = e.a)"
+    " SELECT x.v, y.v AS w FROM r AS x JOIN r AS y ON x.v < y.v",
+    f"SELECT e.a, (SELECT count(*) FROM ({REACH}) AS r WHERE r.v > e.a) AS n FROM edges AS e",
 ]
 
 # (WITH MUTUALLY RECURSIVE query, an equivalent query PostgreSQL and DuckDB answer)
@@ -67,6 +71,9 @@ MUTUALLY = [
      " AS q GROUP BY v) SELECT v, l FROM label",
      f"{CLOSURE}, nodes(v) AS (SELECT a FROM edges UNION SELECT b FROM edges) SELECT n.v, min(s.x) FROM nodes AS n"
      " JOIN (SELECT a AS x, b AS y FROM r UNION ALL SELECT v, v FROM nodes) AS s ON s.y = n.v GROUP BY n.v"),
+    # a WITH RECURSIVE nested in a binding, reading the binding
+    ("WITH MUTUALLY RECURSIVE a(v int) AS (SELECT 0 UNION SELECT q.v FROM (WITH RECURSIVE r(v) AS (SELECT v FROM a"
+     " UNION SELECT e.b FROM r JOIN edges AS e ON r.v = e.a) SELECT v FROM r) AS q) SELECT v FROM a", REACH),
 ]
 
 NODE = st.integers(0, 5)
