@@ -193,3 +193,27 @@ def test_explain_shows_the_recursion() -> None:
     text = _run(body)
     assert "LetRec (return at recursion limit 7;" in text, text
     assert "cte even =" in text and "cte odd =" in text and "Get odd" in text and "Return" in text, text
+
+
+def test_bindings_update_in_order_within_an_iteration() -> None:
+    """Materialize's semantics: a later binding's update sees the earlier binding's update of the same iteration,
+    so after one iteration b already holds what a got (simultaneous updates would leave b empty)."""
+    async def body(env: MemoryEnvironment, duck: duckdb.DuckDBPyConnection) -> list[list[tuple]]:
+        out = []
+        for limit in (1, 2):
+            out.append(sorted(await env.query(
+                f"WITH MUTUALLY RECURSIVE (RETURN AT RECURSION LIMIT {limit}) a(n int) AS (SELECT 1 UNION"
+                " SELECT n + 1 FROM b WHERE n < 5), b(n int) AS (SELECT n FROM a) SELECT n FROM b")))
+        return out
+    assert _run(body) == [[(1,)], [(1,), (2,)]]
+
+
+def test_plain_recursion_limit_is_an_error_at_the_limit() -> None:
+    async def body(env: MemoryEnvironment, duck: duckdb.DuckDBPyConnection) -> None:
+        query = ("WITH MUTUALLY RECURSIVE (RECURSION LIMIT {n}) c(n int) AS (SELECT 1 UNION SELECT n + 1 FROM c"
+                 " WHERE n < 10) SELECT n FROM c")
+        with pytest.raises(errors.SteadyError) as caught:
+            await env.query(query.format(n=5))
+        assert caught.value.sqlstate == "54000", caught.value
+        assert sorted(await env.query(query.format(n=10))) == [(n,) for n in range(1, 11)]
+    _run(body)
