@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from steadystate import errors
 from steadystate.testing import MemoryEnvironment, memory_environment
+from steadystate.testing.memory import eventually
 
 from recursion_support import NODE, REACH, create_tables
 
@@ -216,4 +217,24 @@ def test_plain_recursion_limit_is_an_error_at_the_limit() -> None:
             await env.query(query.format(n=5))
         assert caught.value.sqlstate == "54000", caught.value
         assert sorted(await env.query(query.format(n=10))) == [(n,) for n in range(1, 11)]
+    _run(body)
+
+
+def test_a_coordinator_restart_keeps_recursive_dataflows() -> None:
+    """The adopted replica keeps its recursive dataflows instead of rebuilding them, and they stay right through
+    later writes."""
+    async def body(env: MemoryEnvironment, duck: duckdb.DuckDBPyConnection) -> None:
+        await env.execute(f"CREATE VIEW v AS {REACH}")
+        await env.execute("CREATE DEFAULT INDEX ON v")
+        await env.execute(f"CREATE MATERIALIZED VIEW m AS {REACH}")
+        await _both(env, duck, "INSERT INTO edges VALUES (0, 1), (1, 2), (2, 1)")
+        state = env.pool.running[env.replica_id()].server.state
+        nonce, reconciled_at = state.nonce, state.reconciled_at_ms
+        await env.restart()
+        await eventually(lambda: state.nonce != nonce and state.reconciled_at_ms != reconciled_at,
+                         what="the new coordinator's replay")
+        assert state.reconciled_rebuilt == 0 and state.reconciled_kept >= 2
+        await _both(env, duck, "DELETE FROM edges WHERE a = 0")
+        await _same(env, duck, "SELECT * FROM v", REACH)
+        await _same(env, duck, "SELECT * FROM m", REACH)
     _run(body)
