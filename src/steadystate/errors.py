@@ -159,6 +159,18 @@ class FeatureNotSupported(SteadyError):
     sqlstate = "0A000"
 
 
+class InvalidRecursion(SteadyError):
+    """A WITH RECURSIVE query PostgreSQL would not accept in that form (its recursive reference misplaced)."""
+
+    sqlstate = "42P19"
+
+
+class RecursionLimitExceeded(SteadyError):
+    """A recursive query's bindings still changed at its recursion limit (ERROR AT RECURSION LIMIT, or the default)."""
+
+    sqlstate = "54000"
+
+
 class InvalidParameterValue(SteadyError):
     sqlstate = "22023"
 

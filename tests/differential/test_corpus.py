@@ -353,7 +353,7 @@ def test_correlated_subquery_with_several_rows_is_21000_and_recovers(mirror: Mir
 @pytest.mark.parametrize("sql", [
     "SELECT k, sum(v) OVER (ORDER BY v ROWS BETWEEN 1 PRECEDING AND CURRENT ROW EXCLUDE CURRENT ROW) FROM {p}t",
     "SELECT k, (SELECT count(*) FROM {p}t AS u WHERE EXISTS (SELECT 1 FROM {p}t AS w WHERE w.v = {p}t.k)) FROM {p}t",
-    "WITH RECURSIVE r AS (SELECT 1 AS n UNION ALL SELECT n + 1 FROM r WHERE n < 3) SELECT * FROM r",
+    "WITH RECURSIVE r AS (SELECT 1 AS n UNION ALL SELECT DISTINCT n + 1 FROM r WHERE n < 3) SELECT * FROM r",
     "SELECT * FROM {p}t AS a, LATERAL (SELECT max(a.k) AS m) AS l",
     "SELECT k FROM {p}t WHERE EXISTS (SELECT u.v FROM {p}t AS u WHERE u.k = {p}t.k UNION SELECT 1)",
 ])

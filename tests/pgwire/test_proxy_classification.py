@@ -20,6 +20,9 @@ from steadystate.sql.parser import parse
 CORPUS = [
     "SELECT 1", "select a from t where b = 'x; DELETE FROM t'", "VALUES (1), (2)", "TABLE t",
     "WITH x AS (SELECT 1 AS a) SELECT * FROM x", "(SELECT 1) UNION (SELECT 2)",
+    "WITH RECURSIVE r(n) AS (SELECT 1 UNION SELECT n + 1 FROM r WHERE n < 3) SELECT n FROM r",
+    "WITH MUTUALLY RECURSIVE (RETURN AT RECURSION LIMIT 3) r(n int) AS (SELECT 1 UNION SELECT n + 1 FROM r)"
+    " SELECT n FROM r",
     "SHOW cluster", "SHOW ALL", "SHOW TABLES", "SHOW CLUSTERS", "SHOW INDEXES ON t",
     "EXPLAIN SELECT 1", "EXPLAIN VIEW v", "EXPLAIN RESTART CLUSTER quickstart",
     "BEGIN", "START TRANSACTION", "COMMIT", "END", "ROLLBACK", "ABORT",

@@ -97,6 +97,8 @@ def plan_lines(expr: ir.RelationExpr, names: dict[str, str], depth: int = 0,
         funcs = ", ".join(_window_text(f) for f in expr.functions)
         head = f"Window partition_by=[{', '.join(f'#{k}' for k in expr.partition_key)}] order_by=[{order}] " \
                f"functions=[{funcs}] (recomputes only the partitions a change touches)"
+    elif isinstance(expr, ir.LetRec):
+        return letrec_lines(expr, names, depth, types_of)
     elif isinstance(expr, ir.ArrangeBy):
         head = "ArrangeBy keys=[" + "; ".join(", ".join(scalar_text(k) for k in key) for key in expr.keys) + "]"
     else:
@@ -104,6 +106,29 @@ def plan_lines(expr: ir.RelationExpr, names: dict[str, str], depth: int = 0,
     lines = [pad + head]
     for child in ir.children(expr):
         lines.extend(plan_lines(child, names, depth + 1, types_of))
+    return lines
+
+
+def letrec_lines(expr: ir.LetRec, names: dict[str, str], depth: int,
+                 types_of: Callable[[str], Types | None] | None) -> list[str]:
+    """A LetRec: its limit, how it is maintained, each binding's plan, then the body."""
+    pad = "  " * depth
+    limit = f"{expr.limit_kind.value} at recursion limit {expr.limit}" if expr.explicit_limit else \
+        f"error after {expr.limit} iterations (default)"
+    names = {**names, **{b.id: b.name for b in expr.bindings}}
+    if types_of is not None:
+        outer_types, local = types_of, {b.id: list(b.types) for b in expr.bindings}
+
+        def types_of(item_id: str) -> Types | None:
+            return local[item_id] if item_id in local else outer_types(item_id)  # type: ignore[return-value]
+    lines = [pad + f"LetRec ({limit}; iterates semi-naively to a fixed point from empty, recomputed on each change "
+                   "of its inputs with a deletion, continued from the fixed point on inserts when monotone; output "
+                   "maintained as the difference)"]
+    for binding in expr.bindings:
+        lines.append(pad + f"  cte {binding.name} =")
+        lines.extend(plan_lines(binding.value, names, depth + 2, types_of))
+    lines.append(pad + "  Return")
+    lines.extend(plan_lines(expr.body, names, depth + 2, types_of))
     return lines
 
 

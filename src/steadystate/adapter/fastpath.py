@@ -75,6 +75,13 @@ def substitute_gets(expr: ir.RelationExpr, replace: Callable[[str], ir.RelationE
         return expr
     if isinstance(expr, (ir.Join, ir.Union_)):
         return msgspec.structs.replace(expr, inputs=tuple(substitute_gets(i, replace) for i in expr.inputs))
+    if isinstance(expr, ir.LetRec):
+        local = {b.id for b in expr.bindings}
+
+        def outer(item_id: str) -> ir.RelationExpr | None:
+            return None if item_id in local else replace(item_id)
+        bindings = tuple(msgspec.structs.replace(b, value=substitute_gets(b.value, outer)) for b in expr.bindings)
+        return msgspec.structs.replace(expr, bindings=bindings, body=substitute_gets(expr.body, outer))
     return msgspec.structs.replace(expr, input=substitute_gets(expr.input, replace))  # type: ignore[union-attr]
 
 

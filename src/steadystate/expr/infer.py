@@ -194,6 +194,9 @@ def relation_types(expr: ir.RelationExpr, types_of_get: Callable[[str], Types | 
         return base + [window_function_type(f, base) for f in expr.functions]
     if isinstance(expr, ir.Union_):
         return relation_types(expr.inputs[0], types_of_get)
+    if isinstance(expr, ir.LetRec):
+        local = {b.id: list(b.types) for b in expr.bindings}
+        return relation_types(expr.body, lambda item_id: local[item_id] if item_id in local else types_of_get(item_id))
     return relation_types(expr.input, types_of_get)  # type: ignore[union-attr]
 
 

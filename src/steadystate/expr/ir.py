@@ -26,7 +26,11 @@ Relation expressions (:data:`RelationExpr`), Materialize's MIR in miniature:
   ``Window(input, partition_key, order_key, functions)`` — the input's columns then one per window function,
   each computed over its row's partition (rows of equal ``partition_key`` columns) in ``order_key`` order;
   ``Distinct``; ``Union``; ``Negate``; ``Threshold``
-  (keep rows with positive multiplicity); ``ArrangeBy(input, keys)`` (materialize an arrangement).
+  (keep rows with positive multiplicity); ``ArrangeBy(input, keys)`` (materialize an arrangement);
+* ``LetRec(bindings, body)`` — recursive bindings (Materialize's LetRec): each :class:`LetRecBinding`'s ``value``
+  may read every binding by ``Get(binding.id)`` (local ids, in scope only inside the LetRec); the bindings are
+  iterated to a fixed point from empty, and ``body`` reads their final values (sql/recursion.py plans it,
+  dataflow/iterate.py runs it).
 
 A :class:`MapFilterProject` is the fused map/filter/project that peeks apply to an index or shard, and
 :class:`RowSetFinishing` the ``ORDER BY``/``LIMIT``/``OFFSET``/projection a peek's result gets on the
@@ -261,8 +265,31 @@ class ArrangeBy(msgspec.Struct, frozen=True, tag=True, tag_field="kind"):
     keys: tuple[tuple[ScalarExpr, ...], ...]
 
 
+class RecursionLimitKind(enum.StrEnum):
+    """What a LetRec does when its bindings still change after ``limit`` iterations."""
+
+    ERROR = "error"  # ERROR AT RECURSION LIMIT n (and RECURSION LIMIT n; and the default safety limit)
+    RETURN = "return"  # RETURN AT RECURSION LIMIT n: the last iterate is the result
+
+
+class LetRecBinding(msgspec.Struct, frozen=True):
+    id: str  # a local id, unique within the statement
+    name: str  # the CTE's name (EXPLAIN, errors)
+    value: "RelationExpr"
+    types: tuple[ScalarType, ...]
+
+
+class LetRec(msgspec.Struct, frozen=True, tag=True, tag_field="kind"):
+    bindings: tuple[LetRecBinding, ...]
+    body: "RelationExpr"
+    limit: int
+    limit_kind: RecursionLimitKind = RecursionLimitKind.ERROR
+    explicit_limit: bool = False  # False: the default safety limit (no option was given)
+
+
 RelationExpr = Union[
-    Get, Constant, Map, Filter, Project, Join, Reduce, TopK, Window, Distinct, Union_, Negate, Threshold, ArrangeBy
+    Get, Constant, Map, Filter, Project, Join, Reduce, TopK, Window, Distinct, Union_, Negate, Threshold, ArrangeBy,
+    LetRec,
 ]
 
 
@@ -302,21 +329,33 @@ def children(expr: RelationExpr) -> tuple[RelationExpr, ...]:
     """The direct inputs of a relation expression."""
     if isinstance(expr, (Join, Union_)):
         return expr.inputs
+    if isinstance(expr, LetRec):
+        return tuple(b.value for b in expr.bindings) + (expr.body,)
     if isinstance(expr, (Get, Constant)):
         return ()
     return (expr.input,)  # type: ignore[union-attr]
 
 
 def depends_on(expr: RelationExpr) -> set[str]:
-    """Every global id a plan reads."""
+    """Every global id a plan reads (a LetRec's local ids are not: they are bound inside it)."""
     out: set[str] = set()
     stack = [expr]
     while stack:
         node = stack.pop()
         if isinstance(node, Get):
             out.add(node.id)
+        elif isinstance(node, LetRec):
+            out |= depends_on_letrec(node)
+            continue
         stack.extend(children(node))
     return out
+
+
+def depends_on_letrec(expr: LetRec) -> set[str]:
+    inner: set[str] = set()
+    for child in children(expr):
+        inner |= depends_on(child)
+    return inner - {b.id for b in expr.bindings}
 
 
 def depends_on_columns(expr: ScalarExpr) -> bool:

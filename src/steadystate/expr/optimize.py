@@ -48,6 +48,10 @@ def _map_children(expr: ir.RelationExpr, visit: Callable[[ir.RelationExpr], ir.R
         return ir.Union_(tuple(visit(i) for i in expr.inputs))
     import msgspec
 
+    if isinstance(expr, ir.LetRec):
+        bindings = tuple(msgspec.structs.replace(b, value=visit(b.value)) for b in expr.bindings)
+        return msgspec.structs.replace(expr, bindings=bindings, body=visit(expr.body))
+
     return msgspec.structs.replace(expr, input=visit(expr.input))  # type: ignore[union-attr]
 
 

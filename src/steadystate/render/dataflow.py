@@ -32,6 +32,7 @@ from steadystate.dataflow.arrangement import (
 )
 from steadystate.dataflow.collection import Delta, EvalError, Update, add_into, first_error, merge_into
 from steadystate.dataflow.graph import Graph
+from steadystate.dataflow.iterate import LetRecOperator
 from steadystate.dataflow.join import JoinOperator
 from steadystate.dataflow.join_accumulate import JoinAccumulate
 from steadystate.dataflow.operators import (
@@ -54,6 +55,7 @@ from steadystate.expr.fusion import plan_join_accumulate
 from steadystate.expr.infer import relation_types
 from steadystate.expr.window import compile_window
 from steadystate.protocol.messages import DataflowDescription, IndexImport, SinkExport
+from steadystate.render.recursion import render_letrec
 from steadystate.render.translate import (
     accumulators, aggregate_value, column_below, compose, key_order, mfp_view, plan_join, sort_columns,
 )
@@ -129,6 +131,7 @@ class RenderedDataflow:
         self._arrangements: dict[str, Arrangement] = {}
         self._sinks: dict[str, _Sink] = {}
         self._source_types: dict[str, Types] = {}
+        self.letrecs: list[LetRecOperator] = []  # recursive bindings (render/recursion.py), for introspection
 
         for source in desc.source_imports:
             self.source_shards[source.id] = source.shard
@@ -537,6 +540,9 @@ class RenderedDataflow:
     def _render_arrange_by(self, expr: ir.ArrangeBy) -> Rendered:
         return self._render(expr.input)
 
+    def _render_letrec(self, expr: ir.LetRec) -> Rendered:
+        return render_letrec(self, expr)
+
 
 class ImportJoin(NamedTuple):
     """A join input that is an imported index, and whether the join reads its arrangement in place (EXPLAIN)."""
@@ -573,6 +579,7 @@ _RENDERERS: dict[type, Callable[[RenderedDataflow, Any], Rendered]] = {
     ir.Negate: RenderedDataflow._render_negate,
     ir.Union_: RenderedDataflow._render_union,
     ir.ArrangeBy: RenderedDataflow._render_arrange_by,
+    ir.LetRec: RenderedDataflow._render_letrec,
 }
 
 

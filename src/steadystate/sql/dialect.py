@@ -85,10 +85,54 @@ class SteadyParser(PostgresParser):
                                                                                                upper=True)))
         return self.expression(exp.Interval(this=this, unit=unit))
 
+    def _parse_with(self, skip_with_token: bool = False) -> Any:
+        """Also Materialize's ``WITH MUTUALLY RECURSIVE [(option)] name (col type, ...) AS (query), ...``: a
+        recursive ``With`` whose ``meta["mutually"]`` is the option (``(kind, limit)`` or ``None``) and whose CTEs
+        carry their declared column types in ``meta["types"]`` (sql/recursion.py plans it)."""
+        index = self._index
+        if not skip_with_token and not self._match(TokenType.WITH):
+            return None
+        if not self._match_text_seq("MUTUALLY", "RECURSIVE"):
+            self._retreat(index)
+            return super()._parse_with(skip_with_token)
+        option = None
+        if self._match(TokenType.L_PAREN):
+            kind = next((k for k, words in _LIMIT_OPTIONS if self._match_text_seq(*words)), None)
+            if kind is None:
+                self.raise_error("expected RETURN AT RECURSION LIMIT, ERROR AT RECURSION LIMIT or RECURSION LIMIT")
+            self._match(TokenType.EQ)
+            limit = self._parse_number()
+            if not isinstance(limit, exp.Literal) or not limit.is_int:
+                self.raise_error("expected an integer recursion limit")
+            option = (kind, int(limit.name))  # type: ignore[union-attr]
+            self._match_r_paren()
+        ctes = []
+        while True:
+            name = self._parse_id_var()
+            self._match_l_paren()
+            columns = self._parse_csv(self._parse_field_def)
+            self._match_r_paren()
+            if not self._match(TokenType.ALIAS):
+                self.raise_error("expected AS")
+            query = self._parse_wrapped(self._parse_statement)
+            alias = exp.TableAlias(this=name, columns=[c.this for c in columns])
+            cte = self.expression(exp.CTE(this=query, alias=alias))
+            cte.meta["types"] = [c.args.get("kind") for c in columns]
+            ctes.append(cte)
+            if not self._match(TokenType.COMMA):
+                break
+        with_ = self.expression(exp.With(expressions=ctes, recursive=True))
+        with_.meta["mutually"] = option
+        return with_
+
     def _parse_alias(self, this: Any, explicit: bool = False) -> Any:
         if isinstance(this, exp.Star) and not (self._curr and self._curr.token_type == TokenType.ALIAS):
             return this
         return super()._parse_alias(this, explicit)
+
+
+_LIMIT_OPTIONS = (("return", ("RETURN", "AT", "RECURSION", "LIMIT")), ("error", ("ERROR", "AT", "RECURSION", "LIMIT")),
+                  ("error", ("RECURSION", "LIMIT")))
 
 
 def _needs_condition(join: exp.Join) -> bool:

@@ -36,6 +36,7 @@ from steadystate.sql.typed import (
     AGGREGATE_CLASSES, ExprEnv, Scope, ScopeColumn, Typed, binding_key, coerce, output_name, require_bool, unify,
 )
 from steadystate.sql.lateral import plan_lateral
+from steadystate.sql.recursion import plan_recursive_with
 from steadystate.sql.where import plan_where
 from steadystate.sql.window import find_windows, is_window_aggregate, plan_windows
 
@@ -51,9 +52,10 @@ def plan_query(node: exp.Expr, state: QueryState, top: bool = False) -> tuple[Re
     saved = dict(state.ctes)
     try:
         with_ = arg(node, "with_", "with")
-        if with_ is not None:
-            if with_.args.get("recursive"):
-                raise errors.FeatureNotSupported("WITH RECURSIVE is not supported")
+        wrap = None
+        if with_ is not None and with_.args.get("recursive"):
+            wrap = plan_recursive_with(with_, state)  # sql/recursion.py: the body gets wrapped in a LetRec
+        elif with_ is not None:
             for cte in with_.expressions:
                 rel = plan_subquery(cte.this, state)
                 rel = rename(rel, cte.alias, [c.name for c in (cte.args.get("alias").columns or [])]
@@ -71,6 +73,8 @@ def plan_query(node: exp.Expr, state: QueryState, top: bool = False) -> tuple[Re
             finishing = _order_outputs(node, rel, state)
         else:
             raise errors.FeatureNotSupported(f"{node.key.upper()} is not supported as a query")
+        if wrap is not None:
+            rel = wrap(rel)
     finally:
         state.ctes = saved
     if top:
