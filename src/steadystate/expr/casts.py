@@ -26,6 +26,7 @@ import re
 from typing import Any, Callable
 
 from steadystate import errors
+from steadystate.repr import numeric
 from steadystate.repr.interval import USECS_PER_DAY, Interval, format_interval, parse_interval
 from steadystate.repr.floattext import float4_text, float8_text, round_float4
 from steadystate.repr.types import ScalarType
@@ -201,7 +202,7 @@ def parse_numeric(text: str) -> decimal.Decimal:
         return decimal.Decimal("NaN")
     if not _NUMERIC_RE.match(stripped):
         raise _bad_syntax(ScalarType.NUMERIC, text)
-    return decimal.Decimal(stripped)
+    return numeric.normalize(decimal.Decimal(stripped))
 
 
 def parse_bool(text: str) -> bool:

@@ -19,6 +19,7 @@ from steadystate import errors
 from steadystate.expr.casts import (
     parse_date, parse_float, parse_float4, parse_int, parse_interval, parse_time, parse_timestamp, parse_timestamptz,
 )
+from steadystate.repr import numeric
 from steadystate.repr.interval import Interval
 from steadystate.repr.typmod import NUMERIC_MAX_PRECISION, TIMESTAMP_MAX_PRECISION, ModKind, TypeMod
 from steadystate.repr.types import TYPE_NAMES, ScalarType
@@ -225,7 +226,7 @@ def parse_text(text: str, typ: ScalarType) -> Any:
             number = decimal.Decimal(stripped)
             if not number.is_finite() and not number.is_nan():
                 raise ValueError(text)
-            return number
+            return numeric.normalize(number)
         if typ is T.FLOAT8:
             return parse_float(text)
         if typ is T.FLOAT4:
@@ -253,7 +254,7 @@ def number_literal_type(text: str) -> tuple[Any, ScalarType]:
             if low <= value <= high:
                 return value, typ
         return decimal.Decimal(text), T.NUMERIC
-    return decimal.Decimal(text), T.NUMERIC
+    return numeric.normalize(decimal.Decimal(text)), T.NUMERIC
 
 
 def datum_type(value: Any) -> ScalarType | None:
