@@ -20,6 +20,8 @@ from steadystate.expr.casts import (
     parse_date, parse_float, parse_float4, parse_int, parse_interval, parse_time, parse_timestamp, parse_timestamptz,
 )
 from steadystate.repr import numeric
+from steadystate.repr.bytea import parse_bytea, parse_uuid
+from steadystate.repr.jsonb import parse_jsonb
 from steadystate.repr.interval import Interval
 from steadystate.repr.typmod import NUMERIC_MAX_PRECISION, TIMESTAMP_MAX_PRECISION, ModKind, TypeMod
 from steadystate.repr.types import TYPE_NAMES, ScalarType
@@ -36,7 +38,8 @@ _BOOL_WORDS = {"t": True, "true": True, "y": True, "yes": True, "on": True, "1":
 
 #: Explicit casts allowed besides the implicit ones and anything ↔ text.
 _EXPLICIT = {(T.INT4, T.BOOL), (T.BOOL, T.INT4), (T.TIMESTAMP, T.DATE), (T.TIMESTAMPTZ, T.DATE),
-             (T.TIMESTAMPTZ, T.TIMESTAMP), (T.TIMESTAMP, T.TIME), (T.TIMESTAMPTZ, T.TIME), (T.INTERVAL, T.TIME)}
+             (T.TIMESTAMPTZ, T.TIMESTAMP), (T.TIMESTAMP, T.TIME), (T.TIMESTAMPTZ, T.TIME), (T.INTERVAL, T.TIME),
+             *[(T.JSONB, t) for t in (T.BOOL, T.NUMERIC, T.INT2, T.INT4, T.INT8, T.FLOAT4, T.FLOAT8)]}
 #: PostgreSQL's implicit casts between date/time types (date → timestamp → timestamptz, time → interval)
 _IMPLICIT_TEMPORAL = {(T.DATE, T.TIMESTAMP), (T.DATE, T.TIMESTAMPTZ), (T.TIMESTAMP, T.TIMESTAMPTZ),
                       (T.TIME, T.INTERVAL)}
@@ -66,11 +69,15 @@ _TEMPORAL_PARSERS: dict[ScalarType, Callable[[str], Any]] = {
     T.DATE: parse_date, T.TIMESTAMP: parse_timestamp, T.TIMESTAMPTZ: parse_timestamptz, T.TIME: parse_time, T.INTERVAL: parse_interval,
 }
 
+#: jsonb, uuid, bytea: their input functions raise PostgreSQL's own errors
+_OTHER_PARSERS: dict[ScalarType, Callable[[str], Any]] = {T.JSONB: parse_jsonb, T.UUID: parse_uuid, T.BYTEA: parse_bytea}
+
 _D = exp.DataType.Type
 #: sqlglot's type → ours, for the types that take no modifier
 _PLAIN: dict[Any, ScalarType] = {
     _D.SMALLINT: T.INT2, _D.INT: T.INT4, _D.BIGINT: T.INT8, _D.FLOAT: T.FLOAT4, _D.TEXT: T.TEXT,
     _D.BOOLEAN: T.BOOL, _D.DATE: T.DATE, _D.INTERVAL: T.INTERVAL,
+    _D.JSONB: T.JSONB, _D.UUID: T.UUID, _D.VARBINARY: T.BYTEA,
 }
 _VARCHAR_MAX = 10485760
 
@@ -235,6 +242,8 @@ def parse_text(text: str, typ: ScalarType) -> Any:
             return _BOOL_WORDS[stripped.lower()]
         if typ in _TEMPORAL_PARSERS:
             return _TEMPORAL_PARSERS[typ](text)
+        if typ in _OTHER_PARSERS:
+            return _OTHER_PARSERS[typ](text)
         return text
     except errors.SteadyError:
         raise
