@@ -25,6 +25,7 @@ from typing import Any, Callable
 
 from steadystate import errors
 from steadystate.expr import ir
+from steadystate.expr.jsonb_functions import JsonbAggState, JsonbObjectAggState
 from steadystate.expr.infer import Types, scalar_type
 from steadystate.repr import numeric
 from steadystate.repr.interval import Interval, divide
@@ -301,9 +302,14 @@ AGGREGATE_STATES: dict[str, Callable[[ScalarType | None], Callable[[], Any]]] = 
 
 def aggregate_factory(agg: ir.AggregateExpr, input_types: Types | None = None) -> Callable[[], Any]:
     """A constructor of fresh incremental states for ``agg`` over rows of ``input_types``."""
+    order = tuple((o.desc, o.nulls_last) for o in agg.order_by)
+    shaped = bool(agg.args or agg.order_by)  # fed (value, *arguments, (order keys)): render.translate.aggregate_value
     if agg.func == "string_agg":
-        order = tuple((o.desc, o.nulls_last) for o in agg.order_by)
         base: Callable[[], Any] = lambda: StringAggState(order)  # noqa: E731
+    elif agg.func == "jsonb_agg":
+        base = lambda: JsonbAggState(order, shaped)  # noqa: E731
+    elif agg.func == "jsonb_object_agg":
+        base = lambda: JsonbObjectAggState(order, True)  # noqa: E731
     else:
         make = AGGREGATE_STATES.get(agg.func)
         if make is None:

@@ -33,6 +33,7 @@ from steadystate.expr.temporal import date_sub as _date_sub
 from steadystate.expr.temporal import date_trunc as _date_trunc
 from steadystate.expr.temporal import extract as _extract
 from steadystate.expr.temporal import temporal as _temporal
+from steadystate.expr import jsonb_functions
 from steadystate.expr.casts import INT_RANGES, float4_to_text, round_float4, to_text
 from steadystate.repr import numeric
 from steadystate.repr.types import ScalarType
@@ -545,6 +546,13 @@ VARIADIC_STRICT: dict[str, Callable[..., Any]] = {
     "lpad": _lpad,
     "rpad": _rpad,
 }
+
+# jsonb, uuid and bytea (expr/jsonb_functions.py)
+UNARY_STRICT.update(jsonb_functions.UNARY_STRICT)
+UNARY_NONSTRICT.update(jsonb_functions.UNARY_NONSTRICT)
+BINARY_STRICT.update(jsonb_functions.BINARY_STRICT)
+VARIADIC_STRICT.update(jsonb_functions.VARIADIC_STRICT)
+VARIADIC_NONSTRICT.update(jsonb_functions.VARIADIC_NONSTRICT)
 
 # Functions evaluated lazily by expr.eval (listed so the vocabulary is complete in one place).
 LAZY_FUNCTIONS = frozenset({"and", "or", "coalesce"})

@@ -66,7 +66,8 @@ def storage_order(key: str) -> tuple[int, bytes]:
     return len(encoded), encoded
 
 
-def _key(value: Any) -> tuple:
+def tree_key(value: Any) -> tuple:
+    """The sort key of a tree value inside a container (see the module docstring)."""
     if value is None:
         return (0,)
     if isinstance(value, str):
@@ -76,9 +77,9 @@ def _key(value: Any) -> tuple:
     if isinstance(value, Decimal):
         return (2, value)
     if isinstance(value, tuple):
-        return (4, len(value), 1, tuple(_key(v) for v in value))
+        return (4, len(value), 1, tuple(tree_key(v) for v in value))
     if isinstance(value, JsonObject):
-        return (5, len(value), tuple((k, _key(v)) for k, v in value.items()))
+        return (5, len(value), tuple((k, tree_key(v)) for k, v in value.items()))
     raise TypeError(f"not a jsonb tree value: {value!r}")
 
 
@@ -92,33 +93,33 @@ class Jsonb:
         self._sort_key: tuple | None = None
         self._hash: int | None = None
 
-    def sort_key(self) -> tuple:
+    def sorttree_key(self) -> tuple:
         if self._sort_key is None:
             value = self.value
-            self._sort_key = _key(value) if isinstance(value, (tuple, JsonObject)) else (4, 1, 0, (_key(value),))
+            self._sort_key = tree_key(value) if isinstance(value, (tuple, JsonObject)) else (4, 1, 0, (tree_key(value),))
         return self._sort_key
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Jsonb) and self.sort_key() == other.sort_key()
+        return isinstance(other, Jsonb) and self.sorttree_key() == other.sorttree_key()
 
     def __ne__(self, other: object) -> bool:
         return not self.__eq__(other)
 
     def __lt__(self, other: "Jsonb") -> bool:
-        return self.sort_key() < other.sort_key()
+        return self.sorttree_key() < other.sorttree_key()
 
     def __le__(self, other: "Jsonb") -> bool:
-        return self.sort_key() <= other.sort_key()
+        return self.sorttree_key() <= other.sorttree_key()
 
     def __gt__(self, other: "Jsonb") -> bool:
-        return self.sort_key() > other.sort_key()
+        return self.sorttree_key() > other.sorttree_key()
 
     def __ge__(self, other: "Jsonb") -> bool:
-        return self.sort_key() >= other.sort_key()
+        return self.sorttree_key() >= other.sorttree_key()
 
     def __hash__(self) -> int:
         if self._hash is None:
-            self._hash = hash(self.sort_key())
+            self._hash = hash(self.sorttree_key())
         return self._hash
 
     def __repr__(self) -> str:

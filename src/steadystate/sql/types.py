@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import decimal
+import uuid
 import re
 from typing import Any, Callable, NamedTuple
 
@@ -21,7 +22,7 @@ from steadystate.expr.casts import (
 )
 from steadystate.repr import numeric
 from steadystate.repr.bytea import parse_bytea, parse_uuid
-from steadystate.repr.jsonb import parse_jsonb
+from steadystate.repr.jsonb import Jsonb, parse_jsonb
 from steadystate.repr.interval import Interval
 from steadystate.repr.typmod import NUMERIC_MAX_PRECISION, TIMESTAMP_MAX_PRECISION, ModKind, TypeMod
 from steadystate.repr.types import TYPE_NAMES, ScalarType
@@ -287,6 +288,12 @@ def datum_type(value: Any) -> ScalarType | None:
         return T.TIME
     if isinstance(value, Interval):
         return T.INTERVAL
+    if isinstance(value, Jsonb):
+        return T.JSONB
+    if isinstance(value, uuid.UUID):
+        return T.UUID
+    if isinstance(value, bytes):
+        return T.BYTEA
     raise errors.InvalidParameterValue(f"unsupported parameter value of type {type(value).__name__}")
 
 
