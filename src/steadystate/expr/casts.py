@@ -337,6 +337,9 @@ def _float4_from_numeric(value: decimal.Decimal) -> float:
     return parse_float4(numeric_to_text(value))
 
 
+_JSONB_CAST_NAMES = {"number": "numeric"}  # PostgreSQL's JsonbTypeName, which these errors use
+
+
 def _from_jsonb(target: ScalarType, then: Callable[[Any], Any]) -> Callable[[Jsonb], Any]:
     """jsonb → a number type or boolean: the scalar of that kind, converted (PostgreSQL 15's jsonb_numeric, ...)."""
     wanted = bool if target is ScalarType.BOOL else decimal.Decimal
@@ -344,7 +347,8 @@ def _from_jsonb(target: ScalarType, then: Callable[[Any], Any]) -> Callable[[Jso
     def cast(value: Jsonb) -> Any:
         tree = value.value
         if not isinstance(tree, wanted) or (wanted is decimal.Decimal and isinstance(tree, bool)):
-            raise errors.InvalidParameterValue(f"cannot cast jsonb {jsonb_type_name(tree)} to type {target.pg_name}")
+            kind = _JSONB_CAST_NAMES.get(jsonb_type_name(tree), jsonb_type_name(tree))
+            raise errors.InvalidParameterValue(f"cannot cast jsonb {kind} to type {target.pg_name}")
         return then(tree)
 
     return cast

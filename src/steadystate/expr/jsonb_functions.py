@@ -198,6 +198,8 @@ def parse_text_array(text: str) -> tuple[str | None, ...]:
             chars.append(body[i] if i < len(body) else "")
             i += 1
         item = "".join(chars) if quoted else "".join(chars).strip()
+        if not quoted and not item:
+            raise errors.InvalidTextRepresentation(f'malformed array literal: "{text}"')
         items.append(None if not quoted and item.upper() == "NULL" else item)
         i += 1
     return tuple(items)
@@ -379,7 +381,8 @@ def bytea_encode(value: bytes, form: str) -> str:
         text = base64.b64encode(value).decode()
         return "\n".join(text[i:i + 76] for i in range(0, len(text), 76))  # PostgreSQL wraps at 76
     if kind == "escape":
-        return "".join("\\\\" if b == 0x5C else chr(b) if 0x20 <= b < 0x7F else f"\\{b:03o}" for b in value)
+        # PostgreSQL's esc_encode: NUL and bytes with the high bit as \ooo, a backslash doubled, the rest as is
+        return "".join("\\\\" if b == 0x5C else f"\\{b:03o}" if b == 0 or b >= 0x80 else chr(b) for b in value)
     raise _invalid(f'unrecognized encoding: "{form}"')
 
 
