@@ -212,3 +212,15 @@ def test_asyncpg_decodes_the_same_values(server: Any, postgres_server: str) -> N
                              password=server.password, ssl=False))
     theirs = asyncio.run(fetch(postgres_server))
     assert ours == theirs and ours[0][1] == uuid.UUID("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11")
+
+
+def test_psycopg_adapters_send_and_read_the_same_values(connections: Any) -> None:
+    """psycopg's own jsonb/uuid/bytea dumpers and loaders, parameters and results in text and in binary format."""
+    from psycopg.types.json import Jsonb
+
+    values = (Jsonb({"a": [1, 2.5, None], "b": "é"}), uuid.UUID("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"), b"\x00\xff")
+    sql = "SELECT CAST(%s AS jsonb) AS d, CAST(%s AS uuid) AS u, CAST(%s AS bytea) AS b, CAST(%s AS jsonb) -> 'a' AS a"
+    for binary in (False, True):
+        answers = [conn.cursor(binary=binary).execute(sql, (*values, values[0])).fetchall() for conn in connections]
+        assert answers[0] == answers[1], f"binary={binary}"
+        assert answers[0][0][1] == values[1] and answers[0][0][2] == values[2]
