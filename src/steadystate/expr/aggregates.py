@@ -196,8 +196,8 @@ class VarianceState:
         if isinstance(value, float) and not math.isfinite(value):
             self.nonfinite += diff
             return
-        if isinstance(value, decimal.Decimal):
-            scale = numeric.scale_of(value)
+        if not isinstance(value, int):  # numeric (a float here has the scale of its shortest decimal form)
+            scale = numeric.scale_of(value if isinstance(value, decimal.Decimal) else decimal.Decimal(repr(value)))
             self.scales[scale] = self.scales.get(scale, 0) + diff
         x = fractions.Fraction(value)
         self.s1 += x * diff
