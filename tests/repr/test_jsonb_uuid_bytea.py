@@ -125,3 +125,18 @@ def test_uuid_round_trips(value: uuid.UUID) -> None:
 def test_uuid_refuses_what_postgresql_refuses(bad: str) -> None:
     with pytest.raises(errors.InvalidTextRepresentation):
         parse_uuid(bad)
+
+
+def test_jsonb_table_function_rows() -> None:
+    """The rows expr/jsonb_functions.TABLE_FUNCTIONS hands a table-function planner, in PostgreSQL's order."""
+    from steadystate.expr.jsonb_functions import TABLE_FUNCTIONS
+
+    doc = parse_jsonb('{"b": [1, "x", null], "a": {"c": true}}')
+    assert TABLE_FUNCTIONS["jsonb_object_keys"].rows(doc) == [("a",), ("b",)]
+    assert TABLE_FUNCTIONS["jsonb_each_text"].rows(doc) == [("a", '{"c": true}'), ("b", '[1, "x", null]')]
+    elements = TABLE_FUNCTIONS["jsonb_array_elements"].rows(parse_jsonb('[1, "x", null]'))
+    assert [jsonb_text(e[0]) for e in elements] == ["1", '"x"', "null"]
+    assert TABLE_FUNCTIONS["jsonb_array_elements_text"].rows(parse_jsonb('[1, "x", null]')) == [("1",), ("x",), (None,)]
+    for name, bad in [("jsonb_array_elements", "{}"), ("jsonb_each", "[]"), ("jsonb_object_keys", "1")]:
+        with pytest.raises(errors.InvalidParameterValue):
+            TABLE_FUNCTIONS[name].rows(parse_jsonb(bad))

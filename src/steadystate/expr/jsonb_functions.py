@@ -475,6 +475,60 @@ class JsonbObjectAggState(JsonbAggState):
 
 
 # ---------------------------------------------------------------------------------------------------------------
+# Table functions: the rows of jsonb_array_elements, jsonb_each, jsonb_object_keys (see TABLE_FUNCTIONS)
+
+
+def array_elements(doc: Jsonb, as_text: bool) -> list[tuple]:
+    value = doc.value
+    if isinstance(value, JsonObject):
+        raise _invalid("cannot extract elements from an object")
+    if not isinstance(value, tuple):
+        raise _invalid("cannot extract elements from a scalar")
+    return [(_as_text(v) if as_text else Jsonb(v),) for v in value]
+
+
+def each(doc: Jsonb, as_text: bool) -> list[tuple]:
+    value = doc.value
+    if not isinstance(value, JsonObject):
+        raise _invalid(f"cannot call jsonb_each{'_text' if as_text else ''} on a non-object")
+    return [(k, _as_text(v) if as_text else Jsonb(v)) for k, v in value.items()]
+
+
+def object_keys(doc: Jsonb) -> list[tuple]:
+    value = doc.value
+    if isinstance(value, tuple):
+        raise _invalid("cannot call jsonb_object_keys on an array")
+    if not isinstance(value, JsonObject):
+        raise _invalid("cannot call jsonb_object_keys on a scalar")
+    return [(k,) for k in value]
+
+
+class TableFunction:
+    """A set-returning function over one jsonb argument: ``rows(argument)`` is its rows in PostgreSQL's order (a
+    NULL argument gives no rows: the caller skips it); ``columns`` names and types them (``WITH ORDINALITY`` and
+    column aliases are the caller's)."""
+
+    __slots__ = ("name", "columns", "rows")
+
+    def __init__(self, name: str, columns: tuple[tuple[str, ScalarType], ...],
+                 rows: Callable[[Jsonb], list[tuple]]) -> None:
+        self.name, self.columns, self.rows = name, columns, rows
+
+
+#: jsonb's table functions, for the table-function planner (another branch's): the argument is jsonb
+TABLE_FUNCTIONS: dict[str, TableFunction] = {
+    "jsonb_array_elements": TableFunction("jsonb_array_elements", (("value", T.JSONB),),
+                                          lambda doc: array_elements(doc, False)),
+    "jsonb_array_elements_text": TableFunction("jsonb_array_elements_text", (("value", T.TEXT),),
+                                               lambda doc: array_elements(doc, True)),
+    "jsonb_each": TableFunction("jsonb_each", (("key", T.TEXT), ("value", T.JSONB)), lambda doc: each(doc, False)),
+    "jsonb_each_text": TableFunction("jsonb_each_text", (("key", T.TEXT), ("value", T.TEXT)),
+                                     lambda doc: each(doc, True)),
+    "jsonb_object_keys": TableFunction("jsonb_object_keys", (("jsonb_object_keys", T.TEXT),), object_keys),
+}
+
+
+# ---------------------------------------------------------------------------------------------------------------
 # Tables
 
 UNARY_STRICT: dict[str, Callable[[Any], Any]] = {
