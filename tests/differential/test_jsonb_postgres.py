@@ -224,3 +224,19 @@ def test_psycopg_adapters_send_and_read_the_same_values(connections: Any) -> Non
         answers = [conn.cursor(binary=binary).execute(sql, (*values, values[0])).fetchall() for conn in connections]
         assert answers[0] == answers[1], f"binary={binary}"
         assert answers[0][0][1] == values[1] and answers[0][0][2] == values[2]
+
+
+def test_psql_prints_the_same(server: Any, postgres_server: str) -> None:
+    """psql (text format, aligned output) shows jsonb, uuid and bytea values as it does from PostgreSQL."""
+    import shutil
+    import subprocess
+
+    query = ("SELECT CAST('{\"b\": [1, 2.50], \"a\": \"é\"}' AS jsonb) AS d, "
+             "CAST('A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11' AS uuid) AS u, CAST('\\x00ff' AS bytea) AS b, "
+             "jsonb_pretty(CAST('{\"k\": [1]}' AS jsonb)) AS p")
+    ours = server.psql(query).stdout
+    psql = shutil.which("psql")
+    assert psql is not None
+    theirs = subprocess.run([psql, "-X", postgres_server, "-c", query], capture_output=True, text=True, timeout=60,
+                            check=True).stdout
+    assert ours == theirs
