@@ -240,3 +240,15 @@ def test_psql_prints_the_same(server: Any, postgres_server: str) -> None:
     theirs = subprocess.run([psql, "-X", postgres_server, "-c", query], capture_output=True, text=True, timeout=60,
                             check=True).stdout
     assert ours == theirs
+
+
+def test_gen_random_uuid_is_per_row_and_refused_where_results_are_maintained(connections: Any) -> None:
+    ours, _ = connections
+    ours.execute("CREATE TABLE uuid_rows (k int)")
+    ours.execute("INSERT INTO uuid_rows VALUES (1), (2), (3)")
+    values = [r[0] for r in ours.execute("SELECT gen_random_uuid() FROM uuid_rows").fetchall()]
+    assert len(set(values)) == 3 and all(isinstance(v, uuid.UUID) and v.version == 4 for v in values)
+    for ddl in ["CREATE VIEW uuid_view AS SELECT k, gen_random_uuid() AS u FROM uuid_rows",
+                "CREATE MATERIALIZED VIEW uuid_mv AS SELECT gen_random_uuid() AS u"]:
+        with pytest.raises(psycopg.errors.FeatureNotSupported):
+            ours.execute(ddl)
