@@ -252,3 +252,13 @@ def test_gen_random_uuid_is_per_row_and_refused_where_results_are_maintained(con
                 "CREATE MATERIALIZED VIEW uuid_mv AS SELECT gen_random_uuid() AS u"]:
         with pytest.raises(psycopg.errors.FeatureNotSupported):
             ours.execute(ddl)
+
+
+@pytest.mark.parametrize("sql", [
+    "SELECT jsonb_object_agg(k, v) FROM (VALUES (CAST(NULL AS text), 1), ('a', 2)) AS t(k, v)",
+    "SELECT jsonb_object_agg(k, v ORDER BY v) FROM (VALUES ('b', 1), ('a', 2), ('b', 3)) AS t(k, v)",
+    "SELECT jsonb_agg(v ORDER BY v DESC) FROM (VALUES (1), (NULL), (3)) AS t(v)",
+    "SELECT jsonb_agg(v) FROM (VALUES (1)) AS t(v) WHERE v > 1",
+])
+def test_jsonb_aggregates_agree_with_postgresql(connections: Any, sql: str) -> None:
+    same(connections, sql)

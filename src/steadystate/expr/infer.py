@@ -34,7 +34,7 @@ _WIDENING = {ScalarType.INT2: 0, ScalarType.INT4: 1, ScalarType.INT8: 2, ScalarT
              ScalarType.FLOAT4: 4, ScalarType.FLOAT8: 5}
 _SAME_AS_FIRST = frozenset({
     "add", "sub", "mul", "div", "mod", "neg", "abs", "round", "floor", "ceil", "sign", "nullif", "coalesce",
-    "greatest", "least", "apply_typmod", "assign_typmod",
+    "greatest", "least", "apply_typmod", "assign_typmod", "jsonb_object_agg_key",
 })
 _FLOAT_UNLESS_NUMERIC = frozenset({"sqrt", "exp", "ln", "log10", "pow"})
 

@@ -458,18 +458,23 @@ class JsonbAggState:
         return Jsonb(tuple(to_tree(e[0] if self.shaped else e) for e in self._sorted()))
 
 
+def object_agg_key(key: Any) -> Any:
+    """The key argument of ``jsonb_object_agg``, checked where the row is read (an error there becomes an error
+    of the result, as evaluation errors do), not when the group's result is built."""
+    if key is None:
+        raise _invalid("field name must not be null")
+    return key
+
+
 class JsonbObjectAggState(JsonbAggState):
-    """``jsonb_object_agg(key, value [ORDER BY ...])``: fed ``(key, value, (order keys))``; a NULL key is 22023
-    "field name must not be null" (raised when the result is read, as the whole group's value is); a repeated key
-    keeps the value that sorts last."""
+    """``jsonb_object_agg(key, value [ORDER BY ...])``: fed ``(key, value, (order keys))`` with the key checked
+    non-NULL by :func:`object_agg_key`; a repeated key keeps the value that sorts last."""
 
     def result(self) -> Jsonb | None:
         if not self.entries:
             return None
         pairs = []
         for key, value, _order in self._sorted():
-            if key is None:
-                raise _invalid("field name must not be null")
             pairs.append((_key_text(key), to_tree(value)))
         return Jsonb(JsonObject(pairs))
 
@@ -544,6 +549,7 @@ UNARY_STRICT: dict[str, Callable[[Any], Any]] = {
 }
 UNARY_NONSTRICT: dict[str, Callable[[Any], Any]] = {
     "to_jsonb_nullable": lambda v: None if v is None else to_jsonb(v),
+    "jsonb_object_agg_key": object_agg_key,
 }
 BINARY_STRICT: dict[str, Callable[[Any, Any], Any]] = {
     "jsonb_get_key": get_key,

@@ -416,7 +416,8 @@ def _plan_jsonb_object_agg(node: exp.Expr, env: ExprEnv) -> AggregateExpr:
     key = coerce(key, T.TEXT, env) if key.is_untyped else key
     value = coerce(value, T.TEXT, env) if value.is_untyped else value
     argument = CallUnary("float4_to_jsonb", value.expr) if value.type is T.FLOAT4 else value.expr
-    return AggregateExpr("jsonb_object_agg", key.expr, False, (argument,), _aggregate_order(order_items, env))
+    checked = CallUnary("jsonb_object_agg_key", key.expr)  # 22023 on a NULL key, as an evaluation error
+    return AggregateExpr("jsonb_object_agg", checked, False, (argument,), _aggregate_order(order_items, env))
 
 
 def _plan_string_agg(node: exp.Expr, value_node: exp.Expr, value: Typed, distinct: bool, order_items: list[exp.Ordered],
