@@ -55,6 +55,7 @@ DOC = "CAST('{\"a\": [1, 2.50, {\"b\": null}], \"c\": \"x\", \"d\": {\"e\": [tru
     f"SELECT {DOC} #>> '{{d,e,0}}'", f"SELECT {DOC} #> '{{}}'", f"SELECT {DOC} #>> '{{a,x}}'",
     f"SELECT {DOC} @> '{{\"c\": \"x\"}}'", f"SELECT {DOC} @> '{{\"a\": [2.5]}}'", f"SELECT {DOC} <@ '{{}}'",
     f"SELECT {DOC} ? 'c'", f"SELECT {DOC} ?| ARRAY['q', 'd']", f"SELECT {DOC} ?& ARRAY['a', 'q']",
+    f"SELECT {DOC} ?| '{{q,d}}'", f"SELECT {DOC} ?& '{{a,c}}'", f"SELECT {DOC} ?& '{{}}'",
     f"SELECT {DOC} || '{{\"c\": 1}}'", f"SELECT {DOC} - 'a'", f"SELECT jsonb_strip_nulls({DOC})",
     f"SELECT jsonb_pretty({DOC})", f"SELECT jsonb_typeof({DOC} -> 'd')", f"SELECT jsonb_array_length({DOC} -> 'a')",
     "SELECT CAST('[1, 2, 3]' AS jsonb) - 1", "SELECT CAST('[1, 2, 3]' AS jsonb) - -1", "SELECT CAST('1' AS jsonb) - 'a'",

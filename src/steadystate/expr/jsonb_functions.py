@@ -567,6 +567,8 @@ BINARY_STRICT: dict[str, Callable[[Any, Any], Any]] = {
     "bytea_encode": bytea_encode,
     "bytea_decode": bytea_decode,
     "bytea_concat": lambda a, b: a + b,
+    "jsonb_exists_any_literal": lambda doc, keys: exists_any([doc, *parse_text_array(keys)]),
+    "jsonb_exists_all_literal": lambda doc, keys: exists_all([doc, *parse_text_array(keys)]),
 }
 VARIADIC_STRICT: dict[str, Callable[..., Any]] = {}
 VARIADIC_NONSTRICT: dict[str, Callable[[list[Any]], Any]] = {
@@ -586,7 +588,7 @@ RESULT_TYPES: dict[str, ScalarType] = {
     **{name: T.TEXT for name in ("jsonb_typeof", "jsonb_pretty", "jsonb_get_key_text", "jsonb_get_index_text",
                                  "jsonb_get_path_text", "bytea_md5", "bytea_encode")},
     **{name: T.BOOL for name in ("jsonb_contains", "jsonb_contained", "jsonb_exists", "jsonb_exists_any",
-                                 "jsonb_exists_all")},
+                                 "jsonb_exists_all", "jsonb_exists_any_literal", "jsonb_exists_all_literal")},
     "jsonb_array_length": T.INT4,
     "gen_random_uuid": T.UUID,
     "octet_length": T.INT4,

@@ -139,9 +139,10 @@ def _exists_many(func: str, symbol: str) -> Callable[[Plan], Plan]:
     def make(plan: Plan) -> Plan:
         def handle(node: exp.Expr, env: ExprEnv) -> Typed:
             doc = plan(node.this, env)
-            if not isinstance(node.expression, exp.Array):
-                raise errors.FeatureNotSupported(f"{symbol} takes ARRAY[...] of keys here (there is no text[] type)")
             keys = _text_array(node.expression, plan, env, symbol, doc)
+            if not isinstance(node.expression, exp.Array):  # a text[] literal ('{a,b}'), parsed at run time
+                doc = _jsonb(doc, env, symbol, keys[0])
+                return Typed(CallBinary(f"{func}_literal", doc.expr, keys[0].expr), T.BOOL, nullable_of(doc, keys[0]))
             doc = _jsonb(doc, env, symbol, keys[0] if keys else doc)
             return Typed(CallVariadic(func, (doc.expr, *(k.expr for k in keys))), T.BOOL, doc.nullable)
 
