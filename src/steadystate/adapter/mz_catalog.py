@@ -32,7 +32,8 @@ _RELATION_TYPES = {ItemKind.TABLE: "table", ItemKind.VIEW: "view", ItemKind.MATE
 #: Materialize's mz_types.category per scalar type
 _CATEGORIES = {ScalarType.BOOL: "bool", ScalarType.TEXT: "string", ScalarType.DATE: "date-time",
                ScalarType.TIMESTAMP: "date-time", ScalarType.TIMESTAMPTZ: "date-time", ScalarType.TIME: "date-time",
-               ScalarType.INTERVAL: "timespan"}
+               ScalarType.INTERVAL: "timespan", ScalarType.JSONB: "jsonb", ScalarType.UUID: "uuid",
+               ScalarType.BYTEA: "bytea"}
 #: mz_types ids: system ids past every builtin relation's
 _TYPE_ID_BASE = 100_000
 

@@ -55,6 +55,9 @@ _TYPES: dict[ScalarType, tuple[str, bool, str]] = {
     ScalarType.TIMESTAMPTZ: ("timestamptz", True, "D"),
     ScalarType.TIME: ("time", True, "D"),
     ScalarType.INTERVAL: ("interval", False, "T"),
+    ScalarType.JSONB: ("jsonb", False, "U"),
+    ScalarType.UUID: ("uuid", False, "U"),
+    ScalarType.BYTEA: ("bytea", False, "U"),
 }
 #: the declared types that are a scalar type plus a modifier (repr/typmod.py): oid, name, length
 _MODIFIED_TYPES: tuple[tuple[int, str, int], ...] = ((1043, "varchar", -1), (1042, "bpchar", -1))

@@ -25,6 +25,8 @@ from steadystate.expr.casts import (
 )
 from steadystate.expr.eval import compile_mfp, compile_predicates, evaluate
 from steadystate.expr.ir import CallBinary, CallVariadic, ColumnRef, MapFilterProject, ScalarExpr, depends_on_columns
+from steadystate.repr.bytea import parse_bytea, parse_uuid
+from steadystate.repr.jsonb import parse_jsonb
 from steadystate.repr.types import RelationDesc, ScalarType, datum_matches
 from steadystate.sql import plan as p
 from steadystate.repr import Row
@@ -48,6 +50,9 @@ _PARSERS: dict[ScalarType, Callable[[str], Any]] = {
     ScalarType.TIMESTAMPTZ: parse_timestamptz,
     ScalarType.TIME: parse_time,
     ScalarType.INTERVAL: parse_interval,
+    ScalarType.JSONB: parse_jsonb,
+    ScalarType.UUID: parse_uuid,
+    ScalarType.BYTEA: parse_bytea,
 }
 
 

@@ -22,7 +22,7 @@ keys are distinct (they start with the key), so the output delta is built withou
 Which SQL aggregates are accumulable, and as which accumulation, is decided above the engine
 (``expr.aggregates.accumulator_kind``) and translated by the renderer (``render.translate``); the results equal
 the general reduce's exactly: a sum into a ``Decimal`` of integers is ``Decimal(total)``, a mean is
-``Decimal(total) / Decimal(count)``, an aggregate over no non-NULL value is NULL.  Floats are never accumulated
+the accumulator's own division of the total by the count, an aggregate over no non-NULL value is NULL.  Floats are never accumulated
 here (their sums depend on the order of additions).
 """
 
@@ -43,7 +43,7 @@ class Accumulation(enum.Enum):
     NON_NULL = "non_null"  # the number of non-NULL values of the column
     SUM = "sum"  # the sum of the non-NULL values, NULL when there is none
     SUM_DECIMAL = "sum_decimal"  # the same sum as a Decimal
-    MEAN_DECIMAL = "mean_decimal"  # Decimal(sum) / Decimal(count) of the non-NULL values, NULL when there is none
+    MEAN_DECIMAL = "mean_decimal"  # the accumulator's mean(sum, count) of the non-NULL values, NULL when there is none
 
     @property
     def counts(self) -> bool:
@@ -58,20 +58,23 @@ def _as_decimal(total: Any) -> Any:
     return decimal.Decimal(total) if isinstance(total, int) else total
 
 
-def _avg(total: Any, count: int) -> Any:
-    return decimal.Decimal(total) / decimal.Decimal(count)
-
-
 class Accumulator:
-    """One aggregate: ``kind`` over input column ``column`` (``None`` for :attr:`Accumulation.ROWS`)."""
+    """One aggregate: ``kind`` over input column ``column`` (``None`` for :attr:`Accumulation.ROWS`).
 
-    __slots__ = ("kind", "column")
+    A mean is given its division (``mean(total, count)``) by the caller: the result scale of a decimal quotient is
+    the SQL layer's rule (``repr.numeric.mean``), not the engine's."""
 
-    def __init__(self, kind: Accumulation, column: int | None) -> None:
+    __slots__ = ("kind", "column", "mean")
+
+    def __init__(self, kind: Accumulation, column: int | None,
+                 mean: Callable[[Any, int], Any] | None = None) -> None:
         if not isinstance(kind, Accumulation):
             raise ValueError(f"not an accumulation: {kind!r}")
+        if (kind is Accumulation.MEAN_DECIMAL) != (mean is not None):
+            raise ValueError("a mean accumulator, and only a mean, takes its division")
         self.kind = kind
         self.column = column
+        self.mean = mean
 
     def __repr__(self) -> str:
         return f"Accumulator({self.kind}, {self.column!r})"
@@ -120,7 +123,7 @@ def add_source(target: str, width: int, indent: str, factor: str | None = None) 
 def _result_source(accumulators: Sequence[Accumulator]) -> str:
     results: list[str] = []
     slot = 1
-    for acc in accumulators:
+    for number, acc in enumerate(accumulators):
         if acc.kind.counts:
             results.append(f"acc[{slot}]")
             slot += 1
@@ -131,7 +134,7 @@ def _result_source(accumulators: Sequence[Accumulator]) -> str:
         elif acc.kind is Accumulation.SUM_DECIMAL:
             results.append(f"(_as_decimal({total}) if {count} else None)")
         else:
-            results.append(f"(_avg({total}, {count}) if {count} else None)")
+            results.append(f"(_mean{number}({total}, {count}) if {count} else None)")
         slot += 2
     return "(" + "".join(f"{r}, " for r in results) + ")"
 
@@ -168,8 +171,9 @@ def emit_source(accumulators: Sequence[Accumulator], is_global: bool) -> list[st
     ]
 
 
-def compile_functions(source: list[str], name: str) -> dict[str, Any]:
-    namespace: dict[str, Any] = {"_as_decimal": _as_decimal, "_avg": _avg}
+def compile_functions(source: list[str], name: str, accumulators: Sequence[Accumulator]) -> dict[str, Any]:
+    namespace: dict[str, Any] = {"_as_decimal": _as_decimal}
+    namespace.update({f"_mean{number}": acc.mean for number, acc in enumerate(accumulators) if acc.mean is not None})
     exec(compile("\n".join(source) + "\n", f"<{name}>", "exec"), namespace)
     return namespace
 
@@ -190,7 +194,8 @@ def _generate(key_columns: Sequence[int], accumulators: Sequence[Accumulator], i
         *add_source("acc", width, "        "),
         "        add(key)",
     ]
-    functions = compile_functions(fold + [""] + emit_source(accumulators, is_global), "accumulating reduce")
+    functions = compile_functions(fold + [""] + emit_source(accumulators, is_global), "accumulating reduce",
+                                  accumulators)
     return functions["fold"], functions["emit"]
 
 

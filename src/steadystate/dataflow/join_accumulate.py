@@ -122,7 +122,7 @@ def _generate(a_key: Sequence[int], b_key: Sequence[int], group_columns: Sequenc
         "                del arranged[key]",
     ]
     source = fold_a + [""] + fold_a_alone + [""] + fold_b + [""] + emit_source(accumulators, is_global=False)
-    functions = compile_functions(source, "join accumulate")
+    functions = compile_functions(source, "join accumulate", accumulators)
     return functions["fold_a"], functions["fold_a_alone"], functions["fold_b"], functions["emit"]
 
 

@@ -25,7 +25,9 @@ from typing import Any, Callable
 
 from steadystate import errors
 from steadystate.expr import ir
+from steadystate.expr.jsonb_functions import JsonbAggState, JsonbObjectAggState
 from steadystate.expr.infer import Types, scalar_type
+from steadystate.repr import numeric
 from steadystate.repr.interval import Interval, divide
 from steadystate.repr.types import ScalarType
 
@@ -93,7 +95,7 @@ class AvgState(SumState):
             return self.total / self.count
         if isinstance(self.total, Interval):
             return divide(self.total, self.count)
-        return decimal.Decimal(self.total) / decimal.Decimal(self.count)
+        return numeric.mean(self.total, self.count)
 
 
 class ExtremeState:
@@ -176,13 +178,15 @@ class VarianceState:
     long deleted.  Float8 input gives float8 (NaN once a non-finite value is present, as PostgreSQL); integers
     and numeric give numeric."""
 
-    __slots__ = ("n", "s1", "s2", "nonfinite", "sample", "root", "as_float")
+    __slots__ = ("n", "s1", "s2", "nonfinite", "scales", "sample", "root", "as_float")
 
     def __init__(self, sample: bool, root: bool, as_float: bool) -> None:
         self.n = 0
         self.s1 = fractions.Fraction(0)
         self.s2 = fractions.Fraction(0)
         self.nonfinite = 0
+        self.scales: dict[int, int] = {}  # display scales of the numeric values, with multiplicity (PostgreSQL's
+        # result scale follows the sum's)
         self.sample, self.root, self.as_float = sample, root, as_float
 
     def add(self, value: Any, diff: int) -> None:
@@ -192,6 +196,9 @@ class VarianceState:
         if isinstance(value, float) and not math.isfinite(value):
             self.nonfinite += diff
             return
+        if not isinstance(value, int):  # numeric (a float here has the scale of its shortest decimal form)
+            scale = numeric.scale_of(value if isinstance(value, decimal.Decimal) else decimal.Decimal(repr(value)))
+            self.scales[scale] = self.scales.get(scale, 0) + diff
         x = fractions.Fraction(value)
         self.s1 += x * diff
         self.s2 += x * x * diff
@@ -205,8 +212,8 @@ class VarianceState:
         variance = (n * self.s2 - self.s1 * self.s1) / (n * (n - 1 if self.sample else n))
         if self.as_float:
             return math.sqrt(variance) if self.root else float(variance)
-        value = decimal.Decimal(variance.numerator) / decimal.Decimal(variance.denominator)
-        return value.sqrt() if self.root else value
+        scale = max((s for s, count in self.scales.items() if count), default=0)
+        return numeric.variance(n * self.s2 - self.s1 * self.s1, n, self.sample, scale, self.root)
 
 
 class StringAggState:
@@ -295,9 +302,14 @@ AGGREGATE_STATES: dict[str, Callable[[ScalarType | None], Callable[[], Any]]] = 
 
 def aggregate_factory(agg: ir.AggregateExpr, input_types: Types | None = None) -> Callable[[], Any]:
     """A constructor of fresh incremental states for ``agg`` over rows of ``input_types``."""
+    order = tuple((o.desc, o.nulls_last) for o in agg.order_by)
+    shaped = bool(agg.args or agg.order_by)  # fed (value, *arguments, (order keys)): render.translate.aggregate_value
     if agg.func == "string_agg":
-        order = tuple((o.desc, o.nulls_last) for o in agg.order_by)
         base: Callable[[], Any] = lambda: StringAggState(order)  # noqa: E731
+    elif agg.func == "jsonb_agg":
+        base = lambda: JsonbAggState(order, shaped)  # noqa: E731
+    elif agg.func == "jsonb_object_agg":
+        base = lambda: JsonbObjectAggState(order, True)  # noqa: E731
     else:
         make = AGGREGATE_STATES.get(agg.func)
         if make is None:

@@ -21,13 +21,18 @@ from __future__ import annotations
 
 import datetime as _dt
 import decimal
+import uuid as _uuid
 import math
 import re
 from typing import Any, Callable
 
 from steadystate import errors
+from steadystate.repr import numeric
 from steadystate.repr.interval import USECS_PER_DAY, Interval, format_interval, parse_interval
 from steadystate.repr.floattext import float4_text, float8_text, round_float4
+from steadystate.repr.bytea import bytea_text, parse_bytea, parse_uuid, uuid_text
+from steadystate.repr.jsonb import Jsonb, jsonb_text, parse_jsonb
+from steadystate.repr.jsonb import type_name as jsonb_type_name
 from steadystate.repr.types import ScalarType
 
 INT2_MIN, INT2_MAX = -(2**15), 2**15 - 1
@@ -126,6 +131,9 @@ _TEXT_BY_PYTYPE: dict[type, Callable[[Any], str]] = {
     _dt.datetime: timestamp_to_text,
     _dt.time: time_to_text,
     Interval: format_interval,
+    Jsonb: jsonb_text,
+    bytes: bytea_text,
+    _uuid.UUID: uuid_text,
 }
 
 
@@ -201,7 +209,7 @@ def parse_numeric(text: str) -> decimal.Decimal:
         return decimal.Decimal("NaN")
     if not _NUMERIC_RE.match(stripped):
         raise _bad_syntax(ScalarType.NUMERIC, text)
-    return decimal.Decimal(stripped)
+    return numeric.normalize(decimal.Decimal(stripped))
 
 
 def parse_bool(text: str) -> bool:
@@ -329,6 +337,23 @@ def _float4_from_numeric(value: decimal.Decimal) -> float:
     return parse_float4(numeric_to_text(value))
 
 
+_JSONB_CAST_NAMES = {"number": "numeric"}  # PostgreSQL's JsonbTypeName, which these errors use
+
+
+def _from_jsonb(target: ScalarType, then: Callable[[Any], Any]) -> Callable[[Jsonb], Any]:
+    """jsonb → a number type or boolean: the scalar of that kind, converted (PostgreSQL 15's jsonb_numeric, ...)."""
+    wanted = bool if target is ScalarType.BOOL else decimal.Decimal
+
+    def cast(value: Jsonb) -> Any:
+        tree = value.value
+        if not isinstance(tree, wanted) or (wanted is decimal.Decimal and isinstance(tree, bool)):
+            kind = _JSONB_CAST_NAMES.get(jsonb_type_name(tree), jsonb_type_name(tree))
+            raise errors.InvalidParameterValue(f"cannot cast jsonb {kind} to type {target.pg_name}")
+        return then(tree)
+
+    return cast
+
+
 _CAST_TABLE: dict[ScalarType, dict[type, Callable[[Any], Any]]] = {
     ScalarType.INT2: _int_cast(ScalarType.INT2),
     ScalarType.FLOAT4: {int: lambda v: round_float4(float(v)), float: to_float4, decimal.Decimal: _float4_from_numeric,
@@ -350,7 +375,14 @@ _CAST_TABLE: dict[ScalarType, dict[type, Callable[[Any], Any]]] = {
     ScalarType.TIME: {_dt.time: lambda v: v, _dt.datetime: lambda v: to_timestamp(v).time(), str: parse_time,
                       Interval: _interval_to_time},
     ScalarType.INTERVAL: {Interval: lambda v: v, str: parse_interval, _dt.time: _time_to_interval},
+    ScalarType.JSONB: {Jsonb: lambda v: v, str: parse_jsonb},
+    ScalarType.UUID: {_uuid.UUID: lambda v: v, str: parse_uuid},
+    ScalarType.BYTEA: {bytes: lambda v: v, str: parse_bytea},
 }
+for _target, _then in [(ScalarType.NUMERIC, lambda v: v), (ScalarType.FLOAT8, float),
+                       (ScalarType.FLOAT4, _float4_from_numeric), (ScalarType.BOOL, lambda v: v),
+                       *[(t, _numeric_to_int(t)) for t in INT_RANGES]]:
+    _CAST_TABLE[_target][Jsonb] = _from_jsonb(_target, _then)
 
 
 def _make_cast(target: ScalarType) -> Callable[[Any], Any]:
@@ -372,7 +404,7 @@ def _make_cast(target: ScalarType) -> Callable[[Any], Any]:
 def _pg_name_of(value: Any) -> str:
     names = {bool: "boolean", int: "bigint", float: "double precision", decimal.Decimal: "numeric",
              str: "text", _dt.date: "date", _dt.datetime: "timestamp without time zone", _dt.time: "time",
-             Interval: "interval"}
+             Interval: "interval", Jsonb: "jsonb", bytes: "bytea", _uuid.UUID: "uuid"}
     return names.get(type(value), type(value).__name__)
 
 

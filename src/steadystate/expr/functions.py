@@ -33,7 +33,9 @@ from steadystate.expr.temporal import date_sub as _date_sub
 from steadystate.expr.temporal import date_trunc as _date_trunc
 from steadystate.expr.temporal import extract as _extract
 from steadystate.expr.temporal import temporal as _temporal
+from steadystate.expr import jsonb_functions
 from steadystate.expr.casts import INT_RANGES, float4_to_text, round_float4, to_text
+from steadystate.repr import numeric
 from steadystate.repr.types import ScalarType
 
 _ZERO = decimal.Decimal(0)
@@ -114,18 +116,6 @@ def _float_mod(a: float, b: float) -> float:
     return math.fmod(a, b)
 
 
-def _numeric_div(a: decimal.Decimal, b: decimal.Decimal) -> decimal.Decimal:
-    if b == 0:
-        raise _division_by_zero()
-    return a / b
-
-
-def _numeric_mod(a: decimal.Decimal, b: decimal.Decimal) -> decimal.Decimal:
-    if b == 0:
-        raise _division_by_zero()
-    return a % b
-
-
 _INT_OPS: dict[str, Callable[[int, int], int]] = {
     "add": lambda a, b: a + b,
     "sub": lambda a, b: a - b,
@@ -159,12 +149,12 @@ def _float4(op: Callable[[float, float], float], func: str) -> Callable[[float, 
 
 
 _FLOAT4_OPS: dict[str, Callable[[float, float], float]] = {name: _float4(op, name) for name, op in _FLOAT_OPS.items()}
-_NUMERIC_OPS: dict[str, Callable[[Any, Any], Any]] = {
-    "add": lambda a, b: a + b,
-    "sub": lambda a, b: a - b,
-    "mul": lambda a, b: a * b,
-    "div": _numeric_div,
-    "mod": _numeric_mod,
+_NUMERIC_OPS: dict[str, Callable[[Any, Any], Any]] = {  # exact, and PostgreSQL's division scale (repr.numeric)
+    "add": numeric.add,
+    "sub": numeric.sub,
+    "mul": numeric.mul,
+    "div": numeric.div,
+    "mod": numeric.mod,
 }
 _DATE_OPS: dict[str, Callable[[Any, Any], Any]] = {"add": _date_add, "sub": _date_sub}
 
@@ -247,7 +237,7 @@ def _pow(a: Any, b: Any) -> Any:
     if a < 0 and b != int(b):
         raise _invalid_argument("a negative number raised to a non-integer power yields a complex result", "2201F")
     if isinstance(a, decimal.Decimal) or isinstance(b, decimal.Decimal):
-        return decimal.Decimal(a) ** decimal.Decimal(b)
+        return numeric.power(a, b)
     try:
         value = math.pow(float(a), float(b))
     except OverflowError:
@@ -293,13 +283,13 @@ def _sqrt(v: Any) -> Any:
     if v < 0:
         raise _invalid_argument("cannot take square root of a negative number", "2201F")
     if isinstance(v, decimal.Decimal):
-        return v.sqrt()
+        return numeric.sqrt(v)
     return math.sqrt(v)
 
 
 def _exp(v: Any) -> Any:
     if isinstance(v, decimal.Decimal):
-        return v.exp()
+        return numeric.exp(v)
     try:
         return math.exp(v)
     except OverflowError:
@@ -315,12 +305,12 @@ def _log_check(v: Any) -> None:
 
 def _ln(v: Any) -> Any:
     _log_check(v)
-    return v.ln() if isinstance(v, decimal.Decimal) else math.log(v)
+    return numeric.ln(v) if isinstance(v, decimal.Decimal) else math.log(v)
 
 
 def _log10(v: Any) -> Any:
     _log_check(v)
-    return v.log10() if isinstance(v, decimal.Decimal) else math.log10(v)
+    return numeric.log10(v) if isinstance(v, decimal.Decimal) else math.log10(v)
 
 
 def _sign(v: Any) -> Any:
@@ -556,6 +546,13 @@ VARIADIC_STRICT: dict[str, Callable[..., Any]] = {
     "lpad": _lpad,
     "rpad": _rpad,
 }
+
+# jsonb, uuid and bytea (expr/jsonb_functions.py)
+UNARY_STRICT.update(jsonb_functions.UNARY_STRICT)
+UNARY_NONSTRICT.update(jsonb_functions.UNARY_NONSTRICT)
+BINARY_STRICT.update(jsonb_functions.BINARY_STRICT)
+VARIADIC_STRICT.update(jsonb_functions.VARIADIC_STRICT)
+VARIADIC_NONSTRICT.update(jsonb_functions.VARIADIC_NONSTRICT)
 
 # Functions evaluated lazily by expr.eval (listed so the vocabulary is complete in one place).
 LAZY_FUNCTIONS = frozenset({"and", "or", "coalesce"})

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Callable, Sequence
 
 from steadystate.expr import ir
+from steadystate.expr.jsonb_functions import RESULT_TYPES as JSONB_RESULT_TYPES
 from steadystate.repr.types import ScalarType
 
 Types = Sequence[ScalarType | None]
@@ -33,7 +34,7 @@ _WIDENING = {ScalarType.INT2: 0, ScalarType.INT4: 1, ScalarType.INT8: 2, ScalarT
              ScalarType.FLOAT4: 4, ScalarType.FLOAT8: 5}
 _SAME_AS_FIRST = frozenset({
     "add", "sub", "mul", "div", "mod", "neg", "abs", "round", "floor", "ceil", "sign", "nullif", "coalesce",
-    "greatest", "least", "apply_typmod", "assign_typmod",
+    "greatest", "least", "apply_typmod", "assign_typmod", "jsonb_object_agg_key",
 })
 _FLOAT_UNLESS_NUMERIC = frozenset({"sqrt", "exp", "ln", "log10", "pow"})
 
@@ -73,6 +74,8 @@ def function_type(func: str, arg_types: list[ScalarType | None]) -> ScalarType |
         return arg_types[1] if len(arg_types) > 1 else None
     if func in _BOOL_FUNCS:
         return ScalarType.BOOL
+    if func in JSONB_RESULT_TYPES:
+        return JSONB_RESULT_TYPES[func]
     if func in _TEXT_FUNCS or func == "float4_to_text":
         return ScalarType.TEXT
     if func in _INT4_FUNCS:
@@ -126,6 +129,8 @@ def aggregate_type(agg: ir.AggregateExpr, input_types: Types | None) -> ScalarTy
         return ScalarType.INT8
     if agg.func == "string_agg":
         return ScalarType.TEXT
+    if agg.func in ("jsonb_agg", "jsonb_object_agg"):
+        return ScalarType.JSONB
     if agg.func in ("bool_and", "bool_or"):
         return ScalarType.BOOL
     if agg.func == "sum":

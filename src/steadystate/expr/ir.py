@@ -41,11 +41,14 @@ from __future__ import annotations
 
 import datetime as _dt
 import decimal
+import uuid as _uuid
 import enum
 from typing import Any, Union
 
 import msgspec
 
+from steadystate.repr.bytea import bytea_text, parse_bytea
+from steadystate.repr.jsonb import Jsonb, jsonb_text, parse_jsonb
 from steadystate.repr import codec
 from steadystate.repr.interval import Interval
 from steadystate.repr.types import ScalarType
@@ -77,6 +80,8 @@ class Literal(msgspec.Struct, frozen=True, tag=True, tag_field="kind"):
             return Interval.from_canonical(str(self.value))
         if self.type is ScalarType.FLOAT8 or self.type is ScalarType.FLOAT4:
             return float(self.value)
+        if self.type in _TEXT_LITERALS and isinstance(self.value, str):
+            return _TEXT_LITERALS[self.type](self.value)
         return self.value
 
 
@@ -86,7 +91,18 @@ def literal(value: Any, type_: ScalarType) -> Literal:
         return Literal(value.isoformat() if isinstance(value, (_dt.date, _dt.time)) else str(value), type_)
     if isinstance(value, Interval):
         return Literal(value.canonical(), type_)
+    if isinstance(value, Jsonb):
+        return Literal(jsonb_text(value), type_)
+    if isinstance(value, _uuid.UUID):
+        return Literal(str(value), type_)
+    if isinstance(value, bytes):
+        return Literal(bytea_text(value), type_)
     return Literal(value, type_)
+
+
+#: the types whose literals travel as their text form (jsonb, uuid, bytea)
+_TEXT_LITERALS: dict[ScalarType, Any] = {ScalarType.JSONB: parse_jsonb, ScalarType.UUID: _uuid.UUID,
+                                         ScalarType.BYTEA: parse_bytea}
 
 
 class CallUnary(msgspec.Struct, frozen=True, tag=True, tag_field="kind"):

@@ -1,8 +1,9 @@
 """Conversion between Python datums and their PostgreSQL wire forms, by type OID.
 
 Text format follows PostgreSQL's output functions (``boolout``, ``float8out``, ``numeric_out``,
-``date_out``, ``timestamp_out``); binary format covers int2/int4/int8, float4/float8, bool, text-like
-types, numeric, date and timestamp.  Both directions are tables keyed by OID:
+``date_out``, ``timestamp_out``, ``jsonb_out``, ``uuid_out``, ``byteaout``); binary format covers int2/int4/int8,
+float4/float8, bool, text-like types, numeric, date and timestamp, time, interval, jsonb (version 1 + text), uuid
+(16 bytes) and bytea (the bytes).  Both directions are tables keyed by OID:
 
 * :func:`text_encoder` / :func:`binary_encoder` give a function ``datum -> bytes`` for a result column;
 * :func:`decode_param` turns a Bind parameter (bytes, format code, OID) into a Python value.
@@ -16,16 +17,22 @@ import datetime as _dt
 import decimal
 import math
 import struct
+import uuid as _uuid
 from typing import Any, Callable
 
 from steadystate.errors import FeatureNotSupported, InvalidTextRepresentation, SteadyError
 from steadystate.repr.floattext import float4_text, float8_text, round_float4
 from steadystate.repr.interval import Interval, format_interval
 from steadystate.repr.interval import parse_interval as parse_interval_text
+from steadystate.repr.bytea import bytea_text, parse_bytea, parse_uuid, uuid_text
+from steadystate.repr.jsonb import Jsonb, jsonb_text, parse_jsonb
+from steadystate.repr.jsonb import decode_binary as decode_jsonb_binary
+from steadystate.repr.jsonb import encode_binary as encode_jsonb_binary
 
 BOOL, BYTEA, NAME, INT8, INT2, INT4, TEXT, OID = 16, 17, 19, 20, 21, 23, 25, 26
 FLOAT4, FLOAT8, UNKNOWN, BPCHAR, VARCHAR = 700, 701, 705, 1042, 1043
 DATE, TIME, TIMESTAMP, TIMESTAMPTZ, INTERVAL, NUMERIC = 1082, 1083, 1114, 1184, 1186, 1700
+JSONB, UUID = 3802, 2950
 
 TEXT_LIKE = (TEXT, VARCHAR, BPCHAR, NAME, UNKNOWN, 0)
 
@@ -98,6 +105,9 @@ _FORMAT_BY_PY_TYPE: dict[type, Callable[[Any], str]] = {
     _dt.date: _dt.date.isoformat,
     _dt.time: format_time,
     Interval: format_interval,
+    Jsonb: jsonb_text,
+    bytes: bytea_text,
+    _uuid.UUID: uuid_text,
 }
 
 #: OID → datum → text (without NULL handling)
@@ -120,6 +130,9 @@ TEXT_FORMATTERS: dict[int, Callable[[Any], str]] = {
     TIMESTAMPTZ: format_timestamptz,
     TIME: format_time,
     INTERVAL: format_interval,
+    JSONB: jsonb_text,
+    UUID: uuid_text,
+    BYTEA: bytea_text,
 }
 
 
@@ -228,6 +241,9 @@ BINARY_ENCODERS: dict[int, Encoder] = {
     TIMESTAMPTZ: _encode_timestamp_binary,
     TIME: _encode_time_binary,
     INTERVAL: _encode_interval_binary,
+    JSONB: encode_jsonb_binary,
+    UUID: lambda v: v.bytes,
+    BYTEA: bytes,
 }
 
 
@@ -341,6 +357,9 @@ TEXT_PARSERS: dict[int, Callable[[str], Any]] = {
     TIMESTAMPTZ: parse_timestamptz,
     TIME: parse_time,
     INTERVAL: parse_interval,
+    JSONB: parse_jsonb,
+    UUID: parse_uuid,
+    BYTEA: parse_bytea,
 }
 
 
@@ -385,6 +404,9 @@ BINARY_PARSERS: dict[int, Callable[[bytes], Any]] = {
         tzinfo=_dt.timezone.utc),
     TIME: _decode_time_binary,
     INTERVAL: _decode_interval_binary,
+    JSONB: decode_jsonb_binary,
+    UUID: lambda data: _uuid.UUID(bytes=data),
+    BYTEA: bytes,
 }
 
 

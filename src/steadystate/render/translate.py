@@ -28,6 +28,7 @@ from steadystate.dataflow.topk import SortColumn
 from steadystate.expr import ir
 from steadystate.expr.eval import compile_mfp, compile_scalar
 from steadystate.expr.infer import Types, columns_of, shift_columns
+from steadystate.repr import numeric
 
 class JoinStep:
     """Key expressions of one binary step: ``left`` over the prefix's columns, ``right`` over input i's own."""
@@ -131,7 +132,8 @@ ACCUMULATIONS: dict[str, Accumulation] = {
 
 def accumulators(pairs: Sequence[tuple[str, int | None]]) -> list[Accumulator]:
     """``(accumulator kind, column)`` pairs as the engine's accumulators."""
-    return [Accumulator(ACCUMULATIONS[kind], column) for kind, column in pairs]
+    return [Accumulator(ACCUMULATIONS[kind], column, numeric.mean if kind == "avg" else None)
+            for kind, column in pairs]
 
 
 def aggregate_value(agg: ir.AggregateExpr, types: Types | None) -> Callable[[tuple], object]:

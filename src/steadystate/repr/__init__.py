@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from steadystate.repr import numeric as _numeric  # noqa: F401  (installs the exact decimal context)
 from steadystate.repr.types import Column, RelationDesc, ScalarType, TYPE_NAMES, datum_matches
 
 Row = tuple[Any, ...]

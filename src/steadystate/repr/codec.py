@@ -2,7 +2,8 @@
 
 Batches are msgpack (msgspec) arrays.  msgpack has no native numeric/date/timestamp, and msgspec turns
 ``Decimal``/``date``/``datetime`` into strings, which would come back as ``str``; so the codec wraps those
-three datum kinds in msgpack extension types and unwraps them on decode.  Rows without such datums take
+datum kinds (and intervals, jsonb as its text, uuids as their 16 bytes) in msgpack extension types and unwraps
+them on decode.  Rows without such datums take
 the fast path (no per-value work in Python).
 
 An update is ``(row, time, diff)``; a batch is a list of updates.
@@ -12,12 +13,14 @@ from __future__ import annotations
 
 import datetime as _dt
 import decimal
+import uuid as _uuid
 from typing import Any, Iterable
 
 import msgspec
 
 from steadystate.repr import Row
 from steadystate.repr.interval import Interval
+from steadystate.repr.jsonb import Jsonb, jsonb_text, parse_jsonb
 
 Update = tuple[Row, int, int]
 
@@ -26,7 +29,10 @@ _EXT_DATE = 2
 _EXT_DATETIME = 3
 _EXT_INTERVAL = 4
 _EXT_TIME = 5
-_SPECIAL = (decimal.Decimal, _dt.date, _dt.time, Interval)  # datetime is a subclass of date
+_EXT_JSONB = 6
+_EXT_UUID = 7
+_SPECIAL = (decimal.Decimal, _dt.date, _dt.time, Interval, Jsonb, _uuid.UUID)  # datetime is a subclass of date
+# bytea datums are ``bytes``: msgpack's bin type carries them as they are
 
 
 def _wrap(value: Any) -> Any:
@@ -40,10 +46,16 @@ def _wrap(value: Any) -> Any:
         return msgspec.msgpack.Ext(_EXT_TIME, value.isoformat().encode())
     if isinstance(value, Interval):
         return msgspec.msgpack.Ext(_EXT_INTERVAL, value.canonical().encode())
+    if isinstance(value, Jsonb):
+        return msgspec.msgpack.Ext(_EXT_JSONB, jsonb_text(value).encode())
+    if isinstance(value, _uuid.UUID):
+        return msgspec.msgpack.Ext(_EXT_UUID, value.bytes)
     return value
 
 
 def _ext_hook(code: int, data: memoryview) -> Any:
+    if code == _EXT_UUID:
+        return _uuid.UUID(bytes=bytes(data))
     text = bytes(data).decode()
     if code == _EXT_DECIMAL:
         return decimal.Decimal(text)
@@ -55,6 +67,8 @@ def _ext_hook(code: int, data: memoryview) -> Any:
         return _dt.time.fromisoformat(text)
     if code == _EXT_INTERVAL:
         return Interval.from_canonical(text)
+    if code == _EXT_JSONB:
+        return parse_jsonb(text)
     raise ValueError(f"unknown datum extension {code}")
 
 

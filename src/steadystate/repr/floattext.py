@@ -43,7 +43,7 @@ def _on_boundary(text: str, value: float, single: bool) -> bool:
         neighbour = _next4(value, direction) if single else math.nextafter(value, direction)
         if math.isinf(neighbour):
             continue
-        if (decimal.Decimal(value) + decimal.Decimal(neighbour)) / 2 == exact:
+        if decimal.Decimal(value) + decimal.Decimal(neighbour) == exact * 2:  # no division: exact and cheap
             return True
     return False
 

@@ -16,6 +16,9 @@ TIMESTAMP      ``datetime.datetime``timestamp (naive)
 TIMESTAMPTZ    ``datetime.datetime``timestamptz (aware, in UTC: the only session TimeZone, as in Materialize)
 TIME           ``datetime.time``    time
 INTERVAL       ``repr.interval.Interval`` interval
+JSONB          ``repr.jsonb.Jsonb``  jsonb
+UUID           ``uuid.UUID``        uuid
+BYTEA          ``bytes``            bytea
 =============  ===================  ===========
 
 ``None`` is SQL NULL in every type.  A :class:`RelationDesc` names and types the columns of a relation;
@@ -30,11 +33,13 @@ from __future__ import annotations
 import datetime as _dt
 import decimal
 import enum
+import uuid as _uuid
 from typing import Any
 
 import msgspec
 
 from steadystate.repr.interval import Interval
+from steadystate.repr.jsonb import Jsonb
 from steadystate.repr.typmod import TypeMod
 
 
@@ -52,6 +57,9 @@ class ScalarType(str, enum.Enum):
     TIMESTAMPTZ = "timestamptz"
     TIME = "time"
     INTERVAL = "interval"
+    JSONB = "jsonb"
+    UUID = "uuid"
+    BYTEA = "bytea"
 
     @property
     def pg_oid(self) -> int:
@@ -93,6 +101,9 @@ _PG_OID = {
     ScalarType.TIMESTAMPTZ: 1184,
     ScalarType.TIME: 1083,
     ScalarType.INTERVAL: 1186,
+    ScalarType.JSONB: 3802,
+    ScalarType.UUID: 2950,
+    ScalarType.BYTEA: 17,
 }
 _PG_TYPLEN = {
     ScalarType.INT2: 2,
@@ -108,6 +119,9 @@ _PG_TYPLEN = {
     ScalarType.TIMESTAMPTZ: 8,
     ScalarType.TIME: 8,
     ScalarType.INTERVAL: 16,
+    ScalarType.JSONB: -1,
+    ScalarType.UUID: 16,
+    ScalarType.BYTEA: -1,
 }
 _PG_NAME = {
     ScalarType.INT2: "smallint",
@@ -123,6 +137,9 @@ _PG_NAME = {
     ScalarType.TIMESTAMPTZ: "timestamp with time zone",
     ScalarType.TIME: "time without time zone",
     ScalarType.INTERVAL: "interval",
+    ScalarType.JSONB: "jsonb",
+    ScalarType.UUID: "uuid",
+    ScalarType.BYTEA: "bytea",
 }
 
 #: SQL spellings accepted in DDL and casts, mapped to our types.
@@ -157,6 +174,9 @@ TYPE_NAMES: dict[str, ScalarType] = {
     "time": ScalarType.TIME,
     "time without time zone": ScalarType.TIME,
     "interval": ScalarType.INTERVAL,
+    "jsonb": ScalarType.JSONB,
+    "uuid": ScalarType.UUID,
+    "bytea": ScalarType.BYTEA,
 }
 
 _PY_TYPES: dict[ScalarType, tuple[type, ...]] = {
@@ -173,6 +193,9 @@ _PY_TYPES: dict[ScalarType, tuple[type, ...]] = {
     ScalarType.TIMESTAMPTZ: (_dt.datetime,),
     ScalarType.TIME: (_dt.time,),
     ScalarType.INTERVAL: (Interval,),
+    ScalarType.JSONB: (Jsonb,),
+    ScalarType.UUID: (_uuid.UUID,),
+    ScalarType.BYTEA: (bytes,),
 }
 
 

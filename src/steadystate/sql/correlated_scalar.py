@@ -61,7 +61,7 @@ _numbers = itertools.count(1)
 _SENTINELS: dict[ScalarType, Any] = {
     T.INT2: 0, T.INT4: 0, T.INT8: 0, T.FLOAT4: 0.0, T.FLOAT8: 0.0, T.NUMERIC: "0", T.TEXT: "", T.BOOL: False, T.DATE: "2000-01-01",
     T.TIMESTAMP: "2000-01-01T00:00:00", T.TIMESTAMPTZ: "2000-01-01T00:00:00+00:00", T.TIME: "00:00:00",
-    T.INTERVAL: "0:0:0",
+    T.INTERVAL: "0:0:0", T.JSONB: "null", T.UUID: "00000000-0000-0000-0000-000000000000", T.BYTEA: "",
 }
 
 

@@ -7,6 +7,8 @@ PostgreSQL's grammar are those needed to report errors the way PostgreSQL does:
 * every parse error records the character offset of the offending token (``ParseError.errors[i]["start"]``),
   so sql/parser.py can say ``syntax error at or near "x"`` with a position;
 * SHOW, RESET and friends are tokenized word by word (PostgreSQL's tokenizer keeps their tail as one string);
+* ``jsonb_agg(...)`` is an aggregate node (:class:`JsonbAgg`), and ``a -> 'k'`` in a function's arguments is
+  the jsonb operator (sqlglot would read a lambda);
 * ``date_part(...)`` stays a function call (sqlglot turns it into ``EXTRACT``, whose result type differs);
 * an ``INTERVAL '...'`` literal keeps its whole string (sqlglot would split ``'1 day 10:30'`` and drop a part)
   and is one literal (sqlglot would read ``INTERVAL '1 day' + 1`` as the sum of two intervals);
@@ -19,7 +21,7 @@ PostgreSQL's grammar are those needed to report errors the way PostgreSQL does:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlglot import exp
 from sqlglot.dialects.postgres import Postgres
@@ -28,9 +30,18 @@ from sqlglot.parsers.postgres import PostgresParser
 from sqlglot.tokens import Token, TokenType
 
 
+class JsonbAgg(exp.Expression, exp.AggFunc):
+    """``jsonb_agg(x [ORDER BY ...])``: an aggregate node (sqlglot would leave it an anonymous function)."""
+
+    arg_types = {"this": True}
+
+
 class SteadyParser(PostgresParser):
     # date_part(text, x) is its own function (double precision), not EXTRACT (numeric) as sqlglot makes it
     FUNCTION_PARSERS = {name: parse for name, parse in PostgresParser.FUNCTION_PARSERS.items() if name != "DATE_PART"}
+    FUNCTIONS = {**PostgresParser.FUNCTIONS, "JSONB_AGG": JsonbAgg.from_arg_list}
+    # PostgreSQL has no lambdas: ``f(a -> 'k')`` is the jsonb operator, not a lambda of parameter a
+    LAMBDAS: ClassVar[dict] = {}
 
     def raise_error(self, message: str, token: Any = None) -> None:  # type: ignore[override]
         failing = token or self._curr or self._prev
@@ -157,4 +168,4 @@ class Steadystate(Postgres):
 
 DIALECT = Steadystate()
 
-__all__ = ["DIALECT", "Steadystate", "SteadyParser", "Token"]
+__all__ = ["DIALECT", "JsonbAgg", "Steadystate", "SteadyParser", "Token"]

@@ -22,13 +22,14 @@ from sqlglot import exp
 
 from steadystate import errors
 from steadystate.expr.ir import (
-    AggregateExpr, AggregateOrder, ColumnOrder, ColumnRef, Constant, Distinct, Filter, If, Literal, Map, Negate, Project, Reduce,
+    AggregateExpr, AggregateOrder, CallUnary, ColumnOrder, ColumnRef, Constant, Distinct, Filter, If, Literal, Map, Negate, Project, Reduce,
     RelationExpr, RowSetFinishing, Threshold, TopK, Union_,
 )
 from steadystate.expr.infer import scalar_type
 from steadystate.repr.types import ScalarType
 from steadystate.sql import grouping_sets, joins
 from steadystate.sql.catalog_api import PlanContext
+from steadystate.sql.dialect import JsonbAgg
 from steadystate.sql.relation import EntryPoints, QueryState, Rel, arg, rename
 from steadystate.sql.scalar import plan_expr
 from steadystate.sql.scalar_subquery import FromHost, GroupedHost, inline_subqueries
@@ -334,7 +335,8 @@ def _find_aggregates(nodes: list[exp.Expr]) -> list[exp.Expr]:
 _AGG_FUNCS: dict[type[exp.Expr], str] = {exp.Count: "count", exp.Sum: "sum", exp.Avg: "avg", exp.Min: "min", exp.Max: "max",
               exp.LogicalAnd: "bool_and", exp.LogicalOr: "bool_or",
               exp.Stddev: "stddev_samp", exp.StddevSamp: "stddev_samp", exp.StddevPop: "stddev_pop",
-              exp.Variance: "var_samp", exp.VariancePop: "var_pop", exp.GroupConcat: "string_agg"}
+              exp.Variance: "var_samp", exp.VariancePop: "var_pop", exp.GroupConcat: "string_agg",
+              JsonbAgg: "jsonb_agg", exp.JSONBObjectAgg: "jsonb_object_agg"}
 _NUMERIC_AGGREGATES = ("sum", "avg", "stddev_samp", "stddev_pop", "var_samp", "var_pop")
 
 
@@ -362,6 +364,8 @@ def _plan_aggregate(node: exp.Expr, env: ExprEnv) -> tuple[AggregateExpr, Scalar
         argument_type = scalar_type(agg.expr, [c.type for c in env.scope.columns]) or typ
         return msgspec.structs.replace(agg, expr=If(keep, agg.expr, Literal(None, argument_type))), typ, nullable
     func = _AGG_FUNCS[type(node)]
+    if func == "jsonb_object_agg":
+        return _plan_jsonb_object_agg(node, env), T.JSONB, True
     inner = node.this
     order_items: list[exp.Ordered] = []
     if isinstance(inner, exp.Order):  # agg(x ORDER BY ...): kept where the order matters (string_agg)
@@ -380,7 +384,7 @@ def _plan_aggregate(node: exp.Expr, env: ExprEnv) -> tuple[AggregateExpr, Scalar
         raise errors.SteadyError("aggregate function calls cannot be nested", sqlstate="42803")
     value = plan_expr(inner, env)
     if value.is_untyped:
-        value = coerce(value, T.TEXT if func in ("count", "min", "max") else T.NUMERIC, env)
+        value = coerce(value, T.TEXT if func in ("count", "min", "max", "jsonb_agg") else T.NUMERIC, env)
     if func in _NUMERIC_AGGREGATES and not value.type.is_numeric and not (
             func in ("sum", "avg") and value.type is T.INTERVAL):
         raise errors.UndefinedFunction(f"function {func}({value.type.pg_name}) does not exist",
@@ -389,8 +393,38 @@ def _plan_aggregate(node: exp.Expr, env: ExprEnv) -> tuple[AggregateExpr, Scalar
         value = require_bool(value, env, func)
     if func == "string_agg":
         return _plan_string_agg(node, inner, value, distinct, order_items, env), T.TEXT, True
+    if func == "jsonb_agg":  # every value, NULLs as JSON nulls; real by its own digits
+        argument = CallUnary("float4_to_jsonb", value.expr) if value.type is T.FLOAT4 else value.expr
+        return AggregateExpr("jsonb_agg", argument, distinct, (), _aggregate_order(order_items, env)), T.JSONB, True
     typ = _aggregate_type(func, value.type)
     return AggregateExpr(func, value.expr, distinct), typ, func != "count"
+
+
+def _aggregate_order(items: list[exp.Ordered], env: ExprEnv) -> tuple[AggregateOrder, ...]:
+    order = []
+    for item in items:
+        key = plan_expr(item.this, env)
+        if key.is_untyped:
+            key = coerce(key, T.TEXT, env)
+        column = _column_order(0, item)
+        order.append(AggregateOrder(key.expr, column.desc, column.nulls_last))
+    return tuple(order)
+
+
+def _plan_jsonb_object_agg(node: exp.Expr, env: ExprEnv) -> AggregateExpr:
+    """``jsonb_object_agg(key, value [ORDER BY ...])``: fed (key, value, (order keys))."""
+    env.clause = "aggregate function calls"
+    value_node, order_items = node.expression, []
+    if isinstance(value_node, exp.Order):
+        order_items, value_node = list(value_node.expressions), value_node.this
+    if any(n.find(*AGGREGATE_CLASSES) is not None for n in (node.this, value_node)):
+        raise errors.SteadyError("aggregate function calls cannot be nested", sqlstate="42803")
+    key, value = plan_expr(node.this, env), plan_expr(value_node, env)
+    key = coerce(key, T.TEXT, env) if key.is_untyped else key
+    value = coerce(value, T.TEXT, env) if value.is_untyped else value
+    argument = CallUnary("float4_to_jsonb", value.expr) if value.type is T.FLOAT4 else value.expr
+    checked = CallUnary("jsonb_object_agg_key", key.expr)  # 22023 on a NULL key, as an evaluation error
+    return AggregateExpr("jsonb_object_agg", checked, False, (argument,), _aggregate_order(order_items, env))
 
 
 def _plan_string_agg(node: exp.Expr, value_node: exp.Expr, value: Typed, distinct: bool, order_items: list[exp.Ordered],

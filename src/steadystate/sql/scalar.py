@@ -22,6 +22,7 @@ from steadystate.expr.equality import not_distinct
 from steadystate.expr.infer import TEMPORAL_OPERATORS, TEMPORAL_TYPES
 from steadystate.expr.ir import CallBinary, CallUnary, CallVariadic, ColumnRef, If, Literal
 from steadystate.repr.types import ScalarType
+from steadystate.sql import jsonb_scalar
 from steadystate.sql import types as ty
 from steadystate.sql.typed import (
     AGGREGATE_CLASSES, ExprEnv, Typed, binding_key, coerce, lit, mismatch, nullable_of, operator_error,
@@ -169,6 +170,9 @@ def _temporal_arith(func: str, symbol: str, left: Typed, right: Typed, env: Expr
 def _arith(node: exp.Binary, env: ExprEnv) -> Typed:
     func, symbol = _ARITH[type(node)]
     left, right = plan_expr(node.left, env), plan_expr(node.right, env)
+    other = jsonb_scalar.plan_operator(symbol, left, right, env)  # jsonb - text, jsonb - integer
+    if other is not None:
+        return other
     if any(v.type in TEMPORAL_TYPES for v in (left, right) if not v.is_untyped):
         return _temporal_arith(func, symbol, left, right, env)
     a, b, target = _binary_operands(node, env, symbol)
@@ -243,6 +247,9 @@ def _is(node: exp.Is, env: ExprEnv) -> Typed:
 
 def _concat_pipe(node: exp.DPipe, env: ExprEnv) -> Typed:
     left, right = plan_expr(node.left, env), plan_expr(node.right, env)
+    other = jsonb_scalar.plan_operator("||", left, right, env)  # jsonb || jsonb, bytea || bytea
+    if other is not None:
+        return other
     a = coerce(left, T.TEXT, env, explicit=True)
     b = coerce(right, T.TEXT, env, explicit=True)
     return Typed(CallBinary("concat", a.expr, b.expr), T.TEXT, nullable_of(a, b))
@@ -398,6 +405,11 @@ def _implicit(source: ScalarType, target: ScalarType) -> bool:
 
 def _text_fn(func: str, name: str) -> Callable[[exp.Expr, ExprEnv], Typed]:
     def plan(node: exp.Expr, env: ExprEnv) -> Typed:
+        if name == "md5":
+            argument = plan_expr(node.this, env)
+            on_bytes = jsonb_scalar.bytea_argument(name, argument)
+            if on_bytes is not None:
+                return Typed(CallUnary(on_bytes, argument.expr), T.TEXT, argument.nullable)
         (value,) = _typed_args(name, [node.this], [T.TEXT], env)
         return Typed(CallUnary(func, value.expr), T.TEXT, value.nullable)
 
@@ -405,6 +417,10 @@ def _text_fn(func: str, name: str) -> Callable[[exp.Expr, ExprEnv], Typed]:
 
 
 def _length(node: exp.Expr, env: ExprEnv) -> Typed:
+    argument = plan_expr(node.this, env)
+    on_bytes = jsonb_scalar.bytea_argument("length", argument)
+    if on_bytes is not None:
+        return Typed(CallUnary(on_bytes, argument.expr), T.INT4, argument.nullable)
     (value,) = _typed_args("length", [node.this], [T.TEXT], env)
     return Typed(CallUnary("length", value.expr), T.INT4, value.nullable)
 
@@ -668,6 +684,10 @@ _FUNCTIONS: dict[type, Callable[[Any, ExprEnv], Typed]] = {
     exp.CurrentUser: _session(lambda env: env.ctx.user),
     exp.Anonymous: _anonymous,
 }
+
+
+_HANDLERS.update(jsonb_scalar.handlers(plan_expr))  # jsonb, uuid and bytea operators (sql/jsonb_scalar.py)
+_ANONYMOUS.update(jsonb_scalar.functions(plan_expr))
 
 
 def plan_function(node: exp.Expr, env: ExprEnv) -> Typed:

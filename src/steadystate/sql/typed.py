@@ -23,6 +23,7 @@ from steadystate.expr.eval import compile_scalar
 from steadystate.expr.ir import CallBinary, CallUnary, Literal, ScalarExpr, literal
 from steadystate.repr.typmod import ModKind, TypeMod
 from steadystate.repr.types import ScalarType
+from steadystate.sql.dialect import JsonbAgg
 from steadystate.sql import types as ty
 from steadystate.sql.catalog_api import PlanContext
 
@@ -30,7 +31,7 @@ T = ScalarType
 
 AGGREGATE_CLASSES: tuple[type[exp.Expr], ...] = (exp.Count, exp.Sum, exp.Avg, exp.Min, exp.Max, exp.LogicalAnd, exp.LogicalOr,
                                                  exp.Stddev, exp.StddevSamp, exp.StddevPop, exp.Variance,
-                                                 exp.VariancePop, exp.GroupConcat)
+                                                 exp.VariancePop, exp.GroupConcat, JsonbAgg, exp.JSONBObjectAgg)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import decimal
+import uuid
 import re
 from typing import Any, Callable, NamedTuple
 
@@ -19,6 +20,9 @@ from steadystate import errors
 from steadystate.expr.casts import (
     parse_date, parse_float, parse_float4, parse_int, parse_interval, parse_time, parse_timestamp, parse_timestamptz,
 )
+from steadystate.repr import numeric
+from steadystate.repr.bytea import parse_bytea, parse_uuid
+from steadystate.repr.jsonb import Jsonb, parse_jsonb
 from steadystate.repr.interval import Interval
 from steadystate.repr.typmod import NUMERIC_MAX_PRECISION, TIMESTAMP_MAX_PRECISION, ModKind, TypeMod
 from steadystate.repr.types import TYPE_NAMES, ScalarType
@@ -35,7 +39,8 @@ _BOOL_WORDS = {"t": True, "true": True, "y": True, "yes": True, "on": True, "1":
 
 #: Explicit casts allowed besides the implicit ones and anything ↔ text.
 _EXPLICIT = {(T.INT4, T.BOOL), (T.BOOL, T.INT4), (T.TIMESTAMP, T.DATE), (T.TIMESTAMPTZ, T.DATE),
-             (T.TIMESTAMPTZ, T.TIMESTAMP), (T.TIMESTAMP, T.TIME), (T.TIMESTAMPTZ, T.TIME), (T.INTERVAL, T.TIME)}
+             (T.TIMESTAMPTZ, T.TIMESTAMP), (T.TIMESTAMP, T.TIME), (T.TIMESTAMPTZ, T.TIME), (T.INTERVAL, T.TIME),
+             *[(T.JSONB, t) for t in (T.BOOL, T.NUMERIC, T.INT2, T.INT4, T.INT8, T.FLOAT4, T.FLOAT8)]}
 #: PostgreSQL's implicit casts between date/time types (date → timestamp → timestamptz, time → interval)
 _IMPLICIT_TEMPORAL = {(T.DATE, T.TIMESTAMP), (T.DATE, T.TIMESTAMPTZ), (T.TIMESTAMP, T.TIMESTAMPTZ),
                       (T.TIME, T.INTERVAL)}
@@ -65,11 +70,15 @@ _TEMPORAL_PARSERS: dict[ScalarType, Callable[[str], Any]] = {
     T.DATE: parse_date, T.TIMESTAMP: parse_timestamp, T.TIMESTAMPTZ: parse_timestamptz, T.TIME: parse_time, T.INTERVAL: parse_interval,
 }
 
+#: jsonb, uuid, bytea: their input functions raise PostgreSQL's own errors
+_OTHER_PARSERS: dict[ScalarType, Callable[[str], Any]] = {T.JSONB: parse_jsonb, T.UUID: parse_uuid, T.BYTEA: parse_bytea}
+
 _D = exp.DataType.Type
 #: sqlglot's type → ours, for the types that take no modifier
 _PLAIN: dict[Any, ScalarType] = {
     _D.SMALLINT: T.INT2, _D.INT: T.INT4, _D.BIGINT: T.INT8, _D.FLOAT: T.FLOAT4, _D.TEXT: T.TEXT,
     _D.BOOLEAN: T.BOOL, _D.DATE: T.DATE, _D.INTERVAL: T.INTERVAL,
+    _D.JSONB: T.JSONB, _D.UUID: T.UUID, _D.VARBINARY: T.BYTEA,
 }
 _VARCHAR_MAX = 10485760
 
@@ -225,7 +234,7 @@ def parse_text(text: str, typ: ScalarType) -> Any:
             number = decimal.Decimal(stripped)
             if not number.is_finite() and not number.is_nan():
                 raise ValueError(text)
-            return number
+            return numeric.normalize(number)
         if typ is T.FLOAT8:
             return parse_float(text)
         if typ is T.FLOAT4:
@@ -234,6 +243,8 @@ def parse_text(text: str, typ: ScalarType) -> Any:
             return _BOOL_WORDS[stripped.lower()]
         if typ in _TEMPORAL_PARSERS:
             return _TEMPORAL_PARSERS[typ](text)
+        if typ in _OTHER_PARSERS:
+            return _OTHER_PARSERS[typ](text)
         return text
     except errors.SteadyError:
         raise
@@ -253,7 +264,7 @@ def number_literal_type(text: str) -> tuple[Any, ScalarType]:
             if low <= value <= high:
                 return value, typ
         return decimal.Decimal(text), T.NUMERIC
-    return decimal.Decimal(text), T.NUMERIC
+    return numeric.normalize(decimal.Decimal(text)), T.NUMERIC
 
 
 def datum_type(value: Any) -> ScalarType | None:
@@ -277,6 +288,12 @@ def datum_type(value: Any) -> ScalarType | None:
         return T.TIME
     if isinstance(value, Interval):
         return T.INTERVAL
+    if isinstance(value, Jsonb):
+        return T.JSONB
+    if isinstance(value, uuid.UUID):
+        return T.UUID
+    if isinstance(value, bytes):
+        return T.BYTEA
     raise errors.InvalidParameterValue(f"unsupported parameter value of type {type(value).__name__}")
 
 
