@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Callable, Sequence
 
 from steadystate.expr import ir
+from steadystate.expr.arrays import result_type as array_result_type
 from steadystate.repr.types import ScalarType
 
 Types = Sequence[ScalarType | None]
@@ -98,7 +99,7 @@ def function_type(func: str, arg_types: list[ScalarType | None]) -> ScalarType |
         if known in _WIDENING and len(numeric) > 1:
             return max(numeric, key=_WIDENING.__getitem__)
         return known
-    return None
+    return array_result_type(func, arg_types)
 
 
 def scalar_type(expr: ir.ScalarExpr, input_types: Types | None) -> ScalarType | None:

@@ -43,6 +43,7 @@ from typing import Any, Union
 import msgspec
 
 from steadystate.repr import codec
+from steadystate.repr.arrays import Array
 from steadystate.repr.interval import Interval
 from steadystate.repr.types import ScalarType
 
@@ -73,6 +74,10 @@ class Literal(msgspec.Struct, frozen=True, tag=True, tag_field="kind"):
             return Interval.from_canonical(str(self.value))
         if self.type is ScalarType.FLOAT8 or self.type is ScalarType.FLOAT4:
             return float(self.value)
+        if self.type.is_array:  # travels as its text form (expr/arrays.py)
+            from steadystate.expr import arrays
+
+            return arrays.CASTS[self.type](str(self.value))
         return self.value
 
 
@@ -82,6 +87,10 @@ def literal(value: Any, type_: ScalarType) -> Literal:
         return Literal(value.isoformat() if isinstance(value, (_dt.date, _dt.time)) else str(value), type_)
     if isinstance(value, Interval):
         return Literal(value.canonical(), type_)
+    if isinstance(value, (Array, list)):
+        from steadystate.expr.arrays import array_to_text
+
+        return Literal(array_to_text(Array(value)), type_)
     return Literal(value, type_)
 
 

@@ -17,6 +17,7 @@ from typing import Any, Iterable
 import msgspec
 
 from steadystate.repr import Row
+from steadystate.repr.arrays import Array
 from steadystate.repr.interval import Interval
 
 Update = tuple[Row, int, int]
@@ -26,7 +27,8 @@ _EXT_DATE = 2
 _EXT_DATETIME = 3
 _EXT_INTERVAL = 4
 _EXT_TIME = 5
-_SPECIAL = (decimal.Decimal, _dt.date, _dt.time, Interval)  # datetime is a subclass of date
+_EXT_ARRAY = 6  # an array datum: its elements, each wrapped, as a msgpack array
+_SPECIAL = (decimal.Decimal, _dt.date, _dt.time, Interval, Array)  # datetime is a subclass of date
 
 
 def _wrap(value: Any) -> Any:
@@ -40,10 +42,14 @@ def _wrap(value: Any) -> Any:
         return msgspec.msgpack.Ext(_EXT_TIME, value.isoformat().encode())
     if isinstance(value, Interval):
         return msgspec.msgpack.Ext(_EXT_INTERVAL, value.canonical().encode())
+    if isinstance(value, Array):
+        return msgspec.msgpack.Ext(_EXT_ARRAY, _encoder.encode([_wrap(v) for v in value]))
     return value
 
 
 def _ext_hook(code: int, data: memoryview) -> Any:
+    if code == _EXT_ARRAY:
+        return Array(_decoder.decode(data))
     text = bytes(data).decode()
     if code == _EXT_DECIMAL:
         return decimal.Decimal(text)
@@ -109,6 +115,6 @@ def decode_value(data: bytes) -> Any:
 
 
 def _deep_wrap(value: Any) -> Any:
-    if isinstance(value, (list, tuple)):
+    if isinstance(value, (list, tuple)) and not isinstance(value, Array):
         return [_deep_wrap(v) for v in value]
     return _wrap(value)

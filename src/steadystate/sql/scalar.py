@@ -22,6 +22,7 @@ from steadystate.expr.equality import not_distinct
 from steadystate.expr.infer import TEMPORAL_OPERATORS, TEMPORAL_TYPES
 from steadystate.expr.ir import CallBinary, CallUnary, CallVariadic, ColumnRef, If, Literal
 from steadystate.repr.types import ScalarType
+from steadystate.sql import array_exprs
 from steadystate.sql import types as ty
 from steadystate.sql.typed import (
     AGGREGATE_CLASSES, ExprEnv, Typed, binding_key, coerce, lit, mismatch, nullable_of, operator_error,
@@ -668,6 +669,10 @@ _FUNCTIONS: dict[type, Callable[[Any, ExprEnv], Typed]] = {
     exp.CurrentUser: _session(lambda env: env.ctx.user),
     exp.Anonymous: _anonymous,
 }
+
+
+# arrays (sql/array_exprs.py) add their handlers and wrap the comparisons and ``||``
+array_exprs.install(_HANDLERS, _FUNCTIONS, _ANONYMOUS)
 
 
 def plan_function(node: exp.Expr, env: ExprEnv) -> Typed:

@@ -154,6 +154,8 @@ def _coerce(value: Typed, target: ScalarType, env: ExprEnv, *, explicit: bool, w
         raise errors.DatatypeMismatch(message, hint="You will need to rewrite or cast the expression.")
     if value.type is T.FLOAT4 and target is T.TEXT:
         cast = CallUnary("float4_to_text", value.expr)  # float4's own output digits
+    elif value.type is T.FLOAT4_ARRAY and target is T.TEXT:
+        cast = CallUnary("array_out_float4", value.expr)
     else:
         cast = CallUnary(f"cast_{target.value}", value.expr)
     if isinstance(value.expr, Literal):
