@@ -25,6 +25,7 @@ from typing import Any, Callable
 
 from steadystate import errors
 from steadystate.expr import ir
+from steadystate.expr.arrays import ArrayAggState
 from steadystate.expr.infer import Types, scalar_type
 from steadystate.repr.interval import Interval, divide
 from steadystate.repr.types import ScalarType
@@ -298,6 +299,9 @@ def aggregate_factory(agg: ir.AggregateExpr, input_types: Types | None = None) -
     if agg.func == "string_agg":
         order = tuple((o.desc, o.nulls_last) for o in agg.order_by)
         base: Callable[[], Any] = lambda: StringAggState(order)  # noqa: E731
+    elif agg.func == "array_agg":  # expr/arrays.py
+        array_order = tuple((o.desc, o.nulls_last) for o in agg.order_by)
+        return lambda: ArrayAggState(array_order, agg.distinct)  # its DISTINCT keeps NULL
     else:
         make = AGGREGATE_STATES.get(agg.func)
         if make is None:

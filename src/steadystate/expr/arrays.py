@@ -21,6 +21,7 @@ Function names (the IR's vocabulary; the planner, ``sql/array_exprs.py``, picks 
 
 from __future__ import annotations
 
+import functools
 import operator
 from typing import Any, Callable
 
@@ -257,6 +258,57 @@ def result_type(func: str, arg_types: list[ScalarType | None]) -> ScalarType | N
             return next((t for t in arg_types if t is not None), None)
         return arg_types[position] if len(arg_types) > position else None
     return None
+
+
+# ---------------------------------------------------------------------------------------------------------
+# array_agg
+
+
+def _order_key(value: Any) -> tuple[bool, Any]:
+    return (value is None, value)  # NULLs last; tuples compare by == first, so two NULLs never meet ``<``
+
+
+class ArrayAggState:
+    """array_agg(value [ORDER BY ...]): the multiset of what it is fed — the value, or ``(value, (order keys))``
+    with an ORDER BY — kept as counts, so a retraction is exact.  The result sorts it by the order keys, ties (and
+    everything without an ORDER BY) by value, NULLs last, so every replica gives one answer; NULL values are
+    elements, as in PostgreSQL; no input gives NULL."""
+
+    __slots__ = ("entries", "order", "ordered", "distinct")
+
+    def __init__(self, order: tuple[tuple[bool, bool], ...], distinct: bool = False) -> None:
+        self.entries: dict[Any, int] = {}
+        self.order = order  # (descending, nulls last) per order key
+        self.ordered = bool(order)
+        self.distinct = distinct  # each value once (NULL included, as PostgreSQL's array_agg(DISTINCT x))
+
+    def add(self, value: Any, diff: int) -> None:
+        count = self.entries.get(value, 0) + diff
+        if count:
+            self.entries[value] = count
+        else:
+            del self.entries[value]
+
+    def _compare(self, a: tuple, b: tuple) -> int:
+        for (desc, nulls_last), x, y in zip(self.order, a[1], b[1]):
+            if x == y:
+                continue
+            if x is None or y is None:
+                return (1 if nulls_last else -1) * (1 if x is None else -1)
+            return (1 if x > y else -1) * (-1 if desc else 1)
+        x, y = _order_key(a[0]), _order_key(b[0])
+        return (x > y) - (x < y)
+
+    def result(self) -> Array | None:
+        if not self.entries:
+            return None
+        def times(entry: Any) -> range:
+            return range(1 if self.distinct else self.entries[entry])
+
+        if self.ordered:
+            entries = sorted(self.entries, key=functools.cmp_to_key(self._compare))
+            return Array(entry[0] for entry in entries for _ in times(entry))
+        return Array(v for v in sorted(self.entries, key=_order_key) for _ in times(v))
 
 
 FUNCTIONS = frozenset({*UNARY_STRICT, *BINARY_STRICT, *BINARY_NONSTRICT, *VARIADIC_STRICT, *VARIADIC_NONSTRICT})

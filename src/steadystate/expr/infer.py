@@ -127,6 +127,8 @@ def aggregate_type(agg: ir.AggregateExpr, input_types: Types | None) -> ScalarTy
         return ScalarType.INT8
     if agg.func == "string_agg":
         return ScalarType.TEXT
+    if agg.func == "array_agg":
+        return arg.array if arg is not None else None
     if agg.func in ("bool_and", "bool_or"):
         return ScalarType.BOOL
     if agg.func == "sum":

@@ -17,7 +17,7 @@ from typing import Any, Callable
 from sqlglot import exp
 
 from steadystate import errors
-from steadystate.expr.ir import CallBinary, CallUnary, CallVariadic
+from steadystate.expr.ir import AggregateExpr, AggregateOrder, CallBinary, CallUnary, CallVariadic, ColumnOrder
 from steadystate.repr.types import ScalarType
 from steadystate.sql import types as ty
 from steadystate.sql.typed import ExprEnv, Typed, coerce, lit, mismatch, nullable_of, operator_error, unify
@@ -325,6 +325,25 @@ HANDLERS: dict[type, Handler] = {
 }
 
 
+def plan_array_agg(value_node: exp.Expr, value: Typed, distinct: bool,
+                   order: list[tuple[exp.Expr, Typed, ColumnOrder]], env: ExprEnv) -> tuple[AggregateExpr, ScalarType, bool]:
+    """``array_agg(x [ORDER BY ...])`` (expr/arrays.py ``ArrayAggState``): an array of ``x``'s type."""
+    if value.type.is_array:
+        raise errors.FeatureNotSupported("array_agg of arrays (a multidimensional array) is not supported")
+    array_type = value.type.array
+    if array_type is None:
+        raise errors.FeatureNotSupported(f"arrays of type {value.type.pg_name} are not supported")
+    keys = []
+    for node, key, column in order:
+        if distinct and node.sql() != value_node.sql():
+            raise errors.SteadyError("in an aggregate with DISTINCT, ORDER BY expressions must appear in argument list",
+                                     sqlstate="42P10")
+        if key.is_untyped:
+            key = coerce(key, T.TEXT, env)
+        keys.append(AggregateOrder(key.expr, column.desc, column.nulls_last))
+    return AggregateExpr("array_agg", value.expr, distinct, (), tuple(keys)), array_type, True
+
+
 def install(handlers: dict[type, Handler], functions: dict[type, Handler],
             anonymous: dict[str, Callable[[list[exp.Expr], ExprEnv], Typed]]) -> None:
     """Add the array handlers to scalar's tables, wrapping the comparison and ``||`` handlers."""
@@ -336,4 +355,4 @@ def install(handlers: dict[type, Handler], functions: dict[type, Handler],
     anonymous.update(ANONYMOUS)
 
 
-__all__ = ["install"]
+__all__ = ["install", "plan_array_agg"]

@@ -30,6 +30,7 @@ from steadystate.repr.types import ScalarType
 from steadystate.sql import joins
 from steadystate.sql.catalog_api import PlanContext
 from steadystate.sql.relation import EntryPoints, QueryState, Rel, arg, rename
+from steadystate.sql.array_exprs import plan_array_agg
 from steadystate.sql.scalar import plan_expr
 from steadystate.sql.scalar_subquery import FromHost, GroupedHost, inline_subqueries
 from steadystate.sql.typed import (
@@ -327,7 +328,8 @@ def _find_aggregates(nodes: list[exp.Expr]) -> list[exp.Expr]:
 _AGG_FUNCS: dict[type[exp.Expr], str] = {exp.Count: "count", exp.Sum: "sum", exp.Avg: "avg", exp.Min: "min", exp.Max: "max",
               exp.LogicalAnd: "bool_and", exp.LogicalOr: "bool_or",
               exp.Stddev: "stddev_samp", exp.StddevSamp: "stddev_samp", exp.StddevPop: "stddev_pop",
-              exp.Variance: "var_samp", exp.VariancePop: "var_pop", exp.GroupConcat: "string_agg"}
+              exp.Variance: "var_samp", exp.VariancePop: "var_pop", exp.GroupConcat: "string_agg",
+              exp.ArrayAgg: "array_agg"}
 _NUMERIC_AGGREGATES = ("sum", "avg", "stddev_samp", "stddev_pop", "var_samp", "var_pop")
 
 
@@ -373,7 +375,7 @@ def _plan_aggregate(node: exp.Expr, env: ExprEnv) -> tuple[AggregateExpr, Scalar
         raise errors.SteadyError("aggregate function calls cannot be nested", sqlstate="42803")
     value = plan_expr(inner, env)
     if value.is_untyped:
-        value = coerce(value, T.TEXT if func in ("count", "min", "max") else T.NUMERIC, env)
+        value = coerce(value, T.TEXT if func in ("count", "min", "max", "array_agg") else T.NUMERIC, env)
     if func in _NUMERIC_AGGREGATES and not value.type.is_numeric and not (
             func in ("sum", "avg") and value.type is T.INTERVAL):
         raise errors.UndefinedFunction(f"function {func}({value.type.pg_name}) does not exist",
@@ -382,6 +384,10 @@ def _plan_aggregate(node: exp.Expr, env: ExprEnv) -> tuple[AggregateExpr, Scalar
         value = require_bool(value, env, func)
     if func == "string_agg":
         return _plan_string_agg(node, inner, value, distinct, order_items, env), T.TEXT, True
+    if func == "array_agg":
+        order = [(plan_expr(item.this, env), _column_order(0, item)) for item in order_items]
+        return plan_array_agg(inner, value, distinct, [(item.this, *o) for item, o in zip(order_items, order)],
+                              env)
     typ = _aggregate_type(func, value.type)
     return AggregateExpr(func, value.expr, distinct), typ, func != "count"
 

@@ -30,7 +30,7 @@ T = ScalarType
 
 AGGREGATE_CLASSES: tuple[type[exp.Expr], ...] = (exp.Count, exp.Sum, exp.Avg, exp.Min, exp.Max, exp.LogicalAnd, exp.LogicalOr,
                                                  exp.Stddev, exp.StddevSamp, exp.StddevPop, exp.Variance,
-                                                 exp.VariancePop, exp.GroupConcat)
+                                                 exp.VariancePop, exp.GroupConcat, exp.ArrayAgg)
 
 
 @dataclass(frozen=True)
