@@ -97,6 +97,9 @@ def plan_lines(expr: ir.RelationExpr, names: dict[str, str], depth: int = 0,
         funcs = ", ".join(_window_text(f) for f in expr.functions)
         head = f"Window partition_by=[{', '.join(f'#{k}' for k in expr.partition_key)}] order_by=[{order}] " \
                f"functions=[{funcs}] (recomputes only the partitions a change touches)"
+    elif isinstance(expr, ir.FlatMap):
+        head = f"FlatMap {expr.func}(" + ", ".join(scalar_text(e) for e in expr.exprs) + ")" + \
+            (" with ordinality" if expr.ordinality else "")
     elif isinstance(expr, ir.ArrangeBy):
         head = "ArrangeBy keys=[" + "; ".join(", ".join(scalar_text(k) for k in key) for key in expr.keys) + "]"
     else:

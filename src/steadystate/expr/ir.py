@@ -26,7 +26,9 @@ Relation expressions (:data:`RelationExpr`), Materialize's MIR in miniature:
   ``Window(input, partition_key, order_key, functions)`` — the input's columns then one per window function,
   each computed over its row's partition (rows of equal ``partition_key`` columns) in ``order_key`` order;
   ``Distinct``; ``Union``; ``Negate``; ``Threshold``
-  (keep rows with positive multiplicity); ``ArrangeBy(input, keys)`` (materialize an arrangement).
+  (keep rows with positive multiplicity); ``ArrangeBy(input, keys)`` (materialize an arrangement);
+  ``FlatMap(input, func, exprs, types, ordinality)`` — each input row followed by each row a table function
+  (``generate_series``, ``unnest``, ...: expr/table_functions.py) returns for it.
 
 A :class:`MapFilterProject` is the fused map/filter/project that peeks apply to an index or shard, and
 :class:`RowSetFinishing` the ``ORDER BY``/``LIMIT``/``OFFSET``/projection a peek's result gets on the
@@ -265,13 +267,25 @@ class Threshold(msgspec.Struct, frozen=True, tag=True, tag_field="kind"):
     input: "RelationExpr"
 
 
+class FlatMap(msgspec.Struct, frozen=True, tag=True, tag_field="kind"):
+    """Each input row followed by each row of the table function ``func`` (expr/table_functions.py) applied to
+    ``exprs`` over it; ``types`` are the function's output columns; ``ordinality`` appends the 1-based position."""
+
+    input: "RelationExpr"
+    func: str
+    exprs: tuple[ScalarExpr, ...]
+    types: tuple[ScalarType, ...]
+    ordinality: bool = False
+
+
 class ArrangeBy(msgspec.Struct, frozen=True, tag=True, tag_field="kind"):
     input: "RelationExpr"
     keys: tuple[tuple[ScalarExpr, ...], ...]
 
 
 RelationExpr = Union[
-    Get, Constant, Map, Filter, Project, Join, Reduce, TopK, Window, Distinct, Union_, Negate, Threshold, ArrangeBy
+    Get, Constant, Map, Filter, Project, Join, Reduce, TopK, Window, Distinct, Union_, Negate, Threshold, ArrangeBy,
+    FlatMap,
 ]
 
 

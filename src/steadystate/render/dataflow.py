@@ -31,6 +31,7 @@ from steadystate.dataflow.arrangement import (
     Arrangement, ArrangementCursor, MappedSharedInput, SharedInput, SharedSide, state_size_bytes,
 )
 from steadystate.dataflow.collection import Delta, EvalError, Update, add_into, first_error, merge_into
+from steadystate.dataflow.flat_map import FlatMapOperator
 from steadystate.dataflow.graph import Graph
 from steadystate.dataflow.join import JoinOperator
 from steadystate.dataflow.join_accumulate import JoinAccumulate
@@ -54,6 +55,7 @@ from steadystate.expr.fusion import plan_join_accumulate
 from steadystate.expr.infer import relation_types
 from steadystate.expr.window import compile_window
 from steadystate.protocol.messages import DataflowDescription, IndexImport, SinkExport
+from steadystate.render.translate import flat_map_rows
 from steadystate.render.translate import (
     accumulators, aggregate_value, column_below, compose, key_order, mfp_view, plan_join, sort_columns,
 )
@@ -534,6 +536,12 @@ class RenderedDataflow:
         rendered = [self._render(child) for child in expr.inputs]
         return self.graph.add(UnionOperator(tuple(n for n, _ in rendered))), rendered[0][1]
 
+    def _render_flat_map(self, expr: ir.FlatMap) -> Rendered:
+        node, types = self._render(expr.input)
+        rows_of = flat_map_rows(expr, types)
+        out_types = None if types is None else [*types, *expr.types, *([ScalarType.INT8] if expr.ordinality else [])]
+        return self.graph.add(FlatMapOperator(node, rows_of)), out_types
+
     def _render_arrange_by(self, expr: ir.ArrangeBy) -> Rendered:
         return self._render(expr.input)
 
@@ -573,6 +581,7 @@ _RENDERERS: dict[type, Callable[[RenderedDataflow, Any], Rendered]] = {
     ir.Negate: RenderedDataflow._render_negate,
     ir.Union_: RenderedDataflow._render_union,
     ir.ArrangeBy: RenderedDataflow._render_arrange_by,
+    ir.FlatMap: RenderedDataflow._render_flat_map,
 }
 
 

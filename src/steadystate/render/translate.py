@@ -20,14 +20,15 @@ The engine knows rows, key functions and row functions, not the IR; this module 
 
 from __future__ import annotations
 
-from typing import Callable, Hashable, Sequence
+from typing import Callable, Hashable, Iterable, Sequence
 
 from steadystate.dataflow.accumulate import Accumulation, Accumulator
 from steadystate.dataflow.arrangement import RowFn
 from steadystate.dataflow.topk import SortColumn
 from steadystate.expr import ir
-from steadystate.expr.eval import compile_mfp, compile_scalar
+from steadystate.expr.eval import compile_key, compile_mfp, compile_scalar
 from steadystate.expr.infer import Types, columns_of, shift_columns
+from steadystate.expr.table_functions import table_function
 
 class JoinStep:
     """Key expressions of one binary step: ``left`` over the prefix's columns, ``right`` over input i's own."""
@@ -158,3 +159,13 @@ def mfp_view(types: Types | None) -> Callable[[Hashable], RowFn | None]:
         return None if mfp.is_identity else compile_mfp(mfp, types)
 
     return compile_view
+
+
+def flat_map_rows(expr: ir.FlatMap, types: Types | None) -> Callable[[tuple], Iterable[tuple]]:
+    """A FlatMap's ``row -> rows to append``: its table function (expr/table_functions.py) over its arguments,
+    numbered from 1 when ``WITH ORDINALITY``."""
+    arguments = compile_key(expr.exprs, types)
+    impl = table_function(expr.func).impl
+    if expr.ordinality:
+        return lambda row: [(*out, n) for n, out in enumerate(impl(*arguments(row)), start=1)]
+    return lambda row: impl(*arguments(row))

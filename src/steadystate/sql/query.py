@@ -27,7 +27,7 @@ from steadystate.expr.ir import (
 )
 from steadystate.expr.infer import scalar_type
 from steadystate.repr.types import ScalarType
-from steadystate.sql import joins
+from steadystate.sql import joins, table_functions
 from steadystate.sql.catalog_api import PlanContext
 from steadystate.sql.relation import EntryPoints, QueryState, Rel, arg, rename
 from steadystate.sql.array_exprs import plan_array_agg
@@ -182,9 +182,11 @@ def _plan_select(node: exp.Select, state: QueryState) -> tuple[Rel, RowSetFinish
         rel = Rel(host.expr, host.scope)
 
     items = _expand_star(node.expressions, rel.scope)
+    rel, set_returning = table_functions.plan_select_list(items, rel, state, grouped)  # a FlatMap, bound below
     aggregates = _find_aggregates([i for i in items] + ([node.args["having"].this] if node.args.get("having") else [])
                                   + [o.this for o in (node.args["order"].expressions if node.args.get("order") else [])])
     env = state.env(rel.scope)
+    env.bindings.update(set_returning)
     base = rel.expr
     if grouped:
         base, env = _plan_reduce(node, items, aggregates, rel, state)

@@ -1,0 +1,210 @@
+"""Planning table functions (``generate_series``, ``unnest``, ``regexp_split_to_table``, ...) in FROM and in a
+select list, as :class:`~steadystate.expr.ir.FlatMap` nodes over the table functions of ``expr/table_functions.py``
+(whose module docstring describes the interface a new function plugs into: one entry in ``TABLE_FUNCTIONS``).
+
+* **In FROM** (``sql/joins.py`` calls :func:`plan_item`): the call is a FlatMap over the FROM items before it — over
+  one empty row when it comes first — so ``FROM t, unnest(t.arr)``, ``CROSS JOIN LATERAL generate_series(1, t.n)``
+  and ``JOIN LATERAL f(t.x) AS g ON p`` see the earlier items' columns without any decorrelation (a FlatMap is
+  per-row).  ``WITH ORDINALITY`` appends the position (bigint); ``AS t(x, n)`` names the columns; a single-column
+  function aliased ``AS g`` has its column called ``g`` too (PostgreSQL's rule for scalar-returning functions).
+  ``LEFT JOIN LATERAL f(...)`` (keeping rows for which the function returns nothing) is refused with 0A000.
+* **In a select list** (``sql/query.py`` calls :func:`plan_select_list`): every distinct table function call in
+  the list becomes a FlatMap under the projection and the calls are bound to its columns, as PostgreSQL evaluates
+  a set-returning function in the select list (one output row per row the function returns).  Two different
+  set-returning calls in one select list (which PostgreSQL runs in lockstep), one in a grouped select list, or one
+  nested in another expression's arguments where it would have to run after them, are refused with 0A000; one
+  anywhere else (WHERE, an aggregate's argument, ...) is 0A000 ``set-returning functions are not allowed in ...``
+  (:func:`not_allowed`, installed into sql/scalar.py).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from sqlglot import exp
+
+from steadystate import errors
+from steadystate.expr.ir import FlatMap
+from steadystate.expr.table_functions import TABLE_FUNCTIONS, Signature
+from steadystate.repr.types import ScalarType
+from steadystate.sql.relation import QueryState, Rel
+from steadystate.sql.typed import ExprEnv, Scope, ScopeColumn, Typed, binding_key, coerce
+
+T = ScalarType
+_SERIES = (exp.ExplodingGenerateSeries, exp.GenerateSeries)
+
+
+def call_of(node: exp.Expr) -> tuple[str, list[exp.Expr]] | None:
+    """The table function ``node`` calls and its argument nodes, or None."""
+    if isinstance(node, exp.Unnest):
+        return "unnest", list(node.expressions)
+    if isinstance(node, exp.Explode):
+        return "unnest", [node.this, *node.expressions]
+    if isinstance(node, _SERIES):
+        return "generate_series", [node.args[k] for k in ("start", "end", "step") if node.args.get(k) is not None]
+    if isinstance(node, exp.Anonymous) and str(node.this).lower() in TABLE_FUNCTIONS:
+        return str(node.this).lower(), list(node.expressions)
+    return None
+
+
+class FromCall:
+    """A FROM item that calls a table function: the call, its alias and WITH ORDINALITY."""
+
+    def __init__(self, call: exp.Expr, alias: exp.Expr | None, ordinality: bool, ordinality_name: str | None) -> None:
+        self.call, self.alias, self.ordinality, self.ordinality_name = call, alias, ordinality, ordinality_name
+
+
+def from_call(node: exp.Expr) -> FromCall | None:
+    """``node`` as a FROM item calling a table function (``f(...)``, ``LATERAL f(...)``, ``unnest(...)``), or None."""
+    if isinstance(node, exp.Unnest):
+        offset = node.args.get("offset")
+        name = offset.name if isinstance(offset, exp.Identifier) else None
+        return FromCall(node, node.args.get("alias"), bool(offset), name)
+    if isinstance(node, (exp.Table, exp.Lateral)) and node.this is not None and call_of(node.this) is not None:
+        inner = from_call(node.this) if isinstance(node.this, exp.Unnest) else None
+        if inner is not None and node.args.get("alias") is not None:
+            inner.alias = node.args["alias"]
+        if inner is not None:
+            inner.ordinality = inner.ordinality or bool(node.args.get("ordinality"))
+            return inner
+        return FromCall(node.this, node.args.get("alias"), bool(node.args.get("ordinality")), None)
+    return None
+
+
+def _signature(name: str, args: list[exp.Expr], env: ExprEnv) -> tuple[Signature, list[Typed]]:
+    from steadystate.sql import scalar
+
+    values = [scalar.plan_expr(a, env) for a in args]
+    signature = TABLE_FUNCTIONS[name].resolve([None if v.is_untyped else v.type for v in values])
+    if signature is None:
+        shown = ", ".join("unknown" if v.is_untyped else v.type.pg_name for v in values)
+        raise errors.UndefinedFunction(f"function {name}({shown}) does not exist",
+                                       hint="No function matches the given name and argument types. "
+                                            "You might need to add explicit type casts.")
+    return signature, [coerce(v, p, env) for v, p in zip(values, signature.params)]
+
+
+def plan_item(left: Rel, node: exp.Expr, state: QueryState) -> Rel:
+    """``left`` followed by each row the table function of FROM item ``node`` returns for it."""
+    item = from_call(node)
+    assert item is not None
+    call = call_of(item.call)
+    assert call is not None
+    name, args = call
+    env = state.env(left.scope)
+    env.clause = "functions in FROM"
+    signature, coerced = _signature(name, args, env)
+    expr = FlatMap(left.expr, name, tuple(c.expr for c in coerced), signature.columns, item.ordinality)
+    alias = item.alias
+    table = alias.name if alias is not None and alias.name else name
+    names = list(signature.names or ([name] * len(signature.columns)))
+    if alias is not None and alias.name and not alias.columns and len(signature.columns) == 1 and not signature.names:
+        names = [alias.name]
+    types = list(signature.columns)
+    if item.ordinality:
+        names.append(item.ordinality_name or "ordinality")
+        types.append(T.INT8)
+    given = [c.name for c in alias.columns] if alias is not None and alias.columns else []
+    if item.ordinality_name is not None and alias is not None:
+        given = given[: len(signature.columns)]  # sqlglot moved the last column alias into ``offset``
+    if len(given) > len(names):
+        raise errors.SteadyError(f"table {errors.quote_ident(table)} has {len(names)} columns available but "
+                                 f"{len(given)} columns specified", sqlstate="42P10")
+    names[: len(given)] = given
+    columns = tuple(ScopeColumn(table, n, t, True) for n, t in zip(names, types))
+    return Rel(expr, Scope((*left.scope.columns, *columns)))
+
+
+def check_join(join: exp.Join) -> None:
+    """A table function joined explicitly: only inner and cross joins (a FlatMap drops rows with no output)."""
+    side = (join.args.get("side") or "").upper()
+    if side:
+        raise errors.FeatureNotSupported(f"{side} JOIN with a table function is not supported",
+                                         hint="Use a comma, CROSS JOIN or an inner JOIN.")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Select lists
+
+
+def _calls_in(node: exp.Expr) -> list[exp.Expr]:
+    """Table function calls in a select item, not inside a subquery; one inside CASE or COALESCE is refused
+    (PostgreSQL's 0A000: it would run whatever the branch)."""
+    found: list[exp.Expr] = []
+
+    def visit(sub: exp.Expr, conditional: str | None) -> None:
+        if isinstance(sub, (exp.Subquery, exp.Select)):
+            return
+        if call_of(sub) is not None:
+            if conditional is not None:
+                raise errors.FeatureNotSupported(f"set-returning functions are not allowed in {conditional}",
+                                                 hint="You might be able to move the set-returning function into a "
+                                                      "LATERAL FROM item.")
+            found.append(sub)
+            return
+        if isinstance(sub, exp.Case):
+            conditional = "CASE"
+        elif isinstance(sub, exp.Coalesce):
+            conditional = "COALESCE"
+        for child in sub.iter_expressions():
+            visit(child, conditional)
+
+    visit(node, None)
+    return found
+
+
+def plan_select_list(items: list[exp.Expr], rel: Rel, state: QueryState,
+                     grouped: bool) -> tuple[Rel, dict[str, tuple[int, ScalarType, bool]]]:
+    """``rel`` with a FlatMap for the select list's table function call (if any), and the binding of that call to
+    its output column."""
+    calls: dict[str, exp.Expr] = {}
+    for item in items:
+        for call in _calls_in(item):
+            calls.setdefault(binding_key(call), call)
+    if not calls:
+        return rel, {}
+    if grouped:
+        raise errors.FeatureNotSupported("set-returning functions in a grouped select list are not supported",
+                                         hint="Call the function in FROM over a subquery that groups.")
+    if len(calls) > 1:
+        raise errors.FeatureNotSupported("several set-returning functions in one select list are not supported",
+                                         hint="Call them in FROM: unnest(a, b) or ROWS FROM are evaluated in "
+                                              "lockstep.")
+    key, node = next(iter(calls.items()))
+    for sub in node.walk():
+        if sub is not node and call_of(sub) is not None:
+            raise errors.FeatureNotSupported("nested set-returning functions are not supported")
+    call = call_of(node)
+    assert call is not None
+    name, args = call
+    env = state.env(rel.scope)
+    env.clause = "SELECT"
+    signature, coerced = _signature(name, args, env)
+    if len(signature.columns) != 1:
+        raise errors.FeatureNotSupported(f"{name} with several columns in a select list is not supported",
+                                         hint="Call it in FROM.")
+    expr = FlatMap(rel.expr, name, tuple(c.expr for c in coerced), signature.columns)
+    column = ScopeColumn(None, f"?{name}?", signature.columns[0], True, shadowed=True, in_star=False)
+    return Rel(expr, Scope((*rel.scope.columns, column))), {key: (rel.arity, signature.columns[0], True)}
+
+
+def not_allowed(node: exp.Expr, env: ExprEnv) -> Typed:
+    """A table function call where no set of rows may appear (WHERE, an aggregate's argument, ...)."""
+    call = call_of(node)
+    name = call[0] if call is not None else "a set-returning function"
+    clause = env.clause if env.clause != "SELECT" else "this position"
+    raise errors.FeatureNotSupported(f"set-returning functions are not allowed in {clause}",
+                                     hint=f"{name} may be called in FROM or directly in a select list.")
+
+
+def install(handlers: dict[type, Callable[[Any, ExprEnv], Typed]],
+            anonymous: dict[str, Callable[[list[exp.Expr], ExprEnv], Typed]]) -> None:
+    """Make scalar planning of a table function call (not bound to a FlatMap column) the 0A000 of
+    :func:`not_allowed`."""
+    for cls in (exp.Unnest, exp.Explode, *_SERIES):
+        handlers[cls] = not_allowed
+    for name in TABLE_FUNCTIONS:
+        anonymous[name] = lambda args, env, name=name: not_allowed(exp.Anonymous(this=name, expressions=args), env)
+
+
+__all__ = ["call_of", "check_join", "from_call", "install", "not_allowed", "plan_item", "plan_select_list"]
