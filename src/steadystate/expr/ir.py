@@ -44,6 +44,8 @@ from typing import Any, Union
 
 import msgspec
 
+from steadystate.expr.arrays import CASTS as ARRAY_CASTS
+from steadystate.expr.arrays import array_to_text
 from steadystate.repr import codec
 from steadystate.repr.arrays import Array
 from steadystate.repr.interval import Interval
@@ -77,9 +79,7 @@ class Literal(msgspec.Struct, frozen=True, tag=True, tag_field="kind"):
         if self.type is ScalarType.FLOAT8 or self.type is ScalarType.FLOAT4:
             return float(self.value)
         if self.type.is_array:  # travels as its text form (expr/arrays.py)
-            from steadystate.expr import arrays
-
-            return arrays.CASTS[self.type](str(self.value))
+            return ARRAY_CASTS[self.type](str(self.value))
         return self.value
 
 
@@ -90,8 +90,6 @@ def literal(value: Any, type_: ScalarType) -> Literal:
     if isinstance(value, Interval):
         return Literal(value.canonical(), type_)
     if isinstance(value, (Array, list)):
-        from steadystate.expr.arrays import array_to_text
-
         return Literal(array_to_text(Array(value)), type_)
     return Literal(value, type_)
 

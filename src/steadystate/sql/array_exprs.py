@@ -1,7 +1,8 @@
 """Planning the array part of scalar SQL: ``ARRAY[...]``, subscripts and slices, ``= ANY/ALL (array)``, ``||``,
 ``@>``/``<@``/``&&`` and the array functions, into the vocabulary of ``expr/arrays.py``.
 
-Hooked into ``sql/scalar.py`` by :func:`install` (called once at the end of that module): it adds the handlers of
+Hooked into ``sql/scalar.py`` by :func:`install` (called once at the end of that module, handing over its
+``plan_expr``, which the handlers call for their operands): it adds the handlers of
 :data:`HANDLERS` and :data:`FUNCTIONS` and the ``Anonymous`` functions of :data:`ANONYMOUS` to scalar's tables, and
 wraps the comparison and ``||`` handlers so that an array operand (or an ``ANY``/``ALL`` right side) takes the array
 path while everything else goes to the handler it replaced.  Typing follows PostgreSQL's polymorphic rules in the
@@ -27,10 +28,11 @@ Handler = Callable[[Any, ExprEnv], Typed]
 _INT4_MIN, _INT4_MAX = -(2**31), 2**31 - 1
 
 
-def _plan(node: exp.Expr, env: ExprEnv) -> Typed:
-    from steadystate.sql import scalar
+_PLANNER: list[Handler] = []  # sql/scalar.py's plan_expr, handed over by install (scalar imports this module)
 
-    return scalar.plan_expr(node, env)
+
+def _plan(node: exp.Expr, env: ExprEnv) -> Typed:
+    return _PLANNER[0](node, env)
 
 
 def _strip(node: exp.Expr) -> exp.Expr:
@@ -345,8 +347,10 @@ def plan_array_agg(value_node: exp.Expr, value: Typed, distinct: bool,
 
 
 def install(handlers: dict[type, Handler], functions: dict[type, Handler],
-            anonymous: dict[str, Callable[[list[exp.Expr], ExprEnv], Typed]]) -> None:
-    """Add the array handlers to scalar's tables, wrapping the comparison and ``||`` handlers."""
+            anonymous: dict[str, Callable[[list[exp.Expr], ExprEnv], Typed]], plan_expr: Handler) -> None:
+    """Add the array handlers to scalar's tables, wrapping the comparison and ``||`` handlers; ``plan_expr`` is
+    scalar's, which the handlers call for their operands."""
+    _PLANNER[:] = [plan_expr]
     for cls in _COMPARE_FUNCS:
         handlers[cls] = _quantified(handlers[cls])
     handlers[exp.DPipe] = _concat(handlers[exp.DPipe])

@@ -22,7 +22,7 @@ from steadystate.expr.equality import not_distinct
 from steadystate.expr.infer import TEMPORAL_OPERATORS, TEMPORAL_TYPES
 from steadystate.expr.ir import CallBinary, CallUnary, CallVariadic, ColumnRef, If, Literal
 from steadystate.repr.types import ScalarType
-from steadystate.sql import array_exprs, table_functions
+from steadystate.sql import array_exprs, table_function_calls
 from steadystate.sql import types as ty
 from steadystate.sql.typed import (
     AGGREGATE_CLASSES, ExprEnv, Typed, binding_key, coerce, lit, mismatch, nullable_of, operator_error,
@@ -672,9 +672,9 @@ _FUNCTIONS: dict[type, Callable[[Any, ExprEnv], Typed]] = {
 
 
 # arrays (sql/array_exprs.py) add their handlers and wrap the comparisons and ``||``; a table function call not
-# bound to a FlatMap's column is refused where it stands (sql/table_functions.py)
-array_exprs.install(_HANDLERS, _FUNCTIONS, _ANONYMOUS)
-table_functions.install(_FUNCTIONS, _ANONYMOUS)
+# bound to a FlatMap's column is refused where it stands (sql/table_function_calls.py)
+array_exprs.install(_HANDLERS, _FUNCTIONS, _ANONYMOUS, plan_expr)
+table_function_calls.install(_FUNCTIONS, _ANONYMOUS)
 
 
 def plan_function(node: exp.Expr, env: ExprEnv) -> Typed:

@@ -14,12 +14,10 @@ select list, as :class:`~steadystate.expr.ir.FlatMap` nodes over the table funct
   set-returning calls in one select list (which PostgreSQL runs in lockstep), one in a grouped select list, or one
   nested in another expression's arguments where it would have to run after them, are refused with 0A000; one
   anywhere else (WHERE, an aggregate's argument, ...) is 0A000 ``set-returning functions are not allowed in ...``
-  (:func:`not_allowed`, installed into sql/scalar.py).
+  (sql/table_function_calls.py, which recognizes the calls and is installed into sql/scalar.py).
 """
 
 from __future__ import annotations
-
-from typing import Any, Callable
 
 from sqlglot import exp
 
@@ -28,29 +26,18 @@ from steadystate.expr.ir import FlatMap
 from steadystate.expr.table_functions import TABLE_FUNCTIONS, Signature
 from steadystate.repr.types import ScalarType
 from steadystate.sql.relation import QueryState, Rel
+from steadystate.sql.scalar import plan_expr
+from steadystate.sql.table_function_calls import call_of
 from steadystate.sql.typed import ExprEnv, Scope, ScopeColumn, Typed, binding_key, coerce
 
 T = ScalarType
-_SERIES = (exp.ExplodingGenerateSeries, exp.GenerateSeries)
-
-
-def call_of(node: exp.Expr) -> tuple[str, list[exp.Expr]] | None:
-    """The table function ``node`` calls and its argument nodes, or None."""
-    if isinstance(node, exp.Unnest):
-        return "unnest", list(node.expressions)
-    if isinstance(node, exp.Explode):
-        return "unnest", [node.this, *node.expressions]
-    if isinstance(node, _SERIES):
-        return "generate_series", [node.args[k] for k in ("start", "end", "step") if node.args.get(k) is not None]
-    if isinstance(node, exp.Anonymous) and str(node.this).lower() in TABLE_FUNCTIONS:
-        return str(node.this).lower(), list(node.expressions)
-    return None
 
 
 class FromCall:
     """A FROM item that calls a table function: the call, its alias and WITH ORDINALITY."""
 
-    def __init__(self, call: exp.Expr, alias: exp.Expr | None, ordinality: bool, ordinality_name: str | None) -> None:
+    def __init__(self, call: exp.Expr, alias: exp.TableAlias | None, ordinality: bool,
+                 ordinality_name: str | None) -> None:
         self.call, self.alias, self.ordinality, self.ordinality_name = call, alias, ordinality, ordinality_name
 
 
@@ -72,9 +59,7 @@ def from_call(node: exp.Expr) -> FromCall | None:
 
 
 def _signature(name: str, args: list[exp.Expr], env: ExprEnv) -> tuple[Signature, list[Typed]]:
-    from steadystate.sql import scalar
-
-    values = [scalar.plan_expr(a, env) for a in args]
+    values = [plan_expr(a, env) for a in args]
     signature = TABLE_FUNCTIONS[name].resolve([None if v.is_untyped else v.type for v in values])
     if signature is None:
         shown = ", ".join("unknown" if v.is_untyped else v.type.pg_name for v in values)
@@ -168,15 +153,15 @@ def plan_select_list(items: list[exp.Expr], rel: Rel, state: QueryState,
                                          hint="Call the function in FROM over a subquery that groups.")
     if len(calls) > 1:
         raise errors.FeatureNotSupported("several set-returning functions in one select list are not supported",
-                                         hint="Call them in FROM: unnest(a, b) or ROWS FROM are evaluated in "
+                                         hint="Call them in FROM: unnest(a, b) runs several arrays in "
                                               "lockstep.")
     key, node = next(iter(calls.items()))
     for sub in node.walk():
         if sub is not node and call_of(sub) is not None:
             raise errors.FeatureNotSupported("nested set-returning functions are not supported")
-    call = call_of(node)
-    assert call is not None
-    name, args = call
+    found = call_of(node)
+    assert found is not None
+    name, args = found
     env = state.env(rel.scope)
     env.clause = "SELECT"
     signature, coerced = _signature(name, args, env)
@@ -188,23 +173,4 @@ def plan_select_list(items: list[exp.Expr], rel: Rel, state: QueryState,
     return Rel(expr, Scope((*rel.scope.columns, column))), {key: (rel.arity, signature.columns[0], True)}
 
 
-def not_allowed(node: exp.Expr, env: ExprEnv) -> Typed:
-    """A table function call where no set of rows may appear (WHERE, an aggregate's argument, ...)."""
-    call = call_of(node)
-    name = call[0] if call is not None else "a set-returning function"
-    clause = env.clause if env.clause != "SELECT" else "this position"
-    raise errors.FeatureNotSupported(f"set-returning functions are not allowed in {clause}",
-                                     hint=f"{name} may be called in FROM or directly in a select list.")
-
-
-def install(handlers: dict[type, Callable[[Any, ExprEnv], Typed]],
-            anonymous: dict[str, Callable[[list[exp.Expr], ExprEnv], Typed]]) -> None:
-    """Make scalar planning of a table function call (not bound to a FlatMap column) the 0A000 of
-    :func:`not_allowed`."""
-    for cls in (exp.Unnest, exp.Explode, *_SERIES):
-        handlers[cls] = not_allowed
-    for name in TABLE_FUNCTIONS:
-        anonymous[name] = lambda args, env, name=name: not_allowed(exp.Anonymous(this=name, expressions=args), env)
-
-
-__all__ = ["call_of", "check_join", "from_call", "install", "not_allowed", "plan_item", "plan_select_list"]
+__all__ = ["check_join", "from_call", "plan_item", "plan_select_list"]
