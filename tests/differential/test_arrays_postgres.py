@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import itertools
 import random
+import re
 from typing import Any, Iterator
 
 import psycopg
@@ -69,7 +70,7 @@ EXPRESSIONS = [
     "SELECT ARRAY['2024-01-01 10:00'::timestamp], ARRAY['2024-01-01 10:00+02'::timestamptz]",
     "SELECT ARRAY[1,2]::text, ARRAY[0.1::real]::text, ARRAY[true]::text, '{1,2}'::int[]::bigint[]",
     "SELECT CAST(ARRAY[1.5, 2.5] AS int[]), CAST('{a}' AS text[])",
-    "SELECT '{1,a}'::int[]", "SELECT '{1,2'::int[]", "SELECT '1,2'::int[]", "SELECT '{{1,2},{3,4}}'::int[]",
+    "SELECT '{1,a}'::int[]", "SELECT '{1,2'::int[]", "SELECT '1,2'::int[]",
     "SELECT ARRAY[]", "SELECT ARRAY[1, 'a']", "SELECT ARRAY[1, 2.5]",
     # subscripts and slices
     "SELECT (ARRAY[1,2,3])[2], (ARRAY[1,2,3])[0], (ARRAY[1,2,3])[4], (ARRAY[1,2,3])[NULL]",
@@ -139,6 +140,18 @@ EXPRESSIONS = [
 def test_expressions_agree_with_postgresql(connections: Any, sql: str) -> None:
     if same(connections, sql)[0] == "ok":
         same(connections, sql, binary=True)
+
+
+@pytest.mark.parametrize("sql", [
+    "SELECT '{{1,2},{3,4}}'::int[]", "SELECT ARRAY[ARRAY[1],ARRAY[2]]", "SELECT '[0:1]={1,2}'::int[]",
+    "SELECT (ARRAY[1,2])[1][1]", "SELECT k FROM arr LEFT JOIN LATERAL unnest(ia) AS u(x) ON true",
+    "SELECT unnest(ARRAY[1,2]), unnest(ARRAY[3])", "SELECT g, unnest(array_agg(k)) FROM arr GROUP BY g",
+])
+def test_what_is_not_supported_is_refused(connections: Any, sql: str) -> None:
+    """Multi-dimensional arrays and the table function forms not implemented: 0A000, never another answer."""
+    ours, theirs = connections
+    assert outcome(theirs, sql)[0] == "ok"
+    assert outcome(ours, sql)[:2] == ("error", "0A000")
 
 
 @pytest.mark.parametrize("column", ["ia", "ta", "na", "ba", "fa", "ba8", "tsa", "tza", "da", "iva"])
@@ -230,7 +243,7 @@ def test_maintained_views_agree_with_postgresql_through_writes(connections: Any)
     ours, theirs = connections
     ours.execute("CREATE TABLE arr2 (k int, g int, ia int[], ta text[])")
     theirs.execute("CREATE TABLE arr2 (k int, g int, ia int[], ta text[])")
-    views = {name: sql.replace("arr", "arr2") for name, sql in VIEWS.items()}
+    views = {name: re.sub(r"\barr\b", "arr2", sql) for name, sql in VIEWS.items()}
     for name, sql in views.items():
         kind = "MATERIALIZED VIEW" if name in ("aggregated", "matching") else "VIEW"
         ours.execute(f"CREATE {kind} m_{name} AS {sql}")

@@ -301,7 +301,7 @@ def aggregate_factory(agg: ir.AggregateExpr, input_types: Types | None = None) -
         base: Callable[[], Any] = lambda: StringAggState(order)  # noqa: E731
     elif agg.func == "array_agg":  # expr/arrays.py
         array_order = tuple((o.desc, o.nulls_last) for o in agg.order_by)
-        return lambda: ArrayAggState(array_order, agg.distinct)  # its DISTINCT keeps NULL
+        return lambda: ArrayAggState(array_order, agg.distinct, bool(agg.args))  # its DISTINCT keeps NULL
     else:
         make = AGGREGATE_STATES.get(agg.func)
         if make is None:

@@ -269,20 +269,26 @@ def _order_key(value: Any) -> tuple[bool, Any]:
 
 
 class ArrayAggState:
-    """array_agg(value [ORDER BY ...]): the multiset of what it is fed — the value, or ``(value, (order keys))``
-    with an ORDER BY — kept as counts, so a retraction is exact.  The result sorts it by the order keys, ties (and
+    """array_agg(value [ORDER BY ...]) [FILTER (WHERE p)]: the multiset of what it is fed — the value, or
+    ``(value, [p,] (order keys))`` with an ORDER BY or a FILTER (a row whose ``p`` is not true is skipped) — kept as
+    counts, so a retraction is exact.  The result sorts it by the order keys, ties (and
     everything without an ORDER BY) by value, NULLs last, so every replica gives one answer; NULL values are
     elements, as in PostgreSQL; no input gives NULL."""
 
-    __slots__ = ("entries", "order", "ordered", "distinct")
+    __slots__ = ("entries", "order", "ordered", "distinct", "filtered")
 
-    def __init__(self, order: tuple[tuple[bool, bool], ...], distinct: bool = False) -> None:
+    def __init__(self, order: tuple[tuple[bool, bool], ...], distinct: bool = False, filtered: bool = False) -> None:
         self.entries: dict[Any, int] = {}
         self.order = order  # (descending, nulls last) per order key
         self.ordered = bool(order)
         self.distinct = distinct  # each value once (NULL included, as PostgreSQL's array_agg(DISTINCT x))
+        self.filtered = filtered
 
     def add(self, value: Any, diff: int) -> None:
+        if self.filtered:
+            if value[1] is not True:
+                return
+            value = (value[0], value[2]) if self.ordered else value[0]
         count = self.entries.get(value, 0) + diff
         if count:
             self.entries[value] = count

@@ -62,10 +62,15 @@ def array(values: Iterable[Any]) -> Array:
 
 
 _SPECIAL = frozenset('{},"\\')
+_SPACE = frozenset(" \t\n\r\v\f")  # array_isspace: PostgreSQL's white space in array literals, not Python's
+
+
+def _isspace(c: str) -> bool:
+    return c in _SPACE
 
 
 def _quote(text: str) -> str:
-    if text == "" or text.upper() == "NULL" or any(c in _SPECIAL or c.isspace() for c in text):
+    if text == "" or text.upper() == "NULL" or any(c in _SPECIAL or c in _SPACE for c in text):
         return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
     return text
 
@@ -85,21 +90,21 @@ def _multidimensional() -> errors.SteadyError:
 
 def split_array(text: str) -> list[str | None]:
     """The element texts of a one-dimensional array literal (``None`` for an unquoted NULL)."""
-    s = text.strip()
+    s = text.strip(" \t\n\r\v\f")
     if s.startswith("["):
         raise errors.FeatureNotSupported("array literals with explicit bounds are not supported")
     if not s.startswith("{"):
         raise _malformed(text, 'Array value must start with "{" or dimension information.')
     i, n = 1, len(s)
     out: list[str | None] = []
-    while i < n and s[i].isspace():
+    while i < n and _isspace(s[i]):
         i += 1
     if i < n and s[i] == "}":
-        if s[i + 1:].strip():
+        if s[i + 1:].strip(" \t\n\r\v\f"):
             raise _malformed(text, "Junk after closing right brace.")
         return out
     while True:
-        while i < n and s[i].isspace():
+        while i < n and _isspace(s[i]):
             i += 1
         if i >= n:
             raise _malformed(text, "Unexpected end of input.")
@@ -125,7 +130,7 @@ def split_array(text: str) -> list[str | None]:
                 else:
                     chars.append(c)
                     i += 1
-            while i < n and s[i].isspace():
+            while i < n and _isspace(s[i]):
                 i += 1
         else:
             trailing = 0  # white space after the last escaped/plain character is trimmed
@@ -142,7 +147,7 @@ def split_array(text: str) -> list[str | None]:
                     quoted = True  # an escaped element is never NULL
                     continue
                 chars.append(c)
-                trailing = trailing + 1 if c.isspace() else 0
+                trailing = trailing + 1 if _isspace(c) else 0
                 i += 1
             if trailing:
                 del chars[-trailing:]
@@ -157,7 +162,7 @@ def split_array(text: str) -> list[str | None]:
             i += 1
             continue
         if s[i] == "}":
-            if s[i + 1:].strip():
+            if s[i + 1:].strip(" \t\n\r\v\f"):
                 raise _malformed(text, "Junk after closing right brace.")
             return out
         raise _malformed(text, f'Unexpected "{s[i]}" character.')

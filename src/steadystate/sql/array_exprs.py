@@ -316,6 +316,7 @@ FUNCTIONS: dict[type, Handler] = {
     exp.ArrayAppend: _by_args(ANONYMOUS["array_append"]),
     exp.ArrayPrepend: _by_args(ANONYMOUS["array_prepend"]),
     exp.ArrayConcat: _by_args(ANONYMOUS["array_cat"]),
+    exp.ArrayRemove: _by_args(ANONYMOUS["array_remove"]),
 }
 
 HANDLERS: dict[type, Handler] = {

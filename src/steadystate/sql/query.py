@@ -356,6 +356,8 @@ def _plan_aggregate(node: exp.Expr, env: ExprEnv) -> tuple[AggregateExpr, Scalar
         keep = require_bool(plan_expr(node.expression.this, env), env, "FILTER").expr
         if agg.func == "count_star":
             return AggregateExpr("count", If(keep, Literal(True, T.BOOL), Literal(None, T.BOOL)), False), typ, False
+        if agg.func == "array_agg":  # it keeps NULL elements: the filter is its argument (expr/arrays.py)
+            return msgspec.structs.replace(agg, args=(keep,)), typ, nullable
         argument_type = scalar_type(agg.expr, [c.type for c in env.scope.columns]) or typ
         return msgspec.structs.replace(agg, expr=If(keep, agg.expr, Literal(None, argument_type))), typ, nullable
     func = _AGG_FUNCS[type(node)]
