@@ -102,8 +102,9 @@ def test_reflection(shared_env, driver: str) -> None:  # type: ignore[no-untyped
     assert inspector.get_pk_constraint(f"sa_refl_{suffix}")["constrained_columns"] == []
     assert inspector.get_foreign_keys(f"sa_refl_{suffix}") == []
     assert "SELECT" in inspector.get_view_definition(f"sa_refl_v_{suffix}").upper()
-    # the index query (and so MetaData.reflect, which reads it for every table) needs array values (unnest,
-    # array_agg), which do not exist here: refused with 0A000, never answered wrongly
+    # the index query (and so MetaData.reflect, which reads it for every table) runs two set-returning functions
+    # in one select list (unnest(indkey), generate_subscripts(indkey, 1)), which are not supported here: refused
+    # with 0A000, never answered wrongly
     with pytest.raises(NotSupportedError):
         inspector.get_indexes(f"sa_refl_{suffix}")
     with pytest.raises(NotSupportedError):

@@ -13,6 +13,7 @@ The engine knows rows, key functions and row functions, not the IR; this module 
   ``count``, ``sum``, ``sum_numeric``, ``avg``) to the engine's :class:`~steadystate.dataflow.accumulate.Accumulation`.
 * :func:`aggregate_value` is the per-row value an aggregate's state is fed (a tuple with its other arguments and
   order keys for ``string_agg``).
+* :func:`flat_map_rows` is a FlatMap's ``row -> rows to append`` (its table function, with ordinality).
 * :func:`sort_columns` turns ORDER BY's ``ColumnOrder`` into the engine's :class:`~steadystate.dataflow.topk.SortColumn`.
 * :func:`mfp_view` is the ``compile_view`` of an arrangement: a MapFilterProject compiled over its column types,
   so that peeks can pass the plan's MFP as the view.

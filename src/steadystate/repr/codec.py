@@ -2,7 +2,8 @@
 
 Batches are msgpack (msgspec) arrays.  msgpack has no native numeric/date/timestamp, and msgspec turns
 ``Decimal``/``date``/``datetime`` into strings, which would come back as ``str``; so the codec wraps those
-three datum kinds in msgpack extension types and unwraps them on decode.  Rows without such datums take
+datum kinds (and times, intervals, and array datums, whose elements are wrapped in turn) in msgpack extension
+types and unwraps them on decode.  Rows without such datums take
 the fast path (no per-value work in Python).
 
 An update is ``(row, time, diff)``; a batch is a list of updates.
