@@ -111,6 +111,8 @@ EXPRESSIONS = [
     "SELECT g, array_agg(ia[1] ORDER BY ia[1] NULLS FIRST, k) FROM arr GROUP BY g ORDER BY g",
     "SELECT array_agg(DISTINCT g ORDER BY g) FROM arr", "SELECT array_agg(k) FILTER (WHERE k > 100) FROM arr",
     "SELECT array_agg(x ORDER BY x) FROM (VALUES ('b'), (NULL), ('a')) AS v(x)",
+    "SELECT ARRAY(SELECT k FROM arr ORDER BY k DESC), ARRAY(SELECT k FROM arr WHERE k > 100)",
+    "SELECT g, ARRAY(SELECT b.k FROM arr AS b WHERE b.g = a.g ORDER BY b.k) FROM arr AS a ORDER BY 1, 2",
     # table functions
     "SELECT * FROM generate_series(1, 5)", "SELECT * FROM generate_series(1, 10, 3) WITH ORDINALITY AS t(x, n)",
     "SELECT * FROM generate_series(5, 1, -2) AS g", "SELECT g FROM generate_series(1, 0) AS g",
@@ -146,6 +148,7 @@ def test_expressions_agree_with_postgresql(connections: Any, sql: str) -> None:
     "SELECT '{{1,2},{3,4}}'::int[]", "SELECT ARRAY[ARRAY[1],ARRAY[2]]", "SELECT '[0:1]={1,2}'::int[]",
     "SELECT (ARRAY[1,2])[1][1]", "SELECT k FROM arr LEFT JOIN LATERAL unnest(ia) AS u(x) ON true",
     "SELECT unnest(ARRAY[1,2]), unnest(ARRAY[3])", "SELECT g, unnest(array_agg(k)) FROM arr GROUP BY g",
+    "SELECT ARRAY(SELECT k FROM arr ORDER BY k LIMIT 2)", "SELECT ARRAY(SELECT DISTINCT g FROM arr)",
 ])
 def test_what_is_not_supported_is_refused(connections: Any, sql: str) -> None:
     """Multi-dimensional arrays and the table function forms not implemented: 0A000, never another answer."""

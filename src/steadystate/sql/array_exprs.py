@@ -8,7 +8,9 @@ wraps the comparison and ``||`` handlers so that an array operand (or an ``ANY``
 path while everything else goes to the handler it replaced.  Typing follows PostgreSQL's polymorphic rules in the
 small: an untyped literal or parameter next to an array adopts the array type (or its element type where an
 element is expected); the elements of ``ARRAY[...]`` are unified as ``CASE`` branches are; an empty ``ARRAY[]``
-needs a cast (42P18 otherwise).  Multi-dimensional subscripts and ``ARRAY(SELECT ...)`` are refused with 0A000.
+needs a cast (42P18 otherwise).  ``ARRAY(SELECT x ... [ORDER BY ...])`` is planned as the subquery's ``array_agg``
+(:func:`array_subqueries`, called by sql/query.py on every query); multi-dimensional subscripts, and an
+``ARRAY(SELECT ...)`` with LIMIT, DISTINCT, grouping or several columns, are refused with 0A000.
 """
 
 from __future__ import annotations
@@ -84,7 +86,8 @@ def _two_arrays(left: Typed, right: Typed, env: ExprEnv, symbol: str) -> tuple[T
 def _array(node: exp.Array, env: ExprEnv) -> Typed:
     items = list(node.expressions)
     if len(items) == 1 and isinstance(items[0], (exp.Select, exp.Subquery, exp.Union)):
-        raise errors.FeatureNotSupported("ARRAY(subquery) is not supported", hint="use array_agg in a subquery")
+        raise errors.FeatureNotSupported("ARRAY(subquery) with LIMIT, DISTINCT, grouping or several columns is not "
+                                         "supported", hint="Use array_agg over a subquery.")
     if any(isinstance(_strip(i), exp.Array) for i in items):
         raise errors.FeatureNotSupported("multidimensional arrays are not supported")
     values = [_plan(i, env) for i in items]
@@ -347,6 +350,39 @@ def plan_array_agg(value_node: exp.Expr, value: Typed, distinct: bool,
     return AggregateExpr("array_agg", value.expr, distinct, (), tuple(keys)), array_type, True
 
 
+def _as_aggregate(node: exp.Expr) -> exp.Expr:
+    """``ARRAY(SELECT x FROM ... [WHERE ...] [ORDER BY ...])`` as ``COALESCE((SELECT array_agg(x ORDER BY ...) FROM ...
+    [WHERE ...]), '{}')``: the same elements in the same order, the empty array for no rows.  A subquery with
+    LIMIT, DISTINCT, grouping, aggregates, windows or several columns is left alone (and refused by :func:`_array`)."""
+    if not (isinstance(node, exp.Array) and len(node.expressions) == 1):
+        return node
+    select = node.expressions[0]
+    if isinstance(select, exp.Subquery):
+        select = select.this
+    if not isinstance(select, exp.Select) or len(select.expressions) != 1:
+        return node
+    if any(select.args.get(k) for k in ("limit", "offset", "distinct", "group", "having", "with", "with_", "qualify")):
+        return node
+    value = select.expressions[0]
+    value = value.this if isinstance(value, exp.Alias) else value
+    if isinstance(value, exp.Star) or value.find(exp.AggFunc, exp.Window) is not None:
+        return node
+    order = select.args.get("order")
+    aggregated = select.copy()
+    aggregated.set("order", None)
+    argument = exp.Order(this=value.copy(), expressions=[o.copy() for o in order.expressions]) if order else value.copy()
+    aggregated.set("expressions", [exp.ArrayAgg(this=argument)])
+    return exp.Coalesce(this=exp.Subquery(this=aggregated), expressions=[exp.Literal.string("{}")])
+
+
+def array_subqueries(node: exp.Expr) -> exp.Expr:
+    """``node`` with every ``ARRAY(SELECT ...)`` that :func:`_as_aggregate` can rewrite rewritten."""
+    if not any(isinstance(a.expressions[0], (exp.Select, exp.Subquery)) for a in node.find_all(exp.Array)
+               if len(a.expressions) == 1):
+        return node
+    return node.transform(_as_aggregate)
+
+
 def install(handlers: dict[type, Handler], functions: dict[type, Handler],
             anonymous: dict[str, Callable[[list[exp.Expr], ExprEnv], Typed]], plan_expr: Handler) -> None:
     """Add the array handlers to scalar's tables, wrapping the comparison and ``||`` handlers; ``plan_expr`` is
@@ -360,4 +396,4 @@ def install(handlers: dict[type, Handler], functions: dict[type, Handler],
     anonymous.update(ANONYMOUS)
 
 
-__all__ = ["install", "plan_array_agg"]
+__all__ = ["array_subqueries", "install", "plan_array_agg"]

@@ -30,7 +30,7 @@ from steadystate.repr.types import ScalarType
 from steadystate.sql import joins, table_functions
 from steadystate.sql.catalog_api import PlanContext
 from steadystate.sql.relation import EntryPoints, QueryState, Rel, arg, rename
-from steadystate.sql.array_exprs import plan_array_agg
+from steadystate.sql.array_exprs import array_subqueries, plan_array_agg
 from steadystate.sql.scalar import plan_expr
 from steadystate.sql.scalar_subquery import FromHost, GroupedHost, inline_subqueries
 from steadystate.sql.typed import (
@@ -44,6 +44,7 @@ T = ScalarType
 
 
 def plan_query(node: exp.Expr, state: QueryState, top: bool = False) -> tuple[Rel, RowSetFinishing]:
+    node = array_subqueries(node)  # ARRAY(SELECT ...) as a subquery's array_agg (sql/array_exprs.py)
     if isinstance(node, exp.Subquery):
         if arg(node, "order", "limit", "offset") is not None:
             inner, finishing = plan_query(node.this, state)
