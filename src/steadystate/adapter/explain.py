@@ -99,7 +99,7 @@ def plan_lines(expr: ir.RelationExpr, names: dict[str, str], depth: int = 0,
                f"functions=[{funcs}] (recomputes only the partitions a change touches)"
     elif isinstance(expr, ir.FlatMap):
         head = f"FlatMap {expr.func}(" + ", ".join(scalar_text(e) for e in expr.exprs) + ")" + \
-            (" with ordinality" if expr.ordinality else "")
+            (" with ordinality" if expr.ordinality else "") + (" outer" if expr.outer else "")
     elif isinstance(expr, ir.ArrangeBy):
         head = "ArrangeBy keys=[" + "; ".join(", ".join(scalar_text(k) for k in key) for key in expr.keys) + "]"
     else:

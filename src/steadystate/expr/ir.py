@@ -267,13 +267,16 @@ class Threshold(msgspec.Struct, frozen=True, tag=True, tag_field="kind"):
 
 class FlatMap(msgspec.Struct, frozen=True, tag=True, tag_field="kind"):
     """Each input row followed by each row of the table function ``func`` (expr/table_functions.py) applied to
-    ``exprs`` over it; ``types`` are the function's output columns; ``ordinality`` appends the 1-based position."""
+    ``exprs`` over it; ``types`` are the function's output columns; ``ordinality`` appends the 1-based position;
+    ``outer`` keeps an input row for which the function returns no row, with NULLs (``LEFT JOIN LATERAL ... ON
+    true``)."""
 
     input: "RelationExpr"
     func: str
     exprs: tuple[ScalarExpr, ...]
     types: tuple[ScalarType, ...]
     ordinality: bool = False
+    outer: bool = False
 
 
 class ArrangeBy(msgspec.Struct, frozen=True, tag=True, tag_field="kind"):

@@ -164,9 +164,21 @@ def mfp_view(types: Types | None) -> Callable[[Hashable], RowFn | None]:
 
 def flat_map_rows(expr: ir.FlatMap, types: Types | None) -> Callable[[tuple], Iterable[tuple]]:
     """A FlatMap's ``row -> rows to append``: its table function (expr/table_functions.py) over its arguments,
-    numbered from 1 when ``WITH ORDINALITY``."""
+    numbered from 1 when ``WITH ORDINALITY``; with ``outer``, one row of NULLs when the function returns none."""
     arguments = compile_key(expr.exprs, types)
     impl = table_function(expr.func).impl
     if expr.ordinality:
-        return lambda row: [(*out, n) for n, out in enumerate(impl(*arguments(row)), start=1)]
-    return lambda row: impl(*arguments(row))
+        def rows(row: tuple) -> Iterable[tuple]:
+            return [(*out, n) for n, out in enumerate(impl(*arguments(row)), start=1)]
+    else:
+        def rows(row: tuple) -> Iterable[tuple]:
+            return impl(*arguments(row))
+    if not expr.outer:
+        return rows
+    empty = (None,) * (len(expr.types) + (1 if expr.ordinality else 0))
+
+    def outer_rows(row: tuple) -> Iterable[tuple]:
+        produced = list(rows(row))
+        return produced if produced else [empty]
+
+    return outer_rows

@@ -109,9 +109,9 @@ def plan_from(first: exp.Expr, joins: list[exp.Join], state: QueryState) -> Rel:
                 items.append(rel)
                 rel, items = table_functions.plan_item(_cross(items), join.this, state), []
             else:
-                table_functions.check_join(join)
-                rel = table_functions.plan_item(rel, join.this, state)
-                if join.args.get("on") is not None:
+                outer = table_functions.join_is_outer(join)
+                rel = table_functions.plan_item(rel, join.this, state, outer)
+                if join.args.get("on") is not None and not outer:
                     rel = state.where(rel, join.args["on"], exp.select("*"))
                 elif join.args.get("using"):
                     raise errors.FeatureNotSupported("JOIN ... USING with a table function is not supported")

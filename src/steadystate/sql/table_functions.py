@@ -7,7 +7,8 @@ select list, as :class:`~steadystate.expr.ir.FlatMap` nodes over the table funct
   and ``JOIN LATERAL f(t.x) AS g ON p`` see the earlier items' columns without any decorrelation (a FlatMap is
   per-row).  ``WITH ORDINALITY`` appends the position (bigint); ``AS t(x, n)`` names the columns; a single-column
   function aliased ``AS g`` has its column called ``g`` too (PostgreSQL's rule for scalar-returning functions).
-  ``LEFT JOIN LATERAL f(...)`` (keeping rows for which the function returns nothing) is refused with 0A000.
+  ``LEFT JOIN LATERAL f(...) ON true`` keeps the rows the function returns nothing for (a FlatMap with ``outer``);
+  a LEFT join with another condition, and RIGHT/FULL joins, are refused with 0A000.
 * **In a select list** (``sql/query.py`` calls :func:`plan_select_list`): every distinct table function call in
   the list becomes a FlatMap under the projection and the calls are bound to its columns, as PostgreSQL evaluates
   a set-returning function in the select list (one output row per row the function returns).  Two different
@@ -69,8 +70,9 @@ def _signature(name: str, args: list[exp.Expr], env: ExprEnv) -> tuple[Signature
     return signature, [coerce(v, p, env) for v, p in zip(values, signature.params)]
 
 
-def plan_item(left: Rel, node: exp.Expr, state: QueryState) -> Rel:
-    """``left`` followed by each row the table function of FROM item ``node`` returns for it."""
+def plan_item(left: Rel, node: exp.Expr, state: QueryState, outer: bool = False) -> Rel:
+    """``left`` followed by each row the table function of FROM item ``node`` returns for it (``outer``: a row of
+    NULLs when it returns none)."""
     item = from_call(node)
     assert item is not None
     call = call_of(item.call)
@@ -79,7 +81,7 @@ def plan_item(left: Rel, node: exp.Expr, state: QueryState) -> Rel:
     env = state.env(left.scope)
     env.clause = "functions in FROM"
     signature, coerced = _signature(name, args, env)
-    expr = FlatMap(left.expr, name, tuple(c.expr for c in coerced), signature.columns, item.ordinality)
+    expr = FlatMap(left.expr, name, tuple(c.expr for c in coerced), signature.columns, item.ordinality, outer)
     alias = item.alias
     table = alias.name if alias is not None and alias.name else name
     names = list(signature.names or ([name] * len(signature.columns)))
@@ -100,12 +102,18 @@ def plan_item(left: Rel, node: exp.Expr, state: QueryState) -> Rel:
     return Rel(expr, Scope((*left.scope.columns, *columns)))
 
 
-def check_join(join: exp.Join) -> None:
-    """A table function joined explicitly: only inner and cross joins (a FlatMap drops rows with no output)."""
+def join_is_outer(join: exp.Join) -> bool:
+    """Whether an explicit join with a table function keeps the rows the function returns nothing for: ``LEFT JOIN
+    [LATERAL] f(...) ON true``.  A LEFT join with another condition, and RIGHT/FULL joins, are refused (0A000)."""
     side = (join.args.get("side") or "").upper()
-    if side:
-        raise errors.FeatureNotSupported(f"{side} JOIN with a table function is not supported",
-                                         hint="Use a comma, CROSS JOIN or an inner JOIN.")
+    if not side:
+        return False
+    on = join.args.get("on")
+    if side == "LEFT" and (on is None or (isinstance(on, exp.Boolean) and on.this is True)) \
+            and not join.args.get("using"):
+        return True
+    raise errors.FeatureNotSupported(f"{side} JOIN with a table function is not supported",
+                                     hint="Use a comma, CROSS JOIN, an inner JOIN, or LEFT JOIN ... ON true.")
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -173,4 +181,4 @@ def plan_select_list(items: list[exp.Expr], rel: Rel, state: QueryState,
     return Rel(expr, Scope((*rel.scope.columns, column))), {key: (rel.arity, signature.columns[0], True)}
 
 
-__all__ = ["check_join", "from_call", "plan_item", "plan_select_list"]
+__all__ = ["from_call", "join_is_outer", "plan_item", "plan_select_list"]
