@@ -93,6 +93,10 @@ EXPRESSIONS = [
     "SELECT k, ia FROM arr ORDER BY ia, k", "SELECT k, ta FROM arr ORDER BY ta DESC, k",
     "SELECT ia, count(*) FROM arr GROUP BY ia ORDER BY ia", "SELECT DISTINCT ta FROM arr ORDER BY ta",
     "SELECT a.k, b.k FROM arr a JOIN arr b ON a.ia = b.ia ORDER BY 1, 2",
+    "SELECT min(ia), max(ia), min(ta), max(ta), count(DISTINCT ia) FROM arr",
+    "SELECT k, lag(ia) OVER (ORDER BY k) FROM arr ORDER BY k", "SELECT k FROM arr ORDER BY ia DESC NULLS LAST, k",
+    "SELECT greatest(ARRAY[1], ARRAY[2]), coalesce(NULL::int[], '{9}'), nullif(ARRAY[1], ARRAY[1])",
+    "SELECT k, CASE WHEN k > 1 THEN ia ELSE '{0}' END FROM arr ORDER BY k",
     # functions
     "SELECT array_length(ARRAY[1,2], 1), array_length(ARRAY[1,2], 2), array_length(ARRAY[]::int[], 1)",
     "SELECT cardinality(ARRAY[1,2]), cardinality(ARRAY[]::int[]), array_lower(ARRAY[5], 1), array_upper(ARRAY[5,6], 1)",
