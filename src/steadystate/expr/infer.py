@@ -199,7 +199,7 @@ def relation_types(expr: ir.RelationExpr, types_of_get: Callable[[str], Types | 
         base = relation_types(expr.input, types_of_get)
         if base is None:
             return None
-        return base + list(expr.types) + ([ScalarType.INT8] if expr.ordinality else [])
+        return base + list(expr.types)
     if isinstance(expr, ir.Union_):
         return relation_types(expr.inputs[0], types_of_get)
     return relation_types(expr.input, types_of_get)  # type: ignore[union-attr]

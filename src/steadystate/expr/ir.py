@@ -27,8 +27,8 @@ Relation expressions (:data:`RelationExpr`), Materialize's MIR in miniature:
   each computed over its row's partition (rows of equal ``partition_key`` columns) in ``order_key`` order;
   ``Distinct``; ``Union``; ``Negate``; ``Threshold``
   (keep rows with positive multiplicity); ``ArrangeBy(input, keys)`` (materialize an arrangement);
-  ``FlatMap(input, func, exprs, types, ordinality)`` — each input row followed by each row a table function
-  (``generate_series``, ``unnest``, ...: expr/table_functions.py) returns for it.
+  ``FlatMap(input, calls, ordinality, outer)`` — each input row followed by each row its table function calls
+  (``generate_series``, ``unnest``, ...: expr/table_functions.py) return for it.
 
 A :class:`MapFilterProject` is the fused map/filter/project that peeks apply to an index or shard, and
 :class:`RowSetFinishing` the ``ORDER BY``/``LIMIT``/``OFFSET``/projection a peek's result gets on the
@@ -265,18 +265,31 @@ class Threshold(msgspec.Struct, frozen=True, tag=True, tag_field="kind"):
     input: "RelationExpr"
 
 
-class FlatMap(msgspec.Struct, frozen=True, tag=True, tag_field="kind"):
-    """Each input row followed by each row of the table function ``func`` (expr/table_functions.py) applied to
-    ``exprs`` over it; ``types`` are the function's output columns; ``ordinality`` appends the 1-based position;
-    ``outer`` keeps an input row for which the function returns no row, with NULLs (``LEFT JOIN LATERAL ... ON
-    true``)."""
+class TableCall(msgspec.Struct, frozen=True):
+    """One table function call of a :class:`FlatMap`: ``func`` (expr/table_functions.py) over ``exprs``, whose
+    output columns have ``types``."""
 
-    input: "RelationExpr"
     func: str
     exprs: tuple[ScalarExpr, ...]
     types: tuple[ScalarType, ...]
+
+
+class FlatMap(msgspec.Struct, frozen=True, tag=True, tag_field="kind"):
+    """Each input row followed by each row its table function ``calls`` return for it; several calls run in
+    lockstep (PostgreSQL's ``ROWS FROM`` and set-returning functions in a select list: the i-th rows side by side,
+    the shorter padded with NULLs); ``ordinality`` appends the 1-based position; ``outer`` keeps an input row for
+    which the calls return no row, with NULLs (``LEFT JOIN LATERAL ... ON true``)."""
+
+    input: "RelationExpr"
+    calls: tuple[TableCall, ...]
     ordinality: bool = False
     outer: bool = False
+
+    @property
+    def types(self) -> tuple[ScalarType, ...]:
+        """The appended columns' types (ordinality's bigint included)."""
+        out = tuple(t for call in self.calls for t in call.types)
+        return out + ((ScalarType.INT8,) if self.ordinality else ())
 
 
 class ArrangeBy(msgspec.Struct, frozen=True, tag=True, tag_field="kind"):

@@ -1,4 +1,5 @@
-"""Table functions: functions that return a set of rows (``generate_series``, ``unnest``, ``regexp_split_to_table``).
+"""Table functions: functions that return a set of rows (``generate_series``, ``unnest``, ``regexp_split_to_table``,
+``generate_subscripts``).
 
 A table function is evaluated by a :class:`~steadystate.expr.ir.FlatMap` (Materialize's ``FlatMap``): for each input
 row the argument expressions are evaluated, the function returns zero or more tuples, and the output has one row per
@@ -178,10 +179,26 @@ def _regexp_split_to_table(text: Any, pattern: Any, flags: Any = "") -> Iterable
     return ((piece,) for piece in regexp_split(text, pattern, flags))
 
 
+def _resolve_subscripts(types: list[ScalarType | None]) -> Signature | None:
+    if len(types) not in (2, 3) or types[0] is None or not types[0].is_array:
+        return None
+    if types[1] not in (None, T.INT4, T.INT2) or (len(types) == 3 and types[2] not in (None, T.BOOL)):
+        return None
+    return Signature((types[0], T.INT4, *((T.BOOL,) if len(types) == 3 else ())), (T.INT4,))
+
+
+def _generate_subscripts(array: Any, dim: Any, reverse: Any = False) -> Iterable[tuple[Any, ...]]:
+    if array is None or dim != 1 or reverse is None:
+        return ()
+    positions = range(len(array), 0, -1) if reverse else range(1, len(array) + 1)
+    return ((i,) for i in positions)
+
+
 TABLE_FUNCTIONS: dict[str, TableFunction] = {
     "generate_series": TableFunction(_resolve_series, _generate_series),
     "unnest": TableFunction(_resolve_unnest, _unnest),
     "regexp_split_to_table": TableFunction(_resolve_split, _regexp_split_to_table),
+    "generate_subscripts": TableFunction(_resolve_subscripts, _generate_subscripts),
 }
 
 

@@ -539,7 +539,7 @@ class RenderedDataflow:
     def _render_flat_map(self, expr: ir.FlatMap) -> Rendered:
         node, types = self._render(expr.input)
         rows_of = flat_map_rows(expr, types)
-        out_types = None if types is None else [*types, *expr.types, *([ScalarType.INT8] if expr.ordinality else [])]
+        out_types = None if types is None else [*types, *expr.types]
         return self.graph.add(FlatMapOperator(node, rows_of)), out_types
 
     def _render_arrange_by(self, expr: ir.ArrangeBy) -> Rendered:

@@ -163,19 +163,29 @@ def mfp_view(types: Types | None) -> Callable[[Hashable], RowFn | None]:
 
 
 def flat_map_rows(expr: ir.FlatMap, types: Types | None) -> Callable[[tuple], Iterable[tuple]]:
-    """A FlatMap's ``row -> rows to append``: its table function (expr/table_functions.py) over its arguments,
-    numbered from 1 when ``WITH ORDINALITY``; with ``outer``, one row of NULLs when the function returns none."""
-    arguments = compile_key(expr.exprs, types)
-    impl = table_function(expr.func).impl
+    """A FlatMap's ``row -> rows to append``: its table functions (expr/table_functions.py) over their arguments —
+    several side by side, the shorter padded with NULLs — numbered from 1 when ``WITH ORDINALITY``; with ``outer``,
+    one row of NULLs when they return none."""
+    calls = [(table_function(c.func).impl, compile_key(c.exprs, types), (None,) * len(c.types)) for c in expr.calls]
+    if len(calls) == 1:
+        impl, arguments, _ = calls[0]
+
+        def produce(row: tuple) -> Iterable[tuple]:
+            return impl(*arguments(row))
+    else:
+        def produce(row: tuple) -> Iterable[tuple]:
+            outputs = [list(impl(*arguments(row))) for impl, arguments, _ in calls]
+            height = max(map(len, outputs))
+            return [tuple(v for (_, _, pad), out in zip(calls, outputs) for v in (out[i] if i < len(out) else pad))
+                    for i in range(height)]
     if expr.ordinality:
         def rows(row: tuple) -> Iterable[tuple]:
-            return [(*out, n) for n, out in enumerate(impl(*arguments(row)), start=1)]
+            return [(*out, n) for n, out in enumerate(produce(row), start=1)]
     else:
-        def rows(row: tuple) -> Iterable[tuple]:
-            return impl(*arguments(row))
+        rows = produce
     if not expr.outer:
         return rows
-    empty = (None,) * (len(expr.types) + (1 if expr.ordinality else 0))
+    empty = (None,) * len(expr.types)
 
     def outer_rows(row: tuple) -> Iterable[tuple]:
         produced = list(rows(row))

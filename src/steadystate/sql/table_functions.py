@@ -10,10 +10,10 @@ select list, as :class:`~steadystate.expr.ir.FlatMap` nodes over the table funct
   ``LEFT JOIN LATERAL f(...) ON true`` keeps the rows the function returns nothing for (a FlatMap with ``outer``);
   a LEFT join with another condition, and RIGHT/FULL joins, are refused with 0A000.
 * **In a select list** (``sql/query.py`` calls :func:`plan_select_list`): every distinct table function call in
-  the list becomes a FlatMap under the projection and the calls are bound to its columns, as PostgreSQL evaluates
-  a set-returning function in the select list (one output row per row the function returns).  Two different
-  set-returning calls in one select list (which PostgreSQL runs in lockstep), one in a grouped select list, or one
-  nested in another expression's arguments where it would have to run after them, are refused with 0A000; one
+  the list becomes a call of one FlatMap under the projection and each call is bound to its column, as PostgreSQL
+  evaluates set-returning functions in a select list: one output row per row they return, several calls in
+  lockstep (the shorter padded with NULLs).  One in a grouped select list, one nested in another's arguments, or
+  one inside CASE/COALESCE, is refused with 0A000; one
   anywhere else (WHERE, an aggregate's argument, ...) is 0A000 ``set-returning functions are not allowed in ...``
   (sql/table_function_calls.py, which recognizes the calls and is installed into sql/scalar.py).
 """
@@ -23,7 +23,7 @@ from __future__ import annotations
 from sqlglot import exp
 
 from steadystate import errors
-from steadystate.expr.ir import FlatMap
+from steadystate.expr.ir import FlatMap, TableCall
 from steadystate.expr.table_functions import TABLE_FUNCTIONS, Signature
 from steadystate.repr.types import ScalarType
 from steadystate.sql.relation import QueryState, Rel
@@ -81,7 +81,8 @@ def plan_item(left: Rel, node: exp.Expr, state: QueryState, outer: bool = False)
     env = state.env(left.scope)
     env.clause = "functions in FROM"
     signature, coerced = _signature(name, args, env)
-    expr = FlatMap(left.expr, name, tuple(c.expr for c in coerced), signature.columns, item.ordinality, outer)
+    call_ir = TableCall(name, tuple(c.expr for c in coerced), signature.columns)
+    expr = FlatMap(left.expr, (call_ir,), item.ordinality, outer)
     alias = item.alias
     table = alias.name if alias is not None and alias.name else name
     names = list(signature.names or ([name] * len(signature.columns)))
@@ -159,26 +160,27 @@ def plan_select_list(items: list[exp.Expr], rel: Rel, state: QueryState,
     if grouped:
         raise errors.FeatureNotSupported("set-returning functions in a grouped select list are not supported",
                                          hint="Call the function in FROM over a subquery that groups.")
-    if len(calls) > 1:
-        raise errors.FeatureNotSupported("several set-returning functions in one select list are not supported",
-                                         hint="Call them in FROM: unnest(a, b) runs several arrays in "
-                                              "lockstep.")
-    key, node = next(iter(calls.items()))
-    for sub in node.walk():
-        if sub is not node and call_of(sub) is not None:
-            raise errors.FeatureNotSupported("nested set-returning functions are not supported")
-    found = call_of(node)
-    assert found is not None
-    name, args = found
     env = state.env(rel.scope)
     env.clause = "SELECT"
-    signature, coerced = _signature(name, args, env)
-    if len(signature.columns) != 1:
-        raise errors.FeatureNotSupported(f"{name} with several columns in a select list is not supported",
-                                         hint="Call it in FROM.")
-    expr = FlatMap(rel.expr, name, tuple(c.expr for c in coerced), signature.columns)
-    column = ScopeColumn(None, f"?{name}?", signature.columns[0], True, shadowed=True, in_star=False)
-    return Rel(expr, Scope((*rel.scope.columns, column))), {key: (rel.arity, signature.columns[0], True)}
+    planned: list[TableCall] = []
+    bindings: dict[str, tuple[int, ScalarType, bool]] = {}
+    columns: list[ScopeColumn] = []
+    for key, node in calls.items():
+        for sub in node.walk():
+            if sub is not node and call_of(sub) is not None:
+                raise errors.FeatureNotSupported("nested set-returning functions are not supported")
+        found = call_of(node)
+        assert found is not None
+        name, args = found
+        signature, coerced = _signature(name, args, env)
+        if len(signature.columns) != 1:
+            raise errors.FeatureNotSupported(f"{name} with several columns in a select list is not supported",
+                                             hint="Call it in FROM.")
+        planned.append(TableCall(name, tuple(c.expr for c in coerced), signature.columns))
+        bindings[key] = (rel.arity + len(columns), signature.columns[0], True)
+        columns.append(ScopeColumn(None, f"?{name}?", signature.columns[0], True, shadowed=True, in_star=False))
+    expr = FlatMap(rel.expr, tuple(planned))  # several calls run in lockstep, as PostgreSQL runs them
+    return Rel(expr, Scope((*rel.scope.columns, *columns))), bindings
 
 
 __all__ = ["from_call", "join_is_outer", "plan_item", "plan_select_list"]
