@@ -49,7 +49,7 @@ from steadystate.expr.arrays import array_to_text
 from steadystate.repr import codec
 from steadystate.repr.arrays import Array
 from steadystate.repr.interval import Interval
-from steadystate.repr.types import ScalarType
+from steadystate.repr.types import ARRAY_ELEMENT, ScalarType
 
 # ---------------------------------------------------------------------------------------------------------
 # Scalar expressions
@@ -78,7 +78,7 @@ class Literal(msgspec.Struct, frozen=True, tag=True, tag_field="kind"):
             return Interval.from_canonical(str(self.value))
         if self.type is ScalarType.FLOAT8 or self.type is ScalarType.FLOAT4:
             return float(self.value)
-        if self.type.is_array:  # travels as its text form (expr/arrays.py)
+        if self.type in ARRAY_ELEMENT:  # travels as its text form (expr/arrays.py)
             return ARRAY_CASTS[self.type](str(self.value))
         return self.value
 
