@@ -96,6 +96,13 @@ DOC = "CAST('{\"a\": [1, 2.50, {\"b\": null}], \"c\": \"x\", \"d\": {\"e\": [tru
     "SELECT CAST('\\x01' AS bytea) || CAST('\\x02' AS bytea)", "SELECT CAST('\\x01' AS bytea) < CAST('\\x0100' AS bytea)",
     "SELECT CAST(CAST('\\x41' AS bytea) AS text)", "SELECT octet_length('é')",
     "SELECT jsonb_nosuch(CAST('1' AS jsonb))", "SELECT CAST('1' AS jsonb) + 1",
+    # the table functions (expr/table_functions.py takes their rows from expr/jsonb_functions.py)
+    "SELECT * FROM jsonb_array_elements(CAST('[1, \"a\", null, [2], {}]' AS jsonb)) WITH ORDINALITY",
+    "SELECT * FROM jsonb_array_elements_text('[1, \"a\", null, [2]]') WITH ORDINALITY AS t(v, n)",
+    f"SELECT * FROM jsonb_each({DOC}) ORDER BY key", f"SELECT key, value FROM jsonb_each_text({DOC}) ORDER BY 1",
+    f"SELECT jsonb_object_keys({DOC}) AS k ORDER BY k", "SELECT e.value FROM jsonb_array_elements('[3, 1]') AS e",
+    "SELECT * FROM jsonb_array_elements('{}')", "SELECT * FROM jsonb_each('[]')", "SELECT jsonb_object_keys('1')",
+    "SELECT * FROM jsonb_array_elements(NULL)", "SELECT count(*) FROM jsonb_array_elements_text('[1, 2, 3]')",
 ])
 def test_statements_agree_with_postgresql(connections: Any, sql: str) -> None:
     same(connections, sql)
@@ -160,6 +167,10 @@ VIEW = ("SELECT d -> 'g' AS g, count(*) AS n, jsonb_agg(d ORDER BY k) AS docs, "
         "jsonb_object_agg(CAST(k AS text), d ->> 'v' ORDER BY k) AS vs, sum(CAST(d ->> 'n' AS numeric)) AS total "
         "FROM events WHERE d ? 'g' GROUP BY d -> 'g'")
 
+# a correlated table function over the same rows, maintained as a materialized view
+KEYS_VIEW = ("SELECT kv.key, count(*) AS n, jsonb_agg(kv.value ORDER BY e.k) AS vs "
+             "FROM events AS e, jsonb_each(e.d) AS kv GROUP BY kv.key")
+
 EVENT = st.fixed_dictionaries({"g": st.one_of(st.integers(0, 2), st.sampled_from(["a", "b"]), st.just([1])),
                                "v": LETTERS, "n": st.sampled_from([1, 2.5, 10, 0.125])},
                               optional={"x": st.booleans()})
@@ -178,6 +189,7 @@ def test_a_maintained_jsonb_view_agrees_with_postgresql(connections: Any, batche
         conn.execute(f"CREATE TABLE events{suffix} (k int, d jsonb)")
     ours.execute(f"CREATE VIEW events_view{suffix} AS {VIEW.replace('events', f'events{suffix}')}")
     ours.execute(f"CREATE DEFAULT INDEX ON events_view{suffix}")
+    ours.execute(f"CREATE MATERIALIZED VIEW keys_view{suffix} AS {KEYS_VIEW.replace('events', f'events{suffix}')}")
     keys = itertools.count()
     for batch in batches:
         statements = []
@@ -194,6 +206,9 @@ def test_a_maintained_jsonb_view_agrees_with_postgresql(connections: Any, batche
         expected = f"SELECT * FROM ({VIEW.replace('events', f'events{suffix}')}) AS q ORDER BY g"
         mine, theirs_rows = ours.execute(read).fetchall(), theirs.execute(expected).fetchall()
         assert mine == theirs_rows, f"after {statements}"
+        read = f"SELECT * FROM keys_view{suffix} ORDER BY key"
+        expected = f"SELECT * FROM ({KEYS_VIEW.replace('events', f'events{suffix}')}) AS q ORDER BY key"
+        assert ours.execute(read).fetchall() == theirs.execute(expected).fetchall(), f"after {statements}"
 
 
 def test_asyncpg_decodes_the_same_values(server: Any, postgres_server: str) -> None:

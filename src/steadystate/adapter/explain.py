@@ -99,6 +99,10 @@ def plan_lines(expr: ir.RelationExpr, names: dict[str, str], depth: int = 0,
                f"functions=[{funcs}] (recomputes only the partitions a change touches)"
     elif isinstance(expr, ir.LetRec):
         return letrec_lines(expr, names, depth, types_of)
+    elif isinstance(expr, ir.FlatMap):
+        head = "FlatMap " + ", ".join(f"{c.func}(" + ", ".join(scalar_text(e) for e in c.exprs) + ")"
+                                      for c in expr.calls) + \
+            (" with ordinality" if expr.ordinality else "") + (" outer" if expr.outer else "")
     elif isinstance(expr, ir.ArrangeBy):
         head = "ArrangeBy keys=[" + "; ".join(", ".join(scalar_text(k) for k in key) for key in expr.keys) + "]"
     else:

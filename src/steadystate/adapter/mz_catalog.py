@@ -69,7 +69,7 @@ def producers(coord: "Coordinator") -> dict[str, Callable[[], list[Row]]]:
 
     def types() -> list[Row]:
         return [(make_id(IdKind.SYSTEM, _TYPE_ID_BASE + t.pg_oid), t.pg_oid, schema_id(coord, "", "pg_catalog"),
-                 t.value, _CATEGORIES.get(t, "numeric"), None) for t in ScalarType]
+                 t.value, "array" if t.is_array else _CATEGORIES.get(t, "numeric"), None) for t in ScalarType]
 
     def schedules() -> list[Row]:
         return [(c.id, "manual", None) for c in coord.catalog.clusters.values()]

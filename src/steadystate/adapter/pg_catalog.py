@@ -13,7 +13,7 @@ the builtin relations, so psql's listings show what the user made.  ``pg_index``
 ``pg_roles`` names the roles, and ``pg_am`` exists (empty) because psql joins it.
 
 What SQLAlchemy's and pandas' reflection, psycopg's ``TypeInfo.fetch`` and psql's ``\\d NAME`` read besides:
-``pg_type`` (one row per scalar type, PostgreSQL's oids and names; no array types, which do not exist here),
+``pg_type`` (one row per scalar type and per array type, PostgreSQL's oids and names),
 ``pg_attribute`` (the columns of every user relation, ``attnum`` from 1), ``pg_database`` (the databases objects
 live in), ``pg_description`` (COMMENT ON: adapter/comments.py produces it), and relations that are empty because
 what they describe does not exist here: ``pg_constraint`` (no keys or checks), ``pg_attrdef`` (a column's
@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Callable
 from steadystate.catalog.state import DEFAULT_DATABASE, SYSTEM_SCHEMAS
 from steadystate.repr import Row
 from steadystate.repr.objects import ItemKind, id_number
-from steadystate.repr.types import ScalarType
+from steadystate.repr.types import ARRAY_ELEMENT, ScalarType
 from steadystate.sql.pg_compat import ALWAYS_EMPTY
 
 if TYPE_CHECKING:
@@ -125,9 +125,12 @@ def producers(coord: "Coordinator") -> dict[str, Callable[[], list[Row]]]:
     def types() -> list[Row]:
         catalog = schema_oid("pg_catalog")
         rows: list[Row] = [
-            (typ.pg_oid, name, catalog, 0, typ.pg_typlen, byval, "b", category, ",", 0, 0, 0, 0, -1, False, 0, None)
+            (typ.pg_oid, name, catalog, 0, typ.pg_typlen, byval, "b", category, ",", 0, 0,
+             typ.array.pg_oid if typ.array is not None else 0, 0, -1, False, 0, None)
             for typ, (name, byval, category) in _TYPES.items()
         ]
+        rows += [(array.pg_oid, array.value, catalog, 0, -1, False, "b", "A", ",", 0, element.pg_oid, 0, 0, -1,
+                  False, 0, None) for array, element in ARRAY_ELEMENT.items()]  # arrays: typelem, category A
         rows += [(oid, name, catalog, 0, length, False, "b", "S", ",", 0, 0, 0, 0, -1, False, 0, None)
                  for oid, name, length in _MODIFIED_TYPES]
         return rows

@@ -27,8 +27,9 @@ from steadystate.expr.eval import compile_mfp, compile_predicates, evaluate
 from steadystate.expr.ir import CallBinary, CallVariadic, ColumnRef, MapFilterProject, ScalarExpr, depends_on_columns
 from steadystate.repr.bytea import parse_bytea, parse_uuid
 from steadystate.repr.jsonb import parse_jsonb
-from steadystate.repr.types import RelationDesc, ScalarType, datum_matches
+from steadystate.repr.types import ARRAY_ELEMENT, RelationDesc, ScalarType, datum_matches
 from steadystate.sql import plan as p
+from steadystate.expr.arrays import CASTS as ARRAY_CASTS
 from steadystate.repr import Row
 
 if TYPE_CHECKING:
@@ -53,6 +54,7 @@ _PARSERS: dict[ScalarType, Callable[[str], Any]] = {
     ScalarType.JSONB: parse_jsonb,
     ScalarType.UUID: parse_uuid,
     ScalarType.BYTEA: parse_bytea,
+    **{array: ARRAY_CASTS[array] for array in ARRAY_ELEMENT},  # array_in over the element's input (expr/arrays.py)
 }
 
 

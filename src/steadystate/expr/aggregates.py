@@ -26,6 +26,7 @@ from typing import Any, Callable
 from steadystate import errors
 from steadystate.expr import ir
 from steadystate.expr.jsonb_functions import JsonbAggState, JsonbObjectAggState
+from steadystate.expr.arrays import ArrayAggState
 from steadystate.expr.infer import Types, scalar_type
 from steadystate.repr import numeric
 from steadystate.repr.interval import Interval, divide
@@ -310,6 +311,9 @@ def aggregate_factory(agg: ir.AggregateExpr, input_types: Types | None = None) -
         base = lambda: JsonbAggState(order, shaped)  # noqa: E731
     elif agg.func == "jsonb_object_agg":
         base = lambda: JsonbObjectAggState(order, True)  # noqa: E731
+    elif agg.func == "array_agg":  # expr/arrays.py
+        array_order = tuple((o.desc, o.nulls_last) for o in agg.order_by)
+        return lambda: ArrayAggState(array_order, agg.distinct, bool(agg.args))  # its DISTINCT keeps NULL
     else:
         make = AGGREGATE_STATES.get(agg.func)
         if make is None:

@@ -409,4 +409,5 @@ def _pg_name_of(value: Any) -> str:
 
 
 #: ``cast_<type>`` implementations, by target type.
-CASTS: dict[ScalarType, Callable[[Any], Any]] = {typ: _make_cast(typ) for typ in ScalarType}
+#: (expr/arrays.py adds the array types' casts, built over these, when it is imported with expr/functions.py)
+CASTS: dict[ScalarType, Callable[[Any], Any]] = {typ: _make_cast(typ) for typ in _CAST_TABLE}

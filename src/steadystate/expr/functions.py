@@ -556,3 +556,12 @@ VARIADIC_NONSTRICT.update(jsonb_functions.VARIADIC_NONSTRICT)
 
 # Functions evaluated lazily by expr.eval (listed so the vocabulary is complete in one place).
 LAZY_FUNCTIONS = frozenset({"and", "or", "coalesce"})
+
+# the array vocabulary (expr/arrays.py) joins the tables above
+from steadystate.expr import arrays as _arrays  # noqa: E402
+
+UNARY_STRICT.update(_arrays.UNARY_STRICT)
+BINARY_STRICT.update(_arrays.BINARY_STRICT)
+BINARY_NONSTRICT.update(_arrays.BINARY_NONSTRICT)
+VARIADIC_STRICT.update(_arrays.VARIADIC_STRICT)
+VARIADIC_NONSTRICT.update(_arrays.VARIADIC_NONSTRICT)

@@ -15,6 +15,7 @@ from typing import Callable, Sequence
 
 from steadystate.expr import ir
 from steadystate.expr.jsonb_functions import RESULT_TYPES as JSONB_RESULT_TYPES
+from steadystate.expr.arrays import result_type as array_result_type
 from steadystate.repr.types import ScalarType
 
 Types = Sequence[ScalarType | None]
@@ -101,7 +102,7 @@ def function_type(func: str, arg_types: list[ScalarType | None]) -> ScalarType |
         if known in _WIDENING and len(numeric) > 1:
             return max(numeric, key=_WIDENING.__getitem__)
         return known
-    return None
+    return array_result_type(func, arg_types)
 
 
 def scalar_type(expr: ir.ScalarExpr, input_types: Types | None) -> ScalarType | None:
@@ -131,6 +132,8 @@ def aggregate_type(agg: ir.AggregateExpr, input_types: Types | None) -> ScalarTy
         return ScalarType.TEXT
     if agg.func in ("jsonb_agg", "jsonb_object_agg"):
         return ScalarType.JSONB
+    if agg.func == "array_agg":
+        return arg.array if arg is not None else None
     if agg.func in ("bool_and", "bool_or"):
         return ScalarType.BOOL
     if agg.func == "sum":
@@ -197,6 +200,11 @@ def relation_types(expr: ir.RelationExpr, types_of_get: Callable[[str], Types | 
         if base is None:
             return None
         return base + [window_function_type(f, base) for f in expr.functions]
+    if isinstance(expr, ir.FlatMap):
+        base = relation_types(expr.input, types_of_get)
+        if base is None:
+            return None
+        return base + list(expr.types)
     if isinstance(expr, ir.Union_):
         return relation_types(expr.inputs[0], types_of_get)
     if isinstance(expr, ir.LetRec):

@@ -31,6 +31,8 @@ Relation expressions (:data:`RelationExpr`), Materialize's MIR in miniature:
   may read every binding by ``Get(binding.id)`` (local ids, in scope only inside the LetRec); the bindings are
   iterated to a fixed point from empty, and ``body`` reads their final values (sql/recursion.py plans it,
   dataflow/iterate.py runs it).
+* ``FlatMap(input, calls, ordinality, outer)`` — each input row followed by each row its table function calls
+  (``generate_series``, ``unnest``, ...: expr/table_functions.py) return for it.
 
 A :class:`MapFilterProject` is the fused map/filter/project that peeks apply to an index or shard, and
 :class:`RowSetFinishing` the ``ORDER BY``/``LIMIT``/``OFFSET``/projection a peek's result gets on the
@@ -49,9 +51,12 @@ import msgspec
 
 from steadystate.repr.bytea import bytea_text, parse_bytea
 from steadystate.repr.jsonb import Jsonb, jsonb_text, parse_jsonb
+from steadystate.expr.arrays import CASTS as ARRAY_CASTS
+from steadystate.expr.arrays import array_to_text
 from steadystate.repr import codec
+from steadystate.repr.arrays import Array
 from steadystate.repr.interval import Interval
-from steadystate.repr.types import ScalarType
+from steadystate.repr.types import ARRAY_ELEMENT, ScalarType
 
 # ---------------------------------------------------------------------------------------------------------
 # Scalar expressions
@@ -82,6 +87,8 @@ class Literal(msgspec.Struct, frozen=True, tag=True, tag_field="kind"):
             return float(self.value)
         if self.type in _TEXT_LITERALS and isinstance(self.value, str):
             return _TEXT_LITERALS[self.type](self.value)
+        if self.type in ARRAY_ELEMENT:  # travels as its text form (expr/arrays.py)
+            return ARRAY_CASTS[self.type](str(self.value))
         return self.value
 
 
@@ -97,6 +104,8 @@ def literal(value: Any, type_: ScalarType) -> Literal:
         return Literal(str(value), type_)
     if isinstance(value, bytes):
         return Literal(bytea_text(value), type_)
+    if isinstance(value, (Array, list)):
+        return Literal(array_to_text(Array(value)), type_)
     return Literal(value, type_)
 
 
@@ -276,6 +285,33 @@ class Threshold(msgspec.Struct, frozen=True, tag=True, tag_field="kind"):
     input: "RelationExpr"
 
 
+class TableCall(msgspec.Struct, frozen=True):
+    """One table function call of a :class:`FlatMap`: ``func`` (expr/table_functions.py) over ``exprs``, whose
+    output columns have ``types``."""
+
+    func: str
+    exprs: tuple[ScalarExpr, ...]
+    types: tuple[ScalarType, ...]
+
+
+class FlatMap(msgspec.Struct, frozen=True, tag=True, tag_field="kind"):
+    """Each input row followed by each row its table function ``calls`` return for it; several calls run in
+    lockstep (PostgreSQL's ``ROWS FROM`` and set-returning functions in a select list: the i-th rows side by side,
+    the shorter padded with NULLs); ``ordinality`` appends the 1-based position; ``outer`` keeps an input row for
+    which the calls return no row, with NULLs (``LEFT JOIN LATERAL ... ON true``)."""
+
+    input: "RelationExpr"
+    calls: tuple[TableCall, ...]
+    ordinality: bool = False
+    outer: bool = False
+
+    @property
+    def types(self) -> tuple[ScalarType, ...]:
+        """The appended columns' types (ordinality's bigint included)."""
+        out = tuple(t for call in self.calls for t in call.types)
+        return out + ((ScalarType.INT8,) if self.ordinality else ())
+
+
 class ArrangeBy(msgspec.Struct, frozen=True, tag=True, tag_field="kind"):
     input: "RelationExpr"
     keys: tuple[tuple[ScalarExpr, ...], ...]
@@ -306,6 +342,7 @@ class LetRec(msgspec.Struct, frozen=True, tag=True, tag_field="kind"):
 RelationExpr = Union[
     Get, Constant, Map, Filter, Project, Join, Reduce, TopK, Window, Distinct, Union_, Negate, Threshold, ArrangeBy,
     LetRec,
+    FlatMap,
 ]
 
 

@@ -435,3 +435,9 @@ def decode_param(data: bytes | None, format_code: int, oid: int) -> Any:
         raise SteadyError(
             f"incorrect binary data format in bind parameter of type oid {oid}", sqlstate="22P03"
         ) from None
+
+
+# arrays (pgwire/array_values.py): one entry per array oid in each table, built over the element's
+from steadystate.pgwire import array_values as _array_values  # noqa: E402
+
+_array_values.register(TEXT_FORMATTERS, BINARY_ENCODERS, TEXT_PARSERS, BINARY_PARSERS, format_any)

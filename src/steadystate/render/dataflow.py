@@ -31,6 +31,7 @@ from steadystate.dataflow.arrangement import (
     Arrangement, ArrangementCursor, MappedSharedInput, SharedInput, SharedSide, state_size_bytes,
 )
 from steadystate.dataflow.collection import Delta, EvalError, Update, add_into, first_error, merge_into
+from steadystate.dataflow.flat_map import FlatMapOperator
 from steadystate.dataflow.graph import Graph
 from steadystate.dataflow.iterate import LetRecOperator
 from steadystate.dataflow.join import JoinOperator
@@ -56,6 +57,7 @@ from steadystate.expr.infer import relation_types
 from steadystate.expr.window import compile_window
 from steadystate.protocol.messages import DataflowDescription, IndexImport, SinkExport
 from steadystate.render.recursion import render_letrec
+from steadystate.render.translate import flat_map_rows
 from steadystate.render.translate import (
     accumulators, aggregate_value, column_below, compose, key_order, mfp_view, plan_join, sort_columns,
 )
@@ -537,6 +539,12 @@ class RenderedDataflow:
         rendered = [self._render(child) for child in expr.inputs]
         return self.graph.add(UnionOperator(tuple(n for n, _ in rendered))), rendered[0][1]
 
+    def _render_flat_map(self, expr: ir.FlatMap) -> Rendered:
+        node, types = self._render(expr.input)
+        rows_of = flat_map_rows(expr, types)
+        out_types = None if types is None else [*types, *expr.types]
+        return self.graph.add(FlatMapOperator(node, rows_of)), out_types
+
     def _render_arrange_by(self, expr: ir.ArrangeBy) -> Rendered:
         return self._render(expr.input)
 
@@ -580,6 +588,7 @@ _RENDERERS: dict[type, Callable[[RenderedDataflow, Any], Rendered]] = {
     ir.Union_: RenderedDataflow._render_union,
     ir.ArrangeBy: RenderedDataflow._render_arrange_by,
     ir.LetRec: RenderedDataflow._render_letrec,
+    ir.FlatMap: RenderedDataflow._render_flat_map,
 }
 
 

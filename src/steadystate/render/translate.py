@@ -13,6 +13,7 @@ The engine knows rows, key functions and row functions, not the IR; this module 
   ``count``, ``sum``, ``sum_numeric``, ``avg``) to the engine's :class:`~steadystate.dataflow.accumulate.Accumulation`.
 * :func:`aggregate_value` is the per-row value an aggregate's state is fed (a tuple with its other arguments and
   order keys for ``string_agg``).
+* :func:`flat_map_rows` is a FlatMap's ``row -> rows to append`` (its table function, with ordinality).
 * :func:`sort_columns` turns ORDER BY's ``ColumnOrder`` into the engine's :class:`~steadystate.dataflow.topk.SortColumn`.
 * :func:`mfp_view` is the ``compile_view`` of an arrangement: a MapFilterProject compiled over its column types,
   so that peeks can pass the plan's MFP as the view.
@@ -20,15 +21,16 @@ The engine knows rows, key functions and row functions, not the IR; this module 
 
 from __future__ import annotations
 
-from typing import Callable, Hashable, Sequence
+from typing import Callable, Hashable, Iterable, Sequence
 
 from steadystate.dataflow.accumulate import Accumulation, Accumulator
 from steadystate.dataflow.arrangement import RowFn
 from steadystate.dataflow.topk import SortColumn
 from steadystate.expr import ir
-from steadystate.expr.eval import compile_mfp, compile_scalar
+from steadystate.expr.eval import compile_key, compile_mfp, compile_scalar
 from steadystate.expr.infer import Types, columns_of, shift_columns
 from steadystate.repr import numeric
+from steadystate.expr.table_functions import table_function
 
 class JoinStep:
     """Key expressions of one binary step: ``left`` over the prefix's columns, ``right`` over input i's own."""
@@ -160,3 +162,35 @@ def mfp_view(types: Types | None) -> Callable[[Hashable], RowFn | None]:
         return None if mfp.is_identity else compile_mfp(mfp, types)
 
     return compile_view
+
+
+def flat_map_rows(expr: ir.FlatMap, types: Types | None) -> Callable[[tuple], Iterable[tuple]]:
+    """A FlatMap's ``row -> rows to append``: its table functions (expr/table_functions.py) over their arguments —
+    several side by side, the shorter padded with NULLs — numbered from 1 when ``WITH ORDINALITY``; with ``outer``,
+    one row of NULLs when they return none."""
+    calls = [(table_function(c.func).impl, compile_key(c.exprs, types), (None,) * len(c.types)) for c in expr.calls]
+    if len(calls) == 1:
+        impl, arguments, _ = calls[0]
+
+        def produce(row: tuple) -> Iterable[tuple]:
+            return impl(*arguments(row))
+    else:
+        def produce(row: tuple) -> Iterable[tuple]:
+            outputs = [list(impl(*arguments(row))) for impl, arguments, _ in calls]
+            height = max(map(len, outputs))
+            return [tuple(v for (_, _, pad), out in zip(calls, outputs) for v in (out[i] if i < len(out) else pad))
+                    for i in range(height)]
+    if expr.ordinality:
+        def rows(row: tuple) -> Iterable[tuple]:
+            return [(*out, n) for n, out in enumerate(produce(row), start=1)]
+    else:
+        rows = produce
+    if not expr.outer:
+        return rows
+    empty = (None,) * len(expr.types)
+
+    def outer_rows(row: tuple) -> Iterable[tuple]:
+        produced = list(rows(row))
+        return produced if produced else [empty]
+
+    return outer_rows

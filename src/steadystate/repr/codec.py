@@ -2,8 +2,8 @@
 
 Batches are msgpack (msgspec) arrays.  msgpack has no native numeric/date/timestamp, and msgspec turns
 ``Decimal``/``date``/``datetime`` into strings, which would come back as ``str``; so the codec wraps those
-datum kinds (and intervals, jsonb as its text, uuids as their 16 bytes) in msgpack extension types and unwraps
-them on decode.  Rows without such datums take
+datum kinds (and times, intervals, jsonb as its text, uuids as their 16 bytes, and array datums, whose elements
+are wrapped in turn) in msgpack extension types and unwraps them on decode.  Rows without such datums take
 the fast path (no per-value work in Python).
 
 An update is ``(row, time, diff)``; a batch is a list of updates.
@@ -19,6 +19,7 @@ from typing import Any, Iterable
 import msgspec
 
 from steadystate.repr import Row
+from steadystate.repr.arrays import Array
 from steadystate.repr.interval import Interval
 from steadystate.repr.jsonb import Jsonb, jsonb_text, parse_jsonb
 
@@ -31,7 +32,8 @@ _EXT_INTERVAL = 4
 _EXT_TIME = 5
 _EXT_JSONB = 6
 _EXT_UUID = 7
-_SPECIAL = (decimal.Decimal, _dt.date, _dt.time, Interval, Jsonb, _uuid.UUID)  # datetime is a subclass of date
+_EXT_ARRAY = 8  # an array datum: its elements, each wrapped, as a msgpack array
+_SPECIAL = (decimal.Decimal, _dt.date, _dt.time, Interval, Jsonb, _uuid.UUID, Array)  # datetime is a subclass of date
 # bytea datums are ``bytes``: msgpack's bin type carries them as they are
 
 
@@ -50,12 +52,16 @@ def _wrap(value: Any) -> Any:
         return msgspec.msgpack.Ext(_EXT_JSONB, jsonb_text(value).encode())
     if isinstance(value, _uuid.UUID):
         return msgspec.msgpack.Ext(_EXT_UUID, value.bytes)
+    if isinstance(value, Array):
+        return msgspec.msgpack.Ext(_EXT_ARRAY, _encoder.encode([_wrap(v) for v in value]))
     return value
 
 
 def _ext_hook(code: int, data: memoryview) -> Any:
     if code == _EXT_UUID:
         return _uuid.UUID(bytes=bytes(data))
+    if code == _EXT_ARRAY:
+        return Array(_decoder.decode(data))
     text = bytes(data).decode()
     if code == _EXT_DECIMAL:
         return decimal.Decimal(text)
@@ -123,6 +129,6 @@ def decode_value(data: bytes) -> Any:
 
 
 def _deep_wrap(value: Any) -> Any:
-    if isinstance(value, (list, tuple)):
+    if isinstance(value, (list, tuple)) and not isinstance(value, Array):
         return [_deep_wrap(v) for v in value]
     return _wrap(value)

@@ -19,6 +19,7 @@ INTERVAL       ``repr.interval.Interval`` interval
 JSONB          ``repr.jsonb.Jsonb``  jsonb
 UUID           ``uuid.UUID``        uuid
 BYTEA          ``bytes``            bytea
+<type>_ARRAY   ``repr.arrays.Array`` one-dimensional ``<type>[]`` (a tuple of element datums)
 =============  ===================  ===========
 
 ``None`` is SQL NULL in every type.  A :class:`RelationDesc` names and types the columns of a relation;
@@ -60,6 +61,35 @@ class ScalarType(str, enum.Enum):
     JSONB = "jsonb"
     UUID = "uuid"
     BYTEA = "bytea"
+
+    # one-dimensional arrays of the types above (repr/arrays.py owns their datums and text form)
+    INT2_ARRAY = "_int2"
+    INT4_ARRAY = "_int4"
+    INT8_ARRAY = "_int8"
+    FLOAT4_ARRAY = "_float4"
+    FLOAT8_ARRAY = "_float8"
+    NUMERIC_ARRAY = "_numeric"
+    TEXT_ARRAY = "_text"
+    BOOL_ARRAY = "_bool"
+    DATE_ARRAY = "_date"
+    TIMESTAMP_ARRAY = "_timestamp"
+    TIMESTAMPTZ_ARRAY = "_timestamptz"
+    TIME_ARRAY = "_time"
+    INTERVAL_ARRAY = "_interval"
+
+    @property
+    def is_array(self) -> bool:
+        return self in ARRAY_ELEMENT
+
+    @property
+    def element(self) -> "ScalarType":
+        """The element type of an array type."""
+        return ARRAY_ELEMENT[self]
+
+    @property
+    def array(self) -> "ScalarType | None":
+        """The array type whose elements are this type (None: no such array type)."""
+        return ARRAY_OF.get(self)
 
     @property
     def pg_oid(self) -> int:
@@ -199,12 +229,42 @@ _PY_TYPES: dict[ScalarType, tuple[type, ...]] = {
 }
 
 
+#: element type → (array type, PostgreSQL's array oid): adding a row here is all a new element type's array needs
+_ARRAYS: dict[ScalarType, tuple[ScalarType, int]] = {
+    ScalarType.INT2: (ScalarType.INT2_ARRAY, 1005),
+    ScalarType.INT4: (ScalarType.INT4_ARRAY, 1007),
+    ScalarType.INT8: (ScalarType.INT8_ARRAY, 1016),
+    ScalarType.FLOAT4: (ScalarType.FLOAT4_ARRAY, 1021),
+    ScalarType.FLOAT8: (ScalarType.FLOAT8_ARRAY, 1022),
+    ScalarType.NUMERIC: (ScalarType.NUMERIC_ARRAY, 1231),
+    ScalarType.TEXT: (ScalarType.TEXT_ARRAY, 1009),
+    ScalarType.BOOL: (ScalarType.BOOL_ARRAY, 1000),
+    ScalarType.DATE: (ScalarType.DATE_ARRAY, 1182),
+    ScalarType.TIMESTAMP: (ScalarType.TIMESTAMP_ARRAY, 1115),
+    ScalarType.TIMESTAMPTZ: (ScalarType.TIMESTAMPTZ_ARRAY, 1185),
+    ScalarType.TIME: (ScalarType.TIME_ARRAY, 1183),
+    ScalarType.INTERVAL: (ScalarType.INTERVAL_ARRAY, 1187),
+}
+ARRAY_OF: dict[ScalarType, ScalarType] = {element: array for element, (array, _oid) in _ARRAYS.items()}
+ARRAY_ELEMENT: dict[ScalarType, ScalarType] = {array: element for element, array in ARRAY_OF.items()}
+for _element, (_array, _oid) in _ARRAYS.items():
+    _PG_OID[_array] = _oid
+    _PG_TYPLEN[_array] = -1
+    _PG_NAME[_array] = _PG_NAME[_element] + "[]"
+for _name, _element in list(TYPE_NAMES.items()):
+    if _element in ARRAY_OF:
+        TYPE_NAMES[_name + "[]"] = ARRAY_OF[_element]
+        TYPE_NAMES["_" + _element.value] = ARRAY_OF[_element]
+
+
 def datum_matches(value: Any, typ: ScalarType) -> bool:
     """Whether ``value`` is a valid datum of ``typ`` (NULL is valid for every type)."""
     if value is None:
         return True
     if isinstance(value, bool) and typ is not ScalarType.BOOL:
         return False
+    if typ in ARRAY_ELEMENT:
+        return isinstance(value, tuple) and all(datum_matches(v, typ.element) for v in value)
     return isinstance(value, _PY_TYPES[typ])
 
 

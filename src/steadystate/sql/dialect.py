@@ -164,6 +164,7 @@ class Steadystate(Postgres):
 
     Parser = SteadyParser
     Tokenizer = SteadyTokenizer
+    INDEX_OFFSET = 0  # ``a[1]`` stays 1 in the tree (sqlglot would shift typed literals only); arrays are 1-based
 
 
 DIALECT = Steadystate()

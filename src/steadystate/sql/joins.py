@@ -33,6 +33,7 @@ from steadystate.expr.ir import (
 )
 from steadystate.repr.types import ScalarType
 from steadystate.sql.relation import QueryState, Rel, arg, conjuncts, inner_join, rename
+from steadystate.sql import table_functions
 from steadystate.sql.scalar import plan_expr
 from steadystate.sql.typed import Scope, ScopeColumn, Typed, literal_datum, mismatch, require_bool, unify
 
@@ -57,9 +58,12 @@ def plan_table_ref(node: exp.Expr, state: QueryState) -> Rel:
         if visible != tuple(range(rel.arity)):
             rel = Rel(Project(rel.expr, visible), Scope(tuple(rel.scope.columns[i] for i in visible)))
         return rename(rel, alias, names)
+    if table_functions.from_call(node) is not None:  # generate_series(...), unnest(...): over one empty row
+        return table_functions.plan_item(Rel(Constant.of([()], 0), Scope()), node, state)
     if isinstance(node, exp.Table):
         if node.this is not None and not isinstance(node.this, exp.Identifier):
-            raise errors.FeatureNotSupported("table functions are not supported")
+            name = node.this.sql_name().lower() if isinstance(node.this, exp.Func) else node.this.key
+            raise errors.FeatureNotSupported(f"table function {name} is not supported")
         # unquoted names fold to lower case, as PostgreSQL folds them (``"materialize".INFORMATION_SCHEMA.columns``)
         parts = tuple(p.name if p.args.get("quoted") else p.name.lower()
                       for p in (node.args.get("catalog"), node.args.get("db"), node.this) if p is not None)
@@ -102,7 +106,18 @@ def plan_from(first: exp.Expr, joins: list[exp.Join], state: QueryState) -> Rel:
     items: list[Rel] = []
     rel = plan_table_ref(first, state)
     for join in joins:
-        if isinstance(join.this, exp.Lateral):  # it may refer to the items before it (sql/lateral.py)
+        if table_functions.from_call(join.this) is not None:  # a FlatMap over the items before it
+            if join.meta.get("comma"):
+                items.append(rel)
+                rel, items = table_functions.plan_item(_cross(items), join.this, state), []
+            else:
+                outer = table_functions.join_is_outer(join)
+                rel = table_functions.plan_item(rel, join.this, state, outer)
+                if join.args.get("on") is not None and not outer:
+                    rel = state.where(rel, join.args["on"], exp.select("*"))
+                elif join.args.get("using"):
+                    raise errors.FeatureNotSupported("JOIN ... USING with a table function is not supported")
+        elif isinstance(join.this, exp.Lateral):  # it may refer to the items before it (sql/lateral.py)
             if join.meta.get("comma"):
                 items.append(rel)
                 rel, items = state.lateral(_cross(items), join.this), []

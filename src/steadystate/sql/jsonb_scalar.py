@@ -20,7 +20,6 @@ from sqlglot import exp
 
 from steadystate import errors
 from steadystate.expr.ir import CallBinary, CallUnary, CallVariadic, Literal
-from steadystate.expr.jsonb_functions import TABLE_FUNCTIONS
 from steadystate.repr.types import ScalarType
 from steadystate.sql.typed import ExprEnv, Typed, coerce, nullable_of, operator_error
 
@@ -304,16 +303,6 @@ def _octet_length(args: list[exp.Expr], env: ExprEnv, plan: Plan) -> Typed:
     return Typed(CallUnary("octet_length", value.expr), T.INT4, value.nullable)
 
 
-def _table_function(name: str) -> Callable[[list[exp.Expr], ExprEnv, Plan], Typed]:
-    """jsonb's set-returning functions (expr.jsonb_functions.TABLE_FUNCTIONS hold their rows) are not scalar: until
-    the table-function planner takes them, they are refused by name, never reported as unknown."""
-
-    def planner(args: list[exp.Expr], env: ExprEnv, plan: Plan) -> Typed:
-        raise errors.FeatureNotSupported(f"table function {name}() is not supported yet")
-
-    return planner
-
-
 FUNCTIONS: dict[str, Callable[[list[exp.Expr], ExprEnv, Plan], Typed]] = {
     "jsonb_typeof": _unary("jsonb_typeof", "jsonb_typeof", T.JSONB, T.TEXT),
     "jsonb_array_length": _unary("jsonb_array_length", "jsonb_array_length", T.JSONB, T.INT4),
@@ -323,7 +312,6 @@ FUNCTIONS: dict[str, Callable[[list[exp.Expr], ExprEnv, Plan], Typed]] = {
     "jsonb_build_object": _build("jsonb_build_object"),
     "jsonb_build_array": _build("jsonb_build_array"),
     "octet_length": _octet_length,
-    **{name: _table_function(name) for name in TABLE_FUNCTIONS},
 }
 
 

@@ -144,7 +144,7 @@ def _type_oid(name: exp.Expr) -> exp.Expr:
     """``CASE lower(name) WHEN 'int4' THEN 23 WHEN 'integer' THEN 23 ... END``: to_regtype's answer."""
     case = exp.Case(this=exp.Lower(this=exp.Cast(this=name.copy(), to=exp.DataType.build("text"))))
     for typ in ScalarType:
-        for spelling in dict.fromkeys((_INTERNAL_NAMES[typ], typ.pg_name)):
+        for spelling in dict.fromkeys((_INTERNAL_NAMES.get(typ, typ.value), typ.pg_name)):
             case = case.when(exp.Literal.string(spelling), exp.Literal.number(typ.pg_oid))
     for oid, internal, display in _MODIFIED_NAMES:
         for spelling in (internal, display):

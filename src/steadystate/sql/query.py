@@ -27,10 +27,11 @@ from steadystate.expr.ir import (
 )
 from steadystate.expr.infer import scalar_type
 from steadystate.repr.types import ScalarType
-from steadystate.sql import grouping_sets, joins
+from steadystate.sql import grouping_sets, joins, table_functions
 from steadystate.sql.catalog_api import PlanContext
 from steadystate.sql.dialect import JsonbAgg
 from steadystate.sql.relation import EntryPoints, QueryState, Rel, arg, rename
+from steadystate.sql.array_exprs import array_subqueries, plan_array_agg
 from steadystate.sql.scalar import plan_expr
 from steadystate.sql.scalar_subquery import FromHost, GroupedHost, inline_subqueries
 from steadystate.sql.typed import (
@@ -45,6 +46,7 @@ T = ScalarType
 
 
 def plan_query(node: exp.Expr, state: QueryState, top: bool = False) -> tuple[Rel, RowSetFinishing]:
+    node = array_subqueries(node)  # ARRAY(SELECT ...) as a subquery's array_agg (sql/array_exprs.py)
     if isinstance(node, exp.Subquery):
         if arg(node, "order", "limit", "offset") is not None:
             inner, finishing = plan_query(node.this, state)
@@ -189,9 +191,11 @@ def _plan_select(node: exp.Select, state: QueryState) -> tuple[Rel, RowSetFinish
         rel = Rel(host.expr, host.scope)
 
     items = _expand_star(node.expressions, rel.scope)
+    rel, set_returning = table_functions.plan_select_list(items, rel, state, grouped)  # a FlatMap, bound below
     aggregates = _find_aggregates([i for i in items] + ([node.args["having"].this] if node.args.get("having") else [])
                                   + [o.this for o in (node.args["order"].expressions if node.args.get("order") else [])])
     env = state.env(rel.scope)
+    env.bindings.update(set_returning)
     base = rel.expr
     if grouped:
         base, env = _plan_reduce(node, items, aggregates, rel, state)
@@ -336,7 +340,8 @@ _AGG_FUNCS: dict[type[exp.Expr], str] = {exp.Count: "count", exp.Sum: "sum", exp
               exp.LogicalAnd: "bool_and", exp.LogicalOr: "bool_or",
               exp.Stddev: "stddev_samp", exp.StddevSamp: "stddev_samp", exp.StddevPop: "stddev_pop",
               exp.Variance: "var_samp", exp.VariancePop: "var_pop", exp.GroupConcat: "string_agg",
-              JsonbAgg: "jsonb_agg", exp.JSONBObjectAgg: "jsonb_object_agg"}
+              JsonbAgg: "jsonb_agg", exp.JSONBObjectAgg: "jsonb_object_agg",
+              exp.ArrayAgg: "array_agg"}
 _NUMERIC_AGGREGATES = ("sum", "avg", "stddev_samp", "stddev_pop", "var_samp", "var_pop")
 
 
@@ -361,6 +366,8 @@ def _plan_aggregate(node: exp.Expr, env: ExprEnv) -> tuple[AggregateExpr, Scalar
         keep = require_bool(plan_expr(node.expression.this, env), env, "FILTER").expr
         if agg.func == "count_star":
             return AggregateExpr("count", If(keep, Literal(True, T.BOOL), Literal(None, T.BOOL)), False), typ, False
+        if agg.func == "array_agg":  # it keeps NULL elements: the filter is its argument (expr/arrays.py)
+            return msgspec.structs.replace(agg, args=(keep,)), typ, nullable
         argument_type = scalar_type(agg.expr, [c.type for c in env.scope.columns]) or typ
         return msgspec.structs.replace(agg, expr=If(keep, agg.expr, Literal(None, argument_type))), typ, nullable
     func = _AGG_FUNCS[type(node)]
@@ -384,7 +391,7 @@ def _plan_aggregate(node: exp.Expr, env: ExprEnv) -> tuple[AggregateExpr, Scalar
         raise errors.SteadyError("aggregate function calls cannot be nested", sqlstate="42803")
     value = plan_expr(inner, env)
     if value.is_untyped:
-        value = coerce(value, T.TEXT if func in ("count", "min", "max", "jsonb_agg") else T.NUMERIC, env)
+        value = coerce(value, T.TEXT if func in ("count", "min", "max", "jsonb_agg", "array_agg") else T.NUMERIC, env)
     if func in _NUMERIC_AGGREGATES and not value.type.is_numeric and not (
             func in ("sum", "avg") and value.type is T.INTERVAL):
         raise errors.UndefinedFunction(f"function {func}({value.type.pg_name}) does not exist",
@@ -396,6 +403,10 @@ def _plan_aggregate(node: exp.Expr, env: ExprEnv) -> tuple[AggregateExpr, Scalar
     if func == "jsonb_agg":  # every value, NULLs as JSON nulls; real by its own digits
         argument = CallUnary("float4_to_jsonb", value.expr) if value.type is T.FLOAT4 else value.expr
         return AggregateExpr("jsonb_agg", argument, distinct, (), _aggregate_order(order_items, env)), T.JSONB, True
+    if func == "array_agg":
+        order = [(plan_expr(item.this, env), _column_order(0, item)) for item in order_items]
+        return plan_array_agg(inner, value, distinct, [(item.this, *o) for item, o in zip(order_items, order)],
+                              env)
     typ = _aggregate_type(func, value.type)
     return AggregateExpr(func, value.expr, distinct), typ, func != "count"
 

@@ -10,6 +10,7 @@ it; this module is at the bottom, above sql/typed.py and sql/scalar.py)::
     │   └── correlated          correlated [NOT] EXISTS / IN as semi- and anti-joins
     ├── lateral       LATERAL subqueries in FROM, decorrelated (through correlated_scalar)
     ├── window        window functions of a SELECT
+    ├── table_functions  table functions in a select list (and, for joins, in FROM) as FlatMaps
     └── joins         FROM items, joins, VALUES
     (every one of them imports this module)
 

@@ -23,6 +23,7 @@ from steadystate.expr.infer import TEMPORAL_OPERATORS, TEMPORAL_TYPES
 from steadystate.expr.ir import CallBinary, CallUnary, CallVariadic, ColumnRef, If, Literal
 from steadystate.repr.types import ScalarType
 from steadystate.sql import jsonb_scalar
+from steadystate.sql import array_exprs, table_function_calls
 from steadystate.sql import types as ty
 from steadystate.sql.typed import (
     AGGREGATE_CLASSES, ExprEnv, Typed, binding_key, coerce, lit, mismatch, nullable_of, operator_error,
@@ -688,6 +689,10 @@ _FUNCTIONS: dict[type, Callable[[Any, ExprEnv], Typed]] = {
 
 _HANDLERS.update(jsonb_scalar.handlers(plan_expr))  # jsonb, uuid and bytea operators (sql/jsonb_scalar.py)
 _ANONYMOUS.update(jsonb_scalar.functions(plan_expr))
+# arrays (sql/array_exprs.py) add their handlers and wrap the comparisons and ``||``; a table function call not
+# bound to a FlatMap's column is refused where it stands (sql/table_function_calls.py)
+array_exprs.install(_HANDLERS, _FUNCTIONS, _ANONYMOUS, plan_expr)
+table_function_calls.install(_FUNCTIONS, _ANONYMOUS)
 
 
 def plan_function(node: exp.Expr, env: ExprEnv) -> Typed:

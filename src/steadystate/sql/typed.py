@@ -31,7 +31,8 @@ T = ScalarType
 
 AGGREGATE_CLASSES: tuple[type[exp.Expr], ...] = (exp.Count, exp.Sum, exp.Avg, exp.Min, exp.Max, exp.LogicalAnd, exp.LogicalOr,
                                                  exp.Stddev, exp.StddevSamp, exp.StddevPop, exp.Variance,
-                                                 exp.VariancePop, exp.GroupConcat, JsonbAgg, exp.JSONBObjectAgg)
+                                                 exp.VariancePop, exp.GroupConcat, JsonbAgg, exp.JSONBObjectAgg,
+                                                 exp.ArrayAgg)
 
 
 @dataclass(frozen=True)
@@ -155,6 +156,8 @@ def _coerce(value: Typed, target: ScalarType, env: ExprEnv, *, explicit: bool, w
         raise errors.DatatypeMismatch(message, hint="You will need to rewrite or cast the expression.")
     if value.type is T.FLOAT4 and target is T.TEXT:
         cast = CallUnary("float4_to_text", value.expr)  # float4's own output digits
+    elif value.type is T.FLOAT4_ARRAY and target is T.TEXT:
+        cast = CallUnary("array_out_float4", value.expr)
     else:
         cast = CallUnary(f"cast_{target.value}", value.expr)
     if isinstance(value.expr, Literal):

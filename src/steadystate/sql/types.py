@@ -23,6 +23,7 @@ from steadystate.expr.casts import (
 from steadystate.repr import numeric
 from steadystate.repr.bytea import parse_bytea, parse_uuid
 from steadystate.repr.jsonb import Jsonb, parse_jsonb
+from steadystate.repr.arrays import parse_array
 from steadystate.repr.interval import Interval
 from steadystate.repr.typmod import NUMERIC_MAX_PRECISION, TIMESTAMP_MAX_PRECISION, ModKind, TypeMod
 from steadystate.repr.types import TYPE_NAMES, ScalarType
@@ -178,6 +179,8 @@ def resolve_type(node: exp.Expr) -> DeclaredType:
     is an error (PostgreSQL's), never dropped."""
     if not isinstance(node, exp.DataType):
         return DeclaredType(type_from_name(node.sql(dialect="postgres")))
+    if node.this is _D.ARRAY:
+        return DeclaredType(array_type(resolve_type(node.expressions[0]) if node.expressions else None))
     build = _WITH_MODIFIERS.get(node.this)
     if build is not None:
         return build(node)
@@ -193,6 +196,20 @@ def resolve_type(node: exp.Expr) -> DeclaredType:
     return DeclaredType(plain)
 
 
+def array_type(element: DeclaredType | None) -> ScalarType:
+    """The one-dimensional array type of ``element`` (``int[]``, ``text ARRAY``); arrays of arrays are refused."""
+    if element is None:
+        raise errors.SyntaxError_('syntax error at or near "["')
+    if element.type.is_array:
+        raise errors.FeatureNotSupported("multidimensional arrays are not supported")
+    if element.mod is not None:
+        raise errors.FeatureNotSupported(f"type modifiers on array elements are not supported ({element.mod.pg_name}[])")
+    found = element.type.array
+    if found is None:
+        raise errors.FeatureNotSupported(f"arrays of type {element.type.pg_name} are not supported")
+    return found
+
+
 def implicitly_castable(source: ScalarType, target: ScalarType) -> bool:
     if source is target:
         return True
@@ -204,6 +221,8 @@ def implicitly_castable(source: ScalarType, target: ScalarType) -> bool:
 def explicitly_castable(source: ScalarType, target: ScalarType) -> bool:
     if source is target or T.TEXT in (source, target):
         return True
+    if source.is_array or target.is_array:  # element-wise, as PostgreSQL's array coercion
+        return source.is_array and target.is_array and explicitly_castable(source.element, target.element)
     if source in NUMERIC_RANK and target in NUMERIC_RANK:
         return True
     return implicitly_castable(source, target) or (source, target) in _EXPLICIT
@@ -227,6 +246,8 @@ def common_type(types: list[ScalarType]) -> ScalarType | None:
 def parse_text(text: str, typ: ScalarType) -> Any:
     """The datum of ``typ`` that ``text`` spells, as PostgreSQL's input functions read it."""
     stripped = text.strip()
+    if typ.is_array:
+        return parse_array(text, lambda element: parse_text(element, typ.element))
     try:
         if typ in INT_RANGES:
             return parse_int(text, typ)
@@ -294,6 +315,12 @@ def datum_type(value: Any) -> ScalarType | None:
         return T.UUID
     if isinstance(value, bytes):
         return T.BYTEA
+    if isinstance(value, (tuple, list)):  # an array parameter: its elements' type (text[] when all are NULL)
+        element = next((datum_type(v) or T.TEXT for v in value if v is not None), T.TEXT)
+        found = element.array
+        if found is None:
+            raise errors.InvalidParameterValue(f"unsupported array parameter of {element.pg_name}")
+        return found
     raise errors.InvalidParameterValue(f"unsupported parameter value of type {type(value).__name__}")
 
 
