@@ -62,6 +62,11 @@ def connections(server: Any, postgres_server: str) -> Iterator[tuple[psycopg.Con
 
 
 EXPRESSIONS = [
+    # arrays of jsonb, uuid and bytea (their element codecs come from repr/jsonb.py and repr/bytea.py)
+    "SELECT ARRAY['{\"a\": [1, \"x y\"]}'::jsonb, 'null'::jsonb, NULL], '{\"[1]\",\"{}\"}'::jsonb[]",
+    "SELECT '{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11,NULL}'::uuid[], ARRAY['\\x00ff'::bytea, ''::bytea, NULL]",
+    "SELECT (ARRAY['\\x00ff'::bytea])[1], ARRAY['[1]'::jsonb] @> ARRAY['[1]'::jsonb], "
+    "CAST(ARRAY['{\"a\":1}'::jsonb] AS text), '{\"\\\\\\\\x01\"}'::bytea[]",
     # literals, constructors, casts
     "SELECT '{1,2,3}'::int[], ARRAY[1,2,NULL], ARRAY['a','b c'], ARRAY[1.5, 2], ARRAY[]::text[]",
     "SELECT '{ 1 , 2 }'::int[], '{\"a\\\\\"b\", c}'::text[], '{NULL,\"NULL\",null}'::text[]",

@@ -76,6 +76,9 @@ class ScalarType(str, enum.Enum):
     TIMESTAMPTZ_ARRAY = "_timestamptz"
     TIME_ARRAY = "_time"
     INTERVAL_ARRAY = "_interval"
+    JSONB_ARRAY = "_jsonb"
+    UUID_ARRAY = "_uuid"
+    BYTEA_ARRAY = "_bytea"
 
     @property
     def is_array(self) -> bool:
@@ -244,6 +247,9 @@ _ARRAYS: dict[ScalarType, tuple[ScalarType, int]] = {
     ScalarType.TIMESTAMPTZ: (ScalarType.TIMESTAMPTZ_ARRAY, 1185),
     ScalarType.TIME: (ScalarType.TIME_ARRAY, 1183),
     ScalarType.INTERVAL: (ScalarType.INTERVAL_ARRAY, 1187),
+    ScalarType.JSONB: (ScalarType.JSONB_ARRAY, 3807),
+    ScalarType.UUID: (ScalarType.UUID_ARRAY, 2951),
+    ScalarType.BYTEA: (ScalarType.BYTEA_ARRAY, 1001),
 }
 ARRAY_OF: dict[ScalarType, ScalarType] = {element: array for element, (array, _oid) in _ARRAYS.items()}
 ARRAY_ELEMENT: dict[ScalarType, ScalarType] = {array: element for element, array in ARRAY_OF.items()}
