@@ -26,6 +26,7 @@ import re
 from typing import Any, Callable
 
 from steadystate import errors
+from steadystate.expr.mz_timestamp import to_mz_timestamp
 from steadystate.repr.interval import USECS_PER_DAY, Interval, format_interval, parse_interval
 from steadystate.repr.floattext import float4_text, float8_text, round_float4
 from steadystate.repr.types import ScalarType
@@ -350,6 +351,7 @@ _CAST_TABLE: dict[ScalarType, dict[type, Callable[[Any], Any]]] = {
     ScalarType.TIME: {_dt.time: lambda v: v, _dt.datetime: lambda v: to_timestamp(v).time(), str: parse_time,
                       Interval: _interval_to_time},
     ScalarType.INTERVAL: {Interval: lambda v: v, str: parse_interval, _dt.time: _time_to_interval},
+    ScalarType.MZ_TIMESTAMP: {t: to_mz_timestamp for t in (int, decimal.Decimal, str, _dt.date, _dt.datetime)},
 }
 
 

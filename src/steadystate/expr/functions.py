@@ -33,6 +33,7 @@ from steadystate.expr.temporal import date_sub as _date_sub
 from steadystate.expr.temporal import date_trunc as _date_trunc
 from steadystate.expr.temporal import extract as _extract
 from steadystate.expr.temporal import temporal as _temporal
+from steadystate.expr.mz_timestamp import mz_now_unbound
 from steadystate.expr.casts import INT_RANGES, float4_to_text, round_float4, to_text
 from steadystate.repr.types import ScalarType
 
@@ -548,6 +549,7 @@ VARIADIC_NONSTRICT: dict[str, Callable[[list[Any]], Any]] = {
     "in_list": _in_list,
     "between": _between,
     "concat": _concat_all,
+    "mz_now": mz_now_unbound,  # a query or a temporal filter replaces it (expr.temporal_filter)
 }
 
 VARIADIC_STRICT: dict[str, Callable[..., Any]] = {

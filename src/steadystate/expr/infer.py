@@ -69,6 +69,8 @@ def function_type(func: str, arg_types: list[ScalarType | None]) -> ScalarType |
         return ScalarType(func[len("cast_"):])
     if func.startswith("temporal_") and len(arg_types) == 2 and None not in arg_types:
         return TEMPORAL_OPERATORS.get((func[len("temporal_"):], arg_types[0], arg_types[1]))  # type: ignore[arg-type]
+    if func == "mz_now":
+        return ScalarType.MZ_TIMESTAMP
     if func == "subquery_cardinality":
         return arg_types[1] if len(arg_types) > 1 else None
     if func in _BOOL_FUNCS:

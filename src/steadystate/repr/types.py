@@ -16,6 +16,7 @@ TIMESTAMP      ``datetime.datetime``timestamp (naive)
 TIMESTAMPTZ    ``datetime.datetime``timestamptz (aware, in UTC: the only session TimeZone, as in Materialize)
 TIME           ``datetime.time``    time
 INTERVAL       ``repr.interval.Interval`` interval
+MZ_TIMESTAMP   ``int``              Materialize's mz_timestamp (milliseconds since the Unix epoch; ``mz_now()``)
 =============  ===================  ===========
 
 ``None`` is SQL NULL in every type.  A :class:`RelationDesc` names and types the columns of a relation;
@@ -52,6 +53,7 @@ class ScalarType(str, enum.Enum):
     TIMESTAMPTZ = "timestamptz"
     TIME = "time"
     INTERVAL = "interval"
+    MZ_TIMESTAMP = "mz_timestamp"
 
     @property
     def pg_oid(self) -> int:
@@ -93,6 +95,7 @@ _PG_OID = {
     ScalarType.TIMESTAMPTZ: 1184,
     ScalarType.TIME: 1083,
     ScalarType.INTERVAL: 1186,
+    ScalarType.MZ_TIMESTAMP: 16552,  # Materialize's oid
 }
 _PG_TYPLEN = {
     ScalarType.INT2: 2,
@@ -108,6 +111,7 @@ _PG_TYPLEN = {
     ScalarType.TIMESTAMPTZ: 8,
     ScalarType.TIME: 8,
     ScalarType.INTERVAL: 16,
+    ScalarType.MZ_TIMESTAMP: 8,
 }
 _PG_NAME = {
     ScalarType.INT2: "smallint",
@@ -123,6 +127,7 @@ _PG_NAME = {
     ScalarType.TIMESTAMPTZ: "timestamp with time zone",
     ScalarType.TIME: "time without time zone",
     ScalarType.INTERVAL: "interval",
+    ScalarType.MZ_TIMESTAMP: "mz_timestamp",
 }
 
 #: SQL spellings accepted in DDL and casts, mapped to our types.
@@ -173,6 +178,7 @@ _PY_TYPES: dict[ScalarType, tuple[type, ...]] = {
     ScalarType.TIMESTAMPTZ: (_dt.datetime,),
     ScalarType.TIME: (_dt.time,),
     ScalarType.INTERVAL: (Interval,),
+    ScalarType.MZ_TIMESTAMP: (int,),
 }
 
 

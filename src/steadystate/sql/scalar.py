@@ -21,6 +21,7 @@ from steadystate import errors
 from steadystate.expr.equality import not_distinct
 from steadystate.expr.infer import TEMPORAL_OPERATORS, TEMPORAL_TYPES
 from steadystate.expr.ir import CallBinary, CallUnary, CallVariadic, ColumnRef, If, Literal
+from steadystate.expr.temporal_filter import MZ_NOW
 from steadystate.repr.types import ScalarType
 from steadystate.sql import types as ty
 from steadystate.sql.typed import (
@@ -593,6 +594,14 @@ def _now(typ: ScalarType) -> Callable[[exp.Expr, ExprEnv], Typed]:
     return plan
 
 
+def plan_mz_now(args: list[exp.Expr], env: ExprEnv) -> Typed:
+    """``mz_now()``: the logical time (``mz_timestamp``), a query's timestamp or, in a temporal filter, each
+    moment of a maintained result (``expr.temporal_filter``)."""
+    if args:
+        raise _no_function("mz_now", [plan_expr(a, env) for a in args])
+    return Typed(MZ_NOW, T.MZ_TIMESTAMP, False)
+
+
 def _session(getter: Callable[[ExprEnv], str]) -> Callable[[exp.Expr, ExprEnv], Typed]:
     def plan(node: exp.Expr, env: ExprEnv) -> Typed:
         return lit(getter(env), T.TEXT)
@@ -615,6 +624,7 @@ def _current_setting(args: list[exp.Expr], env: ExprEnv) -> Typed:
 
 _ANONYMOUS: dict[str, Callable[[list[exp.Expr], ExprEnv], Typed]] = {
     "current_setting": _current_setting,
+    "mz_now": plan_mz_now,
     "date_part": _date_part,
 }
 

@@ -19,6 +19,7 @@ from steadystate import errors
 from steadystate.expr.casts import (
     parse_date, parse_float, parse_float4, parse_int, parse_interval, parse_time, parse_timestamp, parse_timestamptz,
 )
+from steadystate.expr.mz_timestamp import to_mz_timestamp
 from steadystate.repr.interval import Interval
 from steadystate.repr.typmod import NUMERIC_MAX_PRECISION, TIMESTAMP_MAX_PRECISION, ModKind, TypeMod
 from steadystate.repr.types import TYPE_NAMES, ScalarType
@@ -39,6 +40,9 @@ _EXPLICIT = {(T.INT4, T.BOOL), (T.BOOL, T.INT4), (T.TIMESTAMP, T.DATE), (T.TIMES
 #: PostgreSQL's implicit casts between date/time types (date → timestamp → timestamptz, time → interval)
 _IMPLICIT_TEMPORAL = {(T.DATE, T.TIMESTAMP), (T.DATE, T.TIMESTAMPTZ), (T.TIMESTAMP, T.TIMESTAMPTZ),
                       (T.TIME, T.INTERVAL)}
+#: Materialize's implicit casts to mz_timestamp (what ``mz_now()`` is compared with in a temporal filter)
+_IMPLICIT_TEMPORAL |= {(source, T.MZ_TIMESTAMP) for source in
+                       (T.INT2, T.INT4, T.INT8, T.NUMERIC, T.DATE, T.TIMESTAMP, T.TIMESTAMPTZ)}
 
 
 def type_from_name(name: str) -> ScalarType:
@@ -63,6 +67,7 @@ class DeclaredType(NamedTuple):
 
 _TEMPORAL_PARSERS: dict[ScalarType, Callable[[str], Any]] = {
     T.DATE: parse_date, T.TIMESTAMP: parse_timestamp, T.TIMESTAMPTZ: parse_timestamptz, T.TIME: parse_time, T.INTERVAL: parse_interval,
+    T.MZ_TIMESTAMP: to_mz_timestamp,
 }
 
 _D = exp.DataType.Type
