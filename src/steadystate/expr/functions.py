@@ -34,6 +34,7 @@ from steadystate.expr.temporal import date_trunc as _date_trunc
 from steadystate.expr.temporal import extract as _extract
 from steadystate.expr.temporal import temporal as _temporal
 from steadystate.expr.mz_timestamp import mz_now_unbound
+from steadystate.expr.time_functions import VARIADIC_STRICT as TIME_FUNCTIONS
 from steadystate.expr.casts import INT_RANGES, float4_to_text, round_float4, to_text
 from steadystate.repr.types import ScalarType
 
@@ -553,6 +554,7 @@ VARIADIC_NONSTRICT: dict[str, Callable[[list[Any]], Any]] = {
 }
 
 VARIADIC_STRICT: dict[str, Callable[..., Any]] = {
+    **TIME_FUNCTIONS,  # make_date, make_timestamp, date_bin, age, timezone, ... (expr.time_functions)
     "substr": _substr,
     "replace": _replace,
     "lpad": _lpad,

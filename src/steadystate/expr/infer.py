@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import Callable, Sequence
 
+from steadystate.expr.time_functions import VARIADIC_STRICT as TIME_FUNCTIONS
+from steadystate.expr.time_functions import result_type as time_result_type
 from steadystate.expr import ir
 from steadystate.repr.types import ScalarType
 
@@ -71,6 +73,8 @@ def function_type(func: str, arg_types: list[ScalarType | None]) -> ScalarType |
         return TEMPORAL_OPERATORS.get((func[len("temporal_"):], arg_types[0], arg_types[1]))  # type: ignore[arg-type]
     if func == "mz_now":
         return ScalarType.MZ_TIMESTAMP
+    if func in TIME_FUNCTIONS:
+        return time_result_type(func, arg_types)
     if func == "subquery_cardinality":
         return arg_types[1] if len(arg_types) > 1 else None
     if func in _BOOL_FUNCS:

@@ -22,6 +22,7 @@ from steadystate.expr.equality import not_distinct
 from steadystate.expr.infer import TEMPORAL_OPERATORS, TEMPORAL_TYPES
 from steadystate.expr.ir import CallBinary, CallUnary, CallVariadic, ColumnRef, If, Literal
 from steadystate.expr.temporal_filter import MZ_NOW
+from steadystate.sql import time_functions
 from steadystate.repr.types import ScalarType
 from steadystate.sql import types as ty
 from steadystate.sql.typed import (
@@ -678,6 +679,10 @@ _FUNCTIONS: dict[type, Callable[[Any, ExprEnv], Typed]] = {
     exp.CurrentUser: _session(lambda env: env.ctx.user),
     exp.Anonymous: _anonymous,
 }
+
+
+_FUNCTIONS.update(time_functions.FUNCTIONS)
+_ANONYMOUS.update(time_functions.ANONYMOUS)
 
 
 def plan_function(node: exp.Expr, env: ExprEnv) -> Typed:
