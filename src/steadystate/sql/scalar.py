@@ -22,7 +22,7 @@ from steadystate.expr.equality import not_distinct
 from steadystate.expr.infer import TEMPORAL_OPERATORS, TEMPORAL_TYPES
 from steadystate.expr.ir import CallBinary, CallUnary, CallVariadic, ColumnRef, If, Literal
 from steadystate.expr.temporal_filter import MZ_NOW
-from steadystate.sql import time_functions
+from steadystate.sql import string_math, time_functions
 from steadystate.repr.types import ScalarType
 from steadystate.sql import types as ty
 from steadystate.sql.typed import (
@@ -682,13 +682,15 @@ _FUNCTIONS: dict[type, Callable[[Any, ExprEnv], Typed]] = {
 
 
 _FUNCTIONS.update(time_functions.FUNCTIONS)
+_FUNCTIONS.update(string_math.FUNCTIONS)
 _ANONYMOUS.update(time_functions.ANONYMOUS)
 
 
 def plan_function(node: exp.Expr, env: ExprEnv) -> Typed:
     planner = _FUNCTIONS.get(type(node))
     if planner is None:
-        if isinstance(node, exp.Func):
-            raise errors.FeatureNotSupported(f"function {node.sql_name().lower()} is not supported")
+        if isinstance(node, exp.Func):  # named as the user typed it, never by sqlglot's internal name
+            typed = node.sql(dialect="postgres").split("(")[0].strip().lower() or node.sql_name().lower()
+            raise errors.FeatureNotSupported(f"function {typed} is not supported")
         raise errors.FeatureNotSupported(f"expression {node.sql(dialect='postgres')[:60]!r} is not supported")
     return planner(node, env)
