@@ -171,12 +171,21 @@ def _libm_cbrt() -> Callable[[float], float]:
 cbrt = _libm_cbrt()
 
 
+def _checked(value: float, result: float) -> float:
+    """PostgreSQL's float8 multiply/divide checks: overflow to infinity and underflow to zero are errors."""
+    if math.isinf(result) and not math.isinf(value):
+        raise errors.NumericValueOutOfRange("value out of range: overflow")
+    if result == 0.0 and value != 0.0:
+        raise errors.NumericValueOutOfRange("value out of range: underflow")
+    return result
+
+
 def degrees(value: float) -> float:
-    return value / RADIANS_PER_DEGREE
+    return _checked(value, value / RADIANS_PER_DEGREE)
 
 
 def radians(value: float) -> float:
-    return value * RADIANS_PER_DEGREE
+    return _checked(value, value * RADIANS_PER_DEGREE)
 
 
 UNARY_STRICT: dict[str, Callable[[Any], Any]] = {

@@ -11,6 +11,8 @@ recurse into each other (a function's arguments are expressions, and an expressi
 
 from __future__ import annotations
 
+import functools
+
 import re
 from dataclasses import replace
 from typing import Any, Callable
@@ -681,9 +683,10 @@ _FUNCTIONS: dict[type, Callable[[Any, ExprEnv], Typed]] = {
 }
 
 
-_FUNCTIONS.update(time_functions.FUNCTIONS)
-_FUNCTIONS.update(string_math.FUNCTIONS)
-_ANONYMOUS.update(time_functions.ANONYMOUS)
+# function families planned in their own modules, handed plan_expr (sql.function_args)
+_FUNCTIONS.update({node: functools.partial(planner, plan_expr)
+                   for node, planner in (time_functions.FUNCTIONS | string_math.FUNCTIONS).items()})
+_ANONYMOUS.update({name: functools.partial(planner, plan_expr) for name, planner in time_functions.ANONYMOUS.items()})
 
 
 def plan_function(node: exp.Expr, env: ExprEnv) -> Typed:
