@@ -192,3 +192,21 @@ def test_mz_now_in_a_query_is_its_timestamp_and_explain_shows_the_filter() -> No
             await env.stop()
 
     asyncio.run(main())
+
+
+def test_a_temporal_filter_over_constants_only_is_refused_not_answered_wrongly() -> None:
+    """Nothing would advance such a dataflow's frontier, so its retraction's time would never come."""
+    async def main() -> None:
+        env = MemoryEnvironment(clock=ManualClock(T0))
+        await env.start()
+        try:
+            await env.execute(f"CREATE VIEW c AS SELECT 1 AS x WHERE mz_now() < {T0 + HOUR}")
+            assert await env.query("SELECT x FROM c") == [(1,)]  # a one-off query: mz_now() is its timestamp
+            for statement in ("CREATE INDEX c_idx ON c (x)", "CREATE MATERIALIZED VIEW cm AS SELECT * FROM c"):
+                with pytest.raises(errors.SteadyError) as caught:
+                    await env.execute(statement)
+                assert caught.value.sqlstate == "0A000"
+        finally:
+            await env.stop()
+
+    asyncio.run(main())

@@ -107,6 +107,8 @@ class Reads:
         body_id, index_id = self.coord.transient_id(), self.coord.transient_id()
         builder = DataflowBuilder(self.coord.catalog, cluster_id)
         builder.add_object(body_id, expr, desc)
+        # mz_now() in the views it builds is this query's timestamp too
+        builder.objects = [substitute_mz_now(o, timestamp) for o in builder.objects]
         key = tuple(ir.ColumnRef(i) for i in range(desc.arity))
         dataflow = builder.finish(
             as_of=timestamp,
