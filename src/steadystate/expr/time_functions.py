@@ -24,6 +24,7 @@ import zoneinfo
 from typing import Any, Callable
 
 from steadystate import errors
+from steadystate.expr.to_char import to_char
 from steadystate.repr.interval import USECS_PER_DAY, USECS_PER_SEC, Interval
 from steadystate.repr.types import ScalarType
 
@@ -207,6 +208,7 @@ VARIADIC_STRICT: dict[str, Callable[..., Any]] = {
     "date_bin": date_bin,
     "age": age,
     "timezone": _at_zone,
+    "to_char": to_char,
 }
 
 _RESULT_TYPES: dict[str, ScalarType] = {
@@ -216,6 +218,7 @@ _RESULT_TYPES: dict[str, ScalarType] = {
     "make_interval": ScalarType.INTERVAL,
     "to_timestamp": ScalarType.TIMESTAMPTZ,
     "age": ScalarType.INTERVAL,
+    "to_char": ScalarType.TEXT,
 }
 
 

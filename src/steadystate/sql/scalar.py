@@ -693,7 +693,7 @@ def plan_function(node: exp.Expr, env: ExprEnv) -> Typed:
     planner = _FUNCTIONS.get(type(node))
     if planner is None:
         if isinstance(node, exp.Func):  # named as the user typed it, never by sqlglot's internal name
-            typed = node.sql(dialect="postgres").split("(")[0].strip().lower() or node.sql_name().lower()
+            typed = node.meta.get("typed_name") or node.sql(dialect="postgres").split("(")[0].strip().lower()
             raise errors.FeatureNotSupported(f"function {typed} is not supported")
         raise errors.FeatureNotSupported(f"expression {node.sql(dialect='postgres')[:60]!r} is not supported")
     return planner(node, env)

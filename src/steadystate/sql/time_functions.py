@@ -127,6 +127,20 @@ def _timezone(plan: PlanExpr, args: list[exp.Expr], env: ExprEnv) -> Typed:
     return _at_time_zone(values[1], values[0], env)
 
 
+def _to_char(plan: PlanExpr, args: list[exp.Expr], env: ExprEnv) -> Typed:
+    values = [plan(a, env) for a in args]
+    if len(values) != 2:
+        raise no_function("to_char", values)
+    value = values[0]
+    if not value.is_untyped and value.type is T.DATE:
+        value = coerce(value, T.TIMESTAMPTZ, env)
+    if value.is_untyped or value.type not in (T.TIMESTAMP, T.TIMESTAMPTZ):
+        if not value.is_untyped and (value.type.is_numeric or value.type is T.INTERVAL):
+            raise errors.FeatureNotSupported(f"to_char({value.type.pg_name}, text) is not supported")
+        raise no_function("to_char", values)
+    return _call("to_char", [value, coerce(values[1], T.TEXT, env)], T.TEXT)
+
+
 FUNCTIONS: dict[type, Callable[[PlanExpr, Any, ExprEnv], Typed]] = {
     exp.TimestampFromParts: _make_timestamp,
     exp.MakeInterval: _make_interval,
@@ -141,4 +155,5 @@ ANONYMOUS: dict[str, Callable[[PlanExpr, list[exp.Expr], ExprEnv], Typed]] = {
     "make_timestamptz": _make_timestamptz,
     "age": _age,
     "timezone": _timezone,
+    "to_char": _to_char,
 }
