@@ -59,7 +59,7 @@ from steadystate.orchestrator.process import ProcessOrchestrator
 from steadystate.protocol import messages as m
 from steadystate.adapter.progress import CopyBoard
 from steadystate.storage import ShardStore, open_store
-from steadystate.storage.oracle import TimestampOracle
+from steadystate.storage.oracle import TimestampOracle, clock_from_env
 from steadystate.storage.tables import TableWriter
 from steadystate.repr import Row
 from steadystate.repr.objects import IdKind, ItemKind, id_number, make_id
@@ -116,6 +116,7 @@ class CoordinatorConfig:
     catalog_factory: Callable[[], CatalogStore] | None = None  # default: DurableCatalog(<data-dir>/catalog.db)
     orchestrator_factory: OrchestratorFactory | None = None  # default: ProcessOrchestrator (replica processes)
     secret: str | None = None  # default: <data-dir>/secret, created on first start
+    clock: Callable[[], int] | None = None  # the timestamp oracle's clock (ms); default: storage.oracle.clock_from_env
 
     @property
     def uses_data_dir(self) -> bool:
@@ -171,7 +172,7 @@ class Coordinator:
                    else DurableCatalog(str(data_dir / "catalog.db")))
         self.catalog = CatalogState(durable)
         self.store = open_store(self.storage_url)
-        self.oracle = TimestampOracle(self.store)
+        self.oracle = TimestampOracle(self.store, clock=config.clock or clock_from_env())
         self.tables = TableWriter(self.store, self.oracle, tick_ms=1000)
         make_orchestrator: OrchestratorFactory = config.orchestrator_factory or ProcessOrchestrator
         self.orchestrator = make_orchestrator(data_dir, self.secret, self._on_replica_event,

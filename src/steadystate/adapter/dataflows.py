@@ -15,6 +15,7 @@ from __future__ import annotations
 from steadystate.catalog.state import CatalogState
 from steadystate.errors import FeatureNotSupported
 from steadystate.expr.ir import RelationExpr, ScalarExpr, decode_plan, depends_on
+from steadystate.expr.temporal_filter import contains_mz_now
 from steadystate.protocol import messages as m
 from steadystate.repr.types import RelationDesc
 from steadystate.repr.objects import ItemKind, id_order
@@ -87,6 +88,10 @@ class DataflowBuilder:
         sink_exports: tuple[m.SinkExport, ...] = (),
         debug_name: str,
     ) -> m.DataflowDescription:
+        if not self.sources and not self.index_imports and contains_mz_now(tuple(o.plan for o in self.objects)):
+            # no input ever advances such a dataflow's frontier: the time its filter waits for would never come
+            raise FeatureNotSupported("temporal filters over constant collections are not supported",
+                                      hint="Read the rows from a table.")
         return m.DataflowDescription(
             source_imports=tuple(self.sources[k] for k in sorted(self.sources)),
             index_imports=tuple(self.index_imports[k] for k in sorted(self.index_imports)),

@@ -15,7 +15,7 @@ from steadystate.adapter.dataflows import DataflowBuilder
 from steadystate.adapter.fastpath import extract_mfp
 from steadystate.render import Arrangement, RenderedDataflow
 from steadystate.errors import FeatureNotSupported
-from steadystate.expr import ir
+from steadystate.expr import ir, temporal_filter
 from steadystate.expr.fusion import plan_join_accumulate
 from steadystate.expr.infer import Types, relation_types
 from steadystate.expr.ir import decode_plan
@@ -74,7 +74,13 @@ def plan_lines(expr: ir.RelationExpr, names: dict[str, str], depth: int = 0,
     elif isinstance(expr, ir.Map):
         head = "Map (" + ", ".join(scalar_text(s) for s in expr.scalars) + ")"
     elif isinstance(expr, ir.Filter):
-        head = "Filter " + " AND ".join(scalar_text(s) for s in expr.predicates)
+        try:
+            plain, bounds = temporal_filter.split(expr.predicates)
+        except FeatureNotSupported:  # a one-off query's mz_now() is its timestamp: any predicate is fine there
+            plain, bounds = expr.predicates, temporal_filter.TemporalBounds()
+        head = "Filter " + " AND ".join(scalar_text(s) for s in plain) if plain else "Filter"
+        if bounds:
+            head += " // " + temporal_filter.bounds_text(bounds)
     elif isinstance(expr, ir.Project):
         head = "Project (" + ", ".join(f"#{i}" for i in expr.outputs) + ")"
     elif isinstance(expr, ir.Join):

@@ -30,6 +30,7 @@ from steadystate.adapter.subscribe_rows import SubscribeReader
 from steadystate.errors import InvalidParameterValue, UndefinedObject, quote_ident
 from steadystate.expr import ir
 from steadystate.expr.finishing import finish
+from steadystate.expr.temporal_filter import contains_mz_now, substitute_mz_now
 from steadystate.protocol import messages as m
 from steadystate.repr import Row
 from steadystate.repr.types import RelationDesc
@@ -67,6 +68,10 @@ class Reads:
         self, expr: ir.RelationExpr, desc: RelationDesc, finishing: ir.RowSetFinishing, cluster_id: str,
         timeout: float, replica_name: str | None = None, max_result_size: int | None = None,
     ) -> list[Row]:
+        query_ts: int | None = None
+        if contains_mz_now(expr):  # mz_now() in a query is its timestamp
+            query_ts = await self.coord.read_timestamp()
+            expr = substitute_mz_now(expr, query_ts)
         if self.is_local(expr):
             return finish(self.evaluate_locally(expr, desc), finishing)
         replica_id = self._replica_id(cluster_id, replica_name)
@@ -77,7 +82,7 @@ class Reads:
             get_id, mfp = fast
             item = catalog.items[get_id]
             indexes = catalog.indexes_on(get_id, cluster_id)
-            timestamp = await self.coord.read_timestamp()
+            timestamp = query_ts if query_ts is not None else await self.coord.read_timestamp()
             if indexes:
                 target = m.PeekTarget(m.PeekTargetKind.INDEX, indexes[0].id)
                 return await instance.peek(target, timestamp, mfp, timeout, replica_id, max_result_size, finishing)
@@ -87,20 +92,24 @@ class Reads:
                 target = m.PeekTarget(m.PeekTargetKind.SHARD, item.id, shard=item.shard, desc=item.desc,
                                       errors_shard=errors)
                 return await instance.peek(target, timestamp, mfp, timeout, replica_id, max_result_size, finishing)
-        return await self._slow_path(expr, desc, cluster_id, timeout, replica_id, max_result_size, finishing)
+        return await self._slow_path(expr, desc, cluster_id, timeout, replica_id, max_result_size, finishing,
+                                     query_ts)
 
     async def _slow_path(
         self, expr: ir.RelationExpr, desc: RelationDesc, cluster_id: str, timeout: float, replica_id: str | None,
         max_result_size: int | None = None, finishing: ir.RowSetFinishing = ir.RowSetFinishing(),
+        query_ts: int | None = None,
     ) -> list[Row]:
         self.check_dataflow_allowed(cluster_id, "SELECT")
         instance = self.coord.instance(cluster_id)
         if not instance.replicas:
             raise instance._no_replicas()
-        timestamp = await self.coord.read_timestamp()
+        timestamp = query_ts if query_ts is not None else await self.coord.read_timestamp()
         body_id, index_id = self.coord.transient_id(), self.coord.transient_id()
         builder = DataflowBuilder(self.coord.catalog, cluster_id)
         builder.add_object(body_id, expr, desc)
+        # mz_now() in the views it builds is this query's timestamp too
+        builder.objects = [substitute_mz_now(o, timestamp) for o in builder.objects]
         key = tuple(ir.ColumnRef(i) for i in range(desc.arity))
         dataflow = builder.finish(
             as_of=timestamp,

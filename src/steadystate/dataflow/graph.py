@@ -8,7 +8,10 @@ updates plus an ``upper`` (all its updates at times < upper have arrived).
 every pending update with time < limit, advances times below ``as_of`` to ``as_of``, and runs one **round** per
 distinct time in ascending order: each operator gets its inputs' deltas for that time and produces its own.  So
 every output change carries the time of the input change that caused it, and folding the outputs reproduces the
-result at every time.  Updates at or beyond ``until`` are dropped.  The graph's ``frontier`` starts at ``as_of``
+result at every time.  Updates at or beyond ``until`` are dropped.  A temporal filter
+(``dataflow.temporal_filter``) holds updates for future times: the step also runs a round at each held time below
+``limit`` (asking again after every round, since a round may hold new ones), and that operator runs in a round
+where it holds updates even when its input is empty.  The graph's ``frontier`` starts at ``as_of``
 and becomes ``limit`` after the step; the first round (at ``as_of``) always runs, so constants and global
 aggregates emit even without input.
 """
@@ -21,6 +24,7 @@ from operator import itemgetter
 
 from steadystate.dataflow.collection import EMPTY, Delta, ErrDelta, EvalError, OkDelta, Row, Update, add_into
 from steadystate.dataflow.operators import InputOperator, Operator
+from steadystate.dataflow.temporal_filter import TemporalFilterOperator
 
 
 _BULK_TAKE = 4096  # pending lists at least this long try the single-time bulk path
@@ -57,6 +61,7 @@ class Graph:
         self.start = as_of if as_of is not None else 0
         self.until = until
         self.nodes: list[Operator] = []
+        self.timed: list[TemporalFilterOperator] = []  # operators holding updates for future times
         self.ports: dict[str, InputPort] = {}
         self.frontier: int | None = self.start
         self.stepped = False
@@ -66,6 +71,8 @@ class Graph:
             if index >= len(self.nodes):
                 raise ValueError("operators must be added after their inputs")
         self.nodes.append(operator)
+        if isinstance(operator, TemporalFilterOperator):
+            self.timed.append(operator)
         return len(self.nodes) - 1
 
     def add_input(self, name: str) -> int:
@@ -173,17 +180,32 @@ class Graph:
             return False
         first = not self.stepped
         by_time = self._take_ready(limit)
-        times = sorted(by_time)
-        if first and (not times or times[0] != self.start):
-            times.insert(0, self.start)
-        for time in times:
+        times = set(by_time)
+        if first:
+            times.add(self.start)
+        times.update(self._held_times(limit))
+        ran = False
+        while times:
+            time = min(times)
+            times.discard(time)
             self._round(time, by_time.get(time, {}), first)
             first = False
+            ran = True
+            if self.timed:
+                times.update(self._held_times(limit))
         self.stepped = True
         moved = limit != self.frontier
         if limit is None or (self.frontier is not None and limit > self.frontier):
             self.frontier = limit
-        return moved or bool(times)
+        return moved or ran
+
+    def _held_times(self, limit: int | None) -> list[int]:
+        """The times temporal filters hold updates for that are complete (below ``limit`` and ``until``)."""
+        if not self.timed:
+            return []
+        until = self.until
+        return [time for operator in self.timed for time in operator.due_before(limit)
+                if until is None or time < until]
 
     def _round(self, time: int, inputs: dict[str, tuple[OkDelta, ErrDelta]], first: bool) -> None:
         for name, delta in inputs.items():
@@ -194,7 +216,8 @@ class Graph:
         for node in self.nodes:
             if node.inputs:
                 deltas = [outputs[i] for i in node.inputs]
-                if not first and not any(d[0] or d[1] for d in deltas):
+                if (not first and not any(d[0] or d[1] for d in deltas)
+                        and not (isinstance(node, TemporalFilterOperator) and node.due_at(time))):
                     append(EMPTY)
                     continue
             else:

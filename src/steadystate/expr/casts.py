@@ -28,6 +28,7 @@ from typing import Any, Callable
 
 from steadystate import errors
 from steadystate.repr import numeric
+from steadystate.expr.mz_timestamp import to_mz_timestamp
 from steadystate.repr.interval import USECS_PER_DAY, Interval, format_interval, parse_interval
 from steadystate.repr.floattext import float4_text, float8_text, round_float4
 from steadystate.repr.bytea import bytea_text, parse_bytea, parse_uuid, uuid_text
@@ -378,6 +379,7 @@ _CAST_TABLE: dict[ScalarType, dict[type, Callable[[Any], Any]]] = {
     ScalarType.JSONB: {Jsonb: lambda v: v, str: parse_jsonb},
     ScalarType.UUID: {_uuid.UUID: lambda v: v, str: parse_uuid},
     ScalarType.BYTEA: {bytes: lambda v: v, str: parse_bytea},
+    ScalarType.MZ_TIMESTAMP: {t: to_mz_timestamp for t in (int, decimal.Decimal, str, _dt.date, _dt.datetime)},
 }
 for _target, _then in [(ScalarType.NUMERIC, lambda v: v), (ScalarType.FLOAT8, float),
                        (ScalarType.FLOAT4, _float4_from_numeric), (ScalarType.BOOL, lambda v: v),

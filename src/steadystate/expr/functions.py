@@ -34,6 +34,9 @@ from steadystate.expr.temporal import date_trunc as _date_trunc
 from steadystate.expr.temporal import extract as _extract
 from steadystate.expr.temporal import temporal as _temporal
 from steadystate.expr import jsonb_functions
+from steadystate.expr.mz_timestamp import mz_now_unbound
+from steadystate.expr.time_functions import VARIADIC_STRICT as TIME_FUNCTIONS
+from steadystate.expr import string_math
 from steadystate.expr.casts import INT_RANGES, float4_to_text, round_float4, to_text
 from steadystate.repr import numeric
 from steadystate.repr.types import ScalarType
@@ -427,6 +430,7 @@ def _rpad(s: str, length: int, fill: str = " ") -> str:
 # Tables
 
 UNARY_STRICT: dict[str, Callable[[Any], Any]] = {
+    **string_math.UNARY_STRICT,
     "not": lambda v: not v,
     "upper": str.upper,
     "lower": str.lower,
@@ -460,6 +464,7 @@ def _subquery_cardinality(count: Any, _typed_null: Any) -> Any:
 
 
 BINARY_STRICT: dict[str, Callable[[Any, Any], Any]] = {
+    **string_math.BINARY_STRICT,
     "temporal_add": _temporal("add"),
     "temporal_sub": _temporal("sub"),
     "temporal_mul": _temporal("mul"),
@@ -533,14 +538,18 @@ def _concat_all(values: list[Any]) -> str:
 
 
 VARIADIC_NONSTRICT: dict[str, Callable[[list[Any]], Any]] = {
+    **string_math.VARIADIC_NONSTRICT,
     "greatest": _greatest,
     "least": _least,
     "in_list": _in_list,
     "between": _between,
     "concat": _concat_all,
+    "mz_now": mz_now_unbound,  # a query or a temporal filter replaces it (expr.temporal_filter)
 }
 
 VARIADIC_STRICT: dict[str, Callable[..., Any]] = {
+    **string_math.VARIADIC_STRICT,
+    **TIME_FUNCTIONS,  # make_date, make_timestamp, date_bin, age, timezone, ... (expr.time_functions)
     "substr": _substr,
     "replace": _replace,
     "lpad": _lpad,

@@ -13,6 +13,9 @@ from __future__ import annotations
 
 from typing import Callable, Sequence
 
+from steadystate.expr.string_math import RESULT_TYPES as STRING_MATH_TYPES
+from steadystate.expr.time_functions import VARIADIC_STRICT as TIME_FUNCTIONS
+from steadystate.expr.time_functions import result_type as time_result_type
 from steadystate.expr import ir
 from steadystate.expr.jsonb_functions import RESULT_TYPES as JSONB_RESULT_TYPES
 from steadystate.expr.arrays import result_type as array_result_type
@@ -71,6 +74,14 @@ def function_type(func: str, arg_types: list[ScalarType | None]) -> ScalarType |
         return ScalarType(func[len("cast_"):])
     if func.startswith("temporal_") and len(arg_types) == 2 and None not in arg_types:
         return TEMPORAL_OPERATORS.get((func[len("temporal_"):], arg_types[0], arg_types[1]))  # type: ignore[arg-type]
+    if func == "mz_now":
+        return ScalarType.MZ_TIMESTAMP
+    if func in STRING_MATH_TYPES:
+        return STRING_MATH_TYPES[func]
+    if func == "trunc":
+        return arg_types[0]
+    if func in TIME_FUNCTIONS:
+        return time_result_type(func, arg_types)
     if func == "subquery_cardinality":
         return arg_types[1] if len(arg_types) > 1 else None
     if func in _BOOL_FUNCS:

@@ -47,8 +47,9 @@ from steadystate.dataflow.operators import (
 )
 from steadystate.dataflow.reduce import reduce_operator
 from steadystate.dataflow.topk import TopKOperator
+from steadystate.dataflow.temporal_filter import TemporalFilterOperator
 from steadystate.dataflow.window import WindowOperator
-from steadystate.expr import ir
+from steadystate.expr import ir, temporal_filter
 from steadystate.expr.aggregates import accumulator_kind, aggregate_factory
 from steadystate.expr.arrow_eval import NotVectorized, compile_arrow_mfp, consolidated_rows
 from steadystate.expr.eval import compile_key, compile_mfp, mfp_types
@@ -366,7 +367,16 @@ class RenderedDataflow:
         return self._render_mfp(expr.input, lambda arity: ir.MapFilterProject(arity, map=expr.scalars))
 
     def _render_filter(self, expr: ir.Filter) -> Rendered:
-        return self._render_mfp(expr.input, lambda arity: ir.MapFilterProject(arity, predicates=expr.predicates))
+        plain, bounds = temporal_filter.split(expr.predicates)
+        if not bounds:
+            return self._render_mfp(expr.input, lambda arity: ir.MapFilterProject(arity, predicates=expr.predicates))
+        # a temporal filter: the ordinary predicates as an MFP, then the operator that schedules each row's
+        # insertion and retraction at the times its bounds give
+        if plain:
+            node, types = self._render_mfp(expr.input, lambda arity: ir.MapFilterProject(arity, predicates=plain))
+        else:
+            node, types = self._render(expr.input)
+        return self.graph.add(TemporalFilterOperator(node, temporal_filter.compile_bounds(bounds, types))), types
 
     def _render_project(self, expr: ir.Project) -> Rendered:
         return self._render_mfp(expr.input, lambda arity: ir.MapFilterProject(arity, projection=expr.outputs))

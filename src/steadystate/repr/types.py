@@ -20,6 +20,7 @@ JSONB          ``repr.jsonb.Jsonb``  jsonb
 UUID           ``uuid.UUID``        uuid
 BYTEA          ``bytes``            bytea
 <type>_ARRAY   ``repr.arrays.Array`` one-dimensional ``<type>[]`` (a tuple of element datums)
+MZ_TIMESTAMP   ``int``              Materialize's mz_timestamp (milliseconds since the Unix epoch; ``mz_now()``)
 =============  ===================  ===========
 
 ``None`` is SQL NULL in every type.  A :class:`RelationDesc` names and types the columns of a relation;
@@ -58,6 +59,7 @@ class ScalarType(str, enum.Enum):
     TIMESTAMPTZ = "timestamptz"
     TIME = "time"
     INTERVAL = "interval"
+    MZ_TIMESTAMP = "mz_timestamp"
     JSONB = "jsonb"
     UUID = "uuid"
     BYTEA = "bytea"
@@ -137,6 +139,7 @@ _PG_OID = {
     ScalarType.JSONB: 3802,
     ScalarType.UUID: 2950,
     ScalarType.BYTEA: 17,
+    ScalarType.MZ_TIMESTAMP: 16552,  # Materialize's oid
 }
 _PG_TYPLEN = {
     ScalarType.INT2: 2,
@@ -155,6 +158,7 @@ _PG_TYPLEN = {
     ScalarType.JSONB: -1,
     ScalarType.UUID: 16,
     ScalarType.BYTEA: -1,
+    ScalarType.MZ_TIMESTAMP: 8,
 }
 _PG_NAME = {
     ScalarType.INT2: "smallint",
@@ -173,6 +177,7 @@ _PG_NAME = {
     ScalarType.JSONB: "jsonb",
     ScalarType.UUID: "uuid",
     ScalarType.BYTEA: "bytea",
+    ScalarType.MZ_TIMESTAMP: "mz_timestamp",
 }
 
 #: SQL spellings accepted in DDL and casts, mapped to our types.
@@ -229,6 +234,7 @@ _PY_TYPES: dict[ScalarType, tuple[type, ...]] = {
     ScalarType.JSONB: (Jsonb,),
     ScalarType.UUID: (_uuid.UUID,),
     ScalarType.BYTEA: (bytes,),
+    ScalarType.MZ_TIMESTAMP: (int,),
 }
 
 

@@ -39,9 +39,20 @@ class JsonbAgg(exp.Expression, exp.AggFunc):
 class SteadyParser(PostgresParser):
     # date_part(text, x) is its own function (double precision), not EXTRACT (numeric) as sqlglot makes it
     FUNCTION_PARSERS = {name: parse for name, parse in PostgresParser.FUNCTION_PARSERS.items() if name != "DATE_PART"}
-    FUNCTIONS = {**PostgresParser.FUNCTIONS, "JSONB_AGG": JsonbAgg.from_arg_list}
+    # to_char keeps PostgreSQL's template as written (sqlglot would translate it to strftime's)
+    FUNCTIONS = {**{name: parse for name, parse in PostgresParser.FUNCTIONS.items() if name != "TO_CHAR"},
+                 "JSONB_AGG": JsonbAgg.from_arg_list}
     # PostgreSQL has no lambdas: ``f(a -> 'k')`` is the jsonb operator, not a lambda of parameter a
     LAMBDAS: ClassVar[dict] = {}
+
+    def _parse_function_call(self, *args: Any, **kwargs: Any) -> Any:
+        """Remember the name as typed (``meta["typed_name"]``): an unsupported function's error names it, never
+        sqlglot's class for it (``to_hex``, not ``hex``)."""
+        typed = self._curr.text if self._curr is not None else None
+        node = super()._parse_function_call(*args, **kwargs)
+        if isinstance(node, exp.Func) and typed:
+            node.meta.setdefault("typed_name", typed.lower())
+        return node
 
     def raise_error(self, message: str, token: Any = None) -> None:  # type: ignore[override]
         failing = token or self._curr or self._prev

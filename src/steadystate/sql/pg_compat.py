@@ -50,7 +50,8 @@ _INTERNAL_NAMES = {ScalarType.INT2: "int2", ScalarType.INT4: "int4", ScalarType.
                    ScalarType.TEXT: "text", ScalarType.BOOL: "bool", ScalarType.DATE: "date",
                    ScalarType.TIMESTAMP: "timestamp", ScalarType.TIMESTAMPTZ: "timestamptz", ScalarType.TIME: "time",
                    ScalarType.INTERVAL: "interval", ScalarType.JSONB: "jsonb", ScalarType.UUID: "uuid",
-                   ScalarType.BYTEA: "bytea"}
+                   ScalarType.BYTEA: "bytea",
+                   ScalarType.MZ_TIMESTAMP: "mz_timestamp"}
 #: the declared types that are a scalar type plus a modifier: oid, internal name, format_type's name
 _MODIFIED_NAMES = ((1043, "varchar", "character varying"), (1042, "bpchar", "character"))
 

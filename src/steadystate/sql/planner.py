@@ -14,6 +14,7 @@ from sqlglot import exp
 
 from steadystate import errors
 from steadystate.expr.ir import ColumnRef, Constant, Literal, Map, Project, RelationExpr, ScalarExpr, Union_
+from steadystate.expr import temporal_filter
 from steadystate.repr.typmod import TypeMod
 from steadystate.repr.types import Column, RelationDesc, ScalarType
 from steadystate.sql import pg_compat
@@ -39,6 +40,14 @@ def plan(statement: st.Statement | st.Node, ctx: PlanContext) -> p.Plan:
     node, sql_text = (statement.node, statement.sql) if isinstance(statement, st.Statement) else (statement, None)
     if isinstance(node, _MAINTAINED) or (isinstance(node, st.CopyTo) and isinstance(node.query, st.Subscribe)):
         ctx = replace(ctx, now=None)  # what these define is maintained (or a DEFAULT): now() would go stale
+        planned = _plan_node(node, ctx, sql_text)
+        for field in ("expr", "defaults", "key"):  # mz_now() only in temporal filters (expr.temporal_filter)
+            temporal_filter.check_maintained(getattr(planned, field, None))
+        return planned
+    return _plan_node(node, ctx, sql_text)
+
+
+def _plan_node(node: st.Node, ctx: PlanContext, sql_text: str | None) -> p.Plan:
     match node:
         case exp.Query() | exp.Values():
             return plan_select(node, ctx, sql_text)

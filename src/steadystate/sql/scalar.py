@@ -11,6 +11,8 @@ recurse into each other (a function's arguments are expressions, and an expressi
 
 from __future__ import annotations
 
+import functools
+
 import re
 from dataclasses import replace
 from typing import Any, Callable
@@ -21,6 +23,8 @@ from steadystate import errors
 from steadystate.expr.equality import not_distinct
 from steadystate.expr.infer import TEMPORAL_OPERATORS, TEMPORAL_TYPES
 from steadystate.expr.ir import CallBinary, CallUnary, CallVariadic, ColumnRef, If, Literal
+from steadystate.expr.temporal_filter import MZ_NOW
+from steadystate.sql import string_math, time_functions
 from steadystate.repr.types import ScalarType
 from steadystate.sql import jsonb_scalar
 from steadystate.sql import array_exprs, table_function_calls
@@ -610,6 +614,14 @@ def _now(typ: ScalarType) -> Callable[[exp.Expr, ExprEnv], Typed]:
     return plan
 
 
+def plan_mz_now(args: list[exp.Expr], env: ExprEnv) -> Typed:
+    """``mz_now()``: the logical time (``mz_timestamp``), a query's timestamp or, in a temporal filter, each
+    moment of a maintained result (``expr.temporal_filter``)."""
+    if args:
+        raise _no_function("mz_now", [plan_expr(a, env) for a in args])
+    return Typed(MZ_NOW, T.MZ_TIMESTAMP, False)
+
+
 def _session(getter: Callable[[ExprEnv], str]) -> Callable[[exp.Expr, ExprEnv], Typed]:
     def plan(node: exp.Expr, env: ExprEnv) -> Typed:
         return lit(getter(env), T.TEXT)
@@ -632,6 +644,7 @@ def _current_setting(args: list[exp.Expr], env: ExprEnv) -> Typed:
 
 _ANONYMOUS: dict[str, Callable[[list[exp.Expr], ExprEnv], Typed]] = {
     "current_setting": _current_setting,
+    "mz_now": plan_mz_now,
     "date_part": _date_part,
 }
 
@@ -689,6 +702,10 @@ _FUNCTIONS: dict[type, Callable[[Any, ExprEnv], Typed]] = {
 
 _HANDLERS.update(jsonb_scalar.handlers(plan_expr))  # jsonb, uuid and bytea operators (sql/jsonb_scalar.py)
 _ANONYMOUS.update(jsonb_scalar.functions(plan_expr))
+# function families planned in their own modules, handed plan_expr (sql.function_args)
+_FUNCTIONS.update({node: functools.partial(planner, plan_expr)
+                   for node, planner in (time_functions.FUNCTIONS | string_math.FUNCTIONS).items()})
+_ANONYMOUS.update({name: functools.partial(planner, plan_expr) for name, planner in time_functions.ANONYMOUS.items()})
 # arrays (sql/array_exprs.py) add their handlers and wrap the comparisons and ``||``; a table function call not
 # bound to a FlatMap's column is refused where it stands (sql/table_function_calls.py)
 array_exprs.install(_HANDLERS, _FUNCTIONS, _ANONYMOUS, plan_expr)
@@ -698,7 +715,8 @@ table_function_calls.install(_FUNCTIONS, _ANONYMOUS)
 def plan_function(node: exp.Expr, env: ExprEnv) -> Typed:
     planner = _FUNCTIONS.get(type(node))
     if planner is None:
-        if isinstance(node, exp.Func):
-            raise errors.FeatureNotSupported(f"function {node.sql_name().lower()} is not supported")
+        if isinstance(node, exp.Func):  # named as the user typed it, never by sqlglot's internal name
+            typed = node.meta.get("typed_name") or node.sql(dialect="postgres").split("(")[0].strip().lower()
+            raise errors.FeatureNotSupported(f"function {typed} is not supported")
         raise errors.FeatureNotSupported(f"expression {node.sql(dialect='postgres')[:60]!r} is not supported")
     return planner(node, env)

@@ -24,6 +24,7 @@ from steadystate.repr import numeric
 from steadystate.repr.bytea import parse_bytea, parse_uuid
 from steadystate.repr.jsonb import Jsonb, parse_jsonb
 from steadystate.repr.arrays import parse_array
+from steadystate.expr.mz_timestamp import to_mz_timestamp
 from steadystate.repr.interval import Interval
 from steadystate.repr.typmod import NUMERIC_MAX_PRECISION, TIMESTAMP_MAX_PRECISION, ModKind, TypeMod
 from steadystate.repr.types import TYPE_NAMES, ScalarType
@@ -45,6 +46,9 @@ _EXPLICIT = {(T.INT4, T.BOOL), (T.BOOL, T.INT4), (T.TIMESTAMP, T.DATE), (T.TIMES
 #: PostgreSQL's implicit casts between date/time types (date → timestamp → timestamptz, time → interval)
 _IMPLICIT_TEMPORAL = {(T.DATE, T.TIMESTAMP), (T.DATE, T.TIMESTAMPTZ), (T.TIMESTAMP, T.TIMESTAMPTZ),
                       (T.TIME, T.INTERVAL)}
+#: Materialize's implicit casts to mz_timestamp (what ``mz_now()`` is compared with in a temporal filter)
+_IMPLICIT_TEMPORAL |= {(source, T.MZ_TIMESTAMP) for source in
+                       (T.INT2, T.INT4, T.INT8, T.NUMERIC, T.DATE, T.TIMESTAMP, T.TIMESTAMPTZ)}
 
 
 def type_from_name(name: str) -> ScalarType:
@@ -69,6 +73,7 @@ class DeclaredType(NamedTuple):
 
 _TEMPORAL_PARSERS: dict[ScalarType, Callable[[str], Any]] = {
     T.DATE: parse_date, T.TIMESTAMP: parse_timestamp, T.TIMESTAMPTZ: parse_timestamptz, T.TIME: parse_time, T.INTERVAL: parse_interval,
+    T.MZ_TIMESTAMP: to_mz_timestamp,
 }
 
 #: jsonb, uuid, bytea: their input functions raise PostgreSQL's own errors

@@ -20,7 +20,9 @@ read at it sees every acknowledged write.  The oracle belongs to one process (th
 
 from __future__ import annotations
 
+import os
 import time
+from pathlib import Path
 from typing import Callable
 
 from steadystate.storage.api import ShardStore, TimestampRecord
@@ -30,6 +32,28 @@ DEFAULT_TIMELINE = "epoch_ms"
 
 def wall_clock_ms() -> int:
     return time.time_ns() // 1_000_000
+
+
+#: a test hook for real processes: a file holding milliseconds the coordinator's clock runs ahead of the wall
+#: clock (temporal filters' tests move time forward by writing it; only forward, as a clock does)
+CLOCK_OFFSET_ENV = "STEADYSTATE_CLOCK_OFFSET_FILE"
+
+
+def clock_from_env() -> Callable[[], int]:
+    """The wall clock, shifted by the offset in ``$STEADYSTATE_CLOCK_OFFSET_FILE`` when that is set."""
+    path = os.environ.get(CLOCK_OFFSET_ENV)
+    if not path:
+        return wall_clock_ms
+    offset_file = Path(path)
+
+    def shifted() -> int:
+        try:
+            offset = int(offset_file.read_text().strip() or 0)
+        except (OSError, ValueError):
+            offset = 0
+        return wall_clock_ms() + offset
+
+    return shifted
 
 
 class TimestampOracle:

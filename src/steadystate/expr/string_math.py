@@ -1,0 +1,208 @@
+"""String and math functions of PostgreSQL's everyday vocabulary, beyond ``expr.functions``'s core:
+``concat_ws``, ``split_part``, ``regexp_replace``, ``initcap``, ``reverse``, ``translate``, ``ascii``, ``chr``,
+``starts_with``, ``trunc`` (to an integer and to ``n`` places), ``cbrt``, ``pi``, ``degrees``, ``radians``.
+
+Each follows PostgreSQL's definition (``src/backend/utils/adt``): ``split_part`` counts negative positions from the
+end and refuses 0; ``regexp_replace`` replaces the first match unless the flags say ``g`` (``i``: ignore case),
+with ``\\1``..``\\9`` and ``\\&`` in the replacement; ``initcap`` capitalises after any non-alphanumeric
+character; ``degrees``/``radians`` divide/multiply by PostgreSQL's ``RADIANS_PER_DEGREE`` so the last digit agrees.
+:data:`UNARY_STRICT`, :data:`BINARY_STRICT`, :data:`VARIADIC_STRICT` and :data:`VARIADIC_NONSTRICT` are merged into
+``expr.functions``'s tables; :data:`RESULT_TYPES` tells ``expr.infer`` the fixed result types.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import decimal
+import math
+import re
+from typing import Any, Callable
+
+from steadystate import errors
+from steadystate.expr.casts import to_text
+from steadystate.repr.types import ScalarType
+
+RADIANS_PER_DEGREE = 0.0174532925199432957692
+
+
+def concat_ws(values: list[Any]) -> str | None:
+    separator, rest = values[0], values[1:]
+    if separator is None:
+        return None
+    return separator.join(v if isinstance(v, str) else str(to_text(v)) for v in rest if v is not None)
+
+
+def split_part(text: str, delimiter: str, position: int) -> str:
+    if position == 0:
+        raise errors.SteadyError("field position must not be zero", sqlstate="22023")
+    if delimiter == "":
+        return text if position in (1, -1) else ""
+    parts = text.split(delimiter) if text else []
+    index = position - 1 if position > 0 else len(parts) + position
+    return parts[index] if 0 <= index < len(parts) else ""
+
+
+_FLAG_LETTERS = frozenset("gicqnmsx")
+
+
+def _compile(pattern: str, flags: str) -> re.Pattern[str]:
+    """PostgreSQL's ARE flags: ``i``/``c`` case (the last wins), ``q`` literal, ``n``/``m`` newline-sensitive
+    (``.`` stops at newlines, ``^``/``$`` at lines), ``s`` not (the default), ``x`` expanded; ``g`` is the caller's."""
+    options = re.DOTALL
+    for flag in flags:
+        if flag not in _FLAG_LETTERS:
+            raise errors.SteadyError(f'invalid regular expression option: "{flag}"', sqlstate="22023")
+        if flag == "i":
+            options |= re.IGNORECASE
+        elif flag == "c":
+            options &= ~re.IGNORECASE
+        elif flag in "nm":
+            options = (options & ~re.DOTALL) | re.MULTILINE
+        elif flag == "s":
+            options = (options | re.DOTALL) & ~re.MULTILINE
+        elif flag == "x":
+            options |= re.VERBOSE
+    if "q" in flags:
+        pattern = re.escape(pattern)
+    try:
+        return re.compile(pattern, options)
+    except re.error as exc:
+        raise errors.SteadyError(f"invalid regular expression: {exc}", sqlstate="2201B") from None
+
+
+def _replacement(template: str) -> Callable[[re.Match[str]], str]:
+    pieces: list[str | int] = []  # text, or a group number (0: the whole match)
+    i = 0
+    while i < len(template):
+        c = template[i]
+        if c == "\\" and i + 1 < len(template):
+            nxt = template[i + 1]
+            if nxt.isdigit() and nxt != "0":
+                pieces.append(int(nxt))
+            elif nxt == "&":
+                pieces.append(0)
+            else:
+                pieces.append(nxt)
+            i += 2
+            continue
+        pieces.append(c)
+        i += 1
+
+    def expand(match: re.Match[str]) -> str:
+        out = []
+        for piece in pieces:
+            if isinstance(piece, int):
+                if piece <= (match.re.groups if piece else 0):
+                    out.append(match.group(piece) or "")
+            else:
+                out.append(piece)
+        return "".join(out)
+
+    return expand
+
+
+def regexp_replace(text: str, pattern: str, replacement: str, flags: str = "") -> str:
+    compiled = _compile(pattern, flags)
+    return compiled.sub(_replacement(replacement), text, count=0 if "g" in flags else 1)
+
+
+def initcap(text: str) -> str:
+    out = []
+    after_word = False
+    for c in text:
+        out.append(c.lower() if after_word else c.upper())
+        after_word = c.isalnum()
+    return "".join(out)
+
+
+def translate(text: str, source: str, target: str) -> str:
+    table: dict[str, str | None] = {}
+    for i, c in enumerate(source):
+        table.setdefault(c, target[i] if i < len(target) else None)
+    return "".join(table.get(c, c) or "" for c in text)
+
+
+def ascii_code(text: str) -> int:
+    return ord(text[0]) if text else 0
+
+
+def chr_of(code: int) -> str:
+    if code < 0:
+        raise errors.SteadyError("character number must be positive", sqlstate="22023")
+    if code == 0:
+        raise errors.SteadyError("null character not permitted", sqlstate="54000")
+    if code > 0x10FFFF:
+        raise errors.SteadyError(f"requested character too large for encoding: {code}", sqlstate="54000")
+    if 0xD800 <= code <= 0xDFFF:
+        raise errors.SteadyError(f"requested character not valid for encoding: {code}", sqlstate="54000")
+    return chr(code)
+
+
+def trunc(value: Any) -> Any:
+    if isinstance(value, float):
+        return math.copysign(float(math.trunc(value)), value) if math.isfinite(value) else value  # -0.5 → -0
+    if isinstance(value, decimal.Decimal):
+        return value.to_integral_value(rounding=decimal.ROUND_DOWN) if value.is_finite() else value
+    return value
+
+
+def trunc_to(value: Any, places: int) -> decimal.Decimal:
+    number = value if isinstance(value, decimal.Decimal) else decimal.Decimal(value)
+    if not number.is_finite():
+        return number
+    if places >= 0:
+        return number.quantize(decimal.Decimal(1).scaleb(-places), rounding=decimal.ROUND_DOWN)
+    scale = decimal.Decimal(10) ** -places
+    return (number / scale).to_integral_value(rounding=decimal.ROUND_DOWN) * scale
+
+
+def _libm_cbrt() -> Callable[[float], float]:
+    """The C library's ``cbrt``, which PostgreSQL calls (Python's ``math.cbrt`` may differ in the last digit)."""
+    try:
+        libm = ctypes.CDLL(ctypes.util.find_library("m") or "libm.so.6")
+        function = libm.cbrt
+    except (OSError, AttributeError):
+        return math.cbrt
+    function.restype, function.argtypes = ctypes.c_double, [ctypes.c_double]
+    return function  # type: ignore[no-any-return]
+
+
+cbrt = _libm_cbrt()
+
+
+def _checked(value: float, result: float) -> float:
+    """PostgreSQL's float8 multiply/divide checks: overflow to infinity and underflow to zero are errors."""
+    if math.isinf(result) and not math.isinf(value):
+        raise errors.NumericValueOutOfRange("value out of range: overflow")
+    if result == 0.0 and value != 0.0:
+        raise errors.NumericValueOutOfRange("value out of range: underflow")
+    return result
+
+
+def degrees(value: float) -> float:
+    return _checked(value, value / RADIANS_PER_DEGREE)
+
+
+def radians(value: float) -> float:
+    return _checked(value, value * RADIANS_PER_DEGREE)
+
+
+UNARY_STRICT: dict[str, Callable[[Any], Any]] = {
+    "initcap": initcap, "reverse": lambda s: s[::-1], "ascii": ascii_code, "chr": chr_of, "trunc": trunc,
+    "cbrt": cbrt, "degrees": degrees, "radians": radians,
+}
+BINARY_STRICT: dict[str, Callable[[Any, Any], Any]] = {
+    "trunc_to": trunc_to, "starts_with": lambda s, prefix: s.startswith(prefix),
+}
+VARIADIC_STRICT: dict[str, Callable[..., Any]] = {
+    "split_part": split_part, "regexp_replace": regexp_replace, "translate": translate,
+}
+VARIADIC_NONSTRICT: dict[str, Callable[[list[Any]], Any]] = {"concat_ws": concat_ws}
+
+RESULT_TYPES: dict[str, ScalarType] = {
+    "concat_ws": ScalarType.TEXT, "split_part": ScalarType.TEXT, "regexp_replace": ScalarType.TEXT,
+    "initcap": ScalarType.TEXT, "reverse": ScalarType.TEXT, "translate": ScalarType.TEXT, "chr": ScalarType.TEXT,
+    "ascii": ScalarType.INT4, "starts_with": ScalarType.BOOL, "trunc_to": ScalarType.NUMERIC,
+    "cbrt": ScalarType.FLOAT8, "degrees": ScalarType.FLOAT8, "radians": ScalarType.FLOAT8,
+}

@@ -1,0 +1,232 @@
+"""Date/time constructors and zone functions, in PostgreSQL's arithmetic: ``make_date``, ``make_time``-style
+``make_timestamp``/``make_timestamptz``, ``make_interval``, ``to_timestamp(double)``, ``date_bin``, ``age`` and
+``AT TIME ZONE`` / ``timezone(zone, value)``.
+
+* Zones are IANA names (``zoneinfo``, matched case-insensitively as PostgreSQL does) and ``UTC``; an unknown name
+  is 22023 ``time zone "<name>" not recognized``.  A local time that a zone skips (spring forward) takes the offset
+  in force before the transition and an ambiguous one (fall back) the offset after it, PostgreSQL's rule.
+* Seconds given as double precision become microseconds with ``rint``, in the order of PostgreSQL's own
+  arithmetic, so the digits agree.
+* ``age`` is PostgreSQL's field-wise subtraction with borrowing (``timestamp_age``): days borrowed from a month
+  are the length of the earlier timestamp's month.
+
+:data:`VARIADIC_STRICT` is merged into ``expr.functions``'s table and :data:`RESULT_TYPES` into
+``expr.infer.function_type``.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as _dt
+import functools
+import math
+import zoneinfo
+from typing import Any, Callable
+
+from steadystate import errors
+from steadystate.expr.to_char import to_char
+from steadystate.repr.interval import USECS_PER_DAY, USECS_PER_SEC, Interval
+from steadystate.repr.types import ScalarType
+
+UTC = _dt.timezone.utc
+_PG_EPOCH = _dt.datetime(2000, 1, 1)
+_UNIX_TO_PG_EPOCH_S = 946_684_800
+
+
+def _field_error(kind: str, text: str) -> errors.SteadyError:
+    return errors.SteadyError(f"{kind} field value out of range: {text}", sqlstate="22008")
+
+
+def _timestamp_out_of_range() -> errors.SteadyError:
+    return errors.SteadyError("timestamp out of range", sqlstate="22008")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Zones
+
+@functools.lru_cache(maxsize=1)
+def _zone_names() -> dict[str, str]:
+    return {name.lower(): name for name in zoneinfo.available_timezones()}
+
+
+@functools.lru_cache(maxsize=256)
+def zone(name: str) -> _dt.tzinfo:
+    """The zone ``name`` names (IANA, case-insensitive; ``UTC``/``GMT``/``Z``)."""
+    key = name.strip().lower()
+    if key in ("utc", "gmt", "z", "zulu", "universal"):
+        return UTC
+    real = _zone_names().get(key)
+    if real is None:
+        raise errors.SteadyError(f'time zone "{name}" not recognized', sqlstate="22023")
+    return zoneinfo.ZoneInfo(real)
+
+
+def localize(local: _dt.datetime, tz: _dt.tzinfo) -> _dt.datetime:
+    """The instant (aware, UTC) of wall-clock time ``local`` in ``tz``, with PostgreSQL's rule for gaps/overlaps."""
+    early = local.replace(tzinfo=tz, fold=0)
+    late = local.replace(tzinfo=tz, fold=1)
+    if early.utcoffset() != late.utcoffset():
+        round_trip = late.astimezone(UTC).astimezone(tz).replace(tzinfo=None)
+        chosen = late if round_trip == local else early  # ambiguous: after the transition; a gap: before it
+    else:
+        chosen = early
+    try:
+        return chosen.astimezone(UTC)
+    except OverflowError:
+        raise _timestamp_out_of_range() from None
+
+
+def _at_zone(name: str, value: _dt.datetime) -> _dt.datetime:
+    tz = zone(name)
+    if value.tzinfo is None:  # timestamp AT TIME ZONE z: that wall-clock time in z, as an instant
+        return localize(value, tz)
+    try:  # timestamptz AT TIME ZONE z: the wall-clock time in z
+        return value.astimezone(tz).replace(tzinfo=None)
+    except OverflowError:
+        raise _timestamp_out_of_range() from None
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Constructors
+
+def make_date(year: int, month: int, day: int) -> _dt.date:
+    try:
+        if year <= 0:
+            raise ValueError
+        return _dt.date(year, month, day)
+    except (ValueError, OverflowError):
+        raise _field_error("date", f"{year}-{month:02d}-{day:02d}") from None
+
+
+def _time_micros(hour: int, minute: int, second: float) -> int:
+    """PostgreSQL's ``time_overflows``: seconds are rounded to microseconds before the range check."""
+    micros = round(second * USECS_PER_SEC) if math.isfinite(second) else None
+    total = None if micros is None else ((hour * 60 + minute) * 60) * USECS_PER_SEC + micros
+    if (hour < 0 or hour > 24 or minute < 0 or minute >= 60 or micros is None or micros < 0
+            or micros > 60 * USECS_PER_SEC or total is None or total > USECS_PER_DAY):
+        raise _field_error("time", f"{hour}:{minute:02d}:{second:02g}")
+    return total
+
+
+def make_timestamp(year: int, month: int, day: int, hour: int, minute: int, second: float) -> _dt.datetime:
+    date = make_date(year, month, day)
+    micros = _time_micros(hour, minute, second)
+    try:
+        return _dt.datetime(date.year, date.month, date.day) + _dt.timedelta(microseconds=micros)
+    except OverflowError:
+        raise _timestamp_out_of_range() from None
+
+
+def make_timestamptz(year: int, month: int, day: int, hour: int, minute: int, second: float,
+                     zone_name: str = "UTC") -> _dt.datetime:
+    return localize(make_timestamp(year, month, day, hour, minute, second), zone(zone_name))
+
+
+def make_interval(years: int, months: int, weeks: int, days: int, hours: int, mins: int,
+                  secs: float) -> Interval:
+    if not math.isfinite(secs):
+        raise errors.SteadyError("interval out of range", sqlstate="22008")
+    micros = hours * 3600 * USECS_PER_SEC + mins * 60 * USECS_PER_SEC + int(round(secs * USECS_PER_SEC))
+    return Interval(years * 12 + months, weeks * 7 + days, micros)
+
+
+def to_timestamp(seconds: float) -> _dt.datetime:
+    """``to_timestamp(double precision)``: Unix epoch seconds as timestamptz."""
+    if math.isnan(seconds):
+        raise errors.SteadyError("timestamp cannot be NaN", sqlstate="22008")
+    if math.isinf(seconds):
+        raise errors.FeatureNotSupported("infinite timestamps are not supported")
+    micros = round((seconds - _UNIX_TO_PG_EPOCH_S) * USECS_PER_SEC)
+    try:
+        result = _PG_EPOCH + _dt.timedelta(microseconds=micros)
+    except OverflowError:
+        raise errors.SteadyError(f'timestamp out of range: "{seconds:g}"', sqlstate="22008") from None
+    return result.replace(tzinfo=UTC)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# date_bin and age
+
+def date_bin(stride: Interval, source: _dt.datetime, origin: _dt.datetime) -> _dt.datetime:
+    if stride.months != 0:
+        raise errors.FeatureNotSupported("timestamps cannot be binned into intervals containing months or years")
+    stride_micros = stride.days * USECS_PER_DAY + stride.micros
+    if stride_micros <= 0:
+        raise errors.SteadyError("stride must be greater than zero", sqlstate="22008")
+    if (source.tzinfo is None) != (origin.tzinfo is None):
+        raise errors.InternalError("date_bin over a timestamp and a timestamptz")
+    diff = (source - origin) // _dt.timedelta(microseconds=1)
+    try:
+        return origin + _dt.timedelta(microseconds=(diff // stride_micros) * stride_micros)
+    except OverflowError:
+        raise _timestamp_out_of_range() from None
+
+
+def age(a: _dt.datetime | _dt.date, b: _dt.datetime | _dt.date) -> Interval:
+    """PostgreSQL's ``timestamp_age``/``timestamptz_age`` (the latter in UTC, the session's zone)."""
+    t1 = a if isinstance(a, _dt.datetime) else _dt.datetime(a.year, a.month, a.day)
+    t2 = b if isinstance(b, _dt.datetime) else _dt.datetime(b.year, b.month, b.day)
+    if t1.tzinfo is not None:
+        t1 = t1.astimezone(UTC).replace(tzinfo=None)
+        t2 = t2.astimezone(UTC).replace(tzinfo=None)
+    fields = [t1.microsecond - t2.microsecond, t1.second - t2.second, t1.minute - t2.minute, t1.hour - t2.hour,
+              t1.day - t2.day, t1.month - t2.month, t1.year - t2.year]
+    negative = t1 < t2
+    if negative:
+        fields = [-f for f in fields]
+    usec, sec, minute, hour, mday, mon, year = fields
+    while usec < 0:
+        usec += USECS_PER_SEC
+        sec -= 1
+    while sec < 0:
+        sec += 60
+        minute -= 1
+    while minute < 0:
+        minute += 60
+        hour -= 1
+    while hour < 0:
+        hour += 24
+        mday -= 1
+    earlier = t1 if negative else t2
+    while mday < 0:
+        mday += calendar.monthrange(earlier.year, earlier.month)[1]
+        mon -= 1
+    while mon < 0:
+        mon += 12
+        year -= 1
+    sign = -1 if negative else 1
+    micros = ((hour * 60 + minute) * 60 + sec) * USECS_PER_SEC + usec
+    return Interval(sign * (year * 12 + mon), sign * mday, sign * micros)
+
+
+VARIADIC_STRICT: dict[str, Callable[..., Any]] = {
+    "make_date": make_date,
+    "make_timestamp": make_timestamp,
+    "make_timestamptz": make_timestamptz,
+    "make_interval": make_interval,
+    "to_timestamp": to_timestamp,
+    "date_bin": date_bin,
+    "age": age,
+    "timezone": _at_zone,
+    "to_char": to_char,
+}
+
+_RESULT_TYPES: dict[str, ScalarType] = {
+    "make_date": ScalarType.DATE,
+    "make_timestamp": ScalarType.TIMESTAMP,
+    "make_timestamptz": ScalarType.TIMESTAMPTZ,
+    "make_interval": ScalarType.INTERVAL,
+    "to_timestamp": ScalarType.TIMESTAMPTZ,
+    "age": ScalarType.INTERVAL,
+    "to_char": ScalarType.TEXT,
+}
+
+
+def result_type(func: str, arg_types: list[ScalarType | None]) -> ScalarType | None:
+    """The result type of one of these functions (``None`` for any other function)."""
+    if func == "date_bin":
+        return arg_types[1] if len(arg_types) > 1 else None
+    if func == "timezone":
+        source = arg_types[1] if len(arg_types) > 1 else None
+        return ScalarType.TIMESTAMP if source is ScalarType.TIMESTAMPTZ else ScalarType.TIMESTAMPTZ
+    return _RESULT_TYPES.get(func)

@@ -1,0 +1,112 @@
+"""Planning the string and math functions of ``expr.string_math`` (PostgreSQL's signatures and result types).
+
+sqlglot reads each into its own node (``ConcatWs``, ``SplitPart``, ``RegexpReplace``, ``Initcap``, ``Reverse``,
+``Translate``, ``Ascii``, ``Chr``, ``StartsWith``, ``Trunc``, ``Cbrt``, ``Pi``, ``Degrees``, ``Radians``);
+:data:`FUNCTIONS` maps those to planners and is merged into ``sql.scalar``'s table.  An argument sqlglot accepts
+but PostgreSQL's function has not (``regexp_replace``'s position, ``initcap``'s delimiters) is refused.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable
+
+from sqlglot import exp
+
+from steadystate import errors
+from steadystate.expr.ir import CallBinary, CallUnary, CallVariadic
+from steadystate.repr.types import ScalarType
+from steadystate.sql.function_args import PlanExpr, no_function, signature
+from steadystate.sql.typed import ExprEnv, Typed, coerce, lit
+
+T = ScalarType
+
+
+def _typed(plan: PlanExpr, name: str, nodes: list[exp.Expr], wanted: list[ScalarType], env: ExprEnv
+           ) -> list[Typed]:
+    return signature(name, [plan(n, env) for n in nodes], wanted, env)
+
+
+def _only(node: exp.Expr, allowed: tuple[str, ...], name: str) -> None:
+    if any(node.args.get(k) not in (None, False) for k in node.args if k not in allowed):
+        raise errors.FeatureNotSupported(f"this form of {name} is not supported")
+
+
+def _call(func: str, args: list[Typed], result: ScalarType) -> Typed:
+    nullable = any(a.nullable for a in args)
+    if len(args) == 1:
+        return Typed(CallUnary(func, args[0].expr), result, nullable)
+    if len(args) == 2:
+        return Typed(CallBinary(func, args[0].expr, args[1].expr), result, nullable)
+    return Typed(CallVariadic(func, tuple(a.expr for a in args)), result, nullable)
+
+
+def _text_function(func: str, keys: tuple[str, ...], types: list[ScalarType], result: ScalarType
+                   ) -> Callable[[PlanExpr, Any, ExprEnv], Typed]:
+    def plan_call(plan: PlanExpr, node: exp.Expr, env: ExprEnv) -> Typed:
+        _only(node, keys, func)
+        nodes = [node.args[k] for k in keys if node.args.get(k) is not None]
+        return _call(func, _typed(plan, func, nodes, types[:len(nodes)], env), result)
+
+    return plan_call
+
+
+def _concat_ws(plan: PlanExpr, node: exp.ConcatWs, env: ExprEnv) -> Typed:
+    values = [plan(e, env) for e in node.expressions]
+    if not values:
+        raise errors.UndefinedFunction("function concat_ws() does not exist")
+    values = [coerce(values[0], T.TEXT, env)] + [coerce(v, T.TEXT, env) if v.is_untyped else v for v in values[1:]]
+    return Typed(CallVariadic("concat_ws", tuple(v.expr for v in values)), T.TEXT, values[0].nullable)
+
+
+def _regexp_replace(plan: PlanExpr, node: exp.RegexpReplace, env: ExprEnv) -> Typed:
+    _only(node, ("this", "expression", "replacement", "modifiers", "single_replace"), "regexp_replace")
+    nodes = [node.this, node.expression, node.args["replacement"]]
+    if node.args.get("modifiers") is not None:
+        nodes.append(node.args["modifiers"])
+    return _call("regexp_replace", _typed(plan, "regexp_replace", nodes, [T.TEXT] * len(nodes), env), T.TEXT)
+
+
+def _chr(plan: PlanExpr, node: exp.Chr, env: ExprEnv) -> Typed:
+    if len(node.expressions) != 1 or node.args.get("charset"):
+        raise errors.FeatureNotSupported("this form of chr is not supported")
+    return _call("chr", _typed(plan, "chr", list(node.expressions), [T.INT4], env), T.TEXT)
+
+
+def _trunc(plan: PlanExpr, node: exp.Trunc, env: ExprEnv) -> Typed:
+    _only(node, ("this", "decimals"), "trunc")
+    if node.args.get("decimals") is None:  # trunc(numeric) or trunc(double precision): an integer is the latter
+        value = plan(node.this, env)
+        if value.is_untyped or value.type in (T.INT2, T.INT4, T.INT8, T.FLOAT4):
+            value = coerce(value, T.FLOAT8, env)
+        if value.type not in (T.FLOAT8, T.NUMERIC):
+            raise no_function("trunc", [value])
+        return _call("trunc", [value], value.type)
+    return _call("trunc_to", _typed(plan, "trunc", [node.this, node.args["decimals"]], [T.NUMERIC, T.INT4], env),
+                 T.NUMERIC)
+
+
+def _float_function(func: str) -> Callable[[PlanExpr, Any, ExprEnv], Typed]:
+    def plan_call(plan: PlanExpr, node: exp.Expr, env: ExprEnv) -> Typed:
+        return _call(func, _typed(plan, func, [node.this], [T.FLOAT8], env), T.FLOAT8)
+
+    return plan_call
+
+
+FUNCTIONS: dict[type, Callable[[PlanExpr, Any, ExprEnv], Typed]] = {
+    exp.ConcatWs: _concat_ws,
+    exp.SplitPart: _text_function("split_part", ("this", "delimiter", "part_index"), [T.TEXT, T.TEXT, T.INT4], T.TEXT),
+    exp.RegexpReplace: _regexp_replace,
+    exp.Initcap: lambda plan, node, env: _text_function("initcap", ("this",), [T.TEXT], T.TEXT)(
+        plan, exp.Initcap(this=node.this), env),  # sqlglot adds a default delimiter list that PostgreSQL's has not
+    exp.Reverse: _text_function("reverse", ("this",), [T.TEXT], T.TEXT),
+    exp.Translate: _text_function("translate", ("this", "from_", "to"), [T.TEXT] * 3, T.TEXT),
+    exp.Ascii: _text_function("ascii", ("this",), [T.TEXT], T.INT4),
+    exp.Chr: _chr,
+    exp.StartsWith: _text_function("starts_with", ("this", "expression"), [T.TEXT, T.TEXT], T.BOOL),
+    exp.Trunc: _trunc,
+    exp.Cbrt: _float_function("cbrt"),
+    exp.Degrees: _float_function("degrees"),
+    exp.Radians: _float_function("radians"),
+    exp.Pi: lambda plan, node, env: lit(math.pi, T.FLOAT8),
+}

@@ -1,0 +1,159 @@
+"""Planning the date/time constructors and zone functions (``expr.time_functions`` evaluates them).
+
+PostgreSQL's signatures: ``make_date(int, int, int)``, ``make_timestamp(int, int, int, int, int, double)``,
+``make_timestamptz(..., double [, text])``, ``make_interval(years, months, weeks, days, hours, mins => int, secs =>
+double)`` with named arguments, ``to_timestamp(double)``, ``date_bin(interval, ts, origin)`` over timestamp or
+timestamptz, ``age(ts, ts)`` and ``age(ts)`` (from today's midnight: refused where results are maintained, as
+``now()`` is), ``value AT TIME ZONE zone`` and ``timezone(zone, value)``.  sqlglot reads several of these into its
+own nodes (``TimestampFromParts``, ``MakeInterval``, ``UnixToTime``, ``DateBin``, ``AtTimeZone``); the rest arrive
+as anonymous functions.  :data:`FUNCTIONS` and :data:`ANONYMOUS` are merged into
+``sql.scalar``'s tables, which pass each planner ``sql.scalar.plan_expr`` (``sql.function_args.PlanExpr``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from sqlglot import exp
+
+from steadystate import errors
+from steadystate.expr.ir import CallVariadic
+from steadystate.repr.types import ScalarType
+from steadystate.sql.function_args import PlanExpr, no_function, signature
+from steadystate.sql.typed import ExprEnv, Typed, coerce, lit
+
+T = ScalarType
+
+
+def _call(func: str, args: list[Typed], result: ScalarType) -> Typed:
+    return Typed(CallVariadic(func, tuple(a.expr for a in args)), result, any(a.nullable for a in args))
+
+
+_INTS = [T.INT4] * 5
+
+
+def _make_date(plan: PlanExpr, args: list[exp.Expr], env: ExprEnv) -> Typed:
+    return _call("make_date", signature("make_date", [plan(a, env) for a in args], [T.INT4] * 3, env), T.DATE)
+
+
+def _make_timestamp(plan: PlanExpr, node: exp.TimestampFromParts, env: ExprEnv) -> Typed:
+    names = ("year", "month", "day", "hour", "min", "sec")
+    if any(node.args.get(k) is not None for k in node.args if k not in names):
+        raise errors.FeatureNotSupported("this form of make_timestamp is not supported")
+    values = [plan(node.args[k], env) for k in names if node.args.get(k) is not None]
+    return _call("make_timestamp", signature("make_timestamp", values, _INTS + [T.FLOAT8], env), T.TIMESTAMP)
+
+
+def _make_timestamptz(plan: PlanExpr, args: list[exp.Expr], env: ExprEnv) -> Typed:
+    values = [plan(a, env) for a in args]
+    wanted = _INTS + [T.FLOAT8] + ([T.TEXT] if len(values) == 7 else [])
+    return _call("make_timestamptz", signature("make_timestamptz", values, wanted, env), T.TIMESTAMPTZ)
+
+
+_INTERVAL_FIELDS = (("year", T.INT4), ("month", T.INT4), ("week", T.INT4), ("day", T.INT4), ("hour", T.INT4),
+                    ("minute", T.INT4), ("second", T.FLOAT8))
+
+
+def _make_interval(plan: PlanExpr, node: exp.MakeInterval, env: ExprEnv) -> Typed:
+    args = []
+    for field, typ in _INTERVAL_FIELDS:
+        given = node.args.get(field)
+        if isinstance(given, exp.Kwarg):
+            given = given.expression
+        args.append(coerce(plan(given, env), typ, env) if given is not None else lit(0 if typ is T.INT4 else 0.0, typ))
+    return _call("make_interval", args, T.INTERVAL)
+
+
+def _to_timestamp(plan: PlanExpr, node: exp.UnixToTime, env: ExprEnv) -> Typed:
+    if any(node.args.get(k) is not None for k in node.args if k != "this"):
+        raise errors.FeatureNotSupported("this form of to_timestamp is not supported")
+    return _call("to_timestamp", signature("to_timestamp", [plan(node.this, env)], [T.FLOAT8], env), T.TIMESTAMPTZ)
+
+
+def _to_timestamp_format(plan: PlanExpr, node: exp.StrToTime, env: ExprEnv) -> Typed:
+    raise errors.FeatureNotSupported("to_timestamp(text, text) is not supported",
+                                     hint="Cast the text to timestamptz, or use to_timestamp(double precision).")
+
+
+def _timestamp_kind(values: list[Typed], name: str) -> ScalarType:
+    known = {v.type for v in values if not v.is_untyped}
+    if not known <= {T.TIMESTAMP, T.TIMESTAMPTZ, T.DATE}:
+        raise no_function(name, values)
+    return T.TIMESTAMPTZ if T.TIMESTAMPTZ in known or T.DATE in known else T.TIMESTAMP
+
+
+def _date_bin(plan: PlanExpr, node: exp.DateBin, env: ExprEnv) -> Typed:
+    origin = node.args.get("unit") or node.args.get("origin")
+    if origin is None or node.args.get("zone") is not None:
+        raise errors.FeatureNotSupported("date_bin takes a stride, a timestamp and an origin")
+    values = [plan(node.this, env), plan(node.expression, env), plan(origin, env)]
+    kind = _timestamp_kind(values[1:], "date_bin")
+    return _call("date_bin", signature("date_bin", values, [T.INTERVAL, kind, kind], env), kind)
+
+
+def _age(plan: PlanExpr, args: list[exp.Expr], env: ExprEnv) -> Typed:
+    values = [plan(a, env) for a in args]
+    if len(values) == 1:
+        now = env.ctx.now
+        if now is None:
+            raise errors.FeatureNotSupported(
+                "age(timestamp) is not supported in views, materialized views, indexes or subscriptions",
+                hint="It counts from today's midnight, which changes: use age(a, b).")
+        values = [lit(now.replace(hour=0, minute=0, second=0, microsecond=0, tzinfo=None), T.TIMESTAMP), values[0]]
+        if not values[1].is_untyped and values[1].type is T.TIMESTAMPTZ:
+            values[0] = lit(now.replace(hour=0, minute=0, second=0, microsecond=0), T.TIMESTAMPTZ)
+    kind = _timestamp_kind(values, "age")
+    return _call("age", signature("age", values, [kind, kind], env), T.INTERVAL)
+
+
+def _at_time_zone(value: Typed, zone: Typed, env: ExprEnv) -> Typed:
+    if value.is_untyped or value.type is T.DATE:
+        value = coerce(value, T.TIMESTAMPTZ, env)
+    if value.type not in (T.TIMESTAMP, T.TIMESTAMPTZ):
+        raise no_function("timezone", [zone, value])
+    zone = coerce(zone, T.TEXT, env)
+    result = T.TIMESTAMP if value.type is T.TIMESTAMPTZ else T.TIMESTAMPTZ
+    return _call("timezone", [zone, value], result)
+
+
+def _at_time_zone_node(plan: PlanExpr, node: exp.AtTimeZone, env: ExprEnv) -> Typed:
+    return _at_time_zone(plan(node.this, env), plan(node.args["zone"], env), env)
+
+
+def _timezone(plan: PlanExpr, args: list[exp.Expr], env: ExprEnv) -> Typed:
+    values = [plan(a, env) for a in args]
+    if len(values) != 2:
+        raise no_function("timezone", values)
+    return _at_time_zone(values[1], values[0], env)
+
+
+def _to_char(plan: PlanExpr, args: list[exp.Expr], env: ExprEnv) -> Typed:
+    values = [plan(a, env) for a in args]
+    if len(values) != 2:
+        raise no_function("to_char", values)
+    value = values[0]
+    if not value.is_untyped and value.type is T.DATE:
+        value = coerce(value, T.TIMESTAMPTZ, env)
+    if value.is_untyped or value.type not in (T.TIMESTAMP, T.TIMESTAMPTZ):
+        if not value.is_untyped and (value.type.is_numeric or value.type is T.INTERVAL):
+            raise errors.FeatureNotSupported(f"to_char({value.type.pg_name}, text) is not supported")
+        raise no_function("to_char", values)
+    return _call("to_char", [value, coerce(values[1], T.TEXT, env)], T.TEXT)
+
+
+FUNCTIONS: dict[type, Callable[[PlanExpr, Any, ExprEnv], Typed]] = {
+    exp.TimestampFromParts: _make_timestamp,
+    exp.MakeInterval: _make_interval,
+    exp.UnixToTime: _to_timestamp,
+    exp.StrToTime: _to_timestamp_format,
+    exp.DateBin: _date_bin,
+    exp.AtTimeZone: _at_time_zone_node,
+}
+
+ANONYMOUS: dict[str, Callable[[PlanExpr, list[exp.Expr], ExprEnv], Typed]] = {
+    "make_date": _make_date,
+    "make_timestamptz": _make_timestamptz,
+    "age": _age,
+    "timezone": _timezone,
+    "to_char": _to_char,
+}
