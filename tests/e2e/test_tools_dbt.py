@@ -141,14 +141,6 @@ def deploy_cluster_hydrated(env) -> bool:  # type: ignore[no-untyped-def]
     return bool(rows) and all(hydrated for (hydrated,) in rows)
 
 
-def has_mz_now(env) -> bool:  # type: ignore[no-untyped-def]
-    try:
-        env.query("SELECT mz_now()")
-        return True
-    except Exception:  # noqa: BLE001 - mz_now() comes with issue 13's temporal work
-        return False
-
-
 def test_blue_green_deployment_promotes_onto_a_sealed_cluster(env, dbt: Dbt) -> None:  # type: ignore[no-untyped-def]
     # production: the project as it is, on a sealed cluster
     dbt("seed")
@@ -184,8 +176,7 @@ def test_blue_green_deployment_promotes_onto_a_sealed_cluster(env, dbt: Dbt) -> 
     # rebuilt clean from the catalog, then hydrated: the proof that it restarts cleanly
     env.execute("ALTER CLUSTER shop_prod_dbt_deploy RESTART")
     env.wait_for(lambda: deploy_cluster_hydrated(env), timeout=120)
-    if has_mz_now(env):  # deploy_await's readiness query reads mz_now()
-        dbt("run-operation", "deploy_await", "--args", "{poll_interval: 1}")
+    dbt("run-operation", "deploy_await", "--args", "{poll_interval: 1}")  # hydration and lag, read with mz_now()
     dbt("run-operation", "deploy_promote")
 
     # the swap: the new generation has the production names and the seal; the old one neither
