@@ -15,7 +15,7 @@ if ! command -v psql >/dev/null 2>&1 || ! ls /usr/lib/postgresql/*/bin/initdb >/
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq postgresql postgresql-client >/dev/null
   fi
 fi
-# Chromium (the operator console's browser tests, tests/e2e/test_console.py, drive it headless; they fail without it).
+# Chromium (the operator console's browser tests, tests/e2e/test_console_browser.py, drive it headless; they fail without it).
 if ! command -v chromium >/dev/null 2>&1; then
   if command -v apt-get >/dev/null 2>&1; then
     $SUDO apt-get update -qq
