@@ -104,7 +104,7 @@ class Server:
         if role is None or role.password is not None:
             return
         verifier = make_verifier(superuser_password(self.config.data_dir))
-        self.adapter.ddl.set_role(msgspec.structs.replace(role, password=verifier), SUPERUSER)
+        self.adapter.grants.set_role(msgspec.structs.replace(role, password=verifier), SUPERUSER)
         log.info("the superuser %s now has the password stored in %s", SUPERUSER,
                  self.config.data_dir / "pgpass")
 

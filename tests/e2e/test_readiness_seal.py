@@ -364,7 +364,7 @@ def test_seal_and_unseal_are_audited(world) -> None:  # type: ignore[no-untyped-
 def test_only_owner_or_superuser_may_seal(world) -> None:  # type: ignore[no-untyped-def]
     env = world
     env.execute("CREATE ROLE bob PASSWORD 'pw-bob'", "CREATE ROLE boss SUPERUSER PASSWORD 'pw-boss'",
-                "CREATE ROLE carol PASSWORD 'pw-carol'")
+                "CREATE ROLE carol CREATECLUSTER PASSWORD 'pw-carol'")
     assert set(env.query("SELECT name, superuser FROM mz_catalog.mz_roles WHERE name IN ('bob', 'boss')")) == {
         ("bob", False), ("boss", True)}
     # a cluster created by carol is owned by carol

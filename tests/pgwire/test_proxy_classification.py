@@ -33,6 +33,7 @@ CORPUS = [
     "DROP ROLE r", "ALTER CLUSTER quickstart SEAL", "ALTER CLUSTER quickstart RESTART",
     "CREATE SCHEMA s", "DROP SCHEMA s CASCADE", "SAVEPOINT sp", "RELEASE SAVEPOINT sp", "ROLLBACK TO SAVEPOINT sp",
     "SUBSCRIBE t", "COPY t FROM STDIN", "COPY (SELECT 1) TO STDOUT",
+    "GRANT SELECT ON t TO r", "REVOKE ALL ON CLUSTER quickstart FROM PUBLIC", "GRANT r TO s", "REVOKE r FROM s",
 ]
 
 # where the proxy is more careful than the meaning, and why that is fine

@@ -24,6 +24,7 @@ import secrets
 import time
 from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable, TypeVar, assert_never
 
+from steadystate.adapter.authorization import AuthContext, authorize
 from steadystate.adapter.coordinator import bounded
 from steadystate.adapter.metrics import statement_kind
 from steadystate.adapter.names import SessionCatalog, optimize_plan
@@ -243,6 +244,12 @@ class ClientSession:
             raise InFailedTransaction(
                 "current transaction is aborted, commands ignored until end of transaction block"
             )
+        try:  # 42501 unless the role may (adapter/authorization.py)
+            authorize(plan, AuthContext(self.coord.catalog, self.user, self.variables["cluster"],
+                                        self.adapter.reads.is_local))
+        except SteadyError:
+            self._fail()
+            raise
         task = asyncio.ensure_future(self._sequence(plan))
         self._running = task
         started, ok = time.monotonic(), False
@@ -281,7 +288,7 @@ class ClientSession:
             case p.DropClusterReplicaPlan():
                 return self._ddl(ddl.drop_replica, plan)
             case p.DropRolePlan():
-                return self._ddl(ddl.drop_role, plan)
+                return self._ddl(self.adapter.grants.drop_role, plan)
             case p.CreateClusterPlan():
                 return self._ddl_plain(ddl.create_cluster, plan)
             case p.CreateClusterReplicaPlan():
@@ -291,9 +298,13 @@ class ClientSession:
             case p.DropSchemaPlan():
                 return self._ddl(ddl.drop_schema, plan)
             case p.CreateRolePlan():
-                return self._ddl_plain(ddl.create_role, plan)
+                return self._ddl_plain(self.adapter.grants.create_role, plan)
             case p.AlterRolePlan():
-                return self._ddl_plain(ddl.alter_role, plan)
+                return self._ddl_plain(self.adapter.grants.alter_role, plan)
+            case p.GrantPrivilegesPlan():
+                return self._ddl_plain(self.adapter.grants.grant_privileges, plan)
+            case p.GrantRolePlan():
+                return self._ddl_plain(self.adapter.grants.grant_role, plan)
             case p.AlterClusterPlan():
                 return self._alter_cluster(plan)
             case p.InsertPlan():

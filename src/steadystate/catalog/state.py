@@ -21,6 +21,7 @@ from steadystate.catalog.builtins import BUILTINS, BuiltinRelation
 from steadystate.catalog.durable import CatalogStore
 from steadystate.catalog.records import (
     ClusterRecord,
+    GrantRecord,
     ItemRecord,
     ReconfigurationRecord,
     ReplicaRecord,
@@ -45,6 +46,7 @@ class CatalogState:
         self.items: dict[str, ItemRecord] = {}
         self.reconfigurations: dict[str, ReconfigurationRecord] = {}  # cluster id -> pending reconfiguration
         self.schemas: dict[str, SchemaRecord] = {}
+        self.grants: dict[str, GrantRecord] = {}  # GRANT/REVOKE on objects (adapter/privileges.py)
         self.builtins: dict[str, BuiltinRelation] = {b.id: b for b in BUILTINS}
         self._builtin_names = {(b.schema, b.name): b for b in BUILTINS}
         loaded = durable.load()
@@ -80,13 +82,15 @@ class CatalogState:
                 self.reconfigurations[record.id] = record
             elif isinstance(record, SchemaRecord):
                 self.schemas[record.id] = record
+            elif isinstance(record, GrantRecord):
+                self.grants[record.id] = record
             else:  # pragma: no cover - programming error
                 raise TypeError(record)
 
     def apply_deletes(self, deletes: Iterable[tuple[str, str]]) -> None:
         tables: dict[str, dict] = {"cluster": self.clusters, "replica": self.replicas, "role": self.roles,
                                    "item": self.items, "reconfiguration": self.reconfigurations,
-                                   "schema": self.schemas}
+                                   "schema": self.schemas, "grant": self.grants}
         for kind, record_id in deletes:
             tables[kind].pop(record_id, None)
 

@@ -112,6 +112,7 @@ class CreateRolePlan:
     name: str
     superuser: bool = False
     verifier: str | None = None  # the SCRAM-SHA-256 verifier of its password (never the password)
+    attributes: tuple[tuple[str, bool], ...] = ()  # (createrole | createdb | createcluster, on or off)
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,7 @@ class AlterRolePlan:
     superuser: bool | None = None
     verifier: str | None = None
     clear_password: bool = False
+    attributes: tuple[tuple[str, bool], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -141,6 +143,25 @@ class DropSchemaPlan:
 class DropRolePlan:
     name: str
     if_exists: bool = False
+
+
+@dataclass(frozen=True)
+class GrantPrivilegesPlan:
+    """GRANT/REVOKE of privileges on objects; ``objects`` are resolved: an item's or cluster's id, a schema's
+    ``database.schema``, a database's name."""
+
+    privileges: tuple[str, ...]  # () for ALL PRIVILEGES
+    object_type: str  # TABLE, SCHEMA, DATABASE, CLUSTER
+    objects: tuple[str, ...]
+    grantees: tuple[str, ...]
+    revoke: bool = False
+
+
+@dataclass(frozen=True)
+class GrantRolePlan:
+    roles: tuple[str, ...]
+    members: tuple[str, ...]
+    revoke: bool = False
 
 
 @dataclass(frozen=True)
@@ -255,5 +276,5 @@ Plan = Union[
     CreateRolePlan, AlterRolePlan, DropRolePlan, CreateSchemaPlan, DropSchemaPlan, InsertPlan, UpdatePlan, DeletePlan,
     SelectPlan, SubscribePlan, CopyFromPlan,
     CopyToPlan, ExplainPlan, SetVariablePlan, ResetVariablePlan, ShowVariablePlan, ShowObjectsPlan,
-    TransactionPlan, DiscardPlan, DeallocatePlan,
+    TransactionPlan, DiscardPlan, DeallocatePlan, GrantPrivilegesPlan, GrantRolePlan,
 ]

@@ -72,9 +72,14 @@ def plan(statement: st.Statement | st.Node, ctx: PlanContext) -> p.Plan:
             database, name = _schema_name(node.name, ctx)
             return p.DropSchemaPlan(database, name, node.if_exists, node.cascade)
         case st.CreateRole():
-            return p.CreateRolePlan(node.name, node.superuser, _verifier(node.password))
+            return p.CreateRolePlan(node.name, node.superuser, _verifier(node.password), node.attributes)
         case st.AlterRole():
-            return p.AlterRolePlan(node.name, node.superuser, _verifier(node.password), node.clear_password)
+            return p.AlterRolePlan(node.name, node.superuser, _verifier(node.password), node.clear_password,
+                                   node.attributes)
+        case st.GrantPrivileges():
+            return _grant_privileges(node, ctx)
+        case st.GrantRole():
+            return p.GrantRolePlan(node.roles, node.members, node.revoke)
         case st.DropRole():
             return p.DropRolePlan(node.name, node.if_exists)
         case st.SetVariable():
@@ -106,6 +111,21 @@ def plan(statement: st.Statement | st.Node, ctx: PlanContext) -> p.Plan:
 #: statements whose expressions are evaluated later and again (views, indexes, subscriptions, column DEFAULTs)
 _MAINTAINED = (st.CreateView, st.CreateIndex, st.Subscribe, exp.Create)
 
+
+
+def _grant_privileges(node: st.GrantPrivileges, ctx: PlanContext) -> p.GrantPrivilegesPlan:
+    """Resolve the objects of a GRANT/REVOKE (unknown ones fail as they do elsewhere: 42P01, 42704, 3F000)."""
+    objects: list[str] = []
+    for name in node.names:
+        if node.object_type == "TABLE":
+            objects.append(ctx.catalog.resolve_item(name).id)
+        elif node.object_type == "CLUSTER":
+            objects.append(ctx.catalog.resolve_cluster(".".join(name))[0])
+        elif node.object_type == "SCHEMA":
+            objects.append(".".join(_schema_name(name, ctx)))
+        else:
+            objects.append(".".join(name))
+    return p.GrantPrivilegesPlan(node.privileges, node.object_type, tuple(objects), node.grantees, node.revoke)
 
 
 def _schema_name(name: tuple[str, ...], ctx: PlanContext) -> tuple[str, str]:
