@@ -184,3 +184,63 @@ def test_grant_refuses_what_it_does_not_support() -> None:
             assert info.value.sqlstate == sqlstate, (sql, info.value)
 
     run(test)
+
+
+def test_privilege_inquiry_functions_answer_from_the_catalog() -> None:
+    async def test(env: MemoryEnvironment) -> None:
+        await env.execute("CREATE TABLE t (a int)")
+        await env.execute("CREATE ROLE kim")
+        kim = await env.session("kim")
+
+        async def ask(sql: str, session: ClientSession | None = None) -> object:
+            return (await env.query(sql, session))[0][0]
+
+        assert await ask("SELECT has_table_privilege('kim', 't', 'SELECT')") is False
+        assert await ask("SELECT has_table_privilege('t', 'SELECT')", kim) is False
+        assert await ask("SELECT has_table_privilege('materialize', 'public.t', 'INSERT')") is True
+        await env.execute("GRANT INSERT ON t TO kim")
+        assert await ask("SELECT has_table_privilege('t', 'select, insert')", kim) is True
+        assert await ask("SELECT has_table_privilege('kim', 'materialize.public.t', 'SELECT')") is False
+        assert await ask("SELECT has_schema_privilege('kim', 'public', 'USAGE')") is True
+        assert await ask("SELECT has_schema_privilege('kim', 'public', 'CREATE')") is False
+        assert await ask("SELECT has_database_privilege('kim', 'materialize', 'USAGE')") is True
+        assert await ask("SELECT has_cluster_privilege('kim', 'quickstart', 'USAGE')") is True
+        assert await ask("SELECT has_cluster_privilege('kim', 'quickstart', 'CREATE')") is False
+        assert await ask("SELECT has_table_privilege('kim', 'mz_catalog.mz_audit_events', 'SELECT')") is False
+        for sql, sqlstate in (("SELECT has_table_privilege('kim', 'nosuch', 'SELECT')", "42P01"),
+                              ("SELECT has_table_privilege('nobody', 't', 'SELECT')", "42704"),
+                              ("SELECT has_table_privilege('kim', 't', 'FLY')", "22023"),
+                              ("SELECT has_table_privilege(name, 'SELECT') FROM mz_catalog.mz_tables", "0A000")):
+            with pytest.raises(SteadyError) as info:
+                await env.execute(sql)
+            assert info.value.sqlstate == sqlstate, (sql, info.value)
+
+    run(test)
+
+
+def test_show_privileges_role_membership_and_catalog_columns() -> None:
+    async def test(env: MemoryEnvironment) -> None:
+        await env.execute("CREATE TABLE t (a int)")
+        await env.execute("CREATE ROLE ro")
+        await env.execute("CREATE ROLE team")
+        await env.execute("GRANT SELECT ON t TO ro")
+        await env.execute("GRANT CREATE ON CLUSTER quickstart TO team")
+        await env.execute("GRANT team TO ro")
+        rows = await env.query("SHOW PRIVILEGES FOR ro")
+        assert ("materialize", "ro", "materialize", "public", "t", "table", "SELECT") in rows
+        assert all(r[1] in ("ro", "public") for r in rows)
+        assert ("mz_system", "public", None, None, "quickstart", "cluster", "USAGE") in rows
+        clusters = await env.query("SHOW PRIVILEGES ON CLUSTERS")
+        assert ("materialize", "team", None, None, "quickstart", "cluster", "CREATE") in clusters
+        assert {r[5] for r in clusters} == {"cluster"}
+        assert await env.query("SHOW ROLE MEMBERSHIP FOR ro") == [("team", "ro", "mz_system")]
+        assert await env.query("SELECT privileges FROM mz_catalog.mz_tables WHERE name = 't'") == [
+            ("{materialize=arwd/materialize,ro=r/materialize}",)]
+        assert await env.query("SELECT privileges FROM mz_catalog.mz_clusters WHERE name = 'quickstart'") == [
+            ("{materialize=UC/materialize,=U/mz_system,team=C/materialize}",)]
+        members = await env.query("SELECT r.name, m.name FROM mz_catalog.mz_role_members rm JOIN mz_catalog.mz_roles r "
+                                  "ON rm.role_id = r.id JOIN mz_catalog.mz_roles m ON rm.member = m.id")
+        assert members == [("team", "ro")]
+        assert len(await env.query("SELECT * FROM pg_catalog.pg_auth_members")) == 1
+
+    run(test)

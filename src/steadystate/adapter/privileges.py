@@ -218,3 +218,31 @@ def all_objects(state: CatalogState) -> Iterator[tuple[Obj, str | None, str | No
     for item in state.items.values():
         if item.kind != ItemKind.INDEX:
             yield item_obj(item), item.database, item.schema
+
+
+def show_all_privileges(state: CatalogState) -> list[tuple[str, str, str | None, str | None, str, str, str]]:
+    """``mz_internal.mz_show_all_privileges``: (grantor, grantee, database, schema, name, object_type,
+    privilege_type) for every privilege on every object, owners' included (Materialize's SHOW PRIVILEGES)."""
+    rows = []
+    for obj, database, schema in all_objects(state):
+        name = obj.name.rsplit(".", 1)[-1]
+        if obj.type is ObjectType.SCHEMA:
+            database = obj.id.split(".", 1)[0]
+        for grantor, grantee, privilege in explode(state, obj):
+            rows.append((grantor, grantee.lower() if grantee == PUBLIC else grantee, database, schema, name,
+                         obj.kind.lower(), privilege))
+    return rows
+
+
+def role_members(state: CatalogState) -> list[tuple[str, str, str]]:
+    """``mz_internal.mz_show_role_members``: (role, member, grantor) (SHOW ROLE MEMBERSHIP)."""
+    return [(parent, role.name, SYSTEM_OWNER) for role in state.roles.values() for parent in role.member_of]
+
+
+def role_member_ids(state: CatalogState) -> list[tuple[str | None, str, str | None]]:
+    """``mz_catalog.mz_role_members``: (role_id, member, grantor) with role ids, as Materialize."""
+    def role_id(name: str) -> str | None:
+        record = state.role_by_name(name)
+        return record.id if record is not None else None
+
+    return [(role_id(parent), role.id, None) for role in state.roles.values() for parent in role.member_of]

@@ -46,7 +46,8 @@ IV = ScalarType.INTERVAL
 
 _DEFINITIONS: list[tuple[str, str, RelationDesc]] = [
     ("mz_catalog", "mz_clusters", _desc(("id", T), ("name", T), ("managed", B), ("size", T),
-                                        ("replication_factor", I4), ("sealed", B), ("owner", T))),
+                                        ("replication_factor", I4), ("sealed", B), ("owner", T),
+                                        ("privileges", T))),
     ("mz_catalog", "mz_cluster_replicas", _desc(("id", T), ("name", T), ("cluster_id", T), ("size", T),
                                                 ("owner", T))),
     ("mz_internal", "mz_cluster_replica_statuses", _desc(("replica_id", T), ("process_id", I8), ("status", T),
@@ -57,7 +58,7 @@ _DEFINITIONS: list[tuple[str, str, RelationDesc]] = [
                                                    ("hydration_time", F8))),
     # Materialize's oid, schema_id and owner_id follow the columns steadystate had first
     ("mz_catalog", "mz_tables", _desc(("id", T), ("schema", T), ("name", T), ("owner", T), ("oid", I8),
-                                      ("schema_id", T), ("owner_id", T))),
+                                      ("schema_id", T), ("owner_id", T), ("privileges", T))),
     ("mz_catalog", "mz_views", _desc(("id", T), ("schema", T), ("name", T), ("definition", T), ("owner", T),
                                      ("oid", I8), ("schema_id", T), ("owner_id", T))),
     ("mz_catalog", "mz_materialized_views", _desc(("id", T), ("schema", T), ("name", T), ("cluster_id", T),
@@ -211,6 +212,10 @@ _DEFINITIONS: list[tuple[str, str, RelationDesc]] = [
                                                      ("constraint_name", T), ("table_catalog", T),
                                                      ("table_schema", T), ("table_name", T), ("column_name", T),
                                                      ("ordinal_position", I4))),
+    # adapter/privileges.py: SHOW PRIVILEGES and SHOW ROLE MEMBERSHIP read these (Materialize's names)
+    ("mz_internal", "mz_show_all_privileges", _desc(("grantor", T), ("grantee", T), ("database", T), ("schema", T),
+                                                    ("name", T), ("object_type", T), ("privilege_type", T))),
+    ("mz_internal", "mz_show_role_members", _desc(("role", T), ("member", T), ("grantor", T))),
 ]
 
 BUILTINS: tuple[BuiltinRelation, ...] = tuple(

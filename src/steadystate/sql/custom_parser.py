@@ -396,6 +396,10 @@ def _show(cur: Cursor) -> Any:
         if cur.accept(word):
             cur.finish()
             return st.ShowObjects(kind)
+    if cur.accept("PRIVILEGES"):
+        return grant_parser.show_privileges(cur)
+    if cur.accept("ROLE", "MEMBERSHIP"):
+        return grant_parser.show_role_membership(cur)
     if cur.accept("TRANSACTION", "ISOLATION", "LEVEL"):
         cur.finish()
         return st.ShowVariable("transaction_isolation")

@@ -3,7 +3,8 @@ sql/custom_parser.py's readers:
 
 * ``GRANT {SELECT | INSERT | UPDATE | DELETE | USAGE | CREATE}, ... | ALL [PRIVILEGES]
   ON [TABLE | SCHEMA | DATABASE | CLUSTER] name, ... TO {role | PUBLIC}, ...`` (``REVOKE ... FROM``);
-* ``GRANT role, ... TO role, ...`` (role membership; ``REVOKE role, ... FROM role, ...``).
+* ``GRANT role, ... TO role, ...`` (role membership; ``REVOKE role, ... FROM role, ...``);
+* ``SHOW PRIVILEGES`` and ``SHOW ROLE MEMBERSHIP``, as queries over Materialize's ``mz_internal`` relations.
 
 What Materialize has and steadystate does not (``WITH GRANT OPTION``, ``GRANTED BY``, ``ON ALL TABLES IN SCHEMA``,
 types, secrets, connections, ``ALTER DEFAULT PRIVILEGES``) is refused with 0A000, never ignored.
@@ -11,11 +12,13 @@ types, secrets, connections, ``ALTER DEFAULT PRIVILEGES``) is refused with 0A000
 
 from __future__ import annotations
 
+from sqlglot import exp
 from sqlglot.tokens import TokenType
 
 from steadystate import errors
 from steadystate.sql import statements as st
 from steadystate.sql.cursor import Cursor
+from steadystate.sql.syntax import parse_standard
 
 PRIVILEGE_WORDS = ("SELECT", "INSERT", "UPDATE", "DELETE", "USAGE", "CREATE")
 OBJECT_WORDS = ("TABLE", "SCHEMA", "DATABASE", "CLUSTER")
@@ -112,3 +115,39 @@ def grant(cur: Cursor) -> st.GrantPrivileges | st.GrantRole:
 
 def revoke(cur: Cursor) -> st.GrantPrivileges | st.GrantRole:
     return _statement(cur, revoke=True)
+
+
+_SHOW_ON = {"CLUSTERS": "cluster", "DATABASES": "database", "SCHEMAS": "schema",
+            "TABLES": "table', 'view', 'materialized view', 'system relation"}
+
+
+def show_privileges(cur: Cursor) -> exp.Expr:
+    """``SHOW PRIVILEGES [ON CLUSTERS | DATABASES | SCHEMAS | TABLES] [FOR role]`` (after ``SHOW PRIVILEGES``):
+    a query over ``mz_internal.mz_show_all_privileges``, as Materialize defines it; ``FOR role`` shows what is
+    granted to the role itself and to PUBLIC."""
+    where = []
+    if cur.accept("ON"):
+        word = cur.word() or ""
+        if word not in _SHOW_ON:
+            raise errors.FeatureNotSupported(f"SHOW PRIVILEGES ON {word} is not supported",
+                                             hint="ON CLUSTERS, DATABASES, SCHEMAS or TABLES")
+        cur.next()
+        where.append(f"object_type IN ('{_SHOW_ON[word]}')")
+    if cur.accept("FOR"):
+        where.append(f"grantee IN ({_literal(cur.ident())}, 'public')")
+    cur.finish()
+    condition = f" WHERE {' AND '.join(where)}" if where else ""
+    return parse_standard("SELECT grantor, grantee, database, schema, name, object_type, privilege_type FROM "
+                          f"mz_internal.mz_show_all_privileges{condition} ORDER BY 1, 2, 3, 4, 5, 6, 7", 0)
+
+
+def show_role_membership(cur: Cursor) -> exp.Expr:
+    """``SHOW ROLE MEMBERSHIP [FOR role]`` (after ``SHOW ROLE MEMBERSHIP``)."""
+    condition = f" WHERE member = {_literal(cur.ident())}" if cur.accept("FOR") else ""
+    cur.finish()
+    return parse_standard(f"SELECT role, member, grantor FROM mz_internal.mz_show_role_members{condition} "
+                          "ORDER BY 1, 2", 0)
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"

@@ -35,7 +35,7 @@ from steadystate.sql.dialect import DIALECT
 ALWAYS_EMPTY: frozenset[str] = frozenset({
     "pg_am", "pg_description", "pg_constraint", "pg_attrdef", "pg_inherits", "pg_sequence", "pg_collation",
     "pg_proc", "pg_extension", "pg_enum", "pg_policy", "pg_statistic_ext", "pg_publication", "pg_publication_rel",
-    "pg_publication_namespace", "pg_trigger", "pg_rewrite", "pg_auth_members",
+    "pg_publication_namespace", "pg_trigger", "pg_rewrite",
 })
 
 #: what ``mz_version()`` answers and the ``mz_version`` ParameterStatus says (Materialize's shape: ``v<semver>``)

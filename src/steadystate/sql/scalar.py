@@ -23,6 +23,7 @@ from steadystate.expr.infer import TEMPORAL_OPERATORS, TEMPORAL_TYPES
 from steadystate.expr.ir import CallBinary, CallUnary, CallVariadic, ColumnRef, If, Literal
 from steadystate.repr.types import ScalarType
 from steadystate.sql import types as ty
+from steadystate.sql.privilege_functions import FUNCTIONS as PRIVILEGE_FUNCTIONS
 from steadystate.sql.typed import (
     AGGREGATE_CLASSES, ExprEnv, Typed, binding_key, coerce, lit, mismatch, nullable_of, operator_error,
     require_bool, unify,
@@ -616,6 +617,7 @@ def _current_setting(args: list[exp.Expr], env: ExprEnv) -> Typed:
 _ANONYMOUS: dict[str, Callable[[list[exp.Expr], ExprEnv], Typed]] = {
     "current_setting": _current_setting,
     "date_part": _date_part,
+    **PRIVILEGE_FUNCTIONS,  # has_table_privilege, ... (sql/privilege_functions.py)
 }
 
 
