@@ -27,7 +27,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from steadystate.security.files import CERT_FILE, PGPASS_FILE, TLS_DIR, private_dir, private_umask, tighten_tree
+from steadystate.security.files import (CERT_FILE, PGPASS_FILE, TLS_DIR, private_dir, private_umask, read_pgpass,
+                                        tighten_tree)
 
 if TYPE_CHECKING:
     import psutil
@@ -159,13 +160,20 @@ def _replica(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    """Print the readiness verdict of every cluster, or of the clusters named (from GET /api/readiness)."""
+    """Print the readiness verdict of every cluster, or of the clusters named (from GET /api/readiness), as
+    ``--user`` with the password in ``PGPASSWORD`` or else in ``<data-dir>/pgpass``."""
+    import base64
     import json
     import urllib.request
 
     url = f"http://{args.host}:{args.http_port}/api/readiness"
+    request = urllib.request.Request(url)
+    password = os.environ.get("PGPASSWORD") or read_pgpass(Path(args.data_dir) / PGPASS_FILE, args.user)
+    if password is not None:  # the HTTP API authenticates as the SQL port does (HTTP Basic over the same roles)
+        token = base64.b64encode(f"{args.user}:{password}".encode()).decode()
+        request.add_header("Authorization", f"Basic {token}")
     try:
-        with urllib.request.urlopen(url, timeout=10) as response:
+        with urllib.request.urlopen(request, timeout=10) as response:
             clusters = json.load(response)["clusters"]
     except OSError as exc:
         print(f"cannot reach {url}: {exc}", file=sys.stderr)
@@ -333,6 +341,9 @@ def main(argv: list[str] | None = None) -> int:
     status = commands.add_parser("status", help="print every cluster's production-readiness verdict")
     status.add_argument("--host", default="127.0.0.1")
     status.add_argument("--http-port", type=int, default=6876)
+    status.add_argument("--data-dir", default="data", help="the serve's data directory, whose pgpass holds the "
+                                                            "password (./data; PGPASSWORD wins)")
+    status.add_argument("--user", default="materialize", help="the role to authenticate as (materialize)")
     status.add_argument("--json", action="store_true", help="print the JSON verdict")
     status.add_argument("--check", action="store_true", help="exit 1 unless every cluster listed is ready")
     status.add_argument("clusters", nargs="*", metavar="CLUSTER",

@@ -10,6 +10,12 @@ HTTP (aiohttp), on ``--http-port``:
 * ``GET /api/readiness`` — the production-readiness verdict of every cluster, as JSON;
 * ``GET /metrics`` — the Prometheus exposition (``adapter/metrics.py``; documented in ``docs/metrics.md``).
 
+Every route goes through one middleware (:meth:`Server._authenticate`): the routes :data:`HTTP_ACCESS` lists as
+open (liveness and readiness, which orchestrators and load balancers probe and which tell nothing else) answer
+anyone; every other route, including any added later, needs HTTP Basic authentication with a role's name and
+password (checked against the same SCRAM verifiers as the SQL port), else 401 with a ``WWW-Authenticate``
+challenge.  A handler finds the authenticated role in ``request["role"]``.  ``--insecure`` opens every route.
+
 Authentication (:class:`Authentication`, the pgwire server's authenticator): a client proves it knows its role's
 password with SCRAM-SHA-256; a role without a password cannot log in.  The superuser ``materialize`` gets its
 password on the first start from ``<data-dir>/pgpass`` (generated there, 0600, unless the operator wrote one
@@ -26,6 +32,9 @@ supervisor's signal for an in-place restart, and a terminal hanging up must not 
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
+import enum
 import hmac
 import logging
 import signal
@@ -43,7 +52,7 @@ from steadystate.errors import ConnectionFailure, InvalidAuthorization
 from steadystate.pgwire.effects import AuthMethod, Credentials
 from steadystate.pgwire.server import PgServer
 from steadystate.security.files import SUPERUSER, superuser_password
-from steadystate.security.scram import make_verifier
+from steadystate.security.scram import check_password, make_verifier
 from steadystate.supervisor import inherited_socket
 
 log = logging.getLogger("steadystate.server")
@@ -53,6 +62,26 @@ log = logging.getLogger("steadystate.server")
 class SecurityConfig:
     insecure: bool = False  # trust every user name (development only; the CLI allows it on loopback only)
     resume_token: str | None = None  # what the supervisor's proxy presents to resume an authenticated session
+
+
+class HttpAccess(enum.Enum):
+    OPEN = "open"  # anyone
+    AUTHENTICATED = "authenticated"  # a role with its password (HTTP Basic)
+
+
+#: who may use each HTTP route; a route not listed needs authentication
+HTTP_ACCESS: dict[str, HttpAccess] = {"/api/livez": HttpAccess.OPEN, "/api/readyz": HttpAccess.OPEN}
+
+
+def basic_credentials(header: str | None) -> tuple[str, str] | None:
+    """(user, password) of an ``Authorization: Basic ...`` header, or None."""
+    if header is None or not header[:6].lower() == "basic ":
+        return None
+    try:
+        user, sep, password = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8").partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    return (user, password) if sep else None
 
 
 class Authentication:
@@ -116,7 +145,7 @@ class Server:
         await self.adapter.stop(stop_replicas=stop_replicas)
 
     async def _start_http(self) -> None:
-        app = web.Application()
+        app = web.Application(middlewares=[self._authenticate])
         app.router.add_get("/api/livez", self._livez)
         app.router.add_get("/api/readyz", self._readyz)
         app.router.add_get("/api/clusters", self._clusters)
@@ -129,6 +158,22 @@ class Server:
         else:
             site = web.TCPSite(self._http, self.config.sql_host, self.config.http_port)
         await site.start()
+
+    @web.middleware
+    async def _authenticate(self, request: web.Request, handler: Callable[[web.Request], Any]) -> Any:
+        """The one gate of every HTTP route (see the module docstring)."""
+        if self.security.insecure or HTTP_ACCESS.get(request.path) is HttpAccess.OPEN:
+            return await handler(request)
+        credentials = basic_credentials(request.headers.get("Authorization"))
+        if credentials is not None:
+            user, password = credentials
+            role = self.adapter.coordinator.catalog.role_by_name(user)
+            verifier = role.password if role is not None else None
+            if await asyncio.to_thread(check_password, verifier, password, user):
+                request["role"] = user
+                return await handler(request)
+        return web.json_response({"error": "authentication required"}, status=401,
+                                 headers={"WWW-Authenticate": 'Basic realm="steadystate", charset="UTF-8"'})
 
     async def _livez(self, request: web.Request) -> web.Response:
         return web.json_response({"live": True})
