@@ -16,6 +16,7 @@ import msgspec
 from typing import TYPE_CHECKING, Callable, TypeVar
 
 from steadystate.adapter.introspection import audit_details
+from steadystate.adapter.limits import check_new_cluster, check_replicas
 from steadystate.adapter.policy import Statement
 from steadystate.adapter.privileges import owns
 from steadystate.catalog.records import KIND_NAMES, ClusterRecord, ItemRecord, ReplicaRecord, SchemaRecord
@@ -331,6 +332,7 @@ class Ddl:
             replica_specs = [(name, check_size(s)) for name, s in plan.replicas]
             if len({name for name, _ in replica_specs}) != len(replica_specs):
                 raise DuplicateObject("cluster replica names must be unique within a cluster")
+        check_new_cluster(self.catalog, len(replica_specs))  # 53000 past max_clusters / max_replicas*
         with self.catalog.durable.transact(user) as txn:
             cluster = ClusterRecord(id=make_id(IdKind.CLUSTER, txn.next_id("cluster")), name=plan.name,
                                     managed=plan.managed, size=size, replication_factor=factor, owner=user)
@@ -361,6 +363,7 @@ class Ddl:
         if self.catalog.replica_by_name(cluster.id, plan.name) is not None:
             raise DuplicateObject(f"cluster replica {quote_ident(cluster.name + '.' + plan.name)} already exists")
         size = check_size(plan.size)
+        check_replicas(self.catalog, cluster.id, len(self.catalog.replicas_of(cluster.id)) + 1)
         with self.catalog.durable.transact(user) as txn:
             replica = ReplicaRecord(id=make_id(IdKind.REPLICA, txn.next_id("replica")), name=plan.name,
                                     cluster_id=cluster.id, size=size, owner=user)
@@ -422,6 +425,7 @@ class Ddl:
         cluster = self.catalog.clusters[plan.cluster_id]
         self.coord.policy_check(cluster.id, Statement.ALTER_OPTIONS, "ALTER CLUSTER")
         size, factor = cluster_shape(cluster, plan.options)
+        check_replicas(self.catalog, cluster.id, factor)
         current = self.catalog.replicas_of(cluster.id)
         keep = [r for r in current if r.size == size][:factor]
         remove = [r for r in current if r not in keep]

@@ -39,6 +39,7 @@ import msgspec
 
 from steadystate.adapter.ddl import cluster_shape
 from steadystate.adapter.introspection import audit_details
+from steadystate.adapter.limits import check_replicas
 from steadystate.adapter.policy import Statement
 from steadystate.adapter.privileges import owns
 from steadystate.catalog.records import (
@@ -179,6 +180,7 @@ class Reconfigurer:
             cluster = self.coord.catalog.clusters[plan.cluster_id]
             self.coord.policy_check(cluster.id, Statement.ALTER_OPTIONS, "ALTER CLUSTER")
             size, factor = cluster_shape(cluster, plan.options)
+            check_replicas(self.coord.catalog, cluster.id, factor)
             if size == cluster.size and factor == cluster.replication_factor:
                 raise FeatureNotSupported(
                     "ALTER CLUSTER ... WITH (WAIT UNTIL READY ...) needs a change of SIZE or REPLICATION FACTOR",

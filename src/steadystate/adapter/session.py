@@ -17,7 +17,9 @@ result a replica builds for a read: past it, the read fails with 53000 ``result 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import datetime
+import functools
 import itertools
 import re
 import secrets
@@ -26,6 +28,7 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable, TypeV
 
 from steadystate.adapter.authorization import AuthContext, authorize
 from steadystate.adapter.coordinator import bounded
+from steadystate.adapter.limits import check_statement_size
 from steadystate.adapter.metrics import statement_kind
 from steadystate.adapter.names import SessionCatalog, optimize_plan
 from steadystate.adapter.reads import subscribe_desc
@@ -71,6 +74,10 @@ if TYPE_CHECKING:
 
 _process_ids = itertools.count(1000)
 PlanT = TypeVar("PlanT")
+ResultT = TypeVar("ResultT")
+#: statements longer than this are parsed, planned and optimized in a planner thread (``ClientSession._off_loop``)
+OFF_LOOP_BYTES = 64 * 1024
+_PLANNERS = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="planner")
 
 DEFAULT_VARIABLES = {
     "cluster": "quickstart",
@@ -147,6 +154,7 @@ class ClientSession:
         self._pending: Changes = {}
         self._savepoints: list[str] = []
         self._running: asyncio.Task[Any] | None = None
+        self._heavy = False  # the statement being run is large: parse and plan it off the event loop
 
     # ------------------------------------------------------------------ pgwire Session contract
 
@@ -164,11 +172,13 @@ class ClientSession:
         return notices
 
     async def execute_simple(self, sql: str) -> AsyncIterator[Outcome]:
-        simple = plan_simple_write(sql, self._context(None)) if not self._failed else None
+        check_statement_size(sql)  # 54000 (adapter/limits.py)
+        self._heavy = len(sql) > OFF_LOOP_BYTES
+        simple = plan_simple_write(sql, self._context(None)) if not self._failed and not self._heavy else None
         if simple is not None:
             yield await self._execute_plan(simple)
             return
-        statements = parse(sql)
+        statements = await self._off_loop(parse, sql)
         if not statements:
             yield EmptyOutcome()
             return
@@ -176,7 +186,9 @@ class ClientSession:
             yield await self._execute_statement(statement, None)
 
     async def describe(self, sql: str, param_oids: list[int]) -> tuple[list[int], list[Field] | None]:
-        statements = parse(sql)
+        check_statement_size(sql)
+        self._heavy = len(sql) > OFF_LOOP_BYTES
+        statements = await self._off_loop(parse, sql)
         if not statements:
             return [], None
         if len(statements) > 1:
@@ -190,7 +202,9 @@ class ClientSession:
         return param_types, (fields_of(desc) if desc is not None else None)
 
     async def execute(self, sql: str, params: list[Any], param_oids: list[int]) -> Outcome:
-        statements = parse(sql)
+        check_statement_size(sql)
+        self._heavy = len(sql) > OFF_LOOP_BYTES
+        statements = await self._off_loop(parse, sql)
         if not statements:
             return EmptyOutcome()
         if len(statements) > 1:
@@ -231,14 +245,31 @@ class ClientSession:
 
     async def _execute_statement(self, statement: Statement, params: tuple[Any, ...] | None) -> Outcome:
         try:
-            plan = plan_statement(statement, self._context(params))
+            plan = await self._off_loop(plan_statement, statement, self._context(params))
         except SteadyError:
             self._fail()
             raise
         return await self._execute_plan(plan)
 
+    async def _off_loop(self, work: Callable[..., ResultT], *args: Any) -> ResultT:
+        """``work(*args)``: for a large statement (``self._heavy``) in the planner threads, so parsing, planning
+        and optimizing it do not hold up every other session on the event loop, bounded by the statement's
+        timeout (57014; the thread finishes in the background).  The threads read the catalog while the loop may
+        change it: a read that meets a change (RuntimeError: changed during iteration) is done again here."""
+        if not self._heavy:
+            return work(*args)
+        future = asyncio.get_running_loop().run_in_executor(_PLANNERS, functools.partial(work, *args))
+        try:
+            return await asyncio.wait_for(future, self.timeout)
+        except asyncio.TimeoutError:
+            self._fail()
+            raise QueryCanceled("canceling statement due to statement timeout",
+                                detail="it was still being parsed or planned") from None
+        except RuntimeError:
+            return work(*args)
+
     async def _execute_plan(self, plan: p.Plan) -> Outcome:
-        plan = optimize_plan(plan, self.coord.catalog)
+        plan = await self._off_loop(optimize_plan, plan, self.coord.catalog)
         ends_transaction = isinstance(plan, p.TransactionPlan) and plan.action in _ENDS_FAILURE
         if self._failed and not ends_transaction:
             raise InFailedTransaction(
