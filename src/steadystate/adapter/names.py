@@ -8,6 +8,7 @@ session's defaults (database, schema) and answers the planner's questions with P
 
 from __future__ import annotations
 
+from steadystate.adapter import privileges as pv
 from steadystate.catalog.builtins import BuiltinRelation
 from steadystate.catalog.records import ItemRecord
 import dataclasses
@@ -58,8 +59,6 @@ class SessionCatalog:
 
     def has_privilege(self, role: str, object_type: str, parts: tuple[str, ...], privileges: tuple[str, ...]) -> bool:
         """Whether ``role`` holds any of ``privileges`` on the named object (the has_*_privilege functions)."""
-        from steadystate.adapter import privileges as pv
-
         if self.state.role_by_name(role) is None:
             raise UndefinedObject(f"role {quote_ident(role)} does not exist")
         obj: pv.Obj
