@@ -27,6 +27,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from steadystate.supervisor import EXIT_CONFIG
 from steadystate.security.files import (CERT_FILE, PGPASS_FILE, TLS_DIR, private_dir, private_umask, read_pgpass,
                                         tighten_tree)
 
@@ -141,7 +142,15 @@ def _coordinator(args: argparse.Namespace) -> int:
             flush=True,
         )
 
-    asyncio.run(serve_forever(config, announce, security))
+    from steadystate.errors import InvalidParameterValue
+
+    try:
+        asyncio.run(serve_forever(config, announce, security))
+    except InvalidParameterValue as exc:  # a configuration error (e.g. a malformed --storage-url): restarting the
+        logging.getLogger("steadystate").error("configuration error: %s", exc)  # coordinator cannot help
+        print(f"steadystate: configuration error: {exc}" + (f"\nhint: {exc.hint}" if exc.hint else ""),
+              file=sys.stderr)
+        return EXIT_CONFIG
     return 0
 
 
