@@ -27,6 +27,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from steadystate.errors import InvalidParameterValue
 from steadystate.supervisor import EXIT_CONFIG
 from steadystate.security.files import (CERT_FILE, PGPASS_FILE, TLS_DIR, private_dir, private_umask, read_pgpass,
                                         tighten_tree)
@@ -141,8 +142,6 @@ def _coordinator(args: argparse.Namespace) -> int:
             file=sys.stderr,
             flush=True,
         )
-
-    from steadystate.errors import InvalidParameterValue
 
     try:
         asyncio.run(serve_forever(config, announce, security))
