@@ -88,3 +88,13 @@ def test_catalog_records_are_checked_and_old_ones_still_load(tmp_path: Path) -> 
         catalog.load()
     assert info.value.sqlstate == "XX001" and "g7" in str(info.value)
     catalog.close()
+
+
+def test_a_transaction_left_open_by_a_failed_rollback_does_not_block_later_writes(tmp_path: Path) -> None:
+    """What a write I/O error whose ROLLBACK also failed leaves behind: the connection still in a transaction.
+    The next write rolls it back and goes through, without reopening the store."""
+    with open_store(f"sqlite:///{tmp_path / 'storage.db'}") as store:
+        store.create_shard("s")
+        store._cursor().execute("BEGIN IMMEDIATE")  # type: ignore[attr-defined]
+        store.compare_and_append("s", UPDATES, 0, 2)
+        assert len(store.snapshot("s", 1)) == len(UPDATES)

@@ -163,15 +163,8 @@ def producers(coord: "Coordinator") -> dict[str, Callable[[], list[Row]]]:
         return [(database_oid(name), name, owner, 6, "C", "C", False, True, -1, None, "c", None)
                 for name in sorted(names)]
 
-    def auth_members() -> list[Row]:
-        """Role membership (``GRANT role TO member``): (oid, roleid, member, grantor, admin_option)."""
-        by_name = {r.name: r for r in coord.catalog.roles.values()}
-        return [(0, role_oid(by_name[parent].id), role_oid(member.id), 0, False)
-                for member in coord.catalog.roles.values() for parent in member.member_of if parent in by_name]
-
     empty: dict[str, Callable[[], list[Row]]] = {name: list for name in ALWAYS_EMPTY}
     return empty | {
-        "pg_auth_members": auth_members,
         "pg_namespace": namespaces,
         "pg_class": classes,
         "pg_index": indexes,

@@ -158,7 +158,13 @@ class SqlShardStore(ShardStore):
                 raise StorageError("shard store is closed")
             try:
                 cur = self._cursor()
-                cur.execute(self.dialect.begin_write if write else self.dialect.begin_read)
+                try:
+                    cur.execute(self.dialect.begin_write if write else self.dialect.begin_read)
+                except self.database_errors:
+                    # a transaction left open by a failure whose ROLLBACK failed too (an I/O error, a full disk)
+                    # would fail every later BEGIN until a restart: roll it back and begin again, once
+                    cur.execute("ROLLBACK")
+                    cur.execute(self.dialect.begin_write if write else self.dialect.begin_read)
             except self.database_errors as exc:
                 raise StorageError(f"could not begin a storage transaction: {exc}") from exc
             try:
