@@ -236,6 +236,10 @@ def test_show_privileges_role_membership_and_catalog_columns() -> None:
         assert await env.query("SHOW ROLE MEMBERSHIP FOR ro") == [("team", "ro", "mz_system")]
         assert await env.query("SELECT privileges FROM mz_catalog.mz_tables WHERE name = 't'") == [
             ("{materialize=arwd/materialize,ro=r/materialize}",)]
+        await env.execute("CREATE VIEW v AS SELECT a FROM t")
+        await env.execute("GRANT SELECT ON v TO PUBLIC")
+        assert await env.query("SELECT privileges FROM mz_catalog.mz_views WHERE name = 'v'") == [
+            ("{materialize=r/materialize,=r/materialize}",)]
         assert await env.query("SELECT privileges FROM mz_catalog.mz_clusters WHERE name = 'quickstart'") == [
             ("{materialize=UC/materialize,=U/mz_system,team=C/materialize}",)]
         members = await env.query("SELECT r.name, m.name FROM mz_catalog.mz_role_members rm JOIN mz_catalog.mz_roles r "

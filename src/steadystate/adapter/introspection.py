@@ -46,10 +46,10 @@ class Introspection:
             "mz_show_all_privileges": lambda: privileges.show_all_privileges(self.coord.catalog),
             "mz_show_role_members": lambda: privileges.role_members(self.coord.catalog),
             "mz_views": lambda: self._items(ItemKind.VIEW, lambda i: (i.id, i.schema, i.name, i.sql, i.owner,
-                                                                      *self._mz_ids(i))),
+                                                                      *self._mz_ids(i), self._acl(i))),
             "mz_materialized_views": lambda: self._items(
                 ItemKind.MATERIALIZED_VIEW, lambda i: (i.id, i.schema, i.name, i.cluster_id, i.sql, i.owner,
-                                                       *self._mz_ids(i))
+                                                       *self._mz_ids(i), self._acl(i))
             ),
             "mz_indexes": lambda: self._items(
                 ItemKind.INDEX, lambda i: (i.id, i.name, i.on_id, i.cluster_id, ", ".join(i.key_names), i.owner,
