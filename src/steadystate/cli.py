@@ -28,7 +28,10 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from steadystate.security.files import CERT_FILE, PGPASS_FILE, TLS_DIR, private_dir, private_umask, tighten_tree
+from steadystate.errors import InvalidParameterValue
+from steadystate.supervisor import EXIT_CONFIG
+from steadystate.security.files import (CERT_FILE, PGPASS_FILE, TLS_DIR, private_dir, private_umask, read_pgpass,
+                                        tighten_tree)
 
 if TYPE_CHECKING:
     import psutil
@@ -141,7 +144,13 @@ def _coordinator(args: argparse.Namespace) -> int:
             flush=True,
         )
 
-    asyncio.run(serve_forever(config, announce, security))
+    try:
+        asyncio.run(serve_forever(config, announce, security))
+    except InvalidParameterValue as exc:  # a configuration error (e.g. a malformed --storage-url): restarting the
+        logging.getLogger("steadystate").error("configuration error: %s", exc)  # coordinator cannot help
+        print(f"steadystate: configuration error: {exc}" + (f"\nhint: {exc.hint}" if exc.hint else ""),
+              file=sys.stderr)
+        return EXIT_CONFIG
     return 0
 
 
@@ -159,11 +168,19 @@ def _replica(args: argparse.Namespace) -> int:
     return 0
 
 
-def _fetch(url: str) -> dict:
+def _fetch(url: str, args: argparse.Namespace) -> dict:
+    """GET a JSON document from the HTTP API as ``--user``, with the password in ``PGPASSWORD`` or else in
+    ``<data-dir>/pgpass`` (the HTTP API authenticates as the SQL port does: HTTP Basic over the same roles)."""
+    import base64
     import json
     import urllib.request
 
-    with urllib.request.urlopen(url, timeout=10) as response:
+    request = urllib.request.Request(url)
+    password = os.environ.get("PGPASSWORD") or read_pgpass(Path(args.data_dir) / PGPASS_FILE, args.user)
+    if password is not None:
+        token = base64.b64encode(f"{args.user}:{password}".encode()).decode()
+        request.add_header("Authorization", f"Basic {token}")
+    with urllib.request.urlopen(request, timeout=10) as response:
         return dict(json.load(response))
 
 
@@ -200,7 +217,7 @@ def _status(args: argparse.Namespace) -> int:
     try:
         while True:
             try:
-                document = _fetch(url)
+                document = _fetch(url, args)
             except OSError as exc:
                 print(f"cannot reach {url}: {exc}", file=sys.stderr)
                 if not args.watch:
@@ -369,6 +386,9 @@ def main(argv: list[str] | None = None) -> int:
     status = commands.add_parser("status", help="print every cluster's production-readiness verdict")
     status.add_argument("--host", default="127.0.0.1")
     status.add_argument("--http-port", type=int, default=6876)
+    status.add_argument("--data-dir", default="data", help="the serve's data directory, whose pgpass holds the "
+                                                            "password (./data; PGPASSWORD wins)")
+    status.add_argument("--user", default="materialize", help="the role to authenticate as (materialize)")
     status.add_argument("--json", action="store_true", help="print the JSON verdict")
     status.add_argument("--check", action="store_true", help="exit 1 unless every cluster listed is ready")
     status.add_argument("--watch", action="store_true",

@@ -259,3 +259,9 @@ class UpperMismatch(Exception):
 def quote_ident(name: str) -> str:
     """Quote a name for an error message the way PostgreSQL does: ``"name"``."""
     return '"' + name.replace('"', '""') + '"'
+
+
+class DataCorrupted(SteadyError):
+    """Stored bytes fail their checksum or cannot be decoded (``repr/checksum.py``): never read as data."""
+
+    sqlstate = "XX001"

@@ -70,6 +70,7 @@ _BACKOFF_MAX_S = 5.0
 _STABLE_AFTER_S = 10.0  # a coordinator that served this long died of something new, not of a crash loop
 _STOP_GRACE_S = 30.0  # a coordinator asked to stop that is still running after this long is killed
 _PR_SET_PDEATHSIG = 1
+EXIT_CONFIG = 78  # sysexits' EX_CONFIG: the coordinator cannot start with this configuration; not restarted
 STATE_FILE = "serve.json"  # in the data directory: how ``steadystate stop``/``restart`` find the supervisor
 
 
@@ -222,6 +223,10 @@ class Supervisor:
                          "(planned restart #%d)", child.pid, returncode, self.planned_restarts)
                 backoff = _BACKOFF_START_S
                 continue
+            if returncode == EXIT_CONFIG:
+                log.error("the coordinator (pid %d) refused its configuration (see the error above): not restarting "
+                          "it; fix the configuration and start serve again", child.pid)
+                return EXIT_CONFIG
             reason = (f"killed by signal {-returncode}" if returncode < 0 else f"exited with code {returncode}")
             if time.monotonic() - started > _STABLE_AFTER_S:
                 backoff = _BACKOFF_START_S

@@ -204,6 +204,13 @@ class Environment:
         """The superuser's password (what libpq reads from the password file)."""
         return self.passfile.read_text().strip().split(":", 4)[4]
 
+    def http_request(self, path: str, user: str = "materialize", password: str | None = None) -> "urllib.request.Request":
+        """A request for ``path`` on the HTTP port with HTTP Basic credentials (the superuser's by default): every
+        route but liveness and readiness needs them."""
+        token = base64.b64encode(f"{user}:{self.password if password is None else password}".encode()).decode()
+        return urllib.request.Request(f"http://127.0.0.1:{self.http_port}{path}",
+                                      headers={"Authorization": f"Basic {token}"})
+
     @property
     def dsn(self) -> str:
         return f"host=127.0.0.1 port={self.sql_port} user=materialize dbname=materialize passfile={self.passfile}"

@@ -104,7 +104,7 @@ def test_failed_statements_change_nothing_and_restarts_keep_working(env) -> None
     env.restart(hard=True)
     assert env.query("SELECT * FROM mz_internal.mz_failed_objects") == []
     assert env.query("SELECT a, b FROM tv ORDER BY a") == [(1, "x"), (2, "y")]
-    with urllib.request.urlopen(f"http://127.0.0.1:{env.http_port}/api/readiness", timeout=5) as response:
+    with urllib.request.urlopen(env.http_request("/api/readiness"), timeout=5) as response:
         assert response.status == 200
     assert len(env.query("SELECT * FROM mz_internal.mz_cluster_readiness")) == 4
     env.wait_for(lambda: env.query("SELECT ready FROM mz_internal.mz_cluster_readiness WHERE cluster_id = %s",

@@ -76,7 +76,7 @@ def test_hydration_statuses(world) -> None:  # type: ignore[no-untyped-def]
     assert times[0][0] is not None and times[0][0] >= 0
 
 
-def _get(url: str) -> tuple[int, bytes]:
+def _get(url: str | urllib.request.Request) -> tuple[int, bytes]:
     try:
         with urllib.request.urlopen(url, timeout=10) as response:
             return response.status, response.read()
@@ -87,11 +87,11 @@ def _get(url: str) -> tuple[int, bytes]:
 def test_http_readyz_and_livez(world) -> None:  # type: ignore[no-untyped-def]
     assert _get(f"http://127.0.0.1:{world.http_port}/api/readyz")[0] == 200
     assert _get(f"http://127.0.0.1:{world.http_port}/api/livez")[0] == 200
-    status, body = _get(f"http://127.0.0.1:{world.http_port}/api/clusters")
+    status, body = _get(world.http_request("/api/clusters"))
     assert status == 200
     names = {c["name"] for c in json.loads(body)["clusters"]}
     assert names == {"quickstart", "analytics"}
-    assert _get(f"http://127.0.0.1:{world.http_port}/api/no_such_endpoint")[0] == 404
+    assert _get(world.http_request("/api/no_such_endpoint"))[0] == 404
 
 
 def test_log_file_records_replica_starts_and_ddl(world) -> None:  # type: ignore[no-untyped-def]

@@ -61,7 +61,7 @@ def verdict(env, name: str) -> tuple[bool, bool, str, str]:  # type: ignore[no-u
 
 
 def api_readiness(env) -> dict[str, dict]:  # type: ignore[no-untyped-def]
-    with urllib.request.urlopen(f"http://127.0.0.1:{env.http_port}/api/readiness", timeout=10) as response:
+    with urllib.request.urlopen(env.http_request("/api/readiness"), timeout=10) as response:
         assert response.headers.get_content_type() == "application/json"
         return {c["name"]: c for c in json.load(response)["clusters"]}
 
@@ -318,7 +318,7 @@ def test_api_readiness_matches_sql(world) -> None:  # type: ignore[no-untyped-de
 def test_steadystate_status_command(world) -> None:  # type: ignore[no-untyped-def]
     env = world
     api = api_readiness(env)
-    status = subprocess.run([sys.executable, "-m", "steadystate", "status", "--http-port", str(env.http_port)],
+    status = subprocess.run([sys.executable, "-m", "steadystate", "status", "--data-dir", str(env.data_dir), "--http-port", str(env.http_port)],
                             capture_output=True, text=True, timeout=60)
     assert status.returncode == 0, status.stderr
     lines = status.stdout.splitlines()
@@ -327,10 +327,10 @@ def test_steadystate_status_command(world) -> None:  # type: ignore[no-untyped-d
         assert line.split()[1:3] == [str(cluster["sealed"]).lower(), str(cluster["ready"]).lower()], line
         for reason in cluster["reasons"]:
             assert any(reason in l for l in lines), reason
-    checked = subprocess.run([sys.executable, "-m", "steadystate", "status", "--check", "--http-port",
+    checked = subprocess.run([sys.executable, "-m", "steadystate", "status", "--data-dir", str(env.data_dir), "--check", "--http-port",
                               str(env.http_port)], capture_output=True, text=True, timeout=60)
     assert checked.returncode == (0 if all(c["ready"] for c in api.values()) else 1)
-    as_json = subprocess.run([sys.executable, "-m", "steadystate", "status", "--json", "--http-port",
+    as_json = subprocess.run([sys.executable, "-m", "steadystate", "status", "--data-dir", str(env.data_dir), "--json", "--http-port",
                               str(env.http_port)], capture_output=True, text=True, timeout=60)
     assert {c["name"] for c in json.loads(as_json.stdout)} == set(api)
 
@@ -364,7 +364,7 @@ def test_seal_and_unseal_are_audited(world) -> None:  # type: ignore[no-untyped-
 def test_only_owner_or_superuser_may_seal(world) -> None:  # type: ignore[no-untyped-def]
     env = world
     env.execute("CREATE ROLE bob PASSWORD 'pw-bob'", "CREATE ROLE boss SUPERUSER PASSWORD 'pw-boss'",
-                "CREATE ROLE carol PASSWORD 'pw-carol'")
+                "CREATE ROLE carol CREATECLUSTER PASSWORD 'pw-carol'")
     assert set(env.query("SELECT name, superuser FROM mz_catalog.mz_roles WHERE name IN ('bob', 'boss')")) == {
         ("bob", False), ("boss", True)}
     # a cluster created by carol is owned by carol
@@ -605,7 +605,7 @@ def test_status_check_limited_to_named_clusters(world) -> None:  # type: ignore[
     env.wait_for(lambda: verdict(env, "okc")[1])
 
     def status(*names: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "steadystate", "status", "--check", "--http-port",
+        return subprocess.run([sys.executable, "-m", "steadystate", "status", "--data-dir", str(env.data_dir), "--check", "--http-port",
                                str(env.http_port), *names], capture_output=True, text=True, timeout=60)
     assert status("okc").returncode == 0
     assert status("okc", "quickstart").returncode == 1  # quickstart is not sealed

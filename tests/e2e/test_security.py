@@ -193,6 +193,9 @@ def test_only_owners_and_superusers_drop_or_alter(shared_env: Environment) -> No
             with pytest.raises(psycopg.errors.InsufficientPrivilege) as info:
                 pat.execute(statement)
             assert info.value.sqlstate == "42501" and named in info.value.diag.message_primary, statement
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            pat.execute("CREATE TABLE pats (a int)")  # CREATE on the schema is needed (Materialize's default)
+        env.execute("GRANT CREATE ON SCHEMA public TO pat")
         pat.execute("CREATE TABLE pats (a int)")
         pat.execute("CREATE VIEW pats_view AS SELECT a FROM pats")
         pat.execute("DROP TABLE pats CASCADE")  # its own objects

@@ -15,7 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 def scrape(env) -> dict[str, dict[tuple[tuple[str, str], ...], float]]:  # type: ignore[no-untyped-def]
     """name -> {sorted label pairs -> value} (counters under their sample name, ``..._total``)."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{env.http_port}/metrics", timeout=10) as response:
+    with urllib.request.urlopen(env.http_request("/metrics"), timeout=10) as response:
         assert response.headers["Content-Type"].startswith("text/plain")
         text = response.read().decode()
     out: dict[str, dict[tuple[tuple[str, str], ...], float]] = {}

@@ -40,6 +40,7 @@ CORPUS = [
     "SHOW CREATE TABLE t", "SHOW COLUMNS FROM t", "EXPLAIN PHYSICAL PLAN AS JSON FOR SELECT 1",
     # a cursor lives in its coordinator's session: DECLARE, FETCH and CLOSE are never resent
     "DECLARE c CURSOR FOR SUBSCRIBE t", "FETCH ALL c", "CLOSE c",
+    "GRANT SELECT ON t TO r", "REVOKE ALL ON CLUSTER quickstart FROM PUBLIC", "GRANT r TO s", "REVOKE r FROM s",
 ]
 
 # where the proxy is more careful than the meaning, and why that is fine

@@ -42,6 +42,15 @@ def _as_postgres(argv: list[str]) -> list[str]:
     return argv
 
 
+_SERVER: dict[str, str] = {}  # how to restart the session's PostgreSQL server (restart_postgres)
+
+
+def restart_postgres() -> None:
+    """Restart the session's PostgreSQL server (every connection to it is lost), waiting until it is back."""
+    subprocess.run(_as_postgres([_SERVER["pg_ctl"], "-D", _SERVER["data"], "-o", _SERVER["options"], "-l",
+                                 _SERVER["log"], "-m", "fast", "-w", "restart"]), check=True, capture_output=True)
+
+
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[str]:
     """A running PostgreSQL server; yields an admin URL."""
@@ -64,6 +73,7 @@ def postgres_server() -> Iterator[str]:
         check=True,
         capture_output=True,
     )
+    _SERVER.update(pg_ctl=pg_ctl, data=str(data), options=options, log=str(root / "log"))
     try:
         yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
     finally:

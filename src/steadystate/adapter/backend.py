@@ -13,6 +13,7 @@ from typing import Awaitable, Callable
 from steadystate.adapter.coordinator import Coordinator, CoordinatorConfig
 from steadystate.adapter.comments import Comments
 from steadystate.adapter.ddl import Ddl
+from steadystate.adapter.grants import Grants
 from steadystate.adapter.introspection import Introspection
 from steadystate.adapter.readiness import Readiness
 from steadystate.adapter.reads import Reads
@@ -31,6 +32,7 @@ class Adapter:
         self.coordinator = Coordinator(config)
         self.introspection = Introspection(self.coordinator)
         self.ddl = Ddl(self.coordinator)
+        self.grants = Grants(self.coordinator)  # roles, GRANT and REVOKE
         self.reads = Reads(self.coordinator, self.introspection)
         self.writes = Writes(self.coordinator)
         self.sessions: dict[int, ClientSession] = {}

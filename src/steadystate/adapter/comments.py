@@ -25,7 +25,9 @@ from steadystate.repr import Row
 from steadystate.repr.objects import ItemKind
 from steadystate.sql import plan as p
 from steadystate.sql.statements import ObjectClass
+from steadystate.adapter.authorization import check_owner
 from steadystate.adapter.pg_catalog import database_oid, object_oid, schema_id, schema_oid
+from steadystate.adapter.privileges import Obj, cluster_obj, database_obj, item_obj, schema_obj
 
 if TYPE_CHECKING:
     from steadystate.adapter.coordinator import Coordinator
@@ -96,6 +98,7 @@ class Comments:
 
     async def comment(self, plan: p.CommentPlan, user: str, notices: list[str]) -> str:
         object_id, object_type, sub_id = self.target(plan)
+        check_owner(self.coord.catalog, user, self._object(plan, object_id))  # COMMENT ON needs ownership
         key = f"{object_id}/{'' if sub_id is None else sub_id}"
         catalog = self.coord.catalog
         record = None if plan.comment is None else CommentRecord(
@@ -110,6 +113,18 @@ class Comments:
         else:
             catalog.apply_puts([record])
         return "COMMENT"
+
+    def _object(self, plan: p.CommentPlan, object_id: str) -> Obj:
+        catalog = self.coord.catalog
+        match plan.target:
+            case ObjectClass.SCHEMA:
+                return schema_obj(catalog, *schema_parts(plan.name, plan.database))
+            case ObjectClass.CLUSTER:
+                return cluster_obj(catalog.clusters[object_id])
+            case ObjectClass.DATABASE:
+                return database_obj(plan.name[0], catalog)
+            case _:
+                return item_obj(catalog.items[object_id])
 
     def deletes_for(self, object_ids: set[str]) -> list[tuple[str, str]]:
         """The comment records to delete with these objects (a drop deletes its objects' comments)."""

@@ -16,8 +16,10 @@ import msgspec
 from typing import TYPE_CHECKING, Callable, TypeVar
 
 from steadystate.adapter.introspection import audit_details
+from steadystate.adapter.limits import check_new_cluster, check_replicas
 from steadystate.adapter.policy import Statement
-from steadystate.catalog.records import KIND_NAMES, ClusterRecord, ItemRecord, ReplicaRecord, RoleRecord, SchemaRecord
+from steadystate.adapter.privileges import owns
+from steadystate.catalog.records import KIND_NAMES, ClusterRecord, ItemRecord, ReplicaRecord, SchemaRecord
 from steadystate.catalog.state import SYSTEM_SCHEMAS
 from steadystate.errors import (
     DependentObjectsStillExist,
@@ -264,10 +266,7 @@ class Ddl:
 
     def _require_owner(self, owner: str, user: str, what: str, action: str = "drop") -> None:
         """Only the owner of an object or a superuser may drop or alter it (42501, PostgreSQL's message)."""
-        if owner == user:
-            return
-        role = self.catalog.role_by_name(user)
-        if role is None or not role.superuser:
+        if not owns(self.catalog, user, owner):  # the owner, a member of the owning role, or a superuser
             raise InsufficientPrivilege(f"must be owner of {what}",
                                         hint=f"it is owned by {quote_ident(owner)}; a superuser or the owner can "
                                              f"{action} it")
@@ -336,6 +335,7 @@ class Ddl:
             replica_specs = [(name, check_size(s)) for name, s in plan.replicas]
             if len({name for name, _ in replica_specs}) != len(replica_specs):
                 raise DuplicateObject("cluster replica names must be unique within a cluster")
+        check_new_cluster(self.catalog, len(replica_specs))  # 53000 past max_clusters / max_replicas*
         with self.catalog.durable.transact(user) as txn:
             cluster = ClusterRecord(id=make_id(IdKind.CLUSTER, txn.next_id("cluster")), name=plan.name,
                                     managed=plan.managed, size=size, replication_factor=factor, owner=user)
@@ -366,6 +366,7 @@ class Ddl:
         if self.catalog.replica_by_name(cluster.id, plan.name) is not None:
             raise DuplicateObject(f"cluster replica {quote_ident(cluster.name + '.' + plan.name)} already exists")
         size = check_size(plan.size)
+        check_replicas(self.catalog, cluster.id, len(self.catalog.replicas_of(cluster.id)) + 1)
         with self.catalog.durable.transact(user) as txn:
             replica = ReplicaRecord(id=make_id(IdKind.REPLICA, txn.next_id("replica")), name=plan.name,
                                     cluster_id=cluster.id, size=size, owner=user)
@@ -427,6 +428,7 @@ class Ddl:
         cluster = self.catalog.clusters[plan.cluster_id]
         self.coord.policy_check(cluster.id, Statement.ALTER_OPTIONS, "ALTER CLUSTER")
         size, factor = cluster_shape(cluster, plan.options)
+        check_replicas(self.catalog, cluster.id, factor)
         current = self.catalog.replicas_of(cluster.id)
         keep = [r for r in current if r.size == size][:factor]
         remove = [r for r in current if r not in keep]
@@ -448,8 +450,6 @@ class Ddl:
         if remove:
             await self._drop_replicas(remove, user)
         return "ALTER CLUSTER"
-
-    # ------------------------------------------------------------------ roles
 
     # ------------------------------------------------------------------ schemas
 
@@ -492,55 +492,3 @@ class Ddl:
         await self.drop_items(doomed, user, notices, "DROP SCHEMA CASCADE",
                                also_delete=[("schema", record.id)] if record is not None else [])
         return "DROP SCHEMA"
-
-    def _require_superuser(self, user: str, action: str) -> None:
-        role = self.catalog.role_by_name(user)
-        if role is None or not role.superuser:
-            raise InsufficientPrivilege(f"permission denied to {action}",
-                                        hint="only a superuser may create, alter or drop roles")
-
-    async def create_role(self, plan: p.CreateRolePlan, user: str) -> str:
-        self._require_superuser(user, f"create role {quote_ident(plan.name)}")
-        if self.catalog.role_by_name(plan.name) is not None:
-            raise DuplicateObject(f"role {quote_ident(plan.name)} already exists")
-        with self.catalog.durable.transact(user) as txn:
-            role = RoleRecord(id=make_id(IdKind.ROLE, txn.next_id("role")), name=plan.name, superuser=plan.superuser,
-                              password=plan.verifier)
-            txn.put(role)
-            txn.audit_event("create", "role", audit_details(id=role.id, name=role.name))
-        self.catalog.apply_puts([role])
-        return "CREATE ROLE"
-
-    async def alter_role(self, plan: p.AlterRolePlan, user: str) -> str:
-        """``ALTER ROLE r [SUPERUSER | NOSUPERUSER] [PASSWORD 'p' | PASSWORD NULL]``: a role may change its own
-        password; anything else needs a superuser."""
-        role = self.catalog.role_by_name(plan.name)
-        if role is None:
-            raise UndefinedObject(f"unknown role {quote_ident(plan.name)}")
-        if plan.superuser is not None or plan.name != user:
-            self._require_superuser(user, f"alter role {quote_ident(plan.name)}")
-        password = None if plan.clear_password else (plan.verifier or role.password)
-        superuser = role.superuser if plan.superuser is None else plan.superuser
-        self.set_role(msgspec.structs.replace(role, superuser=superuser, password=password), user)
-        return "ALTER ROLE"
-
-    def set_role(self, role: RoleRecord, user: str) -> None:
-        """Store a changed role record (its password or attributes), audited without the verifier."""
-        with self.catalog.durable.transact(user) as txn:
-            txn.put(role)
-            txn.audit_event("alter", "role", audit_details(id=role.id, name=role.name, superuser=role.superuser))
-        self.catalog.apply_puts([role])
-
-    async def drop_role(self, plan: p.DropRolePlan, user: str, notices: list[str]) -> str:
-        self._require_superuser(user, f"drop role {quote_ident(plan.name)}")
-        role = self.catalog.role_by_name(plan.name)
-        if role is None:
-            if plan.if_exists:
-                notices.append(f"role {quote_ident(plan.name)} does not exist, skipping")
-                return "DROP ROLE"
-            raise UndefinedObject(f"unknown role {quote_ident(plan.name)}")
-        with self.catalog.durable.transact(user) as txn:
-            txn.delete("role", role.id)
-            txn.audit_event("drop", "role", audit_details(id=role.id, name=role.name))
-        self.catalog.apply_deletes([("role", role.id)])
-        return "DROP ROLE"

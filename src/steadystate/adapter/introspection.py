@@ -11,7 +11,7 @@ import datetime as dt
 import json
 from typing import TYPE_CHECKING, Callable, Iterator
 
-from steadystate.adapter import information_schema, mz_catalog, pg_catalog, progress
+from steadystate.adapter import information_schema, mz_catalog, pg_catalog, privileges, progress
 from steadystate.adapter.comments import Comments
 from steadystate.errors import InternalError
 from steadystate.orchestrator.api import ProcessStatus
@@ -44,12 +44,14 @@ class Introspection:
             "mz_hydration_statuses": self.hydration_statuses,
             "mz_copy_progress": lambda: self.coord.copies.rows(),
             "mz_tables": lambda: self._items(ItemKind.TABLE, lambda i: (i.id, i.schema, i.name, i.owner,
-                                                                        *self._mz_ids(i))),
+                                                                        *self._mz_ids(i), self._acl(i))),
+            "mz_show_all_privileges": lambda: privileges.show_all_privileges(self.coord.catalog),
+            "mz_show_role_members": lambda: privileges.role_members(self.coord.catalog),
             "mz_views": lambda: self._items(ItemKind.VIEW, lambda i: (i.id, i.schema, i.name, i.sql, i.owner,
-                                                                      *self._mz_ids(i))),
+                                                                      *self._mz_ids(i), self._acl(i))),
             "mz_materialized_views": lambda: self._items(
                 ItemKind.MATERIALIZED_VIEW, lambda i: (i.id, i.schema, i.name, i.cluster_id, i.sql, i.owner,
-                                                       *self._mz_ids(i))
+                                                       *self._mz_ids(i), self._acl(i))
             ),
             "mz_indexes": lambda: self._items(
                 ItemKind.INDEX, lambda i: (i.id, i.name, i.on_id, i.cluster_id, ", ".join(i.key_names), i.owner,
@@ -97,6 +99,10 @@ class Introspection:
         return (pg_catalog.object_oid(item.id), pg_catalog.schema_id(self.coord, item.database, item.schema),
                 owner.id if owner is not None else None)
 
+    def _acl(self, item: "ItemRecord") -> str:
+        """The item's access list as Materialize's ``mz_aclitem[]`` text (its ``privileges`` column)."""
+        return privileges.acl_text(self.coord.catalog, privileges.item_obj(item))
+
     def _index_sql(self, index: "ItemRecord") -> str:
         """The index's definition as ``CREATE INDEX`` (Materialize's ``mz_indexes.create_sql``)."""
         on = self.coord.catalog.items.get(index.on_id or "")
@@ -114,7 +120,8 @@ class Introspection:
 
     def clusters(self) -> list[Row]:
         return [
-            (c.id, c.name, c.managed, c.size, c.replication_factor, c.sealed, c.owner)
+            (c.id, c.name, c.managed, c.size, c.replication_factor, c.sealed, c.owner,
+             privileges.acl_text(self.coord.catalog, privileges.cluster_obj(c)))
             for c in self.coord.catalog.clusters.values()
         ]
 

@@ -9,8 +9,9 @@ Materialize's names and columns, as far as the objects exist here (``catalog/bui
 * ``mz_wallclock_global_lag``: per maintained object (index, materialized view), wall clock minus its write
   frontier on the replica that is furthest ahead; ``mz_wallclock_lag_history`` has the current measurement per
   replica (one row each: no history is retained);
+* ``mz_role_members``: role membership (``GRANT role TO member``, adapter/privileges.py);
 * empty because what they describe does not exist here: ``mz_sources``, ``mz_sinks``, ``mz_show_default_privileges``
-  (no default privileges), ``mz_role_members`` (no role membership); ``mz_comments`` is adapter/comments.py's.
+  (no default privileges); ``mz_comments`` is adapter/comments.py's.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import datetime as dt
 import time
 from typing import TYPE_CHECKING, Callable
 
+from steadystate.adapter import privileges
 from steadystate.adapter.pg_catalog import object_oid, schema_id
 from steadystate.repr import Row
 from steadystate.repr.interval import Interval
@@ -105,7 +107,7 @@ def producers(coord: "Coordinator") -> dict[str, Callable[[], list[Row]]]:
         "mz_wallclock_lag_history": lag_history,
         "mz_sources": list,
         "mz_sinks": list,
-        "mz_role_members": list,
+        "mz_role_members": lambda: privileges.role_member_ids(coord.catalog),
         "mz_show_default_privileges": list,
     }
 

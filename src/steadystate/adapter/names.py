@@ -8,6 +8,7 @@ session's defaults (database, schema) and answers the planner's questions with P
 
 from __future__ import annotations
 
+from steadystate.adapter import privileges as pv
 from steadystate.catalog.builtins import BuiltinRelation
 from steadystate.catalog.records import ItemRecord
 import dataclasses
@@ -56,6 +57,30 @@ class SessionCatalog:
                 f"unknown cluster {quote_ident(name)}", hint="SHOW CLUSTERS lists the clusters that exist"
             )
         return cluster.id, cluster.name
+
+    def has_privilege(self, role: str, object_type: str, parts: tuple[str, ...], privileges: tuple[str, ...]) -> bool:
+        """Whether ``role`` holds any of ``privileges`` on the named object (the has_*_privilege functions)."""
+        if self.state.role_by_name(role) is None:
+            raise UndefinedObject(f"role {quote_ident(role)} does not exist")
+        obj: pv.Obj
+        if object_type == "TABLE":
+            found = self.state.resolve_parts(parts, self.database, self.schema)
+            if found is None:
+                raise UndefinedTable(f"relation {quote_ident('.'.join(parts))} does not exist")
+            obj = pv.item_obj(found)
+        elif object_type == "CLUSTER":
+            cluster_id, _ = self.resolve_cluster(".".join(parts))
+            obj = pv.cluster_obj(self.state.clusters[cluster_id])
+        elif object_type == "SCHEMA":
+            database, schema = (parts[0], parts[1]) if len(parts) == 2 else (self.database, parts[-1])
+            if not self.state.schema_exists(database, schema):
+                raise UndefinedObject(f"schema {quote_ident(schema)} does not exist", sqlstate="3F000")
+            obj = pv.schema_obj(self.state, database, schema)
+        else:
+            if ".".join(parts) not in self.state.databases():
+                raise UndefinedObject(f"database {quote_ident('.'.join(parts))} does not exist", sqlstate="3D000")
+            obj = pv.database_obj(".".join(parts))
+        return any(pv.has_privilege(self.state, role, obj, pv.Privilege(name)) for name in privileges)
 
     def qualify(self, parts: tuple[str, ...]) -> QualifiedName:
         if len(parts) == 3:

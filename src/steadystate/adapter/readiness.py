@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
 from steadystate.catalog.records import ClusterRecord, ReplicaRecord
+from steadystate.adapter.privileges import owns
 from steadystate.errors import InsufficientPrivilege, ObjectNotInPrerequisiteState, quote_ident
 from steadystate.orchestrator.api import ProcessStatus
 from steadystate.orchestrator.process import FIRST_RESTART_DELAY_S
@@ -429,8 +430,7 @@ class Readiness:
     # ------------------------------------------------------------------ privileges
 
     def check_owner(self, cluster: ClusterRecord, user: str, action: str) -> None:
-        role = self.coord.catalog.role_by_name(user)
-        if cluster.owner == user or (role is not None and role.superuser):
+        if owns(self.coord.catalog, user, cluster.owner):  # the owner, a member of the owning role, a superuser
             return
         raise InsufficientPrivilege(
             f"must be owner of CLUSTER {quote_ident(cluster.name)} to {action} it",

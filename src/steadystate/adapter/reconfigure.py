@@ -39,8 +39,10 @@ import msgspec
 
 from steadystate.adapter.ddl import cluster_shape
 from steadystate.adapter.introspection import audit_details
+from steadystate.adapter.limits import check_replicas
 from steadystate.adapter.policy import Statement
 from steadystate.adapter.progress import PROGRESS_EVERY_S, Notices, hydrating_summary
+from steadystate.adapter.privileges import owns
 from steadystate.catalog.records import (
     ClusterRecord,
     OnTimeout,
@@ -50,6 +52,7 @@ from steadystate.catalog.records import (
 )
 from steadystate.errors import (
     FeatureNotSupported,
+    InsufficientPrivilege,
     InvalidParameterValue,
     QueryCanceled,
     UndefinedObject,
@@ -178,6 +181,7 @@ class Reconfigurer:
             cluster = self.coord.catalog.clusters[plan.cluster_id]
             self.coord.policy_check(cluster.id, Statement.ALTER_OPTIONS, "ALTER CLUSTER")
             size, factor = cluster_shape(cluster, plan.options)
+            check_replicas(self.coord.catalog, cluster.id, factor)
             if size == cluster.size and factor == cluster.replication_factor:
                 raise FeatureNotSupported(
                     "ALTER CLUSTER ... WITH (WAIT UNTIL READY ...) needs a change of SIZE or REPLICATION FACTOR",
@@ -203,6 +207,10 @@ class Reconfigurer:
             new_owner = str(plan.options.get("owner"))
             if self.coord.catalog.role_by_name(new_owner) is None:
                 raise UndefinedObject(f"unknown role {quote_ident(new_owner)}")
+            if not owns(self.coord.catalog, user, new_owner):  # as in PostgreSQL: give only to a role one is
+                raise InsufficientPrivilege(  # a member of (a superuser gives to anyone)
+                    f"must be a member of role {quote_ident(new_owner)} to give it CLUSTER "
+                    f"{quote_ident(cluster.name)}", hint=f"GRANT {new_owner} TO {user} first, or ask a superuser")
             with self.coord.catalog.durable.transact(user) as txn:
                 updated = msgspec.structs.replace(cluster, owner=new_owner)
                 txn.put(updated)

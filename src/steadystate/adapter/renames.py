@@ -49,6 +49,8 @@ from steadystate.errors import (
     quote_ident,
 )
 from steadystate.adapter.policy import ClusterState
+from steadystate.adapter.authorization import check_owner
+from steadystate.adapter.privileges import Obj, ObjectType, item_obj
 from steadystate.repr.objects import IdKind, make_id
 from steadystate.sql import plan as p
 from steadystate.sql.statements import ObjectClass
@@ -87,11 +89,11 @@ class Renames:
                 case ObjectClass.CLUSTER:
                     self._cluster(plan, out, user)
                 case ObjectClass.SCHEMA:
-                    self._schema(plan, out)
+                    self._schema(plan, out, user)
                 case ObjectClass.DATABASE | ObjectClass.COLUMN:
                     raise FeatureNotSupported(f"ALTER {plan.target.value.upper()} ... RENAME is not supported")
                 case _:
-                    self._item(plan, out)
+                    self._item(plan, out, user)
         return out
 
     def _cluster_named(self, out: Prepared, name: str) -> ClusterRecord | None:
@@ -144,15 +146,17 @@ class Renames:
             raise SteadyError(f"unknown schema {quote_ident(name)}", sqlstate="3F000")
         return record
 
-    def _schema(self, plan: p.AlterNamePlan, out: Prepared) -> None:
+    def _schema(self, plan: p.AlterNamePlan, out: Prepared, user: str) -> None:
         database, name = schema_parts(plan.name, plan.database)
         record = self._schema_record(out, database, name, plan.if_exists)
         if record is None:
             out.notices.append(f"schema {quote_ident(name)} does not exist, skipping")
             return
+        check_owner(self.coord.catalog, user, _schema_obj(database, record))
         if plan.swap:
             other = self._schema_record(out, database, plan.new_name, False)
             assert other is not None
+            check_owner(self.coord.catalog, user, _schema_obj(database, other))
             if other.id == record.id:
                 raise SteadyError(f"cannot swap schema {quote_ident(name)} with itself", sqlstate="42P06")
             renames = {record.name: other.name, other.name: record.name}
@@ -171,7 +175,7 @@ class Renames:
             if item.database == database and item.schema in renames:
                 out.items[item.id] = msgspec.structs.replace(item, schema=renames[item.schema])
 
-    def _item(self, plan: p.AlterNamePlan, out: Prepared) -> None:
+    def _item(self, plan: p.AlterNamePlan, out: Prepared, user: str) -> None:
         parts = plan.name
         if len(parts) == 3:
             database, schema, name = parts
@@ -190,6 +194,7 @@ class Renames:
         if CLASS_OF_KIND.get(item.kind) is not plan.target:
             raise WrongObjectType(f"{quote_ident(item.qualified)} is a {item.kind.value.replace('_', ' ')}, not a "
                                   f"{plan.target.value.replace('-', ' ')}")
+        check_owner(self.coord.catalog, user, item_obj(item))
         if any((i.database, i.schema, i.name) == (database, schema, plan.new_name) for i in out.items.values()):
             raise SteadyError(f"catalog item {quote_ident(plan.new_name)} already exists", sqlstate="42P07")
         out.items[item.id] = msgspec.structs.replace(item, name=plan.new_name)
@@ -272,3 +277,9 @@ class Renames:
 
 
 __all__ = ["Prepared", "Renames"]
+
+
+def _schema_obj(database: str, record: SchemaRecord) -> Obj:
+    """The schema as the privilege model names it (its record as this transaction's earlier renames left it)."""
+    qualified = f"{database}.{record.name}"
+    return Obj(ObjectType.SCHEMA, qualified, qualified, record.owner, "SCHEMA")

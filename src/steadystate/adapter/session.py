@@ -17,14 +17,18 @@ result a replica builds for a read: past it, the read fails with 53000 ``result 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import datetime
+import functools
 import itertools
 import re
 import secrets
 import time
 from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable, TypeVar, assert_never
 
+from steadystate.adapter.authorization import AuthContext, authorize
 from steadystate.adapter.coordinator import bounded
+from steadystate.adapter.limits import check_statement_size
 from steadystate.adapter.metrics import statement_kind
 from steadystate.adapter.names import SessionCatalog, optimize_plan
 from steadystate.adapter.progress import Notices
@@ -75,6 +79,10 @@ if TYPE_CHECKING:
 
 _process_ids = itertools.count(1000)
 PlanT = TypeVar("PlanT")
+ResultT = TypeVar("ResultT")
+#: statements longer than this are parsed, planned and optimized in a planner thread (``ClientSession._off_loop``)
+OFF_LOOP_BYTES = 64 * 1024
+_PLANNERS = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="planner")
 
 DEFAULT_VARIABLES = {
     "cluster": "quickstart",
@@ -154,6 +162,7 @@ class ClientSession:
         self._renames: list[p.AlterNamePlan] = []  # ALTER ... RENAME/SWAP buffered until COMMIT
         self._running: asyncio.Task[Any] | None = None
         self.cursors = Cursors()
+        self._heavy = False  # the statement being run is large: parse and plan it off the event loop
 
     # ------------------------------------------------------------------ pgwire Session contract
 
@@ -182,11 +191,13 @@ class ClientSession:
         return True
 
     async def execute_simple(self, sql: str) -> AsyncIterator[Outcome]:
-        simple = plan_simple_write(sql, self._context(None)) if not self._failed else None
+        check_statement_size(sql)  # 54000 (adapter/limits.py)
+        self._heavy = len(sql) > OFF_LOOP_BYTES
+        simple = plan_simple_write(sql, self._context(None)) if not self._failed and not self._heavy else None
         if simple is not None:
             yield await self._execute_plan(simple)
             return
-        statements = parse(sql)
+        statements = await self._off_loop(parse, sql)
         if not statements:
             yield EmptyOutcome()
             return
@@ -194,7 +205,9 @@ class ClientSession:
             yield await self._execute_statement(statement, None)
 
     async def describe(self, sql: str, param_oids: list[int]) -> tuple[list[int], list[Field] | None]:
-        statements = parse(sql)
+        check_statement_size(sql)
+        self._heavy = len(sql) > OFF_LOOP_BYTES
+        statements = await self._off_loop(parse, sql)
         if not statements:
             return [], None
         if len(statements) > 1:
@@ -208,7 +221,9 @@ class ClientSession:
         return param_types, (fields_of(desc) if desc is not None else None)
 
     async def execute(self, sql: str, params: list[Any], param_oids: list[int]) -> Outcome:
-        statements = parse(sql)
+        check_statement_size(sql)
+        self._heavy = len(sql) > OFF_LOOP_BYTES
+        statements = await self._off_loop(parse, sql)
         if not statements:
             return EmptyOutcome()
         if len(statements) > 1:
@@ -254,19 +269,42 @@ class ClientSession:
 
     async def _execute_statement(self, statement: Statement, params: tuple[Any, ...] | None) -> Outcome:
         try:
-            plan = plan_statement(statement, self._context(params))
+            plan = await self._off_loop(plan_statement, statement, self._context(params))
         except SteadyError:
             self._fail()
             raise
         return await self._execute_plan(plan)
 
+    async def _off_loop(self, work: Callable[..., ResultT], *args: Any) -> ResultT:
+        """``work(*args)``: for a large statement (``self._heavy``) in the planner threads, so parsing, planning
+        and optimizing it do not hold up every other session on the event loop, bounded by the statement's
+        timeout (57014; the thread finishes in the background).  The threads read the catalog while the loop may
+        change it: a read that meets a change (RuntimeError: changed during iteration) is done again here."""
+        if not self._heavy:
+            return work(*args)
+        future = asyncio.get_running_loop().run_in_executor(_PLANNERS, functools.partial(work, *args))
+        try:
+            return await asyncio.wait_for(future, self.timeout)
+        except asyncio.TimeoutError:
+            self._fail()
+            raise QueryCanceled("canceling statement due to statement timeout",
+                                detail="it was still being parsed or planned") from None
+        except RuntimeError:
+            return work(*args)
+
     async def _execute_plan(self, plan: p.Plan) -> Outcome:
-        plan = optimize_plan(plan, self.coord.catalog)
+        plan = await self._off_loop(optimize_plan, plan, self.coord.catalog)
         ends_transaction = isinstance(plan, p.TransactionPlan) and plan.action in _ENDS_FAILURE
         if self._failed and not ends_transaction:
             raise InFailedTransaction(
                 "current transaction is aborted, commands ignored until end of transaction block"
             )
+        try:  # 42501 unless the role may (adapter/authorization.py)
+            authorize(plan, AuthContext(self.coord.catalog, self.user, self.variables["cluster"],
+                                        self.adapter.reads.is_local))
+        except SteadyError:
+            self._fail()
+            raise
         task = asyncio.ensure_future(self._sequence(plan))
         self._running = task
         started, ok = time.monotonic(), False
@@ -305,7 +343,7 @@ class ClientSession:
             case p.DropClusterReplicaPlan():
                 return self._ddl(ddl.drop_replica, plan)
             case p.DropRolePlan():
-                return self._ddl(ddl.drop_role, plan)
+                return self._ddl(self.adapter.grants.drop_role, plan)
             case p.CreateClusterPlan():
                 return self._ddl_plain(ddl.create_cluster, plan)
             case p.CreateClusterReplicaPlan():
@@ -315,9 +353,13 @@ class ClientSession:
             case p.DropSchemaPlan():
                 return self._ddl(ddl.drop_schema, plan)
             case p.CreateRolePlan():
-                return self._ddl_plain(ddl.create_role, plan)
+                return self._ddl_plain(self.adapter.grants.create_role, plan)
             case p.AlterRolePlan():
-                return self._ddl_plain(ddl.alter_role, plan)
+                return self._ddl_plain(self.adapter.grants.alter_role, plan)
+            case p.GrantPrivilegesPlan():
+                return self._ddl_plain(self.adapter.grants.grant_privileges, plan)
+            case p.GrantRolePlan():
+                return self._ddl_plain(self.adapter.grants.grant_role, plan)
             case p.AlterClusterPlan():
                 return self._alter_cluster(plan)
             case p.InsertPlan():

@@ -46,7 +46,8 @@ IV = ScalarType.INTERVAL
 
 _DEFINITIONS: list[tuple[str, str, RelationDesc]] = [
     ("mz_catalog", "mz_clusters", _desc(("id", T), ("name", T), ("managed", B), ("size", T),
-                                        ("replication_factor", I4), ("sealed", B), ("owner", T))),
+                                        ("replication_factor", I4), ("sealed", B), ("owner", T),
+                                        ("privileges", T))),
     ("mz_catalog", "mz_cluster_replicas", _desc(("id", T), ("name", T), ("cluster_id", T), ("size", T),
                                                 ("owner", T))),
     ("mz_internal", "mz_cluster_replica_statuses", _desc(("replica_id", T), ("process_id", I8), ("status", T),
@@ -59,12 +60,12 @@ _DEFINITIONS: list[tuple[str, str, RelationDesc]] = [
                                                    ("hydrating_for", F8), ("time_left_estimate", F8))),
     # Materialize's oid, schema_id and owner_id follow the columns steadystate had first
     ("mz_catalog", "mz_tables", _desc(("id", T), ("schema", T), ("name", T), ("owner", T), ("oid", I8),
-                                      ("schema_id", T), ("owner_id", T))),
+                                      ("schema_id", T), ("owner_id", T), ("privileges", T))),
     ("mz_catalog", "mz_views", _desc(("id", T), ("schema", T), ("name", T), ("definition", T), ("owner", T),
-                                     ("oid", I8), ("schema_id", T), ("owner_id", T))),
+                                     ("oid", I8), ("schema_id", T), ("owner_id", T), ("privileges", T))),
     ("mz_catalog", "mz_materialized_views", _desc(("id", T), ("schema", T), ("name", T), ("cluster_id", T),
                                                   ("definition", T), ("owner", T), ("oid", I8),
-                                                  ("schema_id", T), ("owner_id", T))),
+                                                  ("schema_id", T), ("owner_id", T), ("privileges", T))),
     ("mz_catalog", "mz_indexes", _desc(("id", T), ("name", T), ("on_id", T), ("cluster_id", T), ("key", T),
                                        ("owner", T), ("oid", I8), ("create_sql", T))),
     ("mz_catalog", "mz_audit_events", _desc(("id", I8), ("event_type", T), ("object_type", T), ("details", T),
@@ -220,6 +221,10 @@ _DEFINITIONS: list[tuple[str, str, RelationDesc]] = [
     # adapter/mz_catalog.py: empty, as no default privilege can be set here (dbt-materialize's deploy_init copies them)
     ("mz_internal", "mz_show_default_privileges", _desc(("object_owner", T), ("database", T), ("schema", T),
                                                         ("object_type", T), ("grantee", T), ("privilege_type", T))),
+    # adapter/privileges.py: SHOW PRIVILEGES and SHOW ROLE MEMBERSHIP read these (Materialize's names)
+    ("mz_internal", "mz_show_all_privileges", _desc(("grantor", T), ("grantee", T), ("database", T), ("schema", T),
+                                                    ("name", T), ("object_type", T), ("privilege_type", T))),
+    ("mz_internal", "mz_show_role_members", _desc(("role", T), ("member", T), ("grantor", T))),
 ]
 
 BUILTINS: tuple[BuiltinRelation, ...] = tuple(

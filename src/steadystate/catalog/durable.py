@@ -3,7 +3,7 @@
 The coordinator is the only writer.  A DDL statement is one SQLite transaction (:meth:`DurableCatalog.transact`)
 that upserts and deletes records and appends audit events, so a crash leaves either all of a statement's
 changes or none.  Records are msgpack-encoded msgspec Structs keyed by ``(kind, id)``; each carries its
-schema version.  The file lives in the data directory (``catalog.db``), in WAL mode with ``synchronous=FULL``:
+schema version and is stored with a checksum (``repr/checksum.py``) verified when the catalog is loaded.  The file lives in the data directory (``catalog.db``), in WAL mode with ``synchronous=FULL``:
 a DDL acknowledged to a client survives ``kill -9``.
 
 The coordinator depends only on :class:`CatalogStore` (what ``CatalogState`` and the sequencers call), made by the
@@ -25,7 +25,8 @@ from typing import Any, ContextManager, Iterator, Protocol
 import msgspec
 
 from steadystate.catalog.records import RECORD_TYPES, AuditEvent, StatusEvent
-from steadystate.errors import StorageError
+from steadystate.errors import DataCorrupted, StorageError, quote_ident
+from steadystate.repr.checksum import seal, unseal
 
 log = logging.getLogger("steadystate.catalog")
 
@@ -64,7 +65,7 @@ class CatalogTxn:
     def put(self, record: msgspec.Struct) -> None:
         self._conn.execute(
             "INSERT OR REPLACE INTO records (kind, id, value) VALUES (?, ?, ?)",
-            (_kind_of(record), record.id, _encoder.encode(record)),  # type: ignore[attr-defined]
+            (_kind_of(record), record.id, seal(_encoder.encode(record))),  # type: ignore[attr-defined]
         )
 
     def delete(self, kind: str, record_id: str) -> None:
@@ -123,8 +124,13 @@ class DurableCatalog:
 
     def load(self) -> dict[str, list[msgspec.Struct]]:
         out: dict[str, list[msgspec.Struct]] = {kind: [] for kind in RECORD_TYPES}
-        for kind, value in self._conn.execute("SELECT kind, value FROM records ORDER BY rowid"):
-            out[kind].append(_decoders[kind].decode(value))
+        for kind, record_id, value in self._conn.execute("SELECT kind, id, value FROM records ORDER BY rowid"):
+            what = f"catalog record {quote_ident(kind + ' ' + record_id)}"
+            payload = unseal(bytes(value), what)  # XX001 if its checksum does not match (repr/checksum.py)
+            try:
+                out[kind].append(_decoders[kind].decode(payload))
+            except msgspec.DecodeError as exc:
+                raise DataCorrupted(f"{what} is corrupted: {exc}") from exc
         return out
 
     @contextlib.contextmanager

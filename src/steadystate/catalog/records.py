@@ -46,6 +46,11 @@ class RoleRecord(msgspec.Struct, frozen=True):
     superuser: bool
     version: int = RECORD_VERSION
     password: str | None = None  # the SCRAM-SHA-256 verifier of its password; None: cannot log in with one
+    # Materialize's role attributes (``CREATE ROLE r CREATEROLE CREATEDB CREATECLUSTER``)
+    createrole: bool = False
+    createdb: bool = False
+    createcluster: bool = False
+    member_of: tuple[str, ...] = ()  # the roles granted to it (``GRANT r TO this``); it inherits their privileges
 
 
 class SchemaRecord(msgspec.Struct, frozen=True):
@@ -75,6 +80,19 @@ class DatabaseRecord(msgspec.Struct, frozen=True):
     id: str
     name: str
     owner: str
+class GrantRecord(msgspec.Struct, frozen=True):
+    """The privileges one role (or ``PUBLIC``) holds on one object (``GRANT``/``REVOKE``; adapter/privileges.py).
+
+    ``id`` is ``<object type>:<object id>:<grantee>``.  A record overrides the object's default privileges for
+    that grantee (an empty ``privileges`` is a REVOKE of a default); without one the defaults hold.
+    """
+
+    id: str
+    object_type: str  # a privileges.ObjectType value: table (any relation), schema, database, cluster
+    object_id: str  # an item's or cluster's id; a schema's "database.schema"; a database's name
+    grantee: str  # a role name or PUBLIC
+    privileges: str  # Materialize's letters: r SELECT, a INSERT, w UPDATE, d DELETE, U USAGE, C CREATE
+    grantor: str
     version: int = RECORD_VERSION
 
 
@@ -182,4 +200,5 @@ RECORD_TYPES: dict[str, type] = {
     "schema": SchemaRecord,
     "comment": CommentRecord,
     "database": DatabaseRecord,
+    "grant": GrantRecord,
 }

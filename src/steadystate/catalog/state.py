@@ -21,6 +21,7 @@ from steadystate.catalog.builtins import BUILTINS, BuiltinRelation
 from steadystate.catalog.durable import CatalogStore
 from steadystate.catalog.records import (
     ClusterRecord,
+    GrantRecord,
     ItemRecord,
     ReconfigurationRecord,
     ReplicaRecord,
@@ -49,6 +50,7 @@ class CatalogState:
         self.schemas: dict[str, SchemaRecord] = {}
         self.comments: dict[str, CommentRecord] = {}  # COMMENT ON, keyed by CommentRecord.id
         self.database_records: dict[str, DatabaseRecord] = {}  # CREATE DATABASE
+        self.grants: dict[str, GrantRecord] = {}  # GRANT/REVOKE on objects (adapter/privileges.py)
         self.builtins: dict[str, BuiltinRelation] = {b.id: b for b in BUILTINS}
         self._builtin_names = {(b.schema, b.name): b for b in BUILTINS}
         loaded = durable.load()
@@ -88,6 +90,8 @@ class CatalogState:
                 self.comments[record.id] = record
             elif isinstance(record, DatabaseRecord):
                 self.database_records[record.id] = record
+            elif isinstance(record, GrantRecord):
+                self.grants[record.id] = record
             else:  # pragma: no cover - programming error
                 raise TypeError(record)
 
@@ -95,7 +99,7 @@ class CatalogState:
         tables: dict[str, dict] = {"cluster": self.clusters, "replica": self.replicas, "role": self.roles,
                                    "item": self.items, "reconfiguration": self.reconfigurations,
                                    "schema": self.schemas, "comment": self.comments,
-                                   "database": self.database_records}
+                                   "database": self.database_records, "grant": self.grants}
         for kind, record_id in deletes:
             tables[kind].pop(record_id, None)
 

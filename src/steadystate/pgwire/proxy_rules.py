@@ -142,7 +142,14 @@ def statement_kind(statement: str) -> Kind:
     return kind
 
 
+#: query strings longer than this are not split and classified (that costs many times their size in memory):
+#: they are treated as writes (never resent) and their SET/RESET/DEALLOCATE statements are not remembered
+CLASSIFY_LIMIT = 1024 * 1024
+
+
 def classify_sql(sql: str) -> Classified:
+    if len(sql) > CLASSIFY_LIMIT:
+        return Classified(False, ())
     statements = split_statements(sql)
     kinds = [statement_kind(s) for s in statements]
     settings = tuple(s for s in statements if _REMEMBERED.match(s.lower()))

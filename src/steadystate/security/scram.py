@@ -153,3 +153,15 @@ class ScramExchange:
         if not (hmac.compare_digest(hashlib.sha256(client_key).digest(), self._stored_key) and self._known):
             raise self.failure()
         return f"v={_b64(_hmac(self._server_key, auth_message))}".encode("ascii")
+
+
+def check_password(verifier: str | None, password: str, user: str = "") -> bool:
+    """Whether ``password`` matches the stored ``verifier`` (HTTP Basic authentication over the same roles).  A
+    role without a verifier (or no role) costs the same work as one with, so timing does not tell them apart."""
+    try:
+        iterations, salt, stored, _ = parse_verifier(verifier) if verifier is not None else _fake_verifier(user)
+    except ValueError:
+        iterations, salt, stored, _ = _fake_verifier(user)
+        verifier = None
+    candidate, _ = _keys(password, salt, iterations)
+    return hmac.compare_digest(candidate, stored) and verifier is not None

@@ -17,6 +17,7 @@ from sqlglot.tokens import Token, TokenType
 
 from steadystate import errors
 from steadystate.sql import statement_readers
+from steadystate.sql import grant_parser
 from steadystate.sql import statements as st
 from steadystate.sql.cursor import Cursor
 from steadystate.sql import rename_parser
@@ -45,8 +46,8 @@ def _create(cur: Cursor) -> Any:
         return _create_cluster(cur)
     if cur.accept("ROLE") or cur.accept("USER"):
         name = cur.ident()
-        superuser, password, _ = _role_options(cur)
-        return st.CreateRole(name, bool(superuser), password)
+        superuser, password, _, attributes = _role_options(cur)
+        return st.CreateRole(name, bool(superuser), password, attributes)
     or_replace = cur.accept("OR", "REPLACE")
     if cur.accept("MATERIALIZED", "VIEW"):
         return _create_view(cur, materialized=True, or_replace=or_replace)
@@ -231,16 +232,32 @@ def _drop(cur: Cursor) -> Any:
     raise cur.fail()
 
 
-def _role_options(cur: Cursor) -> tuple[bool | None, str | None, bool]:
-    """``[WITH] {SUPERUSER | NOSUPERUSER | LOGIN | PASSWORD 'p' | PASSWORD NULL} ...``:
-    (superuser or None if unsaid, password or None, PASSWORD NULL said).  Every role may log in with its
-    password (LOGIN says so); NOLOGIN is refused rather than ignored."""
+_ATTRIBUTES = {"CREATEROLE": ("createrole", True), "NOCREATEROLE": ("createrole", False),
+               "CREATEDB": ("createdb", True), "NOCREATEDB": ("createdb", False),
+               "CREATECLUSTER": ("createcluster", True), "NOCREATECLUSTER": ("createcluster", False)}
+
+
+def _role_options(cur: Cursor) -> tuple[bool | None, str | None, bool, tuple[tuple[str, bool], ...]]:
+    """``[WITH] {SUPERUSER | NOSUPERUSER | LOGIN | PASSWORD 'p' | PASSWORD NULL | [NO]CREATEROLE | [NO]CREATEDB |
+    [NO]CREATECLUSTER | INHERIT} ...``: (superuser or None if unsaid, password or None, PASSWORD NULL said, the
+    role attributes said).  Every role may log in with its password (LOGIN says so) and inherits the privileges
+    of the roles granted to it (INHERIT); NOLOGIN and NOINHERIT are refused rather than ignored."""
     cur.accept("WITH")
     superuser: bool | None = None
     password: str | None = None
     clear = False
+    attributes: list[tuple[str, bool]] = []
     while not cur.at_end():
-        if cur.accept("SUPERUSER"):
+        word = cur.word() or ""
+        if word in _ATTRIBUTES:
+            cur.next()
+            attributes.append(_ATTRIBUTES[word])
+        elif cur.accept("INHERIT"):
+            continue
+        elif word == "NOINHERIT":
+            raise errors.FeatureNotSupported("NOINHERIT is not supported", hint="every role inherits its roles' "
+                                                                                 "privileges, as in Materialize")
+        elif cur.accept("SUPERUSER"):
             superuser = True
         elif cur.accept("NOSUPERUSER"):
             superuser = False
@@ -256,7 +273,7 @@ def _role_options(cur: Cursor) -> tuple[bool | None, str | None, bool]:
                 password = cur.expect_type(TokenType.STRING).text
         else:
             raise cur.fail()
-    return superuser, password, clear
+    return superuser, password, clear, tuple(attributes)
 
 
 def _alter(cur: Cursor) -> st.AlterCluster | st.AlterRole | st.AlterName:
@@ -266,8 +283,8 @@ def _alter(cur: Cursor) -> st.AlterCluster | st.AlterRole | st.AlterName:
     if cur.word() in ("ROLE", "USER"):
         cur.next()
         name = cur.ident()
-        superuser, password, clear = _role_options(cur)
-        return st.AlterRole(name, superuser, password, clear)
+        superuser, password, clear, attributes = _role_options(cur)
+        return st.AlterRole(name, superuser, password, clear, attributes)
     if cur.word() != "CLUSTER":
         word = cur.word() or ""
         raise errors.FeatureNotSupported(f"ALTER {word} is not supported".replace("  ", " "))
@@ -398,6 +415,10 @@ def _show(cur: Cursor) -> Any:
         if cur.accept(word):
             cur.finish()
             return st.ShowObjects(kind)
+    if cur.accept("PRIVILEGES"):
+        return grant_parser.show_privileges(cur)
+    if cur.accept("ROLE", "MEMBERSHIP"):
+        return grant_parser.show_role_membership(cur)
     if cur.accept("TRANSACTION", "ISOLATION", "LEVEL"):
         cur.finish()
         return st.ShowVariable("transaction_isolation")
@@ -569,4 +590,6 @@ DISPATCH: dict[str, Callable[[str, list[Token]], st.Node]] = {
     "DECLARE": _run(statement_readers.read_declare),
     "FETCH": _run(statement_readers.read_fetch),
     "CLOSE": _run(statement_readers.read_close),
+    "GRANT": _run(grant_parser.grant),
+    "REVOKE": _run(grant_parser.revoke),
 }

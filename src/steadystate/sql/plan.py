@@ -114,6 +114,7 @@ class CreateRolePlan:
     name: str
     superuser: bool = False
     verifier: str | None = None  # the SCRAM-SHA-256 verifier of its password (never the password)
+    attributes: tuple[tuple[str, bool], ...] = ()  # (createrole | createdb | createcluster, on or off)
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,7 @@ class AlterRolePlan:
     superuser: bool | None = None
     verifier: str | None = None
     clear_password: bool = False
+    attributes: tuple[tuple[str, bool], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -143,6 +145,25 @@ class DropSchemaPlan:
 class DropRolePlan:
     name: str
     if_exists: bool = False
+
+
+@dataclass(frozen=True)
+class GrantPrivilegesPlan:
+    """GRANT/REVOKE of privileges on objects; ``objects`` are resolved: an item's or cluster's id, a schema's
+    ``database.schema``, a database's name."""
+
+    privileges: tuple[str, ...]  # () for ALL PRIVILEGES
+    object_type: str  # TABLE, SCHEMA, DATABASE, CLUSTER
+    objects: tuple[str, ...]
+    grantees: tuple[str, ...]
+    revoke: bool = False
+
+
+@dataclass(frozen=True)
+class GrantRolePlan:
+    roles: tuple[str, ...]
+    members: tuple[str, ...]
+    revoke: bool = False
 
 
 @dataclass(frozen=True)
@@ -349,4 +370,5 @@ Plan = Union[
     CopyToPlan, ExplainPlan, SetVariablePlan, ResetVariablePlan, ShowVariablePlan, ShowObjectsPlan,
     TransactionPlan, DiscardPlan, DeallocatePlan, DeclarePlan, FetchPlan, ClosePlan, ShowCreatePlan, ShowColumnsPlan,
     CommentPlan, AlterNamePlan, CreateDatabasePlan, DropDatabasePlan,
+    GrantPrivilegesPlan, GrantRolePlan,
 ]

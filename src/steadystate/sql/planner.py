@@ -93,9 +93,14 @@ def _plan_node(node: st.Node, ctx: PlanContext, sql_text: str | None) -> p.Plan:
         case st.DropDatabase():
             return p.DropDatabasePlan(node.name, node.if_exists, node.cascade)
         case st.CreateRole():
-            return p.CreateRolePlan(node.name, node.superuser, _verifier(node.password))
+            return p.CreateRolePlan(node.name, node.superuser, _verifier(node.password), node.attributes)
         case st.AlterRole():
-            return p.AlterRolePlan(node.name, node.superuser, _verifier(node.password), node.clear_password)
+            return p.AlterRolePlan(node.name, node.superuser, _verifier(node.password), node.clear_password,
+                                   node.attributes)
+        case st.GrantPrivileges():
+            return _grant_privileges(node, ctx)
+        case st.GrantRole():
+            return p.GrantRolePlan(node.roles, node.members, node.revoke)
         case st.DropRole():
             return p.DropRolePlan(node.name, node.if_exists)
         case st.SetVariable():
@@ -139,6 +144,21 @@ def _plan_node(node: st.Node, ctx: PlanContext, sql_text: str | None) -> p.Plan:
 #: statements whose expressions are evaluated later and again (views, indexes, subscriptions, column DEFAULTs)
 _MAINTAINED = (st.CreateView, st.CreateIndex, st.Subscribe, exp.Create)
 
+
+
+def _grant_privileges(node: st.GrantPrivileges, ctx: PlanContext) -> p.GrantPrivilegesPlan:
+    """Resolve the objects of a GRANT/REVOKE (unknown ones fail as they do elsewhere: 42P01, 42704, 3F000)."""
+    objects: list[str] = []
+    for name in node.names:
+        if node.object_type == "TABLE":
+            objects.append(ctx.catalog.resolve_item(name).id)
+        elif node.object_type == "CLUSTER":
+            objects.append(ctx.catalog.resolve_cluster(".".join(name))[0])
+        elif node.object_type == "SCHEMA":
+            objects.append(".".join(_schema_name(name, ctx)))
+        else:
+            objects.append(".".join(name))
+    return p.GrantPrivilegesPlan(node.privileges, node.object_type, tuple(objects), node.grantees, node.revoke)
 
 
 def _schema_name(name: tuple[str, ...], ctx: PlanContext) -> tuple[str, str]:

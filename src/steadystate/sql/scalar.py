@@ -29,6 +29,7 @@ from steadystate.repr.types import ScalarType
 from steadystate.sql import jsonb_scalar
 from steadystate.sql import array_exprs, table_function_calls
 from steadystate.sql import types as ty
+from steadystate.sql.privilege_functions import FUNCTIONS as PRIVILEGE_FUNCTIONS
 from steadystate.sql.typed import (
     AGGREGATE_CLASSES, ExprEnv, Typed, binding_key, coerce, lit, mismatch, nullable_of, operator_error,
     require_bool, unify,
@@ -646,6 +647,7 @@ _ANONYMOUS: dict[str, Callable[[list[exp.Expr], ExprEnv], Typed]] = {
     "current_setting": _current_setting,
     "mz_now": plan_mz_now,
     "date_part": _date_part,
+    **PRIVILEGE_FUNCTIONS,  # has_table_privilege, ... (sql/privilege_functions.py)
 }
 
 

@@ -110,6 +110,7 @@ class CreateRole:
     name: str
     superuser: bool = False
     password: str | None = None  # as written: a password, or a SCRAM verifier given already hashed
+    attributes: tuple[tuple[str, bool], ...] = ()  # (createrole | createdb | createcluster, on or off)
 
 
 @dataclass(frozen=True)
@@ -118,6 +119,7 @@ class AlterRole:
     superuser: bool | None = None  # None: unchanged
     password: str | None = None  # None: unchanged (unless clear_password)
     clear_password: bool = False  # PASSWORD NULL: the role can no longer log in with a password
+    attributes: tuple[tuple[str, bool], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -335,12 +337,33 @@ class DropDatabase:
     cascade: bool = False
 
 
-# the statements read by sql/custom_parser.py
+@dataclass(frozen=True)
+class GrantPrivileges:
+    """``GRANT | REVOKE {privilege, ... | ALL [PRIVILEGES]} ON [TABLE | SCHEMA | DATABASE | CLUSTER] name, ...
+    {TO | FROM} role | PUBLIC, ...`` (sql/grant_parser.py)."""
+
+    privileges: tuple[str, ...]  # upper-cased names; () for ALL PRIVILEGES
+    object_type: str  # TABLE, SCHEMA, DATABASE, CLUSTER
+    names: tuple[Name, ...]
+    grantees: tuple[str, ...]  # role names, or "PUBLIC"
+    revoke: bool = False
+
+
+@dataclass(frozen=True)
+class GrantRole:
+    """``GRANT role, ... TO member, ...`` / ``REVOKE role, ... FROM member, ...``."""
+
+    roles: tuple[str, ...]
+    members: tuple[str, ...]
+    revoke: bool = False
+
+
+# the statements read by sql/custom_parser.py (GRANT and REVOKE by sql/grant_parser.py)
 Custom = Union[
     CreateCluster, CreateClusterReplica, DropCluster, DropClusterReplica, AlterCluster, CreateRole, AlterRole,
     DropRole, CreateSchema, DropSchema, CommentOn, AlterName, CreateDatabase, DropDatabase,
     CreateView, CreateIndex, DropObjects, SetVariable, ResetVariable, ShowVariable, ShowObjects, Subscribe, CopyFrom,
-    CopyTo, Explain, Transaction, Discard, Deallocate, Declare, Fetch, Close, ShowCreate, ShowColumns,
+    CopyTo, Explain, Transaction, Discard, Deallocate, Declare, Fetch, Close, ShowCreate, ShowColumns, GrantPrivileges, GrantRole,
 ]
 # a parsed statement's node: a sqlglot tree (sqlglot types its parse only as ``exp.Expr``; the planner accepts
 # Query, Values, Insert, Update, Delete and Create and refuses any other with 0A000) or a custom statement

@@ -9,6 +9,8 @@ table writes together at one oracle timestamp and keeps every table's upper adva
 
 from __future__ import annotations
 
+import re
+
 from steadystate.errors import InvalidParameterValue
 from steadystate.storage.api import (
     Append,
@@ -21,6 +23,11 @@ from steadystate.storage.api import (
 )
 from steadystate.storage.oracle import TimestampOracle
 from steadystate.storage.tables import TableWriter
+
+
+def redacted(url: str) -> str:
+    """``url`` with any password replaced by ``***`` (for messages and logs: secrets never appear in them)."""
+    return re.sub(r"(://[^/:@]*:)[^/@]*@", r"\1***@", url)
 
 
 def open_store(url: str) -> ShardStore:
@@ -39,7 +46,7 @@ def open_store(url: str) -> ShardStore:
 
         return PostgresShardStore.from_url(url)
     raise InvalidParameterValue(
-        f"unsupported storage url {url!r}",
+        f"unsupported storage url {redacted(url)!r}",
         hint="use sqlite:///absolute/path/to/storage.db or postgresql://user@host:port/database",
     )
 

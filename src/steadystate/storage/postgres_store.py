@@ -4,7 +4,8 @@ Opened with ``postgresql://user@host:port/db`` (any libpq URL; psycopg 3).  The 
 (see ``sql_store.py``) with PostgreSQL types.  Writes run at READ COMMITTED and lock the shard rows they
 change with ``SELECT ... FOR UPDATE`` (in name order, so multi-shard writers cannot deadlock) before
 comparing uppers; reads that look at several tables run at REPEATABLE READ so the frontiers and the
-batches come from one snapshot.  A commit returns only once PostgreSQL reports it durable.
+batches come from one snapshot.  A commit returns only once PostgreSQL reports it durable.  A connection lost (the
+server restarted) fails the call that found it lost; the next call connects again.
 """
 
 from __future__ import annotations
@@ -49,7 +50,18 @@ class PostgresShardStore(SqlShardStore):
         return cls(url)
 
     def _cursor(self) -> Cursor:
+        if self._connection.closed or self._connection.broken:
+            self._reconnect()
         return self._connection.cursor()  # type: ignore[return-value]
+
+    def _reconnect(self) -> None:
+        """A new connection after the server restarted or the network broke: the call that found the old one lost
+        failed (StorageError), the next one goes through, without restarting the process."""
+        try:
+            self._connection = psycopg.connect(self.url, autocommit=True)
+        except psycopg.Error as exc:
+            raise StorageError(f"could not reconnect to storage at {_redact(self.url)}: {exc}",
+                               hint="the PostgreSQL server is down or unreachable; retry once it is back") from exc
 
     def _close_connection(self) -> None:
         self._connection.close()

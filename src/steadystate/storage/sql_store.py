@@ -22,13 +22,17 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import struct
 import threading
 from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any, Iterator, Protocol
 
-from steadystate.errors import StorageError, UpperMismatch
+import msgspec
+
+from steadystate.errors import DataCorrupted, StorageError, UpperMismatch, quote_ident
 from steadystate.repr import Row
+from steadystate.repr.checksum import seal, unseal
 from steadystate.repr.codec import Update, decode_updates, encode_updates
 from steadystate.repr.columnar import columnar_rows, decode_columnar, encode_columnar, is_columnar
 from steadystate.storage.api import (
@@ -154,7 +158,13 @@ class SqlShardStore(ShardStore):
                 raise StorageError("shard store is closed")
             try:
                 cur = self._cursor()
-                cur.execute(self.dialect.begin_write if write else self.dialect.begin_read)
+                try:
+                    cur.execute(self.dialect.begin_write if write else self.dialect.begin_read)
+                except self.database_errors:
+                    # a transaction left open by a failure whose ROLLBACK failed too (an I/O error, a full disk)
+                    # would fail every later BEGIN until a restart: roll it back and begin again, once
+                    cur.execute("ROLLBACK")
+                    cur.execute(self.dialect.begin_write if write else self.dialect.begin_read)
             except self.database_errors as exc:
                 raise StorageError(f"could not begin a storage transaction: {exc}") from exc
             try:
@@ -255,7 +265,7 @@ class SqlShardStore(ShardStore):
         for shard, updates, expected_upper, new_upper in appends:
             validate_append(shard, updates, expected_upper, new_upper)
             if updates:
-                encoded[shard] = (encode_columnar(updates) or encode_updates(updates), max(u[1] for u in updates))
+                encoded[shard] = (seal(encode_columnar(updates) or encode_updates(updates)), max(u[1] for u in updates))
         with self._transaction(write=True) as cur:
             # Lock in name order so two multi-shard writers cannot deadlock on PostgreSQL.
             for shard, updates, expected_upper, new_upper in sorted(appends, key=lambda a: a[0]):
@@ -285,9 +295,13 @@ class SqlShardStore(ShardStore):
             if as_of < since or (upper is not None and as_of >= upper):
                 raise SnapshotUnavailable(shard, as_of, since, upper)
             rows = _in_id_order(self._run(cur, _BATCHES_UP_TO, (shard, as_of)))
-        return [(blob, max_time) for _id, blob, max_time in rows]
+        return [(_opened(shard, batch_id, blob), max_time) for batch_id, blob, max_time in rows]
 
     def snapshot_counts(self, shard: str, as_of: int) -> dict[Row, int]:
+        with _decoding(shard):
+            return self._snapshot_counts(shard, as_of)
+
+    def _snapshot_counts(self, shard: str, as_of: int) -> dict[Row, int]:
         blobs = self._snapshot_blobs(shard, as_of)
         # a batch entirely at or before as_of (the usual case) is taken whole, without a test per update; a
         # columnar one as bare rows
@@ -305,6 +319,10 @@ class SqlShardStore(ShardStore):
 
         A loaded table followed by writes is one large columnar batch and many small msgpack ones: the load is
         taken as columns and only the writes as rows."""
+        with _decoding(shard):
+            return self._snapshot_columns(shard, as_of)
+
+    def _snapshot_columns(self, shard: str, as_of: int) -> ColumnarSnapshot | None:
         blobs = self._snapshot_blobs(shard, as_of)
         if not any(is_columnar(blob) and max_time <= as_of for blob, max_time in blobs):
             return None
@@ -330,8 +348,8 @@ class SqlShardStore(ShardStore):
             blobs = _in_id_order(self._run(cur, _BATCHES_FROM, (shard, after)))
         updates = [
             u
-            for _id, blob in blobs
-            for u in decode_updates(blob)
+            for batch_id, blob in blobs
+            for u in _decoded(shard, batch_id, _opened(shard, batch_id, blob))
             if u[1] >= after and (upper is None or u[1] < upper)
         ]
         return updates, upper
@@ -370,8 +388,9 @@ class SqlShardStore(ShardStore):
         rows = rows[:MERGE_AT_MOST]
         if len(rows) < 2:
             return
-        merged = advance_times((u for row in rows for u in decode_updates(row[4])), since)
-        data = encode_updates(merged) if merged else b""
+        merged = advance_times((u for row in rows for u in _decoded(shard, row[0], _opened(shard, row[0], row[4]))),
+                               since)
+        data = seal(encode_updates(merged)) if merged else b""
         try:
             with self._transaction(write=True) as cur:
                 current, _upper = self._frontiers(cur, shard, lock=True)
@@ -405,3 +424,26 @@ class SqlShardStore(ShardStore):
             if not self._closed:
                 self._closed = True
                 self._close_connection()
+
+
+def _opened(shard: str, batch_id: int, blob: bytes) -> bytes:
+    """A stored batch's bytes, its checksum verified (``repr/checksum.py``; XX001 naming the shard)."""
+    return unseal(bytes(blob), f"batch {batch_id} of shard {quote_ident(shard)}")
+
+
+def _decoded(shard: str, batch_id: int, blob: bytes) -> list[Update]:
+    """A batch's updates; bytes that do not decode (a batch stored before checksums, then damaged) are XX001."""
+    try:
+        return decode_updates(blob)
+    except Exception as exc:  # noqa: BLE001 - any decoding failure means the stored bytes are damaged
+        raise DataCorrupted(f"batch {batch_id} of shard {quote_ident(shard)} is corrupted: {exc}") from exc
+
+
+@contextlib.contextmanager
+def _decoding(shard: str) -> Iterator[None]:
+    """Bytes of a shard's batch that do not decode are XX001 naming the shard (a batch stored before checksums,
+    then damaged; a sealed one fails its checksum first)."""
+    try:
+        yield
+    except (msgspec.DecodeError, ValueError, struct.error) as exc:
+        raise DataCorrupted(f"a batch of shard {quote_ident(shard)} is corrupted: {exc}") from exc
