@@ -211,6 +211,7 @@ def _status(args: argparse.Namespace) -> int:
     ``--watch``, again every ``--interval`` seconds (from the console's ``/console/api/environment``, which adds
     hydration progress and the COPY FROM statements running) until interrupted."""
     import json
+    import urllib.error
 
     base = f"http://{args.host}:{args.http_port}"
     url = f"{base}/console/api/environment" if args.watch else f"{base}/api/readiness"
@@ -218,6 +219,9 @@ def _status(args: argparse.Namespace) -> int:
         while True:
             try:
                 document = _fetch(url, args)
+            except urllib.error.HTTPError as exc:  # refused (401: the credentials): waiting will not help
+                print(f"{url}: {exc.code} {exc.reason}", file=sys.stderr)
+                return 2
             except OSError as exc:
                 print(f"cannot reach {url}: {exc}", file=sys.stderr)
                 if not args.watch:

@@ -140,6 +140,13 @@ class Browser:
 
     # ------------------------------------------------------------------ what the tests use
 
+    def authenticate(self, user: str, password: str) -> None:
+        """Send HTTP Basic credentials with every request from now on, as a browser does once its user has
+        answered the console's 401 challenge."""
+        token = base64.b64encode(f"{user}:{password}".encode()).decode()
+        self.call("Network.enable")
+        self.call("Network.setExtraHTTPHeaders", headers={"Authorization": f"Basic {token}"})
+
     def navigate(self, url: str) -> None:
         self.call("Page.navigate", url=url)
         self.wait_for("document.readyState === 'complete'")

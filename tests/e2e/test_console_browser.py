@@ -20,6 +20,7 @@ Chromium missing fails the test (browser.py): nothing is skipped.
 from __future__ import annotations
 
 import json
+import urllib.error
 import urllib.request
 from typing import Any, Iterator
 
@@ -53,8 +54,9 @@ def world(shared_env):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
+def browser(world) -> Iterator[Browser]:  # type: ignore[no-untyped-def]
     with Browser() as b:
+        b.authenticate("materialize", world.password)
         yield b
 
 
@@ -78,6 +80,19 @@ def shoot(b: Browser, name: str) -> None:
     directory = screenshot_dir()
     if directory is not None:
         b.screenshot(directory / f"{name}.png")
+
+
+def test_the_console_needs_credentials(world) -> None:  # type: ignore[no-untyped-def]
+    """The console is behind the HTTP API's authentication: no credentials or a wrong password get 401 and the
+    Basic challenge a browser answers with its login prompt; the superuser's password opens it."""
+    for request in (url(world), url(world, "api/environment"),
+                    world.http_request("/console/api/environment", password="wrong")):
+        with pytest.raises(urllib.error.HTTPError) as info:
+            urllib.request.urlopen(request, timeout=10)
+        assert info.value.code == 401
+        assert info.value.headers["WWW-Authenticate"].startswith("Basic")
+    with urllib.request.urlopen(world.http_request("/console/"), timeout=10) as response:
+        assert response.status == 200
 
 
 def test_environment_page_shows_the_verdict_of_every_cluster(world, browser) -> None:  # type: ignore[no-untyped-def]
@@ -156,7 +171,7 @@ def test_pages_update_after_a_change(world, browser) -> None:  # type: ignore[no
 
 
 def _environment(env) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-    with urllib.request.urlopen(url(env, "api/environment"), timeout=10) as response:
+    with urllib.request.urlopen(env.http_request("/console/api/environment"), timeout=10) as response:
         return dict(json.load(response))
 
 

@@ -82,7 +82,7 @@ def test_restart_reports_hydration_progress_while_it_waits(world) -> None:  # ty
 
 def test_status_watch_prints_again_after_a_change(world) -> None:  # type: ignore[no-untyped-def]
     watch = subprocess.Popen([sys.executable, "-m", "steadystate", "status", "--http-port", str(world.http_port),
-                              "--watch", "--json", "--interval", "0.2", "work"],
+                              "--data-dir", str(world.data_dir), "--watch", "--json", "--interval", "0.2", "work"],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert watch.stdout is not None
