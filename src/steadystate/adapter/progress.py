@@ -17,14 +17,16 @@ replacements took to hydrate.
   (``ShardStore.batch_stats``, what ``mz_storage_shards.updates`` shows) and, for an index it imports, that
   index's own total.  It is known before the replica starts, so a hydration has a known total from its first
   moment (NULL only while a shard it reads does not exist yet: a materialized view no replica has written);
-* ``rows_done``: what of it the replica has taken in.  A replica reads and arranges a dataflow's snapshot in one
-  step and reports ``hydrated`` once it is done, so this is 0 until then and ``rows_total`` after (a replica
-  reports each of its objects as it hydrates, ``ComputeState.tick``; finer steps need it to report inside one
-  hydration, which it does not yet);
+* ``rows_done``: what of it the replica has read.  A replica reads a dataflow's source snapshots a few stored
+  batches per tick and reports each step (``HydrationProgress``: the updates it read, which the controller keeps
+  per collection, ``ComputeInstance.hydration_progress``), then feeds and arranges them and reports ``hydrated``
+  (``Status``); so this climbs from 0 batch by batch, and is ``rows_total`` once hydrated (an imported index's
+  rows count when the dataflow is hydrated: its first step takes them in at once);
 * ``hydrating_for``: seconds since the replica came online or the object was created, whichever is later, while
   it is not hydrated;
 * ``time_left_estimate``: seconds, from the fastest hydration of the same object seen on any replica
-  (``Coordinator.fastest_hydration_ms``), or, for an object never hydrated, from ``rows_total`` at the rate the
+  (``Coordinator.fastest_hydration_ms``), or, for an object never hydrated, from the rows left at the rate this
+  hydration has read so far (once ``rows_done`` is above 0), else from ``rows_total`` at the rate the
   environment's hydrated objects reached (rows per second); NULL with no basis for an estimate, 0 when overdue.
 
 **COPY FROM** (:class:`CopyProgress`, :class:`CopyBoard`).  The session registers each ``COPY t FROM STDIN`` when
@@ -186,13 +188,14 @@ def hydration_progress(coord: "Coordinator") -> list[HydrationProgress]:
     """Every maintained object on every replica of its cluster, with its progress (the module docstring)."""
     now = _now_ms()
     items = coord.catalog.items
-    entries: list[tuple[str, str, bool, float | None, int | None, float | None]] = []
+    entries: list[tuple[str, str, bool, float | None, int | None, float | None, int]] = []
     since: float | None
     rate_rows = rate_s = 0.0
     for instance in coord.instances.values():
         totals = _source_rows(coord, instance.cluster_id)
         for replica_id, state in instance.replicas.items():
             reported = {c.id: c for c in state.status.collections} if state.status is not None else {}
+            reading = instance.hydration_progress(replica_id)
             process = coord.replica_status.get(replica_id)
             online_since = (process.updated_at_ms if process is not None
                             and process.status is ProcessStatus.ONLINE else None)
@@ -208,18 +211,23 @@ def hydration_progress(coord: "Coordinator") -> list[HydrationProgress]:
                     seen = coord.fastest_hydration_ms
                     seen[item.id] = min(seen.get(item.id, seconds * 1000), seconds * 1000)
                 since = None if hydrated or online_since is None else max(online_since, item.created_at_ms)
-                entries.append((item.id, replica_id, hydrated, seconds, total, since))
+                progress = reading.get(item.id)
+                entries.append((item.id, replica_id, hydrated, seconds, total, since,
+                                progress.updates_read if progress is not None else 0))
     rate = rate_rows / rate_s if rate_rows and rate_s else None
     out = []
-    for object_id, replica_id, hydrated, seconds, total, since in entries:
+    for object_id, replica_id, hydrated, seconds, total, since, read in entries:
+        done = total if hydrated or total is None else min(total, read)
         hydrating_for = max(0.0, now - since) / 1000 if since is not None else None
         left: float | None = None
         if hydrating_for is not None:
             fastest = coord.fastest_hydration_ms.get(object_id)
-            expected = fastest / 1000 if fastest is not None else (
-                total / rate if rate and total is not None else None)
-            left = max(0.0, expected - hydrating_for) if expected is not None else None
-        done = total if hydrated else (None if total is None else 0)
+            if fastest is not None:
+                left = max(0.0, fastest / 1000 - hydrating_for)
+            elif done and total is not None and hydrating_for > 0:
+                left = (total - done) * hydrating_for / done  # at the rate this hydration has read so far
+            elif rate and total is not None:
+                left = max(0.0, total / rate - hydrating_for)
         out.append(HydrationProgress(object_id, replica_id, hydrated, seconds, total, done, hydrating_for, left))
     return out
 

@@ -30,7 +30,7 @@ from typing import Any, Iterator, Protocol
 from steadystate.errors import StorageError, UpperMismatch
 from steadystate.repr import Row
 from steadystate.repr.codec import Update, decode_updates, encode_updates
-from steadystate.repr.columnar import columnar_rows, decode_columnar, encode_columnar, is_columnar
+from steadystate.repr.columnar import encode_columnar
 from steadystate.storage.api import (
     Append,
     ColumnarSnapshot,
@@ -39,10 +39,10 @@ from steadystate.storage.api import (
     ShardStore,
     SnapshotUnavailable,
     TimestampRecord,
-    consolidate_batches,
     advance_times,
     validate_append,
 )
+from steadystate.storage.snapshot_reader import SnapshotReader, StoredBatch
 
 
 class Cursor(Protocol):
@@ -94,7 +94,7 @@ _DELETE_BATCHES = "DELETE FROM batches WHERE shard = ?"
 # Batch reads have no ORDER BY: sorting rows that carry blobs copies every blob through a temporary b-tree
 # (SQLite: 24 MB of a loaded table took 20-65 ms instead of 8), so the rows are put in id order here.
 _BATCHES_FROM = "SELECT id, data FROM batches WHERE shard = ? AND max_time >= ?"
-_BATCHES_UP_TO = "SELECT id, data, max_time FROM batches WHERE shard = ? AND lower_ts <= ?"
+_BATCHES_UP_TO = "SELECT id, data, max_time, n_updates FROM batches WHERE shard = ? AND lower_ts <= ?"
 _SMALL_BATCHES_BELOW = (
     "SELECT id, lower_ts, upper_ts, max_time, data FROM batches "
     "WHERE shard = ? AND upper_ts IS NOT NULL AND upper_ts <= ? AND n_updates < ?"
@@ -276,8 +276,8 @@ class SqlShardStore(ShardStore):
     def snapshot(self, shard: str, as_of: int) -> list[tuple[Row, int]]:
         return list(self.snapshot_counts(shard, as_of).items())
 
-    def _snapshot_blobs(self, shard: str, as_of: int) -> list[tuple[bytes, int]]:
-        """``(blob, max_time)`` of every batch a snapshot at ``as_of`` reads (checking that it can be read)."""
+    def snapshot_reader(self, shard: str, as_of: int, columnar: bool = False) -> SnapshotReader:
+        """Every batch a snapshot at ``as_of`` reads, fetched in one transaction (checking that it can be read)."""
         with self._transaction(write=False) as cur:
             since, upper = self._frontiers(cur, shard)
             if since is None:
@@ -285,19 +285,14 @@ class SqlShardStore(ShardStore):
             if as_of < since or (upper is not None and as_of >= upper):
                 raise SnapshotUnavailable(shard, as_of, since, upper)
             rows = _in_id_order(self._run(cur, _BATCHES_UP_TO, (shard, as_of)))
-        return [(blob, max_time) for _id, blob, max_time in rows]
+        return SnapshotReader([StoredBatch(blob, max_time, n) for _id, blob, max_time, n in rows], as_of, columnar)
 
     def snapshot_counts(self, shard: str, as_of: int) -> dict[Row, int]:
-        blobs = self._snapshot_blobs(shard, as_of)
         # a batch entirely at or before as_of (the usual case) is taken whole, without a test per update; a
         # columnar one as bare rows
-        inserted = (columnar_rows(blob) for blob, max_time in blobs if max_time <= as_of and is_columnar(blob))
-        batches = (
-            decode_updates(blob) if max_time <= as_of else [u for u in decode_updates(blob) if u[1] <= as_of]
-            for blob, max_time in blobs
-            if max_time > as_of or not is_columnar(blob)
-        )
-        return consolidate_batches(batches, inserted)
+        reader = self.snapshot_reader(shard, as_of)
+        reader.read()
+        return reader.counts()
 
     def snapshot_columns(self, shard: str, as_of: int) -> ColumnarSnapshot | None:
         """Columnar batches at or before ``as_of`` as Arrow tables, the others' updates as ``rest``
@@ -305,17 +300,11 @@ class SqlShardStore(ShardStore):
 
         A loaded table followed by writes is one large columnar batch and many small msgpack ones: the load is
         taken as columns and only the writes as rows."""
-        blobs = self._snapshot_blobs(shard, as_of)
-        if not any(is_columnar(blob) and max_time <= as_of for blob, max_time in blobs):
+        reader = self.snapshot_reader(shard, as_of, columnar=True)
+        if not reader.columnar:
             return None
-        tables, rest = [], []
-        for blob, max_time in blobs:
-            if not is_columnar(blob):
-                rest.append(decode_updates(blob) if max_time <= as_of else
-                            [u for u in decode_updates(blob) if u[1] <= as_of])
-            elif max_time <= as_of:  # a columnar batch has one time: all of it, or none of it, is in the snapshot
-                tables.append(decode_columnar(blob)[1])
-        return ColumnarSnapshot(tables, consolidate_batches(rest))
+        reader.read()
+        return reader.columns()
 
     def listen(self, shard: str, after: int) -> tuple[list[Update], int | None]:
         since, upper = self._autocommit_frontiers(shard)
