@@ -3,7 +3,8 @@
 The replicas of cluster ``p`` read one stored batch per tick (``ReplicaPool.hydration_step_updates``) and tick only
 when the test lets them (``TickGate``).  A table written by several INSERTs (a batch each) gets an index on ``p``;
 after one tick, ``mz_internal.mz_hydration_statuses`` shows the index not hydrated with ``rows_done`` strictly
-between 0 and ``rows_total``, and the console's cluster and object documents show the same numbers; after
+between 0 and ``rows_total``, and the console's cluster and object documents and the NOTICE text of a
+reconfiguration waiting for it show the same numbers; after
 another tick ``rows_done`` is greater; let run, the index hydrates and ``rows_done`` is ``rows_total``.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 
+from steadystate.adapter.progress import hydrating_summary
 from steadystate.testing import MemoryEnvironment, eventually, memory_environment
 from steadystate.testing.inprocess import TickGate
 
@@ -24,6 +26,12 @@ async def progress(env: MemoryEnvironment, index_id: str) -> tuple:
         "SELECT hydrated, rows_total, rows_done FROM mz_internal.mz_hydration_statuses "
         f"WHERE object_id = '{index_id}'")]
     return row
+
+
+async def replica_of(env: MemoryEnvironment, index_id: str) -> str:
+    ((replica_id,),) = await env.query(
+        f"SELECT replica_id FROM mz_internal.mz_hydration_statuses WHERE object_id = '{index_id}'")
+    return str(replica_id)
 
 
 def test_rows_done_climbs_while_the_index_hydrates() -> None:
@@ -62,6 +70,10 @@ def test_rows_done_climbs_while_the_index_hydrates() -> None:
                 assert [(h["hydrated"], h["rows_total"], h["rows_done"]) for h in document["hydration"]] == [first]
             finally:
                 await client.close()
+
+            # the NOTICE line a SEAL/RESTART/resize would send now
+            (line,) = hydrating_summary(env.coordinator, [await replica_of(env, index_id)])
+            assert f"0 of 1 objects hydrated, {done} of {total} rows read" in line
 
             gate.step()
             second = await eventually(lambda: moved(done), what="the second batch's progress")

@@ -7,7 +7,7 @@ what this module computes, so they never disagree.
 **NOTICEs while a reconfiguration waits** (:class:`Notices`, :func:`hydrating_summary`): while the replacement
 replicas of a SEAL, RESTART or resize hydrate, the statement sends a NOTICE every ``PROGRESS_EVERY_S`` seconds,
 at once (pgwire writes it to the client while the statement runs): which replica is hydrating which objects, how
-many of them are hydrated, and the estimated time left.  When the statement ends, one NOTICE says how long the
+many of them are hydrated, the rows they have read of their total, and the estimated time left.  When the statement ends, one NOTICE says how long the
 replacements took to hydrate.
 
 **Hydration** (:func:`hydration_rows`).  Materialize's columns come first (``object_id``, ``replica_id``,
@@ -255,6 +255,9 @@ def hydrating_summary(coord: "Coordinator", replica_ids: list[str]) -> list[str]
         left = f", about {max(lefts):.1f} s left" if lefts else ""
         names = ", ".join(coord.catalog.describe(e.object_id) for e in waiting[:3])
         more = f" and {len(waiting) - 3} more" if len(waiting) > 3 else ""
+        totals = [e.rows_total for e in waiting]
+        rows = (f", {sum(e.rows_done or 0 for e in waiting)} of {sum(t for t in totals if t is not None)} rows read"
+                if totals and all(t is not None for t in totals) else "")
         lines.append(f"replica {name} is hydrating {names}{more}: {done} of {len(entries)} objects "
-                     f"hydrated{left}")
+                     f"hydrated{rows}{left}")
     return lines

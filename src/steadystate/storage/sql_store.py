@@ -6,7 +6,8 @@ Schema (one database holds every shard):
   (a tombstone); a closed shard has ``upper_ts NULL`` and a ``since_ts``.
 * ``batches(id, shard, lower_ts, upper_ts, max_time, n_updates, data)``: one row per non-empty append, the
   updates encoded as one blob (:func:`steadystate.repr.codec.encode_updates`, or Arrow for a large insert-only
-  batch: ``repr.columnar``).  ``max_time`` is the
+  batch: ``repr.columnar``); an append of more than ``MAX_BATCH_UPDATES`` updates is several rows, so a
+  snapshot of a loaded table can be read (``snapshot_reader``) a batch at a time.  ``max_time`` is the
   greatest update time in the blob, so ``listen`` can skip old batches through the ``(shard, max_time)``
   index.  Compaction replaces the batches wholly below ``since`` with one consolidated batch whose times
   were advanced to ``since``.
@@ -107,6 +108,7 @@ _UPSERT_TIMESTAMP = (
     "SET ts = CASE WHEN excluded.ts > timestamps.ts THEN excluded.ts ELSE timestamps.ts END"
 )
 
+MAX_BATCH_UPDATES = 262_144  # updates per stored batch: a larger append (a load) is stored as several
 MERGE_BELOW_UPDATES = 65_536  # larger batches (loads, earlier merges that grew) are never rewritten
 MERGE_AT_MOST = 512  # batches merged by one compaction: bounds its work (it runs again when since moves)
 
@@ -122,6 +124,8 @@ def _in_id_order(cursor: Cursor) -> list[tuple]:
 
 class SqlShardStore(ShardStore):
     """:class:`ShardStore` over a SQL connection; subclasses open the connection and name the dialect."""
+
+    max_batch_updates = MAX_BATCH_UPDATES  # an append of more updates is stored as several batches
 
     dialect: Dialect
     database_errors: tuple[type[BaseException], ...] = ()
@@ -251,25 +255,33 @@ class SqlShardStore(ShardStore):
         shards = [append[0] for append in appends]
         if len(set(shards)) != len(shards):
             raise ValueError("compare_and_append_many got the same shard more than once")
-        encoded: dict[str, tuple[bytes, int]] = {}
+        encoded: dict[str, list[tuple[bytes, int, int]]] = {}
         for shard, updates, expected_upper, new_upper in appends:
             validate_append(shard, updates, expected_upper, new_upper)
             if updates:
-                encoded[shard] = (encode_columnar(updates) or encode_updates(updates), max(u[1] for u in updates))
+                encoded[shard] = self._encode_batches(updates)
         with self._transaction(write=True) as cur:
             # Lock in name order so two multi-shard writers cannot deadlock on PostgreSQL.
             for shard, updates, expected_upper, new_upper in sorted(appends, key=lambda a: a[0]):
                 _since, actual = self._frontiers(cur, shard, lock=True)
                 if actual != expected_upper:
                     raise UpperMismatch(expected_upper, actual)
-                if shard in encoded:
-                    data, max_time = encoded[shard]
-                    self._run(
-                        cur, _INSERT_BATCH, (shard, expected_upper, new_upper, max_time, len(updates), data)
-                    )
+                for data, max_time, n_updates in encoded.get(shard, ()):
+                    self._run(cur, _INSERT_BATCH, (shard, expected_upper, new_upper, max_time, n_updates, data))
                 self._run(cur, _SET_UPPER, (new_upper, shard))
             if timestamp is not None:
                 self._run(cur, _UPSERT_TIMESTAMP, (timestamp.timeline, timestamp.ts))
+
+    def _encode_batches(self, updates: list[Update]) -> list[tuple[bytes, int, int]]:
+        """``(blob, max_time, n_updates)`` of the stored batches one append's updates become: one, or, past
+        ``max_batch_updates``, one per that many updates (a large load), so a replica hydrating from it reads it,
+        and reports its progress, a batch at a time."""
+        size = self.max_batch_updates
+        out = []
+        for start in range(0, len(updates), size):
+            chunk = updates if len(updates) <= size else updates[start:start + size]
+            out.append((encode_columnar(chunk) or encode_updates(chunk), max(u[1] for u in chunk), len(chunk)))
+        return out
 
     # -- reads -----------------------------------------------------------------------------------------
 
