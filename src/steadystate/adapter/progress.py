@@ -7,8 +7,8 @@ what this module computes, so they never disagree.
 **NOTICEs while a reconfiguration waits** (:class:`Notices`, :func:`hydrating_summary`): while the replacement
 replicas of a SEAL, RESTART or resize hydrate, the statement sends a NOTICE every ``PROGRESS_EVERY_S`` seconds,
 at once (pgwire writes it to the client while the statement runs): which replica is hydrating which objects, how
-many of them are hydrated, the rows they have read of their total, and the estimated time left.  When the statement ends, one NOTICE says how long the
-replacements took to hydrate.
+many of them are hydrated, the rows they have read of their total, and the estimated time left.  When the
+statement ends, one NOTICE says how long the replacements took to hydrate.
 
 **Hydration** (:func:`hydration_rows`).  Materialize's columns come first (``object_id``, ``replica_id``,
 ``hydrated``, ``hydration_time``); steadystate adds:
@@ -25,9 +25,10 @@ replacements took to hydrate.
 * ``hydrating_for``: seconds since the replica came online or the object was created, whichever is later, while
   it is not hydrated;
 * ``time_left_estimate``: seconds, from the fastest hydration of the same object seen on any replica
-  (``Coordinator.fastest_hydration_ms``), or, for an object never hydrated, from the rows left at the rate this
-  hydration has read so far (once ``rows_done`` is above 0), else from ``rows_total`` at the rate the
+  (``Coordinator.fastest_hydration_ms``), or, for an object never hydrated, from ``rows_total`` at the rate the
   environment's hydrated objects reached (rows per second); NULL with no basis for an estimate, 0 when overdue.
+  Not from the rate ``rows_done`` climbs at: reading is the quick part of a hydration (arranging the rows, after
+  the last batch, takes most of it), so that rate would promise far too little.
 
 **COPY FROM** (:class:`CopyProgress`, :class:`CopyBoard`).  The session registers each ``COPY t FROM STDIN`` when
 it starts, counts the rows pgwire has parsed and handed over, and marks the write phase; the row disappears when
@@ -224,8 +225,6 @@ def hydration_progress(coord: "Coordinator") -> list[HydrationProgress]:
             fastest = coord.fastest_hydration_ms.get(object_id)
             if fastest is not None:
                 left = max(0.0, fastest / 1000 - hydrating_for)
-            elif done and total is not None and hydrating_for > 0:
-                left = (total - done) * hydrating_for / done  # at the rate this hydration has read so far
             elif rate and total is not None:
                 left = max(0.0, total / rate - hydrating_for)
         out.append(HydrationProgress(object_id, replica_id, hydrated, seconds, total, done, hydrating_for, left))
