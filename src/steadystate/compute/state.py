@@ -55,7 +55,7 @@ from steadystate.dataflow.collection import EvalError
 from steadystate.errors import ErrorFields, SteadyError, UpperMismatch
 from steadystate.expr.eval import compile_mfp
 from steadystate.compute.peeks import chunked, finished, mapped, point_key
-from steadystate.compute.snapshots import SourceReading, feed_source, finish_reading, start_reading
+from steadystate.compute.snapshots import SnapshotReading, SourceState, begin_reading, feed_reading
 from steadystate.protocol import messages as m
 from steadystate.protocol.stages import CommandStream, Stage
 from steadystate.repr import codec, passed
@@ -63,14 +63,6 @@ from steadystate.storage import ShardStore, SnapshotUnavailable
 from steadystate.repr.objects import is_transient
 
 log = logging.getLogger("steadystate.compute")
-
-
-@dataclass
-class _Source:
-    shard: str
-    errors_shard: str | None = None
-    after: int | None = None  # next time to listen from; None until the snapshot was fed
-    errors_after: int | None = None
 
 
 @dataclass
@@ -84,26 +76,10 @@ class _Sink:
 
 
 @dataclass
-class _Reading:
-    """A dataflow's sources' snapshots being read at ``read_at``, a budget of updates per tick."""
-
-    read_at: int
-    sources: list[SourceReading]
-
-    @property
-    def updates_read(self) -> int:
-        return sum(s.reader.updates_read for s in self.sources)
-
-    @property
-    def updates_total(self) -> int:
-        return sum(s.reader.updates_total for s in self.sources)
-
-
-@dataclass
 class _Dataflow:
     desc: m.DataflowDescription
     rendered: RenderedDataflow
-    sources: dict[str, _Source]
+    sources: dict[str, SourceState]
     sinks: dict[str, _Sink]
     live_exports: set[str]
     created_at: float
@@ -112,7 +88,7 @@ class _Dataflow:
     reported: dict[str, int | None] = field(default_factory=dict)
     allow_writes: set[str] = field(default_factory=set)
     imported: dict[str, Arrangement] = field(default_factory=dict)
-    reading: _Reading | None = None  # its sources' snapshots, while they are read (across ticks)
+    reading: SnapshotReading | None = None  # its sources' snapshots, while they are read (across ticks)
     progress_sent: int = 0  # the updates_read last reported in a HydrationProgress
 
 
@@ -286,7 +262,7 @@ class ComputeState:
         dataflow = _Dataflow(
             desc=desc,
             rendered=rendered,
-            sources={s.id: _Source(s.shard, s.errors_shard) for s in desc.source_imports},
+            sources={s.id: SourceState(s.shard, s.errors_shard) for s in desc.source_imports},
             sinks={s.id: _Sink(s) for s in desc.sink_exports},
             live_exports=set(desc.export_ids),
             created_at=time.monotonic(),
@@ -487,60 +463,25 @@ class ComputeState:
         them once all are read.
 
         Waits (returns) until every source's upper has passed that time.  Then the sources' stored batches are
-        fetched (``compute.snapshots.start_reading``) and decoded ``hydration_step_updates`` at a time, one step per
+        fetched (``compute.snapshots.begin_reading``) and decoded ``hydration_step_updates`` at a time, one step per
         tick (``_Dataflow.reading``; the tick reports ``HydrationProgress``), so a large snapshot's hydration is
         seen to progress.  Everything is read before anything is fed, so a read that fails (a shard dropped
         meanwhile) leaves the dataflow untouched (the reading starts over at the next tick)."""
         reading = dataflow.reading
         if reading is None:
-            as_of = dataflow.desc.as_of or 0
-            read_at, uppers = as_of, []
-            for source in dataflow.sources.values():
-                for shard in (source.shard, source.errors_shard):
-                    if shard is not None:
-                        since, upper = self.store.frontiers(shard)
-                        read_at = max(read_at, since or 0)
-                        uppers.append(upper)
-            if not all(passed(upper, read_at) for upper in uppers):
+            shards = [(source_id, source.shard, source.errors_shard) for source_id, source in dataflow.sources.items()]
+            reading = dataflow.reading = begin_reading(self.store, dataflow.rendered, shards, dataflow.desc.as_of or 0)
+            if reading is None:
                 return
-            readings = [start_reading(self.store, dataflow.rendered, source_id, source.shard, read_at)
-                        for source_id, source in dataflow.sources.items()]
-            reading = dataflow.reading = _Reading(read_at, readings)
         try:
-            budget = self.hydration_step_updates
-            for source_reading in reading.sources:
-                reader = source_reading.reader
-                while not reader.done and budget > 0:
-                    budget -= reader.read(budget)
-            if not all(r.reader.done for r in reading.sources):
-                return
-            self._feed_read(dataflow, reading)
+            if reading.step(self.hydration_step_updates):
+                dataflow.reading = None
+                late = feed_reading(self.store, dataflow.rendered, dataflow.desc, dataflow.sources, reading)
+                if late is not None:
+                    dataflow.late_snapshot_at = late
         except BaseException:
             dataflow.reading = None
             raise
-
-    def _feed_read(self, dataflow: _Dataflow, reading: "_Reading") -> None:
-        """Every source's snapshot was read at ``reading.read_at``: hand them to the dataflow."""
-        as_of, read_at = dataflow.desc.as_of or 0, reading.read_at
-        reads = []
-        for source_reading in reading.sources:
-            source = dataflow.sources[source_reading.source_id]
-            read = finish_reading(self.store, source_reading, dataflow.desc.debug_name)
-            errors = [] if source.errors_shard is None else self.store.snapshot(source.errors_shard, read_at)
-            reads.append((source_reading.source_id, source, read, errors))
-        dataflow.reading = None
-        if read_at > as_of:
-            log.info("dataflow %s: sources read at %d, after its as_of %d (compacted meanwhile)",
-                     dataflow.desc.debug_name, read_at, as_of)
-            dataflow.late_snapshot_at = read_at
-        dataflow.rendered.initial_time = max(dataflow.rendered.initial_time, read_at)
-        for source_id, source, read, errors in reads:
-            feed_source(dataflow.rendered, source_id, read, as_of, read_at + 1)
-            if errors:
-                dataflow.rendered.feed(source_id, [], read_at + 1, [(row, as_of, diff) for row, diff in errors])
-            source.after = read_at + 1
-            if source.errors_shard is not None:
-                source.errors_after = read_at + 1
 
     def _drive_sinks(self, dataflow: _Dataflow) -> list[m.Response]:
         out: list[m.Response] = []
