@@ -3,7 +3,8 @@
 * every console route (page, static files, JSON) passes the one guard: a guard that refuses answers 401 on all of
   them; without one, the page and its files are served, unknown clusters and objects are 404, and the documents
   agree with SQL (the environment's clusters with ``mz_cluster_readiness``, an object's plan with ``EXPLAIN``);
-* ``LagSampler`` keeps the last ``keep_s`` seconds of ``mz_wallclock_lag_history``, per object measured;
+* ``mz_wallclock_lag_history`` is binned per minute (each bin its greatest lag), with a bounded retention, and the
+  console's freshness chart is its freshest replica per object and minute;
 * an object whose input is not computed yet (an index on a materialized view of a cluster without replicas) is
   shown hydrating: not hydrated, 0 rows done of what the view's shard holds (NULL while the shard does not exist),
   ``hydrating_for`` growing; given its
@@ -14,12 +15,15 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import time
 from typing import Any, Awaitable, Callable
 
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from steadystate.adapter.console_http import LagSampler, mount_console
+from steadystate.adapter.console_http import mount_console
+from steadystate.adapter.lag_history import WallclockLagHistory, measure_lags
 from steadystate.testing import MemoryEnvironment, eventually, memory_environment
 
 
@@ -146,25 +150,67 @@ async def _hydrated(env: MemoryEnvironment, query: str) -> tuple | None:
     return rows[0] if rows and rows[0][0] else None
 
 
-def test_lag_sampler_keeps_a_bounded_history_of_mz_wallclock_lag_history() -> None:
-    async def test(env: MemoryEnvironment) -> None:
-        for statement in SETUP + ["CREATE INDEX t_idx IN CLUSTER dev ON t (a)"]:
-            await env.execute(statement)
-        measured = await eventually(lambda: _lag_objects(env), what="lag measurements of both objects")
-        assert env.adapter is not None
-        sampler = LagSampler(env.adapter, interval_s=1.0, keep_s=3.0)
-        for _ in range(5):
-            sampler.sample()
-            await asyncio.sleep(0.01)
-        series = sampler.series(measured | {"u999"})
-        assert set(series) == measured  # the objects mz_wallclock_lag_history measures, nothing else
-        for points in series.values():
-            assert len(points) == 3  # keep_s / interval_s samples: the oldest went
-            assert all(lag >= 0 for _at, lag in points) and [at for at, _ in points] == sorted(at for at, _ in points)
+def test_wallclock_lag_history_bins_per_minute_and_the_console_charts_it() -> None:
+    """The coordinator's samples (taken here by hand, at chosen times: ``lag_sample_interval_s=0`` starts no
+    sampling task) land in per-minute bins of ``mz_wallclock_lag_history`` (Materialize's columns), each the
+    greatest lag of its minute; the console's chart is, per object and minute, the freshest replica's lag."""
+    async def main() -> None:
+        async with memory_environment(lag_sample_interval_s=0) as env:
+            for statement in SETUP + ["CREATE INDEX t_idx IN CLUSTER dev ON t (a)",
+                                      "ALTER CLUSTER dev SET (REPLICATION FACTOR = 2)"]:
+                await env.execute(statement)
+            measured = await eventually(lambda: _measured(env), what="both objects measured on both replicas")
+            history = env.coordinator.lag_history
+            assert history is not None
+            assert await env.query("SELECT * FROM mz_internal.mz_wallclock_lag_history") == []
+            minute = (int(time.time()) // 60 + 1) * 60_000  # the start of the next minute
+            for at in (minute + 1_000, minute + 30_000, minute + 61_000):
+                history.sample(now_ms=at)
+            rows = await env.query(
+                "SELECT object_id, replica_id, lag, occurred_at FROM mz_internal.mz_wallclock_lag_history")
+            assert {(o, r) for o, r, _lag, _at in rows} == measured
+            first, second = (dt.datetime.fromtimestamp(ms / 1000, dt.timezone.utc).replace(tzinfo=None)
+                             for ms in (minute, minute + 60_000))
+            by_key = {(o, r, at): lag.micros for o, r, lag, at in rows}
+            assert len(by_key) == len(rows) == 2 * len(measured)  # one row per object, replica and minute
+            for object_id, replica_id in measured:
+                early, late = by_key[(object_id, replica_id, first)], by_key[(object_id, replica_id, second)]
+                # the first minute's row is its greatest lag, the sample at +30 s (at least 30 s: the frontier is not
+                # ahead of the present); the second is 31 s later (less whatever the frontier moved meanwhile)
+                assert early >= 30_000_000 and late - early >= 25_000_000
 
-    run(test)
+            client = await client_for(env)
+            try:
+                cluster = await (await client.get("/console/api/clusters/dev")).json()
+            finally:
+                await client.close()
+            want: dict[str, dict[int, float]] = {}
+            for object_id, _replica, lag, at in rows:
+                points = want.setdefault(object_id, {})
+                ms = int(at.replace(tzinfo=dt.timezone.utc).timestamp() * 1000)
+                points[ms] = min(points.get(ms, lag.micros / 1e6), lag.micros / 1e6)
+            assert {s["object_id"]: [tuple(p) for p in s["points"]] for s in cluster["lag"]} == {
+                o: sorted(points.items()) for o, points in want.items()}
+
+    asyncio.run(main())
 
 
-async def _lag_objects(env: MemoryEnvironment) -> set[str] | None:
-    objects = {object_id for object_id, *_ in await env.query("SELECT * FROM mz_internal.mz_wallclock_lag_history")}
-    return objects if len(objects) == 2 else None
+def test_wallclock_lag_history_keeps_a_bounded_window() -> None:
+    """Bins that ended longer than the retention ago go (also when nothing is measured); an empty measurement adds
+    no bin."""
+    measurements: list[tuple[str, str, int]] = [("u1", "r1", 5)]
+    history = WallclockLagHistory(lambda _now: list(measurements), bin_s=60, retention_s=180)
+    for minute in range(6):
+        measurements[0] = ("u1", "r1", minute)
+        history.sample(now_ms=minute * 60_000 + 10)
+    # a bin goes once it ended at least retention_s ago: 120 s - 180 s holds 300.01 s - 180 s, so it stays
+    assert [at for at, _ in history.bins] == [120_000, 180_000, 240_000, 300_000]
+    assert [row[2].micros for row in history.rows()] == [2, 3, 4, 5]
+    measurements.clear()
+    history.sample(now_ms=6 * 60_000)
+    assert [at for at, _ in history.bins] == [180_000, 240_000, 300_000]
+
+
+async def _measured(env: MemoryEnvironment) -> set[tuple[str, str]] | None:
+    objects = {(o, r) for o, r, _lag in measure_lags(env.coordinator)}
+    return objects if len({o for o, _ in objects}) == 2 and len(objects) == 4 else None

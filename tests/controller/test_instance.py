@@ -168,3 +168,28 @@ def test_two_in_process_replicas_answer_while_one_crashes() -> None:
             assert len(env.instance("two").live_replica_ids()) == 2
 
     asyncio.run(main())
+
+
+def test_the_controller_handles_every_kind_of_response() -> None:
+    """The controller's response table (``_RESPONSE_HANDLERS``) has an entry for every member of ``Response``."""
+    from steadystate.controller.instance import _RESPONSE_HANDLERS
+
+    assert set(_RESPONSE_HANDLERS) == set(m.Response.__args__)  # type: ignore[attr-defined]
+
+
+def test_hydration_progress_is_kept_per_connection_until_the_collection_hydrates() -> None:
+    """The latest ``HydrationProgress`` per collection is what ``hydration_progress`` gives, for the replica's
+    current connection only (a reconnected replica starts over); a ``Status`` saying it is hydrated ends it."""
+    instance, conns = instance_with("r1")
+    r1 = conns["r1"]
+    instance.on_response(r1, 1, m.HydrationProgress("u1", 10, 100))
+    instance.on_response(r1, 1, m.HydrationProgress("u1", 40, 100))
+    instance.on_response(r1, 1, m.HydrationProgress("u2", 5, 50))
+    assert {k: v.updates_read for k, v in instance.hydration_progress("r1").items()} == {"u1": 40, "u2": 5}
+    instance.on_response(r1, 0, m.HydrationProgress("u1", 90, 100))  # an older connection's: dropped
+    assert instance.hydration_progress("r1")["u1"].updates_read == 40
+    instance.on_response(r1, 1, m.Status("r1", "n", True, True, collections=(m.CollectionStatus("u1", True),)))
+    assert set(instance.hydration_progress("r1")) == {"u2"}
+    r1.epoch = 2  # reconnected: what the previous connection reported is not this one's progress
+    assert instance.hydration_progress("r1") == {}
+    assert instance.hydration_progress("r9") == {}

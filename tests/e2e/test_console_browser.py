@@ -142,6 +142,12 @@ def test_cluster_pages_show_replicas_timeline_hydration_and_restart_diff(world, 
         assert fate in diff[object_id]
     events = browser.evaluate("[...document.querySelectorAll('#timeline text.event')].map(t => t.textContent)")
     assert "sealed" in events
+    # the freshness chart: one dot per object and minute that mz_wallclock_lag_history has for the cluster
+    query = ("SELECT h.object_id, h.occurred_at FROM mz_internal.mz_wallclock_lag_history h JOIN "
+             "mz_catalog.mz_cluster_replicas r ON r.id = h.replica_id JOIN mz_catalog.mz_clusters c "
+             "ON c.id = r.cluster_id WHERE c.name = 'prod'")
+    world.wait_for(lambda: (dots := browser.evaluate("document.querySelectorAll('#lag-chart circle').length")) > 0
+                   and dots == len(set(world.query(query))))
     shoot(browser, "cluster-prod")
 
 

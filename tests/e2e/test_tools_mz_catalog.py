@@ -53,11 +53,17 @@ def test_wallclock_lag(shared_env) -> None:  # type: ignore[no-untyped-def]
     (lag,), = shared_env.query("SELECT lag FROM mz_internal.mz_wallclock_global_lag WHERE object_id = %s",
                                (index_id,))
     assert isinstance(lag, dt.timedelta) and lag >= dt.timedelta(0)
-    history = shared_env.query("SELECT h.replica_id, h.lag FROM mz_internal.mz_wallclock_lag_history h "
-                               "WHERE h.object_id = %s", (index_id,))
     replicas = set(shared_env.cluster_replicas("quickstart").values())
-    assert {r for r, _ in history} == replicas
-    assert min(h for _, h in history) >= dt.timedelta(0)
+
+    def history() -> list[tuple[str, dt.timedelta, dt.datetime]]:
+        return shared_env.query("SELECT h.replica_id, h.lag, h.occurred_at FROM mz_internal.mz_wallclock_lag_history h "
+                                "WHERE h.object_id = %s", (index_id,))
+
+    # the coordinator samples every second into per-minute bins: each replica's row appears at its first sample
+    shared_env.wait_for(lambda: {r for r, _, _ in history()} == replicas)
+    rows = history()
+    assert min(h for _, h, _ in rows) >= dt.timedelta(0)
+    assert all(at.second == 0 and at.microsecond == 0 for _, _, at in rows)  # a minute's start
 
 
 def test_information_schema(shared_env) -> None:  # type: ignore[no-untyped-def]

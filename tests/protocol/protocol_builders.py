@@ -25,6 +25,7 @@ from steadystate.protocol.messages import (
     InitializationComplete,
     InstanceConfig,
     Peek,
+    HydrationProgress,
     PeekResponse,
     PeekTarget,
     Response,
@@ -126,6 +127,7 @@ def every_response() -> list[Response]:
             reconciled_kept=2,
             reconciled_rebuilt=1,
         ),
+        HydrationProgress("u7", updates_read=40_000, updates_total=100_000),
         HelloAck(replica_id="u1", pid=4242, nonce="n1"),
     ]
 
@@ -144,4 +146,5 @@ responses: st.SearchStrategy[Response] = st.one_of(
     st.sampled_from(every_response()),
     st.builds(Frontiers, ids, *[st.none() | st.integers(0, 2**63 - 1)] * 3),
     st.builds(PeekResponse, st.text(max_size=12), rows=st.none() | st.binary(max_size=200)),
+    st.builds(HydrationProgress, ids, st.integers(0, 2**62), st.integers(0, 2**62)),
 )

@@ -12,7 +12,7 @@ replicas clean/dirty, dirtied by   ``mz_internal.mz_cluster_replica_readiness``,
 status timeline                    ``mz_internal.mz_cluster_replica_status_history``
 seal/unseal/restart events         ``mz_catalog.mz_audit_events``
 hydration progress                 ``mz_internal.mz_hydration_statuses`` (``adapter/progress.py``)
-freshness (lag) over time          ``mz_internal.mz_wallclock_lag_history``, sampled by ``LagSampler``
+freshness (lag) over time          ``mz_internal.mz_wallclock_lag_history`` (``adapter/lag_history.py``)
 residual dataflows                 ``mz_internal.mz_residual_dataflows``
 restart diff                       ``EXPLAIN RESTART CLUSTER`` (``Readiness.restart_diff``)
 expected restart downtime          ``mz_internal.mz_expected_restart_downtime``
@@ -22,9 +22,9 @@ an object's plan                   ``EXPLAIN`` (``adapter/explain.py``)
 where it runs, arrangement sizes   ``mz_hydration_statuses``, ``mz_internal.mz_arrangement_sizes``
 =================================  ===========================================================================
 
-``mz_wallclock_lag_history`` holds the current measurement only; ``console_http.LagSampler`` keeps its rows
-every second for ten minutes (in memory, while the HTTP port is served) so the console can chart freshness over
-time.  Timestamps in the documents are milliseconds since the epoch (UTC).
+The freshness chart is :func:`lag_series` of ``mz_wallclock_lag_history`` (which the coordinator samples every
+second into per-minute bins): per object and minute, its freshest replica's lag, over the last
+:data:`LAG_WINDOW_S`.  Timestamps in the documents are milliseconds since the epoch (UTC).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ import collections
 import datetime as dt
 import json
 import time
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from steadystate.adapter.explain import explain
 from steadystate.errors import SteadyError
@@ -65,18 +65,33 @@ def _named(columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> list[Doc]:
     return [dict(zip(columns, row)) for row in rows]
 
 
-class LagSeries(Protocol):
-    """Where the freshness chart's points come from (``console_http.LagSampler``)."""
+#: how far back the freshness chart goes
+LAG_WINDOW_S = 3600.0
 
-    def series(self, object_ids: set[str]) -> dict[str, list[tuple[int, float]]]: ...
+
+def lag_series(rows: list[tuple[Any, ...]], object_ids: set[str], since_ms: float) -> dict[str, list[tuple[int, float]]]:
+    """Per object of ``object_ids``, from ``mz_wallclock_lag_history``'s ``rows``: its freshest replica's lag in
+    each bin from ``since_ms`` on, ``[(ms, seconds), ...]`` oldest first (Materialize's global lag history)."""
+    best: dict[str, dict[int, float]] = {}
+    for object_id, _replica, lag, occurred_at in rows:
+        at = ms_of(occurred_at)
+        if object_id not in object_ids or at is None or at < since_ms:
+            continue
+        seconds = lag.micros / 1e6
+        points = best.setdefault(object_id, {})
+        points[at] = min(points.get(at, seconds), seconds)
+    return {object_id: sorted(points.items()) for object_id, points in best.items()}
 
 
 class Console:
     """The documents of the console's JSON endpoints (``/console/api/...``)."""
 
-    def __init__(self, adapter: "Adapter", lag: LagSeries) -> None:
+    def __init__(self, adapter: "Adapter") -> None:
         self.adapter = adapter
-        self.lag = lag
+
+    def lag(self, object_ids: set[str]) -> dict[str, list[tuple[int, float]]]:
+        return lag_series(self._rows("mz_wallclock_lag_history"), object_ids,
+                          time.time() * 1000 - LAG_WINDOW_S * 1000)
 
     def _rows(self, relation: str) -> list[tuple[Any, ...]]:
         return self.adapter.introspection.rows(relation)
@@ -169,7 +184,7 @@ class Console:
             "events": self._events(cluster),
             "hydration": hydration,
             "lag": [{"object_id": o, "name": names.get(o, o), "points": points}
-                    for o, points in sorted(self.lag.series(objects).items())],
+                    for o, points in sorted(self.lag(objects).items())],
             "residuals": _named(("cluster_id", "replica_id", "object_id", "name", "held_by"),
                                 [r for r in self._rows("mz_residual_dataflows") if r[0] == cluster.id]),
             "restart_diff": [{"object_id": r.object_id, "name": r.name, "restart": r.status.value,
@@ -225,7 +240,7 @@ class Console:
             "plan": self._plan(item, cluster.name if cluster is not None else "default"),
             "hydration": hydration,
             "arrangements": sizes,
-            "lag": self.lag.series({item.id}).get(item.id, []),
+            "lag": self.lag({item.id}).get(item.id, []),
             "depends_on": [{"id": d, "name": catalog.describe(d)} for d in item.depends_on],
         }
 

@@ -17,14 +17,12 @@ connection kept open through proxies, and a missed poll is simply the next one.
 error (e.g. ``web.HTTPUnauthorized``) to refuse.  A middleware of the parent application (the HTTP port's own
 authentication) applies to the console too, as aiohttp runs a parent's middlewares before a sub-application's.
 
-The sub-application also runs the :class:`~steadystate.adapter.console.LagSampler` (started and stopped with the
-HTTP server), which keeps the freshness measurements the console charts.
+The freshness chart reads ``mz_wallclock_lag_history``, which the coordinator samples (``adapter/lag_history.py``):
+the console keeps no state of its own.
 """
 
 from __future__ import annotations
 
-import asyncio
-import collections
 import json
 import logging
 from importlib import resources
@@ -33,7 +31,7 @@ from typing import Any, Awaitable, Callable
 from aiohttp import web
 
 from steadystate.adapter.backend import Adapter
-from steadystate.adapter.console import Console, ms_of
+from steadystate.adapter.console import Console
 
 log = logging.getLogger("steadystate.console")
 
@@ -49,62 +47,6 @@ STATIC_FILES: dict[str, str] = {
     "console.js": "text/javascript",
 }
 CONSOLE_KEY = web.AppKey("console", Console)
-
-
-class LagSampler:
-    """Keeps ``mz_wallclock_lag_history``'s measurements over time: every ``interval_s``, the freshest replica's
-    lag of each object, for the last ``keep_s`` seconds (one entry per sample time, however many objects)."""
-
-    def __init__(self, adapter: Adapter, interval_s: float = 1.0, keep_s: float = 600.0) -> None:
-        self.adapter = adapter
-        self.interval_s = interval_s
-        self.samples: collections.deque[tuple[int, dict[str, float]]] = collections.deque(
-            maxlen=max(1, int(keep_s / interval_s)))
-        self._task: asyncio.Task[None] | None = None
-
-    def sample(self) -> None:
-        if not self.adapter.coordinator.ready:
-            return
-        lags: dict[str, float] = {}
-        at = 0
-        for object_id, _replica, lag, occurred_at in self.adapter.introspection.rows("mz_wallclock_lag_history"):
-            at = ms_of(occurred_at) or 0
-            seconds = lag.micros / 1e6
-            lags[object_id] = min(lags.get(object_id, seconds), seconds)
-        if lags:
-            self.samples.append((at, lags))
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                self.sample()
-            except Exception:  # noqa: BLE001 - a failed sample is a gap in the chart, not the end of sampling
-                log.exception("could not sample mz_wallclock_lag_history")
-            await asyncio.sleep(self.interval_s)
-
-    def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._run())
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
-
-    def series(self, object_ids: set[str]) -> dict[str, list[tuple[int, float]]]:
-        """Per object, its freshest replica's lag at each sample time: ``[(ms, seconds), ...]``, oldest first."""
-        out: dict[str, list[tuple[int, float]]] = {}
-        for at, lags in self.samples:
-            for object_id in object_ids & lags.keys():
-                out.setdefault(object_id, []).append((at, lags[object_id]))
-        return out
-
-
-SAMPLER_KEY = web.AppKey("lag_sampler", LagSampler)
 
 
 def _static(name: str) -> bytes:
@@ -165,26 +107,15 @@ async def _redirect(request: web.Request) -> web.Response:
     raise web.HTTPFound("/console/")
 
 
-def console_app(adapter: Adapter, guard: Guard | None = None, *, lag_interval_s: float = 1.0) -> web.Application:
+def console_app(adapter: Adapter, guard: Guard | None = None) -> web.Application:
     """The console as a sub-application to mount at ``/console`` (``app.add_subapp("/console", ...)``)."""
     app = web.Application(middlewares=[_guarded(guard)])
-    sampler = LagSampler(adapter, interval_s=lag_interval_s)
-    app[SAMPLER_KEY] = sampler
-    app[CONSOLE_KEY] = Console(adapter, sampler)
+    app[CONSOLE_KEY] = Console(adapter)
     app.router.add_get("/", _page)
     app.router.add_get("/static/{name}", _static_file)
     app.router.add_get("/api/environment", _environment)
     app.router.add_get("/api/clusters/{name}", _cluster)
     app.router.add_get("/api/objects/{id}", _object)
-
-    async def start_sampling(_app: web.Application) -> None:
-        sampler.start()
-
-    async def stop_sampling(_app: web.Application) -> None:
-        await sampler.stop()
-
-    app.on_startup.append(start_sampling)
-    app.on_cleanup.append(stop_sampling)
     return app
 
 

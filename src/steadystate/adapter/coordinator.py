@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any, AsyncIterator, Callable
 
 from steadystate.adapter.compaction import ShardCompactor
+from steadystate.adapter.lag_history import WallclockLagHistory, measure_lags
 from steadystate.adapter.dataflows import DataflowBuilder, import_order, index_dataflow
 from steadystate.adapter.policy import ClusterState, Statement, check
 from steadystate.catalog.durable import CatalogStore, DurableCatalog
@@ -110,6 +111,11 @@ class CoordinatorConfig:
     orphan_timeout_s: float = 30.0
     compaction_interval_s: float = 5.0  # 0: table shards are never compacted
     compaction_lag_ms: int = 10_000
+    # mz_wallclock_lag_history (adapter/lag_history.py): how often lag is measured (0: never, by itself), the
+    # width of its bins and how long they are kept
+    lag_sample_interval_s: float = 1.0
+    lag_history_bin_s: float = 60.0
+    lag_history_retention_s: float = 86_400.0
     sql_fd: int | None = None  # listening sockets inherited from the supervisor
     http_fd: int | None = None
     # what the coordinator runs on (``steadystate.testing`` injects in-memory ones); None: the defaults below
@@ -134,6 +140,7 @@ class Coordinator:
     tables: TableWriter = field(init=False)
     orchestrator: Orchestrator = field(init=False)
     compactor: ShardCompactor | None = field(init=False, default=None)
+    lag_history: WallclockLagHistory | None = None  # mz_wallclock_lag_history, once started
     secret: str = field(init=False)
     instances: dict[str, ComputeInstance] = field(default_factory=dict)
     table_rows: dict[str, Counter[Row]] = field(default_factory=dict)
@@ -202,6 +209,10 @@ class Coordinator:
         for event in self.catalog.durable.status_history():
             if event.status == ProcessStatus.CRASH_LOOPING:
                 self.last_crash_loop_ms[event.replica_id] = event.occurred_at_ms
+        self.lag_history = WallclockLagHistory(
+            lambda now_ms: measure_lags(self, now_ms), bin_s=config.lag_history_bin_s,
+            retention_s=config.lag_history_retention_s, interval_s=config.lag_sample_interval_s)
+        self.lag_history.start()
         self.startup_s = time.monotonic() - began
         self.ready = True
         log.info("coordinator ready: %d clusters, %d replicas, %d objects",
@@ -212,6 +223,8 @@ class Coordinator:
         self.ready = False
         if self.compactor is not None:
             await self.compactor.stop()
+        if self.lag_history is not None:
+            await self.lag_history.stop()
         for instance in self.instances.values():
             await instance.shutdown()
         if stop_replicas:

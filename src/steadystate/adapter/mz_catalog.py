@@ -7,8 +7,8 @@ Materialize's names and columns, as far as the objects exist here (``catalog/bui
 * ``mz_types``: the scalar types, in ``pg_catalog``, with Materialize's categories;
 * ``mz_cluster_schedules``: every cluster is scheduled ``manual`` (refresh schedules do not exist);
 * ``mz_wallclock_global_lag``: per maintained object (index, materialized view), wall clock minus its write
-  frontier on the replica that is furthest ahead; ``mz_wallclock_lag_history`` has the current measurement per
-  replica (one row each: no history is retained);
+  frontier on the replica that is furthest ahead; ``mz_wallclock_lag_history`` is each object's lag per replica
+  binned per minute, sampled by the coordinator (``adapter/lag_history.py``);
 * ``mz_role_members``: role membership (``GRANT role TO member``, adapter/privileges.py);
 * empty because what they describe does not exist here: ``mz_sources``, ``mz_sinks``, ``mz_show_default_privileges``
   (no default privileges); ``mz_comments`` is adapter/comments.py's.
@@ -16,11 +16,10 @@ Materialize's names and columns, as far as the objects exist here (``catalog/bui
 
 from __future__ import annotations
 
-import datetime as dt
-import time
 from typing import TYPE_CHECKING, Callable
 
 from steadystate.adapter import privileges
+from steadystate.adapter.lag_history import measure_lags
 from steadystate.adapter.pg_catalog import object_oid, schema_id
 from steadystate.repr import Row
 from steadystate.repr.interval import Interval
@@ -38,10 +37,6 @@ _CATEGORIES = {ScalarType.BOOL: "bool", ScalarType.TEXT: "string", ScalarType.DA
                ScalarType.BYTEA: "bytea"}
 #: mz_types ids: system ids past every builtin relation's
 _TYPE_ID_BASE = 100_000
-
-
-def _lag(now_ms: float, frontier: int) -> Interval:
-    return Interval(micros=int(max(0.0, now_ms - frontier) * 1000))
 
 
 def producers(coord: "Coordinator") -> dict[str, Callable[[], list[Row]]]:
@@ -76,27 +71,15 @@ def producers(coord: "Coordinator") -> dict[str, Callable[[], list[Row]]]:
     def schedules() -> list[Row]:
         return [(c.id, "manual", None) for c in coord.catalog.clusters.values()]
 
-    def measurements() -> list[tuple[str, str, Interval]]:
-        now_ms = time.time() * 1000
-        out = []
-        for instance in coord.instances.values():
-            for replica_id, state in instance.replicas.items():
-                for item in coord.catalog.objects_on_cluster(instance.cluster_id):
-                    frontier = state.frontiers.get(item.id) if item.kind.keeps_a_dataflow else None
-                    if frontier is not None:
-                        out.append((item.id, replica_id, _lag(now_ms, frontier)))
-        return out
-
     def global_lag() -> list[Row]:
-        best: dict[str, Interval] = {}
-        for object_id, _replica, lag in measurements():
+        best: dict[str, int] = {}
+        for object_id, _replica, lag in measure_lags(coord):
             if object_id not in best or lag < best[object_id]:
                 best[object_id] = lag
-        return sorted(best.items())
+        return [(object_id, Interval(micros=lag)) for object_id, lag in sorted(best.items())]
 
     def lag_history() -> list[Row]:
-        now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
-        return [(object_id, replica_id, lag, now) for object_id, replica_id, lag in measurements()]
+        return coord.lag_history.rows() if coord.lag_history is not None else []
 
     return {
         "mz_relations": relations,

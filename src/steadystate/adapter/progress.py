@@ -7,8 +7,8 @@ what this module computes, so they never disagree.
 **NOTICEs while a reconfiguration waits** (:class:`Notices`, :func:`hydrating_summary`): while the replacement
 replicas of a SEAL, RESTART or resize hydrate, the statement sends a NOTICE every ``PROGRESS_EVERY_S`` seconds,
 at once (pgwire writes it to the client while the statement runs): which replica is hydrating which objects, how
-many of them are hydrated, and the estimated time left.  When the statement ends, one NOTICE says how long the
-replacements took to hydrate.
+many of them are hydrated, the rows they have read of their total, and the estimated time left.  When the
+statement ends, one NOTICE says how long the replacements took to hydrate.
 
 **Hydration** (:func:`hydration_rows`).  Materialize's columns come first (``object_id``, ``replica_id``,
 ``hydrated``, ``hydration_time``); steadystate adds:
@@ -17,15 +17,18 @@ replacements took to hydrate.
   (``ShardStore.batch_stats``, what ``mz_storage_shards.updates`` shows) and, for an index it imports, that
   index's own total.  It is known before the replica starts, so a hydration has a known total from its first
   moment (NULL only while a shard it reads does not exist yet: a materialized view no replica has written);
-* ``rows_done``: what of it the replica has taken in.  A replica reads and arranges a dataflow's snapshot in one
-  step and reports ``hydrated`` once it is done, so this is 0 until then and ``rows_total`` after (a replica
-  reports each of its objects as it hydrates, ``ComputeState.tick``; finer steps need it to report inside one
-  hydration, which it does not yet);
+* ``rows_done``: what of it the replica has read.  A replica reads a dataflow's source snapshots a few stored
+  batches per tick and reports each step (``HydrationProgress``: the updates it read, which the controller keeps
+  per collection, ``ComputeInstance.hydration_progress``), then feeds and arranges them and reports ``hydrated``
+  (``Status``); so this climbs from 0 batch by batch, and is ``rows_total`` once hydrated (an imported index's
+  rows count when the dataflow is hydrated: its first step takes them in at once);
 * ``hydrating_for``: seconds since the replica came online or the object was created, whichever is later, while
   it is not hydrated;
 * ``time_left_estimate``: seconds, from the fastest hydration of the same object seen on any replica
   (``Coordinator.fastest_hydration_ms``), or, for an object never hydrated, from ``rows_total`` at the rate the
   environment's hydrated objects reached (rows per second); NULL with no basis for an estimate, 0 when overdue.
+  Not from the rate ``rows_done`` climbs at: reading is the quick part of a hydration (arranging the rows, after
+  the last batch, takes most of it), so that rate would promise far too little.
 
 **COPY FROM** (:class:`CopyProgress`, :class:`CopyBoard`).  The session registers each ``COPY t FROM STDIN`` when
 it starts, counts the rows pgwire has parsed and handed over, and marks the write phase; the row disappears when
@@ -186,13 +189,14 @@ def hydration_progress(coord: "Coordinator") -> list[HydrationProgress]:
     """Every maintained object on every replica of its cluster, with its progress (the module docstring)."""
     now = _now_ms()
     items = coord.catalog.items
-    entries: list[tuple[str, str, bool, float | None, int | None, float | None]] = []
+    entries: list[tuple[str, str, bool, float | None, int | None, float | None, int]] = []
     since: float | None
     rate_rows = rate_s = 0.0
     for instance in coord.instances.values():
         totals = _source_rows(coord, instance.cluster_id)
         for replica_id, state in instance.replicas.items():
             reported = {c.id: c for c in state.status.collections} if state.status is not None else {}
+            reading = instance.hydration_progress(replica_id)
             process = coord.replica_status.get(replica_id)
             online_since = (process.updated_at_ms if process is not None
                             and process.status is ProcessStatus.ONLINE else None)
@@ -208,18 +212,21 @@ def hydration_progress(coord: "Coordinator") -> list[HydrationProgress]:
                     seen = coord.fastest_hydration_ms
                     seen[item.id] = min(seen.get(item.id, seconds * 1000), seconds * 1000)
                 since = None if hydrated or online_since is None else max(online_since, item.created_at_ms)
-                entries.append((item.id, replica_id, hydrated, seconds, total, since))
+                progress = reading.get(item.id)
+                entries.append((item.id, replica_id, hydrated, seconds, total, since,
+                                progress.updates_read if progress is not None else 0))
     rate = rate_rows / rate_s if rate_rows and rate_s else None
     out = []
-    for object_id, replica_id, hydrated, seconds, total, since in entries:
+    for object_id, replica_id, hydrated, seconds, total, since, read in entries:
+        done = total if hydrated or total is None else min(total, read)
         hydrating_for = max(0.0, now - since) / 1000 if since is not None else None
         left: float | None = None
         if hydrating_for is not None:
             fastest = coord.fastest_hydration_ms.get(object_id)
-            expected = fastest / 1000 if fastest is not None else (
-                total / rate if rate and total is not None else None)
-            left = max(0.0, expected - hydrating_for) if expected is not None else None
-        done = total if hydrated else (None if total is None else 0)
+            if fastest is not None:
+                left = max(0.0, fastest / 1000 - hydrating_for)
+            elif rate and total is not None:
+                left = max(0.0, total / rate - hydrating_for)
         out.append(HydrationProgress(object_id, replica_id, hydrated, seconds, total, done, hydrating_for, left))
     return out
 
@@ -247,6 +254,9 @@ def hydrating_summary(coord: "Coordinator", replica_ids: list[str]) -> list[str]
         left = f", about {max(lefts):.1f} s left" if lefts else ""
         names = ", ".join(coord.catalog.describe(e.object_id) for e in waiting[:3])
         more = f" and {len(waiting) - 3} more" if len(waiting) > 3 else ""
+        totals = [e.rows_total for e in waiting]
+        rows = (f", {sum(e.rows_done or 0 for e in waiting)} of {sum(t for t in totals if t is not None)} rows read"
+                if totals and all(t is not None for t in totals) else "")
         lines.append(f"replica {name} is hydrating {names}{more}: {done} of {len(entries)} objects "
-                     f"hydrated{left}")
+                     f"hydrated{rows}{left}")
     return lines

@@ -47,7 +47,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from steadystate.compute.state import ComputeState
+from steadystate.compute.state import HYDRATION_STEP_UPDATES, ComputeState
 from steadystate.errors import ProtocolViolation, SteadyError
 from steadystate.protocol import messages as m
 from steadystate.protocol.framing import HandshakeRefused, ReplicaEndpoint, encode_frame
@@ -98,6 +98,7 @@ class ReplicaServer:
     def __init__(
         self, replica_id: str, storage_url: str, directory: Path | None, secret: str, orphan_timeout: float = 30.0,
         memory_limit: int | None = None, pid: int | None = None, on_fatal: Callable[[], None] | None = None,
+        hydration_step_updates: int = HYDRATION_STEP_UPDATES, tick_gate: Callable[[], bool] | None = None,
     ) -> None:
         self.replica_id = replica_id
         self.orphan_timeout = orphan_timeout
@@ -106,7 +107,11 @@ class ReplicaServer:
         self.pid = pid if pid is not None else os.getpid()
         self.on_fatal = on_fatal if on_fatal is not None else _exit_process
         self.port: int | None = None  # once listening
-        self.state = ComputeState(replica_id, open_store(storage_url), memory_limit=memory_limit, pid=self.pid)
+        self.state = ComputeState(replica_id, open_store(storage_url), memory_limit=memory_limit, pid=self.pid,
+                                  hydration_step_updates=hydration_step_updates)
+        # in-process replicas only (``testing.inprocess.TickGate``): whether the worker may tick now, so a test can
+        # step a replica one tick at a time; commands are still applied while it may not
+        self.tick_gate = tick_gate
         self._stopping = threading.Event()
         self._writers: set[asyncio.StreamWriter] = set()
         self._connection: asyncio.StreamWriter | None = None  # the authenticated connection (I/O thread)
@@ -273,6 +278,9 @@ class _Worker:
                 busy = False
                 continue
             self.last_connected = time.monotonic()
+            if self.server.tick_gate is not None and not self.server.tick_gate():
+                busy = False
+                continue
             responses = self.state.tick()
             busy = bool(responses)
             now = time.monotonic()

@@ -14,6 +14,15 @@ In 1 and 2 the snapshot's other batches (writes after the load) still go in as r
 both folds are linear, so the split is exact.  If the columns hold a value the row path would turn into an error
 (an overflow in a map), 2 gives up and the snapshot is read as rows, so the error is reported as the row path
 reports it.  :func:`feed_source` hands what was read to the dataflow.
+
+**In steps.**  A replica reads a dataflow's snapshots across several ticks (``ComputeState``'s hydration budget):
+:func:`begin_reading` picks the time to read at (``as_of``, or a source's later ``since``) once every source's
+upper has passed it and fetches the stored batches (:func:`start_reading` per source, one transaction each), each
+:meth:`SnapshotReading.step` decodes some batches (the tick then reports how many updates were read:
+``HydrationProgress``), and once every batch is decoded :func:`feed_reading` finishes each source
+(:func:`finish_reading`: the columns are folded or mapped then, in one piece, so the columnar paths stay as fast as
+before; only decoding and counting, ``Counter.update`` per batch, are spread out) and feeds the dataflow.
+:class:`SourceState` is a source as the replica tracks it (where listening goes on after the snapshot).
 """
 
 from __future__ import annotations
@@ -23,9 +32,12 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from steadystate.protocol.messages import DataflowDescription
 from steadystate.render import RenderedDataflow
 from steadystate.render.dataflow import ColumnarMapper
+from steadystate.repr import passed
 from steadystate.storage import ShardStore
+from steadystate.storage.snapshot_reader import SnapshotReader
 
 log = logging.getLogger("steadystate.compute")
 
@@ -42,31 +54,113 @@ class SourceRead:
     premapped: dict[tuple[Any, ...], int] | None = None
 
 
-def read_source(store: ShardStore, rendered: RenderedDataflow, source_id: str, shard: str, read_at: int,
-                debug_name: str) -> SourceRead:
-    started = time.perf_counter()
+@dataclass
+class SourceReading:
+    """One source's snapshot being read, a few stored batches per tick (``storage.snapshot_reader``), in the form
+    its first reader takes (columns for a consumer or a mapper, else rows)."""
+
+    source_id: str
+    shard: str
+    reader: SnapshotReader
+    consumer: Any = None
+    mapper: ColumnarMapper | None = None
+    started: float = 0.0
+
+
+def start_reading(store: ShardStore, rendered: RenderedDataflow, source_id: str, shard: str,
+                  read_at: int) -> SourceReading:
+    """Fetch the batches of the source's snapshot at ``read_at`` (one transaction); nothing is decoded yet."""
     consumer = rendered.columnar_consumer(source_id)
     mapper = rendered.columnar_mapper(source_id) if consumer is None else None
-    columnar = store.snapshot_columns(shard, read_at) if consumer is not None or mapper is not None else None
+    reader = store.snapshot_reader(shard, read_at, columnar=consumer is not None or mapper is not None)
+    return SourceReading(source_id, shard, reader, consumer, mapper, time.perf_counter())
+
+
+@dataclass
+class SourceState:
+    """A source a replica's dataflow reads: its shard (and errors shard) and where listening goes on from."""
+
+    shard: str
+    errors_shard: str | None = None
+    after: int | None = None  # next time to listen from; None until the snapshot was fed
+    errors_after: int | None = None
+
+
+@dataclass
+class SnapshotReading:
+    """A dataflow's sources' snapshots being read at ``read_at``, a budget of updates per :meth:`step`."""
+
+    read_at: int
+    sources: list[SourceReading]
+
+    @property
+    def updates_read(self) -> int:
+        return sum(s.reader.updates_read for s in self.sources)
+
+    @property
+    def updates_total(self) -> int:
+        return sum(s.reader.updates_total for s in self.sources)
+
+    def step(self, budget: int) -> bool:
+        """Decode about ``budget`` more updates (whole batches, the sources in order); whether all are read."""
+        for source_reading in self.sources:
+            reader = source_reading.reader
+            while not reader.done and budget > 0:
+                budget -= reader.read(budget)
+        return all(s.reader.done for s in self.sources)
+
+
+def begin_reading(store: ShardStore, rendered: RenderedDataflow, sources: list[tuple[str, str, str | None]],
+                  as_of: int) -> SnapshotReading | None:
+    """Start reading the snapshots of ``sources`` (``(source id, shard, errors shard)``) all at one time: ``as_of``,
+    or later if compaction moved a shard's ``since`` past it; ``None`` while a shard's upper has not passed it."""
+    read_at, uppers = as_of, []
+    for _source_id, shard, errors_shard in sources:
+        for name in (shard, errors_shard):
+            if name is not None:
+                since, upper = store.frontiers(name)
+                read_at = max(read_at, since or 0)
+                uppers.append(upper)
+    if not all(passed(upper, read_at) for upper in uppers):
+        return None
+    return SnapshotReading(read_at, [start_reading(store, rendered, source_id, shard, read_at)
+                                     for source_id, shard, _errors in sources])
+
+
+def finish_reading(store: ShardStore, reading: SourceReading, debug_name: str) -> SourceRead:
+    """What a source's snapshot, read to the end, gives the dataflow (the module docstring's three forms)."""
+    reader, source_id = reading.reader, reading.source_id
+    columnar = reader.columns()
     if columnar is not None:
+        consumer, mapper = reading.consumer, reading.mapper
         if consumer is not None:
             folded = consumer.fold_columns(columnar.tables)
             if folded is not None:
                 log.info("dataflow %s: snapshot of %s (%d rows, %d updates) read and folded as columns in %.1f ms",
                          debug_name, source_id, sum(t.num_rows for t in columnar.tables), len(columnar.rest),
-                         (time.perf_counter() - started) * 1e3)
+                         (time.perf_counter() - reading.started) * 1e3)
                 return SourceRead(columnar.rest, consumer=consumer, folded=folded)
         elif mapper is not None:
             premapped = mapper.apply(columnar.tables)
             if premapped is not None:
                 log.info("dataflow %s: snapshot of %s (%d rows, %d updates) mapped as columns to %d rows in %.1f ms",
                          debug_name, source_id, sum(t.num_rows for t in columnar.tables), len(columnar.rest),
-                         len(premapped), (time.perf_counter() - started) * 1e3)
+                         len(premapped), (time.perf_counter() - reading.started) * 1e3)
                 return SourceRead(columnar.rest, mapper=mapper, premapped=premapped)
-    rows = store.snapshot_counts(shard, read_at)
+        rows = store.snapshot_counts(reading.shard, reader.as_of)  # the columns cannot be taken: read rows
+    else:
+        rows = reader.counts()
     log.info("dataflow %s: snapshot of %s (%d rows) read in %.1f ms", debug_name, source_id, len(rows),
-             (time.perf_counter() - started) * 1e3)
+             (time.perf_counter() - reading.started) * 1e3)
     return SourceRead(rows)
+
+
+def read_source(store: ShardStore, rendered: RenderedDataflow, source_id: str, shard: str, read_at: int,
+                debug_name: str) -> SourceRead:
+    """A source's snapshot read at once (:func:`start_reading`, every batch, :func:`finish_reading`)."""
+    reading = start_reading(store, rendered, source_id, shard, read_at)
+    reading.reader.read()
+    return finish_reading(store, reading, debug_name)
 
 
 def feed_source(rendered: RenderedDataflow, source_id: str, read: SourceRead, as_of: int, upper: int) -> None:
@@ -77,3 +171,30 @@ def feed_source(rendered: RenderedDataflow, source_id: str, read: SourceRead, as
         assert read.mapper is not None
         rendered.feed_premapped(read.mapper, read.premapped, as_of)
     rendered.feed_snapshot(source_id, read.rows, as_of, upper)
+
+
+def feed_reading(store: ShardStore, rendered: RenderedDataflow, desc: DataflowDescription,
+                 sources: dict[str, SourceState], reading: SnapshotReading) -> int | None:
+    """Every source's snapshot was read at ``reading.read_at``: hand them (and the errors shards' snapshots) to the
+    dataflow, and listen from after it.  Returns ``read_at`` when it is later than ``as_of`` (compacted meanwhile:
+    the dataflow's output is exact only from there), else ``None``."""
+    as_of, read_at = desc.as_of or 0, reading.read_at
+    reads = []
+    for source_reading in reading.sources:
+        source = sources[source_reading.source_id]
+        read = finish_reading(store, source_reading, desc.debug_name)
+        errors = [] if source.errors_shard is None else store.snapshot(source.errors_shard, read_at)
+        reads.append((source_reading.source_id, source, read, errors))
+    rendered.initial_time = max(rendered.initial_time, read_at)
+    for source_id, source, read, errors in reads:
+        feed_source(rendered, source_id, read, as_of, read_at + 1)
+        if errors:
+            rendered.feed(source_id, [], read_at + 1, [(row, as_of, diff) for row, diff in errors])
+        source.after = read_at + 1
+        if source.errors_shard is not None:
+            source.errors_after = read_at + 1
+    if read_at <= as_of:
+        return None
+    log.info("dataflow %s: sources read at %d, after its as_of %d (compacted meanwhile)", desc.debug_name, read_at,
+             as_of)
+    return read_at

@@ -7,6 +7,11 @@ import their indexes), answer the peeks whose timestamp the target has passed, a
 output with ``compare_and_append`` (only after ``AllowWrites``), forward subscribe batches, and report
 frontiers that moved.  Both return the responses to send to the controller.
 
+**Hydration in steps.**  A dataflow's source snapshots are read a few stored batches per tick
+(``HYDRATION_STEP_UPDATES`` updates, ``compute.snapshots``), and each tick that read some sends a
+:class:`~steadystate.protocol.messages.HydrationProgress` per export (updates read of the total its batches hold);
+once every batch is read the snapshots are fed and the dataflow steps, in the same tick.
+
 Clean/dirty is tracked by ``protocol.stages.CommandStream`` over the very command stream the replica
 applies, and reported in :class:`~steadystate.protocol.messages.Status`.  Its collection sizes (records, bytes:
 ``mz_arrangement_sizes``) are each index export's arrangement plus, on the dataflow's first live export, the rows
@@ -50,7 +55,7 @@ from steadystate.dataflow.collection import EvalError
 from steadystate.errors import ErrorFields, SteadyError, UpperMismatch
 from steadystate.expr.eval import compile_mfp
 from steadystate.compute.peeks import chunked, finished, mapped, point_key
-from steadystate.compute.snapshots import feed_source, read_source
+from steadystate.compute.snapshots import SnapshotReading, SourceState, begin_reading, feed_reading
 from steadystate.protocol import messages as m
 from steadystate.protocol.stages import CommandStream, Stage
 from steadystate.repr import codec, passed
@@ -58,14 +63,6 @@ from steadystate.storage import ShardStore, SnapshotUnavailable
 from steadystate.repr.objects import is_transient
 
 log = logging.getLogger("steadystate.compute")
-
-
-@dataclass
-class _Source:
-    shard: str
-    errors_shard: str | None = None
-    after: int | None = None  # next time to listen from; None until the snapshot was fed
-    errors_after: int | None = None
 
 
 @dataclass
@@ -82,7 +79,7 @@ class _Sink:
 class _Dataflow:
     desc: m.DataflowDescription
     rendered: RenderedDataflow
-    sources: dict[str, _Source]
+    sources: dict[str, SourceState]
     sinks: dict[str, _Sink]
     live_exports: set[str]
     created_at: float
@@ -91,6 +88,8 @@ class _Dataflow:
     reported: dict[str, int | None] = field(default_factory=dict)
     allow_writes: set[str] = field(default_factory=set)
     imported: dict[str, Arrangement] = field(default_factory=dict)
+    reading: SnapshotReading | None = None  # its sources' snapshots, while they are read (across ticks)
+    progress_sent: int = 0  # the updates_read last reported in a HydrationProgress
 
 
 def _now_ms() -> int:
@@ -99,14 +98,17 @@ def _now_ms() -> int:
 
 #: The share of the replica's memory limit above which it refuses queries (the orchestrator kills at the limit).
 MEMORY_THRESHOLD_SHARE = 0.85
+#: Updates of a hydrating dataflow's snapshots decoded per tick (whole stored batches: at least one per tick).
+HYDRATION_STEP_UPDATES = 200_000
 #: Interrupts everything under way (a new controller's Hello: the old one's peeks are gone).
 INTERRUPT_ALL = "*"
 
 
 class ComputeState:
     def __init__(self, replica_id: str, store: ShardStore, memory_limit: int | None = None,
-                 pid: int | None = None) -> None:
+                 pid: int | None = None, hydration_step_updates: int = HYDRATION_STEP_UPDATES) -> None:
         self.replica_id = replica_id
+        self.hydration_step_updates = hydration_step_updates
         self.pid = pid if pid is not None else os.getpid()  # reported in Status (in-process replicas: their own)
         self.store = store
         self.memory_limit = memory_limit
@@ -260,7 +262,7 @@ class ComputeState:
         dataflow = _Dataflow(
             desc=desc,
             rendered=rendered,
-            sources={s.id: _Source(s.shard, s.errors_shard) for s in desc.source_imports},
+            sources={s.id: SourceState(s.shard, s.errors_shard) for s in desc.source_imports},
             sinks={s.id: _Sink(s) for s in desc.sink_exports},
             live_exports=set(desc.export_ids),
             created_at=time.monotonic(),
@@ -353,6 +355,11 @@ class ComputeState:
                 if transient:
                     out.extend(self._fail_transient(dataflow, exc))
                 continue
+            reading = dataflow.reading
+            if reading is not None and reading.updates_read != dataflow.progress_sent:
+                dataflow.progress_sent = reading.updates_read
+                out.extend(m.HydrationProgress(export_id, reading.updates_read, reading.updates_total)
+                           for export_id in sorted(dataflow.live_exports))
             just_hydrated = dataflow.hydrated_at is None and dataflow.rendered.hydrated
             if just_hydrated:
                 dataflow.hydrated_at = time.monotonic()
@@ -451,39 +458,30 @@ class ComputeState:
                     source.after = upper
 
     def _feed_snapshots(self, dataflow: _Dataflow) -> None:
-        """Feed every source's snapshot, all read at one time: ``as_of``, or later if compaction moved a source's
-        ``since`` past it (then the dataflow's first output is a snapshot of that time: ``initial_time``).
+        """Read every source's snapshot, all at one time: ``as_of``, or later if compaction moved a source's
+        ``since`` past it (then the dataflow's first output is a snapshot of that time: ``initial_time``), and feed
+        them once all are read.
 
-        Waits (returns) until every source's upper has passed that time.  Everything is read before anything is
-        fed, so a read that fails (a shard dropped meanwhile) leaves the dataflow untouched for the next tick."""
-        as_of = dataflow.desc.as_of or 0
-        read_at, uppers = as_of, []
-        for source in dataflow.sources.values():
-            for shard in (source.shard, source.errors_shard):
-                if shard is not None:
-                    since, upper = self.store.frontiers(shard)
-                    read_at = max(read_at, since or 0)
-                    uppers.append(upper)
-        if not all(passed(upper, read_at) for upper in uppers):
-            return
-        reads = []
-        for source_id, source in dataflow.sources.items():
-            read = read_source(self.store, dataflow.rendered, source_id, source.shard, read_at,
-                               dataflow.desc.debug_name)
-            errors = [] if source.errors_shard is None else self.store.snapshot(source.errors_shard, read_at)
-            reads.append((source_id, source, read, errors))
-        if read_at > as_of:
-            log.info("dataflow %s: sources read at %d, after its as_of %d (compacted meanwhile)",
-                     dataflow.desc.debug_name, read_at, as_of)
-            dataflow.late_snapshot_at = read_at
-        dataflow.rendered.initial_time = max(dataflow.rendered.initial_time, read_at)
-        for source_id, source, read, errors in reads:
-            feed_source(dataflow.rendered, source_id, read, as_of, read_at + 1)
-            if errors:
-                dataflow.rendered.feed(source_id, [], read_at + 1, [(row, as_of, diff) for row, diff in errors])
-            source.after = read_at + 1
-            if source.errors_shard is not None:
-                source.errors_after = read_at + 1
+        Waits (returns) until every source's upper has passed that time.  Then the sources' stored batches are
+        fetched (``compute.snapshots.begin_reading``) and decoded ``hydration_step_updates`` at a time, one step per
+        tick (``_Dataflow.reading``; the tick reports ``HydrationProgress``), so a large snapshot's hydration is
+        seen to progress.  Everything is read before anything is fed, so a read that fails (a shard dropped
+        meanwhile) leaves the dataflow untouched (the reading starts over at the next tick)."""
+        reading = dataflow.reading
+        if reading is None:
+            shards = [(source_id, source.shard, source.errors_shard) for source_id, source in dataflow.sources.items()]
+            reading = dataflow.reading = begin_reading(self.store, dataflow.rendered, shards, dataflow.desc.as_of or 0)
+            if reading is None:
+                return
+        try:
+            if reading.step(self.hydration_step_updates):
+                dataflow.reading = None
+                late = feed_reading(self.store, dataflow.rendered, dataflow.desc, dataflow.sources, reading)
+                if late is not None:
+                    dataflow.late_snapshot_at = late
+        except BaseException:
+            dataflow.reading = None
+            raise
 
     def _drive_sinks(self, dataflow: _Dataflow) -> list[m.Response]:
         out: list[m.Response] = []

@@ -7,7 +7,7 @@ reduced history, then ``InitializationComplete``, then live commands (``controll
 
 Responses update per-replica state: collection frontiers (the cluster's frontier of a collection is the
 greatest any replica reached, since replicas are deterministic), the replica's last ``Status``
-(hydration, clean/dirty, sizes), peek results (the first answer wins; ``CancelPeek`` goes to the rest),
+(hydration, clean/dirty, sizes), each collection's ``HydrationProgress`` while it hydrates, peek results (the first answer wins; ``CancelPeek`` goes to the rest),
 and subscribe batches (forwarded only when they advance the subscribe's frontier, so two replicas never
 produce duplicates).  Responses tagged with an older connection epoch are dropped.
 
@@ -50,6 +50,8 @@ class ReplicaState:
     status: m.Status | None = None
     status_at: float = 0.0
     disagreement: str | None = None
+    # collection id -> (connection epoch, its latest progress while hydrating)
+    hydration: dict[str, tuple[int, m.HydrationProgress]] = field(default_factory=dict)
 
 
 #: How long a peek whose replica went away waits for the orchestrator to learn why (its exit reason).
@@ -267,24 +269,48 @@ class ComputeInstance:
         state = self.replicas.get(connection.replica_id)
         if state is None or epoch != connection.epoch:
             return  # a response of an older connection epoch
-        if isinstance(response, m.Frontiers):
-            previous = state.frontiers.get(response.id, -1)
-            if previous is None or (previous != -1 and response.output is not None and response.output < previous):
-                return  # frontiers never regress
-            state.frontiers[response.id] = response.output
-            self._wake_frontier_waiters()
-        elif isinstance(response, m.PeekResponse):
-            self._on_peek_response(connection.replica_id, response)
-        elif isinstance(response, m.SubscribeResponse):
-            self._on_subscribe_response(response)
-        elif isinstance(response, m.Status):
-            previous_status, state.status = state.status, response
-            if self.on_status is not None:
-                self.on_status(connection.replica_id, response, previous_status)
-            state.status_at = time.time()
-            if response.commands_applied == connection.expected.commands_applied:
-                # the status reflects exactly the commands sent on this connection: the full comparison
-                state.disagreement = disagreement(connection.expected, response)
+        _RESPONSE_HANDLERS[type(response)](self, connection, state, response)
+
+    def _on_frontiers(self, connection: ReplicaConnection, state: ReplicaState, response: m.Frontiers) -> None:
+        previous = state.frontiers.get(response.id, -1)
+        if previous is None or (previous != -1 and response.output is not None and response.output < previous):
+            return  # frontiers never regress
+        state.frontiers[response.id] = response.output
+        self._wake_frontier_waiters()
+
+    def _on_peek(self, connection: ReplicaConnection, state: ReplicaState, response: m.PeekResponse) -> None:
+        self._on_peek_response(connection.replica_id, response)
+
+    def _on_subscribe(self, connection: ReplicaConnection, state: ReplicaState,
+                      response: m.SubscribeResponse) -> None:
+        self._on_subscribe_response(response)
+
+    def _on_status(self, connection: ReplicaConnection, state: ReplicaState, response: m.Status) -> None:
+        previous_status, state.status = state.status, response
+        if self.on_status is not None:
+            self.on_status(connection.replica_id, response, previous_status)
+        state.status_at = time.time()
+        for collection in response.collections:
+            if collection.hydrated or collection.error is not None:
+                state.hydration.pop(collection.id, None)  # its progress is over
+        if response.commands_applied == connection.expected.commands_applied:
+            # the status reflects exactly the commands sent on this connection: the full comparison
+            state.disagreement = disagreement(connection.expected, response)
+
+    def _on_hydration_progress(self, connection: ReplicaConnection, state: ReplicaState,
+                               response: m.HydrationProgress) -> None:
+        state.hydration[response.id] = (connection.epoch, response)
+
+    def _on_hello_ack(self, connection: ReplicaConnection, state: ReplicaState, response: m.HelloAck) -> None:
+        pass  # the connection checked it (``protocol.framing``): nothing to record
+
+    def hydration_progress(self, replica_id: str) -> dict[str, m.HydrationProgress]:
+        """The latest ``HydrationProgress`` of each collection on the replica's current connection."""
+        state = self.replicas.get(replica_id)
+        if state is None:
+            return {}
+        epoch = state.connection.epoch
+        return {cid: progress for cid, (at, progress) in state.hydration.items() if at == epoch}
 
     # ------------------------------------------------------------------ commands
 
@@ -464,3 +490,14 @@ class ComputeInstance:
             batch = m.SubscribeBatch(lower, batch.upper, codec.encode_updates(updates))
         channel.upper = batch.upper
         channel.queue.put_nowait(batch)
+
+
+#: What the controller does with each kind of response (every member of ``messages.Response``).
+_RESPONSE_HANDLERS: dict[type, Callable[[ComputeInstance, ReplicaConnection, ReplicaState, Any], None]] = {
+    m.Frontiers: ComputeInstance._on_frontiers,
+    m.PeekResponse: ComputeInstance._on_peek,
+    m.SubscribeResponse: ComputeInstance._on_subscribe,
+    m.Status: ComputeInstance._on_status,
+    m.HydrationProgress: ComputeInstance._on_hydration_progress,
+    m.HelloAck: ComputeInstance._on_hello_ack,
+}

@@ -15,6 +15,10 @@ builds (plans in dependency order), and what it exports (indexes, sinks), plus `
 :meth:`~DataflowDescription.fingerprint` hashes everything but ``as_of``: reconciliation reuses a running
 dataflow whose fingerprint matches and whose ``as_of`` is compatible.
 
+Responses: :class:`Frontiers`, :class:`PeekResponse`, :class:`SubscribeResponse`, :class:`Status` (the replica's
+account of itself), :class:`HydrationProgress` (a collection's snapshot reading while it hydrates), and
+:class:`HelloAck` (the first response of a connection).
+
 Row payloads (peek results, subscribe updates) travel as ``repr.codec`` bytes so numerics and dates
 survive msgpack.
 """
@@ -302,10 +306,20 @@ class Status(msgspec.Struct, **_TAGGED):
     #                            only with a Status that reflects exactly what it sent
 
 
+class HydrationProgress(msgspec.Struct, **_TAGGED):
+    """How far collection ``id``'s dataflow has read its sources' snapshots while it hydrates: ``updates_read`` of
+    the ``updates_total`` stored in the batches it reads (a replica reads a snapshot a few batches per tick and
+    sends one after each tick that read some; ``Status`` says when the collection is hydrated)."""
+
+    id: str
+    updates_read: int
+    updates_total: int
+
+
 class HelloAck(msgspec.Struct, **_TAGGED):
     replica_id: str
     pid: int
     nonce: str
 
 
-Response = Union[Frontiers, PeekResponse, SubscribeResponse, Status, HelloAck]
+Response = Union[Frontiers, PeekResponse, SubscribeResponse, Status, HydrationProgress, HelloAck]

@@ -21,11 +21,14 @@ import abc
 from collections import Counter
 from dataclasses import dataclass
 from operator import itemgetter
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from steadystate.errors import ObjectNotInPrerequisiteState, UndefinedObject, quote_ident
 from steadystate.repr import Row
 from steadystate.repr.codec import Update
+
+if TYPE_CHECKING:
+    from steadystate.storage.snapshot_reader import SnapshotReader
 
 Append = tuple[str, list[Update], int, "int | None"]
 """One ``compare_and_append`` request: ``(shard, updates, expected_upper, new_upper)``."""
@@ -108,28 +111,32 @@ def validate_append(shard: str, updates: list[Update], expected_upper: int, new_
             )
 
 
+def count_batch_into(totals: Counter[Row], batch: list[Update]) -> bool:
+    """Add one decoded batch's diffs to ``totals``; True if it had a diff other than +1 (so zeros may remain).
+
+    A batch whose diffs are all +1 (what loads and inserts write) is counted by ``Counter.update`` in C, without
+    a Python step per update; other batches are summed row by row."""
+    if not batch:
+        return False
+    if set(map(itemgetter(2), batch)) == {1}:
+        totals.update(map(itemgetter(0), batch))
+        return False
+    for row, _time, diff in batch:
+        totals[row] += diff
+    return True
+
+
 def consolidate_batches(batches: Iterable[list[Update]], inserted: Iterable[Iterable[Row]] = ()) -> dict[Row, int]:
     """Consolidate several decoded batches into ``{row: diff}`` (zeros dropped); ``inserted`` adds batches given as
     bare rows, each occurrence +1 (columnar batches, which need no ``(row, time, diff)`` tuple per row).
-
-    A batch whose diffs are all +1 (what loads and inserts write) is counted by ``Counter.update`` in C, without
-    a Python step per update; other batches are summed row by row.  Used for snapshots of large shards.
+    Used for snapshots of large shards (:func:`count_batch_into` per batch).
     """
     totals: Counter[Row] = Counter()
     for rows in inserted:
         totals.update(rows)
     negative = False
-    get_diff = itemgetter(2)
     for batch in batches:
-        if not batch:
-            continue
-        diffs = set(map(get_diff, batch))
-        if diffs == {1}:
-            totals.update(map(itemgetter(0), batch))
-            continue
-        negative = True
-        for row, _time, diff in batch:
-            totals[row] += diff
+        negative = count_batch_into(totals, batch) or negative
     if not negative:
         return totals
     return {row: diff for row, diff in totals.items() if diff != 0}
@@ -227,6 +234,12 @@ class ShardStore(abc.ABC):
         """The snapshot at ``as_of`` split into Arrow tables and the rest (see :class:`ColumnarSnapshot`), when the
         store holds some of it as columns; else ``None`` (read :meth:`snapshot_counts`)."""
         return None
+
+    @abc.abstractmethod
+    def snapshot_reader(self, shard: str, as_of: int, columnar: bool = False) -> "SnapshotReader":
+        """The snapshot at ``as_of``, its batches fetched now and decoded as the caller reads them (a replica
+        hydrating across ticks: ``storage.snapshot_reader``); ``columnar`` asks for columnar batches as Arrow
+        tables (:meth:`snapshot_columns`).  Raises like :meth:`snapshot`."""
 
     @abc.abstractmethod
     def listen(self, shard: str, after: int) -> tuple[list[Update], int | None]:

@@ -6,7 +6,8 @@ Schema (one database holds every shard):
   (a tombstone); a closed shard has ``upper_ts NULL`` and a ``since_ts``.
 * ``batches(id, shard, lower_ts, upper_ts, max_time, n_updates, data)``: one row per non-empty append, the
   updates encoded as one blob (:func:`steadystate.repr.codec.encode_updates`, or Arrow for a large insert-only
-  batch: ``repr.columnar``).  ``max_time`` is the
+  batch: ``repr.columnar``); an append of more than ``MAX_BATCH_UPDATES`` updates is several rows, so a
+  snapshot of a loaded table can be read (``snapshot_reader``) a batch at a time.  ``max_time`` is the
   greatest update time in the blob, so ``listen`` can skip old batches through the ``(shard, max_time)``
   index.  Compaction replaces the batches wholly below ``since`` with one consolidated batch whose times
   were advanced to ``since``.
@@ -22,19 +23,17 @@ from __future__ import annotations
 
 import abc
 import contextlib
-import struct
 import threading
 from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any, Iterator, Protocol
 
-import msgspec
 
 from steadystate.errors import DataCorrupted, StorageError, UpperMismatch, quote_ident
 from steadystate.repr import Row
 from steadystate.repr.checksum import seal, unseal
 from steadystate.repr.codec import Update, decode_updates, encode_updates
-from steadystate.repr.columnar import columnar_rows, decode_columnar, encode_columnar, is_columnar
+from steadystate.repr.columnar import encode_columnar
 from steadystate.storage.api import (
     Append,
     ColumnarSnapshot,
@@ -43,10 +42,10 @@ from steadystate.storage.api import (
     ShardStore,
     SnapshotUnavailable,
     TimestampRecord,
-    consolidate_batches,
     advance_times,
     validate_append,
 )
+from steadystate.storage.snapshot_reader import SnapshotReader, StoredBatch
 
 
 class Cursor(Protocol):
@@ -98,7 +97,7 @@ _DELETE_BATCHES = "DELETE FROM batches WHERE shard = ?"
 # Batch reads have no ORDER BY: sorting rows that carry blobs copies every blob through a temporary b-tree
 # (SQLite: 24 MB of a loaded table took 20-65 ms instead of 8), so the rows are put in id order here.
 _BATCHES_FROM = "SELECT id, data FROM batches WHERE shard = ? AND max_time >= ?"
-_BATCHES_UP_TO = "SELECT id, data, max_time FROM batches WHERE shard = ? AND lower_ts <= ?"
+_BATCHES_UP_TO = "SELECT id, data, max_time, n_updates FROM batches WHERE shard = ? AND lower_ts <= ?"
 _SMALL_BATCHES_BELOW = (
     "SELECT id, lower_ts, upper_ts, max_time, data FROM batches "
     "WHERE shard = ? AND upper_ts IS NOT NULL AND upper_ts <= ? AND n_updates < ?"
@@ -111,6 +110,7 @@ _UPSERT_TIMESTAMP = (
     "SET ts = CASE WHEN excluded.ts > timestamps.ts THEN excluded.ts ELSE timestamps.ts END"
 )
 
+MAX_BATCH_UPDATES = 262_144  # updates per stored batch: a larger append (a load) is stored as several
 MERGE_BELOW_UPDATES = 65_536  # larger batches (loads, earlier merges that grew) are never rewritten
 MERGE_AT_MOST = 512  # batches merged by one compaction: bounds its work (it runs again when since moves)
 
@@ -126,6 +126,8 @@ def _in_id_order(cursor: Cursor) -> list[tuple]:
 
 class SqlShardStore(ShardStore):
     """:class:`ShardStore` over a SQL connection; subclasses open the connection and name the dialect."""
+
+    max_batch_updates = MAX_BATCH_UPDATES  # an append of more updates is stored as several batches
 
     dialect: Dialect
     database_errors: tuple[type[BaseException], ...] = ()
@@ -261,33 +263,41 @@ class SqlShardStore(ShardStore):
         shards = [append[0] for append in appends]
         if len(set(shards)) != len(shards):
             raise ValueError("compare_and_append_many got the same shard more than once")
-        encoded: dict[str, tuple[bytes, int]] = {}
+        encoded: dict[str, list[tuple[bytes, int, int]]] = {}
         for shard, updates, expected_upper, new_upper in appends:
             validate_append(shard, updates, expected_upper, new_upper)
             if updates:
-                encoded[shard] = (seal(encode_columnar(updates) or encode_updates(updates)), max(u[1] for u in updates))
+                encoded[shard] = self._encode_batches(updates)
         with self._transaction(write=True) as cur:
             # Lock in name order so two multi-shard writers cannot deadlock on PostgreSQL.
             for shard, updates, expected_upper, new_upper in sorted(appends, key=lambda a: a[0]):
                 _since, actual = self._frontiers(cur, shard, lock=True)
                 if actual != expected_upper:
                     raise UpperMismatch(expected_upper, actual)
-                if shard in encoded:
-                    data, max_time = encoded[shard]
-                    self._run(
-                        cur, _INSERT_BATCH, (shard, expected_upper, new_upper, max_time, len(updates), data)
-                    )
+                for data, max_time, n_updates in encoded.get(shard, ()):
+                    self._run(cur, _INSERT_BATCH, (shard, expected_upper, new_upper, max_time, n_updates, data))
                 self._run(cur, _SET_UPPER, (new_upper, shard))
             if timestamp is not None:
                 self._run(cur, _UPSERT_TIMESTAMP, (timestamp.timeline, timestamp.ts))
+
+    def _encode_batches(self, updates: list[Update]) -> list[tuple[bytes, int, int]]:
+        """``(blob, max_time, n_updates)`` of the stored batches one append's updates become: one, or, past
+        ``max_batch_updates``, one per that many updates (a large load), so a replica hydrating from it reads it,
+        and reports its progress, a batch at a time."""
+        size = self.max_batch_updates
+        out = []
+        for start in range(0, len(updates), size):
+            chunk = updates if len(updates) <= size else updates[start:start + size]
+            out.append((seal(encode_columnar(chunk) or encode_updates(chunk)), max(u[1] for u in chunk), len(chunk)))
+        return out
 
     # -- reads -----------------------------------------------------------------------------------------
 
     def snapshot(self, shard: str, as_of: int) -> list[tuple[Row, int]]:
         return list(self.snapshot_counts(shard, as_of).items())
 
-    def _snapshot_blobs(self, shard: str, as_of: int) -> list[tuple[bytes, int]]:
-        """``(blob, max_time)`` of every batch a snapshot at ``as_of`` reads (checking that it can be read)."""
+    def snapshot_reader(self, shard: str, as_of: int, columnar: bool = False) -> SnapshotReader:
+        """Every batch a snapshot at ``as_of`` reads, fetched in one transaction (checking that it can be read)."""
         with self._transaction(write=False) as cur:
             since, upper = self._frontiers(cur, shard)
             if since is None:
@@ -295,23 +305,15 @@ class SqlShardStore(ShardStore):
             if as_of < since or (upper is not None and as_of >= upper):
                 raise SnapshotUnavailable(shard, as_of, since, upper)
             rows = _in_id_order(self._run(cur, _BATCHES_UP_TO, (shard, as_of)))
-        return [(_opened(shard, batch_id, blob), max_time) for batch_id, blob, max_time in rows]
+        batches = [StoredBatch(_opened(shard, batch_id, blob), max_time, n) for batch_id, blob, max_time, n in rows]
+        return SnapshotReader(batches, as_of, columnar, shard=shard)
 
     def snapshot_counts(self, shard: str, as_of: int) -> dict[Row, int]:
-        with _decoding(shard):
-            return self._snapshot_counts(shard, as_of)
-
-    def _snapshot_counts(self, shard: str, as_of: int) -> dict[Row, int]:
-        blobs = self._snapshot_blobs(shard, as_of)
         # a batch entirely at or before as_of (the usual case) is taken whole, without a test per update; a
         # columnar one as bare rows
-        inserted = (columnar_rows(blob) for blob, max_time in blobs if max_time <= as_of and is_columnar(blob))
-        batches = (
-            decode_updates(blob) if max_time <= as_of else [u for u in decode_updates(blob) if u[1] <= as_of]
-            for blob, max_time in blobs
-            if max_time > as_of or not is_columnar(blob)
-        )
-        return consolidate_batches(batches, inserted)
+        reader = self.snapshot_reader(shard, as_of)
+        reader.read()
+        return reader.counts()
 
     def snapshot_columns(self, shard: str, as_of: int) -> ColumnarSnapshot | None:
         """Columnar batches at or before ``as_of`` as Arrow tables, the others' updates as ``rest``
@@ -319,21 +321,11 @@ class SqlShardStore(ShardStore):
 
         A loaded table followed by writes is one large columnar batch and many small msgpack ones: the load is
         taken as columns and only the writes as rows."""
-        with _decoding(shard):
-            return self._snapshot_columns(shard, as_of)
-
-    def _snapshot_columns(self, shard: str, as_of: int) -> ColumnarSnapshot | None:
-        blobs = self._snapshot_blobs(shard, as_of)
-        if not any(is_columnar(blob) and max_time <= as_of for blob, max_time in blobs):
+        reader = self.snapshot_reader(shard, as_of, columnar=True)
+        if not reader.columnar:
             return None
-        tables, rest = [], []
-        for blob, max_time in blobs:
-            if not is_columnar(blob):
-                rest.append(decode_updates(blob) if max_time <= as_of else
-                            [u for u in decode_updates(blob) if u[1] <= as_of])
-            elif max_time <= as_of:  # a columnar batch has one time: all of it, or none of it, is in the snapshot
-                tables.append(decode_columnar(blob)[1])
-        return ColumnarSnapshot(tables, consolidate_batches(rest))
+        reader.read()
+        return reader.columns()
 
     def listen(self, shard: str, after: int) -> tuple[list[Update], int | None]:
         since, upper = self._autocommit_frontiers(shard)
@@ -438,12 +430,3 @@ def _decoded(shard: str, batch_id: int, blob: bytes) -> list[Update]:
     except Exception as exc:  # noqa: BLE001 - any decoding failure means the stored bytes are damaged
         raise DataCorrupted(f"batch {batch_id} of shard {quote_ident(shard)} is corrupted: {exc}") from exc
 
-
-@contextlib.contextmanager
-def _decoding(shard: str) -> Iterator[None]:
-    """Bytes of a shard's batch that do not decode are XX001 naming the shard (a batch stored before checksums,
-    then damaged; a sealed one fails its checksum first)."""
-    try:
-        yield
-    except (msgspec.DecodeError, ValueError, struct.error) as exc:
-        raise DataCorrupted(f"a batch of shard {quote_ident(shard)} is corrupted: {exc}") from exc

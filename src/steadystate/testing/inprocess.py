@@ -24,6 +24,11 @@ caller's event loop instead of an OS process:
   exit (``offline``, or ``crash-looping`` after three within a minute) and starts a fresh incarnation after
   ``restart_delay_s``, which the controller reconnects to and replays the reduced history into.
 
+**Stepping.**  A pool's ``tick_gate`` (:class:`TickGate`) lets a test pause its replicas' ticks and let them run one
+at a time (commands are still applied meanwhile), and ``hydration_step_updates`` sets how many snapshot updates a
+replica reads per tick (``compute.state.HYDRATION_STEP_UPDATES``): together they make a hydration's progress
+observable step by step, without timing.
+
 Process ids are fake (from :data:`FIRST_PID` up), distinct per incarnation, so status history and ``Status.pid``
 still tell incarnations apart.  No memory limit is enforced (the replicas share the test's process).
 """
@@ -33,11 +38,13 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from steadystate.compute.server import ReplicaServer
+from steadystate.compute.state import HYDRATION_STEP_UPDATES
 from steadystate.orchestrator.api import OnReplicaEvent, Orchestrator, ProcessStatus, ReplicaEvent, ReplicaSpec
 
 log = logging.getLogger("steadystate.testing.inprocess")
@@ -46,6 +53,39 @@ FIRST_PID = 900_000
 _CRASH_LOOP_WINDOW_S = 60.0
 _CRASH_LOOP_COUNT = 3
 KILLED = "killed by signal 9 (SIGKILL)"
+
+
+class TickGate:
+    """Whether in-process replicas may tick: always until :meth:`pause`; then once per :meth:`step` (thread-safe:
+    called by the replicas' worker threads)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._paused = False
+        self._permits = 0
+        self.ticks_stepped = 0  # ticks run while paused (a test waits on it)
+
+    def pause(self) -> None:
+        with self._lock:
+            self._paused, self._permits = True, 0
+
+    def step(self, ticks: int = 1) -> None:
+        with self._lock:
+            self._permits += ticks
+
+    def resume(self) -> None:
+        with self._lock:
+            self._paused = False
+
+    def __call__(self) -> bool:
+        with self._lock:
+            if not self._paused:
+                return True
+            if self._permits > 0:
+                self._permits -= 1
+                self.ticks_stepped += 1
+                return True
+            return False
 
 
 @dataclass
@@ -88,6 +128,8 @@ class ReplicaPool:
     restart_delay_s: float = 0.02
     running: dict[str, Incarnation] = field(default_factory=dict)  # replica id -> its live incarnation
     started: int = 0  # incarnations started so far (a test can tell a restart from an adoption)
+    hydration_step_updates: int = HYDRATION_STEP_UPDATES  # snapshot updates a replica reads per tick
+    tick_gate: TickGate | None = None  # set it before replicas start to step their ticks
     _pids: itertools.count[int] = field(default_factory=lambda: itertools.count(FIRST_PID))
 
     def factory(self, data_dir: Path, secret: str, on_event: OnReplicaEvent,
@@ -103,7 +145,8 @@ class ReplicaPool:
             incarnation.fatal = True
 
         server = ReplicaServer(spec.replica_id, spec.storage_url, None, secret, orphan_timeout, memory_limit=None,
-                               pid=pid, on_fatal=fatal)
+                               pid=pid, on_fatal=fatal, hydration_step_updates=self.hydration_step_updates,
+                               tick_gate=self.tick_gate)
         incarnation = Incarnation(spec, pid, server)
         incarnation.task = asyncio.create_task(server.serve(), name=f"replica-{spec.replica_id}-{pid}")
         incarnation.task.add_done_callback(lambda _: self._forget(incarnation))

@@ -192,7 +192,7 @@ function timeline(doc) {
   return svg + `<div class="legend">${legend}<span>┆ audit event</span></div>`;
 }
 
-// Lag of each object over time (its freshest replica), one polyline per object.
+// Lag of each object over time (its freshest replica, per minute: mz_wallclock_lag_history), one polyline per object.
 function lagChart(series, now) {
   const points = series.flatMap(s => s.points);
   if (!points.length) return `<p class="muted">no measurements yet</p>`;
@@ -212,6 +212,9 @@ function lagChart(series, now) {
     const path = s.points.map(p => `${x(p[0]).toFixed(1)},${y(p[1]).toFixed(1)}`).join(" ");
     svg += `<polyline fill="none" stroke="${color}" stroke-width="1.5" points="${path}"><title>${esc(s.name)}</title>` +
            `</polyline>`;
+    // one dot per minute of mz_wallclock_lag_history (a single minute is a dot, not an invisible line)
+    svg += s.points.map(p => `<circle cx="${x(p[0]).toFixed(1)}" cy="${y(p[1]).toFixed(1)}" r="2.5" ` +
+                             `fill="${color}"><title>${esc(s.name)}: ${seconds(p[1])}</title></circle>`).join("");
   });
   const legend = series.map((s, i) => `<span><i style="background:${LINE_COLORS[i % LINE_COLORS.length]}"></i>` +
     `${esc(s.name)} (now ${seconds(s.points[s.points.length - 1][1])})</span>`).join("");
