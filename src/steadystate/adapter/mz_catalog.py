@@ -11,7 +11,7 @@ Materialize's names and columns, as far as the objects exist here (``catalog/bui
   replica (one row each: no history is retained);
 * ``mz_role_members``: role membership (``GRANT role TO member``, adapter/privileges.py);
 * empty because what they describe does not exist here: ``mz_sources``, ``mz_sinks``, ``mz_show_default_privileges``
-  (no default privileges); ``mz_comments`` is adapter/comments.py's.
+  (no default privileges: ``ALTER DEFAULT PRIVILEGES`` is refused with 0A000, sql/grant_parser.py); ``mz_comments`` is adapter/comments.py's.
 """
 
 from __future__ import annotations

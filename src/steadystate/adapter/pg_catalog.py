@@ -26,8 +26,10 @@ from __future__ import annotations
 import zlib
 from typing import TYPE_CHECKING, Callable
 
+from steadystate.adapter import privileges
 from steadystate.catalog.state import DEFAULT_DATABASE, SYSTEM_SCHEMAS
 from steadystate.repr import Row
+from steadystate.repr.arrays import Array
 from steadystate.repr.objects import ItemKind, id_number
 from steadystate.repr.types import ARRAY_ELEMENT, ScalarType
 from steadystate.sql.pg_compat import ALWAYS_EMPTY
@@ -150,17 +152,21 @@ def producers(coord: "Coordinator") -> dict[str, Callable[[], list[Row]]]:
         return role.id if role is not None else None
 
     def mz_databases() -> list[Row]:
-        return [(f"u{database_oid(name)}", database_oid(name), name, owner_id())
+        return [(f"u{database_oid(name)}", database_oid(name), name, owner_id(),
+                 privileges.acl_items(coord.catalog, privileges.database_obj(name, coord.catalog)))
                 for name in sorted(coord.catalog.databases())]
+
+    def schema_acl(database: str, name: str) -> Array:
+        return privileges.acl_items(coord.catalog, privileges.schema_obj(coord.catalog, database, name))
 
     def mz_schemas() -> list[Row]:
         """The system schemas (no database, ids ``s<oid>``) and each database's user schemas (ids ``u<oid>``)."""
-        rows: list[Row] = [(schema_id(coord, DEFAULT_DATABASE, name), schema_oid(name), None, name, owner_id())
-                           for name in sorted(SYSTEM_SCHEMAS)]
+        rows: list[Row] = [(schema_id(coord, DEFAULT_DATABASE, name), schema_oid(name), None, name, owner_id(),
+                            schema_acl(DEFAULT_DATABASE, name)) for name in sorted(SYSTEM_SCHEMAS)]
         for database in sorted(coord.catalog.databases()):
             names = coord.catalog.schema_names(database)
             rows += [(schema_id(coord, database, name), schema_oid(name), f"u{database_oid(database)}", name,
-                      owner_id()) for name in sorted(names - SYSTEM_SCHEMAS)]
+                      owner_id(), schema_acl(database, name)) for name in sorted(names - SYSTEM_SCHEMAS)]
         return rows
 
     def databases() -> list[Row]:

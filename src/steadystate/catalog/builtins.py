@@ -43,11 +43,12 @@ def _desc(*pairs: tuple[str, ScalarType]) -> RelationDesc:
 
 
 IV = ScalarType.INTERVAL
+TA = ScalarType.TEXT_ARRAY  # the privileges columns: Materialize's mz_aclitem[] (adapter/privileges.py acl_items)
 
 _DEFINITIONS: list[tuple[str, str, RelationDesc]] = [
     ("mz_catalog", "mz_clusters", _desc(("id", T), ("name", T), ("managed", B), ("size", T),
                                         ("replication_factor", I4), ("sealed", B), ("owner", T),
-                                        ("privileges", T))),
+                                        ("privileges", TA))),
     ("mz_catalog", "mz_cluster_replicas", _desc(("id", T), ("name", T), ("cluster_id", T), ("size", T),
                                                 ("owner", T))),
     ("mz_internal", "mz_cluster_replica_statuses", _desc(("replica_id", T), ("process_id", I8), ("status", T),
@@ -60,12 +61,12 @@ _DEFINITIONS: list[tuple[str, str, RelationDesc]] = [
                                                    ("hydrating_for", F8), ("time_left_estimate", F8))),
     # Materialize's oid, schema_id and owner_id follow the columns steadystate had first
     ("mz_catalog", "mz_tables", _desc(("id", T), ("schema", T), ("name", T), ("owner", T), ("oid", I8),
-                                      ("schema_id", T), ("owner_id", T), ("privileges", T))),
+                                      ("schema_id", T), ("owner_id", T), ("privileges", TA))),
     ("mz_catalog", "mz_views", _desc(("id", T), ("schema", T), ("name", T), ("definition", T), ("owner", T),
-                                     ("oid", I8), ("schema_id", T), ("owner_id", T), ("privileges", T))),
+                                     ("oid", I8), ("schema_id", T), ("owner_id", T), ("privileges", TA))),
     ("mz_catalog", "mz_materialized_views", _desc(("id", T), ("schema", T), ("name", T), ("cluster_id", T),
                                                   ("definition", T), ("owner", T), ("oid", I8),
-                                                  ("schema_id", T), ("owner_id", T), ("privileges", T))),
+                                                  ("schema_id", T), ("owner_id", T), ("privileges", TA))),
     ("mz_catalog", "mz_indexes", _desc(("id", T), ("name", T), ("on_id", T), ("cluster_id", T), ("key", T),
                                        ("owner", T), ("oid", I8), ("create_sql", T))),
     ("mz_catalog", "mz_audit_events", _desc(("id", I8), ("event_type", T), ("object_type", T), ("details", T),
@@ -173,8 +174,9 @@ _DEFINITIONS: list[tuple[str, str, RelationDesc]] = [
     ("pg_catalog", "pg_auth_members", _desc(("oid", I8), ("roleid", I8), ("member", I8), ("grantor", I8),
                                             ("admin_option", B))),
     # Materialize's names and columns (oids as int8; adapter/pg_catalog.py derives ids and oids)
-    ("mz_catalog", "mz_databases", _desc(("id", T), ("oid", I8), ("name", T), ("owner_id", T))),
-    ("mz_catalog", "mz_schemas", _desc(("id", T), ("oid", I8), ("database_id", T), ("name", T), ("owner_id", T))),
+    ("mz_catalog", "mz_databases", _desc(("id", T), ("oid", I8), ("name", T), ("owner_id", T), ("privileges", TA))),
+    ("mz_catalog", "mz_schemas", _desc(("id", T), ("oid", I8), ("database_id", T), ("name", T), ("owner_id", T),
+                                       ("privileges", TA))),
     # adapter/mz_catalog.py
     ("mz_catalog", "mz_relations", _desc(("id", T), ("oid", I8), ("schema_id", T), ("name", T), ("type", T),
                                          ("owner_id", T), ("cluster_id", T))),

@@ -18,7 +18,8 @@ schema-qualified function calls.  :func:`rewrite` turns, in the parsed statement
   ``oid::regclass::text`` and ``'name'::regclass`` into subqueries over ``pg_class``; ``pg_get_expr(expr, rel)``
   into ``expr`` (``pg_attrdef.adbin`` is already text); ``mz_version()`` into the version literal;
   ``mz_is_superuser()`` into a lookup of the session's role in ``pg_roles``; ``quote_ident(x)`` into its CASE;
-  ``SELECT mz_internal.mz_aclexplode(privileges).*`` into the empty relation it is while nothing is granted.
+  ``SELECT [mz_internal.]f(...).* FROM items`` for a table function ``f`` (dbt-materialize's
+  ``mz_aclexplode(privileges).*``) into ``SELECT pg_srf.* FROM items, f(...) AS pg_srf``.
 
 The subqueries are decorrelated into joins like any other, so nothing here evaluates anything itself.  The
 ``pg_catalog`` relations are builtins (``catalog/builtins.py``) whose rows ``adapter/pg_catalog.py`` computes.
@@ -29,6 +30,7 @@ from __future__ import annotations
 import sqlglot
 from sqlglot import exp
 
+from steadystate.expr.table_functions import TABLE_FUNCTIONS
 from steadystate.repr.types import ScalarType
 from steadystate.sql.dialect import DIALECT
 
@@ -81,27 +83,54 @@ def _with_argument(template: str, argument: exp.Expr) -> exp.Expr:
     return tree
 
 
-def _explodes_privileges(node: exp.Expr) -> bool:
-    """``SELECT mz_internal.mz_aclexplode(x.privileges).* FROM ...`` (dbt-materialize copies grants with it)."""
-    if not isinstance(node, exp.Select) or len(node.expressions) != 1:
-        return False
-    star = node.expressions[0]
-    return (isinstance(star, exp.Dot) and isinstance(star.expression, exp.Star)
-            and isinstance(star.this, exp.Dot) and isinstance(star.this.expression, exp.Anonymous)
-            and str(star.this.expression.this).lower() == "mz_aclexplode")
+#: the schemas a table function may be qualified with (``mz_internal.mz_aclexplode``): ours live in no schema
+_FUNCTION_SCHEMAS = frozenset({"pg_catalog", "mz_catalog", "mz_internal"})
+_SRF_ALIAS = "pg_srf"
 
 
-#: what ``mz_aclexplode(privileges)`` yields here: nothing, as no privilege has been granted (Materialize's columns)
-_NO_PRIVILEGES = ("SELECT CAST(NULL AS text) AS grantor, CAST(NULL AS text) AS grantee, "
-                  "CAST(NULL AS text) AS privilege_type, CAST(NULL AS boolean) AS is_grantable WHERE false")
+def _star_of_table_function(node: exp.Expr) -> exp.Anonymous | None:
+    """The call in ``[schema.]f(...).*`` when ``f`` is a table function (expr/table_functions.py), else None."""
+    if not (isinstance(node, exp.Dot) and isinstance(node.expression, exp.Star)):
+        return None
+    call = node.this
+    if (isinstance(call, exp.Dot) and isinstance(call.this, exp.Identifier)
+            and call.this.name.lower() in _FUNCTION_SCHEMAS):
+        call = call.expression
+    if isinstance(call, exp.Anonymous) and str(call.this).lower() in TABLE_FUNCTIONS:
+        return call
+    return None
+
+
+def _lateral_table_function(node: exp.Select) -> exp.Select | None:
+    """``SELECT f(...).* FROM items ...`` (dbt-materialize's ``SELECT mz_internal.mz_aclexplode(x.privileges).*
+    FROM ...``) as ``SELECT pg_srf.* FROM items, f(...) AS pg_srf ...``: with one set-returning call as the whole
+    select list, both give each row of ``items`` once per row ``f`` returns for it."""
+    if len(node.expressions) != 1:
+        return None
+    call = _star_of_table_function(node.expressions[0])
+    if call is None:
+        return None
+    out = node.copy()
+    item = exp.Table(this=exp.Anonymous(this=str(call.this).lower(), expressions=[a.copy() for a in call.expressions]),
+                     alias=exp.TableAlias(this=exp.to_identifier(_SRF_ALIAS)))
+    out.set("expressions", [exp.Column(this=exp.Star(), table=exp.to_identifier(_SRF_ALIAS))])
+    if out.args.get("from_") is None:
+        out.set("from_", exp.From(this=item))
+    else:
+        out.append("joins", exp.Join(this=item))
+    return out
+
+
 #: ``quote_ident(x)``: x when it needs no quotes, else x in double quotes with its double quotes doubled
 _QUOTE_IDENT = ("(CASE WHEN 0 ~ '^[a-z_][a-z0-9_$]*$' THEN 0 "
                 "ELSE '\"' || replace(0, '\"', '\"\"') || '\"' END)")
 
 
 def _visit(node: exp.Expr) -> exp.Expr:
-    if _explodes_privileges(node):
-        return sqlglot.parse_one(_NO_PRIVILEGES, read=DIALECT)
+    if isinstance(node, exp.Select):
+        lateral = _lateral_table_function(node)
+        if lateral is not None:
+            return lateral
     if (isinstance(node, exp.Dot) and isinstance(node.this, exp.Identifier)
             and node.this.name.lower() == "pg_catalog" and isinstance(node.expression, exp.Func)):
         inner = node.expression
