@@ -102,7 +102,11 @@ _DEFINITIONS: list[tuple[str, str, RelationDesc]] = [
     ("pg_catalog", "pg_index", _desc(("indexrelid", I8), ("indrelid", I8), ("indisprimary", B), ("indisunique", B),
                                      ("indisvalid", B), ("indisready", B), ("indislive", B), ("indisclustered", B),
                                      ("indnatts", I4), ("indnkeyatts", I4), ("indnullsnotdistinct", B),
-                                     ("indpred", T), ("indexprs", T), ("indisreplident", B))),
+                                     ("indpred", T), ("indexprs", T), ("indisreplident", B),
+                                     # int2vector and oidvector: arrays where queries unnest them (oids are
+                                     # int8 here); indoption, which clients read, in int2vector's text ("0 0")
+                                     ("indkey", ScalarType.INT2_ARRAY), ("indclass", ScalarType.INT8_ARRAY),
+                                     ("indoption", T), ("indcollation", ScalarType.INT8_ARRAY))),
     ("pg_catalog", "pg_roles", _desc(("oid", I8), ("rolname", T), ("rolsuper", B), ("rolinherit", B),
                                      ("rolcreaterole", B), ("rolcreatedb", B), ("rolcanlogin", B),
                                      ("rolreplication", B), ("rolconnlimit", I4), ("rolvaliduntil", TS),
@@ -227,6 +231,10 @@ _DEFINITIONS: list[tuple[str, str, RelationDesc]] = [
     ("mz_internal", "mz_show_all_privileges", _desc(("grantor", T), ("grantee", T), ("database", T), ("schema", T),
                                                     ("name", T), ("object_type", T), ("privilege_type", T))),
     ("mz_internal", "mz_show_role_members", _desc(("role", T), ("member", T), ("grantor", T))),
+    # the operator class of each scalar type, the one an index key of that type has (pg_index.indclass)
+    ("pg_catalog", "pg_opclass", _desc(("oid", I8), ("opcmethod", I8), ("opcname", T), ("opcnamespace", I8),
+                                       ("opcowner", I8), ("opcfamily", I8), ("opcintype", I8), ("opcdefault", B),
+                                       ("opckeytype", I8))),
 ]
 
 BUILTINS: tuple[BuiltinRelation, ...] = tuple(
