@@ -44,6 +44,7 @@ from steadystate.repr import Row
 from steadystate.repr.arrays import Array
 from steadystate.repr.objects import ItemKind, id_number
 from steadystate.repr.types import ARRAY_ELEMENT, ScalarType
+from steadystate.sql import settings
 from steadystate.sql.pg_compat import ALWAYS_EMPTY
 
 if TYPE_CHECKING:
@@ -214,6 +215,7 @@ def producers(coord: "Coordinator") -> dict[str, Callable[[], list[Row]]]:
         "pg_class": classes,
         "pg_index": indexes,
         "pg_opclass": opclasses,
+        "pg_settings": lambda: settings.rows(settings.DEFAULT_VARIABLES.items()),  # a session's: sql/joins.py
         "pg_am": lambda: [(BTREE_OID, "btree")],
         "pg_roles": roles,
         "mz_databases": mz_databases,

@@ -235,6 +235,11 @@ _DEFINITIONS: list[tuple[str, str, RelationDesc]] = [
     ("pg_catalog", "pg_opclass", _desc(("oid", I8), ("opcmethod", I8), ("opcname", T), ("opcnamespace", I8),
                                        ("opcowner", I8), ("opcfamily", I8), ("opcintype", I8), ("opcdefault", B),
                                        ("opckeytype", I8))),
+    # the session's variables (sql/settings.py; the planner reads the session's values, sql/joins.py)
+    ("pg_catalog", "pg_settings", _desc(("name", T), ("setting", T), ("unit", T), ("category", T),
+                                        ("short_desc", T), ("extra_desc", T), ("context", T), ("vartype", T),
+                                        ("source", T), ("min_val", T), ("max_val", T), ("boot_val", T),
+                                        ("reset_val", T), ("pending_restart", B))),
 ]
 
 BUILTINS: tuple[BuiltinRelation, ...] = tuple(
