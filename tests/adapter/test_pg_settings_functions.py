@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from typing import Awaitable, Callable
 
+from steadystate.errors import SteadyError
 from steadystate.testing import MemoryEnvironment, memory_environment
 
 
@@ -37,5 +38,43 @@ def test_pg_settings_is_the_sessions_variables() -> None:
         assert await env.query("SELECT setting FROM pg_settings WHERE name = 'cluster'", other) == [
             ("mz_catalog_server",)]
         assert await env.query("SELECT current_setting('statement_timeout')") == [("5s",)]
+
+    run(test)
+
+
+async def _planner_knows(env: MemoryEnvironment, name: str) -> bool:
+    """Whether some call of ``name`` (untyped, int, array or jsonb arguments) is not refused as an unknown function
+    (42883): a name the planner does not know is refused whatever the arguments."""
+    for args in ("", "'1'", "'1', '1'", "'1', '1', '1'", "1", "1, 1", "ARRAY['1']", "ARRAY['1'], 1",
+                 "ARRAY['1'], '1'", "ARRAY['1'], ARRAY['1']", "'{}'::jsonb", "now(), now()",
+                 "1, 1, 1, 1, 1, 1"):
+        try:
+            await env.query(f"SELECT {name}({args})")
+            return True
+        except SteadyError as error:
+            if error.sqlstate != "42883":
+                return True
+    return False
+
+
+def test_mz_functions_lists_the_functions_the_planner_knows() -> None:
+    async def test(env: MemoryEnvironment) -> None:
+        rows = await env.query("SELECT f.name, f.returns_set, s.name, f.owner_id, f.argument_type_ids "
+                               "FROM mz_catalog.mz_functions f JOIN mz_catalog.mz_schemas s ON s.id = f.schema_id")
+        names = {r[0]: r for r in rows}
+        assert len(names) == len(rows)  # one row per name
+        for name in ("upper", "count", "array_agg", "generate_series", "unnest", "jsonb_each", "mz_now",
+                     "mz_aclexplode", "current_setting", "has_table_privilege"):
+            assert name in names, name
+        assert {n for n, r in names.items() if r[1]} >= {"generate_series", "unnest", "jsonb_each", "mz_aclexplode"}
+        assert not names["upper"][1] and not names["count"][1]
+        assert (names["upper"][2], names["mz_now"][2], names["mz_aclexplode"][2]) == (
+            "pg_catalog", "mz_catalog", "mz_internal")
+        assert all(r[3] == "s1" and r[4] is None for r in rows)
+        ids = await env.query("SELECT count(DISTINCT id), count(DISTINCT oid) FROM mz_catalog.mz_functions")
+        assert ids == [(len(rows), len(rows))]
+        unknown = [name for name in names if not await _planner_knows(env, name)]
+        assert unknown == []  # each name listed plans as a call; a name not listed does not
+        assert not await _planner_knows(env, "no_such_function")
 
     run(test)

@@ -240,6 +240,10 @@ _DEFINITIONS: list[tuple[str, str, RelationDesc]] = [
                                         ("short_desc", T), ("extra_desc", T), ("context", T), ("vartype", T),
                                         ("source", T), ("min_val", T), ("max_val", T), ("boot_val", T),
                                         ("reset_val", T), ("pending_restart", B))),
+    # the functions the planner knows, one row per name (sql/function_catalog.py; adapter/mz_catalog.py)
+    ("mz_catalog", "mz_functions", _desc(("id", T), ("oid", I8), ("schema_id", T), ("name", T),
+                                         ("argument_type_ids", TA), ("variadic_argument_type_id", T),
+                                         ("return_type_id", T), ("returns_set", B), ("owner_id", T))),
 ]
 
 BUILTINS: tuple[BuiltinRelation, ...] = tuple(
