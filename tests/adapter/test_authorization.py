@@ -234,14 +234,18 @@ def test_show_privileges_role_membership_and_catalog_columns() -> None:
         assert ("materialize", "team", None, None, "quickstart", "cluster", "CREATE") in clusters
         assert {r[5] for r in clusters} == {"cluster"}
         assert await env.query("SHOW ROLE MEMBERSHIP FOR ro") == [("team", "ro", "mz_system")]
+        ids = dict(await env.query("SELECT name, id FROM mz_catalog.mz_roles"))
+        mz, ro, team = ids["materialize"], ids["ro"], ids["team"]
+        assert len({mz, ro, team}) == 3
+        # Materialize's mz_aclitem[]: grantee=privileges/grantor with role ids, PUBLIC the empty grantee
         assert await env.query("SELECT privileges FROM mz_catalog.mz_tables WHERE name = 't'") == [
-            ("{materialize=arwd/materialize,ro=r/materialize}",)]
+            ((f"{mz}=arwd/{mz}", f"{ro}=r/{mz}"),)]
         await env.execute("CREATE VIEW v AS SELECT a FROM t")
         await env.execute("GRANT SELECT ON v TO PUBLIC")
         assert await env.query("SELECT privileges FROM mz_catalog.mz_views WHERE name = 'v'") == [
-            ("{materialize=r/materialize,=r/materialize}",)]
+            ((f"{mz}=r/{mz}", f"=r/{mz}"),)]
         assert await env.query("SELECT privileges FROM mz_catalog.mz_clusters WHERE name = 'quickstart'") == [
-            ("{materialize=UC/materialize,=U/mz_system,team=C/materialize}",)]
+            ((f"{mz}=UC/{mz}", "=U/s1", f"{team}=C/{mz}"),)]
         members = await env.query("SELECT r.name, m.name FROM mz_catalog.mz_role_members rm JOIN mz_catalog.mz_roles r "
                                   "ON rm.role_id = r.id JOIN mz_catalog.mz_roles m ON rm.member = m.id")
         assert members == [("team", "ro")]
@@ -283,5 +287,52 @@ def test_statements_added_beside_authorization_are_checked_too() -> None:
         await env.execute("COMMENT ON DATABASE d IS 'joe''s'", joe)  # the creator owns it
         await env.execute("DROP DATABASE d", joe)
         assert "d" not in {name for (name,) in await env.query("SELECT name FROM mz_databases")}
+
+    run(test)
+
+
+def test_mz_aclexplode_shows_the_grants_made() -> None:
+    """mz_aclexplode over every privileges column gives (grantor, grantee, privilege_type, is_grantable) with role
+    ids, in the select-list form dbt-materialize sends and in FROM; REVOKE takes a grant back out."""
+    async def test(env: MemoryEnvironment) -> None:
+        for sql in ("CREATE TABLE t (a int)", "CREATE SCHEMA s", "CREATE CLUSTER c (SIZE = 'small')", "CREATE ROLE ro",
+                    "CREATE ROLE team", "GRANT SELECT, INSERT ON t TO ro", "GRANT USAGE ON SCHEMA s TO ro",
+                    "GRANT CREATE ON SCHEMA s TO team", "GRANT USAGE ON CLUSTER c TO team",
+                    "GRANT CREATE ON DATABASE materialize TO team"):
+            await env.execute(sql)
+
+        async def explode(relation: str, where: str) -> set[tuple[object, ...]]:
+            rows = await env.query(
+                "WITH p AS (SELECT mz_internal.mz_aclexplode(x.privileges).* FROM mz_catalog." + relation
+                + " AS x WHERE " + where + ") SELECT COALESCE(g.name, p.grantor), COALESCE(r.name, p.grantee), "
+                "p.privilege_type, p.is_grantable FROM p LEFT JOIN mz_catalog.mz_roles AS g ON p.grantor = g.id "
+                "LEFT JOIN mz_catalog.mz_roles AS r ON p.grantee = r.id")
+            return set(rows)
+
+        assert await explode("mz_tables", "x.name = 't'") == {
+            ("materialize", "materialize", kind, False) for kind in ("SELECT", "INSERT", "UPDATE", "DELETE")} | {
+            ("materialize", "ro", "SELECT", False), ("materialize", "ro", "INSERT", False)}
+        schema = await explode("mz_schemas", "x.name = 's'")
+        assert {row for row in schema if row[1] != "materialize"} == {
+            ("materialize", "ro", "USAGE", False), ("materialize", "team", "CREATE", False)}
+        assert ("materialize", "team", "USAGE", False) in await explode("mz_clusters", "x.name = 'c'")
+        database = await explode("mz_databases", "x.name = 'materialize'")
+        assert ("materialize", "team", "CREATE", False) in database
+        assert ("s1", "p", "USAGE", False) in database  # PUBLIC's default, from mz_system (ids s1 and p)
+        await env.execute("REVOKE INSERT ON t FROM ro")
+        assert {row[2] for row in await explode("mz_tables", "x.name = 't'") if row[1] == "ro"} == {"SELECT"}
+        in_from = await env.query("SELECT a.privilege_type FROM mz_catalog.mz_tables AS x, "
+                                  "mz_aclexplode(x.privileges) AS a JOIN mz_catalog.mz_roles AS r ON a.grantee = r.id "
+                                  "WHERE x.name = 't' AND r.name = 'ro'")
+        assert in_from == [("SELECT",)]
+        assert await env.query("SELECT * FROM mz_aclexplode(ARRAY['=rU/s1'])") == [
+            ("s1", "p", "SELECT", False), ("s1", "p", "USAGE", False)]
+        with pytest.raises(SteadyError) as info:
+            await env.query("SELECT * FROM mz_aclexplode(ARRAY['nonsense'])")
+        assert info.value.sqlstate == "22P02"
+        with pytest.raises(SteadyError) as refusal:
+            await env.execute("ALTER DEFAULT PRIVILEGES FOR ROLE ro IN SCHEMA s GRANT SELECT ON TABLES TO team")
+        assert refusal.value.sqlstate == "0A000"  # so mz_show_default_privileges is rightly empty
+        assert await env.query("SELECT * FROM mz_internal.mz_show_default_privileges") == []
 
     run(test)

@@ -141,10 +141,23 @@ def deploy_cluster_hydrated(env) -> bool:  # type: ignore[no-untyped-def]
     return bool(rows) and all(hydrated for (hydrated,) in rows)
 
 
+def granted(env, relation: str, name: str) -> set[tuple[str, str]]:  # type: ignore[no-untyped-def]
+    """(grantee, privilege) of the grants to roles other than the owner on the named schema or cluster."""
+    rows = env.query(f"WITH p AS (SELECT mz_internal.mz_aclexplode(x.privileges).* FROM {relation} x "
+                     "WHERE x.name = %s) SELECT r.name, p.privilege_type FROM p JOIN mz_roles r ON p.grantee = r.id "
+                     "WHERE r.name <> 'materialize'", (name,))
+    return set(rows)
+
+
 def test_blue_green_deployment_promotes_onto_a_sealed_cluster(env, dbt: Dbt) -> None:  # type: ignore[no-untyped-def]
-    # production: the project as it is, on a sealed cluster
+    # production: the project as it is, on a sealed cluster, its schema and cluster granted to a role
     dbt("seed")
     dbt("run")
+    env.execute("CREATE ROLE analyst")
+    env.execute("GRANT USAGE ON SCHEMA shop TO analyst")
+    env.execute("GRANT USAGE, CREATE ON CLUSTER shop_prod TO analyst")
+    production_grants = {"schema": {("analyst", "USAGE")},
+                         "cluster": {("analyst", "USAGE"), ("analyst", "CREATE")}}
     env.execute("ALTER CLUSTER shop_prod SEAL")
     prod_id = env.cluster_id("shop_prod")
     old_columns = [c for (c,) in env.query(
@@ -156,7 +169,9 @@ def test_blue_green_deployment_promotes_onto_a_sealed_cluster(env, dbt: Dbt) -> 
     model = dbt.project / "models" / "revenue_by_region.sql"
     model.write_text(model.read_text().replace("count(*) as orders", "count(*) as orders, max(o.amount) as largest"))
 
-    dbt("run-operation", "deploy_init")
+    dbt("run-operation", "deploy_init")  # copies the grants (read with mz_aclexplode) to the deployment's
+    assert granted(env, "mz_schemas", "shop_dbt_deploy") == production_grants["schema"]
+    assert granted(env, "mz_clusters", "shop_prod_dbt_deploy") == production_grants["cluster"]
     dbt("seed", "--vars", "deploy: True")
     dbt("run", "--vars", "deploy: True")
     deploy_id = env.cluster_id("shop_prod_dbt_deploy")
@@ -183,6 +198,8 @@ def test_blue_green_deployment_promotes_onto_a_sealed_cluster(env, dbt: Dbt) -> 
     clusters = {name: (cid, sealed) for cid, name, sealed in env.query("SELECT id, name, sealed FROM mz_clusters")}
     assert clusters["shop_prod"] == (deploy_id, True)
     assert clusters["shop_prod_dbt_deploy"] == (prod_id, False)
+    assert granted(env, "mz_schemas", "shop") == production_grants["schema"]  # the promoted ones keep the grants
+    assert granted(env, "mz_clusters", "shop_prod") == production_grants["cluster"]
     promoted = {r: (int(a), int(b), int(c)) for r, a, b, c in
                 env.query("SELECT region, revenue, orders, largest FROM shop.revenue_by_region")}
     assert promoted == deployed

@@ -17,6 +17,7 @@ from steadystate.errors import InternalError
 from steadystate.orchestrator.api import ProcessStatus
 from steadystate.storage import ShardNotFound
 from steadystate.repr import Row
+from steadystate.repr.arrays import Array
 from steadystate.repr.objects import ItemKind, is_transient, is_user
 
 if TYPE_CHECKING:
@@ -99,9 +100,9 @@ class Introspection:
         return (pg_catalog.object_oid(item.id), pg_catalog.schema_id(self.coord, item.database, item.schema),
                 owner.id if owner is not None else None)
 
-    def _acl(self, item: "ItemRecord") -> str:
-        """The item's access list as Materialize's ``mz_aclitem[]`` text (its ``privileges`` column)."""
-        return privileges.acl_text(self.coord.catalog, privileges.item_obj(item))
+    def _acl(self, item: "ItemRecord") -> Array:
+        """The item's access list as Materialize's ``mz_aclitem[]`` (its ``privileges`` column)."""
+        return privileges.acl_items(self.coord.catalog, privileges.item_obj(item))
 
     def _index_sql(self, index: "ItemRecord") -> str:
         """The index's definition as ``CREATE INDEX`` (Materialize's ``mz_indexes.create_sql``)."""
@@ -121,7 +122,7 @@ class Introspection:
     def clusters(self) -> list[Row]:
         return [
             (c.id, c.name, c.managed, c.size, c.replication_factor, c.sealed, c.owner,
-             privileges.acl_text(self.coord.catalog, privileges.cluster_obj(c)))
+             privileges.acl_items(self.coord.catalog, privileges.cluster_obj(c)))
             for c in self.coord.catalog.clusters.values()
         ]
 

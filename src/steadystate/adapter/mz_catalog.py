@@ -10,8 +10,11 @@ Materialize's names and columns, as far as the objects exist here (``catalog/bui
   frontier on the replica that is furthest ahead; ``mz_wallclock_lag_history`` is each object's lag per replica
   binned per minute, sampled by the coordinator (``adapter/lag_history.py``);
 * ``mz_role_members``: role membership (``GRANT role TO member``, adapter/privileges.py);
+* ``mz_functions``: one row per function name the planner knows (sql/function_catalog.py), in ``pg_catalog``
+  (``mz_`` functions in ``mz_catalog``, ``mz_aclexplode`` in ``mz_internal``, as Materialize places them), owned
+  by ``mz_system``; overloads are resolved by rules, not listed, so the argument and return type ids are NULL;
 * empty because what they describe does not exist here: ``mz_sources``, ``mz_sinks``, ``mz_show_default_privileges``
-  (no default privileges); ``mz_comments`` is adapter/comments.py's.
+  (no default privileges: ``ALTER DEFAULT PRIVILEGES`` is refused with 0A000, sql/grant_parser.py); ``mz_comments`` is adapter/comments.py's.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from steadystate.repr import Row
 from steadystate.repr.interval import Interval
 from steadystate.repr.objects import IdKind, ItemKind, make_id
 from steadystate.repr.types import ScalarType
+from steadystate.sql.function_catalog import known_functions
 
 if TYPE_CHECKING:
     from steadystate.adapter.coordinator import Coordinator
@@ -37,6 +41,10 @@ _CATEGORIES = {ScalarType.BOOL: "bool", ScalarType.TEXT: "string", ScalarType.DA
                ScalarType.BYTEA: "bytea"}
 #: mz_types ids: system ids past every builtin relation's
 _TYPE_ID_BASE = 100_000
+#: mz_functions ids (system ids past the types') and oids (past every object's)
+_FUNCTION_ID_BASE = 200_000
+_FUNCTION_OID_BASE = 3_000_000
+_FUNCTION_SCHEMAS = {"mz_aclexplode": "mz_internal"}
 
 
 def producers(coord: "Coordinator") -> dict[str, Callable[[], list[Row]]]:
@@ -68,6 +76,15 @@ def producers(coord: "Coordinator") -> dict[str, Callable[[], list[Row]]]:
         return [(make_id(IdKind.SYSTEM, _TYPE_ID_BASE + t.pg_oid), t.pg_oid, schema_id(coord, "", "pg_catalog"),
                  t.value, "array" if t.is_array else _CATEGORIES.get(t, "numeric"), None) for t in ScalarType]
 
+    def functions() -> list[Row]:
+        rows: list[Row] = []
+        for n, (name, returns_set) in enumerate(known_functions()):
+            schema = _FUNCTION_SCHEMAS.get(name, "mz_catalog" if name.startswith("mz_") else "pg_catalog")
+            rows.append((make_id(IdKind.SYSTEM, _FUNCTION_ID_BASE + n), _FUNCTION_OID_BASE + n,
+                         schema_id(coord, "", schema), name, None, None, None, returns_set,
+                         privileges.SYSTEM_ROLE_IDS[privileges.SYSTEM_OWNER]))
+        return rows
+
     def schedules() -> list[Row]:
         return [(c.id, "manual", None) for c in coord.catalog.clusters.values()]
 
@@ -85,6 +102,7 @@ def producers(coord: "Coordinator") -> dict[str, Callable[[], list[Row]]]:
         "mz_relations": relations,
         "mz_index_columns": index_columns,
         "mz_types": types,
+        "mz_functions": functions,
         "mz_cluster_schedules": schedules,
         "mz_wallclock_global_lag": global_lag,
         "mz_wallclock_lag_history": lag_history,

@@ -16,8 +16,9 @@ Objects without an owning role (the ``materialize`` database, ``public`` and the
 relations) are owned by the system (``mz_system`` in the catalog's columns): only superusers own them.
 
 Privileges are Materialize's letters: ``r`` SELECT, ``a`` INSERT, ``w`` UPDATE, ``d`` DELETE, ``U`` USAGE,
-``C`` CREATE; :func:`acl_text` renders an access list as Materialize's ``mz_aclitem[]`` text
-(``{grantee=privileges/grantor,...}``, an empty grantee meaning PUBLIC).
+``C`` CREATE; :func:`acl_items` renders an access list as Materialize's ``mz_aclitem[]`` (``text[]`` here) of
+``grantee=privileges/grantor`` items with role ids (an empty grantee meaning PUBLIC), the ``privileges`` column of
+``mz_tables``, ``mz_views``, ``mz_materialized_views``, ``mz_clusters``, ``mz_schemas`` and ``mz_databases``.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from typing import Callable, Iterator
 from steadystate.catalog.builtins import BuiltinRelation
 from steadystate.catalog.records import ClusterRecord, ItemRecord
 from steadystate.catalog.state import DEFAULT_CLUSTER, DEFAULT_DATABASE, SYSTEM_SCHEMAS, CatalogState
+from steadystate.expr.table_functions import PUBLIC_ROLE_ID
+from steadystate.repr.arrays import Array
 from steadystate.repr.objects import ItemKind
 
 PUBLIC = "PUBLIC"
@@ -197,11 +200,22 @@ def has_attribute(state: CatalogState, role: str, attribute: Attribute) -> bool:
     return False
 
 
-def acl_text(state: CatalogState, obj: Obj) -> str:
-    """Materialize's ``mz_aclitem[]`` text of the object's access list (PUBLIC is the empty grantee)."""
-    items = [f"{'' if grantee == PUBLIC else grantee}={letters}/{grantor}"
-             for grantee, (letters, grantor) in acl(state, obj).items() if letters]
-    return "{" + ",".join(items) + "}"
+#: the ids of the roles that have no record here (Materialize's): ``mz_system`` grants the defaults, ``PUBLIC``
+#: is the empty grantee of an ``mz_aclitem`` and ``p`` in ``mz_aclexplode``'s rows
+SYSTEM_ROLE_IDS = {SYSTEM_OWNER: "s1", "mz_support": "s2", PUBLIC: PUBLIC_ROLE_ID}
+
+
+def role_id(state: CatalogState, name: str) -> str:
+    """The id Materialize's catalog columns give role ``name`` (its record's; the system roles' ``s<n>``)."""
+    record = state.role_by_name(name)
+    return record.id if record is not None else SYSTEM_ROLE_IDS.get(name, name)
+
+
+def acl_items(state: CatalogState, obj: Obj) -> Array:
+    """The object's access list as Materialize's ``mz_aclitem[]`` (a ``text[]`` here): ``grantee=privileges/grantor``
+    with role ids, PUBLIC the empty grantee; ``mz_aclexplode`` (expr/table_functions.py) reads it back."""
+    return Array(f"{'' if grantee == PUBLIC else role_id(state, grantee)}={letters}/{role_id(state, grantor)}"
+                 for grantee, (letters, grantor) in acl(state, obj).items() if letters)
 
 
 def explode(state: CatalogState, obj: Obj) -> Iterator[tuple[str, str, str]]:

@@ -73,6 +73,7 @@ from steadystate.sql.pg_compat import MZ_VERSION
 from steadystate.sql.planner import plan as plan_statement
 from steadystate.sql.statements import AlterAction, Statement, TransactionAction
 from steadystate.repr import Row
+from steadystate.sql.settings import DEFAULT_VARIABLES
 
 if TYPE_CHECKING:
     from steadystate.adapter.backend import Adapter
@@ -84,26 +85,6 @@ ResultT = TypeVar("ResultT")
 OFF_LOOP_BYTES = 64 * 1024
 _PLANNERS = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="planner")
 
-DEFAULT_VARIABLES = {
-    "cluster": "quickstart",
-    "cluster_replica": "",
-    "database": "materialize",
-    "search_path": "public",
-    "application_name": "",
-    "client_encoding": "UTF8",
-    "datestyle": "ISO, MDY",
-    "timezone": "UTC",
-    "statement_timeout": "60s",
-    "max_result_size": "1GB",
-    "transaction_isolation": "strict serializable",
-    "standard_conforming_strings": "on",
-    "server_version": "15.0",
-    "integer_datetimes": "on",
-    "intervalstyle": "postgres",
-    "extra_float_digits": "3",
-    # how libpq (psql's \password) hashes a new password on the client: the only kind of verifier stored
-    "password_encryption": "scram-sha-256",
-}
 
 
 _UTC_NAMES = {"UTC", "ETC/UTC", "GMT", "Z", "ZULU", "UNIVERSAL", "+00:00", "00:00", "0"}

@@ -43,11 +43,12 @@ def _desc(*pairs: tuple[str, ScalarType]) -> RelationDesc:
 
 
 IV = ScalarType.INTERVAL
+TA = ScalarType.TEXT_ARRAY  # the privileges columns: Materialize's mz_aclitem[] (adapter/privileges.py acl_items)
 
 _DEFINITIONS: list[tuple[str, str, RelationDesc]] = [
     ("mz_catalog", "mz_clusters", _desc(("id", T), ("name", T), ("managed", B), ("size", T),
                                         ("replication_factor", I4), ("sealed", B), ("owner", T),
-                                        ("privileges", T))),
+                                        ("privileges", TA))),
     ("mz_catalog", "mz_cluster_replicas", _desc(("id", T), ("name", T), ("cluster_id", T), ("size", T),
                                                 ("owner", T))),
     ("mz_internal", "mz_cluster_replica_statuses", _desc(("replica_id", T), ("process_id", I8), ("status", T),
@@ -60,12 +61,12 @@ _DEFINITIONS: list[tuple[str, str, RelationDesc]] = [
                                                    ("hydrating_for", F8), ("time_left_estimate", F8))),
     # Materialize's oid, schema_id and owner_id follow the columns steadystate had first
     ("mz_catalog", "mz_tables", _desc(("id", T), ("schema", T), ("name", T), ("owner", T), ("oid", I8),
-                                      ("schema_id", T), ("owner_id", T), ("privileges", T))),
+                                      ("schema_id", T), ("owner_id", T), ("privileges", TA))),
     ("mz_catalog", "mz_views", _desc(("id", T), ("schema", T), ("name", T), ("definition", T), ("owner", T),
-                                     ("oid", I8), ("schema_id", T), ("owner_id", T), ("privileges", T))),
+                                     ("oid", I8), ("schema_id", T), ("owner_id", T), ("privileges", TA))),
     ("mz_catalog", "mz_materialized_views", _desc(("id", T), ("schema", T), ("name", T), ("cluster_id", T),
                                                   ("definition", T), ("owner", T), ("oid", I8),
-                                                  ("schema_id", T), ("owner_id", T), ("privileges", T))),
+                                                  ("schema_id", T), ("owner_id", T), ("privileges", TA))),
     ("mz_catalog", "mz_indexes", _desc(("id", T), ("name", T), ("on_id", T), ("cluster_id", T), ("key", T),
                                        ("owner", T), ("oid", I8), ("create_sql", T))),
     ("mz_catalog", "mz_audit_events", _desc(("id", I8), ("event_type", T), ("object_type", T), ("details", T),
@@ -101,7 +102,11 @@ _DEFINITIONS: list[tuple[str, str, RelationDesc]] = [
     ("pg_catalog", "pg_index", _desc(("indexrelid", I8), ("indrelid", I8), ("indisprimary", B), ("indisunique", B),
                                      ("indisvalid", B), ("indisready", B), ("indislive", B), ("indisclustered", B),
                                      ("indnatts", I4), ("indnkeyatts", I4), ("indnullsnotdistinct", B),
-                                     ("indpred", T), ("indexprs", T), ("indisreplident", B))),
+                                     ("indpred", T), ("indexprs", T), ("indisreplident", B),
+                                     # int2vector and oidvector: arrays where queries unnest them (oids are
+                                     # int8 here); indoption, which clients read, in int2vector's text ("0 0")
+                                     ("indkey", ScalarType.INT2_ARRAY), ("indclass", ScalarType.INT8_ARRAY),
+                                     ("indoption", T), ("indcollation", ScalarType.INT8_ARRAY))),
     ("pg_catalog", "pg_roles", _desc(("oid", I8), ("rolname", T), ("rolsuper", B), ("rolinherit", B),
                                      ("rolcreaterole", B), ("rolcreatedb", B), ("rolcanlogin", B),
                                      ("rolreplication", B), ("rolconnlimit", I4), ("rolvaliduntil", TS),
@@ -173,8 +178,9 @@ _DEFINITIONS: list[tuple[str, str, RelationDesc]] = [
     ("pg_catalog", "pg_auth_members", _desc(("oid", I8), ("roleid", I8), ("member", I8), ("grantor", I8),
                                             ("admin_option", B))),
     # Materialize's names and columns (oids as int8; adapter/pg_catalog.py derives ids and oids)
-    ("mz_catalog", "mz_databases", _desc(("id", T), ("oid", I8), ("name", T), ("owner_id", T))),
-    ("mz_catalog", "mz_schemas", _desc(("id", T), ("oid", I8), ("database_id", T), ("name", T), ("owner_id", T))),
+    ("mz_catalog", "mz_databases", _desc(("id", T), ("oid", I8), ("name", T), ("owner_id", T), ("privileges", TA))),
+    ("mz_catalog", "mz_schemas", _desc(("id", T), ("oid", I8), ("database_id", T), ("name", T), ("owner_id", T),
+                                       ("privileges", TA))),
     # adapter/mz_catalog.py
     ("mz_catalog", "mz_relations", _desc(("id", T), ("oid", I8), ("schema_id", T), ("name", T), ("type", T),
                                          ("owner_id", T), ("cluster_id", T))),
@@ -225,6 +231,19 @@ _DEFINITIONS: list[tuple[str, str, RelationDesc]] = [
     ("mz_internal", "mz_show_all_privileges", _desc(("grantor", T), ("grantee", T), ("database", T), ("schema", T),
                                                     ("name", T), ("object_type", T), ("privilege_type", T))),
     ("mz_internal", "mz_show_role_members", _desc(("role", T), ("member", T), ("grantor", T))),
+    # the operator class of each scalar type, the one an index key of that type has (pg_index.indclass)
+    ("pg_catalog", "pg_opclass", _desc(("oid", I8), ("opcmethod", I8), ("opcname", T), ("opcnamespace", I8),
+                                       ("opcowner", I8), ("opcfamily", I8), ("opcintype", I8), ("opcdefault", B),
+                                       ("opckeytype", I8))),
+    # the session's variables (sql/settings.py; the planner reads the session's values, sql/joins.py)
+    ("pg_catalog", "pg_settings", _desc(("name", T), ("setting", T), ("unit", T), ("category", T),
+                                        ("short_desc", T), ("extra_desc", T), ("context", T), ("vartype", T),
+                                        ("source", T), ("min_val", T), ("max_val", T), ("boot_val", T),
+                                        ("reset_val", T), ("pending_restart", B))),
+    # the functions the planner knows, one row per name (sql/function_catalog.py; adapter/mz_catalog.py)
+    ("mz_catalog", "mz_functions", _desc(("id", T), ("oid", I8), ("schema_id", T), ("name", T),
+                                         ("argument_type_ids", TA), ("variadic_argument_type_id", T),
+                                         ("return_type_id", T), ("returns_set", B), ("owner_id", T))),
 ]
 
 BUILTINS: tuple[BuiltinRelation, ...] = tuple(

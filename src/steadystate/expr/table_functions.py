@@ -1,5 +1,5 @@
 """Table functions: functions that return a set of rows (``generate_series``, ``unnest``, ``regexp_split_to_table``,
-``generate_subscripts``).
+``generate_subscripts``, ``mz_aclexplode``).
 
 A table function is evaluated by a :class:`~steadystate.expr.ir.FlatMap` (Materialize's ``FlatMap``): for each input
 row the argument expressions are evaluated, the function returns zero or more tuples, and the output has one row per
@@ -208,12 +208,45 @@ def _jsonb_table_function(rows: jsonb_functions.TableFunction) -> TableFunction:
     return TableFunction(resolve, lambda doc: () if doc is None else rows.rows(doc))
 
 
+# ---------------------------------------------------------------------------------------------------------
+# mz_aclexplode
+
+#: Materialize's privilege abbreviations in an ``mz_aclitem`` (``grantee=privileges/grantor``)
+ACL_PRIVILEGES: dict[str, str] = {"r": "SELECT", "a": "INSERT", "w": "UPDATE", "d": "DELETE", "U": "USAGE",
+                                  "C": "CREATE", "R": "CREATEROLE", "B": "CREATEDB", "N": "CREATECLUSTER"}
+#: the role id an empty grantee stands for (Materialize's ``PUBLIC`` pseudo-role)
+PUBLIC_ROLE_ID = "p"
+
+
+def _resolve_aclexplode(types: list[ScalarType | None]) -> Signature | None:
+    """``mz_aclexplode(mz_aclitem[])``: the access list is ``text[]`` of ``mz_aclitem`` text here."""
+    if len(types) != 1 or types[0] not in (None, T.TEXT_ARRAY):
+        return None
+    return Signature((T.TEXT_ARRAY,), (T.TEXT, T.TEXT, T.TEXT, T.BOOL),
+                     ("grantor", "grantee", "privilege_type", "is_grantable"))
+
+
+def _aclexplode(items: Any) -> Iterator[tuple[Any, ...]]:
+    """One row per privilege of each ``grantee=privileges/grantor`` item: (grantor, grantee, privilege type,
+    is_grantable), role ids as Materialize gives them (an empty grantee is PUBLIC, ``p``)."""
+    for item in items or ():
+        if item is None:
+            continue
+        grantee, sep, rest = item.partition("=")
+        letters, slash, grantor = rest.rpartition("/")
+        if not sep or not slash or any(c not in ACL_PRIVILEGES for c in letters):
+            raise errors.InvalidTextRepresentation(f"invalid mz_aclitem: \"{item}\"")
+        for letter in letters:
+            yield grantor, grantee or PUBLIC_ROLE_ID, ACL_PRIVILEGES[letter], False
+
+
 TABLE_FUNCTIONS: dict[str, TableFunction] = {
     **{name: _jsonb_table_function(rows) for name, rows in jsonb_functions.TABLE_FUNCTIONS.items()},
     "generate_series": TableFunction(_resolve_series, _generate_series),
     "unnest": TableFunction(_resolve_unnest, _unnest),
     "regexp_split_to_table": TableFunction(_resolve_split, _regexp_split_to_table),
     "generate_subscripts": TableFunction(_resolve_subscripts, _generate_subscripts),
+    "mz_aclexplode": TableFunction(_resolve_aclexplode, _aclexplode),
 }
 
 
@@ -224,4 +257,4 @@ def table_function(name: str) -> TableFunction:
     return found
 
 
-__all__ = ["Signature", "TABLE_FUNCTIONS", "TableFunction", "regexp_split", "table_function"]
+__all__ = ["ACL_PRIVILEGES", "PUBLIC_ROLE_ID", "Signature", "TABLE_FUNCTIONS", "TableFunction", "regexp_split", "table_function"]

@@ -15,10 +15,16 @@ schema-qualified function calls.  :func:`rewrite` turns, in the parsed statement
   ``x IN (a, b)`` and ``x <> ALL (ARRAY[...])`` into ``x NOT IN (...)`` (the same answer, NULLs included; there
   are no array values here); ``format_type(oid, typmod)`` and ``oid::regtype`` into a ``CASE`` over the scalar
   types' PostgreSQL names, ``to_regtype(name)`` into a ``CASE`` giving the type's oid or NULL;
-  ``oid::regclass::text`` and ``'name'::regclass`` into subqueries over ``pg_class``; ``pg_get_expr(expr, rel)``
-  into ``expr`` (``pg_attrdef.adbin`` is already text); ``mz_version()`` into the version literal;
+  ``oid::regclass::text`` into a subquery over ``pg_class``; ``'name'::regclass`` into a system catalog's
+  PostgreSQL oid (``'pg_catalog.pg_class'`` is 1259, what ``pg_description.classoid`` holds) or else a subquery
+  over ``pg_class`` — in a JOIN's ON, a condition on the joined table alone that holds one is moved into a derived
+  table's WHERE (``JOIN (SELECT * FROM t WHERE ...) AS t``), the same filter where a subquery may stand; ``pg_get_expr(expr, rel)``
+  into ``expr`` (``pg_attrdef.adbin`` is already text); ``pg_get_indexdef(oid, n, pretty)`` into the index's n-th
+  key (``mz_index_columns``); ``generate_subscripts`` over one of ``pg_index``'s int2vector/oidvector columns
+  (arrays from 1 here) minus 1, as those start at 0; ``mz_version()`` into the version literal;
   ``mz_is_superuser()`` into a lookup of the session's role in ``pg_roles``; ``quote_ident(x)`` into its CASE;
-  ``SELECT mz_internal.mz_aclexplode(privileges).*`` into the empty relation it is while nothing is granted.
+  ``SELECT [mz_internal.]f(...).* FROM items`` for a table function ``f`` (dbt-materialize's
+  ``mz_aclexplode(privileges).*``) into ``SELECT pg_srf.* FROM items, f(...) AS pg_srf``.
 
 The subqueries are decorrelated into joins like any other, so nothing here evaluates anything itself.  The
 ``pg_catalog`` relations are builtins (``catalog/builtins.py``) whose rows ``adapter/pg_catalog.py`` computes.
@@ -29,13 +35,14 @@ from __future__ import annotations
 import sqlglot
 from sqlglot import exp
 
+from steadystate.expr.table_functions import TABLE_FUNCTIONS
 from steadystate.repr.types import ScalarType
 from steadystate.sql.dialect import DIALECT
 
 #: ``pg_catalog`` relations with no rows by construction (what they describe does not exist here): a query over
 #: one of them alone is rewritten into the empty query it is; ``adapter/pg_catalog.py`` gives them no rows
 ALWAYS_EMPTY: frozenset[str] = frozenset({
-    "pg_am", "pg_constraint", "pg_attrdef", "pg_inherits", "pg_sequence", "pg_collation",
+    "pg_constraint", "pg_attrdef", "pg_inherits", "pg_sequence", "pg_collation",
     "pg_proc", "pg_extension", "pg_enum", "pg_policy", "pg_statistic_ext", "pg_publication", "pg_publication_rel",
     "pg_publication_namespace", "pg_trigger", "pg_rewrite",
     # role membership exists (mz_catalog.mz_role_members, SHOW ROLE MEMBERSHIP) but psql's \du reads this one
@@ -69,39 +76,75 @@ _VIEW_DEFINITION = (
     "SELECT oid, definition FROM mz_catalog.mz_materialized_views) AS pg_vd WHERE pg_vd.oid = 0)"
 )
 _INDEX_DEFINITION = "(SELECT pg_id.create_sql FROM mz_catalog.mz_indexes AS pg_id WHERE pg_id.oid = 0)"
+#: ``pg_get_indexdef(oid, n, pretty)`` for a key position n > 0: the key's expression, or its column's name
+_INDEX_KEY = (
+    "(SELECT COALESCE(pg_ic.on_expression, pg_icc.name) FROM mz_catalog.mz_index_columns AS pg_ic "
+    "JOIN mz_catalog.mz_indexes AS pg_ix ON pg_ix.id = pg_ic.index_id LEFT JOIN mz_catalog.mz_columns AS pg_icc "
+    "ON pg_icc.id = pg_ix.on_id AND pg_icc.position = pg_ic.on_position "
+    "WHERE pg_ix.oid = 0 AND pg_ic.index_position = 1)"
+)
 _TEMPLATES = {"pg_get_userbyid": _USER_BY_ID, "pg_get_viewdef": _VIEW_DEFINITION, "pg_get_indexdef": _INDEX_DEFINITION, "pg_table_is_visible": _TABLE_IS_VISIBLE,
               "pg_type_is_visible": _TYPE_IS_VISIBLE}
 
 
-def _with_argument(template: str, argument: exp.Expr) -> exp.Expr:
-    """``template`` parsed, with its placeholder literal ``0`` replaced by ``argument``."""
+def _with_argument(template: str, argument: exp.Expr, second: exp.Expr | None = None) -> exp.Expr:
+    """``template`` parsed, with its placeholder literal ``0`` replaced by ``argument`` (and ``1`` by ``second``)."""
     tree = sqlglot.parse_one(f"SELECT {template}", read=DIALECT).expressions[0]
-    placeholder = next(node for node in tree.find_all(exp.Literal) if node.this == "0" and not node.is_string)
-    placeholder.replace(argument.copy())
+    for marker, value in (("0", argument), ("1", second)):
+        if value is not None:
+            placeholder = next(node for node in tree.find_all(exp.Literal) if node.this == marker and not node.is_string)
+            placeholder.replace(value.copy())
     return tree
 
 
-def _explodes_privileges(node: exp.Expr) -> bool:
-    """``SELECT mz_internal.mz_aclexplode(x.privileges).* FROM ...`` (dbt-materialize copies grants with it)."""
-    if not isinstance(node, exp.Select) or len(node.expressions) != 1:
-        return False
-    star = node.expressions[0]
-    return (isinstance(star, exp.Dot) and isinstance(star.expression, exp.Star)
-            and isinstance(star.this, exp.Dot) and isinstance(star.this.expression, exp.Anonymous)
-            and str(star.this.expression.this).lower() == "mz_aclexplode")
+#: the schemas a table function may be qualified with (``mz_internal.mz_aclexplode``): ours live in no schema
+_FUNCTION_SCHEMAS = frozenset({"pg_catalog", "mz_catalog", "mz_internal"})
+_SRF_ALIAS = "pg_srf"
 
 
-#: what ``mz_aclexplode(privileges)`` yields here: nothing, as no privilege has been granted (Materialize's columns)
-_NO_PRIVILEGES = ("SELECT CAST(NULL AS text) AS grantor, CAST(NULL AS text) AS grantee, "
-                  "CAST(NULL AS text) AS privilege_type, CAST(NULL AS boolean) AS is_grantable WHERE false")
+def _star_of_table_function(node: exp.Expr) -> exp.Anonymous | None:
+    """The call in ``[schema.]f(...).*`` when ``f`` is a table function (expr/table_functions.py), else None."""
+    if not (isinstance(node, exp.Dot) and isinstance(node.expression, exp.Star)):
+        return None
+    call = node.this
+    if (isinstance(call, exp.Dot) and isinstance(call.this, exp.Identifier)
+            and call.this.name.lower() in _FUNCTION_SCHEMAS):
+        call = call.expression
+    if isinstance(call, exp.Anonymous) and str(call.this).lower() in TABLE_FUNCTIONS:
+        return call
+    return None
+
+
+def _lateral_table_function(node: exp.Select) -> exp.Select | None:
+    """``SELECT f(...).* FROM items ...`` (dbt-materialize's ``SELECT mz_internal.mz_aclexplode(x.privileges).*
+    FROM ...``) as ``SELECT pg_srf.* FROM items, f(...) AS pg_srf ...``: with one set-returning call as the whole
+    select list, both give each row of ``items`` once per row ``f`` returns for it."""
+    if len(node.expressions) != 1:
+        return None
+    call = _star_of_table_function(node.expressions[0])
+    if call is None:
+        return None
+    out = node.copy()
+    item = exp.Table(this=exp.Anonymous(this=str(call.this).lower(), expressions=[a.copy() for a in call.expressions]),
+                     alias=exp.TableAlias(this=exp.to_identifier(_SRF_ALIAS)))
+    out.set("expressions", [exp.Column(this=exp.Star(), table=exp.to_identifier(_SRF_ALIAS))])
+    if out.args.get("from_") is None:
+        out.set("from_", exp.From(this=item))
+    else:
+        out.append("joins", exp.Join(this=item))
+    return out
+
+
 #: ``quote_ident(x)``: x when it needs no quotes, else x in double quotes with its double quotes doubled
 _QUOTE_IDENT = ("(CASE WHEN 0 ~ '^[a-z_][a-z0-9_$]*$' THEN 0 "
                 "ELSE '\"' || replace(0, '\"', '\"\"') || '\"' END)")
 
 
 def _visit(node: exp.Expr) -> exp.Expr:
-    if _explodes_privileges(node):
-        return sqlglot.parse_one(_NO_PRIVILEGES, read=DIALECT)
+    if isinstance(node, exp.Select):
+        lateral = _lateral_table_function(node)
+        if lateral is not None:
+            return lateral
     if (isinstance(node, exp.Dot) and isinstance(node.this, exp.Identifier)
             and node.this.name.lower() == "pg_catalog" and isinstance(node.expression, exp.Func)):
         inner = node.expression
@@ -116,6 +159,8 @@ def _visit(node: exp.Expr) -> exp.Expr:
         whole_index = template is _INDEX_DEFINITION and len(node.expressions) == 3 and node.expressions[1].sql() == "0"
         if template is not None and (len(node.expressions) == 1 or template is _VIEW_DEFINITION or whole_index):
             return _with_argument(template, node.expressions[0])
+        if template is _INDEX_DEFINITION and len(node.expressions) == 3:  # one key of the index
+            return _with_argument(_INDEX_KEY, node.expressions[0], node.expressions[1])
     return node
 
 
@@ -203,7 +248,65 @@ def _unqualified_cast(node: exp.Cast) -> exp.Expr:
     return _rewrite_tools(exp.Cast(this=node.this.transform(_rewrite_tools), to=target.to))
 
 
+#: pg_index's int2vector/oidvector columns (arrays here, whose subscripts start at 1; PostgreSQL's start at 0)
+_VECTOR_COLUMNS = frozenset({"indkey", "indclass", "indoption", "indcollation"})
+
+
+def _vector_subscripts(node: exp.Expr) -> bool:
+    """``generate_subscripts(<pg_index vector column>, 1)``, which SQLAlchemy's index query numbers keys with."""
+    return (isinstance(node, exp.Anonymous) and str(node.this).lower() == "generate_subscripts"
+            and len(node.expressions) == 2 and isinstance(node.expressions[0], exp.Column)
+            and node.expressions[0].name.lower() in _VECTOR_COLUMNS)
+
+
+#: PostgreSQL's oids of the system catalogs tools name with ``'pg_catalog.<name>'::regclass`` (pg_description's
+#: classoid says which catalog a comment's object is in: adapter/comments.py)
+_CATALOG_OIDS = {"pg_class": 1259, "pg_namespace": 2615, "pg_database": 1262, "pg_constraint": 2606,
+                 "pg_type": 1247, "pg_proc": 1255, "pg_attribute": 1249, "pg_index": 2610}
+
+
+def _regclass(argument: exp.Expr) -> exp.Expr:
+    """``argument::regclass``: a system catalog's oid, else the user's relation by name (a subquery)."""
+    case = exp.Case(this=exp.Cast(this=argument.copy(), to=exp.DataType.build("text")))
+    for name, oid in _CATALOG_OIDS.items():
+        for spelling in (name, f"pg_catalog.{name}"):
+            case = case.when(exp.Literal.string(spelling), exp.Literal.number(oid))
+    return exp.Paren(this=case.else_(_subquery(_REL_OID, argument)))
+
+
+def _table_only(conjunct: exp.Expr, alias: str) -> bool:
+    columns = list(conjunct.find_all(exp.Column))
+    return bool(columns) and all(c.table.lower() == alias for c in columns)
+
+
+def _push_regclass_filters(select: exp.Select) -> None:
+    """``JOIN t ON p AND t.c = 'name'::regclass`` as ``JOIN (SELECT * FROM t WHERE t.c = ...) AS t ON p``, in place:
+    the lookup is a subquery, which ON may not hold; a condition on the joined table alone filters it the same."""
+    for join in select.args.get("joins") or []:
+        right, on = join.this, join.args.get("on")
+        if not isinstance(right, exp.Table) or not isinstance(right.this, exp.Identifier) or on is None:
+            continue
+        alias = (right.alias or right.name).lower()
+        conjuncts = list(on.flatten()) if isinstance(on, exp.And) else [on]
+        pushed = [c for c in conjuncts if _table_only(c, alias)
+                  and any(_is_cast_to(n, "regclass") for n in c.find_all(exp.Cast))]
+        if not pushed or len(pushed) == len(conjuncts):
+            continue
+        derived = exp.select("*").from_(right.copy()).where(exp.and_(*(c.copy() for c in pushed)))
+        join.set("this", exp.Subquery(this=derived, alias=exp.TableAlias(this=exp.to_identifier(alias))))
+        join.set("on", exp.and_(*(c.copy() for c in conjuncts if c not in pushed)))
+        for column in select.find_all(exp.Column):
+            if column.table.lower() == alias and column.find_ancestor(exp.Subquery) is None:
+                column.set("db", None)
+                column.set("catalog", None)
+
+
 def _rewrite_tools(node: exp.Expr) -> exp.Expr:
+    if isinstance(node, exp.Select) and any(_is_cast_to(n, "regclass") for j in node.args.get("joins") or []
+                                            for n in j.find_all(exp.Cast)):
+        _push_regclass_filters(node)
+    if _vector_subscripts(node):  # int2vector's subscripts start at 0: what follows (pg_get_indexdef's n) counts on it
+        return exp.Paren(this=exp.Sub(this=node.copy(), expression=exp.Literal.number(1)))
     if isinstance(node, exp.Cast) and node.to.sql(dialect="postgres").lower().startswith("pg_catalog."):
         return _unqualified_cast(node)
     if isinstance(node, exp.Operator):
@@ -235,7 +338,7 @@ def _rewrite_tools(node: exp.Expr) -> exp.Expr:
     if isinstance(node, exp.Cast) and _is_cast_to(node.this, "regclass") and node.to.is_type("text"):
         return _subquery(_REL_NAME, node.this.this)
     if _is_cast_to(node, "regclass") and isinstance(node.this, (exp.Literal, exp.Parameter, exp.Placeholder)):
-        return _subquery(_REL_OID, node.this)  # the user's relations by name (builtins have no pg_class row)
+        return _regclass(node.this)  # the user's relations by name (builtins have no pg_class row)
     if isinstance(node, exp.ArrayToString) and isinstance(node.this, exp.Column) and node.this.name.endswith("acl"):
         return exp.Cast(this=exp.Null(), to=exp.DataType.build("text"))  # no privileges are granted here
     if isinstance(node, exp.Anonymous):
@@ -372,7 +475,7 @@ def _emptied(select: exp.Select) -> exp.Select:
     return emptied
 
 
-_TOOL_FUNCTIONS = frozenset({"format_type", "to_regtype", "pg_get_expr", "pg_get_serial_sequence", "mz_version",
+_TOOL_FUNCTIONS = frozenset({"generate_subscripts", "format_type", "to_regtype", "pg_get_expr", "pg_get_serial_sequence", "mz_version",
                              "mz_is_superuser", "quote_ident",
                              "all", "pg_get_constraintdef", "pg_encoding_to_char", "array_to_string"})
 

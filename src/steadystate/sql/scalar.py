@@ -43,6 +43,9 @@ T = ScalarType
 
 
 def plan_expr(node: exp.Expr, env: ExprEnv) -> Typed:
+    if node is None:  # a function's required argument not given (``ceil()``): what PostgreSQL calls no such function
+        raise errors.UndefinedFunction("function does not exist: a required argument is missing",
+                                       hint="No function matches the given name and argument count.")
     if env.bindings:
         bound = env.bindings.get(binding_key(node))
         if bound is not None:

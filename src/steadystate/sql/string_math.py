@@ -61,6 +61,9 @@ def _concat_ws(plan: PlanExpr, node: exp.ConcatWs, env: ExprEnv) -> Typed:
 
 def _regexp_replace(plan: PlanExpr, node: exp.RegexpReplace, env: ExprEnv) -> Typed:
     _only(node, ("this", "expression", "replacement", "modifiers", "single_replace"), "regexp_replace")
+    if node.args.get("replacement") is None:
+        raise errors.UndefinedFunction("function regexp_replace() does not exist",
+                                       hint="regexp_replace takes (text, pattern, replacement [, flags])")
     nodes = [node.this, node.expression, node.args["replacement"]]
     if node.args.get("modifiers") is not None:
         nodes.append(node.args["modifiers"])
