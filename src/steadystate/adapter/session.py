@@ -65,6 +65,7 @@ from steadystate.sql import plan as p
 from steadystate.sql.catalog_api import PlanContext
 from steadystate.sql.fastpath import plan_simple_write
 from steadystate.sql.parser import parse
+from steadystate.sql import pg_compat
 from steadystate.sql.pg_compat import MZ_VERSION
 from steadystate.sql.planner import plan as plan_statement
 from steadystate.sql.statements import AlterAction, Statement, TransactionAction
@@ -201,6 +202,9 @@ class ClientSession:
             raise SteadyError("cannot insert multiple commands into a prepared statement", sqlstate="42601")
         plan = plan_statement(statements[0], self._context(None))
         param_types = [t.pg_oid for t in getattr(plan, "param_types", ())]
+        for i, oid in pg_compat.client_query(sql)[1].items():  # asyncpg's introspection: its oid[] parameter
+            if i < len(param_types):
+                param_types[i] = oid
         for i, oid in enumerate(param_oids):
             if oid and i < len(param_types):
                 param_types[i] = oid

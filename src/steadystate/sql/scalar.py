@@ -101,7 +101,8 @@ def _parameter(node: exp.Parameter, env: ExprEnv) -> Typed:
         if source is None:
             if value is None:
                 return Typed(Literal(None, T.TEXT), T.TEXT, untyped_null=True)
-            return Typed(Literal(value, T.TEXT), T.TEXT, nullable=False, unknown=value)
+            text = ty.unknown_text(value)
+            return Typed(Literal(text, T.TEXT), T.TEXT, nullable=False, unknown=text)
         return lit(value, source)
     env.params.setdefault(number, T.TEXT)
     return Typed(Literal(None, T.TEXT), T.TEXT, param=number)

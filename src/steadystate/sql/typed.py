@@ -186,10 +186,9 @@ def _param_value(number: int, target: ScalarType, env: ExprEnv) -> Typed:
     value = params[number - 1]
     if value is None:
         return lit(None, target)
-    if isinstance(value, str):
-        return lit(ty.parse_text(value, target), target)
     source = ty.datum_type(value)
-    assert source is not None
+    if source is None:  # text, or an empty or all-NULL array
+        return lit(ty.parse_text(ty.unknown_text(value), target), target)
     return coerce(lit(value, source), target, env, explicit=True)
 
 
