@@ -84,14 +84,8 @@ def timestamptz_text_in(value: _dt.datetime, name: str) -> str:
 def text_timestamptz_in(text: str, name: str) -> _dt.datetime:
     """``CAST(text AS timestamptz)`` in a session whose TimeZone is ``name``: a value without an offset is a
     wall-clock time there."""
-    stripped = text.strip()
-    if _casts._ZONE_WORDS.search(stripped):  # '... UTC': not a local time
-        return _casts.parse_timestamptz(text)
-    try:
-        value = _dt.datetime.fromisoformat(stripped)
-    except ValueError:
-        raise _casts._bad_syntax(ScalarType.TIMESTAMPTZ, text) from None
-    return localize(value, zone(name)) if value.tzinfo is None else _casts.to_timestamptz(value)
+    value = _casts.parse_timestamptz_or_local(text)
+    return localize(value, zone(name)) if value.tzinfo is None else value
 
 
 #: date_trunc units below a day: PostgreSQL keeps the value's own offset (no re-localizing: an ambiguous hour
