@@ -85,3 +85,43 @@ def test_pi_and_function_names_as_typed(connections: Any) -> None:
         ours.execute("SELECT no_such_function(1)")
     assert caught.value.diag.sqlstate == "42883"
     assert "no_such_function" in (caught.value.diag.message_primary or "")
+
+
+@settings(max_examples=100, deadline=None)
+@given(text=TEXT, pattern=st.sampled_from(["a", "b+", "(a)(b)?", "[.,]", "x|Y", "^a", "b$", "(", "a*", "(x)?1"]),
+       flags=st.sampled_from([None, "i", "q", "g", "z"]))
+def test_regexp_match_agrees_with_postgresql(connections: Any, text: str, pattern: str, flags: str | None) -> None:
+    """text[] of the capture groups (or the whole match), NULL without a match, in text and binary format."""
+    extra = f", {quote(flags)}" if flags is not None else ""
+    sql = f"SELECT regexp_match({quote(text)}, {quote(pattern)}{extra}) AS v"
+    for binary in (False, True):
+        mine, theirs = outcome(connections[0], sql, binary), outcome(connections[1], sql, binary)
+        if theirs[0] == "error":  # the regex library's words differ; the SQLSTATE does not
+            assert mine[:2] == theirs[:2], (mine, theirs)
+        else:
+            assert mine == theirs
+
+
+INTEGERS = st.one_of(st.integers(-2**31, 2**31 - 1), st.sampled_from([0, 1, -1, -2**31, 2**31 - 1, 65536, 46341]))
+
+
+@settings(max_examples=100, deadline=None)
+@given(a=INTEGERS, b=INTEGERS, wide=st.booleans())
+def test_gcd_and_lcm_agree_with_postgresql(connections: Any, a: int, b: int, wide: bool) -> None:
+    """int4 and int8 (squared, to reach bigint's range), with 22003 past the type's range."""
+    if wide:
+        a, b = max(min(a * abs(a), 2**63 - 1), -2**63), max(min(b * 3, 2**63 - 1), -2**63)
+        x, y = f"CAST({a} AS bigint)", f"CAST({b} AS bigint)"
+    else:
+        x, y = f"CAST({a} AS integer)", f"CAST({b} AS integer)"
+    same(connections, f"SELECT gcd({x}, {y}) AS v")
+    same(connections, f"SELECT lcm({x}, {y}) AS v")
+
+
+@pytest.mark.parametrize("sql", ["SELECT gcd(12, 18)", "SELECT gcd(-2147483648, 0)", "SELECT lcm(0, 5)",
+                                 "SELECT gcd(CAST(-9223372036854775808 AS bigint), 0)", "SELECT gcd(NULL, 1)",
+                                 "SELECT gcd(CAST(4 AS smallint), CAST(6 AS smallint))", "SELECT gcd('12', '8')",
+                                 "SELECT gcd(12, '8')", "SELECT lcm(CAST(3037000499 AS bigint), 3037000498)",
+                                 "SELECT (regexp_match('a1b22', '[0-9]+'))[1]", "SELECT regexp_match(NULL, 'a')"])
+def test_gcd_lcm_and_regexp_match_cases(connections: Any, sql: str) -> None:
+    same(connections, sql)

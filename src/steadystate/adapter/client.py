@@ -19,7 +19,7 @@ Errors are raised as :class:`steadystate.errors.SteadyError`; anything else is t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Callable, Iterable, Protocol, Union, runtime_checkable
 
 from steadystate.errors import ErrorFields
@@ -55,6 +55,8 @@ class CommandOutcome:
 
     tag: str
     deallocate: str | None = None
+    #: parameters the statement changed that the client is told of (ParameterStatus): ``SET TimeZone``
+    parameters: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass

@@ -73,6 +73,7 @@ _TYPES: dict[ScalarType, tuple[str, bool, str]] = {
     ScalarType.JSONB: ("jsonb", False, "U"),
     ScalarType.UUID: ("uuid", False, "U"),
     ScalarType.BYTEA: ("bytea", False, "U"),
+    ScalarType.MZ_TIMESTAMP: ("mz_timestamp", True, "U"),  # Materialize's oid 16552 (clients look it up)
 }
 #: the declared types that are a scalar type plus a modifier (repr/typmod.py): oid, name, length
 _MODIFIED_TYPES: tuple[tuple[int, str, int], ...] = ((1043, "varchar", -1), (1042, "bpchar", -1))

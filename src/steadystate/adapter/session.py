@@ -69,7 +69,9 @@ from steadystate.sql import plan as p
 from steadystate.sql.catalog_api import PlanContext
 from steadystate.sql.fastpath import plan_simple_write
 from steadystate.sql.parser import parse
+from steadystate.sql import pg_compat
 from steadystate.sql.pg_compat import MZ_VERSION
+from steadystate.repr.timezones import setting_value as timezone_setting
 from steadystate.sql.planner import plan as plan_statement
 from steadystate.sql.statements import AlterAction, Statement, TransactionAction
 from steadystate.repr import Row
@@ -87,7 +89,6 @@ _PLANNERS = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_pre
 
 
 
-_UTC_NAMES = {"UTC", "ETC/UTC", "GMT", "Z", "ZULU", "UNIVERSAL", "+00:00", "00:00", "0"}
 
 
 def fields_of(desc: RelationDesc) -> list[Field]:
@@ -149,7 +150,7 @@ class ClientSession:
 
     def parameter_status(self) -> dict[str, str]:
         return {"server_version": "15.0 (steadystate)", "application_name": self.variables["application_name"],
-                "mz_version": MZ_VERSION}
+                "mz_version": MZ_VERSION, "TimeZone": self.variables["timezone"]}
 
     def transaction_status(self) -> str:
         if self._failed:
@@ -195,6 +196,9 @@ class ClientSession:
             raise SteadyError("cannot insert multiple commands into a prepared statement", sqlstate="42601")
         plan = plan_statement(statements[0], self._context(None))
         param_types = [t.pg_oid for t in getattr(plan, "param_types", ())]
+        for i, oid in pg_compat.client_query(sql)[1].items():  # asyncpg's introspection: its oid[] parameter
+            if i < len(param_types):
+                param_types[i] = oid
         for i, oid in enumerate(param_oids):
             if oid and i < len(param_types):
                 param_types[i] = oid
@@ -575,7 +579,7 @@ class ClientSession:
                             else f"missing data for column {quote_ident(plan.desc.columns[plan.columns[len(fields)]].name)}",
                             sqlstate="22P04", detail=f"COPY line {self.line}",
                         )
-                    values = parse_copy_row(fields, types, self.line, modifiers)
+                    values = parse_copy_row(fields, types, self.line, modifiers, session.variables["timezone"])
                     if len(plan.columns) == arity and list(plan.columns) == list(range(arity)):
                         self.rows.append(values)
                     else:
@@ -670,21 +674,20 @@ class ClientSession:
         value = DEFAULT_VARIABLES.get(name, "") if plan.value is None else plan.value
         if name == "cluster" and self.coord.catalog.cluster_by_name(value) is None:
             self._flush_notices([f"cluster {quote_ident(value)} does not exist"])
-        if name == "timezone" and value.strip().upper() not in _UTC_NAMES:
-            raise SteadyError(f'invalid value for parameter "TimeZone": "{value}"', sqlstate="22023",
-                              hint="Only UTC is supported, as in Materialize: timestamptz values are shown in UTC.")
+        if name == "timezone":  # PostgreSQL's zones (repr/timezones.py); reported to the client, as PostgreSQL does
+            value = timezone_setting(value)
         if name == "statement_timeout":
             _timeout_seconds(value)
         if name == "max_result_size":
             parse_byte_size(value)
         self.variables[name] = value
-        return CommandOutcome("SET")
+        return CommandOutcome("SET", parameters={"TimeZone": value} if name == "timezone" else {})
 
     async def _reset_variable(self, plan: p.ResetVariablePlan) -> Outcome:
         name = plan.name.lower()
         if name in DEFAULT_VARIABLES:
             self.variables[name] = DEFAULT_VARIABLES[name]
-        return CommandOutcome("RESET")
+        return CommandOutcome("RESET", parameters={"TimeZone": self.variables["timezone"]} if name == "timezone" else {})
 
     async def _show_variable(self, plan: p.ShowVariablePlan) -> Outcome:
         name = plan.name.lower()

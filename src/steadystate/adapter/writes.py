@@ -25,6 +25,8 @@ from steadystate.expr.casts import (
 )
 from steadystate.expr.eval import compile_mfp, compile_predicates, evaluate
 from steadystate.expr.ir import CallBinary, CallVariadic, ColumnRef, MapFilterProject, ScalarExpr, depends_on_columns
+from steadystate.expr.time_functions import text_timestamptz_in
+from steadystate.repr.timezones import is_utc
 from steadystate.repr.bytea import parse_bytea, parse_uuid
 from steadystate.repr.jsonb import parse_jsonb
 from steadystate.repr.types import ARRAY_ELEMENT, RelationDesc, ScalarType, datum_matches
@@ -224,16 +226,21 @@ def point_lookup(predicates: tuple[ScalarExpr, ...]) -> tuple[int, list[Any]] | 
 
 
 def parse_copy_row(fields: tuple[str | None, ...], types: list[ScalarType], line: int,
-                   modifiers: list[Callable[[Any], Any] | None] | None = None) -> Row:
+                   modifiers: list[Callable[[Any], Any] | None] | None = None, time_zone: str = "UTC") -> Row:
     """A COPY line's fields as datums of the column ``types``, each brought to its column's type modifier
-    (``modifiers``: from repr.typmod.coercer, or None) by the rules of an assignment."""
+    (``modifiers``: from repr.typmod.coercer, or None) by the rules of an assignment; a timestamptz without an
+    offset is a wall-clock time in the session's ``time_zone``."""
     out: list[object] = []
+    zoned = None if is_utc(time_zone) else time_zone
     for position, (value, typ) in enumerate(zip(fields, types)):
         if value is None:
             out.append(None)
             continue
         try:
-            datum = _PARSERS[typ](value)
+            if zoned is not None and typ is ScalarType.TIMESTAMPTZ:
+                datum = text_timestamptz_in(value, zoned)
+            else:
+                datum = _PARSERS[typ](value)
         except SteadyError as exc:
             raise SteadyError(exc.message, sqlstate=exc.sqlstate, detail=f"COPY line {line}") from None
         modifier = modifiers[position] if modifiers else None

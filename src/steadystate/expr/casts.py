@@ -248,6 +248,19 @@ def parse_timestamptz(text: str) -> _dt.datetime:
     return to_timestamptz(value)
 
 
+def parse_timestamptz_or_local(text: str) -> _dt.datetime:
+    """timestamptz input read without a session zone: an aware datetime in UTC when the text names an offset or
+    UTC, else the naive wall-clock time (for the caller to place in the session's zone)."""
+    stripped = text.strip()
+    if _ZONE_WORDS.search(stripped):
+        return parse_timestamptz(text)
+    try:
+        value = _dt.datetime.fromisoformat(stripped)
+    except ValueError:
+        raise _bad_syntax(ScalarType.TIMESTAMPTZ, text) from None
+    return value if value.tzinfo is None else to_timestamptz(value)
+
+
 def to_timestamptz(value: _dt.datetime) -> _dt.datetime:
     """A timestamptz datum: the same instant in UTC; a naive timestamp is taken in the session's zone, UTC."""
     if value.tzinfo is None:

@@ -1,6 +1,8 @@
 """String and math functions of PostgreSQL's everyday vocabulary, beyond ``expr.functions``'s core:
 ``concat_ws``, ``split_part``, ``regexp_replace``, ``initcap``, ``reverse``, ``translate``, ``ascii``, ``chr``,
-``starts_with``, ``trunc`` (to an integer and to ``n`` places), ``cbrt``, ``pi``, ``degrees``, ``radians``.
+``starts_with``, ``trunc`` (to an integer and to ``n`` places), ``cbrt``, ``pi``, ``degrees``, ``radians``,
+``regexp_match`` (``text[]``: the capture groups, or the whole match; NULL without one), ``gcd``/``lcm`` of
+integers (never negative; 22003 past the type's range, as PostgreSQL's ``int4gcd``/``int8lcm``).
 
 Each follows PostgreSQL's definition (``src/backend/utils/adt``): ``split_part`` counts negative positions from the
 end and refuses 0; ``regexp_replace`` replaces the first match unless the flags say ``g`` (``i``: ignore case),
@@ -21,6 +23,7 @@ from typing import Any, Callable
 
 from steadystate import errors
 from steadystate.expr.casts import to_text
+from steadystate.repr.arrays import Array
 from steadystate.repr.types import ScalarType
 
 RADIANS_PER_DEGREE = 0.0174532925199432957692
@@ -188,15 +191,56 @@ def radians(value: float) -> float:
     return _checked(value, value * RADIANS_PER_DEGREE)
 
 
+def regexp_match(text: str, pattern: str, flags: str = "") -> Array | None:
+    """The first match's capture groups (a group that took no part is NULL), or the whole match without groups."""
+    if "g" in flags:
+        raise errors.SteadyError('regexp_match() does not support the "global" option', sqlstate="22023",
+                                 hint="Use the regexp_matches function instead.")
+    match = _compile(pattern, flags).search(text)
+    if match is None:
+        return None
+    return Array(match.groups() if match.re.groups else (match.group(0),))
+
+
+def _integer_gcd(bits: int) -> Callable[[int, int], int]:
+    limit, name = 2 ** (bits - 1), "integer" if bits == 32 else "bigint"
+
+    def gcd(a: int, b: int) -> int:
+        result = math.gcd(a, b)
+        if result >= limit:  # only |MIN| itself: PostgreSQL cannot negate it either
+            raise errors.NumericValueOutOfRange(f"{name} out of range")
+        return result
+
+    return gcd
+
+
+def _integer_lcm(bits: int) -> Callable[[int, int], int]:
+    limit, name = 2 ** (bits - 1), "integer" if bits == 32 else "bigint"
+
+    def lcm(a: int, b: int) -> int:
+        if a == 0 or b == 0:
+            return 0
+        if math.gcd(a, b) >= limit:
+            raise errors.NumericValueOutOfRange(f"{name} out of range")
+        result = abs(a // math.gcd(a, b) * b)
+        if result >= limit:
+            raise errors.NumericValueOutOfRange(f"{name} out of range")
+        return result
+
+    return lcm
+
+
 UNARY_STRICT: dict[str, Callable[[Any], Any]] = {
     "initcap": initcap, "reverse": lambda s: s[::-1], "ascii": ascii_code, "chr": chr_of, "trunc": trunc,
     "cbrt": cbrt, "degrees": degrees, "radians": radians,
 }
 BINARY_STRICT: dict[str, Callable[[Any, Any], Any]] = {
     "trunc_to": trunc_to, "starts_with": lambda s, prefix: s.startswith(prefix),
+    "gcd_int4": _integer_gcd(32), "gcd_int8": _integer_gcd(64), "lcm_int4": _integer_lcm(32),
+    "lcm_int8": _integer_lcm(64),
 }
 VARIADIC_STRICT: dict[str, Callable[..., Any]] = {
-    "split_part": split_part, "regexp_replace": regexp_replace, "translate": translate,
+    "split_part": split_part, "regexp_replace": regexp_replace, "translate": translate, "regexp_match": regexp_match,
 }
 VARIADIC_NONSTRICT: dict[str, Callable[[list[Any]], Any]] = {"concat_ws": concat_ws}
 
@@ -205,4 +249,6 @@ RESULT_TYPES: dict[str, ScalarType] = {
     "initcap": ScalarType.TEXT, "reverse": ScalarType.TEXT, "translate": ScalarType.TEXT, "chr": ScalarType.TEXT,
     "ascii": ScalarType.INT4, "starts_with": ScalarType.BOOL, "trunc_to": ScalarType.NUMERIC,
     "cbrt": ScalarType.FLOAT8, "degrees": ScalarType.FLOAT8, "radians": ScalarType.FLOAT8,
+    "regexp_match": ScalarType.TEXT_ARRAY, "gcd_int4": ScalarType.INT4, "gcd_int8": ScalarType.INT8,
+    "lcm_int4": ScalarType.INT4, "lcm_int8": ScalarType.INT8,
 }

@@ -133,6 +133,9 @@ def _unit(field: str) -> str:
     return _DATE_PART_ALIASES.get(unit, unit)
 
 
+unit_name = _unit  # a field or unit as its canonical name ('hours' -> 'hour')
+
+
 def _c_div(a: int, b: int) -> int:
     """C's integer division (truncates toward zero), which PostgreSQL's interval arithmetic uses."""
     q = abs(a) // abs(b)

@@ -18,14 +18,16 @@ from __future__ import annotations
 
 import calendar
 import datetime as _dt
-import functools
 import math
-import zoneinfo
 from typing import Any, Callable
 
 from steadystate import errors
+from steadystate.expr import casts as _casts
+from steadystate.expr import temporal as _temporal
+from steadystate.repr.arrays import format_array
 from steadystate.expr.to_char import to_char
 from steadystate.repr.interval import USECS_PER_DAY, USECS_PER_SEC, Interval
+from steadystate.repr.timezones import format_in_zone, parse_zone
 from steadystate.repr.types import ScalarType
 
 UTC = _dt.timezone.utc
@@ -44,21 +46,9 @@ def _timestamp_out_of_range() -> errors.SteadyError:
 # ---------------------------------------------------------------------------------------------------------
 # Zones
 
-@functools.lru_cache(maxsize=1)
-def _zone_names() -> dict[str, str]:
-    return {name.lower(): name for name in zoneinfo.available_timezones()}
-
-
-@functools.lru_cache(maxsize=256)
 def zone(name: str) -> _dt.tzinfo:
-    """The zone ``name`` names (IANA, case-insensitive; ``UTC``/``GMT``/``Z``)."""
-    key = name.strip().lower()
-    if key in ("utc", "gmt", "z", "zulu", "universal"):
-        return UTC
-    real = _zone_names().get(key)
-    if real is None:
-        raise errors.SteadyError(f'time zone "{name}" not recognized', sqlstate="22023")
-    return zoneinfo.ZoneInfo(real)
+    """The zone ``name`` names (``repr.timezones.parse_zone``: IANA, case-insensitive; UTC; POSIX offsets)."""
+    return parse_zone(name)
 
 
 def localize(local: _dt.datetime, tz: _dt.tzinfo) -> _dt.datetime:
@@ -84,6 +74,41 @@ def _at_zone(name: str, value: _dt.datetime) -> _dt.datetime:
         return value.astimezone(tz).replace(tzinfo=None)
     except OverflowError:
         raise _timestamp_out_of_range() from None
+
+
+def timestamptz_text_in(value: _dt.datetime, name: str) -> str:
+    """``CAST(timestamptz AS text)`` in a session whose TimeZone is ``name``."""
+    return format_in_zone(value, zone(name))
+
+
+def text_timestamptz_in(text: str, name: str) -> _dt.datetime:
+    """``CAST(text AS timestamptz)`` in a session whose TimeZone is ``name``: a value without an offset is a
+    wall-clock time there."""
+    value = _casts.parse_timestamptz_or_local(text)
+    return localize(value, zone(name)) if value.tzinfo is None else value
+
+
+#: date_trunc units below a day: PostgreSQL keeps the value's own offset (no re-localizing: an ambiguous hour
+#: stays the one it was)
+_KEEPS_OFFSET = frozenset({"microsecond", "millisecond", "second", "minute", "hour"})
+
+
+def date_trunc_in(unit: str, value: _dt.datetime, name: str) -> _dt.datetime:
+    """``date_trunc(unit, timestamptz)`` in a session whose TimeZone is ``name``: truncated as wall-clock time
+    there; for a day or longer the result is that midnight's instant there, below a day the value moved back by
+    what was cut off (PostgreSQL's ``timestamptz_trunc``)."""
+    tz = zone(name)
+    local = value.astimezone(tz).replace(tzinfo=None)
+    truncated = _temporal.date_trunc(unit, local)
+    if _temporal.unit_name(unit) in _KEEPS_OFFSET:
+        return value.astimezone(UTC) - (local - truncated)
+    return localize(truncated, tz)
+
+
+def timestamptz_array_text_in(value: Any, name: str) -> str:
+    """``CAST(timestamptz[] AS text)`` in a session whose TimeZone is ``name``."""
+    tz = zone(name)
+    return format_array(value, lambda element: format_in_zone(element, tz))
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -209,6 +234,10 @@ VARIADIC_STRICT: dict[str, Callable[..., Any]] = {
     "age": age,
     "timezone": _at_zone,
     "to_char": to_char,
+    "timestamptz_text_in": timestamptz_text_in,
+    "text_timestamptz_in": text_timestamptz_in,
+    "date_trunc_in": date_trunc_in,
+    "timestamptz_array_text_in": timestamptz_array_text_in,
 }
 
 _RESULT_TYPES: dict[str, ScalarType] = {
@@ -219,6 +248,10 @@ _RESULT_TYPES: dict[str, ScalarType] = {
     "to_timestamp": ScalarType.TIMESTAMPTZ,
     "age": ScalarType.INTERVAL,
     "to_char": ScalarType.TEXT,
+    "timestamptz_text_in": ScalarType.TEXT,
+    "text_timestamptz_in": ScalarType.TIMESTAMPTZ,
+    "date_trunc_in": ScalarType.TIMESTAMPTZ,
+    "timestamptz_array_text_in": ScalarType.TEXT,
 }
 
 

@@ -9,6 +9,9 @@ form gets its array's for free.
 * binary (``array_send``/``array_recv``): ``ndim``, a has-nulls flag, the element oid, then per dimension its
   length and lower bound (1), then each element as a length-prefixed value (-1 for NULL).  An empty array has
   ``ndim`` 0; more than one dimension, or a lower bound other than 1, is refused (0A000) on input.
+
+``oid[]`` (1028) has parsers only: there is no oid type here, but asyncpg binds its type-introspection query's
+parameter as ``oid[]`` (``sql/pg_compat.py`` answers that query), so its elements are read as integers.
 """
 
 from __future__ import annotations
@@ -92,6 +95,13 @@ def register(text_formatters: dict[int, Callable[[Any], str]], binary_encoders: 
             binary_encoders[oid] = _binary_encoder(element_oid, binary_encoders[element_oid])
         if element_oid in binary_parsers:
             binary_parsers[oid] = _binary_parser(binary_parsers[element_oid])
+    for oid, element_oid in _PARAMETER_ONLY_ARRAYS:
+        text_parsers[oid] = _text_parser(text_parsers.get(element_oid))
+        binary_parsers[oid] = _binary_parser(binary_parsers[element_oid])
+
+
+#: array oids read as parameters only (no scalar type of ours has them): oid[] over oid
+_PARAMETER_ONLY_ARRAYS = ((1028, 26),)
 
 
 __all__ = ["register"]

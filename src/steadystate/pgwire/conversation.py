@@ -125,6 +125,7 @@ class Conversation(ExtendedQueryMixin):
         super().__init__()
         self.phase = Phase.STARTUP
         self.session: SessionInfo | None = None
+        self.time_zone = "UTC"
         self._reader = FrameReader(max_message=max_message, valid_types=fe.MESSAGE_TYPES | {PASSWORD_MESSAGE})
         self._out = bytearray()
 
@@ -273,6 +274,7 @@ class Conversation(ExtendedQueryMixin):
         status["application_name"] = params.get("application_name", "")
         status["session_authorization"] = user
         status.update(self.session.parameters)
+        self.time_zone = status["TimeZone"]
         for name, value in status.items():
             self.write(encode_parameter_status(name, value))
         self.write(encode_backend_key_data(self.session.process_id, self.session.secret_key))
@@ -379,7 +381,7 @@ class Conversation(ExtendedQueryMixin):
             if describe:
                 self.write(encode_row_description(outcome.fields))
             if stream is None:
-                stream = RowStream(outcome.rows, encoders_for(outcome.fields, ()))
+                stream = RowStream(outcome.rows, encoders_for(outcome.fields, (), self.time_zone))
             try:
                 if stream.is_async:
                     finished = yield from self._streaming(stream.pump(self, limit))
@@ -396,6 +398,10 @@ class Conversation(ExtendedQueryMixin):
                 self.statements = {name: st for name, st in self.statements.items() if not name}
             elif outcome.deallocate is not None:
                 self.statements.pop(outcome.deallocate, None)
+            for name, value in outcome.parameters.items():  # SET of a reported parameter (TimeZone)
+                self.write(encode_parameter_status(name, value))
+                if name == "TimeZone":
+                    self.time_zone = value
             yield from self.send_command_complete(outcome.tag)
         elif isinstance(outcome, EmptyOutcome):
             self.write(EMPTY_QUERY_RESPONSE)
@@ -411,7 +417,7 @@ class Conversation(ExtendedQueryMixin):
     def _copy_out(self, outcome: CopyOutOutcome) -> Steps[None]:
         self.write(encode_copy_response(b"H", len(outcome.fields)))
         yield from self.flush()
-        count = yield from self._streaming(copy_out_rows(self, outcome.fields, outcome.rows))
+        count = yield from self._streaming(copy_out_rows(self, outcome.fields, outcome.rows, self.time_zone))
         self.write(COPY_DONE)
         yield from self.send_command_complete(f"{outcome.tag_prefix} {count}")
 

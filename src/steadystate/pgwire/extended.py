@@ -85,6 +85,7 @@ class ExtendedQueryMixin:
     """
 
     session: "SessionInfo | None"
+    time_zone: str  # the session's TimeZone as last reported: timestamptz text output shows it
 
     if TYPE_CHECKING:  # supplied by Conversation
 
@@ -231,7 +232,7 @@ class ExtendedQueryMixin:
             if portal.outcome is None:
                 portal.outcome = yield Execute(statement.sql, portal.params, statement.param_oids)
                 if isinstance(portal.outcome, RowsOutcome):
-                    encoders = encoders_for(portal.outcome.fields, portal.result_formats)
+                    encoders = encoders_for(portal.outcome.fields, portal.result_formats, self.time_zone)
                     portal.stream = RowStream(portal.outcome.rows, encoders)
             elif portal.finished and not isinstance(portal.outcome, RowsOutcome):
                 raise SteadyError(f'portal "{message.portal}" cannot be run again', sqlstate="55000")

@@ -21,7 +21,7 @@ from steadystate.adapter.client import Field
 from .copy_format import escape_text_field
 from .effects import END, CloseIterator, NextRow, Steps
 from .batch import ColumnEncoder, encode_data_rows
-from .values import column_encoder, text_formatter
+from .values import column_encoder, text_formatter, zoned_text_formatter
 from .wire import encode_copy_data, encode_data_row
 
 #: Tags whose count pgwire appends (PostgreSQL's "SELECT n").
@@ -47,15 +47,16 @@ def completed_tag(tag: str, count: int) -> str:
     return f"{tag} {count}" if tag in COUNTED_TAGS else tag
 
 
-def encoders_for(fields: Sequence[Field], formats: Sequence[int]) -> list[ColumnEncoder]:
-    """One encoder per column; ``formats`` is the Bind list (empty = text, one code = all columns)."""
+def encoders_for(fields: Sequence[Field], formats: Sequence[int], time_zone: str = "UTC") -> list[ColumnEncoder]:
+    """One encoder per column; ``formats`` is the Bind list (empty = text, one code = all columns); timestamptz
+    text shows the session's ``time_zone``."""
     if not formats:
         codes = [0] * len(fields)
     elif len(formats) == 1:
         codes = [formats[0]] * len(fields)
     else:
         codes = list(formats)
-    return [ColumnEncoder(field.type_oid, code, column_encoder(field.type_oid, code, field.type_modifier))
+    return [ColumnEncoder(field.type_oid, code, column_encoder(field.type_oid, code, field.type_modifier, time_zone))
             for field, code in zip(fields, codes)]
 
 
@@ -141,9 +142,10 @@ def close_iterator(source: Any) -> Steps[None]:
         close()
 
 
-def copy_row_encoder(fields: Sequence[Field]) -> Any:
-    """A function ``row -> CopyData message`` in PostgreSQL's text COPY format."""
-    formatters = [text_formatter(field.type_oid, field.type_modifier) for field in fields]
+def copy_row_encoder(fields: Sequence[Field], time_zone: str = "UTC") -> Any:
+    """A function ``row -> CopyData message`` in PostgreSQL's text COPY format (timestamptz in ``time_zone``)."""
+    formatters = [zoned_text_formatter(field.type_oid, time_zone) or text_formatter(field.type_oid, field.type_modifier)
+                  for field in fields]
 
     def encode(row: Sequence[Any]) -> bytes:
         line = "\t".join(
@@ -155,9 +157,10 @@ def copy_row_encoder(fields: Sequence[Field]) -> Any:
     return encode
 
 
-def copy_out_rows(out: Output, fields: Sequence[Field], rows: Iterable[tuple] | AsyncIterator[tuple]) -> Steps[int]:
+def copy_out_rows(out: Output, fields: Sequence[Field], rows: Iterable[tuple] | AsyncIterator[tuple],
+                  time_zone: str = "UTC") -> Steps[int]:
     """Send every row as CopyData; returns the count.  Closes ``rows`` however it ends."""
-    encode = copy_row_encoder(fields)
+    encode = copy_row_encoder(fields, time_zone)
     count = 0
     try:
         if hasattr(rows, "__aiter__"):

@@ -21,7 +21,9 @@ import uuid as _uuid
 from typing import Any, Callable
 
 from steadystate.errors import FeatureNotSupported, InvalidTextRepresentation, SteadyError
+from steadystate.repr.arrays import format_array
 from steadystate.repr.floattext import float4_text, float8_text, round_float4
+from steadystate.repr.timezones import format_in_zone, is_utc, parse_zone
 from steadystate.repr.interval import Interval, format_interval
 from steadystate.repr.interval import parse_interval as parse_interval_text
 from steadystate.repr.bytea import bytea_text, parse_bytea, parse_uuid, uuid_text
@@ -254,9 +256,13 @@ def binary_encoder(oid: int) -> Encoder:
     return encoder
 
 
-def column_encoder(oid: int, format_code: int, typmod: int = -1) -> Encoder:
-    """The encoder of a result column of type ``oid`` (with its type modifier) in ``format_code``."""
+def column_encoder(oid: int, format_code: int, typmod: int = -1, time_zone: str = "UTC") -> Encoder:
+    """The encoder of a result column of type ``oid`` (with its type modifier) in ``format_code``; timestamptz
+    text (and timestamptz[]'s) in the session's ``time_zone``."""
     if format_code == 0:
+        zoned = zoned_text_formatter(oid, time_zone)
+        if zoned is not None:
+            return lambda v: zoned(v).encode()
         return text_encoder(oid, typmod)
     if format_code == 1:
         width = _bpchar_width(oid, typmod)
@@ -264,6 +270,27 @@ def column_encoder(oid: int, format_code: int, typmod: int = -1) -> Encoder:
             return lambda v: str(v).ljust(width).encode()
         return binary_encoder(oid)
     raise SteadyError(f"unsupported format code: {format_code}", sqlstate="22023")
+
+
+def _zoned_timestamptz(zone: _dt.tzinfo) -> Callable[[Any], str]:
+    return lambda v: format_in_zone(v, zone)
+
+
+def _zoned_timestamptz_array(zone: _dt.tzinfo) -> Callable[[Any], str]:
+    return lambda v: format_array(v, lambda e: format_in_zone(e, zone))
+
+
+#: text formatters that show the session's zone, by oid: timestamptz and timestamptz[]
+_ZONED_TEXT: dict[int, Callable[[_dt.tzinfo], Callable[[Any], str]]] = {1184: _zoned_timestamptz,
+                                                                         1185: _zoned_timestamptz_array}
+
+
+def zoned_text_formatter(oid: int, time_zone: str) -> Callable[[Any], str] | None:
+    """The text formatter of a column of type ``oid`` in a session whose zone is ``time_zone``, where that zone
+    changes it (timestamptz, timestamptz[] in a zone other than UTC); None otherwise."""
+    if oid not in _ZONED_TEXT or is_utc(time_zone):
+        return None
+    return _ZONED_TEXT[oid](parse_zone(time_zone))
 
 
 # ---------------------------------------------------------------- parameter input

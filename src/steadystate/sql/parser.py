@@ -17,7 +17,7 @@ from typing import Callable
 from sqlglot import exp
 from sqlglot.tokens import Token, TokenType
 
-from steadystate.sql import custom_parser
+from steadystate.sql import custom_parser, pg_compat
 from steadystate.sql.statements import Node, Statement
 from steadystate.sql.syntax import error_at, parse_standard, syntax_error, tokenize
 
@@ -38,7 +38,9 @@ def _standard(sql: str, tokens: list[Token]) -> exp.Expr:
 
 
 def parse(sql: str) -> list[Statement]:
-    """Parse every statement of ``sql``; an empty string (or only semicolons) gives ``[]``."""
+    """Parse every statement of ``sql``; an empty string (or only semicolons) gives ``[]``.  A query a client
+    sends whole and that is answered by another (``pg_compat.client_query``) is parsed as that one."""
+    sql = pg_compat.client_query(sql)[0]
     statements: list[Statement] = []
     for group in _split(tokenize(sql)):
         start, end = group[0].start, group[-1].end + 1

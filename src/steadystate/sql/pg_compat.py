@@ -26,6 +26,15 @@ schema-qualified function calls.  :func:`rewrite` turns, in the parsed statement
   ``SELECT [mz_internal.]f(...).* FROM items`` for a table function ``f`` (dbt-materialize's
   ``mz_aclexplode(privileges).*``) into ``SELECT pg_srf.* FROM items, f(...) AS pg_srf``.
 
+One query is replaced whole, as text, before it is parsed (:func:`client_query`): asyncpg's type introspection
+(``WITH RECURSIVE typeinfo_tree(...)``, sent for every type oid it has no codec of its own for: arrays, jsonb's
+array, mz_timestamp).  It walks domains, composites and ranges through ``pg_range``, ``oid[]`` and scalar
+subqueries; there are none of those here, so the answer is the requested types and, for an array, its element
+type (depth 1, listed first), which :data:`_ASYNCPG_TYPES` computes over ``pg_type`` with the columns asyncpg
+reads (``kind`` as bytes, as asyncpg receives PostgreSQL's ``"char"``; the always-NULL ``attrtypoids`` as
+text[], an array type asyncpg decodes without introspecting, where PostgreSQL has oid[]).  Its parameter is described as ``oid[]``
+(1028), the one array type asyncpg encodes without introspecting.
+
 The subqueries are decorrelated into joins like any other, so nothing here evaluates anything itself.  The
 ``pg_catalog`` relations are builtins (``catalog/builtins.py``) whose rows ``adapter/pg_catalog.py`` computes.
 """
@@ -507,10 +516,46 @@ def rewrite(node: exp.Expr) -> exp.Expr:
     return node
 
 
+#: asyncpg's introspection query (asyncpg/introspection.py INTRO_LOOKUP_TYPES and its PostgreSQL 13 variant): the
+#: marks that identify it, whitespace-normalized
+_ASYNCPG_MARKS = ("WITH RECURSIVE typeinfo_tree(", "ti.oid = any($1::oid[])", "range_subtype::regtype::text AS "
+                  "range_subtype_name")
+#: what it asks, answered over our pg_type: no domains, composites or ranges exist here
+_ASYNCPG_TYPES = """
+SELECT DISTINCT t.oid AS oid, ns.nspname AS ns, t.typname AS name, CAST(t.typtype AS bytea) AS kind,
+  CAST(NULL AS bigint) AS basetype, t.typelem AS elemtype, elem_t.typdelim AS elemdelim,
+  CAST(NULL AS bigint) AS range_subtype, CAST(NULL AS text[]) AS attrtypoids, CAST(NULL AS text[]) AS attrnames,
+  wanted.depth AS depth, CAST(NULL AS text) AS basetype_name,
+  CASE WHEN t.typelem <> 0 THEN CAST(CAST(t.typelem AS regtype) AS text) END AS elemtype_name,
+  CAST(NULL AS text) AS range_subtype_name
+FROM (SELECT w.oid AS oid, 0 AS depth FROM pg_catalog.pg_type AS w WHERE w.oid = ANY(CAST($1 AS bigint[]))
+      UNION ALL
+      SELECT w.typelem AS oid, 1 AS depth FROM pg_catalog.pg_type AS w
+      WHERE w.oid = ANY(CAST($1 AS bigint[])) AND w.typelem <> 0) AS wanted
+  JOIN pg_catalog.pg_type AS t ON t.oid = wanted.oid
+  JOIN pg_catalog.pg_namespace AS ns ON ns.oid = t.typnamespace
+  LEFT JOIN pg_catalog.pg_type AS elem_t ON t.typelem <> 0 AND elem_t.oid = t.typelem
+ORDER BY depth DESC
+"""
+#: its parameter's type: oid[] (pgwire reads it as integers)
+_OID_ARRAY = 1028
+
+
+def client_query(sql: str) -> tuple[str, dict[int, int]]:
+    """``sql``, or the query that answers it here when it is one a client sends whole (asyncpg's type
+    introspection), with the oids its parameters are described as (by position from 0; usually none)."""
+    if "typeinfo_tree" not in sql:
+        return sql, {}
+    normalized = " ".join(sql.split())
+    if all(mark in normalized for mark in _ASYNCPG_MARKS):
+        return _ASYNCPG_TYPES, {0: _OID_ARRAY}
+    return sql, {}
+
+
 def _is_current_role(node: exp.Expr) -> bool:
     """``current_role`` (a reserved word in PostgreSQL, read by sqlglot as a column): the session's role."""
     return (isinstance(node, exp.Column) and not node.table and isinstance(node.this, exp.Identifier)
             and not node.this.quoted and node.name.lower() == "current_role")
 
 
-__all__ = ["MZ_VERSION", "rewrite"]
+__all__ = ["MZ_VERSION", "client_query", "rewrite"]

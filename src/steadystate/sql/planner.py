@@ -463,10 +463,16 @@ def _insert(node: exp.Insert, ctx: PlanContext, sql_text: str | None) -> p.Plan:
 
 def _assignment_cast(value: Typed, target: ScalarType, column: str, env: Any, mod: TypeMod | None = None) -> Typed:
     """PostgreSQL's assignment casts: implicit ones, plus numeric narrowing and anything to text; then the column's
-    type modifier by the rules of an assignment (repr/typmod.py)."""
+    type modifier by the rules of an assignment (repr/typmod.py).  An array is assigned element by element, as
+    PostgreSQL's array coercion does (``integer[]`` into a ``smallint[]`` column)."""
     if value.is_untyped or ty.implicitly_castable(value.type, target):
         return _to_mod(coerce(value, target, env), mod, env)
-    if (value.type.is_numeric and target.is_numeric) or target is T.TEXT:
+    source, element = value.type, target
+    if source.is_array and target.is_array:
+        source, element = source.element, target.element
+        if ty.implicitly_castable(source, element):
+            return _to_mod(coerce(value, target, env, explicit=True), mod, env)
+    if (source.is_numeric and element.is_numeric) or element is T.TEXT:
         return _to_mod(coerce(value, target, env, explicit=True), mod, env)
     raise errors.DatatypeMismatch(
         f"column {errors.quote_ident(column)} is of type {target.pg_name} but expression is of type {value.type.pg_name}",

@@ -22,10 +22,12 @@ from sqlglot import exp
 from steadystate import errors
 from steadystate.expr.equality import not_distinct
 from steadystate.expr.infer import TEMPORAL_OPERATORS, TEMPORAL_TYPES
-from steadystate.expr.ir import CallBinary, CallUnary, CallVariadic, ColumnRef, If, Literal
+from steadystate.expr.ir import CallBinary, CallUnary, CallVariadic, ColumnRef, If, Literal, ScalarExpr
 from steadystate.expr.temporal_filter import MZ_NOW
 from steadystate.sql import string_math, time_functions
+from steadystate.repr.timezones import parse_zone
 from steadystate.repr.types import ScalarType
+from steadystate.sql import session_zone
 from steadystate.sql import jsonb_scalar
 from steadystate.sql import array_exprs, table_function_calls
 from steadystate.sql import types as ty
@@ -105,7 +107,8 @@ def _parameter(node: exp.Parameter, env: ExprEnv) -> Typed:
         if source is None:
             if value is None:
                 return Typed(Literal(None, T.TEXT), T.TEXT, untyped_null=True)
-            return Typed(Literal(value, T.TEXT), T.TEXT, nullable=False, unknown=value)
+            text = ty.unknown_text(value)
+            return Typed(Literal(text, T.TEXT), T.TEXT, nullable=False, unknown=text)
         return lit(value, source)
     env.params.setdefault(number, T.TEXT)
     return Typed(Literal(None, T.TEXT), T.TEXT, param=number)
@@ -561,10 +564,34 @@ def _temporal(name: str, node: exp.Expr, env: ExprEnv) -> Typed:
 _DATE_PART_TYPES = (T.DATE, T.TIMESTAMP, T.TIMESTAMPTZ, T.TIME, T.INTERVAL)
 
 
+#: fields of a timestamptz that do not depend on the zone it is seen in, or that show the zone itself
+_ZONE_FREE_FIELDS = frozenset({"epoch"})
+_ZONE_FIELDS = frozenset({"timezone", "timezone_hour", "timezone_minute"})
+
+
+def _in_session_zone(value: Typed, env: ExprEnv, what: str, field: ScalarExpr | None = None) -> Typed:
+    """A timestamptz as the wall-clock timestamp in the session's zone (sql/session_zone.py), when that zone is not
+    UTC and ``what`` depends on it; ``value`` itself otherwise."""
+    if value.is_untyped or value.type is not T.TIMESTAMPTZ:
+        return value
+    name = str(field.value).lower() if isinstance(field, Literal) and isinstance(field.value, str) else None
+    if name in _ZONE_FREE_FIELDS:
+        return value
+    zone = session_zone.zone_for(env.ctx, what)
+    if zone is None:
+        return value
+    if field is not None and (name is None or name in _ZONE_FIELDS):
+        raise errors.FeatureNotSupported(f"{what} with a field other than a constant date/time field is not "
+                                         "supported while the session's TimeZone is not UTC",
+                                         hint="SET TimeZone = 'UTC', or name the field.")
+    return Typed(CallVariadic("timezone", (Literal(zone, T.TEXT), value.expr)), T.TIMESTAMP, value.nullable)
+
+
 def _extract(node: exp.Extract, env: ExprEnv) -> Typed:
     """``EXTRACT(field FROM x)``: numeric, as in PostgreSQL 14 and later."""
     value = _temporal("extract", node.expression, env)
     field = Literal(_unit_of(node.this), T.TEXT)
+    value = _in_session_zone(value, env, "extract", field)
     return Typed(CallBinary("extract", field, value.expr), T.NUMERIC, value.nullable)
 
 
@@ -573,7 +600,7 @@ def _date_part(args: list[exp.Expr], env: ExprEnv) -> Typed:
     if len(args) != 2:
         raise _no_function("date_part", [plan_expr(a, env) for a in args])
     field = coerce(plan_expr(args[0], env), T.TEXT, env)
-    value = _temporal("date_part", args[1], env)
+    value = _in_session_zone(_temporal("date_part", args[1], env), env, "date_part", field.expr)
     return Typed(CallBinary("date_part", field.expr, value.expr), T.FLOAT8, nullable_of(field, value))
 
 
@@ -586,6 +613,10 @@ def _date_trunc(node: exp.Expr, env: ExprEnv) -> Typed:
         else T.TIMESTAMP
     value = coerce(value, typ, env)
     unit = Literal(_unit_of(node.args["unit"]), T.TEXT)
+    local = _in_session_zone(value, env, "date_trunc")
+    if local is not value and isinstance(local.expr, CallVariadic):  # truncated in the session's zone
+        return Typed(CallVariadic("date_trunc_in", (unit, value.expr, local.expr.exprs[0])), T.TIMESTAMPTZ,
+                     value.nullable)
     return Typed(CallBinary("date_trunc", unit, value.expr), typ, value.nullable)
 
 
@@ -613,6 +644,8 @@ def _now(typ: ScalarType) -> Callable[[exp.Expr, ExprEnv], Typed]:
             raise errors.FeatureNotSupported(
                 f"{name}() is not supported in views, materialized views, indexes or subscriptions",
                 hint="Their results are maintained: a value that changes with the clock would make them wrong.")
+        if typ is not T.TIMESTAMPTZ:  # the wall-clock date and time in the session's zone
+            now = now.astimezone(parse_zone(session_zone.setting(env.ctx)))
         return lit(casts[typ](now), typ)
 
     return plan
@@ -710,7 +743,8 @@ _ANONYMOUS.update(jsonb_scalar.functions(plan_expr))
 # function families planned in their own modules, handed plan_expr (sql.function_args)
 _FUNCTIONS.update({node: functools.partial(planner, plan_expr)
                    for node, planner in (time_functions.FUNCTIONS | string_math.FUNCTIONS).items()})
-_ANONYMOUS.update({name: functools.partial(planner, plan_expr) for name, planner in time_functions.ANONYMOUS.items()})
+_ANONYMOUS.update({name: functools.partial(planner, plan_expr)
+                   for name, planner in (time_functions.ANONYMOUS | string_math.ANONYMOUS).items()})
 # arrays (sql/array_exprs.py) add their handlers and wrap the comparisons and ``||``; a table function call not
 # bound to a FlatMap's column is refused where it stands (sql/table_function_calls.py)
 array_exprs.install(_HANDLERS, _FUNCTIONS, _ANONYMOUS, plan_expr)

@@ -96,6 +96,42 @@ def _float_function(func: str) -> Callable[[PlanExpr, Any, ExprEnv], Typed]:
     return plan_call
 
 
+def _regexp_match(plan: PlanExpr, args: list[exp.Expr], env: ExprEnv) -> Typed:
+    if len(args) not in (2, 3):
+        raise no_function("regexp_match", [plan(a, env) for a in args])
+    typed = _typed(plan, "regexp_match", args, [T.TEXT] * len(args), env)
+    return Typed(CallVariadic("regexp_match", tuple(a.expr for a in typed)), T.TEXT_ARRAY,
+                 any(a.nullable for a in typed))
+
+
+def _integer_pair(name: str) -> Callable[[PlanExpr, list[exp.Expr], ExprEnv], Typed]:
+    """``gcd``/``lcm`` of integers: int4 unless an argument is bigint (numeric arguments: not supported)."""
+    def plan_call(plan: PlanExpr, args: list[exp.Expr], env: ExprEnv) -> Typed:
+        values = [plan(a, env) for a in args]
+        if len(values) != 2:
+            raise no_function(name, values)
+        known = [v.type for v in values if not v.is_untyped]
+        if any(not t.is_integer for t in known):
+            if all(t.is_numeric for t in known):
+                raise errors.FeatureNotSupported(f"{name}(numeric, numeric) is not supported",
+                                                 hint="Cast the arguments to bigint.")
+            raise no_function(name, values)
+        if not {T.INT4, T.INT8} & set(known):  # smallint or unknown only: int4 and int8 fit alike (PostgreSQL)
+            described = ", ".join("unknown" if v.is_untyped else v.type.pg_name for v in values)
+            raise errors.SteadyError(f"function {name}({described}) is not unique", sqlstate="42725",
+                                     hint="Could not choose a best candidate function. You might need to add "
+                                          "explicit type casts.")
+        typ = T.INT8 if T.INT8 in known else T.INT4
+        a, b = (coerce(v, typ, env) for v in values)
+        return Typed(CallBinary(f"{name}_{typ.value}", a.expr, b.expr), typ, a.nullable or b.nullable)
+
+    return plan_call
+
+
+ANONYMOUS: dict[str, Callable[[PlanExpr, list[exp.Expr], ExprEnv], Typed]] = {
+    "regexp_match": _regexp_match, "gcd": _integer_pair("gcd"), "lcm": _integer_pair("lcm"),
+}
+
 FUNCTIONS: dict[type, Callable[[PlanExpr, Any, ExprEnv], Typed]] = {
     exp.ConcatWs: _concat_ws,
     exp.SplitPart: _text_function("split_part", ("this", "delimiter", "part_index"), [T.TEXT, T.TEXT, T.INT4], T.TEXT),

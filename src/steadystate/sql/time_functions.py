@@ -19,6 +19,7 @@ from sqlglot import exp
 from steadystate import errors
 from steadystate.expr.ir import CallVariadic
 from steadystate.repr.types import ScalarType
+from steadystate.sql import session_zone
 from steadystate.sql.function_args import PlanExpr, no_function, signature
 from steadystate.sql.typed import ExprEnv, Typed, coerce, lit
 
@@ -138,6 +139,8 @@ def _to_char(plan: PlanExpr, args: list[exp.Expr], env: ExprEnv) -> Typed:
         if not value.is_untyped and (value.type.is_numeric or value.type is T.INTERVAL):
             raise errors.FeatureNotSupported(f"to_char({value.type.pg_name}, text) is not supported")
         raise no_function("to_char", values)
+    if value.type is T.TIMESTAMPTZ and (zone := session_zone.zone_for(env.ctx, "to_char")) is not None:
+        value = _call("timezone", [lit(zone, T.TEXT), value], T.TIMESTAMP)  # the wall-clock time in the zone
     return _call("to_char", [value, coerce(values[1], T.TEXT, env)], T.TEXT)
 
 

@@ -20,10 +20,13 @@ from sqlglot import exp
 
 from steadystate import errors
 from steadystate.expr.eval import compile_scalar
-from steadystate.expr.ir import CallBinary, CallUnary, Literal, ScalarExpr, literal
+from steadystate.expr.ir import CallBinary, CallUnary, CallVariadic, Literal, ScalarExpr, literal
+from steadystate.expr.time_functions import text_timestamptz_in
+from steadystate.repr.timezones import is_utc
 from steadystate.repr.typmod import ModKind, TypeMod
 from steadystate.repr.types import ScalarType
 from steadystate.sql.dialect import JsonbAgg
+from steadystate.sql import session_zone
 from steadystate.sql import types as ty
 from steadystate.sql.catalog_api import PlanContext
 
@@ -134,7 +137,13 @@ def coerce(value: Typed, target: ScalarType, env: ExprEnv, *, explicit: bool = F
 
 def _coerce(value: Typed, target: ScalarType, env: ExprEnv, *, explicit: bool, what: str) -> Typed:
     if value.unknown is not None:
-        return lit(ty.parse_text(value.unknown, target), target)
+        parsed = ty.parse_text(value.unknown, target)
+        if target is T.TIMESTAMPTZ and not is_utc(zone := session_zone.setting(env.ctx)):
+            local = text_timestamptz_in(value.unknown, zone)  # without an offset: wall-clock time in the zone
+            if local != parsed:
+                session_zone.zone_for(env.ctx, "timestamptz input without an offset")  # refused if maintained
+                return lit(local, target)
+        return lit(parsed, target)
     if value.untyped_null:
         return lit(None, target)
     if value.param is not None:
@@ -154,6 +163,10 @@ def _coerce(value: Typed, target: ScalarType, env: ExprEnv, *, explicit: bool, w
             else f"expression of type {value.type.pg_name} cannot be used as type {target.pg_name}"
         )
         raise errors.DatatypeMismatch(message, hint="You will need to rewrite or cast the expression.")
+    if (value.type, target) in _ZONED_CASTS:
+        zoned = _zoned_cast(value, target, env)
+        if zoned is not None:
+            return zoned
     if value.type is T.FLOAT4 and target is T.TEXT:
         cast = CallUnary("float4_to_text", value.expr)  # float4's own output digits
     elif value.type is T.FLOAT4_ARRAY and target is T.TEXT:
@@ -168,6 +181,30 @@ def _coerce(value: Typed, target: ScalarType, env: ExprEnv, *, explicit: bool, w
 
 
 _NOT_FOLDED = object()
+
+#: the casts PostgreSQL computes in the session's TimeZone (sql/session_zone.py)
+_ZONED_CASTS = frozenset({(T.TIMESTAMPTZ, T.TIMESTAMP), (T.TIMESTAMPTZ, T.DATE), (T.TIMESTAMPTZ, T.TIME),
+                          (T.TIMESTAMP, T.TIMESTAMPTZ), (T.DATE, T.TIMESTAMPTZ), (T.TIMESTAMPTZ, T.TEXT),
+                          (T.TEXT, T.TIMESTAMPTZ), (T.TIMESTAMPTZ_ARRAY, T.TEXT)})
+
+
+def _zoned_cast(value: Typed, target: ScalarType, env: ExprEnv) -> Typed | None:
+    """A cast of :data:`_ZONED_CASTS` in a session whose zone is not UTC, with the zone explicit (None in UTC)."""
+    zone = session_zone.zone_for(env.ctx, f"a cast from {value.type.pg_name} to {target.pg_name}")
+    if zone is None:
+        return None
+    name = Literal(zone, T.TEXT)
+    if value.type is T.TEXT:
+        return Typed(CallVariadic("text_timestamptz_in", (value.expr, name)), target, value.nullable)
+    if target is T.TEXT:
+        func = "timestamptz_array_text_in" if value.type is T.TIMESTAMPTZ_ARRAY else "timestamptz_text_in"
+        return Typed(CallVariadic(func, (value.expr, name)), target, value.nullable)
+    if value.type is T.TIMESTAMPTZ:
+        local = Typed(CallVariadic("timezone", (name, value.expr)), T.TIMESTAMP, value.nullable)
+        return local if target is T.TIMESTAMP else coerce(local, target, env, explicit=True)
+    if value.type is T.DATE:
+        value = coerce(value, T.TIMESTAMP, env)
+    return Typed(CallVariadic("timezone", (name, value.expr)), target, value.nullable)
 
 
 def _fold(expr: CallUnary | CallBinary) -> Any:
@@ -186,10 +223,9 @@ def _param_value(number: int, target: ScalarType, env: ExprEnv) -> Typed:
     value = params[number - 1]
     if value is None:
         return lit(None, target)
-    if isinstance(value, str):
-        return lit(ty.parse_text(value, target), target)
     source = ty.datum_type(value)
-    assert source is not None
+    if source is None:  # text, or an empty or all-NULL array
+        return lit(ty.parse_text(ty.unknown_text(value), target), target)
     return coerce(lit(value, source), target, env, explicit=True)
 
 

@@ -293,8 +293,16 @@ def number_literal_type(text: str) -> tuple[Any, ScalarType]:
     return numeric.normalize(decimal.Decimal(text)), T.NUMERIC
 
 
+def unknown_text(value: Any) -> str:
+    """A parameter value of unknown type as the text it stands for (an empty or all-NULL array: ``{NULL,...}``)."""
+    if isinstance(value, (tuple, list)):
+        return "{" + ",".join("NULL" for _ in value) + "}"
+    return str(value)
+
+
 def datum_type(value: Any) -> ScalarType | None:
-    """The type of a parameter value given as a Python datum (None for str/None: still unknown)."""
+    """The type of a parameter value given as a Python datum (None for str/None, and an empty or all-NULL array:
+    still unknown, typed by its context as its text would be: :func:`unknown_text`)."""
     if value is None or isinstance(value, str):
         return None
     if isinstance(value, bool):
@@ -320,7 +328,9 @@ def datum_type(value: Any) -> ScalarType | None:
         return T.UUID
     if isinstance(value, bytes):
         return T.BYTEA
-    if isinstance(value, (tuple, list)):  # an array parameter: its elements' type (text[] when all are NULL)
+    if isinstance(value, (tuple, list)):  # an array parameter: its elements' type (unknown when all are NULL)
+        if all(v is None for v in value):
+            return None
         element = next((datum_type(v) or T.TEXT for v in value if v is not None), T.TEXT)
         found = element.array
         if found is None:
