@@ -96,6 +96,9 @@ DOC = "CAST('{\"a\": [1, 2.50, {\"b\": null}], \"c\": \"x\", \"d\": {\"e\": [tru
     "SELECT CAST('\\x01' AS bytea) || CAST('\\x02' AS bytea)", "SELECT CAST('\\x01' AS bytea) < CAST('\\x0100' AS bytea)",
     "SELECT CAST(CAST('\\x41' AS bytea) AS text)", "SELECT octet_length('é')",
     "SELECT jsonb_nosuch(CAST('1' AS jsonb))", "SELECT CAST('1' AS jsonb) + 1",
+    # a top-level scalar is a one-element array to ``->``/``->>`` by position (PostgreSQL's storage shows through)
+    "SELECT CAST('false' AS jsonb) ->> 0, CAST('1' AS jsonb) -> -1, CAST('1' AS jsonb) -> 1, CAST('null' AS jsonb) -> 0",
+    "SELECT CAST('null' AS jsonb) ->> 0, CAST('\"x\"' AS jsonb) -> 0, CAST('1' AS jsonb) #> '{0}'",
     # the table functions (expr/table_functions.py takes their rows from expr/jsonb_functions.py)
     "SELECT * FROM jsonb_array_elements(CAST('[1, \"a\", null, [2], {}]' AS jsonb)) WITH ORDINALITY",
     "SELECT * FROM jsonb_array_elements_text('[1, \"a\", null, [2]]') WITH ORDINALITY AS t(v, n)",

@@ -155,8 +155,16 @@ def get_key(doc: Jsonb, key: str) -> Jsonb | None:
     return None if found is _MISSING else Jsonb(found)
 
 
+def _top_element(value: Any, index: int) -> Any:
+    """``->``/``->>`` by position: PostgreSQL stores a top-level scalar as a one-element array, so ``'false'::jsonb
+    -> 0`` (and ``-> -1``) is ``false``; an object has no positions."""
+    if isinstance(value, JsonObject):
+        return _MISSING
+    return _index(value if isinstance(value, tuple) else (value,), index)
+
+
 def get_index(doc: Jsonb, index: int) -> Jsonb | None:
-    found = _element(doc.value, index)
+    found = _top_element(doc.value, index)
     return None if found is _MISSING else Jsonb(found)
 
 
@@ -165,7 +173,7 @@ def get_key_text(doc: Jsonb, key: str) -> str | None:
 
 
 def get_index_text(doc: Jsonb, index: int) -> str | None:
-    return _as_text(_element(doc.value, index))
+    return _as_text(_top_element(doc.value, index))
 
 
 @functools.lru_cache(maxsize=256)
