@@ -108,3 +108,16 @@ def test_a_schema_survives_a_restart(env) -> None:  # type: ignore[no-untyped-de
     assert env.query("SELECT a FROM kept.t") == [(7,)]
     names = {name for (name,) in env.query("SELECT name FROM mz_catalog.mz_schemas")}
     assert {"kept", "empty_one", "public"} <= names
+
+
+@pytest.mark.parametrize("sql", ["SHOW cluster", "SHOW ALL", "SHOW OBJECTS FROM mz_catalog", "EXPLAIN SELECT 1",
+                                 "SHOW CREATE CLUSTER quickstart", "SHOW COLUMNS FROM mz_catalog.mz_clusters"])
+def test_prepared_show_and_explain_describe_their_columns(shared_env, sql: str) -> None:  # type: ignore[no-untyped-def]
+    """psycopg prepares a statement run often (``prepare=True`` at once): its Describe must give the columns the
+    rows come with, or the client refuses the rows (data without a row description)."""
+    with shared_env.connect() as conn:
+        simple = conn.execute(sql)
+        expected = ([d.name for d in simple.description or []], simple.fetchall())
+        for _ in range(3):
+            prepared = conn.execute(sql, prepare=True)
+            assert ([d.name for d in prepared.description or []], prepared.fetchall()) == expected

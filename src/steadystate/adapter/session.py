@@ -125,6 +125,10 @@ def parse_byte_size(value: str, name: str = "max_result_size") -> int:
     return size
 
 
+#: statements whose result columns are known only once run (SHOW's, EXPLAIN's): a Describe runs them (read-only)
+_DESCRIBED_BY_RUNNING = (p.ShowVariablePlan, p.ShowObjectsPlan, p.ExplainPlan, p.ShowCreatePlan, p.ShowColumnsPlan)
+
+
 class ClientSession:
     def __init__(self, adapter: "Adapter", user: str, database: str, options: dict[str, str]) -> None:
         self.adapter = adapter
@@ -202,6 +206,9 @@ class ClientSession:
         for i, oid in enumerate(param_oids):
             if oid and i < len(param_types):
                 param_types[i] = oid
+        if isinstance(plan, _DESCRIBED_BY_RUNNING):  # read-only, and their columns are known only once run
+            outcome = await self._execute_plan(plan)
+            return param_types, (outcome.fields if isinstance(outcome, RowsOutcome) else None)
         desc = self._result_desc(plan)
         return param_types, (fields_of(desc) if desc is not None else None)
 
@@ -248,8 +255,6 @@ class ClientSession:
             return output_desc(plan)
         if isinstance(plan, p.FetchPlan) and (cursor := self.cursors.find(plan.name)) is not None:
             return cursor.desc
-        if isinstance(plan, (p.ShowVariablePlan, p.ShowObjectsPlan, p.ExplainPlan)):
-            return None  # computed at execution time; clients read the RowDescription of the portal
         return None
 
     async def _execute_statement(self, statement: Statement, params: tuple[Any, ...] | None) -> Outcome:

@@ -138,10 +138,6 @@ def _field(value: Any, key: str) -> Any:
     return value.get(key, _MISSING) if isinstance(value, JsonObject) else _MISSING
 
 
-def _element(value: Any, index: int) -> Any:
-    return _index(value, index) if isinstance(value, tuple) else _MISSING
-
-
 def _as_text(tree: Any) -> str | None:
     if tree is _MISSING or tree is None:
         return None
