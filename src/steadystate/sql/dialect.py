@@ -42,8 +42,9 @@ class SteadyParser(PostgresParser):
     # to_char keeps PostgreSQL's template as written (sqlglot would translate it to strftime's)
     FUNCTIONS = {**{name: parse for name, parse in PostgresParser.FUNCTIONS.items() if name != "TO_CHAR"},
                  "JSONB_AGG": JsonbAgg.from_arg_list}
-    # PostgreSQL has no lambdas: ``f(a -> 'k')`` is the jsonb operator, not a lambda of parameter a
-    LAMBDAS: ClassVar[dict] = {}
+    # PostgreSQL has no lambdas: ``f(a -> 'k')`` is the jsonb operator, not a lambda of parameter a; ``=>`` names
+    # an argument (``make_interval(years => 1)``)
+    LAMBDAS: ClassVar[dict] = {k: v for k, v in PostgresParser.LAMBDAS.items() if k is TokenType.FARROW}
 
     def _parse_function_call(self, *args: Any, **kwargs: Any) -> Any:
         """Remember the name as typed (``meta["typed_name"]``): an unsupported function's error names it, never
