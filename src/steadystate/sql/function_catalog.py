@@ -19,7 +19,7 @@ from sqlglot import exp
 from steadystate.expr.table_functions import TABLE_FUNCTIONS
 from steadystate.sql import scalar
 from steadystate.sql.dialect import DIALECT
-from steadystate.sql.query import _AGG_FUNCS
+from steadystate.sql.query import aggregate_functions
 
 #: the node classes that are set-returning calls (sql/table_function_calls.py reads them as table functions)
 _SET_RETURNING = (exp.Explode, exp.ExplodingGenerateSeries, exp.GenerateSeries, exp.Unnest)
@@ -33,7 +33,7 @@ def _planned_class(name: str) -> type | None:
         except Exception:  # noqa: BLE001 - not a call with this many arguments, or not a call at all
             continue
         cls = type(node)
-        if cls is not exp.Anonymous and (cls in scalar._FUNCTIONS or cls in _AGG_FUNCS or cls in _SET_RETURNING):
+        if cls is not exp.Anonymous and (cls in scalar.planned_function_classes() or cls in aggregate_functions() or cls in _SET_RETURNING):
             return cls
     return None
 
@@ -47,8 +47,8 @@ def known_functions() -> tuple[tuple[str, bool], ...]:
         cls = _planned_class(name)
         if cls is not None:
             found[name.lower()] = issubclass(cls, _SET_RETURNING)
-    found.update({name: False for name in _AGG_FUNCS.values()})
-    found.update({name: name in TABLE_FUNCTIONS for name in scalar._ANONYMOUS})
+    found.update({name: False for name in aggregate_functions().values()})
+    found.update({name: name in TABLE_FUNCTIONS for name in scalar.planned_function_names()})
     found.update({name: True for name in TABLE_FUNCTIONS})
     return tuple(sorted(found.items()))
 

@@ -342,6 +342,13 @@ _AGG_FUNCS: dict[type[exp.Expr], str] = {exp.Count: "count", exp.Sum: "sum", exp
               exp.Variance: "var_samp", exp.VariancePop: "var_pop", exp.GroupConcat: "string_agg",
               JsonbAgg: "jsonb_agg", exp.JSONBObjectAgg: "jsonb_object_agg",
               exp.ArrayAgg: "array_agg"}
+
+
+def aggregate_functions() -> dict[type[exp.Expr], str]:
+    """Each aggregate's sqlglot class and its name (mz_functions lists them: sql/function_catalog.py)."""
+    return dict(_AGG_FUNCS)
+
+
 _NUMERIC_AGGREGATES = ("sum", "avg", "stddev_samp", "stddev_pop", "var_samp", "var_pop")
 
 

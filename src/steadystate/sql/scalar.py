@@ -759,3 +759,13 @@ def plan_function(node: exp.Expr, env: ExprEnv) -> Typed:
             raise errors.FeatureNotSupported(f"function {typed} is not supported")
         raise errors.FeatureNotSupported(f"expression {node.sql(dialect='postgres')[:60]!r} is not supported")
     return planner(node, env)
+
+
+def planned_function_classes() -> frozenset[type]:
+    """The sqlglot node classes planned as scalar functions (mz_functions lists them: sql/function_catalog.py)."""
+    return frozenset(_FUNCTIONS)
+
+
+def planned_function_names() -> frozenset[str]:
+    """The function names planned from anonymous calls (mz_functions lists them)."""
+    return frozenset(_ANONYMOUS)
