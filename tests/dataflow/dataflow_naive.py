@@ -1,18 +1,19 @@
 """A from-scratch evaluator of relation plans over plain multisets: the oracle for the differential tests.
 
 It recomputes the whole plan on the accumulated input with nested loops and sorting (no incremental state),
-sharing only scalar evaluation with the engine (tested on its own in tests/expr).
+sharing only scalar evaluation with the engine (tested on its own in tests/expr) — including numeric division,
+so ``avg`` rounds to PostgreSQL's result scale (``numeric.mean``) as the engine does, whatever the decimal context.
 """
 
 from __future__ import annotations
 
-import decimal
 import functools
 import itertools
 from collections import Counter
 
 from steadystate.expr import ir
 from steadystate.expr.eval import compile_key, compile_predicates, compile_scalar
+from steadystate.repr import numeric
 
 
 def _positive(rows: dict) -> list:
@@ -39,7 +40,7 @@ def _aggregate(func: str, values: list, distinct: bool):
     if func == "max":
         return max(values)
     if func == "avg":
-        return decimal.Decimal(sum(values)) / decimal.Decimal(len(values))
+        return numeric.mean(sum(values), len(values))
     if func == "bool_and":
         return all(values)
     if func == "bool_or":

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 from steadystate.render import RenderedDataflow
 from steadystate.dataflow.graph import fold
@@ -140,7 +140,14 @@ def run_differential(plan: ir.RelationExpr, batches) -> None:
         assert fold(emitted) == expected
 
 
+# found by CI: an average of 1/3 must be PostgreSQL's 20-digit numeric, not the decimal context's precision
+AVG_OF_THIRDS = [[("a", (None, 0), False, 0), ("a", (None, None), True, 0)],
+                 [("a", (None, None), False, 1), ("a", (None, None), True, 0), ("a", (None, 0), True, 0),
+                  ("a", (None, 1), True, 0)]]
+
+
 @pytest.mark.parametrize("name", sorted(PLANS))
+@example(batches=AVG_OF_THIRDS)
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(batches=ops)
 def test_engine_matches_naive_evaluation(name, batches):
