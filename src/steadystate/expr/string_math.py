@@ -23,6 +23,7 @@ from typing import Any, Callable
 
 from steadystate import errors
 from steadystate.expr.casts import to_text
+from steadystate.repr import numeric
 from steadystate.repr.arrays import Array
 from steadystate.repr.types import ScalarType
 
@@ -237,7 +238,7 @@ UNARY_STRICT: dict[str, Callable[[Any], Any]] = {
 BINARY_STRICT: dict[str, Callable[[Any, Any], Any]] = {
     "trunc_to": trunc_to, "starts_with": lambda s, prefix: s.startswith(prefix),
     "gcd_int4": _integer_gcd(32), "gcd_int8": _integer_gcd(64), "lcm_int4": _integer_lcm(32),
-    "lcm_int8": _integer_lcm(64),
+    "lcm_int8": _integer_lcm(64), "log_base": numeric.log,
 }
 VARIADIC_STRICT: dict[str, Callable[..., Any]] = {
     "split_part": split_part, "regexp_replace": regexp_replace, "translate": translate, "regexp_match": regexp_match,
@@ -250,5 +251,5 @@ RESULT_TYPES: dict[str, ScalarType] = {
     "ascii": ScalarType.INT4, "starts_with": ScalarType.BOOL, "trunc_to": ScalarType.NUMERIC,
     "cbrt": ScalarType.FLOAT8, "degrees": ScalarType.FLOAT8, "radians": ScalarType.FLOAT8,
     "regexp_match": ScalarType.TEXT_ARRAY, "gcd_int4": ScalarType.INT4, "gcd_int8": ScalarType.INT8,
-    "lcm_int4": ScalarType.INT4, "lcm_int8": ScalarType.INT8,
+    "lcm_int4": ScalarType.INT4, "lcm_int8": ScalarType.INT8, "log_base": ScalarType.NUMERIC,
 }
