@@ -203,6 +203,18 @@ def regexp_match(text: str, pattern: str, flags: str = "") -> Array | None:
     return Array(match.groups() if match.re.groups else (match.group(0),))
 
 
+def regexp_matches(text: str, pattern: str, flags: str = "") -> list[Array]:
+    """``regexp_matches``: every match with ``g`` (else the first), each as ``regexp_match`` shows it; after an empty
+    match the search moves on one character, as PostgreSQL's does."""
+    compiled = _compile(pattern, flags)
+    out: list[Array] = []
+    for match in compiled.finditer(text):
+        out.append(Array(match.groups() if compiled.groups else (match.group(0),)))
+        if "g" not in flags:
+            break
+    return out
+
+
 def _integer_gcd(bits: int) -> Callable[[int, int], int]:
     limit, name = 2 ** (bits - 1), "integer" if bits == 32 else "bigint"
 
