@@ -60,6 +60,8 @@ def plan_table_ref(node: exp.Expr, state: QueryState) -> Rel:
         return rename(rel, alias, names)
     if table_functions.from_call(node) is not None:  # generate_series(...), unnest(...): over one empty row
         return table_functions.plan_item(Rel(Constant.of([()], 0), Scope()), node, state)
+    if node.args.get("sample") is not None:  # a random sample: refused, never the whole table instead
+        raise errors.FeatureNotSupported("TABLESAMPLE is not supported")
     if isinstance(node, exp.Table):
         if node.args.get("rows_from"):
             raise errors.FeatureNotSupported("ROWS FROM is not supported",
