@@ -38,6 +38,9 @@ def _query(text: str, offset: int) -> exp.Expr:
 
 def _create(cur: Cursor) -> Any:
     cur.expect("CREATE")
+    if cur.word() in ("TEMP", "TEMPORARY") and cur.word(1) in ("VIEW", "MATERIALIZED"):
+        raise errors.FeatureNotSupported("CREATE TEMPORARY VIEW is not supported",
+                                         hint="Temporary tables are; create the view without TEMPORARY.")
     if cur.word() in ("TABLE", "TEMP", "TEMPORARY", "UNLOGGED"):
         return parse_standard(*_whole(cur))
     if cur.accept("CLUSTER", "REPLICA"):
@@ -157,8 +160,11 @@ def _create_index(cur: Cursor) -> st.CreateIndex:
         in_cluster = cur.ident()
     cur.expect("ON")
     on = cur.name()
-    if cur.accept("USING"):
-        cur.ident()
+    if cur.accept("USING"):  # an index is an arrangement: btree (PostgreSQL's default) means the same, no other
+        method = cur.ident()
+        if method.lower() not in ("arrangement", "btree"):
+            raise errors.FeatureNotSupported(f"index method {errors.quote_ident(method)} is not supported",
+                                             hint="Indexes are arrangements; omit USING.")
     key: tuple[exp.Expr, ...] | None = None
     if cur.at(TokenType.L_PAREN):
         text, offset = cur.balanced()
