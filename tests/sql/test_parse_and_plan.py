@@ -123,6 +123,10 @@ def test_parameters(ctx) -> None:
     ("create index i on t using gin (a)", "0A000"),
     ("create temporary view v as select 1", "0A000"),
     ("create unique index i on t (a)", "0A000"),
+    ("copy t from stdin with (format csv, quote '|')", "0A000"),
+    ("copy t from stdin with (format csv, encoding 'latin1')", "0A000"),
+    ("copy (select 1) to stdout with (format csv, header)", "0A000"),
+    ("copy (select 1) to stdout with csv delimiter ';'", "0A000"),
 ])
 def test_errors(ctx, sql: str, sqlstate: str) -> None:
     with pytest.raises(errors.SteadyError) as info:

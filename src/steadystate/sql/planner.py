@@ -8,7 +8,7 @@ with ``assert_never``); queries are planned by sql/query.py, DML and DDL here.  
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any, assert_never
+from typing import Any, Callable, assert_never
 
 from sqlglot import exp
 
@@ -582,11 +582,34 @@ def _subscribe(node: st.Subscribe, ctx: PlanContext, sql_text: str | None, copy:
     return plan_subscribe(node, ctx, copy)
 
 
+#: the COPY options each direction honours, and the values of the others that change nothing here (PostgreSQL's
+#: defaults); any other option or value is refused (0A000), never accepted and ignored
+_COPY_OPTIONS = {"from": frozenset({"format", "header", "delimiter", "null"}), "to": frozenset({"format"})}
+_COPY_NEUTRAL: dict[str, Callable[[str], bool]] = {
+    "encoding": lambda v: v.upper().replace("-", "").replace("_", "") in ("UTF8", "UNICODE"),
+    "quote": lambda v: v == '"',
+    "escape": lambda v: v == '"',
+    "freeze": lambda v: v.lower() in ("false", "off", "0"),
+}
+
+
+def _copy_options_checked(options: st.Options, direction: str) -> dict[str, Any]:
+    checked = _options(options)
+    for name, value in checked.items():
+        if name in _COPY_OPTIONS[direction] or _COPY_NEUTRAL.get(name, lambda v: False)(str(value)):
+            continue
+        raise errors.FeatureNotSupported(
+            f"COPY {direction.upper()} option {name.upper()} {'' if value is True else repr(str(value)) + ' '}"
+            "is not supported".replace("  ", " "),
+            hint=f"COPY {direction.upper()} supports {', '.join(sorted(o.upper() for o in _COPY_OPTIONS[direction]))}.")
+    return checked
+
+
 def _copy_from(node: st.CopyFrom, ctx: PlanContext, sql_text: str | None) -> p.Plan:
     item = _table(node.table, ctx)
     assert item.desc is not None
     columns = _target_columns(item, list(node.columns) if node.columns else None)
-    options = _options(node.options)
+    options = _copy_options_checked(node.options, "from")
     fmt = str(options.get("format", "text")).lower()
     if fmt not in ("text", "csv", "binary"):
         raise errors.FeatureNotSupported(f"COPY format {errors.quote_ident(fmt)} is not supported")
@@ -602,7 +625,7 @@ def _copy_from(node: st.CopyFrom, ctx: PlanContext, sql_text: str | None) -> p.P
 def _copy_to(node: st.CopyTo, ctx: PlanContext, sql_text: str | None) -> p.Plan:
     if isinstance(node.query, st.Subscribe):
         return _subscribe(node.query, ctx, sql_text, copy=True)
-    fmt = str(_options(node.options).get("format", "text")).lower()
+    fmt = str(_copy_options_checked(node.options, "to").get("format", "text")).lower()
     return p.CopyToPlan(plan_select(node.query, ctx), fmt)
 
 

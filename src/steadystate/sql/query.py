@@ -171,6 +171,9 @@ def _plan_select(node: exp.Select, state: QueryState) -> tuple[Rel, RowSetFinish
     if arg(node, "qualify") is not None:
         raise errors.FeatureNotSupported("QUALIFY is not supported", hint="Filter the window function's result in an "
                                          "outer query.")
+    if node.args.get("into") is not None:  # PostgreSQL creates a table: refused, never a plain SELECT instead
+        raise errors.FeatureNotSupported("SELECT ... INTO is not supported",
+                                         hint="CREATE TABLE, then INSERT INTO ... SELECT.")
     if node.args.get("locks"):  # row locks mean nothing to a maintained read: refused, never ignored
         raise errors.FeatureNotSupported("SELECT ... FOR UPDATE/SHARE is not supported",
                                          hint="Reads are consistent snapshots; there are no row locks to take.")
@@ -566,9 +569,27 @@ def _constant_int(node: exp.Expr | None, state: QueryState, what: str) -> int | 
     return value
 
 
+def _limit_count(limit: exp.Expr | None) -> exp.Expr | None:
+    """The row count of ``LIMIT n`` / ``FETCH {FIRST|NEXT} [n] {ROW|ROWS} ONLY`` (``None``: no limit, as ``LIMIT
+    ALL``); ``WITH TIES`` and ``PERCENT`` are refused."""
+    if limit is None:
+        return None
+    if isinstance(limit, exp.Fetch):
+        options = limit.args.get("limit_options")
+        if options is not None and (options.args.get("with_ties") or options.args.get("percent")):
+            raise errors.FeatureNotSupported("FETCH FIRST ... WITH TIES is not supported"
+                                             if options.args.get("with_ties") else "FETCH FIRST ... PERCENT is not supported")
+        count = limit.args.get("count")
+        return count if count is not None else exp.Literal.number(1)  # FETCH FIRST ROW ONLY: one row
+    count = limit.expression
+    if isinstance(count, exp.Var) and count.name.upper() == "ALL":
+        return None
+    return count
+
+
 def _limit_offset(node: exp.Expr, state: QueryState) -> tuple[int | None, int]:
     limit = node.args.get("limit")
     offset = node.args.get("offset")
-    limit_value = _constant_int(limit.expression if limit is not None else None, state, "LIMIT")
+    limit_value = _constant_int(_limit_count(limit), state, "LIMIT")
     offset_value = _constant_int(offset.expression if offset is not None else None, state, "OFFSET")
     return limit_value, offset_value or 0
