@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from steadystate.dataflow.spine import KeyInterner, SortKey, Spine, gather
+from steadystate.dataflow.topk import SortColumn, order_key
 
 TYPES = [pa.int64(), pa.string(), pa.bool_()]
 values = st.tuples(st.one_of(st.none(), st.integers(-3, 3), st.sampled_from([-(2**63), 2**63 - 1])),
@@ -32,8 +33,10 @@ def check_runs(spine: Spine) -> None:
         assert 2 * newer < older
     for run in spine.runs:
         assert 0 not in run.column("diff").to_pylist()
-        assert spine.sort_indices(run).to_pylist() == list(range(run.num_rows))  # sorted
-        pairs = list(zip(run.column("k").to_pylist(), *(run.column(n).to_pylist() for n in spine.names)))
+        pairs = list(zip(run.column("k").to_pylist(), zip(*(run.column(n).to_pylist() for n in spine.names))))
+        order = order_key([SortColumn(*s) for s in spine.order])  # the row path's order, then the tie break
+        keys = [(k, order(row)) for k, row in pairs]
+        assert all(not (b < a) for a, b in zip(keys, keys[1:]))  # sorted as the row operator sorts
         assert len(set(pairs)) == len(pairs)  # consolidated
 
 

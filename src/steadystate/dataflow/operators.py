@@ -134,7 +134,8 @@ class CountingOperator(Operator):
         self.inputs = (input,)
         self.counts: dict[Row, int] = {}
         self.output_count = output_count
-        self._absorbed: dict[Row, int] = {}  # counts folded from columns, emitted in the next round
+        self._absorbed: dict[Row, int] | None = None  # counts folded from columns (``counts`` itself), emitted next
+        self.once = output_count(2) == 1  # a distinct (each positive row once), not a threshold
 
     def fold_columns(self, tables: list[Any]) -> dict[Row, int] | None:
         if self.counts or not tables or any(t.num_columns != tables[0].num_columns for t in tables):
@@ -158,9 +159,10 @@ class CountingOperator(Operator):
         counts = self.counts
         output_count = self.output_count
         ok: OkDelta = {}
-        if self._absorbed:
-            absorbed, self._absorbed = self._absorbed, {}
-            ok = {row: out for row, out in ((r, output_count(c)) for r, c in absorbed.items()) if out}
+        if self._absorbed is not None:
+            absorbed, self._absorbed = self._absorbed, None
+            # counts from columns are positive: a distinct emits each row once, a threshold each at its count
+            ok = dict.fromkeys(absorbed, 1) if self.once else dict(absorbed)
             if ok_in:  # the rest of the snapshot, as rows, on top of what was absorbed
                 for row, diff in ok_in.items():
                     before = counts.get(row, 0)

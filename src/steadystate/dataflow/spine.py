@@ -11,9 +11,12 @@ A :class:`Spine` keeps the same multiset as a list of *runs*, each an Arrow tabl
 
 Runs are merged geometrically, as differential dataflow's spines merge batches: a new run is merged into the run
 before it while it holds at least half as many rows, so the runs' sizes at least double from the newest to the
-oldest, there are O(log n) of them and each update is merged O(log n) times.  A merge concatenates, consolidates
-(Arrow's hash aggregation sums the diffs of equal ``(k, row)``; zero sums are dropped) and sorts
-(``pyarrow.compute.sort_indices``; NULL placement per column through an ``is_null`` key before the value).
+oldest, there are O(log n) of them and each update is merged O(log n) times.  A merge concatenates, sorts and
+consolidates (:meth:`Spine.consolidate`): the order is encoded as a few int64 *words* (:meth:`Spine.sort_words`:
+per column order-preserving codes — integers offset from their minimum, text ranked among its distinct values,
+booleans 0/1, descending columns reversed, NULL a code at the end it sorts to — packed into as few words as their
+ranges allow), sorted with one ``numpy.argsort``/``lexsort``, and equal neighbours' diffs summed with
+``numpy.add.reduceat`` (zero sums dropped).  No Python object is made per row.
 
 **Keys.**  ``k`` is an int64 the caller gives each key: a key of any width and type (several columns, NULLs,
 strings) is *interned* by :class:`KeyInterner` — a dict over the distinct keys, not the rows — so key equality is
@@ -170,32 +173,55 @@ class Spine:
             self._keys.append(run.column("k").to_numpy())
 
     def consolidate(self, table: pa.Table) -> pa.Table:
-        """``table`` consolidated and sorted (equal ``(k, row)`` summed, zeros dropped)."""
-        names = ["k", *self.names]
-        if table.num_rows > 1:
-            grouped = table.group_by(names, use_threads=False).aggregate([("diff", "sum")])
-            table = grouped.rename_columns([*names, "diff"]).select([*names, "diff"])
-        table = table.filter(pc.not_equal(table.column("diff"), 0))
-        return table.take(self.sort_indices(table)).cast(self.schema) if table.num_rows > 1 else table.cast(self.schema)
+        """``table`` consolidated and sorted (equal ``(k, row)`` summed, zeros dropped): one sort of the encoded
+        order (:meth:`sort_words`), then equal neighbours summed with ``numpy.add.reduceat``."""
+        table = table.cast(self.schema)
+        n = table.num_rows
+        if n <= 1:
+            return table.filter(pc.not_equal(table.column("diff"), 0)) if n else table
+        words = self.sort_words(table)
+        perm = _argsort(words)
+        ordered = [w[perm] for w in words]
+        changed = np.zeros(n, dtype=bool)
+        changed[0] = True
+        for w in ordered:
+            changed[1:] |= w[1:] != w[:-1]
+        starts = np.flatnonzero(changed)
+        diffs = table.column("diff").to_numpy()[perm]
+        sums = np.add.reduceat(diffs, starts)
+        kept = sums != 0
+        out = table.take(pa.array(perm[starts[kept]]))
+        return out.set_column(out.num_columns - 1, "diff", pa.array(sums[kept], type=pa.int64()))
 
-    def sort_indices(self, table: pa.Table) -> pa.Array:
+    def sort_indices(self, table: pa.Table) -> np.ndarray:
         """The permutation that sorts ``table`` by ``k``, the spine's order and the row tie-break."""
-        keys: list[tuple[str, str]] = [("k", "ascending")]
-        extra: dict[str, Any] = {}
+        return _argsort(self.sort_words(table)) if table.num_rows > 1 else np.arange(table.num_rows)
+
+    def sort_words(self, table: pa.Table) -> list[np.ndarray]:
+        """The order as int64 *words*, most significant first, compared lexicographically: each column becomes
+        order-preserving codes (integers offset from their minimum, text by its rank among the distinct values,
+        booleans 0/1; a descending column's codes reversed; NULL a code of its own at the end it sorts to), and
+        the codes are packed into as few words as their ranges allow.  Equal words mean equal ``(k, row)``."""
+        in_order = {s.column for s in self.order}
         specs = [(s.column, s.descending, s.nulls_last) for s in self.order]
-        specs += [(i, False, True) for i in range(len(self.names))]
-        for position, (column, descending, nulls_last) in enumerate(specs):
-            name = self.names[column]
-            values = table.column(name)
-            if values.null_count:
-                flag = f"_n{position}"
-                extra[flag] = pc.is_null(values)
-                keys.append((flag, "ascending" if nulls_last else "descending"))
-            keys.append((name, "descending" if descending else "ascending"))
-        if extra:
-            for flag, array in extra.items():
-                table = table.append_column(flag, array)
-        return pc.sort_indices(table, sort_keys=keys)
+        specs += [(i, False, True) for i in range(len(self.names)) if i not in in_order]
+        codes = _codes(table.column("k"), False, True)
+        for column, descending, nulls_last in specs:
+            codes += _codes(table.column(self.names[column]), descending, nulls_last)
+        words: list[np.ndarray] = []
+        word, span = None, 1
+        for code, size in codes:
+            if size <= 1:
+                continue
+            if word is None or span * size >= 2**62:
+                if word is not None:
+                    words.append(word)
+                word, span = code, size
+            else:
+                word, span = word * size + code, span * size
+        if word is not None:
+            words.append(word)
+        return words or [np.zeros(table.num_rows, dtype=np.int64)]
 
     # -- reading ------------------------------------------------------------------------------------------
 
@@ -233,6 +259,45 @@ class Spine:
         rows = zip(*(table.column(name).to_pylist() for name in self.names)) if self.names else \
             iter([()] * table.num_rows)
         return {(k, row): d for k, row, d in zip(table.column("k").to_pylist(), rows, table.column("diff").to_pylist())}
+
+
+def _argsort(words: list[np.ndarray]) -> np.ndarray:
+    if len(words) == 1:
+        return np.argsort(words[0])
+    return np.lexsort(words[::-1])
+
+
+def _codes(column: Any, descending: bool, nulls_last: bool) -> list[tuple[np.ndarray, int]]:
+    """Order-preserving int64 codes of a column, with how many codes there are (see :meth:`Spine.sort_words`):
+    one code, or for integers too wide to offset a NULL flag and the values themselves."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    n = len(column)
+    valid = pc.is_valid(column).to_numpy(zero_copy_only=False) if column.null_count else None
+    if pa.types.is_string(column.type):
+        encoded = pc.dictionary_encode(column)
+        dictionary = encoded.dictionary
+        rank = np.empty(len(dictionary), dtype=np.int64)
+        rank[pc.array_sort_indices(dictionary).to_numpy()] = np.arange(len(dictionary))
+        indices = pc.fill_null(encoded.indices, 0).to_numpy(zero_copy_only=False).astype(np.int64)
+        code, size = (rank[indices] if len(dictionary) else np.zeros(n, dtype=np.int64)), max(len(dictionary), 1)
+    else:
+        values = pc.fill_null(column, False if pa.types.is_boolean(column.type) else 0)
+        raw = values.to_numpy(zero_copy_only=False).astype(np.int64)
+        low, high = (int(raw.min()), int(raw.max())) if n else (0, 0)
+        if high - low >= 2**61:  # too wide to offset: the values are their own word
+            word = ~raw if descending else raw
+            if valid is None:
+                return [(word, 2**63)]
+            flag = (~valid).astype(np.int64) if nulls_last else valid.astype(np.int64)
+            return [(flag, 2), (np.where(valid, word, 0), 2**63)]
+        code, size = raw - low, high - low + 1
+    if descending:
+        code = size - 1 - code
+    if valid is not None:
+        code = np.where(valid, code, size) if nulls_last else np.where(valid, code + 1, 0)
+        size += 1
+    return [(code, size)]
 
 
 def gather(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:

@@ -8,7 +8,7 @@ and the row operator is as good).
 
 * **Hydration from columns** (:meth:`fold_columns`/:meth:`absorb_folded`, the ``ColumnarInput`` protocol of
   ``dataflow.operators``): a snapshot's Arrow tables become the first run directly — group keys interned per
-  distinct key, the rows sorted by ``pyarrow.compute.sort_indices`` — and the first round's output is read from the
+  distinct key, the rows sorted and consolidated by ``Spine.consolidate`` (one numpy sort of encoded order words) — and the first round's output is read from the
   heads of the groups, so no Python object is built per input row, only per output row.
 * **A round** turns the delta into a (small) run and pushes it into the spine, then recomputes the touched groups:
   the boundary short-cut of the row operator comes first (a group whose changed rows all sort after its last output
@@ -220,7 +220,7 @@ def heads(spine: Spine, groups: np.ndarray, depth: int) -> tuple[pa.Table | None
     names = ["k", *spine.names]
     grouped = table.group_by(names, use_threads=False).aggregate([("diff", "sum"), ("fence", "max")])
     grouped = grouped.rename_columns([*names, "diff", "fence"])
-    grouped = grouped.take(spine.sort_indices(grouped))
+    grouped = grouped.take(pa.array(spine.sort_indices(grouped)))
     fences = grouped.column("fence").to_numpy(zero_copy_only=False).astype(bool)
     # a row whose copies cancel is dropped, but a fence on it still bounds what is exact
     return grouped, fences
