@@ -27,7 +27,6 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from steadystate.dataflow.collection import Delta, OkDelta, Row, add_into
 from steadystate.dataflow.operators import Operator
