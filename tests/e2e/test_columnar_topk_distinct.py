@@ -59,7 +59,8 @@ def test_topk_and_distinct_hydrate_from_columns_and_stay_exact(env) -> None:  # 
     for name, sql in views.items():  # hydrated after writes: the loads as columns, the writes as rows
         env.execute(f"CREATE VIEW {name}_after AS {sql}", f"CREATE DEFAULT INDEX ON {name}_after")
     check("_after")
-    assert env.replica_log(replica_id).count("folded as columns") == 4
+    # (whether these read the loads as columns depends on the coordinator's compaction having rewritten the
+    # batches or not — a race; tests/compute/test_columnar_snapshots.py checks that path deterministically)
     for statement in writes[2:]:
         env.execute(statement)
         db.execute(statement)
