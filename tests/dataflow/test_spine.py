@@ -27,8 +27,10 @@ def model_apply(model: Counter, batch: list) -> None:
             del model[(key, row)]
 
 
-def check_runs(spine: Spine) -> None:
+def check_runs(spine: Spine, deferred: bool = False) -> None:
     sizes = [run.num_rows for run in spine.runs]
+    if deferred:  # a deferred run was compared by its size before consolidation
+        sizes = sizes[1:]
     for older, newer in zip(sizes, sizes[1:]):  # geometric: each run less than half the one before
         assert 2 * newer < older
     for run in spine.runs:
@@ -42,18 +44,40 @@ def check_runs(spine: Spine) -> None:
 
 @settings(max_examples=150, deadline=None)
 @given(st.lists(updates, max_size=8), st.lists(st.tuples(st.integers(0, 2), st.booleans(), st.booleans()),
-                                               max_size=3))
-def test_spine_matches_counter(batches: list, order: list) -> None:
+                                               max_size=3), st.booleans())
+def test_spine_matches_counter(batches: list, order: list, deferred: bool) -> None:
+    """With the first batch a deferred (unsorted) run or an ordinary one."""
     spine = Spine(TYPES, [SortKey(c, d, n) for c, d, n in order])
     model: Counter = Counter()
-    for batch in batches:
-        spine.insert_rows([k for k, _, _ in batch], [r for _, r, _ in batch], [d for _, _, d in batch])
+    for i, batch in enumerate(batches):
+        keys, rows, diffs = [k for k, _, _ in batch], [r for _, r, _ in batch], [d for _, _, d in batch]
+        if deferred and i == 0:
+            spine.defer(spine.table_of(keys, rows, diffs))
+            model_apply(model, batch)
+            continue
+        spine.insert_rows(keys, rows, diffs)
         model_apply(model, batch)
-        check_runs(spine)
+        check_runs(spine, deferred)
         assert spine.contents() == dict(model)
         found = spine.lookup([0, 1, 2, 3, 7])
         for key in (0, 1, 2, 3, 7):
             assert found[key] == {row: d for (k, row), d in model.items() if k == key}
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(values, max_size=40), st.lists(st.tuples(st.integers(0, 2), st.booleans(), st.booleans()),
+                                               max_size=3), st.integers(1, 6))
+def test_candidates_hold_the_first_rows(rows: list, order: list, count: int) -> None:
+    """A deferred run's candidates (one group, diffs 1) hold every row that is among its ``count`` first."""
+    spine = Spine(TYPES, [SortKey(c, d, n) for c, d, n in order])
+    spine.defer(spine.table_of([0] * len(rows), rows, [1] * len(rows)))
+    candidates = spine.candidates(count)
+    if candidates is None:  # the order needs more than one word
+        return
+    held = set(zip(*(candidates.column(n).to_pylist() for n in spine.names))) if spine.names else set()
+    first = [row for (_k, row), d in sorted(spine.contents().items(), key=lambda item: (
+        order_key([SortColumn(*s) for s in spine.order])(item[0][1]))) for _ in range(d)][:count]
+    assert set(first) <= held
 
 
 @settings(max_examples=100, deadline=None)

@@ -134,12 +134,52 @@ class Spine:
         self.names = [f"c{i}" for i in range(len(types))]
         self.schema = pa.schema([("k", pa.int64()), *zip(self.names, self.types), ("diff", pa.int64())])
         self.order = tuple(order)
-        self.runs: list[pa.Table] = []
+        self._runs: list[pa.Table] = []
         self._keys: list[np.ndarray] = []  # each run's ``k`` column as numpy (for searchsorted)
+        self._deferred: pa.Table | None = None  # the oldest run, not sorted yet (:meth:`defer`)
         self.merges = 0
 
     def __len__(self) -> int:
-        return sum(run.num_rows for run in self.runs)
+        deferred = 0 if self._deferred is None else self._deferred.num_rows
+        return deferred + sum(run.num_rows for run in self._runs)
+
+    @property
+    def runs(self) -> list[pa.Table]:
+        """The runs, oldest (largest) first; a deferred run is sorted now."""
+        self._settle_deferred()
+        return self._runs
+
+    def defer(self, table: pa.Table) -> None:
+        """Take ``table`` (this spine's schema) as the oldest run of an empty spine without sorting it until a
+        reader needs the runs or a merge reaches it — a hydration whose first output does not need the order
+        (:meth:`candidates`) then does not pay for it."""
+        if len(self):
+            raise ValueError("only an empty spine takes a deferred run")
+        self._deferred = table.cast(self.schema)
+
+    def candidates(self, count: int) -> pa.Table | None:
+        """Of a deferred run with one group (``k``) whose order packs into one word: the rows that can be among
+        the first ``count`` (every row whose word is at most the ``count``-th smallest; copies included), found by
+        ``numpy.partition`` without sorting; ``None`` otherwise."""
+        table = self._deferred
+        if table is None or self._runs:
+            return None
+        words = self.sort_words(table)
+        if len(words) != 1:
+            return None
+        (word,) = words
+        if count < len(word):
+            edge = np.partition(word, count - 1)[count - 1]
+            table = table.filter(pa.array(word <= edge))
+        return table
+
+    def _settle_deferred(self) -> None:
+        if self._deferred is not None:
+            deferred, self._deferred = self._deferred, None
+            run = self.consolidate(deferred)
+            if run.num_rows:
+                self._runs.insert(0, run)
+                self._keys.insert(0, run.column("k").to_numpy())
 
     # -- building runs -----------------------------------------------------------------------------------
 
@@ -163,13 +203,21 @@ class Spine:
         self._push(run)
 
     def _push(self, run: pa.Table) -> None:
-        while self.runs and 2 * run.num_rows >= self.runs[-1].num_rows:
-            previous = self.runs.pop()
+        while True:
+            if not self._runs:
+                if self._deferred is None or 2 * run.num_rows < self._deferred.num_rows:
+                    break
+                self._settle_deferred()  # the merge reaches the deferred run: sort it now
+                if not self._runs:
+                    continue
+            if 2 * run.num_rows < self._runs[-1].num_rows:
+                break
+            previous = self._runs.pop()
             self._keys.pop()
             run = self.consolidate(pa.concat_tables([previous, run]))
             self.merges += 1
         if run.num_rows:
-            self.runs.append(run)
+            self._runs.append(run)
             self._keys.append(run.column("k").to_numpy())
 
     def consolidate(self, table: pa.Table) -> pa.Table:
@@ -227,6 +275,7 @@ class Spine:
 
     def ranges(self, keys: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
         """Per run, the ``[lo, hi)`` row ranges of the sorted int64 ``keys`` (two searchsorted per run)."""
+        self._settle_deferred()
         return [(np.searchsorted(k, keys, "left"), np.searchsorted(k, keys, "right")) for k in self._keys]
 
     def lookup(self, keys: Iterable[int]) -> dict[int, dict[Row, int]]:
@@ -282,8 +331,9 @@ def _codes(column: Any, descending: bool, nulls_last: bool) -> list[tuple[np.nda
         indices = pc.fill_null(encoded.indices, 0).to_numpy(zero_copy_only=False).astype(np.int64)
         code, size = (rank[indices] if len(dictionary) else np.zeros(n, dtype=np.int64)), max(len(dictionary), 1)
     else:
-        values = pc.fill_null(column, False if pa.types.is_boolean(column.type) else 0)
-        raw = values.to_numpy(zero_copy_only=False).astype(np.int64)
+        values = pc.fill_null(column, False if pa.types.is_boolean(column.type) else 0) if valid is not None \
+            else column
+        raw = values.to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
         low, high = (int(raw.min()), int(raw.max())) if n else (0, 0)
         if high - low >= 2**61:  # too wide to offset: the values are their own word
             word = ~raw if descending else raw

@@ -8,8 +8,12 @@ and the row operator is as good).
 
 * **Hydration from columns** (:meth:`fold_columns`/:meth:`absorb_folded`, the ``ColumnarInput`` protocol of
   ``dataflow.operators``): a snapshot's Arrow tables become the first run directly — group keys interned per
-  distinct key, the rows sorted and consolidated by ``Spine.consolidate`` (one numpy sort of encoded order words) — and the first round's output is read from the
-  heads of the groups, so no Python object is built per input row, only per output row.
+  distinct key, the rows sorted and consolidated by ``Spine.consolidate`` (one numpy sort of encoded order words)
+  — and the first round's output is read from the heads of the groups, so no Python object is built per input row,
+  only per output row.  A global top-k does not even sort: the snapshot is the spine's *deferred* run
+  (``Spine.defer``), the first output is selected from the rows whose order word is at most the
+  ``offset + limit``-th smallest (``numpy.partition``), and the run is sorted when a later round first needs the
+  heads (a change before the boundary) or a merge reaches it.
 * **A round** turns the delta into a (small) run and pushes it into the spine, then recomputes the touched groups:
   the boundary short-cut of the row operator comes first (a group whose changed rows all sort after its last output
   row keeps its output; that costs the delta only), and the other groups are recomputed together, vectorized, from
@@ -86,8 +90,11 @@ class SpineTopK(Operator):
         keys = self.groups.intern_columns([table.column(self.spine.names[c]) for c in self.group_columns], n)
         full = pa.Table.from_arrays([pa.array(keys), *table.columns, pa.array(np.ones(n, dtype=np.int64))],
                                     schema=self.spine.schema)
-        self.spine.insert(full)
-        self._absorbed = np.unique(keys)
+        if self.group_columns:
+            self.spine.insert(full)
+        else:  # one group: sorted when first needed; the first output comes from the candidates
+            self.spine.defer(full)
+        self._absorbed = np.unique(keys) if self.group_columns else keys[:1]
 
     # -- rounds ------------------------------------------------------------------------------------------
 
@@ -97,6 +104,14 @@ class SpineTopK(Operator):
         if self._absorbed is not None:
             recompute.update(self._absorbed.tolist())
             self._absorbed = None
+            candidates = None if ok_in else self.spine.candidates(max(self.end, 1))
+            if candidates is not None:  # the first output from the rows that can be in it (unsorted snapshot)
+                head = Spine(self.spine.types, self.spine.order)
+                head.insert(candidates)
+                self.outputs = self._select(np.array(sorted(recompute), dtype=np.int64), head)
+                self.outputs = {g: rows for g, rows in self.outputs.items() if rows}
+                first_ok: OkDelta = {row: count for rows in self.outputs.values() for row, count in rows.items()}
+                return first_ok, err_in
         if ok_in:
             touched: dict[int, list[Row]] = {}
             intern, group_of = self.groups.intern, self.group_of
@@ -135,16 +150,16 @@ class SpineTopK(Operator):
                 self.outputs.pop(g, None)
         return ok, err_in
 
-    def _select(self, groups: np.ndarray) -> dict[int, dict[Row, int]]:
-        """The new output of every group in ``groups`` (sorted ids), and their boundaries (see the module
-        docstring)."""
+    def _select(self, groups: np.ndarray, spine: Spine | None = None) -> dict[int, dict[Row, int]]:
+        """The new output of every group in ``groups`` (sorted ids) in ``spine`` (the operator's), and their
+        boundaries (see the module docstring)."""
         out: dict[int, dict[Row, int]] = {}
         for g in groups.tolist():
             self.boundaries.pop(g, None)
         depth = max(self.end, 1)
         pending = groups
         while len(pending):
-            table, fence = heads(self.spine, pending, depth)
+            table, fence = heads(self.spine if spine is None else spine, pending, depth)
             pending = self._settle(table, fence, out)
             depth *= 4
         return out
