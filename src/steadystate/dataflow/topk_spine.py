@@ -51,6 +51,7 @@ class SpineTopK(Operator):
         self.groups = KeyInterner()
         self.outputs: dict[int, dict[Row, int]] = {}
         self.boundaries: dict[int, tuple] = {}  # group -> order key of the last row the output reaches
+        self.boundary_rows: dict[int, Row] = {}  # group -> that row
         self.key = order_key(self.order)
         self._absorbed: np.ndarray | None = None  # groups folded from columns, emitted in the next round
         getter: Callable[[Row], tuple]
@@ -112,7 +113,9 @@ class SpineTopK(Operator):
                 self.outputs = {g: rows for g, rows in self.outputs.items() if rows}
                 first_ok: OkDelta = {row: count for rows in self.outputs.values() for row, count in rows.items()}
                 return first_ok, err_in
-        if ok_in:
+        if ok_in and not self.group_columns:
+            self._global_changes(ok_in, recompute)
+        elif ok_in:
             touched: dict[int, list[Row]] = {}
             intern, group_of = self.groups.intern, self.group_of
             keys = []
@@ -150,12 +153,37 @@ class SpineTopK(Operator):
                 self.outputs.pop(g, None)
         return ok, err_in
 
+    def _global_changes(self, ok_in: OkDelta, recompute: set[int]) -> None:
+        """A delta of a global top-k into the spine, and whether it passes the boundary — tested on the encoded
+        order words (the boundary row encoded with the delta, a zero-diff row consolidation drops) when they fit in
+        one word, else row by row."""
+        g = self.groups.intern(())
+        rows, diffs = list(ok_in), list(ok_in.values())
+        boundary_row = self.boundary_rows.get(g)
+        if boundary_row is not None:
+            rows.append(boundary_row)
+            diffs.append(0)
+        table = self.spine.table_of(np.full(len(rows), g, dtype=np.int64), rows, diffs)
+        self.spine.insert(table)
+        if boundary_row is None or g in recompute:
+            recompute.add(g)
+            return
+        words = self.spine.sort_words(table)
+        if len(words) == 1:
+            after = bool(np.all(words[0][:-1] > words[0][-1]))
+        else:
+            boundary, key = self.boundaries[g], self.key
+            after = all(boundary < key(row) for row in rows[:-1])
+        if not after:
+            recompute.add(g)
+
     def _select(self, groups: np.ndarray, spine: Spine | None = None) -> dict[int, dict[Row, int]]:
         """The new output of every group in ``groups`` (sorted ids) in ``spine`` (the operator's), and their
         boundaries (see the module docstring)."""
         out: dict[int, dict[Row, int]] = {}
         for g in groups.tolist():
             self.boundaries.pop(g, None)
+            self.boundary_rows.pop(g, None)
         depth = max(self.end, 1)
         pending = groups
         while len(pending):
@@ -207,6 +235,7 @@ class SpineTopK(Operator):
                     out[g][row] = int(hi[i] - lo[i])
                 if reaches[i]:
                     self.boundaries[g] = self.key(row)
+                    self.boundary_rows[g] = row
         return k[starts][undecided]
 
     def records(self) -> int:
