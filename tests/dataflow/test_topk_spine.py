@@ -17,7 +17,8 @@ from test_topk import reference_by
 
 TYPES = [pa.int64(), pa.string(), pa.int64(), pa.bool_()]
 row_values = st.tuples(st.one_of(st.none(), st.integers(0, 1)), st.sampled_from([None, "x", "é"]),
-                       st.one_of(st.none(), st.integers(-2, 3)), st.one_of(st.none(), st.booleans()))
+                       st.one_of(st.none(), st.integers(-2, 3), st.sampled_from([-(2**63), 2**63 - 1])),
+                       st.one_of(st.none(), st.booleans()))  # extreme integers: orders of several words
 rounds = st.lists(st.lists(st.tuples(row_values, st.sampled_from([1, 1, 2, -1])), max_size=10), min_size=1,
                   max_size=10)
 orders = st.lists(st.builds(SortColumn, column=st.integers(1, 3), descending=st.booleans(),

@@ -94,6 +94,17 @@ class KeyInterner:
         only the distinct keys become Python values."""
         if not columns:
             return np.full(length, self.intern(()), dtype=np.int64)
+        if len(columns) == 1:  # the dictionary is the distinct keys already
+            column = columns[0].combine_chunks() if isinstance(columns[0], pa.ChunkedArray) else columns[0]
+            encoded = pc.dictionary_encode(column)
+            dictionary = encoded.dictionary.to_pylist()
+            ids = np.fromiter((self.intern((value,)) for value in dictionary), dtype=np.int64, count=len(dictionary))
+            out = ids[pc.fill_null(encoded.indices, 0).to_numpy(zero_copy_only=False)] if len(dictionary) else \
+                np.zeros(length, dtype=np.int64)
+            if encoded.indices.null_count:
+                nulls = pc.is_null(encoded.indices).to_numpy(zero_copy_only=False)
+                out = np.where(nulls, self.intern((None,)), out)
+            return out.astype(np.int64, copy=False)
         indices: list[np.ndarray] = []
         dictionaries: list[list[Any]] = []
         for column in columns:

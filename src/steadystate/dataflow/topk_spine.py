@@ -50,8 +50,7 @@ class SpineTopK(Operator):
         self.spine = Spine(types, [SortKey(c.column, c.descending, c.nulls_last) for c in order])
         self.groups = KeyInterner()
         self.outputs: dict[int, dict[Row, int]] = {}
-        self.boundaries: dict[int, tuple] = {}  # group -> order key of the last row the output reaches
-        self.boundary_rows: dict[int, Row] = {}  # group -> that row
+        self.boundary_rows: dict[int, Row] = {}  # group -> the last row the output reaches (full groups)
         self.key = order_key(self.order)
         self._absorbed: np.ndarray | None = None  # groups folded from columns, emitted in the next round
         getter: Callable[[Row], tuple]
@@ -95,7 +94,7 @@ class SpineTopK(Operator):
             self.spine.insert(full)
         else:  # one group: sorted when first needed; the first output comes from the candidates
             self.spine.defer(full)
-        self._absorbed = np.unique(keys) if self.group_columns else keys[:1]
+        self._absorbed = np.arange(len(self.groups), dtype=np.int64)  # the interner was empty: every id is new
 
     # -- rounds ------------------------------------------------------------------------------------------
 
@@ -113,27 +112,8 @@ class SpineTopK(Operator):
                 self.outputs = {g: rows for g, rows in self.outputs.items() if rows}
                 first_ok: OkDelta = {row: count for rows in self.outputs.values() for row, count in rows.items()}
                 return first_ok, err_in
-        if ok_in and not self.group_columns:
-            self._global_changes(ok_in, recompute)
-        elif ok_in:
-            touched: dict[int, list[Row]] = {}
-            intern, group_of = self.groups.intern, self.group_of
-            keys = []
-            for row in ok_in:
-                g = intern(group_of(row))
-                keys.append(g)
-                changed = touched.get(g)
-                if changed is None:
-                    touched[g] = [row]
-                else:
-                    changed.append(row)
-            self.spine.insert_rows(keys, list(ok_in), list(ok_in.values()))
-            key = self.key
-            for g, changed_rows in touched.items():
-                boundary = self.boundaries.get(g)
-                if boundary is not None and g not in recompute and all(boundary < key(row) for row in changed_rows):
-                    continue  # every change sorts after the output: it stays as it is
-                recompute.add(g)
+        if ok_in:
+            self._changes(ok_in, recompute)
         ok: OkDelta = {}
         if not recompute:
             return ok, err_in
@@ -153,36 +133,50 @@ class SpineTopK(Operator):
                 self.outputs.pop(g, None)
         return ok, err_in
 
-    def _global_changes(self, ok_in: OkDelta, recompute: set[int]) -> None:
-        """A delta of a global top-k into the spine, and whether it passes the boundary — tested on the encoded
-        order words (the boundary row encoded with the delta, a zero-diff row consolidation drops) when they fit in
-        one word, else row by row."""
-        g = self.groups.intern(())
+    def _changes(self, ok_in: OkDelta, recompute: set[int]) -> None:
+        """Put a delta into the spine and add to ``recompute`` the groups it may change: those without a
+        boundary, and those with a changed row sorting at or before their boundary row.  The test runs on the
+        encoded order words — the touched groups' boundary rows are encoded with the delta as zero-diff rows, which
+        consolidation drops — when the order fits one word, else row by row with the row operator's key."""
         rows, diffs = list(ok_in), list(ok_in.values())
-        boundary_row = self.boundary_rows.get(g)
-        if boundary_row is not None:
-            rows.append(boundary_row)
-            diffs.append(0)
-        table = self.spine.table_of(np.full(len(rows), g, dtype=np.int64), rows, diffs)
+        n = len(rows)
+        if self.group_columns:
+            intern, group_of = self.groups.intern, self.group_of
+            keys = np.fromiter((intern(group_of(row)) for row in rows), dtype=np.int64, count=n)
+        else:
+            keys = np.full(n, self.groups.intern(()), dtype=np.int64)
+        touched = np.unique(keys).tolist()
+        bounded = [g for g in touched if g not in recompute and g in self.boundary_rows]
+        recompute.update(g for g in touched if g not in self.boundary_rows)
+        boundary_rows = [self.boundary_rows[g] for g in bounded]
+        table = self.spine.table_of(np.concatenate([keys, np.array(bounded, dtype=np.int64)]), rows + boundary_rows,
+                                    diffs + [0] * len(bounded))
         self.spine.insert(table)
-        if boundary_row is None or g in recompute:
-            recompute.add(g)
+        if not bounded:
             return
         words = self.spine.sort_words(table)
         if len(words) == 1:
-            after = bool(np.all(words[0][:-1] > words[0][-1]))
-        else:
-            boundary, key = self.boundaries[g], self.key
-            after = all(boundary < key(row) for row in rows[:-1])
-        if not after:
-            recompute.add(g)
+            word = words[0]
+            slot = np.full(len(self.groups), -1, dtype=np.int64)
+            slot[np.array(bounded, dtype=np.int64)] = np.arange(len(bounded))
+            where = slot[keys]
+            has = where >= 0
+            boundary_words = word[n:]
+            before = has & (word[:n] <= boundary_words[np.where(has, where, 0)])
+            recompute.update(np.unique(keys[before]).tolist())
+            return
+        key = self.key
+        boundaries = {g: key(row) for g, row in zip(bounded, boundary_rows)}
+        for g, row in zip(keys.tolist(), rows):
+            boundary = boundaries.get(g)
+            if boundary is not None and not boundary < key(row):
+                recompute.add(g)
 
     def _select(self, groups: np.ndarray, spine: Spine | None = None) -> dict[int, dict[Row, int]]:
         """The new output of every group in ``groups`` (sorted ids) in ``spine`` (the operator's), and their
         boundaries (see the module docstring)."""
         out: dict[int, dict[Row, int]] = {}
         for g in groups.tolist():
-            self.boundaries.pop(g, None)
             self.boundary_rows.pop(g, None)
         depth = max(self.end, 1)
         pending = groups
@@ -229,12 +223,12 @@ class SpineTopK(Operator):
             part = table.take(pa.array(picked))
             rows = list(zip(*(part.column(name).to_pylist() for name in self.spine.names))) if self.spine.names \
                 else [()] * len(picked)
-            for i, row in zip(picked.tolist(), rows):
-                g = int(k[i])
-                if take[i]:
-                    out[g][row] = int(hi[i] - lo[i])
-                if reaches[i]:
-                    self.boundaries[g] = self.key(row)
+            counts_out = (hi - lo)[picked].tolist()
+            for g, row, taken, count, reached in zip(k[picked].tolist(), rows, take[picked].tolist(), counts_out,
+                                                     reaches[picked].tolist()):
+                if taken:
+                    out[g][row] = count
+                if reached:
                     self.boundary_rows[g] = row
         return k[starts][undecided]
 
