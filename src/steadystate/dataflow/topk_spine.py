@@ -157,12 +157,10 @@ class SpineTopK(Operator):
         words = self.spine.sort_words(table)
         if len(words) == 1:
             word = words[0]
-            slot = np.full(len(self.groups), -1, dtype=np.int64)
-            slot[np.array(bounded, dtype=np.int64)] = np.arange(len(bounded))
-            where = slot[keys]
-            has = where >= 0
-            boundary_words = word[n:]
-            before = has & (word[:n] <= boundary_words[np.where(has, where, 0)])
+            groups = np.array(bounded, dtype=np.int64)  # sorted: ``touched`` came from numpy.unique
+            where = np.minimum(np.searchsorted(groups, keys), len(groups) - 1)
+            has = groups[where] == keys
+            before = has & (word[:n] <= word[n:][where])
             recompute.update(np.unique(keys[before]).tolist())
             return
         key = self.key
