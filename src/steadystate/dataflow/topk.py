@@ -35,6 +35,32 @@ class SortColumn(NamedTuple):
     nulls_last: bool = True
 
 
+class _AboveAll:
+    """The sort key of a value unequal to itself (a NaN): above every other value, equal to itself, as the datum
+    order the renderer's ORDER BY follows puts NaN after every number (the planner's rule, repr/sortkey.py)."""
+
+    __slots__ = ()
+
+    def __lt__(self, other: object) -> bool:
+        return False
+
+    def __gt__(self, other: object) -> bool:
+        return other is not self
+
+    def __le__(self, other: object) -> bool:
+        return other is self
+
+    def __ge__(self, other: object) -> bool:
+        return True
+
+
+_ABOVE_ALL = _AboveAll()
+
+
+def nan_last(value: Any) -> Any:
+    return value if value == value else _ABOVE_ALL
+
+
 def _sort_key(column: int, null_high: bool, row: Row) -> tuple:
     return _null_safe(row[column], null_high)
 
@@ -42,11 +68,11 @@ def _sort_key(column: int, null_high: bool, row: Row) -> tuple:
 def _null_safe(value: Any, null_high: bool) -> tuple:
     if value is None:
         return (null_high, 0)
-    return (not null_high, value)
+    return (not null_high, nan_last(value))
 
 
 def row_tiebreak_key(row: Row) -> tuple:
-    return tuple((1, 0) if v is None else (0, v) for v in row)
+    return tuple((1, 0) if v is None else (0, nan_last(v)) for v in row)
 
 
 def sort_rows(rows: list[Row], order: Sequence[SortColumn]) -> list[Row]:
@@ -91,6 +117,7 @@ def order_key(order: Sequence[SortColumn]) -> Callable[[Row], tuple]:
             if value is None:
                 out += (nulls_last, 0)
             else:
+                value = nan_last(value)
                 out += (not nulls_last, _Descending(value) if descending else value)
         out.append(row_tiebreak_key(row))
         return tuple(out)

@@ -219,7 +219,7 @@ def parse_float4(text: str) -> float:
 def parse_numeric(text: str) -> decimal.Decimal:
     stripped = text.strip()
     if stripped.lower() == "nan":
-        return decimal.Decimal("NaN")
+        return numeric.NAN
     if not _NUMERIC_RE.match(stripped):
         raise _bad_syntax(ScalarType.NUMERIC, text)
     return numeric.normalize(decimal.Decimal(stripped))
@@ -347,7 +347,7 @@ def _int_cast(typ: ScalarType) -> dict[type, Callable[[Any], Any]]:
 
 def _numeric_from_float(value: float) -> decimal.Decimal:
     if math.isnan(value):
-        return decimal.Decimal("NaN")
+        return numeric.NAN
     if math.isinf(value):
         raise errors.FeatureNotSupported("cannot convert infinity to numeric")
     return decimal.Decimal(repr(value))

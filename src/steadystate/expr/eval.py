@@ -16,6 +16,8 @@ Also: :func:`compile_predicates` (all must be TRUE), :func:`compile_mfp` (map, f
 
 from __future__ import annotations
 
+import decimal
+import math
 import operator
 from typing import Any, Callable, Sequence
 
@@ -34,7 +36,7 @@ from steadystate.expr.functions import (
 )
 from steadystate.expr.infer import Types, scalar_type
 from steadystate.repr import Row
-from steadystate.repr import typmod
+from steadystate.repr import numeric, typmod
 from steadystate.repr.types import ScalarType
 
 Evaluator = Callable[[Row], Any]
@@ -206,12 +208,35 @@ _COMPILERS: dict[type, Callable[[Any, Types | None], Evaluator]] = {
 }
 
 
+#: result types that can be NaN; a call of one of them (or of a type not known) hands back the one NaN rows hold
+_NAN_TYPES = frozenset({ScalarType.FLOAT4, ScalarType.FLOAT8, ScalarType.NUMERIC, None})
+_CALLS = (ir.CallUnary, ir.CallBinary, ir.CallVariadic)
+
+
+def _canonical_nan(evaluator: Evaluator) -> Evaluator:
+    """Every NaN ``evaluator`` returns becomes ``math.nan`` (numeric's ``NAN``): a NaN is unequal to itself and two
+    NaN objects hash apart, so a row holding a fresh NaN would never consolidate with, or retract, an equal one."""
+    def canonical(row: Row) -> Any:
+        value = evaluator(row)
+        if value != value:
+            if value.__class__ is float:
+                return math.nan
+            if isinstance(value, decimal.Decimal):
+                return numeric.NAN
+        return value
+
+    return canonical
+
+
 def compile_scalar(expr: ir.ScalarExpr, input_types: Types | None = None) -> Evaluator:
     """Compile ``expr`` into ``f(row) -> datum``; ``input_types`` (optional) sharpens overflow checks."""
     compiler = _COMPILERS.get(type(expr))
     if compiler is None:
         raise errors.InternalError(f"cannot evaluate {type(expr).__name__}")
-    return compiler(expr, input_types)
+    evaluator = compiler(expr, input_types)
+    if isinstance(expr, _CALLS) and scalar_type(expr, input_types) in _NAN_TYPES:
+        return _canonical_nan(evaluator)
+    return evaluator
 
 
 def evaluate(expr: ir.ScalarExpr, row: Row = (), input_types: Types | None = None) -> Any:

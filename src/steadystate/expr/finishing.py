@@ -25,6 +25,7 @@ from itertools import islice
 from typing import Any, Callable, Iterable
 
 from steadystate.expr.ir import ColumnOrder, RowSetFinishing
+from steadystate.repr.sortkey import nan_last
 
 Row = tuple[Any, ...]
 
@@ -72,7 +73,7 @@ def sort_rows(rows: list[Row], order_by: tuple[ColumnOrder, ...]) -> list[Row]:
 def _value_key(column: int) -> Callable[[Row], Any]:
     def key(row: Row) -> Any:
         value = row[column]
-        return int(value) if isinstance(value, bool) else value
+        return int(value) if isinstance(value, bool) else nan_last(value)
     return key
 
 
@@ -109,6 +110,7 @@ def composite_key(order_by: tuple[ColumnOrder, ...]) -> Callable[[Row], tuple[An
             out.append(0 if nulls_last else 1)
             if isinstance(value, bool):
                 value = int(value)
+            value = nan_last(value)
             out.append(_Descending(value) if desc else value)
         return tuple(out)
     return key

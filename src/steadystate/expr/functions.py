@@ -39,6 +39,7 @@ from steadystate.expr.time_functions import VARIADIC_STRICT as TIME_FUNCTIONS
 from steadystate.expr import string_math
 from steadystate.expr.casts import INT_RANGES, float4_to_text, round_float4, to_text
 from steadystate.repr import numeric
+from steadystate.repr.sortkey import nan_last
 from steadystate.repr.types import ScalarType
 
 _ZERO = decimal.Decimal(0)
@@ -90,7 +91,7 @@ def _checked_float(op: Callable[[float, float], float]) -> Callable[[float, floa
             raise _float_overflow() from None
         if math.isinf(value) and not (math.isinf(a) or math.isinf(b)):
             raise _float_overflow()
-        return value
+        return value if value == value else math.nan  # the one NaN rows hold (repr.numeric.NAN's reason)
 
     return impl
 
@@ -116,7 +117,8 @@ def _float_div(a: float, b: float) -> float:
 def _float_mod(a: float, b: float) -> float:
     if b == 0:
         raise _division_by_zero()
-    return math.fmod(a, b)
+    value = math.fmod(a, b)
+    return value if value == value else math.nan
 
 
 _INT_OPS: dict[str, Callable[[int, int], int]] = {
@@ -146,7 +148,7 @@ def _float4(op: Callable[[float, float], float], func: str) -> Callable[[float, 
             raise _float_overflow()
         if single == 0.0 and a != 0.0 and ((func == "mul" and b != 0.0) or (func == "div" and not math.isinf(b))):
             raise errors.NumericValueOutOfRange("value out of range: underflow")
-        return single
+        return single if single == single else math.nan
 
     return impl
 
@@ -459,6 +461,27 @@ UNARY_NONSTRICT: dict[str, Callable[[Any], Any]] = {
     "is_not_false": lambda v: v is not False,
 }
 
+# Comparisons with PostgreSQL's rule for NaN (float and numeric): NaN equals NaN and is greater than every other
+# value.  A value unequal to itself is a NaN; Python's operators would say NaN = NaN is false (and raise for numeric
+# NaN with < and >).
+
+
+def sql_eq(a: Any, b: Any) -> bool:
+    return a == b or (a != a and b != b)
+
+
+def sql_lt(a: Any, b: Any) -> bool:
+    if a == a and b == b:
+        return a < b
+    return a == a  # only a non-NaN is below a NaN
+
+
+def sql_lte(a: Any, b: Any) -> bool:
+    if a == a and b == b:
+        return a <= b
+    return b != b  # everything is at most a NaN
+
+
 def _subquery_cardinality(count: Any, _typed_null: Any) -> Any:
     raise errors.SteadyError("more than one row returned by a subquery used as an expression", sqlstate="21000")
 
@@ -469,12 +492,12 @@ BINARY_STRICT: dict[str, Callable[[Any, Any], Any]] = {
     "temporal_sub": _temporal("sub"),
     "temporal_mul": _temporal("mul"),
     "temporal_div": _temporal("div"),
-    "eq": lambda a, b: a == b,
-    "neq": lambda a, b: a != b,
-    "lt": lambda a, b: a < b,
-    "lte": lambda a, b: a <= b,
-    "gt": lambda a, b: a > b,
-    "gte": lambda a, b: a >= b,
+    "eq": sql_eq,
+    "neq": lambda a, b: not sql_eq(a, b),
+    "lt": sql_lt,
+    "lte": sql_lte,
+    "gt": lambda a, b: sql_lt(b, a),
+    "gte": lambda a, b: sql_lte(b, a),
     "concat": _concat2,
     "like": _like,
     "not_like": lambda s, p: not _like(s, p),
@@ -495,18 +518,18 @@ BINARY_STRICT: dict[str, Callable[[Any, Any], Any]] = {
 
 BINARY_NONSTRICT: dict[str, Callable[[Any, Any], Any]] = {
     "subquery_cardinality": _subquery_cardinality,  # the error row of a scalar subquery with several rows
-    "nullif": lambda a, b: None if a is not None and b is not None and a == b else a,
+    "nullif": lambda a, b: None if a is not None and b is not None and sql_eq(a, b) else a,
 }
 
 
 def _greatest(values: list[Any]) -> Any:
     present = [v for v in values if v is not None]
-    return max(present) if present else None
+    return max(present, key=nan_last) if present else None
 
 
 def _least(values: list[Any]) -> Any:
     present = [v for v in values if v is not None]
-    return min(present) if present else None
+    return min(present, key=nan_last) if present else None
 
 
 def _in_list(values: list[Any]) -> bool | None:
@@ -517,15 +540,15 @@ def _in_list(values: list[Any]) -> bool | None:
     for candidate in candidates:
         if candidate is None:
             saw_null = True
-        elif candidate == needle:
+        elif sql_eq(candidate, needle):
             return True
     return None if saw_null else False
 
 
 def _between(values: list[Any]) -> bool | None:
     x, low, high = values
-    above = None if x is None or low is None else x >= low
-    below = None if x is None or high is None else x <= high
+    above = None if x is None or low is None else sql_lte(low, x)
+    below = None if x is None or high is None else sql_lte(x, high)
     if above is False or below is False:
         return False
     if above is None or below is None:

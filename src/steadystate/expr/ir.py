@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import decimal
+import math
 import uuid as _uuid
 import enum
 from typing import Any, Union
@@ -53,7 +54,7 @@ from steadystate.repr.bytea import bytea_text, parse_bytea
 from steadystate.repr.jsonb import Jsonb, jsonb_text, parse_jsonb
 from steadystate.expr.arrays import CASTS as ARRAY_CASTS
 from steadystate.expr.arrays import array_to_text
-from steadystate.repr import codec
+from steadystate.repr import codec, numeric
 from steadystate.repr.arrays import Array
 from steadystate.repr.interval import Interval
 from steadystate.repr.types import ARRAY_ELEMENT, ScalarType
@@ -73,8 +74,9 @@ class Literal(msgspec.Struct, frozen=True, tag=True, tag_field="kind"):
     def datum(self) -> Any:
         if self.value is None:
             return None
-        if self.type is ScalarType.NUMERIC:
-            return decimal.Decimal(str(self.value))
+        if self.type is ScalarType.NUMERIC:  # a NaN is the one NaN rows hold (repr.numeric.NAN)
+            value = decimal.Decimal(str(self.value))
+            return value if not value.is_nan() else numeric.NAN
         if self.type is ScalarType.DATE:
             return _dt.date.fromisoformat(str(self.value))
         if self.type is ScalarType.TIMESTAMP or self.type is ScalarType.TIMESTAMPTZ:
@@ -84,7 +86,8 @@ class Literal(msgspec.Struct, frozen=True, tag=True, tag_field="kind"):
         if self.type is ScalarType.INTERVAL:
             return Interval.from_canonical(str(self.value))
         if self.type is ScalarType.FLOAT8 or self.type is ScalarType.FLOAT4:
-            return float(self.value)
+            number = float(self.value)
+            return number if number == number else math.nan
         if self.type in _TEXT_LITERALS and isinstance(self.value, str):
             return _TEXT_LITERALS[self.type](self.value)
         if self.type in ARRAY_ELEMENT:  # travels as its text form (expr/arrays.py)

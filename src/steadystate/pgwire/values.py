@@ -21,6 +21,7 @@ import uuid as _uuid
 from typing import Any, Callable
 
 from steadystate.errors import FeatureNotSupported, InvalidTextRepresentation, SteadyError
+from steadystate.repr import numeric
 from steadystate.repr.arrays import format_array
 from steadystate.repr.floattext import float4_text, float8_text, round_float4
 from steadystate.repr.timezones import format_in_zone, is_utc, parse_zone
@@ -393,7 +394,7 @@ TEXT_PARSERS: dict[int, Callable[[str], Any]] = {
 def decode_numeric_binary(data: bytes) -> decimal.Decimal:
     count, weight, sign, dscale = struct.unpack_from("!hhHH", data)
     if sign == 0xC000:
-        return decimal.Decimal("NaN")
+        return numeric.NAN
     if sign == 0xD000:
         return decimal.Decimal("Infinity")
     if sign == 0xF000:
@@ -411,14 +412,25 @@ def _unpack(fmt: str) -> Callable[[bytes], Any]:
     return lambda data: unpacker(data)[0]
 
 
+def _unpack_float(fmt: str) -> Callable[[bytes], float]:
+    """A float parameter; any NaN becomes ``math.nan``, the one NaN rows hold (repr.numeric.NAN's reason)."""
+    unpacker = struct.Struct(fmt).unpack
+
+    def parse(data: bytes) -> float:
+        value: float = unpacker(data)[0]
+        return value if value == value else math.nan
+
+    return parse
+
+
 BINARY_PARSERS: dict[int, Callable[[bytes], Any]] = {
     BOOL: lambda data: data != b"\x00",
     INT2: _unpack("!h"),
     INT4: _unpack("!i"),
     INT8: _unpack("!q"),
     OID: _unpack("!I"),
-    FLOAT4: _unpack("!f"),
-    FLOAT8: _unpack("!d"),
+    FLOAT4: _unpack_float("!f"),
+    FLOAT8: _unpack_float("!d"),
     NUMERIC: decode_numeric_binary,
     TEXT: lambda data: data.decode(),
     VARCHAR: lambda data: data.decode(),

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import datetime as _dt
 import decimal
+import math
 import uuid as _uuid
 from typing import Any, Iterable
 
 import msgspec
 
-from steadystate.repr import Row
+from steadystate.repr import Row, numeric
 from steadystate.repr.arrays import Array
 from steadystate.repr.interval import Interval
 from steadystate.repr.jsonb import Jsonb, jsonb_text, parse_jsonb
@@ -33,11 +34,15 @@ _EXT_TIME = 5
 _EXT_JSONB = 6
 _EXT_UUID = 7
 _EXT_ARRAY = 8  # an array datum: its elements, each wrapped, as a msgpack array
+_EXT_NAN = 9  # a float NaN: decoded as ``math.nan`` (numeric's ``NAN`` for the decimal one), the one NaN rows hold,
+#             so that rows holding a NaN are equal and hash alike after a round trip (a NaN is unequal to itself)
 _SPECIAL = (decimal.Decimal, _dt.date, _dt.time, Interval, Jsonb, _uuid.UUID, Array)  # datetime is a subclass of date
 # bytea datums are ``bytes``: msgpack's bin type carries them as they are
 
 
 def _wrap(value: Any) -> Any:
+    if value.__class__ is float:
+        return value if value == value else msgspec.msgpack.Ext(_EXT_NAN, b"")
     if isinstance(value, decimal.Decimal):
         return msgspec.msgpack.Ext(_EXT_DECIMAL, str(value).encode())
     if isinstance(value, _dt.datetime):
@@ -62,9 +67,11 @@ def _ext_hook(code: int, data: memoryview) -> Any:
         return _uuid.UUID(bytes=bytes(data))
     if code == _EXT_ARRAY:
         return Array(_decoder.decode(data))
+    if code == _EXT_NAN:
+        return math.nan
     text = bytes(data).decode()
     if code == _EXT_DECIMAL:
-        return decimal.Decimal(text)
+        return numeric.canonical(decimal.Decimal(text))
     if code == _EXT_DATE:
         return _dt.date.fromisoformat(text)
     if code == _EXT_DATETIME:
@@ -88,7 +95,7 @@ _rows_decoder = msgspec.msgpack.Decoder(list[tuple], ext_hook=_ext_hook)
 def _needs_wrap(rows: Iterable[Row]) -> bool:
     for row in rows:
         for value in row:
-            if isinstance(value, _SPECIAL):
+            if isinstance(value, _SPECIAL) or (value.__class__ is float and value != value):
                 return True
     return False
 

@@ -66,9 +66,12 @@ def _encode(updates: list[tuple[tuple, int, int]]) -> bytes | None:
             return None
         arrow_type = pa.null() if not kinds else getattr(pa, _TYPES[next(iter(kinds))])()
         try:
-            arrays.append(_narrowed(pa, pa.array(column, type=arrow_type)))
+            array = pa.array(column, type=arrow_type)
         except (pa.ArrowException, OverflowError, TypeError):
             return None
+        if kinds == {float} and pa.compute.any(pa.compute.is_nan(array)).as_py():
+            return None  # NaNs travel in msgpack, which hands back the one NaN rows hold (repr/codec.py)
+        arrays.append(_narrowed(pa, array))
     table = pa.table({f"c{i}": array for i, array in enumerate(arrays)})
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, table.schema) as writer:

@@ -49,6 +49,16 @@ EXACT = decimal.Context(prec=WEIGHT_MAX_DIGITS + 2 * DSCALE_MAX + 64, rounding=d
                         traps=[decimal.InvalidOperation, decimal.DivisionByZero, decimal.Overflow])
 
 
+#: the one numeric NaN every operation returns: rows holding it are equal and hash alike (a NaN is not equal to
+#: itself in Python, and two NaN objects hash apart), so a NaN row consolidates and retracts like any other
+NAN = Decimal("NaN")
+
+
+def canonical(value: Decimal) -> Decimal:
+    """``value``, or :data:`NAN` for any NaN."""
+    return NAN if value.is_nan() else value
+
+
 def install_exact_context() -> None:
     """Make ``+ - *`` on Decimals exact in this thread and in every thread started later."""
     decimal.DefaultContext.prec = EXACT.prec
@@ -65,7 +75,9 @@ def _overflow() -> errors.SteadyError:
 
 
 def check_range(value: Decimal) -> Decimal:
-    """``value``, or 22003 when it is beyond numeric's range."""
+    """``value`` (the canonical :data:`NAN` for a NaN), or 22003 when it is beyond numeric's range."""
+    if value.is_nan():
+        return NAN
     if value.is_finite() and value and value.adjusted() >= WEIGHT_MAX_DIGITS:
         raise _overflow()
     return value
@@ -81,7 +93,7 @@ def normalize(value: Decimal) -> Decimal:
     """``value`` with a non-positive exponent (``1E+2`` → ``100``), as PostgreSQL's input makes it."""
     if value.is_finite() and value.as_tuple().exponent > 0:  # type: ignore[operator]
         return value.quantize(Decimal(1), context=EXACT)
-    return value
+    return NAN if value.is_nan() else value
 
 
 def _as_decimal(value: Any) -> Decimal:
@@ -143,9 +155,9 @@ def mul(a: Any, b: Any) -> Decimal:
 
 def _special_mul(a: Decimal, b: Decimal) -> Decimal:
     if a.is_nan() or b.is_nan():
-        return Decimal("NaN")
+        return NAN
     if (a.is_infinite() and not b) or (b.is_infinite() and not a):
-        return Decimal("NaN")  # PostgreSQL: Infinity * 0 is NaN
+        return NAN  # PostgreSQL: Infinity * 0 is NaN
     return Decimal("Infinity") if (a < 0) == (b < 0) else Decimal("-Infinity")
 
 
@@ -166,7 +178,7 @@ def div(a: Any, b: Any, rscale: int | None = None) -> Decimal:
     a, b = _as_decimal(a), _as_decimal(b)
     if _special(a, b):
         if a.is_nan() or b.is_nan() or (a.is_infinite() and b.is_infinite()):
-            return Decimal("NaN")
+            return NAN
         if not b:
             raise _division_by_zero()
         if a.is_infinite():
@@ -186,7 +198,7 @@ def mod(a: Any, b: Any) -> Decimal:
     a, b = _as_decimal(a), _as_decimal(b)
     if _special(a, b):
         if a.is_nan() or b.is_nan() or a.is_infinite():
-            return Decimal("NaN")
+            return NAN
         if not b:
             raise _division_by_zero()
         return a
@@ -286,7 +298,7 @@ def log(base: Any, value: Any) -> Decimal:
     _check_log_argument(b)
     _check_log_argument(x)
     if not (b.is_finite() and x.is_finite()):
-        return Decimal("NaN")
+        return NAN
     if b == 1:
         raise _division_by_zero()
     result_dweight = estimate_ln_dweight(x) - estimate_ln_dweight(b)
@@ -323,7 +335,7 @@ def _int32(value: Decimal) -> int | None:
 def power(base: Any, exponent: Any) -> Decimal:
     a, b = _as_decimal(base), _as_decimal(exponent)
     if not (a.is_finite() and b.is_finite()):
-        return EXACT.power(a, b) if not (a.is_nan() or b.is_nan()) else Decimal("NaN")
+        return EXACT.power(a, b) if not (a.is_nan() or b.is_nan()) else NAN
     if a == 0 and b < 0:
         raise _invalid("zero raised to a negative power is undefined", "2201F")
     integer = _int32(b)
