@@ -52,6 +52,7 @@ from typing import Any, Callable, Iterable
 from steadystate.render import Arrangement, RenderedDataflow
 from steadystate.dataflow import guard
 from steadystate.dataflow.collection import EvalError
+from steadystate import errors
 from steadystate.errors import ErrorFields, SteadyError, UpperMismatch
 from steadystate.expr.eval import compile_mfp
 from steadystate.compute.peeks import chunked, finished, mapped, point_key
@@ -357,6 +358,14 @@ class ComputeState:
                 if transient:
                     out.extend(self._fail_transient(dataflow, exc))
                 continue
+            except Exception as exc:  # noqa: BLE001 - a fault in one dataflow's code must not take the replica down
+                # (an exit would crash-loop the cluster: every restart hydrates the same dataflow again); the
+                # dataflow stops, and reads of its exports answer with the error until it is created again
+                log.exception("dataflow %s stopped by an internal error", dataflow.desc.debug_name)
+                internal = errors.InternalError(f"internal error in dataflow {dataflow.desc.debug_name}: "
+                                                f"{type(exc).__name__}: {exc}")
+                out.extend(self._fail_transient(dataflow, internal))
+                continue
             reading = dataflow.reading
             if reading is not None and reading.updates_read != dataflow.progress_sent:
                 dataflow.progress_sent = reading.updates_read
@@ -388,9 +397,9 @@ class ComputeState:
         return out
 
     def _fail_transient(self, dataflow: _Dataflow, exc: SteadyError) -> list[m.Response]:
-        """Stop a transient dataflow that failed (over the memory threshold, canceled, an error): its state is let go
-        at once, the peeks of its exports answer with the error and its subscribes end with it; the controller's
-        drop then finds nothing left to do."""
+        """Stop a dataflow that failed (a transient one over the memory threshold, canceled or in error; any one
+        whose code raised an internal error): its state is let go at once, the peeks of its exports answer with the
+        error and its subscribes end with it; the controller's drop then finds nothing left to do."""
         error = exc.to_wire()
         self.dataflows.remove(dataflow)
         out: list[m.Response] = []
