@@ -127,6 +127,9 @@ def test_parameters(ctx) -> None:
     ("copy t from stdin with (format csv, encoding 'latin1')", "0A000"),
     ("copy (select 1) to stdout with (format csv, header)", "0A000"),
     ("copy (select 1) to stdout with csv delimiter ';'", "0A000"),
+    ("create cluster c (size = 'small', disk = true)", "0A000"),
+    ("create cluster c (size = 'small', managed = false)", "0A000"),
+    ("create cluster c replicas (r1 (size = 'small', introspection_interval = '1s'))", "0A000"),
 ])
 def test_errors(ctx, sql: str, sqlstate: str) -> None:
     with pytest.raises(errors.SteadyError) as info:

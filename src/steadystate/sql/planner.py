@@ -310,12 +310,28 @@ def _options(options: st.Options) -> dict[str, Any]:
     return {k.lower().replace(" ", "_"): (True if v is None else v) for k, v in options}
 
 
+#: the options CREATE CLUSTER and a replica's definition honour; any other is refused (0A000), never ignored
+_CLUSTER_OPTIONS = frozenset({"size", "replication_factor", "managed"})
+_REPLICA_OPTIONS = frozenset({"size"})
+
+
+def _honoured(options: dict[str, Any], known: frozenset[str], what: str) -> dict[str, Any]:
+    for name in options:
+        if name not in known:
+            raise errors.FeatureNotSupported(f"{what} option {name.replace('_', ' ').upper()} is not supported",
+                                             hint=f"{what} takes {', '.join(sorted(o.replace('_', ' ').upper() for o in known))}.")
+    return options
+
+
 def _create_cluster(node: st.CreateCluster, ctx: PlanContext, sql_text: str | None) -> p.Plan:
-    options = _options(node.options)
+    options = _honoured(_options(node.options), _CLUSTER_OPTIONS, "CREATE CLUSTER")
+    if str(options.get("managed", True)).lower() not in ("true", "on", "1"):  # a cluster with a SIZE is managed
+        raise errors.FeatureNotSupported("MANAGED = false is not supported",
+                                         hint="Name the replicas instead: CREATE CLUSTER c REPLICAS (r1 (SIZE = ...)).")
     if node.replicas is not None:
         replicas: list[tuple[str, str | None]] = []
         for replica in node.replicas:
-            size = _options(replica.options).get("size")
+            size = _honoured(_options(replica.options), _REPLICA_OPTIONS, "a cluster replica").get("size")
             replicas.append((replica.name, str(size) if size is not None else None))
         return p.CreateClusterPlan(node.name, False, None, None, tuple(replicas), tuple(options.items()))
     factor = options.get("replication_factor", 1)
@@ -328,7 +344,7 @@ def _create_cluster(node: st.CreateCluster, ctx: PlanContext, sql_text: str | No
 
 def _create_cluster_replica(node: st.CreateClusterReplica, ctx: PlanContext, sql_text: str | None) -> p.Plan:
     cluster_id, cluster_name = ctx.catalog.resolve_cluster(node.cluster)
-    size = _options(node.options).get("size")
+    size = _honoured(_options(node.options), _REPLICA_OPTIONS, "CREATE CLUSTER REPLICA").get("size")
     return p.CreateClusterReplicaPlan(cluster_id, cluster_name, node.name, None if size is None else str(size))
 
 
