@@ -130,6 +130,8 @@ def test_parameters(ctx) -> None:
     ("create cluster c (size = 'small', disk = true)", "0A000"),
     ("create cluster c (size = 'small', managed = false)", "0A000"),
     ("create cluster c replicas (r1 (size = 'small', introspection_interval = '1s'))", "0A000"),
+    ("alter cluster quickstart seal with (restarts = false)", "0A000"),
+    ("alter cluster quickstart restart with (wait = '1s')", "0A000"),
 ])
 def test_errors(ctx, sql: str, sqlstate: str) -> None:
     with pytest.raises(errors.SteadyError) as info:

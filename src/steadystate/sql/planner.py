@@ -393,10 +393,23 @@ def _drop_objects(node: st.DropObjects, ctx: PlanContext, sql_text: str | None) 
     return p.DropObjectsPlan(node.kind, tuple(items), tuple(missing), node.cascade)
 
 
+#: the options each ALTER CLUSTER action honours (SET's are checked where SET is applied, adapter/ddl.py)
+_ALTER_CLUSTER_OPTIONS: dict[st.AlterAction, frozenset[str]] = {
+    st.AlterAction.SEAL: frozenset({"restart", "timeout"}),
+    st.AlterAction.RESTART: frozenset({"timeout"}),
+    st.AlterAction.UNSEAL: frozenset(),
+    st.AlterAction.OWNER: frozenset({"owner"}),
+}
+
+
 def _alter_cluster(node: st.AlterCluster, ctx: PlanContext, sql_text: str | None) -> p.Plan:
     cluster_id, name = ctx.catalog.resolve_cluster(node.name)
     wait = None if node.wait is None else _options(node.wait)
-    return p.AlterClusterPlan(cluster_id, name, node.action, _options(node.options), wait)
+    options = _options(node.options)
+    known = _ALTER_CLUSTER_OPTIONS.get(node.action)
+    if known is not None:
+        _honoured(options, known, f"ALTER CLUSTER ... {node.action.value.upper()}")
+    return p.AlterClusterPlan(cluster_id, name, node.action, options, wait)
 
 
 # ---------------------------------------------------------------------------------------------------------
