@@ -81,7 +81,8 @@ def _micros(array: pa.Array) -> np.ndarray:
 
 def _timestamp_text(array: pa.Array, suffix: str = "") -> Encoded | None:
     micros = _micros(array)
-    seconds = pc.cast(array, pa.timestamp("s"), safe=False).cast(pa.string())  # "YYYY-MM-DD HH:MM:SS"
+    whole = pa.array(np.floor_divide(micros, 1_000_000), pa.int64()).cast(pa.timestamp("s"))  # floor, also < 1970
+    seconds = whole.cast(pa.string())  # "YYYY-MM-DD HH:MM:SS"
     fraction = np.mod(micros, 1_000_000)
     digits = pc.utf8_rtrim(pc.utf8_lpad(pa.array(fraction).cast(pa.string()), 6, "0"), "0")
     points = pc.if_else(pa.array(fraction != 0), pa.scalar("."), pa.scalar(""))

@@ -136,7 +136,10 @@ def rows_to_batch(rows: Sequence[Row]) -> pa.RecordBatch | None:
         return None
     arrays, fields = [], []
     for index in range(arity):
-        array, is_codec = column_array(list(map(itemgetter(index), rows)))
+        try:
+            array, is_codec = column_array(list(map(itemgetter(index), rows)))
+        except (OverflowError, TypeError, ValueError):
+            return None  # not even codec-encodable (an int past 2**64): the codec rows fail as they always did
         arrays.append(array)
         fields.append(pa.field(f"c{index}", array.type, metadata=_CODEC_METADATA if is_codec else None))
     return pa.RecordBatch.from_arrays(arrays, schema=pa.schema(fields))
