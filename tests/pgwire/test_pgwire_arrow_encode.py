@@ -2,7 +2,8 @@
 Arrow columns in the coordinator (``pgwire.arrow_encode``) writes exactly the bytes the per-value encoders write
 row by row, for generated values of every type (NaN/Infinity floats and numerics, numerics of one and of mixed
 scales, bytea, jsonb, uuid, arrays, date/time/timestamp/timestamptz in UTC and in another session zone, intervals,
-NULLs, integers past int64) in text and binary format; and the rows come back out of the batches unchanged."""
+NULLs, integers past int64) in text and binary format, and in ``COPY TO``'s text format; and the rows come back out
+of the batches unchanged."""
 
 from __future__ import annotations
 
@@ -15,9 +16,9 @@ from hypothesis import given, settings, strategies as st
 
 from steadystate.adapter.client import Field
 from steadystate.pgwire import values as v
-from steadystate.pgwire.arrow_encode import encode_batch
+from steadystate.pgwire.arrow_encode import encode_batch, encode_copy_batch
 from steadystate.pgwire.batch import ColumnEncoder
-from steadystate.pgwire.results import encoders_for
+from steadystate.pgwire.results import copy_row_encoder, encoders_for
 from steadystate.pgwire.wire import encode_data_row
 from steadystate.repr import arrow_rows
 from steadystate.repr.arrays import Array
@@ -183,3 +184,21 @@ def test_a_large_batch_in_every_format() -> None:
     for formats in ([0], [1]):
         columns = encoders_for(fields, formats)
         assert encode_parts(through_arrow(rows), columns) == row_by_row(rows, columns)
+
+
+@settings(max_examples=300, deadline=None)
+@given(results())
+def test_copy_to_from_arrow_writes_the_per_row_bytes(result: tuple[list[tuple[Any, ...]],
+                                                                   list[ColumnEncoder]]) -> None:
+    rows, columns = result
+    fields = [Field(f"c{i}", c.oid, 9 if c.oid == v.BPCHAR else -1) for i, c in enumerate(columns)]
+    zone = columns[0].time_zone
+    encode = copy_row_encoder(fields, zone)
+    try:
+        expected = b"".join(map(encode, rows))
+    except (OverflowError, ValueError, TypeError, decimal.InvalidOperation):
+        return
+    parts = through_arrow(rows)
+    text = encoders_for(fields, [0], zone)
+    assert b"".join(b"".join(map(encode, p)) if isinstance(p, list) else encode_copy_batch(p, text)
+                    for p in parts) == expected

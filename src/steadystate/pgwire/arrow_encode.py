@@ -15,6 +15,9 @@ Every other column — floats in text format (``float8out``'s shortest digits ar
 binary, intervals, jsonb, uuids, arrays, codec columns, a timestamptz in another zone, bpchar — is turned back into
 its datums (``arrow_rows.column_values``) and encoded by the column's per-value encoder (``batch.encode_column``),
 so the bytes are always those of ``wire.encode_data_row``; a property test compares both on every type.
+
+:func:`encode_copy_batch` does the same for ``COPY (SELECT ...) TO STDOUT``: the columns' text forms, escaped and
+joined into one CopyData message per row by Arrow string kernels.
 """
 
 from __future__ import annotations
@@ -167,3 +170,34 @@ def encode_batch(batch: pa.RecordBatch, columns: list[ColumnEncoder]) -> bytes:
     """The DataRow messages of ``batch``'s rows, concatenated (``columns`` gives each column's type and format)."""
     encoded = [encode_arrow_column(column, batch.column(i), batch.schema.field(i)) for i, column in enumerate(columns)]
     return assemble(batch.num_rows, encoded)
+
+
+_COPY_ESCAPES = (("\\", "\\\\"), ("\n", "\\n"), ("\r", "\\r"), ("\t", "\\t"))  # copy_format.escape_text_field's
+_COPY_HEADER = np.dtype([("type", "u1"), ("size", ">i4")])
+
+
+def encode_copy_batch(batch: pa.RecordBatch, columns: list[ColumnEncoder]) -> bytes:
+    """The CopyData messages of ``batch``'s rows in the text COPY format (one message per row, as PostgreSQL sends
+    them): each column's text (``columns`` are text-format encoders), backslash-escaped, ``\\N`` for NULL, joined
+    by tabs and ended by a newline."""
+    n = batch.num_rows
+    if n == 0:
+        return b""
+    if not columns:
+        return b"d\x00\x00\x00\x05\n" * n
+    fields = []
+    for i, column in enumerate(columns):
+        _lengths, data = encode_arrow_column(column, batch.column(i), batch.schema.field(i))
+        for pattern, replacement in _COPY_ESCAPES:
+            data = pc.replace_substring(data, pattern.encode(), replacement.encode())
+        fields.append(pc.fill_null(data, pa.scalar(b"\\N", pa.large_binary())))
+    lines = pc.binary_join_element_wise(*fields, pa.scalar(b"\t", pa.large_binary()))
+    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64, count=n + 1, offset=lines.offset * 8)
+    header = np.empty(n, dtype=_COPY_HEADER)
+    header["type"] = ord("d")
+    header["size"] = np.diff(offsets) + 5  # the length field and the newline
+    newline = pa.scalar(b"\n", pa.large_binary())
+    joined = pc.binary_join_element_wise(fixed(header), lines, newline, pa.scalar(b"", pa.large_binary()))
+    bounds = np.frombuffer(joined.buffers()[1], dtype=np.int64, count=n + 1, offset=joined.offset * 8)
+    start, end = int(bounds[0]), int(bounds[-1])
+    return joined.buffers()[2].slice(start, end - start).to_pybytes()

@@ -21,7 +21,7 @@ from steadystate.adapter.client import Field
 from .copy_format import escape_text_field
 from .effects import END, CloseIterator, NextRow, Steps
 from steadystate.repr.arrow_rows import ArrowRows, Part
-from .arrow_encode import encode_batch
+from .arrow_encode import encode_batch, encode_copy_batch
 from .batch import ColumnEncoder, encode_data_rows
 from .values import column_encoder, text_formatter, zoned_text_formatter
 from .wire import encode_copy_data, encode_data_row
@@ -188,7 +188,19 @@ def copy_out_rows(out: Output, fields: Sequence[Field], rows: Iterable[tuple] | 
     encode = copy_row_encoder(fields, time_zone)
     count = 0
     try:
-        if hasattr(rows, "__aiter__"):
+        if isinstance(rows, ArrowRows):  # a peek's result: a batch at a time, from its Arrow columns
+            columns = encoders_for(fields, [0], time_zone)
+            for part in rows.parts:
+                for start in range(0, len(part), BATCH_ROWS):
+                    piece = part[start:start + BATCH_ROWS]
+                    if isinstance(piece, list):
+                        out.write(b"".join(map(encode, piece)))
+                    else:
+                        out.write(encode_copy_batch(piece, columns))
+                    count += len(piece)
+                    if out.pending >= FLUSH_THRESHOLD:
+                        yield from out.flush()
+        elif hasattr(rows, "__aiter__"):
             iterator = rows.__aiter__()  # type: ignore[union-attr]
             rows = iterator
             while True:
