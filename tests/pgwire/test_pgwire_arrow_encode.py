@@ -52,7 +52,8 @@ COLUMN_VALUES: dict[int, list[st.SearchStrategy[Any]]] = {
     v.OID: [st.integers(0, 2**32 - 1)],
     v.FLOAT4: [st.floats(width=32), special_floats],
     v.FLOAT8: [st.floats(), special_floats, st.integers(-5, 5)],
-    v.NUMERIC: [numerics_of_one_scale(0), numerics_of_one_scale(2), numerics_of_one_scale(7), numerics_any,
+    v.NUMERIC: [numerics_of_one_scale(0), numerics_of_one_scale(2), numerics_of_one_scale(7), numerics_of_one_scale(15),
+                numerics_of_one_scale(3).map(lambda d: d.scaleb(-14)), numerics_any,
                 st.integers(-10**30, 10**30)],
     v.TEXT: [texts],
     v.VARCHAR: [texts],
@@ -202,3 +203,12 @@ def test_copy_to_from_arrow_writes_the_per_row_bytes(result: tuple[list[tuple[An
     text = encoders_for(fields, [0], zone)
     assert b"".join(b"".join(map(encode, p)) if isinstance(p, list) else encode_copy_batch(p, text)
                     for p in parts) == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(0, 20).flatmap(lambda scale: st.lists(st.one_of(st.none(), st.integers(-(2**63), 2**63 - 1).map(
+    lambda unscaled: decimal.Decimal(unscaled).scaleb(-scale))), min_size=1, max_size=30)), st.sampled_from([0, 1]))
+def test_numerics_of_one_scale_in_both_formats(values: list[decimal.Decimal | None], format_code: int) -> None:
+    rows = [(value,) for value in values]
+    columns = encoders_for([Field("n", v.NUMERIC, -1)], [format_code])
+    assert encode_parts(through_arrow(rows), columns) == row_by_row(rows, columns)

@@ -5,14 +5,15 @@ without a Python object per value.
 rule of :data:`RULES` that matches its (type OID, format, Arrow type), all done by Arrow/NumPy in C:
 
 * text format: integers (an Arrow cast to string), text/varchar/name (the UTF-8 as it is), booleans (``t``/``f``),
-  numerics of one scale (Arrow's decimal to string cast, which writes the scale's digits as ``numeric_out`` does),
+  numerics of one scale up to 6 (Arrow's decimal to string cast, which writes the scale's digits as ``numeric_out`` does),
   dates (ISO), timestamps (``YYYY-MM-DD HH:MM:SS`` plus the fraction without trailing zeros) and
   timestamptz in a UTC session (the same plus ``+00``);
 * binary format: integers and floats (big-endian NumPy casts, range-checked as ``struct`` would be), booleans,
+  numerics of one scale up to 15 whose unscaled values fit in int64 (``numeric_send``'s base-10000 groups by NumPy),
   text-like types, dates (days since 2000-01-01), timestamps and timestamptz (microseconds since 2000-01-01).
 
-Every other column — floats in text format (``float8out``'s shortest digits are ``repr.floattext``'s), numerics in
-binary, intervals, jsonb, uuids, arrays, codec columns, a timestamptz in another zone, bpchar — is turned back into
+Every other column — floats in text format (``float8out``'s shortest digits are ``repr.floattext``'s), other
+numerics in binary, intervals, jsonb, uuids, arrays, codec columns, a timestamptz in another zone, bpchar — is turned back into
 its datums (``arrow_rows.column_values``) and encoded by the column's per-value encoder (``batch.encode_column``),
 so the bytes are always those of ``wire.encode_data_row``; a property test compares both on every type.
 
@@ -108,6 +109,60 @@ def _date_binary(array: pa.Array) -> Encoded:
     return _fixed_column(array, (days - _EPOCH_DAYS).astype(">i4"))
 
 
+_MAX_NUMERIC_SCALE = 15  # the fraction times 10**pad stays below 2**64
+
+
+def _numeric_binary(array: pa.Array) -> Encoded | None:
+    """``numeric_send`` of a decimal128 column whose unscaled values fit in int64 (else ``None``): base-10000 digit
+    groups aligned on the point, leading and trailing zero groups dropped, the column's scale as ``dscale``."""
+    scale = array.type.scale
+    if scale > _MAX_NUMERIC_SCALE:
+        return None
+    n = len(array)
+    words = np.frombuffer(array.buffers()[1], dtype=np.int64, count=2 * n, offset=array.offset * 16).reshape(n, 2)
+    low, high = words[:, 0], words[:, 1]
+    valid = array.is_valid().to_numpy(zero_copy_only=False) if array.null_count else np.ones(n, dtype=bool)
+    if np.any(valid & (high != (low >> 63))):
+        return None  # beyond int64
+    negative = low < 0
+    magnitude = np.where(valid, np.abs(low).astype(np.uint64), np.uint64(0))  # |int64 min| wraps to 2**63: right
+    pad = (-scale) % 4
+    whole, fraction = magnitude // np.uint64(10**scale), magnitude % np.uint64(10**scale)
+    fraction = fraction * np.uint64(10**pad)
+    fraction_groups = (scale + pad) // 4
+    groups = np.empty((n, 5 + fraction_groups), dtype=np.uint64)
+    for j in range(5):
+        groups[:, j] = whole // np.uint64(10000 ** (4 - j)) % np.uint64(10000)
+    for j in range(fraction_groups):
+        groups[:, 5 + j] = fraction // np.uint64(10000 ** (fraction_groups - 1 - j)) % np.uint64(10000)
+    nonzero = groups != 0
+    any_digit = nonzero.any(axis=1)
+    first = np.where(any_digit, nonzero.argmax(axis=1), 0)
+    last = np.where(any_digit, groups.shape[1] - 1 - nonzero[:, ::-1].argmax(axis=1), -1)
+    count = np.where(any_digit, last - first + 1, 0)
+    record = np.zeros((n, 4 + groups.shape[1]), dtype=">u2")
+    record[:, 0] = count
+    record[:, 1] = np.where(any_digit, 4 - first, 0).astype(np.int16).view(np.uint16)
+    record[:, 2] = np.where(negative & any_digit, 0x4000, 0)
+    record[:, 3] = scale
+    record[:, 4:] = groups
+    keep = np.zeros(record.shape, dtype=bool)
+    keep[:, :4] = True
+    position = np.arange(groups.shape[1])
+    keep[:, 4:] = (position >= first[:, None]) & (position <= last[:, None])
+    keep &= valid[:, None]
+    data = record[keep].tobytes()
+    lengths = np.where(valid, 8 + 2 * count, -1).astype(np.int64)
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.maximum(lengths, 0), out=offsets[1:])
+    validity = array.buffers()[0] if array.null_count and array.offset == 0 else None
+    binary = pa.LargeBinaryArray.from_buffers(pa.large_binary(), n, [validity, pa.py_buffer(offsets),
+                                                                     pa.py_buffer(data)])
+    if array.null_count and validity is None:
+        binary = pc.if_else(array.is_valid(), binary, pa.scalar(None, pa.large_binary()))
+    return lengths, binary
+
+
 Rule = Callable[[ColumnEncoder, pa.Array], Encoded | None]
 
 
@@ -119,7 +174,7 @@ def _text(column: ColumnEncoder, array: pa.Array) -> Encoded | None:
         return _strings(array)
     if pa.types.is_boolean(kind) and oid == BOOL:
         return _booleans(array, b"t", b"f")
-    if pa.types.is_decimal(kind) and oid == NUMERIC:
+    if pa.types.is_decimal(kind) and oid == NUMERIC and kind.scale <= 6:  # past 6 Arrow writes 1E-7
         return variable(pc.cast(array, pa.large_string()))
     if kind == pa.date32() and oid == DATE:
         return _date_text(array)
@@ -140,6 +195,8 @@ def _binary(column: ColumnEncoder, array: pa.Array) -> Encoded | None:
         return _strings(array)
     if pa.types.is_boolean(kind) and oid == BOOL:
         return _booleans(array, b"\x01", b"\x00")
+    if pa.types.is_decimal(kind) and oid == NUMERIC:
+        return _numeric_binary(array)
     if kind == pa.date32() and oid == DATE:
         return _date_binary(array)
     if kind in (arrow_rows.TIMESTAMP, arrow_rows.TIMESTAMPTZ) and oid in (TIMESTAMP, TIMESTAMPTZ):
