@@ -67,23 +67,14 @@ _MAX_DECIMAL_DIGITS = 38
 
 
 def _decimal_type(values: list[Any]) -> pa.DataType | None:
-    """``decimal128(38, scale)`` when every (non-NULL) Decimal is finite with one exponent ≤ 0 and ≤ 38 digits."""
-    exponents = set()
-    longest = 0
-    for value in values:
-        if value is None:
-            continue
-        sign, digits, exponent = value.as_tuple()
-        if not isinstance(exponent, int):
-            return None  # NaN, Infinity
-        exponents.add(exponent)
-        longest = max(longest, len(digits))
-        if len(exponents) > 1:
-            return None
-    if len(exponents) != 1 or longest > _MAX_DECIMAL_DIGITS:
-        return None
-    (exponent,) = exponents
-    if exponent > 0:
+    """``decimal128(38, scale)`` when every (non-NULL) Decimal is finite with the first one's exponent (≤ 0); one with
+    more than 38 digits makes Arrow's conversion fail (then: codec)."""
+    first = next(value for value in values if value is not None)
+    exponent = first.as_tuple().exponent
+    if not isinstance(exponent, int) or exponent > 0:
+        return None  # NaN, Infinity, or 1E+2
+    same = first.same_quantum
+    if not all(same(value) for value in values if value is not None):  # also false for NaN and Infinity
         return None
     return pa.decimal128(_MAX_DECIMAL_DIGITS, -exponent)
 
