@@ -1,12 +1,13 @@
 """Results benchmark: how fast a large ``SELECT`` reaches the client, against PostgreSQL in the same run.
 
-    python bench/results.py [--rows 1000000] [--sizes 100000,1000000] [--repeat 3] [--profile 100000]
+    python bench/results.py [--sizes 100000,1000000] [--repeat 3] [--profile 100000]
 
 A real server (``steadystate serve --insecure`` in a temporary data directory, one replica process, as the README
 starts it) and a throwaway PostgreSQL cluster (``initdb`` under /tmp, as ``tests/storage/conftest.py`` starts one)
-are loaded with the same table ``t(id bigint, name text, amount numeric(12,2), at timestamp, flag boolean,
-score double precision)`` of ``--rows`` rows through ``COPY FROM STDIN``; steadystate also gets an index on ``id``,
-so each ``SELECT * FROM t WHERE id < n`` is a fast-path peek of the arrangement.  For each size, through psycopg:
+are loaded with the same tables ``t<n>(id bigint, name text, amount numeric(12,2), at timestamp, flag boolean,
+score double precision)`` of ``n`` rows for each of ``--sizes`` through ``COPY FROM STDIN``; steadystate also gets an
+index on ``id``, so ``SELECT * FROM t<n>`` is a fast-path peek of the whole arrangement (and ``SELECT * FROM t<large>
+WHERE id < <small>`` one that scans it).  For each query, through psycopg:
 
 * ``text``: ``cursor.execute`` + ``fetchall`` (text format, psycopg's default);
 * ``binary``: the same with ``cursor(binary=True)``;
@@ -136,24 +137,31 @@ class Postgres:
 
 
 def load(dsn: str, n: int, steadystate: bool) -> float:
+    """Table ``t<n>`` of ``n`` rows (with an index on ``id`` on steadystate)."""
     start = time.perf_counter()
     with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(f"CREATE TABLE t ({COLUMNS})")
-        with conn.cursor().copy("COPY t FROM STDIN") as copy:
+        conn.execute(f"CREATE TABLE t{n} ({COLUMNS})")
+        with conn.cursor().copy(f"COPY t{n} FROM STDIN") as copy:
             for block in copy_text(n):
                 copy.write(block)
         if steadystate:
-            conn.execute("CREATE INDEX t_id ON t (id)")
+            conn.execute(f"CREATE INDEX t{n}_id ON t{n} (id)")
             conn.execute("SET max_result_size = '4GB'")
-        conn.execute("SELECT count(*) FROM t").fetchone()
+        conn.execute(f"SELECT count(*) FROM t{n}").fetchone()
     return time.perf_counter() - start
 
 
 # ------------------------------------------------------------------------------------------- measurements
 
 
-def query(size: int) -> str:
-    return f"SELECT * FROM t WHERE id < {size}"
+def queries(sizes: list[int]) -> list[tuple[str, int, str]]:
+    """(label, rows, SQL): every row of each table (the whole index), and the smallest size out of the largest
+    table through a filter (the replica scans the whole index for it)."""
+    out = [(f"{size:,}", size, f"SELECT * FROM t{size}") for size in sizes]
+    if len(sizes) > 1:
+        small, large = min(sizes), max(sizes)
+        out.append((f"{small:,} of {large:,} (filter)", small, f"SELECT * FROM t{large} WHERE id < {small}"))
+    return out
 
 
 def run_select(dsn: str, sql: str, binary: bool) -> list[tuple[Any, ...]]:
@@ -251,7 +259,6 @@ def profile(n: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--sizes", default="100000,1000000")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--profile", type=int, default=0, help="profile the parts of an N-row answer and exit")
@@ -265,24 +272,24 @@ def main() -> None:
     try:
         pg = Postgres(root)
         ss = Steadystate(root)
-        print(f"load {args.rows} rows: steadystate {load(ss.dsn, args.rows, True):.1f} s, "
-              f"PostgreSQL {load(pg.dsn, args.rows, False):.1f} s")
+        for size in sizes:
+            print(f"load {size} rows: steadystate {load(ss.dsn, size, True):.1f} s, "
+                  f"PostgreSQL {load(pg.dsn, size, False):.1f} s")
         print(f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}, Python {sys.version.split()[0]}")
         print("| rows | path | steadystate s | rows/s | PostgreSQL s | rows/s |")
         print("|---|---|---|---|---|---|")
-        for size in sizes:
-            sql = query(size)
+        for what, size, sql in queries(sizes):
             for label, binary in (("text", False), ("binary", True)):
                 ss_time, ss_rows = best(args.repeat, lambda: run_select(ss.dsn, sql, binary))
                 pg_time, pg_rows = best(args.repeat, lambda: run_select(pg.dsn, sql, binary))
                 assert len(ss_rows) == size and normalized(ss_rows) == normalized(pg_rows), "results differ"
                 del ss_rows, pg_rows
-                print(f"| {size:,} | SELECT, {label} | {ss_time:.3f} | {size / ss_time:,.0f} | {pg_time:.3f} | "
+                print(f"| {what} | SELECT, {label} | {ss_time:.3f} | {size / ss_time:,.0f} | {pg_time:.3f} | "
                       f"{size / pg_time:,.0f} |", flush=True)
             ss_time, ss_bytes = best(args.repeat, lambda: run_copy(ss.dsn, sql))
             pg_time, pg_bytes = best(args.repeat, lambda: run_copy(pg.dsn, sql))
             assert ss_bytes == pg_bytes, f"COPY sizes differ: {ss_bytes} vs {pg_bytes}"
-            print(f"| {size:,} | COPY TO STDOUT | {ss_time:.3f} | {size / ss_time:,.0f} | {pg_time:.3f} | "
+            print(f"| {what} | COPY TO STDOUT | {ss_time:.3f} | {size / ss_time:,.0f} | {pg_time:.3f} | "
                   f"{size / pg_time:,.0f} |", flush=True)
         print(f"load average after: {os.getloadavg()[0]:.2f}")
     finally:
