@@ -25,7 +25,7 @@ from steadystate.errors import ErrorFields
 from steadystate.expr.ir import MapFilterProject
 from steadystate.protocol import messages as m
 from steadystate.protocol.stages import CommandStream
-from steadystate.repr import codec
+from steadystate.repr import arrow_rows, codec
 from steadystate.testing import memory_environment
 
 
@@ -81,6 +81,29 @@ def test_the_first_final_answer_wins_and_the_peek_is_cancelled_everywhere() -> N
         assert await task == [(7,)]
         for connection in (r1, r2):
             assert m.CancelPeek(peek.uuid) in connection.sent
+
+    asyncio.run(main())
+
+
+def test_a_result_of_arrow_and_codec_chunks_is_their_rows_in_order() -> None:
+    """The controller asks for Arrow; a replica of an older release answers with codec rows, and a chunk that is
+    no record batch comes as codec rows too: the result is every chunk's rows in order, whatever each one's form."""
+
+    async def main() -> None:
+        instance, conns = instance_with("r1")
+        task = asyncio.create_task(instance.peek(TARGET, 5, MapFilterProject(1), timeout=5))
+        await asyncio.sleep(0)
+        (peek,) = [c for c in conns["r1"].sent if isinstance(c, m.Peek)]
+        assert peek.arrow
+        r1 = conns["r1"]
+        instance.on_response(r1, 1, m.PeekResponse(peek.uuid, partial=True))
+        instance.on_response(r1, 1, m.PeekResponse(peek.uuid, batches=arrow_rows.encode_ipc([(1,), (2,)]),
+                                                   partial=True))
+        instance.on_response(r1, 1, m.PeekResponse(peek.uuid, rows=rows(3), partial=True))
+        instance.on_response(r1, 1, m.PeekResponse(peek.uuid, batches=arrow_rows.encode_ipc([(4,), (None,)])))
+        result = await task
+        assert isinstance(result, arrow_rows.ArrowRows) and len(result) == 5
+        assert list(result) == [(1,), (2,), (3,), (4,), (None,)]
 
     asyncio.run(main())
 

@@ -98,6 +98,7 @@ def every_command() -> list[Command]:
             target=PeekTarget("shard", "u3", shard="shard-u3", desc=DESC),
             timestamp=1_700_000_000_000,
             mfp=MapFilterProject(2, map=(literal("1.50", ScalarType.NUMERIC),), predicates=(ColumnRef(1),), projection=(0, 2)),
+            arrow=True,
         ),
         CancelPeek("p1"),
         UpdateConfiguration({"max_result_size": "1GB", "": "ünïcode"}),
@@ -110,6 +111,7 @@ def every_response() -> list[Response]:
     return [
         Frontiers("u7", write=5, input=4, output=None),
         PeekResponse("p1", rows=b"\x00\x01\xff"),
+        PeekResponse("p1", batches=b"\xff\xff\xff\xff\x00", partial=True),
         PeekResponse("p2", error=error),
         PeekResponse("p3", canceled=True),
         SubscribeResponse("t4", batch=SubscribeBatch(lower=1, upper=None, updates=b"\x90")),
@@ -146,5 +148,6 @@ responses: st.SearchStrategy[Response] = st.one_of(
     st.sampled_from(every_response()),
     st.builds(Frontiers, ids, *[st.none() | st.integers(0, 2**63 - 1)] * 3),
     st.builds(PeekResponse, st.text(max_size=12), rows=st.none() | st.binary(max_size=200)),
+    st.builds(PeekResponse, st.text(max_size=12), batches=st.binary(max_size=200), partial=st.booleans()),
     st.builds(HydrationProgress, ids, st.integers(0, 2**62), st.integers(0, 2**62)),
 )

@@ -18,7 +18,7 @@ from __future__ import annotations
 import collections
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Sequence
 
 from steadystate.adapter.client import RowsOutcome
 from steadystate.adapter.subscribe_rows import SubscribeReader, output_desc
@@ -119,7 +119,7 @@ async def declare(session: "ClientSession", plan: p.DeclarePlan) -> str:
         session.cursors.add(Cursor(plan.name, output_desc(query), reader=reader))
     else:
         outcome = await session.run_select(query)
-        assert isinstance(outcome, RowsOutcome) and isinstance(outcome.rows, list)
+        assert isinstance(outcome, RowsOutcome) and isinstance(outcome.rows, Sequence)
         cursor = Cursor(plan.name, query.desc)
         cursor.buffer.extend(outcome.rows)
         session.cursors.add(cursor)

@@ -38,8 +38,8 @@ async def other_rows(session: "ClientSession", plan: p.UpdatePlan | p.DeletePlan
                                   "not supported", hint="COMMIT the writes first")
     reads = session.adapter.reads
     cluster_id = "" if reads.is_local(plan.other) else session.cluster_id()
-    return await reads.select(plan.other, plan.other_desc, RowSetFinishing(), cluster_id, session.timeout,
-                              max_result_size=session.max_result_size)
+    return list(await reads.select(plan.other, plan.other_desc, RowSetFinishing(), cluster_id, session.timeout,
+                                   max_result_size=session.max_result_size))
 
 
 def returning_rows(exprs: tuple[ScalarExpr, ...], rows: Iterable[Row]) -> list[Row]:

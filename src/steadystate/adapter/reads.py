@@ -20,7 +20,7 @@ shape its options ask for) until it ends or the client goes away, when the dataf
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Sequence
 
 from steadystate.adapter.dataflows import DataflowBuilder
 from steadystate.adapter.fastpath import extract_mfp, reads_only, substitute_gets
@@ -67,7 +67,7 @@ class Reads:
     async def select(
         self, expr: ir.RelationExpr, desc: RelationDesc, finishing: ir.RowSetFinishing, cluster_id: str,
         timeout: float, replica_name: str | None = None, max_result_size: int | None = None,
-    ) -> list[Row]:
+    ) -> Sequence[Row]:
         query_ts: int | None = None
         if contains_mz_now(expr):  # mz_now() in a query is its timestamp
             query_ts = await self.coord.read_timestamp()
@@ -99,7 +99,7 @@ class Reads:
         self, expr: ir.RelationExpr, desc: RelationDesc, cluster_id: str, timeout: float, replica_id: str | None,
         max_result_size: int | None = None, finishing: ir.RowSetFinishing = ir.RowSetFinishing(),
         query_ts: int | None = None,
-    ) -> list[Row]:
+    ) -> Sequence[Row]:
         self.check_dataflow_allowed(cluster_id, "SELECT")
         instance = self.coord.instance(cluster_id)
         if not instance.replicas:

@@ -488,8 +488,8 @@ class ClientSession:
         elif reads.is_local(plan.expr):
             rows = reads.evaluate_locally(plan.expr, plan.desc)
         else:
-            rows = await reads.select(plan.expr, plan.desc, RowSetFinishing(), self.cluster_id(), self.timeout,
-                                      max_result_size=self.max_result_size)
+            rows = list(await reads.select(plan.expr, plan.desc, RowSetFinishing(), self.cluster_id(), self.timeout,
+                                           max_result_size=self.max_result_size))
         self.adapter.writes.check_rows(plan.table_id, rows)
         returned = returning_rows(plan.returning, rows) if plan.returning_desc is not None else None
         outcome = await self.apply_changes({plan.table_id: [(tuple(r), 1) for r in rows]}, f"INSERT 0 {len(rows)}")

@@ -2,7 +2,8 @@
 
 * :func:`point_key` finds the index key a peek's predicates pin to one value, so the replica looks it up in the
   arrangement instead of scanning it;
-* :func:`chunked` encodes a result in chunks of about :data:`CHUNK_BYTES` (``PeekResponse.partial``), checking the
+* :func:`chunked` encodes a result in chunks of about :data:`CHUNK_BYTES` (``PeekResponse.partial``) — each an
+  Arrow record batch (``repr.arrow_rows``) when the peek asks for Arrow, else codec rows — checking the
   evaluation guard (cancel, memory) between chunks and stopping as soon as the result passes the peek's
   ``max_result_size`` (53000, :func:`result_too_large`, worded as Materialize words it);
 * :func:`mapped` runs a shard snapshot through a peek's map/filter/project;
@@ -22,7 +23,7 @@ from steadystate.errors import InsufficientResources, SteadyError
 from steadystate.expr.finishing import finish, is_trivial
 from steadystate.expr.ir import CallBinary, ColumnRef, Literal, MapFilterProject, RowSetFinishing
 from steadystate.protocol import messages as m
-from steadystate.repr import codec
+from steadystate.repr import arrow_rows, codec
 
 #: A peek's result travels in chunks of about this many bytes of encoded rows (``PeekResponse.partial``).
 CHUNK_BYTES = 1 << 20
@@ -89,18 +90,19 @@ def chunked(peek: m.Peek, rows: Iterable[tuple]) -> list[m.PeekResponse]:
     between chunks; a batch never asks for many more rows than still fit under the limit, so a result is not built
     much past it."""
     limit = peek.max_result_size
-    chunks: list[bytes] = []
+    chunks: list[tuple[bytes, bool]] = []  # (payload, is Arrow)
     total, batch_rows = 0, 1024
     iterator = iter(rows)
     while True:
         batch = list(islice(iterator, batch_rows))
         if not batch and chunks:
             break
-        blob = codec.encode_rows(batch)
+        arrow = arrow_rows.encode_ipc(batch) if peek.arrow else None
+        blob = arrow if arrow is not None else codec.encode_rows(batch)
         total += len(blob)
         if limit is not None and total > limit:
             raise result_too_large(limit)
-        chunks.append(blob)
+        chunks.append((blob, arrow is not None))
         if len(batch) < batch_rows:
             break
         del batch
@@ -110,4 +112,5 @@ def chunked(peek: m.Peek, rows: Iterable[tuple]) -> list[m.PeekResponse]:
         if limit is not None:  # never build much more than what still fits under the limit
             batch_rows = min(batch_rows, (limit - total) // per_row + 16)
     last = len(chunks) - 1
-    return [m.PeekResponse(peek.uuid, rows=chunk, partial=i < last) for i, chunk in enumerate(chunks)]
+    return [m.PeekResponse(peek.uuid, rows=None if arrow else chunk, batches=chunk if arrow else None,
+                           partial=i < last) for i, (chunk, arrow) in enumerate(chunks)]

@@ -38,9 +38,22 @@ from steadystate.expr.ir import MapFilterProject, RowSetFinishing
 from steadystate.protocol import messages as m
 from steadystate.protocol.history import CommandHistory
 from steadystate.protocol.stages import disagreement
-from steadystate.repr import codec, frontier_max, passed
+from steadystate.repr import arrow_rows, codec, frontier_max, passed
+from steadystate.repr.arrow_rows import ArrowRows, Part
 
 log = logging.getLogger("steadystate.controller")
+
+
+def peek_result(responses: list[m.PeekResponse]) -> ArrowRows:
+    """A peek's result from one replica's responses (its chunks in order): Arrow record batches as they arrived,
+    codec chunks (a replica of an older release, or a chunk that is no record batch) decoded into rows."""
+    parts: list[Part] = []
+    for response in responses:
+        if response.batches is not None:
+            parts.extend(arrow_rows.decode_ipc(response.batches))
+        elif response.rows:
+            parts.append(codec.decode_rows(response.rows))
+    return ArrowRows(parts)
 
 
 @dataclass
@@ -70,11 +83,11 @@ class PlannedDataflow:
 
 @dataclass
 class _PendingPeek:
-    future: asyncio.Future[list[tuple[Any, ...]]]
+    future: asyncio.Future[ArrowRows]
     asked: set[str]  # replicas working on it (connected when it was sent, or replayed it since)
     target_replica: str | None = None
     command: m.Peek | None = None
-    chunks: dict[str, list[bytes]] = field(default_factory=dict)  # replica id -> the partial results it sent
+    chunks: dict[str, list[m.PeekResponse]] = field(default_factory=dict)  # replica id -> the partial results it sent
     lost: set[str] = field(default_factory=set)  # replicas whose connection ended while working on it
     started: set[str] = field(default_factory=set)  # replicas that acknowledged it (it reached their process)
 
@@ -387,15 +400,16 @@ class ComputeInstance:
         self, target: m.PeekTarget, timestamp: int, mfp: MapFilterProject, timeout: float,
         replica_id: str | None = None, max_result_size: int | None = None,
         finishing: RowSetFinishing = RowSetFinishing(),
-    ) -> list[tuple[Any, ...]]:
+    ) -> ArrowRows:
         """Peek every replica (the first answer wins), or only ``replica_id`` (failing if it goes away).  The replica
         applies ``finishing`` (ORDER BY, OFFSET, LIMIT, projection) and stops building the result once it passes
-        ``max_result_size`` bytes (and answers with an error)."""
+        ``max_result_size`` bytes (and answers with an error).  The result is kept as it arrived (Arrow record
+        batches): rows are built only by whoever iterates it."""
         if not self.replicas:
             raise self._no_replicas()
         peek_id = uuid.uuid4().hex
-        future: asyncio.Future[list[tuple[Any, ...]]] = asyncio.get_running_loop().create_future()
-        command = m.Peek(peek_id, target, timestamp, mfp, max_result_size, finishing)
+        future: asyncio.Future[ArrowRows] = asyncio.get_running_loop().create_future()
+        command = m.Peek(peek_id, target, timestamp, mfp, max_result_size, finishing, arrow=True)
         if replica_id is not None:
             state = self.replicas.get(replica_id)
             if state is None or not state.connection.live:
@@ -435,18 +449,14 @@ class ComputeInstance:
             return
         if response.partial:  # an acknowledgment, or a chunk of this replica's result (the final response completes it)
             pending.started.add(replica_id)
-            if response.rows is not None:
-                pending.chunks.setdefault(replica_id, []).append(response.rows)
+            if response.has_result:
+                pending.chunks.setdefault(replica_id, []).append(response)
             return
         chunks = pending.chunks.pop(replica_id, [])
         if response.error is not None:
             pending.future.set_exception(response.error.to_error())
         else:
-            rows: list[tuple[Any, ...]] = []
-            for chunk in (*chunks, response.rows):
-                if chunk:
-                    rows.extend(codec.decode_rows(chunk))
-            pending.future.set_result(rows)
+            pending.future.set_result(peek_result([*chunks, response]))
         # the first answer wins: cancel it everywhere else
         del self._peeks[response.uuid]
         self.send(m.CancelPeek(response.uuid))

@@ -52,6 +52,7 @@ class ColumnEncoder:
     oid: int
     format: int
     encode: Encoder
+    time_zone: str = "UTC"  # the session's, which timestamptz text shows (the columnar path does UTC only)
 
 
 Row = tuple[Any, ...]
@@ -63,21 +64,27 @@ def encode_data_rows(rows: Sequence[Row], columns: Sequence[ColumnEncoder]) -> b
     n = len(rows)
     if n == 0:
         return b""
-    ncols = len(columns)
-    if ncols == 0:
+    return assemble(n, [encode_column(column, list(map(itemgetter(index), rows)))
+                        for index, column in enumerate(columns)])
+
+
+def assemble(n: int, encoded: Sequence[tuple[Lengths, pa.Array]]) -> bytes:
+    """The DataRow messages of ``n`` rows from each column's lengths (-1 for NULL) and bytes (step 2 above)."""
+    if n == 0:
+        return b""
+    if not encoded:
         return b"D\x00\x00\x00\x06\x00\x00" * n
     parts: list[pa.Array] = []
     message_sizes = np.full(n, 6, dtype=np.int64)  # the length field and the column count
-    for index, column in enumerate(columns):
-        lengths, data = encode_column(column, list(map(itemgetter(index), rows)))
+    for lengths, data in encoded:
         message_sizes += np.maximum(lengths, 0) + 4
-        parts.append(_fixed(lengths.astype(">i4")))
+        parts.append(fixed(lengths.astype(">i4")))
         parts.append(pc.fill_null(data, _EMPTY) if data.null_count else data)
     header = np.empty(n, dtype=_HEADER)
     header["type"] = ord("D")
     header["size"] = message_sizes
-    header["columns"] = ncols
-    joined = pc.binary_join_element_wise(_fixed(header), *parts, _EMPTY)
+    header["columns"] = len(encoded)
+    joined = pc.binary_join_element_wise(fixed(header), *parts, _EMPTY)
     offsets = np.frombuffer(joined.buffers()[1], dtype=np.int64, count=n + 1, offset=joined.offset * 8)
     start, end = int(offsets[0]), int(offsets[-1])
     return joined.buffers()[2].slice(start, end - start).to_pybytes()
@@ -87,7 +94,7 @@ _EMPTY = pa.scalar(b"", pa.large_binary())
 _HEADER = np.dtype([("type", "u1"), ("size", ">i4"), ("columns", ">i2")])
 
 
-def _fixed(values: np.ndarray, validity: pa.Buffer | None = None) -> pa.Array:
+def fixed(values: np.ndarray, validity: pa.Buffer | None = None) -> pa.Array:
     """Fixed-width values (one NumPy element each) as a variable-width binary array (each element's bytes)."""
     width = values.dtype.itemsize
     array = pa.FixedSizeBinaryArray.from_buffers(pa.binary(width), len(values), [validity, pa.py_buffer(values)])
@@ -101,24 +108,24 @@ def encode_column(column: ColumnEncoder, values: list[Any]) -> tuple[Lengths, pa
     try:
         if column.format == 0 or column.oid in _TEXT_LIKE:
             if column.oid in _TEXT_LIKE and types <= {str}:
-                return _variable(pa.array(values, pa.large_string()))
+                return variable(pa.array(values, pa.large_string()))
             if column.oid in _TEXT_INTEGERS and types <= {int}:
-                return _variable(pc.cast(pa.array(values, pa.int64()), pa.large_string()))
+                return variable(pc.cast(pa.array(values, pa.int64()), pa.large_string()))
             if column.oid == BOOL and column.format == 0 and types <= {bool}:
                 return _booleans(values, b"t", b"f")
         else:
             if column.oid == BOOL and types <= {bool}:
                 return _booleans(values, b"\x01", b"\x00")
-            fixed = _BINARY_FIXED.get(column.oid)
-            if fixed is not None and types <= fixed[1]:
-                return _fixed_width(values, fixed[0])
+            fixed_type = _BINARY_FIXED.get(column.oid)
+            if fixed_type is not None and types <= fixed_type[1]:
+                return _fixed_width(values, fixed_type[0])
     except (pa.ArrowException, OverflowError):
         pass  # out of the vectorized types' range (say an integer past int64): value by value
     encode = column.encode
-    return _variable(pa.array([None if v is None else encode(v) for v in values], pa.large_binary()))
+    return variable(pa.array([None if v is None else encode(v) for v in values], pa.large_binary()))
 
 
-def _variable(array: pa.Array) -> tuple[Lengths, pa.Array]:
+def variable(array: pa.Array) -> tuple[Lengths, pa.Array]:
     """Lengths (-1 for NULL) of a large string or binary array, and the array as binary."""
     offsets = np.frombuffer(array.buffers()[1], dtype=np.int64, count=len(array) + 1, offset=array.offset * 8)
     lengths = np.diff(offsets)
@@ -148,10 +155,10 @@ def _fixed_width(values: list[Any], dtype: str) -> tuple[Lengths, pa.Array]:
     if array.null_count:
         lengths = np.where(array.is_valid().to_numpy(zero_copy_only=False), width, -1)
         validity = array.buffers()[0] if array.offset == 0 else None
-        data = _fixed(numbers.astype(dtype), validity)
+        data = fixed(numbers.astype(dtype), validity)
         if validity is None:
             data = pc.if_else(array.is_valid(), data, pa.scalar(None, pa.large_binary()))
     else:
         lengths = np.full(len(values), width, dtype=np.int64)
-        data = _fixed(numbers.astype(dtype))
+        data = fixed(numbers.astype(dtype))
     return lengths, data

@@ -20,6 +20,8 @@ from typing import Any, AsyncIterator, Iterable, Iterator, Protocol, Sequence
 from steadystate.adapter.client import Field
 from .copy_format import escape_text_field
 from .effects import END, CloseIterator, NextRow, Steps
+from steadystate.repr.arrow_rows import ArrowRows, Part
+from .arrow_encode import encode_batch, encode_copy_batch
 from .batch import ColumnEncoder, encode_data_rows
 from .values import column_encoder, text_formatter, zoned_text_formatter
 from .wire import encode_copy_data, encode_data_row
@@ -56,8 +58,8 @@ def encoders_for(fields: Sequence[Field], formats: Sequence[int], time_zone: str
         codes = [formats[0]] * len(fields)
     else:
         codes = list(formats)
-    return [ColumnEncoder(field.type_oid, code, column_encoder(field.type_oid, code, field.type_modifier, time_zone))
-            for field, code in zip(fields, codes)]
+    return [ColumnEncoder(field.type_oid, code, column_encoder(field.type_oid, code, field.type_modifier, time_zone),
+                          time_zone) for field, code in zip(fields, codes)]
 
 
 #: Rows encoded together (``batch.encode_data_rows``) when the rows are at hand (not a SUBSCRIBE's stream).
@@ -70,7 +72,10 @@ class RowStream:
     def __init__(self, rows: Iterable[tuple] | AsyncIterator[tuple], encoders: list[ColumnEncoder]) -> None:
         self._async: AsyncIterator[tuple] | None = None
         self._sync: Iterator[tuple] | None = None
-        if hasattr(rows, "__aiter__"):
+        self._parts: list[Part] | None = None  # an ArrowRows' parts not sent yet (the first one maybe in part)
+        if isinstance(rows, ArrowRows):
+            self._parts = list(rows.parts)
+        elif hasattr(rows, "__aiter__"):
             self._async = rows.__aiter__()  # type: ignore[union-attr]
         else:
             self._sync = iter(rows)  # type: ignore[arg-type]
@@ -92,7 +97,26 @@ class RowStream:
         asynchronous row (which may take a while: SUBSCRIBE) everything written so far is flushed.
         """
         sent = 0
-        if self._sync is not None:
+        if self._parts is not None:
+            while self._parts:
+                want = BATCH_ROWS if not limit else min(BATCH_ROWS, limit - sent)
+                part = self._parts[0]
+                if len(part) > want:
+                    self._parts[0] = part[want:]
+                    part = part[:want]
+                else:
+                    self._parts.pop(0)
+                if isinstance(part, list):
+                    out.write(encode_data_rows(part, self._encoders))
+                else:
+                    out.write(encode_batch(part, self._encoders))
+                sent += len(part)
+                if out.pending >= FLUSH_THRESHOLD:
+                    yield from out.flush()
+                if sent == limit:
+                    self.count += sent
+                    return False
+        elif self._sync is not None:
             while True:  # in batches, each encoded at once
                 want = BATCH_ROWS if not limit else min(BATCH_ROWS, limit - sent)
                 batch = list(islice(self._sync, want))
@@ -127,6 +151,7 @@ class RowStream:
     def close(self) -> Steps[None]:
         source: Any = self._async if self._async is not None else self._sync
         self._async = self._sync = None
+        self._parts = None
         yield from close_iterator(source)
 
 
@@ -163,7 +188,19 @@ def copy_out_rows(out: Output, fields: Sequence[Field], rows: Iterable[tuple] | 
     encode = copy_row_encoder(fields, time_zone)
     count = 0
     try:
-        if hasattr(rows, "__aiter__"):
+        if isinstance(rows, ArrowRows):  # a peek's result: a batch at a time, from its Arrow columns
+            columns = encoders_for(fields, [0], time_zone)
+            for part in rows.parts:
+                for start in range(0, len(part), BATCH_ROWS):
+                    piece = part[start:start + BATCH_ROWS]
+                    if isinstance(piece, list):
+                        out.write(b"".join(map(encode, piece)))
+                    else:
+                        out.write(encode_copy_batch(piece, columns))
+                    count += len(piece)
+                    if out.pending >= FLUSH_THRESHOLD:
+                        yield from out.flush()
+        elif hasattr(rows, "__aiter__"):
             iterator = rows.__aiter__()  # type: ignore[union-attr]
             rows = iterator
             while True:

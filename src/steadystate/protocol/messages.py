@@ -20,7 +20,7 @@ account of itself), :class:`HydrationProgress` (a collection's snapshot reading 
 :class:`HelloAck` (the first response of a connection).
 
 Row payloads (peek results, subscribe updates) travel as ``repr.codec`` bytes so numerics and dates
-survive msgpack.
+survive msgpack; a peek's result travels as Arrow IPC record batches when the peek asks for it (``Peek.arrow``).
 """
 
 from __future__ import annotations
@@ -196,6 +196,9 @@ class Peek(msgspec.Struct, **_TAGGED):
     mfp: MapFilterProject
     max_result_size: int | None = None
     finishing: RowSetFinishing = RowSetFinishing()
+    #: answer with Arrow record batches (``PeekResponse.batches``) where a chunk can be one; a replica of an
+    #: older release ignores the field and answers with codec rows, which the controller still reads
+    arrow: bool = False
 
 
 class CancelPeek(msgspec.Struct, **_TAGGED):
@@ -244,7 +247,8 @@ class Frontiers(msgspec.Struct, **_TAGGED):
 
 
 class PeekResponse(msgspec.Struct, **_TAGGED):
-    """Exactly one final response per peek: ``rows`` (codec-encoded), or ``error``, or ``canceled``.
+    """Exactly one final response per peek: ``rows`` (codec-encoded) or ``batches`` (for a peek that asked for
+    Arrow: an Arrow IPC stream, ``repr.arrow_rows``), or ``error``, or ``canceled``.
 
     A large result travels in bounded chunks: responses with ``partial=True`` each carry some of the rows (their
     own codec blob), and the final response (``partial=False``) the last of them; the result is the rows of all
@@ -255,6 +259,11 @@ class PeekResponse(msgspec.Struct, **_TAGGED):
     error: ErrorFields | None = None
     canceled: bool = False
     partial: bool = False
+    batches: bytes | None = None
+
+    @property
+    def has_result(self) -> bool:
+        return self.rows is not None or self.batches is not None
 
 
 class SubscribeBatch(msgspec.Struct, frozen=True):

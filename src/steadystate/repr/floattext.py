@@ -6,6 +6,13 @@ or 6 (float4), exponent form (``1e+16``, ``1.5e-05``) outside.  Python's ``repr`
 with one difference: when those digits lie exactly halfway between two floats (and read back by ties-to-even),
 Ryu as PostgreSQL runs it does not accept them and prints one more digit (``3.3256623128244992e+16``, where
 ``repr`` gives ``3.325662312824499e+16``).  :func:`float8_text` / :func:`float4_text` reproduce that.
+
+:func:`float8_text` takes ``repr`` as it is (bar a trailing ``.0``) when ``1e-4 <= |v| < 1e15``: there ``repr`` is in
+plain notation, laid out as PostgreSQL lays it out, and its digits never lie halfway between two floats.  A halfway
+point is an odd multiple of a power of two whose odd factor is at least ``2**53``.  Written ``D × 10**-k`` (``D`` at
+most 17 digits, so below ``10**17``), that needs ``5**k`` to divide ``D`` and ``D / 5**k ≥ 2**53``, so ``k ≤ 1``; but
+below ``1e15`` a 17-digit ``D`` has ``k ≥ 2`` and a shorter one gives ``D / 5**k < 2**53``; and with no fraction it is
+an integer below ``2**53``, a float itself.  ``tests/repr/test_floattext.py`` checks the short way against the long.
 """
 
 from __future__ import annotations
@@ -96,6 +103,14 @@ def _special(value: float) -> str | None:
 
 
 def float8_text(value: float) -> str:
+    if 1e-4 <= abs(value) < 1e15:  # the common case, without decimal arithmetic (NaN is not in the range)
+        text = repr(value)  # plain notation in this range, never on a boundary (module docstring)
+        return text[:-2] if text.endswith(".0") else text
+    return float8_text_long(value)
+
+
+def float8_text_long(value: float) -> str:
+    """``float8_text`` the long way (also the property test's reference for the short way)."""
     special = _special(value)
     return special if special is not None else _layout(_shortest(value, False), 15)
 
@@ -106,4 +121,4 @@ def float4_text(value: float) -> str:
     return special if special is not None else _layout(_shortest(single, True), 6)
 
 
-__all__ = ["float4_text", "float8_text", "round_float4"]
+__all__ = ["float4_text", "float8_text", "float8_text_long", "round_float4"]

@@ -1,0 +1,260 @@
+"""DataRows straight from Arrow record batches: a peek's result (``repr.arrow_rows``) is encoded column by column
+without a Python object per value.
+
+:func:`encode_batch` gives the DataRow messages of one record batch; each column becomes its wire bytes by the first
+rule of :data:`RULES` that matches its (type OID, format, Arrow type), all done by Arrow/NumPy in C:
+
+* text format: integers (an Arrow cast to string), text/varchar/name (the UTF-8 as it is), booleans (``t``/``f``),
+  numerics of one scale up to 6 (Arrow's decimal to string cast, which writes the scale's digits as ``numeric_out`` does),
+  dates (ISO), timestamps (``YYYY-MM-DD HH:MM:SS`` plus the fraction without trailing zeros) and
+  timestamptz in a UTC session (the same plus ``+00``);
+* binary format: integers and floats (big-endian NumPy casts, range-checked as ``struct`` would be), booleans,
+  numerics of one scale up to 15 whose unscaled values fit in int64 (``numeric_send``'s base-10000 groups by NumPy),
+  text-like types, dates (days since 2000-01-01), timestamps and timestamptz (microseconds since 2000-01-01).
+
+Every other column — floats in text format (``float8out``'s shortest digits are ``repr.floattext``'s), other
+numerics in binary, intervals, jsonb, uuids, arrays, codec columns, a timestamptz in another zone, bpchar — is turned back into
+its datums (``arrow_rows.column_values``) and encoded by the column's per-value encoder (``batch.encode_column``),
+so the bytes are always those of ``wire.encode_data_row``; a property test compares both on every type.
+
+:func:`encode_copy_batch` does the same for ``COPY (SELECT ...) TO STDOUT``: the columns' text forms, escaped and
+joined into one CopyData message per row by Arrow string kernels.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from steadystate.repr import arrow_rows
+from steadystate.repr.timezones import is_utc
+
+from .batch import ColumnEncoder, Lengths, assemble, encode_column, fixed, variable
+from .values import BOOL, BPCHAR, DATE, FLOAT4, FLOAT8, INT2, INT4, INT8, NAME, NUMERIC, OID, TEXT, TIMESTAMP, \
+    TIMESTAMPTZ, VARCHAR
+
+Encoded = tuple[Lengths, pa.Array]
+
+_INTEGERS = frozenset({INT2, INT4, INT8, OID})
+_TEXT_LIKE = frozenset({TEXT, VARCHAR, NAME})
+_EPOCH_DAYS = 10957  # 2000-01-01 in days since 1970-01-01
+_EPOCH_MICROS = _EPOCH_DAYS * 86_400_000_000
+_BINARY_INTEGERS = {INT2: ">i2", INT4: ">i4", INT8: ">i8", OID: ">u4"}
+_BINARY_FLOATS = {FLOAT4: ">f4", FLOAT8: ">f8"}
+
+
+def _numbers(array: pa.Array, dtype: str) -> Encoded | None:
+    """Fixed-width big-endian numbers; ``None`` when a value does not fit (the per-value path raises as before)."""
+    is_float = dtype[1] == "f"
+    values = array.fill_null(0).to_numpy(zero_copy_only=False) if array.null_count else array.to_numpy()
+    if values.size:
+        info = np.finfo(np.dtype(dtype)) if is_float else np.iinfo(np.dtype(dtype))
+        finite = values[np.isfinite(values)] if is_float else values
+        if finite.size and (finite.min() < info.min or finite.max() > info.max):
+            return None
+    return _fixed_column(array, values.astype(dtype))
+
+
+def _fixed_column(array: pa.Array, big_endian: np.ndarray) -> Encoded:
+    width = big_endian.dtype.itemsize
+    data = fixed(big_endian)
+    if not array.null_count:
+        return np.full(len(array), width, dtype=np.int64), data
+    valid = array.is_valid()
+    lengths = np.where(valid.to_numpy(zero_copy_only=False), width, -1)
+    return lengths, pc.if_else(valid, data, pa.scalar(None, pa.large_binary()))
+
+
+def _strings(array: pa.Array) -> Encoded:
+    return variable(array.cast(pa.large_string()) if array.type != pa.large_binary() else array)
+
+
+def _booleans(array: pa.Array, true: bytes, false: bytes) -> Encoded:
+    data = pc.if_else(array, pa.scalar(true, pa.large_binary()), pa.scalar(false, pa.large_binary()))
+    if array.null_count:
+        return np.where(array.is_valid().to_numpy(zero_copy_only=False), 1, -1), data
+    return np.ones(len(array), dtype=np.int64), data
+
+
+def _micros(array: pa.Array) -> np.ndarray:
+    return array.cast(pa.int64()).fill_null(0).to_numpy()
+
+
+def _timestamp_text(array: pa.Array, suffix: str = "") -> Encoded | None:
+    micros = _micros(array)
+    whole = pa.array(np.floor_divide(micros, 1_000_000), pa.int64()).cast(pa.timestamp("s"))  # floor, also < 1970
+    seconds = whole.cast(pa.string())  # "YYYY-MM-DD HH:MM:SS"
+    fraction = np.mod(micros, 1_000_000)
+    digits = pc.utf8_rtrim(pc.utf8_lpad(pa.array(fraction).cast(pa.string()), 6, "0"), "0")
+    points = pc.if_else(pa.array(fraction != 0), pa.scalar("."), pa.scalar(""))
+    text = pc.binary_join_element_wise(seconds, points, digits, pa.scalar(suffix), "")
+    if array.null_count:
+        text = pc.if_else(array.is_valid(), text, pa.scalar(None, pa.string()))
+    return variable(text.cast(pa.large_string()))
+
+
+def _timestamp_binary(array: pa.Array) -> Encoded:
+    return _fixed_column(array, (_micros(array) - _EPOCH_MICROS).astype(">i8"))
+
+
+def _date_text(array: pa.Array) -> Encoded:
+    return variable(array.cast(pa.large_string()))  # ISO, years zero-padded to four digits
+
+
+def _date_binary(array: pa.Array) -> Encoded:
+    days = array.cast(pa.int32()).fill_null(0).to_numpy()
+    return _fixed_column(array, (days - _EPOCH_DAYS).astype(">i4"))
+
+
+_MAX_NUMERIC_SCALE = 15  # the fraction times 10**pad stays below 2**64
+
+
+def _numeric_binary(array: pa.Array) -> Encoded | None:
+    """``numeric_send`` of a decimal128 column whose unscaled values fit in int64 (else ``None``): base-10000 digit
+    groups aligned on the point, leading and trailing zero groups dropped, the column's scale as ``dscale``."""
+    scale = array.type.scale
+    if scale > _MAX_NUMERIC_SCALE:
+        return None
+    n = len(array)
+    words = np.frombuffer(array.buffers()[1], dtype=np.int64, count=2 * n, offset=array.offset * 16).reshape(n, 2)
+    low, high = words[:, 0], words[:, 1]
+    valid = array.is_valid().to_numpy(zero_copy_only=False) if array.null_count else np.ones(n, dtype=bool)
+    if np.any(valid & (high != (low >> 63))):
+        return None  # beyond int64
+    negative = low < 0
+    magnitude = np.where(valid, np.abs(low).astype(np.uint64), np.uint64(0))  # |int64 min| wraps to 2**63: right
+    pad = (-scale) % 4
+    whole, fraction = magnitude // np.uint64(10**scale), magnitude % np.uint64(10**scale)
+    fraction = fraction * np.uint64(10**pad)
+    fraction_groups = (scale + pad) // 4
+    groups = np.empty((n, 5 + fraction_groups), dtype=np.uint64)
+    for j in range(5):
+        groups[:, j] = whole // np.uint64(10000 ** (4 - j)) % np.uint64(10000)
+    for j in range(fraction_groups):
+        groups[:, 5 + j] = fraction // np.uint64(10000 ** (fraction_groups - 1 - j)) % np.uint64(10000)
+    nonzero = groups != 0
+    any_digit = nonzero.any(axis=1)
+    first = np.where(any_digit, nonzero.argmax(axis=1), 0)
+    last = np.where(any_digit, groups.shape[1] - 1 - nonzero[:, ::-1].argmax(axis=1), -1)
+    count = np.where(any_digit, last - first + 1, 0)
+    record = np.zeros((n, 4 + groups.shape[1]), dtype=">u2")
+    record[:, 0] = count
+    record[:, 1] = np.where(any_digit, 4 - first, 0).astype(np.int16).view(np.uint16)
+    record[:, 2] = np.where(negative & any_digit, 0x4000, 0)
+    record[:, 3] = scale
+    record[:, 4:] = groups
+    keep = np.zeros(record.shape, dtype=bool)
+    keep[:, :4] = True
+    position = np.arange(groups.shape[1])
+    keep[:, 4:] = (position >= first[:, None]) & (position <= last[:, None])
+    keep &= valid[:, None]
+    data = record[keep].tobytes()
+    lengths = np.where(valid, 8 + 2 * count, -1).astype(np.int64)
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.maximum(lengths, 0), out=offsets[1:])
+    validity = array.buffers()[0] if array.null_count and array.offset == 0 else None
+    binary = pa.LargeBinaryArray.from_buffers(pa.large_binary(), n, [validity, pa.py_buffer(offsets),
+                                                                     pa.py_buffer(data)])
+    if array.null_count and validity is None:
+        binary = pc.if_else(array.is_valid(), binary, pa.scalar(None, pa.large_binary()))
+    return lengths, binary
+
+
+Rule = Callable[[ColumnEncoder, pa.Array], Encoded | None]
+
+
+def _text(column: ColumnEncoder, array: pa.Array) -> Encoded | None:
+    kind, oid = array.type, column.oid
+    if pa.types.is_integer(kind) and (oid in _INTEGERS or oid == NUMERIC):
+        return variable(pc.cast(array, pa.large_string()))
+    if pa.types.is_large_string(kind) and oid in _TEXT_LIKE:
+        return _strings(array)
+    if pa.types.is_boolean(kind) and oid == BOOL:
+        return _booleans(array, b"t", b"f")
+    if pa.types.is_decimal(kind) and oid == NUMERIC and kind.scale <= 6:  # past 6 Arrow writes 1E-7
+        return variable(pc.cast(array, pa.large_string()))
+    if kind == pa.date32() and oid == DATE:
+        return _date_text(array)
+    if kind == arrow_rows.TIMESTAMP and oid == TIMESTAMP:
+        return _timestamp_text(array)
+    if kind == arrow_rows.TIMESTAMPTZ and oid == TIMESTAMPTZ and is_utc(column.time_zone):
+        return _timestamp_text(array.cast(arrow_rows.TIMESTAMP), "+00")
+    return None
+
+
+def _binary(column: ColumnEncoder, array: pa.Array) -> Encoded | None:
+    kind, oid = array.type, column.oid
+    if pa.types.is_integer(kind) and oid in _BINARY_INTEGERS:
+        return _numbers(array, _BINARY_INTEGERS[oid])
+    if (pa.types.is_floating(kind) or pa.types.is_integer(kind)) and oid in _BINARY_FLOATS:
+        return _numbers(array.cast(pa.float64()), _BINARY_FLOATS[oid])
+    if pa.types.is_large_string(kind) and oid in _TEXT_LIKE:
+        return _strings(array)
+    if pa.types.is_boolean(kind) and oid == BOOL:
+        return _booleans(array, b"\x01", b"\x00")
+    if pa.types.is_decimal(kind) and oid == NUMERIC:
+        return _numeric_binary(array)
+    if kind == pa.date32() and oid == DATE:
+        return _date_binary(array)
+    if kind in (arrow_rows.TIMESTAMP, arrow_rows.TIMESTAMPTZ) and oid in (TIMESTAMP, TIMESTAMPTZ):
+        return _timestamp_binary(array.cast(arrow_rows.TIMESTAMP) if kind == arrow_rows.TIMESTAMPTZ else array)
+    return None
+
+
+#: format code -> the columnar rule (``None``: not done columnarly, the per-value path)
+RULES: dict[int, Rule] = {0: _text, 1: _binary}
+
+
+def encode_arrow_column(column: ColumnEncoder, array: pa.Array, field: pa.Field) -> Encoded:
+    """A column's lengths (-1 for NULL) and its values' wire bytes."""
+    rule = RULES.get(column.format)
+    if rule is not None and not arrow_rows.is_codec(field) and column.oid != BPCHAR:
+        if pa.types.is_null(array.type):
+            return np.full(len(array), -1, dtype=np.int64), pa.nulls(len(array), pa.large_binary())
+        try:
+            encoded = rule(column, array)
+        except (pa.ArrowException, OverflowError):
+            encoded = None
+        if encoded is not None:
+            return encoded
+    return encode_column(column, arrow_rows.column_values(array, field))
+
+
+def encode_batch(batch: pa.RecordBatch, columns: list[ColumnEncoder]) -> bytes:
+    """The DataRow messages of ``batch``'s rows, concatenated (``columns`` gives each column's type and format)."""
+    encoded = [encode_arrow_column(column, batch.column(i), batch.schema.field(i)) for i, column in enumerate(columns)]
+    return assemble(batch.num_rows, encoded)
+
+
+_COPY_ESCAPES = (("\\", "\\\\"), ("\n", "\\n"), ("\r", "\\r"), ("\t", "\\t"))  # copy_format.escape_text_field's
+_COPY_HEADER = np.dtype([("type", "u1"), ("size", ">i4")])
+
+
+def encode_copy_batch(batch: pa.RecordBatch, columns: list[ColumnEncoder]) -> bytes:
+    """The CopyData messages of ``batch``'s rows in the text COPY format (one message per row, as PostgreSQL sends
+    them): each column's text (``columns`` are text-format encoders), backslash-escaped, ``\\N`` for NULL, joined
+    by tabs and ended by a newline."""
+    n = batch.num_rows
+    if n == 0:
+        return b""
+    if not columns:
+        return b"d\x00\x00\x00\x05\n" * n
+    fields = []
+    for i, column in enumerate(columns):
+        _lengths, data = encode_arrow_column(column, batch.column(i), batch.schema.field(i))
+        for pattern, replacement in _COPY_ESCAPES:
+            data = pc.replace_substring(data, pattern.encode(), replacement.encode())
+        fields.append(pc.fill_null(data, pa.scalar(b"\\N", pa.large_binary())))
+    lines = pc.binary_join_element_wise(*fields, pa.scalar(b"\t", pa.large_binary()))
+    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64, count=n + 1, offset=lines.offset * 8)
+    header = np.empty(n, dtype=_COPY_HEADER)
+    header["type"] = ord("d")
+    header["size"] = np.diff(offsets) + 5  # the length field and the newline
+    newline = pa.scalar(b"\n", pa.large_binary())
+    joined = pc.binary_join_element_wise(fixed(header), lines, newline, pa.scalar(b"", pa.large_binary()))
+    bounds = np.frombuffer(joined.buffers()[1], dtype=np.int64, count=n + 1, offset=joined.offset * 8)
+    start, end = int(bounds[0]), int(bounds[-1])
+    return joined.buffers()[2].slice(start, end - start).to_pybytes()
