@@ -26,7 +26,7 @@ import operator
 from typing import Any, Callable, NamedTuple
 
 from steadystate import errors
-from steadystate.dataflow.accumulate import AccumulatingReduce
+from steadystate.dataflow.accumulate import AccumulatingReduce, FoldsColumns
 from steadystate.dataflow.arrangement import (
     Arrangement, ArrangementCursor, MappedSharedInput, SharedInput, SharedSide, state_size_bytes,
 )
@@ -45,7 +45,7 @@ from steadystate.dataflow.operators import (
     distinct_operator,
     threshold_operator,
 )
-from steadystate.dataflow.reduce import reduce_operator
+from steadystate.dataflow.reduce import ColumnsOf, reduce_operator
 from steadystate.dataflow.topk import TopKOperator
 from steadystate.dataflow.temporal_filter import TemporalFilterOperator
 from steadystate.dataflow.window import WindowOperator
@@ -185,17 +185,17 @@ class RenderedDataflow:
         evaluation_errors = [(EvalError(*row), time, diff) for row, time, diff in error_updates or ()]
         port.push(updates, upper, evaluation_errors)
 
-    def columnar_consumer(self, source_id: str) -> JoinAccumulate | AccumulatingReduce | None:
-        """The operator that is the only reader of source ``source_id`` and sums over its rows — a fused
-        join-accumulate reading it as its aggregated input, or an accumulating reduce — before the first step: it
-        can take the source's snapshot as Arrow columns (``absorb_columns``) instead of rows."""
+    def columnar_consumer(self, source_id: str) -> FoldsColumns | None:
+        """Before the first step, the operator that is the only reader of source ``source_id`` when it can take the
+        source's snapshot as Arrow columns instead of rows (``dataflow.accumulate.FoldsColumns``: a fused
+        join-accumulate reading it as its aggregated input, an accumulating reduce, a reduce over plain columns)."""
         port = self.graph.ports.get(source_id)
         if port is None or self.graph.stepped:
             return None
         readers = [n for n in self.graph.nodes if port.node in n.inputs]
         if len(readers) != 1 or readers[0].inputs[0] != port.node:
             return None
-        if not isinstance(readers[0], (JoinAccumulate, AccumulatingReduce)):
+        if not isinstance(readers[0], FoldsColumns):
             return None
         if any(port.node == node for node, _types in self._collections.values()):
             return None  # the source is also exported or sunk as it is
@@ -479,7 +479,8 @@ class RenderedDataflow:
         key_fn = compile_key(expr.group_key, types)
         value_fns = [None if a.func == "count_star" else aggregate_value(a, types) for a in expr.aggregates]
         factories = [aggregate_factory(a, types) for a in expr.aggregates]
-        operator_ = reduce_operator(node, key_fn, value_fns, factories, is_global=not expr.group_key)
+        operator_ = reduce_operator(node, key_fn, value_fns, factories, is_global=not expr.group_key,
+                                    columns=_columns_of(expr))
         return self.graph.add(operator_), self._types(expr)
 
     def _render_join_accumulate(self, expr: ir.Reduce) -> Rendered | None:
@@ -600,6 +601,23 @@ _RENDERERS: dict[type, Callable[[RenderedDataflow, Any], Rendered]] = {
     ir.LetRec: RenderedDataflow._render_letrec,
     ir.FlatMap: RenderedDataflow._render_flat_map,
 }
+
+
+def _columns_of(expr: ir.Reduce) -> ColumnsOf | None:
+    """Where the reduce's group key and aggregate arguments are in its input rows, when all are plain columns and
+    every aggregate is fed its argument alone (no more arguments, no ORDER BY of its own): then the reduce can
+    build its groups from a snapshot's columns (``dataflow.reduce``)."""
+    if not all(isinstance(k, ir.ColumnRef) for k in expr.group_key):
+        return None
+    arguments: list[int | None] = []
+    for agg in expr.aggregates:
+        if agg.func == "count_star":
+            arguments.append(None)
+        elif isinstance(agg.expr, ir.ColumnRef) and not agg.args and not agg.order_by:
+            arguments.append(agg.expr.index)
+        else:
+            return None
+    return ColumnsOf(tuple(k.index for k in expr.group_key), tuple(arguments))  # type: ignore[union-attr]
 
 
 def _accumulating_reduce(node: int, expr: ir.Reduce, types: Types) -> AccumulatingReduce | None:

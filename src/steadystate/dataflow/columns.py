@@ -1,0 +1,264 @@
+"""Arrow helpers for operators that take a snapshot as columns: grouping values per key, arranging rows, joining.
+
+A snapshot read from storage may come as Arrow tables with columns ``c0 … cN`` (``repr.columnar``: int, float,
+string and bool columns, integers stored at the narrowest width).  The operators that accept it (the
+:class:`~steadystate.dataflow.accumulate.FoldsColumns` protocol) build their state from what this module computes
+with Arrow's kernels, so that the Python work is per *group* or per *distinct value*, not per input row:
+
+* :func:`unified` concatenates a snapshot's tables, widening integers to int64 (one type per column);
+* :func:`grouped_values` is a reduce's input consolidated to ``(key, value) → count`` and sorted, cut into
+  groups: what a group's aggregate states are built from (``dataflow.reduce``);
+* :func:`arranged` is a join input's arrangement ``key → {row: count}`` built per key (``dataflow.join``);
+* :func:`joined` is the inner equi-join of two such tables (Acero's hash join), and :func:`rows_of` a table as
+  consolidated ``{row: count}``.
+
+Which columns qualify is decided here (:func:`exact_column`): integers, strings, booleans and all-NULL columns,
+whose Python values and Arrow's order (bytes order for strings, which is code point order) are exactly the row
+path's.  Floats are left to the row path (``-0.0`` equals ``0.0`` and NaN is unordered in Python, not in Arrow).
+Every function returns ``None`` when a column does not qualify; the caller then takes the rows.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+from typing import Any, Iterator, Sequence
+
+Row = tuple[Any, ...]
+
+
+def _pa() -> Any:
+    import pyarrow as pa
+
+    return pa
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """The cyclic GC paused while state is built in bulk: the new objects are all reachable, and collections
+    triggered by their allocation would scan the whole heap again and again."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def exact_column(column: Any) -> Any | None:
+    """``column`` in the type every snapshot batch agrees on (int64 for integers and all-NULL columns), or ``None``
+    when its values are not ones whose Arrow order and equality are Python's."""
+    pa = _pa()
+    typ = column.type
+    if pa.types.is_integer(typ) or pa.types.is_null(typ):
+        return column if typ == pa.int64() else column.cast(pa.int64())
+    if pa.types.is_string(typ) or pa.types.is_large_string(typ) or pa.types.is_boolean(typ):
+        return column
+    return None
+
+
+def unified(tables: list[Any], columns: Sequence[int] | None = None) -> Any | None:
+    """One table of ``tables`` (columns ``c{i}`` for ``i`` in ``columns``, all when ``None``) with every column
+    exact (:func:`exact_column`); ``None`` when some column is not, or the batches' types do not unify."""
+    pa = _pa()
+    parts = []
+    for table in tables:
+        names = table.column_names if columns is None else [f"c{i}" for i in columns]
+        picked = []
+        for name in names:
+            if name not in table.column_names:
+                return None
+            column = exact_column(table.column(name))
+            if column is None:
+                return None
+            picked.append(column)
+        parts.append(pa.table(dict(zip(names, picked))) if names else pa.table({"_": pa.nulls(table.num_rows)}))
+    if not parts:
+        return None
+    try:
+        return pa.concat_tables(parts, promote_options="permissive") if len(parts) > 1 else parts[0]
+    except pa.ArrowException:
+        return None
+
+
+def _starts(table: Any, names: Sequence[str]) -> Any:
+    """Positions (a NumPy array) where a new group of equal ``names`` values begins in ``table`` (sorted by them),
+    and its length at the end.  NULLs equal each other here (a GROUP BY key)."""
+    import numpy as np
+    import pyarrow.compute as pc
+
+    n = table.num_rows
+    if n == 0:
+        return np.zeros(1, dtype=np.int64)
+    changed = np.zeros(n - 1, dtype=bool)
+    for name in names:
+        column = table.column(name).combine_chunks()
+        after, before = column.slice(1), column.slice(0, n - 1)
+        differs = pc.fill_null(pc.not_equal(after, before), True)
+        both_null = pc.and_(pc.is_null(after), pc.is_null(before))
+        changed |= pc.and_not(differs, both_null).to_numpy(zero_copy_only=False)
+    return np.concatenate(([0], np.flatnonzero(changed) + 1, [n])).astype(np.int64)
+
+
+class Grouped:
+    """A snapshot consolidated per group: ``keys[g]`` (tuples, sorted), ``rows[g]`` (input rows, NULLs included) and
+    per value column ``values[c]``/``counts[c]`` with ``starts[c]``: group g's distinct non-NULL values, ascending,
+    are ``values[c][starts[c][g]:ends[c][g]]``."""
+
+    __slots__ = ("keys", "rows", "starts", "ends", "values", "counts")
+
+    def __init__(self) -> None:
+        self.keys: list[tuple] = []
+        self.rows: list[int] = []
+        self.starts: dict[int, list[int]] = {}
+        self.ends: dict[int, list[int]] = {}
+        self.values: dict[int, list[Any]] = {}
+        self.counts: dict[int, list[int]] = {}
+
+
+def _packed(table: Any) -> Any | None:
+    """:func:`consolidated_sorted` for int64 columns whose value ranges multiply to less than 2⁶³: each row packed
+    into one int64 (a column's NULL is its largest code, so it sorts last), consolidated and sorted by NumPy's
+    ``unique``, unpacked again.  ``None`` when the columns are not such."""
+    import numpy as np
+    import pyarrow.compute as pc
+
+    pa = _pa()
+    if not all(column.type == pa.int64() for column in table.columns):
+        return None
+    bounds = []
+    width = 1
+    for column in table.columns:
+        extremes = pc.min_max(column).as_py()
+        low, high = extremes["min"] or 0, extremes["max"] or 0
+        base = high - low + 2  # the values, then NULL
+        width *= base
+        if width >= 2 ** 62:
+            return None
+        bounds.append((low, base))
+    code = np.zeros(table.num_rows, dtype=np.int64)
+    for column, (low, base) in zip(table.columns, bounds):
+        values = pc.subtract(pc.fill_null(column, low + base - 1), low).to_numpy()
+        code *= base
+        code += values
+    unique, counts = np.unique(code, return_counts=True)
+    decoded = []
+    for low, base in reversed(bounds):
+        digits = unique % base
+        unique = unique // base
+        decoded.append(pa.array(digits + low, mask=digits == base - 1))
+    names = table.column_names
+    return pa.table(dict(zip(names, reversed(decoded))) | {"count_all": pa.array(counts.astype(np.int64))})
+
+
+def consolidated_sorted(table: Any) -> Any:
+    """``table``'s distinct rows, sorted by its columns in order (NULLs last), with their multiplicities in a
+    column ``count_all``: packed and sorted by NumPy when the columns allow it (:func:`_packed`), else by Arrow's
+    hash aggregation and sort."""
+    packed = _packed(table)
+    if packed is not None:
+        return packed
+    names = table.column_names
+    counted = table.group_by(names, use_threads=False).aggregate([([], "count_all")])
+    return counted.sort_by([(name, "ascending", "at_end") for name in names])
+
+
+def grouped_values(tables: list[Any], key_columns: Sequence[int], value_columns: Sequence[int]) -> Grouped | None:
+    """The rows of ``tables`` grouped by ``key_columns`` with, per column of ``value_columns``, each group's
+    distinct values and their counts (Arrow's hash aggregation, then a sort by key and value); ``None`` when a
+    column is not exact (:func:`exact_column`)."""
+    import numpy as np
+    import pyarrow.compute as pc
+
+    needed = sorted(set(key_columns) | set(value_columns))
+    table = unified(tables, needed)
+    if table is None:
+        return None
+    out = Grouped()
+    if table.num_rows == 0:
+        return out
+    keys = [f"k{i}" for i in range(len(key_columns))]
+    named = {name: table.column(f"c{c}") for name, c in zip(keys, key_columns)}
+    first = True
+    for c in (value_columns or [None]):
+        columns = dict(named)
+        if c is not None:
+            columns["v"] = table.column(f"c{c}")
+        if columns:
+            counted = consolidated_sorted(_pa().table(columns))
+        else:
+            counted = _pa().table({"count_all": _pa().array([table.num_rows], _pa().int64())})
+        starts = _starts(counted, keys)
+        counts = counted.column("count_all").to_numpy()
+        if first:
+            first = False
+            lows = starts[:-1]
+            out.rows = np.add.reduceat(counts, lows).tolist() if len(counts) else []
+            if keys:
+                heads = counted.take(pc.cast(_pa().array(lows), _pa().int64()))
+                out.keys = list(zip(*(heads.column(name).to_pylist() for name in keys)))
+            else:
+                out.keys = [()]
+        if c is None:
+            continue
+        values = counted.column("v")
+        valid = pc.is_valid(values).to_numpy(zero_copy_only=False)
+        # NULLs sort last within a group: a group's non-NULL values end before its NULL entry, if any
+        ends = starts[1:] - ~valid[starts[1:] - 1]
+        out.starts[c] = starts[:-1].tolist()
+        out.ends[c] = ends.tolist()
+        out.values[c] = values.to_pylist()
+        out.counts[c] = counts.tolist()
+    return out
+
+
+def arranged(table: Any, key_columns: Sequence[int], arity: int) -> tuple[dict[tuple, dict[Row, int]], int] | None:
+    """``key → {row: count}`` of ``table``'s rows (columns ``c0 … c{arity-1}``) with no NULL in the key, built one
+    dict per key from the rows consolidated and sorted by key in Arrow; with the number of records.  ``None`` when
+    a column is not exact."""
+    import pyarrow.compute as pc
+
+    names = [f"c{i}" for i in range(arity)]
+    if table.num_rows == 0:
+        return {}, 0
+    for c in key_columns:
+        table = table.filter(pc.is_valid(table.column(f"c{c}")))
+    counted = table.group_by(names, use_threads=False).aggregate([([], "count_all")])
+    keys = [f"c{c}" for c in key_columns]
+    if keys:
+        counted = counted.sort_by([(k, "ascending") for k in keys])
+    starts = _starts(counted, keys).tolist()
+    rows = list(zip(*(counted.column(name).to_pylist() for name in names)))
+    counts = counted.column("count_all").to_pylist()
+    key_rows = list(zip(*(counted.column(k).to_pylist() for k in keys))) if keys else [()] * len(rows)
+    state: dict[tuple, dict[Row, int]] = {}
+    for lo, hi in zip(starts, starts[1:]):
+        state[key_rows[lo]] = dict(zip(rows[lo:hi], counts[lo:hi]))
+    return state, len(rows)
+
+
+def joined(left: Any, right: Any, left_key: Sequence[int], right_key: Sequence[int]) -> Any:
+    """``left ⋈ right`` on the key columns (NULL keys never match), columns ``c0 …`` numbering the left's columns
+    then the right's, one row per pair of rows (repeated rows repeat)."""
+    pa = _pa()
+    left_arity, right_arity = left.num_columns, right.num_columns
+    left = left.rename_columns([f"l{i}" for i in range(left_arity)])
+    right = right.rename_columns([f"r{i}" for i in range(right_arity)])
+    out = left.join(right, [f"l{i}" for i in left_key], [f"r{i}" for i in right_key], join_type="inner",
+                    coalesce_keys=False, use_threads=False)
+    columns = [out.column(f"l{i}") for i in range(left_arity)] + [out.column(f"r{i}") for i in range(right_arity)]
+    return pa.table({f"c{i}": column for i, column in enumerate(columns)})
+
+
+def rows_of(table: Any) -> dict[Row, int]:
+    """``{row: count}`` of a table's rows."""
+    names = table.column_names
+    if table.num_rows == 0:
+        return {}
+    counted = table.group_by(names, use_threads=False).aggregate([([], "count_all")])
+    rows = zip(*(counted.column(name).to_pylist() for name in names))
+    return dict(zip(rows, counted.column("count_all").to_pylist()))
+
+
+__all__ = ["Grouped", "arranged", "exact_column", "gc_paused", "grouped_values", "joined", "rows_of", "unified"]
