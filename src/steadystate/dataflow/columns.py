@@ -213,28 +213,35 @@ def grouped_values(tables: list[Any], key_columns: Sequence[int], value_columns:
     return out
 
 
-def arranged(table: Any, key_columns: Sequence[int], arity: int) -> tuple[dict[tuple, dict[Row, int]], int] | None:
-    """``key → {row: count}`` of ``table``'s rows (columns ``c0 … c{arity-1}``) with no NULL in the key, built one
-    dict per key from the rows consolidated and sorted by key in Arrow; with the number of records.  ``None`` when
-    a column is not exact."""
+def arranged(table: Any, key_columns: Sequence[int], arity: int) -> tuple[dict[tuple, dict[Row, int]], int]:
+    """``key → {row: count}`` of ``table``'s rows (exact columns ``c0 … c{arity-1}``, :func:`unified`) with no NULL
+    in the key, with the number of records: the rows consolidated and sorted by key (:func:`consolidated_sorted`),
+    then one tuple per distinct row and one dict per key."""
     import pyarrow.compute as pc
+    from operator import itemgetter
 
-    names = [f"c{i}" for i in range(arity)]
     if table.num_rows == 0:
         return {}, 0
-    for c in key_columns:
+    for c in set(key_columns):
         table = table.filter(pc.is_valid(table.column(f"c{c}")))
-    counted = table.group_by(names, use_threads=False).aggregate([([], "count_all")])
-    keys = [f"c{c}" for c in key_columns]
-    if keys:
-        counted = counted.sort_by([(k, "ascending") for k in keys])
-    starts = _starts(counted, keys).tolist()
-    rows = list(zip(*(counted.column(name).to_pylist() for name in names)))
+    if table.num_rows == 0:
+        return {}, 0
+    keys = list(dict.fromkeys(key_columns))
+    order = keys + [c for c in range(arity) if c not in keys]
+    counted = consolidated_sorted(table.select([f"c{c}" for c in order]))
+    starts = _starts(counted, [f"c{c}" for c in keys]).tolist()
+    lists = {c: counted.column(f"c{c}").to_pylist() for c in range(arity)}
+    rows = list(zip(*(lists[c] for c in range(arity))))
     counts = counted.column("count_all").to_pylist()
-    key_rows = list(zip(*(counted.column(k).to_pylist() for k in keys))) if keys else [()] * len(rows)
+    lows = starts[:-1]
+    if len(lows) == 1:
+        key_rows = [tuple(lists[c][0] for c in key_columns)]
+    else:
+        pick = itemgetter(*lows)
+        key_rows = list(zip(*(pick(lists[c]) for c in key_columns)))
     state: dict[tuple, dict[Row, int]] = {}
-    for lo, hi in zip(starts, starts[1:]):
-        state[key_rows[lo]] = dict(zip(rows[lo:hi], counts[lo:hi]))
+    for key, low, high in zip(key_rows, lows, starts[1:]):
+        state[key] = dict(zip(rows[low:high], counts[low:high]))
     return state, len(rows)
 
 

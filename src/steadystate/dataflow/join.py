@@ -12,17 +12,28 @@ which R was empty (the importer's snapshot round): there ``ΔL ⋈ R_old`` vanis
 lookups.  A shared left side uses ``ΔL ⋈ R_old + L_new ⋈ ΔR`` with L_new as of ``t``; both shared, R_old is R as
 of ``t − 1``.
 
+**From columns.**  When the keys are plain columns (``columns``), a side that is a source may take its snapshot as
+Arrow tables (:meth:`JoinOperator.side`, a :class:`~steadystate.dataflow.accumulate.FoldsColumns`): its state is
+built per key from the consolidated rows (``dataflow.columns.arranged``: one Python tuple per distinct row, one
+dict per key, no per-row dict updates).  When both sides took columns, the round at the snapshot's time adds
+``Lc ⋈ Rc`` (the two snapshots' join) to the usual ``ΔL ⋈ R_old + L_new ⋈ ΔR`` over the rest of the snapshot
+(rows written after the load), which is exact since ``(Lc + ΔL) ⋈ (Rc + ΔR) = Lc ⋈ Rc + ΔL ⋈ Rc + L_new ⋈ ΔR``.
+``Lc ⋈ Rc`` is computed by Acero's hash join and, when the join's only reader can take columns
+(``columnar_reader``: a reduce), handed to it as a table; otherwise (or under a query guard) it becomes rows.
+
 Multi-way joins are chains of these binary operators; the renderer plans the chain from a plan's join
 equivalences (``render.translate.plan_join``) and hands each operator its compiled key functions.
 """
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable, NamedTuple
 
 from steadystate.dataflow import guard
+from steadystate.dataflow.accumulate import FoldsColumns
 from steadystate.dataflow.arrangement import RowsOf, SharedSide
 from steadystate.dataflow.collection import Delta, ErrDelta, EvalError, OkDelta, Row, add_into, merge_into
+from steadystate.dataflow.columns import arranged, gc_paused, joined, rows_of, unified
 from steadystate.dataflow.operators import Operator
 
 KeyFn = Callable[[Row], tuple]
@@ -48,6 +59,37 @@ def _arrange(state: dict[tuple, dict[Row, int]], key: tuple, row: Row, diff: int
     return -1
 
 
+class JoinColumns(NamedTuple):
+    """The join's key columns and arity per side, when every key is a plain column."""
+
+    left_key: tuple[int, ...]
+    right_key: tuple[int, ...]
+    left_arity: int
+    right_arity: int
+
+
+class ArrangedSide(NamedTuple):
+    """A side's snapshot taken as columns: the table (for ``Lc ⋈ Rc``) and the state built from it."""
+
+    table: Any
+    state: dict[tuple, dict[Row, int]]
+    records: int
+
+
+class JoinSide(FoldsColumns):
+    """One input of a :class:`JoinOperator` as a taker of Arrow columns (``columnar_consumer`` hands it out)."""
+
+    def __init__(self, join: "JoinOperator", side: int) -> None:
+        self.join = join
+        self.side = side
+
+    def fold_columns(self, tables: list[Any]) -> ArrangedSide | None:
+        return self.join.fold_side(self.side, tables)
+
+    def absorb_folded(self, folded: ArrangedSide) -> None:
+        self.join.absorb_side(self.side, folded)
+
+
 class JoinOperator(Operator):
     """``L ⋈ R`` by key.  A side given a :class:`~steadystate.dataflow.arrangement.SharedInput` keeps no state of its
     own: it is read, as of the round's time, from the imported arrangement (its key function must be the index's)."""
@@ -66,6 +108,61 @@ class JoinOperator(Operator):
         # key functions that cannot fail (column references): a shared side's delta need not be keyed when
         # nothing can match it, as there are no evaluation errors to report either
         self.keys_total = keys_total
+        self.columns: JoinColumns | None = None  # set when the keys are plain columns: sides may take columns
+        self.columnar_reader: FoldsColumns | None = None  # the only reader, when it takes ``Lc ⋈ Rc`` as columns
+        self._tables: list[Any] = [None, None]  # the sides' snapshots taken as columns, until the next round
+
+    def side(self, index: int) -> JoinSide | None:
+        """Input ``index`` (0 left, 1 right) as a taker of its snapshot's columns; ``None`` when it cannot."""
+        if self.columns is None or (self.left_shared, self.right_shared)[index] is not None:
+            return None
+        if not (self.columns.left_key if index == 0 else self.columns.right_key):
+            return None  # a cross join: its output is left to the guarded row path
+        return JoinSide(self, index)
+
+    def fold_side(self, index: int, tables: list[Any]) -> ArrangedSide | None:
+        """Side ``index``'s state built from its snapshot's Arrow tables, changing nothing; ``None`` when the
+        columns are not exact (``dataflow.columns``) or the side holds something already."""
+        columns = self.columns
+        if columns is None or (self.left_state, self.right_state)[index]:
+            return None
+        key, arity = (columns.left_key, columns.left_arity) if index == 0 else (columns.right_key, columns.right_arity)
+        table = unified(tables, range(arity))
+        if table is None:
+            return None
+        with gc_paused():
+            built = arranged(table, key, arity)
+        if built is None:
+            return None
+        return ArrangedSide(table, *built)
+
+    def absorb_side(self, index: int, folded: ArrangedSide) -> None:
+        """Take what :meth:`fold_side` returned as side ``index``'s snapshot."""
+        state = self.left_state if index == 0 else self.right_state
+        state.update(folded.state)
+        self._records += folded.records
+        self._tables[index] = folded.table
+
+    def _snapshots_joined(self) -> OkDelta:
+        """``Lc ⋈ Rc`` when both sides took their snapshots as columns (before this round's deltas are applied):
+        handed to ``columnar_reader`` as a table when it takes it (nothing is returned then), else as rows."""
+        left, right = self._tables
+        self._tables = [None, None]
+        if left is None or right is None:
+            return {}
+        if guard.active():  # a transient dataflow: the row path, in guarded slices
+            keyed = [(key, row, count) for key, rows in self.left_state.items() for row, count in rows.items()]
+            return _left_half(keyed, self.right_state.get)
+        assert self.columns is not None
+        with gc_paused():
+            table = joined(left, right, self.columns.left_key, self.columns.right_key)
+            reader = self.columnar_reader
+            if reader is not None:
+                folded = reader.fold_columns([table])
+                if folded is not None:
+                    reader.absorb_folded(folded)
+                    return {}
+            return rows_of(table)
 
     def records(self) -> int:
         """Rows this operator holds itself (a shared side holds none)."""
@@ -92,6 +189,7 @@ class JoinOperator(Operator):
         (left_ok, left_err), (right_ok, right_err) = deltas
         err: ErrDelta = dict(left_err)
         merge_into(err, right_err)
+        snapshots = self._snapshots_joined() if any(t is not None for t in self._tables) else {}
         # Each half produces distinct rows with non-zero diffs: a delta and a state are consolidated and
         # ``left + right`` is injective for a fixed left arity.  So a half is built by one comprehension; only when
         # both halves produce rows are they merged (and zeros dropped).
@@ -100,13 +198,15 @@ class JoinOperator(Operator):
             halves = self._run_right_shared(time, left_ok, right_ok, err)
         else:
             halves = self._run(time, left_ok, right_ok, err)
-        halves = [half for half in halves if half]
+        halves = [half for half in halves + [snapshots] if half]
         if not halves:
             return {}, err
         if len(halves) == 1:
             return halves[0], err
-        out, other_half = halves if len(halves[0]) >= len(halves[1]) else halves[::-1]
-        merge_into(out, other_half)
+        halves.sort(key=len, reverse=True)
+        out = halves[0]
+        for other_half in halves[1:]:
+            merge_into(out, other_half)
         return out, err
 
     def _run(self, time: int, left_ok: OkDelta, right_ok: OkDelta, err: ErrDelta) -> list[OkDelta]:

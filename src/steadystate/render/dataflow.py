@@ -34,7 +34,7 @@ from steadystate.dataflow.collection import Delta, EvalError, Update, add_into, 
 from steadystate.dataflow.flat_map import FlatMapOperator
 from steadystate.dataflow.graph import Graph
 from steadystate.dataflow.iterate import LetRecOperator
-from steadystate.dataflow.join import JoinOperator
+from steadystate.dataflow.join import JoinColumns, JoinOperator
 from steadystate.dataflow.join_accumulate import JoinAccumulate
 from steadystate.dataflow.operators import (
     ConstantOperator,
@@ -89,6 +89,30 @@ class ColumnarMapper(NamedTuple):
         except NotVectorized:
             return None
         return total
+
+
+class MappedConsumer(FoldsColumns):
+    """A taker of columns behind a chain of maps/filters/projections: the chain's layers (``expr.arrow_eval``) are
+    applied to the snapshot's tables and the result handed to ``consumer``; ``None`` when a value needs the row
+    path (an overflow, a division by zero: the row evaluator then reports it)."""
+
+    def __init__(self, layers: list[Callable[[Any], Any]], consumer: FoldsColumns) -> None:
+        self.layers = layers
+        self.consumer = consumer
+
+    def fold_columns(self, tables: list[Any]) -> Any | None:
+        mapped = []
+        try:
+            for table in tables:
+                for layer in self.layers:
+                    table = layer(table)
+                mapped.append(table)
+        except NotVectorized:
+            return None
+        return self.consumer.fold_columns(mapped)
+
+    def absorb_folded(self, folded: Any) -> None:
+        self.consumer.absorb_folded(folded)
 
 
 class _Sink:
@@ -186,20 +210,51 @@ class RenderedDataflow:
         port.push(updates, upper, evaluation_errors)
 
     def columnar_consumer(self, source_id: str) -> FoldsColumns | None:
-        """Before the first step, the operator that is the only reader of source ``source_id`` when it can take the
-        source's snapshot as Arrow columns instead of rows (``dataflow.accumulate.FoldsColumns``: a fused
-        join-accumulate reading it as its aggregated input, an accumulating reduce, a reduce over plain columns)."""
+        """Before the first step, what can take source ``source_id``'s snapshot as Arrow columns instead of rows
+        (``dataflow.accumulate.FoldsColumns``): the operator that is the source's only reader — a fused
+        join-accumulate reading it as its aggregated input, an accumulating reduce, a reduce over plain columns, a
+        join side — possibly behind a chain of maps/filters/projections that ``expr.arrow_eval`` evaluates
+        exactly (:class:`MappedConsumer`: the chain is applied to the columns, its operators get nothing)."""
         port = self.graph.ports.get(source_id)
         if port is None or self.graph.stepped:
             return None
-        readers = [n for n in self.graph.nodes if port.node in n.inputs]
-        if len(readers) != 1 or readers[0].inputs[0] != port.node:
+        node, layers = port.node, []
+        while True:
+            readers = self._readers(node)
+            if len(readers) != 1 or any(node == built for built, _types in self._collections.values()):
+                return None  # several readers, or the collection is also exported or sunk as it is
+            reader = readers[0]
+            if reader not in self._mfp_nodes:
+                break
+            layer = compile_arrow_mfp(self._mfp_nodes[reader][2], self._mfp_types[reader][0])
+            if layer is None or self._mfp_types[reader][1] is None:
+                return None
+            layers.append(layer)
+            node = reader
+        consumer = self._input_consumer(reader, node)
+        if consumer is None:
             return None
-        if not isinstance(readers[0], FoldsColumns):
-            return None
-        if any(port.node == node for node, _types in self._collections.values()):
-            return None  # the source is also exported or sunk as it is
-        return readers[0]
+        return MappedConsumer(layers, consumer) if layers else consumer
+
+    def _readers(self, node: int) -> list[int]:
+        return [i for i, operator_ in enumerate(self.graph.nodes) for input_ in operator_.inputs if input_ == node]
+
+    def _input_consumer(self, reader: int, node: int) -> FoldsColumns | None:
+        """Graph node ``reader``'s input ``node`` as a taker of columns, or ``None``."""
+        operator_ = self.graph.nodes[reader]
+        if isinstance(operator_, JoinOperator):
+            side = operator_.side(operator_.inputs.index(node))
+            if side is not None and operator_.columnar_reader is None:
+                # the join's only reader may take the two snapshots' join as columns
+                readers = self._readers(reader)
+                if (len(readers) == 1 and isinstance(self.graph.nodes[readers[0]], FoldsColumns)
+                        and self.graph.nodes[readers[0]].inputs[0] == reader
+                        and not any(reader == built for built, _types in self._collections.values())):
+                    operator_.columnar_reader = self.graph.nodes[readers[0]]  # type: ignore[assignment]
+            return side
+        if isinstance(operator_, FoldsColumns) and operator_.inputs[0] == node:
+            return operator_
+        return None
 
     def columnar_mapper(self, source_id: str) -> ColumnarMapper | None:
         """Before the first step: when source ``source_id`` is read only by a chain of maps/filters/projections
@@ -414,6 +469,10 @@ class RenderedDataflow:
                 left_shared=self._shared_side(left_import), right_shared=self._shared_side(right_import),
                 keys_total=all(isinstance(e, ir.ColumnRef) for e in left_exprs + right_exprs),
             )
+            if join.keys_total and prefix_types is not None and right_types is not None:
+                join.columns = JoinColumns(tuple(e.index for e in left_exprs),  # type: ignore[attr-defined]
+                                           tuple(e.index for e in right_exprs),  # type: ignore[attr-defined]
+                                           len(prefix_types), len(right_types))
             left_behind = self._import_behind(node) if i == 1 else None
             right_behind = self._import_behind(right_node)
             node = self.graph.add(join)
