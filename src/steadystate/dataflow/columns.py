@@ -47,8 +47,8 @@ def gc_paused() -> Iterator[None]:
 
 
 def exact_column(column: Any) -> Any | None:
-    """``column`` in the type every snapshot batch agrees on (int64 for integers and all-NULL columns), or ``None``
-    when its values are not ones whose Arrow order and equality are Python's."""
+    """``column`` with integers widened to int64 (storage keeps the narrowest width) and an all-NULL column as
+    int64, or ``None`` when its values are not ones whose Arrow order and equality are Python's."""
     pa = _pa()
     typ = column.type
     if pa.types.is_integer(typ) or pa.types.is_null(typ):
@@ -60,26 +60,25 @@ def exact_column(column: Any) -> Any | None:
 
 def unified(tables: list[Any], columns: Sequence[int] | None = None) -> Any | None:
     """One table of ``tables`` (columns ``c{i}`` for ``i`` in ``columns``, all when ``None``) with every column
-    exact (:func:`exact_column`); ``None`` when some column is not, or the batches' types do not unify."""
+    exact (:func:`exact_column`); ``None`` when some column is not, or the batches' types do not unify (an
+    all-NULL batch column takes the others' type)."""
     pa = _pa()
     parts = []
     for table in tables:
         names = table.column_names if columns is None else [f"c{i}" for i in columns]
-        picked = []
-        for name in names:
-            if name not in table.column_names:
-                return None
-            column = exact_column(table.column(name))
-            if column is None:
-                return None
-            picked.append(column)
-        parts.append(pa.table(dict(zip(names, picked))) if names else pa.table({"_": pa.nulls(table.num_rows)}))
+        if any(name not in table.column_names for name in names):
+            return None
+        parts.append(table.select(names) if names else pa.table({"_": pa.nulls(table.num_rows, pa.int64())}))
     if not parts:
         return None
     try:
-        return pa.concat_tables(parts, promote_options="permissive") if len(parts) > 1 else parts[0]
+        table = pa.concat_tables(parts, promote_options="permissive") if len(parts) > 1 else parts[0]
     except pa.ArrowException:
         return None
+    exact = [exact_column(column) for column in table.columns]
+    if any(column is None for column in exact):
+        return None
+    return pa.table(dict(zip(table.column_names, exact)))
 
 
 def _starts(table: Any, names: Sequence[str]) -> Any:
@@ -181,7 +180,8 @@ def grouped_values(tables: list[Any], key_columns: Sequence[int], value_columns:
     keys = [f"k{i}" for i in range(len(key_columns))]
     named = {name: table.column(f"c{c}") for name, c in zip(keys, key_columns)}
     first = True
-    for c in (value_columns or [None]):
+    passes: list[int | None] = list(value_columns) or [None]
+    for c in passes:
         columns = dict(named)
         if c is not None:
             columns["v"] = table.column(f"c{c}")

@@ -470,8 +470,8 @@ class RenderedDataflow:
                 keys_total=all(isinstance(e, ir.ColumnRef) for e in left_exprs + right_exprs),
             )
             if join.keys_total and prefix_types is not None and right_types is not None:
-                join.columns = JoinColumns(tuple(e.index for e in left_exprs),  # type: ignore[attr-defined]
-                                           tuple(e.index for e in right_exprs),  # type: ignore[attr-defined]
+                join.columns = JoinColumns(tuple(e.index for e in left_exprs),  # type: ignore[union-attr]
+                                           tuple(e.index for e in right_exprs),  # type: ignore[union-attr]
                                            len(prefix_types), len(right_types))
             left_behind = self._import_behind(node) if i == 1 else None
             right_behind = self._import_behind(right_node)
