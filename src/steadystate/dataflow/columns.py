@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 Row = tuple[Any, ...]
 
@@ -116,37 +116,69 @@ class Grouped:
         self.counts: dict[int, list[int]] = {}
 
 
-def _packed(table: Any) -> Any | None:
-    """:func:`consolidated_sorted` for int64 columns whose value ranges multiply to less than 2⁶³: each row packed
-    into one int64 (a column's NULL is its largest code, so it sorts last), consolidated and sorted by NumPy's
-    ``unique``, unpacked again.  ``None`` when the columns are not such."""
+def _digits(column: Any) -> tuple[Any, int, Callable[[Any], Any]] | None:
+    """A column as order-preserving codes ``0 … base-2`` (NULL is ``base - 1``: last), with ``base`` and the decoder
+    of codes back to an Arrow array: integers offset by their minimum, strings and booleans by their rank among the
+    column's distinct values (dictionary-encoded, the dictionary sorted).  ``None`` for other types."""
     import numpy as np
     import pyarrow.compute as pc
 
     pa = _pa()
-    if not all(column.type == pa.int64() for column in table.columns):
-        return None
-    bounds = []
-    width = 1
-    for column in table.columns:
+    if column.type == pa.int64():
         extremes = pc.min_max(column).as_py()
         low, high = extremes["min"] or 0, extremes["max"] or 0
-        base = high - low + 2  # the values, then NULL
-        width *= base
+        base = high - low + 2
+        if base >= 2 ** 62:
+            return None
+        codes = pc.subtract(pc.fill_null(column, low + base - 1), low).to_numpy()
+        return codes, base, lambda digits: pa.array(digits + low, mask=digits == base - 1)
+    if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)
+            or pa.types.is_boolean(column.type)):
+        return None
+    encoded = pc.dictionary_encode(column).combine_chunks()
+    dictionary = encoded.dictionary
+    order = pc.sort_indices(dictionary).to_numpy()
+    rank = np.empty(len(order) + 1, dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    rank[len(order)] = len(order)  # NULL
+    base = len(order) + 1
+    indices = pc.fill_null(encoded.indices.cast(pa.int64()), len(order)).to_numpy()
+    ordered = dictionary.take(pa.array(order))
+
+    def decode(digits: Any) -> Any:
+        nulls = digits == base - 1
+        return ordered.take(pa.array(np.where(nulls, 0, digits), mask=nulls)) if len(ordered) else \
+            pa.nulls(len(digits), column.type)
+
+    return rank[indices], base, decode
+
+
+def _packed(table: Any) -> Any | None:
+    """:func:`consolidated_sorted` when the columns' codes (:func:`_digits`) multiply to less than 2⁶²: each row
+    packed into one int64, consolidated and sorted by NumPy's ``unique``, unpacked again.  ``None`` when the columns
+    are not such."""
+    import numpy as np
+
+    pa = _pa()
+    encoded = []
+    width = 1
+    for column in table.columns:
+        digits = _digits(column)
+        if digits is None:
+            return None
+        width *= digits[1]
         if width >= 2 ** 62:
             return None
-        bounds.append((low, base))
+        encoded.append(digits)
     code = np.zeros(table.num_rows, dtype=np.int64)
-    for column, (low, base) in zip(table.columns, bounds):
-        values = pc.subtract(pc.fill_null(column, low + base - 1), low).to_numpy()
+    for codes, base, _decode in encoded:
         code *= base
-        code += values
+        code += codes
     unique, counts = np.unique(code, return_counts=True)
     decoded = []
-    for low, base in reversed(bounds):
-        digits = unique % base
+    for _codes, base, decode in reversed(encoded):
+        decoded.append(decode(unique % base))
         unique = unique // base
-        decoded.append(pa.array(digits + low, mask=digits == base - 1))
     names = table.column_names
     return pa.table(dict(zip(names, reversed(decoded))) | {"count_all": pa.array(counts.astype(np.int64))})
 
@@ -213,19 +245,19 @@ def grouped_values(tables: list[Any], key_columns: Sequence[int], value_columns:
     return out
 
 
-def arranged(table: Any, key_columns: Sequence[int], arity: int) -> tuple[dict[tuple, dict[Row, int]], int]:
+def arranged(table: Any, key_columns: Sequence[int], arity: int) -> tuple[dict[tuple, dict[Row, int]], int, bool]:
     """``key → {row: count}`` of ``table``'s rows (exact columns ``c0 … c{arity-1}``, :func:`unified`) with no NULL
-    in the key, with the number of records: the rows consolidated and sorted by key (:func:`consolidated_sorted`),
-    then one tuple per distinct row and one dict per key."""
+    in the key, with the number of records and whether every such row is there once: the rows consolidated and
+    sorted by key (:func:`consolidated_sorted`), then one tuple per distinct row and one dict per key."""
     import pyarrow.compute as pc
     from operator import itemgetter
 
     if table.num_rows == 0:
-        return {}, 0
+        return {}, 0, True
     for c in set(key_columns):
         table = table.filter(pc.is_valid(table.column(f"c{c}")))
     if table.num_rows == 0:
-        return {}, 0
+        return {}, 0, True
     keys = list(dict.fromkeys(key_columns))
     order = keys + [c for c in range(arity) if c not in keys]
     counted = consolidated_sorted(table.select([f"c{c}" for c in order]))
@@ -242,7 +274,7 @@ def arranged(table: Any, key_columns: Sequence[int], arity: int) -> tuple[dict[t
     state: dict[tuple, dict[Row, int]] = {}
     for key, low, high in zip(key_rows, lows, starts[1:]):
         state[key] = dict(zip(rows[low:high], counts[low:high]))
-    return state, len(rows)
+    return state, len(rows), len(rows) == table.num_rows
 
 
 def joined(left: Any, right: Any, left_key: Sequence[int], right_key: Sequence[int]) -> Any:
@@ -258,11 +290,13 @@ def joined(left: Any, right: Any, left_key: Sequence[int], right_key: Sequence[i
     return pa.table({f"c{i}": column for i, column in enumerate(columns)})
 
 
-def rows_of(table: Any) -> dict[Row, int]:
-    """``{row: count}`` of a table's rows."""
+def rows_of(table: Any, distinct: bool = False) -> dict[Row, int]:
+    """``{row: count}`` of a table's rows (``distinct``: the caller knows no row is repeated)."""
     names = table.column_names
     if table.num_rows == 0:
         return {}
+    if distinct:
+        return dict.fromkeys(zip(*(table.column(name).to_pylist() for name in names)), 1)
     counted = table.group_by(names, use_threads=False).aggregate([([], "count_all")])
     rows = zip(*(counted.column(name).to_pylist() for name in names))
     return dict(zip(rows, counted.column("count_all").to_pylist()))

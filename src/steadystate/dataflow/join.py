@@ -74,6 +74,7 @@ class ArrangedSide(NamedTuple):
     table: Any
     state: dict[tuple, dict[Row, int]]
     records: int
+    distinct: bool  # no row (with a key that can match) is repeated
 
 
 class JoinSide(FoldsColumns):
@@ -110,7 +111,8 @@ class JoinOperator(Operator):
         self.keys_total = keys_total
         self.columns: JoinColumns | None = None  # set when the keys are plain columns: sides may take columns
         self.columnar_reader: FoldsColumns | None = None  # the only reader, when it takes ``Lc ⋈ Rc`` as columns
-        self._tables: list[Any] = [None, None]  # the sides' snapshots taken as columns, until the next round
+        self._tables: list[ArrangedSide | None] = [None, None]  # the sides' snapshots taken as columns, until the
+        # next round
 
     def side(self, index: int) -> JoinSide | None:
         """Input ``index`` (0 left, 1 right) as a taker of its snapshot's columns; ``None`` when it cannot."""
@@ -141,7 +143,7 @@ class JoinOperator(Operator):
         state = self.left_state if index == 0 else self.right_state
         state.update(folded.state)
         self._records += folded.records
-        self._tables[index] = folded.table
+        self._tables[index] = folded
 
     def _snapshots_joined(self) -> OkDelta:
         """``Lc ⋈ Rc`` when both sides took their snapshots as columns (before this round's deltas are applied):
@@ -155,14 +157,14 @@ class JoinOperator(Operator):
             return _left_half(keyed, self.right_state.get)
         assert self.columns is not None
         with gc_paused():
-            table = joined(left, right, self.columns.left_key, self.columns.right_key)
+            table = joined(left.table, right.table, self.columns.left_key, self.columns.right_key)
             reader = self.columnar_reader
             if reader is not None:
                 folded = reader.fold_columns([table])
                 if folded is not None:
                     reader.absorb_folded(folded)
                     return {}
-            return rows_of(table)
+            return rows_of(table, distinct=left.distinct and right.distinct)
 
     def records(self) -> int:
         """Rows this operator holds itself (a shared side holds none)."""

@@ -102,23 +102,31 @@ class ReduceOperator(FoldsColumns, Operator):
         if grouped is None:
             return None
         groups: dict[tuple, GroupState] = {}
-        new_group = self._new_group
+        if not grouped.keys:
+            return groups
+        # per aggregate: where its groups' values are, and its states' bulk method (one class per aggregate)
+        sample = [make() for make in self.factories]
+        feeds = [None if column is None else
+                 (grouped.starts[column], grouped.ends[column], grouped.values[column], grouped.counts[column],
+                  getattr(type(state), "absorb", None))
+                 for column, state in zip(columns.arguments, sample)]
+        factories, all_rows = self.factories, grouped.rows
         for g, key in enumerate(grouped.keys):
-            group = new_group()
-            rows = group.rows = grouped.rows[g]
-            for state, column in zip(group.aggs, columns.arguments):
-                if column is None:
+            aggs = [make() for make in factories]
+            group = GroupState(aggs)
+            rows = group.rows = all_rows[g]
+            for state, feed in zip(aggs, feeds):
+                if feed is None:
                     state.add(_ROWS, rows)
                     continue
-                low, high = grouped.starts[column][g], grouped.ends[column][g]
+                starts, ends, values, counts, absorb = feed
+                low, high = starts[g], ends[g]
                 if low == high:
                     continue
-                values, counts = grouped.values[column][low:high], grouped.counts[column][low:high]
-                absorb = getattr(state, "absorb", None)
-                if absorb is not None:
-                    absorb(values, counts, True)
+                if absorb is not None:  # the slices are new lists: the state may keep them
+                    absorb(state, values[low:high], counts[low:high], True)
                 else:
-                    for value, count in zip(values, counts):
+                    for value, count in zip(values[low:high], counts[low:high]):
                         state.add(value, count)
             groups[key] = group
         return groups
@@ -173,9 +181,7 @@ class ReduceOperator(FoldsColumns, Operator):
             ok_in = {}
         else:
             touched = set()
-        if self._absorbed:
-            touched |= self._absorbed
-            self._absorbed = set()
+        absorbed, self._absorbed = self._absorbed, set()
         for row, diff in ok_in.items():
             try:
                 key = key_fn(row)
@@ -195,6 +201,11 @@ class ReduceOperator(FoldsColumns, Operator):
             if () not in groups:
                 groups[()] = self._new_group()
         ok: OkDelta = {}
+        if absorbed:  # groups built from columns and not touched since: new, non-empty, output rows distinct
+            for key in (absorbed - touched if touched else absorbed):
+                group = groups[key]
+                row = group.output = key + tuple([state.result() for state in group.aggs])
+                ok[row] = 1
         for key in touched:
             group = groups[key]
             old = group.output

@@ -148,9 +148,10 @@ class ExtremeState:
 
     def absorb(self, values: list[Any], counts: list[int], ordered: bool) -> None:
         """Add ``values`` (non-NULL) with multiplicities ``counts``; into an empty state, ``ordered`` values
-        (ascending, distinct, no NaN) are taken as they are."""
+        (ascending, distinct, no NaN) are taken as they are: the lists become the state's (callers pass new
+        ones)."""
         if ordered and not self.values and not self.nans:
-            self.values, self.counts = list(values), list(counts)
+            self.values, self.counts = values, counts
             return
         for value, count in zip(values, counts):
             self.add(value, count)
