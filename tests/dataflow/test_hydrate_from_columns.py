@@ -62,6 +62,12 @@ PLANS: dict[str, tuple[ir.RelationExpr, tuple[type, ...]]] = {
                                                      agg("max", col(0)), agg("count_star", ir.Literal(1, T.INT8)))),
                          (JoinOperator, ReduceOperator)),
     "join_multikey": (ir.Join((ir.Get("a"), ir.Get("b")), ((col(0), col(2)), (col(1), col(3)))), (JoinOperator,)),
+    # the snapshots' join through a projection computed over columns, or through a filter into a reduce
+    "projected_join": (ir.Project(ir.Filter(JOIN, (ir.CallBinary("lt", col(1), col(3)),)), (3, 1)), (JoinOperator,)),
+    "reduce_over_filtered_join": (
+        ir.Reduce(ir.Filter(JOIN, (ir.CallBinary("gt", col(3), ir.Literal(0, T.INT8)),)), (col(0),),
+                  (agg("max", col(3)), agg("count", col(1), True))),
+        (JoinOperator, ReduceOperator)),
 }
 
 values = st.one_of(st.none(), st.integers(0, 3))
@@ -211,3 +217,14 @@ def test_float_columns_are_left_to_the_rows() -> None:
     consumer = dataflow.columnar_consumer("a")
     assert consumer is not None
     assert consumer.fold_columns([pa.table({"c0": [1, 1], "c1": [0.0, -0.0]})]) is None
+
+
+def test_a_projected_join_computes_its_snapshot_rows_over_columns() -> None:
+    """The snapshots' join of ``projected_join`` goes through the filter and projection as Arrow columns: only the
+    projected rows become Python rows (``PremappedTaker``)."""
+    from steadystate.render.dataflow import PremappedTaker
+
+    dataflow = render(PLANS["projected_join"][0], A)
+    assert dataflow.columnar_consumer("a") is not None and dataflow.columnar_consumer("b") is not None
+    (join,) = [n for n in dataflow.graph.nodes if isinstance(n, JoinOperator)]
+    assert isinstance(join.columnar_reader, PremappedTaker)

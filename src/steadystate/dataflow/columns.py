@@ -24,6 +24,8 @@ import contextlib
 import gc
 from typing import Any, Callable, Iterator, Sequence
 
+from steadystate.dataflow.arrangement import state_size_bytes
+
 Row = tuple[Any, ...]
 
 
@@ -245,36 +247,117 @@ def grouped_values(tables: list[Any], key_columns: Sequence[int], value_columns:
     return out
 
 
-def arranged(table: Any, key_columns: Sequence[int], arity: int) -> tuple[dict[tuple, dict[Row, int]], int, bool]:
+class LazyArranged(dict):  # type: ignore[type-arg]
+    """A join side's ``key → {row: count}`` hydrated from columns: the keys looked up or changed so far are a plain
+    dict; the others stay in the consolidated, key-sorted Arrow table (``spans``: key → its rows' positions) and
+    become a dict entry on first access — one Arrow slice turned into tuples.  Hydration thus builds one Python
+    object per *key* (its span), and rows only for the keys later deltas touch.
+
+    The join reads it only through ``get`` (``RowsOf``), truthiness, item assignment and deletion; every other
+    read (iteration, ``len``, ``values``) materialises all keys first, so it behaves as the full dict."""
+
+    def __init__(self, table: Any, spans: dict[tuple, tuple[int, int]], arity: int) -> None:
+        super().__init__()
+        self._table = table
+        self._spans = spans
+        self._arity = arity
+
+    def _load(self, key: tuple) -> dict[Row, int] | None:
+        span = self._spans.pop(key, None)
+        if span is None:
+            return None
+        low, high = span
+        part = self._table.slice(low, high - low)
+        rows = zip(*(part.column(i).to_pylist() for i in range(self._arity)))
+        loaded = dict(zip(rows, part.column(self._arity).to_pylist()))
+        dict.__setitem__(self, key, loaded)
+        return loaded
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        found = dict.get(self, key)
+        if found is not None:
+            return found
+        if self._spans:
+            loaded = self._load(key)
+            if loaded is not None:
+                return loaded
+        return default
+
+    def __getitem__(self, key: Any) -> Any:
+        found = self.get(key)
+        if found is None:
+            raise KeyError(key)
+        return found
+
+    def __contains__(self, key: object) -> bool:
+        return dict.__contains__(self, key) or key in self._spans
+
+    def __bool__(self) -> bool:
+        return bool(self._spans) or dict.__len__(self) > 0
+
+    def __delitem__(self, key: Any) -> None:
+        self._spans.pop(key, None)
+        dict.__delitem__(self, key)
+
+    def materialize(self) -> None:
+        for key in list(self._spans):
+            self._load(key)
+
+    def size_bytes(self) -> int:
+        """Approximate memory: the materialised keys' rows (sampled), the Arrow table and the spans."""
+        table = 0 if self._table is None else self._table.nbytes
+        return state_size_bytes((dict(dict.items(self)),)) + table + 150 * len(self._spans)
+
+    def __len__(self) -> int:
+        return dict.__len__(self) + len(self._spans)
+
+    def __iter__(self) -> Any:
+        self.materialize()
+        return dict.__iter__(self)
+
+    def keys(self) -> Any:
+        self.materialize()
+        return dict.keys(self)
+
+    def values(self) -> Any:
+        self.materialize()
+        return dict.values(self)
+
+    def items(self) -> Any:
+        self.materialize()
+        return dict.items(self)
+
+    def __eq__(self, other: object) -> bool:
+        self.materialize()
+        return dict.__eq__(self, other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def arranged(table: Any, key_columns: Sequence[int], arity: int) -> tuple[LazyArranged, int, bool]:
     """``key → {row: count}`` of ``table``'s rows (exact columns ``c0 … c{arity-1}``, :func:`unified`) with no NULL
     in the key, with the number of records and whether every such row is there once: the rows consolidated and
-    sorted by key (:func:`consolidated_sorted`), then one tuple per distinct row and one dict per key."""
+    sorted by key (:func:`consolidated_sorted`), kept as a table that a :class:`LazyArranged` turns into rows per
+    key when the key is first used."""
     import pyarrow.compute as pc
-    from operator import itemgetter
 
+    empty = LazyArranged(None, {}, arity)
     if table.num_rows == 0:
-        return {}, 0, True
+        return empty, 0, True
     for c in set(key_columns):
         table = table.filter(pc.is_valid(table.column(f"c{c}")))
     if table.num_rows == 0:
-        return {}, 0, True
+        return empty, 0, True
     keys = list(dict.fromkeys(key_columns))
     order = keys + [c for c in range(arity) if c not in keys]
     counted = consolidated_sorted(table.select([f"c{c}" for c in order]))
     starts = _starts(counted, [f"c{c}" for c in keys]).tolist()
-    lists = {c: counted.column(f"c{c}").to_pylist() for c in range(arity)}
-    rows = list(zip(*(lists[c] for c in range(arity))))
-    counts = counted.column("count_all").to_pylist()
     lows = starts[:-1]
-    if len(lows) == 1:
-        key_rows = [tuple(lists[c][0] for c in key_columns)]
-    else:
-        pick = itemgetter(*lows)
-        key_rows = list(zip(*(pick(lists[c]) for c in key_columns)))
-    state: dict[tuple, dict[Row, int]] = {}
-    for key, low, high in zip(key_rows, lows, starts[1:]):
-        state[key] = dict(zip(rows[low:high], counts[low:high]))
-    return state, len(rows), len(rows) == table.num_rows
+    heads = counted.take(_pa().array(lows, _pa().int64()))
+    key_lists = [heads.column(f"c{c}").to_pylist() for c in key_columns]
+    spans = dict(zip(zip(*key_lists), zip(lows, starts[1:])))
+    rows = counted.select([f"c{c}" for c in range(arity)] + ["count_all"])
+    return LazyArranged(rows, spans, arity), counted.num_rows, counted.num_rows == table.num_rows
 
 
 def joined(left: Any, right: Any, left_key: Sequence[int], right_key: Sequence[int]) -> Any:
@@ -302,4 +385,4 @@ def rows_of(table: Any, distinct: bool = False) -> dict[Row, int]:
     return dict(zip(rows, counted.column("count_all").to_pylist()))
 
 
-__all__ = ["Grouped", "arranged", "exact_column", "gc_paused", "grouped_values", "joined", "rows_of", "unified"]
+__all__ = ["Grouped", "LazyArranged", "arranged", "exact_column", "gc_paused", "grouped_values", "joined", "rows_of", "unified"]

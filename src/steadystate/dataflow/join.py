@@ -31,9 +31,9 @@ from typing import Any, Callable, NamedTuple
 
 from steadystate.dataflow import guard
 from steadystate.dataflow.accumulate import FoldsColumns
-from steadystate.dataflow.arrangement import RowsOf, SharedSide
+from steadystate.dataflow.arrangement import RowsOf, SharedSide, state_size_bytes
 from steadystate.dataflow.collection import Delta, ErrDelta, EvalError, OkDelta, Row, add_into, merge_into
-from steadystate.dataflow.columns import arranged, gc_paused, joined, rows_of, unified
+from steadystate.dataflow.columns import LazyArranged, arranged, gc_paused, joined, rows_of, unified
 from steadystate.dataflow.operators import Operator
 
 KeyFn = Callable[[Row], tuple]
@@ -72,7 +72,7 @@ class ArrangedSide(NamedTuple):
     """A side's snapshot taken as columns: the table (for ``Lc ⋈ Rc``) and the state built from it."""
 
     table: Any
-    state: dict[tuple, dict[Row, int]]
+    state: LazyArranged
     records: int
     distinct: bool  # no row (with a key that can match) is repeated
 
@@ -139,9 +139,12 @@ class JoinOperator(Operator):
         return ArrangedSide(table, *built)
 
     def absorb_side(self, index: int, folded: ArrangedSide) -> None:
-        """Take what :meth:`fold_side` returned as side ``index``'s snapshot."""
-        state = self.left_state if index == 0 else self.right_state
-        state.update(folded.state)
+        """Take what :meth:`fold_side` returned as side ``index``'s snapshot (its state becomes the lazily
+        materialised arrangement, ``dataflow.columns.LazyArranged``)."""
+        if index == 0:
+            self.left_state = folded.state
+        else:
+            self.right_state = folded.state
         self._records += folded.records
         self._tables[index] = folded
 
@@ -153,6 +156,9 @@ class JoinOperator(Operator):
         if left is None or right is None:
             return {}
         if guard.active():  # a transient dataflow: the row path, in guarded slices
+            for state in (self.left_state, self.right_state):
+                if isinstance(state, LazyArranged):
+                    state.materialize()
             keyed = [(key, row, count) for key, rows in self.left_state.items() for row, count in rows.items()]
             return _left_half(keyed, self.right_state.get)
         assert self.columns is not None
@@ -169,6 +175,14 @@ class JoinOperator(Operator):
     def records(self) -> int:
         """Rows this operator holds itself (a shared side holds none)."""
         return self._records
+
+    def size_bytes(self) -> int:
+        """Approximate memory of the states this operator holds (a side hydrated from columns by its own
+        estimate: its Arrow table and the keys materialised so far)."""
+        size = 0
+        for state in (self.left_state, self.right_state):
+            size += state.size_bytes() if isinstance(state, LazyArranged) else state_size_bytes((state,))
+        return size
 
     def _keyed(self, ok_in: OkDelta, key_fn: KeyFn, err: ErrDelta) -> list[tuple[tuple, Row, int]]:
         try:  # fast path: one comprehension (key functions over columns never raise)

@@ -28,13 +28,13 @@ from typing import Any, Callable, NamedTuple
 from steadystate import errors
 from steadystate.dataflow.accumulate import AccumulatingReduce, FoldsColumns
 from steadystate.dataflow.arrangement import (
-    Arrangement, ArrangementCursor, MappedSharedInput, SharedInput, SharedSide, state_size_bytes,
+    Arrangement, ArrangementCursor, MappedSharedInput, SharedInput, SharedSide,
 )
 from steadystate.dataflow.collection import Delta, EvalError, Update, add_into, first_error, merge_into
 from steadystate.dataflow.flat_map import FlatMapOperator
 from steadystate.dataflow.graph import Graph
 from steadystate.dataflow.iterate import LetRecOperator
-from steadystate.dataflow.join import JoinColumns, JoinOperator
+from steadystate.dataflow.join import JoinColumns, JoinOperator, JoinSide
 from steadystate.dataflow.join_accumulate import JoinAccumulate
 from steadystate.dataflow.operators import (
     ConstantOperator,
@@ -113,6 +113,23 @@ class MappedConsumer(FoldsColumns):
 
     def absorb_folded(self, folded: Any) -> None:
         self.consumer.absorb_folded(folded)
+
+
+class PremappedTaker(FoldsColumns):
+    """The output of a chain of maps/filters/projections computed over columns (a join's snapshots' join) and added
+    to the chain's last operator's output in the snapshot's round (``MfpOperator.premapped`` at ``time``, the
+    dataflow's first round: where a snapshot's join is computed)."""
+
+    def __init__(self, layers: list[Callable[[Any], Any]], last: MfpOperator, arity: int, time: int) -> None:
+        self.mapper = ColumnarMapper(0, layers, arity)
+        self.last = last
+        self.time = time
+
+    def fold_columns(self, tables: list[Any]) -> dict[tuple, int] | None:
+        return self.mapper.apply(tables)
+
+    def absorb_folded(self, folded: dict[tuple, int]) -> None:
+        merge_into(self.last.premapped.setdefault(self.time, {}), folded)
 
 
 class _Sink:
@@ -218,20 +235,11 @@ class RenderedDataflow:
         port = self.graph.ports.get(source_id)
         if port is None or self.graph.stepped:
             return None
-        node, layers = port.node, []
-        while True:
-            readers = self._readers(node)
-            if len(readers) != 1 or any(node == built for built, _types in self._collections.values()):
-                return None  # several readers, or the collection is also exported or sunk as it is
-            reader = readers[0]
-            if reader not in self._mfp_nodes:
-                break
-            layer = compile_arrow_mfp(self._mfp_nodes[reader][2], self._mfp_types[reader][0])
-            if layer is None or self._mfp_types[reader][1] is None:
-                return None
-            layers.append(layer)
-            node = reader
-        consumer = self._input_consumer(reader, node)
+        chain = self._arrow_chain(port.node)
+        if chain is None:
+            return None
+        layers, node, reader = chain
+        consumer = self._input_consumer(reader, node) if reader is not None else None
         if consumer is None:
             return None
         return MappedConsumer(layers, consumer) if layers else consumer
@@ -239,22 +247,53 @@ class RenderedDataflow:
     def _readers(self, node: int) -> list[int]:
         return [i for i, operator_ in enumerate(self.graph.nodes) for input_ in operator_.inputs if input_ == node]
 
+    def _arrow_chain(self, node: int) -> tuple[list[Callable[[Any], Any]], int, int | None] | None:
+        """From ``node``, the chain of maps/filters/projections each the only reader of the one before, as Arrow
+        layers: ``(layers, the chain's last node, that node's only reader or None)``.  The chain ends where a node
+        has several readers or none, or is a collection read as it is (exported, sunk); ``None`` when a link is not
+        evaluated over Arrow."""
+        layers: list[Callable[[Any], Any]] = []
+        while True:
+            readers = self._readers(node)
+            if len(readers) != 1 or any(node == built for built, _types in self._collections.values()):
+                return layers, node, None
+            reader = readers[0]
+            if reader not in self._mfp_nodes:
+                return layers, node, reader
+            layer = compile_arrow_mfp(self._mfp_nodes[reader][2], self._mfp_types[reader][0])
+            if layer is None or self._mfp_types[reader][1] is None:
+                return None
+            layers.append(layer)
+            node = reader
+
     def _input_consumer(self, reader: int, node: int) -> FoldsColumns | None:
         """Graph node ``reader``'s input ``node`` as a taker of columns, or ``None``."""
         operator_ = self.graph.nodes[reader]
         if isinstance(operator_, JoinOperator):
             side = operator_.side(operator_.inputs.index(node))
             if side is not None and operator_.columnar_reader is None:
-                # the join's only reader may take the two snapshots' join as columns
-                readers = self._readers(reader)
-                if (len(readers) == 1 and isinstance(self.graph.nodes[readers[0]], FoldsColumns)
-                        and self.graph.nodes[readers[0]].inputs[0] == reader
-                        and not any(reader == built for built, _types in self._collections.values())):
-                    operator_.columnar_reader = self.graph.nodes[readers[0]]  # type: ignore[assignment]
+                operator_.columnar_reader = self._output_taker(reader)
             return side
         if isinstance(operator_, FoldsColumns) and operator_.inputs[0] == node:
             return operator_
         return None
+
+    def _output_taker(self, node: int) -> FoldsColumns | None:
+        """What takes graph node ``node``'s output as columns (a join's snapshots' join): its only reader when that
+        takes columns, possibly behind maps/filters/projections (:class:`MappedConsumer`), or else such a chain
+        itself, whose output rows are then computed over the columns (:class:`PremappedTaker`)."""
+        chain = self._arrow_chain(node)
+        if chain is None:
+            return None
+        layers, last, reader = chain
+        taker = self._input_consumer(reader, last) if reader is not None else None
+        if taker is not None and not isinstance(taker, JoinSide):
+            return MappedConsumer(layers, taker) if layers else taker
+        if not layers:
+            return None
+        operator_ = self.graph.nodes[last]
+        assert isinstance(operator_, MfpOperator)
+        return PremappedTaker(layers, operator_, len(self._mfp_types[last][1] or ()), self.graph.start)
 
     def columnar_mapper(self, source_id: str) -> ColumnarMapper | None:
         """Before the first step: when source ``source_id`` is read only by a chain of maps/filters/projections
@@ -356,7 +395,7 @@ class RenderedDataflow:
         for node in self.graph.nodes:
             if isinstance(node, JoinOperator):
                 records += node.records()
-                size += state_size_bytes((node.left_state, node.right_state), node.records())
+                size += node.size_bytes()
             elif isinstance(node, JoinAccumulate):
                 records += node.records()
                 size += node.size_bytes()
