@@ -273,6 +273,36 @@ class LazyArranged(dict):  # type: ignore[type-arg]
         dict.__setitem__(self, key, loaded)
         return loaded
 
+    def load_many(self, keys: Iterator[tuple] | list[tuple]) -> None:
+        """Materialise the keys of a delta that are still in the table, all in one Arrow ``take`` (a key at a time
+        costs an Arrow call per column per key)."""
+        import numpy as np
+
+        spans = self._spans
+        wanted = []
+        for key in keys:
+            span = spans.pop(key, None)
+            if span is not None:
+                wanted.append((key, span))
+        if not wanted:
+            return
+        lows = np.fromiter((span[0] for _key, span in wanted), np.int64, len(wanted))
+        lengths = np.fromiter((span[1] - span[0] for _key, span in wanted), np.int64, len(wanted))
+        offsets = np.cumsum(lengths) - lengths
+        positions = np.repeat(lows - offsets, lengths) + np.arange(int(lengths.sum()), dtype=np.int64)
+        part = self._table.take(_pa().array(positions))
+        rows = list(zip(*(part.column(i).to_pylist() for i in range(self._arity))))
+        counts = part.column(self._arity).to_pylist()
+        at = 0
+        for (key, _span), length in zip(wanted, lengths.tolist()):
+            dict.__setitem__(self, key, dict(zip(rows[at:at + length], counts[at:at + length])))
+            at += length
+
+    @property
+    def pending(self) -> bool:
+        """Whether some keys are still only in the table."""
+        return bool(self._spans)
+
     def get(self, key: Any, default: Any = None) -> Any:
         found = dict.get(self, key)
         if found is not None:

@@ -236,6 +236,8 @@ class JoinOperator(Operator):
                 else right_shared.state_at(time - 1)
             if right_rows is not None or left_shared is None or not self.keys_total:
                 keyed = self._keyed(left_ok, self.left_key, err)
+                _preload(right_state, keyed)
+                _preload(left_state, keyed)
                 if right_rows is not None:
                     halves.append(_left_half(keyed, right_rows))
                 if left_shared is None:
@@ -244,6 +246,8 @@ class JoinOperator(Operator):
             left_rows = (left_state.get if left_state else None) if left_shared is None else left_shared.state_at(time)
             if left_rows is not None or right_shared is None or not self.keys_total:
                 keyed = self._keyed(right_ok, self.right_key, err)
+                _preload(left_state, keyed)
+                _preload(right_state, keyed)
                 if left_rows is not None:
                     halves.append(_right_half(keyed, left_rows))
                 if right_shared is None:
@@ -257,10 +261,12 @@ class JoinOperator(Operator):
         halves: list[OkDelta] = []
         if right_ok and (left_state or not self.keys_total):
             keyed = self._keyed(right_ok, self.right_key, err)
+            _preload(left_state, keyed)
             if left_state:
                 halves.append(_right_half(keyed, left_state.get))
         if left_ok:
             keyed = self._keyed(left_ok, self.left_key, err)
+            _preload(left_state, keyed)
             right_rows = self.right_shared.state_at(time)
             if right_rows is not None:
                 halves.append(_left_half(keyed, right_rows))
@@ -319,6 +325,12 @@ def _guarded_half(
         elif grown < limit // 4:
             step = min(step * 2, 1 << 16)
     return out
+
+
+def _preload(state: dict[tuple, dict[Row, int]], keyed: list[tuple[tuple, Row, int]]) -> None:
+    """A side hydrated from columns materialises the keys a delta will look up or change in one go."""
+    if type(state) is LazyArranged and state.pending and len(keyed) > 1:
+        state.load_many([key for key, _row, _diff in keyed])
 
 
 def _arrange_all(state: dict[tuple, dict[Row, int]], keyed: list[tuple[tuple, Row, int]]) -> int:
