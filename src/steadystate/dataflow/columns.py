@@ -261,6 +261,7 @@ class LazyArranged(dict):  # type: ignore[type-arg]
         self._table = table
         self._spans = spans
         self._arity = arity
+        self._overlay: dict[tuple, dict[Row, int]] = {}  # changes to keys still in the table (``arrange``)
 
     def _load(self, key: tuple) -> dict[Row, int] | None:
         span = self._spans.pop(key, None)
@@ -269,9 +270,36 @@ class LazyArranged(dict):  # type: ignore[type-arg]
         low, high = span
         part = self._table.slice(low, high - low)
         rows = zip(*(part.column(i).to_pylist() for i in range(self._arity)))
-        loaded = dict(zip(rows, part.column(self._arity).to_pylist()))
+        return self._store(key, dict(zip(rows, part.column(self._arity).to_pylist())))
+
+    def _store(self, key: tuple, loaded: dict[Row, int]) -> dict[Row, int] | None:
+        """A key's rows from the table, with the changes arranged meanwhile (``overlay``), become a dict entry."""
+        changes = self._overlay.pop(key, None)
+        if changes:
+            for row, diff in changes.items():
+                total = loaded.get(row, 0) + diff
+                if total:
+                    loaded[row] = total
+                else:
+                    del loaded[row]
+        if not loaded:
+            return None
         dict.__setitem__(self, key, loaded)
         return loaded
+
+    def arrange(self, key: tuple, row: Row, diff: int) -> int:
+        """``self[key][row] += diff`` for a key still in the table: kept aside (``overlay``) until the key is
+        looked up, so a delta that only changes a key never turns its rows into tuples.  Returns the change in
+        records, assuming (as for a consolidated input) that an insertion adds a row and a deletion removes one."""
+        changes = self._overlay.get(key)
+        if changes is None:
+            changes = self._overlay[key] = {}
+        total = changes.get(row, 0) + diff
+        if total:
+            changes[row] = total
+        else:
+            del changes[row]
+        return 1 if diff > 0 else -1
 
     def load_many(self, keys: Iterator[tuple] | list[tuple]) -> None:
         """Materialise the keys of a delta that are still in the table, all in one Arrow ``take`` (a key at a time
@@ -295,8 +323,12 @@ class LazyArranged(dict):  # type: ignore[type-arg]
         counts = part.column(self._arity).to_pylist()
         at = 0
         for (key, _span), length in zip(wanted, lengths.tolist()):
-            dict.__setitem__(self, key, dict(zip(rows[at:at + length], counts[at:at + length])))
+            self._store(key, dict(zip(rows[at:at + length], counts[at:at + length])))
             at += length
+
+    def in_table(self, key: tuple) -> bool:
+        """Whether ``key``'s rows are still only in the table (changes to it go to the overlay)."""
+        return key in self._spans
 
     @property
     def pending(self) -> bool:
@@ -327,6 +359,7 @@ class LazyArranged(dict):  # type: ignore[type-arg]
 
     def __delitem__(self, key: Any) -> None:
         self._spans.pop(key, None)
+        self._overlay.pop(key, None)
         dict.__delitem__(self, key)
 
     def materialize(self) -> None:

@@ -237,7 +237,6 @@ class JoinOperator(Operator):
             if right_rows is not None or left_shared is None or not self.keys_total:
                 keyed = self._keyed(left_ok, self.left_key, err)
                 _preload(right_state, keyed)
-                _preload(left_state, keyed)
                 if right_rows is not None:
                     halves.append(_left_half(keyed, right_rows))
                 if left_shared is None:
@@ -247,7 +246,6 @@ class JoinOperator(Operator):
             if left_rows is not None or right_shared is None or not self.keys_total:
                 keyed = self._keyed(right_ok, self.right_key, err)
                 _preload(left_state, keyed)
-                _preload(right_state, keyed)
                 if left_rows is not None:
                     halves.append(_right_half(keyed, left_rows))
                 if right_shared is None:
@@ -266,7 +264,6 @@ class JoinOperator(Operator):
                 halves.append(_right_half(keyed, left_state.get))
         if left_ok:
             keyed = self._keyed(left_ok, self.left_key, err)
-            _preload(left_state, keyed)
             right_rows = self.right_shared.state_at(time)
             if right_rows is not None:
                 halves.append(_left_half(keyed, right_rows))
@@ -334,8 +331,14 @@ def _preload(state: dict[tuple, dict[Row, int]], keyed: list[tuple[tuple, Row, i
 
 
 def _arrange_all(state: dict[tuple, dict[Row, int]], keyed: list[tuple[tuple, Row, int]]) -> int:
-    """Fold keyed updates into ``state``; into an empty state (hydration) rows are simply placed.  Returns how the
-    number of records changed."""
+    """Fold keyed updates into ``state``; into an empty state (hydration) rows are simply placed, into keys of a
+    side hydrated from columns not yet looked up the changes are kept aside (``LazyArranged.arrange``).  Returns
+    how the number of records changed."""
+    if type(state) is LazyArranged and state.pending:
+        change = 0
+        for key, row, diff in keyed:
+            change += state.arrange(key, row, diff) if state.in_table(key) else _arrange(state, key, row, diff)
+        return change
     if not state:
         for key, row, diff in keyed:
             rows = state.get(key)
