@@ -228,3 +228,34 @@ def test_a_projected_join_computes_its_snapshot_rows_over_columns() -> None:
     assert dataflow.columnar_consumer("a") is not None and dataflow.columnar_consumer("b") is not None
     (join,) = [n for n in dataflow.graph.nodes if isinstance(n, JoinOperator)]
     assert isinstance(join.columnar_reader, PremappedTaker)
+
+
+@settings(max_examples=200, deadline=None)
+@given(rows=st.lists(int_rows, max_size=15),
+       ops=st.lists(st.tuples(st.sampled_from(["arrange", "get", "load_many"]), int_rows, st.sampled_from([1, -1])),
+                    max_size=25))
+def test_a_lazily_arranged_side_is_the_dict_it_stands_for(rows: list[tuple], ops: list) -> None:
+    """``LazyArranged`` (a join side hydrated from columns) answers every lookup as the eagerly built
+    ``key → {row: count}`` would, whether a key was changed before (its changes kept aside) or after it was first
+    looked up, and iterates to the same contents."""
+    from steadystate.dataflow.columns import arranged
+    from steadystate.dataflow.join import arrange_all
+
+    lazy, _records, _distinct = arranged(arrow_table(rows, pa.int64(), A), [0], 2)
+    eager: dict[tuple, dict[tuple, int]] = {}
+    arrange_all(eager, [((row[0],), row, count) for row, count in Counter(rows).items() if row[0] is not None])
+    for op, row, diff in ops:
+        key = (row[0],)
+        if row[0] is None:
+            continue
+        if op == "arrange":
+            present = eager.get(key, {}).get(row, 0)
+            if present + diff < 0:
+                continue  # the join's input is consistent: no more retractions than insertions
+            arrange_all(lazy, [(key, row, diff)])
+            arrange_all(eager, [(key, row, diff)])
+        elif op == "get":
+            assert lazy.get(key) == eager.get(key)
+        else:
+            lazy.load_many([key, (row[1],)])
+    assert dict(lazy.items()) == eager

@@ -240,7 +240,7 @@ class JoinOperator(Operator):
                 if right_rows is not None:
                     halves.append(_left_half(keyed, right_rows))
                 if left_shared is None:
-                    self._records += _arrange_all(left_state, keyed)
+                    self._records += arrange_all(left_state, keyed)
         if right_ok:
             left_rows = (left_state.get if left_state else None) if left_shared is None else left_shared.state_at(time)
             if left_rows is not None or right_shared is None or not self.keys_total:
@@ -249,7 +249,7 @@ class JoinOperator(Operator):
                 if left_rows is not None:
                     halves.append(_right_half(keyed, left_rows))
                 if right_shared is None:
-                    self._records += _arrange_all(right_state, keyed)
+                    self._records += arrange_all(right_state, keyed)
         return halves
 
     def _run_right_shared(self, time: int, left_ok: OkDelta, right_ok: OkDelta, err: ErrDelta) -> list[OkDelta]:
@@ -267,7 +267,7 @@ class JoinOperator(Operator):
             right_rows = self.right_shared.state_at(time)
             if right_rows is not None:
                 halves.append(_left_half(keyed, right_rows))
-            self._records += _arrange_all(left_state, keyed)
+            self._records += arrange_all(left_state, keyed)
         return halves
 
 
@@ -330,7 +330,7 @@ def _preload(state: dict[tuple, dict[Row, int]], keyed: list[tuple[tuple, Row, i
         state.load_many([key for key, _row, _diff in keyed])
 
 
-def _arrange_all(state: dict[tuple, dict[Row, int]], keyed: list[tuple[tuple, Row, int]]) -> int:
+def arrange_all(state: dict[tuple, dict[Row, int]], keyed: list[tuple[tuple, Row, int]]) -> int:
     """Fold keyed updates into ``state``; into an empty state (hydration) rows are simply placed, into keys of a
     side hydrated from columns not yet looked up the changes are kept aside (``LazyArranged.arrange``).  Returns
     how the number of records changed."""
