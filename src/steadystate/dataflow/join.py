@@ -13,9 +13,10 @@ lookups.  A shared left side uses ``ΔL ⋈ R_old + L_new ⋈ ΔR`` with L_new a
 of ``t − 1``.
 
 **From columns.**  When the keys are plain columns (``columns``), a side that is a source may take its snapshot as
-Arrow tables (:meth:`JoinOperator.side`, a :class:`~steadystate.dataflow.accumulate.FoldsColumns`): its state is
-built per key from the consolidated rows (``dataflow.columns.arranged``: one Python tuple per distinct row, one
-dict per key, no per-row dict updates).  When both sides took columns, the round at the snapshot's time adds
+Arrow tables (:meth:`JoinOperator.side`, a :class:`~steadystate.dataflow.accumulate.FoldsColumns`): its state
+becomes a :class:`~steadystate.dataflow.columns.LazyArranged` — the rows consolidated and sorted by key in Arrow,
+with one Python entry per key (its span); a key's rows become tuples when a delta first looks the key up (a
+delta's keys in one Arrow ``take``), and changes to a key not looked up yet are kept aside until it is.  When both sides took columns, the round at the snapshot's time adds
 ``Lc ⋈ Rc`` (the two snapshots' join) to the usual ``ΔL ⋈ R_old + L_new ⋈ ΔR`` over the rest of the snapshot
 (rows written after the load), which is exact since ``(Lc + ΔL) ⋈ (Rc + ΔR) = Lc ⋈ Rc + ΔL ⋈ Rc + L_new ⋈ ΔR``.
 ``Lc ⋈ Rc`` is computed by Acero's hash join and, when the join's only reader can take columns
