@@ -180,8 +180,11 @@ class JoinOperator(Operator):
     def size_bytes(self) -> int:
         """Approximate memory of the states this operator holds (a side hydrated from columns by its own
         estimate: its Arrow table and the keys materialised so far)."""
+        states = (self.left_state, self.right_state)
+        if not any(isinstance(state, LazyArranged) for state in states):
+            return state_size_bytes(states, self._records)
         size = 0
-        for state in (self.left_state, self.right_state):
+        for state in states:
             size += state.size_bytes() if isinstance(state, LazyArranged) else state_size_bytes((state,))
         return size
 
