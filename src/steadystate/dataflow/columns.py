@@ -269,6 +269,8 @@ class LazyArranged(dict):  # type: ignore[type-arg]
             return None
         low, high = span
         part = self._table.slice(low, high - low)
+        if not self._spans:
+            self._table = None  # every key is a dict entry now
         rows = zip(*(part.column(i).to_pylist() for i in range(self._arity)))
         return self._store(key, dict(zip(rows, part.column(self._arity).to_pylist())))
 
@@ -319,6 +321,8 @@ class LazyArranged(dict):  # type: ignore[type-arg]
         offsets = np.cumsum(lengths) - lengths
         positions = np.repeat(lows - offsets, lengths) + np.arange(int(lengths.sum()), dtype=np.int64)
         part = self._table.take(_pa().array(positions))
+        if not spans:
+            self._table = None  # every key is a dict entry now
         rows = list(zip(*(part.column(i).to_pylist() for i in range(self._arity))))
         counts = part.column(self._arity).to_pylist()
         at = 0
