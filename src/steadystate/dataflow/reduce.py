@@ -68,6 +68,9 @@ class ColumnsOf(NamedTuple):
 
     key: tuple[int, ...]
     arguments: tuple[int | None, ...]
+    # per aggregate, what follows the argument in the value its state is fed (its constant further arguments and
+    # its empty order keys: ``string_agg(x, ',')`` is fed ``(x, ',', ())``), or ``None``: the argument alone
+    suffixes: tuple[tuple[Any, ...] | None, ...] = ()
 
 
 class ReduceOperator(FoldsColumns, Operator):
@@ -106,10 +109,12 @@ class ReduceOperator(FoldsColumns, Operator):
             return groups
         # per aggregate: where its groups' values are, and its states' bulk method (one class per aggregate)
         sample = [make() for make in self.factories]
+        suffixes = columns.suffixes or (None,) * len(columns.arguments)
         feeds = [None if column is None else
-                 (grouped.starts[column], grouped.ends[column], grouped.values[column], grouped.counts[column],
-                  getattr(type(state), "absorb", None))
-                 for column, state in zip(columns.arguments, sample)]
+                 (grouped.starts[column], grouped.ends[column],
+                  grouped.values[column] if suffix is None else [(v, *suffix) for v in grouped.values[column]],
+                  grouped.counts[column], getattr(type(state), "absorb", None) if suffix is None else None)
+                 for column, suffix, state in zip(columns.arguments, suffixes, sample)]
         factories, all_rows = self.factories, grouped.rows
         for g, key in enumerate(grouped.keys):
             aggs = [make() for make in factories]

@@ -350,6 +350,13 @@ AGGREGATE_STATES: dict[str, Callable[[ScalarType | None], Callable[[], Any]]] = 
 }
 
 
+# the aggregates whose states ignore a NULL argument (``add(None, diff)`` changes nothing; string_agg's when the
+# value, the first of what it is fed, is NULL): a reduce hydrating from columns feeds them only non-NULL values.
+# array_agg, jsonb_agg and jsonb_object_agg keep NULLs and are not here.
+SKIPS_NULLS = frozenset({"count", "sum", "avg", "min", "max", "bool_and", "bool_or", "var_samp", "var_pop",
+                         "stddev_samp", "stddev_pop", "string_agg"})
+
+
 def aggregate_factory(agg: ir.AggregateExpr, input_types: Types | None = None) -> Callable[[], Any]:
     """A constructor of fresh incremental states for ``agg`` over rows of ``input_types``."""
     order = tuple((o.desc, o.nulls_last) for o in agg.order_by)

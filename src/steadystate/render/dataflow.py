@@ -50,7 +50,7 @@ from steadystate.dataflow.topk import TopKOperator
 from steadystate.dataflow.temporal_filter import TemporalFilterOperator
 from steadystate.dataflow.window import WindowOperator
 from steadystate.expr import ir, temporal_filter
-from steadystate.expr.aggregates import accumulator_kind, aggregate_factory
+from steadystate.expr.aggregates import SKIPS_NULLS, accumulator_kind, aggregate_factory
 from steadystate.expr.arrow_eval import NotVectorized, compile_arrow_mfp, consolidated_rows
 from steadystate.expr.eval import compile_key, compile_mfp, mfp_types
 from steadystate.expr.fusion import plan_join_accumulate
@@ -703,19 +703,26 @@ _RENDERERS: dict[type, Callable[[RenderedDataflow, Any], Rendered]] = {
 
 def _columns_of(expr: ir.Reduce) -> ColumnsOf | None:
     """Where the reduce's group key and aggregate arguments are in its input rows, when all are plain columns and
-    every aggregate is fed its argument alone (no more arguments, no ORDER BY of its own): then the reduce can
-    build its groups from a snapshot's columns (``dataflow.reduce``)."""
+    every aggregate ignores NULLs (``expr.aggregates.SKIPS_NULLS``: the columns feed only non-NULL values), its
+    further arguments are constants and it has no ORDER BY of its own (its state is then fed the argument, or the
+    argument with those constants: ``render.translate.aggregate_value``): then the reduce can build its groups
+    from a snapshot's columns (``dataflow.reduce``)."""
     if not all(isinstance(k, ir.ColumnRef) for k in expr.group_key):
         return None
     arguments: list[int | None] = []
+    suffixes: list[tuple[Any, ...] | None] = []
     for agg in expr.aggregates:
         if agg.func == "count_star":
             arguments.append(None)
-        elif isinstance(agg.expr, ir.ColumnRef) and not agg.args and not agg.order_by:
+            suffixes.append(None)
+        elif (agg.func in SKIPS_NULLS and isinstance(agg.expr, ir.ColumnRef) and not agg.order_by
+              and all(isinstance(arg, ir.Literal) for arg in agg.args)):
             arguments.append(agg.expr.index)
+            suffixes.append((*(arg.datum() for arg in agg.args), ()) if agg.args else None)  # type: ignore[union-attr]
         else:
             return None
-    return ColumnsOf(tuple(k.index for k in expr.group_key), tuple(arguments))  # type: ignore[union-attr]
+    return ColumnsOf(tuple(k.index for k in expr.group_key), tuple(arguments),  # type: ignore[union-attr]
+                     tuple(suffixes))
 
 
 def _accumulating_reduce(node: int, expr: ir.Reduce, types: Types) -> AccumulatingReduce | None:
