@@ -1,6 +1,6 @@
 """compute.snapshots: a snapshot stored as Arrow columns, read through the dataflow's first maps/filters/projections
-as columns (premapped, or folded by a reduce behind them), hydrates exactly what the row path hydrates — including the writes after the load (deletes of
-loaded rows among them), and errors the row path reports (an overflow in a map: the columns are then read as rows).
+as columns (premapped, or folded by the operator behind them), hydrates exactly what the row path hydrates —
+including the writes after the load (deletes of loaded rows among them), and errors the row path reports (an overflow in a map: the columns are then read as rows).
 """
 
 from __future__ import annotations
@@ -32,9 +32,18 @@ VIEWS: dict[str, tuple[ir.RelationExpr, RelationDesc]] = {
         ir.Reduce(ir.Filter(ir.Get("u1"), (ir.CallBinary("gte", col(2), lit("m", T.TEXT)),)), (col(1),),
                   (ir.AggregateExpr("max", col(0)),)),
         RelationDesc.of(("g", T.INT4), ("hi", T.INT8))),
+    "top-k per group": (ir.TopK(ir.Get("u1"), (1,), (ir.ColumnOrder(2, desc=True, nulls_last=False),
+                                                     ir.ColumnOrder(0)), limit=3, offset=1), TABLE),
+    "global top-k behind a projection": (
+        ir.TopK(ir.Project(ir.Get("u1"), (2, 0)), (), (ir.ColumnOrder(0), ir.ColumnOrder(1, desc=True)), limit=5),
+        RelationDesc.of(("s", T.TEXT), ("k", T.INT8))),
     "overflow in a map": (ir.Map(ir.Get("u1"), (ir.CallBinary("mul", col(1), lit(2**30, T.INT4)),)),
                           RelationDesc.of(("k", T.INT8), ("g", T.INT4), ("s", T.TEXT), ("x", T.INT4))),
 }
+
+
+FOLDED = ("distinct expressions", "top-k per group", "global top-k behind a projection",
+          "grouped after a filter")  # the reduce behind the filter builds its groups from the columns
 
 
 @pytest.fixture(scope="module")
@@ -73,8 +82,8 @@ def test_a_premapped_snapshot_hydrates_what_the_rows_hydrate(store: Any, name: s
     by_columns = dataflow(plan, desc)
     read = read_source(store, by_columns, "u1", "t", 1, name)
     if name == "overflow in a map":
-        assert read.premapped is None  # the columns hold what the row path must report: read as rows
-    elif name == "grouped after a filter":  # the reduce behind the filter builds its groups from the columns
+        assert read.premapped is None and read.folded is None  # the columns hold an error the rows must report
+    elif name in FOLDED:  # the operator takes the (mapped) columns itself: a ColumnarInput
         assert read.folded is not None and read.premapped is None and read.rows
     else:
         assert read.premapped is not None and read.rows  # the load as columns, the writes as rows

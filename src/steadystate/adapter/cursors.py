@@ -108,17 +108,17 @@ class Cursors:
 
 async def declare(session: "ClientSession", plan: p.DeclarePlan) -> str:
     """``DECLARE``: run the SELECT (or start the SUBSCRIBE) and open the cursor; the command tag."""
-    if not session._in_transaction:
+    if not session.txn.active:
         raise SteadyError("DECLARE CURSOR can only be used in transaction blocks", sqlstate="25P01")
     if session.cursors.find(plan.name) is not None:
         raise SteadyError(f"cursor {quote_ident(plan.name)} already exists", sqlstate="42P03")
-    session._check_readable()
+    session.txn.check_readable()
     query = plan.query
     if isinstance(query, p.SubscribePlan):
         reader = await session.adapter.reads.subscribe(query, session.cluster_id())
         session.cursors.add(Cursor(plan.name, output_desc(query), reader=reader))
     else:
-        outcome = await session._select(query)
+        outcome = await session.run_select(query)
         assert isinstance(outcome, RowsOutcome) and isinstance(outcome.rows, list)
         cursor = Cursor(plan.name, query.desc)
         cursor.buffer.extend(outcome.rows)

@@ -33,7 +33,7 @@ async def other_rows(session: "ClientSession", plan: p.UpdatePlan | p.DeletePlan
     """The rows of UPDATE's FROM / DELETE's USING items (None without them), read before the write lock."""
     if plan.other is None or plan.other_desc is None:
         return None
-    if session._pending:
+    if session.txn.pending:
         raise FeatureNotSupported("UPDATE ... FROM and DELETE ... USING in a transaction that has written are "
                                   "not supported", hint="COMMIT the writes first")
     reads = session.adapter.reads

@@ -37,13 +37,13 @@ from steadystate.adapter.dml_returning import delete_using_changes, other_rows, 
 from steadystate.adapter.show_create import show_columns, show_create
 from steadystate.adapter.subscribe_rows import output_desc, stream
 from steadystate.adapter.show import show_objects
-from steadystate.adapter.writes import Changes, merge, parse_copy_row
+from steadystate.adapter.copy_in import copy_from
+from steadystate.adapter.transaction import ENDS_FAILURE, Transaction, savepoint
+from steadystate.adapter.writes import Changes, merge
 from steadystate.adapter.explain import explain
 from steadystate.adapter.explain_variants import explain_variant, is_default
 from steadystate.errors import (
-    ActiveTransaction,
     ErrorFields,
-    NotNullViolation,
     FeatureNotSupported,
     InFailedTransaction,
     InvalidParameterValue,
@@ -52,18 +52,15 @@ from steadystate.errors import (
     UndefinedObject,
     quote_ident,
 )
-from steadystate.expr.eval import compile_scalar
 from steadystate.expr.ir import Constant, RowSetFinishing
 from steadystate.adapter.client import (
     CommandOutcome,
-    CopyInOutcome,
     CopyOutOutcome,
     EmptyOutcome,
     Field,
     Outcome,
     RowsOutcome,
 )
-from steadystate.repr import typmod
 from steadystate.repr.types import RelationDesc, ScalarType
 from steadystate.sql import plan as p
 from steadystate.sql.catalog_api import PlanContext
@@ -75,7 +72,7 @@ from steadystate.repr.timezones import setting_value as timezone_setting
 from steadystate.sql.planner import plan as plan_statement
 from steadystate.sql.statements import AlterAction, Statement, TransactionAction
 from steadystate.repr import Row
-from steadystate.sql.settings import DEFAULT_VARIABLES
+from steadystate.sql.settings import DEFAULT_VARIABLES, check_value
 
 if TYPE_CHECKING:
     from steadystate.adapter.backend import Adapter
@@ -139,13 +136,11 @@ class ClientSession:
         self.variables = dict(DEFAULT_VARIABLES)
         self.variables["database"] = database
         self.variables["application_name"] = options.get("application_name", "")
+        for name, value in options.items():  # startup parameters this server would not honour refuse the login
+            check_value(name, value)
         self._notices: list[ErrorFields] = []
         self._live_notices: Callable[[ErrorFields], None] | None = None
-        self._in_transaction = False
-        self._failed = False
-        self._pending: Changes = {}
-        self._savepoints: list[str] = []
-        self._renames: list[p.AlterNamePlan] = []  # ALTER ... RENAME/SWAP buffered until COMMIT
+        self.txn = Transaction()
         self._running: asyncio.Task[Any] | None = None
         self.cursors = Cursors()
         self._heavy = False  # the statement being run is large: parse and plan it off the event loop
@@ -157,9 +152,7 @@ class ClientSession:
                 "mz_version": MZ_VERSION, "TimeZone": self.variables["timezone"]}
 
     def transaction_status(self) -> str:
-        if self._failed:
-            return "E"
-        return "T" if self._in_transaction else "I"
+        return self.txn.status
 
     def take_notices(self) -> list[ErrorFields]:
         notices, self._notices = self._notices, []
@@ -179,7 +172,7 @@ class ClientSession:
     async def execute_simple(self, sql: str) -> AsyncIterator[Outcome]:
         check_statement_size(sql)  # 54000 (adapter/limits.py)
         self._heavy = len(sql) > OFF_LOOP_BYTES
-        simple = plan_simple_write(sql, self._context(None)) if not self._failed and not self._heavy else None
+        simple = plan_simple_write(sql, self._context(None)) if not self.txn.failed and not self._heavy else None
         if simple is not None:
             yield await self._execute_plan(simple)
             return
@@ -223,7 +216,7 @@ class ClientSession:
         return await self._execute_statement(statements[0], tuple(params))
 
     async def close(self) -> None:
-        self._pending.clear()
+        self.txn.pending.clear()
         self.cursors.close_all()
         self.adapter.sessions.pop(self.process_id, None)
 
@@ -284,12 +277,13 @@ class ClientSession:
 
     async def _execute_plan(self, plan: p.Plan) -> Outcome:
         plan = await self._off_loop(optimize_plan, plan, self.coord.catalog)
-        ends_transaction = isinstance(plan, p.TransactionPlan) and plan.action in _ENDS_FAILURE
-        if self._failed and not ends_transaction:
+        ends_transaction = isinstance(plan, p.TransactionPlan) and plan.action in ENDS_FAILURE
+        if self.txn.failed and not ends_transaction:
             raise InFailedTransaction(
                 "current transaction is aborted, commands ignored until end of transaction block"
             )
-        try:  # 42501 unless the role may (adapter/authorization.py)
+        try:  # 25006 in a read-only transaction; 42501 unless the role may (adapter/authorization.py)
+            self.txn.check_allowed(plan, self.variables["default_transaction_read_only"] == "on")
             authorize(plan, AuthContext(self.coord.catalog, self.user, self.variables["cluster"],
                                         self.adapter.reads.is_local))
         except SteadyError:
@@ -359,7 +353,7 @@ class ClientSession:
             case p.DeletePlan():
                 return self._delete(plan)
             case p.SelectPlan():
-                return self._select(plan)
+                return self.run_select(plan)
             case p.SubscribePlan():
                 return self._subscribe(plan)
             case p.CopyFromPlan():
@@ -404,10 +398,7 @@ class ClientSession:
                 assert_never(plan)
 
     def _fail(self) -> None:
-        if self._in_transaction:
-            self._failed = True
-            self._pending.clear()
-            self._renames.clear()
+        self.txn.fail()
 
     def _flush_notices(self, messages: list[str]) -> None:
         self._notices.extend(ErrorFields("00000", text, severity="NOTICE") for text in messages)
@@ -433,7 +424,7 @@ class ClientSession:
     # ------------------------------------------------------------------ DDL
 
     async def _ddl(self, action: Callable[[PlanT, str, list[str]], Awaitable[str]], plan: PlanT) -> Outcome:
-        self._check_no_pending_writes("DDL")
+        self.txn.check_no_pending_writes("DDL")
         notices: list[str] = []
         async with self.coord.ddl(self.timeout):
             tag = await action(plan, self.user, notices)
@@ -441,13 +432,13 @@ class ClientSession:
         return CommandOutcome(tag)
 
     async def _ddl_plain(self, action: Callable[[PlanT, str], Awaitable[str]], plan: PlanT) -> Outcome:
-        self._check_no_pending_writes("DDL")
+        self.txn.check_no_pending_writes("DDL")
         async with self.coord.ddl(self.timeout):
             tag = await action(plan, self.user)
         return CommandOutcome(tag)
 
     async def _alter_cluster(self, plan: p.AlterClusterPlan) -> Outcome:
-        self._check_no_pending_writes("DDL")
+        self.txn.check_no_pending_writes("DDL")
         action = plan.action
         if action is AlterAction.SET:
             cluster = self.coord.catalog.clusters[plan.cluster_id]
@@ -466,12 +457,12 @@ class ClientSession:
     async def _alter_name(self, plan: p.AlterNamePlan) -> Outcome:
         """ALTER ... RENAME TO / SWAP WITH: at once, or in a transaction block checked now and applied with the
         block's other renames and swaps at COMMIT, in one catalog transaction (adapter/renames.py)."""
-        if self._pending:
-            self._check_no_pending_writes("DDL")
+        if self.txn.pending:
+            self.txn.check_no_pending_writes("DDL")
         tag = f"ALTER {plan.target.value.replace('-', ' ').upper()}"
-        if self._in_transaction:
-            self.adapter.renames.prepare([*self._renames, plan], self.user)
-            self._renames.append(plan)
+        if self.txn.active:
+            self.adapter.renames.prepare([*self.txn.renames, plan], self.user)
+            self.txn.renames.append(plan)
             return CommandOutcome(tag)
         notices: list[str] = []
         async with self.coord.ddl(self.timeout):
@@ -479,24 +470,13 @@ class ClientSession:
         self._flush_notices(notices)
         return CommandOutcome(tag)
 
-    def _check_no_pending_writes(self, what: str) -> None:
-        if self._renames:
-            raise ActiveTransaction(f"{what} cannot run in a transaction that renames or swaps", sqlstate="25000",
-                                    hint="COMMIT the ALTER ... RENAME / SWAP statements first")
-        if self._pending:
-            raise ActiveTransaction(
-                f"{what} cannot run in a transaction that has written",
-                sqlstate="25000",
-                hint="COMMIT the writes first",
-            )
-
     # ------------------------------------------------------------------ writes
 
-    async def _apply_changes(self, changes: Changes, tag: str) -> Outcome:
-        if self._renames:
-            self._check_no_pending_writes("a write")
-        if self._in_transaction:
-            merge(self._pending, changes)
+    async def apply_changes(self, changes: Changes, tag: str) -> Outcome:
+        if self.txn.renames:
+            self.txn.check_no_pending_writes("a write")
+        if self.txn.active:
+            merge(self.txn.pending, changes)
         else:
             await self.adapter.writes.commit(changes)
         return CommandOutcome(tag)
@@ -512,7 +492,7 @@ class ClientSession:
                                       max_result_size=self.max_result_size)
         self.adapter.writes.check_rows(plan.table_id, rows)
         returned = returning_rows(plan.returning, rows) if plan.returning_desc is not None else None
-        outcome = await self._apply_changes({plan.table_id: [(tuple(r), 1) for r in rows]}, f"INSERT 0 {len(rows)}")
+        outcome = await self.apply_changes({plan.table_id: [(tuple(r), 1) for r in rows]}, f"INSERT 0 {len(rows)}")
         return self._returning(outcome, plan.returning_desc, returned)
 
     async def _update(self, plan: p.UpdatePlan) -> Outcome:
@@ -521,13 +501,13 @@ class ClientSession:
         async with bounded(writes.lock, self.timeout, "another UPDATE or DELETE"):
             await writes.load(plan.table_id)
             if other is not None:
-                changes, joined = update_from_changes(writes, plan, self._pending, other)
+                changes, joined = update_from_changes(writes, plan, self.txn.pending, other)
             else:
-                changes = writes.update_changes(plan, self._pending)
+                changes = writes.update_changes(plan, self.txn.pending)
                 joined = [r for r, d in changes[plan.table_id] for _ in range(d)]
             returned = returning_rows(plan.returning, joined) if plan.returning_desc is not None else None
             count = sum(d for _, d in changes[plan.table_id] if d > 0)
-            outcome = await self._apply_changes(changes, f"UPDATE {count}")
+            outcome = await self.apply_changes(changes, f"UPDATE {count}")
             return self._returning(outcome, plan.returning_desc, returned)
 
     async def _delete(self, plan: p.DeletePlan) -> Outcome:
@@ -536,13 +516,13 @@ class ClientSession:
         async with bounded(writes.lock, self.timeout, "another UPDATE or DELETE"):
             await writes.load(plan.table_id)
             if other is not None:
-                changes, joined = delete_using_changes(writes, plan, self._pending, other)
+                changes, joined = delete_using_changes(writes, plan, self.txn.pending, other)
             else:
-                changes = writes.delete_changes(plan, self._pending)
+                changes = writes.delete_changes(plan, self.txn.pending)
                 joined = [r for r, d in changes[plan.table_id] for _ in range(-d)]
             returned = returning_rows(plan.returning, joined) if plan.returning_desc is not None else None
             count = -sum(d for _, d in changes[plan.table_id])
-            outcome = await self._apply_changes(changes, f"DELETE {count}")
+            outcome = await self.apply_changes(changes, f"DELETE {count}")
             return self._returning(outcome, plan.returning_desc, returned)
 
     @staticmethod
@@ -554,77 +534,12 @@ class ClientSession:
         return RowsOutcome(fields_of(desc), rows, outcome.tag)
 
     async def _copy_from(self, plan: p.CopyFromPlan) -> Outcome:
-        session = self
-        types = [plan.desc.columns[i].type for i in plan.columns]
-        modifiers = [None if (mod := plan.desc.columns[i].mod) is None else typmod.coercer(mod, explicit=False)
-                     for i in plan.columns]
-        required = [i for i, column in enumerate(plan.desc.columns) if not column.nullable]
-        arity = plan.desc.arity
-        # omitted columns take their DEFAULT, evaluated once for the statement (NULL without one)
-        omitted_values: list[Any] = [None] * arity
-        for position, default in enumerate(plan.defaults):
-            if default is not None and position not in plan.columns:
-                omitted_values[position] = compile_scalar(default, [])(())
-
-        copies = self.adapter.coordinator.copies
-
-        class Sink:
-            def __init__(self) -> None:
-                self.rows: list[Row] = []
-                self.line = 0
-                self.progress = copies.begin(session.process_id, plan.table_id, session.user)  # mz_copy_progress
-
-            async def write_rows(self, rows: list[tuple[str | None, ...]]) -> None:
-                self.progress.add(len(rows))
-                for fields in rows:
-                    self.line += 1
-                    if len(fields) != len(types):
-                        raise SteadyError(
-                            "extra data after last expected column" if len(fields) > len(types)
-                            else f"missing data for column {quote_ident(plan.desc.columns[plan.columns[len(fields)]].name)}",
-                            sqlstate="22P04", detail=f"COPY line {self.line}",
-                        )
-                    values = parse_copy_row(fields, types, self.line, modifiers, session.variables["timezone"])
-                    if len(plan.columns) == arity and list(plan.columns) == list(range(arity)):
-                        self.rows.append(values)
-                    else:
-                        full = list(omitted_values)
-                        for position, value in zip(plan.columns, values):
-                            full[position] = value
-                        self.rows.append(tuple(full))
-                    for position in required:  # every row, not a sample: a NULL in row 1001 is refused too
-                        if self.rows[-1][position] is None:
-                            raise NotNullViolation(
-                                f"null value in column {quote_ident(plan.desc.columns[position].name)} violates "
-                                "not-null constraint", detail=f"COPY line {self.line}")
-
-            async def finish(self) -> str:
-                self.progress.writing()
-                try:
-                    session.adapter.writes.check_rows(plan.table_id, self.rows[:1000])
-                    await session._apply_changes({plan.table_id: [(r, 1) for r in self.rows]}, "")
-                finally:
-                    copies.end(session.process_id)
-                return f"COPY {len(self.rows)}"
-
-            async def abort(self, reason: str) -> None:
-                copies.end(session.process_id)
-                self.rows.clear()
-
-        return CopyInOutcome(len(plan.columns), plan.format, plan.delimiter, plan.null, plan.header, Sink(),
-                             type_oids=tuple(plan.desc.columns[i].pg_oid for i in plan.columns))
+        return copy_from(self, plan)
 
     # ------------------------------------------------------------------ reads
 
-    def _check_readable(self) -> None:
-        if self._pending:
-            raise ActiveTransaction(
-                "transaction in write-only mode", sqlstate="25000",
-                hint="COMMIT the writes before reading",
-            )
-
-    async def _select(self, plan: p.SelectPlan) -> Outcome:
-        self._check_readable()
+    async def run_select(self, plan: p.SelectPlan) -> Outcome:
+        self.txn.check_readable()
         reads = self.adapter.reads
         cluster_id = "" if reads.is_local(plan.expr) else self.cluster_id()
         rows = await reads.select(plan.expr, plan.desc, plan.finishing, cluster_id, self.timeout,
@@ -633,7 +548,7 @@ class ClientSession:
         return RowsOutcome(fields_of(plan.desc), rows, "SELECT")
 
     async def _subscribe(self, plan: p.SubscribePlan) -> Outcome:
-        self._check_readable()
+        self.txn.check_readable()
         reader = await self.adapter.reads.subscribe(plan, self.cluster_id())
         fields = fields_of(output_desc(plan))
         if plan.copy:
@@ -658,7 +573,7 @@ class ClientSession:
         return RowsOutcome(fields_of(desc), rows, tag)
 
     async def _copy_to(self, plan: p.CopyToPlan) -> Outcome:
-        outcome = await self._select(plan.select)
+        outcome = await self.run_select(plan.select)
         assert isinstance(outcome, RowsOutcome)
         return CopyOutOutcome(outcome.fields, outcome.rows)
 
@@ -677,6 +592,7 @@ class ClientSession:
     async def _set_variable(self, plan: p.SetVariablePlan) -> Outcome:
         name = plan.name.lower()
         value = DEFAULT_VARIABLES.get(name, "") if plan.value is None else plan.value
+        check_value(name, value)
         if name == "cluster" and self.coord.catalog.cluster_by_name(value) is None:
             self._flush_notices([f"cluster {quote_ident(value)} does not exist"])
         if name == "timezone":  # PostgreSQL's zones (repr/timezones.py); reported to the client, as PostgreSQL does
@@ -685,6 +601,13 @@ class ClientSession:
             _timeout_seconds(value)
         if name == "max_result_size":
             parse_byte_size(value)
+        if plan.local:  # until the end of the transaction block; outside one it has no effect (PostgreSQL warns)
+            if not self.txn.active:
+                self._flush_notices([f"{'SET TRANSACTION' if name.startswith('transaction_') else 'SET LOCAL'} "
+                                     "can only be used in transaction blocks"])
+                return CommandOutcome("SET")
+            self.txn.set_local(self.variables, name, value)
+            return CommandOutcome("SET", parameters={"TimeZone": value} if name == "timezone" else {})
         self.variables[name] = value
         return CommandOutcome("SET", parameters={"TimeZone": value} if name == "timezone" else {})
 
@@ -706,32 +629,28 @@ class ClientSession:
 
     async def _transaction(self, plan: p.TransactionPlan) -> Outcome:
         if plan.savepoint is not None:
-            return savepoint(self, plan.action, plan.savepoint)
-        self._savepoints.clear()
-        if plan.action is not TransactionAction.BEGIN:
-            self.cursors.close_all()  # cursors live until the end of their transaction (no WITH HOLD)
-        renames, self._renames = self._renames, []
+            return savepoint(self.txn, plan.action, plan.savepoint)
         if plan.action is TransactionAction.BEGIN:
-            self._renames = renames
-            if self._in_transaction:
+            if self.txn.active:
                 self._flush_notices(["there is already a transaction in progress"])
-            self._in_transaction = True
+            else:
+                default = self.variables["default_transaction_read_only"] == "on"
+                self.txn.read_only = default if plan.read_only is None else plan.read_only
+            self.txn.savepoints.clear()
+            self.txn.active = True
             return CommandOutcome("BEGIN")
-        if plan.action is TransactionAction.COMMIT:
-            pending, failed = self._pending, self._failed
-            self._pending, self._in_transaction, self._failed = {}, False, False
-            if failed:
-                return CommandOutcome("ROLLBACK")
-            if pending:
-                await self.adapter.writes.commit(pending)
-            if renames:
-                notices: list[str] = []
-                async with self.coord.ddl(self.timeout):
-                    await self.adapter.renames.apply(renames, self.user, notices)
-                self._flush_notices(notices)
-            return CommandOutcome("COMMIT")
-        self._pending, self._in_transaction, self._failed = {}, False, False
-        return CommandOutcome("ROLLBACK")
+        self.cursors.close_all()  # cursors live until the end of their transaction (no WITH HOLD)
+        pending, renames, failed = self.txn.end(self.variables)
+        if plan.action is not TransactionAction.COMMIT or failed:
+            return CommandOutcome("ROLLBACK")
+        if pending:
+            await self.adapter.writes.commit(pending)
+        if renames:
+            notices: list[str] = []
+            async with self.coord.ddl(self.timeout):
+                await self.adapter.renames.apply(renames, self.user, notices)
+            self._flush_notices(notices)
+        return CommandOutcome("COMMIT")
 
     async def _deallocate(self, plan: p.DeallocatePlan) -> Outcome:
         if plan.name is None:
@@ -741,39 +660,6 @@ class ClientSession:
     async def _discard(self, plan: p.DiscardPlan) -> Outcome:
         self.variables = {**DEFAULT_VARIABLES, "database": self.variables["database"]}
         return CommandOutcome("DISCARD ALL", deallocate="*")
-
-
-#: the statements a failed transaction still accepts
-_ENDS_FAILURE = frozenset({TransactionAction.COMMIT, TransactionAction.ROLLBACK, TransactionAction.ROLLBACK_TO_SAVEPOINT})
-
-
-def savepoint(session: ClientSession, action: TransactionAction, name: str) -> Outcome:
-    """``SAVEPOINT``, ``RELEASE SAVEPOINT``, ``ROLLBACK TO SAVEPOINT``: only where they cannot lose a write.
-
-    Materialize refuses savepoints.  Here ``SAVEPOINT`` is accepted only while the transaction has buffered no
-    write (psycopg's ``TypeInfo.fetch``, SQLAlchemy's dialects and ORM ``begin_nested`` around reads open one), and
-    refused with 0A000 once a write is buffered.  So every buffered write came after the newest savepoint:
-    ``ROLLBACK TO`` any of them discards them all (and clears an error), ``RELEASE`` keeps them, as in PostgreSQL.
-    """
-    if not session._in_transaction:
-        raise SteadyError(f"{action.replace('_', ' ').upper()} can only be used in transaction blocks",
-                          sqlstate="25P01")
-    if action is TransactionAction.SAVEPOINT and session._pending:
-        raise FeatureNotSupported("SAVEPOINT in a transaction that has written is not supported",
-                                  hint="savepoints are accepted before the transaction's first write")
-    if action is TransactionAction.SAVEPOINT:
-        session._savepoints.append(name)
-        return CommandOutcome("SAVEPOINT")
-    if name not in session._savepoints:
-        raise SteadyError(f"savepoint {quote_ident(name)} does not exist", sqlstate="3B001")
-    position = len(session._savepoints) - 1 - session._savepoints[::-1].index(name)
-    if action is TransactionAction.RELEASE_SAVEPOINT:
-        del session._savepoints[position:]
-        return CommandOutcome("RELEASE")
-    del session._savepoints[position + 1:]
-    session._failed = False
-    session._pending = {}
-    return CommandOutcome("ROLLBACK")
 
 
 def _current_cancelling() -> bool:

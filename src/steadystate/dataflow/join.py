@@ -35,7 +35,7 @@ from steadystate.dataflow.accumulate import FoldsColumns
 from steadystate.dataflow.arrangement import RowsOf, SharedSide, state_size_bytes
 from steadystate.dataflow.collection import Delta, ErrDelta, EvalError, OkDelta, Row, add_into, merge_into
 from steadystate.dataflow.columns import LazyArranged, arranged, gc_paused, joined, rows_of, unified
-from steadystate.dataflow.operators import Operator
+from steadystate.dataflow.operators import ColumnarInput, Operator
 
 KeyFn = Callable[[Row], tuple]
 
@@ -111,7 +111,7 @@ class JoinOperator(Operator):
         # nothing can match it, as there are no evaluation errors to report either
         self.keys_total = keys_total
         self.columns: JoinColumns | None = None  # set when the keys are plain columns: sides may take columns
-        self.columnar_reader: FoldsColumns | None = None  # the only reader, when it takes ``Lc ⋈ Rc`` as columns
+        self.columnar_reader: ColumnarInput | None = None  # the only reader, when it takes ``Lc ⋈ Rc`` as columns
         self._tables: list[ArrangedSide | None] = [None, None]  # the sides' snapshots taken as columns, until the
         # next round
 

@@ -26,7 +26,7 @@ import operator
 from typing import Any, Callable, NamedTuple
 
 from steadystate import errors
-from steadystate.dataflow.accumulate import AccumulatingReduce, FoldsColumns
+from steadystate.dataflow.accumulate import AccumulatingReduce
 from steadystate.dataflow.arrangement import (
     Arrangement, ArrangementCursor, MappedSharedInput, SharedInput, SharedSide,
 )
@@ -37,6 +37,7 @@ from steadystate.dataflow.iterate import LetRecOperator
 from steadystate.dataflow.join import JoinColumns, JoinOperator, JoinSide
 from steadystate.dataflow.join_accumulate import JoinAccumulate
 from steadystate.dataflow.operators import (
+    ColumnarInput,
     ConstantOperator,
     MfpOperator,
     NegateOperator,
@@ -46,7 +47,9 @@ from steadystate.dataflow.operators import (
     threshold_operator,
 )
 from steadystate.dataflow.reduce import ColumnsOf, reduce_operator
+from steadystate.dataflow.spine import columnar_types
 from steadystate.dataflow.topk import TopKOperator
+from steadystate.dataflow.topk_spine import SpineTopK
 from steadystate.dataflow.temporal_filter import TemporalFilterOperator
 from steadystate.dataflow.window import WindowOperator
 from steadystate.expr import ir, temporal_filter
@@ -91,16 +94,16 @@ class ColumnarMapper(NamedTuple):
         return total
 
 
-class MappedConsumer(FoldsColumns):
-    """A taker of columns behind a chain of maps/filters/projections: the chain's layers (``expr.arrow_eval``) are
-    applied to the snapshot's tables and the result handed to ``consumer``; ``None`` when a value needs the row
-    path (an overflow, a division by zero: the row evaluator then reports it)."""
+class MappedConsumer:
+    """A :class:`~steadystate.dataflow.operators.ColumnarInput` behind maps/filters/projections: the chain is
+    evaluated over the snapshot's columns (``expr.arrow_eval``) and its output tables are what the operator folds;
+    ``None`` (the rows take the row path, which reports errors as data) when a value needs the row evaluator."""
 
-    def __init__(self, layers: list[Callable[[Any], Any]], consumer: FoldsColumns) -> None:
+    def __init__(self, layers: list[Callable[[Any], Any]], consumer: ColumnarInput) -> None:
         self.layers = layers
         self.consumer = consumer
 
-    def fold_columns(self, tables: list[Any]) -> Any | None:
+    def fold_columns(self, tables: list[Any]) -> Any:
         mapped = []
         try:
             for table in tables:
@@ -115,7 +118,7 @@ class MappedConsumer(FoldsColumns):
         self.consumer.absorb_folded(folded)
 
 
-class PremappedTaker(FoldsColumns):
+class PremappedTaker:
     """The output of a chain of maps/filters/projections computed over columns (a join's snapshots' join) and added
     to the chain's last operator's output in the snapshot's round (``MfpOperator.premapped`` at ``time``, the
     dataflow's first round: where a snapshot's join is computed)."""
@@ -226,11 +229,11 @@ class RenderedDataflow:
         evaluation_errors = [(EvalError(*row), time, diff) for row, time, diff in error_updates or ()]
         port.push(updates, upper, evaluation_errors)
 
-    def columnar_consumer(self, source_id: str) -> FoldsColumns | None:
+    def columnar_consumer(self, source_id: str) -> ColumnarInput | None:
         """Before the first step, what can take source ``source_id``'s snapshot as Arrow columns instead of rows
-        (``dataflow.accumulate.FoldsColumns``): the operator that is the source's only reader — a fused
-        join-accumulate reading it as its aggregated input, an accumulating reduce, a reduce over plain columns, a
-        join side — possibly behind a chain of maps/filters/projections that ``expr.arrow_eval`` evaluates
+        (``dataflow.operators.ColumnarInput``): the operator that is the source's only reader, reading it as its
+        first input — a fused join-accumulate reading it as its aggregated input, an accumulating reduce, a reduce
+        over plain columns, a spine top-k, a distinct — or a join side, possibly behind a chain of maps/filters/projections that ``expr.arrow_eval`` evaluates
         exactly (:class:`MappedConsumer`: the chain is applied to the columns, its operators get nothing)."""
         port = self.graph.ports.get(source_id)
         if port is None or self.graph.stepped:
@@ -258,7 +261,7 @@ class RenderedDataflow:
             if len(readers) != 1 or any(node == built for built, _types in self._collections.values()):
                 return layers, node, None
             reader = readers[0]
-            if reader not in self._mfp_nodes:
+            if reader not in self._mfp_nodes or isinstance(self.graph.nodes[reader], ColumnarInput):
                 return layers, node, reader
             layer = compile_arrow_mfp(self._mfp_nodes[reader][2], self._mfp_types[reader][0])
             if layer is None or self._mfp_types[reader][1] is None:
@@ -266,7 +269,7 @@ class RenderedDataflow:
             layers.append(layer)
             node = reader
 
-    def _input_consumer(self, reader: int, node: int) -> FoldsColumns | None:
+    def _input_consumer(self, reader: int, node: int) -> ColumnarInput | None:
         """Graph node ``reader``'s input ``node`` as a taker of columns, or ``None``."""
         operator_ = self.graph.nodes[reader]
         if isinstance(operator_, JoinOperator):
@@ -274,11 +277,11 @@ class RenderedDataflow:
             if side is not None and operator_.columnar_reader is None:
                 operator_.columnar_reader = self._output_taker(reader)
             return side
-        if isinstance(operator_, FoldsColumns) and operator_.inputs[0] == node:
+        if isinstance(operator_, ColumnarInput) and operator_.inputs[0] == node:  # type: ignore[attr-defined]
             return operator_
         return None
 
-    def _output_taker(self, node: int) -> FoldsColumns | None:
+    def _output_taker(self, node: int) -> ColumnarInput | None:
         """What takes graph node ``node``'s output as columns (a join's snapshots' join): its only reader when that
         takes columns, possibly behind maps/filters/projections (:class:`MappedConsumer`), or else such a chain
         itself, whose output rows are then computed over the columns (:class:`PremappedTaker`)."""
@@ -610,6 +613,11 @@ class RenderedDataflow:
     def _render_topk(self, expr: ir.TopK) -> Rendered:
         node, types = self._render(expr.input)
         group = list(expr.group_key)
+        spine_types = columnar_types([_SPINE_TYPES.get(t) if t is not None else None for t in types or [None]])
+        if expr.limit is not None and types and spine_types is not None and self.fuse:
+            # input held in a columnar arrangement (``dataflow.topk_spine``): hydrates from columns
+            return self.graph.add(SpineTopK(node, group, sort_columns(expr.order_key), expr.limit, expr.offset,
+                                            spine_types)), types
         if not group:  # one group: the operator takes its rows in bulk
             return self.graph.add(TopKOperator(node, None, sort_columns(expr.order_key), expr.limit,
                                                expr.offset)), types
@@ -669,6 +677,11 @@ class ImportJoin(NamedTuple):
     index_id: str
     shared: bool  # False: the join keeps its own copy (its key is not the index's key, or sharing is off)
     through_mfp: bool = False  # the input is maps/filters/projections of the import
+
+
+# the engine types a spine holds exactly (``dataflow.spine.columnar_types``' names)
+_SPINE_TYPES = {ScalarType.INT2: "int", ScalarType.INT4: "int", ScalarType.INT8: "int", ScalarType.TEXT: "text",
+                ScalarType.BOOL: "bool"}
 
 
 def _arity(expr: ir.RelationExpr, dataflow: RenderedDataflow) -> int:

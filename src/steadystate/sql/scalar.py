@@ -6,14 +6,15 @@ functions (``version()``, ``current_database()``, ...) fold to literals from the
 a :class:`~steadystate.sql.typed.Typed` (sql/typed.py: the types, scopes and coercion every planner module
 shares).  Group keys, aggregates and subqueries already planned by the relation planner are found in
 :attr:`ExprEnv.bindings` and become column references.  Operators and functions are one module because they
-recurse into each other (a function's arguments are expressions, and an expression may call a function).
+recurse into each other (a function's arguments are expressions, and an expression may call a function); function
+families live in their own modules (``sql.date_parts``, ``sql.time_functions``, ``sql.string_math``,
+``sql.jsonb_scalar``, ``sql.array_exprs``), which receive :func:`plan_expr` when their tables are merged here.
 """
 
 from __future__ import annotations
 
 import functools
 
-import re
 from dataclasses import replace
 from typing import Any, Callable
 
@@ -22,15 +23,13 @@ from sqlglot import exp
 from steadystate import errors
 from steadystate.expr.equality import not_distinct
 from steadystate.expr.infer import TEMPORAL_OPERATORS, TEMPORAL_TYPES
-from steadystate.expr.ir import CallBinary, CallUnary, CallVariadic, ColumnRef, If, Literal, ScalarExpr
-from steadystate.expr.temporal_filter import MZ_NOW
-from steadystate.sql import string_math, time_functions
-from steadystate.repr.timezones import parse_zone
+from steadystate.expr.ir import CallBinary, CallUnary, CallVariadic, ColumnRef, If, Literal
+from steadystate.sql import date_parts, string_math, time_functions
 from steadystate.repr.types import ScalarType
-from steadystate.sql import session_zone
 from steadystate.sql import jsonb_scalar
 from steadystate.sql import array_exprs, table_function_calls
 from steadystate.sql import types as ty
+from steadystate.sql.function_args import no_function, signature
 from steadystate.sql.privilege_functions import FUNCTIONS as PRIVILEGE_FUNCTIONS
 from steadystate.sql.typed import (
     AGGREGATE_CLASSES, ExprEnv, Typed, binding_key, coerce, lit, mismatch, nullable_of, operator_error,
@@ -389,14 +388,6 @@ _HANDLERS: dict[type, Callable[[Any, ExprEnv], Typed]] = {
 # ---------------------------------------------------------------------------------------------------------
 # Function calls
 
-_NO_FUNCTION_HINT = "No function matches the given name and argument types. You might need to add explicit type casts."
-
-
-def _no_function(name: str, args: list[Typed]) -> errors.SteadyError:
-    shown = ", ".join("unknown" if a.is_untyped else a.type.pg_name for a in args)
-    return errors.UndefinedFunction(f"function {name}({shown}) does not exist", hint=_NO_FUNCTION_HINT)
-
-
 def _args(node: exp.Expr, *names: str) -> list[exp.Expr]:
     return [node.args[name] for name in names if node.args.get(name) is not None]
 
@@ -406,7 +397,7 @@ def _typed_args(name: str, nodes: list[exp.Expr], wanted: list[ScalarType], env:
     out = []
     for value, target in zip(values, wanted):
         if not value.is_untyped and value.type is not target and not _implicit(value.type, target):
-            raise _no_function(name, values)
+            raise no_function(name, values)
         out.append(coerce(value, target, env))
     return out
 
@@ -450,7 +441,7 @@ def _numeric_arg(name: str, node: exp.Expr, env: ExprEnv) -> Typed:
     if value.is_untyped:
         return coerce(value, T.FLOAT8, env)
     if not value.type.is_numeric:
-        raise _no_function(name, [value])
+        raise no_function(name, [value])
     return value
 
 
@@ -485,9 +476,9 @@ def _log(node: exp.Log, env: ExprEnv) -> Typed:
     base, arg = node.this, node.args.get("expression")
     if arg is None:
         return _math("log10")(exp.Log(this=node.this), env)
-    if isinstance(base, exp.Literal) and base.this == "10":
-        return _math("log10")(exp.Log(this=arg), env)
-    raise errors.FeatureNotSupported("log with a base other than 10 is not supported")
+    # PostgreSQL has log(numeric, numeric) only: integers and unknown literals cast to numeric, floats do not
+    b, x = signature("log", [plan_expr(base, env), plan_expr(arg, env)], [T.NUMERIC, T.NUMERIC], env)
+    return Typed(CallBinary("log_base", b.expr, x.expr), T.NUMERIC, nullable_of(b, x))
 
 
 def _pow(node: exp.Pow, env: ExprEnv) -> Typed:
@@ -546,119 +537,6 @@ def _position(node: exp.StrPosition, env: ExprEnv) -> Typed:
     return Typed(CallBinary("position", needle.expr, haystack.expr), T.INT4, nullable_of(needle, haystack))
 
 
-def _unit_of(node: exp.Expr) -> str:
-    if isinstance(node, exp.Literal):
-        return str(node.this).lower()
-    return node.name.lower() if node.name else node.sql().lower()
-
-
-def _temporal(name: str, node: exp.Expr, env: ExprEnv) -> Typed:
-    value = plan_expr(node, env)
-    if value.is_untyped:
-        return coerce(value, T.TIMESTAMP, env)
-    if value.type not in _DATE_PART_TYPES:
-        raise _no_function(name, [lit("", T.TEXT), value])
-    return value
-
-
-_DATE_PART_TYPES = (T.DATE, T.TIMESTAMP, T.TIMESTAMPTZ, T.TIME, T.INTERVAL)
-
-
-#: fields of a timestamptz that do not depend on the zone it is seen in, or that show the zone itself
-_ZONE_FREE_FIELDS = frozenset({"epoch"})
-_ZONE_FIELDS = frozenset({"timezone", "timezone_hour", "timezone_minute"})
-
-
-def _in_session_zone(value: Typed, env: ExprEnv, what: str, field: ScalarExpr | None = None) -> Typed:
-    """A timestamptz as the wall-clock timestamp in the session's zone (sql/session_zone.py), when that zone is not
-    UTC and ``what`` depends on it; ``value`` itself otherwise."""
-    if value.is_untyped or value.type is not T.TIMESTAMPTZ:
-        return value
-    name = str(field.value).lower() if isinstance(field, Literal) and isinstance(field.value, str) else None
-    if name in _ZONE_FREE_FIELDS:
-        return value
-    zone = session_zone.zone_for(env.ctx, what)
-    if zone is None:
-        return value
-    if field is not None and (name is None or name in _ZONE_FIELDS):
-        raise errors.FeatureNotSupported(f"{what} with a field other than a constant date/time field is not "
-                                         "supported while the session's TimeZone is not UTC",
-                                         hint="SET TimeZone = 'UTC', or name the field.")
-    return Typed(CallVariadic("timezone", (Literal(zone, T.TEXT), value.expr)), T.TIMESTAMP, value.nullable)
-
-
-def _extract(node: exp.Extract, env: ExprEnv) -> Typed:
-    """``EXTRACT(field FROM x)``: numeric, as in PostgreSQL 14 and later."""
-    value = _temporal("extract", node.expression, env)
-    field = Literal(_unit_of(node.this), T.TEXT)
-    value = _in_session_zone(value, env, "extract", field)
-    return Typed(CallBinary("extract", field, value.expr), T.NUMERIC, value.nullable)
-
-
-def _date_part(args: list[exp.Expr], env: ExprEnv) -> Typed:
-    """``date_part('field', x)``: double precision."""
-    if len(args) != 2:
-        raise _no_function("date_part", [plan_expr(a, env) for a in args])
-    field = coerce(plan_expr(args[0], env), T.TEXT, env)
-    value = _in_session_zone(_temporal("date_part", args[1], env), env, "date_part", field.expr)
-    return Typed(CallBinary("date_part", field.expr, value.expr), T.FLOAT8, nullable_of(field, value))
-
-
-def _date_trunc(node: exp.Expr, env: ExprEnv) -> Typed:
-    value = _temporal("date_trunc", node.this, env)
-    if value.type is T.TIME:
-        raise _no_function("date_trunc", [lit("", T.TEXT), value])
-    # a date is taken as a timestamptz, PostgreSQL's preferred date/time type
-    typ = value.type if value.type in (T.TIMESTAMPTZ, T.INTERVAL) else T.TIMESTAMPTZ if value.type is T.DATE \
-        else T.TIMESTAMP
-    value = coerce(value, typ, env)
-    unit = Literal(_unit_of(node.args["unit"]), T.TEXT)
-    local = _in_session_zone(value, env, "date_trunc")
-    if local is not value and isinstance(local.expr, CallVariadic):  # truncated in the session's zone
-        return Typed(CallVariadic("date_trunc_in", (unit, value.expr, local.expr.exprs[0])), T.TIMESTAMPTZ,
-                     value.nullable)
-    return Typed(CallBinary("date_trunc", unit, value.expr), typ, value.nullable)
-
-
-def _interval_literal(node: exp.Interval, env: ExprEnv) -> Typed:
-    """``INTERVAL '1 day'`` (sqlglot may split the unit off: ``INTERVAL '-1.5' HOURS``)."""
-    text = node.this.name if isinstance(node.this, exp.Literal) else node.this.sql(dialect="postgres")
-    unit = node.args.get("unit")
-    if unit is not None:
-        if not isinstance(unit, exp.Var) or not re.fullmatch(r"\s*[+-]?(\d+\.?\d*|\.\d+)\s*", text):
-            raise errors.FeatureNotSupported("interval field restrictions (INTERVAL '...' DAY, HOUR TO MINUTE) are "
-                                             "not supported", hint="Write the units in the string: INTERVAL '1 day'.")
-        text = f"{text} {unit.name}"
-    return lit(ty.parse_text(text, T.INTERVAL), T.INTERVAL)
-
-
-def _now(typ: ScalarType) -> Callable[[exp.Expr, ExprEnv], Typed]:
-    """``now()``/``current_timestamp`` (timestamptz), ``localtimestamp``, ``current_date``: the statement's time,
-    folded into the plan.  A view or index would have to change with the clock: refused there."""
-    casts = {T.TIMESTAMPTZ: lambda t: t, T.TIMESTAMP: lambda t: t.replace(tzinfo=None), T.DATE: lambda t: t.date()}
-
-    def plan(node: exp.Expr, env: ExprEnv) -> Typed:
-        now = env.ctx.now
-        if now is None:
-            name = {T.TIMESTAMPTZ: "now", T.TIMESTAMP: "localtimestamp", T.DATE: "current_date"}[typ]
-            raise errors.FeatureNotSupported(
-                f"{name}() is not supported in views, materialized views, indexes or subscriptions",
-                hint="Their results are maintained: a value that changes with the clock would make them wrong.")
-        if typ is not T.TIMESTAMPTZ:  # the wall-clock date and time in the session's zone
-            now = now.astimezone(parse_zone(session_zone.setting(env.ctx)))
-        return lit(casts[typ](now), typ)
-
-    return plan
-
-
-def plan_mz_now(args: list[exp.Expr], env: ExprEnv) -> Typed:
-    """``mz_now()``: the logical time (``mz_timestamp``), a query's timestamp or, in a temporal filter, each
-    moment of a maintained result (``expr.temporal_filter``)."""
-    if args:
-        raise _no_function("mz_now", [plan_expr(a, env) for a in args])
-    return Typed(MZ_NOW, T.MZ_TIMESTAMP, False)
-
-
 def _session(getter: Callable[[ExprEnv], str]) -> Callable[[exp.Expr, ExprEnv], Typed]:
     def plan(node: exp.Expr, env: ExprEnv) -> Typed:
         return lit(getter(env), T.TEXT)
@@ -681,8 +559,6 @@ def _current_setting(args: list[exp.Expr], env: ExprEnv) -> Typed:
 
 _ANONYMOUS: dict[str, Callable[[list[exp.Expr], ExprEnv], Typed]] = {
     "current_setting": _current_setting,
-    "mz_now": plan_mz_now,
-    "date_part": _date_part,
     **PRIVILEGE_FUNCTIONS,  # has_table_privilege, ... (sql/privilege_functions.py)
 }
 
@@ -692,7 +568,7 @@ def _anonymous(node: exp.Anonymous, env: ExprEnv) -> Typed:
     planner = _ANONYMOUS.get(name)
     if planner is None:
         values = [plan_expr(a, env) for a in node.expressions]
-        raise _no_function(name, values)
+        raise no_function(name, values)
     return planner(list(node.expressions), env)
 
 
@@ -724,12 +600,6 @@ _FUNCTIONS: dict[type, Callable[[Any, ExprEnv], Typed]] = {
     exp.Left: _call("left", "left", ("this", "expression"), [T.TEXT, T.INT4], T.TEXT, "binary"),
     exp.Right: _call("right", "right", ("this", "expression"), [T.TEXT, T.INT4], T.TEXT, "binary"),
     exp.Repeat: _call("repeat", "repeat", ("this", "times"), [T.TEXT, T.INT4], T.TEXT, "binary"),
-    exp.Extract: _extract,
-    exp.TimestampTrunc: _date_trunc,
-    exp.CurrentTimestamp: _now(T.TIMESTAMPTZ),
-    exp.Localtimestamp: _now(T.TIMESTAMP),
-    exp.CurrentDate: _now(T.DATE),
-    exp.Interval: _interval_literal,
     exp.CurrentVersion: _session(lambda env: env.ctx.version),
     exp.CurrentDatabase: _session(lambda env: env.ctx.database),
     exp.CurrentSchema: _session(lambda env: env.ctx.schema),
@@ -742,9 +612,9 @@ _HANDLERS.update(jsonb_scalar.handlers(plan_expr))  # jsonb, uuid and bytea oper
 _ANONYMOUS.update(jsonb_scalar.functions(plan_expr))
 # function families planned in their own modules, handed plan_expr (sql.function_args)
 _FUNCTIONS.update({node: functools.partial(planner, plan_expr)
-                   for node, planner in (time_functions.FUNCTIONS | string_math.FUNCTIONS).items()})
+                   for node, planner in (time_functions.FUNCTIONS | date_parts.FUNCTIONS | string_math.FUNCTIONS).items()})
 _ANONYMOUS.update({name: functools.partial(planner, plan_expr)
-                   for name, planner in (time_functions.ANONYMOUS | string_math.ANONYMOUS).items()})
+                   for name, planner in (time_functions.ANONYMOUS | date_parts.ANONYMOUS | string_math.ANONYMOUS).items()})
 # arrays (sql/array_exprs.py) add their handlers and wrap the comparisons and ``||``; a table function call not
 # bound to a FlatMap's column is refused where it stands (sql/table_function_calls.py)
 array_exprs.install(_HANDLERS, _FUNCTIONS, _ANONYMOUS, plan_expr)
