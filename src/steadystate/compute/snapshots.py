@@ -4,8 +4,8 @@ A table loaded with ``COPY`` is stored as Arrow batches (``repr.columnar``).  :f
 snapshot for the dataflow's first round in the cheapest form its first reader accepts:
 
 1. **folded**: the source's only reader (possibly behind maps/filters/projections evaluated over the columns)
-   takes columns (``columnar_consumer``, the ``dataflow.accumulate.FoldsColumns`` protocol: a fused
-   join-accumulate, a reduce, a join side): it builds its state from them itself (``dataflow.columns``);
+   takes columns (``columnar_consumer``, the ``dataflow.operators.ColumnarInput`` protocol: a fused
+   join-accumulate, a reduce, a spine top-k, a distinct, a join side): it builds its state from them itself;
 2. **premapped**: the source's only readers are a chain of maps/filters/projections that ``expr.arrow_eval``
    evaluates exactly: the chain's output is computed over the columns and consolidated, and only it becomes
    Python rows (``columnar_mapper``) — a filter that keeps a tenth of a table builds a tenth of the rows;

@@ -268,12 +268,12 @@ def prepare_columns() -> None:
 
 
 class FoldsColumns:
-    """The protocol of a taker of columns: an operator (or one input of one: a join side) that can take an
-    insert-only snapshot of its input as Arrow tables (columns ``c0 … cN``) instead of rows.
-    :meth:`fold_columns` computes the state the snapshot builds without changing anything (so a caller can read
-    every input first), or ``None`` when the plan or the columns do not allow it (the snapshot then goes in as
-    rows); :meth:`absorb_folded` takes what it computed.  What is folded is the operator's own business (sums, a
-    reduce's groups, a join side's arrangement).  ``RenderedDataflow.columnar_consumer`` finds a source's taker."""
+    """A base for takers of columns (``dataflow.operators.ColumnarInput``, the protocol): an operator (or one input
+    of one: a join side) that can take an insert-only snapshot of its input as Arrow tables (columns ``c0 … cN``)
+    instead of rows.  :meth:`fold_columns` computes the state the snapshot builds without changing anything (so a
+    caller can read every input first), or ``None`` when the plan or the columns do not allow it (the snapshot then
+    goes in as rows); :meth:`absorb_folded` takes what it computed.  What is folded is the operator's own business
+    (sums, a reduce's groups, a join side's arrangement); :meth:`absorb_columns` does both."""
 
     def fold_columns(self, tables: list[Any]) -> Any | None:
         raise NotImplementedError

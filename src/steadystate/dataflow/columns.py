@@ -2,7 +2,7 @@
 
 A snapshot read from storage may come as Arrow tables with columns ``c0 … cN`` (``repr.columnar``: int, float,
 string and bool columns, integers stored at the narrowest width).  The operators that accept it (the
-:class:`~steadystate.dataflow.accumulate.FoldsColumns` protocol) build their state from what this module computes
+``dataflow.operators.ColumnarInput`` protocol) build their state from what this module computes
 with Arrow's kernels, so that the Python work is per *group* or per *distinct value*, not per input row:
 
 * :func:`unified` concatenates a snapshot's tables, widening integers to int64 (one type per column);
