@@ -231,7 +231,7 @@ def test_float_columns_are_left_to_the_rows() -> None:
 def test_a_projected_join_computes_its_snapshot_rows_over_columns() -> None:
     """The snapshots' join of ``projected_join`` goes through the filter and projection as Arrow columns: only the
     projected rows become Python rows (``PremappedTaker``)."""
-    from steadystate.render.dataflow import PremappedTaker
+    from steadystate.render.columnar import PremappedTaker
 
     dataflow = render(PLANS["projected_join"][0], A)
     assert dataflow.columnar_consumer("a") is not None and dataflow.columnar_consumer("b") is not None

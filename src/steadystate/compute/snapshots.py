@@ -36,7 +36,7 @@ from typing import Any
 
 from steadystate.protocol.messages import DataflowDescription
 from steadystate.render import RenderedDataflow
-from steadystate.render.dataflow import ColumnarMapper
+from steadystate.render.columnar import ColumnarMapper
 from steadystate.repr import passed
 from steadystate.storage import ShardStore
 from steadystate.storage.snapshot_reader import SnapshotReader

@@ -46,20 +46,21 @@ from steadystate.dataflow.operators import (
     distinct_operator,
     threshold_operator,
 )
-from steadystate.dataflow.reduce import ColumnsOf, reduce_operator
+from steadystate.dataflow.reduce import reduce_operator
 from steadystate.dataflow.spine import columnar_types
 from steadystate.dataflow.topk import TopKOperator
 from steadystate.dataflow.topk_spine import SpineTopK
 from steadystate.dataflow.temporal_filter import TemporalFilterOperator
 from steadystate.dataflow.window import WindowOperator
 from steadystate.expr import ir, temporal_filter
-from steadystate.expr.aggregates import SKIPS_NULLS, accumulator_kind, aggregate_factory
-from steadystate.expr.arrow_eval import NotVectorized, compile_arrow_mfp, consolidated_rows
+from steadystate.expr.aggregates import accumulator_kind, aggregate_factory
+from steadystate.expr.arrow_eval import compile_arrow_mfp
 from steadystate.expr.eval import compile_key, compile_mfp, mfp_types
 from steadystate.expr.fusion import plan_join_accumulate
 from steadystate.expr.infer import relation_types
 from steadystate.expr.window import compile_window
 from steadystate.protocol.messages import DataflowDescription, IndexImport, SinkExport
+from steadystate.render.columnar import ColumnarMapper, MappedConsumer, PremappedTaker, columns_of
 from steadystate.render.recursion import render_letrec
 from steadystate.render.translate import flat_map_rows
 from steadystate.render.translate import (
@@ -71,68 +72,6 @@ __all__ = ["Arrangement", "ArrangementCursor", "RenderedDataflow", "Update"]
 
 Types = list[ScalarType | None] | None
 Rendered = tuple[int, Types]  # (graph node, column types)
-
-
-class ColumnarMapper(NamedTuple):
-    """A source's chain of maps/filters/projections, evaluated over its snapshot's Arrow columns
-    (``expr.arrow_eval``): ``apply`` gives the chain's output as ``{row: count}``, or ``None`` when some value
-    needs the row path (an overflow, a division by zero: the row evaluator then reports it)."""
-
-    node: int  # the last MFP node of the chain: its round at the snapshot's time adds the output
-    layers: list[Callable[[Any], Any]]
-    arity: int
-
-    def apply(self, tables: list[Any]) -> dict[tuple, int] | None:
-        total: dict[tuple, int] = {}
-        try:
-            for table in tables:
-                for layer in self.layers:
-                    table = layer(table)
-                merge_into(total, consolidated_rows(table, self.arity))
-        except NotVectorized:
-            return None
-        return total
-
-
-class MappedConsumer:
-    """A :class:`~steadystate.dataflow.operators.ColumnarInput` behind maps/filters/projections: the chain is
-    evaluated over the snapshot's columns (``expr.arrow_eval``) and its output tables are what the operator folds;
-    ``None`` (the rows take the row path, which reports errors as data) when a value needs the row evaluator."""
-
-    def __init__(self, layers: list[Callable[[Any], Any]], consumer: ColumnarInput) -> None:
-        self.layers = layers
-        self.consumer = consumer
-
-    def fold_columns(self, tables: list[Any]) -> Any:
-        mapped = []
-        try:
-            for table in tables:
-                for layer in self.layers:
-                    table = layer(table)
-                mapped.append(table)
-        except NotVectorized:
-            return None
-        return self.consumer.fold_columns(mapped)
-
-    def absorb_folded(self, folded: Any) -> None:
-        self.consumer.absorb_folded(folded)
-
-
-class PremappedTaker:
-    """The output of a chain of maps/filters/projections computed over columns (a join's snapshots' join) and added
-    to the chain's last operator's output in the snapshot's round (``MfpOperator.premapped`` at ``time``, the
-    dataflow's first round: where a snapshot's join is computed)."""
-
-    def __init__(self, layers: list[Callable[[Any], Any]], last: MfpOperator, arity: int, time: int) -> None:
-        self.mapper = ColumnarMapper(0, layers, arity)
-        self.last = last
-        self.time = time
-
-    def fold_columns(self, tables: list[Any]) -> dict[tuple, int] | None:
-        return self.mapper.apply(tables)
-
-    def absorb_folded(self, folded: dict[tuple, int]) -> None:
-        merge_into(self.last.premapped.setdefault(self.time, {}), folded)
 
 
 class _Sink:
@@ -581,7 +520,7 @@ class RenderedDataflow:
         value_fns = [None if a.func == "count_star" else aggregate_value(a, types) for a in expr.aggregates]
         factories = [aggregate_factory(a, types) for a in expr.aggregates]
         operator_ = reduce_operator(node, key_fn, value_fns, factories, is_global=not expr.group_key,
-                                    columns=_columns_of(expr))
+                                    columns=columns_of(expr))
         return self.graph.add(operator_), self._types(expr)
 
     def _render_join_accumulate(self, expr: ir.Reduce) -> Rendered | None:
@@ -712,30 +651,6 @@ _RENDERERS: dict[type, Callable[[RenderedDataflow, Any], Rendered]] = {
     ir.LetRec: RenderedDataflow._render_letrec,
     ir.FlatMap: RenderedDataflow._render_flat_map,
 }
-
-
-def _columns_of(expr: ir.Reduce) -> ColumnsOf | None:
-    """Where the reduce's group key and aggregate arguments are in its input rows, when all are plain columns and
-    every aggregate ignores NULLs (``expr.aggregates.SKIPS_NULLS``: the columns feed only non-NULL values), its
-    further arguments are constants and it has no ORDER BY of its own (its state is then fed the argument, or the
-    argument with those constants: ``render.translate.aggregate_value``): then the reduce can build its groups
-    from a snapshot's columns (``dataflow.reduce``)."""
-    if not all(isinstance(k, ir.ColumnRef) for k in expr.group_key):
-        return None
-    arguments: list[int | None] = []
-    suffixes: list[tuple[Any, ...] | None] = []
-    for agg in expr.aggregates:
-        if agg.func == "count_star":
-            arguments.append(None)
-            suffixes.append(None)
-        elif (agg.func in SKIPS_NULLS and isinstance(agg.expr, ir.ColumnRef) and not agg.order_by
-              and all(isinstance(arg, ir.Literal) for arg in agg.args)):
-            arguments.append(agg.expr.index)
-            suffixes.append((*(arg.datum() for arg in agg.args), ()) if agg.args else None)  # type: ignore[union-attr]
-        else:
-            return None
-    return ColumnsOf(tuple(k.index for k in expr.group_key), tuple(arguments),  # type: ignore[union-attr]
-                     tuple(suffixes))
 
 
 def _accumulating_reduce(node: int, expr: ir.Reduce, types: Types) -> AccumulatingReduce | None:
