@@ -304,3 +304,42 @@ def test_min_max_states_equal_a_scan_after_every_change(changes: list[tuple[int,
         present[value] = present.get(value, 0) + diff
         live = [v for v, n in present.items() if n > 0]
         assert state.result() == ((min(live) if is_min else max(live)) if live else None)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.integers(-5, 5), st.integers(1, 3)),
+       st.lists(st.tuples(st.integers(-5, 5), st.sampled_from([1, -1])), max_size=20), st.booleans())
+def test_min_max_states_absorbed_in_bulk_equal_ones_fed_row_by_row(snapshot: dict[int, int],
+                                                                 changes: list[tuple[int, int]], is_min: bool) -> None:
+    """A state built from a snapshot's sorted distinct values (hydration from columns) is the state that adding
+    them one by one builds: it answers the same after every later change."""
+    from steadystate.expr.aggregates import MaxState, MinState
+
+    bulk, rows = (MinState(), MinState()) if is_min else (MaxState(), MaxState())
+    values = sorted(snapshot)
+    bulk.absorb(values, [snapshot[v] for v in values], True)
+    for value in values:
+        rows.add(value, snapshot[value])
+    assert bulk.result() == rows.result()
+    for value, diff in changes:
+        bulk.add(value, diff)
+        rows.add(value, diff)
+        assert bulk.result() == rows.result()
+
+
+def test_nan_is_the_largest_value_of_min_and_max() -> None:
+    """PostgreSQL orders NaN above every number: max is NaN once one is present, min only when nothing else is."""
+    import math
+
+    from steadystate.expr.aggregates import MaxState, MinState
+
+    low, high = MinState(), MaxState()
+    for state in (low, high):
+        state.add(math.nan, 1)
+    assert math.isnan(low.result()) and math.isnan(high.result())
+    for state in (low, high):
+        state.add(2.5, 1)
+        state.add(-1.0, 1)
+    assert low.result() == -1.0 and math.isnan(high.result())
+    high.add(math.nan, -1)
+    assert high.result() == 2.5

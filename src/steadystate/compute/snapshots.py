@@ -3,15 +3,17 @@
 A table loaded with ``COPY`` is stored as Arrow batches (``repr.columnar``).  :func:`read_source` reads a source's
 snapshot for the dataflow's first round in the cheapest form its first reader accepts:
 
-1. **folded**: the source's only reader sums over its rows (a fused join-accumulate, an accumulating reduce):
-   it folds the columns itself with Arrow's hash aggregation (``columnar_consumer``);
+1. **folded**: the source's only reader (possibly behind maps/filters/projections evaluated over the columns)
+   takes columns (``columnar_consumer``, the ``dataflow.operators.ColumnarInput`` protocol: a fused
+   join-accumulate, a reduce, a spine top-k, a distinct, a join side): it builds its state from them itself;
 2. **premapped**: the source's only readers are a chain of maps/filters/projections that ``expr.arrow_eval``
    evaluates exactly: the chain's output is computed over the columns and consolidated, and only it becomes
    Python rows (``columnar_mapper``) — a filter that keeps a tenth of a table builds a tenth of the rows;
 3. **rows**: the snapshot as ``{row: count}`` (``ShardStore.snapshot_counts``).
 
 In 1 and 2 the snapshot's other batches (writes after the load) still go in as rows (``ColumnarSnapshot.rest``):
-both folds are linear, so the split is exact.  If the columns hold a value the row path would turn into an error
+the operators are linear in their input (a reduce's states and a join's arrangements take the rest's updates on
+top of what the columns built), so the split is exact.  If the columns hold a value the row path would turn into an error
 (an overflow in a map), 2 gives up and the snapshot is read as rows, so the error is reported as the row path
 reports it.  :func:`feed_source` hands what was read to the dataflow.
 
@@ -34,7 +36,7 @@ from typing import Any
 
 from steadystate.protocol.messages import DataflowDescription
 from steadystate.render import RenderedDataflow
-from steadystate.render.dataflow import ColumnarMapper
+from steadystate.render.columnar import ColumnarMapper
 from steadystate.repr import passed
 from steadystate.storage import ShardStore
 from steadystate.storage.snapshot_reader import SnapshotReader

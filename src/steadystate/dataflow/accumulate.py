@@ -268,22 +268,25 @@ def prepare_columns() -> None:
 
 
 class FoldsColumns:
-    """An operator that can take a snapshot of its summed input as Arrow columns: :meth:`fold_columns` computes what
-    it folds into without changing anything (so a caller can read every input first), :meth:`absorb_folded` takes
-    it."""
+    """A base for takers of columns (``dataflow.operators.ColumnarInput``, the protocol): an operator (or one input
+    of one: a join side) that can take an insert-only snapshot of its input as Arrow tables (columns ``c0 … cN``)
+    instead of rows.  :meth:`fold_columns` computes the state the snapshot builds without changing anything (so a
+    caller can read every input first), or ``None`` when the plan or the columns do not allow it (the snapshot then
+    goes in as rows); :meth:`absorb_folded` takes what it computed.  What is folded is the operator's own business
+    (sums, a reduce's groups, a join side's arrangement); :meth:`absorb_columns` does both."""
 
-    def fold_columns(self, tables: list[Any]) -> dict[tuple, list[Any]] | None:
+    def fold_columns(self, tables: list[Any]) -> Any | None:
         raise NotImplementedError
 
-    def absorb_folded(self, sums: dict[tuple, list[Any]]) -> None:
+    def absorb_folded(self, folded: Any) -> None:
         raise NotImplementedError
 
     def absorb_columns(self, tables: list[Any]) -> bool:
         """Fold and take the tables; ``False``, having changed nothing, when :meth:`fold_columns` cannot."""
-        sums = self.fold_columns(tables)
-        if sums is None:
+        folded = self.fold_columns(tables)
+        if folded is None:
             return False
-        self.absorb_folded(sums)
+        self.absorb_folded(folded)
         return True
 
 

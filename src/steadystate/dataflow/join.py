@@ -12,18 +12,30 @@ which R was empty (the importer's snapshot round): there ``ΔL ⋈ R_old`` vanis
 lookups.  A shared left side uses ``ΔL ⋈ R_old + L_new ⋈ ΔR`` with L_new as of ``t``; both shared, R_old is R as
 of ``t − 1``.
 
+**From columns.**  When the keys are plain columns (``columns``), a side that is a source may take its snapshot as
+Arrow tables (:meth:`JoinOperator.side`, a :class:`~steadystate.dataflow.accumulate.FoldsColumns`): its state
+becomes a :class:`~steadystate.dataflow.columns.LazyArranged` — the rows consolidated and sorted by key in Arrow,
+with one Python entry per key (its span); a key's rows become tuples when a delta first looks the key up (a
+delta's keys in one Arrow ``take``), and changes to a key not looked up yet are kept aside until it is.  When both sides took columns, the round at the snapshot's time adds
+``Lc ⋈ Rc`` (the two snapshots' join) to the usual ``ΔL ⋈ R_old + L_new ⋈ ΔR`` over the rest of the snapshot
+(rows written after the load), which is exact since ``(Lc + ΔL) ⋈ (Rc + ΔR) = Lc ⋈ Rc + ΔL ⋈ Rc + L_new ⋈ ΔR``.
+``Lc ⋈ Rc`` is computed by Acero's hash join and, when the join's only reader can take columns
+(``columnar_reader``: a reduce), handed to it as a table; otherwise (or under a query guard) it becomes rows.
+
 Multi-way joins are chains of these binary operators; the renderer plans the chain from a plan's join
 equivalences (``render.translate.plan_join``) and hands each operator its compiled key functions.
 """
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable, NamedTuple
 
 from steadystate.dataflow import guard
-from steadystate.dataflow.arrangement import RowsOf, SharedSide
+from steadystate.dataflow.accumulate import FoldsColumns
+from steadystate.dataflow.arrangement import RowsOf, SharedSide, state_size_bytes
 from steadystate.dataflow.collection import Delta, ErrDelta, EvalError, OkDelta, Row, add_into, merge_into
-from steadystate.dataflow.operators import Operator
+from steadystate.dataflow.columns import LazyArranged, arranged, gc_paused, joined, rows_of, unified
+from steadystate.dataflow.operators import ColumnarInput, Operator
 
 KeyFn = Callable[[Row], tuple]
 
@@ -48,6 +60,38 @@ def _arrange(state: dict[tuple, dict[Row, int]], key: tuple, row: Row, diff: int
     return -1
 
 
+class JoinColumns(NamedTuple):
+    """The join's key columns and arity per side, when every key is a plain column."""
+
+    left_key: tuple[int, ...]
+    right_key: tuple[int, ...]
+    left_arity: int
+    right_arity: int
+
+
+class ArrangedSide(NamedTuple):
+    """A side's snapshot taken as columns: the table (for ``Lc ⋈ Rc``) and the state built from it."""
+
+    table: Any
+    state: LazyArranged
+    records: int
+    distinct: bool  # no row (with a key that can match) is repeated
+
+
+class JoinSide(FoldsColumns):
+    """One input of a :class:`JoinOperator` as a taker of Arrow columns (``columnar_consumer`` hands it out)."""
+
+    def __init__(self, join: "JoinOperator", side: int) -> None:
+        self.join = join
+        self.side = side
+
+    def fold_columns(self, tables: list[Any]) -> ArrangedSide | None:
+        return self.join.fold_side(self.side, tables)
+
+    def absorb_folded(self, folded: ArrangedSide) -> None:
+        self.join.absorb_side(self.side, folded)
+
+
 class JoinOperator(Operator):
     """``L ⋈ R`` by key.  A side given a :class:`~steadystate.dataflow.arrangement.SharedInput` keeps no state of its
     own: it is read, as of the round's time, from the imported arrangement (its key function must be the index's)."""
@@ -66,10 +110,83 @@ class JoinOperator(Operator):
         # key functions that cannot fail (column references): a shared side's delta need not be keyed when
         # nothing can match it, as there are no evaluation errors to report either
         self.keys_total = keys_total
+        self.columns: JoinColumns | None = None  # set when the keys are plain columns: sides may take columns
+        self.columnar_reader: ColumnarInput | None = None  # the only reader, when it takes ``Lc ⋈ Rc`` as columns
+        self._tables: list[ArrangedSide | None] = [None, None]  # the sides' snapshots taken as columns, until the
+        # next round
+
+    def side(self, index: int) -> JoinSide | None:
+        """Input ``index`` (0 left, 1 right) as a taker of its snapshot's columns; ``None`` when it cannot."""
+        if self.columns is None or (self.left_shared, self.right_shared)[index] is not None:
+            return None
+        if not (self.columns.left_key if index == 0 else self.columns.right_key):
+            return None  # a cross join: its output is left to the guarded row path
+        return JoinSide(self, index)
+
+    def fold_side(self, index: int, tables: list[Any]) -> ArrangedSide | None:
+        """Side ``index``'s state built from its snapshot's Arrow tables, changing nothing; ``None`` when the
+        columns are not exact (``dataflow.columns``) or the side holds something already."""
+        columns = self.columns
+        if columns is None or (self.left_state, self.right_state)[index]:
+            return None
+        key, arity = (columns.left_key, columns.left_arity) if index == 0 else (columns.right_key, columns.right_arity)
+        table = unified(tables, range(arity))
+        if table is None:
+            return None
+        with gc_paused():
+            built = arranged(table, key, arity)
+        if built is None:
+            return None
+        return ArrangedSide(table, *built)
+
+    def absorb_side(self, index: int, folded: ArrangedSide) -> None:
+        """Take what :meth:`fold_side` returned as side ``index``'s snapshot (its state becomes the lazily
+        materialised arrangement, ``dataflow.columns.LazyArranged``)."""
+        if index == 0:
+            self.left_state = folded.state
+        else:
+            self.right_state = folded.state
+        self._records += folded.records
+        self._tables[index] = folded
+
+    def _snapshots_joined(self) -> OkDelta:
+        """``Lc ⋈ Rc`` when both sides took their snapshots as columns (before this round's deltas are applied):
+        handed to ``columnar_reader`` as a table when it takes it (nothing is returned then), else as rows."""
+        left, right = self._tables
+        self._tables = [None, None]
+        if left is None or right is None:
+            return {}
+        if guard.active():  # a transient dataflow: the row path, in guarded slices
+            for state in (self.left_state, self.right_state):
+                if isinstance(state, LazyArranged):
+                    state.materialize()
+            keyed = [(key, row, count) for key, rows in self.left_state.items() for row, count in rows.items()]
+            return _left_half(keyed, self.right_state.get)
+        assert self.columns is not None
+        with gc_paused():
+            table = joined(left.table, right.table, self.columns.left_key, self.columns.right_key)
+            reader = self.columnar_reader
+            if reader is not None:
+                folded = reader.fold_columns([table])
+                if folded is not None:
+                    reader.absorb_folded(folded)
+                    return {}
+            return rows_of(table, distinct=left.distinct and right.distinct)
 
     def records(self) -> int:
         """Rows this operator holds itself (a shared side holds none)."""
         return self._records
+
+    def size_bytes(self) -> int:
+        """Approximate memory of the states this operator holds (a side hydrated from columns by its own
+        estimate: its Arrow table and the keys materialised so far)."""
+        states = (self.left_state, self.right_state)
+        if not any(isinstance(state, LazyArranged) for state in states):
+            return state_size_bytes(states, self._records)
+        size = 0
+        for state in states:
+            size += state.size_bytes() if isinstance(state, LazyArranged) else state_size_bytes((state,))
+        return size
 
     def _keyed(self, ok_in: OkDelta, key_fn: KeyFn, err: ErrDelta) -> list[tuple[tuple, Row, int]]:
         try:  # fast path: one comprehension (key functions over columns never raise)
@@ -92,6 +209,7 @@ class JoinOperator(Operator):
         (left_ok, left_err), (right_ok, right_err) = deltas
         err: ErrDelta = dict(left_err)
         merge_into(err, right_err)
+        snapshots = self._snapshots_joined() if any(t is not None for t in self._tables) else {}
         # Each half produces distinct rows with non-zero diffs: a delta and a state are consolidated and
         # ``left + right`` is injective for a fixed left arity.  So a half is built by one comprehension; only when
         # both halves produce rows are they merged (and zeros dropped).
@@ -100,13 +218,15 @@ class JoinOperator(Operator):
             halves = self._run_right_shared(time, left_ok, right_ok, err)
         else:
             halves = self._run(time, left_ok, right_ok, err)
-        halves = [half for half in halves if half]
+        halves = [half for half in halves + [snapshots] if half]
         if not halves:
             return {}, err
         if len(halves) == 1:
             return halves[0], err
-        out, other_half = halves if len(halves[0]) >= len(halves[1]) else halves[::-1]
-        merge_into(out, other_half)
+        halves.sort(key=len, reverse=True)
+        out = halves[0]
+        for other_half in halves[1:]:
+            merge_into(out, other_half)
         return out, err
 
     def _run(self, time: int, left_ok: OkDelta, right_ok: OkDelta, err: ErrDelta) -> list[OkDelta]:
@@ -120,18 +240,20 @@ class JoinOperator(Operator):
                 else right_shared.state_at(time - 1)
             if right_rows is not None or left_shared is None or not self.keys_total:
                 keyed = self._keyed(left_ok, self.left_key, err)
+                _preload(right_state, keyed)
                 if right_rows is not None:
                     halves.append(_left_half(keyed, right_rows))
                 if left_shared is None:
-                    self._records += _arrange_all(left_state, keyed)
+                    self._records += arrange_all(left_state, keyed)
         if right_ok:
             left_rows = (left_state.get if left_state else None) if left_shared is None else left_shared.state_at(time)
             if left_rows is not None or right_shared is None or not self.keys_total:
                 keyed = self._keyed(right_ok, self.right_key, err)
+                _preload(left_state, keyed)
                 if left_rows is not None:
                     halves.append(_right_half(keyed, left_rows))
                 if right_shared is None:
-                    self._records += _arrange_all(right_state, keyed)
+                    self._records += arrange_all(right_state, keyed)
         return halves
 
     def _run_right_shared(self, time: int, left_ok: OkDelta, right_ok: OkDelta, err: ErrDelta) -> list[OkDelta]:
@@ -141,6 +263,7 @@ class JoinOperator(Operator):
         halves: list[OkDelta] = []
         if right_ok and (left_state or not self.keys_total):
             keyed = self._keyed(right_ok, self.right_key, err)
+            _preload(left_state, keyed)
             if left_state:
                 halves.append(_right_half(keyed, left_state.get))
         if left_ok:
@@ -148,7 +271,7 @@ class JoinOperator(Operator):
             right_rows = self.right_shared.state_at(time)
             if right_rows is not None:
                 halves.append(_left_half(keyed, right_rows))
-            self._records += _arrange_all(left_state, keyed)
+            self._records += arrange_all(left_state, keyed)
         return halves
 
 
@@ -205,9 +328,21 @@ def _guarded_half(
     return out
 
 
-def _arrange_all(state: dict[tuple, dict[Row, int]], keyed: list[tuple[tuple, Row, int]]) -> int:
-    """Fold keyed updates into ``state``; into an empty state (hydration) rows are simply placed.  Returns how the
-    number of records changed."""
+def _preload(state: dict[tuple, dict[Row, int]], keyed: list[tuple[tuple, Row, int]]) -> None:
+    """A side hydrated from columns materialises the keys a delta will look up or change in one go."""
+    if type(state) is LazyArranged and state.pending and len(keyed) > 1:
+        state.load_many([key for key, _row, _diff in keyed])
+
+
+def arrange_all(state: dict[tuple, dict[Row, int]], keyed: list[tuple[tuple, Row, int]]) -> int:
+    """Fold keyed updates into ``state``; into an empty state (hydration) rows are simply placed, into keys of a
+    side hydrated from columns not yet looked up the changes are kept aside (``LazyArranged.arrange``).  Returns
+    how the number of records changed."""
+    if type(state) is LazyArranged and state.pending:
+        change = 0
+        for key, row, diff in keyed:
+            change += state.arrange(key, row, diff) if state.in_table(key) else _arrange(state, key, row, diff)
+        return change
     if not state:
         for key, row, diff in keyed:
             rows = state.get(key)

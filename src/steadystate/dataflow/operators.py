@@ -65,7 +65,7 @@ class MfpOperator(Operator):
     """Fused map/filter/project; a row whose evaluation raises becomes an error update.
 
     ``premapped[time]`` is output computed elsewhere for rows that never reach the input — a snapshot's columnar
-    part, evaluated over Arrow columns at hydration (``render.dataflow.ColumnarMapper``) — added to the output of
+    part, evaluated over Arrow columns at hydration (``render.columnar.ColumnarMapper``) — added to the output of
     the round at ``time``."""
 
     def __init__(self, input: int, apply: Callable[[Row], Row | None]) -> None:

@@ -11,13 +11,23 @@ equal).  A group whose row count drops to zero disappears.
 A reduce with an empty group key is a *global* aggregate and follows SQL: it always has exactly one output row,
 also on empty input (``count`` 0, other aggregates NULL); that row is published in the dataflow's first round.
 Errors evaluating keys or aggregate arguments become error updates; input errors pass through.
+
+**From columns.**  When the group key and every aggregate's argument are plain columns (``columns``, set by the
+renderer), the operator takes an insert-only snapshot as Arrow tables (:class:`~steadystate.dataflow.accumulate.
+FoldsColumns`): Arrow consolidates it to ``(key, value) → count`` per argument column and sorts it
+(``dataflow.columns.grouped_values``), and each group's states are built from its distinct values in bulk — a
+state's ``absorb(values, counts, ordered)`` when it has one (``min``/``max`` take the sorted values as their sorted
+state), else one ``add(value, count)`` per distinct value.  The Python work is per group and distinct value, not
+per row.  Columns whose values are not exactly the row path's (floats) leave the snapshot to the rows.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, Protocol, Sequence
+from typing import Any, Callable, NamedTuple, Protocol, Sequence
 
+from steadystate.dataflow.accumulate import FoldsColumns
 from steadystate.dataflow.collection import Delta, ErrDelta, EvalError, OkDelta, Row, add_into
+from steadystate.dataflow.columns import gc_paused, grouped_values
 from steadystate.dataflow.operators import Operator
 
 _ROWS = object()  # the non-NULL value fed to an aggregate that takes no argument (it counts rows)
@@ -52,7 +62,18 @@ class GroupState:
         self.output: Row | None = None
 
 
-class ReduceOperator(Operator):
+class ColumnsOf(NamedTuple):
+    """Where a reduce's group key and aggregate arguments are in its input rows (``None``: an aggregate that takes
+    no argument and counts rows), when all are plain columns."""
+
+    key: tuple[int, ...]
+    arguments: tuple[int | None, ...]
+    # per aggregate, what follows the argument in the value its state is fed (its constant further arguments and
+    # its empty order keys: ``string_agg(x, ',')`` is fed ``(x, ',', ())``), or ``None``: the argument alone
+    suffixes: tuple[tuple[Any, ...] | None, ...] = ()
+
+
+class ReduceOperator(FoldsColumns, Operator):
     def __init__(
         self,
         input: int,
@@ -67,6 +88,58 @@ class ReduceOperator(Operator):
         self.factories = list(factories)
         self.groups: dict[tuple, GroupState] = {}
         self.is_global = False
+        self.columns: ColumnsOf | None = None  # set when the snapshot may be taken as columns
+        self._absorbed: set[tuple] = set()  # groups built from columns, emitted in the next round
+
+    def fold_columns(self, tables: list[Any]) -> dict[tuple, GroupState] | None:
+        """The groups an insert-only snapshot given as Arrow tables builds (see the module docstring), changing
+        nothing; ``None`` when the plan or the columns do not allow it, or something was folded already."""
+        if self.columns is None or self.groups:
+            return None
+        with gc_paused():
+            return self._groups_of(tables, self.columns)
+
+    def _groups_of(self, tables: list[Any], columns: ColumnsOf) -> dict[tuple, GroupState] | None:
+        arguments = [c for c in columns.arguments if c is not None]
+        grouped = grouped_values(tables, columns.key, list(dict.fromkeys(arguments)))
+        if grouped is None:
+            return None
+        groups: dict[tuple, GroupState] = {}
+        if not grouped.keys:
+            return groups
+        # per aggregate: where its groups' values are, and its states' bulk method (one class per aggregate)
+        sample = [make() for make in self.factories]
+        suffixes = columns.suffixes or (None,) * len(columns.arguments)
+        feeds = [None if column is None else
+                 (grouped.starts[column], grouped.ends[column],
+                  grouped.values[column] if suffix is None else [(v, *suffix) for v in grouped.values[column]],
+                  grouped.counts[column], getattr(type(state), "absorb", None) if suffix is None else None)
+                 for column, suffix, state in zip(columns.arguments, suffixes, sample)]
+        factories, all_rows = self.factories, grouped.rows
+        for g, key in enumerate(grouped.keys):
+            aggs = [make() for make in factories]
+            group = GroupState(aggs)
+            rows = group.rows = all_rows[g]
+            for state, feed in zip(aggs, feeds):
+                if feed is None:
+                    state.add(_ROWS, rows)
+                    continue
+                starts, ends, values, counts, absorb = feed
+                low, high = starts[g], ends[g]
+                if low == high:
+                    continue
+                if absorb is not None:  # the slices are new lists: the state may keep them
+                    absorb(state, values[low:high], counts[low:high], True)
+                else:
+                    for value, count in zip(values[low:high], counts[low:high]):
+                        state.add(value, count)
+            groups[key] = group
+        return groups
+
+    def absorb_folded(self, groups: dict[tuple, GroupState]) -> None:
+        """Take what :meth:`fold_columns` returned as the input's snapshot."""
+        self.groups.update(groups)
+        self._absorbed = set(groups)
 
     def _new_group(self) -> GroupState:
         return GroupState([make() for make in self.factories])
@@ -113,6 +186,7 @@ class ReduceOperator(Operator):
             ok_in = {}
         else:
             touched = set()
+        absorbed, self._absorbed = self._absorbed, set()
         for row, diff in ok_in.items():
             try:
                 key = key_fn(row)
@@ -132,6 +206,11 @@ class ReduceOperator(Operator):
             if () not in groups:
                 groups[()] = self._new_group()
         ok: OkDelta = {}
+        if absorbed:  # groups built from columns and not touched since: new, non-empty, output rows distinct
+            for key in (absorbed - touched if touched else absorbed):
+                group = groups[key]
+                row = group.output = key + tuple([state.result() for state in group.aggs])
+                ok[row] = 1
         for key in touched:
             group = groups[key]
             old = group.output
@@ -158,7 +237,9 @@ def reduce_operator(
     value_fns: Sequence[Callable[[Row], Any] | None],
     factories: Sequence[Callable[[], Any]],
     is_global: bool,
+    columns: ColumnsOf | None = None,
 ) -> ReduceOperator:
     operator = ReduceOperator(input, key_fn, value_fns, factories)
     operator.is_global = is_global
+    operator.columns = columns
     return operator

@@ -16,6 +16,7 @@ NULL except for the counts, which give 0.
 
 from __future__ import annotations
 
+import bisect
 import decimal
 import fractions
 import functools
@@ -51,6 +52,10 @@ class CountState:
         else:
             self.count += sum(diffs)
 
+    def absorb(self, values: list[Any], counts: list[int], ordered: bool) -> None:
+        """Add non-NULL ``values`` with multiplicities ``counts`` (a snapshot's group, in bulk)."""
+        self.count += sum(counts)
+
     def result(self) -> int:
         return self.count
 
@@ -78,6 +83,10 @@ class SumState:
         for value, diff in zip(values, diffs):
             self.add(value, diff)
 
+    def absorb(self, values: list[Any], counts: list[int], ordered: bool) -> None:
+        """Add non-NULL ``values`` with multiplicities ``counts`` (a snapshot's group, in bulk)."""
+        self.add_many(values, counts)
+
     def result(self) -> Any:
         if self.count == 0:
             return None
@@ -100,55 +109,74 @@ class AvgState(SumState):
 
 
 class ExtremeState:
-    """min/max over a multiset of values (value -> multiplicity); exact under deletion.
+    """min/max over a multiset of values, kept sorted: ``values`` (ascending, distinct) with ``counts`` beside them.
 
-    The extreme is kept between changes: an insertion compares with it, a deletion leaves it as it is unless it
-    removes the extreme's last occurrence — only then is the group's multiset scanned again (so a batch of changes
-    to a large group costs the changes, not the group, unless it deletes the group's minimum or maximum)."""
+    An insertion or deletion is a binary search and a list insert/delete (C memmove), never a rescan of the group,
+    and the extreme is ``values[0]`` or ``values[-1]``.  NaN (float or numeric) is not orderable by ``<``: it is
+    counted apart (``nans``) and ranks above every other value, as in PostgreSQL.  :meth:`absorb` takes a group's
+    values in bulk (a snapshot grouped by Arrow: ``dataflow.reduce``), already sorted and distinct when the caller
+    says so."""
 
-    __slots__ = ("counts", "pick", "cached")
+    __slots__ = ("values", "counts", "nans", "nan", "is_max")
 
-    def __init__(self, pick: Callable[..., Any]) -> None:  # min or max
-        self.counts: dict[Any, int] = {}
-        self.pick = pick
-        self.cached: Any = None  # the extreme of ``counts`` (None: unknown, or no values)
+    def __init__(self, is_max: bool) -> None:
+        self.values: list[Any] = []
+        self.counts: list[int] = []
+        self.nans = 0
+        self.nan: Any = None  # a NaN seen (float or numeric), returned as the extreme
+        self.is_max = is_max
 
     def add(self, value: Any, diff: int) -> None:
         if value is None:
             return
-        counts = self.counts
-        previous = counts.get(value, 0)
-        count = previous + diff
-        if count:
-            counts[value] = count
-        else:
-            del counts[value]
-        cached = self.cached
-        if cached is None:
+        if value != value:  # NaN
+            self.nans += diff
+            self.nan = value
             return
-        if not previous and count:  # a new value: the extreme is the better of the two
-            self.cached = self.pick(cached, value)
-        elif not count and value == cached:  # the extreme's last occurrence went away: scan again when asked
-            self.cached = None
+        values = self.values
+        i = bisect.bisect_left(values, value)
+        if i < len(values) and values[i] == value:
+            count = self.counts[i] + diff
+            if count:
+                self.counts[i] = count
+            else:
+                del values[i]
+                del self.counts[i]
+        elif diff:
+            values.insert(i, value)
+            self.counts.insert(i, diff)
+
+    def absorb(self, values: list[Any], counts: list[int], ordered: bool) -> None:
+        """Add ``values`` (non-NULL) with multiplicities ``counts``; into an empty state, ``ordered`` values
+        (ascending, distinct, no NaN) are taken as they are: the lists become the state's (callers pass new
+        ones)."""
+        if ordered and not self.values and not self.nans:
+            self.values, self.counts = values, counts
+            return
+        for value, count in zip(values, counts):
+            self.add(value, count)
 
     def result(self) -> Any:
-        if self.cached is None and self.counts:
-            self.cached = self.pick(self.counts)
-        return self.cached
+        values = self.values
+        if self.nans > 0 and (self.is_max or not values):
+            return self.nan
+        if not values:
+            return None
+        return values[-1] if self.is_max else values[0]
 
 
 class MinState(ExtremeState):
     __slots__ = ()
 
     def __init__(self) -> None:
-        super().__init__(min)
+        super().__init__(False)
 
 
 class MaxState(ExtremeState):
     __slots__ = ()
 
     def __init__(self) -> None:
-        super().__init__(max)
+        super().__init__(True)
 
 
 class BoolState:
@@ -166,6 +194,11 @@ class BoolState:
             self.trues += diff
         elif value is False:
             self.falses += diff
+
+    def absorb(self, values: list[Any], counts: list[int], ordered: bool) -> None:
+        """Add non-NULL ``values`` with multiplicities ``counts`` (a snapshot's group, in bulk)."""
+        for value, count in zip(values, counts):
+            self.add(value, count)
 
     def result(self) -> bool | None:
         if self.trues == 0 and self.falses == 0:
@@ -283,6 +316,22 @@ class DistinctState:
         elif after <= 0 < before:
             self.inner.add(value, -1)
 
+    def absorb(self, values: list[Any], counts: list[int], ordered: bool) -> None:
+        """Add non-NULL ``values`` with multiplicities ``counts``: into an empty state, each distinct value with a
+        positive count reaches the inner state once, in bulk."""
+        absorb = getattr(self.inner, "absorb", None)
+        if self.counts or absorb is None or min(counts, default=1) <= 0:
+            for value, count in zip(values, counts):
+                self.add(value, count)
+            return
+        self.counts = dict(zip(values, counts))
+        if len(self.counts) != len(values):  # equal values given twice: fold them one by one instead
+            self.counts = {}
+            for value, count in zip(values, counts):
+                self.add(value, count)
+            return
+        absorb(values, [1] * len(values), ordered)
+
     def result(self) -> Any:
         return self.inner.result()
 
@@ -299,6 +348,13 @@ AGGREGATE_STATES: dict[str, Callable[[ScalarType | None], Callable[[], Any]]] = 
     **{name: (lambda sample, root: lambda typ: (lambda: VarianceState(sample, root, typ is ScalarType.FLOAT8)))(
         name.endswith("samp"), name.startswith("stddev")) for name in ("var_samp", "var_pop", "stddev_samp", "stddev_pop")},
 }
+
+
+# the aggregates whose states ignore a NULL argument (``add(None, diff)`` changes nothing; string_agg's when the
+# value, the first of what it is fed, is NULL): a reduce hydrating from columns feeds them only non-NULL values.
+# array_agg, jsonb_agg and jsonb_object_agg keep NULLs and are not here.
+SKIPS_NULLS = frozenset({"count", "sum", "avg", "min", "max", "bool_and", "bool_or", "var_samp", "var_pop",
+                         "stddev_samp", "stddev_pop", "string_agg"})
 
 
 def aggregate_factory(agg: ir.AggregateExpr, input_types: Types | None = None) -> Callable[[], Any]:

@@ -28,13 +28,13 @@ from typing import Any, Callable, NamedTuple
 from steadystate import errors
 from steadystate.dataflow.accumulate import AccumulatingReduce
 from steadystate.dataflow.arrangement import (
-    Arrangement, ArrangementCursor, MappedSharedInput, SharedInput, SharedSide, state_size_bytes,
+    Arrangement, ArrangementCursor, MappedSharedInput, SharedInput, SharedSide,
 )
 from steadystate.dataflow.collection import Delta, EvalError, Update, add_into, first_error, merge_into
 from steadystate.dataflow.flat_map import FlatMapOperator
 from steadystate.dataflow.graph import Graph
 from steadystate.dataflow.iterate import LetRecOperator
-from steadystate.dataflow.join import JoinOperator
+from steadystate.dataflow.join import JoinColumns, JoinOperator, JoinSide
 from steadystate.dataflow.join_accumulate import JoinAccumulate
 from steadystate.dataflow.operators import (
     ColumnarInput,
@@ -54,12 +54,13 @@ from steadystate.dataflow.temporal_filter import TemporalFilterOperator
 from steadystate.dataflow.window import WindowOperator
 from steadystate.expr import ir, temporal_filter
 from steadystate.expr.aggregates import accumulator_kind, aggregate_factory
-from steadystate.expr.arrow_eval import NotVectorized, compile_arrow_mfp, consolidated_rows
+from steadystate.expr.arrow_eval import compile_arrow_mfp
 from steadystate.expr.eval import compile_key, compile_mfp, mfp_types
 from steadystate.expr.fusion import plan_join_accumulate
 from steadystate.expr.infer import relation_types
 from steadystate.expr.window import compile_window
 from steadystate.protocol.messages import DataflowDescription, IndexImport, SinkExport
+from steadystate.render.columnar import ColumnarMapper, MappedConsumer, PremappedTaker, columns_of
 from steadystate.render.recursion import render_letrec
 from steadystate.render.translate import flat_map_rows
 from steadystate.render.translate import (
@@ -71,51 +72,6 @@ __all__ = ["Arrangement", "ArrangementCursor", "RenderedDataflow", "Update"]
 
 Types = list[ScalarType | None] | None
 Rendered = tuple[int, Types]  # (graph node, column types)
-
-
-class ColumnarMapper(NamedTuple):
-    """A source's chain of maps/filters/projections, evaluated over its snapshot's Arrow columns
-    (``expr.arrow_eval``): ``apply`` gives the chain's output as ``{row: count}``, or ``None`` when some value
-    needs the row path (an overflow, a division by zero: the row evaluator then reports it)."""
-
-    node: int  # the last MFP node of the chain: its round at the snapshot's time adds the output
-    layers: list[Callable[[Any], Any]]
-    arity: int
-
-    def apply(self, tables: list[Any]) -> dict[tuple, int] | None:
-        total: dict[tuple, int] = {}
-        try:
-            for table in tables:
-                for layer in self.layers:
-                    table = layer(table)
-                merge_into(total, consolidated_rows(table, self.arity))
-        except NotVectorized:
-            return None
-        return total
-
-
-class MappedConsumer:
-    """A :class:`~steadystate.dataflow.operators.ColumnarInput` behind maps/filters/projections: the chain is
-    evaluated over the snapshot's columns (``expr.arrow_eval``) and its output tables are what the operator folds;
-    ``None`` (the rows take the row path, which reports errors as data) when a value needs the row evaluator."""
-
-    def __init__(self, layers: list[Callable[[Any], Any]], consumer: ColumnarInput) -> None:
-        self.layers = layers
-        self.consumer = consumer
-
-    def fold_columns(self, tables: list[Any]) -> Any:
-        mapped = []
-        try:
-            for table in tables:
-                for layer in self.layers:
-                    table = layer(table)
-                mapped.append(table)
-        except NotVectorized:
-            return None
-        return self.consumer.fold_columns(mapped)
-
-    def absorb_folded(self, folded: Any) -> None:
-        self.consumer.absorb_folded(folded)
 
 
 class _Sink:
@@ -213,35 +169,73 @@ class RenderedDataflow:
         port.push(updates, upper, evaluation_errors)
 
     def columnar_consumer(self, source_id: str) -> ColumnarInput | None:
-        """Before the first step: the operator that can take source ``source_id``'s snapshot as Arrow columns
-        (``dataflow.operators.ColumnarInput``: a fused join-accumulate reading it as its aggregated input, an
-        accumulating reduce, a spine top-k, a distinct, ...) because it is the source's only reader, reading it as
-        its first input — directly, or behind a chain of maps/filters/projections that ``expr.arrow_eval``
-        evaluates exactly (then a :class:`MappedConsumer` that evaluates the chain over the columns first)."""
+        """Before the first step, what can take source ``source_id``'s snapshot as Arrow columns instead of rows
+        (``dataflow.operators.ColumnarInput``): the operator that is the source's only reader, reading it as its
+        first input — a fused join-accumulate reading it as its aggregated input, an accumulating reduce, a reduce
+        over plain columns, a spine top-k, a distinct — or a join side, possibly behind a chain of maps/filters/projections that ``expr.arrow_eval`` evaluates
+        exactly (:class:`MappedConsumer`: the chain is applied to the columns, its operators get nothing)."""
         port = self.graph.ports.get(source_id)
         if port is None or self.graph.stepped:
             return None
-        exported = {node for node, _types in self._collections.values()}
-        node, layers = port.node, []
+        chain = self._arrow_chain(port.node)
+        if chain is None:
+            return None
+        layers, node, reader = chain
+        consumer = self._input_consumer(reader, node) if reader is not None else None
+        if consumer is None:
+            return None
+        return MappedConsumer(layers, consumer) if layers else consumer
+
+    def _readers(self, node: int) -> list[int]:
+        return [i for i, operator_ in enumerate(self.graph.nodes) for input_ in operator_.inputs if input_ == node]
+
+    def _arrow_chain(self, node: int) -> tuple[list[Callable[[Any], Any]], int, int | None] | None:
+        """From ``node``, the chain of maps/filters/projections each the only reader of the one before, as Arrow
+        layers: ``(layers, the chain's last node, that node's only reader or None)``.  The chain ends where a node
+        has several readers or none, or is a collection read as it is (exported, sunk); ``None`` when a link is not
+        evaluated over Arrow."""
+        layers: list[Callable[[Any], Any]] = []
         while True:
-            if node in exported:
-                return None  # the source (or a step of the chain) is also exported or sunk as it is
-            readers = [n for n in self.graph.nodes if node in n.inputs]
-            if len(readers) != 1 or readers[0].inputs[0] != node:
-                return None
+            readers = self._readers(node)
+            if len(readers) != 1 or any(node == built for built, _types in self._collections.values()):
+                return layers, node, None
             reader = readers[0]
-            position = self.graph.nodes.index(reader)
-            if position in self._mfp_nodes and not isinstance(reader, ColumnarInput):
-                input_types, output_types = self._mfp_types[position]
-                layer = compile_arrow_mfp(self._mfp_nodes[position][2], input_types)
-                if layer is None or not output_types:
-                    return None
-                layers.append(layer)
-                node = position
-                continue
-            if not isinstance(reader, ColumnarInput):
+            if reader not in self._mfp_nodes or isinstance(self.graph.nodes[reader], ColumnarInput):
+                return layers, node, reader
+            layer = compile_arrow_mfp(self._mfp_nodes[reader][2], self._mfp_types[reader][0])
+            if layer is None or self._mfp_types[reader][1] is None:
                 return None
-            return MappedConsumer(layers, reader) if layers else reader
+            layers.append(layer)
+            node = reader
+
+    def _input_consumer(self, reader: int, node: int) -> ColumnarInput | None:
+        """Graph node ``reader``'s input ``node`` as a taker of columns, or ``None``."""
+        operator_ = self.graph.nodes[reader]
+        if isinstance(operator_, JoinOperator):
+            side = operator_.side(operator_.inputs.index(node))
+            if side is not None and operator_.columnar_reader is None:
+                operator_.columnar_reader = self._output_taker(reader)
+            return side
+        if isinstance(operator_, ColumnarInput) and operator_.inputs[0] == node:  # type: ignore[attr-defined]
+            return operator_
+        return None
+
+    def _output_taker(self, node: int) -> ColumnarInput | None:
+        """What takes graph node ``node``'s output as columns (a join's snapshots' join): its only reader when that
+        takes columns, possibly behind maps/filters/projections (:class:`MappedConsumer`), or else such a chain
+        itself, whose output rows are then computed over the columns (:class:`PremappedTaker`)."""
+        chain = self._arrow_chain(node)
+        if chain is None:
+            return None
+        layers, last, reader = chain
+        taker = self._input_consumer(reader, last) if reader is not None else None
+        if taker is not None and not isinstance(taker, JoinSide):
+            return MappedConsumer(layers, taker) if layers else taker
+        if not layers:
+            return None
+        operator_ = self.graph.nodes[last]
+        assert isinstance(operator_, MfpOperator)
+        return PremappedTaker(layers, operator_, len(self._mfp_types[last][1] or ()), self.graph.start)
 
     def columnar_mapper(self, source_id: str) -> ColumnarMapper | None:
         """Before the first step: when source ``source_id`` is read only by a chain of maps/filters/projections
@@ -343,7 +337,7 @@ class RenderedDataflow:
         for node in self.graph.nodes:
             if isinstance(node, JoinOperator):
                 records += node.records()
-                size += state_size_bytes((node.left_state, node.right_state), node.records())
+                size += node.size_bytes()
             elif isinstance(node, JoinAccumulate):
                 records += node.records()
                 size += node.size_bytes()
@@ -456,6 +450,10 @@ class RenderedDataflow:
                 left_shared=self._shared_side(left_import), right_shared=self._shared_side(right_import),
                 keys_total=all(isinstance(e, ir.ColumnRef) for e in left_exprs + right_exprs),
             )
+            if join.keys_total and prefix_types is not None and right_types is not None:
+                join.columns = JoinColumns(tuple(e.index for e in left_exprs),  # type: ignore[union-attr]
+                                           tuple(e.index for e in right_exprs),  # type: ignore[union-attr]
+                                           len(prefix_types), len(right_types))
             left_behind = self._import_behind(node) if i == 1 else None
             right_behind = self._import_behind(right_node)
             node = self.graph.add(join)
@@ -521,7 +519,8 @@ class RenderedDataflow:
         key_fn = compile_key(expr.group_key, types)
         value_fns = [None if a.func == "count_star" else aggregate_value(a, types) for a in expr.aggregates]
         factories = [aggregate_factory(a, types) for a in expr.aggregates]
-        operator_ = reduce_operator(node, key_fn, value_fns, factories, is_global=not expr.group_key)
+        operator_ = reduce_operator(node, key_fn, value_fns, factories, is_global=not expr.group_key,
+                                    columns=columns_of(expr))
         return self.graph.add(operator_), self._types(expr)
 
     def _render_join_accumulate(self, expr: ir.Reduce) -> Rendered | None:

@@ -1,0 +1,455 @@
+"""Arrow helpers for operators that take a snapshot as columns: grouping values per key, arranging rows, joining.
+
+A snapshot read from storage may come as Arrow tables with columns ``c0 … cN`` (``repr.columnar``: int, float,
+string and bool columns, integers stored at the narrowest width).  The operators that accept it (the
+``dataflow.operators.ColumnarInput`` protocol) build their state from what this module computes
+with Arrow's kernels, so that the Python work is per *group* or per *distinct value*, not per input row:
+
+* :func:`unified` concatenates a snapshot's tables, widening integers to int64 (one type per column);
+* :func:`grouped_values` is a reduce's input consolidated to ``(key, value) → count`` and sorted, cut into
+  groups: what a group's aggregate states are built from (``dataflow.reduce``);
+* :func:`arranged` is a join input's arrangement ``key → {row: count}`` built per key (``dataflow.join``);
+* :func:`joined` is the inner equi-join of two such tables (Acero's hash join), and :func:`rows_of` a table as
+  consolidated ``{row: count}``.
+
+Which columns qualify is decided here (:func:`exact_column`): integers, strings, booleans and all-NULL columns,
+whose Python values and Arrow's order (bytes order for strings, which is code point order) are exactly the row
+path's.  Floats are left to the row path (``-0.0`` equals ``0.0`` and NaN is unordered in Python, not in Arrow).
+Every function returns ``None`` when a column does not qualify; the caller then takes the rows.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+from typing import Any, Callable, Iterator, Sequence
+
+from steadystate.dataflow.arrangement import state_size_bytes
+
+Row = tuple[Any, ...]
+
+
+def _pa() -> Any:
+    import pyarrow as pa
+
+    return pa
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """The cyclic GC paused while state is built in bulk: the new objects are all reachable, and collections
+    triggered by their allocation would scan the whole heap again and again."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def exact_column(column: Any) -> Any | None:
+    """``column`` with integers widened to int64 (storage keeps the narrowest width) and an all-NULL column as
+    int64, or ``None`` when its values are not ones whose Arrow order and equality are Python's."""
+    pa = _pa()
+    typ = column.type
+    if pa.types.is_integer(typ) or pa.types.is_null(typ):
+        return column if typ == pa.int64() else column.cast(pa.int64())
+    if pa.types.is_string(typ) or pa.types.is_large_string(typ) or pa.types.is_boolean(typ):
+        return column
+    return None
+
+
+def unified(tables: list[Any], columns: Sequence[int] | None = None) -> Any | None:
+    """One table of ``tables`` (columns ``c{i}`` for ``i`` in ``columns``, all when ``None``) with every column
+    exact (:func:`exact_column`); ``None`` when some column is not, or the batches' types do not unify (an
+    all-NULL batch column takes the others' type)."""
+    pa = _pa()
+    parts = []
+    for table in tables:
+        names = table.column_names if columns is None else [f"c{i}" for i in columns]
+        if any(name not in table.column_names for name in names):
+            return None
+        parts.append(table.select(names) if names else pa.table({"_": pa.nulls(table.num_rows, pa.int64())}))
+    if not parts:
+        return None
+    try:
+        table = pa.concat_tables(parts, promote_options="permissive") if len(parts) > 1 else parts[0]
+    except pa.ArrowException:
+        return None
+    exact = [exact_column(column) for column in table.columns]
+    if any(column is None for column in exact):
+        return None
+    return pa.table(dict(zip(table.column_names, exact)))
+
+
+def _starts(table: Any, names: Sequence[str]) -> Any:
+    """Positions (a NumPy array) where a new group of equal ``names`` values begins in ``table`` (sorted by them),
+    and its length at the end.  NULLs equal each other here (a GROUP BY key)."""
+    import numpy as np
+    import pyarrow.compute as pc
+
+    n = table.num_rows
+    if n == 0:
+        return np.zeros(1, dtype=np.int64)
+    changed = np.zeros(n - 1, dtype=bool)
+    for name in names:
+        column = table.column(name).combine_chunks()
+        after, before = column.slice(1), column.slice(0, n - 1)
+        differs = pc.fill_null(pc.not_equal(after, before), True)
+        both_null = pc.and_(pc.is_null(after), pc.is_null(before))
+        changed |= pc.and_not(differs, both_null).to_numpy(zero_copy_only=False)
+    return np.concatenate(([0], np.flatnonzero(changed) + 1, [n])).astype(np.int64)
+
+
+class Grouped:
+    """A snapshot consolidated per group: ``keys[g]`` (tuples, sorted), ``rows[g]`` (input rows, NULLs included) and
+    per value column ``values[c]``/``counts[c]`` with ``starts[c]``: group g's distinct non-NULL values, ascending,
+    are ``values[c][starts[c][g]:ends[c][g]]``."""
+
+    __slots__ = ("keys", "rows", "starts", "ends", "values", "counts")
+
+    def __init__(self) -> None:
+        self.keys: list[tuple] = []
+        self.rows: list[int] = []
+        self.starts: dict[int, list[int]] = {}
+        self.ends: dict[int, list[int]] = {}
+        self.values: dict[int, list[Any]] = {}
+        self.counts: dict[int, list[int]] = {}
+
+
+def _digits(column: Any) -> tuple[Any, int, Callable[[Any], Any]] | None:
+    """A column as order-preserving codes ``0 … base-2`` (NULL is ``base - 1``: last), with ``base`` and the decoder
+    of codes back to an Arrow array: integers offset by their minimum, strings and booleans by their rank among the
+    column's distinct values (dictionary-encoded, the dictionary sorted).  ``None`` for other types."""
+    import numpy as np
+    import pyarrow.compute as pc
+
+    pa = _pa()
+    if column.type == pa.int64():
+        extremes = pc.min_max(column).as_py()
+        low, high = extremes["min"] or 0, extremes["max"] or 0
+        base = high - low + 2
+        if base >= 2 ** 62:
+            return None
+        codes = pc.subtract(pc.fill_null(column, low + base - 1), low).to_numpy()
+        return codes, base, lambda digits: pa.array(digits + low, mask=digits == base - 1)
+    if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)
+            or pa.types.is_boolean(column.type)):
+        return None
+    encoded = pc.dictionary_encode(column).combine_chunks()
+    dictionary = encoded.dictionary
+    order = pc.sort_indices(dictionary).to_numpy()
+    rank = np.empty(len(order) + 1, dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    rank[len(order)] = len(order)  # NULL
+    base = len(order) + 1
+    indices = pc.fill_null(encoded.indices.cast(pa.int64()), len(order)).to_numpy()
+    ordered = dictionary.take(pa.array(order))
+
+    def decode(digits: Any) -> Any:
+        nulls = digits == base - 1
+        return ordered.take(pa.array(np.where(nulls, 0, digits), mask=nulls)) if len(ordered) else \
+            pa.nulls(len(digits), column.type)
+
+    return rank[indices], base, decode
+
+
+def _packed(table: Any) -> Any | None:
+    """:func:`consolidated_sorted` when the columns' codes (:func:`_digits`) multiply to less than 2⁶²: each row
+    packed into one int64, consolidated and sorted by NumPy's ``unique``, unpacked again.  ``None`` when the columns
+    are not such."""
+    import numpy as np
+
+    pa = _pa()
+    encoded = []
+    width = 1
+    for column in table.columns:
+        digits = _digits(column)
+        if digits is None:
+            return None
+        width *= digits[1]
+        if width >= 2 ** 62:
+            return None
+        encoded.append(digits)
+    code = np.zeros(table.num_rows, dtype=np.int64)
+    for codes, base, _decode in encoded:
+        code *= base
+        code += codes
+    unique, counts = np.unique(code, return_counts=True)
+    decoded = []
+    for _codes, base, decode in reversed(encoded):
+        decoded.append(decode(unique % base))
+        unique = unique // base
+    names = table.column_names
+    return pa.table(dict(zip(names, reversed(decoded))) | {"count_all": pa.array(counts.astype(np.int64))})
+
+
+def consolidated_sorted(table: Any) -> Any:
+    """``table``'s distinct rows, sorted by its columns in order (NULLs last), with their multiplicities in a
+    column ``count_all``: packed and sorted by NumPy when the columns allow it (:func:`_packed`), else by Arrow's
+    hash aggregation and sort."""
+    packed = _packed(table)
+    if packed is not None:
+        return packed
+    names = table.column_names
+    counted = table.group_by(names, use_threads=False).aggregate([([], "count_all")])
+    return counted.sort_by([(name, "ascending", "at_end") for name in names])
+
+
+def grouped_values(tables: list[Any], key_columns: Sequence[int], value_columns: Sequence[int]) -> Grouped | None:
+    """The rows of ``tables`` grouped by ``key_columns`` with, per column of ``value_columns``, each group's
+    distinct values and their counts (Arrow's hash aggregation, then a sort by key and value); ``None`` when a
+    column is not exact (:func:`exact_column`)."""
+    import numpy as np
+    import pyarrow.compute as pc
+
+    needed = sorted(set(key_columns) | set(value_columns))
+    table = unified(tables, needed)
+    if table is None:
+        return None
+    out = Grouped()
+    if table.num_rows == 0:
+        return out
+    keys = [f"k{i}" for i in range(len(key_columns))]
+    named = {name: table.column(f"c{c}") for name, c in zip(keys, key_columns)}
+    first = True
+    passes: list[int | None] = list(value_columns) or [None]
+    for c in passes:
+        columns = dict(named)
+        if c is not None:
+            columns["v"] = table.column(f"c{c}")
+        if columns:
+            counted = consolidated_sorted(_pa().table(columns))
+        else:
+            counted = _pa().table({"count_all": _pa().array([table.num_rows], _pa().int64())})
+        starts = _starts(counted, keys)
+        counts = counted.column("count_all").to_numpy()
+        if first:
+            first = False
+            lows = starts[:-1]
+            out.rows = np.add.reduceat(counts, lows).tolist() if len(counts) else []
+            if keys:
+                heads = counted.take(pc.cast(_pa().array(lows), _pa().int64()))
+                out.keys = list(zip(*(heads.column(name).to_pylist() for name in keys)))
+            else:
+                out.keys = [()]
+        if c is None:
+            continue
+        values = counted.column("v")
+        valid = pc.is_valid(values).to_numpy(zero_copy_only=False)
+        # NULLs sort last within a group: a group's non-NULL values end before its NULL entry, if any
+        ends = starts[1:] - ~valid[starts[1:] - 1]
+        out.starts[c] = starts[:-1].tolist()
+        out.ends[c] = ends.tolist()
+        out.values[c] = values.to_pylist()
+        out.counts[c] = counts.tolist()
+    return out
+
+
+class LazyArranged(dict):  # type: ignore[type-arg]
+    """A join side's ``key → {row: count}`` hydrated from columns: the keys looked up or changed so far are a plain
+    dict; the others stay in the consolidated, key-sorted Arrow table (``spans``: key → its rows' positions) and
+    become a dict entry on first access — one Arrow slice turned into tuples.  Hydration thus builds one Python
+    object per *key* (its span), and rows only for the keys later deltas touch.
+
+    The join reads it only through ``get`` (``RowsOf``), truthiness, item assignment and deletion; every other
+    read (iteration, ``len``, ``values``) materialises all keys first, so it behaves as the full dict."""
+
+    def __init__(self, table: Any, spans: dict[tuple, tuple[int, int]], arity: int) -> None:
+        super().__init__()
+        self._table = table
+        self._spans = spans
+        self._arity = arity
+        self._overlay: dict[tuple, dict[Row, int]] = {}  # changes to keys still in the table (``arrange``)
+
+    def _load(self, key: tuple) -> dict[Row, int] | None:
+        span = self._spans.pop(key, None)
+        if span is None:
+            return None
+        low, high = span
+        part = self._table.slice(low, high - low)
+        if not self._spans:
+            self._table = None  # every key is a dict entry now
+        rows = zip(*(part.column(i).to_pylist() for i in range(self._arity)))
+        return self._store(key, dict(zip(rows, part.column(self._arity).to_pylist())))
+
+    def _store(self, key: tuple, loaded: dict[Row, int]) -> dict[Row, int] | None:
+        """A key's rows from the table, with the changes arranged meanwhile (``overlay``), become a dict entry."""
+        changes = self._overlay.pop(key, None)
+        if changes:
+            for row, diff in changes.items():
+                total = loaded.get(row, 0) + diff
+                if total:
+                    loaded[row] = total
+                else:
+                    del loaded[row]
+        if not loaded:
+            return None
+        dict.__setitem__(self, key, loaded)
+        return loaded
+
+    def arrange(self, key: tuple, row: Row, diff: int) -> int:
+        """``self[key][row] += diff`` for a key still in the table: kept aside (``overlay``) until the key is
+        looked up, so a delta that only changes a key never turns its rows into tuples.  Returns the change in
+        records, assuming (as for a consolidated input) that an insertion adds a row and a deletion removes one."""
+        changes = self._overlay.get(key)
+        if changes is None:
+            changes = self._overlay[key] = {}
+        total = changes.get(row, 0) + diff
+        if total:
+            changes[row] = total
+        else:
+            del changes[row]
+        return 1 if diff > 0 else -1
+
+    def load_many(self, keys: Iterator[tuple] | list[tuple]) -> None:
+        """Materialise the keys of a delta that are still in the table, all in one Arrow ``take`` (a key at a time
+        costs an Arrow call per column per key)."""
+        import numpy as np
+
+        spans = self._spans
+        wanted = []
+        for key in keys:
+            span = spans.pop(key, None)
+            if span is not None:
+                wanted.append((key, span))
+        if not wanted:
+            return
+        lows = np.fromiter((span[0] for _key, span in wanted), np.int64, len(wanted))
+        lengths = np.fromiter((span[1] - span[0] for _key, span in wanted), np.int64, len(wanted))
+        offsets = np.cumsum(lengths) - lengths
+        positions = np.repeat(lows - offsets, lengths) + np.arange(int(lengths.sum()), dtype=np.int64)
+        part = self._table.take(_pa().array(positions))
+        if not spans:
+            self._table = None  # every key is a dict entry now
+        rows = list(zip(*(part.column(i).to_pylist() for i in range(self._arity))))
+        counts = part.column(self._arity).to_pylist()
+        at = 0
+        for (key, _span), length in zip(wanted, lengths.tolist()):
+            self._store(key, dict(zip(rows[at:at + length], counts[at:at + length])))
+            at += length
+
+    def in_table(self, key: tuple) -> bool:
+        """Whether ``key``'s rows are still only in the table (changes to it go to the overlay)."""
+        return key in self._spans
+
+    @property
+    def pending(self) -> bool:
+        """Whether some keys are still only in the table."""
+        return bool(self._spans)
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        found = dict.get(self, key)
+        if found is not None:
+            return found
+        if self._spans:
+            loaded = self._load(key)
+            if loaded is not None:
+                return loaded
+        return default
+
+    def __getitem__(self, key: Any) -> Any:
+        found = self.get(key)
+        if found is None:
+            raise KeyError(key)
+        return found
+
+    def __contains__(self, key: object) -> bool:
+        return dict.__contains__(self, key) or key in self._spans
+
+    def __bool__(self) -> bool:
+        return bool(self._spans) or dict.__len__(self) > 0
+
+    def __delitem__(self, key: Any) -> None:
+        self._spans.pop(key, None)
+        self._overlay.pop(key, None)
+        dict.__delitem__(self, key)
+
+    def materialize(self) -> None:
+        for key in list(self._spans):
+            self._load(key)
+
+    def size_bytes(self) -> int:
+        """Approximate memory: the materialised keys' rows (sampled), the Arrow table and the spans."""
+        table = 0 if self._table is None else self._table.nbytes
+        return state_size_bytes((dict(dict.items(self)),)) + table + 150 * len(self._spans)
+
+    def __len__(self) -> int:
+        return dict.__len__(self) + len(self._spans)
+
+    def __iter__(self) -> Any:
+        self.materialize()
+        return dict.__iter__(self)
+
+    def keys(self) -> Any:
+        self.materialize()
+        return dict.keys(self)
+
+    def values(self) -> Any:
+        self.materialize()
+        return dict.values(self)
+
+    def items(self) -> Any:
+        self.materialize()
+        return dict.items(self)
+
+    def __eq__(self, other: object) -> bool:
+        self.materialize()
+        return dict.__eq__(self, other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def arranged(table: Any, key_columns: Sequence[int], arity: int) -> tuple[LazyArranged, int, bool]:
+    """``key → {row: count}`` of ``table``'s rows (exact columns ``c0 … c{arity-1}``, :func:`unified`) with no NULL
+    in the key, with the number of records and whether every such row is there once: the rows consolidated and
+    sorted by key (:func:`consolidated_sorted`), kept as a table that a :class:`LazyArranged` turns into rows per
+    key when the key is first used."""
+    import pyarrow.compute as pc
+
+    empty = LazyArranged(None, {}, arity)
+    if table.num_rows == 0:
+        return empty, 0, True
+    for c in set(key_columns):
+        table = table.filter(pc.is_valid(table.column(f"c{c}")))
+    if table.num_rows == 0:
+        return empty, 0, True
+    keys = list(dict.fromkeys(key_columns))
+    order = keys + [c for c in range(arity) if c not in keys]
+    counted = consolidated_sorted(table.select([f"c{c}" for c in order]))
+    starts = _starts(counted, [f"c{c}" for c in keys]).tolist()
+    lows = starts[:-1]
+    heads = counted.take(_pa().array(lows, _pa().int64()))
+    key_lists = [heads.column(f"c{c}").to_pylist() for c in key_columns]
+    spans = dict(zip(zip(*key_lists), zip(lows, starts[1:])))
+    rows = counted.select([f"c{c}" for c in range(arity)] + ["count_all"])
+    return LazyArranged(rows, spans, arity), counted.num_rows, counted.num_rows == table.num_rows
+
+
+def joined(left: Any, right: Any, left_key: Sequence[int], right_key: Sequence[int]) -> Any:
+    """``left ⋈ right`` on the key columns (NULL keys never match), columns ``c0 …`` numbering the left's columns
+    then the right's, one row per pair of rows (repeated rows repeat)."""
+    pa = _pa()
+    left_arity, right_arity = left.num_columns, right.num_columns
+    left = left.rename_columns([f"l{i}" for i in range(left_arity)])
+    right = right.rename_columns([f"r{i}" for i in range(right_arity)])
+    out = left.join(right, [f"l{i}" for i in left_key], [f"r{i}" for i in right_key], join_type="inner",
+                    coalesce_keys=False, use_threads=False)
+    columns = [out.column(f"l{i}") for i in range(left_arity)] + [out.column(f"r{i}") for i in range(right_arity)]
+    return pa.table({f"c{i}": column for i, column in enumerate(columns)})
+
+
+def rows_of(table: Any, distinct: bool = False) -> dict[Row, int]:
+    """``{row: count}`` of a table's rows (``distinct``: the caller knows no row is repeated)."""
+    names = table.column_names
+    if table.num_rows == 0:
+        return {}
+    if distinct:
+        return dict.fromkeys(zip(*(table.column(name).to_pylist() for name in names)), 1)
+    counted = table.group_by(names, use_threads=False).aggregate([([], "count_all")])
+    rows = zip(*(counted.column(name).to_pylist() for name in names))
+    return dict(zip(rows, counted.column("count_all").to_pylist()))
+
+
+__all__ = ["Grouped", "LazyArranged", "arranged", "exact_column", "gc_paused", "grouped_values", "joined", "rows_of", "unified"]

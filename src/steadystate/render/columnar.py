@@ -1,0 +1,114 @@
+"""The render layer's takers of a snapshot's Arrow columns, used by ``render.dataflow`` at hydration.
+
+* :class:`ColumnarMapper`: a source's chain of maps/filters/projections evaluated over its snapshot's columns
+  (``expr.arrow_eval``), its output becoming rows added to the chain's last operator's round (``premapped``);
+* :class:`MappedConsumer`: an operator that takes columns (``dataflow.operators.ColumnarInput``) behind such a
+  chain: the chain's output tables are what it folds;
+* :class:`PremappedTaker`: the taker of a join's snapshots' join (``dataflow.join``) when the join is read by such
+  a chain: the chain's output rows computed over the joined columns;
+* :func:`columns_of`: where a reduce's group key and arguments are, when it can build its groups from columns
+  (``dataflow.reduce.ColumnsOf``).
+
+Each returns ``None`` (the rows then take the row path, which reports errors as data) when a value needs the row
+evaluator (an overflow, a division by zero).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, NamedTuple
+
+from steadystate.dataflow.collection import merge_into
+from steadystate.dataflow.operators import ColumnarInput, MfpOperator
+from steadystate.dataflow.reduce import ColumnsOf
+from steadystate.expr import ir
+from steadystate.expr.aggregates import SKIPS_NULLS
+from steadystate.expr.arrow_eval import NotVectorized, consolidated_rows
+
+
+class ColumnarMapper(NamedTuple):
+    """A source's chain of maps/filters/projections, evaluated over its snapshot's Arrow columns
+    (``expr.arrow_eval``): ``apply`` gives the chain's output as ``{row: count}``, or ``None`` when some value
+    needs the row path (an overflow, a division by zero: the row evaluator then reports it)."""
+
+    node: int  # the last MFP node of the chain: its round at the snapshot's time adds the output
+    layers: list[Callable[[Any], Any]]
+    arity: int
+
+    def apply(self, tables: list[Any]) -> dict[tuple, int] | None:
+        total: dict[tuple, int] = {}
+        try:
+            for table in tables:
+                for layer in self.layers:
+                    table = layer(table)
+                merge_into(total, consolidated_rows(table, self.arity))
+        except NotVectorized:
+            return None
+        return total
+
+
+class MappedConsumer:
+    """A :class:`~steadystate.dataflow.operators.ColumnarInput` behind maps/filters/projections: the chain is
+    evaluated over the snapshot's columns (``expr.arrow_eval``) and its output tables are what the operator folds;
+    ``None`` (the rows take the row path, which reports errors as data) when a value needs the row evaluator."""
+
+    def __init__(self, layers: list[Callable[[Any], Any]], consumer: ColumnarInput) -> None:
+        self.layers = layers
+        self.consumer = consumer
+
+    def fold_columns(self, tables: list[Any]) -> Any:
+        mapped = []
+        try:
+            for table in tables:
+                for layer in self.layers:
+                    table = layer(table)
+                mapped.append(table)
+        except NotVectorized:
+            return None
+        return self.consumer.fold_columns(mapped)
+
+    def absorb_folded(self, folded: Any) -> None:
+        self.consumer.absorb_folded(folded)
+
+
+class PremappedTaker:
+    """The output of a chain of maps/filters/projections computed over columns (a join's snapshots' join) and added
+    to the chain's last operator's output in the snapshot's round (``MfpOperator.premapped`` at ``time``, the
+    dataflow's first round: where a snapshot's join is computed)."""
+
+    def __init__(self, layers: list[Callable[[Any], Any]], last: MfpOperator, arity: int, time: int) -> None:
+        self.mapper = ColumnarMapper(0, layers, arity)
+        self.last = last
+        self.time = time
+
+    def fold_columns(self, tables: list[Any]) -> dict[tuple, int] | None:
+        return self.mapper.apply(tables)
+
+    def absorb_folded(self, folded: dict[tuple, int]) -> None:
+        merge_into(self.last.premapped.setdefault(self.time, {}), folded)
+
+
+def columns_of(expr: ir.Reduce) -> ColumnsOf | None:
+    """Where the reduce's group key and aggregate arguments are in its input rows, when all are plain columns and
+    every aggregate ignores NULLs (``expr.aggregates.SKIPS_NULLS``: the columns feed only non-NULL values), its
+    further arguments are constants and it has no ORDER BY of its own (its state is then fed the argument, or the
+    argument with those constants: ``render.translate.aggregate_value``): then the reduce can build its groups
+    from a snapshot's columns (``dataflow.reduce``)."""
+    if not all(isinstance(k, ir.ColumnRef) for k in expr.group_key):
+        return None
+    arguments: list[int | None] = []
+    suffixes: list[tuple[Any, ...] | None] = []
+    for agg in expr.aggregates:
+        if agg.func == "count_star":
+            arguments.append(None)
+            suffixes.append(None)
+        elif (agg.func in SKIPS_NULLS and isinstance(agg.expr, ir.ColumnRef) and not agg.order_by
+              and all(isinstance(arg, ir.Literal) for arg in agg.args)):
+            arguments.append(agg.expr.index)
+            suffixes.append((*(arg.datum() for arg in agg.args), ()) if agg.args else None)  # type: ignore[union-attr]
+        else:
+            return None
+    return ColumnsOf(tuple(k.index for k in expr.group_key), tuple(arguments),  # type: ignore[union-attr]
+                     tuple(suffixes))
+
+
+__all__ = ["ColumnarMapper", "MappedConsumer", "PremappedTaker", "columns_of"]
