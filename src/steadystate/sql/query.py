@@ -404,7 +404,9 @@ def _plan_aggregate(node: exp.Expr, env: ExprEnv) -> tuple[AggregateExpr, Scalar
         raise errors.SteadyError("aggregate function calls cannot be nested", sqlstate="42803")
     value = plan_expr(inner, env)
     if value.is_untyped:
-        value = coerce(value, T.TEXT if func in ("count", "min", "max", "jsonb_agg", "array_agg") else T.NUMERIC, env)
+        # an unknown literal takes the type PostgreSQL resolves the aggregate's argument to
+        value = coerce(value, T.BOOL if func in ("bool_and", "bool_or") else T.TEXT if func in (
+            "count", "min", "max", "jsonb_agg", "array_agg", "string_agg") else T.NUMERIC, env)
     if func in _NUMERIC_AGGREGATES and not value.type.is_numeric and not (
             func in ("sum", "avg") and value.type is T.INTERVAL):
         raise errors.UndefinedFunction(f"function {func}({value.type.pg_name}) does not exist",
