@@ -348,8 +348,12 @@ def _prepare_columns() -> None:
     Otherwise the first dataflow that hydrates from columns pays about 100 ms of imports and Arrow's lazy set-up
     (its kernels, Acero's thread pool); done here, it finds them ready (or waits on the import lock for the rest
     of an import this thread has started)."""
+    import pyarrow as pa
     import pyarrow.ipc  # noqa: F401
 
     from steadystate.dataflow.accumulate import prepare_columns
 
     prepare_columns()
+    # building an array from Python values makes pyarrow look for pandas once (about 1 s where it is installed):
+    # a peek's first Arrow result would pay it
+    pa.array([0, None])
