@@ -140,8 +140,7 @@ def _coerce(value: Typed, target: ScalarType, env: ExprEnv, *, explicit: bool, w
         parsed = ty.parse_text(value.unknown, target)
         if target is T.TIMESTAMPTZ and not is_utc(zone := session_zone.setting(env.ctx)):
             local = text_timestamptz_in(value.unknown, zone)  # without an offset: wall-clock time in the zone
-            if local != parsed:
-                session_zone.zone_for(env.ctx, "timestamptz input without an offset")  # refused if maintained
+            if local != parsed:  # read once, in this session's zone, as PostgreSQL folds a literal: not a use
                 return lit(local, target)
         return lit(parsed, target)
     if value.untyped_null:
