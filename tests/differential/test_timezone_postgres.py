@@ -7,8 +7,8 @@ and compares the raw answers (type OIDs, value bytes in text and binary format; 
 timestamptz text input without an offset (in gaps and ambiguous hours too) and output, casts to and from
 timestamp/date/time/text, ``date_trunc``, ``extract``/``date_part``, ``to_char``, ``current_date``, ``SHOW`` and the
 ParameterStatus the client is sent.  Generated instants around the transitions go through a table and the same
-expressions over its column.  A maintained object whose result would depend on a zone other than UTC is refused
-(0A000); one created under UTC is computed in UTC and agrees with PostgreSQL computing its query in UTC.
+expressions over its column.  A view, materialized view or indexed view created in a zone answers as PostgreSQL's
+view does in that zone; read from another zone it is refused (0A000) where PostgreSQL would recompute it.
 
 Both connections disable psycopg's automatic server-side prepare: PostgreSQL folds a literal's cast into a cached
 plan with the zone of the time it was planned.
@@ -148,31 +148,67 @@ def test_generated_instants_in_a_table(connections: Any, instants: list[_dt.date
     same(connections, f"SELECT k, CAST(v AS timestamptz) FROM (VALUES {local}) AS l(k, v) ORDER BY k")
 
 
-def test_maintained_objects_do_not_depend_on_the_session_zone(connections: Any) -> None:
-    """Created under another zone, a view whose result depends on it is refused; under UTC it is computed in UTC."""
+VIEW_QUERY = ("SELECT k, CAST(ts AS date) AS d, date_trunc('day', ts) AS t, extract(hour FROM ts) AS h, "
+              "CAST(ts AS text) AS s, to_char(ts, 'YYYY-MM-DD HH24:MI') AS c, CAST(ts AS timestamp) AS l FROM instants")
+
+
+@pytest.mark.parametrize("zone", ["Europe/Berlin", "America/New_York", "UTC"])
+def test_views_answer_in_the_zone_they_were_created_in(connections: Any, zone: str) -> None:
+    """A view (and a materialized view, an indexed view) created in a zone answers as PostgreSQL's view does in
+    that zone; read from a session in another zone it is refused (0A000), never answered in the wrong zone."""
+    ours, theirs = connections
+    _set_zone(connections, "UTC")
+    rows = "(1, '2020-03-29 00:30:00+00'), (2, '2020-10-24 22:30:00+00'), (3, '2020-03-08 06:30:00+00')"
+    for conn in connections:
+        conn.execute("DELETE FROM instants")
+        conn.execute(f"INSERT INTO instants VALUES {rows}")
+    _set_zone(connections, zone)
+    for conn in connections:
+        conn.execute(f"CREATE VIEW tz_view AS {VIEW_QUERY}")
+        conn.execute("CREATE VIEW tz_over AS SELECT k, d, s FROM tz_view WHERE h > 0")
+    ours.execute(f"CREATE MATERIALIZED VIEW tz_mv AS {VIEW_QUERY}")
+    ours.execute("CREATE VIEW tz_indexed AS SELECT k, d, h FROM tz_view")
+    ours.execute("CREATE INDEX tz_indexed_idx ON tz_indexed (k)")
+    theirs.execute(f"CREATE VIEW tz_mv AS {VIEW_QUERY}")
+    theirs.execute("CREATE VIEW tz_indexed AS SELECT k, d, h FROM tz_view")
+    try:
+        for binary in (False, True):
+            for name in ("tz_view", "tz_over", "tz_mv", "tz_indexed"):
+                same(connections, f"SELECT * FROM {name} ORDER BY k", binary=binary)
+        other = "America/New_York" if zone != "America/New_York" else "UTC"
+        ours.execute(f"SET TimeZone = '{other}'")
+        for name in ("tz_view", "tz_over", "tz_mv", "tz_indexed"):
+            answer = outcome(ours, f"SELECT * FROM {name}")
+            assert answer[:2] == ("error", "0A000"), (name, answer)
+        assert outcome(ours, "CREATE VIEW tz_refused AS SELECT * FROM tz_over")[:2] == ("error", "0A000")
+    finally:
+        ours.execute("SET TimeZone = 'UTC'")
+        for conn in connections:
+            conn.execute("DROP VIEW IF EXISTS tz_indexed")
+            conn.execute("DROP VIEW IF EXISTS tz_over")
+        ours.execute("DROP MATERIALIZED VIEW tz_mv")
+        theirs.execute("DROP VIEW tz_mv")
+        for conn in connections:
+            conn.execute("DROP VIEW tz_view")
+
+
+def test_a_literal_in_a_view_is_read_in_the_creating_zone(connections: Any) -> None:
+    """PostgreSQL folds a literal into the view's definition once: readers in any zone get the same rows."""
     ours, theirs = connections
     _set_zone(connections, "UTC")
     for conn in connections:
         conn.execute("DELETE FROM instants")
-        conn.execute("INSERT INTO instants VALUES (1, '2020-03-29 00:30:00+00'), (2, '2020-10-24 22:30:00+00')")
-    ours.execute("SET TimeZone = 'Europe/Berlin'")
-    for body in ("SELECT CAST(ts AS date) FROM instants", "SELECT date_trunc('day', ts) FROM instants",
-                 "SELECT ts FROM instants WHERE ts > '2020-06-01 00:00'", "SELECT CAST(ts AS text) FROM instants"):
-        for kind in ("VIEW", "MATERIALIZED VIEW"):
-            answer = outcome(ours, f"CREATE {kind} tz_refused AS {body}")
-            assert answer[:2] == ("error", "0A000"), (kind, body, answer)
-    ours.execute("CREATE VIEW tz_fixed_offset AS SELECT k FROM instants WHERE ts > '2020-06-01 00:00:00+00'")
-    assert ours.execute("SELECT k FROM tz_fixed_offset").fetchall() == [(2,)]
-    ours.execute("SET TimeZone = 'UTC'")
-    query = "SELECT k, CAST(ts AS date) AS d, date_trunc('day', ts) AS t, extract(hour FROM ts) AS h FROM instants"
-    ours.execute(f"CREATE MATERIALIZED VIEW tz_in_utc AS {query}")
-    _set_zone(connections, "Europe/Berlin")
-    theirs.execute("SET TimeZone = 'UTC'")  # PostgreSQL computing the query in UTC; timestamptz shown in Berlin
-    mine = ours.execute("SELECT k, d, CAST(t AS timestamptz), h FROM tz_in_utc ORDER BY k").fetchall()
-    expected = theirs.execute(f"SELECT * FROM ({query}) AS q ORDER BY k").fetchall()
-    assert mine == expected
-    for statement in ("DROP MATERIALIZED VIEW tz_in_utc", "DROP VIEW tz_fixed_offset"):
-        ours.execute(statement)
+        conn.execute("INSERT INTO instants VALUES (1, '2020-06-01 03:00:00+00'), (2, '2020-06-01 05:00:00+00')")
+    _set_zone(connections, "America/New_York")
+    for conn in connections:
+        conn.execute("CREATE VIEW tz_literal AS SELECT k FROM instants WHERE ts > '2020-06-01 00:00'")
+    try:
+        for zone in ("UTC", "Europe/Berlin", "America/New_York"):
+            _set_zone(connections, zone)
+            same(connections, "SELECT k FROM tz_literal ORDER BY k")
+    finally:
+        for conn in connections:
+            conn.execute("DROP VIEW tz_literal")
 
 
 def test_copy_reads_and_writes_in_the_session_zone(connections: Any) -> None:
@@ -188,3 +224,29 @@ def test_copy_reads_and_writes_in_the_session_zone(connections: Any) -> None:
             answers.append(b"".join(bytes(block) for block in copy))
     assert answers[0] == answers[1]
     same(connections, "SELECT k, ts FROM instants ORDER BY k", binary=True)
+
+
+def test_a_prepared_statement_answers_in_the_zone_it_is_executed_in(connections: Any, server: Any,
+                                                                    postgres_server: str) -> None:
+    """psycopg's server-side prepared statement, planned under UTC and executed after ``SET TimeZone``: in the new
+    zone, as PostgreSQL (the extended protocol's Execute plans the statement again here)."""
+    ours = server.connect(prepare_threshold=0)
+    theirs = psycopg.connect(postgres_server, autocommit=True, prepare_threshold=0)
+    try:
+        theirs.execute("SET search_path = timezone_diff")
+        query = ("SELECT k, CAST(ts AS text), CAST(ts AS date), extract(hour FROM ts), date_trunc('day', ts) "
+                 "FROM instants ORDER BY k")
+        for conn in (ours, theirs):
+            conn.execute("SET TimeZone = 'UTC'")
+            conn.execute("DELETE FROM instants")
+            conn.execute("INSERT INTO instants VALUES (1, '2020-03-29 00:30:00+00'), (2, '2020-10-24 22:30:00+00')")
+        answers = []
+        for conn in (ours, theirs):
+            first = conn.execute(query, prepare=True).fetchall()
+            conn.execute("SET TimeZone = 'America/New_York'")
+            answers.append((first, conn.execute(query, prepare=True).fetchall()))
+        assert answers[0] == answers[1]
+        assert answers[0][0] != answers[0][1]
+    finally:
+        ours.close()
+        theirs.close()
