@@ -89,7 +89,17 @@ SHAPES = [
           setup=("CREATE MATERIALIZED VIEW big_orders AS SELECT o.id, c.region FROM orders o JOIN customers c "
                  "ON o.customer_id = c.id WHERE o.amount > 500",)),
     Shape("window function", "SELECT id, sum(amount) OVER (PARTITION BY customer_id) AS s FROM orders"),
-    Shape("temporal filter", "SELECT id FROM orders WHERE mz_now() <= id + 1000"),
+    # a sliding window over ids: at logical time t it holds the rows with t <= id + 1000 ({mz_now}: DuckDB's t)
+    Shape("temporal filter", "SELECT id FROM orders WHERE mz_now() <= id + 1000",
+          duck_sql="SELECT id FROM orders WHERE {mz_now} <= id + 1000"),
+    Shape("LATERAL top-k per group",
+          "SELECT c.id, x.id AS order_id, x.amount FROM customers c, LATERAL (SELECT o.id, o.amount FROM orders o "
+          "WHERE o.customer_id = c.id ORDER BY o.amount DESC, o.id LIMIT 3) x"),
+    Shape("table function per row",
+          "SELECT o.id, g.n FROM orders o, generate_series(1, o.amount % 3) AS g(n) WHERE o.amount < 200"),
+    Shape("grouping sets (ROLLUP)",
+          "SELECT c.region, c.tier, count(*) AS n, sum(o.amount) AS total FROM orders o JOIN customers c "
+          "ON o.customer_id = c.id GROUP BY ROLLUP (c.region, c.tier)"),
 ]
 
 
@@ -244,7 +254,7 @@ def run_shape(shape: Shape, desc: m.DataflowDescription, names: dict[str, str], 
     hydration = time.perf_counter() - started
 
     started = time.perf_counter()
-    duck.execute(view_sql).fetchall()
+    duck.execute(view_sql.replace("{mz_now}", str(desc.as_of))).fetchall()
     duck_once = time.perf_counter() - started
 
     engine_ms: list[float] = []
@@ -266,11 +276,12 @@ def run_shape(shape: Shape, desc: m.DataflowDescription, names: dict[str, str], 
             duck.execute("INSERT INTO orders SELECT * FROM ins")
             duck.register("chg", pa.table({"id": [r[0] for r in changed], "region": [r[1] for r in changed]}))
             duck.execute("UPDATE customers SET region = chg.region FROM chg WHERE customers.id = chg.id")
-            duck.execute(view_sql).fetchall()
+            duck.execute(view_sql.replace("{mz_now}", str(t))).fetchall()
             duck_ms.append((time.perf_counter() - started) * 1e3)
     (export,) = desc.index_exports
     ours = rendered.arrangement(export.index_id).peek(ir.MapFilterProject(export.desc.arity))
-    theirs = duck.execute(view_sql).fetchall()
+    now = desc.as_of + args.batches if mv_id is None else desc.as_of
+    theirs = duck.execute(view_sql.replace("{mz_now}", str(now))).fetchall()
     if normalize_rows(ours) != normalize_rows(theirs):
         raise AssertionError(f"{shape.name}: the engine and DuckDB disagree ({len(ours)} vs {len(theirs)} rows)")
     return Result(shape.name, hydration, duck_once, statistics.median(engine_ms) if engine_ms else None,

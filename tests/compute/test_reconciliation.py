@@ -144,3 +144,32 @@ def test_a_replica_runs_exactly_the_reduced_history_after_any_reconnect(steps: l
     assert state.reconciled_kept == len(kept) == len({id(d) for d in state.by_export.values()})
     assert {id(d) for d in state.by_export.values()} == kept
     store.close()
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.integers(0, 6), st.integers(0, 10))
+def test_a_reconnect_that_interrupts_a_replay_rebuilds_nothing(dataflows: int, cut: int) -> None:
+    """``Hello``, part of the replay, then ``Hello`` and the whole replay again (the controller reconnected before
+    ``InitializationComplete``): the replica keeps every dataflow, as after an uninterrupted reconnect."""
+    store = store_with_shards()
+    controller = Controller(store)
+    state = ComputeState("r1", store)
+    controller.connect(state)
+    for i in range(dataflows):
+        controller.ids += 1
+        live = controller.live()
+        desc = (over_index(f"u{controller.ids}", live[i % len(live)], as_of=1, threshold=i % 3) if i % 2 and live
+                else over_shard(f"u{controller.ids}", SHARDS[i % 2], as_of=1, threshold=i % 3))
+        controller.send(state, m.CreateDataflow(desc))
+    state.tick()
+    before = {export_id: id(d) for export_id, d in state.by_export.items()}
+    controller.epoch += 1
+    state.handle(m.Hello(f"n{controller.epoch}", SECRET, controller.epoch))
+    for command in list(controller.history.replay())[:cut]:
+        if not isinstance(command, m.InitializationComplete):
+            state.handle(command)
+    controller.connect(state)
+    assert running(state) == expected(controller.history)
+    assert (state.reconciled_kept, state.reconciled_rebuilt) == (dataflows, 0)
+    assert {export_id: id(d) for export_id, d in state.by_export.items()} == before
+    store.close()

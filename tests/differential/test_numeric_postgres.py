@@ -66,6 +66,22 @@ def test_numeric_functions_agree_with_postgresql(connections: Any, a: str, funct
     same(connections, f"SELECT {function}(CAST('{a}' AS numeric)) AS v")
 
 
+@settings(max_examples=80, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(base=numeric_text().map(lambda t: t[:14]), value=numeric_text().map(lambda t: t[:14]))
+def test_numeric_log_with_a_base_agrees_with_postgresql(connections: Any, base: str, value: str) -> None:
+    """``log(b, x)``: numeric only (integer and unknown arguments cast to it), its result scale, and the errors for
+    a base of 1 (22012), zero or negative arguments (2201E)."""
+    same(connections, f"SELECT log(CAST('{base}' AS numeric), CAST('{value}' AS numeric)) AS v")
+
+
+@pytest.mark.parametrize("sql", ["SELECT log(2, 8) AS v", "SELECT log(10, 1000) AS v", "SELECT log(2.5, 100) AS v",
+                                 "SELECT log(1, 8) AS v", "SELECT log(CAST(2 AS float8), 8) AS v",
+                                 "SELECT log(CAST(NULL AS numeric), 2) AS v", "SELECT log(100) AS v"])
+def test_numeric_log_cases(connections: Any, sql: str) -> None:
+    same(connections, sql)
+
+
 @SETTINGS
 @given(a=numeric_text().map(lambda t: t[:12]), b=st.one_of(st.integers(-12, 40).map(str),
                                                           st.sampled_from(["0.5", "1.5", "-0.5", "2.25"])))

@@ -125,3 +125,16 @@ def test_gcd_and_lcm_agree_with_postgresql(connections: Any, a: int, b: int, wid
                                  "SELECT (regexp_match('a1b22', '[0-9]+'))[1]", "SELECT regexp_match(NULL, 'a')"])
 def test_gcd_lcm_and_regexp_match_cases(connections: Any, sql: str) -> None:
     same(connections, sql)
+
+
+@settings(max_examples=100, deadline=None)
+@given(text=TEXT, pattern=st.sampled_from(["a", "b+", "(a)(b)?", "[.,]", "x|Y", "^a", "b$", "a*", "(x)?1", "()"]),
+       flags=st.sampled_from([None, "g", "gi", "i", "q"]))
+def test_regexp_matches_agrees_with_postgresql(connections: Any, text: str, pattern: str, flags: str | None) -> None:
+    """The set of matches (every one with ``g``) with their positions (WITH ORDINALITY), in text and binary."""
+    extra = f", {quote(flags)}" if flags is not None else ""
+    sql = (f"SELECT m, n FROM regexp_matches({quote(text)}, {quote(pattern)}{extra}) WITH ORDINALITY AS r(m, n) "
+           "ORDER BY n")
+    for binary in (False, True):
+        mine, theirs = outcome(connections[0], sql, binary), outcome(connections[1], sql, binary)
+        assert mine == theirs, (sql, mine, theirs)

@@ -222,6 +222,14 @@ def test_bad_text_casts(func, text, message):
         ("cast_date", "2024-13-01", 'date/time field value out of range: "2024-13-01"', "22008"),
         ("cast_timestamp", "nope", 'invalid input syntax for type timestamp: "nope"', "22007"),
         ("cast_interval", "1 fortnight", 'invalid input syntax for type interval: "1 fortnight"', "22007"),
+        # input PostgreSQL accepts that has no value here: refused as not supported, not as bad syntax
+        ("cast_timestamp", "infinity", 'timestamp input "infinity" is not supported', "0A000"),
+        ("cast_timestamptz", "-Infinity", 'timestamp with time zone input "-Infinity" is not supported', "0A000"),
+        ("cast_date", "epoch", 'date input "epoch" is not supported', "0A000"),
+        ("cast_date", "today", 'date input "today" is not supported', "0A000"),
+        ("cast_date", "0044-03-15 BC", 'date input "0044-03-15 BC" is not supported', "0A000"),
+        ("cast_date", "10000-01-01", 'date input "10000-01-01" is not supported', "0A000"),
+        ("cast_time", "allballs", 'time input "allballs" is not supported', "0A000"),
     ],
 )
 def test_bad_datetime_text_casts(func, text, message, sqlstate):

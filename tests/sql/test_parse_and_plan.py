@@ -119,6 +119,10 @@ def test_parameters(ctx) -> None:
     ("select * from t where a = 'x'", "22P02"),
     ("create materialized view m in cluster nope as select 1", "42704"),
     ("select * from t where a in (select a, d from u)", "42601"),
+    # refused, never accepted and ignored
+    ("create index i on t using gin (a)", "0A000"),
+    ("create temporary view v as select 1", "0A000"),
+    ("create unique index i on t (a)", "0A000"),
 ])
 def test_errors(ctx, sql: str, sqlstate: str) -> None:
     with pytest.raises(errors.SteadyError) as info:

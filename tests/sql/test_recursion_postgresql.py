@@ -47,3 +47,37 @@ def test_recursive_queries_answer_as_postgresql(postgres: psycopg.Connection, da
                 assert got == want, f"{query}\n got {got}\n want {want}\n data {data}"
 
     asyncio.run(main())
+
+
+# WITH RECURSIVE items may read later items (PostgreSQL orders them); DuckDB refuses these, so only PostgreSQL checks
+FORWARD = [
+    "WITH RECURSIVE r(v) AS (SELECT s.v FROM s UNION SELECT e.b FROM r JOIN edges AS e ON r.v = e.a),"
+    " s(v) AS (SELECT min(a) FROM edges) SELECT v FROM r",
+    "WITH RECURSIVE a(n) AS (SELECT n FROM b), b(n) AS (SELECT count(*) FROM c), c(x) AS (SELECT a FROM edges)"
+    " SELECT n FROM a",
+]
+
+
+@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=DATA)
+def test_with_recursive_items_may_read_later_items(postgres: psycopg.Connection, data: dict[str, list[tuple]]) -> None:
+    for name in TABLES:
+        postgres.execute(f"TRUNCATE {name}")  # type: ignore[arg-type]
+    for statement in inserts(data):
+        postgres.execute(statement)  # type: ignore[arg-type]
+
+    async def main() -> None:
+        async with memory_environment() as env:
+            for statement in create_tables() + inserts(data):
+                await env.execute(statement)
+            for query in FORWARD:
+                want = Counter(postgres.execute(query).fetchall())  # type: ignore[arg-type]
+                assert Counter(await env.query(query)) == want, query
+            cycle = "WITH RECURSIVE a(n) AS (SELECT n FROM b), b(n) AS (SELECT n FROM a) SELECT n FROM a"
+            with pytest.raises(psycopg.errors.FeatureNotSupported):
+                postgres.execute(cycle)  # type: ignore[arg-type]
+            with pytest.raises(Exception) as caught:
+                await env.query(cycle)
+            assert getattr(caught.value, "sqlstate", None) == "0A000"
+
+    asyncio.run(main())

@@ -25,6 +25,11 @@ from steadystate.sql.planner import plan
     ("SELECT u.a FROM u WHERE (u.a, u.a) IN (SELECT t.a, t.a FROM t)", "row-valued IN"),
     ("SELECT t.b, (SELECT count(*) FROM u WHERE u.a = max(t.a)) FROM t GROUP BY t.b", "aggregate of the outer query"),
     ("SELECT t.b, (SELECT max(t.a) FROM u WHERE u.a = 1) FROM t GROUP BY t.b", "aggregate of the outer query"),
+    ("SELECT * FROM ROWS FROM (generate_series(1, 2), generate_series(1, 3))", "ROWS FROM"),
+    ("SELECT * FROM t TABLESAMPLE SYSTEM (10)", "TABLESAMPLE"),
+    ("SELECT * FROM (SELECT a FROM t) AS s TABLESAMPLE BERNOULLI (50)", "TABLESAMPLE"),
+    ("SELECT a FROM t FOR UPDATE", "FOR UPDATE"),
+    ("SELECT a FROM t WHERE a > 1 FOR SHARE NOWAIT", "FOR UPDATE/SHARE"),
 ])
 def test_unsupported_constructs_raise_0a000(ctx, sql: str, construct: str) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(errors.FeatureNotSupported) as info:

@@ -72,7 +72,7 @@ from steadystate.repr.timezones import setting_value as timezone_setting
 from steadystate.sql.planner import plan as plan_statement
 from steadystate.sql.statements import AlterAction, Statement, TransactionAction
 from steadystate.repr import Row
-from steadystate.sql.settings import DEFAULT_VARIABLES
+from steadystate.sql.settings import DEFAULT_VARIABLES, check_value
 
 if TYPE_CHECKING:
     from steadystate.adapter.backend import Adapter
@@ -136,6 +136,8 @@ class ClientSession:
         self.variables = dict(DEFAULT_VARIABLES)
         self.variables["database"] = database
         self.variables["application_name"] = options.get("application_name", "")
+        for name, value in options.items():  # startup parameters this server would not honour refuse the login
+            check_value(name, value)
         self._notices: list[ErrorFields] = []
         self._live_notices: Callable[[ErrorFields], None] | None = None
         self.txn = Transaction()
@@ -280,7 +282,8 @@ class ClientSession:
             raise InFailedTransaction(
                 "current transaction is aborted, commands ignored until end of transaction block"
             )
-        try:  # 42501 unless the role may (adapter/authorization.py)
+        try:  # 25006 in a read-only transaction; 42501 unless the role may (adapter/authorization.py)
+            self.txn.check_allowed(plan, self.variables["default_transaction_read_only"] == "on")
             authorize(plan, AuthContext(self.coord.catalog, self.user, self.variables["cluster"],
                                         self.adapter.reads.is_local))
         except SteadyError:
@@ -589,6 +592,7 @@ class ClientSession:
     async def _set_variable(self, plan: p.SetVariablePlan) -> Outcome:
         name = plan.name.lower()
         value = DEFAULT_VARIABLES.get(name, "") if plan.value is None else plan.value
+        check_value(name, value)
         if name == "cluster" and self.coord.catalog.cluster_by_name(value) is None:
             self._flush_notices([f"cluster {quote_ident(value)} does not exist"])
         if name == "timezone":  # PostgreSQL's zones (repr/timezones.py); reported to the client, as PostgreSQL does
@@ -597,6 +601,13 @@ class ClientSession:
             _timeout_seconds(value)
         if name == "max_result_size":
             parse_byte_size(value)
+        if plan.local:  # until the end of the transaction block; outside one it has no effect (PostgreSQL warns)
+            if not self.txn.active:
+                self._flush_notices([f"{'SET TRANSACTION' if name.startswith('transaction_') else 'SET LOCAL'} "
+                                     "can only be used in transaction blocks"])
+                return CommandOutcome("SET")
+            self.txn.set_local(self.variables, name, value)
+            return CommandOutcome("SET", parameters={"TimeZone": value} if name == "timezone" else {})
         self.variables[name] = value
         return CommandOutcome("SET", parameters={"TimeZone": value} if name == "timezone" else {})
 
@@ -622,11 +633,14 @@ class ClientSession:
         if plan.action is TransactionAction.BEGIN:
             if self.txn.active:
                 self._flush_notices(["there is already a transaction in progress"])
+            else:
+                default = self.variables["default_transaction_read_only"] == "on"
+                self.txn.read_only = default if plan.read_only is None else plan.read_only
             self.txn.savepoints.clear()
             self.txn.active = True
             return CommandOutcome("BEGIN")
         self.cursors.close_all()  # cursors live until the end of their transaction (no WITH HOLD)
-        pending, renames, failed = self.txn.end()
+        pending, renames, failed = self.txn.end(self.variables)
         if plan.action is not TransactionAction.COMMIT or failed:
             return CommandOutcome("ROLLBACK")
         if pending:

@@ -16,10 +16,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from steadystate.adapter.client import CommandOutcome, Outcome
+from steadystate.adapter.metrics import statement_kind
 from steadystate.adapter.writes import Changes
 from steadystate.errors import ActiveTransaction, FeatureNotSupported, SteadyError, quote_ident
 from steadystate.sql import plan as p
 from steadystate.sql.statements import TransactionAction
+
+#: what a read-only transaction may run (PostgreSQL's rule): reads and session statements; every other plan, writes
+#: and DDL and any plan added later, is refused with 25006
+READ_ONLY_ALLOWED: tuple[type, ...] = (
+    p.SelectPlan, p.SubscribePlan, p.CopyToPlan, p.ExplainPlan, p.SetVariablePlan, p.ResetVariablePlan,
+    p.ShowVariablePlan, p.ShowObjectsPlan, p.ShowCreatePlan, p.ShowColumnsPlan, p.TransactionPlan, p.DiscardPlan,
+    p.DeallocatePlan, p.DeclarePlan, p.FetchPlan, p.ClosePlan,
+)
 
 #: the statements a failed transaction still accepts
 ENDS_FAILURE = frozenset({TransactionAction.COMMIT, TransactionAction.ROLLBACK,
@@ -35,6 +44,8 @@ class Transaction:
     pending: Changes = field(default_factory=dict)
     savepoints: list[str] = field(default_factory=list)
     renames: list[p.AlterNamePlan] = field(default_factory=list)  # ALTER ... RENAME/SWAP buffered until COMMIT
+    read_only: bool = False  # BEGIN READ ONLY, SET TRANSACTION READ ONLY, default_transaction_read_only
+    local_saved: dict[str, str] = field(default_factory=dict)  # SET LOCAL: each variable's value before the block
 
     @property
     def status(self) -> str:
@@ -50,12 +61,30 @@ class Transaction:
             self.pending.clear()
             self.renames.clear()
 
-    def end(self) -> tuple[Changes, list[p.AlterNamePlan], bool]:
-        """Close the block: what it buffered (writes, renames) and whether it had failed."""
+    def end(self, variables: dict[str, str]) -> tuple[Changes, list[p.AlterNamePlan], bool]:
+        """Close the block: what it buffered (writes, renames) and whether it had failed; the variables it SET LOCAL
+        go back to their values before it."""
         ended = self.pending, self.renames, self.failed
-        self.active, self.failed, self.pending, self.renames = False, False, {}, []
+        self.active, self.failed, self.pending, self.renames, self.read_only = False, False, {}, [], False
         self.savepoints.clear()
+        variables.update(self.local_saved)
+        self.local_saved.clear()
         return ended
+
+    def set_local(self, variables: dict[str, str], name: str, value: str) -> None:
+        """``SET LOCAL`` (and ``SET TRANSACTION``): ``name`` takes ``value`` until the block ends."""
+        self.local_saved.setdefault(name, variables.get(name, ""))
+        variables[name] = value
+        if name == "transaction_read_only":
+            self.read_only = value.lower() in ("on", "true", "yes", "1")
+
+    def check_allowed(self, plan: p.Plan, default_read_only: bool) -> None:
+        """25006 for a plan that writes in a read-only transaction (a statement outside a block is one, read-only
+        when ``default_transaction_read_only`` is on)."""
+        read_only = self.read_only if self.active else default_read_only
+        if read_only and not isinstance(plan, READ_ONLY_ALLOWED):
+            what = statement_kind(plan).replace("_", " ").upper()
+            raise SteadyError(f"cannot execute {what} in a read-only transaction", sqlstate="25006")
 
     def check_no_pending_writes(self, what: str) -> None:
         """Refuse ``what`` (DDL, a write) in a block that has buffered renames or writes it would not commit with."""

@@ -175,13 +175,15 @@ class ComputeState:
         return out
 
     def _on_hello(self, command: m.Hello) -> list[m.Response]:
-        """A (new) controller: keep the running dataflows aside to reconcile them with the replayed history."""
+        """A (new) controller: keep the running dataflows aside to reconcile them with the replayed history.
+
+        A ``Hello`` that interrupts a replay (the controller reconnected before ``InitializationComplete``) keeps
+        what the interrupted replay had not taken back yet beside what it had: both are candidates for the new
+        replay, so an interrupted reconnect rebuilds nothing more than a clean one."""
         self.nonce = command.nonce
         self.interrupts.discard(INTERRUPT_ALL)
         self.failed.clear()
-        for dataflow in self._pool:
-            dataflow.rendered.close()
-        self._pool = list(self.dataflows)
+        self._pool = [*self._pool, *self.dataflows]
         self._kept = self._rebuilt = 0
         self.dataflows.clear()
         self.by_export.clear()

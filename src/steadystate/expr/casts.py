@@ -62,9 +62,21 @@ _NUMERIC_FIELDS = re.compile(r"\s*\d{1,4}-\d{1,2}-\d{1,2}([ T]\d{1,2}:\d{1,2}(:\
                              r"([+-]\d{1,2}(:\d{2})?|Z)?\s*$|\s*\d{1,2}:\d{1,2}(:\d{1,2}(\.\d+)?)?\s*$")
 
 
+#: input PostgreSQL accepts for dates and times that has no value here: special values (infinities, the clock's
+#: words) and years outside 1..9999 (BC, or five digits) — refused as not supported, never as bad syntax
+_UNSUPPORTED_DATETIME = re.compile(r"\s*(?:[+-]?infinity|epoch|now|today|tomorrow|yesterday|allballs)\s*$"
+                                   r"|.*\b(?:BC|AD)\s*$|\s*\d{5,}-", re.IGNORECASE)
+
+
 def _bad_syntax(typ: ScalarType, text: str) -> errors.SteadyError:
-    """PostgreSQL's input error: 22P02, or for dates and times 22007 (22008 when a numeric field is out of range)."""
+    """PostgreSQL's input error: 22P02, or for dates and times 22007 (22008 when a numeric field is out of range);
+    0A000 for date/time input PostgreSQL accepts that has no value here (``infinity``, ``epoch``, BC years)."""
     name = _DATETIME_SPELLING.get(typ, typ.pg_name)  # PostgreSQL's spelling in this message
+    if typ in _DATETIME_SPELLING and typ is not ScalarType.INTERVAL and _UNSUPPORTED_DATETIME.match(text):
+        return errors.FeatureNotSupported(
+            f'{name} input "{text.strip()}" is not supported',
+            hint="Special values (infinity, epoch, now, today) and years outside 1 to 9999 have no value here; "
+                 "write the date and time.")
     if typ in _DATETIME_SPELLING:
         if typ is not ScalarType.INTERVAL and _NUMERIC_FIELDS.match(text):
             return errors.SteadyError(f'date/time field value out of range: "{text}"', sqlstate="22008")

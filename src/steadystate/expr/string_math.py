@@ -23,6 +23,7 @@ from typing import Any, Callable
 
 from steadystate import errors
 from steadystate.expr.casts import to_text
+from steadystate.repr import numeric
 from steadystate.repr.arrays import Array
 from steadystate.repr.types import ScalarType
 
@@ -202,6 +203,18 @@ def regexp_match(text: str, pattern: str, flags: str = "") -> Array | None:
     return Array(match.groups() if match.re.groups else (match.group(0),))
 
 
+def regexp_matches(text: str, pattern: str, flags: str = "") -> list[Array]:
+    """``regexp_matches``: every match with ``g`` (else the first), each as ``regexp_match`` shows it; after an empty
+    match the search moves on one character, as PostgreSQL's does."""
+    compiled = _compile(pattern, flags)
+    out: list[Array] = []
+    for match in compiled.finditer(text):
+        out.append(Array(match.groups() if compiled.groups else (match.group(0),)))
+        if "g" not in flags:
+            break
+    return out
+
+
 def _integer_gcd(bits: int) -> Callable[[int, int], int]:
     limit, name = 2 ** (bits - 1), "integer" if bits == 32 else "bigint"
 
@@ -237,7 +250,7 @@ UNARY_STRICT: dict[str, Callable[[Any], Any]] = {
 BINARY_STRICT: dict[str, Callable[[Any, Any], Any]] = {
     "trunc_to": trunc_to, "starts_with": lambda s, prefix: s.startswith(prefix),
     "gcd_int4": _integer_gcd(32), "gcd_int8": _integer_gcd(64), "lcm_int4": _integer_lcm(32),
-    "lcm_int8": _integer_lcm(64),
+    "lcm_int8": _integer_lcm(64), "log_base": numeric.log,
 }
 VARIADIC_STRICT: dict[str, Callable[..., Any]] = {
     "split_part": split_part, "regexp_replace": regexp_replace, "translate": translate, "regexp_match": regexp_match,
@@ -250,5 +263,5 @@ RESULT_TYPES: dict[str, ScalarType] = {
     "ascii": ScalarType.INT4, "starts_with": ScalarType.BOOL, "trunc_to": ScalarType.NUMERIC,
     "cbrt": ScalarType.FLOAT8, "degrees": ScalarType.FLOAT8, "radians": ScalarType.FLOAT8,
     "regexp_match": ScalarType.TEXT_ARRAY, "gcd_int4": ScalarType.INT4, "gcd_int8": ScalarType.INT8,
-    "lcm_int4": ScalarType.INT4, "lcm_int8": ScalarType.INT8,
+    "lcm_int4": ScalarType.INT4, "lcm_int8": ScalarType.INT8, "log_base": ScalarType.NUMERIC,
 }

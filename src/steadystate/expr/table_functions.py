@@ -35,6 +35,7 @@ from typing import Any, Callable, Iterable, Iterator, NamedTuple
 from steadystate import errors
 from steadystate.expr import jsonb_functions
 from steadystate.expr.functions import BINARY_STRICT
+from steadystate.expr.string_math import regexp_matches
 from steadystate.repr.interval import Interval
 from steadystate.repr.types import ScalarType
 
@@ -180,6 +181,18 @@ def _regexp_split_to_table(text: Any, pattern: Any, flags: Any = "") -> Iterable
     return ((piece,) for piece in regexp_split(text, pattern, flags))
 
 
+def _resolve_matches(types: list[ScalarType | None]) -> Signature | None:
+    if len(types) not in (2, 3) or any(t not in (None, T.TEXT) for t in types):
+        return None
+    return Signature((T.TEXT,) * len(types), (T.TEXT_ARRAY,))
+
+
+def _regexp_matches(text: Any, pattern: Any, flags: Any = "") -> Iterable[tuple[Any, ...]]:
+    if text is None or pattern is None or flags is None:
+        return ()
+    return ((found,) for found in regexp_matches(text, pattern, flags))
+
+
 def _resolve_subscripts(types: list[ScalarType | None]) -> Signature | None:
     if len(types) not in (2, 3) or types[0] is None or not types[0].is_array:
         return None
@@ -245,6 +258,7 @@ TABLE_FUNCTIONS: dict[str, TableFunction] = {
     "generate_series": TableFunction(_resolve_series, _generate_series),
     "unnest": TableFunction(_resolve_unnest, _unnest),
     "regexp_split_to_table": TableFunction(_resolve_split, _regexp_split_to_table),
+    "regexp_matches": TableFunction(_resolve_matches, _regexp_matches),
     "generate_subscripts": TableFunction(_resolve_subscripts, _generate_subscripts),
     "mz_aclexplode": TableFunction(_resolve_aclexplode, _aclexplode),
 }

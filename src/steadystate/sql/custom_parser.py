@@ -38,6 +38,9 @@ def _query(text: str, offset: int) -> exp.Expr:
 
 def _create(cur: Cursor) -> Any:
     cur.expect("CREATE")
+    if cur.word() in ("TEMP", "TEMPORARY") and cur.word(1) in ("VIEW", "MATERIALIZED"):
+        raise errors.FeatureNotSupported("CREATE TEMPORARY VIEW is not supported",
+                                         hint="Temporary tables are; create the view without TEMPORARY.")
     if cur.word() in ("TABLE", "TEMP", "TEMPORARY", "UNLOGGED"):
         return parse_standard(*_whole(cur))
     if cur.accept("CLUSTER", "REPLICA"):
@@ -157,8 +160,11 @@ def _create_index(cur: Cursor) -> st.CreateIndex:
         in_cluster = cur.ident()
     cur.expect("ON")
     on = cur.name()
-    if cur.accept("USING"):
-        cur.ident()
+    if cur.accept("USING"):  # an index is an arrangement: btree (PostgreSQL's default) means the same, no other
+        method = cur.ident()
+        if method.lower() not in ("arrangement", "btree"):
+            raise errors.FeatureNotSupported(f"index method {errors.quote_ident(method)} is not supported",
+                                             hint="Indexes are arrangements; omit USING.")
     key: tuple[exp.Expr, ...] | None = None
     if cur.at(TokenType.L_PAREN):
         text, offset = cur.balanced()
@@ -353,11 +359,18 @@ def _set_value(cur: Cursor) -> str | None:
 def _set(cur: Cursor) -> Any:
     cur.expect("SET")
     local = cur.accept("LOCAL")
+    if cur.accept("SESSION", "CHARACTERISTICS", "AS", "TRANSACTION"):  # the session's default modes
+        read_only = transaction_modes(cur)
+        if read_only is None:
+            return st.SetVariable("transaction_isolation", "strict serializable", local)
+        return st.SetVariable("default_transaction_read_only", "on" if read_only else "off", local)
     if not local:
         cur.accept("SESSION")
-    if cur.accept("TRANSACTION") or cur.accept("SESSION", "CHARACTERISTICS"):
-        cur.pos = len(cur.tokens)
-        return st.SetVariable("transaction", None, local)
+    if cur.accept("TRANSACTION"):  # this transaction's modes (an isolation level alone changes nothing here)
+        read_only = transaction_modes(cur)
+        if read_only is None:
+            return st.SetVariable("transaction_isolation", "strict serializable", local=True)
+        return st.SetVariable("transaction_read_only", "on" if read_only else "off", local=True)
     if cur.accept("TIME", "ZONE"):
         name = "timezone"
     elif cur.accept("NAMES"):
@@ -443,12 +456,41 @@ def _transaction(action: st.TransactionAction, *leading: tuple[str, ...]) -> Cal
             name = cur.ident()
             cur.finish()
             return st.Transaction(st.TransactionAction.ROLLBACK_TO_SAVEPOINT, name)
-        # transaction modes (ISOLATION LEVEL ..., READ ONLY/WRITE) are accepted and ignored
-        while not cur.at_end():
-            cur.next()
-        return st.Transaction(action)
+        read_only = transaction_modes(cur) if action is st.TransactionAction.BEGIN else None
+        while action is not st.TransactionAction.BEGIN and cur.accept("AND"):  # COMMIT AND NO CHAIN
+            if not cur.accept("NO", "CHAIN"):
+                raise errors.FeatureNotSupported("AND CHAIN is not supported")
+        cur.finish()
+        return st.Transaction(action, read_only=read_only)
 
     return read
+
+
+#: PostgreSQL's isolation levels: every one is served as strict serializable, which is stronger than each (the SQL
+#: standard allows a stronger level than the one asked for)
+_ISOLATION_LEVELS = (("SERIALIZABLE",), ("REPEATABLE", "READ"), ("READ", "COMMITTED"), ("READ", "UNCOMMITTED"),
+                     ("STRICT", "SERIALIZABLE"))
+
+
+def transaction_modes(cur: Cursor) -> bool | None:
+    """``ISOLATION LEVEL ...``, ``READ ONLY``/``READ WRITE``, ``[NOT] DEFERRABLE``, separated by commas: whether the
+    transaction is read-only (``None`` when the modes do not say)."""
+    read_only: bool | None = None
+    while not cur.at_end():
+        if cur.accept("ISOLATION", "LEVEL"):
+            if not any(cur.accept(*level) for level in _ISOLATION_LEVELS):
+                raise cur.fail()
+        elif cur.accept("READ", "ONLY"):
+            read_only = True
+        elif cur.accept("READ", "WRITE"):
+            read_only = False
+        elif cur.accept("NOT", "DEFERRABLE") or cur.accept("DEFERRABLE"):
+            pass
+        else:
+            raise cur.fail()
+        if not cur.accept_type(TokenType.COMMA) and not cur.at_end():
+            continue
+    return read_only
 
 
 def _savepoint(cur: Cursor) -> st.Transaction:

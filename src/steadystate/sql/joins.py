@@ -60,8 +60,15 @@ def plan_table_ref(node: exp.Expr, state: QueryState) -> Rel:
         return rename(rel, alias, names)
     if table_functions.from_call(node) is not None:  # generate_series(...), unnest(...): over one empty row
         return table_functions.plan_item(Rel(Constant.of([()], 0), Scope()), node, state)
+    if node.args.get("sample") is not None:  # a random sample: refused, never the whole table instead
+        raise errors.FeatureNotSupported("TABLESAMPLE is not supported")
     if isinstance(node, exp.Table):
-        if node.this is not None and not isinstance(node.this, exp.Identifier):
+        if node.args.get("rows_from"):
+            raise errors.FeatureNotSupported("ROWS FROM is not supported",
+                                             hint="Join the table functions WITH ORDINALITY on their ordinality.")
+        if node.this is None:
+            raise errors.FeatureNotSupported(f"FROM item {node.sql(dialect='postgres')[:60]!r} is not supported")
+        if not isinstance(node.this, exp.Identifier):
             name = node.this.sql_name().lower() if isinstance(node.this, exp.Func) else node.this.key
             raise errors.FeatureNotSupported(f"table function {name} is not supported")
         # unquoted names fold to lower case, as PostgreSQL folds them (``"materialize".INFORMATION_SCHEMA.columns``)

@@ -315,6 +315,7 @@ class ShowObjectsPlan:
 class TransactionPlan:
     action: TransactionAction
     savepoint: str | None = None
+    read_only: bool | None = None  # BEGIN READ ONLY / READ WRITE (None: default_transaction_read_only)
 
 
 @dataclass(frozen=True)

@@ -124,7 +124,7 @@ def _plan_node(node: st.Node, ctx: PlanContext, sql_text: str | None) -> p.Plan:
         case st.Explain():
             return _explain(node, ctx, sql_text)
         case st.Transaction():
-            return p.TransactionPlan(node.action, node.savepoint)
+            return p.TransactionPlan(node.action, node.savepoint, node.read_only)
         case st.Discard():
             return p.DiscardPlan(node.what)
         case st.Deallocate():

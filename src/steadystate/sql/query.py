@@ -171,6 +171,9 @@ def _plan_select(node: exp.Select, state: QueryState) -> tuple[Rel, RowSetFinish
     if arg(node, "qualify") is not None:
         raise errors.FeatureNotSupported("QUALIFY is not supported", hint="Filter the window function's result in an "
                                          "outer query.")
+    if node.args.get("locks"):  # row locks mean nothing to a maintained read: refused, never ignored
+        raise errors.FeatureNotSupported("SELECT ... FOR UPDATE/SHARE is not supported",
+                                         hint="Reads are consistent snapshots; there are no row locks to take.")
     from_ = arg(node, "from_", "from")
     if from_ is not None:
         rel = joins.plan_from(from_.this, list(node.args.get("joins") or []), state)

@@ -136,9 +136,30 @@ def _references(node: exp.Expr, name: str) -> bool:
     return any(not table.args.get("db") and table.name == name for table in node.find_all(exp.Table))
 
 
+def _in_dependency_order(ctes: list[exp.CTE]) -> list[exp.CTE]:
+    """``WITH RECURSIVE``'s items in an order where each comes after the items it reads: PostgreSQL lets an item read
+    a later one there.  Items reading each other (other than an item reading itself) are refused, as PostgreSQL
+    refuses them; Materialize's ``WITH MUTUALLY RECURSIVE`` is for that."""
+    names = {cte.alias for cte in ctes}
+    reads = {cte.alias: {n for n in names - {cte.alias} if _references(cte.this, n)} for cte in ctes}
+    ordered: list[exp.CTE] = []
+    done: set[str] = set()
+    pending = list(ctes)
+    while pending:
+        ready = [cte for cte in pending if reads[cte.alias] <= done]
+        if not ready:
+            raise errors.FeatureNotSupported("mutual recursion between WITH items is not implemented",
+                                             hint="WITH MUTUALLY RECURSIVE lets its items read each other.")
+        for cte in ready:
+            ordered.append(cte)
+            done.add(cte.alias)
+            pending.remove(cte)
+    return ordered
+
+
 def _plan_with_recursive(with_: exp.With, state: QueryState) -> Wrap:
     wrappers: list[tuple[ir.LetRecBinding, int]] = []  # each recursive CTE's binding, wrapped around the rest
-    for cte in with_.expressions:
+    for cte in _in_dependency_order(list(with_.expressions)):
         name = cte.alias
         alias = cte.args.get("alias")
         column_names = [c.name for c in (alias.columns or [])] if alias else []

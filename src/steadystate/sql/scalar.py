@@ -29,7 +29,7 @@ from steadystate.repr.types import ScalarType
 from steadystate.sql import jsonb_scalar
 from steadystate.sql import array_exprs, table_function_calls
 from steadystate.sql import types as ty
-from steadystate.sql.function_args import no_function
+from steadystate.sql.function_args import no_function, signature
 from steadystate.sql.privilege_functions import FUNCTIONS as PRIVILEGE_FUNCTIONS
 from steadystate.sql.typed import (
     AGGREGATE_CLASSES, ExprEnv, Typed, binding_key, coerce, lit, mismatch, nullable_of, operator_error,
@@ -476,9 +476,9 @@ def _log(node: exp.Log, env: ExprEnv) -> Typed:
     base, arg = node.this, node.args.get("expression")
     if arg is None:
         return _math("log10")(exp.Log(this=node.this), env)
-    if isinstance(base, exp.Literal) and base.this == "10":
-        return _math("log10")(exp.Log(this=arg), env)
-    raise errors.FeatureNotSupported("log with a base other than 10 is not supported")
+    # PostgreSQL has log(numeric, numeric) only: integers and unknown literals cast to numeric, floats do not
+    b, x = signature("log", [plan_expr(base, env), plan_expr(arg, env)], [T.NUMERIC, T.NUMERIC], env)
+    return Typed(CallBinary("log_base", b.expr, x.expr), T.NUMERIC, nullable_of(b, x))
 
 
 def _pow(node: exp.Pow, env: ExprEnv) -> Typed:

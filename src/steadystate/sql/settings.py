@@ -14,8 +14,9 @@ is the defaults a session starts with (adapter/session.py).  A variable a client
 
 from __future__ import annotations
 
-from typing import Iterable, NamedTuple
+from typing import Callable, Iterable, NamedTuple
 
+from steadystate import errors
 from steadystate.repr import Row
 
 
@@ -48,6 +49,9 @@ SETTINGS: dict[str, Setting] = {
     "max_result_size": Setting("1GB", "integer", _MZ, "The maximum size in bytes for a single query's result"),
     "transaction_isolation": Setting("strict serializable", "enum", _CLIENT, "Sets the current transaction's "
                                      "isolation level"),
+    "default_transaction_read_only": Setting("off", "bool", _CLIENT, "Sets the default read-only status of new "
+                                             "transactions"),
+    "transaction_read_only": Setting("off", "bool", _CLIENT, "Sets the current transaction's read-only status"),
     "standard_conforming_strings": Setting("on", "bool", "Version and Platform Compatibility", "Causes '...' "
                                            "strings to treat backslashes literally", context="internal"),
     "server_version": Setting("15.0", "string", _PRESET, "Shows the server version", context="internal"),
@@ -65,6 +69,51 @@ DEFAULT_VARIABLES: dict[str, str] = {name: setting.default for name, setting in 
 
 _CUSTOM = Setting("", "string", "Customized Options", "")
 
+
+class Constraint(NamedTuple):
+    """The values a variable that changes how text is read or written may take here: others PostgreSQL accepts
+    would be accepted and ignored (a client told LATIN1 gets UTF-8; ``'a\\nb'`` read without standard strings), so
+    they are refused."""
+
+    accepts: Callable[[str], bool]
+    supported: str  # what the hint names
+
+
+def _words(value: str) -> set[str]:
+    return {part.strip().lower() for part in value.split(",") if part.strip()}
+
+
+def _positive_int(value: str) -> bool:
+    try:
+        return int(value) > 0
+    except ValueError:
+        raise errors.InvalidParameterValue(
+            f'invalid value for parameter "extra_float_digits": "{value}"') from None
+
+
+CONSTRAINTS: dict[str, Constraint] = {
+    "standard_conforming_strings": Constraint(lambda v: v.lower() in ("on", "true", "yes", "1"), "on"),
+    # SQL_ASCII converts nothing: the bytes pass as they are, as with UTF8 here (psql asks for it under LANG=C)
+    "client_encoding": Constraint(lambda v: v.upper().replace("-", "").replace("_", "") in ("UTF8", "UNICODE",
+                                                                                            "SQLASCII"),
+                                  "UTF8 (and SQL_ASCII)"),
+    # the output is ISO; the order of day and month only matters for input this server does not read
+    "datestyle": Constraint(lambda v: "iso" in _words(v) and not _words(v) & {"sql", "postgres", "german"},
+                            "ISO, with MDY, DMY or YMD"),
+    "intervalstyle": Constraint(lambda v: v.lower() == "postgres", "postgres"),
+    "bytea_output": Constraint(lambda v: v.lower() == "hex", "hex"),
+    # above zero PostgreSQL 12 and later print the shortest exact text, as this server always does
+    "extra_float_digits": Constraint(_positive_int, "1 to 3"),
+}
+
+
+def check_value(name: str, value: str) -> None:
+    """Refuse (0A000) a value of a constrained variable that this server would not honour."""
+    constraint = CONSTRAINTS.get(name.lower())
+    if constraint is not None and not constraint.accepts(value.strip().strip("'\"")):
+        raise errors.FeatureNotSupported(f'parameter "{name.lower()}" cannot be set to "{value}"',
+                                         hint=f"This server supports {constraint.supported} only.")
+
 def rows(values: Iterable[tuple[str, str]]) -> list[Row]:
     """pg_settings' rows for a session whose variables have ``values`` (name, value), by name, in the columns
     catalog/builtins.py declares for it."""
@@ -78,4 +127,4 @@ def rows(values: Iterable[tuple[str, str]]) -> list[Row]:
     return out
 
 
-__all__ = ["DEFAULT_VARIABLES", "SETTINGS", "Setting", "rows"]
+__all__ = ["CONSTRAINTS", "Constraint", "DEFAULT_VARIABLES", "SETTINGS", "Setting", "check_value", "rows"]

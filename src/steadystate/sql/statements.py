@@ -292,6 +292,7 @@ class Explain:
 class Transaction:
     action: TransactionAction
     savepoint: str | None = None  # the savepoint's name for the three savepoint actions
+    read_only: bool | None = None  # BEGIN READ ONLY / READ WRITE (None: the session's default)
 
 
 @dataclass(frozen=True)
