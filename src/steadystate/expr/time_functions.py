@@ -26,7 +26,7 @@ from steadystate.expr import casts as _casts
 from steadystate.expr import temporal as _temporal
 from steadystate.repr.arrays import format_array
 from steadystate.expr.to_char import to_char
-from steadystate.repr.interval import USECS_PER_DAY, USECS_PER_SEC, Interval
+from steadystate.repr.interval import USECS_PER_DAY, USECS_PER_SEC, Interval, add_months
 from steadystate.repr.timezones import format_in_zone, parse_zone
 from steadystate.repr.types import ScalarType
 
@@ -103,6 +103,44 @@ def date_trunc_in(unit: str, value: _dt.datetime, name: str) -> _dt.datetime:
     if _temporal.unit_name(unit) in _KEEPS_OFFSET:
         return value.astimezone(UTC) - (local - truncated)
     return localize(truncated, tz)
+
+
+def timestamptz_add_in(value: _dt.datetime, interval: Interval, name: str) -> _dt.datetime:
+    """``timestamptz + interval`` in a session whose TimeZone is ``name`` (PostgreSQL's
+    ``timestamptz_pl_interval``): months, then days, move the wall-clock time there (the month's last day at most;
+    each result localized again, so a day across a DST change is 23 or 25 hours), then the time part is added as
+    elapsed time."""
+    tz = zone(name)
+    result = value
+    try:
+        if interval.months:
+            result = localize(add_months(result.astimezone(tz).replace(tzinfo=None), interval.months), tz)
+        if interval.days:
+            result = localize(result.astimezone(tz).replace(tzinfo=None) + _dt.timedelta(days=interval.days), tz)
+        return result + _dt.timedelta(microseconds=interval.micros)
+    except OverflowError:
+        raise _timestamp_out_of_range() from None
+
+
+def timestamptz_sub_in(value: _dt.datetime, interval: Interval, name: str) -> _dt.datetime:
+    """``timestamptz - interval`` in a session whose TimeZone is ``name``: adding the negated interval."""
+    return timestamptz_add_in(value, -interval, name)
+
+
+def age_in(a: _dt.datetime, b: _dt.datetime, name: str) -> Interval:
+    """``age(timestamptz, timestamptz)`` in a session whose TimeZone is ``name``: the field-wise difference of the
+    two wall-clock times there (PostgreSQL's ``timestamptz_age``), its sign from the instants."""
+    tz = zone(name)
+    try:
+        local_a, local_b = (v.astimezone(tz).replace(tzinfo=None) for v in (a, b))
+    except OverflowError:
+        raise _timestamp_out_of_range() from None
+    return _field_age(local_a, local_b, a < b)
+
+
+def to_char_in(value: _dt.datetime, template: str, name: str) -> str:
+    """``to_char(timestamptz, text)`` in a session whose TimeZone is ``name`` (``TZ``/``OF`` are the zone's)."""
+    return to_char(value, template, zone(name))
 
 
 def timestamptz_array_text_in(value: Any, name: str) -> str:
@@ -194,9 +232,13 @@ def age(a: _dt.datetime | _dt.date, b: _dt.datetime | _dt.date) -> Interval:
     if t1.tzinfo is not None:
         t1 = t1.astimezone(UTC).replace(tzinfo=None)
         t2 = t2.astimezone(UTC).replace(tzinfo=None)
+    return _field_age(t1, t2, t1 < t2)
+
+
+def _field_age(t1: _dt.datetime, t2: _dt.datetime, negative: bool) -> Interval:
+    """``t1 - t2`` field by field with PostgreSQL's borrowing (``negative``: t1 is the earlier instant)."""
     fields = [t1.microsecond - t2.microsecond, t1.second - t2.second, t1.minute - t2.minute, t1.hour - t2.hour,
               t1.day - t2.day, t1.month - t2.month, t1.year - t2.year]
-    negative = t1 < t2
     if negative:
         fields = [-f for f in fields]
     usec, sec, minute, hour, mday, mon, year = fields
@@ -238,6 +280,10 @@ VARIADIC_STRICT: dict[str, Callable[..., Any]] = {
     "text_timestamptz_in": text_timestamptz_in,
     "date_trunc_in": date_trunc_in,
     "timestamptz_array_text_in": timestamptz_array_text_in,
+    "timestamptz_add_in": timestamptz_add_in,
+    "timestamptz_sub_in": timestamptz_sub_in,
+    "age_in": age_in,
+    "to_char_in": to_char_in,
 }
 
 _RESULT_TYPES: dict[str, ScalarType] = {
@@ -252,6 +298,10 @@ _RESULT_TYPES: dict[str, ScalarType] = {
     "text_timestamptz_in": ScalarType.TIMESTAMPTZ,
     "date_trunc_in": ScalarType.TIMESTAMPTZ,
     "timestamptz_array_text_in": ScalarType.TEXT,
+    "timestamptz_add_in": ScalarType.TIMESTAMPTZ,
+    "timestamptz_sub_in": ScalarType.TIMESTAMPTZ,
+    "age_in": ScalarType.INTERVAL,
+    "to_char_in": ScalarType.TEXT,
 }
 
 
