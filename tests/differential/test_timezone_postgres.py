@@ -288,3 +288,37 @@ def test_a_prepared_statement_answers_in_the_zone_it_is_executed_in(connections:
     finally:
         ours.close()
         theirs.close()
+
+
+@pytest.mark.parametrize("zone", ["America/New_York", "Asia/Kathmandu", "UTC+2"])
+def test_input_without_an_offset_is_read_in_the_zone(connections: Any, zone: str) -> None:
+    """Literals in INSERT (the fast path), parameters (text and typed), arrays and COPY of a timestamptz[]: a value
+    without an offset is wall-clock time in the session's zone, as in PostgreSQL."""
+    ours, theirs = connections
+    _set_zone(connections, "UTC")
+    for conn in connections:
+        conn.execute("DROP TABLE IF EXISTS stamps")
+        conn.execute("CREATE TABLE stamps (k int, ts timestamptz, a timestamptz[])")
+    _set_zone(connections, zone)
+    try:
+        for conn in connections:
+            conn.execute("INSERT INTO stamps VALUES (1, '2020-07-01 12:00:00', '{\"2020-07-01 12:00\",NULL}')")
+            conn.execute("INSERT INTO stamps (k, ts) VALUES (2, %s)", ["2020-03-08 02:30:00"])
+            conn.execute("INSERT INTO stamps (k, ts) VALUES (3, %s::timestamptz)", ["2020-11-01 01:30:00"])
+            conn.execute("INSERT INTO stamps (k, a) VALUES (4, %s)", ["{2020-11-01 01:30:00}"])
+            conn.execute("INSERT INTO stamps (k, ts, a) VALUES (5, CAST(%s AS text)::timestamptz, "
+                         "CAST('{\"2020-01-01 00:00\"}' AS timestamptz[]))", ["2020-01-01 00:00"])
+            conn.execute("INSERT INTO stamps (k, a) SELECT 7, CAST(t AS timestamptz[]) FROM (VALUES (CAST(%s AS text))) "
+                         "AS v(t)", ["{\"2020-03-08 02:30\",\"2020-03-08 02:30+01\"}"])
+            with conn.cursor().copy("COPY stamps (k, ts, a) FROM STDIN") as copy:
+                copy.write(b"6\t2020-07-01 12:00:00\t{\"2020-07-01 12:00\",\"2020-07-01 12:00+00\"}\n")
+        same(connections, "SELECT k, ts, a FROM stamps ORDER BY k")
+        same(connections, "SELECT k, ts, a FROM stamps ORDER BY k", binary=True)
+        for value in ("2020-07-01 12:00:00", "2020-07-01 12:00:00+03"):
+            answers = [conn.execute("SELECT %s::timestamptz, %s::timestamptz[]", [value, "{" + value + "}"])
+                       .fetchall() for conn in connections]
+            assert answers[0] == answers[1], value
+    finally:
+        _set_zone(connections, "UTC")
+        for conn in connections:
+            conn.execute("DROP TABLE stamps")

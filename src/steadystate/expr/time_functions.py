@@ -24,7 +24,7 @@ from typing import Any, Callable
 from steadystate import errors
 from steadystate.expr import casts as _casts
 from steadystate.expr import temporal as _temporal
-from steadystate.repr.arrays import format_array
+from steadystate.repr.arrays import format_array, parse_array
 from steadystate.expr.to_char import to_char
 from steadystate.repr.interval import USECS_PER_DAY, USECS_PER_SEC, Interval, add_months
 from steadystate.repr.timezones import format_in_zone, parse_zone
@@ -86,6 +86,12 @@ def text_timestamptz_in(text: str, name: str) -> _dt.datetime:
     wall-clock time there."""
     value = _casts.parse_timestamptz_or_local(text)
     return localize(value, zone(name)) if value.tzinfo is None else value
+
+
+def text_timestamptz_array_in(text: str, name: str) -> Any:
+    """``CAST(text AS timestamptz[])`` in a session whose TimeZone is ``name``: each element as
+    :func:`text_timestamptz_in` reads it."""
+    return parse_array(text, lambda element: text_timestamptz_in(element, name))
 
 
 #: date_trunc units below a day: PostgreSQL keeps the value's own offset (no re-localizing: an ambiguous hour
@@ -278,6 +284,7 @@ VARIADIC_STRICT: dict[str, Callable[..., Any]] = {
     "to_char": to_char,
     "timestamptz_text_in": timestamptz_text_in,
     "text_timestamptz_in": text_timestamptz_in,
+    "text_timestamptz_array_in": text_timestamptz_array_in,
     "date_trunc_in": date_trunc_in,
     "timestamptz_array_text_in": timestamptz_array_text_in,
     "timestamptz_add_in": timestamptz_add_in,
@@ -296,6 +303,7 @@ _RESULT_TYPES: dict[str, ScalarType] = {
     "to_char": ScalarType.TEXT,
     "timestamptz_text_in": ScalarType.TEXT,
     "text_timestamptz_in": ScalarType.TIMESTAMPTZ,
+    "text_timestamptz_array_in": ScalarType.TIMESTAMPTZ_ARRAY,
     "date_trunc_in": ScalarType.TIMESTAMPTZ,
     "timestamptz_array_text_in": ScalarType.TEXT,
     "timestamptz_add_in": ScalarType.TIMESTAMPTZ,
