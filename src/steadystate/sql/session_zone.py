@@ -3,7 +3,8 @@
 A timestamptz datum is an instant (an aware datetime in UTC) everywhere: storage, the dataflow, binary wire
 format.  What PostgreSQL computes *in the session's zone* is rewritten here, when the zone is not UTC, into the
 zone-explicit operations ``expr/time_functions.py`` evaluates (``AT TIME ZONE``'s ``timezone(zone, v)`` and
-two casts that take the zone), so evaluation never reads session state:
+functions that take the zone as their last argument), so evaluation never reads session state.  An interval
+constant of elapsed time only (``INTERVAL '1 hour'``) is the same in every zone and planned as before:
 
 ==============================================  ==================================================================
 PostgreSQL, in the session's zone z             planned as
@@ -12,7 +13,11 @@ PostgreSQL, in the session's zone z             planned as
 ``timestamp::tstz`` / ``date::tstz``            ``timezone(z, ts)`` (a date through ``timestamp``)
 ``tstz::text`` / ``text::tstz`` (and literals)  ``timestamptz_text_in(tstz, z)`` / ``text_timestamptz_in(text, z)``
 ``date_trunc(u, tstz)``                         ``timezone(z, date_trunc(u, timezone(z, tstz)))``
-``extract(f FROM tstz)``, ``to_char(tstz, p)``  the same of ``timezone(z, tstz)`` (``epoch``: unchanged)
+``extract(f FROM tstz)``                        the same of ``timezone(z, tstz)`` (``epoch``: unchanged)
+``to_char(tstz, p)``, ``age(tstz, tstz)``       ``to_char_in(tstz, p, z)``, ``age_in(a, b, z)`` (TZ/OF: z's)
+``tstz ± interval`` (days or months)            ``timestamptz_add_in`` / ``timestamptz_sub_in(tstz, i, z)``
+``generate_series(tstz, tstz, interval)``       a fourth argument z (sql/table_functions.py)
+``text::tstz[]`` (and literals, COPY)           ``text_timestamptz_array_in(text, z)``
 ``current_date``                                the date of ``now()`` in z
 ==============================================  ==================================================================
 
