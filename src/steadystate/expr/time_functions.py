@@ -9,6 +9,9 @@
   arithmetic, so the digits agree.
 * ``age`` is PostgreSQL's field-wise subtraction with borrowing (``timestamp_age``): days borrowed from a month
   are the length of the earlier timestamp's month.
+* The ``*_in`` functions are what PostgreSQL computes in the session's TimeZone, with the zone as their last
+  argument (sql/session_zone.py plans them): text in and out, ``date_trunc``, ``to_char``, ``age``, and
+  ``timestamptz ± interval`` (months and days move the wall-clock time there, the rest is elapsed time).
 
 :data:`VARIADIC_STRICT` is merged into ``expr.functions``'s table and :data:`RESULT_TYPES` into
 ``expr.infer.function_type``.
@@ -232,7 +235,7 @@ def date_bin(stride: Interval, source: _dt.datetime, origin: _dt.datetime) -> _d
 
 
 def age(a: _dt.datetime | _dt.date, b: _dt.datetime | _dt.date) -> Interval:
-    """PostgreSQL's ``timestamp_age``/``timestamptz_age`` (the latter in UTC, the session's zone)."""
+    """PostgreSQL's ``timestamp_age``/``timestamptz_age`` (the latter in UTC; :func:`age_in` in another zone)."""
     t1 = a if isinstance(a, _dt.datetime) else _dt.datetime(a.year, a.month, a.day)
     t2 = b if isinstance(b, _dt.datetime) else _dt.datetime(b.year, b.month, b.day)
     if t1.tzinfo is not None:
