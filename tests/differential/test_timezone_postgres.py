@@ -67,6 +67,23 @@ EXPRESSIONS = [
     "generate_series(TIMESTAMPTZ '2020-11-03 12:00:00+00', TIMESTAMPTZ '2020-10-20 12:00:00+00', INTERVAL '-1 week')",
     "generate_series(TIMESTAMPTZ '2020-01-31 00:00:00+00', TIMESTAMPTZ '2020-12-31 00:00:00+00', INTERVAL '1 month')",
     "generate_series(TIMESTAMPTZ '2020-03-29 00:00:00+00', TIMESTAMPTZ '2020-03-29 04:00:00+00', INTERVAL '1 hour')",
+    "make_timestamptz(2020, 3, 29, 2, 30, 0)", "make_timestamptz(2020, 10, 25, 2, 30, 0.5)",
+    "make_timestamptz(2020, 7, 1, 12, 0, 0, 'Asia/Kathmandu')",
+    "date_trunc('day', TIMESTAMPTZ '2020-07-01 02:00:00+00', 'UTC')",
+    "date_trunc('day', TIMESTAMPTZ '2020-03-29 02:00:00+00', 'Europe/Berlin')",
+    "concat_ws(',', TIMESTAMPTZ '2020-07-01 12:00:00+00', 1, ARRAY[TIMESTAMPTZ '2020-03-29 01:30:00+00'])",
+]
+
+#: what shows a timestamptz in the session's zone and is done here only in UTC: the same as PostgreSQL there,
+#: refused (0A000) in another zone
+ONLY_IN_UTC = [
+    "to_jsonb(TIMESTAMPTZ '2020-07-01 12:00:00+00')", "jsonb_build_object('a', TIMESTAMPTZ '2020-07-01 12:00:00+00')",
+    "jsonb_build_array(1, TIMESTAMPTZ '2020-07-01 12:00:00+00')",
+    "array_to_string(ARRAY[TIMESTAMPTZ '2020-07-01 12:00:00+00'], ',')",
+    "jsonb_agg(TIMESTAMPTZ '2020-07-01 12:00:00+00')", "jsonb_object_agg('k', TIMESTAMPTZ '2020-07-01 12:00:00+00')",
+    "CAST(ARRAY[TIMESTAMPTZ '2020-07-01 02:00:00+00'] AS text[])",
+    "CAST(ARRAY[TIMESTAMPTZ '2020-07-01 02:00:00+00'] AS date[])",
+    "CAST(ARRAY[TIMESTAMP '2020-07-01 02:00:00'] AS timestamptz[])",
 ]
 
 
@@ -124,6 +141,18 @@ def test_to_char_tz_of_an_offset_zone_is_refused(connections: Any) -> None:
         assert outcome(ours, "SELECT to_char(TIMESTAMPTZ '2020-01-01 00:00:00+00', 'TZ')")[:2] == ("error", "0A000")
     finally:
         ours.execute("SET TimeZone = 'UTC'")
+
+
+def test_what_is_done_only_in_utc(connections: Any) -> None:
+    ours = connections[0]
+    for zone in ("UTC", "America/New_York"):
+        _set_zone(connections, zone)
+        for expression in ONLY_IN_UTC:
+            if zone == "UTC":
+                same(connections, f"SELECT {expression}")
+            else:
+                assert outcome(ours, f"SELECT {expression}")[:2] == ("error", "0A000"), expression
+    _set_zone(connections, "UTC")
 
 
 @pytest.mark.parametrize("zone", ["Nowhere/City", "UTC+200", "Europe/", "200"])

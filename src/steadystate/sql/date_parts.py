@@ -107,6 +107,12 @@ def _date_trunc(plan_expr: PlanExpr, node: exp.Expr, env: ExprEnv) -> Typed:
         else T.TIMESTAMP
     value = coerce(value, typ, env)
     unit = Literal(_unit_of(node.args["unit"]), T.TEXT)
+    if node.args.get("zone") is not None:  # date_trunc(unit, timestamptz, zone): truncated in that zone
+        if typ is not T.TIMESTAMPTZ:
+            raise no_function("date_trunc", [lit("", T.TEXT), value, lit("", T.TEXT)])
+        zone = coerce(plan_expr(node.args["zone"], env), T.TEXT, env)
+        return Typed(CallVariadic("date_trunc_in", (unit, value.expr, zone.expr)), T.TIMESTAMPTZ,
+                     value.nullable or zone.nullable)
     local = in_session_zone(value, env, "date_trunc")
     if local is not value and isinstance(local.expr, CallVariadic):  # truncated in the session's zone
         return Typed(CallVariadic("date_trunc_in", (unit, value.expr, local.expr.exprs[0])), T.TIMESTAMPTZ,

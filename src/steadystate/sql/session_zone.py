@@ -41,9 +41,12 @@ the reader's zone in any case (``pgwire/values.py``), as PostgreSQL does.
 
 from __future__ import annotations
 
+from typing import Iterable
+
 from steadystate import errors
 from steadystate.repr.timezones import is_utc
 from steadystate.repr.objects import ItemKind
+from steadystate.repr.types import ScalarType
 from steadystate.sql.catalog_api import PlanContext, ResolvedItem
 
 
@@ -61,6 +64,21 @@ def zone_for(ctx: PlanContext, what: str) -> str | None:
     ctx.zone_uses.add(what)
     zone = setting(ctx)
     return None if is_utc(zone) else zone
+
+
+_ZONED_TYPES = frozenset({ScalarType.TIMESTAMPTZ, ScalarType.TIMESTAMPTZ_ARRAY})
+
+
+def only_in_utc(ctx: PlanContext, types: Iterable[ScalarType | None], what: str) -> None:
+    """``what`` (over values of ``types``) would show a timestamptz in the session's zone, which is done here
+    only for UTC: a use of the zone there, refused (0A000) in another zone, never computed in UTC instead."""
+    if not any(t in _ZONED_TYPES for t in types):
+        return
+    zone = zone_for(ctx, what)
+    if zone is not None:
+        raise errors.FeatureNotSupported(
+            f"{what} is not supported while the session's TimeZone is \"{zone}\"",
+            hint="SET TimeZone = 'UTC' for it.")
 
 
 def same_zone(a: str, b: str) -> bool:
@@ -86,4 +104,4 @@ def use_item(ctx: PlanContext, item: ResolvedItem, what: str = "") -> None:
     ctx.zone_uses.add(f"{item.name}")
 
 
-__all__ = ["same_zone", "setting", "use_item", "zone_for"]
+__all__ = ["only_in_utc", "same_zone", "setting", "use_item", "zone_for"]

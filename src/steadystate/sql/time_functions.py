@@ -50,7 +50,10 @@ def _make_timestamp(plan: PlanExpr, node: exp.TimestampFromParts, env: ExprEnv) 
 def _make_timestamptz(plan: PlanExpr, args: list[exp.Expr], env: ExprEnv) -> Typed:
     values = [plan(a, env) for a in args]
     wanted = _INTS + [T.FLOAT8] + ([T.TEXT] if len(values) == 7 else [])
-    return _call("make_timestamptz", signature("make_timestamptz", values, wanted, env), T.TIMESTAMPTZ)
+    coerced = signature("make_timestamptz", values, wanted, env)
+    if len(coerced) == 6:  # a wall-clock time in the session's zone, as PostgreSQL reads it
+        coerced.append(lit(session_zone.zone_for(env.ctx, "make_timestamptz") or "UTC", T.TEXT))
+    return _call("make_timestamptz", coerced, T.TIMESTAMPTZ)
 
 
 _INTERVAL_FIELDS = (("year", T.INT4), ("month", T.INT4), ("week", T.INT4), ("day", T.INT4), ("hour", T.INT4),

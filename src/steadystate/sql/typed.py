@@ -161,6 +161,8 @@ def _coerce(value: Typed, target: ScalarType, env: ExprEnv, *, explicit: bool, w
         zoned = _zoned_cast(value, target, env)
         if zoned is not None:
             return zoned
+    elif value.type.is_array and target.is_array and T.TIMESTAMPTZ_ARRAY in (value.type, target):
+        session_zone.only_in_utc(env.ctx, [T.TIMESTAMPTZ_ARRAY], f"a cast from {value.type.pg_name} to {target.pg_name}")
     if value.type is T.FLOAT4 and target is T.TEXT:
         cast = CallUnary("float4_to_text", value.expr)  # float4's own output digits
     elif value.type is T.FLOAT4_ARRAY and target is T.TEXT:
