@@ -351,3 +351,42 @@ def test_input_without_an_offset_is_read_in_the_zone(connections: Any, zone: str
         _set_zone(connections, "UTC")
         for conn in connections:
             conn.execute("DROP TABLE stamps")
+
+
+class _Stamp(str):
+    """Text sent as a parameter declared timestamptz (oid 1184), in text format."""
+
+
+class _Stamps(str):
+    """Text sent as a parameter declared timestamptz[] (oid 1185), in text format."""
+
+
+class _StampDumper(psycopg.adapt.Dumper):
+    oid = 1184
+
+    def dump(self, obj: str) -> bytes:
+        return obj.encode()
+
+
+class _StampsDumper(_StampDumper):
+    oid = 1185
+
+
+@pytest.mark.parametrize("zone", ["America/New_York", "Asia/Kathmandu", "UTC"])
+def test_parameters_declared_timestamptz_are_read_in_the_zone(connections: Any, zone: str) -> None:
+    """A Bind parameter the client declares timestamptz (or timestamptz[]), in text without an offset: wall-clock
+    time in the session's zone, as PostgreSQL reads it."""
+    _set_zone(connections, zone)
+    answers = []
+    for conn in connections:
+        cursor = conn.cursor()
+        cursor.adapters.register_dumper(_Stamp, _StampDumper)
+        cursor.adapters.register_dumper(_Stamps, _StampsDumper)
+        rows = []
+        for text in ("2020-07-01 12:00:00", "2020-03-08 02:30:00", "2020-11-01 01:30:00", "2020-07-01 12:00:00+02",
+                     "2020-07-01 12:00:00 UTC"):
+            cursor.execute("SELECT CAST(%s AS text), CAST(%s AS text)", [_Stamp(text), _Stamps("{" + f'"{text}"' + "}")])
+            rows.append(cursor.fetchall())
+        answers.append(rows)
+    _set_zone(connections, "UTC")
+    assert answers[0] == answers[1]

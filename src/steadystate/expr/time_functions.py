@@ -30,7 +30,7 @@ from steadystate.expr import temporal as _temporal
 from steadystate.repr.arrays import format_array, parse_array
 from steadystate.expr.to_char import to_char
 from steadystate.repr.interval import USECS_PER_DAY, USECS_PER_SEC, Interval, add_months
-from steadystate.repr.timezones import format_in_zone, parse_zone
+from steadystate.repr.timezones import format_in_zone, localize, parse_zone
 from steadystate.repr.types import ScalarType
 
 UTC = _dt.timezone.utc
@@ -52,21 +52,6 @@ def _timestamp_out_of_range() -> errors.SteadyError:
 def zone(name: str) -> _dt.tzinfo:
     """The zone ``name`` names (``repr.timezones.parse_zone``: IANA, case-insensitive; UTC; POSIX offsets)."""
     return parse_zone(name)
-
-
-def localize(local: _dt.datetime, tz: _dt.tzinfo) -> _dt.datetime:
-    """The instant (aware, UTC) of wall-clock time ``local`` in ``tz``, with PostgreSQL's rule for gaps/overlaps."""
-    early = local.replace(tzinfo=tz, fold=0)
-    late = local.replace(tzinfo=tz, fold=1)
-    if early.utcoffset() != late.utcoffset():
-        round_trip = late.astimezone(UTC).astimezone(tz).replace(tzinfo=None)
-        chosen = late if round_trip == local else early  # ambiguous: after the transition; a gap: before it
-    else:
-        chosen = early
-    try:
-        return chosen.astimezone(UTC)
-    except OverflowError:
-        raise _timestamp_out_of_range() from None
 
 
 def _at_zone(name: str, value: _dt.datetime) -> _dt.datetime:
