@@ -32,9 +32,17 @@ VIEWS: dict[str, tuple[ir.RelationExpr, RelationDesc]] = {
         ir.Reduce(ir.Filter(ir.Get("u1"), (ir.CallBinary("gte", col(2), lit("m", T.TEXT)),)), (col(1),),
                   (ir.AggregateExpr("max", col(0)),)),
         RelationDesc.of(("g", T.INT4), ("hi", T.INT8))),
+    "top-k per group": (ir.TopK(ir.Get("u1"), (1,), (ir.ColumnOrder(2, desc=True, nulls_last=False),
+                                                     ir.ColumnOrder(0)), limit=3, offset=1), TABLE),
+    "global top-k behind a projection": (
+        ir.TopK(ir.Project(ir.Get("u1"), (2, 0)), (), (ir.ColumnOrder(0), ir.ColumnOrder(1, desc=True)), limit=5),
+        RelationDesc.of(("s", T.TEXT), ("k", T.INT8))),
     "overflow in a map": (ir.Map(ir.Get("u1"), (ir.CallBinary("mul", col(1), lit(2**30, T.INT4)),)),
                           RelationDesc.of(("k", T.INT8), ("g", T.INT4), ("s", T.TEXT), ("x", T.INT4))),
 }
+
+
+FOLDED = ("distinct expressions", "top-k per group", "global top-k behind a projection")
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +81,9 @@ def test_a_premapped_snapshot_hydrates_what_the_rows_hydrate(store: Any, name: s
     by_columns = dataflow(plan, desc)
     read = read_source(store, by_columns, "u1", "t", 1, name)
     if name == "overflow in a map":
-        assert read.premapped is None  # the columns hold what the row path must report: read as rows
+        assert read.premapped is None and read.folded is None  # the columns hold an error the rows must report
+    elif name in FOLDED:  # the operator takes the (mapped) columns itself: a ColumnarInput
+        assert read.folded is not None and read.rows
     else:
         assert read.premapped is not None and read.rows  # the load as columns, the writes as rows
         assert len(read.premapped) < 6000 or name == "grouped after a filter"

@@ -7,7 +7,7 @@ orders differently from the sort shows up as a difference."""
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
+from typing import Any, Callable
 
 from hypothesis import given, settings, strategies as st
 
@@ -24,9 +24,15 @@ orders = st.lists(st.builds(SortColumn, column=st.integers(1, 2), descending=st.
 
 def reference(multiset: Counter[tuple[Any, ...]], order: list[SortColumn], limit: int | None,
               offset: int) -> Counter[tuple[Any, ...]]:
+    return reference_by(multiset, lambda row: row[0], order, limit, offset)
+
+
+def reference_by(multiset: Counter[tuple[Any, ...]], group_of: Callable[[tuple[Any, ...]], Any],
+                 order: list[SortColumn], limit: int | None, offset: int) -> Counter[tuple[Any, ...]]:
+    """Each group's rows (by ``group_of``) sorted from scratch and sliced."""
     out: Counter[tuple[Any, ...]] = Counter()
-    for group in {row[0] for row in multiset}:
-        present = [row for row, count in multiset.items() if row[0] == group and count > 0]
+    for group in {group_of(row) for row in multiset}:
+        present = [row for row, count in multiset.items() if group_of(row) == group and count > 0]
         expanded = [row for row in sort_rows(present, order) for _ in range(multiset[row])]
         end = None if limit is None else offset + limit
         out.update(expanded[offset:end])

@@ -9,9 +9,22 @@ that evaluates expressions turns a failing row into an error update of the same 
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable, Protocol, runtime_checkable
 
 from steadystate.dataflow.collection import EMPTY, Delta, ErrDelta, EvalError, OkDelta, Row, add_into, merge_into
+
+
+@runtime_checkable
+class ColumnarInput(Protocol):
+    """An operator that can take a snapshot of its (first) input as Arrow tables (columns ``c0 … cN``, one
+    insertion per row) instead of rows, before its first round: :meth:`fold_columns` prepares what it takes without
+    changing anything (``None``: it cannot, the rows take the row path), :meth:`absorb_folded` takes it; the next
+    round emits what it changes.  ``render.dataflow.RenderedDataflow.columnar_consumer`` finds such an operator
+    behind a source, directly or behind maps/filters/projections ``expr.arrow_eval`` evaluates."""
+
+    def fold_columns(self, tables: list[Any]) -> Any: ...
+
+    def absorb_folded(self, folded: Any) -> None: ...
 
 
 class Operator:
@@ -112,18 +125,52 @@ class NegateOperator(Operator):
 
 
 class CountingOperator(Operator):
-    """Keeps the accumulated count per row and emits the change of ``output_count(count)``."""
+    """Keeps the accumulated count per row and emits the change of ``output_count(count)``.
+
+    Hydrates from columns (:class:`ColumnarInput`): a snapshot's tables are counted per distinct row by Arrow's
+    hash aggregation, so only the distinct rows become Python tuples."""
 
     def __init__(self, input: int, output_count: Callable[[int], int]) -> None:
         self.inputs = (input,)
         self.counts: dict[Row, int] = {}
         self.output_count = output_count
+        self._absorbed: dict[Row, int] | None = None  # counts folded from columns (``counts`` itself), emitted next
+        self.once = output_count(2) == 1  # a distinct (each positive row once), not a threshold
+
+    def fold_columns(self, tables: list[Any]) -> dict[Row, int] | None:
+        if self.counts or not tables or any(t.num_columns != tables[0].num_columns for t in tables):
+            return None
+        import pyarrow as pa  # the engine takes Arrow only where a snapshot arrives as columns
+
+        names = [f"c{i}" for i in range(tables[0].num_columns)]
+        if not names or any(pa.types.is_floating(f.type) for t in tables for f in t.schema):
+            return None  # no columns; floats, whose -0.0 and NaN Arrow groups unlike Python's equality
+        table = pa.concat_tables([t.rename_columns(names) for t in tables], promote_options="permissive")
+        grouped = table.group_by(names, use_threads=False).aggregate([([], "count_all")])
+        rows = zip(*(grouped.column(name).to_pylist() for name in names))
+        return dict(zip(rows, grouped.column("count_all").to_pylist()))
+
+    def absorb_folded(self, folded: dict[Row, int]) -> None:
+        self.counts = folded
+        self._absorbed = folded
 
     def run(self, time: int, deltas: list[Delta], first: bool) -> Delta:
         ok_in, err_in = deltas[0]
         counts = self.counts
         output_count = self.output_count
         ok: OkDelta = {}
+        if self._absorbed is not None:
+            absorbed, self._absorbed = self._absorbed, None
+            # counts from columns are positive: a distinct emits each row once, a threshold each at its count
+            ok = dict.fromkeys(absorbed, 1) if self.once else dict(absorbed)
+            if ok_in:  # the rest of the snapshot, as rows, on top of what was absorbed
+                for row, diff in ok_in.items():
+                    before = counts.get(row, 0)
+                    add_into(counts, row, diff)
+                    change = output_count(before + diff) - output_count(before)
+                    if change:
+                        add_into(ok, row, change)
+                return ok, err_in
         for row, diff in ok_in.items():
             before = counts.get(row, 0)
             after = before + diff

@@ -37,6 +37,7 @@ from steadystate.dataflow.iterate import LetRecOperator
 from steadystate.dataflow.join import JoinOperator
 from steadystate.dataflow.join_accumulate import JoinAccumulate
 from steadystate.dataflow.operators import (
+    ColumnarInput,
     ConstantOperator,
     MfpOperator,
     NegateOperator,
@@ -46,7 +47,9 @@ from steadystate.dataflow.operators import (
     threshold_operator,
 )
 from steadystate.dataflow.reduce import reduce_operator
+from steadystate.dataflow.spine import columnar_types
 from steadystate.dataflow.topk import TopKOperator
+from steadystate.dataflow.topk_spine import SpineTopK
 from steadystate.dataflow.temporal_filter import TemporalFilterOperator
 from steadystate.dataflow.window import WindowOperator
 from steadystate.expr import ir, temporal_filter
@@ -89,6 +92,30 @@ class ColumnarMapper(NamedTuple):
         except NotVectorized:
             return None
         return total
+
+
+class MappedConsumer:
+    """A :class:`~steadystate.dataflow.operators.ColumnarInput` behind maps/filters/projections: the chain is
+    evaluated over the snapshot's columns (``expr.arrow_eval``) and its output tables are what the operator folds;
+    ``None`` (the rows take the row path, which reports errors as data) when a value needs the row evaluator."""
+
+    def __init__(self, layers: list[Callable[[Any], Any]], consumer: ColumnarInput) -> None:
+        self.layers = layers
+        self.consumer = consumer
+
+    def fold_columns(self, tables: list[Any]) -> Any:
+        mapped = []
+        try:
+            for table in tables:
+                for layer in self.layers:
+                    table = layer(table)
+                mapped.append(table)
+        except NotVectorized:
+            return None
+        return self.consumer.fold_columns(mapped)
+
+    def absorb_folded(self, folded: Any) -> None:
+        self.consumer.absorb_folded(folded)
 
 
 class _Sink:
@@ -185,21 +212,36 @@ class RenderedDataflow:
         evaluation_errors = [(EvalError(*row), time, diff) for row, time, diff in error_updates or ()]
         port.push(updates, upper, evaluation_errors)
 
-    def columnar_consumer(self, source_id: str) -> JoinAccumulate | AccumulatingReduce | None:
-        """The operator that is the only reader of source ``source_id`` and sums over its rows — a fused
-        join-accumulate reading it as its aggregated input, or an accumulating reduce — before the first step: it
-        can take the source's snapshot as Arrow columns (``absorb_columns``) instead of rows."""
+    def columnar_consumer(self, source_id: str) -> ColumnarInput | None:
+        """Before the first step: the operator that can take source ``source_id``'s snapshot as Arrow columns
+        (``dataflow.operators.ColumnarInput``: a fused join-accumulate reading it as its aggregated input, an
+        accumulating reduce, a spine top-k, a distinct, ...) because it is the source's only reader, reading it as
+        its first input — directly, or behind a chain of maps/filters/projections that ``expr.arrow_eval``
+        evaluates exactly (then a :class:`MappedConsumer` that evaluates the chain over the columns first)."""
         port = self.graph.ports.get(source_id)
         if port is None or self.graph.stepped:
             return None
-        readers = [n for n in self.graph.nodes if port.node in n.inputs]
-        if len(readers) != 1 or readers[0].inputs[0] != port.node:
-            return None
-        if not isinstance(readers[0], (JoinAccumulate, AccumulatingReduce)):
-            return None
-        if any(port.node == node for node, _types in self._collections.values()):
-            return None  # the source is also exported or sunk as it is
-        return readers[0]
+        exported = {node for node, _types in self._collections.values()}
+        node, layers = port.node, []
+        while True:
+            if node in exported:
+                return None  # the source (or a step of the chain) is also exported or sunk as it is
+            readers = [n for n in self.graph.nodes if node in n.inputs]
+            if len(readers) != 1 or readers[0].inputs[0] != node:
+                return None
+            reader = readers[0]
+            position = self.graph.nodes.index(reader)
+            if position in self._mfp_nodes and not isinstance(reader, ColumnarInput):
+                input_types, output_types = self._mfp_types[position]
+                layer = compile_arrow_mfp(self._mfp_nodes[position][2], input_types)
+                if layer is None or not output_types:
+                    return None
+                layers.append(layer)
+                node = position
+                continue
+            if not isinstance(reader, ColumnarInput):
+                return None
+            return MappedConsumer(layers, reader) if layers else reader
 
     def columnar_mapper(self, source_id: str) -> ColumnarMapper | None:
         """Before the first step: when source ``source_id`` is read only by a chain of maps/filters/projections
@@ -511,6 +553,11 @@ class RenderedDataflow:
     def _render_topk(self, expr: ir.TopK) -> Rendered:
         node, types = self._render(expr.input)
         group = list(expr.group_key)
+        spine_types = columnar_types([_SPINE_TYPES.get(t) if t is not None else None for t in types or [None]])
+        if expr.limit is not None and types and spine_types is not None and self.fuse:
+            # input held in a columnar arrangement (``dataflow.topk_spine``): hydrates from columns
+            return self.graph.add(SpineTopK(node, group, sort_columns(expr.order_key), expr.limit, expr.offset,
+                                            spine_types)), types
         if not group:  # one group: the operator takes its rows in bulk
             return self.graph.add(TopKOperator(node, None, sort_columns(expr.order_key), expr.limit,
                                                expr.offset)), types
@@ -570,6 +617,11 @@ class ImportJoin(NamedTuple):
     index_id: str
     shared: bool  # False: the join keeps its own copy (its key is not the index's key, or sharing is off)
     through_mfp: bool = False  # the input is maps/filters/projections of the import
+
+
+# the engine types a spine holds exactly (``dataflow.spine.columnar_types``' names)
+_SPINE_TYPES = {ScalarType.INT2: "int", ScalarType.INT4: "int", ScalarType.INT8: "int", ScalarType.TEXT: "text",
+                ScalarType.BOOL: "bool"}
 
 
 def _arity(expr: ir.RelationExpr, dataflow: RenderedDataflow) -> int:

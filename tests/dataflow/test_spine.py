@@ -1,0 +1,101 @@
+"""The columnar arrangement (``dataflow.spine``) against a plain ``Counter`` model: inserts, deletes, lookups and
+merges, with multi-column keys interned from Python values and from Arrow columns, NULLs, strings, booleans."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+import pyarrow as pa
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from steadystate.dataflow.spine import KeyInterner, SortKey, Spine, gather
+from steadystate.dataflow.topk import SortColumn, order_key
+
+TYPES = [pa.int64(), pa.string(), pa.bool_()]
+values = st.tuples(st.one_of(st.none(), st.integers(-3, 3), st.sampled_from([-(2**63), 2**63 - 1])),
+                   st.one_of(st.none(), st.sampled_from(["", "a", "b", "é", "ab"])),
+                   st.one_of(st.none(), st.booleans()))
+updates = st.lists(st.tuples(st.integers(0, 3), values, st.integers(-2, 2)), max_size=25)
+
+
+def model_apply(model: Counter, batch: list) -> None:
+    for key, row, diff in batch:
+        model[(key, row)] += diff
+        if model[(key, row)] == 0:
+            del model[(key, row)]
+
+
+def check_runs(spine: Spine, deferred: bool = False) -> None:
+    sizes = [run.num_rows for run in spine.runs]
+    if deferred:  # a deferred run was compared by its size before consolidation
+        sizes = sizes[1:]
+    for older, newer in zip(sizes, sizes[1:]):  # geometric: each run less than half the one before
+        assert 2 * newer < older
+    for run in spine.runs:
+        assert 0 not in run.column("diff").to_pylist()
+        pairs = list(zip(run.column("k").to_pylist(), zip(*(run.column(n).to_pylist() for n in spine.names))))
+        order = order_key([SortColumn(*s) for s in spine.order])  # the row path's order, then the tie break
+        keys = [(k, order(row)) for k, row in pairs]
+        assert all(not (b < a) for a, b in zip(keys, keys[1:]))  # sorted as the row operator sorts
+        assert len(set(pairs)) == len(pairs)  # consolidated
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(updates, max_size=8), st.lists(st.tuples(st.integers(0, 2), st.booleans(), st.booleans()),
+                                               max_size=3), st.booleans())
+def test_spine_matches_counter(batches: list, order: list, deferred: bool) -> None:
+    """With the first batch a deferred (unsorted) run or an ordinary one."""
+    spine = Spine(TYPES, [SortKey(c, d, n) for c, d, n in order])
+    model: Counter = Counter()
+    for i, batch in enumerate(batches):
+        keys, rows, diffs = [k for k, _, _ in batch], [r for _, r, _ in batch], [d for _, _, d in batch]
+        if deferred and i == 0:
+            spine.defer(spine.table_of(keys, rows, diffs))
+            model_apply(model, batch)
+            continue
+        spine.insert_rows(keys, rows, diffs)
+        model_apply(model, batch)
+        check_runs(spine, deferred)
+        assert spine.contents() == dict(model)
+        found = spine.lookup([0, 1, 2, 3, 7])
+        for key in (0, 1, 2, 3, 7):
+            assert found[key] == {row: d for (k, row), d in model.items() if k == key}
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(values, max_size=40), st.lists(st.tuples(st.integers(0, 2), st.booleans(), st.booleans()),
+                                               max_size=3), st.integers(1, 6))
+def test_candidates_hold_the_first_rows(rows: list, order: list, count: int) -> None:
+    """A deferred run's candidates (one group, diffs 1) hold every row that is among its ``count`` first."""
+    spine = Spine(TYPES, [SortKey(c, d, n) for c, d, n in order])
+    spine.defer(spine.table_of([0] * len(rows), rows, [1] * len(rows)))
+    candidates = spine.candidates(count)
+    if candidates is None:  # the order needs more than one word
+        return
+    held = set(zip(*(candidates.column(n).to_pylist() for n in spine.names))) if spine.names else set()
+    first = [row for (_k, row), d in sorted(spine.contents().items(), key=lambda item: (
+        order_key([SortColumn(*s) for s in spine.order])(item[0][1]))) for _ in range(d)][:count]
+    assert set(first) <= held
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(values, max_size=40), st.lists(values, max_size=10))
+def test_interning_columns_agrees_with_python(rows: list, later: list) -> None:
+    interner = KeyInterner()
+    for row in later:  # keys already known keep their ids
+        interner.intern(row)
+    columns = [pa.array([r[i] for r in rows], type=t) for i, t in enumerate(TYPES)]
+    ids = interner.intern_columns(columns, len(rows))
+    assert [interner.keys[i] for i in ids.tolist()] == rows
+    assert all(interner.find(row) == i for row, i in zip(rows, ids.tolist()))
+    sub = interner.intern_columns(columns[1:2], len(rows))  # a one-column key
+    assert [interner.keys[i] for i in sub.tolist()] == [(r[1],) for r in rows]
+
+
+@given(st.lists(st.tuples(st.integers(0, 5), st.integers(0, 5)), max_size=10))
+def test_gather(pairs: list) -> None:
+    lo = np.array([a for a, _ in pairs], dtype=np.int64)
+    hi = np.array([b for _, b in pairs], dtype=np.int64)
+    assert gather(lo, hi).tolist() == [i for a, b in pairs for i in range(a, b)]
