@@ -159,3 +159,31 @@ def test_records_from_before_zones_were_tracked() -> None:
                       plan=b"x", time_zone="").zone == ""
     assert ItemRecord(id="u1", database="materialize", schema="public", name="x", kind=ItemKind.VIEW, owner="m",
                       plan=b"x", time_zone="Europe/Berlin").zone == "Europe/Berlin"
+
+
+def test_the_zone_does_not_change_under_an_open_cursor() -> None:
+    """PostgreSQL computes a cursor's rows when they are fetched, in the zone of that moment; here a cursor is
+    planned at DECLARE, so changing the zone while one is open is refused rather than answered in the old zone."""
+    async def main() -> None:
+        async with memory_environment() as env:
+            await env.execute("CREATE TABLE instants (k int, ts timestamptz)")
+            await env.execute("INSERT INTO instants VALUES (1, '2020-01-01 03:00:00+00')")
+            session = await env.session()
+            declare = "DECLARE c CURSOR FOR SELECT k, CAST(ts AS date) FROM instants"
+            for change in ("SET TimeZone = 'America/New_York'", "SET LOCAL TimeZone = 'Europe/Berlin'"):
+                await env.execute("BEGIN", session)
+                await env.execute(declare, session)
+                await _refused(env, change, session)
+                await env.execute("ROLLBACK", session)
+            await env.execute("BEGIN", session)
+            await env.execute(declare, session)
+            await env.execute("SET TimeZone = 'utc'", session)  # the same zone
+            assert await env.query("FETCH ALL c", session) == [(1, dt.date(2020, 1, 1))]
+            await env.execute("CLOSE c", session)
+            await env.execute("SET TimeZone = 'America/New_York'", session)
+            await env.execute(declare, session)
+            assert await env.query("FETCH ALL c", session) == [(1, dt.date(2019, 12, 31))]
+            await _refused(env, "RESET TimeZone", session)
+            await env.execute("ROLLBACK", session)
+
+    asyncio.run(main())
