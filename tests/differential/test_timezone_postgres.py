@@ -67,6 +67,8 @@ EXPRESSIONS = [
     "generate_series(TIMESTAMPTZ '2020-11-03 12:00:00+00', TIMESTAMPTZ '2020-10-20 12:00:00+00', INTERVAL '-1 week')",
     "generate_series(TIMESTAMPTZ '2020-01-31 00:00:00+00', TIMESTAMPTZ '2020-12-31 00:00:00+00', INTERVAL '1 month')",
     "generate_series(TIMESTAMPTZ '2020-03-29 00:00:00+00', TIMESTAMPTZ '2020-03-29 04:00:00+00', INTERVAL '1 hour')",
+    "age(TIMESTAMPTZ '2020-03-29 12:00:00+00') = age(CAST(current_date AS timestamptz), "
+    "TIMESTAMPTZ '2020-03-29 12:00:00+00')",
     "make_timestamptz(2020, 3, 29, 2, 30, 0)", "make_timestamptz(2020, 10, 25, 2, 30, 0.5)",
     "make_timestamptz(2020, 7, 1, 12, 0, 0, 'Asia/Kathmandu')",
     "date_trunc('day', TIMESTAMPTZ '2020-07-01 02:00:00+00', 'UTC')",
