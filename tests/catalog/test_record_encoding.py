@@ -5,7 +5,7 @@ format, not an implementation detail.
 are item records exactly as the release before the enum encoded them (``msgspec.msgpack.encode`` of an
 ``ItemRecord`` whose ``kind`` was the string); they are written into a catalog file the way that release wrote
 them, and read back by today's code: each decodes with its kind as an ``ItemKind`` member, and encodes back to what
-was stored but for fields added since with their defaults (a column's ``mod``: None), which older code ignores
+was stored but for fields added since with their defaults (a column's ``mod``, an item's ``time_zone``: None), which older code ignores
 when it decodes (msgspec skips unknown fields), so a file written now is read by the older code too.
 """
 
@@ -82,7 +82,7 @@ def test_items_encode_to_the_bytes_the_earlier_release_stored(old_catalog: Path)
         items = {record.id: record for record in catalog.load()["item"]}  # type: ignore[attr-defined]
     finally:
         catalog.close()
-    added_since = {"mod": None}  # fields added after these records were stored, with their defaults
+    added_since = {"mod": None, "time_zone": None}  # fields added after these records were stored, with their defaults
 
     def without_added(value: object) -> object:
         if isinstance(value, dict):

@@ -7,8 +7,8 @@ and compares the raw answers (type OIDs, value bytes in text and binary format; 
 timestamptz text input without an offset (in gaps and ambiguous hours too) and output, casts to and from
 timestamp/date/time/text, ``date_trunc``, ``extract``/``date_part``, ``to_char``, ``current_date``, ``SHOW`` and the
 ParameterStatus the client is sent.  Generated instants around the transitions go through a table and the same
-expressions over its column.  A maintained object whose result would depend on a zone other than UTC is refused
-(0A000); one created under UTC is computed in UTC and agrees with PostgreSQL computing its query in UTC.
+expressions over its column.  A view, materialized view or indexed view created in a zone answers as PostgreSQL's
+view does in that zone; read from another zone it is refused (0A000) where PostgreSQL would recompute it.
 
 Both connections disable psycopg's automatic server-side prepare: PostgreSQL folds a literal's cast into a cached
 plan with the zone of the time it was planned.
@@ -51,6 +51,41 @@ EXPRESSIONS = [
     "DATE '2020-03-29' < TIMESTAMPTZ '2020-03-28 23:30:00+00'",
     "CAST(now() AS date) = current_date", "CAST(now() AS timestamp) = localtimestamp",
     "CAST('2020-13-01 00:00' AS timestamptz)",
+    # days and months added in the zone (a day across a DST change is 23 or 25 hours); time parts as elapsed time
+    "TIMESTAMPTZ '2024-03-09 17:00:00+00' + INTERVAL '1 day'", "TIMESTAMPTZ '2024-03-10 17:00:00+00' - INTERVAL '1 day'",
+    "TIMESTAMPTZ '2024-03-09 07:30:00+00' + INTERVAL '1 day'", "TIMESTAMPTZ '2020-10-24 23:30:00+00' + INTERVAL '1 day'",
+    "INTERVAL '1 month 1 day 1 hour' + TIMESTAMPTZ '2020-02-29 23:30:00+00'",
+    "TIMESTAMPTZ '2020-01-31 12:00:00+00' + INTERVAL '1 month'", "TIMESTAMPTZ '2020-03-29 00:30:00+00' + INTERVAL '3 hours'",
+    "TIMESTAMPTZ '2020-03-29 00:30:00+00' - INTERVAL '-2 days -25 hours'",
+    "age(TIMESTAMPTZ '2020-03-29 12:00:00+00', TIMESTAMPTZ '2020-03-28 12:00:00+00')",
+    "age(TIMESTAMPTZ '2020-11-01 12:00:00+00', TIMESTAMPTZ '2020-10-01 03:00:00+00')",
+    "age(TIMESTAMPTZ '2020-01-01 00:00:00+00', TIMESTAMPTZ '2020-03-31 23:00:00+00')",
+    "to_char(TIMESTAMPTZ '2020-03-29 01:30:00+00', 'YYYY-MM-DD HH24:MI:SS OF FMOF TZH:TZM')",
+    "to_char(TIMESTAMP '2020-03-29 01:30:00', 'HH24 OF TZH:TZM \"tz\"TZ')",
+    "date_bin(INTERVAL '1 day', TIMESTAMPTZ '2020-03-29 12:00:00+00', TIMESTAMPTZ '2020-01-01 00:00:00+00')",
+    "generate_series(TIMESTAMPTZ '2020-03-27 12:00:00+00', TIMESTAMPTZ '2020-04-01 12:00:00+00', INTERVAL '1 day')",
+    "generate_series(TIMESTAMPTZ '2020-11-03 12:00:00+00', TIMESTAMPTZ '2020-10-20 12:00:00+00', INTERVAL '-1 week')",
+    "generate_series(TIMESTAMPTZ '2020-01-31 00:00:00+00', TIMESTAMPTZ '2020-12-31 00:00:00+00', INTERVAL '1 month')",
+    "generate_series(TIMESTAMPTZ '2020-03-29 00:00:00+00', TIMESTAMPTZ '2020-03-29 04:00:00+00', INTERVAL '1 hour')",
+    "age(TIMESTAMPTZ '2020-03-29 12:00:00+00') = age(CAST(current_date AS timestamptz), "
+    "TIMESTAMPTZ '2020-03-29 12:00:00+00')",
+    "make_timestamptz(2020, 3, 29, 2, 30, 0)", "make_timestamptz(2020, 10, 25, 2, 30, 0.5)",
+    "make_timestamptz(2020, 7, 1, 12, 0, 0, 'Asia/Kathmandu')",
+    "date_trunc('day', TIMESTAMPTZ '2020-07-01 02:00:00+00', 'UTC')",
+    "date_trunc('day', TIMESTAMPTZ '2020-03-29 02:00:00+00', 'Europe/Berlin')",
+    "concat_ws(',', TIMESTAMPTZ '2020-07-01 12:00:00+00', 1, ARRAY[TIMESTAMPTZ '2020-03-29 01:30:00+00'])",
+]
+
+#: what shows a timestamptz in the session's zone and is done here only in UTC: the same as PostgreSQL there,
+#: refused (0A000) in another zone
+ONLY_IN_UTC = [
+    "to_jsonb(TIMESTAMPTZ '2020-07-01 12:00:00+00')", "jsonb_build_object('a', TIMESTAMPTZ '2020-07-01 12:00:00+00')",
+    "jsonb_build_array(1, TIMESTAMPTZ '2020-07-01 12:00:00+00')",
+    "array_to_string(ARRAY[TIMESTAMPTZ '2020-07-01 12:00:00+00'], ',')",
+    "jsonb_agg(TIMESTAMPTZ '2020-07-01 12:00:00+00')", "jsonb_object_agg('k', TIMESTAMPTZ '2020-07-01 12:00:00+00')",
+    "CAST(ARRAY[TIMESTAMPTZ '2020-07-01 02:00:00+00'] AS text[])",
+    "CAST(ARRAY[TIMESTAMPTZ '2020-07-01 02:00:00+00'] AS date[])",
+    "CAST(ARRAY[TIMESTAMP '2020-07-01 02:00:00'] AS timestamptz[])",
 ]
 
 
@@ -92,6 +127,36 @@ def test_zone_dependent_expressions_agree(connections: Any, zone: str) -> None:
             same(connections, f"SELECT {expression}", binary=binary)
 
 
+@pytest.mark.parametrize("zone", ["Europe/Berlin", "America/New_York", "Asia/Kathmandu", "Australia/Lord_Howe",
+                                  "UTC", "Europe/Amsterdam"])
+def test_to_char_shows_the_zone_abbreviation(connections: Any, zone: str) -> None:
+    _set_zone(connections, zone)
+    for instant in ("2020-03-29 01:30:00+00", "2020-07-01 12:00:00+00", "1890-01-01 00:00:00+00"):
+        same(connections, f"SELECT to_char(TIMESTAMPTZ '{instant}', 'TZ tz FMtz OF')")
+
+
+def test_to_char_tz_of_an_offset_zone_is_refused(connections: Any) -> None:
+    """PostgreSQL shows the name part of a POSIX spelling; not done here: refused, never another name."""
+    ours = connections[0]
+    ours.execute("SET TimeZone = 'UTC+2'")
+    try:
+        assert outcome(ours, "SELECT to_char(TIMESTAMPTZ '2020-01-01 00:00:00+00', 'TZ')")[:2] == ("error", "0A000")
+    finally:
+        ours.execute("SET TimeZone = 'UTC'")
+
+
+def test_what_is_done_only_in_utc(connections: Any) -> None:
+    ours = connections[0]
+    for zone in ("UTC", "America/New_York"):
+        _set_zone(connections, zone)
+        for expression in ONLY_IN_UTC:
+            if zone == "UTC":
+                same(connections, f"SELECT {expression}")
+            else:
+                assert outcome(ours, f"SELECT {expression}")[:2] == ("error", "0A000"), expression
+    _set_zone(connections, "UTC")
+
+
 @pytest.mark.parametrize("zone", ["Nowhere/City", "UTC+200", "Europe/", "200"])
 def test_unknown_zones_are_refused_alike(connections: Any, zone: str) -> None:
     same(connections, f"SET TimeZone = '{zone}'")
@@ -129,7 +194,11 @@ INSTANTS = st.one_of(
 COLUMN_EXPRESSIONS = ["ts", "CAST(ts AS text)", "CAST(ts AS timestamp)", "CAST(ts AS date)", "CAST(ts AS time)",
                       "date_trunc('day', ts)", "date_trunc('hour', ts)", "date_trunc('month', ts)",
                       "extract(hour FROM ts)", "extract(day FROM ts)", "date_part('minute', ts)",
-                      "to_char(ts, 'YYYY-MM-DD HH24:MI')", "CAST(CAST(ts AS timestamp) AS timestamptz) = ts"]
+                      "to_char(ts, 'YYYY-MM-DD HH24:MI')", "CAST(CAST(ts AS timestamp) AS timestamptz) = ts",
+                      "ts + INTERVAL '1 day'", "ts - INTERVAL '1 month'", "ts + INTERVAL '1 day 2 hours'",
+                      "ts - INTERVAL '1 year 3 days'", "age(ts, TIMESTAMPTZ '2020-01-01 00:00:00+00')",
+                      "age(TIMESTAMPTZ '2020-10-25 01:30:00+00', ts)", "to_char(ts, 'OF TZH TZM FMOF')",
+                      "date_bin(INTERVAL '1 day', ts, TIMESTAMPTZ '2001-01-01 00:00:00+00')"]
 
 
 @settings(max_examples=25, deadline=None, derandomize=True,
@@ -148,31 +217,67 @@ def test_generated_instants_in_a_table(connections: Any, instants: list[_dt.date
     same(connections, f"SELECT k, CAST(v AS timestamptz) FROM (VALUES {local}) AS l(k, v) ORDER BY k")
 
 
-def test_maintained_objects_do_not_depend_on_the_session_zone(connections: Any) -> None:
-    """Created under another zone, a view whose result depends on it is refused; under UTC it is computed in UTC."""
+VIEW_QUERY = ("SELECT k, CAST(ts AS date) AS d, date_trunc('day', ts) AS t, extract(hour FROM ts) AS h, "
+              "CAST(ts AS text) AS s, to_char(ts, 'YYYY-MM-DD HH24:MI') AS c, CAST(ts AS timestamp) AS l FROM instants")
+
+
+@pytest.mark.parametrize("zone", ["Europe/Berlin", "America/New_York", "UTC"])
+def test_views_answer_in_the_zone_they_were_created_in(connections: Any, zone: str) -> None:
+    """A view (and a materialized view, an indexed view) created in a zone answers as PostgreSQL's view does in
+    that zone; read from a session in another zone it is refused (0A000), never answered in the wrong zone."""
+    ours, theirs = connections
+    _set_zone(connections, "UTC")
+    rows = "(1, '2020-03-29 00:30:00+00'), (2, '2020-10-24 22:30:00+00'), (3, '2020-03-08 06:30:00+00')"
+    for conn in connections:
+        conn.execute("DELETE FROM instants")
+        conn.execute(f"INSERT INTO instants VALUES {rows}")
+    _set_zone(connections, zone)
+    for conn in connections:
+        conn.execute(f"CREATE VIEW tz_view AS {VIEW_QUERY}")
+        conn.execute("CREATE VIEW tz_over AS SELECT k, d, s FROM tz_view WHERE h > 0")
+    ours.execute(f"CREATE MATERIALIZED VIEW tz_mv AS {VIEW_QUERY}")
+    ours.execute("CREATE VIEW tz_indexed AS SELECT k, d, h FROM tz_view")
+    ours.execute("CREATE INDEX tz_indexed_idx ON tz_indexed (k)")
+    theirs.execute(f"CREATE VIEW tz_mv AS {VIEW_QUERY}")
+    theirs.execute("CREATE VIEW tz_indexed AS SELECT k, d, h FROM tz_view")
+    try:
+        for binary in (False, True):
+            for name in ("tz_view", "tz_over", "tz_mv", "tz_indexed"):
+                same(connections, f"SELECT * FROM {name} ORDER BY k", binary=binary)
+        other = "America/New_York" if zone != "America/New_York" else "UTC"
+        ours.execute(f"SET TimeZone = '{other}'")
+        for name in ("tz_view", "tz_over", "tz_mv", "tz_indexed"):
+            answer = outcome(ours, f"SELECT * FROM {name}")
+            assert answer[:2] == ("error", "0A000"), (name, answer)
+        assert outcome(ours, "CREATE VIEW tz_refused AS SELECT * FROM tz_over")[:2] == ("error", "0A000")
+    finally:
+        ours.execute("SET TimeZone = 'UTC'")
+        for conn in connections:
+            conn.execute("DROP VIEW IF EXISTS tz_indexed")
+            conn.execute("DROP VIEW IF EXISTS tz_over")
+        ours.execute("DROP MATERIALIZED VIEW tz_mv")
+        theirs.execute("DROP VIEW tz_mv")
+        for conn in connections:
+            conn.execute("DROP VIEW tz_view")
+
+
+def test_a_literal_in_a_view_is_read_in_the_creating_zone(connections: Any) -> None:
+    """PostgreSQL folds a literal into the view's definition once: readers in any zone get the same rows."""
     ours, theirs = connections
     _set_zone(connections, "UTC")
     for conn in connections:
         conn.execute("DELETE FROM instants")
-        conn.execute("INSERT INTO instants VALUES (1, '2020-03-29 00:30:00+00'), (2, '2020-10-24 22:30:00+00')")
-    ours.execute("SET TimeZone = 'Europe/Berlin'")
-    for body in ("SELECT CAST(ts AS date) FROM instants", "SELECT date_trunc('day', ts) FROM instants",
-                 "SELECT ts FROM instants WHERE ts > '2020-06-01 00:00'", "SELECT CAST(ts AS text) FROM instants"):
-        for kind in ("VIEW", "MATERIALIZED VIEW"):
-            answer = outcome(ours, f"CREATE {kind} tz_refused AS {body}")
-            assert answer[:2] == ("error", "0A000"), (kind, body, answer)
-    ours.execute("CREATE VIEW tz_fixed_offset AS SELECT k FROM instants WHERE ts > '2020-06-01 00:00:00+00'")
-    assert ours.execute("SELECT k FROM tz_fixed_offset").fetchall() == [(2,)]
-    ours.execute("SET TimeZone = 'UTC'")
-    query = "SELECT k, CAST(ts AS date) AS d, date_trunc('day', ts) AS t, extract(hour FROM ts) AS h FROM instants"
-    ours.execute(f"CREATE MATERIALIZED VIEW tz_in_utc AS {query}")
-    _set_zone(connections, "Europe/Berlin")
-    theirs.execute("SET TimeZone = 'UTC'")  # PostgreSQL computing the query in UTC; timestamptz shown in Berlin
-    mine = ours.execute("SELECT k, d, CAST(t AS timestamptz), h FROM tz_in_utc ORDER BY k").fetchall()
-    expected = theirs.execute(f"SELECT * FROM ({query}) AS q ORDER BY k").fetchall()
-    assert mine == expected
-    for statement in ("DROP MATERIALIZED VIEW tz_in_utc", "DROP VIEW tz_fixed_offset"):
-        ours.execute(statement)
+        conn.execute("INSERT INTO instants VALUES (1, '2020-06-01 03:00:00+00'), (2, '2020-06-01 05:00:00+00')")
+    _set_zone(connections, "America/New_York")
+    for conn in connections:
+        conn.execute("CREATE VIEW tz_literal AS SELECT k FROM instants WHERE ts > '2020-06-01 00:00'")
+    try:
+        for zone in ("UTC", "Europe/Berlin", "America/New_York"):
+            _set_zone(connections, zone)
+            same(connections, "SELECT k FROM tz_literal ORDER BY k")
+    finally:
+        for conn in connections:
+            conn.execute("DROP VIEW tz_literal")
 
 
 def test_copy_reads_and_writes_in_the_session_zone(connections: Any) -> None:
@@ -188,3 +293,102 @@ def test_copy_reads_and_writes_in_the_session_zone(connections: Any) -> None:
             answers.append(b"".join(bytes(block) for block in copy))
     assert answers[0] == answers[1]
     same(connections, "SELECT k, ts FROM instants ORDER BY k", binary=True)
+
+
+def test_a_prepared_statement_answers_in_the_zone_it_is_executed_in(connections: Any, server: Any,
+                                                                    postgres_server: str) -> None:
+    """psycopg's server-side prepared statement, planned under UTC and executed after ``SET TimeZone``: in the new
+    zone, as PostgreSQL (the extended protocol's Execute plans the statement again here)."""
+    ours = server.connect(prepare_threshold=0)
+    theirs = psycopg.connect(postgres_server, autocommit=True, prepare_threshold=0)
+    try:
+        theirs.execute("SET search_path = timezone_diff")
+        query = ("SELECT k, CAST(ts AS text), CAST(ts AS date), extract(hour FROM ts), date_trunc('day', ts) "
+                 "FROM instants ORDER BY k")
+        for conn in (ours, theirs):
+            conn.execute("SET TimeZone = 'UTC'")
+            conn.execute("DELETE FROM instants")
+            conn.execute("INSERT INTO instants VALUES (1, '2020-03-29 00:30:00+00'), (2, '2020-10-24 22:30:00+00')")
+        answers = []
+        for conn in (ours, theirs):
+            first = conn.execute(query, prepare=True).fetchall()
+            conn.execute("SET TimeZone = 'America/New_York'")
+            answers.append((first, conn.execute(query, prepare=True).fetchall()))
+        assert answers[0] == answers[1]
+        assert answers[0][0] != answers[0][1]
+    finally:
+        ours.close()
+        theirs.close()
+
+
+@pytest.mark.parametrize("zone", ["America/New_York", "Asia/Kathmandu", "UTC+2"])
+def test_input_without_an_offset_is_read_in_the_zone(connections: Any, zone: str) -> None:
+    """Literals in INSERT (the fast path), parameters (text and typed), arrays and COPY of a timestamptz[]: a value
+    without an offset is wall-clock time in the session's zone, as in PostgreSQL."""
+    ours, theirs = connections
+    _set_zone(connections, "UTC")
+    for conn in connections:
+        conn.execute("DROP TABLE IF EXISTS stamps")
+        conn.execute("CREATE TABLE stamps (k int, ts timestamptz, a timestamptz[])")
+    _set_zone(connections, zone)
+    try:
+        for conn in connections:
+            conn.execute("INSERT INTO stamps VALUES (1, '2020-07-01 12:00:00', '{\"2020-07-01 12:00\",NULL}')")
+            conn.execute("INSERT INTO stamps (k, ts) VALUES (2, %s)", ["2020-03-08 02:30:00"])
+            conn.execute("INSERT INTO stamps (k, ts) VALUES (3, %s::timestamptz)", ["2020-11-01 01:30:00"])
+            conn.execute("INSERT INTO stamps (k, a) VALUES (4, %s)", ["{2020-11-01 01:30:00}"])
+            conn.execute("INSERT INTO stamps (k, ts, a) VALUES (5, CAST(%s AS text)::timestamptz, "
+                         "CAST('{\"2020-01-01 00:00\"}' AS timestamptz[]))", ["2020-01-01 00:00"])
+            conn.execute("INSERT INTO stamps (k, a) SELECT 7, CAST(t AS timestamptz[]) FROM (VALUES (CAST(%s AS text))) "
+                         "AS v(t)", ["{\"2020-03-08 02:30\",\"2020-03-08 02:30+01\"}"])
+            with conn.cursor().copy("COPY stamps (k, ts, a) FROM STDIN") as copy:
+                copy.write(b"6\t2020-07-01 12:00:00\t{\"2020-07-01 12:00\",\"2020-07-01 12:00+00\"}\n")
+        same(connections, "SELECT k, ts, a FROM stamps ORDER BY k")
+        same(connections, "SELECT k, ts, a FROM stamps ORDER BY k", binary=True)
+        for value in ("2020-07-01 12:00:00", "2020-07-01 12:00:00+03"):
+            answers = [conn.execute("SELECT %s::timestamptz, %s::timestamptz[]", [value, "{" + value + "}"])
+                       .fetchall() for conn in connections]
+            assert answers[0] == answers[1], value
+    finally:
+        _set_zone(connections, "UTC")
+        for conn in connections:
+            conn.execute("DROP TABLE stamps")
+
+
+class _Stamp(str):
+    """Text sent as a parameter declared timestamptz (oid 1184), in text format."""
+
+
+class _Stamps(str):
+    """Text sent as a parameter declared timestamptz[] (oid 1185), in text format."""
+
+
+class _StampDumper(psycopg.adapt.Dumper):
+    oid = 1184
+
+    def dump(self, obj: str) -> bytes:
+        return obj.encode()
+
+
+class _StampsDumper(_StampDumper):
+    oid = 1185
+
+
+@pytest.mark.parametrize("zone", ["America/New_York", "Asia/Kathmandu", "UTC"])
+def test_parameters_declared_timestamptz_are_read_in_the_zone(connections: Any, zone: str) -> None:
+    """A Bind parameter the client declares timestamptz (or timestamptz[]), in text without an offset: wall-clock
+    time in the session's zone, as PostgreSQL reads it."""
+    _set_zone(connections, zone)
+    answers = []
+    for conn in connections:
+        cursor = conn.cursor()
+        cursor.adapters.register_dumper(_Stamp, _StampDumper)
+        cursor.adapters.register_dumper(_Stamps, _StampsDumper)
+        rows = []
+        for text in ("2020-07-01 12:00:00", "2020-03-08 02:30:00", "2020-11-01 01:30:00", "2020-07-01 12:00:00+02",
+                     "2020-07-01 12:00:00 UTC"):
+            cursor.execute("SELECT CAST(%s AS text), CAST(%s AS text)", [_Stamp(text), _Stamps("{" + f'"{text}"' + "}")])
+            rows.append(cursor.fetchall())
+        answers.append(rows)
+    _set_zone(connections, "UTC")
+    assert answers[0] == answers[1]

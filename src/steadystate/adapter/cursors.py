@@ -22,10 +22,11 @@ from typing import TYPE_CHECKING, Sequence
 
 from steadystate.adapter.client import RowsOutcome
 from steadystate.adapter.subscribe_rows import SubscribeReader, output_desc
-from steadystate.errors import SteadyError, quote_ident
+from steadystate.errors import FeatureNotSupported, SteadyError, quote_ident
 from steadystate.repr import Row
 from steadystate.repr.types import RelationDesc
 from steadystate.sql import plan as p
+from steadystate.sql.session_zone import same_zone
 
 if TYPE_CHECKING:
     from steadystate.adapter.session import ClientSession
@@ -91,6 +92,14 @@ class Cursors:
 
     def find(self, name: str) -> Cursor | None:
         return self._open.get(name)
+
+    def check_zone_change(self, current: str, new: str) -> None:
+        """PostgreSQL computes a cursor's rows as they are fetched, in the TimeZone of that moment; here they were
+        planned at DECLARE: a change of zone while one is open is refused (0A000), never answered in the old."""
+        if self._open and not same_zone(current, new):
+            name = next(iter(self._open))
+            raise FeatureNotSupported(f"cannot change TimeZone while cursor {quote_ident(name)} is open",
+                                      hint="CLOSE the cursor (or end the transaction) first.")
 
     def close(self, name: str | None) -> None:
         """``CLOSE name`` (34000 if there is none) or ``CLOSE ALL``."""

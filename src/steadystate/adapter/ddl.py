@@ -163,7 +163,7 @@ class Ddl:
             lambda item_id: ItemRecord(id=item_id, database=plan.name.database, schema=plan.name.schema,
                                        name=plan.name.item, kind=ItemKind.TABLE, owner=user, desc=plan.desc,
                                        shard=item_id, created_at_ms=_now_ms(),
-                                       defaults=plan.defaults),
+                                       defaults=plan.defaults, time_zone=plan.time_zone),
             lambda item: (item.id,),
             lambda item: None,
         )
@@ -179,7 +179,8 @@ class Ddl:
             lambda item_id: ItemRecord(id=item_id, database=plan.name.database, schema=plan.name.schema,
                                        name=plan.name.item, kind=ItemKind.VIEW, owner=user, desc=plan.desc,
                                        sql=plan.sql_text, plan=encode_plan(plan.expr),
-                                       depends_on=tuple(sorted(depends_on(plan.expr))), created_at_ms=_now_ms()),
+                                       depends_on=tuple(sorted(depends_on(plan.expr))), created_at_ms=_now_ms(),
+                                       time_zone=plan.time_zone),
             lambda item: None,
         )
         return "CREATE VIEW"
@@ -197,7 +198,7 @@ class Ddl:
                                        name=plan.name.item, kind=ItemKind.MATERIALIZED_VIEW, owner=user, desc=plan.desc,
                                        sql=plan.sql_text, plan=encode_plan(plan.expr), shard=item_id,
                                        cluster_id=plan.cluster_id, depends_on=tuple(sorted(depends_on(plan.expr))),
-                                       created_at_ms=_now_ms()),
+                                       created_at_ms=_now_ms(), time_zone=plan.time_zone),
             lambda item: (item.id, errors_shard_of(item.id)),
             lambda item: self.coord.plan_dataflow(item, as_of),
         )

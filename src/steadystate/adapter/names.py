@@ -35,6 +35,7 @@ def resolved(item: ItemRecord | BuiltinRelation) -> ResolvedItem:
         cluster_id=item.cluster_id,
         on_id=item.on_id,
         defaults=item.defaults,
+        time_zone=item.zone,
     )
 
 

@@ -597,6 +597,7 @@ class ClientSession:
             self._flush_notices([f"cluster {quote_ident(value)} does not exist"])
         if name == "timezone":  # PostgreSQL's zones (repr/timezones.py); reported to the client, as PostgreSQL does
             value = timezone_setting(value)
+            self.cursors.check_zone_change(self.variables["timezone"], value)
         if name == "statement_timeout":
             _timeout_seconds(value)
         if name == "max_result_size":
@@ -613,6 +614,8 @@ class ClientSession:
 
     async def _reset_variable(self, plan: p.ResetVariablePlan) -> Outcome:
         name = plan.name.lower()
+        if name == "timezone":
+            self.cursors.check_zone_change(self.variables["timezone"], DEFAULT_VARIABLES[name])
         if name in DEFAULT_VARIABLES:
             self.variables[name] = DEFAULT_VARIABLES[name]
         return CommandOutcome("RESET", parameters={"TimeZone": self.variables["timezone"]} if name == "timezone" else {})

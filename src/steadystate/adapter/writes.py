@@ -25,7 +25,7 @@ from steadystate.expr.casts import (
 )
 from steadystate.expr.eval import compile_mfp, compile_predicates, evaluate
 from steadystate.expr.ir import CallBinary, CallVariadic, ColumnRef, MapFilterProject, ScalarExpr, depends_on_columns
-from steadystate.expr.time_functions import text_timestamptz_in
+from steadystate.expr.time_functions import text_timestamptz_array_in, text_timestamptz_in
 from steadystate.repr.timezones import is_utc
 from steadystate.repr.bytea import parse_bytea, parse_uuid
 from steadystate.repr.jsonb import parse_jsonb
@@ -239,6 +239,8 @@ def parse_copy_row(fields: tuple[str | None, ...], types: list[ScalarType], line
         try:
             if zoned is not None and typ is ScalarType.TIMESTAMPTZ:
                 datum = text_timestamptz_in(value, zoned)
+            elif zoned is not None and typ is ScalarType.TIMESTAMPTZ_ARRAY:
+                datum = text_timestamptz_array_in(value, zoned)
             else:
                 datum = _PARSERS[typ](value)
         except SteadyError as exc:

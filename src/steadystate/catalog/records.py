@@ -124,10 +124,22 @@ class ItemRecord(msgspec.Struct, frozen=True):
     created_at_ms: int = 0
     defaults: tuple[ScalarExpr | None, ...] = ()
     version: int = RECORD_VERSION
+    # the session TimeZone its plan (or DEFAULTs) were computed in, when they depend on one; "": they do not;
+    # None: recorded before this was (see ``zone``)
+    time_zone: str | None = None
 
     @property
     def qualified(self) -> str:
         return f"{self.database}.{self.schema}.{self.name}"
+
+    @property
+    def zone(self) -> str:
+        """The TimeZone reads of it must be planned in ("": any; sql/session_zone.py).  An item recorded before
+        zones were (``time_zone`` None) with a plan or DEFAULTs was created under UTC, the only zone then
+        allowed for them, and may depend on it."""
+        if self.time_zone is not None:
+            return self.time_zone
+        return "UTC" if self.plan is not None or self.defaults else ""
 
 
 class ReconfigurationKind(enum.Enum):

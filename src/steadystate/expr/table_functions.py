@@ -36,6 +36,7 @@ from steadystate import errors
 from steadystate.expr import jsonb_functions
 from steadystate.expr.functions import BINARY_STRICT
 from steadystate.expr.string_math import regexp_matches
+from steadystate.expr.time_functions import timestamptz_add_in
 from steadystate.repr.interval import Interval
 from steadystate.repr.types import ScalarType
 
@@ -85,11 +86,13 @@ def _resolve_series(types: list[ScalarType | None]) -> Signature | None:
 _STEP_ZERO = "step size cannot equal zero"
 
 
-def _generate_series(start: Any, stop: Any, step: Any = 1) -> Iterator[tuple[Any, ...]]:
+def _generate_series(start: Any, stop: Any, step: Any = 1, zone: str | None = None) -> Iterator[tuple[Any, ...]]:
+    """``zone``: the session's TimeZone, for timestamptz steps with days or months (sql/table_functions.py)."""
     if start is None or stop is None or step is None:
         return
     if isinstance(step, Interval):
-        yield from _timestamp_series(start, stop, step)
+        add = _ADD if zone is None else (lambda value, interval: timestamptz_add_in(value, interval, zone))
+        yield from _timestamp_series(start, stop, step, add)
         return
     if step == 0:
         raise errors.InvalidParameterValue(_STEP_ZERO)
@@ -110,14 +113,15 @@ def _generate_series(start: Any, stop: Any, step: Any = 1) -> Iterator[tuple[Any
 _ADD = BINARY_STRICT["temporal_add"]
 
 
-def _timestamp_series(start: Any, stop: Any, step: Interval) -> Iterator[tuple[Any, ...]]:
+def _timestamp_series(start: Any, stop: Any, step: Interval,
+                      add: Callable[[Any, Interval], Any]) -> Iterator[tuple[Any, ...]]:
     if step.months == 0 and step.days == 0 and step.micros == 0:
         raise errors.InvalidParameterValue(_STEP_ZERO)
-    forward = _ADD(start, step) > start
+    forward = add(start, step) > start
     value = start
     while (value <= stop) if forward else (value >= stop):
         yield (value,)
-        value = _ADD(value, step)
+        value = add(value, step)
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -9,6 +9,9 @@
   arithmetic, so the digits agree.
 * ``age`` is PostgreSQL's field-wise subtraction with borrowing (``timestamp_age``): days borrowed from a month
   are the length of the earlier timestamp's month.
+* The ``*_in`` functions are what PostgreSQL computes in the session's TimeZone, with the zone as their last
+  argument (sql/session_zone.py plans them): text in and out, ``date_trunc``, ``to_char``, ``age``, and
+  ``timestamptz ± interval`` (months and days move the wall-clock time there, the rest is elapsed time).
 
 :data:`VARIADIC_STRICT` is merged into ``expr.functions``'s table and :data:`RESULT_TYPES` into
 ``expr.infer.function_type``.
@@ -24,10 +27,10 @@ from typing import Any, Callable
 from steadystate import errors
 from steadystate.expr import casts as _casts
 from steadystate.expr import temporal as _temporal
-from steadystate.repr.arrays import format_array
+from steadystate.repr.arrays import format_array, parse_array
 from steadystate.expr.to_char import to_char
-from steadystate.repr.interval import USECS_PER_DAY, USECS_PER_SEC, Interval
-from steadystate.repr.timezones import format_in_zone, parse_zone
+from steadystate.repr.interval import USECS_PER_DAY, USECS_PER_SEC, Interval, add_months
+from steadystate.repr.timezones import format_in_zone, localize, parse_zone
 from steadystate.repr.types import ScalarType
 
 UTC = _dt.timezone.utc
@@ -49,21 +52,6 @@ def _timestamp_out_of_range() -> errors.SteadyError:
 def zone(name: str) -> _dt.tzinfo:
     """The zone ``name`` names (``repr.timezones.parse_zone``: IANA, case-insensitive; UTC; POSIX offsets)."""
     return parse_zone(name)
-
-
-def localize(local: _dt.datetime, tz: _dt.tzinfo) -> _dt.datetime:
-    """The instant (aware, UTC) of wall-clock time ``local`` in ``tz``, with PostgreSQL's rule for gaps/overlaps."""
-    early = local.replace(tzinfo=tz, fold=0)
-    late = local.replace(tzinfo=tz, fold=1)
-    if early.utcoffset() != late.utcoffset():
-        round_trip = late.astimezone(UTC).astimezone(tz).replace(tzinfo=None)
-        chosen = late if round_trip == local else early  # ambiguous: after the transition; a gap: before it
-    else:
-        chosen = early
-    try:
-        return chosen.astimezone(UTC)
-    except OverflowError:
-        raise _timestamp_out_of_range() from None
 
 
 def _at_zone(name: str, value: _dt.datetime) -> _dt.datetime:
@@ -88,6 +76,12 @@ def text_timestamptz_in(text: str, name: str) -> _dt.datetime:
     return localize(value, zone(name)) if value.tzinfo is None else value
 
 
+def text_timestamptz_array_in(text: str, name: str) -> Any:
+    """``CAST(text AS timestamptz[])`` in a session whose TimeZone is ``name``: each element as
+    :func:`text_timestamptz_in` reads it."""
+    return parse_array(text, lambda element: text_timestamptz_in(element, name))
+
+
 #: date_trunc units below a day: PostgreSQL keeps the value's own offset (no re-localizing: an ambiguous hour
 #: stays the one it was)
 _KEEPS_OFFSET = frozenset({"microsecond", "millisecond", "second", "minute", "hour"})
@@ -103,6 +97,44 @@ def date_trunc_in(unit: str, value: _dt.datetime, name: str) -> _dt.datetime:
     if _temporal.unit_name(unit) in _KEEPS_OFFSET:
         return value.astimezone(UTC) - (local - truncated)
     return localize(truncated, tz)
+
+
+def timestamptz_add_in(value: _dt.datetime, interval: Interval, name: str) -> _dt.datetime:
+    """``timestamptz + interval`` in a session whose TimeZone is ``name`` (PostgreSQL's
+    ``timestamptz_pl_interval``): months, then days, move the wall-clock time there (the month's last day at most;
+    each result localized again, so a day across a DST change is 23 or 25 hours), then the time part is added as
+    elapsed time."""
+    tz = zone(name)
+    result = value
+    try:
+        if interval.months:
+            result = localize(add_months(result.astimezone(tz).replace(tzinfo=None), interval.months), tz)
+        if interval.days:
+            result = localize(result.astimezone(tz).replace(tzinfo=None) + _dt.timedelta(days=interval.days), tz)
+        return result + _dt.timedelta(microseconds=interval.micros)
+    except OverflowError:
+        raise _timestamp_out_of_range() from None
+
+
+def timestamptz_sub_in(value: _dt.datetime, interval: Interval, name: str) -> _dt.datetime:
+    """``timestamptz - interval`` in a session whose TimeZone is ``name``: adding the negated interval."""
+    return timestamptz_add_in(value, -interval, name)
+
+
+def age_in(a: _dt.datetime, b: _dt.datetime, name: str) -> Interval:
+    """``age(timestamptz, timestamptz)`` in a session whose TimeZone is ``name``: the field-wise difference of the
+    two wall-clock times there (PostgreSQL's ``timestamptz_age``), its sign from the instants."""
+    tz = zone(name)
+    try:
+        local_a, local_b = (v.astimezone(tz).replace(tzinfo=None) for v in (a, b))
+    except OverflowError:
+        raise _timestamp_out_of_range() from None
+    return _field_age(local_a, local_b, a < b)
+
+
+def to_char_in(value: _dt.datetime, template: str, name: str) -> str:
+    """``to_char(timestamptz, text)`` in a session whose TimeZone is ``name`` (``TZ``/``OF`` are the zone's)."""
+    return to_char(value, template, zone(name))
 
 
 def timestamptz_array_text_in(value: Any, name: str) -> str:
@@ -188,15 +220,19 @@ def date_bin(stride: Interval, source: _dt.datetime, origin: _dt.datetime) -> _d
 
 
 def age(a: _dt.datetime | _dt.date, b: _dt.datetime | _dt.date) -> Interval:
-    """PostgreSQL's ``timestamp_age``/``timestamptz_age`` (the latter in UTC, the session's zone)."""
+    """PostgreSQL's ``timestamp_age``/``timestamptz_age`` (the latter in UTC; :func:`age_in` in another zone)."""
     t1 = a if isinstance(a, _dt.datetime) else _dt.datetime(a.year, a.month, a.day)
     t2 = b if isinstance(b, _dt.datetime) else _dt.datetime(b.year, b.month, b.day)
     if t1.tzinfo is not None:
         t1 = t1.astimezone(UTC).replace(tzinfo=None)
         t2 = t2.astimezone(UTC).replace(tzinfo=None)
+    return _field_age(t1, t2, t1 < t2)
+
+
+def _field_age(t1: _dt.datetime, t2: _dt.datetime, negative: bool) -> Interval:
+    """``t1 - t2`` field by field with PostgreSQL's borrowing (``negative``: t1 is the earlier instant)."""
     fields = [t1.microsecond - t2.microsecond, t1.second - t2.second, t1.minute - t2.minute, t1.hour - t2.hour,
               t1.day - t2.day, t1.month - t2.month, t1.year - t2.year]
-    negative = t1 < t2
     if negative:
         fields = [-f for f in fields]
     usec, sec, minute, hour, mday, mon, year = fields
@@ -236,8 +272,13 @@ VARIADIC_STRICT: dict[str, Callable[..., Any]] = {
     "to_char": to_char,
     "timestamptz_text_in": timestamptz_text_in,
     "text_timestamptz_in": text_timestamptz_in,
+    "text_timestamptz_array_in": text_timestamptz_array_in,
     "date_trunc_in": date_trunc_in,
     "timestamptz_array_text_in": timestamptz_array_text_in,
+    "timestamptz_add_in": timestamptz_add_in,
+    "timestamptz_sub_in": timestamptz_sub_in,
+    "age_in": age_in,
+    "to_char_in": to_char_in,
 }
 
 _RESULT_TYPES: dict[str, ScalarType] = {
@@ -250,8 +291,13 @@ _RESULT_TYPES: dict[str, ScalarType] = {
     "to_char": ScalarType.TEXT,
     "timestamptz_text_in": ScalarType.TEXT,
     "text_timestamptz_in": ScalarType.TIMESTAMPTZ,
+    "text_timestamptz_array_in": ScalarType.TIMESTAMPTZ_ARRAY,
     "date_trunc_in": ScalarType.TIMESTAMPTZ,
     "timestamptz_array_text_in": ScalarType.TEXT,
+    "timestamptz_add_in": ScalarType.TIMESTAMPTZ,
+    "timestamptz_sub_in": ScalarType.TIMESTAMPTZ,
+    "age_in": ScalarType.INTERVAL,
+    "to_char_in": ScalarType.TEXT,
 }
 
 

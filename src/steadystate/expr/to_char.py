@@ -5,7 +5,8 @@ MONTH month Mon MON mon RM rm DD DDD D ID IW WW W J Day DAY day Dy DY dy HH HH12
 PM A.M. P.M. (and lower case) TZ tz TZH TZM OF``; the numeric ones all upper or all lower case.  ``FM`` before a keyword
 drops its padding (leading zeros, trailing blanks of names; not of ``MS``/``US``), ``TH``/``th`` after a number
 adds its ordinal suffix, ``"..."`` is literal text (``\\`` escapes inside it), ``\\"`` a double quote; anything
-else is copied.  A timestamptz is shown in UTC (the session's zone): ``TZ`` is ``UTC``, ``OF`` ``+00``; a
+else is copied.  A timestamptz is shown in the session's zone (``to_char_in`` in expr/time_functions.py passes
+it; UTC otherwise): ``TZ`` is tzdata's abbreviation there (``CEST``), ``OF``/``TZH``/``TZM`` its offset; a
 timestamp has an empty ``TZ`` and ``OF`` ``+00``.
 """
 
@@ -13,6 +14,8 @@ from __future__ import annotations
 
 import datetime as _dt
 from typing import Callable
+
+from steadystate import errors
 
 _MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
            "November", "December"]
@@ -82,9 +85,13 @@ def _match(template: str, i: int) -> str | None:
     return None
 
 
-def to_char(value: _dt.datetime, template: str) -> str:
+def to_char(value: _dt.datetime, template: str, zone: _dt.tzinfo | None = None) -> str:
+    """``to_char`` of a timestamp, or of a timestamptz seen in ``zone`` (the session's; None: UTC)."""
     zoned = value.tzinfo is not None
-    t = value.astimezone(_dt.timezone.utc).replace(tzinfo=None) if zoned else value
+    local = value.astimezone(zone or _dt.timezone.utc) if zoned else value
+    t = local.replace(tzinfo=None)
+    offset = int(local.utcoffset().total_seconds()) if zoned else 0  # type: ignore[union-attr]
+    sign, hours, minutes = "-" if offset < 0 else "+", abs(offset) // 3600, abs(offset) % 3600 // 60
     out: list[str] = []
     i = 0
     while i < len(template):
@@ -127,11 +134,24 @@ def to_char(value: _dt.datetime, template: str) -> str:
             word, width = _TEXTS[keyword](t)
             out.append(word.ljust(width) if fill else word)
         elif keyword in ("TZ", "tz"):
-            out.append(("UTC" if keyword == "TZ" else "utc") if zoned else "")
+            name = _abbreviation(local, zone) if zoned else ""
+            out.append(name.upper() if keyword == "TZ" else name.lower())
         elif keyword == "TZH":
-            out.append("+00")
+            out.append(f"{sign}{hours:02d}")
         elif keyword == "TZM":
-            out.append("00")
-        else:  # OF
-            out.append("+00" if fill else "+0")  # a timestamp's offset is zero too
+            out.append(f"{minutes:02d}")
+        else:  # OF: a timestamp's offset is zero
+            out.append(f"{sign}{hours:02d}" if fill else f"{sign}{hours}")
+            if minutes:
+                out.append(f":{minutes:02d}")
     return "".join(out)
+
+
+def _abbreviation(local: _dt.datetime, zone: _dt.tzinfo | None) -> str:
+    """The zone abbreviation ``TZ`` shows: tzdata's (``CET``, ``EDT``, ``+0545``, ``LMT``) for an IANA zone."""
+    if zone is None or zone is _dt.timezone.utc:
+        return "UTC"
+    if isinstance(zone, _dt.timezone):  # a POSIX offset: PostgreSQL shows the name part of its spelling
+        raise errors.FeatureNotSupported("to_char's TZ pattern is not supported for a TimeZone given as an offset",
+                                         hint="Use OF for the offset, or SET TimeZone to an IANA zone name.")
+    return local.tzname() or ""

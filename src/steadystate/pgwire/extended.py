@@ -189,7 +189,7 @@ class ExtendedQueryMixin:
         for index, (data, code) in enumerate(zip(message.params, formats)):
             declared = statement.declared_oids[index] if index < len(statement.declared_oids) else 0
             oid = declared if (code == 0 or declared) else statement.param_oids[index]
-            params.append(decode_param(data, code, oid))
+            params.append(decode_param(data, code, oid, self.time_zone))
         if statement.fields is not None:
             _expand_formats(message.result_formats, len(statement.fields), "result")
             encoders_for(statement.fields, message.result_formats)  # reject unsupported formats now

@@ -22,9 +22,9 @@ from typing import Any, Callable
 
 from steadystate.errors import FeatureNotSupported, InvalidTextRepresentation, SteadyError
 from steadystate.repr import numeric
-from steadystate.repr.arrays import format_array
+from steadystate.repr.arrays import format_array, parse_array
 from steadystate.repr.floattext import float4_text, float8_text, round_float4
-from steadystate.repr.timezones import format_in_zone, is_utc, parse_zone
+from steadystate.repr.timezones import format_in_zone, is_utc, localize, parse_zone
 from steadystate.repr.interval import Interval, format_interval
 from steadystate.repr.interval import parse_interval as parse_interval_text
 from steadystate.repr.bytea import bytea_text, parse_bytea, parse_uuid, uuid_text
@@ -35,6 +35,7 @@ from steadystate.repr.jsonb import encode_binary as encode_jsonb_binary
 BOOL, BYTEA, NAME, INT8, INT2, INT4, TEXT, OID = 16, 17, 19, 20, 21, 23, 25, 26
 FLOAT4, FLOAT8, UNKNOWN, BPCHAR, VARCHAR = 700, 701, 705, 1042, 1043
 DATE, TIME, TIMESTAMP, TIMESTAMPTZ, INTERVAL, NUMERIC = 1082, 1083, 1114, 1184, 1186, 1700
+TIMESTAMPTZ_ARRAY = 1185
 JSONB, UUID = 3802, 2950
 
 TEXT_LIKE = (TEXT, VARCHAR, BPCHAR, NAME, UNKNOWN, 0)
@@ -360,6 +361,18 @@ def parse_timestamptz(text: str) -> _dt.datetime:
     return value.replace(tzinfo=_dt.timezone.utc) if value.tzinfo is None else value.astimezone(_dt.timezone.utc)
 
 
+def _parse_timestamptz_in(text: str, zone: _dt.tzinfo) -> _dt.datetime:
+    """:func:`parse_timestamptz` with a value without an offset read as wall-clock time in ``zone``."""
+    stripped = text.strip()
+    if stripped.upper().endswith((" UTC", " GMT")):
+        return parse_timestamptz(text)
+    try:
+        value = _dt.datetime.fromisoformat(stripped)
+    except ValueError:
+        raise InvalidTextRepresentation(f'invalid input syntax for type timestamp with time zone: "{text}"') from None
+    return localize(value, zone) if value.tzinfo is None else value.astimezone(_dt.timezone.utc)
+
+
 def parse_time(text: str) -> _dt.time:
     try:
         return _dt.time.fromisoformat(text.strip())
@@ -449,8 +462,9 @@ BINARY_PARSERS: dict[int, Callable[[bytes], Any]] = {
 }
 
 
-def decode_param(data: bytes | None, format_code: int, oid: int) -> Any:
-    """A Bind parameter as a Python value; NULL is None, text with OID 0 stays ``str``."""
+def decode_param(data: bytes | None, format_code: int, oid: int, time_zone: str = "UTC") -> Any:
+    """A Bind parameter as a Python value; NULL is None, text with OID 0 stays ``str``.  A timestamptz (or an
+    element of a timestamptz[]) in text without an offset is wall-clock time in the session's ``time_zone``."""
     if data is None:
         return None
     if format_code == 0:
@@ -458,6 +472,11 @@ def decode_param(data: bytes | None, format_code: int, oid: int) -> Any:
             text = data.decode()
         except UnicodeDecodeError:
             raise SteadyError("invalid byte sequence for encoding \"UTF8\"", sqlstate="22021") from None
+        if oid in (TIMESTAMPTZ, TIMESTAMPTZ_ARRAY) and not is_utc(time_zone):
+            tz = parse_zone(time_zone)
+            if oid == TIMESTAMPTZ:
+                return _parse_timestamptz_in(text, tz)
+            return parse_array(text, lambda element: _parse_timestamptz_in(element, tz))
         parser = TEXT_PARSERS.get(oid)
         return parser(text) if parser else text
     if format_code != 1:

@@ -276,7 +276,7 @@ def parse_interval(text: str) -> Interval:
 # Arithmetic
 
 
-def _add_months(value: Any, months: int) -> Any:
+def add_months(value: Any, months: int) -> Any:
     if not months:
         return value
     index = value.year * 12 + (value.month - 1) + months
@@ -290,7 +290,7 @@ def _add_months(value: Any, months: int) -> Any:
 def add_to_timestamp(value: _dt.datetime, interval: Interval) -> _dt.datetime:
     """``timestamp[tz] + interval``: months (clamped to the month's last day), then days, then time."""
     try:
-        shifted = _add_months(value, interval.months)
+        shifted = add_months(value, interval.months)
         return shifted + _dt.timedelta(days=interval.days, microseconds=interval.micros)
     except OverflowError:
         raise errors.SteadyError("timestamp out of range", sqlstate="22008") from None
@@ -365,5 +365,5 @@ def divide(value: Interval, divisor: float) -> Interval:
     return _scaled(value, divisor, lambda field, f: field / f)
 
 
-__all__ = ["Interval", "add_to_time", "add_to_timestamp", "between", "divide", "format_interval", "justify_hours",
+__all__ = ["Interval", "add_months", "add_to_time", "add_to_timestamp", "between", "divide", "format_interval", "justify_hours",
            "parse_interval", "scale", "time_between"]

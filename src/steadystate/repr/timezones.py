@@ -62,6 +62,21 @@ def parse_zone(name: str) -> _dt.tzinfo:
     return _dt.timezone(west if sign == "-" else -west)
 
 
+def localize(local: _dt.datetime, tz: _dt.tzinfo) -> _dt.datetime:
+    """The instant (aware, UTC) of wall-clock time ``local`` in ``tz``, with PostgreSQL's rule for gaps/overlaps."""
+    early = local.replace(tzinfo=tz, fold=0)
+    late = local.replace(tzinfo=tz, fold=1)
+    if early.utcoffset() != late.utcoffset():
+        round_trip = late.astimezone(UTC).astimezone(tz).replace(tzinfo=None)
+        chosen = late if round_trip == local else early  # ambiguous: after the transition; a gap: before it
+    else:
+        chosen = early
+    try:
+        return chosen.astimezone(UTC)
+    except OverflowError:
+        raise errors.SteadyError("timestamp out of range", sqlstate="22008") from None
+
+
 def setting_value(value: str) -> str:
     """What ``SET TimeZone = value`` keeps (22023 ``invalid value for parameter "TimeZone"`` when it is no zone)."""
     text = value.strip()
@@ -124,4 +139,4 @@ def format_in_zone(value: _dt.datetime, zone: _dt.tzinfo) -> str:
     return text + format_offset(local.utcoffset())
 
 
-__all__ = ["UTC", "format_in_zone", "format_offset", "is_utc", "parse_zone", "setting_value"]
+__all__ = ["UTC", "format_in_zone", "format_offset", "is_utc", "localize", "parse_zone", "setting_value"]

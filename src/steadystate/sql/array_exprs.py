@@ -22,7 +22,7 @@ from sqlglot import exp
 from steadystate import errors
 from steadystate.expr.ir import AggregateExpr, AggregateOrder, CallBinary, CallUnary, CallVariadic, ColumnOrder
 from steadystate.repr.types import ScalarType
-from steadystate.sql import jsonb_scalar
+from steadystate.sql import jsonb_scalar, session_zone
 from steadystate.sql import types as ty
 from steadystate.sql.typed import ExprEnv, Typed, coerce, lit, mismatch, nullable_of, operator_error, unify
 
@@ -272,6 +272,7 @@ def _array_to_string(args: list[exp.Expr], env: ExprEnv) -> Typed:
     if len(args) not in (2, 3):
         raise errors.UndefinedFunction("function array_to_string takes 2 or 3 arguments")
     array = _array_arg("array_to_string", args[0], env)
+    session_zone.only_in_utc(env.ctx, [array.type], "array_to_string of a timestamp with time zone[]")
     rest = [coerce(_plan(a, env), T.TEXT, env) for a in args[1:]]
     if array.type is T.FLOAT4_ARRAY:  # float4's own digits, not float8's
         array = Typed(CallUnary("array_float4_texts", array.expr), T.TEXT_ARRAY, array.nullable)

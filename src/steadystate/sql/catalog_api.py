@@ -7,7 +7,7 @@ session defaults from :class:`PlanContext`.  Tests use a plain dict-backed imple
 from __future__ import annotations
 
 import datetime
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from steadystate.expr.ir import ScalarExpr
@@ -34,6 +34,7 @@ class ResolvedItem:
     cluster_id: str | None = None  # materialized views and indexes
     on_id: str | None = None  # indexes: the relation indexed
     defaults: tuple[ScalarExpr | None, ...] = ()  # tables: per column DEFAULT expression (None = NULL); () = none
+    time_zone: str = ""  # the TimeZone its plan (or DEFAULT) depends on ("": none; sql/session_zone.py)
 
 
 class PlanCatalog(Protocol):
@@ -61,3 +62,6 @@ class PlanContext:
     settings: tuple[tuple[str, str], ...] = ()  # session variables, for current_setting()
     version: str = "PostgreSQL 15.0 (steadystate)"
     now: datetime.datetime | None = None  # the statement's time (UTC) for now()/current_date; None: not allowed here
+    # what planning computed in the session's TimeZone (sql/session_zone.py records it; shared by every
+    # ``replace``d copy of the context, so a statement's whole plan adds to one set)
+    zone_uses: set[str] = field(default_factory=set, compare=False, hash=False)

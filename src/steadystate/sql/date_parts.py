@@ -52,6 +52,17 @@ _ZONE_FREE_FIELDS = frozenset({"epoch"})
 _ZONE_FIELDS = frozenset({"timezone", "timezone_hour", "timezone_minute"})
 
 
+def interval_zone(interval: Typed, env: ExprEnv, what: str) -> str | None:
+    """The session's zone for adding ``interval`` to a timestamptz (``+``/``-``, generate_series' step): None when
+    it is UTC or the interval is a constant without months or days (elapsed time only, the same in every zone);
+    anything else is a use of the zone (sql/session_zone.py)."""
+    if isinstance(interval.expr, Literal):
+        datum = interval.expr.datum()
+        if datum is None or (datum.months == 0 and datum.days == 0):
+            return None
+    return session_zone.zone_for(env.ctx, what)
+
+
 def in_session_zone(value: Typed, env: ExprEnv, what: str, field: ScalarExpr | None = None) -> Typed:
     """A timestamptz as the wall-clock timestamp in the session's zone (sql/session_zone.py), when that zone is not
     UTC and ``what`` depends on it; ``value`` itself otherwise."""
@@ -96,6 +107,12 @@ def _date_trunc(plan_expr: PlanExpr, node: exp.Expr, env: ExprEnv) -> Typed:
         else T.TIMESTAMP
     value = coerce(value, typ, env)
     unit = Literal(_unit_of(node.args["unit"]), T.TEXT)
+    if node.args.get("zone") is not None:  # date_trunc(unit, timestamptz, zone): truncated in that zone
+        if typ is not T.TIMESTAMPTZ:
+            raise no_function("date_trunc", [lit("", T.TEXT), value, lit("", T.TEXT)])
+        zone = coerce(plan_expr(node.args["zone"], env), T.TEXT, env)
+        return Typed(CallVariadic("date_trunc_in", (unit, value.expr, zone.expr)), T.TIMESTAMPTZ,
+                     value.nullable or zone.nullable)
     local = in_session_zone(value, env, "date_trunc")
     if local is not value and isinstance(local.expr, CallVariadic):  # truncated in the session's zone
         return Typed(CallVariadic("date_trunc_in", (unit, value.expr, local.expr.exprs[0])), T.TIMESTAMPTZ,

@@ -33,7 +33,7 @@ from steadystate.expr.ir import (
 )
 from steadystate.repr.types import ScalarType
 from steadystate.sql.relation import QueryState, Rel, arg, conjuncts, inner_join, rename
-from steadystate.sql import settings, table_functions
+from steadystate.sql import session_zone, settings, table_functions
 from steadystate.sql.scalar import plan_expr
 from steadystate.sql.typed import Scope, ScopeColumn, Typed, literal_datum, mismatch, require_bool, unify
 
@@ -86,6 +86,7 @@ def plan_table_ref(node: exp.Expr, state: QueryState) -> Rel:
         if (item.name.schema, item.name.item) == ("pg_catalog", "pg_settings"):  # the session's values
             values = state.ctx.settings or tuple(settings.DEFAULT_VARIABLES.items())
             return rename(Rel(Constant.of(settings.rows(values), item.desc.arity), scope), alias or parts[-1], names)
+        session_zone.use_item(state.ctx, item)  # planned in another TimeZone: refused (0A000)
         return rename(Rel(Get(item.id), scope), alias or parts[-1], names)
     if isinstance(node, exp.Subquery):
         if alias is None:

@@ -21,6 +21,7 @@ from sqlglot import exp
 from steadystate import errors
 from steadystate.expr.ir import CallBinary, CallUnary, CallVariadic, Literal
 from steadystate.repr.types import ScalarType
+from steadystate.sql import session_zone
 from steadystate.sql.typed import ExprEnv, Typed, coerce, nullable_of, operator_error
 
 T = ScalarType
@@ -264,6 +265,7 @@ def _to_jsonb(args: list[exp.Expr], env: ExprEnv, plan: Plan) -> Typed:
     if value.is_untyped:
         raise errors.SteadyError("could not determine polymorphic type because input has type unknown",
                                  sqlstate="42804")
+    session_zone.only_in_utc(env.ctx, [value.type], "to_jsonb of a timestamp with time zone")
     func = "float4_to_jsonb" if value.type is T.FLOAT4 else "to_jsonb"
     return Typed(CallUnary(func, value.expr), T.JSONB, value.nullable)
 
@@ -285,6 +287,7 @@ def _build(name: str) -> Callable[[list[exp.Expr], ExprEnv, Plan], Typed]:
             raise errors.InvalidParameterValue("argument list must have even number of elements",
                                                hint="The arguments of jsonb_build_object() must consist of "
                                                     "alternating keys and values.")
+        session_zone.only_in_utc(env.ctx, [v.type for v in values if not v.is_untyped], f"{name} of a timestamp with time zone")
         return Typed(CallVariadic(name, tuple(_json_argument(v, env) for v in values)), T.JSONB, False)
 
     return planner

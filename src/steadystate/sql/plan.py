@@ -27,6 +27,7 @@ class CreateTablePlan:
     desc: RelationDesc
     if_not_exists: bool = False
     defaults: tuple[ScalarExpr | None, ...] = ()  # per column; () or None = NULL default
+    time_zone: str = ""  # the TimeZone its DEFAULTs depend on ("": none; sql/session_zone.py)
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ class CreateViewPlan:
     desc: RelationDesc
     sql_text: str
     if_not_exists: bool = False
+    time_zone: str = ""  # the TimeZone its plan depends on ("": none; sql/session_zone.py)
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,7 @@ class CreateMaterializedViewPlan:
     sql_text: str
     cluster_id: str
     if_not_exists: bool = False
+    time_zone: str = ""  # the TimeZone its plan depends on ("": none; sql/session_zone.py)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from steadystate.expr.ir import ColumnRef, Constant, Literal, Map, Project, Rela
 from steadystate.expr import temporal_filter
 from steadystate.repr.typmod import TypeMod
 from steadystate.repr.types import Column, RelationDesc, ScalarType
-from steadystate.sql import pg_compat
+from steadystate.sql import pg_compat, session_zone
 from steadystate.sql import plan as p
 from steadystate.sql import statements as st
 from steadystate.sql.catalog_api import PlanContext, ResolvedItem
@@ -39,10 +39,14 @@ def plan(statement: st.Statement | st.Node, ctx: PlanContext) -> p.Plan:
     """The plan of a parsed statement (or of its bare node): one case per kind of statement node."""
     node, sql_text = (statement.node, statement.sql) if isinstance(statement, st.Statement) else (statement, None)
     if isinstance(node, _MAINTAINED) or (isinstance(node, st.CopyTo) and isinstance(node.query, st.Subscribe)):
-        ctx = replace(ctx, now=None)  # what these define is maintained (or a DEFAULT): now() would go stale
+        # what these define is maintained (or a DEFAULT): now() would go stale; what it computes in the
+        # session's TimeZone is recorded on it (sql/session_zone.py)
+        ctx = replace(ctx, now=None, zone_uses=set())
         planned = _plan_node(node, ctx, sql_text)
         for field in ("expr", "defaults", "key"):  # mz_now() only in temporal filters (expr.temporal_filter)
             temporal_filter.check_maintained(getattr(planned, field, None))
+        if ctx.zone_uses and isinstance(planned, _ZONED_ITEMS):
+            planned = replace(planned, time_zone=session_zone.setting(ctx))
         return planned
     return _plan_node(node, ctx, sql_text)
 
@@ -143,6 +147,8 @@ def _plan_node(node: st.Node, ctx: PlanContext, sql_text: str | None) -> p.Plan:
 
 #: statements whose expressions are evaluated later and again (views, indexes, subscriptions, column DEFAULTs)
 _MAINTAINED = (st.CreateView, st.CreateIndex, st.Subscribe, exp.Create)
+#: the plans of items that record the TimeZone they depend on (sql/session_zone.py)
+_ZONED_ITEMS = (p.CreateViewPlan, p.CreateMaterializedViewPlan, p.CreateTablePlan)
 
 
 
@@ -462,7 +468,7 @@ def _insert(node: exp.Insert, ctx: PlanContext, sql_text: str | None) -> p.Plan:
         if names is None:  # without a column list, trailing columns may be omitted
             widest = max(len(r.expressions) if isinstance(r, exp.Tuple) else 1 for r in source.expressions)
             columns = columns[: max(widest, 1)] if widest <= len(columns) else columns
-        rel = _insert_values(source, columns, desc, state, item.defaults)
+        rel = _insert_values(source, columns, desc, state, item)
     else:
         rel = plan_subquery(source, state)
     if rel.arity > len(columns):
@@ -480,7 +486,7 @@ def _insert(node: exp.Insert, ctx: PlanContext, sql_text: str | None) -> p.Plan:
                 value = _assignment_cast(value, column.type, column.name, env, column.mod)
             exprs.append(value.expr)
         else:
-            exprs.append(_column_default(item.defaults, position, column.type))
+            exprs.append(_column_default(item, position, column.type, ctx))
     expr: RelationExpr = Project(Map(rel.expr, tuple(exprs)), tuple(range(rel.arity, rel.arity + desc.arity)))
     if isinstance(rel.expr, Constant) and all(isinstance(e, (Literal, ColumnRef)) for e in exprs):
         rows = [row for row, _ in rel.expr.updates()]
@@ -512,14 +518,18 @@ def _to_mod(value: Typed, mod: TypeMod | None, env: Any) -> Typed:
     return value if mod is None else coerce(value, value.type, env, mod=mod)
 
 
-def _column_default(defaults: tuple[Any, ...], position: int, typ: ScalarType) -> Any:
-    """The DEFAULT expression of a table column (NULL when it has none)."""
-    default = defaults[position] if position < len(defaults) else None
-    return default if default is not None else Literal(None, typ)
+def _column_default(item: ResolvedItem, position: int, typ: ScalarType, ctx: PlanContext) -> Any:
+    """The DEFAULT expression of a table column (NULL when it has none); refused (0A000) when the table's
+    DEFAULTs depend on a TimeZone other than the session's (sql/session_zone.py)."""
+    default = item.defaults[position] if position < len(item.defaults) else None
+    if default is None:
+        return Literal(None, typ)
+    session_zone.use_item(ctx, item, f"the DEFAULT of table \"{item.name}\"")
+    return default
 
 
 def _insert_values(node: exp.Values, columns: list[int], desc: RelationDesc, state: QueryState,
-                   defaults: tuple[Any, ...] = ()) -> Rel:
+                   item: ResolvedItem | None = None) -> Rel:
     """VALUES rows typed by their target columns (so '1' goes into an int column as 1)."""
     env = state.env(Scope())
     rows = []
@@ -533,7 +543,9 @@ def _insert_values(node: exp.Values, columns: list[int], desc: RelationDesc, sta
         for value, index in zip(values, columns):
             column = desc.columns[index]
             if isinstance(value, exp.Var) and value.name.upper() == "DEFAULT" or isinstance(value, exp.Column) and value.name.upper() == "DEFAULT" and not value.table:
-                typed.append(Typed(_column_default(defaults, index, column.type), column.type))
+                default = Literal(None, column.type) if item is None else \
+                    _column_default(item, index, column.type, state.ctx)
+                typed.append(Typed(default, column.type))
                 continue
             typed.append(_assignment_cast(plan_expr(value, env), column.type, column.name, env, column.mod))
         rows.append(typed)
@@ -648,6 +660,8 @@ def _copy_from(node: st.CopyFrom, ctx: PlanContext, sql_text: str | None) -> p.P
     null = str(options.get("null", "" if fmt == "csv" else "\\N"))
     if len(delimiter) != 1:
         raise errors.FeatureNotSupported("COPY delimiter must be a single one-byte character")
+    if any(d is not None for i, d in enumerate(item.defaults) if i not in columns):  # omitted columns take them
+        session_zone.use_item(ctx, item, f"the DEFAULT of table \"{item.name}\"")
     return p.CopyFromPlan(item.id, tuple(columns), item.desc, fmt, header, delimiter, null, item.defaults)
 
 

@@ -174,6 +174,12 @@ def _temporal_arith(func: str, symbol: str, left: Typed, right: Typed, env: Expr
                 break
         else:
             raise operator_error(symbol, left.type, right.type)
+    if T.TIMESTAMPTZ in signature[1:] and T.INTERVAL in signature[1:]:  # days and months in the session's zone
+        stamp, interval = (left, right) if left.type is T.TIMESTAMPTZ else (right, left)
+        zone = date_parts.interval_zone(interval, env, f"timestamptz {symbol} interval")
+        if zone is not None:
+            return Typed(CallVariadic(f"timestamptz_{func}_in", (stamp.expr, interval.expr, Literal(zone, T.TEXT))),
+                         T.TIMESTAMPTZ, nullable_of(left, right))
     return Typed(CallBinary(f"temporal_{func}", left.expr, right.expr), TEMPORAL_OPERATORS[signature],
                  nullable_of(left, right))
 

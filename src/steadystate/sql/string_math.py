@@ -51,11 +51,16 @@ def _text_function(func: str, keys: tuple[str, ...], types: list[ScalarType], re
     return plan_call
 
 
+#: types whose text the evaluator would show in UTC: cast to text here, in the session's zone (sql/session_zone.py)
+_OUTPUT_IN_ZONE = (T.TIMESTAMPTZ, T.TIMESTAMPTZ_ARRAY)
+
+
 def _concat_ws(plan: PlanExpr, node: exp.ConcatWs, env: ExprEnv) -> Typed:
     values = [plan(e, env) for e in node.expressions]
     if not values:
         raise errors.UndefinedFunction("function concat_ws() does not exist")
-    values = [coerce(values[0], T.TEXT, env)] + [coerce(v, T.TEXT, env) if v.is_untyped else v for v in values[1:]]
+    values = [coerce(values[0], T.TEXT, env)] + [
+        coerce(v, T.TEXT, env, explicit=True) if v.is_untyped or v.type in _OUTPUT_IN_ZONE else v for v in values[1:]]
     return Typed(CallVariadic("concat_ws", tuple(v.expr for v in values)), T.TEXT, values[0].nullable)
 
 

@@ -29,7 +29,8 @@ from steadystate.repr.types import ScalarType
 from steadystate.sql.relation import QueryState, Rel
 from steadystate.sql.scalar import plan_expr
 from steadystate.sql.table_function_calls import call_of
-from steadystate.sql.typed import ExprEnv, Scope, ScopeColumn, Typed, binding_key, coerce
+from steadystate.sql import date_parts
+from steadystate.sql.typed import ExprEnv, Scope, ScopeColumn, Typed, binding_key, coerce, lit
 
 T = ScalarType
 
@@ -67,7 +68,12 @@ def _signature(name: str, args: list[exp.Expr], env: ExprEnv) -> tuple[Signature
         raise errors.UndefinedFunction(f"function {name}({shown}) does not exist",
                                        hint="No function matches the given name and argument types. "
                                             "You might need to add explicit type casts.")
-    return signature, [coerce(v, p, env) for v, p in zip(values, signature.params)]
+    coerced = [coerce(v, p, env) for v, p in zip(values, signature.params)]
+    if name == "generate_series" and signature.params[0] is T.TIMESTAMPTZ:  # steps of days, months in the zone
+        zone = date_parts.interval_zone(coerced[2], env, "generate_series")
+        if zone is not None:
+            coerced.append(lit(zone, T.TEXT))
+    return signature, coerced
 
 
 def plan_item(left: Rel, node: exp.Expr, state: QueryState, outer: bool = False) -> Rel:

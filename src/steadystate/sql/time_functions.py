@@ -18,6 +18,8 @@ from sqlglot import exp
 
 from steadystate import errors
 from steadystate.expr.ir import CallVariadic
+from steadystate.expr.time_functions import localize
+from steadystate.repr.timezones import parse_zone
 from steadystate.repr.types import ScalarType
 from steadystate.sql import session_zone
 from steadystate.sql.function_args import PlanExpr, no_function, signature
@@ -48,7 +50,10 @@ def _make_timestamp(plan: PlanExpr, node: exp.TimestampFromParts, env: ExprEnv) 
 def _make_timestamptz(plan: PlanExpr, args: list[exp.Expr], env: ExprEnv) -> Typed:
     values = [plan(a, env) for a in args]
     wanted = _INTS + [T.FLOAT8] + ([T.TEXT] if len(values) == 7 else [])
-    return _call("make_timestamptz", signature("make_timestamptz", values, wanted, env), T.TIMESTAMPTZ)
+    coerced = signature("make_timestamptz", values, wanted, env)
+    if len(coerced) == 6:  # a wall-clock time in the session's zone, as PostgreSQL reads it
+        coerced.append(lit(session_zone.zone_for(env.ctx, "make_timestamptz") or "UTC", T.TEXT))
+    return _call("make_timestamptz", coerced, T.TIMESTAMPTZ)
 
 
 _INTERVAL_FIELDS = (("year", T.INT4), ("month", T.INT4), ("week", T.INT4), ("day", T.INT4), ("hour", T.INT4),
@@ -100,11 +105,16 @@ def _age(plan: PlanExpr, args: list[exp.Expr], env: ExprEnv) -> Typed:
             raise errors.FeatureNotSupported(
                 "age(timestamp) is not supported in views, materialized views, indexes or subscriptions",
                 hint="It counts from today's midnight, which changes: use age(a, b).")
-        values = [lit(now.replace(hour=0, minute=0, second=0, microsecond=0, tzinfo=None), T.TIMESTAMP), values[0]]
+        tz = parse_zone(session_zone.setting(env.ctx))  # today's midnight in the session's zone
+        midnight = now.astimezone(tz).replace(hour=0, minute=0, second=0, microsecond=0, tzinfo=None)
+        values = [lit(midnight, T.TIMESTAMP), values[0]]
         if not values[1].is_untyped and values[1].type is T.TIMESTAMPTZ:
-            values[0] = lit(now.replace(hour=0, minute=0, second=0, microsecond=0), T.TIMESTAMPTZ)
+            values[0] = lit(localize(midnight, tz), T.TIMESTAMPTZ)
     kind = _timestamp_kind(values, "age")
-    return _call("age", signature("age", values, [kind, kind], env), T.INTERVAL)
+    coerced = signature("age", values, [kind, kind], env)
+    if kind is T.TIMESTAMPTZ and (zone := session_zone.zone_for(env.ctx, "age")) is not None:
+        return _call("age_in", [*coerced, lit(zone, T.TEXT)], T.INTERVAL)  # the fields of the zone's wall clock
+    return _call("age", coerced, T.INTERVAL)
 
 
 def _at_time_zone(value: Typed, zone: Typed, env: ExprEnv) -> Typed:
@@ -139,9 +149,10 @@ def _to_char(plan: PlanExpr, args: list[exp.Expr], env: ExprEnv) -> Typed:
         if not value.is_untyped and (value.type.is_numeric or value.type is T.INTERVAL):
             raise errors.FeatureNotSupported(f"to_char({value.type.pg_name}, text) is not supported")
         raise no_function("to_char", values)
+    template = coerce(values[1], T.TEXT, env)
     if value.type is T.TIMESTAMPTZ and (zone := session_zone.zone_for(env.ctx, "to_char")) is not None:
-        value = _call("timezone", [lit(zone, T.TEXT), value], T.TIMESTAMP)  # the wall-clock time in the zone
-    return _call("to_char", [value, coerce(values[1], T.TEXT, env)], T.TEXT)
+        return _call("to_char_in", [value, template, lit(zone, T.TEXT)], T.TEXT)  # TZ, OF: the zone's
+    return _call("to_char", [value, template], T.TEXT)
 
 
 FUNCTIONS: dict[type, Callable[[PlanExpr, Any, ExprEnv], Typed]] = {

@@ -21,7 +21,7 @@ from sqlglot import exp
 from steadystate import errors
 from steadystate.expr.eval import compile_scalar
 from steadystate.expr.ir import CallBinary, CallUnary, CallVariadic, Literal, ScalarExpr, literal
-from steadystate.expr.time_functions import text_timestamptz_in
+from steadystate.expr.time_functions import text_timestamptz_array_in, text_timestamptz_in
 from steadystate.repr.timezones import is_utc
 from steadystate.repr.typmod import ModKind, TypeMod
 from steadystate.repr.types import ScalarType
@@ -137,13 +137,7 @@ def coerce(value: Typed, target: ScalarType, env: ExprEnv, *, explicit: bool = F
 
 def _coerce(value: Typed, target: ScalarType, env: ExprEnv, *, explicit: bool, what: str) -> Typed:
     if value.unknown is not None:
-        parsed = ty.parse_text(value.unknown, target)
-        if target is T.TIMESTAMPTZ and not is_utc(zone := session_zone.setting(env.ctx)):
-            local = text_timestamptz_in(value.unknown, zone)  # without an offset: wall-clock time in the zone
-            if local != parsed:
-                session_zone.zone_for(env.ctx, "timestamptz input without an offset")  # refused if maintained
-                return lit(local, target)
-        return lit(parsed, target)
+        return lit(_parse_in_zone(value.unknown, target, env), target)
     if value.untyped_null:
         return lit(None, target)
     if value.param is not None:
@@ -167,6 +161,8 @@ def _coerce(value: Typed, target: ScalarType, env: ExprEnv, *, explicit: bool, w
         zoned = _zoned_cast(value, target, env)
         if zoned is not None:
             return zoned
+    elif value.type.is_array and target.is_array and T.TIMESTAMPTZ_ARRAY in (value.type, target):
+        session_zone.only_in_utc(env.ctx, [T.TIMESTAMPTZ_ARRAY], f"a cast from {value.type.pg_name} to {target.pg_name}")
     if value.type is T.FLOAT4 and target is T.TEXT:
         cast = CallUnary("float4_to_text", value.expr)  # float4's own output digits
     elif value.type is T.FLOAT4_ARRAY and target is T.TEXT:
@@ -185,7 +181,7 @@ _NOT_FOLDED = object()
 #: the casts PostgreSQL computes in the session's TimeZone (sql/session_zone.py)
 _ZONED_CASTS = frozenset({(T.TIMESTAMPTZ, T.TIMESTAMP), (T.TIMESTAMPTZ, T.DATE), (T.TIMESTAMPTZ, T.TIME),
                           (T.TIMESTAMP, T.TIMESTAMPTZ), (T.DATE, T.TIMESTAMPTZ), (T.TIMESTAMPTZ, T.TEXT),
-                          (T.TEXT, T.TIMESTAMPTZ), (T.TIMESTAMPTZ_ARRAY, T.TEXT)})
+                          (T.TEXT, T.TIMESTAMPTZ), (T.TIMESTAMPTZ_ARRAY, T.TEXT), (T.TEXT, T.TIMESTAMPTZ_ARRAY)})
 
 
 def _zoned_cast(value: Typed, target: ScalarType, env: ExprEnv) -> Typed | None:
@@ -195,7 +191,8 @@ def _zoned_cast(value: Typed, target: ScalarType, env: ExprEnv) -> Typed | None:
         return None
     name = Literal(zone, T.TEXT)
     if value.type is T.TEXT:
-        return Typed(CallVariadic("text_timestamptz_in", (value.expr, name)), target, value.nullable)
+        func = "text_timestamptz_array_in" if target is T.TIMESTAMPTZ_ARRAY else "text_timestamptz_in"
+        return Typed(CallVariadic(func, (value.expr, name)), target, value.nullable)
     if target is T.TEXT:
         func = "timestamptz_array_text_in" if value.type is T.TIMESTAMPTZ_ARRAY else "timestamptz_text_in"
         return Typed(CallVariadic(func, (value.expr, name)), target, value.nullable)
@@ -216,6 +213,16 @@ def _fold(expr: CallUnary | CallBinary) -> Any:
         return _NOT_FOLDED
 
 
+def _parse_in_zone(text: str, target: ScalarType, env: ExprEnv) -> Any:
+    """A literal's or parameter's text read as ``target``; a timestamptz (or timestamptz[] element) without an
+    offset is wall-clock time in the session's zone.  Read once, as PostgreSQL folds a literal: not a use of the
+    zone (sql/session_zone.py)."""
+    parsed = ty.parse_text(text, target)  # PostgreSQL's errors for what is no value of the type
+    if target in (T.TIMESTAMPTZ, T.TIMESTAMPTZ_ARRAY) and not is_utc(zone := session_zone.setting(env.ctx)):
+        return text_timestamptz_in(text, zone) if target is T.TIMESTAMPTZ else text_timestamptz_array_in(text, zone)
+    return parsed
+
+
 def _param_value(number: int, target: ScalarType, env: ExprEnv) -> Typed:
     params = env.ctx.params
     if params is None:
@@ -225,7 +232,7 @@ def _param_value(number: int, target: ScalarType, env: ExprEnv) -> Typed:
         return lit(None, target)
     source = ty.datum_type(value)
     if source is None:  # text, or an empty or all-NULL array
-        return lit(ty.parse_text(ty.unknown_text(value), target), target)
+        return lit(_parse_in_zone(ty.unknown_text(value), target, env), target)
     return coerce(lit(value, source), target, env, explicit=True)
 
 
