@@ -62,6 +62,8 @@ def test_batches_agree_with_duckdb_and_inserts_continue_from_the_fixed_point(
                     net[row] += diff
                 inserts_only = all(diff >= 0 for diff in net.values())
                 restarted = _letrec(view).restarts - restarts
-                assert restarted == (0 if number < 2 and inserts_only else 1), (number, batch)
+                # a batch whose changes cancel (a row inserted and deleted) changes nothing: nothing to recompute
+                expected = 0 if not any(net.values()) or (number < 2 and inserts_only) else 1
+                assert restarted == expected, (number, batch)
     finally:
         duck.close()
