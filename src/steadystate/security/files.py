@@ -35,6 +35,18 @@ def private_dir(path: Path) -> Path:
     return path
 
 
+def check_writable(path: Path) -> None:
+    """Raise the OSError the server would meet later if it cannot create, write and remove a file in ``path``."""
+    probe = path / f".write-probe-{secrets.token_hex(4)}"
+    fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.write(fd, b"probe")
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+        os.unlink(probe)
+
+
 def tighten_tree(path: Path) -> None:
     """Make an existing data directory private: directories 0700, files 0600 (a data directory from a release
     that left them world-readable)."""

@@ -1,0 +1,106 @@
+"""Faults injected at the operating system's level into a real ``steadystate serve``: nothing here is a test hook.
+
+* **A storage write I/O error**: the coordinator's ``RLIMIT_FSIZE`` is lowered while it runs (``prlimit(2)``
+  through psutil), so every write that extends a file fails in the kernel with EFBIG, as on a full disk. Writes
+  fail with an error; once the limit is raised again they succeed without a restart of the coordinator; every
+  acknowledged row is there and no refused row is.
+* **An unwritable data directory** (owned by another user, the server run without the capabilities that let root
+  ignore file modes): ``serve`` exits at once with a clear message and the configuration exit code, no crash loop.
+* **Out of file descriptors** (EMFILE): the supervisor's ``RLIMIT_NOFILE`` is lowered to what it has open, so it
+  cannot accept more; a new client gets a clear error or a closed connection (never a hang), a session already
+  open keeps working, and once descriptors are available again new clients are served.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import resource
+import subprocess
+import sys
+from pathlib import Path
+
+import psutil
+import psycopg
+import pytest
+
+from steadystate.supervisor import EXIT_CONFIG
+
+PR_CAPBSET_DROP = 24
+#: CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER: what lets root write, read and chmod files it does not own
+_FILE_MODE_CAPABILITIES = (1, 2, 3)
+
+
+def _obey_file_modes() -> None:  # pragma: no cover - runs in the child before exec
+    """Drop the capabilities that let root ignore file modes (from the bounding set, so the exec'd program has
+    them neither), so the test's chmod/chown are a real fault whether or not the tests run as root."""
+    if os.geteuid() != 0:
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    for capability in _FILE_MODE_CAPABILITIES:
+        if libc.prctl(PR_CAPBSET_DROP, capability, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
+
+
+def test_an_unwritable_data_directory_exits_with_a_clear_message(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    os.chown(data_dir, 65534, 65534) if os.geteuid() == 0 else None  # another user's directory (nobody)
+    data_dir.chmod(0o755 if os.geteuid() == 0 else 0o555)
+    result = subprocess.run([sys.executable, "-m", "steadystate", "serve", "--data-dir", str(data_dir),
+                             "--sql-port", "0", "--http-port", "0"],
+                            capture_output=True, text=True, timeout=120, preexec_fn=_obey_file_modes)
+    assert result.returncode == EXIT_CONFIG, result.stderr[-2000:]
+    assert "cannot use the data directory" in result.stderr and str(data_dir) in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+    assert not any(data_dir.iterdir())  # nothing was started in it
+
+
+def test_an_unwritable_data_directory_parent(tmp_path: Path) -> None:
+    """The data directory does not exist and cannot be created."""
+    parent = tmp_path / "locked"
+    parent.mkdir()
+    os.chown(parent, 65534, 65534) if os.geteuid() == 0 else None
+    parent.chmod(0o755 if os.geteuid() == 0 else 0o555)
+    result = subprocess.run([sys.executable, "-m", "steadystate", "serve", "--data-dir", str(parent / "data"),
+                             "--sql-port", "0", "--http-port", "0"],
+                            capture_output=True, text=True, timeout=120, preexec_fn=_obey_file_modes)
+    assert result.returncode == EXIT_CONFIG, result.stderr[-2000:]
+    assert "cannot use the data directory" in result.stderr and "Traceback" not in result.stderr
+
+
+def _set_soft_limit(pid: int, which: int, soft: int) -> None:
+    process = psutil.Process(pid)
+    _, hard = process.rlimit(which)
+    process.rlimit(which, (soft, hard))
+
+
+def test_a_storage_write_error_is_an_error_and_then_writes_recover_without_a_restart(env) -> None:  # type: ignore[no-untyped-def]
+    env.execute("CREATE TABLE fi_t (a int)", "INSERT INTO fi_t VALUES (1), (2)")
+    coordinator = env.coordinator_pid()
+    acknowledged = {1, 2}
+    refused: set[int] = set()
+    with env.connect() as conn:
+        conn.autocommit = True
+        _set_soft_limit(coordinator, resource.RLIMIT_FSIZE, 1)  # every write past the first byte: EFBIG
+        try:
+            for value in range(10, 14):
+                try:
+                    conn.execute("INSERT INTO fi_t VALUES (%s)", (value,))
+                    acknowledged.add(value)
+                except psycopg.Error as exc:
+                    assert exc.sqlstate is not None and exc.sqlstate[:2] in ("58", "53", "XX"), exc
+                    assert "File too large" in str(exc) or "disk" in str(exc).lower() or "I/O" in str(exc), exc
+                    refused.add(value)
+        finally:
+            _set_soft_limit(coordinator, resource.RLIMIT_FSIZE, resource.RLIM_INFINITY)
+        assert refused, "no write failed while every file write failed"
+        # the same session, the same coordinator: writes work again
+        for value in range(20, 23):
+            conn.execute("INSERT INTO fi_t VALUES (%s)", (value,))
+            acknowledged.add(value)
+        assert {a for (a,) in conn.execute("SELECT a FROM fi_t").fetchall()} == acknowledged
+    assert env.coordinator_pid() == coordinator  # recovered without a restart
+    # durable: a restart reads back exactly the acknowledged rows
+    env.restart(hard=True)
+    assert {a for (a,) in env.query("SELECT a FROM fi_t")} == acknowledged
