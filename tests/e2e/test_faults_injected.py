@@ -22,7 +22,6 @@ from pathlib import Path
 
 import psutil
 import psycopg
-import pytest
 
 from steadystate.supervisor import EXIT_CONFIG
 
@@ -104,3 +103,36 @@ def test_a_storage_write_error_is_an_error_and_then_writes_recover_without_a_res
     # durable: a restart reads back exactly the acknowledged rows
     env.restart(hard=True)
     assert {a for (a,) in env.query("SELECT a FROM fi_t")} == acknowledged
+
+
+def _connect_error(dsn: str) -> str:
+    """The error a new client gets, or "" if it got in (connect_timeout only guards the test against a hang)."""
+    try:
+        with psycopg.connect(dsn, connect_timeout=30, sslmode="disable") as conn:
+            conn.execute("SELECT 1")
+            return ""
+    except psycopg.OperationalError as exc:
+        return str(exc)
+
+
+def test_out_of_file_descriptors_refuses_new_clients_and_recovers(env) -> None:  # type: ignore[no-untyped-def]
+    assert env.process is not None
+    supervisor = psutil.Process(env.process.pid)
+    with env.connect() as existing:
+        existing.autocommit = True
+        existing.execute("CREATE TABLE fd_t (a int)")
+        _set_soft_limit(supervisor.pid, resource.RLIMIT_NOFILE, supervisor.num_fds())  # not one more descriptor
+        try:
+            errors = [_connect_error(env.dsn) for _ in range(3)]
+            for error in errors:
+                assert error, "a client got in with no descriptor left"
+                assert "timeout expired" not in error, error  # refused, not left hanging
+                assert "out of file descriptors" in error, error
+            existing.execute("INSERT INTO fd_t VALUES (1)")  # an open session keeps working
+            assert existing.execute("SELECT a FROM fd_t").fetchall() == [(1,)]
+        finally:
+            _set_soft_limit(supervisor.pid, resource.RLIMIT_NOFILE, resource.RLIM_INFINITY
+                            if supervisor.rlimit(resource.RLIMIT_NOFILE)[1] == resource.RLIM_INFINITY
+                            else supervisor.rlimit(resource.RLIMIT_NOFILE)[1])
+    assert _connect_error(env.dsn) == ""  # descriptors are free again: served, without a restart
+    assert env.query("SELECT a FROM fd_t") == [(1,)]

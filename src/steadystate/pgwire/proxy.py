@@ -238,6 +238,13 @@ class ProxyConnection:
             self._reconnect_later(now)
         return self._take()
 
+    def out_of_descriptors(self, error: SteadyError) -> list[Action]:
+        """The driver cannot open a coordinator connection for want of file descriptors: the client is told at
+        once (waiting for a reconnection would only keep its descriptor busy)."""
+        if not self.closed:
+            self._fail(error)
+        return self._take()
+
     def startup_expired(self, timeout: float) -> list[Action]:
         """The client did not send its StartupMessage in time."""
         if not self.closed and not self.started:
