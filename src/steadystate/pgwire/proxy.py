@@ -557,6 +557,8 @@ class ProxyConnection:
         sent = [r for r in self._requests if r.sent]
         if not sent:
             inflight = Inflight.NONE
+        elif any(r.commits for r in sent):
+            inflight = Inflight.COMMIT
         elif all(r.retryable and r.raw is not None for r in sent):
             inflight = Inflight.RETRYABLE
         else:
