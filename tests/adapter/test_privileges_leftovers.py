@@ -1,0 +1,54 @@
+"""Privileges: schema grants follow their schema through RENAME and SWAP (keyed by the schema's id) and do not
+pass to a later schema of the same name; ``pg_class.relacl`` shows the real grants; ``has_*_privilege`` with a
+non-constant argument answers per row; ``ALTER DEFAULT PRIVILEGES``."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Awaitable, Callable
+
+import pytest
+
+from steadystate.adapter.session import ClientSession
+from steadystate.errors import SteadyError
+from steadystate.testing import MemoryEnvironment, memory_environment
+
+
+def run(test: Callable[[MemoryEnvironment], Awaitable[None]]) -> None:
+    async def main() -> None:
+        async with memory_environment() as env:
+            await test(env)
+
+    asyncio.run(main())
+
+
+async def refused(env: MemoryEnvironment, sql: str, session: ClientSession, sqlstate: str = "42501") -> str:
+    with pytest.raises(SteadyError) as info:
+        await env.execute(sql, session)
+    assert info.value.sqlstate == sqlstate, (sql, info.value)
+    return str(info.value)
+
+
+def test_schema_grants_follow_rename_and_swap_and_do_not_pass_to_a_new_schema_of_the_same_name() -> None:
+    async def test(env: MemoryEnvironment) -> None:
+        await env.execute("CREATE ROLE ann")
+        await env.execute("CREATE SCHEMA blue")
+        await env.execute("CREATE SCHEMA green")
+        await env.execute("GRANT USAGE, CREATE ON SCHEMA blue TO ann")
+        ann = await env.session("ann")
+        await env.execute("CREATE TABLE blue.t1 (a int)", ann)
+        await refused(env, "CREATE TABLE green.t1 (a int)", ann)
+        await env.execute("ALTER SCHEMA blue RENAME TO azure")
+        await env.execute("CREATE TABLE azure.t2 (a int)", ann)  # the grant followed the schema
+        await env.execute("ALTER SCHEMA azure SWAP WITH green")
+        # the schema ann may create in is now called green; the one called azure is the other one
+        await env.execute("CREATE TABLE green.t3 (a int)", ann)
+        await refused(env, "CREATE TABLE azure.t3 (a int)", ann)
+        assert await env.query("SELECT has_schema_privilege('ann', 'green', 'CREATE'), "
+                               "has_schema_privilege('ann', 'azure', 'CREATE')") == [(True, False)]
+        # a schema dropped and created again under the same name starts without the old grants
+        await env.execute("DROP SCHEMA green CASCADE")
+        await env.execute("CREATE SCHEMA green")
+        await refused(env, "CREATE TABLE green.t4 (a int)", ann)
+
+    run(test)
