@@ -52,3 +52,20 @@ def test_schema_grants_follow_rename_and_swap_and_do_not_pass_to_a_new_schema_of
         await refused(env, "CREATE TABLE green.t4 (a int)", ann)
 
     run(test)
+
+
+def test_pg_class_relacl_shows_the_grants_as_postgresql_prints_them() -> None:
+    async def test(env: MemoryEnvironment) -> None:
+        await env.execute("CREATE ROLE joe")
+        await env.execute("CREATE TABLE acl_t (a int)")
+        await env.execute("CREATE VIEW acl_v AS SELECT a FROM acl_t")
+        relacl = "SELECT relacl FROM pg_catalog.pg_class WHERE relname = '{}'"
+        assert await env.query(relacl.format("acl_t")) == [(None,)]  # defaults: NULL, as PostgreSQL
+        await env.execute("GRANT SELECT, INSERT ON acl_t TO joe")
+        await env.execute("GRANT SELECT ON acl_v TO PUBLIC")
+        assert await env.query(relacl.format("acl_t")) == [("{materialize=arwd/materialize,joe=ar/materialize}",)]
+        assert await env.query(relacl.format("acl_v")) == [("{materialize=r/materialize,=r/materialize}",)]
+        await env.execute("REVOKE INSERT ON acl_t FROM joe")
+        assert await env.query(relacl.format("acl_t")) == [("{materialize=arwd/materialize,joe=r/materialize}",)]
+
+    run(test)

@@ -224,6 +224,27 @@ def acl_items(state: CatalogState, obj: Obj) -> Array:
                  for grantee, (letters, grantor) in acl(state, obj).items() if letters)
 
 
+_PG_ACL_ORDER = "arwdDxtXUCTcsAm"  # PostgreSQL's ACL_ALL_RIGHTS_STR: the order it prints privilege letters in
+
+
+def _acl_role(name: str) -> str:
+    return name if name and all(c.isalnum() or c == "_" for c in name) and not name[0].isdigit() \
+        else '"' + name.replace('"', '""') + '"'
+
+
+def relacl(state: CatalogState, obj: Obj) -> str | None:
+    """``pg_class.relacl`` as PostgreSQL prints an ``aclitem[]``: ``{owner=arwd/owner,joe=r/owner,=r/owner}`` with
+    role names (PUBLIC the empty grantee); NULL while nothing was granted or revoked on the object (its
+    defaults), as in PostgreSQL."""
+    prefix = f"{obj.type.value}:{obj.id}:"
+    if not any(key.startswith(prefix) for key in state.grants):
+        return None
+    items = [f"{'' if grantee == PUBLIC else _acl_role(grantee)}="
+             f"{''.join(sorted(letters, key=_PG_ACL_ORDER.index))}/{_acl_role(grantor)}"
+             for grantee, (letters, grantor) in acl(state, obj).items() if letters]
+    return "{" + ",".join(items) + "}"
+
+
 def explode(state: CatalogState, obj: Obj) -> Iterator[tuple[str, str, str]]:
     """(grantor, grantee, privilege type) for each privilege in the object's access list (``mz_aclexplode``)."""
     for grantee, (letters, grantor) in acl(state, obj).items():
