@@ -69,3 +69,35 @@ def test_pg_class_relacl_shows_the_grants_as_postgresql_prints_them() -> None:
         assert await env.query(relacl.format("acl_t")) == [("{materialize=arwd/materialize,joe=r/materialize}",)]
 
     run(test)
+
+
+def test_has_privilege_functions_answer_per_row_by_oid() -> None:
+    async def test(env: MemoryEnvironment) -> None:
+        await env.execute("CREATE ROLE kim")
+        for name in ("pr_a", "pr_b", "pr_c"):
+            await env.execute(f"CREATE TABLE {name} (x int)")
+        await env.execute("GRANT SELECT ON pr_b TO kim")
+        await env.execute("GRANT INSERT ON pr_c TO kim")
+        kim = await env.session("kim")
+        await env.execute("GRANT SELECT ON pg_catalog.pg_class TO kim")
+        query = ("SELECT relname FROM pg_catalog.pg_class WHERE relname LIKE 'pr\\_%' "
+                 "AND has_table_privilege(oid, 'SELECT') ORDER BY relname")
+        assert await env.query(query, kim) == [("pr_b",)]
+        assert await env.query(query) == [("pr_a",), ("pr_b",), ("pr_c",)]  # the superuser holds all
+        rows = await env.query("SELECT relname, has_table_privilege('kim', c.oid, 'SELECT, INSERT') "
+                               "FROM pg_catalog.pg_class c WHERE relname LIKE 'pr\\_%' ORDER BY relname")
+        assert rows == [("pr_a", False), ("pr_b", True), ("pr_c", True)]
+        # an oid of no relation is NULL, as in PostgreSQL
+        assert await env.query("SELECT has_table_privilege(x, 'SELECT') FROM (VALUES (1), (NULL::int8)) AS v(x)") \
+            == [(None,), (None,)]
+        # per row by schema oid
+        await env.execute("CREATE SCHEMA ps_hidden")
+        rows = await env.query("SELECT nspname, has_schema_privilege(oid, 'USAGE') FROM pg_catalog.pg_namespace "
+                               "WHERE nspname IN ('public', 'ps_hidden') ORDER BY nspname", kim)
+        assert rows == [("ps_hidden", False), ("public", True)]
+        # what cannot be answered per row is refused, never answered with a constant
+        with pytest.raises(SteadyError) as info:
+            await env.execute("SELECT has_table_privilege(relname, 'SELECT') FROM pg_catalog.pg_class", kim)
+        assert info.value.sqlstate == "0A000" and info.value.hint
+
+    run(test)

@@ -155,7 +155,7 @@ def acl(state: CatalogState, obj: Obj) -> dict[str, tuple[str, str]]:
     default = PUBLIC_DEFAULTS[obj.type](obj)
     if default:
         out[PUBLIC] = (default, SYSTEM_OWNER)
-    prefixes = (f"{obj.type.value}:{obj.id}:",)
+    prefixes: tuple[str, ...] = (f"{obj.type.value}:{obj.id}:",)
     if obj.type is ObjectType.SCHEMA and obj.id != obj.name:  # a grant an earlier release keyed by name
         prefixes = (f"{obj.type.value}:{obj.name}:", *prefixes)  # (the id-keyed one, applied later, wins)
     for key, record in sorted(state.grants.items(), key=lambda entry: not entry[0].startswith(prefixes[0])):
