@@ -80,6 +80,15 @@ class DatabaseRecord(msgspec.Struct, frozen=True):
     id: str
     name: str
     owner: str
+class SystemSettingRecord(msgspec.Struct, frozen=True):
+    """A system variable set by ``ALTER SYSTEM SET`` (adapter/limits.py); ``id`` is its name.  Without a record the
+    variable has its default."""
+
+    id: str
+    value: str
+    version: int = RECORD_VERSION
+
+
 class GrantRecord(msgspec.Struct, frozen=True):
     """The privileges one role (or ``PUBLIC``) holds on one object (``GRANT``/``REVOKE``; adapter/privileges.py).
 
@@ -201,4 +210,5 @@ RECORD_TYPES: dict[str, type] = {
     "comment": CommentRecord,
     "database": DatabaseRecord,
     "grant": GrantRecord,
+    "system_setting": SystemSettingRecord,
 }

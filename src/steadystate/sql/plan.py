@@ -127,6 +127,12 @@ class AlterRolePlan:
 
 
 @dataclass(frozen=True)
+class AlterSystemPlan:
+    name: str  # "all" with RESET ALL
+    value: str | None  # None: reset to the default
+
+
+@dataclass(frozen=True)
 class CreateSchemaPlan:
     database: str
     name: str
@@ -370,5 +376,5 @@ Plan = Union[
     CopyToPlan, ExplainPlan, SetVariablePlan, ResetVariablePlan, ShowVariablePlan, ShowObjectsPlan,
     TransactionPlan, DiscardPlan, DeallocatePlan, DeclarePlan, FetchPlan, ClosePlan, ShowCreatePlan, ShowColumnsPlan,
     CommentPlan, AlterNamePlan, CreateDatabasePlan, DropDatabasePlan,
-    GrantPrivilegesPlan, GrantRolePlan,
+    GrantPrivilegesPlan, GrantRolePlan, AlterSystemPlan,
 ]

@@ -94,6 +94,8 @@ def _plan_node(node: st.Node, ctx: PlanContext, sql_text: str | None) -> p.Plan:
             return p.DropDatabasePlan(node.name, node.if_exists, node.cascade)
         case st.CreateRole():
             return p.CreateRolePlan(node.name, node.superuser, _verifier(node.password), node.attributes)
+        case st.AlterSystem():
+            return p.AlterSystemPlan(node.name, node.value)
         case st.AlterRole():
             return p.AlterRolePlan(node.name, node.superuser, _verifier(node.password), node.clear_password,
                                    node.attributes)

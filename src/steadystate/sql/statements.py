@@ -123,6 +123,14 @@ class AlterRole:
 
 
 @dataclass(frozen=True)
+class AlterSystem:
+    """``ALTER SYSTEM SET name = value`` / ``ALTER SYSTEM RESET name`` (Materialize's system variables)."""
+
+    name: str  # lower-cased; "all" with RESET ALL
+    value: str | None  # None: RESET (the default again)
+
+
+@dataclass(frozen=True)
 class CreateSchema:
     name: Name  # schema or database.schema
     if_not_exists: bool = False
@@ -364,6 +372,7 @@ Custom = Union[
     DropRole, CreateSchema, DropSchema, CommentOn, AlterName, CreateDatabase, DropDatabase,
     CreateView, CreateIndex, DropObjects, SetVariable, ResetVariable, ShowVariable, ShowObjects, Subscribe, CopyFrom,
     CopyTo, Explain, Transaction, Discard, Deallocate, Declare, Fetch, Close, ShowCreate, ShowColumns, GrantPrivileges, GrantRole,
+    AlterSystem,
 ]
 # a parsed statement's node: a sqlglot tree (sqlglot types its parse only as ``exp.Expr``; the planner accepts
 # Query, Values, Insert, Update, Delete and Create and refuses any other with 0A000) or a custom statement
