@@ -101,3 +101,52 @@ def test_has_privilege_functions_answer_per_row_by_oid() -> None:
         assert info.value.sqlstate == "0A000" and info.value.hint
 
     run(test)
+
+
+def test_alter_default_privileges_grants_on_relations_created_later_durably() -> None:
+    async def test(env: MemoryEnvironment) -> None:
+        await env.execute("CREATE ROLE dev CREATECLUSTER")
+        await env.execute("CREATE ROLE reader")
+        await env.execute("CREATE SCHEMA sales")
+        await env.execute("GRANT USAGE, CREATE ON SCHEMA sales TO dev")
+        await env.execute("GRANT USAGE ON SCHEMA sales TO reader")
+        dev, reader = await env.session("dev"), await env.session("reader")
+        await env.execute("CREATE TABLE sales.before (a int)", dev)
+        # Materialize's syntax; who may: a member of the role, a superuser for ALL ROLES
+        await refused(env, "ALTER DEFAULT PRIVILEGES FOR ALL ROLES GRANT SELECT ON TABLES TO reader", dev)
+        await refused(env, "ALTER DEFAULT PRIVILEGES FOR ROLE dev IN SCHEMA sales GRANT SELECT ON TABLES TO reader",
+                      reader)
+        await env.execute("ALTER DEFAULT PRIVILEGES FOR ROLE dev IN SCHEMA sales GRANT SELECT ON TABLES TO reader")
+        await env.execute("ALTER DEFAULT PRIVILEGES GRANT INSERT ON TABLES TO reader", dev)  # dev's own
+        await env.execute("CREATE TABLE sales.after (a int)", dev)
+        await env.execute("INSERT INTO sales.after VALUES (1)", dev)
+        await env.execute("CREATE VIEW sales.after_v AS SELECT a FROM sales.after", dev)
+        assert await env.query("SELECT a FROM sales.after", reader) == [(1,)]
+        await env.execute("INSERT INTO sales.after VALUES (2)", reader)
+        assert await env.query("SELECT a FROM sales.after_v ORDER BY a", reader) == [(1,), (2,)]
+        await refused(env, "SELECT a FROM sales.before", reader)  # existing objects are unchanged
+        await env.execute("CREATE TABLE public_t (a int)")  # another role's object: untouched
+        await refused(env, "SELECT a FROM public_t", reader)
+        rows = await env.query("SELECT object_owner, database, schema, object_type, grantee, privilege_type "
+                               "FROM mz_internal.mz_show_default_privileges ORDER BY 1, 3, 6")
+        assert rows == [("dev", "materialize", "sales", "table", "reader", "SELECT"),
+                        ("dev", None, None, "table", "reader", "INSERT")]  # NULLs last, as PostgreSQL sorts
+        ids = await env.query("SELECT role_id, schema_id, privileges FROM mz_internal.mz_default_privileges "
+                              "ORDER BY privileges")
+        dev_id = (await env.query("SELECT id FROM mz_catalog.mz_roles WHERE name = 'dev'"))[0][0]
+        assert [(r, p_) for r, _, p_ in ids] == [(dev_id, "a"), (dev_id, "r")]
+        # the scope follows a schema rename (keyed by the schema's id) and survives a restart
+        await env.execute("ALTER SCHEMA sales RENAME TO revenue")
+        await env.restart()
+        dev, reader = await env.session("dev"), await env.session("reader")
+        await env.execute("CREATE TABLE revenue.later (a int)", dev)
+        assert await env.query("SELECT count(*) FROM revenue.later", reader) == [(0,)]
+        # REVOKE takes it away for objects created afterwards
+        await env.execute("ALTER DEFAULT PRIVILEGES FOR ROLE dev IN SCHEMA revenue REVOKE SELECT ON TABLES FROM reader")
+        await env.execute("CREATE TABLE revenue.last (a int)", dev)
+        await refused(env, "SELECT a FROM revenue.last", reader)
+        assert await env.query("SELECT count(*) FROM mz_internal.mz_show_default_privileges") == [(1,)]
+        # what it does not cover is refused, not ignored
+        await refused(env, "ALTER DEFAULT PRIVILEGES GRANT USAGE ON TYPES TO reader", dev, "0A000")
+
+    run(test)

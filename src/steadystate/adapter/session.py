@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable, TypeV
 
 from steadystate.adapter.authorization import AuthContext, authorize
 from steadystate.adapter.coordinator import bounded
+from steadystate.adapter.default_privileges import alter_default_privileges
 from steadystate.adapter.limits import alter_system, check_statement_size, system_values
 from steadystate.adapter.metrics import statement_kind
 from steadystate.adapter.names import SessionCatalog, optimize_plan
@@ -335,6 +336,8 @@ class ClientSession:
                 return self._ddl(ddl.drop_schema, plan)
             case p.CreateRolePlan():
                 return self._ddl_plain(self.adapter.grants.create_role, plan)
+            case p.AlterDefaultPrivilegesPlan():
+                return self._ddl_plain(self._alter_default_privileges, plan)
             case p.AlterSystemPlan():
                 return self._ddl_plain(self._alter_system, plan)
             case p.AlterRolePlan():
@@ -607,6 +610,9 @@ class ClientSession:
         if name in DEFAULT_VARIABLES:
             self.variables[name] = DEFAULT_VARIABLES[name]
         return CommandOutcome("RESET", parameters={"TimeZone": self.variables["timezone"]} if name == "timezone" else {})
+
+    async def _alter_default_privileges(self, plan: p.AlterDefaultPrivilegesPlan, user: str) -> str:
+        return alter_default_privileges(self.coord.catalog, plan, user)
 
     async def _alter_system(self, plan: p.AlterSystemPlan, user: str) -> str:
         return alter_system(self.coord.catalog, plan, user)

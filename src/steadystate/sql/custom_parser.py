@@ -296,12 +296,14 @@ def _alter_system(cur: Cursor) -> st.AlterSystem:
     return st.AlterSystem(name, token.text)
 
 
-def _alter(cur: Cursor) -> st.AlterCluster | st.AlterRole | st.AlterName | st.AlterSystem:
+def _alter(cur: Cursor) -> st.AlterCluster | st.AlterRole | st.AlterName | st.AlterSystem | st.AlterDefaultPrivileges:
     if rename_parser.is_alter_name(cur):
         return rename_parser.alter_name(cur)
     cur.expect("ALTER")
     if cur.accept("SYSTEM"):
         return _alter_system(cur)
+    if cur.accept("DEFAULT", "PRIVILEGES"):
+        return grant_parser.alter_default_privileges(cur)
     if cur.word() in ("ROLE", "USER"):
         cur.next()
         name = cur.ident()
