@@ -619,10 +619,10 @@ class ClientSession:
 
     async def _show_variable(self, plan: p.ShowVariablePlan) -> Outcome:
         name = plan.name.lower()
-        values = self.variables | system_values(self.coord.catalog)  # the session's and the system's (limits)
-        if name == "all":
+        if name == "all":  # the session's variables (pg_settings), as in Materialize
             desc = RelationDesc.of(("name", ScalarType.TEXT), ("setting", ScalarType.TEXT))
-            return RowsOutcome(fields_of(desc), sorted(values.items()), "SHOW")
+            return RowsOutcome(fields_of(desc), sorted(self.variables.items()), "SHOW")
+        values = self.variables | system_values(self.coord.catalog)  # and the system's (adapter/limits.py)
         if name not in values:
             raise UndefinedObject(f"unrecognized configuration parameter {quote_ident(name)}")
         desc = RelationDesc.of((name, ScalarType.TEXT))
