@@ -136,3 +136,27 @@ def test_out_of_file_descriptors_refuses_new_clients_and_recovers(env) -> None: 
                             else supervisor.rlimit(resource.RLIMIT_NOFILE)[1])
     assert _connect_error(env.dsn) == ""  # descriptors are free again: served, without a restart
     assert env.query("SELECT a FROM fd_t") == [(1,)]
+
+
+def test_a_coordinator_out_of_file_descriptors_refuses_new_sessions_and_recovers(env) -> None:  # type: ignore[no-untyped-def]
+    """The same behind the proxy: the coordinator cannot accept the proxy's connection for a new session."""
+    coordinator = psutil.Process(env.coordinator_pid())
+    _, hard = coordinator.rlimit(resource.RLIMIT_NOFILE)
+    with env.connect() as existing:
+        existing.autocommit = True
+        existing.execute("CREATE TABLE fdc_t (a int)")
+        _set_soft_limit(coordinator.pid, resource.RLIMIT_NOFILE, coordinator.num_fds())
+        try:
+            error = _connect_error(env.dsn)
+            assert error and "timeout expired" not in error, error
+            assert "out of file descriptors" in error, error
+            # the open session keeps being served (what needs no new descriptor: the coordinator's own storage
+            # opens files, so a write may fail or time out meanwhile)
+            assert existing.execute("SELECT name FROM mz_catalog.mz_tables WHERE name = 'fdc_t'").fetchall() \
+                == [("fdc_t",)]
+        finally:
+            _set_soft_limit(coordinator.pid, resource.RLIMIT_NOFILE, hard)
+        existing.execute("INSERT INTO fdc_t VALUES (1)")
+        assert existing.execute("SELECT a FROM fdc_t").fetchall() == [(1,)]
+    assert _connect_error(env.dsn) == ""
+    assert env.coordinator_pid() == coordinator.pid  # recovered without a restart

@@ -6,12 +6,9 @@ the machine asks (after the delay it gives), runs a pump that feeds the coordina
 out the actions returned (write, close, forward a cancel).  All protocol decisions live in the state machine;
 this module only moves bytes and keeps the proxy-owned cancel keys.
 
-Out of file descriptors (EMFILE): the server keeps one descriptor in reserve (``/dev/null`` held open). When
-accepting fails for want of descriptors, it frees the reserve, accepts the waiting client, writes it a FATAL
-53000 and closes it, then takes the reserve back; so a client past the limit gets an error at once instead of
-waiting in the kernel's queue, sessions already open are untouched, and new clients are served again as soon as
-descriptors free up.  A client accepted when no descriptor is left for its coordinator connection is told the
-same.
+Out of file descriptors (EMFILE): clients are accepted through :class:`~.accept.Acceptor`, which refuses a client
+it has no descriptor for with FATAL 53000 at once instead of leaving it in the kernel's queue; a client accepted
+when no descriptor is left for its coordinator connection is told the same.
 
 Backpressure: the client loop waits for the coordinator socket to drain before reading more from the client,
 and the coordinator pump waits for the client socket to drain, so a bulk COPY or a large result streams
@@ -22,10 +19,8 @@ pump of a connection already given up never feeds stale bytes to the machine.
 from __future__ import annotations
 
 import asyncio
-import errno
 import itertools
 import logging
-import os
 import resource
 import secrets
 import socket
@@ -36,6 +31,7 @@ from contextlib import suppress
 
 from steadystate.errors import InsufficientResources, TooManyConnections
 
+from .accept import OUT_OF_DESCRIPTORS, Acceptor, no_descriptors
 from .frontend import CANCEL_REQUEST_CODE
 from .proxy import RECONNECTING, ProxyConnection
 from .wire import encode_notice
@@ -62,10 +58,6 @@ MAX_CONNECTIONS = 1000
 #: connections past max_connections that are still told why (after their SSL negotiation and startup packet,
 #: so that libpq shows the message); past that many more they are closed with the error at once
 MAX_REFUSING = 64
-#: accept()'s errors that mean this process (or the system) has no descriptor left
-OUT_OF_DESCRIPTORS = (errno.EMFILE, errno.ENFILE)
-ACCEPT_RETRY_S = 0.1  # after an accept error that no reserve descriptor can help with
-ACCEPT_BATCH = 64  # clients accepted in one go before the others get the event loop
 
 
 def default_max_connections() -> int:
@@ -99,27 +91,20 @@ class ProxyServer:
         self.retry_deadline = retry_deadline
         self.startup_timeout = startup_timeout
         self.links: dict[tuple[int, int], ProxyLink] = {}
-        self._acceptor: asyncio.Task[None] | None = None
-        self._reserve: int | None = None  # a descriptor held back to refuse clients with when none is left
-        self.out_of_descriptors = 0  # clients refused because no file descriptor was left
+        self._acceptor: Acceptor | None = None
+        self.backend_refused = 0  # clients refused for want of a descriptor to reach the coordinator with
         self._process_ids = itertools.count(1)
         self._tasks: set[asyncio.Task[None]] = set()
         self.retried = 0  # in-flight requests resent to a new coordinator
         self.failed = 0  # client connections closed because their coordinator was lost
 
     async def start(self) -> None:
-        self.sock.setblocking(False)
-        self._reserve = _open_reserve()
-        self._acceptor = asyncio.ensure_future(self._accept_forever())
+        self._acceptor = Acceptor(self.sock, self._serve_socket)
+        self._acceptor.start()
 
     async def close(self) -> None:
         if self._acceptor is not None:
-            self._acceptor.cancel()
-            with suppress(asyncio.CancelledError):
-                await self._acceptor
-        if self._reserve is not None:
-            os.close(self._reserve)
-            self._reserve = None
+            await self._acceptor.close()
         for link in list(self.links.values()):
             link.shutdown()
         for task in list(self._tasks):
@@ -156,52 +141,7 @@ class ProxyServer:
             finally:
                 writer.close()
 
-    async def _accept_forever(self) -> None:
-        """Accept clients as they arrive.  Linux's accept() fails with EMFILE before it looks at the queue, so
-        each round first waits until a client is waiting, then accepts until none is left."""
-        exhausted = False
-        while True:
-            await self._readable()
-            for _ in range(ACCEPT_BATCH):
-                try:
-                    conn, _ = self.sock.accept()
-                except BlockingIOError:
-                    break
-                except OSError as exc:
-                    if exc.errno not in OUT_OF_DESCRIPTORS:
-                        log.warning("accepting a client failed: %s", exc)
-                        await asyncio.sleep(ACCEPT_RETRY_S)
-                        break
-                    if not exhausted:  # once per episode, not once per client
-                        log.error("out of file descriptors: refusing new clients until some are free (%s)", exc)
-                    exhausted = True
-                    if not self._shed():
-                        await asyncio.sleep(ACCEPT_RETRY_S)  # no reserve to refuse with: the kernel queues it
-                        break
-                    continue
-                if exhausted:
-                    log.info("file descriptors are available again: accepting clients")
-                    exhausted = False
-                self.spawn(self._serve_socket(conn))
-            await asyncio.sleep(0)  # let the accepted clients and everyone else run
-
-    async def _readable(self) -> None:
-        loop = asyncio.get_running_loop()
-        ready = loop.create_future()
-        fd = self.sock.fileno()
-
-        def wake() -> None:
-            if not ready.done():
-                ready.set_result(None)
-
-        loop.add_reader(fd, wake)
-        try:
-            await ready
-        finally:
-            loop.remove_reader(fd)
-
     async def _serve_socket(self, conn: socket.socket) -> None:
-        conn.setblocking(False)
         try:
             reader, writer = await asyncio.open_connection(sock=conn, limit=READ_CHUNK)
         except OSError:
@@ -209,32 +149,13 @@ class ProxyServer:
             return
         await self._handle(reader, writer)
 
-    def _shed(self) -> bool:
-        """No descriptor is left to accept with: free the reserve, accept the waiting client, tell it why and close
-        it, take the reserve back.  False if there is no reserve to do it with."""
-        if self._reserve is None:
-            self._reserve = _open_reserve()
-            if self._reserve is None:
-                return False
-        os.close(self._reserve)
-        self._reserve = None
-        try:
-            conn, _ = self.sock.accept()
-        except OSError:
-            pass
-        else:
-            self.out_of_descriptors += 1
-            with suppress(OSError):
-                conn.setblocking(False)
-                conn.send(encode_notice(self.no_descriptors().to_wire("FATAL"), error=True))
-            conn.close()
-        self._reserve = _open_reserve()
-        return True
-
     def no_descriptors(self) -> InsufficientResources:
-        return InsufficientResources("out of file descriptors: cannot serve another connection",
-                                     hint="close idle connections, or raise the server's file-descriptor limit "
-                                          "(ulimit -n)")
+        return no_descriptors()
+
+    @property
+    def out_of_descriptors(self) -> int:
+        """Clients refused because no file descriptor was left (to accept them, or to reach the coordinator)."""
+        return (self._acceptor.out_of_descriptors if self._acceptor is not None else 0) + self.backend_refused
 
     def too_many(self) -> TooManyConnections:
         return TooManyConnections("sorry, too many clients already",
@@ -417,7 +338,7 @@ class ProxyLink:
             if sock is not None:
                 sock.close()
             if exc.errno in OUT_OF_DESCRIPTORS:
-                self.server.out_of_descriptors += 1
+                self.server.backend_refused += 1
                 await self.apply(self.machine.out_of_descriptors(self.server.no_descriptors()))
             else:
                 await self.apply(self.machine.connect_failed(loop.time()))
@@ -454,9 +375,3 @@ class ProxyLink:
         with suppress(Exception):
             self.writer.close()
 
-
-def _open_reserve() -> int | None:
-    try:
-        return os.open(os.devnull, os.O_RDONLY)
-    except OSError:
-        return None
