@@ -41,12 +41,17 @@ def no_descriptors() -> InsufficientResources:
                                       "(ulimit -n)")
 
 
-class Acceptor:
-    """Accepts clients on the listening ``sock`` and hands each (a non-blocking socket) to ``on_client``."""
+ClientHandler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Coroutine[Any, Any, None]]
 
-    def __init__(self, sock: socket.socket, on_client: Callable[[socket.socket], Coroutine[Any, Any, None]]) -> None:
+
+class Acceptor:
+    """Accepts clients on the listening ``sock`` and runs ``on_client(reader, writer)`` for each, as
+    ``asyncio.start_server`` does (server-side streams: ``writer.start_tls`` runs a server handshake)."""
+
+    def __init__(self, sock: socket.socket, on_client: ClientHandler, limit: int) -> None:
         self.sock = sock
         self.on_client = on_client
+        self.limit = limit
         self.out_of_descriptors = 0  # clients refused because no file descriptor was left
         self._reserve: int | None = None
         self._task: asyncio.Task[None] | None = None
@@ -97,11 +102,21 @@ class Acceptor:
                 if exhausted:
                     log.info("file descriptors are available again: accepting clients")
                     exhausted = False
-                conn.setblocking(False)
-                task = asyncio.ensure_future(self.on_client(conn))
+                task = asyncio.ensure_future(self._connect(conn))
                 self._clients.add(task)
                 task.add_done_callback(self._clients.discard)
             await asyncio.sleep(0)  # let the accepted clients and everyone else run
+
+    async def _connect(self, conn: socket.socket) -> None:
+        """Streams over the accepted socket; the protocol starts ``on_client`` (a client-connected callback)."""
+        loop = asyncio.get_running_loop()
+        try:
+            conn.setblocking(False)
+            await loop.connect_accepted_socket(
+                lambda: asyncio.StreamReaderProtocol(asyncio.StreamReader(limit=self.limit), self.on_client),
+                sock=conn)
+        except OSError:
+            conn.close()
 
     async def _readable(self) -> None:
         loop = asyncio.get_running_loop()

@@ -99,7 +99,7 @@ class ProxyServer:
         self.failed = 0  # client connections closed because their coordinator was lost
 
     async def start(self) -> None:
-        self._acceptor = Acceptor(self.sock, self._serve_socket)
+        self._acceptor = Acceptor(self.sock, self._handle, READ_CHUNK)
         self._acceptor.start()
 
     async def close(self) -> None:
@@ -140,14 +140,6 @@ class ProxyServer:
                 await asyncio.wait_for(reader.read(), CANCEL_TIMEOUT_S)
             finally:
                 writer.close()
-
-    async def _serve_socket(self, conn: socket.socket) -> None:
-        try:
-            reader, writer = await asyncio.open_connection(sock=conn, limit=READ_CHUNK)
-        except OSError:
-            conn.close()
-            return
-        await self._handle(reader, writer)
 
     def no_descriptors(self) -> InsufficientResources:
         return no_descriptors()

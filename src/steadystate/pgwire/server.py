@@ -308,17 +308,9 @@ class PgServer:
         """Listen on ``host:port``, or on an already-listening ``sock`` (inherited from a supervisor)."""
         if sock is None:
             sock = socket.create_server((host, port), family=socket.AF_INET6 if ":" in host else socket.AF_INET)
-        self.server = Acceptor(sock, self._serve_socket)  # out of descriptors, a client is refused (accept.py)
+        self.server = Acceptor(sock, self._handle, READ_CHUNK)  # out of descriptors, a client is refused (accept.py)
         self.server.start()
         return self.server
-
-    async def _serve_socket(self, conn: socket.socket) -> None:
-        try:
-            reader, writer = await asyncio.open_connection(sock=conn, limit=READ_CHUNK)
-        except OSError:
-            conn.close()
-            return
-        await self._handle(reader, writer)
 
     async def close(self) -> None:
         """Stop listening and end every connection: its socket is closed (so a conversation that went on after
