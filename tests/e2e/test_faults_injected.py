@@ -160,3 +160,27 @@ def test_a_coordinator_out_of_file_descriptors_refuses_new_sessions_and_recovers
         assert existing.execute("SELECT a FROM fdc_t").fetchall() == [(1,)]
     assert _connect_error(env.dsn) == ""
     assert env.coordinator_pid() == coordinator.pid  # recovered without a restart
+
+
+def test_alter_system_set_max_connections_takes_effect_in_the_supervisor_without_a_restart(env) -> None:  # type: ignore[no-untyped-def]
+    coordinator = env.coordinator_pid()
+    with env.connect() as admin:
+        admin.autocommit = True
+        admin.execute("ALTER SYSTEM SET max_connections = 2")
+        assert admin.execute("SHOW max_connections").fetchone() == ("2",)
+        with env.connect() as second:
+            second.execute("SELECT 1")
+            error = _connect_error(env.dsn)  # the third
+            assert "too many clients" in error, error
+        admin.execute("ALTER SYSTEM RESET max_connections")
+        with env.connect() as second, env.connect() as third:
+            assert third.execute("SELECT 1").fetchone() == (1,) and second.execute("SELECT 1").fetchone() == (1,)
+        default = admin.execute("SHOW max_connections").fetchone()
+        assert default is not None and int(default[0]) > 2
+        admin.execute("ALTER SYSTEM SET max_connections = 1")
+    assert env.coordinator_pid() == coordinator
+    env.restart()  # durable: the next supervisor and coordinator keep it
+    with env.connect() as only:
+        assert only.execute("SHOW max_connections").fetchone() == ("1",)
+        assert "too many clients" in _connect_error(env.dsn)
+        only.execute("ALTER SYSTEM RESET ALL")

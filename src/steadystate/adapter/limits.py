@@ -15,23 +15,31 @@ The replacements a SEAL, RESTART or graceful resize starts beside the replicas t
 :data:`LIMITS` are the defaults.  A superuser changes a limit at runtime with Materialize's ``ALTER SYSTEM SET
 name = value`` (``RESET name``/``RESET ALL``/``SET name = DEFAULT`` for the default again): a durable
 :class:`~steadystate.catalog.records.SystemSettingRecord`, which the next check reads (:func:`limit`), no
-restart; ``SHOW name`` shows the value in force.  ``max_connections`` is the supervisor's (its proxy counts
-the client connections, ``serve --max-connections``); ``ALTER SYSTEM`` refuses it with 0A000.
+restart; ``SHOW name`` shows the value in force.  ``max_connections`` is enforced by the supervisor's proxy,
+which counts the client connections: ``ALTER SYSTEM SET max_connections`` stores the record and writes the value to
+``<data-dir>/max_connections`` (:func:`sync_runtime_files`, also at every start, so the file follows the record),
+which the proxy reads when a client arrives; without it the proxy's ``--max-connections`` (or its default) holds,
+which the supervisor hands the coordinator for ``SHOW``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from steadystate.catalog.records import SystemSettingRecord
 from steadystate.errors import (FeatureNotSupported, InsufficientPrivilege, InsufficientResources,
                                 InvalidParameterValue, SteadyError, UndefinedObject, quote_ident)
+from steadystate.security.files import MAX_CONNECTIONS_ENV, MAX_CONNECTIONS_FILE, write_private
 from steadystate.sql import plan as p
 
 if TYPE_CHECKING:
     from steadystate.catalog.state import CatalogState
 
+MAX_CONNECTIONS_DEFAULT = 1000  # the proxy's (pgwire/proxy_server.py), when no supervisor said otherwise
 LIMITS: dict[str, int] = {
     "max_clusters": 32,
     "max_replicas_per_cluster": 5,  # Materialize's default
@@ -40,16 +48,32 @@ LIMITS: dict[str, int] = {
 }
 
 
+#: limits the supervisor enforces: name → the data directory file the coordinator hands the value over in
+SUPERVISOR_LIMITS: dict[str, str] = {"max_connections": MAX_CONNECTIONS_FILE}
 #: system variables that are not the coordinator's to change at runtime: name → why (0A000's hint)
-NOT_ALTERABLE: dict[str, str] = {
-    "max_connections": "the supervisor's proxy counts client connections: start serve with --max-connections",
-}
+NOT_ALTERABLE: dict[str, str] = {}
 
 
 def limit(state: "CatalogState | None", name: str) -> int:
     """The limit in force: ``ALTER SYSTEM``'s value, else the default."""
     record = state.system_settings.get(name) if state is not None else None
-    return int(record.value) if record is not None else LIMITS[name]
+    if record is not None:
+        return int(record.value)
+    if name == "max_connections":
+        return int(os.environ.get(MAX_CONNECTIONS_ENV) or MAX_CONNECTIONS_DEFAULT)
+    return LIMITS[name]
+
+
+def sync_runtime_files(state: "CatalogState", data_dir: Path) -> None:
+    """Write (or remove) the files the supervisor reads the limits it enforces from, as the records say."""
+    for name, file_name in SUPERVISOR_LIMITS.items():
+        record = state.system_settings.get(name)
+        path = data_dir / file_name
+        if record is not None:
+            write_private(path, record.value + "\n")
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
 
 
 def _exceeded(state: "CatalogState", what: str, name: str, desired: int, current: int) -> InsufficientResources:
@@ -84,7 +108,7 @@ def check_statement_size(sql: str, state: "CatalogState | None" = None) -> None:
 
 def system_values(state: "CatalogState") -> dict[str, str]:
     """Every limit's value in force, as ``SHOW`` shows it."""
-    return {name: str(limit(state, name)) for name in LIMITS}
+    return {name: str(limit(state, name)) for name in (*LIMITS, *SUPERVISOR_LIMITS)}
 
 
 def _parse_value(name: str, text: str) -> int:
@@ -107,10 +131,11 @@ def alter_system(state: "CatalogState", plan: p.AlterSystemPlan, user: str) -> s
                                     detail=f"The '{user}' role is not a superuser", hint="a superuser can do this")
     if plan.name in NOT_ALTERABLE:
         raise FeatureNotSupported(f"ALTER SYSTEM SET {plan.name} is not supported", hint=NOT_ALTERABLE[plan.name])
-    names = list(LIMITS) if plan.name == "all" and plan.value is None else [plan.name]
-    if plan.name not in LIMITS and names != list(LIMITS):
+    known = [*LIMITS, *SUPERVISOR_LIMITS]
+    names = known if plan.name == "all" and plan.value is None else [plan.name]
+    if plan.name not in known and names != known:
         raise UndefinedObject(f"unrecognized configuration parameter {quote_ident(plan.name)}",
-                              hint="ALTER SYSTEM sets " + ", ".join(sorted(LIMITS)))
+                              hint="ALTER SYSTEM sets " + ", ".join(sorted(known)))
     put = None if plan.value is None else SystemSettingRecord(id=plan.name,
                                                                value=str(_parse_value(plan.name, plan.value)))
     with state.durable.transact(user) as txn:

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable, TypeV
 from steadystate.adapter.authorization import AuthContext, authorize
 from steadystate.adapter.coordinator import bounded
 from steadystate.adapter.default_privileges import alter_default_privileges
-from steadystate.adapter.limits import alter_system, check_statement_size, system_values
+from steadystate.adapter.limits import alter_system, check_statement_size, sync_runtime_files, system_values
 from steadystate.adapter.metrics import statement_kind
 from steadystate.adapter.names import SessionCatalog, optimize_plan
 from steadystate.adapter.progress import Notices
@@ -615,7 +615,10 @@ class ClientSession:
         return alter_default_privileges(self.coord.catalog, plan, user)
 
     async def _alter_system(self, plan: p.AlterSystemPlan, user: str) -> str:
-        return alter_system(self.coord.catalog, plan, user)
+        tag = alter_system(self.coord.catalog, plan, user)
+        if self.coord.config.uses_data_dir:  # the limits the supervisor enforces (max_connections)
+            sync_runtime_files(self.coord.catalog, self.coord.config.data_dir)
+        return tag
 
     async def _show_variable(self, plan: p.ShowVariablePlan) -> Outcome:
         name = plan.name.lower()

@@ -28,6 +28,7 @@ import ssl
 import struct
 from typing import Any, Callable, Coroutine
 from contextlib import suppress
+from pathlib import Path
 
 from steadystate.errors import InsufficientResources, TooManyConnections
 
@@ -76,10 +77,15 @@ class ProxyServer:
         self, sock: socket.socket, backend: tuple[str, int], *, retry_deadline: float = 30.0,
         startup_timeout: float = STARTUP_TIMEOUT_S, on_loss: Callable[[], None] | None = None,
         resume_token: str | None = None, tls: ssl.SSLContext | None = None, require_tls: bool = False,
-        max_connections: int | None = None,
+        max_connections: int | None = None, max_connections_file: Path | None = None,
     ) -> None:
         # past this many open client connections a new one is told 53300 and closed (never left hanging)
-        self.max_connections = max_connections if max_connections is not None else default_max_connections()
+        self.configured_max_connections = max_connections if max_connections is not None \
+            else default_max_connections()
+        self.max_connections = self.configured_max_connections
+        # ``ALTER SYSTEM SET max_connections`` (the coordinator writes it here; read when a client arrives)
+        self.max_connections_file = max_connections_file
+        self._override_stamp: tuple[int, int] | None = None
         self.refused = 0
         self._refusing = 0
         self.tls = tls  # clients that send SSLRequest get TLS with this context
@@ -177,7 +183,25 @@ class ProxyServer:
             self._refusing -= 1
             link.shutdown()
 
+    def _refresh_max_connections(self) -> None:
+        """Follow ``ALTER SYSTEM SET max_connections``: the file's value while it exists, else ``--max-connections``
+        (one stat per new client; the file is read again only when it changed)."""
+        if self.max_connections_file is None:
+            return
+        try:
+            stat = self.max_connections_file.stat()
+        except OSError:
+            self._override_stamp = None
+            self.max_connections = self.configured_max_connections
+            return
+        stamp = (stat.st_mtime_ns, stat.st_size)
+        if stamp != self._override_stamp:
+            with suppress(OSError, ValueError):
+                self.max_connections = max(1, int(self.max_connections_file.read_text().strip()))
+                self._override_stamp = stamp
+
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._refresh_max_connections()
         if len(self.links) >= self.max_connections:
             await self._refuse(reader, writer)
             return

@@ -17,6 +17,10 @@ import secrets
 from pathlib import Path
 
 PGPASS_FILE = "pgpass"
+#: ``ALTER SYSTEM SET max_connections``: the coordinator writes the value here, the supervisor's proxy reads it
+MAX_CONNECTIONS_FILE = "max_connections"
+#: the supervisor's ``--max-connections`` (or its default), handed to the coordinator for ``SHOW max_connections``
+MAX_CONNECTIONS_ENV = "STEADYSTATE_MAX_CONNECTIONS"
 SUPERUSER = "materialize"
 TLS_DIR = "tls"  # the generated self-signed certificate and key (see steadystate.security.tls)
 CERT_FILE = "server.crt"
