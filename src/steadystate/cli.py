@@ -30,23 +30,33 @@ from typing import TYPE_CHECKING, TextIO
 
 from steadystate.errors import InvalidParameterValue
 from steadystate.supervisor import EXIT_CONFIG
-from steadystate.security.files import (CERT_FILE, PGPASS_FILE, TLS_DIR, private_dir, private_umask, read_pgpass,
-                                        tighten_tree)
+from steadystate.security.files import (CERT_FILE, PGPASS_FILE, TLS_DIR, check_writable, private_dir, private_umask,
+                                        read_pgpass, tighten_tree)
 
 if TYPE_CHECKING:
     import psutil
 
 
-def _setup_logging(data_dir: Path) -> None:
+def _setup_logging(data_dir: Path) -> bool:
+    """Make the data directory private and log into it; False (with the reason on stderr) if it is unusable: a
+    configuration error, which restarting cannot fix."""
     private_umask()  # every file and directory this process creates is its user's only
-    private_dir(data_dir)
+    try:
+        private_dir(data_dir)
+        check_writable(data_dir)
+        file_handler = logging.FileHandler(data_dir / "steadystate.log")
+    except OSError as exc:
+        print(f'steadystate: configuration error: cannot use the data directory "{data_dir}": '
+              f"{exc.strerror or exc}\nhint: it must be writable by the user the server runs as", file=sys.stderr)
+        return False
     formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     root = logging.getLogger()
     root.setLevel(logging.INFO)
-    for handler in (logging.StreamHandler(sys.stderr), logging.FileHandler(data_dir / "steadystate.log")):
+    for handler in (logging.StreamHandler(sys.stderr), file_handler):
         handler.setFormatter(formatter)
         root.addHandler(handler)
     logging.getLogger("aiohttp").setLevel(logging.WARNING)
+    return True
 
 
 STORAGE_URL_ENV = "STEADYSTATE_STORAGE_URL"  # how a storage URL (it may hold a password) reaches a child process
@@ -70,7 +80,8 @@ def _serve(args: argparse.Namespace) -> int:
     from steadystate.security.tls import server_context, server_files
 
     data_dir = Path(args.data_dir).resolve()
-    _setup_logging(data_dir)
+    if not _setup_logging(data_dir):
+        return EXIT_CONFIG
     tighten_tree(data_dir)  # a data directory an earlier release left readable by others
     try:
         tls = server_context(server_files(data_dir, _path(args.tls_cert), _path(args.tls_key)))
@@ -112,7 +123,8 @@ def _coordinator(args: argparse.Namespace) -> int:
     security = SecurityConfig(insecure=args.insecure, resume_token=os.environ.pop(RESUME_TOKEN_ENV, None))
 
     data_dir = Path(args.data_dir).resolve()
-    _setup_logging(data_dir)
+    if not _setup_logging(data_dir):
+        return EXIT_CONFIG
     config = CoordinatorConfig(
         data_dir=data_dir,
         sql_host=args.host,

@@ -54,6 +54,7 @@ from steadystate.adapter.coordinator import CoordinatorConfig
 from steadystate.adapter.backend import Adapter
 from steadystate.adapter.console_http import mount_console
 from steadystate.adapter.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from steadystate.adapter.limits import sync_runtime_files
 from steadystate.errors import ConnectionFailure, InvalidAuthorization
 from steadystate.pgwire.effects import AuthMethod, Credentials
 from steadystate.pgwire.server import PgServer
@@ -134,6 +135,7 @@ class Server:
         self._record_start_failure(None)
         if not self.security.insecure:
             self._ensure_superuser_password()
+        sync_runtime_files(self.adapter.coordinator.catalog, self.config.data_dir)  # ALTER SYSTEM's, for serve
         self._pg = PgServer(self.adapter, startup_timeout=self.config.startup_timeout_s,
                             authenticator=Authentication(self.adapter, self.security))
         sql_socket = inherited_socket(self.config.sql_fd) if self.config.sql_fd is not None else None

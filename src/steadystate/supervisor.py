@@ -59,6 +59,7 @@ from pathlib import Path
 import psutil
 
 from steadystate.pgwire.proxy_server import ProxyServer
+from steadystate.security.files import MAX_CONNECTIONS_ENV, MAX_CONNECTIONS_FILE
 
 log = logging.getLogger("steadystate.supervisor")
 
@@ -149,6 +150,8 @@ class Supervisor:
                 "--sql-fd", str(fds[0]), "--http-fd", str(fds[1])]
         self.restart_requested = False
         env = dict(os.environ, **{RESUME_TOKEN_ENV: self.resume_token})
+        if self.proxy is not None:
+            env[MAX_CONNECTIONS_ENV] = str(self.proxy.configured_max_connections)
         self.child = subprocess.Popen(argv, pass_fds=fds, preexec_fn=_die_with_parent, env=env)
         self._write_state()
         log.info("coordinator started (pid %d)", self.child.pid)
@@ -194,7 +197,8 @@ class Supervisor:
         loop.add_signal_handler(signal.SIGHUP, self._restart)
         self.proxy = ProxyServer(self.sql_socket, self.internal_address, startup_timeout=self.startup_timeout,
                                  on_loss=self._publish_losses, resume_token=self.resume_token, tls=self.tls,
-                                 require_tls=self.require_tls, max_connections=self.max_connections)
+                                 require_tls=self.require_tls, max_connections=self.max_connections,
+                                 max_connections_file=self.data_dir / MAX_CONNECTIONS_FILE)
         await self.proxy.start()
         try:
             return await self._supervise(loop)

@@ -87,3 +87,43 @@ def test_a_huge_in_list_is_planned_off_the_loop_and_bounded_by_statement_timeout
         assert await env.query("SELECT count(*) FROM t") == [(3,)]
 
     run(test)
+
+
+def test_alter_system_changes_limits_at_runtime_durably_superuser_only() -> None:
+    async def test(env: MemoryEnvironment) -> None:
+        default = LIMITS["max_replicas_per_cluster"]
+        assert await env.query("SHOW max_replicas_per_cluster") == [(str(default),)]
+        await env.execute("CREATE ROLE ops CREATECLUSTER")
+        ops = await env.session("ops")
+        with pytest.raises(SteadyError) as info:
+            await env.execute("ALTER SYSTEM SET max_replicas_per_cluster = 1", ops)
+        assert info.value.sqlstate == "42501"
+        await env.execute("ALTER SYSTEM SET max_replicas_per_cluster = 1")
+        assert await env.query("SHOW max_replicas_per_cluster") == [("1",)]
+        # in force at once, for every session, without a restart
+        with pytest.raises(SteadyError) as info:
+            await env.execute("CREATE CLUSTER two (SIZE '2xsmall', REPLICATION FACTOR 2)", ops)
+        assert info.value.sqlstate == "53000" and "limit: 1" in str(info.value)
+        await env.execute("CREATE CLUSTER one (SIZE '2xsmall', REPLICATION FACTOR 1)", ops)
+        await env.execute("ALTER SYSTEM SET max_statement_bytes TO 64")
+        await refused(env, "SELECT 1 AS " + "x" * 100, "54000")
+        # durable: a new coordinator reads the values back
+        await env.restart()
+        assert await env.query("SHOW max_replicas_per_cluster") == [("1",)]
+        assert await env.query("SHOW max_statement_bytes") == [("64",)]
+        await env.execute("ALTER SYSTEM RESET max_statement_bytes")
+        assert await env.query("SHOW max_statement_bytes") == [(str(LIMITS["max_statement_bytes"]),)]
+        await env.execute("ALTER SYSTEM SET max_replicas_per_cluster = DEFAULT")
+        await env.execute("CREATE CLUSTER two (SIZE '2xsmall', REPLICATION FACTOR 2)")
+        # what is not a value, not a limit, or not the coordinator's to change is refused, changing nothing
+        await refused(env, "ALTER SYSTEM SET max_clusters = 0", "22023")
+        await refused(env, "ALTER SYSTEM SET max_clusters = 'many'", "22023")
+        await refused(env, "ALTER SYSTEM SET no_such_limit = 3", "42704")
+        await env.execute("ALTER SYSTEM SET max_clusters = 7")
+        await env.execute("ALTER SYSTEM RESET ALL")
+        assert await env.query("SHOW max_clusters") == [(str(LIMITS["max_clusters"]),)]
+        events = await env.query("SELECT event_type, object_type FROM mz_catalog.mz_audit_events "
+                                 "WHERE object_type = 'system'")
+        assert len(events) == 6
+
+    run(test)

@@ -16,6 +16,7 @@ from hypothesis import given, settings, strategies as hs
 from steadystate.pgwire.proxy import BackendState, ProxyConnection
 from steadystate.pgwire.proxy_rules import (
     LOSS_DECISIONS,
+    OUTCOME_UNKNOWN,
     BackendLost,
     CloseClient,
     ConnectBackend,
@@ -223,6 +224,23 @@ def test_open_transaction_fails_at_once_even_when_idle() -> None:
     ((kind, body),) = frames(to_client(actions))
     assert kind == b"E" and "transaction was aborted" in fields(body)["M"]
     assert CloseClient() in actions
+
+
+@pytest.mark.parametrize("sql", ["COMMIT", "END", "INSERT INTO t VALUES (1); COMMIT"])
+def test_a_commit_in_flight_has_an_unknown_outcome_not_an_aborted_transaction(sql: str) -> None:
+    """The coordinator may have applied the transaction before the connection dropped: the client is told the
+    outcome is unknown (to check it), never that the transaction was aborted, and nothing is resent."""
+    machine, _ = connected()
+    machine.client_data(query("BEGIN"))
+    machine.backend_data(complete("BEGIN") + rfq("T"))
+    machine.client_data(query("INSERT INTO t VALUES (1)"))
+    machine.backend_data(complete("INSERT 0 1") + rfq("T"))
+    machine.client_data(query(sql))
+    actions = machine.backend_lost(1.0)
+    assert BackendLost(Decision.FAIL, 1) in actions and CloseClient() in actions
+    assert not any(isinstance(a, ConnectBackend) for a in actions)
+    ((kind, body),) = frames(to_client(actions))
+    assert kind == b"E" and fields(body)["M"] == OUTCOME_UNKNOWN.message
 
 
 def test_read_whose_answer_started_fails() -> None:

@@ -41,6 +41,8 @@ CORPUS = [
     # a cursor lives in its coordinator's session: DECLARE, FETCH and CLOSE are never resent
     "DECLARE c CURSOR FOR SUBSCRIBE t", "FETCH ALL c", "CLOSE c",
     "GRANT SELECT ON t TO r", "REVOKE ALL ON CLUSTER quickstart FROM PUBLIC", "GRANT r TO s", "REVOKE r FROM s",
+    "ALTER SYSTEM SET max_clusters = 3", "ALTER SYSTEM RESET ALL",
+    "ALTER DEFAULT PRIVILEGES FOR ROLE r IN SCHEMA s GRANT SELECT ON TABLES TO t",
 ]
 
 # where the proxy is more careful than the meaning, and why that is fine

@@ -214,6 +214,8 @@ REQUIREMENTS: dict[type, Callable[[Any, AuthContext], Iterable[Need]]] = {
     p.AlterClusterPlan: _nothing,  # ownership: adapter/readiness.py check_owner
     p.CreateRolePlan: _nothing,  # CREATEROLE, and superuser for SUPERUSER: adapter/grants.py
     p.AlterRolePlan: _nothing,
+    p.AlterSystemPlan: _nothing,  # superuser only: adapter/limits.py alter_system
+    p.AlterDefaultPrivilegesPlan: _nothing,  # membership in the target role: adapter/default_privileges.py
     p.DropRolePlan: _nothing,
     p.CreateSchemaPlan: lambda plan, ctx: [Need(ctx.user, database_obj(plan.database, ctx.state), Privilege.CREATE)]
     if plan.database in ctx.state.databases() else [],

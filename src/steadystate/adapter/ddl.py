@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Callable, TypeVar
 from steadystate.adapter.introspection import audit_details
 from steadystate.adapter.limits import check_new_cluster, check_replicas
 from steadystate.adapter.policy import Statement
-from steadystate.adapter.privileges import owns
+from steadystate.adapter.default_privileges import grants_for
+from steadystate.adapter.privileges import item_obj, owns
 from steadystate.catalog.records import KIND_NAMES, ClusterRecord, ItemRecord, ReplicaRecord, SchemaRecord
 from steadystate.catalog.state import SYSTEM_SCHEMAS
 from steadystate.errors import (
@@ -118,7 +119,10 @@ class Ddl:
             txn.put(item)
             txn.audit_event("create", KIND_NAMES[item.kind].replace(" ", "-"),
                             audit_details(id=item.id, name=item.qualified, cluster_id=item.cluster_id))
-        self.catalog.apply_puts([item])
+            defaults = grants_for(self.catalog, item, item_obj(item))  # ALTER DEFAULT PRIVILEGES
+            for grant in defaults:
+                txn.put(grant)
+        self.catalog.apply_puts([item, *defaults])
         return item, prepared
 
     def _create_shards(self, *shards: str) -> None:

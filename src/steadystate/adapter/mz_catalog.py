@@ -13,15 +13,15 @@ Materialize's names and columns, as far as the objects exist here (``catalog/bui
 * ``mz_functions``: one row per function name the planner knows (sql/function_catalog.py), in ``pg_catalog``
   (``mz_`` functions in ``mz_catalog``, ``mz_aclexplode`` in ``mz_internal``, as Materialize places them), owned
   by ``mz_system``; overloads are resolved by rules, not listed, so the argument and return type ids are NULL;
-* empty because what they describe does not exist here: ``mz_sources``, ``mz_sinks``, ``mz_show_default_privileges``
-  (no default privileges: ``ALTER DEFAULT PRIVILEGES`` is refused with 0A000, sql/grant_parser.py); ``mz_comments`` is adapter/comments.py's.
+* empty because what they describe does not exist here: ``mz_sources``, ``mz_sinks``; ``mz_comments`` is
+  adapter/comments.py's; ``mz_default_privileges`` and ``mz_show_default_privileges`` adapter/default_privileges.py's.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Callable
 
-from steadystate.adapter import privileges
+from steadystate.adapter import default_privileges, privileges
 from steadystate.adapter.lag_history import measure_lags
 from steadystate.adapter.pg_catalog import object_oid, schema_id
 from steadystate.repr import Row
@@ -109,7 +109,8 @@ def producers(coord: "Coordinator") -> dict[str, Callable[[], list[Row]]]:
         "mz_sources": list,
         "mz_sinks": list,
         "mz_role_members": lambda: privileges.role_member_ids(coord.catalog),
-        "mz_show_default_privileges": list,
+        "mz_show_default_privileges": lambda: default_privileges.show_default_privilege_rows(coord.catalog),
+        "mz_default_privileges": lambda: default_privileges.default_privilege_rows(coord.catalog),
     }
 
 

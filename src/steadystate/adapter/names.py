@@ -14,7 +14,8 @@ from steadystate.catalog.records import ItemRecord
 import dataclasses
 from typing import TypeVar
 
-from steadystate.catalog.state import CatalogState
+from steadystate.adapter.pg_catalog import database_oid, object_oid, schema_oid
+from steadystate.catalog.state import SYSTEM_SCHEMAS, CatalogState
 from steadystate.expr.infer import Types
 from steadystate.expr.optimize import optimize
 from steadystate.errors import UndefinedObject, UndefinedTable, quote_ident
@@ -82,6 +83,27 @@ class SessionCatalog:
                 raise UndefinedObject(f"database {quote_ident('.'.join(parts))} does not exist", sqlstate="3D000")
             obj = pv.database_obj(".".join(parts))
         return any(pv.has_privilege(self.state, role, obj, pv.Privilege(name)) for name in privileges)
+
+    def privilege_oids(self, role: str, object_type: str, privileges: tuple[str, ...]) -> tuple[list[int], list[int]]:
+        """The has_*_privilege functions asked per row by oid: (the oids of the objects of ``object_type`` that
+        ``role`` holds any of ``privileges`` on, the oids of the others), with pg_catalog's oids (pg_class: the
+        catalog's relations; pg_namespace: the session database's schemas; pg_database)."""
+        if self.state.role_by_name(role) is None:
+            raise UndefinedObject(f"role {quote_ident(role)} does not exist")
+        objects: list[tuple[int, pv.Obj]]
+        if object_type == "TABLE":
+            objects = [(object_oid(item.id), pv.item_obj(item)) for item in self.state.items.values()]
+        elif object_type == "SCHEMA":
+            objects = [(schema_oid(name), pv.schema_obj(self.state, self.database, name))
+                       for name in self.state.schema_names(self.database) | SYSTEM_SCHEMAS]
+        else:
+            objects = [(database_oid(name), pv.database_obj(name, self.state)) for name in self.state.databases()]
+        held: list[int] = []
+        other: list[int] = []
+        for oid, obj in objects:
+            holds = any(pv.has_privilege(self.state, role, obj, pv.Privilege(name)) for name in privileges)
+            (held if holds else other).append(oid)
+        return held, other
 
     def qualify(self, parts: tuple[str, ...]) -> QualifiedName:
         if len(parts) == 3:

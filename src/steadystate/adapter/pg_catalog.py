@@ -125,7 +125,8 @@ def producers(coord: "Coordinator") -> dict[str, Callable[[], list[Row]]]:
         return [
             (object_oid(item.id), item.name, schema_oid(item.schema), _RELKIND[item.kind], owners.get(item.owner, 0),
              BTREE_OID if item.kind == ItemKind.INDEX else 0, item.id in indexed, "p", False, 0, len(item.desc.columns) if item.desc else len(item.key_names), 0,
-             False, False, False, False, 0, None, None, 0, "d", -1.0, None)
+             False, False, False, False, 0, None, None, 0, "d", -1.0,
+             None if item.kind == ItemKind.INDEX else privileges.relacl(coord.catalog, privileges.item_obj(item)))
             for item in items if item.kind in _RELKIND
         ]
 

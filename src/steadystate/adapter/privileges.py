@@ -87,7 +87,7 @@ class Obj:
     """An object that privileges are held on, as the checks and messages need it."""
 
     type: ObjectType
-    id: str  # an item's or cluster's id; "database.schema" for a schema; a database's name
+    id: str  # an item's or cluster's id; a schema's record id ("database.schema" for one without); a database's name
     name: str  # for messages: Materialize's qualified name
     owner: str | None  # the owning role; None: the system
     kind: str  # Materialize's word in messages and APPLICABLE: TABLE, VIEW, SCHEMA, CLUSTER, ...
@@ -100,7 +100,7 @@ def _default_public(obj: Obj) -> str:
     if obj.type is ObjectType.DATABASE:
         return "U" if obj.id == DEFAULT_DATABASE else ""
     if obj.type is ObjectType.SCHEMA:
-        schema = obj.id.split(".", 1)[1]
+        schema = obj.name.split(".", 1)[1]
         return "U" if schema == "public" or schema in SYSTEM_SCHEMAS else ""
     if obj.type is ObjectType.CLUSTER:
         return "U" if obj.name == DEFAULT_CLUSTER else ""
@@ -123,9 +123,13 @@ def item_obj(item: ItemRecord | BuiltinRelation) -> Obj:
 
 
 def schema_obj(state: CatalogState, database: str, schema: str) -> Obj:
+    """A schema: keyed by its record's id (so its grants follow ``ALTER SCHEMA ... RENAME``/``SWAP`` and do not pass
+    to a later schema of the same name); ``public`` and the system schemas, which have no record and cannot be
+    renamed, by their qualified name."""
     record = state.schema_record(database, schema)
-    return Obj(ObjectType.SCHEMA, f"{database}.{schema}", f"{database}.{schema}",
-               record.owner if record is not None else None, "SCHEMA")
+    if record is None:
+        return Obj(ObjectType.SCHEMA, f"{database}.{schema}", f"{database}.{schema}", None, "SCHEMA")
+    return Obj(ObjectType.SCHEMA, record.id, f"{database}.{schema}", record.owner, "SCHEMA")
 
 
 def database_obj(name: str, state: CatalogState | None = None) -> Obj:
@@ -151,9 +155,11 @@ def acl(state: CatalogState, obj: Obj) -> dict[str, tuple[str, str]]:
     default = PUBLIC_DEFAULTS[obj.type](obj)
     if default:
         out[PUBLIC] = (default, SYSTEM_OWNER)
-    prefix = f"{obj.type.value}:{obj.id}:"
-    for key, record in state.grants.items():
-        if key.startswith(prefix) and record.grantee != owner:
+    prefixes: tuple[str, ...] = (f"{obj.type.value}:{obj.id}:",)
+    if obj.type is ObjectType.SCHEMA and obj.id != obj.name:  # a grant an earlier release keyed by name
+        prefixes = (f"{obj.type.value}:{obj.name}:", *prefixes)  # (the id-keyed one, applied later, wins)
+    for key, record in sorted(state.grants.items(), key=lambda entry: not entry[0].startswith(prefixes[0])):
+        if key.startswith(prefixes) and record.grantee != owner:
             if record.privileges:
                 out[record.grantee] = (record.privileges, record.grantor)
             else:
@@ -218,6 +224,27 @@ def acl_items(state: CatalogState, obj: Obj) -> Array:
                  for grantee, (letters, grantor) in acl(state, obj).items() if letters)
 
 
+_PG_ACL_ORDER = "arwdDxtXUCTcsAm"  # PostgreSQL's ACL_ALL_RIGHTS_STR: the order it prints privilege letters in
+
+
+def _acl_role(name: str) -> str:
+    return name if name and all(c.isalnum() or c == "_" for c in name) and not name[0].isdigit() \
+        else '"' + name.replace('"', '""') + '"'
+
+
+def relacl(state: CatalogState, obj: Obj) -> str | None:
+    """``pg_class.relacl`` as PostgreSQL prints an ``aclitem[]``: ``{owner=arwd/owner,joe=r/owner,=r/owner}`` with
+    role names (PUBLIC the empty grantee); NULL while nothing was granted or revoked on the object (its
+    defaults), as in PostgreSQL."""
+    prefix = f"{obj.type.value}:{obj.id}:"
+    if not any(key.startswith(prefix) for key in state.grants):
+        return None
+    items = [f"{'' if grantee == PUBLIC else _acl_role(grantee)}="
+             f"{''.join(sorted(letters, key=_PG_ACL_ORDER.index))}/{_acl_role(grantor)}"
+             for grantee, (letters, grantor) in acl(state, obj).items() if letters]
+    return "{" + ",".join(items) + "}"
+
+
 def explode(state: CatalogState, obj: Obj) -> Iterator[tuple[str, str, str]]:
     """(grantor, grantee, privilege type) for each privilege in the object's access list (``mz_aclexplode``)."""
     for grantee, (letters, grantor) in acl(state, obj).items():
@@ -245,7 +272,7 @@ def show_all_privileges(state: CatalogState) -> list[tuple[str, str, str | None,
     for obj, database, schema in all_objects(state):
         name = obj.name.rsplit(".", 1)[-1]
         if obj.type is ObjectType.SCHEMA:
-            database = obj.id.split(".", 1)[0]
+            database = obj.name.split(".", 1)[0]
         for grantor, grantee, privilege in explode(state, obj):
             rows.append((grantor, grantee.lower() if grantee == PUBLIC else grantee, database, schema, name,
                          obj.kind.lower(), privilege))

@@ -281,5 +281,4 @@ __all__ = ["Prepared", "Renames"]
 
 def _schema_obj(database: str, record: SchemaRecord) -> Obj:
     """The schema as the privilege model names it (its record as this transaction's earlier renames left it)."""
-    qualified = f"{database}.{record.name}"
-    return Obj(ObjectType.SCHEMA, qualified, qualified, record.owner, "SCHEMA")
+    return Obj(ObjectType.SCHEMA, record.id, f"{database}.{record.name}", record.owner, "SCHEMA")

@@ -28,7 +28,8 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable, TypeV
 
 from steadystate.adapter.authorization import AuthContext, authorize
 from steadystate.adapter.coordinator import bounded
-from steadystate.adapter.limits import check_statement_size
+from steadystate.adapter.default_privileges import alter_default_privileges
+from steadystate.adapter.limits import alter_system, check_statement_size, sync_runtime_files, system_values
 from steadystate.adapter.metrics import statement_kind
 from steadystate.adapter.names import SessionCatalog, optimize_plan
 from steadystate.adapter.progress import Notices
@@ -170,7 +171,7 @@ class ClientSession:
         return True
 
     async def execute_simple(self, sql: str) -> AsyncIterator[Outcome]:
-        check_statement_size(sql)  # 54000 (adapter/limits.py)
+        check_statement_size(sql, self.coord.catalog)  # 54000 (adapter/limits.py)
         self._heavy = len(sql) > OFF_LOOP_BYTES
         simple = plan_simple_write(sql, self._context(None)) if not self.txn.failed and not self._heavy else None
         if simple is not None:
@@ -338,6 +339,10 @@ class ClientSession:
                 return self._ddl(ddl.drop_schema, plan)
             case p.CreateRolePlan():
                 return self._ddl_plain(self.adapter.grants.create_role, plan)
+            case p.AlterDefaultPrivilegesPlan():
+                return self._ddl_plain(self._alter_default_privileges, plan)
+            case p.AlterSystemPlan():
+                return self._ddl_plain(self._alter_system, plan)
             case p.AlterRolePlan():
                 return self._ddl_plain(self.adapter.grants.alter_role, plan)
             case p.GrantPrivilegesPlan():
@@ -620,15 +625,25 @@ class ClientSession:
             self.variables[name] = DEFAULT_VARIABLES[name]
         return CommandOutcome("RESET", parameters={"TimeZone": self.variables["timezone"]} if name == "timezone" else {})
 
+    async def _alter_default_privileges(self, plan: p.AlterDefaultPrivilegesPlan, user: str) -> str:
+        return alter_default_privileges(self.coord.catalog, plan, user)
+
+    async def _alter_system(self, plan: p.AlterSystemPlan, user: str) -> str:
+        tag = alter_system(self.coord.catalog, plan, user)
+        if self.coord.config.uses_data_dir:  # the limits the supervisor enforces (max_connections)
+            sync_runtime_files(self.coord.catalog, self.coord.config.data_dir)
+        return tag
+
     async def _show_variable(self, plan: p.ShowVariablePlan) -> Outcome:
         name = plan.name.lower()
-        if name == "all":
+        if name == "all":  # the session's variables (pg_settings), as in Materialize
             desc = RelationDesc.of(("name", ScalarType.TEXT), ("setting", ScalarType.TEXT))
             return RowsOutcome(fields_of(desc), sorted(self.variables.items()), "SHOW")
-        if name not in self.variables:
+        values = self.variables | system_values(self.coord.catalog)  # and the system's (adapter/limits.py)
+        if name not in values:
             raise UndefinedObject(f"unrecognized configuration parameter {quote_ident(name)}")
         desc = RelationDesc.of((name, ScalarType.TEXT))
-        return RowsOutcome(fields_of(desc), [(self.variables[name],)], "SHOW")
+        return RowsOutcome(fields_of(desc), [(values[name],)], "SHOW")
 
     async def _transaction(self, plan: p.TransactionPlan) -> Outcome:
         if plan.savepoint is not None:

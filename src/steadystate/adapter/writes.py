@@ -179,6 +179,14 @@ class Writes:
                 shard_changes[item.shard] = updates
         if not shard_changes:
             return self.coord.oracle.read_ts()
+        # Once queued, the write is committed whether or not its statement is still waiting (a client that went
+        # away cancels it): the durable write and its application to the in-memory tables run in a task of their
+        # own, shielded, so the tables UPDATE and DELETE read never miss a write that storage has.
+        applied = asyncio.ensure_future(self._write_and_apply(shard_changes, changes))
+        applied.add_done_callback(_retrieve)
+        return await asyncio.shield(applied)
+
+    async def _write_and_apply(self, shard_changes: dict[str, list[tuple[Row, int]]], changes: Changes) -> int:
         self._in_flight += 1
         self._settled.clear()
         try:
@@ -209,6 +217,12 @@ class Writes:
                                     del index[row[column]]
         return ts
 
+
+
+def _retrieve(task: "asyncio.Future[int]") -> None:
+    """Consume the outcome of a write whose statement was cancelled (it was reported as the cancellation)."""
+    if not task.cancelled():
+        task.exception()
 
 
 def point_lookup(predicates: tuple[ScalarExpr, ...]) -> tuple[int, list[Any]] | None:

@@ -224,7 +224,7 @@ _DEFINITIONS: list[tuple[str, str, RelationDesc]] = [
     ("mz_internal", "mz_copy_progress", _desc(("session_id", I4), ("table_id", T), ("user", T), ("phase", T),
                                               ("rows_received", I8), ("rows_per_second", F8), ("started_at", TS),
                                               ("updated_at", TS))),
-    # adapter/mz_catalog.py: empty, as no default privilege can be set here (dbt-materialize's deploy_init copies them)
+    # ALTER DEFAULT PRIVILEGES (adapter/default_privileges.py); dbt-materialize's deploy_init copies them
     ("mz_internal", "mz_show_default_privileges", _desc(("object_owner", T), ("database", T), ("schema", T),
                                                         ("object_type", T), ("grantee", T), ("privilege_type", T))),
     # adapter/privileges.py: SHOW PRIVILEGES and SHOW ROLE MEMBERSHIP read these (Materialize's names)
@@ -244,6 +244,9 @@ _DEFINITIONS: list[tuple[str, str, RelationDesc]] = [
     ("mz_catalog", "mz_functions", _desc(("id", T), ("oid", I8), ("schema_id", T), ("name", T),
                                          ("argument_type_ids", TA), ("variadic_argument_type_id", T),
                                          ("return_type_id", T), ("returns_set", B), ("owner_id", T))),
+    # ALTER DEFAULT PRIVILEGES, Materialize's columns (adapter/default_privileges.py)
+    ("mz_internal", "mz_default_privileges", _desc(("role_id", T), ("database_id", T), ("schema_id", T),
+                                                   ("object_type", T), ("grantee", T), ("privileges", T))),
 ]
 
 BUILTINS: tuple[BuiltinRelation, ...] = tuple(

@@ -80,6 +80,30 @@ class DatabaseRecord(msgspec.Struct, frozen=True):
     id: str
     name: str
     owner: str
+class SystemSettingRecord(msgspec.Struct, frozen=True):
+    """A system variable set by ``ALTER SYSTEM SET`` (adapter/limits.py); ``id`` is its name.  Without a record the
+    variable has its default."""
+
+    id: str
+    value: str
+    version: int = RECORD_VERSION
+
+
+class DefaultPrivilegeRecord(msgspec.Struct, frozen=True):
+    """``ALTER DEFAULT PRIVILEGES``: what ``grantee`` is granted on each object of ``object_type`` that ``role``
+    (``PUBLIC``: any role) creates in the scope (``database``/``schema_id`` None: any); adapter/default_privileges.py.
+    ``id`` is ``<role>:<database>:<schema id>:<object type>:<grantee>``; an empty ``privileges`` is deleted."""
+
+    id: str
+    role: str
+    database: str | None
+    schema_id: str | None  # the schema as the privilege model keys it (adapter/privileges.py schema_obj)
+    object_type: str  # a privileges.ObjectType value: table
+    grantee: str
+    privileges: str  # Materialize's letters
+    version: int = RECORD_VERSION
+
+
 class GrantRecord(msgspec.Struct, frozen=True):
     """The privileges one role (or ``PUBLIC``) holds on one object (``GRANT``/``REVOKE``; adapter/privileges.py).
 
@@ -213,4 +237,6 @@ RECORD_TYPES: dict[str, type] = {
     "comment": CommentRecord,
     "database": DatabaseRecord,
     "grant": GrantRecord,
+    "system_setting": SystemSettingRecord,
+    "default_privilege": DefaultPrivilegeRecord,
 }

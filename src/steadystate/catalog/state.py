@@ -29,6 +29,8 @@ from steadystate.catalog.records import (
     SchemaRecord,
     CommentRecord,
     DatabaseRecord,
+    SystemSettingRecord,
+    DefaultPrivilegeRecord,
 )
 from steadystate.repr.objects import IdKind, ItemKind, make_id
 
@@ -51,6 +53,8 @@ class CatalogState:
         self.comments: dict[str, CommentRecord] = {}  # COMMENT ON, keyed by CommentRecord.id
         self.database_records: dict[str, DatabaseRecord] = {}  # CREATE DATABASE
         self.grants: dict[str, GrantRecord] = {}  # GRANT/REVOKE on objects (adapter/privileges.py)
+        self.system_settings: dict[str, SystemSettingRecord] = {}  # ALTER SYSTEM SET (adapter/limits.py)
+        self.default_privileges: dict[str, DefaultPrivilegeRecord] = {}  # adapter/default_privileges.py
         self.builtins: dict[str, BuiltinRelation] = {b.id: b for b in BUILTINS}
         self._builtin_names = {(b.schema, b.name): b for b in BUILTINS}
         loaded = durable.load()
@@ -92,6 +96,10 @@ class CatalogState:
                 self.database_records[record.id] = record
             elif isinstance(record, GrantRecord):
                 self.grants[record.id] = record
+            elif isinstance(record, SystemSettingRecord):
+                self.system_settings[record.id] = record
+            elif isinstance(record, DefaultPrivilegeRecord):
+                self.default_privileges[record.id] = record
             else:  # pragma: no cover - programming error
                 raise TypeError(record)
 
@@ -99,7 +107,9 @@ class CatalogState:
         tables: dict[str, dict] = {"cluster": self.clusters, "replica": self.replicas, "role": self.roles,
                                    "item": self.items, "reconfiguration": self.reconfigurations,
                                    "schema": self.schemas, "comment": self.comments,
-                                   "database": self.database_records, "grant": self.grants}
+                                   "database": self.database_records, "grant": self.grants,
+                                   "system_setting": self.system_settings,
+                                   "default_privilege": self.default_privileges}
         for kind, record_id in deletes:
             tables[kind].pop(record_id, None)
 

@@ -238,6 +238,13 @@ class ProxyConnection:
             self._reconnect_later(now)
         return self._take()
 
+    def out_of_descriptors(self, error: SteadyError) -> list[Action]:
+        """The driver cannot open a coordinator connection for want of file descriptors: the client is told at
+        once (waiting for a reconnection would only keep its descriptor busy)."""
+        if not self.closed:
+            self._fail(error)
+        return self._take()
+
     def startup_expired(self, timeout: float) -> list[Action]:
         """The client did not send its StartupMessage in time."""
         if not self.closed and not self.started:
@@ -550,6 +557,8 @@ class ProxyConnection:
         sent = [r for r in self._requests if r.sent]
         if not sent:
             inflight = Inflight.NONE
+        elif any(r.commits for r in sent):
+            inflight = Inflight.COMMIT
         elif all(r.retryable and r.raw is not None for r in sent):
             inflight = Inflight.RETRYABLE
         else:

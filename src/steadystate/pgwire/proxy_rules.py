@@ -181,6 +181,7 @@ class Inflight(Enum):
     NONE = "none"  # nothing sent to the lost backend awaits an answer
     RETRYABLE = "retryable"  # only reads / session settings were in flight
     UNSAFE = "unsafe"  # a write, DDL, COPY or SUBSCRIBE was in flight
+    COMMIT = "commit"  # a COMMIT (or a query ending in one) was in flight: the transaction may have been applied
 
 
 class Decision(Enum):
@@ -241,6 +242,11 @@ LOSS_DECISIONS: dict[tuple[bool, Inflight, bool], tuple[Decision, Failure | None
     (True, Inflight.RETRYABLE, True): (Decision.FAIL, TRANSACTION_LOST),
     (True, Inflight.UNSAFE, False): (Decision.FAIL, TRANSACTION_LOST),
     (True, Inflight.UNSAFE, True): (Decision.FAIL, TRANSACTION_LOST),
+    # whether a COMMIT was applied is unknown (it is applied wholly or not at all): never "aborted", never resent
+    (False, Inflight.COMMIT, False): (Decision.FAIL, OUTCOME_UNKNOWN),
+    (False, Inflight.COMMIT, True): (Decision.FAIL, OUTCOME_UNKNOWN),
+    (True, Inflight.COMMIT, False): (Decision.FAIL, OUTCOME_UNKNOWN),
+    (True, Inflight.COMMIT, True): (Decision.FAIL, OUTCOME_UNKNOWN),
 }
 
 

@@ -6,6 +6,10 @@ the machine asks (after the delay it gives), runs a pump that feeds the coordina
 out the actions returned (write, close, forward a cancel).  All protocol decisions live in the state machine;
 this module only moves bytes and keeps the proxy-owned cancel keys.
 
+Out of file descriptors (EMFILE): clients are accepted through :class:`~.accept.Acceptor`, which refuses a client
+it has no descriptor for with FATAL 53000 at once instead of leaving it in the kernel's queue; a client accepted
+when no descriptor is left for its coordinator connection is told the same.
+
 Backpressure: the client loop waits for the coordinator socket to drain before reading more from the client,
 and the coordinator pump waits for the client socket to drain, so a bulk COPY or a large result streams
 through in chunks without piling up in the supervisor.  A backend connection is tagged with an epoch, so the
@@ -24,9 +28,11 @@ import ssl
 import struct
 from typing import Any, Callable, Coroutine
 from contextlib import suppress
+from pathlib import Path
 
-from steadystate.errors import TooManyConnections
+from steadystate.errors import InsufficientResources, TooManyConnections
 
+from .accept import OUT_OF_DESCRIPTORS, Acceptor, no_descriptors
 from .frontend import CANCEL_REQUEST_CODE
 from .proxy import RECONNECTING, ProxyConnection
 from .wire import encode_notice
@@ -71,10 +77,15 @@ class ProxyServer:
         self, sock: socket.socket, backend: tuple[str, int], *, retry_deadline: float = 30.0,
         startup_timeout: float = STARTUP_TIMEOUT_S, on_loss: Callable[[], None] | None = None,
         resume_token: str | None = None, tls: ssl.SSLContext | None = None, require_tls: bool = False,
-        max_connections: int | None = None,
+        max_connections: int | None = None, max_connections_file: Path | None = None,
     ) -> None:
         # past this many open client connections a new one is told 53300 and closed (never left hanging)
-        self.max_connections = max_connections if max_connections is not None else default_max_connections()
+        self.configured_max_connections = max_connections if max_connections is not None \
+            else default_max_connections()
+        self.max_connections = self.configured_max_connections
+        # ``ALTER SYSTEM SET max_connections`` (the coordinator writes it here; read when a client arrives)
+        self.max_connections_file = max_connections_file
+        self._override_stamp: tuple[int, int] | None = None
         self.refused = 0
         self._refusing = 0
         self.tls = tls  # clients that send SSLRequest get TLS with this context
@@ -86,19 +97,20 @@ class ProxyServer:
         self.retry_deadline = retry_deadline
         self.startup_timeout = startup_timeout
         self.links: dict[tuple[int, int], ProxyLink] = {}
-        self.server: asyncio.Server | None = None
+        self._acceptor: Acceptor | None = None
+        self.backend_refused = 0  # clients refused for want of a descriptor to reach the coordinator with
         self._process_ids = itertools.count(1)
         self._tasks: set[asyncio.Task[None]] = set()
         self.retried = 0  # in-flight requests resent to a new coordinator
         self.failed = 0  # client connections closed because their coordinator was lost
 
     async def start(self) -> None:
-        self.sock.setblocking(False)
-        self.server = await asyncio.start_server(self._handle, sock=self.sock, limit=READ_CHUNK)
+        self._acceptor = Acceptor(self.sock, self._handle, READ_CHUNK)
+        self._acceptor.start()
 
     async def close(self) -> None:
-        if self.server is not None:
-            self.server.close()
+        if self._acceptor is not None:
+            await self._acceptor.close()
         for link in list(self.links.values()):
             link.shutdown()
         for task in list(self._tasks):
@@ -135,6 +147,14 @@ class ProxyServer:
             finally:
                 writer.close()
 
+    def no_descriptors(self) -> InsufficientResources:
+        return no_descriptors()
+
+    @property
+    def out_of_descriptors(self) -> int:
+        """Clients refused because no file descriptor was left (to accept them, or to reach the coordinator)."""
+        return (self._acceptor.out_of_descriptors if self._acceptor is not None else 0) + self.backend_refused
+
     def too_many(self) -> TooManyConnections:
         return TooManyConnections("sorry, too many clients already",
                                   hint=f"at most {self.max_connections} connections are served at once")
@@ -163,7 +183,25 @@ class ProxyServer:
             self._refusing -= 1
             link.shutdown()
 
+    def _refresh_max_connections(self) -> None:
+        """Follow ``ALTER SYSTEM SET max_connections``: the file's value while it exists, else ``--max-connections``
+        (one stat per new client; the file is read again only when it changed)."""
+        if self.max_connections_file is None:
+            return
+        try:
+            stat = self.max_connections_file.stat()
+        except OSError:
+            self._override_stamp = None
+            self.max_connections = self.configured_max_connections
+            return
+        stamp = (stat.st_mtime_ns, stat.st_size)
+        if stamp != self._override_stamp:
+            with suppress(OSError, ValueError):
+                self.max_connections = max(1, int(self.max_connections_file.read_text().strip()))
+                self._override_stamp = stamp
+
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._refresh_max_connections()
         if len(self.links) >= self.max_connections:
             await self._refuse(reader, writer)
             return
@@ -305,15 +343,21 @@ class ProxyLink:
             await asyncio.sleep(delay)
         if self.client_done:
             return
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock: socket.socket | None = None
         try:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             sock.setblocking(False)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             await loop.sock_connect(sock, self.server.backend)
             reader, writer = await asyncio.open_connection(sock=sock, limit=READ_CHUNK)
-        except OSError:
-            sock.close()
-            await self.apply(self.machine.connect_failed(loop.time()))
+        except OSError as exc:
+            if sock is not None:
+                sock.close()
+            if exc.errno in OUT_OF_DESCRIPTORS:
+                self.server.backend_refused += 1
+                await self.apply(self.machine.out_of_descriptors(self.server.no_descriptors()))
+            else:
+                await self.apply(self.machine.connect_failed(loop.time()))
             return
         self.epoch += 1
         self.backend_writer = writer
@@ -346,3 +390,4 @@ class ProxyLink:
             self._connector.cancel()
         with suppress(Exception):
             self.writer.close()
+

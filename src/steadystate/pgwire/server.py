@@ -35,6 +35,7 @@ from steadystate.adapter.client import Backend, Session
 from steadystate.errors import ErrorFields, QueryCanceled, SteadyError
 
 from . import effects as fx
+from .accept import Acceptor
 from .conversation import STARTUP_TIMEOUT_S, Conversation
 from .effects import END, ClientGone, FatalProtocolError, Interrupted, Phase, SessionInfo
 from .wire import MAX_MESSAGE, encode_notice
@@ -291,7 +292,7 @@ class PgServer:
         self.authenticator = authenticator
         self.max_message = max_message
         self.startup_timeout = startup_timeout
-        self.server: asyncio.Server | None = None
+        self.server: Acceptor | None = None
         self._by_key: dict[tuple[int, int], Driver] = {}
         self._workers: set[asyncio.Task[None]] = set()
         self._writers: set[asyncio.StreamWriter] = set()
@@ -303,12 +304,12 @@ class PgServer:
 
     async def start(
         self, host: str = "127.0.0.1", port: int = 0, sock: socket.socket | None = None
-    ) -> asyncio.Server:
+    ) -> Acceptor:
         """Listen on ``host:port``, or on an already-listening ``sock`` (inherited from a supervisor)."""
-        if sock is not None:
-            self.server = await asyncio.start_server(self._handle, sock=sock, limit=READ_CHUNK)
-        else:
-            self.server = await asyncio.start_server(self._handle, host, port, limit=READ_CHUNK)
+        if sock is None:
+            sock = socket.create_server((host, port), family=socket.AF_INET6 if ":" in host else socket.AF_INET)
+        self.server = Acceptor(sock, self._handle, READ_CHUNK)  # out of descriptors, a client is refused (accept.py)
+        self.server.start()
         return self.server
 
     async def close(self) -> None:
@@ -316,7 +317,7 @@ class PgServer:
         its statement was cancelled — a cancel lands on the statement, not the connection — reads the end of its
         stream), its worker cancelled, and the wait for them bounded."""
         if self.server is not None:
-            self.server.close()
+            await self.server.close()
         for writer in list(self._writers):
             with suppress(Exception):
                 writer.close()
@@ -327,9 +328,6 @@ class PgServer:
             if pending:
                 log.warning("%d pgwire connection(s) did not end within %.0f s of closing", len(pending),
                             _CLOSE_GRACE_S)
-        if self.server is not None:
-            with suppress(Exception):
-                await self.server.wait_closed()
 
     async def cancel(self, process_id: int, secret_key: int) -> None:
         """Handle a CancelRequest: tell the backend, and interrupt the target's streaming result."""

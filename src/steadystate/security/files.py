@@ -17,6 +17,10 @@ import secrets
 from pathlib import Path
 
 PGPASS_FILE = "pgpass"
+#: ``ALTER SYSTEM SET max_connections``: the coordinator writes the value here, the supervisor's proxy reads it
+MAX_CONNECTIONS_FILE = "max_connections"
+#: the supervisor's ``--max-connections`` (or its default), handed to the coordinator for ``SHOW max_connections``
+MAX_CONNECTIONS_ENV = "STEADYSTATE_MAX_CONNECTIONS"
 SUPERUSER = "materialize"
 TLS_DIR = "tls"  # the generated self-signed certificate and key (see steadystate.security.tls)
 CERT_FILE = "server.crt"
@@ -33,6 +37,18 @@ def private_dir(path: Path) -> Path:
     path.mkdir(parents=True, exist_ok=True, mode=0o700)
     os.chmod(path, 0o700)
     return path
+
+
+def check_writable(path: Path) -> None:
+    """Raise the OSError the server would meet later if it cannot create, write and remove a file in ``path``."""
+    probe = path / f".write-probe-{secrets.token_hex(4)}"
+    fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.write(fd, b"probe")
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+        os.unlink(probe)
 
 
 def tighten_tree(path: Path) -> None:

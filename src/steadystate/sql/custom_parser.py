@@ -21,7 +21,7 @@ from steadystate.sql import grant_parser
 from steadystate.sql import statements as st
 from steadystate.sql.cursor import Cursor
 from steadystate.sql import rename_parser
-from steadystate.sql.syntax import parse_standard, syntax_error
+from steadystate.sql.syntax import error_at, parse_standard, syntax_error
 from steadystate.repr.objects import ItemKind
 
 
@@ -282,10 +282,34 @@ def _role_options(cur: Cursor) -> tuple[bool | None, str | None, bool, tuple[tup
     return superuser, password, clear, tuple(attributes)
 
 
-def _alter(cur: Cursor) -> st.AlterCluster | st.AlterRole | st.AlterName:
+def _alter_system(cur: Cursor) -> st.AlterSystem:
+    """``SET name {= | TO} {value | DEFAULT}``, ``RESET {name | ALL}`` (after ``ALTER SYSTEM``)."""
+    if cur.accept("RESET"):
+        name = cur.ident()
+        cur.finish()
+        return st.AlterSystem(name.lower(), None)
+    cur.expect("SET")
+    name = cur.ident().lower()
+    if not cur.accept_type(TokenType.EQ):
+        cur.expect("TO")
+    if cur.accept("DEFAULT"):
+        cur.finish()
+        return st.AlterSystem(name, None)
+    token = cur.next()
+    if token.token_type not in (TokenType.NUMBER, TokenType.STRING, TokenType.VAR):
+        raise error_at(token)
+    cur.finish()
+    return st.AlterSystem(name, token.text)
+
+
+def _alter(cur: Cursor) -> st.AlterCluster | st.AlterRole | st.AlterName | st.AlterSystem | st.AlterDefaultPrivileges:
     if rename_parser.is_alter_name(cur):
         return rename_parser.alter_name(cur)
     cur.expect("ALTER")
+    if cur.accept("SYSTEM"):
+        return _alter_system(cur)
+    if cur.accept("DEFAULT", "PRIVILEGES"):
+        return grant_parser.alter_default_privileges(cur)
     if cur.word() in ("ROLE", "USER"):
         cur.next()
         name = cur.ident()

@@ -6,8 +6,10 @@ sql/custom_parser.py's readers:
 * ``GRANT role, ... TO role, ...`` (role membership; ``REVOKE role, ... FROM role, ...``);
 * ``SHOW PRIVILEGES`` and ``SHOW ROLE MEMBERSHIP``, as queries over Materialize's ``mz_internal`` relations.
 
+``ALTER DEFAULT PRIVILEGES`` (Materialize's syntax) for ``ON TABLES``.
+
 What Materialize has and steadystate does not (``WITH GRANT OPTION``, ``GRANTED BY``, ``ON ALL TABLES IN SCHEMA``,
-types, secrets, connections, ``ALTER DEFAULT PRIVILEGES``) is refused with 0A000, never ignored.
+types, secrets, connections, default privileges on anything but tables) is refused with 0A000, never ignored.
 """
 
 from __future__ import annotations
@@ -107,6 +109,45 @@ def _refuse_options(cur: Cursor) -> None:
     if cur.word() in ("CASCADE", "RESTRICT"):
         cur.next()
     cur.finish()
+
+
+_DEFAULT_OBJECTS = {"TABLES": "TABLE"}
+
+
+def alter_default_privileges(cur: Cursor) -> st.AlterDefaultPrivileges:
+    """After ``ALTER DEFAULT PRIVILEGES``."""
+    roles: tuple[str, ...] | None = ()
+    if cur.accept("FOR", "ALL", "ROLES"):
+        roles = None
+    elif cur.accept("FOR"):
+        if not (cur.accept("ROLE") or cur.accept("USER")):
+            raise cur.fail()
+        roles = _list(cur)
+    schemas: tuple[st.Name, ...] = ()
+    databases: tuple[str, ...] = ()
+    if cur.accept("IN", "SCHEMA"):
+        names = [cur.name()]
+        while cur.accept_type(TokenType.COMMA):
+            names.append(cur.name())
+        schemas = tuple(names)
+    elif cur.accept("IN", "DATABASE"):
+        databases = _list(cur)
+    revoke = cur.word() == "REVOKE"
+    if not (cur.accept("GRANT") or cur.accept("REVOKE")):
+        raise cur.fail()
+    privileges = _privileges(cur)
+    if privileges is None:
+        raise cur.fail()
+    cur.expect("ON")
+    word = cur.word() or ""
+    if word not in _DEFAULT_OBJECTS:
+        raise errors.FeatureNotSupported(f"ALTER DEFAULT PRIVILEGES ... ON {word} is not supported",
+                                         hint="default privileges are supported ON TABLES")
+    cur.next()
+    cur.expect("FROM" if revoke else "TO")
+    grantees = _grantees(cur)
+    _refuse_options(cur)
+    return st.AlterDefaultPrivileges(roles, schemas, databases, privileges, _DEFAULT_OBJECTS[word], grantees, revoke)
 
 
 def grant(cur: Cursor) -> st.GrantPrivileges | st.GrantRole:

@@ -130,6 +130,24 @@ class AlterRolePlan:
 
 
 @dataclass(frozen=True)
+class AlterDefaultPrivilegesPlan:
+    """``ALTER DEFAULT PRIVILEGES``: ``scopes`` are resolved: (database, schema) pairs, either part None for all."""
+
+    roles: tuple[str, ...] | None  # None: all roles
+    scopes: tuple[tuple[str | None, str | None], ...]
+    privileges: tuple[str, ...]
+    object_type: str
+    grantees: tuple[str, ...]
+    revoke: bool = False
+
+
+@dataclass(frozen=True)
+class AlterSystemPlan:
+    name: str  # "all" with RESET ALL
+    value: str | None  # None: reset to the default
+
+
+@dataclass(frozen=True)
 class CreateSchemaPlan:
     database: str
     name: str
@@ -374,5 +392,5 @@ Plan = Union[
     CopyToPlan, ExplainPlan, SetVariablePlan, ResetVariablePlan, ShowVariablePlan, ShowObjectsPlan,
     TransactionPlan, DiscardPlan, DeallocatePlan, DeclarePlan, FetchPlan, ClosePlan, ShowCreatePlan, ShowColumnsPlan,
     CommentPlan, AlterNamePlan, CreateDatabasePlan, DropDatabasePlan,
-    GrantPrivilegesPlan, GrantRolePlan,
+    GrantPrivilegesPlan, GrantRolePlan, AlterSystemPlan, AlterDefaultPrivilegesPlan,
 ]

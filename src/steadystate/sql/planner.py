@@ -98,6 +98,10 @@ def _plan_node(node: st.Node, ctx: PlanContext, sql_text: str | None) -> p.Plan:
             return p.DropDatabasePlan(node.name, node.if_exists, node.cascade)
         case st.CreateRole():
             return p.CreateRolePlan(node.name, node.superuser, _verifier(node.password), node.attributes)
+        case st.AlterDefaultPrivileges():
+            return _alter_default_privileges(node, ctx)
+        case st.AlterSystem():
+            return p.AlterSystemPlan(node.name, node.value)
         case st.AlterRole():
             return p.AlterRolePlan(node.name, node.superuser, _verifier(node.password), node.clear_password,
                                    node.attributes)
@@ -150,6 +154,15 @@ _MAINTAINED = (st.CreateView, st.CreateIndex, st.Subscribe, exp.Create)
 #: the plans of items that record the TimeZone they depend on (sql/session_zone.py)
 _ZONED_ITEMS = (p.CreateViewPlan, p.CreateMaterializedViewPlan, p.CreateTablePlan)
 
+
+
+def _alter_default_privileges(node: st.AlterDefaultPrivileges, ctx: PlanContext) -> p.AlterDefaultPrivilegesPlan:
+    """The scopes named, qualified (the adapter checks they exist)."""
+    scopes: list[tuple[str | None, str | None]] = [_schema_name(name, ctx) for name in node.schemas]
+    scopes += [(database, None) for database in node.databases]
+    roles = node.roles if node.roles != () else (ctx.user,)
+    return p.AlterDefaultPrivilegesPlan(roles, tuple(scopes) or ((None, None),), node.privileges, node.object_type,
+                                        node.grantees, node.revoke)
 
 
 def _grant_privileges(node: st.GrantPrivileges, ctx: PlanContext) -> p.GrantPrivilegesPlan:

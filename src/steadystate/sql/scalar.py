@@ -30,7 +30,7 @@ from steadystate.sql import jsonb_scalar
 from steadystate.sql import array_exprs, table_function_calls
 from steadystate.sql import types as ty
 from steadystate.sql.function_args import no_function, signature
-from steadystate.sql.privilege_functions import FUNCTIONS as PRIVILEGE_FUNCTIONS
+from steadystate.sql import privilege_functions
 from steadystate.sql.typed import (
     AGGREGATE_CLASSES, ExprEnv, Typed, binding_key, coerce, lit, mismatch, nullable_of, operator_error,
     require_bool, unify,
@@ -565,7 +565,6 @@ def _current_setting(args: list[exp.Expr], env: ExprEnv) -> Typed:
 
 _ANONYMOUS: dict[str, Callable[[list[exp.Expr], ExprEnv], Typed]] = {
     "current_setting": _current_setting,
-    **PRIVILEGE_FUNCTIONS,  # has_table_privilege, ... (sql/privilege_functions.py)
 }
 
 
@@ -616,6 +615,7 @@ _FUNCTIONS: dict[type, Callable[[Any, ExprEnv], Typed]] = {
 
 _HANDLERS.update(jsonb_scalar.handlers(plan_expr))  # jsonb, uuid and bytea operators (sql/jsonb_scalar.py)
 _ANONYMOUS.update(jsonb_scalar.functions(plan_expr))
+_ANONYMOUS.update(privilege_functions.functions(plan_expr))  # has_table_privilege, ... (sql/privilege_functions.py)
 # function families planned in their own modules, handed plan_expr (sql.function_args)
 _FUNCTIONS.update({node: functools.partial(planner, plan_expr)
                    for node, planner in (time_functions.FUNCTIONS | date_parts.FUNCTIONS | string_math.FUNCTIONS).items()})

@@ -123,6 +123,28 @@ class AlterRole:
 
 
 @dataclass(frozen=True)
+class AlterDefaultPrivileges:
+    """``ALTER DEFAULT PRIVILEGES [FOR {ROLE | USER} r, ... | FOR ALL ROLES] [IN SCHEMA s, ... | IN DATABASE d, ...]
+    {GRANT ... TO | REVOKE ... FROM} ...`` (Materialize's; sql/grant_parser.py)."""
+
+    roles: tuple[str, ...] | None  # None: FOR ALL ROLES; (): the current role
+    schemas: tuple[Name, ...]
+    databases: tuple[str, ...]
+    privileges: tuple[str, ...]  # () for ALL PRIVILEGES
+    object_type: str  # TABLE (ON TABLES)
+    grantees: tuple[str, ...]
+    revoke: bool = False
+
+
+@dataclass(frozen=True)
+class AlterSystem:
+    """``ALTER SYSTEM SET name = value`` / ``ALTER SYSTEM RESET name`` (Materialize's system variables)."""
+
+    name: str  # lower-cased; "all" with RESET ALL
+    value: str | None  # None: RESET (the default again)
+
+
+@dataclass(frozen=True)
 class CreateSchema:
     name: Name  # schema or database.schema
     if_not_exists: bool = False
@@ -365,6 +387,7 @@ Custom = Union[
     DropRole, CreateSchema, DropSchema, CommentOn, AlterName, CreateDatabase, DropDatabase,
     CreateView, CreateIndex, DropObjects, SetVariable, ResetVariable, ShowVariable, ShowObjects, Subscribe, CopyFrom,
     CopyTo, Explain, Transaction, Discard, Deallocate, Declare, Fetch, Close, ShowCreate, ShowColumns, GrantPrivileges, GrantRole,
+    AlterSystem, AlterDefaultPrivileges,
 ]
 # a parsed statement's node: a sqlglot tree (sqlglot types its parse only as ``exp.Expr``; the planner accepts
 # Query, Values, Insert, Update, Delete and Create and refuses any other with 0A000) or a custom statement
