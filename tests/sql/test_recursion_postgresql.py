@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from typing import Iterator
+from typing import Awaitable, Callable, Iterator
 
 import psycopg
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from steadystate.testing import memory_environment
+from steadystate.testing import MemoryEnvironment, memory_environment
 
 from recursion_support import DATA, MUTUALLY, RECURSIVE, TABLES, create_tables, inserts
 
@@ -29,9 +29,9 @@ def postgres(postgres_server: str) -> Iterator[psycopg.Connection]:
         yield conn
 
 
-@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(data=DATA)
-def test_recursive_queries_answer_as_postgresql(postgres: psycopg.Connection, data: dict[str, list[tuple]]) -> None:
+def _with_both(postgres: psycopg.Connection, data: dict[str, list[tuple]],
+               body: Callable[[MemoryEnvironment], Awaitable[None]]) -> None:
+    """Load ``data`` into PostgreSQL's tables and into a fresh in-memory environment's, then run ``body``."""
     for name in TABLES:
         postgres.execute(f"TRUNCATE {name}")  # type: ignore[arg-type]
     for statement in inserts(data):
@@ -41,12 +41,21 @@ def test_recursive_queries_answer_as_postgresql(postgres: psycopg.Connection, da
         async with memory_environment() as env:
             for statement in create_tables() + inserts(data):
                 await env.execute(statement)
-            for query, reference in [(q, q) for q in RECURSIVE] + MUTUALLY:
-                want = Counter(postgres.execute(reference).fetchall())  # type: ignore[arg-type]
-                got = Counter(await env.query(query))
-                assert got == want, f"{query}\n got {got}\n want {want}\n data {data}"
+            await body(env)
 
     asyncio.run(main())
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=DATA)
+def test_recursive_queries_answer_as_postgresql(postgres: psycopg.Connection, data: dict[str, list[tuple]]) -> None:
+    async def body(env: MemoryEnvironment) -> None:
+        for query, reference in [(q, q) for q in RECURSIVE] + MUTUALLY:
+            want = Counter(postgres.execute(reference).fetchall())  # type: ignore[arg-type]
+            got = Counter(await env.query(query))
+            assert got == want, f"{query}\n got {got}\n want {want}\n data {data}"
+
+    _with_both(postgres, data, body)
 
 
 # WITH RECURSIVE items may read later items (PostgreSQL orders them); DuckDB refuses these, so only PostgreSQL checks
@@ -61,23 +70,15 @@ FORWARD = [
 @settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=DATA)
 def test_with_recursive_items_may_read_later_items(postgres: psycopg.Connection, data: dict[str, list[tuple]]) -> None:
-    for name in TABLES:
-        postgres.execute(f"TRUNCATE {name}")  # type: ignore[arg-type]
-    for statement in inserts(data):
-        postgres.execute(statement)  # type: ignore[arg-type]
+    async def body(env: MemoryEnvironment) -> None:
+        for query in FORWARD:
+            want = Counter(postgres.execute(query).fetchall())  # type: ignore[arg-type]
+            assert Counter(await env.query(query)) == want, query
+        cycle = "WITH RECURSIVE a(n) AS (SELECT n FROM b), b(n) AS (SELECT n FROM a) SELECT n FROM a"
+        with pytest.raises(psycopg.errors.FeatureNotSupported):
+            postgres.execute(cycle)  # type: ignore[arg-type]
+        with pytest.raises(Exception) as caught:
+            await env.query(cycle)
+        assert getattr(caught.value, "sqlstate", None) == "0A000"
 
-    async def main() -> None:
-        async with memory_environment() as env:
-            for statement in create_tables() + inserts(data):
-                await env.execute(statement)
-            for query in FORWARD:
-                want = Counter(postgres.execute(query).fetchall())  # type: ignore[arg-type]
-                assert Counter(await env.query(query)) == want, query
-            cycle = "WITH RECURSIVE a(n) AS (SELECT n FROM b), b(n) AS (SELECT n FROM a) SELECT n FROM a"
-            with pytest.raises(psycopg.errors.FeatureNotSupported):
-                postgres.execute(cycle)  # type: ignore[arg-type]
-            with pytest.raises(Exception) as caught:
-                await env.query(cycle)
-            assert getattr(caught.value, "sqlstate", None) == "0A000"
-
-    asyncio.run(main())
+    _with_both(postgres, data, body)
