@@ -8,7 +8,7 @@ with ``assert_never``); queries are planned by sql/query.py, DML and DDL here.  
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any, Callable, assert_never
+from typing import Any, assert_never
 
 from sqlglot import exp
 
@@ -20,6 +20,9 @@ from steadystate.repr.types import Column, RelationDesc, ScalarType
 from steadystate.sql import pg_compat, session_zone
 from steadystate.sql import plan as p
 from steadystate.sql import statements as st
+from steadystate.sql.options import (
+    ALTER_CLUSTER_OPTIONS, CLUSTER_OPTIONS, REPLICA_OPTIONS, copy_options, honoured, options_dict,
+)
 from steadystate.sql.catalog_api import PlanContext, ResolvedItem
 from steadystate.sql.query import new_state, plan_query, plan_subquery
 from steadystate.sql.relation import QueryState, Rel, conjuncts
@@ -325,32 +328,15 @@ def _create_index(node: st.CreateIndex, ctx: PlanContext, sql_text: str | None) 
                              node.if_not_exists)
 
 
-def _options(options: st.Options) -> dict[str, Any]:
-    return {k.lower().replace(" ", "_"): (True if v is None else v) for k, v in options}
-
-
-#: the options CREATE CLUSTER and a replica's definition honour; any other is refused (0A000), never ignored
-_CLUSTER_OPTIONS = frozenset({"size", "replication_factor", "managed"})
-_REPLICA_OPTIONS = frozenset({"size"})
-
-
-def _honoured(options: dict[str, Any], known: frozenset[str], what: str) -> dict[str, Any]:
-    for name in options:
-        if name not in known:
-            raise errors.FeatureNotSupported(f"{what} option {name.replace('_', ' ').upper()} is not supported",
-                                             hint=f"{what} takes {', '.join(sorted(o.replace('_', ' ').upper() for o in known))}.")
-    return options
-
-
 def _create_cluster(node: st.CreateCluster, ctx: PlanContext, sql_text: str | None) -> p.Plan:
-    options = _honoured(_options(node.options), _CLUSTER_OPTIONS, "CREATE CLUSTER")
+    options = honoured(options_dict(node.options), CLUSTER_OPTIONS, "CREATE CLUSTER")
     if str(options.get("managed", True)).lower() not in ("true", "on", "1"):  # a cluster with a SIZE is managed
         raise errors.FeatureNotSupported("MANAGED = false is not supported",
                                          hint="Name the replicas instead: CREATE CLUSTER c REPLICAS (r1 (SIZE = ...)).")
     if node.replicas is not None:
         replicas: list[tuple[str, str | None]] = []
         for replica in node.replicas:
-            size = _honoured(_options(replica.options), _REPLICA_OPTIONS, "a cluster replica").get("size")
+            size = honoured(options_dict(replica.options), REPLICA_OPTIONS, "a cluster replica").get("size")
             replicas.append((replica.name, str(size) if size is not None else None))
         return p.CreateClusterPlan(node.name, False, None, None, tuple(replicas), tuple(options.items()))
     factor = options.get("replication_factor", 1)
@@ -363,7 +349,7 @@ def _create_cluster(node: st.CreateCluster, ctx: PlanContext, sql_text: str | No
 
 def _create_cluster_replica(node: st.CreateClusterReplica, ctx: PlanContext, sql_text: str | None) -> p.Plan:
     cluster_id, cluster_name = ctx.catalog.resolve_cluster(node.cluster)
-    size = _honoured(_options(node.options), _REPLICA_OPTIONS, "CREATE CLUSTER REPLICA").get("size")
+    size = honoured(options_dict(node.options), REPLICA_OPTIONS, "CREATE CLUSTER REPLICA").get("size")
     return p.CreateClusterReplicaPlan(cluster_id, cluster_name, node.name, None if size is None else str(size))
 
 
@@ -412,22 +398,13 @@ def _drop_objects(node: st.DropObjects, ctx: PlanContext, sql_text: str | None) 
     return p.DropObjectsPlan(node.kind, tuple(items), tuple(missing), node.cascade)
 
 
-#: the options each ALTER CLUSTER action honours (SET's are checked where SET is applied, adapter/ddl.py)
-_ALTER_CLUSTER_OPTIONS: dict[st.AlterAction, frozenset[str]] = {
-    st.AlterAction.SEAL: frozenset({"restart", "timeout"}),
-    st.AlterAction.RESTART: frozenset({"timeout"}),
-    st.AlterAction.UNSEAL: frozenset(),
-    st.AlterAction.OWNER: frozenset({"owner"}),
-}
-
-
 def _alter_cluster(node: st.AlterCluster, ctx: PlanContext, sql_text: str | None) -> p.Plan:
     cluster_id, name = ctx.catalog.resolve_cluster(node.name)
-    wait = None if node.wait is None else _options(node.wait)
-    options = _options(node.options)
-    known = _ALTER_CLUSTER_OPTIONS.get(node.action)
+    wait = None if node.wait is None else options_dict(node.wait)
+    options = options_dict(node.options)
+    known = ALTER_CLUSTER_OPTIONS.get(node.action)
     if known is not None:
-        _honoured(options, known, f"ALTER CLUSTER ... {node.action.value.upper()}")
+        honoured(options, known, f"ALTER CLUSTER ... {node.action.value.upper()}")
     return p.AlterClusterPlan(cluster_id, name, node.action, options, wait)
 
 
@@ -636,34 +613,11 @@ def _subscribe(node: st.Subscribe, ctx: PlanContext, sql_text: str | None, copy:
     return plan_subscribe(node, ctx, copy)
 
 
-#: the COPY options each direction honours, and the values of the others that change nothing here (PostgreSQL's
-#: defaults); any other option or value is refused (0A000), never accepted and ignored
-_COPY_OPTIONS = {"from": frozenset({"format", "header", "delimiter", "null"}), "to": frozenset({"format"})}
-_COPY_NEUTRAL: dict[str, Callable[[str], bool]] = {
-    "encoding": lambda v: v.upper().replace("-", "").replace("_", "") in ("UTF8", "UNICODE"),
-    "quote": lambda v: v == '"',
-    "escape": lambda v: v == '"',
-    "freeze": lambda v: v.lower() in ("false", "off", "0"),
-}
-
-
-def _copy_options_checked(options: st.Options, direction: str) -> dict[str, Any]:
-    checked = _options(options)
-    for name, value in checked.items():
-        if name in _COPY_OPTIONS[direction] or _COPY_NEUTRAL.get(name, lambda v: False)(str(value)):
-            continue
-        raise errors.FeatureNotSupported(
-            f"COPY {direction.upper()} option {name.upper()} {'' if value is True else repr(str(value)) + ' '}"
-            "is not supported".replace("  ", " "),
-            hint=f"COPY {direction.upper()} supports {', '.join(sorted(o.upper() for o in _COPY_OPTIONS[direction]))}.")
-    return checked
-
-
 def _copy_from(node: st.CopyFrom, ctx: PlanContext, sql_text: str | None) -> p.Plan:
     item = _table(node.table, ctx)
     assert item.desc is not None
     columns = _target_columns(item, list(node.columns) if node.columns else None)
-    options = _copy_options_checked(node.options, "from")
+    options = copy_options(node.options, "from")
     fmt = str(options.get("format", "text")).lower()
     if fmt not in ("text", "csv", "binary"):
         raise errors.FeatureNotSupported(f"COPY format {errors.quote_ident(fmt)} is not supported")
@@ -681,7 +635,7 @@ def _copy_from(node: st.CopyFrom, ctx: PlanContext, sql_text: str | None) -> p.P
 def _copy_to(node: st.CopyTo, ctx: PlanContext, sql_text: str | None) -> p.Plan:
     if isinstance(node.query, st.Subscribe):
         return _subscribe(node.query, ctx, sql_text, copy=True)
-    fmt = str(_copy_options_checked(node.options, "to").get("format", "text")).lower()
+    fmt = str(copy_options(node.options, "to").get("format", "text")).lower()
     return p.CopyToPlan(plan_select(node.query, ctx), fmt)
 
 
