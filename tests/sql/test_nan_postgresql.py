@@ -74,3 +74,17 @@ def test_nan_in_queries_and_maintained_views_answers_as_postgresql(postgres: psy
                         got = [tuple("NaN" if v != v else v for v in r) for r in await env.query(query)]
                         assert got == want_rows, query
     asyncio.run(main())
+
+
+def test_nan_read_back_from_a_replica_is_the_canonical_nan() -> None:
+    """``INSERT ... SELECT`` takes its rows from a peek (Arrow columns from the replica): a NaN there must still be
+    the one NaN, or the coordinator's copy of the table would miss it in ``DELETE ... WHERE f = 'NaN'``."""
+    async def main() -> None:
+        async with memory_environment() as env:
+            await env.execute("CREATE TABLE src (f float8)")
+            await env.execute("CREATE TABLE dst (f float8)")
+            await env.execute("INSERT INTO src VALUES ('NaN'), ('NaN'), (1)")
+            await env.execute("INSERT INTO dst SELECT f FROM src")
+            await env.execute("DELETE FROM dst WHERE f = 'NaN'")
+            assert await env.query("SELECT f FROM dst") == [(1.0,)]
+    asyncio.run(main())

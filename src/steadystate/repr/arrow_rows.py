@@ -34,6 +34,8 @@ The coordinator keeps the batches as they arrived (:func:`decode_ipc` reads them
 
 from __future__ import annotations
 
+import math
+
 import datetime as _dt
 import decimal
 from itertools import chain
@@ -163,6 +165,8 @@ def column_values(array: pa.Array, field: pa.Field) -> list[Any]:
         return [None if v is None else decode(v) for v in array.to_pylist()]
     if array.type == TIMESTAMPTZ:
         return [None if v is None else v.replace(tzinfo=_UTC) for v in array.cast(TIMESTAMP).to_pylist()]
+    if pa.types.is_floating(array.type):  # a NaN is the one NaN rows hold (repr/numeric.py NAN's reason)
+        return [v if v == v or v is None else math.nan for v in array.to_pylist()]
     return list(array.to_pylist())
 
 
