@@ -55,7 +55,7 @@ from steadystate.adapter.backend import Adapter
 from steadystate.adapter.console_http import mount_console
 from steadystate.adapter.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from steadystate.adapter.limits import sync_runtime_files
-from steadystate.errors import ConnectionFailure, InvalidAuthorization
+from steadystate.errors import ConnectionFailure, InvalidAuthorization, InvalidParameterValue
 from steadystate.pgwire.effects import AuthMethod, Credentials
 from steadystate.pgwire.server import PgServer
 from steadystate.security.files import SUPERUSER, superuser_password, write_private
@@ -269,6 +269,8 @@ async def serve_forever(config: CoordinatorConfig, on_ready: Callable[[Server], 
     server = Server(config, security)
     try:
         await server.start()
+    except InvalidParameterValue:
+        raise  # a configuration error: no restart follows, so nothing to hold readyz open for
     except Exception:
         # hold on a moment, answering readyz with the reason (503), before the process exits and is restarted
         with contextlib.suppress(asyncio.TimeoutError):
