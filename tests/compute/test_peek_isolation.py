@@ -233,3 +233,31 @@ def test_heap_left_resident_by_earlier_work_does_not_refuse_a_query(monkeypatch:
     state.handle(m.Peek("big", TARGET, 0, MapFilterProject(1)))
     responses = {r.uuid: r for r in state.tick() if isinstance(r, m.PeekResponse) and not r.partial}
     assert responses["big"].error is None
+
+
+def test_a_guard_belongs_to_the_thread_that_set_it() -> None:
+    """In-process replicas step on threads of one process: a guarded query on one must not make another thread's
+    installed dataflow see a guard (it would take the guarded row path, or stop with the query's cancellation).
+    This made tests/dataflow/test_hydrate_from_columns.py fail in a full run while an earlier test's replica
+    thread was still answering a query."""
+    import threading
+
+    from steadystate.dataflow import guard
+
+    entered, release = threading.Event(), threading.Event()
+    canceled = guard.Guard(lambda: True, None, None)
+
+    def query() -> None:
+        with guard.guarded(canceled):
+            entered.set()
+            release.wait(10)
+
+    worker = threading.Thread(target=query)
+    worker.start()
+    try:
+        assert entered.wait(10)
+        assert not guard.active()
+        guard.check()  # no guard here: nothing to stop
+    finally:
+        release.set()
+        worker.join()

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import ctypes
 import gc
+import threading
 
 from contextlib import contextmanager
 from typing import Callable, Iterator
@@ -80,17 +81,25 @@ class Guard:
                 )
 
 
-_active: Guard | None = None
+class _Active(threading.local):
+    """The guard of the work this thread evaluates: per thread, since in-process replicas (the in-memory
+    environment, tests) step their dataflows on threads of one process, and one replica's guarded query must not
+    make another's installed dataflow take the guarded (row) path or stop with its error."""
+
+    guard: Guard | None = None
+
+
+_active = _Active()
 
 
 def active() -> bool:
     """Whether guarded work is being evaluated (hot loops keep their fast, unchecked form otherwise)."""
-    return _active is not None
+    return _active.guard is not None
 
 
 def check() -> None:
     """Raise if the guarded work under way must stop; a no-op outside :func:`guarded`."""
-    guard = _active
+    guard = _active.guard
     if guard is not None:
         guard.check()
 
@@ -98,12 +107,11 @@ def check() -> None:
 @contextmanager
 def guarded(guard: Guard | None) -> Iterator[None]:
     """Evaluate the body under ``guard`` (``None``: unguarded, e.g. an installed dataflow's step)."""
-    global _active
-    previous, _active = _active, guard
+    previous, _active.guard = _active.guard, guard
     try:
         yield
     finally:
-        _active = previous
+        _active.guard = previous
 
 
 _libc: ctypes.CDLL | None = None
