@@ -3,7 +3,9 @@
 A new view that imports a running index and also reads a table starts as of the index's frontier - 1 when the
 index is ahead of the view's ``as_of`` (a write committed between the coordinator choosing ``as_of`` and the
 replica's first step). Its first output batch must then be written only once the view's frontier has passed that
-time: writing it earlier put updates outside the append's bounds, and the replica died on it.
+time: writing it earlier put updates outside the append's bounds, and the replica died on it. Its shard's since
+moves to that time first: a reader at an earlier time (chosen before the replica stepped the view) reads at it,
+not the empty shard below the first write.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from pathlib import Path
 from steadystate.compute.state import ComputeState
 from steadystate.expr import ir
 from steadystate.protocol import messages as m
+from steadystate.repr import codec
 from steadystate.repr.types import RelationDesc, ScalarType
 from steadystate.storage import open_store
 
@@ -48,6 +51,13 @@ def test_view_importing_an_index_ahead_of_its_as_of_writes_its_first_output_exac
     upper = store.upper("mv")
     assert upper is not None and upper >= 12
     assert sorted(store.snapshot("mv", upper - 1)) == [((1,), 1), ((2,), 1), ((3,), 1)]
+    # the view's output is known from 11 on: its shard says so (since), and a reader at its as_of 10 (chosen before
+    # the replica stepped it) reads at 11, never the empty shard below the first write
+    assert store.since("mv") == 11 and store.since(m.errors_shard_of("mv")) == 11
+    state.handle(m.Peek("early", m.PeekTarget("shard", "mv", shard="mv", desc=DESC), 10, ir.MapFilterProject(1)))
+    answers = [r for r in state.tick() if isinstance(r, m.PeekResponse)]
+    assert len(answers) == 1 and answers[0].rows is not None
+    assert sorted(codec.decode_rows(answers[0].rows)) == [(1,), (2,), (3,)]
 
 
 def test_a_view_on_an_index_whose_producer_reads_late_starts_from_the_producers_snapshot(tmp_path: Path) -> None:

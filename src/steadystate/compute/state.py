@@ -544,6 +544,13 @@ class ComputeState:
                     error_batch = self._correction(errors_shard, shard_upper, as_of, sink.pending_errors)
                 except SnapshotUnavailable:
                     continue  # compaction moved since past the upper read above: read the new upper
+                if as_of > shard_upper:
+                    # the first snapshot is of a time past the shard's upper (the view is new, or was not maintained
+                    # for a while, or an imported index was read later than as_of): what the view held between is
+                    # not known, so the shard's since moves to the snapshot's time before it is written, and readers
+                    # of an earlier time read at it (``_evaluate_peek``, source snapshots) instead of an empty or
+                    # stale shard
+                    self.store.advance_sinces({shard: as_of, errors_shard: as_of})
             else:
                 batch = [u for u in sink.pending if u[1] >= shard_upper]
                 error_batch = [u for u in sink.pending_errors if u[1] >= shard_upper]
@@ -621,14 +628,20 @@ class ComputeState:
                 rows = arrangement.peek_iter(peek.mfp)
         else:
             assert target.shard is not None
-            if not passed(self.store.upper(target.shard), peek.timestamp):
+            since, upper = self.store.frontiers(target.shard)
+            # a time the shard no longer (or never) knew exactly is read at its since: the shard's contents then
+            # are what every reader at the peek's time may see (a view's first snapshot is of a later time)
+            at = max(peek.timestamp, since or 0)
+            if not passed(upper, at):
                 return None
-            if target.errors_shard is not None:
-                errors = sorted(row for row, diff in self.store.snapshot(target.errors_shard, peek.timestamp)
-                                if diff > 0)
-                if errors:
-                    return [m.PeekResponse(peek.uuid, error=EvalError(*errors[0]).to_fields())]
-            snapshot = self.store.snapshot(target.shard, peek.timestamp)
+            try:
+                if target.errors_shard is not None:
+                    errors = sorted(row for row, diff in self.store.snapshot(target.errors_shard, at) if diff > 0)
+                    if errors:
+                        return [m.PeekResponse(peek.uuid, error=EvalError(*errors[0]).to_fields())]
+                snapshot = self.store.snapshot(target.shard, at)
+            except SnapshotUnavailable:
+                return None  # the since moved meanwhile: read again at the next tick
             if len(snapshot) > guard.CHECK_EVERY_ROWS:
                 guard.check()
             rows = mapped(snapshot, compile_mfp(peek.mfp))
