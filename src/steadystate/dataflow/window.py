@@ -8,13 +8,19 @@ between the new output and the previous one.  A round costs the sizes of the par
 are not looked at (Materialize renders window functions the same way: a reduction per partition).
 
 ``compute`` is given by the renderer (``expr/window.py`` owns what the functions mean); the engine knows only
-sorted rows.  If it raises a ``SteadyError`` (``ntile(0)``), the partition's output is that error, counted once,
+sorted rows.  **Hydration from columns** (the ``ColumnarInput`` protocol): where the renderer also gives a
+``columnar`` function (``expr/window_columns.py``), a snapshot's Arrow columns are sorted and computed at once; the
+first round emits every output row, and the partitions stay as slices of the sorted columns until a change first
+touches one (its rows and outputs become Python rows then), so a hydration builds no per-partition state.  If it raises a ``SteadyError`` (``ntile(0)``), the partition's output is that error, counted once,
 until a later change makes the partition computable again.
 """
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import pyarrow as pa
 
 from steadystate import errors
 from steadystate.dataflow.collection import Delta, ErrDelta, EvalError, OkDelta, Row, add_into, merge_into
@@ -35,9 +41,42 @@ class WindowOperator(Operator):
         self.partitions: dict[tuple, dict[Row, int]] = {}
         self.outputs: dict[tuple, dict[Row, int]] = {}
         self.failures: dict[tuple, EvalError] = {}
+        #: snapshot columns -> (rows sorted, each function's values, partition starts), or None (row path)
+        self.columnar: Callable[[Any], tuple[pa.Table, list[list[Any]], np.ndarray] | None] | None = None
+        self._lazy: _Slices | None = None  # partitions hydrated from columns that no change has touched yet
+        self._unsent: _Slices | None = None  # the hydrated output, emitted by the next round
 
     def records(self) -> int:
-        return sum(len(rows) for rows in self.partitions.values())
+        lazy = self._lazy.rows if self._lazy is not None else 0
+        return lazy + sum(len(rows) for rows in self.partitions.values())
+
+    # -- hydration from columns (``ColumnarInput``) ----------------------------------------------------------
+
+    def fold_columns(self, tables: list[Any]) -> tuple[pa.Table, list[list[Any]], np.ndarray] | None:
+        """The snapshot sorted and computed (changing nothing); ``None``: the rows take the row path."""
+        if self.columnar is None or self.partitions or self._lazy is not None or not tables:
+            return None
+        try:
+            table = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+            return self.columnar(table)
+        except (pa.ArrowException, ValueError):
+            return None
+
+    def absorb_folded(self, folded: tuple[pa.Table, list[list[Any]], np.ndarray]) -> None:
+        table, values, starts = folded
+        if table.num_rows == 0:
+            return
+        slices = _Slices(table, values, starts, self.partition_fn)
+        self._lazy = self._unsent = slices
+
+    def _take_partition(self, key: tuple) -> None:
+        """A hydrated partition a change touches: its rows and outputs become the row path's state."""
+        assert self._lazy is not None
+        rows, outputs = self._lazy.take(key)
+        self.partitions[key] = rows
+        self.outputs[key] = outputs
+        if not self._lazy.index:
+            self._lazy = None
 
     def _evaluate(self, rows: dict[Row, int]) -> dict[Row, int]:
         ordered: list[Row] = []
@@ -52,14 +91,20 @@ class WindowOperator(Operator):
         ok_in, err_in = deltas[0]
         touched: set[tuple] = set()
         partition_fn = self.partition_fn
+        ok: OkDelta = {}
+        if self._unsent is not None:
+            ok, self._unsent = self._unsent.all_outputs(), None
+        lazy = self._lazy
         for row, diff in ok_in.items():
             key = partition_fn(row) if partition_fn is not None else ()
+            if lazy is not None and key in lazy.index:
+                self._take_partition(key)
+                lazy = self._lazy
             rows = self.partitions.get(key)
             if rows is None:
                 rows = self.partitions[key] = {}
             add_into(rows, row, diff)
             touched.add(key)
-        ok: OkDelta = {}
         err: ErrDelta = dict(err_in)
         for key in touched:
             rows = self.partitions[key]
@@ -83,3 +128,47 @@ class WindowOperator(Operator):
                 self.failures[key] = failure
                 add_into(err, failure, 1)
         return ok, err
+
+
+class _Slices:
+    """Partitions hydrated from columns: the sorted input rows, each function's values in that order, and where
+    each partition's slice is (by partition key)."""
+
+    def __init__(self, table: pa.Table, values: list[list[Any]], starts: np.ndarray,
+                 partition_fn: Callable[[Row], tuple] | None) -> None:
+        self.table = table
+        self.values = values
+        self.rows = table.num_rows
+        bounds = np.append(starts, table.num_rows).tolist()
+        firsts = table.take(pa.array(starts)).columns
+        self.index: dict[tuple, tuple[int, int]] = {}
+        for i, row in enumerate(zip(*(column.to_pylist() for column in firsts))):
+            key = partition_fn(row) if partition_fn is not None else ()
+            self.index[key] = (bounds[i], bounds[i + 1])
+
+    def _rows(self, start: int, stop: int) -> list[Row]:
+        part = self.table.slice(start, stop - start)
+        return list(zip(*(column.to_pylist() for column in part.columns)))
+
+    def _outputs(self, rows: list[Row], start: int, stop: int) -> list[Row]:
+        appended = list(zip(*(values[start:stop] for values in self.values)))
+        return [row + extra for row, extra in zip(rows, appended)]
+
+    def all_outputs(self) -> OkDelta:
+        n = self.table.num_rows
+        return _counted(self._outputs(self._rows(0, n), 0, n))
+
+    def take(self, key: tuple) -> tuple[dict[Row, int], dict[Row, int]]:
+        start, stop = self.index.pop(key)
+        self.rows -= stop - start
+        rows = self._rows(start, stop)
+        return _counted(rows), _counted(self._outputs(rows, start, stop))
+
+
+def _counted(rows: list[Row]) -> dict[Row, int]:
+    out = dict.fromkeys(rows, 1)
+    if len(out) < len(rows):  # repeated rows: count them
+        out = {}
+        for row in rows:
+            out[row] = out.get(row, 0) + 1
+    return out

@@ -59,6 +59,7 @@ from steadystate.expr.eval import compile_key, compile_mfp, mfp_types
 from steadystate.expr.fusion import plan_join_accumulate
 from steadystate.expr.infer import relation_types
 from steadystate.expr.window import compile_window
+from steadystate.expr.window_columns import compile_window_columns
 from steadystate.protocol.messages import DataflowDescription, IndexImport, SinkExport
 from steadystate.render.columnar import ColumnarMapper, MappedConsumer, PremappedTaker, columns_of
 from steadystate.render.recursion import render_letrec
@@ -577,6 +578,8 @@ class RenderedDataflow:
         elif keys:
             partition_fn = operator.itemgetter(*keys)
         window = WindowOperator(node, partition_fn, sort_columns(expr.order_key), compile_window(expr, types))
+        if self.fuse:  # hydrates from columns where expr/window_columns.py computes the functions exactly
+            window.columnar = compile_window_columns(expr, types)
         return self.graph.add(window), self._types(expr)
 
     def _render_distinct(self, expr: ir.Distinct) -> Rendered:
