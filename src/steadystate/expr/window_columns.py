@@ -206,15 +206,19 @@ def compile_window_columns(expr: ir.Window, types: Types | None) -> Callable[[pa
         if func.func in ("lag", "lead") and len(func.args) > 1 and types[func.args[1]] != types[func.args[0]]:
             return None
     partition, order = list(expr.partition_key), list(expr.order_key)
+    # which row of a peer group gets which value matters only to these; otherwise the whole-row tie break is skipped
+    # (the output is a multiset: peers' order within their group changes nothing)
+    by_row = any(f.func in ("row_number", "lag", "lead") or _frame_end(f.frame) == "row" for f in expr.functions)
 
     def hydrate(table: pa.Table) -> Hydrated | None:
         n = table.num_rows
         columns = [c.combine_chunks() if isinstance(c, pa.ChunkedArray) else c for c in table.columns]
         if len(columns) != len(types) or not all(_stored_as(c.type, t) for c, t in zip(columns, types)):
             return None
-        plain = [_ranks(c) for c in columns]  # ascending, NULLs last: partitions and the whole-row tie break
+        # ascending, NULLs last: partitions and the whole-row tie break
+        plain = {c: _ranks(columns[c]) for c in (range(len(columns)) if by_row else partition)}
         ordered = [_ranks(columns[o.column], o.desc, o.nulls_last) for o in order]
-        keys = [plain[c] for c in partition] + ordered + plain
+        keys = [plain[c] for c in partition] + ordered + (list(plain.values()) if by_row else [])
         permutation = np.lexsort(keys[::-1]) if keys else np.arange(n)
         sorted_columns = [c.take(pa.array(permutation)) for c in columns]
         part_changes = np.zeros(n, dtype=bool)
