@@ -12,6 +12,8 @@ PostgreSQL's grammar are those needed to report errors the way PostgreSQL does:
 * ``date_part(...)`` stays a function call (sqlglot turns it into ``EXTRACT``, whose result type differs);
 * an ``INTERVAL '...'`` literal keeps its whole string (sqlglot would split ``'1 day 10:30'`` and drop a part)
   and is one literal (sqlglot would read ``INTERVAL '1 day' + 1`` as the sum of two intervals);
+* function names are PostgreSQL's only (sql/postgres_names.py): sqlglot knows every dialect's, and read
+  ``ifnull(a, b)`` as ``coalesce`` or ``group_concat`` as ``string_agg``;
 * ``*`` takes no implicit alias (PostgreSQL rejects ``SELECT * FORM t`` at ``FORM``; sqlglot would read
   ``FORM`` as an alias of ``*`` and complain about ``t``);
 * a FROM item after a comma is marked (``join.meta["comma"]``): sqlglot gives ``a, b`` and ``a JOIN b`` the same
@@ -29,6 +31,8 @@ from sqlglot.errors import ParseError
 from sqlglot.parsers.postgres import PostgresParser
 from sqlglot.tokens import Token, TokenType
 
+from steadystate.sql.postgres_names import NOT_POSTGRESQL_PARSERS, is_postgresql_call
+
 
 class JsonbAgg(exp.Expression, exp.AggFunc):
     """``jsonb_agg(x [ORDER BY ...])``: an aggregate node (sqlglot would leave it an anonymous function)."""
@@ -37,10 +41,14 @@ class JsonbAgg(exp.Expression, exp.AggFunc):
 
 
 class SteadyParser(PostgresParser):
-    # date_part(text, x) is its own function (double precision), not EXTRACT (numeric) as sqlglot makes it
-    FUNCTION_PARSERS = {name: parse for name, parse in PostgresParser.FUNCTION_PARSERS.items() if name != "DATE_PART"}
-    # to_char keeps PostgreSQL's template as written (sqlglot would translate it to strftime's)
-    FUNCTIONS = {**{name: parse for name, parse in PostgresParser.FUNCTIONS.items() if name != "TO_CHAR"},
+    # date_part(text, x) is its own function (double precision), not EXTRACT (numeric) as sqlglot makes it; other
+    # systems' special syntax (TRY_CAST, MAX_BY...) is not PostgreSQL's
+    FUNCTION_PARSERS = {name: parse for name, parse in PostgresParser.FUNCTION_PARSERS.items()
+                        if name != "DATE_PART" and name not in NOT_POSTGRESQL_PARSERS}
+    # only PostgreSQL's names (sql/postgres_names.py): another system's (ifnull, group_concat) is a plain call the
+    # planner refuses under its own name; to_char keeps PostgreSQL's template as written (sqlglot would translate it)
+    FUNCTIONS = {**{name: parse for name, parse in PostgresParser.FUNCTIONS.items()
+                    if name != "TO_CHAR" and is_postgresql_call(name)},
                  "JSONB_AGG": JsonbAgg.from_arg_list}
     # PostgreSQL has no lambdas: ``f(a -> 'k')`` is the jsonb operator, not a lambda of parameter a; ``=>`` names
     # an argument (``make_interval(years => 1)``)
