@@ -12,6 +12,8 @@ PostgreSQL's grammar are those needed to report errors the way PostgreSQL does:
 * ``date_part(...)`` stays a function call (sqlglot turns it into ``EXTRACT``, whose result type differs);
 * an ``INTERVAL '...'`` literal keeps its whole string (sqlglot would split ``'1 day 10:30'`` and drop a part)
   and is one literal (sqlglot would read ``INTERVAL '1 day' + 1`` as the sum of two intervals);
+* other systems' syntax is PostgreSQL's syntax error, never read and ignored or answered: ``LIMIT 1, 2``,
+  ``* EXCLUDE (a)``, ``PIVOT``, ``INTERVAL 1 DAY``, ``<=>``, ``==``;
 * function names are PostgreSQL's only (sql/postgres_names.py): sqlglot knows every dialect's, and read
   ``ifnull(a, b)`` as ``coalesce`` or ``group_concat`` as ``string_agg``;
 * ``*`` takes no implicit alias (PostgreSQL rejects ``SELECT * FORM t`` at ``FORM``; sqlglot would read
@@ -31,7 +33,7 @@ from sqlglot.errors import ParseError
 from sqlglot.parsers.postgres import PostgresParser
 from sqlglot.tokens import Token, TokenType
 
-from steadystate.sql.postgres_names import NOT_POSTGRESQL_PARSERS, is_postgresql_call
+from steadystate.sql.postgres_names import NOT_POSTGRESQL_PARSERS, NOT_POSTGRESQL_TYPES, is_postgresql_call
 
 
 class JsonbAgg(exp.Expression, exp.AggFunc):
@@ -88,19 +90,38 @@ class SteadyParser(PostgresParser):
                 self.raise_error("JOIN requires ON or USING")
         return join
 
+    def _parse_limit(self, this: Any = None, top: bool = False, skip_limit_token: bool = False) -> Any:
+        """PostgreSQL has no ``LIMIT offset, count`` (MySQL's): refused as PostgreSQL refuses it."""
+        node = super()._parse_limit(this, top, skip_limit_token)
+        if isinstance(node, exp.Limit) and node.args.get("offset") is not None:
+            self.raise_error("LIMIT #,# syntax is not supported")
+        return node
+
+    def _parse_star_ops(self) -> Any:
+        """PostgreSQL's ``*`` has no modifiers: ``* EXCLUDE (a)``, ``* REPLACE (...)``, ``* ILIKE 'x'``, ``COLUMNS(...)``
+        (DuckDB's, BigQuery's) are syntax errors there, not a star that ignores them."""
+        return self.expression(exp.Star()).update_positions(self._prev)
+
+    def _parse_pivots(self) -> Any:
+        return None  # PostgreSQL has no PIVOT/UNPIVOT: the word is then read as what PostgreSQL reads it as
+
     def _parse_interval(self, require_interval: bool = True, parse_function_unit: bool = True) -> Any:
         """One ``INTERVAL '...'`` literal.  sqlglot reads ``INTERVAL '1 day' + 1`` as a sum of two intervals (the
         ``1`` an interval of one second); in PostgreSQL the ``+`` is an operator like any other."""
         index = self._index
         if not self._match(TokenType.INTERVAL) and require_interval:
             return None
-        this = self._parse_primary() if self._match(TokenType.STRING, advance=False) else self._parse_term()
+        literal = self._match(TokenType.STRING, advance=False)
+        this = self._parse_primary() if literal else self._parse_term()
         if not this or (
             isinstance(this, exp.Column) and not this.table and not this.this.quoted and self._curr
             and self._curr.text.upper() not in self.dialect.VALID_INTERVAL_UNITS
         ):
             self._retreat(index)
             return None
+        if not literal and require_interval:  # MySQL's INTERVAL 1 DAY: PostgreSQL's interval literal is a string
+            self._retreat(index + 1)
+            self.raise_error("syntax error")
         return self._parse_interval_span(this, parse_function_unit=parse_function_unit)
 
     def _parse_interval_span(self, this: Any, parse_function_unit: bool = True) -> Any:
@@ -177,6 +198,10 @@ class SteadyTokenizer(Postgres.Tokenizer):
     # PostgreSQL's tokenizer swallows the rest of SHOW/RESET/... statements into one string token; we read
     # those statements ourselves, so every word stays a token.
     COMMANDS = {TokenType.EXECUTE}  # FETCH is read by sql/statement_readers.py
+    # other systems' operators (MySQL's <=>, SQLite's ==) and type names (STRING, INT64, TINYINT, DOUBLE without
+    # PRECISION...) are not PostgreSQL's: the characters are read one by one, the names as plain words (42704)
+    KEYWORDS = {word: token for word, token in Postgres.Tokenizer.KEYWORDS.items()
+                if word not in ("<=>", "==") and word not in NOT_POSTGRESQL_TYPES}
 
 
 class Steadystate(Postgres):

@@ -94,6 +94,8 @@ def plan_table_ref(node: exp.Expr, state: QueryState) -> Rel:
                                       hint="For example, FROM (SELECT ...) [AS] foo.")
         return rename(state.subquery(node.this if not arg(node, "order", "limit") else node), alias, names)
     if isinstance(node, exp.Values):
+        if arg(node, "order", "limit", "offset"):  # a query with its finishing, named as a derived table
+            return rename(state.subquery(node), alias or "*VALUES*", names)
         return plan_values(node, state, alias)
     if isinstance(node, exp.Lateral):
         raise errors.FeatureNotSupported("LATERAL as the first FROM item is not supported")

@@ -10,7 +10,8 @@ planner plans by its name or refuses with 42883 naming the function as typed, as
 :data:`FUNCTION_NAMES` are the names of sqlglot's PostgreSQL parser that are in PostgreSQL's ``pg_proc``;
 :data:`KEYWORD_CALLS` are SQL constructs written as calls that are not in ``pg_proc`` (``COALESCE``, ``CAST``...).
 :data:`NOT_POSTGRESQL_PARSERS` are special-syntax parsers of other systems (``TRY_CAST``, ``MAX_BY``...).
-tests/sql/test_function_names_postgresql.py checks all three against a PostgreSQL server's catalog.
+:data:`NOT_POSTGRESQL_TYPES` are type names of other systems the tokenizer would read as types (``STRING``,
+``INT64``).  tests/sql/test_function_names_postgresql.py checks them all against a PostgreSQL server.
 """
 
 from __future__ import annotations
@@ -50,6 +51,18 @@ NOT_POSTGRESQL_PARSERS = frozenset({
     "MAX_BY", "MIN_BY", "OPENJSON", "SAFE_CAST", "TRY_CAST", "TRY_CONVERT", "WEIGHT_STRING",
 })
 
+#: type names of sqlglot's tokenizer that PostgreSQL does not know (``CAST(x AS string)`` is 42704 there); the
+#: serial types, ``list``/``map`` (Materialize's) and words with other uses (``ARRAY``, ``RANGE``, ``BINARY``...)
+#: stay
+NOT_POSTGRESQL_TYPES = frozenset({
+    "BIGDECIMAL", "BIGNUM", "BIGNUMERIC", "BLOB", "BYTE", "CLOB", "DATETIME", "DECFLOAT", "DECIMAL128", "DECIMAL256",
+    "DECIMAL32", "DECIMAL64", "DOUBLE", "FIXED", "GEOGRAPHY", "GEOMETRY", "HSTORE", "HUGEINT", "INT1", "INT128",
+    "INT16", "INT256", "INT32", "INT64", "LONG", "LONGBLOB", "LONGTEXT", "LONGVARCHAR", "MEDIUMBLOB", "MEDIUMINT",
+    "MEDIUMTEXT", "NULLABLE", "NUMBER", "NVARCHAR", "NVARCHAR2", "SHORT", "STR", "STRING", "TIMESTAMPLTZ",
+    "TIMESTAMPNTZ", "TIMESTAMP_LTZ", "TIMESTAMP_NTZ", "TIME_NS", "TINYBLOB", "TINYINT", "TINYTEXT", "UHUGEINT",
+    "UINT", "UINT128", "UINT256", "VARBINARY", "VARCHAR2", "VARIANT", "VECTOR",
+})
+
 
 def is_postgresql_call(name: str) -> bool:
     """Whether the dialect reads ``name(...)`` as the function sqlglot knows by that name."""
@@ -57,4 +70,4 @@ def is_postgresql_call(name: str) -> bool:
     return lower in FUNCTION_NAMES or lower in KEYWORD_CALLS
 
 
-__all__ = ["FUNCTION_NAMES", "KEYWORD_CALLS", "NOT_POSTGRESQL_PARSERS", "is_postgresql_call"]
+__all__ = ["FUNCTION_NAMES", "KEYWORD_CALLS", "NOT_POSTGRESQL_PARSERS", "NOT_POSTGRESQL_TYPES", "is_postgresql_call"]

@@ -69,8 +69,9 @@ def plan_query(node: exp.Expr, state: QueryState, top: bool = False) -> tuple[Re
             rel, finishing = plan_query(expanded, state, top=True)
         elif isinstance(node, exp.Select):
             rel, finishing = _plan_select(node, state)
-        elif isinstance(node, exp.Values):
-            rel, finishing = joins.plan_values(node, state), RowSetFinishing()
+        elif isinstance(node, exp.Values):  # VALUES ... ORDER BY/LIMIT/OFFSET is a query like any other
+            rel = joins.plan_values(node, state)
+            finishing = _order_outputs(node, rel, state)
         elif isinstance(node, exp.SetOperation):
             rel = _plan_set_operation(node, state)
             finishing = _order_outputs(node, rel, state)

@@ -304,7 +304,11 @@ def _escape(node: exp.Escape, env: ExprEnv) -> Typed:
 def _between(node: exp.Between, env: ExprEnv) -> Typed:
     values = [plan_expr(node.this, env), plan_expr(node.args["low"], env), plan_expr(node.args["high"], env)]
     values, _ = unify(values, env, describe=lambda known: operator_error(">=", values[0].type, values[1].type))
-    return Typed(CallVariadic("between", tuple(v.expr for v in values)), T.BOOL, nullable_of(*values))
+    between = CallVariadic("between", tuple(v.expr for v in values))
+    if node.args.get("symmetric"):  # PostgreSQL's definition: either bound may be the lower one
+        swapped = CallVariadic("between", (values[0].expr, values[2].expr, values[1].expr))
+        return Typed(CallBinary("or", between, swapped), T.BOOL, nullable_of(*values))
+    return Typed(between, T.BOOL, nullable_of(*values))
 
 
 def _in(node: exp.In, env: ExprEnv) -> Typed:
