@@ -357,6 +357,11 @@ def _int_to_bool(value: int) -> bool:
     return value != 0
 
 
+def _float8_from_numeric(value: decimal.Decimal) -> float:
+    """numeric has no negative zero (``-0.0`` is 0): its float is ``0.0``, never ``-0``."""
+    return 0.0 if value.is_zero() else float(value)
+
+
 def _float4_from_numeric(value: decimal.Decimal) -> float:
     if value.is_nan():
         return math.nan
@@ -386,7 +391,8 @@ _CAST_TABLE: dict[ScalarType, dict[type, Callable[[Any], Any]]] = {
                         str: parse_float4, bool: float},
     ScalarType.INT4: _int_cast(ScalarType.INT4),
     ScalarType.INT8: _int_cast(ScalarType.INT8),
-    ScalarType.FLOAT8: {int: float, float: lambda v: v, decimal.Decimal: float, str: parse_float, bool: float},
+    ScalarType.FLOAT8: {int: float, float: lambda v: v, decimal.Decimal: _float8_from_numeric, str: parse_float,
+                        bool: float},
     ScalarType.NUMERIC: {int: decimal.Decimal, float: _numeric_from_float, decimal.Decimal: lambda v: v,
                          str: parse_numeric},
     ScalarType.TEXT: {t: f for t, f in _TEXT_BY_PYTYPE.items()},

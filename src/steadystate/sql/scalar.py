@@ -237,7 +237,7 @@ def _neg(node: exp.Neg, env: ExprEnv) -> Typed:
         value, typ = ty.number_literal_type(node.this.this)
         if typ is T.INT8 and -value == ty.INT_RANGES[T.INT4][0]:
             return lit(-value, T.INT4)
-        return lit(-value, typ)
+        return lit(-value if value else value, typ)  # a numeric literal: no negative zero (-0.0 is 0.0)
     value = plan_expr(node.this, env)
     if value.is_untyped:
         value = coerce(value, T.FLOAT8 if value.unknown else T.INT4, env)
