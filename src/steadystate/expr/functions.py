@@ -511,6 +511,10 @@ BINARY_STRICT: dict[str, Callable[[Any, Any], Any]] = {
     "left": _left,
     "right": _right,
     "repeat": _repeat,
+    # trim(... chars FROM s), btrim/ltrim/rtrim(s, chars): the longest run of characters in ``chars`` at the end(s)
+    "btrim_chars": lambda s, chars: s.strip(chars),
+    "ltrim_chars": lambda s, chars: s.lstrip(chars),
+    "rtrim_chars": lambda s, chars: s.rstrip(chars),
     "date_part": _date_part,
     "extract": _extract,
     "date_trunc": _date_trunc,

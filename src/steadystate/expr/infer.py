@@ -30,7 +30,7 @@ _BOOL_FUNCS = frozenset({
 })
 _TEXT_FUNCS = frozenset({
     "concat", "upper", "lower", "trim", "ltrim", "rtrim", "md5", "left", "right", "repeat", "substr", "replace",
-    "lpad", "rpad",
+    "lpad", "rpad", "btrim_chars", "ltrim_chars", "rtrim_chars",
 })
 _INT4_FUNCS = frozenset({"length", "position"})
 #: rank of the numeric types in PostgreSQL's implicit widening (an operation's result takes the widest operand)

@@ -68,8 +68,10 @@ def _name(text: str) -> tuple[str, ...]:
 
 
 def _number(text: str) -> int | decimal.Decimal:
-    number = int(text) if re.fullmatch(r"-?\d+", text) else decimal.Decimal(text)
-    return abs(number) if not number else number  # a numeric constant has no negative zero (-0.0 is 0.0)
+    if re.fullmatch(r"-?\d+", text):
+        return int(text)
+    number = decimal.Decimal(text)
+    return number.copy_abs() if number.is_zero() else number  # a numeric constant has no negative zero
 
 
 _INT_RANGE = {ScalarType.INT4: 2**31, ScalarType.INT8: 2**63}

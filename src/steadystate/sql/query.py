@@ -33,7 +33,7 @@ from steadystate.sql.dialect import JsonbAgg
 from steadystate.sql.relation import EntryPoints, QueryState, Rel, arg, rename
 from steadystate.sql.array_exprs import array_subqueries, plan_array_agg
 from steadystate.sql.scalar import plan_expr
-from steadystate.sql.scalar_subquery import FromHost, GroupedHost, inline_subqueries
+from steadystate.sql.scalar_subquery import FromHost, GroupedHost, inline_subqueries, quantified_to_in
 from steadystate.sql.typed import (
     AGGREGATE_CLASSES, ExprEnv, Scope, ScopeColumn, Typed, binding_key, coerce, output_name, require_bool, unify,
 )
@@ -169,6 +169,7 @@ def _order_outputs(node: exp.Expr, rel: Rel, state: QueryState) -> RowSetFinishi
 
 
 def _plan_select(node: exp.Select, state: QueryState) -> tuple[Rel, RowSetFinishing]:
+    node = quantified_to_in(node)  # type: ignore[assignment]  # = ANY (subquery) is IN (subquery)
     if arg(node, "qualify") is not None:
         raise errors.FeatureNotSupported("QUALIFY is not supported", hint="Filter the window function's result in an "
                                          "outer query.")

@@ -439,10 +439,14 @@ def _length(node: exp.Expr, env: ExprEnv) -> Typed:
 
 
 def _trim(node: exp.Trim, env: ExprEnv) -> Typed:
-    if node.args.get("expression") is not None:
-        raise errors.FeatureNotSupported("trim with characters is not supported")
     position = str(node.args.get("position") or "").upper()
     func = {"LEADING": "ltrim", "TRAILING": "rtrim"}.get(position, "trim")
+    chars = node.args.get("expression")
+    if chars is not None:  # trim(both 'x' from s), btrim(s, 'xy'), ltrim(s, 'x')
+        name = "btrim" if func == "trim" else func
+        value, characters = _typed_args(name, [node.this, chars], [T.TEXT, T.TEXT], env)
+        return Typed(CallBinary(f"{name}_chars", value.expr, characters.expr), T.TEXT,
+                     value.nullable or characters.nullable)
     return _text_fn(func, func)(node, env)
 
 

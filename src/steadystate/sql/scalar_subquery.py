@@ -284,6 +284,41 @@ def _rewrite_in(node: exp.In, host: Any, state: QueryState) -> exp.Expr:
 
 
 # ---------------------------------------------------------------------------------------------------------
+# Quantified comparisons
+
+
+def quantified_to_in(node: exp.Expr) -> exp.Expr:
+    """``x = ANY (subquery)`` as ``x IN (subquery)`` and ``x <> ALL (subquery)`` as ``NOT (x IN (subquery))``, the
+    same answer NULLs included; another operator with a subquery is refused (an array stays sql/array_exprs.py's)."""
+    if not any(True for _ in node.find_all(exp.Any, exp.All)) and not any(
+            str(n.this).upper() == "ALL" for n in node.find_all(exp.Anonymous)):
+        return node
+    return node.transform(_quantified)
+
+
+def _quantified(node: exp.Expr) -> exp.Expr:
+    if not isinstance(node, exp.Binary):
+        return node
+    right = node.expression
+    is_all = isinstance(right, exp.All) or (isinstance(right, exp.Anonymous) and str(right.this).upper() == "ALL"
+                                            and len(right.expressions) == 1)
+    if not (isinstance(right, exp.Any) or is_all):
+        return node
+    inner = right.this if isinstance(right, (exp.Any, exp.All)) else right.expressions[0]
+    while isinstance(inner, (exp.Paren, exp.Subquery)):
+        inner = inner.this
+    if not isinstance(inner, (exp.Select, exp.SetOperation)):
+        return node  # an array
+    wanted = exp.NEQ if is_all else exp.EQ
+    if not isinstance(node, wanted):
+        raise errors.FeatureNotSupported(
+            "only = ANY and <> ALL are supported with a subquery",
+            hint="Write x IN (subquery) or x NOT IN (subquery), or compare with min() or max() of the subquery.")
+    membership = exp.In(this=node.this.copy(), query=exp.Subquery(this=inner.copy()))
+    return exp.Not(this=exp.Paren(this=membership)) if is_all else membership
+
+
+# ---------------------------------------------------------------------------------------------------------
 # Inlining
 
 
