@@ -25,7 +25,7 @@ from steadystate.expr.time_functions import text_timestamptz_array_in, text_time
 from steadystate.repr.timezones import is_utc
 from steadystate.repr.typmod import ModKind, TypeMod
 from steadystate.repr.types import ScalarType
-from steadystate.sql.dialect import JsonbAgg
+from steadystate.sql.dialect import Every, JsonbAgg
 from steadystate.sql import session_zone
 from steadystate.sql import types as ty
 from steadystate.sql.catalog_api import PlanContext
@@ -35,7 +35,11 @@ T = ScalarType
 AGGREGATE_CLASSES: tuple[type[exp.Expr], ...] = (exp.Count, exp.Sum, exp.Avg, exp.Min, exp.Max, exp.LogicalAnd, exp.LogicalOr,
                                                  exp.Stddev, exp.StddevSamp, exp.StddevPop, exp.Variance,
                                                  exp.VariancePop, exp.GroupConcat, JsonbAgg, exp.JSONBObjectAgg,
-                                                 exp.ArrayAgg)
+                                                 exp.ArrayAgg, Every, exp.BitwiseAndAgg, exp.BitwiseOrAgg,
+                                                 exp.BitwiseXorAgg, exp.Corr, exp.CovarPop, exp.CovarSamp,
+                                                 exp.RegrAvgx, exp.RegrAvgy, exp.RegrCount, exp.RegrIntercept,
+                                                 exp.RegrR2, exp.RegrSlope, exp.RegrSxx, exp.RegrSxy, exp.RegrSyy,
+                                                 exp.PercentileCont, exp.PercentileDisc, exp.Mode)
 
 
 @dataclass(frozen=True)
@@ -328,6 +332,10 @@ def output_name(node: exp.Expr) -> str:
         return "lpad" if node.args.get("is_left") else "rpad"
     if isinstance(node, exp.Anonymous):
         return str(node.this).lower()
+    if isinstance(node, exp.WithinGroup):  # percentile_cont(f) WITHIN GROUP (...)
+        return output_name(node.this)
+    if isinstance(node, AGGREGATE_CLASSES) and node.meta.get("typed_name") and type(node) not in _NAMES:
+        return str(node.meta["typed_name"])  # every, bit_and, corr, stddev, ...: as the user typed it
     if isinstance(node, exp.Subquery) and isinstance(node.this, exp.Select) and len(node.this.expressions) == 1:
         return output_name(node.this.expressions[0])
     return _NAMES.get(type(node), "?column?")

@@ -27,6 +27,9 @@ from steadystate.expr.ir import (
 )
 from steadystate.expr.infer import aggregate_type
 from steadystate.repr.types import ScalarType
+from steadystate.expr.stat_aggregates import BIT_FUNCTIONS
+from steadystate.sql.aggregate_args import bit_argument, resolve_unknown
+from steadystate.sql.dialect import Every
 from steadystate.sql.scalar import plan_expr
 from steadystate.sql.typed import AGGREGATE_CLASSES, ExprEnv, Typed, binding_key, coerce, require_bool, unify
 
@@ -42,7 +45,8 @@ _RANKING: dict[type[exp.Expr], str] = {
 _AGGREGATES: dict[type[exp.Expr], str] = {
     exp.Count: "count", exp.Sum: "sum", exp.Avg: "avg", exp.Min: "min", exp.Max: "max", exp.LogicalAnd: "bool_and",
     exp.LogicalOr: "bool_or", exp.Stddev: "stddev_samp", exp.StddevSamp: "stddev_samp", exp.StddevPop: "stddev_pop",
-    exp.Variance: "var_samp", exp.VariancePop: "var_pop",
+    exp.Variance: "var_samp", exp.VariancePop: "var_pop", Every: "bool_and", exp.BitwiseAndAgg: "bit_and",
+    exp.BitwiseOrAgg: "bit_or", exp.BitwiseXorAgg: "bit_xor",
 }
 _NUMERIC = ("sum", "avg", "stddev_samp", "stddev_pop", "var_samp", "var_pop")
 _BOUND_KINDS = {("UNBOUNDED", "preceding"): BoundKind.UNBOUNDED_PRECEDING, ("UNBOUNDED", "following"):
@@ -176,8 +180,10 @@ def _function(node: exp.Expr, env: ExprEnv, column: Any) -> tuple[WindowFunc, Sc
         return WindowFunc("count", (column(Typed(If(condition, Literal(True, T.BOOL), Literal(None, T.BOOL)),
                                                  T.BOOL, True)),)), T.INT8, False
     value = plan_expr(inner, env)
-    if value.is_untyped:
-        value = coerce(value, T.TEXT if func in ("count", "min", "max") else T.NUMERIC, env)
+    if value.is_untyped:  # as PostgreSQL resolves it, or refused (sum('1') is not unique)
+        value = resolve_unknown(func, value, env, node.meta.get("typed_name"))
+    if func in BIT_FUNCTIONS:
+        value = bit_argument(func, value, env)
     if func in _NUMERIC and not value.type.is_numeric:
         raise errors.UndefinedFunction(f"function {func}({value.type.pg_name}) does not exist",
                                        hint="No function matches the given name and argument types. You might need to add explicit type casts.")

@@ -1,0 +1,155 @@
+"""How an aggregate's arguments are typed, as PostgreSQL resolves its overloads.
+
+:data:`UNKNOWN_ARGUMENT` is the policy for an argument of unknown type (a quoted literal, a bare NULL): PostgreSQL
+keeps the candidates of the string category if any (``min('a')`` is ``min(text)``), else those of the one category
+all candidates share, preferring its preferred type (``stddev('1')`` is ``stddev(float8)``); when the candidates
+span categories it fails with 42725 (``sum('1.5')``: there are ``sum(interval)`` and ``sum(money)``), and a
+polymorphic aggregate fails with 42804 (``jsonb_agg('a')``).  :func:`resolve_unknown` applies it.
+
+:func:`bit_argument`, :func:`float8_argument` and :func:`ordered_argument` check and cast the arguments of the
+bitwise (int2/int4/int8), regression (float8, integers and numeric cast implicitly) and ordered-set aggregates
+(``percentile_cont`` orders float8; ``percentile_disc`` and ``mode`` any type), with PostgreSQL's 42883 message
+otherwise.  :func:`plan_regression` and :func:`plan_within_group` plan those calls (``sql.query`` the others); the
+states are in ``expr.stat_aggregates``.  An ordered-set aggregate's fraction must be a constant float8 (PostgreSQL
+also takes grouped columns and arrays of fractions: refused with 0A000); it is the call's first further argument
+and its ORDER BY key its own ORDER BY (fed ``(x, fraction, (x,))``).
+"""
+
+from __future__ import annotations
+
+import enum
+
+from sqlglot import exp
+
+from steadystate import errors
+from steadystate.expr.ir import AggregateExpr, AggregateOrder, Literal
+from steadystate.expr.stat_aggregates import ORDERED_SET_FUNCTIONS
+from steadystate.repr.types import ScalarType
+from steadystate.sql.scalar import plan_expr
+from steadystate.sql.typed import AGGREGATE_CLASSES, ExprEnv, Typed, coerce
+
+T = ScalarType
+
+_NO_MATCH_HINT = "No function matches the given name and argument types. You might need to add explicit type casts."
+
+
+class Unresolvable(enum.Enum):
+    """An unknown argument the aggregate's overloads cannot resolve."""
+
+    NOT_UNIQUE = "not unique"  # candidates of several categories: 42725
+    POLYMORPHIC = "polymorphic"  # a polymorphic parameter: 42804
+
+
+#: per aggregate, the type an unknown argument takes, or why it cannot take one
+UNKNOWN_ARGUMENT: dict[str, ScalarType | Unresolvable] = {
+    "count": T.TEXT, "min": T.TEXT, "max": T.TEXT, "string_agg": T.TEXT,
+    "bool_and": T.BOOL, "bool_or": T.BOOL,
+    **{name: T.FLOAT8 for name in ("var_samp", "var_pop", "stddev_samp", "stddev_pop", "corr", "covar_pop",
+                                   "covar_samp", "regr_avgx", "regr_avgy", "regr_count", "regr_intercept",
+                                   "regr_r2", "regr_slope", "regr_sxx", "regr_sxy", "regr_syy", "percentile_cont")},
+    **{name: Unresolvable.NOT_UNIQUE for name in ("sum", "avg", "bit_and", "bit_or", "bit_xor", "array_agg")},
+    **{name: Unresolvable.POLYMORPHIC for name in ("jsonb_agg", "percentile_disc", "mode")},
+}
+
+_INTEGERS = (T.INT2, T.INT4, T.INT8)
+
+
+def resolve_unknown(func: str, value: Typed, env: ExprEnv, shown: str | None = None) -> Typed:
+    """``value`` (of unknown type) as the argument of aggregate ``func`` (``shown``: the name the user typed)."""
+    policy = UNKNOWN_ARGUMENT.get(func, T.TEXT)
+    if policy is Unresolvable.NOT_UNIQUE:
+        raise errors.SteadyError(f"function {shown or func}(unknown) is not unique", sqlstate="42725",
+                                 hint="Could not choose a best candidate function. You might need to add explicit "
+                                      "type casts.")
+    if policy is Unresolvable.POLYMORPHIC:
+        raise errors.DatatypeMismatch("could not determine polymorphic type because input has type unknown")
+    assert isinstance(policy, ScalarType)
+    return coerce(value, policy, env)
+
+
+def argument_type_name(value: Typed) -> str:
+    """An argument's type as PostgreSQL's "function ... does not exist" names it."""
+    return "unknown" if value.is_untyped else value.type.pg_name
+
+
+def bit_argument(func: str, value: Typed, env: ExprEnv) -> Typed:
+    """bit_and/bit_or/bit_xor take int2, int4 or int8 (PostgreSQL's bit type does not exist here)."""
+    if value.is_untyped:
+        return resolve_unknown(func, value, env)
+    if value.type not in _INTEGERS:
+        raise errors.UndefinedFunction(f"function {func}({value.type.pg_name}) does not exist", hint=_NO_MATCH_HINT)
+    return value
+
+
+def float8_arguments(func: str, values: list[Typed], env: ExprEnv, shown: list[Typed] | None = None) -> list[Typed]:
+    """The arguments of a regression aggregate (or percentile_cont's), cast to float8; ``shown`` are the
+    arguments the error message names (all of the call's)."""
+    if any(not v.is_untyped and not v.type.is_numeric for v in values):
+        names = ", ".join(argument_type_name(v) for v in (shown or values))
+        raise errors.UndefinedFunction(f"function {func}({names}) does not exist", hint=_NO_MATCH_HINT)
+    return [coerce(v, T.FLOAT8, env) for v in values]
+
+
+def ordered_argument(func: str, value: Typed, env: ExprEnv, direct: list[Typed]) -> Typed:
+    """The ORDER BY value of an ordered-set aggregate: float8 for percentile_cont (its interval overload is not
+    supported), any type for percentile_disc and mode."""
+    if func == "percentile_cont":
+        if not value.is_untyped and value.type is T.INTERVAL:
+            raise errors.FeatureNotSupported("percentile_cont of an interval is not supported")
+        return float8_arguments(func, [value], env, [*direct, value])[0]
+    if value.is_untyped:
+        return resolve_unknown(func, value, env)
+    return value
+
+
+def _no_nesting(nodes: list[exp.Expr | None], env: ExprEnv) -> None:
+    env.clause = "aggregate function calls"
+    if any(n is not None and n.find(*AGGREGATE_CLASSES) is not None for n in nodes):
+        raise errors.SteadyError("aggregate function calls cannot be nested", sqlstate="42803")
+
+
+def plan_regression(node: exp.Expr, func: str, env: ExprEnv) -> tuple[AggregateExpr, ScalarType, bool]:
+    """``corr(y, x)``, ``covar_*``, ``regr_*``: fed ``(y, x, ())``, float8 (regr_count: int8, never NULL)."""
+    y_node, x_node = node.this, node.expression
+    if isinstance(y_node, exp.Distinct):
+        raise errors.FeatureNotSupported(f"{func}(DISTINCT ...) is not supported")
+    _no_nesting([y_node, x_node], env)
+    y, x = float8_arguments(func, [plan_expr(y_node, env), plan_expr(x_node, env)], env)
+    count = func == "regr_count"
+    return AggregateExpr(func, y.expr, False, (x.expr,)), T.INT8 if count else T.FLOAT8, not count
+
+
+def plan_within_group(node: exp.WithinGroup, env: ExprEnv, func: str | None) -> tuple[AggregateExpr, ScalarType,
+                                                                                      bool]:
+    """``percentile_cont(f) / percentile_disc(f) / mode() WITHIN GROUP (ORDER BY x [DESC])`` (``func``: the
+    aggregate's name, ``None`` when the call is no aggregate)."""
+    call, order = node.this, node.expression
+    keys = list(order.expressions) if isinstance(order, exp.Order) else []
+    direct_nodes = [n for n in (call.this, call.args.get("expression")) if isinstance(n, exp.Expr)]
+    _no_nesting([*direct_nodes, *keys], env)
+    direct = [plan_expr(n, env) for n in direct_nodes]
+    ordered = [plan_expr(k.this, env) for k in keys]
+    if func not in ORDERED_SET_FUNCTIONS or len(keys) != 1 or len(direct) != (0 if func == "mode" else 1):
+        if func is not None and func not in ORDERED_SET_FUNCTIONS:
+            raise errors.SteadyError(f"{func} is not an ordered-set aggregate, so it cannot have WITHIN GROUP",
+                                     sqlstate="42809")
+        shown = ", ".join(argument_type_name(v) for v in (*direct, *ordered))
+        name = func or call.meta.get("typed_name") or call.sql(dialect="postgres").split("(")[0].lower()
+        raise errors.UndefinedFunction(f"function {name}({shown}) does not exist", hint=_NO_MATCH_HINT)
+    value = ordered_argument(func, ordered[0], env, direct)
+    arguments: tuple[Literal, ...] = ()
+    if direct:
+        fraction = direct[0]
+        if not fraction.is_untyped and fraction.type.is_array:
+            raise errors.FeatureNotSupported(f"{func} of an array of fractions is not supported")
+        fraction = float8_arguments(func, [fraction], env, [fraction, ordered[0]])[0]
+        if not isinstance(fraction.expr, Literal):
+            raise errors.FeatureNotSupported(f"the fraction of {func} must be a constant")
+        arguments = (fraction.expr,)
+    desc = bool(keys[0].args.get("desc"))
+    typ = T.FLOAT8 if func == "percentile_cont" else value.type
+    return AggregateExpr(func, value.expr, False, arguments, (AggregateOrder(value.expr, desc),)), typ, True
+
+
+__all__ = ["UNKNOWN_ARGUMENT", "Unresolvable", "argument_type_name", "bit_argument", "float8_arguments",
+           "ordered_argument", "plan_regression", "plan_within_group", "resolve_unknown"]
