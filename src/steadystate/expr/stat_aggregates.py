@@ -273,7 +273,8 @@ class OrderedSetState:
 
 def _check_fraction(fraction: float | None) -> None:
     if fraction is not None and not 0 <= fraction <= 1:  # NaN fails both comparisons
-        raise errors.NumericValueOutOfRange(f"percentile value {fraction:g} is not between 0 and 1")
+        shown = "NaN" if math.isnan(fraction) else f"{fraction:g}".replace("inf", "Infinity")  # PostgreSQL's %g
+        raise errors.NumericValueOutOfRange(f"percentile value {shown} is not between 0 and 1")
 
 
 def _at(runs: list[tuple[Any, int]], index: int) -> Any:

@@ -122,7 +122,8 @@ def plan_regression(node: exp.Expr, func: str, env: ExprEnv) -> tuple[AggregateE
 def plan_within_group(node: exp.WithinGroup, env: ExprEnv, func: str | None) -> tuple[AggregateExpr, ScalarType,
                                                                                       bool]:
     """``percentile_cont(f) / percentile_disc(f) / mode() WITHIN GROUP (ORDER BY x [DESC])`` (``func``: the
-    aggregate's name, ``None`` when the call is no aggregate)."""
+    aggregate's name, ``None`` when the call is no aggregate).  Another aggregate with WITHIN GROUP is, as in
+    PostgreSQL, a call of a function of its arguments and ORDER BY keys that does not exist."""
     call, order = node.this, node.expression
     keys = list(order.expressions) if isinstance(order, exp.Order) else []
     direct_nodes = [n for n in (call.this, call.args.get("expression")) if isinstance(n, exp.Expr)]
@@ -130,9 +131,6 @@ def plan_within_group(node: exp.WithinGroup, env: ExprEnv, func: str | None) -> 
     direct = [plan_expr(n, env) for n in direct_nodes]
     ordered = [plan_expr(k.this, env) for k in keys]
     if func not in ORDERED_SET_FUNCTIONS or len(keys) != 1 or len(direct) != (0 if func == "mode" else 1):
-        if func is not None and func not in ORDERED_SET_FUNCTIONS:
-            raise errors.SteadyError(f"{func} is not an ordered-set aggregate, so it cannot have WITHIN GROUP",
-                                     sqlstate="42809")
         shown = ", ".join(argument_type_name(v) for v in (*direct, *ordered))
         name = func or call.meta.get("typed_name") or call.sql(dialect="postgres").split("(")[0].lower()
         raise errors.UndefinedFunction(f"function {name}({shown}) does not exist", hint=_NO_MATCH_HINT)

@@ -300,6 +300,7 @@ _NAMES: dict[type, str] = {
     exp.Extract: "extract", exp.TimestampTrunc: "date_trunc", exp.CurrentVersion: "version",
     exp.CurrentDatabase: "current_database", exp.CurrentSchema: "current_schema",
     exp.CurrentUser: "current_user", exp.Case: "case", exp.Exists: "exists", exp.Boolean: "bool",
+    exp.PercentileCont: "percentile_cont", exp.PercentileDisc: "percentile_disc", exp.Mode: "mode",
 }
 
 
