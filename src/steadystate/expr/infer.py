@@ -153,7 +153,11 @@ def aggregate_type(agg: ir.AggregateExpr, input_types: Types | None) -> ScalarTy
         return ScalarType.BOOL
     if agg.func == "regr_count":
         return ScalarType.INT8
-    if agg.func in _FLOAT8_AGGREGATES:  # corr, covar_*, regr_* (expr/stat_aggregates.py)
+    if agg.func in ("percentile_cont", "percentile_disc") and agg.args and isinstance(agg.args[0], ir.Literal) \
+            and agg.args[0].type.is_array:  # an array of fractions: an array of results
+        element = ScalarType.FLOAT8 if agg.func == "percentile_cont" else arg
+        return element.array if element is not None else None
+    if agg.func in _FLOAT8_AGGREGATES:  # corr, covar_*, regr_*, percentile_cont (expr/stat_aggregates.py)
         return ScalarType.FLOAT8
     if agg.func == "sum":
         return {ScalarType.INT2: ScalarType.INT8, ScalarType.INT4: ScalarType.INT8,

@@ -16,7 +16,7 @@ Each state has ``add(value, diff)`` (``diff`` may be negative) and ``result()``,
 * ``percentile_cont(f)``, ``percentile_disc(f)`` and ``mode()`` ``WITHIN GROUP (ORDER BY x [DESC])``
   (:class:`OrderedSetState`): the sorted multiset of x (distinct values ascending with their multiplicities: a
   binary search per change; NaN counted apart and ranked highest, as PostgreSQL sorts it), fed ``(x, ...)``; the result walks it once per group that changed.  ``f`` is a constant
-  float8 (an array of fractions is refused when planned); out of [0, 1] it raises 22003 when the group's result is
+  float8, or a float8[] of them (then an array of results, NULL for a NULL fraction); out of [0, 1] it raises 22003 when the group's result is
   computed, as PostgreSQL's final function does, NULL gives NULL.  ``mode`` returns the most frequent value, the
   first in the ordering among ties.
 """
@@ -30,6 +30,7 @@ import math
 from typing import Any
 
 from steadystate import errors
+from steadystate.repr.arrays import Array
 
 _MASK = (1 << 64) - 1
 
@@ -208,7 +209,7 @@ class OrderedSetState:
 
     def __init__(self, func: OrderedSet, fraction: Any, desc: bool) -> None:
         self.func = func
-        self.fraction = fraction  # a float or None (percentile_*)
+        self.fraction = fraction  # a float, None or an Array of them (percentile_*)
         self.desc = desc
         self.values: list[Any] = []  # distinct, ascending
         self.counts: list[int] = []
@@ -252,6 +253,13 @@ class OrderedSetState:
                     best, best_count = value, count
             return best
         fraction = self.fraction
+        if isinstance(fraction, Array):  # an array of results; an empty group is NULL before any check
+            runs = self._runs()
+            if not runs:
+                return None
+            for f in fraction:
+                _check_fraction(f)
+            return Array(None if f is None else self._percentile(runs, f) for f in fraction)
         if fraction is None:
             return None
         _check_fraction(fraction)

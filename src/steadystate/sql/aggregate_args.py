@@ -10,8 +10,8 @@ polymorphic aggregate fails with 42804 (``jsonb_agg('a')``).  :func:`resolve_unk
 bitwise (int2/int4/int8), regression (float8, integers and numeric cast implicitly) and ordered-set aggregates
 (``percentile_cont`` orders float8; ``percentile_disc`` and ``mode`` any type), with PostgreSQL's 42883 message
 otherwise.  :func:`plan_regression` and :func:`plan_within_group` plan those calls (``sql.query`` the others); the
-states are in ``expr.stat_aggregates``.  An ordered-set aggregate's fraction must be a constant float8 (PostgreSQL
-also takes grouped columns and arrays of fractions: refused with 0A000); it is the call's first further argument
+states are in ``expr.stat_aggregates``.  An ordered-set aggregate's fraction must be a constant float8 or float8[]
+(PostgreSQL also takes grouped columns: refused with 0A000); it is the call's first further argument
 and its ORDER BY key its own ORDER BY (fed ``(x, fraction, (x,))``).
 """
 
@@ -22,7 +22,9 @@ import enum
 from sqlglot import exp
 
 from steadystate import errors
-from steadystate.expr.ir import AggregateExpr, AggregateOrder, Literal
+from steadystate.expr import infer
+from steadystate.expr.eval import compile_scalar
+from steadystate.expr.ir import AggregateExpr, AggregateOrder, CallUnary, CallVariadic, Literal, ScalarExpr, literal
 from steadystate.expr.stat_aggregates import ORDERED_SET_FUNCTIONS
 from steadystate.repr.types import ScalarType
 from steadystate.sql.scalar import plan_expr
@@ -102,6 +104,27 @@ def ordered_argument(func: str, value: Typed, env: ExprEnv, direct: list[Typed])
     return value
 
 
+def _literal_leaves(expr: ScalarExpr) -> bool:
+    """Whether ``expr`` is literals under array constructors and casts (``ARRAY[0.25, 0.5]``): constant."""
+    if isinstance(expr, Literal):
+        return True
+    if isinstance(expr, CallVariadic) and expr.func == "array_build":
+        return all(_literal_leaves(e) for e in expr.exprs)
+    if isinstance(expr, CallUnary) and expr.func.startswith("cast_"):
+        return _literal_leaves(expr.expr)
+    return False
+
+
+def _constant(expr: ScalarExpr) -> Literal | None:
+    """A constant fraction as a literal, evaluated now (``None``: not a constant)."""
+    if isinstance(expr, Literal):
+        return expr
+    if not _literal_leaves(expr):
+        return None
+    value = compile_scalar(expr, [])(())
+    return literal(value, infer.scalar_type(expr, []) or T.FLOAT8_ARRAY)
+
+
 def _no_nesting(nodes: list[exp.Expr | None], env: ExprEnv) -> None:
     env.clause = "aggregate function calls"
     if any(n is not None and n.find(*AGGREGATE_CLASSES) is not None for n in nodes):
@@ -138,14 +161,26 @@ def plan_within_group(node: exp.WithinGroup, env: ExprEnv, func: str | None) -> 
     arguments: tuple[Literal, ...] = ()
     if direct:
         fraction = direct[0]
-        if not fraction.is_untyped and fraction.type.is_array:
-            raise errors.FeatureNotSupported(f"{func} of an array of fractions is not supported")
-        fraction = float8_arguments(func, [fraction], env, [fraction, ordered[0]])[0]
-        if not isinstance(fraction.expr, Literal):
+        many = not fraction.is_untyped and fraction.type.is_array  # percentile_cont(ARRAY[0.25, 0.5]): an array
+        if many:
+            if not fraction.type.element.is_numeric:
+                raise errors.UndefinedFunction(f"function {func}({fraction.type.pg_name}, "
+                                               f"{argument_type_name(ordered[0])}) does not exist", hint=_NO_MATCH_HINT)
+            fraction = coerce(fraction, T.FLOAT8_ARRAY, env, explicit=True)  # numeric[] casts implicitly in PostgreSQL
+        else:
+            fraction = float8_arguments(func, [fraction], env, [fraction, ordered[0]])[0]
+        folded = _constant(fraction.expr)
+        if folded is None:
             raise errors.FeatureNotSupported(f"the fraction of {func} must be a constant")
-        arguments = (fraction.expr,)
+        arguments = (folded,)
     desc = bool(keys[0].args.get("desc"))
     typ = T.FLOAT8 if func == "percentile_cont" else value.type
+    if arguments and arguments[0].type.is_array:
+        array = typ.array
+        if array is None:
+            raise errors.FeatureNotSupported(f"{func} of {typ.pg_name} values with an array of fractions is not "
+                                             "supported")
+        typ = array
     return AggregateExpr(func, value.expr, False, arguments, (AggregateOrder(value.expr, desc),)), typ, True
 
 
