@@ -61,6 +61,11 @@ SAME = [
     "SELECT corr('1', '2'), regr_count('1', 2)", "SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY 'a')",
     "SELECT mode() WITHIN GROUP (ORDER BY 'a')",
     "SELECT percentile_cont('0.5') WITHIN GROUP (ORDER BY x) FROM (VALUES (1), (2)) v(x)",
+    "SELECT count(NULL), min(NULL), max(NULL), string_agg(NULL, ','), string_agg('a', NULL)",
+    "SELECT bool_and(NULL), every(NULL), stddev(NULL), corr(NULL, NULL), bit_and(NULL::int)",
+    "SELECT jsonb_object_agg('a', 'b')", "SELECT min('a') OVER (), count('a') OVER ()", "SELECT avg('1') OVER ()",
+    "SELECT mode() WITHIN GROUP (ORDER BY NULL)", "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY NULL)",
+    "SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY NULL::int)",
     # every and the bitwise aggregates
     "SELECT every(x), bool_and(x) FROM (VALUES (true), (NULL), (false)) v(x)", "SELECT every(1)",
     "SELECT every(x) FROM (VALUES (true)) v(x) WHERE false",
@@ -142,7 +147,9 @@ def test_refused_with_0a000(connections: Any, sql: str) -> None:
 
 
 @pytest.mark.parametrize("sql", ["SELECT every(true), bit_and(1), corr(1, 2), regr_count(1, 2), stddev(1)",
-                                 "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY 1), mode() WITHIN GROUP (ORDER BY 1)"])
+                                 "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY 1), mode() WITHIN GROUP (ORDER BY 1)",
+                                 "SELECT count(*) FILTER (WHERE true), mode() WITHIN GROUP (ORDER BY 1) FILTER (WHERE true), "
+                                 "bit_xor(2) FILTER (WHERE false)"])
 def test_column_names_are_postgresql_s(connections: Any, sql: str) -> None:
     ours, theirs = connections
     assert [c.name for c in ours.execute(sql).description] == [c.name for c in theirs.execute(sql).description]

@@ -46,7 +46,9 @@ class SteadyParser(PostgresParser):
     # date_part(text, x) is its own function (double precision), not EXTRACT (numeric) as sqlglot makes it
     FUNCTION_PARSERS = {name: parse for name, parse in PostgresParser.FUNCTION_PARSERS.items() if name != "DATE_PART"}
     # to_char keeps PostgreSQL's template as written (sqlglot would translate it to strftime's)
-    FUNCTIONS = {**{name: parse for name, parse in PostgresParser.FUNCTIONS.items() if name != "TO_CHAR"},
+    # (nor are bitwise_and_agg & co. PostgreSQL's names: they stay anonymous calls, unknown functions)
+    FUNCTIONS = {**{name: parse for name, parse in PostgresParser.FUNCTIONS.items()
+                    if name not in ("TO_CHAR", "BITWISE_AND_AGG", "BITWISE_OR_AGG", "BITWISE_XOR_AGG")},
                  "JSONB_AGG": JsonbAgg.from_arg_list, "EVERY": Every.from_arg_list}
     # PostgreSQL has no lambdas: ``f(a -> 'k')`` is the jsonb operator, not a lambda of parameter a; ``=>`` names
     # an argument (``make_interval(years => 1)``)

@@ -301,6 +301,10 @@ _NAMES: dict[type, str] = {
     exp.CurrentDatabase: "current_database", exp.CurrentSchema: "current_schema",
     exp.CurrentUser: "current_user", exp.Case: "case", exp.Exists: "exists", exp.Boolean: "bool",
     exp.PercentileCont: "percentile_cont", exp.PercentileDisc: "percentile_disc", exp.Mode: "mode",
+    exp.BitwiseAndAgg: "bit_and", exp.BitwiseOrAgg: "bit_or", exp.BitwiseXorAgg: "bit_xor", Every: "every",
+    exp.Corr: "corr", exp.CovarPop: "covar_pop", exp.CovarSamp: "covar_samp", exp.RegrAvgx: "regr_avgx",
+    exp.RegrAvgy: "regr_avgy", exp.RegrCount: "regr_count", exp.RegrIntercept: "regr_intercept", exp.RegrR2: "regr_r2",
+    exp.RegrSlope: "regr_slope", exp.RegrSxx: "regr_sxx", exp.RegrSxy: "regr_sxy", exp.RegrSyy: "regr_syy",
 }
 
 
@@ -333,7 +337,7 @@ def output_name(node: exp.Expr) -> str:
         return "lpad" if node.args.get("is_left") else "rpad"
     if isinstance(node, exp.Anonymous):
         return str(node.this).lower()
-    if isinstance(node, exp.WithinGroup):  # percentile_cont(f) WITHIN GROUP (...)
+    if isinstance(node, (exp.WithinGroup, exp.Filter)):  # percentile_cont(f) WITHIN GROUP (...), agg FILTER (...)
         return output_name(node.this)
     if isinstance(node, AGGREGATE_CLASSES) and node.meta.get("typed_name") and type(node) not in _NAMES:
         return str(node.meta["typed_name"])  # every, bit_and, corr, stddev, ...: as the user typed it
