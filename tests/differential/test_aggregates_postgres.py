@@ -253,3 +253,27 @@ def test_maintained_aggregates_follow_inserts_and_deletes(connections: Any, init
     finally:
         ours.execute(f"DROP TABLE {name} CASCADE")
         theirs.execute(f"DROP TABLE {name}")
+
+
+def test_a_group_result_error_comes_and_goes_with_the_group(connections: Any) -> None:
+    """percentile_cont(1.5) errors for a group that exists (PostgreSQL's final function): a maintained view answers
+    the error while such a group exists, and its rows again once the group is gone — the error is retracted."""
+    ours, theirs = connections
+    name = f"agg_e{next(_NAMES)}"
+    query = f"SELECT g, percentile_cont(1.5) WITHIN GROUP (ORDER BY x) AS p FROM {name} WHERE g > 0 GROUP BY g"
+    both(connections, f"CREATE TABLE {name} (g int, x int)")
+    try:
+        ours.execute(f"CREATE MATERIALIZED VIEW {name}_mv AS {query}")
+        ours.execute(f"CREATE VIEW {name}_v AS {query}")
+        ours.execute(f"CREATE INDEX {name}_i ON {name}_v (g)")
+        steps = [f"INSERT INTO {name} VALUES (0, 1)", f"INSERT INTO {name} VALUES (1, 1), (1, 2)",
+                 f"DELETE FROM {name} WHERE x = 1", f"DELETE FROM {name} WHERE g = 1",
+                 f"INSERT INTO {name} VALUES (2, 5)", f"UPDATE {name} SET g = 0"]
+        for step in steps:
+            both(connections, step)
+            expected = answers(theirs, query)
+            for view in (f"{name}_mv", f"{name}_v"):
+                assert answers(ours, f"SELECT * FROM {view}") == expected, f"{view} after {step}"
+    finally:
+        ours.execute(f"DROP TABLE {name} CASCADE")
+        theirs.execute(f"DROP TABLE {name}")
