@@ -277,3 +277,23 @@ def test_a_group_result_error_comes_and_goes_with_the_group(connections: Any) ->
     finally:
         ours.execute(f"DROP TABLE {name} CASCADE")
         theirs.execute(f"DROP TABLE {name}")
+
+
+@pytest.mark.parametrize(("sql", "params"), [
+    ("SELECT sum(%s)", ["1.5"]), ("SELECT min(%s), count(%s)", ["a", "b"]), ("SELECT stddev(%s)", ["2"]),
+    ("SELECT percentile_cont(%s) WITHIN GROUP (ORDER BY x) FROM (VALUES (1), (2)) v(x)", [0.25]),
+    ("SELECT percentile_disc(%s) WITHIN GROUP (ORDER BY x) FROM (VALUES (1), (2)) v(x)", [0.5]),
+    ("SELECT percentile_cont(%s::float8) WITHIN GROUP (ORDER BY x) FROM (VALUES (1), (2)) v(x)", ["0.75"]),
+    ("SELECT bit_or(%s::int2), corr(%s, %s)", [3, 1.5, 2]),
+])
+def test_parameters_as_postgresql_types_them(connections: Any, sql: str, params: list) -> None:
+    """Bound parameters (psycopg sends a str as unknown, a float as float8, an int as int2/int4/int8)."""
+    ours, theirs = connections
+
+    def run(conn: psycopg.Connection) -> Any:
+        try:
+            return conn.execute(sql, params).fetchall()
+        except psycopg.Error as exc:
+            return ("error", exc.diag.sqlstate)
+
+    assert run(ours) == run(theirs)

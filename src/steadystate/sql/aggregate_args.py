@@ -40,11 +40,12 @@ class Unresolvable(enum.Enum):
 
     NOT_UNIQUE = "not unique"  # candidates of several categories: 42725
     POLYMORPHIC = "polymorphic"  # a polymorphic parameter: 42804
+    ANY = "any"  # a parameter of type "any" (count): an unknown literal is text, a bound parameter undetermined (42P18)
 
 
 #: per aggregate, the type an unknown argument takes, or why it cannot take one
 UNKNOWN_ARGUMENT: dict[str, ScalarType | Unresolvable] = {
-    "count": T.TEXT, "min": T.TEXT, "max": T.TEXT, "string_agg": T.TEXT,
+    "count": Unresolvable.ANY, "min": T.TEXT, "max": T.TEXT, "string_agg": T.TEXT,
     "bool_and": T.BOOL, "bool_or": T.BOOL,
     **{name: T.FLOAT8 for name in ("var_samp", "var_pop", "stddev_samp", "stddev_pop", "corr", "covar_pop",
                                    "covar_samp", "regr_avgx", "regr_avgy", "regr_count", "regr_intercept",
@@ -65,6 +66,10 @@ def resolve_unknown(func: str, value: Typed, env: ExprEnv, shown: str | None = N
                                       "type casts.")
     if policy is Unresolvable.POLYMORPHIC:
         raise errors.DatatypeMismatch("could not determine polymorphic type because input has type unknown")
+    if policy is Unresolvable.ANY:
+        if value.param is not None:
+            raise errors.SteadyError(f"could not determine data type of parameter ${value.param}", sqlstate="42P18")
+        return coerce(value, T.TEXT, env)
     assert isinstance(policy, ScalarType)
     return coerce(value, policy, env)
 
