@@ -114,6 +114,17 @@ SAME = [
     "SELECT i, every(i > 1) OVER (ORDER BY i), bit_or(s) OVER (ORDER BY i ROWS BETWEEN 1 PRECEDING AND 1 FOLLOWING), "
     "bit_and(b) OVER (PARTITION BY g), bit_xor(i) OVER () FROM {t} ORDER BY i",
     "SELECT sum('1') OVER ()",
+    # in HAVING, ORDER BY, expressions, subqueries
+    "SELECT g, bit_or(i) + 1 AS b, percentile_cont(0.5) WITHIN GROUP (ORDER BY i) * 2 AS p FROM {t} GROUP BY g "
+    "HAVING every(i > 0) AND percentile_disc(0.5) WITHIN GROUP (ORDER BY i) > 0 ORDER BY mode() WITHIN GROUP "
+    "(ORDER BY i DESC), g",
+    "SELECT g, (SELECT bit_xor(i) FROM {t} AS u WHERE u.g = o.g) AS x, (SELECT percentile_cont(0.5) WITHIN GROUP "
+    "(ORDER BY u.i) FROM {t} AS u WHERE u.g = o.g) AS p FROM (SELECT DISTINCT g FROM {t}) AS o ORDER BY g",
+    "SELECT g FROM {t} AS o WHERE i = (SELECT mode() WITHIN GROUP (ORDER BY i) FROM {t} AS u WHERE u.g = o.g) "
+    "ORDER BY g",
+    "WITH c AS (SELECT g, regr_avgx(f, i) AS r, regr_count(f, i) AS n FROM {t} GROUP BY g) SELECT * FROM c ORDER BY g",
+    "SELECT g, percentile_cont(0.5) WITHIN GROUP (ORDER BY i), percentile_cont(0.5) WITHIN GROUP (ORDER BY i DESC), "
+    "percentile_cont(0.5) WITHIN GROUP (ORDER BY s) FROM {t} GROUP BY g ORDER BY g",
     # regression aggregates whose answers are exact in both
     "SELECT regr_count(f, i), regr_count(i, f) FROM {t}", "SELECT regr_count(f, i) FROM {t} WHERE false",
     "SELECT corr(f, i), regr_slope(f, i), covar_samp(f, i), regr_sxx(f, i) FROM {t} WHERE g = 3",
