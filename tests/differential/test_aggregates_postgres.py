@@ -86,6 +86,14 @@ SAME = [
       "FROM (VALUES (1), (2), (2), (7), (11)) v(x)" for f in ("0.0", "0.1", "0.99", "1.0", "1", "'0.25'")),
     "SELECT percentile_disc(0) WITHIN GROUP (ORDER BY x), percentile_disc(1) WITHIN GROUP (ORDER BY x) "
     "FROM (VALUES (1), (2), (7)) v(x)",
+    # a fraction of group key columns (evaluated per group), or of other columns (42803)
+    "SELECT p, percentile_cont(p) WITHIN GROUP (ORDER BY x), percentile_disc(p / 2) WITHIN GROUP (ORDER BY x DESC) "
+    "FROM (VALUES (0.0), (0.1), (0.99), (1.0), (NULL)) p(p), (VALUES (1), (2), (2), (7), (11)) v(x) GROUP BY p "
+    "ORDER BY p",
+    "SELECT g, percentile_cont(ARRAY[g / 4.0, 0.5]) WITHIN GROUP (ORDER BY i) FROM {t} GROUP BY g ORDER BY g",
+    "SELECT g, percentile_cont(g) WITHIN GROUP (ORDER BY i) FROM {t} GROUP BY g",
+    "SELECT percentile_cont(f) WITHIN GROUP (ORDER BY i) FROM {t} GROUP BY g",
+    "SELECT percentile_cont(f) WITHIN GROUP (ORDER BY i) FROM {t}",
     "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY x), mode() WITHIN GROUP (ORDER BY x) "
     "FROM (VALUES ('NaN'::float8), (1), (2), ('NaN')) v(x)",
     "SELECT percentile_cont(0.3) WITHIN GROUP (ORDER BY x) FROM (VALUES ('infinity'::float8), (1)) v(x)",
@@ -147,7 +155,7 @@ def test_aggregate_agrees_with_postgresql(connections: Any, table: str, sql: str
 
 
 REFUSED = [  # PostgreSQL answers these; steadystate refuses them rather than answer wrongly
-    "SELECT percentile_cont(f) WITHIN GROUP (ORDER BY x) FROM (VALUES (0.5)) p(f), (VALUES (1)) v(x) GROUP BY f",
+    "SELECT g, percentile_cont(random()) WITHIN GROUP (ORDER BY x) FROM (VALUES (1, 2)) v(g, x) GROUP BY g",
     "SELECT percentile_cont(0.25 + 0.25) WITHIN GROUP (ORDER BY x) FROM (VALUES (1), (2)) v(x)",
     "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY x) FROM (VALUES ('1 day'::interval)) v(x)",
 ]
@@ -222,7 +230,8 @@ MAINTAINED = (
     "SELECT g, every(i > 0) AS e, bit_and(i) AS ba, bit_or(s) AS bo, bit_xor(b) AS bx, "
     "percentile_cont(0.4) WITHIN GROUP (ORDER BY i) AS pc, percentile_disc(0.6) WITHIN GROUP (ORDER BY s DESC) AS pd, "
     "mode() WITHIN GROUP (ORDER BY b) AS mo, regr_count(f, i) AS rc, corr(f, i) AS co, regr_slope(f, i) AS sl, "
-    "covar_samp(f, s) AS cs, regr_avgy(f, b) AS ay FROM {t} GROUP BY g"
+    "covar_samp(f, s) AS cs, regr_avgy(f, b) AS ay, percentile_disc(g / 4.0) WITHIN GROUP (ORDER BY i) AS pg "
+    "FROM {t} GROUP BY g"
 )
 COLUMNS = "SELECT g, bit_and(i) AS ba, bit_or(s) AS bo, bit_xor(b) AS bx, count(i) AS c FROM {t} GROUP BY g"
 GLOBAL = ("SELECT bit_or(i) AS bo, bit_xor(s) AS bx, percentile_cont(0.5) WITHIN GROUP (ORDER BY f) AS pc, "

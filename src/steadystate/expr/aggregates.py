@@ -374,8 +374,10 @@ def aggregate_factory(agg: ir.AggregateExpr, input_types: Types | None = None) -
         base = lambda: JsonbObjectAggState(order, True)  # noqa: E731
     elif agg.func in ORDERED_SET_FUNCTIONS:  # expr/stat_aggregates.py: fed (x, ...)
         func, desc = OrderedSet(agg.func), agg.order_by[0].desc
-        fraction = agg.args[0].datum() if agg.args else None  # type: ignore[union-attr]  # a constant (sql/query.py)
-        base = lambda: OrderedSetState(func, fraction, desc)  # noqa: E731
+        # the fraction: a constant, or (an expression of group keys) read from the rows (sql/aggregate_args.py)
+        per_row = bool(agg.args) and not isinstance(agg.args[0], ir.Literal)
+        fraction = agg.args[0].datum() if agg.args and not per_row else None  # type: ignore[union-attr]
+        base = lambda: OrderedSetState(func, fraction, desc, per_row)  # noqa: E731
     elif agg.func == "array_agg":  # expr/arrays.py
         array_order = tuple((o.desc, o.nulls_last) for o in agg.order_by)
         return lambda: ArrayAggState(array_order, agg.distinct, bool(agg.args))  # its DISTINCT keeps NULL

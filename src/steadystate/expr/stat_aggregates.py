@@ -17,6 +17,7 @@ Each state has ``add(value, diff)`` (``diff`` may be negative) and ``result()``,
 * ``percentile_cont(f)``, ``percentile_disc(f)`` and ``mode()`` ``WITHIN GROUP (ORDER BY x [DESC])``
   (:class:`OrderedSetState`): the sorted multiset of x (distinct values ascending with their multiplicities: a
   binary search per change; NaN counted apart and ranked highest, as PostgreSQL sorts it), fed ``(x, ...)``; the result walks it once per group that changed.  ``f`` is a constant
+  (or, under GROUP BY, an expression of group keys, fed with each row: the same in every row of a group)
   float8, or a float8[] of them (then an array of results, NULL for a NULL fraction); out of [0, 1] it raises 22003 when the group's result is
   computed, as PostgreSQL's final function does, NULL gives NULL.  ``mode`` returns the most frequent value, the
   first in the ordering among ties.
@@ -218,12 +219,13 @@ REGRESSION_FUNCTIONS = frozenset(f.value for f in Regression)
 class OrderedSetState:
     """percentile_cont / percentile_disc / mode: the sorted multiset of the ordered values, fed ``(x, ...)``."""
 
-    __slots__ = ("func", "fraction", "desc", "values", "counts", "nans", "nan")
+    __slots__ = ("func", "fraction", "desc", "per_row", "values", "counts", "nans", "nan")
 
-    def __init__(self, func: OrderedSet, fraction: Any, desc: bool) -> None:
+    def __init__(self, func: OrderedSet, fraction: Any, desc: bool, per_row: bool = False) -> None:
         self.func = func
         self.fraction = fraction  # a float, None or an Array of them (percentile_*)
         self.desc = desc
+        self.per_row = per_row  # the fraction is fed with each row (``(x, fraction, ...)``), the same in a group
         self.values: list[Any] = []  # distinct, ascending
         self.counts: list[int] = []
         self.nans = 0
@@ -231,6 +233,8 @@ class OrderedSetState:
 
     def add(self, value: Any, diff: int) -> None:
         x = value[0]
+        if self.per_row:
+            self.fraction = value[1]
         if x is None or not diff:
             return
         if x != x:  # NaN
@@ -258,6 +262,8 @@ class OrderedSetState:
                 self.add(value, diff)
             return
         merged = dict(zip(self.values, self.counts))
+        if self.per_row and values:
+            self.fraction = values[-1][1]
         for value, diff in zip(values, diffs):
             x = value[0]
             if x is None or not diff:

@@ -10,9 +10,10 @@ polymorphic aggregate fails with 42804 (``jsonb_agg('a')``).  :func:`resolve_unk
 bitwise (int2/int4/int8), regression (float8, integers and numeric cast implicitly) and ordered-set aggregates
 (``percentile_cont`` orders float8; ``percentile_disc`` and ``mode`` any type), with PostgreSQL's 42883 message
 otherwise.  :func:`plan_regression` and :func:`plan_within_group` plan those calls (``sql.query`` the others); the
-states are in ``expr.stat_aggregates``.  An ordered-set aggregate's fraction must be a constant float8 or float8[]
-(PostgreSQL also takes grouped columns: refused with 0A000); it is the call's first further argument
-and its ORDER BY key its own ORDER BY (fed ``(x, fraction, (x,))``).
+states are in ``expr.stat_aggregates``.  An ordered-set aggregate's fraction is a constant float8 or float8[], or
+under a plain GROUP BY an expression of its group key columns (the same in every row of a group: 42803 for another
+column, 0A000 for one without columns, ``random()``); it is the call's first further argument and its ORDER BY key
+its own ORDER BY (fed ``(x, fraction, (x,))``).
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from sqlglot import exp
 from steadystate import errors
 from steadystate.expr import infer
 from steadystate.expr.eval import compile_scalar
-from steadystate.expr.ir import AggregateExpr, AggregateOrder, CallUnary, CallVariadic, Literal, ScalarExpr, literal
+from steadystate.expr.ir import (AggregateExpr, AggregateOrder, CallBinary, CallUnary, CallVariadic, ColumnRef, If,
+                                 Literal, ScalarExpr, literal)
 from steadystate.expr.stat_aggregates import ORDERED_SET_FUNCTIONS
 from steadystate.repr.types import ScalarType
 from steadystate.sql.scalar import plan_expr
@@ -130,6 +132,34 @@ def _constant(expr: ScalarExpr) -> Literal | None:
     return literal(value, infer.scalar_type(expr, []) or T.FLOAT8_ARRAY)
 
 
+def _columns_of(expr: ScalarExpr) -> set[int]:
+    if isinstance(expr, ColumnRef):
+        return {expr.index}
+    if isinstance(expr, (CallUnary, CallBinary, CallVariadic, If)):
+        children = ((expr.expr,) if isinstance(expr, CallUnary) else (expr.left, expr.right)
+                    if isinstance(expr, CallBinary) else expr.exprs if isinstance(expr, CallVariadic)
+                    else (expr.cond, expr.then, expr.els))
+        return set().union(*(_columns_of(c) for c in children))
+    return set()
+
+
+def _grouped_fraction(func: str, expr: ScalarExpr, env: ExprEnv) -> ScalarExpr:
+    """A fraction that is not a constant: PostgreSQL evaluates it once per group, so it may use only group key
+    columns (then it is the same in every row of the group, and the state reads it from its rows)."""
+    columns = _columns_of(expr)
+    if env.group_key_columns is None or not columns:  # no plain GROUP BY, or random(): not one value per group
+        raise errors.FeatureNotSupported(f"the fraction of {func} must be a constant or use only GROUP BY columns")
+    # (a grouping set's branch that rolls a column up reads it here, not as NULL: refused below, never wrong)
+    for index in sorted(columns - env.group_key_columns):
+        column = env.scope.columns[index]
+        shown = f"{column.table}.{column.name}" if column.table else column.name
+        raise errors.SteadyError(
+            f"column {errors.quote_ident(shown)} must appear in the GROUP BY clause or be used in an aggregate "
+            "function", sqlstate="42803", detail="Direct arguments of an ordered-set aggregate must use only grouped "
+                                                 "columns.")
+    return expr
+
+
 def _no_nesting(nodes: list[exp.Expr | None], env: ExprEnv) -> None:
     env.clause = "aggregate function calls"
     if any(n is not None and n.find(*AGGREGATE_CLASSES) is not None for n in nodes):
@@ -163,7 +193,7 @@ def plan_within_group(node: exp.WithinGroup, env: ExprEnv, func: str | None) -> 
         name = func or call.meta.get("typed_name") or call.sql(dialect="postgres").split("(")[0].lower()
         raise errors.UndefinedFunction(f"function {name}({shown}) does not exist", hint=_NO_MATCH_HINT)
     value = ordered_argument(func, ordered[0], env, direct)
-    arguments: tuple[Literal, ...] = ()
+    arguments: tuple[ScalarExpr, ...] = ()
     if direct:
         fraction = direct[0]
         many = not fraction.is_untyped and fraction.type.is_array  # percentile_cont(ARRAY[0.25, 0.5]): an array
@@ -175,12 +205,10 @@ def plan_within_group(node: exp.WithinGroup, env: ExprEnv, func: str | None) -> 
         else:
             fraction = float8_arguments(func, [fraction], env, [fraction, ordered[0]])[0]
         folded = _constant(fraction.expr)
-        if folded is None:
-            raise errors.FeatureNotSupported(f"the fraction of {func} must be a constant")
-        arguments = (folded,)
+        arguments = (folded if folded is not None else _grouped_fraction(func, fraction.expr, env),)
     desc = bool(keys[0].args.get("desc"))
     typ = T.FLOAT8 if func == "percentile_cont" else value.type
-    if arguments and arguments[0].type.is_array:
+    if direct and fraction.type.is_array:
         array = typ.array
         if array is None:
             raise errors.FeatureNotSupported(f"{func} of {typ.pg_name} values with an array of fractions is not "

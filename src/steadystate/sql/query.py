@@ -530,8 +530,11 @@ def _plan_reduce(node: exp.Select, items: list[exp.Expr], aggregates: list[exp.E
         key_nodes.append(key)
     aggs: list[AggregateExpr] = []
     agg_types: list[tuple[ScalarType, bool]] = []
+    key_columns = frozenset(k.expr.index for k in keys if isinstance(k.expr, ColumnRef))
     for agg in aggregates:
-        planned, typ, nullable = _plan_aggregate(agg, state.env(rel.scope))
+        agg_env = state.env(rel.scope)
+        agg_env.group_key_columns = key_columns
+        planned, typ, nullable = _plan_aggregate(agg, agg_env)
         aggs.append(planned)
         agg_types.append((typ, nullable))
     out_env = state.env(rel.scope)

@@ -105,6 +105,9 @@ class ExprEnv:
     group_columns: dict[int, int] = field(default_factory=dict)  # input column → output column
     clause: str = "this context"  # for 'aggregate functions are not allowed in WHERE'
     reduce_arity: int = 0  # when grouped: arity of the Reduce output (group keys + aggregates)
+    # planning a GROUP BY's aggregates: the input columns that are group keys (an ordered-set aggregate's fraction
+    # may use them: sql/aggregate_args.py); None elsewhere
+    group_key_columns: frozenset[int] | None = None
 
     def child(self, scope: Scope) -> "ExprEnv":
         return ExprEnv(self.ctx, scope, self.params)
