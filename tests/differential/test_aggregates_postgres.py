@@ -106,7 +106,8 @@ SAME = [
     "SELECT percentile_cont(1.5) WITHIN GROUP (ORDER BY i) FROM {t} WHERE false",
     "SELECT percentile_cont(1.5) WITHIN GROUP (ORDER BY i) FROM {t} WHERE false GROUP BY g",
     "SELECT percentile_disc('NaN') WITHIN GROUP (ORDER BY i) FROM {t}",
-    "SELECT percentile_cont(0.5) FROM {t}", "SELECT sum(i) WITHIN GROUP (ORDER BY i) FROM {t}",
+    "SELECT percentile_cont(0.5) FROM {t}", "SELECT mode(i) FROM {t}", "SELECT percentile_disc(0.5, i) FROM {t}",
+    "SELECT mode() FROM {t}", "SELECT sum(i) WITHIN GROUP (ORDER BY i) FROM {t}",
     "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY t) FROM {t}",
     "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY i, g) FROM {t}",
     "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY i) OVER () FROM {t}",
@@ -133,6 +134,8 @@ SAME = [
     "SELECT g, (SELECT bit_xor(i) FROM {t} AS u WHERE u.g = o.g) AS x, (SELECT percentile_cont(0.5) WITHIN GROUP "
     "(ORDER BY u.i) FROM {t} AS u WHERE u.g = o.g) AS p FROM (SELECT DISTINCT g FROM {t}) AS o ORDER BY g",
     "SELECT g FROM {t} AS o WHERE i = (SELECT mode() WITHIN GROUP (ORDER BY i) FROM {t} AS u WHERE u.g = o.g) "
+    "ORDER BY g",
+    "SELECT g, percentile_cont(0.5) WITHIN GROUP (ORDER BY i), bit_or(i), regr_count(f, i) FROM {t} GROUP BY ROLLUP (g) "
     "ORDER BY g",
     "WITH c AS (SELECT g, regr_avgx(f, i) AS r, regr_count(f, i) AS n FROM {t} GROUP BY g) SELECT * FROM c ORDER BY g",
     "SELECT g, percentile_cont(0.5) WITHIN GROUP (ORDER BY i), percentile_cont(0.5) WITHIN GROUP (ORDER BY i DESC), "

@@ -19,6 +19,7 @@ its own ORDER BY (fed ``(x, fraction, (x,))``).
 from __future__ import annotations
 
 import enum
+from typing import NoReturn
 
 from sqlglot import exp
 
@@ -177,6 +178,17 @@ def plan_regression(node: exp.Expr, func: str, env: ExprEnv) -> tuple[AggregateE
     return AggregateExpr(func, y.expr, False, (x.expr,)), T.INT8 if count else T.FLOAT8, not count
 
 
+def refuse_without_within_group(node: exp.Expr, func: str, env: ExprEnv) -> NoReturn:
+    """An ordered-set aggregate called without WITHIN GROUP: with as many arguments as its direct and ordered ones
+    (``mode(x)``, ``percentile_cont(0.5, x)``) PostgreSQL finds it and says WITHIN GROUP is required (42809), else
+    no such function (``percentile_cont(0.5)``: 42883)."""
+    arguments = [plan_expr(a, env) for a in (node.this, node.args.get("expression")) if isinstance(a, exp.Expr)]
+    if len(arguments) == (1 if func == "mode" else 2):
+        raise errors.SteadyError(f"WITHIN GROUP is required for ordered-set aggregate {func}", sqlstate="42809")
+    shown = ", ".join(argument_type_name(v) for v in arguments)
+    raise errors.UndefinedFunction(f"function {func}({shown}) does not exist", hint=_NO_MATCH_HINT)
+
+
 def plan_within_group(node: exp.WithinGroup, env: ExprEnv, func: str | None) -> tuple[AggregateExpr, ScalarType,
                                                                                       bool]:
     """``percentile_cont(f) / percentile_disc(f) / mode() WITHIN GROUP (ORDER BY x [DESC])`` (``func``: the
@@ -218,4 +230,5 @@ def plan_within_group(node: exp.WithinGroup, env: ExprEnv, func: str | None) -> 
 
 
 __all__ = ["UNKNOWN_ARGUMENT", "Unresolvable", "argument_type_name", "bit_argument", "float8_arguments",
-           "ordered_argument", "plan_regression", "plan_within_group", "resolve_unknown"]
+           "ordered_argument", "plan_regression", "plan_within_group", "refuse_without_within_group",
+           "resolve_unknown"]

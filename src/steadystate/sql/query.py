@@ -398,11 +398,8 @@ def _plan_aggregate(node: exp.Expr, env: ExprEnv) -> tuple[AggregateExpr, Scalar
     if isinstance(node, exp.WithinGroup):  # expr/stat_aggregates.py
         return aggregate_args.plan_within_group(node, env, _AGG_FUNCS.get(type(node.this)))
     func = _AGG_FUNCS[type(node)]
-    if func in ORDERED_SET_FUNCTIONS:  # percentile_cont(0.5) without WITHIN GROUP: PostgreSQL finds no such function
-        shown = ", ".join(aggregate_args.argument_type_name(plan_expr(a, env))
-                          for a in (node.this, node.args.get("expression")) if isinstance(a, exp.Expr))
-        raise errors.UndefinedFunction(f"function {func}({shown}) does not exist",
-                                       hint="No function matches the given name and argument types. You might need to add explicit type casts.")
+    if func in ORDERED_SET_FUNCTIONS:  # without WITHIN GROUP
+        aggregate_args.refuse_without_within_group(node, func, env)
     if func in REGRESSION_FUNCTIONS:
         return aggregate_args.plan_regression(node, func, env)
     if func == "jsonb_object_agg":
