@@ -328,3 +328,12 @@ def test_parameters_as_postgresql_types_them(connections: Any, sql: str, params:
             return ("error", exc.diag.sqlstate)
 
     assert run(ours) == run(theirs)
+
+
+@pytest.mark.parametrize("sql", [
+    "SELECT bit_and(s), bit_or(i), bit_xor(b), every(i > 0), regr_count(f, i) FROM {t}",
+    "SELECT percentile_cont(ARRAY[0.5, NULL]) WITHIN GROUP (ORDER BY i), percentile_disc(ARRAY[0.5]) WITHIN GROUP "
+    "(ORDER BY t), mode() WITHIN GROUP (ORDER BY s), percentile_disc(0.5) WITHIN GROUP (ORDER BY b) FROM {t}",
+])
+def test_binary_format_agrees_with_postgresql(connections: Any, table: str, sql: str) -> None:
+    same(connections, sql.format(t=table), binary=True)
