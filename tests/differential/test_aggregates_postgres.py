@@ -122,7 +122,7 @@ SAME = [
     # every and the bitwise aggregates as window functions
     "SELECT i, every(i > 1) OVER (ORDER BY i), bit_or(s) OVER (ORDER BY i ROWS BETWEEN 1 PRECEDING AND 1 FOLLOWING), "
     "bit_and(b) OVER (PARTITION BY g), bit_xor(i) OVER () FROM {t} ORDER BY i",
-    "SELECT sum('1') OVER ()",
+    "SELECT sum('1') OVER ()", "SELECT every(1) OVER ()", "SELECT bool_or(x) OVER () FROM (VALUES (1)) v(x)",
     "SELECT i, regr_count(f, i) OVER (ORDER BY i), regr_avgx(f, i) OVER (PARTITION BY g), regr_sxx(f, i) OVER "
     "(ORDER BY i ROWS BETWEEN 1 PRECEDING AND CURRENT ROW), covar_pop(f, i) FILTER (WHERE g < 3) OVER (ORDER BY i "
     "ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) FROM {t} ORDER BY i",

@@ -31,7 +31,8 @@ from steadystate.expr.stat_aggregates import BIT_FUNCTIONS, REGRESSION_FUNCTIONS
 from steadystate.sql.aggregate_args import bit_argument, float8_arguments, resolve_unknown
 from steadystate.sql.dialect import Every
 from steadystate.sql.scalar import plan_expr
-from steadystate.sql.typed import AGGREGATE_CLASSES, ExprEnv, Typed, binding_key, coerce, require_bool, unify
+from steadystate.sql.typed import (AGGREGATE_CLASSES, ExprEnv, Typed, binding_key, coerce, output_name, require_bool,
+                                   unify)
 
 T = ScalarType
 
@@ -196,8 +197,10 @@ def _function(node: exp.Expr, env: ExprEnv, column: Any) -> tuple[WindowFunc, Sc
     if func in _NUMERIC and not value.type.is_numeric:
         raise errors.UndefinedFunction(f"function {func}({value.type.pg_name}) does not exist",
                                        hint="No function matches the given name and argument types. You might need to add explicit type casts.")
-    if func in ("bool_and", "bool_or"):
-        value = require_bool(value, env, func)
+    if func in ("bool_and", "bool_or") and value.type is not T.BOOL:  # every(1) OVER (): named as typed
+        raise errors.UndefinedFunction(f"function {output_name(node)}({value.type.pg_name}) does "
+                                       "not exist", hint="No function matches the given name and argument types. "
+                                                         "You might need to add explicit type casts.")
     if condition is not None:
         value = Typed(If(condition, value.expr, Literal(None, value.type)), value.type, True)
     typ = aggregate_type(AggregateExpr(func, ColumnRef(0)), [value.type]) or value.type
