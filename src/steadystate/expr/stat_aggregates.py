@@ -18,7 +18,7 @@ Each state has ``add(value, diff)`` (``diff`` may be negative) and ``result()``,
   (:class:`OrderedSetState`): the sorted multiset of x (distinct values ascending with their multiplicities: a
   binary search per change; NaN counted apart and ranked highest, as PostgreSQL sorts it), fed ``(x, ...)``; the result walks it once per group that changed.  ``f`` is a constant
   (or, under GROUP BY, an expression of group keys, fed with each row: the same in every row of a group)
-  float8, or a float8[] of them (then an array of results, NULL for a NULL fraction); out of [0, 1] it raises 22003 when the group's result is
+  float8, or a float8[] of them; percentile_cont interpolates float8 or interval values (``interval_lerp``) (then an array of results, NULL for a NULL fraction); out of [0, 1] it raises 22003 when the group's result is
   computed, as PostgreSQL's final function does, NULL gives NULL.  ``mode`` returns the most frequent value, the
   first in the ordering among ties.
 """
@@ -33,6 +33,7 @@ from typing import Any
 
 from steadystate import errors
 from steadystate.repr.arrays import Array
+from steadystate.repr.interval import Interval, scale
 
 _MASK = (1 << 64) - 1
 
@@ -315,6 +316,8 @@ class OrderedSetState:
         if first == second:
             return low
         high = _at(runs, second)
+        if isinstance(low, Interval):  # PostgreSQL's interval_lerp: lo + (hi - lo) * pct
+            return low + scale(high - low, position - first)
         return low + (position - first) * (high - low)
 
 

@@ -8,7 +8,7 @@ polymorphic aggregate fails with 42804 (``jsonb_agg('a')``).  :func:`resolve_unk
 
 :func:`bit_argument`, :func:`float8_argument` and :func:`ordered_argument` check and cast the arguments of the
 bitwise (int2/int4/int8), regression (float8, integers and numeric cast implicitly) and ordered-set aggregates
-(``percentile_cont`` orders float8; ``percentile_disc`` and ``mode`` any type), with PostgreSQL's 42883 message
+(``percentile_cont`` orders float8 or interval; ``percentile_disc`` and ``mode`` any type), with PostgreSQL's 42883 message
 otherwise.  :func:`plan_regression` and :func:`plan_within_group` plan those calls (``sql.query`` the others); the
 states are in ``expr.stat_aggregates``.  An ordered-set aggregate's fraction is a constant float8 or float8[], or
 under a plain GROUP BY an expression of its group key columns (the same in every row of a group: 42803 for another
@@ -101,11 +101,11 @@ def float8_arguments(func: str, values: list[Typed], env: ExprEnv, shown: list[T
 
 
 def ordered_argument(func: str, value: Typed, env: ExprEnv, direct: list[Typed]) -> Typed:
-    """The ORDER BY value of an ordered-set aggregate: float8 for percentile_cont (its interval overload is not
-    supported), any type for percentile_disc and mode."""
+    """The ORDER BY value of an ordered-set aggregate: float8 or interval for percentile_cont (what it
+    interpolates), any type for percentile_disc and mode."""
     if func == "percentile_cont":
         if not value.is_untyped and value.type is T.INTERVAL:
-            raise errors.FeatureNotSupported("percentile_cont of an interval is not supported")
+            return value
         return float8_arguments(func, [value], env, [*direct, value])[0]
     if value.is_untyped:
         return resolve_unknown(func, value, env)
@@ -219,7 +219,7 @@ def plan_within_group(node: exp.WithinGroup, env: ExprEnv, func: str | None) -> 
         folded = _constant(fraction.expr)
         arguments = (folded if folded is not None else _grouped_fraction(func, fraction.expr, env),)
     desc = bool(keys[0].args.get("desc"))
-    typ = T.FLOAT8 if func == "percentile_cont" else value.type
+    typ = T.FLOAT8 if func == "percentile_cont" and value.type is not T.INTERVAL else value.type
     if direct and fraction.type.is_array:
         array = typ.array
         if array is None:
