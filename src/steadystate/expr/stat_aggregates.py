@@ -16,11 +16,13 @@ Each state has ``add(value, diff)`` (``diff`` may be negative) and ``result()``,
   sums overflow float8 raise 22003 as PostgreSQL's accumulator does.
 * ``percentile_cont(f)``, ``percentile_disc(f)`` and ``mode()`` ``WITHIN GROUP (ORDER BY x [DESC])``
   (:class:`OrderedSetState`): the sorted multiset of x (distinct values ascending with their multiplicities: a
-  binary search per change; NaN counted apart and ranked highest, as PostgreSQL sorts it), fed ``(x, ...)``; the result walks it once per group that changed.  ``f`` is a constant
-  (or, under GROUP BY, an expression of group keys, fed with each row: the same in every row of a group)
-  float8, or a float8[] of them; percentile_cont interpolates float8 or interval values (``interval_lerp``) (then an array of results, NULL for a NULL fraction); out of [0, 1] it raises 22003 when the group's result is
-  computed, as PostgreSQL's final function does, NULL gives NULL.  ``mode`` returns the most frequent value, the
-  first in the ordering among ties.
+  binary search per change, a large batch merged and sorted at once; NaN counted apart and ranked highest, as
+  PostgreSQL sorts it), fed ``(x, f, ...)``; the result walks it once per group that changed.  ``f`` is a constant
+  float8 or float8[] (an array of results, NULL for a NULL fraction), or under GROUP BY an expression of group keys
+  read from the rows (the same in every row of a group).  Out of [0, 1] it raises 22003 when the group's result is
+  computed, as PostgreSQL's final function does; NULL gives NULL.  ``percentile_cont`` interpolates float8 or, as
+  PostgreSQL's ``interval_lerp``, intervals; ``mode`` returns the most frequent value, the first in the ordering
+  among ties.
 """
 
 from __future__ import annotations
