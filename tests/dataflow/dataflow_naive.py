@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import operator
 from collections import Counter
 
 from steadystate.expr import ir
@@ -45,6 +46,9 @@ def _aggregate(func: str, values: list, distinct: bool):
         return all(values)
     if func == "bool_or":
         return any(values)
+    if func in ("bit_and", "bit_or", "bit_xor"):
+        return functools.reduce({"bit_and": operator.and_, "bit_or": operator.or_, "bit_xor": operator.xor}[func],
+                                values)
     raise AssertionError(func)
 
 

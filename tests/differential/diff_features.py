@@ -11,6 +11,8 @@ generated-query test (``test_generated_features.py``) can hold the maintained re
 * **joins**: ``NATURAL``, ``USING``, ``IS NOT DISTINCT FROM`` and non-equi conditions, comma joins mixed with an
   explicit outer join;
 * **aggregates**: ``string_agg`` ordered, ``FILTER (WHERE ...)``, ``DISTINCT`` aggregates; ``DISTINCT ON``;
+  ``bit_and``/``bit_or``/``bit_xor`` and the median by ``percentile_cont``/``percentile_disc(0.5)``
+  ``WITHIN GROUP`` (where DuckDB's quantiles and PostgreSQL's agree);
 * **grouping sets**: ``ROLLUP``, ``CUBE`` and ``GROUPING SETS`` with ``grouping()``.
 """
 
@@ -120,7 +122,7 @@ def join_feature_query(draw: Callable, tables: tuple[Table, ...]) -> Query:
 def aggregate_feature_query(draw: Callable, tables: tuple[Table, ...]) -> Query:
     table = draw(st.sampled_from(tables))
     gen = ExprGen(draw, table_source(table).scope)
-    form = draw(st.sampled_from(["string_agg", "filter", "distinct_on", "distinct_agg"]))
+    form = draw(st.sampled_from(["string_agg", "filter", "distinct_on", "distinct_agg", "bitwise", "median"]))
     source = f"{_name(table)} AS {table.alias}"
     if form == "distinct_on":
         shown = _columns(table, (INT, TEXT, NUM))
@@ -136,6 +138,14 @@ def aggregate_feature_query(draw: Callable, tables: tuple[Table, ...]) -> Query:
         aggregate = draw(st.sampled_from(["count(*)", "sum(j)", "max(j)", "count(DISTINCT j)"]))
         return Query(f"SELECT k AS c0, {aggregate} FILTER (WHERE {condition}) AS c1, count(*) AS c2 "
                      f"FROM {source} GROUP BY k", 3)
+    if form == "bitwise":
+        condition = gen.expr(BOOL, 1)
+        aggregate = draw(st.sampled_from(["bit_and(j)", "bit_or(j)", "bit_xor(j)"]))
+        return Query(f"SELECT k AS c0, {aggregate} AS c1, bool_and({condition}) AS c2 FROM {source} GROUP BY k", 3)
+    if form == "median":
+        direction = draw(st.sampled_from(["", " DESC"]))
+        return Query(f"SELECT k AS c0, percentile_cont(0.5) WITHIN GROUP (ORDER BY j{direction}) AS c1, "
+                     f"percentile_disc(0.5) WITHIN GROUP (ORDER BY j) AS c2 FROM {source} GROUP BY k", 3)
     aggregate = draw(st.sampled_from(["sum(DISTINCT j)", "count(DISTINCT j)", "avg(DISTINCT j)"]))
     return Query(f"SELECT k AS c0, {aggregate} AS c1 FROM {source} GROUP BY k", 2)
 

@@ -10,7 +10,9 @@ equal).  A group whose row count drops to zero disappears.
 
 A reduce with an empty group key is a *global* aggregate and follows SQL: it always has exactly one output row,
 also on empty input (``count`` 0, other aggregates NULL); that row is published in the dataflow's first round.
-Errors evaluating keys or aggregate arguments become error updates; input errors pass through.
+Errors evaluating keys or aggregate arguments become error updates; input errors pass through.  An error computing
+a group's result (``percentile_cont(2)``, a regression's overflow) is that group's error update instead of its row,
+retracted when the group changes or goes.
 
 **From columns.**  When the group key and every aggregate's argument are plain columns (``columns``, set by the
 renderer), the operator takes an insert-only snapshot as Arrow tables (:class:`~steadystate.dataflow.accumulate.
@@ -54,12 +56,21 @@ def add_many(state: AggregateState, values: list[Any], diffs: list[int]) -> None
 
 
 class GroupState:
-    __slots__ = ("rows", "aggs", "output")
+    __slots__ = ("rows", "aggs", "output", "error")
 
     def __init__(self, aggs: list[Any]) -> None:
         self.rows = 0
         self.aggs = aggs
         self.output: Row | None = None
+        self.error: EvalError | None = None  # what computing the output raised (a percentile out of range)
+
+
+def _output(key: tuple, group: GroupState) -> tuple[Row | None, EvalError | None]:
+    """The group's output row, or the error computing it raised (an error update, as an argument's would be)."""
+    try:
+        return key + tuple([state.result() for state in group.aggs]), None
+    except Exception as exc:  # noqa: BLE001 - evaluation errors become data
+        return None, EvalError.from_exception(exc)
 
 
 class ColumnsOf(NamedTuple):
@@ -209,18 +220,29 @@ class ReduceOperator(FoldsColumns, Operator):
         if absorbed:  # groups built from columns and not touched since: new, non-empty, output rows distinct
             for key in (absorbed - touched if touched else absorbed):
                 group = groups[key]
-                row = group.output = key + tuple([state.result() for state in group.aggs])
-                ok[row] = 1
+                out, error = _output(key, group)
+                group.output, group.error = out, error
+                if out is not None:
+                    ok[out] = 1
+                else:
+                    add_into(err, error, 1)
         for key in touched:
             group = groups[key]
-            old = group.output
+            old, old_error = group.output, group.error
+            error = None
             if group.rows == 0 and not self.is_global:
                 new = None
                 del groups[key]
             elif group.rows < 0:
                 new = None  # more retractions than insertions (transiently inconsistent input)
             else:
-                new = key + tuple(state.result() for state in group.aggs)
+                new, error = _output(key, group)
+            if old_error != error:
+                if old_error is not None:
+                    add_into(err, old_error, -1)
+                if error is not None:
+                    add_into(err, error, 1)
+                group.error = error
             if old == new:
                 continue
             if old is not None:

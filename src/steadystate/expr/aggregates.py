@@ -1,7 +1,8 @@
 """Aggregate functions as incremental states that accept insertions and retractions.
 
 Each aggregate of the vocabulary (``count``, ``count_star``, ``sum``, ``min``, ``max``, ``avg``, ``bool_and``,
-``bool_or``, ``var_samp``, ``var_pop``, ``stddev_samp``, ``stddev_pop``, ``string_agg``) is a small class with ``add(value, diff)`` (``diff`` may be negative: a retraction) and
+``bool_or``, ``var_samp``, ``var_pop``, ``stddev_samp``, ``stddev_pop``, ``string_agg``; the bitwise, regression and
+ordered-set ones are in ``expr.stat_aggregates``) is a small class with ``add(value, diff)`` (``diff`` may be negative: a retraction) and
 ``result()``, and counts and sums also ``add_many(values, diffs)`` to fold a large batch in bulk (the engine's
 ``dataflow.reduce.add_many`` uses it).  ``min``/``max`` keep
 the multiset of values so deletions are exact; the others keep counters.
@@ -29,6 +30,8 @@ from steadystate.expr import ir
 from steadystate.expr.jsonb_functions import JsonbAggState, JsonbObjectAggState
 from steadystate.expr.arrays import ArrayAggState
 from steadystate.expr.infer import Types, scalar_type
+from steadystate.expr.stat_aggregates import (ORDERED_SET_FUNCTIONS, BitOp, BitState, OrderedSet, OrderedSetState,
+                                              Regression, RegressionState)
 from steadystate.repr import numeric
 from steadystate.repr.interval import Interval, divide
 from steadystate.repr.types import ScalarType
@@ -345,6 +348,8 @@ AGGREGATE_STATES: dict[str, Callable[[ScalarType | None], Callable[[], Any]]] = 
     "max": lambda typ: MaxState,
     "bool_and": lambda typ: (lambda: BoolState(True)),
     "bool_or": lambda typ: (lambda: BoolState(False)),
+    **{op.value: (lambda op: lambda typ: (lambda: BitState(op)))(op) for op in BitOp},
+    **{func.value: (lambda func: lambda typ: (lambda: RegressionState(func)))(func) for func in Regression},
     **{name: (lambda sample, root: lambda typ: (lambda: VarianceState(sample, root, typ is ScalarType.FLOAT8)))(
         name.endswith("samp"), name.startswith("stddev")) for name in ("var_samp", "var_pop", "stddev_samp", "stddev_pop")},
 }
@@ -354,7 +359,7 @@ AGGREGATE_STATES: dict[str, Callable[[ScalarType | None], Callable[[], Any]]] = 
 # value, the first of what it is fed, is NULL): a reduce hydrating from columns feeds them only non-NULL values.
 # array_agg, jsonb_agg and jsonb_object_agg keep NULLs and are not here.
 SKIPS_NULLS = frozenset({"count", "sum", "avg", "min", "max", "bool_and", "bool_or", "var_samp", "var_pop",
-                         "stddev_samp", "stddev_pop", "string_agg"})
+                         "stddev_samp", "stddev_pop", "string_agg", *BitOp})
 
 
 def aggregate_factory(agg: ir.AggregateExpr, input_types: Types | None = None) -> Callable[[], Any]:
@@ -367,6 +372,12 @@ def aggregate_factory(agg: ir.AggregateExpr, input_types: Types | None = None) -
         base = lambda: JsonbAggState(order, shaped)  # noqa: E731
     elif agg.func == "jsonb_object_agg":
         base = lambda: JsonbObjectAggState(order, True)  # noqa: E731
+    elif agg.func in ORDERED_SET_FUNCTIONS:  # expr/stat_aggregates.py: fed (x, ...)
+        func, desc = OrderedSet(agg.func), agg.order_by[0].desc
+        # the fraction: a constant, or (an expression of group keys) read from the rows (sql/aggregate_args.py)
+        per_row = bool(agg.args) and not isinstance(agg.args[0], ir.Literal)
+        fraction = agg.args[0].datum() if agg.args and not per_row else None  # type: ignore[union-attr]
+        base = lambda: OrderedSetState(func, fraction, desc, per_row)  # noqa: E731
     elif agg.func == "array_agg":  # expr/arrays.py
         array_order = tuple((o.desc, o.nulls_last) for o in agg.order_by)
         return lambda: ArrayAggState(array_order, agg.distinct, bool(agg.args))  # its DISTINCT keeps NULL

@@ -135,6 +135,10 @@ def scalar_type(expr: ir.ScalarExpr, input_types: Types | None) -> ScalarType | 
     raise TypeError(f"not a scalar expression: {expr!r}")
 
 
+_FLOAT8_AGGREGATES = frozenset({"corr", "covar_pop", "covar_samp", "regr_avgx", "regr_avgy", "regr_intercept",
+                                "regr_r2", "regr_slope", "regr_sxx", "regr_sxy", "regr_syy"})
+
+
 def aggregate_type(agg: ir.AggregateExpr, input_types: Types | None) -> ScalarType | None:
     arg = scalar_type(agg.expr, input_types)
     if agg.func in ("count", "count_star"):
@@ -147,6 +151,16 @@ def aggregate_type(agg: ir.AggregateExpr, input_types: Types | None) -> ScalarTy
         return arg.array if arg is not None else None
     if agg.func in ("bool_and", "bool_or"):
         return ScalarType.BOOL
+    if agg.func == "regr_count":
+        return ScalarType.INT8
+    if agg.func in ("percentile_cont", "percentile_disc"):  # the ordered value's type (float8 or interval for cont)
+        element = ScalarType.FLOAT8 if agg.func == "percentile_cont" and arg is not ScalarType.INTERVAL else arg
+        fraction = scalar_type(agg.args[0], input_types) if agg.args else None
+        if fraction is not None and fraction.is_array:  # an array of fractions: an array of results
+            return element.array if element is not None else None
+        return element
+    if agg.func in _FLOAT8_AGGREGATES:  # corr, covar_*, regr_* (expr/stat_aggregates.py)
+        return ScalarType.FLOAT8
     if agg.func == "sum":
         return {ScalarType.INT2: ScalarType.INT8, ScalarType.INT4: ScalarType.INT8,
                 ScalarType.INT8: ScalarType.NUMERIC}.get(arg, arg)  # type: ignore[arg-type]

@@ -214,13 +214,16 @@ def _framed(func: ir.WindowFunc, order: tuple[ir.ColumnOrder, ...], types: Types
             return out
         return pick
     value_expr: ir.ScalarExpr = ir.ColumnRef(func.args[0]) if func.args else ir.Literal(True, ScalarType.BOOL)
-    make = aggregate_factory(ir.AggregateExpr(name, value_expr), types)
+    pair = func.args[1] if len(func.args) == 2 else None  # corr(y, x) & co.: the state is fed (y, x, ())
+    make = aggregate_factory(ir.AggregateExpr(name, value_expr, args=(ir.ColumnRef(pair),) if pair is not None
+                                              else ()), types)
     argument = func.args[0] if func.args else None
     inexact = name in ("sum", "avg") and types is not None and argument is not None \
         and types[argument] is ScalarType.FLOAT8
 
     def aggregate(rows: list[Row], part: _Partition) -> list[Any]:
-        values = [True] * len(rows) if argument is None else [row[argument] for row in rows]
+        values: list[Any] = [True] * len(rows) if argument is None else (
+            [row[argument] for row in rows] if pair is None else [(row[argument], row[pair], ()) for row in rows])
         los, his = bounds(part)
         out: list[Any] = []
         state = make()

@@ -7,7 +7,7 @@ PostgreSQL's grammar are those needed to report errors the way PostgreSQL does:
 * every parse error records the character offset of the offending token (``ParseError.errors[i]["start"]``),
   so sql/parser.py can say ``syntax error at or near "x"`` with a position;
 * SHOW, RESET and friends are tokenized word by word (PostgreSQL's tokenizer keeps their tail as one string);
-* ``jsonb_agg(...)`` is an aggregate node (:class:`JsonbAgg`), and ``a -> 'k'`` in a function's arguments is
+* ``jsonb_agg(...)`` and ``every(...)`` are aggregate nodes (:class:`JsonbAgg`, :class:`Every`), and ``a -> 'k'`` in a function's arguments is
   the jsonb operator (sqlglot would read a lambda);
 * ``date_part(...)`` stays a function call (sqlglot turns it into ``EXTRACT``, whose result type differs);
 * an ``INTERVAL '...'`` literal keeps its whole string (sqlglot would split ``'1 day 10:30'`` and drop a part)
@@ -42,6 +42,12 @@ class JsonbAgg(exp.Expression, exp.AggFunc):
     arg_types = {"this": True}
 
 
+class Every(exp.Expression, exp.AggFunc):
+    """``every(b)``: PostgreSQL's SQL-standard spelling of ``bool_and`` (sqlglot would leave it anonymous)."""
+
+    arg_types = {"this": True}
+
+
 class SteadyParser(PostgresParser):
     # date_part(text, x) is its own function (double precision), not EXTRACT (numeric) as sqlglot makes it; other
     # systems' special syntax (TRY_CAST, MAX_BY...) is not PostgreSQL's
@@ -51,7 +57,7 @@ class SteadyParser(PostgresParser):
     # planner refuses under its own name; to_char keeps PostgreSQL's template as written (sqlglot would translate it)
     FUNCTIONS = {**{name: parse for name, parse in PostgresParser.FUNCTIONS.items()
                     if name != "TO_CHAR" and is_postgresql_call(name)},
-                 "JSONB_AGG": JsonbAgg.from_arg_list}
+                 "JSONB_AGG": JsonbAgg.from_arg_list, "EVERY": Every.from_arg_list}
     # PostgreSQL has no lambdas: ``f(a -> 'k')`` is the jsonb operator, not a lambda of parameter a; ``=>`` names
     # an argument (``make_interval(years => 1)``)
     LAMBDAS: ClassVar[dict] = {k: v for k, v in PostgresParser.LAMBDAS.items() if k is TokenType.FARROW}
@@ -214,4 +220,4 @@ class Steadystate(Postgres):
 
 DIALECT = Steadystate()
 
-__all__ = ["DIALECT", "JsonbAgg", "Steadystate", "SteadyParser", "Token"]
+__all__ = ["DIALECT", "Every", "JsonbAgg", "Steadystate", "SteadyParser", "Token"]

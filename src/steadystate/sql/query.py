@@ -26,10 +26,12 @@ from steadystate.expr.ir import (
     RelationExpr, RowSetFinishing, Threshold, TopK, Union_,
 )
 from steadystate.expr.infer import scalar_type
+from steadystate.expr.stat_aggregates import BIT_FUNCTIONS, ORDERED_SET_FUNCTIONS, REGRESSION_FUNCTIONS
 from steadystate.repr.types import ScalarType
 from steadystate.sql import grouping_sets, joins, session_zone, table_functions
 from steadystate.sql.catalog_api import PlanContext
-from steadystate.sql.dialect import JsonbAgg
+from steadystate.sql import aggregate_args
+from steadystate.sql.dialect import Every, JsonbAgg
 from steadystate.sql.relation import EntryPoints, QueryState, Rel, arg, rename
 from steadystate.sql.array_exprs import array_subqueries, plan_array_agg
 from steadystate.sql.scalar import plan_expr
@@ -336,6 +338,11 @@ def _find_aggregates(nodes: list[exp.Expr]) -> list[exp.Expr]:
         for agg in node.find_all(*AGGREGATE_CLASSES):
             if agg.find_ancestor(exp.Subquery, exp.Exists) is not None and agg.find_ancestor(exp.Subquery, exp.Exists) is not node.find_ancestor(exp.Subquery, exp.Exists):
                 continue
+            if isinstance(agg.parent, exp.WithinGroup) and agg.parent.this is agg:
+                agg = agg.parent  # percentile_cont(f) WITHIN GROUP (ORDER BY x) is one aggregate
+                if is_window_aggregate(agg):
+                    raise errors.FeatureNotSupported(
+                        f"OVER is not supported for ordered-set aggregate {_AGG_FUNCS[type(agg.this)]}")
             if is_window_aggregate(agg):
                 continue  # sum(x) OVER (...): a window function (sql/window.py)
             if isinstance(agg.parent, exp.Filter) and agg.parent.this is agg:
@@ -349,7 +356,12 @@ _AGG_FUNCS: dict[type[exp.Expr], str] = {exp.Count: "count", exp.Sum: "sum", exp
               exp.Stddev: "stddev_samp", exp.StddevSamp: "stddev_samp", exp.StddevPop: "stddev_pop",
               exp.Variance: "var_samp", exp.VariancePop: "var_pop", exp.GroupConcat: "string_agg",
               JsonbAgg: "jsonb_agg", exp.JSONBObjectAgg: "jsonb_object_agg",
-              exp.ArrayAgg: "array_agg"}
+              exp.ArrayAgg: "array_agg", Every: "bool_and", exp.BitwiseAndAgg: "bit_and",
+              exp.BitwiseOrAgg: "bit_or", exp.BitwiseXorAgg: "bit_xor", exp.Corr: "corr", exp.CovarPop: "covar_pop",
+              exp.CovarSamp: "covar_samp", exp.RegrAvgx: "regr_avgx", exp.RegrAvgy: "regr_avgy",
+              exp.RegrCount: "regr_count", exp.RegrIntercept: "regr_intercept", exp.RegrR2: "regr_r2",
+              exp.RegrSlope: "regr_slope", exp.RegrSxx: "regr_sxx", exp.RegrSxy: "regr_sxy", exp.RegrSyy: "regr_syy",
+              exp.PercentileCont: "percentile_cont", exp.PercentileDisc: "percentile_disc", exp.Mode: "mode"}
 
 
 def aggregate_functions() -> dict[type[exp.Expr], str]:
@@ -385,7 +397,13 @@ def _plan_aggregate(node: exp.Expr, env: ExprEnv) -> tuple[AggregateExpr, Scalar
             return msgspec.structs.replace(agg, args=(keep,)), typ, nullable
         argument_type = scalar_type(agg.expr, [c.type for c in env.scope.columns]) or typ
         return msgspec.structs.replace(agg, expr=If(keep, agg.expr, Literal(None, argument_type))), typ, nullable
+    if isinstance(node, exp.WithinGroup):  # expr/stat_aggregates.py
+        return aggregate_args.plan_within_group(node, env, _AGG_FUNCS.get(type(node.this)))
     func = _AGG_FUNCS[type(node)]
+    if func in ORDERED_SET_FUNCTIONS:  # without WITHIN GROUP
+        aggregate_args.refuse_without_within_group(node, func, env)
+    if func in REGRESSION_FUNCTIONS:
+        return aggregate_args.plan_regression(node, func, env)
     if func == "jsonb_object_agg":
         return _plan_jsonb_object_agg(node, env), T.JSONB, True
     inner = node.this
@@ -405,16 +423,17 @@ def _plan_aggregate(node: exp.Expr, env: ExprEnv) -> tuple[AggregateExpr, Scalar
     if nested is not None:
         raise errors.SteadyError("aggregate function calls cannot be nested", sqlstate="42803")
     value = plan_expr(inner, env)
-    if value.is_untyped:
-        # an unknown literal takes the type PostgreSQL resolves the aggregate's argument to
-        value = coerce(value, T.BOOL if func in ("bool_and", "bool_or") else T.TEXT if func in (
-            "count", "min", "max", "jsonb_agg", "array_agg", "string_agg") else T.NUMERIC, env)
+    if value.is_untyped:  # an unknown literal takes the type PostgreSQL resolves the argument to, or is refused
+        value = aggregate_args.resolve_unknown(func, value, env, node.meta.get("typed_name"))
+    if func in BIT_FUNCTIONS:
+        value = aggregate_args.bit_argument(func, value, env)
     if func in _NUMERIC_AGGREGATES and not value.type.is_numeric and not (
             func in ("sum", "avg") and value.type is T.INTERVAL):
         raise errors.UndefinedFunction(f"function {func}({value.type.pg_name}) does not exist",
                                        hint="No function matches the given name and argument types. You might need to add explicit type casts.")
-    if func in ("bool_and", "bool_or"):
-        value = require_bool(value, env, func)
+    if func in ("bool_and", "bool_or") and value.type is not T.BOOL:  # every(1) names every
+        raise errors.UndefinedFunction(f"function {node.meta.get('typed_name') or func}({value.type.pg_name}) does not exist",
+                                       hint="No function matches the given name and argument types. You might need to add explicit type casts.")
     if func == "string_agg":
         return _plan_string_agg(node, inner, value, distinct, order_items, env), T.TEXT, True
     if func == "jsonb_agg":  # every value, NULLs as JSON nulls; real by its own digits
@@ -510,8 +529,11 @@ def _plan_reduce(node: exp.Select, items: list[exp.Expr], aggregates: list[exp.E
         key_nodes.append(key)
     aggs: list[AggregateExpr] = []
     agg_types: list[tuple[ScalarType, bool]] = []
+    key_columns = frozenset(k.expr.index for k in keys if isinstance(k.expr, ColumnRef))
     for agg in aggregates:
-        planned, typ, nullable = _plan_aggregate(agg, state.env(rel.scope))
+        agg_env = state.env(rel.scope)
+        agg_env.group_key_columns = key_columns
+        planned, typ, nullable = _plan_aggregate(agg, agg_env)
         aggs.append(planned)
         agg_types.append((typ, nullable))
     out_env = state.env(rel.scope)

@@ -25,7 +25,7 @@ from steadystate.expr.time_functions import text_timestamptz_array_in, text_time
 from steadystate.repr.timezones import is_utc
 from steadystate.repr.typmod import ModKind, TypeMod
 from steadystate.repr.types import ScalarType
-from steadystate.sql.dialect import JsonbAgg
+from steadystate.sql.dialect import Every, JsonbAgg
 from steadystate.sql import session_zone
 from steadystate.sql import types as ty
 from steadystate.sql.catalog_api import PlanContext
@@ -35,7 +35,11 @@ T = ScalarType
 AGGREGATE_CLASSES: tuple[type[exp.Expr], ...] = (exp.Count, exp.Sum, exp.Avg, exp.Min, exp.Max, exp.LogicalAnd, exp.LogicalOr,
                                                  exp.Stddev, exp.StddevSamp, exp.StddevPop, exp.Variance,
                                                  exp.VariancePop, exp.GroupConcat, JsonbAgg, exp.JSONBObjectAgg,
-                                                 exp.ArrayAgg)
+                                                 exp.ArrayAgg, Every, exp.BitwiseAndAgg, exp.BitwiseOrAgg,
+                                                 exp.BitwiseXorAgg, exp.Corr, exp.CovarPop, exp.CovarSamp,
+                                                 exp.RegrAvgx, exp.RegrAvgy, exp.RegrCount, exp.RegrIntercept,
+                                                 exp.RegrR2, exp.RegrSlope, exp.RegrSxx, exp.RegrSxy, exp.RegrSyy,
+                                                 exp.PercentileCont, exp.PercentileDisc, exp.Mode)
 
 
 @dataclass(frozen=True)
@@ -101,6 +105,9 @@ class ExprEnv:
     group_columns: dict[int, int] = field(default_factory=dict)  # input column → output column
     clause: str = "this context"  # for 'aggregate functions are not allowed in WHERE'
     reduce_arity: int = 0  # when grouped: arity of the Reduce output (group keys + aggregates)
+    # planning a GROUP BY's aggregates: the input columns that are group keys (an ordered-set aggregate's fraction
+    # may use them: sql/aggregate_args.py); None elsewhere
+    group_key_columns: frozenset[int] | None = None
 
     def child(self, scope: Scope) -> "ExprEnv":
         return ExprEnv(self.ctx, scope, self.params)
@@ -296,6 +303,11 @@ _NAMES: dict[type, str] = {
     exp.Extract: "extract", exp.TimestampTrunc: "date_trunc", exp.CurrentVersion: "version",
     exp.CurrentDatabase: "current_database", exp.CurrentSchema: "current_schema",
     exp.CurrentUser: "current_user", exp.Case: "case", exp.Exists: "exists", exp.Boolean: "bool",
+    exp.PercentileCont: "percentile_cont", exp.PercentileDisc: "percentile_disc", exp.Mode: "mode",
+    exp.BitwiseAndAgg: "bit_and", exp.BitwiseOrAgg: "bit_or", exp.BitwiseXorAgg: "bit_xor", Every: "every",
+    exp.Corr: "corr", exp.CovarPop: "covar_pop", exp.CovarSamp: "covar_samp", exp.RegrAvgx: "regr_avgx",
+    exp.RegrAvgy: "regr_avgy", exp.RegrCount: "regr_count", exp.RegrIntercept: "regr_intercept", exp.RegrR2: "regr_r2",
+    exp.RegrSlope: "regr_slope", exp.RegrSxx: "regr_sxx", exp.RegrSxy: "regr_sxy", exp.RegrSyy: "regr_syy",
 }
 
 
@@ -328,6 +340,10 @@ def output_name(node: exp.Expr) -> str:
         return "lpad" if node.args.get("is_left") else "rpad"
     if isinstance(node, exp.Anonymous):
         return str(node.this).lower()
+    if isinstance(node, (exp.WithinGroup, exp.Filter)):  # percentile_cont(f) WITHIN GROUP (...), agg FILTER (...)
+        return output_name(node.this)
+    if isinstance(node, AGGREGATE_CLASSES) and node.meta.get("typed_name") and type(node) not in _NAMES:
+        return str(node.meta["typed_name"])  # every, bit_and, corr, stddev, ...: as the user typed it
     if isinstance(node, exp.Subquery) and isinstance(node.this, exp.Select) and len(node.this.expressions) == 1:
         return output_name(node.this.expressions[0])
     return _NAMES.get(type(node), "?column?")

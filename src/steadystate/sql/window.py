@@ -27,8 +27,12 @@ from steadystate.expr.ir import (
 )
 from steadystate.expr.infer import aggregate_type
 from steadystate.repr.types import ScalarType
+from steadystate.expr.stat_aggregates import BIT_FUNCTIONS, REGRESSION_FUNCTIONS
+from steadystate.sql.aggregate_args import bit_argument, float8_arguments, resolve_unknown
+from steadystate.sql.dialect import Every
 from steadystate.sql.scalar import plan_expr
-from steadystate.sql.typed import AGGREGATE_CLASSES, ExprEnv, Typed, binding_key, coerce, require_bool, unify
+from steadystate.sql.typed import (AGGREGATE_CLASSES, ExprEnv, Typed, binding_key, coerce, output_name, require_bool,
+                                   unify)
 
 T = ScalarType
 
@@ -42,7 +46,11 @@ _RANKING: dict[type[exp.Expr], str] = {
 _AGGREGATES: dict[type[exp.Expr], str] = {
     exp.Count: "count", exp.Sum: "sum", exp.Avg: "avg", exp.Min: "min", exp.Max: "max", exp.LogicalAnd: "bool_and",
     exp.LogicalOr: "bool_or", exp.Stddev: "stddev_samp", exp.StddevSamp: "stddev_samp", exp.StddevPop: "stddev_pop",
-    exp.Variance: "var_samp", exp.VariancePop: "var_pop",
+    exp.Variance: "var_samp", exp.VariancePop: "var_pop", Every: "bool_and", exp.BitwiseAndAgg: "bit_and",
+    exp.BitwiseOrAgg: "bit_or", exp.BitwiseXorAgg: "bit_xor", exp.Corr: "corr", exp.CovarPop: "covar_pop",
+    exp.CovarSamp: "covar_samp", exp.RegrAvgx: "regr_avgx", exp.RegrAvgy: "regr_avgy", exp.RegrCount: "regr_count",
+    exp.RegrIntercept: "regr_intercept", exp.RegrR2: "regr_r2", exp.RegrSlope: "regr_slope", exp.RegrSxx: "regr_sxx",
+    exp.RegrSxy: "regr_sxy", exp.RegrSyy: "regr_syy",
 }
 _NUMERIC = ("sum", "avg", "stddev_samp", "stddev_pop", "var_samp", "var_pop")
 _BOUND_KINDS = {("UNBOUNDED", "preceding"): BoundKind.UNBOUNDED_PRECEDING, ("UNBOUNDED", "following"):
@@ -170,19 +178,29 @@ def _function(node: exp.Expr, env: ExprEnv, column: Any) -> tuple[WindowFunc, Sc
     inner = node.this
     if isinstance(inner, (exp.Distinct, exp.Order)):
         raise errors.FeatureNotSupported("DISTINCT and ORDER BY are not implemented for window functions")
+    if func in REGRESSION_FUNCTIONS:  # corr(y, x) OVER (...): fed (y, x, ()) (expr/window.py)
+        y, x = float8_arguments(func, [plan_expr(inner, env), plan_expr(node.expression, env)], env)
+        if condition is not None:
+            y = Typed(If(condition, y.expr, Literal(None, T.FLOAT8)), T.FLOAT8, True)
+        count = func == "regr_count"
+        return WindowFunc(func, (column(y), column(x))), T.INT8 if count else T.FLOAT8, not count
     if func == "count" and (inner is None or isinstance(inner, exp.Star)):
         if condition is None:
             return WindowFunc("count_star"), T.INT8, False
         return WindowFunc("count", (column(Typed(If(condition, Literal(True, T.BOOL), Literal(None, T.BOOL)),
                                                  T.BOOL, True)),)), T.INT8, False
     value = plan_expr(inner, env)
-    if value.is_untyped:
-        value = coerce(value, T.TEXT if func in ("count", "min", "max") else T.NUMERIC, env)
+    if value.is_untyped:  # as PostgreSQL resolves it, or refused (sum('1') is not unique)
+        value = resolve_unknown(func, value, env, node.meta.get("typed_name"))
+    if func in BIT_FUNCTIONS:
+        value = bit_argument(func, value, env)
     if func in _NUMERIC and not value.type.is_numeric:
         raise errors.UndefinedFunction(f"function {func}({value.type.pg_name}) does not exist",
                                        hint="No function matches the given name and argument types. You might need to add explicit type casts.")
-    if func in ("bool_and", "bool_or"):
-        value = require_bool(value, env, func)
+    if func in ("bool_and", "bool_or") and value.type is not T.BOOL:  # every(1) OVER (): named as typed
+        raise errors.UndefinedFunction(f"function {output_name(node)}({value.type.pg_name}) does "
+                                       "not exist", hint="No function matches the given name and argument types. "
+                                                         "You might need to add explicit type casts.")
     if condition is not None:
         value = Typed(If(condition, value.expr, Literal(None, value.type)), value.type, True)
     typ = aggregate_type(AggregateExpr(func, ColumnRef(0)), [value.type]) or value.type
