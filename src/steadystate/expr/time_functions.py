@@ -162,10 +162,11 @@ def _json_text(value: _dt.datetime, tz: _dt.tzinfo) -> str:
     except OverflowError:
         raise _timestamp_out_of_range() from None
     text = local.replace(tzinfo=None).isoformat(timespec="microseconds").rstrip("0").rstrip(".")
-    seconds = int(local.utcoffset().total_seconds()) if local.utcoffset() is not None else 0
+    offset = local.utcoffset()
+    seconds = int(offset.total_seconds()) if offset is not None else 0
     sign, seconds = ("-" if seconds < 0 else "+"), abs(seconds)
-    offset = f"{sign}{seconds // 3600:02d}:{seconds // 60 % 60:02d}"
-    return text + offset + (f":{seconds % 60:02d}" if seconds % 60 else "")
+    shown = f"{sign}{seconds // 3600:02d}:{seconds // 60 % 60:02d}"
+    return text + shown + (f":{seconds % 60:02d}" if seconds % 60 else "")
 
 
 def timestamptz_jsonb_in(value: _dt.datetime, name: str) -> Jsonb:

@@ -19,6 +19,7 @@ from sqlglot import exp
 from steadystate import errors
 from steadystate.expr.ir import CallBinary, CallVariadic, Literal, ScalarExpr
 from steadystate.expr.temporal_filter import MZ_NOW
+from steadystate.expr import statement_time
 from steadystate.expr.temporal import known_unit
 from steadystate.repr.timezones import parse_zone
 from steadystate.repr.types import ScalarType
@@ -150,11 +151,14 @@ def _interval_literal(plan_expr: PlanExpr, node: exp.Interval, env: ExprEnv) -> 
 
 def _now(typ: ScalarType) -> Callable[[PlanExpr, exp.Expr, ExprEnv], Typed]:
     """``now()``/``current_timestamp`` (timestamptz), ``localtimestamp``, ``current_date``: the statement's time,
-    folded into the plan.  A view or index would have to change with the clock: refused there."""
+    folded into the plan; in a column DEFAULT, a placeholder each write binds to its own time
+    (expr/statement_time.py).  A view or index would have to change with the clock: refused there."""
     casts = {T.TIMESTAMPTZ: lambda t: t, T.TIMESTAMP: lambda t: t.replace(tzinfo=None), T.DATE: lambda t: t.date()}
 
     def plan(plan_expr: PlanExpr, node: exp.Expr, env: ExprEnv) -> Typed:
         now = env.ctx.now
+        if now is None and env.ctx.statement_time:  # a column DEFAULT: the time of the write that takes it
+            return Typed(statement_time.placeholder(typ), typ, False)
         if now is None:
             name = {T.TIMESTAMPTZ: "now", T.TIMESTAMP: "localtimestamp", T.DATE: "current_date"}[typ]
             raise errors.FeatureNotSupported(

@@ -14,7 +14,7 @@ from sqlglot import exp
 
 from steadystate import errors
 from steadystate.expr.ir import ColumnRef, Constant, Literal, Map, Project, RelationExpr, ScalarExpr, Union_
-from steadystate.expr import temporal_filter
+from steadystate.expr import statement_time, temporal_filter
 from steadystate.repr.typmod import TypeMod
 from steadystate.repr.types import Column, RelationDesc, ScalarType
 from steadystate.sql import pg_compat, session_zone
@@ -254,8 +254,8 @@ def _create(node: exp.Create, ctx: PlanContext, sql_text: str | None) -> p.Plan:
             kind = constraint.kind
             if isinstance(kind, exp.NotNullColumnConstraint):
                 nullable = bool(kind.args.get("allow_null"))
-            elif isinstance(kind, exp.DefaultColumnConstraint):
-                env = new_state(ctx).env(Scope())
+            elif isinstance(kind, exp.DefaultColumnConstraint):  # now() there: each write's time
+                env = new_state(replace(ctx, statement_time=True)).env(Scope())
                 default = _assignment_cast(plan_expr(kind.this, env), typ, column.name, env, declared.mod).expr
             else:
                 raise _unenforced(kind)
@@ -515,7 +515,9 @@ def _column_default(item: ResolvedItem, position: int, typ: ScalarType, ctx: Pla
     if default is None:
         return Literal(None, typ)
     session_zone.use_item(ctx, item, f"the DEFAULT of table \"{item.name}\"")
-    return default
+    if ctx.now is None:
+        raise errors.FeatureNotSupported("a column DEFAULT is not supported here")
+    return statement_time.bind(default, ctx.now, session_zone.setting(ctx))  # now(): this statement's time
 
 
 def _insert_values(node: exp.Values, columns: list[int], desc: RelationDesc, state: QueryState,

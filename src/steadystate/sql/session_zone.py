@@ -14,6 +14,9 @@ PostgreSQL, in the session's zone z             planned as
 ``tstz::text`` / ``text::tstz`` (and literals)  ``timestamptz_text_in(tstz, z)`` / ``text_timestamptz_in(text, z)``
 ``date_trunc(u, tstz)``                         ``timezone(z, date_trunc(u, timezone(z, tstz)))``
 ``extract(f FROM tstz)``                        the same of ``timezone(z, tstz)`` (``epoch``: unchanged)
+``extract(timezone[_hour|_minute] FROM tstz)``  ``extract_in(f, tstz, z)`` (also a field known only per row)
+``to_jsonb``/``jsonb_build_*``/``jsonb_*agg``   their tstz (tstz[]) arguments as ``timestamptz_jsonb_in(v, z)``
+``array_to_string(tstz[], ...)``                over ``timestamptz_array_texts_in(a, z)``
 ``to_char(tstz, p)``, ``age(tstz, tstz)``       ``to_char_in(tstz, p, z)``, ``age_in(a, b, z)`` (TZ/OF: z's)
 ``tstz ± interval`` (days or months)            ``timestamptz_add_in`` / ``timestamptz_sub_in(tstz, i, z)``
 ``generate_series(tstz, tstz, interval)``       a fourth argument z (sql/table_functions.py)
