@@ -35,7 +35,7 @@ from steadystate.expr.to_char import to_char
 from steadystate.repr.jsonb import Jsonb
 from steadystate.repr.interval import USECS_PER_DAY, USECS_PER_SEC, Interval, add_months
 from steadystate.repr.timezones import fixed_abbreviation, format_in_zone, localize, parse_zone
-from steadystate.repr.types import ScalarType
+from steadystate.repr.types import ARRAY_OF, ScalarType
 
 UTC = _dt.timezone.utc
 _PG_EPOCH = _dt.datetime(2000, 1, 1)
@@ -152,6 +152,34 @@ def timestamptz_array_texts_in(value: Any, name: str) -> Array:
     ``array_to_string`` joins)."""
     tz = zone(name)
     return Array(None if element is None else format_in_zone(element, tz) for element in value)
+
+
+#: the element casts of an array cast PostgreSQL computes in the session's zone: (from, to) -> element function
+_ZONED_ELEMENT_CASTS: dict[tuple[str, str], Callable[[Any, str], Any]] = {
+    ("timestamptz", "text"): lambda v, name: format_in_zone(v, zone(name)),
+    ("text", "timestamptz"): text_timestamptz_in,
+    ("timestamptz", "timestamp"): lambda v, name: _at_zone(name, v),
+    ("timestamptz", "date"): lambda v, name: _at_zone(name, v).date(),
+    ("timestamptz", "time"): lambda v, name: _at_zone(name, v).time(),
+    ("timestamp", "timestamptz"): lambda v, name: localize(v, zone(name)),
+    ("date", "timestamptz"): lambda v, name: localize(_dt.datetime.combine(v, _dt.time()), zone(name)),
+}
+
+
+def array_cast_name(source: str, target: str) -> str | None:
+    """The function computing ``CAST(source[] AS target[])`` (element type names) in a zone, given as its last
+    argument; None when that cast does not depend on the zone."""
+    return f"array_{source}_to_{target}_in" if (source, target) in _ZONED_ELEMENT_CASTS else None
+
+
+def _array_cast_in(source: str, target: str) -> Callable[[Any, str], Array]:
+    cast = _ZONED_ELEMENT_CASTS[(source, target)]
+
+    def array_cast_in(value: Any, name: str) -> Array:
+        return Array(None if element is None else cast(element, name) for element in value)
+
+    array_cast_in.__doc__ = f"``CAST({source}[] AS {target}[])`` in a session whose TimeZone is ``name``."
+    return array_cast_in
 
 
 def _json_text(value: _dt.datetime, tz: _dt.tzinfo) -> str:
@@ -364,6 +392,7 @@ VARIADIC_STRICT: dict[str, Callable[..., Any]] = {
     "timestamptz_array_jsonb_in": timestamptz_array_jsonb_in,
     "extract_in": extract_in,
     "date_part_in": date_part_in,
+    **{f"array_{source}_to_{target}_in": _array_cast_in(source, target) for source, target in _ZONED_ELEMENT_CASTS},
 }
 
 _RESULT_TYPES: dict[str, ScalarType] = {
@@ -388,6 +417,7 @@ _RESULT_TYPES: dict[str, ScalarType] = {
     "timestamptz_array_jsonb_in": ScalarType.JSONB,
     "extract_in": ScalarType.NUMERIC,
     "date_part_in": ScalarType.FLOAT8,
+    **{f"array_{source}_to_{target}_in": ARRAY_OF[ScalarType(target)] for source, target in _ZONED_ELEMENT_CASTS},
 }
 
 
