@@ -213,7 +213,10 @@ COLUMN_EXPRESSIONS = ["ts", "CAST(ts AS text)", "CAST(ts AS timestamp)", "CAST(t
                       "ts + INTERVAL '1 day'", "ts - INTERVAL '1 month'", "ts + INTERVAL '1 day 2 hours'",
                       "ts - INTERVAL '1 year 3 days'", "age(ts, TIMESTAMPTZ '2020-01-01 00:00:00+00')",
                       "age(TIMESTAMPTZ '2020-10-25 01:30:00+00', ts)", "to_char(ts, 'OF TZH TZM FMOF')",
-                      "date_bin(INTERVAL '1 day', ts, TIMESTAMPTZ '2001-01-01 00:00:00+00')"]
+                      "date_bin(INTERVAL '1 day', ts, TIMESTAMPTZ '2001-01-01 00:00:00+00')",
+                      "to_jsonb(ts)", "jsonb_build_array(ts)", "extract(timezone FROM ts)",
+                      "date_part('timezone_minute', ts)", "to_char(ts, 'TZ tz')", "array_to_string(ARRAY[ts], ',')",
+                      "CAST(ARRAY[ts] AS date[])", "CAST(ARRAY[CAST(ts AS timestamp)] AS timestamptz[])"]
 
 
 @settings(max_examples=25, deadline=None, derandomize=True,
