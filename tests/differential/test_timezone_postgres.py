@@ -463,3 +463,25 @@ def test_parameters_declared_timestamptz_are_read_in_the_zone(connections: Any, 
         answers.append(rows)
     _set_zone(connections, "UTC")
     assert answers[0] == answers[1]
+
+
+def test_spellings_of_utc_that_show_another_abbreviation_are_other_zones(connections: Any) -> None:
+    """A view of to_char's TZ created under GMT shows GMT (PostgreSQL's view would show UTC to a UTC reader): read
+    from a UTC session it is refused; UTC and Etc/UTC show UTC alike and share it."""
+    ours, theirs = connections
+    _set_zone(connections, "GMT")
+    ours.execute("CREATE VIEW tz_gmt AS SELECT to_char(TIMESTAMPTZ '2020-07-01 00:00:00+00', 'TZ') AS z")
+    _set_zone(connections, "UTC")
+    ours.execute("CREATE VIEW tz_utc AS SELECT to_char(TIMESTAMPTZ '2020-07-01 00:00:00+00', 'TZ') AS z")
+    try:
+        assert outcome(ours, "SELECT * FROM tz_gmt")[:2] == ("error", "0A000")
+        _set_zone(connections, "Etc/UTC")
+        assert ours.execute("SELECT * FROM tz_utc").fetchall() == theirs.execute(
+            "SELECT to_char(TIMESTAMPTZ '2020-07-01 00:00:00+00', 'TZ')").fetchall() == [("UTC",)]
+        _set_zone(connections, "GMT")
+        assert ours.execute("SELECT * FROM tz_gmt").fetchall() == theirs.execute(
+            "SELECT to_char(TIMESTAMPTZ '2020-07-01 00:00:00+00', 'TZ')").fetchall() == [("GMT",)]
+    finally:
+        _set_zone(connections, "UTC")
+        ours.execute("DROP VIEW tz_gmt")
+        ours.execute("DROP VIEW tz_utc")

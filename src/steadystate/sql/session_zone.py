@@ -47,7 +47,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from steadystate import errors
-from steadystate.repr.timezones import is_utc
+from steadystate.repr.timezones import fixed_abbreviation, is_utc
 from steadystate.repr.objects import ItemKind
 from steadystate.repr.types import ScalarType
 from steadystate.sql.catalog_api import PlanContext, ResolvedItem
@@ -85,8 +85,11 @@ def only_in_utc(ctx: PlanContext, types: Iterable[ScalarType | None], what: str)
 
 
 def same_zone(a: str, b: str) -> bool:
-    """Whether two TimeZone settings name the same zone (spellings of UTC; IANA names case-insensitively)."""
-    return (is_utc(a) and is_utc(b)) or a.strip().lower() == b.strip().lower()
+    """Whether two TimeZone settings name the same zone (spellings of UTC that ``to_char``'s TZ shows alike:
+    ``UTC`` and ``Etc/UTC``, not ``GMT``; IANA names case-insensitively)."""
+    if is_utc(a) and is_utc(b):
+        return fixed_abbreviation(a) == fixed_abbreviation(b)
+    return a.strip().lower() == b.strip().lower()
 
 
 _KINDS = {ItemKind.VIEW: "view", ItemKind.MATERIALIZED_VIEW: "materialized view", ItemKind.TABLE: "table"}
