@@ -128,3 +128,23 @@ def test_now_stays_refused_where_it_would_go_stale(connections: Any) -> None:
     ours = connections[0]
     for statement in ("CREATE VIEW stale AS SELECT now() AS t", "CREATE MATERIALIZED VIEW stale AS SELECT now() AS t"):
         assert outcome(ours, statement)[:2] == ("error", "0A000")
+
+
+def test_update_set_default(connections: Any) -> None:
+    """``UPDATE ... SET c = DEFAULT``: the column's DEFAULT at the update's time (NULL without one)."""
+    answers = []
+    for conn in connections:
+        conn.execute("INSERT INTO stamped VALUES (950, '2000-01-01 00:00:00+00', '2000-01-01 00:00:00+00', "
+                     "'2000-01-01 00:00:00', '2000-01-01', '2000-01-01 00:00:00+00', 1)")
+        conn.execute("SET TimeZone = 'Asia/Kathmandu'")
+        try:
+            before = _now(conn)
+            conn.execute("UPDATE stamped SET ts = DEFAULT, d = DEFAULT, later = DEFAULT, n = DEFAULT WHERE k = 950")
+            after = _now(conn)
+            answers.append(conn.execute("SELECT n, d = CAST(ts AS date), later - ts, c, "
+                                        "ts BETWEEN CAST(%s AS timestamptz) AND CAST(%s AS timestamptz) "
+                                        "FROM stamped WHERE k = 950", [before, after]).fetchall())
+        finally:
+            conn.execute("SET TimeZone = 'UTC'")
+            conn.execute("DELETE FROM stamped WHERE k = 950")
+    assert answers[0] == answers[1] and answers[0][0][0] == 7 and answers[0][0][4] is True

@@ -520,6 +520,14 @@ def _column_default(item: ResolvedItem, position: int, typ: ScalarType, ctx: Pla
     return statement_time.bind(default, ctx.now, session_zone.setting(ctx))  # now(): this statement's time
 
 
+def _is_default_keyword(value: exp.Expr) -> bool:
+    """Whether ``value`` (in VALUES or UPDATE's SET) is the keyword DEFAULT (sqlglot reads it as a name)."""
+    if isinstance(value, exp.Var):
+        return value.name.upper() == "DEFAULT"
+    return isinstance(value, exp.Column) and value.name.upper() == "DEFAULT" and not value.table \
+        and not value.this.args.get("quoted")
+
+
 def _insert_values(node: exp.Values, columns: list[int], desc: RelationDesc, state: QueryState,
                    item: ResolvedItem | None = None) -> Rel:
     """VALUES rows typed by their target columns (so '1' goes into an int column as 1)."""
@@ -534,7 +542,7 @@ def _insert_values(node: exp.Values, columns: list[int], desc: RelationDesc, sta
         typed = []
         for value, index in zip(values, columns):
             column = desc.columns[index]
-            if isinstance(value, exp.Var) and value.name.upper() == "DEFAULT" or isinstance(value, exp.Column) and value.name.upper() == "DEFAULT" and not value.table:
+            if _is_default_keyword(value):
                 default = Literal(None, column.type) if item is None else \
                     _column_default(item, index, column.type, state.ctx)
                 typed.append(Typed(default, column.type))
@@ -585,6 +593,9 @@ def _update(node: exp.Update, ctx: PlanContext, sql_text: str | None) -> p.Plan:
         name = assignment.left.name
         index = _target_columns(item, [name])[0]
         column = item.desc.columns[index]
+        if _is_default_keyword(assignment.right):  # SET c = DEFAULT: the column's DEFAULT (NULL without one)
+            assignments.append((index, _column_default(item, index, column.type, ctx)))
+            continue
         value = _assignment_cast(plan_expr(assignment.right, env), column.type, column.name, env, column.mod)
         assignments.append((index, value.expr))
     predicates = _where(node, scope, state)
