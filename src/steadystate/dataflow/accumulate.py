@@ -84,11 +84,14 @@ class DisplayScales:
     __radd__ = __add__
 
     def __iadd__(self, other: Any) -> "DisplayScales":
-        if isinstance(other, DisplayScales):
+        if other.__class__ is DisplayScales:
             counts = self.counts
             for scale, n in other.counts.items():
                 counts[scale] = counts.get(scale, 0) + n
         return self
+
+    def __bool__(self) -> bool:
+        return any(self.counts.values())
 
     def __mul__(self, factor: int) -> "DisplayScales":
         return DisplayScales({scale: n * factor for scale, n in self.counts.items()})
@@ -108,12 +111,28 @@ class DisplayScales:
     __hash__ = None  # type: ignore[assignment]
 
 
+_SCALES_SEEN: dict[tuple[int, int], Any] = {}
+
+
 def display_scales(value: Any, diff: int) -> Any:
-    """A Decimal value's display scale counted ``diff`` times (0 for a NaN or an infinity, which have none)."""
-    exponent = value.as_tuple().exponent
-    if not isinstance(exponent, int):
-        return 0
-    return DisplayScales({max(0, -exponent): diff})
+    """A Decimal value's display scale (digits after the point) counted ``diff`` times; 0 for a NaN or an
+    infinity, which have none.  Read from its text, faster than ``as_tuple`` when that has no exponent; the result
+    is shared between calls (adding it to a sum copies it, never changes it)."""
+    text = str(value)
+    if "E" not in text and text[-1].isdigit():
+        dot = text.find(".")
+        scale = len(text) - dot - 1 if dot >= 0 else 0
+    else:
+        exponent = value.as_tuple()[2]
+        if not isinstance(exponent, int):
+            return 0
+        scale = max(0, -exponent)
+    found = _SCALES_SEEN.get((scale, diff))
+    if found is None:
+        found = DisplayScales({scale: diff})
+        if len(_SCALES_SEEN) < 4096:
+            _SCALES_SEEN[(scale, diff)] = found
+    return found
 
 
 _EXACT = decimal.Context(prec=decimal.MAX_PREC, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN)
