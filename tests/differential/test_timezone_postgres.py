@@ -76,16 +76,42 @@ EXPRESSIONS = [
     "concat_ws(',', TIMESTAMPTZ '2020-07-01 12:00:00+00', 1, ARRAY[TIMESTAMPTZ '2020-03-29 01:30:00+00'])",
 ]
 
-#: what shows a timestamptz in the session's zone and is done here only in UTC: the same as PostgreSQL there,
-#: refused (0A000) in another zone
-ONLY_IN_UTC = [
-    "to_jsonb(TIMESTAMPTZ '2020-07-01 12:00:00+00')", "jsonb_build_object('a', TIMESTAMPTZ '2020-07-01 12:00:00+00')",
-    "jsonb_build_array(1, TIMESTAMPTZ '2020-07-01 12:00:00+00')",
-    "array_to_string(ARRAY[TIMESTAMPTZ '2020-07-01 12:00:00+00'], ',')",
-    "jsonb_agg(TIMESTAMPTZ '2020-07-01 12:00:00+00')", "jsonb_object_agg('k', TIMESTAMPTZ '2020-07-01 12:00:00+00')",
-    "CAST(ARRAY[TIMESTAMPTZ '2020-07-01 02:00:00+00'] AS text[])",
+#: what shows a timestamptz in the session's zone through jsonb, array_to_string, extract's zone fields and to_char's
+#: TZ (a POSIX offset shows the name part of its spelling)
+ZONE_SHOWN = [
+    "to_jsonb(TIMESTAMPTZ '2020-07-01 12:00:00.25+00')", "to_jsonb(TIMESTAMPTZ '1890-07-01 12:00:00+00')",
+    "to_jsonb(ARRAY[TIMESTAMPTZ '2020-03-29 01:30:00+00', NULL])",
+    "jsonb_build_object('a', TIMESTAMPTZ '2020-07-01 12:00:00+00', 'b', 1)",
+    "jsonb_build_object(TIMESTAMPTZ '2020-03-29 01:30:00+00', 1)",
+    "jsonb_build_array(1, TIMESTAMPTZ '2020-11-01 05:30:00+00', ARRAY[TIMESTAMPTZ '2020-11-01 06:30:00+00'])",
+    "array_to_string(ARRAY[TIMESTAMPTZ '2020-07-01 12:00:00+00', NULL, TIMESTAMPTZ '2020-01-01 00:00:00.5+00'], ',', '*')",
+    "to_char(TIMESTAMPTZ '2020-07-01 12:00:00+00', 'TZ tz FMtz OF TZH:TZM')",
+    "extract(timezone FROM TIMESTAMPTZ '2020-07-01 12:00:00+00')",
+    "extract(timezone_hour FROM TIMESTAMPTZ '2020-01-01 12:00:00+00')",
+    "extract(timezone_minute FROM TIMESTAMPTZ '2020-07-01 12:00:00+00')",
+    "date_part('timezone', TIMESTAMPTZ '1890-07-01 12:00:00+00')",
+    "date_part('timezone_minute', TIMESTAMPTZ '2020-01-01 12:00:00+00')",
+    "date_part('nonsense', TIMESTAMPTZ '2020-03-29 01:30:00+00')",
+    "(SELECT jsonb_agg(t ORDER BY t) FROM (VALUES (TIMESTAMPTZ '2020-03-29 01:30:00+00'), "
+    "(TIMESTAMPTZ '2020-10-25 00:30:00+00')) AS v(t))",
+    "(SELECT jsonb_object_agg(t, t) FROM (VALUES (TIMESTAMPTZ '2020-03-29 01:30:00+00')) AS v(t))",
+    "(SELECT string_agg(CAST(date_part(f, TIMESTAMPTZ '2020-03-29 01:30:00+00') AS text), ',' ORDER BY f) "
+    "FROM (VALUES ('hour'), ('timezone'), ('epoch'), ('timezone_hour')) AS v(f))",
+]
+
+#: zone spellings for ZONE_SHOWN: DST zones, a 45-minute one, POSIX offsets with and without a name, UTC's names
+SHOWN_ZONES = ["UTC", "America/New_York", "Europe/London", "Asia/Kathmandu", "Australia/Lord_Howe", "UTC+3",
+               "+05:30", "-03:30", "<+02>-02", "5.5", "GMT", "EST"]
+
+#: array casts PostgreSQL computes element by element in the session's zone
+ZONE_SHOWN += [
+    "CAST(ARRAY[TIMESTAMPTZ '2020-07-01 02:00:00+00', NULL] AS text[])",
     "CAST(ARRAY[TIMESTAMPTZ '2020-07-01 02:00:00+00'] AS date[])",
-    "CAST(ARRAY[TIMESTAMP '2020-07-01 02:00:00'] AS timestamptz[])",
+    "CAST(ARRAY[TIMESTAMPTZ '2020-03-29 01:30:00+00'] AS timestamp[])",
+    "CAST(ARRAY[TIMESTAMPTZ '2020-03-29 01:30:00+00'] AS time[])",
+    "CAST(ARRAY[TIMESTAMP '2020-03-08 02:30:00', TIMESTAMP '2020-11-01 01:30:00'] AS timestamptz[])",
+    "CAST(ARRAY[DATE '2020-07-01'] AS timestamptz[])",
+    "CAST(ARRAY['2020-07-01 02:00', NULL] AS timestamptz[])",
 ]
 
 
@@ -135,26 +161,15 @@ def test_to_char_shows_the_zone_abbreviation(connections: Any, zone: str) -> Non
         same(connections, f"SELECT to_char(TIMESTAMPTZ '{instant}', 'TZ tz FMtz OF')")
 
 
-def test_to_char_tz_of_an_offset_zone_is_refused(connections: Any) -> None:
-    """PostgreSQL shows the name part of a POSIX spelling; not done here: refused, never another name."""
-    ours = connections[0]
-    ours.execute("SET TimeZone = 'UTC+2'")
+@pytest.mark.parametrize("zone", SHOWN_ZONES)
+def test_jsonb_array_to_string_and_zone_fields_show_the_zone(connections: Any, zone: str) -> None:
+    _set_zone(connections, zone)
     try:
-        assert outcome(ours, "SELECT to_char(TIMESTAMPTZ '2020-01-01 00:00:00+00', 'TZ')")[:2] == ("error", "0A000")
+        for expression in ZONE_SHOWN:
+            for binary in (False, True):
+                same(connections, f"SELECT {expression}", binary=binary)
     finally:
-        ours.execute("SET TimeZone = 'UTC'")
-
-
-def test_what_is_done_only_in_utc(connections: Any) -> None:
-    ours = connections[0]
-    for zone in ("UTC", "America/New_York"):
-        _set_zone(connections, zone)
-        for expression in ONLY_IN_UTC:
-            if zone == "UTC":
-                same(connections, f"SELECT {expression}")
-            else:
-                assert outcome(ours, f"SELECT {expression}")[:2] == ("error", "0A000"), expression
-    _set_zone(connections, "UTC")
+        _set_zone(connections, "UTC")
 
 
 @pytest.mark.parametrize("zone", ["Nowhere/City", "UTC+200", "Europe/", "200"])
@@ -198,7 +213,10 @@ COLUMN_EXPRESSIONS = ["ts", "CAST(ts AS text)", "CAST(ts AS timestamp)", "CAST(t
                       "ts + INTERVAL '1 day'", "ts - INTERVAL '1 month'", "ts + INTERVAL '1 day 2 hours'",
                       "ts - INTERVAL '1 year 3 days'", "age(ts, TIMESTAMPTZ '2020-01-01 00:00:00+00')",
                       "age(TIMESTAMPTZ '2020-10-25 01:30:00+00', ts)", "to_char(ts, 'OF TZH TZM FMOF')",
-                      "date_bin(INTERVAL '1 day', ts, TIMESTAMPTZ '2001-01-01 00:00:00+00')"]
+                      "date_bin(INTERVAL '1 day', ts, TIMESTAMPTZ '2001-01-01 00:00:00+00')",
+                      "to_jsonb(ts)", "jsonb_build_array(ts)", "extract(timezone FROM ts)",
+                      "date_part('timezone_minute', ts)", "to_char(ts, 'TZ tz')", "array_to_string(ARRAY[ts], ',')",
+                      "CAST(ARRAY[ts] AS date[])", "CAST(ARRAY[CAST(ts AS timestamp)] AS timestamptz[])"]
 
 
 @settings(max_examples=25, deadline=None, derandomize=True,
@@ -259,6 +277,59 @@ def test_views_answer_in_the_zone_they_were_created_in(connections: Any, zone: s
         theirs.execute("DROP VIEW tz_mv")
         for conn in connections:
             conn.execute("DROP VIEW tz_view")
+
+
+JSON_VIEW_QUERY = ("SELECT k, to_jsonb(ts) AS j, jsonb_build_object('t', ts) AS o, extract(timezone FROM ts) AS z, "
+                   "date_part('timezone_hour', ts) AS zh, to_char(ts, 'HH24 TZ') AS c, "
+                   "array_to_string(ARRAY[ts, ts + INTERVAL '1 hour'], ';') AS a FROM instants")
+JSON_AGG_QUERY = ("SELECT k % 2 AS g, jsonb_agg(ts ORDER BY ts) AS j, jsonb_object_agg(k, ts) AS o "
+                  "FROM instants GROUP BY k % 2")
+
+
+@pytest.mark.parametrize("zone", ["America/New_York", "UTC+3", "Asia/Kathmandu"])
+def test_maintained_jsonb_and_zone_fields_answer_in_the_creating_zone(connections: Any, zone: str) -> None:
+    """Views, materialized views and indexed views of to_jsonb/jsonb_agg/extract(timezone)/to_char TZ/
+    array_to_string of timestamptz, created in a zone, answer as PostgreSQL's views there (also after writes,
+    which the maintained ones take in incrementally); from another zone they are refused (0A000)."""
+    ours, theirs = connections
+    _set_zone(connections, "UTC")
+    rows = "(1, '2020-03-29 00:30:00+00'), (2, '2020-10-24 22:30:00+00'), (3, '2020-03-08 06:30:00+00')"
+    for conn in connections:
+        conn.execute("DELETE FROM instants")
+        conn.execute(f"INSERT INTO instants VALUES {rows}")
+    _set_zone(connections, zone)
+    for conn in connections:
+        conn.execute(f"CREATE VIEW tz_json AS {JSON_VIEW_QUERY}")
+        conn.execute(f"CREATE VIEW tz_json_agg AS {JSON_AGG_QUERY}")
+    ours.execute(f"CREATE MATERIALIZED VIEW tz_json_mv AS {JSON_VIEW_QUERY}")
+    ours.execute(f"CREATE MATERIALIZED VIEW tz_json_agg_mv AS {JSON_AGG_QUERY}")
+    ours.execute("CREATE INDEX tz_json_agg_idx ON tz_json_agg (g)")
+    theirs.execute(f"CREATE VIEW tz_json_mv AS {JSON_VIEW_QUERY}")
+    theirs.execute(f"CREATE VIEW tz_json_agg_mv AS {JSON_AGG_QUERY}")
+    try:
+        for step in range(2):
+            if step:  # writes after creation: the maintained results follow
+                for conn in connections:
+                    conn.execute("INSERT INTO instants VALUES (4, '2020-11-01 05:30:00+00'), "
+                                 "(5, '1890-01-01 00:00:00+00')")
+                    conn.execute("DELETE FROM instants WHERE k = 1")
+            for binary in (False, True):
+                for name in ("tz_json", "tz_json_mv"):
+                    same(connections, f"SELECT * FROM {name} ORDER BY k", binary=binary)
+                for name in ("tz_json_agg", "tz_json_agg_mv"):
+                    same(connections, f"SELECT * FROM {name} ORDER BY g", binary=binary)
+        ours.execute("SET TimeZone = 'Europe/Berlin'")
+        for name in ("tz_json", "tz_json_mv", "tz_json_agg", "tz_json_agg_mv"):
+            assert outcome(ours, f"SELECT * FROM {name}")[:2] == ("error", "0A000"), name
+    finally:
+        ours.execute("SET TimeZone = 'UTC'")
+        ours.execute("DROP MATERIALIZED VIEW tz_json_mv")
+        ours.execute("DROP MATERIALIZED VIEW tz_json_agg_mv")
+        theirs.execute("DROP VIEW tz_json_mv")
+        theirs.execute("DROP VIEW tz_json_agg_mv")
+        for conn in connections:
+            conn.execute("DROP VIEW tz_json_agg")
+            conn.execute("DROP VIEW tz_json")
 
 
 def test_a_literal_in_a_view_is_read_in_the_creating_zone(connections: Any) -> None:
@@ -392,3 +463,25 @@ def test_parameters_declared_timestamptz_are_read_in_the_zone(connections: Any, 
         answers.append(rows)
     _set_zone(connections, "UTC")
     assert answers[0] == answers[1]
+
+
+def test_spellings_of_utc_that_show_another_abbreviation_are_other_zones(connections: Any) -> None:
+    """A view of to_char's TZ created under GMT shows GMT (PostgreSQL's view would show UTC to a UTC reader): read
+    from a UTC session it is refused; UTC and Etc/UTC show UTC alike and share it."""
+    ours, theirs = connections
+    _set_zone(connections, "GMT")
+    ours.execute("CREATE VIEW tz_gmt AS SELECT to_char(TIMESTAMPTZ '2020-07-01 00:00:00+00', 'TZ') AS z")
+    _set_zone(connections, "UTC")
+    ours.execute("CREATE VIEW tz_utc AS SELECT to_char(TIMESTAMPTZ '2020-07-01 00:00:00+00', 'TZ') AS z")
+    try:
+        assert outcome(ours, "SELECT * FROM tz_gmt")[:2] == ("error", "0A000")
+        _set_zone(connections, "Etc/UTC")
+        assert ours.execute("SELECT * FROM tz_utc").fetchall() == theirs.execute(
+            "SELECT to_char(TIMESTAMPTZ '2020-07-01 00:00:00+00', 'TZ')").fetchall() == [("UTC",)]
+        _set_zone(connections, "GMT")
+        assert ours.execute("SELECT * FROM tz_gmt").fetchall() == theirs.execute(
+            "SELECT to_char(TIMESTAMPTZ '2020-07-01 00:00:00+00', 'TZ')").fetchall() == [("GMT",)]
+    finally:
+        _set_zone(connections, "UTC")
+        ours.execute("DROP VIEW tz_gmt")
+        ours.execute("DROP VIEW tz_utc")

@@ -42,3 +42,19 @@ def test_a_default_that_does_not_fit_its_column_is_refused(env) -> None:  # type
         env.execute("CREATE TABLE bad (a int DEFAULT 'abc')")
     with pytest.raises(psycopg.errors.UndefinedTable):
         env.query("SELECT * FROM bad")
+
+
+def test_a_default_now_is_each_writes_time_across_a_restart(env) -> None:  # type: ignore[no-untyped-def]
+    """``DEFAULT now()``/``current_date`` are kept as what each write binds to its own time (the catalog
+    record holds the placeholder, not the CREATE's time), also after a coordinator restart."""
+    env.execute("CREATE TABLE stamped (a int, at timestamptz DEFAULT now(), day date DEFAULT current_date)")
+    (created,), = env.query("SELECT now()")
+    env.execute("INSERT INTO stamped (a) VALUES (1)")
+    env.restart()
+    env.execute("INSERT INTO stamped (a) VALUES (2)")
+    (after,), = env.query("SELECT now()")
+    rows = env.query("SELECT a, at, day = CAST(at AS date) FROM stamped ORDER BY a")
+    assert [a for a, _, _ in rows] == [1, 2] and all(same_day for _, _, same_day in rows)
+    first, second = rows[0][1], rows[1][1]
+    assert created <= first <= second <= after
+    assert first != second  # two writes, a restart apart: two times

@@ -10,11 +10,13 @@ any write).  Progress is published in ``mz_internal.mz_copy_progress`` from the 
 
 from __future__ import annotations
 
+import datetime
 from typing import TYPE_CHECKING, Any, Callable
 
 from steadystate.adapter.client import CopyInOutcome, Outcome
 from steadystate.adapter.writes import parse_copy_row
 from steadystate.errors import NotNullViolation, SteadyError, quote_ident
+from steadystate.expr import statement_time
 from steadystate.expr.eval import compile_scalar
 from steadystate.repr import Row, typmod
 from steadystate.sql import plan as p
@@ -36,11 +38,14 @@ class CopyInSink:
         self.required = [i for i, column in enumerate(plan.desc.columns) if not column.nullable]
         arity = plan.desc.arity
         self.all_columns = len(plan.columns) == arity and list(plan.columns) == list(range(arity))
-        # omitted columns take their DEFAULT, evaluated once for the statement (NULL without one)
+        # omitted columns take their DEFAULT, evaluated once for the statement (NULL without one); now() there is
+        # this statement's time, the date and local time in this session's zone (expr/statement_time.py)
         self.omitted_values: list[Any] = [None] * arity
+        now = datetime.datetime.now(datetime.timezone.utc)
         for position, default in enumerate(plan.defaults):
             if default is not None and position not in plan.columns:
-                self.omitted_values[position] = compile_scalar(default, [])(())
+                bound = statement_time.bind(default, now, session.variables["timezone"])
+                self.omitted_values[position] = compile_scalar(bound, [])(())
         self.copies = session.adapter.coordinator.copies
         self.rows: list[Row] = []
         self.line = 0

@@ -21,7 +21,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from steadystate.errors import FeatureNotSupported
-from steadystate.expr import ir
+from steadystate.expr import ir, statement_time
 from steadystate.repr import Row
 from steadystate.repr.objects import ItemKind
 from steadystate.repr.types import RelationDesc, ScalarType
@@ -69,13 +69,20 @@ def literal_sql(value: Any) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
+_STATEMENT_TIME_SQL = {ScalarType.TIMESTAMPTZ: "now()", ScalarType.TIMESTAMP: "localtimestamp",
+                       ScalarType.DATE: "current_date"}
+
+
 def _table_sql(item: "ItemRecord") -> str:
     assert item.desc is not None
     columns = []
     for position, column in enumerate(item.desc.columns):
         text = f"{ident(column.name)} {column.pg_type_name}"
         default = item.defaults[position] if position < len(item.defaults) else None
-        if default is not None:
+        kind = statement_time.kind_of(default)
+        if kind is not None:  # DEFAULT now(), localtimestamp, current_date: each write's time
+            text += f" DEFAULT {_STATEMENT_TIME_SQL[kind]}"
+        elif default is not None:
             if not isinstance(default, ir.Literal):
                 raise FeatureNotSupported(
                     f"SHOW CREATE TABLE is not supported for {item.qualified}: the DEFAULT of column "

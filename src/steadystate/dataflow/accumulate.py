@@ -2,10 +2,12 @@
 
 An aggregate is *accumulable* when a group's value is a sum over its rows of ``value × diff``: a retraction is
 just a negative addition and no row or value multiset has to be kept (unlike a minimum or maximum).  The engine
-knows five such accumulations (:class:`Accumulation`): counting rows, counting non-NULL values, summing, summing
-into a ``Decimal``, and the mean as a ``Decimal``.  A group is one flat list of accumulators,
-``[rows, slot₁, slot₂, …, output]`` — a count takes one slot, a sum or mean two (total, non-NULL count) —
-instead of one state object per aggregate.
+knows seven such accumulations (:class:`Accumulation`): counting rows, counting non-NULL values, summing, summing
+into a ``Decimal``, the mean as a ``Decimal``, and a numeric sum and mean that keep the display scales of their live
+values (:class:`DisplayScales`: PostgreSQL shows a sum at its inputs' largest scale, which a running total that
+has subtracted values does not know).  A group is one flat list of accumulators, ``[rows, slot₁, slot₂, …,
+output]`` — a count takes one slot, a sum or mean two (total, non-NULL count), a numeric one three (and its
+scales) — instead of one state object per aggregate.
 
 :class:`AccumulatingReduce` folds a delta with a function generated (``exec``) for the operator's exact aggregate
 list, with keys and arguments read as ``row[i]``: that avoids a Python call per aggregate per row, which is most
@@ -44,6 +46,8 @@ class Accumulation(enum.Enum):
     SUM = "sum"  # the sum of the non-NULL values, NULL when there is none
     SUM_DECIMAL = "sum_decimal"  # the same sum as a Decimal
     MEAN_DECIMAL = "mean_decimal"  # the accumulator's mean(sum, count) of the non-NULL values, NULL when there is none
+    SUM_SCALED = "sum_scaled"  # a sum of Decimals shown at the largest display scale among the live values
+    MEAN_SCALED = "mean_scaled"  # the mean of that sum
 
     @property
     def counts(self) -> bool:
@@ -51,11 +55,98 @@ class Accumulation(enum.Enum):
 
 
 # slots each accumulation occupies in a group's accumulator list
-SLOTS = {kind: 1 if kind.counts else 2 for kind in Accumulation}
+SLOTS = {kind: 1 if kind.counts else 3 if kind in (Accumulation.SUM_SCALED, Accumulation.MEAN_SCALED) else 2
+         for kind in Accumulation}
+_MEANS = (Accumulation.MEAN_DECIMAL, Accumulation.MEAN_SCALED)
 
 
 def _as_decimal(total: Any) -> Any:
     return decimal.Decimal(total) if isinstance(total, int) else total
+
+
+class DisplayScales:
+    """How many live values of a Decimal sum have each display scale (digits after the point): a sum's own
+    exponent keeps what was subtracted (``3.00 - 1.50`` is ``1.50``), while the sum of the live values is shown at
+    their largest scale (PostgreSQL's rule for ``+``).  Added like a number: ``0 + s``, ``s + s``, ``s * k``."""
+
+    __slots__ = ("counts",)
+
+    def __init__(self, counts: dict[int, int] | None = None) -> None:
+        self.counts: dict[int, int] = counts if counts is not None else {}
+
+    def __add__(self, other: Any) -> "DisplayScales":
+        counts = dict(self.counts)
+        if isinstance(other, DisplayScales):
+            for scale, n in other.counts.items():
+                counts[scale] = counts.get(scale, 0) + n
+        return DisplayScales(counts)
+
+    __radd__ = __add__
+
+    def __iadd__(self, other: Any) -> "DisplayScales":
+        if other.__class__ is DisplayScales:
+            counts = self.counts
+            for scale, n in other.counts.items():
+                counts[scale] = counts.get(scale, 0) + n
+        return self
+
+    def __bool__(self) -> bool:
+        return any(self.counts.values())
+
+    def __mul__(self, factor: int) -> "DisplayScales":
+        return DisplayScales({scale: n * factor for scale, n in self.counts.items()})
+
+    __rmul__ = __mul__
+
+    def largest(self) -> int | None:
+        live = [scale for scale, n in self.counts.items() if n > 0]
+        return max(live) if live else None
+
+    def __eq__(self, other: object) -> bool:
+        mine = {k: v for k, v in self.counts.items() if v}
+        if isinstance(other, DisplayScales):
+            return mine == {k: v for k, v in other.counts.items() if v}
+        return other == 0 and not mine
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+_SCALES_SEEN: dict[tuple[int, int], Any] = {}
+
+
+def display_scales(value: Any, diff: int) -> Any:
+    """A Decimal value's display scale (digits after the point) counted ``diff`` times; 0 for a NaN or an
+    infinity, which have none.  Read from its text, faster than ``as_tuple`` when that has no exponent; the result
+    is shared between calls (adding it to a sum copies it, never changes it)."""
+    text = str(value)
+    if "E" not in text and text[-1].isdigit():
+        dot = text.find(".")
+        scale = len(text) - dot - 1 if dot >= 0 else 0
+    else:
+        exponent = value.as_tuple()[2]
+        if not isinstance(exponent, int):
+            return 0
+        scale = max(0, -exponent)
+    found = _SCALES_SEEN.get((scale, diff))
+    if found is None:
+        found = DisplayScales({scale: diff})
+        if len(_SCALES_SEEN) < 4096:
+            _SCALES_SEEN[(scale, diff)] = found
+    return found
+
+
+_EXACT = decimal.Context(prec=decimal.MAX_PREC, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN)
+
+
+def rescale(total: Any, scales: Any) -> Any:
+    """A Decimal sum shown at the largest display scale of its live values (``total`` unchanged when there is
+    none, or when it is not finite)."""
+    if not isinstance(scales, DisplayScales) or not isinstance(total, decimal.Decimal) or not total.is_finite():
+        return total
+    scale = scales.largest()
+    if scale is None:
+        return total
+    return total.quantize(decimal.Decimal(1).scaleb(-scale), context=_EXACT)
 
 
 class Accumulator:
@@ -70,7 +161,7 @@ class Accumulator:
                  mean: Callable[[Any, int], Any] | None = None) -> None:
         if not isinstance(kind, Accumulation):
             raise ValueError(f"not an accumulation: {kind!r}")
-        if (kind is Accumulation.MEAN_DECIMAL) != (mean is not None):
+        if (kind in _MEANS) != (mean is not None):
             raise ValueError("a mean accumulator, and only a mean, takes its division")
         self.kind = kind
         self.column = column
@@ -103,14 +194,16 @@ def contribution_source(accumulators: Sequence[Accumulator], indent: str) -> lis
             lines.append(f"{indent}c{slot} = 0 if v is None else diff")
             slot += 1
             continue
+        scaled = SLOTS[acc.kind] == 3
         lines += [
             f"{indent}if v is None:",
-            f"{indent}    c{slot} = c{slot + 1} = 0",
+            f"{indent}    c{slot} = c{slot + 1} = 0" + (f"; c{slot + 2} = 0" if scaled else ""),
             f"{indent}else:",
             f"{indent}    c{slot} = v if diff == 1 else v * diff",
             f"{indent}    c{slot + 1} = diff",
+            *([f"{indent}    c{slot + 2} = _scales(v, diff)"] if scaled else []),
         ]
-        slot += 2
+        slot += SLOTS[acc.kind]
     return lines
 
 
@@ -129,13 +222,15 @@ def _result_source(accumulators: Sequence[Accumulator]) -> str:
             slot += 1
             continue
         total, count = f"acc[{slot}]", f"acc[{slot + 1}]"
-        if acc.kind is Accumulation.SUM:
+        if SLOTS[acc.kind] == 3:
+            total = f"_rescale({total}, acc[{slot + 2}])"
+        if acc.kind in (Accumulation.SUM, Accumulation.SUM_SCALED):
             results.append(f"({total} if {count} else None)")
         elif acc.kind is Accumulation.SUM_DECIMAL:
             results.append(f"(_as_decimal({total}) if {count} else None)")
         else:
             results.append(f"(_mean{number}({total}, {count}) if {count} else None)")
-        slot += 2
+        slot += SLOTS[acc.kind]
     return "(" + "".join(f"{r}, " for r in results) + ")"
 
 
@@ -172,7 +267,7 @@ def emit_source(accumulators: Sequence[Accumulator], is_global: bool) -> list[st
 
 
 def compile_functions(source: list[str], name: str, accumulators: Sequence[Accumulator]) -> dict[str, Any]:
-    namespace: dict[str, Any] = {"_as_decimal": _as_decimal}
+    namespace: dict[str, Any] = {"_as_decimal": _as_decimal, "_scales": display_scales, "_rescale": rescale}
     namespace.update({f"_mean{number}": acc.mean for number, acc in enumerate(accumulators) if acc.mean is not None})
     exec(compile("\n".join(source) + "\n", f"<{name}>", "exec"), namespace)
     return namespace
@@ -253,6 +348,8 @@ def sums_from_columns(tables: list[Any], key_columns: Sequence[int], accumulator
             slots.append(values(f"c{a.column}_count"))
         else:
             slots += [values(f"c{a.column}_sum"), values(f"c{a.column}_count")]
+            if SLOTS[a.kind] == 3:  # (only reached by a column of NULLs: no scales)
+                slots.append([0] * len(rows))
     return dict(zip(zip(*(values(k) for k in keys)), map(list, zip(*slots))))
 
 

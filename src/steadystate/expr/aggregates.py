@@ -64,18 +64,34 @@ class CountState:
 
 
 class SumState:
-    __slots__ = ("total", "count", "as_numeric")
+    """A sum (and the count of its values).  A sum of Decimals also counts its live values' display scales: the
+    running total keeps the exponent of what it subtracted (``3.00 - 1.50`` is ``1.50``), PostgreSQL shows the sum
+    of the values there are at their largest scale (``1.5``)."""
+
+    __slots__ = ("total", "count", "as_numeric", "scales")
 
     def __init__(self, as_numeric: bool = False) -> None:
         self.total: Any = 0
         self.count = 0
         self.as_numeric = as_numeric
+        self.scales: dict[int, int] | None = None  # display scale -> live values (Decimal sums)
 
     def add(self, value: Any, diff: int) -> None:
         if value is None:
             return
         self.total += value * diff if diff != 1 else value
         self.count += diff
+        if type(value) is decimal.Decimal and value.is_finite():
+            scales = self.scales if self.scales is not None else {}
+            scale = numeric.scale_of(value)
+            scales[scale] = scales.get(scale, 0) + diff
+            self.scales = scales
+
+    def _shown(self) -> Any:
+        """The total, a Decimal one at its live values' largest display scale."""
+        if self.scales is None or not isinstance(self.total, decimal.Decimal):
+            return self.total
+        return numeric.at_largest_scale(self.total, self.scales)
 
     def add_many(self, values: list[Any], diffs: list[int]) -> None:
         """Exact for integers (summed in bulk); other types are added one by one, in order, as ``add`` does."""
@@ -95,7 +111,7 @@ class SumState:
             return None
         if self.as_numeric and isinstance(self.total, int):
             return decimal.Decimal(self.total)
-        return self.total
+        return self._shown()
 
 
 class AvgState(SumState):
@@ -108,7 +124,7 @@ class AvgState(SumState):
             return self.total / self.count
         if isinstance(self.total, Interval):
             return divide(self.total, self.count)
-        return numeric.mean(self.total, self.count)
+        return numeric.mean(self._shown(), self.count)
 
 
 class ExtremeState:
@@ -407,7 +423,9 @@ def accumulator_kind(agg: ir.AggregateExpr, input_types: Types | None) -> str | 
     if agg.func not in ("sum", "avg"):
         return None
     typ = scalar_type(agg.expr, input_types)
-    if typ in (ScalarType.INT2, ScalarType.INT4, ScalarType.NUMERIC):
+    if typ is ScalarType.NUMERIC:  # shown at the live values' largest display scale
+        return "sum_scaled" if agg.func == "sum" else "avg_scaled"
+    if typ in (ScalarType.INT2, ScalarType.INT4):
         return "sum" if agg.func == "sum" else "avg"
     if typ is ScalarType.INT8:
         return "sum_numeric" if agg.func == "sum" else "avg"

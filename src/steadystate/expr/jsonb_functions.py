@@ -26,6 +26,7 @@ from typing import Any, Callable
 
 from steadystate import errors
 from steadystate.repr import numeric
+from steadystate.repr.arrays import Array
 from steadystate.repr.bytea import bytea_text, parse_bytea
 from steadystate.repr.floattext import float4_text, float8_text
 from steadystate.repr.interval import Interval, format_interval
@@ -58,6 +59,8 @@ def to_tree(value: Any) -> Any:
         return value
     if isinstance(value, Jsonb):
         return value.value
+    if isinstance(value, Array):  # a JSON array of the elements' values (real[] is refused when planned)
+        return tuple(to_tree(element) for element in value)
     if isinstance(value, int):
         return decimal.Decimal(value)
     if isinstance(value, decimal.Decimal):

@@ -201,6 +201,11 @@ _KNOWN_UNITS = frozenset(_DATE_FIELDS) | {"hour", "minute", "second", "milliseco
                                           "timezone", "timezone_hour", "timezone_minute", "julian"}
 
 
+def known_unit(field: str) -> bool:
+    """Whether ``field`` names a unit ``extract``/``date_part`` knows (for some type)."""
+    return _unit(field) in _KNOWN_UNITS
+
+
 def _extract_value(field: str, v: Any, type_name: str) -> Any:
     unit = _unit(field)
     if unit not in _KNOWN_UNITS:
@@ -350,4 +355,4 @@ def date_trunc(unit: str, v: Any) -> Any:
     return impl(_as_timestamp(v))
 
 
-__all__ = ["date_add", "date_part", "date_sub", "date_trunc", "extract", "temporal"]
+__all__ = ["date_add", "date_part", "date_sub", "date_trunc", "extract", "known_unit", "temporal"]

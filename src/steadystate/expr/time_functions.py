@@ -10,8 +10,10 @@
 * ``age`` is PostgreSQL's field-wise subtraction with borrowing (``timestamp_age``): days borrowed from a month
   are the length of the earlier timestamp's month.
 * The ``*_in`` functions are what PostgreSQL computes in the session's TimeZone, with the zone as their last
-  argument (sql/session_zone.py plans them): text in and out, ``date_trunc``, ``to_char``, ``age``, and
-  ``timestamptz ± interval`` (months and days move the wall-clock time there, the rest is elapsed time).
+  argument (sql/session_zone.py plans them): text in and out, ``date_trunc``, ``to_char``, ``age``,
+  ``timestamptz ± interval`` (months and days move the wall-clock time there, the rest is elapsed time),
+  ``extract``/``date_part`` (``timezone*`` fields: the offset there), a timestamptz's jsonb (ISO 8601 with the
+  offset there) and a timestamptz[]'s element texts (``array_to_string``).
 
 :data:`VARIADIC_STRICT` is merged into ``expr.functions``'s table and :data:`RESULT_TYPES` into
 ``expr.infer.function_type``.
@@ -21,17 +23,19 @@ from __future__ import annotations
 
 import calendar
 import datetime as _dt
+import decimal
 import math
 from typing import Any, Callable
 
 from steadystate import errors
 from steadystate.expr import casts as _casts
 from steadystate.expr import temporal as _temporal
-from steadystate.repr.arrays import format_array, parse_array
+from steadystate.repr.arrays import Array, format_array, parse_array
 from steadystate.expr.to_char import to_char
+from steadystate.repr.jsonb import Jsonb
 from steadystate.repr.interval import USECS_PER_DAY, USECS_PER_SEC, Interval, add_months
-from steadystate.repr.timezones import format_in_zone, localize, parse_zone
-from steadystate.repr.types import ScalarType
+from steadystate.repr.timezones import fixed_abbreviation, format_in_zone, localize, parse_zone
+from steadystate.repr.types import ARRAY_OF, ScalarType
 
 UTC = _dt.timezone.utc
 _PG_EPOCH = _dt.datetime(2000, 1, 1)
@@ -134,13 +138,117 @@ def age_in(a: _dt.datetime, b: _dt.datetime, name: str) -> Interval:
 
 def to_char_in(value: _dt.datetime, template: str, name: str) -> str:
     """``to_char(timestamptz, text)`` in a session whose TimeZone is ``name`` (``TZ``/``OF`` are the zone's)."""
-    return to_char(value, template, zone(name))
+    return to_char(value, template, zone(name), fixed_abbreviation(name))
 
 
 def timestamptz_array_text_in(value: Any, name: str) -> str:
     """``CAST(timestamptz[] AS text)`` in a session whose TimeZone is ``name``."""
     tz = zone(name)
     return format_array(value, lambda element: format_in_zone(element, tz))
+
+
+def timestamptz_array_texts_in(value: Any, name: str) -> Array:
+    """A timestamptz[] as the text[] of its elements' text in a session whose TimeZone is ``name`` (what
+    ``array_to_string`` joins)."""
+    tz = zone(name)
+    return Array(None if element is None else format_in_zone(element, tz) for element in value)
+
+
+#: the element casts of an array cast PostgreSQL computes in the session's zone: (from, to) -> element function
+_ZONED_ELEMENT_CASTS: dict[tuple[str, str], Callable[[Any, str], Any]] = {
+    ("timestamptz", "text"): lambda v, name: format_in_zone(v, zone(name)),
+    ("text", "timestamptz"): text_timestamptz_in,
+    ("timestamptz", "timestamp"): lambda v, name: _at_zone(name, v),
+    ("timestamptz", "date"): lambda v, name: _at_zone(name, v).date(),
+    ("timestamptz", "time"): lambda v, name: _at_zone(name, v).time(),
+    ("timestamp", "timestamptz"): lambda v, name: localize(v, zone(name)),
+    ("date", "timestamptz"): lambda v, name: localize(_dt.datetime.combine(v, _dt.time()), zone(name)),
+}
+
+
+def array_cast_name(source: str, target: str) -> str | None:
+    """The function computing ``CAST(source[] AS target[])`` (element type names) in a zone, given as its last
+    argument; None when that cast does not depend on the zone."""
+    return f"array_{source}_to_{target}_in" if (source, target) in _ZONED_ELEMENT_CASTS else None
+
+
+def _array_cast_in(source: str, target: str) -> Callable[[Any, str], Array]:
+    cast = _ZONED_ELEMENT_CASTS[(source, target)]
+
+    def array_cast_in(value: Any, name: str) -> Array:
+        return Array(None if element is None else cast(element, name) for element in value)
+
+    array_cast_in.__doc__ = f"``CAST({source}[] AS {target}[])`` in a session whose TimeZone is ``name``."
+    return array_cast_in
+
+
+def _json_text(value: _dt.datetime, tz: _dt.tzinfo) -> str:
+    """A timestamptz as ``to_jsonb`` shows it in zone ``tz``: ISO 8601 with the offset there (``+05:45``,
+    ``-04:56:02``), fractional seconds only when not zero."""
+    try:
+        local = value.astimezone(tz)
+    except OverflowError:
+        raise _timestamp_out_of_range() from None
+    text = local.replace(tzinfo=None).isoformat(timespec="microseconds").rstrip("0").rstrip(".")
+    offset = local.utcoffset()
+    seconds = int(offset.total_seconds()) if offset is not None else 0
+    sign, seconds = ("-" if seconds < 0 else "+"), abs(seconds)
+    shown = f"{sign}{seconds // 3600:02d}:{seconds // 60 % 60:02d}"
+    return text + shown + (f":{seconds % 60:02d}" if seconds % 60 else "")
+
+
+def timestamptz_jsonb_in(value: _dt.datetime, name: str) -> Jsonb:
+    """``to_jsonb(timestamptz)`` in a session whose TimeZone is ``name`` (also an argument of
+    ``jsonb_build_*``, ``jsonb_agg``, ``jsonb_object_agg``)."""
+    return Jsonb(_json_text(value, zone(name)))
+
+
+def timestamptz_array_jsonb_in(value: Any, name: str) -> Jsonb:
+    """``to_jsonb(timestamptz[])`` in a session whose TimeZone is ``name``."""
+    tz = zone(name)
+    return Jsonb(tuple(None if element is None else _json_text(element, tz) for element in value))
+
+
+_ZONE_FIELDS = frozenset({"timezone", "timezone_hour", "timezone_minute"})
+
+
+def _zone_field(unit: str, local: _dt.datetime) -> int:
+    """``timezone`` (seconds east of UTC), ``timezone_hour``/``timezone_minute`` (its parts, signed alike)."""
+    offset = local.utcoffset()
+    seconds = int(offset.total_seconds()) if offset is not None else 0
+    magnitude = abs(seconds)
+    sign = -1 if seconds < 0 else 1
+    if unit == "timezone":
+        return seconds
+    return sign * (magnitude // 3600 if unit == "timezone_hour" else magnitude // 60 % 60)
+
+
+def _in_zone(field: str, value: _dt.datetime, name: str) -> tuple[str, Any]:
+    """The unit of ``field`` and what ``extract``/``date_part`` read for it in zone ``name``: the offset there for
+    the zone fields, the instant for ``epoch``, else the wall-clock timestamp there."""
+    unit = _temporal.unit_name(field)
+    try:
+        local = value.astimezone(zone(name))
+    except OverflowError:
+        raise _timestamp_out_of_range() from None
+    if unit in _ZONE_FIELDS:
+        return unit, _zone_field(unit, local)
+    if unit == "epoch":
+        return unit, value
+    _temporal.extract(field, value)  # an unknown unit is refused naming timestamptz
+    return unit, local.replace(tzinfo=None)
+
+
+def extract_in(field: str, value: _dt.datetime, name: str) -> decimal.Decimal:
+    """``EXTRACT(field FROM timestamptz)`` in a session whose TimeZone is ``name``."""
+    unit, seen = _in_zone(field, value, name)
+    return decimal.Decimal(seen) if unit in _ZONE_FIELDS else _temporal.extract(field, seen)
+
+
+def date_part_in(field: str, value: _dt.datetime, name: str) -> float:
+    """``date_part(field, timestamptz)`` in a session whose TimeZone is ``name``."""
+    unit, seen = _in_zone(field, value, name)
+    return float(seen) if unit in _ZONE_FIELDS else _temporal.date_part(field, seen)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -279,6 +387,12 @@ VARIADIC_STRICT: dict[str, Callable[..., Any]] = {
     "timestamptz_sub_in": timestamptz_sub_in,
     "age_in": age_in,
     "to_char_in": to_char_in,
+    "timestamptz_array_texts_in": timestamptz_array_texts_in,
+    "timestamptz_jsonb_in": timestamptz_jsonb_in,
+    "timestamptz_array_jsonb_in": timestamptz_array_jsonb_in,
+    "extract_in": extract_in,
+    "date_part_in": date_part_in,
+    **{f"array_{source}_to_{target}_in": _array_cast_in(source, target) for source, target in _ZONED_ELEMENT_CASTS},
 }
 
 _RESULT_TYPES: dict[str, ScalarType] = {
@@ -298,6 +412,12 @@ _RESULT_TYPES: dict[str, ScalarType] = {
     "timestamptz_sub_in": ScalarType.TIMESTAMPTZ,
     "age_in": ScalarType.INTERVAL,
     "to_char_in": ScalarType.TEXT,
+    "timestamptz_array_texts_in": ScalarType.TEXT_ARRAY,
+    "timestamptz_jsonb_in": ScalarType.JSONB,
+    "timestamptz_array_jsonb_in": ScalarType.JSONB,
+    "extract_in": ScalarType.NUMERIC,
+    "date_part_in": ScalarType.FLOAT8,
+    **{f"array_{source}_to_{target}_in": ARRAY_OF[ScalarType(target)] for source, target in _ZONED_ELEMENT_CASTS},
 }
 
 

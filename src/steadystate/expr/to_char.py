@@ -6,7 +6,8 @@ PM A.M. P.M. (and lower case) TZ tz TZH TZM OF``; the numeric ones all upper or 
 drops its padding (leading zeros, trailing blanks of names; not of ``MS``/``US``), ``TH``/``th`` after a number
 adds its ordinal suffix, ``"..."`` is literal text (``\\`` escapes inside it), ``\\"`` a double quote; anything
 else is copied.  A timestamptz is shown in the session's zone (``to_char_in`` in expr/time_functions.py passes
-it; UTC otherwise): ``TZ`` is tzdata's abbreviation there (``CEST``), ``OF``/``TZH``/``TZM`` its offset; a
+it; UTC otherwise): ``TZ`` is tzdata's abbreviation there (``CEST``) or, for a POSIX offset, the name part of
+its spelling (``UTC`` of ``UTC+3``, empty for ``+05:30``), ``OF``/``TZH``/``TZM`` its offset; a
 timestamp has an empty ``TZ`` and ``OF`` ``+00``.
 """
 
@@ -85,8 +86,10 @@ def _match(template: str, i: int) -> str | None:
     return None
 
 
-def to_char(value: _dt.datetime, template: str, zone: _dt.tzinfo | None = None) -> str:
-    """``to_char`` of a timestamp, or of a timestamptz seen in ``zone`` (the session's; None: UTC)."""
+def to_char(value: _dt.datetime, template: str, zone: _dt.tzinfo | None = None,
+            abbreviation: str | None = None) -> str:
+    """``to_char`` of a timestamp, or of a timestamptz seen in ``zone`` (the session's; None: UTC), whose ``TZ``
+    is ``abbreviation`` when the zone's name fixes it (a POSIX offset's name part, ``GMT``), else tzdata's."""
     zoned = value.tzinfo is not None
     local = value.astimezone(zone or _dt.timezone.utc) if zoned else value
     t = local.replace(tzinfo=None)
@@ -134,7 +137,7 @@ def to_char(value: _dt.datetime, template: str, zone: _dt.tzinfo | None = None) 
             word, width = _TEXTS[keyword](t)
             out.append(word.ljust(width) if fill else word)
         elif keyword in ("TZ", "tz"):
-            name = _abbreviation(local, zone) if zoned else ""
+            name = (abbreviation if abbreviation is not None else _abbreviation(local, zone)) if zoned else ""
             out.append(name.upper() if keyword == "TZ" else name.lower())
         elif keyword == "TZH":
             out.append(f"{sign}{hours:02d}")
@@ -151,7 +154,6 @@ def _abbreviation(local: _dt.datetime, zone: _dt.tzinfo | None) -> str:
     """The zone abbreviation ``TZ`` shows: tzdata's (``CET``, ``EDT``, ``+0545``, ``LMT``) for an IANA zone."""
     if zone is None or zone is _dt.timezone.utc:
         return "UTC"
-    if isinstance(zone, _dt.timezone):  # a POSIX offset: PostgreSQL shows the name part of its spelling
-        raise errors.FeatureNotSupported("to_char's TZ pattern is not supported for a TimeZone given as an offset",
-                                         hint="Use OF for the offset, or SET TimeZone to an IANA zone name.")
+    if isinstance(zone, _dt.timezone):  # a POSIX offset: the name part of its spelling, passed as abbreviation
+        raise errors.InternalError("to_char of a fixed-offset zone needs its abbreviation")
     return local.tzname() or ""

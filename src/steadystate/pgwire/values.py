@@ -3,7 +3,8 @@
 Text format follows PostgreSQL's output functions (``boolout``, ``float8out``, ``numeric_out``,
 ``date_out``, ``timestamp_out``, ``jsonb_out``, ``uuid_out``, ``byteaout``); binary format covers int2/int4/int8,
 float4/float8, bool, text-like types, numeric, date and timestamp, time, interval, jsonb (version 1 + text), uuid
-(16 bytes) and bytea (the bytes).  Both directions are tables keyed by OID:
+(16 bytes), bytea (the bytes) and Materialize's mz_timestamp (oid 16552: its text digits in binary format too, as
+Materialize's pgrepr sends and reads it).  Both directions are tables keyed by OID:
 
 * :func:`text_encoder` / :func:`binary_encoder` give a function ``datum -> bytes`` for a result column;
 * :func:`decode_param` turns a Bind parameter (bytes, format code, OID) into a Python value.
@@ -37,6 +38,7 @@ FLOAT4, FLOAT8, UNKNOWN, BPCHAR, VARCHAR = 700, 701, 705, 1042, 1043
 DATE, TIME, TIMESTAMP, TIMESTAMPTZ, INTERVAL, NUMERIC = 1082, 1083, 1114, 1184, 1186, 1700
 TIMESTAMPTZ_ARRAY = 1185
 JSONB, UUID = 3802, 2950
+MZ_TIMESTAMP = 16552  # Materialize's oid
 
 TEXT_LIKE = (TEXT, VARCHAR, BPCHAR, NAME, UNKNOWN, 0)
 
@@ -248,6 +250,7 @@ BINARY_ENCODERS: dict[int, Encoder] = {
     JSONB: encode_jsonb_binary,
     UUID: lambda v: v.bytes,
     BYTEA: bytes,
+    MZ_TIMESTAMP: lambda v: str(v).encode(),  # Materialize sends its text (the digits) in binary format too
 }
 
 
@@ -436,6 +439,14 @@ def _unpack_float(fmt: str) -> Callable[[bytes], float]:
     return parse
 
 
+def _mz_timestamp(text: str) -> str:
+    """An mz_timestamp's digits (an unsigned 64-bit number of milliseconds), kept as the text a parameter of this
+    oid in text format is (typed where it is used); ValueError otherwise."""
+    if not text.isascii() or not text.isdigit() or int(text) >= 1 << 64:
+        raise ValueError(text)
+    return text
+
+
 BINARY_PARSERS: dict[int, Callable[[bytes], Any]] = {
     BOOL: lambda data: data != b"\x00",
     INT2: _unpack("!h"),
@@ -459,6 +470,7 @@ BINARY_PARSERS: dict[int, Callable[[bytes], Any]] = {
     JSONB: decode_jsonb_binary,
     UUID: lambda data: _uuid.UUID(bytes=data),
     BYTEA: bytes,
+    MZ_TIMESTAMP: lambda data: _mz_timestamp(data.decode()),  # its text, as Materialize reads it
 }
 
 

@@ -129,12 +129,14 @@ ACCUMULATIONS: dict[str, Accumulation] = {
     "sum": Accumulation.SUM,
     "sum_numeric": Accumulation.SUM_DECIMAL,
     "avg": Accumulation.MEAN_DECIMAL,
+    "sum_scaled": Accumulation.SUM_SCALED,
+    "avg_scaled": Accumulation.MEAN_SCALED,
 }
 
 
 def accumulators(pairs: Sequence[tuple[str, int | None]]) -> list[Accumulator]:
     """``(accumulator kind, column)`` pairs as the engine's accumulators."""
-    return [Accumulator(ACCUMULATIONS[kind], column, numeric.mean if kind == "avg" else None)
+    return [Accumulator(ACCUMULATIONS[kind], column, numeric.mean if kind in ("avg", "avg_scaled") else None)
             for kind, column in pairs]
 
 

@@ -89,6 +89,16 @@ def scale_of(value: Decimal) -> int:
     return -exponent if isinstance(exponent, int) and exponent < 0 else 0
 
 
+def at_largest_scale(total: Decimal, scales: dict[int, int]) -> Decimal:
+    """A sum ``total`` shown at the largest display scale with a positive count in ``scales`` (scale -> how many
+    live values have it): PostgreSQL's scale of a sum, which a running total that has subtracted values loses
+    (``3.00 - 1.50`` is ``1.50``; the sum of the one value ``1.5`` is ``1.5``).  Unchanged when not finite."""
+    live = [scale for scale, n in scales.items() if n > 0]
+    if not live or not total.is_finite():
+        return total
+    return total.quantize(Decimal(1).scaleb(-max(live)), context=EXACT)
+
+
 def normalize(value: Decimal) -> Decimal:
     """``value`` with a non-positive exponent (``1E+2`` → ``100``), as PostgreSQL's input makes it."""
     if value.is_finite() and value.as_tuple().exponent > 0:  # type: ignore[operator]

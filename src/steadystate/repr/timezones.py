@@ -27,6 +27,7 @@ from steadystate import errors
 UTC = _dt.timezone.utc
 _UTC_NAMES = frozenset({"utc", "gmt", "z", "zulu", "universal", "etc/utc", "etc/gmt", "etc/universal"})
 _POSIX = re.compile(r"^(?:[A-Za-z]{3,}|<[^<>]+>)?([+-]?)(\d{1,2})(?::(\d{2}))?(?::(\d{2}))?$")
+_POSIX_NAME = re.compile(r"^([A-Za-z]{3,}|<[^<>]+>)?[+-]?\d")
 _NUMBER = re.compile(r"^[+-]?\d+(?:\.\d+)?$")
 
 
@@ -75,6 +76,24 @@ def localize(local: _dt.datetime, tz: _dt.tzinfo) -> _dt.datetime:
         return chosen.astimezone(UTC)
     except OverflowError:
         raise errors.SteadyError("timestamp out of range", sqlstate="22008") from None
+
+
+@functools.lru_cache(maxsize=256)
+def fixed_abbreviation(name: str) -> str | None:
+    """What ``to_char``'s ``TZ`` shows in zone ``name`` when the name fixes it: the name part of a POSIX offset
+    (``UTC`` of ``UTC+3``, ``+02`` of ``<+02>-02``, empty for ``+05:30``), tzdata's for a spelling of UTC
+    (``GMT``, ``UTC``); None for an IANA zone, whose abbreviation changes with the date (tzdata's, ``CEST``)."""
+    key = name.strip().lower()
+    real = _zone_names().get(key)
+    if key in _UTC_NAMES:
+        shown = zoneinfo.ZoneInfo(real).tzname(_dt.datetime(2000, 1, 1)) if real is not None else None
+        return shown or "UTC"
+    if real is not None:
+        return None
+    match = _POSIX_NAME.match(name.strip())
+    if match is None:
+        return None
+    return (match.group(1) or "").strip("<>")
 
 
 def setting_value(value: str) -> str:
@@ -139,4 +158,4 @@ def format_in_zone(value: _dt.datetime, zone: _dt.tzinfo) -> str:
     return text + format_offset(local.utcoffset())
 
 
-__all__ = ["UTC", "format_in_zone", "format_offset", "is_utc", "localize", "parse_zone", "setting_value"]
+__all__ = ["UTC", "fixed_abbreviation", "format_in_zone", "format_offset", "is_utc", "localize", "parse_zone", "setting_value"]

@@ -272,7 +272,9 @@ def _array_to_string(args: list[exp.Expr], env: ExprEnv) -> Typed:
     if len(args) not in (2, 3):
         raise errors.UndefinedFunction("function array_to_string takes 2 or 3 arguments")
     array = _array_arg("array_to_string", args[0], env)
-    session_zone.only_in_utc(env.ctx, [array.type], "array_to_string of a timestamp with time zone[]")
+    if array.type is T.TIMESTAMPTZ_ARRAY and (zone := session_zone.zone_for(env.ctx, "array_to_string")) is not None:
+        array = Typed(CallVariadic("timestamptz_array_texts_in", (array.expr, lit(zone, T.TEXT).expr)), T.TEXT_ARRAY,
+                      array.nullable)  # each element's text in the session's zone
     rest = [coerce(_plan(a, env), T.TEXT, env) for a in args[1:]]
     if array.type is T.FLOAT4_ARRAY:  # float4's own digits, not float8's
         array = Typed(CallUnary("array_float4_texts", array.expr), T.TEXT_ARRAY, array.nullable)

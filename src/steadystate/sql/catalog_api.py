@@ -62,6 +62,9 @@ class PlanContext:
     settings: tuple[tuple[str, str], ...] = ()  # session variables, for current_setting()
     version: str = "PostgreSQL 15.0 (steadystate)"
     now: datetime.datetime | None = None  # the statement's time (UTC) for now()/current_date; None: not allowed here
+    # now()/current_date are planned as placeholders the writing statement binds (a column DEFAULT:
+    # expr/statement_time.py) rather than refused when ``now`` is None
+    statement_time: bool = False
     # what planning computed in the session's TimeZone (sql/session_zone.py records it; shared by every
     # ``replace``d copy of the context, so a statement's whole plan adds to one set)
     zone_uses: set[str] = field(default_factory=set, compare=False, hash=False)

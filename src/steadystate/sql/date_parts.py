@@ -19,6 +19,8 @@ from sqlglot import exp
 from steadystate import errors
 from steadystate.expr.ir import CallBinary, CallVariadic, Literal, ScalarExpr
 from steadystate.expr.temporal_filter import MZ_NOW
+from steadystate.expr import statement_time
+from steadystate.expr.temporal import known_unit
 from steadystate.repr.timezones import parse_zone
 from steadystate.repr.types import ScalarType
 from steadystate.sql import session_zone
@@ -74,17 +76,28 @@ def in_session_zone(value: Typed, env: ExprEnv, what: str, field: ScalarExpr | N
     zone = session_zone.zone_for(env.ctx, what)
     if zone is None:
         return value
-    if field is not None and (name is None or name in _ZONE_FIELDS):
-        raise errors.FeatureNotSupported(f"{what} with a field other than a constant date/time field is not "
-                                         "supported while the session's TimeZone is not UTC",
-                                         hint="SET TimeZone = 'UTC', or name the field.")
     return Typed(CallVariadic("timezone", (Literal(zone, T.TEXT), value.expr)), T.TIMESTAMP, value.nullable)
+
+
+def _field_zone(value: Typed, field: ScalarExpr, env: ExprEnv, what: str) -> str | None:
+    """The session's zone when ``what`` of a timestamptz needs the zone itself, not only the wall-clock time there
+    (``timezone``/``timezone_hour``/``timezone_minute``, a field known only per row, or an unknown one, refused
+    naming timestamptz); None otherwise."""
+    if value.is_untyped or value.type is not T.TIMESTAMPTZ:
+        return None
+    name = str(field.value).lower() if isinstance(field, Literal) and isinstance(field.value, str) else None
+    if name is not None and name not in _ZONE_FIELDS and known_unit(name):
+        return None
+    return session_zone.zone_for(env.ctx, what)
 
 
 def _extract(plan_expr: PlanExpr, node: exp.Extract, env: ExprEnv) -> Typed:
     """``EXTRACT(field FROM x)``: numeric, as in PostgreSQL 14 and later."""
     value = _temporal(plan_expr, "extract", node.expression, env)
     field = Literal(_unit_of(node.this), T.TEXT)
+    if (zone := _field_zone(value, field, env, "extract")) is not None:
+        return Typed(CallVariadic("extract_in", (field, value.expr, Literal(zone, T.TEXT))), T.NUMERIC,
+                     value.nullable)
     value = in_session_zone(value, env, "extract", field)
     return Typed(CallBinary("extract", field, value.expr), T.NUMERIC, value.nullable)
 
@@ -94,7 +107,11 @@ def _date_part(plan_expr: PlanExpr, args: list[exp.Expr], env: ExprEnv) -> Typed
     if len(args) != 2:
         raise no_function("date_part", [plan_expr(a, env) for a in args])
     field = coerce(plan_expr(args[0], env), T.TEXT, env)
-    value = in_session_zone(_temporal(plan_expr, "date_part", args[1], env), env, "date_part", field.expr)
+    value = _temporal(plan_expr, "date_part", args[1], env)
+    if (zone := _field_zone(value, field.expr, env, "date_part")) is not None:
+        return Typed(CallVariadic("date_part_in", (field.expr, value.expr, Literal(zone, T.TEXT))), T.FLOAT8,
+                     nullable_of(field, value))
+    value = in_session_zone(value, env, "date_part", field.expr)
     return Typed(CallBinary("date_part", field.expr, value.expr), T.FLOAT8, nullable_of(field, value))
 
 
@@ -134,11 +151,14 @@ def _interval_literal(plan_expr: PlanExpr, node: exp.Interval, env: ExprEnv) -> 
 
 def _now(typ: ScalarType) -> Callable[[PlanExpr, exp.Expr, ExprEnv], Typed]:
     """``now()``/``current_timestamp`` (timestamptz), ``localtimestamp``, ``current_date``: the statement's time,
-    folded into the plan.  A view or index would have to change with the clock: refused there."""
+    folded into the plan; in a column DEFAULT, a placeholder each write binds to its own time
+    (expr/statement_time.py).  A view or index would have to change with the clock: refused there."""
     casts = {T.TIMESTAMPTZ: lambda t: t, T.TIMESTAMP: lambda t: t.replace(tzinfo=None), T.DATE: lambda t: t.date()}
 
     def plan(plan_expr: PlanExpr, node: exp.Expr, env: ExprEnv) -> Typed:
         now = env.ctx.now
+        if now is None and env.ctx.statement_time:  # a column DEFAULT: the time of the write that takes it
+            return Typed(statement_time.placeholder(typ), typ, False)
         if now is None:
             name = {T.TIMESTAMPTZ: "now", T.TIMESTAMP: "localtimestamp", T.DATE: "current_date"}[typ]
             raise errors.FeatureNotSupported(

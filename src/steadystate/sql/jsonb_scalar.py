@@ -257,6 +257,25 @@ def _unary(name: str, func: str, wanted: ScalarType, result: ScalarType) -> Call
     return planner
 
 
+_ZONED_JSON = {T.TIMESTAMPTZ: "timestamptz_jsonb_in", T.TIMESTAMPTZ_ARRAY: "timestamptz_array_jsonb_in"}
+
+
+def json_in_zone(value: Typed, env: ExprEnv, what: str) -> Typed:
+    """A timestamptz (or timestamptz[]) argument of to_jsonb/jsonb_build_*/jsonb_agg/jsonb_object_agg as the jsonb
+    PostgreSQL makes of it in the session's zone (ISO 8601 with the offset there; sql/session_zone.py records the
+    use); ``value`` itself for other types, and in UTC, where the datum's own conversion shows ``+00:00``."""
+    if value.type is T.FLOAT4_ARRAY:  # its elements would show float8's digits
+        raise errors.FeatureNotSupported(f"{what} of real[] is not supported",
+                                         hint="Cast it to double precision[] or numeric[] first.")
+    func = None if value.is_untyped else _ZONED_JSON.get(value.type)
+    if func is None:
+        return value
+    zone = session_zone.zone_for(env.ctx, what)
+    if zone is None:
+        return value
+    return Typed(CallVariadic(func, (value.expr, Literal(zone, T.TEXT))), T.JSONB, value.nullable)
+
+
 def _to_jsonb(args: list[exp.Expr], env: ExprEnv, plan: Plan) -> Typed:
     values = [plan(a, env) for a in args]
     if len(values) != 1:
@@ -265,7 +284,7 @@ def _to_jsonb(args: list[exp.Expr], env: ExprEnv, plan: Plan) -> Typed:
     if value.is_untyped:
         raise errors.SteadyError("could not determine polymorphic type because input has type unknown",
                                  sqlstate="42804")
-    session_zone.only_in_utc(env.ctx, [value.type], "to_jsonb of a timestamp with time zone")
+    value = json_in_zone(value, env, "to_jsonb")
     func = "float4_to_jsonb" if value.type is T.FLOAT4 else "to_jsonb"
     return Typed(CallUnary(func, value.expr), T.JSONB, value.nullable)
 
@@ -287,7 +306,7 @@ def _build(name: str) -> Callable[[list[exp.Expr], ExprEnv, Plan], Typed]:
             raise errors.InvalidParameterValue("argument list must have even number of elements",
                                                hint="The arguments of jsonb_build_object() must consist of "
                                                     "alternating keys and values.")
-        session_zone.only_in_utc(env.ctx, [v.type for v in values if not v.is_untyped], f"{name} of a timestamp with time zone")
+        values = [json_in_zone(v, env, name) for v in values]
         return Typed(CallVariadic(name, tuple(_json_argument(v, env) for v in values)), T.JSONB, False)
 
     return planner

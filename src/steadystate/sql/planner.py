@@ -14,7 +14,7 @@ from sqlglot import exp
 
 from steadystate import errors
 from steadystate.expr.ir import ColumnRef, Constant, Literal, Map, Project, RelationExpr, ScalarExpr, Union_
-from steadystate.expr import temporal_filter
+from steadystate.expr import statement_time, temporal_filter
 from steadystate.repr.typmod import TypeMod
 from steadystate.repr.types import Column, RelationDesc, ScalarType
 from steadystate.sql import pg_compat, session_zone
@@ -254,8 +254,8 @@ def _create(node: exp.Create, ctx: PlanContext, sql_text: str | None) -> p.Plan:
             kind = constraint.kind
             if isinstance(kind, exp.NotNullColumnConstraint):
                 nullable = bool(kind.args.get("allow_null"))
-            elif isinstance(kind, exp.DefaultColumnConstraint):
-                env = new_state(ctx).env(Scope())
+            elif isinstance(kind, exp.DefaultColumnConstraint):  # now() there: each write's time
+                env = new_state(replace(ctx, statement_time=True)).env(Scope())
                 default = _assignment_cast(plan_expr(kind.this, env), typ, column.name, env, declared.mod).expr
             else:
                 raise _unenforced(kind)
@@ -515,7 +515,17 @@ def _column_default(item: ResolvedItem, position: int, typ: ScalarType, ctx: Pla
     if default is None:
         return Literal(None, typ)
     session_zone.use_item(ctx, item, f"the DEFAULT of table \"{item.name}\"")
-    return default
+    if ctx.now is None:
+        raise errors.FeatureNotSupported("a column DEFAULT is not supported here")
+    return statement_time.bind(default, ctx.now, session_zone.setting(ctx))  # now(): this statement's time
+
+
+def _is_default_keyword(value: exp.Expr) -> bool:
+    """Whether ``value`` (in VALUES or UPDATE's SET) is the keyword DEFAULT (sqlglot reads it as a name)."""
+    if isinstance(value, exp.Var):
+        return value.name.upper() == "DEFAULT"
+    return isinstance(value, exp.Column) and value.name.upper() == "DEFAULT" and not value.table \
+        and not value.this.args.get("quoted")
 
 
 def _insert_values(node: exp.Values, columns: list[int], desc: RelationDesc, state: QueryState,
@@ -532,7 +542,7 @@ def _insert_values(node: exp.Values, columns: list[int], desc: RelationDesc, sta
         typed = []
         for value, index in zip(values, columns):
             column = desc.columns[index]
-            if isinstance(value, exp.Var) and value.name.upper() == "DEFAULT" or isinstance(value, exp.Column) and value.name.upper() == "DEFAULT" and not value.table:
+            if _is_default_keyword(value):
                 default = Literal(None, column.type) if item is None else \
                     _column_default(item, index, column.type, state.ctx)
                 typed.append(Typed(default, column.type))
@@ -583,6 +593,9 @@ def _update(node: exp.Update, ctx: PlanContext, sql_text: str | None) -> p.Plan:
         name = assignment.left.name
         index = _target_columns(item, [name])[0]
         column = item.desc.columns[index]
+        if _is_default_keyword(assignment.right):  # SET c = DEFAULT: the column's DEFAULT (NULL without one)
+            assignments.append((index, _column_default(item, index, column.type, ctx)))
+            continue
         value = _assignment_cast(plan_expr(assignment.right, env), column.type, column.name, env, column.mod)
         assignments.append((index, value.expr))
     predicates = _where(node, scope, state)

@@ -28,12 +28,13 @@ from steadystate.expr.ir import (
 from steadystate.expr.infer import scalar_type
 from steadystate.expr.stat_aggregates import BIT_FUNCTIONS, ORDERED_SET_FUNCTIONS, REGRESSION_FUNCTIONS
 from steadystate.repr.types import ScalarType
-from steadystate.sql import grouping_sets, joins, session_zone, table_functions
+from steadystate.sql import grouping_sets, joins, table_functions
 from steadystate.sql.catalog_api import PlanContext
 from steadystate.sql import aggregate_args
 from steadystate.sql.dialect import Every, JsonbAgg
 from steadystate.sql.relation import EntryPoints, QueryState, Rel, arg, rename
 from steadystate.sql.array_exprs import array_subqueries, plan_array_agg
+from steadystate.sql.jsonb_scalar import json_in_zone
 from steadystate.sql.scalar import plan_expr
 from steadystate.sql.scalar_subquery import FromHost, GroupedHost, inline_subqueries, quantified_to_in
 from steadystate.sql.typed import (
@@ -437,7 +438,7 @@ def _plan_aggregate(node: exp.Expr, env: ExprEnv) -> tuple[AggregateExpr, Scalar
     if func == "string_agg":
         return _plan_string_agg(node, inner, value, distinct, order_items, env), T.TEXT, True
     if func == "jsonb_agg":  # every value, NULLs as JSON nulls; real by its own digits
-        session_zone.only_in_utc(env.ctx, [value.type], "jsonb_agg of a timestamp with time zone")
+        value = json_in_zone(value, env, "jsonb_agg")
         argument = CallUnary("float4_to_jsonb", value.expr) if value.type is T.FLOAT4 else value.expr
         return AggregateExpr("jsonb_agg", argument, distinct, (), _aggregate_order(order_items, env)), T.JSONB, True
     if func == "array_agg":
@@ -470,7 +471,7 @@ def _plan_jsonb_object_agg(node: exp.Expr, env: ExprEnv) -> AggregateExpr:
     key, value = plan_expr(node.this, env), plan_expr(value_node, env)
     key = coerce(key, T.TEXT, env) if key.is_untyped else key
     value = coerce(value, T.TEXT, env) if value.is_untyped else value
-    session_zone.only_in_utc(env.ctx, [key.type, value.type], "jsonb_object_agg of a timestamp with time zone")
+    key, value = json_in_zone(key, env, "jsonb_object_agg"), json_in_zone(value, env, "jsonb_object_agg")
     argument = CallUnary("float4_to_jsonb", value.expr) if value.type is T.FLOAT4 else value.expr
     checked = CallUnary("jsonb_object_agg_key", key.expr)  # 22023 on a NULL key, as an evaluation error
     return AggregateExpr("jsonb_object_agg", checked, False, (argument,), _aggregate_order(order_items, env))

@@ -14,6 +14,9 @@ PostgreSQL, in the session's zone z             planned as
 ``tstz::text`` / ``text::tstz`` (and literals)  ``timestamptz_text_in(tstz, z)`` / ``text_timestamptz_in(text, z)``
 ``date_trunc(u, tstz)``                         ``timezone(z, date_trunc(u, timezone(z, tstz)))``
 ``extract(f FROM tstz)``                        the same of ``timezone(z, tstz)`` (``epoch``: unchanged)
+``extract(timezone[_hour|_minute] FROM tstz)``  ``extract_in(f, tstz, z)`` (also a field known only per row)
+``to_jsonb``/``jsonb_build_*``/``jsonb_*agg``   their tstz (tstz[]) arguments as ``timestamptz_jsonb_in(v, z)``
+``array_to_string(tstz[], ...)``                over ``timestamptz_array_texts_in(a, z)``
 ``to_char(tstz, p)``, ``age(tstz, tstz)``       ``to_char_in(tstz, p, z)``, ``age_in(a, b, z)`` (TZ/OF: z's)
 ``tstz ± interval`` (days or months)            ``timestamptz_add_in`` / ``timestamptz_sub_in(tstz, i, z)``
 ``generate_series(tstz, tstz, interval)``       a fourth argument z (sql/table_functions.py)
@@ -44,7 +47,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from steadystate import errors
-from steadystate.repr.timezones import is_utc
+from steadystate.repr.timezones import fixed_abbreviation, is_utc
 from steadystate.repr.objects import ItemKind
 from steadystate.repr.types import ScalarType
 from steadystate.sql.catalog_api import PlanContext, ResolvedItem
@@ -82,8 +85,11 @@ def only_in_utc(ctx: PlanContext, types: Iterable[ScalarType | None], what: str)
 
 
 def same_zone(a: str, b: str) -> bool:
-    """Whether two TimeZone settings name the same zone (spellings of UTC; IANA names case-insensitively)."""
-    return (is_utc(a) and is_utc(b)) or a.strip().lower() == b.strip().lower()
+    """Whether two TimeZone settings name the same zone (spellings of UTC that ``to_char``'s TZ shows alike:
+    ``UTC`` and ``Etc/UTC``, not ``GMT``; IANA names case-insensitively)."""
+    if is_utc(a) and is_utc(b):
+        return fixed_abbreviation(a) == fixed_abbreviation(b)
+    return a.strip().lower() == b.strip().lower()
 
 
 _KINDS = {ItemKind.VIEW: "view", ItemKind.MATERIALIZED_VIEW: "materialized view", ItemKind.TABLE: "table"}

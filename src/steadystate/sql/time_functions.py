@@ -19,7 +19,7 @@ from sqlglot import exp
 from steadystate import errors
 from steadystate.expr.ir import CallVariadic
 from steadystate.expr.time_functions import localize
-from steadystate.repr.timezones import parse_zone
+from steadystate.repr.timezones import fixed_abbreviation, parse_zone
 from steadystate.repr.types import ScalarType
 from steadystate.sql import session_zone
 from steadystate.sql.function_args import PlanExpr, no_function, signature
@@ -150,8 +150,12 @@ def _to_char(plan: PlanExpr, args: list[exp.Expr], env: ExprEnv) -> Typed:
             raise errors.FeatureNotSupported(f"to_char({value.type.pg_name}, text) is not supported")
         raise no_function("to_char", values)
     template = coerce(values[1], T.TEXT, env)
-    if value.type is T.TIMESTAMPTZ and (zone := session_zone.zone_for(env.ctx, "to_char")) is not None:
-        return _call("to_char_in", [value, template, lit(zone, T.TEXT)], T.TEXT)  # TZ, OF: the zone's
+    if value.type is T.TIMESTAMPTZ:
+        zone = session_zone.zone_for(env.ctx, "to_char")
+        if zone is None and fixed_abbreviation(session_zone.setting(env.ctx)) not in (None, "UTC"):
+            zone = session_zone.setting(env.ctx)  # UTC by another name (GMT, '<+00>-00'): TZ shows that name
+        if zone is not None:
+            return _call("to_char_in", [value, template, lit(zone, T.TEXT)], T.TEXT)  # TZ, OF: the zone's
     return _call("to_char", [value, template], T.TEXT)
 
 

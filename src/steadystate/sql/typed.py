@@ -21,7 +21,7 @@ from sqlglot import exp
 from steadystate import errors
 from steadystate.expr.eval import compile_scalar
 from steadystate.expr.ir import CallBinary, CallUnary, CallVariadic, Literal, ScalarExpr, literal
-from steadystate.expr.time_functions import text_timestamptz_array_in, text_timestamptz_in
+from steadystate.expr.time_functions import array_cast_name, text_timestamptz_array_in, text_timestamptz_in
 from steadystate.repr.timezones import is_utc
 from steadystate.repr.typmod import ModKind, TypeMod
 from steadystate.repr.types import ScalarType
@@ -169,7 +169,12 @@ def _coerce(value: Typed, target: ScalarType, env: ExprEnv, *, explicit: bool, w
         if zoned is not None:
             return zoned
     elif value.type.is_array and target.is_array and T.TIMESTAMPTZ_ARRAY in (value.type, target):
-        session_zone.only_in_utc(env.ctx, [T.TIMESTAMPTZ_ARRAY], f"a cast from {value.type.pg_name} to {target.pg_name}")
+        what = f"a cast from {value.type.pg_name} to {target.pg_name}"
+        func = array_cast_name(value.type.element.value, target.element.value)
+        if func is None:
+            session_zone.only_in_utc(env.ctx, [T.TIMESTAMPTZ_ARRAY], what)
+        elif (zone := session_zone.zone_for(env.ctx, what)) is not None:  # element by element in the zone
+            return Typed(CallVariadic(func, (value.expr, Literal(zone, T.TEXT))), target, value.nullable)
     if value.type is T.FLOAT4 and target is T.TEXT:
         cast = CallUnary("float4_to_text", value.expr)  # float4's own output digits
     elif value.type is T.FLOAT4_ARRAY and target is T.TEXT:
