@@ -131,6 +131,8 @@ def test_window_refusals_are_postgresql_s(postgres: psycopg.Connection) -> None:
 def test_generated_window_queries_answer_as_postgresql(postgres: psycopg.Connection, calls: list[str],
                                                        data: dict[str, list[tuple]]) -> None:
     sql = "SELECT k, a, " + ", ".join(f"{call} AS w{i}" for i, call in enumerate(calls)) + " FROM t1"
+    if len(calls) > 1:  # two copies of one row: which gets which value of each window is each engine's choice
+        data = {**data, "t1": list(dict.fromkeys(data["t1"]))}
     _load(postgres, data)
     expected = Counter(postgres.execute(sql).fetchall())  # type: ignore[arg-type]
     got = Maintained(sql).apply({name: [(row, 1) for row in rows] for name, rows in data.items()})[0]

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from typing import Iterator
 
+from collections import Counter
+
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, assume, given, settings, strategies as st
 
 from steadystate import errors
 from steadystate.expr import ir
@@ -192,4 +194,17 @@ def window_calls(draw: st.DrawFn) -> str:
 @given(calls=st.lists(window_calls(), min_size=1, max_size=3), changes=batches(max_batches=3))
 def test_generated_window_queries_are_maintained_like_duckdb(duck: Duck, calls: list[str], changes) -> None:  # type: ignore[no-untyped-def]
     sql = "SELECT k, a, " + ", ".join(f"{call} AS w{i}" for i, call in enumerate(calls)) + " FROM t1"
+    if len(calls) > 1:  # two copies of one row: which gets which value of each window is each engine's choice
+        assume(not repeats_a_row(changes, "t1"))
     check_maintained(sql, changes, duck)
+
+
+def repeats_a_row(changes: list[dict[str, list[tuple[tuple, int]]]], table: str) -> bool:
+    """Whether ``table`` ever holds two copies of one row through the batches."""
+    counts: Counter[tuple] = Counter()
+    for batch in changes:
+        for row, diff in batch.get(table, []):
+            counts[row] += diff
+        if any(n > 1 for n in counts.values()):
+            return True
+    return False
