@@ -12,6 +12,8 @@ PostgreSQL's grammar are those needed to report errors the way PostgreSQL does:
 * ``date_part(...)`` stays a function call (sqlglot turns it into ``EXTRACT``, whose result type differs);
 * an ``INTERVAL '...'`` literal keeps its whole string (sqlglot would split ``'1 day 10:30'`` and drop a part)
   and is one literal (sqlglot would read ``INTERVAL '1 day' + 1`` as the sum of two intervals);
+* ``E'...'`` escape strings and ``$tag$...$tag$`` dollar quotes are plain string literals (sql/literals.py decodes
+  the escapes exactly as PostgreSQL's lexer);
 * ``*`` takes no implicit alias (PostgreSQL rejects ``SELECT * FORM t`` at ``FORM``; sqlglot would read
   ``FORM`` as an alias of ``*`` and complain about ``t``);
 * a FROM item after a comma is marked (``join.meta["comma"]``): sqlglot gives ``a, b`` and ``a JOIN b`` the same
@@ -28,6 +30,8 @@ from sqlglot.dialects.postgres import Postgres
 from sqlglot.errors import ParseError
 from sqlglot.parsers.postgres import PostgresParser
 from sqlglot.tokens import Token, TokenType
+
+from steadystate.sql.literals import string_tokens
 
 
 class JsonbAgg(exp.Expression, exp.AggFunc):
@@ -169,6 +173,11 @@ class SteadyTokenizer(Postgres.Tokenizer):
     # PostgreSQL's tokenizer swallows the rest of SHOW/RESET/... statements into one string token; we read
     # those statements ourselves, so every word stays a token.
     COMMANDS = {TokenType.EXECUTE}  # FETCH is read by sql/statement_readers.py
+
+    def tokenize(self, sql: str) -> list[Token]:
+        """``E'...'`` decoded as PostgreSQL does and ``$tag$...$tag$`` made plain string tokens (sql/literals.py);
+        a refused escape string raises :class:`literals.LiteralError`."""
+        return string_tokens(sql, super().tokenize(sql))
 
 
 class Steadystate(Postgres):

@@ -1,0 +1,165 @@
+"""PostgreSQL's string constants beyond ``'...'``: escape strings ``E'...'`` and dollar quoting ``$tag$...$tag$``.
+
+sqlglot's PostgreSQL tokenizer recognises both (``BYTE_STRING`` and ``HEREDOC_STRING`` tokens) and already finds
+where each ends (``\\'`` and ``''`` inside ``E'...'``, the closing tag of a dollar quote), but it decodes the
+escapes of ``E'...'`` only approximately (``E'\\xff'`` gives ``ÿ``, a lone surrogate ``\\ud800`` gives ``ud800``),
+and the parser turns both into nodes the planner does not know.  :func:`string_tokens` rewrites the token list
+the steadystate tokenizer returns (``sql/dialect.py``): each escape string is decoded again from its raw text by
+:func:`decode_escape_string`, exactly as PostgreSQL's lexer does (``src/backend/parser/scan.l``), and both kinds
+become ordinary ``STRING`` tokens, so every reader (sqlglot's parser, the Materialize statement readers) sees a
+plain string literal.  Parameters (``$1``) are untouched: the tokenizer reads a ``$`` followed by a digit as one.
+
+The escapes (PostgreSQL's table 4.1): ``\\b \\f \\n \\r \\t``; ``\\ooo`` (1–3 octal digits, a byte); ``\\xHH``
+(1–2 hex digits, a byte); ``\\uXXXX`` and ``\\UXXXXXXXX`` (a code point, UTF-16 surrogate pairs combined); any
+other character after a backslash stands for itself (``\\'``, ``\\\\``, ``\\q`` is ``q``).  The bytes must form
+valid UTF-8 without NUL: else 22021 ``invalid byte sequence for encoding "UTF8": 0x..``.  A ``\\u`` without four
+hex digits is 22025; an invalid code point or a broken surrogate pair is 42601, at the offending text.
+"""
+
+from __future__ import annotations
+
+from sqlglot.tokens import Token, TokenType
+
+from steadystate import errors
+
+_HEX = frozenset("0123456789abcdefABCDEF")
+_OCTAL = frozenset("01234567")
+_SIMPLE = {"b": b"\b", "f": b"\f", "n": b"\n", "r": b"\r", "t": b"\t"}
+
+
+class LiteralError(Exception):
+    """A string constant PostgreSQL's lexer refuses: ``position`` is a 0-based offset into the tokenized text
+    (``None``: the error has no position, as PostgreSQL's encoding check has none)."""
+
+    def __init__(self, error: errors.SteadyError, position: int | None) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.position = position
+
+
+def _syntax(message: str, position: int) -> LiteralError:
+    return LiteralError(errors.SyntaxError_(message), position)
+
+
+def _near(text: str) -> str:
+    return f"at or near {errors.quote_ident(text)}"
+
+
+def _hex_run(body: str, start: int, limit: int) -> str:
+    end = start
+    while end < len(body) and end - start < limit and body[end] in _HEX:
+        end += 1
+    return body[start:end]
+
+
+def _code_point(body: str, i: int, offset: int) -> tuple[int, int]:
+    """The code point of ``\\uXXXX``/``\\UXXXXXXXX`` at ``body[i]`` (the backslash) and the index after it."""
+    width = 4 if body[i + 1] == "u" else 8
+    digits = _hex_run(body, i + 2, width)
+    if len(digits) < width:
+        raise LiteralError(errors.SteadyError("invalid Unicode escape", sqlstate="22025",
+                                              hint="Unicode escapes must be \\uXXXX or \\UXXXXXXXX."), offset + i)
+    return int(digits, 16), i + 2 + width
+
+
+def _is_unicode_escape(body: str, i: int) -> bool:
+    return i + 1 < len(body) and body[i] == "\\" and body[i + 1] in "uU"
+
+
+def decode_escape_string(body: str, offset: int = 0) -> str:
+    """The value of ``E'<body>'`` (``body`` as written between the quotes; ``offset`` is where it starts in the
+    statement, for error positions)."""
+    out = bytearray()
+    i, n = 0, len(body)
+    while i < n:
+        c = body[i]
+        if c == "'":  # '' inside the string (the tokenizer found the end, so quotes come in pairs here)
+            out += b"'"
+            i += 2
+            continue
+        if c != "\\" or i + 1 >= n:
+            out += c.encode()
+            i += 1
+            continue
+        nxt = body[i + 1]
+        if nxt in _OCTAL:
+            digits = body[i + 1:i + 4]
+            digits = digits[:next((k for k, d in enumerate(digits) if d not in _OCTAL), len(digits))]
+            out.append(int(digits, 8) & 0xFF)
+            i += 1 + len(digits)
+        elif nxt == "x" and i + 2 < n and body[i + 2] in _HEX:
+            digits = _hex_run(body, i + 2, 2)
+            out.append(int(digits, 16))
+            i += 2 + len(digits)
+        elif nxt in "uU":
+            start = i
+            code, i = _code_point(body, i, offset)
+            if 0xDC00 <= code <= 0xDFFF:
+                raise _syntax(f"invalid Unicode surrogate pair {_near(body[start:i])}", offset + start)
+            if 0xD800 <= code <= 0xDBFF:  # a first half: the next thing must be the second half
+                if not _is_unicode_escape(body, i):
+                    near = body[i] if i < n else "'"
+                    raise _syntax(f"invalid Unicode surrogate pair {_near(near)}", offset + i)
+                second_start = i
+                second, i = _code_point(body, i, offset)
+                if not 0xDC00 <= second <= 0xDFFF:
+                    raise _syntax(f"invalid Unicode surrogate pair {_near(body[second_start:i])}",
+                                  offset + second_start)
+                code = 0x10000 + ((code - 0xD800) << 10) + (second - 0xDC00)
+            elif not 0 < code <= 0x10FFFF:
+                raise _syntax(f"invalid Unicode escape value {_near(body[start:i])}", offset + start)
+            out += chr(code).encode()
+        else:
+            simple = _SIMPLE.get(nxt)
+            out += simple if simple is not None else nxt.encode()
+            i += 2
+    return _verified(bytes(out))
+
+
+def _utf8_length(lead: int) -> int:
+    """PostgreSQL's ``pg_utf_mblen``: how many bytes a sequence starting with ``lead`` claims."""
+    if lead & 0x80 == 0:
+        return 1
+    if lead & 0xE0 == 0xC0:
+        return 2
+    if lead & 0xF0 == 0xE0:
+        return 3
+    if lead & 0xF8 == 0xF0:
+        return 4
+    return 1
+
+
+def _verified(data: bytes) -> str:
+    """``data`` as text, or PostgreSQL's 22021 naming the bytes of the first invalid sequence (a NUL is one)."""
+    nul = data.find(b"\x00")
+    try:
+        text = data.decode("utf-8")
+        bad = nul
+    except UnicodeDecodeError as exc:
+        bad = exc.start if nul < 0 else min(nul, exc.start)
+        text = ""
+    if bad < 0:
+        return text
+    length = 1 if data[bad] == 0 else min(_utf8_length(data[bad]), len(data) - bad)
+    shown = " ".join(f"0x{b:02x}" for b in data[bad:bad + length])
+    raise LiteralError(errors.SteadyError(f'invalid byte sequence for encoding "UTF8": {shown}', sqlstate="22021"),
+                       None)
+
+
+def string_tokens(sql: str, tokens: list[Token]) -> list[Token]:
+    """``tokens`` with every escape string decoded and every dollar-quoted string made a plain ``STRING``."""
+    out: list[Token] = []
+    for token in tokens:
+        if token.token_type == TokenType.BYTE_STRING:  # E'...' / e'...': decode again from the raw text
+            body = sql[token.start + 2:token.end]
+            text = decode_escape_string(body, token.start + 2)
+        elif token.token_type == TokenType.HEREDOC_STRING:
+            text = token.text
+        else:
+            out.append(token)
+            continue
+        out.append(Token(TokenType.STRING, text, token.line, token.col, token.start, token.end, token.comments))
+    return out
+
+
+__all__ = ["LiteralError", "decode_escape_string", "string_tokens"]
