@@ -33,7 +33,7 @@ from steadystate.expr.temporal import date_sub as _date_sub
 from steadystate.expr.temporal import date_trunc as _date_trunc
 from steadystate.expr.temporal import extract as _extract
 from steadystate.expr.temporal import temporal as _temporal
-from steadystate.expr import jsonb_functions
+from steadystate.expr import jsonb_functions, jsonb_paths
 from steadystate.expr.mz_timestamp import mz_now_unbound
 from steadystate.expr.time_functions import VARIADIC_STRICT as TIME_FUNCTIONS
 from steadystate.expr import string_math, text_functions
@@ -591,6 +591,7 @@ UNARY_STRICT.update(text_functions.UNARY_STRICT)
 UNARY_NONSTRICT.update(text_functions.UNARY_NONSTRICT)
 VARIADIC_STRICT.update(text_functions.VARIADIC_STRICT)
 VARIADIC_NONSTRICT.update(text_functions.VARIADIC_NONSTRICT)
+VARIADIC_STRICT.update(jsonb_paths.VARIADIC_STRICT)  # jsonb_set, jsonb_insert (expr/jsonb_paths.py)
 
 # Functions evaluated lazily by expr.eval (listed so the vocabulary is complete in one place).
 LAZY_FUNCTIONS = frozenset({"and", "or", "coalesce"})

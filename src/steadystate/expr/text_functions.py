@@ -61,6 +61,9 @@ def quote_nullable(text: str | None) -> str:
 
 
 def _text(value: Any) -> str:
+    """A value's output: the planner casts all but bools to text (a bool's output is ``t``/``f``)."""
+    if isinstance(value, bool):
+        return "t" if value else "f"
     return value if isinstance(value, str) else str(to_text(value))
 
 

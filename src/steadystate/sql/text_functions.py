@@ -1,7 +1,7 @@
 """Planning ``format``, ``overlay``, ``SIMILAR TO``, ``quote_*`` and ``pg_typeof`` (evaluated in expr/text_functions.py).
 
-* ``format(fmt, args...)``: every argument is shown by its type's output (untyped literals and timestamptz are cast
-  to text here, in the session's zone, as ``concat_ws`` does); ``VARIADIC`` arrays are not supported.
+* ``format(fmt, args...)``: every argument is cast to text here (timestamptz in the session's zone), but a bool,
+  whose output (``t``) is not its text cast (``true``); ``VARIADIC`` arrays are not supported.
 * ``overlay(s placing r from n [for m])`` over text (bytea: 0A000).
 * ``x [NOT] SIMILAR TO p [ESCAPE e]``: text operands; NOT is the ordinary negation around it.
 * ``quote_literal(x)``/``quote_nullable(x)`` take ``x::text`` (PostgreSQL's ``anyelement`` forms cast to text);
@@ -22,13 +22,9 @@ from steadystate.expr.ir import CallUnary, CallVariadic
 from steadystate.repr.typmod import ModKind
 from steadystate.repr.types import ScalarType
 from steadystate.sql.function_args import PlanExpr, no_function, signature
-from steadystate.sql.typed import ExprEnv, Typed, coerce, lit
+from steadystate.sql.typed import ExprEnv, Typed, coerce, lit, operator_error
 
 T = ScalarType
-
-#: types whose text the evaluator would show in UTC: cast to text here, in the session's zone (sql/session_zone.py)
-_OUTPUT_IN_ZONE = (T.TIMESTAMPTZ, T.TIMESTAMPTZ_ARRAY)
-
 
 def _format(plan: PlanExpr, node: exp.Format, env: ExprEnv) -> Typed:
     if any(isinstance(e, exp.Var) or (isinstance(e, exp.Column) and e.name.upper() == "VARIADIC")
@@ -38,8 +34,8 @@ def _format(plan: PlanExpr, node: exp.Format, env: ExprEnv) -> Typed:
     if template is None or template.type is not T.TEXT:
         raise no_function("format", [t for t in (template,) if t is not None])
     values = [plan(e, env) for e in node.expressions]
-    values = [coerce(v, T.TEXT, env, explicit=True) if v.is_untyped or v.type in _OUTPUT_IN_ZONE else v
-              for v in values]
+    values = [v if not v.is_untyped and v.type is T.BOOL else coerce(v, T.TEXT, env, explicit=True)
+              for v in values]  # a bool shows as its output (t/f), which its cast to text is not
     return Typed(CallVariadic("format", (template.expr, *(v.expr for v in values))), T.TEXT, template.nullable
                  or any(v.nullable for v in values))
 
@@ -55,20 +51,14 @@ def _overlay(plan: PlanExpr, node: exp.Overlay, env: ExprEnv) -> Typed:
     return Typed(CallVariadic("overlay", tuple(t.expr for t in typed)), T.TEXT, any(t.nullable for t in typed))
 
 
-def _operand(value: Typed, env: ExprEnv, left: Typed, right: Typed) -> Typed:
-    if not value.is_untyped and value.type is not T.TEXT:
-        described = ", ".join("unknown" if v.is_untyped else v.type.pg_name for v in (left, right))
-        raise errors.UndefinedFunction(f"operator does not exist: SIMILAR TO ({described})",
-                                       hint="No operator matches the given name and argument types. You might "
-                                            "need to add explicit type casts.")
-    return coerce(value, T.TEXT, env)
-
-
 def plan_similar(plan: PlanExpr, node: exp.SimilarTo, escape: exp.Expr | None, env: ExprEnv) -> Typed:
+    """PostgreSQL rewrites ``x SIMILAR TO p ESCAPE e`` into ``x ~ similar_to_escape(p, e)``: its errors name those."""
     left, right = plan(node.this, env), plan(node.expression, env)
-    args = [_operand(left, env, left, right), _operand(right, env, left, right)]
-    if escape is not None:
-        args.append(coerce(plan(escape, env), T.TEXT, env))
+    pattern_args = [right] + ([plan(escape, env)] if escape is not None else [])
+    pattern = signature("pg_catalog.similar_to_escape", pattern_args, [T.TEXT] * len(pattern_args), env)
+    if not left.is_untyped and left.type is not T.TEXT:
+        raise operator_error("~", left.type, T.TEXT)
+    args = [coerce(left, T.TEXT, env), *pattern]
     return Typed(CallVariadic("similar_to", tuple(a.expr for a in args)), T.BOOL, any(a.nullable for a in args))
 
 
