@@ -10,7 +10,8 @@ definitions (``src/backend/utils/adt/varlena.c``, ``regexp.c``, ``quote.c``, ``r
   ``length(r)``; ``n < 1`` is 22011.
 * ``x SIMILAR TO p [ESCAPE e]``: ``p`` translated to a regular expression as ``similar_escape`` does (``%`` → ``.*``,
   ``_`` → ``.``, ``(`` non-capturing, ``.``/``\\`` literal, bracket expressions copied, the escape character makes
-  the next character literal, ``e"`` separates the SUBSTRING parts), anchored at both ends.
+  the next character literal, ``e"`` separates the SUBSTRING parts), anchored at both ends as ``^(?:...)$``;
+  PostgreSQL's regex escapes that Python reads otherwise (``\\b``, ``\\y``, ``\\m``, ...) are translated.
 * ``quote_ident`` quotes unless the name is a lower-case identifier that is not one of PostgreSQL's keywords other
   than the unreserved ones (:data:`QUOTED_KEYWORDS`, ``pg_get_keywords()`` where ``catcode <> 'U'``).
 """
@@ -215,10 +216,10 @@ def similar_to_regex(pattern: str, escape: str | None = "\\") -> str:
                     raise errors.SteadyError(
                         "SQL regular expression may not contain more than two escape-double-quote separators",
                         sqlstate="2200C")
-                out.append(")(?:")
+                out.append("){1,1}?(" if quotes == 0 else "){1,1}(?:")
                 quotes += 1
             else:
-                out.append("\\" + c if c.isalnum() else re.escape(c))
+                out.append(_ARE_ESCAPES.get(c, "\\" + c) if c.isalnum() else re.escape(c))
             after_escape = False
         elif c == esc:
             after_escape = True
@@ -243,7 +244,43 @@ def similar_to_regex(pattern: str, escape: str | None = "\\") -> str:
             out.append("\\" + c)
         else:
             out.append(c)
-    return "(?:" + "".join(out) + ")"
+    regex = "".join(out)
+    if _possessive(regex):  # PostgreSQL's regex library has no possessive quantifiers (Python's has)
+        raise errors.SteadyError("invalid regular expression: quantifier operand invalid", sqlstate="2201B")
+    return "^(?:" + regex + ")\\Z"
+
+
+#: PostgreSQL's regex escapes that Python spells otherwise (``\b`` is a backspace there, ``\y`` a word boundary)
+_ARE_ESCAPES = {"b": "\\x08", "B": "\\\\", "y": "\\b", "Y": "\\B", "m": "\\b(?=\\w)", "M": "\\b(?<=\\w)",
+                "e": "\\x1b"}
+_BOUNDED = re.compile(r"\{\d+(?:,\d*)?\}")
+
+
+def _possessive(regex: str) -> bool:
+    """Whether ``regex`` has a quantifier followed by ``+`` outside brackets and escapes."""
+    i, in_class = 0, False
+    while i < len(regex):
+        c = regex[i]
+        if c == "\\":
+            i += 2
+            continue
+        if in_class:
+            in_class = c != "]"
+        elif c == "[":
+            in_class = True
+            if regex.startswith("^", i + 1):
+                i += 1
+            if regex.startswith("]", i + 1):
+                i += 1
+        elif c in "*+?" and regex.startswith("+", i + 1) and not (i > 0 and regex[i - 1] == "("):
+            return True
+        elif c == "{" and (bounded := _BOUNDED.match(regex, i)) is not None:
+            if regex.startswith("+", bounded.end()):
+                return True
+            i = bounded.end()
+            continue
+        i += 1
+    return False
 
 
 @functools.lru_cache(maxsize=256)
@@ -255,7 +292,7 @@ def _similar(pattern: str, escape: str | None) -> re.Pattern[str]:
 
 
 def similar_to(text: str, pattern: str, escape: str | None = "\\") -> bool:
-    return _similar(pattern, escape).fullmatch(text) is not None
+    return _similar(pattern, escape).search(text) is not None
 
 
 UNARY_STRICT: dict[str, Callable[[Any], Any]] = {

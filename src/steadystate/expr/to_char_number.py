@@ -17,6 +17,7 @@ from __future__ import annotations
 import decimal
 import enum
 import math
+import struct
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -209,6 +210,11 @@ def _digits(value: Any, desc: _Desc, kind: str) -> tuple[str, str]:
     if desc.is_multi:
         if kind in ("float4", "float8"):
             value = value * float(10 ** desc.multi)
+            if kind == "float4":  # PostgreSQL multiplies in single precision
+                try:
+                    value = struct.unpack("f", struct.pack("f", value))[0]
+                except OverflowError:
+                    value = math.copysign(math.inf, value)
         else:
             value = value * 10 ** desc.multi
         desc.pre += desc.multi
