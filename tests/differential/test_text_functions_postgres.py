@@ -88,6 +88,18 @@ def test_string_constants_agree_with_postgresql(connections: Any, sql: str) -> N
     same(connections, sql, binary=True)
 
 
+@pytest.mark.parametrize("sql", [
+    "SELECT 'a'\n'b' AS v", "SELECT 'a' -- c\n'b' AS v", "SELECT 'a' \t -- c\n  \n -- d\n 'b' AS v",
+    "SELECT 'a'\r'b' AS v", "SELECT 'a' \f\n'b' AS v", "SELECT 'a'\n'b'\n'c''d' AS v", "SELECT E'\\\\'\n'\\x41' AS v",
+    "SELECT 'a'\n-- c'b' AS v", "SELECT E'a'\n'\\xff' AS v", "SELECT 'a' 'b'", "SELECT $$a$$ 'b'",
+    "SELECT 'a'\n$$b$$ AS v", "SELECT 'a'\nE'b' AS v", "SELECT $$a$$\n'b' AS v", "SELECT 'a' /* x */\n'b' AS v",
+])
+def test_string_continuation_agrees_with_postgresql(connections: Any, sql: str) -> None:
+    """A constant continues after whitespace holding a newline, in its own mode (E: the continuation's escapes
+    too); anything else beside a constant is a syntax error at the second one."""
+    same(connections, sql)
+
+
 def test_escape_and_dollar_strings_beside_parameters(connections: Any) -> None:
     sql = "SELECT %s::text || E'\\t' || $$x$$ || %s::text AS v, E'$1' AS w"
     answers = [conn.execute(sql, ("a", "b"), prepare=True).fetchall() for conn in connections]

@@ -83,7 +83,16 @@ def test_parameters_stay_parameters_next_to_new_literals() -> None:
     assert [e.this for e in node.expressions if isinstance(e, exp.Literal)] == ["A", "a$1", "b"]
 
 
+def test_a_constant_continues_on_the_next_line_in_its_own_mode() -> None:
+    assert _value("SELECT 'a'\n  'b' -- c\n\n'c''d'") == "abc'd"
+    assert _value("SELECT E'\\t'\n'\\x41'") == "\tA"  # the continuation of an escape string is one too
+    assert _value("SELECT 'a\\'\n'\\n'") == "a\\\\n"  # and of a standard string a standard string
+
+
 @pytest.mark.parametrize(("sql", "sqlstate", "message", "position"), [
+    ("SELECT 'a' 'b'", "42601", "syntax error at or near \"'b'\"", 12),
+    ("SELECT 'a'\n$$b$$", "42601", 'syntax error at or near "$$b$$"', 12),
+    ("SELECT $$a$$\n'b'", "42601", "syntax error at or near \"'b'\"", 14),
     ("SELECT E'\\xff'", "22021", 'invalid byte sequence for encoding "UTF8": 0xff', None),
     ("SELECT E'\\0'", "22021", 'invalid byte sequence for encoding "UTF8": 0x00', None),
     ("SELECT E'\\xc3('", "22021", 'invalid byte sequence for encoding "UTF8": 0xc3 0x28', None),

@@ -6,7 +6,8 @@ escapes of ``E'...'`` only approximately (``E'\\xff'`` gives ``ÿ``, a lone surr
 and the parser turns both into nodes the planner does not know.  :func:`string_tokens` rewrites the token list
 the steadystate tokenizer returns (``sql/dialect.py``): each escape string is decoded again from its raw text by
 :func:`decode_escape_string`, exactly as PostgreSQL's lexer does (``src/backend/parser/scan.l``), and both kinds
-become ordinary ``STRING`` tokens, so every reader (sqlglot's parser, the Materialize statement readers) sees a
+become ordinary ``STRING`` tokens (a constant continued on the next line joined into one, as PostgreSQL's
+``quotecontinue``), so every reader (sqlglot's parser, the Materialize statement readers) sees a
 plain string literal.  Parameters (``$1``) are untouched: the tokenizer reads a ``$`` followed by a digit as one.
 
 The escapes (PostgreSQL's table 4.1): ``\\b \\f \\n \\r \\t``; ``\\ooo`` (1–3 octal digits, a byte); ``\\xHH``
@@ -17,6 +18,9 @@ hex digits is 22025; an invalid code point or a broken surrogate pair is 42601, 
 """
 
 from __future__ import annotations
+
+import enum
+import re
 
 from sqlglot.tokens import Token, TokenType
 
@@ -146,19 +150,56 @@ def _verified(data: bytes) -> str:
                        None)
 
 
+#: what may separate a string constant from its continuation: whitespace with a newline (``--`` comments allowed),
+#: PostgreSQL's ``whitespace_with_newline``
+_CONTINUATION = re.compile(r"(?:[ \t\f]|--[^\n\r]*)*[\n\r](?:[ \t\n\r\f]+|--[^\n\r]*[\n\r])*")
+
+
+class _Kind(enum.Enum):
+    PLAIN = "plain"
+    ESCAPE = "escape"
+    DOLLAR = "dollar"
+
+
+def _kind(sql: str, token: Token) -> _Kind | None:
+    if token.token_type == TokenType.BYTE_STRING:
+        return _Kind.ESCAPE
+    if token.token_type == TokenType.HEREDOC_STRING:
+        return _Kind.DOLLAR
+    if token.token_type == TokenType.STRING and sql.startswith("'", token.start):
+        return _Kind.PLAIN
+    return None
+
+
 def string_tokens(sql: str, tokens: list[Token]) -> list[Token]:
-    """``tokens`` with every escape string decoded and every dollar-quoted string made a plain ``STRING``."""
+    """``tokens`` with every escape string decoded, every dollar-quoted string made a plain ``STRING``, and a string
+    continued after a newline (``'a'\n'b'``, in the first part's mode: ``E'a'\n'\n'`` escapes both) joined into
+    one; two string constants side by side otherwise are PostgreSQL's syntax error (sqlglot would join them)."""
     out: list[Token] = []
+    previous: _Kind | None = None  # the kind of ``out[-1]`` when it is a string constant
     for token in tokens:
-        if token.token_type == TokenType.BYTE_STRING:  # E'...' / e'...': decode again from the raw text
-            body = sql[token.start + 2:token.end]
-            text = decode_escape_string(body, token.start + 2)
-        elif token.token_type == TokenType.HEREDOC_STRING:
-            text = token.text
-        else:
+        kind = _kind(sql, token)
+        if kind is None:
             out.append(token)
+            previous = None
             continue
+        if kind is _Kind.ESCAPE:  # E'...' / e'...': decode again from the raw text
+            text = decode_escape_string(sql[token.start + 2:token.end], token.start + 2)
+        else:
+            text = token.text
+        if previous is not None:
+            joined = out[-1]
+            if kind is _Kind.PLAIN and previous is not _Kind.DOLLAR and _CONTINUATION.fullmatch(
+                    sql, joined.end + 1, token.start):
+                if previous is _Kind.ESCAPE:
+                    text = decode_escape_string(sql[token.start + 1:token.end], token.start + 1)
+                out[-1] = Token(TokenType.STRING, joined.text + text, joined.line, joined.col, joined.start, token.end,
+                                joined.comments)
+                continue
+            raw = sql[token.start:token.end + 1]
+            raise _syntax(f"syntax error {_near(raw)}", token.start)
         out.append(Token(TokenType.STRING, text, token.line, token.col, token.start, token.end, token.comments))
+        previous = kind
     return out
 
 
