@@ -123,6 +123,19 @@ def test_format_agrees_with_postgresql(connections: Any, specs: list[str], args:
     same(connections, f"SELECT format({quote(fmt)}{''.join(', ' + a for a in args)}) AS v")
 
 
+@pytest.mark.parametrize("sql", [
+    "SELECT format('%s|%s', VARIADIC ARRAY[1, NULL]) AS a, format('x', VARIADIC ARRAY[]::int[]) AS b, "
+    "format('%s', VARIADIC ARRAY[true]) AS c, format('%L %I', VARIADIC ARRAY['a b', 'C d']) AS d",
+    "SELECT format('%%', VARIADIC NULL::text[]) AS v", "SELECT format('%s', VARIADIC NULL::text[])",
+    "SELECT format('%s %s', 'a', VARIADIC ARRAY['b'])", "SELECT format('%s', VARIADIC 'a')",
+    "SELECT format('%s', VARIADIC ARRAY[1.5::float4, 2.5]) AS v", "SELECT format(1, 'a')",
+    "SELECT format('%s', 1.5::float4) AS a, format('%s', now()::date - now()::date) AS b",
+])
+def test_format_cases_agree_with_postgresql(connections: Any, sql: str) -> None:
+    same(connections, sql)
+    same(connections, sql, binary=True)
+
+
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(value=st.one_of(st.none(), st.text(alphabet="aZ_1 $'\"\\é", max_size=6),
                        st.sampled_from(["select", "user", "name", "from_", "Mixed"])))
@@ -143,6 +156,8 @@ def test_overlay_agrees_with_postgresql(connections: Any, text: str, replacement
                                         count: int | None) -> None:
     extra = "" if count is None else f" for {count}"
     same(connections, f"SELECT overlay({quote(text)} placing {quote(replacement)} from {start}{extra}) AS v")
+    same(connections, f"SELECT overlay(CAST({quote(text)} AS bytea) placing CAST({quote(replacement)} AS bytea) "
+                      f"from {start}{extra}) AS v", binary=True)
 
 
 @pytest.mark.parametrize("expression", [

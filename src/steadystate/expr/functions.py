@@ -591,6 +591,7 @@ UNARY_STRICT.update(text_functions.UNARY_STRICT)
 UNARY_NONSTRICT.update(text_functions.UNARY_NONSTRICT)
 VARIADIC_STRICT.update(text_functions.VARIADIC_STRICT)
 VARIADIC_NONSTRICT.update(text_functions.VARIADIC_NONSTRICT)
+BINARY_NONSTRICT.update(text_functions.BINARY_NONSTRICT)
 VARIADIC_STRICT.update(jsonb_paths.VARIADIC_STRICT)  # jsonb_set, jsonb_insert (expr/jsonb_paths.py)
 VARIADIC_STRICT.update(to_char_number.VARIADIC_STRICT)  # to_char(number, text) (expr/to_char_number.py)
 

@@ -100,6 +100,8 @@ def _set_array(value: tuple, path: tuple[str | None, ...], level: int, new: Any,
     index = min(index, count)
     if last and mode.creates and (prepend or count == 0):
         return (new, *value)
+    if prepend:  # before the start, and nothing to add: no element is at that position
+        return value
     if index < count:
         if not last:
             return (*value[:index], _set(value[index], path, level + 1, new, mode), *value[index + 1:])

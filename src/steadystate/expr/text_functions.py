@@ -190,7 +190,8 @@ def format_text(values: list[Any]) -> str | None:
     return "".join(out)
 
 
-def overlay(text: str, replacement: str, start: int, count: int | None = None) -> str:
+def overlay(text: Any, replacement: Any, start: int, count: int | None = None) -> Any:
+    """Over text or bytes alike."""
     length = len(replacement) if count is None else count
     if start <= 0:
         raise errors.SteadyError("negative substring length not allowed", sqlstate="22011")
@@ -303,13 +304,16 @@ UNARY_NONSTRICT: dict[str, Callable[[Any], Any]] = {
     "quote_nullable": lambda value: quote_nullable(None if value is None else _text(value)),
 }
 VARIADIC_STRICT: dict[str, Callable[..., Any]] = {"overlay": overlay, "similar_to": similar_to}
+BINARY_NONSTRICT: dict[str, Callable[[Any, Any], Any]] = {
+    "format_variadic": lambda template, array: format_text([template, *(array or ())]),
+}
 VARIADIC_NONSTRICT: dict[str, Callable[[list[Any]], Any]] = {"format": format_text}
 
 RESULT_TYPES: dict[str, ScalarType] = {
     **{name: ScalarType.TEXT for name in ("quote_literal", "quote_ident", "quote_nullable", "overlay", "format")},
-    "similar_to": ScalarType.BOOL,
+    "similar_to": ScalarType.BOOL, "format_variadic": ScalarType.TEXT,
 }
 
-__all__ = ["RESULT_TYPES", "QUOTED_KEYWORDS", "UNARY_NONSTRICT", "UNARY_STRICT", "VARIADIC_NONSTRICT",
+__all__ = ["BINARY_NONSTRICT", "RESULT_TYPES", "QUOTED_KEYWORDS", "UNARY_NONSTRICT", "UNARY_STRICT", "VARIADIC_NONSTRICT",
            "VARIADIC_STRICT", "format_text", "overlay", "quote_ident", "quote_literal", "quote_nullable",
            "similar_to", "similar_to_regex"]

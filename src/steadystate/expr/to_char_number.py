@@ -205,6 +205,15 @@ def _sci(value: Any, desc: _Desc) -> str:
     return text if text.startswith("-") else " " + text
 
 
+def _printf_f(value: float, places: int) -> str:
+    """PostgreSQL's own ``snprintf("%.*f")``, which spells NaN and infinities ``NaN``/``Infinity``."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    return "%.*f" % (places, value)
+
+
 def _digits(value: Any, desc: _Desc, kind: str) -> tuple[str, str]:
     """The unsigned digits PostgreSQL lays out (``123.40``) and the sign (``+``/``-``), for the value's type."""
     if desc.is_multi:
@@ -219,17 +228,13 @@ def _digits(value: Any, desc: _Desc, kind: str) -> tuple[str, str]:
             value = value * 10 ** desc.multi
         desc.pre += desc.multi
     if kind in ("float4", "float8"):
-        if math.isnan(value) or math.isinf(value):  # PostgreSQL fills the pattern with #
-            chars = ["#"] * (desc.pre + desc.post + 1)
-            chars[desc.pre] = "."
-            return "".join(chars), "+"
         limit = 6 if kind == "float4" else 15
-        pre_len = len("%.0f" % abs(value))
+        pre_len = len(_printf_f(abs(value), 0))
         if pre_len >= limit:
             desc.post = 0
         elif pre_len + desc.post > limit:
             desc.post = limit - pre_len
-        text = "%.*f" % (desc.post, value)
+        text = _printf_f(value, desc.post)
     elif kind == "numeric":
         number = decimal.Decimal(value)
         if number.is_finite():

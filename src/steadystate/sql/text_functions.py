@@ -1,8 +1,8 @@
 """Planning ``format``, ``overlay``, ``SIMILAR TO``, ``quote_*`` and ``pg_typeof`` (evaluated in expr/text_functions.py).
 
 * ``format(fmt, args...)``: every argument is cast to text here (timestamptz in the session's zone), but a bool,
-  whose output (``t``) is not its text cast (``true``); ``VARIADIC`` arrays are not supported.
-* ``overlay(s placing r from n [for m])`` over text (bytea: 0A000).
+  whose output (``t``) is not its text cast (``true``); ``format(fmt, VARIADIC array)`` takes the elements.
+* ``overlay(s placing r from n [for m])`` over text or bytea.
 * ``x [NOT] SIMILAR TO p [ESCAPE e]``: text operands; NOT is the ordinary negation around it.
 * ``quote_literal(x)``/``quote_nullable(x)`` take ``x::text`` (PostgreSQL's ``anyelement`` forms cast to text);
   ``quote_ident(text)``.
@@ -18,7 +18,7 @@ from typing import Any, Callable
 from sqlglot import exp
 
 from steadystate import errors
-from steadystate.expr.ir import CallUnary, CallVariadic
+from steadystate.expr.ir import CallBinary, CallUnary, CallVariadic
 from steadystate.repr.typmod import ModKind
 from steadystate.repr.types import ScalarType
 from steadystate.sql.function_args import PlanExpr, no_function, signature
@@ -27,17 +27,35 @@ from steadystate.sql.typed import ExprEnv, Typed, coerce, lit, operator_error
 T = ScalarType
 
 def _format(plan: PlanExpr, node: exp.Format, env: ExprEnv) -> Typed:
-    if any(isinstance(e, exp.Var) or (isinstance(e, exp.Column) and e.name.upper() == "VARIADIC")
-           for e in node.expressions):
-        raise errors.FeatureNotSupported("format with VARIADIC arguments is not supported")
-    template = coerce(plan(node.this, env), T.TEXT, env) if node.this is not None else None
-    if template is None or template.type is not T.TEXT:
-        raise no_function("format", [t for t in (template,) if t is not None])
-    values = [plan(e, env) for e in node.expressions]
+    if node.this is None:
+        raise no_function("format", [])
+    template = plan(node.this, env)
+    nodes = list(node.expressions)
+    if any(isinstance(e, exp.Variadic) for e in nodes):
+        return _format_variadic(plan, template, nodes, env)
+    values = [plan(e, env) for e in nodes]
+    if not template.is_untyped and template.type is not T.TEXT:
+        raise no_function("format", [template, *values])
+    template = coerce(template, T.TEXT, env)
     values = [v if not v.is_untyped and v.type is T.BOOL else coerce(v, T.TEXT, env, explicit=True)
               for v in values]  # a bool shows as its output (t/f), which its cast to text is not
     return Typed(CallVariadic("format", (template.expr, *(v.expr for v in values))), T.TEXT, template.nullable
                  or any(v.nullable for v in values))
+
+
+def _format_variadic(plan: PlanExpr, template: Typed, nodes: list[exp.Expr], env: ExprEnv) -> Typed:
+    """``format(fmt, VARIADIC array)``: the array's elements are the arguments (a NULL array: none)."""
+    values = [plan(e.this if isinstance(e, exp.Variadic) else e, env) for e in nodes]
+    array = values[-1]
+    if len(nodes) == 1 and (array.is_untyped or not array.type.is_array):
+        raise errors.SteadyError("VARIADIC argument must be an array", sqlstate="42804")
+    if len(nodes) != 1 or not isinstance(nodes[0], exp.Variadic) or (
+            not template.is_untyped and template.type is not T.TEXT):
+        raise no_function("format", [template, *values])
+    if array.type is not T.BOOL_ARRAY:  # elements show as their output: cast to text[] here (bools: t/f)
+        array = coerce(array, T.TEXT_ARRAY, env, explicit=True)
+    template = coerce(template, T.TEXT, env)
+    return Typed(CallBinary("format_variadic", template.expr, array.expr), T.TEXT, template.nullable)
 
 
 def _overlay(plan: PlanExpr, node: exp.Overlay, env: ExprEnv) -> Typed:
@@ -45,10 +63,9 @@ def _overlay(plan: PlanExpr, node: exp.Overlay, env: ExprEnv) -> Typed:
     if node.args.get("for_") is not None:
         nodes.append(node.args["for_"])
     values = [plan(n, env) for n in nodes]
-    if any(not v.is_untyped and v.type is T.BYTEA for v in values[:2]):
-        raise errors.FeatureNotSupported("overlay(bytea placing bytea ...) is not supported")
-    typed = signature("overlay", values, [T.TEXT, T.TEXT] + [T.INT4] * (len(values) - 2), env)
-    return Typed(CallVariadic("overlay", tuple(t.expr for t in typed)), T.TEXT, any(t.nullable for t in typed))
+    kind = T.BYTEA if any(not v.is_untyped and v.type is T.BYTEA for v in values[:2]) else T.TEXT
+    typed = signature("overlay", values, [kind, kind] + [T.INT4] * (len(values) - 2), env)
+    return Typed(CallVariadic("overlay", tuple(t.expr for t in typed)), kind, any(t.nullable for t in typed))
 
 
 def plan_similar(plan: PlanExpr, node: exp.SimilarTo, escape: exp.Expr | None, env: ExprEnv) -> Typed:

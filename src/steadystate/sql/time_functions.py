@@ -146,6 +146,8 @@ def _to_char(plan: PlanExpr, args: list[exp.Expr], env: ExprEnv) -> Typed:
     if not value.is_untyped and value.type is T.DATE:
         value = coerce(value, T.TIMESTAMPTZ, env)
     if not value.is_untyped and value.type.is_numeric:  # to_char for numbers (expr/to_char_number.py)
+        if not values[1].is_untyped and values[1].type is not T.TEXT:
+            raise no_function("to_char", values)
         kind = "int4" if value.type is T.INT2 else value.type.value
         typed = [value, coerce(values[1], T.TEXT, env), lit(kind, T.TEXT)]
         return Typed(CallVariadic("to_char_number", tuple(t.expr for t in typed)), T.TEXT,
