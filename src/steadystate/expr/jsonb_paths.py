@@ -54,6 +54,7 @@ def _index(step: str, level: int) -> int:
 
 
 def _set(value: Any, path: tuple[str | None, ...], level: int, new: Any, mode: Mode) -> Any:
+    _step(path, level)  # a NULL step is an error wherever it is reached, a scalar too
     if isinstance(value, JsonObject):
         return _set_object(value, path, level, new, mode)
     if isinstance(value, tuple):
