@@ -592,6 +592,7 @@ UNARY_NONSTRICT.update(text_functions.UNARY_NONSTRICT)
 VARIADIC_STRICT.update(text_functions.VARIADIC_STRICT)
 VARIADIC_NONSTRICT.update(text_functions.VARIADIC_NONSTRICT)
 BINARY_NONSTRICT.update(text_functions.BINARY_NONSTRICT)
+BINARY_STRICT.update(text_functions.BINARY_STRICT)
 VARIADIC_STRICT.update(jsonb_paths.VARIADIC_STRICT)  # jsonb_set, jsonb_insert (expr/jsonb_paths.py)
 VARIADIC_STRICT.update(to_char_number.VARIADIC_STRICT)  # to_char(number, text) (expr/to_char_number.py)
 

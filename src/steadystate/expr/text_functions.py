@@ -12,6 +12,7 @@ definitions (``src/backend/utils/adt/varlena.c``, ``regexp.c``, ``quote.c``, ``r
   ``_`` → ``.``, ``(`` non-capturing, ``.``/``\\`` literal, bracket expressions copied, the escape character makes
   the next character literal, ``e"`` separates the SUBSTRING parts), anchored at both ends as ``^(?:...)$``;
   PostgreSQL's regex escapes that Python reads otherwise (``\\b``, ``\\y``, ``\\m``, ...) are translated.
+* ``x LIKE p ESCAPE e`` rewrites ``p`` to the default backslash escape (``like_escape``).
 * ``quote_ident`` quotes unless the name is a lower-case identifier that is not one of PostgreSQL's keywords other
   than the unreserved ones (:data:`QUOTED_KEYWORDS`, ``pg_get_keywords()`` where ``catcode <> 'U'``).
 """
@@ -284,6 +285,30 @@ def _possessive(regex: str) -> bool:
     return False
 
 
+def like_escape(pattern: str, escape: str) -> str:
+    """PostgreSQL's ``like_escape``: ``pattern ESCAPE escape`` rewritten with ``\\`` as its escape character."""
+    if len(escape) > 1:
+        raise errors.SteadyError("invalid escape string", sqlstate="22025",
+                                 hint="Escape string must be empty or one character.")
+    if escape == "\\":
+        return pattern
+    if not escape:
+        return pattern.replace("\\", "\\\\")
+    out: list[str] = []
+    after_escape = False
+    for c in pattern:
+        if c == escape and not after_escape:
+            out.append("\\")
+            after_escape = True
+        elif c == "\\":
+            out.append("\\" if after_escape else "\\\\")
+            after_escape = False
+        else:
+            out.append(c)
+            after_escape = False
+    return "".join(out)
+
+
 @functools.lru_cache(maxsize=256)
 def _similar(pattern: str, escape: str | None) -> re.Pattern[str]:
     try:
@@ -304,6 +329,7 @@ UNARY_NONSTRICT: dict[str, Callable[[Any], Any]] = {
     "quote_nullable": lambda value: quote_nullable(None if value is None else _text(value)),
 }
 VARIADIC_STRICT: dict[str, Callable[..., Any]] = {"overlay": overlay, "similar_to": similar_to}
+BINARY_STRICT: dict[str, Callable[[Any, Any], Any]] = {"like_escape": like_escape}
 BINARY_NONSTRICT: dict[str, Callable[[Any, Any], Any]] = {
     "format_variadic": lambda template, array: format_text([template, *(array or ())]),
 }
@@ -311,9 +337,9 @@ VARIADIC_NONSTRICT: dict[str, Callable[[list[Any]], Any]] = {"format": format_te
 
 RESULT_TYPES: dict[str, ScalarType] = {
     **{name: ScalarType.TEXT for name in ("quote_literal", "quote_ident", "quote_nullable", "overlay", "format")},
-    "similar_to": ScalarType.BOOL, "format_variadic": ScalarType.TEXT,
+    "similar_to": ScalarType.BOOL, "format_variadic": ScalarType.TEXT, "like_escape": ScalarType.TEXT,
 }
 
-__all__ = ["BINARY_NONSTRICT", "RESULT_TYPES", "QUOTED_KEYWORDS", "UNARY_NONSTRICT", "UNARY_STRICT", "VARIADIC_NONSTRICT",
+__all__ = ["BINARY_NONSTRICT", "BINARY_STRICT", "like_escape", "RESULT_TYPES", "QUOTED_KEYWORDS", "UNARY_NONSTRICT", "UNARY_STRICT", "VARIADIC_NONSTRICT",
            "VARIADIC_STRICT", "format_text", "overlay", "quote_ident", "quote_literal", "quote_nullable",
            "similar_to", "similar_to_regex"]

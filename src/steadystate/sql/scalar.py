@@ -272,7 +272,7 @@ def _concat_pipe(node: exp.DPipe, env: ExprEnv) -> Typed:
     return Typed(CallBinary("concat", a.expr, b.expr), T.TEXT, nullable_of(a, b))
 
 
-def _like(node: exp.Expr, env: ExprEnv) -> Typed:
+def _like(node: exp.Expr, env: ExprEnv, escape: exp.Expr | None = None) -> Typed:
     if node.args.get("escape") is not None:
         raise errors.FeatureNotSupported("LIKE ... ESCAPE is not supported")
     base = "ilike" if isinstance(node, exp.ILike) else "like"
@@ -283,6 +283,9 @@ def _like(node: exp.Expr, env: ExprEnv) -> Typed:
         if not side.is_untyped and side.type is not T.TEXT:
             raise operator_error("~~", value.type, pattern.type)
     a, b = coerce(value, T.TEXT, env), coerce(pattern, T.TEXT, env)
+    if escape is not None:  # ``p ESCAPE e`` is PostgreSQL's like_escape(p, e) (expr/text_functions.py)
+        e = coerce(plan_expr(escape, env), T.TEXT, env)
+        b = Typed(CallBinary("like_escape", b.expr, e.expr), T.TEXT, nullable_of(b, e))
     return Typed(CallBinary(func, a.expr, b.expr), T.BOOL, nullable_of(a, b))
 
 
@@ -300,7 +303,9 @@ def _regex(node: exp.Expr, env: ExprEnv) -> Typed:
 def _escape(node: exp.Escape, env: ExprEnv) -> Typed:
     if isinstance(node.this, exp.SimilarTo):
         return text_functions.plan_similar(plan_expr, node.this, node.expression, env)
-    raise errors.FeatureNotSupported("LIKE ... ESCAPE is not supported")
+    if isinstance(node.this, (exp.Like, exp.ILike)):
+        return _like(node.this, env, node.expression)
+    raise errors.FeatureNotSupported(f"{node.this.key.upper()} ... ESCAPE is not supported")
 
 
 def _between(node: exp.Between, env: ExprEnv) -> Typed:
