@@ -1,8 +1,8 @@
 """String constants and text functions against the real PostgreSQL server, through the wire (psycopg, text and
 binary format): the same statements, the same answers (type OIDs and value bytes) and SQLSTATEs.
 
-* ``E'...'`` escape strings (hypothesis draws bodies from every kind of escape, valid or not) and dollar quotes,
-  also as parameters' neighbours in the extended protocol.
+* ``E'...'`` escape strings (hypothesis draws bodies from every kind of escape, valid or not), ``U&'...'`` [UESCAPE],
+  dollar quotes and constants continued on the next line, also as parameters' neighbours in the extended protocol.
 * ``format`` (generated format strings: positions, widths, ``*``, flags, errors), with the properties
   ``format('%L', x) = quote_nullable(x)`` and ``format('%I', x) = quote_ident(x)`` checked on PostgreSQL's answers.
 * ``x [NOT] [I]LIKE p ESCAPE e``; ``x [NOT] SIMILAR TO p [ESCAPE e]`` over generated patterns (errors by SQLSTATE: the regex libraries' words
@@ -93,6 +93,10 @@ def test_string_constants_agree_with_postgresql(connections: Any, sql: str) -> N
     "SELECT 'a'\r'b' AS v", "SELECT 'a' \f\n'b' AS v", "SELECT 'a'\n'b'\n'c''d' AS v", "SELECT E'\\\\'\n'\\x41' AS v",
     "SELECT 'a'\n-- c'b' AS v", "SELECT E'a'\n'\\xff' AS v", "SELECT 'a' 'b'", "SELECT $$a$$ 'b'",
     "SELECT 'a'\n$$b$$ AS v", "SELECT 'a'\nE'b' AS v", "SELECT $$a$$\n'b' AS v", "SELECT 'a' /* x */\n'b' AS v",
+    "SELECT U&'d\\0061t\\+000061' AS a, U&'\\\\' AS b, U&'it''s' AS c, u&'x' AS d",
+    "SELECT U&'d!0061t' UESCAPE '!' AS v", "SELECT U&'\\00'", "SELECT U&'\\0000'", "SELECT U&'\\D800'",
+    "SELECT U&'\\D83D\\DE00' AS a, U&'\\+01F600' AS b", "SELECT U&'\\D83Dx'", "SELECT U&'a' UESCAPE 'a'",
+    "SELECT U&'a'\n'b' AS v", "SELECT U&'!0061'\n'!0062' UESCAPE '!' AS v", "SELECT U&'\\D83D'\n'\\DE00' AS v",
 ])
 def test_string_continuation_agrees_with_postgresql(connections: Any, sql: str) -> None:
     """A constant continues after whitespace holding a newline, in its own mode (E: the continuation's escapes

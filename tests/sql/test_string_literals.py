@@ -1,4 +1,4 @@
-"""Escape strings ``E'...'`` and dollar quoting at the lexer (sql/literals.py, sql/syntax.py): every way of writing a
+"""Escape strings ``E'...'``, ``U&'...'`` and dollar quoting at the lexer (sql/literals.py, sql/syntax.py): every way of writing a
 character decodes back to it, dollar quotes keep their body verbatim, parameters ``$n`` stay parameters, and a
 refused constant gives PostgreSQL's SQLSTATE and position.  (The same constants against the PostgreSQL server:
 tests/differential/test_text_functions_postgres.py.)
@@ -66,6 +66,33 @@ def test_every_spelling_of_a_string_decodes_back_to_it(case: tuple[str, str]) ->
     assert _value(f"SELECT e'{body}'") == text
 
 
+@st.composite
+def _unicode_escaped(draw: st.DrawFn) -> tuple[str, str, str]:
+    """A text, an escape character and one way of writing the text as a ``U&'...'`` body with it."""
+    text = draw(st.text(CHARS, max_size=10))
+    escape = draw(st.sampled_from(["\\", "!", "#"]))
+    body = ""
+    for c in text:
+        code = ord(c)
+        ways = [f"{escape}+{code:06X}"]
+        if code <= 0xFFFF:
+            ways.append(f"{escape}{code:04x}")
+        else:
+            high, low = 0xD800 + ((code - 0x10000) >> 10), 0xDC00 + ((code - 0x10000) & 0x3FF)
+            ways.append(f"{escape}{high:04X}{escape}{low:04x}")
+        ways.append(escape * 2 if c == escape else ("''" if c == "'" else c))
+        body += draw(st.sampled_from(ways))
+    return text, escape, body
+
+
+@settings(max_examples=200, deadline=None)
+@given(case=_unicode_escaped())
+def test_every_unicode_escape_spelling_decodes_back(case: tuple[str, str, str]) -> None:
+    text, escape, body = case
+    clause = "" if escape == "\\" else f" UESCAPE '{escape}'"
+    assert _value(f"SELECT U&'{body}'{clause}") == text
+
+
 @settings(max_examples=200, deadline=None)
 @given(text=st.text(CHARS, max_size=20), tag=st.sampled_from(["", "t", "_x1", "TAG"]))
 def test_dollar_quotes_keep_their_body_verbatim(text: str, tag: str) -> None:
@@ -102,6 +129,9 @@ def test_a_constant_continues_on_the_next_line_in_its_own_mode() -> None:
     ("SELECT E'\\U00110000'", "42601", 'invalid Unicode escape value at or near "\\U00110000"', 10),
     ("SELECT E'abc\\'", "42601", "unterminated quoted string at or near \"E'abc\\'\"", 8),
     ("SELECT 1 AS $$", "42601", 'unterminated dollar-quoted string at or near "$$"', 13),
+    ("SELECT U&'\\00'", "42601", "invalid Unicode escape", 11),
+    ("SELECT U&'\\D83Dx'", "42601", "invalid Unicode surrogate pair", 16),
+    ("SELECT U&'a' UESCAPE '+'", "42601", "invalid Unicode escape character at or near \"'+'\"", 22),
 ])
 def test_refused_constants_are_postgresqls_errors(sql: str, sqlstate: str, message: str, position: int | None
                                                   ) -> None:

@@ -12,8 +12,8 @@ PostgreSQL's grammar are those needed to report errors the way PostgreSQL does:
 * ``date_part(...)`` stays a function call (sqlglot turns it into ``EXTRACT``, whose result type differs);
 * an ``INTERVAL '...'`` literal keeps its whole string (sqlglot would split ``'1 day 10:30'`` and drop a part)
   and is one literal (sqlglot would read ``INTERVAL '1 day' + 1`` as the sum of two intervals);
-* ``E'...'`` escape strings and ``$tag$...$tag$`` dollar quotes are plain string literals (sql/literals.py decodes
-  the escapes exactly as PostgreSQL's lexer);
+* ``E'...'`` escape strings, ``U&'...'`` and ``$tag$...$tag$`` dollar quotes are plain string literals
+  (sql/literals.py decodes the escapes exactly as PostgreSQL's lexer and joins continued constants);
 * ``*`` takes no implicit alias (PostgreSQL rejects ``SELECT * FORM t`` at ``FORM``; sqlglot would read
   ``FORM`` as an alias of ``*`` and complain about ``t``);
 * a FROM item after a comma is marked (``join.meta["comma"]``): sqlglot gives ``a, b`` and ``a JOIN b`` the same

@@ -1,14 +1,16 @@
-"""PostgreSQL's string constants beyond ``'...'``: escape strings ``E'...'`` and dollar quoting ``$tag$...$tag$``.
+"""PostgreSQL's string constants beyond ``'...'``: escape strings ``E'...'``, ``U&'...' [UESCAPE 'c']``, dollar
+quoting ``$tag$...$tag$``, and constants continued on the next line.
 
-sqlglot's PostgreSQL tokenizer recognises both (``BYTE_STRING`` and ``HEREDOC_STRING`` tokens) and already finds
-where each ends (``\\'`` and ``''`` inside ``E'...'``, the closing tag of a dollar quote), but it decodes the
-escapes of ``E'...'`` only approximately (``E'\\xff'`` gives ``ÿ``, a lone surrogate ``\\ud800`` gives ``ud800``),
-and the parser turns both into nodes the planner does not know.  :func:`string_tokens` rewrites the token list
-the steadystate tokenizer returns (``sql/dialect.py``): each escape string is decoded again from its raw text by
-:func:`decode_escape_string`, exactly as PostgreSQL's lexer does (``src/backend/parser/scan.l``), and both kinds
-become ordinary ``STRING`` tokens (a constant continued on the next line joined into one, as PostgreSQL's
-``quotecontinue``), so every reader (sqlglot's parser, the Materialize statement readers) sees a
-plain string literal.  Parameters (``$1``) are untouched: the tokenizer reads a ``$`` followed by a digit as one.
+sqlglot's PostgreSQL tokenizer recognises them (``BYTE_STRING``, ``UNICODE_STRING``, ``HEREDOC_STRING`` tokens) and
+finds where each ends (``\\'`` and ``''`` inside ``E'...'``, the closing tag of a dollar quote), but it decodes
+``E'...'`` only approximately (``E'\\xff'`` gives ``ÿ``, a lone surrogate ``\\ud800`` gives ``ud800``), joins any two
+adjacent constants, and the parser turns these tokens into nodes the planner does not know.  :func:`string_tokens`
+rewrites the token list the steadystate tokenizer returns (``sql/dialect.py``): each constant is decoded again from
+its raw text as PostgreSQL's lexer does (``src/backend/parser/scan.l``: :func:`decode_escape_string`,
+:func:`decode_unicode_string`), a constant continued after whitespace holding a newline (``quotecontinue``) is
+joined in its first part's mode, and the result is one ordinary ``STRING`` token, so every reader (sqlglot's parser,
+the Materialize statement readers) sees a plain string literal.  Two constants side by side otherwise are a syntax
+error, as in PostgreSQL.  Parameters (``$1``) are untouched: the tokenizer reads a ``$`` followed by a digit as one.
 
 The escapes (PostgreSQL's table 4.1): ``\\b \\f \\n \\r \\t``; ``\\ooo`` (1–3 octal digits, a byte); ``\\xHH``
 (1–2 hex digits, a byte); ``\\uXXXX`` and ``\\UXXXXXXXX`` (a code point, UTF-16 surrogate pairs combined); any
@@ -158,49 +160,120 @@ _CONTINUATION = re.compile(r"(?:[ \t\f]|--[^\n\r]*)*[\n\r](?:[ \t\n\r\f]+|--[^\n
 class _Kind(enum.Enum):
     PLAIN = "plain"
     ESCAPE = "escape"
+    UNICODE = "unicode"
     DOLLAR = "dollar"
 
 
+_TOKEN_KINDS = {TokenType.BYTE_STRING: _Kind.ESCAPE, TokenType.UNICODE_STRING: _Kind.UNICODE,
+                TokenType.HEREDOC_STRING: _Kind.DOLLAR}
+_PREFIX = {_Kind.PLAIN: 1, _Kind.ESCAPE: 2, _Kind.UNICODE: 3}  # ', E', U&'
+
+
 def _kind(sql: str, token: Token) -> _Kind | None:
-    if token.token_type == TokenType.BYTE_STRING:
-        return _Kind.ESCAPE
-    if token.token_type == TokenType.HEREDOC_STRING:
-        return _Kind.DOLLAR
-    if token.token_type == TokenType.STRING and sql.startswith("'", token.start):
-        return _Kind.PLAIN
-    return None
+    kind = _TOKEN_KINDS.get(token.token_type)
+    if kind is None and token.token_type == TokenType.STRING and sql.startswith("'", token.start):
+        kind = _Kind.PLAIN
+    return kind
+
+
+def decode_unicode_string(body: str, escape: str = "\\", offset: int = 0) -> str:
+    """The value of ``U&'<body>'`` (quotes already undoubled) with ``escape`` as its escape character, as
+    PostgreSQL's ``str_udeescape``: ``<e>XXXX``, ``<e>+XXXXXX``, ``<e><e>``; errors 42601."""
+    out: list[str] = []
+    first: int | None = None  # the first half of a surrogate pair
+    i, n = 0, len(body)
+    while i < n:
+        if body[i] != escape:
+            if first is not None:
+                raise _syntax("invalid Unicode surrogate pair", offset + i)
+            out.append(body[i])
+            i += 1
+            continue
+        if body.startswith(escape, i + 1):
+            if first is not None:
+                raise _syntax("invalid Unicode surrogate pair", offset + i)
+            out.append(escape)
+            i += 2
+            continue
+        if len(digits := _hex_run(body, i + 1, 4)) == 4:
+            end = i + 5
+        elif body.startswith("+", i + 1) and len(digits := _hex_run(body, i + 2, 6)) == 6:
+            end = i + 8
+        else:
+            raise LiteralError(errors.SyntaxError_("invalid Unicode escape",
+                                                   hint="Unicode escapes must be \\XXXX or \\+XXXXXX."), offset + i)
+        code = int(digits, 16)
+        if not 0 < code <= 0x10FFFF:
+            raise _syntax("invalid Unicode escape value", offset + i)
+        if first is not None:
+            if not 0xDC00 <= code <= 0xDFFF:
+                raise _syntax("invalid Unicode surrogate pair", offset + i)
+            code, first = 0x10000 + ((first - 0xD800) << 10) + (code - 0xDC00), None
+        elif 0xDC00 <= code <= 0xDFFF:
+            raise _syntax("invalid Unicode surrogate pair", offset + i)
+        elif 0xD800 <= code <= 0xDBFF:
+            first = code
+            i = end
+            continue
+        out.append(chr(code))
+        i = end
+    if first is not None:
+        raise _syntax("invalid Unicode surrogate pair", offset + n)
+    return "".join(out)
+
+
+def _uescape(sql: str, tokens: list[Token], j: int) -> tuple[str, int]:
+    """A ``UESCAPE 'c'`` clause at ``tokens[j]``: the escape character and the index after it (none: ``\\``)."""
+    if j + 1 < len(tokens) and tokens[j].text.upper() == "UESCAPE" and _kind(sql, tokens[j + 1]) is _Kind.PLAIN:
+        escape = tokens[j + 1].text
+        if len(escape) != 1 or escape in "0123456789abcdefABCDEF+'\" \t\n\r\f":
+            raw = sql[tokens[j + 1].start:tokens[j + 1].end + 1]
+            raise _syntax(f"invalid Unicode escape character {_near(raw)}", tokens[j + 1].start)
+        return escape, j + 2
+    return "\\", j
+
+
+def _body(sql: str, token: Token, kind: _Kind) -> str:
+    return sql[token.start + _PREFIX[kind]:token.end]
 
 
 def string_tokens(sql: str, tokens: list[Token]) -> list[Token]:
-    """``tokens`` with every escape string decoded, every dollar-quoted string made a plain ``STRING``, and a string
-    continued after a newline (``'a'\n'b'``, in the first part's mode: ``E'a'\n'\n'`` escapes both) joined into
-    one; two string constants side by side otherwise are PostgreSQL's syntax error (sqlglot would join them)."""
+    """``tokens`` with every string constant made one plain ``STRING`` token: escape strings and ``U&'...'`` decoded
+    (PostgreSQL's lexer), dollar quotes as written, a constant continued after a newline (``'a'\n'b'``, in the first
+    part's mode: ``E'a'\n'\n'`` escapes both) joined, ``UESCAPE 'c'`` applied; two string constants side by side
+    otherwise are PostgreSQL's syntax error (sqlglot would join them)."""
     out: list[Token] = []
-    previous: _Kind | None = None  # the kind of ``out[-1]`` when it is a string constant
-    for token in tokens:
+    i = 0
+    while i < len(tokens):
+        token = tokens[i]
         kind = _kind(sql, token)
         if kind is None:
             out.append(token)
-            previous = None
+            i += 1
             continue
-        if kind is _Kind.ESCAPE:  # E'...' / e'...': decode again from the raw text
-            text = decode_escape_string(sql[token.start + 2:token.end], token.start + 2)
-        else:
+        parts, j = [token], i + 1
+        while kind is not _Kind.DOLLAR and j < len(tokens) and _kind(sql, tokens[j]) is _Kind.PLAIN \
+                and _CONTINUATION.fullmatch(sql, parts[-1].end + 1, tokens[j].start):
+            parts.append(tokens[j])
+            j += 1
+        if kind is _Kind.DOLLAR:
             text = token.text
-        if previous is not None:
-            joined = out[-1]
-            if kind is _Kind.PLAIN and previous is not _Kind.DOLLAR and _CONTINUATION.fullmatch(
-                    sql, joined.end + 1, token.start):
-                if previous is _Kind.ESCAPE:
-                    text = decode_escape_string(sql[token.start + 1:token.end], token.start + 1)
-                out[-1] = Token(TokenType.STRING, joined.text + text, joined.line, joined.col, joined.start, token.end,
-                                joined.comments)
-                continue
-            raw = sql[token.start:token.end + 1]
-            raise _syntax(f"syntax error {_near(raw)}", token.start)
-        out.append(Token(TokenType.STRING, text, token.line, token.col, token.start, token.end, token.comments))
-        previous = kind
+        elif kind is _Kind.ESCAPE:
+            text = "".join(decode_escape_string(_body(sql, p, kind if p is token else _Kind.PLAIN),
+                                                p.start + (2 if p is token else 1)) for p in parts)
+        elif kind is _Kind.UNICODE:
+            escape, j = _uescape(sql, tokens, j)
+            body = "".join(_body(sql, p, kind if p is token else _Kind.PLAIN).replace("''", "'") for p in parts)
+            text = decode_unicode_string(body, escape, token.start + 3)
+        else:
+            text = "".join(p.text for p in parts)
+        if j < len(tokens) and _kind(sql, tokens[j]) is not None:
+            raw = sql[tokens[j].start:tokens[j].end + 1]
+            raise _syntax(f"syntax error {_near(raw)}", tokens[j].start)
+        end = tokens[j - 1].end
+        out.append(Token(TokenType.STRING, text, token.line, token.col, token.start, end, token.comments))
+        i = j
     return out
 
 
-__all__ = ["LiteralError", "decode_escape_string", "string_tokens"]
+__all__ = ["LiteralError", "decode_escape_string", "decode_unicode_string", "string_tokens"]
