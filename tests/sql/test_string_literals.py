@@ -129,6 +129,7 @@ def test_a_constant_continues_on_the_next_line_in_its_own_mode() -> None:
     ("SELECT E'\\U00110000'", "42601", 'invalid Unicode escape value at or near "\\U00110000"', 10),
     ("SELECT E'abc\\'", "42601", "unterminated quoted string at or near \"E'abc\\'\"", 8),
     ("SELECT 1 AS $$", "42601", 'unterminated dollar-quoted string at or near "$$"', 13),
+    ("SELECT U&'abc", "42601", "unterminated quoted string at or near \"U&'abc\"", 8),
     ("SELECT U&'\\00'", "42601", "invalid Unicode escape", 11),
     ("SELECT U&'\\D83Dx'", "42601", "invalid Unicode surrogate pair", 16),
     ("SELECT U&'a' UESCAPE '+'", "42601", "invalid Unicode escape character at or near \"'+'\"", 22),

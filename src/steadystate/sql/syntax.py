@@ -80,7 +80,10 @@ def _unterminated_quote(sql: str) -> tuple[int, str] | None:
                     break
                 j += 1
             if j >= n:
-                return (i - 1, "quoted") if escapes else (i, "quoted")
+                if escapes:
+                    return i - 1, "quoted"
+                unicode = ch == "'" and sql[max(i - 2, 0):i].upper() == "U&"
+                return (i - 2 if unicode else i), "quoted"
             i = j + 1
         elif ch == "$" and (tag := _DOLLAR_TAG.match(sql, i)) is not None and (i == 0 or not (
                 sql[i - 1].isalnum() or sql[i - 1] == "_")):
