@@ -328,7 +328,8 @@ UNARY_STRICT: dict[str, Callable[[Any], Any]] = {
 UNARY_NONSTRICT: dict[str, Callable[[Any], Any]] = {
     "quote_nullable": lambda value: quote_nullable(None if value is None else _text(value)),
 }
-VARIADIC_STRICT: dict[str, Callable[..., Any]] = {"overlay": overlay, "similar_to": similar_to}
+VARIADIC_STRICT: dict[str, Callable[..., Any]] = {"overlay": overlay, "overlay_bytea": overlay,
+                                                  "similar_to": similar_to}
 BINARY_STRICT: dict[str, Callable[[Any, Any], Any]] = {"like_escape": like_escape}
 BINARY_NONSTRICT: dict[str, Callable[[Any, Any], Any]] = {
     "format_variadic": lambda template, array: format_text([template, *(array or ())]),
@@ -338,8 +339,9 @@ VARIADIC_NONSTRICT: dict[str, Callable[[list[Any]], Any]] = {"format": format_te
 RESULT_TYPES: dict[str, ScalarType] = {
     **{name: ScalarType.TEXT for name in ("quote_literal", "quote_ident", "quote_nullable", "overlay", "format")},
     "similar_to": ScalarType.BOOL, "format_variadic": ScalarType.TEXT, "like_escape": ScalarType.TEXT,
+    "overlay_bytea": ScalarType.BYTEA,
 }
 
-__all__ = ["BINARY_NONSTRICT", "BINARY_STRICT", "like_escape", "RESULT_TYPES", "QUOTED_KEYWORDS", "UNARY_NONSTRICT", "UNARY_STRICT", "VARIADIC_NONSTRICT",
-           "VARIADIC_STRICT", "format_text", "overlay", "quote_ident", "quote_literal", "quote_nullable",
-           "similar_to", "similar_to_regex"]
+__all__ = ["BINARY_NONSTRICT", "BINARY_STRICT", "QUOTED_KEYWORDS", "RESULT_TYPES", "UNARY_NONSTRICT", "UNARY_STRICT",
+           "VARIADIC_NONSTRICT", "VARIADIC_STRICT", "format_text", "like_escape", "overlay", "quote_ident",
+           "quote_literal", "quote_nullable", "similar_to", "similar_to_regex"]

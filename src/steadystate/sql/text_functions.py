@@ -65,7 +65,8 @@ def _overlay(plan: PlanExpr, node: exp.Overlay, env: ExprEnv) -> Typed:
     values = [plan(n, env) for n in nodes]
     kind = T.BYTEA if any(not v.is_untyped and v.type is T.BYTEA for v in values[:2]) else T.TEXT
     typed = signature("overlay", values, [kind, kind] + [T.INT4] * (len(values) - 2), env)
-    return Typed(CallVariadic("overlay", tuple(t.expr for t in typed)), kind, any(t.nullable for t in typed))
+    func = "overlay_bytea" if kind is T.BYTEA else "overlay"
+    return Typed(CallVariadic(func, tuple(t.expr for t in typed)), kind, any(t.nullable for t in typed))
 
 
 def plan_similar(plan: PlanExpr, node: exp.SimilarTo, escape: exp.Expr | None, env: ExprEnv) -> Typed:
