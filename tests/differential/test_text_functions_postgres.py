@@ -219,7 +219,7 @@ def test_similar_to_types_and_errors(connections: Any, sql: str) -> None:
 # to_char for numbers
 
 TEMPLATE_PIECES = st.sampled_from(["9", "9", "9", "0", "0", ".", "D", ",", "G", "FM", "S", "MI", "PL", "SG", "PR",
-                                   "L", "EEEE", "V", "x", '"a"', "fm", "d", "s", "9", "0"])
+                                   "L", "EEEE", "V", "x", '"a"', "fm", "d", "s", "9", "0", "RN", "rn", "TH", "th"])
 NUMBERS = st.one_of(
     st.integers(-10**7, 10**7).map(lambda n: f"{n}::int4"),
     st.integers(-10**12, 10**12).map(lambda n: f"{n}::int8"),
@@ -238,10 +238,16 @@ def test_to_char_of_numbers_agrees_with_postgresql(connections: Any, number: str
     same(connections, f"SELECT to_char({number}, {quote(''.join(pieces))}) AS v")
 
 
-def test_to_char_patterns_not_supported_are_refused(connections: Any) -> None:
-    ours, _ = connections
-    for template in ("RN", "999th"):
-        assert outcome(ours, f"SELECT to_char(12, '{template}')")[:2] == ("error", "0A000")
+@pytest.mark.parametrize("sql", [
+    "SELECT to_char(5000, 'RN') AS a, to_char(1994, 'FMRN') AS b, to_char(3999.5, 'rn') AS c, "
+    "to_char(2.5::float8, 'RN') AS d, to_char(12, 'FMRN,MIPL') AS e, to_char(4, 'RNSG') AS f",
+    "SELECT to_char('NaN'::numeric, 'RN')", "SELECT to_char(1e10::int8, 'RN')",
+    "SELECT to_char(1e10::float8, 'RN') AS a, to_char('NaN'::float8, 'RN') AS b",
+    "SELECT to_char(1, '9TH') AS a, to_char(12, '99th') AS b, to_char(-1, '9TH') AS c, to_char(1.5, '9.9TH') AS d, "
+    "to_char(113, 'FM999TH') AS e",
+])
+def test_to_char_roman_numerals_and_ordinals(connections: Any, sql: str) -> None:
+    same(connections, sql)
 
 
 # ---------------------------------------------------------------------------------------------------------------

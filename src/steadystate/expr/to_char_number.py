@@ -1,8 +1,9 @@
 """``to_char(number, text)``: PostgreSQL's numeric template patterns (``formatting.c``, ``NUM_processor``).
 
-The template is read left to right into nodes: the keywords ``9 0 . , D G L S MI PL SG PR FM EEEE V`` (and lower
+The template is read left to right into nodes: the keywords ``9 0 . , D G L S MI PL SG PR FM EEEE V RN TH`` (and lower
 case ``d g l s mi pl sg pr fm eeee``; ``B``/``C``/``SP`` are accepted and print nothing, as in PostgreSQL), ``"..."``
-literal text, ``\\"`` a double quote; any other character is copied.  ``V`` multiplies by 10 per ``9`` after it; ``RN`` and ``TH`` are refused (0A000).
+literal text, ``\\"`` a double quote; any other character is copied.  ``V`` multiplies by 10 per ``9`` after it; ``RN``/``rn`` prints the value as a Roman numeral (1 to 3999, else
+``#``), ``TH``/``th`` adds an integer's ordinal suffix.
 The value is first written as PostgreSQL does for its type (:func:`_digits`): rounded to the template's
 fractional digits (numeric: half away from zero; float: as C's ``printf``, which also limits float4/float8 to 6/15
 significant digits), then laid out digit by digit by :class:`_Layout`, a transcription of ``NUM_numpart_to_char``:
@@ -46,13 +47,17 @@ class Key(enum.Enum):
     S = "S"
     TH = "TH"
     V = "V"
+    RN_LOWER = "rn"
+    TH_LOWER = "th"
 
 
+_LOWER = {Key.RN: Key.RN_LOWER, Key.TH: Key.TH_LOWER}
 #: the keywords in PostgreSQL's search order (the first that matches at a position wins)
-_KEYWORDS: list[tuple[str, Key]] = [(k.value, k) for k in Key] + [
-    (k.value.lower(), k) for k in Key if k.value.isalpha()]
-_REFUSED = (Key.RN, Key.TH)
+_KEYWORDS: list[tuple[str, Key]] = [(k.value, k) for k in Key if k not in _LOWER.values()] + [
+    (k.value.lower(), _LOWER.get(k, k)) for k in Key if k.value.isalpha() and k.value.isupper()]
 _DIGITS = (Key.NINE, Key.ZERO, Key.DEC, Key.D)
+_ROMAN = [("M", 1000), ("CM", 900), ("D", 500), ("CD", 400), ("C", 100), ("XC", 90), ("L", 50), ("XL", 40),
+          ("X", 10), ("IX", 9), ("V", 5), ("IV", 4), ("I", 1)]
 
 
 def _syntax(message: str, detail: str | None = None) -> errors.SteadyError:
@@ -79,6 +84,7 @@ class _Desc:
     blank: bool = False
     multi: int = 0  # the 9s after V: the value is multiplied by 10 to their number
     is_multi: bool = False
+    roman: bool = False
     int4: bool = False  # the value is an integer (EEEE is printf's for int4, numeric's for int8)
     nodes: list[Key | str] = field(default_factory=list)
 
@@ -86,8 +92,8 @@ class _Desc:
 def _add(desc: _Desc, key: Key) -> None:
     if desc.eeee and key is not Key.EEEE:
         raise _syntax('"EEEE" must be the last pattern used')
-    if key in _REFUSED:
-        raise errors.FeatureNotSupported(f'to_char pattern "{key.value}" is not supported for numbers')
+    if key in (Key.RN, Key.RN_LOWER):
+        desc.roman = True
     if key in (Key.NINE, Key.ZERO):
         if desc.bracket:
             raise _syntax(f'"{key.value}" must be ahead of "PR"')
@@ -138,7 +144,8 @@ def _add(desc: _Desc, key: Key) -> None:
     elif key is Key.EEEE:
         if desc.eeee:
             raise _syntax('cannot use "EEEE" twice')
-        if desc.blank or desc.fill or desc.lsign or desc.bracket or desc.minus or desc.plus or desc.is_multi:
+        if desc.blank or desc.fill or desc.lsign or desc.bracket or desc.minus or desc.plus or desc.is_multi \
+                or desc.roman:
             raise _syntax('"EEEE" is incompatible with other formats',
                           '"EEEE" may only be used together with digit and decimal point patterns.')
         desc.eeee = True
@@ -248,6 +255,15 @@ def _digits(value: Any, desc: _Desc, kind: str) -> tuple[str, str]:
             text = f"{text}.{'0' * desc.post}"
     sign = "-" if text.startswith("-") else "+"
     return text.lstrip("-"), sign
+
+
+def _ordinal(number: str) -> str:
+    """PostgreSQL's ``get_th``: ST, ND, RD or TH for the number's last digit (TH for 11 to 13)."""
+    if not number or not number[-1].isdigit():
+        raise errors.InvalidTextRepresentation(f'"{number}" is not a number')
+    if len(number) > 1 and number[-2] == "1":
+        return "TH"
+    return {"1": "ST", "2": "ND", "3": "RD"}.get(number[-1], "TH")
 
 
 class _Layout:
@@ -370,7 +386,53 @@ class _Layout:
                     out.append(" ")
             elif node is Key.SG:
                 out.append(self.sign)
+            elif node in (Key.TH, Key.TH_LOWER) and not (self.number.startswith("#") or self.sign == "-"
+                                                         or d.decimal):
+                suffix = _ordinal(self.number)
+                out.append(suffix if node is Key.TH else suffix.lower())
         return "".join(out).split("\0", 1)[0]
+
+
+def int_to_roman(number: int) -> str:
+    """PostgreSQL's ``int_to_roman``: 1 to 3999 in capitals, else 15 ``#``."""
+    if not 1 <= number <= 3999:
+        return "#" * 15
+    out = []
+    for letters, worth in _ROMAN:
+        count, number = divmod(number, worth)
+        out.append(letters * count)
+    return "".join(out)
+
+
+def _roman_value(value: Any, kind: str) -> str:
+    out_of_range = errors.NumericValueOutOfRange("integer out of range")
+    if kind in ("float4", "float8"):  # (int) rint(value): out of range, PostgreSQL's numeral is #s
+        return int_to_roman(round(value) if math.isfinite(value) and -2**31 <= round(value) < 2**31 else 0)
+    if kind == "numeric":
+        number = decimal.Decimal(value)
+        if not number.is_finite():
+            raise errors.FeatureNotSupported("cannot convert NaN to integer") if number.is_nan() else out_of_range
+        value = int(_round_half_away(number, 0))
+    if not -2**31 <= int(value) < 2**31:
+        raise out_of_range
+    return int_to_roman(int(value))
+
+
+def _roman(desc: _Desc, numeral: str) -> str:
+    """``NUM_processor`` with ``RN``: every flag but FM dropped, no sign, the numeral at ``RN`` (15 wide without
+    FM), blanks for the separators and signs that would print one."""
+    out: list[str] = []
+    for node in desc.nodes:
+        if isinstance(node, str):
+            out.append(node)
+        elif node in (Key.RN, Key.RN_LOWER):
+            shown = numeral if node is Key.RN else numeral.lower()
+            out.append(shown if desc.fill else shown.rjust(15))
+        elif node in (Key.COMMA, Key.G, Key.MI, Key.PL) and not desc.fill or node is Key.L:
+            out.append(" ")
+        elif node is Key.SG:
+            out.append("\0")  # PostgreSQL writes the sign, which is none: the output ends there
+    return "".join(out).split("\0", 1)[0]
 
 
 def to_char_number(value: Any, template: str, kind: str) -> str:
@@ -378,6 +440,8 @@ def to_char_number(value: Any, template: str, kind: str) -> str:
     if not template:
         return ""
     desc = parse_template(template)
+    if desc.roman:
+        return _roman(desc, _roman_value(value, kind))
     if desc.eeee:
         desc.int4 = kind == "int4"
         return _sci(float(value) if kind in ("float4", "float8") else value, desc)
@@ -397,4 +461,4 @@ def to_char_number(value: Any, template: str, kind: str) -> str:
 VARIADIC_STRICT = {"to_char_number": to_char_number}
 RESULT_TYPES = {"to_char_number": ScalarType.TEXT}
 
-__all__ = ["RESULT_TYPES", "VARIADIC_STRICT", "parse_template", "to_char_number"]
+__all__ = ["RESULT_TYPES", "VARIADIC_STRICT", "int_to_roman", "parse_template", "to_char_number"]
