@@ -104,7 +104,10 @@ _DATA_MODIFYING = re.compile(r"\b(insert|update|delete|merge|copy|subscribe|crea
 _REMEMBERED = re.compile(r"^(set|reset)\b(?!\s+(local|transaction|session\s+characteristics)\b)")
 _DEALLOCATE = re.compile(r'^deallocate\s+(?:prepare\s+)?("(?:[^"]|"")+"|\w+)\s*$', re.I)
 _SETTING_NAME = re.compile(r'^(?:set|reset)\s+(?:session\s+)?("(?:[^"]|"")+"|[\w.]+(?:\s+zone)?)')
-_TOKEN = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|--[^\n]*|/\*.*?\*/|(\$\w*\$).*?\1|;|[^'\";$/-]+|.", re.S)
+#: an escape string ``E'...'`` (a backslash escapes a quote), a string, an identifier, a comment, a dollar quote, a
+#: semicolon, a run of anything else (stopping before an ``E'``), or one character
+_TOKEN = re.compile(r"(?<![\w$])[eE]'(?:\\.|''|[^'\\])*'|'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|--[^\n]*|/\*.*?\*/"
+                    r"|(\$\w*\$).*?\1|;|(?:[^'\";$/eE-]|[eE](?!'))+|.", re.S)
 
 
 def split_statements(sql: str) -> list[str]:

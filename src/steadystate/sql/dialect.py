@@ -16,6 +16,8 @@ PostgreSQL's grammar are those needed to report errors the way PostgreSQL does:
   ``* EXCLUDE (a)``, ``PIVOT``, ``INTERVAL 1 DAY``, ``<=>``, ``==``;
 * function names are PostgreSQL's only (sql/postgres_names.py): sqlglot knows every dialect's, and read
   ``ifnull(a, b)`` as ``coalesce`` or ``group_concat`` as ``string_agg``;
+* ``E'...'`` escape strings, ``U&'...'`` and ``$tag$...$tag$`` dollar quotes are plain string literals
+  (sql/literals.py decodes the escapes exactly as PostgreSQL's lexer and joins continued constants);
 * ``*`` takes no implicit alias (PostgreSQL rejects ``SELECT * FORM t`` at ``FORM``; sqlglot would read
   ``FORM`` as an alias of ``*`` and complain about ``t``);
 * a FROM item after a comma is marked (``join.meta["comma"]``): sqlglot gives ``a, b`` and ``a JOIN b`` the same
@@ -34,6 +36,7 @@ from sqlglot.parsers.postgres import PostgresParser
 from sqlglot.tokens import Token, TokenType
 
 from steadystate.sql.postgres_names import NOT_POSTGRESQL_PARSERS, NOT_POSTGRESQL_TYPES, is_postgresql_call
+from steadystate.sql.literals import string_tokens
 
 
 class JsonbAgg(exp.Expression, exp.AggFunc):
@@ -208,6 +211,11 @@ class SteadyTokenizer(Postgres.Tokenizer):
     # PRECISION...) are not PostgreSQL's: the characters are read one by one, the names as plain words (42704)
     KEYWORDS = {word: token for word, token in Postgres.Tokenizer.KEYWORDS.items()
                 if word not in ("<=>", "==") and word not in NOT_POSTGRESQL_TYPES}
+
+    def tokenize(self, sql: str) -> list[Token]:
+        """``E'...'`` decoded as PostgreSQL does and ``$tag$...$tag$`` made plain string tokens (sql/literals.py);
+        a refused escape string raises :class:`literals.LiteralError`."""
+        return string_tokens(sql, super().tokenize(sql))
 
 
 class Steadystate(Postgres):

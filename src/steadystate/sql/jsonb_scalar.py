@@ -325,7 +325,27 @@ def _octet_length(args: list[exp.Expr], env: ExprEnv, plan: Plan) -> Typed:
     return Typed(CallUnary("octet_length", value.expr), T.INT4, value.nullable)
 
 
+def _set_path(name: str) -> Callable[[list[exp.Expr], ExprEnv, Plan], Typed]:
+    """``jsonb_set(doc, path, new [, create_missing])`` / ``jsonb_insert(doc, path, new [, insert_after])``
+    (expr/jsonb_paths.py); the path is a ``text[]`` value or an array literal."""
+    def planner(args: list[exp.Expr], env: ExprEnv, plan: Plan) -> Typed:
+        values = [plan(a, env) for a in args]
+        if len(values) not in (3, 4) or any(
+                not v.is_untyped and v.type is not want
+                for v, want in zip(values, (T.JSONB, T.TEXT_ARRAY, T.JSONB, T.BOOL))):
+            raise _no_function(name, values)
+        doc, new = coerce(values[0], T.JSONB, env), coerce(values[2], T.JSONB, env)
+        path = values[1] if not values[1].is_untyped else coerce(values[1], T.TEXT, env)  # parsed when run
+        rest = [coerce(values[3], T.BOOL, env)] if len(values) == 4 else []
+        typed = [doc, path, new, *rest]
+        return Typed(CallVariadic(name, tuple(t.expr for t in typed)), T.JSONB, any(t.nullable for t in typed))
+
+    return planner
+
+
 FUNCTIONS: dict[str, Callable[[list[exp.Expr], ExprEnv, Plan], Typed]] = {
+    "jsonb_set": _set_path("jsonb_set"),
+    "jsonb_insert": _set_path("jsonb_insert"),
     "jsonb_typeof": _unary("jsonb_typeof", "jsonb_typeof", T.JSONB, T.TEXT),
     "jsonb_array_length": _unary("jsonb_array_length", "jsonb_array_length", T.JSONB, T.INT4),
     "jsonb_strip_nulls": _unary("jsonb_strip_nulls", "jsonb_strip_nulls", T.JSONB, T.JSONB),

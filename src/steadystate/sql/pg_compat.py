@@ -22,7 +22,7 @@ schema-qualified function calls.  :func:`rewrite` turns, in the parsed statement
   into ``expr`` (``pg_attrdef.adbin`` is already text); ``pg_get_indexdef(oid, n, pretty)`` into the index's n-th
   key (``mz_index_columns``); ``generate_subscripts`` over one of ``pg_index``'s int2vector/oidvector columns
   (arrays from 1 here) minus 1, as those start at 0; ``mz_version()`` into the version literal;
-  ``mz_is_superuser()`` into a lookup of the session's role in ``pg_roles``; ``quote_ident(x)`` into its CASE;
+  ``mz_is_superuser()`` into a lookup of the session's role in ``pg_roles``;
   ``SELECT [mz_internal.]f(...).* FROM items`` for a table function ``f`` (dbt-materialize's
   ``mz_aclexplode(privileges).*``) into ``SELECT pg_srf.* FROM items, f(...) AS pg_srf``.
 
@@ -142,11 +142,6 @@ def _lateral_table_function(node: exp.Select) -> exp.Select | None:
     else:
         out.append("joins", exp.Join(this=item))
     return out
-
-
-#: ``quote_ident(x)``: x when it needs no quotes, else x in double quotes with its double quotes doubled
-_QUOTE_IDENT = ("(CASE WHEN 0 ~ '^[a-z_][a-z0-9_$]*$' THEN 0 "
-                "ELSE '\"' || replace(0, '\"', '\"\"') || '\"' END)")
 
 
 def _visit(node: exp.Expr) -> exp.Expr:
@@ -368,11 +363,6 @@ def _rewrite_tools(node: exp.Expr) -> exp.Expr:
             return exp.Cast(this=exp.Null(), to=exp.DataType.build("text"))  # no column has a sequence
         if name == "mz_version" and not args:
             return exp.Literal.string(MZ_VERSION)
-        if name == "quote_ident" and len(args) == 1:
-            tree = sqlglot.parse_one(f"SELECT {_QUOTE_IDENT}", read=DIALECT).expressions[0]
-            for placeholder in [n for n in tree.find_all(exp.Literal) if n.this == "0" and not n.is_string]:
-                placeholder.replace(exp.Cast(this=args[0].copy(), to=exp.DataType.build("text")))
-            return tree
         if name == "mz_is_superuser" and not args:  # Materialize's: whether the session's role is a superuser
             return _subquery(_IS_SUPERUSER, exp.CurrentUser())
     return node
@@ -485,7 +475,7 @@ def _emptied(select: exp.Select) -> exp.Select:
 
 
 _TOOL_FUNCTIONS = frozenset({"generate_subscripts", "format_type", "to_regtype", "pg_get_expr", "pg_get_serial_sequence", "mz_version",
-                             "mz_is_superuser", "quote_ident",
+                             "mz_is_superuser",
                              "all", "pg_get_constraintdef", "pg_encoding_to_char", "array_to_string"})
 
 

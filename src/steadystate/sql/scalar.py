@@ -24,7 +24,7 @@ from steadystate import errors
 from steadystate.expr.equality import not_distinct
 from steadystate.expr.infer import TEMPORAL_OPERATORS, TEMPORAL_TYPES
 from steadystate.expr.ir import CallBinary, CallUnary, CallVariadic, ColumnRef, If, Literal
-from steadystate.sql import date_parts, string_math, time_functions
+from steadystate.sql import date_parts, string_math, text_functions, time_functions
 from steadystate.repr.types import ScalarType
 from steadystate.sql import jsonb_scalar
 from steadystate.sql import array_exprs, table_function_calls
@@ -272,7 +272,7 @@ def _concat_pipe(node: exp.DPipe, env: ExprEnv) -> Typed:
     return Typed(CallBinary("concat", a.expr, b.expr), T.TEXT, nullable_of(a, b))
 
 
-def _like(node: exp.Expr, env: ExprEnv) -> Typed:
+def _like(node: exp.Expr, env: ExprEnv, escape: exp.Expr | None = None) -> Typed:
     if node.args.get("escape") is not None:
         raise errors.FeatureNotSupported("LIKE ... ESCAPE is not supported")
     base = "ilike" if isinstance(node, exp.ILike) else "like"
@@ -283,6 +283,9 @@ def _like(node: exp.Expr, env: ExprEnv) -> Typed:
         if not side.is_untyped and side.type is not T.TEXT:
             raise operator_error("~~", value.type, pattern.type)
     a, b = coerce(value, T.TEXT, env), coerce(pattern, T.TEXT, env)
+    if escape is not None:  # ``p ESCAPE e`` is PostgreSQL's like_escape(p, e) (expr/text_functions.py)
+        e = coerce(plan_expr(escape, env), T.TEXT, env)
+        b = Typed(CallBinary("like_escape", b.expr, e.expr), T.TEXT, nullable_of(b, e))
     return Typed(CallBinary(func, a.expr, b.expr), T.BOOL, nullable_of(a, b))
 
 
@@ -298,7 +301,11 @@ def _regex(node: exp.Expr, env: ExprEnv) -> Typed:
 
 
 def _escape(node: exp.Escape, env: ExprEnv) -> Typed:
-    raise errors.FeatureNotSupported("LIKE ... ESCAPE is not supported")
+    if isinstance(node.this, exp.SimilarTo):
+        return text_functions.plan_similar(plan_expr, node.this, node.expression, env)
+    if isinstance(node.this, (exp.Like, exp.ILike)):
+        return _like(node.this, env, node.expression)
+    raise errors.FeatureNotSupported(f"{node.this.key.upper()} ... ESCAPE is not supported")
 
 
 def _between(node: exp.Between, env: ExprEnv) -> Typed:
@@ -626,9 +633,12 @@ _ANONYMOUS.update(jsonb_scalar.functions(plan_expr))
 _ANONYMOUS.update(privilege_functions.functions(plan_expr))  # has_table_privilege, ... (sql/privilege_functions.py)
 # function families planned in their own modules, handed plan_expr (sql.function_args)
 _FUNCTIONS.update({node: functools.partial(planner, plan_expr)
-                   for node, planner in (time_functions.FUNCTIONS | date_parts.FUNCTIONS | string_math.FUNCTIONS).items()})
+                   for node, planner in (time_functions.FUNCTIONS | date_parts.FUNCTIONS | string_math.FUNCTIONS
+                                         | text_functions.FUNCTIONS).items()})
 _ANONYMOUS.update({name: functools.partial(planner, plan_expr)
-                   for name, planner in (time_functions.ANONYMOUS | date_parts.ANONYMOUS | string_math.ANONYMOUS).items()})
+                   for name, planner in (time_functions.ANONYMOUS | date_parts.ANONYMOUS | string_math.ANONYMOUS
+                                         | text_functions.ANONYMOUS).items()})
+_HANDLERS.update({node: functools.partial(planner, plan_expr) for node, planner in text_functions.HANDLERS.items()})
 # arrays (sql/array_exprs.py) add their handlers and wrap the comparisons and ``||``; a table function call not
 # bound to a FlatMap's column is refused where it stands (sql/table_function_calls.py)
 array_exprs.install(_HANDLERS, _FUNCTIONS, _ANONYMOUS, plan_expr)

@@ -145,8 +145,15 @@ def _to_char(plan: PlanExpr, args: list[exp.Expr], env: ExprEnv) -> Typed:
     value = values[0]
     if not value.is_untyped and value.type is T.DATE:
         value = coerce(value, T.TIMESTAMPTZ, env)
+    if not value.is_untyped and value.type.is_numeric:  # to_char for numbers (expr/to_char_number.py)
+        if not values[1].is_untyped and values[1].type is not T.TEXT:
+            raise no_function("to_char", values)
+        kind = "int4" if value.type is T.INT2 else value.type.value
+        typed = [value, coerce(values[1], T.TEXT, env), lit(kind, T.TEXT)]
+        return Typed(CallVariadic("to_char_number", tuple(t.expr for t in typed)), T.TEXT,
+                     typed[0].nullable or typed[1].nullable)
     if value.is_untyped or value.type not in (T.TIMESTAMP, T.TIMESTAMPTZ):
-        if not value.is_untyped and (value.type.is_numeric or value.type is T.INTERVAL):
+        if not value.is_untyped and value.type is T.INTERVAL:
             raise errors.FeatureNotSupported(f"to_char({value.type.pg_name}, text) is not supported")
         raise no_function("to_char", values)
     template = coerce(values[1], T.TEXT, env)

@@ -179,11 +179,37 @@ _WITH_MODIFIERS: dict[Any, Callable[[exp.DataType], DeclaredType]] = {
 }
 
 
+def _list_name(node: exp.DataType) -> str:
+    if not node.expressions:
+        return "list"
+    element = node.expressions[0]
+    if isinstance(element, exp.DataType) and element.this is _D.LIST:
+        return f"{_list_name(element)} list"
+    return f"{element.sql(dialect='postgres').lower()} list"
+
+
+def _map_name(node: exp.DataType) -> str:
+    parts = [e.sql(dialect="postgres").lower() for e in node.expressions]
+    return f"map[{'=>'.join(parts)}]"
+
+
+#: types Materialize has (or PostgreSQL has) that steadystate refuses (0A000) rather than reading as another type
+_REFUSED: dict[Any, tuple[Callable[[exp.DataType], str], str]] = {
+    _D.JSON: (lambda node: "json", "Use jsonb (Materialize has no json type either)."),
+    _D.LIST: (_list_name, "Materialize's list types are not implemented here; use an array (e.g. int[]) or jsonb."),
+    _D.MAP: (_map_name, "Materialize's map types are not implemented here; use jsonb."),
+}
+
+
 def resolve_type(node: exp.Expr) -> DeclaredType:
     """The type a DDL column definition or a cast names, with its modifier; a modifier on a type that takes none
     is an error (PostgreSQL's), never dropped."""
     if not isinstance(node, exp.DataType):
         return DeclaredType(type_from_name(node.sql(dialect="postgres")))
+    refused = _REFUSED.get(node.this)
+    if refused is not None:
+        raise errors.FeatureNotSupported(f"type {errors.quote_ident(refused[0](node))} is not supported",
+                                         hint=refused[1])
     if node.this is _D.ARRAY:
         return DeclaredType(array_type(resolve_type(node.expressions[0]) if node.expressions else None))
     build = _WITH_MODIFIERS.get(node.this)
