@@ -55,6 +55,7 @@ from steadystate.dataflow.collection import EvalError
 from steadystate import errors
 from steadystate.errors import ErrorFields, SteadyError, UpperMismatch
 from steadystate.expr.eval import compile_mfp
+from steadystate.compute.index_snapshot import IndexSnapshots
 from steadystate.compute.peeks import chunked, finished, mapped, point_key
 from steadystate.compute.snapshots import SnapshotReading, SourceState, begin_reading, feed_reading
 from steadystate.protocol import messages as m
@@ -125,6 +126,7 @@ class ComputeState:
         self.by_export: dict[str, _Dataflow] = {}
         self.arrangements: dict[str, Arrangement] = {}
         self.index_exports: dict[str, m.IndexExport] = {}
+        self.snapshots = IndexSnapshots()  # the indexes' columnar copies, once a peek read them whole
         self.peeks: dict[str, m.Peek] = {}
         self.config: dict[str, str] = {}
         self.reconciled_kept = 0
@@ -614,6 +616,11 @@ class ComputeState:
             if not passed(arrangement.frontier, peek.timestamp):
                 return None
             key = point_key(self.index_exports.get(target.id), peek.mfp)
+            if key is None and peek.arrow:
+                answer = self.snapshots.answer(peek, arrangement, self.index_exports.get(target.id),
+                                               self.arrangements)
+                if answer is not None:
+                    return answer
             if key is not None:
                 apply = compile_mfp(peek.mfp)
                 rows = [out for row in arrangement.lookup(key) if (out := apply(row)) is not None]
