@@ -257,6 +257,7 @@ def encode_batch(batch: pa.RecordBatch, columns: list[ColumnEncoder]) -> bytes:
 
 
 _COPY_ESCAPES = (("\\", "\\\\"), ("\n", "\\n"), ("\r", "\\r"), ("\t", "\\t"))  # copy_format.escape_text_field's
+_COPY_SPECIAL = "[\\\\\n\r\t]"  # a backslash, newline, carriage return or tab
 _COPY_HEADER = np.dtype([("type", "u1"), ("size", ">i4")])
 
 
@@ -272,8 +273,9 @@ def encode_copy_batch(batch: pa.RecordBatch, columns: list[ColumnEncoder]) -> by
     fields = []
     for i, column in enumerate(columns):
         _lengths, data = encode_arrow_column(column, batch.column(i), batch.schema.field(i))
-        for pattern, replacement in _COPY_ESCAPES:
-            data = pc.replace_substring(data, pattern.encode(), replacement.encode())
+        if pc.any(pc.match_substring_regex(data, _COPY_SPECIAL)).as_py():  # else: nothing to escape
+            for pattern, replacement in _COPY_ESCAPES:
+                data = pc.replace_substring(data, pattern.encode(), replacement.encode())
         fields.append(pc.fill_null(data, pa.scalar(b"\\N", pa.large_binary())))
     lines = pc.binary_join_element_wise(*fields, pa.scalar(b"\t", pa.large_binary()))
     offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64, count=n + 1, offset=lines.offset * 8)
