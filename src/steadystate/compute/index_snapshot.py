@@ -37,6 +37,7 @@ from steadystate.expr.infer import Types
 from steadystate.protocol import messages as m
 from steadystate.compute.peeks import table_chunks
 from steadystate.repr import arrow_rows
+from steadystate.repr.objects import is_transient
 from steadystate.repr.types import ScalarType
 
 #: Arrow types of key columns whose Python values (``to_pylist``) equal, and hash as, the rows' key datums.
@@ -207,11 +208,12 @@ class IndexSnapshots:
     def answer(self, peek: m.Peek, arrangement: Arrangement, export: m.IndexExport | None,
                live: Mapping[str, Arrangement]) -> list[m.PeekResponse] | None:
         """The peek of a whole index answered from its snapshot, or ``None`` (the row path): an ORDER BY, a
-        map/filter/project not evaluated over columns, or rows that are no table.  A LIMIT without a snapshot
+        map/filter/project not evaluated over columns, rows that are no table, a peek not asking for Arrow, or a
+        transient index (a one-off query's, read once).  A LIMIT without a snapshot
         yet takes the row path too (it reads only the rows it returns); with one it is a slice of the table."""
-        if peek.finishing.order_by:
-            return None
         index_id = peek.target.id
+        if peek.finishing.order_by or not peek.arrow or is_transient(index_id):  # a transient index is read once
+            return None
         snapshot = self.by_index.get(index_id)
         if snapshot is None or snapshot.arrangement is not arrangement:
             if peek.finishing.limit is not None:

@@ -192,6 +192,7 @@ class ComputeState:
         self.by_export.clear()
         self.arrangements.clear()
         self.index_exports.clear()
+        self.snapshots.by_index.clear()
         self.peeks.clear()
         self.unrenderable.clear()
         return []
@@ -306,6 +307,7 @@ class ComputeState:
         dataflow.live_exports.discard(command.id)
         self.arrangements.pop(command.id, None)
         self.index_exports.pop(command.id, None)
+        self.snapshots.by_index.pop(command.id, None)
         sink = dataflow.sinks.get(command.id)
         out: list[m.Response] = [m.Frontiers(command.id, None, None, None)]
         if sink is not None and sink.export.kind == m.SinkKind.SUBSCRIBE:
@@ -409,6 +411,7 @@ class ComputeState:
             self.by_export.pop(export_id, None)
             self.arrangements.pop(export_id, None)
             self.index_exports.pop(export_id, None)
+            self.snapshots.by_index.pop(export_id, None)
             self.failed[export_id] = error
             sink = dataflow.sinks.get(export_id)
             if sink is not None and sink.export.kind == m.SinkKind.SUBSCRIBE:
@@ -616,11 +619,9 @@ class ComputeState:
             if not passed(arrangement.frontier, peek.timestamp):
                 return None
             key = point_key(self.index_exports.get(target.id), peek.mfp)
-            if key is None and peek.arrow:
-                answer = self.snapshots.answer(peek, arrangement, self.index_exports.get(target.id),
-                                               self.arrangements)
-                if answer is not None:
-                    return answer
+            export = self.index_exports.get(target.id)
+            if key is None and (answer := self.snapshots.answer(peek, arrangement, export, self.arrangements)):
+                return answer
             if key is not None:
                 apply = compile_mfp(peek.mfp)
                 rows = [out for row in arrangement.lookup(key) if (out := apply(row)) is not None]
