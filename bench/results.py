@@ -16,7 +16,9 @@ WHERE id < <small>`` one that scans it).  For each query, through psycopg:
 The best of ``--repeat`` runs is reported, in seconds and rows per second, with the CPU seconds the steadystate
 processes (supervisor and proxy, coordinator, replica: ``psutil``) spent on that run — on a machine shared with
 other work the wall time varies with the load, the CPU time much less; every steadystate answer is checked
-against PostgreSQL's (the same rows as Python values, ordered by ``id``).  ``--profile N`` runs the coordinator's and
+against PostgreSQL's (the same rows as Python values, ordered by ``id``).  Then the first run of each steadystate query (the first whole read of an index builds the replica's columnar copy
+of it, ``compute.index_snapshot``; later reads use it), and one read of the largest table right after writes
+changed a few of its rows (the copy is patched, not rebuilt).  ``--profile N`` runs the coordinator's and
 the replica's parts of an ``N``-row answer in this process under cProfile (replica: rows to the peek response's
 payload; coordinator: payload to the result; pgwire: result to DataRow bytes) and prints where the time goes.
 """
@@ -207,7 +209,11 @@ def run_copy(dsn: str, sql: str) -> int:
     return total
 
 
-def best(repeat: int, action: Callable[[], Any], cpu: Callable[[], float] = lambda: 0.0) -> tuple[float, Any, float]:
+FIRST_RUNS: dict[str, float] = {}  # query label -> the wall time of its first run (steadystate)
+
+
+def best(repeat: int, action: Callable[[], Any], cpu: Callable[[], float] = lambda: 0.0,
+         label: str = "") -> tuple[float, Any, float]:
     """The best wall time of ``repeat`` runs, the last result, and the server CPU seconds of the best run."""
     times, result = [], None
     for _ in range(repeat):
@@ -215,8 +221,24 @@ def best(repeat: int, action: Callable[[], Any], cpu: Callable[[], float] = lamb
         start = time.perf_counter()
         result = action()
         times.append((time.perf_counter() - start, cpu() - used))
+    if label:
+        FIRST_RUNS[label] = times[0][0]
     wall, used = min(times)
     return wall, result, used
+
+
+def after_writes(ss: Steadystate, size: int) -> None:
+    """A whole-index read right after a few writes changed the index (the replica patches its columnar copy)."""
+    with psycopg.connect(ss.dsn, autocommit=True) as conn:
+        conn.execute(f"UPDATE t{size} SET name = 'changed' WHERE id % 10000 = 0")
+        conn.execute(f"DELETE FROM t{size} WHERE id % 10000 = 1")
+    used = ss.cpu_seconds()
+    start = time.perf_counter()
+    rows = run_select(ss.dsn, f"SELECT * FROM t{size}", False)
+    wall = time.perf_counter() - start
+    assert len(rows) == size - size // 10000
+    print(f"after writes to {size // 5000} rows: SELECT * FROM t{size}, text: {wall:.3f} s "
+          f"({len(rows) / wall:,.0f} rows/s), server CPU {ss.cpu_seconds() - used:.3f} s")
 
 
 def normalized(result: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
@@ -316,7 +338,7 @@ def main() -> None:
         for what, size, sql in queries(sizes):
             for label, binary in (("text", False), ("binary", True)):
                 ss_time, ss_rows, ss_cpu = best(args.repeat, lambda: run_select(server.dsn, sql, binary),
-                                                server.cpu_seconds)
+                                                server.cpu_seconds, f"{what} {label}")
                 pg_time, pg_rows, _ = best(args.repeat, lambda: run_select(pg.dsn, sql, binary))
                 assert len(ss_rows) == size and normalized(ss_rows) == normalized(pg_rows), "results differ"
                 del ss_rows, pg_rows
@@ -327,6 +349,9 @@ def main() -> None:
             assert ss_bytes == pg_bytes, f"COPY sizes differ: {ss_bytes} vs {pg_bytes}"
             print(f"| {what} | COPY TO STDOUT | {ss_time:.3f} | {size / ss_time:,.0f} | {ss_cpu:.3f} | "
                   f"{pg_time:.3f} | {size / pg_time:,.0f} |", flush=True)
+        print("first runs (steadystate; the first whole read of an index builds its columnar copy): "
+              + ", ".join(f"{label} {wall:.3f} s" for label, wall in FIRST_RUNS.items()))
+        after_writes(ss, max(sizes))
         print(f"load average after: {os.getloadavg()[0]:.2f}")
     finally:
         if ss is not None:
