@@ -159,3 +159,14 @@ def test_the_statement_timeout_bounds_the_whole_stream() -> None:
         assert caught.value.sqlstate == "57014" and cancelled(connections["r1"], uuid)
 
     asyncio.run(scenario())
+
+
+def test_no_first_chunk_within_the_statement_timeout_cancels_the_statement() -> None:
+    async def scenario() -> None:
+        instance, connections = instance_with("r1")
+        task, uuid = await started(instance, connections, timeout=0.2)
+        with pytest.raises(SteadyError) as caught:
+            await task
+        assert caught.value.sqlstate == "57014" and cancelled(connections["r1"], uuid) and not instance._peeks
+
+    asyncio.run(scenario())

@@ -436,6 +436,9 @@ class ComputeInstance:
         deadline = time.monotonic() + timeout
         try:
             result = await asyncio.wait_for(asyncio.shield(future), timeout)
+        except asyncio.TimeoutError:
+            self._end_peek(peek_id)
+            raise self._timed_out() from None
         except BaseException:
             self._end_peek(peek_id)
             raise
