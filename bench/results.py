@@ -13,8 +13,12 @@ WHERE id < <small>`` one that scans it).  For each query, through psycopg:
 * ``binary``: the same with ``cursor(binary=True)``;
 * ``copy``: ``COPY (SELECT ...) TO STDOUT``, reading every block.
 
-The best of ``--repeat`` runs is reported, in seconds and rows per second; every steadystate answer is checked
-against PostgreSQL's (the same rows as Python values, ordered by ``id``).  ``--profile N`` runs the coordinator's and
+The best of ``--repeat`` runs is reported, in seconds and rows per second, with the CPU seconds the steadystate
+processes (supervisor and proxy, coordinator, replica: ``psutil``) spent on that run — on a machine shared with
+other work the wall time varies with the load, the CPU time much less; every steadystate answer is checked
+against PostgreSQL's (the same rows as Python values, ordered by ``id``).  Then the first run of each steadystate query (the first whole read of an index builds the replica's columnar copy
+of it, ``compute.index_snapshot``; later reads use it), and one read of the largest table right after writes
+changed a few of its rows (the copy is patched, not rebuilt).  ``--profile N`` runs the coordinator's and
 the replica's parts of an ``N``-row answer in this process under cProfile (replica: rows to the peek response's
 payload; coordinator: payload to the result; pgwire: result to DataRow bytes) and prints where the time goes.
 """
@@ -38,6 +42,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+import psutil
 import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -97,6 +102,26 @@ class Steadystate:
     @property
     def dsn(self) -> str:
         return f"host=127.0.0.1 port={self.sql_port} user=materialize dbname=materialize sslmode=disable"
+
+    def processes(self) -> list[psutil.Process]:
+        """The supervisor, its descendants (the coordinator) and the replica processes of this data directory."""
+        top = psutil.Process(self.process.pid)
+        found = {p.pid: p for p in [top, *top.children(recursive=True)]}
+        for process in psutil.process_iter(["pid", "cmdline"]):
+            cmdline = process.info["cmdline"] or []
+            if "replica" in cmdline and any(str(self.data) in part for part in cmdline):
+                found.setdefault(process.pid, process)
+        return list(found.values())
+
+    def cpu_seconds(self) -> float:
+        total = 0.0
+        for process in self.processes():
+            try:
+                times = process.cpu_times()
+                total += times.user + times.system
+            except psutil.NoSuchProcess:
+                pass
+        return total
 
     def stop(self) -> None:
         subprocess.run([sys.executable, "-m", "steadystate", "stop", "--data-dir", str(self.data)],
@@ -184,13 +209,36 @@ def run_copy(dsn: str, sql: str) -> int:
     return total
 
 
-def best(repeat: int, action: Callable[[], Any]) -> tuple[float, Any]:
+FIRST_RUNS: dict[str, float] = {}  # query label -> the wall time of its first run (steadystate)
+
+
+def best(repeat: int, action: Callable[[], Any], cpu: Callable[[], float] = lambda: 0.0,
+         label: str = "") -> tuple[float, Any, float]:
+    """The best wall time of ``repeat`` runs, the last result, and the server CPU seconds of the best run."""
     times, result = [], None
     for _ in range(repeat):
+        used = cpu()
         start = time.perf_counter()
         result = action()
-        times.append(time.perf_counter() - start)
-    return min(times), result
+        times.append((time.perf_counter() - start, cpu() - used))
+    if label:
+        FIRST_RUNS[label] = times[0][0]
+    wall, used = min(times)
+    return wall, result, used
+
+
+def after_writes(ss: Steadystate, size: int) -> None:
+    """A whole-index read right after a few writes changed the index (the replica patches its columnar copy)."""
+    with psycopg.connect(ss.dsn, autocommit=True) as conn:
+        conn.execute(f"UPDATE t{size} SET name = 'changed' WHERE id % 10000 = 0")
+        conn.execute(f"DELETE FROM t{size} WHERE id % 10000 = 1")
+    used = ss.cpu_seconds()
+    start = time.perf_counter()
+    rows = run_select(ss.dsn, f"SELECT * FROM t{size}", False)
+    wall = time.perf_counter() - start
+    assert len(rows) == size - size // 10000
+    print(f"after writes to {size // 5000} rows: SELECT * FROM t{size}, text: {wall:.3f} s "
+          f"({len(rows) / wall:,.0f} rows/s), server CPU {ss.cpu_seconds() - used:.3f} s")
 
 
 def normalized(result: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
@@ -207,6 +255,8 @@ def profile(n: int) -> None:
     from steadystate.pgwire.results import RowStream, encoders_for
 
     from steadystate.compute import peeks
+    from steadystate.compute.index_snapshot import IndexSnapshot
+    from steadystate.dataflow.arrangement import Arrangement
     from steadystate.controller.instance import peek_result
     from steadystate.expr.ir import MapFilterProject
     from steadystate.protocol import messages as m
@@ -226,8 +276,14 @@ def profile(n: int) -> None:
         def flush(self) -> Iterator[None]:
             yield from ()
 
+    arrangement = Arrangement(lambda row: (row[0],))
+    arrangement.apply(1, ({row: 1 for row in data}, {}))
+    snapshot = IndexSnapshot(arrangement, (0,))
+    arrangement.watch()
     for label, action in (
-        ("replica: rows -> peek responses", lambda: peeks.chunked(peek, data)),
+        ("replica: rows -> peek responses (the row path)", lambda: peeks.chunked(peek, data)),
+        ("replica: index -> columnar snapshot (first read)", lambda: snapshot.current()),
+        ("replica: columnar snapshot -> peek responses", lambda: peeks.table_chunks(peek, snapshot.current())),
     ):
         profiler = cProfile.Profile()
         start = time.perf_counter()
@@ -276,21 +332,26 @@ def main() -> None:
             print(f"load {size} rows: steadystate {load(ss.dsn, size, True):.1f} s, "
                   f"PostgreSQL {load(pg.dsn, size, False):.1f} s")
         print(f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}, Python {sys.version.split()[0]}")
-        print("| rows | path | steadystate s | rows/s | PostgreSQL s | rows/s |")
-        print("|---|---|---|---|---|---|")
+        print("| rows | path | steadystate s | rows/s | server CPU s | PostgreSQL s | rows/s |")
+        print("|---|---|---|---|---|---|---|")
+        server = ss
         for what, size, sql in queries(sizes):
             for label, binary in (("text", False), ("binary", True)):
-                ss_time, ss_rows = best(args.repeat, lambda: run_select(ss.dsn, sql, binary))
-                pg_time, pg_rows = best(args.repeat, lambda: run_select(pg.dsn, sql, binary))
+                ss_time, ss_rows, ss_cpu = best(args.repeat, lambda: run_select(server.dsn, sql, binary),
+                                                server.cpu_seconds, f"{what} {label}")
+                pg_time, pg_rows, _ = best(args.repeat, lambda: run_select(pg.dsn, sql, binary))
                 assert len(ss_rows) == size and normalized(ss_rows) == normalized(pg_rows), "results differ"
                 del ss_rows, pg_rows
-                print(f"| {what} | SELECT, {label} | {ss_time:.3f} | {size / ss_time:,.0f} | {pg_time:.3f} | "
-                      f"{size / pg_time:,.0f} |", flush=True)
-            ss_time, ss_bytes = best(args.repeat, lambda: run_copy(ss.dsn, sql))
-            pg_time, pg_bytes = best(args.repeat, lambda: run_copy(pg.dsn, sql))
+                print(f"| {what} | SELECT, {label} | {ss_time:.3f} | {size / ss_time:,.0f} | {ss_cpu:.3f} | "
+                      f"{pg_time:.3f} | {size / pg_time:,.0f} |", flush=True)
+            ss_time, ss_bytes, ss_cpu = best(args.repeat, lambda: run_copy(server.dsn, sql), server.cpu_seconds)
+            pg_time, pg_bytes, _ = best(args.repeat, lambda: run_copy(pg.dsn, sql))
             assert ss_bytes == pg_bytes, f"COPY sizes differ: {ss_bytes} vs {pg_bytes}"
-            print(f"| {what} | COPY TO STDOUT | {ss_time:.3f} | {size / ss_time:,.0f} | {pg_time:.3f} | "
-                  f"{size / pg_time:,.0f} |", flush=True)
+            print(f"| {what} | COPY TO STDOUT | {ss_time:.3f} | {size / ss_time:,.0f} | {ss_cpu:.3f} | "
+                  f"{pg_time:.3f} | {size / pg_time:,.0f} |", flush=True)
+        print("first runs (steadystate; the first whole read of an index builds its columnar copy): "
+              + ", ".join(f"{label} {wall:.3f} s" for label, wall in FIRST_RUNS.items()))
+        after_writes(ss, max(sizes))
         print(f"load average after: {os.getloadavg()[0]:.2f}")
     finally:
         if ss is not None:

@@ -51,7 +51,8 @@ COLUMN_VALUES: dict[int, list[st.SearchStrategy[Any]]] = {
     v.INT8: [st.integers(-(2**63), 2**63 - 1), st.integers(2**63, 2**64 - 1)],
     v.OID: [st.integers(0, 2**32 - 1)],
     v.FLOAT4: [st.floats(width=32), special_floats],
-    v.FLOAT8: [st.floats(), special_floats, st.integers(-5, 5)],
+    v.FLOAT8: [st.floats(), special_floats, st.integers(-5, 5),
+               st.floats(min_value=1e-5, max_value=1e11).map(lambda f: f * (1 if int(f * 1e6) % 2 else -1))],
     v.NUMERIC: [numerics_of_one_scale(0), numerics_of_one_scale(2), numerics_of_one_scale(7), numerics_of_one_scale(15),
                 numerics_of_one_scale(3).map(lambda d: d.scaleb(-14)), numerics_any,
                 st.integers(-10**30, 10**30)],
@@ -184,6 +185,18 @@ def test_a_large_batch_in_every_format() -> None:
                                                      ("d", v.DATE))]
     for formats in ([0], [1]):
         columns = encoders_for(fields, formats)
+        assert encode_parts(through_arrow(rows), columns) == row_by_row(rows, columns)
+
+
+def test_float8_text_at_the_edges_of_arrows_plain_range() -> None:
+    """Around 1e-4 and 1e10, where the float8 text column switches between Arrow's digits and the per-value ones."""
+    import math
+    edges = [1e-4, 1e10, 1e15, 1e-5]
+    values = [x for e in edges for x in (e, math.nextafter(e, 0), math.nextafter(e, math.inf))]
+    values += [-x for x in values] + [0.0, -0.0, math.nan, math.inf, -math.inf, 5e-324, 1.7976931348623157e308]
+    rows = [(x,) if i % 5 else (None,) for i, x in enumerate(values)] + [(x,) for x in values]
+    for formats in ([0], [1]):
+        columns = encoders_for([Field("f", v.FLOAT8, -1)], formats)
         assert encode_parts(through_arrow(rows), columns) == row_by_row(rows, columns)
 
 

@@ -20,7 +20,7 @@ Errors are raised as :class:`steadystate.errors.SteadyError`; anything else is t
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Callable, Iterable, Protocol, Union, runtime_checkable
+from typing import Any, AsyncIterable, AsyncIterator, Callable, Iterable, Protocol, Union, runtime_checkable
 
 from steadystate.errors import ErrorFields
 from steadystate.repr import Row
@@ -41,7 +41,7 @@ class RowsOutcome:
     """A statement that returns rows.  A ``tag`` without a trailing count gets the number of rows sent."""
 
     fields: list[Field]
-    rows: Iterable[Row] | AsyncIterator[Row]
+    rows: Iterable[Row] | AsyncIterator[Row] | AsyncIterable[Row]
     tag: str = "SELECT"
 
 
@@ -69,7 +69,7 @@ class CopyOutOutcome:
     """``COPY (...) TO STDOUT`` in text format; ``rows`` may never end (``SUBSCRIBE``)."""
 
     fields: list[Field]
-    rows: AsyncIterator[Row] | Iterable[Row]
+    rows: AsyncIterator[Row] | AsyncIterable[Row] | Iterable[Row]
     tag_prefix: str = "COPY"
 
 

@@ -33,6 +33,7 @@ from steadystate.expr.finishing import finish
 from steadystate.expr.temporal_filter import contains_mz_now, substitute_mz_now
 from steadystate.protocol import messages as m
 from steadystate.repr import Row
+from steadystate.repr.arrow_rows import ArrowStream
 from steadystate.repr.types import RelationDesc
 from steadystate.repr.objects import ItemKind, is_system
 from steadystate.sql.plan import SubscribePlan
@@ -68,6 +69,18 @@ class Reads:
         self, expr: ir.RelationExpr, desc: RelationDesc, finishing: ir.RowSetFinishing, cluster_id: str,
         timeout: float, replica_name: str | None = None, max_result_size: int | None = None,
     ) -> Sequence[Row]:
+        """The query's rows, all of them."""
+        rows = await self.select_stream(expr, desc, finishing, cluster_id, timeout, replica_name, max_result_size,
+                                        stream=False)
+        assert not isinstance(rows, ArrowStream)
+        return rows
+
+    async def select_stream(
+        self, expr: ir.RelationExpr, desc: RelationDesc, finishing: ir.RowSetFinishing, cluster_id: str,
+        timeout: float, replica_name: str | None = None, max_result_size: int | None = None, stream: bool = True,
+    ) -> Sequence[Row] | ArrowStream:
+        """The query's rows; a peek of an index or a shard may answer with an :class:`ArrowStream` as soon as its
+        first chunk is here (``ComputeInstance.peek_stream``; ``stream=False``: never)."""
         query_ts: int | None = None
         if contains_mz_now(expr):  # mz_now() in a query is its timestamp
             query_ts = await self.coord.read_timestamp()
@@ -83,15 +96,16 @@ class Reads:
             item = catalog.items[get_id]
             indexes = catalog.indexes_on(get_id, cluster_id)
             timestamp = query_ts if query_ts is not None else await self.coord.read_timestamp()
+            peek = instance.peek_stream if stream else instance.peek
             if indexes:
                 target = m.PeekTarget(m.PeekTargetKind.INDEX, indexes[0].id)
-                return await instance.peek(target, timestamp, mfp, timeout, replica_id, max_result_size, finishing)
+                return await peek(target, timestamp, mfp, timeout, replica_id, max_result_size, finishing)
             if item.kind.has_a_shard:
                 assert item.shard is not None  # tables and materialized views have shards
                 errors = m.errors_shard_of(item.shard) if item.kind == ItemKind.MATERIALIZED_VIEW else None
                 target = m.PeekTarget(m.PeekTargetKind.SHARD, item.id, shard=item.shard, desc=item.desc,
                                       errors_shard=errors)
-                return await instance.peek(target, timestamp, mfp, timeout, replica_id, max_result_size, finishing)
+                return await peek(target, timestamp, mfp, timeout, replica_id, max_result_size, finishing)
         return await self._slow_path(expr, desc, cluster_id, timeout, replica_id, max_result_size, finishing,
                                      query_ts)
 

@@ -62,6 +62,7 @@ from steadystate.adapter.client import (
     Outcome,
     RowsOutcome,
 )
+from steadystate.repr.arrow_rows import ArrowStream
 from steadystate.repr.types import RelationDesc, ScalarType
 from steadystate.sql import plan as p
 from steadystate.sql.catalog_api import PlanContext
@@ -358,7 +359,7 @@ class ClientSession:
             case p.DeletePlan():
                 return self._delete(plan)
             case p.SelectPlan():
-                return self.run_select(plan)
+                return self.run_select(plan, stream=True)
             case p.SubscribePlan():
                 return self._subscribe(plan)
             case p.CopyFromPlan():
@@ -543,13 +544,17 @@ class ClientSession:
 
     # ------------------------------------------------------------------ reads
 
-    async def run_select(self, plan: p.SelectPlan) -> Outcome:
+    async def run_select(self, plan: p.SelectPlan, stream: bool = False) -> Outcome:
+        """The SELECT's rows; with ``stream`` they may still be arriving (an ``ArrowStream``, sent on to the client
+        as they come; an error among them fails the transaction block as the statement's error would)."""
         self.txn.check_readable()
         reads = self.adapter.reads
         cluster_id = "" if reads.is_local(plan.expr) else self.cluster_id()
-        rows = await reads.select(plan.expr, plan.desc, plan.finishing, cluster_id, self.timeout,
-                                  self.variables.get("cluster_replica") or None,
-                                  max_result_size=self.max_result_size)
+        rows = await reads.select_stream(plan.expr, plan.desc, plan.finishing, cluster_id, self.timeout,
+                                         self.variables.get("cluster_replica") or None,
+                                         max_result_size=self.max_result_size, stream=stream)
+        if isinstance(rows, ArrowStream):
+            rows.on_error = self._fail
         return RowsOutcome(fields_of(plan.desc), rows, "SELECT")
 
     async def _subscribe(self, plan: p.SubscribePlan) -> Outcome:
@@ -578,7 +583,7 @@ class ClientSession:
         return RowsOutcome(fields_of(desc), rows, tag)
 
     async def _copy_to(self, plan: p.CopyToPlan) -> Outcome:
-        outcome = await self.run_select(plan.select)
+        outcome = await self.run_select(plan.select, stream=True)
         assert isinstance(outcome, RowsOutcome)
         return CopyOutOutcome(outcome.fields, outcome.rows)
 

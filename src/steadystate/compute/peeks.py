@@ -2,6 +2,8 @@
 
 * :func:`point_key` finds the index key a peek's predicates pin to one value, so the replica looks it up in the
   arrangement instead of scanning it;
+* :func:`table_chunks` does the same for a result that is already an Arrow table (``compute.index_snapshot``):
+  slices of about :data:`CHUNK_BYTES`, each an IPC stream, no Python step per row;
 * :func:`chunked` encodes a result in chunks of about :data:`CHUNK_BYTES` (``PeekResponse.partial``) — each an
   Arrow record batch (``repr.arrow_rows``) when the peek asks for Arrow, else codec rows — checking the
   evaluation guard (cancel, memory) between chunks and stopping as soon as the result passes the peek's
@@ -16,6 +18,9 @@
 from __future__ import annotations
 
 from itertools import islice
+
+import pyarrow as pa
+import pyarrow.ipc  # noqa: F401 - the submodule is used through the package
 from typing import Callable, Iterable, Iterator
 
 from steadystate.dataflow import guard
@@ -114,3 +119,26 @@ def chunked(peek: m.Peek, rows: Iterable[tuple]) -> list[m.PeekResponse]:
     last = len(chunks) - 1
     return [m.PeekResponse(peek.uuid, rows=None if arrow else chunk, batches=chunk if arrow else None,
                            partial=i < last) for i, (chunk, arrow) in enumerate(chunks)]
+
+
+def table_chunks(peek: m.Peek, table: pa.Table) -> list[m.PeekResponse]:
+    """A result held as an Arrow table, in IPC chunks of about :data:`CHUNK_BYTES` (at least one chunk), checking the
+    guard and ``max_result_size`` between chunks as :func:`chunked` does."""
+    limit = peek.max_result_size
+    per_row = max(table.nbytes // max(table.num_rows, 1), 1)
+    step = max(16, min(1 << 20, CHUNK_BYTES // per_row))
+    blobs: list[bytes] = []
+    total = 0
+    for start in range(0, max(table.num_rows, 1), step):
+        piece = table.slice(start, step)
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, table.schema) as writer:
+            writer.write_table(piece)
+        blob = bytes(sink.getvalue())
+        total += len(blob)
+        if limit is not None and total > limit:
+            raise result_too_large(limit)
+        blobs.append(blob)
+        guard.check()
+    last = len(blobs) - 1
+    return [m.PeekResponse(peek.uuid, batches=blob, partial=i < last) for i, blob in enumerate(blobs)]

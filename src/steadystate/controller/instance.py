@@ -39,7 +39,7 @@ from steadystate.protocol import messages as m
 from steadystate.protocol.history import CommandHistory
 from steadystate.protocol.stages import disagreement
 from steadystate.repr import arrow_rows, codec, frontier_max, passed
-from steadystate.repr.arrow_rows import ArrowRows, Part
+from steadystate.repr.arrow_rows import ArrowRows, ArrowStream, Part
 
 log = logging.getLogger("steadystate.controller")
 
@@ -83,13 +83,16 @@ class PlannedDataflow:
 
 @dataclass
 class _PendingPeek:
-    future: asyncio.Future[ArrowRows]
+    future: asyncio.Future[Any]  # ArrowRows; for a streamed peek ArrowRows or the ArrowStream its winner feeds
     asked: set[str]  # replicas working on it (connected when it was sent, or replayed it since)
     target_replica: str | None = None
     command: m.Peek | None = None
     chunks: dict[str, list[m.PeekResponse]] = field(default_factory=dict)  # replica id -> the partial results it sent
     lost: set[str] = field(default_factory=set)  # replicas whose connection ended while working on it
     started: set[str] = field(default_factory=set)  # replicas that acknowledged it (it reached their process)
+    streamed: bool = False  # hand the result on chunk by chunk (peek_stream)
+    winner: str | None = None  # a streamed peek: the replica whose chunks are the answer (the first to send one)
+    stream: ArrowStream | None = None
 
 
 @dataclass
@@ -234,8 +237,14 @@ class ComputeInstance:
             return
         replica_id = connection.replica_id
         orphaned = []
-        for pending in self._peeks.values():
+        for peek_id, pending in list(self._peeks.items()):
             pending.chunks.pop(replica_id, None)
+            if pending.winner == replica_id and pending.stream is not None:  # its answer was half sent: it fails
+                pending.stream.fail(self._replica_exited(replica_id, self.exit_reason(replica_id)
+                                                         if self.exit_reason is not None else None))
+                pending.lost.add(replica_id)
+                self._end_peek(peek_id)
+                continue
             if replica_id in pending.started and replica_id in pending.asked:  # it was running there
                 pending.asked.discard(replica_id)
                 pending.lost.add(replica_id)
@@ -405,30 +414,72 @@ class ComputeInstance:
         applies ``finishing`` (ORDER BY, OFFSET, LIMIT, projection) and stops building the result once it passes
         ``max_result_size`` bytes (and answers with an error).  The result is kept as it arrived (Arrow record
         batches): rows are built only by whoever iterates it."""
-        if not self.replicas:
-            raise self._no_replicas()
-        peek_id = uuid.uuid4().hex
-        future: asyncio.Future[ArrowRows] = asyncio.get_running_loop().create_future()
-        command = m.Peek(peek_id, target, timestamp, mfp, max_result_size, finishing, arrow=True)
-        if replica_id is not None:
-            state = self.replicas.get(replica_id)
-            if state is None or not state.connection.live:
-                raise self._replica_gone(replica_id)
-            self._peeks[peek_id] = _PendingPeek(future, {replica_id}, replica_id, command)
-            for history in self.histories():
-                history.push(command)
-            state.connection.send(command)
-        else:
-            self._peeks[peek_id] = _PendingPeek(future, set(self.live_replica_ids()), command=command)
-            self.send(command)
+        peek_id, future = self._send_peek(target, timestamp, mfp, replica_id, max_result_size, finishing, False)
         try:
             return await asyncio.wait_for(asyncio.shield(future), timeout)
         except asyncio.TimeoutError:
             raise QueryCanceled("canceling statement due to statement timeout") from None
         finally:
-            if self._peeks.pop(peek_id, None) is not None:
-                self.send(m.CancelPeek(peek_id))
-            self._peek_finished(peek_id)
+            self._end_peek(peek_id)
+
+    async def peek_stream(
+        self, target: m.PeekTarget, timestamp: int, mfp: MapFilterProject, timeout: float,
+        replica_id: str | None = None, max_result_size: int | None = None,
+        finishing: RowSetFinishing = RowSetFinishing(),
+    ) -> ArrowRows | ArrowStream:
+        """:meth:`peek`, answered as soon as the first chunk of the result is here: the first replica to send one
+        is the one whose chunks are the answer (the others are cancelled), and the rest of its chunks arrive
+        through the :class:`ArrowStream` while the caller sends the first ones on.  A result in one chunk, or an
+        error before any chunk, is answered as :meth:`peek` answers it.  ``timeout`` bounds the whole result; a
+        replica lost mid-stream, or its error, ends the stream with that error."""
+        peek_id, future = self._send_peek(target, timestamp, mfp, replica_id, max_result_size, finishing, True)
+        deadline = time.monotonic() + timeout
+        try:
+            result = await asyncio.wait_for(asyncio.shield(future), timeout)
+        except asyncio.TimeoutError:
+            self._end_peek(peek_id)
+            raise self._timed_out() from None
+        except BaseException:
+            self._end_peek(peek_id)
+            raise
+        if isinstance(result, ArrowRows):
+            self._end_peek(peek_id)
+            return result
+        assert isinstance(result, ArrowStream)
+        result.deadline = deadline
+        return result
+
+    def _timed_out(self) -> SteadyError:
+        return QueryCanceled("canceling statement due to statement timeout")
+
+    def _send_peek(
+        self, target: m.PeekTarget, timestamp: int, mfp: MapFilterProject, replica_id: str | None,
+        max_result_size: int | None, finishing: RowSetFinishing, streamed: bool,
+    ) -> tuple[str, asyncio.Future[Any]]:
+        if not self.replicas:
+            raise self._no_replicas()
+        peek_id = uuid.uuid4().hex
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        command = m.Peek(peek_id, target, timestamp, mfp, max_result_size, finishing, arrow=True)
+        if replica_id is not None:
+            state = self.replicas.get(replica_id)
+            if state is None or not state.connection.live:
+                raise self._replica_gone(replica_id)
+            self._peeks[peek_id] = _PendingPeek(future, {replica_id}, replica_id, command, streamed=streamed)
+            for history in self.histories():
+                history.push(command)
+            state.connection.send(command)
+        else:
+            self._peeks[peek_id] = _PendingPeek(future, set(self.live_replica_ids()), command=command,
+                                                streamed=streamed)
+            self.send(command)
+        return peek_id, future
+
+    def _end_peek(self, peek_id: str) -> None:
+        """The peek is over for its reader (answered, failed, abandoned): cancel it wherever it still runs."""
+        if self._peeks.pop(peek_id, None) is not None:
+            self.send(m.CancelPeek(peek_id))
+        self._peek_finished(peek_id)
 
     def pending_shard_peeks(self) -> list[tuple[frozenset[str], int]]:
         """``(shards, timestamp)`` of every unanswered peek that reads shards (a replica reads them at that
@@ -445,12 +496,20 @@ class ComputeInstance:
 
     def _on_peek_response(self, replica_id: str, response: m.PeekResponse) -> None:
         pending = self._peeks.get(response.uuid)
-        if pending is None or pending.future.done() or response.canceled:
+        if pending is None:
+            return
+        if pending.winner is not None:  # a streamed peek under way: only its winner's chunks count
+            if replica_id == pending.winner:
+                self._on_streamed_chunk(pending, response)
+            return
+        if pending.future.done() or response.canceled:
             return
         if response.partial:  # an acknowledgment, or a chunk of this replica's result (the final response completes it)
             pending.started.add(replica_id)
             if response.has_result:
                 pending.chunks.setdefault(replica_id, []).append(response)
+                if pending.streamed:
+                    self._start_stream(pending, replica_id, response.uuid)
             return
         chunks = pending.chunks.pop(replica_id, [])
         if response.error is not None:
@@ -461,6 +520,31 @@ class ComputeInstance:
         del self._peeks[response.uuid]
         self.send(m.CancelPeek(response.uuid))
         self._peek_finished(response.uuid)
+
+    def _start_stream(self, pending: _PendingPeek, replica_id: str, peek_id: str) -> None:
+        """A streamed peek's first chunk: ``replica_id`` wins, the others are cancelled, the reader gets going."""
+        pending.winner = replica_id
+        stream = pending.stream = ArrowStream(None, self._timed_out, lambda: self._end_peek(peek_id))
+        stream.push(peek_result(pending.chunks.pop(replica_id, [])).parts)
+        for other in pending.asked - {replica_id}:
+            state = self.replicas.get(other)
+            if state is not None and state.connection.live:
+                state.connection.send(m.CancelPeek(peek_id))
+        pending.future.set_result(stream)
+
+    def _on_streamed_chunk(self, pending: _PendingPeek, response: m.PeekResponse) -> None:
+        stream = pending.stream
+        assert stream is not None
+        if response.canceled:
+            return
+        if response.error is not None:
+            stream.fail(response.error.to_error())
+        elif response.has_result:
+            stream.push(peek_result([response]).parts)
+        if not response.partial:
+            if response.error is None:
+                stream.finish()
+            self._end_peek(response.uuid)
 
     def _peek_finished(self, peek_id: str) -> None:
         for history in self.histories():

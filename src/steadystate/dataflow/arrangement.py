@@ -4,7 +4,9 @@ An :class:`Arrangement` is what an index export maintains and what peeks read.  
 timestamp's delta in; ``frontier`` says which times are reflected (all times < frontier).  ``peek(view)`` returns the
 current rows (repeated by multiplicity) through a view — a row function that the arrangement compiles from a
 description with the ``compile_view`` it was made with (the renderer's: MapFilterProjects) — or raises the first
-error if the error part is non-zero.  ``lookup(key)`` serves point reads.
+error if the error part is non-zero.  ``lookup(key)`` serves point reads.  Once :meth:`Arrangement.watch` is called it records
+the keys each ``apply`` changes (:meth:`Arrangement.take_touched`), so a columnar copy of its rows kept beside it
+(``compute.index_snapshot``) is patched by key instead of rebuilt; past a quarter of the records it stops recording.
 
 Other dataflows import an arrangement through an :class:`ArrangementCursor`: its first ``read()`` returns the
 current contents as a snapshot (at :meth:`Arrangement.snapshot_time`), later reads the updates applied since.  The
@@ -75,6 +77,22 @@ class Arrangement:
         self._err_log_base = 0
         self._cursors: list[ArrangementCursor] = []
         self._view_cache: dict[Hashable, RowFn | None] = {}
+        self._touched: set[tuple] | None = None  # keys changed since watch()/take_touched(), while watched
+        self._touched_overflow = False
+
+    # -- change tracking (a columnar copy kept beside the rows: compute.index_snapshot) ----------------------
+
+    def watch(self) -> None:
+        """Start recording the keys that :meth:`apply` changes (read back by :meth:`take_touched`)."""
+        self._touched = set()
+        self._touched_overflow = False
+
+    def take_touched(self) -> set[tuple] | None:
+        """The keys changed since the last call (or :meth:`watch`), and start over; ``None`` when so many changed
+        that recording them stopped (a copy of the whole should be rebuilt instead) or nothing was watched."""
+        touched = None if self._touched_overflow else self._touched
+        self.watch()
+        return touched
 
     # -- maintenance ------------------------------------------------------------------------------------
 
@@ -83,12 +101,15 @@ class Arrangement:
         data = self.data
         key_fn = self.key_fn
         records = self._records
+        touched = self._touched
         for row, diff in ok.items():
             try:
                 key = key_fn(row)
             except Exception as exc:  # noqa: BLE001 - evaluation errors become data
                 add_into(self.errors, EvalError.from_exception(exc), diff)
                 continue
+            if touched is not None:
+                touched.add(key)
             rows = data.get(key)
             if rows is None:
                 data[key] = {row: diff}
@@ -105,6 +126,8 @@ class Arrangement:
                 if not rows:
                     del data[key]
         self._records = records
+        if touched is not None and len(touched) > max(1024, records // 4):
+            self._touched, self._touched_overflow = None, True
         for error, diff in err.items():
             add_into(self.errors, error, diff)
         if time > self.last_time:

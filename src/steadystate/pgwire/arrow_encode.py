@@ -12,7 +12,10 @@ rule of :data:`RULES` that matches its (type OID, format, Arrow type), all done 
   numerics of one scale up to 15 whose unscaled values fit in int64 (``numeric_send``'s base-10000 groups by NumPy),
   text-like types, dates (days since 2000-01-01), timestamps and timestamptz (microseconds since 2000-01-01).
 
-Every other column — floats in text format (``float8out``'s shortest digits are ``repr.floattext``'s), other
+* text format, float8: Arrow's shortest digits where its layout is ``float8out``'s (``1e-4 <= |v| < 1e10``), the
+  per-value ``repr.floattext`` for the other values only.
+
+Every other column — float4 in text format, other
 numerics in binary, intervals, jsonb, uuids, arrays, codec columns, a timestamptz in another zone, bpchar — is turned back into
 its datums (``arrow_rows.column_values``) and encoded by the column's per-value encoder (``batch.encode_column``),
 so the bytes are always those of ``wire.encode_data_row``; a property test compares both on every type.
@@ -30,6 +33,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from steadystate.repr import arrow_rows
+from steadystate.repr.floattext import float8_text
 from steadystate.repr.timezones import is_utc
 
 from .batch import ColumnEncoder, Lengths, assemble, encode_column, fixed, variable
@@ -77,6 +81,27 @@ def _booleans(array: pa.Array, true: bytes, false: bytes) -> Encoded:
     if array.null_count:
         return np.where(array.is_valid().to_numpy(zero_copy_only=False), 1, -1), data
     return np.ones(len(array), dtype=np.int64), data
+
+
+#: Where Arrow's shortest float64 digits (a cast to string) are laid out as ``float8out`` lays them out: plain
+#: notation, no trailing ``.0``.  Arrow switches to exponent form from 1e10 (PostgreSQL from 1e15) and below 1e-4
+#: writes ``0.0000...`` (PostgreSQL ``1e-05``); its digits are Ryu-shortest, as ``repr``'s (``repr.floattext`` says
+#: why no value in this range lies halfway between two floats).
+_PLAIN_FLOAT8 = (1e-4, 1e10)
+
+
+def _float8_text(array: pa.Array) -> Encoded:
+    """``float8out`` of a float64 column: Arrow's cast where its layout is PostgreSQL's (:data:`_PLAIN_FLOAT8`), the
+    per-value ``repr.floattext`` for the rest (zeros, NaN, infinities, tiny and huge magnitudes)."""
+    values = array.fill_null(1.0).to_numpy(zero_copy_only=False) if array.null_count else array.to_numpy()
+    magnitude = np.abs(values)
+    with np.errstate(invalid="ignore"):
+        other = ~((magnitude >= _PLAIN_FLOAT8[0]) & (magnitude < _PLAIN_FLOAT8[1]))
+    text = array.cast(pa.large_string())
+    if other.any():
+        exceptions = [float8_text(value) for value in values[other].tolist()]
+        text = pc.replace_with_mask(text, pa.array(other), pa.array(exceptions, pa.large_string()))
+    return variable(text)
 
 
 def _micros(array: pa.Array) -> np.ndarray:
@@ -172,6 +197,8 @@ def _text(column: ColumnEncoder, array: pa.Array) -> Encoded | None:
         return variable(pc.cast(array, pa.large_string()))
     if pa.types.is_large_string(kind) and oid in _TEXT_LIKE:
         return _strings(array)
+    if pa.types.is_float64(kind) and oid == FLOAT8:
+        return _float8_text(array)
     if pa.types.is_boolean(kind) and oid == BOOL:
         return _booleans(array, b"t", b"f")
     if pa.types.is_decimal(kind) and oid == NUMERIC and kind.scale <= 6:  # past 6 Arrow writes 1E-7
@@ -230,6 +257,7 @@ def encode_batch(batch: pa.RecordBatch, columns: list[ColumnEncoder]) -> bytes:
 
 
 _COPY_ESCAPES = (("\\", "\\\\"), ("\n", "\\n"), ("\r", "\\r"), ("\t", "\\t"))  # copy_format.escape_text_field's
+_COPY_SPECIAL = "[\\\\\n\r\t]"  # a backslash, newline, carriage return or tab
 _COPY_HEADER = np.dtype([("type", "u1"), ("size", ">i4")])
 
 
@@ -245,8 +273,9 @@ def encode_copy_batch(batch: pa.RecordBatch, columns: list[ColumnEncoder]) -> by
     fields = []
     for i, column in enumerate(columns):
         _lengths, data = encode_arrow_column(column, batch.column(i), batch.schema.field(i))
-        for pattern, replacement in _COPY_ESCAPES:
-            data = pc.replace_substring(data, pattern.encode(), replacement.encode())
+        if pc.any(pc.match_substring_regex(data, _COPY_SPECIAL)).as_py():  # else: nothing to escape
+            for pattern, replacement in _COPY_ESCAPES:
+                data = pc.replace_substring(data, pattern.encode(), replacement.encode())
         fields.append(pc.fill_null(data, pa.scalar(b"\\N", pa.large_binary())))
     lines = pc.binary_join_element_wise(*fields, pa.scalar(b"\t", pa.large_binary()))
     offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64, count=n + 1, offset=lines.offset * 8)

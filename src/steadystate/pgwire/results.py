@@ -15,12 +15,12 @@ abandoned.
 from __future__ import annotations
 
 from itertools import islice
-from typing import Any, AsyncIterator, Iterable, Iterator, Protocol, Sequence
+from typing import Any, AsyncIterable, AsyncIterator, Iterable, Iterator, Protocol, Sequence
 
 from steadystate.adapter.client import Field
 from .copy_format import escape_text_field
 from .effects import END, CloseIterator, NextRow, Steps
-from steadystate.repr.arrow_rows import ArrowRows, Part
+from steadystate.repr.arrow_rows import ArrowRows, ArrowStream, Part
 from .arrow_encode import encode_batch, encode_copy_batch
 from .batch import ColumnEncoder, encode_data_rows
 from .values import column_encoder, text_formatter, zoned_text_formatter
@@ -64,17 +64,24 @@ def encoders_for(fields: Sequence[Field], formats: Sequence[int], time_zone: str
 
 #: Rows encoded together (``batch.encode_data_rows``) when the rows are at hand (not a SUBSCRIBE's stream).
 BATCH_ROWS = 4096
+#: Rows of a record batch encoded together (Arrow kernels over whole columns: fewer, longer calls pay less overhead).
+ARROW_BATCH_ROWS = 16384
 
 
 class RowStream:
     """The rows of one result, sent as DataRows in portions."""
 
-    def __init__(self, rows: Iterable[tuple] | AsyncIterator[tuple], encoders: list[ColumnEncoder]) -> None:
+    def __init__(self, rows: Iterable[tuple] | AsyncIterator[tuple] | AsyncIterable[tuple],
+                 encoders: list[ColumnEncoder]) -> None:
         self._async: AsyncIterator[tuple] | None = None
         self._sync: Iterator[tuple] | None = None
         self._parts: list[Part] | None = None  # an ArrowRows' parts not sent yet (the first one maybe in part)
+        self._more_parts: AsyncIterator[Part] | None = None  # an ArrowStream's parts still arriving
         if isinstance(rows, ArrowRows):
             self._parts = list(rows.parts)
+        elif isinstance(rows, ArrowStream):
+            self._parts = []
+            self._more_parts = rows.iter_parts()
         elif hasattr(rows, "__aiter__"):
             self._async = rows.__aiter__()  # type: ignore[union-attr]
         else:
@@ -85,7 +92,7 @@ class RowStream:
 
     @property
     def is_async(self) -> bool:
-        return self._async is not None
+        return self._async is not None or self._more_parts is not None
 
     def _encode(self, row: Sequence[Any]) -> bytes:
         return encode_data_row([None if v is None else enc.encode(v) for enc, v in zip(self._encoders, row)])
@@ -98,8 +105,18 @@ class RowStream:
         """
         sent = 0
         if self._parts is not None:
-            while self._parts:
-                want = BATCH_ROWS if not limit else min(BATCH_ROWS, limit - sent)
+            while self._parts or self._more_parts is not None:
+                if not self._parts:  # the next part of a result still arriving (what is written goes out first)
+                    assert self._more_parts is not None
+                    if out.pending:
+                        yield from out.flush()
+                    arrived = yield NextRow(self._more_parts)
+                    if arrived is END:
+                        self._more_parts = None
+                    else:
+                        self._parts.append(arrived)
+                    continue
+                want = ARROW_BATCH_ROWS if not limit else min(ARROW_BATCH_ROWS, limit - sent)
                 part = self._parts[0]
                 if len(part) > want:
                     self._parts[0] = part[want:]
@@ -150,7 +167,9 @@ class RowStream:
 
     def close(self) -> Steps[None]:
         source: Any = self._async if self._async is not None else self._sync
-        self._async = self._sync = None
+        if self._more_parts is not None:
+            source = self._more_parts
+        self._async = self._sync = self._more_parts = None
         self._parts = None
         yield from close_iterator(source)
 
@@ -182,17 +201,33 @@ def copy_row_encoder(fields: Sequence[Field], time_zone: str = "UTC") -> Any:
     return encode
 
 
-def copy_out_rows(out: Output, fields: Sequence[Field], rows: Iterable[tuple] | AsyncIterator[tuple],
+def copy_out_rows(out: Output, fields: Sequence[Field], rows: Iterable[tuple] | AsyncIterator[tuple] | AsyncIterable[tuple],
                   time_zone: str = "UTC") -> Steps[int]:
     """Send every row as CopyData; returns the count.  Closes ``rows`` however it ends."""
     encode = copy_row_encoder(fields, time_zone)
     count = 0
+    closing: Any = rows  # what is closed at the end (an ArrowStream: the iterator of its parts)
     try:
-        if isinstance(rows, ArrowRows):  # a peek's result: a batch at a time, from its Arrow columns
+        if isinstance(rows, (ArrowRows, ArrowStream)):  # a peek's result: a batch at a time, from its columns
             columns = encoders_for(fields, [0], time_zone)
-            for part in rows.parts:
-                for start in range(0, len(part), BATCH_ROWS):
-                    piece = part[start:start + BATCH_ROWS]
+            more = rows.iter_parts() if isinstance(rows, ArrowStream) else None
+            parts = list(rows.parts) if isinstance(rows, ArrowRows) else []
+            if more is not None:
+                closing = more
+            while parts or more is not None:
+                if not parts:
+                    assert more is not None
+                    if out.pending:
+                        yield from out.flush()
+                    arrived = yield NextRow(more)
+                    if arrived is END:
+                        more = None
+                    else:
+                        parts.append(arrived)
+                    continue
+                part = parts.pop(0)
+                for start in range(0, len(part), ARROW_BATCH_ROWS):
+                    piece = part[start:start + ARROW_BATCH_ROWS]
                     if isinstance(piece, list):
                         out.write(b"".join(map(encode, piece)))
                     else:
@@ -202,7 +237,7 @@ def copy_out_rows(out: Output, fields: Sequence[Field], rows: Iterable[tuple] | 
                         yield from out.flush()
         elif hasattr(rows, "__aiter__"):
             iterator = rows.__aiter__()  # type: ignore[union-attr]
-            rows = iterator
+            closing = iterator
             while True:
                 if out.pending:
                     yield from out.flush()
@@ -218,7 +253,7 @@ def copy_out_rows(out: Output, fields: Sequence[Field], rows: Iterable[tuple] | 
                 if out.pending >= FLUSH_THRESHOLD:
                     yield from out.flush()
     except Exception:
-        yield from close_iterator(rows)
+        yield from close_iterator(closing)
         raise
-    yield from close_iterator(rows)
+    yield from close_iterator(closing)
     return count

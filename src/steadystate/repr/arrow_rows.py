@@ -26,6 +26,10 @@ Any other column (intervals, jsonb, uuids, arrays, numerics of mixed scales or N
 chunk with no columns, or whose rows are not all of one length, is not a record batch (:func:`encode_ipc` answers
 ``None``; the replica sends it as codec rows).
 
+A result the coordinator streams to the client as it arrives is an :class:`ArrowStream`: the controller pushes each
+chunk's parts as the replica sends them, and pgwire takes them a part at a time (:meth:`ArrowStream.iter_parts`)
+while later chunks are still on their way.
+
 The coordinator keeps the batches as they arrived (:func:`decode_ipc` reads them without copying) in an
 :class:`ArrowRows`, a sequence of rows that builds Python tuples only when someone iterates it (a cursor, COPY, an
 ``INSERT ... SELECT``); pgwire encodes its batches to DataRows column by column (``pgwire/arrow_encode.py``).
@@ -34,13 +38,16 @@ The coordinator keeps the batches as they arrived (:func:`decode_ipc` reads them
 
 from __future__ import annotations
 
+import asyncio
 import math
+import time
 
 import datetime as _dt
 import decimal
 from itertools import chain
 from operator import itemgetter
-from typing import Any, Iterator, Sequence, TypeAlias, Union, overload
+from collections import deque
+from typing import Any, AsyncIterator, Callable, Iterator, Sequence, TypeAlias, Union, overload
 
 import pyarrow as pa
 import pyarrow.ipc  # noqa: F401 - the submodule is used through the package
@@ -216,3 +223,82 @@ class ArrowRows(Sequence[Row]):
 
     def __repr__(self) -> str:
         return f"ArrowRows({self._length} rows in {len(self.parts)} parts)"
+
+
+class ArrowStream:
+    """A result still arriving: its parts in order as the controller pushes them (:meth:`push`), then its end
+    (:meth:`finish`) or an error (:meth:`fail`).  A reader takes them with :meth:`iter_parts` (or row by row,
+    ``async for``); waiting past ``deadline`` (``time.monotonic()``) raises ``timeout_error()``.  Whoever stops
+    reading early closes it (:meth:`close`, also when the reader is closed), which calls ``on_close`` once (the
+    controller cancels the peek).  ``on_error`` is called when an error reaches the reader (the session fails its
+    transaction block: the statement failed after it had begun sending rows)."""
+
+    def __init__(self, deadline: float | None, timeout_error: Callable[[], BaseException],
+                 on_close: Callable[[], None]) -> None:
+        self._queue: asyncio.Queue[list[Part] | BaseException | None] = asyncio.Queue()
+        self._buffer: deque[Part] = deque()
+        self.deadline = deadline
+        self._timeout_error = timeout_error
+        self._on_close: Callable[[], None] | None = on_close
+        self.on_error: Callable[[], None] | None = None
+        self._ended = False
+
+    # -- the producer (the controller) ----------------------------------------------------------------
+
+    def push(self, parts: list[Part]) -> None:
+        self._queue.put_nowait(parts)
+
+    def finish(self) -> None:
+        self._queue.put_nowait(None)
+
+    def fail(self, error: BaseException) -> None:
+        self._queue.put_nowait(error)
+
+    # -- the reader -------------------------------------------------------------------------------------
+
+    async def next_part(self) -> Part | None:
+        """The next non-empty part, or ``None`` at the end; raises the result's error."""
+        while not self._buffer:
+            if self._ended:
+                return None
+            remaining = None if self.deadline is None else self.deadline - time.monotonic()
+            try:
+                item = await asyncio.wait_for(self._queue.get(), remaining) if remaining is not None \
+                    else await self._queue.get()
+            except asyncio.TimeoutError:
+                item = self._timeout_error()
+            if item is None:
+                self._ended = True
+                self.close()
+            elif isinstance(item, BaseException):
+                self._ended = True
+                self.close()
+                if self.on_error is not None:
+                    self.on_error()
+                raise item
+            else:
+                self._buffer.extend(part for part in item if len(part))
+        return self._buffer.popleft()
+
+    async def iter_parts(self) -> AsyncIterator[Part]:
+        try:
+            while (part := await self.next_part()) is not None:
+                yield part
+        finally:
+            self.close()
+
+    async def _rows(self) -> AsyncIterator[Row]:
+        async for part in self.iter_parts():
+            for row in batch_rows(part) if isinstance(part, pa.RecordBatch) else part:
+                yield row
+
+    def __aiter__(self) -> AsyncIterator[Row]:
+        return self._rows()
+
+    def close(self) -> None:
+        on_close, self._on_close = self._on_close, None
+        if on_close is not None:
+            on_close()
+
+    def __repr__(self) -> str:
+        return f"ArrowStream({len(self._buffer)} parts at hand, ended={self._ended})"
