@@ -30,13 +30,9 @@ thread as a ``CancelPeek``/drop/``Hello`` arrives) they stop with 57014, and pas
 the replica's memory limit with 53200 — a failed transient dataflow is removed at once and its peeks and subscribe
 answer with the error (``failed``).  Installed dataflows are never guarded.
 
-Materialized-view sinks write the view's rows to its shard and its evaluation errors (as rows) to a
-companion errors shard, in one ``compare_and_append_many`` so both advance together; a peek of the view
-raises the first error, so an MV never silently drops a row whose evaluation failed.  Sinks are
-*self-correcting* on their first write: if the shard's upper is at or before the
-dataflow's ``as_of``, the sink writes the difference between the desired snapshot and what the shard
-holds, so a replica that restarts with a later ``as_of`` neither duplicates nor loses updates.  Two replicas
-writing the same shard race through ``compare_and_append``; the loser drops what the winner wrote.
+Materialized-view sinks (``compute.sinks``) write the view's rows to its shard and its evaluation errors to a
+companion errors shard; a peek of the view raises the first error, so an MV never silently drops a row whose
+evaluation failed.
 """
 
 from __future__ import annotations
@@ -45,7 +41,7 @@ import gc
 import logging
 import os
 import time
-from collections import Counter, deque
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
@@ -53,10 +49,11 @@ from steadystate.render import Arrangement, RenderedDataflow
 from steadystate.dataflow import guard
 from steadystate.dataflow.collection import EvalError
 from steadystate import errors
-from steadystate.errors import ErrorFields, SteadyError, UpperMismatch
+from steadystate.errors import ErrorFields, SteadyError
 from steadystate.expr.eval import compile_mfp
 from steadystate.compute.index_snapshot import IndexSnapshots
 from steadystate.compute.peeks import chunked, finished, mapped, point_key
+from steadystate.compute.sinks import SinkState, write_sink
 from steadystate.compute.snapshots import SnapshotReading, SourceState, begin_reading, feed_reading
 from steadystate.protocol import messages as m
 from steadystate.protocol.stages import CommandStream, Stage
@@ -68,21 +65,11 @@ log = logging.getLogger("steadystate.compute")
 
 
 @dataclass
-class _Sink:
-    export: m.SinkExport
-    pending: list[tuple[tuple, int, int]] = field(default_factory=list)
-    first_write_done: bool = False
-    last_upper: int | None = -1
-    pending_errors: list[tuple[tuple, int, int]] = field(default_factory=list)
-    late_lower_sent: bool = False  # a subscribe's batch after a late snapshot said where its exact changes begin
-
-
-@dataclass
 class _Dataflow:
     desc: m.DataflowDescription
     rendered: RenderedDataflow
     sources: dict[str, SourceState]
-    sinks: dict[str, _Sink]
+    sinks: dict[str, SinkState]
     live_exports: set[str]
     created_at: float
     hydrated_at: float | None = None
@@ -269,7 +256,7 @@ class ComputeState:
             desc=desc,
             rendered=rendered,
             sources={s.id: SourceState(s.shard, s.errors_shard) for s in desc.source_imports},
-            sinks={s.id: _Sink(s) for s in desc.sink_exports},
+            sinks={s.id: SinkState(s) for s in desc.sink_exports},
             live_exports=set(desc.export_ids),
             created_at=time.monotonic(),
             imported=imported,
@@ -527,66 +514,10 @@ class ComputeState:
                 self._write_sink(dataflow, sink, frontier)
         return out
 
-    def _write_sink(self, dataflow: _Dataflow, sink: _Sink, frontier: int | None) -> None:
-        shard = sink.export.shard
-        assert shard is not None
+    def _write_sink(self, dataflow: _Dataflow, sink: SinkState, frontier: int | None) -> None:
         # the dataflow's first output is a snapshot as of this time (later than as_of if it imports an index, or if
         # its sources were read later): nothing is written before the output is complete through it
-        as_of = max(dataflow.desc.as_of or 0, dataflow.rendered.initial_time)
-        if not sink.first_write_done and frontier is not None and frontier <= as_of:
-            return
-        for _ in range(5):
-            shard_upper = self.store.upper(shard)
-            if shard_upper is None or (frontier is not None and shard_upper >= frontier):
-                sink.pending = [u for u in sink.pending if frontier is None or u[1] >= frontier]
-                sink.pending_errors = [u for u in sink.pending_errors if frontier is None or u[1] >= frontier]
-                sink.last_upper = frontier
-                return
-            errors_shard = m.errors_shard_of(shard)
-            if not sink.first_write_done and shard_upper <= as_of:
-                try:
-                    batch = self._correction(shard, shard_upper, as_of, sink.pending)
-                    error_batch = self._correction(errors_shard, shard_upper, as_of, sink.pending_errors)
-                except SnapshotUnavailable:
-                    continue  # compaction moved since past the upper read above: read the new upper
-                if as_of > shard_upper:
-                    # the first snapshot is of a time past the shard's upper (the view is new, or was not maintained
-                    # for a while, or an imported index was read later than as_of): what the view held between is
-                    # not known, so the shard's since moves to the snapshot's time before it is written, and readers
-                    # of an earlier time read at it (``_evaluate_peek``, source snapshots) instead of an empty or
-                    # stale shard
-                    self.store.advance_sinces({shard: as_of, errors_shard: as_of})
-            else:
-                batch = [u for u in sink.pending if u[1] >= shard_upper]
-                error_batch = [u for u in sink.pending_errors if u[1] >= shard_upper]
-            try:
-                self.store.compare_and_append_many(
-                    [(shard, batch, shard_upper, frontier), (errors_shard, error_batch, shard_upper, frontier)]
-                )
-            except UpperMismatch:
-                continue
-            sink.first_write_done = True
-            sink.pending = []
-            sink.pending_errors = []
-            sink.last_upper = frontier
-            return
-
-    def _correction(
-        self, shard: str, shard_upper: int, as_of: int, pending: list[tuple[tuple, int, int]]
-    ) -> list[tuple[tuple, int, int]]:
-        """Desired contents at ``as_of`` minus what the shard holds, plus the updates after ``as_of``."""
-        desired: Counter[tuple] = Counter()
-        later = []
-        for row, time_, diff in pending:
-            if time_ <= as_of:
-                desired[row] += diff
-            else:
-                later.append((row, time_, diff))
-        if shard_upper > 0:
-            for row, diff in self.store.snapshot(shard, shard_upper - 1):
-                desired[row] -= diff
-        write_time = max(as_of, shard_upper)
-        return [(row, write_time, diff) for row, diff in desired.items() if diff != 0] + later
+        write_sink(self.store, sink, max(dataflow.desc.as_of or 0, dataflow.rendered.initial_time), frontier)
 
     def _answer_peeks(self) -> list[m.Response]:
         out: list[m.Response] = []
