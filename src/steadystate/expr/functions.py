@@ -431,9 +431,34 @@ def _rpad(s: str, length: int, fill: str = " ") -> str:
 # ---------------------------------------------------------------------------------------------------------
 # Tables
 
+def _wrapped(value: int, bits: int) -> int:
+    """``value`` as a ``bits``-bit two's-complement integer (C's conversion to a narrower signed type)."""
+    value &= (1 << bits) - 1
+    return value - (1 << bits) if value >> (bits - 1) else value
+
+
+def _shift(left: bool, bits: int) -> Callable[[int, int], int]:
+    """PostgreSQL's ``<<``/``>>`` on an integer of ``bits`` bits, as its C code runs on x86-64: the count is taken
+    modulo the width the shift is done in (32 bits for smallint and integer, 64 for bigint), the result wraps."""
+    width = 64 if bits == 64 else 32
+
+    def shift(value: int, count: int) -> int:
+        count &= width - 1
+        return _wrapped(_wrapped(value << count, width), bits) if left else value >> count
+    return shift
+
+
+#: integer bitwise operators (``&``, ``|``, ``#``, ``<<``, ``>>``); the shifts' names carry the operand's width
+BITWISE: dict[str, Callable[[Any, Any], Any]] = {
+    "bitand": lambda a, b: a & b, "bitor": lambda a, b: a | b, "bitxor": lambda a, b: a ^ b,
+    **{f"shl_{name}": _shift(True, bits) for name, bits in (("int2", 16), ("int4", 32), ("int8", 64))},
+    **{f"shr_{name}": _shift(False, bits) for name, bits in (("int2", 16), ("int4", 32), ("int8", 64))},
+}
+
 UNARY_STRICT: dict[str, Callable[[Any], Any]] = {
     **string_math.UNARY_STRICT,
     "not": lambda v: not v,
+    "bitnot": lambda v: ~v,
     "upper": str.upper,
     "lower": str.lower,
     "length": len,
@@ -519,6 +544,8 @@ BINARY_STRICT: dict[str, Callable[[Any, Any], Any]] = {
     "extract": _extract,
     "date_trunc": _date_trunc,
 }
+
+BINARY_STRICT.update(BITWISE)
 
 BINARY_NONSTRICT: dict[str, Callable[[Any, Any], Any]] = {
     "subquery_cardinality": _subquery_cardinality,  # the error row of a scalar subquery with several rows

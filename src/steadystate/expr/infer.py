@@ -42,6 +42,7 @@ _WIDENING = {ScalarType.INT2: 0, ScalarType.INT4: 1, ScalarType.INT8: 2, ScalarT
 _SAME_AS_FIRST = frozenset({
     "add", "sub", "mul", "div", "mod", "neg", "abs", "round", "floor", "ceil", "sign", "nullif", "coalesce",
     "greatest", "least", "apply_typmod", "assign_typmod", "jsonb_object_agg_key",
+    "bitand", "bitor", "bitxor", "bitnot", "shl_int2", "shl_int4", "shl_int8", "shr_int2", "shr_int4", "shr_int8",
 })
 _FLOAT_UNLESS_NUMERIC = frozenset({"sqrt", "exp", "ln", "log10", "pow"})
 

@@ -198,6 +198,45 @@ def _arith(node: exp.Binary, env: ExprEnv) -> Typed:
     return Typed(CallBinary(func, a.expr, b.expr), target, nullable_of(a, b))
 
 
+_BITWISE = {exp.BitwiseAnd: ("bitand", "&"), exp.BitwiseOr: ("bitor", "|"), exp.BitwiseXor: ("bitxor", "#")}
+_SHIFTS = {exp.BitwiseLeftShift: ("shl", "<<"), exp.BitwiseRightShift: ("shr", ">>")}
+_INTEGERS = (T.INT2, T.INT4, T.INT8)
+
+
+def _bitwise(node: exp.Binary, env: ExprEnv) -> Typed:
+    """``&``, ``|``, ``#`` between integers (the wider type of the two, as PostgreSQL's implicit casts give)."""
+    func, symbol = _BITWISE[type(node)]
+    a, b, target = _binary_operands(node, env, symbol)
+    if target not in _INTEGERS:
+        raise operator_error(symbol, a.type, b.type)
+    return Typed(CallBinary(func, a.expr, b.expr), target, nullable_of(a, b))
+
+
+def _shift(node: exp.Binary, env: ExprEnv) -> Typed:
+    """``<<``/``>>``: an integer shifted by an integer count; the result has the left operand's type."""
+    func, symbol = _SHIFTS[type(node)]
+    value, count = plan_expr(node.left, env), plan_expr(node.right, env)
+    value = coerce(value, T.INT4, env) if value.is_untyped else value
+    count = coerce(count, T.INT4, env) if count.is_untyped else count
+    if value.type not in _INTEGERS or count.type not in (T.INT2, T.INT4):
+        raise operator_error(symbol, value.type, count.type)
+    return Typed(CallBinary(f"{func}_{value.type.value}", value.expr, count.expr), value.type,
+                 nullable_of(value, count))
+
+
+def _bitwise_not(node: exp.BitwiseNot, env: ExprEnv) -> Typed:
+    value = plan_expr(node.this, env)
+    if value.is_untyped:  # ~ is also the bit-string and regular-expression operators: PostgreSQL cannot choose
+        raise errors.SteadyError("operator is not unique: ~ unknown", sqlstate="42725",
+                                 hint="Could not choose a best candidate operator. You might need to add explicit "
+                                 "type casts.")
+    if value.type not in _INTEGERS:
+        raise errors.UndefinedFunction(
+            f"operator does not exist: ~ {value.type.pg_name}",
+            hint="No operator matches the given name and argument types. You might need to add explicit type casts.")
+    return Typed(CallUnary("bitnot", value.expr), value.type, value.nullable)
+
+
 def _compare(node: exp.Binary, env: ExprEnv) -> Typed:
     func, symbol = _COMPARE[type(node)]
     a, b, _ = _binary_operands(node, env, symbol)
@@ -393,6 +432,9 @@ _HANDLERS: dict[type, Callable[[Any, ExprEnv], Typed]] = {
     exp.RegexpILike: _regex,
     exp.Escape: _escape,
     exp.Between: _between,
+    **{cls: _bitwise for cls in _BITWISE},
+    **{cls: _shift for cls in _SHIFTS},
+    exp.BitwiseNot: _bitwise_not,
     exp.In: _in,
     exp.Case: _case,
     exp.Cast: _cast,
