@@ -24,6 +24,7 @@ from steadystate.dataflow.reduce import ReduceOperator
 from steadystate.expr import ir
 from steadystate.protocol.messages import BuildDesc, DataflowDescription, IndexExport, SinkExport, SourceImport
 from steadystate.render import RenderedDataflow
+from steadystate.render.columnar import FanOut
 from steadystate.repr.types import RelationDesc, ScalarType as T
 
 from dataflow_naive import evaluate_plan
@@ -64,6 +65,13 @@ PLANS: dict[str, tuple[ir.RelationExpr, tuple[type, ...]]] = {
     "join_multikey": (ir.Join((ir.Get("a"), ir.Get("b")), ((col(0), col(2)), (col(1), col(3)))), (JoinOperator,)),
     # the snapshots' join through a projection computed over columns, or through a filter into a reduce
     "projected_join": (ir.Project(ir.Filter(JOIN, (ir.CallBinary("lt", col(1), col(3)),)), (3, 1)), (JoinOperator,)),
+    # ROLLUP (z): one join read by two fused reduces (the source's columns fanned out to both), the global one
+    # with a grouping set's nulled column (``max(z) FILTER (WHERE false)``: a NULL constant after the reduce)
+    "rollup_over_join": (
+        ir.Union_((ir.Reduce(JOIN, (col(3),), (agg("count_star", ir.Literal(True, T.BOOL)), agg("sum", col(1)))),
+                   ir.Reduce(JOIN, (), (agg("max", ir.If(ir.Literal(False, T.BOOL), col(3), ir.Literal(None, T.INT8))),
+                                        agg("count_star", ir.Literal(True, T.BOOL)), agg("sum", col(1)))))),
+        (FanOut,)),
     "reduce_over_filtered_join": (
         ir.Reduce(ir.Filter(JOIN, (ir.CallBinary("gt", col(3), ir.Literal(0, T.INT8)),)), (col(0),),
                   (agg("max", col(3)), agg("count", col(1), True))),
@@ -166,6 +174,8 @@ def run(plan: ir.RelationExpr, a_desc: RelationDesc, snapshots: dict[str, Any], 
             taker = getattr(consumer, "consumer", consumer)  # behind maps/filters/projections
             if hasattr(taker, "join"):  # a join side
                 took.add(JoinOperator)
+            if isinstance(taker, FanOut):  # several readers, each folding the columns
+                took.add(FanOut)
             rows = {r: c for r, c in rest_counts.items() if c}
         else:
             rows = {r: c for r, c in env[name].items() if c}

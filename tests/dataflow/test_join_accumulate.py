@@ -34,6 +34,9 @@ PLANS = {
     "star": ir.Reduce(STAR, (col(4),), (agg("count_star", ir.Literal(True, T.BOOL)), agg("sum", col(1)),
                                         agg("avg", col(2)), agg("count", col(1)), agg("sum", col(2)))),
     "star_by_key_and_region": ir.Reduce(STAR, (col(0), col(4)), (agg("count_star", ir.Literal(True, T.BOOL)),)),
+    # no group key: the global group, one row from the start (count 0, sum NULL over no rows)
+    "global_star": ir.Reduce(STAR, (), (agg("count_star", ir.Literal(True, T.BOOL)), agg("sum", col(1)),
+                                        agg("avg", col(2)))),
     "dim_first": ir.Reduce(ir.Join((ir.Get("dim"), ir.Get("fact")), ((col(0), col(2)),)), (col(1),),
                            (agg("sum", col(3)),)),
 }

@@ -51,7 +51,7 @@ from steadystate.dataflow.operators import Operator
 
 
 def _generate(a_key: Sequence[int], b_key: Sequence[int], group_columns: Sequence[int],
-              accumulators: Sequence[Accumulator]) -> tuple[Callable[..., None], Callable[..., None],
+              accumulators: Sequence[Accumulator], is_global: bool) -> tuple[Callable[..., None], Callable[..., None],
                                                             Callable[..., None], Callable[..., OkDelta]]:
     width = width_of(accumulators)
     new_group = [0] * width + [None]
@@ -121,7 +121,7 @@ def _generate(a_key: Sequence[int], b_key: Sequence[int], group_columns: Sequenc
         "            if not rows:",
         "                del arranged[key]",
     ]
-    source = fold_a + [""] + fold_a_alone + [""] + fold_b + [""] + emit_source(accumulators, is_global=False)
+    source = fold_a + [""] + fold_a_alone + [""] + fold_b + [""] + emit_source(accumulators, is_global)
     functions = compile_functions(source, "join accumulate", accumulators)
     return functions["fold_a"], functions["fold_a_alone"], functions["fold_b"], functions["emit"]
 
@@ -137,7 +137,8 @@ class JoinAccumulate(FoldsColumns, Operator):
                  group_columns: Sequence[int], accumulators: Sequence[Accumulator],
                  shared_b: SharedSide | None = None) -> None:
         """``shared_b``: B is an imported index keyed by ``b_key``, read in place as of each round's time
-        (``dataflow.arrangement.SharedInput``) instead of being arranged here."""
+        (``dataflow.arrangement.SharedInput``) instead of being arranged here.  No ``group_columns``: the global
+        group, one row from the first round on, over no rows too (``count`` 0, ``sum`` NULL)."""
         if not a_key or len(a_key) != len(b_key):
             raise ValueError("join-accumulate needs the same number (at least one) of join columns on each side")
         self.inputs = (a, b)
@@ -147,8 +148,9 @@ class JoinAccumulate(FoldsColumns, Operator):
         self.groups: dict[tuple, list[Any]] = {}
         self.a_key = tuple(a_key)
         self.accumulators = tuple(accumulators)
+        self.is_global = not group_columns
         self._fold_a, self._fold_a_alone, self._fold_b, self._emit = _generate(a_key, b_key, group_columns,
-                                                                               accumulators)
+                                                                               accumulators, self.is_global)
 
     def run(self, time: int, deltas: list[Delta], first: bool) -> Delta:
         (a_ok, a_err), (b_ok, b_err) = deltas
@@ -167,6 +169,10 @@ class JoinAccumulate(FoldsColumns, Operator):
         if b_ok:  # A (now updated) ⋈ ΔB
             arranged = None if self.shared_b is not None else self.arranged
             self._fold_b(b_ok.items(), self.partial, arranged, self.groups, touched)
+        if self.is_global and first:
+            if () not in self.groups:
+                self.groups[()] = [0] * width_of(self.accumulators) + [None]
+            touched.add(())
         ok: OkDelta = self._emit(self.groups, touched) if touched else {}
         return ok, err
 

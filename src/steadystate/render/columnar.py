@@ -7,7 +7,12 @@
 * :class:`PremappedTaker`: the taker of a join's snapshots' join (``dataflow.join``) when the join is read by such
   a chain: the chain's output rows computed over the joined columns;
 * :func:`columns_of`: where a reduce's group key and arguments are, when it can build its groups from columns
-  (``dataflow.reduce.ColumnsOf``).
+  (``dataflow.reduce.ColumnsOf``);
+* :class:`FanOut`: several readers of one collection (the branches of a ``ROLLUP``, a source read by two joins),
+  each taking the snapshot's columns itself: the collection is read as columns only when every reader can;
+* :func:`without_null_aggregates`: a reduce's always-NULL aggregates (a grouping set's nulled grouping column,
+  ``max(e) FILTER (WHERE false)``: ``sql.grouping_sets``) as constant NULL columns after the reduce, so the
+  reduce that remains can be fused or accumulated and hydrate from columns like a plain ``GROUP BY``.
 
 Each returns ``None`` (the rows then take the row path, which reports errors as data) when a value needs the row
 evaluator (an overflow, a division by zero).
@@ -23,6 +28,7 @@ from steadystate.dataflow.reduce import ColumnsOf
 from steadystate.expr import ir
 from steadystate.expr.aggregates import SKIPS_NULLS
 from steadystate.expr.arrow_eval import NotVectorized, consolidated_rows
+from steadystate.repr.types import ScalarType
 
 
 class ColumnarMapper(NamedTuple):
@@ -87,6 +93,62 @@ class PremappedTaker:
         merge_into(self.last.premapped.setdefault(self.time, {}), folded)
 
 
+class FanOut:
+    """A :class:`~steadystate.dataflow.operators.ColumnarInput` made of every reader of one collection: each folds
+    the same (immutable) Arrow tables itself; ``None`` when one of them cannot (every reader then takes rows)."""
+
+    def __init__(self, takers: list[ColumnarInput]) -> None:
+        self.takers = takers
+
+    def fold_columns(self, tables: list[Any]) -> list[Any] | None:
+        folded = []
+        for taker in self.takers:
+            one = taker.fold_columns(tables)
+            if one is None:
+                return None
+            folded.append(one)
+        return folded
+
+    def absorb_folded(self, folded: list[Any]) -> None:
+        for taker, one in zip(self.takers, folded):
+            taker.absorb_folded(one)
+
+
+_FALSE = ir.Literal(False, ScalarType.BOOL)
+
+
+def _always_null(agg: ir.AggregateExpr) -> bool:
+    """``max(e) FILTER (WHERE false)`` (``min`` too): NULL for every group, the empty global group included."""
+    body = agg.expr
+    return (agg.func in ("max", "min") and isinstance(body, ir.If) and body.cond == _FALSE
+            and isinstance(body.els, ir.Literal) and body.els.value is None)
+
+
+def without_null_aggregates(expr: ir.Reduce) -> tuple[ir.Reduce, ir.MapFilterProject] | None:
+    """``expr`` as ``(the reduce without its always-NULL aggregates, the MFP over its output that appends them as
+    NULL literals and restores the column order)``; ``None`` when it has none, or nothing else (a reduce needs an
+    aggregate to give the empty global group its row)."""
+    aggregates = expr.aggregates
+    nulled = [i for i, agg in enumerate(aggregates) if _always_null(agg)]
+    if not nulled or len(nulled) == len(aggregates):
+        return None
+    kept = [agg for i, agg in enumerate(aggregates) if i not in nulled]
+    width = len(expr.group_key)
+    inner_arity = width + len(kept)
+    projection = list(range(width))
+    kept_at = null_at = 0
+    for i in range(len(aggregates)):
+        if i in nulled:
+            projection.append(inner_arity + null_at)
+            null_at += 1
+        else:
+            projection.append(width + kept_at)
+            kept_at += 1
+    nulls = tuple(aggregates[i].expr.els for i in nulled)  # type: ignore[union-attr]
+    return (ir.Reduce(expr.input, expr.group_key, tuple(kept)),
+            ir.MapFilterProject(inner_arity, map=nulls, projection=tuple(projection)))
+
+
 def columns_of(expr: ir.Reduce) -> ColumnsOf | None:
     """Where the reduce's group key and aggregate arguments are in its input rows, when all are plain columns and
     every aggregate ignores NULLs (``expr.aggregates.SKIPS_NULLS``: the columns feed only non-NULL values), its
@@ -111,4 +173,4 @@ def columns_of(expr: ir.Reduce) -> ColumnsOf | None:
                      tuple(suffixes))
 
 
-__all__ = ["ColumnarMapper", "MappedConsumer", "PremappedTaker", "columns_of"]
+__all__ = ["ColumnarMapper", "FanOut", "MappedConsumer", "PremappedTaker", "columns_of", "without_null_aggregates"]

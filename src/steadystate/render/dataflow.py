@@ -60,7 +60,9 @@ from steadystate.expr.fusion import plan_join_accumulate
 from steadystate.expr.infer import relation_types
 from steadystate.expr.window import compile_window
 from steadystate.protocol.messages import DataflowDescription, IndexImport, SinkExport
-from steadystate.render.columnar import ColumnarMapper, MappedConsumer, PremappedTaker, columns_of
+from steadystate.render.columnar import (
+    ColumnarMapper, FanOut, MappedConsumer, PremappedTaker, columns_of, without_null_aggregates,
+)
 from steadystate.render.recursion import render_letrec
 from steadystate.render.translate import flat_map_rows
 from steadystate.render.translate import (
@@ -181,10 +183,36 @@ class RenderedDataflow:
         if chain is None:
             return None
         layers, node, reader = chain
-        consumer = self._input_consumer(reader, node) if reader is not None else None
+        consumer = self._input_consumer(reader, node) if reader is not None else self._fan_out(node)
         if consumer is None:
             return None
         return MappedConsumer(layers, consumer) if layers else consumer
+
+    def _fan_out(self, node: int) -> ColumnarInput | None:
+        """Every reader of ``node`` (several, none of them an export) as one taker of columns (:class:`FanOut`),
+        each possibly behind its own chain of maps/filters/projections; ``None`` unless every reader takes them."""
+        readers = self._readers(node)
+        if len(readers) < 2 or len(set(readers)) != len(readers) \
+                or any(node == built for built, _types in self._collections.values()):
+            return None
+        takers: list[ColumnarInput] = []
+        for reader in readers:
+            if reader in self._mfp_nodes and not isinstance(self.graph.nodes[reader], ColumnarInput):
+                layer = compile_arrow_mfp(self._mfp_nodes[reader][2], self._mfp_types[reader][0])
+                chain = self._arrow_chain(reader) if layer is not None else None
+                if chain is None or self._mfp_types[reader][1] is None:
+                    return None
+                layers, last, next_reader = chain
+                taker = self._input_consumer(next_reader, last) if next_reader is not None else self._fan_out(last)
+                if taker is None:
+                    return None
+                takers.append(MappedConsumer([layer, *layers], taker))
+            else:
+                taker = self._input_consumer(reader, node)
+                if taker is None:
+                    return None
+                takers.append(taker)
+        return FanOut(takers)
 
     def _readers(self, node: int) -> list[int]:
         return [i for i, operator_ in enumerate(self.graph.nodes) for input_ in operator_.inputs if input_ == node]
@@ -509,6 +537,10 @@ class RenderedDataflow:
         return shared if apply is None else MappedSharedInput(shared, apply)
 
     def _render_reduce(self, expr: ir.Reduce) -> Rendered:
+        stripped = without_null_aggregates(expr)
+        if stripped is not None:  # a grouping set's nulled columns: constants after a plain reduce
+            inner, append_nulls = stripped
+            return self._render_mfp(inner, lambda _arity: append_nulls)
         fused = self._render_join_accumulate(expr)
         if fused is not None:
             return fused
