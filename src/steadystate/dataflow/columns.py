@@ -10,7 +10,8 @@ with Arrow's kernels, so that the Python work is per *group* or per *distinct va
   groups: what a group's aggregate states are built from (``dataflow.reduce``);
 * :func:`arranged` is a join input's arrangement ``key → {row: count}`` built per key (``dataflow.join``);
 * :func:`joined` is the inner equi-join of two such tables (Acero's hash join), and :func:`rows_of` a table as
-  consolidated ``{row: count}``.
+  consolidated ``{row: count}``; :func:`table_of_rows` the reverse, for a join side whose snapshot came as rows
+  (from an operator) while the other side's came as columns.
 
 Which columns qualify is decided here (:func:`exact_column`): integers, strings, booleans and all-NULL columns,
 whose Python values and Arrow's order (bytes order for strings, which is code point order) are exactly the row
@@ -440,6 +441,38 @@ def joined(left: Any, right: Any, left_key: Sequence[int], right_key: Sequence[i
     return pa.table({f"c{i}": column for i, column in enumerate(columns)})
 
 
+_EXACT_INFERRED = ("int64", "string", "bool", "null")
+
+
+def table_of_rows(rows: dict[Row, int], arity: int) -> Any | None:
+    """A consolidated delta of insertions (``{row: count}``, every count positive) as an exact table (columns
+    ``c0 … c{arity-1}``, a row repeated ``count`` times): what a join side that took rows hands to Acero when the
+    other side took columns.  ``None`` when a count is not positive or a column's values are not all Python ints
+    (in int64), strings, booleans or NULLs."""
+    import numpy as np
+
+    pa = _pa()
+    counts = list(rows.values())
+    if not rows or min(counts) <= 0:
+        return None
+    columns = {}
+    for i, values in enumerate(zip(*rows)):
+        try:
+            column = pa.array(values)
+        except (pa.ArrowException, OverflowError, TypeError):
+            return None
+        if str(column.type) not in _EXACT_INFERRED or (column.type == pa.int64() and any(
+                type(v) is bool for v in values)):
+            return None
+        columns[f"c{i}"] = column.cast(pa.int64()) if column.type == pa.null() else column
+    if len(columns) != arity:
+        return None
+    table = pa.table(columns)
+    if max(counts) > 1:
+        table = table.take(pa.array(np.repeat(np.arange(len(counts), dtype=np.int64), counts)))
+    return table
+
+
 def rows_of(table: Any, distinct: bool = False) -> dict[Row, int]:
     """``{row: count}`` of a table's rows (``distinct``: the caller knows no row is repeated)."""
     names = table.column_names
@@ -452,4 +485,5 @@ def rows_of(table: Any, distinct: bool = False) -> dict[Row, int]:
     return dict(zip(rows, counted.column("count_all").to_pylist()))
 
 
-__all__ = ["Grouped", "LazyArranged", "arranged", "exact_column", "gc_paused", "grouped_values", "joined", "rows_of", "unified"]
+__all__ = ["Grouped", "LazyArranged", "arranged", "exact_column", "gc_paused", "grouped_values", "joined", "rows_of",
+           "table_of_rows", "unified"]
