@@ -371,6 +371,10 @@ class LazyArranged(dict):  # type: ignore[type-arg]
         for key in list(self._spans):
             self._load(key)
 
+    def records(self) -> int:
+        """Rows held: the materialised keys' and those still in the table (changes kept aside not counted)."""
+        return sum(len(rows) for rows in dict.values(self)) + sum(high - low for low, high in self._spans.values())
+
     def size_bytes(self) -> int:
         """Approximate memory: the materialised keys' rows (sampled), the Arrow table and the spans."""
         table = 0 if self._table is None else self._table.nbytes

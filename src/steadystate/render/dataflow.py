@@ -445,8 +445,10 @@ class RenderedDataflow(ColumnarTakers):
         if b_import is not None:
             order = b_import[1]
             a_key, b_key = [a_key[j] for j in order], [b_key[j] for j in order]
+        b_types = self._types(join.inputs[1 - fused.aggregated_input])
         operator_ = JoinAccumulate(a_node, b_node, a_key, b_key, fused.group_columns,
-                                   accumulators(fused.accumulators), shared_b=self._shared_side(b_import))
+                                   accumulators(fused.accumulators), shared_b=self._shared_side(b_import),
+                                   b_arity=len(b_types) if b_types is not None else None)
         node = self.graph.add(operator_)
         behind = self._import_behind(b_node)
         if behind is not None:

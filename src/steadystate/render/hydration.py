@@ -5,8 +5,8 @@ A replica hands a loaded table's snapshot over as Arrow tables (``compute.snapsh
 this order:
 
 * :meth:`ColumnarTakers.columnar_consumer`: the operator(s) that fold the columns into their state themselves
-  (``dataflow.operators.ColumnarInput``: a fused join-accumulate, a reduce, a spine top-k, a distinct, a join
-  side).  They read the source directly or behind a chain of *Arrow layers* — maps/filters/projections
+  (``dataflow.operators.ColumnarInput``: a fused join-accumulate — either input —, a reduce, a spine top-k, a
+  distinct, a join side).  They read the source directly or behind a chain of *Arrow layers* — maps/filters/projections
   (``expr.arrow_eval.compile_arrow_mfp``) and table functions per row (``compile_arrow_flat_map``) that are
   evaluated over the columns (:class:`~steadystate.render.columnar.MappedConsumer`; the chain's own operators get
   nothing).  Where a collection has several readers (the branches of a ``ROLLUP``, one table read by two joins),
@@ -26,6 +26,7 @@ from typing import Any, Callable
 from steadystate.dataflow.collection import merge_into
 from steadystate.dataflow.graph import Graph
 from steadystate.dataflow.join import JoinOperator, JoinSide
+from steadystate.dataflow.join_accumulate import JoinAccumulate
 from steadystate.dataflow.operators import ColumnarInput, MfpOperator
 from steadystate.expr import ir
 from steadystate.expr.arrow_eval import compile_arrow_flat_map, compile_arrow_mfp
@@ -168,6 +169,8 @@ class ColumnarTakers:
             return side
         if isinstance(operator_, ColumnarInput) and operator_.inputs[0] == node:  # type: ignore[attr-defined]
             return operator_
+        if isinstance(operator_, JoinAccumulate) and operator_.inputs[1] == node:
+            return operator_.b_side()  # the fused join-accumulate's other input
         return None
 
     def _output_taker(self, node: int) -> ColumnarInput | None:
