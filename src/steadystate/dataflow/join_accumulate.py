@@ -177,6 +177,10 @@ class JoinAccumulate(FoldsColumns, Operator):
         if self._b_table is not None:  # P ⋈ B of the snapshots taken as columns
             self._join_snapshots(touched)
         if a_ok:  # ΔA ⋈ B as it was before this time
+            state = self.arranged
+            if type(state) is LazyArranged and state.pending and len(a_ok) > 1:  # B's keys this delta reads, at once
+                a_key = self.a_key
+                state.load_many([tuple(row[c] for c in a_key) for row in a_ok])
             bget = self._b_before(time)
             fold_a = self._fold_a if bget is not None else self._fold_a_alone
             fold_a(a_ok.items(), self.partial, bget, self.groups, touched)
@@ -202,6 +206,15 @@ class JoinAccumulate(FoldsColumns, Operator):
     def absorb_folded(self, sums: dict[tuple, list[Any]]) -> None:
         """Take what :meth:`fold_columns` returned as A's snapshot."""
         self.partial.update(sums)
+
+    def fold_key(self) -> tuple:
+        """What :meth:`fold_columns` depends on besides the tables: readers of one collection with equal keys
+        (the branches of a ``ROLLUP``) fold it once (``render.columnar.FanOut``), each absorbing a copy."""
+        return ("join accumulate", self.a_key, tuple((a.kind, a.column) for a in self.accumulators))
+
+    @staticmethod
+    def copy_folded(sums: dict[tuple, list[Any]]) -> dict[tuple, list[Any]]:
+        return {key: slots.copy() for key, slots in sums.items()}
 
     def b_side(self) -> "AccumulateB | None":
         """Input B as a taker of its snapshot's columns (``dataflow.operators.ColumnarInput``), or ``None`` when B

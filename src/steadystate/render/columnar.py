@@ -90,28 +90,38 @@ class PremappedTaker:
         return self.mapper.apply(tables)
 
     def absorb_folded(self, folded: dict[tuple, int]) -> None:
-        merge_into(self.last.premapped.setdefault(self.time, {}), folded)
+        add_premapped(self.last, self.time, folded)
 
 
 class FanOut:
     """A :class:`~steadystate.dataflow.operators.ColumnarInput` made of every reader of one collection: each folds
-    the same (immutable) Arrow tables itself; ``None`` when one of them cannot (every reader then takes rows)."""
+    the same (immutable) Arrow tables itself; ``None`` when one of them cannot (every reader then takes rows).
+    Takers whose ``fold_key()`` is equal would fold the same thing (a ``ROLLUP``'s branches: the same partial sums
+    per join key): the tables are folded once and the others absorb a copy (``copy_folded``)."""
 
     def __init__(self, takers: list[ColumnarInput]) -> None:
         self.takers = takers
 
-    def fold_columns(self, tables: list[Any]) -> list[Any] | None:
-        folded = []
+    def fold_columns(self, tables: list[Any]) -> list[tuple[Any, bool]] | None:
+        folded: list[tuple[Any, bool]] = []  # (what it folded, whether another taker folded it)
+        done: dict[Any, Any] = {}
         for taker in self.takers:
+            fold_key = getattr(taker, "fold_key", None)
+            key = fold_key() if fold_key is not None else None
+            if key is not None and key in done:
+                folded.append((done[key], True))
+                continue
             one = taker.fold_columns(tables)
             if one is None:
                 return None
-            folded.append(one)
+            if key is not None:
+                done[key] = one
+            folded.append((one, False))
         return folded
 
-    def absorb_folded(self, folded: list[Any]) -> None:
-        for taker, one in zip(self.takers, folded):
-            taker.absorb_folded(one)
+    def absorb_folded(self, folded: list[tuple[Any, bool]]) -> None:
+        for taker, (one, shared) in zip(self.takers, folded):
+            taker.absorb_folded(taker.copy_folded(one) if shared else one)  # type: ignore[attr-defined]
 
 
 _FALSE = ir.Literal(False, ScalarType.BOOL)
@@ -149,6 +159,16 @@ def without_null_aggregates(expr: ir.Reduce) -> tuple[ir.Reduce, ir.MapFilterPro
             ir.MapFilterProject(inner_arity, map=nulls, projection=tuple(projection)))
 
 
+def add_premapped(operator: MfpOperator, time: int, rows: dict[tuple, int]) -> None:
+    """``rows`` added to ``operator``'s output in the round at ``time`` (taken as they are when nothing else is:
+    the caller hands them over)."""
+    present = operator.premapped.get(time)
+    if present:
+        merge_into(present, rows)
+    else:
+        operator.premapped[time] = rows
+
+
 def columns_of(expr: ir.Reduce) -> ColumnsOf | None:
     """Where the reduce's group key and aggregate arguments are in its input rows, when all are plain columns and
     every aggregate ignores NULLs (``expr.aggregates.SKIPS_NULLS``: the columns feed only non-NULL values), its
@@ -173,4 +193,4 @@ def columns_of(expr: ir.Reduce) -> ColumnsOf | None:
                      tuple(suffixes))
 
 
-__all__ = ["ColumnarMapper", "FanOut", "MappedConsumer", "PremappedTaker", "columns_of", "without_null_aggregates"]
+__all__ = ["ColumnarMapper", "FanOut", "add_premapped", "MappedConsumer", "PremappedTaker", "columns_of", "without_null_aggregates"]

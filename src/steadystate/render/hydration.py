@@ -23,14 +23,13 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from steadystate.dataflow.collection import merge_into
 from steadystate.dataflow.graph import Graph
 from steadystate.dataflow.join import JoinOperator, JoinSide
 from steadystate.dataflow.join_accumulate import JoinAccumulate
 from steadystate.dataflow.operators import ColumnarInput, MfpOperator
 from steadystate.expr import ir
 from steadystate.expr.arrow_eval import compile_arrow_flat_map, compile_arrow_mfp
-from steadystate.render.columnar import ColumnarMapper, FanOut, MappedConsumer, PremappedTaker
+from steadystate.render.columnar import ColumnarMapper, FanOut, MappedConsumer, PremappedTaker, add_premapped
 from steadystate.repr.types import ScalarType
 
 Types = list[ScalarType | None] | None
@@ -92,7 +91,7 @@ class ColumnarTakers:
         """The output :meth:`ColumnarMapper.apply` computed, added to the mapper's last node's round at ``time``."""
         operator_ = self.graph.nodes[mapper.node]
         assert isinstance(operator_, MfpOperator)
-        merge_into(operator_.premapped.setdefault(time, {}), rows)
+        add_premapped(operator_, time, rows)
 
     # -- the graph's shape --------------------------------------------------------------------------------
 
