@@ -46,7 +46,11 @@ class ColumnarMapper(NamedTuple):
             for table in tables:
                 for layer in self.layers:
                     table = layer(table)
-                merge_into(total, consolidated_rows(table, self.arity))
+                rows = consolidated_rows(table, self.arity)
+                if total:
+                    merge_into(total, rows)
+                else:
+                    total = rows
         except NotVectorized:
             return None
         return total
