@@ -317,6 +317,9 @@ class RenderedDataflow(ColumnarTakers):
         return self.graph.add(TemporalFilterOperator(node, temporal_filter.compile_bounds(bounds, types))), types
 
     def _render_project(self, expr: ir.Project) -> Rendered:
+        inner = expr.input
+        if isinstance(inner, ir.Project):  # a projection of a projection: one operator, not two passes
+            return self._render(ir.Project(inner.input, tuple(inner.outputs[i] for i in expr.outputs)))
         return self._render_mfp(expr.input, lambda arity: ir.MapFilterProject(arity, projection=expr.outputs))
 
     def _render_join(self, expr: ir.Join) -> Rendered:
