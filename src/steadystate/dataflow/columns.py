@@ -158,7 +158,8 @@ def _digits(column: Any) -> tuple[Any, int, Callable[[Any], Any]] | None:
 
 def _packed(table: Any) -> Any | None:
     """:func:`consolidated_sorted` when the columns' codes (:func:`_digits`) multiply to less than 2⁶²: each row
-    packed into one int64, consolidated and sorted by NumPy's ``unique``, unpacked again.  ``None`` when the columns
+    packed into one int64, consolidated and sorted by NumPy's ``unique`` (or counted by ``bincount`` when there are
+    few possible codes for the rows), unpacked again.  ``None`` when the columns
     are not such."""
     import numpy as np
 
@@ -177,7 +178,12 @@ def _packed(table: Any) -> Any | None:
     for codes, base, _decode in encoded:
         code *= base
         code += codes
-    unique, counts = np.unique(code, return_counts=True)
+    if width <= max(4 * table.num_rows, 1 << 16):  # few possible codes: counted in one pass, not sorted
+        every = np.bincount(code)
+        unique = np.flatnonzero(every).astype(np.int64)
+        counts = every[unique]
+    else:
+        unique, counts = np.unique(code, return_counts=True)
     decoded = []
     for _codes, base, decode in reversed(encoded):
         decoded.append(decode(unique % base))
