@@ -377,6 +377,13 @@ class LazyArranged(dict):  # type: ignore[type-arg]
         for key in list(self._spans):
             self._load(key)
 
+    def unused_copy(self) -> "LazyArranged":
+        """Another arrangement over the same (immutable) table, for a second operator to own; only before any key
+        was materialised or changed."""
+        if dict.__len__(self) or self._overlay:
+            raise ValueError("only an untouched arrangement is copied")
+        return LazyArranged(self._table, dict(self._spans), self._arity)
+
     def records(self) -> int:
         """Rows held: the materialised keys' and those still in the table (changes kept aside not counted)."""
         return sum(len(rows) for rows in dict.values(self)) + sum(high - low for low, high in self._spans.values())

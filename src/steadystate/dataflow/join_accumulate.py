@@ -299,6 +299,15 @@ class AccumulateB(FoldsColumns):
     def absorb_folded(self, folded: tuple[LazyArranged, Any]) -> None:
         self.operator.absorb_b(folded)
 
+    def fold_key(self) -> tuple:
+        """B arranged alike by several readers (a ``ROLLUP``'s branches) is built once (``render.columnar.FanOut``)."""
+        return ("join accumulate B", self.operator.b_key, self.operator.b_arity)
+
+    @staticmethod
+    def copy_folded(folded: tuple[LazyArranged, Any]) -> tuple[LazyArranged, Any]:
+        state, table = folded
+        return state.unused_copy(), table
+
 
 def _snapshot_groups(partial: dict[tuple, list[Any]], b_table: Any, b_key: Sequence[int],
                      group_columns: Sequence[int], width: int) -> dict[tuple, list[int]] | None:
