@@ -340,6 +340,11 @@ SERIES_PLANS = {
                                            (col(3),), (agg("max", col(2)), agg("count", col(0)))),
     "step_from_a_column": ir.Reduce(series(col(0), ir.Literal(5, T.INT8), col(1)), (col(2),),
                                     (agg("count_star", ir.Literal(1, T.INT8)),)),  # a zero step: the row path
+    # a filter on the input's columns after the expansion is also applied before it (``_filter_before``)
+    "filtered_before_expanding": ir.Reduce(
+        ir.Filter(series(ir.Literal(1, T.INT8), col(1), ordinality=True),
+                  (ir.CallBinary("gt", col(0), ir.Literal(0, T.INT8)), ir.CallBinary("lt", col(2), col(1)))),
+        (col(0),), (agg("count_star", ir.Literal(1, T.INT8)), agg("max", col(3)))),
     "top_per_row": ir.TopK(series(ir.Literal(0, T.INT8), ir.CallBinary("add", col(1), ir.Literal(1, T.INT8))),
                            (0,), (ir.ColumnOrder(2, desc=True, nulls_last=False),), 2),
 }

@@ -29,6 +29,7 @@ from steadystate.dataflow.join_accumulate import JoinAccumulate
 from steadystate.dataflow.operators import ColumnarInput, MfpOperator
 from steadystate.expr import ir
 from steadystate.expr.arrow_eval import compile_arrow_flat_map, compile_arrow_mfp
+from steadystate.expr.infer import columns_of
 from steadystate.render.columnar import ColumnarMapper, FanOut, MappedConsumer, PremappedTaker, add_premapped
 from steadystate.repr.types import ScalarType
 
@@ -108,11 +109,30 @@ class ColumnarTakers:
         """Layer node ``node`` (:meth:`_is_layer`) evaluated over Arrow tables, or ``None`` when it cannot be."""
         if node in self._flat_maps:
             expr, types = self._flat_maps[node]
-            return compile_arrow_flat_map(expr, types)
+            expand = compile_arrow_flat_map(expr, types)
+            before = self._filter_before(node, len(types or ()))
+            if expand is None or before is None:
+                return expand
+            return lambda table: expand(before(table))
         input_types, output_types = self._mfp_types[node]
         if output_types is None:
             return None
         return compile_arrow_mfp(self._mfp_nodes[node][2], input_types)
+
+    def _filter_before(self, node: int, arity: int) -> Layer | None:
+        """The predicates of flat-map ``node``'s only reader (a filter) that read only the flat map's input, as an
+        Arrow layer applied before the expansion (the filter still applies them after it: the same rows pass);
+        ``None`` when there are none."""
+        readers = self._readers(node)
+        if len(readers) != 1 or readers[0] not in self._mfp_nodes:
+            return None
+        mfp = self._mfp_nodes[readers[0]][2]
+        if mfp.map:
+            return None
+        early = tuple(p for p in mfp.predicates if columns_of(p) and max(columns_of(p)) < arity)
+        if not early:
+            return None
+        return compile_arrow_mfp(ir.MapFilterProject(arity, predicates=early), self._flat_maps[node][1])
 
     def _arrow_chain(self, node: int) -> tuple[Chain, int, int | None] | None:
         """From ``node``, the chain of Arrow layers each the only reader of the one before: ``(links, the chain's
