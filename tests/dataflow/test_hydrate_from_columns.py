@@ -64,6 +64,10 @@ PLANS: dict[str, tuple[ir.RelationExpr, tuple[type, ...]]] = {
     "reduce_over_join": (ir.Reduce(JOIN, (col(3),), (agg("count", col(1), True), agg("min", col(1)),
                                                      agg("max", col(0)), agg("count_star", ir.Literal(1, T.INT8)))),
                          (JoinOperator, ReduceOperator)),
+    # a reads only its join column: the join's inputs are projected first (``columns.pruned_join_inputs``)
+    "pruned_reduce_over_join": (ir.Reduce(JOIN, (col(3),), (agg("count", col(2), True),
+                                                             agg("count_star", ir.Literal(1, T.INT8)))),
+                                (JoinOperator, ReduceOperator)),
     "join_multikey": (ir.Join((ir.Get("a"), ir.Get("b")), ((col(0), col(2)), (col(1), col(3)))), (JoinOperator,)),
     # the snapshots' join through a projection computed over columns, or through a filter into a reduce
     "projected_join": (ir.Project(ir.Filter(JOIN, (ir.CallBinary("lt", col(1), col(3)),)), (3, 1)), (JoinOperator,)),
@@ -303,6 +307,12 @@ def test_string_agg_from_columns_equals_the_row_path(a: Any, b: Any, batches: li
     run(plan, S, {"a": a, "b": b}, batches, columns=False, naive=False, peeks=by_rows)
     assert by_columns == by_rows
     assert ReduceOperator in took or not any(a[0])
+
+
+def test_a_reduce_over_a_join_arranges_only_the_columns_it_reads() -> None:
+    dataflow = render(PLANS["pruned_reduce_over_join"][0], A)
+    (join,) = [n for n in dataflow.graph.nodes if isinstance(n, JoinOperator)]
+    assert join.columns is not None and (join.columns.left_arity, join.columns.right_arity) == (1, 2)
 
 
 def test_a_join_side_that_came_as_rows_is_joined_as_columns() -> None:

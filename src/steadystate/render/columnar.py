@@ -10,6 +10,7 @@
   (``dataflow.reduce.ColumnsOf``);
 * :class:`FanOut`: several readers of one collection (the branches of a ``ROLLUP``, a source read by two joins),
   each taking the snapshot's columns itself: the collection is read as columns only when every reader can;
+* :func:`pruned_join_inputs`: a reduce over a join with each join input projected onto what is read;
 * :func:`without_null_aggregates`: a reduce's always-NULL aggregates (a grouping set's nulled grouping column,
   ``max(e) FILTER (WHERE false)``: ``sql.grouping_sets``) as constant NULL columns after the reduce, so the
   reduce that remains can be fused or accumulated and hydrate from columns like a plain ``GROUP BY``.
@@ -28,6 +29,7 @@ from steadystate.dataflow.reduce import ColumnsOf
 from steadystate.expr import ir
 from steadystate.expr.aggregates import SKIPS_NULLS
 from steadystate.expr.arrow_eval import NotVectorized, consolidated_rows
+from steadystate.expr.infer import columns_of as infer_columns, remap_columns
 from steadystate.repr.types import ScalarType
 
 
@@ -173,6 +175,45 @@ def add_premapped(operator: MfpOperator, time: int, rows: dict[tuple, int]) -> N
         operator.premapped[time] = rows
 
 
+def pruned_join_inputs(expr: ir.Reduce, input_types: list[list[Any] | None]) -> ir.Reduce | None:
+    """``Reduce(Join(X, Y, ...))`` with each join input projected onto the columns the join's equivalences and the
+    reduce read (a projection keeps multiplicities, so the reduce sees the same groups), its references renumbered:
+    a join side then arranges — and hydrates from columns — only what is used (``count(DISTINCT o.customer_id)``
+    keeps one column of ``orders``, not three).  ``None`` when nothing is dropped, an input's types are unknown or
+    an aggregate has an ORDER BY of its own."""
+    join = expr.input
+    if not isinstance(join, ir.Join) or any(t is None for t in input_types) \
+            or any(agg.order_by for agg in expr.aggregates):
+        return None
+    used: set[int] = set()
+    for scalar in expr.group_key:
+        used |= infer_columns(scalar)
+    for agg in expr.aggregates:
+        for scalar in (agg.expr, *agg.args):
+            used |= infer_columns(scalar)
+    for equivalence in join.equivalences:
+        for scalar in equivalence:
+            used |= infer_columns(scalar)
+    inputs: list[ir.RelationExpr] = []
+    mapping: dict[int, int] = {}  # joined column -> its position in the pruned join
+    offset = 0
+    for child, types in zip(join.inputs, input_types):
+        arity = len(types)  # type: ignore[arg-type]
+        kept = [c for c in range(arity) if offset + c in used] or [0]
+        for c in kept:
+            mapping[offset + c] = len(mapping)
+        inputs.append(child if len(kept) == arity else ir.Project(child, tuple(kept)))
+        offset += arity
+    if len(mapping) == offset:
+        return None
+    equivalences = tuple(tuple(remap_columns(e, mapping) for e in eq) for eq in join.equivalences)
+    aggregates = tuple(ir.AggregateExpr(agg.func, remap_columns(agg.expr, mapping), agg.distinct,
+                                        tuple(remap_columns(a, mapping) for a in agg.args))
+                       for agg in expr.aggregates)
+    return ir.Reduce(ir.Join(tuple(inputs), equivalences), tuple(remap_columns(k, mapping) for k in expr.group_key),
+                     aggregates)
+
+
 def columns_of(expr: ir.Reduce) -> ColumnsOf | None:
     """Where the reduce's group key and aggregate arguments are in its input rows, when all are plain columns and
     every aggregate ignores NULLs (``expr.aggregates.SKIPS_NULLS``: the columns feed only non-NULL values), its
@@ -197,4 +238,4 @@ def columns_of(expr: ir.Reduce) -> ColumnsOf | None:
                      tuple(suffixes))
 
 
-__all__ = ["ColumnarMapper", "FanOut", "add_premapped", "MappedConsumer", "PremappedTaker", "columns_of", "without_null_aggregates"]
+__all__ = ["ColumnarMapper", "FanOut", "add_premapped", "pruned_join_inputs", "MappedConsumer", "PremappedTaker", "columns_of", "without_null_aggregates"]

@@ -58,7 +58,7 @@ from steadystate.expr.fusion import plan_join_accumulate
 from steadystate.expr.infer import relation_types
 from steadystate.expr.window import compile_window
 from steadystate.protocol.messages import DataflowDescription, IndexImport, SinkExport
-from steadystate.render.columnar import columns_of, without_null_aggregates
+from steadystate.render.columnar import columns_of, pruned_join_inputs, without_null_aggregates
 from steadystate.render.hydration import ColumnarTakers
 from steadystate.render.recursion import render_letrec
 from steadystate.render.translate import flat_map_rows
@@ -421,6 +421,10 @@ class RenderedDataflow(ColumnarTakers):
         fused = self._render_join_accumulate(expr)
         if fused is not None:
             return fused
+        if isinstance(expr.input, ir.Join):  # the join's inputs projected onto what is read, when that drops some
+            pruned = pruned_join_inputs(expr, [self._types(child) for child in expr.input.inputs])
+            if pruned is not None:
+                return self._render_reduce(pruned)
         node, types = self._render(expr.input)
         accumulating = _accumulating_reduce(node, expr, types)
         if accumulating is not None:
