@@ -35,3 +35,14 @@ def test_consolidated_sorted_equals_the_model(case: tuple[int, list[tuple]]) -> 
     out = consolidated_sorted(table)
     got = list(zip(*(out.column(name).to_pylist() for name in out.column_names)))
     assert got == model(rows)
+
+
+def test_a_key_column_of_only_nulls_joins_a_text_key() -> None:
+    """Storage types a column of NULLs as int64 (``columns.unified``), and a side converted from rows infers it so:
+    joined with a text key it matches nothing, rather than failing on the types."""
+    from steadystate.dataflow.columns import joined
+
+    nulls = pa.table({"c0": pa.nulls(2, pa.int64()), "c1": [1, 2]})
+    text = pa.table({"c0": ["a", "b"]})
+    assert joined(nulls, text, [0], [0]).num_rows == 0
+    assert joined(text, nulls, [0], [0]).num_columns == 3

@@ -449,6 +449,13 @@ def joined(left: Any, right: Any, left_key: Sequence[int], right_key: Sequence[i
     """``left ⋈ right`` on the key columns (NULL keys never match), columns ``c0 …`` numbering the left's columns
     then the right's, one row per pair of rows (repeated rows repeat)."""
     pa = _pa()
+    for lc, rc in zip(left_key, right_key):  # a key column of NULLs only (int64 by default) takes the other's type
+        lcol, rcol = left.column(lc), right.column(rc)
+        if lcol.type != rcol.type:
+            if lcol.null_count == len(lcol):
+                left = left.set_column(lc, left.column_names[lc], pa.nulls(len(lcol), rcol.type))
+            elif rcol.null_count == len(rcol):
+                right = right.set_column(rc, right.column_names[rc], pa.nulls(len(rcol), lcol.type))
     left_arity, right_arity = left.num_columns, right.num_columns
     left = left.rename_columns([f"l{i}" for i in range(left_arity)])
     right = right.rename_columns([f"r{i}" for i in range(right_arity)])
