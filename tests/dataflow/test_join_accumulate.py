@@ -242,3 +242,31 @@ def test_an_accumulating_reduce_folds_its_snapshot_from_columns_like_rows(facts)
         dataflow.step()
     assert fold(by_columns.drain_sink("s")) == fold(by_rows.drain_sink("s"))
     assert Counter(by_columns.arrangement("i").peek()) == Counter(by_rows.arrangement("i").peek())
+
+
+def test_the_snapshot_groups_are_joined_by_arrow_at_storage_widths(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Storage keeps integers at the narrowest width: the partial sums and the dimension's columns still join in
+    Arrow (keys widened alike), not through the row fold over the dimension's rows."""
+    import pyarrow as pa
+
+    import steadystate.dataflow.join_accumulate as module
+
+    def row_fold(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("the snapshot groups fell back to the row fold")
+
+    monkeypatch.setattr(module, "rows_of", row_fold)
+    fused = render(PLANS["star"], True)
+    fact = pa.table({"c0": pa.array([0, 1, 1], pa.int8()), "c1": pa.array([5, 6, 7], pa.int16()),
+                     "c2": pa.array([2, 2, None], pa.int8())})
+    dim = pa.table({"c0": pa.array([0, 1], pa.int8()), "c1": ["x", "y"]})
+    for name, table in (("fact", fact), ("dim", dim)):
+        consumer = fused.columnar_consumer(name)
+        assert consumer is not None
+        consumer.absorb_folded(consumer.fold_columns([table]))
+        fused.feed_snapshot(name, {}, 1, 2)
+    fused.step()
+    unfused = render(PLANS["star"], False)
+    unfused.feed("fact", [((0, 5, 2), 1, 1), ((1, 6, 2), 1, 1), ((1, 7, None), 1, 1)], 2)
+    unfused.feed("dim", [((0, "x"), 1, 1), ((1, "y"), 1, 1)], 2)
+    unfused.step()
+    assert Counter(fused.arrangement("i").peek()) == Counter(unfused.arrangement("i").peek())

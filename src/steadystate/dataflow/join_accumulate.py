@@ -43,6 +43,7 @@ from typing import Any, Callable, Sequence
 from steadystate.dataflow.accumulate import (
     Accumulator,
     FoldsColumns,
+    Sums,
     sums_from_columns,
     add_source,
     compile_functions,
@@ -159,6 +160,7 @@ class JoinAccumulate(FoldsColumns, Operator):
         self.group_columns = tuple(group_columns)
         self.b_arity = b_arity
         self._b_table: Any = None  # B's snapshot taken as columns, joined with ``partial`` in the first round
+        self._partial_table: Any = None  # A's snapshot folded from columns, as Arrow, until the first round
         self.accumulators = tuple(accumulators)
         self.is_global = not group_columns
         self._fold_a, self._fold_a_alone, self._fold_b, self._emit = _generate(a_key, b_key, group_columns,
@@ -206,6 +208,7 @@ class JoinAccumulate(FoldsColumns, Operator):
     def absorb_folded(self, sums: dict[tuple, list[Any]]) -> None:
         """Take what :meth:`fold_columns` returned as A's snapshot."""
         self.partial.update(sums)
+        self._partial_table = getattr(sums, "table", None)  # the same as Arrow, for the first round's P ⋈ B
 
     def fold_key(self) -> tuple:
         """What :meth:`fold_columns` depends on besides the tables: readers of one collection with equal keys
@@ -214,7 +217,9 @@ class JoinAccumulate(FoldsColumns, Operator):
 
     @staticmethod
     def copy_folded(sums: dict[tuple, list[Any]]) -> dict[tuple, list[Any]]:
-        return {key: slots.copy() for key, slots in sums.items()}
+        copied = Sums((key, slots.copy()) for key, slots in sums.items())
+        copied.table = getattr(sums, "table", None)
+        return copied
 
     def b_side(self) -> "AccumulateB | None":
         """Input B as a taker of its snapshot's columns (``dataflow.operators.ColumnarInput``), or ``None`` when B
@@ -242,11 +247,12 @@ class JoinAccumulate(FoldsColumns, Operator):
         """The groups of ``P ⋈ B`` for B's snapshot taken as columns (and ``P`` as it is before the first round:
         A's snapshot folded from columns, if it was); the row fold over B's rows when Acero cannot do it exactly."""
         table, self._b_table = self._b_table, None
+        partial_table, self._partial_table = self._partial_table, None
         if not self.partial or table.num_rows == 0:
             return
         width = width_of(self.accumulators)
         with gc_paused():
-            sums = _snapshot_groups(self.partial, table, self.b_key, self.group_columns, width)
+            sums = _snapshot_groups(self.partial, table, self.b_key, self.group_columns, width, partial_table)
             if sums is None:
                 self._fold_b(rows_of(table).items(), self.partial, None, self.groups, touched)
                 return
@@ -310,22 +316,27 @@ class AccumulateB(FoldsColumns):
 
 
 def _snapshot_groups(partial: dict[tuple, list[Any]], b_table: Any, b_key: Sequence[int],
-                     group_columns: Sequence[int], width: int) -> dict[tuple, list[int]] | None:
+                     group_columns: Sequence[int], width: int, partial_table: Any = None
+                     ) -> dict[tuple, list[int]] | None:
     """``Σ P[k] × count`` per group of B's rows (an exact table, ``columns.unified``): ``P`` as an Arrow table joined
     with B on the key (NULL keys never match) and its slots summed per group.  ``None`` when a slot is not an int64
     or the sums could leave int64 (the caller then folds B's rows)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    keys = list(partial)
-    slots = list(partial.values())
     try:
-        columns = {f"k{i}": pa.array([key[i] for key in keys]) for i in range(len(b_key))}
-        for j in range(width):
-            columns[f"s{j}"] = pa.array([slot[j] for slot in slots], pa.int64())
+        if partial_table is not None and partial_table.num_rows == len(partial):  # P as it was folded
+            left = partial_table
+        else:
+            keys = list(partial)
+            slots = list(partial.values())
+            columns = {f"k{i}": pa.array([key[i] for key in keys]) for i in range(len(b_key))}
+            for j in range(width):
+                columns[f"s{j}"] = pa.array([slot[j] for slot in slots], pa.int64())
+            left = pa.table(columns)
         right = b_table.rename_columns([f"b{i}" for i in range(b_table.num_columns)])
-        joined = pa.table(columns).join(right, list(columns)[:len(b_key)], [f"b{c}" for c in b_key],
-                                        join_type="inner", coalesce_keys=False, use_threads=False)
+        joined = left.join(right, [f"k{i}" for i in range(len(b_key))], [f"b{c}" for c in b_key],
+                           join_type="inner", coalesce_keys=False, use_threads=False)
     except (pa.ArrowException, OverflowError, TypeError):
         return None
     if joined.num_rows == 0:
