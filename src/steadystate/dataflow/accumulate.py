@@ -32,6 +32,7 @@ import decimal
 import enum
 from typing import Any, Callable, Sequence
 
+from steadystate.dataflow.columns import exact_column
 from steadystate.dataflow.collection import Delta, ErrDelta, OkDelta
 from steadystate.dataflow.operators import Operator
 
@@ -212,8 +213,6 @@ def sums_from_columns(tables: list[Any], key_columns: Sequence[int], accumulator
     unified to the widest."""
     import pyarrow as pa
     import pyarrow.compute as pc
-
-    from steadystate.dataflow.columns import exact_column
 
     try:
         table = pa.concat_tables(tables, promote_options="permissive") if len(tables) > 1 else tables[0]
