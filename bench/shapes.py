@@ -42,6 +42,7 @@ import duckdb
 import psutil
 import pyarrow as pa
 
+from steadystate.dataflow.accumulate import prepare_columns
 from steadystate.expr import ir
 from steadystate.protocol import messages as m
 from steadystate.render import RenderedDataflow
@@ -352,6 +353,10 @@ def main() -> int:
     parser.add_argument("--note", default="")
     args = parser.parse_args()
     shapes = [s for s in SHAPES if not args.only or any(o in s.name for o in args.only)]
+    # what a replica's warm-up thread does while it connects (``compute.server``): Arrow's lazy set-up and
+    # pyarrow's one-time pandas probe, paid otherwise by whichever shape first builds an array from Python values
+    prepare_columns()
+    pa.array([0, None])
     planned = asyncio.run(plan_shapes(shapes))
     results = []
     for shape in shapes:

@@ -18,12 +18,14 @@ import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
+from steadystate import errors
 from steadystate.dataflow.graph import fold
 from steadystate.dataflow.join import JoinOperator
 from steadystate.dataflow.reduce import ReduceOperator
 from steadystate.expr import ir
 from steadystate.protocol.messages import BuildDesc, DataflowDescription, IndexExport, SinkExport, SourceImport
 from steadystate.render import RenderedDataflow
+from steadystate.render.columnar import FanOut
 from steadystate.repr.types import RelationDesc, ScalarType as T
 
 from dataflow_naive import evaluate_plan
@@ -45,6 +47,7 @@ def every_aggregate(column: int) -> tuple[ir.AggregateExpr, ...]:
 
 
 JOIN = ir.Join((ir.Get("a"), ir.Get("b")), ((col(0), col(2)),))
+KEYS_OF_B = ir.Distinct(ir.Project(ir.Get("b"), (0,)))
 FILTERED_A = ir.Filter(ir.Get("a"), (ir.CallBinary("gt", col(1), ir.Literal(0, T.INT8)),))
 
 # plan -> the operator classes that must take a snapshot as columns in it
@@ -64,9 +67,27 @@ PLANS: dict[str, tuple[ir.RelationExpr, tuple[type, ...]]] = {
     "reduce_over_join": (ir.Reduce(JOIN, (col(3),), (agg("count", col(1), True), agg("min", col(1)),
                                                      agg("max", col(0)), agg("count_star", ir.Literal(1, T.INT8)))),
                          (JoinOperator, ReduceOperator)),
+    # a reads only its join column: the join's inputs are projected first (``columns.pruned_join_inputs``)
+    "pruned_reduce_over_join": (ir.Reduce(JOIN, (col(3),), (agg("count", col(2), True),
+                                                             agg("count_star", ir.Literal(1, T.INT8)))),
+                                (JoinOperator, ReduceOperator)),
     "join_multikey": (ir.Join((ir.Get("a"), ir.Get("b")), ((col(0), col(2)), (col(1), col(3)))), (JoinOperator,)),
     # the snapshots' join through a projection computed over columns, or through a filter into a reduce
     "projected_join": (ir.Project(ir.Filter(JOIN, (ir.CallBinary("lt", col(1), col(3)),)), (3, 1)), (JoinOperator,)),
+    # ROLLUP (z): one join read by two fused reduces (the source's columns fanned out to both), the global one
+    # with a grouping set's nulled column (``max(z) FILTER (WHERE false)``: a NULL constant after the reduce)
+    "rollup_over_join": (
+        ir.Union_((ir.Reduce(JOIN, (col(3),), (agg("count_star", ir.Literal(True, T.BOOL)), agg("sum", col(1)))),
+                   ir.Reduce(JOIN, (), (agg("max", ir.If(ir.Literal(False, T.BOOL), col(3), ir.Literal(None, T.INT8))),
+                                        agg("count_star", ir.Literal(True, T.BOOL)), agg("sum", col(1)))))),
+        (FanOut,)),
+    # a side that comes as rows from an operator (the distinct keys of b) while the other took columns: the rows
+    # are taken as columns too, and the snapshots' join is Acero's (LATERAL's decorrelated shape, with its top-k)
+    "join_after_distinct": (ir.Join((KEYS_OF_B, ir.Get("a")), ((col(0), col(1)),)), (JoinOperator,)),
+    "topk_per_key_after_distinct": (
+        ir.TopK(ir.Join((KEYS_OF_B, ir.Get("a")), ((col(0), col(1)),)), (0,),
+                (ir.ColumnOrder(2, desc=True, nulls_last=False), ir.ColumnOrder(1)), 2),
+        (JoinOperator,)),
     "reduce_over_filtered_join": (
         ir.Reduce(ir.Filter(JOIN, (ir.CallBinary("gt", col(3), ir.Literal(0, T.INT8)),)), (col(0),),
                   (agg("max", col(3)), agg("count", col(1), True))),
@@ -169,6 +190,8 @@ def run(plan: ir.RelationExpr, a_desc: RelationDesc, snapshots: dict[str, Any], 
             taker = getattr(consumer, "consumer", consumer)  # behind maps/filters/projections
             if hasattr(taker, "join"):  # a join side
                 took.add(JoinOperator)
+            if isinstance(taker, FanOut):  # several readers, each folding the columns
+                took.add(FanOut)
             rows = {r: c for r, c in rest_counts.items() if c}
         else:
             rows = {r: c for r, c in env[name].items() if c}
@@ -287,6 +310,86 @@ def test_string_agg_from_columns_equals_the_row_path(a: Any, b: Any, batches: li
     run(plan, S, {"a": a, "b": b}, batches, columns=False, naive=False, peeks=by_rows)
     assert by_columns == by_rows
     assert ReduceOperator in took or not any(a[0])
+
+
+def test_a_reduce_over_a_join_arranges_only_the_columns_it_reads() -> None:
+    dataflow = render(PLANS["pruned_reduce_over_join"][0], A)
+    (join,) = [n for n in dataflow.graph.nodes if isinstance(n, JoinOperator)]
+    assert join.columns is not None and (join.columns.left_arity, join.columns.right_arity) == (1, 2)
+
+
+def test_a_join_side_that_came_as_rows_is_joined_as_columns() -> None:
+    """The distinct keys of b reach the join as rows, a as columns: the rows are taken as columns in that round
+    (``columns.table_of_rows``), so both sides are lazily arranged tables and Acero computed their join."""
+    from steadystate.dataflow.columns import LazyArranged
+
+    plan = PLANS["join_after_distinct"][0]
+    load = ([[(1, 2), (1, 3), (None, 1), (2, 2), (1, 2)]], [pa.int8(), pa.int64()], [])
+    dataflow = render(plan, A)
+    (join,) = [n for n in dataflow.graph.nodes if isinstance(n, JoinOperator)]
+    run(plan, A, {"a": load, "b": load}, [])  # correct (against the naive evaluation)
+    dataflow = render(plan, A)
+    for name in "ab":
+        consumer = dataflow.columnar_consumer(name)
+        assert consumer is not None
+        consumer.absorb_folded(consumer.fold_columns([arrow_table(load[0][0], pa.int64(), A)]))
+        dataflow.feed_snapshot(name, {}, 1, 2)
+    dataflow.step()
+    (join,) = [n for n in dataflow.graph.nodes if isinstance(n, JoinOperator)]
+    assert isinstance(join.left_state, LazyArranged) and isinstance(join.right_state, LazyArranged)
+    assert Counter(dataflow.arrangement("i").peek(ir.MapFilterProject(0))) == Counter(
+        {(1, 1, 2): 2, (1, 1, 3): 1, (2, 2, 2): 1})
+
+
+def series(start: ir.ScalarExpr, stop: ir.ScalarExpr, *step: ir.ScalarExpr, ordinality: bool = False) -> ir.FlatMap:
+    call = ir.TableCall("generate_series", (start, stop, *step), (T.INT8,))
+    return ir.FlatMap(ir.Get("a"), (call,), ordinality=ordinality)
+
+
+SERIES_PLANS = {
+    "count_per_value": ir.Reduce(series(ir.Literal(1, T.INT8), col(1)), (col(2),),
+                                 (agg("count_star", ir.Literal(1, T.INT8)), agg("sum", col(0)))),
+    "backwards_with_ordinality": ir.Reduce(series(col(1), col(0), ir.Literal(-1, T.INT8), ordinality=True),
+                                           (col(3),), (agg("max", col(2)), agg("count", col(0)))),
+    "step_from_a_column": ir.Reduce(series(col(0), ir.Literal(5, T.INT8), col(1)), (col(2),),
+                                    (agg("count_star", ir.Literal(1, T.INT8)),)),  # a zero step: the row path
+    # a filter on the input's columns after the expansion is also applied before it (``_filter_before``)
+    "filtered_before_expanding": ir.Reduce(
+        ir.Filter(series(ir.Literal(1, T.INT8), col(1), ordinality=True),
+                  (ir.CallBinary("gt", col(0), ir.Literal(0, T.INT8)), ir.CallBinary("lt", col(2), col(1)))),
+        (col(0),), (agg("count_star", ir.Literal(1, T.INT8)), agg("max", col(3)))),
+    "top_per_row": ir.TopK(series(ir.Literal(0, T.INT8), ir.CallBinary("add", col(1), ir.Literal(1, T.INT8))),
+                           (0,), (ir.ColumnOrder(2, desc=True, nulls_last=False),), 2),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SERIES_PLANS))
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(a=snapshot(int_rows), b=snapshot(int_rows), batches=batches_of(int_rows))
+def test_a_table_function_per_row_over_columns_equals_the_row_path(name: str, a: Any, b: Any, batches: list) -> None:
+    """``generate_series`` per row evaluated over the snapshot's columns (``arrow_eval.compile_arrow_flat_map``)
+    feeds the reduce or top-k behind it what the row path's FlatMap would: the index agrees at the snapshot and
+    after every batch (the naive evaluator has no table functions)."""
+    plan = SERIES_PLANS[name]
+
+    def outcome(columns: bool) -> tuple[list[Counter], str]:
+        peeks: list[Counter] = []
+        try:
+            run(plan, A, {"a": a, "b": b}, batches, columns=columns, naive=False, peeks=peeks)
+        except errors.SteadyError as exc:  # a zero step: the index reports the row path's error
+            return peeks, exc.sqlstate
+        return peeks, ""
+
+    assert outcome(True) == outcome(False)
+
+
+def test_a_table_function_per_row_takes_columns() -> None:
+    load = [(1, 2), (1, 3), (None, 1), (2, 2), (1, 2), (3, None), (2, 0)]
+    for name, plan in SERIES_PLANS.items():
+        consumer = render(plan, A).columnar_consumer("a")
+        assert consumer is not None, name
+        folded = consumer.fold_columns([arrow_table(load, pa.int16(), A)])
+        assert (folded is None) == (name == "step_from_a_column"), name  # a zero step is left to the rows
 
 
 def test_aggregates_that_keep_nulls_are_left_to_the_rows() -> None:

@@ -34,6 +34,7 @@ import decimal
 import enum
 from typing import Any, Callable, Sequence
 
+from steadystate.dataflow.columns import exact_column
 from steadystate.dataflow.collection import Delta, ErrDelta, OkDelta
 from steadystate.dataflow.operators import Operator
 
@@ -335,22 +336,36 @@ def sums_from_columns(tables: list[Any], key_columns: Sequence[int], accumulator
         for name in keys:
             grouped = grouped.filter(pc.is_valid(grouped.column(name)))
 
-    def values(name: str) -> list[Any]:
-        column = grouped.column(name)
-        return (pc.fill_null(column, 0) if name.endswith("_sum") else column).to_pylist()
+    def output(name: str) -> Any:
+        found = grouped.column(name)
+        return pc.fill_null(found, 0) if name.endswith("_sum") else found
 
-    rows = values("count_all")
-    slots: list[list[Any]] = [rows]
+    names = ["count_all"]
     for a in accumulators:
         if a.kind is Accumulation.ROWS:
-            slots.append(rows)
+            names.append("count_all")
         elif a.kind is Accumulation.NON_NULL:
-            slots.append(values(f"c{a.column}_count"))
+            names.append(f"c{a.column}_count")
         else:
-            slots += [values(f"c{a.column}_sum"), values(f"c{a.column}_count")]
-            if SLOTS[a.kind] == 3:  # (only reached by a column of NULLs: no scales)
-                slots.append([0] * len(rows))
-    return dict(zip(zip(*(values(k) for k in keys)), map(list, zip(*slots))))
+            names += [f"c{a.column}_sum", f"c{a.column}_count"]
+            if SLOTS[a.kind] == 3:  # a numeric sum's scales (only reached by a column of NULLs: no scales)
+                names.append("")
+    zeros = pa.array([0] * grouped.num_rows, type=pa.int64())
+    slot_columns = [output(name) if name else zeros for name in names]
+    lists = {name: output(name).to_pylist() if name else zeros.to_pylist() for name in dict.fromkeys(names)}
+    sums = Sums(zip(zip(*(output(k).to_pylist() for k in keys)), map(list, zip(*(lists[n] for n in names)))))
+    widened = [exact_column(grouped.column(k)) for k in keys]  # integers as int64, as ``columns.unified`` has them
+    if all(column is not None for column in widened):
+        sums.table = pa.table({f"k{i}": column for i, column in enumerate(widened)}
+                              | {f"s{j}": c.cast(pa.int64()) for j, c in enumerate(slot_columns)})
+    return sums
+
+
+class Sums(dict):  # type: ignore[type-arg]
+    """Accumulator lists per key (:func:`sums_from_columns`), with the same as an Arrow table (``k0 …`` the key,
+    ``s0 …`` the slots) for operators that join it with columns (``join_accumulate``)."""
+
+    table: Any = None
 
 
 def prepare_columns() -> None:

@@ -10,7 +10,8 @@ with Arrow's kernels, so that the Python work is per *group* or per *distinct va
   groups: what a group's aggregate states are built from (``dataflow.reduce``);
 * :func:`arranged` is a join input's arrangement ``key → {row: count}`` built per key (``dataflow.join``);
 * :func:`joined` is the inner equi-join of two such tables (Acero's hash join), and :func:`rows_of` a table as
-  consolidated ``{row: count}``.
+  consolidated ``{row: count}``; :func:`table_of_rows` the reverse, for a join side whose snapshot came as rows
+  (from an operator) while the other side's came as columns.
 
 Which columns qualify is decided here (:func:`exact_column`): integers, strings, booleans and all-NULL columns,
 whose Python values and Arrow's order (bytes order for strings, which is code point order) are exactly the row
@@ -157,7 +158,8 @@ def _digits(column: Any) -> tuple[Any, int, Callable[[Any], Any]] | None:
 
 def _packed(table: Any) -> Any | None:
     """:func:`consolidated_sorted` when the columns' codes (:func:`_digits`) multiply to less than 2⁶²: each row
-    packed into one int64, consolidated and sorted by NumPy's ``unique``, unpacked again.  ``None`` when the columns
+    packed into one int64, consolidated and sorted by NumPy's ``unique`` (or counted by ``bincount`` when there are
+    few possible codes for the rows), unpacked again.  ``None`` when the columns
     are not such."""
     import numpy as np
 
@@ -176,7 +178,12 @@ def _packed(table: Any) -> Any | None:
     for codes, base, _decode in encoded:
         code *= base
         code += codes
-    unique, counts = np.unique(code, return_counts=True)
+    if width <= max(4 * table.num_rows, 1 << 16):  # few possible codes: counted in one pass, not sorted
+        every = np.bincount(code)
+        unique = np.flatnonzero(every).astype(np.int64)
+        counts = every[unique]
+    else:
+        unique, counts = np.unique(code, return_counts=True)
     decoded = []
     for _codes, base, decode in reversed(encoded):
         decoded.append(decode(unique % base))
@@ -370,6 +377,17 @@ class LazyArranged(dict):  # type: ignore[type-arg]
         for key in list(self._spans):
             self._load(key)
 
+    def unused_copy(self) -> "LazyArranged":
+        """Another arrangement over the same (immutable) table, for a second operator to own; only before any key
+        was materialised or changed."""
+        if dict.__len__(self) or self._overlay:
+            raise ValueError("only an untouched arrangement is copied")
+        return LazyArranged(self._table, dict(self._spans), self._arity)
+
+    def records(self) -> int:
+        """Rows held: the materialised keys' and those still in the table (changes kept aside not counted)."""
+        return sum(len(rows) for rows in dict.values(self)) + sum(high - low for low, high in self._spans.values())
+
     def size_bytes(self) -> int:
         """Approximate memory: the materialised keys' rows (sampled), the Arrow table and the spans."""
         table = 0 if self._table is None else self._table.nbytes
@@ -431,6 +449,13 @@ def joined(left: Any, right: Any, left_key: Sequence[int], right_key: Sequence[i
     """``left ⋈ right`` on the key columns (NULL keys never match), columns ``c0 …`` numbering the left's columns
     then the right's, one row per pair of rows (repeated rows repeat)."""
     pa = _pa()
+    for lc, rc in zip(left_key, right_key):  # a key column of NULLs only (int64 by default) takes the other's type
+        lcol, rcol = left.column(lc), right.column(rc)
+        if lcol.type != rcol.type:
+            if lcol.null_count == len(lcol):
+                left = left.set_column(lc, left.column_names[lc], pa.nulls(len(lcol), rcol.type))
+            elif rcol.null_count == len(rcol):
+                right = right.set_column(rc, right.column_names[rc], pa.nulls(len(rcol), lcol.type))
     left_arity, right_arity = left.num_columns, right.num_columns
     left = left.rename_columns([f"l{i}" for i in range(left_arity)])
     right = right.rename_columns([f"r{i}" for i in range(right_arity)])
@@ -438,6 +463,38 @@ def joined(left: Any, right: Any, left_key: Sequence[int], right_key: Sequence[i
                     coalesce_keys=False, use_threads=False)
     columns = [out.column(f"l{i}") for i in range(left_arity)] + [out.column(f"r{i}") for i in range(right_arity)]
     return pa.table({f"c{i}": column for i, column in enumerate(columns)})
+
+
+_EXACT_INFERRED = ("int64", "string", "bool", "null")
+
+
+def table_of_rows(rows: dict[Row, int], arity: int) -> Any | None:
+    """A consolidated delta of insertions (``{row: count}``, every count positive) as an exact table (columns
+    ``c0 … c{arity-1}``, a row repeated ``count`` times): what a join side that took rows hands to Acero when the
+    other side took columns.  ``None`` when a count is not positive or a column's values are not all Python ints
+    (in int64), strings, booleans or NULLs."""
+    import numpy as np
+
+    pa = _pa()
+    counts = list(rows.values())
+    if not rows or min(counts) <= 0:
+        return None
+    columns = {}
+    for i, values in enumerate(zip(*rows)):
+        try:
+            column = pa.array(values)
+        except (pa.ArrowException, OverflowError, TypeError):
+            return None
+        if str(column.type) not in _EXACT_INFERRED or (column.type == pa.int64() and any(
+                type(v) is bool for v in values)):
+            return None
+        columns[f"c{i}"] = column.cast(pa.int64()) if column.type == pa.null() else column
+    if len(columns) != arity:
+        return None
+    table = pa.table(columns)
+    if max(counts) > 1:
+        table = table.take(pa.array(np.repeat(np.arange(len(counts), dtype=np.int64), counts)))
+    return table
 
 
 def rows_of(table: Any, distinct: bool = False) -> dict[Row, int]:
@@ -452,4 +509,5 @@ def rows_of(table: Any, distinct: bool = False) -> dict[Row, int]:
     return dict(zip(rows, counted.column("count_all").to_pylist()))
 
 
-__all__ = ["Grouped", "LazyArranged", "arranged", "exact_column", "gc_paused", "grouped_values", "joined", "rows_of", "unified"]
+__all__ = ["Grouped", "LazyArranged", "arranged", "exact_column", "gc_paused", "grouped_values", "joined", "rows_of",
+           "table_of_rows", "unified"]

@@ -34,7 +34,7 @@ from steadystate.dataflow import guard
 from steadystate.dataflow.accumulate import FoldsColumns
 from steadystate.dataflow.arrangement import RowsOf, SharedSide, state_size_bytes
 from steadystate.dataflow.collection import Delta, ErrDelta, EvalError, OkDelta, Row, add_into, merge_into
-from steadystate.dataflow.columns import LazyArranged, arranged, gc_paused, joined, rows_of, unified
+from steadystate.dataflow.columns import LazyArranged, arranged, gc_paused, joined, rows_of, table_of_rows, unified
 from steadystate.dataflow.operators import ColumnarInput, Operator
 
 KeyFn = Callable[[Row], tuple]
@@ -149,6 +149,23 @@ class JoinOperator(Operator):
         self._records += folded.records
         self._tables[index] = folded
 
+    def _other_side_as_columns(self, left_ok: OkDelta, right_ok: OkDelta) -> tuple[OkDelta, OkDelta]:
+        """In the round one side's snapshot was taken as columns, the other side's first delta (its snapshot as an
+        upstream operator computed it: rows) taken as columns as well (``columns.table_of_rows``), so that
+        ``Lc ⋈ Rc`` is Acero's and its reader may take it as columns; the deltas left to the row path."""
+        index = 0 if self._tables[0] is None else 1
+        delta = (left_ok, right_ok)[index]
+        if not delta or (self.left_state, self.right_state)[index] or guard.active() or self.columns is None \
+                or (self.left_shared, self.right_shared)[index] is not None:
+            return left_ok, right_ok
+        arity = self.columns.left_arity if index == 0 else self.columns.right_arity
+        table = table_of_rows(delta, arity)
+        folded = self.fold_side(index, [table]) if table is not None else None
+        if folded is None:
+            return left_ok, right_ok
+        self.absorb_side(index, folded)
+        return ({}, right_ok) if index == 0 else (left_ok, {})
+
     def _snapshots_joined(self) -> OkDelta:
         """``Lc ⋈ Rc`` when both sides took their snapshots as columns (before this round's deltas are applied):
         handed to ``columnar_reader`` as a table when it takes it (nothing is returned then), else as rows."""
@@ -209,6 +226,8 @@ class JoinOperator(Operator):
         (left_ok, left_err), (right_ok, right_err) = deltas
         err: ErrDelta = dict(left_err)
         merge_into(err, right_err)
+        if (self._tables[0] is None) != (self._tables[1] is None):  # one side took columns: the other's rows too
+            left_ok, right_ok = self._other_side_as_columns(left_ok, right_ok)
         snapshots = self._snapshots_joined() if any(t is not None for t in self._tables) else {}
         # Each half produces distinct rows with non-zero diffs: a delta and a state are consolidated and
         # ``left + right`` is injective for a fixed left arity.  So a half is built by one comprehension; only when

@@ -27,6 +27,12 @@ B update costs one accumulator update, whatever the size of A: per-batch work is
 and memory is proportional to the number of keys, not of A's rows.  Keys containing NULL never match (SQL
 equality), so such A rows contribute nothing and such B rows are not arranged.  The result equals the
 unfused plan exactly (integer and decimal arithmetic), which the property tests check.
+
+**Hydration from columns.**  A's snapshot as Arrow columns is folded into ``P`` by Arrow's hash aggregation
+(:meth:`JoinAccumulate.fold_columns`); B's (:meth:`JoinAccumulate.b_side`) becomes a lazily materialised
+arrangement (``columns.LazyArranged``: rows become tuples only for the keys later deltas touch), and in the first
+round the groups are ``P ⋈ B`` computed by Acero and summed per group (:func:`_snapshot_groups`), no Python object
+per B row.  The first round's row deltas then apply as usual on top (``ΔA ⋈ B_c + (P + ΔA) ⋈ ΔB``).
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ from typing import Any, Callable, Sequence
 from steadystate.dataflow.accumulate import (
     Accumulator,
     FoldsColumns,
+    Sums,
     sums_from_columns,
     add_source,
     compile_functions,
@@ -47,11 +54,12 @@ from steadystate.dataflow.accumulate import (
 )
 from steadystate.dataflow.arrangement import SharedSide, state_size_bytes
 from steadystate.dataflow.collection import Delta, ErrDelta, OkDelta
+from steadystate.dataflow.columns import LazyArranged, arranged, gc_paused, rows_of, unified
 from steadystate.dataflow.operators import Operator
 
 
 def _generate(a_key: Sequence[int], b_key: Sequence[int], group_columns: Sequence[int],
-              accumulators: Sequence[Accumulator]) -> tuple[Callable[..., None], Callable[..., None],
+              accumulators: Sequence[Accumulator], is_global: bool) -> tuple[Callable[..., None], Callable[..., None],
                                                             Callable[..., None], Callable[..., OkDelta]]:
     width = width_of(accumulators)
     new_group = [0] * width + [None]
@@ -121,7 +129,7 @@ def _generate(a_key: Sequence[int], b_key: Sequence[int], group_columns: Sequenc
         "            if not rows:",
         "                del arranged[key]",
     ]
-    source = fold_a + [""] + fold_a_alone + [""] + fold_b + [""] + emit_source(accumulators, is_global=False)
+    source = fold_a + [""] + fold_a_alone + [""] + fold_b + [""] + emit_source(accumulators, is_global)
     functions = compile_functions(source, "join accumulate", accumulators)
     return functions["fold_a"], functions["fold_a_alone"], functions["fold_b"], functions["emit"]
 
@@ -135,9 +143,11 @@ class JoinAccumulate(FoldsColumns, Operator):
 
     def __init__(self, a: int, b: int, a_key: Sequence[int], b_key: Sequence[int],
                  group_columns: Sequence[int], accumulators: Sequence[Accumulator],
-                 shared_b: SharedSide | None = None) -> None:
+                 shared_b: SharedSide | None = None, b_arity: int | None = None) -> None:
         """``shared_b``: B is an imported index keyed by ``b_key``, read in place as of each round's time
-        (``dataflow.arrangement.SharedInput``) instead of being arranged here."""
+        (``dataflow.arrangement.SharedInput``) instead of being arranged here.  No ``group_columns``: the global
+        group, one row from the first round on, over no rows too (``count`` 0, ``sum`` NULL).  ``b_arity``: B's
+        width, when known (B may then take its snapshot as columns)."""
         if not a_key or len(a_key) != len(b_key):
             raise ValueError("join-accumulate needs the same number (at least one) of join columns on each side")
         self.inputs = (a, b)
@@ -146,9 +156,15 @@ class JoinAccumulate(FoldsColumns, Operator):
         self.arranged: dict[tuple, dict[tuple, int]] = {}
         self.groups: dict[tuple, list[Any]] = {}
         self.a_key = tuple(a_key)
+        self.b_key = tuple(b_key)
+        self.group_columns = tuple(group_columns)
+        self.b_arity = b_arity
+        self._b_table: Any = None  # B's snapshot taken as columns, joined with ``partial`` in the first round
+        self._partial_table: Any = None  # A's snapshot folded from columns, as Arrow, until the first round
         self.accumulators = tuple(accumulators)
+        self.is_global = not group_columns
         self._fold_a, self._fold_a_alone, self._fold_b, self._emit = _generate(a_key, b_key, group_columns,
-                                                                               accumulators)
+                                                                               accumulators, self.is_global)
 
     def run(self, time: int, deltas: list[Delta], first: bool) -> Delta:
         (a_ok, a_err), (b_ok, b_err) = deltas
@@ -160,13 +176,23 @@ class JoinAccumulate(FoldsColumns, Operator):
             else:
                 err.pop(error, None)
         touched: set[tuple] = set()
+        if self._b_table is not None:  # P ⋈ B of the snapshots taken as columns
+            self._join_snapshots(touched)
         if a_ok:  # ΔA ⋈ B as it was before this time
+            state = self.arranged
+            if type(state) is LazyArranged and state.pending and len(a_ok) > 1:  # B's keys this delta reads, at once
+                a_key = self.a_key
+                state.load_many([tuple(row[c] for c in a_key) for row in a_ok])
             bget = self._b_before(time)
             fold_a = self._fold_a if bget is not None else self._fold_a_alone
             fold_a(a_ok.items(), self.partial, bget, self.groups, touched)
         if b_ok:  # A (now updated) ⋈ ΔB
             arranged = None if self.shared_b is not None else self.arranged
             self._fold_b(b_ok.items(), self.partial, arranged, self.groups, touched)
+        if self.is_global and first:
+            if () not in self.groups:
+                self.groups[()] = [0] * width_of(self.accumulators) + [None]
+            touched.add(())
         ok: OkDelta = self._emit(self.groups, touched) if touched else {}
         return ok, err
 
@@ -175,13 +201,70 @@ class JoinAccumulate(FoldsColumns, Operator):
         into with Arrow's hash aggregation (``accumulate.sums_from_columns``, no Python object per row), changing
         nothing.  Only before anything else was folded (B is still empty, so no group changes); ``None`` when the
         columns do not allow it."""
-        if self.partial or self.groups or self.arranged:
+        if self.partial or self.groups or (self.arranged and self._b_table is None):
             return None
         return sums_from_columns(tables, self.a_key, self.accumulators, skip_null_keys=True)
 
     def absorb_folded(self, sums: dict[tuple, list[Any]]) -> None:
         """Take what :meth:`fold_columns` returned as A's snapshot."""
         self.partial.update(sums)
+        self._partial_table = getattr(sums, "table", None)  # the same as Arrow, for the first round's P ⋈ B
+
+    def fold_key(self) -> tuple:
+        """What :meth:`fold_columns` depends on besides the tables: readers of one collection with equal keys
+        (the branches of a ``ROLLUP``) fold it once (``render.columnar.FanOut``), each absorbing a copy."""
+        return ("join accumulate", self.a_key, tuple((a.kind, a.column) for a in self.accumulators))
+
+    @staticmethod
+    def copy_folded(sums: dict[tuple, list[Any]]) -> dict[tuple, list[Any]]:
+        copied = Sums((key, slots.copy()) for key, slots in sums.items())
+        copied.table = getattr(sums, "table", None)
+        return copied
+
+    def b_side(self) -> "AccumulateB | None":
+        """Input B as a taker of its snapshot's columns (``dataflow.operators.ColumnarInput``), or ``None`` when B
+        is read in place or its width is unknown."""
+        if self.shared_b is not None or self.b_arity is None:
+            return None
+        return AccumulateB(self)
+
+    def fold_b_columns(self, tables: list[Any]) -> tuple[LazyArranged, Any] | None:
+        """B's arrangement built from its snapshot's tables (lazily materialised) and the table, changing
+        nothing; ``None`` when a column is not exact (``columns.unified``) or B holds something already."""
+        if self.arranged or self.groups or self.b_arity is None:
+            return None
+        table = unified(tables, range(self.b_arity))
+        if table is None:
+            return None
+        with gc_paused():
+            state, _records, _distinct = arranged(table, self.b_key, self.b_arity)
+        return state, table
+
+    def absorb_b(self, folded: tuple[LazyArranged, Any]) -> None:
+        self.arranged, self._b_table = folded
+
+    def _join_snapshots(self, touched: set[tuple]) -> None:
+        """The groups of ``P ⋈ B`` for B's snapshot taken as columns (and ``P`` as it is before the first round:
+        A's snapshot folded from columns, if it was); the row fold over B's rows when Acero cannot do it exactly."""
+        table, self._b_table = self._b_table, None
+        partial_table, self._partial_table = self._partial_table, None
+        if not self.partial or table.num_rows == 0:
+            return
+        width = width_of(self.accumulators)
+        with gc_paused():
+            sums = _snapshot_groups(self.partial, table, self.b_key, self.group_columns, width, partial_table)
+            if sums is None:
+                self._fold_b(rows_of(table).items(), self.partial, None, self.groups, touched)
+                return
+            groups = self.groups
+            for group, slots in sums.items():
+                current = groups.get(group)
+                if current is None:
+                    groups[group] = slots + [None]
+                else:
+                    for i in range(width):
+                        current[i] += slots[i]
+            touched.update(sums)
 
     def _b_before(self, time: int) -> Callable[[tuple], dict[tuple, int] | None] | None:
         """Lookup of B's rows per key as of ``time - 1``; ``None`` when B is certainly empty then."""
@@ -194,11 +277,14 @@ class JoinAccumulate(FoldsColumns, Operator):
 
     def records(self) -> int:
         """Entries held: partial accumulators, arranged B rows and output groups."""
-        return len(self.partial) + sum(len(rows) for rows in self.arranged.values()) + len(self.groups)
+        b_rows = self.arranged.records() if isinstance(self.arranged, LazyArranged) \
+            else sum(len(rows) for rows in self.arranged.values())
+        return len(self.partial) + b_rows + len(self.groups)
 
     def size_bytes(self) -> int:
         """Approximate memory: B's arrangement by its sampled row size, accumulator lists by a sampled entry."""
-        size = state_size_bytes((self.arranged,))
+        size = self.arranged.size_bytes() if isinstance(self.arranged, LazyArranged) \
+            else state_size_bytes((self.arranged,))
         for table in (self.partial, self.groups):
             if table:
                 key, acc = next(iter(table.items()))
@@ -207,4 +293,66 @@ class JoinAccumulate(FoldsColumns, Operator):
         return size
 
 
-__all__ = ["JoinAccumulate"]
+class AccumulateB(FoldsColumns):
+    """Input B of a :class:`JoinAccumulate` as a taker of its snapshot's Arrow columns."""
+
+    def __init__(self, operator: JoinAccumulate) -> None:
+        self.operator = operator
+
+    def fold_columns(self, tables: list[Any]) -> tuple[LazyArranged, Any] | None:
+        return self.operator.fold_b_columns(tables)
+
+    def absorb_folded(self, folded: tuple[LazyArranged, Any]) -> None:
+        self.operator.absorb_b(folded)
+
+    def fold_key(self) -> tuple:
+        """B arranged alike by several readers (a ``ROLLUP``'s branches) is built once (``render.columnar.FanOut``)."""
+        return ("join accumulate B", self.operator.b_key, self.operator.b_arity)
+
+    @staticmethod
+    def copy_folded(folded: tuple[LazyArranged, Any]) -> tuple[LazyArranged, Any]:
+        state, table = folded
+        return state.unused_copy(), table
+
+
+def _snapshot_groups(partial: dict[tuple, list[Any]], b_table: Any, b_key: Sequence[int],
+                     group_columns: Sequence[int], width: int, partial_table: Any = None
+                     ) -> dict[tuple, list[int]] | None:
+    """``Σ P[k] × count`` per group of B's rows (an exact table, ``columns.unified``): ``P`` as an Arrow table joined
+    with B on the key (NULL keys never match) and its slots summed per group.  ``None`` when a slot is not an int64
+    or the sums could leave int64 (the caller then folds B's rows)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        if partial_table is not None and partial_table.num_rows == len(partial):  # P as it was folded
+            left = partial_table
+        else:
+            keys = list(partial)
+            slots = list(partial.values())
+            columns = {f"k{i}": pa.array([key[i] for key in keys]) for i in range(len(b_key))}
+            for j in range(width):
+                columns[f"s{j}"] = pa.array([slot[j] for slot in slots], pa.int64())
+            left = pa.table(columns)
+        right = b_table.rename_columns([f"b{i}" for i in range(b_table.num_columns)])
+        joined = left.join(right, [f"k{i}" for i in range(len(b_key))], [f"b{c}" for c in b_key],
+                           join_type="inner", coalesce_keys=False, use_threads=False)
+    except (pa.ArrowException, OverflowError, TypeError):
+        return None
+    if joined.num_rows == 0:
+        return {}
+    for j in range(width):
+        extremes = pc.min_max(joined.column(f"s{j}")).as_py()
+        if max(abs(extremes["min"] or 0), abs(extremes["max"] or 0)) * joined.num_rows >= 2 ** 63:
+            return None
+    if not group_columns:
+        return {(): [pc.sum(joined.column(f"s{j}")).as_py() or 0 for j in range(width)]}
+    names = [f"b{c}" for c in group_columns]
+    grouped = joined.group_by(list(dict.fromkeys(names)), use_threads=False).aggregate(
+        [(f"s{j}", "sum") for j in range(width)])
+    groups = zip(*(grouped.column(name).to_pylist() for name in names))
+    sums = zip(*(grouped.column(f"s{j}_sum").to_pylist() for j in range(width)))
+    return dict(zip(groups, map(list, sums)))
+
+
+__all__ = ["AccumulateB", "JoinAccumulate"]

@@ -175,6 +175,26 @@ class Spine:
         table = self._deferred
         if table is None or self._runs:
             return None
+        if self.order and count < table.num_rows:
+            # first by the leading order column alone: a row whose code is above the ``count``-th smallest has
+            # ``count`` rows before it whatever the other columns say (the rest are then coded on what is left)
+            first = self.order[0]
+            column = table.column(self.names[first.column])
+            if column.null_count == 0 and (pa.types.is_integer(column.type) or pa.types.is_string(column.type)):
+                # Arrow's own top-k (no copy into NumPy): the ``count``-th value, then every row up to it (ties)
+                top = pc.select_k_unstable(pa.table({"v": column}), count,
+                                           [("v", "descending" if first.descending else "ascending")])
+                values = column.take(top)
+                if first.descending:
+                    table = table.filter(pc.greater_equal(column, pc.min(values)))
+                else:
+                    table = table.filter(pc.less_equal(column, pc.max(values)))
+            else:
+                codes = _codes(column, first.descending, first.nulls_last)
+                if len(codes) == 1:
+                    code = codes[0][0]
+                    edge = np.partition(code, count - 1)[count - 1]
+                    table = table.filter(pa.array(code <= edge))
         words = self.sort_words(table)
         if len(words) != 1:
             return None

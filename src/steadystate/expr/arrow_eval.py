@@ -18,12 +18,18 @@ An expression outside that set makes :func:`compile_arrow_mfp` return ``None`` (
 anything that would be an error in the row path — an overflow, a division by zero — makes the evaluation raise
 :class:`NotVectorized`, so the caller reads the snapshot as rows and the row evaluator reports the error as data.
 Text compares as the row path compares Python strings: by code point, which is UTF-8's byte order.
+
+:func:`compile_arrow_flat_map` does the same for a FlatMap calling integer ``generate_series`` (a table function per
+row, ``FROM t, generate_series(1, t.n)``): each row's series length from its bounds (NumPy), the input rows
+repeated (``take``) and the series values appended, with ``WITH ORDINALITY`` too; a zero step raises
+:class:`NotVectorized` (the row path reports it), a NULL argument gives no rows, as the row path does.
 """
 
 from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -87,6 +93,70 @@ def compile_arrow_mfp(mfp: ir.MapFilterProject, input_types: Types | None) -> Ca
             pa.table({"_rows": pa.nulls(len(columns[0]) if columns else table.num_rows)})
 
     return apply
+
+
+def compile_arrow_flat_map(expr: ir.FlatMap, input_types: Types | None) -> Callable[[pa.Table], pa.Table] | None:
+    """``f(table) -> table`` evaluating ``expr`` over a table whose columns are the input's: one ``generate_series``
+    over integers (no ``outer``); ``None`` for anything else."""
+    if input_types is None or any(t not in _SUPPORTED for t in input_types) or len(expr.calls) != 1 or expr.outer:
+        return None
+    (call,) = expr.calls
+    types = list(input_types)
+    if call.func != "generate_series" or len(call.exprs) not in (2, 3) or call.types[0] not in _INTS \
+            or any(scalar_type(e, types) not in _INTS for e in call.exprs):
+        return None
+    try:
+        arguments = [_compile(e, types) for e in call.exprs]
+    except _Untranslatable:
+        return None
+    arity, ordinality = len(types), expr.ordinality
+
+    def apply(table: pa.Table) -> pa.Table:
+        columns = [_normalized(column) for column in table.columns]
+        length = table.num_rows
+        try:
+            values = [argument(columns) for argument in arguments]
+        except (pa.ArrowException, OverflowError, ZeroDivisionError) as exc:
+            raise NotVectorized(str(exc)) from exc
+        counts, starts, steps = _series_lengths(values, length)
+        total = int(counts.sum())
+        rows = np.repeat(np.arange(length, dtype=np.int64), counts)
+        position = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
+        out = {f"c{i}": column.take(rows) for i, column in enumerate(columns)}
+        out[f"c{arity}"] = pa.array(starts[rows] + position * steps[rows], pa.int64())
+        if ordinality:
+            out[f"c{arity + 1}"] = pa.array(position + 1, pa.int64())
+        return pa.table(out)
+
+    return apply
+
+
+def _series_lengths(values: list[Any], length: int) -> tuple[Any, Any, Any]:
+    """Per row: how many values ``generate_series(start, stop[, step])`` gives, its start and its step (NumPy
+    int64); NULL arguments give none."""
+    valid = np.ones(length, dtype=bool)
+    arrays = []
+    for value in values:
+        if isinstance(value, pa.Scalar):  # a literal argument
+            constant = value.as_py()
+            valid &= constant is not None
+            arrays.append(np.full(length, 0 if constant is None else constant, dtype=np.int64))
+            continue
+        if pa.types.is_null(value.type):  # a column of NULLs (storage's type for it)
+            value = value.cast(pa.int64())
+        valid &= np.asarray(pc.is_valid(value)).astype(bool, copy=False)
+        arrays.append(np.asarray(pc.fill_null(value, 0)).astype(np.int64, copy=False))
+    start, stop = arrays[0], arrays[1]
+    step = arrays[2] if len(arrays) == 3 else np.ones(length, dtype=np.int64)
+    if np.any(valid & (step == 0)):
+        raise NotVectorized("step size cannot equal zero")
+    if length and max(int(np.abs(a).max()) for a in (start, stop, step)) >= 2**62:
+        raise NotVectorized("bounds too large for int64 arithmetic")
+    safe = np.where(step == 0, 1, step)
+    forward = np.where(stop >= start, (stop - start) // np.maximum(safe, 1) + 1, 0)
+    backward = np.where(start >= stop, (start - stop) // np.maximum(-safe, 1) + 1, 0)
+    counts = np.where(valid, np.where(step > 0, forward, backward), 0)
+    return counts.astype(np.int64), start, step
 
 
 def consolidated_rows(table: pa.Table, arity: int) -> dict[Row, int]:

@@ -272,8 +272,33 @@ def compile_key(exprs: Sequence[ir.ScalarExpr], input_types: Types | None = None
             only = indexes[0]
             return lambda row: (row[only],)
         return operator.itemgetter(*indexes)
+    simple = _null_safe_key(exprs)
+    if simple is not None:
+        return simple
     compiled = [compile_scalar(e, input_types) for e in exprs]
     return lambda row: tuple(f(row) for f in compiled)
+
+
+def _null_safe_key(exprs: Sequence[ir.ScalarExpr]) -> Callable[[Row], tuple] | None:
+    """A key of columns, ``is_null(column)`` and ``coalesce(column, constant)`` — a null-safe join's equivalences
+    (``expr.equality.null_safe_keys``: a decorrelated LATERAL's, ``IS NOT DISTINCT FROM``'s) — as one generated
+    tuple expression, the same values ``compile_scalar`` gives, without a call per part; ``None`` otherwise."""
+    parts: list[str] = []
+    constants: dict[str, Any] = {}
+    for expr in exprs:
+        if isinstance(expr, ir.ColumnRef):
+            parts.append(f"row[{expr.index}]")
+        elif isinstance(expr, ir.CallUnary) and expr.func == "is_null" and isinstance(expr.expr, ir.ColumnRef):
+            parts.append(f"row[{expr.expr.index}] is None")
+        elif (isinstance(expr, ir.CallVariadic) and expr.func == "coalesce" and len(expr.exprs) == 2
+              and isinstance(expr.exprs[0], ir.ColumnRef) and isinstance(expr.exprs[1], ir.Literal)
+              and expr.exprs[1].value is not None):
+            name, index = f"_c{len(constants)}", expr.exprs[0].index
+            constants[name] = expr.exprs[1].datum()
+            parts.append(f"({name} if row[{index}] is None else row[{index}])")
+        else:
+            return None
+    return eval("lambda row: (" + "".join(f"{part}, " for part in parts) + ")", constants)  # type: ignore[no-any-return]
 
 
 def mfp_types(mfp: ir.MapFilterProject, input_types: Types | None) -> list[ScalarType | None]:

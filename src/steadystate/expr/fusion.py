@@ -40,7 +40,7 @@ def plan_join_accumulate(expr: ir.Reduce, input_types: Sequence[Types | None]) -
     if not isinstance(join, ir.Join) or len(join.inputs) != 2 or len(input_types) != 2:
         return None
     known = [t for t in input_types if t is not None]
-    if not expr.group_key or not expr.aggregates or len(known) != 2:
+    if not expr.aggregates or len(known) != 2:  # no group key: the global group (always one row)
         return None
     if not all(isinstance(k, ir.ColumnRef) for k in expr.group_key):
         return None

@@ -268,6 +268,24 @@ def columns_of(expr: ir.ScalarExpr) -> set[int]:
     raise TypeError(f"not a scalar expression: {expr!r}")
 
 
+def remap_columns(expr: ir.ScalarExpr, mapping: dict[int, int]) -> ir.ScalarExpr:
+    """``expr`` with every column reference ``c`` replaced by ``mapping[c]``."""
+    if isinstance(expr, ir.ColumnRef):
+        return ir.ColumnRef(mapping[expr.index])
+    if isinstance(expr, ir.Literal):
+        return expr
+    if isinstance(expr, ir.CallUnary):
+        return ir.CallUnary(expr.func, remap_columns(expr.expr, mapping))
+    if isinstance(expr, ir.CallBinary):
+        return ir.CallBinary(expr.func, remap_columns(expr.left, mapping), remap_columns(expr.right, mapping))
+    if isinstance(expr, ir.CallVariadic):
+        return ir.CallVariadic(expr.func, tuple(remap_columns(e, mapping) for e in expr.exprs))
+    if isinstance(expr, ir.If):
+        return ir.If(remap_columns(expr.cond, mapping), remap_columns(expr.then, mapping),
+                     remap_columns(expr.els, mapping))
+    raise TypeError(f"not a scalar expression: {expr!r}")
+
+
 def shift_columns(expr: ir.ScalarExpr, delta: int) -> ir.ScalarExpr:
     """``expr`` with every column reference moved by ``delta``."""
     if isinstance(expr, ir.ColumnRef):

@@ -7,7 +7,13 @@
 * :class:`PremappedTaker`: the taker of a join's snapshots' join (``dataflow.join``) when the join is read by such
   a chain: the chain's output rows computed over the joined columns;
 * :func:`columns_of`: where a reduce's group key and arguments are, when it can build its groups from columns
-  (``dataflow.reduce.ColumnsOf``).
+  (``dataflow.reduce.ColumnsOf``);
+* :class:`FanOut`: several readers of one collection (the branches of a ``ROLLUP``, a source read by two joins),
+  each taking the snapshot's columns itself: the collection is read as columns only when every reader can;
+* :func:`pruned_join_inputs`: a reduce over a join with each join input projected onto what is read;
+* :func:`without_null_aggregates`: a reduce's always-NULL aggregates (a grouping set's nulled grouping column,
+  ``max(e) FILTER (WHERE false)``: ``sql.grouping_sets``) as constant NULL columns after the reduce, so the
+  reduce that remains can be fused or accumulated and hydrate from columns like a plain ``GROUP BY``.
 
 Each returns ``None`` (the rows then take the row path, which reports errors as data) when a value needs the row
 evaluator (an overflow, a division by zero).
@@ -23,6 +29,8 @@ from steadystate.dataflow.reduce import ColumnsOf
 from steadystate.expr import ir
 from steadystate.expr.aggregates import SKIPS_NULLS
 from steadystate.expr.arrow_eval import NotVectorized, consolidated_rows
+from steadystate.expr.infer import columns_of as infer_columns, remap_columns
+from steadystate.repr.types import ScalarType
 
 
 class ColumnarMapper(NamedTuple):
@@ -40,7 +48,11 @@ class ColumnarMapper(NamedTuple):
             for table in tables:
                 for layer in self.layers:
                     table = layer(table)
-                merge_into(total, consolidated_rows(table, self.arity))
+                rows = consolidated_rows(table, self.arity)
+                if total:
+                    merge_into(total, rows)
+                else:
+                    total = rows
         except NotVectorized:
             return None
         return total
@@ -84,7 +96,122 @@ class PremappedTaker:
         return self.mapper.apply(tables)
 
     def absorb_folded(self, folded: dict[tuple, int]) -> None:
-        merge_into(self.last.premapped.setdefault(self.time, {}), folded)
+        add_premapped(self.last, self.time, folded)
+
+
+class FanOut:
+    """A :class:`~steadystate.dataflow.operators.ColumnarInput` made of every reader of one collection: each folds
+    the same (immutable) Arrow tables itself; ``None`` when one of them cannot (every reader then takes rows).
+    Takers whose ``fold_key()`` is equal would fold the same thing (a ``ROLLUP``'s branches: the same partial sums
+    per join key): the tables are folded once and the others absorb a copy (``copy_folded``)."""
+
+    def __init__(self, takers: list[ColumnarInput]) -> None:
+        self.takers = takers
+
+    def fold_columns(self, tables: list[Any]) -> list[tuple[Any, bool]] | None:
+        folded: list[tuple[Any, bool]] = []  # (what it folded, whether another taker folded it)
+        done: dict[Any, Any] = {}
+        for taker in self.takers:
+            fold_key = getattr(taker, "fold_key", None)
+            key = fold_key() if fold_key is not None else None
+            if key is not None and key in done:
+                folded.append((done[key], True))
+                continue
+            one = taker.fold_columns(tables)
+            if one is None:
+                return None
+            if key is not None:
+                done[key] = one
+            folded.append((one, False))
+        return folded
+
+    def absorb_folded(self, folded: list[tuple[Any, bool]]) -> None:
+        for taker, (one, shared) in zip(self.takers, folded):
+            taker.absorb_folded(taker.copy_folded(one) if shared else one)  # type: ignore[attr-defined]
+
+
+_FALSE = ir.Literal(False, ScalarType.BOOL)
+
+
+def _always_null(agg: ir.AggregateExpr) -> bool:
+    """``max(e) FILTER (WHERE false)`` (``min`` too): NULL for every group, the empty global group included."""
+    body = agg.expr
+    return (agg.func in ("max", "min") and isinstance(body, ir.If) and body.cond == _FALSE
+            and isinstance(body.els, ir.Literal) and body.els.value is None)
+
+
+def without_null_aggregates(expr: ir.Reduce) -> tuple[ir.Reduce, ir.MapFilterProject] | None:
+    """``expr`` as ``(the reduce without its always-NULL aggregates, the MFP over its output that appends them as
+    NULL literals and restores the column order)``; ``None`` when it has none, or nothing else (a reduce needs an
+    aggregate to give the empty global group its row)."""
+    aggregates = expr.aggregates
+    nulled = [i for i, agg in enumerate(aggregates) if _always_null(agg)]
+    if not nulled or len(nulled) == len(aggregates):
+        return None
+    kept = [agg for i, agg in enumerate(aggregates) if i not in nulled]
+    width = len(expr.group_key)
+    inner_arity = width + len(kept)
+    projection = list(range(width))
+    kept_at = null_at = 0
+    for i in range(len(aggregates)):
+        if i in nulled:
+            projection.append(inner_arity + null_at)
+            null_at += 1
+        else:
+            projection.append(width + kept_at)
+            kept_at += 1
+    nulls = tuple(aggregates[i].expr.els for i in nulled)  # type: ignore[union-attr]
+    return (ir.Reduce(expr.input, expr.group_key, tuple(kept)),
+            ir.MapFilterProject(inner_arity, map=nulls, projection=tuple(projection)))
+
+
+def add_premapped(operator: MfpOperator, time: int, rows: dict[tuple, int]) -> None:
+    """``rows`` added to ``operator``'s output in the round at ``time`` (taken as they are when nothing else is:
+    the caller hands them over)."""
+    present = operator.premapped.get(time)
+    if present:
+        merge_into(present, rows)
+    else:
+        operator.premapped[time] = rows
+
+
+def pruned_join_inputs(expr: ir.Reduce, input_types: list[list[Any] | None]) -> ir.Reduce | None:
+    """``Reduce(Join(X, Y, ...))`` with each join input projected onto the columns the join's equivalences and the
+    reduce read (a projection keeps multiplicities, so the reduce sees the same groups), its references renumbered:
+    a join side then arranges — and hydrates from columns — only what is used (``count(DISTINCT o.customer_id)``
+    keeps one column of ``orders``, not three).  ``None`` when nothing is dropped, an input's types are unknown or
+    an aggregate has an ORDER BY of its own."""
+    join = expr.input
+    if not isinstance(join, ir.Join) or any(t is None for t in input_types) \
+            or any(agg.order_by for agg in expr.aggregates):
+        return None
+    used: set[int] = set()
+    for scalar in expr.group_key:
+        used |= infer_columns(scalar)
+    for agg in expr.aggregates:
+        for scalar in (agg.expr, *agg.args):
+            used |= infer_columns(scalar)
+    for equivalence in join.equivalences:
+        for scalar in equivalence:
+            used |= infer_columns(scalar)
+    inputs: list[ir.RelationExpr] = []
+    mapping: dict[int, int] = {}  # joined column -> its position in the pruned join
+    offset = 0
+    for child, types in zip(join.inputs, input_types):
+        arity = len(types)  # type: ignore[arg-type]
+        kept = [c for c in range(arity) if offset + c in used] or [0]
+        for c in kept:
+            mapping[offset + c] = len(mapping)
+        inputs.append(child if len(kept) == arity else ir.Project(child, tuple(kept)))
+        offset += arity
+    if len(mapping) == offset:
+        return None
+    equivalences = tuple(tuple(remap_columns(e, mapping) for e in eq) for eq in join.equivalences)
+    aggregates = tuple(ir.AggregateExpr(agg.func, remap_columns(agg.expr, mapping), agg.distinct,
+                                        tuple(remap_columns(a, mapping) for a in agg.args))
+                       for agg in expr.aggregates)
+    return ir.Reduce(ir.Join(tuple(inputs), equivalences), tuple(remap_columns(k, mapping) for k in expr.group_key),
+                     aggregates)
 
 
 def columns_of(expr: ir.Reduce) -> ColumnsOf | None:
@@ -111,4 +238,4 @@ def columns_of(expr: ir.Reduce) -> ColumnsOf | None:
                      tuple(suffixes))
 
 
-__all__ = ["ColumnarMapper", "MappedConsumer", "PremappedTaker", "columns_of"]
+__all__ = ["ColumnarMapper", "FanOut", "add_premapped", "pruned_join_inputs", "MappedConsumer", "PremappedTaker", "columns_of", "without_null_aggregates"]

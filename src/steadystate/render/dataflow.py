@@ -30,14 +30,13 @@ from steadystate.dataflow.accumulate import AccumulatingReduce
 from steadystate.dataflow.arrangement import (
     Arrangement, ArrangementCursor, MappedSharedInput, SharedInput, SharedSide,
 )
-from steadystate.dataflow.collection import Delta, EvalError, Update, add_into, first_error, merge_into
+from steadystate.dataflow.collection import Delta, EvalError, Update, add_into, first_error
 from steadystate.dataflow.flat_map import FlatMapOperator
 from steadystate.dataflow.graph import Graph
 from steadystate.dataflow.iterate import LetRecOperator
-from steadystate.dataflow.join import JoinColumns, JoinOperator, JoinSide
+from steadystate.dataflow.join import JoinColumns, JoinOperator
 from steadystate.dataflow.join_accumulate import JoinAccumulate
 from steadystate.dataflow.operators import (
-    ColumnarInput,
     ConstantOperator,
     MfpOperator,
     NegateOperator,
@@ -54,14 +53,14 @@ from steadystate.dataflow.temporal_filter import TemporalFilterOperator
 from steadystate.dataflow.window import WindowOperator
 from steadystate.expr import ir, temporal_filter
 from steadystate.expr.aggregates import accumulator_kind, aggregate_factory
-from steadystate.expr.arrow_eval import compile_arrow_mfp
 from steadystate.expr.eval import compile_key, compile_mfp, mfp_types
 from steadystate.expr.fusion import plan_join_accumulate
 from steadystate.expr.infer import relation_types
 from steadystate.expr.window import compile_window
 from steadystate.expr.window_columns import compile_window_columns
 from steadystate.protocol.messages import DataflowDescription, IndexImport, SinkExport
-from steadystate.render.columnar import ColumnarMapper, MappedConsumer, PremappedTaker, columns_of
+from steadystate.render.columnar import columns_of, pruned_join_inputs, without_null_aggregates
+from steadystate.render.hydration import ColumnarTakers
 from steadystate.render.recursion import render_letrec
 from steadystate.render.translate import flat_map_rows
 from steadystate.render.translate import (
@@ -96,7 +95,7 @@ class _Sink:
             self.error_buffer.append((tuple(error), time, diff))
 
 
-class RenderedDataflow:
+class RenderedDataflow(ColumnarTakers):
     def __init__(self, desc: DataflowDescription, imported: dict[str, Arrangement], *,
                  share_arrangements: bool = True, fuse: bool = True) -> None:
         self.desc = desc
@@ -112,6 +111,7 @@ class RenderedDataflow:
         self._shared: dict[str, SharedInput] = {}  # port name -> the import read in place by joins
         self._mfp_nodes: dict[int, tuple[int, Callable[[tuple], tuple | None], ir.MapFilterProject]] = {}
         self._mfp_types: dict[int, tuple[Types, Types]] = {}  # MFP node -> (input types, output types)
+        self._flat_maps: dict[int, tuple[ir.FlatMap, Types]] = {}  # FlatMap node -> (plan, input types)
         self._rendered: dict[ir.RelationExpr, Rendered] = {}  # subtree -> its nodes (identical subtrees share them)
         self.import_joins: list[ImportJoin] = []  # join sides that are imported indexes: read in place or copied
         self._cursors: dict[str, ArrangementCursor] = {}
@@ -168,104 +168,6 @@ class RenderedDataflow:
             raise errors.InternalError(f"dataflow has no source {errors.quote_ident(source_id)}")
         evaluation_errors = [(EvalError(*row), time, diff) for row, time, diff in error_updates or ()]
         port.push(updates, upper, evaluation_errors)
-
-    def columnar_consumer(self, source_id: str) -> ColumnarInput | None:
-        """Before the first step, what can take source ``source_id``'s snapshot as Arrow columns instead of rows
-        (``dataflow.operators.ColumnarInput``): the operator that is the source's only reader, reading it as its
-        first input — a fused join-accumulate reading it as its aggregated input, an accumulating reduce, a reduce
-        over plain columns, a spine top-k, a distinct — or a join side, possibly behind a chain of maps/filters/projections that ``expr.arrow_eval`` evaluates
-        exactly (:class:`MappedConsumer`: the chain is applied to the columns, its operators get nothing)."""
-        port = self.graph.ports.get(source_id)
-        if port is None or self.graph.stepped:
-            return None
-        chain = self._arrow_chain(port.node)
-        if chain is None:
-            return None
-        layers, node, reader = chain
-        consumer = self._input_consumer(reader, node) if reader is not None else None
-        if consumer is None:
-            return None
-        return MappedConsumer(layers, consumer) if layers else consumer
-
-    def _readers(self, node: int) -> list[int]:
-        return [i for i, operator_ in enumerate(self.graph.nodes) for input_ in operator_.inputs if input_ == node]
-
-    def _arrow_chain(self, node: int) -> tuple[list[Callable[[Any], Any]], int, int | None] | None:
-        """From ``node``, the chain of maps/filters/projections each the only reader of the one before, as Arrow
-        layers: ``(layers, the chain's last node, that node's only reader or None)``.  The chain ends where a node
-        has several readers or none, or is a collection read as it is (exported, sunk); ``None`` when a link is not
-        evaluated over Arrow."""
-        layers: list[Callable[[Any], Any]] = []
-        while True:
-            readers = self._readers(node)
-            if len(readers) != 1 or any(node == built for built, _types in self._collections.values()):
-                return layers, node, None
-            reader = readers[0]
-            if reader not in self._mfp_nodes or isinstance(self.graph.nodes[reader], ColumnarInput):
-                return layers, node, reader
-            layer = compile_arrow_mfp(self._mfp_nodes[reader][2], self._mfp_types[reader][0])
-            if layer is None or self._mfp_types[reader][1] is None:
-                return None
-            layers.append(layer)
-            node = reader
-
-    def _input_consumer(self, reader: int, node: int) -> ColumnarInput | None:
-        """Graph node ``reader``'s input ``node`` as a taker of columns, or ``None``."""
-        operator_ = self.graph.nodes[reader]
-        if isinstance(operator_, JoinOperator):
-            side = operator_.side(operator_.inputs.index(node))
-            if side is not None and operator_.columnar_reader is None:
-                operator_.columnar_reader = self._output_taker(reader)
-            return side
-        if isinstance(operator_, ColumnarInput) and operator_.inputs[0] == node:  # type: ignore[attr-defined]
-            return operator_
-        return None
-
-    def _output_taker(self, node: int) -> ColumnarInput | None:
-        """What takes graph node ``node``'s output as columns (a join's snapshots' join): its only reader when that
-        takes columns, possibly behind maps/filters/projections (:class:`MappedConsumer`), or else such a chain
-        itself, whose output rows are then computed over the columns (:class:`PremappedTaker`)."""
-        chain = self._arrow_chain(node)
-        if chain is None:
-            return None
-        layers, last, reader = chain
-        taker = self._input_consumer(reader, last) if reader is not None else None
-        if taker is not None and not isinstance(taker, JoinSide):
-            return MappedConsumer(layers, taker) if layers else taker
-        if not layers:
-            return None
-        operator_ = self.graph.nodes[last]
-        assert isinstance(operator_, MfpOperator)
-        return PremappedTaker(layers, operator_, len(self._mfp_types[last][1] or ()), self.graph.start)
-
-    def columnar_mapper(self, source_id: str) -> ColumnarMapper | None:
-        """Before the first step: when source ``source_id`` is read only by a chain of maps/filters/projections
-        that ``expr.arrow_eval`` evaluates exactly, a :class:`ColumnarMapper` that turns the snapshot's Arrow
-        columns into that chain's output rows (the chain then gets only the rest of the snapshot as rows)."""
-        port = self.graph.ports.get(source_id)
-        if port is None or self.graph.stepped:
-            return None
-        node, layers, last, arity = port.node, [], None, 0
-        while True:
-            readers = [i for i, operator in enumerate(self.graph.nodes) if node in operator.inputs]
-            if len(readers) != 1 or readers[0] not in self._mfp_nodes:
-                break
-            reader = readers[0]
-            input_types, output_types = self._mfp_types[reader]
-            layer = compile_arrow_mfp(self._mfp_nodes[reader][2], input_types)
-            if layer is None or output_types is None:
-                break
-            layers.append(layer)
-            last, arity, node = reader, len(output_types), reader
-            if arity == 0:
-                break
-        return ColumnarMapper(last, layers, arity) if last is not None else None
-
-    def feed_premapped(self, mapper: ColumnarMapper, rows: dict[tuple, int], time: int) -> None:
-        """The output :meth:`ColumnarMapper.apply` computed, added to the mapper's last node's round at ``time``."""
-        operator = self.graph.nodes[mapper.node]
-        assert isinstance(operator, MfpOperator)
-        merge_into(operator.premapped.setdefault(time, {}), rows)
 
     def feed_snapshot(self, source_id: str, rows: dict[tuple, int], time: int, upper: int | None) -> None:
         """A source's consolidated snapshot ``{row: count}`` at ``time`` (handed to the engine as is)."""
@@ -416,6 +318,9 @@ class RenderedDataflow:
         return self.graph.add(TemporalFilterOperator(node, temporal_filter.compile_bounds(bounds, types))), types
 
     def _render_project(self, expr: ir.Project) -> Rendered:
+        inner = expr.input
+        if isinstance(inner, ir.Project):  # a projection of a projection: one operator, not two passes
+            return self._render(ir.Project(inner.input, tuple(inner.outputs[i] for i in expr.outputs)))
         return self._render_mfp(expr.input, lambda arity: ir.MapFilterProject(arity, projection=expr.outputs))
 
     def _render_join(self, expr: ir.Join) -> Rendered:
@@ -510,9 +415,17 @@ class RenderedDataflow:
         return shared if apply is None else MappedSharedInput(shared, apply)
 
     def _render_reduce(self, expr: ir.Reduce) -> Rendered:
+        stripped = without_null_aggregates(expr)
+        if stripped is not None:  # a grouping set's nulled columns: constants after a plain reduce
+            inner, append_nulls = stripped
+            return self._render_mfp(inner, lambda _arity: append_nulls)
         fused = self._render_join_accumulate(expr)
         if fused is not None:
             return fused
+        if isinstance(expr.input, ir.Join):  # the join's inputs projected onto what is read, when that drops some
+            pruned = pruned_join_inputs(expr, [self._types(child) for child in expr.input.inputs])
+            if pruned is not None:
+                return self._render_reduce(pruned)
         node, types = self._render(expr.input)
         accumulating = _accumulating_reduce(node, expr, types)
         if accumulating is not None:
@@ -540,8 +453,10 @@ class RenderedDataflow:
         if b_import is not None:
             order = b_import[1]
             a_key, b_key = [a_key[j] for j in order], [b_key[j] for j in order]
+        b_types = self._types(join.inputs[1 - fused.aggregated_input])
         operator_ = JoinAccumulate(a_node, b_node, a_key, b_key, fused.group_columns,
-                                   accumulators(fused.accumulators), shared_b=self._shared_side(b_import))
+                                   accumulators(fused.accumulators), shared_b=self._shared_side(b_import),
+                                   b_arity=len(b_types) if b_types is not None else None)
         node = self.graph.add(operator_)
         behind = self._import_behind(b_node)
         if behind is not None:
@@ -602,7 +517,9 @@ class RenderedDataflow:
         node, types = self._render(expr.input)
         rows_of = flat_map_rows(expr, types)
         out_types = None if types is None else [*types, *expr.types]
-        return self.graph.add(FlatMapOperator(node, rows_of)), out_types
+        out = self.graph.add(FlatMapOperator(node, rows_of))
+        self._flat_maps[out] = (expr, types)  # evaluated over a snapshot's columns (``render.hydration``)
+        return out, out_types
 
     def _render_arrange_by(self, expr: ir.ArrangeBy) -> Rendered:
         return self._render(expr.input)
