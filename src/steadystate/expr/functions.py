@@ -370,6 +370,15 @@ def _regex_imatch(s: str, pattern: str) -> bool:
     return _compiled_regex(pattern, True).search(s) is not None
 
 
+def _substring_regex(s: str, pattern: str) -> str | None:
+    """``substring(s FROM pattern)``: the first match of the POSIX regular expression, or of its first
+    parenthesized subexpression when it has one; NULL when nothing matches."""
+    found = _compiled_regex(pattern, False).search(s)
+    if found is None:
+        return None
+    return found.group(1) if found.re.groups else found.group(0)
+
+
 def _left(s: str, n: int) -> str:
     return s[:n] if n >= 0 else s[: max(len(s) + n, 0)]
 
@@ -536,6 +545,7 @@ BINARY_STRICT: dict[str, Callable[[Any, Any], Any]] = {
     "left": _left,
     "right": _right,
     "repeat": _repeat,
+    "substring_regex": _substring_regex,
     # trim(... chars FROM s), btrim/ltrim/rtrim(s, chars): the longest run of characters in ``chars`` at the end(s)
     "btrim_chars": lambda s, chars: s.strip(chars),
     "ltrim_chars": lambda s, chars: s.lstrip(chars),

@@ -33,7 +33,7 @@ _BOOL_FUNCS = frozenset({
 })
 _TEXT_FUNCS = frozenset({
     "concat", "upper", "lower", "trim", "ltrim", "rtrim", "md5", "left", "right", "repeat", "substr", "replace",
-    "lpad", "rpad", "btrim_chars", "ltrim_chars", "rtrim_chars",
+    "lpad", "rpad", "btrim_chars", "ltrim_chars", "rtrim_chars", "substring_regex",
 })
 _INT4_FUNCS = frozenset({"length", "position"})
 #: rank of the numeric types in PostgreSQL's implicit widening (an operation's result takes the widest operand)

@@ -237,6 +237,18 @@ def _bitwise_not(node: exp.BitwiseNot, env: ExprEnv) -> Typed:
     return Typed(CallUnary("bitnot", value.expr), value.type, value.nullable)
 
 
+def _substring(node: exp.Substring, env: ExprEnv) -> Typed:
+    """``substring(s FROM n [FOR m])`` takes characters; ``substring(s FROM pattern)`` with a text (or
+    string-literal) pattern is PostgreSQL's regular-expression form."""
+    start = node.args.get("start")
+    if start is not None and node.args.get("length") is None:
+        typed = plan_expr(start, env)
+        if (typed.unknown is not None and not typed.untyped_null) or (not typed.is_untyped and typed.type is T.TEXT):
+            value, pattern = _typed_args("substring", [node.this, start], [T.TEXT, T.TEXT], env)
+            return Typed(CallBinary("substring_regex", value.expr, pattern.expr), T.TEXT, True)
+    return _call("substr", "substr", ("this", "start", "length"), [T.TEXT, T.INT4, T.INT4], T.TEXT)(node, env)
+
+
 def _compare(node: exp.Binary, env: ExprEnv) -> Typed:
     func, symbol = _COMPARE[type(node)]
     a, b, _ = _binary_operands(node, env, symbol)
@@ -655,7 +667,7 @@ _FUNCTIONS: dict[type, Callable[[Any, ExprEnv], Typed]] = {
     exp.Least: _variadic_same("least", "LEAST"),
     exp.Nullif: _nullif,
     exp.Concat: _concat,
-    exp.Substring: _call("substr", "substr", ("this", "start", "length"), [T.TEXT, T.INT4, T.INT4], T.TEXT),
+    exp.Substring: _substring,
     exp.Replace: _call("replace", "replace", ("this", "expression", "replacement"), [T.TEXT] * 3, T.TEXT),
     exp.Pad: _pad,
     exp.StrPosition: _position,
