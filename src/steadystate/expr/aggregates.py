@@ -17,7 +17,6 @@ NULL except for the counts, which give 0.
 
 from __future__ import annotations
 
-import bisect
 import decimal
 import fractions
 import functools
@@ -30,7 +29,7 @@ from steadystate.expr import ir
 from steadystate.expr.jsonb_functions import JsonbAggState, JsonbObjectAggState
 from steadystate.expr.arrays import ArrayAggState
 from steadystate.expr.infer import Types, scalar_type
-from steadystate.expr.stat_aggregates import (ORDERED_SET_FUNCTIONS, BitOp, BitState, OrderedSet, OrderedSetState,
+from steadystate.expr.stat_aggregates import (ORDERED_SET_FUNCTIONS, add_sorted, BitOp, BitState, OrderedSet, OrderedSetState,
                                               Regression, RegressionState)
 from steadystate.repr import numeric
 from steadystate.repr.interval import Interval, divide
@@ -152,18 +151,7 @@ class ExtremeState:
             self.nans += diff
             self.nan = value
             return
-        values = self.values
-        i = bisect.bisect_left(values, value)
-        if i < len(values) and values[i] == value:
-            count = self.counts[i] + diff
-            if count:
-                self.counts[i] = count
-            else:
-                del values[i]
-                del self.counts[i]
-        elif diff:
-            values.insert(i, value)
-            self.counts.insert(i, diff)
+        add_sorted(self.values, self.counts, value, diff)
 
     def absorb(self, values: list[Any], counts: list[int], ordered: bool) -> None:
         """Add ``values`` (non-NULL) with multiplicities ``counts``; into an empty state, ``ordered`` values

@@ -40,6 +40,22 @@ from steadystate.repr.interval import Interval, scale
 _MASK = (1 << 64) - 1
 
 
+def add_sorted(values: list[Any], counts: list[int], value: Any, diff: int) -> None:
+    """Add ``diff`` copies of ``value`` (not NaN) to a multiset kept as ``values`` (ascending, distinct) with their
+    ``counts`` beside them: a binary search and a list insert or delete (C memmove), never a rescan."""
+    i = bisect.bisect_left(values, value)
+    if i < len(values) and values[i] == value:
+        count = counts[i] + diff
+        if count:
+            counts[i] = count
+        else:
+            del values[i]
+            del counts[i]
+    elif diff:
+        values.insert(i, value)
+        counts.insert(i, diff)
+
+
 class BitOp(enum.StrEnum):
     AND = "bit_and"
     OR = "bit_or"
@@ -244,18 +260,7 @@ class OrderedSetState:
             self.nans += diff
             self.nan = x
             return
-        values = self.values
-        i = bisect.bisect_left(values, x)
-        if i < len(values) and values[i] == x:
-            count = self.counts[i] + diff
-            if count:
-                self.counts[i] = count
-            else:
-                del values[i]
-                del self.counts[i]
-        else:
-            values.insert(i, x)
-            self.counts.insert(i, diff)
+        add_sorted(self.values, self.counts, x, diff)
 
     def add_many(self, values: list[Any], diffs: list[int]) -> None:
         """A large batch (``dataflow.reduce``'s bulk path) merged with the state and sorted once, instead of a list
@@ -338,4 +343,4 @@ def _at(runs: list[tuple[Any, int]], index: int) -> Any:
     return runs[-1][0]
 
 
-__all__ = ["BIT_FUNCTIONS", "ORDERED_SET_FUNCTIONS", "REGRESSION_FUNCTIONS", "BitOp", "BitState", "OrderedSet", "OrderedSetState", "Regression", "RegressionState"]
+__all__ = ["BIT_FUNCTIONS", "add_sorted", "ORDERED_SET_FUNCTIONS", "REGRESSION_FUNCTIONS", "BitOp", "BitState", "OrderedSet", "OrderedSetState", "Regression", "RegressionState"]
