@@ -32,7 +32,7 @@ from steadystate.sql import types as ty
 from steadystate.sql.function_args import no_function, signature
 from steadystate.sql import privilege_functions
 from steadystate.sql.typed import (
-    AGGREGATE_CLASSES, ExprEnv, Typed, binding_key, coerce, lit, mismatch, nullable_of, operator_error,
+    AGGREGATE_CLASSES, ExprEnv, Typed, binary_operands, binding_key, coerce, lit, mismatch, nullable_of, operator_error,
     require_bool, unify,
 )
 
@@ -127,19 +127,7 @@ _COMPARE = {exp.EQ: ("eq", "="), exp.NEQ: ("neq", "<>"), exp.LT: ("lt", "<"), ex
 
 
 def _binary_operands(node: exp.Binary, env: ExprEnv, symbol: str) -> tuple[Typed, Typed, ScalarType]:
-    left, right = plan_expr(node.left, env), plan_expr(node.right, env)
-    if left.is_untyped and right.is_untyped:
-        if left.unknown is not None and right.unknown is not None and symbol in ("=", "<>", "<", "<=", ">", ">="):
-            return coerce(left, T.TEXT, env), coerce(right, T.TEXT, env), T.TEXT
-        if left.untyped_null or right.untyped_null:
-            return coerce(left, T.TEXT, env), coerce(right, T.TEXT, env), T.TEXT
-        raise errors.SteadyError(f"operator is not unique: unknown {symbol} unknown", sqlstate="42725",
-                                 hint="Could not choose a best candidate operator. You might need to add explicit type casts.")
-    (a, b), target = unify([left, right], env, describe=lambda known: operator_error(symbol, left.type, right.type))
-    if target is T.FLOAT4 and any(v.type is not T.FLOAT4 for v in (left, right) if not v.is_untyped):
-        # real with an integer or numeric: PostgreSQL's operators between them are float8's (its preferred type)
-        a, b, target = coerce(left, T.FLOAT8, env), coerce(right, T.FLOAT8, env), T.FLOAT8
-    return a, b, target
+    return binary_operands(plan_expr(node.left, env), plan_expr(node.right, env), env, symbol)
 
 
 def _temporal_arith(func: str, symbol: str, left: Typed, right: Typed, env: ExprEnv) -> Typed:
@@ -196,45 +184,6 @@ def _arith(node: exp.Binary, env: ExprEnv) -> Typed:
     if not target.is_numeric:
         raise operator_error(symbol, a.type, b.type)
     return Typed(CallBinary(func, a.expr, b.expr), target, nullable_of(a, b))
-
-
-_BITWISE = {exp.BitwiseAnd: ("bitand", "&"), exp.BitwiseOr: ("bitor", "|"), exp.BitwiseXor: ("bitxor", "#")}
-_SHIFTS = {exp.BitwiseLeftShift: ("shl", "<<"), exp.BitwiseRightShift: ("shr", ">>")}
-_INTEGERS = (T.INT2, T.INT4, T.INT8)
-
-
-def _bitwise(node: exp.Binary, env: ExprEnv) -> Typed:
-    """``&``, ``|``, ``#`` between integers (the wider type of the two, as PostgreSQL's implicit casts give)."""
-    func, symbol = _BITWISE[type(node)]
-    a, b, target = _binary_operands(node, env, symbol)
-    if target not in _INTEGERS:
-        raise operator_error(symbol, a.type, b.type)
-    return Typed(CallBinary(func, a.expr, b.expr), target, nullable_of(a, b))
-
-
-def _shift(node: exp.Binary, env: ExprEnv) -> Typed:
-    """``<<``/``>>``: an integer shifted by an integer count; the result has the left operand's type."""
-    func, symbol = _SHIFTS[type(node)]
-    value, count = plan_expr(node.left, env), plan_expr(node.right, env)
-    value = coerce(value, T.INT4, env) if value.is_untyped else value
-    count = coerce(count, T.INT4, env) if count.is_untyped else count
-    if value.type not in _INTEGERS or count.type not in (T.INT2, T.INT4):
-        raise operator_error(symbol, value.type, count.type)
-    return Typed(CallBinary(f"{func}_{value.type.value}", value.expr, count.expr), value.type,
-                 nullable_of(value, count))
-
-
-def _bitwise_not(node: exp.BitwiseNot, env: ExprEnv) -> Typed:
-    value = plan_expr(node.this, env)
-    if value.is_untyped:  # ~ is also the bit-string and regular-expression operators: PostgreSQL cannot choose
-        raise errors.SteadyError("operator is not unique: ~ unknown", sqlstate="42725",
-                                 hint="Could not choose a best candidate operator. You might need to add explicit "
-                                 "type casts.")
-    if value.type not in _INTEGERS:
-        raise errors.UndefinedFunction(
-            f"operator does not exist: ~ {value.type.pg_name}",
-            hint="No operator matches the given name and argument types. You might need to add explicit type casts.")
-    return Typed(CallUnary("bitnot", value.expr), value.type, value.nullable)
 
 
 def _substring(node: exp.Substring, env: ExprEnv) -> Typed:
@@ -444,9 +393,6 @@ _HANDLERS: dict[type, Callable[[Any, ExprEnv], Typed]] = {
     exp.RegexpILike: _regex,
     exp.Escape: _escape,
     exp.Between: _between,
-    **{cls: _bitwise for cls in _BITWISE},
-    **{cls: _shift for cls in _SHIFTS},
-    exp.BitwiseNot: _bitwise_not,
     exp.In: _in,
     exp.Case: _case,
     exp.Cast: _cast,
@@ -692,7 +638,8 @@ _FUNCTIONS.update({node: functools.partial(planner, plan_expr)
 _ANONYMOUS.update({name: functools.partial(planner, plan_expr)
                    for name, planner in (time_functions.ANONYMOUS | date_parts.ANONYMOUS | string_math.ANONYMOUS
                                          | text_functions.ANONYMOUS).items()})
-_HANDLERS.update({node: functools.partial(planner, plan_expr) for node, planner in text_functions.HANDLERS.items()})
+_HANDLERS.update({node: functools.partial(planner, plan_expr)
+                  for node, planner in (text_functions.HANDLERS | string_math.HANDLERS).items()})
 # arrays (sql/array_exprs.py) add their handlers and wrap the comparisons and ``||``; a table function call not
 # bound to a FlatMap's column is refused where it stands (sql/table_function_calls.py)
 array_exprs.install(_HANDLERS, _FUNCTIONS, _ANONYMOUS, plan_expr)

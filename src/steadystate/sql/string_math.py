@@ -1,7 +1,8 @@
 """Planning the string and math functions of ``expr.string_math`` (PostgreSQL's signatures and result types).
 
 sqlglot reads each into its own node (``ConcatWs``, ``SplitPart``, ``RegexpReplace``, ``Initcap``, ``Reverse``,
-``Translate``, ``Ascii``, ``Chr``, ``StartsWith``, ``Trunc``, ``Cbrt``, ``Pi``, ``Degrees``, ``Radians``);
+``Translate``, ``Ascii``, ``Chr``, ``StartsWith``, ``Trunc``, ``Cbrt``, ``Pi``, ``Degrees``, ``Radians``) and the
+integer bitwise operators into theirs (:data:`HANDLERS`: ``& | # ~ << >>``);
 :data:`FUNCTIONS` maps those to planners and is merged into ``sql.scalar``'s table.  An argument sqlglot accepts
 but PostgreSQL's function has not (``regexp_replace``'s position, ``initcap``'s delimiters) is refused.
 """
@@ -17,7 +18,7 @@ from steadystate import errors
 from steadystate.expr.ir import CallBinary, CallUnary, CallVariadic
 from steadystate.repr.types import ScalarType
 from steadystate.sql.function_args import PlanExpr, no_function, signature
-from steadystate.sql.typed import ExprEnv, Typed, coerce, lit
+from steadystate.sql.typed import ExprEnv, Typed, binary_operands, coerce, lit, nullable_of, operator_error
 
 T = ScalarType
 
@@ -137,6 +138,45 @@ ANONYMOUS: dict[str, Callable[[PlanExpr, list[exp.Expr], ExprEnv], Typed]] = {
     "regexp_match": _regexp_match, "gcd": _integer_pair("gcd"), "lcm": _integer_pair("lcm"),
 }
 
+_BITWISE = {exp.BitwiseAnd: ("bitand", "&"), exp.BitwiseOr: ("bitor", "|"), exp.BitwiseXor: ("bitxor", "#")}
+_SHIFTS = {exp.BitwiseLeftShift: ("shl", "<<"), exp.BitwiseRightShift: ("shr", ">>")}
+_INTEGERS = (T.INT2, T.INT4, T.INT8)
+
+
+def _bitwise(plan: PlanExpr, node: exp.Binary, env: ExprEnv) -> Typed:
+    """``&``, ``|``, ``#`` between integers (the wider type of the two, as PostgreSQL's implicit casts give)."""
+    func, symbol = _BITWISE[type(node)]
+    a, b, target = binary_operands(plan(node.left, env), plan(node.right, env), env, symbol)
+    if target not in _INTEGERS:
+        raise operator_error(symbol, a.type, b.type)
+    return Typed(CallBinary(func, a.expr, b.expr), target, nullable_of(a, b))
+
+
+def _shift(plan: PlanExpr, node: exp.Binary, env: ExprEnv) -> Typed:
+    """``<<``/``>>``: an integer shifted by an integer count; the result has the left operand's type."""
+    func, symbol = _SHIFTS[type(node)]
+    value, count = plan(node.left, env), plan(node.right, env)
+    value = coerce(value, T.INT4, env) if value.is_untyped else value
+    count = coerce(count, T.INT4, env) if count.is_untyped else count
+    if value.type not in _INTEGERS or count.type not in (T.INT2, T.INT4):
+        raise operator_error(symbol, value.type, count.type)
+    return Typed(CallBinary(f"{func}_{value.type.value}", value.expr, count.expr), value.type,
+                 nullable_of(value, count))
+
+
+def _bitwise_not(plan: PlanExpr, node: exp.BitwiseNot, env: ExprEnv) -> Typed:
+    value = plan(node.this, env)
+    if value.is_untyped:  # ~ is also the bit-string and regular-expression operators: PostgreSQL cannot choose
+        raise errors.SteadyError("operator is not unique: ~ unknown", sqlstate="42725",
+                                 hint="Could not choose a best candidate operator. You might need to add explicit "
+                                 "type casts.")
+    if value.type not in _INTEGERS:
+        raise errors.UndefinedFunction(
+            f"operator does not exist: ~ {value.type.pg_name}",
+            hint="No operator matches the given name and argument types. You might need to add explicit type casts.")
+    return Typed(CallUnary("bitnot", value.expr), value.type, value.nullable)
+
+
 FUNCTIONS: dict[type, Callable[[PlanExpr, Any, ExprEnv], Typed]] = {
     exp.ConcatWs: _concat_ws,
     exp.SplitPart: _text_function("split_part", ("this", "delimiter", "part_index"), [T.TEXT, T.TEXT, T.INT4], T.TEXT),
@@ -153,4 +193,9 @@ FUNCTIONS: dict[type, Callable[[PlanExpr, Any, ExprEnv], Typed]] = {
     exp.Degrees: _float_function("degrees"),
     exp.Radians: _float_function("radians"),
     exp.Pi: lambda plan, node, env: lit(math.pi, T.FLOAT8),
+}
+
+#: the integer bitwise operators, planned from their sqlglot nodes (merged into ``sql.scalar``'s handlers)
+HANDLERS: dict[type, Callable[[PlanExpr, Any, ExprEnv], Typed]] = {
+    **{cls: _bitwise for cls in _BITWISE}, **{cls: _shift for cls in _SHIFTS}, exp.BitwiseNot: _bitwise_not,
 }

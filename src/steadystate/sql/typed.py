@@ -272,6 +272,23 @@ def operator_error(symbol: str, left: ScalarType, right: ScalarType) -> errors.S
     )
 
 
+def binary_operands(left: Typed, right: Typed, env: ExprEnv, symbol: str) -> tuple[Typed, Typed, ScalarType]:
+    """The operands of a binary operator brought to one type (PostgreSQL's resolution of unknown literals and
+    implicit casts), with that type."""
+    if left.is_untyped and right.is_untyped:
+        if left.unknown is not None and right.unknown is not None and symbol in ("=", "<>", "<", "<=", ">", ">="):
+            return coerce(left, T.TEXT, env), coerce(right, T.TEXT, env), T.TEXT
+        if left.untyped_null or right.untyped_null:
+            return coerce(left, T.TEXT, env), coerce(right, T.TEXT, env), T.TEXT
+        raise errors.SteadyError(f"operator is not unique: unknown {symbol} unknown", sqlstate="42725",
+                                 hint="Could not choose a best candidate operator. You might need to add explicit type casts.")
+    (a, b), target = unify([left, right], env, describe=lambda known: operator_error(symbol, left.type, right.type))
+    if target is T.FLOAT4 and any(v.type is not T.FLOAT4 for v in (left, right) if not v.is_untyped):
+        # real with an integer or numeric: PostgreSQL's operators between them are float8's (its preferred type)
+        a, b, target = coerce(left, T.FLOAT8, env), coerce(right, T.FLOAT8, env), T.FLOAT8
+    return a, b, target
+
+
 def require_bool(value: Typed, env: ExprEnv, construct: str) -> Typed:
     if value.is_untyped:
         return coerce(value, T.BOOL, env)
