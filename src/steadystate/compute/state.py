@@ -553,7 +553,8 @@ class ComputeState:
                 return [m.PeekResponse(peek.uuid, error=failure)]
             arrangement = self.arrangements.get(target.id)
             if arrangement is None:
-                return [m.PeekResponse(peek.uuid, error=ErrorFields("XX000", f"index {target.id} is not installed"))]
+                return [m.PeekResponse(peek.uuid, error=ErrorFields(
+                    "XX000", f"index {target.id} is not installed: {self.unrenderable.get(target.id, 'it is not known here')}"))]
             if not passed(arrangement.frontier, peek.timestamp):
                 return None
             key = point_key(self.index_exports.get(target.id), peek.mfp)

@@ -199,7 +199,7 @@ def pruned_join_inputs(expr: ir.Reduce, input_types: list[list[Any] | None]) -> 
     offset = 0
     for child, types in zip(join.inputs, input_types):
         arity = len(types)  # type: ignore[arg-type]
-        kept = [c for c in range(arity) if offset + c in used] or [0]
+        kept = [c for c in range(arity) if offset + c in used] or [0][:arity]  # an input of no columns keeps none
         for c in kept:
             mapping[offset + c] = len(mapping)
         inputs.append(child if len(kept) == arity else ir.Project(child, tuple(kept)))
