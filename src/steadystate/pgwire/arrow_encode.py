@@ -109,16 +109,12 @@ def _micros(array: pa.Array) -> np.ndarray:
 
 
 def _timestamp_text(array: pa.Array, suffix: str = "") -> Encoded | None:
-    micros = _micros(array)
-    whole = pa.array(np.floor_divide(micros, 1_000_000), pa.int64()).cast(pa.timestamp("s"))  # floor, also < 1970
-    seconds = whole.cast(pa.string())  # "YYYY-MM-DD HH:MM:SS"
-    fraction = np.mod(micros, 1_000_000)
-    digits = pc.utf8_rtrim(pc.utf8_lpad(pa.array(fraction).cast(pa.string()), 6, "0"), "0")
-    points = pc.if_else(pa.array(fraction != 0), pa.scalar("."), pa.scalar(""))
-    text = pc.binary_join_element_wise(seconds, points, digits, pa.scalar(suffix), "")
-    if array.null_count:
-        text = pc.if_else(array.is_valid(), text, pa.scalar(None, pa.string()))
-    return variable(text.cast(pa.large_string()))
+    """``timestamp_out``: Arrow's cast writes ``YYYY-MM-DD HH:MM:SS.ffffff`` (always six digits, floored also before
+    1970); trimming the trailing zeros, then a bare point, leaves PostgreSQL's fraction (none when it is zero)."""
+    text = pc.ascii_rtrim(pc.ascii_rtrim(array.cast(pa.large_string()), "0"), ".")
+    if suffix:
+        text = pc.binary_join_element_wise(text, pa.scalar(suffix, pa.large_string()), "")
+    return variable(text)
 
 
 def _timestamp_binary(array: pa.Array) -> Encoded:
