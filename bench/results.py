@@ -273,6 +273,9 @@ def profile(n: int) -> None:
         def write(self, data: bytes) -> None:
             pass
 
+        def write_bulk(self, data: bytes) -> None:
+            pass
+
         def flush(self) -> Iterator[None]:
             yield from ()
 
