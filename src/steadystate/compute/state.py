@@ -24,7 +24,8 @@ a new one; at ``InitializationComplete`` the rest are dropped.  So a coordinator
 changed; the counts are reported in ``Status`` (``reconciled_kept``/``reconciled_rebuilt``) and logged.
 
 **Queries fail alone.**  A peek's result is encoded in batches and sent in chunks of about ``compute.peeks.CHUNK_BYTES``
-(``PeekResponse.partial``); past the peek's ``max_result_size`` it fails with 53000.  A peek's evaluation and each
+(``PeekResponse.partial``) — on the row path each as soon as it is built, through :attr:`ComputeState.send_now`;
+past the peek's ``max_result_size`` it fails with 53000 (after the chunks already sent).  A peek's evaluation and each
 step of a transient dataflow run under a ``dataflow.guard.Guard``: interrupted (``interrupt``, called by the I/O
 thread as a ``CancelPeek``/drop/``Hello`` arrives) they stop with 57014, and past :data:`MEMORY_THRESHOLD_SHARE` of
 the replica's memory limit with 53200 — a failed transient dataflow is removed at once and its peeks and subscribe
