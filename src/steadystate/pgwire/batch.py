@@ -12,7 +12,9 @@ at a time instead:
    row-at-a-time path uses);
 2. the messages are assembled by Arrow's ``binary_join_element_wise``: per row, a 7-byte header (``'D'``, the
    message length ``6 + Σ (4 + max(length, 0))``, the column count), then each column's 4-byte length and its
-   bytes (nothing for NULL).  The joined array's data buffer is the messages back to back.
+   bytes (nothing for NULL).  The joined array's data buffer is the messages back to back.  Neighbouring pieces of
+   one width in every row are first laid side by side as NumPy records (:func:`join_rows`), so the join has fewer
+   pieces to visit; COPY TO's lines (``arrow_encode.encode_copy_batch``) are assembled the same way.
 
 The output is byte-for-byte what :func:`~steadystate.pgwire.wire.encode_data_row` produces row by row (a property
 test checks it on generated rows of every type and format).
