@@ -6,15 +6,15 @@ A real server (``steadystate serve --insecure`` in a temporary data directory, o
 starts it) and a throwaway PostgreSQL cluster (``initdb`` under /tmp, as ``tests/storage/conftest.py`` starts one)
 are loaded with the same tables ``t<n>(id bigint, name text, amount numeric(12,2), at timestamp, flag boolean,
 score double precision)`` of ``n`` rows for each of ``--sizes`` through ``COPY FROM STDIN``; steadystate also gets an
-index on ``id``, so ``SELECT * FROM t<n>`` is a fast-path peek of the whole arrangement (and ``SELECT * FROM t<large>
-WHERE id < <small>`` one that scans it).  For each query, through psycopg:
+index on ``id``, so ``SELECT * FROM t<n>`` is a fast-path peek of the whole arrangement (``SELECT * FROM t<large>
+WHERE id < <small>`` one that scans it, and ``... WHERE amount >= 0.00`` one that takes the row path).  For each query, through psycopg:
 
 * ``text``: ``cursor.execute`` + ``fetchall`` (text format, psycopg's default);
 * ``binary``: the same with ``cursor(binary=True)``;
 * ``copy``: ``COPY (SELECT ...) TO STDOUT``, reading every block.
 
 The best of ``--repeat`` runs is reported, in seconds and rows per second, with the CPU seconds the steadystate
-processes (supervisor and proxy, coordinator, replica: ``psutil``) spent on that run — on a machine shared with
+processes (supervisor and proxy, coordinator, replica: ``psutil``) spent per run (the mean of the runs) — on a machine shared with
 other work the wall time varies with the load, the CPU time much less; every steadystate answer is checked
 against PostgreSQL's (the same rows as Python values, ordered by ``id``).  Then the first run of each steadystate query (the first whole read of an index builds the replica's columnar copy
 of it, ``compute.index_snapshot``; later reads use it), and one read of the largest table right after writes
@@ -114,14 +114,20 @@ class Steadystate:
         return list(found.values())
 
     def cpu_seconds(self) -> float:
-        total = 0.0
+        return sum(self.cpu_by_role().values())
+
+    def cpu_by_role(self) -> dict[str, float]:
+        """CPU seconds so far of the supervisor with its pgwire proxy, the coordinator and the replica."""
+        out = dict.fromkeys(ROLES, 0.0)
         for process in self.processes():
             try:
+                cmdline = process.cmdline()
                 times = process.cpu_times()
-                total += times.user + times.system
             except psutil.NoSuchProcess:
-                pass
-        return total
+                continue
+            role = "replica" if "replica" in cmdline else "coordinator" if "coordinator" in cmdline else "proxy"
+            out[role] += times.user + times.system
+        return out
 
     def stop(self) -> None:
         subprocess.run([sys.executable, "-m", "steadystate", "stop", "--data-dir", str(self.data)],
@@ -180,11 +186,15 @@ def load(dsn: str, n: int, steadystate: bool) -> float:
 
 
 def queries(sizes: list[int]) -> list[tuple[str, int, str]]:
-    """(label, rows, SQL): every row of each table (the whole index), and the smallest size out of the largest
-    table through a filter (the replica scans the whole index for it)."""
+    """(label, rows, SQL): every row of each table (the whole index); every row of the smallest through a filter on
+    the numeric column, which the columnar copy does not evaluate (the row path: the replica streams the chunks as
+    it builds them); and the smallest size out of the largest table through a filter on ``id`` (over the columnar
+    copy)."""
     out = [(f"{size:,}", size, f"SELECT * FROM t{size}") for size in sizes]
+    small = min(sizes)
+    out.append((f"{small:,} (row path)", small, f"SELECT * FROM t{small} WHERE amount >= 0.00"))
     if len(sizes) > 1:
-        small, large = min(sizes), max(sizes)
+        large = max(sizes)
         out.append((f"{small:,} of {large:,} (filter)", small, f"SELECT * FROM t{large} WHERE id < {small}"))
     return out
 
@@ -212,19 +222,27 @@ def run_copy(dsn: str, sql: str) -> int:
 FIRST_RUNS: dict[str, float] = {}  # query label -> the wall time of its first run (steadystate)
 
 
-def best(repeat: int, action: Callable[[], Any], cpu: Callable[[], float] = lambda: 0.0,
-         label: str = "") -> tuple[float, Any, float]:
-    """The best wall time of ``repeat`` runs, the last result, and the server CPU seconds of the best run."""
+ROLES = ("proxy", "coordinator", "replica")
+
+
+def best(repeat: int, action: Callable[[], Any], cpu: Callable[[], dict[str, float]] = dict,
+         label: str = "") -> tuple[float, Any, dict[str, float]]:
+    """The best wall time of ``repeat`` runs, the last result, and the server CPU seconds per run by process (the
+    mean over the runs: psutil counts in 10 ms ticks, too coarse for one run)."""
     times, result = [], None
+    before = cpu()
     for _ in range(repeat):
-        used = cpu()
         start = time.perf_counter()
         result = action()
-        times.append((time.perf_counter() - start, cpu() - used))
+        times.append(time.perf_counter() - start)
+    after = cpu()
     if label:
-        FIRST_RUNS[label] = times[0][0]
-    wall, used = min(times)
-    return wall, result, used
+        FIRST_RUNS[label] = times[0]
+    return min(times), result, {role: (after[role] - before[role]) / repeat for role in after}
+
+
+def cpu_text(used: dict[str, float]) -> str:
+    return f"{sum(used.values()):.3f} ({' / '.join(f'{used[role]:.3f}' for role in ROLES)})"
 
 
 def after_writes(ss: Steadystate, size: int) -> None:
@@ -271,6 +289,9 @@ def profile(n: int) -> None:
         pending = 0
 
         def write(self, data: bytes) -> None:
+            pass
+
+        def write_bulk(self, data: bytes) -> None:
             pass
 
         def flush(self) -> Iterator[None]:
@@ -332,22 +353,23 @@ def main() -> None:
             print(f"load {size} rows: steadystate {load(ss.dsn, size, True):.1f} s, "
                   f"PostgreSQL {load(pg.dsn, size, False):.1f} s")
         print(f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}, Python {sys.version.split()[0]}")
-        print("| rows | path | steadystate s | rows/s | server CPU s | PostgreSQL s | rows/s |")
+        print("| rows | path | steadystate s | rows/s | server CPU s (proxy / coordinator / replica) | PostgreSQL s "
+              "| rows/s |")
         print("|---|---|---|---|---|---|---|")
         server = ss
         for what, size, sql in queries(sizes):
             for label, binary in (("text", False), ("binary", True)):
                 ss_time, ss_rows, ss_cpu = best(args.repeat, lambda: run_select(server.dsn, sql, binary),
-                                                server.cpu_seconds, f"{what} {label}")
+                                                server.cpu_by_role, f"{what} {label}")
                 pg_time, pg_rows, _ = best(args.repeat, lambda: run_select(pg.dsn, sql, binary))
                 assert len(ss_rows) == size and normalized(ss_rows) == normalized(pg_rows), "results differ"
                 del ss_rows, pg_rows
-                print(f"| {what} | SELECT, {label} | {ss_time:.3f} | {size / ss_time:,.0f} | {ss_cpu:.3f} | "
+                print(f"| {what} | SELECT, {label} | {ss_time:.3f} | {size / ss_time:,.0f} | {cpu_text(ss_cpu)} | "
                       f"{pg_time:.3f} | {size / pg_time:,.0f} |", flush=True)
-            ss_time, ss_bytes, ss_cpu = best(args.repeat, lambda: run_copy(server.dsn, sql), server.cpu_seconds)
+            ss_time, ss_bytes, ss_cpu = best(args.repeat, lambda: run_copy(server.dsn, sql), server.cpu_by_role)
             pg_time, pg_bytes, _ = best(args.repeat, lambda: run_copy(pg.dsn, sql))
             assert ss_bytes == pg_bytes, f"COPY sizes differ: {ss_bytes} vs {pg_bytes}"
-            print(f"| {what} | COPY TO STDOUT | {ss_time:.3f} | {size / ss_time:,.0f} | {ss_cpu:.3f} | "
+            print(f"| {what} | COPY TO STDOUT | {ss_time:.3f} | {size / ss_time:,.0f} | {cpu_text(ss_cpu)} | "
                   f"{pg_time:.3f} | {size / pg_time:,.0f} |", flush=True)
         print("first runs (steadystate; the first whole read of an index builds its columnar copy): "
               + ", ".join(f"{label} {wall:.3f} s" for label, wall in FIRST_RUNS.items()))

@@ -8,6 +8,7 @@ from __future__ import annotations
 import decimal
 from typing import Any
 
+import psycopg
 import pytest
 
 NULL = "\\N"
@@ -67,6 +68,25 @@ def test_a_large_result_arrives_whole_and_exact(world, in_block: bool) -> None: 
     assert sorted(text, key=lambda r: r[0]) == expected
     assert sorted(binary, key=lambda r: r[0]) == expected
     assert sorted(lines, key=lambda line: int(line.split("\t")[0])) == [copy_line(row) for row in expected]
+
+
+def test_a_row_path_result_streams_whole_and_exact(world) -> None:  # type: ignore[no-untyped-def]
+    """A filter over a numeric column is evaluated row by row (not over the columnar copy): the replica sends the
+    chunks as it builds them, the coordinator passes them on; past ``max_result_size`` the result fails with
+    53000 after chunks went out, and the session goes on."""
+    expected = expected_rows()
+    with world.connect() as conn:
+        conn.execute("SET max_result_size = '1GB'")
+        rows = conn.execute("SELECT * FROM big WHERE amount >= 0.00").fetchall()
+        assert sorted(rows, key=lambda r: r[0]) == expected
+        with conn.cursor(binary=True) as cursor:
+            assert sorted(cursor.execute("SELECT * FROM big WHERE amount >= 0.00").fetchall(),
+                          key=lambda r: r[0]) == expected
+        conn.execute("SET max_result_size = '1MB'")
+        with pytest.raises(psycopg.Error) as failed:
+            conn.execute("SELECT * FROM big WHERE amount >= 0.00").fetchall()
+        assert failed.value.sqlstate == "53000"
+        assert conn.execute("SELECT count(*) FROM big").fetchone() == (ROWS,)
 
 
 def test_after_writes_the_result_follows_the_index(world) -> None:  # type: ignore[no-untyped-def]

@@ -351,3 +351,28 @@ def test_rejected_login() -> None:
     assert error_fields(output[0][1])["S"] == "FATAL"
 
 
+
+
+def test_a_session_that_asks_gets_its_row_runs_announced_by_bulk_frames() -> None:
+    """``steadystate_bulk=on`` (what the proxy sends): every run of DataRows comes after a ``~`` frame giving its
+    byte count; the proxy's splitter, dropping the frames, passes on exactly what a session without it gets."""
+    from steadystate.pgwire.proxy_rules import Splitter
+
+    plain, _ = run_without_loop([startup() + query("SELECT generate 5000")], FakeBackend())
+    announced, _ = run_without_loop([startup(steadystate_bulk="on") + query("SELECT generate 5000")], FakeBackend())
+    assert b"~" not in kinds(frames(plain))
+    cut = frames(announced)
+    bulk = [i for i, (kind, _) in enumerate(cut) if kind == b"~"]
+    assert bulk
+    for i in bulk:  # each frame counts the whole DataRows that follow it
+        (size,) = struct.unpack("!i", cut[i][1])
+        following = 0
+        for kind, body in cut[i + 1:]:
+            if following == size:
+                break
+            assert kind == b"D"
+            following += 5 + len(body)
+        assert following == size
+    passed_on = b"".join(raw for _, raw in Splitter(frozenset({b"Z"}), bulk=True).feed(announced))
+    assert after_startup(frames(passed_on)) == after_startup(frames(plain))  # (the cancel key differs)
+    assert len(passed_on) == len(plain)

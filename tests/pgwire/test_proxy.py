@@ -29,6 +29,7 @@ from steadystate.pgwire.proxy_rules import (
     classify_sql,
     split_statements,
 )
+from steadystate.pgwire.wire import BULK_PARAMETER, bulk_header
 
 PROXY_KEY = (42, 4242)
 
@@ -41,8 +42,10 @@ def cstr(text: str) -> bytes:
     return text.encode() + b"\x00"
 
 
-def startup(user: str = "u") -> bytes:
-    body = struct.pack("!i", 196608) + cstr("user") + cstr(user) + b"\x00"
+def startup(user: str = "u", *, proxied: bool = False) -> bytes:
+    """A client's startup packet; ``proxied``: as the proxy sends it on to a coordinator (asking for bulk frames)."""
+    body = struct.pack("!i", 196608) + cstr("user") + cstr(user)
+    body += (cstr(BULK_PARAMETER) + cstr("on") if proxied else b"") + b"\x00"
     return struct.pack("!i", len(body) + 4) + body
 
 
@@ -121,13 +124,13 @@ def connected(pid: int = 7) -> tuple[ProxyConnection, bytes]:
     machine = ProxyConnection(*PROXY_KEY)
     actions = machine.client_data(startup())
     assert ConnectBackend(0.0) in actions
-    assert to_backend(machine.backend_connected()) == startup()
+    assert to_backend(machine.backend_connected()) == startup(proxied=True)
     return machine, to_client(machine.backend_data(handshake(pid)))
 
 
 def reconnect(machine: ProxyConnection, pid: int) -> bytes:
     """Connect a new backend, answer its handshake; returns what the machine sends to it after the handshake."""
-    assert to_backend(machine.backend_connected()) == startup()
+    assert to_backend(machine.backend_connected()) == startup(proxied=True)
     return to_backend(machine.backend_data(handshake(pid)))
 
 
@@ -515,3 +518,27 @@ def test_requests_held_while_no_coordinator_is_live_are_bounded() -> None:
             break
     assert machine.closed and CloseClient() in actions
     assert fields(frames(to_client(actions))[0][1])["C"] == "53200"
+
+
+@settings(max_examples=200, deadline=None)
+@given(_messages, hs.lists(hs.booleans(), max_size=30), hs.lists(hs.integers(min_value=0, max_value=2000), max_size=12))
+def test_bulk_frames_are_dropped_and_their_runs_passed_on_unread(messages: list, announce: list[bool],
+                                                                 cuts: list[int]) -> None:
+    """A coordinator's stream with runs of DataRows/CopyData announced by bulk frames, cut anywhere: the splitter
+    passes on exactly the stream without the frames, and still finds every wanted message outside the runs."""
+    plain = b"".join(msg(kind, body) for kind, body in messages)
+    stream, run = b"", b""
+    for i, (kind, body) in enumerate(messages):
+        if kind in (b"D", b"d") and i < len(announce) and announce[i]:
+            run += msg(kind, body)
+            continue
+        stream += (bulk_header(len(run)) + run if run else b"") + msg(kind, body)
+        run = b""
+    stream += bulk_header(len(run)) + run if run else b""
+    points = sorted({min(c, len(stream)) for c in cuts} | {0, len(stream)})
+    splitter = Splitter(frozenset({b"Z", b"E"}), bulk=True)
+    pieces = [piece for a, b in zip(points, points[1:]) for piece in splitter.feed(stream[a:b])]
+    assert b"".join(raw for _, raw in pieces) == plain
+    assert [raw for kind, raw in pieces if kind is not None] == [
+        msg(kind, body) for kind, body in messages if kind in (b"Z", b"E")]
+    assert splitter.buffered == 0

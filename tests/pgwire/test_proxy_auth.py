@@ -29,7 +29,7 @@ def sasl(code: int, data: bytes = b"") -> bytes:
 def authenticated(machine: ProxyConnection) -> None:
     """The first connection: startup, a full SASL exchange passed through both ways, then the handshake."""
     assert any(isinstance(a, ConnectBackend) for a in machine.client_data(startup("ann")))
-    assert sent(machine.backend_connected(), ToBackend) == startup("ann")  # the first one carries no token
+    assert sent(machine.backend_connected(), ToBackend) == startup("ann", proxied=True)  # the first one carries no token
     challenge = sasl(10, cstr("SCRAM-SHA-256") + b"\x00")
     assert sent(machine.backend_data(challenge), ToClient) == challenge  # at once, not held back
     first = msg(b"p", cstr("SCRAM-SHA-256") + struct.pack("!i", 5) + b"n,,r=")

@@ -4,10 +4,12 @@
   arrangement instead of scanning it;
 * :func:`table_chunks` does the same for a result that is already an Arrow table (``compute.index_snapshot``):
   slices of about :data:`CHUNK_BYTES`, each an IPC stream, no Python step per row;
-* :func:`chunked` encodes a result in chunks of about :data:`CHUNK_BYTES` (``PeekResponse.partial``) — each an
-  Arrow record batch (``repr.arrow_rows``) when the peek asks for Arrow, else codec rows — checking the
-  evaluation guard (cancel, memory) between chunks and stopping as soon as the result passes the peek's
-  ``max_result_size`` (53000, :func:`result_too_large`, worded as Materialize words it);
+* :func:`stream_chunks` encodes a result in chunks of about :data:`CHUNK_BYTES` (``PeekResponse.partial``) — each
+  an Arrow record batch (``repr.arrow_rows``) when the peek asks for Arrow, else codec rows — giving each out as
+  the next is built (``compute.state`` sends it at once: the coordinator encodes the first rows for the client
+  while the replica builds the rest), checking the evaluation guard (cancel, memory) between chunks and stopping
+  as soon as the result passes the peek's ``max_result_size`` (53000, :func:`result_too_large`, worded as
+  Materialize words it); :func:`chunked` is all of them as a list;
 * :func:`mapped` runs a shard snapshot through a peek's map/filter/project;
 * :func:`finished` applies the peek's finishing (ORDER BY, OFFSET, LIMIT, projection: ``expr.finishing``), so only
   the rows the client asked for are encoded, counted against ``max_result_size`` and sent.
@@ -91,23 +93,32 @@ def finished(rows: Iterable[tuple], finishing: RowSetFinishing) -> Iterable[tupl
 
 
 def chunked(peek: m.Peek, rows: Iterable[tuple]) -> list[m.PeekResponse]:
-    """Encode the result in chunks of about :data:`CHUNK_BYTES`, checking the guard and ``max_result_size``
-    between chunks; a batch never asks for many more rows than still fit under the limit, so a result is not built
-    much past it."""
+    """:func:`stream_chunks`, all of them."""
+    return list(stream_chunks(peek, rows))
+
+
+def stream_chunks(peek: m.Peek, rows: Iterable[tuple]) -> Iterator[m.PeekResponse]:
+    """Encode the result in chunks of about :data:`CHUNK_BYTES`, each given out as soon as the next one is built (the
+    last one is final, ``partial=False``: one chunk is held back to know it), checking the guard and
+    ``max_result_size`` between chunks; a batch never asks for many more rows than still fit under the limit, so a
+    result is not built much past it.  Past the limit it raises after the chunks already given out: the caller
+    sends the error as the final response."""
     limit = peek.max_result_size
-    chunks: list[tuple[bytes, bool]] = []  # (payload, is Arrow)
+    held: tuple[bytes, bool] | None = None  # (payload, is Arrow) of the chunk built last
     total, batch_rows = 0, 1024
     iterator = iter(rows)
     while True:
         batch = list(islice(iterator, batch_rows))
-        if not batch and chunks:
+        if not batch and held is not None:
             break
         arrow = arrow_rows.encode_ipc(batch) if peek.arrow else None
         blob = arrow if arrow is not None else codec.encode_rows(batch)
         total += len(blob)
         if limit is not None and total > limit:
             raise result_too_large(limit)
-        chunks.append((blob, arrow is not None))
+        if held is not None:
+            yield _response(peek, held, partial=True)
+        held = (blob, arrow is not None)
         if len(batch) < batch_rows:
             break
         del batch
@@ -116,9 +127,13 @@ def chunked(peek: m.Peek, rows: Iterable[tuple]) -> list[m.PeekResponse]:
         batch_rows = max(16, min(1 << 20, CHUNK_BYTES // per_row))
         if limit is not None:  # never build much more than what still fits under the limit
             batch_rows = min(batch_rows, (limit - total) // per_row + 16)
-    last = len(chunks) - 1
-    return [m.PeekResponse(peek.uuid, rows=None if arrow else chunk, batches=chunk if arrow else None,
-                           partial=i < last) for i, (chunk, arrow) in enumerate(chunks)]
+    assert held is not None
+    yield _response(peek, held, partial=False)
+
+
+def _response(peek: m.Peek, chunk: tuple[bytes, bool], partial: bool) -> m.PeekResponse:
+    blob, arrow = chunk
+    return m.PeekResponse(peek.uuid, rows=None if arrow else blob, batches=blob if arrow else None, partial=partial)
 
 
 def table_chunks(peek: m.Peek, table: pa.Table) -> list[m.PeekResponse]:

@@ -245,6 +245,7 @@ class _Worker:
         self.state = server.state
         self.on_exit = on_exit
         self.sink: asyncio.StreamWriter | None = None  # the connection whose Hello was applied last
+        self.state.send_now = self._send  # a peek's chunks go out as they are built
         self.last_connected = time.monotonic()
         self.last_status = 0.0
 

@@ -24,7 +24,8 @@ a new one; at ``InitializationComplete`` the rest are dropped.  So a coordinator
 changed; the counts are reported in ``Status`` (``reconciled_kept``/``reconciled_rebuilt``) and logged.
 
 **Queries fail alone.**  A peek's result is encoded in batches and sent in chunks of about ``compute.peeks.CHUNK_BYTES``
-(``PeekResponse.partial``); past the peek's ``max_result_size`` it fails with 53000.  A peek's evaluation and each
+(``PeekResponse.partial``) — on the row path each as soon as it is built, through :attr:`ComputeState.send_now`;
+past the peek's ``max_result_size`` it fails with 53000 (after the chunks already sent).  A peek's evaluation and each
 step of a transient dataflow run under a ``dataflow.guard.Guard``: interrupted (``interrupt``, called by the I/O
 thread as a ``CancelPeek``/drop/``Hello`` arrives) they stop with 57014, and past :data:`MEMORY_THRESHOLD_SHARE` of
 the replica's memory limit with 53200 — a failed transient dataflow is removed at once and its peeks and subscribe
@@ -52,7 +53,7 @@ from steadystate import errors
 from steadystate.errors import ErrorFields, SteadyError
 from steadystate.expr.eval import compile_mfp
 from steadystate.compute.index_snapshot import IndexSnapshots
-from steadystate.compute.peeks import chunked, finished, mapped, point_key
+from steadystate.compute.peeks import finished, mapped, point_key, stream_chunks
 from steadystate.compute.sinks import SinkState, write_sink
 from steadystate.compute.snapshots import SnapshotReading, SourceState, begin_reading, feed_reading
 from steadystate.protocol import messages as m
@@ -115,6 +116,9 @@ class ComputeState:
         self.index_exports: dict[str, m.IndexExport] = {}
         self.snapshots = IndexSnapshots()  # the indexes' columnar copies, once a peek read them whole
         self.peeks: dict[str, m.Peek] = {}
+        #: sends responses at once (the worker's, in a replica process): a peek's chunks stream out as they are
+        #: built instead of after the whole result; ``None`` (tests, in-process): they are returned with the tick's
+        self.send_now: Callable[[list[m.Response]], None] | None = None
         self.config: dict[str, str] = {}
         self.reconciled_kept = 0
         self.reconciled_rebuilt = 0
@@ -384,7 +388,7 @@ class ComputeState:
             if just_hydrated and any(
                     later.hydrated_at is None and not later.desc.is_transient for later in dataflows[position + 1:]):
                 break
-        out.extend(self._answer_peeks())
+        self._answer_peeks(out)
         return out
 
     def _fail_transient(self, dataflow: _Dataflow, exc: SteadyError) -> list[m.Response]:
@@ -519,32 +523,38 @@ class ComputeState:
         # its sources were read later): nothing is written before the output is complete through it
         write_sink(self.store, sink, max(dataflow.desc.as_of or 0, dataflow.rendered.initial_time), frontier)
 
-    def _answer_peeks(self) -> list[m.Response]:
-        out: list[m.Response] = []
+    def _answer_peeks(self, out: list[m.Response]) -> None:
         for uuid, peek in list(self.peeks.items()):
             if uuid not in self.peeks:
                 continue
-            responses = self._try_peek(peek)
-            if responses is not None:
+            if self._try_peek(peek, out):
                 del self.peeks[uuid]
-                out.extend(responses)
-        return out
 
-    def _try_peek(self, peek: m.Peek) -> list[m.PeekResponse] | None:
-        """The peek's answer — its result in chunks, or an error — or ``None`` while the target has not passed the
-        peek's timestamp.  The result is built under a guard: a ``CancelPeek`` arriving meanwhile, or the process
-        passing its memory threshold, stops it; so does passing ``max_result_size``."""
+    def _try_peek(self, peek: m.Peek, out: list[m.Response]) -> bool:
+        """Add the peek's answer — its result in chunks, or an error — to ``out``; ``False`` while the target has
+        not passed the peek's timestamp.  With :attr:`send_now` each chunk but the last is sent as soon as it is
+        built (after what ``out`` holds, which goes first), so a large result streams out of the replica.  The
+        result is built under a guard: a ``CancelPeek`` arriving meanwhile, or the process passing its memory
+        threshold, stops it; so does passing ``max_result_size`` (an error after the chunks already sent)."""
         try:
             with guard.guarded(self._guard((peek.uuid,), "query")):
-                return self._evaluate_peek(peek)
+                answer = self._evaluate_peek(peek)
+                if answer is None:
+                    return False
+                for response in answer:
+                    out.append(response)
+                    if response.partial and self.send_now is not None:
+                        self.send_now(out[:])
+                        out.clear()
         except SteadyError as exc:
-            return [m.PeekResponse(peek.uuid, error=exc.to_wire())]
+            out.append(m.PeekResponse(peek.uuid, error=exc.to_wire()))
         except Exception as exc:  # noqa: BLE001 - a peek's expression failing in a way the evaluator did not
             # anticipate is that peek's error (XX000), never the replica's: it must not take the process down
             log.exception("peek %s failed", peek.uuid)
-            return [m.PeekResponse(peek.uuid, error=EvalError.from_exception(exc).to_fields())]
+            out.append(m.PeekResponse(peek.uuid, error=EvalError.from_exception(exc).to_fields()))
+        return True
 
-    def _evaluate_peek(self, peek: m.Peek) -> list[m.PeekResponse] | None:
+    def _evaluate_peek(self, peek: m.Peek) -> Iterable[m.PeekResponse] | None:
         target = peek.target
         rows: Iterable[tuple]
         if target.kind == m.PeekTargetKind.INDEX:
@@ -585,7 +595,7 @@ class ComputeState:
             if len(snapshot) > guard.CHECK_EVERY_ROWS:
                 guard.check()
             rows = mapped(snapshot, compile_mfp(peek.mfp))
-        return chunked(peek, finished(rows, peek.finishing))
+        return stream_chunks(peek, finished(rows, peek.finishing))
 
     # ------------------------------------------------------------------ status
 

@@ -36,7 +36,7 @@ from steadystate.repr import arrow_rows
 from steadystate.repr.floattext import float8_text
 from steadystate.repr.timezones import is_utc
 
-from .batch import ColumnEncoder, Lengths, assemble, encode_column, fixed, variable
+from .batch import ColumnEncoder, Lengths, assemble, encode_column, fixed, fixed_view, join_rows, variable
 from .values import BOOL, BPCHAR, DATE, FLOAT4, FLOAT8, INT2, INT4, INT8, NAME, NUMERIC, OID, TEXT, TIMESTAMP, \
     TIMESTAMPTZ, VARCHAR
 
@@ -109,16 +109,12 @@ def _micros(array: pa.Array) -> np.ndarray:
 
 
 def _timestamp_text(array: pa.Array, suffix: str = "") -> Encoded | None:
-    micros = _micros(array)
-    whole = pa.array(np.floor_divide(micros, 1_000_000), pa.int64()).cast(pa.timestamp("s"))  # floor, also < 1970
-    seconds = whole.cast(pa.string())  # "YYYY-MM-DD HH:MM:SS"
-    fraction = np.mod(micros, 1_000_000)
-    digits = pc.utf8_rtrim(pc.utf8_lpad(pa.array(fraction).cast(pa.string()), 6, "0"), "0")
-    points = pc.if_else(pa.array(fraction != 0), pa.scalar("."), pa.scalar(""))
-    text = pc.binary_join_element_wise(seconds, points, digits, pa.scalar(suffix), "")
-    if array.null_count:
-        text = pc.if_else(array.is_valid(), text, pa.scalar(None, pa.string()))
-    return variable(text.cast(pa.large_string()))
+    """``timestamp_out``: Arrow's cast writes ``YYYY-MM-DD HH:MM:SS.ffffff`` (always six digits, floored also before
+    1970); trimming the trailing zeros, then a bare point, leaves PostgreSQL's fraction (none when it is zero)."""
+    text = pc.ascii_rtrim(pc.ascii_rtrim(array.cast(pa.large_string()), "0"), ".")
+    if suffix:
+        text = pc.binary_join_element_wise(text, pa.scalar(suffix, pa.large_string()), "")
+    return variable(text)
 
 
 def _timestamp_binary(array: pa.Array) -> Encoded:
@@ -257,33 +253,47 @@ def encode_batch(batch: pa.RecordBatch, columns: list[ColumnEncoder]) -> bytes:
 
 
 _COPY_ESCAPES = (("\\", "\\\\"), ("\n", "\\n"), ("\r", "\\r"), ("\t", "\\t"))  # copy_format.escape_text_field's
-_COPY_SPECIAL = "[\\\\\n\r\t]"  # a backslash, newline, carriage return or tab
+_COPY_SPECIAL = np.array([ord(c) for c, _ in _COPY_ESCAPES], dtype=np.uint8)  # backslash, newline, return, tab
 _COPY_HEADER = np.dtype([("type", "u1"), ("size", ">i4")])
+_COPY_NULL = pa.scalar(b"\\N", pa.large_binary())
+_TAB, _NEWLINE = ord("\t"), ord("\n")
+
+
+def _needs_escape(data: pa.Array) -> bool:
+    """Whether any value holds a byte ``COPY`` escapes (a look at the data buffer, no Python step per value)."""
+    offsets = np.frombuffer(data.buffers()[1], dtype=np.int64, count=len(data) + 1, offset=data.offset * 8)
+    start, end = int(offsets[0]), int(offsets[-1])
+    if end == start:
+        return False
+    raw = np.frombuffer(data.buffers()[2], dtype=np.uint8, count=end - start, offset=start)
+    suspect = raw[(raw < 14) | (raw == 92)]  # the four bytes are 9, 10, 13 and 92; this is rarely any byte
+    return bool(np.isin(suspect, _COPY_SPECIAL).any())
 
 
 def encode_copy_batch(batch: pa.RecordBatch, columns: list[ColumnEncoder]) -> bytes:
     """The CopyData messages of ``batch``'s rows in the text COPY format (one message per row, as PostgreSQL sends
     them): each column's text (``columns`` are text-format encoders), backslash-escaped, ``\\N`` for NULL, joined
-    by tabs and ended by a newline."""
+    by tabs and ended by a newline — the pieces of each row laid side by side by ``batch.join_rows``."""
     n = batch.num_rows
     if n == 0:
         return b""
     if not columns:
         return b"d\x00\x00\x00\x05\n" * n
-    fields = []
+    pieces: list[np.ndarray | pa.Array] = []
+    sizes = np.full(n, 4 + len(columns), dtype=np.int64)  # the length field, the tabs and the newline
     for i, column in enumerate(columns):
         _lengths, data = encode_arrow_column(column, batch.column(i), batch.schema.field(i))
-        if pc.any(pc.match_substring_regex(data, _COPY_SPECIAL)).as_py():  # else: nothing to escape
+        if _needs_escape(data):
             for pattern, replacement in _COPY_ESCAPES:
                 data = pc.replace_substring(data, pattern.encode(), replacement.encode())
-        fields.append(pc.fill_null(data, pa.scalar(b"\\N", pa.large_binary())))
-    lines = pc.binary_join_element_wise(*fields, pa.scalar(b"\t", pa.large_binary()))
-    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64, count=n + 1, offset=lines.offset * 8)
+        if data.null_count:
+            data = pc.fill_null(data, _COPY_NULL)
+        lengths, data = variable(data)
+        sizes += lengths
+        view = fixed_view(lengths, data)
+        pieces.append(view if view is not None else data)
+        pieces.append(np.full(n, _NEWLINE if i == len(columns) - 1 else _TAB, dtype=np.uint8))
     header = np.empty(n, dtype=_COPY_HEADER)
     header["type"] = ord("d")
-    header["size"] = np.diff(offsets) + 5  # the length field and the newline
-    newline = pa.scalar(b"\n", pa.large_binary())
-    joined = pc.binary_join_element_wise(fixed(header), lines, newline, pa.scalar(b"", pa.large_binary()))
-    bounds = np.frombuffer(joined.buffers()[1], dtype=np.int64, count=n + 1, offset=joined.offset * 8)
-    start, end = int(bounds[0]), int(bounds[-1])
-    return joined.buffers()[2].slice(start, end - start).to_pybytes()
+    header["size"] = sizes
+    return join_rows(n, [header, *pieces])

@@ -77,6 +77,8 @@ from .wire import (
     AUTH_SASL_FINAL,
     AUTHENTICATION_OK,
     RESUME_PARAMETER,
+    BULK_PARAMETER,
+    bulk_header,
     COPY_DONE,
     EMPTY_QUERY_RESPONSE,
     MAX_MESSAGE,
@@ -95,6 +97,8 @@ from .wire import (
 )
 
 log = logging.getLogger(__name__)
+
+BULK_MIN = 1024  # smaller runs of result messages go unannounced (the proxy reads their headers)
 
 COPY_BATCH_ROWS = 10_000
 
@@ -128,10 +132,17 @@ class Conversation(ExtendedQueryMixin):
         self.time_zone = "UTC"
         self._reader = FrameReader(max_message=max_message, valid_types=fe.MESSAGE_TYPES | {PASSWORD_MESSAGE})
         self._out = bytearray()
+        self.bulk = False  # announce runs of result messages (BULK_PARAMETER: the client is the proxy)
 
     # ------------------------------------------------------------ output
 
     def write(self, data: bytes) -> None:
+        self._out += data
+
+    def write_bulk(self, data: bytes) -> None:
+        """Whole DataRow/CopyData messages, announced by a bulk frame to a proxy that asked for them."""
+        if self.bulk and len(data) >= BULK_MIN:
+            self._out += bulk_header(len(data))
         self._out += data
 
     @property
@@ -263,6 +274,7 @@ class Conversation(ExtendedQueryMixin):
             unrecognized = [name for name in params if name.startswith("_pq_.")]
             self.write(encode_negotiate_protocol_version(0, unrecognized))
         try:
+            self.bulk = params.pop(BULK_PARAMETER, None) == "on"
             yield from self._authenticate(user, params.pop(RESUME_PARAMETER, None))
             self.session = yield Connect(user, database, params)
         except SteadyError as exc:

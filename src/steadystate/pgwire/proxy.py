@@ -66,6 +66,7 @@ from .proxy_rules import (
 )
 from .wire import (
     AUTH_SASL_FINAL,
+    BULK_PARAMETER,
     MAX_STARTUP_PACKET,
     RESUME_PARAMETER,
     SSL_ACCEPTED,
@@ -200,19 +201,23 @@ class ProxyConnection:
     def backend_connected(self) -> list[Action]:
         assert self._startup_packet is not None
         self.state = BackendState.HANDSHAKE
-        self._backend = Splitter(BACKEND_WANTED)
+        self._backend = Splitter(BACKEND_WANTED, bulk=True)
         self._greeting.clear()
         self._backend_said_fatal = False
-        self._to_backend += self._startup_packet if self._handshakes == 0 else self._resume_packet()
+        self._to_backend += self._backend_packet()
         return self._take()
 
-    def _resume_packet(self) -> bytes:
-        """The startup packet with the resume token added (the session was authenticated on the first backend)."""
+    def _backend_packet(self) -> bytes:
+        """The client's startup packet with :data:`BULK_PARAMETER` added (the coordinator announces runs of result
+        messages, which the splitter passes on unread) and, on a reconnect, the resume token (the session was
+        authenticated on the first backend)."""
         assert self._startup_packet is not None
-        if self.resume_token is None:
-            return self._startup_packet
-        body = self._startup_packet[4:].rstrip(b"\x00") + b"\x00"
-        body += cstring(RESUME_PARAMETER) + cstring(self.resume_token) + b"\x00"
+        body = self._startup_packet[4:]
+        body = body[:-1] if body.endswith(b"\x00\x00") else body  # the list's terminator (a value may be empty)
+        body += cstring(BULK_PARAMETER) + cstring("on")
+        if self._handshakes and self.resume_token is not None:
+            body += cstring(RESUME_PARAMETER) + cstring(self.resume_token)
+        body += b"\x00"
         return _I32.pack(len(body) + 4) + body
 
     def backend_data(self, data: bytes) -> list[Action]:

@@ -6,7 +6,10 @@ Sans-I/O helpers of :mod:`~steadystate.pgwire.proxy` (the per-connection state m
   Messages whose type is not *wanted* pass through as runs of raw bytes (a partial one is passed on at once,
   its remaining length remembered), so bulk data — DataRows of a large result, CopyData of a ``COPY FROM
   STDIN`` — is forwarded in the chunks it arrived in, never copied message by message.  Wanted messages are
-  buffered until complete and returned whole.
+  buffered until complete and returned whole.  With ``bulk`` (the coordinator's side of the proxy, which asks
+  for it by :data:`~steadystate.pgwire.wire.BULK_PARAMETER`) a ``BULK_MESSAGE`` frame announces how many bytes of
+  whole messages follow: the splitter drops the frame and passes those bytes on without reading their headers —
+  a large result's DataRows cost the proxy no Python step per row.
 * :func:`classify_sql` says whether a statement text is safe to send again to a new coordinator (a read, or a
   session setting) and which of its statements are ``SET``/``RESET`` to remember for replay.
 * :data:`LOSS_DECISIONS` is the table that decides what a lost backend means for the client: reconnect lazily,
@@ -24,17 +27,21 @@ from typing import Iterator
 
 from steadystate.errors import CoordinatorLost, ProtocolViolation, SteadyError
 
+from .wire import BULK_MESSAGE
+
 _HEADER = struct.Struct("!ci")
+_I32 = struct.Struct("!i")
 MAX_WANTED_MESSAGE = 64 * 1024 * 1024
 
 
 class Splitter:
     """Cuts a stream of typed messages at their boundaries; see the module docstring."""
 
-    __slots__ = ("wanted", "_buffer", "_skip")
+    __slots__ = ("wanted", "bulk", "_buffer", "_skip")
 
-    def __init__(self, wanted: frozenset[bytes]) -> None:
+    def __init__(self, wanted: frozenset[bytes], *, bulk: bool = False) -> None:
         self.wanted = frozenset(wanted)
+        self.bulk = bulk  # the stream announces runs of messages by BULK_MESSAGE frames (dropped here)
         self._buffer = b""
         self._skip = 0  # bytes of a passed-through message still to come
 
@@ -60,6 +67,23 @@ class Splitter:
             if length < 4:
                 raise ProtocolViolation(f"invalid message length: {length}")
             frame_end = position + 1 + length
+            if kind == BULK_MESSAGE and self.bulk:
+                if length != 8:
+                    raise ProtocolViolation(f"invalid bulk frame length: {length}")
+                if frame_end > end:
+                    break
+                (size,) = _I32.unpack_from(buffer, position + 5)
+                if size < 0:
+                    raise ProtocolViolation(f"invalid bulk size: {size}")
+                if run_start < position:
+                    yield None, buffer[run_start:position]
+                run_start = position = frame_end  # the frame itself is not passed on
+                if position + size > end:
+                    self._skip = position + size - end
+                    position = end
+                    break
+                position += size
+                continue
             if kind in wanted:
                 if length > MAX_WANTED_MESSAGE:
                     raise ProtocolViolation(f"message of type {kind!r} too large: {length} bytes")

@@ -35,6 +35,9 @@ class Output(Protocol):
 
     def write(self, data: bytes) -> None: ...
 
+    def write_bulk(self, data: bytes) -> None:
+        """Whole DataRow/CopyData messages (``Conversation`` may announce them to the proxy)."""
+
     @property
     def pending(self) -> int: ...
 
@@ -124,9 +127,9 @@ class RowStream:
                 else:
                     self._parts.pop(0)
                 if isinstance(part, list):
-                    out.write(encode_data_rows(part, self._encoders))
+                    out.write_bulk(encode_data_rows(part, self._encoders))
                 else:
-                    out.write(encode_batch(part, self._encoders))
+                    out.write_bulk(encode_batch(part, self._encoders))
                 sent += len(part)
                 if out.pending >= FLUSH_THRESHOLD:
                     yield from out.flush()
@@ -138,7 +141,7 @@ class RowStream:
                 want = BATCH_ROWS if not limit else min(BATCH_ROWS, limit - sent)
                 batch = list(islice(self._sync, want))
                 if batch:
-                    out.write(encode_data_rows(batch, self._encoders))
+                    out.write_bulk(encode_data_rows(batch, self._encoders))
                     sent += len(batch)
                 if out.pending >= FLUSH_THRESHOLD:
                     yield from out.flush()
@@ -229,9 +232,9 @@ def copy_out_rows(out: Output, fields: Sequence[Field], rows: Iterable[tuple] | 
                 for start in range(0, len(part), ARROW_BATCH_ROWS):
                     piece = part[start:start + ARROW_BATCH_ROWS]
                     if isinstance(piece, list):
-                        out.write(b"".join(map(encode, piece)))
+                        out.write_bulk(b"".join(map(encode, piece)))
                     else:
-                        out.write(encode_copy_batch(piece, columns))
+                        out.write_bulk(encode_copy_batch(piece, columns))
                     count += len(piece)
                     if out.pending >= FLUSH_THRESHOLD:
                         yield from out.flush()

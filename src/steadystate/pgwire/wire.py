@@ -106,6 +106,17 @@ AUTHENTICATION_OK = message(b"R", _I32.pack(0))
 AUTH_SASL, AUTH_SASL_CONTINUE, AUTH_SASL_FINAL = 10, 11, 12
 #: the startup parameter with which the supervisor's proxy resumes an authenticated session on a new coordinator
 RESUME_PARAMETER = "steadystate_resume"
+#: the startup parameter with which the proxy asks the coordinator to announce runs of result messages
+#: (DataRow, CopyData) by a :data:`BULK_MESSAGE` frame, so it forwards them without reading each header
+BULK_PARAMETER = "steadystate_bulk"
+#: ``~`` (no PostgreSQL message type), length 8, then the byte count of the whole messages that follow it
+BULK_MESSAGE = b"~"
+_BULK_FRAME = struct.Struct("!cii")
+
+
+def bulk_header(size: int) -> bytes:
+    """The frame announcing that the next ``size`` bytes are whole messages the proxy passes through."""
+    return _BULK_FRAME.pack(BULK_MESSAGE, 8, size)
 
 
 def encode_authentication(code: int, data: bytes = b"") -> bytes:
