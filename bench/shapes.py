@@ -9,7 +9,8 @@ from the controller's command history, then renders it in this process (``render
 as the replica would:
 
 * **hydration**: the tables' snapshots go in as the replica hands them over (``compute.snapshots``): Arrow
-  columns folded by a summing reader (the fused join-accumulate, the accumulating reduce), or evaluated through
+  columns folded by a summing reader (the fused join-accumulate, the accumulating reduce), or handed to the first
+  round as columns (``dataflow.columnar_delta``: unions, distincts, joins over columns), or evaluated through
   the source's first maps/filters/projections (``expr.arrow_eval``) with only their output becoming rows, or else
   decoded into ``{row: count}`` (timed: it is part of what hydration costs), then one step.  The decode alone is
   also reported once per table (``decode``);
@@ -235,10 +236,13 @@ def run_shape(shape: Shape, desc: m.DataflowDescription, names: dict[str, str], 
             continue
         table = tables[ids[source.id]]
         consumer = rendered.columnar_consumer(source.id)
-        mapper = rendered.columnar_mapper(source.id) if consumer is None else None
+        as_columns = consumer is None and rendered.columnar_source(source.id)
+        mapper = rendered.columnar_mapper(source.id) if consumer is None and not as_columns else None
         folded = consumer.fold_columns([table]) if consumer is not None else None
         premapped = mapper.apply([table]) if mapper is not None else None
-        if folded is not None:
+        if as_columns:
+            rendered.feed_columns(source.id, [table], {}, desc.as_of, desc.as_of + 1)
+        elif folded is not None:
             assert consumer is not None
             consumer.absorb_folded(folded)
             rendered.feed_snapshot(source.id, {}, desc.as_of, desc.as_of + 1)

@@ -22,7 +22,8 @@ import gc
 from collections import Counter
 from operator import itemgetter
 
-from steadystate.dataflow.collection import EMPTY, Delta, ErrDelta, EvalError, OkDelta, Row, Update, add_into
+from steadystate.dataflow.collection import EMPTY, Delta, ErrDelta, EvalError, OkDelta, Row, Update, add_into, merge_into
+from steadystate.dataflow.columnar_delta import ColumnarDelta, as_rows
 from steadystate.dataflow.operators import InputOperator, Operator
 from steadystate.dataflow.temporal_filter import TemporalFilterOperator
 
@@ -38,7 +39,8 @@ class InputPort:
         self.node = node
         self.pending: list[Update] = []
         self.pending_errors: list[tuple[EvalError, int, int]] = []
-        self.consolidated: list[tuple[int, OkDelta]] = []  # whole deltas at one time (snapshots), not copied
+        # whole deltas at one time (snapshots), not copied; a snapshot's columns as a ColumnarDelta
+        self.consolidated: list[tuple[int, OkDelta | ColumnarDelta]] = []
         self.upper: int | None = 0
 
     def push(self, updates: list[Update], upper: int | None,
@@ -49,7 +51,7 @@ class InputPort:
         if upper is None or (self.upper is not None and upper > self.upper):
             self.upper = upper
 
-    def push_consolidated(self, time: int, delta: OkDelta, upper: int | None) -> None:
+    def push_consolidated(self, time: int, delta: OkDelta | ColumnarDelta, upper: int | None) -> None:
         """A consolidated delta ``{row: diff}`` at one time — a snapshot — taken over without re-counting it."""
         self.consolidated.append((time, delta))
         self.push([], upper)
@@ -91,8 +93,6 @@ class Graph:
         by_time: dict[int, dict[str, tuple[OkDelta, ErrDelta]]] = {}
         start, until = self.start, self.until
         for port in self.ports.values():
-            if port.consolidated:
-                self._take_consolidated(by_time, port, limit)
             for kind, pending in ((0, port.pending), (1, port.pending_errors)):
                 if not pending:
                     continue
@@ -115,6 +115,8 @@ class Graph:
                         deltas = per_port[port.name] = ({}, {})
                     add_into(deltas[kind], item[0], item[2])
                 pending[:] = keep
+            if port.consolidated:  # after the pending rows: a ColumnarDelta takes them as its extra rows
+                self._take_consolidated(by_time, port, limit)
         return by_time
 
     def _take_consolidated(self, by_time: dict[int, dict[str, tuple[OkDelta, ErrDelta]]], port: InputPort,
@@ -131,6 +133,8 @@ class Graph:
             deltas = per_port.get(port.name)
             if deltas is None:
                 per_port[port.name] = (delta, {})
+            elif type(delta) is ColumnarDelta or type(deltas[0]) is ColumnarDelta:
+                per_port[port.name] = (_combined(deltas[0], delta), deltas[1])
             else:
                 for row, diff in delta.items():
                     add_into(deltas[0], row, diff)
@@ -208,9 +212,11 @@ class Graph:
                 if until is None or time < until]
 
     def _round(self, time: int, inputs: dict[str, tuple[OkDelta, ErrDelta]], first: bool) -> None:
+        columnar = first  # deltas may be columns (``dataflow.columnar_delta``): the snapshot's round
         for name, delta in inputs.items():
             port = self.ports[name]
             self.nodes[port.node].current = delta  # type: ignore[attr-defined]
+            columnar = columnar or type(delta[0]) is ColumnarDelta
         outputs: list[Delta] = []
         append = outputs.append
         for node in self.nodes:
@@ -220,12 +226,31 @@ class Graph:
                         and not (isinstance(node, TemporalFilterOperator) and node.due_at(time))):
                     append(EMPTY)
                     continue
+                if columnar and any(type(d[0]) is ColumnarDelta for d in deltas):
+                    run_columnar = getattr(node, "run_columnar", None)
+                    if run_columnar is not None:
+                        append(run_columnar(time, deltas, first))
+                        continue
+                    deltas = [as_rows(d) for d in deltas]
             else:
                 deltas = []
                 if not first and not isinstance(node, InputOperator):
                     append(EMPTY)
                     continue
             append(node.run(time, deltas, first))
+
+
+def _combined(ok: OkDelta | ColumnarDelta, other: OkDelta | ColumnarDelta) -> ColumnarDelta:
+    """Two ok deltas of one port at one time, one of them (at least) columns, as one ColumnarDelta."""
+    if type(ok) is not ColumnarDelta:
+        ok, other = other, ok
+    assert type(ok) is ColumnarDelta
+    extra = dict(ok.extra)
+    if type(other) is ColumnarDelta:
+        merge_into(extra, other.extra)
+        return ColumnarDelta(ok.parts + other.parts, ok.arity, extra)
+    merge_into(extra, other)
+    return ColumnarDelta(ok.parts, ok.arity, extra)
 
 
 def fold(updates: list[Update], up_to: int | None = None) -> dict[Row, int]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any, Callable, Protocol, runtime_checkable
 
 from steadystate.dataflow.collection import EMPTY, Delta, ErrDelta, EvalError, OkDelta, Row, add_into, merge_into
+from steadystate.dataflow.columnar_delta import ColumnarDelta, Layer, ok_rows, summed
 
 
 @runtime_checkable
@@ -72,6 +73,20 @@ class MfpOperator(Operator):
         self.inputs = (input,)
         self.apply = apply
         self.premapped: dict[int, OkDelta] = {}
+        # the MFP over Arrow tables and its output's arity, for a snapshot's columns (``dataflow.columnar_delta``)
+        self.arrow: tuple[Layer, int] | None = None
+
+    def run_columnar(self, time: int, deltas: list[Any], first: bool) -> tuple[Any, ErrDelta]:
+        """A snapshot's columns mapped by the Arrow layer (the extra rows by the row path); rows when there is no
+        layer or it cannot evaluate a value (the row path then reports the error as data)."""
+        ok_in, err_in = deltas[0]
+        if type(ok_in) is ColumnarDelta and self.arrow is not None:
+            layer, arity = self.arrow
+            mapped = ok_in.mapped(layer, arity)
+            if mapped is not None:
+                mapped.extra, err = self.run(time, [(ok_in.extra, err_in)], first)
+                return mapped, err
+        return self.run(time, [(ok_rows(ok_in), err_in)], first)
 
     def run(self, time: int, deltas: list[Delta], first: bool) -> Delta:
         ok_in, err_in = deltas[0]
@@ -101,6 +116,22 @@ class UnionOperator(Operator):
     def __init__(self, inputs: tuple[int, ...]) -> None:
         self.inputs = inputs
 
+    def run_columnar(self, time: int, deltas: list[Any], first: bool) -> tuple[Any, ErrDelta]:
+        """The inputs' columns side by side, their rows summed."""
+        parts: list[tuple[Any, int]] = []
+        extra: OkDelta = {}
+        err: ErrDelta = {}
+        arity = 0
+        for ok_in, err_in in deltas:
+            if type(ok_in) is ColumnarDelta:
+                parts += ok_in.parts
+                arity = ok_in.arity
+                merge_into(extra, ok_in.extra)
+            else:
+                merge_into(extra, ok_in)
+            merge_into(err, err_in)
+        return ColumnarDelta(parts, arity, extra), err
+
     def run(self, time: int, deltas: list[Delta], first: bool) -> Delta:
         non_empty = [d for d in deltas if d[0] or d[1]]
         if len(non_empty) == 1:
@@ -122,6 +153,10 @@ class NegateOperator(Operator):
     def run(self, time: int, deltas: list[Delta], first: bool) -> Delta:
         ok_in, err_in = deltas[0]
         return {row: -diff for row, diff in ok_in.items()}, err_in
+
+    def run_columnar(self, time: int, deltas: list[Any], first: bool) -> tuple[Any, ErrDelta]:
+        ok_in, err_in = deltas[0]
+        return ok_in.negated(), err_in
 
 
 class CountingOperator(Operator):
@@ -153,6 +188,31 @@ class CountingOperator(Operator):
     def absorb_folded(self, folded: dict[Row, int]) -> None:
         self.counts = folded
         self._absorbed = folded
+
+    def run_columnar(self, time: int, deltas: list[Any], first: bool) -> tuple[Any, ErrDelta]:
+        """A snapshot's columns counted per row by Arrow (the state built from the distinct rows), the output as
+        columns too; rows when something is counted already or the columns are not exact."""
+        ok_in, err_in = deltas[0]
+        if self.counts or self._absorbed is not None or ok_in.extra or not ok_in.parts:
+            return self.run(time, [(ok_in.rows(), err_in)], first)
+        counted = summed(ok_in)
+        if counted is None:
+            return self.run(time, [(ok_in.rows(), err_in)], first)
+        import numpy as np
+        import pyarrow as pa
+
+        table, rows, diffs = counted
+        self.counts = dict(zip(rows, diffs))
+        output_count = self.output_count
+        outputs = [output_count(diff) for diff in diffs] if not self.once else [1 if d > 0 else 0 for d in diffs]
+        kept = np.flatnonzero(np.array(outputs, dtype=np.int64))
+        if len(kept) < len(outputs) or any(c != 1 for c in outputs):  # each row as often as it is output
+            table = table.take(pa.array(np.repeat(kept, np.array(outputs, dtype=np.int64)[kept])))
+
+        def make_rows() -> OkDelta:
+            return {row: out for row, out in zip(rows, outputs) if out}
+
+        return ColumnarDelta([(table, 1)], ok_in.arity, make_rows=make_rows), err_in
 
     def run(self, time: int, deltas: list[Delta], first: bool) -> Delta:
         ok_in, err_in = deltas[0]
