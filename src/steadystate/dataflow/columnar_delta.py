@@ -134,9 +134,10 @@ def _rows_with_diffs(grouped: Any, names: Sequence[str], diffs: str) -> OkDelta:
     return dict(zip(rows, grouped.column(diffs).to_pylist()))
 
 
-def summed(delta: ColumnarDelta) -> tuple[Any, list[Row], list[int]] | None:
+def summed(delta: ColumnarDelta) -> tuple[Any, list[Row], Any] | None:
     """The parts' rows with their summed signs, non-zero ones only: ``(table of the distinct rows, the rows as
-    tuples, their diffs)`` (what a distinct's state is built from); ``None`` when the columns are not exact."""
+    tuples, their diffs as a NumPy array)`` (what a distinct's state is built from); ``None`` when the columns are
+    not exact."""
     import pyarrow.compute as pc
 
     weighted = delta.weighted()
@@ -146,7 +147,7 @@ def summed(delta: ColumnarDelta) -> tuple[Any, list[Row], list[int]] | None:
     grouped = weighted.group_by(names, use_threads=False).aggregate([("diff", "sum")])
     grouped = grouped.filter(pc.not_equal(grouped.column("diff_sum"), 0))
     rows = list(zip(*(grouped.column(name).to_pylist() for name in names)))
-    return grouped.select(names), rows, grouped.column("diff_sum").to_pylist()
+    return grouped.select(names), rows, grouped.column("diff_sum").to_numpy()
 
 
 def is_columnar(delta: Delta | tuple[Any, Any]) -> bool:

@@ -9,6 +9,7 @@ that evaluates expressions turns a failing row into an error update of the same 
 
 from __future__ import annotations
 
+from itertools import compress
 from typing import Any, Callable, Protocol, runtime_checkable
 
 from steadystate.dataflow.collection import EMPTY, Delta, ErrDelta, EvalError, OkDelta, Row, add_into, merge_into
@@ -166,15 +167,19 @@ class CountingOperator(Operator):
     hash aggregation, so only the distinct rows become Python tuples."""
 
     def __init__(self, input: int, output_count: Callable[[int], int]) -> None:
+        """``output_count(count)`` is 0 unless ``count`` is positive, then 1 (a distinct) or ``count`` (a
+        threshold): what :meth:`run_columnar` computes over columns."""
         self.inputs = (input,)
         self.counts: dict[Row, int] = {}
         self.output_count = output_count
         self._absorbed: dict[Row, int] | None = None  # counts folded from columns (``counts`` itself), emitted next
+        self._absorbed_table: Any = None  # and their output as an Arrow table
         self.once = output_count(2) == 1  # a distinct (each positive row once), not a threshold
 
     def fold_columns(self, tables: list[Any]) -> dict[Row, int] | None:
         if self.counts or not tables or any(t.num_columns != tables[0].num_columns for t in tables):
             return None
+        import numpy as np
         import pyarrow as pa  # the engine takes Arrow only where a snapshot arrives as columns
 
         names = [f"c{i}" for i in range(tables[0].num_columns)]
@@ -183,11 +188,14 @@ class CountingOperator(Operator):
         table = pa.concat_tables([t.rename_columns(names) for t in tables], promote_options="permissive")
         grouped = table.group_by(names, use_threads=False).aggregate([([], "count_all")])
         rows = zip(*(grouped.column(name).to_pylist() for name in names))
-        return dict(zip(rows, grouped.column("count_all").to_pylist()))
+        counts = dict(zip(rows, grouped.column("count_all").to_pylist()))
+        if not self.once:  # a threshold outputs each row as often as it is counted
+            grouped = grouped.take(pa.array(np.repeat(np.arange(grouped.num_rows), grouped.column("count_all"))))
+        return counts, grouped.select(names)
 
-    def absorb_folded(self, folded: dict[Row, int]) -> None:
-        self.counts = folded
-        self._absorbed = folded
+    def absorb_folded(self, folded: tuple[dict[Row, int], Any]) -> None:
+        self.counts, self._absorbed_table = folded
+        self._absorbed = self.counts
 
     def run_columnar(self, time: int, deltas: list[Any], first: bool) -> tuple[Any, ErrDelta]:
         """A snapshot's columns counted per row by Arrow (the state built from the distinct rows), the output as
@@ -202,15 +210,17 @@ class CountingOperator(Operator):
         import pyarrow as pa
 
         table, rows, diffs = counted
-        self.counts = dict(zip(rows, diffs))
-        output_count = self.output_count
-        outputs = [output_count(diff) for diff in diffs] if not self.once else [1 if d > 0 else 0 for d in diffs]
-        kept = np.flatnonzero(np.array(outputs, dtype=np.int64))
-        if len(kept) < len(outputs) or any(c != 1 for c in outputs):  # each row as often as it is output
-            table = table.take(pa.array(np.repeat(kept, np.array(outputs, dtype=np.int64)[kept])))
+        self.counts = dict(zip(rows, diffs.tolist()))
+        # ``output_count`` vectorized: a count's output is 0 unless it is positive, then 1 (distinct) or the count
+        outputs = np.where(diffs > 0, 1 if self.once else diffs, 0)
+        kept = np.flatnonzero(outputs)
+        if len(kept) < len(outputs) or not self.once:  # each row as often as it is output
+            table = table.take(pa.array(np.repeat(kept, outputs[kept])))
 
         def make_rows() -> OkDelta:
-            return {row: out for row, out in zip(rows, outputs) if out}
+            if self.once:
+                return dict.fromkeys(compress(rows, outputs), 1)
+            return {row: out for row, out in zip(rows, outputs.tolist()) if out}
 
         return ColumnarDelta([(table, 1)], ok_in.arity, make_rows=make_rows), err_in
 
@@ -221,6 +231,10 @@ class CountingOperator(Operator):
         ok: OkDelta = {}
         if self._absorbed is not None:
             absorbed, self._absorbed = self._absorbed, None
+            table, self._absorbed_table = self._absorbed_table, None
+            if not ok_in:  # the output as columns too (``dataflow.columnar_delta``), its rows made if needed
+                made = (lambda: dict.fromkeys(absorbed, 1)) if self.once else (lambda: dict(absorbed))
+                return ColumnarDelta([(table, 1)], table.num_columns, make_rows=made), err_in  # type: ignore[return-value]
             # counts from columns are positive: a distinct emits each row once, a threshold each at its count
             ok = dict.fromkeys(absorbed, 1) if self.once else dict(absorbed)
             if ok_in:  # the rest of the snapshot, as rows, on top of what was absorbed
