@@ -28,6 +28,7 @@ from steadystate.dataflow.operators import InputOperator, Operator
 from steadystate.dataflow.temporal_filter import TemporalFilterOperator
 
 
+PortDelta = tuple["OkDelta | ColumnarDelta", ErrDelta]  # a port's delta at one time: its snapshot may be columns
 _BULK_TAKE = 4096  # pending lists at least this long try the single-time bulk path
 
 
@@ -88,9 +89,9 @@ class Graph:
         uppers = [port.upper for port in self.ports.values() if port.upper is not None]
         return min(uppers) if uppers else None
 
-    def _take_ready(self, limit: int | None) -> dict[int, dict[str, tuple[OkDelta, ErrDelta]]]:
+    def _take_ready(self, limit: int | None) -> dict[int, dict[str, PortDelta]]:
         """Pending updates with time < limit, grouped by (advanced) time and port."""
-        by_time: dict[int, dict[str, tuple[OkDelta, ErrDelta]]] = {}
+        by_time: dict[int, dict[str, PortDelta]] = {}
         start, until = self.start, self.until
         for port in self.ports.values():
             for kind, pending in ((0, port.pending), (1, port.pending_errors)):
@@ -113,13 +114,13 @@ class Graph:
                     deltas = per_port.get(port.name)
                     if deltas is None:
                         deltas = per_port[port.name] = ({}, {})
-                    add_into(deltas[kind], item[0], item[2])
+                    add_into(deltas[kind], item[0], item[2])  # type: ignore[arg-type]  # rows: columns come after
                 pending[:] = keep
             if port.consolidated:  # after the pending rows: a ColumnarDelta takes them as its extra rows
                 self._take_consolidated(by_time, port, limit)
         return by_time
 
-    def _take_consolidated(self, by_time: dict[int, dict[str, tuple[OkDelta, ErrDelta]]], port: InputPort,
+    def _take_consolidated(self, by_time: dict[int, dict[str, PortDelta]], port: InputPort,
                            limit: int | None) -> None:
         keep = []
         for time, delta in port.consolidated:
@@ -133,14 +134,14 @@ class Graph:
             deltas = per_port.get(port.name)
             if deltas is None:
                 per_port[port.name] = (delta, {})
-            elif type(delta) is ColumnarDelta or type(deltas[0]) is ColumnarDelta:
+            elif isinstance(delta, ColumnarDelta) or isinstance(deltas[0], ColumnarDelta):
                 per_port[port.name] = (_combined(deltas[0], delta), deltas[1])
             else:
                 for row, diff in delta.items():
                     add_into(deltas[0], row, diff)
         port.consolidated = keep
 
-    def _take_single_time(self, by_time: dict[int, dict[str, tuple[OkDelta, ErrDelta]]], name: str, kind: int,
+    def _take_single_time(self, by_time: dict[int, dict[str, PortDelta]], name: str, kind: int,
                           pending: list, limit: int | None) -> bool:
         """Bulk path for a large pending list at ONE ready time (a snapshot): consolidate it at C speed.
 
@@ -161,7 +162,7 @@ class Graph:
             per_port[name] = (counted, {}) if kind == 0 else ({}, counted)
         else:
             for key, diff in counted.items():
-                add_into(deltas[kind], key, diff)
+                add_into(deltas[kind], key, diff)  # type: ignore[arg-type]  # rows: columns come after
         return True
 
     def step(self) -> bool:
@@ -211,7 +212,7 @@ class Graph:
         return [time for operator in self.timed for time in operator.due_before(limit)
                 if until is None or time < until]
 
-    def _round(self, time: int, inputs: dict[str, tuple[OkDelta, ErrDelta]], first: bool) -> None:
+    def _round(self, time: int, inputs: dict[str, PortDelta], first: bool) -> None:
         columnar = first  # deltas may be columns (``dataflow.columnar_delta``): the snapshot's round
         for name, delta in inputs.items():
             port = self.ports[name]
@@ -246,7 +247,7 @@ def _combined(ok: OkDelta | ColumnarDelta, other: OkDelta | ColumnarDelta) -> Co
         ok, other = other, ok
     assert type(ok) is ColumnarDelta
     extra = dict(ok.extra)
-    if type(other) is ColumnarDelta:
+    if isinstance(other, ColumnarDelta):
         merge_into(extra, other.extra)
         return ColumnarDelta(ok.parts + other.parts, ok.arity, extra)
     merge_into(extra, other)

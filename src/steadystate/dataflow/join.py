@@ -35,7 +35,9 @@ from steadystate.dataflow.accumulate import FoldsColumns
 from steadystate.dataflow.arrangement import RowsOf, SharedSide, state_size_bytes
 from steadystate.dataflow.collection import Delta, ErrDelta, EvalError, OkDelta, Row, add_into, merge_into
 from steadystate.dataflow.columnar_delta import ColumnarDelta
-from steadystate.dataflow.columns import LazyArranged, arranged, gc_paused, joined, rows_of, table_of_rows, unified
+from steadystate.dataflow.columns import (
+    LazyArranged, arranged, gc_paused, joined, joined_counted, rows_of, table_of_rows, unified,
+)
 from steadystate.dataflow.operators import ColumnarInput, Operator
 
 KeyFn = Callable[[Row], tuple]
@@ -77,6 +79,7 @@ class ArrangedSide(NamedTuple):
     state: LazyArranged
     records: int
     distinct: bool  # no row (with a key that can match) is repeated
+    counted: Any  # the rows with a key that can match, consolidated (``count_all``), or None when there are none
 
 
 class JoinSide(FoldsColumns):
@@ -206,8 +209,16 @@ class JoinOperator(Operator):
             return _left_half(keyed, self.right_state.get)
         assert self.columns is not None
         with gc_paused():
-            table = joined(left.table, right.table, self.columns.left_key, self.columns.right_key)
             reader = self.columnar_reader
+            fold_weighted = getattr(reader, "fold_weighted", None)
+            if fold_weighted is not None and left.counted is not None and right.counted is not None:
+                # the reader counts rows by weight: the consolidated sides are joined, each pair once
+                folded = fold_weighted([joined_counted(left.counted, right.counted, self.columns.left_key,
+                                                       self.columns.right_key)])
+                if folded is not None:
+                    reader.absorb_folded(folded)  # type: ignore[union-attr]
+                    return {}
+            table = joined(left.table, right.table, self.columns.left_key, self.columns.right_key)
             if reader is not None:
                 folded = reader.fold_columns([table])
                 if folded is not None:
@@ -269,8 +280,8 @@ class JoinOperator(Operator):
         if type(snapshots) is ColumnarDelta:  # the snapshots' join as columns, the rest as its extra rows
             for half in halves:
                 merge_into(snapshots.extra, half)
-            return snapshots, err
-        halves = [half for half in halves + [snapshots] if half]  # type: ignore[list-item]
+            return snapshots, err  # type: ignore[return-value]
+        halves = [half for half in halves + [snapshots] if half]  # type: ignore[list-item,misc]
         if not halves:
             return {}, err
         if len(halves) == 1:

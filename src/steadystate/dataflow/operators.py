@@ -176,7 +176,7 @@ class CountingOperator(Operator):
         self._absorbed_table: Any = None  # and their output as an Arrow table
         self.once = output_count(2) == 1  # a distinct (each positive row once), not a threshold
 
-    def fold_columns(self, tables: list[Any]) -> dict[Row, int] | None:
+    def fold_columns(self, tables: list[Any]) -> tuple[dict[Row, int], Any] | None:
         if self.counts or not tables or any(t.num_columns != tables[0].num_columns for t in tables):
             return None
         import numpy as np
