@@ -27,10 +27,10 @@ float columns group unlike Python's equality, ``-0.0`` and NaN); otherwise the r
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 
 from steadystate.dataflow.collection import Delta, OkDelta, Row, add_into, merge_into
-from steadystate.dataflow.columns import unified
+from steadystate.dataflow.columns import python_values, summed_rows, unified
 
 Layer = Callable[[Any], Any]  # table -> table, or None when a value needs the row path (an overflow)
 
@@ -80,9 +80,7 @@ class ColumnarDelta:
                 for row in zip(*(table.column(f"c{i}").to_pylist() for i in range(self.arity))):
                     add_into(out, row, sign)
             return out
-        names = [f"c{i}" for i in range(self.arity)]
-        return _rows_with_diffs(weighted.group_by(names, use_threads=False).aggregate([("diff", "sum")]),
-                                names, "diff_sum")
+        return summed_rows(weighted, weighted.column("diff").to_numpy(), self.arity)
 
     def weighted(self) -> Any | None:
         """The parts as one table of exact columns (``dataflow.columns.unified``) with a ``diff`` column (each row's
@@ -125,15 +123,6 @@ class ColumnarDelta:
         return ColumnarDelta(parts, arity)
 
 
-def _rows_with_diffs(grouped: Any, names: Sequence[str], diffs: str) -> OkDelta:
-    """``{row: diff}`` of a grouped table's non-zero diffs."""
-    import pyarrow.compute as pc
-
-    grouped = grouped.filter(pc.not_equal(grouped.column(diffs), 0))
-    rows = zip(*(grouped.column(name).to_pylist() for name in names))
-    return dict(zip(rows, grouped.column(diffs).to_pylist()))
-
-
 def summed(delta: ColumnarDelta) -> tuple[Any, list[Row], Any] | None:
     """The parts' rows with their summed signs, non-zero ones only: ``(table of the distinct rows, the rows as
     tuples, their diffs as a NumPy array)`` (what a distinct's state is built from); ``None`` when the columns are
@@ -146,7 +135,7 @@ def summed(delta: ColumnarDelta) -> tuple[Any, list[Row], Any] | None:
     names = [f"c{i}" for i in range(delta.arity)]
     grouped = weighted.group_by(names, use_threads=False).aggregate([("diff", "sum")])
     grouped = grouped.filter(pc.not_equal(grouped.column("diff_sum"), 0))
-    rows = list(zip(*(grouped.column(name).to_pylist() for name in names)))
+    rows = list(zip(*(python_values(grouped.column(name)) for name in names)))
     return grouped.select(names), rows, grouped.column("diff_sum").to_numpy()
 
 

@@ -182,7 +182,7 @@ def _packed(table: Any, weights: Any = None) -> Any | None:
     for codes, base, _decode in encoded:
         code *= base
         code += codes
-    if weights is not None:  # each row counts its weight (positive): summed per distinct row
+    if weights is not None:  # each row counts its weight: summed per distinct row
         order = np.argsort(code, kind="stable")
         code = code[order]
         starts = np.flatnonzero(np.concatenate(([True], code[1:] != code[:-1]))) if len(code) else \
@@ -205,8 +205,8 @@ def _packed(table: Any, weights: Any = None) -> Any | None:
 
 def consolidated_sorted(table: Any, weights: Any = None) -> Any:
     """``table``'s distinct rows, sorted by its columns in order (NULLs last), with their multiplicities in a
-    column ``count_all`` (each row counting once, or its ``weights`` entry: a NumPy int64 array of positive
-    counts): packed and sorted by NumPy when the columns allow it (:func:`_packed`), else by Arrow's hash
+    column ``count_all`` (each row counting once, or its ``weights`` entry: a NumPy int64 array; a sum may then
+    be zero): packed and sorted by NumPy when the columns allow it (:func:`_packed`), else by Arrow's hash
     aggregation and sort."""
     packed = _packed(table, weights)
     if packed is not None:
@@ -536,18 +536,75 @@ def table_of_rows(rows: dict[Row, int], arity: int) -> Any | None:
     return table
 
 
+def python_values(column: Any) -> list[Any]:
+    """A column's values as Python objects (``to_pylist``'s), a string column's through its dictionary: each
+    distinct string becomes one object, shared by its rows (faster, and smaller, than one object per row)."""
+    import pyarrow.compute as pc
+
+    pa = _pa()
+    if len(column) < 4096 or not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+        return column.to_pylist()
+    encoded = pc.dictionary_encode(column)
+    encoded = encoded.combine_chunks() if isinstance(encoded, pa.ChunkedArray) else encoded
+    dictionary = encoded.dictionary.to_pylist()
+    if len(dictionary) * 4 > len(column):  # mostly distinct: the dictionary saves nothing
+        return column.to_pylist()
+    dictionary.append(None)
+    indices = pc.fill_null(encoded.indices, len(dictionary) - 1).to_numpy().tolist()
+    return list(map(dictionary.__getitem__, indices))
+
+
+def counted_rows(table: Any, arity: int) -> dict[Row, int]:
+    """``{row: count}`` of the first ``arity`` columns of a table (``arity`` 0: the table only counts rows),
+    consolidated by :func:`consolidated_sorted` (rows packed into integers and counted by NumPy, when the
+    columns allow) where every column is exact, else by Arrow's hash aggregation (which groups floats as Python
+    does not: callers give exact columns or none that repeat)."""
+    if arity == 0:
+        return {(): table.num_rows} if table.num_rows else {}
+    names = [f"c{i}" for i in range(arity)]
+    if table.num_rows == 0:
+        return {}
+    exact = unified([table], range(arity))
+    if exact is None:
+        counted = table.select(names).group_by(names, use_threads=False).aggregate([([], "count_all")])
+    else:
+        counted = consolidated_sorted(exact)
+    return _counted_dict(counted, names)
+
+
+def _counted_dict(counted: Any, names: Sequence[str]) -> dict[Row, int]:
+    """``{row: count}`` of a consolidated table (its ``count_all`` column), zero counts left out."""
+    import pyarrow.compute as pc
+
+    counts = counted.column("count_all")
+    if counts.null_count == 0 and pc.min(counts).as_py() == 1 == pc.max(counts).as_py():
+        return dict.fromkeys(zip(*(python_values(counted.column(name)) for name in names)), 1)
+    counted = counted.filter(pc.not_equal(counts, 0))
+    rows = zip(*(python_values(counted.column(name)) for name in names))
+    return dict(zip(rows, counted.column("count_all").to_pylist()))
+
+
+def summed_rows(table: Any, weights: Any, arity: int) -> dict[Row, int]:
+    """``{row: sum of its weights}`` (a NumPy int64 array, any sign; zero sums left out) of a table of exact
+    columns ``c0 … c{arity-1}`` (:func:`unified`)."""
+    names = [f"c{i}" for i in range(arity)]
+    return _counted_dict(consolidated_sorted(table.select(names), weights), names)
+
+
 def rows_of(table: Any, distinct: bool = False) -> dict[Row, int]:
     """``{row: count}`` of a table's rows (``distinct``: the caller knows no row is repeated)."""
     names = table.column_names
     if table.num_rows == 0:
         return {}
     if distinct:
-        return dict.fromkeys(zip(*(table.column(name).to_pylist() for name in names)), 1)
+        return dict.fromkeys(zip(*(python_values(table.column(name)) for name in names)), 1)
+    if all(name == f"c{i}" for i, name in enumerate(names)):
+        return counted_rows(table, len(names))
     counted = table.group_by(names, use_threads=False).aggregate([([], "count_all")])
     rows = zip(*(counted.column(name).to_pylist() for name in names))
     return dict(zip(rows, counted.column("count_all").to_pylist()))
 
 
-__all__ = ["Grouped", "LazyArranged", "arranged", "exact_column", "gc_paused", "grouped_values", "joined",
-           "joined_counted", "rows_of",
+__all__ = ["Grouped", "LazyArranged", "arranged", "counted_rows", "exact_column", "gc_paused", "grouped_values",
+           "joined", "joined_counted", "python_values", "rows_of", "summed_rows",
            "table_of_rows", "unified"]
