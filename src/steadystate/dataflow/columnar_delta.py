@@ -30,7 +30,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from steadystate.dataflow.collection import Delta, OkDelta, Row, add_into, merge_into
-from steadystate.dataflow.columns import python_values, summed_rows, unified
+from steadystate.dataflow.columns import consolidated_sorted, python_values, summed_rows, unified
 
 Layer = Callable[[Any], Any]  # table -> table, or None when a value needs the row path (an overflow)
 
@@ -133,10 +133,10 @@ def summed(delta: ColumnarDelta) -> tuple[Any, list[Row], Any] | None:
     if weighted is None or delta.arity == 0:
         return None
     names = [f"c{i}" for i in range(delta.arity)]
-    grouped = weighted.group_by(names, use_threads=False).aggregate([("diff", "sum")])
-    grouped = grouped.filter(pc.not_equal(grouped.column("diff_sum"), 0))
-    rows = list(zip(*(python_values(grouped.column(name)) for name in names)))
-    return grouped.select(names), rows, grouped.column("diff_sum").to_numpy()
+    counted = consolidated_sorted(weighted.select(names), weighted.column("diff").to_numpy())
+    counted = counted.filter(pc.not_equal(counted.column("count_all"), 0))
+    rows = list(zip(*(python_values(counted.column(name)) for name in names)))
+    return counted.select(names), rows, counted.column("count_all").to_numpy()
 
 
 def is_columnar(delta: Delta | tuple[Any, Any]) -> bool:

@@ -605,6 +605,7 @@ def rows_of(table: Any, distinct: bool = False) -> dict[Row, int]:
     return dict(zip(rows, counted.column("count_all").to_pylist()))
 
 
-__all__ = ["Grouped", "LazyArranged", "arranged", "counted_rows", "exact_column", "gc_paused", "grouped_values",
+__all__ = ["Grouped", "LazyArranged", "arranged", "consolidated_sorted", "counted_rows", "exact_column", "gc_paused",
+           "grouped_values",
            "joined", "joined_counted", "python_values", "rows_of", "summed_rows",
            "table_of_rows", "unified"]
