@@ -15,14 +15,15 @@ shared by every reader).  The operators that run over columns:
 * a map/filter/project with an Arrow layer (``render.hydration`` installs ``MfpOperator.arrow``: the MFP evaluated
   by ``expr.arrow_eval``) maps each part (:meth:`ColumnarDelta.mapped`), the extra rows by the row path;
 * a union concatenates the parts; a negate flips their signs;
-* a distinct or threshold (``CountingOperator``) with no state yet sums the parts' signs per row by Arrow's
-  group-by (:meth:`ColumnarDelta.weighted`), builds its state from that, and emits its output as columns;
+* a distinct or threshold (``CountingOperator``) with no state yet sums the parts' signs per row (:func:`summed`:
+  rows packed into integer codes and summed by NumPy, ``dataflow.columns.consolidated_sorted``), builds its state
+  from that, and emits its output as columns;
 * a join side with no state folds positive parts as it folds a snapshot's columns (``dataflow.join``), and the
   snapshots' join leaves the join as columns.
 
 Rows come out as the row path would make them: Arrow's ``to_pylist`` values of int64, string and bool columns are
-the decoded rows' values.  Grouping by Arrow is used only over such exact columns (``dataflow.columns``'s rule:
-float columns group unlike Python's equality, ``-0.0`` and NaN); otherwise the rows are counted in Python.
+the decoded rows' values.  Rows are grouped over columns only where every column is exact (``dataflow.columns``'s
+rule: float columns group unlike Python's equality, ``-0.0`` and NaN); otherwise they are counted in Python.
 """
 
 from __future__ import annotations
@@ -139,10 +140,6 @@ def summed(delta: ColumnarDelta) -> tuple[Any, list[Row], Any] | None:
     return counted.select(names), rows, counted.column("count_all").to_numpy()
 
 
-def is_columnar(delta: Delta | tuple[Any, Any]) -> bool:
-    return type(delta[0]) is ColumnarDelta
-
-
 def as_rows(delta: tuple[Any, Any]) -> Delta:
     """A delta whose ok half may be a :class:`ColumnarDelta`, with that half as rows."""
     ok, err = delta
@@ -154,4 +151,4 @@ def ok_rows(ok: Any) -> OkDelta:
     return ok.rows() if type(ok) is ColumnarDelta else ok
 
 
-__all__ = ["ColumnarDelta", "as_rows", "is_columnar", "ok_rows", "summed"]
+__all__ = ["ColumnarDelta", "as_rows", "ok_rows", "summed"]
