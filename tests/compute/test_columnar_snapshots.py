@@ -1,5 +1,6 @@
 """compute.snapshots: a snapshot stored as Arrow columns, read through the dataflow's first maps/filters/projections
-as columns (premapped, or folded by the operator behind them), hydrates exactly what the row path hydrates —
+as columns (premapped, or folded by the operator behind them, or carried through the first round as columns),
+hydrates exactly what the row path hydrates —
 including the writes after the load (deletes of loaded rows among them), and errors the row path reports (an overflow in a map: the columns are then read as rows).
 """
 
@@ -39,9 +40,23 @@ VIEWS: dict[str, tuple[ir.RelationExpr, RelationDesc]] = {
         RelationDesc.of(("s", T.TEXT), ("k", T.INT8))),
     "overflow in a map": (ir.Map(ir.Get("u1"), (ir.CallBinary("mul", col(1), lit(2**30, T.INT4)),)),
                           RelationDesc.of(("k", T.INT8), ("g", T.INT4), ("s", T.TEXT), ("x", T.INT4))),
+    # read through the first round as columns (``dataflow.columnar_delta``): a union, an EXCEPT ALL, a self-join
+    "except all": (ir.Threshold(ir.Union_((
+        ir.Project(ir.Filter(ir.Get("u1"), (ir.CallBinary("lt", col(0), lit(3000, T.INT8)),)), (1,)),
+        ir.Negate(ir.Project(ir.Filter(ir.Get("u1"), (ir.CallBinary("eq", col(2), lit("m", T.TEXT)),)), (1,)))))),
+        RelationDesc.of(("g", T.INT4))),
+    "self-join into a distinct": (
+        ir.Distinct(ir.Union_((ir.Project(ir.Join((ir.Get("u1"), ir.Get("u1")), ((col(1), col(3)),)), (2, 5)),
+                               ir.Project(ir.Get("u1"), (2, 2))))),
+        RelationDesc.of(("s", T.TEXT), ("s2", T.TEXT))),
+    "overflow through a union": (
+        ir.Union_((ir.Map(ir.Get("u1"), (ir.CallBinary("mul", col(1), lit(2**30, T.INT4)),)),
+                   ir.Map(ir.Get("u1"), (lit(0, T.INT4),)))),
+        RelationDesc.of(("k", T.INT8), ("g", T.INT4), ("s", T.TEXT), ("x", T.INT4))),
 }
 
 
+THROUGH_THE_ROUND = ("except all", "self-join into a distinct", "overflow through a union")
 FOLDED = ("distinct expressions", "top-k per group", "global top-k behind a projection",
           "grouped after a filter")  # the reduce behind the filter builds its groups from the columns
 
@@ -83,6 +98,8 @@ def test_a_premapped_snapshot_hydrates_what_the_rows_hydrate(store: Any, name: s
     read = read_source(store, by_columns, "u1", "t", 1, name)
     if name == "overflow in a map":
         assert read.premapped is None and read.folded is None  # the columns hold an error the rows must report
+    elif name in THROUGH_THE_ROUND:  # the load as columns into the first round, the writes as rows
+        assert read.tables is not None and read.rows and read.folded is None and read.premapped is None
     elif name in FOLDED:  # the operator takes the (mapped) columns itself: a ColumnarInput
         assert read.folded is not None and read.premapped is None and read.rows
     else:
@@ -91,5 +108,5 @@ def test_a_premapped_snapshot_hydrates_what_the_rows_hydrate(store: Any, name: s
     feed_source(by_columns, "u1", read, 1, 2)
     by_columns.step()
     assert contents(by_columns, desc) == contents(by_rows, desc)
-    if name == "overflow in a map":
+    if name.startswith("overflow"):
         assert contents(by_rows, desc)[1] == "22003"

@@ -276,7 +276,7 @@ def test_a_lazily_arranged_side_is_the_dict_it_stands_for(rows: list[tuple], ops
     from steadystate.dataflow.columns import arranged
     from steadystate.dataflow.join import arrange_all
 
-    lazy, _records, _distinct = arranged(arrow_table(rows, pa.int64(), A), [0], 2)
+    lazy, _records, _distinct, _counted = arranged(arrow_table(rows, pa.int64(), A), [0], 2)
     eager: dict[tuple, dict[tuple, int]] = {}
     arrange_all(eager, [((row[0],), row, count) for row, count in Counter(rows).items() if row[0] is not None])
     for op, row, diff in ops:

@@ -1,5 +1,6 @@
 """COPY-loaded tables hydrate the shapes issue 12 measured far from DuckDB — ROLLUP over a join, LATERAL top-k per
-group, a table function per row, count(DISTINCT) over a join — through their columnar paths in a real replica
+group, a table function per row, count(DISTINCT) over a join, an outer join, UNION ALL / EXCEPT, INTERSECT, a join
+without aggregate — through their columnar paths in a real replica
 (storage keeps integers at their narrowest width), and each view stays exact.
 
 Each view must equal DuckDB's evaluation of the same SQL on the same data after the load, after writes (deletes of
@@ -23,6 +24,15 @@ VIEWS = {
     "series_v": "SELECT o.id, g.n FROM orders o, generate_series(1, o.amount % 3) AS g(n) WHERE o.amount < 300",
     "distinct_v": "SELECT c.region, count(DISTINCT o.customer_id) AS n FROM orders o JOIN customers c "
                   "ON o.customer_id = c.id GROUP BY c.region",
+    # through the first round as columns (``dataflow.columnar_delta``): outer join, UNION ALL / EXCEPT, INTERSECT
+    "outer_v": "SELECT c.id, c.region, o.id AS order_id FROM customers c LEFT JOIN orders o "
+               "ON o.customer_id = c.id AND o.amount > 900",
+    "except_v": "SELECT customer_id FROM orders WHERE amount < 50 UNION ALL SELECT id FROM customers WHERE tier = 1 "
+                "EXCEPT SELECT id FROM customers WHERE tier = 2",
+    "intersect_v": "SELECT region FROM customers INTERSECT SELECT CASE WHEN amount > 500 THEN 'n' ELSE 's' END "
+                   "FROM orders",
+    "join_v": "SELECT o.id, o.amount, c.region FROM orders o JOIN customers c ON o.customer_id = c.id "
+              "WHERE o.amount < 100",
 }
 
 

@@ -6,16 +6,20 @@ snapshot for the dataflow's first round in the cheapest form its first reader ac
 1. **folded**: the source's only reader (possibly behind maps/filters/projections evaluated over the columns)
    takes columns (``columnar_consumer``, the ``dataflow.operators.ColumnarInput`` protocol: a fused
    join-accumulate, a reduce, a spine top-k, a distinct, a join side): it builds its state from them itself;
-2. **premapped**: the source's only readers are a chain of maps/filters/projections that ``expr.arrow_eval``
+2. **columns through the first round**: the source's readers (possibly behind maps/filters/projections) include
+   operators that run over columns (unions, negations, distincts, thresholds, joins: ``columnar_source``): the
+   tables go into the dataflow's first round as they are (``feed_columns``, ``dataflow.columnar_delta``);
+3. **premapped**: the source's only readers are a chain of maps/filters/projections that ``expr.arrow_eval``
    evaluates exactly: the chain's output is computed over the columns and consolidated, and only it becomes
    Python rows (``columnar_mapper``) — a filter that keeps a tenth of a table builds a tenth of the rows;
-3. **rows**: the snapshot as ``{row: count}`` (``ShardStore.snapshot_counts``).
+4. **rows**: the snapshot as ``{row: count}`` (``ShardStore.snapshot_counts``).
 
-In 1 and 2 the snapshot's other batches (writes after the load) still go in as rows (``ColumnarSnapshot.rest``):
+In 1–3 the snapshot's other batches (writes after the load) still go in as rows (``ColumnarSnapshot.rest``):
 the operators are linear in their input (a reduce's states and a join's arrangements take the rest's updates on
 top of what the columns built), so the split is exact.  If the columns hold a value the row path would turn into an error
 (an overflow in a map), 2 gives up and the snapshot is read as rows, so the error is reported as the row path
-reports it.  :func:`feed_source` hands what was read to the dataflow.
+reports it (in 2 the operator that meets such a value takes its input as rows).  :func:`feed_source` hands what
+was read to the dataflow.
 
 **In steps.**  A replica reads a dataflow's snapshots across several ticks (``ComputeState``'s hydration budget):
 :func:`begin_reading` picks the time to read at (``as_of``, or a source's later ``since``) once every source's
@@ -54,6 +58,7 @@ class SourceRead:
     folded: Any = None
     mapper: ColumnarMapper | None = None
     premapped: dict[tuple[Any, ...], int] | None = None
+    tables: list[Any] | None = None  # the columns, for the first round (``feed_columns``)
 
 
 @dataclass
@@ -67,15 +72,17 @@ class SourceReading:
     consumer: Any = None
     mapper: ColumnarMapper | None = None
     started: float = 0.0
+    as_columns: bool = False  # the columns go into the first round as they are
 
 
 def start_reading(store: ShardStore, rendered: RenderedDataflow, source_id: str, shard: str,
                   read_at: int) -> SourceReading:
     """Fetch the batches of the source's snapshot at ``read_at`` (one transaction); nothing is decoded yet."""
     consumer = rendered.columnar_consumer(source_id)
-    mapper = rendered.columnar_mapper(source_id) if consumer is None else None
-    reader = store.snapshot_reader(shard, read_at, columnar=consumer is not None or mapper is not None)
-    return SourceReading(source_id, shard, reader, consumer, mapper, time.perf_counter())
+    as_columns = consumer is None and rendered.columnar_source(source_id)
+    mapper = rendered.columnar_mapper(source_id) if consumer is None and not as_columns else None
+    reader = store.snapshot_reader(shard, read_at, columnar=consumer is not None or mapper is not None or as_columns)
+    return SourceReading(source_id, shard, reader, consumer, mapper, time.perf_counter(), as_columns)
 
 
 @dataclass
@@ -135,6 +142,11 @@ def finish_reading(store: ShardStore, reading: SourceReading, debug_name: str) -
     columnar = reader.columns()
     if columnar is not None:
         consumer, mapper = reading.consumer, reading.mapper
+        if reading.as_columns:
+            log.info("dataflow %s: snapshot of %s (%d rows, %d updates) read as columns in %.1f ms", debug_name,
+                     source_id, sum(t.num_rows for t in columnar.tables), len(columnar.rest),
+                     (time.perf_counter() - reading.started) * 1e3)
+            return SourceRead(columnar.rest, tables=columnar.tables)
         if consumer is not None:
             folded = consumer.fold_columns(columnar.tables)
             if folded is not None:
@@ -172,6 +184,9 @@ def feed_source(rendered: RenderedDataflow, source_id: str, read: SourceRead, as
     if read.premapped is not None:
         assert read.mapper is not None
         rendered.feed_premapped(read.mapper, read.premapped, as_of)
+    if read.tables is not None:
+        rendered.feed_columns(source_id, read.tables, read.rows, as_of, upper)
+        return
     rendered.feed_snapshot(source_id, read.rows, as_of, upper)
 
 

@@ -434,6 +434,8 @@ class ComputeState:
         try:
             return dataflow.rendered.step()
         finally:
+            if dataflow.rendered.hydrated:  # frozen before the GC resumes: its first collection would traverse
+                gc.freeze()  # every object the hydration made (0.7 s for a 1M-row index), all long-lived
             gc.enable()
 
     def _feed_sources(self, dataflow: _Dataflow) -> None:

@@ -133,7 +133,11 @@ def _digits(column: Any) -> tuple[Any, int, Callable[[Any], Any]] | None:
         base = high - low + 2
         if base >= 2 ** 62:
             return None
-        codes = pc.subtract(pc.fill_null(column, low + base - 1), low).to_numpy()
+        if column.null_count == 0:  # NumPy's subtraction over the buffer (one chunk: no copy)
+            values = column.to_numpy() if isinstance(column, pa.Array) else column.combine_chunks().to_numpy()
+            codes = values - low
+        else:
+            codes = pc.subtract(pc.fill_null(column, low + base - 1), low).to_numpy()
         return codes, base, lambda digits: pa.array(digits + low, mask=digits == base - 1)
     if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)
             or pa.types.is_boolean(column.type)):
@@ -156,7 +160,7 @@ def _digits(column: Any) -> tuple[Any, int, Callable[[Any], Any]] | None:
     return rank[indices], base, decode
 
 
-def _packed(table: Any) -> Any | None:
+def _packed(table: Any, weights: Any = None) -> Any | None:
     """:func:`consolidated_sorted` when the columns' codes (:func:`_digits`) multiply to less than 2⁶²: each row
     packed into one int64, consolidated and sorted by NumPy's ``unique`` (or counted by ``bincount`` when there are
     few possible codes for the rows), unpacked again.  ``None`` when the columns
@@ -178,7 +182,14 @@ def _packed(table: Any) -> Any | None:
     for codes, base, _decode in encoded:
         code *= base
         code += codes
-    if width <= max(4 * table.num_rows, 1 << 16):  # few possible codes: counted in one pass, not sorted
+    if weights is not None:  # each row counts its weight: summed per distinct row
+        order = np.argsort(code, kind="stable")
+        code = code[order]
+        starts = np.flatnonzero(np.concatenate(([True], code[1:] != code[:-1]))) if len(code) else \
+            np.zeros(0, dtype=np.int64)
+        unique = code[starts]
+        counts = np.add.reduceat(weights[order], starts) if len(code) else np.zeros(0, dtype=np.int64)
+    elif width <= max(4 * table.num_rows, 1 << 16):  # few possible codes: counted in one pass, not sorted
         every = np.bincount(code)
         unique = np.flatnonzero(every).astype(np.int64)
         counts = every[unique]
@@ -192,22 +203,29 @@ def _packed(table: Any) -> Any | None:
     return pa.table(dict(zip(names, reversed(decoded))) | {"count_all": pa.array(counts.astype(np.int64))})
 
 
-def consolidated_sorted(table: Any) -> Any:
+def consolidated_sorted(table: Any, weights: Any = None) -> Any:
     """``table``'s distinct rows, sorted by its columns in order (NULLs last), with their multiplicities in a
-    column ``count_all``: packed and sorted by NumPy when the columns allow it (:func:`_packed`), else by Arrow's
-    hash aggregation and sort."""
-    packed = _packed(table)
+    column ``count_all`` (each row counting once, or its ``weights`` entry: a NumPy int64 array; a sum may then
+    be zero): packed and sorted by NumPy when the columns allow it (:func:`_packed`), else by Arrow's hash
+    aggregation and sort."""
+    packed = _packed(table, weights)
     if packed is not None:
         return packed
     names = table.column_names
-    counted = table.group_by(names, use_threads=False).aggregate([([], "count_all")])
+    if weights is None:
+        counted = table.group_by(names, use_threads=False).aggregate([([], "count_all")])
+    else:
+        counted = table.append_column("w", _pa().array(weights)).group_by(names, use_threads=False).aggregate(
+            [("w", "sum")]).rename_columns([*names, "count_all"])
     return counted.sort_by([(name, "ascending", "at_end") for name in names])
 
 
-def grouped_values(tables: list[Any], key_columns: Sequence[int], value_columns: Sequence[int]) -> Grouped | None:
+def grouped_values(tables: list[Any], key_columns: Sequence[int], value_columns: Sequence[int],
+                   weighted: bool = False) -> Grouped | None:
     """The rows of ``tables`` grouped by ``key_columns`` with, per column of ``value_columns``, each group's
     distinct values and their counts (Arrow's hash aggregation, then a sort by key and value); ``None`` when a
-    column is not exact (:func:`exact_column`)."""
+    column is not exact (:func:`exact_column`).  ``weighted``: each row stands for as many as its ``count_all``
+    column says (a join of consolidated tables, :func:`joined_counted`)."""
     import numpy as np
     import pyarrow.compute as pc
 
@@ -215,6 +233,10 @@ def grouped_values(tables: list[Any], key_columns: Sequence[int], value_columns:
     table = unified(tables, needed)
     if table is None:
         return None
+    weights = None
+    if weighted:
+        weights = np.concatenate([t.column("count_all").to_numpy().astype(np.int64, copy=False) for t in tables]) \
+            if tables else np.zeros(0, dtype=np.int64)
     out = Grouped()
     if table.num_rows == 0:
         return out
@@ -227,9 +249,10 @@ def grouped_values(tables: list[Any], key_columns: Sequence[int], value_columns:
         if c is not None:
             columns["v"] = table.column(f"c{c}")
         if columns:
-            counted = consolidated_sorted(_pa().table(columns))
+            counted = consolidated_sorted(_pa().table(columns), weights)
         else:
-            counted = _pa().table({"count_all": _pa().array([table.num_rows], _pa().int64())})
+            total = table.num_rows if weights is None else int(weights.sum())
+            counted = _pa().table({"count_all": _pa().array([total], _pa().int64())})
         starts = _starts(counted, keys)
         counts = counted.column("count_all").to_numpy()
         if first:
@@ -419,20 +442,22 @@ class LazyArranged(dict):  # type: ignore[type-arg]
     __hash__ = None  # type: ignore[assignment]
 
 
-def arranged(table: Any, key_columns: Sequence[int], arity: int) -> tuple[LazyArranged, int, bool]:
+def arranged(table: Any, key_columns: Sequence[int], arity: int) -> tuple[LazyArranged, int, bool, Any]:
     """``key → {row: count}`` of ``table``'s rows (exact columns ``c0 … c{arity-1}``, :func:`unified`) with no NULL
-    in the key, with the number of records and whether every such row is there once: the rows consolidated and
-    sorted by key (:func:`consolidated_sorted`), kept as a table that a :class:`LazyArranged` turns into rows per
-    key when the key is first used."""
+    in the key, with the number of records, whether every such row is there once, and the consolidated table
+    (columns ``c0 … c{arity-1}``, ``count_all``): the rows consolidated and sorted by key
+    (:func:`consolidated_sorted`), kept as a table that a :class:`LazyArranged` turns into rows per key when the
+    key is first used."""
     import pyarrow.compute as pc
 
     empty = LazyArranged(None, {}, arity)
     if table.num_rows == 0:
-        return empty, 0, True
+        return empty, 0, True, None
     for c in set(key_columns):
-        table = table.filter(pc.is_valid(table.column(f"c{c}")))
+        if table.column(f"c{c}").null_count:
+            table = table.filter(pc.is_valid(table.column(f"c{c}")))
     if table.num_rows == 0:
-        return empty, 0, True
+        return empty, 0, True, None
     keys = list(dict.fromkeys(key_columns))
     order = keys + [c for c in range(arity) if c not in keys]
     counted = consolidated_sorted(table.select([f"c{c}" for c in order]))
@@ -442,7 +467,21 @@ def arranged(table: Any, key_columns: Sequence[int], arity: int) -> tuple[LazyAr
     key_lists = [heads.column(f"c{c}").to_pylist() for c in key_columns]
     spans = dict(zip(zip(*key_lists), zip(lows, starts[1:])))
     rows = counted.select([f"c{c}" for c in range(arity)] + ["count_all"])
-    return LazyArranged(rows, spans, arity), counted.num_rows, counted.num_rows == table.num_rows
+    return LazyArranged(rows, spans, arity), counted.num_rows, counted.num_rows == table.num_rows, rows
+
+
+def joined_counted(left: Any, right: Any, left_key: Sequence[int], right_key: Sequence[int]) -> Any:
+    """:func:`joined` of two consolidated tables (columns ``c0 …`` and ``count_all``, :func:`arranged`'s): the
+    pairs of distinct rows, with ``count_all`` the product of their counts — the join of the rows they stand for,
+    each joined row once with its multiplicity."""
+    import pyarrow.compute as pc
+
+    left_arity, right_arity = left.num_columns - 1, right.num_columns - 1
+    out = joined(left, right, left_key, right_key)
+    weight = pc.multiply(out.column(left_arity), out.column(left_arity + 1 + right_arity))
+    columns = [out.column(i) for i in range(left_arity)] + \
+        [out.column(left_arity + 1 + i) for i in range(right_arity)]
+    return _pa().table({f"c{i}": column for i, column in enumerate(columns)} | {"count_all": weight})
 
 
 def joined(left: Any, right: Any, left_key: Sequence[int], right_key: Sequence[int]) -> Any:
@@ -497,17 +536,76 @@ def table_of_rows(rows: dict[Row, int], arity: int) -> Any | None:
     return table
 
 
+def python_values(column: Any) -> list[Any]:
+    """A column's values as Python objects (``to_pylist``'s), a string column's through its dictionary: each
+    distinct string becomes one object, shared by its rows (faster, and smaller, than one object per row)."""
+    import pyarrow.compute as pc
+
+    pa = _pa()
+    if len(column) < 4096 or not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+        return column.to_pylist()
+    encoded = pc.dictionary_encode(column)
+    encoded = encoded.combine_chunks() if isinstance(encoded, pa.ChunkedArray) else encoded
+    dictionary = encoded.dictionary.to_pylist()
+    if len(dictionary) * 4 > len(column):  # mostly distinct: the dictionary saves nothing
+        return column.to_pylist()
+    dictionary.append(None)
+    indices = pc.fill_null(encoded.indices, len(dictionary) - 1).to_numpy().tolist()
+    return list(map(dictionary.__getitem__, indices))
+
+
+def counted_rows(table: Any, arity: int) -> dict[Row, int]:
+    """``{row: count}`` of the first ``arity`` columns of a table (``arity`` 0: the table only counts rows),
+    consolidated by :func:`consolidated_sorted` (rows packed into integers and counted by NumPy, when the
+    columns allow) where every column is exact, else by Arrow's hash aggregation (which groups floats as Python
+    does not: callers give exact columns or none that repeat)."""
+    if arity == 0:
+        return {(): table.num_rows} if table.num_rows else {}
+    names = [f"c{i}" for i in range(arity)]
+    if table.num_rows == 0:
+        return {}
+    exact = unified([table], range(arity))
+    if exact is None:
+        counted = table.select(names).group_by(names, use_threads=False).aggregate([([], "count_all")])
+    else:
+        counted = consolidated_sorted(exact)
+    return _counted_dict(counted, names)
+
+
+def _counted_dict(counted: Any, names: Sequence[str]) -> dict[Row, int]:
+    """``{row: count}`` of a consolidated table (its ``count_all`` column), zero counts left out."""
+    import pyarrow.compute as pc
+
+    counts = counted.column("count_all")
+    if counts.null_count == 0 and pc.min(counts).as_py() == 1 == pc.max(counts).as_py():
+        return dict.fromkeys(zip(*(python_values(counted.column(name)) for name in names)), 1)
+    counted = counted.filter(pc.not_equal(counts, 0))
+    rows = zip(*(python_values(counted.column(name)) for name in names))
+    return dict(zip(rows, counted.column("count_all").to_pylist()))
+
+
+def summed_rows(table: Any, weights: Any, arity: int) -> dict[Row, int]:
+    """``{row: sum of its weights}`` (a NumPy int64 array, any sign; zero sums left out) of a table of exact
+    columns ``c0 … c{arity-1}`` (:func:`unified`)."""
+    names = [f"c{i}" for i in range(arity)]
+    return _counted_dict(consolidated_sorted(table.select(names), weights), names)
+
+
 def rows_of(table: Any, distinct: bool = False) -> dict[Row, int]:
     """``{row: count}`` of a table's rows (``distinct``: the caller knows no row is repeated)."""
     names = table.column_names
     if table.num_rows == 0:
         return {}
     if distinct:
-        return dict.fromkeys(zip(*(table.column(name).to_pylist() for name in names)), 1)
+        return dict.fromkeys(zip(*(python_values(table.column(name)) for name in names)), 1)
+    if all(name == f"c{i}" for i, name in enumerate(names)):
+        return counted_rows(table, len(names))
     counted = table.group_by(names, use_threads=False).aggregate([([], "count_all")])
     rows = zip(*(counted.column(name).to_pylist() for name in names))
     return dict(zip(rows, counted.column("count_all").to_pylist()))
 
 
-__all__ = ["Grouped", "LazyArranged", "arranged", "exact_column", "gc_paused", "grouped_values", "joined", "rows_of",
+__all__ = ["Grouped", "LazyArranged", "arranged", "consolidated_sorted", "counted_rows", "exact_column", "gc_paused",
+           "grouped_values",
+           "joined", "joined_counted", "python_values", "rows_of", "summed_rows",
            "table_of_rows", "unified"]

@@ -22,11 +22,13 @@ import gc
 from collections import Counter
 from operator import itemgetter
 
-from steadystate.dataflow.collection import EMPTY, Delta, ErrDelta, EvalError, OkDelta, Row, Update, add_into
+from steadystate.dataflow.collection import EMPTY, Delta, ErrDelta, EvalError, OkDelta, Row, Update, add_into, merge_into
+from steadystate.dataflow.columnar_delta import ColumnarDelta, as_rows
 from steadystate.dataflow.operators import InputOperator, Operator
 from steadystate.dataflow.temporal_filter import TemporalFilterOperator
 
 
+PortDelta = tuple["OkDelta | ColumnarDelta", ErrDelta]  # a port's delta at one time: its snapshot may be columns
 _BULK_TAKE = 4096  # pending lists at least this long try the single-time bulk path
 
 
@@ -38,7 +40,8 @@ class InputPort:
         self.node = node
         self.pending: list[Update] = []
         self.pending_errors: list[tuple[EvalError, int, int]] = []
-        self.consolidated: list[tuple[int, OkDelta]] = []  # whole deltas at one time (snapshots), not copied
+        # whole deltas at one time (snapshots), not copied; a snapshot's columns as a ColumnarDelta
+        self.consolidated: list[tuple[int, OkDelta | ColumnarDelta]] = []
         self.upper: int | None = 0
 
     def push(self, updates: list[Update], upper: int | None,
@@ -49,7 +52,7 @@ class InputPort:
         if upper is None or (self.upper is not None and upper > self.upper):
             self.upper = upper
 
-    def push_consolidated(self, time: int, delta: OkDelta, upper: int | None) -> None:
+    def push_consolidated(self, time: int, delta: OkDelta | ColumnarDelta, upper: int | None) -> None:
         """A consolidated delta ``{row: diff}`` at one time — a snapshot — taken over without re-counting it."""
         self.consolidated.append((time, delta))
         self.push([], upper)
@@ -86,13 +89,11 @@ class Graph:
         uppers = [port.upper for port in self.ports.values() if port.upper is not None]
         return min(uppers) if uppers else None
 
-    def _take_ready(self, limit: int | None) -> dict[int, dict[str, tuple[OkDelta, ErrDelta]]]:
+    def _take_ready(self, limit: int | None) -> dict[int, dict[str, PortDelta]]:
         """Pending updates with time < limit, grouped by (advanced) time and port."""
-        by_time: dict[int, dict[str, tuple[OkDelta, ErrDelta]]] = {}
+        by_time: dict[int, dict[str, PortDelta]] = {}
         start, until = self.start, self.until
         for port in self.ports.values():
-            if port.consolidated:
-                self._take_consolidated(by_time, port, limit)
             for kind, pending in ((0, port.pending), (1, port.pending_errors)):
                 if not pending:
                     continue
@@ -113,11 +114,13 @@ class Graph:
                     deltas = per_port.get(port.name)
                     if deltas is None:
                         deltas = per_port[port.name] = ({}, {})
-                    add_into(deltas[kind], item[0], item[2])
+                    add_into(deltas[kind], item[0], item[2])  # type: ignore[arg-type]  # rows: columns come after
                 pending[:] = keep
+            if port.consolidated:  # after the pending rows: a ColumnarDelta takes them as its extra rows
+                self._take_consolidated(by_time, port, limit)
         return by_time
 
-    def _take_consolidated(self, by_time: dict[int, dict[str, tuple[OkDelta, ErrDelta]]], port: InputPort,
+    def _take_consolidated(self, by_time: dict[int, dict[str, PortDelta]], port: InputPort,
                            limit: int | None) -> None:
         keep = []
         for time, delta in port.consolidated:
@@ -131,12 +134,14 @@ class Graph:
             deltas = per_port.get(port.name)
             if deltas is None:
                 per_port[port.name] = (delta, {})
+            elif isinstance(delta, ColumnarDelta) or isinstance(deltas[0], ColumnarDelta):
+                per_port[port.name] = (_combined(deltas[0], delta), deltas[1])
             else:
                 for row, diff in delta.items():
                     add_into(deltas[0], row, diff)
         port.consolidated = keep
 
-    def _take_single_time(self, by_time: dict[int, dict[str, tuple[OkDelta, ErrDelta]]], name: str, kind: int,
+    def _take_single_time(self, by_time: dict[int, dict[str, PortDelta]], name: str, kind: int,
                           pending: list, limit: int | None) -> bool:
         """Bulk path for a large pending list at ONE ready time (a snapshot): consolidate it at C speed.
 
@@ -157,7 +162,7 @@ class Graph:
             per_port[name] = (counted, {}) if kind == 0 else ({}, counted)
         else:
             for key, diff in counted.items():
-                add_into(deltas[kind], key, diff)
+                add_into(deltas[kind], key, diff)  # type: ignore[arg-type]  # rows: columns come after
         return True
 
     def step(self) -> bool:
@@ -207,10 +212,12 @@ class Graph:
         return [time for operator in self.timed for time in operator.due_before(limit)
                 if until is None or time < until]
 
-    def _round(self, time: int, inputs: dict[str, tuple[OkDelta, ErrDelta]], first: bool) -> None:
+    def _round(self, time: int, inputs: dict[str, PortDelta], first: bool) -> None:
+        columnar = first  # deltas may be columns (``dataflow.columnar_delta``): the snapshot's round
         for name, delta in inputs.items():
             port = self.ports[name]
             self.nodes[port.node].current = delta  # type: ignore[attr-defined]
+            columnar = columnar or type(delta[0]) is ColumnarDelta
         outputs: list[Delta] = []
         append = outputs.append
         for node in self.nodes:
@@ -220,12 +227,31 @@ class Graph:
                         and not (isinstance(node, TemporalFilterOperator) and node.due_at(time))):
                     append(EMPTY)
                     continue
+                if columnar and any(type(d[0]) is ColumnarDelta for d in deltas):
+                    run_columnar = getattr(node, "run_columnar", None)
+                    if run_columnar is not None:
+                        append(run_columnar(time, deltas, first))
+                        continue
+                    deltas = [as_rows(d) for d in deltas]
             else:
                 deltas = []
                 if not first and not isinstance(node, InputOperator):
                     append(EMPTY)
                     continue
             append(node.run(time, deltas, first))
+
+
+def _combined(ok: OkDelta | ColumnarDelta, other: OkDelta | ColumnarDelta) -> ColumnarDelta:
+    """Two ok deltas of one port at one time, one of them (at least) columns, as one ColumnarDelta."""
+    if type(ok) is not ColumnarDelta:
+        ok, other = other, ok
+    assert type(ok) is ColumnarDelta
+    extra = dict(ok.extra)
+    if isinstance(other, ColumnarDelta):
+        merge_into(extra, other.extra)
+        return ColumnarDelta(ok.parts + other.parts, ok.arity, extra)
+    merge_into(extra, other)
+    return ColumnarDelta(ok.parts, ok.arity, extra)
 
 
 def fold(updates: list[Update], up_to: int | None = None) -> dict[Row, int]:

@@ -34,7 +34,10 @@ from steadystate.dataflow import guard
 from steadystate.dataflow.accumulate import FoldsColumns
 from steadystate.dataflow.arrangement import RowsOf, SharedSide, state_size_bytes
 from steadystate.dataflow.collection import Delta, ErrDelta, EvalError, OkDelta, Row, add_into, merge_into
-from steadystate.dataflow.columns import LazyArranged, arranged, gc_paused, joined, rows_of, table_of_rows, unified
+from steadystate.dataflow.columnar_delta import ColumnarDelta
+from steadystate.dataflow.columns import (
+    LazyArranged, arranged, gc_paused, joined, joined_counted, rows_of, table_of_rows, unified,
+)
 from steadystate.dataflow.operators import ColumnarInput, Operator
 
 KeyFn = Callable[[Row], tuple]
@@ -76,6 +79,7 @@ class ArrangedSide(NamedTuple):
     state: LazyArranged
     records: int
     distinct: bool  # no row (with a key that can match) is repeated
+    counted: Any  # the rows with a key that can match, consolidated (``count_all``), or None when there are none
 
 
 class JoinSide(FoldsColumns):
@@ -114,6 +118,7 @@ class JoinOperator(Operator):
         self.columnar_reader: ColumnarInput | None = None  # the only reader, when it takes ``Lc ⋈ Rc`` as columns
         self._tables: list[ArrangedSide | None] = [None, None]  # the sides' snapshots taken as columns, until the
         # next round
+        self._columnar_out = False  # in ``run_columnar``: the snapshots' join is left as columns
 
     def side(self, index: int) -> JoinSide | None:
         """Input ``index`` (0 left, 1 right) as a taker of its snapshot's columns; ``None`` when it cannot."""
@@ -166,7 +171,30 @@ class JoinOperator(Operator):
         self.absorb_side(index, folded)
         return ({}, right_ok) if index == 0 else (left_ok, {})
 
-    def _snapshots_joined(self) -> OkDelta:
+    def run_columnar(self, time: int, deltas: list[Any], first: bool) -> tuple[Any, ErrDelta]:
+        """A round where an input's delta is columns (``dataflow.columnar_delta``): a side with no state folds them
+        as it folds a snapshot's columns (its extra rows go the row path on top), and the snapshots' join is
+        output as columns (with the rest of the round's output as rows beside it)."""
+        oks = [ok if type(ok) is not ColumnarDelta else self._fold_delta(index, ok)
+               for index, (ok, _err) in enumerate(deltas)]
+        self._columnar_out = True
+        try:
+            return self.run(time, [(oks[0], deltas[0][1]), (oks[1], deltas[1][1])], first)
+        finally:
+            self._columnar_out = False
+
+    def _fold_delta(self, index: int, delta: ColumnarDelta) -> OkDelta:
+        """Side ``index``'s columns folded into its state where it can take them (what is left: the extra rows),
+        else the whole delta as rows."""
+        tables = delta.positive_tables()
+        if tables and self._tables[index] is None and self.side(index) is not None and not guard.active():
+            folded = self.fold_side(index, tables)
+            if folded is not None:
+                self.absorb_side(index, folded)
+                return delta.extra
+        return delta.rows()
+
+    def _snapshots_joined(self) -> OkDelta | ColumnarDelta:
         """``Lc ⋈ Rc`` when both sides took their snapshots as columns (before this round's deltas are applied):
         handed to ``columnar_reader`` as a table when it takes it (nothing is returned then), else as rows."""
         left, right = self._tables
@@ -181,14 +209,26 @@ class JoinOperator(Operator):
             return _left_half(keyed, self.right_state.get)
         assert self.columns is not None
         with gc_paused():
-            table = joined(left.table, right.table, self.columns.left_key, self.columns.right_key)
             reader = self.columnar_reader
+            fold_weighted = getattr(reader, "fold_weighted", None)
+            if fold_weighted is not None and left.counted is not None and right.counted is not None:
+                # the reader counts rows by weight: the consolidated sides are joined, each pair once
+                folded = fold_weighted([joined_counted(left.counted, right.counted, self.columns.left_key,
+                                                       self.columns.right_key)])
+                if folded is not None:
+                    reader.absorb_folded(folded)  # type: ignore[union-attr]
+                    return {}
+            table = joined(left.table, right.table, self.columns.left_key, self.columns.right_key)
             if reader is not None:
                 folded = reader.fold_columns([table])
                 if folded is not None:
                     reader.absorb_folded(folded)
                     return {}
-            return rows_of(table, distinct=left.distinct and right.distinct)
+            distinct = left.distinct and right.distinct
+            if self._columnar_out:
+                return ColumnarDelta([(table, 1)], table.num_columns,
+                                     make_rows=lambda: rows_of(table, distinct=distinct))
+            return rows_of(table, distinct=distinct)
 
     def records(self) -> int:
         """Rows this operator holds itself (a shared side holds none)."""
@@ -237,7 +277,11 @@ class JoinOperator(Operator):
             halves = self._run_right_shared(time, left_ok, right_ok, err)
         else:
             halves = self._run(time, left_ok, right_ok, err)
-        halves = [half for half in halves + [snapshots] if half]
+        if type(snapshots) is ColumnarDelta:  # the snapshots' join as columns, the rest as its extra rows
+            for half in halves:
+                merge_into(snapshots.extra, half)
+            return snapshots, err  # type: ignore[return-value]
+        halves = [half for half in halves + [snapshots] if half]  # type: ignore[list-item,misc]
         if not halves:
             return {}, err
         if len(halves) == 1:

@@ -237,7 +237,7 @@ class JoinAccumulate(FoldsColumns, Operator):
         if table is None:
             return None
         with gc_paused():
-            state, _records, _distinct = arranged(table, self.b_key, self.b_arity)
+            state, _records, _distinct, _counted = arranged(table, self.b_key, self.b_arity)
         return state, table
 
     def absorb_b(self, folded: tuple[LazyArranged, Any]) -> None:

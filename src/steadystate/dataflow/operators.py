@@ -9,9 +9,11 @@ that evaluates expressions turns a failing row into an error update of the same 
 
 from __future__ import annotations
 
+from itertools import compress
 from typing import Any, Callable, Protocol, runtime_checkable
 
 from steadystate.dataflow.collection import EMPTY, Delta, ErrDelta, EvalError, OkDelta, Row, add_into, merge_into
+from steadystate.dataflow.columnar_delta import ColumnarDelta, Layer, ok_rows, summed
 
 
 @runtime_checkable
@@ -72,6 +74,20 @@ class MfpOperator(Operator):
         self.inputs = (input,)
         self.apply = apply
         self.premapped: dict[int, OkDelta] = {}
+        # the MFP over Arrow tables and its output's arity, for a snapshot's columns (``dataflow.columnar_delta``)
+        self.arrow: tuple[Layer, int] | None = None
+
+    def run_columnar(self, time: int, deltas: list[Any], first: bool) -> tuple[Any, ErrDelta]:
+        """A snapshot's columns mapped by the Arrow layer (the extra rows by the row path); rows when there is no
+        layer or it cannot evaluate a value (the row path then reports the error as data)."""
+        ok_in, err_in = deltas[0]
+        if type(ok_in) is ColumnarDelta and self.arrow is not None:
+            layer, arity = self.arrow
+            mapped = ok_in.mapped(layer, arity)
+            if mapped is not None:
+                mapped.extra, err = self.run(time, [(ok_in.extra, err_in)], first)
+                return mapped, err
+        return self.run(time, [(ok_rows(ok_in), err_in)], first)
 
     def run(self, time: int, deltas: list[Delta], first: bool) -> Delta:
         ok_in, err_in = deltas[0]
@@ -101,6 +117,22 @@ class UnionOperator(Operator):
     def __init__(self, inputs: tuple[int, ...]) -> None:
         self.inputs = inputs
 
+    def run_columnar(self, time: int, deltas: list[Any], first: bool) -> tuple[Any, ErrDelta]:
+        """The inputs' columns side by side, their rows summed."""
+        parts: list[tuple[Any, int]] = []
+        extra: OkDelta = {}
+        err: ErrDelta = {}
+        arity = 0
+        for ok_in, err_in in deltas:
+            if type(ok_in) is ColumnarDelta:
+                parts += ok_in.parts
+                arity = ok_in.arity
+                merge_into(extra, ok_in.extra)
+            else:
+                merge_into(extra, ok_in)
+            merge_into(err, err_in)
+        return ColumnarDelta(parts, arity, extra), err
+
     def run(self, time: int, deltas: list[Delta], first: bool) -> Delta:
         non_empty = [d for d in deltas if d[0] or d[1]]
         if len(non_empty) == 1:
@@ -123,6 +155,10 @@ class NegateOperator(Operator):
         ok_in, err_in = deltas[0]
         return {row: -diff for row, diff in ok_in.items()}, err_in
 
+    def run_columnar(self, time: int, deltas: list[Any], first: bool) -> tuple[Any, ErrDelta]:
+        ok_in, err_in = deltas[0]
+        return ok_in.negated(), err_in
+
 
 class CountingOperator(Operator):
     """Keeps the accumulated count per row and emits the change of ``output_count(count)``.
@@ -131,15 +167,19 @@ class CountingOperator(Operator):
     hash aggregation, so only the distinct rows become Python tuples."""
 
     def __init__(self, input: int, output_count: Callable[[int], int]) -> None:
+        """``output_count(count)`` is 0 unless ``count`` is positive, then 1 (a distinct) or ``count`` (a
+        threshold): what :meth:`run_columnar` computes over columns."""
         self.inputs = (input,)
         self.counts: dict[Row, int] = {}
         self.output_count = output_count
         self._absorbed: dict[Row, int] | None = None  # counts folded from columns (``counts`` itself), emitted next
+        self._absorbed_table: Any = None  # and their output as an Arrow table
         self.once = output_count(2) == 1  # a distinct (each positive row once), not a threshold
 
-    def fold_columns(self, tables: list[Any]) -> dict[Row, int] | None:
+    def fold_columns(self, tables: list[Any]) -> tuple[dict[Row, int], Any] | None:
         if self.counts or not tables or any(t.num_columns != tables[0].num_columns for t in tables):
             return None
+        import numpy as np
         import pyarrow as pa  # the engine takes Arrow only where a snapshot arrives as columns
 
         names = [f"c{i}" for i in range(tables[0].num_columns)]
@@ -148,11 +188,41 @@ class CountingOperator(Operator):
         table = pa.concat_tables([t.rename_columns(names) for t in tables], promote_options="permissive")
         grouped = table.group_by(names, use_threads=False).aggregate([([], "count_all")])
         rows = zip(*(grouped.column(name).to_pylist() for name in names))
-        return dict(zip(rows, grouped.column("count_all").to_pylist()))
+        counts = dict(zip(rows, grouped.column("count_all").to_pylist()))
+        if not self.once:  # a threshold outputs each row as often as it is counted
+            grouped = grouped.take(pa.array(np.repeat(np.arange(grouped.num_rows), grouped.column("count_all"))))
+        return counts, grouped.select(names)
 
-    def absorb_folded(self, folded: dict[Row, int]) -> None:
-        self.counts = folded
-        self._absorbed = folded
+    def absorb_folded(self, folded: tuple[dict[Row, int], Any]) -> None:
+        self.counts, self._absorbed_table = folded
+        self._absorbed = self.counts
+
+    def run_columnar(self, time: int, deltas: list[Any], first: bool) -> tuple[Any, ErrDelta]:
+        """A snapshot's columns counted per row by Arrow (the state built from the distinct rows), the output as
+        columns too; rows when something is counted already or the columns are not exact."""
+        ok_in, err_in = deltas[0]
+        if self.counts or self._absorbed is not None or ok_in.extra or not ok_in.parts:
+            return self.run(time, [(ok_in.rows(), err_in)], first)
+        counted = summed(ok_in)
+        if counted is None:
+            return self.run(time, [(ok_in.rows(), err_in)], first)
+        import numpy as np
+        import pyarrow as pa
+
+        table, rows, diffs = counted
+        self.counts = dict(zip(rows, diffs.tolist()))
+        # ``output_count`` vectorized: a count's output is 0 unless it is positive, then 1 (distinct) or the count
+        outputs = np.where(diffs > 0, 1 if self.once else diffs, 0)
+        kept = np.flatnonzero(outputs)
+        if len(kept) < len(outputs) or not self.once:  # each row as often as it is output
+            table = table.take(pa.array(np.repeat(kept, outputs[kept])))
+
+        def make_rows() -> OkDelta:
+            if self.once:
+                return dict.fromkeys(compress(rows, outputs), 1)
+            return {row: out for row, out in zip(rows, outputs.tolist()) if out}
+
+        return ColumnarDelta([(table, 1)], ok_in.arity, make_rows=make_rows), err_in
 
     def run(self, time: int, deltas: list[Delta], first: bool) -> Delta:
         ok_in, err_in = deltas[0]
@@ -161,6 +231,10 @@ class CountingOperator(Operator):
         ok: OkDelta = {}
         if self._absorbed is not None:
             absorbed, self._absorbed = self._absorbed, None
+            table, self._absorbed_table = self._absorbed_table, None
+            if not ok_in:  # the output as columns too (``dataflow.columnar_delta``), its rows made if needed
+                made = (lambda: dict.fromkeys(absorbed, 1)) if self.once else (lambda: dict(absorbed))
+                return ColumnarDelta([(table, 1)], table.num_columns, make_rows=made), err_in  # type: ignore[return-value]
             # counts from columns are positive: a distinct emits each row once, a threshold each at its count
             ok = dict.fromkeys(absorbed, 1) if self.once else dict(absorbed)
             if ok_in:  # the rest of the snapshot, as rows, on top of what was absorbed

@@ -110,9 +110,17 @@ class ReduceOperator(FoldsColumns, Operator):
         with gc_paused():
             return self._groups_of(tables, self.columns)
 
-    def _groups_of(self, tables: list[Any], columns: ColumnsOf) -> dict[tuple, GroupState] | None:
+    def fold_weighted(self, tables: list[Any]) -> dict[tuple, GroupState] | None:
+        """:meth:`fold_columns` of tables whose rows each stand for as many as their ``count_all`` column says
+        (a join of consolidated snapshots: ``dataflow.join``)."""
+        if self.columns is None or self.groups:
+            return None
+        with gc_paused():
+            return self._groups_of(tables, self.columns, weighted=True)
+
+    def _groups_of(self, tables: list[Any], columns: ColumnsOf, weighted: bool = False) -> dict[tuple, GroupState] | None:
         arguments = [c for c in columns.arguments if c is not None]
-        grouped = grouped_values(tables, columns.key, list(dict.fromkeys(arguments)))
+        grouped = grouped_values(tables, columns.key, list(dict.fromkeys(arguments)), weighted)
         if grouped is None:
             return None
         groups: dict[tuple, GroupState] = {}

@@ -179,7 +179,7 @@ def _normalized(column: pa.ChunkedArray) -> pa.ChunkedArray:
 
 def _as_array(value: Any, length: int) -> Any:
     if isinstance(value, pa.Scalar):
-        return pa.array([value.as_py()] * length, type=value.type)
+        return pa.repeat(value, length)
     return value
 
 

@@ -24,11 +24,12 @@ from __future__ import annotations
 from typing import Any, Callable, NamedTuple
 
 from steadystate.dataflow.collection import merge_into
+from steadystate.dataflow.columns import counted_rows
 from steadystate.dataflow.operators import ColumnarInput, MfpOperator
 from steadystate.dataflow.reduce import ColumnsOf
 from steadystate.expr import ir
 from steadystate.expr.aggregates import SKIPS_NULLS
-from steadystate.expr.arrow_eval import NotVectorized, consolidated_rows
+from steadystate.expr.arrow_eval import NotVectorized
 from steadystate.expr.infer import columns_of as infer_columns, remap_columns
 from steadystate.repr.types import ScalarType
 
@@ -48,7 +49,7 @@ class ColumnarMapper(NamedTuple):
             for table in tables:
                 for layer in self.layers:
                     table = layer(table)
-                rows = consolidated_rows(table, self.arity)
+                rows = counted_rows(table, self.arity)
                 if total:
                     merge_into(total, rows)
                 else:

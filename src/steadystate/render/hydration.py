@@ -14,6 +14,11 @@ this order:
 * :meth:`ColumnarTakers.columnar_mapper`: else, a chain of Arrow layers ending at a map/filter/project, whose
   output is computed over the columns and added to that operator's first round as rows (only the chain's output
   becomes Python objects);
+* :meth:`ColumnarTakers.columnar_source`: else, when the source's readers (directly or behind maps/filters/
+  projections) include operators that run over columns (``run_columnar``: a union, a negate, a distinct or
+  threshold, a join), the snapshot goes into the dataflow's first round as columns
+  (:meth:`ColumnarTakers.feed_columns`, a ``dataflow.columnar_delta.ColumnarDelta``): each map/filter/project is
+  given its Arrow layer, and rows are made only where an operator's state or an export needs them;
 * else the snapshot is read as rows.
 
 A join whose two sides took columns hands the snapshots' join to its reader the same way (:meth:`_output_taker`).
@@ -23,12 +28,13 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from steadystate.dataflow.columnar_delta import ColumnarDelta
 from steadystate.dataflow.graph import Graph
 from steadystate.dataflow.join import JoinOperator, JoinSide
 from steadystate.dataflow.join_accumulate import JoinAccumulate
 from steadystate.dataflow.operators import ColumnarInput, MfpOperator
 from steadystate.expr import ir
-from steadystate.expr.arrow_eval import compile_arrow_flat_map, compile_arrow_mfp
+from steadystate.expr.arrow_eval import NotVectorized, compile_arrow_flat_map, compile_arrow_mfp
 from steadystate.expr.infer import columns_of
 from steadystate.render.columnar import ColumnarMapper, FanOut, MappedConsumer, PremappedTaker, add_premapped
 from steadystate.repr.types import ScalarType
@@ -46,6 +52,7 @@ class ColumnarTakers:
     _mfp_nodes: dict[int, tuple[int, Callable[[tuple], tuple | None], ir.MapFilterProject]]
     _mfp_types: dict[int, tuple[Types, Types]]
     _flat_maps: dict[int, tuple[ir.FlatMap, Types]]  # FlatMap node -> (its plan, its input's types)
+    _source_types: dict[str, Types]
 
     def columnar_consumer(self, source_id: str) -> ColumnarInput | None:
         """Before the first step, what can take source ``source_id``'s snapshot as Arrow columns instead of rows:
@@ -87,6 +94,47 @@ class ColumnarTakers:
             return None
         last = links[-1][0]
         return ColumnarMapper(last, [layer for _, layer in links], len(self._mfp_types[last][1] or ()))
+
+    def columnar_source(self, source_id: str) -> bool:
+        """Before the first step, whether source ``source_id``'s snapshot is best handed over as columns
+        (:meth:`feed_columns`): an operator that runs over columns (not only a map/filter/project, which
+        :meth:`columnar_mapper` covers) reads it, directly or behind maps/filters/projections."""
+        port = self.graph.ports.get(source_id)
+        if port is None or self.graph.stepped:
+            return False
+        seen: set[int] = set()
+        frontier = [port.node]
+        while frontier:
+            node = frontier.pop()
+            for reader in self._readers(node):
+                if reader in seen:
+                    continue
+                seen.add(reader)
+                operator_ = self.graph.nodes[reader]
+                if isinstance(operator_, MfpOperator):
+                    frontier.append(reader)
+                elif hasattr(operator_, "run_columnar"):
+                    return True
+        return False
+
+    def feed_columns(self, source_id: str, tables: list[Any], rows: dict[tuple, int], time: int,
+                     upper: int | None) -> None:
+        """Source ``source_id``'s snapshot at ``time`` as Arrow tables (columns ``c0 …``, one insertion per row)
+        and ``rows`` (the rest), handed to the first round as a ``ColumnarDelta`` (see the module docstring)."""
+        port = self.graph.ports[source_id]
+        self._give_arrow_layers()
+        arity = len(self._source_types.get(source_id) or ())
+        port.push_consolidated(time, ColumnarDelta([(table, 1) for table in tables], arity, dict(rows)), upper)
+
+    def _give_arrow_layers(self) -> None:
+        """Every map/filter/project evaluated over Arrow as well (``MfpOperator.arrow``), for a columnar round."""
+        for node in self._mfp_nodes:
+            operator_ = self.graph.nodes[node]
+            if not isinstance(operator_, MfpOperator) or operator_.arrow is not None:
+                continue
+            layer = self._arrow_layer(node)
+            if layer is not None:
+                operator_.arrow = (_returning_none(layer), len(self._mfp_types[node][1] or ()))
 
     def feed_premapped(self, mapper: ColumnarMapper, rows: dict[tuple, int], time: int) -> None:
         """The output :meth:`ColumnarMapper.apply` computed, added to the mapper's last node's round at ``time``."""
@@ -211,6 +259,16 @@ class ColumnarTakers:
         assert isinstance(operator_, MfpOperator)
         return PremappedTaker([layer for _, layer in links], operator_, len(self._mfp_types[last][1] or ()),
                               self.graph.start)
+
+
+def _returning_none(layer: Layer) -> Layer:
+    """``layer`` returning ``None`` where a value needs the row path (``NotVectorized``)."""
+    def apply(table: Any) -> Any:
+        try:
+            return layer(table)
+        except NotVectorized:
+            return None
+    return apply
 
 
 def _to_last_mfp(links: Chain, mfp_nodes: dict[int, Any]) -> Chain:
