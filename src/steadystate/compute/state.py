@@ -51,7 +51,7 @@ from steadystate.dataflow.collection import EvalError
 from steadystate import errors
 from steadystate.errors import ErrorFields, SteadyError
 from steadystate.expr.eval import compile_mfp
-from steadystate.compute.index_snapshot import IndexSnapshots
+from steadystate.compute import index_snapshot
 from steadystate.compute.peeks import chunked, finished, mapped, point_key
 from steadystate.compute.sinks import SinkState, write_sink
 from steadystate.compute.snapshots import SnapshotReading, SourceState, begin_reading, feed_reading
@@ -113,7 +113,6 @@ class ComputeState:
         self.by_export: dict[str, _Dataflow] = {}
         self.arrangements: dict[str, Arrangement] = {}
         self.index_exports: dict[str, m.IndexExport] = {}
-        self.snapshots = IndexSnapshots()  # the indexes' columnar copies, once a peek read them whole
         self.peeks: dict[str, m.Peek] = {}
         self.config: dict[str, str] = {}
         self.reconciled_kept = 0
@@ -179,7 +178,6 @@ class ComputeState:
         self.by_export.clear()
         self.arrangements.clear()
         self.index_exports.clear()
-        self.snapshots.by_index.clear()
         self.peeks.clear()
         self.unrenderable.clear()
         return []
@@ -294,7 +292,6 @@ class ComputeState:
         dataflow.live_exports.discard(command.id)
         self.arrangements.pop(command.id, None)
         self.index_exports.pop(command.id, None)
-        self.snapshots.by_index.pop(command.id, None)
         sink = dataflow.sinks.get(command.id)
         out: list[m.Response] = [m.Frontiers(command.id, None, None, None)]
         if sink is not None and sink.export.kind == m.SinkKind.SUBSCRIBE:
@@ -398,7 +395,6 @@ class ComputeState:
             self.by_export.pop(export_id, None)
             self.arrangements.pop(export_id, None)
             self.index_exports.pop(export_id, None)
-            self.snapshots.by_index.pop(export_id, None)
             self.failed[export_id] = error
             sink = dataflow.sinks.get(export_id)
             if sink is not None and sink.export.kind == m.SinkKind.SUBSCRIBE:
@@ -558,7 +554,7 @@ class ComputeState:
                 return None
             key = point_key(self.index_exports.get(target.id), peek.mfp)
             export = self.index_exports.get(target.id)
-            if key is None and (answer := self.snapshots.answer(peek, arrangement, export, self.arrangements)):
+            if key is None and (answer := index_snapshot.answer(peek, arrangement, export)):
                 return answer
             if key is not None:
                 apply = compile_mfp(peek.mfp)

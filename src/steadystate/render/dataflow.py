@@ -23,14 +23,16 @@ Column types flow along (``expr.infer``) so scalar evaluation checks int4/int8 o
 from __future__ import annotations
 
 import operator
-from typing import Any, Callable, NamedTuple
+from typing import Any, Callable, NamedTuple, Sequence
+
+import pyarrow as pa
 
 from steadystate import errors
 from steadystate.dataflow.accumulate import AccumulatingReduce
 from steadystate.dataflow.arrangement import (
     Arrangement, ArrangementCursor, MappedSharedInput, SharedInput, SharedSide,
 )
-from steadystate.dataflow.collection import Delta, EvalError, Update, add_into, first_error
+from steadystate.dataflow.collection import Delta, EvalError, Row, Update, add_into, first_error
 from steadystate.dataflow.flat_map import FlatMapOperator
 from steadystate.dataflow.graph import Graph
 from steadystate.dataflow.iterate import LetRecOperator
@@ -66,11 +68,28 @@ from steadystate.render.translate import flat_map_rows
 from steadystate.render.translate import (
     accumulators, aggregate_value, column_below, compose, key_order, mfp_view, plan_join, sort_columns,
 )
+from steadystate.repr import arrow_rows
 from steadystate.repr.types import ScalarType
 
 __all__ = ["Arrangement", "ArrangementCursor", "RenderedDataflow", "Update"]
 
 Types = list[ScalarType | None] | None
+
+
+class ArrowRowCodec:
+    """An index arrangement's rows as the replica's peeks type them (``repr.arrow_rows``): its runs are then sent
+    as they are (a ``dataflow.arrangement_runs.RowCodec``)."""
+
+    @staticmethod
+    def encode(rows: Sequence[Row]) -> pa.RecordBatch | None:
+        return arrow_rows.rows_to_batch(rows)
+
+    @staticmethod
+    def decode(batch: pa.RecordBatch) -> list[Row]:
+        return arrow_rows.batch_rows(batch)
+
+
+ARROW_ROWS = ArrowRowCodec()
 Rendered = tuple[int, Types]  # (graph node, column types)
 
 
@@ -139,7 +158,8 @@ class RenderedDataflow(ColumnarTakers):
         for export in desc.index_exports:
             node, types = self._resolve(export.on_id)
             types = list(export.desc.types) if export.desc.columns else types
-            arrangement = Arrangement(compile_key(export.key, types), mfp_view(types), name=export.index_id)
+            arrangement = Arrangement(compile_key(export.key, types), mfp_view(types), name=export.index_id,
+                                      codec=ARROW_ROWS)
             self.graph.add(TapOperator(node, arrangement.apply))
             self._arrangements[export.index_id] = arrangement
         for sink_export in desc.sink_exports:
