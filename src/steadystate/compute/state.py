@@ -51,7 +51,7 @@ from steadystate.dataflow.collection import EvalError
 from steadystate import errors
 from steadystate.errors import ErrorFields, SteadyError
 from steadystate.expr.eval import compile_mfp
-from steadystate.compute import index_snapshot
+from steadystate.compute import free_memory, index_snapshot
 from steadystate.compute.peeks import chunked, finished, mapped, point_key
 from steadystate.compute.sinks import SinkState, write_sink
 from steadystate.compute.snapshots import SnapshotReading, SourceState, begin_reading, feed_reading
@@ -114,6 +114,7 @@ class ComputeState:
         self.arrangements: dict[str, Arrangement] = {}
         self.index_exports: dict[str, m.IndexExport] = {}
         self.peeks: dict[str, m.Peek] = {}
+        self._release_memory = False  # a dataflow hydrated or a large result was sent: release free memory next tick
         self.config: dict[str, str] = {}
         self.reconciled_kept = 0
         self.reconciled_rebuilt = 0
@@ -327,6 +328,9 @@ class ComputeState:
         them has yet to hydrate, so that the status sent after this tick reports each object's hydration as it
         happens (``mz_hydration_statuses``, a reconfiguration's progress NOTICEs), not all at once at the end."""
         out: list[m.Response] = []
+        if self._release_memory:  # a hydration's rows or a large result are gone since the last tick
+            self._release_memory = False
+            free_memory.release()
         dataflows = list(self.dataflows)
         for position, dataflow in enumerate(dataflows):
             if not dataflow.rendered.graph.stepped and not self._imports_ready(dataflow):
@@ -365,6 +369,7 @@ class ComputeState:
                 self._status_dirty = True
                 self._note_hydration_cpu()
                 gc.freeze()  # the hydrated state is long-lived: keep it out of future collections
+                self._release_memory = True  # the snapshots' rows are gone after this tick: give their pages back
                 log.info(
                     "dataflow %s hydrated in %.3f s",
                     dataflow.desc.debug_name, dataflow.hydrated_at - dataflow.created_at,
@@ -524,6 +529,8 @@ class ComputeState:
             if responses is not None:
                 del self.peeks[uuid]
                 out.extend(responses)
+                sent = sum(len(r.batches or b"") + len(r.rows or b"") for r in responses)
+                self._release_memory = self._release_memory or sent >= free_memory.LARGE_RESULT_BYTES
         return out
 
     def _try_peek(self, peek: m.Peek) -> list[m.PeekResponse] | None:
