@@ -104,16 +104,14 @@ class Arrangement:
 
     def apply(self, time: int, delta: Delta) -> None:
         ok, err = delta
-        key_fn = self.key_fn
-        keyed: list[tuple[tuple, Row, int]] = []
-        for row, diff in ok.items():
-            try:
-                keyed.append((key_fn(row), row, diff))
-            except Exception as exc:  # noqa: BLE001 - evaluation errors become data
-                add_into(self.errors, EvalError.from_exception(exc), diff)
         if self._read_cache:
             self._read_cache = {}
         bulk, recent = self.bulk, self.recent
+        if bulk is not None and not bulk.records and not recent and len(ok) >= self.recent_min \
+                and self._load(ok):
+            keyed: list[tuple[tuple, Row, int]] = []
+        else:
+            keyed = self._keyed(ok)
         if bulk is not None and keyed:
             if bulk.records:  # the changed keys' rows move from the runs to ``recent`` (the invariant)
                 cold = {key for key, _row, _diff in keyed if key not in recent}
@@ -135,6 +133,32 @@ class Arrangement:
         if self._cursors:
             self._log.extend((row, time, diff) for row, diff in ok.items())
             self._err_log.extend((error, time, diff) for error, diff in err.items())
+
+    def _keyed(self, ok: dict[Row, int]) -> list[tuple[tuple, Row, int]]:
+        """``(key, row, diff)`` of each row; rows whose key fails become errors."""
+        key_fn = self.key_fn
+        keyed: list[tuple[tuple, Row, int]] = []
+        for row, diff in ok.items():
+            try:
+                keyed.append((key_fn(row), row, diff))
+            except Exception as exc:  # noqa: BLE001 - evaluation errors become data
+                add_into(self.errors, EvalError.from_exception(exc), diff)
+        return keyed
+
+    def _load(self, ok: dict[Row, int]) -> bool:
+        """Into an empty arrangement (a hydration): every row straight into a run, keys computed in one pass; False
+        (nothing done) when a key fails (the row path reports it) or the codec cannot encode the rows."""
+        assert self.bulk is not None
+        rows = list(ok)
+        try:
+            keys = list(map(self.key_fn, rows))
+        except Exception:  # noqa: BLE001 - the row path turns the failure into an error of the collection
+            return False
+        diffs = list(ok.values())
+        if 0 in ok.values():
+            kept = [i for i, diff in enumerate(diffs) if diff]
+            rows, keys, diffs = [rows[i] for i in kept], [keys[i] for i in kept], [diffs[i] for i in kept]
+        return self.bulk.add(keys, rows, diffs)
 
     def _fold(self, keyed: list[tuple[tuple, Row, int]]) -> None:
         recent = self.recent

@@ -148,13 +148,14 @@ class ColumnRuns:
         batch = self.codec.encode(rows)
         if batch is None:
             return False
-        hashes = np.fromiter((hash(k) for k in keys), dtype=np.int64, count=len(keys))
+        hashes = np.fromiter(map(hash, keys), dtype=np.int64, count=len(keys))
         counts = np.fromiter(diffs, dtype=np.int64, count=len(diffs))
-        order = np.argsort(hashes, kind="stable")
-        table = pa.Table.from_batches([batch]).take(pa.array(order))
-        counts = counts[order]
+        table = pa.Table.from_batches([batch])
+        if len(hashes) > 1 and not bool((hashes[1:] >= hashes[:-1]).all()):  # in order already: small ints' hashes
+            order = np.argsort(hashes, kind="stable")
+            table, hashes, counts = table.take(pa.array(order)), hashes[order], counts[order]
         self.records += len(rows)
-        self._push(Run(table, hashes[order], None if bool((counts == 1).all()) else counts))
+        self._push(Run(table, hashes, None if bool((counts == 1).all()) else counts))
         return True
 
     def _push(self, run: Run) -> None:
@@ -200,7 +201,7 @@ class ColumnRuns:
         """Per run holding some of ``keys``: the run, the positions of their rows, the rows' keys, rows and counts."""
         if not self.records or not keys:
             return
-        hashes = np.unique(np.fromiter((hash(k) for k in keys), dtype=np.int64, count=len(keys)))
+        hashes = np.unique(np.fromiter(map(hash, keys), dtype=np.int64, count=len(keys)))
         key_fn = self.key_fn
         for run in self.runs:
             positions = run.candidates(hashes)
