@@ -113,3 +113,25 @@ def test_rows_the_codec_cannot_encode_stay_python_rows() -> None:
     assert Counter(arrangement.peek()) == Counter([(1, "a"), (2, "b"), (3, "c"), (4,), (5, "e", "extra"), (6, "f")])
     assert arrangement.table() is None
     assert arrangement.lookup((5,)) == [(5, "e", "extra")]
+
+
+def test_runs_of_different_column_types_merge_or_stay_apart() -> None:
+    """A NULL-only column takes the other run's type; numerics of two scales are re-encoded as one column; rows of
+    two arities stay in two runs (and a whole read takes the row path)."""
+    arrangement = Arrangement(lambda row: (row[0],), codec=ARROW_ROWS, recent_min=2)
+    first = {(1, None, Decimal("1.5")): 1, (2, None, Decimal("2.5")): 1}
+    second = {(3, "c", Decimal("0.25")): 1, (4, "d", Decimal("1.75")): 2}
+    arrangement.apply(1, (first, {}))
+    arrangement.apply(2, (second, {}))
+    assert arrangement.bulk is not None and arrangement.bulk.merges == 1 and len(arrangement.bulk.runs) == 1
+    expected = Counter({**first, **second})
+    assert Counter(arrangement.peek()) == expected == table_rows(arrangement)
+    assert arrangement.lookup((4,)) == [(4, "d", Decimal("1.75"))] * 2
+    arrangement.apply(3, ({(5, "e", Decimal("1"), "extra"): 1, (6, "f", Decimal("2"), "extra"): 1}, {}))
+    assert len(arrangement.bulk.runs) == 2 and arrangement.table() is None
+    expected.update({(5, "e", Decimal("1"), "extra"): 1, (6, "f", Decimal("2"), "extra"): 1})
+    assert Counter(arrangement.peek()) == expected
+    arrangement.apply(4, ({(4, "d", Decimal("1.75")): -2, (5, "e", Decimal("1"), "extra"): -1}, {}))
+    expected.subtract({(4, "d", Decimal("1.75")): 2, (5, "e", Decimal("1"), "extra"): 1})
+    assert Counter(arrangement.peek()) == +expected
+    assert arrangement.lookup((5,)) == [] and arrangement.lookup((6,)) == [(6, "f", Decimal("2"), "extra")]

@@ -165,18 +165,24 @@ class ColumnRuns:
                 runs[i] = old.compacted()
         runs[:] = [r for r in runs if r.live]
         while runs and 2 * run.live >= runs[-1].live:
-            run = self._merge(runs.pop(), run)
+            merged = self._merge(runs[-1], run)
+            if merged is None:  # the two cannot be one table: they stay two runs
+                break
+            runs.pop()
+            run = merged
             self.merges += 1
         if run.live:
             runs.append(run)
 
-    def _merge(self, older: Run, newer: Run) -> Run:
+    def _merge(self, older: Run, newer: Run) -> Run | None:
+        """The two runs as one (dead rows dropped), or ``None`` when their rows are not one table (different
+        arities)."""
         a, b = older.compacted(), newer.compacted()
         tables = unify([a.table, b.table])
         if tables is None:  # types differ: re-encode the union from its rows
             batch = self.codec.encode(self._decode(a.table) + self._decode(b.table))
             if batch is None:
-                raise ValueError("rows a run held can no longer be encoded")
+                return None
             table = pa.Table.from_batches([batch])
         else:
             table = pa.concat_tables(tables)
