@@ -256,7 +256,7 @@ def profile(n: int) -> None:
 
     from steadystate.compute import peeks
     from steadystate.dataflow.arrangement import Arrangement
-    from steadystate.render.dataflow import ARROW_ROWS
+    from steadystate.render.row_codec import ARROW_ROWS
     from steadystate.controller.instance import peek_result
     from steadystate.expr.ir import MapFilterProject
     from steadystate.protocol import messages as m

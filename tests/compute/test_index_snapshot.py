@@ -18,7 +18,7 @@ from steadystate.dataflow.arrangement import Arrangement
 from steadystate.expr import ir
 from steadystate.expr.eval import compile_mfp
 from steadystate.protocol import messages as m
-from steadystate.render.dataflow import ARROW_ROWS
+from steadystate.render.row_codec import ARROW_ROWS
 from steadystate.render.translate import mfp_view
 from steadystate.repr import arrow_rows
 from steadystate.repr.types import RelationDesc, ScalarType as T

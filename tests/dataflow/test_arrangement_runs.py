@@ -15,7 +15,7 @@ from typing import Any
 from hypothesis import given, settings, strategies as st
 
 from steadystate.dataflow.arrangement import Arrangement, SharedInput
-from steadystate.render.dataflow import ARROW_ROWS
+from steadystate.render.row_codec import ARROW_ROWS
 from steadystate.repr import arrow_rows
 
 BASE = dt.datetime(2024, 1, 1)
@@ -135,3 +135,18 @@ def test_runs_of_different_column_types_merge_or_stay_apart() -> None:
     expected.subtract({(4, "d", Decimal("1.75")): 2, (5, "e", Decimal("1"), "extra"): 1})
     assert Counter(arrangement.peek()) == +expected
     assert arrangement.lookup((5,)) == [] and arrangement.lookup((6,)) == [(6, "f", Decimal("2"), "extra")]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(
+    st.one_of(st.none(), st.datetimes(min_value=dt.datetime(1, 1, 1), max_value=dt.datetime(9999, 12, 31, 23, 59, 59))),
+    st.one_of(st.none(), st.decimals(allow_nan=False, allow_infinity=False, places=3, min_value=-10**30,
+                                     max_value=10**30)),
+    st.one_of(st.none(), st.floats()),
+), min_size=1, max_size=20))
+def test_the_fast_decoders_give_the_rows_encoded(rows: list[tuple[Any, ...]]) -> None:
+    """The codec's own timestamp and numeric decoders give exactly ``arrow_rows``' values (types and scales too)."""
+    batch = ARROW_ROWS.encode(rows)
+    assert batch is not None
+    fast, reference = ARROW_ROWS.decode(batch), arrow_rows.batch_rows(batch)
+    assert [tuple(map(repr, row)) for row in fast] == [tuple(map(repr, row)) for row in reference]

@@ -53,7 +53,7 @@ here too; rows with a NULL in the key are in it but a join never looks NULL keys
 from __future__ import annotations
 
 import sys
-from itertools import islice
+from itertools import islice, repeat
 from typing import Any, Callable, Hashable, Iterable, Iterator
 
 import pyarrow as pa
@@ -229,6 +229,16 @@ class Arrangement:
             yield from rows.items()
         if self.bulk is not None:
             yield from self.bulk.iter_rows()
+
+    def rows_dict(self) -> dict[Row, int]:
+        """Every row with its count (rows of different keys are different rows), built a chunk at a time."""
+        out: dict[Row, int] = {}
+        for by_row in self.recent.values():
+            out.update(by_row)
+        if self.bulk is not None:
+            for rows, counts in self.bulk.iter_chunks():
+                out.update(zip(rows, repeat(1) if counts is None else counts))
+        return out
 
     def rows_of(self, key: tuple) -> dict[Row, int] | None:
         """The rows of ``key`` with their counts (``None``: none); the caller must not change the dict."""
@@ -417,7 +427,7 @@ class ArrangementCursor:
         self._snapshot_pending = False
         arrangement = self.arrangement
         time = self.snapshot_time = arrangement.snapshot_time()
-        rows = dict(arrangement.iter_rows())
+        rows = arrangement.rows_dict()
         errs = [(error, time, count) for error, count in arrangement.errors.items()]
         self.position, self.err_position = arrangement._position()
         arrangement._trim()

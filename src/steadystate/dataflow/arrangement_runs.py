@@ -253,6 +253,16 @@ class ColumnRuns:
 
     def iter_rows(self, chunk: int = 256) -> Iterator[tuple[Row, int]]:
         """Every live row with its count, decoded a growing chunk at a time (a LIMIT reads little)."""
+        for rows, counts in self.iter_chunks(chunk):
+            if counts is None:
+                for row in rows:
+                    yield row, 1
+            else:
+                yield from zip(rows, counts)
+
+    def iter_chunks(self, chunk: int = 1 << 16) -> Iterator[tuple[list[Row], list[int] | None]]:
+        """The live rows a chunk at a time (chunks grow from ``chunk`` to 65536 rows): ``(rows, counts)``, counts
+        ``None`` when every one is 1."""
         for run in self.runs:
             live = run.live_positions()
             total = len(run.hashes) if live is None else len(live)
@@ -266,12 +276,7 @@ class ColumnRuns:
                     positions = live[start:stop]
                     piece, counts = run.table.take(pa.array(positions)), \
                         None if run.diffs is None else run.diffs[positions]
-                rows = self._decode(piece)
-                if counts is None:
-                    for row in rows:
-                        yield row, 1
-                else:
-                    yield from zip(rows, counts.tolist())
+                yield self._decode(piece), None if counts is None else counts.tolist()
                 start = stop
                 chunk = min(chunk * 4, 1 << 16)
 

@@ -24,9 +24,7 @@ from __future__ import annotations
 
 import operator
 import os
-from typing import Any, Callable, NamedTuple, Sequence
-
-import pyarrow as pa
+from typing import Any, Callable, NamedTuple
 
 from steadystate import errors
 from steadystate.dataflow.accumulate import AccumulatingReduce
@@ -34,7 +32,7 @@ from steadystate.dataflow import arrangement as arrangement_module
 from steadystate.dataflow.arrangement import (
     Arrangement, ArrangementCursor, MappedSharedInput, SharedInput, SharedSide,
 )
-from steadystate.dataflow.collection import Delta, EvalError, Row, Update, add_into, first_error
+from steadystate.dataflow.collection import Delta, EvalError, Update, add_into, first_error
 from steadystate.dataflow.flat_map import FlatMapOperator
 from steadystate.dataflow.graph import Graph
 from steadystate.dataflow.iterate import LetRecOperator
@@ -70,33 +68,17 @@ from steadystate.render.translate import flat_map_rows
 from steadystate.render.translate import (
     accumulators, aggregate_value, column_below, compose, key_order, mfp_view, plan_join, sort_columns,
 )
-from steadystate.repr import arrow_rows
+from steadystate.render.row_codec import ARROW_ROWS
 from steadystate.repr.types import ScalarType
 
 __all__ = ["Arrangement", "ArrangementCursor", "RenderedDataflow", "Update"]
 
 Types = list[ScalarType | None] | None
-
-
-class ArrowRowCodec:
-    """An index arrangement's rows as the replica's peeks type them (``repr.arrow_rows``): its runs are then sent
-    as they are (a ``dataflow.arrangement_runs.RowCodec``)."""
-
-    @staticmethod
-    def encode(rows: Sequence[Row]) -> pa.RecordBatch | None:
-        return arrow_rows.rows_to_batch(rows)
-
-    @staticmethod
-    def decode(batch: pa.RecordBatch) -> list[Row]:
-        return arrow_rows.batch_rows(batch)
-
-
-ARROW_ROWS = ArrowRowCodec()
+Rendered = tuple[int, Types]  # (graph node, column types)
 
 #: an index arrangement's recent layer moves into Arrow runs past this many records (``dataflow.arrangement``); the
 #: environment can lower it so that tests over small data exercise the runs (the differential suites)
 RECENT_MIN = int(os.environ.get("STEADYSTATE_ARRANGEMENT_RECENT_MIN", "0")) or arrangement_module.RECENT_MIN
-Rendered = tuple[int, Types]  # (graph node, column types)
 
 
 class _Sink:
