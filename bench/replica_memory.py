@@ -12,8 +12,8 @@ and indexed, so the replica holds it as an index arrangement:
 
 Measured on the replica process only (found by its command line, as the orchestrator finds it): its resident set
 (``VmRSS`` in ``/proc/<pid>/status``) before the table exists, once the index is hydrated (``SELECT count(*)``
-answered), and after a ``SELECT *`` of the whole index (which builds the columnar copy peeks read,
-``compute.index_snapshot``).  The Arrow size is that of the same rows as the replica's peeks type them
+answered), and after a ``SELECT *`` of the whole index (sent from the arrangement's Arrow runs,
+``dataflow.arrangement_runs``).  The Arrow size is that of the same rows as the replica's peeks type them
 (``repr.arrow_rows.rows_to_batch``: int64, large_string, decimal128, timestamp[us], bool, float64), computed in
 this process.  Each shape runs on a fresh server, so one shape's memory is not left in the next one's figures.
 """

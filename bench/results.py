@@ -16,9 +16,9 @@ WHERE id < <small>`` one that scans it, and ``... WHERE amount >= 0.00`` one tha
 The best of ``--repeat`` runs is reported, in seconds and rows per second, with the CPU seconds the steadystate
 processes (supervisor and proxy, coordinator, replica: ``psutil``) spent per run (the mean of the runs) — on a machine shared with
 other work the wall time varies with the load, the CPU time much less; every steadystate answer is checked
-against PostgreSQL's (the same rows as Python values, ordered by ``id``).  Then the first run of each steadystate query (the first whole read of an index builds the replica's columnar copy
-of it, ``compute.index_snapshot``; later reads use it), and one read of the largest table right after writes
-changed a few of its rows (the copy is patched, not rebuilt).  ``--profile N`` runs the coordinator's and
+against PostgreSQL's (the same rows as Python values, ordered by ``id``).  Then the first run of each steadystate query, and one read of the largest table right after writes
+changed a few of its rows (an index arrangement keeps its rows as Arrow runs, ``dataflow.arrangement_runs``: a
+whole-index read sends them; rows changed since are encoded then).  ``--profile N`` runs the coordinator's and
 the replica's parts of an ``N``-row answer in this process under cProfile (replica: rows to the peek response's
 payload; coordinator: payload to the result; pgwire: result to DataRow bytes) and prints where the time goes.
 """
@@ -273,8 +273,8 @@ def profile(n: int) -> None:
     from steadystate.pgwire.results import RowStream, encoders_for
 
     from steadystate.compute import peeks
-    from steadystate.compute.index_snapshot import IndexSnapshot
     from steadystate.dataflow.arrangement import Arrangement
+    from steadystate.render.row_codec import ARROW_ROWS
     from steadystate.controller.instance import peek_result
     from steadystate.expr.ir import MapFilterProject
     from steadystate.protocol import messages as m
@@ -297,14 +297,12 @@ def profile(n: int) -> None:
         def flush(self) -> Iterator[None]:
             yield from ()
 
-    arrangement = Arrangement(lambda row: (row[0],))
+    arrangement = Arrangement(lambda row: (row[0],), codec=ARROW_ROWS)
     arrangement.apply(1, ({row: 1 for row in data}, {}))
-    snapshot = IndexSnapshot(arrangement, (0,))
-    arrangement.watch()
     for label, action in (
         ("replica: rows -> peek responses (the row path)", lambda: peeks.chunked(peek, data)),
-        ("replica: index -> columnar snapshot (first read)", lambda: snapshot.current()),
-        ("replica: columnar snapshot -> peek responses", lambda: peeks.table_chunks(peek, snapshot.current())),
+        ("replica: index -> Arrow table (its runs)", lambda: arrangement.table()),
+        ("replica: index's Arrow table -> peek responses", lambda: peeks.table_chunks(peek, arrangement.table())),
     ):
         profiler = cProfile.Profile()
         start = time.perf_counter()

@@ -1,6 +1,7 @@
-"""The columnar copy of an index arrangement (``compute.index_snapshot``) holds exactly the arrangement's rows after
-any sequence of changes, read at any points (patched by key, or rebuilt), for keys of one and of two columns,
-NULL keys and multiplicities; and a peek answered from it (map/filter/project, OFFSET/LIMIT) equals the row path."""
+"""A peek of a whole index answered from the arrangement's Arrow table (``compute.index_snapshot``:
+map/filter/project, OFFSET/LIMIT) equals the row path; through the replica's peek path, a LIMIT reads only its rows
+and a whole-index peek reads the runs.  (That the table holds exactly the arrangement's rows after any changes is
+``tests/dataflow/test_arrangement_runs.py``'s property.)"""
 
 from __future__ import annotations
 
@@ -10,13 +11,14 @@ from typing import Any
 
 from hypothesis import given, settings, strategies as st
 
-from steadystate.compute.index_snapshot import IndexSnapshot, finished, mapped
+from steadystate.compute.index_snapshot import answer, finished, mapped
 from steadystate.compute.state import ComputeState
 from steadystate.controller.instance import peek_result
 from steadystate.dataflow.arrangement import Arrangement
 from steadystate.expr import ir
 from steadystate.expr.eval import compile_mfp
 from steadystate.protocol import messages as m
+from steadystate.render.row_codec import ARROW_ROWS
 from steadystate.render.translate import mfp_view
 from steadystate.repr import arrow_rows
 from steadystate.repr.types import RelationDesc, ScalarType as T
@@ -26,54 +28,6 @@ BASE = dt.datetime(2024, 1, 1)
 ROWS = st.tuples(st.one_of(st.none(), st.integers(0, 6)), st.sampled_from(["a", "b", "é", ""]),
                  st.integers(-3, 3).map(lambda i: BASE + dt.timedelta(days=i)))
 CHANGES = st.lists(st.lists(st.tuples(ROWS, st.sampled_from([1, 1, 2, -1])), max_size=12), min_size=1, max_size=8)
-
-
-def table_rows(snapshot: IndexSnapshot) -> Counter[tuple[Any, ...]]:
-    table = snapshot.current()
-    if table is None:
-        return Counter()
-    return Counter(row for batch in table.to_batches() for row in arrow_rows.batch_rows(batch))
-
-
-def arrangement_rows(arrangement: Arrangement) -> Counter[tuple[Any, ...]]:
-    return Counter(arrangement.peek())
-
-
-@settings(max_examples=200, deadline=None)
-@given(CHANGES, st.sampled_from([(0,), (0, 1), (1,), (2,)]), st.lists(st.booleans(), min_size=8, max_size=8))
-def test_the_snapshot_holds_the_arrangements_rows(changes: list[list[tuple[tuple[Any, ...], int]]],
-                                                  key: tuple[int, ...], reads: list[bool]) -> None:
-    arrangement = Arrangement(lambda row: tuple(row[c] for c in key))
-    snapshot = IndexSnapshot(arrangement, key)
-    arrangement.watch()
-    present: Counter[tuple[Any, ...]] = Counter()
-    for time, batch in enumerate(changes, 1):
-        delta: dict[tuple[Any, ...], int] = {}
-        for row, diff in batch:
-            if diff < 0 and present[row] + delta.get(row, 0) <= 0:
-                continue  # only retract what is there: an index never holds negative counts
-            delta[row] = delta.get(row, 0) + diff
-        delta = {row: diff for row, diff in delta.items() if diff}
-        present.update(delta)
-        arrangement.apply(time, (delta, {}))
-        if reads[time - 1]:
-            assert table_rows(snapshot) == arrangement_rows(arrangement)
-    assert table_rows(snapshot) == arrangement_rows(arrangement)
-
-
-def test_changes_patch_the_table_instead_of_rebuilding_it() -> None:
-    arrangement = Arrangement(lambda row: (row[0],))
-    arrangement.apply(1, ({(i, f"n{i}"): 1 for i in range(10_000)}, {}))
-    snapshot = IndexSnapshot(arrangement, (0,))
-    arrangement.watch()
-    assert table_rows(snapshot) == arrangement_rows(arrangement)
-    for time in range(2, 6):
-        arrangement.apply(time, ({(time, f"n{time}"): -1, (time, "changed"): 1, (10_000 + time, "new"): 2}, {}))
-        assert table_rows(snapshot) == arrangement_rows(arrangement)
-    assert (snapshot.rebuilds, snapshot.patches) == (1, 4)
-    arrangement.apply(9, ({(i, f"n{i}"): -1 for i in range(100, 9_000)}, {}))  # most keys: rebuilt
-    assert table_rows(snapshot) == arrangement_rows(arrangement)
-    assert snapshot.rebuilds == 2
 
 
 def col(i: int) -> ir.ColumnRef:
@@ -96,9 +50,9 @@ FINISHINGS = [ir.RowSetFinishing(), ir.RowSetFinishing(limit=2), ir.RowSetFinish
 @given(st.lists(ROWS, min_size=1, max_size=30), st.sampled_from(MFPS), st.sampled_from(FINISHINGS))
 def test_a_peek_from_the_table_equals_the_row_path(rows: list[tuple[Any, ...]], mfp: ir.MapFilterProject,
                                                    finishing: ir.RowSetFinishing) -> None:
-    arrangement = Arrangement(lambda row: (row[0],))
+    arrangement = Arrangement(lambda row: (row[0],), codec=ARROW_ROWS, recent_min=4)
     arrangement.apply(1, (dict(Counter(rows)), {}))
-    table = IndexSnapshot(arrangement, (0,)).current()
+    table = arrangement.table()
     assert table is not None
     out = mapped(table, mfp, [T.INT8, T.TEXT, T.TIMESTAMP])
     apply = compile_mfp(mfp)
@@ -128,7 +82,7 @@ def index_state(rows: int) -> tuple[ComputeState, Arrangement]:
     state.handle(m.Hello("n1", "secret"))
     state.handle(m.CreateInstance(m.InstanceConfig("c1", "r1", "sqlite:///:memory:")))
     state.handle(m.InitializationComplete())
-    arrangement = Arrangement(lambda row: (row[0],), mfp_view([T.INT8, T.TEXT]), name="i1")
+    arrangement = Arrangement(lambda row: (row[0],), mfp_view([T.INT8, T.TEXT]), name="i1", codec=ARROW_ROWS)
     arrangement.apply(1, ({(k, f"s{k % 100}"): 1 for k in range(rows)}, {}))
     arrangement.advance(2)
     state.arrangements["i1"] = arrangement
@@ -150,16 +104,22 @@ def peeked(state: ComputeState, uuid: str, mfp: ir.MapFilterProject,
 
 def test_a_limit_over_a_million_row_index_moves_only_its_rows() -> None:
     state, arrangement = index_state(1_000_000)
-    first = peeked(state, "a", ir.MapFilterProject(2), ir.RowSetFinishing(limit=10))
-    assert len(first) == 10 and not state.snapshots.by_index  # the row path, stopped after 10 rows
+    limit = ir.RowSetFinishing(limit=10)
+    assert answer(m.Peek("x", INDEX, 1, ir.MapFilterProject(2), finishing=limit, arrow=True), arrangement,
+                  state.index_exports["i1"]) is None  # the row path, which stops after 10 rows
+    first = peeked(state, "a", ir.MapFilterProject(2), limit)
+    assert len(first) == 10
     ordered = peeked(state, "b", ir.MapFilterProject(2), ir.RowSetFinishing((ir.ColumnOrder(0, desc=True),), limit=10))
     assert ordered == [(k, f"s{k % 100}") for k in range(999_999, 999_989, -1)]
     whole = peeked(state, "c", ir.MapFilterProject(2))
-    assert len(whole) == 1_000_000 and state.snapshots.by_index["i1"].rebuilds == 1
+    assert sorted(whole) == [(k, f"s{k % 100}") for k in range(1_000_000)]
     arrangement.apply(2, ({(5, "s5"): -1, (5, "new"): 1}, {}))
     arrangement.advance(3)
     again = peeked(state, "d", ir.MapFilterProject(2, projection=(1,)), ir.RowSetFinishing(offset=5, limit=10))
-    assert len(again) == 10 and state.snapshots.by_index["i1"].patches == 1  # a slice of the patched table
+    assert len(again) == 10
     filtered = peeked(state, "e", ir.MapFilterProject(2, predicates=(ir.CallBinary("lt", ir.ColumnRef(0),
                                                                                     ir.Literal(7, T.INT8)),)))
     assert sorted(filtered) == [(k, "new" if k == 5 else f"s{k}") for k in range(7)]
+    point = peeked(state, "f", ir.MapFilterProject(2, predicates=(ir.CallBinary("eq", ir.ColumnRef(0),
+                                                                                 ir.Literal(5, T.INT8)),)))
+    assert point == [(5, "new")]

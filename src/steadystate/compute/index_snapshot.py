@@ -1,22 +1,12 @@
-"""Columnar snapshots of index arrangements: a peek of a whole index answered from Arrow columns.
+"""A peek of a whole index answered from Arrow columns: the index arrangement's own runs, sent as they are.
 
-An index arrangement (``dataflow.arrangement``) holds its rows as ``key -> {row: count}``, which serves lookups and
-the joins that import it.  Reading all of it for a peek used to build one Arrow record batch per chunk from the
-rows, one Python step per row, on every peek.  An :class:`IndexSnapshot` keeps the arrangement's rows (repeated by
-multiplicity) as one Arrow table beside it, built once with ``repr.arrow_rows`` (so its columns have exactly the
-types and codec marks a peek's batches have), and brings it up to date at each read from the keys the arrangement
-changed since (:meth:`Arrangement.take_touched`):
+An index arrangement (``dataflow.arrangement``) keeps the bulk of its rows as Arrow runs encoded with
+``repr.arrow_rows`` (so their columns have exactly the types and codec marks a peek's batches have) and only recently
+changed keys as Python rows; :meth:`Arrangement.table` is all of them as one table, repeated by multiplicity, without
+a Python object per row of the runs.  (A separate columnar copy of each index, patched by the keys each change
+touched, used to be kept here beside the rows; the arrangement's runs made it unnecessary.)
 
-    table  :=  table  −  { rows whose key is touched }  +  { the arrangement's current rows of those keys }
-
-The first part is one vectorized ``is_in`` over the key columns; the second touches only the changed keys' rows.  A
-key of several columns is matched column by column (``is_in`` on each): that may also remove rows of other keys,
-so the keys of every removed row are put back from the arrangement, not only the touched ones.  The table is built
-again from the rows instead when the arrangement stopped recording (too many keys changed), when the index key is
-not plain columns, when a key column's Arrow type is not one whose values compare exactly as the row keys do
-(int64, large_string, bool, date32, timestamp), or when the new rows do not fit the table's column types.
-
-:func:`answer` reads a peek from the table: the peek's map/filter/project when it is the identity, a projection, or
+:func:`answer` reads a peek from that table: the peek's map/filter/project when it is the identity, a projection, or
 what ``expr.arrow_eval`` evaluates exactly over the columns it reads; the finishing when it is a plain
 OFFSET/LIMIT/projection (an ORDER BY takes the row path); then the table's slices of about
 ``compute.peeks.CHUNK_BYTES`` go out as Arrow IPC chunks (``peeks.table_chunks``).  ``None`` means "take the row
@@ -25,10 +15,9 @@ path" (the caller's ``peek_iter``), which stays the reference: the answers are c
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from typing import Sequence
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from steadystate.dataflow.arrangement import Arrangement
 from steadystate.expr import ir
@@ -37,96 +26,7 @@ from steadystate.expr.infer import Types
 from steadystate.protocol import messages as m
 from steadystate.compute.peeks import table_chunks
 from steadystate.repr import arrow_rows
-from steadystate.repr.objects import is_transient
 from steadystate.repr.types import ScalarType
-
-#: Arrow types of key columns whose Python values (``to_pylist``) equal, and hash as, the rows' key datums.
-_EXACT_KEY_TYPES = (pa.int64(), pa.large_string(), pa.bool_(), pa.date32(), arrow_rows.TIMESTAMP)
-_MAX_CHUNKS = 16  # patches append chunks; past this many the table is combined into one
-
-
-class IndexSnapshot:
-    """The rows of one arrangement as an Arrow table, kept up to date by key (module docstring)."""
-
-    def __init__(self, arrangement: Arrangement, key_columns: Sequence[int] | None) -> None:
-        self.arrangement = arrangement
-        self.key_columns = tuple(key_columns) if key_columns is not None else None
-        self.table: pa.Table | None = None
-        self.rebuilds = 0  # how often the table was built from all the rows (tests and introspection)
-        self.patches = 0
-
-    def current(self) -> pa.Table | None:
-        """The arrangement's rows now, or ``None`` when they are not one table (no rows, rows of different lengths,
-        values no record batch holds): then the row path answers."""
-        touched = self.arrangement.take_touched()
-        if self.table is None or touched is None or not self._patch(touched):
-            self.table = self._build(_rows_of(self.arrangement.peek_iter()))
-            self.rebuilds += 1
-        return self.table
-
-    def _build(self, rows: list[tuple]) -> pa.Table | None:
-        batch = arrow_rows.rows_to_batch(rows)
-        return None if batch is None else pa.Table.from_batches([batch])
-
-    def _patch(self, touched: set[tuple]) -> bool:
-        """Apply the changes of the ``touched`` keys; False when the table must be built again instead."""
-        table = self.table
-        if not touched:
-            return True
-        if table is None or not self.key_columns:
-            return False
-        columns = self.key_columns
-        if any(table.schema.field(c).type not in _EXACT_KEY_TYPES or arrow_rows.is_codec(table.schema.field(c))
-               for c in columns):
-            return False
-        try:
-            mask = None
-            for position, c in enumerate(columns):
-                values = pa.array([key[position] for key in touched], table.schema.field(c).type)
-                hit = pc.is_in(table.column(c), value_set=values)
-                mask = hit if mask is None else pc.and_(mask, hit)
-        except (pa.ArrowException, OverflowError, TypeError, ValueError):
-            return False
-        assert mask is not None
-        keys = set(touched)
-        if len(columns) > 1:  # matching column by column may take rows of keys not touched: put those back too
-            removed = table.filter(mask)
-            keys.update(zip(*(removed.column(c).to_pylist() for c in columns)))
-        data = self.arrangement.data
-        rows = [row for key in keys for row, count in data.get(key, {}).items() for _ in range(max(count, 0))]
-        kept = table.filter(pc.invert(mask))
-        if rows:
-            added = self._build(rows)
-            if added is None:
-                return False
-            fitted = _fitted(added, table.schema)
-            if fitted is None:
-                return False
-            kept = pa.concat_tables([kept, fitted])
-        if kept.column(0).num_chunks > _MAX_CHUNKS if kept.num_columns else False:
-            kept = kept.combine_chunks()
-        self.table = kept
-        self.patches += 1
-        return True
-
-
-def _rows_of(rows: object) -> list[tuple]:
-    return list(rows)  # type: ignore[call-overload]
-
-
-def _fitted(added: pa.Table, schema: pa.Schema) -> pa.Table | None:
-    """``added`` with ``schema``'s columns types (an all-NULL column becomes NULLs of the type), or ``None``."""
-    arrays = []
-    for i, field in enumerate(schema):
-        column = added.column(i)
-        new = added.schema.field(i)
-        if new.type == field.type and arrow_rows.is_codec(new) == arrow_rows.is_codec(field):
-            arrays.append(column)
-        elif pa.types.is_null(new.type):
-            arrays.append(pa.nulls(len(column), field.type))
-        else:
-            return None
-    return pa.Table.from_arrays(arrays, schema=schema)
 
 
 # ------------------------------------------------------------------------------------------- reading a peek
@@ -199,39 +99,19 @@ def finished(table: pa.Table, finishing: ir.RowSetFinishing) -> pa.Table | None:
     return table
 
 
-class IndexSnapshots:
-    """A replica's :class:`IndexSnapshot` per index id, made when a peek first reads an index whole."""
-
-    def __init__(self) -> None:
-        self.by_index: dict[str, IndexSnapshot] = {}
-
-    def answer(self, peek: m.Peek, arrangement: Arrangement, export: m.IndexExport | None,
-               live: Mapping[str, Arrangement]) -> list[m.PeekResponse] | None:
-        """The peek of a whole index answered from its snapshot, or ``None`` (the row path): an ORDER BY, a
-        map/filter/project not evaluated over columns, rows that are no table, a peek not asking for Arrow, or a
-        transient index (a one-off query's, read once).  A LIMIT without a snapshot
-        yet takes the row path too (it reads only the rows it returns); with one it is a slice of the table."""
-        index_id = peek.target.id
-        if peek.finishing.order_by or not peek.arrow or is_transient(index_id):  # a transient index is read once
-            return None
-        snapshot = self.by_index.get(index_id)
-        if snapshot is None or snapshot.arrangement is not arrangement:
-            if peek.finishing.limit is not None:
-                return None
-            for stale in [i for i in self.by_index if i not in live]:
-                del self.by_index[stale]
-            keys = export.key if export is not None else ()
-            columns = [k.index for k in keys if isinstance(k, ir.ColumnRef)]
-            snapshot = IndexSnapshot(arrangement, columns if keys and len(columns) == len(keys) else None)
-            self.by_index[index_id] = snapshot
-            arrangement.watch()
-        arrangement.raise_if_errors()
-        table = snapshot.current()
-        if table is None:
-            return None
-        types = list(export.desc.types) if export is not None and export.desc.columns else None
-        result = mapped(table, peek.mfp, types)
-        if result is None:
-            return None
-        result = finished(result, peek.finishing)
-        return None if result is None else table_chunks(peek, result)
+def answer(peek: m.Peek, arrangement: Arrangement, export: m.IndexExport | None) -> list[m.PeekResponse] | None:
+    """The peek of a whole index answered from the arrangement's table, or ``None`` (the row path): an ORDER BY, a
+    LIMIT (the row path reads only the rows it returns), a map/filter/project not evaluated over columns, rows that
+    are no table, or a peek not asking for Arrow."""
+    if peek.finishing.order_by or peek.finishing.limit is not None or not peek.arrow:
+        return None
+    arrangement.raise_if_errors()
+    table = arrangement.table()
+    if table is None:
+        return None
+    types = list(export.desc.types) if export is not None and export.desc.columns else None
+    result = mapped(table, peek.mfp, types)
+    if result is None:
+        return None
+    result = finished(result, peek.finishing)
+    return None if result is None else table_chunks(peek, result)

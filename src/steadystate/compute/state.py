@@ -52,7 +52,7 @@ from steadystate.dataflow.collection import EvalError
 from steadystate import errors
 from steadystate.errors import ErrorFields, SteadyError
 from steadystate.expr.eval import compile_mfp
-from steadystate.compute.index_snapshot import IndexSnapshots
+from steadystate.compute import free_memory, index_snapshot
 from steadystate.compute.peeks import finished, mapped, point_key, stream_chunks
 from steadystate.compute.sinks import SinkState, write_sink
 from steadystate.compute.snapshots import SnapshotReading, SourceState, begin_reading, feed_reading
@@ -114,11 +114,11 @@ class ComputeState:
         self.by_export: dict[str, _Dataflow] = {}
         self.arrangements: dict[str, Arrangement] = {}
         self.index_exports: dict[str, m.IndexExport] = {}
-        self.snapshots = IndexSnapshots()  # the indexes' columnar copies, once a peek read them whole
         self.peeks: dict[str, m.Peek] = {}
         #: sends responses at once (the worker's, in a replica process): a peek's chunks stream out as they are
         #: built instead of after the whole result; ``None`` (tests, in-process): they are returned with the tick's
         self.send_now: Callable[[list[m.Response]], None] | None = None
+        self._release_memory = False  # a dataflow hydrated or a large result was sent: release free memory next tick
         self.config: dict[str, str] = {}
         self.reconciled_kept = 0
         self.reconciled_rebuilt = 0
@@ -183,7 +183,6 @@ class ComputeState:
         self.by_export.clear()
         self.arrangements.clear()
         self.index_exports.clear()
-        self.snapshots.by_index.clear()
         self.peeks.clear()
         self.unrenderable.clear()
         return []
@@ -298,7 +297,6 @@ class ComputeState:
         dataflow.live_exports.discard(command.id)
         self.arrangements.pop(command.id, None)
         self.index_exports.pop(command.id, None)
-        self.snapshots.by_index.pop(command.id, None)
         sink = dataflow.sinks.get(command.id)
         out: list[m.Response] = [m.Frontiers(command.id, None, None, None)]
         if sink is not None and sink.export.kind == m.SinkKind.SUBSCRIBE:
@@ -334,6 +332,9 @@ class ComputeState:
         them has yet to hydrate, so that the status sent after this tick reports each object's hydration as it
         happens (``mz_hydration_statuses``, a reconfiguration's progress NOTICEs), not all at once at the end."""
         out: list[m.Response] = []
+        if self._release_memory:  # a hydration's rows or a large result are gone since the last tick
+            self._release_memory = False
+            free_memory.release()
         dataflows = list(self.dataflows)
         for position, dataflow in enumerate(dataflows):
             if not dataflow.rendered.graph.stepped and not self._imports_ready(dataflow):
@@ -372,6 +373,7 @@ class ComputeState:
                 self._status_dirty = True
                 self._note_hydration_cpu()
                 gc.freeze()  # the hydrated state is long-lived: keep it out of future collections
+                self._release_memory = True  # the snapshots' rows are gone after this tick: give their pages back
                 log.info(
                     "dataflow %s hydrated in %.3f s",
                     dataflow.desc.debug_name, dataflow.hydrated_at - dataflow.created_at,
@@ -402,7 +404,6 @@ class ComputeState:
             self.by_export.pop(export_id, None)
             self.arrangements.pop(export_id, None)
             self.index_exports.pop(export_id, None)
-            self.snapshots.by_index.pop(export_id, None)
             self.failed[export_id] = error
             sink = dataflow.sinks.get(export_id)
             if sink is not None and sink.export.kind == m.SinkKind.SUBSCRIBE:
@@ -543,11 +544,15 @@ class ComputeState:
                 answer = self._evaluate_peek(peek)
                 if answer is None:
                     return False
+                sent = 0
                 for response in answer:
                     out.append(response)
+                    sent += len(response.batches or b"") + len(response.rows or b"")
                     if response.partial and self.send_now is not None:
                         self.send_now(out[:])
                         out.clear()
+                if sent >= free_memory.LARGE_RESULT_BYTES:
+                    self._release_memory = True  # a large result's buffers are gone after this tick
         except SteadyError as exc:
             out.append(m.PeekResponse(peek.uuid, error=exc.to_wire()))
         except Exception as exc:  # noqa: BLE001 - a peek's expression failing in a way the evaluator did not
@@ -571,7 +576,7 @@ class ComputeState:
                 return None
             key = point_key(self.index_exports.get(target.id), peek.mfp)
             export = self.index_exports.get(target.id)
-            if key is None and (answer := self.snapshots.answer(peek, arrangement, export, self.arrangements)):
+            if key is None and (answer := index_snapshot.answer(peek, arrangement, export)):
                 return answer
             if key is not None:
                 apply = compile_mfp(peek.mfp)

@@ -4,14 +4,24 @@ An :class:`Arrangement` is what an index export maintains and what peeks read.  
 timestamp's delta in; ``frontier`` says which times are reflected (all times < frontier).  ``peek(view)`` returns the
 current rows (repeated by multiplicity) through a view — a row function that the arrangement compiles from a
 description with the ``compile_view`` it was made with (the renderer's: MapFilterProjects) — or raises the first
-error if the error part is non-zero.  ``lookup(key)`` serves point reads.  Once :meth:`Arrangement.watch` is called it records
-the keys each ``apply`` changes (:meth:`Arrangement.take_touched`), so a columnar copy of its rows kept beside it
-(``compute.index_snapshot``) is patched by key instead of rebuilt; past a quarter of the records it stops recording.
+error if the error part is non-zero.  ``lookup(key)`` / ``rows_of(key)`` serve point reads, ``table()`` a whole-index
+read as Arrow.
+
+**Storage.**  Given a :class:`~steadystate.dataflow.arrangement_runs.RowCodec` (the renderer gives the replica's
+Arrow encoding of rows), the bulk of the rows is columnar: Arrow runs ordered by their key's hash
+(:class:`~steadystate.dataflow.arrangement_runs.ColumnRuns`), and only the keys changed recently are Python objects
+in ``recent`` (key → {row: count}).  Each key's rows are in one place: ``apply`` first moves the changed keys' rows
+out of the runs into ``recent`` (one vectorized lookup per run for the whole delta), folds the delta in as a dict
+does, and moves ``recent`` into a new run once it holds more than ``max(8192, runs' rows / 32)`` records; a delta of
+many new keys (a hydration) becomes a run directly.  Point reads look in ``recent``, then in the runs; a join about
+to look many keys up reads them from the runs at once (:meth:`Arrangement.prefetch`) into a cache that lives until
+the next change.  ``table()`` is the runs' live rows plus ``recent`` encoded, so a whole-index peek builds no Python
+row.  Without a codec (tests, placeholders) every row stays in ``recent`` — the row arrangement.
 
 Other dataflows import an arrangement through an :class:`ArrangementCursor`: its first ``read()`` returns the
 current contents as a snapshot (at :meth:`Arrangement.snapshot_time`), later reads the updates applied since.  The
 arrangement keeps a log of updates only while cursors exist, and trims the prefix every cursor has read.  A join in
-an importing dataflow may also read ``data`` in place (:class:`SharedInput`), correcting for the updates its cursor
+an importing dataflow may also read it in place (:class:`SharedInput`), correcting for the updates its cursor
 delivered that the importer has not reached yet (below).  :func:`state_size_bytes` estimates such states' memory.
 
 **Reading in place** (:class:`SharedInput`).  The producer and the importer are different dataflows stepped
@@ -20,7 +30,7 @@ producer may already have applied updates at later times.  Every update applied 
 was delivered to the importer through its cursor, so the importer knows them: :meth:`SharedInput.delivered` keeps
 the ones at times the importer's graph has not passed yet (``pending``), and::
 
-    R as of t  =  arrangement.data  −  Σ { pending updates with time > t }          (t ≥ snapshot time)
+    R as of t  =  arrangement        −  Σ { pending updates with time > t }          (t ≥ snapshot time)
     R as of t  =  ∅                                                                  (t < snapshot time)
 
 The snapshot is delivered as one update of the whole contents at ``snapshot_time`` (the producer's frontier − 1,
@@ -30,25 +40,31 @@ are advanced to ``as_of`` by its graph; for rounds ``t ≥ as_of`` "time > t" me
 advancement, so raw times are kept.
 
 The correction is computed only for the keys a join looks up, and only when something pending is later than the
-round: :meth:`SharedInput.state_at` returns ``data.get`` itself when the importer is caught up (the usual case:
+round: :meth:`SharedInput.state_at` returns ``rows_of`` itself when the importer is caught up (the usual case:
 the producer and the importer step in the same tick), otherwise a function that copies one key's rows and
 subtracts that key's later updates (found through a per-key index of ``pending``, built lazily).  After each of the
 importer's steps, :meth:`SharedInput.passed` drops pending updates below the importer's frontier, so ``pending``
 holds only what is in flight and never grows while nothing is behind.
 
-Rows whose key cannot be computed are not in ``data`` (the arrangement turned them into errors), and are skipped
-here too; rows with a NULL in the key are in ``data`` but a join never looks NULL keys up (SQL equality).
+Rows whose key cannot be computed are not in the arrangement (the arrangement turned them into errors), and are skipped
+here too; rows with a NULL in the key are in it but a join never looks NULL keys up (SQL equality).
 """
 
 from __future__ import annotations
 
 import sys
-from itertools import islice
+from itertools import islice, repeat
 from typing import Any, Callable, Hashable, Iterable, Iterator
 
+import pyarrow as pa
+
+from steadystate.dataflow.arrangement_runs import ColumnRuns, RowCodec, unify
 from steadystate.dataflow.collection import Delta, EvalError, Row, Update, add_into, first_error
 
 _VIEW_CACHE_LIMIT = 64
+RECENT_MIN = 8192  # ``recent`` moves into a run past this many records and past 1/_RECENT_FRACTION of the runs'
+_RECENT_FRACTION = 32
+_READ_CACHE_LIMIT = 1 << 16
 
 RowFn = Callable[[Row], "Row | None"]  # a row's image, or None when the row is filtered out
 ViewCompiler = Callable[[Hashable], "RowFn | None"]
@@ -57,77 +73,59 @@ ViewCompiler = Callable[[Hashable], "RowFn | None"]
 class Arrangement:
     """key → {row: count} plus errors; ``frontier`` (``None`` = closed) only advances.
 
+    Given a ``codec`` (the renderer's), the rows live mostly in columnar runs (:class:`ColumnRuns`) and only the
+    recently changed keys in ``recent`` as Python objects (module docstring); without one, all in ``recent``.
+
     Reads may ask for a *view* of the rows: a hashable description of a row function (the renderer's are the
     plan's map/filter/projects) that ``compile_view`` turns into that function, or ``None`` when the view is the
     rows as they are.  Compiled views are cached (a peek of the same view again compiles nothing)."""
 
     def __init__(self, key_fn: Callable[[Row], tuple], compile_view: ViewCompiler | None = None,
-                 name: str = "") -> None:
+                 name: str = "", codec: RowCodec | None = None, recent_min: int = RECENT_MIN) -> None:
         self.name = name
+        self.recent_min = recent_min
         self.key_fn = key_fn
         self.compile_view = compile_view
-        self.data: dict[tuple, dict[Row, int]] = {}
+        self.recent: dict[tuple, dict[Row, int]] = {}
+        self.bulk: ColumnRuns | None = None if codec is None else ColumnRuns(key_fn, codec)
         self.errors: dict[EvalError, int] = {}
         self.frontier: int | None = 0
         self.last_time: int = 0
-        self._records = 0
+        self._recent_records = 0
+        self._read_cache: dict[tuple, dict[Row, int] | None] = {}  # keys read from the runs since the last change
         self._log: list[Update] = []
         self._err_log: list[tuple[EvalError, int, int]] = []
         self._log_base = 0  # absolute position of _log[0]
         self._err_log_base = 0
         self._cursors: list[ArrangementCursor] = []
         self._view_cache: dict[Hashable, RowFn | None] = {}
-        self._touched: set[tuple] | None = None  # keys changed since watch()/take_touched(), while watched
-        self._touched_overflow = False
-
-    # -- change tracking (a columnar copy kept beside the rows: compute.index_snapshot) ----------------------
-
-    def watch(self) -> None:
-        """Start recording the keys that :meth:`apply` changes (read back by :meth:`take_touched`)."""
-        self._touched = set()
-        self._touched_overflow = False
-
-    def take_touched(self) -> set[tuple] | None:
-        """The keys changed since the last call (or :meth:`watch`), and start over; ``None`` when so many changed
-        that recording them stopped (a copy of the whole should be rebuilt instead) or nothing was watched."""
-        touched = None if self._touched_overflow else self._touched
-        self.watch()
-        return touched
 
     # -- maintenance ------------------------------------------------------------------------------------
 
     def apply(self, time: int, delta: Delta) -> None:
         ok, err = delta
-        data = self.data
-        key_fn = self.key_fn
-        records = self._records
-        touched = self._touched
-        for row, diff in ok.items():
-            try:
-                key = key_fn(row)
-            except Exception as exc:  # noqa: BLE001 - evaluation errors become data
-                add_into(self.errors, EvalError.from_exception(exc), diff)
-                continue
-            if touched is not None:
-                touched.add(key)
-            rows = data.get(key)
-            if rows is None:
-                data[key] = {row: diff}
-                records += 1
-                continue
-            total = rows.get(row, 0) + diff
-            if total:
-                if row not in rows:
-                    records += 1
-                rows[row] = total
-            else:
-                del rows[row]
-                records -= 1
-                if not rows:
-                    del data[key]
-        self._records = records
-        if touched is not None and len(touched) > max(1024, records // 4):
-            self._touched, self._touched_overflow = None, True
+        if self._read_cache:
+            self._read_cache = {}
+        bulk, recent = self.bulk, self.recent
+        if bulk is not None and not bulk.records and not recent and len(ok) >= self.recent_min \
+                and self._load(ok):
+            keyed: list[tuple[tuple, Row, int]] = []
+        else:
+            keyed = self._keyed(ok)
+        if bulk is not None and keyed:
+            if bulk.records:  # the changed keys' rows move from the runs to ``recent`` (the invariant)
+                cold = {key for key, _row, _diff in keyed if key not in recent}
+                for key, rows in bulk.take(cold).items():
+                    recent[key] = rows
+                    self._recent_records += len(rows)
+            if len(keyed) >= self.recent_min:  # many new keys (a hydration): straight into a run
+                fresh = [entry for entry in keyed if entry[0] not in recent and entry[2]]
+                if len(fresh) >= self.recent_min and bulk.add([e[0] for e in fresh], [e[1] for e in fresh],
+                                                          [e[2] for e in fresh]):
+                    keyed = [entry for entry in keyed if entry[0] in recent]
+        self._fold(keyed)
+        if bulk is not None and self._recent_records > max(self.recent_min, bulk.records // _RECENT_FRACTION):
+            self._compact()
         for error, diff in err.items():
             add_into(self.errors, error, diff)
         if time > self.last_time:
@@ -135,6 +133,85 @@ class Arrangement:
         if self._cursors:
             self._log.extend((row, time, diff) for row, diff in ok.items())
             self._err_log.extend((error, time, diff) for error, diff in err.items())
+
+    def _keyed(self, ok: dict[Row, int]) -> list[tuple[tuple, Row, int]]:
+        """``(key, row, diff)`` of each row; rows whose key fails become errors."""
+        key_fn = self.key_fn
+        keyed: list[tuple[tuple, Row, int]] = []
+        for row, diff in ok.items():
+            try:
+                keyed.append((key_fn(row), row, diff))
+            except Exception as exc:  # noqa: BLE001 - evaluation errors become data
+                add_into(self.errors, EvalError.from_exception(exc), diff)
+        return keyed
+
+    def _load(self, ok: dict[Row, int]) -> bool:
+        """Into an empty arrangement (a hydration): every row straight into a run, keys computed in one pass; False
+        (nothing done) when a key fails (the row path reports it) or the codec cannot encode the rows."""
+        assert self.bulk is not None
+        rows = list(ok)
+        try:
+            keys = list(map(self.key_fn, rows))
+        except Exception:  # noqa: BLE001 - the row path turns the failure into an error of the collection
+            return False
+        diffs = list(ok.values())
+        if 0 in ok.values():
+            kept = [i for i, diff in enumerate(diffs) if diff]
+            rows, keys, diffs = [rows[i] for i in kept], [keys[i] for i in kept], [diffs[i] for i in kept]
+        return self.bulk.add(keys, rows, diffs)
+
+    def _fold(self, keyed: list[tuple[tuple, Row, int]]) -> None:
+        recent = self.recent
+        records = self._recent_records
+        for key, row, diff in keyed:
+            rows = recent.get(key)
+            if rows is None:
+                if diff:
+                    recent[key] = {row: diff}
+                    records += 1
+                continue
+            total = rows.get(row, 0) + diff
+            if total:
+                if row not in rows:
+                    records += 1
+                rows[row] = total
+            elif row in rows:
+                del rows[row]
+                records -= 1
+                if not rows:
+                    del recent[key]
+        self._recent_records = records
+
+    def _compact(self) -> None:
+        """Move ``recent`` into a new run (kept as it is when the codec cannot encode its rows)."""
+        assert self.bulk is not None
+        keys: list[tuple] = []
+        rows: list[Row] = []
+        diffs: list[int] = []
+        for key, by_row in self.recent.items():
+            for row, count in by_row.items():
+                keys.append(key)
+                rows.append(row)
+                diffs.append(count)
+        if self.bulk.add(keys, rows, diffs):
+            self.recent = {}
+            self._recent_records = 0
+            self._read_cache = {}
+        else:
+            self._unencodable(self.bulk)
+
+    def _unencodable(self, bulk: ColumnRuns) -> None:
+        """Rows the codec cannot encode arrived: every row moves to ``recent`` (the row path) for good."""
+        for row, count in bulk.iter_rows():
+            key = self.key_fn(row)
+            by_row = self.recent.get(key)
+            if by_row is None:
+                self.recent[key] = {row: count}
+            else:
+                by_row[row] = count
+            self._recent_records += 1
+        self._read_cache = {}
+        self.bulk = None
 
     def advance(self, frontier: int | None) -> None:
         if frontier is None or (self.frontier is not None and frontier > self.frontier):
@@ -148,8 +225,71 @@ class Arrangement:
             raise error.to_exception()
 
     def iter_rows(self) -> Iterator[tuple[Row, int]]:
-        for rows in self.data.values():
+        for rows in self.recent.values():
             yield from rows.items()
+        if self.bulk is not None:
+            yield from self.bulk.iter_rows()
+
+    def rows_dict(self) -> dict[Row, int]:
+        """Every row with its count (rows of different keys are different rows), built a chunk at a time."""
+        out: dict[Row, int] = {}
+        for by_row in self.recent.values():
+            out.update(by_row)
+        if self.bulk is not None:
+            for rows, counts in self.bulk.iter_chunks():
+                out.update(zip(rows, repeat(1) if counts is None else counts))
+        return out
+
+    def rows_of(self, key: tuple) -> dict[Row, int] | None:
+        """The rows of ``key`` with their counts (``None``: none); the caller must not change the dict."""
+        rows = self.recent.get(key)
+        bulk = self.bulk
+        if rows is not None or bulk is None or not bulk.records:
+            return rows
+        cache = self._read_cache
+        try:
+            return cache[key]
+        except KeyError:
+            pass
+        found = bulk.fetch({key}).get(key)
+        if len(cache) >= _READ_CACHE_LIMIT:
+            cache.clear()
+        cache[key] = found
+        return found
+
+    def prefetch(self, keys: Iterable[tuple]) -> None:
+        """Read the rows of many keys from the runs at once (vectorized), so that :meth:`rows_of` answers them from
+        a cache until the next change."""
+        bulk = self.bulk
+        if bulk is None or not bulk.records:
+            return
+        recent, cache = self.recent, self._read_cache
+        cold = {key for key in keys if key not in recent and key not in cache}
+        if not cold:
+            return
+        if len(cache) + len(cold) > _READ_CACHE_LIMIT:
+            cache.clear()
+        found = bulk.fetch(cold)
+        for key in cold:
+            cache[key] = found.get(key)
+
+    def table(self) -> pa.Table | None:
+        """Every row (repeated by multiplicity) as one Arrow table of the codec's types, or ``None`` (no codec, no
+        rows, or columns whose types do not unify: read the rows instead)."""
+        bulk = self.bulk
+        if bulk is None:
+            return None
+        tables = bulk.tables()
+        recent = [row for by_row in self.recent.values() for row, count in by_row.items() for _ in range(count)]
+        if recent:
+            batch = bulk.codec.encode(recent)
+            if batch is None:
+                return None
+            tables.append(pa.Table.from_batches([batch]))
+        unified = unify(tables)
+        if not unified:
+            return None
+        return unified[0] if len(unified) == 1 else pa.concat_tables(unified)
 
     def _compiled(self, view: Hashable | None) -> RowFn | None:
         """The row function of ``view`` (``None``: the rows as they are)."""
@@ -169,23 +309,7 @@ class Arrangement:
 
     def peek(self, view: Hashable | None = None) -> list[tuple]:
         """Current rows, repeated by multiplicity, seen through ``view``; raises if the error part is non-zero."""
-        self.raise_if_errors()
-        out: list[tuple] = []
-        apply = self._compiled(view)
-        if apply is None:
-            for row, count in self.iter_rows():
-                if count == 1:
-                    out.append(row)
-                elif count > 1:
-                    out.extend([row] * count)
-            return out
-        for row, count in self.iter_rows():
-            if count <= 0:
-                continue
-            result = apply(row)
-            if result is not None:
-                out.extend([result] * count)
-        return out
+        return list(self.peek_iter(view))
 
     def peek_iter(self, view: Hashable | None = None) -> Iterator[tuple]:
         """``peek`` one row at a time (a replica builds a peek's result in bounded, interruptible pieces); raises
@@ -210,16 +334,17 @@ class Arrangement:
         """Rows whose key equals ``key`` (repeated by multiplicity); raises if the error part is non-zero."""
         self.raise_if_errors()
         out: list[tuple] = []
-        for row, count in self.data.get(tuple(key), {}).items():
+        for row, count in (self.rows_of(tuple(key)) or {}).items():
             out.extend([row] * max(count, 0))
         return out
 
     def records(self) -> int:
-        return self._records
+        return self._recent_records + (0 if self.bulk is None else self.bulk.records)
 
     def size_bytes(self) -> int:
-        """Approximate memory: the per-row cost of a small sample times the number of records."""
-        return state_size_bytes((self.data,), self._records)
+        """Approximate memory: the runs' buffers, and the recent rows' sampled per-row cost."""
+        runs = 0 if self.bulk is None else self.bulk.nbytes()
+        return runs + state_size_bytes((self.recent,), self._recent_records)
 
     # -- sharing with other dataflows --------------------------------------------------------------------
 
@@ -302,7 +427,7 @@ class ArrangementCursor:
         self._snapshot_pending = False
         arrangement = self.arrangement
         time = self.snapshot_time = arrangement.snapshot_time()
-        rows = {row: count for by_row in arrangement.data.values() for row, count in by_row.items()}
+        rows = arrangement.rows_dict()
         errs = [(error, time, count) for error, count in arrangement.errors.items()]
         self.position, self.err_position = arrangement._position()
         arrangement._trim()
@@ -378,21 +503,22 @@ class SharedInput:
     def empty_before(self, time: int) -> bool:
         """True when the contents as of ``time - 1`` are certainly empty (cheap: no correction is computed)."""
         snapshot_time = self.snapshot_time
-        return snapshot_time is None or time <= snapshot_time or (not self.arrangement.data and not self.pending)
+        return snapshot_time is None or time <= snapshot_time or (not self.arrangement.records() and not self.pending)
 
     def state_at(self, time: int) -> RowsOf | None:
         """``key -> {row: count}`` (or None) as of the end of round ``time``; None when nothing is there at all."""
         snapshot_time = self.snapshot_time
         if snapshot_time is None or time < snapshot_time:
             return None
-        data = self.arrangement.data
+        arrangement = self.arrangement
+        rows_of = arrangement.rows_of
         pending = self.pending
         if not pending or self._latest is None or self._latest <= time:  # caught up: the producer's state as is
-            return data.get if data else None
+            return rows_of if arrangement.records() else None
         index = self._build_index()
 
         def rows_at(key: tuple) -> dict[Row, int] | None:
-            rows = data.get(key)
+            rows = rows_of(key)
             later = index.get(key)
             if not later:
                 return rows
@@ -403,6 +529,10 @@ class SharedInput:
             return out or None
 
         return rows_at
+
+    def prefetch(self, keys: Iterable[tuple]) -> None:
+        """A join is about to look these keys up: read them from the arrangement's runs at once."""
+        self.arrangement.prefetch(keys)
 
     def _build_index(self) -> dict[tuple, list[tuple[int, Row, int]]]:
         index, key_fn, pending = self._index, self.key_fn, self.pending
@@ -431,6 +561,9 @@ class MappedSharedInput:
 
     def empty_before(self, time: int) -> bool:
         return self.shared.empty_before(time)
+
+    def prefetch(self, keys: Iterable[tuple]) -> None:
+        self.shared.prefetch(keys)
 
     def state_at(self, time: int) -> RowsOf | None:
         rows_of = self.shared.state_at(time)

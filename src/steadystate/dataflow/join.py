@@ -305,6 +305,8 @@ class JoinOperator(Operator):
                 keyed = self._keyed(left_ok, self.left_key, err)
                 _preload(right_state, keyed)
                 if right_rows is not None:
+                    if right_shared is not None:
+                        right_shared.prefetch(key for key, _row, _diff in keyed)
                     halves.append(_left_half(keyed, right_rows))
                 if left_shared is None:
                     self._records += arrange_all(left_state, keyed)
@@ -314,6 +316,8 @@ class JoinOperator(Operator):
                 keyed = self._keyed(right_ok, self.right_key, err)
                 _preload(left_state, keyed)
                 if left_rows is not None:
+                    if left_shared is not None:
+                        left_shared.prefetch(key for key, _row, _diff in keyed)
                     halves.append(_right_half(keyed, left_rows))
                 if right_shared is None:
                     self._records += arrange_all(right_state, keyed)
@@ -333,6 +337,7 @@ class JoinOperator(Operator):
             keyed = self._keyed(left_ok, self.left_key, err)
             right_rows = self.right_shared.state_at(time)
             if right_rows is not None:
+                self.right_shared.prefetch(key for key, _row, _diff in keyed)
                 halves.append(_left_half(keyed, right_rows))
             self._records += arrange_all(left_state, keyed)
         return halves

@@ -184,6 +184,9 @@ class JoinAccumulate(FoldsColumns, Operator):
                 a_key = self.a_key
                 state.load_many([tuple(row[c] for c in a_key) for row in a_ok])
             bget = self._b_before(time)
+            if bget is not None and self.shared_b is not None and len(a_ok) > 1:  # read B's keys from its runs at once
+                a_key = self.a_key
+                self.shared_b.prefetch(tuple(row[c] for c in a_key) for row in a_ok)
             fold_a = self._fold_a if bget is not None else self._fold_a_alone
             fold_a(a_ok.items(), self.partial, bget, self.groups, touched)
         if b_ok:  # A (now updated) ⋈ ΔB

@@ -23,10 +23,12 @@ Column types flow along (``expr.infer``) so scalar evaluation checks int4/int8 o
 from __future__ import annotations
 
 import operator
+import os
 from typing import Any, Callable, NamedTuple
 
 from steadystate import errors
 from steadystate.dataflow.accumulate import AccumulatingReduce
+from steadystate.dataflow import arrangement as arrangement_module
 from steadystate.dataflow.arrangement import (
     Arrangement, ArrangementCursor, MappedSharedInput, SharedInput, SharedSide,
 )
@@ -66,12 +68,17 @@ from steadystate.render.translate import flat_map_rows
 from steadystate.render.translate import (
     accumulators, aggregate_value, column_below, compose, key_order, mfp_view, plan_join, sort_columns,
 )
+from steadystate.render.row_codec import ARROW_ROWS
 from steadystate.repr.types import ScalarType
 
 __all__ = ["Arrangement", "ArrangementCursor", "RenderedDataflow", "Update"]
 
 Types = list[ScalarType | None] | None
 Rendered = tuple[int, Types]  # (graph node, column types)
+
+#: an index arrangement's recent layer moves into Arrow runs past this many records (``dataflow.arrangement``); the
+#: environment can lower it so that tests over small data exercise the runs (the differential suites)
+RECENT_MIN = int(os.environ.get("STEADYSTATE_ARRANGEMENT_RECENT_MIN", "0")) or arrangement_module.RECENT_MIN
 
 
 class _Sink:
@@ -139,7 +146,8 @@ class RenderedDataflow(ColumnarTakers):
         for export in desc.index_exports:
             node, types = self._resolve(export.on_id)
             types = list(export.desc.types) if export.desc.columns else types
-            arrangement = Arrangement(compile_key(export.key, types), mfp_view(types), name=export.index_id)
+            arrangement = Arrangement(compile_key(export.key, types), mfp_view(types), name=export.index_id,
+                                      codec=ARROW_ROWS, recent_min=RECENT_MIN)
             self.graph.add(TapOperator(node, arrangement.apply))
             self._arrangements[export.index_id] = arrangement
         for sink_export in desc.sink_exports:

@@ -132,7 +132,7 @@ def rows_to_batch(rows: Sequence[Row]) -> pa.RecordBatch | None:
     if not rows:
         return None
     arity = len(rows[0])
-    if arity == 0 or any(len(row) != arity for row in rows):
+    if arity == 0 or set(map(len, rows)) != {arity}:
         return None
     arrays, fields = [], []
     for index in range(arity):
