@@ -8,7 +8,8 @@ rows).  Each shape is a view with a default index, planned by steadystate itself
 from the controller's command history, then renders it in this process (``render.RenderedDataflow``) and drives it
 as the replica would:
 
-* **hydration**: the tables' snapshots go in as the replica hands them over (``compute.snapshots``): Arrow
+* **hydration**: the tables' snapshots go in as the replica hands them over (``compute.snapshots``, with the
+  cyclic GC paused during hydration and the hydrated heap frozen after it, as ``compute.state`` does): Arrow
   columns folded by a summing reader (the fused join-accumulate, the accumulating reduce), or evaluated through
   the source's first maps/filters/projections (``expr.arrow_eval``) with only their output becoming rows, or else
   decoded into ``{row: count}`` (timed: it is part of what hydration costs), then one step.  The decode alone is
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import os
 import platform
 import random
@@ -227,7 +229,11 @@ def run_shape(shape: Shape, desc: m.DataflowDescription, names: dict[str, str], 
     if mv_id is not None:  # the materialized view's contents, computed by DuckDB (its own dataflow's output)
         mv_rows = {tuple(r): 1 for r in duck.execute(shape.setup[0].split(" AS ", 1)[1]).fetchall()}
     # as the replica hydrates (compute.snapshots): a loaded table's columns folded by a summing reader, or mapped
-    # through its first maps/filters/projections as columns, or else decoded into {row: count}
+    # through its first maps/filters/projections as columns, or else decoded into {row: count}; and, as the replica
+    # does (compute.state), with the cyclic GC paused while the snapshots are fed and stepped, and the hydrated
+    # state frozen out of later collections (gc.freeze) once the first step is done
+    gc.collect()
+    gc.disable()
     started = time.perf_counter()
     for source in desc.source_imports:
         if source.id == mv_id:
@@ -253,6 +259,8 @@ def run_shape(shape: Shape, desc: m.DataflowDescription, names: dict[str, str], 
             rendered.feed_snapshot(source.id, rows, desc.as_of, desc.as_of + 1)
     rendered.step()
     hydration = time.perf_counter() - started
+    gc.enable()
+    gc.freeze()
 
     started = time.perf_counter()
     duck.execute(view_sql.replace("{mz_now}", str(desc.as_of))).fetchall()
@@ -283,6 +291,7 @@ def run_shape(shape: Shape, desc: m.DataflowDescription, names: dict[str, str], 
     ours = rendered.arrangement(export.index_id).peek(ir.MapFilterProject(export.desc.arity))
     now = desc.as_of + args.batches if mv_id is None else desc.as_of
     theirs = duck.execute(view_sql.replace("{mz_now}", str(now))).fetchall()
+    gc.unfreeze()  # the next shape's run starts from a heap of its own
     if normalize_rows(ours) != normalize_rows(theirs):
         raise AssertionError(f"{shape.name}: the engine and DuckDB disagree ({len(ours)} vs {len(theirs)} rows)")
     return Result(shape.name, hydration, duck_once, statistics.median(engine_ms) if engine_ms else None,

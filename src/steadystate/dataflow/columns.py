@@ -312,30 +312,45 @@ class LazyArranged(dict):  # type: ignore[type-arg]
 
     def load_many(self, keys: Iterator[tuple] | list[tuple]) -> None:
         """Materialise the keys of a delta that are still in the table, all in one Arrow ``take`` (a key at a time
-        costs an Arrow call per column per key)."""
+        costs an Arrow call per column per key).  Afterwards every one of ``keys`` is a plain dict entry or absent,
+        so ``dict.get`` (:meth:`plain_get`) finds them without the lazy lookup."""
         import numpy as np
 
-        spans = self._spans
-        wanted = []
-        for key in keys:
-            span = spans.pop(key, None)
-            if span is not None:
-                wanted.append((key, span))
+        pop = self._spans.pop
+        wanted = [(key, span) for key in keys if (span := pop(key, None)) is not None]
         if not wanted:
             return
-        lows = np.fromiter((span[0] for _key, span in wanted), np.int64, len(wanted))
-        lengths = np.fromiter((span[1] - span[0] for _key, span in wanted), np.int64, len(wanted))
-        offsets = np.cumsum(lengths) - lengths
-        positions = np.repeat(lows - offsets, lengths) + np.arange(int(lengths.sum()), dtype=np.int64)
+        spans = np.array([span for _key, span in wanted], dtype=np.int64)
+        lows = spans[:, 0]
+        lengths = spans[:, 1] - lows
+        single = bool((lengths == 1).all())  # a dimension keyed by its primary key: one row per key
+        if single:
+            positions = lows
+        else:
+            offsets = np.cumsum(lengths) - lengths
+            positions = np.repeat(lows - offsets, lengths) + np.arange(int(lengths.sum()), dtype=np.int64)
         part = self._table.take(_pa().array(positions))
-        if not spans:
+        if not self._spans:
             self._table = None  # every key is a dict entry now
         rows = list(zip(*(part.column(i).to_pylist() for i in range(self._arity))))
         counts = part.column(self._arity).to_pylist()
+        if single:
+            loaded = [{row: count} for row, count in zip(rows, counts)]
+            if not self._overlay:  # nothing was arranged meanwhile: the entries as they are
+                dict.update(self, zip([key for key, _span in wanted], loaded))
+                return
+            for (key, _span), one in zip(wanted, loaded):
+                self._store(key, one)
+            return
         at = 0
         for (key, _span), length in zip(wanted, lengths.tolist()):
             self._store(key, dict(zip(rows[at:at + length], counts[at:at + length])))
             at += length
+
+    def plain_get(self) -> Callable[[Any], Any]:
+        """``dict.get`` of the materialised keys only: a lookup for keys :meth:`load_many` was just given (or any
+        key once nothing is pending), without the Python-level call of :meth:`get`."""
+        return dict.get.__get__(self, LazyArranged)  # type: ignore[attr-defined,no-any-return]
 
     def in_table(self, key: tuple) -> bool:
         """Whether ``key``'s rows are still only in the table (changes to it go to the overlay)."""

@@ -38,6 +38,7 @@ per B row.  The first round's row deltas then apply as usual on top (``ΔA ⋈ B
 from __future__ import annotations
 
 import sys
+from operator import itemgetter
 from typing import Any, Callable, Sequence
 
 from steadystate.dataflow.accumulate import (
@@ -159,8 +160,9 @@ class JoinAccumulate(FoldsColumns, Operator):
         self.b_key = tuple(b_key)
         self.group_columns = tuple(group_columns)
         self.b_arity = b_arity
-        self._b_table: Any = None  # B's snapshot taken as columns, joined with ``partial`` in the first round
+        self._b_table: BSnapshot | None = None  # B's snapshot as columns, joined with ``partial`` in the first round
         self._partial_table: Any = None  # A's snapshot folded from columns, as Arrow, until the first round
+        self._b_unique = False  # whether the keys of ``_b_table`` are all distinct and non-NULL
         self.accumulators = tuple(accumulators)
         self.is_global = not group_columns
         self._fold_a, self._fold_a_alone, self._fold_b, self._emit = _generate(a_key, b_key, group_columns,
@@ -180,10 +182,12 @@ class JoinAccumulate(FoldsColumns, Operator):
             self._join_snapshots(touched)
         if a_ok:  # ΔA ⋈ B as it was before this time
             state = self.arranged
-            if type(state) is LazyArranged and state.pending and len(a_ok) > 1:  # B's keys this delta reads, at once
-                a_key = self.a_key
-                state.load_many([tuple(row[c] for c in a_key) for row in a_ok])
             bget = self._b_before(time)
+            if type(state) is LazyArranged and bget is not None and self.shared_b is None:
+                if state.pending and len(a_ok) > 1:  # B's keys this delta reads, at once
+                    state.load_many(self._a_keys(a_ok))
+                if not state.pending or len(a_ok) > 1:  # every key this delta reads is a plain entry now
+                    bget = state.plain_get()
             fold_a = self._fold_a if bget is not None else self._fold_a_alone
             fold_a(a_ok.items(), self.partial, bget, self.groups, touched)
         if b_ok:  # A (now updated) ⋈ ΔB
@@ -195,6 +199,14 @@ class JoinAccumulate(FoldsColumns, Operator):
             touched.add(())
         ok: OkDelta = self._emit(self.groups, touched) if touched else {}
         return ok, err
+
+    def _a_keys(self, a_ok: OkDelta) -> list[tuple]:
+        """The join keys of A's rows in ``a_ok``."""
+        if len(self.a_key) == 1:
+            (c,) = self.a_key
+            return [(row[c],) for row in a_ok]
+        getter = itemgetter(*self.a_key)
+        return [getter(row) for row in a_ok]
 
     def fold_columns(self, tables: list[Any]) -> dict[tuple, list[Any]] | None:
         """The partial sums A's snapshot, given as Arrow tables of insert-only rows (columns ``c0 … cN``), folds
@@ -217,7 +229,7 @@ class JoinAccumulate(FoldsColumns, Operator):
 
     @staticmethod
     def copy_folded(sums: dict[tuple, list[Any]]) -> dict[tuple, list[Any]]:
-        copied = Sums((key, slots.copy()) for key, slots in sums.items())
+        copied = Sums(zip(sums.keys(), map(list.copy, sums.values())))
         copied.table = getattr(sums, "table", None)
         return copied
 
@@ -228,7 +240,7 @@ class JoinAccumulate(FoldsColumns, Operator):
             return None
         return AccumulateB(self)
 
-    def fold_b_columns(self, tables: list[Any]) -> tuple[LazyArranged, Any] | None:
+    def fold_b_columns(self, tables: list[Any]) -> tuple[LazyArranged, BSnapshot] | None:
         """B's arrangement built from its snapshot's tables (lazily materialised) and the table, changing
         nothing; ``None`` when a column is not exact (``columns.unified``) or B holds something already."""
         if self.arranged or self.groups or self.b_arity is None:
@@ -238,21 +250,26 @@ class JoinAccumulate(FoldsColumns, Operator):
             return None
         with gc_paused():
             state, _records, _distinct = arranged(table, self.b_key, self.b_arity)
-        return state, table
+        return state, BSnapshot(table)
 
-    def absorb_b(self, folded: tuple[LazyArranged, Any]) -> None:
+    def absorb_b(self, folded: tuple[LazyArranged, BSnapshot]) -> None:
         self.arranged, self._b_table = folded
+        # one key per row, none NULL (those are not arranged)
+        self._b_unique = len(self.arranged) == folded[1].table.num_rows
 
     def _join_snapshots(self, touched: set[tuple]) -> None:
         """The groups of ``P ⋈ B`` for B's snapshot taken as columns (and ``P`` as it is before the first round:
         A's snapshot folded from columns, if it was); the row fold over B's rows when Acero cannot do it exactly."""
-        table, self._b_table = self._b_table, None
+        snapshot, self._b_table = self._b_table, None
         partial_table, self._partial_table = self._partial_table, None
+        assert snapshot is not None
+        table = snapshot.table
         if not self.partial or table.num_rows == 0:
             return
         width = width_of(self.accumulators)
         with gc_paused():
-            sums = _snapshot_groups(self.partial, table, self.b_key, self.group_columns, width, partial_table)
+            sums = _snapshot_groups(self.partial, snapshot, self.b_key, self.group_columns, width, partial_table,
+                                    self._b_unique)
             if sums is None:
                 self._fold_b(rows_of(table).items(), self.partial, None, self.groups, touched)
                 return
@@ -299,10 +316,10 @@ class AccumulateB(FoldsColumns):
     def __init__(self, operator: JoinAccumulate) -> None:
         self.operator = operator
 
-    def fold_columns(self, tables: list[Any]) -> tuple[LazyArranged, Any] | None:
+    def fold_columns(self, tables: list[Any]) -> tuple[LazyArranged, BSnapshot] | None:
         return self.operator.fold_b_columns(tables)
 
-    def absorb_folded(self, folded: tuple[LazyArranged, Any]) -> None:
+    def absorb_folded(self, folded: tuple[LazyArranged, BSnapshot]) -> None:
         self.operator.absorb_b(folded)
 
     def fold_key(self) -> tuple:
@@ -310,17 +327,19 @@ class AccumulateB(FoldsColumns):
         return ("join accumulate B", self.operator.b_key, self.operator.b_arity)
 
     @staticmethod
-    def copy_folded(folded: tuple[LazyArranged, Any]) -> tuple[LazyArranged, Any]:
+    def copy_folded(folded: tuple[LazyArranged, BSnapshot]) -> tuple[LazyArranged, BSnapshot]:
         state, table = folded
         return state.unused_copy(), table
 
 
-def _snapshot_groups(partial: dict[tuple, list[Any]], b_table: Any, b_key: Sequence[int],
-                     group_columns: Sequence[int], width: int, partial_table: Any = None
+def _snapshot_groups(partial: dict[tuple, list[Any]], snapshot: BSnapshot, b_key: Sequence[int],
+                     group_columns: Sequence[int], width: int, partial_table: Any = None, b_unique: bool = False
                      ) -> dict[tuple, list[int]] | None:
     """``Σ P[k] × count`` per group of B's rows (an exact table, ``columns.unified``): ``P`` as an Arrow table joined
     with B on the key (NULL keys never match) and its slots summed per group.  ``None`` when a slot is not an int64
-    or the sums could leave int64 (the caller then folds B's rows)."""
+    or the sums could leave int64 (the caller then folds B's rows).  ``b_unique``: every row of B has a distinct,
+    non-NULL key (a dimension keyed by its primary key); the join is then a lookup of P's keys among B's
+    (:func:`_looked_up`), several times cheaper than a hash join, which ``ROLLUP`` pays once per branch."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -334,9 +353,13 @@ def _snapshot_groups(partial: dict[tuple, list[Any]], b_table: Any, b_key: Seque
             for j in range(width):
                 columns[f"s{j}"] = pa.array([slot[j] for slot in slots], pa.int64())
             left = pa.table(columns)
-        right = b_table.rename_columns([f"b{i}" for i in range(b_table.num_columns)])
-        joined = left.join(right, [f"k{i}" for i in range(len(b_key))], [f"b{c}" for c in b_key],
-                           join_type="inner", coalesce_keys=False, use_threads=False)
+        if b_unique and len(b_key) == 1:  # B keyed by a unique column: each P row meets at most one B row
+            joined = _looked_up(left, snapshot, b_key[0], group_columns, width)
+        else:
+            b_table = snapshot.table
+            right = b_table.rename_columns([f"b{i}" for i in range(b_table.num_columns)])
+            joined = left.join(right, [f"k{i}" for i in range(len(b_key))], [f"b{c}" for c in b_key],
+                               join_type="inner", coalesce_keys=False, use_threads=False)
     except (pa.ArrowException, OverflowError, TypeError):
         return None
     if joined.num_rows == 0:
@@ -353,6 +376,43 @@ def _snapshot_groups(partial: dict[tuple, list[Any]], b_table: Any, b_key: Seque
     groups = zip(*(grouped.column(name).to_pylist() for name in names))
     sums = zip(*(grouped.column(f"s{j}_sum").to_pylist() for j in range(width)))
     return dict(zip(groups, map(list, sums)))
+
+
+class BSnapshot:
+    """B's snapshot taken as columns (an exact table), until the first round joins it with ``P``; the copies a
+    ``ROLLUP``'s branches absorb (``render.columnar.FanOut``) share it, and with it the last lookup of P's keys in B
+    (:func:`_looked_up`: the branches join the same P with the same B, one after the other in that round)."""
+
+    __slots__ = ("table", "lookup")
+
+    def __init__(self, table: Any) -> None:
+        self.table = table
+        self.lookup: tuple[Any, int, Any, Any] | None = None  # (P's table, B's key column, P's rows found, positions)
+
+
+def _looked_up(left: Any, snapshot: BSnapshot, b_column: int, group_columns: Sequence[int], width: int) -> Any:
+    """``P ⋈ B`` for B whose key column ``b_column`` is unique and has no NULL: the slots (``s0 …``) of P's rows whose
+    key ``k0`` is among B's, beside the group columns (``b{c}``) of the B row it finds (``index_in``, one hash table
+    of B's keys and one probe per P row, then ``take``): what the inner join keeps of each pair."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    b_table = snapshot.table
+    memo = snapshot.lookup
+    if memo is not None and memo[0] is left and memo[1] == b_column:
+        left, positions = memo[2], memo[3]  # another branch of a ``ROLLUP`` looked the same keys up
+    else:
+        key_of = left
+        positions = pc.index_in(left.column("k0"), value_set=b_table.column(f"c{b_column}"), skip_nulls=True)
+        if positions.null_count:  # P's keys that B does not hold
+            found = pc.is_valid(positions)
+            left = left.filter(found)
+            positions = positions.filter(found)
+        snapshot.lookup = (key_of, b_column, left, positions)
+    columns = {f"s{j}": left.column(f"s{j}") for j in range(width)}
+    for c in dict.fromkeys(group_columns):
+        columns[f"b{c}"] = b_table.column(f"c{c}").take(positions)
+    return pa.table(columns) if columns else pa.table({"_": pa.nulls(left.num_rows, pa.int64())})
 
 
 __all__ = ["AccumulateB", "JoinAccumulate"]
