@@ -122,3 +122,26 @@ def test_one_row_per_key_loads_as_the_eager_arrangement(keys: set, ops: list) ->
             for one in wanted:
                 assert get(one) == eager.get(one)
     assert dict(lazy.items()) == eager
+
+
+@settings(max_examples=200, deadline=None)
+@given(ids=st.sets(st.one_of(st.none(), st.integers(0, 12)), max_size=10),
+       rows=st.lists(st.tuples(st.integers(0, 99), st.one_of(st.none(), st.integers(0, 12))), max_size=30),
+       ids_left=st.booleans())
+def test_a_join_with_distinct_keys_is_the_hash_join(ids: set, rows: list, ids_left: bool) -> None:
+    """The snapshots' join of a set of distinct keys (LATERAL's decorrelated outer side) with rows: the rows whose
+    key is among them (``joined(keys_only=...)``) are the hash join's, with the same multiplicities."""
+    from steadystate.dataflow.columns import joined
+
+    keys = pa.table({"c0": pa.array(sorted(ids, key=lambda v: (v is None, v)), pa.int64())})
+    other = pa.table({"c0": pa.array([r[0] for r in rows], pa.int64()), "c1": pa.array([r[1] for r in rows], pa.int64())})
+    if ids_left:
+        args: tuple = (keys, other, [0], [1])
+        flags = (True, False)
+    else:
+        args = (other, keys, [1], [0])
+        flags = (False, True)
+    fast = joined(*args, keys_only=flags)
+    slow = joined(*args)
+    assert fast.column_names == slow.column_names
+    assert Counter(zip(*(c.to_pylist() for c in fast.columns))) == Counter(zip(*(c.to_pylist() for c in slow.columns)))

@@ -460,9 +460,13 @@ def arranged(table: Any, key_columns: Sequence[int], arity: int) -> tuple[LazyAr
     return LazyArranged(rows, spans, arity), counted.num_rows, counted.num_rows == table.num_rows
 
 
-def joined(left: Any, right: Any, left_key: Sequence[int], right_key: Sequence[int]) -> Any:
+def joined(left: Any, right: Any, left_key: Sequence[int], right_key: Sequence[int], *,
+           keys_only: tuple[bool, bool] = (False, False)) -> Any:
     """``left ⋈ right`` on the key columns (NULL keys never match), columns ``c0 …`` numbering the left's columns
-    then the right's, one row per pair of rows (repeated rows repeat)."""
+    then the right's, one row per pair of rows (repeated rows repeat).  ``keys_only``: whether the left (right)
+    side is a set of distinct keys — one key column, its only column, no value twice (the distinct keys a
+    decorrelated ``LATERAL`` joins with): the join is then the other side's rows whose key is among them
+    (:func:`_semijoined`), no hash join."""
     pa = _pa()
     for lc, rc in zip(left_key, right_key):  # a key column of NULLs only (int64 by default) takes the other's type
         lcol, rcol = left.column(lc), right.column(rc)
@@ -472,12 +476,27 @@ def joined(left: Any, right: Any, left_key: Sequence[int], right_key: Sequence[i
             elif rcol.null_count == len(rcol):
                 right = right.set_column(rc, right.column_names[rc], pa.nulls(len(rcol), lcol.type))
     left_arity, right_arity = left.num_columns, right.num_columns
+    if len(left_key) == 1 and left.column(left_key[0]).type == right.column(right_key[0]).type:
+        if keys_only[0] and left_arity == 1:
+            kept = _semijoined(right, right_key[0], left.column(0))
+            return pa.table({f"c{i}": column for i, column in enumerate([kept.column(right_key[0]), *kept.columns])})
+        if keys_only[1] and right_arity == 1:
+            kept = _semijoined(left, left_key[0], right.column(0))
+            return pa.table({f"c{i}": column for i, column in enumerate([*kept.columns, kept.column(left_key[0])])})
     left = left.rename_columns([f"l{i}" for i in range(left_arity)])
     right = right.rename_columns([f"r{i}" for i in range(right_arity)])
     out = left.join(right, [f"l{i}" for i in left_key], [f"r{i}" for i in right_key], join_type="inner",
                     coalesce_keys=False, use_threads=False)
     columns = [out.column(f"l{i}") for i in range(left_arity)] + [out.column(f"r{i}") for i in range(right_arity)]
     return pa.table({f"c{i}": column for i, column in enumerate(columns)})
+
+
+def _semijoined(table: Any, key: int, keys: Any) -> Any:
+    """The rows of ``table`` whose column ``key`` is one of ``keys`` (NULL is none of them), all columns."""
+    import pyarrow.compute as pc
+
+    value_set = keys.combine_chunks() if hasattr(keys, "combine_chunks") else keys
+    return table.filter(pc.is_in(table.column(key), value_set=value_set, skip_nulls=True))
 
 
 _EXACT_INFERRED = ("int64", "string", "bool", "null")

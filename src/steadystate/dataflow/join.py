@@ -181,7 +181,10 @@ class JoinOperator(Operator):
             return _left_half(keyed, self.right_state.get)
         assert self.columns is not None
         with gc_paused():
-            table = joined(left.table, right.table, self.columns.left_key, self.columns.right_key)
+            keys_only = (left.distinct and len(self.columns.left_key) == 1 and self.columns.left_arity == 1,
+                         right.distinct and len(self.columns.right_key) == 1 and self.columns.right_arity == 1)
+            table = joined(left.table, right.table, self.columns.left_key, self.columns.right_key,
+                           keys_only=keys_only)
             reader = self.columnar_reader
             if reader is not None:
                 folded = reader.fold_columns([table])
