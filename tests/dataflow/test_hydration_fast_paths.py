@@ -145,3 +145,48 @@ def test_a_join_with_distinct_keys_is_the_hash_join(ids: set, rows: list, ids_le
     slow = joined(*args)
     assert fast.column_names == slow.column_names
     assert Counter(zip(*(c.to_pylist() for c in fast.columns))) == Counter(zip(*(c.to_pylist() for c in slow.columns)))
+
+
+@settings(max_examples=200, deadline=None)
+@given(entries=st.dictionaries(st.integers(-5, 20), st.tuples(st.integers(-9, 9), st.integers(0, 9)), max_size=12),
+       ops=st.lists(st.tuples(st.sampled_from(["get", "set", "del", "load_many", "contains"]),
+                              st.one_of(st.integers(-6, 22), st.none()), st.integers(-9, 9)), max_size=30),
+       shuffled=st.booleans())
+def test_lazy_partial_sums_are_the_dict_they_stand_for(entries: dict, ops: list, shuffled: bool) -> None:
+    """``LazyPartial`` (P of a join-accumulate hydrated from columns) answers lookups, assignments, deletions and
+    bulk loads as the eager ``key → [slots]`` dict does, and iterates to the same contents."""
+    from steadystate.dataflow.join_accumulate import LazyPartial
+
+    keys = list(entries)
+    if not shuffled:
+        keys.sort()
+    table = pa.table({"k0": pa.array(keys, pa.int64()), "s0": pa.array([entries[k][0] for k in keys], pa.int64()),
+                      "s1": pa.array([entries[k][1] for k in keys], pa.int64())})
+    lazy = LazyPartial.of(table)
+    if not keys:
+        assert lazy is None
+        return
+    assert lazy is not None
+    copy = lazy.unused_copy()
+    eager = {(k,): list(v) for k, v in entries.items()}
+    for op, key, value in ops:
+        one = (key,)
+        if op == "get":
+            assert lazy.get(one) == eager.get(one)
+        elif op == "contains":
+            assert (one in lazy) == (one in eager)
+        elif op == "set":
+            lazy[one] = eager[one] = [value, 1]
+        elif op == "del":
+            if one in eager:
+                del lazy[one]
+                del eager[one]
+        else:
+            wanted = [one, (value,)]
+            lazy.load_many(wanted)
+            get = lazy.plain_get()
+            for k in wanted:
+                assert get(k) == eager.get(k)
+        assert len(lazy) == len(eager)
+    assert dict(lazy.items()) == eager
+    assert dict(copy.items()) == {(k,): list(v) for k, v in entries.items()}  # the copy was not changed

@@ -299,13 +299,15 @@ _THREADED_GROUP_BY_ROWS = 2_000_000
 
 
 def sums_from_columns(tables: list[Any], key_columns: Sequence[int], accumulators: Sequence[Accumulator], *,
-                      skip_null_keys: bool) -> dict[tuple, list[Any]] | None:
+                      skip_null_keys: bool, table_only: bool = False) -> dict[tuple, list[Any]] | None:
     """Accumulator lists ``[rows, slot₁, …]`` per key of insert-only rows given as Arrow tables (columns
     ``c0 … cN``), by Arrow's hash aggregation: what folding the rows one by one would leave, without a Python object
     per row.  Keys with a NULL are dropped when ``skip_null_keys`` (a join key), kept otherwise (a GROUP BY key).
     ``None`` when the columns do not allow it exactly: a summed column that is not an integer column, or sums that
     could leave int64.  Batches may store a column at different integer widths (``repr.columnar``); they are
-    unified to the widest."""
+    unified to the widest.  ``table_only``: no Python entry per key, only the same as an Arrow table (an empty
+    :class:`Sums` with its ``table``; ``None`` when the keys are not exact columns) for a reader that keeps it so."""
+    import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -352,8 +354,16 @@ def sums_from_columns(tables: list[Any], key_columns: Sequence[int], accumulator
             names += [f"c{a.column}_sum", f"c{a.column}_count"]
             if SLOTS[a.kind] == 3:  # a numeric sum's scales (only reached by a column of NULLs: no scales)
                 names.append("")
-    zeros = pa.array([0] * grouped.num_rows, type=pa.int64())
+    zeros = pa.array(np.zeros(grouped.num_rows, np.int64))
     slot_columns = [output(name) if name else zeros for name in names]
+    if table_only:
+        widened = [exact_column(grouped.column(k)) for k in keys]
+        if any(column is None for column in widened):
+            return None
+        only = Sums()
+        only.table = pa.table({f"k{i}": column for i, column in enumerate(widened)}
+                              | {f"s{j}": c.cast(pa.int64()) for j, c in enumerate(slot_columns)})
+        return only
     lists = {name: output(name).to_pylist() if name else zeros.to_pylist() for name in dict.fromkeys(names)}
     sums = Sums(zip(zip(*(output(k).to_pylist() for k in keys)), map(list, zip(*(lists[n] for n in names)))))
     widened = [exact_column(grouped.column(k)) for k in keys]  # integers as int64, as ``columns.unified`` has them

@@ -66,8 +66,7 @@ def _generate(a_key: Sequence[int], b_key: Sequence[int], group_columns: Sequenc
     new_group = [0] * width + [None]
     null_test = " or ".join(f"row[{c}] is None" for c in a_key)
     fold_a = [
-        "def fold_a(items, partial, bget, groups, touched):",
-        "    pget = partial.get",
+        "def fold_a(items, partial, pget, bget, groups, touched):",
         "    gget = groups.get",
         "    add = touched.add",
         "    for row, diff in items:",
@@ -97,7 +96,7 @@ def _generate(a_key: Sequence[int], b_key: Sequence[int], group_columns: Sequenc
     ]
     # the same fold while B is empty (hydration: A's snapshot comes before B's in the first round): no lookups
     cut = fold_a.index("        matches = bget(key)")
-    fold_a_alone = ["def fold_a_alone(items, partial, bget, groups, touched):"] + fold_a[1:cut]
+    fold_a_alone = ["def fold_a_alone(items, partial, pget, bget, groups, touched):"] + fold_a[1:cut]
     b_null_test = " or ".join(f"b[{c}] is None" for c in b_key)
     fold_b = [
         "def fold_b(items, partial, arranged, groups, touched):",
@@ -181,15 +180,23 @@ class JoinAccumulate(FoldsColumns, Operator):
         if self._b_table is not None:  # P ⋈ B of the snapshots taken as columns
             self._join_snapshots(touched)
         if a_ok:  # ΔA ⋈ B as it was before this time
-            state = self.arranged
+            state, partial = self.arranged, self.partial
             bget = self._b_before(time)
+            pget: Callable[..., Any] = partial.get
+            keys = None
             if type(state) is LazyArranged and bget is not None and self.shared_b is None:
                 if state.pending and len(a_ok) > 1:  # B's keys this delta reads, at once
-                    state.load_many(self._a_keys(a_ok))
+                    keys = self._a_keys(a_ok)
+                    state.load_many(keys)
                 if not state.pending or len(a_ok) > 1:  # every key this delta reads is a plain entry now
                     bget = state.plain_get()
+            if type(partial) is LazyPartial:
+                if partial.pending and len(a_ok) > 1:  # likewise the partial sums of those keys
+                    partial.load_many(keys if keys is not None else self._a_keys(a_ok))
+                if not partial.pending or len(a_ok) > 1:
+                    pget = partial.plain_get()
             fold_a = self._fold_a if bget is not None else self._fold_a_alone
-            fold_a(a_ok.items(), self.partial, bget, self.groups, touched)
+            fold_a(a_ok.items(), partial, pget, bget, self.groups, touched)
         if b_ok:  # A (now updated) ⋈ ΔB
             arranged = None if self.shared_b is not None else self.arranged
             self._fold_b(b_ok.items(), self.partial, arranged, self.groups, touched)
@@ -215,11 +222,29 @@ class JoinAccumulate(FoldsColumns, Operator):
         columns do not allow it."""
         if self.partial or self.groups or (self.arranged and self._b_table is None):
             return None
+        import pyarrow as pa
+
+        key_name = f"c{self.a_key[0]}"
+        if len(self.a_key) == 1 and tables and key_name in tables[0].column_names \
+                and pa.types.is_integer(tables[0].column(key_name).type):
+            # kept as the table, lists made for the keys deltas touch (``LazyPartial``)
+            only = sums_from_columns(tables, self.a_key, self.accumulators, skip_null_keys=True, table_only=True)
+            table = getattr(only, "table", None)
+            if only is not None and table is None:
+                return only  # no rows
+            if table is not None and table.num_rows < LAZY_PARTIAL_KEYS:
+                return _eager(table)
+            lazy = LazyPartial.of(table) if table is not None else None
+            if lazy is not None:
+                return lazy
         return sums_from_columns(tables, self.a_key, self.accumulators, skip_null_keys=True)
 
     def absorb_folded(self, sums: dict[tuple, list[Any]]) -> None:
         """Take what :meth:`fold_columns` returned as A's snapshot."""
-        self.partial.update(sums)
+        if type(sums) is LazyPartial:
+            self.partial = sums
+        else:
+            self.partial.update(sums)
         self._partial_table = getattr(sums, "table", None)  # the same as Arrow, for the first round's P ⋈ B
 
     def fold_key(self) -> tuple:
@@ -229,6 +254,12 @@ class JoinAccumulate(FoldsColumns, Operator):
 
     @staticmethod
     def copy_folded(sums: dict[tuple, list[Any]]) -> dict[tuple, list[Any]]:
+        if type(sums) is LazyPartial:
+            return sums.unused_copy()
+        table = getattr(sums, "table", None)
+        lazy = LazyPartial.of(table) if table is not None and table.num_rows == len(sums) else None
+        if lazy is not None:  # another branch of a ROLLUP: the same sums, kept as the table
+            return lazy
         copied = Sums(zip(sums.keys(), map(list.copy, sums.values())))
         copied.table = getattr(sums, "table", None)
         return copied
@@ -303,7 +334,9 @@ class JoinAccumulate(FoldsColumns, Operator):
         size = self.arranged.size_bytes() if isinstance(self.arranged, LazyArranged) \
             else state_size_bytes((self.arranged,))
         for table in (self.partial, self.groups):
-            if table:
+            if type(table) is LazyPartial:
+                size += table.size_bytes()
+            elif table:
                 key, acc = next(iter(table.items()))
                 entry = sys.getsizeof(key) + sum(sys.getsizeof(v) for v in key) + sys.getsizeof(acc) + 100
                 size += entry * len(table)
@@ -378,6 +411,176 @@ def _snapshot_groups(partial: dict[tuple, list[Any]], snapshot: BSnapshot, b_key
     return dict(zip(groups, map(list, sums)))
 
 
+#: From this many join keys on, A's snapshot folded from columns is kept as a :class:`LazyPartial` (below it, the
+#: accumulator lists are made at once: a key materialised by a delta costs a little more than one made at
+#: hydration, and it is not frozen out of the cyclic GC's collections with the hydrated state)
+LAZY_PARTIAL_KEYS = 100_000
+
+
+def _eager(table: Any) -> Sums:
+    """The accumulator lists per key of a sums table (``k0``, ``s0 …``), with the table."""
+    sums = Sums(zip(zip(table.column("k0").to_pylist()),
+                    map(list, zip(*(table.column(name).to_pylist() for name in table.column_names[1:])))))
+    sums.table = table
+    return sums
+
+
+class LazyPartial(dict):  # type: ignore[type-arg]
+    """The partial sums ``P`` of A's snapshot folded from columns (one integer join key), kept as the sorted Arrow
+    table ``sums_from_columns`` made (``k0``, ``s0 …``) and NumPy copies of its columns: a key's accumulator list
+    becomes a dict entry the first time a delta touches it (its position found by ``searchsorted``; a delta's keys
+    at once by :meth:`load_many`).  Hydration then builds no Python object per key, and the branches of a
+    ``ROLLUP`` each take a copy that costs a bitmap, not the lists.
+
+    ``fold_a``/``fold_b`` read it through ``get`` (or :meth:`plain_get` after :meth:`load_many`), item assignment
+    and deletion; any other read (iteration, ``values``) materialises every key first, so it is the full dict."""
+
+    def __init__(self, table: Any, keys: Any, slots: list[Any]) -> None:
+        import numpy as np
+
+        super().__init__()
+        self.table = table
+        self._keys = keys  # sorted, distinct int64
+        self._slots = slots
+        self._taken = np.zeros(len(keys), dtype=bool)  # materialised (or since deleted): no longer in the table
+        self._pending = len(keys)
+
+    @staticmethod
+    def of(table: Any) -> "LazyPartial | None":
+        """The lazy ``P`` of a sums table whose one key column is int64 without NULLs; ``None`` otherwise."""
+        import numpy as np
+        import pyarrow as pa
+
+        if table.num_columns < 2 or table.column_names[0] != "k0" or table.column("k0").type != pa.int64() \
+                or table.column("k0").null_count or table.num_rows == 0:
+            return None
+        keys = table.column("k0").to_numpy()
+        if len(keys) > 1 and not bool((keys[1:] > keys[:-1]).all()):  # the hash grouping's order: sort
+            order = np.argsort(keys, kind="stable")
+            table = table.take(pa.array(order))
+            keys = keys[order]
+        slots = [table.column(name).to_numpy() for name in table.column_names[1:]]
+        return LazyPartial(table, keys, slots)
+
+    @property
+    def pending(self) -> bool:
+        """Whether some keys are still only in the table."""
+        return self._pending > 0
+
+    def _position(self, key: Any) -> int | None:
+        if len(key) != 1 or type(key[0]) is not int or not -2 ** 63 <= key[0] < 2 ** 63:
+            return None
+        import numpy as np
+
+        at = int(np.searchsorted(self._keys, key[0]))
+        if at < len(self._keys) and self._keys[at] == key[0] and not self._taken[at]:
+            return at
+        return None
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        found = dict.get(self, key)
+        if found is not None or not self._pending:
+            return default if found is None else found
+        at = self._position(key)
+        if at is None:
+            return default
+        self._taken[at] = True
+        self._pending -= 1
+        slots = [int(column[at]) for column in self._slots]
+        dict.__setitem__(self, key, slots)
+        return slots
+
+    def load_many(self, keys: list[tuple]) -> None:
+        """Materialise the entries of ``keys`` still in the table, at once; afterwards each of them is a plain dict
+        entry or absent (:meth:`plain_get`)."""
+        import numpy as np
+
+        try:  # a delta's keys of an integer column: ints, or NULLs (never matched)
+            wanted = np.array([key for (key,) in keys], dtype=np.int64)
+        except (TypeError, OverflowError, ValueError):
+            wanted = np.fromiter((key[0] for key in keys if len(key) == 1 and type(key[0]) is int
+                                  and -2 ** 63 <= key[0] < 2 ** 63), dtype=np.int64)
+        if not len(wanted):
+            return
+        at = np.minimum(np.searchsorted(self._keys, wanted), len(self._keys) - 1)
+        at = np.unique(at[(self._keys[at] == wanted) & ~self._taken[at]])
+        if not len(at):
+            return
+        self._taken[at] = True
+        self._pending -= len(at)
+        dict.update(self, zip(zip(self._keys[at].tolist()), map(list, zip(*(c[at].tolist() for c in self._slots)))))
+
+    def plain_get(self) -> Callable[[Any], Any]:
+        """``dict.get`` of the materialised entries only (see :meth:`LazyArranged.plain_get`)."""
+        return dict.get.__get__(self, LazyPartial)  # type: ignore[attr-defined,no-any-return]
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        if self._pending:
+            at = self._position(key)
+            if at is not None:  # replaced before it was read: the table's entry is gone
+                self._taken[at] = True
+                self._pending -= 1
+        dict.__setitem__(self, key, value)
+
+    def __delitem__(self, key: Any) -> None:
+        if key not in self:
+            raise KeyError(key)
+        self.get(key)
+        dict.__delitem__(self, key)
+
+    def __contains__(self, key: object) -> bool:
+        return dict.__contains__(self, key) or (self._pending > 0 and self._position(key) is not None)
+
+    def __len__(self) -> int:
+        return dict.__len__(self) + self._pending
+
+    def __bool__(self) -> bool:
+        return len(self) > 0
+
+    def materialize(self) -> None:
+        import numpy as np
+
+        if self._pending:
+            self.load_many([(key,) for key in self._keys[np.flatnonzero(~self._taken)].tolist()])
+
+    def unused_copy(self) -> "LazyPartial":
+        """Another ``P`` over the same (immutable) columns, for a second operator to own; only while untouched."""
+        if dict.__len__(self) or self._pending != len(self._keys):
+            raise ValueError("only an untouched partial is copied")
+        return LazyPartial(self.table, self._keys, self._slots)
+
+    def size_bytes(self) -> int:
+        """Approximate memory: the table and its NumPy copies, and the materialised entries (sampled)."""
+        size = 2 * self.table.nbytes + len(self._keys)
+        if dict.__len__(self):
+            key, acc = next(iter(dict.items(self)))
+            entry = sys.getsizeof(key) + sum(sys.getsizeof(v) for v in key) + sys.getsizeof(acc) + 100
+            size += entry * dict.__len__(self)
+        return size
+
+    def __iter__(self) -> Any:
+        self.materialize()
+        return dict.__iter__(self)
+
+    def keys(self) -> Any:
+        self.materialize()
+        return dict.keys(self)
+
+    def values(self) -> Any:
+        self.materialize()
+        return dict.values(self)
+
+    def items(self) -> Any:
+        self.materialize()
+        return dict.items(self)
+
+    def __eq__(self, other: object) -> bool:
+        self.materialize()
+        return dict.__eq__(self, other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
 class BSnapshot:
     """B's snapshot taken as columns (an exact table), until the first round joins it with ``P``; the copies a
     ``ROLLUP``'s branches absorb (``render.columnar.FanOut``) share it, and with it the last lookup of P's keys in B
@@ -415,4 +618,4 @@ def _looked_up(left: Any, snapshot: BSnapshot, b_column: int, group_columns: Seq
     return pa.table(columns) if columns else pa.table({"_": pa.nulls(left.num_rows, pa.int64())})
 
 
-__all__ = ["AccumulateB", "JoinAccumulate"]
+__all__ = ["AccumulateB", "BSnapshot", "JoinAccumulate", "LazyPartial"]
