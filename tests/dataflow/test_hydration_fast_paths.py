@@ -190,3 +190,32 @@ def test_lazy_partial_sums_are_the_dict_they_stand_for(entries: dict, ops: list,
         assert len(lazy) == len(eager)
     assert dict(lazy.items()) == eager
     assert dict(copy.items()) == {(k,): list(v) for k, v in entries.items()}  # the copy was not changed
+
+
+@settings(max_examples=300, deadline=None)
+@given(rows=st.lists(st.tuples(st.one_of(st.none(), st.integers(0, 4)), st.integers(0, 3)), max_size=15),
+       ops=st.lists(st.tuples(st.sampled_from(["arrange", "get", "load_many"]),
+                              st.tuples(st.integers(0, 5), st.integers(0, 3)), st.sampled_from([1, -1])),
+                    max_size=25))
+def test_a_side_sorted_later_is_the_dict_it_stands_for(rows: list[tuple], ops: list) -> None:
+    """``arranged_later`` (a join side left unsorted until a key is looked up, every change kept aside meanwhile)
+    answers every lookup as the eagerly built ``key → {row: count}`` would, before and after it is sorted."""
+    from steadystate.dataflow.columns import arranged_later
+
+    table = pa.table({"c0": pa.array([r[0] for r in rows], pa.int64()), "c1": pa.array([r[1] for r in rows], pa.int64())})
+    lazy, records = arranged_later(table, [0], 2)
+    assert records == sum(1 for r in rows if r[0] is not None)
+    eager: dict[tuple, dict[tuple, int]] = {}
+    arrange_all(eager, [((row[0],), row, count) for row, count in Counter(rows).items() if row[0] is not None])
+    for op, row, diff in ops:
+        key = (row[0],)
+        if op == "arrange":
+            if eager.get(key, {}).get(row, 0) + diff < 0:
+                continue  # the join's input is consistent: no more retractions than insertions
+            arrange_all(lazy, [(key, row, diff)])
+            arrange_all(eager, [(key, row, diff)])
+        elif op == "get":
+            assert lazy.get(key) == eager.get(key)
+        else:
+            lazy.load_many([key, (row[1],)])
+    assert dict(lazy.items()) == eager

@@ -261,14 +261,43 @@ class LazyArranged(dict):  # type: ignore[type-arg]
     object per *key* (its span), and rows only for the keys later deltas touch.
 
     The join reads it only through ``get`` (``RowsOf``), truthiness, item assignment and deletion; every other
-    read (iteration, ``len``, ``values``) materialises all keys first, so it behaves as the full dict."""
+    read (iteration, ``len``, ``values``) materialises all keys first, so it behaves as the full dict.
 
-    def __init__(self, table: Any, spans: dict[tuple, tuple[int, int]], arity: int) -> None:
+    **Sorted later** (:func:`arranged_later`): the table may even stay unsorted until a key is first looked up —
+    every change is kept aside meanwhile — for a join side that only a new key of the other side looks up (the
+    rows a decorrelated ``LATERAL`` joins with its distinct outer keys); that lookup then pays the sort."""
+
+    def __init__(self, table: Any, spans: dict[tuple, tuple[int, int]], arity: int,
+                 deferred: tuple[Any, tuple[int, ...]] | None = None) -> None:
         super().__init__()
         self._table = table
-        self._spans = spans
+        self._built_spans = spans
         self._arity = arity
         self._overlay: dict[tuple, dict[Row, int]] = {}  # changes to keys still in the table (``arrange``)
+        self._deferred = deferred  # (the rows unsorted, the key columns) until first needed
+        self.facts: tuple[int, bool] | None = None  # (records, distinct) of a deferred table, once sorted
+
+    @property
+    def _spans(self) -> dict[tuple, tuple[int, int]]:
+        if self._deferred is not None:
+            self.settle()
+        return self._built_spans
+
+    def settle(self) -> None:
+        """Sort a deferred table by key now (:func:`arranged`); the changes kept aside meanwhile for keys it does
+        not hold become dict entries."""
+        if self._deferred is None:
+            return
+        table, key_columns = self._deferred
+        self._deferred = None
+        built, records, distinct = arranged(table, key_columns, self._arity)
+        self._table, self._built_spans = built._table, built._built_spans
+        self.facts = (records, distinct)
+        overlay = self._overlay
+        for key in [key for key in overlay if key not in self._built_spans]:
+            rows = overlay.pop(key)
+            if rows:
+                dict.__setitem__(self, key, rows)
 
     def _load(self, key: tuple) -> dict[Row, int] | None:
         span = self._spans.pop(key, None)
@@ -350,22 +379,31 @@ class LazyArranged(dict):  # type: ignore[type-arg]
     def plain_get(self) -> Callable[[Any], Any]:
         """``dict.get`` of the materialised keys only: a lookup for keys :meth:`load_many` was just given (or any
         key once nothing is pending), without the Python-level call of :meth:`get`."""
+        self.settle()
         return dict.get.__get__(self, LazyArranged)  # type: ignore[attr-defined,no-any-return]
 
     def in_table(self, key: tuple) -> bool:
-        """Whether ``key``'s rows are still only in the table (changes to it go to the overlay)."""
-        return key in self._spans
+        """Whether ``key``'s rows are still only in the table (changes to it go to the overlay); any key may be,
+        while the table is not sorted yet."""
+        return self._deferred is not None or key in self._built_spans
 
     @property
     def pending(self) -> bool:
         """Whether some keys are still only in the table."""
-        return bool(self._spans)
+        return self._deferred is not None or bool(self._built_spans)
+
+    @property
+    def unsorted(self) -> bool:
+        """Whether the table is still left unsorted (:func:`arranged_later`)."""
+        return self._deferred is not None
 
     def get(self, key: Any, default: Any = None) -> Any:
+        if self._deferred is not None:
+            self.settle()
         found = dict.get(self, key)
         if found is not None:
             return found
-        if self._spans:
+        if self._built_spans:
             loaded = self._load(key)
             if loaded is not None:
                 return loaded
@@ -378,10 +416,11 @@ class LazyArranged(dict):  # type: ignore[type-arg]
         return found
 
     def __contains__(self, key: object) -> bool:
-        return dict.__contains__(self, key) or key in self._spans
+        spans = self._spans  # first: sorting a deferred table may add entries
+        return dict.__contains__(self, key) or key in spans
 
     def __bool__(self) -> bool:
-        return bool(self._spans) or dict.__len__(self) > 0
+        return self._deferred is not None or bool(self._built_spans) or dict.__len__(self) > 0
 
     def __delitem__(self, key: Any) -> None:
         self._spans.pop(key, None)
@@ -397,19 +436,27 @@ class LazyArranged(dict):  # type: ignore[type-arg]
         was materialised or changed."""
         if dict.__len__(self) or self._overlay:
             raise ValueError("only an untouched arrangement is copied")
+        if self._deferred is not None:
+            return LazyArranged(None, {}, self._arity, self._deferred)
         return LazyArranged(self._table, dict(self._spans), self._arity)
 
     def records(self) -> int:
-        """Rows held: the materialised keys' and those still in the table (changes kept aside not counted)."""
+        """Rows held: the materialised keys' and those still in the table (changes kept aside not counted; an
+        unsorted table's rows counted as they are)."""
+        if self._deferred is not None:
+            return self._deferred[0].num_rows
         return sum(len(rows) for rows in dict.values(self)) + sum(high - low for low, high in self._spans.values())
 
     def size_bytes(self) -> int:
         """Approximate memory: the materialised keys' rows (sampled), the Arrow table and the spans."""
+        if self._deferred is not None:
+            return self._deferred[0].nbytes
         table = 0 if self._table is None else self._table.nbytes
         return state_size_bytes((dict(dict.items(self)),)) + table + 150 * len(self._spans)
 
     def __len__(self) -> int:
-        return dict.__len__(self) + len(self._spans)
+        spans = self._spans  # first: sorting a deferred table may add entries
+        return dict.__len__(self) + len(spans)
 
     def __iter__(self) -> Any:
         self.materialize()
@@ -458,6 +505,19 @@ def arranged(table: Any, key_columns: Sequence[int], arity: int) -> tuple[LazyAr
     spans = dict(zip(zip(*key_lists), zip(lows, starts[1:])))
     rows = counted.select([f"c{c}" for c in range(arity)] + ["count_all"])
     return LazyArranged(rows, spans, arity), counted.num_rows, counted.num_rows == table.num_rows
+
+
+def arranged_later(table: Any, key_columns: Sequence[int], arity: int) -> tuple[LazyArranged, int]:
+    """What :func:`arranged` gives, left unsorted until a key is first looked up (``LazyArranged``'s "sorted
+    later"), with the number of rows whose key has no NULL (the records, if no row is repeated)."""
+    import pyarrow.compute as pc
+
+    for c in set(key_columns):
+        if table.column(f"c{c}").null_count:
+            table = table.filter(pc.is_valid(table.column(f"c{c}")))
+    if table.num_rows == 0:
+        return LazyArranged(None, {}, arity), 0
+    return LazyArranged(None, {}, arity, (table, tuple(key_columns))), table.num_rows
 
 
 def joined(left: Any, right: Any, left_key: Sequence[int], right_key: Sequence[int], *,
@@ -543,5 +603,5 @@ def rows_of(table: Any, distinct: bool = False) -> dict[Row, int]:
     return dict(zip(rows, counted.column("count_all").to_pylist()))
 
 
-__all__ = ["Grouped", "LazyArranged", "arranged", "exact_column", "gc_paused", "grouped_values", "joined", "rows_of",
+__all__ = ["Grouped", "LazyArranged", "arranged", "arranged_later", "exact_column", "gc_paused", "grouped_values", "joined", "rows_of",
            "table_of_rows", "unified"]

@@ -34,7 +34,8 @@ from steadystate.dataflow import guard
 from steadystate.dataflow.accumulate import FoldsColumns
 from steadystate.dataflow.arrangement import RowsOf, SharedSide, state_size_bytes
 from steadystate.dataflow.collection import Delta, ErrDelta, EvalError, OkDelta, Row, add_into, merge_into
-from steadystate.dataflow.columns import LazyArranged, arranged, gc_paused, joined, rows_of, table_of_rows, unified
+from steadystate.dataflow.columns import (LazyArranged, arranged, arranged_later, gc_paused, joined, rows_of,
+                                         table_of_rows, unified)
 from steadystate.dataflow.operators import ColumnarInput, Operator
 
 KeyFn = Callable[[Row], tuple]
@@ -133,6 +134,13 @@ class JoinOperator(Operator):
         table = unified(tables, range(arity))
         if table is None:
             return None
+        other_arity, other_key = (columns.right_arity, columns.right_key) if index == 0 \
+            else (columns.left_arity, columns.left_key)
+        if arity > 1 and other_arity == 1 and len(other_key) == 1:
+            # the other side may be a set of distinct keys (a decorrelated LATERAL's): sorted in the snapshot's
+            # round unless it is, then only when a new key of it looks this side up (``_snapshots_joined``)
+            state, records = arranged_later(table, key, arity)
+            return ArrangedSide(table, state, records, False)
         with gc_paused():
             built = arranged(table, key, arity)
         if built is None:
@@ -183,6 +191,13 @@ class JoinOperator(Operator):
         with gc_paused():
             keys_only = (left.distinct and len(self.columns.left_key) == 1 and self.columns.left_arity == 1,
                          right.distinct and len(self.columns.right_key) == 1 and self.columns.right_arity == 1)
+            distinct = [left.distinct, right.distinct]
+            for index, side in enumerate((left, right)):
+                if side.state.unsorted and not keys_only[1 - index]:  # the other side is not distinct keys
+                    side.state.settle()
+                    assert side.state.facts is not None
+                    self._records += side.state.facts[0] - side.records
+                    distinct[index] = side.state.facts[1]
             table = joined(left.table, right.table, self.columns.left_key, self.columns.right_key,
                            keys_only=keys_only)
             reader = self.columnar_reader
@@ -191,7 +206,7 @@ class JoinOperator(Operator):
                 if folded is not None:
                     reader.absorb_folded(folded)
                     return {}
-            return rows_of(table, distinct=left.distinct and right.distinct)
+            return rows_of(table, distinct=distinct[0] and distinct[1])
 
     def records(self) -> int:
         """Rows this operator holds itself (a shared side holds none)."""
