@@ -137,7 +137,10 @@ class Spine:
     """The multiset; see the module docstring.  ``types`` are the row columns' Arrow types (:data:`COLUMN_TYPES`),
     ``order`` the sort after ``k``."""
 
-    def __init__(self, types: Sequence[pa.DataType], order: Sequence[SortKey] = ()) -> None:
+    def __init__(self, types: Sequence[pa.DataType], order: Sequence[SortKey] = (), implied: Sequence[int] = ()) -> None:
+        """``implied``: columns whose values ``k`` determines (a top-k's group key, which ``k`` interns): they are
+        left out of the row tie-break (equal ``k``, equal values), which keeps the words fewer — often one word,
+        sorted by ``argsort`` instead of ``lexsort``."""
         for typ in types:
             if typ not in COLUMN_TYPES:
                 raise ValueError(f"a spine cannot hold a column of type {typ}")
@@ -145,6 +148,7 @@ class Spine:
         self.names = [f"c{i}" for i in range(len(types))]
         self.schema = pa.schema([("k", pa.int64()), *zip(self.names, self.types), ("diff", pa.int64())])
         self.order = tuple(order)
+        self.implied = frozenset(implied)
         self._runs: list[pa.Table] = []
         self._keys: list[np.ndarray] = []  # each run's ``k`` column as numpy (for searchsorted)
         self._deferred: pa.Table | None = None  # the oldest run, not sorted yet (:meth:`defer`)
@@ -283,7 +287,7 @@ class Spine:
         the codes are packed into as few words as their ranges allow.  Equal words mean equal ``(k, row)``."""
         in_order = {s.column for s in self.order}
         specs = [(s.column, s.descending, s.nulls_last) for s in self.order]
-        specs += [(i, False, True) for i in range(len(self.names)) if i not in in_order]
+        specs += [(i, False, True) for i in range(len(self.names)) if i not in in_order and i not in self.implied]
         codes = _codes(table.column("k"), False, True)
         for column, descending, nulls_last in specs:
             codes += _codes(table.column(self.names[column]), descending, nulls_last)
