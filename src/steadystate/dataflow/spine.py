@@ -137,7 +137,7 @@ class Spine:
     """The multiset; see the module docstring.  ``types`` are the row columns' Arrow types (:data:`COLUMN_TYPES`),
     ``order`` the sort after ``k``."""
 
-    def __init__(self, types: Sequence[pa.DataType], order: Sequence[SortKey] = (), implied: Sequence[int] = ()) -> None:
+    def __init__(self, types: Sequence[pa.DataType], order: Sequence[SortKey] = (), implied: Iterable[int] = ()) -> None:
         """``implied``: columns whose values ``k`` determines (a top-k's group key, which ``k`` interns): they are
         left out of the row tie-break (equal ``k``, equal values), which keeps the words fewer — often one word,
         sorted by ``argsort`` instead of ``lexsort``."""
