@@ -32,7 +32,11 @@ unfused plan exactly (integer and decimal arithmetic), which the property tests 
 (:meth:`JoinAccumulate.fold_columns`); B's (:meth:`JoinAccumulate.b_side`) becomes a lazily materialised
 arrangement (``columns.LazyArranged``: rows become tuples only for the keys later deltas touch), and in the first
 round the groups are ``P ⋈ B`` computed by Acero and summed per group (:func:`_snapshot_groups`), no Python object
-per B row.  The first round's row deltas then apply as usual on top (``ΔA ⋈ B_c + (P + ΔA) ⋈ ΔB``).
+per B row.  The first round's row deltas then apply as usual on top (``ΔA ⋈ B_c + (P + ΔA) ⋈ ΔB``).  When B has
+one row per key (a dimension keyed by its primary key), ``P ⋈ B`` is a lookup of P's keys among B's (``index_in``),
+done once for the branches of a ``ROLLUP`` (:class:`BSnapshot`).  Past :data:`LAZY_PARTIAL_KEYS` keys — and for
+the second and later branches of a ``ROLLUP`` — ``P`` itself stays the Arrow table (:class:`LazyPartial`): a key's
+accumulator list is made the first time a delta touches it.
 """
 
 from __future__ import annotations
