@@ -184,7 +184,17 @@ class Spine:
             # ``count`` rows before it whatever the other columns say (the rest are then coded on what is left)
             first = self.order[0]
             column = table.column(self.names[first.column])
-            if column.null_count == 0 and (pa.types.is_integer(column.type) or pa.types.is_string(column.type)):
+            if column.null_count == 0 and pa.types.is_integer(column.type):
+                # the ``count``-th value by ``numpy.partition``, then every row up to it (ties kept)
+                values = column.to_numpy()
+                n = len(values)
+                if first.descending:
+                    edge = np.partition(values, n - count)[n - count]
+                    table = table.filter(pa.array(values >= edge))
+                else:
+                    edge = np.partition(values, count - 1)[count - 1]
+                    table = table.filter(pa.array(values <= edge))
+            elif column.null_count == 0 and pa.types.is_string(column.type):
                 # Arrow's own top-k (no copy into NumPy): the ``count``-th value, then every row up to it (ties)
                 top = pc.select_k_unstable(pa.table({"v": column}), count,
                                            [("v", "descending" if first.descending else "ascending")])
