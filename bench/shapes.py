@@ -8,7 +8,8 @@ rows).  Each shape is a view with a default index, planned by steadystate itself
 from the controller's command history, then renders it in this process (``render.RenderedDataflow``) and drives it
 as the replica would:
 
-* **hydration**: the tables' snapshots go in as the replica hands them over (``compute.snapshots``): Arrow
+* **hydration**: the tables' snapshots go in as the replica hands them over (``compute.snapshots``, with the
+  cyclic GC paused during hydration and the hydrated heap frozen after it, as ``compute.state`` does): Arrow
   columns folded by a summing reader (the fused join-accumulate, the accumulating reduce), or handed to the first
   round as columns (``dataflow.columnar_delta``: unions, distincts, joins over columns), or evaluated through
   the source's first maps/filters/projections (``expr.arrow_eval``) with only their output becoming rows, or else
@@ -231,8 +232,11 @@ def run_shape(shape: Shape, desc: m.DataflowDescription, names: dict[str, str], 
     if mv_id is not None:  # the materialized view's contents, computed by DuckDB (its own dataflow's output)
         mv_rows = {tuple(r): 1 for r in duck.execute(shape.setup[0].split(" AS ", 1)[1]).fetchall()}
     # as the replica hydrates (compute.snapshots): a loaded table's columns folded by a summing reader, or mapped
-    # through its first maps/filters/projections as columns, or else decoded into {row: count}
-    gc.disable()  # as the replica hydrates (``compute.state``): the cyclic GC paused, the state frozen after
+    # through its first maps/filters/projections as columns, or else decoded into {row: count}; and, as the replica
+    # does (compute.state), with the cyclic GC paused while the snapshots are fed and stepped, and the hydrated
+    # state frozen out of later collections (gc.freeze) once the first step is done
+    gc.collect()
+    gc.disable()
     started = time.perf_counter()
     for source in desc.source_imports:
         if source.id == mv_id:

@@ -227,6 +227,23 @@ def test_hydration_from_columns_matches_naive_evaluation(name: str, a: Any, b: A
     run(plan, A, {"a": a, "b": b}, batches)
 
 
+@pytest.mark.parametrize("name", ["rollup_over_join"])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(a=snapshot(int_rows), b=snapshot(int_rows), batches=batches_of(int_rows))
+def test_join_accumulate_partial_sums_kept_as_columns(name: str, a: Any, b: Any, batches: list) -> None:
+    """The fused join-accumulate with A's partial sums kept as their Arrow table from the first key on
+    (``LazyPartial``, otherwise only past ``LAZY_PARTIAL_KEYS`` keys) gives what the naive evaluation gives."""
+    from steadystate.dataflow import join_accumulate
+
+    plan, _ = PLANS[name]
+    kept = join_accumulate.LAZY_PARTIAL_KEYS
+    join_accumulate.LAZY_PARTIAL_KEYS = 0
+    try:
+        run(plan, A, {"a": a, "b": b}, batches)
+    finally:
+        join_accumulate.LAZY_PARTIAL_KEYS = kept
+
+
 @pytest.mark.parametrize("name", sorted(PLANS))
 def test_the_plans_take_columns(name: str) -> None:
     """Each plan above really hydrates from columns where it says (else the property test proves little): a

@@ -284,14 +284,43 @@ class LazyArranged(dict):  # type: ignore[type-arg]
     object per *key* (its span), and rows only for the keys later deltas touch.
 
     The join reads it only through ``get`` (``RowsOf``), truthiness, item assignment and deletion; every other
-    read (iteration, ``len``, ``values``) materialises all keys first, so it behaves as the full dict."""
+    read (iteration, ``len``, ``values``) materialises all keys first, so it behaves as the full dict.
 
-    def __init__(self, table: Any, spans: dict[tuple, tuple[int, int]], arity: int) -> None:
+    **Sorted later** (:func:`arranged_later`): the table may even stay unsorted until a key is first looked up —
+    every change is kept aside meanwhile — for a join side that only a new key of the other side looks up (the
+    rows a decorrelated ``LATERAL`` joins with its distinct outer keys); that lookup then pays the sort."""
+
+    def __init__(self, table: Any, spans: dict[tuple, tuple[int, int]], arity: int,
+                 deferred: tuple[Any, tuple[int, ...]] | None = None) -> None:
         super().__init__()
         self._table = table
-        self._spans = spans
+        self._built_spans = spans
         self._arity = arity
         self._overlay: dict[tuple, dict[Row, int]] = {}  # changes to keys still in the table (``arrange``)
+        self._deferred = deferred  # (the rows unsorted, the key columns) until first needed
+        self.facts: tuple[int, bool] | None = None  # (records, distinct) of a deferred table, once sorted
+
+    @property
+    def _spans(self) -> dict[tuple, tuple[int, int]]:
+        if self._deferred is not None:
+            self.settle()
+        return self._built_spans
+
+    def settle(self) -> None:
+        """Sort a deferred table by key now (:func:`arranged`); the changes kept aside meanwhile for keys it does
+        not hold become dict entries."""
+        if self._deferred is None:
+            return
+        table, key_columns = self._deferred
+        self._deferred = None
+        built, records, distinct, _counted = arranged(table, key_columns, self._arity)
+        self._table, self._built_spans = built._table, built._built_spans
+        self.facts = (records, distinct)
+        overlay = self._overlay
+        for key in [key for key in overlay if key not in self._built_spans]:
+            rows = overlay.pop(key)
+            if rows:
+                dict.__setitem__(self, key, rows)
 
     def _load(self, key: tuple) -> dict[Row, int] | None:
         span = self._spans.pop(key, None)
@@ -335,45 +364,69 @@ class LazyArranged(dict):  # type: ignore[type-arg]
 
     def load_many(self, keys: Iterator[tuple] | list[tuple]) -> None:
         """Materialise the keys of a delta that are still in the table, all in one Arrow ``take`` (a key at a time
-        costs an Arrow call per column per key)."""
+        costs an Arrow call per column per key).  Afterwards every one of ``keys`` is a plain dict entry or absent,
+        so ``dict.get`` (:meth:`plain_get`) finds them without the lazy lookup."""
         import numpy as np
 
-        spans = self._spans
-        wanted = []
-        for key in keys:
-            span = spans.pop(key, None)
-            if span is not None:
-                wanted.append((key, span))
+        pop = self._spans.pop
+        wanted = [(key, span) for key in keys if (span := pop(key, None)) is not None]
         if not wanted:
             return
-        lows = np.fromiter((span[0] for _key, span in wanted), np.int64, len(wanted))
-        lengths = np.fromiter((span[1] - span[0] for _key, span in wanted), np.int64, len(wanted))
-        offsets = np.cumsum(lengths) - lengths
-        positions = np.repeat(lows - offsets, lengths) + np.arange(int(lengths.sum()), dtype=np.int64)
+        spans = np.array([span for _key, span in wanted], dtype=np.int64)
+        lows = spans[:, 0]
+        lengths = spans[:, 1] - lows
+        single = bool((lengths == 1).all())  # a dimension keyed by its primary key: one row per key
+        if single:
+            positions = lows
+        else:
+            offsets = np.cumsum(lengths) - lengths
+            positions = np.repeat(lows - offsets, lengths) + np.arange(int(lengths.sum()), dtype=np.int64)
         part = self._table.take(_pa().array(positions))
-        if not spans:
+        if not self._spans:
             self._table = None  # every key is a dict entry now
         rows = list(zip(*(part.column(i).to_pylist() for i in range(self._arity))))
         counts = part.column(self._arity).to_pylist()
+        if single:
+            loaded = [{row: count} for row, count in zip(rows, counts)]
+            if not self._overlay:  # nothing was arranged meanwhile: the entries as they are
+                dict.update(self, zip([key for key, _span in wanted], loaded))
+                return
+            for (key, _span), one in zip(wanted, loaded):
+                self._store(key, one)
+            return
         at = 0
         for (key, _span), length in zip(wanted, lengths.tolist()):
             self._store(key, dict(zip(rows[at:at + length], counts[at:at + length])))
             at += length
 
+    def plain_get(self) -> Callable[[Any], Any]:
+        """``dict.get`` of the materialised keys only: a lookup for keys :meth:`load_many` was just given (or any
+        key once nothing is pending), without the Python-level call of :meth:`get`."""
+        self.settle()
+        return dict.get.__get__(self, LazyArranged)  # type: ignore[attr-defined,no-any-return]
+
     def in_table(self, key: tuple) -> bool:
-        """Whether ``key``'s rows are still only in the table (changes to it go to the overlay)."""
-        return key in self._spans
+        """Whether ``key``'s rows are still only in the table (changes to it go to the overlay); any key may be,
+        while the table is not sorted yet."""
+        return self._deferred is not None or key in self._built_spans
 
     @property
     def pending(self) -> bool:
         """Whether some keys are still only in the table."""
-        return bool(self._spans)
+        return self._deferred is not None or bool(self._built_spans)
+
+    @property
+    def unsorted(self) -> bool:
+        """Whether the table is still left unsorted (:func:`arranged_later`)."""
+        return self._deferred is not None
 
     def get(self, key: Any, default: Any = None) -> Any:
+        if self._deferred is not None:
+            self.settle()
         found = dict.get(self, key)
         if found is not None:
             return found
-        if self._spans:
+        if self._built_spans:
             loaded = self._load(key)
             if loaded is not None:
                 return loaded
@@ -386,10 +439,11 @@ class LazyArranged(dict):  # type: ignore[type-arg]
         return found
 
     def __contains__(self, key: object) -> bool:
-        return dict.__contains__(self, key) or key in self._spans
+        spans = self._spans  # first: sorting a deferred table may add entries
+        return dict.__contains__(self, key) or key in spans
 
     def __bool__(self) -> bool:
-        return bool(self._spans) or dict.__len__(self) > 0
+        return self._deferred is not None or bool(self._built_spans) or dict.__len__(self) > 0
 
     def __delitem__(self, key: Any) -> None:
         self._spans.pop(key, None)
@@ -405,19 +459,27 @@ class LazyArranged(dict):  # type: ignore[type-arg]
         was materialised or changed."""
         if dict.__len__(self) or self._overlay:
             raise ValueError("only an untouched arrangement is copied")
+        if self._deferred is not None:
+            return LazyArranged(None, {}, self._arity, self._deferred)
         return LazyArranged(self._table, dict(self._spans), self._arity)
 
     def records(self) -> int:
-        """Rows held: the materialised keys' and those still in the table (changes kept aside not counted)."""
+        """Rows held: the materialised keys' and those still in the table (changes kept aside not counted; an
+        unsorted table's rows counted as they are)."""
+        if self._deferred is not None:
+            return self._deferred[0].num_rows
         return sum(len(rows) for rows in dict.values(self)) + sum(high - low for low, high in self._spans.values())
 
     def size_bytes(self) -> int:
         """Approximate memory: the materialised keys' rows (sampled), the Arrow table and the spans."""
+        if self._deferred is not None:
+            return self._deferred[0].nbytes
         table = 0 if self._table is None else self._table.nbytes
         return state_size_bytes((dict(dict.items(self)),)) + table + 150 * len(self._spans)
 
     def __len__(self) -> int:
-        return dict.__len__(self) + len(self._spans)
+        spans = self._spans  # first: sorting a deferred table may add entries
+        return dict.__len__(self) + len(spans)
 
     def __iter__(self) -> Any:
         self.materialize()
@@ -484,9 +546,26 @@ def joined_counted(left: Any, right: Any, left_key: Sequence[int], right_key: Se
     return _pa().table({f"c{i}": column for i, column in enumerate(columns)} | {"count_all": weight})
 
 
-def joined(left: Any, right: Any, left_key: Sequence[int], right_key: Sequence[int]) -> Any:
+def arranged_later(table: Any, key_columns: Sequence[int], arity: int) -> tuple[LazyArranged, int]:
+    """What :func:`arranged` gives, left unsorted until a key is first looked up (``LazyArranged``'s "sorted
+    later"), with the number of rows whose key has no NULL (the records, if no row is repeated)."""
+    import pyarrow.compute as pc
+
+    for c in set(key_columns):
+        if table.column(f"c{c}").null_count:
+            table = table.filter(pc.is_valid(table.column(f"c{c}")))
+    if table.num_rows == 0:
+        return LazyArranged(None, {}, arity), 0
+    return LazyArranged(None, {}, arity, (table, tuple(key_columns))), table.num_rows
+
+
+def joined(left: Any, right: Any, left_key: Sequence[int], right_key: Sequence[int], *,
+           keys_only: tuple[bool, bool] = (False, False)) -> Any:
     """``left ⋈ right`` on the key columns (NULL keys never match), columns ``c0 …`` numbering the left's columns
-    then the right's, one row per pair of rows (repeated rows repeat)."""
+    then the right's, one row per pair of rows (repeated rows repeat).  ``keys_only``: whether the left (right)
+    side is a set of distinct keys — one key column, its only column, no value twice (the distinct keys a
+    decorrelated ``LATERAL`` joins with): the join is then the other side's rows whose key is among them
+    (:func:`_semijoined`), no hash join."""
     pa = _pa()
     for lc, rc in zip(left_key, right_key):  # a key column of NULLs only (int64 by default) takes the other's type
         lcol, rcol = left.column(lc), right.column(rc)
@@ -496,12 +575,27 @@ def joined(left: Any, right: Any, left_key: Sequence[int], right_key: Sequence[i
             elif rcol.null_count == len(rcol):
                 right = right.set_column(rc, right.column_names[rc], pa.nulls(len(rcol), lcol.type))
     left_arity, right_arity = left.num_columns, right.num_columns
+    if len(left_key) == 1 and left.column(left_key[0]).type == right.column(right_key[0]).type:
+        if keys_only[0] and left_arity == 1:
+            kept = _semijoined(right, right_key[0], left.column(0))
+            return pa.table({f"c{i}": column for i, column in enumerate([kept.column(right_key[0]), *kept.columns])})
+        if keys_only[1] and right_arity == 1:
+            kept = _semijoined(left, left_key[0], right.column(0))
+            return pa.table({f"c{i}": column for i, column in enumerate([*kept.columns, kept.column(left_key[0])])})
     left = left.rename_columns([f"l{i}" for i in range(left_arity)])
     right = right.rename_columns([f"r{i}" for i in range(right_arity)])
     out = left.join(right, [f"l{i}" for i in left_key], [f"r{i}" for i in right_key], join_type="inner",
                     coalesce_keys=False, use_threads=False)
     columns = [out.column(f"l{i}") for i in range(left_arity)] + [out.column(f"r{i}") for i in range(right_arity)]
     return pa.table({f"c{i}": column for i, column in enumerate(columns)})
+
+
+def _semijoined(table: Any, key: int, keys: Any) -> Any:
+    """The rows of ``table`` whose column ``key`` is one of ``keys`` (NULL is none of them), all columns."""
+    import pyarrow.compute as pc
+
+    value_set = keys.combine_chunks() if hasattr(keys, "combine_chunks") else keys
+    return table.filter(pc.is_in(table.column(key), value_set=value_set, skip_nulls=True))
 
 
 _EXACT_INFERRED = ("int64", "string", "bool", "null")
@@ -605,7 +699,6 @@ def rows_of(table: Any, distinct: bool = False) -> dict[Row, int]:
     return dict(zip(rows, counted.column("count_all").to_pylist()))
 
 
-__all__ = ["Grouped", "LazyArranged", "arranged", "consolidated_sorted", "counted_rows", "exact_column", "gc_paused",
-           "grouped_values",
-           "joined", "joined_counted", "python_values", "rows_of", "summed_rows",
+__all__ = ["Grouped", "LazyArranged", "arranged", "arranged_later", "consolidated_sorted", "counted_rows", "exact_column",
+           "gc_paused", "grouped_values", "joined", "joined_counted", "python_values", "rows_of", "summed_rows",
            "table_of_rows", "unified"]

@@ -36,7 +36,7 @@ from steadystate.dataflow.arrangement import RowsOf, SharedSide, state_size_byte
 from steadystate.dataflow.collection import Delta, ErrDelta, EvalError, OkDelta, Row, add_into, merge_into
 from steadystate.dataflow.columnar_delta import ColumnarDelta
 from steadystate.dataflow.columns import (
-    LazyArranged, arranged, gc_paused, joined, joined_counted, rows_of, table_of_rows, unified,
+    LazyArranged, arranged, arranged_later, gc_paused, joined, joined_counted, rows_of, table_of_rows, unified,
 )
 from steadystate.dataflow.operators import ColumnarInput, Operator
 
@@ -138,6 +138,13 @@ class JoinOperator(Operator):
         table = unified(tables, range(arity))
         if table is None:
             return None
+        other_arity, other_key = (columns.right_arity, columns.right_key) if index == 0 \
+            else (columns.left_arity, columns.left_key)
+        if arity > 1 and other_arity == 1 and len(other_key) == 1:
+            # the other side may be a set of distinct keys (a decorrelated LATERAL's): sorted in the snapshot's
+            # round unless it is, then only when a new key of it looks this side up (``_snapshots_joined``)
+            state, records = arranged_later(table, key, arity)
+            return ArrangedSide(table, state, records, False, None)
         with gc_paused():
             built = arranged(table, key, arity)
         if built is None:
@@ -209,6 +216,15 @@ class JoinOperator(Operator):
             return _left_half(keyed, self.right_state.get)
         assert self.columns is not None
         with gc_paused():
+            keys_only = (left.distinct and len(self.columns.left_key) == 1 and self.columns.left_arity == 1,
+                         right.distinct and len(self.columns.right_key) == 1 and self.columns.right_arity == 1)
+            distinct_sides = [left.distinct, right.distinct]
+            for index, side in enumerate((left, right)):
+                if side.state.unsorted and not keys_only[1 - index]:  # the other side is not distinct keys
+                    side.state.settle()
+                    assert side.state.facts is not None
+                    self._records += side.state.facts[0] - side.records
+                    distinct_sides[index] = side.state.facts[1]
             reader = self.columnar_reader
             fold_weighted = getattr(reader, "fold_weighted", None)
             if fold_weighted is not None and left.counted is not None and right.counted is not None:
@@ -218,13 +234,14 @@ class JoinOperator(Operator):
                 if folded is not None:
                     reader.absorb_folded(folded)  # type: ignore[union-attr]
                     return {}
-            table = joined(left.table, right.table, self.columns.left_key, self.columns.right_key)
+            table = joined(left.table, right.table, self.columns.left_key, self.columns.right_key,
+                           keys_only=keys_only)
             if reader is not None:
                 folded = reader.fold_columns([table])
                 if folded is not None:
                     reader.absorb_folded(folded)
                     return {}
-            distinct = left.distinct and right.distinct
+            distinct = distinct_sides[0] and distinct_sides[1]
             if self._columnar_out:
                 return ColumnarDelta([(table, 1)], table.num_columns,
                                      make_rows=lambda: rows_of(table, distinct=distinct))

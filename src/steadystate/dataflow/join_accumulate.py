@@ -32,12 +32,17 @@ unfused plan exactly (integer and decimal arithmetic), which the property tests 
 (:meth:`JoinAccumulate.fold_columns`); B's (:meth:`JoinAccumulate.b_side`) becomes a lazily materialised
 arrangement (``columns.LazyArranged``: rows become tuples only for the keys later deltas touch), and in the first
 round the groups are ``P ⋈ B`` computed by Acero and summed per group (:func:`_snapshot_groups`), no Python object
-per B row.  The first round's row deltas then apply as usual on top (``ΔA ⋈ B_c + (P + ΔA) ⋈ ΔB``).
+per B row.  The first round's row deltas then apply as usual on top (``ΔA ⋈ B_c + (P + ΔA) ⋈ ΔB``).  When B has
+one row per key (a dimension keyed by its primary key), ``P ⋈ B`` is a lookup of P's keys among B's (``index_in``),
+done once for the branches of a ``ROLLUP`` (:class:`BSnapshot`).  Past :data:`LAZY_PARTIAL_KEYS` keys — and for
+the second and later branches of a ``ROLLUP`` — ``P`` itself stays the Arrow table (:class:`LazyPartial`): a key's
+accumulator list is made the first time a delta touches it.
 """
 
 from __future__ import annotations
 
 import sys
+from operator import itemgetter
 from typing import Any, Callable, Sequence
 
 from steadystate.dataflow.accumulate import (
@@ -65,8 +70,7 @@ def _generate(a_key: Sequence[int], b_key: Sequence[int], group_columns: Sequenc
     new_group = [0] * width + [None]
     null_test = " or ".join(f"row[{c}] is None" for c in a_key)
     fold_a = [
-        "def fold_a(items, partial, bget, groups, touched):",
-        "    pget = partial.get",
+        "def fold_a(items, partial, pget, bget, groups, touched):",
         "    gget = groups.get",
         "    add = touched.add",
         "    for row, diff in items:",
@@ -96,7 +100,7 @@ def _generate(a_key: Sequence[int], b_key: Sequence[int], group_columns: Sequenc
     ]
     # the same fold while B is empty (hydration: A's snapshot comes before B's in the first round): no lookups
     cut = fold_a.index("        matches = bget(key)")
-    fold_a_alone = ["def fold_a_alone(items, partial, bget, groups, touched):"] + fold_a[1:cut]
+    fold_a_alone = ["def fold_a_alone(items, partial, pget, bget, groups, touched):"] + fold_a[1:cut]
     b_null_test = " or ".join(f"b[{c}] is None" for c in b_key)
     fold_b = [
         "def fold_b(items, partial, arranged, groups, touched):",
@@ -159,8 +163,9 @@ class JoinAccumulate(FoldsColumns, Operator):
         self.b_key = tuple(b_key)
         self.group_columns = tuple(group_columns)
         self.b_arity = b_arity
-        self._b_table: Any = None  # B's snapshot taken as columns, joined with ``partial`` in the first round
+        self._b_table: BSnapshot | None = None  # B's snapshot as columns, joined with ``partial`` in the first round
         self._partial_table: Any = None  # A's snapshot folded from columns, as Arrow, until the first round
+        self._b_unique = False  # whether the keys of ``_b_table`` are all distinct and non-NULL
         self.accumulators = tuple(accumulators)
         self.is_global = not group_columns
         self._fold_a, self._fold_a_alone, self._fold_b, self._emit = _generate(a_key, b_key, group_columns,
@@ -179,16 +184,26 @@ class JoinAccumulate(FoldsColumns, Operator):
         if self._b_table is not None:  # P ⋈ B of the snapshots taken as columns
             self._join_snapshots(touched)
         if a_ok:  # ΔA ⋈ B as it was before this time
-            state = self.arranged
-            if type(state) is LazyArranged and state.pending and len(a_ok) > 1:  # B's keys this delta reads, at once
-                a_key = self.a_key
-                state.load_many([tuple(row[c] for c in a_key) for row in a_ok])
+            state, partial = self.arranged, self.partial
             bget = self._b_before(time)
+            pget: Callable[..., Any] = partial.get
+            keys = None
             if bget is not None and self.shared_b is not None and len(a_ok) > 1:  # read B's keys from its runs at once
-                a_key = self.a_key
-                self.shared_b.prefetch(tuple(row[c] for c in a_key) for row in a_ok)
+                keys = self._a_keys(a_ok)
+                self.shared_b.prefetch(keys)
+            if type(state) is LazyArranged and bget is not None and self.shared_b is None:
+                if state.pending and len(a_ok) > 1:  # B's keys this delta reads, at once
+                    keys = self._a_keys(a_ok)
+                    state.load_many(keys)
+                if not state.pending or len(a_ok) > 1:  # every key this delta reads is a plain entry now
+                    bget = state.plain_get()
+            if type(partial) is LazyPartial:
+                if partial.pending and len(a_ok) > 1:  # likewise the partial sums of those keys
+                    partial.load_many(keys if keys is not None else self._a_keys(a_ok))
+                if not partial.pending or len(a_ok) > 1:
+                    pget = partial.plain_get()
             fold_a = self._fold_a if bget is not None else self._fold_a_alone
-            fold_a(a_ok.items(), self.partial, bget, self.groups, touched)
+            fold_a(a_ok.items(), partial, pget, bget, self.groups, touched)
         if b_ok:  # A (now updated) ⋈ ΔB
             arranged = None if self.shared_b is not None else self.arranged
             self._fold_b(b_ok.items(), self.partial, arranged, self.groups, touched)
@@ -199,6 +214,14 @@ class JoinAccumulate(FoldsColumns, Operator):
         ok: OkDelta = self._emit(self.groups, touched) if touched else {}
         return ok, err
 
+    def _a_keys(self, a_ok: OkDelta) -> list[tuple]:
+        """The join keys of A's rows in ``a_ok``."""
+        if len(self.a_key) == 1:
+            (c,) = self.a_key
+            return [(row[c],) for row in a_ok]
+        getter = itemgetter(*self.a_key)
+        return [getter(row) for row in a_ok]
+
     def fold_columns(self, tables: list[Any]) -> dict[tuple, list[Any]] | None:
         """The partial sums A's snapshot, given as Arrow tables of insert-only rows (columns ``c0 … cN``), folds
         into with Arrow's hash aggregation (``accumulate.sums_from_columns``, no Python object per row), changing
@@ -206,11 +229,29 @@ class JoinAccumulate(FoldsColumns, Operator):
         columns do not allow it."""
         if self.partial or self.groups or (self.arranged and self._b_table is None):
             return None
+        import pyarrow as pa
+
+        key_name = f"c{self.a_key[0]}"
+        if len(self.a_key) == 1 and tables and key_name in tables[0].column_names \
+                and pa.types.is_integer(tables[0].column(key_name).type):
+            # kept as the table, lists made for the keys deltas touch (``LazyPartial``)
+            only = sums_from_columns(tables, self.a_key, self.accumulators, skip_null_keys=True, table_only=True)
+            table = getattr(only, "table", None)
+            if only is not None and table is None:
+                return only  # no rows
+            if table is not None and table.num_rows < LAZY_PARTIAL_KEYS:
+                return _eager(table)
+            lazy = LazyPartial.of(table) if table is not None else None
+            if lazy is not None:
+                return lazy
         return sums_from_columns(tables, self.a_key, self.accumulators, skip_null_keys=True)
 
     def absorb_folded(self, sums: dict[tuple, list[Any]]) -> None:
         """Take what :meth:`fold_columns` returned as A's snapshot."""
-        self.partial.update(sums)
+        if type(sums) is LazyPartial:
+            self.partial = sums
+        else:
+            self.partial.update(sums)
         self._partial_table = getattr(sums, "table", None)  # the same as Arrow, for the first round's P ⋈ B
 
     def fold_key(self) -> tuple:
@@ -220,7 +261,13 @@ class JoinAccumulate(FoldsColumns, Operator):
 
     @staticmethod
     def copy_folded(sums: dict[tuple, list[Any]]) -> dict[tuple, list[Any]]:
-        copied = Sums((key, slots.copy()) for key, slots in sums.items())
+        if type(sums) is LazyPartial:
+            return sums.unused_copy()
+        table = getattr(sums, "table", None)
+        lazy = LazyPartial.of(table) if table is not None and table.num_rows == len(sums) else None
+        if lazy is not None:  # another branch of a ROLLUP: the same sums, kept as the table
+            return lazy
+        copied = Sums(zip(sums.keys(), map(list.copy, sums.values())))
         copied.table = getattr(sums, "table", None)
         return copied
 
@@ -231,7 +278,7 @@ class JoinAccumulate(FoldsColumns, Operator):
             return None
         return AccumulateB(self)
 
-    def fold_b_columns(self, tables: list[Any]) -> tuple[LazyArranged, Any] | None:
+    def fold_b_columns(self, tables: list[Any]) -> tuple[LazyArranged, BSnapshot] | None:
         """B's arrangement built from its snapshot's tables (lazily materialised) and the table, changing
         nothing; ``None`` when a column is not exact (``columns.unified``) or B holds something already."""
         if self.arranged or self.groups or self.b_arity is None:
@@ -241,21 +288,26 @@ class JoinAccumulate(FoldsColumns, Operator):
             return None
         with gc_paused():
             state, _records, _distinct, _counted = arranged(table, self.b_key, self.b_arity)
-        return state, table
+        return state, BSnapshot(table)
 
-    def absorb_b(self, folded: tuple[LazyArranged, Any]) -> None:
+    def absorb_b(self, folded: tuple[LazyArranged, BSnapshot]) -> None:
         self.arranged, self._b_table = folded
+        # one key per row, none NULL (those are not arranged)
+        self._b_unique = len(self.arranged) == folded[1].table.num_rows
 
     def _join_snapshots(self, touched: set[tuple]) -> None:
         """The groups of ``P ⋈ B`` for B's snapshot taken as columns (and ``P`` as it is before the first round:
         A's snapshot folded from columns, if it was); the row fold over B's rows when Acero cannot do it exactly."""
-        table, self._b_table = self._b_table, None
+        snapshot, self._b_table = self._b_table, None
         partial_table, self._partial_table = self._partial_table, None
+        assert snapshot is not None
+        table = snapshot.table
         if not self.partial or table.num_rows == 0:
             return
         width = width_of(self.accumulators)
         with gc_paused():
-            sums = _snapshot_groups(self.partial, table, self.b_key, self.group_columns, width, partial_table)
+            sums = _snapshot_groups(self.partial, snapshot, self.b_key, self.group_columns, width, partial_table,
+                                    self._b_unique)
             if sums is None:
                 self._fold_b(rows_of(table).items(), self.partial, None, self.groups, touched)
                 return
@@ -289,7 +341,9 @@ class JoinAccumulate(FoldsColumns, Operator):
         size = self.arranged.size_bytes() if isinstance(self.arranged, LazyArranged) \
             else state_size_bytes((self.arranged,))
         for table in (self.partial, self.groups):
-            if table:
+            if type(table) is LazyPartial:
+                size += table.size_bytes()
+            elif table:
                 key, acc = next(iter(table.items()))
                 entry = sys.getsizeof(key) + sum(sys.getsizeof(v) for v in key) + sys.getsizeof(acc) + 100
                 size += entry * len(table)
@@ -302,10 +356,10 @@ class AccumulateB(FoldsColumns):
     def __init__(self, operator: JoinAccumulate) -> None:
         self.operator = operator
 
-    def fold_columns(self, tables: list[Any]) -> tuple[LazyArranged, Any] | None:
+    def fold_columns(self, tables: list[Any]) -> tuple[LazyArranged, BSnapshot] | None:
         return self.operator.fold_b_columns(tables)
 
-    def absorb_folded(self, folded: tuple[LazyArranged, Any]) -> None:
+    def absorb_folded(self, folded: tuple[LazyArranged, BSnapshot]) -> None:
         self.operator.absorb_b(folded)
 
     def fold_key(self) -> tuple:
@@ -313,17 +367,19 @@ class AccumulateB(FoldsColumns):
         return ("join accumulate B", self.operator.b_key, self.operator.b_arity)
 
     @staticmethod
-    def copy_folded(folded: tuple[LazyArranged, Any]) -> tuple[LazyArranged, Any]:
+    def copy_folded(folded: tuple[LazyArranged, BSnapshot]) -> tuple[LazyArranged, BSnapshot]:
         state, table = folded
         return state.unused_copy(), table
 
 
-def _snapshot_groups(partial: dict[tuple, list[Any]], b_table: Any, b_key: Sequence[int],
-                     group_columns: Sequence[int], width: int, partial_table: Any = None
+def _snapshot_groups(partial: dict[tuple, list[Any]], snapshot: BSnapshot, b_key: Sequence[int],
+                     group_columns: Sequence[int], width: int, partial_table: Any = None, b_unique: bool = False
                      ) -> dict[tuple, list[int]] | None:
     """``Σ P[k] × count`` per group of B's rows (an exact table, ``columns.unified``): ``P`` as an Arrow table joined
     with B on the key (NULL keys never match) and its slots summed per group.  ``None`` when a slot is not an int64
-    or the sums could leave int64 (the caller then folds B's rows)."""
+    or the sums could leave int64 (the caller then folds B's rows).  ``b_unique``: every row of B has a distinct,
+    non-NULL key (a dimension keyed by its primary key); the join is then a lookup of P's keys among B's
+    (:func:`_looked_up`), several times cheaper than a hash join, which ``ROLLUP`` pays once per branch."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -337,9 +393,13 @@ def _snapshot_groups(partial: dict[tuple, list[Any]], b_table: Any, b_key: Seque
             for j in range(width):
                 columns[f"s{j}"] = pa.array([slot[j] for slot in slots], pa.int64())
             left = pa.table(columns)
-        right = b_table.rename_columns([f"b{i}" for i in range(b_table.num_columns)])
-        joined = left.join(right, [f"k{i}" for i in range(len(b_key))], [f"b{c}" for c in b_key],
-                           join_type="inner", coalesce_keys=False, use_threads=False)
+        if b_unique and len(b_key) == 1:  # B keyed by a unique column: each P row meets at most one B row
+            joined = _looked_up(left, snapshot, b_key[0], group_columns, width)
+        else:
+            b_table = snapshot.table
+            right = b_table.rename_columns([f"b{i}" for i in range(b_table.num_columns)])
+            joined = left.join(right, [f"k{i}" for i in range(len(b_key))], [f"b{c}" for c in b_key],
+                               join_type="inner", coalesce_keys=False, use_threads=False)
     except (pa.ArrowException, OverflowError, TypeError):
         return None
     if joined.num_rows == 0:
@@ -358,4 +418,211 @@ def _snapshot_groups(partial: dict[tuple, list[Any]], b_table: Any, b_key: Seque
     return dict(zip(groups, map(list, sums)))
 
 
-__all__ = ["AccumulateB", "JoinAccumulate"]
+#: From this many join keys on, A's snapshot folded from columns is kept as a :class:`LazyPartial` (below it, the
+#: accumulator lists are made at once: a key materialised by a delta costs a little more than one made at
+#: hydration, and it is not frozen out of the cyclic GC's collections with the hydrated state)
+LAZY_PARTIAL_KEYS = 100_000
+
+
+def _eager(table: Any) -> Sums:
+    """The accumulator lists per key of a sums table (``k0``, ``s0 …``), with the table."""
+    sums = Sums(zip(zip(table.column("k0").to_pylist()),
+                    map(list, zip(*(table.column(name).to_pylist() for name in table.column_names[1:])))))
+    sums.table = table
+    return sums
+
+
+class LazyPartial(dict):  # type: ignore[type-arg]
+    """The partial sums ``P`` of A's snapshot folded from columns (one integer join key), kept as the sorted Arrow
+    table ``sums_from_columns`` made (``k0``, ``s0 …``) and NumPy copies of its columns: a key's accumulator list
+    becomes a dict entry the first time a delta touches it (its position found by ``searchsorted``; a delta's keys
+    at once by :meth:`load_many`).  Hydration then builds no Python object per key, and the branches of a
+    ``ROLLUP`` each take a copy that costs a bitmap, not the lists.
+
+    ``fold_a``/``fold_b`` read it through ``get`` (or :meth:`plain_get` after :meth:`load_many`), item assignment
+    and deletion; any other read (iteration, ``values``) materialises every key first, so it is the full dict."""
+
+    def __init__(self, table: Any, keys: Any, slots: list[Any]) -> None:
+        import numpy as np
+
+        super().__init__()
+        self.table = table
+        self._keys = keys  # sorted, distinct int64
+        self._slots = slots
+        self._taken = np.zeros(len(keys), dtype=bool)  # materialised (or since deleted): no longer in the table
+        self._pending = len(keys)
+
+    @staticmethod
+    def of(table: Any) -> "LazyPartial | None":
+        """The lazy ``P`` of a sums table whose one key column is int64 without NULLs; ``None`` otherwise."""
+        import numpy as np
+        import pyarrow as pa
+
+        if table.num_columns < 2 or table.column_names[0] != "k0" or table.column("k0").type != pa.int64() \
+                or table.column("k0").null_count or table.num_rows == 0:
+            return None
+        keys = table.column("k0").to_numpy()
+        if len(keys) > 1 and not bool((keys[1:] > keys[:-1]).all()):  # the hash grouping's order: sort
+            order = np.argsort(keys, kind="stable")
+            table = table.take(pa.array(order))
+            keys = keys[order]
+        slots = [table.column(name).to_numpy() for name in table.column_names[1:]]
+        return LazyPartial(table, keys, slots)
+
+    @property
+    def pending(self) -> bool:
+        """Whether some keys are still only in the table."""
+        return self._pending > 0
+
+    def _position(self, key: Any) -> int | None:
+        if len(key) != 1 or type(key[0]) is not int or not -2 ** 63 <= key[0] < 2 ** 63:
+            return None
+        import numpy as np
+
+        at = int(np.searchsorted(self._keys, key[0]))
+        if at < len(self._keys) and self._keys[at] == key[0] and not self._taken[at]:
+            return at
+        return None
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        found = dict.get(self, key)
+        if found is not None or not self._pending:
+            return default if found is None else found
+        at = self._position(key)
+        if at is None:
+            return default
+        self._taken[at] = True
+        self._pending -= 1
+        slots = [int(column[at]) for column in self._slots]
+        dict.__setitem__(self, key, slots)
+        return slots
+
+    def load_many(self, keys: list[tuple]) -> None:
+        """Materialise the entries of ``keys`` still in the table, at once; afterwards each of them is a plain dict
+        entry or absent (:meth:`plain_get`)."""
+        import numpy as np
+
+        try:  # a delta's keys of an integer column: ints, or NULLs (never matched)
+            wanted = np.array([key for (key,) in keys], dtype=np.int64)
+        except (TypeError, OverflowError, ValueError):
+            wanted = np.fromiter((key[0] for key in keys if len(key) == 1 and type(key[0]) is int
+                                  and -2 ** 63 <= key[0] < 2 ** 63), dtype=np.int64)
+        if not len(wanted):
+            return
+        at = np.minimum(np.searchsorted(self._keys, wanted), len(self._keys) - 1)
+        at = np.unique(at[(self._keys[at] == wanted) & ~self._taken[at]])
+        if not len(at):
+            return
+        self._taken[at] = True
+        self._pending -= len(at)
+        dict.update(self, zip(zip(self._keys[at].tolist()), map(list, zip(*(c[at].tolist() for c in self._slots)))))
+
+    def plain_get(self) -> Callable[[Any], Any]:
+        """``dict.get`` of the materialised entries only (see :meth:`LazyArranged.plain_get`)."""
+        return dict.get.__get__(self, LazyPartial)  # type: ignore[attr-defined,no-any-return]
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        if self._pending:
+            at = self._position(key)
+            if at is not None:  # replaced before it was read: the table's entry is gone
+                self._taken[at] = True
+                self._pending -= 1
+        dict.__setitem__(self, key, value)
+
+    def __delitem__(self, key: Any) -> None:
+        if key not in self:
+            raise KeyError(key)
+        self.get(key)
+        dict.__delitem__(self, key)
+
+    def __contains__(self, key: object) -> bool:
+        return dict.__contains__(self, key) or (self._pending > 0 and self._position(key) is not None)
+
+    def __len__(self) -> int:
+        return dict.__len__(self) + self._pending
+
+    def __bool__(self) -> bool:
+        return len(self) > 0
+
+    def materialize(self) -> None:
+        import numpy as np
+
+        if self._pending:
+            self.load_many([(key,) for key in self._keys[np.flatnonzero(~self._taken)].tolist()])
+
+    def unused_copy(self) -> "LazyPartial":
+        """Another ``P`` over the same (immutable) columns, for a second operator to own; only while untouched."""
+        if dict.__len__(self) or self._pending != len(self._keys):
+            raise ValueError("only an untouched partial is copied")
+        return LazyPartial(self.table, self._keys, self._slots)
+
+    def size_bytes(self) -> int:
+        """Approximate memory: the table and its NumPy copies, and the materialised entries (sampled)."""
+        size = 2 * self.table.nbytes + len(self._keys)
+        if dict.__len__(self):
+            key, acc = next(iter(dict.items(self)))
+            entry = sys.getsizeof(key) + sum(sys.getsizeof(v) for v in key) + sys.getsizeof(acc) + 100
+            size += entry * dict.__len__(self)
+        return size
+
+    def __iter__(self) -> Any:
+        self.materialize()
+        return dict.__iter__(self)
+
+    def keys(self) -> Any:
+        self.materialize()
+        return dict.keys(self)
+
+    def values(self) -> Any:
+        self.materialize()
+        return dict.values(self)
+
+    def items(self) -> Any:
+        self.materialize()
+        return dict.items(self)
+
+    def __eq__(self, other: object) -> bool:
+        self.materialize()
+        return dict.__eq__(self, other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+class BSnapshot:
+    """B's snapshot taken as columns (an exact table), until the first round joins it with ``P``; the copies a
+    ``ROLLUP``'s branches absorb (``render.columnar.FanOut``) share it, and with it the last lookup of P's keys in B
+    (:func:`_looked_up`: the branches join the same P with the same B, one after the other in that round)."""
+
+    __slots__ = ("table", "lookup")
+
+    def __init__(self, table: Any) -> None:
+        self.table = table
+        self.lookup: tuple[Any, int, Any, Any] | None = None  # (P's table, B's key column, P's rows found, positions)
+
+
+def _looked_up(left: Any, snapshot: BSnapshot, b_column: int, group_columns: Sequence[int], width: int) -> Any:
+    """``P ⋈ B`` for B whose key column ``b_column`` is unique and has no NULL: the slots (``s0 …``) of P's rows whose
+    key ``k0`` is among B's, beside the group columns (``b{c}``) of the B row it finds (``index_in``, one hash table
+    of B's keys and one probe per P row, then ``take``): what the inner join keeps of each pair."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    b_table = snapshot.table
+    memo = snapshot.lookup
+    if memo is not None and memo[0] is left and memo[1] == b_column:
+        left, positions = memo[2], memo[3]  # another branch of a ``ROLLUP`` looked the same keys up
+    else:
+        key_of = left
+        positions = pc.index_in(left.column("k0"), value_set=b_table.column(f"c{b_column}"), skip_nulls=True)
+        if positions.null_count:  # P's keys that B does not hold
+            found = pc.is_valid(positions)
+            left = left.filter(found)
+            positions = positions.filter(found)
+        snapshot.lookup = (key_of, b_column, left, positions)
+    columns = {f"s{j}": left.column(f"s{j}") for j in range(width)}
+    for c in dict.fromkeys(group_columns):
+        columns[f"b{c}"] = b_table.column(f"c{c}").take(positions)
+    return pa.table(columns) if columns else pa.table({"_": pa.nulls(left.num_rows, pa.int64())})
+
+
+__all__ = ["AccumulateB", "BSnapshot", "JoinAccumulate", "LazyPartial"]

@@ -137,7 +137,10 @@ class Spine:
     """The multiset; see the module docstring.  ``types`` are the row columns' Arrow types (:data:`COLUMN_TYPES`),
     ``order`` the sort after ``k``."""
 
-    def __init__(self, types: Sequence[pa.DataType], order: Sequence[SortKey] = ()) -> None:
+    def __init__(self, types: Sequence[pa.DataType], order: Sequence[SortKey] = (), implied: Iterable[int] = ()) -> None:
+        """``implied``: columns whose values ``k`` determines (a top-k's group key, which ``k`` interns): they are
+        left out of the row tie-break (equal ``k``, equal values), which keeps the words fewer — often one word,
+        sorted by ``argsort`` instead of ``lexsort``."""
         for typ in types:
             if typ not in COLUMN_TYPES:
                 raise ValueError(f"a spine cannot hold a column of type {typ}")
@@ -145,6 +148,7 @@ class Spine:
         self.names = [f"c{i}" for i in range(len(types))]
         self.schema = pa.schema([("k", pa.int64()), *zip(self.names, self.types), ("diff", pa.int64())])
         self.order = tuple(order)
+        self.implied = frozenset(implied)
         self._runs: list[pa.Table] = []
         self._keys: list[np.ndarray] = []  # each run's ``k`` column as numpy (for searchsorted)
         self._deferred: pa.Table | None = None  # the oldest run, not sorted yet (:meth:`defer`)
@@ -180,7 +184,17 @@ class Spine:
             # ``count`` rows before it whatever the other columns say (the rest are then coded on what is left)
             first = self.order[0]
             column = table.column(self.names[first.column])
-            if column.null_count == 0 and (pa.types.is_integer(column.type) or pa.types.is_string(column.type)):
+            if column.null_count == 0 and pa.types.is_integer(column.type):
+                # the ``count``-th value by ``numpy.partition``, then every row up to it (ties kept)
+                values = column.to_numpy()
+                n = len(values)
+                if first.descending:
+                    edge = np.partition(values, n - count)[n - count]
+                    table = table.filter(pa.array(values >= edge))
+                else:
+                    edge = np.partition(values, count - 1)[count - 1]
+                    table = table.filter(pa.array(values <= edge))
+            elif column.null_count == 0 and pa.types.is_string(column.type):
                 # Arrow's own top-k (no copy into NumPy): the ``count``-th value, then every row up to it (ties)
                 top = pc.select_k_unstable(pa.table({"v": column}), count,
                                            [("v", "descending" if first.descending else "ascending")])
@@ -283,7 +297,7 @@ class Spine:
         the codes are packed into as few words as their ranges allow.  Equal words mean equal ``(k, row)``."""
         in_order = {s.column for s in self.order}
         specs = [(s.column, s.descending, s.nulls_last) for s in self.order]
-        specs += [(i, False, True) for i in range(len(self.names)) if i not in in_order]
+        specs += [(i, False, True) for i in range(len(self.names)) if i not in in_order and i not in self.implied]
         codes = _codes(table.column("k"), False, True)
         for column, descending, nulls_last in specs:
             codes += _codes(table.column(self.names[column]), descending, nulls_last)

@@ -47,7 +47,7 @@ class SpineTopK(Operator):
         self.limit = limit
         self.offset = offset
         self.end = offset + limit
-        self.spine = Spine(types, [SortKey(c.column, c.descending, c.nulls_last) for c in order])
+        self.spine = Spine(types, [SortKey(c.column, c.descending, c.nulls_last) for c in order], group_columns)
         self.groups = KeyInterner()
         self.outputs: dict[int, dict[Row, int]] = {}
         self.boundary_rows: dict[int, Row] = {}  # group -> the last row the output reaches (full groups)
@@ -106,7 +106,7 @@ class SpineTopK(Operator):
             self._absorbed = None
             candidates = None if ok_in else self.spine.candidates(max(self.end, 1))
             if candidates is not None:  # the first output from the rows that can be in it (unsorted snapshot)
-                head = Spine(self.spine.types, self.spine.order)
+                head = Spine(self.spine.types, self.spine.order, self.spine.implied)
                 head.insert(candidates)
                 self.outputs = self._select(np.array(sorted(recompute), dtype=np.int64), head)
                 self.outputs = {g: rows for g, rows in self.outputs.items() if rows}
