@@ -106,7 +106,7 @@ def test_one_row_per_key_loads_as_the_eager_arrangement(keys: set, ops: list) ->
     rows = [(k, k * 7 % 5) for k in sorted(keys)]
     table = pa.table({"c0": pa.array([r[0] for r in rows], pa.int64()),
                       "c1": pa.array([r[1] for r in rows], pa.int64())})
-    lazy, _records, _distinct = arranged(table, [0], 2)
+    lazy, _records, _distinct, _counted = arranged(table, [0], 2)
     eager: dict[tuple, dict[tuple, int]] = {}
     arrange_all(eager, [((row[0],), row, count) for row, count in Counter(rows).items()])
     for op, key, value in ops:
