@@ -572,7 +572,12 @@ class ComputeState:
             if arrangement is None:
                 return [m.PeekResponse(peek.uuid, error=ErrorFields(
                     "XX000", f"index {target.id} is not installed: {self.unrenderable.get(target.id, 'it is not known here')}"))]
-            if not passed(arrangement.frontier, peek.timestamp):
+            producer = self.by_export.get(target.id)
+            # a dataflow that imports an index (or read a source late) knows its output only from its initial time
+            # on: before it, its arrangement is not the output (an imported side is empty there); a peek at an
+            # earlier time is answered with the first contents it knows, as a materialized view's shard read is
+            first = producer.rendered.initial_time if producer is not None else 0
+            if not passed(arrangement.frontier, max(peek.timestamp, first)):
                 return None
             key = point_key(self.index_exports.get(target.id), peek.mfp)
             export = self.index_exports.get(target.id)
