@@ -98,5 +98,6 @@ def test_status_watch_prints_again_after_a_change(world) -> None:  # type: ignor
             raise AssertionError("status --watch ended without showing the second replica")
     finally:
         watch.send_signal(signal.SIGINT)
-        code = watch.wait(30)
-    assert code == 0, watch.stderr.read() if watch.stderr else ""
+        # the pipes are drained while it exits: unread output would block its last flush (and hide the failure)
+        _out, err = watch.communicate(timeout=30)
+    assert watch.returncode == 0, err
