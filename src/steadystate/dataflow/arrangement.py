@@ -19,7 +19,10 @@ the next change.  ``table()`` is the runs' live rows plus ``recent`` encoded, so
 row.  Without a codec (tests, placeholders) every row stays in ``recent`` — the row arrangement.
 
 Other dataflows import an arrangement through an :class:`ArrangementCursor`: its first ``read()`` returns the
-current contents as a snapshot (at :meth:`Arrangement.snapshot_time`), later reads the updates applied since.  The
+current contents as a snapshot (at :meth:`Arrangement.snapshot_time`), later reads the updates applied since.
+The snapshot may instead be read as the runs' Arrow tables plus the recent rows
+(:meth:`ArrangementCursor.read_snapshot_columns`, when every column is exact: ``dataflow.columns``' rule), which
+the importer hands to operators that take columns as a source's stored snapshot is.  The
 arrangement keeps a log of updates only while cursors exist, and trims the prefix every cursor has read.  A join in
 an importing dataflow may also read it in place (:class:`SharedInput`), correcting for the updates its cursor
 delivered that the importer has not reached yet (below).  :func:`state_size_bytes` estimates such states' memory.

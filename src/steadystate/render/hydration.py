@@ -21,6 +21,9 @@ this order:
   given its Arrow layer, and rows are made only where an operator's state or an export needs them;
 * else the snapshot is read as rows.
 
+An imported index's snapshot goes the same way (:meth:`ColumnarTakers.feed_import_columns`): the producer
+arrangement's Arrow runs are the columns, its recent rows the rest.
+
 A join whose two sides took columns hands the snapshots' join to its reader the same way (:meth:`_output_taker`).
 """
 
