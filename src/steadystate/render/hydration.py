@@ -145,7 +145,9 @@ class ColumnarTakers:
         start = self.graph.start
         snapshot_time = cursor.arrangement.snapshot_time()
         if (consumer is not None or mapper is not None) and snapshot_time > start:
-            return False  # folded or premapped output would land in the round at ``start``, not at its time
+            # folded or premapped output would land in the round at ``start``, not at the snapshot's time: the
+            # columns go through the snapshot's round instead (operators that do not run over them get rows)
+            consumer, mapper, as_columns = None, None, True
         read = cursor.read_snapshot_columns()
         if read is None:
             return False
