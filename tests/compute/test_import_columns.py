@@ -1,10 +1,11 @@
 """An imported index's snapshot handed over as the arrangement's Arrow runs equals the row path's, and DuckDB's.
 
 A dataflow importing an index reads the index's first contents as the producer arrangement's runs (columns) plus its
-recent rows (``RenderedDataflow.feed_import_columns``) where its readers take columns: a join side (copied), a
-reduce, a map/filter/project.  Hypothesis draws the indexed table's rows (runs with repeated rows, recent rows
-beside them) and later writes; the importer's output, folded after the snapshot and after each write, must equal
-the same dataflow's with the snapshot read as rows, and the final one the query's answer in DuckDB.
+recent rows (``RenderedDataflow.feed_import_columns``) where its readers take columns: a join side (copied or
+read in place), a reduce, a distinct, a union and negate under a threshold, a map/filter/project.  Hypothesis draws
+the indexed table's rows (runs with repeated rows, recent rows beside them) and later writes; the importer's
+output, folded after the snapshot and after each write, must equal the same dataflow's with the snapshot read as
+rows, and the final one the query's answer in DuckDB.
 """
 
 from __future__ import annotations
@@ -37,6 +38,9 @@ PLANS: dict[str, tuple[ir.RelationExpr, str]] = {
                "SELECT k, v, s, f FROM t WHERE v > 0"),
     "reduce": (ir.Reduce(ir.Get("t"), (col(0),), (ir.AggregateExpr("sum", col(1)), ir.AggregateExpr("max", col(1)))),
                "SELECT k, sum(v), max(v) FROM t GROUP BY k"),
+    "distinct": (ir.Distinct(ir.Project(ir.Get("t"), (0, 2))), "SELECT DISTINCT k, s FROM t"),
+    "except": (ir.Threshold(ir.Union_((ir.Project(ir.Get("t"), (0,)), ir.Negate(ir.Project(ir.Get("b"), (0,)))))),
+               "SELECT k FROM t EXCEPT ALL SELECT k2 FROM b"),
     "join": (ir.Join((ir.Get("t"), ir.Get("b")), ((col(0), col(4)),)),
              "SELECT t.k, t.v, t.s, t.f, b.k2, b.w FROM t JOIN b ON t.k = b.k2"),
 }
