@@ -19,7 +19,10 @@ the next change.  ``table()`` is the runs' live rows plus ``recent`` encoded, so
 row.  Without a codec (tests, placeholders) every row stays in ``recent`` — the row arrangement.
 
 Other dataflows import an arrangement through an :class:`ArrangementCursor`: its first ``read()`` returns the
-current contents as a snapshot (at :meth:`Arrangement.snapshot_time`), later reads the updates applied since.  The
+current contents as a snapshot (at :meth:`Arrangement.snapshot_time`), later reads the updates applied since.
+The snapshot may instead be read as the runs' Arrow tables plus the recent rows
+(:meth:`ArrangementCursor.read_snapshot_columns`, when every column is exact: ``dataflow.columns``' rule), which
+the importer hands to operators that take columns as a source's stored snapshot is.  The
 arrangement keeps a log of updates only while cursors exist, and trims the prefix every cursor has read.  A join in
 an importing dataflow may also read it in place (:class:`SharedInput`), correcting for the updates its cursor
 delivered that the importer has not reached yet (below).  :func:`state_size_bytes` estimates such states' memory.
@@ -66,6 +69,7 @@ RECENT_MIN = 8192  # ``recent`` moves into a run past this many records and past
 _RECENT_FRACTION = 32
 _READ_CACHE_LIMIT = 1 << 16
 
+_EXACT_TYPES = (pa.int64(), pa.string(), pa.large_string(), pa.bool_())  # ``dataflow.columns``' exact columns
 RowFn = Callable[[Row], "Row | None"]  # a row's image, or None when the row is filtered out
 ViewCompiler = Callable[[Hashable], "RowFn | None"]
 
@@ -291,6 +295,33 @@ class Arrangement:
             return None
         return unified[0] if len(unified) == 1 else pa.concat_tables(unified)
 
+    def snapshot_columns(self) -> tuple[list[pa.Table], dict[Row, int]] | None:
+        """The contents as the runs' live rows (Arrow tables, each row one insertion, columns ``c0 …`` of exact
+        types only: int64, string, bool) plus the recent layer's ``{row: count}``; ``None`` when the runs are not
+        that (no runs, a count below 1, a column of another type or all NULL): read :meth:`rows_dict` instead."""
+        bulk = self.bulk
+        if bulk is None or not bulk.records:
+            return None
+        for run in bulk.runs:
+            if run.diffs is not None:
+                counts = run.diffs if run.dead is None else run.diffs[~run.dead]
+                if bool((counts < 1).any()):
+                    return None
+        tables = unify(bulk.tables())
+        if not tables:
+            return None
+        schema = tables[0].schema
+        if any(field.metadata or field.type not in _EXACT_TYPES for field in schema):
+            return None
+        if any(pa.types.is_large_string(field.type) for field in schema):  # storage's snapshots use ``string``
+            target = pa.schema([pa.field(f.name, pa.string() if pa.types.is_large_string(f.type) else f.type)
+                                for f in schema])
+            tables = [table.cast(target) for table in tables]
+        recent: dict[Row, int] = {}
+        for by_row in self.recent.values():
+            recent.update(by_row)
+        return tables, recent
+
     def _compiled(self, view: Hashable | None) -> RowFn | None:
         """The row function of ``view`` (``None``: the rows as they are)."""
         if view is None:
@@ -432,6 +463,24 @@ class ArrangementCursor:
         self.position, self.err_position = arrangement._position()
         arrangement._trim()
         return time, rows, errs
+
+    def read_snapshot_columns(self) -> tuple[int, list[pa.Table], dict[Row, int],
+                                             list[tuple[EvalError, int, int]]] | None:
+        """The first read as the runs' Arrow tables plus the recent rows (:meth:`Arrangement.snapshot_columns`):
+        ``(time, tables, {row: count}, error updates)``; ``None`` (nothing read) when the arrangement cannot give
+        its contents so or the snapshot was read."""
+        if not self._snapshot_pending:
+            return None
+        arrangement = self.arrangement
+        columns = arrangement.snapshot_columns()
+        if columns is None:
+            return None
+        self._snapshot_pending = False
+        time = self.snapshot_time = arrangement.snapshot_time()
+        errs = [(error, time, count) for error, count in arrangement.errors.items()]
+        self.position, self.err_position = arrangement._position()
+        arrangement._trim()
+        return time, columns[0], columns[1], errs
 
     def read_all(self) -> tuple[list[Update], list[tuple[EvalError, int, int]]]:
         """``(ok updates, error updates)`` since the last read (the snapshot on the first read)."""

@@ -182,7 +182,8 @@ class JoinOperator(Operator):
         """A round where an input's delta is columns (``dataflow.columnar_delta``): a side with no state folds them
         as it folds a snapshot's columns (its extra rows go the row path on top), and the snapshots' join is
         output as columns (with the rest of the round's output as rows beside it)."""
-        oks = [ok if type(ok) is not ColumnarDelta else self._fold_delta(index, ok)
+        held = [self._holds(0, time), self._holds(1, time)]  # before this round (a fold below changes it)
+        oks = [ok if type(ok) is not ColumnarDelta else self._fold_delta(index, ok, held[1 - index])
                for index, (ok, _err) in enumerate(deltas)]
         self._columnar_out = True
         try:
@@ -190,11 +191,21 @@ class JoinOperator(Operator):
         finally:
             self._columnar_out = False
 
-    def _fold_delta(self, index: int, delta: ColumnarDelta) -> OkDelta:
+    def _holds(self, index: int, time: int) -> bool:
+        """Whether side ``index`` may hold rows from rounds before ``time``."""
+        shared = (self.left_shared, self.right_shared)[index]
+        if shared is not None:
+            return not shared.empty_before(time)
+        return bool((self.left_state, self.right_state)[index])
+
+    def _fold_delta(self, index: int, delta: ColumnarDelta, other_old: bool) -> OkDelta:
         """Side ``index``'s columns folded into its state where it can take them (what is left: the extra rows),
-        else the whole delta as rows."""
+        else the whole delta as rows.  Folded only while the other side held nothing before the round
+        (``other_old`` false; an imported index's snapshot may come in a later round than the other side's): the
+        folded part's join with the other side's old state would be lost."""
         tables = delta.positive_tables()
-        if tables and self._tables[index] is None and self.side(index) is not None and not guard.active():
+        if tables and not other_old and self._tables[index] is None and self.side(index) is not None \
+                and not guard.active():
             folded = self.fold_side(index, tables)
             if folded is not None:
                 self.absorb_side(index, folded)

@@ -104,10 +104,11 @@ class _Sink:
 
 class RenderedDataflow(ColumnarTakers):
     def __init__(self, desc: DataflowDescription, imported: dict[str, Arrangement], *,
-                 share_arrangements: bool = True, fuse: bool = True) -> None:
+                 share_arrangements: bool = True, fuse: bool = True, import_columns: bool = True) -> None:
         self.desc = desc
         self.share_arrangements = share_arrangements  # False: joins copy imported inputs (tests, benchmarks)
         self.fuse = fuse  # render fusable node patterns as one operator (``expr.fusion``); off for comparisons
+        self.import_columns = import_columns  # an import's snapshot as its Arrow runs where readers take them
         self.initial_time = desc.as_of or 0  # the time the dataflow's first output is a snapshot of
         self._snapshotted: set[str] = set()
         self.graph = Graph(desc.as_of, desc.until)
@@ -138,6 +139,7 @@ class RenderedDataflow(ColumnarTakers):
             port_name = f"index:{index.index_id}"
             node = self.graph.add_input(port_name)
             self._cursors[port_name] = arrangement.cursor()
+            self._source_types[port_name] = list(index.desc.types)
             self._imported_by_on_id.setdefault(index.on_id, (node, list(index.desc.types)))
             self._imports_by_node.setdefault(node, (port_name, index, arrangement))
         for build in desc.objects_to_build:
@@ -193,6 +195,10 @@ class RenderedDataflow(ColumnarTakers):
                 self._snapshotted.add(port_name)
                 if cursor.frontier is not None:
                     self.initial_time = max(self.initial_time, cursor.frontier - 1)
+                if self.import_columns and self.feed_import_columns(port_name, cursor):
+                    if shared is not None:
+                        shared.snapshot_read(max(cursor.snapshot_time, self.graph.start))
+                    continue
                 snapshot = cursor.read_snapshot()
                 assert snapshot is not None
                 time, rows, err = snapshot

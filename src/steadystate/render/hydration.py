@@ -21,6 +21,9 @@ this order:
   given its Arrow layer, and rows are made only where an operator's state or an export needs them;
 * else the snapshot is read as rows.
 
+An imported index's snapshot goes the same way (:meth:`ColumnarTakers.feed_import_columns`): the producer
+arrangement's Arrow runs are the columns, its recent rows the rest.
+
 A join whose two sides took columns hands the snapshots' join to its reader the same way (:meth:`_output_taker`).
 """
 
@@ -28,6 +31,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from steadystate.dataflow.arrangement import ArrangementCursor
 from steadystate.dataflow.columnar_delta import ColumnarDelta
 from steadystate.dataflow.graph import Graph
 from steadystate.dataflow.join import JoinOperator, JoinSide
@@ -125,6 +129,45 @@ class ColumnarTakers:
         self._give_arrow_layers()
         arity = len(self._source_types.get(source_id) or ())
         port.push_consolidated(time, ColumnarDelta([(table, 1) for table in tables], arity, dict(rows)), upper)
+
+    def feed_import_columns(self, port_name: str, cursor: ArrangementCursor) -> bool:
+        """An imported index's snapshot (its first read) handed over as the arrangement's Arrow runs, the way a
+        source's is (:func:`compute.snapshots.read_source`'s forms: folded by a consumer, through the first round
+        as columns, or premapped), its recent rows beside them as rows; False (nothing read) when no reader takes
+        columns or the runs are not exact columns (``Arrangement.snapshot_columns``): read rows then."""
+        if self.graph.stepped:
+            return False
+        consumer = self.columnar_consumer(port_name)
+        as_columns = consumer is None and self.columnar_source(port_name)
+        mapper = self.columnar_mapper(port_name) if consumer is None and not as_columns else None
+        if consumer is None and mapper is None and not as_columns:
+            return False
+        start = self.graph.start
+        snapshot_time = cursor.arrangement.snapshot_time()
+        if (consumer is not None or mapper is not None) and snapshot_time > start:
+            # folded or premapped output would land in the round at ``start``, not at the snapshot's time: the
+            # columns go through the snapshot's round instead (operators that do not run over them get rows)
+            consumer, mapper, as_columns = None, None, True
+        read = cursor.read_snapshot_columns()
+        if read is None:
+            return False
+        time, tables, rows, err = read
+        port = self.graph.ports[port_name]
+        upper = cursor.frontier
+        if as_columns:
+            self.feed_columns(port_name, tables, rows, time, upper)
+        elif consumer is not None and (folded := consumer.fold_columns(tables)) is not None:
+            consumer.absorb_folded(folded)
+            port.push_consolidated(time, dict(rows), upper)
+        elif mapper is not None and (premapped := mapper.apply(tables)) is not None:
+            self.feed_premapped(mapper, premapped, start)
+            port.push_consolidated(time, dict(rows), upper)
+        else:  # the columns were not taken after all: their rows
+            port.push_consolidated(time, ColumnarDelta([(table, 1) for table in tables],
+                                                       len(self._source_types.get(port_name) or ()),
+                                                       dict(rows)).rows(), upper)
+        port.push([], upper, err)
+        return True
 
     def _give_arrow_layers(self) -> None:
         """Every map/filter/project evaluated over Arrow as well (``MfpOperator.arrow``), for a columnar round."""
