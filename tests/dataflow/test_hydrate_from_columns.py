@@ -290,7 +290,7 @@ def test_a_lazily_arranged_side_is_the_dict_it_stands_for(rows: list[tuple], ops
     """``LazyArranged`` (a join side hydrated from columns) answers every lookup as the eagerly built
     ``key → {row: count}`` would, whether a key was changed before (its changes kept aside) or after it was first
     looked up, and iterates to the same contents."""
-    from steadystate.dataflow.columns import arranged
+    from steadystate.dataflow.lazy_arranged import arranged
     from steadystate.dataflow.join import arrange_all
 
     lazy, _records, _distinct, _counted = arranged(arrow_table(rows, pa.int64(), A), [0], 2)
@@ -338,7 +338,7 @@ def test_a_reduce_over_a_join_arranges_only_the_columns_it_reads() -> None:
 def test_a_join_side_that_came_as_rows_is_joined_as_columns() -> None:
     """The distinct keys of b reach the join as rows, a as columns: the rows are taken as columns in that round
     (``columns.table_of_rows``), so both sides are lazily arranged tables and Acero computed their join."""
-    from steadystate.dataflow.columns import LazyArranged
+    from steadystate.dataflow.lazy_arranged import LazyArranged
 
     plan = PLANS["join_after_distinct"][0]
     load = ([[(1, 2), (1, 3), (None, 1), (2, 2), (1, 2)]], [pa.int8(), pa.int64()], [])

@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from steadystate.dataflow.accumulate import _dense_grouped, sums_from_columns
-from steadystate.dataflow.columns import arranged
+from steadystate.dataflow.lazy_arranged import arranged
 from steadystate.dataflow.join import arrange_all
 from steadystate.dataflow.join_accumulate import BSnapshot, _snapshot_groups
 
@@ -200,7 +200,7 @@ def test_lazy_partial_sums_are_the_dict_they_stand_for(entries: dict, ops: list,
 def test_a_side_sorted_later_is_the_dict_it_stands_for(rows: list[tuple], ops: list) -> None:
     """``arranged_later`` (a join side left unsorted until a key is looked up, every change kept aside meanwhile)
     answers every lookup as the eagerly built ``key → {row: count}`` would, before and after it is sorted."""
-    from steadystate.dataflow.columns import arranged_later
+    from steadystate.dataflow.lazy_arranged import arranged_later
 
     table = pa.table({"c0": pa.array([r[0] for r in rows], pa.int64()), "c1": pa.array([r[1] for r in rows], pa.int64())})
     lazy, records = arranged_later(table, [0], 2)

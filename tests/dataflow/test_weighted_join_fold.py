@@ -11,7 +11,8 @@ import numpy as np
 import pyarrow as pa
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from steadystate.dataflow.columns import arranged, grouped_values, joined, joined_counted
+from steadystate.dataflow.columns import grouped_values, joined, joined_counted
+from steadystate.dataflow.lazy_arranged import arranged
 from steadystate.dataflow.reduce import ReduceOperator
 from steadystate.expr import ir
 from steadystate.protocol.messages import BuildDesc, DataflowDescription, IndexExport, SourceImport

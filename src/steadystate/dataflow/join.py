@@ -14,7 +14,7 @@ of ``t − 1``.
 
 **From columns.**  When the keys are plain columns (``columns``), a side that is a source may take its snapshot as
 Arrow tables (:meth:`JoinOperator.side`, a :class:`~steadystate.dataflow.accumulate.FoldsColumns`): its state
-becomes a :class:`~steadystate.dataflow.columns.LazyArranged` — the rows consolidated and sorted by key in Arrow,
+becomes a :class:`~steadystate.dataflow.lazy_arranged.LazyArranged` — the rows consolidated and sorted by key in Arrow,
 with one Python entry per key (its span); a key's rows become tuples when a delta first looks the key up (a
 delta's keys in one Arrow ``take``), and changes to a key not looked up yet are kept aside until it is.  When both sides took columns, the round at the snapshot's time adds
 ``Lc ⋈ Rc`` (the two snapshots' join) to the usual ``ΔL ⋈ R_old + L_new ⋈ ΔR`` over the rest of the snapshot
@@ -35,9 +35,8 @@ from steadystate.dataflow.accumulate import FoldsColumns
 from steadystate.dataflow.arrangement import RowsOf, SharedSide, state_size_bytes
 from steadystate.dataflow.collection import Delta, ErrDelta, EvalError, OkDelta, Row, add_into, merge_into
 from steadystate.dataflow.columnar_delta import ColumnarDelta
-from steadystate.dataflow.columns import (
-    LazyArranged, arranged, arranged_later, gc_paused, joined, joined_counted, rows_of, table_of_rows, unified,
-)
+from steadystate.dataflow.columns import gc_paused, joined, joined_counted, rows_of, table_of_rows, unified
+from steadystate.dataflow.lazy_arranged import LazyArranged, arranged, arranged_later
 from steadystate.dataflow.operators import ColumnarInput, Operator
 
 KeyFn = Callable[[Row], tuple]
@@ -153,7 +152,7 @@ class JoinOperator(Operator):
 
     def absorb_side(self, index: int, folded: ArrangedSide) -> None:
         """Take what :meth:`fold_side` returned as side ``index``'s snapshot (its state becomes the lazily
-        materialised arrangement, ``dataflow.columns.LazyArranged``)."""
+        materialised arrangement, ``dataflow.lazy_arranged.LazyArranged``)."""
         if index == 0:
             self.left_state = folded.state
         else:

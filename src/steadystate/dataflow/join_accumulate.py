@@ -30,7 +30,7 @@ unfused plan exactly (integer and decimal arithmetic), which the property tests 
 
 **Hydration from columns.**  A's snapshot as Arrow columns is folded into ``P`` by Arrow's hash aggregation
 (:meth:`JoinAccumulate.fold_columns`); B's (:meth:`JoinAccumulate.b_side`) becomes a lazily materialised
-arrangement (``columns.LazyArranged``: rows become tuples only for the keys later deltas touch), and in the first
+arrangement (``lazy_arranged.LazyArranged``: rows become tuples only for the keys later deltas touch), and in the first
 round the groups are ``P ⋈ B`` computed by Acero and summed per group (:func:`_snapshot_groups`), no Python object
 per B row.  The first round's row deltas then apply as usual on top (``ΔA ⋈ B_c + (P + ΔA) ⋈ ΔB``).  When B has
 one row per key (a dimension keyed by its primary key), ``P ⋈ B`` is a lookup of P's keys among B's (``index_in``),
@@ -59,7 +59,8 @@ from steadystate.dataflow.accumulate import (
 )
 from steadystate.dataflow.arrangement import SharedSide, state_size_bytes
 from steadystate.dataflow.collection import Delta, ErrDelta, OkDelta
-from steadystate.dataflow.columns import LazyArranged, arranged, gc_paused, rows_of, unified
+from steadystate.dataflow.columns import gc_paused, rows_of, unified
+from steadystate.dataflow.lazy_arranged import LazyArranged, arranged
 from steadystate.dataflow.operators import Operator
 
 
