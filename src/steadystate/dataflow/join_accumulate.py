@@ -60,7 +60,7 @@ from steadystate.dataflow.accumulate import (
 from steadystate.dataflow.arrangement import SharedSide, state_size_bytes
 from steadystate.dataflow.collection import Delta, ErrDelta, OkDelta
 from steadystate.dataflow.columns import gc_paused, rows_of, unified
-from steadystate.dataflow.lazy_arranged import LazyArranged, arranged
+from steadystate.dataflow.lazy_arranged import LazyArranged, MaterializingDict, arranged
 from steadystate.dataflow.operators import Operator
 
 
@@ -433,7 +433,7 @@ def _eager(table: Any) -> Sums:
     return sums
 
 
-class LazyPartial(dict):  # type: ignore[type-arg]
+class LazyPartial(MaterializingDict):
     """The partial sums ``P`` of A's snapshot folded from columns (one integer join key), kept as the sorted Arrow
     table ``sums_from_columns`` made (``k0``, ``s0 …``) and NumPy copies of its columns: a key's accumulator list
     becomes a dict entry the first time a delta touches it (its position found by ``searchsorted``; a delta's keys
@@ -566,27 +566,6 @@ class LazyPartial(dict):  # type: ignore[type-arg]
             size += entry * dict.__len__(self)
         return size
 
-    def __iter__(self) -> Any:
-        self.materialize()
-        return dict.__iter__(self)
-
-    def keys(self) -> Any:
-        self.materialize()
-        return dict.keys(self)
-
-    def values(self) -> Any:
-        self.materialize()
-        return dict.values(self)
-
-    def items(self) -> Any:
-        self.materialize()
-        return dict.items(self)
-
-    def __eq__(self, other: object) -> bool:
-        self.materialize()
-        return dict.__eq__(self, other)
-
-    __hash__ = None  # type: ignore[assignment]
 
 
 class BSnapshot:

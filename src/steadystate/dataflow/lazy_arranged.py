@@ -24,7 +24,37 @@ def _arrow() -> Any:
     return pyarrow
 
 
-class LazyArranged(dict):  # type: ignore[type-arg]
+class MaterializingDict(dict):  # type: ignore[type-arg]
+    """A dict some of whose entries are still elsewhere (an Arrow table): every full read (iteration, ``keys``,
+    ``values``, ``items``, equality) first brings them all in with :meth:`materialize`."""
+
+    def materialize(self) -> None:
+        raise NotImplementedError
+
+    def __iter__(self) -> Any:
+        self.materialize()
+        return dict.__iter__(self)
+
+    def keys(self) -> Any:
+        self.materialize()
+        return dict.keys(self)
+
+    def values(self) -> Any:
+        self.materialize()
+        return dict.values(self)
+
+    def items(self) -> Any:
+        self.materialize()
+        return dict.items(self)
+
+    def __eq__(self, other: object) -> bool:
+        self.materialize()
+        return dict.__eq__(self, other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+class LazyArranged(MaterializingDict):
     """A join side's ``key → {row: count}`` hydrated from columns: the keys looked up or changed so far are a plain
     dict; the others stay in the consolidated, key-sorted Arrow table (``spans``: key → its rows' positions) and
     become a dict entry on first access — one Arrow slice turned into tuples.  Hydration thus builds one Python
@@ -228,27 +258,6 @@ class LazyArranged(dict):  # type: ignore[type-arg]
         spans = self._spans  # first: sorting a deferred table may add entries
         return dict.__len__(self) + len(spans)
 
-    def __iter__(self) -> Any:
-        self.materialize()
-        return dict.__iter__(self)
-
-    def keys(self) -> Any:
-        self.materialize()
-        return dict.keys(self)
-
-    def values(self) -> Any:
-        self.materialize()
-        return dict.values(self)
-
-    def items(self) -> Any:
-        self.materialize()
-        return dict.items(self)
-
-    def __eq__(self, other: object) -> bool:
-        self.materialize()
-        return dict.__eq__(self, other)
-
-    __hash__ = None  # type: ignore[assignment]
 
 
 def arranged(table: Any, key_columns: Sequence[int], arity: int) -> tuple[LazyArranged, int, bool, Any]:
@@ -292,4 +301,4 @@ def arranged_later(table: Any, key_columns: Sequence[int], arity: int) -> tuple[
     return LazyArranged(None, {}, arity, (table, tuple(key_columns))), table.num_rows
 
 
-__all__ = ["LazyArranged", "arranged", "arranged_later"]
+__all__ = ["LazyArranged", "MaterializingDict", "arranged", "arranged_later"]
