@@ -83,7 +83,10 @@ def test_restart_reports_hydration_progress_while_it_waits(world) -> None:  # ty
 def test_status_watch_prints_again_after_a_change(world) -> None:  # type: ignore[no-untyped-def]
     watch = subprocess.Popen([sys.executable, "-m", "steadystate", "status", "--http-port", str(world.http_port),
                               "--data-dir", str(world.data_dir), "--watch", "--json", "--interval", "0.2", "work"],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             # SIGINT acts as a terminal's Ctrl-C: a suite started in the background of a shell
+                             # without job control has it ignored, inherited, and Python then installs no handler
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         assert watch.stdout is not None
         (first,) = json.loads(watch.stdout.readline())
