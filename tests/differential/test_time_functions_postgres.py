@@ -15,7 +15,7 @@ from typing import Any, Iterator
 
 import psycopg
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import example, given, settings, strategies as st
 
 from scalar_support import postgres_server, quote, same
 
@@ -103,7 +103,7 @@ def test_at_time_zone_agrees_with_postgresql(connections: Any, value: str, zone:
 _PATTERNS = ["YYYY", "YYY", "YY", "Y", "Y,YYY", "IYYY", "IY", "CC", "Q", "MM", "Month", "MONTH", "month", "Mon", "MON",
              "mon", "RM", "rm", "DD", "DDD", "D", "ID", "IW", "WW", "W", "J", "Day", "DAY", "day", "Dy", "DY", "dy",
              "HH", "HH12", "HH24", "hh24", "MI", "SS", "MS", "US", "SSSS", "AM", "pm", "A.M.", "p.m.", "TZ", "tz", "OF",
-             "yyyy", "mm", "dd", "TZH", "TZM", "IDDD"]
+             "yyyy", "mm", "dd", "TZH", "TZM", "IDDD", "tzh", "tzm", "of"]
 _TEMPLATE_PIECES = st.one_of(
     st.sampled_from(_PATTERNS),
     st.sampled_from(_PATTERNS).map(lambda p: "FM" + p),
@@ -115,6 +115,7 @@ _TEMPLATE_PIECES = st.one_of(
 @settings(max_examples=150, deadline=None)
 @given(value=TIMESTAMPS, pieces=st.lists(_TEMPLATE_PIECES, min_size=1, max_size=6),
        typ=st.sampled_from(["timestamp", "timestamptz", "date"]))
+@example(value="2024-03-10 02:30:00", pieces=["tz", "mon"], typ="timestamp")  # "tzm" + "on": the longest keyword
 def test_to_char_agrees_with_postgresql(connections: Any, value: str, pieces: list[str], typ: str) -> None:
     literal = value[:10] if typ == "date" else value
     same(connections, f"SELECT to_char({typ} {quote(literal)}, {quote(''.join(pieces))}) AS v")

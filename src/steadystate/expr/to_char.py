@@ -2,7 +2,7 @@
 
 The template is read left to right, longest keyword first: ``YYYY YYY YY Y Y,YYY IYYY IYY IY I IDDD CC Q MM Month
 MONTH month Mon MON mon RM rm DD DDD D ID IW WW W J Day DAY day Dy DY dy HH HH12 HH24 MI SS MS US SSSS SSSSS AM
-PM A.M. P.M. (and lower case) TZ tz TZH TZM OF``; the numeric ones all upper or all lower case.  ``FM`` before a keyword
+PM A.M. P.M. (and lower case) TZ tz TZH tzh TZM tzm OF of``; the numeric ones all upper or all lower case.  ``FM`` before a keyword
 drops its padding (leading zeros, trailing blanks of names; not of ``MS``/``US``), ``TH``/``th`` after a number
 adds its ordinal suffix, ``"..."`` is literal text (``\\`` escapes inside it), ``\\"`` a double quote; anything
 else is copied.  A timestamptz is shown in the session's zone (``to_char_in`` in expr/time_functions.py passes
@@ -67,7 +67,7 @@ _TEXTS: dict[str, Callable[[_dt.datetime], tuple[str, int]]] = {
     "a.m.": lambda t: ("a.m." if t.hour < 12 else "p.m.", 0), "p.m.": lambda t: ("a.m." if t.hour < 12 else "p.m.", 0),
 }
 _ALWAYS_PADDED = frozenset({"MS", "US"})  # PostgreSQL ignores FM on these
-_KEYWORDS = sorted(set(_NUMBERS) | set(_TEXTS) | {"TZ", "tz", "OF", "TZH", "TZM"}, key=len, reverse=True)
+_KEYWORDS = sorted(set(_NUMBERS) | set(_TEXTS) | {"TZ", "tz", "OF", "of", "TZH", "tzh", "TZM", "tzm"}, key=len, reverse=True)
 
 
 def _ordinal(n: int) -> str:
@@ -139,11 +139,11 @@ def to_char(value: _dt.datetime, template: str, zone: _dt.tzinfo | None = None,
         elif keyword in ("TZ", "tz"):
             name = (abbreviation if abbreviation is not None else _abbreviation(local, zone)) if zoned else ""
             out.append(name.upper() if keyword == "TZ" else name.lower())
-        elif keyword == "TZH":
+        elif keyword in ("TZH", "tzh"):
             out.append(f"{sign}{hours:02d}")
-        elif keyword == "TZM":
+        elif keyword in ("TZM", "tzm"):
             out.append(f"{minutes:02d}")
-        else:  # OF: a timestamp's offset is zero
+        else:  # OF (of): a timestamp's offset is zero
             out.append(f"{sign}{hours:02d}" if fill else f"{sign}{hours}")
             if minutes:
                 out.append(f":{minutes:02d}")
