@@ -95,6 +95,8 @@ class Mirror:
         self.duck = duckdb.connect(":memory:")
         # PostgreSQL orders NULLs last ascending and first descending; DuckDB's default differs.
         self.duck.execute("SET default_null_order = 'nulls_last_on_asc_first_on_desc'")
+        # PostgreSQL accepts ORDER BY a constant (``string_agg('a', ',' ORDER BY 'a')``: no order); DuckDB refuses it
+        self.duck.execute("SET order_by_non_integer_literal = true")
 
     def close(self) -> None:
         self.duck.close()
