@@ -57,12 +57,15 @@ from __future__ import annotations
 
 import sys
 from itertools import islice, repeat
-from typing import Any, Callable, Hashable, Iterable, Iterator
+from typing import Any, Callable, Hashable, Iterable, Iterator, Sequence
 
+import numpy as np
 import pyarrow as pa
 
 from steadystate.dataflow.arrangement_runs import ColumnRuns, RowCodec, unify
-from steadystate.dataflow.collection import Delta, EvalError, Row, Update, add_into, first_error
+from steadystate.dataflow.collection import Delta, ErrDelta, EvalError, Row, Update, add_into, first_error
+from steadystate.dataflow.columnar_delta import ColumnarDelta
+from steadystate.dataflow.columns import consolidated_sorted, python_values
 
 _VIEW_CACHE_LIMIT = 64
 RECENT_MIN = 8192  # ``recent`` moves into a run past this many records and past 1/_RECENT_FRACTION of the runs'
@@ -85,10 +88,12 @@ class Arrangement:
     rows as they are.  Compiled views are cached (a peek of the same view again compiles nothing)."""
 
     def __init__(self, key_fn: Callable[[Row], tuple], compile_view: ViewCompiler | None = None,
-                 name: str = "", codec: RowCodec | None = None, recent_min: int = RECENT_MIN) -> None:
+                 name: str = "", codec: RowCodec | None = None, recent_min: int = RECENT_MIN,
+                 key_columns: Sequence[int] | None = None) -> None:
         self.name = name
         self.recent_min = recent_min
         self.key_fn = key_fn
+        self.key_columns = None if key_columns is None else tuple(key_columns)  # the key, when it is columns
         self.compile_view = compile_view
         self.recent: dict[tuple, dict[Row, int]] = {}
         self.bulk: ColumnRuns | None = None if codec is None else ColumnRuns(key_fn, codec)
@@ -137,6 +142,36 @@ class Arrangement:
         if self._cursors:
             self._log.extend((row, time, diff) for row, diff in ok.items())
             self._err_log.extend((error, time, diff) for error, diff in err.items())
+
+    def apply_columns(self, time: int, ok: ColumnarDelta, err: ErrDelta) -> bool:
+        """A hydration's delta as columns (``dataflow.columnar_delta``) into an empty arrangement: the parts become
+        a run as they are (re-typed to the codec's encoding, consolidated unless the producer knows no row
+        repeats), only their keys built as Python values (for the hashes); the extra rows and the errors then go
+        through :meth:`apply`.  False (nothing done: the caller applies the rows) unless the arrangement is empty
+        with a codec, no cursor reads its log, its key is columns, every part is insertions, there are at least
+        ``recent_min`` of them and every column is exact (``dataflow.columns``' rule: int64, string, bool, whose
+        ``to_pylist`` values are the row path's)."""
+        bulk, key_columns = self.bulk, self.key_columns
+        if (bulk is None or bulk.records or self.recent or self._cursors or key_columns is None or not ok.arity
+                or ok.positive_tables() is None or ok.num_rows() < self.recent_min):
+            return False
+        weighted = ok.weighted()
+        if weighted is None:
+            return False
+        names = [f"c{i}" for i in range(ok.arity)]
+        counts = None
+        table = weighted.select(names)
+        if not ok.distinct:
+            counted = consolidated_sorted(table)
+            table, counts = counted.select(names), counted.column("count_all").to_numpy()
+        table = pa.table([column.cast(pa.large_string()) if pa.types.is_string(column.type) else column
+                          for column in table.columns], names=names)  # ``repr.arrow_rows``' type of text
+        rows = table.num_rows
+        keys: Iterable[tuple] = zip(*(python_values(table.column(i)) for i in key_columns)) if key_columns \
+            else repeat((), rows)
+        bulk.add_table(table, np.fromiter(map(hash, keys), dtype=np.int64, count=rows), counts)
+        self.apply(time, (ok.extra, err))
+        return True
 
     def _keyed(self, ok: dict[Row, int]) -> list[tuple[tuple, Row, int]]:
         """``(key, row, diff)`` of each row; rows whose key fails become errors."""

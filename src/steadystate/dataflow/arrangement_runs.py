@@ -150,13 +150,22 @@ class ColumnRuns:
             return False
         hashes = np.fromiter(map(hash, keys), dtype=np.int64, count=len(keys))
         counts = np.fromiter(diffs, dtype=np.int64, count=len(diffs))
-        table = pa.Table.from_batches([batch])
+        self.add_table(pa.Table.from_batches([batch]), hashes, counts)
+        return True
+
+    def add_table(self, table: pa.Table, hashes: np.ndarray, counts: np.ndarray | None) -> None:
+        """Add a run of consolidated rows already in the codec's encoding (``table``), of keys no run holds:
+        ``hashes`` are their keys' hashes, ``counts`` their counts (``None``: all 1)."""
+        if not table.num_rows:
+            return
         if len(hashes) > 1 and not bool((hashes[1:] >= hashes[:-1]).all()):  # in order already: small ints' hashes
             order = np.argsort(hashes, kind="stable")
-            table, hashes, counts = table.take(pa.array(order)), hashes[order], counts[order]
-        self.records += len(rows)
-        self._push(Run(table, hashes, None if bool((counts == 1).all()) else counts))
-        return True
+            table, hashes = table.take(pa.array(order)), hashes[order]
+            counts = None if counts is None else counts[order]
+        if counts is not None and bool((counts == 1).all()):
+            counts = None
+        self.records += table.num_rows
+        self._push(Run(table.combine_chunks(), hashes, counts))
 
     def _push(self, run: Run) -> None:
         runs = self.runs

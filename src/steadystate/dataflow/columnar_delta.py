@@ -45,15 +45,20 @@ def _pa() -> Any:
 class ColumnarDelta:
     """``parts`` (``(table, sign)``) plus ``extra`` rows, of ``arity`` columns (see the module docstring)."""
 
-    __slots__ = ("parts", "extra", "arity", "_rows", "_make_rows")
+    __slots__ = ("parts", "extra", "arity", "distinct", "_rows", "_make_rows")
 
     def __init__(self, parts: list[tuple[Any, int]], arity: int, extra: OkDelta | None = None,
-                 make_rows: Callable[[], OkDelta] | None = None) -> None:
+                 make_rows: Callable[[], OkDelta] | None = None, distinct: bool = False) -> None:
         self.parts = [(table, sign) for table, sign in parts if table.num_rows]
         self.arity = arity
         self.extra: OkDelta = extra if extra is not None else {}
+        self.distinct = distinct  # the producer knows no row of the parts repeats (a join of distinct sides)
         self._rows: OkDelta | None = None
         self._make_rows = make_rows  # the parts' rows, when the producer has them cheaper than a group-by
+
+    def num_rows(self) -> int:
+        """Rows in the parts (each one update), not counting the extra rows."""
+        return sum(table.num_rows for table, _sign in self.parts)
 
     def __bool__(self) -> bool:
         return bool(self.parts) or bool(self.extra)
