@@ -28,6 +28,7 @@ rule: float columns group unlike Python's equality, ``-0.0`` and NaN); otherwise
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any, Callable
 
 from steadystate.dataflow.collection import Delta, OkDelta, Row, add_into, merge_into
@@ -83,8 +84,12 @@ class ColumnarDelta:
         if weighted is None:  # columns Arrow does not group as Python does (floats): counted in Python
             out: OkDelta = {}
             for table, sign in self.parts:
-                for row in zip(*(table.column(f"c{i}").to_pylist() for i in range(self.arity))):
-                    add_into(out, row, sign)
+                counted = Counter(zip(*(table.column(f"c{i}").to_pylist() for i in range(self.arity))))
+                if not out and sign == 1:
+                    out = dict(counted)
+                    continue
+                for row, count in counted.items():
+                    add_into(out, row, count * sign)
             return out
         return summed_rows(weighted, weighted.column("diff").to_numpy(), self.arity)
 
