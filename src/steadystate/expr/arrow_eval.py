@@ -34,7 +34,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from steadystate.expr import ir
-from steadystate.expr.infer import Types, scalar_type
+from steadystate.expr.infer import Types, columns_of, scalar_type
 from steadystate.repr.types import ScalarType
 
 Row = tuple[Any, ...]
@@ -91,6 +91,28 @@ def compile_arrow_mfp(mfp: ir.MapFilterProject, input_types: Types | None) -> Ca
         chosen = range(len(columns)) if projection is None else projection
         return pa.table({f"c{i}": columns[j] for i, j in enumerate(chosen)}) if chosen else \
             pa.table({"_rows": pa.nulls(len(columns[0]) if columns else table.num_rows)})
+
+    return apply
+
+
+def compile_arrow_scalar(expr: ir.ScalarExpr, input_types: Types | None) -> Callable[[pa.Table], Any] | None:
+    """``f(table) -> array`` of ``expr``'s values over a table whose columns are the input's (one per row, NULLs
+    included), or ``None`` when ``expr`` (or a column it reads) is outside what this module evaluates exactly;
+    ``f`` raises :class:`NotVectorized` where the row evaluator would report an error."""
+    if input_types is None:
+        return None
+    try:
+        evaluate = _compile(expr, list(input_types))
+    except _Untranslatable:
+        return None
+    read = columns_of(expr)
+
+    def apply(table: pa.Table) -> Any:
+        columns = [_normalized(column) if i in read else column for i, column in enumerate(table.columns)]
+        try:
+            return _as_array(evaluate(columns), table.num_rows)
+        except (pa.ArrowException, OverflowError, ZeroDivisionError) as exc:
+            raise NotVectorized(str(exc)) from exc
 
     return apply
 
