@@ -274,20 +274,15 @@ def compile_arrow_bounds(bounds: TemporalBounds, types: Types | None) -> Callabl
                 except NotVectorized:
                     return None
                 if isinstance(values, pa.ChunkedArray):
-                    values = values.combine_chunks()
+                    values = values.chunk(0) if values.num_chunks == 1 else values.combine_chunks()
                 if values.null_count:
                     present = values.is_valid().to_numpy(zero_copy_only=False)
                     valid = present if valid is None else valid & present
                     values = pc.fill_null(values, 0)
                 numbers = values.to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
                 # in the row evaluator, a bound after a NULL one is not evaluated: only rows valid so far count
-                if valid is None:
-                    extremes = pc.min_max(values)
-                    low, high = extremes["min"].as_py(), extremes["max"].as_py()
-                else:
-                    checked = numbers[valid]
-                    low, high = (int(checked.min()), int(checked.max())) if len(checked) else (None, None)
-                if low is not None and ((cast and low < 0) or high > _INT64_MAX - offset):
+                checked = numbers if valid is None else numbers[valid]
+                if len(checked) and ((cast and int(checked.min()) < 0) or int(checked.max()) > _INT64_MAX - offset):
                     return None  # the row evaluator's error (mz_timestamp out of range), or past int64
                 numbers = numbers + offset if offset else numbers
                 combined = numbers if combined is None else combine(combined, numbers)
