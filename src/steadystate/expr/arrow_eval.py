@@ -19,10 +19,12 @@ anything that would be an error in the row path — an overflow, a division by z
 :class:`NotVectorized`, so the caller reads the snapshot as rows and the row evaluator reports the error as data.
 Text compares as the row path compares Python strings: by code point, which is UTF-8's byte order.
 
-:func:`compile_arrow_flat_map` does the same for a FlatMap calling integer ``generate_series`` (a table function per
-row, ``FROM t, generate_series(1, t.n)``): each row's series length from its bounds (NumPy), the input rows
-repeated (``take``) and the series values appended, with ``WITH ORDINALITY`` too; a zero step raises
-:class:`NotVectorized` (the row path reports it), a NULL argument gives no rows, as the row path does.
+:func:`compile_arrow_scalar` evaluates one scalar expression the same way (a temporal filter's bounds,
+``expr.temporal_filter.compile_arrow_bounds``).  :func:`compile_arrow_flat_map` does the same for a FlatMap
+calling integer ``generate_series`` (a table function per row, ``FROM t, generate_series(1, t.n)``): each row's
+series length from its bounds (NumPy), the input rows repeated (``take``) and the series values appended, with
+``WITH ORDINALITY`` too; a zero step raises :class:`NotVectorized` (the row path reports it), a NULL argument gives
+no rows, as the row path does.
 """
 
 from __future__ import annotations
