@@ -188,9 +188,12 @@ class TemporalFilterOperator(Operator):
         import numpy as np
 
         rows = table.num_rows
-        kept = np.ones(rows, dtype=bool) if valid is None else valid
+        kept = np.ones(rows, dtype=bool) if valid is None and (lower is not None or upper is None) else valid
         if lower is None:  # every row starts now
-            now = kept if upper is None else kept & (upper > time)
+            if upper is None:
+                now = kept
+            else:
+                now = upper > time if valid is None else kept & (upper > time)
             later = None
             start: Any = time
         else:
