@@ -308,12 +308,6 @@ class LazyGroups(MaterializingDict):
             found = dict.get(self, key)
         return default if found is None else found
 
-    def __getitem__(self, key: Any) -> Any:
-        found = self.get(key)
-        if found is None:
-            raise KeyError(key)
-        return found
-
     def __contains__(self, key: object) -> bool:
         return dict.__contains__(self, key) or key in self.pending
 
