@@ -119,6 +119,43 @@ class ReduceOperator(FoldsColumns, Operator):
     def _new_group(self) -> GroupState:
         return GroupState([make() for make in self.factories])
 
+    def _fold_pending(self, ok_in: OkDelta, groups: LazyGroups, ok: OkDelta) -> OkDelta:
+        """Fold the rows of groups still pending in ``groups`` into their output rows where that is exact
+        (``LazyGroups.fold_pending``), their output changes added to ``ok``; returns the other rows (every row
+        when one fails to evaluate: the usual paths report it)."""
+        try:
+            keys = list(map(self.key_fn, ok_in))
+            columns = [None if f is None else list(map(f, ok_in)) for f in self.value_fns]
+        except Exception:  # noqa: BLE001 - redone by the usual paths
+            return ok_in
+        pending = groups.pending
+        positions: dict[tuple, list[int]] = {}
+        for i, key in enumerate(keys):
+            if key in pending:
+                found = positions.get(key)
+                if found is None:
+                    positions[key] = [i]
+                else:
+                    found.append(i)
+        if not positions:
+            return ok_in
+        rows, diffs = list(ok_in), list(ok_in.values())
+        folded: set[int] = set()
+        for key, where in positions.items():
+            change = groups.fold_pending(key, [diffs[i] for i in where],
+                                         [None if column is None else [column[i] for i in where]
+                                          for column in columns])
+            if change is None:
+                continue
+            old, new = change
+            add_into(ok, old, -1)
+            if new is not None:
+                add_into(ok, new, 1)
+            folded.update(where)
+        if not folded:
+            return ok_in
+        return {rows[i]: diffs[i] for i in range(len(rows)) if i not in folded}
+
     def _fold_bulk(self, ok_in: OkDelta) -> set[tuple] | None:
         """Fold a large delta group by group (keys and arguments computed column-wise first).
 
@@ -157,7 +194,11 @@ class ReduceOperator(FoldsColumns, Operator):
         err: ErrDelta = dict(err_in)
         groups = self.groups
         # groups built lazily from columns: their first output, before any change (``reduce_columns.LazyGroups``)
-        ok: OkDelta = groups.first_output() if type(groups) is LazyGroups else {}
+        ok: OkDelta = {}
+        if type(groups) is LazyGroups:
+            ok = groups.first_output()
+            if ok_in and groups.pending:  # pending groups' rows folded into their outputs, if exact
+                ok_in = self._fold_pending(ok_in, groups, ok)
         key_fn = self.key_fn
         value_fns = self.value_fns
         touched = self._fold_bulk(ok_in) if len(ok_in) >= BULK_THRESHOLD else None

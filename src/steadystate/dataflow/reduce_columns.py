@@ -119,14 +119,14 @@ def lazy_groups(tables: list[Any], columns: ColumnsOf, factories: Sequence[Calla
 
     dense = None if weighted else _dense_outputs(tables, columns, results)
     if dense is not None:
-        keys, outputs = dense
-        return LazyGroups(dict(zip(keys, outputs)), None, tables, columns, factories)
+        keys, outputs, rows = dense
+        return LazyGroups(dict(zip(keys, outputs)), None, tables, columns, factories, results, rows)
     arguments = [c for c in columns.arguments if c is not None]
     grouped = grouped_values(tables, columns.key, list(dict.fromkeys(arguments)), weighted, arrays=True)
     if grouped is None:
         return None
     if not grouped.keys:
-        return LazyGroups({}, None, None, columns, factories)
+        return LazyGroups({}, None, None, columns, factories, results)
     computed: list[list[Any]] = []
     for column, result in zip(columns.arguments, results):
         if column is None:
@@ -143,12 +143,14 @@ def lazy_groups(tables: list[Any], columns: ColumnsOf, factories: Sequence[Calla
         computed.append(grouped.values[column].take(pa.array(where, mask=empty)).to_pylist() if len(where) else [])
     keys = grouped.keys
     outputs = [key + tuple(values) for key, values in zip(keys, zip(*computed))] if computed else list(keys)
-    return LazyGroups(dict(zip(keys, outputs)), grouped, None, columns, factories)
+    return LazyGroups(dict(zip(keys, outputs)), grouped, None, columns, factories, results)
 
 
-def _dense_outputs(tables: list[Any], columns: ColumnsOf, results: list[str]) -> tuple[list[tuple], list[Row]] | None:
+def _dense_outputs(tables: list[Any], columns: ColumnsOf,
+                   results: list[str]) -> tuple[list[tuple], list[Row], tuple[Any, int]] | None:
     """The keys and first output rows of a dense integer key with int64 arguments, by NumPy's unbuffered
-    ``minimum.at``/``maximum.at`` and ``bincount`` (no sort); ``None`` when the columns are not such."""
+    ``minimum.at``/``maximum.at`` and ``bincount`` (no sort), and the rows per key (an array from the key's least
+    value on, and that value); ``None`` when the columns are not such."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -203,7 +205,7 @@ def _dense_outputs(tables: list[Any], columns: ColumnsOf, results: list[str]) ->
         computed.append(pa.array(extreme[present], mask=counts == 0).to_pylist())
     key_values = (present + low).tolist()
     keys = [(k,) for k in key_values]
-    return keys, list(zip(key_values, *computed))
+    return keys, list(zip(key_values, *computed)), (rows, low)
 
 
 class LazyGroups(MaterializingDict):
@@ -215,10 +217,18 @@ class LazyGroups(MaterializingDict):
     change (``dataflow.reduce`` calls it at the start of the round after the snapshot)."""
 
     def __init__(self, pending: dict[tuple, Row], grouped: Grouped | None, tables: list[Any] | None,
-                 columns: ColumnsOf, factories: Sequence[Callable[[], Any]]) -> None:
-        """``grouped``, or the ``tables`` it is computed from when first needed (unweighted)."""
+                 columns: ColumnsOf, factories: Sequence[Callable[[], Any]], results: Sequence[str],
+                 dense_rows: tuple[Any, int] | None = None) -> None:
+        """``grouped``, or the ``tables`` it is computed from when first needed (unweighted); ``results``: the
+        aggregates' ``COLUMN_RESULT``; ``dense_rows``: the snapshot's rows per key of a dense key (from its least
+        value on, and that value)."""
         super().__init__()
         self.pending = pending
+        self._results = list(results)
+        self._dense_rows = dense_rows
+        # changes folded into a pending group's output (:meth:`fold_pending`): its rows now, and per argument
+        # column the values' diffs, applied to its states when they are built
+        self._overlay: dict[tuple, tuple[list[int], dict[int, dict[Any, int]]]] = {}
         self._grouped = grouped
         self._tables = tables
         self._columns = columns
@@ -266,24 +276,90 @@ class LazyGroups(MaterializingDict):
             fed[column] = (values, grouped.counts[column][positions].tolist(), offsets)
         rows = grouped.rows[at].tolist()
         factories = self._factories
+        overlays = self._overlay
         for i, key in enumerate(wanted):
             aggs = [make() for make in factories]
             group = GroupState(aggs)
-            group.rows = rows[i]
+            overlay = overlays.pop(key, None) if overlays else None
+            group.rows = rows[i] if overlay is None else overlay[0][0]
             group.output = pending.pop(key)
             for state, argument in zip(aggs, columns):
                 if argument is None:
-                    state.add(ROWS, rows[i])
+                    state.add(ROWS, group.rows)
                     continue
                 values, counts, offsets = fed[argument]
                 low, high = offsets[i], offsets[i + 1]
                 if low < high:  # new lists: the state may keep them
                     type(state).absorb(state, values[low:high], counts[low:high], True)
+                if overlay is not None:
+                    for value, diff in overlay[1].get(argument, {}).items():
+                        if diff:
+                            state.add(value, diff)
             dict.__setitem__(self, key, group)
             if not self._emitted:
                 self._early.append(key)
         if not pending:
             self._grouped = self._position = None  # every group is a dict entry now
+
+    def _snapshot_rows(self, key: tuple) -> int:
+        if self._dense_rows is not None:
+            rows, low = self._dense_rows
+            return int(rows[key[0] - low])
+        grouped, position = self._sorted()
+        return int(grouped.rows[position[key]])
+
+    def fold_pending(self, key: tuple, diffs: list[int],
+                     values: Sequence[list[Any] | None]) -> tuple[Row, Row | None] | None:
+        """Fold a delta's rows of the pending group ``key`` (``diffs``, and per aggregate its arguments' values,
+        ``None`` for one without argument) into its output row without building its states: a count adds the
+        diffs, a minimum (maximum) takes a smaller (greater) inserted value; the changes are kept aside for the
+        states (applied when the group is built).  Returns the old and the new output (``None``: the group has no
+        row left); ``None``, changing nothing, when a delete reaches the minimum (maximum) — only the group's
+        sorted values know the next one — or the rows would go negative: the caller then builds the group."""
+        old = self.pending[key]
+        overlay = self._overlay.get(key)
+        before = overlay[0][0] if overlay is not None else self._snapshot_rows(key)
+        rows = before + sum(diffs)
+        if rows < 0:
+            return None
+        width = len(key)
+        results = list(old[width:])
+        for i, (kind, column) in enumerate(zip(self._results, values)):
+            current = results[i]
+            if kind == "count":
+                results[i] = current + (sum(diffs) if column is None else
+                                        sum([d for v, d in zip(column, diffs) if v is not None]))
+                continue
+            assert column is not None
+            first = kind == "first"
+            for value, diff in zip(column, diffs):
+                if value is None:
+                    continue
+                if diff < 0 and (current is None or (value <= current if first else value >= current)):
+                    return None  # (deletes reach only values there are: ``current`` is a value of the group)
+            for value, diff in zip(column, diffs):
+                if value is not None and diff > 0 and (current is None or (
+                        value < current if first else value > current)):
+                    current = value
+            results[i] = current
+        if rows == 0:
+            del self.pending[key]
+            self._overlay.pop(key, None)
+            return old, None
+        new = key + tuple(results)
+        self.pending[key] = new
+        if overlay is None:
+            overlay = self._overlay[key] = ([rows], {})
+        overlay[0][0] = rows
+        changes = overlay[1]
+        for argument in dict.fromkeys(a for a in self._columns.arguments if a is not None):
+            column = values[self._columns.arguments.index(argument)]
+            assert column is not None
+            found = changes.setdefault(argument, {})
+            for value, diff in zip(column, diffs):
+                if value is not None:
+                    found[value] = found.get(value, 0) + diff
+        return old, new
 
     def first_output(self) -> OkDelta:
         """The first output row of every group, once."""
