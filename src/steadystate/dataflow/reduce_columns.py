@@ -22,7 +22,14 @@ no state object at all.  The output comes from
 
 Both give the values the row path gives (Arrow's ``to_pylist`` of int64, string and bool columns); other columns
 (floats, numerics, timestamps) are not exact (``dataflow.columns.exact_column``) and leave the snapshot to the rows.
-A delete of a group's current minimum then reveals the next one: the materialised state holds every distinct value.
+
+**Deltas.**  A delta's rows of a pending group are folded into its output row where that is exact
+(:meth:`LazyGroups.fold_pending`): a count adds the diffs, a minimum (maximum) takes a smaller (greater) inserted
+value, a delete of a value above the minimum (below the maximum) leaves it — the input is consistent, so a deleted
+value is one the group holds.  The changes are kept aside (``overlay``) for the states.  A delete that reaches the
+minimum (maximum), or rows going negative, builds the group's states instead — its sorted distinct values, the
+changes kept aside applied — and the delete then reveals the next value as the row path's state does.  So a batch
+builds states only for the groups whose extreme it deletes, not for every group it touches.
 """
 
 from __future__ import annotations
