@@ -126,8 +126,8 @@ def lazy_groups(tables: list[Any], columns: ColumnsOf, factories: Sequence[Calla
 
     dense = None if weighted else _dense_outputs(tables, columns, results)
     if dense is not None:
-        keys, outputs, rows = dense
-        return LazyGroups(dict(zip(keys, outputs)), None, tables, columns, factories, results, rows)
+        keys, outputs, rows, read = dense
+        return LazyGroups(dict(zip(keys, outputs)), None, [read], columns, factories, results, rows)
     arguments = [c for c in columns.arguments if c is not None]
     grouped = grouped_values(tables, columns.key, list(dict.fromkeys(arguments)), weighted, arrays=True)
     if grouped is None:
@@ -154,10 +154,11 @@ def lazy_groups(tables: list[Any], columns: ColumnsOf, factories: Sequence[Calla
 
 
 def _dense_outputs(tables: list[Any], columns: ColumnsOf,
-                   results: list[str]) -> tuple[list[tuple], list[Row], tuple[Any, int]] | None:
+                   results: list[str]) -> tuple[list[tuple], list[Row], tuple[Any, int], Any] | None:
     """The keys and first output rows of a dense integer key with int64 arguments, by NumPy's unbuffered
-    ``minimum.at``/``maximum.at`` and ``bincount`` (no sort), and the rows per key (an array from the key's least
-    value on, and that value); ``None`` when the columns are not such."""
+    ``minimum.at``/``maximum.at`` and ``bincount`` (no sort), the rows per key (an array from the key's least
+    value on, and that value) and the snapshot's columns read (kept for the sorted form, the others let go);
+    ``None`` when the columns are not such."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -212,7 +213,7 @@ def _dense_outputs(tables: list[Any], columns: ColumnsOf,
         computed.append(pa.array(extreme[present], mask=counts == 0).to_pylist())
     key_values = (present + low).tolist()
     keys = [(k,) for k in key_values]
-    return keys, list(zip(key_values, *computed)), (rows, low)
+    return keys, list(zip(key_values, *computed)), (rows, low), table
 
 
 class LazyGroups(MaterializingDict):
