@@ -265,8 +265,6 @@ class LazyGroups(MaterializingDict):
         import numpy as np
         import pyarrow as pa
 
-        from steadystate.dataflow.spine import gather
-
         pending = self.pending
         wanted = [key for key in keys if key in pending]
         if not wanted:
@@ -278,10 +276,12 @@ class LazyGroups(MaterializingDict):
         fed: dict[int, tuple[list[Any], list[int], list[int]]] = {}
         for column in dict.fromkeys(c for c in columns if c is not None):
             starts, ends = grouped.starts[column][at], grouped.ends[column][at]
-            positions = gather(starts, ends)
+            lengths = ends - starts
+            offsets = np.concatenate(([0], np.cumsum(lengths)))
+            # the groups' ranges, one after another: position j of group i is starts[i] + (j - offsets[i])
+            positions = np.repeat(starts - offsets[:-1], lengths) + np.arange(int(offsets[-1]), dtype=np.int64)
             values = grouped.values[column].take(pa.array(positions)).to_pylist() if len(positions) else []
-            offsets = np.concatenate(([0], np.cumsum(ends - starts))).tolist()
-            fed[column] = (values, grouped.counts[column][positions].tolist(), offsets)
+            fed[column] = (values, grouped.counts[column][positions].tolist(), offsets.tolist())
         rows = grouped.rows[at].tolist()
         factories = self._factories
         overlays = self._overlay
@@ -295,8 +295,8 @@ class LazyGroups(MaterializingDict):
                 if argument is None:
                     state.add(ROWS, group.rows)
                     continue
-                values, counts, offsets = fed[argument]
-                low, high = offsets[i], offsets[i + 1]
+                values, counts, bounds = fed[argument]
+                low, high = bounds[i], bounds[i + 1]
                 if low < high:  # new lists: the state may keep them
                     type(state).absorb(state, values[low:high], counts[low:high], True)
                 if overlay is not None:
