@@ -141,17 +141,20 @@ class ReduceOperator(FoldsColumns, Operator):
             return ok_in
         rows, diffs = list(ok_in), list(ok_in.values())
         folded: set[int] = set()
+        built: list[tuple] = []  # groups whose states the rest of the round needs: built at once below
         for key, where in positions.items():
             change = groups.fold_pending(key, [diffs[i] for i in where],
                                          [None if column is None else [column[i] for i in where]
                                           for column in columns])
             if change is None:
+                built.append(key)
                 continue
             old, new = change
             add_into(ok, old, -1)
             if new is not None:
                 add_into(ok, new, 1)
             folded.update(where)
+        groups.load_many(built)
         if not folded:
             return ok_in
         return {rows[i]: diffs[i] for i in range(len(rows)) if i not in folded}
