@@ -233,6 +233,11 @@ class LazyGroups(MaterializingDict):
         super().__init__()
         self.pending = pending
         self._results = list(results)
+        # each argument column once, with the first aggregate that reads it (where ``fold_pending`` finds its values)
+        self._read: list[tuple[int, int]] = []
+        for i, argument in enumerate(columns.arguments):
+            if argument is not None and all(argument != seen for seen, _i in self._read):
+                self._read.append((argument, i))
         self._dense_rows = dense_rows
         # changes folded into a pending group's output (:meth:`fold_pending`): its rows now, and per argument
         # column the values' diffs, applied to its states when they are built
@@ -360,8 +365,8 @@ class LazyGroups(MaterializingDict):
             overlay = self._overlay[key] = ([rows], {})
         overlay[0][0] = rows
         changes = overlay[1]
-        for argument in dict.fromkeys(a for a in self._columns.arguments if a is not None):
-            column = values[self._columns.arguments.index(argument)]
+        for argument, i in self._read:
+            column = values[i]
             assert column is not None
             found = changes.setdefault(argument, {})
             for value, diff in zip(column, diffs):
