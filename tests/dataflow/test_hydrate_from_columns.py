@@ -53,6 +53,10 @@ FILTERED_A = ir.Filter(ir.Get("a"), (ir.CallBinary("gt", col(1), ir.Literal(0, T
 # plan -> the operator classes that must take a snapshot as columns in it
 PLANS: dict[str, tuple[ir.RelationExpr, tuple[type, ...]]] = {
     "min_max_and_the_rest": (ir.Reduce(ir.Get("a"), (col(0),), every_aggregate(1)), (ReduceOperator,)),
+    # min/max/counts only: groups built lazily (``reduce_columns.LazyGroups``; a dense key without NULL keys)
+    "min_max_counts": (ir.Reduce(ir.Get("a"), (col(0),), (agg("min", col(1)), agg("max", col(1)), agg("count", col(1)),
+                                                         agg("count_star", ir.Literal(1, T.INT8)))),
+                       (ReduceOperator,)),
     "global": (ir.Reduce(ir.Get("a"), (), (agg("min", col(1)), agg("max", col(0)), agg("count", col(1), True))),
                (ReduceOperator,)),
     "group_by_the_argument": (ir.Reduce(ir.Get("a"), (col(0), col(1)), (agg("max", col(1)), agg("count", col(0)))),

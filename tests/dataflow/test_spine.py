@@ -80,6 +80,38 @@ def test_candidates_hold_the_first_rows(rows: list, order: list, count: int) -> 
     assert set(first) <= held
 
 
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 4000), st.integers(1, 12), st.integers(1, 400), st.booleans(), st.booleans(),
+       st.lists(st.tuples(st.integers(0, 3), values, st.integers(-2, 2)), max_size=20), st.integers(0, 2**32))
+def test_deferred_columns_with_a_key(n: int, count: int, spread: int, descending: bool, ties_first: bool,
+                                     later: list, seed: int) -> None:
+    """A deferred run given as row columns only (``defer(table, key)``: ``k`` and ``diff`` added when needed),
+    large enough for :meth:`Spine.candidates`' strided sample: its candidates hold every row among the ``count``
+    first, and once sorted (by a later insert or a read) the spine holds what a ``Counter`` holds."""
+    rng = np.random.default_rng(seed)
+    first = rng.integers(-spread, spread, n)
+    if ties_first and n:  # many copies of the extreme value: the edge falls among ties
+        first[rng.integers(0, n, n // 3)] = spread if descending else -spread
+    rows = [(int(a), s, None if b % 5 == 0 else bool(b % 2)) for a, s, b in
+            zip(first, rng.choice(["", "a", "b", "é"], n).tolist(), rng.integers(0, 10, n).tolist())]
+    spine = Spine(TYPES, [SortKey(0, descending, True), SortKey(1, False, True)])
+    table = pa.table({f"c{i}": pa.array([r[i] for r in rows], type=t) for i, t in enumerate(TYPES)})
+    spine.defer(table, 2)
+    assert len(spine) == n
+    candidates = spine.candidates(count)
+    assert candidates is not None
+    assert set(candidates.column("k").to_pylist()) <= {2} and set(candidates.column("diff").to_pylist()) <= {1}
+    held = set(zip(*(candidates.column(name).to_pylist() for name in spine.names)))
+    order = order_key([SortColumn(*s) for s in spine.order])
+    assert set(sorted(rows, key=order)[:count]) <= held
+    model: Counter = Counter()
+    model_apply(model, [(2, row, 1) for row in rows])
+    spine.insert_rows([k for k, _, _ in later], [r for _, r, _ in later], [d for _, _, d in later])
+    model_apply(model, later)
+    assert spine.contents() == dict(model)
+    check_runs(spine, deferred=True)
+
+
 @settings(max_examples=100, deadline=None)
 @given(st.lists(values, max_size=40), st.lists(values, max_size=10))
 def test_interning_columns_agrees_with_python(rows: list, later: list) -> None:

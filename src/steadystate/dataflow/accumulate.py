@@ -445,13 +445,16 @@ class Sums(dict):  # type: ignore[type-arg]
 
 def prepare_columns() -> None:
     """Run one tiny fold through :func:`sums_from_columns`, so that Arrow's lazy set-up (its modules, kernels and
-    Acero's thread pool: about 100 ms) is done before the first hydration from columns needs it."""
+    Acero's thread pool: about 100 ms) is done before the first hydration from columns needs it; and one tiny
+    ``Table.group_by``, whose first call imports ``pyarrow.acero`` (15–30 ms, paid otherwise by the first
+    hydration that groups a table: a top-k's heads, ``dataflow.topk_spine``)."""
     import pyarrow as pa
 
     tables = [pa.table({"c0": pa.array([1, None], pa.int8()), "c1": pa.array([2, 3], pa.int16())})]
     everything = [Accumulator(Accumulation.ROWS, None), Accumulator(Accumulation.NON_NULL, 1),
                   Accumulator(Accumulation.SUM, 1)]
     sums_from_columns(tables * 2, [0], everything, skip_null_keys=True)
+    tables[0].group_by(["c0"], use_threads=False).aggregate([("c1", "sum")])
 
 
 class FoldsColumns:

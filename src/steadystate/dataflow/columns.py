@@ -105,17 +105,18 @@ def key_starts(table: Any, names: Sequence[str]) -> Any:
 class Grouped:
     """A snapshot consolidated per group: ``keys[g]`` (tuples, sorted), ``rows[g]`` (input rows, NULLs included) and
     per value column ``values[c]``/``counts[c]`` with ``starts[c]``: group g's distinct non-NULL values, ascending,
-    are ``values[c][starts[c][g]:ends[c][g]]``."""
+    are ``values[c][starts[c][g]:ends[c][g]]``.  Python lists, or (``grouped_values(..., arrays=True)``) NumPy
+    arrays and, for ``values``, an Arrow array: nothing made per value."""
 
     __slots__ = ("keys", "rows", "starts", "ends", "values", "counts")
 
     def __init__(self) -> None:
         self.keys: list[tuple] = []
-        self.rows: list[int] = []
-        self.starts: dict[int, list[int]] = {}
-        self.ends: dict[int, list[int]] = {}
-        self.values: dict[int, list[Any]] = {}
-        self.counts: dict[int, list[int]] = {}
+        self.rows: Any = []
+        self.starts: dict[int, Any] = {}
+        self.ends: dict[int, Any] = {}
+        self.values: dict[int, Any] = {}
+        self.counts: dict[int, Any] = {}
 
 
 def _digits(column: Any) -> tuple[Any, int, Callable[[Any], Any]] | None:
@@ -220,11 +221,12 @@ def consolidated_sorted(table: Any, weights: Any = None) -> Any:
 
 
 def grouped_values(tables: list[Any], key_columns: Sequence[int], value_columns: Sequence[int],
-                   weighted: bool = False) -> Grouped | None:
+                   weighted: bool = False, arrays: bool = False) -> Grouped | None:
     """The rows of ``tables`` grouped by ``key_columns`` with, per column of ``value_columns``, each group's
     distinct values and their counts (Arrow's hash aggregation, then a sort by key and value); ``None`` when a
     column is not exact (:func:`exact_column`).  ``weighted``: each row stands for as many as its ``count_all``
-    column says (a join of consolidated tables, :func:`joined_counted`)."""
+    column says (a join of consolidated tables, :func:`joined_counted`).  ``arrays``: the positions, counts and
+    values left as arrays (:class:`Grouped`)."""
     import numpy as np
     import pyarrow.compute as pc
 
@@ -257,7 +259,9 @@ def grouped_values(tables: list[Any], key_columns: Sequence[int], value_columns:
         if first:
             first = False
             lows = starts[:-1]
-            out.rows = np.add.reduceat(counts, lows).tolist() if len(counts) else []
+            out.rows = np.add.reduceat(counts, lows) if len(counts) else np.zeros(0, dtype=np.int64)
+            if not arrays:
+                out.rows = out.rows.tolist()
             if keys:
                 heads = counted.take(pc.cast(_pa().array(lows), _pa().int64()))
                 out.keys = list(zip(*(heads.column(name).to_pylist() for name in keys)))
@@ -269,6 +273,10 @@ def grouped_values(tables: list[Any], key_columns: Sequence[int], value_columns:
         valid = pc.is_valid(values).to_numpy(zero_copy_only=False)
         # NULLs sort last within a group: a group's non-NULL values end before its NULL entry, if any
         ends = starts[1:] - ~valid[starts[1:] - 1]
+        if arrays:
+            out.starts[c], out.ends[c], out.counts[c] = starts[:-1], ends, counts
+            out.values[c] = values.combine_chunks() if isinstance(values, _pa().ChunkedArray) else values
+            continue
         out.starts[c] = starts[:-1].tolist()
         out.ends[c] = ends.tolist()
         out.values[c] = values.to_pylist()

@@ -26,10 +26,17 @@ def _arrow() -> Any:
 
 class MaterializingDict(dict):  # type: ignore[type-arg]
     """A dict some of whose entries are still elsewhere (an Arrow table): every full read (iteration, ``keys``,
-    ``values``, ``items``, equality) first brings them all in with :meth:`materialize`."""
+    ``values``, ``items``, equality) first brings them all in with :meth:`materialize`; a lookup by ``[]`` is the
+    subclass's ``get`` (which brings in the one entry; entries are never ``None``)."""
 
     def materialize(self) -> None:
         raise NotImplementedError
+
+    def __getitem__(self, key: Any) -> Any:
+        found = self.get(key)
+        if found is None:
+            raise KeyError(key)
+        return found
 
     def __iter__(self) -> Any:
         self.materialize()
@@ -208,12 +215,6 @@ class LazyArranged(MaterializingDict):
             if loaded is not None:
                 return loaded
         return default
-
-    def __getitem__(self, key: Any) -> Any:
-        found = self.get(key)
-        if found is None:
-            raise KeyError(key)
-        return found
 
     def __contains__(self, key: object) -> bool:
         spans = self._spans  # first: sorting a deferred table may add entries

@@ -16,23 +16,23 @@ retracted when the group changes or goes.
 
 **From columns.**  When the group key and every aggregate's argument are plain columns (``columns``, set by the
 renderer), the operator takes an insert-only snapshot as Arrow tables (:class:`~steadystate.dataflow.accumulate.
-FoldsColumns`): Arrow consolidates it to ``(key, value) → count`` per argument column and sorts it
-(``dataflow.columns.grouped_values``), and each group's states are built from its distinct values in bulk — a
-state's ``absorb(values, counts, ordered)`` when it has one (``min``/``max`` take the sorted values as their sorted
-state), else one ``add(value, count)`` per distinct value.  The Python work is per group and distinct value, not
-per row.  Columns whose values are not exactly the row path's (floats) leave the snapshot to the rows.
+FoldsColumns`), its groups built by ``dataflow.reduce_columns``: eagerly, each group's states from its distinct
+values in bulk, or — ``min``, ``max`` and counts only — lazily (:class:`~steadystate.dataflow.reduce_columns.
+LazyGroups`): the first output computed over the columns, a group's states built when a delta first touches it
+(the reduce asks for a delta's groups at once, ``load_many``).  Columns whose values are not exactly the row
+path's (floats, numerics, timestamps) leave the snapshot to the rows.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple, Protocol, Sequence
+from typing import Any, Callable, Protocol, Sequence
 
 from steadystate.dataflow.accumulate import FoldsColumns
 from steadystate.dataflow.collection import Delta, ErrDelta, EvalError, OkDelta, Row, add_into
 from steadystate.dataflow.columns import gc_paused, grouped_values
 from steadystate.dataflow.operators import Operator
-
-_ROWS = object()  # the non-NULL value fed to an aggregate that takes no argument (it counts rows)
+from steadystate.dataflow.reduce_columns import (ROWS as _ROWS, ColumnsOf, GroupState, LazyGroups, column_results,
+                                                 eager_groups, lazy_groups)
 BULK_THRESHOLD = 512  # deltas at least this large are folded per group, smaller ones row by row
 
 
@@ -55,33 +55,12 @@ def add_many(state: AggregateState, values: list[Any], diffs: list[int]) -> None
         add(value, diff)
 
 
-class GroupState:
-    __slots__ = ("rows", "aggs", "output", "error")
-
-    def __init__(self, aggs: list[Any]) -> None:
-        self.rows = 0
-        self.aggs = aggs
-        self.output: Row | None = None
-        self.error: EvalError | None = None  # what computing the output raised (a percentile out of range)
-
-
 def _output(key: tuple, group: GroupState) -> tuple[Row | None, EvalError | None]:
     """The group's output row, or the error computing it raised (an error update, as an argument's would be)."""
     try:
         return key + tuple([state.result() for state in group.aggs]), None
     except Exception as exc:  # noqa: BLE001 - evaluation errors become data
         return None, EvalError.from_exception(exc)
-
-
-class ColumnsOf(NamedTuple):
-    """Where a reduce's group key and aggregate arguments are in its input rows (``None``: an aggregate that takes
-    no argument and counts rows), when all are plain columns."""
-
-    key: tuple[int, ...]
-    arguments: tuple[int | None, ...]
-    # per aggregate, what follows the argument in the value its state is fed (its constant further arguments and
-    # its empty order keys: ``string_agg(x, ',')`` is fed ``(x, ',', ())``), or ``None``: the argument alone
-    suffixes: tuple[tuple[Any, ...] | None, ...] = ()
 
 
 class ReduceOperator(FoldsColumns, Operator):
@@ -118,50 +97,67 @@ class ReduceOperator(FoldsColumns, Operator):
         with gc_paused():
             return self._groups_of(tables, self.columns, weighted=True)
 
-    def _groups_of(self, tables: list[Any], columns: ColumnsOf, weighted: bool = False) -> dict[tuple, GroupState] | None:
+    def _groups_of(self, tables: list[Any], columns: ColumnsOf,
+                   weighted: bool = False) -> dict[tuple, GroupState] | LazyGroups | None:
+        results = column_results(columns, self.factories)
+        if results is not None:
+            return lazy_groups(tables, columns, self.factories, results, weighted)
         arguments = [c for c in columns.arguments if c is not None]
         grouped = grouped_values(tables, columns.key, list(dict.fromkeys(arguments)), weighted)
         if grouped is None:
             return None
-        groups: dict[tuple, GroupState] = {}
-        if not grouped.keys:
-            return groups
-        # per aggregate: where its groups' values are, and its states' bulk method (one class per aggregate)
-        sample = [make() for make in self.factories]
-        suffixes = columns.suffixes or (None,) * len(columns.arguments)
-        feeds = [None if column is None else
-                 (grouped.starts[column], grouped.ends[column],
-                  grouped.values[column] if suffix is None else [(v, *suffix) for v in grouped.values[column]],
-                  grouped.counts[column], getattr(type(state), "absorb", None) if suffix is None else None)
-                 for column, suffix, state in zip(columns.arguments, suffixes, sample)]
-        factories, all_rows = self.factories, grouped.rows
-        for g, key in enumerate(grouped.keys):
-            aggs = [make() for make in factories]
-            group = GroupState(aggs)
-            rows = group.rows = all_rows[g]
-            for state, feed in zip(aggs, feeds):
-                if feed is None:
-                    state.add(_ROWS, rows)
-                    continue
-                starts, ends, values, counts, absorb = feed
-                low, high = starts[g], ends[g]
-                if low == high:
-                    continue
-                if absorb is not None:  # the slices are new lists: the state may keep them
-                    absorb(state, values[low:high], counts[low:high], True)
-                else:
-                    for value, count in zip(values[low:high], counts[low:high]):
-                        state.add(value, count)
-            groups[key] = group
-        return groups
+        return eager_groups(grouped, columns, self.factories)
 
-    def absorb_folded(self, groups: dict[tuple, GroupState]) -> None:
+    def absorb_folded(self, groups: dict[tuple, GroupState] | LazyGroups) -> None:
         """Take what :meth:`fold_columns` returned as the input's snapshot."""
+        if type(groups) is LazyGroups and not self.groups:
+            self.groups = groups  # its first output is emitted at the start of the next round
+            return
         self.groups.update(groups)
         self._absorbed = set(groups)
 
     def _new_group(self) -> GroupState:
         return GroupState([make() for make in self.factories])
+
+    def _fold_pending(self, ok_in: OkDelta, groups: LazyGroups, ok: OkDelta) -> OkDelta:
+        """Fold the rows of groups still pending in ``groups`` into their output rows where that is exact
+        (``LazyGroups.fold_pending``), their output changes added to ``ok``; returns the other rows (every row
+        when one fails to evaluate: the usual paths report it)."""
+        try:
+            keys = list(map(self.key_fn, ok_in))
+            columns = [None if f is None else list(map(f, ok_in)) for f in self.value_fns]
+        except Exception:  # noqa: BLE001 - redone by the usual paths
+            return ok_in
+        pending = groups.pending
+        positions: dict[tuple, list[int]] = {}
+        for i, key in enumerate(keys):
+            if key in pending:
+                found = positions.get(key)
+                if found is None:
+                    positions[key] = [i]
+                else:
+                    found.append(i)
+        if not positions:
+            return ok_in
+        rows, diffs = list(ok_in), list(ok_in.values())
+        folded: set[int] = set()
+        built: list[tuple] = []  # groups whose states the rest of the round needs: built at once below
+        for key, where in positions.items():
+            change = groups.fold_pending(key, [diffs[i] for i in where],
+                                         [None if column is None else [column[i] for i in where]
+                                          for column in columns])
+            if change is None:
+                built.append(key)
+                continue
+            old, new = change
+            add_into(ok, old, -1)
+            if new is not None:
+                add_into(ok, new, 1)
+            folded.update(where)
+        groups.load_many(built)
+        if not folded:
+            return ok_in
+        return {rows[i]: diffs[i] for i in range(len(rows)) if i not in folded}
 
     def _fold_bulk(self, ok_in: OkDelta) -> set[tuple] | None:
         """Fold a large delta group by group (keys and arguments computed column-wise first).
@@ -183,6 +179,8 @@ class ReduceOperator(FoldsColumns, Operator):
             else:
                 found.append(i)
         groups = self.groups
+        if type(groups) is LazyGroups:  # the delta's groups still pending built at once
+            groups.load_many(positions)
         for key, where in positions.items():
             group = groups.get(key)
             if group is None:
@@ -198,6 +196,12 @@ class ReduceOperator(FoldsColumns, Operator):
         ok_in, err_in = deltas[0]
         err: ErrDelta = dict(err_in)
         groups = self.groups
+        # groups built lazily from columns: their first output, before any change (``reduce_columns.LazyGroups``)
+        ok: OkDelta = {}
+        if type(groups) is LazyGroups:
+            ok = groups.first_output()
+            if ok_in and groups.pending:  # pending groups' rows folded into their outputs, if exact
+                ok_in = self._fold_pending(ok_in, groups, ok)
         key_fn = self.key_fn
         value_fns = self.value_fns
         touched = self._fold_bulk(ok_in) if len(ok_in) >= BULK_THRESHOLD else None
@@ -224,7 +228,6 @@ class ReduceOperator(FoldsColumns, Operator):
             touched.add(())
             if () not in groups:
                 groups[()] = self._new_group()
-        ok: OkDelta = {}
         if absorbed:  # groups built from columns and not touched since: new, non-empty, output rows distinct
             for key in (absorbed - touched if touched else absorbed):
                 group = groups[key]

@@ -44,6 +44,8 @@ Row = tuple[Any, ...]
 
 #: the Arrow types a spine's row columns may have
 COLUMN_TYPES = (pa.int64(), pa.string(), pa.bool_())
+#: every how many rows of a deferred run :meth:`Spine.candidates` samples for a first bound on the edge
+_SAMPLE_STRIDE = 64
 
 
 class SortKey(NamedTuple):
@@ -152,6 +154,7 @@ class Spine:
         self._runs: list[pa.Table] = []
         self._keys: list[np.ndarray] = []  # each run's ``k`` column as numpy (for searchsorted)
         self._deferred: pa.Table | None = None  # the oldest run, not sorted yet (:meth:`defer`)
+        self._deferred_key: int | None = None  # its rows' one group, when it holds the row columns only
         self.merges = 0
 
     def __len__(self) -> int:
@@ -164,13 +167,27 @@ class Spine:
         self._settle_deferred()
         return self._runs
 
-    def defer(self, table: pa.Table) -> None:
+    def defer(self, table: pa.Table, key: int | None = None) -> None:
         """Take ``table`` (this spine's schema) as the oldest run of an empty spine without sorting it until a
         reader needs the runs or a merge reaches it — a hydration whose first output does not need the order
-        (:meth:`candidates`) then does not pay for it."""
+        (:meth:`candidates`) then does not pay for it.  With ``key``, ``table`` holds the row columns only
+        (``c0 …``), every row once in group ``key``: the constant ``k`` and ``diff`` columns are added to the
+        rows that need them (the candidates, or all of them when the run is sorted), not built for every row
+        up front."""
         if len(self):
             raise ValueError("only an empty spine takes a deferred run")
-        self._deferred = table.cast(self.schema)
+        if key is None:
+            self._deferred, self._deferred_key = table.cast(self.schema), None
+        else:
+            self._deferred, self._deferred_key = table.select(self.names).cast(pa.schema(list(zip(self.names, self.types)))), key
+
+    def _deferred_rows(self, table: pa.Table) -> pa.Table:
+        """Rows of the deferred run (or some of them) in this spine's schema."""
+        if self._deferred_key is None:
+            return table
+        n = table.num_rows
+        return pa.Table.from_arrays([pa.array(np.full(n, self._deferred_key, dtype=np.int64)), *table.columns,
+                                     pa.array(np.ones(n, dtype=np.int64))], schema=self.schema)
 
     def candidates(self, count: int) -> pa.Table | None:
         """Of a deferred run with one group (``k``) whose order packs into one word: the rows that can be among
@@ -185,14 +202,18 @@ class Spine:
             first = self.order[0]
             column = table.column(self.names[first.column])
             if column.null_count == 0 and pa.types.is_integer(column.type):
-                # the ``count``-th value by ``numpy.partition``, then every row up to it (ties kept)
+                # every row up to the ``count``-th value of a strided sample (ties kept): the sample's ``count``-th
+                # largest (smallest) is at most (least) the whole column's, so no row that can be among the first
+                # ``count`` is left out, and about ``count × stride`` rows are kept: found without copying the
+                # column (``numpy.partition`` of it would), the exact edge is the small remainder's (below)
                 values = column.to_numpy()
-                n = len(values)
+                sample = values[::_SAMPLE_STRIDE] if len(values) >= count * _SAMPLE_STRIDE else values
+                m = len(sample)
                 if first.descending:
-                    edge = np.partition(values, n - count)[n - count]
+                    edge = np.partition(sample, m - count)[m - count]
                     table = table.filter(pa.array(values >= edge))
                 else:
-                    edge = np.partition(values, count - 1)[count - 1]
+                    edge = np.partition(sample, count - 1)[count - 1]
                     table = table.filter(pa.array(values <= edge))
             elif column.null_count == 0 and pa.types.is_string(column.type):
                 # Arrow's own top-k (no copy into NumPy): the ``count``-th value, then every row up to it (ties)
@@ -209,6 +230,7 @@ class Spine:
                     code = codes[0][0]
                     edge = np.partition(code, count - 1)[count - 1]
                     table = table.filter(pa.array(code <= edge))
+        table = self._deferred_rows(table)
         words = self.sort_words(table)
         if len(words) != 1:
             return None
@@ -220,7 +242,8 @@ class Spine:
 
     def _settle_deferred(self) -> None:
         if self._deferred is not None:
-            deferred, self._deferred = self._deferred, None
+            deferred, self._deferred = self._deferred_rows(self._deferred), None
+            self._deferred_key = None
             run = self.consolidate(deferred)
             if run.num_rows:
                 self._runs.insert(0, run)

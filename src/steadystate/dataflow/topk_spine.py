@@ -87,13 +87,13 @@ class SpineTopK(Operator):
         n = table.num_rows
         if n == 0:
             return
-        keys = self.groups.intern_columns([table.column(self.spine.names[c]) for c in self.group_columns], n)
-        full = pa.Table.from_arrays([pa.array(keys), *table.columns, pa.array(np.ones(n, dtype=np.int64))],
-                                    schema=self.spine.schema)
         if self.group_columns:
-            self.spine.insert(full)
-        else:  # one group: sorted when first needed; the first output comes from the candidates
-            self.spine.defer(full)
+            keys = self.groups.intern_columns([table.column(self.spine.names[c]) for c in self.group_columns], n)
+            self.spine.insert(pa.Table.from_arrays([pa.array(keys), *table.columns,
+                                                    pa.array(np.ones(n, dtype=np.int64))], schema=self.spine.schema))
+        else:  # one group: sorted when first needed; the first output comes from the candidates (its ``k`` and
+            # ``diff`` columns made for them, not for every row)
+            self.spine.defer(table, self.groups.intern(()))
         self._absorbed = np.arange(len(self.groups), dtype=np.int64)  # the interner was empty: every id is new
 
     # -- rounds ------------------------------------------------------------------------------------------

@@ -40,6 +40,7 @@ class CountState:
     """count(x): non-NULL values; count_star counts rows (the caller passes a non-NULL marker)."""
 
     __slots__ = ("count",)
+    COLUMN_RESULT = "count"  # over a group's sorted distinct values: how many (``dataflow.reduce_columns``)
 
     def __init__(self) -> None:
         self.count = 0
@@ -174,6 +175,7 @@ class ExtremeState:
 
 class MinState(ExtremeState):
     __slots__ = ()
+    COLUMN_RESULT = "first"  # over a group's sorted distinct values: the first (``dataflow.reduce_columns``)
 
     def __init__(self) -> None:
         super().__init__(False)
@@ -181,6 +183,7 @@ class MinState(ExtremeState):
 
 class MaxState(ExtremeState):
     __slots__ = ()
+    COLUMN_RESULT = "last"  # over a group's sorted distinct values: the last (``dataflow.reduce_columns``)
 
     def __init__(self) -> None:
         super().__init__(True)
