@@ -71,6 +71,10 @@ PLANS: dict[str, tuple[ir.RelationExpr, tuple[type, ...]]] = {
     "pruned_reduce_over_join": (ir.Reduce(JOIN, (col(3),), (agg("count", col(2), True),
                                                              agg("count_star", ir.Literal(1, T.INT8)))),
                                 (JoinOperator, ReduceOperator)),
+    # count(DISTINCT o.customer_id) ... GROUP BY c.region: a cut to its join column, b's side sorted in the round
+    # and both folded by weight, each side cut to the columns the reduce reads (``columns.joined_counted``)
+    "count_distinct_of_the_key_over_join": (ir.Reduce(JOIN, (col(3),), (agg("count", col(0), True),)),
+                                            (JoinOperator, ReduceOperator)),
     "join_multikey": (ir.Join((ir.Get("a"), ir.Get("b")), ((col(0), col(2)), (col(1), col(3)))), (JoinOperator,)),
     # the snapshots' join through a projection computed over columns, or through a filter into a reduce
     "projected_join": (ir.Project(ir.Filter(JOIN, (ir.CallBinary("lt", col(1), col(3)),)), (3, 1)), (JoinOperator,)),

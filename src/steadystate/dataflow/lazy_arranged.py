@@ -76,6 +76,7 @@ class LazyArranged(MaterializingDict):
         self._overlay: dict[tuple, dict[Row, int]] = {}  # changes to keys still in the table (``arrange``)
         self._deferred = deferred  # (the rows unsorted, the key columns) until first needed
         self.facts: tuple[int, bool] | None = None  # (records, distinct) of a deferred table, once sorted
+        self.counted: Any = None  # a deferred table consolidated (``arranged``'s), once sorted
 
     @property
     def _spans(self) -> dict[tuple, tuple[int, int]]:
@@ -90,9 +91,10 @@ class LazyArranged(MaterializingDict):
             return
         table, key_columns = self._deferred
         self._deferred = None
-        built, records, distinct, _counted = arranged(table, key_columns, self._arity)
+        built, records, distinct, counted = arranged(table, key_columns, self._arity)
         self._table, self._built_spans = built._table, built._built_spans
         self.facts = (records, distinct)
+        self.counted = counted
         overlay = self._overlay
         for key in [key for key in overlay if key not in self._built_spans]:
             rows = overlay.pop(key)
