@@ -298,6 +298,7 @@ def test_a_lazily_arranged_side_is_the_dict_it_stands_for(rows: list[tuple], ops
     from steadystate.dataflow.join import arrange_all
 
     lazy, _records, _distinct, _counted = arranged(arrow_table(rows, pa.int64(), A), [0], 2)
+    assert lazy.records() == len({row for row in rows if row[0] is not None})
     eager: dict[tuple, dict[tuple, int]] = {}
     arrange_all(eager, [((row[0],), row, count) for row, count in Counter(rows).items() if row[0] is not None])
     for op, row, diff in ops:
@@ -310,10 +311,12 @@ def test_a_lazily_arranged_side_is_the_dict_it_stands_for(rows: list[tuple], ops
                 continue  # the join's input is consistent: no more retractions than insertions
             arrange_all(lazy, [(key, row, diff)])
             arrange_all(eager, [(key, row, diff)])
-        elif op == "get":
-            assert lazy.get(key) == eager.get(key)
+        elif op == "get":  # also by values equal to the integer key (a single int key: binary search)
+            for probe in (key, (float(row[0]),), (row[0] == 1,) if row[0] in (0, 1) else ("x",)):
+                assert (probe in lazy) == (probe in eager)
+                assert lazy.get(probe) == eager.get(probe)
         else:
-            lazy.load_many([key, (row[1],)])
+            lazy.load_many([key, (row[1],), key])
     assert dict(lazy.items()) == eager
 
 

@@ -444,14 +444,20 @@ class Sums(dict):  # type: ignore[type-arg]
 
 
 def prepare_columns() -> None:
-    """Run one tiny fold through :func:`sums_from_columns`, so that Arrow's lazy set-up (its modules, kernels and
-    Acero's thread pool: about 100 ms) is done before the first hydration from columns needs it."""
+    """Run one tiny fold through :func:`sums_from_columns` and one tiny join (``columns.joined``: Acero's hash
+    join, whose Python module and ``pyarrow.dataset`` are imported on first use, about 100 ms), so that Arrow's lazy
+    set-up (its modules, kernels and Acero's thread pool) is done before the first hydration from columns needs
+    it."""
     import pyarrow as pa
+
+    from steadystate.dataflow.columns import joined
 
     tables = [pa.table({"c0": pa.array([1, None], pa.int8()), "c1": pa.array([2, 3], pa.int16())})]
     everything = [Accumulator(Accumulation.ROWS, None), Accumulator(Accumulation.NON_NULL, 1),
                   Accumulator(Accumulation.SUM, 1)]
     sums_from_columns(tables * 2, [0], everything, skip_null_keys=True)
+    small = pa.table({"c0": pa.array([1, 2]), "c1": pa.array(["a", "b"])})
+    joined(small, small, [0], [0])
 
 
 class FoldsColumns:

@@ -106,13 +106,16 @@ class Arrangement:
 
     # -- maintenance ------------------------------------------------------------------------------------
 
-    def apply(self, time: int, delta: Delta) -> None:
+    def apply(self, time: int, delta: Delta, columns: Any = None) -> None:
+        """Fold one time's delta in.  ``columns``: the ok rows as the Arrow table they were made from (columns
+        ``c0 …`` of exact types, the same rows in the same order; ``ColumnarDelta.consolidated``), which a
+        hydration's run is then encoded from (the codec's ``encode_columns``) instead of the rows."""
         ok, err = delta
         if self._read_cache:
             self._read_cache = {}
         bulk, recent = self.bulk, self.recent
         if bulk is not None and not bulk.records and not recent and len(ok) >= self.recent_min \
-                and self._load(ok):
+                and self._load(ok, columns):
             keyed: list[tuple[tuple, Row, int]] = []
         else:
             keyed = self._keyed(ok)
@@ -149,9 +152,10 @@ class Arrangement:
                 add_into(self.errors, EvalError.from_exception(exc), diff)
         return keyed
 
-    def _load(self, ok: dict[Row, int]) -> bool:
+    def _load(self, ok: dict[Row, int], columns: Any = None) -> bool:
         """Into an empty arrangement (a hydration): every row straight into a run, keys computed in one pass; False
-        (nothing done) when a key fails (the row path reports it) or the codec cannot encode the rows."""
+        (nothing done) when a key fails (the row path reports it) or the codec cannot encode the rows.  The run is
+        encoded from ``columns`` (see :meth:`apply`) when the codec can (``encode_columns``)."""
         assert self.bulk is not None
         rows = list(ok)
         try:
@@ -162,7 +166,11 @@ class Arrangement:
         if 0 in ok.values():
             kept = [i for i, diff in enumerate(diffs) if diff]
             rows, keys, diffs = [rows[i] for i in kept], [keys[i] for i in kept], [diffs[i] for i in kept]
-        return self.bulk.add(keys, rows, diffs)
+            columns = None
+        encode_columns = getattr(self.bulk.codec, "encode_columns", None)
+        batch = encode_columns(columns) if columns is not None and encode_columns is not None \
+            and columns.num_rows == len(rows) else None
+        return self.bulk.add(keys, rows, diffs, batch)
 
     def _fold(self, keyed: list[tuple[tuple, Row, int]]) -> None:
         recent = self.recent

@@ -140,12 +140,14 @@ class ColumnRuns:
 
     # -- building ----------------------------------------------------------------------------------------
 
-    def add(self, keys: Sequence[tuple], rows: Sequence[Row], diffs: Sequence[int]) -> bool:
+    def add(self, keys: Sequence[tuple], rows: Sequence[Row], diffs: Sequence[int],
+            batch: pa.RecordBatch | None = None) -> bool:
         """Add consolidated rows of keys that no run holds as a new run; False (nothing added) when the codec
-        cannot encode them."""
+        cannot encode them.  ``batch``: the rows already encoded as the codec would (else they are encoded)."""
         if not rows:
             return True
-        batch = self.codec.encode(rows)
+        if batch is None:
+            batch = self.codec.encode(rows)
         if batch is None:
             return False
         hashes = np.fromiter(map(hash, keys), dtype=np.int64, count=len(keys))

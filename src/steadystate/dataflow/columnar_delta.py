@@ -102,6 +102,27 @@ class ColumnarDelta:
         except pa.ArrowException:
             return None
 
+    def consolidated(self) -> tuple[OkDelta, Any] | None:
+        """The delta as rows (:meth:`rows`) together with the table they were made from: columns ``c0 …`` of exact
+        types (``dataflow.columns.unified``) holding the same rows in the same order, and their diffs in
+        ``count_all`` — for an export that stores the rows as Arrow (``Arrangement.apply``'s ``columns``).
+        ``None`` when there are extra rows, no columns, or a column is not exact."""
+        import pyarrow.compute as pc
+
+        if self.extra or not self.parts or self.arity == 0:
+            return None
+        weighted = self.weighted()
+        if weighted is None:
+            return None
+        names = [f"c{i}" for i in range(self.arity)]
+        counted = consolidated_sorted(weighted.select(names), weighted.column("diff").to_numpy())
+        counted = counted.filter(pc.not_equal(counted.column("count_all"), 0))
+        rows = dict(zip(zip(*(python_values(counted.column(name)) for name in names)),
+                        counted.column("count_all").to_pylist()))
+        if self._rows is None:
+            self._rows = rows
+        return rows, counted
+
     def positive_tables(self) -> list[Any] | None:
         """The parts as tables of insertions (every sign +1), or ``None``."""
         if any(sign != 1 for _table, sign in self.parts):

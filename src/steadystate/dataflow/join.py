@@ -443,8 +443,9 @@ def arrange_all(state: dict[tuple, dict[Row, int]], keyed: list[tuple[tuple, Row
     how the number of records changed."""
     if type(state) is LazyArranged and state.pending:
         change = 0
-        for key, row, diff in keyed:
-            change += state.arrange(key, row, diff) if state.in_table(key) else _arrange(state, key, row, diff)
+        inside = state.in_table_many([key for key, _row, _diff in keyed])
+        for (key, row, diff), in_table in zip(keyed, inside):
+            change += state.arrange(key, row, diff) if in_table else _arrange(state, key, row, diff)
         return change
     if not state:
         for key, row, diff in keyed:

@@ -269,11 +269,27 @@ def distinct_operator(input: int) -> CountingOperator:
 
 
 class TapOperator(Operator):
-    """Passes its input through and hands each round's delta to ``listener(time, delta)`` (exports, sinks)."""
+    """Passes its input through and hands each round's delta to ``listener(time, delta)`` (exports, sinks).  Given
+    ``columns_listener`` (an index export's ``Arrangement.apply``, which takes ``columns=``), a delta that comes as
+    columns (``dataflow.columnar_delta``) is handed over as its rows with the table they were made from, so the
+    arrangement stores that table instead of encoding the rows again."""
 
-    def __init__(self, input: int, listener: Callable[[int, Delta], None]) -> None:
+    def __init__(self, input: int, listener: Callable[[int, Delta], None],
+                 columns_listener: Callable[..., None] | None = None) -> None:
         self.inputs = (input,)
         self.listener = listener
+        self.columns_listener = columns_listener
+
+    def run_columnar(self, time: int, deltas: list[Any], first: bool) -> Delta:
+        ok, err = deltas[0]
+        made = ok.consolidated() if self.columns_listener is not None else None
+        if made is None:
+            return self.run(time, [(ok.rows(), err)], first)
+        rows, table = made
+        if rows or err:
+            assert self.columns_listener is not None
+            self.columns_listener(time, (rows, err), columns=table)
+        return rows, err
 
     def run(self, time: int, deltas: list[Delta], first: bool) -> Delta:
         delta = deltas[0]

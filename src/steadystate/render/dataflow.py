@@ -150,7 +150,7 @@ class RenderedDataflow(ColumnarTakers):
             types = list(export.desc.types) if export.desc.columns else types
             arrangement = Arrangement(compile_key(export.key, types), mfp_view(types), name=export.index_id,
                                       codec=ARROW_ROWS, recent_min=RECENT_MIN)
-            self.graph.add(TapOperator(node, arrangement.apply))
+            self.graph.add(TapOperator(node, arrangement.apply, arrangement.apply))
             self._arrangements[export.index_id] = arrangement
         for sink_export in desc.sink_exports:
             node, _ = self._resolve(sink_export.on_id)

@@ -36,7 +36,7 @@ from steadystate.dataflow.columnar_delta import ColumnarDelta
 from steadystate.dataflow.graph import Graph
 from steadystate.dataflow.join import JoinOperator, JoinSide
 from steadystate.dataflow.join_accumulate import JoinAccumulate
-from steadystate.dataflow.operators import ColumnarInput, MfpOperator
+from steadystate.dataflow.operators import ColumnarInput, MfpOperator, TapOperator
 from steadystate.expr import ir
 from steadystate.expr.arrow_eval import NotVectorized, compile_arrow_flat_map, compile_arrow_mfp
 from steadystate.expr.infer import columns_of
@@ -117,8 +117,8 @@ class ColumnarTakers:
                 operator_ = self.graph.nodes[reader]
                 if isinstance(operator_, MfpOperator):
                     frontier.append(reader)
-                elif hasattr(operator_, "run_columnar"):
-                    return True
+                elif hasattr(operator_, "run_columnar") and not isinstance(operator_, TapOperator):
+                    return True  # (an export alone takes columns only once they come: the premapped path is its)
         return False
 
     def feed_columns(self, source_id: str, tables: list[Any], rows: dict[tuple, int], time: int,
