@@ -115,3 +115,24 @@ def test_a_count_distinct_of_the_join_key_folds_one_row_per_key_and_group() -> N
     dataflow.feed("b", [((4, 0), 2, -1), ((4, 1), 2, 1), ((5, 1), 2, 1)], 3)
     dataflow.step()
     assert Counter(dataflow.arrangement("i").peek(ir.MapFilterProject(2))) == Counter({(0, 2): 1, (1, 4): 1})
+
+
+@settings(max_examples=100, deadline=None)
+@given(left=st.lists(st.tuples(values, values), max_size=25),
+       right_keys=st.lists(values, max_size=12, unique=True), unique_left=st.booleans())
+def test_a_side_with_unique_keys_is_joined_by_lookup_as_the_hash_join_joins(left: list, right_keys: list,
+                                                                            unique_left: bool) -> None:
+    """A consolidated side holding each key once (a dimension by its primary key) is joined by looking the other
+    side's keys up in it: the same pairs, with the same weights, as Acero's hash join of the two tables."""
+    right = [(key, None if key is None else key % 7) for key in right_keys]
+    left_table, right_table = table(left, [pa.int64(), pa.int64()]), table(right, [pa.int64(), pa.int64()])
+    if unique_left:
+        left_table, right_table = right_table, left_table
+    left_state, right_state = arranged(left_table, [0], 2), arranged(right_table, [0], 2)
+    if left_state[3] is None or right_state[3] is None:
+        return
+    got = joined_counted(left_state[3], right_state[3], [0], [0])
+    expected = Counter(zip(*(joined(left_state[3], right_state[3], [0], [0]).column(i).to_pylist()
+                             for i in range(6))))
+    expected_rows = Counter({(*row[0:2], *row[3:5], row[2] * row[5]): count for row, count in expected.items()})
+    assert Counter(zip(*(got.column(i).to_pylist() for i in range(5)))) == expected_rows

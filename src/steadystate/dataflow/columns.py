@@ -303,7 +303,9 @@ def joined_counted(left: Any, right: Any, left_key: Sequence[int], right_key: Se
         left, right = projected_counted(left, left_cols), projected_counted(right, right_cols)
         left_key = [left_cols.index(c) for c in left_key]
         right_key = [right_cols.index(c) for c in right_key]
-    out = joined(left, right, left_key, right_key)
+    out = _joined_with_unique_side(left, right, left_key, right_key)
+    if out is None:
+        out = joined(left, right, left_key, right_key)
     width = len(left_cols)
     weight = pc.multiply(out.column(width), out.column(width + 1 + len(right_cols)))
     columns = {f"c{c}": out.column(i) for i, c in enumerate(left_cols)} | \
@@ -311,6 +313,32 @@ def joined_counted(left: Any, right: Any, left_key: Sequence[int], right_key: Se
     if keep is not None:
         columns = {name: column for name, column in columns.items() if int(name[1:]) in keep}
     return _pa().table(columns | {"count_all": weight})
+
+
+def _joined_with_unique_side(left: Any, right: Any, left_key: Sequence[int], right_key: Sequence[int]) -> Any | None:
+    """:func:`joined` (columns ``c0 …``, one row per matching pair; row order not kept) by a lookup instead of a
+    hash join when the key is one column of one type and one side holds each key value at most once (a consolidated
+    dimension keyed by its primary key): the other side's keys found among it by ``index_in``; ``None`` when not
+    so."""
+    import pyarrow.compute as pc
+
+    pa = _pa()
+    if len(left_key) != 1 or left.column(left_key[0]).type != right.column(right_key[0]).type:
+        return None
+    for many, unique, many_key, unique_key, unique_first in ((left, right, left_key[0], right_key[0], False),
+                                                            (right, left, right_key[0], left_key[0], True)):
+        keys = unique.column(unique_key)
+        valid = unique.filter(pc.is_valid(keys)) if keys.null_count else unique
+        keys = valid.column(unique_key)
+        if pc.count_distinct(keys).as_py() != len(keys):
+            continue
+        at = pc.index_in(many.column(many_key), value_set=keys.combine_chunks(), skip_nulls=True)
+        matched = pc.is_valid(at)
+        kept, found = many.filter(matched), valid.take(pc.filter(at, matched))
+        parts = [found, kept] if unique_first else [kept, found]
+        columns = [*parts[0].columns, *parts[1].columns]
+        return pa.table({f"c{i}": column for i, column in enumerate(columns)})
+    return None
 
 
 def projected_counted(counted: Any, columns: Sequence[int]) -> Any:
