@@ -104,7 +104,7 @@ def test_a_premapped_snapshot_hydrates_what_the_rows_hydrate(store: Any, name: s
         assert read.folded is not None and read.premapped is None and read.rows
     else:
         assert read.premapped is not None and read.rows  # the load as columns, the writes as rows
-        assert len(read.premapped) < 6000
+        assert read.premapped.num_rows() < 6000
     feed_source(by_columns, "u1", read, 1, 2)
     by_columns.step()
     assert contents(by_columns, desc) == contents(by_rows, desc)

@@ -12,7 +12,6 @@ from collections import Counter
 from decimal import Decimal
 from typing import Any
 
-import pyarrow as pa
 from hypothesis import given, settings, strategies as st
 
 from steadystate.dataflow.arrangement import Arrangement, SharedInput
@@ -151,35 +150,3 @@ def test_the_fast_decoders_give_the_rows_encoded(rows: list[tuple[Any, ...]]) ->
     assert batch is not None
     fast, reference = ARROW_ROWS.decode(batch), arrow_rows.batch_rows(batch)
     assert [tuple(map(repr, row)) for row in fast] == [tuple(map(repr, row)) for row in reference]
-
-
-EXACT_COLUMNS = st.sampled_from([
-    (pa.int64(), st.one_of(st.none(), st.integers(-(2**63), 2**63 - 1))),
-    (pa.int64(), st.none()),
-    (pa.string(), st.one_of(st.none(), st.sampled_from(["", "a", "é", "\U0001f600"]))),
-    (pa.large_string(), st.one_of(st.none(), st.sampled_from(["b", "ab"]))),
-    (pa.bool_(), st.one_of(st.none(), st.booleans())),
-])
-
-
-@settings(max_examples=150, deadline=None)
-@given(st.lists(EXACT_COLUMNS, min_size=1, max_size=4).flatmap(
-    lambda columns: st.tuples(st.just([t for t, _ in columns]),
-                              st.lists(st.tuples(*(v for _, v in columns)), min_size=1, max_size=20))))
-def test_a_table_encodes_as_its_rows_encode(case: tuple[list[Any], list[tuple[Any, ...]]]) -> None:
-    """``ArrowRowCodec.encode_columns`` (an export's hydration run made from the columns its rows came from) is the
-    batch ``encode`` makes of those rows (``to_pylist``'s values): same types, same values, decoding to the rows."""
-    types, rows = case
-    table = pa.table({f"c{i}": pa.array([row[i] for row in rows], typ) for i, typ in enumerate(types)}
-                     | {"count_all": pa.array([1] * len(rows), pa.int64())})
-    decoded = list(zip(*(table.column(f"c{i}").to_pylist() for i in range(len(types)))))
-    from_columns = ARROW_ROWS.encode_columns(table)
-    from_rows = ARROW_ROWS.encode(decoded)
-    assert from_columns is not None and from_rows is not None
-    assert from_columns.equals(from_rows) and from_columns.schema.equals(from_rows.schema, check_metadata=True)
-    assert ARROW_ROWS.decode(from_columns) == decoded
-
-
-def test_other_column_types_are_left_to_the_rows() -> None:
-    assert ARROW_ROWS.encode_columns(pa.table({"c0": pa.array([1.5]), "count_all": pa.array([1])})) is None
-    assert ARROW_ROWS.encode_columns(pa.table({"c0": pa.array([1], pa.int8()), "count_all": pa.array([1])})) is None

@@ -252,7 +252,7 @@ def test_a_left_joins_columnar_side_is_folded_beside_a_side_folded_before_the_ro
 def test_an_index_hydrated_from_the_rounds_columns_matches_naive_evaluation(name: str, a: Any, b: Any,
                                                                            batches: list) -> None:
     """With every hydration delta stored straight as an Arrow run (the arrangement's ``recent_min`` 1), the export
-    takes the first round's columns (``TapOperator.run_columnar``, ``Arrangement.apply(columns=)``) and the index
+    takes the first round's columns (``TapOperator.run_columnar``, ``Arrangement.apply_columns``) and the index
     still answers as the naive evaluator after every batch."""
     from unittest import mock
 
@@ -261,25 +261,3 @@ def test_an_index_hydrated_from_the_rounds_columns_matches_naive_evaluation(name
     with mock.patch.object(render_dataflow, "RECENT_MIN", 1):
         run(PLANS[name], {"a": S, "b": B}, {"a": a, "b": b}, batches)
 
-
-def test_the_export_stores_the_rounds_columns() -> None:
-    """The LEFT JOIN's output reaches the export as columns: its hydration run is encoded from them
-    (``encode_columns``), not from the rows."""
-    from unittest import mock
-
-    import steadystate.render.dataflow as render_dataflow
-    from steadystate.render.row_codec import ArrowRowCodec
-
-    encoded: list[int] = []
-    original = ArrowRowCodec.encode_columns
-
-    def spy(table: Any) -> Any:
-        encoded.append(table.num_rows)
-        return original(table)
-
-    load = ([[(i % 5, i % 3) for i in range(40)] + [(None, 1)]], [pa.int64(), pa.int64()], [])
-    with mock.patch.object(render_dataflow, "RECENT_MIN", 1), \
-            mock.patch.object(ArrowRowCodec, "encode_columns", staticmethod(spy)):
-        assert run(PLANS["filtered_left_join"], {"a": A, "b": B}, {"a": load, "b": load},
-                   [[("a", (7, 1), True, 0), ("b", (0, 0), False, 3)]]) == {"a", "b"}
-    assert encoded and encoded[0] > 0

@@ -455,6 +455,26 @@ class Coordinator:
                         f"DROP {kind.upper()} {item.qualified} and create it again (it does not run on that replica)"))
         return out
 
+    def runs_nowhere(self, item: ItemRecord) -> FailedObject | None:
+        """Why no replica maintains ``item`` (an index or materialized view), or None when one may: it failed to
+        plan at start-up, or its cluster has replicas and every one of them reports it cannot render it."""
+        failed = self.failed_objects.get(item.id)
+        if failed is not None or item.cluster_id is None or item.cluster_id not in self.instances:
+            return failed
+        errors = []
+        for replica_id, state in self.instances[item.cluster_id].replicas.items():
+            reported = {c.id: c.error for c in state.status.collections} if state.status is not None else {}
+            if reported.get(item.id) is None:
+                return None
+            replica = self.catalog.replicas.get(replica_id)
+            errors.append(f"replica {replica.name if replica else replica_id}: {reported[item.id]}")
+        if not errors:
+            return None
+        kind = KIND_NAMES[item.kind]
+        return FailedObject(item.id, item.qualified, kind, item.cluster_id,
+                            "no replica can render it (" + "; ".join(errors) + ")",
+                            f"DROP {kind.upper()} {item.qualified} and create it again")
+
     def forget_failure(self, item_id: str) -> None:
         self.failed_objects.pop(item_id, None)
 

@@ -27,7 +27,7 @@ from steadystate.adapter.fastpath import extract_mfp, reads_only, substitute_get
 from steadystate.adapter.policy import Statement
 from steadystate.render import RenderedDataflow
 from steadystate.adapter.subscribe_rows import SubscribeReader
-from steadystate.errors import InvalidParameterValue, UndefinedObject, quote_ident
+from steadystate.errors import InvalidParameterValue, ObjectNotInPrerequisiteState, UndefinedObject, quote_ident
 from steadystate.expr import ir
 from steadystate.expr.finishing import finish
 from steadystate.expr.temporal_filter import contains_mz_now, substitute_mz_now
@@ -96,6 +96,7 @@ class Reads:
             item = catalog.items[get_id]
             indexes = catalog.indexes_on(get_id, cluster_id)
             timestamp = query_ts if query_ts is not None else await self.coord.read_timestamp()
+            self.check_inputs_advance(expr, timestamp)
             peek = instance.peek_stream if stream else instance.peek
             if indexes:
                 target = m.PeekTarget(m.PeekTargetKind.INDEX, indexes[0].id)
@@ -119,6 +120,7 @@ class Reads:
         if not instance.replicas:
             raise instance._no_replicas()
         timestamp = query_ts if query_ts is not None else await self.coord.read_timestamp()
+        self.check_inputs_advance(expr, timestamp)
         body_id, index_id = self.coord.transient_id(), self.coord.transient_id()
         builder = DataflowBuilder(self.coord.catalog, cluster_id)
         builder.add_object(body_id, expr, desc)
@@ -137,6 +139,28 @@ class Reads:
                                        finishing)
         finally:
             instance.drop(index_id, f"drop transient dataflow {index_id}")
+
+    def check_inputs_advance(self, expr: ir.RelationExpr, timestamp: int) -> None:
+        """A read waits until the materialized views it reads (directly or through views and other materialized
+        views) are written up to its timestamp.  One that no replica maintains would hold the read until its
+        statement timeout: refuse the read at once instead, naming the view and why."""
+        catalog, seen = self.coord.catalog, set()
+        stack = list(ir.depends_on(expr))
+        while stack:
+            item = catalog.items.get(stack.pop())
+            if item is None or item.id in seen:
+                continue
+            seen.add(item.id)
+            stack.extend(item.depends_on)
+            if item.kind != ItemKind.MATERIALIZED_VIEW or item.shard is None:
+                continue
+            if (self.coord.store.upper(item.shard) or 0) > timestamp:
+                continue  # written past the read's timestamp: readable whatever its replicas do now
+            failed = self.coord.runs_nowhere(item)
+            if failed is not None:
+                raise ObjectNotInPrerequisiteState(
+                    f"materialized view {quote_ident(item.qualified)} cannot be read: it is not maintained on any "
+                    f"replica", detail=failed.error, hint=failed.hint)
 
     def check_dataflow_allowed(self, cluster_id: str, statement: str) -> None:
         """A sealed (or sealing) cluster creates no new dataflows, not even transient ones for queries."""

@@ -10,8 +10,10 @@ snapshot for the dataflow's first round in the cheapest form its first reader ac
    operators that run over columns (unions, negations, distincts, thresholds, joins: ``columnar_source``): the
    tables go into the dataflow's first round as they are (``feed_columns``, ``dataflow.columnar_delta``);
 3. **premapped**: the source's only readers are a chain of maps/filters/projections that ``expr.arrow_eval``
-   evaluates exactly: the chain's output is computed over the columns and consolidated, and only it becomes
-   Python rows (``columnar_mapper``) — a filter that keeps a tenth of a table builds a tenth of the rows;
+   evaluates exactly: the chain's output is computed over the columns (``columnar_mapper``) and enters the first
+   round as columns from the chain's last operator; an index export arranges them as they are
+   (``Arrangement.apply_columns``), any other reader gets them as consolidated rows — a filter that keeps a tenth
+   of a table builds at most a tenth of the rows;
 4. **rows**: the snapshot as ``{row: count}`` (``ShardStore.snapshot_counts``).
 
 In 1–3 the snapshot's other batches (writes after the load) still go in as rows (``ColumnarSnapshot.rest``):
@@ -38,6 +40,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from steadystate.dataflow.columnar_delta import ColumnarDelta
 from steadystate.protocol.messages import DataflowDescription
 from steadystate.render import RenderedDataflow
 from steadystate.render.columnar import ColumnarMapper
@@ -57,7 +60,7 @@ class SourceRead:
     consumer: Any = None
     folded: Any = None
     mapper: ColumnarMapper | None = None
-    premapped: dict[tuple[Any, ...], int] | None = None
+    premapped: ColumnarDelta | None = None  # the mapper's output: columns
     tables: list[Any] | None = None  # the columns, for the first round (``feed_columns``)
 
 
@@ -159,7 +162,7 @@ def finish_reading(store: ShardStore, reading: SourceReading, debug_name: str) -
             if premapped is not None:
                 log.info("dataflow %s: snapshot of %s (%d rows, %d updates) mapped as columns to %d rows in %.1f ms",
                          debug_name, source_id, sum(t.num_rows for t in columnar.tables), len(columnar.rest),
-                         len(premapped), (time.perf_counter() - reading.started) * 1e3)
+                         premapped.num_rows(), (time.perf_counter() - reading.started) * 1e3)
                 return SourceRead(columnar.rest, mapper=mapper, premapped=premapped)
         rows = store.snapshot_counts(reading.shard, reader.as_of)  # the columns cannot be taken: read rows
     else:

@@ -57,12 +57,15 @@ from __future__ import annotations
 
 import sys
 from itertools import islice, repeat
-from typing import Any, Callable, Hashable, Iterable, Iterator
+from typing import Any, Callable, Hashable, Iterable, Iterator, Sequence
 
+import numpy as np
 import pyarrow as pa
 
 from steadystate.dataflow.arrangement_runs import ColumnRuns, RowCodec, unify
-from steadystate.dataflow.collection import Delta, EvalError, Row, Update, add_into, first_error
+from steadystate.dataflow.collection import Delta, ErrDelta, EvalError, Row, Update, add_into, first_error
+from steadystate.dataflow.columnar_delta import ColumnarDelta
+from steadystate.dataflow.columns import consolidated_sorted, python_values
 
 _VIEW_CACHE_LIMIT = 64
 RECENT_MIN = 8192  # ``recent`` moves into a run past this many records and past 1/_RECENT_FRACTION of the runs'
@@ -85,10 +88,12 @@ class Arrangement:
     rows as they are.  Compiled views are cached (a peek of the same view again compiles nothing)."""
 
     def __init__(self, key_fn: Callable[[Row], tuple], compile_view: ViewCompiler | None = None,
-                 name: str = "", codec: RowCodec | None = None, recent_min: int = RECENT_MIN) -> None:
+                 name: str = "", codec: RowCodec | None = None, recent_min: int = RECENT_MIN,
+                 key_columns: Sequence[int] | None = None) -> None:
         self.name = name
         self.recent_min = recent_min
         self.key_fn = key_fn
+        self.key_columns = None if key_columns is None else tuple(key_columns)  # the key, when it is columns
         self.compile_view = compile_view
         self.recent: dict[tuple, dict[Row, int]] = {}
         self.bulk: ColumnRuns | None = None if codec is None else ColumnRuns(key_fn, codec)
@@ -106,16 +111,13 @@ class Arrangement:
 
     # -- maintenance ------------------------------------------------------------------------------------
 
-    def apply(self, time: int, delta: Delta, columns: Any = None) -> None:
-        """Fold one time's delta in.  ``columns``: the ok rows as the Arrow table they were made from (columns
-        ``c0 …`` of exact types, the same rows in the same order; ``ColumnarDelta.consolidated``), which a
-        hydration's run is then encoded from (the codec's ``encode_columns``) instead of the rows."""
+    def apply(self, time: int, delta: Delta) -> None:
         ok, err = delta
         if self._read_cache:
             self._read_cache = {}
         bulk, recent = self.bulk, self.recent
         if bulk is not None and not bulk.records and not recent and len(ok) >= self.recent_min \
-                and self._load(ok, columns):
+                and self._load(ok):
             keyed: list[tuple[tuple, Row, int]] = []
         else:
             keyed = self._keyed(ok)
@@ -141,6 +143,36 @@ class Arrangement:
             self._log.extend((row, time, diff) for row, diff in ok.items())
             self._err_log.extend((error, time, diff) for error, diff in err.items())
 
+    def apply_columns(self, time: int, ok: ColumnarDelta, err: ErrDelta) -> bool:
+        """A hydration's delta as columns (``dataflow.columnar_delta``) into an empty arrangement: the parts become
+        a run as they are (re-typed to the codec's encoding, consolidated unless the producer knows no row
+        repeats), only their keys built as Python values (for the hashes); the extra rows and the errors then go
+        through :meth:`apply`.  False (nothing done: the caller applies the rows) unless the arrangement is empty
+        with a codec, no cursor reads its log, its key is columns, every part is insertions, there are at least
+        ``recent_min`` of them and every column is exact (``dataflow.columns``' rule: int64, string, bool, whose
+        ``to_pylist`` values are the row path's)."""
+        bulk, key_columns = self.bulk, self.key_columns
+        if (bulk is None or bulk.records or self.recent or self._cursors or key_columns is None or not ok.arity
+                or ok.positive_tables() is None or ok.num_rows() < self.recent_min):
+            return False
+        weighted = ok.weighted()
+        if weighted is None:
+            return False
+        names = [f"c{i}" for i in range(ok.arity)]
+        counts = None
+        table = weighted.select(names)
+        if not ok.distinct:
+            counted = consolidated_sorted(table)
+            table, counts = counted.select(names), counted.column("count_all").to_numpy()
+        table = pa.table([column.cast(pa.large_string()) if pa.types.is_string(column.type) else column
+                          for column in table.columns], names=names)  # ``repr.arrow_rows``' type of text
+        rows = table.num_rows
+        keys: Iterable[tuple] = zip(*(python_values(table.column(i)) for i in key_columns)) if key_columns \
+            else repeat((), rows)
+        bulk.add_table(table, np.fromiter(map(hash, keys), dtype=np.int64, count=rows), counts)
+        self.apply(time, (ok.extra, err))
+        return True
+
     def _keyed(self, ok: dict[Row, int]) -> list[tuple[tuple, Row, int]]:
         """``(key, row, diff)`` of each row; rows whose key fails become errors."""
         key_fn = self.key_fn
@@ -152,10 +184,9 @@ class Arrangement:
                 add_into(self.errors, EvalError.from_exception(exc), diff)
         return keyed
 
-    def _load(self, ok: dict[Row, int], columns: Any = None) -> bool:
+    def _load(self, ok: dict[Row, int]) -> bool:
         """Into an empty arrangement (a hydration): every row straight into a run, keys computed in one pass; False
-        (nothing done) when a key fails (the row path reports it) or the codec cannot encode the rows.  The run is
-        encoded from ``columns`` (see :meth:`apply`) when the codec can (``encode_columns``)."""
+        (nothing done) when a key fails (the row path reports it) or the codec cannot encode the rows."""
         assert self.bulk is not None
         rows = list(ok)
         try:
@@ -166,11 +197,7 @@ class Arrangement:
         if 0 in ok.values():
             kept = [i for i, diff in enumerate(diffs) if diff]
             rows, keys, diffs = [rows[i] for i in kept], [keys[i] for i in kept], [diffs[i] for i in kept]
-            columns = None
-        encode_columns = getattr(self.bulk.codec, "encode_columns", None)
-        batch = encode_columns(columns) if columns is not None and encode_columns is not None \
-            and columns.num_rows == len(rows) else None
-        return self.bulk.add(keys, rows, diffs, batch)
+        return self.bulk.add(keys, rows, diffs)
 
     def _fold(self, keyed: list[tuple[tuple, Row, int]]) -> None:
         recent = self.recent

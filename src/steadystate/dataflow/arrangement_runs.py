@@ -140,25 +140,32 @@ class ColumnRuns:
 
     # -- building ----------------------------------------------------------------------------------------
 
-    def add(self, keys: Sequence[tuple], rows: Sequence[Row], diffs: Sequence[int],
-            batch: pa.RecordBatch | None = None) -> bool:
+    def add(self, keys: Sequence[tuple], rows: Sequence[Row], diffs: Sequence[int]) -> bool:
         """Add consolidated rows of keys that no run holds as a new run; False (nothing added) when the codec
-        cannot encode them.  ``batch``: the rows already encoded as the codec would (else they are encoded)."""
+        cannot encode them."""
         if not rows:
             return True
-        if batch is None:
-            batch = self.codec.encode(rows)
+        batch = self.codec.encode(rows)
         if batch is None:
             return False
         hashes = np.fromiter(map(hash, keys), dtype=np.int64, count=len(keys))
         counts = np.fromiter(diffs, dtype=np.int64, count=len(diffs))
-        table = pa.Table.from_batches([batch])
+        self.add_table(pa.Table.from_batches([batch]), hashes, counts)
+        return True
+
+    def add_table(self, table: pa.Table, hashes: np.ndarray, counts: np.ndarray | None) -> None:
+        """Add a run of consolidated rows already in the codec's encoding (``table``), of keys no run holds:
+        ``hashes`` are their keys' hashes, ``counts`` their counts (``None``: all 1)."""
+        if not table.num_rows:
+            return
         if len(hashes) > 1 and not bool((hashes[1:] >= hashes[:-1]).all()):  # in order already: small ints' hashes
             order = np.argsort(hashes, kind="stable")
-            table, hashes, counts = table.take(pa.array(order)), hashes[order], counts[order]
-        self.records += len(rows)
-        self._push(Run(table, hashes, None if bool((counts == 1).all()) else counts))
-        return True
+            table, hashes = table.take(pa.array(order)), hashes[order]
+            counts = None if counts is None else counts[order]
+        if counts is not None and bool((counts == 1).all()):
+            counts = None
+        self.records += table.num_rows
+        self._push(Run(table.combine_chunks(), hashes, counts))
 
     def _push(self, run: Run) -> None:
         runs = self.runs

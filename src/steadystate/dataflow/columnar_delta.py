@@ -28,6 +28,7 @@ rule: float columns group unlike Python's equality, ``-0.0`` and NaN); otherwise
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any, Callable
 
 from steadystate.dataflow.collection import Delta, OkDelta, Row, add_into, merge_into
@@ -45,15 +46,20 @@ def _pa() -> Any:
 class ColumnarDelta:
     """``parts`` (``(table, sign)``) plus ``extra`` rows, of ``arity`` columns (see the module docstring)."""
 
-    __slots__ = ("parts", "extra", "arity", "_rows", "_make_rows")
+    __slots__ = ("parts", "extra", "arity", "distinct", "_rows", "_make_rows")
 
     def __init__(self, parts: list[tuple[Any, int]], arity: int, extra: OkDelta | None = None,
-                 make_rows: Callable[[], OkDelta] | None = None) -> None:
+                 make_rows: Callable[[], OkDelta] | None = None, distinct: bool = False) -> None:
         self.parts = [(table, sign) for table, sign in parts if table.num_rows]
         self.arity = arity
         self.extra: OkDelta = extra if extra is not None else {}
+        self.distinct = distinct  # the producer knows no row of the parts repeats (a join of distinct sides)
         self._rows: OkDelta | None = None
         self._make_rows = make_rows  # the parts' rows, when the producer has them cheaper than a group-by
+
+    def num_rows(self) -> int:
+        """Rows in the parts (each one update), not counting the extra rows."""
+        return sum(table.num_rows for table, _sign in self.parts)
 
     def __bool__(self) -> bool:
         return bool(self.parts) or bool(self.extra)
@@ -78,8 +84,12 @@ class ColumnarDelta:
         if weighted is None:  # columns Arrow does not group as Python does (floats): counted in Python
             out: OkDelta = {}
             for table, sign in self.parts:
-                for row in zip(*(table.column(f"c{i}").to_pylist() for i in range(self.arity))):
-                    add_into(out, row, sign)
+                counted = Counter(zip(*(table.column(f"c{i}").to_pylist() for i in range(self.arity))))
+                if not out and sign == 1:
+                    out = dict(counted)
+                    continue
+                for row, count in counted.items():
+                    add_into(out, row, count * sign)
             return out
         return summed_rows(weighted, weighted.column("diff").to_numpy(), self.arity)
 
@@ -101,27 +111,6 @@ class ColumnarDelta:
             return pa.concat_tables(tables, promote_options="permissive") if len(tables) > 1 else tables[0]
         except pa.ArrowException:
             return None
-
-    def consolidated(self) -> tuple[OkDelta, Any] | None:
-        """The delta as rows (:meth:`rows`) together with the table they were made from: columns ``c0 …`` of exact
-        types (``dataflow.columns.unified``) holding the same rows in the same order, and their diffs in
-        ``count_all`` — for an export that stores the rows as Arrow (``Arrangement.apply``'s ``columns``).
-        ``None`` when there are extra rows, no columns, or a column is not exact."""
-        import pyarrow.compute as pc
-
-        if self.extra or not self.parts or self.arity == 0:
-            return None
-        weighted = self.weighted()
-        if weighted is None:
-            return None
-        names = [f"c{i}" for i in range(self.arity)]
-        counted = consolidated_sorted(weighted.select(names), weighted.column("diff").to_numpy())
-        counted = counted.filter(pc.not_equal(counted.column("count_all"), 0))
-        rows = dict(zip(zip(*(python_values(counted.column(name)) for name in names)),
-                        counted.column("count_all").to_pylist()))
-        if self._rows is None:
-            self._rows = rows
-        return rows, counted
 
     def positive_tables(self) -> list[Any] | None:
         """The parts as tables of insertions (every sign +1), or ``None``."""

@@ -227,7 +227,8 @@ class Graph:
                         and not (isinstance(node, TemporalFilterOperator) and node.due_at(time))):
                     append(EMPTY)
                     continue
-                if columnar and any(type(d[0]) is ColumnarDelta for d in deltas):
+                if columnar and (any(type(d[0]) is ColumnarDelta for d in deltas)
+                                 or ((columns_at := getattr(node, "columns_at", None)) and columns_at(time))):
                     run_columnar = getattr(node, "run_columnar", None)
                     if run_columnar is not None:
                         append(run_columnar(time, deltas, first))

@@ -262,7 +262,7 @@ class JoinOperator(Operator):
             distinct = distinct_sides[0] and distinct_sides[1]
             if self._columnar_out:
                 return ColumnarDelta([(table, 1)], table.num_columns,
-                                     make_rows=lambda: rows_of(table, distinct=distinct))
+                                     make_rows=lambda: rows_of(table, distinct=distinct), distinct=distinct)
             return rows_of(table, distinct=distinct)
 
     def records(self) -> int:

@@ -68,26 +68,43 @@ class MfpOperator(Operator):
 
     ``premapped[time]`` is output computed elsewhere for rows that never reach the input — a snapshot's columnar
     part, evaluated over Arrow columns at hydration (``render.columnar.ColumnarMapper``) — added to the output of
-    the round at ``time``."""
+    the round at ``time``: as columns (a :class:`ColumnarDelta`) in the dataflow's first round (``columns_at``
+    tells the graph), so an index export arranges them without building rows (``Arrangement.apply_columns``), as
+    rows in any other."""
 
     def __init__(self, input: int, apply: Callable[[Row], Row | None]) -> None:
         self.inputs = (input,)
         self.apply = apply
-        self.premapped: dict[int, OkDelta] = {}
+        self.premapped: dict[int, ColumnarDelta] = {}
         # the MFP over Arrow tables and its output's arity, for a snapshot's columns (``dataflow.columnar_delta``)
         self.arrow: tuple[Layer, int] | None = None
 
+    def columns_at(self, time: int) -> bool:
+        """Whether the round at ``time`` has premapped columns to add (the graph then runs it by
+        :meth:`run_columnar`)."""
+        return time in self.premapped
+
     def run_columnar(self, time: int, deltas: list[Any], first: bool) -> tuple[Any, ErrDelta]:
-        """A snapshot's columns mapped by the Arrow layer (the extra rows by the row path); rows when there is no
-        layer or it cannot evaluate a value (the row path then reports the error as data)."""
+        """A snapshot's columns mapped by the Arrow layer (the extra rows by the row path; rows when there is no
+        layer or it cannot evaluate a value: the row path then reports the error as data), and this round's
+        premapped columns beside them."""
         ok_in, err_in = deltas[0]
+        premapped = self.premapped.pop(time, None)
+        mapped = None
         if type(ok_in) is ColumnarDelta and self.arrow is not None:
             layer, arity = self.arrow
             mapped = ok_in.mapped(layer, arity)
-            if mapped is not None:
-                mapped.extra, err = self.run(time, [(ok_in.extra, err_in)], first)
-                return mapped, err
-        return self.run(time, [(ok_rows(ok_in), err_in)], first)
+        if mapped is not None:
+            mapped.extra, err = self.run(time, [(ok_in.extra, err_in)], first)
+        else:
+            rows, err = self.run(time, [(ok_rows(ok_in), err_in)], first)
+            if premapped is None:
+                return rows, err
+            mapped = ColumnarDelta([], premapped.arity, rows)
+        if premapped is not None:
+            mapped.parts += premapped.parts
+            merge_into(mapped.extra, premapped.extra)
+        return mapped, err
 
     def run(self, time: int, deltas: list[Delta], first: bool) -> Delta:
         ok_in, err_in = deltas[0]
@@ -103,14 +120,12 @@ class MfpOperator(Operator):
                 continue
             if out is not None:
                 ok[out] = get(out, 0) + diff
+        ok = {r: d for r, d in ok.items() if d}
         if self.premapped:
             extra = self.premapped.pop(time, None)
             if extra:
-                if ok:
-                    merge_into(ok, extra)
-                else:
-                    return extra, err
-        return {r: d for r, d in ok.items() if d}, err
+                merge_into(ok, extra.rows())
+        return ok, err
 
 
 class UnionOperator(Operator):
@@ -269,27 +284,22 @@ def distinct_operator(input: int) -> CountingOperator:
 
 
 class TapOperator(Operator):
-    """Passes its input through and hands each round's delta to ``listener(time, delta)`` (exports, sinks).  Given
-    ``columns_listener`` (an index export's ``Arrangement.apply``, which takes ``columns=``), a delta that comes as
-    columns (``dataflow.columnar_delta``) is handed over as its rows with the table they were made from, so the
-    arrangement stores that table instead of encoding the rows again."""
+    """Passes its input through and hands each round's delta to ``listener(time, delta)`` (exports, sinks).
+
+    A snapshot's round may bring columns (a :class:`ColumnarDelta`): ``columns(time, ok, err)`` takes them when it
+    can (an index export's ``Arrangement.apply_columns``: True), else the listener gets them as rows."""
 
     def __init__(self, input: int, listener: Callable[[int, Delta], None],
-                 columns_listener: Callable[..., None] | None = None) -> None:
+                 columns: Callable[[int, ColumnarDelta, ErrDelta], bool] | None = None) -> None:
         self.inputs = (input,)
         self.listener = listener
-        self.columns_listener = columns_listener
+        self.columns = columns
 
-    def run_columnar(self, time: int, deltas: list[Any], first: bool) -> Delta:
+    def run_columnar(self, time: int, deltas: list[Any], first: bool) -> tuple[Any, ErrDelta]:
         ok, err = deltas[0]
-        made = ok.consolidated() if self.columns_listener is not None else None
-        if made is None:
-            return self.run(time, [(ok.rows(), err)], first)
-        rows, table = made
-        if rows or err:
-            assert self.columns_listener is not None
-            self.columns_listener(time, (rows, err), columns=table)
-        return rows, err
+        if type(ok) is not ColumnarDelta or self.columns is None or not self.columns(time, ok, err):
+            self.run(time, [(ok_rows(ok), err)], first)
+        return ok, err
 
     def run(self, time: int, deltas: list[Delta], first: bool) -> Delta:
         delta = deltas[0]

@@ -1,11 +1,11 @@
 """The render layer's takers of a snapshot's Arrow columns, used by ``render.dataflow`` at hydration.
 
 * :class:`ColumnarMapper`: a source's chain of maps/filters/projections evaluated over its snapshot's columns
-  (``expr.arrow_eval``), its output becoming rows added to the chain's last operator's round (``premapped``);
+  (``expr.arrow_eval``), its output (columns) added to the chain's last operator's round (``premapped``);
 * :class:`MappedConsumer`: an operator that takes columns (``dataflow.operators.ColumnarInput``) behind such a
   chain: the chain's output tables are what it folds;
 * :class:`PremappedTaker`: the taker of a join's snapshots' join (``dataflow.join``) when the join is read by such
-  a chain: the chain's output rows computed over the joined columns;
+  a chain: the chain's output computed over the joined columns;
 * :func:`columns_of`: where a reduce's group key and arguments are, when it can build its groups from columns
   (``dataflow.reduce.ColumnsOf``);
 * :class:`FanOut`: several readers of one collection (the branches of a ``ROLLUP``, a source read by two joins),
@@ -24,7 +24,7 @@ from __future__ import annotations
 from typing import Any, Callable, NamedTuple
 
 from steadystate.dataflow.collection import merge_into
-from steadystate.dataflow.columns import counted_rows
+from steadystate.dataflow.columnar_delta import ColumnarDelta
 from steadystate.dataflow.operators import ColumnarInput, MfpOperator
 from steadystate.dataflow.reduce import ColumnsOf
 from steadystate.expr import ir
@@ -36,27 +36,24 @@ from steadystate.repr.types import ScalarType
 
 class ColumnarMapper(NamedTuple):
     """A source's chain of maps/filters/projections, evaluated over its snapshot's Arrow columns
-    (``expr.arrow_eval``): ``apply`` gives the chain's output as ``{row: count}``, or ``None`` when some value
-    needs the row path (an overflow, a division by zero: the row evaluator then reports it)."""
+    (``expr.arrow_eval``): ``apply`` gives the chain's output as columns (a ``ColumnarDelta`` of insertions: the
+    chain's last operator hands it on as columns in the snapshot's round, as rows otherwise), or ``None`` when some
+    value needs the row path (an overflow, a division by zero: the row evaluator then reports it)."""
 
     node: int  # the last MFP node of the chain: its round at the snapshot's time adds the output
     layers: list[Callable[[Any], Any]]
     arity: int
 
-    def apply(self, tables: list[Any]) -> dict[tuple, int] | None:
-        total: dict[tuple, int] = {}
+    def apply(self, tables: list[Any]) -> ColumnarDelta | None:
+        mapped = []
         try:
             for table in tables:
                 for layer in self.layers:
                     table = layer(table)
-                rows = counted_rows(table, self.arity)
-                if total:
-                    merge_into(total, rows)
-                else:
-                    total = rows
+                mapped.append((table, 1))
         except NotVectorized:
             return None
-        return total
+        return ColumnarDelta(mapped, self.arity)
 
 
 class MappedConsumer:
@@ -93,10 +90,10 @@ class PremappedTaker:
         self.last = last
         self.time = time
 
-    def fold_columns(self, tables: list[Any]) -> dict[tuple, int] | None:
+    def fold_columns(self, tables: list[Any]) -> ColumnarDelta | None:
         return self.mapper.apply(tables)
 
-    def absorb_folded(self, folded: dict[tuple, int]) -> None:
+    def absorb_folded(self, folded: ColumnarDelta) -> None:
         add_premapped(self.last, self.time, folded)
 
 
@@ -166,14 +163,15 @@ def without_null_aggregates(expr: ir.Reduce) -> tuple[ir.Reduce, ir.MapFilterPro
             ir.MapFilterProject(inner_arity, map=nulls, projection=tuple(projection)))
 
 
-def add_premapped(operator: MfpOperator, time: int, rows: dict[tuple, int]) -> None:
-    """``rows`` added to ``operator``'s output in the round at ``time`` (taken as they are when nothing else is:
-    the caller hands them over)."""
+def add_premapped(operator: MfpOperator, time: int, output: ColumnarDelta) -> None:
+    """``output`` added to ``operator``'s output in the round at ``time`` (taken as it is when nothing else is:
+    the caller hands it over)."""
     present = operator.premapped.get(time)
-    if present:
-        merge_into(present, rows)
+    if present is not None:
+        present.parts += output.parts
+        merge_into(present.extra, output.extra)
     else:
-        operator.premapped[time] = rows
+        operator.premapped[time] = output
 
 
 def pruned_join_inputs(expr: ir.Reduce, input_types: list[list[Any] | None]) -> ir.Reduce | None:

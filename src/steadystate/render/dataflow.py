@@ -148,9 +148,11 @@ class RenderedDataflow(ColumnarTakers):
         for export in desc.index_exports:
             node, types = self._resolve(export.on_id)
             types = list(export.desc.types) if export.desc.columns else types
+            key_columns = [e.index for e in export.key if isinstance(e, ir.ColumnRef)]
             arrangement = Arrangement(compile_key(export.key, types), mfp_view(types), name=export.index_id,
-                                      codec=ARROW_ROWS, recent_min=RECENT_MIN)
-            self.graph.add(TapOperator(node, arrangement.apply, arrangement.apply))
+                                      codec=ARROW_ROWS, recent_min=RECENT_MIN,
+                                      key_columns=key_columns if len(key_columns) == len(export.key) else None)
+            self.graph.add(TapOperator(node, arrangement.apply, arrangement.apply_columns))
             self._arrangements[export.index_id] = arrangement
         for sink_export in desc.sink_exports:
             node, _ = self._resolve(sink_export.on_id)

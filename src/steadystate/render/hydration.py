@@ -102,7 +102,8 @@ class ColumnarTakers:
     def columnar_source(self, source_id: str) -> bool:
         """Before the first step, whether source ``source_id``'s snapshot is best handed over as columns
         (:meth:`feed_columns`): an operator that runs over columns (not only a map/filter/project, which
-        :meth:`columnar_mapper` covers) reads it, directly or behind maps/filters/projections."""
+        :meth:`columnar_mapper` covers) reads it, directly or behind maps/filters/projections, or an index export
+        of the source itself (``Arrangement.apply_columns``)."""
         port = self.graph.ports.get(source_id)
         if port is None or self.graph.stepped:
             return False
@@ -117,8 +118,11 @@ class ColumnarTakers:
                 operator_ = self.graph.nodes[reader]
                 if isinstance(operator_, MfpOperator):
                     frontier.append(reader)
-                elif hasattr(operator_, "run_columnar") and not isinstance(operator_, TapOperator):
-                    return True  # (an export alone takes columns only once they come: the premapped path is its)
+                elif isinstance(operator_, TapOperator):  # an index export arranges a source's columns as they are
+                    if node == port.node and operator_.columns is not None:
+                        return True
+                elif hasattr(operator_, "run_columnar"):
+                    return True
         return False
 
     def feed_columns(self, source_id: str, tables: list[Any], rows: dict[tuple, int], time: int,
@@ -179,11 +183,11 @@ class ColumnarTakers:
             if layer is not None:
                 operator_.arrow = (_returning_none(layer), len(self._mfp_types[node][1] or ()))
 
-    def feed_premapped(self, mapper: ColumnarMapper, rows: dict[tuple, int], time: int) -> None:
+    def feed_premapped(self, mapper: ColumnarMapper, output: ColumnarDelta, time: int) -> None:
         """The output :meth:`ColumnarMapper.apply` computed, added to the mapper's last node's round at ``time``."""
         operator_ = self.graph.nodes[mapper.node]
         assert isinstance(operator_, MfpOperator)
-        add_premapped(operator_, time, rows)
+        add_premapped(operator_, time, output)
 
     # -- the graph's shape --------------------------------------------------------------------------------
 

@@ -70,28 +70,6 @@ class ArrowRowCodec:
         return arrow_rows.rows_to_batch(rows)
 
     @staticmethod
-    def encode_columns(table: pa.Table) -> pa.RecordBatch | None:
-        """What :meth:`encode` makes of the rows of ``table``'s columns ``c0 …`` (up to ``count_all``) when their
-        values are ``to_pylist``'s: an int64 column as it is, a string column as ``large_string``, a bool column as
-        it is, a column of only NULLs as Arrow's null type (``arrow_rows.column_array``'s choices for ``int``,
-        ``str``, ``bool`` and ``None`` datums); ``None`` for any other column type."""
-        names = [name for name in table.column_names if name != "count_all"]
-        if not names or names != [f"c{i}" for i in range(len(names))]:
-            return None
-        arrays = []
-        for name in names:
-            column = table.column(name).combine_chunks()
-            if column.null_count == len(column):
-                arrays.append(pa.nulls(len(column)))
-            elif column.type == pa.int64() or column.type == pa.bool_() or column.type == pa.large_string():
-                arrays.append(column)
-            elif column.type == pa.string():
-                arrays.append(column.cast(pa.large_string()))
-            else:
-                return None
-        return pa.RecordBatch.from_arrays(arrays, schema=pa.schema([pa.field(n, a.type) for n, a in zip(names, arrays)]))
-
-    @staticmethod
     def decode(batch: pa.RecordBatch) -> list[Row]:
         columns = [column_values(batch.column(i), batch.schema.field(i)) for i in range(batch.num_columns)]
         return list(zip(*columns))

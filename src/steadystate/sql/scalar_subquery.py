@@ -247,9 +247,14 @@ def _rewrite_in(node: exp.In, host: Any, state: QueryState) -> exp.Expr:
         raise errors.FeatureNotSupported("row-valued IN (subquery) is not supported")
     outer_probe: exp.Expr = node.this
     name = f"__probe{next(_names)}"
+    compare_with: type[exp.Binary] = node.meta.get("compare", exp.EQ)
     try:
         parts = _parts(query, state, "IN")
     except _General as general:
+        if compare_with is not exp.EQ:
+            raise errors.FeatureNotSupported(
+                "a comparison other than = with ANY or ALL over a correlated subquery with aggregates, GROUP BY or "
+                "LIMIT is not supported") from None
         host.add_probe(name, host.plan_outer(outer_probe))
         return _placeholder(query, "IN", name, general.original)
     item = parts.item.this if isinstance(parts.item, exp.Alias) else parts.item
@@ -260,13 +265,18 @@ def _rewrite_in(node: exp.In, host: Any, state: QueryState) -> exp.Expr:
         probe = exp.column(name)
     true, false, null = exp.Boolean(this=True), exp.Boolean(this=False), exp.Null()
     probe_null = exp.Is(this=probe.copy(), expression=exp.Null())
-    equal = exp.EQ(this=item.copy(), expression=probe.copy())
+    # ``x op e`` (``e = x`` for IN: the same for =, and the equi-join the planner looks for)
+    equal = exp.EQ(this=item.copy(), expression=probe.copy()) if compare_with is exp.EQ else \
+        compare_with(this=probe.copy(), expression=item.copy())
     if parts.correlated:
         # one aggregate per outer row: decorrelated once, over the subquery's own correlation
         rows = exp.Count(this=exp.Star())
+        unknown: exp.Expr = exp.Or(this=probe_null, expression=exp.GT(this=rows.copy(),
+                                                                        expression=exp.Count(this=item.copy()))) \
+            if compare_with is exp.EQ else exp.LogicalOr(this=exp.Is(this=exp.Paren(this=equal.copy()),
+                                                                     expression=exp.Null()))
         answer = _case([(exp.LogicalOr(this=equal), true), (exp.EQ(this=rows, expression=exp.Literal.number(0)), false),
-                        (exp.Or(this=probe_null, expression=exp.GT(this=rows.copy(), expression=exp.Count(this=item.copy()))),
-                         null)], false)
+                        (unknown, null)], false)
         select = exp.Select(expressions=[answer])
         select.set("from_", exp.From(this=parts.from_.copy()))
         if parts.joins:
@@ -277,10 +287,15 @@ def _rewrite_in(node: exp.In, host: Any, state: QueryState) -> exp.Expr:
     # uncorrelated: only the match depends on the outer row, and it is an equi-join on the probe
     match = _exists_select(parts.from_, parts.joins, _and(parts.where, equal))
     nonempty = _exists_select(parts.from_, parts.joins, parts.where)
-    has_null = _exists_select(parts.from_, parts.joins, _and(parts.where, exp.Is(this=item.copy(), expression=exp.Null())))
-    outer_null = exp.Is(this=exp.Paren(this=outer_probe.copy()), expression=exp.Null())
-    return _case([(match, true), (exp.Not(this=nonempty), false), (exp.Or(this=outer_null, expression=has_null), null)],
-                 false)
+    if compare_with is exp.EQ:
+        has_null = _exists_select(parts.from_, parts.joins,
+                                  _and(parts.where, exp.Is(this=item.copy(), expression=exp.Null())))
+        unknown = exp.Or(this=exp.Is(this=exp.Paren(this=outer_probe.copy()), expression=exp.Null()),
+                         expression=has_null)
+    else:  # some comparison is NULL (the probe's or an item's NULL)
+        unknown = _exists_select(parts.from_, parts.joins,
+                                 _and(parts.where, exp.Is(this=exp.Paren(this=equal.copy()), expression=exp.Null())))
+    return _case([(match, true), (exp.Not(this=nonempty), false), (unknown, null)], false)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -288,8 +303,9 @@ def _rewrite_in(node: exp.In, host: Any, state: QueryState) -> exp.Expr:
 
 
 def quantified_to_in(node: exp.Expr) -> exp.Expr:
-    """``x = ANY (subquery)`` as ``x IN (subquery)`` and ``x <> ALL (subquery)`` as ``NOT (x IN (subquery))``, the
-    same answer NULLs included; another operator with a subquery is refused (an array stays sql/array_exprs.py's)."""
+    """``x op ANY (subquery)`` as ``x IN (subquery)`` compared by ``op`` (``In.meta["compare"]``, absent for ``=``),
+    and ``x op ALL (subquery)`` as ``NOT (x IN (subquery))`` compared by the negated ``op`` (``<> ALL`` is ``NOT
+    IN``), the same answer NULLs included; an array stays sql/array_exprs.py's."""
     if not any(True for _ in node.find_all(exp.Any, exp.All)) and not any(
             str(n.this).upper() == "ALL" for n in node.find_all(exp.Anonymous)):
         return node
@@ -309,13 +325,18 @@ def _quantified(node: exp.Expr) -> exp.Expr:
         inner = inner.this
     if not isinstance(inner, (exp.Select, exp.SetOperation)):
         return node  # an array
-    wanted = exp.NEQ if is_all else exp.EQ
-    if not isinstance(node, wanted):
-        raise errors.FeatureNotSupported(
-            "only = ANY and <> ALL are supported with a subquery",
-            hint="Write x IN (subquery) or x NOT IN (subquery), or compare with min() or max() of the subquery.")
+    if not isinstance(node, tuple(_NEGATED)):
+        raise errors.FeatureNotSupported(f"{node.key} {'ALL' if is_all else 'ANY'} (subquery) is not supported")
+    # x op ALL (S) is NOT (x (not op) ANY (S)), NULLs included; x op ANY (S) is IN with op for its equality
+    compare = _NEGATED[type(node)] if is_all else type(node)
     membership = exp.In(this=node.this.copy(), query=exp.Subquery(this=inner.copy()))
+    if compare is not exp.EQ:
+        membership.meta["compare"] = compare
     return exp.Not(this=exp.Paren(this=membership)) if is_all else membership
+
+
+_NEGATED: dict[type[exp.Binary], type[exp.Binary]] = {
+    exp.EQ: exp.NEQ, exp.NEQ: exp.EQ, exp.LT: exp.GTE, exp.GTE: exp.LT, exp.GT: exp.LTE, exp.LTE: exp.GT}
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -35,7 +35,7 @@ def _semijoin_form(conjunct: exp.Expr) -> bool:
     if isinstance(inner, exp.Exists):
         return True
     return (not negated and isinstance(inner, exp.In) and inner.args.get("query") is not None
-            and not isinstance(inner.this, exp.Tuple))
+            and not isinstance(inner.this, exp.Tuple) and "compare" not in inner.meta)  # x op ANY: a value
 
 
 def plan_where(rel: Rel, predicate: exp.Expr, state: QueryState, select: exp.Select) -> Rel:

@@ -1,0 +1,106 @@
+"""An index arrangement hydrated from columns (``Arrangement.apply_columns``: a snapshot's Arrow tables become a run
+as they are, only the keys built as Python values) holds exactly what the row arrangement holds after the same
+snapshot, and after any later changes: read whole (``peek``, ``table``, ``rows_dict``) and by key (``lookup``),
+with repeated rows, NULLs in keys and values, text, booleans, a key of no columns, the producer's "no row repeats"
+promise, and extra rows beside the columns.  Where its preconditions fail (a float column, a key that is not
+columns, retractions, a cursor reading the log, an arrangement not empty) it declines and changes nothing."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import pyarrow as pa
+from hypothesis import given, settings, strategies as st
+
+from steadystate.dataflow.arrangement import Arrangement
+from steadystate.dataflow.columnar_delta import ColumnarDelta
+from steadystate.render.row_codec import ARROW_ROWS
+from steadystate.repr import arrow_rows
+
+ROWS = st.tuples(
+    st.one_of(st.none(), st.integers(-5, 5), st.integers(2**40, 2**40 + 2)),
+    st.one_of(st.none(), st.sampled_from(["a", "b", "é", ""])),
+    st.one_of(st.none(), st.booleans()),
+)
+KEYS = st.sampled_from([(0,), (1,), (2,), (0, 1), (1, 0, 2), ()])
+CHANGES = st.lists(st.lists(st.tuples(ROWS, st.sampled_from([1, 1, 2, -1, -1])), max_size=12), max_size=6)
+
+
+def table_of(rows: list[tuple[Any, ...]]) -> pa.Table:
+    return pa.table({"c0": pa.array([r[0] for r in rows], pa.int64()),
+                     "c1": pa.array([r[1] for r in rows], pa.string()),
+                     "c2": pa.array([r[2] for r in rows], pa.bool_())})
+
+
+def contents(arrangement: Arrangement, keys: set[tuple[Any, ...]]) -> tuple[Any, ...]:
+    peeked = Counter(arrangement.peek())
+    table = arrangement.table()  # None: read the rows instead (the row arrangement, no rows, types not unifying)
+    whole = peeked if table is None else Counter(
+        row for batch in table.to_batches() for row in arrow_rows.batch_rows(batch))
+    return (peeked, whole, arrangement.rows_dict(), {key: Counter(arrangement.lookup(key)) for key in keys})
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(ROWS, max_size=40), st.lists(ROWS, max_size=3), KEYS, st.integers(1, 8), st.booleans(), CHANGES)
+def test_an_arrangement_hydrated_from_columns_holds_what_the_row_path_holds(
+        snapshot: list[tuple[Any, ...]], extra: list[tuple[Any, ...]], key: tuple[int, ...], recent_min: int,
+        distinct: bool, changes: list[list[tuple[tuple[Any, ...], int]]]) -> None:
+    def key_fn(row: tuple[Any, ...]) -> tuple[Any, ...]:
+        return tuple(row[c] for c in key)
+
+    if distinct:  # the producer's promise holds only for distinct rows
+        snapshot = list(dict.fromkeys(snapshot))
+    half = len(snapshot) // 2
+    parts = [(table_of(snapshot[:half]), 1), (table_of(snapshot[half:]), 1)]
+    extra_rows = Counter(extra)
+    expected = Counter(snapshot) + extra_rows
+
+    rows_path = Arrangement(key_fn)
+    rows_path.apply(1, (dict(expected), {}))
+    columnar = Arrangement(key_fn, codec=ARROW_ROWS, recent_min=recent_min, key_columns=key)
+    took = columnar.apply_columns(1, ColumnarDelta(parts, 3, dict(extra_rows), distinct=distinct), {})
+    assert took == (len(snapshot) >= recent_min)
+    if not took:
+        columnar.apply(1, (dict(expected), {}))
+    keys = {key_fn(row) for row in snapshot + extra} | {(99,) * len(key)}
+    assert contents(columnar, keys) == contents(rows_path, keys)
+
+    present = Counter(expected)
+    for time, batch in enumerate(changes, 2):
+        delta: dict[tuple[Any, ...], int] = {}
+        for row, diff in batch:
+            if diff < 0 and present[row] + delta.get(row, 0) <= 0:
+                continue  # a retraction only of what is there
+            delta[row] = delta.get(row, 0) + diff
+        delta = {row: diff for row, diff in delta.items() if diff}
+        present.update(delta)
+        rows_path.apply(time, (dict(delta), {}))
+        columnar.apply(time, (dict(delta), {}))
+        keys |= {key_fn(row) for row in delta}
+        assert contents(columnar, keys) == contents(rows_path, keys)
+
+
+def test_apply_columns_declines_what_it_cannot_take_exactly() -> None:
+    rows = [(i, "x", i % 2 == 0) for i in range(20)]
+    table = table_of(rows)
+
+    def fresh(**kwargs: Any) -> Arrangement:
+        return Arrangement(lambda row: (row[0],), codec=ARROW_ROWS, recent_min=4, **kwargs)
+
+    floats = pa.table({"c0": pa.array([float(i) for i in range(20)]), "c1": table["c1"], "c2": table["c2"]})
+    assert not fresh(key_columns=(0,)).apply_columns(1, ColumnarDelta([(floats, 1)], 3), {})
+    assert not fresh().apply_columns(1, ColumnarDelta([(table, 1)], 3), {})  # the key is not columns
+    assert not fresh(key_columns=(0,)).apply_columns(1, ColumnarDelta([(table, -1)], 3), {})
+    read = fresh(key_columns=(0,))
+    read.cursor()
+    assert not read.apply_columns(1, ColumnarDelta([(table, 1)], 3), {})
+    loaded = fresh(key_columns=(0,))
+    loaded.apply(1, ({(100, "y", True): 1}, {}))
+    assert not loaded.apply_columns(2, ColumnarDelta([(table, 1)], 3), {})
+    assert loaded.rows_dict() == {(100, "y", True): 1}  # declining changed nothing
+    small = Arrangement(lambda row: (row[0],), codec=ARROW_ROWS, recent_min=64, key_columns=(0,))
+    assert not small.apply_columns(1, ColumnarDelta([(table, 1)], 3), {})
+    taken = fresh(key_columns=(0,))
+    assert taken.apply_columns(1, ColumnarDelta([(table, 1)], 3), {})
+    assert taken.bulk is not None and taken.bulk.records == 20 and not taken.recent
