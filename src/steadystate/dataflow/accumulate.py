@@ -34,7 +34,7 @@ import decimal
 import enum
 from typing import Any, Callable, Sequence
 
-from steadystate.dataflow.columns import exact_column
+from steadystate.dataflow.columns import exact_column, joined
 from steadystate.dataflow.collection import Delta, ErrDelta, OkDelta
 from steadystate.dataflow.operators import Operator
 
@@ -449,8 +449,6 @@ def prepare_columns() -> None:
     set-up (its modules, kernels and Acero's thread pool) is done before the first hydration from columns needs
     it."""
     import pyarrow as pa
-
-    from steadystate.dataflow.columns import joined
 
     tables = [pa.table({"c0": pa.array([1, None], pa.int8()), "c1": pa.array([2, 3], pa.int16())})]
     everything = [Accumulator(Accumulation.ROWS, None), Accumulator(Accumulation.NON_NULL, 1),
