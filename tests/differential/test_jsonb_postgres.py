@@ -95,6 +95,11 @@ DOC = "CAST('{\"a\": [1, 2.50, {\"b\": null}], \"c\": \"x\", \"d\": {\"e\": [tru
     "SELECT decode('0g', 'hex')", "SELECT encode(CAST('\\x00' AS bytea), 'nope')",
     "SELECT CAST('\\x01' AS bytea) || CAST('\\x02' AS bytea)", "SELECT CAST('\\x01' AS bytea) < CAST('\\x0100' AS bytea)",
     "SELECT CAST(CAST('\\x41' AS bytea) AS text)", "SELECT octet_length('é')",
+    # sha224/256/384/512 of bytea (an unknown literal is bytea; text is no argument), bit_length of text and bytea
+    "SELECT sha224('abc'), sha256(CAST('abc' AS bytea)), sha384(''), sha512(CAST('\\x00ff' AS bytea))",
+    "SELECT sha256(CAST('abc' AS text))", "SELECT sha256(NULL), bit_length(NULL)", "SELECT sha256(1)",
+    "SELECT bit_length('é'), bit_length(CAST('\\x00ff01' AS bytea)), bit_length(CAST('ab' AS varchar))",
+    "SELECT encode(sha256(CAST(x AS bytea)), 'hex') FROM (VALUES ('a'), ('b')) v(x) ORDER BY 1",
     "SELECT jsonb_nosuch(CAST('1' AS jsonb))", "SELECT CAST('1' AS jsonb) + 1",
     # a top-level scalar is a one-element array to ``->``/``->>`` by position (PostgreSQL's storage shows through)
     "SELECT CAST('false' AS jsonb) ->> 0, CAST('1' AS jsonb) -> -1, CAST('1' AS jsonb) -> 1, CAST('null' AS jsonb) -> 0",

@@ -13,28 +13,101 @@ times its frontier has passed and runs a round at each, in time order, and the o
 that time.  So the time that drives the updates is the dataflow's input frontier, which advances with the
 timestamp oracle's clock (table uppers tick every second): a view over a table written once shrinks on its own.
 
+**A snapshot's columns** (``dataflow.columnar_delta``, the hydration round) take a columnar path when the operator
+has ``arrow``: the bounds evaluated over an Arrow table (``expr.temporal_filter.compile_arrow_bounds``, installed by
+``render.dataflow``), giving per row the interval as NumPy ``int64`` arrays and whether every bound is non-NULL, or
+``None`` when a value needs the row evaluator (an error, a type it does not evaluate).  :meth:`run_columnar` then
+splits each part with NumPy: rows outside their interval are dropped, rows inside it now leave as columns (a part of
+the output ``ColumnarDelta``), and the held insertions and retractions are kept as :class:`HeldColumns` — the rows'
+table sorted by the time they are due, with their diffs — released by binary search as the frontier passes their
+times (one round per distinct time, as the row path runs).  If any part's bounds cannot be evaluated, the whole
+delta takes the row path, which reports errors as data.  Updates after hydration take the row path.
+
 Like Materialize's, this keeps every future retraction in memory until its time comes (one entry per row).
 """
 
 from __future__ import annotations
 
 import heapq
-from typing import Callable
+from typing import Any, Callable
 
 from steadystate.dataflow.collection import Delta, ErrDelta, EvalError, OkDelta, Row, add_into
+from steadystate.dataflow.columnar_delta import ColumnarDelta, ok_rows
+from steadystate.dataflow.columns import python_values
 from steadystate.dataflow.operators import Operator
 
 #: a row's interval ``(lower, upper)``: ``None`` for an unbounded side; ``bounds`` returns ``None`` for a row
 #: that is never in the result (a NULL bound)
 Interval = tuple[int | None, int | None]
 
+#: a table's intervals: ``(lower, upper, valid)`` — int64 arrays (``None`` for a side without bounds) and a bool
+#: array, False where a bound is NULL — or ``None`` when the row evaluator is needed
+ArrowBounds = Callable[[Any], "tuple[Any | None, Any | None, Any] | None"]
+
+
+class HeldColumns:
+    """Rows of a snapshot's columns held for future times: ``table`` (columns ``c0 …``) sorted by ``times`` (an
+    int64 array), each row an update of ``diffs[i]``.  ``announced`` rows' times were handed to the graph
+    (:meth:`announce`); ``released`` rows were emitted (:meth:`release`)."""
+
+    __slots__ = ("times", "table", "diffs", "arity", "announced", "released")
+
+    def __init__(self, times: Any, table: Any, diffs: Any, arity: int) -> None:
+        self.times = times
+        self.table = table
+        self.diffs = diffs
+        self.arity = arity
+        self.announced = 0
+        self.released = 0
+
+    def __len__(self) -> int:
+        return len(self.times) - self.released
+
+    def announce(self, limit: int | None) -> list[int]:
+        """The distinct times below ``limit`` (all if ``None``) not announced before."""
+        import numpy as np
+
+        end = len(self.times) if limit is None else int(np.searchsorted(self.times, limit, "left"))
+        if end <= self.announced:
+            return []
+        times = np.unique(self.times[self.announced:end]).tolist()
+        self.announced = end
+        return times
+
+    def holds(self, time: int) -> bool:
+        import numpy as np
+
+        at = int(np.searchsorted(self.times, time, "left"))
+        return at < len(self.times) and int(self.times[at]) == time
+
+    def release(self, time: int, into: OkDelta) -> None:
+        """The updates at ``time`` added to ``into``; the ones before it are dropped (rounds run in time order)."""
+        import numpy as np
+
+        times = self.times
+        low = int(np.searchsorted(times, time, "left"))
+        high = int(np.searchsorted(times, time, "right"))
+        if high > low:
+            piece = self.table.slice(low, high - low)
+            diffs = self.diffs[low:high].tolist()
+            if self.arity == 0:
+                rows: Any = [()] * len(diffs)
+            else:
+                rows = zip(*(python_values(piece.column(f"c{i}")) for i in range(self.arity)))
+            for row, diff in zip(rows, diffs):
+                add_into(into, row, diff)
+        self.released = max(self.released, high)
+        self.announced = max(self.announced, self.released)
+
 
 class TemporalFilterOperator(Operator):
-    def __init__(self, input: int, bounds: Callable[[Row], Interval | None]) -> None:
+    def __init__(self, input: int, bounds: Callable[[Row], Interval | None], arrow: ArrowBounds | None = None) -> None:
         self.inputs = (input,)
         self.bounds = bounds
+        self.arrow = arrow  # the bounds over an Arrow table, for a snapshot's columns (see the module docstring)
         self.scheduled: dict[int, OkDelta] = {}
         self._times: list[int] = []  # a heap of the keys of ``scheduled`` (each pushed once)
+        self.held_columns: list[HeldColumns] = []
 
     def _schedule(self, time: int, row: Row, diff: int) -> None:
         delta = self.scheduled.get(time)
@@ -49,18 +122,24 @@ class TemporalFilterOperator(Operator):
         times = self._times
         while times and (limit is None or times[0] < limit):
             due.append(heapq.heappop(times))
-        return due
+        for held in self.held_columns:
+            due.extend(held.announce(limit))
+        return sorted(set(due)) if self.held_columns else due
 
     def due_at(self, time: int) -> bool:
-        return time in self.scheduled
+        return time in self.scheduled or any(held.holds(time) for held in self.held_columns)
 
     def held(self) -> int:
         """How many updates wait for their time (a size for introspection)."""
-        return sum(len(delta) for delta in self.scheduled.values())
+        return sum(len(delta) for delta in self.scheduled.values()) + sum(len(h) for h in self.held_columns)
 
     def run(self, time: int, deltas: list[Delta], first: bool) -> Delta:
         ok_in, err_in = deltas[0]
         ok: OkDelta = self.scheduled.pop(time, {})
+        if self.held_columns:
+            for held in self.held_columns:
+                held.release(time, ok)
+            self.held_columns = [held for held in self.held_columns if len(held)]
         err: ErrDelta = dict(err_in)
         bounds = self.bounds
         for row, diff in ok_in.items():
@@ -82,3 +161,64 @@ class TemporalFilterOperator(Operator):
             if upper is not None:
                 self._schedule(upper, row, -diff)
         return ok, err
+
+    def run_columnar(self, time: int, deltas: list[Any], first: bool) -> tuple[Any, ErrDelta]:
+        """A snapshot's columns split by their intervals with NumPy (see the module docstring); the row path when
+        there is no Arrow evaluator or a part needs the row evaluator."""
+        ok_in, err_in = deltas[0]
+        if type(ok_in) is not ColumnarDelta or self.arrow is None:
+            return self.run(time, [(ok_rows(ok_in), err_in)], first)
+        intervals = []
+        for table, _sign in ok_in.parts:
+            interval = self.arrow(table)
+            if interval is None:
+                return self.run(time, [(ok_in.rows(), err_in)], first)
+            intervals.append(interval)
+        ok, err = self.run(time, [(ok_in.extra, err_in)], first)
+        parts = []
+        for (table, sign), (lower, upper, valid) in zip(ok_in.parts, intervals):
+            now = self._split(time, table, sign, lower, upper, valid, ok_in.arity)
+            if now is not None:
+                parts.append((now, sign))
+        return ColumnarDelta(parts, ok_in.arity, ok), err
+
+    def _split(self, time: int, table: Any, sign: int, lower: Any, upper: Any, valid: Any, arity: int) -> Any:
+        """One part: its rows inside their interval now (a table, or ``None``), the held ones into a
+        :class:`HeldColumns`."""
+        import numpy as np
+
+        rows = table.num_rows
+        kept = np.ones(rows, dtype=bool) if valid is None and (lower is not None or upper is None) else valid
+        if lower is None:  # every row starts now
+            if upper is None:
+                now = kept
+            else:
+                now = upper > time if valid is None else kept & (upper > time)
+            later = None
+            start: Any = time
+        else:
+            start = np.maximum(lower, time)
+            if upper is not None:
+                kept = kept & (upper > start)
+            later = kept & (lower > time)
+            now = kept & ~later
+        indices, times, diffs = [], [], []
+        if later is not None:
+            delayed = np.flatnonzero(later)
+            indices.append(delayed)
+            times.append(start[delayed])
+            diffs.append(np.full(len(delayed), sign, dtype=np.int64))
+        if upper is not None:
+            retracted = np.flatnonzero(kept if lower is not None else now)
+            indices.append(retracted)
+            times.append(upper[retracted])
+            diffs.append(np.full(len(retracted), -sign, dtype=np.int64))
+        held_times = np.concatenate(times) if times else np.empty(0, dtype=np.int64)
+        if len(held_times):
+            order = np.argsort(held_times, kind="stable")
+            self.held_columns.append(HeldColumns(held_times[order], table.take(np.concatenate(indices)[order]),
+                                                 np.concatenate(diffs)[order], arity))
+        count = int(np.count_nonzero(now))
+        if count == rows:
+            return table
+        return table.filter(now) if count else None

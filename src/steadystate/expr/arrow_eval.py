@@ -19,10 +19,12 @@ anything that would be an error in the row path — an overflow, a division by z
 :class:`NotVectorized`, so the caller reads the snapshot as rows and the row evaluator reports the error as data.
 Text compares as the row path compares Python strings: by code point, which is UTF-8's byte order.
 
-:func:`compile_arrow_flat_map` does the same for a FlatMap calling integer ``generate_series`` (a table function per
-row, ``FROM t, generate_series(1, t.n)``): each row's series length from its bounds (NumPy), the input rows
-repeated (``take``) and the series values appended, with ``WITH ORDINALITY`` too; a zero step raises
-:class:`NotVectorized` (the row path reports it), a NULL argument gives no rows, as the row path does.
+:func:`compile_arrow_scalar` evaluates one scalar expression the same way (a temporal filter's bounds,
+``expr.temporal_filter.compile_arrow_bounds``).  :func:`compile_arrow_flat_map` does the same for a FlatMap
+calling integer ``generate_series`` (a table function per row, ``FROM t, generate_series(1, t.n)``): each row's
+series length from its bounds (NumPy), the input rows repeated (``take``) and the series values appended, with
+``WITH ORDINALITY`` too; a zero step raises :class:`NotVectorized` (the row path reports it), a NULL argument gives
+no rows, as the row path does.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from steadystate.expr import ir
-from steadystate.expr.infer import Types, scalar_type
+from steadystate.expr.infer import Types, columns_of, scalar_type
 from steadystate.repr.types import ScalarType
 
 Row = tuple[Any, ...]
@@ -91,6 +93,28 @@ def compile_arrow_mfp(mfp: ir.MapFilterProject, input_types: Types | None) -> Ca
         chosen = range(len(columns)) if projection is None else projection
         return pa.table({f"c{i}": columns[j] for i, j in enumerate(chosen)}) if chosen else \
             pa.table({"_rows": pa.nulls(len(columns[0]) if columns else table.num_rows)})
+
+    return apply
+
+
+def compile_arrow_scalar(expr: ir.ScalarExpr, input_types: Types | None) -> Callable[[pa.Table], Any] | None:
+    """``f(table) -> array`` of ``expr``'s values over a table whose columns are the input's (one per row, NULLs
+    included), or ``None`` when ``expr`` (or a column it reads) is outside what this module evaluates exactly;
+    ``f`` raises :class:`NotVectorized` where the row evaluator would report an error."""
+    if input_types is None:
+        return None
+    try:
+        evaluate = _compile(expr, list(input_types))
+    except _Untranslatable:
+        return None
+    read = columns_of(expr)
+
+    def apply(table: pa.Table) -> Any:
+        columns = [_normalized(column) if i in read else column for i, column in enumerate(table.columns)]
+        try:
+            return _as_array(evaluate(columns), table.num_rows)
+        except (pa.ArrowException, OverflowError, ZeroDivisionError) as exc:
+            raise NotVectorized(str(exc)) from exc
 
     return apply
 
@@ -275,5 +299,9 @@ def _within(result: Any, low: int, high: int) -> bool:
         return value is None or low <= value <= high
     if len(result) == 0 or result.null_count == len(result):
         return True
+    if result.null_count == 0 and pa.types.is_integer(result.type):  # NumPy's min and max: faster than min_max
+        values = result.to_numpy(zero_copy_only=False) if isinstance(result, pa.ChunkedArray) else \
+            result.to_numpy()
+        return low <= int(values.min()) and int(values.max()) <= high
     extremes = pc.min_max(result)
     return low <= extremes["min"].as_py() and extremes["max"].as_py() <= high

@@ -552,7 +552,10 @@ UNARY_STRICT: dict[str, Callable[[Any], Any]] = {
     "float4_to_jsonb": float4_to_jsonb,
     "bytea_md5": bytea_md5,
     "octet_length": len,
+    "bit_length": lambda value: len(value) * 8,
     "text_to_utf8": str.encode,
+    **{f"bytea_sha{bits}": (lambda algorithm: lambda value: hashlib.new(algorithm, value).digest())(f"sha{bits}")
+       for bits in (224, 256, 384, 512)},
 }
 UNARY_NONSTRICT: dict[str, Callable[[Any], Any]] = {
     "to_jsonb_nullable": lambda v: None if v is None else to_jsonb(v),
@@ -599,6 +602,8 @@ RESULT_TYPES: dict[str, ScalarType] = {
     "jsonb_array_length": T.INT4,
     "gen_random_uuid": T.UUID,
     "octet_length": T.INT4,
+    "bit_length": T.INT4,
+    **{f"bytea_sha{bits}": T.BYTEA for bits in (224, 256, 384, 512)},
     "bytea_decode": T.BYTEA,
     "text_to_utf8": T.BYTEA,
     "bytea_concat": T.BYTEA,

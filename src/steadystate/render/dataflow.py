@@ -331,7 +331,9 @@ class RenderedDataflow(ColumnarTakers):
             node, types = self._render_mfp(expr.input, lambda arity: ir.MapFilterProject(arity, predicates=plain))
         else:
             node, types = self._render(expr.input)
-        return self.graph.add(TemporalFilterOperator(node, temporal_filter.compile_bounds(bounds, types))), types
+        # (and, for a snapshot's columns, the same bounds over Arrow tables: ``dataflow.temporal_filter``)
+        return self.graph.add(TemporalFilterOperator(node, temporal_filter.compile_bounds(bounds, types),
+                                                     temporal_filter.compile_arrow_bounds(bounds, types))), types
 
     def _render_project(self, expr: ir.Project) -> Rendered:
         inner = expr.input

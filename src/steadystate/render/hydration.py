@@ -16,9 +16,9 @@ this order:
   becomes Python objects);
 * :meth:`ColumnarTakers.columnar_source`: else, when the source's readers (directly or behind maps/filters/
   projections) include operators that run over columns (``run_columnar``: a union, a negate, a distinct or
-  threshold, a join), the snapshot goes into the dataflow's first round as columns
-  (:meth:`ColumnarTakers.feed_columns`, a ``dataflow.columnar_delta.ColumnarDelta``): each map/filter/project is
-  given its Arrow layer, and rows are made only where an operator's state or an export needs them;
+  threshold, a join, a temporal filter whose bounds are evaluated over Arrow), the snapshot goes into the
+  dataflow's first round as columns (:meth:`ColumnarTakers.feed_columns`, a
+  ``dataflow.columnar_delta.ColumnarDelta``): each map/filter/project is given its Arrow layer, and rows are made only where an operator's state or an export needs them;
 * else the snapshot is read as rows.
 
 An imported index's snapshot goes the same way (:meth:`ColumnarTakers.feed_import_columns`): the producer
@@ -121,8 +121,8 @@ class ColumnarTakers:
                 elif isinstance(operator_, TapOperator):  # an index export arranges a source's columns as they are
                     if node == port.node and operator_.columns is not None:
                         return True
-                elif hasattr(operator_, "run_columnar"):
-                    return True
+                elif hasattr(operator_, "run_columnar") and getattr(operator_, "arrow", True) is not None:
+                    return True  # (a temporal filter runs over columns when it has its bounds over Arrow)
         return False
 
     def feed_columns(self, source_id: str, tables: list[Any], rows: dict[tuple, int], time: int,

@@ -191,6 +191,9 @@ def handlers(plan: Plan) -> dict[type, Plan]:
         exp.Decode: _encoding("decode")(plan),
         exp.ArrayContainsAll: _containment(plan),
         exp.ArrayContainedBy: _containment(plan),
+        # sqlglot's nodes for sha256/384/512 and bit_length (sha224 is a plain call)
+        exp.SHA2Digest: lambda node, env: FUNCTIONS[f"sha{node.args['length'].this}"]([node.this], env, plan),
+        exp.BitLength: lambda node, env: FUNCTIONS["bit_length"]([node.this], env, plan),
     }
 
 
@@ -312,17 +315,21 @@ def _build(name: str) -> Callable[[list[exp.Expr], ExprEnv, Plan], Typed]:
     return planner
 
 
-def _octet_length(args: list[exp.Expr], env: ExprEnv, plan: Plan) -> Typed:
-    values = [plan(a, env) for a in args]
-    if len(values) != 1:
-        raise _no_function("octet_length", values)
-    value = values[0]
-    if value.is_untyped or value.type is T.TEXT:
-        text = coerce(value, T.TEXT, env)
-        return Typed(CallUnary("octet_length", CallUnary("text_to_utf8", text.expr)), T.INT4, text.nullable)
-    if value.type is not T.BYTEA:
-        raise _no_function("octet_length", values)
-    return Typed(CallUnary("octet_length", value.expr), T.INT4, value.nullable)
+def _byte_length(name: str) -> Callable[[list[exp.Expr], ExprEnv, Plan], Typed]:
+    """``octet_length``/``bit_length`` of a text (its UTF-8 bytes) or bytea value."""
+    def planner(args: list[exp.Expr], env: ExprEnv, plan: Plan) -> Typed:
+        values = [plan(a, env) for a in args]
+        if len(values) != 1:
+            raise _no_function(name, values)
+        value = values[0]
+        if value.is_untyped or value.type is T.TEXT:
+            text = coerce(value, T.TEXT, env)
+            return Typed(CallUnary(name, CallUnary("text_to_utf8", text.expr)), T.INT4, text.nullable)
+        if value.type is not T.BYTEA:
+            raise _no_function(name, values)
+        return Typed(CallUnary(name, value.expr), T.INT4, value.nullable)
+
+    return planner
 
 
 def _set_path(name: str) -> Callable[[list[exp.Expr], ExprEnv, Plan], Typed]:
@@ -353,7 +360,9 @@ FUNCTIONS: dict[str, Callable[[list[exp.Expr], ExprEnv, Plan], Typed]] = {
     "to_jsonb": _to_jsonb,
     "jsonb_build_object": _build("jsonb_build_object"),
     "jsonb_build_array": _build("jsonb_build_array"),
-    "octet_length": _octet_length,
+    "octet_length": _byte_length("octet_length"),
+    "bit_length": _byte_length("bit_length"),
+    **{f"sha{bits}": _unary(f"sha{bits}", f"bytea_sha{bits}", T.BYTEA, T.BYTEA) for bits in (224, 256, 384, 512)},
 }
 
 
