@@ -228,3 +228,36 @@ def test_a_distinct_builds_its_state_over_columns_and_outputs_columns() -> None:
     dataflow.step()
     assert seen and all(type(out) is ColumnarDelta for out in seen)
     assert sorted(dataflow.arrangement("i").peek(ir.MapFilterProject(0))) == []  # every x of a is in b
+
+
+def test_a_left_joins_columnar_side_is_folded_beside_a_side_folded_before_the_round(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The LEFT JOIN's filtered side is folded by the join before the round (its only reader), the other side
+    reaches the join as columns in the round: it is folded as columns too — never turned into rows and back into a
+    table (``columns.table_of_rows``) — and the answer is the naive evaluator's."""
+    import steadystate.dataflow.join as join_module
+
+    def refused(*_args: Any, **_kwargs: Any) -> Any:
+        raise AssertionError("a columnar side went through rows")
+
+    monkeypatch.setattr(join_module, "table_of_rows", refused)
+    load = ([[(i % 5, i % 3) for i in range(40)] + [(None, 1)]], [pa.int64(), pa.int64()], [((1, 2), True, 0)])
+    assert run(PLANS["filtered_left_join"], {"a": A, "b": B}, {"a": load, "b": load},
+               [[("a", (7, 1), True, 0), ("b", (0, 0), False, 3), ("b", (7, 2), True, 0)]]) == {"a", "b"}
+
+
+@pytest.mark.parametrize("name", ["left_join", "filtered_left_join", "distinct_over_join_and_union"])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(a=snapshot(text_rows), b=snapshot(int_rows), batches=batches_of(text_rows, int_rows))
+def test_an_index_hydrated_from_the_rounds_columns_matches_naive_evaluation(name: str, a: Any, b: Any,
+                                                                           batches: list) -> None:
+    """With every hydration delta stored straight as an Arrow run (the arrangement's ``recent_min`` 1), the export
+    takes the first round's columns (``TapOperator.run_columnar``, ``Arrangement.apply_columns``) and the index
+    still answers as the naive evaluator after every batch."""
+    from unittest import mock
+
+    import steadystate.render.dataflow as render_dataflow
+
+    with mock.patch.object(render_dataflow, "RECENT_MIN", 1):
+        run(PLANS[name], {"a": S, "b": B}, {"a": a, "b": b}, batches)
+

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+import numpy as np
 import pyarrow as pa
 from hypothesis import given, settings, strategies as st
 
@@ -35,6 +36,26 @@ def test_consolidated_sorted_equals_the_model(case: tuple[int, list[tuple]]) -> 
     out = consolidated_sorted(table)
     got = list(zip(*(out.column(name).to_pylist() for name in out.column_names)))
     assert got == model(rows)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.sampled_from([(narrow, text), (wide, narrow), (flags, narrow, text), (narrow,), (wide, wide)]).flatmap(
+    lambda columns: st.tuples(st.just(len(columns)), st.lists(st.tuples(*columns, st.integers(-3, 3)),
+                                                              max_size=30))))
+def test_consolidated_sorted_by_weight_equals_the_model(case: tuple[int, list[tuple]]) -> None:
+    """Each row counting its weight (a consolidated join's ``count_all``, a delta's signs): the weights summed per
+    distinct row, a row whose weights sum to zero kept with count 0, whether the codes are counted or sorted."""
+    arity, weighted = case
+    rows = [row[:arity] for row in weighted]
+    types = [pa.string() if any(isinstance(r[i], str) for r in rows) else
+             pa.bool_() if any(isinstance(r[i], bool) for r in rows) else pa.int64() for i in range(arity)]
+    table = pa.table({f"c{i}": pa.array([r[i] for r in rows], types[i]) for i in range(arity)})
+    out = consolidated_sorted(table, np.array([row[arity] for row in weighted], dtype=np.int64))
+    got = list(zip(*(out.column(name).to_pylist() for name in out.column_names)))
+    sums: Counter[tuple] = Counter()
+    for row in weighted:
+        sums[row[:arity]] += row[arity]
+    assert got == [(*row[:arity], sums[row[:arity]]) for row in model(rows)]
 
 
 def test_a_key_column_of_only_nulls_joins_a_text_key() -> None:

@@ -34,7 +34,7 @@ import decimal
 import enum
 from typing import Any, Callable, Sequence
 
-from steadystate.dataflow.columns import exact_column
+from steadystate.dataflow.columns import exact_column, joined
 from steadystate.dataflow.collection import Delta, ErrDelta, OkDelta
 from steadystate.dataflow.operators import Operator
 
@@ -444,10 +444,11 @@ class Sums(dict):  # type: ignore[type-arg]
 
 
 def prepare_columns() -> None:
-    """Run one tiny fold through :func:`sums_from_columns`, so that Arrow's lazy set-up (its modules, kernels and
-    Acero's thread pool: about 100 ms) is done before the first hydration from columns needs it; and one tiny
-    ``Table.group_by``, whose first call imports ``pyarrow.acero`` (15–30 ms, paid otherwise by the first
-    hydration that groups a table: a top-k's heads, ``dataflow.topk_spine``)."""
+    """Run one tiny fold through :func:`sums_from_columns`, one tiny ``Table.group_by`` (whose first call imports
+    ``pyarrow.acero``: 15–30 ms, paid otherwise by the first hydration that groups a table: a top-k's heads,
+    ``dataflow.topk_spine``) and one tiny join (``columns.joined``: Acero's hash join, whose Python module and
+    ``pyarrow.dataset`` are imported on first use), so that Arrow's lazy set-up (its modules, kernels and Acero's
+    thread pool: about 100 ms) is done before the first hydration from columns needs it."""
     import pyarrow as pa
 
     tables = [pa.table({"c0": pa.array([1, None], pa.int8()), "c1": pa.array([2, 3], pa.int16())})]
@@ -455,6 +456,8 @@ def prepare_columns() -> None:
                   Accumulator(Accumulation.SUM, 1)]
     sums_from_columns(tables * 2, [0], everything, skip_null_keys=True)
     tables[0].group_by(["c0"], use_threads=False).aggregate([("c1", "sum")])
+    small = pa.table({"c0": pa.array([1, 2]), "c1": pa.array(["a", "b"])})
+    joined(small, small, [0], [0])
 
 
 class FoldsColumns:

@@ -182,14 +182,20 @@ def _packed(table: Any, weights: Any = None) -> Any | None:
     for codes, base, _decode in encoded:
         code *= base
         code += codes
-    if weights is not None:  # each row counts its weight: summed per distinct row
+    small = width <= max(4 * table.num_rows, 1 << 16)  # few possible codes: counted in one pass, not sorted
+    if weights is not None and small and (not len(weights) or int(np.abs(weights).max()) * len(weights) < 2 ** 53):
+        # each row counts its weight, summed per distinct row (float sums are exact below 2⁵³); a code present
+        # with weights summing to zero is kept, as the sorting path keeps it
+        unique = np.flatnonzero(np.bincount(code, minlength=1)).astype(np.int64)
+        counts = np.bincount(code, weights=weights, minlength=1)[unique].astype(np.int64)
+    elif weights is not None:  # each row counts its weight: summed per distinct row
         order = np.argsort(code, kind="stable")
         code = code[order]
         starts = np.flatnonzero(np.concatenate(([True], code[1:] != code[:-1]))) if len(code) else \
             np.zeros(0, dtype=np.int64)
         unique = code[starts]
         counts = np.add.reduceat(weights[order], starts) if len(code) else np.zeros(0, dtype=np.int64)
-    elif width <= max(4 * table.num_rows, 1 << 16):  # few possible codes: counted in one pass, not sorted
+    elif small:
         every = np.bincount(code)
         unique = np.flatnonzero(every).astype(np.int64)
         counts = every[unique]
@@ -284,18 +290,73 @@ def grouped_values(tables: list[Any], key_columns: Sequence[int], value_columns:
     return out
 
 
-def joined_counted(left: Any, right: Any, left_key: Sequence[int], right_key: Sequence[int]) -> Any:
+def joined_counted(left: Any, right: Any, left_key: Sequence[int], right_key: Sequence[int],
+                   keep: Sequence[int] | None = None) -> Any:
     """:func:`joined` of two consolidated tables (columns ``c0 …`` and ``count_all``, :func:`arranged`'s): the
     pairs of distinct rows, with ``count_all`` the product of their counts — the join of the rows they stand for,
-    each joined row once with its multiplicity."""
+    each joined row once with its multiplicity.
+
+    ``keep``: the only output columns the reader needs (numbered as in the full output).  Each side is then first
+    cut to its kept and key columns and consolidated again by weight (:func:`projected_counted`), so the join pairs
+    distinct *projected* rows — for ``count(DISTINCT o.customer_id) … GROUP BY c.region`` one row per customer on
+    either side instead of one per order — and the output has only the kept columns (named by their full-output
+    positions) and ``count_all``."""
     import pyarrow.compute as pc
 
     left_arity, right_arity = left.num_columns - 1, right.num_columns - 1
-    out = joined(left, right, left_key, right_key)
-    weight = pc.multiply(out.column(left_arity), out.column(left_arity + 1 + right_arity))
-    columns = [out.column(i) for i in range(left_arity)] + \
-        [out.column(left_arity + 1 + i) for i in range(right_arity)]
-    return _pa().table({f"c{i}": column for i, column in enumerate(columns)} | {"count_all": weight})
+    left_cols, right_cols = list(range(left_arity)), list(range(right_arity))
+    if keep is not None:
+        left_cols = sorted(set(left_key) | {c for c in keep if c < left_arity})
+        right_cols = sorted(set(right_key) | {c - left_arity for c in keep if c >= left_arity})
+        left, right = projected_counted(left, left_cols), projected_counted(right, right_cols)
+        left_key = [left_cols.index(c) for c in left_key]
+        right_key = [right_cols.index(c) for c in right_key]
+    out = _joined_with_unique_side(left, right, left_key, right_key)
+    if out is None:
+        out = joined(left, right, left_key, right_key)
+    width = len(left_cols)
+    weight = pc.multiply(out.column(width), out.column(width + 1 + len(right_cols)))
+    columns = {f"c{c}": out.column(i) for i, c in enumerate(left_cols)} | \
+        {f"c{left_arity + c}": out.column(width + 1 + i) for i, c in enumerate(right_cols)}
+    if keep is not None:
+        columns = {name: column for name, column in columns.items() if int(name[1:]) in keep}
+    return _pa().table(columns | {"count_all": weight})
+
+
+def _joined_with_unique_side(left: Any, right: Any, left_key: Sequence[int], right_key: Sequence[int]) -> Any | None:
+    """:func:`joined` (columns ``c0 …``, one row per matching pair; row order not kept) by a lookup instead of a
+    hash join when the key is one column of one type and one side holds each key value at most once (a consolidated
+    dimension keyed by its primary key): the other side's keys found among it by ``index_in``; ``None`` when not
+    so."""
+    import pyarrow.compute as pc
+
+    pa = _pa()
+    if len(left_key) != 1 or left.column(left_key[0]).type != right.column(right_key[0]).type:
+        return None
+    for many, unique, many_key, unique_key, unique_first in ((left, right, left_key[0], right_key[0], False),
+                                                            (right, left, right_key[0], left_key[0], True)):
+        keys = unique.column(unique_key)
+        valid = unique.filter(pc.is_valid(keys)) if keys.null_count else unique
+        keys = valid.column(unique_key)
+        if pc.count_distinct(keys).as_py() != len(keys):
+            continue
+        at = pc.index_in(many.column(many_key), value_set=keys.combine_chunks(), skip_nulls=True)
+        matched = pc.is_valid(at)
+        kept, found = many.filter(matched), valid.take(pc.filter(at, matched))
+        parts = [found, kept] if unique_first else [kept, found]
+        columns = [*parts[0].columns, *parts[1].columns]
+        return pa.table({f"c{i}": column for i, column in enumerate(columns)})
+    return None
+
+
+def projected_counted(counted: Any, columns: Sequence[int]) -> Any:
+    """A consolidated table (columns ``c0 …``, ``count_all``) cut to ``columns`` (renumbered ``c0 …``) and
+    consolidated again: each distinct projected row with the summed counts of the rows it stands for."""
+    arity = counted.num_columns - 1
+    if list(columns) == list(range(arity)):
+        return counted
+    cut = counted.select([f"c{c}" for c in columns]).rename_columns([f"c{i}" for i in range(len(columns))])
+    return consolidated_sorted(cut, counted.column("count_all").to_numpy().astype("int64", copy=False))
 
 
 def joined(left: Any, right: Any, left_key: Sequence[int], right_key: Sequence[int], *,
@@ -439,5 +500,5 @@ def rows_of(table: Any, distinct: bool = False) -> dict[Row, int]:
 
 
 __all__ = ["Grouped", "consolidated_sorted", "counted_rows", "exact_column", "gc_paused",
-           "grouped_values", "joined", "joined_counted", "python_values", "rows_of", "summed_rows",
+           "grouped_values", "joined", "joined_counted", "projected_counted", "python_values", "rows_of", "summed_rows",
            "table_of_rows", "unified"]

@@ -181,7 +181,9 @@ class JoinOperator(Operator):
         """A round where an input's delta is columns (``dataflow.columnar_delta``): a side with no state folds them
         as it folds a snapshot's columns (its extra rows go the row path on top), and the snapshots' join is
         output as columns (with the rest of the round's output as rows beside it)."""
-        held = [self._holds(0, time), self._holds(1, time)]  # before this round (a fold below changes it)
+        # before this round (a fold below changes it); a side whose snapshot was folded for this round holds
+        # nothing older: its join with what the other side folds here is the snapshots' join
+        held = [self._holds(index, time) and self._tables[index] is None for index in (0, 1)]
         oks = [ok if type(ok) is not ColumnarDelta else self._fold_delta(index, ok, held[1 - index])
                for index, (ok, _err) in enumerate(deltas)]
         self._columnar_out = True
@@ -229,18 +231,24 @@ class JoinOperator(Operator):
             keys_only = (left.distinct and len(self.columns.left_key) == 1 and self.columns.left_arity == 1,
                          right.distinct and len(self.columns.right_key) == 1 and self.columns.right_arity == 1)
             distinct_sides = [left.distinct, right.distinct]
+            counted = [left.counted, right.counted]
+            reader = self.columnar_reader
+            fold_weighted = getattr(reader, "fold_weighted", None)
             for index, side in enumerate((left, right)):
-                if side.state.unsorted and not keys_only[1 - index]:  # the other side is not distinct keys
+                # sorted now unless the other side is distinct keys (and the reader does not count by weight)
+                if side.state.unsorted and (not keys_only[1 - index] or fold_weighted is not None):
                     side.state.settle()
                     assert side.state.facts is not None
                     self._records += side.state.facts[0] - side.records
                     distinct_sides[index] = side.state.facts[1]
-            reader = self.columnar_reader
-            fold_weighted = getattr(reader, "fold_weighted", None)
-            if fold_weighted is not None and left.counted is not None and right.counted is not None:
-                # the reader counts rows by weight: the consolidated sides are joined, each pair once
-                folded = fold_weighted([joined_counted(left.counted, right.counted, self.columns.left_key,
-                                                       self.columns.right_key)])
+                    counted[index] = side.state.counted
+            if fold_weighted is not None and counted[0] is not None and counted[1] is not None:
+                # the reader counts rows by weight: the consolidated sides are joined, each pair once, cut to the
+                # columns the reader reads first
+                columns_read = getattr(reader, "columns_read", None)
+                folded = fold_weighted([joined_counted(counted[0], counted[1], self.columns.left_key,
+                                                       self.columns.right_key,
+                                                       columns_read() if columns_read is not None else None)])
                 if folded is not None:
                     reader.absorb_folded(folded)  # type: ignore[union-attr]
                     return {}
@@ -435,8 +443,9 @@ def arrange_all(state: dict[tuple, dict[Row, int]], keyed: list[tuple[tuple, Row
     how the number of records changed."""
     if type(state) is LazyArranged and state.pending:
         change = 0
-        for key, row, diff in keyed:
-            change += state.arrange(key, row, diff) if state.in_table(key) else _arrange(state, key, row, diff)
+        inside = state.in_table_many([key for key, _row, _diff in keyed])
+        for (key, row, diff), in_table in zip(keyed, inside):
+            change += state.arrange(key, row, diff) if in_table else _arrange(state, key, row, diff)
         return change
     if not state:
         for key, row, diff in keyed:

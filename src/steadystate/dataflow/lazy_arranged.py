@@ -5,12 +5,14 @@ keeping one span of positions per distinct key; :class:`LazyArranged` is the dic
 key's span into rows the first time the key is looked up or changed (``get``, item assignment and deletion) and
 every key at once only for a full read.  :func:`arranged_later` leaves the table unsorted until the first lookup,
 for a join side that only a new key of the other side reads (a decorrelated ``LATERAL``'s rows).  Hydration thus
-builds one Python object per key, and rows only for the keys later deltas touch.
+builds one Python object per key, and rows only for the keys later deltas touch — and none per key when the key is
+one int64 column: :class:`SortedSpans` keeps the keys' spans as NumPy arrays and finds a key by binary search (a
+delta's keys in one vectorized search).
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence, Union
 
 from steadystate.dataflow.arrangement import state_size_bytes
 from steadystate.dataflow.columns import consolidated_sorted, key_starts
@@ -61,6 +63,117 @@ class MaterializingDict(dict):  # type: ignore[type-arg]
     __hash__ = None  # type: ignore[assignment]
 
 
+class SortedSpans:
+    """``key → (low, high)`` for a table sorted by one int64 key column, found by binary search over the keys
+    (NumPy) instead of a dict holding a Python tuple per key: what :func:`arranged` keeps for a single integer key
+    (a dimension's primary key, a fact's foreign key), so hydration builds nothing per key.  It answers as that
+    dict would for the operations :class:`LazyArranged` uses (``pop``, ``in``, ``len``, iteration, ``values``):
+    a key is a 1-tuple; a value equal to an integer (``True``, ``1.0``, ``Decimal(1)``: equal and hashing alike in
+    the dict) finds that integer's span; anything else is absent.  Popped keys are marked, not removed."""
+
+    __slots__ = ("keys", "lows", "highs", "alive", "count")
+
+    def __init__(self, keys: Any, lows: Any, highs: Any) -> None:
+        import numpy as np
+
+        self.keys = keys  # int64, strictly ascending
+        self.lows = lows
+        self.highs = highs
+        self.alive = np.ones(len(keys), dtype=bool)
+        self.count = len(keys)
+
+    def _position(self, key: Any) -> int:
+        """Where ``key``'s span is, or -1."""
+        if type(key) is not tuple or len(key) != 1:
+            return -1
+        value = key[0]
+        if type(value) is not int:
+            try:
+                whole = int(value)
+            except (TypeError, ValueError, OverflowError):
+                return -1
+            if whole != value or hash(whole) != hash(value):
+                return -1
+            value = whole
+        keys = self.keys
+        if not -(2 ** 63) <= value < 2 ** 63 or not len(keys):
+            return -1
+        at = int(keys.searchsorted(value))
+        return at if at < len(keys) and int(keys[at]) == value and self.alive[at] else -1
+
+    def positions(self, keys: list[tuple]) -> Any:
+        """:meth:`_position` of many keys at once (-1: absent), vectorized when they are all 1-tuples of ints."""
+        import numpy as np
+
+        try:
+            values = np.fromiter((key[0] for key in keys), dtype=np.int64, count=len(keys))
+            if any(type(key) is not tuple or len(key) != 1 or type(key[0]) is not int for key in keys):
+                raise TypeError
+        except (TypeError, ValueError, OverflowError, IndexError):
+            return np.array([self._position(key) for key in keys], dtype=np.int64)
+        at = np.minimum(self.keys.searchsorted(values), max(len(self.keys) - 1, 0))
+        if not len(self.keys):
+            return np.full(len(keys), -1, dtype=np.int64)
+        found = (self.keys[at] == values) & self.alive[at]
+        return np.where(found, at, -1)
+
+    def pop(self, key: Any, default: Any = None) -> Any:
+        at = self._position(key)
+        if at < 0:
+            return default
+        self.alive[at] = False
+        self.count -= 1
+        return int(self.lows[at]), int(self.highs[at])
+
+    def pop_many(self, keys: list[tuple]) -> list[tuple[tuple, tuple[int, int]]]:
+        """``(key, span)`` of each of ``keys`` present (once, in order of first appearance), taken out."""
+        import numpy as np
+
+        at = self.positions(keys)
+        hit = np.flatnonzero(at >= 0)
+        if not len(hit):
+            return []
+        first = np.unique(at[hit], return_index=True)[1]  # a key repeated in ``keys`` is taken once
+        hit = np.sort(hit[first])
+        where = at[hit]
+        self.alive[where] = False
+        self.count -= len(where)
+        return list(zip([keys[i] for i in hit.tolist()], zip(self.lows[where].tolist(), self.highs[where].tolist())))
+
+    def __contains__(self, key: object) -> bool:
+        return self._position(key) >= 0
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __bool__(self) -> bool:
+        return self.count > 0
+
+    def _live(self) -> Any:
+        import numpy as np
+
+        return np.flatnonzero(self.alive)
+
+    def __iter__(self) -> Iterator[tuple]:
+        return iter([(key,) for key in self.keys[self._live()].tolist()])
+
+    def values(self) -> Iterator[tuple[int, int]]:
+        live = self._live()
+        return iter(list(zip(self.lows[live].tolist(), self.highs[live].tolist())))
+
+    def rows(self) -> int:
+        """The rows the spans still in place cover."""
+        return int((self.highs - self.lows)[self.alive].sum())
+
+    def copy(self) -> "SortedSpans":
+        copied = SortedSpans(self.keys, self.lows, self.highs)
+        copied.alive, copied.count = self.alive.copy(), self.count
+        return copied
+
+
+Spans = Union[dict[tuple, tuple[int, int]], SortedSpans]
+
+
 class LazyArranged(MaterializingDict):
     """A join side's ``key → {row: count}`` hydrated from columns: the keys looked up or changed so far are a plain
     dict; the others stay in the consolidated, key-sorted Arrow table (``spans``: key → its rows' positions) and
@@ -74,7 +187,7 @@ class LazyArranged(MaterializingDict):
     every change is kept aside meanwhile — for a join side that only a new key of the other side looks up (the
     rows a decorrelated ``LATERAL`` joins with its distinct outer keys); that lookup then pays the sort."""
 
-    def __init__(self, table: Any, spans: dict[tuple, tuple[int, int]], arity: int,
+    def __init__(self, table: Any, spans: Spans, arity: int,
                  deferred: tuple[Any, tuple[int, ...]] | None = None) -> None:
         super().__init__()
         self._table = table
@@ -83,9 +196,10 @@ class LazyArranged(MaterializingDict):
         self._overlay: dict[tuple, dict[Row, int]] = {}  # changes to keys still in the table (``arrange``)
         self._deferred = deferred  # (the rows unsorted, the key columns) until first needed
         self.facts: tuple[int, bool] | None = None  # (records, distinct) of a deferred table, once sorted
+        self.counted: Any = None  # a deferred table consolidated (``arranged``'s), once sorted
 
     @property
-    def _spans(self) -> dict[tuple, tuple[int, int]]:
+    def _spans(self) -> Spans:
         if self._deferred is not None:
             self.settle()
         return self._built_spans
@@ -97,9 +211,10 @@ class LazyArranged(MaterializingDict):
             return
         table, key_columns = self._deferred
         self._deferred = None
-        built, records, distinct, _counted = arranged(table, key_columns, self._arity)
+        built, records, distinct, counted = arranged(table, key_columns, self._arity)
         self._table, self._built_spans = built._table, built._built_spans
         self.facts = (records, distinct)
+        self.counted = counted
         overlay = self._overlay
         for key in [key for key in overlay if key not in self._built_spans]:
             rows = overlay.pop(key)
@@ -152,8 +267,12 @@ class LazyArranged(MaterializingDict):
         so ``dict.get`` (:meth:`plain_get`) finds them without the lazy lookup."""
         import numpy as np
 
-        pop = self._spans.pop
-        wanted = [(key, span) for key in keys if (span := pop(key, None)) is not None]
+        held = self._spans
+        if type(held) is SortedSpans:
+            wanted = held.pop_many(list(keys))
+        else:
+            pop = held.pop
+            wanted = [(key, span) for key in keys if (span := pop(key, None)) is not None]
         if not wanted:
             return
         spans = np.array([span for _key, span in wanted], dtype=np.int64)
@@ -189,6 +308,15 @@ class LazyArranged(MaterializingDict):
         self.settle()
         return dict.get.__get__(self, LazyArranged)  # type: ignore[attr-defined,no-any-return]
 
+    def in_table_many(self, keys: list[tuple]) -> list[bool]:
+        """:meth:`in_table` of many keys (by one binary search for a single integer key)."""
+        if self._deferred is not None:
+            return [True] * len(keys)
+        spans = self._built_spans
+        if type(spans) is SortedSpans:
+            return (spans.positions(keys) >= 0).tolist()  # type: ignore[no-any-return]
+        return [key in spans for key in keys]
+
     def in_table(self, key: tuple) -> bool:
         """Whether ``key``'s rows are still only in the table (changes to it go to the overlay); any key may be,
         while the table is not sorted yet."""
@@ -218,7 +346,8 @@ class LazyArranged(MaterializingDict):
 
     def __contains__(self, key: object) -> bool:
         spans = self._spans  # first: sorting a deferred table may add entries
-        return dict.__contains__(self, key) or key in spans
+        # a key still in the table is loaded: the changes kept aside for it may have retracted all its rows
+        return dict.__contains__(self, key) or (key in spans and self.get(key) is not None)
 
     def __bool__(self) -> bool:
         return self._deferred is not None or bool(self._built_spans) or dict.__len__(self) > 0
@@ -229,7 +358,11 @@ class LazyArranged(MaterializingDict):
         dict.__delitem__(self, key)
 
     def materialize(self) -> None:
-        for key in list(self._spans):
+        spans = self._spans
+        if type(spans) is SortedSpans:  # every key in one take
+            self.load_many(list(spans))
+            return
+        for key in list(spans):
             self._load(key)
 
     def unused_copy(self) -> "LazyArranged":
@@ -239,14 +372,17 @@ class LazyArranged(MaterializingDict):
             raise ValueError("only an untouched arrangement is copied")
         if self._deferred is not None:
             return LazyArranged(None, {}, self._arity, self._deferred)
-        return LazyArranged(self._table, dict(self._spans), self._arity)
+        spans = self._spans
+        return LazyArranged(self._table, spans.copy() if type(spans) is SortedSpans else dict(spans), self._arity)
 
     def records(self) -> int:
         """Rows held: the materialised keys' and those still in the table (changes kept aside not counted; an
         unsorted table's rows counted as they are)."""
         if self._deferred is not None:
             return self._deferred[0].num_rows
-        return sum(len(rows) for rows in dict.values(self)) + sum(high - low for low, high in self._spans.values())
+        spans = self._spans
+        in_table = spans.rows() if type(spans) is SortedSpans else sum(high - low for low, high in spans.values())
+        return sum(len(rows) for rows in dict.values(self)) + in_table
 
     def size_bytes(self) -> int:
         """Approximate memory: the materialised keys' rows (sampled), the Arrow table and the spans."""
@@ -280,11 +416,16 @@ def arranged(table: Any, key_columns: Sequence[int], arity: int) -> tuple[LazyAr
     keys = list(dict.fromkeys(key_columns))
     order = keys + [c for c in range(arity) if c not in keys]
     counted = consolidated_sorted(table.select([f"c{c}" for c in order]))
-    starts = key_starts(counted, [f"c{c}" for c in keys]).tolist()
-    lows = starts[:-1]
-    heads = counted.take(_arrow().array(lows, _arrow().int64()))
-    key_lists = [heads.column(f"c{c}").to_pylist() for c in key_columns]
-    spans = dict(zip(zip(*key_lists), zip(lows, starts[1:])))
+    bounds = key_starts(counted, [f"c{c}" for c in keys])
+    heads = counted.take(_arrow().array(bounds[:-1]))
+    spans: Spans
+    if len(key_columns) == 1 and heads.column(f"c{key_columns[0]}").type == _arrow().int64():
+        # one integer key: its spans found by binary search, no Python object per key (``SortedSpans``)
+        spans = SortedSpans(heads.column(f"c{key_columns[0]}").to_numpy(), bounds[:-1], bounds[1:])
+    else:
+        starts = bounds.tolist()
+        key_lists = [heads.column(f"c{c}").to_pylist() for c in key_columns]
+        spans = dict(zip(zip(*key_lists), zip(starts[:-1], starts[1:])))
     rows = counted.select([f"c{c}" for c in range(arity)] + ["count_all"])
     return LazyArranged(rows, spans, arity), counted.num_rows, counted.num_rows == table.num_rows, rows
 
@@ -302,4 +443,4 @@ def arranged_later(table: Any, key_columns: Sequence[int], arity: int) -> tuple[
     return LazyArranged(None, {}, arity, (table, tuple(key_columns))), table.num_rows
 
 
-__all__ = ["LazyArranged", "MaterializingDict", "arranged", "arranged_later"]
+__all__ = ["LazyArranged", "MaterializingDict", "SortedSpans", "arranged", "arranged_later"]

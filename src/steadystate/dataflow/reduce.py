@@ -97,6 +97,13 @@ class ReduceOperator(FoldsColumns, Operator):
         with gc_paused():
             return self._groups_of(tables, self.columns, weighted=True)
 
+    def columns_read(self) -> list[int] | None:
+        """The input columns :meth:`fold_weighted` reads (the group key and the arguments), or ``None``: a join
+        handing it its snapshots' join may leave the others out (``dataflow.columns.joined_counted``'s ``keep``)."""
+        if self.columns is None:
+            return None
+        return sorted(set(self.columns.key) | {c for c in self.columns.arguments if c is not None})
+
     def _groups_of(self, tables: list[Any], columns: ColumnsOf,
                    weighted: bool = False) -> dict[tuple, GroupState] | LazyGroups | None:
         results = column_results(columns, self.factories)
