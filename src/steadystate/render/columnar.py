@@ -24,7 +24,7 @@ from __future__ import annotations
 from typing import Any, Callable, NamedTuple
 
 from steadystate.dataflow.collection import merge_into
-from steadystate.dataflow.columns import counted_rows
+from steadystate.dataflow.columns import counted_rows, exact_type
 from steadystate.dataflow.operators import ColumnarInput, MfpOperator
 from steadystate.dataflow.reduce import ColumnsOf
 from steadystate.expr import ir
@@ -32,6 +32,15 @@ from steadystate.expr.aggregates import SKIPS_NULLS
 from steadystate.expr.arrow_eval import NotVectorized
 from steadystate.expr.infer import columns_of as infer_columns, remap_columns
 from steadystate.repr.types import ScalarType
+
+
+def exact_output(table: Any) -> Any:
+    """A chain's output table, or ``None`` when it keeps a column that is not exact (``dataflow.columns``' rule:
+    ``expr.arrow_eval`` passes columns of other types through unread, a numeric of an imported index say).  Callers
+    then take the rows: such a column's Python values, and the grouping of equal ones, are the row path's to make."""
+    if table is None or not all(exact_type(field.type) for field in table.schema):
+        return None
+    return table
 
 
 class ColumnarMapper(NamedTuple):
@@ -49,6 +58,8 @@ class ColumnarMapper(NamedTuple):
             for table in tables:
                 for layer in self.layers:
                     table = layer(table)
+                if exact_output(table) is None:
+                    return None
                 rows = counted_rows(table, self.arity)
                 if total:
                     merge_into(total, rows)
@@ -74,6 +85,8 @@ class MappedConsumer:
             for table in tables:
                 for layer in self.layers:
                     table = layer(table)
+                if exact_output(table) is None:
+                    return None
                 mapped.append(table)
         except NotVectorized:
             return None
@@ -239,4 +252,4 @@ def columns_of(expr: ir.Reduce) -> ColumnsOf | None:
                      tuple(suffixes))
 
 
-__all__ = ["ColumnarMapper", "FanOut", "add_premapped", "pruned_join_inputs", "MappedConsumer", "PremappedTaker", "columns_of", "without_null_aggregates"]
+__all__ = ["ColumnarMapper", "FanOut", "add_premapped", "exact_output", "pruned_join_inputs", "MappedConsumer", "PremappedTaker", "columns_of", "without_null_aggregates"]
