@@ -7,11 +7,15 @@ decoded from the runs (``import_columns=False``, before).  Three views:
 
 * ``filter``: ``SELECT id, k FROM t WHERE k < 10`` (a map/filter/project);
 * ``reduce``: ``SELECT k, count(*), sum(id) FROM t GROUP BY k``;
-* ``join``: ``SELECT t.id, d.name FROM t JOIN d ON t.k = d.k`` (``d`` a 1000-row source, the join copying ``t``).
+* ``join``: ``SELECT t.id, d.name FROM t JOIN d ON t.k = d.k`` (``d`` a 1000-row source, the join copying ``t``);
+* ``filtred``: ``SELECT k, count(*), sum(id) FROM t WHERE k < 500 GROUP BY k`` (a filter, then a reduce);
+* ``numsum`` (wide only): ``SELECT k, sum(amount), max(at) FROM t WHERE k < 500 GROUP BY k`` (the reduce reads a
+  numeric and a timestamp: the snapshot is read as rows decoded from the runs either way).
 
-Shapes: ``narrow`` ``(id bigint, k bigint, name text, flag boolean)`` (exact columns: taken as columns) and ``wide``
-(``bench/results.py``'s table with ``k`` added: numeric, timestamp and float columns, which the runs do not hand
-over as columns: read as rows either way).  Best of ``--repeat``; both variants must agree.
+Shapes: ``narrow`` ``(id bigint, k bigint, name text, flag boolean)`` and ``wide`` (``bench/results.py``'s table
+with ``k`` added: numeric, timestamp and float columns beside int, text and bool; the runs hand them over as
+columns to readers that drop them unread or read only exact columns, ``render.hydration.feed_import_columns``).
+Best of ``--repeat``; both variants must agree.
 
 Usage: python bench/import_snapshot.py [--rows 1000000] [--repeat 2] [--shapes narrow,wide]
 """
@@ -61,6 +65,12 @@ def plans(shape: str) -> dict[str, ir.RelationExpr]:
         "reduce": ir.Reduce(ir.Get("t"), (col(k),), (ir.AggregateExpr("count_star", ir.Literal(True, T.BOOL)),
                                                      ir.AggregateExpr("sum", col(0)))),
         "join": ir.Project(ir.Join((ir.Get("t"), ir.Get("d")), ((col(k), col(width)),)), (0, width + 1)),
+        "filtred": ir.Reduce(ir.Filter(ir.Get("t"), (ir.CallBinary("lt", col(k), ir.Literal(500, T.INT8)),)),
+                             (col(k),), (ir.AggregateExpr("count_star", ir.Literal(True, T.BOOL)),
+                                         ir.AggregateExpr("sum", col(0)))),
+        **({"numsum": ir.Reduce(ir.Filter(ir.Get("t"), (ir.CallBinary("lt", col(k), ir.Literal(500, T.INT8)),)),
+                                (col(k),), (ir.AggregateExpr("sum", col(2)), ir.AggregateExpr("max", col(3))))}
+           if shape == "wide" else {}),
     }
 
 

@@ -37,7 +37,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from steadystate.expr import ir
-from steadystate.expr.infer import Types, scalar_type
+from steadystate.expr.infer import Types, columns_of, scalar_type
 from steadystate.repr.types import ScalarType
 
 Row = tuple[Any, ...]
@@ -79,11 +79,12 @@ def compile_arrow_mfp(mfp: ir.MapFilterProject, input_types: Types | None) -> Ca
     except _Untranslatable:
         return None
     projection = mfp.projection
+    read = sorted({c for e in (*mfp.map, *mfp.predicates) for c in columns_of(e) if c < len(input_types)})
 
     def apply(table: pa.Table) -> pa.Table:
         columns: list[Any] = [column if i in other else _normalized(column) for i, column in enumerate(table.columns)]
-        if any(i not in other and not _arrow_supported(column.type) for i, column in enumerate(columns)):
-            raise NotVectorized("a column's Arrow type is not its SQL type's")
+        if any(not _arrow_supported(columns[c].type) for c in read):
+            raise NotVectorized("a column read has an Arrow type its SQL type does not have")
         length = table.num_rows
         try:
             for evaluate in maps:
