@@ -70,6 +70,7 @@ _VIEW_CACHE_LIMIT = 64
 RECENT_MIN = 8192  # ``recent`` moves into a run past this many records and past 1/_RECENT_FRACTION of the runs'
 _RECENT_FRACTION = 32
 _READ_CACHE_LIMIT = 1 << 16
+_SNAPSHOT_CHUNK = 1 << 20  # rows decoded at once for a snapshot (``rows_dict``)
 
 RowFn = Callable[[Row], "Row | None"]  # a row's image, or None when the row is filtered out
 ViewCompiler = Callable[[Hashable], "RowFn | None"]
@@ -241,8 +242,8 @@ class Arrangement:
         for by_row in self.recent.values():
             out.update(by_row)
         if self.bulk is not None:
-            for rows, counts in self.bulk.iter_chunks():
-                out.update(zip(rows, repeat(1) if counts is None else counts))
+            for rows, counts in self.bulk.iter_chunks(_SNAPSHOT_CHUNK, _SNAPSHOT_CHUNK):  # whole runs, mostly: a
+                out.update(zip(rows, repeat(1) if counts is None else counts))  # codec shares repeated values per chunk
         return out
 
     def rows_of(self, key: tuple) -> dict[Row, int] | None:

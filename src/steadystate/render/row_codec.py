@@ -12,8 +12,10 @@ or a join looks up — decodes them a column at a time, each column converted by
 * ``timestamp[us]`` (naive, or UTC: timestamptz): NumPy's ``datetime64[us]`` → ``datetime`` conversion, in C, when
   every value lies in ``datetime``'s range (else ``column_values``), timestamptz's then given UTC;
 * ``decimal128(p, s)``: Arrow's cast to text (which keeps the scale: ``1.50``), then ``Decimal(text)``;
-* strings and numerics whose values repeat (at most a quarter distinct): through Arrow's dictionary, each distinct
-  value converted once and shared by its rows (immutable values: sharing is what the row path's tuples may do too).
+* strings whose values repeat (at most a quarter distinct) and numerics whose values repeat at all: through Arrow's
+  dictionary, each distinct value converted once and shared by its rows (immutable values: sharing is what the row
+  path's tuples may do too).  Sharing also saves hashing — a row snapshot is a dict of the decoded rows, and a fresh
+  ``Decimal`` computes its hash (about 1 µs) where a shared one has it cached.
 
 Every other column is ``column_values``'.  A property test compares the decoders on the same batches
 (``tests/dataflow/test_arrangement_runs.py``, ``tests/render/test_row_codec_types.py``); a 1M-row snapshot of the
@@ -80,15 +82,16 @@ def _strings(array: pa.Array) -> list[Any]:
     return array.to_pylist()
 
 
-def _shared(array: pa.Array, convert: Callable[[pa.Array], list[Any]]) -> list[Any]:
-    """``convert(array)``, through Arrow's dictionary when at most a quarter of the values are distinct."""
+def _shared(array: pa.Array, convert: Callable[[pa.Array], list[Any]], share: int) -> list[Any]:
+    """``convert(array)``, through Arrow's dictionary when at most ``1/share`` of the values are distinct."""
     if len(array) >= _SHARED_MIN:
         encoded = pc.dictionary_encode(array)
-        if len(encoded.dictionary) * 4 <= len(array):
+        if len(encoded.dictionary) * share <= len(array):
             distinct = convert(encoded.dictionary)
             distinct.append(None)
-            indices = encoded.indices.fill_null(len(distinct) - 1).to_numpy()
-            return list(map(distinct.__getitem__, indices.tolist()))
+            shared = np.empty(len(distinct), dtype=object)  # NumPy's take of objects: no Python call per value
+            shared[:] = distinct
+            return list(shared[encoded.indices.fill_null(len(distinct) - 1).to_numpy()].tolist())
     return convert(array)
 
 
@@ -106,9 +109,9 @@ def column_values(array: pa.Array, field: pa.Field) -> list[Any]:
         if values is not None:
             return values
     elif pa.types.is_decimal(typ):
-        return _shared(array, _decimals)
+        return _shared(array, _decimals, 1)  # any repeat pays: a fresh Decimal's hash costs ~1 µs
     elif pa.types.is_string(typ) or pa.types.is_large_string(typ):
-        return _shared(array, _strings)
+        return _shared(array, _strings, 4)
     return arrow_rows.column_values(array, field)
 
 
