@@ -53,6 +53,10 @@ PLANS: dict[str, tuple[ir.RelationExpr, tuple[int, ...], str | None]] = {
     "reduce of ints": (ir.Reduce(ir.Get("t"), (col(0),), (ir.AggregateExpr("count_star", ir.Literal(True, T.BOOL)),
                                                           ir.AggregateExpr("sum", col(V)))), (),
                        "SELECT k, count(*), sum(v) FROM t GROUP BY k"),
+    "filter keeping every column, then a reduce of ints": (
+        ir.Reduce(ir.Filter(ir.Get("t"), (ir.CallBinary("gte", col(V), ir.Literal(-1, T.INT8)),)), (col(0),),
+                  (ir.AggregateExpr("count_star", ir.Literal(True, T.BOOL)), ir.AggregateExpr("max", col(V)))), (),
+        "SELECT k, count(*), max(v) FROM t WHERE v >= -1 GROUP BY k"),
     "filter keeping a numeric and a timestamp": (ir.Project(ir.Filter(ir.Get("t"), (LT0,)), (0, 1, 3)), (1, 3),
                                                  "SELECT k, amount, ts FROM t WHERE v < 0"),
     "filter keeping every column": (ir.Filter(ir.Get("t"), (LT0,)), (1, 2, 3, 4, 5, 6), None),

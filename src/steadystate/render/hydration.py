@@ -32,19 +32,17 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from steadystate.dataflow.arrangement import ArrangementCursor
-from steadystate.dataflow.accumulate import AccumulatingReduce
 from steadystate.dataflow.columnar_delta import ColumnarDelta
 from steadystate.dataflow.columns import exact_type
 from steadystate.dataflow.graph import Graph
 from steadystate.dataflow.join import JoinOperator, JoinSide
 from steadystate.dataflow.join_accumulate import JoinAccumulate
 from steadystate.dataflow.operators import ColumnarInput, MfpOperator
-from steadystate.dataflow.reduce import ReduceOperator
 from steadystate.expr import ir
 from steadystate.expr.arrow_eval import NotVectorized, compile_arrow_flat_map, compile_arrow_mfp
 from steadystate.expr.infer import columns_of
 from steadystate.render.columnar import (
-    ColumnarMapper, FanOut, MappedConsumer, PremappedTaker, add_premapped, exact_output,
+    ColumnarMapper, FanOut, MappedConsumer, PremappedTaker, add_premapped, exact_output, reads_exact,
 )
 from steadystate.repr.types import ScalarType
 
@@ -163,7 +161,7 @@ class ColumnarTakers:
         exact = all(exact_type(field.type) for field in schema)
         if not exact:  # numerics, timestamps, floats …: only to readers that drop them or read exact columns only
             as_columns = False
-            if consumer is not None and not _reads_exact(consumer, schema):
+            if consumer is not None and not reads_exact(consumer, schema):
                 consumer = None
                 if snapshot_time <= start:
                     mapper = self.columnar_mapper(port_name)
@@ -341,22 +339,3 @@ def _to_last_mfp(links: Chain, mfp_nodes: dict[int, Any]) -> Chain:
 
 __all__ = ["ColumnarTakers"]
 
-
-def _reads_exact(consumer: ColumnarInput, schema: Any) -> bool:
-    """Whether ``consumer`` reads only exact columns (``dataflow.columns.exact_type``) of tables of ``schema``:
-    a chain of Arrow layers (``expr.arrow_eval`` evaluates a map/filter/project over other columns only when it
-    does not read them, and :class:`~steadystate.render.columnar.MappedConsumer` gives its taker nothing when the
-    chain's output keeps one), or a reduce whose group key and arguments are exact columns; ``False`` for any other
-    taker (a join side, a distinct, a top-k read every column)."""
-    if isinstance(consumer, MappedConsumer):
-        return True
-    if isinstance(consumer, FanOut):
-        return all(_reads_exact(taker, schema) for taker in consumer.takers)
-    read: set[int]
-    if isinstance(consumer, ReduceOperator) and consumer.columns is not None:
-        read = {*consumer.columns.key, *(c for c in consumer.columns.arguments if c is not None)}
-    elif isinstance(consumer, AccumulatingReduce):
-        read = {*consumer.key_columns, *(a.column for a in consumer.accumulators if a.column is not None)}
-    else:
-        return False
-    return all(c < len(schema) and exact_type(schema.field(c).type) for c in read)
