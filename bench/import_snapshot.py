@@ -7,11 +7,17 @@ decoded from the runs (``import_columns=False``, before).  Three views:
 
 * ``filter``: ``SELECT id, k FROM t WHERE k < 10`` (a map/filter/project);
 * ``reduce``: ``SELECT k, count(*), sum(id) FROM t GROUP BY k``;
-* ``join``: ``SELECT t.id, d.name FROM t JOIN d ON t.k = d.k`` (``d`` a 1000-row source, the join copying ``t``).
+* ``join``: ``SELECT t.id, d.name FROM t JOIN d ON t.k = d.k`` (``d`` a 1000-row source, the join copying ``t``);
+* ``filtred``: ``SELECT k, count(*), sum(id) FROM t WHERE k < 500 GROUP BY k`` (a filter, then a reduce);
+* ``numsum`` (wide only): ``SELECT k, sum(amount), max(at) FROM t WHERE k < 500 GROUP BY k`` (the reduce reads a
+  numeric and a timestamp: the snapshot is read as rows decoded from the runs either way).
 
-Shapes: ``narrow`` ``(id bigint, k bigint, name text, flag boolean)`` (exact columns: taken as columns) and ``wide``
-(``bench/results.py``'s table with ``k`` added: numeric, timestamp and float columns, which the runs do not hand
-over as columns: read as rows either way).  Best of ``--repeat``; both variants must agree.
+Shapes: ``narrow`` ``(id bigint, k bigint, name text, flag boolean)`` and ``wide`` (``bench/results.py``'s table
+with ``k`` added: numeric, timestamp and float columns beside int, text and bool; the runs hand them over as
+columns to readers that drop them unread or read only exact columns, ``render.hydration.feed_import_columns``).
+Best of ``--repeat``; both variants must agree.  First, per shape, the snapshot read as rows through a cursor (what an
+importer that takes no columns pays): from the runs (decoded by ``render.row_codec``) and from a row arrangement
+(no codec) of the same rows.
 
 Usage: python bench/import_snapshot.py [--rows 1000000] [--repeat 2] [--shapes narrow,wide]
 """
@@ -29,7 +35,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 
 from results import rows as wide_rows  # noqa: E402
 
-from steadystate.dataflow.arrangement import Arrangement  # noqa: E402
+from steadystate.dataflow.arrangement import Arrangement, ArrangementCursor  # noqa: E402
 from steadystate.expr import ir  # noqa: E402
 from steadystate.expr.eval import compile_key  # noqa: E402
 from steadystate.protocol.messages import (  # noqa: E402
@@ -61,6 +67,12 @@ def plans(shape: str) -> dict[str, ir.RelationExpr]:
         "reduce": ir.Reduce(ir.Get("t"), (col(k),), (ir.AggregateExpr("count_star", ir.Literal(True, T.BOOL)),
                                                      ir.AggregateExpr("sum", col(0)))),
         "join": ir.Project(ir.Join((ir.Get("t"), ir.Get("d")), ((col(k), col(width)),)), (0, width + 1)),
+        "filtred": ir.Reduce(ir.Filter(ir.Get("t"), (ir.CallBinary("lt", col(k), ir.Literal(500, T.INT8)),)),
+                             (col(k),), (ir.AggregateExpr("count_star", ir.Literal(True, T.BOOL)),
+                                         ir.AggregateExpr("sum", col(0)))),
+        **({"numsum": ir.Reduce(ir.Filter(ir.Get("t"), (ir.CallBinary("lt", col(k), ir.Literal(500, T.INT8)),)),
+                                (col(k),), (ir.AggregateExpr("sum", col(2)), ir.AggregateExpr("max", col(3))))}
+           if shape == "wide" else {}),
     }
 
 
@@ -80,6 +92,18 @@ def hydrate(desc: RelationDesc, index: Arrangement, plan: ir.RelationExpr, colum
     return elapsed, records
 
 
+def snapshot_read(index: Arrangement) -> float:
+    """Seconds to read an index's snapshot as rows through a cursor (what an importer not taking columns pays)."""
+    cursor = ArrangementCursor(index)
+    gc.collect()
+    started = time.perf_counter()
+    read = cursor.read_snapshot()
+    elapsed = time.perf_counter() - started
+    assert read is not None
+    cursor.close()
+    return elapsed
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -94,6 +118,16 @@ def main() -> None:
         index.advance(1)
         assert index.bulk is not None and index.bulk.records == args.rows
         taken = index.snapshot_columns() is not None
+        rows_index = Arrangement(compile_key((col(0),), list(desc.types)))  # no codec: the row arrangement
+        rows_index.apply(0, (index.rows_dict(), {}))
+        rows_index.advance(1)
+        gc.disable()  # as the replica hydrates (``compute.state``)
+        runs_read = min(snapshot_read(index) for _ in range(args.repeat))
+        row_read = min(snapshot_read(rows_index) for _ in range(args.repeat))
+        gc.enable()
+        del rows_index
+        print(f"{shape:6} snapshot read as rows: from the runs {runs_read:.3f} s, from the row arrangement "
+              f"{row_read:.3f} s")
         for name, plan in plans(shape).items():
             figures = {}
             for columns in (False, True):

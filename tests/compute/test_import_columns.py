@@ -153,18 +153,15 @@ def test_an_import_read_as_columns_equals_the_row_path_and_duckdb(
         assert read_as_columns == [True]
 
 
-def test_runs_of_inexact_columns_are_read_as_rows() -> None:
-    """A float column (not exact: ``dataflow.columns``) keeps the import on the row path."""
-    arrangement = Arrangement(lambda row: (row[0],), codec=ARROW_ROWS, recent_min=2)
-    arrangement.apply(0, ({(i, float(i)): 1 for i in range(10)}, {}))
-    assert arrangement.bulk is not None and arrangement.bulk.records
-    assert arrangement.snapshot_columns() is None
+def test_runs_of_exact_columns_are_handed_over_with_their_recent_rows() -> None:
+    """The runs' tables plus the recent rows are the arrangement's contents (``large_string`` given as ``string``)."""
     exact = Arrangement(lambda row: (row[0],), codec=ARROW_ROWS, recent_min=2)
     exact.apply(0, ({(i, str(i)): 1 for i in range(10)}, {}))
     exact.apply(1, ({(0, "x"): 1}, {}))
     got = exact.snapshot_columns()
     assert got is not None
     tables, recent = got
+    assert str(tables[0].schema.field(1).type) == "string"
     rows = Counter(row for table in tables for row in zip(*(c.to_pylist() for c in table.columns)))
     rows.update(recent)
     assert rows == Counter(exact.rows_dict())

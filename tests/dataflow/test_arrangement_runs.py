@@ -8,6 +8,7 @@ Keys of one or more columns of ints, text, numerics, timestamps, floats, NULLs; 
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections import Counter
 from decimal import Decimal
 from typing import Any
@@ -150,3 +151,29 @@ def test_the_fast_decoders_give_the_rows_encoded(rows: list[tuple[Any, ...]]) ->
     assert batch is not None
     fast, reference = ARROW_ROWS.decode(batch), arrow_rows.batch_rows(batch)
     assert [tuple(map(repr, row)) for row in fast] == [tuple(map(repr, row)) for row in reference]
+
+
+_UTC = dt.timezone.utc
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(
+    st.one_of(st.none(), st.integers(-2**63, 2**63 - 1)),
+    st.one_of(st.none(), st.sampled_from([0.0, -0.0, math.nan, math.inf, -math.inf, 1e308, 5e-324]), st.floats()),
+    st.one_of(st.none(), st.datetimes(min_value=dt.datetime(1, 1, 1)).map(lambda t: t.replace(tzinfo=_UTC))),
+    st.one_of(st.none(), st.dates()),
+    st.one_of(st.none(), st.text(max_size=3)),
+    st.one_of(st.none(), st.decimals(allow_nan=False, allow_infinity=False, places=2, min_value=-10**20,
+                                     max_value=10**20)),
+    st.one_of(st.none(), st.datetimes(min_value=dt.datetime(1, 1, 1))),
+), min_size=1, max_size=12), st.integers(1, 5000))
+def test_the_fast_decoders_give_the_rows_encoded_repeated_and_not(rows: list[tuple[Any, ...]], copies: int) -> None:
+    """Every column kind the codec decodes itself (ints with NULLs, floats with NaN/-0.0/infinities, timestamptz,
+    dates, strings and numerics through Arrow's dictionary when their values repeat: ``copies`` times the rows)
+    gives exactly ``arrow_rows``' values, ``repr`` for ``repr`` (the one NaN rows hold, scales, UTC)."""
+    batch = ARROW_ROWS.encode(rows * copies)
+    assert batch is not None
+    fast, reference = ARROW_ROWS.decode(batch), arrow_rows.batch_rows(batch)
+    assert [tuple(map(repr, row)) for row in fast] == [tuple(map(repr, row)) for row in reference]
+    nans = [value for row in fast for value in row if isinstance(value, float) and value != value]
+    assert all(value is math.nan for value in nans)

@@ -21,8 +21,10 @@ row.  Without a codec (tests, placeholders) every row stays in ``recent`` — th
 Other dataflows import an arrangement through an :class:`ArrangementCursor`: its first ``read()`` returns the
 current contents as a snapshot (at :meth:`Arrangement.snapshot_time`), later reads the updates applied since.
 The snapshot may instead be read as the runs' Arrow tables plus the recent rows
-(:meth:`ArrangementCursor.read_snapshot_columns`, when every column is exact: ``dataflow.columns``' rule), which
-the importer hands to operators that take columns as a source's stored snapshot is.  The
+(:meth:`ArrangementCursor.read_snapshot_columns`: columns of every type, ``string`` for ``large_string``), which
+the importer hands to operators that take columns as a source's stored snapshot is, where those read only exact
+columns (``dataflow.columns``' rule) or drop the others; :meth:`Arrangement.decode_tables` gives their rows
+otherwise.  The
 arrangement keeps a log of updates only while cursors exist, and trims the prefix every cursor has read.  A join in
 an importing dataflow may also read it in place (:class:`SharedInput`), correcting for the updates its cursor
 delivered that the importer has not reached yet (below).  :func:`state_size_bytes` estimates such states' memory.
@@ -71,8 +73,8 @@ _VIEW_CACHE_LIMIT = 64
 RECENT_MIN = 8192  # ``recent`` moves into a run past this many records and past 1/_RECENT_FRACTION of the runs'
 _RECENT_FRACTION = 32
 _READ_CACHE_LIMIT = 1 << 16
+_SNAPSHOT_CHUNK = 1 << 20  # rows decoded at once for a snapshot (``rows_dict``)
 
-_EXACT_TYPES = (pa.int64(), pa.string(), pa.large_string(), pa.bool_())  # ``dataflow.columns``' exact columns
 RowFn = Callable[[Row], "Row | None"]  # a row's image, or None when the row is filtered out
 ViewCompiler = Callable[[Hashable], "RowFn | None"]
 
@@ -275,8 +277,8 @@ class Arrangement:
         for by_row in self.recent.values():
             out.update(by_row)
         if self.bulk is not None:
-            for rows, counts in self.bulk.iter_chunks():
-                out.update(zip(rows, repeat(1) if counts is None else counts))
+            for rows, counts in self.bulk.iter_chunks(_SNAPSHOT_CHUNK, _SNAPSHOT_CHUNK):  # whole runs, mostly: a
+                out.update(zip(rows, repeat(1) if counts is None else counts))  # codec shares repeated values per chunk
         return out
 
     def rows_of(self, key: tuple) -> dict[Row, int] | None:
@@ -331,9 +333,12 @@ class Arrangement:
         return unified[0] if len(unified) == 1 else pa.concat_tables(unified)
 
     def snapshot_columns(self) -> tuple[list[pa.Table], dict[Row, int]] | None:
-        """The contents as the runs' live rows (Arrow tables, each row one insertion, columns ``c0 …`` of exact
-        types only: int64, string, bool) plus the recent layer's ``{row: count}``; ``None`` when the runs are not
-        that (no runs, a count below 1, a column of another type or all NULL): read :meth:`rows_dict` instead."""
+        """The contents as the runs' live rows (Arrow tables of the codec's types, each row one insertion, columns
+        ``c0 …``; ``large_string`` given as ``string``, as storage's snapshots have it) plus the recent layer's
+        ``{row: count}``; ``None`` when the runs are not that (no runs, a count below 1, runs whose types do not
+        unify): read :meth:`rows_dict` instead.  Columns of any type are given, the codec's field metadata kept:
+        which are exact (``dataflow.columns.exact_type``) is for the reader to check, and :meth:`decode_tables`
+        gives the rows of any."""
         bulk = self.bulk
         if bulk is None or not bulk.records:
             return None
@@ -346,16 +351,37 @@ class Arrangement:
         if not tables:
             return None
         schema = tables[0].schema
-        if any(field.metadata or field.type not in _EXACT_TYPES for field in schema):
-            return None
         if any(pa.types.is_large_string(field.type) for field in schema):  # storage's snapshots use ``string``
-            target = pa.schema([pa.field(f.name, pa.string() if pa.types.is_large_string(f.type) else f.type)
-                                for f in schema])
+            target = pa.schema([field.with_type(pa.string()) if pa.types.is_large_string(field.type) else field
+                                for field in schema])
             tables = [table.cast(target) for table in tables]
         recent: dict[Row, int] = {}
         for by_row in self.recent.values():
             recent.update(by_row)
         return tables, recent
+
+    def decode_tables(self, tables: list[pa.Table]) -> dict[Row, int]:
+        """The rows of tables :meth:`snapshot_columns` gave (one insertion per row) as ``{row: count}``, decoded by
+        the codec a batch at a time (exact for every column type)."""
+        bulk = self.bulk
+        assert bulk is not None
+        out: dict[Row, int] = {}
+        total = 0
+        for table in tables:
+            if any(pa.types.is_string(field.type) for field in table.schema):  # back to the codec's types
+                table = table.cast(pa.schema([field.with_type(pa.large_string()) if pa.types.is_string(field.type)
+                                              else field for field in table.schema]))
+            for batch in table.to_batches():
+                rows = bulk.codec.decode(batch)
+                total += len(rows)
+                out.update(zip(rows, repeat(1)))
+        if len(out) < total:  # a row of several copies: counted
+            out = {}
+            for table in tables:
+                for batch in table.to_batches():
+                    for row in bulk.codec.decode(batch):
+                        out[row] = out.get(row, 0) + 1
+        return out
 
     def _compiled(self, view: Hashable | None) -> RowFn | None:
         """The row function of ``view`` (``None``: the rows as they are)."""

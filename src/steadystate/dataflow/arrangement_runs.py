@@ -269,9 +269,9 @@ class ColumnRuns:
             else:
                 yield from zip(rows, counts)
 
-    def iter_chunks(self, chunk: int = 1 << 16) -> Iterator[tuple[list[Row], list[int] | None]]:
-        """The live rows a chunk at a time (chunks grow from ``chunk`` to 65536 rows): ``(rows, counts)``, counts
-        ``None`` when every one is 1."""
+    def iter_chunks(self, chunk: int = 1 << 16, largest: int = 1 << 16) -> Iterator[tuple[list[Row], list[int] | None]]:
+        """The live rows a chunk at a time (chunks grow from ``chunk`` to ``largest`` rows): ``(rows, counts)``,
+        counts ``None`` when every one is 1."""
         for run in self.runs:
             live = run.live_positions()
             total = len(run.hashes) if live is None else len(live)
@@ -287,7 +287,7 @@ class ColumnRuns:
                         None if run.diffs is None else run.diffs[positions]
                 yield self._decode(piece), None if counts is None else counts.tolist()
                 start = stop
-                chunk = min(chunk * 4, 1 << 16)
+                chunk = min(chunk * 4, largest)
 
     def tables(self) -> list[pa.Table]:
         """The live rows of each run, repeated by multiplicity (rows of no positive count left out)."""

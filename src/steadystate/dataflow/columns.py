@@ -48,16 +48,24 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
+def exact_type(typ: Any) -> bool:
+    """Whether a column of Arrow type ``typ`` is exact (:func:`exact_column` takes it): integers, strings, booleans,
+    NULLs."""
+    pa = _pa()
+    return bool(pa.types.is_integer(typ) or pa.types.is_null(typ) or pa.types.is_string(typ)
+                or pa.types.is_large_string(typ) or pa.types.is_boolean(typ))
+
+
 def exact_column(column: Any) -> Any | None:
     """``column`` with integers widened to int64 (storage keeps the narrowest width) and an all-NULL column as
     int64, or ``None`` when its values are not ones whose Arrow order and equality are Python's."""
     pa = _pa()
     typ = column.type
+    if not exact_type(typ):
+        return None
     if pa.types.is_integer(typ) or pa.types.is_null(typ):
         return column if typ == pa.int64() else column.cast(pa.int64())
-    if pa.types.is_string(typ) or pa.types.is_large_string(typ) or pa.types.is_boolean(typ):
-        return column
-    return None
+    return column
 
 
 def unified(tables: list[Any], columns: Sequence[int] | None = None) -> Any | None:
@@ -499,6 +507,6 @@ def rows_of(table: Any, distinct: bool = False) -> dict[Row, int]:
     return dict(zip(rows, counted.column("count_all").to_pylist()))
 
 
-__all__ = ["Grouped", "consolidated_sorted", "counted_rows", "exact_column", "gc_paused",
+__all__ = ["Grouped", "consolidated_sorted", "counted_rows", "exact_column", "exact_type", "gc_paused",
            "grouped_values", "joined", "joined_counted", "projected_counted", "python_values", "rows_of", "summed_rows",
            "table_of_rows", "unified"]

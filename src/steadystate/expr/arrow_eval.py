@@ -8,7 +8,10 @@ projection onto a few distinct values, then costs Arrow's time, not one Python t
 
 It must answer exactly as the row evaluator (``expr.eval.compile_mfp``) does, so it is deliberately narrow:
 
-* column types ``int4``/``int8``/``text``/``bool``; literals of those types;
+* column types ``int4``/``int8``/``text``/``bool``; literals of those types.  Columns of other types (numerics,
+  timestamps, floats … of an imported index's snapshot) may be in the input when no expression reads them: they are
+  passed through as they are (only filtered, no value changed), so a filter or projection of a wide table
+  evaluates; what they become is the caller's concern (``render.columnar.exact_output``: rows, unless dropped);
 * comparisons (``eq``/``neq``/``lt``/``lte``/``gt``/``gte``), ``and``/``or`` (SQL's three-valued logic: Arrow's
   Kleene kernels), ``not``, ``is_null``/``is_not_null``;
 * integer ``add``/``sub``/``mul`` (checked kernels), ``div``/``mod`` truncating toward zero as PostgreSQL does,
@@ -61,8 +64,10 @@ class _Untranslatable(Exception):
 def compile_arrow_mfp(mfp: ir.MapFilterProject, input_types: Types | None) -> Callable[[pa.Table], pa.Table] | None:
     """``f(table) -> table`` evaluating ``mfp`` over a table whose columns are the input's, or ``None`` when some
     expression (or an input type) is outside what this module evaluates exactly."""
-    if input_types is None or any(t not in _SUPPORTED for t in input_types):
+    if input_types is None:
         return None
+    # columns of other types are passed through unread (``_compile`` refuses a reference to one)
+    other = {i for i, t in enumerate(input_types) if t not in _SUPPORTED}
     types: list[ScalarType | None] = list(input_types)
     try:
         maps = []
@@ -76,9 +81,13 @@ def compile_arrow_mfp(mfp: ir.MapFilterProject, input_types: Types | None) -> Ca
     except _Untranslatable:
         return None
     projection = mfp.projection
+    read = sorted({c for e in (*mfp.map, *mfp.predicates) for c in columns_of(e) if c < len(input_types)})
 
     def apply(table: pa.Table) -> pa.Table:
-        columns = [_normalized(column) for column in table.columns]
+        columns: list[Any] = [column if i in other else _normalized(column) for i, column in enumerate(table.columns)]
+        if any(not _arrow_supported(columns[c].type) for c in read):
+            raise NotVectorized("a column read has an Arrow type its SQL type does not have")
+        length = table.num_rows
         try:
             for evaluate in maps:
                 columns.append(_as_array(evaluate(columns), table.num_rows))
@@ -88,11 +97,12 @@ def compile_arrow_mfp(mfp: ir.MapFilterProject, input_types: Types | None) -> Ca
                     keep = pc.and_kleene(keep, _as_array(predicate(columns), table.num_rows))
                 keep = pc.fill_null(keep, False)
                 columns = [pc.filter(column, keep) for column in columns]
+                length = pc.sum(keep).as_py() or 0
         except (pa.ArrowException, OverflowError, ZeroDivisionError) as exc:
             raise NotVectorized(str(exc)) from exc
         chosen = range(len(columns)) if projection is None else projection
         return pa.table({f"c{i}": columns[j] for i, j in enumerate(chosen)}) if chosen else \
-            pa.table({"_rows": pa.nulls(len(columns[0]) if columns else table.num_rows)})
+            pa.table({"_rows": pa.nulls(length)})
 
     return apply
 
@@ -192,6 +202,12 @@ def consolidated_rows(table: pa.Table, arity: int) -> dict[Row, int]:
     counts = grouped.column("count_all").to_pylist()
     rows = zip(*(grouped.column(name).to_pylist() for name in names))
     return dict(zip(rows, counts))
+
+
+def _arrow_supported(typ: pa.DataType) -> bool:
+    """Whether an input column's Arrow type is one of the supported SQL types' (or NULLs only)."""
+    return bool(pa.types.is_integer(typ) or pa.types.is_string(typ) or pa.types.is_large_string(typ)
+                or pa.types.is_boolean(typ) or pa.types.is_null(typ))
 
 
 def _normalized(column: pa.ChunkedArray) -> pa.ChunkedArray:

@@ -3,7 +3,8 @@
 * :class:`ColumnarMapper`: a source's chain of maps/filters/projections evaluated over its snapshot's columns
   (``expr.arrow_eval``), its output (columns) added to the chain's last operator's round (``premapped``);
 * :class:`MappedConsumer`: an operator that takes columns (``dataflow.operators.ColumnarInput``) behind such a
-  chain: the chain's output tables are what it folds;
+  chain: the chain's output tables are what it folds — when they are exact, or the operator reads only exact ones
+  (:func:`reads_exact`: a filter of a wide imported index keeps its numerics, the reduce after it reads ints);
 * :class:`PremappedTaker`: the taker of a join's snapshots' join (``dataflow.join``) when the join is read by such
   a chain: the chain's output computed over the joined columns;
 * :func:`columns_of`: where a reduce's group key and arguments are, when it can build its groups from columns
@@ -25,13 +26,44 @@ from typing import Any, Callable, NamedTuple
 
 from steadystate.dataflow.collection import merge_into
 from steadystate.dataflow.columnar_delta import ColumnarDelta
+from steadystate.dataflow.columns import exact_type
 from steadystate.dataflow.operators import ColumnarInput, MfpOperator
-from steadystate.dataflow.reduce import ColumnsOf
+from steadystate.dataflow.accumulate import AccumulatingReduce
+from steadystate.dataflow.reduce import ColumnsOf, ReduceOperator
 from steadystate.expr import ir
 from steadystate.expr.aggregates import SKIPS_NULLS
 from steadystate.expr.arrow_eval import NotVectorized
 from steadystate.expr.infer import columns_of as infer_columns, remap_columns
 from steadystate.repr.types import ScalarType
+
+
+def exact_output(table: Any) -> Any:
+    """A chain's output table, or ``None`` when it keeps a column that is not exact (``dataflow.columns``' rule:
+    ``expr.arrow_eval`` passes columns of other types through unread, a numeric of an imported index say).  Callers
+    then take the rows: such a column's Python values, and the grouping of equal ones, are the row path's to make."""
+    if table is None or not all(exact_type(field.type) for field in table.schema):
+        return None
+    return table
+
+
+def reads_exact(consumer: ColumnarInput, schema: Any) -> bool:
+    """Whether ``consumer`` reads only exact columns (``dataflow.columns.exact_type``) of tables of ``schema``:
+    a chain of Arrow layers (``expr.arrow_eval`` evaluates a map/filter/project over other columns only when it
+    does not read them, and :class:`MappedConsumer` checks its own taker against the chain's output), or a reduce
+    whose group key and arguments are exact columns; ``False`` for any other taker (a join side, a distinct, a top-k
+    read every column)."""
+    if isinstance(consumer, MappedConsumer):
+        return True
+    if isinstance(consumer, FanOut):
+        return all(reads_exact(taker, schema) for taker in consumer.takers)
+    read: set[int]
+    if isinstance(consumer, ReduceOperator) and consumer.columns is not None:
+        read = {*consumer.columns.key, *(c for c in consumer.columns.arguments if c is not None)}
+    elif isinstance(consumer, AccumulatingReduce):
+        read = {*consumer.key_columns, *(a.column for a in consumer.accumulators if a.column is not None)}
+    else:
+        return False
+    return all(c < len(schema) and exact_type(schema.field(c).type) for c in read)
 
 
 class ColumnarMapper(NamedTuple):
@@ -50,6 +82,8 @@ class ColumnarMapper(NamedTuple):
             for table in tables:
                 for layer in self.layers:
                     table = layer(table)
+                if exact_output(table) is None:  # a column kept whose values are the row path's to make
+                    return None
                 mapped.append((table, 1))
         except NotVectorized:
             return None
@@ -71,6 +105,8 @@ class MappedConsumer:
             for table in tables:
                 for layer in self.layers:
                     table = layer(table)
+                if exact_output(table) is None and not reads_exact(self.consumer, table.schema):
+                    return None  # a column kept that the taker reads, or may: rows
                 mapped.append(table)
         except NotVectorized:
             return None
@@ -237,4 +273,4 @@ def columns_of(expr: ir.Reduce) -> ColumnsOf | None:
                      tuple(suffixes))
 
 
-__all__ = ["ColumnarMapper", "FanOut", "add_premapped", "pruned_join_inputs", "MappedConsumer", "PremappedTaker", "columns_of", "without_null_aggregates"]
+__all__ = ["ColumnarMapper", "FanOut", "add_premapped", "exact_output", "reads_exact", "pruned_join_inputs", "MappedConsumer", "PremappedTaker", "columns_of", "without_null_aggregates"]

@@ -33,6 +33,7 @@ from typing import Any, Callable
 
 from steadystate.dataflow.arrangement import ArrangementCursor
 from steadystate.dataflow.columnar_delta import ColumnarDelta
+from steadystate.dataflow.columns import exact_type
 from steadystate.dataflow.graph import Graph
 from steadystate.dataflow.join import JoinOperator, JoinSide
 from steadystate.dataflow.join_accumulate import JoinAccumulate
@@ -40,7 +41,9 @@ from steadystate.dataflow.operators import ColumnarInput, MfpOperator, TapOperat
 from steadystate.expr import ir
 from steadystate.expr.arrow_eval import NotVectorized, compile_arrow_flat_map, compile_arrow_mfp
 from steadystate.expr.infer import columns_of
-from steadystate.render.columnar import ColumnarMapper, FanOut, MappedConsumer, PremappedTaker, add_premapped
+from steadystate.render.columnar import (
+    ColumnarMapper, FanOut, MappedConsumer, PremappedTaker, add_premapped, exact_output, reads_exact,
+)
 from steadystate.repr.types import ScalarType
 
 Types = list[ScalarType | None] | None
@@ -158,6 +161,14 @@ class ColumnarTakers:
         time, tables, rows, err = read
         port = self.graph.ports[port_name]
         upper = cursor.frontier
+        schema = tables[0].schema
+        exact = all(exact_type(field.type) for field in schema)
+        if not exact:  # numerics, timestamps, floats …: only to readers that drop them or read exact columns only
+            as_columns = False
+            if consumer is not None and not reads_exact(consumer, schema):
+                consumer = None
+                if snapshot_time <= start:
+                    mapper = self.columnar_mapper(port_name)
         if as_columns:
             self.feed_columns(port_name, tables, rows, time, upper)
         elif consumer is not None and (folded := consumer.fold_columns(tables)) is not None:
@@ -166,10 +177,14 @@ class ColumnarTakers:
         elif mapper is not None and (premapped := mapper.apply(tables)) is not None:
             self.feed_premapped(mapper, premapped, start)
             port.push_consolidated(time, dict(rows), upper)
-        else:  # the columns were not taken after all: their rows
+        elif exact:  # the columns were not taken after all: their rows
             port.push_consolidated(time, ColumnarDelta([(table, 1) for table in tables],
                                                        len(self._source_types.get(port_name) or ()),
                                                        dict(rows)).rows(), upper)
+        else:  # decoded by the arrangement's codec (exact for every type)
+            decoded = cursor.arrangement.decode_tables(tables)
+            decoded.update(rows)  # each key's rows are in the runs or the recent layer, never both
+            port.push_consolidated(time, decoded, upper)
         port.push([], upper, err)
         return True
 
@@ -309,10 +324,11 @@ class ColumnarTakers:
 
 
 def _returning_none(layer: Layer) -> Layer:
-    """``layer`` returning ``None`` where a value needs the row path (``NotVectorized``)."""
+    """``layer`` returning ``None`` where a value needs the row path (``NotVectorized``) or its output keeps a column
+    that is not exact (``expr.arrow_eval`` passes other types through unread: ``render.columnar.exact_output``)."""
     def apply(table: Any) -> Any:
         try:
-            return layer(table)
+            return exact_output(layer(table))
         except NotVectorized:
             return None
     return apply
@@ -326,3 +342,4 @@ def _to_last_mfp(links: Chain, mfp_nodes: dict[int, Any]) -> Chain:
 
 
 __all__ = ["ColumnarTakers"]
+
