@@ -141,6 +141,10 @@ class Arrangement:
     def _keyed(self, ok: dict[Row, int]) -> list[tuple[tuple, Row, int]]:
         """``(key, row, diff)`` of each row; rows whose key fails become errors."""
         key_fn = self.key_fn
+        try:  # every key at once; a key that fails sends the delta through the loop below, which reports it
+            return list(zip(map(key_fn, ok), ok, ok.values()))
+        except Exception:  # noqa: BLE001 - evaluation errors become data
+            pass
         keyed: list[tuple[tuple, Row, int]] = []
         for row, diff in ok.items():
             try:

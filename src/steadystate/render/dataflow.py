@@ -59,7 +59,7 @@ from steadystate.expr.aggregates import accumulator_kind, aggregate_factory
 from steadystate.expr.eval import compile_key, compile_mfp, mfp_types
 from steadystate.expr.fusion import plan_join_accumulate
 from steadystate.expr.infer import relation_types
-from steadystate.expr.window import compile_window
+from steadystate.expr.window import compile_uniform, compile_window
 from steadystate.expr.window_columns import compile_window_columns
 from steadystate.protocol.messages import DataflowDescription, IndexImport, SinkExport
 from steadystate.render.columnar import columns_of, pruned_join_inputs, without_null_aggregates
@@ -521,6 +521,7 @@ class RenderedDataflow(ColumnarTakers):
         window = WindowOperator(node, partition_fn, sort_columns(expr.order_key), compile_window(expr, types))
         if self.fuse:  # hydrates from columns where expr/window_columns.py computes the functions exactly
             window.columnar = compile_window_columns(expr, types)
+            window.uniform = compile_uniform(expr, types)  # one value per partition: no sort per change
         return self.graph.add(window), self._types(expr)
 
     def _render_distinct(self, expr: ir.Distinct) -> Rendered:
