@@ -18,7 +18,8 @@ added to ``P`` once and its B rows looked up once, then added to the group of ea
 (:func:`generate_shared`'s ``fold_a``); each B update reads ``P`` once and is arranged once.  Every member's
 touched groups emit as its own (its ``emit``); the followers' outputs wait in the cohort until their own turn in the
 round (:meth:`Cohort.take`, which checks it is the round the leader ran).  The results are exactly those of the
-separate operators (the property tests compare the two).
+separate operators (the property tests compare the two).  A lone join-accumulate's folds are the same source for
+one grouping set (:func:`fold_sources` with ``one``).
 """
 
 from __future__ import annotations
@@ -41,11 +42,21 @@ def generate_shared(a_key: Sequence[int], b_key: Sequence[int], group_sets: Sequ
     """``fold_a(items, partial, pget, bget, groups, touched)`` and ``fold_b(items, partial, arranged, groups,
     touched)`` of ``join_accumulate``, with ``groups``/``touched`` one per grouping set (``group_sets[j]``: its
     columns of B's rows): ``P`` and B are read and updated once per update, the groups of every set updated."""
+    fold_a, fold_b = fold_sources(a_key, b_key, group_sets, accumulators)
+    functions = compile_functions(fold_a + [""] + fold_b, "shared join accumulate", accumulators)
+    return functions["fold_a"], functions["fold_b"]
+
+
+def fold_sources(a_key: Sequence[int], b_key: Sequence[int], group_sets: Sequence[Sequence[int]],
+                 accumulators: Sequence[Accumulator], one: bool = False) -> tuple[list[str], list[str]]:
+    """The source lines of :func:`generate_shared`'s two functions; ``one``: for a single grouping set, whose
+    ``groups``/``touched`` are given as they are, not in lists (``join_accumulate``'s own folds)."""
     width = width_of(accumulators)
     new_group = [0] * width + [None]
     sets = range(len(group_sets))
-    prelude = [line for j in sets for line in (f"    g{j} = groups[{j}]", f"    g{j}get = g{j}.get",
-                                                  f"    add{j} = touched[{j}].add")]
+    prelude = [line for j in sets for line in (
+        f"    g{j} = groups" if one else f"    g{j} = groups[{j}]", f"    g{j}get = g{j}.get",
+        "    add0 = touched.add" if one else f"    add{j} = touched[{j}].add")]
 
     def into_groups(indent: str, factor: str | None, source: str) -> list[str]:
         lines: list[str] = []
@@ -99,6 +110,8 @@ def generate_shared(a_key: Sequence[int], b_key: Sequence[int], group_sets: Sequ
         "        acc = pget(key)",
         "        if acc is not None:",
         *into_groups("            ", None, "acc"),
+        "        if arranged is None:",  # B is an imported arrangement, read in place: nothing to keep
+        "            continue",
         "        rows = arranged.get(key)",
         "        if rows is None:",
         "            arranged[key] = {b: diff}",
@@ -111,8 +124,7 @@ def generate_shared(a_key: Sequence[int], b_key: Sequence[int], group_sets: Sequ
         "            if not rows:",
         "                del arranged[key]",
     ]
-    functions = compile_functions(fold_a + [""] + fold_b, "shared join accumulate", accumulators)
-    return functions["fold_a"], functions["fold_b"]
+    return fold_a, fold_b
 
 
 class Cohort:
@@ -173,4 +185,4 @@ def cohort_key(member: Any) -> tuple | None:
             member.b_arity)
 
 
-__all__ = ["Cohort", "cohort_key", "generate_shared"]
+__all__ = ["Cohort", "cohort_key", "fold_sources", "generate_shared"]

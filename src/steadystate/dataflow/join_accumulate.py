@@ -50,14 +50,11 @@ from steadystate.dataflow.accumulate import (
     FoldsColumns,
     Sums,
     sums_from_columns,
-    add_source,
     compile_functions,
-    contribution_source,
     emit_source,
-    key_source,
     width_of,
 )
-from steadystate.dataflow.accumulate_cohort import Cohort
+from steadystate.dataflow.accumulate_cohort import Cohort, fold_sources
 from steadystate.dataflow.arrangement import SharedSide, state_size_bytes
 from steadystate.dataflow.collection import Delta, ErrDelta, OkDelta
 from steadystate.dataflow.columns import gc_paused, rows_of, unified
@@ -68,73 +65,13 @@ from steadystate.dataflow.operators import Operator
 def _generate(a_key: Sequence[int], b_key: Sequence[int], group_columns: Sequence[int],
               accumulators: Sequence[Accumulator], is_global: bool) -> tuple[Callable[..., None], Callable[..., None],
                                                             Callable[..., None], Callable[..., OkDelta]]:
-    width = width_of(accumulators)
-    new_group = [0] * width + [None]
-    null_test = " or ".join(f"row[{c}] is None" for c in a_key)
-    fold_a = [
-        "def fold_a(items, partial, pget, bget, groups, touched):",
-        "    gget = groups.get",
-        "    add = touched.add",
-        "    for row, diff in items:",
-        f"        if {null_test}:",
-        "            continue",
-        f"        key = {key_source(a_key)}",
-        *contribution_source(accumulators, "        "),
-        "        acc = pget(key)",
-        "        if acc is None:",
-        f"            acc = partial[key] = {[0] * width!r}",
-        *add_source("acc", width, "        "),
-        "        if acc[0] == 0 and not any(acc):",
-        "            del partial[key]",
-        "        matches = bget(key)",
-        "        if matches is None:",
-        "            continue",
-        "        for b, count in matches.items():",
-        f"            group = {key_source(group_columns, 'b')}",
-        "            out = gget(group)",
-        "            if out is None:",
-        f"                out = groups[group] = {new_group!r}",
-        "            if count == 1:",
-        *add_source("out", width, "                "),
-        "            else:",
-        *add_source("out", width, "                ", factor="count"),
-        "            add(group)",
-    ]
+    # ``fold_a(items, partial, pget, bget, groups, touched)``: each A update into P and the groups of its B rows;
+    # ``fold_b(items, partial, arranged, groups, touched)``: each B update's P into its group, then arranged (the
+    # sources are ``accumulate_cohort``'s, for one grouping set)
+    fold_a, fold_b = fold_sources(a_key, b_key, [group_columns], accumulators, one=True)
     # the same fold while B is empty (hydration: A's snapshot comes before B's in the first round): no lookups
     cut = fold_a.index("        matches = bget(key)")
     fold_a_alone = ["def fold_a_alone(items, partial, pget, bget, groups, touched):"] + fold_a[1:cut]
-    b_null_test = " or ".join(f"b[{c}] is None" for c in b_key)
-    fold_b = [
-        "def fold_b(items, partial, arranged, groups, touched):",
-        "    pget = partial.get",
-        "    gget = groups.get",
-        "    add = touched.add",
-        "    for b, diff in items:",
-        f"        if {b_null_test}:",
-        "            continue",
-        f"        key = {key_source(b_key, 'b')}",
-        "        acc = pget(key)",
-        "        if acc is not None:",
-        f"            group = {key_source(group_columns, 'b')}",
-        "            out = gget(group)",
-        "            if out is None:",
-        f"                out = groups[group] = {new_group!r}",
-        *[f"            out[{i}] += acc[{i}] * diff" for i in range(width)],
-        "            add(group)",
-        "        if arranged is None:",  # B is an imported arrangement, read in place: nothing to keep
-        "            continue",
-        "        rows = arranged.get(key)",
-        "        if rows is None:",
-        "            arranged[key] = {b: diff}",
-        "            continue",
-        "        total = rows.get(b, 0) + diff",
-        "        if total:",
-        "            rows[b] = total",
-        "        else:",
-        "            del rows[b]",
-        "            if not rows:",
-        "                del arranged[key]",
-    ]
     source = fold_a + [""] + fold_a_alone + [""] + fold_b + [""] + emit_source(accumulators, is_global)
     functions = compile_functions(source, "join accumulate", accumulators)
     return functions["fold_a"], functions["fold_a_alone"], functions["fold_b"], functions["emit"]
