@@ -8,7 +8,6 @@ from __future__ import annotations
 import decimal
 from typing import Any
 
-import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -18,6 +17,7 @@ from steadystate.expr import ir
 from steadystate.expr.window import compile_uniform, compile_window
 from steadystate.expr.window_columns import compile_window_columns
 from steadystate.repr.types import ScalarType
+from test_window_columns import apply, table  # the same four column types; fold a delta into a state
 
 T = ScalarType
 TYPES = (T.INT4, T.INT8, T.TEXT, T.NUMERIC)
@@ -66,18 +66,6 @@ def operator(expr: ir.Window, uniform: bool, types: tuple[T, ...]) -> WindowOper
         assert window.uniform is not None, expr
         window.columnar = compile_window_columns(expr, types)
     return window
-
-
-def table(rows: list[tuple]) -> pa.Table:
-    arrow_types = (pa.int32(), pa.int64(), pa.string(), pa.int16())
-    return pa.table({f"c{i}": pa.array([r[i] for r in rows], type=t) for i, t in enumerate(arrow_types)})
-
-
-def apply(state: dict[tuple, int], delta: dict[tuple, int]) -> None:
-    for row, diff in delta.items():
-        state[row] = state.get(row, 0) + diff
-        if state[row] == 0:
-            del state[row]
 
 
 @settings(max_examples=300, deadline=None)
