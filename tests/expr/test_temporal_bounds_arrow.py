@@ -59,8 +59,9 @@ def test_arrow_bounds_are_the_row_bounds(rows: list[tuple], lower: list, upper: 
     if raised:
         assert got is None
         return
-    if got is None:  # declining is allowed only past int64 (a value + 1 the row path computes in Python)
-        assert any(v is not None and v >= 2**63 - 2 for row in rows for v in row[:2])
+    if got is None:  # declining is allowed only near int64's limits: a value + 1 the row path computes in Python,
+        # or an overflow Arrow meets in a row whose earlier bound was NULL (the row evaluator stops there)
+        assert any(v is not None and abs(v) >= 2**63 - 1010 for row in rows for v in row[:2])
         return
     low, high, valid = got
     for i, interval in enumerate(expected):

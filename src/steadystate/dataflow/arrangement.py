@@ -123,17 +123,8 @@ class Arrangement:
             keyed: list[tuple[tuple, Row, int]] = []
         else:
             keyed = self._keyed(ok)
-        if bulk is not None and keyed:
-            if bulk.records:  # the changed keys' rows move from the runs to ``recent`` (the invariant)
-                cold = {key for key, _row, _diff in keyed if key not in recent}
-                for key, rows in bulk.take(cold).items():
-                    recent[key] = rows
-                    self._recent_records += len(rows)
-            if len(keyed) >= self.recent_min:  # many new keys (a hydration): straight into a run
-                fresh = [entry for entry in keyed if entry[0] not in recent and entry[2]]
-                if len(fresh) >= self.recent_min and bulk.add([e[0] for e in fresh], [e[1] for e in fresh],
-                                                          [e[2] for e in fresh]):
-                    keyed = [entry for entry in keyed if entry[0] in recent]
+        if bulk is not None and keyed and (bulk.records or len(keyed) >= self.recent_min):
+            keyed = self._apply_cold(bulk, keyed)
         self._fold(keyed)
         if bulk is not None and self._recent_records > max(self.recent_min, bulk.records // _RECENT_FRACTION):
             self._compact()
@@ -175,9 +166,50 @@ class Arrangement:
         self.apply(time, (ok.extra, err))
         return True
 
+    def _apply_cold(self, bulk: ColumnRuns, keyed: list[tuple[tuple, Row, int]]) -> list[tuple[tuple, Row, int]]:
+        """Apply the updates of keys not in ``recent``; return the others, for :meth:`_fold`.  A key the runs hold
+        is taken out of them (the invariant) and its updates folded into its rows there: what is left of them joins
+        ``recent`` (nothing, for a key whose rows were all retracted).  A key held nowhere is new: past
+        ``recent_min`` of them (a hydration, a batch that changes many rows' keys) they go straight into a run."""
+        recent = self.recent
+        if recent:
+            warm = [entry for entry in keyed if entry[0] in recent]
+            cold_entries = [entry for entry in keyed if entry[0] not in recent] if warm else keyed
+        else:
+            warm, cold_entries = [], keyed
+        taken = bulk.take({key for key, _row, _diff in cold_entries}) if bulk.records else {}
+        fresh: list[tuple[tuple, Row, int]] = []
+        get = taken.get
+        for entry in cold_entries:
+            rows = get(entry[0])
+            if rows is None:
+                if entry[2]:
+                    fresh.append(entry)
+                continue
+            row = entry[1]
+            total = rows.get(row, 0) + entry[2]
+            if total:
+                rows[row] = total
+            elif row in rows:
+                del rows[row]
+        records = 0
+        for key, rows in taken.items():
+            if rows:
+                recent[key] = rows
+                records += len(rows)
+        self._recent_records += records
+        if len(keyed) >= self.recent_min and len(fresh) >= self.recent_min \
+                and bulk.add([e[0] for e in fresh], [e[1] for e in fresh], [e[2] for e in fresh]):
+            return warm
+        return warm + fresh
+
     def _keyed(self, ok: dict[Row, int]) -> list[tuple[tuple, Row, int]]:
         """``(key, row, diff)`` of each row; rows whose key fails become errors."""
         key_fn = self.key_fn
+        try:  # every key at once; a key that fails sends the delta through the loop below, which reports it
+            return list(zip(map(key_fn, ok), ok, ok.values()))
+        except Exception:  # noqa: BLE001 - evaluation errors become data
+            pass
         keyed: list[tuple[tuple, Row, int]] = []
         for row, diff in ok.items():
             try:

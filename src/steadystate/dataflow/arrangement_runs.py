@@ -223,8 +223,8 @@ class ColumnRuns:
             if not len(positions):
                 continue
             rows = self._decode(run.table.take(pa.array(positions)))
-            row_keys = [key_fn(row) for row in rows]
-            hit = np.fromiter((k in keys for k in row_keys), dtype=bool, count=len(row_keys))
+            row_keys = list(map(key_fn, rows))
+            hit = np.array(list(map(keys.__contains__, row_keys)), dtype=bool)
             if not hit.all():
                 positions = positions[hit]
                 rows = [r for r, h in zip(rows, hit) if h]

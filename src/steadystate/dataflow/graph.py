@@ -29,7 +29,7 @@ from steadystate.dataflow.temporal_filter import TemporalFilterOperator
 
 
 PortDelta = tuple["OkDelta | ColumnarDelta", ErrDelta]  # a port's delta at one time: its snapshot may be columns
-_BULK_TAKE = 4096  # pending lists at least this long try the single-time bulk path
+_BULK_TAKE = 256  # pending lists at least this long try the single-time bulk path
 
 
 class InputPort:
@@ -143,19 +143,28 @@ class Graph:
 
     def _take_single_time(self, by_time: dict[int, dict[str, PortDelta]], name: str, kind: int,
                           pending: list, limit: int | None) -> bool:
-        """Bulk path for a large pending list at ONE ready time (a snapshot): consolidate it at C speed.
+        """Bulk path for a pending list at ONE ready time (a snapshot, a batch): consolidate it in one pass.
 
-        Returns False (nothing taken) unless every item has the same time, below ``limit`` and ``until``, and
-        diff 1 — then the rows are counted with ``Counter`` instead of one ``add_into`` per update.
+        Returns False (nothing taken) unless every item has the same time, below ``limit`` and ``until`` — then
+        the rows are counted with ``Counter`` (every diff 1) or summed in one loop, instead of one ``add_into``
+        per update.
         """
         time = pending[0][1]
-        if (limit is not None and time >= limit) or not all(item[1] == time and item[2] == 1 for item in pending):
+        if (limit is not None and time >= limit) or not all(item[1] == time for item in pending):
             return False
         if time < self.start:
             time = self.start
         if self.until is not None and time >= self.until:
             return True  # all beyond until: dropped
-        counted = dict(Counter(map(itemgetter(0), pending)))
+        if all(item[2] == 1 for item in pending):
+            counted = dict(Counter(map(itemgetter(0), pending)))
+        else:
+            counted = {}
+            get = counted.get
+            for row, _time, diff in pending:
+                counted[row] = get(row, 0) + diff
+            if 0 in counted.values():
+                counted = {row: diff for row, diff in counted.items() if diff}
         per_port = by_time.setdefault(time, {})
         deltas = per_port.get(name)
         if deltas is None:

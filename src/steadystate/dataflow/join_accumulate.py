@@ -50,13 +50,11 @@ from steadystate.dataflow.accumulate import (
     FoldsColumns,
     Sums,
     sums_from_columns,
-    add_source,
     compile_functions,
-    contribution_source,
     emit_source,
-    key_source,
     width_of,
 )
+from steadystate.dataflow.accumulate_cohort import Cohort, fold_sources
 from steadystate.dataflow.arrangement import SharedSide, state_size_bytes
 from steadystate.dataflow.collection import Delta, ErrDelta, OkDelta
 from steadystate.dataflow.columns import gc_paused, rows_of, unified
@@ -67,73 +65,13 @@ from steadystate.dataflow.operators import Operator
 def _generate(a_key: Sequence[int], b_key: Sequence[int], group_columns: Sequence[int],
               accumulators: Sequence[Accumulator], is_global: bool) -> tuple[Callable[..., None], Callable[..., None],
                                                             Callable[..., None], Callable[..., OkDelta]]:
-    width = width_of(accumulators)
-    new_group = [0] * width + [None]
-    null_test = " or ".join(f"row[{c}] is None" for c in a_key)
-    fold_a = [
-        "def fold_a(items, partial, pget, bget, groups, touched):",
-        "    gget = groups.get",
-        "    add = touched.add",
-        "    for row, diff in items:",
-        f"        if {null_test}:",
-        "            continue",
-        f"        key = {key_source(a_key)}",
-        *contribution_source(accumulators, "        "),
-        "        acc = pget(key)",
-        "        if acc is None:",
-        f"            acc = partial[key] = {[0] * width!r}",
-        *add_source("acc", width, "        "),
-        "        if acc[0] == 0 and not any(acc):",
-        "            del partial[key]",
-        "        matches = bget(key)",
-        "        if matches is None:",
-        "            continue",
-        "        for b, count in matches.items():",
-        f"            group = {key_source(group_columns, 'b')}",
-        "            out = gget(group)",
-        "            if out is None:",
-        f"                out = groups[group] = {new_group!r}",
-        "            if count == 1:",
-        *add_source("out", width, "                "),
-        "            else:",
-        *add_source("out", width, "                ", factor="count"),
-        "            add(group)",
-    ]
+    # ``fold_a(items, partial, pget, bget, groups, touched)``: each A update into P and the groups of its B rows;
+    # ``fold_b(items, partial, arranged, groups, touched)``: each B update's P into its group, then arranged (the
+    # sources are ``accumulate_cohort``'s, for one grouping set)
+    fold_a, fold_b = fold_sources(a_key, b_key, [group_columns], accumulators, one=True)
     # the same fold while B is empty (hydration: A's snapshot comes before B's in the first round): no lookups
     cut = fold_a.index("        matches = bget(key)")
     fold_a_alone = ["def fold_a_alone(items, partial, pget, bget, groups, touched):"] + fold_a[1:cut]
-    b_null_test = " or ".join(f"b[{c}] is None" for c in b_key)
-    fold_b = [
-        "def fold_b(items, partial, arranged, groups, touched):",
-        "    pget = partial.get",
-        "    gget = groups.get",
-        "    add = touched.add",
-        "    for b, diff in items:",
-        f"        if {b_null_test}:",
-        "            continue",
-        f"        key = {key_source(b_key, 'b')}",
-        "        acc = pget(key)",
-        "        if acc is not None:",
-        f"            group = {key_source(group_columns, 'b')}",
-        "            out = gget(group)",
-        "            if out is None:",
-        f"                out = groups[group] = {new_group!r}",
-        *[f"            out[{i}] += acc[{i}] * diff" for i in range(width)],
-        "            add(group)",
-        "        if arranged is None:",  # B is an imported arrangement, read in place: nothing to keep
-        "            continue",
-        "        rows = arranged.get(key)",
-        "        if rows is None:",
-        "            arranged[key] = {b: diff}",
-        "            continue",
-        "        total = rows.get(b, 0) + diff",
-        "        if total:",
-        "            rows[b] = total",
-        "        else:",
-        "            del rows[b]",
-        "            if not rows:",
-        "                del arranged[key]",
-    ]
     source = fold_a + [""] + fold_a_alone + [""] + fold_b + [""] + emit_source(accumulators, is_global)
     functions = compile_functions(source, "join accumulate", accumulators)
     return functions["fold_a"], functions["fold_a_alone"], functions["fold_b"], functions["emit"]
@@ -169,6 +107,7 @@ class JoinAccumulate(FoldsColumns, Operator):
         self._b_unique = False  # whether the keys of ``_b_table`` are all distinct and non-NULL
         self.accumulators = tuple(accumulators)
         self.is_global = not group_columns
+        self.cohort: Cohort | None = None  # siblings sharing P and B (``accumulate_cohort``; set by the renderer)
         self._fold_a, self._fold_a_alone, self._fold_b, self._emit = _generate(a_key, b_key, group_columns,
                                                                                accumulators, self.is_global)
 
@@ -181,30 +120,18 @@ class JoinAccumulate(FoldsColumns, Operator):
                 err[error] = total
             else:
                 err.pop(error, None)
+        cohort = self.cohort
+        if cohort is not None and cohort.ready:
+            if cohort.is_follower(self):
+                return cohort.take(self, time), err
+            return self._run_cohort(time, a_ok, b_ok), err
         touched: set[tuple] = set()
         if self._b_table is not None:  # P ⋈ B of the snapshots taken as columns
             self._join_snapshots(touched)
         if a_ok:  # ΔA ⋈ B as it was before this time
-            state, partial = self.arranged, self.partial
-            bget = self._b_before(time)
-            pget: Callable[..., Any] = partial.get
-            keys = None
-            if bget is not None and self.shared_b is not None and len(a_ok) > 1:  # read B's keys from its runs at once
-                keys = self._a_keys(a_ok)
-                self.shared_b.prefetch(keys)
-            if type(state) is LazyArranged and bget is not None and self.shared_b is None:
-                if state.pending and len(a_ok) > 1:  # B's keys this delta reads, at once
-                    keys = self._a_keys(a_ok)
-                    state.load_many(keys)
-                if not state.pending or len(a_ok) > 1:  # every key this delta reads is a plain entry now
-                    bget = state.plain_get()
-            if type(partial) is LazyPartial:
-                if partial.pending and len(a_ok) > 1:  # likewise the partial sums of those keys
-                    partial.load_many(keys if keys is not None else self._a_keys(a_ok))
-                if not partial.pending or len(a_ok) > 1:
-                    pget = partial.plain_get()
+            pget, bget = self._readers(time, a_ok)
             fold_a = self._fold_a if bget is not None else self._fold_a_alone
-            fold_a(a_ok.items(), partial, pget, bget, self.groups, touched)
+            fold_a(a_ok.items(), self.partial, pget, bget, self.groups, touched)
         if b_ok:  # A (now updated) ⋈ ΔB
             arranged = None if self.shared_b is not None else self.arranged
             self._fold_b(b_ok.items(), self.partial, arranged, self.groups, touched)
@@ -213,7 +140,52 @@ class JoinAccumulate(FoldsColumns, Operator):
                 self.groups[()] = [0] * width_of(self.accumulators) + [None]
             touched.add(())
         ok: OkDelta = self._emit(self.groups, touched) if touched else {}
+        if cohort is not None and first:
+            cohort.first_round_done(self)
         return ok, err
+
+    def _readers(self, time: int, a_ok: OkDelta) -> tuple[Callable[..., Any], Callable[..., Any] | None]:
+        """``P``'s and B's (as of ``time - 1``) lookups for folding ``a_ok``: the keys it reads loaded at once from
+        lazily materialised states, which are then read by plain ``dict.get``; B's ``None`` when B is empty."""
+        state, partial = self.arranged, self.partial
+        bget = self._b_before(time)
+        pget: Callable[..., Any] = partial.get
+        keys = None
+        if bget is not None and self.shared_b is not None and len(a_ok) > 1:  # read B's keys from its runs at once
+            keys = self._a_keys(a_ok)
+            self.shared_b.prefetch(keys)
+        if type(state) is LazyArranged and bget is not None and self.shared_b is None:
+            if state.pending and len(a_ok) > 1:  # B's keys this delta reads, at once
+                keys = self._a_keys(a_ok)
+                state.load_many(keys)
+            if not state.pending or len(a_ok) > 1:  # every key this delta reads is a plain entry now
+                bget = state.plain_get()
+        if type(partial) is LazyPartial:
+            if partial.pending and len(a_ok) > 1:  # likewise the partial sums of those keys
+                partial.load_many(keys if keys is not None else self._a_keys(a_ok))
+            if not partial.pending or len(a_ok) > 1:
+                pget = partial.plain_get()
+        return pget, bget
+
+    def _run_cohort(self, time: int, a_ok: OkDelta, b_ok: OkDelta) -> OkDelta:
+        """The leader's round of a ready cohort (``accumulate_cohort``): each update folded once into the shared
+        ``P`` and B and into every member's groups; the followers' outputs left with the cohort."""
+        cohort = self.cohort
+        assert cohort is not None and cohort.fold_a is not None and cohort.fold_b is not None
+        members = cohort.members
+        groups = [member.groups for member in members]
+        touched: list[set[tuple]] = [set() for _ in members]
+        if a_ok:
+            pget, bget = self._readers(time, a_ok)
+            if bget is None:  # B empty: only P changes
+                self._fold_a_alone(a_ok.items(), self.partial, pget, None, self.groups, touched[0])
+            else:
+                cohort.fold_a(a_ok.items(), self.partial, pget, bget, groups, touched)
+        if b_ok:
+            cohort.fold_b(b_ok.items(), self.partial, self.arranged, groups, touched)
+        outputs = [member._emit(member.groups, t) if t else {} for member, t in zip(members, touched)]
+        cohort.put(time, outputs[1:])
+        return outputs[0]
 
     def _a_keys(self, a_ok: OkDelta) -> list[tuple]:
         """The join keys of A's rows in ``a_ok``."""
@@ -332,16 +304,21 @@ class JoinAccumulate(FoldsColumns, Operator):
         return shared.state_at(time - 1)
 
     def records(self) -> int:
-        """Entries held: partial accumulators, arranged B rows and output groups."""
+        """Entries held: partial accumulators, arranged B rows and output groups (a cohort's follower: its groups
+        only, the leader holds the rest)."""
+        if self.cohort is not None and self.cohort.is_follower(self):
+            return len(self.groups)
         b_rows = self.arranged.records() if isinstance(self.arranged, LazyArranged) \
             else sum(len(rows) for rows in self.arranged.values())
         return len(self.partial) + b_rows + len(self.groups)
 
     def size_bytes(self) -> int:
-        """Approximate memory: B's arrangement by its sampled row size, accumulator lists by a sampled entry."""
-        size = self.arranged.size_bytes() if isinstance(self.arranged, LazyArranged) \
+        """Approximate memory: B's arrangement by its sampled row size, accumulator lists by a sampled entry (a
+        cohort's follower: its groups only)."""
+        follower = self.cohort is not None and self.cohort.is_follower(self)
+        size = 0 if follower else self.arranged.size_bytes() if isinstance(self.arranged, LazyArranged) \
             else state_size_bytes((self.arranged,))
-        for table in (self.partial, self.groups):
+        for table in ((self.groups,) if follower else (self.partial, self.groups)):
             if type(table) is LazyPartial:
                 size += table.size_bytes()
             elif table:

@@ -12,6 +12,7 @@ delta's keys in one vectorized search).
 
 from __future__ import annotations
 
+from itertools import chain
 from typing import Any, Callable, Iterator, Sequence, Union
 
 from steadystate.dataflow.arrangement import state_size_bytes
@@ -275,9 +276,10 @@ class LazyArranged(MaterializingDict):
             wanted = [(key, span) for key in keys if (span := pop(key, None)) is not None]
         if not wanted:
             return
-        spans = np.array([span for _key, span in wanted], dtype=np.int64)
-        lows = spans[:, 0]
-        lengths = spans[:, 1] - lows
+        spans = np.fromiter(chain.from_iterable(span for _key, span in wanted), dtype=np.int64,
+                            count=2 * len(wanted))
+        lows = spans[0::2]
+        lengths = spans[1::2] - lows
         single = bool((lengths == 1).all())  # a dimension keyed by its primary key: one row per key
         if single:
             positions = lows

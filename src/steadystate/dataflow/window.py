@@ -43,6 +43,9 @@ class WindowOperator(Operator):
         self.failures: dict[tuple, EvalError] = {}
         #: snapshot columns -> (rows sorted, each function's values, partition starts), or None (row path)
         self.columnar: Callable[[Any], tuple[pa.Table, list[list[Any]], np.ndarray] | None] | None = None
+        #: a partition's rows -> the values appended to every one of them, when they are one for the whole partition
+        #: whatever the order (no sort then); ``None``: sort and ``compute``
+        self.uniform: Callable[[dict[Row, int]], tuple] | None = None
         self._lazy: _Slices | None = None  # partitions hydrated from columns that no change has touched yet
         self._unsent: _Slices | None = None  # the hydrated output, emitted by the next round
 
@@ -69,16 +72,21 @@ class WindowOperator(Operator):
         slices = _Slices(table, values, starts, self.partition_fn)
         self._lazy = self._unsent = slices
 
-    def _take_partition(self, key: tuple) -> None:
-        """A hydrated partition a change touches: its rows and outputs become the row path's state."""
+    def _take_partitions(self, keys: list[tuple]) -> None:
+        """Hydrated partitions a change touches (``keys``, all still lazy): their rows and outputs become the row
+        path's state, taken from the columns at once."""
         assert self._lazy is not None
-        rows, outputs = self._lazy.take(key)
-        self.partitions[key] = rows
-        self.outputs[key] = outputs
+        for key, rows, outputs in self._lazy.take_many(keys):
+            self.partitions[key] = rows
+            self.outputs[key] = outputs
         if not self._lazy.index:
             self._lazy = None
 
     def _evaluate(self, rows: dict[Row, int]) -> dict[Row, int]:
+        uniform = self.uniform
+        if uniform is not None:
+            values = uniform(rows)
+            return {row + values: count for row, count in rows.items() if count > 0}
         ordered: list[Row] = []
         for row in sort_rows([r for r, count in rows.items() if count > 0], self.order):
             ordered.extend([row] * rows[row])
@@ -89,23 +97,30 @@ class WindowOperator(Operator):
 
     def run(self, time: int, deltas: list[Delta], first: bool) -> Delta:
         ok_in, err_in = deltas[0]
-        touched: set[tuple] = set()
         partition_fn = self.partition_fn
         ok: OkDelta = {}
         if self._unsent is not None:
             ok, self._unsent = self._unsent.all_outputs(), None
+        keys = [()] * len(ok_in) if partition_fn is None else list(map(partition_fn, ok_in))
         lazy = self._lazy
-        for row, diff in ok_in.items():
-            key = partition_fn(row) if partition_fn is not None else ()
-            if lazy is not None and key in lazy.index:
-                self._take_partition(key)
-                lazy = self._lazy
-            rows = self.partitions.get(key)
+        if lazy is not None and keys:
+            index = lazy.index
+            wanted = [key for key in dict.fromkeys(keys) if key in index]
+            if wanted:
+                self._take_partitions(wanted)
+        partitions = self.partitions
+        for key, (row, diff) in zip(keys, ok_in.items()):
+            rows = partitions.get(key)
             if rows is None:
-                rows = self.partitions[key] = {}
-            add_into(rows, row, diff)
-            touched.add(key)
+                rows = partitions[key] = {}
+            total = rows.get(row, 0) + diff
+            if total:
+                rows[row] = total
+            else:
+                del rows[row]
+        touched = set(keys)
         err: ErrDelta = dict(err_in)
+        exclusive = not ok  # no other output in ``ok``: the partitions' outputs (disjoint) need no merging
         for key in touched:
             rows = self.partitions[key]
             new: dict[Row, int] = {}
@@ -117,8 +132,15 @@ class WindowOperator(Operator):
                     failure = EvalError.from_exception(exc)
             else:
                 del self.partitions[key]
-            merge_into(ok, self.outputs.pop(key, {}), -1)
-            merge_into(ok, new, 1)
+            old = self.outputs.pop(key, None)
+            if old is None:
+                merge_into(ok, new, 1)
+            elif exclusive and new.keys().isdisjoint(old):  # every output row changed: no row to cancel
+                ok.update({row: -count for row, count in old.items()})
+                ok.update(new)
+            else:
+                merge_into(ok, old, -1)
+                merge_into(ok, new, 1)
             if new:
                 self.outputs[key] = new
             old_failure = self.failures.pop(key, None)
@@ -158,11 +180,27 @@ class _Slices:
         n = self.table.num_rows
         return _counted(self._outputs(self._rows(0, n), 0, n))
 
-    def take(self, key: tuple) -> tuple[dict[Row, int], dict[Row, int]]:
-        start, stop = self.index.pop(key)
-        self.rows -= stop - start
-        rows = self._rows(start, stop)
-        return _counted(rows), _counted(self._outputs(rows, start, stop))
+    def take_many(self, keys: list[tuple]) -> list[tuple[tuple, dict[Row, int], dict[Row, int]]]:
+        """``(key, rows, outputs)`` of each partition of ``keys`` (distinct, all in :attr:`index`), taken out of the
+        columns at once: one Arrow ``take`` of their positions, not a slice per partition."""
+        spans = [self.index.pop(key) for key in keys]
+        lows = np.fromiter((low for low, _high in spans), dtype=np.int64, count=len(spans))
+        lengths = np.fromiter((high for _low, high in spans), dtype=np.int64, count=len(spans)) - lows
+        total = int(lengths.sum())
+        self.rows -= total
+        offsets = np.cumsum(lengths) - lengths
+        positions = np.repeat(lows - offsets, lengths) + np.arange(total, dtype=np.int64)
+        part = self.table.take(pa.array(positions))
+        rows: list[Row] = list(zip(*(column.to_pylist() for column in part.columns)))
+        at = positions.tolist()
+        appended = zip(*([values[p] for p in at] for values in self.values))
+        outputs = [row + extra for row, extra in zip(rows, appended)]
+        out = []
+        start = 0
+        for key, length in zip(keys, lengths.tolist()):
+            out.append((key, _counted(rows[start:start + length]), _counted(outputs[start:start + length])))
+            start += length
+        return out
 
 
 def _counted(rows: list[Row]) -> dict[Row, int]:

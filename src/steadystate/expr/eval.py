@@ -328,6 +328,8 @@ def compile_mfp(mfp: ir.MapFilterProject, input_types: Types | None = None) -> C
 
     if not maps and not has_predicates and identity_projection:
         return lambda row: row
+    if not maps and not has_predicates and project is not None and not single:  # a projection: the C getter
+        return project  # type: ignore[no-any-return]
 
     def apply(row: Row) -> Row | None:
         if maps:

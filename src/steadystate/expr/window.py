@@ -26,7 +26,7 @@ from typing import Any, Callable
 
 from steadystate import errors
 from steadystate.expr import ir
-from steadystate.expr.aggregates import aggregate_factory
+from steadystate.expr.aggregates import accumulator_kind, aggregate_factory
 from steadystate.expr.infer import Types
 from steadystate.repr.types import ScalarType
 
@@ -241,6 +241,67 @@ def _framed(func: ir.WindowFunc, order: tuple[ir.ColumnOrder, ...], types: Types
             out.append(state.result())
         return out
     return aggregate
+
+
+def _whole_partition(frame: ir.WindowFrame) -> bool:
+    """Whether, without ORDER BY (every row a peer of every other), ``frame`` is the whole partition for each row."""
+    if frame.mode is ir.FrameMode.ROWS:
+        return frame.start.kind is B.UNBOUNDED_PRECEDING and frame.end.kind is B.UNBOUNDED_FOLLOWING
+    return (frame.start.kind in (B.UNBOUNDED_PRECEDING, B.CURRENT_ROW)
+            and frame.end.kind in (B.UNBOUNDED_FOLLOWING, B.CURRENT_ROW))
+
+
+def compile_uniform(expr: ir.Window, types: Types | None) -> Callable[[dict[Row, int]], tuple] | None:
+    """For a window whose every function has one value for the whole partition, whatever the rows' order — no
+    ORDER BY, a frame that is the whole partition, and an aggregate whose result does not depend on the order of its
+    inputs (counts; sums and means of integers and numerics, which ``accumulator_kind`` accumulates exactly; min and
+    max of integers and text, not of numerics, whose equal values may show different scales) — the function from a
+    partition's rows (``{row: count}``) to the values appended to every row: what :func:`compile_window`'s ``compute`` gives each row of the sorted partition, without
+    the sort.  ``None`` otherwise (the engine then sorts and calls ``compute``)."""
+    if expr.order_key:
+        return None
+    parts: list[tuple[Callable[[], Any], int | None]] = []
+    for func in expr.functions:
+        if not _whole_partition(func.frame):
+            return None
+        if func.func in ("count", "count_star") and not func.args:  # count(*)
+            argument = None
+        elif len(func.args) == 1:
+            argument = func.args[0]
+            kind = types[argument] if types is not None else None
+            if func.func in ("min", "max"):
+                if kind not in _ORDERED_EXACTLY:
+                    return None
+            elif accumulator_kind(ir.AggregateExpr(func.func, ir.ColumnRef(argument)), types) is None:
+                return None
+        else:
+            return None
+        value_expr: ir.ScalarExpr = ir.ColumnRef(argument) if argument is not None else ir.Literal(True, ScalarType.BOOL)
+        parts.append((aggregate_factory(ir.AggregateExpr(func.func, value_expr), types), argument))
+
+    def uniform(rows: dict[Row, int]) -> tuple:
+        live = list(rows)
+        counts = list(rows.values())
+        if counts and min(counts) <= 0:  # only rows of positive count are the partition's (as the sorted path has them)
+            live = [row for row, count in zip(live, counts) if count > 0]
+            counts = [count for count in counts if count > 0]
+        out: list[Any] = []
+        for make, argument in parts:
+            state = make()
+            values = [True] * len(live) if argument is None else [row[argument] for row in live]
+            add_many = getattr(state, "add_many", None)
+            if add_many is not None:  # counts and sums: in bulk, as ``add`` one by one would
+                add_many(values, counts)
+            else:
+                for value, count in zip(values, counts):
+                    state.add(value, count)
+            out.append(state.result())
+        return tuple(out)
+    return uniform
+
+
+#: types whose min/max is the same whichever order the values come in (no NaN, no signed zero)
+_ORDERED_EXACTLY = frozenset({ScalarType.INT2, ScalarType.INT4, ScalarType.INT8, ScalarType.TEXT})
 
 
 def compile_window(expr: ir.Window, types: Types | None) -> Callable[[list[Row]], list[tuple]]:

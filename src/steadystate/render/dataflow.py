@@ -28,6 +28,7 @@ from typing import Any, Callable, NamedTuple
 
 from steadystate import errors
 from steadystate.dataflow.accumulate import AccumulatingReduce
+from steadystate.dataflow.accumulate_cohort import Cohort, cohort_key
 from steadystate.dataflow import arrangement as arrangement_module
 from steadystate.dataflow.arrangement import (
     Arrangement, ArrangementCursor, MappedSharedInput, SharedInput, SharedSide,
@@ -58,7 +59,7 @@ from steadystate.expr.aggregates import accumulator_kind, aggregate_factory
 from steadystate.expr.eval import compile_key, compile_mfp, mfp_types
 from steadystate.expr.fusion import plan_join_accumulate
 from steadystate.expr.infer import relation_types
-from steadystate.expr.window import compile_window
+from steadystate.expr.window import compile_uniform, compile_window
 from steadystate.expr.window_columns import compile_window_columns
 from steadystate.protocol.messages import DataflowDescription, IndexImport, SinkExport
 from steadystate.render.columnar import columns_of, pruned_join_inputs, without_null_aggregates
@@ -120,6 +121,7 @@ class RenderedDataflow(ColumnarTakers):
         self._mfp_nodes: dict[int, tuple[int, Callable[[tuple], tuple | None], ir.MapFilterProject]] = {}
         self._mfp_types: dict[int, tuple[Types, Types]] = {}  # MFP node -> (input types, output types)
         self._flat_maps: dict[int, tuple[ir.FlatMap, Types]] = {}  # FlatMap node -> (plan, input types)
+        self._accumulate_cohorts: dict[tuple, JoinAccumulate] = {}  # ``accumulate_cohort.cohort_key`` -> first
         self._rendered: dict[ir.RelationExpr, Rendered] = {}  # subtree -> its nodes (identical subtrees share them)
         self.import_joins: list[ImportJoin] = []  # join sides that are imported indexes: read in place or copied
         self._cursors: dict[str, ArrangementCursor] = {}
@@ -476,6 +478,16 @@ class RenderedDataflow(ColumnarTakers):
                                    accumulators(fused.accumulators), shared_b=self._shared_side(b_import),
                                    b_arity=len(b_types) if b_types is not None else None)
         node = self.graph.add(operator_)
+        key = cohort_key(operator_)
+        if key is not None:  # a sibling (another grouping set of a ROLLUP): the two share their state
+            sibling = self._accumulate_cohorts.get(key)
+            if sibling is None:
+                self._accumulate_cohorts[key] = operator_
+            else:
+                if sibling.cohort is None:
+                    sibling.cohort = Cohort(sibling)
+                sibling.cohort.join(operator_)
+                operator_.cohort = sibling.cohort
         behind = self._import_behind(b_node)
         if behind is not None:
             index_id = self._imports_by_node[behind[0]][1].index_id
@@ -513,6 +525,7 @@ class RenderedDataflow(ColumnarTakers):
         window = WindowOperator(node, partition_fn, sort_columns(expr.order_key), compile_window(expr, types))
         if self.fuse:  # hydrates from columns where expr/window_columns.py computes the functions exactly
             window.columnar = compile_window_columns(expr, types)
+            window.uniform = compile_uniform(expr, types)  # one value per partition: no sort per change
         return self.graph.add(window), self._types(expr)
 
     def _render_distinct(self, expr: ir.Distinct) -> Rendered:

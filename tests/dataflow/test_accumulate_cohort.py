@@ -1,0 +1,151 @@
+"""The branches of a ROLLUP over a join sharing their partial sums and B (``dataflow.accumulate_cohort``), against the
+unfused delta join + reduce, on random update streams (duplicates, NULL keys, dimension rows moving between groups),
+with the snapshots given as rows or taken as columns."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from steadystate.dataflow.graph import fold
+from steadystate.dataflow.join_accumulate import JoinAccumulate
+from steadystate.expr import ir
+from steadystate.protocol.messages import BuildDesc, DataflowDescription, IndexExport, SinkExport, SourceImport
+from steadystate.render import RenderedDataflow
+from steadystate.repr.types import RelationDesc, ScalarType as T
+
+FACT = RelationDesc.of(("dim_id", T.INT4), ("amount", T.INT8), ("qty", T.INT4))
+DIM = RelationDesc.of(("id", T.INT4), ("region", T.TEXT), ("tier", T.INT4))
+col = ir.ColumnRef
+STAR = ir.Join((ir.Get("fact"), ir.Get("dim")), ((col(0), col(3)),))  # fact 0-2, dim 3-5
+
+
+def agg(func: str, expr: ir.ScalarExpr) -> ir.AggregateExpr:
+    return ir.AggregateExpr(func, expr)
+
+
+def nulled(column: int, kind: T) -> ir.AggregateExpr:
+    """A grouping set's rolled-up column: ``max(c) FILTER (WHERE false)``, a NULL constant after the reduce."""
+    return agg("max", ir.If(ir.Literal(False, T.BOOL), col(column), ir.Literal(None, kind)))
+
+
+def rollup(aggregates: tuple[ir.AggregateExpr, ...]) -> ir.RelationExpr:
+    """``GROUP BY ROLLUP (region, tier)`` as the planner lowers it: one reduce of the join per grouping set."""
+    return ir.Union_((
+        ir.Reduce(STAR, (col(4), col(5)), aggregates),
+        ir.Reduce(STAR, (col(4),), (nulled(5, T.INT4),) + aggregates),
+        ir.Reduce(STAR, (), (nulled(4, T.TEXT), nulled(5, T.INT4)) + aggregates),
+    ))
+
+
+PLANS = {
+    "count_sum": rollup((agg("count_star", ir.Literal(True, T.BOOL)), agg("sum", col(1)))),
+    "avg_count": rollup((agg("avg", col(2)), agg("count", col(1)), agg("sum", col(2)))),
+}
+
+fact_rows = st.tuples(st.sampled_from([0, 1, 2, None]), st.sampled_from([1, 5, None]), st.sampled_from([2, None]))
+dim_rows = st.tuples(st.sampled_from([0, 1, 2, None]), st.sampled_from(["x", "y"]), st.sampled_from([1, 2]))
+steps = st.lists(
+    st.lists(st.lists(st.one_of(st.tuples(st.just("fact"), fact_rows, st.booleans()),
+                                st.tuples(st.just("dim"), dim_rows, st.booleans())), max_size=6),
+             min_size=1, max_size=3),
+    min_size=1, max_size=5,
+)
+
+
+def render(plan: ir.RelationExpr, fuse: bool) -> RenderedDataflow:
+    out = RelationDesc(())
+    desc = DataflowDescription(
+        source_imports=(SourceImport("fact", "sf", FACT), SourceImport("dim", "sd", DIM)),
+        index_imports=(),
+        objects_to_build=(BuildDesc("v", plan, out),),
+        index_exports=(IndexExport("i", "v", (col(0),), out),),
+        sink_exports=(SinkExport("s", "v", "subscribe", out),),
+        as_of=1,
+    )
+    return RenderedDataflow(desc, {}, fuse=fuse)
+
+
+def members(dataflow: RenderedDataflow) -> list[JoinAccumulate]:
+    return [n for n in dataflow.graph.nodes if isinstance(n, JoinAccumulate)]
+
+
+def run_script(fused: RenderedDataflow, unfused: RenderedDataflow, live: dict[str, Counter], script, time: int) -> None:  # type: ignore[no-untyped-def]
+    sinks: dict[bool, list] = {True: [], False: []}
+    for step in script:
+        updates: dict[str, list] = {"fact": [], "dim": []}
+        for timestamp in step:
+            for table, row, insert in timestamp:
+                if insert or not live[table]:
+                    live[table][row] += 1
+                    updates[table].append((row, time, 1))
+                else:  # retract an existing row (the first in a stable order)
+                    victim = sorted(live[table], key=repr)[0]
+                    live[table][victim] -= 1
+                    live[table] = +live[table]
+                    updates[table].append((victim, time, -1))
+            time += 1
+        for dataflow in (fused, unfused):
+            for table in ("fact", "dim"):
+                dataflow.feed(table, list(updates[table]), time)
+            dataflow.step()
+        for flag, dataflow in ((True, fused), (False, unfused)):
+            sinks[flag].extend(dataflow.drain_sink("s"))
+        for at in range(1, time + 1):  # every timestamp, not only the step's last
+            assert fold(sinks[True], at) == fold(sinks[False], at)
+        assert Counter(fused.arrangement("i").peek()) == Counter(unfused.arrangement("i").peek())
+
+
+@pytest.mark.parametrize("name", sorted(PLANS))
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(script=steps)
+def test_a_rollups_branches_sharing_their_state_equal_the_unfused_plan(name: str, script) -> None:  # type: ignore[no-untyped-def]
+    fused, unfused = render(PLANS[name], True), render(PLANS[name], False)
+    branches = members(fused)
+    assert len(branches) == 3 and branches[0].cohort is not None
+    assert all(b.cohort is branches[0].cohort for b in branches)
+    run_script(fused, unfused, {"fact": Counter(), "dim": Counter()}, script, 1)
+    assert branches[0].cohort.ready
+    assert all(b.partial is branches[0].partial and b.arranged is branches[0].arranged for b in branches[1:])
+
+
+@pytest.mark.parametrize("name", sorted(PLANS))
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(facts=st.lists(fact_rows, max_size=20), dims=st.lists(dim_rows, max_size=8), script=steps)
+def test_a_rollup_hydrated_from_columns_then_sharing_equals_the_unfused_rows(name: str, facts, dims, script) -> None:  # type: ignore[no-untyped-def]
+    """The snapshots taken as columns by every branch (folded once, copied: ``FanOut``), then the batches folded by
+    the cohort's leader for all three."""
+    from steadystate.repr.columnar import decode_columnar, encode_columnar
+
+    fused, unfused = render(PLANS[name], True), render(PLANS[name], False)
+    loads = {"fact": facts, "dim": dims}
+    for table in ("fact", "dim"):
+        unfused.feed_snapshot(table, dict(Counter(loads[table])), 1, 2)
+        consumer = fused.columnar_consumer(table)
+        folded = None
+        if consumer is not None and loads[table]:
+            columns = decode_columnar(encode_columnar([(row, 1, 1) for row in loads[table]], minimum=1))[1]
+            folded = consumer.fold_columns([columns])
+        if folded is not None:
+            consumer.absorb_folded(folded)  # type: ignore[union-attr]
+            fused.feed_snapshot(table, {}, 1, 2)
+        else:
+            fused.feed_snapshot(table, dict(Counter(loads[table])), 1, 2)
+    for dataflow in (fused, unfused):
+        dataflow.step()
+    assert Counter(fused.arrangement("i").peek()) == Counter(unfused.arrangement("i").peek())
+    live = {table: Counter(loads[table]) for table in ("fact", "dim")}
+    run_script(fused, unfused, live, script, 2)
+
+
+def test_a_follower_given_a_round_its_leader_did_not_run_fails_loudly() -> None:
+    fused = render(PLANS["count_sum"], True)
+    fused.feed("fact", [((0, 5, 2), 1, 1)], 2)
+    fused.feed("dim", [((0, "x", 1), 1, 1)], 2)
+    fused.step()
+    leader, follower, _ = members(fused)
+    assert leader.cohort is not None and leader.cohort.ready
+    with pytest.raises(AssertionError):
+        follower.run(5, [({((0, 1, 2)): 1}, {}), ({}, {})], False)
