@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Any, Iterator
 
+import psycopg
 import pytest
 
 from diff_support import Mirror, load_environment_class
@@ -31,3 +32,16 @@ def mirror(server: object) -> Iterator[Mirror]:
     finally:
         m.close()
         conn.close()
+
+
+@pytest.fixture(scope="module")
+def connections(server: Any, postgres_server: str) -> Iterator[tuple[psycopg.Connection, psycopg.Connection]]:
+    """A connection to the module's steadystate server and one to PostgreSQL (the module's ``postgres_server``,
+    imported from ``scalar_support``), for the modules that need nothing more set up; others define their own."""
+    ours = server.connect()
+    theirs = psycopg.connect(postgres_server, autocommit=True)
+    try:
+        yield ours, theirs
+    finally:
+        ours.close()
+        theirs.close()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from typing import Any, Iterator
+from typing import Any
 
 import psycopg
 import pytest
@@ -23,17 +23,6 @@ from scalar_support import postgres_server, same
 __all__ = ["postgres_server"]
 
 _NAMES = itertools.count()
-
-
-@pytest.fixture(scope="module")
-def connections(server: Any, postgres_server: str) -> Iterator[tuple[psycopg.Connection, psycopg.Connection]]:
-    ours = server.connect()
-    theirs = psycopg.connect(postgres_server, autocommit=True)
-    try:
-        yield ours, theirs
-    finally:
-        ours.close()
-        theirs.close()
 
 
 def both(connections: tuple[psycopg.Connection, psycopg.Connection], sql: str) -> None:

@@ -10,26 +10,14 @@ message) must be equal (``scalar_support.same``).
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any, Iterator
+from typing import Any
 
-import psycopg
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from scalar_support import postgres_server, same
 
 __all__ = ["postgres_server"]
-
-
-@pytest.fixture(scope="module")
-def connections(server: Any, postgres_server: str) -> Iterator[tuple[psycopg.Connection, psycopg.Connection]]:
-    ours = server.connect()
-    theirs = psycopg.connect(postgres_server, autocommit=True)
-    try:
-        yield ours, theirs
-    finally:
-        ours.close()
-        theirs.close()
 
 
 @st.composite

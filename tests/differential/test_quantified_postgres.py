@@ -9,7 +9,7 @@ hypothesis with random inserts and deletes — must equal PostgreSQL's answer to
 from __future__ import annotations
 
 import itertools
-from typing import Any, Iterator
+from typing import Any
 
 import psycopg
 import pytest
@@ -21,17 +21,6 @@ __all__ = ["postgres_server"]
 
 _NAMES = itertools.count()
 OPS = ("=", "<>", "<", "<=", ">", ">=")
-
-
-@pytest.fixture(scope="module")
-def connections(server: Any, postgres_server: str) -> Iterator[tuple[psycopg.Connection, psycopg.Connection]]:
-    ours = server.connect()
-    theirs = psycopg.connect(postgres_server, autocommit=True)
-    try:
-        yield ours, theirs
-    finally:
-        ours.close()
-        theirs.close()
 
 
 def both(connections: tuple[psycopg.Connection, psycopg.Connection], sql: str) -> None:

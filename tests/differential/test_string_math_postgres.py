@@ -8,7 +8,7 @@ bytes; errors by SQLSTATE and message): ``concat_ws``, ``split_part``, ``regexp_
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any
 
 import psycopg
 import pytest
@@ -24,17 +24,6 @@ NUMBERS = st.one_of(
     st.decimals(min_value=-10**6, max_value=10**6, places=4, allow_nan=False).map(lambda d: f"{d}::numeric"),
     st.floats(-1e6, 1e6, allow_nan=False).map(lambda f: f"{f!r}::float8"),
 )
-
-
-@pytest.fixture(scope="module")
-def connections(server: Any, postgres_server: str) -> Iterator[tuple[psycopg.Connection, psycopg.Connection]]:
-    ours = server.connect()
-    theirs = psycopg.connect(postgres_server, autocommit=True)
-    try:
-        yield ours, theirs
-    finally:
-        ours.close()
-        theirs.close()
 
 
 @settings(max_examples=100, deadline=None)
