@@ -1,4 +1,4 @@
-"""Joins reading an imported index in place (``dataflow.arrangement.SharedInput``) vs a naive fold and the copying join.
+"""Joins reading an imported index in place (``dataflow.shared_input.SharedInput``) vs a naive fold and the copying join.
 
 A producer dataflow maintains index ``ri`` on source ``r``; an importer joins its own source ``l`` with ``r`` through
 that index.  Hypothesis writes random updates (deletes to zero, duplicates, NULL keys, injected errors) at random

@@ -15,7 +15,8 @@ from typing import Any
 
 from hypothesis import given, settings, strategies as st
 
-from steadystate.dataflow.arrangement import Arrangement, SharedInput
+from steadystate.dataflow.arrangement import Arrangement
+from steadystate.dataflow.shared_input import SharedInput
 from steadystate.render.row_codec import ARROW_ROWS
 from steadystate.repr import arrow_rows
 

@@ -32,7 +32,8 @@ from typing import Any, Callable, NamedTuple
 
 from steadystate.dataflow import guard
 from steadystate.dataflow.accumulate import FoldsColumns
-from steadystate.dataflow.arrangement import RowsOf, SharedSide, state_size_bytes
+from steadystate.dataflow.arrangement import state_size_bytes
+from steadystate.dataflow.shared_input import RowsOf, SharedSide
 from steadystate.dataflow.collection import Delta, ErrDelta, EvalError, OkDelta, Row, add_into, merge_into
 from steadystate.dataflow.columnar_delta import ColumnarDelta
 from steadystate.dataflow.columns import gc_paused, joined, joined_counted, rows_of, table_of_rows, unified

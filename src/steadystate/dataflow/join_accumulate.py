@@ -55,7 +55,8 @@ from steadystate.dataflow.accumulate import (
     width_of,
 )
 from steadystate.dataflow.accumulate_cohort import Cohort, fold_sources
-from steadystate.dataflow.arrangement import SharedSide, state_size_bytes
+from steadystate.dataflow.arrangement import state_size_bytes
+from steadystate.dataflow.shared_input import SharedSide
 from steadystate.dataflow.collection import Delta, ErrDelta, OkDelta
 from steadystate.dataflow.columns import gc_paused, rows_of, unified
 from steadystate.dataflow.lazy_arranged import LazyArranged, MaterializingDict, arranged

@@ -30,9 +30,8 @@ from steadystate import errors
 from steadystate.dataflow.accumulate import AccumulatingReduce
 from steadystate.dataflow.accumulate_cohort import Cohort, cohort_key
 from steadystate.dataflow import arrangement as arrangement_module
-from steadystate.dataflow.arrangement import (
-    Arrangement, ArrangementCursor, MappedSharedInput, SharedInput, SharedSide,
-)
+from steadystate.dataflow.arrangement import Arrangement, ArrangementCursor
+from steadystate.dataflow.shared_input import MappedSharedInput, SharedInput, SharedSide
 from steadystate.dataflow.collection import Delta, EvalError, Update, add_into, first_error
 from steadystate.dataflow.flat_map import FlatMapOperator
 from steadystate.dataflow.graph import Graph
