@@ -2,6 +2,8 @@
 as columns (premapped, or folded by the operator behind them, or carried through the first round as columns),
 hydrates exactly what the row path hydrates —
 including the writes after the load (deletes of loaded rows among them), and errors the row path reports (an overflow in a map: the columns are then read as rows).
+A top-k per group hydrated from a join's columns hands its first output on as columns; it and the join after it then
+keep matching the row path through later deletes and inserts.
 """
 
 from __future__ import annotations
@@ -21,6 +23,15 @@ from steadystate.storage import open_store
 
 TABLE = RelationDesc.of(("k", T.INT8), ("g", T.INT4), ("s", T.TEXT))
 col, lit = ir.ColumnRef, ir.Literal
+
+def _joined_back(inner: tuple[int, ...], order: tuple[ir.ColumnOrder, ...], limit: int,
+                 outputs: tuple[int, ...]) -> ir.RelationExpr:
+    """Per distinct ``g``: the top ``limit`` of its rows (projected to ``inner``, ``g`` first), joined back to the
+    distinct ``g``s."""
+    keys = ir.Distinct(ir.Project(ir.Get("u1"), (1,)))
+    top = ir.TopK(ir.Project(ir.Join((keys, ir.Get("u1")), ((col(0), col(2)),)), inner), (0,), order, limit=limit)
+    return ir.Project(ir.Join((keys, top), ((col(0), col(1)),)), outputs)
+
 
 VIEWS: dict[str, tuple[ir.RelationExpr, RelationDesc]] = {
     "filtered": (ir.Project(ir.Filter(ir.Get("u1"), (ir.CallBinary("lt", col(0), lit(500, T.INT8)),)), (2, 0)),
@@ -53,12 +64,19 @@ VIEWS: dict[str, tuple[ir.RelationExpr, RelationDesc]] = {
         ir.Union_((ir.Map(ir.Get("u1"), (ir.CallBinary("mul", col(1), lit(2**30, T.INT4)),)),
                    ir.Map(ir.Get("u1"), (lit(0, T.INT4),)))),
         RelationDesc.of(("k", T.INT8), ("g", T.INT4), ("s", T.TEXT), ("x", T.INT4))),
+    # a top-k per group fed by a join's columns, its first output joined back by key as columns (the LATERAL
+    # shape's plan, ``dataflow.topk_spine``); the second keeps only (g, s): its output rows repeat (counts > 1)
+    "top-k of a join, joined back": (_joined_back((0, 1, 3), (ir.ColumnOrder(2, desc=True, nulls_last=False),
+                                                              ir.ColumnOrder(1)), 2, (0, 2, 3)),
+                                     RelationDesc.of(("g", T.INT4), ("k", T.INT8), ("s", T.TEXT))),
+    "top-k with repeated rows, joined back": (_joined_back((0, 3), (ir.ColumnOrder(1, desc=True),), 3, (0, 2)),
+                                              RelationDesc.of(("g", T.INT4), ("s", T.TEXT))),
 }
 
 
 THROUGH_THE_ROUND = ("except all", "self-join into a distinct", "overflow through a union")
 FOLDED = ("distinct expressions", "top-k per group", "global top-k behind a projection",
-          "grouped after a filter")  # the reduce behind the filter builds its groups from the columns
+          "grouped after a filter", "top-k of a join, joined back", "top-k with repeated rows, joined back")  # the reduce behind the filter builds its groups from the columns
 
 
 @pytest.fixture(scope="module")
@@ -110,3 +128,40 @@ def test_a_premapped_snapshot_hydrates_what_the_rows_hydrate(store: Any, name: s
     assert contents(by_columns, desc) == contents(by_rows, desc)
     if name.startswith("overflow"):
         assert contents(by_rows, desc)[1] == "22003"
+
+
+@pytest.mark.parametrize("name", ["top-k of a join, joined back", "top-k with repeated rows, joined back"])
+def test_a_top_k_hydrated_from_columns_then_changed_matches_the_rows(name: str) -> None:
+    """A load with no writes beside it: the top-k's first output is handed on as columns (the join back folds them);
+    later rounds delete and insert rows that change groups' top rows (ties, NULLs, a group emptied, a new group),
+    and the view stays what the row path maintains."""
+    plan, desc = VIEWS[name]
+    rng = random.Random(5)
+    store = open_store("sqlite:///:memory:")
+    store.create_shard("t")
+    loaded = [(k, rng.randrange(-20, 20), rng.choice(["a", "m", "z", None])) for k in range(6000)]
+    store.compare_and_append("t", [(row, 0, 1) for row in loaded], 0, 1)
+    store.compare_and_append("t", [], 1, 2)
+    by_rows = dataflow(plan, desc)
+    by_rows.feed_snapshot("u1", store.snapshot_counts("t", 1), 1, 2)
+    by_rows.step()
+    by_columns = dataflow(plan, desc)
+    read = read_source(store, by_columns, "u1", "t", 1, name)
+    assert read.folded is not None and not read.rows
+    feed_source(by_columns, "u1", read, 1, 2)
+    by_columns.step()
+    assert contents(by_columns, desc) == contents(by_rows, desc)
+    present = list(loaded)
+    for time in range(2, 6):
+        best = sorted(present, key=lambda row: (row[1], row[2] or ""), reverse=True)[:40]
+        deleted = rng.sample(best, 15) + [row for row in present if row[1] == -20]  # top rows, and a whole group
+        inserted = [(10_000 * time + i, rng.choice([-20, 0, 19, 25]), rng.choice(["z", "zz", None])) for i in range(20)]
+        for row in deleted:
+            present.remove(row)
+        present.extend(inserted)
+        updates = [(row, time, -1) for row in deleted] + [(row, time, 1) for row in inserted]
+        for rendered in (by_rows, by_columns):
+            rendered.feed("u1", updates, time + 1)
+            rendered.step()
+        assert contents(by_columns, desc) == contents(by_rows, desc)
+        assert contents(by_columns, desc)[0]  # not vacuous

@@ -10,7 +10,8 @@ from typing import Any
 import pyarrow as pa
 from hypothesis import given, settings, strategies as st
 
-from steadystate.dataflow.collection import add_into
+from steadystate.dataflow.collection import OkDelta, add_into
+from steadystate.dataflow.columnar_delta import ColumnarDelta
 from steadystate.dataflow.topk import SortColumn
 from steadystate.dataflow.topk_spine import SpineTopK
 from test_topk import reference_by
@@ -23,6 +24,22 @@ rounds = st.lists(st.lists(st.tuples(row_values, st.sampled_from([1, 1, 2, -1]))
                   max_size=10)
 orders = st.lists(st.builds(SortColumn, column=st.integers(1, 3), descending=st.booleans(),
                             nulls_last=st.booleans()), min_size=1, max_size=3)
+
+
+def as_checked_rows(out: OkDelta | ColumnarDelta) -> OkDelta:
+    """An output as rows; a first output handed on as columns must hold exactly the rows it gives readers of rows
+    (each row as many times as it counts, and ``distinct`` only when none repeats)."""
+    if type(out) is not ColumnarDelta:
+        assert isinstance(out, dict)
+        return out
+    in_columns: Counter[tuple[Any, ...]] = Counter()
+    for table, sign in out.parts:
+        assert sign == 1 and table.column_names == [f"c{i}" for i in range(out.arity)]
+        in_columns.update(zip(*(column.to_pylist() for column in table.columns)))
+    rows = out.rows()
+    assert in_columns == Counter(rows) and all(count > 0 for count in rows.values())
+    assert not out.distinct or all(count == 1 for count in rows.values())
+    return rows
 
 
 @settings(max_examples=300, deadline=None)
@@ -52,7 +69,8 @@ def test_spine_topk_matches_a_full_sort(snapshot: list[tuple[Any, ...]], rounds:
         if time:
             for row, diff in delta.items():
                 multiset[row] += diff
-        ok, _err = operator.run(time, [(delta, {})], time == 0)
+        out, _err = operator.run(time, [(delta, {})], time == 0)
+        ok = as_checked_rows(out)
         for row, diff in ok.items():
             add_into(output, row, diff)
         expected = reference_by(multiset, lambda row: tuple(row[c] for c in group), order, limit, offset)

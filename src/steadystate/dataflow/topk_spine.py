@@ -13,7 +13,10 @@ and the row operator is as good).
   only per output row.  A global top-k does not even sort: the snapshot is the spine's *deferred* run
   (``Spine.defer``), the first output is selected from the rows whose order word is at most the
   ``offset + limit``-th smallest (``numpy.partition``), and the run is sorted when a later round first needs the
-  heads (a change before the boundary) or a merge reaches it.
+  heads (a change before the boundary) or a merge reaches it.  In the dataflow's first round that first output
+  is handed on as a :class:`~steadystate.dataflow.columnar_delta.ColumnarDelta` as well (the selected rows'
+  columns, a row repeated as often as it counts, beside the same rows as ``{row: count}``), so a join after it
+  folds it as columns and leaves the snapshots' join as columns for the index export.
 * **A round** turns the delta into a (small) run and pushes it into the spine, then recomputes the touched groups:
   the boundary short-cut of the row operator comes first (a group whose changed rows all sort after its last output
   row keeps its output; that costs the delta only), and the other groups are recomputed together, vectorized, from
@@ -33,6 +36,7 @@ import numpy as np
 import pyarrow as pa
 
 from steadystate.dataflow.collection import Delta, OkDelta, Row, add_into
+from steadystate.dataflow.columnar_delta import ColumnarDelta
 from steadystate.dataflow.operators import Operator
 from steadystate.dataflow.spine import KeyInterner, SortKey, Spine, gather, normalized
 from steadystate.dataflow.topk import SortColumn, order_key
@@ -102,16 +106,10 @@ class SpineTopK(Operator):
         ok_in, err_in = deltas[0]
         recompute: set[int] = set()
         if self._absorbed is not None:
-            recompute.update(self._absorbed.tolist())
-            self._absorbed = None
-            candidates = None if ok_in else self.spine.candidates(max(self.end, 1))
-            if candidates is not None:  # the first output from the rows that can be in it (unsorted snapshot)
-                head = Spine(self.spine.types, self.spine.order, self.spine.implied)
-                head.insert(candidates)
-                self.outputs = self._select(np.array(sorted(recompute), dtype=np.int64), head)
-                self.outputs = {g: rows for g, rows in self.outputs.items() if rows}
-                first_ok: OkDelta = {row: count for rows in self.outputs.values() for row, count in rows.items()}
-                return first_ok, err_in
+            groups, self._absorbed = self._absorbed, None
+            if not ok_in:  # every group is new and had no output: the first output is the selection itself
+                return self._first_output(groups, first), err_in  # type: ignore[return-value]
+            recompute.update(groups.tolist())
         if ok_in:
             self._changes(ok_in, recompute)
         ok: OkDelta = {}
@@ -132,6 +130,26 @@ class SpineTopK(Operator):
             else:
                 self.outputs.pop(g, None)
         return ok, err_in
+
+    def _first_output(self, groups: np.ndarray, first: bool) -> OkDelta | ColumnarDelta:
+        """The output of the round that follows :meth:`absorb_folded` (no delta beside it): every group's
+        selection, from the candidates of a deferred run (a global top-k, unsorted snapshot) or from the spine.
+        In the dataflow's first round (where the graph passes columns on, ``dataflow.columnar_delta``) it is
+        handed on as the selected rows' columns too, so a join or an export after it can take them as columns;
+        the rows are the ones kept in ``outputs``."""
+        candidates = self.spine.candidates(max(self.end, 1))
+        spine = None
+        if candidates is not None:  # the rows that can be in the output, as a spine of their own
+            spine = Spine(self.spine.types, self.spine.order, self.spine.implied)
+            spine.insert(candidates)
+        parts: list[pa.Table] | None = [] if first and self.spine.names else None
+        selected = self._select(groups, spine, parts)
+        self.outputs = {g: rows for g, rows in selected.items() if rows}
+        ok: OkDelta = {row: count for rows in self.outputs.values() for row, count in rows.items()}
+        if parts is None:
+            return ok
+        return ColumnarDelta([(part, 1) for part in parts], len(self.spine.names), make_rows=lambda: ok,
+                             distinct=max(ok.values(), default=1) == 1)  # a row counting more is repeated
 
     def _changes(self, ok_in: OkDelta, recompute: set[int]) -> None:
         """Put a delta into the spine and add to ``recompute`` the groups it may change: those without a
@@ -170,9 +188,11 @@ class SpineTopK(Operator):
             if boundary is not None and not boundary < key(row):
                 recompute.add(g)
 
-    def _select(self, groups: np.ndarray, spine: Spine | None = None) -> dict[int, dict[Row, int]]:
+    def _select(self, groups: np.ndarray, spine: Spine | None = None,
+                parts: list[pa.Table] | None = None) -> dict[int, dict[Row, int]]:
         """The new output of every group in ``groups`` (sorted ids) in ``spine`` (the operator's), and their
-        boundaries (see the module docstring)."""
+        boundaries (see the module docstring); with ``parts``, the output rows are also appended to it as tables
+        (columns ``c0 …``, a row repeated as many times as it counts)."""
         out: dict[int, dict[Row, int]] = {}
         for g in groups.tolist():
             self.boundary_rows.pop(g, None)
@@ -180,12 +200,12 @@ class SpineTopK(Operator):
         pending = groups
         while len(pending):
             table, fence = heads(self.spine if spine is None else spine, pending, depth)
-            pending = self._settle(table, fence, out)
+            pending = self._settle(table, fence, out, parts)
             depth *= 4
         return out
 
-    def _settle(self, table: pa.Table | None, fences: np.ndarray | None,
-                out: dict[int, dict[Row, int]]) -> np.ndarray:
+    def _settle(self, table: pa.Table | None, fences: np.ndarray | None, out: dict[int, dict[Row, int]],
+                parts: list[pa.Table] | None = None) -> np.ndarray:
         """Outputs of the groups whose heads in ``table`` (consolidated, sorted) decide them; the others' ids."""
         if table is None or table.num_rows == 0:
             return np.empty(0, dtype=np.int64)
@@ -217,6 +237,11 @@ class SpineTopK(Operator):
         for g in decided.tolist():
             out[g] = {}
         picked = np.flatnonzero(take | reaches)
+        if parts is not None:
+            taken = np.flatnonzero(take)
+            copies = np.repeat(taken, (hi - lo)[taken])
+            part = table.take(pa.array(copies))
+            parts.append(pa.table({f"c{i}": part.column(name) for i, name in enumerate(self.spine.names)}))
         if len(picked):
             part = table.take(pa.array(picked))
             rows = list(zip(*(part.column(name).to_pylist() for name in self.spine.names))) if self.spine.names \
