@@ -2,7 +2,9 @@
 ``concat_ws``, ``split_part``, ``regexp_replace``, ``initcap``, ``reverse``, ``translate``, ``ascii``, ``chr``,
 ``starts_with``, ``trunc`` (to an integer and to ``n`` places), ``cbrt``, ``pi``, ``degrees``, ``radians``,
 ``regexp_match`` (``text[]``: the capture groups, or the whole match; NULL without one), ``gcd``/``lcm`` of
-integers (never negative; 22003 past the type's range, as PostgreSQL's ``int4gcd``/``int8lcm``).
+integers (never negative; 22003 past the type's range, as PostgreSQL's ``int4gcd``/``int8lcm``), ``div``
+(numeric's truncated quotient), ``scale``/``min_scale``/``trim_scale``, ``factorial`` and ``width_bucket`` over
+numeric and double precision (PostgreSQL 15's arithmetic, the numeric division rounded at its division scale).
 
 Each follows PostgreSQL's definition (``src/backend/utils/adt``): ``split_part`` counts negative positions from the
 end and refuses 0; ``regexp_replace`` replaces the first match unless the flags say ``g`` (``i``: ignore case),
@@ -243,17 +245,104 @@ def _integer_lcm(bits: int) -> Callable[[int, int], int]:
     return lcm
 
 
+def _width_bucket_error(message: str) -> errors.SteadyError:
+    return errors.SteadyError(message, sqlstate="2201G")
+
+
+def _bucket_int4(value: int) -> int:
+    if value > 2 ** 31 - 1:
+        raise errors.NumericValueOutOfRange("integer out of range")
+    return value
+
+
+def _check_bucket_arguments(count: int, values: tuple[Any, ...], nan: bool, infinite: bool) -> None:
+    """``width_bucket``'s refusals, in PostgreSQL's order: the count, a NaN anywhere, an infinite bound."""
+    if count <= 0:
+        raise _width_bucket_error("count must be greater than zero")
+    if nan:
+        raise _width_bucket_error("operand, lower bound, and upper bound cannot be NaN")
+    if infinite:
+        raise _width_bucket_error("lower and upper bounds must be finite")
+    if values[1] == values[2]:
+        raise _width_bucket_error("lower bound cannot equal upper bound")
+
+
+def width_bucket_numeric(operand: decimal.Decimal, low: decimal.Decimal, high: decimal.Decimal, count: int) -> int:
+    """PostgreSQL's ``width_bucket_numeric``: 0 below the range, ``count + 1`` at or past its end, else
+    ``floor(offset * count / width + 1)`` with the division rounded at PostgreSQL's division scale."""
+    values = (operand, low, high)
+    _check_bucket_arguments(count, values, any(v.is_nan() for v in values),
+                            low.is_infinite() or high.is_infinite())
+    ascending = low < high
+    if (operand < low) if ascending else (operand > low):
+        return 0
+    if (operand >= high) if ascending else (operand <= high):
+        return _bucket_int4(count + 1)
+    offset, width = (operand - low, high - low) if ascending else (low - operand, low - high)
+    quotient = numeric.div(numeric.mul(offset, decimal.Decimal(count)), width)
+    return _bucket_int4(int((quotient + 1).to_integral_value(rounding=decimal.ROUND_FLOOR)))
+
+
+def width_bucket_float8(operand: float, low: float, high: float, count: int) -> int:
+    """PostgreSQL 15's ``width_bucket_float8``: ``count * offset / width + 1`` truncated; where the width or the
+    product overflows, PostgreSQL 16's form (halved inputs, never past ``count`` inside the range)."""
+    values = (operand, low, high)
+    _check_bucket_arguments(count, values, any(math.isnan(v) for v in values),
+                            math.isinf(low) or math.isinf(high))
+    ascending = low < high
+    if (operand < low) if ascending else (operand > low):
+        return 0
+    if (operand >= high) if ascending else (operand <= high):
+        return _bucket_int4(count + 1)
+    (first, second), (edge, start) = ((operand, low), (high, low)) if ascending else ((low, operand), (low, high))
+    bucket = count * (first - second) / (edge - start) + 1
+    if math.isfinite(bucket):
+        return int(bucket)
+    fraction = (first / 2 - second / 2) / (edge / 2 - start / 2)
+    return min(int(count * fraction), count - 1) + 1
+
+
+def numeric_scale(value: decimal.Decimal) -> int | None:
+    """``scale(numeric)``: the display scale; NULL for NaN and the infinities."""
+    return numeric.scale_of(value) if value.is_finite() else None
+
+
+def min_scale(value: decimal.Decimal) -> int | None:
+    """``min_scale(numeric)``: the fewest fractional digits that show ``value`` exactly; NULL when not finite."""
+    if not value.is_finite():
+        return None
+    exponent = value.normalize(context=numeric.EXACT).as_tuple().exponent
+    return -exponent if isinstance(exponent, int) and exponent < 0 and value else 0
+
+
+def trim_scale(value: decimal.Decimal) -> decimal.Decimal:
+    """``trim_scale(numeric)``: ``value`` without trailing fractional zeros (NaN and the infinities unchanged)."""
+    scale = min_scale(value)
+    return value if scale is None else value.quantize(decimal.Decimal(1).scaleb(-scale), context=numeric.EXACT)
+
+
+def factorial(value: int) -> decimal.Decimal:
+    """``factorial(bigint)`` as numeric; 22003 for a negative argument (PostgreSQL's code) and past numeric's range."""
+    if value < 0:
+        raise errors.NumericValueOutOfRange("factorial of a negative number is undefined")
+    if value > 32177:  # PostgreSQL's bound: 32178! has more digits than numeric holds
+        raise errors.NumericValueOutOfRange("value overflows numeric format")
+    return decimal.Decimal(math.factorial(value))
+
+
 UNARY_STRICT: dict[str, Callable[[Any], Any]] = {
     "initcap": initcap, "reverse": lambda s: s[::-1], "ascii": ascii_code, "chr": chr_of, "trunc": trunc,
-    "cbrt": cbrt, "degrees": degrees, "radians": radians,
+    "cbrt": cbrt, "degrees": degrees, "radians": radians, "scale": numeric_scale, "min_scale": min_scale,
+    "trim_scale": trim_scale, "factorial": factorial,
 }
 BINARY_STRICT: dict[str, Callable[[Any, Any], Any]] = {
     "trunc_to": trunc_to, "starts_with": lambda s, prefix: s.startswith(prefix),
     "gcd_int4": _integer_gcd(32), "gcd_int8": _integer_gcd(64), "lcm_int4": _integer_lcm(32),
-    "lcm_int8": _integer_lcm(64), "log_base": numeric.log,
+    "lcm_int8": _integer_lcm(64), "log_base": numeric.log, "div_trunc": numeric.div_trunc,
 }
 VARIADIC_STRICT: dict[str, Callable[..., Any]] = {
     "split_part": split_part, "regexp_replace": regexp_replace, "translate": translate, "regexp_match": regexp_match,
+    "width_bucket_numeric": width_bucket_numeric, "width_bucket_float8": width_bucket_float8,
 }
 VARIADIC_NONSTRICT: dict[str, Callable[[list[Any]], Any]] = {"concat_ws": concat_ws}
 
@@ -264,4 +353,7 @@ RESULT_TYPES: dict[str, ScalarType] = {
     "cbrt": ScalarType.FLOAT8, "degrees": ScalarType.FLOAT8, "radians": ScalarType.FLOAT8,
     "regexp_match": ScalarType.TEXT_ARRAY, "gcd_int4": ScalarType.INT4, "gcd_int8": ScalarType.INT8,
     "lcm_int4": ScalarType.INT4, "lcm_int8": ScalarType.INT8, "log_base": ScalarType.NUMERIC,
+    "div_trunc": ScalarType.NUMERIC, "scale": ScalarType.INT4, "min_scale": ScalarType.INT4,
+    "trim_scale": ScalarType.NUMERIC, "factorial": ScalarType.NUMERIC, "width_bucket_numeric": ScalarType.INT4,
+    "width_bucket_float8": ScalarType.INT4,
 }

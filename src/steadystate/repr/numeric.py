@@ -203,6 +203,21 @@ def div(a: Any, b: Any, rscale: int | None = None) -> Decimal:
     return check_range(_round_rational(n1 * d2, d1 * n2, rscale))
 
 
+def div_trunc(a: Any, b: Any) -> Decimal:
+    """PostgreSQL's ``div(numeric, numeric)``: the quotient truncated toward zero, exactly, at scale 0 (the special
+    values as ``/`` has them, finite over infinite being 0)."""
+    a, b = _as_decimal(a), _as_decimal(b)
+    if _special(a, b):
+        return div(a, b)
+    if not b:
+        raise _division_by_zero()
+    n1, d1 = a.as_integer_ratio()
+    n2, d2 = b.as_integer_ratio()
+    numerator, denominator = n1 * d2, d1 * n2
+    quotient = abs(numerator) // abs(denominator)
+    return check_range(Decimal(-quotient if (numerator < 0) != (denominator < 0) else quotient))
+
+
 def mod(a: Any, b: Any) -> Decimal:
     """PostgreSQL's numeric ``%``: the remainder of the truncated quotient, at the larger of the two scales."""
     a, b = _as_decimal(a), _as_decimal(b)

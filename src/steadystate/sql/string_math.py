@@ -1,7 +1,8 @@
 """Planning the string and math functions of ``expr.string_math`` (PostgreSQL's signatures and result types).
 
 sqlglot reads each into its own node (``ConcatWs``, ``SplitPart``, ``RegexpReplace``, ``Initcap``, ``Reverse``,
-``Translate``, ``Ascii``, ``Chr``, ``StartsWith``, ``Trunc``, ``Cbrt``, ``Pi``, ``Degrees``, ``Radians``) and the
+``Translate``, ``Ascii``, ``Chr``, ``StartsWith``, ``Trunc``, ``Cbrt``, ``Pi``, ``Degrees``, ``Radians``,
+``WidthBucket``, ``Factorial``; ``div`` becomes an ``IntDiv`` in a cast to numeric) and the
 integer bitwise operators into theirs (:data:`HANDLERS`: ``& | # ~ << >>``);
 :data:`FUNCTIONS` maps those to planners and is merged into ``sql.scalar``'s table.  An argument sqlglot accepts
 but PostgreSQL's function has not (``regexp_replace``'s position, ``initcap``'s delimiters) is refused.
@@ -134,8 +135,42 @@ def _integer_pair(name: str) -> Callable[[PlanExpr, list[exp.Expr], ExprEnv], Ty
     return plan_call
 
 
+def _numeric_function(name: str, result: ScalarType, nullable: bool = False
+                      ) -> Callable[[PlanExpr, list[exp.Expr], ExprEnv], Typed]:
+    """A function of one numeric (``scale``, ``min_scale``, ``trim_scale``); ``nullable``: NULL for NaN and the
+    infinities whatever the argument's nullability."""
+    def plan_call(plan: PlanExpr, args: list[exp.Expr], env: ExprEnv) -> Typed:
+        typed = _call(name, _typed(plan, name, args, [T.NUMERIC], env), result)
+        return Typed(typed.expr, result, True) if nullable else typed
+
+    return plan_call
+
+
+def _div(plan: PlanExpr, node: exp.IntDiv, env: ExprEnv) -> Typed:
+    """``div(numeric, numeric)`` (sqlglot reads it as an integer division inside a cast to numeric)."""
+    return _call("div_trunc", _typed(plan, "div", [node.this, node.expression], [T.NUMERIC, T.NUMERIC], env),
+                 T.NUMERIC)
+
+
+def _width_bucket(plan: PlanExpr, node: exp.WidthBucket, env: ExprEnv) -> Typed:
+    """``width_bucket(operand, low, high, count)``: numeric when an argument is numeric and none is a float (the
+    candidate with an exact match), else double precision (numeric's preferred type), as PostgreSQL resolves it."""
+    keys = ("this", "min_value", "max_value", "num_buckets")
+    if any(node.args.get(k) is None for k in keys) or set(node.args) - set(keys) - {"threshold"} or \
+            node.args.get("threshold") is not None:
+        raise errors.FeatureNotSupported("width_bucket(anyelement, anyarray) is not supported")
+    values = [plan(node.args[k], env) for k in keys]
+    known = {v.type for v in values[:3] if not v.is_untyped}
+    kind = T.NUMERIC if T.NUMERIC in known and not known & {T.FLOAT4, T.FLOAT8} else T.FLOAT8
+    typed = signature("width_bucket", values, [kind, kind, kind, T.INT4], env)
+    return _call(f"width_bucket_{kind.value}", typed, T.INT4)
+
+
 ANONYMOUS: dict[str, Callable[[PlanExpr, list[exp.Expr], ExprEnv], Typed]] = {
     "regexp_match": _regexp_match, "gcd": _integer_pair("gcd"), "lcm": _integer_pair("lcm"),
+    "scale": _numeric_function("scale", T.INT4, nullable=True),
+    "min_scale": _numeric_function("min_scale", T.INT4, nullable=True),
+    "trim_scale": _numeric_function("trim_scale", T.NUMERIC),
 }
 
 _BITWISE = {exp.BitwiseAnd: ("bitand", "&"), exp.BitwiseOr: ("bitor", "|"), exp.BitwiseXor: ("bitxor", "#")}
@@ -193,6 +228,10 @@ FUNCTIONS: dict[type, Callable[[PlanExpr, Any, ExprEnv], Typed]] = {
     exp.Degrees: _float_function("degrees"),
     exp.Radians: _float_function("radians"),
     exp.Pi: lambda plan, node, env: lit(math.pi, T.FLOAT8),
+    exp.IntDiv: _div,
+    exp.WidthBucket: _width_bucket,
+    exp.Factorial: lambda plan, node, env: _call(
+        "factorial", _typed(plan, "factorial", [node.this], [T.INT8], env), T.NUMERIC),
 }
 
 #: the integer bitwise operators, planned from their sqlglot nodes (merged into ``sql.scalar``'s handlers)
