@@ -113,6 +113,14 @@ class UndefinedColumn(SteadyError):
     sqlstate = "42703"
 
 
+class WholeRowReference(UndefinedColumn):
+    """A table's name where a column is expected (PostgreSQL's whole-row reference): not supported, so 0A000 — an
+    :class:`UndefinedColumn` still, so that a subquery's lookup goes on to the outer query's columns first, as
+    PostgreSQL's does."""
+
+    sqlstate = "0A000"
+
+
 class UndefinedFunction(SteadyError):
     sqlstate = "42883"
 

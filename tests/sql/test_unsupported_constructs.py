@@ -36,3 +36,26 @@ def test_unsupported_constructs_raise_0a000(ctx, sql: str, construct: str) -> No
         plan(parse_one(sql), ctx)
     assert info.value.sqlstate == "0A000"
     assert construct in str(info.value)
+
+
+@pytest.mark.parametrize("sql", [
+    "SELECT t FROM t",
+    "SELECT to_jsonb(w) FROM t AS w",
+    "SELECT count(t) FROM t",
+    "SELECT a FROM t WHERE t IS NOT NULL",
+    "SELECT (SELECT w FROM u AS w LIMIT 1) FROM t",
+    "SELECT * FROM t, LATERAL (SELECT w FROM u AS w) AS l",
+])
+def test_whole_row_references_raise_0a000(ctx, sql: str) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(errors.WholeRowReference) as info:
+        plan(parse_one(sql), ctx)
+    assert info.value.sqlstate == "0A000"
+    assert "whole-row reference" in str(info.value)
+
+
+def test_an_outer_column_comes_before_a_whole_row_reference(ctx) -> None:  # type: ignore[no-untyped-def]
+    """PostgreSQL looks a bare name up as a column at every level before it takes it for a table's row."""
+    plan(parse_one("SELECT (SELECT c FROM u AS c LIMIT 1) FROM t"), ctx)  # t.c, correlated
+    with pytest.raises(errors.UndefinedColumn) as info:
+        plan(parse_one("SELECT nope FROM t"), ctx)
+    assert info.value.sqlstate == "42703"

@@ -217,6 +217,10 @@ def decorrelate(host: Host, subquery: exp.Expr, state: QueryState, original: err
     except (errors.UndefinedColumn, errors.UndefinedTable):
         raise _unsupported("a FROM clause that refers to the outer query") from None
     references = _outer_references(select, inner.scope)
+    inner_tables = {c.table for c in inner.scope.columns}
+    for column in references:  # a FROM item's bare name the outer query has no column for: a whole-row reference
+        if not column.table and column.name in inner_tables and not _resolves(host, column):
+            inner.scope.resolve(None, column.name)
     _refuse_deeper_correlation(select, inner.scope, host)
     if not references:
         if any(_resolves(host, c) for c in select.find_all(exp.Column) if not _own_level(select, c)):

@@ -84,6 +84,9 @@ class Scope:
             raise errors.SteadyError(f"column reference {errors.quote_ident(shown)} is ambiguous", sqlstate="42702")
         if table is not None and not any(c.table == table for c in self.columns):
             raise errors.UndefinedTable(f"missing FROM-clause entry for table {errors.quote_ident(table)}")
+        if table is None and any(c.table == name for c in self.columns):
+            raise errors.WholeRowReference(f"whole-row reference to {errors.quote_ident(name)} is not supported",
+                                           hint="Name the columns, or use \"*\".")
         raise errors.UndefinedColumn(f"column {errors.quote_ident(shown)} does not exist")
 
     def with_table(self, table: str) -> "Scope":
