@@ -20,6 +20,8 @@ PostgreSQL's grammar are those needed to report errors the way PostgreSQL does:
   (sql/literals.py decodes the escapes exactly as PostgreSQL's lexer and joins continued constants);
 * ``*`` takes no implicit alias (PostgreSQL rejects ``SELECT * FORM t`` at ``FORM``; sqlglot would read
   ``FORM`` as an alias of ``*`` and complain about ``t``);
+* ``(VALUES ... ORDER BY/LIMIT/OFFSET)`` in FROM and ``INSERT ... VALUES ... LIMIT`` keep their finishing (sqlglot
+  reads it only on a statement's own VALUES);
 * a FROM item after a comma is marked (``join.meta["comma"]``): sqlglot gives ``a, b`` and ``a JOIN b`` the same
   tree, but a comma binds looser than any JOIN (sql/joins.py) and ``a JOIN b`` without ON or USING is a syntax
   error in PostgreSQL.
@@ -185,6 +187,28 @@ class SteadyParser(PostgresParser):
         with_ = self.expression(exp.With(expressions=ctes, recursive=True))
         with_.meta["mutually"] = option
         return with_
+
+    def _parse_derived_table_values(self, allow_value_synonym: bool = False) -> Any:
+        """PostgreSQL's VALUES is a query that takes ORDER BY, LIMIT and OFFSET in parentheses in FROM and as an
+        INSERT's source too (sqlglot reads them only at a statement's top level): they go on the ``Values`` node,
+        whose planners apply them (``sql/joins.py``, ``sql/planner.py``)."""
+        if not self._match_pair(TokenType.L_PAREN, TokenType.VALUES, advance=False):
+            values = super()._parse_derived_table_values(allow_value_synonym)
+            if allow_value_synonym and values is not None and self._at_finishing():  # INSERT ... VALUES ... LIMIT
+                values = self._parse_query_modifiers(values)
+            return values
+        self._advance()  # the parenthesis; the VALUES inside is then a plain one
+        values = super()._parse_derived_table_values()
+        if values is not None and self._at_finishing():
+            values = self._parse_query_modifiers(values)
+        self._match_r_paren()
+        if values is not None and values.args.get("alias") is None:
+            values.set("alias", self._parse_table_alias())
+        return values
+
+    def _at_finishing(self) -> bool:
+        return self._curr is not None and self._curr.token_type in (
+            TokenType.ORDER_BY, TokenType.LIMIT, TokenType.OFFSET, TokenType.FETCH)
 
     def _parse_alias(self, this: Any, explicit: bool = False) -> Any:
         if isinstance(this, exp.Star) and not (self._curr and self._curr.token_type == TokenType.ALIAS):

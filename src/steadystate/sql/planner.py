@@ -25,7 +25,7 @@ from steadystate.sql.options import (
 )
 from steadystate.sql.catalog_api import PlanContext, ResolvedItem
 from steadystate.sql.query import new_state, plan_query, plan_subquery
-from steadystate.sql.relation import QueryState, Rel, conjuncts
+from steadystate.sql.relation import QueryState, Rel, arg, conjuncts
 from steadystate.sql.scalar import plan_expr
 from steadystate.sql.dml_extras import check_target_not_in_other, plan_other, plan_returning
 from steadystate.sql.show_create import plan_show_create
@@ -454,13 +454,15 @@ def _insert(node: exp.Insert, ctx: PlanContext, sql_text: str | None) -> p.Plan:
     columns = _target_columns(item, names)
     state = new_state(ctx)
     source = node.expression
-    if isinstance(source, exp.Values):
+    if isinstance(source, exp.Values) and not arg(source, "order", "limit", "offset"):
         if names is None:  # without a column list, trailing columns may be omitted
             widest = max(len(r.expressions) if isinstance(r, exp.Tuple) else 1 for r in source.expressions)
             columns = columns[: max(widest, 1)] if widest <= len(columns) else columns
         rel = _insert_values(source, columns, desc, state, item)
     else:
         rel = plan_subquery(source, state)
+        if names is None:  # without a column list, a query may leave trailing columns to their defaults too
+            columns = columns[: max(rel.arity, 1)]
     if rel.arity > len(columns):
         raise errors.SyntaxError_("INSERT has more expressions than target columns")
     if rel.arity < len(columns) and not isinstance(source, exp.Values):
