@@ -17,6 +17,7 @@ from sqlglot.tokens import Token
 from steadystate import errors
 from steadystate.sql.dialect import DIALECT
 from steadystate.sql.literals import LiteralError
+from steadystate.sql import row_compare
 
 #: the opening of a dollar quote: ``$$`` or ``$tag$`` (a tag is an identifier without ``$``)
 _DOLLAR_TAG = re.compile(r"\$(?:[A-Za-z\x80-\uffff_][A-Za-z\x80-\uffff_0-9]*)?\$")
@@ -128,4 +129,4 @@ def parse_standard(text: str, offset: int) -> exp.Expr:
     if isinstance(tree, exp.Command):
         keyword = text.split(None, 1)[0] if text.strip() else text
         raise syntax_error(f"syntax error at or near {errors.quote_ident(keyword)}", offset)
-    return tree
+    return row_compare.expand(tree)
