@@ -69,7 +69,7 @@ def compare_rows(kind: type, left: list[exp.Expr], right: list[exp.Expr]) -> exp
 
 
 def _expanded(node: exp.Expr) -> exp.Expr | None:
-    if isinstance(node, _COMPARISONS):
+    if isinstance(node, exp.Binary) and isinstance(node, _COMPARISONS):
         left, right = row_elements(node.left), row_elements(node.right)
         if left is None and right is None:
             return None
@@ -122,8 +122,8 @@ def expand(tree: exp.Expr) -> exp.Expr:
             if node is tree:
                 return replacement
             node.replace(replacement)
-    for node in tree.find_all(exp.Anonymous):
-        if row_elements(node) is not None:
+    for call in tree.find_all(exp.Anonymous):
+        if row_elements(call) is not None:
             raise errors.FeatureNotSupported("ROW constructors are supported only in comparisons",
                                              hint="Compare two rows of the same length, or name the columns.")
     return tree
