@@ -4,8 +4,9 @@ Hypothesis draws field values (valid ones and ones just outside their ranges), e
 and IANA zones, including local times that a zone skips or repeats; the same statements run on steadystate and on
 PostgreSQL and their answers are compared raw off the wire (type OIDs, value bytes; errors by SQLSTATE and message),
 as in test_temporal_postgres.py: ``make_date``, ``make_timestamp``, ``make_timestamptz`` (with and without a zone),
-``make_interval`` (positional and named), ``to_timestamp(double)``, ``date_bin``, ``age`` and ``AT TIME ZONE`` /
-``timezone()`` both ways.
+``make_interval`` (positional and named), ``to_timestamp(double)``, ``date_bin``, ``age``, ``AT TIME ZONE`` /
+``timezone()`` both ways, ``make_time`` and ``justify_days``/``justify_hours``/``justify_interval`` (fields up to
+int32's range).
 """
 
 from __future__ import annotations
@@ -119,3 +120,19 @@ _TEMPLATE_PIECES = st.one_of(
 def test_to_char_agrees_with_postgresql(connections: Any, value: str, pieces: list[str], typ: str) -> None:
     literal = value[:10] if typ == "date" else value
     same(connections, f"SELECT to_char({typ} {quote(literal)}, {quote(''.join(pieces))}) AS v")
+
+
+INTERVAL_FIELDS = st.one_of(st.integers(-400, 400), st.integers(-2 ** 31, 2 ** 31 - 1))
+
+
+@settings(max_examples=80, deadline=None)
+@given(months=INTERVAL_FIELDS, days=INTERVAL_FIELDS, micros=st.one_of(
+    st.integers(-10 * 86_400_000_000, 10 * 86_400_000_000), st.integers(-2 ** 62, 2 ** 62)),
+    hour=st.integers(-1, 25), minute=st.integers(-1, 60), second=st.floats(-1, 61, allow_nan=False))
+def test_justify_and_make_time_agree_with_postgresql(connections: Any, months: int, days: int, micros: int,
+                                                     hour: int, minute: int, second: float) -> None:
+    value = f"make_interval(months => {months}, days => {days}) + {micros} * interval '1 microsecond'"
+    same(connections, f"SELECT justify_days({value}) AS a, justify_hours({value}) AS b")
+    same(connections, f"SELECT justify_interval({value}) AS v")
+    if (hour, minute, round(second * 1_000_000)) not in ((24, 0, 0),):  # PostgreSQL's 24:00:00 is refused here
+        same(connections, f"SELECT make_time({hour}, {minute}, {second!r}) AS v")

@@ -1,6 +1,7 @@
-"""Date/time constructors and zone functions, in PostgreSQL's arithmetic: ``make_date``, ``make_time``-style
-``make_timestamp``/``make_timestamptz``, ``make_interval``, ``to_timestamp(double)``, ``date_bin``, ``age`` and
-``AT TIME ZONE`` / ``timezone(zone, value)``.
+"""Date/time constructors and zone functions, in PostgreSQL's arithmetic: ``make_date``, ``make_time``,
+``make_timestamp``/``make_timestamptz``, ``make_interval``, ``to_timestamp(double)``, ``date_bin``, ``age``,
+``justify_days``/``justify_hours``/``justify_interval`` (repr/interval.py) and ``AT TIME ZONE`` /
+``timezone(zone, value)``.
 
 * Zones are IANA names (``zoneinfo``, matched case-insensitively as PostgreSQL does) and ``UTC``; an unknown name
   is 22023 ``time zone "<name>" not recognized``.  A local time that a zone skips (spring forward) takes the offset
@@ -33,6 +34,7 @@ from steadystate.expr import temporal as _temporal
 from steadystate.repr.arrays import Array, format_array, parse_array
 from steadystate.expr.to_char import to_char
 from steadystate.repr.jsonb import Jsonb
+from steadystate.repr import interval as interval_repr
 from steadystate.repr.interval import USECS_PER_DAY, USECS_PER_SEC, Interval, add_months
 from steadystate.repr.timezones import fixed_abbreviation, format_in_zone, localize, parse_zone
 from steadystate.repr.types import ARRAY_OF, ScalarType
@@ -287,6 +289,15 @@ def make_timestamptz(year: int, month: int, day: int, hour: int, minute: int, se
     return localize(make_timestamp(year, month, day, hour, minute, second), zone(zone_name))
 
 
+def make_time(hour: int, minute: int, second: float) -> _dt.time:
+    """``make_time(int, int, double precision)``; ``24:00:00`` (which PostgreSQL's time holds) is not supported."""
+    micros = _time_micros(hour, minute, second)
+    if micros == USECS_PER_DAY:
+        raise errors.FeatureNotSupported("time 24:00:00 is not supported")
+    seconds, fraction = divmod(micros, USECS_PER_SEC)
+    return _dt.time(seconds // 3600, seconds // 60 % 60, seconds % 60, fraction)
+
+
 def make_interval(years: int, months: int, weeks: int, days: int, hours: int, mins: int,
                   secs: float) -> Interval:
     if not math.isfinite(secs):
@@ -370,6 +381,10 @@ def _field_age(t1: _dt.datetime, t2: _dt.datetime, negative: bool) -> Interval:
 
 VARIADIC_STRICT: dict[str, Callable[..., Any]] = {
     "make_date": make_date,
+    "make_time": make_time,
+    "justify_days": interval_repr.justify_days,
+    "justify_hours": interval_repr.justify_interval_hours,
+    "justify_interval": interval_repr.justify_interval,
     "make_timestamp": make_timestamp,
     "make_timestamptz": make_timestamptz,
     "make_interval": make_interval,
@@ -397,6 +412,10 @@ VARIADIC_STRICT: dict[str, Callable[..., Any]] = {
 
 _RESULT_TYPES: dict[str, ScalarType] = {
     "make_date": ScalarType.DATE,
+    "make_time": ScalarType.TIME,
+    "justify_days": ScalarType.INTERVAL,
+    "justify_hours": ScalarType.INTERVAL,
+    "justify_interval": ScalarType.INTERVAL,
     "make_timestamp": ScalarType.TIMESTAMP,
     "make_timestamptz": ScalarType.TIMESTAMPTZ,
     "make_interval": ScalarType.INTERVAL,

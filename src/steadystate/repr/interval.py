@@ -10,7 +10,8 @@ PostgreSQL's ``interval_cmp`` does: ``'1 mon' = '30 days'`` holds and the two gr
 * :func:`format_interval` writes ``IntervalStyle = postgres`` (``1 year 2 mons -3 days +04:05:06.5``);
 * :func:`add_to_timestamp` is ``timestamp + interval`` (months first, clamped to the month's end, then days, then
   time), :func:`between` is ``timestamp - timestamp`` (days and time, justified to 24-hour days), :func:`scale`
-  is ``interval * float`` with PostgreSQL's spilling of fractional months and days.
+  is ``interval * float`` with PostgreSQL's spilling of fractional months and days; :func:`justify_days`,
+  :func:`justify_interval_hours` and :func:`justify_interval` are PostgreSQL's ``justify_*``.
 """
 
 from __future__ import annotations
@@ -315,6 +316,56 @@ def justify_hours(micros: int, days: int = 0) -> Interval:
         micros -= USECS_PER_DAY
         days += 1
     return Interval(0, days, micros)
+
+
+_INT32 = 2 ** 31
+
+
+def _field(value: int) -> int:
+    """A month or day count that must fit PostgreSQL's int32 field."""
+    if not -_INT32 <= value < _INT32:
+        raise errors.SteadyError("interval out of range", sqlstate="22008")
+    return value
+
+
+def _months_of_days(months: int, days: int) -> tuple[int, int]:
+    whole, days = _trunc_div(days, DAYS_PER_MONTH)
+    return _field(months + whole), days
+
+
+def justify_interval_hours(value: Interval) -> Interval:
+    """``justify_hours(interval)``: whole 24-hour periods of the time as days (months kept)."""
+    justified = justify_hours(value.micros, value.days)
+    return Interval(value.months, _field(justified.days), justified.micros)
+
+
+def justify_days(value: Interval) -> Interval:
+    """``justify_days(interval)``: whole 30-day periods as months, months and days then of one sign."""
+    months, days = _months_of_days(value.months, value.days)
+    if months > 0 and days < 0:
+        months, days = months - 1, days + DAYS_PER_MONTH
+    elif months < 0 and days > 0:
+        months, days = months + 1, days - DAYS_PER_MONTH
+    return Interval(months, days, value.micros)
+
+
+def justify_interval(value: Interval) -> Interval:
+    """``justify_interval(interval)``: PostgreSQL's ``interval_justify_interval`` — hours into days, days into
+    months, then all three fields of one sign."""
+    months, days, micros = value.months, value.days, value.micros
+    if (days > 0 and micros > 0) or (days < 0 and micros < 0):
+        months, days = _months_of_days(months, days)
+    whole, micros = _trunc_div(micros, USECS_PER_DAY)
+    months, days = _months_of_days(months, days + whole)
+    if months > 0 and (days < 0 or (days == 0 and micros < 0)):
+        months, days = months - 1, days + DAYS_PER_MONTH
+    elif months < 0 and (days > 0 or (days == 0 and micros > 0)):
+        months, days = months + 1, days - DAYS_PER_MONTH
+    if days > 0 and micros < 0:
+        days, micros = days - 1, micros + USECS_PER_DAY
+    elif days < 0 and micros > 0:
+        days, micros = days + 1, micros - USECS_PER_DAY
+    return Interval(months, days, micros)
 
 
 def between(later: _dt.datetime, earlier: _dt.datetime) -> Interval:

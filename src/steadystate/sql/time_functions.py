@@ -1,6 +1,7 @@
 """Planning the date/time constructors and zone functions (``expr.time_functions`` evaluates them).
 
-PostgreSQL's signatures: ``make_date(int, int, int)``, ``make_timestamp(int, int, int, int, int, double)``,
+PostgreSQL's signatures: ``make_date(int, int, int)``, ``make_time(int, int, double)``, ``justify_days``/``_hours``/
+``_interval(interval)``, ``make_timestamp(int, int, int, int, int, double)``,
 ``make_timestamptz(..., double [, text])``, ``make_interval(years, months, weeks, days, hours, mins => int, secs =>
 double)`` with named arguments, ``to_timestamp(double)``, ``date_bin(interval, ts, origin)`` over timestamp or
 timestamptz, ``age(ts, ts)`` and ``age(ts)`` (from today's midnight: refused where results are maintained, as
@@ -166,8 +167,27 @@ def _to_char(plan: PlanExpr, args: list[exp.Expr], env: ExprEnv) -> Typed:
     return _call("to_char", [value, template], T.TEXT)
 
 
+def _make_time(plan: PlanExpr, node: exp.TimeFromParts, env: ExprEnv) -> Typed:
+    names = ("hour", "min", "sec")
+    if any(node.args.get(k) is not None for k in node.args if k not in names):
+        raise errors.FeatureNotSupported("this form of make_time is not supported")
+    values = [plan(node.args[k], env) for k in names if node.args.get(k) is not None]
+    return _call("make_time", signature("make_time", values, [T.INT4, T.INT4, T.FLOAT8], env), T.TIME)
+
+
+def _justify(func: str) -> Callable[[PlanExpr, Any, ExprEnv], Typed]:
+    def plan_call(plan: PlanExpr, node: exp.Expr, env: ExprEnv) -> Typed:
+        return _call(func, signature(func, [plan(node.this, env)], [T.INTERVAL], env), T.INTERVAL)
+
+    return plan_call
+
+
 FUNCTIONS: dict[type, Callable[[PlanExpr, Any, ExprEnv], Typed]] = {
     exp.TimestampFromParts: _make_timestamp,
+    exp.TimeFromParts: _make_time,
+    exp.JustifyDays: _justify("justify_days"),
+    exp.JustifyHours: _justify("justify_hours"),
+    exp.JustifyInterval: _justify("justify_interval"),
     exp.MakeInterval: _make_interval,
     exp.UnixToTime: _to_timestamp,
     exp.StrToTime: _to_timestamp_format,

@@ -333,7 +333,8 @@ _NAMES: dict[type, str] = {
     exp.Corr: "corr", exp.CovarPop: "covar_pop", exp.CovarSamp: "covar_samp", exp.RegrAvgx: "regr_avgx",
     exp.RegrAvgy: "regr_avgy", exp.RegrCount: "regr_count", exp.RegrIntercept: "regr_intercept", exp.RegrR2: "regr_r2",
     exp.RegrSlope: "regr_slope", exp.RegrSxx: "regr_sxx", exp.RegrSxy: "regr_sxy", exp.RegrSyy: "regr_syy",
-    exp.IntDiv: "div", exp.WidthBucket: "width_bucket", exp.Factorial: "factorial",
+    exp.IntDiv: "div", exp.WidthBucket: "width_bucket", exp.Factorial: "factorial", exp.TimeFromParts: "make_time",
+    exp.JustifyDays: "justify_days", exp.JustifyHours: "justify_hours", exp.JustifyInterval: "justify_interval",
 }
 
 
