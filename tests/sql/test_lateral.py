@@ -90,3 +90,47 @@ def test_a_join_lateral_referring_before_the_comma_is_refused() -> None:
     plan it over a different join tree."""
     with pytest.raises(errors.FeatureNotSupported):
         plan_query("SELECT * FROM t1, t2 JOIN LATERAL (SELECT c FROM t3 WHERE t3.k = t1.k) AS l ON true")
+
+
+def _joins(expr: ir.RelationExpr) -> list[ir.Join]:
+    out, stack = [], [expr]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ir.Join):
+            out.append(node)
+        stack.extend(ir.children(node))
+    return out
+
+
+def _keyed_null_safely(join: ir.Join) -> bool:
+    return any(isinstance(e, ir.CallUnary) and e.func == "is_null" for cls in join.equivalences for e in cls)
+
+
+TOP_K = "SELECT t1.k, t1.a, l.c FROM t1, LATERAL (SELECT c FROM t3 WHERE t3.k = t1.k ORDER BY c DESC, k LIMIT 2) AS l"
+NOT_DISTINCT = "SELECT t1.k, l.c FROM t1, LATERAL (SELECT c FROM t3 WHERE t3.k IS NOT DISTINCT FROM t1.k) AS l"
+AGGREGATE = "SELECT t1.k, l.n FROM t1, LATERAL (SELECT count(*) AS n FROM t3 WHERE t3.k = t1.k) AS l"
+
+
+def test_the_top_k_join_back_is_keyed_on_plain_columns_where_the_key_is_never_null() -> None:
+    """The top-k's group key comes through ``t3.k = key`` (an inner equi-join: never NULL), so its join back to
+    ``t1`` keys on ``t1.k = key`` (expr/non_null.py); where the domain key may be NULL (``IS NOT DISTINCT FROM``
+    in the subquery, or an aggregate's row for every domain value) the join back stays null-safe."""
+    top_k = _joins(optimized(TOP_K))
+    assert len(top_k) == 2 and not any(_keyed_null_safely(j) for j in top_k)
+    assert any(_keyed_null_safely(j) for j in _joins(optimized(NOT_DISTINCT)))
+    assert any(_keyed_null_safely(j) for j in _joins(optimized(AGGREGATE)))
+
+
+NULL_KEYS = [
+    {"t1": [((None, 1), 1), ((None, 2), 1), ((1, None), 1), ((2, 5), 1), ((3, 3), 1)],
+     "t3": [((None, 9), 1), ((None, None), 1), ((1, 4), 1), ((1, None), 1), ((1, 7), 1), ((2, 2), 1), ((4, 1), 1)]},
+    {"t1": [((None, 1), -1), ((4, None), 1)], "t3": [((None, 9), -1), ((3, None), 1), ((1, 7), -1)]},
+    {"t1": [((None, 3), 1), ((1, None), -1)], "t3": [((None, 8), 1), ((2, None), 1)]},
+]
+
+
+@pytest.mark.parametrize("sql", [TOP_K, NOT_DISTINCT, AGGREGATE])
+def test_lateral_with_null_keys_on_both_sides_agrees_with_duckdb(duck: Duck, sql: str) -> None:
+    """NULL outer keys and NULL inner keys, inserted and retracted: a NULL ``t1.k`` meets no ``t3`` row under
+    ``=`` (plain key), a NULL under ``IS NOT DISTINCT FROM`` (null-safe key), and gets ``count`` 0 (null-safe)."""
+    check_maintained(sql, NULL_KEYS, duck)
