@@ -355,6 +355,7 @@ def _prepare_columns() -> None:
     from steadystate.dataflow.accumulate import prepare_columns
 
     prepare_columns()
-    # building an array from Python values makes pyarrow look for pandas once (about 1 s where it is installed):
-    # a peek's first Arrow result would pay it
+    # building an array from Python values makes pyarrow look for pandas once (about 1 s where it is installed
+    # and importable; the ``steadystate`` process refuses it, steadystate/__main__.py): a peek's first Arrow result
+    # would pay that look
     pa.array([0, None])
