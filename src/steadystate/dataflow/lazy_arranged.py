@@ -310,6 +310,33 @@ class LazyArranged(MaterializingDict):
         self.settle()
         return dict.get.__get__(self, LazyArranged)  # type: ignore[attr-defined,no-any-return]
 
+    def table_spans(self, values: Any) -> tuple[Any, Any, Any] | None:
+        """For int64 key values (a NumPy array), ``(found, lows, highs)``: whether each key's rows are still only in
+        the table, unchanged (no change kept aside for it), and where they are in :meth:`table`; the table is not
+        changed and nothing is materialised.  ``None`` unless the keys are one int64 column (``SortedSpans``) of a
+        sorted table."""
+        import numpy as np
+
+        spans = self._built_spans
+        if self._deferred is not None or type(spans) is not SortedSpans or self._table is None or not len(spans.keys):
+            return None
+        at = np.minimum(spans.keys.searchsorted(values), len(spans.keys) - 1)
+        found = (spans.keys[at] == values) & spans.alive[at]
+        if self._overlay:  # keys with changes kept aside: their rows are not the table's alone
+            aside = [key[0] for key in self._overlay
+                     if len(key) == 1 and type(key[0]) is int and -(2 ** 63) <= key[0] < 2 ** 63]
+            if len(aside) < len(self._overlay):  # a key no int64 value equals: take none of the table
+                found[:] = False
+            else:
+                found &= ~np.isin(values, np.array(aside, dtype=np.int64))
+        return found, spans.lows[at], spans.highs[at]
+
+    @property
+    def table(self) -> Any:
+        """The consolidated, key-sorted table of the keys not yet materialised (columns ``c0 … c{arity-1}`` and
+        the count), or ``None``; rows of keys already materialised are stale in it (:meth:`table_spans`)."""
+        return self._table
+
     def in_table_many(self, keys: list[tuple]) -> list[bool]:
         """:meth:`in_table` of many keys (by one binary search for a single integer key)."""
         if self._deferred is not None:
