@@ -55,7 +55,8 @@ PLANS = {
 BIG = 2 ** 62
 fact_rows = st.tuples(st.sampled_from([0, 1, 2, 3, 7, None]), st.sampled_from([1, 5, -3, None, BIG]),
                       st.sampled_from([2, None]))
-dim_rows = st.tuples(st.sampled_from([0, 1, 2, 3, None]), st.sampled_from(["x", "y"]), st.sampled_from([1, 2]))
+dim_rows = st.tuples(st.sampled_from([0, 1, 2, 3, None]), st.sampled_from(["x", "y", None]),
+                     st.sampled_from([1, 2, None]))
 steps = st.lists(
     st.lists(st.lists(st.one_of(st.tuples(st.just("fact"), fact_rows, st.booleans()),
                                 st.tuples(st.just("dim"), dim_rows, st.booleans())), max_size=8),
@@ -203,3 +204,21 @@ def test_partial_columns_add_in_place_refuse_overflow_and_drop_zeroed_keys() -> 
     assert fresh.add_columns(one, [np.array([0]), np.array([2 ** 63 - 11])]).tolist() == [True]
     assert fresh.get((1,)) == [2, 2 ** 63 - 1]
     assert lazy == {(1,): [4, 20], (3,): [2, 2 ** 62]}
+
+
+@given(keys=st.sets(st.integers(-(2 ** 63), 2 ** 63 - 1), max_size=40),
+       dense=st.sets(st.integers(-5, 200), max_size=60),
+       probes=st.lists(st.integers(-(2 ** 63), 2 ** 63 - 1) | st.integers(-10, 210), min_size=17, max_size=40))
+def test_sorted_keys_find_positions_by_map_or_binary_search(keys, dense, probes) -> None:  # type: ignore[no-untyped-def]
+    """``SortedKeys.find`` (a direct map for dense keys, binary search otherwise) against a dict."""
+    import numpy as np
+
+    from steadystate.dataflow.columns import SortedKeys
+
+    for chosen in (keys, dense, keys | dense):
+        ordered = sorted(chosen)
+        finder = SortedKeys(np.array(ordered, dtype=np.int64))
+        where = {key: at for at, key in enumerate(ordered)}
+        for _ in range(2):  # the map is built by the first search
+            found = finder.find(np.array(probes, dtype=np.int64)).tolist()
+            assert found == [where.get(probe, -1) for probe in probes]

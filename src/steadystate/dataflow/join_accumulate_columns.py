@@ -34,7 +34,7 @@ from typing import Any, Callable, Sequence
 
 from steadystate.dataflow.accumulate import Accumulation, Accumulator, width_of
 from steadystate.dataflow.collection import OkDelta
-from steadystate.dataflow.columns import exact_type
+from steadystate.dataflow.columns import SortedKeys, exact_type
 from steadystate.dataflow.lazy_arranged import LazyArranged, MaterializingDict
 
 #: From this many A updates on, a delta's B side is folded as columns (below it, the row fold's per-update cost
@@ -90,7 +90,7 @@ def fold_into_groups(state: Any, partial: Any, a_column: int, a_ok: OkDelta, acc
     contributions = _contributions(hit_rows, diffs[hit], accumulators)
     if contributions is None:
         return None
-    folded = _group_sums(state.table, lows[hit], highs[hit], contributions, group_sets)
+    folded = _group_sums(state, lows[hit], highs[hit], contributions, group_sets)
     if folded is None:
         return None
     width = width_of(accumulators)
@@ -149,13 +149,12 @@ def _contributions(rows: list[tuple], diffs: Any, accumulators: Sequence[Accumul
     return slots
 
 
-def _group_sums(table: Any, lows: Any, highs: Any, contributions: list[Any], group_sets: Sequence[Sequence[int]]
-                ) -> list[list[tuple[tuple, list[int]]]] | None:
+def _group_sums(state: LazyArranged, lows: Any, highs: Any, contributions: list[Any],
+                group_sets: Sequence[Sequence[int]]) -> list[list[tuple[tuple, list[int]]]] | None:
     """Per grouping set, ``(group, slot sums)`` of the contributions (one per update) met with the B rows at
-    ``lows[n] … highs[n]`` of ``table`` (each times its count); ``None`` when a group column or a sum does not
-    allow it."""
+    ``lows[n] … highs[n]`` of ``state``'s table (each times its count), summed per group code
+    (:func:`_codes_of`); ``None`` when a group column or a sum does not allow it."""
     import numpy as np
-    import pyarrow as pa
 
     lengths = highs - lows
     if bool((lengths == 1).all()):  # a dimension keyed by its primary key: one B row per update
@@ -164,35 +163,76 @@ def _group_sums(table: Any, lows: Any, highs: Any, contributions: list[Any], gro
         offsets = np.cumsum(lengths) - lengths
         at = np.repeat(np.arange(len(lows), dtype=np.int64), lengths)
         positions = np.repeat(lows - offsets, lengths) + np.arange(int(lengths.sum()), dtype=np.int64)
-    arity = table.num_columns - 1
-    columns = sorted({c for group in group_sets for c in group})
-    for c in columns:
-        if c >= arity or not exact_type(table.schema.field(c).type) or pa.types.is_null(table.schema.field(c).type):
-            return None
-    taken = table.select(columns + [arity]).take(pa.array(positions))
-    counts = taken.column(taken.num_columns - 1).to_numpy()
+    codes = [_codes_of(state, tuple(dict.fromkeys(group))) if group else None for group in group_sets]
+    if any(group and found is None for group, found in zip(group_sets, codes)):
+        return None
+    counts = _derived(state, "counts")[positions]
     if max(map(_extreme, contributions)) * _extreme(counts) * max(len(counts), 1) >= _INT64:
         return None
     if at is None and bool((counts == 1).all()):
-        slots = contributions
+        stacked = np.stack(contributions)
     else:
-        slots = [(slot if at is None else slot[at]) * counts for slot in contributions]
-    names = [f"s{i}" for i in range(len(slots))]
+        stacked = np.stack([(slot if at is None else slot[at]) * counts for slot in contributions])
     out: list[list[tuple[tuple, list[int]]]] = []
-    for group in group_sets:
-        if not group:
-            out.append([((), [int(slot.sum()) for slot in slots])])
+    for group, found in zip(group_sets, codes):
+        if found is None:
+            out.append([((), stacked.sum(axis=1).tolist())])
             continue
-        distinct = list(dict.fromkeys(group))
-        frame = {f"g{c}": taken.column(columns.index(c)) for c in distinct}
-        frame.update(zip(names, map(pa.array, slots)))
-        summed = pa.table(frame).group_by([f"g{c}" for c in distinct], use_threads=False).aggregate(
-            [(name, "sum") for name in names])
-        values = {c: summed.column(f"g{c}").to_pylist() for c in distinct}
-        keys = zip(*(values[c] for c in group))
-        sums = zip(*(summed.column(f"{name}_sum").to_pylist() for name in names))
-        out.append(list(zip(keys, map(list, sums))))
+        coded, columns = found
+        code = coded[positions]
+        order = np.argsort(code, kind="stable")
+        code = code[order]
+        starts = np.flatnonzero(np.concatenate(([True], code[1:] != code[:-1])))
+        sums = np.add.reduceat(stacked[:, order], starts, axis=1).T.tolist()
+        values: dict[int, list[Any]] = {}
+        for c, (dictionary, stride) in columns.items():
+            size = len(dictionary)
+            values[c] = [dictionary[(n // stride) % size] for n in code[starts].tolist()]
+        out.append(list(zip(zip(*(values[c] for c in group)), sums)))
     return out
+
+
+def _derived(state: LazyArranged, name: Any, build: Any = None) -> Any:
+    """What is computed once from ``state``'s table (which never changes; a new one starts afresh): its counts
+    (``"counts"``) or ``build(table)``."""
+    cache = state.derived
+    if cache.get("table") is not state.table:
+        cache.clear()
+        cache["table"] = state.table
+    if name not in cache:
+        table = state.table
+        cache[name] = table.column(table.num_columns - 1).to_numpy() if build is None else build(table)
+    return cache[name]
+
+
+def _codes_of(state: LazyArranged, columns: tuple[int, ...]) -> tuple[Any, dict[int, tuple[list[Any], int]]] | None:
+    """Per row of ``state``'s table, the code of its values of ``columns`` (mixed-radix over each column's
+    dictionary: code ``n`` has column ``c``'s value ``dictionary[(n // stride) % len(dictionary)]``), with the
+    dictionaries and strides; ``None`` when a column is not exact or the codes could leave int64."""
+    def build(table: Any) -> tuple[Any, dict[int, tuple[list[Any], int]]] | None:
+        import numpy as np
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        codes = np.zeros(table.num_rows, dtype=np.int64)
+        found: dict[int, tuple[list[Any], int]] = {}
+        stride = 1
+        for c in columns:
+            typ = table.schema.field(c).type
+            if c >= table.num_columns - 1 or not exact_type(typ) or pa.types.is_null(typ):
+                return None
+            column = table.column(c)
+            column = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+            encoded = pc.dictionary_encode(column, null_encoding="encode")
+            dictionary = encoded.dictionary.to_pylist()
+            if stride * max(len(dictionary), 1) >= 2 ** 62:
+                return None
+            codes += encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64) * stride
+            found[c] = (dictionary, stride)
+            stride *= max(len(dictionary), 1)
+        return codes, found
+
+    return _derived(state, ("codes", columns), build)  # type: ignore[no-any-return]
 
 
 def _extreme(values: Any) -> int:
@@ -212,12 +252,13 @@ class LazyPartial(MaterializingDict):
     A delta folded as columns (:func:`fold_into_groups`) adds into the columns in place (:meth:`add_columns`):
     its keys are not materialised at all (the columns are then this ``P``'s own copy, and ``table`` is stale)."""
 
-    def __init__(self, table: Any, keys: Any, slots: list[Any]) -> None:
+    def __init__(self, table: Any, keys: Any, slots: list[Any], finder: SortedKeys | None = None) -> None:
         import numpy as np
 
         super().__init__()
         self.table = table
         self._keys = keys  # sorted, distinct int64
+        self._finder = finder if finder is not None else SortedKeys(keys)  # many keys' positions at once
         self._slots = slots
         self._taken = np.zeros(len(keys), dtype=bool)  # materialised (or since deleted): no longer in the table
         self._pending = len(keys)
@@ -280,8 +321,9 @@ class LazyPartial(MaterializingDict):
                                   and -2 ** 63 <= key[0] < 2 ** 63), dtype=np.int64)
         if not len(wanted):
             return
-        at = np.minimum(np.searchsorted(self._keys, wanted), len(self._keys) - 1)
-        at = np.unique(at[(self._keys[at] == wanted) & ~self._taken[at]])
+        at = self._finder.find(wanted)
+        at = at[at >= 0]
+        at = np.unique(at[~self._taken[at]])
         if not len(at):
             return
         self._taken[at] = True
@@ -331,8 +373,10 @@ class LazyPartial(MaterializingDict):
         found = np.zeros(len(keys), dtype=bool)
         if not self._pending or not len(keys):
             return found
-        at = np.minimum(np.searchsorted(self._keys, keys), len(self._keys) - 1)
-        found = (self._keys[at] == keys) & ~self._taken[at]
+        at = self._finder.find(keys)
+        found = at >= 0
+        at = np.where(found, at, 0)
+        found &= ~self._taken[at]
         if not found.any():
             return found
         where, inverse = np.unique(at[found], return_inverse=True)
@@ -363,7 +407,7 @@ class LazyPartial(MaterializingDict):
         """Another ``P`` over the same (immutable) columns, for a second operator to own; only while untouched."""
         if dict.__len__(self) or self._pending != len(self._keys) or self._owned:
             raise ValueError("only an untouched partial is copied")
-        return LazyPartial(self.table, self._keys, self._slots)
+        return LazyPartial(self.table, self._keys, self._slots, self._finder)
 
     def size_bytes(self) -> int:
         """Approximate memory: the table and its NumPy copies, and the materialised entries (sampled)."""
