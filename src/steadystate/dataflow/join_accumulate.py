@@ -224,12 +224,21 @@ class JoinAccumulate(FoldsColumns, Operator):
         return rest
 
     def _load_b(self, b_ok: OkDelta) -> None:
-        """B's keys a delta of B changes, materialised at once (one Arrow ``take``) if still in its table."""
-        state = self.arranged
-        if type(state) is not LazyArranged or self.shared_b is not None or len(b_ok) < 2 or not state.pending:
+        """The keys a delta of B changes, materialised at once where still in columns: B's rows (one Arrow
+        ``take``) and ``P``'s sums (one lookup), which ``fold_b`` then finds as plain entries."""
+        state, partial = self.arranged, self.partial
+        lazy_b = type(state) is LazyArranged and self.shared_b is None and state.pending
+        lazy_p = type(partial) is LazyPartial and partial.pending
+        if len(b_ok) < 2 or not (lazy_b or lazy_p):
             return
         key = self.b_key
-        state.load_many([tuple(b[c] for c in key) for b in b_ok if all(b[c] is not None for c in key)])
+        keys = [tuple(b[c] for c in key) for b in b_ok if all(b[c] is not None for c in key)]
+        if lazy_b:
+            assert isinstance(state, LazyArranged)
+            state.load_many(keys)
+        if lazy_p:
+            assert isinstance(partial, LazyPartial)
+            partial.load_many(keys)
 
     def _a_keys(self, a_ok: OkDelta) -> list[tuple]:
         """The join keys of A's rows in ``a_ok``."""
