@@ -74,7 +74,8 @@ def fold_into_groups(state: Any, partial: Any, a_column: int, a_ok: OkDelta, acc
         else:
             present = None
             values = np.array(keys, dtype=np.int64)
-        diffs = np.array(list(a_ok.values()), dtype=np.int64)
+        diff_list = list(a_ok.values())
+        diffs = np.array(diff_list, dtype=np.int64)
     except OverflowError:
         return None
     spans = state.table_spans(values)
@@ -86,8 +87,9 @@ def fold_into_groups(state: Any, partial: Any, a_column: int, a_ok: OkDelta, acc
     hit = np.flatnonzero(found)
     if not len(hit):
         return None
-    hit_rows = [rows[i] for i in hit.tolist()]
-    contributions = _contributions(hit_rows, diffs[hit], accumulators)
+    every = len(hit) == len(rows)
+    hit_rows = rows if every else [rows[i] for i in hit.tolist()]
+    contributions = _contributions(hit_rows, diffs if every else diffs[hit], accumulators)
     if contributions is None:
         return None
     folded = _group_sums(state, lows[hit], highs[hit], contributions, group_sets)
@@ -104,14 +106,14 @@ def fold_into_groups(state: Any, partial: Any, a_column: int, a_ok: OkDelta, acc
                 out[i] += value
             marked.add(group)
     taken = partial.add_columns(values[hit], contributions) if type(partial) is LazyPartial else None
-    left = hit_rows if taken is None else [row for row, done in zip(hit_rows, taken.tolist()) if not done]
-    for_partial = [(row, a_ok[row]) for row in left]
-    if len(hit) == len(rows):
+    if taken is None:
+        for_partial = [(row, a_ok[row]) for row in hit_rows]
+    else:
+        for_partial = [(hit_rows[n], a_ok[hit_rows[n]]) for n in np.flatnonzero(~taken).tolist()]
+    if every:
         return for_partial, {}
-    rest = dict(a_ok)
-    for row in hit_rows:
-        del rest[row]
-    return for_partial, rest
+    miss = np.flatnonzero(~found).tolist()
+    return for_partial, dict(zip([rows[i] for i in miss], [diff_list[i] for i in miss]))
 
 
 def _contributions(rows: list[tuple], diffs: Any, accumulators: Sequence[Accumulator]) -> list[Any] | None:
