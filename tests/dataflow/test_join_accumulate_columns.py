@@ -12,13 +12,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from steadystate.dataflow import join_accumulate, join_accumulate_columns
-from steadystate.dataflow.graph import fold
 from steadystate.dataflow.join_accumulate import JoinAccumulate
 from steadystate.dataflow.join_accumulate_columns import LazyPartial
 from steadystate.expr import ir
-from steadystate.protocol.messages import BuildDesc, DataflowDescription, IndexExport, SinkExport, SourceImport
 from steadystate.render import RenderedDataflow
 from steadystate.repr.types import RelationDesc, ScalarType as T
+
+from star_support import agg, hydrate, render_star, rollup, run_script
 
 FACT = RelationDesc.of(("dim_id", T.INT8), ("amount", T.INT8), ("qty", T.INT4))
 DIM = RelationDesc.of(("id", T.INT8), ("region", T.TEXT), ("tier", T.INT4))
@@ -27,29 +27,13 @@ STAR = ir.Join((ir.Get("fact"), ir.Get("dim")), ((col(0), col(3)),))  # fact 0-2
 COUNT = ir.AggregateExpr("count_star", ir.Literal(True, T.BOOL))
 
 
-def agg(func: str, expr: ir.ScalarExpr) -> ir.AggregateExpr:
-    return ir.AggregateExpr(func, expr)
-
-
-def nulled(column: int, kind: T) -> ir.AggregateExpr:
-    return agg("max", ir.If(ir.Literal(False, T.BOOL), col(column), ir.Literal(None, kind)))
-
-
-def rollup(aggregates: tuple[ir.AggregateExpr, ...]) -> ir.RelationExpr:
-    return ir.Union_((
-        ir.Reduce(STAR, (col(4), col(5)), aggregates),
-        ir.Reduce(STAR, (col(4),), (nulled(5, T.INT4),) + aggregates),
-        ir.Reduce(STAR, (), (nulled(4, T.TEXT), nulled(5, T.INT4)) + aggregates),
-    ))
-
-
 PLANS = {
     "star": ir.Reduce(STAR, (col(4),), (COUNT, agg("sum", col(1)), agg("avg", col(2)), agg("count", col(1)),
                                         agg("sum", col(2)))),
     "global_star": ir.Reduce(STAR, (), (COUNT, agg("sum", col(1)))),
     "by_region_and_tier": ir.Reduce(STAR, (col(5), col(4)), (COUNT, agg("sum", col(2)))),
-    "rollup": rollup((COUNT, agg("sum", col(1)))),
-    "rollup_avg": rollup((agg("avg", col(2)), agg("count", col(1)))),
+    "rollup": rollup(STAR, (COUNT, agg("sum", col(1)))),
+    "rollup_avg": rollup(STAR, (agg("avg", col(2)), agg("count", col(1)))),
 }
 
 BIG = 2 ** 62
@@ -66,62 +50,7 @@ steps = st.lists(
 
 
 def render(plan: ir.RelationExpr, fuse: bool) -> RenderedDataflow:
-    out = RelationDesc(())
-    desc = DataflowDescription(
-        source_imports=(SourceImport("fact", "sf", FACT), SourceImport("dim", "sd", DIM)),
-        index_imports=(),
-        objects_to_build=(BuildDesc("v", plan, out),),
-        index_exports=(IndexExport("i", "v", (col(0),), out),),
-        sink_exports=(SinkExport("s", "v", "subscribe", out),),
-        as_of=1,
-    )
-    return RenderedDataflow(desc, {}, fuse=fuse)
-
-
-def hydrate(fused: RenderedDataflow, unfused: RenderedDataflow, loads: dict[str, list[tuple]]) -> None:
-    """Both snapshots as columns into the fused dataflow (where it takes them), as rows into the unfused one."""
-    from steadystate.repr.columnar import decode_columnar, encode_columnar
-
-    for table in ("fact", "dim"):
-        unfused.feed_snapshot(table, dict(Counter(loads[table])), 1, 2)
-        consumer = fused.columnar_consumer(table)
-        folded = None
-        if consumer is not None and loads[table]:
-            columns = decode_columnar(encode_columnar([(row, 1, 1) for row in loads[table]], minimum=1))[1]
-            folded = consumer.fold_columns([columns])
-        if folded is not None:
-            consumer.absorb_folded(folded)  # type: ignore[union-attr]
-            fused.feed_snapshot(table, {}, 1, 2)
-        else:
-            fused.feed_snapshot(table, dict(Counter(loads[table])), 1, 2)
-
-
-def run_script(fused: RenderedDataflow, unfused: RenderedDataflow, live: dict[str, Counter], script, time: int) -> None:  # type: ignore[no-untyped-def]
-    sinks: dict[bool, list] = {True: [], False: []}
-    for dataflow in (fused, unfused):
-        dataflow.step()
-    for step in script:
-        updates: dict[str, list] = {"fact": [], "dim": []}
-        for timestamp in step:
-            for table, row, insert in timestamp:
-                if insert or not live[table]:
-                    live[table][row] += 1
-                    updates[table].append((row, time, 1))
-                else:  # retract an existing row (the first in a stable order)
-                    victim = sorted(live[table], key=repr)[0]
-                    live[table][victim] -= 1
-                    live[table] = +live[table]
-                    updates[table].append((victim, time, -1))
-            time += 1
-        for dataflow in (fused, unfused):
-            for table in ("fact", "dim"):
-                dataflow.feed(table, list(updates[table]), time)
-            dataflow.step()
-        for flag, dataflow in ((True, fused), (False, unfused)):
-            sinks[flag].extend(dataflow.drain_sink("s"))
-        for at in range(2, time + 1):
-            assert fold(sinks[True], at) == fold(sinks[False], at)
-        assert Counter(fused.arrangement("i").peek()) == Counter(unfused.arrangement("i").peek())
+    return render_star(plan, fuse, FACT, DIM)
 
 
 @pytest.fixture
