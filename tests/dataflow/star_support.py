@@ -80,13 +80,16 @@ def run_script(fused: RenderedDataflow, unfused: RenderedDataflow, live: dict[st
         assert Counter(fused.arrangement("i").peek()) == Counter(unfused.arrangement("i").peek())
 
 
-def hydrate(fused: RenderedDataflow, unfused: RenderedDataflow, loads: dict[str, list[tuple]]) -> None:
+def hydrate(fused: RenderedDataflow, unfused: RenderedDataflow, loads: dict[str, list[tuple]],
+            extra: dict[str, list[tuple]] | None = None) -> None:
     """Both snapshots as columns into the fused dataflow (where it takes them), as rows into the unfused one, and
-    the first round run."""
+    the first round run; ``extra``: more snapshot rows per table, given to both as rows beside the columns."""
     from steadystate.repr.columnar import decode_columnar, encode_columnar
 
     for table in ("fact", "dim"):
-        unfused.feed_snapshot(table, dict(Counter(loads[table])), 1, 2)
+        beside = Counter((extra or {}).get(table, []))
+        everything = Counter(loads[table]) + beside
+        unfused.feed_snapshot(table, dict(everything), 1, 2)
         consumer = fused.columnar_consumer(table)
         folded = None
         if consumer is not None and loads[table]:
@@ -94,8 +97,8 @@ def hydrate(fused: RenderedDataflow, unfused: RenderedDataflow, loads: dict[str,
             folded = consumer.fold_columns([columns])
         if folded is not None:
             consumer.absorb_folded(folded)  # type: ignore[union-attr]
-            fused.feed_snapshot(table, {}, 1, 2)
+            fused.feed_snapshot(table, dict(beside), 1, 2)
         else:
-            fused.feed_snapshot(table, dict(Counter(loads[table])), 1, 2)
+            fused.feed_snapshot(table, dict(everything), 1, 2)
     for dataflow in (fused, unfused):
         dataflow.step()

@@ -74,12 +74,16 @@ def columnar_always(monkeypatch: pytest.MonkeyPatch) -> Counter:
 @pytest.mark.parametrize("name", sorted(PLANS))
 @settings(max_examples=60, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
-@given(facts=st.lists(fact_rows, max_size=20), dims=st.lists(dim_rows, max_size=8), script=steps)
+@given(facts=st.lists(fact_rows, max_size=20), dims=st.lists(dim_rows, max_size=8),
+       extra_facts=st.lists(fact_rows, max_size=6), extra_dims=st.lists(dim_rows, max_size=2), script=steps)
 def test_deltas_folded_as_columns_equal_the_unfused_rows(columnar_always: Counter, name: str, facts, dims,  # type: ignore[no-untyped-def]
-                                                         script) -> None:
+                                                         extra_facts, extra_dims, script) -> None:
+    """Snapshots as columns with a few rows beside them (the first round's row deltas, folded against B's
+    snapshot table too), then random batches."""
     fused, unfused = render(PLANS[name], True), render(PLANS[name], False)
-    hydrate(fused, unfused, {"fact": facts, "dim": dims})
-    live = {"fact": Counter(facts), "dim": Counter(dims)}
+    hydrate(fused, unfused, {"fact": facts, "dim": dims}, {"fact": extra_facts, "dim": extra_dims})
+    assert Counter(fused.arrangement("i").peek()) == Counter(unfused.arrangement("i").peek())
+    live = {"fact": Counter(facts + extra_facts), "dim": Counter(dims + extra_dims)}
     run_script(fused, unfused, live, script, 2)
 
 
