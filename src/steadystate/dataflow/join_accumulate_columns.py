@@ -8,23 +8,27 @@ turns every key a delta reads into a dict of tuples (one Arrow ``take`` and ``to
 table's batch of changes spread over a dimension's keys, that materialisation and the per-row group updates were
 most of a batch's cost.
 
-:func:`fold_into_groups` does the B side of that fold for the updates whose key's rows are still only in B's
-table, unchanged (``LazyArranged.table_spans``), without materialising them: the updates' keys are found among
-the table's sorted keys by one binary search (NumPy), the contributions (``c0`` the row count, then the slots of
-each accumulator) computed as int64 arrays and multiplied by the counts of the B rows they meet, the group
-columns of those B rows taken from the table (Arrow ``take``), and the contributions summed per group of each
-grouping set by Arrow's hash aggregation; the Python work is per *group*: each touched group's accumulator list
-gets its sums, exactly what adding the updates one by one leaves (integer addition is exact and commutative).
-The caller still folds those updates into ``P`` (``fold_a_alone``, which reads no B) and gives the others —
-keys already materialised, absent from B, or with changes kept aside — to the row fold.
+:func:`fold_into_groups` does that fold for the updates whose key's rows are still only in B's table, unchanged
+(``LazyArranged.table_spans``), without materialising them: the updates' keys are found among the table's
+sorted keys at once (``columns.SortedKeys``: a direct map for dense keys, else a binary search), the
+contributions (``c0`` the row count, then the slots of each accumulator) computed as int64 arrays and multiplied
+by the counts of the B rows they meet, and summed per group of each grouping set over *group codes*: each set's
+columns of B's table dictionary-encoded once (cached on the ``LazyArranged``, :func:`_codes_of`) into
+mixed-radix int64 codes, the met rows' codes sorted and the contributions summed by ``np.add.reduceat``.  The
+Python work is per *group*: each touched group's values decoded from the dictionaries and its accumulator list
+given its sums, exactly what adding the updates one by one leaves (integer addition is exact and commutative).
+The same contributions go into ``P`` in place where ``P`` is a :class:`LazyPartial` holding the key in its
+columns (:meth:`LazyPartial.add_columns`); the caller folds the rest of them into ``P`` by the row fold that
+reads no B (``fold_a_alone``), and gives the other updates — keys already materialised, absent from B's table,
+NULL, or with changes kept aside — to the row fold.
 
 It applies only where it is exact, and otherwise returns ``None`` before changing anything, leaving the whole
 delta to the row fold: a delta of at least :data:`VECTOR_ROWS` updates; one join column, whose values are ints
 or NULL (NULL never matches, such updates go to the row fold, which skips them); accumulations that are counts
 or sums of ints (``count``, ``sum``, ``avg`` over integers: their slots are ``v × diff`` and ``diff``); summed
 values all ints or NULL; sums that cannot leave int64 (checked from the extremes before anything is added);
-B's key one int64 column (``SortedSpans``) and its group columns exact (``columns.exact_type``: Arrow groups
-their values as Python's equality does).
+B's key one int64 column (``SortedSpans``) and its group columns exact (``columns.exact_type``: Arrow's
+dictionary encoding tells their values apart as Python's equality does); group codes within int64.
 """
 
 from __future__ import annotations
@@ -225,7 +229,10 @@ def _codes_of(state: LazyArranged, columns: tuple[int, ...]) -> tuple[Any, dict[
                 return None
             column = table.column(c)
             column = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
-            encoded = pc.dictionary_encode(column, null_encoding="encode")
+            try:
+                encoded = pc.dictionary_encode(column, null_encoding="encode")
+            except pa.ArrowException:  # a type Arrow does not encode: the row fold
+                return None
             dictionary = encoded.dictionary.to_pylist()
             if stride * max(len(dictionary), 1) >= 2 ** 62:
                 return None
