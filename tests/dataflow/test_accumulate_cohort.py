@@ -9,12 +9,12 @@ from collections import Counter
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from steadystate.dataflow.graph import fold
 from steadystate.dataflow.join_accumulate import JoinAccumulate
 from steadystate.expr import ir
-from steadystate.protocol.messages import BuildDesc, DataflowDescription, IndexExport, SinkExport, SourceImport
 from steadystate.render import RenderedDataflow
 from steadystate.repr.types import RelationDesc, ScalarType as T
+
+from star_support import agg, hydrate, render_star, rollup, run_script
 
 FACT = RelationDesc.of(("dim_id", T.INT4), ("amount", T.INT8), ("qty", T.INT4))
 DIM = RelationDesc.of(("id", T.INT4), ("region", T.TEXT), ("tier", T.INT4))
@@ -22,27 +22,9 @@ col = ir.ColumnRef
 STAR = ir.Join((ir.Get("fact"), ir.Get("dim")), ((col(0), col(3)),))  # fact 0-2, dim 3-5
 
 
-def agg(func: str, expr: ir.ScalarExpr) -> ir.AggregateExpr:
-    return ir.AggregateExpr(func, expr)
-
-
-def nulled(column: int, kind: T) -> ir.AggregateExpr:
-    """A grouping set's rolled-up column: ``max(c) FILTER (WHERE false)``, a NULL constant after the reduce."""
-    return agg("max", ir.If(ir.Literal(False, T.BOOL), col(column), ir.Literal(None, kind)))
-
-
-def rollup(aggregates: tuple[ir.AggregateExpr, ...]) -> ir.RelationExpr:
-    """``GROUP BY ROLLUP (region, tier)`` as the planner lowers it: one reduce of the join per grouping set."""
-    return ir.Union_((
-        ir.Reduce(STAR, (col(4), col(5)), aggregates),
-        ir.Reduce(STAR, (col(4),), (nulled(5, T.INT4),) + aggregates),
-        ir.Reduce(STAR, (), (nulled(4, T.TEXT), nulled(5, T.INT4)) + aggregates),
-    ))
-
-
 PLANS = {
-    "count_sum": rollup((agg("count_star", ir.Literal(True, T.BOOL)), agg("sum", col(1)))),
-    "avg_count": rollup((agg("avg", col(2)), agg("count", col(1)), agg("sum", col(2)))),
+    "count_sum": rollup(STAR, (agg("count_star", ir.Literal(True, T.BOOL)), agg("sum", col(1)))),
+    "avg_count": rollup(STAR, (agg("avg", col(2)), agg("count", col(1)), agg("sum", col(2)))),
 }
 
 fact_rows = st.tuples(st.sampled_from([0, 1, 2, None]), st.sampled_from([1, 5, None]), st.sampled_from([2, None]))
@@ -56,46 +38,11 @@ steps = st.lists(
 
 
 def render(plan: ir.RelationExpr, fuse: bool) -> RenderedDataflow:
-    out = RelationDesc(())
-    desc = DataflowDescription(
-        source_imports=(SourceImport("fact", "sf", FACT), SourceImport("dim", "sd", DIM)),
-        index_imports=(),
-        objects_to_build=(BuildDesc("v", plan, out),),
-        index_exports=(IndexExport("i", "v", (col(0),), out),),
-        sink_exports=(SinkExport("s", "v", "subscribe", out),),
-        as_of=1,
-    )
-    return RenderedDataflow(desc, {}, fuse=fuse)
+    return render_star(plan, fuse, FACT, DIM)
 
 
 def members(dataflow: RenderedDataflow) -> list[JoinAccumulate]:
     return [n for n in dataflow.graph.nodes if isinstance(n, JoinAccumulate)]
-
-
-def run_script(fused: RenderedDataflow, unfused: RenderedDataflow, live: dict[str, Counter], script, time: int) -> None:  # type: ignore[no-untyped-def]
-    sinks: dict[bool, list] = {True: [], False: []}
-    for step in script:
-        updates: dict[str, list] = {"fact": [], "dim": []}
-        for timestamp in step:
-            for table, row, insert in timestamp:
-                if insert or not live[table]:
-                    live[table][row] += 1
-                    updates[table].append((row, time, 1))
-                else:  # retract an existing row (the first in a stable order)
-                    victim = sorted(live[table], key=repr)[0]
-                    live[table][victim] -= 1
-                    live[table] = +live[table]
-                    updates[table].append((victim, time, -1))
-            time += 1
-        for dataflow in (fused, unfused):
-            for table in ("fact", "dim"):
-                dataflow.feed(table, list(updates[table]), time)
-            dataflow.step()
-        for flag, dataflow in ((True, fused), (False, unfused)):
-            sinks[flag].extend(dataflow.drain_sink("s"))
-        for at in range(1, time + 1):  # every timestamp, not only the step's last
-            assert fold(sinks[True], at) == fold(sinks[False], at)
-        assert Counter(fused.arrangement("i").peek()) == Counter(unfused.arrangement("i").peek())
 
 
 @pytest.mark.parametrize("name", sorted(PLANS))
@@ -117,24 +64,9 @@ def test_a_rollups_branches_sharing_their_state_equal_the_unfused_plan(name: str
 def test_a_rollup_hydrated_from_columns_then_sharing_equals_the_unfused_rows(name: str, facts, dims, script) -> None:  # type: ignore[no-untyped-def]
     """The snapshots taken as columns by every branch (folded once, copied: ``FanOut``), then the batches folded by
     the cohort's leader for all three."""
-    from steadystate.repr.columnar import decode_columnar, encode_columnar
-
     fused, unfused = render(PLANS[name], True), render(PLANS[name], False)
     loads = {"fact": facts, "dim": dims}
-    for table in ("fact", "dim"):
-        unfused.feed_snapshot(table, dict(Counter(loads[table])), 1, 2)
-        consumer = fused.columnar_consumer(table)
-        folded = None
-        if consumer is not None and loads[table]:
-            columns = decode_columnar(encode_columnar([(row, 1, 1) for row in loads[table]], minimum=1))[1]
-            folded = consumer.fold_columns([columns])
-        if folded is not None:
-            consumer.absorb_folded(folded)  # type: ignore[union-attr]
-            fused.feed_snapshot(table, {}, 1, 2)
-        else:
-            fused.feed_snapshot(table, dict(Counter(loads[table])), 1, 2)
-    for dataflow in (fused, unfused):
-        dataflow.step()
+    hydrate(fused, unfused, loads)
     assert Counter(fused.arrangement("i").peek()) == Counter(unfused.arrangement("i").peek())
     live = {table: Counter(loads[table]) for table in ("fact", "dim")}
     run_script(fused, unfused, live, script, 2)

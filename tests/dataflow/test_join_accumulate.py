@@ -17,8 +17,9 @@ from steadystate.render import RenderedDataflow
 from steadystate.dataflow.graph import fold
 from steadystate.dataflow.join_accumulate import JoinAccumulate
 from steadystate.expr import ir
-from steadystate.protocol.messages import BuildDesc, DataflowDescription, IndexExport, SinkExport, SourceImport
 from steadystate.repr.types import RelationDesc, ScalarType as T
+
+from star_support import render_star
 
 FACT = RelationDesc.of(("dim_id", T.INT4), ("amount", T.INT8), ("qty", T.INT4))
 DIM = RelationDesc.of(("id", T.INT4), ("region", T.TEXT))
@@ -52,16 +53,7 @@ steps = st.lists(  # steps of timestamps of (table, row, insert?) choices
 
 
 def render(plan: ir.RelationExpr, fuse: bool) -> RenderedDataflow:
-    out = RelationDesc(())
-    desc = DataflowDescription(
-        source_imports=(SourceImport("fact", "sf", FACT), SourceImport("dim", "sd", DIM)),
-        index_imports=(),
-        objects_to_build=(BuildDesc("v", plan, out),),
-        index_exports=(IndexExport("i", "v", (col(0),), out),),
-        sink_exports=(SinkExport("s", "v", "subscribe", out),),
-        as_of=1,
-    )
-    return RenderedDataflow(desc, {}, fuse=fuse)
+    return render_star(plan, fuse, FACT, DIM)
 
 
 @pytest.mark.parametrize("name", sorted(PLANS))

@@ -110,6 +110,38 @@ def key_starts(table: Any, names: Sequence[str]) -> Any:
     return np.concatenate(([0], np.flatnonzero(changed) + 1, [n])).astype(np.int64)
 
 
+class SortedKeys:
+    """Distinct int64 keys sorted ascending (a NumPy array), found many at a time (:meth:`find`): by a direct map
+    from key to position when the keys are dense (a dimension's ids: their range at most a few times their number;
+    built on the first search), else by binary search."""
+
+    __slots__ = ("keys", "_map", "_low")
+
+    def __init__(self, keys: Any) -> None:
+        self.keys = keys
+        self._map: Any = None  # key - low -> position (-1: none), when dense
+        self._low = 0
+
+    def find(self, values: Any) -> Any:
+        """The position of each of ``values`` (int64) among the keys, -1 where absent."""
+        import numpy as np
+
+        keys = self.keys
+        if not len(keys):
+            return np.full(len(values), -1, dtype=np.int64)
+        if self._map is None and len(values) > 16:
+            low, high = int(keys[0]), int(keys[-1])
+            if high - low < 4 * len(keys) + 4096:
+                self._low = low
+                self._map = np.full(high - low + 1, -1, dtype=np.int64)
+                self._map[keys - low] = np.arange(len(keys), dtype=np.int64)
+        if self._map is not None:
+            inside = (values >= self._low) & (values <= keys[-1])
+            return np.where(inside, self._map[np.where(inside, values - self._low, 0)], -1)
+        at = np.minimum(keys.searchsorted(values), len(keys) - 1)
+        return np.where(keys[at] == values, at, -1)
+
+
 class Grouped:
     """A snapshot consolidated per group: ``keys[g]`` (tuples, sorted), ``rows[g]`` (input rows, NULLs included) and
     per value column ``values[c]``/``counts[c]`` with ``starts[c]``: group g's distinct non-NULL values, ascending,
@@ -507,6 +539,6 @@ def rows_of(table: Any, distinct: bool = False) -> dict[Row, int]:
     return dict(zip(rows, counted.column("count_all").to_pylist()))
 
 
-__all__ = ["Grouped", "consolidated_sorted", "counted_rows", "exact_column", "exact_type", "gc_paused",
+__all__ = ["Grouped", "SortedKeys", "consolidated_sorted", "counted_rows", "exact_column", "exact_type", "gc_paused",
            "grouped_values", "joined", "joined_counted", "projected_counted", "python_values", "rows_of", "summed_rows",
            "table_of_rows", "unified"]

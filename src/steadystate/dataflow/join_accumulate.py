@@ -37,6 +37,11 @@ one row per key (a dimension keyed by its primary key), ``P ⋈ B`` is a lookup 
 done once for the branches of a ``ROLLUP`` (:class:`BSnapshot`).  Past :data:`LAZY_PARTIAL_KEYS` keys — and for
 the second and later branches of a ``ROLLUP`` — ``P`` itself stays the Arrow table (:class:`LazyPartial`): a key's
 accumulator list is made the first time a delta touches it.
+
+**Deltas as columns.**  A large A delta (a fact table's batch) is folded as columns where it can be
+(``join_accumulate_columns``): the updates whose key's B rows are still only in B's snapshot table meet them
+there, their contributions are summed per group by Arrow and added into ``P``'s columns in place, so neither
+B's rows nor ``P``'s lists are materialised for them; the other updates take the row fold.
 """
 
 from __future__ import annotations
@@ -55,11 +60,12 @@ from steadystate.dataflow.accumulate import (
     width_of,
 )
 from steadystate.dataflow.accumulate_cohort import Cohort, fold_sources
+from steadystate.dataflow.join_accumulate_columns import LazyPartial, fold_into_groups
 from steadystate.dataflow.arrangement import state_size_bytes
 from steadystate.dataflow.shared_input import SharedSide
 from steadystate.dataflow.collection import Delta, ErrDelta, OkDelta
 from steadystate.dataflow.columns import gc_paused, rows_of, unified
-from steadystate.dataflow.lazy_arranged import LazyArranged, MaterializingDict, arranged
+from steadystate.dataflow.lazy_arranged import LazyArranged, arranged
 from steadystate.dataflow.operators import Operator
 
 
@@ -129,11 +135,14 @@ class JoinAccumulate(FoldsColumns, Operator):
         touched: set[tuple] = set()
         if self._b_table is not None:  # P ⋈ B of the snapshots taken as columns
             self._join_snapshots(touched)
-        if a_ok:  # ΔA ⋈ B as it was before this time
+        if a_ok:  # ΔA ⋈ B as it was before this time: B's rows still in its table met as columns, then the rest
+            a_ok = self._fold_columns(a_ok, [self.group_columns], [self.groups], [touched])
+        if a_ok:
             pget, bget = self._readers(time, a_ok)
             fold_a = self._fold_a if bget is not None else self._fold_a_alone
             fold_a(a_ok.items(), self.partial, pget, bget, self.groups, touched)
         if b_ok:  # A (now updated) ⋈ ΔB
+            self._load_b(b_ok)
             arranged = None if self.shared_b is not None else self.arranged
             self._fold_b(b_ok.items(), self.partial, arranged, self.groups, touched)
         if self.is_global and first:
@@ -177,16 +186,59 @@ class JoinAccumulate(FoldsColumns, Operator):
         groups = [member.groups for member in members]
         touched: list[set[tuple]] = [set() for _ in members]
         if a_ok:
+            a_ok = self._fold_columns(a_ok, [member.group_columns for member in members], groups, touched)
+        if a_ok:
             pget, bget = self._readers(time, a_ok)
             if bget is None:  # B empty: only P changes
                 self._fold_a_alone(a_ok.items(), self.partial, pget, None, self.groups, touched[0])
             else:
                 cohort.fold_a(a_ok.items(), self.partial, pget, bget, groups, touched)
         if b_ok:
+            self._load_b(b_ok)
             cohort.fold_b(b_ok.items(), self.partial, self.arranged, groups, touched)
         outputs = [member._emit(member.groups, t) if t else {} for member, t in zip(members, touched)]
         cohort.put(time, outputs[1:])
         return outputs[0]
+
+    def _fold_columns(self, a_ok: OkDelta, group_sets: list[tuple[int, ...]], groups: list[dict[tuple, list[Any]]],
+                      touched: list[set[tuple]]) -> OkDelta:
+        """The updates of ``a_ok`` whose key's B rows are still only in B's snapshot table folded into the groups
+        as columns (``join_accumulate_columns``) and into ``P`` by the row fold that reads no B; the other updates
+        returned, for the row fold (all of them when the columns do not allow it)."""
+        if self.shared_b is not None or len(self.a_key) != 1:
+            return a_ok
+        partial = self.partial
+        split = fold_into_groups(self.arranged, partial, self.a_key[0], a_ok, self.accumulators, group_sets, groups,
+                                 touched)
+        if split is None:
+            return a_ok
+        matched, rest = split
+        if matched:  # P's keys not in its columns: by the row fold
+            pget: Callable[..., Any] = partial.get
+            if type(partial) is LazyPartial:
+                if partial.pending:
+                    (c,) = self.a_key
+                    partial.load_many([(row[c],) for row, _diff in matched])
+                pget = partial.plain_get()
+            self._fold_a_alone(matched, partial, pget, None, self.groups, touched[0])
+        return rest
+
+    def _load_b(self, b_ok: OkDelta) -> None:
+        """The keys a delta of B changes, materialised at once where still in columns: B's rows (one Arrow
+        ``take``) and ``P``'s sums (one lookup), which ``fold_b`` then finds as plain entries."""
+        state, partial = self.arranged, self.partial
+        lazy_b = type(state) is LazyArranged and self.shared_b is None and state.pending
+        lazy_p = type(partial) is LazyPartial and partial.pending
+        if len(b_ok) < 2 or not (lazy_b or lazy_p):
+            return
+        key = self.b_key
+        keys = [tuple(b[c] for c in key) for b in b_ok if all(b[c] is not None for c in key)]
+        if lazy_b:
+            assert isinstance(state, LazyArranged)
+            state.load_many(keys)
+        if lazy_p:
+            assert isinstance(partial, LazyPartial)
+            partial.load_many(keys)
 
     def _a_keys(self, a_ok: OkDelta) -> list[tuple]:
         """The join keys of A's rows in ``a_ok``."""
@@ -398,9 +450,10 @@ def _snapshot_groups(partial: dict[tuple, list[Any]], snapshot: BSnapshot, b_key
 
 
 #: From this many join keys on, A's snapshot folded from columns is kept as a :class:`LazyPartial` (below it, the
-#: accumulator lists are made at once: a key materialised by a delta costs a little more than one made at
-#: hydration, and it is not frozen out of the cyclic GC's collections with the hydrated state)
-LAZY_PARTIAL_KEYS = 100_000
+#: accumulator lists are made at once: few, and a key a small delta materialises costs a little more than one made
+#: at hydration; past it, a large delta folded as columns adds into P's columns and materialises no key,
+#: ``join_accumulate_columns``)
+LAZY_PARTIAL_KEYS = 4_096
 
 
 def _eager(table: Any) -> Sums:
@@ -409,141 +462,6 @@ def _eager(table: Any) -> Sums:
                     map(list, zip(*(table.column(name).to_pylist() for name in table.column_names[1:])))))
     sums.table = table
     return sums
-
-
-class LazyPartial(MaterializingDict):
-    """The partial sums ``P`` of A's snapshot folded from columns (one integer join key), kept as the sorted Arrow
-    table ``sums_from_columns`` made (``k0``, ``s0 …``) and NumPy copies of its columns: a key's accumulator list
-    becomes a dict entry the first time a delta touches it (its position found by ``searchsorted``; a delta's keys
-    at once by :meth:`load_many`).  Hydration then builds no Python object per key, and the branches of a
-    ``ROLLUP`` each take a copy that costs a bitmap, not the lists.
-
-    ``fold_a``/``fold_b`` read it through ``get`` (or :meth:`plain_get` after :meth:`load_many`), item assignment
-    and deletion; any other read (iteration, ``values``) materialises every key first, so it is the full dict."""
-
-    def __init__(self, table: Any, keys: Any, slots: list[Any]) -> None:
-        import numpy as np
-
-        super().__init__()
-        self.table = table
-        self._keys = keys  # sorted, distinct int64
-        self._slots = slots
-        self._taken = np.zeros(len(keys), dtype=bool)  # materialised (or since deleted): no longer in the table
-        self._pending = len(keys)
-
-    @staticmethod
-    def of(table: Any) -> "LazyPartial | None":
-        """The lazy ``P`` of a sums table whose one key column is int64 without NULLs; ``None`` otherwise."""
-        import numpy as np
-        import pyarrow as pa
-
-        if table.num_columns < 2 or table.column_names[0] != "k0" or table.column("k0").type != pa.int64() \
-                or table.column("k0").null_count or table.num_rows == 0:
-            return None
-        keys = table.column("k0").to_numpy()
-        if len(keys) > 1 and not bool((keys[1:] > keys[:-1]).all()):  # the hash grouping's order: sort
-            order = np.argsort(keys, kind="stable")
-            table = table.take(pa.array(order))
-            keys = keys[order]
-        slots = [table.column(name).to_numpy() for name in table.column_names[1:]]
-        return LazyPartial(table, keys, slots)
-
-    @property
-    def pending(self) -> bool:
-        """Whether some keys are still only in the table."""
-        return self._pending > 0
-
-    def _position(self, key: Any) -> int | None:
-        if len(key) != 1 or type(key[0]) is not int or not -2 ** 63 <= key[0] < 2 ** 63:
-            return None
-        import numpy as np
-
-        at = int(np.searchsorted(self._keys, key[0]))
-        if at < len(self._keys) and self._keys[at] == key[0] and not self._taken[at]:
-            return at
-        return None
-
-    def get(self, key: Any, default: Any = None) -> Any:
-        found = dict.get(self, key)
-        if found is not None or not self._pending:
-            return default if found is None else found
-        at = self._position(key)
-        if at is None:
-            return default
-        self._taken[at] = True
-        self._pending -= 1
-        slots = [int(column[at]) for column in self._slots]
-        dict.__setitem__(self, key, slots)
-        return slots
-
-    def load_many(self, keys: list[tuple]) -> None:
-        """Materialise the entries of ``keys`` still in the table, at once; afterwards each of them is a plain dict
-        entry or absent (:meth:`plain_get`)."""
-        import numpy as np
-
-        try:  # a delta's keys of an integer column: ints, or NULLs (never matched)
-            wanted = np.array([key for (key,) in keys], dtype=np.int64)
-        except (TypeError, OverflowError, ValueError):
-            wanted = np.fromiter((key[0] for key in keys if len(key) == 1 and type(key[0]) is int
-                                  and -2 ** 63 <= key[0] < 2 ** 63), dtype=np.int64)
-        if not len(wanted):
-            return
-        at = np.minimum(np.searchsorted(self._keys, wanted), len(self._keys) - 1)
-        at = np.unique(at[(self._keys[at] == wanted) & ~self._taken[at]])
-        if not len(at):
-            return
-        self._taken[at] = True
-        self._pending -= len(at)
-        dict.update(self, zip(zip(self._keys[at].tolist()), map(list, zip(*(c[at].tolist() for c in self._slots)))))
-
-    def plain_get(self) -> Callable[[Any], Any]:
-        """``dict.get`` of the materialised entries only (see :meth:`LazyArranged.plain_get`)."""
-        return dict.get.__get__(self, LazyPartial)  # type: ignore[attr-defined,no-any-return]
-
-    def __setitem__(self, key: Any, value: Any) -> None:
-        if self._pending:
-            at = self._position(key)
-            if at is not None:  # replaced before it was read: the table's entry is gone
-                self._taken[at] = True
-                self._pending -= 1
-        dict.__setitem__(self, key, value)
-
-    def __delitem__(self, key: Any) -> None:
-        if key not in self:
-            raise KeyError(key)
-        self.get(key)
-        dict.__delitem__(self, key)
-
-    def __contains__(self, key: object) -> bool:
-        return dict.__contains__(self, key) or (self._pending > 0 and self._position(key) is not None)
-
-    def __len__(self) -> int:
-        return dict.__len__(self) + self._pending
-
-    def __bool__(self) -> bool:
-        return len(self) > 0
-
-    def materialize(self) -> None:
-        import numpy as np
-
-        if self._pending:
-            self.load_many([(key,) for key in self._keys[np.flatnonzero(~self._taken)].tolist()])
-
-    def unused_copy(self) -> "LazyPartial":
-        """Another ``P`` over the same (immutable) columns, for a second operator to own; only while untouched."""
-        if dict.__len__(self) or self._pending != len(self._keys):
-            raise ValueError("only an untouched partial is copied")
-        return LazyPartial(self.table, self._keys, self._slots)
-
-    def size_bytes(self) -> int:
-        """Approximate memory: the table and its NumPy copies, and the materialised entries (sampled)."""
-        size = 2 * self.table.nbytes + len(self._keys)
-        if dict.__len__(self):
-            key, acc = next(iter(dict.items(self)))
-            entry = sys.getsizeof(key) + sum(sys.getsizeof(v) for v in key) + sys.getsizeof(acc) + 100
-            size += entry * dict.__len__(self)
-        return size
-
 
 
 class BSnapshot:

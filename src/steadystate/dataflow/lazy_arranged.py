@@ -16,7 +16,7 @@ from itertools import chain
 from typing import Any, Callable, Iterator, Sequence, Union
 
 from steadystate.dataflow.arrangement import state_size_bytes
-from steadystate.dataflow.columns import consolidated_sorted, key_starts
+from steadystate.dataflow.columns import SortedKeys, consolidated_sorted, key_starts
 
 Row = tuple[Any, ...]
 
@@ -72,12 +72,13 @@ class SortedSpans:
     a key is a 1-tuple; a value equal to an integer (``True``, ``1.0``, ``Decimal(1)``: equal and hashing alike in
     the dict) finds that integer's span; anything else is absent.  Popped keys are marked, not removed."""
 
-    __slots__ = ("keys", "lows", "highs", "alive", "count")
+    __slots__ = ("keys", "lows", "highs", "alive", "count", "finder")
 
-    def __init__(self, keys: Any, lows: Any, highs: Any) -> None:
+    def __init__(self, keys: Any, lows: Any, highs: Any, finder: SortedKeys | None = None) -> None:
         import numpy as np
 
         self.keys = keys  # int64, strictly ascending
+        self.finder = finder if finder is not None else SortedKeys(keys)  # many keys' positions at once
         self.lows = lows
         self.highs = highs
         self.alive = np.ones(len(keys), dtype=bool)
@@ -112,11 +113,9 @@ class SortedSpans:
                 raise TypeError
         except (TypeError, ValueError, OverflowError, IndexError):
             return np.array([self._position(key) for key in keys], dtype=np.int64)
-        at = np.minimum(self.keys.searchsorted(values), max(len(self.keys) - 1, 0))
-        if not len(self.keys):
-            return np.full(len(keys), -1, dtype=np.int64)
-        found = (self.keys[at] == values) & self.alive[at]
-        return np.where(found, at, -1)
+        at = self.finder.find(values)
+        found = at >= 0
+        return np.where(found & self.alive[np.where(found, at, 0)], at, -1) if len(self.keys) else at
 
     def pop(self, key: Any, default: Any = None) -> Any:
         at = self._position(key)
@@ -167,7 +166,7 @@ class SortedSpans:
         return int((self.highs - self.lows)[self.alive].sum())
 
     def copy(self) -> "SortedSpans":
-        copied = SortedSpans(self.keys, self.lows, self.highs)
+        copied = SortedSpans(self.keys, self.lows, self.highs, self.finder)
         copied.alive, copied.count = self.alive.copy(), self.count
         return copied
 
@@ -198,6 +197,7 @@ class LazyArranged(MaterializingDict):
         self._deferred = deferred  # (the rows unsorted, the key columns) until first needed
         self.facts: tuple[int, bool] | None = None  # (records, distinct) of a deferred table, once sorted
         self.counted: Any = None  # a deferred table consolidated (``arranged``'s), once sorted
+        self.derived: dict[Any, Any] = {}  # what readers computed once from ``table`` (``join_accumulate_columns``)
 
     @property
     def _spans(self) -> Spans:
@@ -309,6 +309,35 @@ class LazyArranged(MaterializingDict):
         key once nothing is pending), without the Python-level call of :meth:`get`."""
         self.settle()
         return dict.get.__get__(self, LazyArranged)  # type: ignore[attr-defined,no-any-return]
+
+    def table_spans(self, values: Any) -> tuple[Any, Any, Any] | None:
+        """For int64 key values (a NumPy array), ``(found, lows, highs)``: whether each key's rows are still only in
+        the table, unchanged (no change kept aside for it), and where they are in :meth:`table`; the table is not
+        changed and nothing is materialised.  ``None`` unless the keys are one int64 column (``SortedSpans``) of a
+        sorted table."""
+        import numpy as np
+
+        spans = self._built_spans
+        if self._deferred is not None or type(spans) is not SortedSpans or self._table is None or not len(spans.keys):
+            return None
+        at = spans.finder.find(values)
+        found = at >= 0
+        at = np.where(found, at, 0)
+        found &= spans.alive[at]
+        if self._overlay:  # keys with changes kept aside: their rows are not the table's alone
+            aside = [key[0] for key in self._overlay
+                     if len(key) == 1 and type(key[0]) is int and -(2 ** 63) <= key[0] < 2 ** 63]
+            if len(aside) < len(self._overlay):  # a key no int64 value equals: take none of the table
+                found[:] = False
+            else:
+                found &= ~np.isin(values, np.array(aside, dtype=np.int64))
+        return found, spans.lows[at], spans.highs[at]
+
+    @property
+    def table(self) -> Any:
+        """The consolidated, key-sorted table of the keys not yet materialised (columns ``c0 … c{arity-1}`` and
+        the count), or ``None``; rows of keys already materialised are stale in it (:meth:`table_spans`)."""
+        return self._table
 
     def in_table_many(self, keys: list[tuple]) -> list[bool]:
         """:meth:`in_table` of many keys (by one binary search for a single integer key)."""
