@@ -74,6 +74,7 @@ LAZY_IMPORTS: dict[tuple[str, str], str] = {
     ("steadystate.storage", "steadystate.storage.postgres_store"): "psycopg is loaded only for postgres:// stores",
     ("steadystate.repr.codec", "steadystate.repr.columnar"): "pyarrow is loaded only when a columnar batch is read",
     ("steadystate.compute.server", "steadystate.dataflow.accumulate"): "warms pyarrow up in a thread at start-up",
+    ("steadystate.__main__", "steadystate.cli"): "pandas is refused before the command line loads pyarrow",
 }
 
 SQL_AGGREGATE_NAMES = {"count_star", "sum_numeric", "avg", "bool_and", "bool_or"}
