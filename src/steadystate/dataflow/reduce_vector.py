@@ -93,7 +93,7 @@ class VectorFold:
                     g = np.array(keys, dtype=np.int64) - low
                 except OverflowError:  # beyond int64: no pending group
                     pass
-            if g is not None:
+            if g is not None:  # (a wrapped difference never lands in [0, span): low + span - 1 fits in int64)
                 g[(g < 0) | (g >= span)] = -1
             else:  # NULL (or out of range) keys: no pending group
                 g = np.fromiter((k - low if type(k) is int and 0 <= k - low < span else -1 for k in keys),
