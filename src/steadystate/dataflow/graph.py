@@ -146,18 +146,23 @@ class Graph:
         """Bulk path for a pending list at ONE ready time (a snapshot, a batch): consolidate it in one pass.
 
         Returns False (nothing taken) unless every item has the same time, below ``limit`` and ``until`` — then
-        the rows are counted with ``Counter`` (every diff 1) or summed in one loop, instead of one ``add_into``
-        per update.
+        the rows are taken as they are when distinct (one ``dict(zip(...))``), else counted with ``Counter`` (every
+        diff 1) or summed in one loop, instead of one ``add_into`` per update.
         """
         time = pending[0][1]
-        if (limit is not None and time >= limit) or not all(item[1] == time for item in pending):
+        if (limit is not None and time >= limit) or set(map(itemgetter(1), pending)) != {time}:
             return False
         if time < self.start:
             time = self.start
         if self.until is not None and time >= self.until:
             return True  # all beyond until: dropped
-        if all(item[2] == 1 for item in pending):
-            counted = dict(Counter(map(itemgetter(0), pending)))
+        diffs = list(map(itemgetter(2), pending))
+        rows = list(map(itemgetter(0), pending))
+        counted = dict(zip(rows, diffs))
+        if len(counted) == len(rows) and 0 not in counted.values():
+            pass  # distinct rows (a batch's changes, usually): as given
+        elif set(diffs) == {1}:
+            counted = dict(Counter(rows))
         else:
             counted = {}
             get = counted.get

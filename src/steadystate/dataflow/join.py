@@ -339,7 +339,8 @@ class JoinOperator(Operator):
                 else right_shared.state_at(time - 1)
             if right_rows is not None or left_shared is None or not self.keys_total:
                 keyed = self._keyed(left_ok, self.left_key, err)
-                _preload(right_state, keyed)
+                if _preload(right_state, keyed) and right_shared is None and right_rows is not None:
+                    right_rows = right_state.plain_get()  # type: ignore[attr-defined]  # (a LazyArranged)
                 if right_rows is not None:
                     if right_shared is not None:
                         right_shared.prefetch(key for key, _row, _diff in keyed)
@@ -350,7 +351,8 @@ class JoinOperator(Operator):
             left_rows = (left_state.get if left_state else None) if left_shared is None else left_shared.state_at(time)
             if left_rows is not None or right_shared is None or not self.keys_total:
                 keyed = self._keyed(right_ok, self.right_key, err)
-                _preload(left_state, keyed)
+                if _preload(left_state, keyed) and left_shared is None and left_rows is not None:
+                    left_rows = left_state.plain_get()  # type: ignore[attr-defined]  # (a LazyArranged)
                 if left_rows is not None:
                     if left_shared is not None:
                         left_shared.prefetch(key for key, _row, _diff in keyed)
@@ -432,10 +434,13 @@ def _guarded_half(
     return out
 
 
-def _preload(state: dict[tuple, dict[Row, int]], keyed: list[tuple[tuple, Row, int]]) -> None:
-    """A side hydrated from columns materialises the keys a delta will look up or change in one go."""
+def _preload(state: dict[tuple, dict[Row, int]], keyed: list[tuple[tuple, Row, int]]) -> bool:
+    """A side hydrated from columns materialises the keys a delta will look up or change in one go; whether it did
+    (every key of ``keyed`` is then a plain dict entry or absent: ``LazyArranged.plain_get`` finds it)."""
     if type(state) is LazyArranged and state.pending and len(keyed) > 1:
         state.load_many([key for key, _row, _diff in keyed])
+        return True
+    return False
 
 
 def arrange_all(state: dict[tuple, dict[Row, int]], keyed: list[tuple[tuple, Row, int]]) -> int:
@@ -443,10 +448,11 @@ def arrange_all(state: dict[tuple, dict[Row, int]], keyed: list[tuple[tuple, Row
     side hydrated from columns not yet looked up the changes are kept aside (``LazyArranged.arrange``).  Returns
     how the number of records changed."""
     if type(state) is LazyArranged and state.pending:
-        change = 0
         inside = state.in_table_many([key for key, _row, _diff in keyed])
+        change = state.arrange_many([update for update, in_table in zip(keyed, inside) if in_table])
         for (key, row, diff), in_table in zip(keyed, inside):
-            change += state.arrange(key, row, diff) if in_table else _arrange(state, key, row, diff)
+            if not in_table:
+                change += _arrange(state, key, row, diff)
         return change
     if not state:
         for key, row, diff in keyed:

@@ -107,10 +107,13 @@ class SortedSpans:
         """:meth:`_position` of many keys at once (-1: absent), vectorized when they are all 1-tuples of ints."""
         import numpy as np
 
-        try:
-            values = np.fromiter((key[0] for key in keys), dtype=np.int64, count=len(keys))
-            if any(type(key) is not tuple or len(key) != 1 or type(key[0]) is not int for key in keys):
+        try:  # the type checks by ``set(map(...))``: C loops, not a Python test per key
+            if set(map(type, keys)) != {tuple} or set(map(len, keys)) != {1}:
                 raise TypeError
+            firsts = [key[0] for key in keys]
+            if set(map(type, firsts)) != {int}:
+                raise TypeError
+            values = np.array(firsts, dtype=np.int64)
         except (TypeError, ValueError, OverflowError, IndexError):
             return np.array([self._position(key) for key in keys], dtype=np.int64)
         at = self.finder.find(values)
@@ -125,20 +128,21 @@ class SortedSpans:
         self.count -= 1
         return int(self.lows[at]), int(self.highs[at])
 
-    def pop_many(self, keys: list[tuple]) -> list[tuple[tuple, tuple[int, int]]]:
-        """``(key, span)`` of each of ``keys`` present (once, in order of first appearance), taken out."""
+    def pop_many(self, keys: list[tuple]) -> tuple[list[tuple], Any, Any]:
+        """The keys of ``keys`` present (once, in order of first appearance), taken out, with their spans' lows
+        and highs (arrays)."""
         import numpy as np
 
         at = self.positions(keys)
         hit = np.flatnonzero(at >= 0)
         if not len(hit):
-            return []
+            return [], at[:0], at[:0]
         first = np.unique(at[hit], return_index=True)[1]  # a key repeated in ``keys`` is taken once
         hit = np.sort(hit[first])
         where = at[hit]
         self.alive[where] = False
         self.count -= len(where)
-        return list(zip([keys[i] for i in hit.tolist()], zip(self.lows[where].tolist(), self.highs[where].tolist())))
+        return [keys[i] for i in hit.tolist()], self.lows[where], self.highs[where]
 
     def __contains__(self, key: object) -> bool:
         return self._position(key) >= 0
@@ -262,6 +266,23 @@ class LazyArranged(MaterializingDict):
             del changes[row]
         return 1 if diff > 0 else -1
 
+    def arrange_many(self, keyed: list[tuple[tuple, Row, int]]) -> int:
+        """:meth:`arrange` of many ``(key, row, diff)`` (keys still in the table) in one loop."""
+        overlay = self._overlay
+        change = 0
+        for key, row, diff in keyed:
+            changes = overlay.get(key)
+            if changes is None:
+                overlay[key] = {row: diff}
+            else:
+                total = changes.get(row, 0) + diff
+                if total:
+                    changes[row] = total
+                else:
+                    del changes[row]
+            change += 1 if diff > 0 else -1
+        return change
+
     def load_many(self, keys: Iterator[tuple] | list[tuple]) -> None:
         """Materialise the keys of a delta that are still in the table, all in one Arrow ``take`` (a key at a time
         costs an Arrow call per column per key).  Afterwards every one of ``keys`` is a plain dict entry or absent,
@@ -270,16 +291,20 @@ class LazyArranged(MaterializingDict):
 
         held = self._spans
         if type(held) is SortedSpans:
-            wanted = held.pop_many(list(keys))
+            wanted_keys, lows, highs = held.pop_many(list(keys))
+            if not wanted_keys:
+                return
+            lengths = highs - lows
         else:
             pop = held.pop
             wanted = [(key, span) for key in keys if (span := pop(key, None)) is not None]
-        if not wanted:
-            return
-        spans = np.fromiter(chain.from_iterable(span for _key, span in wanted), dtype=np.int64,
-                            count=2 * len(wanted))
-        lows = spans[0::2]
-        lengths = spans[1::2] - lows
+            if not wanted:
+                return
+            wanted_keys = [key for key, _span in wanted]
+            spans = np.fromiter(chain.from_iterable(span for _key, span in wanted), dtype=np.int64,
+                                count=2 * len(wanted))
+            lows = spans[0::2]
+            lengths = spans[1::2] - lows
         single = bool((lengths == 1).all())  # a dimension keyed by its primary key: one row per key
         if single:
             positions = lows
@@ -293,14 +318,18 @@ class LazyArranged(MaterializingDict):
         counts = part.column(self._arity).to_pylist()
         if single:
             loaded = [{row: count} for row, count in zip(rows, counts)]
-            if not self._overlay:  # nothing was arranged meanwhile: the entries as they are
-                dict.update(self, zip([key for key, _span in wanted], loaded))
+            overlay = self._overlay
+            if not overlay:  # nothing was arranged meanwhile: the entries as they are
+                dict.update(self, zip(wanted_keys, loaded))
                 return
-            for (key, _span), one in zip(wanted, loaded):
-                self._store(key, one)
+            # the keys with changes arranged meanwhile one by one, the others as they are
+            dict.update(self, [(key, one) for key, one in zip(wanted_keys, loaded) if key not in overlay])
+            for key, one in zip(wanted_keys, loaded):
+                if key in overlay:
+                    self._store(key, one)
             return
         at = 0
-        for (key, _span), length in zip(wanted, lengths.tolist()):
+        for key, length in zip(wanted_keys, lengths.tolist()):
             self._store(key, dict(zip(rows[at:at + length], counts[at:at + length])))
             at += length
 

@@ -130,6 +130,18 @@ class ReduceOperator(FoldsColumns, Operator):
         """Fold the rows of groups still pending in ``groups`` into their output rows where that is exact
         (``LazyGroups.fold_pending``), their output changes added to ``ok``; returns the other rows (every row
         when one fails to evaluate: the usual paths report it)."""
+        if groups.vector is not None:  # int64 arguments: the whole delta at once (``dataflow.reduce_vector``)
+            rows, diffs = list(ok_in), list(ok_in.values())
+            left = groups.fold_batch(rows, diffs, self.key_fn, ok)
+            if left is None:  # values the arrays do not hold: the delta's pending groups built, every row left
+                try:
+                    groups.load_many(list(map(self.key_fn, rows)))
+                except Exception:  # noqa: BLE001 - the usual paths report it
+                    pass
+                return ok_in
+            if len(left) == len(rows):
+                return ok_in
+            return {rows[i]: diffs[i] for i in left}
         try:
             keys = list(map(self.key_fn, ok_in))
             columns = [None if f is None else list(map(f, ok_in)) for f in self.value_fns]

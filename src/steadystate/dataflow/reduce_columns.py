@@ -29,7 +29,10 @@ value, a delete of a value above the minimum (below the maximum) leaves it — t
 value is one the group holds.  The changes are kept aside (``overlay``) for the states.  A delete that reaches the
 minimum (maximum), or rows going negative, builds the group's states instead — its sorted distinct values, the
 changes kept aside applied — and the delete then reveals the next value as the row path's state does.  So a batch
-builds states only for the groups whose extreme it deletes, not for every group it touches.
+builds states only for the groups whose extreme it deletes, not for every group it touches.  When every
+argument is an int64 column (the dense path's, or the sorted form's), the pending groups' outputs are also kept as
+NumPy arrays and a whole delta is folded at once (``dataflow.reduce_vector``, :meth:`LazyGroups.fold_batch`):
+the same rules, vectorized, with Python work only for the groups whose output changed.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from typing import Any, Callable, NamedTuple, Sequence
 from steadystate.dataflow.collection import EvalError, OkDelta, Row
 from steadystate.dataflow.columns import Grouped, grouped_values, unified
 from steadystate.dataflow.lazy_arranged import MaterializingDict
+from steadystate.dataflow.reduce_vector import VectorFold
 
 ROWS = object()  # the non-NULL value fed to an aggregate that takes no argument (it counts rows)
 #: a dense key's possible values (its range) may be this many times the rows, plus :data:`DENSE_FLOOR`
@@ -123,19 +127,28 @@ def lazy_groups(tables: list[Any], columns: ColumnsOf, factories: Sequence[Calla
     built when first used (see the module docstring); ``None`` when a column is not exact."""
     import numpy as np
     import pyarrow as pa
+    import pyarrow.compute as pc
 
     dense = None if weighted else _dense_outputs(tables, columns, results)
     if dense is not None:
-        keys, outputs, rows, read = dense
-        return LazyGroups(dict(zip(keys, outputs)), None, [read], columns, factories, results, rows)
+        keys, outputs, rows, read, vector = dense
+        return LazyGroups(dict(zip(keys, outputs)), None, [read], columns, factories, results, rows, vector)
     arguments = [c for c in columns.arguments if c is not None]
     grouped = grouped_values(tables, columns.key, list(dict.fromkeys(arguments)), weighted, arrays=True)
     if grouped is None:
         return None
     if not grouped.keys:
         return LazyGroups({}, None, None, columns, factories, results)
+    # the vectorized fold (``dataflow.reduce_vector``) when every argument is an int64 column
+    as_arrays = all(grouped.values[c].type == pa.int64() for c in arguments)
     computed: list[list[Any]] = []
+    extremes: list[Any] = []
+    present: list[Any] = []
+    counted: list[Any] = []
     for column, result in zip(columns.arguments, results):
+        extremes.append(None)
+        present.append(None)
+        counted.append(None)
         if column is None:
             computed.append(grouped.rows.tolist())
             continue
@@ -143,22 +156,32 @@ def lazy_groups(tables: list[Any], columns: ColumnsOf, factories: Sequence[Calla
         if result == "count":
             counts = grouped.counts[column]
             total = np.concatenate(([0], np.cumsum(counts))) if len(counts) else np.zeros(1, dtype=np.int64)
-            computed.append((total[ends] - total[starts]).tolist())
+            counted[-1] = total[ends] - total[starts]
+            computed.append(counted[-1].tolist())
             continue
         empty = starts >= ends
         where = np.where(empty, 0, starts if result == "first" else ends - 1)
+        if as_arrays:
+            values = pc.fill_null(grouped.values[column], 0).to_numpy()
+            extremes[-1], present[-1] = values[where] if len(where) else np.zeros(0, dtype=np.int64), ~empty
+            computed.append([v if h else None for v, h in zip(extremes[-1].tolist(), present[-1].tolist())])
+            continue
         computed.append(grouped.values[column].take(pa.array(where, mask=empty)).to_pylist() if len(where) else [])
     keys = grouped.keys
     outputs = [key + tuple(values) for key, values in zip(keys, zip(*computed))] if computed else list(keys)
-    return LazyGroups(dict(zip(keys, outputs)), grouped, None, columns, factories, results)
+    lazy = LazyGroups(dict(zip(keys, outputs)), grouped, None, columns, factories, results)
+    if as_arrays:
+        lazy.vector = VectorFold(results, columns.arguments, grouped.rows, extremes, present, counted, keys=keys,
+                                 position=lambda: lazy.positions())
+    return lazy
 
 
-def _dense_outputs(tables: list[Any], columns: ColumnsOf,
-                   results: list[str]) -> tuple[list[tuple], list[Row], tuple[Any, int], Any] | None:
+def _dense_outputs(tables: list[Any], columns: ColumnsOf, results: list[str]
+                   ) -> tuple[list[tuple], list[Row], tuple[Any, int], Any, VectorFold] | None:
     """The keys and first output rows of a dense integer key with int64 arguments, by NumPy's unbuffered
     ``minimum.at``/``maximum.at`` and ``bincount`` (no sort), the rows per key (an array from the key's least
-    value on, and that value) and the snapshot's columns read (kept for the sorted form, the others let go);
-    ``None`` when the columns are not such."""
+    value on, and that value), the snapshot's columns read (kept for the sorted form, the others let go) and the
+    outputs' makings as arrays over the key's range (``VectorFold``); ``None`` when the columns are not such."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -184,12 +207,18 @@ def _dense_outputs(tables: list[Any], columns: ColumnsOf,
     if low:
         key = key - low
     rows = np.bincount(key, minlength=span)
-    present = np.flatnonzero(rows)
+    present_keys = np.flatnonzero(rows)
     computed: list[list[Any]] = []
+    extremes: list[Any] = []
+    present: list[Any] = []
+    counted: list[Any] = []
     prepared: dict[int, tuple[Any, Any, Any]] = {}  # per argument column: its non-NULL values, their keys, counts
     for column, result in zip(columns.arguments, results):
+        extremes.append(None)
+        present.append(None)
+        counted.append(None)
         if column is None:
-            computed.append(rows[present].tolist())
+            computed.append(rows[present_keys].tolist())
             continue
         found = prepared.get(column)
         if found is None:
@@ -199,10 +228,11 @@ def _dense_outputs(tables: list[Any], columns: ColumnsOf,
                 numbers, keys_of = pc.fill_null(values, 0).to_numpy()[valid], key[valid]
             else:
                 numbers, keys_of = values.to_numpy(), key
-            found = prepared[column] = (numbers, keys_of, np.bincount(keys_of, minlength=span)[present])
+            found = prepared[column] = (numbers, keys_of, np.bincount(keys_of, minlength=span))
         numbers, keys_of, counts = found
         if result == "count":
-            computed.append(counts.tolist())
+            counted[-1] = counts
+            computed.append(counts[present_keys].tolist())
             continue
         if result == "first":
             extreme = np.full(span, np.iinfo(np.int64).max, dtype=np.int64)
@@ -210,10 +240,12 @@ def _dense_outputs(tables: list[Any], columns: ColumnsOf,
         else:
             extreme = np.full(span, np.iinfo(np.int64).min, dtype=np.int64)
             np.maximum.at(extreme, keys_of, numbers)
-        computed.append(pa.array(extreme[present], mask=counts == 0).to_pylist())
-    key_values = (present + low).tolist()
+        extremes[-1], present[-1] = extreme, counts > 0
+        computed.append(pa.array(extreme[present_keys], mask=counts[present_keys] == 0).to_pylist())
+    key_values = (present_keys + low).tolist()
     keys = [(k,) for k in key_values]
-    return keys, list(zip(key_values, *computed)), (rows, low), table
+    vector = VectorFold(results, columns.arguments, rows, extremes, present, counted, low=low)
+    return keys, list(zip(key_values, *computed)), (rows, low), table, vector
 
 
 class LazyGroups(MaterializingDict):
@@ -226,11 +258,13 @@ class LazyGroups(MaterializingDict):
 
     def __init__(self, pending: dict[tuple, Row], grouped: Grouped | None, tables: list[Any] | None,
                  columns: ColumnsOf, factories: Sequence[Callable[[], Any]], results: Sequence[str],
-                 dense_rows: tuple[Any, int] | None = None) -> None:
+                 dense_rows: tuple[Any, int] | None = None, vector: VectorFold | None = None) -> None:
         """``grouped``, or the ``tables`` it is computed from when first needed (unweighted); ``results``: the
         aggregates' ``COLUMN_RESULT``; ``dense_rows``: the snapshot's rows per key of a dense key (from its least
-        value on, and that value)."""
+        value on, and that value); ``vector``: the pending outputs' makings as arrays, when every argument is an
+        int64 column (deltas are then folded by :meth:`fold_batch`, not :meth:`fold_pending`)."""
         super().__init__()
+        self.vector = vector
         self.pending = pending
         self._results = list(results)
         # each argument column once, with the first aggregate that reads it (where ``fold_pending`` finds its values)
@@ -264,6 +298,24 @@ class LazyGroups(MaterializingDict):
             self._position = {key: g for g, key in enumerate(grouped.keys)}
         return grouped, self._position
 
+    def positions(self) -> dict[tuple, int]:
+        """Each snapshot key's position among the sorted keys (its group number)."""
+        return self._sorted()[1]
+
+    def fold_batch(self, rows: list[Row], diffs: list[int], key_of: Callable[[Row], tuple],
+                   ok: OkDelta) -> list[int] | None:
+        """Fold a delta's rows of pending groups into their output rows at once (``VectorFold.fold``), the output
+        changes added to ``ok``; builds the states of the groups whose rows it could not fold (a delete reaching
+        an extreme) and returns the positions of the rows left to the row path; ``None`` when the delta's values
+        are not the arrays' (the caller then builds its groups and takes every row)."""
+        assert self.vector is not None
+        done = self.vector.fold(rows, diffs, key_of, self._columns.key, self.pending, ok)
+        if done is None:
+            return None
+        left, build = done
+        self.load_many(build)
+        return left
+
     def load_many(self, keys: Sequence[tuple] | Any) -> None:
         """Build the states of the pending groups among ``keys`` (at once: one Arrow ``take`` per argument column);
         afterwards each of ``keys`` is a plain dict entry or absent."""
@@ -277,6 +329,8 @@ class LazyGroups(MaterializingDict):
         wanted = list(dict.fromkeys(wanted))
         grouped, position = self._sorted()
         at = np.array([position[key] for key in wanted], dtype=np.int64)
+        vector = self.vector
+        logged = vector.changes_of([vector.group_of(key) for key in wanted]) if vector is not None else {}
         columns = self._columns.arguments
         fed: dict[int, tuple[list[Any], list[int], list[int]]] = {}
         for column in dict.fromkeys(c for c in columns if c is not None):
@@ -287,13 +341,26 @@ class LazyGroups(MaterializingDict):
             positions = np.repeat(starts - offsets[:-1], lengths) + np.arange(int(offsets[-1]), dtype=np.int64)
             values = grouped.values[column].take(pa.array(positions)).to_pylist() if len(positions) else []
             fed[column] = (values, grouped.counts[column][positions].tolist(), offsets.tolist())
-        rows = grouped.rows[at].tolist()
+        if vector is not None:
+            rows = vector.rows[[vector.group_of(key) for key in wanted]].tolist()
+        else:
+            rows = grouped.rows[at].tolist()
         factories = self._factories
         overlays = self._overlay
         for i, key in enumerate(wanted):
             aggs = [make() for make in factories]
             group = GroupState(aggs)
             overlay = overlays.pop(key, None) if overlays else None
+            if vector is not None and logged:
+                changes = logged.get(vector.group_of(key))
+                if changes:  # the changes folded meanwhile, as the one-group fold keeps them aside
+                    by_column: dict[int, dict[Any, int]] = {}
+                    for diff, logged_values in changes:
+                        for logged_column, value in logged_values.items():
+                            if value is not None:
+                                found = by_column.setdefault(logged_column, {})
+                                found[value] = found.get(value, 0) + diff
+                    overlay = ([rows[i]], by_column)
             group.rows = rows[i] if overlay is None else overlay[0][0]
             group.output = pending.pop(key)
             for state, argument in zip(aggs, columns):
@@ -312,7 +379,7 @@ class LazyGroups(MaterializingDict):
             if not self._emitted:
                 self._early.append(key)
         if not pending:
-            self._grouped = self._position = None  # every group is a dict entry now
+            self._grouped = self._position = self.vector = None  # every group is a dict entry now
 
     def _snapshot_rows(self, key: tuple) -> int:
         if self._dense_rows is not None:

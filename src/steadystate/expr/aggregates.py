@@ -326,6 +326,25 @@ class DistinctState:
         elif after <= 0 < before:
             self.inner.add(value, -1)
 
+    def add_many(self, values: list[Any], diffs: list[int]) -> None:
+        """:meth:`add` of many ``(value, diff)`` pairs in one loop (a reduce's large delta)."""
+        counts = self.counts
+        get = counts.get
+        inner_add = self.inner.add
+        for value, diff in zip(values, diffs):
+            if value is None:
+                continue
+            before = get(value, 0)
+            after = before + diff
+            if after:
+                counts[value] = after
+            else:
+                del counts[value]
+            if before <= 0 < after:
+                inner_add(value, 1)
+            elif after <= 0 < before:
+                inner_add(value, -1)
+
     def absorb(self, values: list[Any], counts: list[int], ordered: bool) -> None:
         """Add non-NULL ``values`` with multiplicities ``counts``: into an empty state, each distinct value with a
         positive count reaches the inner state once, in bulk."""
