@@ -43,15 +43,19 @@ _bound = st.tuples(st.builds(lambda e: ir.CallUnary("cast_mz_timestamp", e), _sc
 
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.tuples(_value, _value), max_size=20), st.lists(_bound, max_size=2), st.lists(_bound, max_size=2),
-       st.one_of(st.integers(-5, 60), st.sampled_from([-(2**63), 2**63 - 1, 2**64])))
-def test_arrow_bounds_are_the_row_bounds(rows: list[tuple], lower: list, upper: list, time: int) -> None:
+       st.one_of(st.integers(-5, 60), st.sampled_from([-(2**63), 2**63 - 1, 2**64])), st.booleans())
+def test_arrow_bounds_are_the_row_bounds(rows: list[tuple], lower: list, upper: list, time: int,
+                                         narrow: bool) -> None:
     if not lower and not upper:
         upper = [(ir.CallUnary("cast_mz_timestamp", ir.ColumnRef(0)), 1)]
     bounds = TemporalBounds(tuple(lower), tuple(upper))
     arrow = compile_arrow_bounds(bounds, TYPES)
     assert arrow is not None
     rows = [(a, b, "x") for a, b in rows]
-    table = pa.table({"c0": pa.array([r[0] for r in rows], pa.int64()), "c1": pa.array([r[1] for r in rows], pa.int64()),
+    # storage keeps an integer column as the narrowest type that holds it (``repr.columnar``)
+    small = narrow and all(v is None or -(2**7) <= v < 2**7 for row in rows for v in row[:2])
+    width = pa.int8() if small else pa.int64()
+    table = pa.table({"c0": pa.array([r[0] for r in rows], width), "c1": pa.array([r[1] for r in rows], width),
                       "c2": pa.array([r[2] for r in rows], pa.string())})
     evaluate = compile_bounds(bounds, TYPES)
     expected = []
@@ -71,7 +75,8 @@ def test_arrow_bounds_are_the_row_bounds(rows: list[tuple], lower: list, upper: 
         return
     indices, low, high = got
     wanted = [i for i, interval in enumerate(expected)
-              if interval is not None and (interval[1] is None or interval[1] > max(time, interval[0] or time))]
+              if interval is not None and (interval[1] is None
+                                           or interval[1] > max(time, time if interval[0] is None else interval[0]))]
     assert (list(range(len(rows))) if indices is None else indices.tolist()) == wanted
     for at, i in enumerate(wanted):
         assert (None if low is None else int(low[at])) == expected[i][0]

@@ -13,7 +13,8 @@ and maximum (from which the row evaluator's range checks follow exactly: the sum
 ``col > t - c - offset``; only the rows that pass get their bound materialized.  A sliding window's snapshot, where
 most rows have expired, thus never builds an array of every row's bound.  Other integer bounds
 (``expr.arrow_eval.compile_arrow_scalar``, checked arithmetic) are evaluated whole, then treated the same way with a
-zero constant.  A side with several bounds is combined (``max`` of the lowers, ``min`` of the uppers) in full.
+zero constant.  A column is read as stored (storage narrows integer columns to the smallest width holding them): it
+is widened to ``int64`` only where values are materialized.  A side with several bounds is combined (``max`` of the lowers, ``min`` of the uppers) in full.
 
 The row evaluator evaluates the lower bounds, then the upper ones, in order, and stops at the first NULL: a bound's
 range check therefore covers only the rows whose earlier bounds were all non-NULL (``valid`` so far).
@@ -55,8 +56,8 @@ class _Bound:
     offset: int
 
 
-def _affine(inner: ir.ScalarExpr, types: Types) -> tuple[ir.ScalarExpr, int, tuple[int, int]] | None:
-    """``col + lit``, ``lit + col`` or ``col - lit`` over integers as (column, constant, the row evaluator's range
+def _affine(inner: ir.ScalarExpr, types: Types) -> tuple[int, int, tuple[int, int]] | None:
+    """``col + lit``, ``lit + col`` or ``col - lit`` over integers as (column index, constant, the row evaluator's range
     for the sum: its operand type's, the left one's); ``None`` for anything else."""
     if not isinstance(inner, ir.CallBinary) or inner.func not in ("add", "sub"):
         return None
@@ -65,10 +66,10 @@ def _affine(inner: ir.ScalarExpr, types: Types) -> tuple[ir.ScalarExpr, int, tup
         return None
     operand = _RANGES[scalar_type(left, types)]  # type: ignore[index]
     if isinstance(left, ir.ColumnRef) and isinstance(right, ir.Literal) and type(right.value) is int:
-        return left, (right.value if inner.func == "add" else -right.value), operand
+        return left.index, (right.value if inner.func == "add" else -right.value), operand
     if inner.func == "add" and isinstance(right, ir.ColumnRef) and isinstance(left, ir.Literal) \
             and type(left.value) is int:
-        return right, left.value, operand
+        return right.index, left.value, operand
     return None
 
 
@@ -78,26 +79,27 @@ def _compile_bound(expr: ir.ScalarExpr, offset: int, types: Types) -> _Bound | N
     if scalar_type(inner, types) not in _INTS:
         return None
     affine = _affine(inner, types)
-    if affine is not None:
-        column, constant, checked = affine
-        evaluate = compile_arrow_scalar(column, types)
-        return _Bound(evaluate, constant, checked, cast, offset) if evaluate is not None else None
+    if affine is not None:  # the column as stored (narrow integers are not widened: NumPy compares them as they are)
+        index, constant, checked = affine
+        return _Bound(lambda table: table.column(index), constant, checked, cast, offset)
     evaluate = compile_arrow_scalar(inner, types)
     return _Bound(evaluate, 0, None, cast, offset) if evaluate is not None else None
 
 
 def _above(numbers: Any, threshold: int) -> Any:
-    """``numbers > threshold`` for any Python int ``threshold`` (NumPy refuses one outside ``int64``)."""
-    if threshold < _INT64_MIN:
+    """``numbers > threshold`` for any Python int ``threshold`` (NumPy refuses one outside the array's type)."""
+    info = np.iinfo(numbers.dtype)
+    if threshold < info.min:
         return np.ones(len(numbers), dtype=bool)
-    if threshold >= _INT64_MAX:
+    if threshold >= info.max:
         return np.zeros(len(numbers), dtype=bool)
     return numbers > threshold
 
 
 def _shifted(numbers: Any, *constants: int) -> Any:
-    """``numbers + sum(constants)``, added one by one (each fits ``int64``, their sum may not; the results at the
-    rows that count were range-checked)."""
+    """``numbers`` as ``int64`` plus ``sum(constants)``, added one by one (each fits ``int64``, their sum may not;
+    the results at the rows that count were range-checked)."""
+    numbers = numbers.astype(np.int64, copy=False)
     for constant in constants:
         if constant:
             numbers = numbers + constant
@@ -137,10 +139,7 @@ def compile_arrow_bounds(bounds: TemporalBounds, types: Types | None,
                     present = values.is_valid().to_numpy(zero_copy_only=False)
                     valid = present if valid is None else valid & present
                     values = pc.fill_null(values, 0)
-                try:
-                    numbers = values.to_numpy(zero_copy_only=False).astype(np.int64, casting="safe", copy=False)
-                except TypeError:  # uint64: not every value is an int64
-                    return None
+                numbers = values.to_numpy(zero_copy_only=False)
                 checked = numbers if valid is None else numbers[valid]
                 if len(checked):
                     least, most = int(checked.min()) + bound.constant, int(checked.max()) + bound.constant
