@@ -32,7 +32,7 @@ _scalar = st.one_of(
     st.builds(lambda c, v: ir.CallBinary("add", ir.ColumnRef(c), _literal(v)), st.sampled_from([0, 1]),
               st.integers(-10, 1000)),
     st.builds(lambda c, v: ir.CallBinary("sub", ir.ColumnRef(c), _literal(v)), st.sampled_from([0, 1]),
-              st.integers(-10, 10)),
+              st.one_of(st.integers(-10, 10), st.just(-(2**63)))),
     st.builds(lambda c, v: ir.CallBinary("add", _literal(v), ir.ColumnRef(c)), st.sampled_from([0, 1]),
               st.sampled_from([-(2**63), -1, 7, 2**63 - 1])),
     st.builds(lambda c: ir.CallBinary("mul", ir.ColumnRef(c), _literal(2)), st.sampled_from([0, 1])),
@@ -103,3 +103,17 @@ def test_an_int4_sum_past_int4_is_the_row_evaluators_error() -> None:
     got = arrow(pa.table({"c0": pa.array([0, near], pa.int32())}), 5)
     assert got is not None and got[0] is None and got[2].tolist() == [evaluate((0,))[1], evaluate((near,))[1]]
     assert arrow(pa.table({"c0": pa.array([0, near + 1], pa.int32())}), 5) is None
+
+
+def test_a_constant_past_int64_is_added_exactly() -> None:
+    """``col - (-2**63)`` is ``col + 2**63``: exact for negative ``col`` (the row evaluator's range), the constant
+    added in steps NumPy accepts."""
+    bound = (ir.CallUnary("cast_mz_timestamp", ir.CallBinary("sub", ir.ColumnRef(0), _literal(-(2**63)))), 0)
+    bounds = TemporalBounds((bound,), ())
+    arrow = compile_arrow_bounds(bounds, TYPES)
+    assert arrow is not None
+    rows = [(-(2**63), 0, "x"), (-5, 0, "x"), (-(2**62), None, "x")]
+    got = arrow(pa.table({"c0": pa.array([r[0] for r in rows], pa.int64()), "c1": pa.array([0, 0, None], pa.int64()),
+                          "c2": pa.array(["x"] * 3)}), 0)
+    evaluate = compile_bounds(bounds, TYPES)
+    assert got is not None and got[0] is None and got[1].tolist() == [evaluate(row)[0] for row in rows]

@@ -97,12 +97,15 @@ def _above(numbers: Any, threshold: int) -> Any:
 
 
 def _shifted(numbers: Any, *constants: int) -> Any:
-    """``numbers`` as ``int64`` plus ``sum(constants)``, added one by one (each fits ``int64``, their sum may not;
-    the results at the rows that count were range-checked)."""
+    """``numbers`` as ``int64`` plus ``sum(constants)``, added one by one and each in steps within ``int64`` (``col -
+    lit`` with ``lit = -2**63`` adds 2**63); the results at the rows that count were range-checked, and the steps of
+    one constant go one way, so no value at those rows passes ``int64`` on the way."""
     numbers = numbers.astype(np.int64, copy=False)
     for constant in constants:
-        if constant:
-            numbers = numbers + constant
+        while constant:
+            step = min(max(constant, _INT64_MIN), _INT64_MAX)
+            numbers = numbers + step
+            constant -= step
     return numbers
 
 
