@@ -8,10 +8,11 @@ rows).  Each shape is a view with a default index, planned by steadystate itself
 from the controller's command history, then renders it in this process (``render.RenderedDataflow``) and drives it
 as the replica would:
 
-* **hydration**: the tables' snapshots go in as the replica hands them over (``compute.snapshots``, with the
-  cyclic GC paused during hydration and the hydrated heap frozen after it, as ``compute.state`` does): Arrow
-  columns folded by a summing reader (the fused join-accumulate, the accumulating reduce), or handed to the first
-  round as columns (``dataflow.columnar_delta``: unions, distincts, joins over columns), or evaluated through
+* **hydration**: the dataflow rendered (``RenderedDataflow``: the replica's counterpart of DuckDB planning the
+  query, which DuckDB's one-shot time includes), then the tables' snapshots go in as the replica hands them over
+  (``compute.snapshots``, with the cyclic GC paused during hydration and the hydrated heap frozen after it, as
+  ``compute.state`` does): Arrow columns folded by a summing reader (the fused join-accumulate, the accumulating
+  reduce), or handed to the first round as columns (``dataflow.columnar_delta``: unions, distincts, joins over columns), or evaluated through
   the source's first maps/filters/projections (``expr.arrow_eval``) with only their output becoming rows, or else
   decoded into ``{row: count}`` (timed: it is part of what hydration costs), then one step.  The decode alone is
   also reported once per table (``decode``);
@@ -231,7 +232,6 @@ def run_shape(shape: Shape, desc: m.DataflowDescription, names: dict[str, str], 
     tables = data.tables()
     ids = {names["orders"]: "orders", names["customers"]: "customers"}
     mv_id = names.get("big_orders")
-    rendered = RenderedDataflow(desc, {})
     duck = duckdb.connect()
     for name, table in tables.items():
         columns = {"orders": ["id", "customer_id", "amount"], "customers": ["id", "region", "tier"]}[name]
@@ -249,9 +249,12 @@ def run_shape(shape: Shape, desc: m.DataflowDescription, names: dict[str, str], 
     # through its first maps/filters/projections as columns, or else decoded into {row: count}; and, as the replica
     # does (compute.state), with the cyclic GC paused while the snapshots are fed and stepped, and the hydrated
     # state frozen out of later collections (gc.freeze) once the first step is done
+    # (rendering the dataflow is timed too: a replica renders it before it hydrates, as DuckDB's one-shot time
+    # includes planning the query)
     gc.collect()
     gc.disable()
     started = time.perf_counter()
+    rendered = RenderedDataflow(desc, {})
     for source in desc.source_imports:
         table = tables[ids[source.id]]
         consumer = rendered.columnar_consumer(source.id)

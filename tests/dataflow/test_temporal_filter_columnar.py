@@ -42,21 +42,27 @@ class Filter:
             return None
         return (row[1] if self.lower else None), (row[2] if self.upper else None)
 
-    def arrow(self, table: pa.Table) -> tuple[Any, Any, Any] | None:
+    def arrow(self, table: pa.Table, time: int) -> tuple[Any, Any, Any] | None:
+        """The contract of ``expr.temporal_arrow``: the rows whose interval is not empty after ``time`` (``None``
+        when that is every row) and their bounds."""
         if self.declines:
             return None
-        valid = None
+        keep = np.ones(table.num_rows, dtype=bool)
         sides = []
         for present, name in ((self.lower, "c1"), (self.upper, "c2")):
             if not present:
                 sides.append(None)
                 continue
             column = table.column(name)
-            if column.null_count:
-                mask = column.is_valid().to_numpy(zero_copy_only=False)
-                valid = mask if valid is None else valid & mask
+            keep &= column.is_valid().to_numpy(zero_copy_only=False)
             sides.append(column.fill_null(0).to_numpy().astype(np.int64))
-        return sides[0], sides[1], valid
+        lower, upper = sides
+        if upper is not None:
+            keep &= (upper > time) & (upper > (lower if lower is not None else time))
+        if keep.all():
+            return None, lower, upper
+        rows = np.flatnonzero(keep)
+        return rows, (None if lower is None else lower[rows]), (None if upper is None else upper[rows])
 
     def contains(self, row: tuple, t: int) -> bool:
         interval = self.interval(row)
@@ -144,6 +150,7 @@ def test_held_columns_release_each_time_in_its_own_round() -> None:
     filter_ = Filter(True, True, False)
     graph, out = _graph(filter_, True)
     snapshot = [(1, 0, 15), (2, 12, 20), (3, 12, 14), (4, 30, 30), (5, None, 50), (6, 0, 5)]
+    assert filter_.arrow(_table(snapshot), AS_OF)[0].tolist() == [0, 1, 2]  # (4: empty, 5: NULL, 6: expired)
     graph.ports["in"].push_consolidated(AS_OF, ColumnarDelta([(_table(snapshot), 1)], 3), AS_OF + 1)
     graph.step()
     assert out == [((1, 0, 15), AS_OF, 1)]

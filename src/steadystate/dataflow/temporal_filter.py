@@ -14,14 +14,16 @@ that time.  So the time that drives the updates is the dataflow's input frontier
 timestamp oracle's clock (table uppers tick every second): a view over a table written once shrinks on its own.
 
 **A snapshot's columns** (``dataflow.columnar_delta``, the hydration round) take a columnar path when the operator
-has ``arrow``: the bounds evaluated over an Arrow table (``expr.temporal_filter.compile_arrow_bounds``, installed by
-``render.dataflow``), giving per row the interval as NumPy ``int64`` arrays and whether every bound is non-NULL, or
-``None`` when a value needs the row evaluator (an error, a type it does not evaluate).  :meth:`run_columnar` then
-splits each part with NumPy: rows outside their interval are dropped, rows inside it now leave as columns (a part of
-the output ``ColumnarDelta``), and the held insertions and retractions are kept as :class:`HeldColumns` — the rows'
-table sorted by the time they are due, with their diffs — released by binary search as the frontier passes their
-times (one round per distinct time, as the row path runs).  If any part's bounds cannot be evaluated, the whole
-delta takes the row path, which reports errors as data.  Updates after hydration take the row path.
+has ``arrow``: the bounds evaluated over an Arrow table at the round's time (``expr.temporal_arrow``, installed by
+``render.dataflow``), giving the rows whose interval is not empty after that time (``None``: every row) and their
+bounds as NumPy ``int64`` arrays, or ``None`` when a value needs the row evaluator (an error, a type it does not
+evaluate).  Rows it leaves out (expired, empty interval, a NULL bound) are the ones the row path drops without
+output, so a snapshot that is mostly expired costs no more than finding the few that are not.  :meth:`run_columnar`
+then splits the rows with NumPy: rows inside their interval now leave as columns (a part of the output
+``ColumnarDelta``), and the held insertions and retractions are kept as :class:`HeldColumns` — the rows' table
+sorted by the time they are due, with their diffs — released by binary search as the frontier passes their times
+(one round per distinct time, as the row path runs).  If any part's bounds cannot be evaluated, the whole delta takes
+the row path, which reports errors as data.  Updates after hydration take the row path.
 
 Like Materialize's, this keeps every future retraction in memory until its time comes (one entry per row).
 """
@@ -40,9 +42,10 @@ from steadystate.dataflow.operators import Operator
 #: that is never in the result (a NULL bound)
 Interval = tuple[int | None, int | None]
 
-#: a table's intervals: ``(lower, upper, valid)`` — int64 arrays (``None`` for a side without bounds) and a bool
-#: array, False where a bound is NULL — or ``None`` when the row evaluator is needed
-ArrowBounds = Callable[[Any], "tuple[Any | None, Any | None, Any] | None"]
+#: ``(table, time) -> (rows, lower, upper)``: the indices of the rows whose interval is not empty after ``time``
+#: (``None``: every row) and their bounds, int64 arrays (``None`` for a side without bounds) — or ``None`` when the
+#: row evaluator is needed
+ArrowBounds = Callable[[Any, int], "tuple[Any | None, Any | None, Any | None] | None"]
 
 
 class HeldColumns:
@@ -170,55 +173,48 @@ class TemporalFilterOperator(Operator):
             return self.run(time, [(ok_rows(ok_in), err_in)], first)
         intervals = []
         for table, _sign in ok_in.parts:
-            interval = self.arrow(table)
+            interval = self.arrow(table, time)
             if interval is None:
                 return self.run(time, [(ok_in.rows(), err_in)], first)
             intervals.append(interval)
         ok, err = self.run(time, [(ok_in.extra, err_in)], first)
         parts = []
-        for (table, sign), (lower, upper, valid) in zip(ok_in.parts, intervals):
-            now = self._split(time, table, sign, lower, upper, valid, ok_in.arity)
+        for (table, sign), (rows, lower, upper) in zip(ok_in.parts, intervals):
+            now = self._split(time, table, sign, rows, lower, upper, ok_in.arity)
             if now is not None:
                 parts.append((now, sign))
         return ColumnarDelta(parts, ok_in.arity, ok), err
 
-    def _split(self, time: int, table: Any, sign: int, lower: Any, upper: Any, valid: Any, arity: int) -> Any:
-        """One part: its rows inside their interval now (a table, or ``None``), the held ones into a
+    def _split(self, time: int, table: Any, sign: int, rows: Any, lower: Any, upper: Any, arity: int) -> Any:
+        """One part: of its rows ``rows`` (``None``: all) with bounds ``lower``/``upper``, those whose interval has
+        begun leave now (a table, or ``None``), the held insertions and retractions go into a
         :class:`HeldColumns`."""
         import numpy as np
 
-        rows = table.num_rows
-        kept = np.ones(rows, dtype=bool) if valid is None and (lower is not None or upper is None) else valid
-        if lower is None:  # every row starts now
-            if upper is None:
-                now = kept
-            else:
-                now = upper > time if valid is None else kept & (upper > time)
+        count = table.num_rows if rows is None else len(rows)
+        if count == 0:
+            return None
+        later = None if lower is None else lower > time
+        if later is not None and not later.any():
             later = None
-            start: Any = time
-        else:
-            start = np.maximum(lower, time)
-            if upper is not None:
-                kept = kept & (upper > start)
-            later = kept & (lower > time)
-            now = kept & ~later
         indices, times, diffs = [], [], []
-        if later is not None:
-            delayed = np.flatnonzero(later)
-            indices.append(delayed)
-            times.append(start[delayed])
-            diffs.append(np.full(len(delayed), sign, dtype=np.int64))
-        if upper is not None:
-            retracted = np.flatnonzero(kept if lower is not None else now)
-            indices.append(retracted)
-            times.append(upper[retracted])
-            diffs.append(np.full(len(retracted), -sign, dtype=np.int64))
-        held_times = np.concatenate(times) if times else np.empty(0, dtype=np.int64)
-        if len(held_times):
+        if later is not None or upper is not None:
+            every = np.arange(count, dtype=np.int64) if rows is None else rows
+            if later is not None:
+                indices.append(every[later])
+                times.append(lower[later])
+                diffs.append(np.full(len(indices[-1]), sign, dtype=np.int64))
+            if upper is not None:
+                indices.append(every)
+                times.append(upper)
+                diffs.append(np.full(count, -sign, dtype=np.int64))
+            held_times = np.concatenate(times)
             order = np.argsort(held_times, kind="stable")
             self.held_columns.append(HeldColumns(held_times[order], table.take(np.concatenate(indices)[order]),
                                                  np.concatenate(diffs)[order], arity))
-        count = int(np.count_nonzero(now))
-        if count == rows:
+        if later is not None:
+            now = (np.flatnonzero(~later) if rows is None else rows[~later])
+            return table.take(now) if len(now) else None
+        if rows is None or count == table.num_rows:  # (``rows`` ascending: every row)
             return table
-        return table.filter(now) if count else None
+        return table.take(rows)

@@ -283,11 +283,14 @@ def _compile_binary(expr: ir.CallBinary, types: Sequence[ScalarType | None]) -> 
         if left_type not in _INTS or right_type not in _INTS:
             raise _Untranslatable
         low, high = _RANGES[left_type]  # type: ignore[index]  # the row path checks the left operand's type
+        full_int64 = (low, high) == _RANGES[ScalarType.INT8]
 
         def arithmetic(columns: list[pa.ChunkedArray]) -> Any:
             a, b = left(columns), right(columns)
             if func in _CHECKED:
                 result = getattr(pc, _CHECKED[func])(a, b)
+                if full_int64 and result.type == pa.int64():  # the checked kernel raised on any overflow
+                    return result
             else:
                 result = _truncating(func, a, b)
             if not _within(result, low, high):

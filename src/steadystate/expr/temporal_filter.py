@@ -17,8 +17,8 @@ row plus a constant (``mz_now() <= e`` is valid before ``e + 1``).  A row's inte
 min(uppers))``; a NULL bound makes the predicate NULL, so the row is never in the result.  The dataflow operator
 ``dataflow.temporal_filter`` turns each input update into an insertion at the later of its time and the lower
 bound and a retraction at the upper bound, held until the dataflow's frontier passes them.
-:func:`compile_arrow_bounds` computes the same intervals over an Arrow table (a snapshot's columns, hydration),
-for bounds that are integer expressions ``expr.arrow_eval`` evaluates exactly, cast to ``mz_timestamp``.
+``expr.temporal_arrow.compile_arrow_bounds`` computes the same intervals over an Arrow table (a snapshot's columns,
+hydration).
 """
 
 from __future__ import annotations
@@ -30,9 +30,8 @@ import msgspec
 
 from steadystate import errors
 from steadystate.expr import ir
-from steadystate.expr.arrow_eval import NotVectorized, compile_arrow_scalar
 from steadystate.expr.eval import compile_scalar
-from steadystate.expr.infer import Types, scalar_type
+from steadystate.expr.infer import Types
 from steadystate.repr.types import ScalarType
 
 MZ_NOW: ir.CallVariadic = ir.CallVariadic("mz_now", ())
@@ -223,70 +222,3 @@ def compile_bounds(bounds: TemporalBounds, types: Types | None) -> Callable[[tup
         return lower, upper
 
     return interval
-
-
-_INTS = (ScalarType.INT4, ScalarType.INT8)
-_INT64_MAX = 2**63 - 1
-
-#: a table's intervals: ``(lower, upper, valid)`` (``dataflow.temporal_filter.ArrowBounds``)
-ArrowIntervals = tuple[Any, Any, Any]
-
-
-def _arrow_bound(expr: ir.ScalarExpr, types: Types) -> tuple[Callable[[Any], Any], bool] | None:
-    """A bound's value over a table (an integer expression, possibly cast to ``mz_timestamp``) and whether the cast
-    is there (a negative value is then the row evaluator's error); ``None`` for any other bound."""
-    cast = isinstance(expr, ir.CallUnary) and expr.func == "cast_mz_timestamp"
-    inner = expr.expr if cast else expr  # type: ignore[union-attr]
-    if scalar_type(inner, types) not in _INTS:
-        return None
-    evaluate = compile_arrow_scalar(inner, types)
-    return (evaluate, cast) if evaluate is not None else None
-
-
-def compile_arrow_bounds(bounds: TemporalBounds, types: Types | None) -> Callable[[Any], ArrowIntervals | None] | None:
-    """:func:`compile_bounds` over an Arrow table: ``table -> (lower, upper, valid)`` — NumPy ``int64`` arrays of
-    each row's interval (``None`` for a side without bounds; the value at a row whose ``valid`` is False is
-    meaningless) and a bool array, False where a bound is NULL (``None`` when none is) — or ``None`` when a value
-    needs the row evaluator (an error there: an overflow, a negative ``mz_timestamp``).  The function is ``None``
-    when a bound is not an integer expression ``expr.arrow_eval`` evaluates."""
-    if types is None:
-        return None
-    sides: list[list[tuple[Callable[[Any], Any], bool, int]]] = [[], []]
-    for side, items in zip(sides, (bounds.lower, bounds.upper)):
-        for expr, offset in items:
-            compiled = _arrow_bound(expr, types)
-            if compiled is None:
-                return None
-            side.append((*compiled, offset))
-
-    def intervals(table: Any) -> ArrowIntervals | None:
-        import numpy as np
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
-        valid = None
-        out: list[Any] = []
-        for side, combine in zip(sides, (np.maximum, np.minimum)):
-            combined = None
-            for evaluate, cast, offset in side:
-                try:
-                    values = evaluate(table)
-                except NotVectorized:
-                    return None
-                if isinstance(values, pa.ChunkedArray):
-                    values = values.chunk(0) if values.num_chunks == 1 else values.combine_chunks()
-                if values.null_count:
-                    present = values.is_valid().to_numpy(zero_copy_only=False)
-                    valid = present if valid is None else valid & present
-                    values = pc.fill_null(values, 0)
-                numbers = values.to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
-                # in the row evaluator, a bound after a NULL one is not evaluated: only rows valid so far count
-                checked = numbers if valid is None else numbers[valid]
-                if len(checked) and ((cast and int(checked.min()) < 0) or int(checked.max()) > _INT64_MAX - offset):
-                    return None  # the row evaluator's error (mz_timestamp out of range), or past int64
-                numbers = numbers + offset if offset else numbers
-                combined = numbers if combined is None else combine(combined, numbers)
-            out.append(combined)
-        return out[0], out[1], valid
-
-    return intervals

@@ -53,7 +53,7 @@ from steadystate.dataflow.topk import TopKOperator
 from steadystate.dataflow.topk_spine import SpineTopK
 from steadystate.dataflow.temporal_filter import TemporalFilterOperator
 from steadystate.dataflow.window import WindowOperator
-from steadystate.expr import ir, temporal_filter
+from steadystate.expr import ir, temporal_arrow, temporal_filter
 from steadystate.expr.aggregates import accumulator_kind, aggregate_factory
 from steadystate.expr.eval import compile_key, compile_mfp, mfp_types
 from steadystate.expr.fusion import plan_join_accumulate
@@ -334,7 +334,7 @@ class RenderedDataflow(ColumnarTakers):
             node, types = self._render(expr.input)
         # (and, for a snapshot's columns, the same bounds over Arrow tables: ``dataflow.temporal_filter``)
         return self.graph.add(TemporalFilterOperator(node, temporal_filter.compile_bounds(bounds, types),
-                                                     temporal_filter.compile_arrow_bounds(bounds, types))), types
+                                                     temporal_arrow.compile_arrow_bounds(bounds, types))), types
 
     def _render_project(self, expr: ir.Project) -> Rendered:
         inner = expr.input
