@@ -46,4 +46,6 @@ fi
 .venv/bin/python -m ruff check src tests bench
 .venv/bin/python -m mypy
 
-exec .venv/bin/python -m pytest "$@"
+# two test processes (pytest-xdist), each test file's tests in one of them (its module fixtures start their servers
+# once); STEADYSTATE_TEST_WORKERS=0 runs everything in this process
+exec .venv/bin/python -m pytest -n "${STEADYSTATE_TEST_WORKERS:-2}" --dist loadfile "$@"

@@ -1,7 +1,7 @@
 """Crash loops and memory: an over-limit replica is oom-killed, shows as crash-looping, harms nobody else.
 
-A ``2xsmall`` replica (192 MiB) is asked to hydrate an index over ~40 MB of padded rows, which needs far more
-than its limit in a Python process.  The orchestrator kills it (status history reason ``oom-killed``), restarts
+A ``2xsmall`` replica (192 MiB) is asked to hydrate an index over ~60 MB of padded rows, every pad different (the
+columnar arrangement would hold one repeated pad in a few bytes), which needs far more than its limit.  The orchestrator kills it (status history reason ``oom-killed``), restarts
 it with backoff, and after three crashes within a minute reports ``crash-looping`` — visibly, with the reason.
 Meanwhile the ``quickstart`` cluster keeps answering reads and taking writes.  Dropping the cluster stops the
 loop: no process of that replica comes back.
@@ -12,8 +12,8 @@ from __future__ import annotations
 import time
 
 HISTORY = "SELECT status, reason FROM mz_internal.mz_cluster_replica_status_history WHERE replica_id = %s"
-BIG_ROWS = 200_000
-PAD = "x" * 200
+BIG_ROWS = 300_000
+PAD = "x" * 190
 
 
 def test_oom_killed_then_crash_looping_while_others_keep_answering(env) -> None:  # type: ignore[no-untyped-def]
@@ -27,7 +27,7 @@ def test_oom_killed_then_crash_looping_while_others_keep_answering(env) -> None:
     with env.connect() as conn:
         with conn.cursor().copy("COPY big FROM STDIN") as copy:
             for k in range(BIG_ROWS):
-                copy.write_row((k, PAD))
+                copy.write_row((k, f"{k:010d}{PAD}"))
     env.execute("CREATE CLUSTER tiny (SIZE = '2xsmall', REPLICATION FACTOR = 1)",
                 "CREATE VIEW bv AS SELECT k, pad FROM big",
                 "CREATE INDEX bv_idx IN CLUSTER tiny ON bv (k)")
