@@ -70,15 +70,22 @@ def _make_interval(plan: PlanExpr, node: exp.MakeInterval, env: ExprEnv) -> Type
     return _call("make_interval", args, T.INTERVAL)
 
 
-def _to_timestamp(plan: PlanExpr, node: exp.UnixToTime, env: ExprEnv) -> Typed:
-    if any(node.args.get(k) is not None for k in node.args if k != "this"):
-        raise errors.FeatureNotSupported("this form of to_timestamp is not supported")
-    return _call("to_timestamp", signature("to_timestamp", [plan(node.this, env)], [T.FLOAT8], env), T.TIMESTAMPTZ)
+def _to_timestamp(plan: PlanExpr, args: list[exp.Expr], env: ExprEnv) -> Typed:
+    values = [plan(a, env) for a in args]
+    if len(values) == 2:  # to_timestamp(text, text): a wall-clock time in the session's zone (expr/to_date.py)
+        coerced = signature("to_timestamp", values, [T.TEXT, T.TEXT], env)
+        zone = session_zone.zone_for(env.ctx, "to_timestamp") or "UTC"
+        return _call("to_timestamp_in", [*coerced, lit(zone, T.TEXT)], T.TIMESTAMPTZ)
+    return _call("to_timestamp", signature("to_timestamp", values, [T.FLOAT8], env), T.TIMESTAMPTZ)
 
 
-def _to_timestamp_format(plan: PlanExpr, node: exp.StrToTime, env: ExprEnv) -> Typed:
-    raise errors.FeatureNotSupported("to_timestamp(text, text) is not supported",
-                                     hint="Cast the text to timestamptz, or use to_timestamp(double precision).")
+def _to_date(plan: PlanExpr, args: list[exp.Expr], env: ExprEnv) -> Typed:
+    return _call("to_date", signature("to_date", [plan(a, env) for a in args], [T.TEXT, T.TEXT], env), T.DATE)
+
+
+def _to_number(plan: PlanExpr, args: list[exp.Expr], env: ExprEnv) -> Typed:
+    raise errors.FeatureNotSupported("to_number(text, text) is not supported",
+                                     hint="Cast the text to numeric after removing its formatting.")
 
 
 def _timestamp_kind(values: list[Typed], name: str) -> ScalarType:
@@ -169,8 +176,6 @@ def _to_char(plan: PlanExpr, args: list[exp.Expr], env: ExprEnv) -> Typed:
 FUNCTIONS: dict[type, Callable[[PlanExpr, Any, ExprEnv], Typed]] = {
     exp.TimestampFromParts: _make_timestamp,
     exp.MakeInterval: _make_interval,
-    exp.UnixToTime: _to_timestamp,
-    exp.StrToTime: _to_timestamp_format,
     exp.DateBin: _date_bin,
     exp.AtTimeZone: _at_time_zone_node,
 }
@@ -181,4 +186,7 @@ ANONYMOUS: dict[str, Callable[[PlanExpr, list[exp.Expr], ExprEnv], Typed]] = {
     "age": _age,
     "timezone": _timezone,
     "to_char": _to_char,
+    "to_timestamp": _to_timestamp,
+    "to_date": _to_date,
+    "to_number": _to_number,
 }
