@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import itertools
-from typing import Any, Iterator
+from typing import Any
 
 import psycopg
 import pytest
@@ -34,16 +34,9 @@ TEMPLATES = [
 DATES = st.datetimes(min_value=_dt.datetime(1001, 1, 1), max_value=_dt.datetime(9998, 12, 31))
 
 
-@pytest.fixture(scope="module")
-def connections(server: Any, postgres_server: str) -> Iterator[tuple[psycopg.Connection, psycopg.Connection]]:
-    ours = server.connect()
-    theirs = psycopg.connect(postgres_server, autocommit=True)
-    theirs.execute("SET TimeZone = 'UTC'")
-    try:
-        yield ours, theirs
-    finally:
-        ours.close()
-        theirs.close()
+@pytest.fixture(scope="module", autouse=True)
+def _utc(connections: tuple[psycopg.Connection, psycopg.Connection]) -> None:
+    connections[1].execute("SET TimeZone = 'UTC'")  # steadystate's default
 
 
 def _agree(connections: Any, sql: str) -> None:
@@ -101,7 +94,23 @@ CASES = [
     ("200", "DDD"), ("1,99 01", "Y,YYY MM"), ("x,999 01", "Y,YYY MM"), ("99999999999 01", "YYYY MM"),
     ("1 1", "HH24 YYYY"), ("2020 0 pm", "YYYY HH12 PM"), ("2020 11 xm", "YYYY HH12 PM"), ("2020 W", "YYYY IW"),
     ("99999999-01-01", "YYYY-MM-DD"), ('2020"3', 'YYYY\\"MM'), ("2020 3", "YYYY TMMonth"), ("", "YYYY"), ("2020", ""),
+    # TZM reads like a number field, TZH like a name: whether the field before it takes a fixed width
+    ("521", "YTZH"), ("7", "YYTZHDHHY,YYY"), ("4+52mp", "TZMTZMY,YYYFM"), ("0936", "YYYTZMY,YYYFXJ"),
+    ("4 ,1-..Mm", "TZH/YYYY"), ("28204-+", "YYTZHHH24"),
 ]
+
+# the pieces random templates are made of, and the characters of random input
+_PIECES = ["YYYY", "YYY", "YY", "Y", "Y,YYY", "MM", "Mon", "MON", "Month", "DD", "DDD", "D", "HH", "HH12", "HH24", "MI",
+           "SS", "MS", "US", "FF3", "AM", "pm", "A.M.", "TZH", "TZM", "Q", "CC", "J", "RM", "W", "WW", "SSSS", "Dy",
+           "Day", "FX", "FM", "TH", "th", " ", "-", "/", ".", ":", '"x"', "x", "  ", ",", "9"]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(template=st.lists(st.sampled_from(_PIECES), min_size=1, max_size=5).map("".join),
+       text=st.text(alphabet="0123456789 -/.:,+xAMPampDecJuly", max_size=14))
+def test_random_templates_and_text_agree_with_postgresql(connections: Any, template: str, text: str) -> None:
+    for function in ("to_date", "to_timestamp"):
+        _agree(connections, f"SELECT {function}({quote(text)}, {quote(template)}) AS v")
 
 
 @pytest.mark.parametrize("text,template", CASES)

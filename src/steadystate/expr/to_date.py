@@ -38,7 +38,7 @@ _LOWER = ["a.d.", "a.m.", "ad", "am", "b.c.", "bc", "cc", "day", "ddd", "dd", "d
           "w", "y,yyy", "yyyy", "yyy", "yy", "y"]
 _KEYWORDS = sorted(_UPPER + _LOWER, key=len, reverse=True)
 _TEXT_KEYWORDS = frozenset(k.upper() for k in ("A.D.", "A.M.", "AD", "AM", "B.C.", "BC", "DAY", "DY", "FX", "MONTH",
-                                               "MON", "OF", "P.M.", "PM", "RM", "TZH", "TZM", "TZ"))
+                                               "MON", "OF", "P.M.", "PM", "RM", "TZH", "TZ"))
 _REFUSED = frozenset({"A.D.", "AD", "B.C.", "BC", "IDDD", "ID", "IW", "IYYY", "IYY", "IY", "I"})
 _SEPARATORS = frozenset(c for c in string.punctuation)
 _SPACES = " \t\n\r\v\f"
@@ -437,7 +437,10 @@ def to_timestamp_in(text: str, template: str, zone_name: str) -> _dt.datetime:
     day, hour, minute, second, micros, offset = _combine(text, _read(text, template))
     local = _dt.datetime(day.year, day.month, day.day, hour, minute, second, micros)
     zone = _dt.timezone(_dt.timedelta(seconds=offset)) if offset is not None else parse_zone(zone_name)
-    return localize(local, zone)
+    try:
+        return localize(local, zone)
+    except errors.SteadyError:  # PostgreSQL's answer is an instant in 1 BC or year 10000
+        raise errors.FeatureNotSupported("to_timestamp of instants outside years 1..9999 is not supported") from None
 
 
 VARIADIC_STRICT: dict[str, Callable[..., Any]] = {"to_date": to_date, "to_timestamp_in": to_timestamp_in}

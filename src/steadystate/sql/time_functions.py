@@ -2,12 +2,14 @@
 
 PostgreSQL's signatures: ``make_date(int, int, int)``, ``make_timestamp(int, int, int, int, int, double)``,
 ``make_timestamptz(..., double [, text])``, ``make_interval(years, months, weeks, days, hours, mins => int, secs =>
-double)`` with named arguments, ``to_timestamp(double)``, ``date_bin(interval, ts, origin)`` over timestamp or
-timestamptz, ``age(ts, ts)`` and ``age(ts)`` (from today's midnight: refused where results are maintained, as
-``now()`` is), ``value AT TIME ZONE zone`` and ``timezone(zone, value)``.  sqlglot reads several of these into its
-own nodes (``TimestampFromParts``, ``MakeInterval``, ``UnixToTime``, ``DateBin``, ``AtTimeZone``); the rest arrive
-as anonymous functions.  :data:`FUNCTIONS` and :data:`ANONYMOUS` are merged into
-``sql.scalar``'s tables, which pass each planner ``sql.scalar.plan_expr`` (``sql.function_args.PlanExpr``).
+double)`` with named arguments, ``to_timestamp(double)``, ``to_timestamp(text, text)`` (in the session's zone) and
+``to_date(text, text)`` (expr/to_date.py; ``to_number`` is refused), ``date_bin(interval, ts, origin)`` over
+timestamp or timestamptz, ``age(ts, ts)`` and ``age(ts)`` (from today's midnight: refused where results are
+maintained, as ``now()`` is), ``value AT TIME ZONE zone`` and ``timezone(zone, value)``. sqlglot reads several of
+these into its own nodes (``TimestampFromParts``, ``MakeInterval``, ``DateBin``, ``AtTimeZone``); the rest arrive as
+anonymous functions (the dialect drops sqlglot's builders of the template functions, which would translate the
+template). :data:`FUNCTIONS` and :data:`ANONYMOUS` are merged into ``sql.scalar``'s tables, which pass each planner
+``sql.scalar.plan_expr`` (``sql.function_args.PlanExpr``).
 """
 
 from __future__ import annotations
