@@ -9,10 +9,11 @@ space or separator from the input if there is one, a literal character takes one
 spaces were skipped before it); in ``FX`` mode each takes exactly one character.  A number field takes as many
 characters as the keyword is long, or, under ``FM`` or before a non-digit node, as many digits as follow
 (``strtol``).  Names (months, days, meridiem, Roman months) match case-insensitively.  The fields then combine
-as ``do_to_timestamp`` combines them (12-hour clock, CC with YY, J, DDD, W/WW, SSSS, MS/US/FFn, TZH/TZM) and are
-range-checked with PostgreSQL's messages.  ISO week dates (``IYYY IW ID IDDD``), era markers (``AD BC``), the
-``TM`` prefix and ``SP`` suffix, and results before year 1 are refused (0A000) rather than answered
-differently; ``TZ``/``OF`` are refused with PostgreSQL 15's own message.
+as ``do_to_timestamp`` combines them (12-hour clock, CC with YY, J, DDD, W/WW, SSSS, MS/US/FFn, TZH/TZM, ISO
+week dates ``IYYY IW ID IDDD``, which may not be mixed with Gregorian fields) and are range-checked with
+PostgreSQL's messages.
+Era markers (``AD BC``), the ``TM`` prefix and ``SP`` suffix, and results outside years 1..9999 are refused (0A000)
+rather than answered differently; ``TZ``/``OF`` are refused with PostgreSQL 15's own message.
 """
 
 from __future__ import annotations
@@ -39,7 +40,9 @@ _LOWER = ["a.d.", "a.m.", "ad", "am", "b.c.", "bc", "cc", "day", "ddd", "dd", "d
 _KEYWORDS = sorted(_UPPER + _LOWER, key=len, reverse=True)
 _TEXT_KEYWORDS = frozenset(k.upper() for k in ("A.D.", "A.M.", "AD", "AM", "B.C.", "BC", "DAY", "DY", "FX", "MONTH",
                                                "MON", "OF", "P.M.", "PM", "RM", "TZH", "TZ"))
-_REFUSED = frozenset({"A.D.", "AD", "B.C.", "BC", "IDDD", "ID", "IW", "IYYY", "IYY", "IY", "I"})
+_REFUSED = frozenset({"A.D.", "AD", "B.C.", "BC"})
+_ISO = frozenset({"IDDD", "ID", "IW", "IYYY", "IYY", "IY", "I"})
+_GREGORIAN = frozenset({"DDD", "DD", "D", "MM", "MONTH", "MON", "RM", "WW", "W", "Y,YYY", "YYYY", "YYY", "YY", "Y"})
 _SEPARATORS = frozenset(c for c in string.punctuation)
 _SPACES = " \t\n\r\v\f"
 _MONTHS = [calendar.month_name[m] for m in range(1, 13)]
@@ -126,6 +129,14 @@ class _Fields:
         self.clock12 = False
         self.yysz = 0
         self.tzsign = 0
+        self.mode = ""  # "", "iso" or "gregorian": the date convention the template's fields use
+
+    def set_mode(self, key: str) -> None:
+        mode = "iso" if key in _ISO else "gregorian" if key in _GREGORIAN else ""
+        if mode and self.mode and mode != self.mode:
+            raise _format_error("invalid combination of date conventions",
+                                hint="Do not mix Gregorian and ISO week date conventions in a formatting template.")
+        self.mode = self.mode or mode
 
     def get(self, name: str) -> int:
         return self.values.get(name, 0)
@@ -260,15 +271,17 @@ def _read(text: str, template: str) -> _Fields:
 
 def _field(reader: _Reader, index: int, key: str, out: _Fields, extra_skip: int) -> None:
     node = reader.nodes[index]
+    out.set_mode(key)
     if key in ("TZ", "OF"):
         raise errors.FeatureNotSupported(f'formatting field "{node.text}" is only supported in to_char')
     if key in ("A.M.", "P.M.", "AM", "PM"):
         words = ["a.m.", "p.m."] if "." in key else ["am", "pm"]
         out.set("pm", reader.search(index, words) % 2, node)
         out.clock12 = True
-    elif key in ("HH", "HH12", "HH24", "MI", "SS", "DD", "DDD", "D", "WW", "W", "J", "CC", "MM", "SSSS", "SSSSS"):
-        value, _ = reader.integer(index, 2 if key.startswith("HH") else None)
-        name = {"HH12": "HH", "HH24": "HH", "SSSSS": "SSSS"}.get(key, key)
+    elif key in ("HH", "HH12", "HH24", "MI", "SS", "DD", "DDD", "D", "WW", "W", "J", "CC", "MM", "SSSS", "SSSSS", "IW",
+                 "IDDD"):
+        value, _ = reader.integer(index, 2 if key.startswith("HH") else 3 if key == "IDDD" else None)
+        name = {"HH12": "HH", "HH24": "HH", "SSSSS": "SSSS", "IW": "WW", "IDDD": "DDD"}.get(key, key)
         out.set(name, value, node)
         if key in ("HH", "HH12"):
             out.clock12 = True
@@ -299,17 +312,23 @@ def _field(reader: _Reader, index: int, key: str, out: _Fields, extra_skip: int)
     elif key in ("DAY", "DY"):
         words = _DAYS if key == "DAY" else [d[:3] for d in _DAYS]
         out.set("D", reader.search(index, words) + 1, node)
+    elif key == "ID":  # ISO day of week, Monday 1, kept as D (Sunday 1)
+        value, _ = reader.integer(index, 1)
+        out.set("D", value, node)  # checked against what an earlier D or ID stored, as PostgreSQL does
+        out.values["D"] = value + 1 if value + 1 <= 7 else 1
+        reader.skip_th(index)
     elif key == "Q":
         reader.integer(index)  # read and ignored, as PostgreSQL does
         reader.skip_th(index)
     elif key == "Y,YYY":
         _y_yyy(reader, index, out)
-    elif key in ("YYYY", "YYY", "YY", "Y"):
+    elif key in ("YYYY", "YYY", "YY", "Y", "IYYY", "IYY", "IY", "I"):
         value, used = reader.integer(index)
-        if key != "YYYY" and used < 4:
-            value = _adjust_year(value)
-        out.set("YEAR", value, node)
-        out.yysz = len(key)
+        width = len(key)  # IYYY is as wide as YYYY
+        out.set("YEAR", value, node)  # checked before the century is added, as PostgreSQL does
+        if width != 4 and used < 4:
+            out.values["YEAR"] = _adjust_year(value)
+        out.yysz = width
         reader.skip_th(index)
     elif key == "RM":
         out.set("MM", 12 - reader.search(index, _ROMAN), node)
@@ -336,6 +355,21 @@ def _y_yyy(reader: _Reader, index: int, out: _Fields) -> None:
     out.yysz = 4
     reader.pos += used
     reader.skip_th(index)
+
+
+def _iso_week_start(year: int, week: int) -> int:
+    """``isoweek2j`` as a proleptic Gregorian ordinal: the Monday of ISO week ``week`` of ``year``."""
+    if not 1 <= year <= 9999:
+        raise errors.FeatureNotSupported("to_date and to_timestamp of ISO years outside 1..9999 are not supported")
+    jan4 = _dt.date(year, 1, 4)
+    return jan4.toordinal() - (jan4.isoweekday() - 1) + (week - 1) * 7
+
+
+def _from_ordinal(ordinal: int) -> tuple[int, int, int]:
+    if not 1 <= ordinal <= _dt.date.max.toordinal():
+        raise errors.FeatureNotSupported("to_date and to_timestamp of dates outside years 1..9999 are not supported")
+    day = _dt.date.fromordinal(ordinal)
+    return day.year, day.month, day.day
 
 
 def _out_of_range(text: str) -> errors.SteadyError:
@@ -384,7 +418,13 @@ def _combine(text: str, f: _Fields) -> tuple[_dt.date, int, int, int, int, int |
         date_given = True
     ddd = f.get("DDD")
     if ww := f.get("WW"):
-        ddd = (ww - 1) * 7 + 1
+        if f.mode == "iso":  # the ISO week's Monday, or its day D (Sunday 1)
+            d = f.get("D")
+            weekday = (d - 2 if d > 1 else 6) if d else 0
+            year, month, day = _from_ordinal(_iso_week_start(year, ww) + weekday)
+            date_given = True
+        else:
+            ddd = (ww - 1) * 7 + 1
     dd = f.get("DD")
     if w := f.get("W"):
         dd = (w - 1) * 7 + 1
@@ -395,6 +435,10 @@ def _combine(text: str, f: _Fields) -> tuple[_dt.date, int, int, int, int, int |
     if ddd and (month <= 1 or day <= 1):
         if not year:
             raise _format_error("cannot calculate day of year without year information")
+        if f.mode == "iso":
+            year, month, day = _from_ordinal(_iso_week_start(year, 1) - 1 + ddd)
+            ddd = 0
+    if ddd and (month <= 1 or day <= 1):
         sums = [0]
         for m in range(1, 13):
             sums.append(sums[-1] + calendar.monthrange(2000 if calendar.isleap(year) else 2001, m)[1])
