@@ -12,8 +12,8 @@ characters as the keyword is long, or, under ``FM`` or before a non-digit node, 
 as ``do_to_timestamp`` combines them (12-hour clock, CC with YY, J, DDD, W/WW, SSSS, MS/US/FFn, TZH/TZM, ISO
 week dates ``IYYY IW ID IDDD``, which may not be mixed with Gregorian fields) and are range-checked with
 PostgreSQL's messages.
-Era markers (``AD BC``), the ``TM`` prefix and ``SP`` suffix, and results outside years 1..9999 are refused (0A000)
-rather than answered differently; ``TZ``/``OF`` are refused with PostgreSQL 15's own message.
+``AD``/``A.D.`` are read; ``BC`` (results before year 1, which are not representable), the ``TM`` prefix and ``SP``
+suffix, and results after year 9999 are refused (0A000) rather than answered differently; ``TZ``/``OF`` are refused with PostgreSQL 15's own message.
 """
 
 from __future__ import annotations
@@ -40,7 +40,6 @@ _LOWER = ["a.d.", "a.m.", "ad", "am", "b.c.", "bc", "cc", "day", "ddd", "dd", "d
 _KEYWORDS = sorted(_UPPER + _LOWER, key=len, reverse=True)
 _TEXT_KEYWORDS = frozenset(k.upper() for k in ("A.D.", "A.M.", "AD", "AM", "B.C.", "BC", "DAY", "DY", "FX", "MONTH",
                                                "MON", "OF", "P.M.", "PM", "RM", "TZH", "TZ"))
-_REFUSED = frozenset({"A.D.", "AD", "B.C.", "BC"})
 _ISO = frozenset({"IDDD", "ID", "IW", "IYYY", "IYY", "IY", "I"})
 _GREGORIAN = frozenset({"DDD", "DD", "D", "MM", "MONTH", "MON", "RM", "WW", "W", "Y,YYY", "YYYY", "YYY", "YY", "Y"})
 _SEPARATORS = frozenset(c for c in string.punctuation)
@@ -81,9 +80,6 @@ def _nodes(template: str) -> list[_Node]:
                 node.th, i = True, i + 2
             elif template.startswith("SP", i):
                 raise errors.FeatureNotSupported('the formatting suffix "SP" is not supported in to_date and '
-                                                 'to_timestamp')
-            if keyword.upper() in _REFUSED:
-                raise errors.FeatureNotSupported(f'the formatting field "{keyword}" is not supported in to_date and '
                                                  'to_timestamp')
             nodes.append(node)
         elif i < len(template):
@@ -278,6 +274,9 @@ def _field(reader: _Reader, index: int, key: str, out: _Fields, extra_skip: int)
         words = ["a.m.", "p.m."] if "." in key else ["am", "pm"]
         out.set("pm", reader.search(index, words) % 2, node)
         out.clock12 = True
+    elif key in ("A.D.", "B.C.", "AD", "BC"):
+        words = ["a.d.", "b.c."] if "." in key else ["ad", "bc"]
+        out.set("bc", reader.search(index, words) % 2, node)
     elif key in ("HH", "HH12", "HH24", "MI", "SS", "DD", "DDD", "D", "WW", "W", "J", "CC", "MM", "SSSS", "SSSSS", "IW",
                  "IDDD"):
         value, _ = reader.integer(index, 2 if key.startswith("HH") else 3 if key == "IDDD" else None)
@@ -449,6 +448,8 @@ def _combine(text: str, f: _Fields) -> tuple[_dt.date, int, int, int, int, int |
             day = ddd - sums[i - 1]
         date_given = True
     micros = f.get("MS") * 1000 + f.get("US")
+    if f.get("bc"):
+        raise errors.FeatureNotSupported("to_date and to_timestamp of BC dates are not supported")
     if date_given:
         if year <= 0:
             raise errors.FeatureNotSupported("to_date and to_timestamp of dates before year 1 are not supported")
