@@ -36,7 +36,7 @@ from steadystate.expr.temporal import temporal as _temporal
 from steadystate.expr import jsonb_functions, jsonb_paths
 from steadystate.expr.mz_timestamp import mz_now_unbound
 from steadystate.expr.time_functions import VARIADIC_STRICT as TIME_FUNCTIONS
-from steadystate.expr import string_math, text_functions, to_char_number
+from steadystate.expr import string_math, text_functions, to_char_number, to_date
 from steadystate.expr.casts import INT_RANGES, float4_to_text, round_float4, to_text
 from steadystate.repr import numeric
 from steadystate.repr.sortkey import nan_last
@@ -636,6 +636,7 @@ BINARY_NONSTRICT.update(text_functions.BINARY_NONSTRICT)
 BINARY_STRICT.update(text_functions.BINARY_STRICT)
 VARIADIC_STRICT.update(jsonb_paths.VARIADIC_STRICT)  # jsonb_set, jsonb_insert (expr/jsonb_paths.py)
 VARIADIC_STRICT.update(to_char_number.VARIADIC_STRICT)  # to_char(number, text) (expr/to_char_number.py)
+VARIADIC_STRICT.update(to_date.VARIADIC_STRICT)  # to_date, to_timestamp(text, text) (expr/to_date.py)
 
 # Functions evaluated lazily by expr.eval (listed so the vocabulary is complete in one place).
 LAZY_FUNCTIONS = frozenset({"and", "or", "coalesce"})

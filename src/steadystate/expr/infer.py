@@ -17,6 +17,7 @@ from steadystate.expr.string_math import RESULT_TYPES as STRING_MATH_TYPES
 from steadystate.expr.text_functions import RESULT_TYPES as TEXT_FUNCTION_TYPES
 from steadystate.expr.jsonb_paths import RESULT_TYPES as JSONB_PATH_TYPES
 from steadystate.expr.to_char_number import RESULT_TYPES as TO_CHAR_NUMBER_TYPES
+from steadystate.expr.to_date import RESULT_TYPES as TO_DATE_TYPES
 from steadystate.expr.time_functions import VARIADIC_STRICT as TIME_FUNCTIONS
 from steadystate.expr.time_functions import result_type as time_result_type
 from steadystate.expr import ir
@@ -88,6 +89,8 @@ def function_type(func: str, arg_types: list[ScalarType | None]) -> ScalarType |
         return JSONB_PATH_TYPES[func]
     if func in TO_CHAR_NUMBER_TYPES:
         return TO_CHAR_NUMBER_TYPES[func]
+    if func in TO_DATE_TYPES:
+        return TO_DATE_TYPES[func]
     if func == "trunc":
         return arg_types[0]
     if func in TIME_FUNCTIONS:

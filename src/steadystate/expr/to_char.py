@@ -86,6 +86,19 @@ def _match(template: str, i: int) -> str | None:
     return None
 
 
+def read_quoted(template: str, i: int) -> tuple[str, int]:
+    """The literal text of the ``"..."`` starting at ``template[i]`` (``\\`` escapes the next character) and where
+    the template goes on; to_date/to_timestamp read templates with it too (expr/to_date.py)."""
+    end = i + 1
+    text: list[str] = []
+    while end < len(template) and template[end] != '"':
+        if template[end] == "\\" and end + 1 < len(template):
+            end += 1
+        text.append(template[end])
+        end += 1
+    return "".join(text), end + 1
+
+
 def to_char(value: _dt.datetime, template: str, zone: _dt.tzinfo | None = None,
             abbreviation: str | None = None) -> str:
     """``to_char`` of a timestamp, or of a timestamptz seen in ``zone`` (the session's; None: UTC), whose ``TZ``
@@ -106,13 +119,8 @@ def to_char(value: _dt.datetime, template: str, zone: _dt.tzinfo | None = None,
         if keyword is None:
             c = template[i]
             if c == '"':
-                end = i + 1
-                while end < len(template) and template[end] != '"':
-                    if template[end] == "\\" and end + 1 < len(template):
-                        end += 1
-                    out.append(template[end])
-                    end += 1
-                i = end + 1
+                text, i = read_quoted(template, i)
+                out.append(text)
                 continue
             if c == "\\" and template.startswith('"', i + 1):  # \" is a literal double quote
                 out.append('"')

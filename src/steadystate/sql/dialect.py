@@ -53,15 +53,19 @@ class Every(exp.Expression, exp.AggFunc):
     arg_types = {"this": True}
 
 
+TEMPLATE_FUNCTIONS = frozenset({"TO_CHAR", "TO_DATE", "TO_TIMESTAMP", "TO_NUMBER"})
+
+
 class SteadyParser(PostgresParser):
     # date_part(text, x) is its own function (double precision), not EXTRACT (numeric) as sqlglot makes it; other
     # systems' special syntax (TRY_CAST, MAX_BY...) is not PostgreSQL's
     FUNCTION_PARSERS = {name: parse for name, parse in PostgresParser.FUNCTION_PARSERS.items()
                         if name != "DATE_PART" and name not in NOT_POSTGRESQL_PARSERS}
     # only PostgreSQL's names (sql/postgres_names.py): another system's (ifnull, group_concat) is a plain call the
-    # planner refuses under its own name; to_char keeps PostgreSQL's template as written (sqlglot would translate it)
+    # planner refuses under its own name; to_char, to_date, to_timestamp and to_number keep PostgreSQL's template as
+    # written (sqlglot would translate it) and arrive as plain calls
     FUNCTIONS = {**{name: parse for name, parse in PostgresParser.FUNCTIONS.items()
-                    if name != "TO_CHAR" and is_postgresql_call(name)},
+                    if name not in TEMPLATE_FUNCTIONS and is_postgresql_call(name)},
                  "JSONB_AGG": JsonbAgg.from_arg_list, "EVERY": Every.from_arg_list}
     # PostgreSQL has no lambdas: ``f(a -> 'k')`` is the jsonb operator, not a lambda of parameter a; ``=>`` names
     # an argument (``make_interval(years => 1)``)
@@ -252,4 +256,4 @@ class Steadystate(Postgres):
 
 DIALECT = Steadystate()
 
-__all__ = ["DIALECT", "Every", "JsonbAgg", "Steadystate", "SteadyParser", "Token"]
+__all__ = ["DIALECT", "TEMPLATE_FUNCTIONS", "Every", "JsonbAgg", "Steadystate", "SteadyParser", "Token"]

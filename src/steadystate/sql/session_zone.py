@@ -18,6 +18,7 @@ PostgreSQL, in the session's zone z             planned as
 ``to_jsonb``/``jsonb_build_*``/``jsonb_*agg``   their tstz (tstz[]) arguments as ``timestamptz_jsonb_in(v, z)``
 ``array_to_string(tstz[], ...)``                over ``timestamptz_array_texts_in(a, z)``
 ``to_char(tstz, p)``, ``age(tstz, tstz)``       ``to_char_in(tstz, p, z)``, ``age_in(a, b, z)`` (TZ/OF: z's)
+``to_timestamp(text, p)``                      ``to_timestamp_in(text, p, z)`` (also under UTC; expr/to_date.py)
 ``tstz ± interval`` (days or months)            ``timestamptz_add_in`` / ``timestamptz_sub_in(tstz, i, z)``
 ``generate_series(tstz, tstz, interval)``       a fourth argument z (sql/table_functions.py)
 ``text::tstz[]`` (and literals, COPY)           ``text_timestamptz_array_in(text, z)``

@@ -3,12 +3,14 @@
 PostgreSQL's signatures: ``make_date(int, int, int)``, ``make_time(int, int, double)``, ``justify_days``/``_hours``/
 ``_interval(interval)``, ``make_timestamp(int, int, int, int, int, double)``,
 ``make_timestamptz(..., double [, text])``, ``make_interval(years, months, weeks, days, hours, mins => int, secs =>
-double)`` with named arguments, ``to_timestamp(double)``, ``date_bin(interval, ts, origin)`` over timestamp or
-timestamptz, ``age(ts, ts)`` and ``age(ts)`` (from today's midnight: refused where results are maintained, as
-``now()`` is), ``value AT TIME ZONE zone`` and ``timezone(zone, value)``.  sqlglot reads several of these into its
-own nodes (``TimestampFromParts``, ``MakeInterval``, ``UnixToTime``, ``DateBin``, ``AtTimeZone``); the rest arrive
-as anonymous functions.  :data:`FUNCTIONS` and :data:`ANONYMOUS` are merged into
-``sql.scalar``'s tables, which pass each planner ``sql.scalar.plan_expr`` (``sql.function_args.PlanExpr``).
+double)`` with named arguments, ``to_timestamp(double)``, ``to_timestamp(text, text)`` (in the session's zone) and
+``to_date(text, text)`` (expr/to_date.py; ``to_number`` is refused), ``date_bin(interval, ts, origin)`` over
+timestamp or timestamptz, ``age(ts, ts)`` and ``age(ts)`` (from today's midnight: refused where results are
+maintained, as ``now()`` is), ``value AT TIME ZONE zone`` and ``timezone(zone, value)``. sqlglot reads several of
+these into its own nodes (``TimestampFromParts``, ``MakeInterval``, ``DateBin``, ``AtTimeZone``); the rest arrive as
+anonymous functions (the dialect drops sqlglot's builders of the template functions, which would translate the
+template). :data:`FUNCTIONS` and :data:`ANONYMOUS` are merged into ``sql.scalar``'s tables, which pass each planner
+``sql.scalar.plan_expr`` (``sql.function_args.PlanExpr``).
 """
 
 from __future__ import annotations
@@ -71,15 +73,22 @@ def _make_interval(plan: PlanExpr, node: exp.MakeInterval, env: ExprEnv) -> Type
     return _call("make_interval", args, T.INTERVAL)
 
 
-def _to_timestamp(plan: PlanExpr, node: exp.UnixToTime, env: ExprEnv) -> Typed:
-    if any(node.args.get(k) is not None for k in node.args if k != "this"):
-        raise errors.FeatureNotSupported("this form of to_timestamp is not supported")
-    return _call("to_timestamp", signature("to_timestamp", [plan(node.this, env)], [T.FLOAT8], env), T.TIMESTAMPTZ)
+def _to_timestamp(plan: PlanExpr, args: list[exp.Expr], env: ExprEnv) -> Typed:
+    values = [plan(a, env) for a in args]
+    if len(values) == 2:  # to_timestamp(text, text): a wall-clock time in the session's zone (expr/to_date.py)
+        coerced = signature("to_timestamp", values, [T.TEXT, T.TEXT], env)
+        zone = session_zone.zone_for(env.ctx, "to_timestamp") or "UTC"
+        return _call("to_timestamp_in", [*coerced, lit(zone, T.TEXT)], T.TIMESTAMPTZ)
+    return _call("to_timestamp", signature("to_timestamp", values, [T.FLOAT8], env), T.TIMESTAMPTZ)
 
 
-def _to_timestamp_format(plan: PlanExpr, node: exp.StrToTime, env: ExprEnv) -> Typed:
-    raise errors.FeatureNotSupported("to_timestamp(text, text) is not supported",
-                                     hint="Cast the text to timestamptz, or use to_timestamp(double precision).")
+def _to_date(plan: PlanExpr, args: list[exp.Expr], env: ExprEnv) -> Typed:
+    return _call("to_date", signature("to_date", [plan(a, env) for a in args], [T.TEXT, T.TEXT], env), T.DATE)
+
+
+def _to_number(plan: PlanExpr, args: list[exp.Expr], env: ExprEnv) -> Typed:
+    raise errors.FeatureNotSupported("to_number(text, text) is not supported",
+                                     hint="Cast the text to numeric after removing its formatting.")
 
 
 def _timestamp_kind(values: list[Typed], name: str) -> ScalarType:
@@ -189,8 +198,6 @@ FUNCTIONS: dict[type, Callable[[PlanExpr, Any, ExprEnv], Typed]] = {
     exp.JustifyHours: _justify("justify_hours"),
     exp.JustifyInterval: _justify("justify_interval"),
     exp.MakeInterval: _make_interval,
-    exp.UnixToTime: _to_timestamp,
-    exp.StrToTime: _to_timestamp_format,
     exp.DateBin: _date_bin,
     exp.AtTimeZone: _at_time_zone_node,
 }
@@ -201,4 +208,7 @@ ANONYMOUS: dict[str, Callable[[PlanExpr, list[exp.Expr], ExprEnv], Typed]] = {
     "age": _age,
     "timezone": _timezone,
     "to_char": _to_char,
+    "to_timestamp": _to_timestamp,
+    "to_date": _to_date,
+    "to_number": _to_number,
 }
