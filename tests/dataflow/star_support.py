@@ -49,6 +49,24 @@ def render_star(plan: ir.RelationExpr, fuse: bool, fact: RelationDesc, dim: Rela
     return RenderedDataflow(desc, {}, fuse=fuse)
 
 
+def step_updates(step: Any, live: dict[str, Counter], time: int) -> tuple[dict[str, list], int]:
+    """One script step's updates per table (a delete takes the first live row in a stable order), applied to
+    ``live``; one timestamp per step element, from ``time``; returns them and the next timestamp."""
+    updates: dict[str, list] = {"fact": [], "dim": []}
+    for timestamp in step:
+        for table, row, insert in timestamp:
+            if insert or not live[table]:
+                live[table][row] += 1
+                updates[table].append((row, time, 1))
+            else:
+                victim = sorted(live[table], key=repr)[0]
+                live[table][victim] -= 1
+                live[table] = +live[table]
+                updates[table].append((victim, time, -1))
+        time += 1
+    return updates, time
+
+
 def run_script(fused: RenderedDataflow, unfused: RenderedDataflow, live: dict[str, Counter], script: Any,
                time: int) -> None:
     """Feed both dataflows the script's steps of timestamps of ``(table, row, insert?)`` (a retraction takes the
@@ -57,18 +75,7 @@ def run_script(fused: RenderedDataflow, unfused: RenderedDataflow, live: dict[st
     sinks: dict[bool, list] = {True: [], False: []}
     first = time
     for step in script:
-        updates: dict[str, list] = {"fact": [], "dim": []}
-        for timestamp in step:
-            for table, row, insert in timestamp:
-                if insert or not live[table]:
-                    live[table][row] += 1
-                    updates[table].append((row, time, 1))
-                else:
-                    victim = sorted(live[table], key=repr)[0]
-                    live[table][victim] -= 1
-                    live[table] = +live[table]
-                    updates[table].append((victim, time, -1))
-            time += 1
+        updates, time = step_updates(step, live, time)
         for dataflow in (fused, unfused):
             for table in ("fact", "dim"):
                 dataflow.feed(table, list(updates[table]), time)

@@ -19,7 +19,7 @@ from steadystate.dataflow.join_accumulate import JoinAccumulate
 from steadystate.expr import ir
 from steadystate.repr.types import RelationDesc, ScalarType as T
 
-from star_support import render_star
+from star_support import render_star, step_updates
 
 FACT = RelationDesc.of(("dim_id", T.INT4), ("amount", T.INT8), ("qty", T.INT4))
 DIM = RelationDesc.of(("id", T.INT4), ("region", T.TEXT))
@@ -178,18 +178,7 @@ def test_both_inputs_hydrated_from_columns_equal_the_unfused_rows(name: str, fac
         for dataflow in (fused, unfused):
             dataflow.step()
         assert Counter(fused.arrangement("i").peek()) == Counter(unfused.arrangement("i").peek())
-        updates: dict[str, list] = {"fact": [], "dim": []}
-        for timestamp in step:
-            for table, row, insert in timestamp:
-                if insert or not live[table]:
-                    live[table][row] += 1
-                    updates[table].append((row, time, 1))
-                else:
-                    victim = sorted(live[table], key=repr)[0]
-                    live[table][victim] -= 1
-                    live[table] = +live[table]
-                    updates[table].append((victim, time, -1))
-            time += 1
+        updates, time = step_updates(step, live, time)
         for dataflow in (fused, unfused):
             for table in ("fact", "dim"):
                 dataflow.feed(table, list(updates[table]), time)
