@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from hypothesis import strategies as st
+
 from steadystate.dataflow.graph import fold
 from steadystate.expr import ir
 from steadystate.protocol.messages import BuildDesc, DataflowDescription, IndexExport, SinkExport, SourceImport
@@ -49,6 +51,14 @@ def render_star(plan: ir.RelationExpr, fuse: bool, fact: RelationDesc, dim: Rela
     return RenderedDataflow(desc, {}, fuse=fuse)
 
 
+def script_steps(fact_rows: st.SearchStrategy, dim_rows: st.SearchStrategy, changes: int) -> st.SearchStrategy:
+    """Scripts for :func:`run_script`: up to five steps of one to three timestamps, each up to ``changes`` (table,
+    row, insert?) choices."""
+    change = st.one_of(st.tuples(st.just("fact"), fact_rows, st.booleans()),
+                       st.tuples(st.just("dim"), dim_rows, st.booleans()))
+    return st.lists(st.lists(st.lists(change, max_size=changes), min_size=1, max_size=3), min_size=1, max_size=5)
+
+
 def step_updates(step: Any, live: dict[str, Counter], time: int) -> tuple[dict[str, list], int]:
     """One script step's updates per table (a delete takes the first live row in a stable order), applied to
     ``live``; one timestamp per step element, from ``time``; returns them and the next timestamp."""
@@ -88,11 +98,13 @@ def run_script(fused: RenderedDataflow, unfused: RenderedDataflow, live: dict[st
 
 
 def hydrate(fused: RenderedDataflow, unfused: RenderedDataflow, loads: dict[str, list[tuple]],
-            extra: dict[str, list[tuple]] | None = None) -> None:
+            extra: dict[str, list[tuple]] | None = None) -> set[str]:
     """Both snapshots as columns into the fused dataflow (where it takes them), as rows into the unfused one, and
-    the first round run; ``extra``: more snapshot rows per table, given to both as rows beside the columns."""
+    the first round run; ``extra``: more snapshot rows per table, given to both as rows beside the columns.
+    Returns the tables the fused dataflow took as columns."""
     from steadystate.repr.columnar import decode_columnar, encode_columnar
 
+    taken = set()
     for table in ("fact", "dim"):
         beside = Counter((extra or {}).get(table, []))
         everything = Counter(loads[table]) + beside
@@ -104,8 +116,10 @@ def hydrate(fused: RenderedDataflow, unfused: RenderedDataflow, loads: dict[str,
             folded = consumer.fold_columns([columns])
         if folded is not None:
             consumer.absorb_folded(folded)  # type: ignore[union-attr]
+            taken.add(table)
             fused.feed_snapshot(table, dict(beside), 1, 2)
         else:
             fused.feed_snapshot(table, dict(everything), 1, 2)
     for dataflow in (fused, unfused):
         dataflow.step()
+    return taken

@@ -14,7 +14,7 @@ from steadystate.expr import ir
 from steadystate.render import RenderedDataflow
 from steadystate.repr.types import RelationDesc, ScalarType as T
 
-from star_support import agg, hydrate, render_star, rollup, run_script
+from star_support import agg, hydrate, render_star, rollup, run_script, script_steps
 
 FACT = RelationDesc.of(("dim_id", T.INT4), ("amount", T.INT8), ("qty", T.INT4))
 DIM = RelationDesc.of(("id", T.INT4), ("region", T.TEXT), ("tier", T.INT4))
@@ -29,12 +29,7 @@ PLANS = {
 
 fact_rows = st.tuples(st.sampled_from([0, 1, 2, None]), st.sampled_from([1, 5, None]), st.sampled_from([2, None]))
 dim_rows = st.tuples(st.sampled_from([0, 1, 2, None]), st.sampled_from(["x", "y"]), st.sampled_from([1, 2]))
-steps = st.lists(
-    st.lists(st.lists(st.one_of(st.tuples(st.just("fact"), fact_rows, st.booleans()),
-                                st.tuples(st.just("dim"), dim_rows, st.booleans())), max_size=6),
-             min_size=1, max_size=3),
-    min_size=1, max_size=5,
-)
+steps = script_steps(fact_rows, dim_rows, 6)  # steps of timestamps of (table, row, insert?) choices
 
 
 def render(plan: ir.RelationExpr, fuse: bool) -> RenderedDataflow:

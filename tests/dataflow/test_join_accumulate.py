@@ -19,7 +19,7 @@ from steadystate.dataflow.join_accumulate import JoinAccumulate
 from steadystate.expr import ir
 from steadystate.repr.types import RelationDesc, ScalarType as T
 
-from star_support import render_star, step_updates
+from star_support import hydrate, render_star, script_steps, step_updates
 
 FACT = RelationDesc.of(("dim_id", T.INT4), ("amount", T.INT8), ("qty", T.INT4))
 DIM = RelationDesc.of(("id", T.INT4), ("region", T.TEXT))
@@ -44,12 +44,7 @@ PLANS = {
 
 fact_rows = st.tuples(st.sampled_from([0, 1, None]), st.sampled_from([1, 5, None]), st.sampled_from([2, None]))
 dim_rows = st.tuples(st.sampled_from([0, 1, None]), st.sampled_from(["x", "y"]))
-steps = st.lists(  # steps of timestamps of (table, row, insert?) choices
-    st.lists(st.lists(st.one_of(st.tuples(st.just("fact"), fact_rows, st.booleans()),
-                                st.tuples(st.just("dim"), dim_rows, st.booleans())), max_size=5),
-             min_size=1, max_size=3),
-    min_size=1, max_size=5,
-)
+steps = script_steps(fact_rows, dim_rows, 5)  # steps of timestamps of (table, row, insert?) choices
 
 
 def render(plan: ir.RelationExpr, fuse: bool) -> RenderedDataflow:
@@ -149,26 +144,10 @@ def test_both_inputs_hydrated_from_columns_equal_the_unfused_rows(name: str, fac
     sums, B lazily arranged and joined with them by Acero in the first round), with a few rows of the snapshot
     given as rows beside them, then random batches: the index equals the unfused dataflow's fed only rows, at the
     snapshot and after every batch."""
-    from steadystate.repr.columnar import decode_columnar, encode_columnar
-
     fused, unfused = render(PLANS[name], True), render(PLANS[name], False)
     loads = {"fact": facts, "dim": dims}
-    taken = set()
-    for table in ("fact", "dim"):
-        extra = Counter(row for which, row in rest if which == table)
-        everything = Counter(loads[table]) + extra
-        unfused.feed_snapshot(table, dict(everything), 1, 2)
-        consumer = fused.columnar_consumer(table)
-        folded = None
-        if consumer is not None and loads[table]:
-            columns = decode_columnar(encode_columnar([(row, 1, 1) for row in loads[table]], minimum=1))[1]
-            folded = consumer.fold_columns([columns])
-        if folded is not None:
-            consumer.absorb_folded(folded)  # type: ignore[union-attr]
-            taken.add(table)
-            fused.feed_snapshot(table, dict(extra), 1, 2)
-        else:
-            fused.feed_snapshot(table, dict(everything), 1, 2)
+    taken = hydrate(fused, unfused, loads,
+                    {table: [row for which, row in rest if which == table] for table in ("fact", "dim")})
     if facts and dims:
         assert taken == {"fact", "dim"}
     live = {table: Counter(loads[table]) + Counter(row for which, row in rest if which == table)

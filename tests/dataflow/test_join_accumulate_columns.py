@@ -18,7 +18,7 @@ from steadystate.expr import ir
 from steadystate.render import RenderedDataflow
 from steadystate.repr.types import RelationDesc, ScalarType as T
 
-from star_support import agg, hydrate, render_star, rollup, run_script
+from star_support import agg, hydrate, render_star, rollup, run_script, script_steps
 
 FACT = RelationDesc.of(("dim_id", T.INT8), ("amount", T.INT8), ("qty", T.INT4))
 DIM = RelationDesc.of(("id", T.INT8), ("region", T.TEXT), ("tier", T.INT4))
@@ -41,12 +41,7 @@ fact_rows = st.tuples(st.sampled_from([0, 1, 2, 3, 7, None]), st.sampled_from([1
                       st.sampled_from([2, None]))
 dim_rows = st.tuples(st.sampled_from([0, 1, 2, 3, None]), st.sampled_from(["x", "y", None]),
                      st.sampled_from([1, 2, None]))
-steps = st.lists(
-    st.lists(st.lists(st.one_of(st.tuples(st.just("fact"), fact_rows, st.booleans()),
-                                st.tuples(st.just("dim"), dim_rows, st.booleans())), max_size=8),
-             min_size=1, max_size=3),
-    min_size=1, max_size=5,
-)
+steps = script_steps(fact_rows, dim_rows, 8)  # steps of timestamps of (table, row, insert?) choices
 
 
 def render(plan: ir.RelationExpr, fuse: bool) -> RenderedDataflow:

@@ -156,8 +156,7 @@ def _width_bucket(plan: PlanExpr, node: exp.WidthBucket, env: ExprEnv) -> Typed:
     """``width_bucket(operand, low, high, count)``: numeric when an argument is numeric and none is a float (the
     candidate with an exact match), else double precision (numeric's preferred type), as PostgreSQL resolves it."""
     keys = ("this", "min_value", "max_value", "num_buckets")
-    if any(node.args.get(k) is None for k in keys) or set(node.args) - set(keys) - {"threshold"} or \
-            node.args.get("threshold") is not None:
+    if node.args.get("threshold") is not None or any(node.args.get(k) is None for k in keys):
         raise errors.FeatureNotSupported("width_bucket(anyelement, anyarray) is not supported")
     values = [plan(node.args[k], env) for k in keys]
     known = {v.type for v in values[:3] if not v.is_untyped}
