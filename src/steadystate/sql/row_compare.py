@@ -113,17 +113,23 @@ def _split_assignments(update: exp.Update) -> None:
 
 
 def expand(tree: exp.Expr) -> exp.Expr:
-    """``tree`` with its row comparisons expanded (in place; the innermost first)."""
+    """``tree`` with its row comparisons expanded (in place; the innermost first).  One walk of the tree when it
+    holds no row constructor, which is every statement but a few."""
     if isinstance(tree, exp.Update):
         _split_assignments(tree)
-    for node in reversed(list(tree.find_all(*_COMPARISONS, exp.In, bfs=False))):
+    found = list(tree.find_all(*_COMPARISONS, exp.In, exp.Tuple, exp.Anonymous, bfs=False))
+    row_calls = any(isinstance(n, exp.Anonymous) and row_elements(n) is not None for n in found)
+    if not row_calls and not any(isinstance(n, exp.Tuple) for n in found):
+        return tree
+    for node in reversed(found):
+        if isinstance(node, (exp.Tuple, exp.Anonymous)):
+            continue
         replacement = _expanded(node)
         if replacement is not None:
             if node is tree:
                 return replacement
             node.replace(replacement)
-    for call in tree.find_all(exp.Anonymous):
-        if row_elements(call) is not None:
-            raise errors.FeatureNotSupported("ROW constructors are supported only in comparisons",
-                                             hint="Compare two rows of the same length, or name the columns.")
+    if row_calls and any(row_elements(call) is not None for call in tree.find_all(exp.Anonymous)):
+        raise errors.FeatureNotSupported("ROW constructors are supported only in comparisons",
+                                         hint="Compare two rows of the same length, or name the columns.")
     return tree
