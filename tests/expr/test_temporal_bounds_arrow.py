@@ -43,13 +43,34 @@ _bound = st.tuples(st.builds(lambda e: ir.CallUnary("cast_mz_timestamp", e), _sc
 
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.tuples(_value, _value), max_size=20), st.lists(_bound, max_size=2), st.lists(_bound, max_size=2),
-       st.one_of(st.integers(-5, 60), st.sampled_from([-(2**63), 2**63 - 1, 2**64])), st.booleans())
+       st.one_of(st.integers(-5, 60), st.sampled_from([-(2**63), 2**63 - 1, 2**64])), st.booleans(),
+       st.sampled_from([1, 2, 3, 7, 1 << 20]))
 def test_arrow_bounds_are_the_row_bounds(rows: list[tuple], lower: list, upper: list, time: int,
-                                         narrow: bool) -> None:
+                                         narrow: bool, block: int) -> None:
+    """``block``: rows per block whose extremes decide an upper bound (small ones give a column many blocks)."""
     if not lower and not upper:
         upper = [(ir.CallUnary("cast_mz_timestamp", ir.ColumnRef(0)), 1)]
+    _check(rows, lower, upper, time, narrow, block)
+
+
+_window = st.builds(lambda c, v: ir.CallUnary("cast_mz_timestamp", ir.CallBinary("add", ir.ColumnRef(c), _literal(v))),
+                    st.sampled_from([0, 1]), st.integers(0, 20))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 60), st.integers(0, 60)), max_size=40).map(sorted),
+       st.lists(st.tuples(_window, st.sampled_from([0, 1])), max_size=1),
+       st.tuples(_window, st.sampled_from([0, 1])), st.integers(-5, 90), st.booleans(), st.sampled_from([1, 2, 5, 16]))
+def test_blocks_decide_a_sliding_window_like_the_row_bounds(rows: list[tuple], lower: list, upper: tuple, time: int,
+                                                            narrow: bool, block: int) -> None:
+    """A sliding window's shape without NULLs (ids rising, the bound ``col + c``): blocks wholly expired, wholly
+    live and straddling the time all occur, and the rows kept are the row evaluator's."""
+    _check(rows, lower, [upper], time, narrow, block)
+
+
+def _check(rows: list[tuple], lower: list, upper: list, time: int, narrow: bool, block: int) -> None:
     bounds = TemporalBounds(tuple(lower), tuple(upper))
-    arrow = compile_arrow_bounds(bounds, TYPES)
+    arrow = compile_arrow_bounds(bounds, TYPES, block)
     assert arrow is not None
     rows = [(a, b, "x") for a, b in rows]
     # storage keeps an integer column as the narrowest type that holds it (``repr.columnar``)
@@ -117,3 +138,15 @@ def test_a_constant_past_int64_is_added_exactly() -> None:
                           "c2": pa.array(["x"] * 3)}), 0)
     evaluate = compile_bounds(bounds, TYPES)
     assert got is not None and got[0] is None and got[1].tolist() == [evaluate(row)[0] for row in rows]
+
+
+def test_every_time_against_rising_ids_in_blocks() -> None:
+    """Every time across rising ids with repeats, blocks of several sizes, both offsets: each block boundary meets
+    the threshold exactly (a block whose least or greatest value is the threshold)."""
+    ids = [0, 1, 1, 2, 4, 5, 5, 5, 6, 8, 9, 12]
+    rows = [(i, 0) for i in ids]
+    for offset in (0, 1):
+        bound = (ir.CallUnary("cast_mz_timestamp", ir.CallBinary("add", ir.ColumnRef(0), _literal(3))), offset)
+        for block in (2, 3, 5, 64):
+            for time in range(-1, 18):
+                _check(rows, [], [bound], time, True, block)

@@ -8,9 +8,11 @@ without bounds).  The rows it leaves out are the ones the row path drops without
 value needs the row evaluator: an error there (an overflow, a negative ``mz_timestamp``) or a value past ``int64``.
 
 Each bound is kept as a *base* array and the constants the row evaluator adds to it, so the common bound
-``mz_now() <= col + c`` (a column plus a literal, cast to ``mz_timestamp``) costs a pass for the column's minimum
-and maximum (from which the row evaluator's range checks follow exactly: the sum is monotone) and one comparison
-``col > t - c - offset``; only the rows that pass get their bound materialized.  A sliding window's snapshot, where
+``mz_now() <= col + c`` (a column plus a literal, cast to ``mz_timestamp``) costs one pass for the minimum and
+maximum of each block of ``BLOCK`` rows (from which the row evaluator's range checks follow exactly: the sum is
+monotone), and the comparison ``col > t - c - offset`` runs only over the blocks whose extremes straddle the
+threshold — a block wholly below it has none of its rows, one wholly above all (zone maps, computed on the fly); only
+the rows that pass get their bound materialized.  A sliding window's snapshot, where
 most rows have expired, thus never builds an array of every row's bound.  Other integer bounds
 (``expr.arrow_eval.compile_arrow_scalar``, checked arithmetic) are evaluated whole, then treated the same way with a
 zero constant.  A column is read as stored (storage narrows integer columns to the smallest width holding them): it
@@ -38,6 +40,7 @@ from steadystate.repr.types import ScalarType
 _INTS = (ScalarType.INT4, ScalarType.INT8)
 _RANGES = {ScalarType.INT4: (-(2**31), 2**31 - 1), ScalarType.INT8: (-(2**63), 2**63 - 1)}
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+BLOCK = 1 << 20  # rows per block whose extremes decide an upper bound for all its rows at once
 
 #: a table's intervals at a time: ``(rows, lower, upper)`` (see the module docstring)
 ArrowIntervals = tuple[Any, Any, Any]
@@ -96,6 +99,37 @@ def _above(numbers: Any, threshold: int) -> Any:
     return numbers > threshold
 
 
+def _block_extremes(values: pa.Array, block: int) -> tuple[list[int], list[int]]:
+    """The least and greatest value of each block of ``block`` rows of ``values`` (no NULLs), one pass over the
+    column: the whole column's extremes (the range checks) and the blocks' (which rows an upper bound keeps)."""
+    least: list[int] = []
+    most: list[int] = []
+    for start in range(0, len(values), block):
+        extremes = pc.min_max(values.slice(start, block))
+        least.append(extremes["min"].as_py())
+        most.append(extremes["max"].as_py())
+    return least, most
+
+
+def _rows_above(numbers: Any, threshold: int, extremes: tuple[list[int], list[int]], block: int) -> Any:
+    """The indices of ``numbers > threshold`` (``None``: every row), comparing only the blocks whose extremes
+    straddle ``threshold``: a block entirely at or below it has none of its rows, one entirely above has all."""
+    parts = []
+    whole = True
+    for index, (least, most) in enumerate(zip(*extremes)):
+        start = index * block
+        if most <= threshold:
+            whole = False
+        elif least > threshold:
+            parts.append(np.arange(start, min(start + block, len(numbers)), dtype=np.int64))
+        else:
+            whole = False
+            parts.append(np.flatnonzero(_above(numbers[start:start + block], threshold)) + start)
+    if whole:
+        return None
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+
 def _shifted(numbers: Any, *constants: int) -> Any:
     """``numbers`` as ``int64`` plus ``sum(constants)``, added one by one and each in steps within ``int64`` (``col -
     lit`` with ``lit = -2**63`` adds 2**63); the results at the rows that count were range-checked, and the steps of
@@ -109,10 +143,11 @@ def _shifted(numbers: Any, *constants: int) -> Any:
     return numbers
 
 
-def compile_arrow_bounds(bounds: TemporalBounds, types: Types | None,
+def compile_arrow_bounds(bounds: TemporalBounds, types: Types | None, block: int = BLOCK,
                          ) -> Callable[[Any, int], ArrowIntervals | None] | None:
     """``(table, time) -> (rows, lower, upper)`` or ``None`` (see the module docstring); the function is ``None``
-    when a bound is not an integer expression ``expr.arrow_eval`` evaluates."""
+    when a bound is not an integer expression ``expr.arrow_eval`` evaluates.  ``block``: the rows per block whose
+    extremes are taken together (see the module docstring)."""
     if types is None:
         return None
     sides: list[list[_Bound]] = [[], []]
@@ -126,7 +161,7 @@ def compile_arrow_bounds(bounds: TemporalBounds, types: Types | None,
     def intervals(table: Any, time: int) -> ArrowIntervals | None:
         valid = None
         # per side: (numbers, constants to add) — one bound lazily, several combined
-        found: list[tuple[Any, tuple[int, ...]] | None] = []
+        found: list[tuple[Any, tuple[int, ...], Any] | None] = []
         for side, combine in zip(sides, (np.maximum, np.minimum)):
             evaluated = []
             for bound in side:
@@ -143,27 +178,36 @@ def compile_arrow_bounds(bounds: TemporalBounds, types: Types | None,
                     valid = present if valid is None else valid & present
                     values = pc.fill_null(values, 0)
                 numbers = values.to_numpy(zero_copy_only=False)
-                checked = numbers if valid is None else numbers[valid]
-                if len(checked):
-                    least, most = int(checked.min()) + bound.constant, int(checked.max()) + bound.constant
+                extremes = None
+                if valid is None:  # one pass per block for both extremes (NumPy's min and max would be two)
+                    extremes = _block_extremes(values, block)
+                    extent = (min(extremes[0]), max(extremes[1])) if len(numbers) else None
+                else:
+                    checked = numbers[valid]
+                    extent = (int(checked.min()), int(checked.max())) if len(checked) else None
+                if extent is not None:
+                    least, most = extent[0] + bound.constant, extent[1] + bound.constant
                     if bound.checked is not None and (least < bound.checked[0] or most > bound.checked[1]):
                         return None  # the row evaluator's integer overflow
                     if (bound.cast and least < 0) or most + bound.offset > _INT64_MAX or least < _INT64_MIN:
                         return None  # the row evaluator's error (mz_timestamp out of range), or past int64
-                evaluated.append((numbers, (bound.constant, bound.offset)))
+                evaluated.append((numbers, (bound.constant, bound.offset), extremes))
             if len(evaluated) > 1:
                 combined = _shifted(evaluated[0][0], *evaluated[0][1])
-                for numbers, constants in evaluated[1:]:
+                for numbers, constants, _ in evaluated[1:]:
                     combined = combine(combined, _shifted(numbers, *constants))
-                found.append((combined, ()))
+                found.append((combined, (), None))
             else:
                 found.append(evaluated[0] if evaluated else None)
         lower, upper = found
-        keep = valid
-        if upper is not None:
-            above = _above(upper[0], time - sum(upper[1]))
-            keep = above if keep is None else keep & above
-        rows = None if keep is None or keep.all() else np.flatnonzero(keep)
+        if upper is not None and valid is None and upper[2] is not None:  # the blocks' extremes decide most rows
+            rows = _rows_above(upper[0], time - sum(upper[1]), upper[2], block)
+        else:
+            keep = valid
+            if upper is not None:
+                above = _above(upper[0], time - sum(upper[1]))
+                keep = above if keep is None else keep & above
+            rows = None if keep is None or keep.all() else np.flatnonzero(keep)
         low = None if lower is None else _shifted(lower[0] if rows is None else lower[0][rows], *lower[1])
         high = None if upper is None else _shifted(upper[0] if rows is None else upper[0][rows], *upper[1])
         if low is not None and high is not None:
