@@ -52,6 +52,7 @@ from steadystate.dataflow.accumulate import prepare_columns
 from steadystate.expr import ir
 from steadystate.protocol import messages as m
 from steadystate.render import RenderedDataflow
+from steadystate.repr.columnar import narrowed
 from steadystate.testing import memory_environment
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -174,10 +175,12 @@ class Data:
         self.live_ids = list(self.customer_of)
 
     def tables(self) -> dict[str, pa.Table]:
-        return {"orders": pa.table({"c0": list(self.customer_of), "c1": list(self.customer_of.values()),
-                                    "c2": list(self.amount.values())}),
-                "customers": pa.table({"c0": list(self.region), "c1": list(self.region.values()),
-                                       "c2": list(self.tier.values())})}
+        """The tables as storage keeps a load's batch (``repr.columnar``): integer columns at the narrowest width
+        that holds their values (ids and amounts int32 or int16 here), which is what a replica's snapshot reads."""
+        columns = {"orders": [list(self.customer_of), list(self.customer_of.values()), list(self.amount.values())],
+                   "customers": [list(self.region), list(self.region.values()), list(self.tier.values())]}
+        return {name: pa.table({f"c{i}": narrowed(pa.array(values)) for i, values in enumerate(lists)})
+                for name, lists in columns.items()}
 
     def batch(self, t: int) -> tuple[list[tuple], list[tuple], list[tuple]]:
         """(order updates, customer updates, (deleted ids, inserted rows, changed customers)) at ``t``."""
@@ -235,7 +238,8 @@ def run_shape(shape: Shape, desc: m.DataflowDescription, names: dict[str, str], 
     duck = duckdb.connect()
     for name, table in tables.items():
         columns = {"orders": ["id", "customer_id", "amount"], "customers": ["id", "region", "tier"]}[name]
-        duck.register(f"{name}_arrow", table.rename_columns(columns))
+        declared = [c.cast(pa.int64()) if pa.types.is_integer(c.type) else c for c in table.columns]  # bigint
+        duck.register(f"{name}_arrow", pa.table(dict(zip(columns, declared))))
         duck.execute(f"CREATE TABLE {name} AS SELECT * FROM {name}_arrow")
     view_sql = duck_view_sql(shape)
 
@@ -243,7 +247,8 @@ def run_shape(shape: Shape, desc: m.DataflowDescription, names: dict[str, str], 
         # the replica reads them: its sink's first write is one batch of insertions at one time, which storage keeps
         # as Arrow columns (``repr.columnar``), so its snapshot is read as columns like a loaded table's
         mv_table = duck.execute(shape.setup[0].split(" AS ", 1)[1]).to_arrow_table()
-        tables["big_orders"] = mv_table.rename_columns([f"c{i}" for i in range(mv_table.num_columns)])
+        tables["big_orders"] = pa.table({f"c{i}": narrowed(column.combine_chunks())
+                                         for i, column in enumerate(mv_table.columns)})
         ids[mv_id] = "big_orders"
     # as the replica hydrates (compute.snapshots): a loaded table's columns folded by a summing reader, or mapped
     # through its first maps/filters/projections as columns, or else decoded into {row: count}; and, as the replica

@@ -71,7 +71,7 @@ def _encode(updates: list[tuple[tuple, int, int]]) -> bytes | None:
             return None
         if kinds == {float} and pa.compute.any(pa.compute.is_nan(array)).as_py():
             return None  # NaNs travel in msgpack, which hands back the one NaN rows hold (repr/codec.py)
-        arrays.append(_narrowed(pa, array))
+        arrays.append(narrowed(array))
     table = pa.table({f"c{i}": array for i, array in enumerate(arrays)})
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, table.schema) as writer:
@@ -82,10 +82,11 @@ def _encode(updates: list[tuple[tuple, int, int]]) -> bytes | None:
 _NARROW_INTS = ((-(2**7), 2**7 - 1, "int8"), (-(2**15), 2**15 - 1, "int16"), (-(2**31), 2**31 - 1, "int32"))
 
 
-def _narrowed(pa: Any, array: Any) -> Any:
+def narrowed(array: Any) -> Any:
     """An int64 array as the narrowest integer type that holds its values: ids, foreign keys and amounts of a loaded
     table take a half to an eighth of the bytes to store and to read.  Readers see the narrow type (Arrow's sums of
     any integer type are int64, and ``to_pylist`` gives Python ints whatever the width)."""
+    pa = _pyarrow()
     if array.type != pa.int64() or array.null_count == len(array):
         return array
     import pyarrow.compute as pc
@@ -123,4 +124,4 @@ def columnar_updates(blob: bytes) -> list[tuple[tuple, int, int]]:
 
 
 __all__ = ["MAGIC", "MIN_UPDATES", "columnar_rows", "columnar_updates", "decode_columnar", "encode_columnar",
-           "is_columnar"]
+           "is_columnar", "narrowed"]
