@@ -1,8 +1,9 @@
 """Columnar batches (``repr.columnar``): exact round trips through ``codec.decode_updates``, and refusals.
 
 A large insert-only batch at one time is stored as Arrow; decoding it must give back exactly the updates that were
-encoded — the same values of the same Python types, NULLs included — and every batch Arrow could not hold exactly
-(mixed types in a column, ints beyond int64, numeric/date values, retractions, several times) must stay msgpack.
+encoded — the same values of the same Python types, NULLs included, numerics with their scale — and every batch
+Arrow could not hold exactly (mixed types in a column, ints beyond int64, numerics of mixed scales, ``-0``, NaN or
+past 38 digits, timestamptz, retractions, several times) must stay msgpack.
 """
 
 from __future__ import annotations
@@ -20,13 +21,22 @@ VALUES = {
     "float": st.floats(allow_nan=False),
     "str": st.text(max_size=8),
     "bool": st.booleans(),
+    "timestamp": st.datetimes().map(lambda v: v.replace(fold=0)),  # naive, years 1 to 9999, microseconds
+    "date": st.dates(),
+    "time": st.times().map(lambda v: v.replace(fold=0)),
 }
+
+
+def _numerics(exponent: int) -> st.SearchStrategy[decimal.Decimal]:
+    """A numeric column's values: one exponent (a ``numeric(p, s)`` column's), up to 38 digits, no ``-0``."""
+    return st.integers(-(10 ** 24), 10 ** 24).map(lambda n: decimal.Decimal(n).scaleb(exponent))
 
 
 @st.composite
 def batches(draw):  # type: ignore[no-untyped-def]
-    kinds = draw(st.lists(st.sampled_from(sorted(VALUES)), min_size=1, max_size=4))
-    columns = [st.one_of(st.none(), VALUES[k]) for k in kinds]
+    kinds = draw(st.lists(st.sampled_from([*sorted(VALUES), "numeric"]), min_size=1, max_size=4))
+    columns = [st.one_of(st.none(), _numerics(draw(st.integers(-14, 0))) if k == "numeric" else VALUES[k])
+               for k in kinds]
     rows = draw(st.lists(st.tuples(*columns), min_size=1, max_size=40))
     return [(row, draw(st.integers(0, 10 ** 12)) if i == 0 else None, 1) for i, row in enumerate(rows)]
 
@@ -41,6 +51,7 @@ def test_columnar_batches_round_trip_exactly(drawn) -> None:  # type: ignore[no-
     decoded = decode_updates(blob)
     assert decoded == updates
     assert [tuple(map(type, row)) for row, _t, _d in decoded] == [tuple(map(type, row)) for row, _t, _d in updates]
+    assert repr(decoded) == repr(updates)  # a numeric keeps its exponent (its scale)
 
 
 def test_batches_arrow_cannot_hold_exactly_stay_msgpack() -> None:
@@ -48,15 +59,21 @@ def test_batches_arrow_cannot_hold_exactly_stay_msgpack() -> None:
         [((1,), 5, 1), ((2.5,), 5, 1)],  # int and float in one column
         [((1,), 5, 1), ((True,), 5, 1)],  # int and bool
         [((2 ** 63,), 5, 1)],  # beyond int64 (msgpack still holds it as uint64)
-        [((decimal.Decimal("1.50"),), 5, 1)],  # numeric keeps its scale only in msgpack
-        [((dt.date(2026, 1, 1),), 5, 1)],
+        [((decimal.Decimal("1.50"),), 5, 1), ((decimal.Decimal("1.5"),), 5, 1)],  # two scales in one column
+        [((decimal.Decimal("-0.00"),), 5, 1)],  # Arrow drops the sign of zero
+        [((decimal.Decimal("NaN"),), 5, 1), ((decimal.Decimal("1"),), 5, 1)],
+        [((decimal.Decimal("1E+2"),), 5, 1)],  # a positive exponent
+        [((decimal.Decimal(10 ** 40),), 5, 1)],  # past 38 digits
+        [((dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc),), 5, 1)],  # timestamptz: another tzinfo back
+        [((dt.time(1, 2, tzinfo=dt.timezone.utc),), 5, 1)],
+        [((dt.date(2026, 1, 1),), 5, 1), ((dt.datetime(2026, 1, 1),), 5, 1)],  # date and timestamp in one column
         [((1,), 5, 1), ((2,), 5, -1)],  # a retraction
         [((1,), 5, 1), ((2,), 6, 1)],  # two times
         [((), 5, 1)],  # no columns
     ]
     for updates in refused:
         assert encode_columnar(updates, minimum=1) is None, updates
-        assert decode_updates(encode_updates(updates)) == updates
+        assert repr(decode_updates(encode_updates(updates))) == repr(updates)
     small = [((1,), 5, 1)]
     assert encode_columnar(small) is None  # below the size that pays
 

@@ -16,6 +16,11 @@ snapshot for the dataflow's first round in the cheapest form its first reader ac
    of a table builds at most a tenth of the rows;
 4. **rows**: the snapshot as ``{row: count}`` (``ShardStore.snapshot_counts``).
 
+A snapshot whose columns include numerics, dates, times or timestamps (``repr.columnar`` stores them as
+``decimal128``, ``date32``, ``time64``, ``timestamp``) goes only to 1 through readers that drop them or read exact
+columns only (``render.columnar.reads_exact``, as an imported index's snapshot does), else to 3, else to 4 — whose
+rows are then built from the decoded tables (``repr.columnar.table_rows``), not read again.
+
 In 1–3 the snapshot's other batches (writes after the load) still go in as rows (``ColumnarSnapshot.rest``):
 the operators are linear in their input (a reduce's states and a join's arrangements take the rest's updates on
 top of what the columns built), so the split is exact.  If the columns hold a value the row path would turn into an error
@@ -37,15 +42,21 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+import pyarrow as pa
+
 from steadystate.dataflow.columnar_delta import ColumnarDelta
+from steadystate.dataflow.columns import exact_type
 from steadystate.protocol.messages import DataflowDescription
 from steadystate.render import RenderedDataflow
-from steadystate.render.columnar import ColumnarMapper
+from steadystate.render.columnar import ColumnarMapper, reads_exact
 from steadystate.repr import passed
+from steadystate.repr.columnar import table_rows
 from steadystate.storage import ShardStore
+from steadystate.storage.api import ColumnarSnapshot
 from steadystate.storage.snapshot_reader import SnapshotReader
 
 log = logging.getLogger("steadystate.compute")
@@ -72,6 +83,7 @@ class SourceReading:
     source_id: str
     shard: str
     reader: SnapshotReader
+    rendered: RenderedDataflow
     consumer: Any = None
     mapper: ColumnarMapper | None = None
     started: float = 0.0
@@ -85,7 +97,7 @@ def start_reading(store: ShardStore, rendered: RenderedDataflow, source_id: str,
     as_columns = consumer is None and rendered.columnar_source(source_id)
     mapper = rendered.columnar_mapper(source_id) if consumer is None and not as_columns else None
     reader = store.snapshot_reader(shard, read_at, columnar=consumer is not None or mapper is not None or as_columns)
-    return SourceReading(source_id, shard, reader, consumer, mapper, time.perf_counter(), as_columns)
+    return SourceReading(source_id, shard, reader, rendered, consumer, mapper, time.perf_counter(), as_columns)
 
 
 @dataclass
@@ -144,8 +156,15 @@ def finish_reading(store: ShardStore, reading: SourceReading, debug_name: str) -
     reader, source_id = reading.reader, reading.source_id
     columnar = reader.columns()
     if columnar is not None:
-        consumer, mapper = reading.consumer, reading.mapper
-        if reading.as_columns:
+        consumer, mapper, as_columns = reading.consumer, reading.mapper, reading.as_columns
+        schema = columnar.tables[0].schema
+        if not all(exact_type(field.type) or pa.types.is_floating(field.type) for field in schema):
+            # numerics, dates, times, timestamps: only to readers that drop them or read exact columns only (as an
+            # imported index's are, ``render.hydration.feed_import_columns``)
+            as_columns = False
+            if consumer is not None and not reads_exact(consumer, schema):
+                consumer, mapper = None, reading.rendered.columnar_mapper(source_id)
+        if as_columns:
             log.info("dataflow %s: snapshot of %s (%d rows, %d updates) read as columns in %.1f ms", debug_name,
                      source_id, sum(t.num_rows for t in columnar.tables), len(columnar.rest),
                      (time.perf_counter() - reading.started) * 1e3)
@@ -164,12 +183,22 @@ def finish_reading(store: ShardStore, reading: SourceReading, debug_name: str) -
                          debug_name, source_id, sum(t.num_rows for t in columnar.tables), len(columnar.rest),
                          premapped.num_rows(), (time.perf_counter() - reading.started) * 1e3)
                 return SourceRead(columnar.rest, mapper=mapper, premapped=premapped)
-        rows = store.snapshot_counts(reading.shard, reader.as_of)  # the columns cannot be taken: read rows
+        rows = _rows_of(columnar)  # the columns cannot be taken: their rows
     else:
         rows = reader.counts()
     log.info("dataflow %s: snapshot of %s (%d rows) read in %.1f ms", debug_name, source_id, len(rows),
              (time.perf_counter() - reading.started) * 1e3)
     return SourceRead(rows)
+
+
+def _rows_of(columnar: ColumnarSnapshot) -> dict[tuple[Any, ...], int]:
+    """A columnar snapshot as ``{row: count}``: the tables' rows (``repr.columnar.table_rows``) with the rest."""
+    counts: Counter[tuple[Any, ...]] = Counter()
+    for table in columnar.tables:
+        counts.update(table_rows(table))
+    for row, diff in columnar.rest.items():
+        counts[row] += diff
+    return {row: diff for row, diff in counts.items() if diff}
 
 
 def read_source(store: ShardStore, rendered: RenderedDataflow, source_id: str, shard: str, read_at: int,

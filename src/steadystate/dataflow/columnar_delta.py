@@ -84,7 +84,7 @@ class ColumnarDelta:
         if weighted is None:  # columns Arrow does not group as Python does (floats): counted in Python
             out: OkDelta = {}
             for table, sign in self.parts:
-                counted = Counter(zip(*(table.column(f"c{i}").to_pylist() for i in range(self.arity))))
+                counted = Counter(zip(*(python_values(table.column(f"c{i}")) for i in range(self.arity))))
                 if not out and sign == 1:
                     out = dict(counted)
                     continue

@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import contextlib
 import gc
+from datetime import time as time_of_day
+from decimal import Decimal
 from typing import Any, Callable, Iterator, Sequence
 
 
@@ -472,10 +474,18 @@ def table_of_rows(rows: dict[Row, int], arity: int) -> Any | None:
 
 def python_values(column: Any) -> list[Any]:
     """A column's values as Python objects (``to_pylist``'s), a string column's through its dictionary: each
-    distinct string becomes one object, shared by its rows (faster, and smaller, than one object per row)."""
+    distinct string becomes one object, shared by its rows (faster, and smaller, than one object per row).
+    Timestamps (without a zone) and dates go through NumPy's ``datetime64`` and times and numerics through their
+    text, as ``repr.columnar.python_values`` reads them (pyarrow builds those one Python call at a time)."""
     import pyarrow.compute as pc
 
     pa = _pa()
+    kind = column.type
+    if kind == pa.timestamp("us") or kind == pa.date32():  # NULL is NaT, which becomes None
+        return list(column.to_numpy(zero_copy_only=False).astype(object).tolist())
+    if kind == pa.time64("us") or pa.types.is_decimal(kind):
+        parse = time_of_day.fromisoformat if kind == pa.time64("us") else Decimal
+        return [None if text is None else parse(text) for text in column.cast(pa.string()).to_pylist()]
     if len(column) < 4096 or not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
         return column.to_pylist()
     encoded = pc.dictionary_encode(column)

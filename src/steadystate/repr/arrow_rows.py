@@ -101,6 +101,18 @@ def _time_type(values: list[Any]) -> pa.DataType | None:
     return ARROW_KINDS[_dt.time] if all(v is None or v.tzinfo is None for v in values) else None
 
 
+def exact_arrow_type(values: list[Any], kind: type) -> pa.DataType | None:
+    """The Arrow type holding ``values`` (datums of Python type ``kind``, or NULLs) exactly (see the module
+    docstring's table), or ``None``."""
+    if kind is decimal.Decimal:
+        return _decimal_type(values)
+    if kind is _dt.datetime:
+        return _datetime_type(values)
+    if kind is _dt.time:
+        return _time_type(values)
+    return ARROW_KINDS.get(kind)
+
+
 def column_array(values: list[Any]) -> tuple[pa.Array, bool]:
     """One column's values as an Arrow array, and whether it holds codec encodings (see the module docstring)."""
     kinds = set(map(type, values))
@@ -109,15 +121,7 @@ def column_array(values: list[Any]) -> tuple[pa.Array, bool]:
     if not kinds:
         return pa.nulls(len(values)), False
     if len(kinds) == 1:
-        (kind,) = kinds
-        if kind is decimal.Decimal:
-            arrow_type = _decimal_type(values)
-        elif kind is _dt.datetime:
-            arrow_type = _datetime_type(values)
-        elif kind is _dt.time:
-            arrow_type = _time_type(values)
-        else:
-            arrow_type = ARROW_KINDS.get(kind)
+        arrow_type = exact_arrow_type(values, next(iter(kinds)))
     if arrow_type is not None:
         try:
             return pa.array(values, arrow_type), False
