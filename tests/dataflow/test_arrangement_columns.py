@@ -2,12 +2,14 @@
 as they are, only the keys built as Python values) holds exactly what the row arrangement holds after the same
 snapshot, and after any later changes: read whole (``peek``, ``table``, ``rows_dict``) and by key (``lookup``),
 with repeated rows, NULLs in keys and values, text, booleans, a key of no columns, the producer's "no row repeats"
-promise, and extra rows beside the columns.  Where its preconditions fail (a float column, a key that is not
+promise, and extra rows beside the columns, and numerics, timestamps, dates and times.  Where its preconditions fail (a float column, a key that is not
 columns, retractions, a cursor reading the log, an arrangement not empty) it declines and changes nothing."""
 
 from __future__ import annotations
 
 from collections import Counter
+from datetime import date, datetime, time as time_of_day
+from decimal import Decimal
 from typing import Any
 
 import pyarrow as pa
@@ -104,3 +106,62 @@ def test_apply_columns_declines_what_it_cannot_take_exactly() -> None:
     taken = fresh(key_columns=(0,))
     assert taken.apply_columns(1, ColumnarDelta([(table, 1)], 3), {})
     assert taken.bulk is not None and taken.bulk.records == 20 and not taken.recent
+
+
+TYPED = st.tuples(
+    st.one_of(st.none(), st.integers(-300, 300).map(lambda n: Decimal(n).scaleb(-2))),
+    st.one_of(st.none(), st.sampled_from([datetime(2024, 1, 1), datetime(2024, 1, 1, 0, 0, 0, 1), datetime(1, 1, 1)])),
+    st.one_of(st.none(), st.sampled_from([date(2024, 2, 29), date(9999, 12, 31)])),
+    st.one_of(st.none(), st.sampled_from([time_of_day(0, 0), time_of_day(23, 59, 59, 999999)])),
+)
+TYPED_ARROW = [pa.decimal128(38, 2), pa.timestamp("us"), pa.date32(), pa.time64("us")]
+
+
+def typed_table(rows: list[tuple[Any, ...]]) -> pa.Table:
+    return pa.table({f"c{i}": pa.array([r[i] for r in rows], kind) for i, kind in enumerate(TYPED_ARROW)})
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(TYPED, max_size=40), st.sampled_from([(0,), (1,), (2, 3), (0, 1, 2, 3)]),
+       st.lists(st.lists(st.tuples(TYPED, st.sampled_from([1, 1, -1])), max_size=8), max_size=4))
+def test_numerics_and_times_are_arranged_from_columns_as_the_rows_are(
+        snapshot: list[tuple[Any, ...]], key: tuple[int, ...], changes: list[list[tuple[tuple[Any, ...], int]]]) -> None:
+    """Numerics of one scale, timestamps, dates and times (``columns.arrangeable``), repeated rows and NULLs: the run
+    built from the columns holds what the rows hold, by key and whole, and through later changes."""
+    def key_fn(row: tuple[Any, ...]) -> tuple[Any, ...]:
+        return tuple(row[c] for c in key)
+
+    half = len(snapshot) // 2
+    rows_path = Arrangement(key_fn)
+    rows_path.apply(1, (dict(Counter(snapshot)), {}))
+    columnar = Arrangement(key_fn, codec=ARROW_ROWS, recent_min=1, key_columns=key)
+    parts = [(typed_table(snapshot[:half]), 1), (typed_table(snapshot[half:]), 1)]
+    assert columnar.apply_columns(1, ColumnarDelta(parts, 4), {}) == bool(snapshot)
+    if not snapshot:
+        return
+    keys = {key_fn(row) for row in snapshot}
+    assert contents(columnar, keys) == contents(rows_path, keys)
+    present = Counter(snapshot)
+    for at, batch in enumerate(changes, 2):
+        delta: dict[tuple[Any, ...], int] = {}
+        for row, diff in batch:
+            if diff < 0 and present[row] + delta.get(row, 0) <= 0:
+                continue
+            delta[row] = delta.get(row, 0) + diff
+        delta = {row: diff for row, diff in delta.items() if diff}
+        present.update(delta)
+        for arrangement in (rows_path, columnar):
+            arrangement.apply(at, (dict(delta), {}))
+        keys |= {key_fn(row) for row in delta}
+        assert contents(columnar, keys) == contents(rows_path, keys)
+
+
+def test_numerics_of_two_scales_are_not_arranged_from_columns() -> None:
+    """``1.50`` and ``1.5`` are equal numerics with different text: parts of two scales do not unify (declined)."""
+    two = pa.table({"c0": pa.array([Decimal("1.50")] * 3, pa.decimal128(38, 2))})
+    one = pa.table({"c0": pa.array([Decimal("1.5")] * 3, pa.decimal128(38, 1))})
+    arrangement = Arrangement(lambda row: (row[0],), codec=ARROW_ROWS, recent_min=1, key_columns=(0,))
+    assert not arrangement.apply_columns(1, ColumnarDelta([(two, 1), (one, 1)], 1), {})
+    assert arrangement.apply_columns(1, ColumnarDelta([(two, 1), (two, 1)], 1), {})
+    assert arrangement.rows_dict() == {(Decimal("1.50"),): 6}
+    assert str(next(iter(arrangement.rows_dict()))[0]) == "1.50"

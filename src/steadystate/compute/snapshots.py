@@ -17,9 +17,10 @@ snapshot for the dataflow's first round in the cheapest form its first reader ac
 4. **rows**: the snapshot as ``{row: count}`` (``ShardStore.snapshot_counts``).
 
 A snapshot whose columns include numerics, dates, times or timestamps (``repr.columnar`` stores them as
-``decimal128``, ``date32``, ``time64``, ``timestamp``) goes only to 1 through readers that drop them or read exact
-columns only (``render.columnar.reads_exact``, as an imported index's snapshot does), else to 3, else to 4 — whose
-rows are then built from the decoded tables (``repr.columnar.table_rows``), not read again.
+``decimal128``, ``date32``, ``time64``, ``timestamp``) goes to 1 only through readers that drop them or read exact
+columns only (``render.columnar.reads_exact``, as an imported index's snapshot does), else to 2 (where an index
+export arranges them as they are and any other operator takes rows), 3, or 4 — whose rows are then built from the
+decoded tables (``repr.columnar.table_rows``), not read again.
 
 In 1–3 the snapshot's other batches (writes after the load) still go in as rows (``ColumnarSnapshot.rest``):
 the operators are linear in their input (a reduce's states and a join's arrangements take the rest's updates on
@@ -159,9 +160,9 @@ def finish_reading(store: ShardStore, reading: SourceReading, debug_name: str) -
         consumer, mapper, as_columns = reading.consumer, reading.mapper, reading.as_columns
         schema = columnar.tables[0].schema
         if not all(exact_type(field.type) or pa.types.is_floating(field.type) for field in schema):
-            # numerics, dates, times, timestamps: only to readers that drop them or read exact columns only (as an
-            # imported index's are, ``render.hydration.feed_import_columns``)
-            as_columns = False
+            # numerics, dates, times, timestamps: only to consumers that drop them or read exact columns only (as
+            # an imported index's are, ``render.hydration.feed_import_columns``); through the first round, each
+            # operator takes them as columns or as rows
             if consumer is not None and not reads_exact(consumer, schema):
                 consumer, mapper = None, reading.rendered.columnar_mapper(source_id)
         if as_columns:

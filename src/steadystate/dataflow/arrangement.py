@@ -44,7 +44,7 @@ import pyarrow as pa
 from steadystate.dataflow.arrangement_runs import ColumnRuns, RowCodec, unify
 from steadystate.dataflow.collection import Delta, ErrDelta, EvalError, Row, Update, add_into, first_error
 from steadystate.dataflow.columnar_delta import ColumnarDelta
-from steadystate.dataflow.columns import consolidated_sorted, python_values
+from steadystate.dataflow.columns import arrangeable, consolidated_sorted, python_values
 
 _VIEW_CACHE_LIMIT = 64
 RECENT_MIN = 8192  # ``recent`` moves into a run past this many records and past 1/_RECENT_FRACTION of the runs'
@@ -120,17 +120,18 @@ class Arrangement:
         through :meth:`apply`.  False (nothing done: the caller applies the rows) unless the arrangement is empty
         with a codec, no cursor reads its log, its key is columns, every part is insertions, there are at least
         ``recent_min`` of them and every column is exact (``dataflow.columns``' rule: int64, string, bool, whose
-        ``to_pylist`` values are the row path's)."""
+        ``to_pylist`` values are the row path's) or a decimal, timestamp, date or time of one type in every part
+        (``columns.arrangeable``: Arrow groups those as Python does; a run holds them in the peek's types)."""
         bulk, key_columns = self.bulk, self.key_columns
+        positive = ok.positive_tables()
         if (bulk is None or bulk.records or self.recent or self._cursors or key_columns is None or not ok.arity
-                or ok.positive_tables() is None or ok.num_rows() < self.recent_min):
+                or positive is None or ok.num_rows() < self.recent_min):
             return False
-        weighted = ok.weighted()
-        if weighted is None:
+        table = arrangeable(positive, ok.arity)
+        if table is None:
             return False
         names = [f"c{i}" for i in range(ok.arity)]
         counts = None
-        table = weighted.select(names)
         if not ok.distinct:
             counted = consolidated_sorted(table)
             table, counts = counted.select(names), counted.column("count_all").to_numpy()

@@ -93,6 +93,37 @@ def unified(tables: list[Any], columns: Sequence[int] | None = None) -> Any | No
     return pa.table(dict(zip(table.column_names, exact)))
 
 
+def ordered_type(typ: Any) -> bool:
+    """Whether a column of Arrow type ``typ`` is one whose values Arrow groups and orders as Python does when every
+    part has that very type: a decimal of one scale (``Decimal('1.50')`` against ``Decimal('1.50')``: the same
+    integer), a timestamp without a zone, a date or a time (microseconds or days)."""
+    pa = _pa()
+    return bool(pa.types.is_decimal(typ) or typ == pa.timestamp("us") or typ == pa.date32() or typ == pa.time64("us"))
+
+
+def arrangeable(tables: list[Any], arity: int) -> Any | None:
+    """The columns ``c0 … c{arity-1}`` of ``tables`` as one table whose rows Arrow groups as Python does: every
+    column exact (:func:`exact_column`), or of an :func:`ordered_type` that is the same in every table (a decimal's
+    scale is part of its values: two scales never unify); ``None`` otherwise."""
+    pa = _pa()
+    names = [f"c{i}" for i in range(arity)]
+    if not tables or any(name not in table.column_names for table in tables for name in names):
+        return None
+    parts = [table.select(names) for table in tables]
+    columns = []
+    for name in names:
+        types = {part.schema.field(name).type for part in parts}
+        if len(types) == 1 and ordered_type(next(iter(types))):
+            columns.append(pa.chunked_array([chunk for part in parts for chunk in part.column(name).chunks],
+                                            type=next(iter(types))))
+            continue
+        exact = unified(parts, [names.index(name)])
+        if exact is None:
+            return None
+        columns.append(exact.column(0))
+    return pa.table(dict(zip(names, columns)))
+
+
 def key_starts(table: Any, names: Sequence[str]) -> Any:
     """Positions (a NumPy array) where a new group of equal ``names`` values begins in ``table`` (sorted by them),
     and its length at the end.  NULLs equal each other here (a GROUP BY key)."""
