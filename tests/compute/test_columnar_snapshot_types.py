@@ -2,7 +2,7 @@
 peek gives them) and hydrates every kind of view exactly as the same snapshot read as rows does, then keeps matching
 it through deletes and inserts.
 
-The table is ``(k int8, g int4, amount numeric(12,2), at timestamp, day date, t time, s text)``.  Each view reads
+The table is ``(k int8, g int4, amount numeric(12,2), at timestamp, day date, t time, s text, seen timestamptz)``.  Each view reads
 some of the new columns in the way an operator could read them as columns — compared, grouped, summed, ordered,
 distinct, joined on, unioned — or only the exact columns beside them; whichever form ``compute.snapshots`` picks
 (folded, premapped, through the first round, or rows), the index must hold what the row path holds.
@@ -27,7 +27,7 @@ from steadystate.repr.types import RelationDesc, ScalarType as T
 from steadystate.storage import open_store
 
 TABLE = RelationDesc.of(("k", T.INT8), ("g", T.INT4), ("amount", T.NUMERIC), ("at", T.TIMESTAMP), ("day", T.DATE),
-                        ("t", T.TIME), ("s", T.TEXT))
+                        ("t", T.TIME), ("s", T.TEXT), ("seen", T.TIMESTAMPTZ))
 col = ir.ColumnRef
 CENTS = Decimal("0.01")
 START = dt.datetime(2024, 3, 1, 12, 0)
@@ -58,8 +58,10 @@ VIEWS: dict[str, tuple[ir.RelationExpr, RelationDesc]] = {
         RelationDesc.of(("day", T.DATE), ("total", T.NUMERIC), ("n", T.INT8), ("last", T.TIMESTAMP),
                         ("least", T.NUMERIC))),
     "grouped by an int, numeric sums": (
-        ir.Reduce(ir.Get("u1"), (col(1),), (ir.AggregateExpr("sum", col(2)), ir.AggregateExpr("max", col(5)))),
-        RelationDesc.of(("g", T.INT4), ("total", T.NUMERIC), ("latest", T.TIME))),
+        ir.Reduce(ir.Get("u1"), (col(1),), (ir.AggregateExpr("sum", col(2)), ir.AggregateExpr("max", col(5)),
+                                            ir.AggregateExpr("min", col(7)))),
+        RelationDesc.of(("g", T.INT4), ("total", T.NUMERIC), ("latest", T.TIME), ("first", T.TIMESTAMPTZ))),
+    "distinct instants": (ir.Distinct(ir.Project(ir.Get("u1"), (7,))), RelationDesc.of(("seen", T.TIMESTAMPTZ))),
     "exact columns only": (
         ir.Reduce(ir.Project(ir.Get("u1"), (1, 0, 6)), (col(0),), (ir.AggregateExpr("sum", col(1)),
                                                                   ir.AggregateExpr("count", col(2)))),
@@ -90,7 +92,9 @@ def _row(k: int, rng: random.Random) -> tuple:
     at = None if rng.random() < 0.05 else START + dt.timedelta(seconds=rng.randrange(0, 200_000), microseconds=k % 7)
     day = None if rng.random() < 0.05 else dt.date(2024, 1, 1) + dt.timedelta(days=rng.randrange(0, 60))
     t = dt.time(rng.randrange(24), rng.randrange(60), rng.randrange(60), rng.choice([0, 5, 999_999]))
-    return (k, rng.randrange(-30, 30), amount, at, day, t, rng.choice(["a", "m", "z", None]))
+    seen = None if rng.random() < 0.05 else (START + dt.timedelta(seconds=rng.randrange(0, 9000))).replace(
+        tzinfo=dt.timezone.utc)
+    return (k, rng.randrange(-30, 30), amount, at, day, t, rng.choice(["a", "m", "z", None]), seen)
 
 
 @pytest.fixture(scope="module")
@@ -123,6 +127,7 @@ def test_the_load_is_stored_as_columns_of_the_peek_types(loaded: tuple[Any, list
     assert snapshot is not None and len(snapshot.tables) == 1 and not snapshot.rest
     types = [str(field.type) for field in snapshot.tables[0].schema]
     assert types[2:6] == ["decimal128(38, 2)", "timestamp[us]", "date32[day]", "time64[us]"]
+    assert types[7] == "timestamp[us, tz=UTC]"
     assert Counter(store.snapshot_counts("t", 1)) == Counter(rows)  # read back as rows: the same values
     assert all(repr(a) == repr(b) for a, b in zip(sorted(store.snapshot_counts("t", 1), key=lambda r: r[0]), rows))
 
@@ -160,7 +165,8 @@ def test_a_view_over_typed_columns_hydrates_and_changes_as_the_rows_do(loaded: t
 
 
 def test_values_arrow_would_not_hand_back_keep_the_batch_in_rows() -> None:
-    """A numeric ``-0.00`` (Arrow drops the sign), mixed exponents, and a ``timestamptz`` keep a load msgpack."""
+    """A numeric ``-0.00`` (Arrow drops the sign), mixed exponents, and an aware timestamp not in ``timezone.utc``
+    keep a load msgpack."""
     from steadystate.repr.columnar import encode_columnar
 
     def load(value: Any) -> list[tuple[tuple, int, int]]:
@@ -168,5 +174,6 @@ def test_values_arrow_would_not_hand_back_keep_the_batch_in_rows() -> None:
 
     assert encode_columnar(load(Decimal("2.00"))) is not None
     assert encode_columnar(load(Decimal("2.00")))[: len(MAGIC)] == MAGIC
-    for value in (Decimal("-0.00"), Decimal("2.0"), Decimal("NaN"), dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)):
+    for value in (Decimal("-0.00"), Decimal("2.0"), Decimal("NaN"),
+                  dt.datetime(2024, 1, 1, tzinfo=dt.timezone(dt.timedelta(hours=2)))):
         assert encode_columnar(load(value)) is None, value

@@ -8,7 +8,7 @@ columns, retractions, a cursor reading the log, an arrangement not empty) it dec
 from __future__ import annotations
 
 from collections import Counter
-from datetime import date, datetime, time as time_of_day
+from datetime import date, datetime, time as time_of_day, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -113,8 +113,10 @@ TYPED = st.tuples(
     st.one_of(st.none(), st.sampled_from([datetime(2024, 1, 1), datetime(2024, 1, 1, 0, 0, 0, 1), datetime(1, 1, 1)])),
     st.one_of(st.none(), st.sampled_from([date(2024, 2, 29), date(9999, 12, 31)])),
     st.one_of(st.none(), st.sampled_from([time_of_day(0, 0), time_of_day(23, 59, 59, 999999)])),
+    st.one_of(st.none(), st.sampled_from([datetime(2024, 1, 1, tzinfo=timezone.utc),
+                                          datetime(1, 1, 1, 0, 0, 0, 5, tzinfo=timezone.utc)])),
 )
-TYPED_ARROW = [pa.decimal128(38, 2), pa.timestamp("us"), pa.date32(), pa.time64("us")]
+TYPED_ARROW = [pa.decimal128(38, 2), pa.timestamp("us"), pa.date32(), pa.time64("us"), pa.timestamp("us", tz="UTC")]
 
 
 def typed_table(rows: list[tuple[Any, ...]]) -> pa.Table:
@@ -122,7 +124,7 @@ def typed_table(rows: list[tuple[Any, ...]]) -> pa.Table:
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(TYPED, max_size=40), st.sampled_from([(0,), (1,), (2, 3), (0, 1, 2, 3)]),
+@given(st.lists(TYPED, max_size=40), st.sampled_from([(0,), (1,), (2, 3), (4,), (0, 1, 2, 3, 4)]),
        st.lists(st.lists(st.tuples(TYPED, st.sampled_from([1, 1, -1])), max_size=8), max_size=4))
 def test_numerics_and_times_are_arranged_from_columns_as_the_rows_are(
         snapshot: list[tuple[Any, ...]], key: tuple[int, ...], changes: list[list[tuple[tuple[Any, ...], int]]]) -> None:
@@ -136,7 +138,7 @@ def test_numerics_and_times_are_arranged_from_columns_as_the_rows_are(
     rows_path.apply(1, (dict(Counter(snapshot)), {}))
     columnar = Arrangement(key_fn, codec=ARROW_ROWS, recent_min=1, key_columns=key)
     parts = [(typed_table(snapshot[:half]), 1), (typed_table(snapshot[half:]), 1)]
-    assert columnar.apply_columns(1, ColumnarDelta(parts, 4), {}) == bool(snapshot)
+    assert columnar.apply_columns(1, ColumnarDelta(parts, 5), {}) == bool(snapshot)
     if not snapshot:
         return
     keys = {key_fn(row) for row in snapshot}

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
-from datetime import time as time_of_day
+from datetime import time as time_of_day, timezone
 from decimal import Decimal
 from typing import Any, Callable, Iterator, Sequence
 
@@ -96,9 +96,10 @@ def unified(tables: list[Any], columns: Sequence[int] | None = None) -> Any | No
 def ordered_type(typ: Any) -> bool:
     """Whether a column of Arrow type ``typ`` is one whose values Arrow groups and orders as Python does when every
     part has that very type: a decimal of one scale (``Decimal('1.50')`` against ``Decimal('1.50')``: the same
-    integer), a timestamp without a zone, a date or a time (microseconds or days)."""
+    integer), a timestamp (without a zone, or in UTC: instants), a date or a time (microseconds or days)."""
     pa = _pa()
-    return bool(pa.types.is_decimal(typ) or typ == pa.timestamp("us") or typ == pa.date32() or typ == pa.time64("us"))
+    return bool(pa.types.is_decimal(typ) or typ == pa.timestamp("us") or typ == pa.timestamp("us", tz="UTC")
+                or typ == pa.date32() or typ == pa.time64("us"))
 
 
 def arrangeable(tables: list[Any], arity: int) -> Any | None:
@@ -514,6 +515,9 @@ def python_values(column: Any) -> list[Any]:
     kind = column.type
     if kind == pa.timestamp("us") or kind == pa.date32():  # NULL is NaT, which becomes None
         return list(column.to_numpy(zero_copy_only=False).astype(object).tolist())
+    if kind == pa.timestamp("us", tz="UTC"):  # the instants, naive, then in UTC as the row path holds them
+        return [None if v is None else v.replace(tzinfo=timezone.utc)
+                for v in column.to_numpy(zero_copy_only=False).astype(object).tolist()]
     if kind == pa.time64("us") or pa.types.is_decimal(kind):
         parse = time_of_day.fromisoformat if kind == pa.time64("us") else Decimal
         return [None if text is None else parse(text) for text in column.cast(pa.string()).to_pylist()]

@@ -10,9 +10,9 @@ takes :func:`decode_columnar`'s Arrow table instead and never builds a Python ob
 Round trips are exact: Arrow's int64/float64/string/bool hold those Python values unchanged (an int column is stored
 as the narrowest of int8 … int64 that holds its values), and numerics, dates, times and timestamps take the types a
 peek gives them (``repr.arrow_rows``: ``decimal128(38, s)`` when every value of the column has one exponent,
-``date32``, ``time64[us]``, ``timestamp[us]``), which hand the same values back.  A column of mixed types (``1`` and
-``2.5``, ``1`` and ``True``), an int beyond int64, a NaN, a numeric of mixed exponents or ``-0``, a ``timestamptz``
-(Arrow would hand it back in another ``tzinfo``) or any other type makes the batch msgpack.  pyarrow is imported on
+``date32``, ``time64[us]``, ``timestamp[us]``, ``timestamp[us, tz=UTC]``), which hand the same values back.  A column of mixed types (``1`` and
+``2.5``, ``1`` and ``True``), an int beyond int64, a NaN, a numeric of mixed exponents or ``-0``, an aware
+``datetime`` whose ``tzinfo`` is not ``timezone.utc``, or any other type makes the batch msgpack.  pyarrow is imported on
 first use.
 """
 
@@ -28,7 +28,8 @@ from typing import Any, Iterator
 MAGIC = b"\xc1SSA1\0\0\0"  # 0xc1 never starts msgpack; 8 bytes, so the Arrow stream after the time is aligned
 MIN_UPDATES = 4096  # smaller batches are not worth a columnar form
 _TYPES = {int: "int64", float: "float64", str: "string", bool: "bool_"}
-_EXACT_KINDS = (Decimal, _dt.datetime, _dt.date, _dt.time)  # held as a peek's Arrow types (see ``_exact_array``)
+_EXACT_KINDS = (Decimal, _dt.datetime, _dt.date, _dt.time)
+_UTC = _dt.timezone.utc  # held as a peek's Arrow types (see ``_exact_array``)
 
 
 def _pyarrow() -> Any:
@@ -94,13 +95,16 @@ def _encode(updates: list[tuple[tuple, int, int]]) -> bytes | None:
 def _exact_array(column: list[Any], kind: type) -> Any | None:
     """A column of numerics, dates, times or timestamps as the Arrow type a peek gives them
     (``repr.arrow_rows.exact_arrow_type``: ``decimal128(38, s)`` when every value has one exponent, ``date32``,
-    ``time64[us]``, ``timestamp[us]``), or ``None`` when that would not hand back the same values: a ``timestamptz``
-    (Arrow hands it back in another time zone object), a numeric ``-0`` (Arrow drops its sign)."""
+    ``time64[us]``, ``timestamp[us]``, ``timestamp[us, tz=UTC]``), or ``None`` when that would not hand back the same
+    values: a ``timestamptz`` whose ``tzinfo`` is not ``timezone.utc`` (read back as that), a numeric ``-0`` (Arrow
+    drops its sign)."""
     from steadystate.repr import arrow_rows
 
     arrow_type = arrow_rows.exact_arrow_type(column, kind)
-    if arrow_type is None or arrow_type == arrow_rows.TIMESTAMPTZ:
+    if arrow_type is None:
         return None
+    if arrow_type == arrow_rows.TIMESTAMPTZ and any(v is not None and v.tzinfo is not _UTC for v in column):
+        return None  # read back in UTC as ``timezone.utc``: only values that are so already
     if kind is Decimal and any(value.is_signed() and not value for value in column if value is not None):
         return None
     try:
@@ -151,6 +155,9 @@ def python_values(column: Any) -> list[Any]:
     kind = column.type
     if kind == pa.timestamp("us") or kind == pa.date32():  # NULL is NaT, which becomes None
         return list(column.to_numpy(zero_copy_only=False).astype(object).tolist())
+    if kind == pa.timestamp("us", tz="UTC"):  # the instants, naive, then in UTC as the row path holds them
+        return [None if v is None else v.replace(tzinfo=_UTC)
+                for v in column.to_numpy(zero_copy_only=False).astype(object).tolist()]
     if kind == pa.time64("us") or pa.types.is_decimal(kind):
         parse = _dt.time.fromisoformat if kind == pa.time64("us") else Decimal
         return [None if text is None else parse(text) for text in column.cast(pa.string()).to_pylist()]
