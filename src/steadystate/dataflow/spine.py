@@ -153,6 +153,8 @@ class KeyInterner:
         if high - low >= 4 * length + 1024:
             return None
         offsets = values.astype(np.int64) - low
+        if valid is not None:
+            offsets[~valid] = 0  # a NULL's filled value may lie outside the span; its id is set below
         seen = np.zeros(high - low + 1, dtype=bool)
         seen[offsets if valid is None else offsets[valid]] = True
         distinct = np.flatnonzero(seen)
@@ -300,10 +302,10 @@ class Spine:
         if rows:
             self.insert(self.table_of(keys, rows, diffs))
 
-    def insert(self, table: pa.Table) -> None:
+    def insert(self, table: pa.Table, ones: bool = False) -> None:
         """Add ``table`` (this spine's schema, any order, possibly unconsolidated) as a new run, merging
-        geometrically."""
-        run = self.consolidate(table)
+        geometrically; ``ones``: every diff is 1 (a snapshot's rows)."""
+        run = self.consolidate(table, ones)
         if run.num_rows == 0:
             return
         self._push(run)
@@ -326,15 +328,19 @@ class Spine:
             self._runs.append(run)
             self._keys.append(run.column("k").to_numpy())
 
-    def consolidate(self, table: pa.Table) -> pa.Table:
+    def consolidate(self, table: pa.Table, ones: bool = False) -> pa.Table:
         """``table`` consolidated and sorted (equal ``(k, row)`` summed, zeros dropped): one sort of the encoded
-        order (:func:`sorted_order`), then equal neighbours summed with ``numpy.add.reduceat``."""
+        order (:func:`sorted_order`), then equal neighbours summed with ``numpy.add.reduceat``.  With ``ones``
+        (every diff 1) the sums are the lengths of the runs of equal rows, the diffs not read."""
         table = table.cast(self.schema)
         n = table.num_rows
         if n <= 1:
             return table.filter(pc.not_equal(table.column("diff"), 0)) if n else table
         perm, new = sorted_order(self.sort_codes(table), n)
         starts = np.flatnonzero(new)
+        if ones:
+            out = table.drop_columns(["diff"]).take(pa.array(perm[starts]))
+            return out.append_column("diff", pa.array(np.diff(np.append(starts, n))))
         diffs = table.column("diff").to_numpy()[perm]
         sums = np.add.reduceat(diffs, starts)
         kept = sums != 0

@@ -96,7 +96,8 @@ class SpineTopK(Operator):
         if self.group_columns:
             keys = self.groups.intern_columns([table.column(self.spine.names[c]) for c in self.group_columns], n)
             self.spine.insert(pa.Table.from_arrays([pa.array(keys), *table.columns,
-                                                    pa.array(np.ones(n, dtype=np.int64))], schema=self.spine.schema))
+                                                    pa.array(np.ones(n, dtype=np.int64))], schema=self.spine.schema),
+                              ones=True)
         else:  # one group: sorted when first needed; the first output comes from the candidates (its ``k`` and
             # ``diff`` columns made for them, not for every row)
             self.spine.defer(table, self.groups.intern(()))
@@ -346,6 +347,8 @@ def heads(spine: Spine, groups: np.ndarray, depth: int) -> tuple[pa.Table | None
         fence_parts.append(fence)
     if not parts:
         return None, None
+    if len(parts) == 1:  # one run's rows: consolidated and sorted already
+        return parts[0].append_column("fence", pa.array(fence_parts[0])), fence_parts[0]
     table = pa.concat_tables(parts).append_column("fence", pa.array(np.concatenate(fence_parts)))
     names = ["k", *spine.names]
     grouped = table.group_by(names, use_threads=False).aggregate([("diff", "sum"), ("fence", "max")])
