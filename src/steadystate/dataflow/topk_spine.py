@@ -8,15 +8,17 @@ and the row operator is as good).
 
 * **Hydration from columns** (:meth:`fold_columns`/:meth:`absorb_folded`, the ``ColumnarInput`` protocol of
   ``dataflow.operators``): a snapshot's Arrow tables become the first run directly — group keys interned per
-  distinct key, the rows sorted and consolidated by ``Spine.consolidate`` (one numpy sort of encoded order words)
-  — and the first round's output is read from the heads of the groups, so no Python object is built per input row,
-  only per output row.  A global top-k does not even sort: the snapshot is the spine's *deferred* run
-  (``Spine.defer``), the first output is selected from the rows whose order word is at most the
+  distinct key, the rows sorted and consolidated by ``Spine.consolidate`` (a ``numpy.sort`` of the packed order
+  codes; every diff is 1, so the sums are counts of equal rows) — and the first round's output is read from the
+  heads of the groups as columns (:class:`Selected`): a group's ``outputs``/``boundary_rows`` entries (Python rows)
+  are made when a later round first touches the group (``_claim``), so no Python object is built per input row nor
+  per output row unless a reader of rows asks.  A global top-k does not even sort: the snapshot is the spine's
+  *deferred* run (``Spine.defer``), the first output is selected from the rows whose order word is at most the
   ``offset + limit``-th smallest (``numpy.partition``), and the run is sorted when a later round first needs the
   heads (a change before the boundary) or a merge reaches it.  In the dataflow's first round that first output
-  is handed on as a :class:`~steadystate.dataflow.columnar_delta.ColumnarDelta` as well (the selected rows'
-  columns, a row repeated as often as it counts, beside the same rows as ``{row: count}``), so a join after it
-  folds it as columns and leaves the snapshots' join as columns for the index export.
+  is handed on as a :class:`~steadystate.dataflow.columnar_delta.ColumnarDelta` (the selected rows' columns, a row
+  repeated as often as it counts; the same rows as ``{row: count}`` made only if a reader wants rows), so a join
+  after it folds it as columns and leaves the snapshots' join as columns for the index export.
 * **A round** turns the delta into a (small) run and pushes it into the spine, then recomputes the touched groups:
   the boundary short-cut of the row operator comes first (a group whose changed rows all sort after its last output
   row keeps its output; that costs the delta only), and the other groups are recomputed together, vectorized, from
