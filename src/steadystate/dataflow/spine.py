@@ -342,13 +342,37 @@ class Spine:
         perm, new = sorted_order(self.sort_codes(table), n)
         starts = np.flatnonzero(new)
         if ones:
-            out = table.drop_columns(["diff"]).take(pa.array(perm[starts]))
-            return out.append_column("diff", pa.array(np.diff(np.append(starts, n))))
+            return self._gathered(table, perm, starts, np.diff(np.append(starts, n)))
         diffs = table.column("diff").to_numpy()[perm]
         sums = np.add.reduceat(diffs, starts)
         kept = sums != 0
         out = table.take(pa.array(perm[starts[kept]]))
         return out.set_column(out.num_columns - 1, "diff", pa.array(sums[kept], type=pa.int64()))
+
+    def _gathered(self, table: pa.Table, perm: np.ndarray, starts: np.ndarray, diffs: np.ndarray) -> pa.Table:
+        """The rows ``perm[starts]`` of ``table`` (sorted by ``k`` first) with ``diffs``.  A row gather misses the
+        cache on every row once the table outgrows it, so the columns that need none are made without one: ``k``
+        (dense ids) is its sorted values repeated by their counts (``numpy.bincount``), and a non-NULL int64 column
+        ``k`` implies is read per row from a table of its value per ``k``."""
+        k = table.column("k").to_numpy()
+        low, high = int(k.min()), int(k.max())
+        if high - low > 2 * len(k):
+            out = table.drop_columns(["diff"]).take(pa.array(perm[starts]))
+            return out.append_column("diff", pa.array(diffs))
+        offsets = k - low
+        ordered = np.repeat(np.arange(high - low + 1, dtype=np.int64), np.bincount(offsets, minlength=high - low + 1))
+        sorted_k = ordered[starts]  # offsets of the kept rows' ``k``
+        positions = pa.array(perm[starts])
+        columns = []
+        for i, name in enumerate(self.names):
+            column = table.column(name)
+            if i in self.implied and column.type == pa.int64() and column.null_count == 0:
+                per_key = np.zeros(high - low + 1, dtype=np.int64)
+                per_key[offsets] = column.to_numpy()
+                columns.append(pa.array(per_key[sorted_k]))
+            else:
+                columns.append(column.take(positions))
+        return pa.Table.from_arrays([pa.array(sorted_k + low), *columns, pa.array(diffs)], schema=self.schema)
 
     def sort_indices(self, table: pa.Table) -> np.ndarray:
         """The permutation that sorts ``table`` by ``k``, the spine's order and the row tie-break."""
