@@ -431,11 +431,25 @@ def joined(left: Any, right: Any, left_key: Sequence[int], right_key: Sequence[i
 
 
 def _semijoined(table: Any, key: int, keys: Any) -> Any:
-    """The rows of ``table`` whose column ``key`` is one of ``keys`` (NULL is none of them), all columns."""
+    """The rows of ``table`` whose column ``key`` is one of ``keys`` (NULL is none of them), all columns: int64
+    keys without NULLs whose range is at most a few times their number (ids) by a direct map (:class:`SortedKeys`),
+    others by Arrow's hashing ``is_in``; ``table`` itself when every row is kept (no copy)."""
+    import numpy as np
     import pyarrow.compute as pc
 
+    pa = _pa()
     value_set = keys.combine_chunks() if hasattr(keys, "combine_chunks") else keys
-    return table.filter(pc.is_in(table.column(key), value_set=value_set, skip_nulls=True))
+    column = table.column(key)
+    mask = None
+    if column.type == pa.int64() and column.null_count == 0 and len(value_set) and table.num_rows > 16:
+        distinct = np.unique(value_set.drop_null().to_numpy())
+        if len(distinct) and int(distinct[-1]) - int(distinct[0]) < 4 * len(distinct) + 4096:
+            mask = pa.array(SortedKeys(distinct).find(column.to_numpy()) >= 0)
+    if mask is None:
+        mask = pc.is_in(column, value_set=value_set, skip_nulls=True)
+    if (pc.sum(mask).as_py() or 0) == table.num_rows:  # a NULL in the mask is not counted: it is not kept
+        return table
+    return table.filter(mask)
 
 
 _EXACT_INFERRED = ("int64", "string", "bool", "null")
