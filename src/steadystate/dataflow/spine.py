@@ -361,8 +361,9 @@ class Spine:
             return out.append_column("diff", pa.array(diffs))
         offsets = k - low
         ordered = np.repeat(np.arange(high - low + 1, dtype=np.int64), np.bincount(offsets, minlength=high - low + 1))
-        sorted_k = ordered[starts]  # offsets of the kept rows' ``k``
-        positions = pa.array(perm[starts])
+        every = len(starts) == len(k)  # no row twice: every row kept, in ``perm``'s order
+        sorted_k = ordered if every else ordered[starts]  # offsets of the kept rows' ``k``
+        positions = pa.array(perm if every else perm[starts])
         columns = []
         for i, name in enumerate(self.names):
             column = table.column(name)
@@ -372,7 +373,8 @@ class Spine:
                 columns.append(pa.array(per_key[sorted_k]))
             else:
                 columns.append(column.take(positions))
-        return pa.Table.from_arrays([pa.array(sorted_k + low), *columns, pa.array(diffs)], schema=self.schema)
+        sorted_k += low  # ``ordered`` (maybe ``sorted_k`` itself) is not read again
+        return pa.Table.from_arrays([pa.array(sorted_k), *columns, pa.array(diffs)], schema=self.schema)
 
     def sort_indices(self, table: pa.Table) -> np.ndarray:
         """The permutation that sorts ``table`` by ``k``, the spine's order and the row tie-break."""
