@@ -551,7 +551,9 @@ def _codes(column: Any, descending: bool, nulls_last: bool) -> list[tuple[np.nda
                 return [(word, 2**63)]
             flag = (~valid).astype(np.int64) if nulls_last else valid.astype(np.int64)
             return [(flag, 2), (np.where(valid, word, 0), 2**63)]
-        code, size = raw - low, high - low + 1
+        # one pass: a descending column's reversed code ``size - 1 - (raw - low)`` is ``high - raw``
+        code, size = (high - raw) if descending else (raw - low), high - low + 1
+        descending = False
     if descending:
         code = size - 1 - code
     if valid is not None:
