@@ -147,6 +147,30 @@ def test_a_join_with_distinct_keys_is_the_hash_join(ids: set, rows: list, ids_le
     assert Counter(zip(*(c.to_pylist() for c in fast.columns))) == Counter(zip(*(c.to_pylist() for c in slow.columns)))
 
 
+@settings(max_examples=150, deadline=None)
+@given(ids=st.sets(st.integers(-40, 40), max_size=60), values=st.lists(st.integers(-45, 45), min_size=17, max_size=200),
+       far_id=st.sampled_from([None, -(2**63), 2**63 - 1, 10**12]),
+       far_value=st.sampled_from([None, -(2**63), 2**63 - 1, 10**12]), null_id=st.booleans(), all_kept=st.booleans())
+def test_semijoin_by_a_direct_map_is_the_hash_join(ids: set, values: list, far_id: int | None, far_value: int | None,
+                                                   null_id: bool, all_kept: bool) -> None:
+    """Many int64 rows against dense or sparse distinct keys (the table of the keys' range, rows inside it or not,
+    or Arrow's ``is_in``): the rows kept are the hash join's; when every row's key is among the keys the table
+    comes back whole."""
+    from steadystate.dataflow.columns import joined
+
+    if far_id is not None:  # a key far from the others: the range is too wide for a table
+        ids.add(far_id)
+    if far_value is not None:  # a row outside the keys' range
+        values.append(far_value)
+    if all_kept:
+        ids |= set(values)
+    keys = pa.table({"c0": pa.array(sorted(ids) + ([None] if null_id else []), pa.int64())})
+    other = pa.table({"c0": pa.array(range(len(values)), pa.int64()), "c1": pa.array(values, pa.int64())})
+    fast = joined(keys, other, [0], [1], keys_only=(True, False))
+    slow = joined(keys, other, [0], [1])
+    assert Counter(zip(*(c.to_pylist() for c in fast.columns))) == Counter(zip(*(c.to_pylist() for c in slow.columns)))
+
+
 @settings(max_examples=200, deadline=None)
 @given(entries=st.dictionaries(st.integers(-5, 20), st.tuples(st.integers(-9, 9), st.integers(0, 9)), max_size=12),
        ops=st.lists(st.tuples(st.sampled_from(["get", "set", "del", "load_many", "contains"]),

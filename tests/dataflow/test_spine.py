@@ -10,7 +10,7 @@ import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from steadystate.dataflow.spine import KeyInterner, SortKey, Spine, gather
+from steadystate.dataflow.spine import KeyInterner, SortKey, Spine, gather, sorted_order
 from steadystate.dataflow.topk import SortColumn, order_key
 
 TYPES = [pa.int64(), pa.string(), pa.bool_()]
@@ -131,3 +131,52 @@ def test_gather(pairs: list) -> None:
     lo = np.array([a for a, _ in pairs], dtype=np.int64)
     hi = np.array([b for _, b in pairs], dtype=np.int64)
     assert gather(lo, hi).tolist() == [i for a, b in pairs for i in range(a, b)]
+
+
+def code_columns(data: st.DataObject, n: int) -> list[tuple[np.ndarray, int]]:
+    """Codes as ``Spine.sort_codes`` gives them: narrow and wide spans (wider together than a word beside a
+    position), constants, few distinct values (ties), and raw 64-bit values (size ``2**63``)."""
+    codes = []
+    for _ in range(data.draw(st.integers(1, 5))):
+        size = data.draw(st.sampled_from([1, 2, 3, 50, 2**20, 2**40, 2**61, 2**63]))
+        pool = data.draw(st.lists(st.integers(-(2**63), 2**63 - 1) if size == 2**63 else st.integers(0, size - 1),
+                                  min_size=1, max_size=4))
+        picks = data.draw(st.lists(st.integers(0, len(pool) - 1), min_size=n, max_size=n))
+        codes.append((np.array([pool[i] for i in picks], dtype=np.int64), size))
+    return codes
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data(), st.integers(1, 300))
+def test_sorted_order_agrees_with_lexsort(data: st.DataObject, n: int) -> None:
+    """The packed sort (position in the low bits, ties re-sorted by what did not fit, or words when nothing fits)
+    orders rows as ``numpy.lexsort`` does, and marks exactly the rows that differ from the one before."""
+    codes = code_columns(data, n)
+    perm, new = sorted_order(codes, n)
+    assert sorted(perm.tolist()) == list(range(n))
+    keys = [tuple(int(code[i]) for code, _ in codes) for i in perm.tolist()]
+    expected = np.lexsort([code for code, _ in codes][::-1]).tolist()
+    assert keys == [tuple(int(code[i]) for code, _ in codes) for i in expected]
+    assert new.tolist() == [True] + [a != b for a, b in zip(keys[1:], keys)]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.integers(-5, 40)), max_size=60),
+       st.lists(st.one_of(st.none(), st.integers(-5, 40)), max_size=5),
+       st.sampled_from([None, -(2**63), 2**63 - 1, 2**40]), st.sampled_from([pa.int8(), pa.int32(), pa.int64()]))
+def test_interning_an_integer_column(values: list, known: list, far: int | None, typ: pa.DataType) -> None:
+    """One integer column (the table of its span, or hashing when a far value makes the span wide): ids agree
+    with Python's keys, known keys keep theirs, and an empty interner numbers the values in ascending order."""
+    if far is not None and typ == pa.int64():
+        values = values + [far]
+    interner = KeyInterner()
+    for value in known:
+        interner.intern((value,))
+    before = dict(interner.ids)
+    ids = interner.intern_columns([pa.array(values, type=typ)], len(values))
+    assert [interner.keys[i] for i in ids.tolist()] == [(v,) for v in values]
+    assert all(interner.ids[key] == i for key, i in before.items())
+    assert len(interner.keys) == len(interner.ids) == len(set(interner.keys))
+    present = sorted({v for v in values if v is not None})
+    if not known and len(present) > 1 and present[-1] - present[0] < 1000:
+        assert [interner.ids[(v,)] for v in present] == sorted(interner.ids[(v,)] for v in present)

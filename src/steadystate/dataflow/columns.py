@@ -465,11 +465,35 @@ def joined(left: Any, right: Any, left_key: Sequence[int], right_key: Sequence[i
 
 
 def _semijoined(table: Any, key: int, keys: Any) -> Any:
-    """The rows of ``table`` whose column ``key`` is one of ``keys`` (NULL is none of them), all columns."""
+    """The rows of ``table`` whose column ``key`` is one of ``keys`` (NULL is none of them), all columns: int64
+    keys whose range is at most a few times their number (ids), against a column without NULLs, by a table of
+    the range marking the keys, others by Arrow's hashing ``is_in``; ``table`` itself when every row is kept (no
+    copy)."""
+    import numpy as np
     import pyarrow.compute as pc
 
+    pa = _pa()
     value_set = keys.combine_chunks() if hasattr(keys, "combine_chunks") else keys
-    return table.filter(pc.is_in(table.column(key), value_set=value_set, skip_nulls=True))
+    column = table.column(key)
+    mask = None
+    if column.type == pa.int64() and column.null_count == 0 and len(value_set) > value_set.null_count \
+            and table.num_rows > 16:
+        present = value_set.drop_null().to_numpy()
+        low, high = int(present.min()), int(present.max())
+        if high - low < 4 * len(present) + 4096:
+            marked = np.zeros(high - low + 1, dtype=bool)
+            marked[present - low] = True
+            values = column.to_numpy()
+            if int(values.min()) >= low and int(values.max()) <= high:
+                mask = pa.array(marked[values - low])
+            else:
+                inside = (values >= low) & (values <= high)
+                mask = pa.array(inside & marked[np.where(inside, values - low, 0)])
+    if mask is None:
+        mask = pc.is_in(column, value_set=value_set, skip_nulls=True)
+    if (pc.sum(mask).as_py() or 0) == table.num_rows:  # a NULL in the mask is not counted: it is not kept
+        return table
+    return table.filter(mask)
 
 
 _EXACT_INFERRED = ("int64", "string", "bool", "null")

@@ -8,15 +8,17 @@ and the row operator is as good).
 
 * **Hydration from columns** (:meth:`fold_columns`/:meth:`absorb_folded`, the ``ColumnarInput`` protocol of
   ``dataflow.operators``): a snapshot's Arrow tables become the first run directly — group keys interned per
-  distinct key, the rows sorted and consolidated by ``Spine.consolidate`` (one numpy sort of encoded order words)
-  — and the first round's output is read from the heads of the groups, so no Python object is built per input row,
-  only per output row.  A global top-k does not even sort: the snapshot is the spine's *deferred* run
-  (``Spine.defer``), the first output is selected from the rows whose order word is at most the
+  distinct key, the rows sorted and consolidated by ``Spine.consolidate`` (a ``numpy.sort`` of the packed order
+  codes; every diff is 1, so the sums are counts of equal rows) — and the first round's output is read from the
+  heads of the groups as columns (:class:`Selected`): a group's ``outputs``/``boundary_rows`` entries (Python rows)
+  are made when a later round first touches the group (``_claim``), so no Python object is built per input row nor
+  per output row unless a reader of rows asks.  A global top-k does not even sort: the snapshot is the spine's
+  *deferred* run (``Spine.defer``), the first output is selected from the rows whose order word is at most the
   ``offset + limit``-th smallest (``numpy.partition``), and the run is sorted when a later round first needs the
   heads (a change before the boundary) or a merge reaches it.  In the dataflow's first round that first output
-  is handed on as a :class:`~steadystate.dataflow.columnar_delta.ColumnarDelta` as well (the selected rows'
-  columns, a row repeated as often as it counts, beside the same rows as ``{row: count}``), so a join after it
-  folds it as columns and leaves the snapshots' join as columns for the index export.
+  is handed on as a :class:`~steadystate.dataflow.columnar_delta.ColumnarDelta` (the selected rows' columns, a row
+  repeated as often as it counts; the same rows as ``{row: count}`` made only if a reader wants rows), so a join
+  after it folds it as columns and leaves the snapshots' join as columns for the index export.
 * **A round** turns the delta into a (small) run and pushes it into the spine, then recomputes the touched groups:
   the boundary short-cut of the row operator comes first (a group whose changed rows all sort after its last output
   row keeps its output; that costs the delta only), and the other groups are recomputed together, vectorized, from
@@ -30,7 +32,7 @@ and the row operator is as good).
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, NamedTuple, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -57,6 +59,8 @@ class SpineTopK(Operator):
         self.boundary_rows: dict[int, Row] = {}  # group -> the last row the output reaches (full groups)
         self.key = order_key(self.order)
         self._absorbed: np.ndarray | None = None  # groups folded from columns, emitted in the next round
+        self._lazy: Selected | None = None  # the first output, as columns (``_first_output``)
+        self._pending = np.zeros(0, dtype=bool)  # per group id: its entries are still in ``_lazy`` only
         getter: Callable[[Row], tuple]
         if not group_columns:
             getter = lambda row: ()  # noqa: E731
@@ -94,7 +98,8 @@ class SpineTopK(Operator):
         if self.group_columns:
             keys = self.groups.intern_columns([table.column(self.spine.names[c]) for c in self.group_columns], n)
             self.spine.insert(pa.Table.from_arrays([pa.array(keys), *table.columns,
-                                                    pa.array(np.ones(n, dtype=np.int64))], schema=self.spine.schema))
+                                                    pa.array(np.ones(n, dtype=np.int64))], schema=self.spine.schema),
+                              ones=True)
         else:  # one group: sorted when first needed; the first output comes from the candidates (its ``k`` and
             # ``diff`` columns made for them, not for every row)
             self.spine.defer(table, self.groups.intern(()))
@@ -134,22 +139,36 @@ class SpineTopK(Operator):
     def _first_output(self, groups: np.ndarray, first: bool) -> OkDelta | ColumnarDelta:
         """The output of the round that follows :meth:`absorb_folded` (no delta beside it): every group's
         selection, from the candidates of a deferred run (a global top-k, unsorted snapshot) or from the spine.
-        In the dataflow's first round (where the graph passes columns on, ``dataflow.columnar_delta``) it is
-        handed on as the selected rows' columns too, so a join or an export after it can take them as columns;
-        the rows are the ones kept in ``outputs``."""
+        The selection stays columns (:class:`Selected`): a group's ``outputs`` and ``boundary_rows`` entries are
+        made when a later round first touches it (:meth:`_claim`), so a hydration makes no Python object per
+        output row unless a reader wants rows.  In the dataflow's first round (where the graph passes columns on,
+        ``dataflow.columnar_delta``) the output is handed on as the selected rows' columns (a row repeated as
+        often as it counts), with the rows made only if a reader asks for them."""
         candidates = self.spine.candidates(max(self.end, 1))
         spine = None
         if candidates is not None:  # the rows that can be in the output, as a spine of their own
             spine = Spine(self.spine.types, self.spine.order, self.spine.implied)
             spine.insert(candidates)
-        parts: list[pa.Table] | None = [] if first and self.spine.names else None
-        selected = self._select(groups, spine, parts)
-        self.outputs = {g: rows for g, rows in selected.items() if rows}
-        ok: OkDelta = {row: count for rows in self.outputs.values() for row, count in rows.items()}
-        if parts is None:
-            return ok
-        return ColumnarDelta([(part, 1) for part in parts], len(self.spine.names), make_rows=lambda: ok,
-                             distinct=max(ok.values(), default=1) == 1)  # a row counting more is repeated
+        selected = self._selected(groups, spine)
+        self._lazy = selected
+        self._pending = np.ones(len(self.groups), dtype=bool)
+        if not first or not self.spine.names:
+            return selected.rows()
+        return ColumnarDelta([(selected.repeated(), 1)], len(self.spine.names), make_rows=selected.rows,
+                             distinct=selected.distinct())
+
+    def _claim(self, groups: np.ndarray) -> None:
+        """Make the ``outputs``/``boundary_rows`` entries of the groups (sorted ids) still held as columns by the
+        first output."""
+        if self._lazy is None:
+            return
+        pending = self._pending
+        groups = groups[groups < len(pending)]
+        groups = groups[pending[groups]]
+        if not len(groups):
+            return
+        pending[groups] = False
+        self._lazy.into(groups, self.outputs, self.boundary_rows)
 
     def _changes(self, ok_in: OkDelta, recompute: set[int]) -> None:
         """Put a delta into the spine and add to ``recompute`` the groups it may change: those without a
@@ -163,7 +182,9 @@ class SpineTopK(Operator):
             keys = np.fromiter((intern(group_of(row)) for row in rows), dtype=np.int64, count=n)
         else:
             keys = np.full(n, self.groups.intern(()), dtype=np.int64)
-        touched = np.unique(keys).tolist()
+        unique = np.unique(keys)
+        self._claim(unique)
+        touched = unique.tolist()
         bounded = [g for g in touched if g not in recompute and g in self.boundary_rows]
         recompute.update(g for g in touched if g not in self.boundary_rows)
         boundary_rows = [self.boundary_rows[g] for g in bounded]
@@ -188,25 +209,29 @@ class SpineTopK(Operator):
             if boundary is not None and not boundary < key(row):
                 recompute.add(g)
 
-    def _select(self, groups: np.ndarray, spine: Spine | None = None,
-                parts: list[pa.Table] | None = None) -> dict[int, dict[Row, int]]:
-        """The new output of every group in ``groups`` (sorted ids) in ``spine`` (the operator's), and their
-        boundaries (see the module docstring); with ``parts``, the output rows are also appended to it as tables
-        (columns ``c0 …``, a row repeated as many times as it counts)."""
-        out: dict[int, dict[Row, int]] = {}
+    def _select(self, groups: np.ndarray) -> dict[int, dict[Row, int]]:
+        """The new output of every group in ``groups`` (sorted ids), and their boundaries (see the module
+        docstring)."""
         for g in groups.tolist():
             self.boundary_rows.pop(g, None)
-        depth = max(self.end, 1)
-        pending = groups
-        while len(pending):
-            table, fence = heads(self.spine if spine is None else spine, pending, depth)
-            pending = self._settle(table, fence, out, parts)
-            depth *= 4
+        out: dict[int, dict[Row, int]] = {g: {} for g in groups.tolist()}
+        self._selected(groups).into(groups, out, self.boundary_rows)
         return out
 
-    def _settle(self, table: pa.Table | None, fences: np.ndarray | None, out: dict[int, dict[Row, int]],
-                parts: list[pa.Table] | None = None) -> np.ndarray:
-        """Outputs of the groups whose heads in ``table`` (consolidated, sorted) decide them; the others' ids."""
+    def _selected(self, groups: np.ndarray, spine: Spine | None = None) -> Selected:
+        """The output of every group in ``groups`` (sorted ids) in ``spine`` (the operator's), as columns."""
+        depth = max(self.end, 1)
+        pending = groups
+        pieces: list[Piece] = []
+        while len(pending):
+            table, fence = heads(self.spine if spine is None else spine, pending, depth)
+            pending = self._settle(table, fence, pieces)
+            depth *= 4
+        return Selected(pieces, self.spine.names)
+
+    def _settle(self, table: pa.Table | None, fences: np.ndarray | None, pieces: list[Piece]) -> np.ndarray:
+        """The output rows and boundary rows of the groups whose heads in ``table`` (consolidated, sorted) decide
+        them, appended to ``pieces``; the others' ids."""
         if table is None or table.num_rows == 0:
             return np.empty(0, dtype=np.int64)
         assert fences is not None
@@ -233,30 +258,78 @@ class SpineTopK(Operator):
         take = (hi > lo) & complete & ~np.repeat(undecided, lengths)
         # the boundary: the row at which a decided group reaches ``end`` positions
         reaches = complete & (after >= self.end) & (before < self.end) & ~np.repeat(undecided, lengths)
-        decided = k[starts][~undecided]
-        for g in decided.tolist():
-            out[g] = {}
         picked = np.flatnonzero(take | reaches)
-        if parts is not None:
-            taken = np.flatnonzero(take)
-            copies = np.repeat(taken, (hi - lo)[taken])
-            part = table.take(pa.array(copies))
-            parts.append(pa.table({f"c{i}": part.column(name) for i, name in enumerate(self.spine.names)}))
         if len(picked):
-            part = table.take(pa.array(picked))
-            rows = list(zip(*(part.column(name).to_pylist() for name in self.spine.names))) if self.spine.names \
-                else [()] * len(picked)
-            counts_out = (hi - lo)[picked].tolist()
-            for g, row, taken, count, reached in zip(k[picked].tolist(), rows, take[picked].tolist(), counts_out,
-                                                     reaches[picked].tolist()):
-                if taken:
-                    out[g][row] = count
-                if reached:
-                    self.boundary_rows[g] = row
+            pieces.append(Piece(k[picked], table.select(self.spine.names).take(pa.array(picked)),
+                                (hi - lo)[picked], take[picked], reaches[picked]))
         return k[starts][undecided]
 
     def records(self) -> int:
         return len(self.spine)
+
+
+class Piece(NamedTuple):
+    """Rows of some groups' outputs, sorted by group: each row's group ``k``, the rows (columns ``c0 …``), how
+    many times each is output (``copies``, where ``taken``) and whether it is the group's boundary (``reached``)."""
+
+    k: np.ndarray
+    table: pa.Table
+    copies: np.ndarray
+    taken: np.ndarray
+    reached: np.ndarray
+
+
+class Selected:
+    """A selection of groups' outputs as columns (pieces, each sorted by group, the groups disjoint)."""
+
+    def __init__(self, pieces: list[Piece], names: list[str]) -> None:
+        self.pieces = pieces
+        self.names = names
+
+    def _rows(self, table: pa.Table) -> list[Row]:
+        if not self.names:
+            return [()] * table.num_rows
+        return list(zip(*(column.to_pylist() for column in table.columns)))
+
+    def rows(self) -> OkDelta:
+        """The selected rows as ``{row: count}`` (a row is in one group, once)."""
+        out: OkDelta = {}
+        for piece in self.pieces:
+            taken = np.flatnonzero(piece.taken)
+            out.update(zip(self._rows(piece.table.take(pa.array(taken))), piece.copies[taken].tolist()))
+        return out
+
+    def repeated(self) -> pa.Table:
+        """The selected rows as one table (columns ``c0 …``), a row repeated as many times as it counts."""
+        parts = []
+        for piece in self.pieces:
+            taken = np.flatnonzero(piece.taken)
+            copies = np.repeat(taken, piece.copies[taken])
+            part = piece.table.take(pa.array(copies))
+            parts.append(pa.table({f"c{i}": part.column(name) for i, name in enumerate(self.names)}))
+        if not parts:
+            return pa.table({f"c{i}": pa.array([], type=pa.null()) for i in range(len(self.names))})
+        return pa.concat_tables(parts)
+
+    def distinct(self) -> bool:
+        return all(not len(piece.copies) or int(piece.copies[piece.taken].max(initial=1)) == 1 for piece in self.pieces)
+
+    def into(self, groups: np.ndarray, outputs: dict[int, dict[Row, int]], boundaries: dict[int, Row]) -> None:
+        """The output rows of ``groups`` (sorted ids) put into ``outputs`` (a dict per group with rows) and their
+        boundary rows into ``boundaries``."""
+        for piece in self.pieces:
+            lo, hi = np.searchsorted(piece.k, groups, "left"), np.searchsorted(piece.k, groups, "right")
+            positions = gather(lo, hi)
+            if not len(positions):
+                continue
+            part = piece.table.take(pa.array(positions))
+            for g, row, count, taken, reached in zip(piece.k[positions].tolist(), self._rows(part),
+                                                     piece.copies[positions].tolist(), piece.taken[positions].tolist(),
+                                                     piece.reached[positions].tolist()):
+                if taken:
+                    outputs.setdefault(g, {})[row] = count
+                if reached:
+                    boundaries[g] = row
 
 
 def heads(spine: Spine, groups: np.ndarray, depth: int) -> tuple[pa.Table | None, np.ndarray | None]:
@@ -276,6 +349,8 @@ def heads(spine: Spine, groups: np.ndarray, depth: int) -> tuple[pa.Table | None
         fence_parts.append(fence)
     if not parts:
         return None, None
+    if len(parts) == 1:  # one run's rows: consolidated and sorted already
+        return parts[0].append_column("fence", pa.array(fence_parts[0])), fence_parts[0]
     table = pa.concat_tables(parts).append_column("fence", pa.array(np.concatenate(fence_parts)))
     names = ["k", *spine.names]
     grouped = table.group_by(names, use_threads=False).aggregate([("diff", "sum"), ("fence", "max")])
@@ -286,4 +361,4 @@ def heads(spine: Spine, groups: np.ndarray, depth: int) -> tuple[pa.Table | None
     return grouped, fences
 
 
-__all__ = ["SpineTopK", "heads"]
+__all__ = ["Piece", "Selected", "SpineTopK", "heads"]
