@@ -73,6 +73,8 @@ LAZY_IMPORTS: dict[tuple[str, str], str] = {
     ("steadystate.storage", "steadystate.storage.sqlite_store"): "a shard store backend is loaded when chosen",
     ("steadystate.storage", "steadystate.storage.postgres_store"): "psycopg is loaded only for postgres:// stores",
     ("steadystate.repr.codec", "steadystate.repr.columnar"): "pyarrow is loaded only when a columnar batch is read",
+    ("steadystate.repr.columnar", "steadystate.repr.arrow_rows"): "pyarrow (which arrow_rows imports) is loaded only "
+                                                                   "when a columnar batch is written or read",
     ("steadystate.compute.server", "steadystate.dataflow.accumulate"): "warms pyarrow up in a thread at start-up",
     ("steadystate.__main__", "steadystate.cli"): "pandas is refused before the command line loads pyarrow",
 }
