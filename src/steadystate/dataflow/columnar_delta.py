@@ -122,6 +122,14 @@ class ColumnarDelta:
         return ColumnarDelta([(table, -sign) for table, sign in self.parts], self.arity,
                              {row: -diff for row, diff in self.extra.items()})
 
+    def projected(self, columns: tuple[int, ...]) -> "ColumnarDelta":
+        """The parts' columns ``columns`` (in that order, possibly repeated), renamed ``c0 …`` (no extra rows: the
+        caller projects them).  Any column type: its values are passed on unread."""
+        pa = _pa()
+        names = [f"c{i}" for i in range(len(columns))]
+        parts = [(pa.table([table.column(f"c{c}") for c in columns], names=names), sign) for table, sign in self.parts]
+        return ColumnarDelta(parts, len(columns))
+
     def mapped(self, layer: Layer, arity: int) -> "ColumnarDelta | None":
         """The parts through ``layer`` (an output of ``arity`` columns; no extra rows: the caller maps them);
         ``None`` when the layer cannot evaluate a part."""
