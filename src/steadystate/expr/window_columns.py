@@ -7,7 +7,8 @@ per insertion) to ``(sorted rows, appended values, partition starts)``:
 
 * **Order** — the rows sorted as the row path sorts each partition (``dataflow.topk.sort_rows``): by partition,
   then the ORDER BY columns (direction and NULL placement), then the whole row ascending with NULLs last.  Every
-  column becomes dense ranks (``pyarrow.compute.rank``: text by code point, as Python compares ``str``) and
+  column becomes dense ranks (``pyarrow.compute.rank``: text by code point, as Python compares ``str``; an integer
+  column without NULLs is its own ranks, order and equality alike, and is not ranked) and
   ``numpy.lexsort`` sorts them, so the order, the peer groups and every order-dependent value (``row_number``,
   ``lag``) are the row path's.
 * **Values** — per function, one Arrow array whose ``to_pylist`` values are the row path's (``int64``: ``int``,
@@ -66,7 +67,12 @@ Values = Callable[[_Sorted], pa.Array | None]
 
 
 def _ranks(column: pa.Array, descending: bool = False, nulls_last: bool = True) -> np.ndarray:
-    """Dense ranks of ``column`` (equal values, NULLs included, share one), NULLs first or last."""
+    """Dense ranks of ``column`` (equal values, NULLs included, share one), NULLs first or last — or, for an integer
+    column without NULLs, its values themselves (bitwise-inverted when descending: ``~x`` reverses int64's order
+    without overflow), which order and compare as its ranks do, without Arrow's sort for the ranks."""
+    if pa.types.is_integer(column.type) and not column.null_count and pa.types.is_signed_integer(column.type):
+        values = np.asarray(column.to_numpy(zero_copy_only=False), dtype=np.int64)
+        return ~values if descending else values
     ranks = pc.rank(column, sort_keys="descending" if descending else "ascending", tiebreaker="dense")
     out = np.asarray(ranks.to_numpy(zero_copy_only=False), dtype=np.int64)
     if not nulls_last and column.null_count:
