@@ -223,15 +223,20 @@ class _Slices:
 
 
 def _python_values(array: pa.Array) -> list[Any]:
-    """``array.to_pylist()``; an integral decimal column's (``sum(bigint)``) through ``int64``, each int made a
-    ``Decimal`` (the same values, exponent 0), four times faster."""
+    """``array.to_pylist()``; an integral decimal column's (``sum(bigint)``) through ``int64``, each distinct int made
+    one ``Decimal`` (the same values, exponent 0) shared by its rows — a partition's rows share its sum, whose hash
+    (about 1 µs for a fresh ``Decimal``) is then computed once, not per output row."""
     typ = array.type
     if isinstance(typ, pa.Decimal128Type) and typ.scale == 0:
         try:
             ints = array.cast(pa.int64()).to_pylist()
         except pa.ArrowInvalid:  # beyond int64
             return array.to_pylist()
-        return [None if value is None else Decimal(value) for value in ints]
+        made: dict[int | None, Decimal | None] = {None: None}
+        for value in ints:
+            if value not in made:
+                made[value] = Decimal(value)
+        return [made[value] for value in ints]
     return array.to_pylist()
 
 
