@@ -37,10 +37,12 @@ import gc
 import os
 import platform
 import random
+import resource
 import statistics
 import sys
 import time
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +60,7 @@ from steadystate.testing import memory_environment
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "differential"))
 
-from diff_support import normalize_rows  # noqa: E402
+from diff_support import normalize_value  # noqa: E402
 
 REGIONS = [f"region-{i}" for i in range(20)]
 
@@ -219,6 +221,7 @@ class Result:
     batch_ms: float | None = None
     duck_batch_ms: float | None = None
     note: str = ""
+    max_rss_hydrated_mib: int | None = None  # the process's maximum resident set once hydrated (data, DuckDB too)
 
 
 def duck_view_sql(shape: Shape) -> str:
@@ -286,6 +289,7 @@ def run_shape(shape: Shape, desc: m.DataflowDescription, names: dict[str, str], 
     gc.freeze()  # the hydrated state is long-lived: kept out of later collections
     gc.enable()
     hydration = time.perf_counter() - started
+    hydrated_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024  # the process's maximum so far
 
     started = time.perf_counter()
     duck.execute(view_sql.replace("{mz_now}", str(desc.as_of))).fetchall()
@@ -313,15 +317,26 @@ def run_shape(shape: Shape, desc: m.DataflowDescription, names: dict[str, str], 
             duck.execute(view_sql.replace("{mz_now}", str(t))).fetchall()
             duck_ms.append((time.perf_counter() - started) * 1e3)
     (export,) = desc.index_exports
-    ours = rendered.arrangement(export.index_id).peek(ir.MapFilterProject(export.desc.arity))
     now = desc.as_of + args.batches if mv_id is None else desc.as_of
-    theirs = duck.execute(view_sql.replace("{mz_now}", str(now))).fetchall()
     gc.unfreeze()  # the next shape starts from a clean heap
     gc.collect()
-    if normalize_rows(ours) != normalize_rows(theirs):
+    gc.disable()  # millions of result tuples: no collection walks them while they are built
+    try:  # each side normalized as it is read, its raw rows dropped (at 10M rows they were most of the peak RSS)
+        ours = normalized(rendered.arrangement(export.index_id).peek(ir.MapFilterProject(export.desc.arity)))
+        theirs = normalized(duck.execute(view_sql.replace("{mz_now}", str(now))).fetchall())
+        same = ours == theirs
+    finally:
+        gc.enable()
+    if not same:
         raise AssertionError(f"{shape.name}: the engine and DuckDB disagree ({len(ours)} vs {len(theirs)} rows)")
     return Result(shape.name, hydration, duck_once, statistics.median(engine_ms) if engine_ms else None,
-                  statistics.median(duck_ms) if duck_ms else None)
+                  statistics.median(duck_ms) if duck_ms else None, max_rss_hydrated_mib=hydrated_rss)
+
+
+def normalized(rows: list[tuple]) -> list[tuple]:
+    """``normalize_rows``' sorted multiset with each row's ``(rank, value)`` pairs flattened into one tuple: the same
+    equality and order (every pair has two items), a third of the objects."""
+    return sorted(tuple(chain.from_iterable(map(normalize_value, row))) for row in rows)
 
 
 def decode_times(args: argparse.Namespace) -> dict[str, float]:
@@ -404,7 +419,8 @@ def main() -> int:
     decode = decode_times(args)
     table = render_table(results, decode, args, args.note)
     print(table)
-    print(f"peak RSS {psutil.Process().memory_info().rss / 2**20:.0f} MiB")
+    print(f"RSS at the end {psutil.Process().memory_info().rss / 2**20:.0f} MiB, maximum "
+          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
     if not args.no_docs:
         write_docs(table)
     return 0

@@ -120,17 +120,29 @@ class Arrangement:
         through :meth:`apply`.  False (nothing done: the caller applies the rows) unless the arrangement is empty
         with a codec, no cursor reads its log, its key is columns, every part is insertions, there are at least
         ``recent_min`` of them and every column is exact (``dataflow.columns``' rule: int64, string, bool, whose
-        ``to_pylist`` values are the row path's) or a decimal, timestamp, date or time of one type in every part
-        (``columns.arrangeable``: Arrow groups those as Python does; a run holds them in the peek's types)."""
+        ``to_pylist`` values are the row path's) or of a type Arrow groups as Python does, one type in every part:
+        a ``decimal128(p, 0)`` (a window's ``sum(bigint)``, ``dataflow.window``), whose values are integers,
+        consolidated and hashed as ``int64`` stand-ins (equal exactly when the Decimals are; an integral Decimal's
+        hash is its int's) and kept as decimals, ``repr.arrow_rows``' encoding of such values; otherwise a decimal of
+        one scale, a timestamp, a date or a time (``columns.arrangeable``: consolidated by Arrow's group-by; a run
+        holds them in the peek's types)."""
         bulk, key_columns = self.bulk, self.key_columns
         positive = ok.positive_tables()
         if (bulk is None or bulk.records or self.recent or self._cursors or key_columns is None or not ok.arity
                 or positive is None or ok.num_rows() < self.recent_min):
             return False
-        table = arrangeable(positive, ok.arity)
+        names = [f"c{i}" for i in range(ok.arity)]
+        weighted = ok.weighted()
+        decimals: dict[int, pa.DataType] = {}
+        if weighted is None:  # a window's numeric sums: decimal128(38, 0), taken as int64 (see the docstring)
+            integral = _integral_decimals(ok)
+            stand_ins = None if integral is None else integral[0].weighted()
+            if stand_ins is not None:
+                assert integral is not None
+                weighted, decimals = stand_ins, integral[1]
+        table = weighted.select(names) if weighted is not None else arrangeable(positive, ok.arity)
         if table is None:
             return False
-        names = [f"c{i}" for i in range(ok.arity)]
         counts = None
         if not ok.distinct:
             counted = consolidated_sorted(table)
@@ -138,9 +150,13 @@ class Arrangement:
         table = pa.table([column.cast(pa.large_string()) if pa.types.is_string(column.type) else column
                           for column in table.columns], names=names)  # ``repr.arrow_rows``' type of text
         rows = table.num_rows
+        # (an integral Decimal hashes as its int: the int64 stand-ins' keys hash as the rows' keys do)
         keys: Iterable[tuple] = zip(*(python_values(table.column(i)) for i in key_columns)) if key_columns \
             else repeat((), rows)
-        bulk.add_table(table, np.fromiter(map(hash, keys), dtype=np.int64, count=rows), counts)
+        hashes = np.fromiter(map(hash, keys), dtype=np.int64, count=rows)
+        for i, typ in decimals.items():
+            table = table.set_column(i, names[i], table.column(i).cast(typ))
+        bulk.add_table(table, hashes, counts)
         self.apply(time, (ok.extra, err))
         return True
 
@@ -571,3 +587,30 @@ class ArrangementCursor:
 
     def close(self) -> None:
         self.arrangement._close_cursor(self)
+
+
+def _integral_decimals(ok: ColumnarDelta) -> tuple[ColumnarDelta, dict[int, pa.DataType]] | None:
+    """``ok`` with its ``decimal128(p, 0)`` columns cast to ``int64`` (exact: integers, within int64 or the cast
+    fails), and those columns' types; ``None`` when it has none, or one not of a single such type in every part."""
+    types: dict[int, pa.DataType] = {}
+    for i in range(ok.arity):
+        if any(f"c{i}" not in table.column_names for table, _sign in ok.parts):
+            return None
+        column_types = {table.schema.field(f"c{i}").type for table, _sign in ok.parts}
+        if any(pa.types.is_decimal(t) for t in column_types):
+            (typ, *others) = column_types
+            if others or not isinstance(typ, pa.Decimal128Type) or typ.scale != 0:
+                return None
+            types[i] = typ
+    if not types:
+        return None
+    parts = []
+    try:
+        for table, sign in ok.parts:
+            for i in types:
+                name = f"c{i}"
+                table = table.set_column(table.schema.get_field_index(name), name, table.column(name).cast(pa.int64()))
+            parts.append((table, sign))
+    except pa.ArrowException:
+        return None
+    return ColumnarDelta(parts, ok.arity, ok.extra, distinct=ok.distinct), types

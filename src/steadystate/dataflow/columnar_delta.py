@@ -13,7 +13,8 @@ other operator (an export's tap, a reduce, a top-k) gets the rows (:meth:`Column
 shared by every reader).  The operators that run over columns:
 
 * a map/filter/project with an Arrow layer (``render.hydration`` installs ``MfpOperator.arrow``: the MFP evaluated
-  by ``expr.arrow_eval``) maps each part (:meth:`ColumnarDelta.mapped`), the extra rows by the row path;
+  by ``expr.arrow_eval``) maps each part (:meth:`ColumnarDelta.mapped`), the extra rows by the row path; one that
+  only projects selects the parts' columns, of any type (:meth:`ColumnarDelta.projected`);
 * a union concatenates the parts; a negate flips their signs;
 * a distinct or threshold (``CountingOperator``) with no state yet sums the parts' signs per row (:func:`summed`:
   rows packed into integer codes and summed by NumPy, ``dataflow.columns.consolidated_sorted``), builds its state
@@ -22,8 +23,11 @@ shared by every reader).  The operators that run over columns:
   snapshots' join leaves the join as columns.
 
 Rows come out as the row path would make them: Arrow's ``to_pylist`` values of int64, string and bool columns are
-the decoded rows' values.  Rows are grouped over columns only where every column is exact (``dataflow.columns``'s
-rule: float columns group unlike Python's equality, ``-0.0`` and NaN); otherwise they are counted in Python.
+the decoded rows' values, and a producer puts no other column in a part unless its ``to_pylist`` values are the
+rows' too (a hydrated window's ``sum(bigint)``: ``decimal128(38, 0)``, ``dataflow.window``).  Rows are grouped over
+columns only where every column is exact (``dataflow.columns``'s rule: float columns group unlike Python's equality,
+``-0.0`` and NaN; decimals are not exact either); otherwise they are counted in Python.  (An index export takes
+integral decimal columns as they are: ``Arrangement.apply_columns``.)
 """
 
 from __future__ import annotations
@@ -121,6 +125,14 @@ class ColumnarDelta:
     def negated(self) -> "ColumnarDelta":
         return ColumnarDelta([(table, -sign) for table, sign in self.parts], self.arity,
                              {row: -diff for row, diff in self.extra.items()})
+
+    def projected(self, columns: tuple[int, ...]) -> "ColumnarDelta":
+        """The parts' columns ``columns`` (in that order, possibly repeated), renamed ``c0 …`` (no extra rows: the
+        caller projects them).  Any column type: its values are passed on unread."""
+        pa = _pa()
+        names = [f"c{i}" for i in range(len(columns))]
+        parts = [(pa.table([table.column(f"c{c}") for c in columns], names=names), sign) for table, sign in self.parts]
+        return ColumnarDelta(parts, len(columns))
 
     def mapped(self, layer: Layer, arity: int) -> "ColumnarDelta | None":
         """The parts through ``layer`` (an output of ``arity`` columns; no extra rows: the caller maps them);

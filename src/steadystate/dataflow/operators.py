@@ -78,6 +78,9 @@ class MfpOperator(Operator):
         self.premapped: dict[int, ColumnarDelta] = {}
         # the MFP over Arrow tables and its output's arity, for a snapshot's columns (``dataflow.columnar_delta``)
         self.arrow: tuple[Layer, int] | None = None
+        # the input columns kept, when the MFP only projects (the renderer sets it): a snapshot's columns of any
+        # type are then selected as they are (their values pass through unread: exact or not, they stay the rows')
+        self.projection: tuple[int, ...] | None = None
 
     def columns_at(self, time: int) -> bool:
         """Whether the round at ``time`` has premapped columns to add (the graph then runs it by
@@ -85,13 +88,15 @@ class MfpOperator(Operator):
         return time in self.premapped
 
     def run_columnar(self, time: int, deltas: list[Any], first: bool) -> tuple[Any, ErrDelta]:
-        """A snapshot's columns mapped by the Arrow layer (the extra rows by the row path; rows when there is no
-        layer or it cannot evaluate a value: the row path then reports the error as data), and this round's
-        premapped columns beside them."""
+        """A snapshot's columns mapped by the Arrow layer, or selected when the MFP only projects (the extra rows
+        by the row path; rows when there is no layer or it cannot evaluate a value: the row path then reports the
+        error as data), and this round's premapped columns beside them."""
         ok_in, err_in = deltas[0]
         premapped = self.premapped.pop(time, None)
         mapped = None
-        if type(ok_in) is ColumnarDelta and self.arrow is not None:
+        if type(ok_in) is ColumnarDelta and self.projection:
+            mapped = ok_in.projected(self.projection)
+        elif type(ok_in) is ColumnarDelta and self.arrow is not None:
             layer, arity = self.arrow
             mapped = ok_in.mapped(layer, arity)
         if mapped is not None:

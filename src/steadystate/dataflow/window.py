@@ -9,14 +9,19 @@ are not looked at (Materialize renders window functions the same way: a reductio
 
 ``compute`` is given by the renderer (``expr/window.py`` owns what the functions mean); the engine knows only
 sorted rows.  **Hydration from columns** (the ``ColumnarInput`` protocol): where the renderer also gives a
-``columnar`` function (``expr/window_columns.py``), a snapshot's Arrow columns are sorted and computed at once; the
-first round emits every output row, and the partitions stay as slices of the sorted columns until a change first
-touches one (its rows and outputs become Python rows then), so a hydration builds no per-partition state.  If it raises a ``SteadyError`` (``ntile(0)``), the partition's output is that error, counted once,
-until a later change makes the partition computable again.
+``columnar`` function (``expr/window_columns.py``), a snapshot's Arrow columns are sorted and computed at once (each
+function's values an Arrow array whose ``to_pylist`` values are the row path's); the first round emits every
+output row — as columns (a ``dataflow.columnar_delta.ColumnarDelta`` of one part: the sorted input columns and the
+values beside them, :meth:`WindowOperator.run_columnar`) in the snapshot's round, so a projection and an index
+export downstream take them without a Python object per row, or as rows in any other round — and the partitions
+stay as slices of the sorted columns until a change first touches one (its rows and outputs become Python rows
+then), so a hydration builds no per-partition state.  If ``compute`` raises a ``SteadyError`` (``ntile(0)``), the
+partition's output is that error, counted once, until a later change makes the partition computable again.
 """
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -24,11 +29,14 @@ import pyarrow as pa
 
 from steadystate import errors
 from steadystate.dataflow.collection import Delta, ErrDelta, EvalError, OkDelta, Row, add_into, merge_into
+from steadystate.dataflow.columnar_delta import ColumnarDelta, ok_rows
 from steadystate.dataflow.operators import Operator
 from steadystate.dataflow.topk import SortColumn, sort_rows
 
 #: sorted rows of one partition -> the values appended to each of them, in order
 Compute = Callable[[list[Row]], list[tuple]]
+#: a hydrated snapshot: its rows sorted, each function's values in that order (Arrow arrays), partition starts
+Folded = tuple[pa.Table, list[pa.Array], np.ndarray]
 
 
 class WindowOperator(Operator):
@@ -42,7 +50,7 @@ class WindowOperator(Operator):
         self.outputs: dict[tuple, dict[Row, int]] = {}
         self.failures: dict[tuple, EvalError] = {}
         #: snapshot columns -> (rows sorted, each function's values, partition starts), or None (row path)
-        self.columnar: Callable[[Any], tuple[pa.Table, list[list[Any]], np.ndarray] | None] | None = None
+        self.columnar: Callable[[Any], Folded | None] | None = None
         #: a partition's rows -> the values appended to every one of them, when they are one for the whole partition
         #: whatever the order (no sort then); ``None``: sort and ``compute``
         self.uniform: Callable[[dict[Row, int]], tuple] | None = None
@@ -55,7 +63,7 @@ class WindowOperator(Operator):
 
     # -- hydration from columns (``ColumnarInput``) ----------------------------------------------------------
 
-    def fold_columns(self, tables: list[Any]) -> tuple[pa.Table, list[list[Any]], np.ndarray] | None:
+    def fold_columns(self, tables: list[Any]) -> Folded | None:
         """The snapshot sorted and computed (changing nothing); ``None``: the rows take the row path."""
         if self.columnar is None or self.partitions or self._lazy is not None or not tables:
             return None
@@ -65,7 +73,7 @@ class WindowOperator(Operator):
         except (pa.ArrowException, ValueError):
             return None
 
-    def absorb_folded(self, folded: tuple[pa.Table, list[list[Any]], np.ndarray]) -> None:
+    def absorb_folded(self, folded: Folded) -> None:
         table, values, starts = folded
         if table.num_rows == 0:
             return
@@ -94,6 +102,21 @@ class WindowOperator(Operator):
         for row, values in zip(ordered, self.compute(ordered)):
             add_into(out, row + values, 1)
         return out
+
+    def columns_at(self, time: int) -> bool:
+        """Whether this round has the hydrated output to emit (the graph then runs it by :meth:`run_columnar`)."""
+        return self._unsent is not None
+
+    def run_columnar(self, time: int, deltas: list[Any], first: bool) -> tuple[Any, ErrDelta]:
+        """The snapshot's round: the hydrated output as columns (one part), what the round's rows change (a
+        partition they touch: its hydrated output retracted, its new output inserted) as the extra rows."""
+        ok_in, err_in = deltas[0]
+        unsent, self._unsent = self._unsent, None
+        ok, err = self.run(time, [(ok_rows(ok_in), err_in)], first)
+        if unsent is None:
+            return ok, err
+        table = unsent.output_table()
+        return ColumnarDelta([(table, 1)], table.num_columns, ok), err
 
     def run(self, time: int, deltas: list[Delta], first: bool) -> Delta:
         ok_in, err_in = deltas[0]
@@ -153,10 +176,10 @@ class WindowOperator(Operator):
 
 
 class _Slices:
-    """Partitions hydrated from columns: the sorted input rows, each function's values in that order, and where
-    each partition's slice is (by partition key)."""
+    """Partitions hydrated from columns: the sorted input rows, each function's values in that order (Arrow arrays),
+    and where each partition's slice is (by partition key)."""
 
-    def __init__(self, table: pa.Table, values: list[list[Any]], starts: np.ndarray,
+    def __init__(self, table: pa.Table, values: list[pa.Array], starts: np.ndarray,
                  partition_fn: Callable[[Row], tuple] | None) -> None:
         self.table = table
         self.values = values
@@ -168,17 +191,14 @@ class _Slices:
             key = partition_fn(row) if partition_fn is not None else ()
             self.index[key] = (bounds[i], bounds[i + 1])
 
-    def _rows(self, start: int, stop: int) -> list[Row]:
-        part = self.table.slice(start, stop - start)
-        return list(zip(*(column.to_pylist() for column in part.columns)))
-
-    def _outputs(self, rows: list[Row], start: int, stop: int) -> list[Row]:
-        appended = list(zip(*(values[start:stop] for values in self.values)))
-        return [row + extra for row, extra in zip(rows, appended)]
+    def output_table(self) -> pa.Table:
+        """Every output row, as columns ``c0 …``: the input's, then each function's values."""
+        columns = [*self.table.columns, *self.values]
+        return pa.table(columns, names=[f"c{i}" for i in range(len(columns))])
 
     def all_outputs(self) -> OkDelta:
-        n = self.table.num_rows
-        return _counted(self._outputs(self._rows(0, n), 0, n))
+        table = self.output_table()
+        return _counted(list(zip(*(column.to_pylist() for column in table.columns))))
 
     def take_many(self, keys: list[tuple]) -> list[tuple[tuple, dict[Row, int], dict[Row, int]]]:
         """``(key, rows, outputs)`` of each partition of ``keys`` (distinct, all in :attr:`index`), taken out of the
@@ -189,11 +209,10 @@ class _Slices:
         total = int(lengths.sum())
         self.rows -= total
         offsets = np.cumsum(lengths) - lengths
-        positions = np.repeat(lows - offsets, lengths) + np.arange(total, dtype=np.int64)
-        part = self.table.take(pa.array(positions))
+        positions = pa.array(np.repeat(lows - offsets, lengths) + np.arange(total, dtype=np.int64))
+        part = self.table.take(positions)
         rows: list[Row] = list(zip(*(column.to_pylist() for column in part.columns)))
-        at = positions.tolist()
-        appended = zip(*([values[p] for p in at] for values in self.values))
+        appended = zip(*(_python_values(values.take(positions)) for values in self.values))
         outputs = [row + extra for row, extra in zip(rows, appended)]
         out = []
         start = 0
@@ -201,6 +220,24 @@ class _Slices:
             out.append((key, _counted(rows[start:start + length]), _counted(outputs[start:start + length])))
             start += length
         return out
+
+
+def _python_values(array: pa.Array) -> list[Any]:
+    """``array.to_pylist()``; an integral decimal column's (``sum(bigint)``) through ``int64``, each distinct int made
+    one ``Decimal`` (the same values, exponent 0) shared by its rows — a partition's rows share its sum, whose hash
+    (about 1 µs for a fresh ``Decimal``) is then computed once, not per output row."""
+    typ = array.type
+    if isinstance(typ, pa.Decimal128Type) and typ.scale == 0:
+        try:
+            ints = array.cast(pa.int64()).to_pylist()
+        except pa.ArrowInvalid:  # beyond int64
+            return array.to_pylist()
+        made: dict[int | None, Decimal | None] = {None: None}
+        for value in ints:
+            if value not in made:
+                made[value] = Decimal(value)
+        return [made[value] for value in ints]
+    return array.to_pylist()
 
 
 def _counted(rows: list[Row]) -> dict[Row, int]:

@@ -7,11 +7,13 @@ per insertion) to ``(sorted rows, appended values, partition starts)``:
 
 * **Order** — the rows sorted as the row path sorts each partition (``dataflow.topk.sort_rows``): by partition,
   then the ORDER BY columns (direction and NULL placement), then the whole row ascending with NULLs last.  Every
-  column becomes dense ranks (``pyarrow.compute.rank``: text by code point, as Python compares ``str``) and
+  column becomes dense ranks (``pyarrow.compute.rank``: text by code point, as Python compares ``str``; an integer
+  column without NULLs is its own ranks, order and equality alike, and is not ranked) and
   ``numpy.lexsort`` sorts them, so the order, the peer groups and every order-dependent value (``row_number``,
   ``lag``) are the row path's.
-* **Values** — per function, one Python list (the types the row path gives: ``int``, ``float``, ``Decimal`` for
-  a ``sum`` of ``bigint``), from NumPy over the sorted columns: positions within the partition and peer group for
+* **Values** — per function, one Arrow array whose ``to_pylist`` values are the row path's (``int64``: ``int``,
+  ``double``: ``float``, ``decimal128(38, 0)`` for a ``sum`` of ``bigint``: ``Decimal`` of exponent 0, as the row
+  path's ``Decimal(int)``), from NumPy over the sorted columns (so a hydration builds no Python object per value): positions within the partition and peer group for
   the ranking functions, shifted takes for ``lag``/``lead``, prefix sums for ``count``/``sum`` over the whole
   partition or the running frames (``RANGE``/``GROUPS`` up to the current row's peers, ``ROWS`` up to the row),
   ``reduceat`` for ``min``/``max`` over the whole partition.
@@ -23,8 +25,7 @@ stays the definition: ``tests/expr/test_window_columns.py`` checks this module a
 
 from __future__ import annotations
 
-import decimal
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
 import pyarrow as pa
@@ -42,9 +43,11 @@ INTEGERS = frozenset({ScalarType.INT2, ScalarType.INT4, ScalarType.INT8})
 #: a sum is computed in int64 only while it cannot overflow
 SAFE_TOTAL = 2 ** 62
 
-#: the hydrated window: input rows sorted as the row path sorts, each function's values in that order, and the
-#: position where each partition starts
-Hydrated = tuple[pa.Table, list[list[Any]], np.ndarray]
+#: the hydrated window: input rows sorted as the row path sorts, each function's values in that order (Arrow arrays
+#: whose ``to_pylist`` values are the row path's), and the position where each partition starts
+Hydrated = tuple[pa.Table, list[pa.Array], np.ndarray]
+#: ``sum(bigint)`` is numeric: the row path's ``Decimal(int)`` values, exponent 0
+SUM_BIGINT = pa.decimal128(38, 0)
 
 
 class _Sorted:
@@ -60,11 +63,16 @@ class _Sorted:
         self.dense = dense
 
 
-Values = Callable[[_Sorted], list[Any] | None]
+Values = Callable[[_Sorted], pa.Array | None]
 
 
 def _ranks(column: pa.Array, descending: bool = False, nulls_last: bool = True) -> np.ndarray:
-    """Dense ranks of ``column`` (equal values, NULLs included, share one), NULLs first or last."""
+    """Dense ranks of ``column`` (equal values, NULLs included, share one), NULLs first or last — or, for an integer
+    column without NULLs, its values themselves (bitwise-inverted when descending: ``~x`` reverses int64's order
+    without overflow), which order and compare as its ranks do, without Arrow's sort for the ranks."""
+    if pa.types.is_integer(column.type) and not column.null_count and pa.types.is_signed_integer(column.type):
+        values = np.asarray(column.to_numpy(zero_copy_only=False), dtype=np.int64)
+        return ~values if descending else values
     ranks = pc.rank(column, sort_keys="descending" if descending else "ascending", tiebreaker="dense")
     out = np.asarray(ranks.to_numpy(zero_copy_only=False), dtype=np.int64)
     if not nulls_last and column.null_count:
@@ -108,6 +116,15 @@ def _framed_sum(values: np.ndarray, sorted_: _Sorted, ends: np.ndarray) -> np.nd
     return prefix[ends] - prefix[sorted_.part_start]
 
 
+def _int64(values: np.ndarray, valid: np.ndarray | None = None) -> pa.Array:
+    """An int64 array (NULL where ``valid`` is false)."""
+    return pa.array(values.astype(np.int64, copy=False), mask=None if valid is None else ~valid)
+
+
+def _float64(values: np.ndarray) -> pa.Array:
+    return pa.array(values.astype(np.float64, copy=False))
+
+
 def _aggregate(func: ir.WindowFunc, types: Types, ordered: bool) -> Values | None:
     end = _frame_end(func.frame)
     if end is None:
@@ -116,30 +133,27 @@ def _aggregate(func: ir.WindowFunc, types: Types, ordered: bool) -> Values | Non
         end = "partition"
     name = func.func
     if name in ("count", "count_star"):
-        def count(s: _Sorted) -> list[Any]:
+        def count(s: _Sorted) -> pa.Array:
             ends = _ends(s, end)
             if not func.args:
-                return (ends - s.part_start).tolist()
-            return _framed_sum(_not_null(s.columns[func.args[0]]), s, ends).tolist()
+                return _int64(ends - s.part_start)
+            return _int64(_framed_sum(_not_null(s.columns[func.args[0]]), s, ends))
         return count
     if not func.args or types[func.args[0]] not in INTEGERS:
         return None
     argument, typ = func.args[0], types[func.args[0]]
     if name == "sum":
-        def total(s: _Sorted) -> list[Any] | None:
+        def total(s: _Sorted) -> pa.Array | None:
             column = s.columns[argument]
             values = np.asarray(column.fill_null(0).to_numpy(zero_copy_only=False), dtype=np.int64)
             if float(np.abs(values.astype(np.float64)).sum()) >= SAFE_TOTAL:
                 return None
             ends = _ends(s, end)
-            sums = _framed_sum(values, s, ends).tolist()
-            present = _framed_sum(_not_null(column), s, ends).tolist()
-            if typ is ScalarType.INT8:  # sum(bigint) is numeric
-                return [decimal.Decimal(v) if c else None for v, c in zip(sums, present)]
-            return [v if c else None for v, c in zip(sums, present)]
+            sums = _int64(_framed_sum(values, s, ends), _framed_sum(_not_null(column), s, ends) > 0)
+            return sums.cast(SUM_BIGINT) if typ is ScalarType.INT8 else sums  # sum(bigint) is numeric
         return total
     if name in ("min", "max") and end == "partition":
-        def extreme(s: _Sorted) -> list[Any] | None:
+        def extreme(s: _Sorted) -> pa.Array | None:
             column = s.columns[argument]
             valid = _not_null(column).astype(bool)
             raw = np.asarray(column.fill_null(0).to_numpy(zero_copy_only=False), dtype=np.int64)
@@ -150,9 +164,7 @@ def _aggregate(func: ir.WindowFunc, types: Types, ordered: bool) -> Values | Non
             per_part = reduce.reduceat(values, starts)
             any_valid = np.add.reduceat(valid.astype(np.int64), starts) > 0
             part = np.searchsorted(starts, s.part_start)
-            out = per_part[part].tolist()
-            has = any_valid[part].tolist()
-            return [v if h else None for v, h in zip(out, has)]
+            return _int64(per_part[part], any_valid[part])
         return extreme
     return None
 
@@ -160,28 +172,28 @@ def _aggregate(func: ir.WindowFunc, types: Types, ordered: bool) -> Values | Non
 def _function(func: ir.WindowFunc, types: Types, ordered: bool) -> Values | None:
     name = func.func
     if name == "row_number":
-        return lambda s: (s.position - s.part_start + 1).tolist()
+        return lambda s: _int64(s.position - s.part_start + 1)
     if name == "rank":
-        return lambda s: (s.peer_start - s.part_start + 1).tolist()
+        return lambda s: _int64(s.peer_start - s.part_start + 1)
     if name == "dense_rank":
-        return lambda s: s.dense.tolist()
+        return lambda s: _int64(s.dense)
     if name == "percent_rank":
-        def percent(s: _Sorted) -> list[Any]:
+        def percent(s: _Sorted) -> pa.Array:
             size = s.part_end - s.part_start
-            return np.where(size > 1, (s.peer_start - s.part_start) / np.maximum(size - 1, 1), 0.0).tolist()
+            return _float64(np.where(size > 1, (s.peer_start - s.part_start) / np.maximum(size - 1, 1), 0.0))
         return percent
     if name == "cume_dist":
-        return lambda s: ((s.peer_end - s.part_start) / (s.part_end - s.part_start)).tolist()
+        return lambda s: _float64((s.peer_end - s.part_start) / (s.part_end - s.part_start))
     if name in ("lag", "lead"):
         value, default = func.args[0], func.args[1] if len(func.args) > 1 else None
         shift = (func.param if func.param is not None else 1) * (-1 if name == "lag" else 1)
 
-        def offset(s: _Sorted) -> list[Any]:
+        def offset(s: _Sorted) -> pa.Array:
             target = s.position + shift
             inside = (target >= s.part_start) & (target < s.part_end)
             taken = s.columns[value].take(pa.array(np.where(inside, target, 0)))
             fallback = s.columns[default] if default is not None else pa.nulls(s.n, taken.type)
-            return pc.if_else(pa.array(inside), taken, fallback.cast(taken.type)).to_pylist()
+            return pc.if_else(pa.array(inside), taken, fallback.cast(taken.type))
         return offset
     if name in ("ntile", "first_value", "last_value", "nth_value"):
         return None

@@ -314,7 +314,11 @@ class RenderedDataflow(ColumnarTakers):
         mfp = mfp_of(arity)
         apply = compile_mfp(mfp, types)
         out_types = mfp_types(mfp, types) if types is not None else None
-        out = self.graph.add(MfpOperator(node, apply))
+        mfp_operator = MfpOperator(node, apply)
+        kept = tuple(range(mfp.input_arity)) if mfp.projection is None else tuple(mfp.projection)
+        if not mfp.map and not mfp.predicates and kept:  # a projection: columns selected as they are
+            mfp_operator.projection = kept
+        out = self.graph.add(mfp_operator)
         self._mfp_nodes[out] = (node, apply, mfp)  # a join may read through it into an imported arrangement
         self._mfp_types[out] = (types, out_types)
         return out, out_types
