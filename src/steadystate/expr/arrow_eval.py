@@ -82,9 +82,12 @@ def compile_arrow_mfp(mfp: ir.MapFilterProject, input_types: Types | None) -> Ca
         return None
     projection = mfp.projection
     read = sorted({c for e in (*mfp.map, *mfp.predicates) for c in columns_of(e) if c < len(input_types)})
+    widened = set(read) - other
 
     def apply(table: pa.Table) -> pa.Table:
-        columns: list[Any] = [column if i in other else _normalized(column) for i, column in enumerate(table.columns)]
+        # only the columns the expressions read are widened: the others pass through as stored (readers of a
+        # snapshot's columns take storage's narrow integers), so a filter copies narrow columns, not widened ones
+        columns: list[Any] = [_normalized(column) if i in widened else column for i, column in enumerate(table.columns)]
         if any(not _arrow_supported(columns[c].type) for c in read):
             raise NotVectorized("a column read has an Arrow type its SQL type does not have")
         length = table.num_rows
