@@ -43,6 +43,18 @@ def contents(arrangement: Arrangement, keys: set[tuple[Any, ...]]) -> tuple[Any,
     return (peeked, whole, arrangement.rows_dict(), {key: Counter(arrangement.lookup(key)) for key in keys})
 
 
+def applicable(batch: list[tuple[tuple[Any, ...], int]], present: Counter[tuple[Any, ...]]) -> dict[tuple[Any, ...], int]:
+    """``batch`` consolidated, each retraction only of what is ``present`` (which then takes the delta)."""
+    delta: dict[tuple[Any, ...], int] = {}
+    for row, diff in batch:
+        if diff < 0 and present[row] + delta.get(row, 0) <= 0:
+            continue  # a retraction only of what is there
+        delta[row] = delta.get(row, 0) + diff
+    delta = {row: diff for row, diff in delta.items() if diff}
+    present.update(delta)
+    return delta
+
+
 @settings(max_examples=100, deadline=None)
 @given(st.lists(ROWS, max_size=40), st.lists(ROWS, max_size=3), KEYS, st.integers(1, 8), st.booleans(), CHANGES)
 def test_an_arrangement_hydrated_from_columns_holds_what_the_row_path_holds(
@@ -70,13 +82,7 @@ def test_an_arrangement_hydrated_from_columns_holds_what_the_row_path_holds(
 
     present = Counter(expected)
     for time, batch in enumerate(changes, 2):
-        delta: dict[tuple[Any, ...], int] = {}
-        for row, diff in batch:
-            if diff < 0 and present[row] + delta.get(row, 0) <= 0:
-                continue  # a retraction only of what is there
-            delta[row] = delta.get(row, 0) + diff
-        delta = {row: diff for row, diff in delta.items() if diff}
-        present.update(delta)
+        delta = applicable(batch, present)
         rows_path.apply(time, (dict(delta), {}))
         columnar.apply(time, (dict(delta), {}))
         keys |= {key_fn(row) for row in delta}
@@ -145,13 +151,7 @@ def test_numerics_and_times_are_arranged_from_columns_as_the_rows_are(
     assert contents(columnar, keys) == contents(rows_path, keys)
     present = Counter(snapshot)
     for at, batch in enumerate(changes, 2):
-        delta: dict[tuple[Any, ...], int] = {}
-        for row, diff in batch:
-            if diff < 0 and present[row] + delta.get(row, 0) <= 0:
-                continue
-            delta[row] = delta.get(row, 0) + diff
-        delta = {row: diff for row, diff in delta.items() if diff}
-        present.update(delta)
+        delta = applicable(batch, present)
         for arrangement in (rows_path, columnar):
             arrangement.apply(at, (dict(delta), {}))
         keys |= {key_fn(row) for row in delta}
