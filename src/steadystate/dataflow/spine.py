@@ -222,14 +222,16 @@ class Spine:
         if key is None:
             self._deferred, self._deferred_key = table.cast(self.schema), None
         else:
-            self._deferred, self._deferred_key = table.select(self.names).cast(pa.schema(list(zip(self.names, self.types)))), key
+            # kept as stored (narrow integers): widened only where rows are taken out (:meth:`_deferred_rows`)
+            self._deferred, self._deferred_key = table.select(self.names), key
 
     def _deferred_rows(self, table: pa.Table) -> pa.Table:
         """Rows of the deferred run (or some of them) in this spine's schema."""
         if self._deferred_key is None:
             return table
         n = table.num_rows
-        return pa.Table.from_arrays([pa.array(np.full(n, self._deferred_key, dtype=np.int64)), *table.columns,
+        columns = [normalized(column, typ) for column, typ in zip(table.columns, self.types)]
+        return pa.Table.from_arrays([pa.array(np.full(n, self._deferred_key, dtype=np.int64)), *columns,
                                      pa.array(np.ones(n, dtype=np.int64))], schema=self.schema)
 
     def candidates(self, count: int) -> pa.Table | None:
@@ -268,7 +270,7 @@ class Spine:
                 else:
                     table = table.filter(pc.less_equal(column, pc.max(values)))
             else:
-                codes = _codes(column, first.descending, first.nulls_last)
+                codes = _codes(normalized(column, self.types[first.column]), first.descending, first.nulls_last)
                 if len(codes) == 1:
                     code = codes[0][0]
                     edge = np.partition(code, count - 1)[count - 1]

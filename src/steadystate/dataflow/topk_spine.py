@@ -79,12 +79,16 @@ class SpineTopK(Operator):
         if len(self.spine) or self.outputs or len(self.groups):
             return None
         names, types = self.spine.names, self.spine.types
+        if any(table.num_columns != len(names) for table in tables):
+            return None
+        # one group, one stored batch: integers stay as stored (the spine widens the rows it takes out of a
+        # deferred run); else every column as the spine's type, so the batches' tables concatenate
+        narrow = not self.group_columns and len(tables) == 1
         parts = []
         for table in tables:
-            if table.num_columns != len(names):
-                return None
             try:
-                columns = [normalized(column, typ) for column, typ in zip(table.columns, types)]
+                columns = [column if narrow and pa.types.is_integer(column.type) and pa.types.is_integer(typ)
+                           else normalized(column, typ) for column, typ in zip(table.columns, types)]
             except (pa.ArrowException, ValueError):
                 return None
             parts.append(pa.table(dict(zip(names, columns))))
