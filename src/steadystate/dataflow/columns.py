@@ -531,8 +531,9 @@ def table_of_rows(rows: dict[Row, int], arity: int) -> Any | None:
 def python_values(column: Any) -> list[Any]:
     """A column's values as Python objects (``to_pylist``'s), a string column's through its dictionary: each
     distinct string becomes one object, shared by its rows (faster, and smaller, than one object per row).
-    Timestamps (without a zone) and dates go through NumPy's ``datetime64`` and times and numerics through their
-    text, as ``repr.columnar.python_values`` reads them (pyarrow builds those one Python call at a time)."""
+    Timestamps (without a zone, or in UTC: then given ``timezone.utc``) and dates go through NumPy's
+    ``datetime64`` and times and numerics through their text, as ``repr.columnar.python_values`` reads them
+    (pyarrow builds those one Python call at a time, and a UTC timestamp with a ``ZoneInfo``)."""
     import pyarrow.compute as pc
 
     pa = _pa()

@@ -10,10 +10,10 @@ takes :func:`decode_columnar`'s Arrow table instead and never builds a Python ob
 Round trips are exact: Arrow's int64/float64/string/bool hold those Python values unchanged (an int column is stored
 as the narrowest of int8 … int64 that holds its values), and numerics, dates, times and timestamps take the types a
 peek gives them (``repr.arrow_rows``: ``decimal128(38, s)`` when every value of the column has one exponent,
-``date32``, ``time64[us]``, ``timestamp[us]``, ``timestamp[us, tz=UTC]``), which hand the same values back.  A column of mixed types (``1`` and
-``2.5``, ``1`` and ``True``), an int beyond int64, a NaN, a numeric of mixed exponents or ``-0``, an aware
-``datetime`` whose ``tzinfo`` is not ``timezone.utc``, or any other type makes the batch msgpack.  pyarrow is imported on
-first use.
+``date32``, ``time64[us]``, ``timestamp[us]``, ``timestamp[us, tz=UTC]``), which hand the same values back
+(:func:`python_values`).  A column of mixed types (``1`` and ``2.5``, ``1`` and ``True``), an int beyond int64, a
+NaN, a numeric of mixed exponents or ``-0``, an aware ``datetime`` whose ``tzinfo`` is not ``timezone.utc``, or any
+other type makes the batch msgpack.  pyarrow is imported on first use.
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ from typing import Any, Iterator
 MAGIC = b"\xc1SSA1\0\0\0"  # 0xc1 never starts msgpack; 8 bytes, so the Arrow stream after the time is aligned
 MIN_UPDATES = 4096  # smaller batches are not worth a columnar form
 _TYPES = {int: "int64", float: "float64", str: "string", bool: "bool_"}
-_EXACT_KINDS = (Decimal, _dt.datetime, _dt.date, _dt.time)
-_UTC = _dt.timezone.utc  # held as a peek's Arrow types (see ``_exact_array``)
+_EXACT_KINDS = (Decimal, _dt.datetime, _dt.date, _dt.time)  # held as a peek's Arrow types (see ``_exact_array``)
+_UTC = _dt.timezone.utc
 
 
 def _pyarrow() -> Any:
