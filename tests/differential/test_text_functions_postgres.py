@@ -82,6 +82,7 @@ def test_escape_strings_agree_with_postgresql(connections: Any, pieces: list[str
     "SELECT E'\\u00e9'::bytea AS v",
     "SELECT '{\"a\": \"\\u00e9\"}'::jsonb ->> 'a' AS v, E'{\"a\": 1}'::jsonb AS w",
     "SELECT INTERVAL E'1\\tday' AS v",
+    "SELECT E'\\ud800é' AS v", "SELECT E'\\ud800😀' AS v",  # the error names the next character's first byte
 ])
 def test_string_constants_agree_with_postgresql(connections: Any, sql: str) -> None:
     same(connections, sql)

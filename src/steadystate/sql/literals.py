@@ -105,6 +105,8 @@ def decode_escape_string(body: str, offset: int = 0) -> str:
             if 0xD800 <= code <= 0xDBFF:  # a first half: the next thing must be the second half
                 if not _is_unicode_escape(body, i):
                     near = body[i] if i < n else "'"
+                    if not near.isascii():  # PostgreSQL's scanner reports the character's first byte alone (not
+                        near = "\ufffd"  # UTF-8 by itself: clients show it as U+FFFD, the one we can send)
                     raise _syntax(f"invalid Unicode surrogate pair {_near(near)}", offset + i)
                 second_start = i
                 second, i = _code_point(body, i, offset)
