@@ -16,6 +16,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import http.client
+import json
 import os
 import shutil
 import signal
@@ -32,6 +34,9 @@ from typing import Iterator
 import psutil
 import psycopg
 import pytest
+
+from steadystate.supervisor import STATE_FILE
+from steadystate.testing import ports
 
 PSQL = shutil.which("psql")
 
@@ -86,9 +91,8 @@ def _recv_exactly(sock: socket.socket, size: int) -> bytes:
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A free port outside the kernel's ephemeral range, where replica processes of other tests bind theirs."""
+    return ports.free_port()
 
 
 class PortTaken(RuntimeError):
@@ -135,12 +139,20 @@ class Environment:
                 raise RuntimeError(f"server exited with {self.process.returncode}; see {log.name}")
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{self.http_port}/api/readyz", timeout=1) as r:
-                    if r.status == 200:
+                    if r.status == 200 and self._serving_pid() == self.process.pid:
                         return
-            except OSError:
+            except (OSError, http.client.HTTPException):  # not listening yet, or the port is someone else's
                 pass
             time.sleep(0.05)
         raise RuntimeError("server did not become ready")
+
+    def _serving_pid(self) -> int | None:
+        """The pid of the ``serve`` that wrote this data directory's state file: a ready answer on the port counts
+        only when it is this environment's process (another test's server could hold the port meanwhile)."""
+        try:
+            return int(json.loads((self.data_dir / STATE_FILE).read_text())["pid"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
 
     def stop(self, *, keep_replicas: bool = False) -> None:
         """Stop ``serve`` gracefully: with its replica processes (SIGUSR1, what ``steadystate stop`` sends), or

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import free_port
 from steadystate.supervisor import EXIT_CONFIG
+from steadystate.testing.ports import free_port
 
 
 @pytest.mark.parametrize("url", ["mysql://localhost/steadystate", "sqlite://relative/storage.db"])

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
+from steadystate.testing import ports
 
 PG_BIN_DIRS = ["/usr/local/bin", "/usr/lib/postgresql/15/bin", "/usr/lib/postgresql/16/bin", "/usr/bin"]
 
@@ -30,23 +31,16 @@ def _pg_binary(name: str) -> str | None:
     return shutil.which(name)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _as_postgres(argv: list[str]) -> list[str]:
     if os.geteuid() == 0:
         return ["runuser", "-u", "postgres", "--", *argv]
     return argv
 
 
-_SERVER: dict[str, str] = {}  # how to restart the session's PostgreSQL server (restart_postgres)
+_SERVER: dict[str, str] = {}  # how to restart the session's PostgreSQL server (the restart_postgres fixture)
 
 
-def restart_postgres() -> None:
-    """Restart the session's PostgreSQL server (every connection to it is lost), waiting until it is back."""
+def _restart_postgres() -> None:
     subprocess.run(_as_postgres([_SERVER["pg_ctl"], "-D", _SERVER["data"], "-o", _SERVER["options"], "-l",
                                  _SERVER["log"], "-m", "fast", "-w", "restart"]), check=True, capture_output=True)
 
@@ -61,7 +55,7 @@ def postgres_server() -> Iterator[str]:
     data = root / "data"
     if os.geteuid() == 0:
         shutil.chown(root, "postgres", "postgres")
-    port = _free_port()
+    port = ports.free_port()
     subprocess.run(
         _as_postgres([initdb, "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync"]),
         check=True,
@@ -98,6 +92,18 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path}/storage.db"
     return _postgres_schema_url(request.getfixturevalue("postgres_server"))
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> str:
+    """A fresh, empty store URL in the session's PostgreSQL server (a schema of its own)."""
+    return _postgres_schema_url(postgres_server)
+
+
+@pytest.fixture
+def restart_postgres(postgres_server: str) -> Callable[[], None]:
+    """Restart the session's PostgreSQL server (every connection to it is lost), waiting until it is back."""
+    return _restart_postgres
 
 
 @pytest.fixture

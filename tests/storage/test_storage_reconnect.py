@@ -3,13 +3,14 @@ its connection lost and serves the next ones, without a restart of the process; 
 
 from __future__ import annotations
 
-from conftest import _postgres_schema_url, restart_postgres
+from collections.abc import Callable
+
 from steadystate.errors import StorageError
 from steadystate.storage import open_store
 
 
-def test_a_store_reconnects_after_postgres_restarts(postgres_server: str) -> None:
-    with open_store(_postgres_schema_url(postgres_server)) as store:
+def test_a_store_reconnects_after_postgres_restarts(postgres_url: str, restart_postgres: Callable[[], None]) -> None:
+    with open_store(postgres_url) as store:
         store.create_shard("s")
         store.compare_and_append("s", [((1,), 0, 1)], 0, 1)
         restart_postgres()
@@ -21,8 +22,8 @@ def test_a_store_reconnects_after_postgres_restarts(postgres_server: str) -> Non
         assert store.upper("s") == 2
 
 
-def test_a_store_reports_storage_down_then_recovers(postgres_server: str) -> None:
-    with open_store(_postgres_schema_url(postgres_server)) as store:
+def test_a_store_reports_storage_down_then_recovers(postgres_url: str, restart_postgres: Callable[[], None]) -> None:
+    with open_store(postgres_url) as store:
         store.create_shard("s")
         restart_postgres()
         outcomes = []
