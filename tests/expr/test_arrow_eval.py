@@ -9,19 +9,23 @@ from __future__ import annotations
 
 from collections import Counter
 from typing import Any
+from unittest import mock
 
 import pyarrow as pa
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from steadystate.expr import ir
+from steadystate.expr import arrow_eval, ir
 from steadystate.expr.arrow_eval import NotVectorized, compile_arrow_mfp, consolidated_rows
 from steadystate.expr.eval import compile_mfp
+from steadystate.repr.columnar import narrowed
 from steadystate.repr.types import ScalarType as T
 
 TYPES = [T.INT4, T.INT8, T.TEXT, T.BOOL]
-INT4 = st.one_of(st.none(), st.integers(-5, 5), st.sampled_from([2**31 - 1, -(2**31)]))
-INT8 = st.one_of(st.none(), st.integers(-5, 5), st.sampled_from([2**62, -(2**63)]))
+INT4 = st.one_of(st.none(), st.integers(-5, 5), st.integers(-(10**6), 10**6), st.sampled_from([2**31 - 1, -(2**31)]))
+INT8 = st.one_of(st.none(), st.integers(-5, 5), st.sampled_from([2**62, -(2**63), 2**40 + 3, -(2**40) - 5]))
+# divisors of a division by a constant (evaluated in the column's own width, ``arrow_eval._by_constant``)
+DIVISORS = st.sampled_from([7, -7, 1000, -1000, 2**31 - 1, -(2**31)])
 VALUES = {T.INT4: INT4, T.INT8: INT8, T.TEXT: st.one_of(st.none(), st.sampled_from(["", "a", "b", "é", "ab"])),
           T.BOOL: st.one_of(st.none(), st.booleans())}
 
@@ -34,8 +38,10 @@ def ints(draw: st.DrawFn, types: list[T]) -> ir.ScalarExpr:
     if choice == 1:
         return ir.Literal(draw(st.integers(-3, 3)), draw(st.sampled_from([T.INT4, T.INT8])))
     if choice == 2 and columns:
-        return ir.CallBinary(draw(st.sampled_from(["add", "sub", "mul", "div", "mod"])),
-                             ir.ColumnRef(draw(st.sampled_from(columns))), ints(draw, types))
+        func = draw(st.sampled_from(["add", "sub", "mul", "div", "mod"]))
+        right = ir.Literal(draw(DIVISORS), T.INT8) if func in ("div", "mod") and draw(st.booleans()) else \
+            ints(draw, types)
+        return ir.CallBinary(func, ir.ColumnRef(draw(st.sampled_from(columns))), right)
     return ir.Literal(draw(st.integers(0, 3)), T.INT8)
 
 
@@ -84,18 +90,25 @@ def row_path(types: list[T], rows: list[tuple[Any, ...]], mfp: ir.MapFilterProje
     return out
 
 
-@settings(max_examples=400, deadline=None)
-@given(cases())
-def test_arrow_mfp_equals_the_row_evaluator(case: tuple[list[T], list[tuple[Any, ...]], ir.MapFilterProject]) -> None:
+@settings(max_examples=500, deadline=None)
+@given(cases(), st.booleans(), st.sampled_from([1, 3, 1 << 20]))
+def test_arrow_mfp_equals_the_row_evaluator(case: tuple[list[T], list[tuple[Any, ...]], ir.MapFilterProject],
+                                           narrow: bool, block: int) -> None:
+    """Integer columns as the SQL type's width or as storage keeps them (the narrowest width that holds the
+    values: ``repr.columnar.narrowed``); the table evaluated in one block or in blocks of 1 or 3 rows."""
     types, rows, mfp = case
     apply = compile_arrow_mfp(mfp, list(types))
     expected = row_path(types, rows, mfp)
     if apply is None:
         return  # declined: the rows take the row path
     arrow_types = {T.INT4: pa.int32(), T.INT8: pa.int64(), T.TEXT: pa.string(), T.BOOL: pa.bool_()}
-    table = pa.table({f"c{i}": pa.array([row[i] for row in rows], arrow_types[t]) for i, t in enumerate(types)})
+    arrays = [pa.array([row[i] for row in rows], arrow_types[t]) for i, t in enumerate(types)]
+    if narrow:
+        arrays = [narrowed(a.cast(pa.int64())) if t in (T.INT4, T.INT8) else a for a, t in zip(arrays, types)]
+    table = pa.table({f"c{i}": a for i, a in enumerate(arrays)})
     try:
-        out = apply(table)
+        with mock.patch.object(arrow_eval, "BLOCK", block):
+            out = apply(table)
     except NotVectorized:
         return  # gave up: the row path answers (including its errors)
     assert expected is not None, "the row path raises, the Arrow path answered"

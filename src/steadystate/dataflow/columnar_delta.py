@@ -35,7 +35,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any, Callable
 
-from steadystate.dataflow.collection import Delta, OkDelta, Row, add_into, merge_into
+from steadystate.dataflow.collection import Delta, OkDelta, add_into, merge_into
 from steadystate.dataflow.columns import consolidated_sorted, python_values, summed_rows, unified
 
 Layer = Callable[[Any], Any]  # table -> table, or None when a value needs the row path (an overflow)
@@ -146,10 +146,9 @@ class ColumnarDelta:
         return ColumnarDelta(parts, arity)
 
 
-def summed(delta: ColumnarDelta) -> tuple[Any, list[Row], Any] | None:
-    """The parts' rows with their summed signs, non-zero ones only: ``(table of the distinct rows, the rows as
-    tuples, their diffs as a NumPy array)`` (what a distinct's state is built from); ``None`` when the columns are
-    not exact."""
+def summed(delta: ColumnarDelta) -> tuple[Any, Any] | None:
+    """The parts' rows with their summed signs, non-zero ones only: ``(table of the distinct rows, sorted, their
+    diffs as a NumPy array)`` (what a distinct's state is built from); ``None`` when the columns are not exact."""
     import pyarrow.compute as pc
 
     weighted = delta.weighted()
@@ -158,8 +157,7 @@ def summed(delta: ColumnarDelta) -> tuple[Any, list[Row], Any] | None:
     names = [f"c{i}" for i in range(delta.arity)]
     counted = consolidated_sorted(weighted.select(names), weighted.column("diff").to_numpy())
     counted = counted.filter(pc.not_equal(counted.column("count_all"), 0))
-    rows = list(zip(*(python_values(counted.column(name)) for name in names)))
-    return counted.select(names), rows, counted.column("count_all").to_numpy()
+    return counted.select(names), counted.column("count_all").to_numpy()
 
 
 def as_rows(delta: tuple[Any, Any]) -> Delta:

@@ -193,26 +193,30 @@ class Grouped:
         self.counts: dict[int, Any] = {}
 
 
-def _digits(column: Any) -> tuple[Any, int, Callable[[Any], Any]] | None:
-    """A column as order-preserving codes ``0 … base-2`` (NULL is ``base - 1``: last), with ``base`` and the decoder
-    of codes back to an Arrow array: integers offset by their minimum, strings and booleans by their rank among the
-    column's distinct values (dictionary-encoded, the dictionary sorted).  ``None`` for other types."""
+def _digits(column: Any) -> tuple[Any, int, int, Callable[[Any], Any]] | None:
+    """A column as order-preserving codes ``0 … base-2`` (NULL is ``base - 1``: last): ``(values, low, base,
+    decode)`` where a row's code is ``values[i] - low`` (``values`` a NumPy array; ``None`` for an integer column
+    without NULLs, whose values are its own, of the narrow type storage keeps) and ``decode`` turns codes back to an Arrow array: integers offset by their minimum, strings
+    and booleans by their rank among the column's distinct values (dictionary-encoded, the dictionary sorted).
+    ``None`` for other types."""
     import numpy as np
     import pyarrow.compute as pc
 
     pa = _pa()
-    if column.type == pa.int64():
+    if pa.types.is_signed_integer(column.type):
         extremes = pc.min_max(column).as_py()
         low, high = extremes["min"] or 0, extremes["max"] or 0
         base = high - low + 2
         if base >= 2 ** 62:
             return None
-        if column.null_count == 0:  # NumPy's subtraction over the buffer (one chunk: no copy)
-            values = column.to_numpy() if isinstance(column, pa.Array) else column.combine_chunks().to_numpy()
-            codes = values - low
-        else:
-            codes = pc.subtract(pc.fill_null(column, low + base - 1), low).to_numpy()
-        return codes, base, lambda digits: pa.array(digits + low, mask=digits == base - 1)
+        typ = column.type
+        # without NULLs the values are read from each block's buffer as they are (``None`` here)
+        values = pc.fill_null(column.cast(pa.int64()), low + base - 1).to_numpy() if column.null_count else None
+
+        def decode_int(digits: Any) -> Any:
+            return pa.array(digits + low, mask=digits == base - 1).cast(typ)
+
+        return values, low, base, decode_int
     if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)
             or pa.types.is_boolean(column.type)):
         return None
@@ -231,14 +235,17 @@ def _digits(column: Any) -> tuple[Any, int, Callable[[Any], Any]] | None:
         return ordered.take(pa.array(np.where(nulls, 0, digits), mask=nulls)) if len(ordered) else \
             pa.nulls(len(digits), column.type)
 
-    return rank[indices], base, decode
+    return rank[indices], 0, base, decode
+
+
+PACK_BLOCK = 1 << 20  # rows packed at a time when they are counted into a table of every possible code
 
 
 def _packed(table: Any, weights: Any = None) -> Any | None:
     """:func:`consolidated_sorted` when the columns' codes (:func:`_digits`) multiply to less than 2⁶²: each row
-    packed into one int64, consolidated and sorted by NumPy's ``unique`` (or counted by ``bincount`` when there are
-    few possible codes for the rows), unpacked again.  ``None`` when the columns
-    are not such."""
+    packed into one int64, then either counted into a table of every possible code when there are few (block by
+    block, so the packed codes of one block are reused memory, not a fresh array of the table's length), or
+    consolidated and sorted by NumPy's ``unique``; unpacked again.  ``None`` when the columns are not such."""
     import numpy as np
 
     pa = _pa()
@@ -248,39 +255,69 @@ def _packed(table: Any, weights: Any = None) -> Any | None:
         digits = _digits(column)
         if digits is None:
             return None
-        width *= digits[1]
+        width *= digits[2]
         if width >= 2 ** 62:
             return None
         encoded.append(digits)
-    code = np.zeros(table.num_rows, dtype=np.int64)
-    for codes, base, _decode in encoded:
-        code *= base
-        code += codes
-    small = width <= max(4 * table.num_rows, 1 << 16)  # few possible codes: counted in one pass, not sorted
-    if weights is not None and small and (not len(weights) or int(np.abs(weights).max()) * len(weights) < 2 ** 53):
-        # each row counts its weight, summed per distinct row (float sums are exact below 2⁵³); a code present
-        # with weights summing to zero is kept, as the sorting path keeps it
-        unique = np.flatnonzero(np.bincount(code, minlength=1)).astype(np.int64)
-        counts = np.bincount(code, weights=weights, minlength=1)[unique].astype(np.int64)
+
+    blocks = []  # (first row, the rows of a block of at most PACK_BLOCK rows: its columns are arrays)
+    start = 0
+    for batch in table.to_batches(max_chunksize=PACK_BLOCK):
+        blocks.append((start, batch))
+        start += batch.num_rows
+
+    def packed(start: int, batch: Any) -> Any:
+        code = np.zeros(batch.num_rows, dtype=np.int64)
+        for i, (values, low, base, _decode) in enumerate(encoded):
+            code *= base
+            # a narrow integer type is widened as it is added
+            code += batch.column(i).to_numpy() if values is None else values[start:start + batch.num_rows]
+            if low:
+                code -= low
+        return code
+
+    def whole() -> Any:
+        return np.concatenate([packed(start, batch) for start, batch in blocks]) if blocks else \
+            np.zeros(0, dtype=np.int64)
+
+    n = table.num_rows
+    if width <= max(4 * n, 1 << 16):  # few possible codes: counted in place, in one pass, not sorted
+        every = np.zeros(width, dtype=np.int64)
+        for start, batch in blocks:
+            np.add.at(every, packed(start, batch), 1 if weights is None else weights[start:start + batch.num_rows])
+        if weights is None:
+            unique = np.flatnonzero(every).astype(np.int64)
+        else:  # a code present with weights summing to zero is kept, as the sorting path keeps it
+            present = np.zeros(width, dtype=bool)
+            for start, batch in blocks:
+                present[packed(start, batch)] = True
+            unique = np.flatnonzero(present).astype(np.int64)
+        counts = every[unique]
     elif weights is not None:  # each row counts its weight: summed per distinct row
+        code = whole()
         order = np.argsort(code, kind="stable")
         code = code[order]
         starts = np.flatnonzero(np.concatenate(([True], code[1:] != code[:-1]))) if len(code) else \
             np.zeros(0, dtype=np.int64)
         unique = code[starts]
         counts = np.add.reduceat(weights[order], starts) if len(code) else np.zeros(0, dtype=np.int64)
-    elif small:
-        every = np.bincount(code)
-        unique = np.flatnonzero(every).astype(np.int64)
-        counts = every[unique]
     else:
-        unique, counts = np.unique(code, return_counts=True)
+        unique, counts = np.unique(whole(), return_counts=True)
     decoded = []
-    for _codes, base, decode in reversed(encoded):
+    for _values, _low, base, decode in reversed(encoded):
         decoded.append(decode(unique % base))
         unique = unique // base
     names = table.column_names
     return pa.table(dict(zip(names, reversed(decoded))) | {"count_all": pa.array(counts.astype(np.int64))})
+
+
+def counted_table(table: Any) -> Any:
+    """``table``'s distinct rows with how often each occurs (a column ``count_all``), in no particular order:
+    packed and counted by NumPy when the columns allow it (:func:`_packed`), else by Arrow's hash aggregation."""
+    packed = _packed(table)
+    if packed is not None:
+        return packed
+    return table.group_by(table.column_names, use_threads=False).aggregate([([], "count_all")])
 
 
 def consolidated_sorted(table: Any, weights: Any = None) -> Any:
@@ -609,6 +646,6 @@ def rows_of(table: Any, distinct: bool = False) -> dict[Row, int]:
     return dict(zip(rows, counted.column("count_all").to_pylist()))
 
 
-__all__ = ["Grouped", "SortedKeys", "consolidated_sorted", "counted_rows", "exact_column", "exact_type", "gc_paused",
+__all__ = ["Grouped", "SortedKeys", "consolidated_sorted", "counted_rows", "counted_table", "exact_column", "exact_type", "gc_paused",
            "grouped_values", "joined", "joined_counted", "projected_counted", "python_values", "rows_of", "summed_rows",
            "table_of_rows", "unified"]

@@ -64,6 +64,23 @@ class MaterializingDict(dict):  # type: ignore[type-arg]
     __hash__ = None  # type: ignore[assignment]
 
 
+def int_key(key: Any) -> int | None:
+    """The int64 a 1-tuple ``key`` stands for in a dict keyed by 1-tuples of ints: its value, or a value equal to
+    an integer and hashing alike (``True``, ``1.0``, ``Decimal(1)``); ``None`` for anything else."""
+    if type(key) is not tuple or len(key) != 1:
+        return None
+    value = key[0]
+    if type(value) is not int:
+        try:
+            whole = int(value)
+        except (TypeError, ValueError, OverflowError):
+            return None
+        if whole != value or hash(whole) != hash(value):
+            return None
+        value = whole
+    return value if -(2 ** 63) <= value < 2 ** 63 else None
+
+
 class SortedSpans:
     """``key → (low, high)`` for a table sorted by one int64 key column, found by binary search over the keys
     (NumPy) instead of a dict holding a Python tuple per key: what :func:`arranged` keeps for a single integer key
@@ -86,19 +103,9 @@ class SortedSpans:
 
     def _position(self, key: Any) -> int:
         """Where ``key``'s span is, or -1."""
-        if type(key) is not tuple or len(key) != 1:
-            return -1
-        value = key[0]
-        if type(value) is not int:
-            try:
-                whole = int(value)
-            except (TypeError, ValueError, OverflowError):
-                return -1
-            if whole != value or hash(whole) != hash(value):
-                return -1
-            value = whole
+        value = int_key(key)
         keys = self.keys
-        if not -(2 ** 63) <= value < 2 ** 63 or not len(keys):
+        if value is None or not len(keys):
             return -1
         at = int(keys.searchsorted(value))
         return at if at < len(keys) and int(keys[at]) == value and self.alive[at] else -1
@@ -503,4 +510,4 @@ def arranged_later(table: Any, key_columns: Sequence[int], arity: int) -> tuple[
     return LazyArranged(None, {}, arity, (table, tuple(key_columns))), table.num_rows
 
 
-__all__ = ["LazyArranged", "MaterializingDict", "SortedSpans", "arranged", "arranged_later"]
+__all__ = ["LazyArranged", "MaterializingDict", "SortedSpans", "arranged", "arranged_later", "int_key"]

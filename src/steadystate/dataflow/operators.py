@@ -14,6 +14,8 @@ from typing import Any, Callable, Protocol, runtime_checkable
 
 from steadystate.dataflow.collection import EMPTY, Delta, ErrDelta, EvalError, OkDelta, Row, add_into, merge_into
 from steadystate.dataflow.columnar_delta import ColumnarDelta, Layer, ok_rows, summed
+from steadystate.dataflow.columns import counted_table, python_values
+from steadystate.dataflow.lazy_counts import lazy_counts
 
 
 @runtime_checkable
@@ -206,9 +208,8 @@ class CountingOperator(Operator):
         if not names or any(pa.types.is_floating(f.type) for t in tables for f in t.schema):
             return None  # no columns; floats, whose -0.0 and NaN Arrow groups unlike Python's equality
         table = pa.concat_tables([t.rename_columns(names) for t in tables], promote_options="permissive")
-        grouped = table.group_by(names, use_threads=False).aggregate([([], "count_all")])
-        rows = zip(*(grouped.column(name).to_pylist() for name in names))
-        counts = dict(zip(rows, grouped.column("count_all").to_pylist()))
+        grouped = counted_table(table)
+        counts = _state(grouped.select(names), grouped.column("count_all").to_numpy())
         if not self.once:  # a threshold outputs each row as often as it is counted
             grouped = grouped.take(pa.array(np.repeat(np.arange(grouped.num_rows), grouped.column("count_all"))))
         return counts, grouped.select(names)
@@ -229,15 +230,17 @@ class CountingOperator(Operator):
         import numpy as np
         import pyarrow as pa
 
-        table, rows, diffs = counted
-        self.counts = dict(zip(rows, diffs.tolist()))
+        table, diffs = counted
+        self.counts = _state(table, diffs)
         # ``output_count`` vectorized: a count's output is 0 unless it is positive, then 1 (distinct) or the count
         outputs = np.where(diffs > 0, 1 if self.once else diffs, 0)
         kept = np.flatnonzero(outputs)
+        counted_rows = table
         if len(kept) < len(outputs) or not self.once:  # each row as often as it is output
             table = table.take(pa.array(np.repeat(kept, outputs[kept])))
 
         def make_rows() -> OkDelta:
+            rows = zip(*(python_values(column) for column in counted_rows.columns))
             if self.once:
                 return dict.fromkeys(compress(rows, outputs), 1)
             return {row: out for row, out in zip(rows, outputs.tolist()) if out}
@@ -276,6 +279,15 @@ class CountingOperator(Operator):
             if change:
                 ok[row] = change
         return ok, err_in
+
+
+def _state(table: Any, counts: Any) -> dict[Row, int]:
+    """A distinct's or threshold's ``row → count`` from a consolidated table and its non-zero counts: kept as
+    arrays when the rows are one integer column (``lazy_counts.LazyCounts``), else a dict of the rows."""
+    lazy = lazy_counts(table, counts)
+    if lazy is not None:
+        return lazy
+    return dict(zip(zip(*(python_values(column) for column in table.columns)), counts.tolist()))
 
 
 def threshold_operator(input: int) -> CountingOperator:

@@ -53,6 +53,9 @@ _COMPARISONS = {"eq": "equal", "neq": "not_equal", "lt": "less", "lte": "less_eq
 _CHECKED = {"add": "add_checked", "sub": "subtract_checked", "mul": "multiply_checked"}
 
 
+BLOCK = 1 << 20  # rows evaluated at a time: larger tables are sliced (``compile_arrow_mfp``)
+
+
 class NotVectorized(Exception):
     """The columns hold something the row evaluator would turn into an error: read the snapshot as rows."""
 
@@ -67,7 +70,6 @@ def compile_arrow_mfp(mfp: ir.MapFilterProject, input_types: Types | None) -> Ca
     if input_types is None:
         return None
     # columns of other types are passed through unread (``_compile`` refuses a reference to one)
-    other = {i for i, t in enumerate(input_types) if t not in _SUPPORTED}
     types: list[ScalarType | None] = list(input_types)
     try:
         maps = []
@@ -82,12 +84,12 @@ def compile_arrow_mfp(mfp: ir.MapFilterProject, input_types: Types | None) -> Ca
         return None
     projection = mfp.projection
     read = sorted({c for e in (*mfp.map, *mfp.predicates) for c in columns_of(e) if c < len(input_types)})
-    widened = set(read) - other
 
-    def apply(table: pa.Table) -> pa.Table:
-        # only the columns the expressions read are widened: the others pass through as stored (readers of a
-        # snapshot's columns take storage's narrow integers), so a filter copies narrow columns, not widened ones
-        columns: list[Any] = [_normalized(column) if i in widened else column for i, column in enumerate(table.columns)]
+    def block(table: pa.Table) -> pa.Table:
+        # integer columns stay as narrow as storage keeps them (readers of a snapshot's columns take narrow
+        # integers): comparisons take mixed widths, checked arithmetic widens its operands (``_wide``), a division
+        # by a constant works in the operand's width, so a filter copies narrow columns, not widened ones
+        columns: list[Any] = list(table.columns)
         if any(not _arrow_supported(columns[c].type) for c in read):
             raise NotVectorized("a column read has an Arrow type its SQL type does not have")
         length = table.num_rows
@@ -106,6 +108,13 @@ def compile_arrow_mfp(mfp: ir.MapFilterProject, input_types: Types | None) -> Ca
         chosen = range(len(columns)) if projection is None else projection
         return pa.table({f"c{i}": columns[j] for i, j in enumerate(chosen)}) if chosen else \
             pa.table({"_rows": pa.nulls(length)})
+
+    def apply(table: pa.Table) -> pa.Table:
+        if table.num_rows <= BLOCK:
+            return block(table)
+        # a large table block by block: the widened columns and the intermediate results of one block are freed
+        # before the next is evaluated, so their memory is reused (fresh pages cost more than the arithmetic)
+        return pa.concat_tables([block(table.slice(start, BLOCK)) for start in range(0, table.num_rows, BLOCK)])
 
     return apply
 
@@ -213,6 +222,14 @@ def _arrow_supported(typ: pa.DataType) -> bool:
                 or pa.types.is_boolean(typ) or pa.types.is_null(typ))
 
 
+def _wide(value: Any) -> Any:
+    """An integer operand of a checked operation widened to int64 (a narrow stored column, or a narrow result of
+    a division by a constant), so the operation overflows where the row evaluator's would, not at the width."""
+    if isinstance(value, (pa.Array, pa.ChunkedArray)) and pa.types.is_integer(value.type) and value.type != pa.int64():
+        return value.cast(pa.int64())
+    return value
+
+
 def _normalized(column: pa.ChunkedArray) -> pa.ChunkedArray:
     """Integer columns widened to int64 (storage keeps the narrowest width that holds them)."""
     if pa.types.is_integer(column.type) and column.type != pa.int64():
@@ -287,9 +304,17 @@ def _compile_binary(expr: ir.CallBinary, types: Sequence[ScalarType | None]) -> 
             raise _Untranslatable
         low, high = _RANGES[left_type]  # type: ignore[index]  # the row path checks the left operand's type
         full_int64 = (low, high) == _RANGES[ScalarType.INT8]
+        divisor = expr.right.value if isinstance(expr.right, ir.Literal) and func in ("div", "mod") else None
+        if isinstance(divisor, int) and divisor not in (0, -1):
+            # by a constant other than 0 and -1: no error is possible (|a / c| <= |a|, |a % c| < |c|)
+            def by_constant(columns: list[pa.ChunkedArray]) -> Any:
+                a = left(columns)
+                return _truncating(func, a, right(columns)) if isinstance(a, pa.Scalar) else \
+                    _by_constant(func, a, divisor)
+            return by_constant
 
         def arithmetic(columns: list[pa.ChunkedArray]) -> Any:
-            a, b = left(columns), right(columns)
+            a, b = _wide(left(columns)), _wide(right(columns))
             if func in _CHECKED:
                 result = getattr(pc, _CHECKED[func])(a, b)
                 if full_int64 and result.type == pa.int64():  # the checked kernel raised on any overflow
@@ -313,6 +338,34 @@ def _truncating(func: str, a: Any, b: Any) -> Any:
     if func == "div":
         return quotient
     return pc.subtract_checked(a, pc.multiply_checked(quotient, b))
+
+
+def _by_constant(func: str, column: Any, divisor: int) -> Any:
+    """``column / divisor`` or ``column % divisor`` truncating toward zero (``divisor`` not 0 or -1) in the column's
+    own integer width (the result is no larger than the operand, or than the divisor): NumPy divides by a scalar
+    with a multiplication per value and floors; a quotient of operands of opposite signs with a remainder is then
+    one more, and the remainder one ``divisor`` less.  Products that wrap around in a narrow width still give the
+    remainder exactly (it fits)."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()  # one block: usually one chunk already
+    values = np.asarray(pc.fill_null(column, 0) if column.null_count else column)
+    limits = np.iinfo(values.dtype)
+    if not limits.min <= divisor <= limits.max:
+        values = values.astype(np.int64)
+    d = values.dtype.type(divisor)
+    quotient = np.floor_divide(values, d)
+    negative = divisor < 0 or (len(values) > 0 and values.min() < 0)
+    if func == "mod" or negative:
+        remainder = quotient * d
+        np.subtract(values, remainder, out=remainder)
+    if negative:
+        fix = (remainder != 0) & ((values < 0) != (divisor < 0))
+        if func == "div":
+            np.add(quotient, fix, out=quotient, casting="unsafe")
+        else:
+            np.subtract(remainder, np.where(fix, d, values.dtype.type(0)), out=remainder)
+    result = quotient if func == "div" else remainder
+    return pa.array(result, mask=np.asarray(pc.is_null(column)) if column.null_count else None)
 
 
 def _within(result: Any, low: int, high: int) -> bool:
