@@ -9,7 +9,8 @@ value needs the row evaluator: an error there (an overflow, a negative ``mz_time
 
 Each bound is kept as a *base* array and the constants the row evaluator adds to it, so the common bound
 ``mz_now() <= col + c`` (a column plus a literal, cast to ``mz_timestamp``) costs one pass for the minimum and
-maximum of each block of ``BLOCK`` rows (from which the row evaluator's range checks follow exactly: the sum is
+maximum of each block of ``BLOCK`` rows (a long column's blocks in two halves at once, the second by a helper
+thread; from which the row evaluator's range checks follow exactly: the sum is
 monotone), and the comparison ``col > t - c - offset`` runs only over the blocks whose extremes straddle the
 threshold — a block wholly below it has none of its rows, one wholly above all (zone maps, computed on the fly); only
 the rows that pass get their bound materialized.  A sliding window's snapshot, where
@@ -24,6 +25,7 @@ range check therefore covers only the rows whose earlier bounds were all non-NUL
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -99,16 +101,35 @@ def _above(numbers: Any, threshold: int) -> Any:
     return numbers > threshold
 
 
+#: From this many blocks on, the second half of a column's blocks is scanned by a helper thread meanwhile.
+PARALLEL_BLOCKS = 4
+_helper: ThreadPoolExecutor | None = None
+
+
 def _block_extremes(values: pa.Array, block: int) -> tuple[list[int], list[int]]:
     """The least and greatest value of each block of ``block`` rows of ``values`` (no NULLs), one pass over the
-    column: the whole column's extremes (the range checks) and the blocks' (which rows an upper bound keeps)."""
-    least: list[int] = []
-    most: list[int] = []
-    for start in range(0, len(values), block):
-        extremes = pc.min_max(values.slice(start, block))
-        least.append(extremes["min"].as_py())
-        most.append(extremes["max"].as_py())
-    return least, most
+    column: the whole column's extremes (the range checks) and the blocks' (which rows an upper bound keeps).  A
+    long column's blocks are scanned in two halves at once, the second by a helper thread (``pc.min_max`` releases
+    the GIL; the pass is bound by memory bandwidth, which one core does not exhaust)."""
+    global _helper
+
+    def scan(starts: list[int]) -> list[tuple[int, int]]:
+        found = []
+        for start in starts:
+            extremes = pc.min_max(values.slice(start, block))
+            found.append((extremes["min"].as_py(), extremes["max"].as_py()))
+        return found
+
+    starts = list(range(0, len(values), block))
+    if len(starts) < PARALLEL_BLOCKS:
+        both = scan(starts)
+    else:
+        if _helper is None:
+            _helper = ThreadPoolExecutor(1, thread_name_prefix="temporal-scan")
+        half = len(starts) // 2
+        second = _helper.submit(scan, starts[half:])
+        both = scan(starts[:half]) + second.result()
+    return [least for least, _ in both], [most for _, most in both]
 
 
 def _rows_above(numbers: Any, threshold: int, extremes: tuple[list[int], list[int]], block: int) -> Any:
