@@ -18,13 +18,12 @@ from typing import Any
 
 import pytest
 
-from steadystate.compute.snapshots import feed_source, read_source
 from steadystate.expr import ir
 from steadystate.protocol import messages as m
 from steadystate.render import RenderedDataflow
 from steadystate.repr.columnar import MAGIC
 from steadystate.repr.types import RelationDesc, ScalarType as T
-from steadystate.storage import open_store
+from columnar_support import change_both, hydrate_both, store_with_load
 
 TABLE = RelationDesc.of(("k", T.INT8), ("g", T.INT4), ("amount", T.NUMERIC), ("at", T.TIMESTAMP), ("day", T.DATE),
                         ("t", T.TIME), ("s", T.TEXT), ("seen", T.TIMESTAMPTZ))
@@ -100,12 +99,8 @@ def _row(k: int, rng: random.Random) -> tuple:
 @pytest.fixture(scope="module")
 def loaded() -> tuple[Any, list[tuple]]:
     rng = random.Random(11)
-    store = open_store("sqlite:///:memory:")
-    store.create_shard("t")
     rows = [_row(k, rng) for k in range(9000)]  # past an index arrangement's recent_min (8192): arranged as columns
-    store.compare_and_append("t", [(row, 0, 1) for row in rows], 0, 1)  # one insert-only batch: Arrow columns
-    store.compare_and_append("t", [], 1, 2)
-    return store, rows
+    return store_with_load(rows), rows  # one insert-only batch: Arrow columns
 
 
 def dataflow(plan: ir.RelationExpr, desc: RelationDesc) -> RenderedDataflow:
@@ -137,13 +132,7 @@ def test_a_view_over_typed_columns_hydrates_and_changes_as_the_rows_do(loaded: t
                                                                       name: str) -> None:
     plan, desc = VIEWS[name]
     store, rows = loaded
-    by_rows = dataflow(plan, desc)
-    by_rows.feed_snapshot("u1", store.snapshot_counts("t", 1), 1, 2)
-    by_rows.step()
-    by_columns = dataflow(plan, desc)
-    read = read_source(store, by_columns, "u1", "t", 1, name)
-    feed_source(by_columns, "u1", read, 1, 2)
-    by_columns.step()
+    by_rows, by_columns, _read = hydrate_both(store, lambda: dataflow(plan, desc), name)
     assert contents(by_columns, desc) == contents(by_rows, desc)
     assert contents(by_rows, desc)  # not vacuous
     if name == "the table itself":  # the load's columns became the arrangement's run as they are
@@ -153,14 +142,7 @@ def test_a_view_over_typed_columns_hydrates_and_changes_as_the_rows_do(loaded: t
     present = list(rows)
     for time in range(2, 5):
         deleted = rng.sample(present, 40)
-        inserted = [_row(10_000 * time + i, rng) for i in range(40)]
-        for row in deleted:
-            present.remove(row)
-        present.extend(inserted)
-        updates = [(row, time, -1) for row in deleted] + [(row, time, 1) for row in inserted]
-        for rendered in (by_rows, by_columns):
-            rendered.feed("u1", updates, time + 1)
-            rendered.step()
+        change_both((by_rows, by_columns), present, deleted, [_row(10_000 * time + i, rng) for i in range(40)], time)
         assert contents(by_columns, desc) == contents(by_rows, desc)
 
 

@@ -20,6 +20,7 @@ from steadystate.protocol import messages as m
 from steadystate.dataflow.lazy_counts import LazyCounts
 from steadystate.dataflow.operators import CountingOperator
 from steadystate.render import RenderedDataflow
+from columnar_support import change_both, hydrate_both, store_with_load
 from steadystate.repr.types import RelationDesc, ScalarType as T
 from steadystate.storage import open_store
 
@@ -149,32 +150,16 @@ def test_a_top_k_hydrated_from_columns_then_changed_matches_the_rows(name: str) 
     and the view stays what the row path maintains."""
     plan, desc = VIEWS[name]
     rng = random.Random(5)
-    store = open_store("sqlite:///:memory:")
-    store.create_shard("t")
     loaded = [(k, rng.randrange(-20, 20), rng.choice(["a", "m", "z", None])) for k in range(6000)]
-    store.compare_and_append("t", [(row, 0, 1) for row in loaded], 0, 1)
-    store.compare_and_append("t", [], 1, 2)
-    by_rows = dataflow(plan, desc)
-    by_rows.feed_snapshot("u1", store.snapshot_counts("t", 1), 1, 2)
-    by_rows.step()
-    by_columns = dataflow(plan, desc)
-    read = read_source(store, by_columns, "u1", "t", 1, name)
+    by_rows, by_columns, read = hydrate_both(store_with_load(loaded), lambda: dataflow(plan, desc), name)
     assert read.folded is not None and not read.rows
-    feed_source(by_columns, "u1", read, 1, 2)
-    by_columns.step()
     assert contents(by_columns, desc) == contents(by_rows, desc)
     present = list(loaded)
     for time in range(2, 6):
         best = sorted(present, key=lambda row: (row[1], row[2] or ""), reverse=True)[:40]
         deleted = rng.sample(best, 15) + [row for row in present if row[1] == -20]  # top rows, and a whole group
         inserted = [(10_000 * time + i, rng.choice([-20, 0, 19, 25]), rng.choice(["z", "zz", None])) for i in range(20)]
-        for row in deleted:
-            present.remove(row)
-        present.extend(inserted)
-        updates = [(row, time, -1) for row in deleted] + [(row, time, 1) for row in inserted]
-        for rendered in (by_rows, by_columns):
-            rendered.feed("u1", updates, time + 1)
-            rendered.step()
+        change_both((by_rows, by_columns), present, deleted, inserted, time)
         assert contents(by_columns, desc) == contents(by_rows, desc)
         assert contents(by_columns, desc)[0]  # not vacuous
 
@@ -186,19 +171,9 @@ def test_a_distinct_hydrated_from_columns_then_changed_matches_the_rows(name: st
     and the view stays what the row path maintains."""
     plan, desc = VIEWS[name]
     rng = random.Random(11)
-    store = open_store("sqlite:///:memory:")
-    store.create_shard("t")
     loaded = [(k, rng.randrange(-50, 50), rng.choice(["a", "m", "z", None])) for k in range(6000)]
-    store.compare_and_append("t", [(row, 0, 1) for row in loaded], 0, 1)
-    store.compare_and_append("t", [], 1, 2)
-    by_rows = dataflow(plan, desc)
-    by_rows.feed_snapshot("u1", store.snapshot_counts("t", 1), 1, 2)
-    by_rows.step()
-    by_columns = dataflow(plan, desc)
-    read = read_source(store, by_columns, "u1", "t", 1, name)
+    by_rows, by_columns, read = hydrate_both(store_with_load(loaded), lambda: dataflow(plan, desc), name)
     assert not read.rows and (read.tables is not None or read.folded is not None)
-    feed_source(by_columns, "u1", read, 1, 2)
-    by_columns.step()
     assert contents(by_columns, desc) == contents(by_rows, desc)
     states = [node.counts for node in by_columns.graph.nodes if isinstance(node, CountingOperator)]
     if name != "distinct expressions":  # one integer column: the states are arrays, not dicts of rows
@@ -209,12 +184,6 @@ def test_a_distinct_hydrated_from_columns_then_changed_matches_the_rows(name: st
         deleted = list(dict.fromkeys(rng.sample(present, 300) + [row for row in present if row[1] == time - 50]))
         inserted = [(rng.choice([rng.randrange(3000), 20_000 + 1000 * time + i]), rng.randrange(-60, 60),
                      rng.choice(["m", "z"])) for i in range(200)]
-        for row in deleted:
-            present.remove(row)
-        present.extend(inserted)
-        updates = [(row, time, -1) for row in deleted] + [(row, time, 1) for row in inserted]
-        for rendered in (by_rows, by_columns):
-            rendered.feed("u1", updates, time + 1)
-            rendered.step()
+        change_both((by_rows, by_columns), present, deleted, inserted, time)
         assert contents(by_columns, desc) == contents(by_rows, desc)
         assert contents(by_columns, desc)[0]  # not vacuous

@@ -44,7 +44,7 @@ import pyarrow as pa
 from steadystate.dataflow.arrangement_runs import ColumnRuns, RowCodec, unify
 from steadystate.dataflow.collection import Delta, ErrDelta, EvalError, Row, Update, add_into, first_error
 from steadystate.dataflow.columnar_delta import ColumnarDelta
-from steadystate.dataflow.columns import arrangeable, consolidated_sorted, python_values
+from steadystate.dataflow.columns import arrangeable, consolidated_sorted, python_values, repeats
 
 _VIEW_CACHE_LIMIT = 64
 RECENT_MIN = 8192  # ``recent`` moves into a run past this many records and past 1/_RECENT_FRACTION of the runs'
@@ -125,7 +125,9 @@ class Arrangement:
         consolidated and hashed as ``int64`` stand-ins (equal exactly when the Decimals are; an integral Decimal's
         hash is its int's) and kept as decimals, ``repr.arrow_rows``' encoding of such values; otherwise a decimal of
         one scale, a timestamp, a date or a time (``columns.arrangeable``: consolidated by Arrow's group-by; a run
-        holds them in the peek's types)."""
+        holds them in the peek's types).  Rows are consolidated only when keys repeat (the keys are counted first):
+        a float64 column outside the key is then declined (Arrow groups ``-0.0`` apart from ``0.0``), and taken
+        as it is when no key repeats — a table's index on its id with a float column beside it."""
         bulk, key_columns = self.bulk, self.key_columns
         positive = ok.positive_tables()
         if (bulk is None or bulk.records or self.recent or self._cursors or key_columns is None or not ok.arity
@@ -140,11 +142,17 @@ class Arrangement:
             if stand_ins is not None:
                 assert integral is not None
                 weighted, decimals = stand_ins, integral[1]
-        table = weighted.select(names) if weighted is not None else arrangeable(positive, ok.arity)
+        # a float64 column outside the key is taken when no row repeats (Arrow never groups it: see below)
+        values = [i for i in range(ok.arity) if i not in key_columns]
+        table = weighted.select(names) if weighted is not None else arrangeable(positive, ok.arity, values)
         if table is None:
             return False
         counts = None
-        if not ok.distinct:
+        # rows repeat only if keys do: keys counted (integers packed by NumPy) spare consolidating whole rows, which
+        # for typed columns is Arrow's hash aggregation over every column (~10x the table's memory)
+        if not ok.distinct and (not key_columns or repeats(table.select([names[i] for i in key_columns]))):
+            if any(pa.types.is_floating(typ) for typ in table.schema.types):
+                return False  # Arrow would group -0.0 apart from 0.0 (Python's equal rows): the rows' path
             counted = consolidated_sorted(table)
             table, counts = counted.select(names), counted.column("count_all").to_numpy()
         table = pa.table([column.cast(pa.large_string()) if pa.types.is_string(column.type) else column

@@ -102,10 +102,12 @@ def ordered_type(typ: Any) -> bool:
                 or typ == pa.date32() or typ == pa.time64("us"))
 
 
-def arrangeable(tables: list[Any], arity: int) -> Any | None:
+def arrangeable(tables: list[Any], arity: int, floats: Sequence[int] = ()) -> Any | None:
     """The columns ``c0 … c{arity-1}`` of ``tables`` as one table whose rows Arrow groups as Python does: every
     column exact (:func:`exact_column`), or of an :func:`ordered_type` that is the same in every table (a decimal's
-    scale is part of its values: two scales never unify); ``None`` otherwise."""
+    scale is part of its values: two scales never unify), or — the columns ``floats`` only — float64 in every table
+    (whose ``-0.0`` and NaN Arrow groups unlike Python: the caller must not group rows with them); ``None``
+    otherwise."""
     pa = _pa()
     names = [f"c{i}" for i in range(arity)]
     if not tables or any(name not in table.column_names for table in tables for name in names):
@@ -114,7 +116,8 @@ def arrangeable(tables: list[Any], arity: int) -> Any | None:
     columns = []
     for name in names:
         types = {part.schema.field(name).type for part in parts}
-        if len(types) == 1 and ordered_type(next(iter(types))):
+        if len(types) == 1 and (ordered_type(next(iter(types)))
+                                or (names.index(name) in floats and next(iter(types)) == pa.float64())):
             columns.append(pa.chunked_array([chunk for part in parts for chunk in part.column(name).chunks],
                                             type=next(iter(types))))
             continue
@@ -318,6 +321,11 @@ def counted_table(table: Any) -> Any:
     if packed is not None:
         return packed
     return table.group_by(table.column_names, use_threads=False).aggregate([([], "count_all")])
+
+
+def repeats(table: Any) -> bool:
+    """Whether some row of ``table`` occurs more than once (:func:`counted_table`'s distinct rows are fewer)."""
+    return bool(counted_table(table).num_rows < table.num_rows)
 
 
 def consolidated_sorted(table: Any, weights: Any = None) -> Any:
@@ -646,6 +654,6 @@ def rows_of(table: Any, distinct: bool = False) -> dict[Row, int]:
     return dict(zip(rows, counted.column("count_all").to_pylist()))
 
 
-__all__ = ["Grouped", "SortedKeys", "consolidated_sorted", "counted_rows", "counted_table", "exact_column", "exact_type", "gc_paused",
+__all__ = ["Grouped", "SortedKeys", "consolidated_sorted", "counted_rows", "counted_table", "repeats", "exact_column", "exact_type", "gc_paused",
            "grouped_values", "joined", "joined_counted", "projected_counted", "python_values", "rows_of", "summed_rows",
            "table_of_rows", "unified"]

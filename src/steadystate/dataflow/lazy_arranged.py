@@ -81,6 +81,16 @@ def int_key(key: Any) -> int | None:
     return value if -(2 ** 63) <= value < 2 ** 63 else None
 
 
+def live_position(keys: Any, alive: Any, key: Any) -> int:
+    """Where the 1-tuple ``key`` (:func:`int_key`) is among ``keys`` (int64, strictly ascending) and still
+    ``alive`` (a bool array beside them), or -1."""
+    value = int_key(key)
+    if value is None or not len(keys):
+        return -1
+    at = int(keys.searchsorted(value))
+    return at if at < len(keys) and int(keys[at]) == value and alive[at] else -1
+
+
 class SortedSpans:
     """``key → (low, high)`` for a table sorted by one int64 key column, found by binary search over the keys
     (NumPy) instead of a dict holding a Python tuple per key: what :func:`arranged` keeps for a single integer key
@@ -103,12 +113,7 @@ class SortedSpans:
 
     def _position(self, key: Any) -> int:
         """Where ``key``'s span is, or -1."""
-        value = int_key(key)
-        keys = self.keys
-        if value is None or not len(keys):
-            return -1
-        at = int(keys.searchsorted(value))
-        return at if at < len(keys) and int(keys[at]) == value and self.alive[at] else -1
+        return live_position(self.keys, self.alive, key)
 
     def positions(self, keys: list[tuple]) -> Any:
         """:meth:`_position` of many keys at once (-1: absent), vectorized when they are all 1-tuples of ints."""
@@ -510,4 +515,4 @@ def arranged_later(table: Any, key_columns: Sequence[int], arity: int) -> tuple[
     return LazyArranged(None, {}, arity, (table, tuple(key_columns))), table.num_rows
 
 
-__all__ = ["LazyArranged", "MaterializingDict", "SortedSpans", "arranged", "arranged_later", "int_key"]
+__all__ = ["LazyArranged", "MaterializingDict", "SortedSpans", "arranged", "arranged_later", "int_key", "live_position"]

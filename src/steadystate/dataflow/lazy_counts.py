@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from steadystate.dataflow.lazy_arranged import MaterializingDict, int_key
+from steadystate.dataflow.lazy_arranged import MaterializingDict, live_position
 
 
 class LazyCounts(MaterializingDict):
@@ -38,12 +38,7 @@ class LazyCounts(MaterializingDict):
         self._live = len(keys)
 
     def _position(self, row: Any) -> int:
-        value = int_key(row)
-        keys = self._keys
-        if value is None or not self._live:
-            return -1
-        at = int(keys.searchsorted(value))
-        return at if at < len(keys) and int(keys[at]) == value and self._alive[at] else -1
+        return live_position(self._keys, self._alive, row) if self._live else -1
 
     def _kill(self, at: int) -> None:
         self._alive[at] = False
