@@ -243,3 +243,25 @@ def test_a_side_sorted_later_is_the_dict_it_stands_for(rows: list[tuple], ops: l
         else:
             lazy.load_many([key, (row[1],)])
     assert dict(lazy.items()) == eager
+
+
+@settings(max_examples=100, deadline=None)
+@given(rows=st.lists(st.tuples(st.integers(0, 5), st.one_of(st.none(), st.integers(-10**6, 10**6))), max_size=30),
+       changes=st.lists(st.tuples(st.integers(0, 5), st.one_of(st.none(), st.integers(-9, 9))), max_size=5))
+def test_a_global_reduce_hydrated_from_columns_answers_as_the_rows(rows: list[tuple[int, int | None]],
+                                                                    changes: list[tuple[int, int | None]]) -> None:
+    """``count(*)``, ``count(v)`` and ``sum(v)`` without GROUP BY: folded from a snapshot's columns (none: the empty
+    result, a count of 0 and a NULL sum) it emits what the rows emit, and both take later inserts alike."""
+    from steadystate.dataflow.accumulate import AccumulatingReduce, Accumulation, Accumulator
+
+    def reduce() -> AccumulatingReduce:
+        return AccumulatingReduce(0, (), [Accumulator(Accumulation.ROWS, None), Accumulator(Accumulation.NON_NULL, 1),
+                                          Accumulator(Accumulation.SUM, 1)], is_global=True)
+
+    by_rows, by_columns = reduce(), reduce()
+    table = pa.table({"c0": pa.array([r[0] for r in rows], pa.int8()), "c1": pa.array([r[1] for r in rows], pa.int32())})
+    folded = by_columns.fold_columns([table])
+    assert folded is not None
+    by_columns.absorb_folded(folded)
+    assert by_columns.run(1, [({}, {})], True) == by_rows.run(1, [(dict(Counter(rows)), {}), ], True)
+    assert by_columns.run(2, [(dict(Counter(changes)), {})], False) == by_rows.run(2, [(dict(Counter(changes)), {})], False)

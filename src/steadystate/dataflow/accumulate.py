@@ -498,10 +498,19 @@ class AccumulatingReduce(FoldsColumns, Operator):
 
     def fold_columns(self, tables: list[Any]) -> dict[tuple, list[Any]] | None:
         """The accumulators the tables' rows fold into (``sums_from_columns``), changing nothing; ``None`` when the
-        columns do not allow it or this reduce is global or already folded something."""
-        if self.is_global or self.groups:
+        columns do not allow it or this reduce already folded something (a global reduce's one group is the key
+        ``()``; with no rows nothing is folded and the first round gives its empty result)."""
+        if self.groups:
             return None
-        return sums_from_columns(tables, self.key_columns, self.accumulators, skip_null_keys=False)
+        if not self.is_global:
+            return sums_from_columns(tables, self.key_columns, self.accumulators, skip_null_keys=False)
+        # the one group of a global reduce: every row keyed by a column of zeros past the input's columns
+        import pyarrow as pa
+
+        width = max((t.num_columns for t in tables), default=0)
+        keyed = [t.append_column(f"c{width}", pa.nulls(t.num_rows, pa.int8()).fill_null(0)) for t in tables]
+        sums = sums_from_columns(keyed, (width,), self.accumulators, skip_null_keys=False)
+        return None if sums is None else {(): acc for acc in sums.values()}
 
     def absorb_folded(self, sums: dict[tuple, list[Any]]) -> None:
         """Take what :meth:`fold_columns` returned as the input's snapshot."""
