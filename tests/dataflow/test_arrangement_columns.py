@@ -2,8 +2,9 @@
 as they are, only the keys built as Python values) holds exactly what the row arrangement holds after the same
 snapshot, and after any later changes: read whole (``peek``, ``table``, ``rows_dict``) and by key (``lookup``),
 with repeated rows, NULLs in keys and values, text, booleans, a key of no columns, the producer's "no row repeats"
-promise, and extra rows beside the columns, and numerics, timestamps, dates and times.  Where its preconditions fail (a float column, a key that is not
-columns, retractions, a cursor reading the log, an arrangement not empty) it declines and changes nothing."""
+promise, and extra rows beside the columns, and numerics, timestamps, dates and times.  Where its preconditions fail (a float key column, a key that is not
+columns, retractions, a cursor reading the log, an arrangement not empty) it declines and changes nothing; a cursor
+that has not read yet reads the runs as its snapshot."""
 
 from __future__ import annotations
 
@@ -101,8 +102,15 @@ def test_apply_columns_declines_what_it_cannot_take_exactly() -> None:
     assert not fresh().apply_columns(1, ColumnarDelta([(table, 1)], 3), {})  # the key is not columns
     assert not fresh(key_columns=(0,)).apply_columns(1, ColumnarDelta([(table, -1)], 3), {})
     read = fresh(key_columns=(0,))
-    read.cursor()
+    read.cursor().read_all()  # a cursor reading the log (its snapshot read): the columns would not reach it
     assert not read.apply_columns(1, ColumnarDelta([(table, 1)], 3), {})
+    waiting = fresh(key_columns=(0,))
+    cursor = waiting.cursor()  # not read yet: its first read is a snapshot of the runs
+    assert waiting.apply_columns(1, ColumnarDelta([(table, 1)], 3), {})
+    ok, _errors = cursor.read_all()
+    assert Counter({row: diff for row, _time, diff in ok}) == Counter(rows)
+    waiting.apply(2, ({(100, "y", True): 1}, {}))
+    assert cursor.read_all()[0] == [((100, "y", True), 2, 1)]  # then the log
     loaded = fresh(key_columns=(0,))
     loaded.apply(1, ({(100, "y", True): 1}, {}))
     assert not loaded.apply_columns(2, ColumnarDelta([(table, 1)], 3), {})

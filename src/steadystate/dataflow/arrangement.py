@@ -118,7 +118,8 @@ class Arrangement:
         a run as they are (re-typed to the codec's encoding, consolidated unless the producer knows no row
         repeats), only their keys built as Python values (for the hashes); the extra rows and the errors then go
         through :meth:`apply`.  False (nothing done: the caller applies the rows) unless the arrangement is empty
-        with a codec, no cursor reads its log, its key is columns, every part is insertions, there are at least
+        with a codec, no cursor reads its log (one that has not read yet reads the runs as its snapshot), its key is
+        columns, every part is insertions, there are at least
         ``recent_min`` of them and every column is exact (``dataflow.columns``' rule: int64, string, bool, whose
         ``to_pylist`` values are the row path's) or of a type Arrow groups as Python does, one type in every part:
         a ``decimal128(p, 0)`` (a window's ``sum(bigint)``, ``dataflow.window``), whose values are integers,
@@ -130,7 +131,9 @@ class Arrangement:
         as it is when no key repeats — a table's index on its id with a float column beside it."""
         bulk, key_columns = self.bulk, self.key_columns
         positive = ok.positive_tables()
-        if (bulk is None or bulk.records or self.recent or self._cursors or key_columns is None or not ok.arity
+        # a cursor that has not read yet takes its first read from the runs (a snapshot of what is there then)
+        reading = any(not cursor.snapshot_pending for cursor in self._cursors)
+        if (bulk is None or bulk.records or self.recent or reading or key_columns is None or not ok.arity
                 or positive is None or ok.num_rows() < self.recent_min):
             return False
         names = [f"c{i}" for i in range(ok.arity)]
@@ -539,6 +542,11 @@ class ArrangementCursor:
         self.position, self.err_position = arrangement._position()
         self._snapshot_pending = True
         self.snapshot_time = 0  # the time the snapshot (the first read) is at, once read
+
+    @property
+    def snapshot_pending(self) -> bool:
+        """Whether the first read (a snapshot of the arrangement's contents then) is still to come."""
+        return self._snapshot_pending
 
     @property
     def frontier(self) -> int | None:
