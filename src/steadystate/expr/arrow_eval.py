@@ -112,7 +112,7 @@ def compile_arrow_mfp(mfp: ir.MapFilterProject, input_types: Types | None) -> Ca
     def apply(table: pa.Table) -> pa.Table:
         if table.num_rows <= BLOCK:
             return block(table)
-        # a large table block by block: the widened columns and the intermediate results of one block are freed
+        # a large table block by block: the widened operands and the intermediate results of one block are freed
         # before the next is evaluated, so their memory is reused (fresh pages cost more than the arithmetic)
         return pa.concat_tables([block(table.slice(start, BLOCK)) for start in range(0, table.num_rows, BLOCK)])
 
