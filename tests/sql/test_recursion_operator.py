@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 from steadystate.dataflow.iterate import LetRecOperator
 
@@ -38,6 +38,8 @@ def _letrec(maintained: Maintained) -> LetRecOperator:
 
 @settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
 @given(batches=st.lists(BATCH, min_size=1, max_size=8))
+@example(batches=[[((0, 2), 1), ((0, 2), -1)]])  # the first batch cancels: the first fixed point is no restart
+@example(batches=[[((0, 1), 1)], [((1, 2), 1), ((1, 2), -1)]])  # a later batch cancels: no recomputation
 def test_batches_agree_with_duckdb_and_inserts_continue_from_the_fixed_point(
         batches: list[list[tuple[tuple[int, int], int]]]) -> None:
     duck = Duck()

@@ -75,7 +75,7 @@ class LetRecOperator(Operator):
         self.iterations = 0  # of the last fixed point (introspection, tests)
         self.monotone = monotone
         self.settled = True  # the values are the least fixed point of the inputs so far (no error, no limit)
-        self.restarts = 0  # fixed points computed from empty (introspection, tests)
+        self.restarts = 0  # fixed points computed from empty because an input changed (introspection, tests)
 
     def _push(self, feed: dict[str, Delta]) -> None:
         for index, (ok, err) in enumerate(self.program.push(feed)):
@@ -91,7 +91,7 @@ class LetRecOperator(Operator):
         feed = {name: delta for name, delta in zip(self.input_names, deltas) if delta[0] or delta[1]}
         inserts_only = all(not err and all(diff > 0 for diff in ok.values()) for ok, err in feed.values())
         if not (self.monotone and self.settled and inserts_only):
-            self.restarts += 1
+            self.restarts += bool(feed)  # the first fixed point over unchanged (empty) inputs is no restart
             for index, value in enumerate(self.values):  # restart from empty
                 if value:
                     retract = {row: -diff for row, diff in value.items()}
