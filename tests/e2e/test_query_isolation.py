@@ -3,7 +3,8 @@
 * ``max_result_size`` (Materialize's session variable) bounds a read's result: past it the read fails with 53000 and
   the replica stops building it.
 * A slow-path ``SELECT`` over a cross join that would pass a ``2xsmall`` replica's memory limit fails with 53200;
-  the replica process is not killed and answers the next read.
+  the replica process is not killed and answers the next read; so does one on a ``small`` replica whose output fits
+  but whose arrangement into the query's index would not (the index's load is guarded too).
 * Cancel and ``statement_timeout`` stop the replica's work at once: the heavy query does not carry on until the
   replica is oom-killed, and the next read answers.
 * A peek outstanding on a replica that is killed is not resent to its successor: it fails with 57P01 naming the
@@ -84,6 +85,24 @@ def heavy(env: Environment) -> Iterator[Environment]:
     yield env
 
 
+def heavy_read_fails_alone(env: Environment, timeout: str) -> str:
+    """Run the cross join on ``heavy``'s cluster under ``statement_timeout``: its SQLSTATE, once the next read has
+    answered from the same replica process, which never went offline."""
+    (replica_id,) = env.cluster_replicas("c").values()
+    env.wait_for(lambda: env.replica_pids().get(replica_id))
+    pid = env.replica_pids()[replica_id]
+    with env.connect() as conn:
+        conn.execute("SET cluster = c")
+        conn.execute(f"SET statement_timeout = '{timeout}'")
+        with pytest.raises(psycopg.Error) as caught:
+            conn.execute("SELECT * FROM a, a AS b")
+        conn.execute("SET statement_timeout = '20s'")
+        assert conn.execute("SELECT count(*) FROM a WHERE x < 10").fetchall() == [(10,)]
+    assert env.replica_pids()[replica_id] == pid
+    assert offline_events(env, replica_id) == []
+    return str(caught.value.sqlstate)
+
+
 # ------------------------------------------------------------------ max_result_size
 
 
@@ -155,6 +174,12 @@ def test_a_query_over_the_memory_limit_fails_alone(env: Environment) -> None:
     assert offline_events(env, replica_id) == []
 
 
+def test_a_result_that_outgrows_the_replica_while_it_is_arranged_is_refused(heavy: Environment) -> None:
+    """On a ``small`` replica the cross join's 9M rows are built under the memory threshold; arranging them into the
+    query's index would pass the replica's limit: the load is guarded too, so the query fails, not the replica."""
+    assert heavy_read_fails_alone(heavy, "60s") == "53200"
+
+
 # ------------------------------------------------------------------ cancel and statement_timeout
 
 
@@ -180,20 +205,7 @@ def test_cancel_stops_the_replicas_work(heavy: Environment) -> None:
 
 
 def test_statement_timeout_stops_the_replicas_work(heavy: Environment) -> None:
-    env = heavy
-    (replica_id,) = env.cluster_replicas("c").values()
-    env.wait_for(lambda: env.replica_pids().get(replica_id))
-    pid = env.replica_pids()[replica_id]
-    with env.connect() as conn:
-        conn.execute("SET cluster = c")
-        conn.execute("SET statement_timeout = '1s'")
-        with pytest.raises(psycopg.Error) as caught:
-            conn.execute("SELECT * FROM a, a AS b")
-        assert caught.value.sqlstate == "57014"
-        conn.execute("SET statement_timeout = '20s'")
-        assert conn.execute("SELECT count(*) FROM a WHERE x < 10").fetchall() == [(10,)]
-    assert env.replica_pids()[replica_id] == pid
-    assert offline_events(env, replica_id) == []
+    assert heavy_read_fails_alone(heavy, "1s") == "57014"
 
 
 # ------------------------------------------------------------------ a replica dying under a query

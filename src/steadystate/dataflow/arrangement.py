@@ -41,6 +41,7 @@ from typing import Any, Callable, Hashable, Iterable, Iterator, Sequence
 import numpy as np
 import pyarrow as pa
 
+from steadystate.dataflow import guard
 from steadystate.dataflow.arrangement_runs import ColumnRuns, RowCodec, unify
 from steadystate.dataflow.collection import Delta, ErrDelta, EvalError, Row, Update, add_into, first_error
 from steadystate.dataflow.columnar_delta import ColumnarDelta
@@ -228,10 +229,14 @@ class Arrangement:
         (nothing done) when a key fails (the row path reports it) or the codec cannot encode the rows."""
         assert self.bulk is not None
         rows = list(ok)
-        try:
-            keys = list(map(self.key_fn, rows))
-        except Exception:  # noqa: BLE001 - the row path turns the failure into an error of the collection
-            return False
+        keys: list[tuple] = []
+        # in slices under a guard (a transient dataflow's index can be loaded with a cross join's output); the guard
+        # checks between slices, outside the try: a cancel or the memory threshold stops the load, it is no key error
+        for part in guard.sliced(rows):
+            try:
+                keys.extend(map(self.key_fn, part))
+            except Exception:  # noqa: BLE001 - the row path turns the failure into an error of the collection
+                return False
         diffs = list(ok.values())
         if 0 in ok.values():
             kept = [i for i, diff in enumerate(diffs) if diff]

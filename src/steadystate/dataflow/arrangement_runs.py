@@ -34,6 +34,7 @@ from typing import Callable, Iterator, Protocol, Sequence
 import numpy as np
 import pyarrow as pa
 
+from steadystate.dataflow import guard
 from steadystate.dataflow.collection import Row
 
 KeyFn = Callable[[Row], tuple]
@@ -145,12 +146,18 @@ class ColumnRuns:
         cannot encode them."""
         if not rows:
             return True
-        batch = self.codec.encode(rows)
-        if batch is None:
+        tables = []
+        for part in guard.sliced(rows):  # one slice, unless guarded work loads many rows
+            batch = self.codec.encode(part)
+            if batch is None:
+                return False
+            tables.append(pa.Table.from_batches([batch]))
+        unified = tables if len(tables) == 1 else unify(tables)
+        if unified is None:
             return False
         hashes = np.fromiter(map(hash, keys), dtype=np.int64, count=len(keys))
         counts = np.fromiter(diffs, dtype=np.int64, count=len(diffs))
-        self.add_table(pa.Table.from_batches([batch]), hashes, counts)
+        self.add_table(pa.concat_tables(unified), hashes, counts)
         return True
 
     def add_table(self, table: pa.Table, hashes: np.ndarray, counts: np.ndarray | None) -> None:

@@ -2,9 +2,10 @@
 
 A replica evaluates a peek, and steps a transient dataflow (a slow-path ``SELECT``'s or a ``SUBSCRIBE``'s), inside
 :func:`guarded`; the loops that can allocate without bound — a join's output, a peek's result rows, a snapshot
-read — call :func:`check` between bounded pieces of work (about :data:`CHECK_EVERY_ROWS` rows).  With no guard
-active (installed indexes and materialized views, the coordinator's local evaluation) :func:`check` reads one
-module global and returns, and :func:`active` lets a hot loop keep its unguarded fast form.
+read, an arrangement's bulk load (:func:`sliced`) — call :func:`check` between bounded pieces of work (about
+:data:`CHECK_EVERY_ROWS` rows).  With no guard active (installed indexes and materialized views, the
+coordinator's local evaluation) :func:`check` reads one module global and returns, and :func:`active` lets a hot
+loop keep its unguarded fast form.
 
 A :class:`Guard` raises
 
@@ -29,12 +30,16 @@ import gc
 import threading
 
 from contextlib import contextmanager
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Sequence, TypeVar
 
 from steadystate.errors import OutOfMemory, QueryCanceled
 
+T = TypeVar("T")
+
 #: Rows of output (or input) a hot loop may produce between two checks: at ~150 bytes a row, a few MB.
 CHECK_EVERY_ROWS = 16384
+#: Rows of a bulk loop between two checks where a row costs a key tuple and its encoding, not a whole output row
+SLICE_ROWS = 4 * CHECK_EVERY_ROWS
 
 _PAGE = 4096
 #: How much a piece of work may grow the resident set past the threshold when it began above it (glibc keeps freed
@@ -102,6 +107,17 @@ def check() -> None:
     guard = _active.guard
     if guard is not None:
         guard.check()
+
+
+def sliced(rows: Sequence[T]) -> Iterator[Sequence[T]]:
+    """``rows`` whole outside guarded work; under a guard, in slices of :data:`SLICE_ROWS` with a check after each
+    (bulk loops over a large collection: an arrangement's load, its encoding)."""
+    if _active.guard is None or len(rows) <= SLICE_ROWS:
+        yield rows
+        return
+    for start in range(0, len(rows), SLICE_ROWS):
+        yield rows[start:start + SLICE_ROWS]
+        check()
 
 
 @contextmanager
