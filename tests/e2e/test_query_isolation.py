@@ -4,7 +4,8 @@
   the replica stops building it.
 * A slow-path ``SELECT`` over a cross join that would pass a ``2xsmall`` replica's memory limit fails with 53200;
   the replica process is not killed and answers the next read; so does one on a ``small`` replica whose output fits
-  but whose arrangement into the query's index would not (the index's load is guarded too).
+  but whose arrangement into the query's index would not (the index's load is guarded too), or whose next operator
+  (a map, a top-k, a reduce, a window, a threshold) would not; a large query that fits still answers.
 * Cancel and ``statement_timeout`` stop the replica's work at once: the heavy query does not carry on until the
   replica is oom-killed, and the next read answers.
 * A peek outstanding on a replica that is killed is not resent to its successor: it fails with 57P01 naming the
@@ -85,9 +86,9 @@ def heavy(env: Environment) -> Iterator[Environment]:
     yield env
 
 
-def heavy_read_fails_alone(env: Environment, timeout: str) -> str:
-    """Run the cross join on ``heavy``'s cluster under ``statement_timeout``: its SQLSTATE, once the next read has
-    answered from the same replica process, which never went offline."""
+def heavy_read_fails_alone(env: Environment, timeout: str, sql: str = "SELECT * FROM a, a AS b") -> str:
+    """Run ``sql`` (by default the cross join) on ``heavy``'s cluster under ``statement_timeout``: its SQLSTATE, once
+    the next read has answered from the same replica process, which never went offline."""
     (replica_id,) = env.cluster_replicas("c").values()
     env.wait_for(lambda: env.replica_pids().get(replica_id))
     pid = env.replica_pids()[replica_id]
@@ -95,7 +96,7 @@ def heavy_read_fails_alone(env: Environment, timeout: str) -> str:
         conn.execute("SET cluster = c")
         conn.execute(f"SET statement_timeout = '{timeout}'")
         with pytest.raises(psycopg.Error) as caught:
-            conn.execute("SELECT * FROM a, a AS b")
+            conn.execute(sql)
         conn.execute("SET statement_timeout = '20s'")
         assert conn.execute("SELECT count(*) FROM a WHERE x < 10").fetchall() == [(10,)]
     assert env.replica_pids()[replica_id] == pid
@@ -178,6 +179,29 @@ def test_a_result_that_outgrows_the_replica_while_it_is_arranged_is_refused(heav
     """On a ``small`` replica the cross join's 9M rows are built under the memory threshold; arranging them into the
     query's index would pass the replica's limit: the load is guarded too, so the query fails, not the replica."""
     assert heavy_read_fails_alone(heavy, "60s") == "53200"
+
+
+@pytest.mark.parametrize("sql", [
+    "SELECT a.x, b.x FROM a, a AS b ORDER BY a.x + b.x DESC LIMIT 5",  # a map, then a top-k's state
+    "SELECT a.x, count(*) FROM a, a AS b GROUP BY a.x, b.x HAVING count(*) > 5",  # a reduce's groups
+    "SELECT a.x + b.x, row_number() OVER (ORDER BY a.x, b.x) FROM a, a AS b",  # a window's sort
+    "SELECT a.x, b.x FROM a, a AS b EXCEPT SELECT x, x FROM a",  # a threshold's state
+], ids=["top-k", "reduce", "window", "except"])
+def test_operators_after_a_result_that_outgrows_the_replica_refuse_it(heavy: Environment, sql: str) -> None:
+    """Whatever the operators after the cross join build from its 9M rows, the query fails and the replica lives:
+    operators check the guard over their input, and under a guard each is refused before it starts when its input
+    would not fit (``dataflow.graph.ROW_ROOM``)."""
+    assert heavy_read_fails_alone(heavy, "60s", sql) == "53200"
+
+
+def test_a_large_query_that_fits_is_not_refused(heavy: Environment) -> None:
+    """The guard's estimate is no blanket refusal: 3M joined rows through a map and a reduce fit a ``small`` replica."""
+    (replica_id,) = heavy.cluster_replicas("c").values()
+    with heavy.connect() as conn:
+        conn.execute("SET cluster = c")
+        got = conn.execute("SELECT count(*), sum(a.x + b.x) FROM a, a AS b WHERE b.x < 1000").fetchall()
+    assert got == [(3_000_000, 1000 * 2999 * 3000 // 2 + 3000 * 999 * 1000 // 2)]
+    assert offline_events(heavy, replica_id) == []
 
 
 # ------------------------------------------------------------------ cancel and statement_timeout

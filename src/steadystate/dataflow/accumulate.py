@@ -34,6 +34,7 @@ import decimal
 import enum
 from typing import Any, Callable, Sequence
 
+from steadystate.dataflow import guard
 from steadystate.dataflow.columns import exact_column, joined
 from steadystate.dataflow.collection import Delta, ErrDelta, OkDelta
 from steadystate.dataflow.operators import Operator
@@ -524,7 +525,7 @@ class AccumulatingReduce(FoldsColumns, Operator):
         touched: set[tuple] = self._absorbed
         self._absorbed = set()
         if ok_in:
-            self._fold(ok_in.items(), self.groups, touched)
+            self._fold(guard.checked(ok_in.items()), self.groups, touched)
         if self.is_global and first:
             if () not in self.groups:
                 self.groups[()] = [0] * width_of(self.accumulators) + [None]

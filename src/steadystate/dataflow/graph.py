@@ -14,6 +14,12 @@ result at every time.  Updates at or beyond ``until`` are dropped.  A temporal f
 where it holds updates even when its input is empty.  The graph's ``frontier`` starts at ``as_of``
 and becomes ``limit`` after the step; the first round (at ``as_of``) always runs, so constants and global
 aggregates emit even without input.
+
+Memory within a round: an operator's output is let go as soon as the last operator that reads it has run (a chain
+of operators over a large snapshot holds one or two deltas at a time, not all of them).  Under a query's guard
+(``dataflow.guard``: a transient dataflow) each operator is checked before it runs with ``room`` for its input's rows
+at :data:`ROW_ROOM` bytes each — an operator may build its output or state in one piece that no check inside it
+interrupts — so a query whose next operator would not fit is refused (53200) before that operator starts.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import gc
 from collections import Counter
 from operator import itemgetter
 
+from steadystate.dataflow import guard
 from steadystate.dataflow.collection import EMPTY, Delta, ErrDelta, EvalError, OkDelta, Row, Update, add_into, merge_into
 from steadystate.dataflow.columnar_delta import ColumnarDelta, as_rows
 from steadystate.dataflow.operators import InputOperator, Operator
@@ -58,6 +65,10 @@ class InputPort:
         self.push([], upper)
 
 
+#: Bytes one row of an operator's input may cost it at once under a guard (an output or state entry and a new row)
+ROW_ROOM = 150
+
+
 class Graph:
     def __init__(self, as_of: int | None, until: int | None = None) -> None:
         self.as_of = as_of
@@ -68,6 +79,7 @@ class Graph:
         self.ports: dict[str, InputPort] = {}
         self.frontier: int | None = self.start
         self.stepped = False
+        self._last_readers: list[list[int]] = []  # per node: the nodes it reads last in a round (``_last_reads``)
 
     def add(self, operator: Operator) -> int:
         for index in operator.inputs:
@@ -226,6 +238,18 @@ class Graph:
         return [time for operator in self.timed for time in operator.due_before(limit)
                 if until is None or time < until]
 
+    def _last_reads(self, position: int) -> list[int]:
+        """The nodes whose output node ``position`` is the last to read in a round."""
+        if len(self._last_readers) != len(self.nodes):
+            last: dict[int, int] = {}
+            for reader, node in enumerate(self.nodes):
+                for i in node.inputs:
+                    last[i] = reader
+            self._last_readers = [[] for _ in self.nodes]
+            for i, reader in last.items():
+                self._last_readers[reader].append(i)
+        return self._last_readers[position]
+
     def _round(self, time: int, inputs: dict[str, PortDelta], first: bool) -> None:
         columnar = first  # deltas may be columns (``dataflow.columnar_delta``): the snapshot's round
         for name, delta in inputs.items():
@@ -234,9 +258,14 @@ class Graph:
             columnar = columnar or type(delta[0]) is ColumnarDelta
         outputs: list[Delta] = []
         append = outputs.append
-        for node in self.nodes:
+        guarded = guard.active()
+        for position, node in enumerate(self.nodes):
             if node.inputs:
                 deltas = [outputs[i] for i in node.inputs]
+                for i in self._last_reads(position):  # read for the last time: not held for the rest of the round
+                    outputs[i] = EMPTY
+                if guarded:  # a query's dataflow: an operator may build state or output its input's size at once
+                    guard.check(room=ROW_ROOM * sum(map(_rows_in, deltas)))
                 if (not first and not any(d[0] or d[1] for d in deltas)
                         and not (isinstance(node, TemporalFilterOperator) and node.due_at(time))):
                     append(EMPTY)
@@ -254,6 +283,11 @@ class Graph:
                     append(EMPTY)
                     continue
             append(node.run(time, deltas, first))
+
+
+def _rows_in(delta: Delta) -> int:
+    ok, err = delta
+    return (ok.num_rows() + len(ok.extra) if type(ok) is ColumnarDelta else len(ok)) + len(err)
 
 
 def _combined(ok: OkDelta | ColumnarDelta, other: OkDelta | ColumnarDelta) -> ColumnarDelta:

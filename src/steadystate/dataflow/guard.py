@@ -2,8 +2,10 @@
 
 A replica evaluates a peek, and steps a transient dataflow (a slow-path ``SELECT``'s or a ``SUBSCRIBE``'s), inside
 :func:`guarded`; the loops that can allocate without bound — a join's output, a peek's result rows, a snapshot
-read, an arrangement's bulk load (:func:`sliced`) — call :func:`check` between bounded pieces of work (about
-:data:`CHECK_EVERY_ROWS` rows).  With no guard active (installed indexes and materialized views, the
+read, an arrangement's bulk load (:func:`sliced`), an operator's loop over its input (:func:`checked`: a map, a
+reduce's fold, a window's partitioning) and a large sort (:func:`checked_key`) — call :func:`check` between bounded
+pieces of work (about :data:`CHECK_EVERY_ROWS` rows); the graph checks before each operator with ``room`` for its
+input (``dataflow.graph``), since an operator may allocate its input's size in one piece.  With no guard active (installed indexes and materialized views, the
 coordinator's local evaluation) :func:`check` reads one module global and returns, and :func:`active` lets a hot
 loop keep its unguarded fast form.
 
@@ -30,11 +32,15 @@ import gc
 import threading
 
 from contextlib import contextmanager
-from typing import Callable, Iterator, Sequence, TypeVar
+from itertools import count, islice
+from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
 
 from steadystate.errors import OutOfMemory, QueryCanceled
 
 T = TypeVar("T")
+
+#: What a guard raises: work stopped, which no operator may turn into an error of its data
+STOPS = (QueryCanceled, OutOfMemory)
 
 #: Rows of output (or input) a hot loop may produce between two checks: at ~150 bytes a row, a few MB.
 CHECK_EVERY_ROWS = 16384
@@ -69,11 +75,13 @@ class Guard:
         # GROWTH_ALLOWANCE (heap that earlier work left resident is reused first and does not count)
         self.baseline = baseline
 
-    def check(self) -> None:
+    def check(self, room: int = 0) -> None:
+        """Raise if the work must stop; ``room``: bytes the work is about to allocate in one piece (a bulk copy no
+        check can interrupt), counted as if already resident."""
         if self.canceled():
             raise QueryCanceled("canceling statement due to user request")
         if self.memory_threshold is not None:
-            rss = rss_bytes()
+            rss = rss_bytes() + room
             if rss > self.memory_threshold and (self.baseline is None or rss > self.baseline + GROWTH_ALLOWANCE):
                 limit = f" of {self.memory_limit >> 20} MiB" if self.memory_limit else ""
                 raise OutOfMemory(
@@ -102,11 +110,45 @@ def active() -> bool:
     return _active.guard is not None
 
 
-def check() -> None:
-    """Raise if the guarded work under way must stop; a no-op outside :func:`guarded`."""
+def check(room: int = 0) -> None:
+    """Raise if the guarded work under way must stop (``room``: see :meth:`Guard.check`); a no-op outside
+    :func:`guarded`."""
     guard = _active.guard
     if guard is not None:
-        guard.check()
+        guard.check(room)
+
+
+def checked(items: Iterable[T]) -> Iterable[T]:
+    """``items`` as they are outside guarded work; under a guard, the same items with a check after every
+    :data:`SLICE_ROWS` (an operator's loop over its input: the check runs in the loop's header, outside any ``try``
+    of its body that turns a row's failure into data)."""
+    if _active.guard is None:
+        return items
+    return _checked(iter(items))
+
+
+def _checked(iterator: Iterator[T]) -> Iterator[T]:
+    while True:
+        chunk = list(islice(iterator, SLICE_ROWS))
+        yield from chunk
+        if len(chunk) < SLICE_ROWS:
+            return
+        check()
+
+
+def checked_key(key: Callable[[T], Any]) -> Callable[[T], Any]:
+    """A sort key as it is outside guarded work; under a guard, one that checks every :data:`SLICE_ROWS` calls (a
+    sort of millions of rows builds a key for each before it compares)."""
+    if _active.guard is None:
+        return key
+    calls = count()
+
+    def checking(value: T) -> Any:
+        if not next(calls) % SLICE_ROWS:
+            check()
+        return key(value)
+
+    return checking
 
 
 def sliced(rows: Sequence[T]) -> Iterator[Sequence[T]]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from itertools import compress
 from typing import Any, Callable, Protocol, runtime_checkable
 
+from steadystate.dataflow import guard
 from steadystate.dataflow.collection import EMPTY, Delta, ErrDelta, EvalError, OkDelta, Row, add_into, merge_into
 from steadystate.dataflow.columnar_delta import ColumnarDelta, Layer, ok_rows, summed
 from steadystate.dataflow.columns import counted_table, python_values
@@ -119,7 +120,7 @@ class MfpOperator(Operator):
         ok: OkDelta = {}
         err: ErrDelta = dict(err_in)
         get = ok.get
-        for row, diff in ok_in.items():
+        for row, diff in guard.checked(ok_in.items()):
             try:
                 out = apply(row)
             except Exception as exc:  # noqa: BLE001 - evaluation errors become data

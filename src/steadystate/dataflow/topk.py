@@ -19,6 +19,7 @@ import functools
 import heapq
 from typing import Any, Callable, NamedTuple, Sequence
 
+from steadystate.dataflow import guard
 from steadystate.dataflow.collection import Delta, OkDelta, Row, add_into
 from steadystate.dataflow.operators import Operator
 
@@ -77,12 +78,13 @@ def row_tiebreak_key(row: Row) -> tuple:
 
 def sort_rows(rows: list[Row], order: Sequence[SortColumn]) -> list[Row]:
     """Sort rows by ``order`` with SQL NULL placement and a whole-row tie break (stable multi-pass sort)."""
-    ordered = sorted(rows, key=row_tiebreak_key)
+    ordered = sorted(rows, key=guard.checked_key(row_tiebreak_key))
     for column_order in reversed(order):
         column = column_order.column
         # with reverse=True the larger key comes first; NULLs rank high iff they must end up last in ascending
         null_high = column_order.nulls_last != column_order.descending
-        ordered.sort(key=functools.partial(_sort_key, column, null_high), reverse=column_order.descending)
+        ordered.sort(key=guard.checked_key(functools.partial(_sort_key, column, null_high)),
+                     reverse=column_order.descending)
     return ordered
 
 
@@ -214,7 +216,7 @@ class TopKOperator(Operator):
             if ok_in:
                 rows = self.groups.setdefault((), {})
                 if rows:
-                    for row, diff in ok_in.items():
+                    for row, diff in guard.checked(ok_in.items()):
                         add_into(rows, row, diff)
                 else:
                     rows.update(ok_in)

@@ -28,6 +28,7 @@ import numpy as np
 import pyarrow as pa
 
 from steadystate import errors
+from steadystate.dataflow import guard
 from steadystate.dataflow.collection import Delta, ErrDelta, EvalError, OkDelta, Row, add_into, merge_into
 from steadystate.dataflow.columnar_delta import ColumnarDelta, ok_rows
 from steadystate.dataflow.operators import Operator
@@ -132,7 +133,7 @@ class WindowOperator(Operator):
             if wanted:
                 self._take_partitions(wanted)
         partitions = self.partitions
-        for key, (row, diff) in zip(keys, ok_in.items()):
+        for key, (row, diff) in guard.checked(zip(keys, ok_in.items())):
             rows = partitions.get(key)
             if rows is None:
                 rows = partitions[key] = {}
@@ -151,6 +152,8 @@ class WindowOperator(Operator):
             if rows:
                 try:
                     new = self._evaluate(rows)
+                except guard.STOPS:
+                    raise  # a guarded query stopped: not an error of the window's data
                 except errors.SteadyError as exc:
                     failure = EvalError.from_exception(exc)
             else:
