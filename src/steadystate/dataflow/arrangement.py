@@ -46,6 +46,7 @@ from steadystate.dataflow.arrangement_runs import ColumnRuns, RowCodec, unify
 from steadystate.dataflow.collection import Delta, ErrDelta, EvalError, Row, Update, add_into, first_error
 from steadystate.dataflow.columnar_delta import ColumnarDelta
 from steadystate.dataflow.columns import arrangeable, consolidated_sorted, python_values, repeats
+from steadystate.dataflow.key_hash import tuple_hashes
 
 _VIEW_CACHE_LIMIT = 64
 RECENT_MIN = 8192  # ``recent`` moves into a run past this many records and past 1/_RECENT_FRACTION of the runs'
@@ -162,10 +163,13 @@ class Arrangement:
         table = pa.table([column.cast(pa.large_string()) if pa.types.is_string(column.type) else column
                           for column in table.columns], names=names)  # ``repr.arrow_rows``' type of text
         rows = table.num_rows
-        # (an integral Decimal hashes as its int: the int64 stand-ins' keys hash as the rows' keys do)
-        keys: Iterable[tuple] = zip(*(python_values(table.column(i)) for i in key_columns)) if key_columns \
-            else repeat((), rows)
-        hashes = np.fromiter(map(hash, keys), dtype=np.int64, count=rows)
+        # (an integral Decimal hashes as its int: the int64 stand-ins' keys hash as the rows' keys do); integer keys
+        # are hashed by NumPy as Python hashes their tuples, others as Python values
+        hashes = tuple_hashes([table.column(i) for i in key_columns]) if key_columns else None
+        if hashes is None:
+            keys: Iterable[tuple] = zip(*(python_values(table.column(i)) for i in key_columns)) if key_columns \
+                else repeat((), rows)
+            hashes = np.fromiter(map(hash, keys), dtype=np.int64, count=rows)
         for i, typ in decimals.items():
             table = table.set_column(i, names[i], table.column(i).cast(typ))
         bulk.add_table(table, hashes, counts)
