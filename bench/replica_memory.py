@@ -11,9 +11,10 @@ and indexed, so the replica holds it as an index arrangement:
 * ``narrow``: ``(id bigint, k integer, v bigint)`` (a fact table's ids and measures), index on ``id``.
 
 Measured on the replica process only (found by its command line, as the orchestrator finds it): its resident set
-(``VmRSS`` in ``/proc/<pid>/status``) before the table exists, once the index is hydrated (``SELECT count(*)``
-answered), and after a ``SELECT *`` of the whole index (sent from the arrangement's Arrow runs,
-``dataflow.arrangement_runs``).  The Arrow size is that of the same rows as the replica's peeks type them
+(``VmRSS`` in ``/proc/<pid>/status``) before the table exists, once the index is hydrated (a lookup in it answered),
+and after a ``SELECT *`` of the whole index (sent from the arrangement's Arrow runs, ``dataflow.arrangement_runs``);
+and its peak (``VmHWM``, reset through ``/proc/<pid>/clear_refs`` before each phase) while the table is loaded and
+indexed, during a ``SELECT count(*)`` and during the ``SELECT *`` (a query's own working memory on top).  The Arrow size is that of the same rows as the replica's peeks type them
 (``repr.arrow_rows.rows_to_batch``: int64, large_string, decimal128, timestamp[us], bool, float64), computed in
 this process.  Each shape runs on a fresh server, so one shape's memory is not left in the next one's figures.
 """
@@ -71,12 +72,17 @@ def replica_process(server: Steadystate) -> psutil.Process:
     return replicas[0]
 
 
-def vm_rss(pid: int) -> int:
-    """The resident set in bytes, as ``/proc/<pid>/status`` says (``VmRSS``, in kB)."""
+def vm_rss(pid: int, field: str = "VmRSS") -> int:
+    """The resident set in bytes, as ``/proc/<pid>/status`` says (``VmRSS``, in kB; ``VmHWM``: its peak)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) * 1024
-    raise RuntimeError("no VmRSS")
+    raise RuntimeError(f"no {field}")
+
+
+def reset_peak(pid: int) -> None:
+    """Start ``VmHWM`` again from the current resident set (``clear_refs`` 5, Linux 4.0+: the process's owner may)."""
+    Path(f"/proc/{pid}/clear_refs").write_text("5")
 
 
 def settled_rss(pid: int) -> int:
@@ -117,22 +123,32 @@ def measure(shape: str, n: int) -> dict[str, float]:
             conn.execute("SELECT 1").fetchone()
             replica = replica_process(server)
             before = settled_rss(replica.pid)
+            reset_peak(replica.pid)
             conn.execute(f"CREATE TABLE t ({columns})")
             with conn.cursor().copy("COPY t FROM STDIN") as copy:
                 for block in blocks(n):
                     copy.write(block)
             conn.execute("CREATE INDEX t_id ON t (id)")
-            assert conn.execute("SELECT count(*) FROM t").fetchone() == (n,)
+            # a lookup in the index answers once it is hydrated (it reads at a time the index must reach)
+            assert conn.execute("SELECT id FROM t WHERE id = 1").fetchall() == [(1,)]
             hydrated = settled_rss(replica.pid)
+            hydration_peak = vm_rss(replica.pid, "VmHWM")
+            reset_peak(replica.pid)
+            assert conn.execute("SELECT count(*) FROM t").fetchone() == (n,)
+            count_peak = vm_rss(replica.pid, "VmHWM")
+            settled_rss(replica.pid)
+            reset_peak(replica.pid)
             with conn.cursor(binary=True) as cursor:
                 cursor.execute("SELECT * FROM t")
                 assert len(cursor.fetchall()) == n
             after_select = settled_rss(replica.pid)
+            select_peak = vm_rss(replica.pid, "VmHWM")
     finally:
         server.stop()
         shutil.rmtree(root, ignore_errors=True)
-    return {"before": before, "hydrated": hydrated, "after_select": after_select,
-            "arrow": arrow_bytes(rows(n), n)}
+    return {"before": before, "hydrated": hydrated, "after_select": after_select, "hydration_peak": hydration_peak,
+            "count_peak": count_peak,
+            "select_peak": select_peak, "arrow": arrow_bytes(rows(n), n)}
 
 
 def main() -> None:
@@ -143,15 +159,19 @@ def main() -> None:
     print(f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}, Python {sys.version.split()[0]}, "
           f"{args.rows:,} rows")
     print("| shape | Arrow size MB | replica RSS before MB | hydrated MB | (growth / Arrow) | after SELECT * MB "
-          "| (growth / Arrow) | (RSS / Arrow) |")
-    print("|---|---|---|---|---|---|---|---|")
+          "| (growth / Arrow) | (RSS / Arrow) | peak: loading and hydrating MB | (peak / Arrow) | peak: count(*) MB "
+          "| (peak / Arrow) | peak: SELECT * MB | (peak / Arrow) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for shape in args.shapes.split(","):
         figures = measure(shape, args.rows)
         arrow = figures["arrow"]
         grown, selected = figures["hydrated"] - figures["before"], figures["after_select"] - figures["before"]
         print(f"| {shape} | {arrow / MB:.1f} | {figures['before'] / MB:.0f} | {figures['hydrated'] / MB:.0f} | "
               f"{grown / arrow:.1f}x | {figures['after_select'] / MB:.0f} | {selected / arrow:.1f}x | "
-              f"{figures['after_select'] / arrow:.1f}x |", flush=True)
+              f"{figures['after_select'] / arrow:.1f}x | {figures['hydration_peak'] / MB:.0f} | "
+              f"{figures['hydration_peak'] / arrow:.1f}x | {figures['count_peak'] / MB:.0f} | "
+              f"{figures['count_peak'] / arrow:.1f}x | {figures['select_peak'] / MB:.0f} | "
+              f"{figures['select_peak'] / arrow:.1f}x |", flush=True)
     print(f"load average after: {os.getloadavg()[0]:.2f}")
 
 

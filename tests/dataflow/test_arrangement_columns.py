@@ -20,6 +20,7 @@ from steadystate.dataflow.arrangement import Arrangement
 from steadystate.dataflow.columnar_delta import ColumnarDelta
 from steadystate.render.row_codec import ARROW_ROWS
 from steadystate.repr import arrow_rows
+from steadystate.repr.columnar import narrowed
 
 ROWS = st.tuples(
     st.one_of(st.none(), st.integers(-5, 5), st.integers(2**40, 2**40 + 2)),
@@ -67,7 +68,9 @@ def test_an_arrangement_hydrated_from_columns_holds_what_the_row_path_holds(
     if distinct:  # the producer's promise holds only for distinct rows
         snapshot = list(dict.fromkeys(snapshot))
     half = len(snapshot) // 2
-    parts = [(table_of(snapshot[:half]), 1), (table_of(snapshot[half:]), 1)]
+    # integers as narrow as storage keeps them (each batch its own width)
+    parts = [(table.set_column(0, "c0", narrowed(table.column(0).combine_chunks())), 1)
+             for table in (table_of(snapshot[:half]), table_of(snapshot[half:]))]
     extra_rows = Counter(extra)
     expected = Counter(snapshot) + extra_rows
 
@@ -78,6 +81,9 @@ def test_an_arrangement_hydrated_from_columns_holds_what_the_row_path_holds(
     assert took == (len(snapshot) >= recent_min)
     if not took:
         columnar.apply(1, (dict(expected), {}))
+    assert columnar.bulk is not None
+    for run in columnar.bulk.runs:  # in the peek's types (``repr.arrow_rows``): wide integers, large text
+        assert all(t in (pa.int64(), pa.large_string(), pa.bool_(), pa.null()) for t in run.table.schema.types)
     keys = {key_fn(row) for row in snapshot + extra} | {(99,) * len(key)}
     assert contents(columnar, keys) == contents(rows_path, keys)
 

@@ -90,3 +90,17 @@ def test_a_key_column_of_only_nulls_joins_a_text_key() -> None:
     text = pa.table({"c0": ["a", "b"]})
     assert joined(nulls, text, [0], [0]).num_rows == 0
     assert joined(text, nulls, [0], [0]).num_columns == 3
+
+
+ids = st.one_of(st.lists(wide, max_size=30),  # any values, NULLs among them
+                st.lists(st.integers(-5, 40), max_size=30).map(sorted),  # ascending, repeats possible
+                st.lists(st.integers(-(2**40), 2**40), max_size=30, unique=True).map(sorted))  # strictly ascending
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(ids.map(lambda values: (1, [(v,) for v in values])),
+                 st.lists(st.tuples(narrow, text), max_size=30).map(lambda rows: (2, rows))), layouts)
+def test_repeats_says_whether_a_row_occurs_twice(case: tuple[int, list[tuple]], layout: tuple[bool, int, int]
+                                                 ) -> None:
+    arity, rows = case
+    assert columns.repeats(table_of(rows, arity, layout)) == (len(set(rows)) < len(rows))

@@ -5,8 +5,10 @@ to four columns, and chunked columns; other types are declined."""
 from __future__ import annotations
 
 import pyarrow as pa
+import pytest
 from hypothesis import given, settings, strategies as st
 
+from steadystate.dataflow import key_hash
 from steadystate.dataflow.key_hash import tuple_hashes
 
 EDGES = [0, 1, -1, -2, 2**61 - 2, 2**61 - 1, 2**61, -(2**61 - 1), -(2**61), 2**62, 2**63 - 1, -(2**63), -(2**63) + 1]
@@ -41,6 +43,15 @@ def test_chunked_columns_and_many_rows() -> None:
     hashes = tuple_hashes([chunked, pa.array([v % 3 == 0 for v in values])])
     assert hashes is not None
     assert hashes.tolist() == [hash((v, v % 3 == 0)) for v in values]
+
+
+def test_blocks_and_chunks_across_their_edges(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(key_hash, "BLOCK_ROWS", 7)
+    values = [None if v % 11 == 0 else v * 2**40 - 3 for v in range(-40, 60)]
+    chunked = pa.chunked_array([values[:5], values[5:13], values[13:]], pa.int64())
+    hashes = tuple_hashes([chunked, pa.array(range(100), pa.int16())])
+    assert hashes is not None
+    assert hashes.tolist() == [hash((v, i)) for i, v in enumerate(values)]
 
 
 def test_other_types_are_declined() -> None:

@@ -45,7 +45,7 @@ from steadystate.dataflow import guard
 from steadystate.dataflow.arrangement_runs import ColumnRuns, RowCodec, unify
 from steadystate.dataflow.collection import Delta, ErrDelta, EvalError, Row, Update, add_into, first_error
 from steadystate.dataflow.columnar_delta import ColumnarDelta
-from steadystate.dataflow.columns import arrangeable, consolidated_sorted, python_values, repeats
+from steadystate.dataflow.columns import arrangeable, consolidated_sorted, python_values, repeats, unified
 from steadystate.dataflow.key_hash import tuple_hashes
 
 _VIEW_CACHE_LIMIT = 64
@@ -139,17 +139,19 @@ class Arrangement:
                 or positive is None or ok.num_rows() < self.recent_min):
             return False
         names = [f"c{i}" for i in range(ok.arity)]
-        weighted = ok.weighted()
+        weighted = unified(positive, range(ok.arity), widen=False)  # exact columns, widened below
         decimals: dict[int, pa.DataType] = {}
         if weighted is None:  # a window's numeric sums: decimal128(38, 0), taken as int64 (see the docstring)
             integral = _integral_decimals(ok)
-            stand_ins = None if integral is None else integral[0].weighted()
+            stand_ins = None if integral is None else unified([t for t, _sign in integral[0].parts], range(ok.arity),
+                                                                 widen=False)
             if stand_ins is not None:
                 assert integral is not None
                 weighted, decimals = stand_ins, integral[1]
         # a float64 column outside the key is taken when no row repeats (Arrow never groups it: see below)
         values = [i for i in range(ok.arity) if i not in key_columns]
         table = weighted.select(names) if weighted is not None else arrangeable(positive, ok.arity, values)
+        weighted = stand_ins = integral = None  # only ``table`` holds its columns now (see "one column at a time")
         if table is None:
             return False
         counts = None
@@ -160,8 +162,6 @@ class Arrangement:
                 return False  # Arrow would group -0.0 apart from 0.0 (Python's equal rows): the rows' path
             counted = consolidated_sorted(table)
             table, counts = counted.select(names), counted.column("count_all").to_numpy()
-        table = pa.table([column.cast(pa.large_string()) if pa.types.is_string(column.type) else column
-                          for column in table.columns], names=names)  # ``repr.arrow_rows``' type of text
         rows = table.num_rows
         # (an integral Decimal hashes as its int: the int64 stand-ins' keys hash as the rows' keys do); integer keys
         # are hashed by NumPy as Python hashes their tuples, others as Python values
@@ -170,8 +170,20 @@ class Arrangement:
             keys: Iterable[tuple] = zip(*(python_values(table.column(i)) for i in key_columns)) if key_columns \
                 else repeat((), rows)
             hashes = np.fromiter(map(hash, keys), dtype=np.int64, count=rows)
-        for i, typ in decimals.items():
-            table = table.set_column(i, names[i], table.column(i).cast(typ))
+        order = None if rows < 2 or bool((hashes[1:] >= hashes[:-1]).all()) else np.argsort(hashes, kind="stable")
+        if order is not None:  # the run's order: by key hash
+            hashes = hashes[order]
+            counts = None if counts is None else counts[order]
+        # the run's columns, in that order, in one chunk each, in the peek's types, made one column at a time from
+        # the columns as stored (integers as narrow as storage keeps them): the hydration's peak holds the snapshot,
+        # the run and one column's intermediate copies, not a widened copy of the whole table
+        columns: list[Any] = list(table.columns)
+        table = None
+        taken = None if order is None else pa.array(order)
+        for i in range(len(columns)):
+            columns[i] = _run_column(columns[i], taken, decimals.get(i))
+        table = pa.table(columns, names=names)
+        del columns, taken, order
         bulk.add_table(table, hashes, counts)
         self.apply(time, (ok.extra, err))
         return True
@@ -612,6 +624,21 @@ class ArrangementCursor:
 
     def close(self) -> None:
         self.arrangement._close_cursor(self)
+
+
+def _run_column(column: Any, order: Any | None, decimal: pa.DataType | None) -> Any:
+    """A column as a run holds it: in one chunk, in ``order`` (positions, or ``None``: as it is), integers and an
+    all-NULL column as int64, text as ``large_string`` (``repr.arrow_rows``' types), an integral decimal's int64
+    stand-ins back as ``decimal``."""
+    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    if order is not None:
+        array = array.take(order)
+    typ = array.type
+    if decimal is not None:
+        return array.cast(decimal)
+    if (pa.types.is_integer(typ) and typ != pa.int64()) or pa.types.is_null(typ):
+        return array.cast(pa.int64())
+    return array.cast(pa.large_string()) if pa.types.is_string(typ) else array
 
 
 def _integral_decimals(ok: ColumnarDelta) -> tuple[ColumnarDelta, dict[int, pa.DataType]] | None:

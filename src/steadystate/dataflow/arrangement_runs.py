@@ -165,7 +165,7 @@ class ColumnRuns:
         ``hashes`` are their keys' hashes, ``counts`` their counts (``None``: all 1)."""
         if not table.num_rows:
             return
-        if len(hashes) > 1 and not bool((hashes[1:] >= hashes[:-1]).all()):  # in order already: small ints' hashes
+        if len(hashes) > 1 and not bool((hashes[1:] >= hashes[:-1]).all()):  # (a hydration orders its table itself)
             order = np.argsort(hashes, kind="stable")
             table, hashes = table.take(pa.array(order)), hashes[order]
             counts = None if counts is None else counts[order]

@@ -70,9 +70,10 @@ def exact_column(column: Any) -> Any | None:
     return column
 
 
-def unified(tables: list[Any], columns: Sequence[int] | None = None) -> Any | None:
+def unified(tables: list[Any], columns: Sequence[int] | None = None, widen: bool = True) -> Any | None:
     """One table of ``tables`` (columns ``c{i}`` for ``i`` in ``columns``, all when ``None``) with every column
-    exact (:func:`exact_column`); ``None`` when some column is not, or the batches' types do not unify (an
+    exact (:func:`exact_column`; ``widen=False``: of an exact type, integers left as narrow as the batches have them,
+    for a caller that widens them later); ``None`` when some column is not, or the batches' types do not unify (an
     all-NULL batch column takes the others' type)."""
     pa = _pa()
     parts = []
@@ -87,6 +88,8 @@ def unified(tables: list[Any], columns: Sequence[int] | None = None) -> Any | No
         table = pa.concat_tables(parts, promote_options="permissive") if len(parts) > 1 else parts[0]
     except pa.ArrowException:
         return None
+    if not widen:
+        return table if all(exact_type(column.type) for column in table.columns) else None
     exact = [exact_column(column) for column in table.columns]
     if any(column is None for column in exact):
         return None
@@ -324,7 +327,24 @@ def counted_table(table: Any) -> Any:
 
 
 def repeats(table: Any) -> bool:
-    """Whether some row of ``table`` occurs more than once (:func:`counted_table`'s distinct rows are fewer)."""
+    """Whether some row of ``table`` occurs more than once (:func:`counted_table`'s distinct rows are fewer).  One
+    integer column without NULLs (an index's id) is checked in place: strictly ascending (ids loaded in order: no
+    temporary but a block's comparison), else by sorting its values (one copy); counting distinct rows would build
+    several arrays of the table's length."""
+    import numpy as np
+
+    pa = _pa()
+    if table.num_columns == 1 and pa.types.is_integer(table.schema.types[0]) and not table.column(0).null_count:
+        previous = None
+        for chunk in table.column(0).chunks:
+            values = chunk.to_numpy()
+            if not len(values):
+                continue
+            if (previous is not None and values[0] <= previous) or not bool((values[1:] > values[:-1]).all()):
+                ordered = np.sort(table.column(0).to_numpy())
+                return bool((ordered[1:] == ordered[:-1]).any())
+            previous = values[-1]
+        return False
     return bool(counted_table(table).num_rows < table.num_rows)
 
 

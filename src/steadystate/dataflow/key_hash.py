@@ -26,6 +26,8 @@ _PRIME_2 = np.uint64(14029467366897019727)
 _PRIME_5 = np.uint64(2870177450012600261)
 _LENGTH_SALT = 3527539
 _TUPLE_OF_MINUS_ONE = 1546275796
+#: Rows hashed at a time
+BLOCK_ROWS = 1 << 20
 
 
 def _integer_hashes(values: np.ndarray) -> np.ndarray:
@@ -39,13 +41,13 @@ def _integer_hashes(values: np.ndarray) -> np.ndarray:
     return hashed.view(np.uint64)
 
 
-def _lanes(column: Any) -> np.ndarray | None:
-    """One column's Python hashes as uint64 lanes, or ``None`` for a type whose hash is not reproduced."""
-    if isinstance(column, pa.ChunkedArray):
-        column = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+def _hashable(kind: pa.DataType) -> bool:
+    return (pa.types.is_integer(kind) or pa.types.is_boolean(kind)) and kind != pa.uint64()
+
+
+def _lanes(column: Any) -> np.ndarray:
+    """One column's (an Array's or ChunkedArray's) Python hashes as uint64 lanes."""
     kind = column.type
-    if not (pa.types.is_integer(kind) or pa.types.is_boolean(kind)) or kind == pa.uint64():
-        return None
     if pa.types.is_boolean(kind):
         column = column.cast(pa.int8())  # hash(True) == 1, hash(False) == 0
     values = column.fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
@@ -56,14 +58,20 @@ def _lanes(column: Any) -> np.ndarray | None:
 
 
 def tuple_hashes(columns: Sequence[Any]) -> np.ndarray | None:
-    """``hash(tuple(row))`` for every row of ``columns`` (Arrow arrays of one length, at least one), as int64; ``None``
-    when a column's type is not an integer or boolean type."""
-    lanes = []
-    for column in columns:
-        lane = _lanes(column)
-        if lane is None:
-            return None
-        lanes.append(lane)
+    """``hash(tuple(row))`` for every row of ``columns`` (Arrow arrays or chunked arrays of one length, at least one),
+    as int64; ``None`` when a column's type is not an integer or boolean type.  Computed in blocks of
+    :data:`BLOCK_ROWS` rows: the temporaries are a block's, not the columns'."""
+    if not all(_hashable(column.type) for column in columns):
+        return None
+    rows = len(columns[0])
+    out = np.empty(rows, dtype=np.int64)
+    for start in range(0, rows, BLOCK_ROWS):
+        out[start:start + BLOCK_ROWS] = _block_hashes([column.slice(start, BLOCK_ROWS) for column in columns])
+    return out
+
+
+def _block_hashes(columns: list[Any]) -> np.ndarray:
+    lanes = [_lanes(column) for column in columns]
     with np.errstate(over="ignore"):
         acc = np.full(len(lanes[0]), _PRIME_5, dtype=np.uint64)
         for lane in lanes:
