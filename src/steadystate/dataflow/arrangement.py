@@ -172,7 +172,7 @@ class Arrangement:
             hashes = np.fromiter(map(hash, keys), dtype=np.int64, count=rows)
         order = None if rows < 2 or bool((hashes[1:] >= hashes[:-1]).all()) else np.argsort(hashes, kind="stable")
         if order is not None:  # the run's order: by key hash
-            hashes = hashes[order]
+            hashes.sort(kind="stable")  # in place: the same as ``hashes[order]``
             counts = None if counts is None else counts[order]
         # the run's columns, in that order, in one chunk each, in the peek's types, made one column at a time from
         # the columns as stored (integers as narrow as storage keeps them): the hydration's peak holds the snapshot,
@@ -180,7 +180,8 @@ class Arrangement:
         columns: list[Any] = list(table.columns)
         table = None
         taken = None if order is None else pa.array(order)
-        for i in range(len(columns)):
+        # the largest first: its intermediate copies are freed before the run holds much, and the others reuse them
+        for i in sorted(range(len(columns)), key=lambda i: -columns[i].nbytes):
             columns[i] = _run_column(columns[i], taken, decimals.get(i))
         table = pa.table(columns, names=names)
         del columns, taken, order

@@ -26,8 +26,8 @@ _PRIME_2 = np.uint64(14029467366897019727)
 _PRIME_5 = np.uint64(2870177450012600261)
 _LENGTH_SALT = 3527539
 _TUPLE_OF_MINUS_ONE = 1546275796
-#: Rows hashed at a time
-BLOCK_ROWS = 1 << 20
+#: Rows hashed at a time: a block's temporaries stay small enough for the heap to reuse them (a hydration's peak)
+BLOCK_ROWS = 1 << 16
 
 
 def _integer_hashes(values: np.ndarray) -> np.ndarray:

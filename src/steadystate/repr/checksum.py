@@ -28,12 +28,19 @@ def seal(payload: bytes) -> bytes:
 
 def unseal(blob: bytes, what: str) -> bytes:
     """The payload of a sealed ``blob`` (verified), or an unsealed one as it is; ``what`` names it in the error."""
+    payload = unseal_view(blob, what)
+    return payload if isinstance(payload, bytes) else bytes(payload)
+
+
+def unseal_view(blob: bytes, what: str) -> bytes | memoryview:
+    """:func:`unseal` without copying the payload: a view into ``blob`` (a snapshot's batches, held at a
+    hydration's peak, are not held twice)."""
     if blob[: len(MAGIC)] != MAGIC:
         if blob[:1] == MAGIC[:1] or blob[1 : len(MAGIC)] == MAGIC[1:]:  # a damaged header, not an older blob
             raise DataCorrupted(f"{what} is corrupted: its checksum header is damaged")
         return blob
     (expected,) = _CRC.unpack_from(blob, len(MAGIC))
-    payload = blob[HEADER:]
+    payload = memoryview(blob)[HEADER:]
     if zlib.crc32(payload) != expected:
         raise DataCorrupted(f"{what} is corrupted: its checksum does not match its contents",
                             hint="restore the data directory or the storage database from a backup; the corrupt "

@@ -107,7 +107,7 @@ def encode_updates(updates: list[Update]) -> bytes:
     return _encoder.encode(updates)
 
 
-def decode_updates(data: bytes) -> list[Update]:
+def decode_updates(data: bytes | memoryview) -> list[Update]:
     """A batch encoded by :func:`encode_updates` or, for large insert-only batches, by ``repr.columnar``."""
     if data[:1] == b"\xc1":
         from steadystate.repr import columnar

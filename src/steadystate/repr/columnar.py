@@ -132,11 +132,11 @@ def narrowed(array: Any) -> Any:
     return array
 
 
-def is_columnar(blob: bytes) -> bool:
+def is_columnar(blob: bytes | memoryview) -> bool:
     return blob[: len(MAGIC)] == MAGIC
 
 
-def decode_columnar(blob: bytes) -> tuple[int, Any]:
+def decode_columnar(blob: bytes | memoryview) -> tuple[int, Any]:
     """``(time, Arrow table)`` of a columnar batch (every row has diff 1)."""
     pa = _pyarrow()
     (time,) = struct.unpack_from("<q", blob, len(MAGIC))
@@ -169,13 +169,13 @@ def table_rows(table: Any) -> Iterator[tuple]:
     return zip(*(python_values(column) for column in table.columns))
 
 
-def columnar_rows(blob: bytes) -> Iterator[tuple]:
+def columnar_rows(blob: bytes | memoryview) -> Iterator[tuple]:
     """The batch's rows (each occurrence one insertion at the batch's time), exactly as they were encoded."""
     _time, table = decode_columnar(blob)
     return table_rows(table)
 
 
-def columnar_updates(blob: bytes) -> list[tuple[tuple, int, int]]:
+def columnar_updates(blob: bytes | memoryview) -> list[tuple[tuple, int, int]]:
     """The batch as ``(row, time, 1)`` updates, exactly as they were encoded."""
     time, table = decode_columnar(blob)
     return [(row, time, 1) for row in table_rows(table)]

@@ -38,7 +38,7 @@ from steadystate.storage.api import ColumnarSnapshot, count_batch_into
 class StoredBatch:
     """One stored batch a snapshot reads: its encoded updates, greatest time, and number of updates."""
 
-    blob: bytes
+    blob: bytes | memoryview  # a view into the fetched bytes (``repr.checksum.unseal_view``)
     max_time: int
     updates: int
 

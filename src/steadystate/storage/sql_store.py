@@ -31,7 +31,7 @@ from typing import Any, Iterator, Protocol
 
 from steadystate.errors import DataCorrupted, StorageError, UpperMismatch, quote_ident
 from steadystate.repr import Row
-from steadystate.repr.checksum import seal, unseal
+from steadystate.repr.checksum import seal, unseal_view
 from steadystate.repr.codec import Update, decode_updates, encode_updates
 from steadystate.repr.columnar import encode_columnar
 from steadystate.storage.api import (
@@ -305,7 +305,14 @@ class SqlShardStore(ShardStore):
             if as_of < since or (upper is not None and as_of >= upper):
                 raise SnapshotUnavailable(shard, as_of, since, upper)
             rows = _in_id_order(self._run(cur, _BATCHES_UP_TO, (shard, as_of)))
-        batches = [StoredBatch(_opened(shard, batch_id, blob), max_time, n) for batch_id, blob, max_time, n in rows]
+        # each fetched row let go as its batch is opened (a checksummed blob's payload is a copy): the snapshot is
+        # held once, not twice, at a hydration's peak
+        batches = []
+        rows.reverse()
+        while rows:
+            batch_id, blob, max_time, n = rows.pop()
+            batches.append(StoredBatch(_opened(shard, batch_id, blob), max_time, n))
+            del blob
         return SnapshotReader(batches, as_of, columnar, shard=shard)
 
     def snapshot_counts(self, shard: str, as_of: int) -> dict[Row, int]:
@@ -418,12 +425,13 @@ class SqlShardStore(ShardStore):
                 self._close_connection()
 
 
-def _opened(shard: str, batch_id: int, blob: bytes) -> bytes:
-    """A stored batch's bytes, its checksum verified (``repr/checksum.py``; XX001 naming the shard)."""
-    return unseal(bytes(blob), f"batch {batch_id} of shard {quote_ident(shard)}")
+def _opened(shard: str, batch_id: int, blob: bytes) -> bytes | memoryview:
+    """A stored batch's bytes, its checksum verified (``repr/checksum.py``; XX001 naming the shard): a view of the
+    fetched bytes, not a copy."""
+    return unseal_view(blob if isinstance(blob, bytes) else bytes(blob), f"batch {batch_id} of shard {quote_ident(shard)}")
 
 
-def _decoded(shard: str, batch_id: int, blob: bytes) -> list[Update]:
+def _decoded(shard: str, batch_id: int, blob: bytes | memoryview) -> list[Update]:
     """A batch's updates; bytes that do not decode (a batch stored before checksums, then damaged) are XX001."""
     try:
         return decode_updates(blob)
