@@ -181,7 +181,8 @@ class Arrangement:
         table = None
         taken = None if order is None else pa.array(order)
         # the largest first: its intermediate copies are freed before the run holds much, and the others reuse them
-        for i in sorted(range(len(columns)), key=lambda i: -columns[i].nbytes):
+        sizes = [column.nbytes for column in columns]
+        for i in sorted(range(len(columns)), key=lambda i: -sizes[i]):
             columns[i] = _run_column(columns[i], taken, decimals.get(i))
         table = pa.table(columns, names=names)
         del columns, taken, order
