@@ -1,4 +1,4 @@
-"""``dataflow.key_hash.tuple_hashes`` equals Python's ``hash`` of the rows' key tuples, for integer and boolean
+"""``dataflow.arrangement_runs.tuple_hashes`` equals Python's ``hash`` of the rows' key tuples, for integer and boolean
 columns of every width, with NULLs, the extremes of int64 (the modulus's edge, ``-1`` and ``-2``, ``INT64_MIN``), one
 to four columns, and chunked columns; other types are declined."""
 
@@ -8,8 +8,8 @@ import pyarrow as pa
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from steadystate.dataflow import key_hash
-from steadystate.dataflow.key_hash import tuple_hashes
+from steadystate.dataflow import arrangement_runs
+from steadystate.dataflow.arrangement_runs import tuple_hashes
 
 EDGES = [0, 1, -1, -2, 2**61 - 2, 2**61 - 1, 2**61, -(2**61 - 1), -(2**61), 2**62, 2**63 - 1, -(2**63), -(2**63) + 1]
 INT64 = st.one_of(st.sampled_from(EDGES), st.integers(-(2**63), 2**63 - 1), st.integers(-5, 5), st.none())
@@ -46,7 +46,7 @@ def test_chunked_columns_and_many_rows() -> None:
 
 
 def test_blocks_and_chunks_across_their_edges(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(key_hash, "BLOCK_ROWS", 7)
+    monkeypatch.setattr(arrangement_runs, "HASH_BLOCK_ROWS", 7)
     values = [None if v % 11 == 0 else v * 2**40 - 3 for v in range(-40, 60)]
     chunked = pa.chunked_array([values[:5], values[5:13], values[13:]], pa.int64())
     hashes = tuple_hashes([chunked, pa.array(range(100), pa.int16())])

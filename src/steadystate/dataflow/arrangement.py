@@ -46,7 +46,7 @@ from steadystate.dataflow.arrangement_runs import ColumnRuns, RowCodec, unify
 from steadystate.dataflow.collection import Delta, ErrDelta, EvalError, Row, Update, add_into, first_error
 from steadystate.dataflow.columnar_delta import ColumnarDelta
 from steadystate.dataflow.columns import arrangeable, consolidated_sorted, python_values, repeats, unified
-from steadystate.dataflow.key_hash import tuple_hashes
+from steadystate.dataflow.arrangement_runs import tuple_hashes
 
 _VIEW_CACHE_LIMIT = 64
 RECENT_MIN = 8192  # ``recent`` moves into a run past this many records and past 1/_RECENT_FRACTION of the runs'
