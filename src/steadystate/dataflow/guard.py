@@ -5,9 +5,9 @@ A replica evaluates a peek, and steps a transient dataflow (a slow-path ``SELECT
 read, an arrangement's bulk load (:func:`sliced`), an operator's loop over its input (:func:`checked`: a map, a
 reduce's fold, a window's partitioning) and a large sort (:func:`checked_key`) — call :func:`check` between bounded
 pieces of work (about :data:`CHECK_EVERY_ROWS` rows); the graph checks before each operator with ``room`` for its
-input (``dataflow.graph``), since an operator may allocate its input's size in one piece.  With no guard active (installed indexes and materialized views, the
-coordinator's local evaluation) :func:`check` reads one module global and returns, and :func:`active` lets a hot
-loop keep its unguarded fast form.
+input (``dataflow.graph``), since an operator may allocate its input's size in one piece.  With no guard active
+(installed indexes and materialized views, the coordinator's local evaluation) :func:`check` reads one module
+global and returns, and :func:`active` lets a hot loop keep its unguarded fast form.
 
 A :class:`Guard` raises
 

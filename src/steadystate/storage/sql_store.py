@@ -428,7 +428,8 @@ class SqlShardStore(ShardStore):
 def _opened(shard: str, batch_id: int, blob: bytes) -> bytes | memoryview:
     """A stored batch's bytes, its checksum verified (``repr/checksum.py``; XX001 naming the shard): a view of the
     fetched bytes, not a copy."""
-    return unseal_view(blob if isinstance(blob, bytes) else bytes(blob), f"batch {batch_id} of shard {quote_ident(shard)}")
+    what = f"batch {batch_id} of shard {quote_ident(shard)}"
+    return unseal_view(blob if isinstance(blob, bytes) else bytes(blob), what)
 
 
 def _decoded(shard: str, batch_id: int, blob: bytes | memoryview) -> list[Update]:
